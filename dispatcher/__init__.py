@@ -1,0 +1,1 @@
+"""The dispatch service: gRPC API, Redis state store, solve loop, metrics and CLI."""

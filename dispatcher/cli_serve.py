@@ -1,0 +1,16 @@
+"""Placeholder for `dispatcher serve`; replaced by its owner."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("serve", help="(not built yet)")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    print("dispatcher serve: not built yet")
+    return 1

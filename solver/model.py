@@ -1,0 +1,167 @@
+"""Domain types of the pure solver: numpy arrays in, decisions out.
+
+This module is the contract between the solver and its two callers (the service's solve
+loop and the simulator). Identifiers never enter the solver: tickets and technicians are
+row indices, skills are column indices of a vocabulary the caller owns.
+
+Clock: every time is in seconds on one caller-chosen clock (the service uses Unix epoch
+seconds, the simulator virtual seconds); ``now_s`` says where "now" is on it. A missing
+deadline is ``+inf``; a missing window start is ``-inf``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+NO_TECHNICIAN = -1
+"""Value of ``technician`` / ``current_technician`` for a ticket held by nobody."""
+
+
+class UnassignedReason(enum.IntEnum):
+    """Why a ticket got no technician in a solve (``ASSIGNED`` when it got one)."""
+
+    ASSIGNED = 0
+    NO_TECHNICIANS = 1  # the region has no available technician at all
+    NO_SKILL = 2  # no technician has every required skill at the required level
+    EXCLUDED = 3  # every skilled technician is excluded for this ticket
+    SHIFT = 4  # every eligible technician's shift ends before the work could finish
+    CAPACITY = 5  # every eligible technician's queue is full
+    PENALTY_CHEAPER = 6  # placements exist, but leaving it unassigned costs less
+
+
+class SolveStatus(enum.Enum):
+    """Outcome of a solve; callers never see OR-Tools enums."""
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"  # a time limit stopped an exact method early
+    INFEASIBLE = "infeasible"
+    TIMEOUT = "timeout"  # no solution within the time limit
+    OVERFLOW = "overflow"  # scaled costs did not fit the integer range
+
+
+@dataclass(frozen=True, slots=True)
+class Tickets:
+    """Open tickets of one region, one row each (n rows, n may be 0).
+
+    ``current_technician`` / ``pinned`` carry the live state: an ASSIGNED ticket has a
+    current technician (moving it costs the stability weight); an ACCEPTED one is pinned
+    and stays where it is. Tickets already IN_PROGRESS are not tickets here: they show in
+    their technician's ``free_at_s`` and location.
+    """
+
+    lat_deg: FloatArray  # (n,)
+    lon_deg: FloatArray  # (n,)
+    priority: IntArray  # (n,) 1 = P1 (highest) .. 4 = P4
+    skill_levels: IntArray  # (n, n_skills) minimum level required, 0 = not required
+    duration_s: FloatArray  # (n,) estimated work time on site
+    created_s: FloatArray  # (n,) submit time (waiting time counts from here)
+    response_due_s: FloatArray  # (n,) SLA: work must start (technician on site) by then; inf = none
+    resolution_due_s: FloatArray  # (n,) SLA: work must finish by then; inf = none
+    window_start_s: FloatArray  # (n,) earliest start; -inf = none
+    window_end_s: FloatArray  # (n,) latest finish; inf = none
+    tier: IntArray  # (n,) customer tier, 0 = standard, higher = more important
+    current_technician: IntArray  # (n,) technician row or NO_TECHNICIAN
+    pinned: BoolArray  # (n,) accepted: must stay on current_technician
+    excluded: IntArray = field(default_factory=lambda: np.empty((0, 2), np.int64))
+    """(m, 2) pairs (ticket row, technician row) that must never be assigned."""
+    preferred: IntArray = field(default_factory=lambda: np.empty((0, 2), np.int64))
+    """(m, 2) pairs (ticket row, technician row) that the customer prefers."""
+
+    @property
+    def count(self) -> int:
+        return int(self.lat_deg.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Technicians:
+    """Technicians of one region, one row each (m rows, m may be 0)."""
+
+    lat_deg: FloatArray  # (m,) current location (after current work, if any)
+    lon_deg: FloatArray  # (m,)
+    skill_levels: IntArray  # (m, n_skills) level held, 0 = skill not held
+    capacity: IntArray  # (m,) most open tickets (pinned ones included) the queue may hold
+    free_at_s: FloatArray  # (m,) when current work ends (<= now_s when idle)
+    shift_end_s: FloatArray  # (m,) end of the current shift; inf = none
+    speed_kmh: FloatArray  # (m,) travel speed
+    available: BoolArray  # (m,) False = on break / off shift: receives no new ticket
+
+    @property
+    def count(self) -> int:
+        return int(self.lat_deg.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class CostWeights:
+    """Weight of each cost term (see ``solver.cost`` for units and the scaling rule)."""
+
+    travel: float = 1.0  # per second of travel
+    lateness: float = 10.0  # per second of predicted SLA lateness, times the priority factor
+    waiting: float = 0.1  # per second between now and the expected start
+    skill_surplus: float = 60.0  # per level held above the requirement, summed over skills
+    balance: float = 300.0  # per ticket already in the technician's queue
+    preference: float = 600.0  # bonus (subtracted) for a preferred technician
+    tier: float = 0.5  # extra lateness weight per customer tier step
+    stability: float = 900.0  # for moving an ASSIGNED ticket off its current technician
+    unassigned: float = 7200.0  # penalty for leaving a P4 ticket unassigned; scaled by priority
+
+
+@dataclass(frozen=True, slots=True)
+class SolveParams:
+    """Solver knobs: weights, candidate count, limits. Validated on construction."""
+
+    weights: CostWeights = field(default_factory=CostWeights)
+    candidates_k: int = 16  # cheapest feasible technicians kept per ticket
+    all_pairs: bool = False  # True: every feasible pair, no candidate narrowing (for comparison)
+    time_limit_s: float = 10.0
+    allow_overtime: bool = False  # True: work may end after the shift end
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.candidates_k < 1:
+            raise ValueError(f"candidates_k must be >= 1, got {self.candidates_k}")
+        if not self.time_limit_s > 0:
+            raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One region's solve input."""
+
+    tickets: Tickets
+    technicians: Technicians
+    now_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class SolveStats:
+    """How the solve went."""
+
+    status: SolveStatus
+    wall_time_s: float
+    candidate_arcs: int  # (ticket, technician) pairs the exact core saw
+    n_tickets: int
+    n_technicians: int
+
+
+@dataclass(frozen=True, slots=True)
+class Solution:
+    """Per ticket (row of ``Problem.tickets``) the decision, plus the objective."""
+
+    technician: IntArray  # (n,) technician row or NO_TECHNICIAN
+    position: IntArray  # (n,) 0-based place in that technician's queue, -1 when unassigned
+    arrival_s: FloatArray  # (n,) expected arrival on site (nan when unassigned)
+    start_s: FloatArray  # (n,) expected start of work (nan when unassigned)
+    finish_s: FloatArray  # (n,) expected end of work (nan when unassigned)
+    sla_met: BoolArray  # (n,) predicted: response and resolution due times both met
+    reason: IntArray  # (n,) UnassignedReason value (ASSIGNED for assigned tickets)
+    objective: float  # total cost in weight units (unscaled), unassigned penalties included
+    objective_terms: dict[str, float]  # the objective split by cost term name
+    stats: SolveStats
