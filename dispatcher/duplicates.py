@@ -1,0 +1,220 @@
+"""Duplicate-ticket detection: the same asset, or the same category nearby and recently.
+
+Per tenant, region and category a Redis GEO set holds the open tickets' locations, a
+sorted set their submit times, and one hash maps asset ids to tickets. ``match_or_register``
+runs one Lua script: it returns the candidates a new ticket duplicates (asset first, then
+nearest within the radius and time window) or, when there are none, registers the new
+ticket atomically, so two identical tickets submitted at once cannot both be dispatched.
+Entries are never trusted blindly: the caller confirms that a candidate is still open and
+``forget``s the ones that are not. All keys carry the region's hash tag.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    import redis.asyncio as aioredis
+
+    from dispatcher.policy import DuplicateRule
+
+EARTH_RADIUS_M = 6_371_000.0
+MAX_CANDIDATES = 5
+
+
+def geo_key(tenant: str, region: str, category: str) -> str:
+    return f"dispatch:{{{tenant}:{region}}}:dup:geo:{category}"
+
+
+def time_key(tenant: str, region: str, category: str) -> str:
+    return f"dispatch:{{{tenant}:{region}}}:dup:time:{category}"
+
+
+def asset_key(tenant: str, region: str) -> str:
+    return f"dispatch:{{{tenant}:{region}}}:dup:asset"
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateProbe:
+    """The fields of a new ticket that duplicate detection looks at."""
+
+    ticket_id: str
+    category: str
+    created_s: float
+    lat_deg: float | None = None
+    lon_deg: float | None = None
+    asset_id: str = ""
+
+
+def is_duplicate(rule: DuplicateRule, new: DuplicateProbe, old: DuplicateProbe) -> bool:
+    """The pure rule (the Lua script implements the same): same asset, or same category
+    within ``radius_m`` and ``window_s``."""
+    if not rule.enabled or new.ticket_id == old.ticket_id:
+        return False
+    if rule.by_asset and new.asset_id and new.asset_id == old.asset_id:
+        return True
+    if (
+        new.category != old.category
+        or abs(new.created_s - old.created_s) > rule.window_s
+    ):
+        return False
+    if None in (new.lat_deg, new.lon_deg, old.lat_deg, old.lon_deg):
+        return False
+    d = haversine_m(new.lat_deg, new.lon_deg, old.lat_deg, old.lon_deg)  # type: ignore[arg-type]
+    return d <= rule.radius_m
+
+
+# KEYS: geo, time, asset.  ARGV: ticket, lon, lat, has_loc, radius_m, window_s, now_s,
+# asset, by_asset, check (1 = look for duplicates, 0 = register only), max candidates.
+# Returns candidate ticket ids (empty table = registered).
+_MATCH_OR_REGISTER = """
+local ticket, lon, lat = ARGV[1], ARGV[2], ARGV[3]
+local has_loc, radius, window = ARGV[4] == '1', tonumber(ARGV[5]), tonumber(ARGV[6])
+local now, asset, by_asset = tonumber(ARGV[7]), ARGV[8], ARGV[9] == '1'
+local check, max_n = ARGV[10] == '1', tonumber(ARGV[11])
+-- forget entries older than the window (bounded work per call)
+local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - window, 'LIMIT', 0, 100)
+for _, m in ipairs(old) do
+  redis.call('ZREM', KEYS[2], m)
+  redis.call('ZREM', KEYS[1], m)
+end
+if check then
+  local found = {}
+  if by_asset and asset ~= '' then
+    local other = redis.call('HGET', KEYS[3], asset)
+    if other and other ~= ticket then table.insert(found, other) end
+  end
+  if has_loc and radius > 0 then
+    local near = redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', lon, lat,
+                            'BYRADIUS', radius, 'm', 'ASC', 'COUNT', max_n)
+    for _, m in ipairs(near) do
+      if m ~= ticket then
+        local t = redis.call('ZSCORE', KEYS[2], m)
+        if t and now - tonumber(t) <= window then table.insert(found, m) end
+      end
+    end
+  end
+  if #found > 0 then return found end
+end
+if asset ~= '' then redis.call('HSET', KEYS[3], asset, ticket) end
+if has_loc then
+  redis.call('GEOADD', KEYS[1], lon, lat, ticket)
+  redis.call('ZADD', KEYS[2], now, ticket)
+end
+return {}
+"""
+
+# KEYS: geo, time, asset.  ARGV: ticket, asset.
+_FORGET = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[3], ARGV[2]) == ARGV[1] then
+  redis.call('HDEL', KEYS[3], ARGV[2])
+end
+return 1
+"""
+
+
+def _decode(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class DuplicateIndex:
+    """Redis glue of duplicate detection for one store."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._match = redis.register_script(_MATCH_OR_REGISTER)
+        self._forget = redis.register_script(_FORGET)
+
+    async def match_or_register(
+        self,
+        tenant: str,
+        region: str,
+        rule: DuplicateRule,
+        probe: DuplicateProbe,
+        *,
+        allow_duplicate: bool = False,
+    ) -> list[str]:
+        """Candidates ``probe`` duplicates, nearest first; empty means it was registered."""
+        lat, lon = probe.lat_deg, probe.lon_deg
+        has_loc = lat is not None and lon is not None
+        result = await self._match(
+            keys=self._keys(tenant, region, probe.category),
+            args=[
+                probe.ticket_id,
+                lon if lon is not None else 0.0,
+                lat if lat is not None else 0.0,
+                "1" if has_loc else "0",
+                rule.radius_m,
+                rule.window_s,
+                probe.created_s,
+                probe.asset_id if rule.by_asset else "",
+                "1" if rule.by_asset else "0",
+                "1" if rule.enabled and not allow_duplicate else "0",
+                MAX_CANDIDATES,
+            ],
+        )
+        return [_decode(v) for v in result or []]
+
+    async def forget(
+        self,
+        tenant: str,
+        region: str,
+        ticket_id: str,
+        category: str,
+        asset_id: str = "",
+    ) -> None:
+        """Drop a ticket from the index (it closed, or it was found stale)."""
+        await self._forget(
+            keys=self._keys(tenant, region, category), args=[ticket_id, asset_id]
+        )
+
+    async def find_duplicate(
+        self,
+        tenant: str,
+        region: str,
+        rule: DuplicateRule,
+        probe: DuplicateProbe,
+        is_open: Callable[[str], Awaitable[tuple[bool, str, str]]],
+        *,
+        allow_duplicate: bool = False,
+    ) -> str | None:
+        """The open ticket ``probe`` duplicates, or None (then ``probe`` is registered).
+
+        ``is_open(ticket_id) -> (open, category, asset_id)`` asks the store; stale
+        candidates are forgotten and the match is retried (a few times at most).
+        """
+        for _ in range(4):
+            candidates = await self.match_or_register(
+                tenant, region, rule, probe, allow_duplicate=allow_duplicate
+            )
+            if not candidates:
+                return None
+            for candidate in candidates:
+                still_open, category, asset = await is_open(candidate)
+                if still_open:
+                    return candidate
+                await self.forget(
+                    tenant, region, candidate, category or probe.category, asset
+                )
+        return None
+
+    @staticmethod
+    def _keys(tenant: str, region: str, category: str) -> list[str]:
+        return [
+            geo_key(tenant, region, category),
+            time_key(tenant, region, category),
+            asset_key(tenant, region),
+        ]

@@ -1,0 +1,61 @@
+"""Leases: fair share over live processes, takeover after expiry, fencing tokens grow."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from dispatcher.leases import LeaseManager, RegionRef, fair_share, lease_key
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+REGIONS = [RegionRef("acme", f"r{i}") for i in range(5)]
+
+
+async def _regions() -> list[RegionRef]:
+    return REGIONS
+
+
+def test_fair_share() -> None:
+    """ceil(regions / processes), zero without regions."""
+    assert fair_share(10, 3) == 4
+    assert fair_share(0, 3) == 0
+    assert fair_share(5, 0) == 5
+
+
+async def test_regions_are_shared_and_taken_over(redis_client: aioredis.Redis) -> None:
+    """Two processes split the regions; when one stops renewing the other takes all."""
+    a = LeaseManager(redis_client, _regions, ttl_ms=600, owner_id="a")
+    b = LeaseManager(redis_client, _regions, ttl_ms=600, owner_id="b")
+    await a.tick()
+    await b.tick()
+    await a.tick()  # a sees b in the registry and sheds down to its share
+    await b.tick()
+    assert set(a.held).isdisjoint(b.held)
+    assert len(a.held) + len(b.held) == 5
+    assert max(len(a.held), len(b.held)) == 3
+    old_tokens = {r: a.held[r].token for r in a.held}
+    await asyncio.sleep(0.7)  # a "dies": no renewals
+    await b.tick()
+    assert set(b.held) == set(REGIONS)
+    for region, token in old_tokens.items():
+        assert b.held[region].token > token
+        assert (
+            int(await redis_client.get(lease_key(region.tenant, region.region)))
+            == b.held[region].token
+        )
+    # a wakes up: its renewals fail, it drops what it thought it held
+    await a.tick()
+    assert set(a.held).isdisjoint(b.held)
+
+
+async def test_release_all_frees_regions(redis_client: aioredis.Redis) -> None:
+    """A clean stop releases every lease at once (no TTL wait for the next holder)."""
+    a = LeaseManager(redis_client, _regions, ttl_ms=10_000, owner_id="a")
+    await a.tick()
+    assert len(a.held) == 5
+    await a.release_all()
+    assert not a.held
+    for region in REGIONS:
+        assert await redis_client.get(lease_key(region.tenant, region.region)) is None

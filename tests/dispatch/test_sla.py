@@ -1,0 +1,61 @@
+"""SLA clock rules as pure functions: due times, breaches, escalations."""
+
+from __future__ import annotations
+
+import math
+
+from dispatcher.policy import EscalationRule, Policy, SlaTarget
+from dispatcher.sla import (
+    ClockTicket,
+    SlaMarks,
+    breaches,
+    due_times,
+    escalations,
+    next_clock_deadline,
+)
+
+
+def _policy() -> Policy:
+    return Policy(
+        sla={1: SlaTarget(100.0, 1000.0), 4: SlaTarget(1000.0, 5000.0)},
+        escalations=(EscalationRule(name="p1", priority=1, after_s=60.0),),
+    )
+
+
+def test_due_times_from_policy_or_given() -> None:
+    """Missing due times come from the policy's target for the priority."""
+    p = _policy()
+    assert due_times(p, 1, 10.0) == (110.0, 1010.0)
+    assert due_times(p, 1, 10.0, 50.0, 60.0) == (50.0, 60.0)
+    assert due_times(p, 3, 0.0) == (1000.0, 5000.0)  # nearest defined priority (P4)
+
+
+def test_breaches_fire_once_per_kind() -> None:
+    """A response breach needs work not started; marks suppress repeats."""
+    t = ClockTicket("T1", 1, "ASSIGNED", 0.0, 100.0, 1000.0)
+    assert [b.kind for b in breaches([t], 50.0)] == []
+    assert [b.kind for b in breaches([t], 150.0)] == ["response"]
+    assert [b.kind for b in breaches([t], 1500.0)] == ["response", "resolution"]
+    started = ClockTicket("T1", 1, "IN_PROGRESS", 0.0, 100.0, 1000.0)
+    assert [b.kind for b in breaches([started], 150.0)] == []
+    marked = ClockTicket(
+        "T1", 1, "ASSIGNED", 0.0, 100.0, 1000.0, SlaMarks(response_breached=True)
+    )
+    assert [b.kind for b in breaches([marked], 150.0)] == []
+
+
+def test_escalation_on_the_clock() -> None:
+    """A P1 not accepted within after_s escalates once; an accepted one does not."""
+    p = _policy()
+    t = ClockTicket("T1", 1, "ASSIGNED", 0.0, 100.0, 1000.0)
+    assert escalations(p, [t], 59.0) == []
+    (esc,) = escalations(p, [t], 61.0)
+    assert (esc.ticket_id, esc.rule.name, esc.new_priority) == ("T1", "p1", 1)
+    done = ClockTicket(
+        "T1", 1, "ASSIGNED", 0.0, 100.0, 1000.0, SlaMarks(escalated=frozenset({"p1"}))
+    )
+    assert escalations(p, [done], 61.0) == []
+    accepted = ClockTicket("T2", 1, "ACCEPTED", 0.0, 100.0, 1000.0)
+    assert escalations(p, [accepted], 61.0) == []
+    assert next_clock_deadline(p, [t], 10.0) == 60.0
+    assert math.isinf(next_clock_deadline(p, [], 10.0))
