@@ -1,0 +1,167 @@
+"""Redis Cluster connection helpers: the seed-node URL, the client, and replicated writes.
+
+A cluster is named by a seed-node URL, ``redis+cluster://host:port,host:port,...`` (also
+``rediss+cluster://`` for TLS, with optional ``user:password@`` before the first host). Any
+reachable seed is enough; the client discovers the rest of the topology itself.
+
+Durability on a cluster: a primary acknowledges a write before its replica has it, so a
+failover (replica promoted after the primary dies) can lose the last writes. A write is safe
+against one failover once ``WAIT 1`` on *the same connection* reports that a replica holds it.
+:func:`execute_replicated` sends the commands and the WAIT in one pipeline to the primary that
+owns ``key``'s slot, so both travel on one connection; it works the same on a single server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
+
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+"""URL schemes that name a Redis Cluster by its seed nodes."""
+
+DEFAULT_PORT = 6379
+
+
+class ClusterUrlError(ValueError):
+    """A cluster URL that cannot be parsed."""
+
+
+class ReplicationTimeout(RuntimeError):
+    """WAIT returned before enough replicas acknowledged a write."""
+
+    def __init__(self, acked: int, wanted: int) -> None:
+        super().__init__(f"write acknowledged by {acked} replica(s), {wanted} required")
+        self.acked = acked
+        self.wanted = wanted
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterUrl:
+    """A parsed ``redis+cluster://`` URL."""
+
+    seeds: tuple[tuple[str, int], ...]
+    ssl: bool = False
+    username: str | None = None
+    password: str | None = None
+
+
+def is_cluster_url(url: str) -> bool:
+    """True when ``url`` names a Redis Cluster (``redis+cluster://`` or ``rediss+cluster://``)."""
+    scheme, sep, _ = url.partition("://")
+    return bool(sep) and scheme.lower() in CLUSTER_SCHEMES
+
+
+def parse_cluster_url(url: str) -> ClusterUrl:
+    """Parse ``redis+cluster://[user:password@]host:port,host:port[/]``.
+
+    Raises
+    ------
+    ClusterUrlError
+        If the scheme is not a cluster scheme, no seed is given, or a port is invalid.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in CLUSTER_SCHEMES:
+        raise ClusterUrlError(
+            f"not a cluster URL (expected redis+cluster://...): {url!r}"
+        )
+    rest = rest.split("/", 1)[0].split("?", 1)[0]
+    username = password = None
+    if "@" in rest:
+        auth, rest = rest.rsplit("@", 1)
+        user, has_password, secret = auth.partition(":")
+        username = unquote(user) or None
+        password = unquote(secret) if has_password else None
+    seeds: list[tuple[str, int]] = []
+    for item in rest.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if item.startswith("["):  # [ipv6]:port
+            host, _, port_text = item[1:].partition("]")
+            port_text = port_text.removeprefix(":")
+        else:
+            host, _, port_text = item.rpartition(":") if ":" in item else (item, "", "")
+        try:
+            port = int(port_text) if port_text else DEFAULT_PORT
+        except ValueError:
+            raise ClusterUrlError(f"bad port in cluster URL: {item!r}") from None
+        if not host or not 0 < port < 65536:
+            raise ClusterUrlError(f"bad seed node in cluster URL: {item!r}")
+        seeds.append((host, port))
+    if not seeds:
+        raise ClusterUrlError(f"cluster URL names no seed node: {url!r}")
+    return ClusterUrl(
+        tuple(seeds), scheme.lower() == "rediss+cluster", username, password
+    )
+
+
+def connect_cluster(url: str, **kwargs: Any) -> RedisCluster:
+    """A ``redis.asyncio.cluster.RedisCluster`` on the seed nodes of ``url`` (not yet connected).
+
+    ``kwargs`` go to the client (e.g. ``decode_responses``, ``socket_timeout``); the first
+    command (or ``await client.initialize()``) discovers the slots.
+    """
+    from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+    parsed = parse_cluster_url(url)
+    options: dict[str, Any] = {"ssl": parsed.ssl}
+    if parsed.username is not None:
+        options["username"] = parsed.username
+    if parsed.password is not None:
+        options["password"] = parsed.password
+    options.update(kwargs)
+    return RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in parsed.seeds],
+        **options,
+    )
+
+
+async def execute_replicated(
+    client: Redis | RedisCluster,
+    key: str,
+    commands: Sequence[Sequence[Any]],
+    *,
+    replicas: int = 1,
+    timeout_ms: int = 1000,
+) -> list[Any]:
+    """Run ``commands`` (all on ``key``'s slot), then ``WAIT replicas timeout_ms`` on one connection.
+
+    Returns the commands' results. Raises :class:`ReplicationTimeout` if fewer than
+    ``replicas`` replicas acknowledged within ``timeout_ms`` (the writes are applied on the
+    primary all the same; the caller decides whether to report success).
+    """
+    from redis.asyncio.cluster import RedisCluster
+
+    pipe = client.pipeline(transaction=False)
+    for command in commands:
+        pipe.execute_command(*command)
+    if isinstance(client, RedisCluster):
+        await client.initialize()  # a no-op once the slots are known
+        node = client.get_node_from_key(key)
+        pipe.execute_command("WAIT", replicas, timeout_ms, target_nodes=node)
+    else:
+        pipe.execute_command("WAIT", replicas, timeout_ms)
+    results = await pipe.execute()
+    acked = int(results[-1])
+    if acked < replicas:
+        raise ReplicationTimeout(acked, replicas)
+    return list(results[:-1])
+
+
+__all__ = [
+    "CLUSTER_SCHEMES",
+    "ClusterUrl",
+    "ClusterUrlError",
+    "ReplicationTimeout",
+    "connect_cluster",
+    "execute_replicated",
+    "is_cluster_url",
+    "parse_cluster_url",
+]
