@@ -1,0 +1,187 @@
+"""AppContext: what every part of the running service shares (settings, Redis, metrics, hooks).
+
+Built once by the entry point (``dispatcher serve``) or a test fixture, then passed to
+``create_server(ctx, address)`` and from there to ``dispatcher.service.add_services``.
+
+Lifecycle hooks (the agreed way to run things beside the gRPC server):
+
+* ``ctx.background``: zero-argument coroutine functions that run for the life of the server
+  (solve loop, health watcher...). ``ctx.start_background()`` starts each as a task after
+  ``server.start()``; ``await ctx.stop_background()`` cancels them after the server drained.
+  A background function should loop until cancelled and may watch ``ctx.shutdown_event``.
+  One that raises is logged and not restarted.
+* ``ctx.cleanups``: zero-argument coroutine functions run by ``await ctx.aclose()`` in reverse
+  order of registration (close pools, executors...), before Redis is closed.
+* ``ctx.shutdown_event``: set when graceful shutdown begins. Long-lived streaming handlers
+  (event stream, health Watch) should end when it is set so the drain does not wait for the
+  full grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import redis.asyncio as redis_asyncio
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from dispatcher.settings import redact_url
+
+if TYPE_CHECKING:
+    from grpc_health.v1._async import HealthServicer
+    from prometheus_client import CollectorRegistry
+
+    from dispatcher.embedded_redis import EmbeddedRedis
+    from dispatcher.metrics import DispatchMetrics
+    from dispatcher.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+BackgroundTask = Callable[[], Awaitable[None]]
+"""A long-running coroutine function started by ``AppContext.start_background``."""
+Cleanup = Callable[[], Awaitable[None]]
+"""A coroutine function run once by ``AppContext.aclose``."""
+
+
+class RedisUnavailableError(RuntimeError):
+    """Redis could not be reached within the configured attempts (message is one line)."""
+
+
+@dataclass
+class AppContext:
+    """Shared state of one running service instance.
+
+    ``redis`` is a ``redis.asyncio.Redis`` built by :func:`connect_redis` with
+    ``decode_responses=True`` (commands return ``str``).
+    """
+
+    settings: Settings
+    redis: redis_asyncio.Redis
+    metrics: DispatchMetrics
+    registry: CollectorRegistry
+    background: list[BackgroundTask] = field(default_factory=list)
+    cleanups: list[Cleanup] = field(default_factory=list)
+    shutdown_event: asyncio.Event = field(default_factory=asyncio.Event)
+    embedded: EmbeddedRedis | None = None
+    """The embedded server when no Redis URL is configured (the health watcher restarts it)."""
+    health: HealthServicer | None = None
+    """Set by ``create_server``: the gRPC health servicer."""
+    service_names: list[str] = field(default_factory=list)
+    """Set by ``create_server``: full names of the dispatch.v1 services registered."""
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
+
+    def start_background(self) -> None:
+        """Start every ``background`` function as a task (idempotent)."""
+        if self._tasks:
+            return
+        for func in self.background:
+            name = getattr(func, "__qualname__", repr(func))
+            task = asyncio.create_task(
+                _run_logged(func, name), name=f"background:{name}"
+            )
+            self._tasks.append(task)
+
+    async def stop_background(self, timeout_s: float = 5.0) -> None:
+        """Cancel the background tasks and wait up to ``timeout_s`` for them to finish."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout_s)
+            for task in pending:
+                logger.warning(
+                    "background task %s did not stop within %.1fs",
+                    task.get_name(),
+                    timeout_s,
+                )
+
+    async def aclose(self) -> None:
+        """Stop background tasks, run ``cleanups`` (last first), close the Redis client."""
+        self.shutdown_event.set()
+        await self.stop_background()
+        while self.cleanups:
+            cleanup = self.cleanups.pop()
+            try:
+                await cleanup()
+            except Exception:
+                logger.exception("cleanup %r failed", cleanup)
+        await self.redis.aclose()
+
+
+async def _run_logged(func: BackgroundTask, name: str) -> None:
+    try:
+        await func()
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        logger.exception("background task %s crashed", name)
+
+
+def redis_client(url: str, *, timeout_s: float = 5.0) -> redis_asyncio.Redis:
+    """A ``redis.asyncio`` client for ``url`` (redis://, rediss:// with TLS, unix://).
+
+    A password in the URL (``redis://:secret@host:6379/0`` or ``redis://user:secret@...``)
+    is used for AUTH. Nothing connects until the first command.
+    """
+    return redis_asyncio.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_connect_timeout=timeout_s,
+        socket_timeout=timeout_s,
+        health_check_interval=30,
+    )
+
+
+async def connect_redis(
+    url: str, *, attempts: int = 5, timeout_s: float = 5.0
+) -> redis_asyncio.Redis:
+    """Return a client whose ``PING`` succeeded, trying up to ``attempts`` times.
+
+    Each failed try logs a warning; waits grow 0.25 s, 0.5 s, 1 s... capped at 2 s.
+
+    Raises
+    ------
+    RedisUnavailableError
+        After the last failed attempt.
+    """
+    client = redis_client(url, timeout_s=timeout_s)
+    delay_s = 0.25
+    for attempt in range(1, attempts + 1):
+        try:
+            await client.ping()
+        except (RedisConnectionError, RedisTimeoutError, OSError, RedisError) as exc:
+            logger.warning(
+                "Redis at %s not reachable (attempt %d/%d): %s",
+                redact_url(url),
+                attempt,
+                attempts,
+                exc or type(exc),
+            )
+            if attempt == attempts:
+                await client.aclose()
+                raise RedisUnavailableError(
+                    f"cannot reach Redis at {redact_url(url)} after {attempts} attempts: {exc or type(exc).__name__}"
+                ) from None
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, 2.0)
+        else:
+            logger.info("connected to Redis at %s", redact_url(url))
+            return client
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def ping_redis(client: redis_asyncio.Redis, timeout_s: float) -> str | None:
+    """``None`` when ``PING`` succeeds within ``timeout_s``, else a short reason."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await client.ping()
+    except TimeoutError:
+        return f"no PING answer within {timeout_s:g}s"
+    except (RedisError, OSError) as exc:
+        return str(exc) or type(exc).__name__
+    return None

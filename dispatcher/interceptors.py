@@ -1,0 +1,187 @@
+"""Server interceptors: request id, RPC latency / status-code metrics, in-flight gauge.
+
+``build_interceptors(ctx)`` returns the list handed to ``grpc.aio.server``; the first entry is
+the outermost, so it also times and counts calls that an inner interceptor (auth) rejects.
+Works for all four RPC shapes: the handler is wrapped with a function of the same kind
+(coroutine or async generator) as the one it wraps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import re
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import grpc
+import grpc.aio
+
+from dispatcher.logging_setup import request_id_var
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+
+    from dispatcher.context import AppContext
+    from dispatcher.metrics import DispatchMetrics
+
+logger = logging.getLogger(__name__)
+
+REQUEST_ID_KEY = "x-request-id"
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/=+-]{1,128}")
+_CODE_BY_VALUE = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def _code_name(code: object) -> str:
+    """Normalise what ``context.code()`` returns (enum, int or None) to e.g. ``"NOT_FOUND"``."""
+    if isinstance(code, grpc.StatusCode):
+        return str(code.name)
+    if isinstance(code, int):
+        return str(_CODE_BY_VALUE.get(code, grpc.StatusCode.UNKNOWN).name)
+    return "OK"
+
+
+def _request_id(details: grpc.HandlerCallDetails) -> str:
+    for key, value in getattr(details, "invocation_metadata", None) or ():
+        if (
+            key == REQUEST_ID_KEY
+            and isinstance(value, str)
+            and _VALID_REQUEST_ID.fullmatch(value)
+        ):
+            return value
+    return uuid.uuid4().hex
+
+
+class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no stubs
+    """Sets ``request_id_var`` and echoes it as trailing metadata; records latency and code.
+
+    ``dispatch_rpc_duration_seconds{method,code}`` takes ``method`` as ``package.Service/Method``;
+    streaming calls are timed from start to the end of the stream.
+    """
+
+    def __init__(self, metrics: DispatchMetrics) -> None:
+        self._metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:  # unknown method: grpc answers UNIMPLEMENTED itself
+            return None
+        method = str(handler_call_details.method).lstrip("/")
+        request_id = _request_id(handler_call_details)
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap(handler.unary_unary, method, request_id),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap(handler.unary_stream, method, request_id),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                self._wrap(handler.stream_unary, method, request_id),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_stream is not None:
+            return grpc.stream_stream_rpc_method_handler(
+                self._wrap(handler.stream_stream, method, request_id),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler  # pragma: no cover - every handler has one of the four
+
+    def _wrap(
+        self, behavior: Callable[..., Any], method: str, request_id: str
+    ) -> Callable[..., Any]:
+        if inspect.isasyncgenfunction(behavior):
+            return self._wrap_generator(behavior, method, request_id)
+        if inspect.iscoroutinefunction(behavior):
+            return self._wrap_coroutine(behavior, method, request_id)
+        return behavior  # a sync handler (not used with grpc.aio servicers): left untouched
+
+    def _begin(
+        self, context: grpc.aio.ServicerContext[Any, Any], request_id: str
+    ) -> float:
+        request_id_var.set(request_id)
+        context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
+        self._metrics.rpc_in_flight.inc()
+        return time.perf_counter()
+
+    def _end(
+        self,
+        method: str,
+        context: grpc.aio.ServicerContext[Any, Any],
+        start: float,
+        code: str | None,
+    ) -> None:
+        self._metrics.rpc_in_flight.dec()
+        if code is None:
+            code = _code_name(context.code())
+        self._metrics.rpc_duration_seconds.labels(method=method, code=code).observe(
+            time.perf_counter() - start
+        )
+
+    def _wrap_coroutine(
+        self, behavior: Callable[..., Awaitable[Any]], method: str, request_id: str
+    ) -> Callable[..., Any]:
+        async def wrapper(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> Any:
+            start = self._begin(context, request_id)
+            code: str | None = None
+            try:
+                return await behavior(request, context)
+            except grpc.aio.AbortError:
+                raise  # context.code() holds the code given to abort()
+            except BaseException as exc:
+                code = _exception_code(exc)
+                raise
+            finally:
+                self._end(method, context, start, code)
+
+        return wrapper
+
+    def _wrap_generator(
+        self, behavior: Callable[..., AsyncIterator[Any]], method: str, request_id: str
+    ) -> Callable[..., Any]:
+        async def wrapper(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            start = self._begin(context, request_id)
+            code: str | None = None
+            try:
+                async for response in behavior(request, context):
+                    yield response
+            except grpc.aio.AbortError:
+                raise
+            except BaseException as exc:
+                code = _exception_code(exc)
+                raise
+            finally:
+                self._end(method, context, start, code)
+
+        return wrapper
+
+
+def _exception_code(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+        return "CANCELLED"  # the client went away or the server is stopping
+    logger.exception("unhandled error in RPC handler", exc_info=exc)
+    return "UNKNOWN"
+
+
+def build_interceptors(ctx: AppContext) -> list[grpc.aio.ServerInterceptor]:
+    """Interceptors for ``grpc.aio.server``, outermost first (auth is appended after these)."""
+    return [ObservabilityInterceptor(ctx.metrics)]
