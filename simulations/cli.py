@@ -1,16 +1,355 @@
-"""Placeholder for `dispatcher sim`; replaced by its owner."""
+"""``dispatcher sim run | compare | tune``: simulate scenarios, compare policies, tune weights.
+
+Examples::
+
+    dispatcher sim run smoke --policy optimizer --seeds 2 --out out/smoke
+    dispatcher sim compare city --policies optimizer,nearest,least_loaded,round_robin --seeds 3 --out out/city
+    dispatcher sim tune smoke --trials 40 --jobs 2 --out out/tune            # local journal file
+    dispatcher sim tune city --trials 200 --storage redis://host:6379/0 --study city-1   # many machines
+
+``SCENARIO`` is a scenario file path or a shipped name (smoke, city, boston311).
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from simulations.runner import Run
+    from simulations.scenario import Scenario
+
+COMPARE_METRICS = (
+    ("sla_attainment", "SLA attainment", "pct"),
+    ("sla_attainment_p1", "  P1", "pct"),
+    ("sla_attainment_p2", "  P2", "pct"),
+    ("sla_attainment_p3", "  P3", "pct"),
+    ("sla_attainment_p4", "  P4", "pct"),
+    ("sla_breaches", "SLA breaches (tickets)", "int"),
+    ("breach_rate", "breach rate", "pct"),
+    ("response_p50_min", "response p50 (min)", "num"),
+    ("response_p90_min", "response p90 (min)", "num"),
+    ("resolution_p50_min", "resolution p50 (min)", "num"),
+    ("resolution_p90_min", "resolution p90 (min)", "num"),
+    ("travel_km_per_ticket", "travel per ticket (km)", "num"),
+    ("travel_min_per_ticket", "travel per ticket (min)", "num"),
+    ("travel_km", "travel total (km)", "int"),
+    ("utilization_mean", "utilization mean", "pct"),
+    ("workload_cv", "workload CV (fairness, lower=even)", "num"),
+    ("jain_index", "Jain index (1=even)", "num"),
+    ("churn_per_ticket", "reassignments per ticket", "num"),
+    ("resolved", "resolved", "int"),
+    ("open_at_end", "open at horizon", "int"),
+    ("cancelled", "cancelled", "int"),
+    ("solve_p50_ms", "solve p50 (ms)", "num"),
+    ("wall_s", "run wall time (s)", "num"),
+)
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("sim", help="(not built yet)")
-    parser.set_defaults(func=_run)
+    """Add ``sim`` with ``run``, ``compare`` and ``tune`` (cheap: no heavy imports)."""
+    sim = subparsers.add_parser(
+        "sim",
+        help="discrete-event simulator: run, compare, tune",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = sim.add_subparsers(dest="sim_command", required=True, metavar="SIM_COMMAND")
+
+    def common(p: argparse.ArgumentParser, seeds: int) -> None:
+        p.add_argument(
+            "scenario",
+            metavar="SCENARIO",
+            help="scenario TOML path or shipped name (smoke, city, boston311)",
+        )
+        p.add_argument(
+            "--seeds",
+            type=int,
+            default=seeds,
+            help=f"number of seeds (scenario seed, +1, ...; default {seeds})",
+        )
+        p.add_argument(
+            "--policy-file",
+            type=Path,
+            help="policy TOML (weights/solver) overriding the scenario's",
+        )
+        p.add_argument(
+            "--horizon-s", type=float, help="override the scenario's horizon (seconds)"
+        )
+        p.add_argument(
+            "--jobs", type=int, default=1, help="parallel processes (default 1)"
+        )
+        p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+
+    run = sub.add_parser(
+        "run", help="simulate one policy over N seeds and write logs, KPIs, plots"
+    )
+    common(run, 1)
+    run.add_argument(
+        "--policy",
+        default="optimizer",
+        help="optimizer | round_robin | least_loaded | nearest",
+    )
+    run.add_argument("--out", type=Path, required=True, help="output directory")
+    run.set_defaults(func=_run)
+
+    cmp_ = sub.add_parser(
+        "compare", help="compare policies side by side with 95%% confidence intervals"
+    )
+    common(cmp_, 3)
+    cmp_.add_argument(
+        "--policies",
+        default="optimizer,nearest,least_loaded,round_robin",
+        help="comma-separated policy names",
+    )
+    cmp_.add_argument(
+        "--out",
+        type=Path,
+        help="output directory (tables + plots); default: print only",
+    )
+    cmp_.set_defaults(func=_compare)
+
+    tune = sub.add_parser(
+        "tune", help="tune the optimizer's weights with Optuna (multi-objective)"
+    )
+    tune.add_argument("scenario", metavar="SCENARIO")
+    tune.add_argument(
+        "--trials",
+        type=int,
+        required=True,
+        help="trials in total (shared by all jobs of this command)",
+    )
+    tune.add_argument(
+        "--seeds", type=int, default=2, help="seeds per trial (default 2)"
+    )
+    tune.add_argument(
+        "--storage",
+        help="study storage: redis://... (JournalRedisBackend, for many machines), a journal file path, or an optuna RDB URL; default: a journal file in --out",
+    )
+    tune.add_argument(
+        "--study", default=None, help="study name (default: tune-<scenario>)"
+    )
+    tune.add_argument(
+        "--jobs", type=int, default=1, help="worker processes on this machine"
+    )
+    tune.add_argument(
+        "--horizon-s", type=float, help="override the scenario's horizon (seconds)"
+    )
+    tune.add_argument(
+        "--out",
+        type=Path,
+        default=Path("tune-out"),
+        help="directory for best_policy.toml and trials.csv",
+    )
+    tune.add_argument(
+        "--policy-out",
+        type=Path,
+        help="where to write the best policy (default OUT/best_policy.toml)",
+    )
+    tune.set_defaults(func=_tune)
 
 
+# ---------------------------------------------------------------------------- helpers
+
+
+def _load(args: argparse.Namespace) -> Scenario:
+    import dataclasses
+
+    from simulations.policy_file import load_policy_file
+    from simulations.scenario import load_scenario
+
+    sc = load_scenario(args.scenario)
+    if getattr(args, "policy_file", None):
+        sc = dataclasses.replace(sc, policy=load_policy_file(args.policy_file))
+    if getattr(args, "horizon_s", None):
+        sc = dataclasses.replace(sc, horizon_s=float(args.horizon_s))
+    return sc
+
+
+def _one(job: tuple[Scenario, str, int]) -> Run:
+    from simulations.runner import run_once
+
+    sc, policy, seed = job
+    return run_once(sc, policy, seed)
+
+
+def execute(
+    sc: Scenario, policies: list[str], seeds: list[int], jobs: int, quiet: bool = False
+) -> list[Run]:
+    """Run every (policy, seed) with a rich progress bar; in ``jobs`` processes if > 1."""
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from simulations.runner import run_once
+
+    work = [(sc, p, s) for p in policies for s in seeds]
+    runs: list[Run] = []
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=False, disable=quiet) as bar:
+        if jobs <= 1:
+            for _, policy, seed in work:
+                task = bar.add_task(f"{policy} seed {seed}", total=sc.horizon_s)
+
+                def tick(t: float, task: Any = task) -> None:
+                    bar.update(task, completed=min(t, sc.horizon_s))
+
+                runs.append(run_once(sc, policy, seed, progress=tick))
+        else:
+            from concurrent.futures import ProcessPoolExecutor
+
+            task = bar.add_task(
+                f"{len(work)} runs in {jobs} processes", total=len(work)
+            )
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                for r in pool.map(_one, work):
+                    runs.append(r)
+                    bar.advance(task)
+    return runs
+
+
+def _fmt(value: float | None, kind: str) -> str:
+    if value is None:
+        return "-"
+    if kind == "pct":
+        return f"{value * 100:.1f}%"
+    if kind == "int":
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def print_summary(summary: Any, title: str) -> None:
+    """Rich table: metrics as rows, policies as columns, ``mean ± 95% CI``."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    policies = summary["policy"].to_list()
+    for p in policies:
+        table.add_column(f"{p}", justify="right")
+    for key, label, kind in COMPARE_METRICS:
+        if f"{key}_mean" not in summary.columns:
+            continue
+        cells = []
+        for i in range(len(policies)):
+            mean = summary[f"{key}_mean"][i]
+            ci = summary[f"{key}_ci95"][i]
+            cell = _fmt(mean, kind)
+            if ci is not None and mean is not None:
+                cell += f" ± {_fmt(ci, kind)}"
+            cells.append(cell)
+        table.add_row(label, *cells)
+    Console().print(table)
+
+
+def quality_verdict(summary: Any) -> dict[str, Any] | None:
+    """Optimizer vs the best baseline (fewest mean SLA breaches): breach and travel ratios."""
+    pol = summary["policy"].to_list()
+    if "optimizer" not in pol or len(pol) < 2:
+        return None
+    br = dict(zip(pol, summary["sla_breaches_mean"].to_list(), strict=True))
+    tr = dict(zip(pol, summary["travel_km_per_ticket_mean"].to_list(), strict=True))
+    baselines = [p for p in pol if p != "optimizer"]
+    best = min(baselines, key=lambda p: br[p] if br[p] is not None else float("inf"))
+    breach_ratio = br["optimizer"] / br[best] if br[best] else None
+    travel_ratio = tr["optimizer"] / tr[best] if tr[best] else None
+    return {
+        "best_baseline": best,
+        "breach_ratio": breach_ratio,
+        "travel_ratio": travel_ratio,
+        "target_met": breach_ratio is not None
+        and travel_ratio is not None
+        and breach_ratio <= 0.5
+        and travel_ratio <= 1.0,
+    }
+
+
+def _finish(args: argparse.Namespace, runs: list[Run], title: str) -> int:
+    from simulations.runner import kpi_table, summarize, write_outputs
+
+    summary = summarize(kpi_table(runs), [m for m, _, _ in COMPARE_METRICS])
+    print_summary(summary, title)
+    verdict = quality_verdict(summary)
+    if verdict is not None:
+        br, tr = verdict["breach_ratio"], verdict["travel_ratio"]
+        print(
+            f"optimizer vs best baseline ({verdict['best_baseline']}): SLA breaches x{br:.2f}, travel per ticket x{tr:.2f} "
+            f"(target: breaches <= x0.50 with travel <= x1.00 -> {'met' if verdict['target_met'] else 'NOT met'})"
+            if br is not None and tr is not None
+            else f"optimizer vs best baseline ({verdict['best_baseline']}): ratios undefined (zero breaches?)"
+        )
+    out: Path | None = args.out
+    if out is not None:
+        tables = write_outputs(out, runs, summary)
+        if not args.no_plots:
+            from simulations.plots import write_plots
+
+            write_plots(
+                out, tables["tickets"], tables["technicians"], tables["backlog"]
+            )
+        print(
+            f"wrote {out}/: tickets, technicians, backlog, solves, kpis, summary (.parquet + .csv)"
+            + ("" if args.no_plots else ", *.png")
+        )
+    return 0
+
+
+def _guard(fn: Any) -> Any:
+    def wrapped(args: argparse.Namespace) -> int:
+        from simulations.policy_file import PolicyFileError
+        from simulations.scenario import ScenarioError
+
+        try:
+            return int(fn(args))
+        except (ScenarioError, PolicyFileError, FileNotFoundError, ValueError) as exc:
+            print(f"dispatcher sim: error: {exc}", file=sys.stderr)
+            return 2
+
+    return wrapped
+
+
+@_guard
 def _run(args: argparse.Namespace) -> int:
-    print("dispatcher sim: not built yet")
-    return 1
+    from simulations.runner import seeds_for
+
+    sc = _load(args)
+    runs = execute(sc, [args.policy], seeds_for(sc, args.seeds), args.jobs)
+    return _finish(
+        args,
+        runs,
+        f"{sc.name}: {args.policy}, {args.seeds} seed(s), horizon {sc.horizon_s / 3600:g} h",
+    )
+
+
+@_guard
+def _compare(args: argparse.Namespace) -> int:
+    from simulations.runner import seeds_for
+
+    sc = _load(args)
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    runs = execute(sc, policies, seeds_for(sc, args.seeds), args.jobs)
+    return _finish(
+        args,
+        runs,
+        f"{sc.name}: {len(policies)} policies x {args.seeds} seed(s), mean ± 95% CI, horizon {sc.horizon_s / 3600:g} h",
+    )
+
+
+@_guard
+def _tune(args: argparse.Namespace) -> int:
+    from simulations.tune import run_tune
+
+    return run_tune(args)

@@ -1,0 +1,622 @@
+"""The discrete-event engine: one virtual clock, a heap of events, the live service's loop.
+
+Model (what each event does)
+----------------------------
+- ``ARRIVAL``: the ticket is QUEUED (open); a solve is requested.
+- ``SOLVE`` (debounced ``debounce_s`` after a change, and at least every ``cadence_s``):
+  the open tickets (QUEUED and ASSIGNED, i.e. not yet started) and the technicians on shift
+  become a ``solver.Problem``; the policy solves it; the decisions are applied. ASSIGNED
+  tickets may move (a churn event, counted per ticket); started ones are not in the problem
+  at all -- they show in their technician's ``free_at_s`` and location, as in the service.
+- A technician that is idle and on shift takes the head of its queue (dispatch). With the
+  scenario's decline probability it declines: the ticket goes back to QUEUED with that
+  technician excluded. Otherwise it travels (``solver.geo.travel_time_s``, the one travel
+  model), then works for the ticket's *actual* duration (the solver only knows the estimate).
+- ``CANCEL``: a ticket not yet started is cancelled (a started one is finished anyway).
+- ``SHIFT_START`` / ``SHIFT_END``: technicians come on at home; at shift end their queued
+  tickets return to QUEUED and a job in progress is finished (overtime).
+- ``SAMPLE``: the backlog is recorded every ``sample_every_s``.
+
+Everything random is drawn up front in ``simulations.streams``; the engine itself is
+deterministic, so the same seed gives the same log (the solver is seeded too).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from solver.model import NO_TECHNICIAN, Problem, Technicians, Tickets
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from simulations.policies import Policy
+    from simulations.scenario import Scenario
+    from simulations.streams import Roster, TicketStream
+    from solver.model import Solution
+
+# Event kinds; the order breaks ties at equal times (finish work before new arrivals, etc.).
+WORK_DONE, TRAVEL_DONE, SHIFT_END, SHIFT_START, CANCEL, ARRIVAL, SOLVE, SAMPLE = range(
+    8
+)
+EVENT_NAMES = (
+    "work_done",
+    "travel_done",
+    "shift_end",
+    "shift_start",
+    "cancel",
+    "arrival",
+    "solve",
+    "sample",
+)
+
+# Ticket states.
+NOT_ARRIVED, QUEUED, ASSIGNED, EN_ROUTE, IN_PROGRESS, RESOLVED, CANCELLED = range(7)
+STATUS_NAMES = (
+    "not_arrived",
+    "queued",
+    "assigned",
+    "en_route",
+    "in_progress",
+    "resolved",
+    "cancelled",
+)
+
+
+class SimulationError(RuntimeError):
+    """The policy returned a decision that breaks a hard constraint, or the engine broke."""
+
+
+@dataclass
+class SimResult:
+    """Everything a run produced (tables are polars DataFrames)."""
+
+    tickets: pl.DataFrame  # the per-ticket log
+    technicians: pl.DataFrame
+    backlog: pl.DataFrame  # backlog over time
+    solves: pl.DataFrame
+    horizon_s: float
+    events: int
+    wall_s: float
+    policy_wall_s: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class EventQueue:
+    """A plain binary-heap event queue (the default core)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, int, int, int]] = []
+        self._seq = 0
+
+    def push(self, t: float, kind: int, a: int = -1, b: int = -1) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (t, kind, self._seq, a, b))
+
+    def pop(self) -> tuple[float, int, int, int, int]:
+        return heapq.heappop(self._heap)
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def peek_time(self) -> float:
+        return self._heap[0][0] if self._heap else math.inf
+
+
+class Engine:
+    """One simulation run of one policy on one drawn stream and roster.
+
+    Parameters
+    ----------
+    scenario
+        Timing (horizon, debounce, sampling, cadence from ``scenario.policy``) and behaviour.
+    stream, roster
+        The drawn tickets and technicians (``simulations.streams``).
+    policy
+        Anything with ``.solve(problem, previous) -> Solution``.
+    travel_time_s
+        The travel model, ``solver.geo.travel_time_s`` unless a test injects another.
+    progress
+        Called as ``progress(now_s)`` about every simulated 15 minutes.
+    check_decisions
+        Verify every decision against the hard constraints (skills, exclusions, capacity)
+        and raise :class:`SimulationError` on a violation.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        stream: TicketStream,
+        roster: Roster,
+        policy: Policy,
+        *,
+        travel_time_s: Callable[..., Any] | None = None,
+        progress: Callable[[float], None] | None = None,
+        check_decisions: bool = True,
+        pass_previous: bool = False,
+    ) -> None:
+        if travel_time_s is None:
+            from solver.geo import travel_time_s as _travel
+
+            travel_time_s = _travel
+        self.sc = scenario
+        self.s = stream
+        self.r = roster
+        self.policy = policy
+        self.travel = travel_time_s
+        self.progress = progress
+        self.check = check_decisions
+        self.pass_previous = pass_previous
+        self.horizon_s = scenario.horizon_s
+        self.cadence_s = scenario.policy.cadence_s
+        self.debounce_s = scenario.debounce_s
+        self.decline_p = scenario.behaviour.decline_probability
+        self.q = EventQueue()
+        n, m = stream.count, roster.count
+        # tickets
+        self.status = np.zeros(n, np.int8)
+        self.tech = np.full(n, -1, np.int64)
+        self.first_assigned_s = np.full(n, np.nan)
+        self.dispatched_s = np.full(n, np.nan)
+        self.arrived_s = np.full(n, np.nan)
+        self.resolved_s = np.full(n, np.nan)
+        self.cancelled_s = np.full(n, np.nan)
+        self.n_assign = np.zeros(n, np.int64)
+        self.n_moves = np.zeros(n, np.int64)
+        self.n_drops = np.zeros(n, np.int64)
+        self.n_declines = np.zeros(n, np.int64)
+        self.attempts = np.zeros(n, np.int64)
+        self.travel_s = np.zeros(n)
+        self.travel_km = np.zeros(n)
+        self.work_tech = np.full(n, -1, np.int64)
+        self.excluded: dict[int, list[int]] = {}
+        self.open: set[int] = set()
+        # technicians
+        self.on_shift = np.zeros(m, bool)
+        self.shift_end_s = np.zeros(m)
+        self.shift_began_s = np.zeros(m)
+        self.lat = roster.home_lat_deg.copy()
+        self.lon = roster.home_lon_deg.copy()
+        self.current = np.full(m, -1, np.int64)
+        self.free_est_s = np.zeros(m)
+        self.queue: list[list[int]] = [[] for _ in range(m)]
+        self.busy_travel_s = np.zeros(m)
+        self.busy_work_s = np.zeros(m)
+        self.on_shift_s = np.zeros(m)
+        self.completed = np.zeros(m, np.int64)
+        self.km = np.zeros(m)
+        # bookkeeping
+        self.solve_pending = False
+        self.previous: Solution | None = None
+        self.backlog_rows: list[tuple] = []
+        self.solve_rows: list[tuple] = []
+        self.events = 0
+        self.policy_wall_s = 0.0
+        self.now = 0.0
+
+    # ------------------------------------------------------------------ scheduling
+
+    def _schedule_initial(self) -> None:
+        s, r, q = self.s, self.r, self.q
+        for i in range(s.count):
+            q.push(float(s.created_s[i]), ARRIVAL, i)
+            if s.cancel_at_s[i] < self.horizon_s:
+                q.push(float(s.cancel_at_s[i]), CANCEL, i)
+        for j in range(r.count):
+            start = float(r.shift_start_s[j])
+            end = start + float(r.shift_length_s[j])
+            if end - 86_400.0 > 0:  # a shift from yesterday still running at t = 0
+                q.push(0.0, SHIFT_START, j, int(end - 86_400.0))
+            if start < self.horizon_s:
+                q.push(start, SHIFT_START, j, -1)
+        t = 0.0
+        while t < self.horizon_s:
+            q.push(t, SAMPLE)
+            t += self.sc.sample_every_s
+        q.push(self.cadence_s, SOLVE, 1)
+
+    def request_solve(self) -> None:
+        if not self.solve_pending:
+            self.solve_pending = True
+            self.q.push(self.now + self.debounce_s, SOLVE, 0)
+
+    # ------------------------------------------------------------------ run
+
+    def run(self) -> SimResult:
+        t_wall = time.perf_counter()
+        self._schedule_initial()
+        q = self.q
+        next_progress = 0.0
+        handlers = (
+            self._work_done,
+            self._travel_done,
+            self._shift_end,
+            self._shift_start,
+            self._cancel,
+            self._arrival,
+            self._solve_event,
+            self._sample,
+        )
+        while q:
+            t, kind, _seq, a, b = q.pop()
+            if t > self.horizon_s:
+                break
+            self.now = t
+            self.events += 1
+            handlers[kind](a, b)
+            if self.progress is not None and t >= next_progress:
+                self.progress(t)
+                next_progress = t + 900.0
+        self.now = self.horizon_s
+        for j in np.flatnonzero(self.on_shift):
+            self.on_shift_s[j] += self.horizon_s - self.shift_began_s[j]
+        wall = time.perf_counter() - t_wall
+        if self.progress is not None:
+            self.progress(self.horizon_s)
+        return self._result(wall)
+
+    # ------------------------------------------------------------------ handlers
+
+    def _arrival(self, i: int, _b: int) -> None:
+        self.status[i] = QUEUED
+        self.open.add(i)
+        self.request_solve()
+
+    def _cancel(self, i: int, _b: int) -> None:
+        st = self.status[i]
+        if st in (QUEUED, ASSIGNED):
+            if st == ASSIGNED:
+                self.queue[self.tech[i]].remove(i)
+            self.status[i] = CANCELLED
+            self.cancelled_s[i] = self.now
+            self.open.discard(i)
+            self.request_solve()
+
+    def _shift_start(self, j: int, end_override: int) -> None:
+        self.on_shift[j] = True
+        self.shift_began_s[j] = self.now
+        end = (
+            float(end_override)
+            if end_override >= 0
+            else self.now + float(self.r.shift_length_s[j])
+        )
+        self.shift_end_s[j] = end
+        if self.current[j] < 0:
+            self.lat[j] = self.r.home_lat_deg[j]
+            self.lon[j] = self.r.home_lon_deg[j]
+            self.free_est_s[j] = self.now
+        self.q.push(end, SHIFT_END, j)
+        if end_override < 0 and self.now + 86_400.0 < self.horizon_s:
+            self.q.push(self.now + 86_400.0, SHIFT_START, j, -1)
+        self.request_solve()
+
+    def _shift_end(self, j: int, _b: int) -> None:
+        self.on_shift[j] = False
+        self.on_shift_s[j] += self.now - self.shift_began_s[j]
+        for i in self.queue[j]:
+            self.status[i] = QUEUED
+            self.tech[i] = -1
+            self.n_drops[i] += 1
+        self.queue[j] = []
+        self.request_solve()
+
+    def _dispatch(self, j: int) -> None:
+        """Idle technician ``j`` on shift takes the head of its queue (or declines it)."""
+        qj = self.queue[j]
+        s = self.s
+        while qj:
+            i = qj.pop(0)
+            k = int(self.attempts[i])
+            self.attempts[i] = k + 1
+            u = s.decline_u[i, min(k, s.decline_u.shape[1] - 1)]
+            if u < self.decline_p:
+                self.status[i] = QUEUED
+                self.tech[i] = -1
+                self.n_declines[i] += 1
+                self.excluded.setdefault(i, []).append(j)
+                self.request_solve()
+                continue
+            self.open.discard(i)
+            self.status[i] = EN_ROUTE
+            self.dispatched_s[i] = self.now
+            self.work_tech[i] = j
+            speed = float(self.r.speed_kmh[j])
+            tt = float(
+                self.travel(self.lat[j], self.lon[j], s.lat_deg[i], s.lon_deg[i], speed)
+            )
+            self.travel_s[i] = tt
+            km = tt * speed / 3_600.0
+            self.travel_km[i] = km
+            self.km[j] += km
+            self.busy_travel_s[j] += tt
+            self.current[j] = i
+            self.lat[j] = s.lat_deg[i]
+            self.lon[j] = s.lon_deg[i]
+            self.free_est_s[j] = self.now + tt + float(s.duration_est_s[i])
+            self.q.push(self.now + tt, TRAVEL_DONE, j, i)
+            return
+
+    def _travel_done(self, j: int, i: int) -> None:
+        self.status[i] = IN_PROGRESS
+        self.arrived_s[i] = self.now
+        self.free_est_s[j] = self.now + float(self.s.duration_est_s[i])
+        self.q.push(self.now + float(self.s.duration_actual_s[i]), WORK_DONE, j, i)
+
+    def _work_done(self, j: int, i: int) -> None:
+        self.status[i] = RESOLVED
+        self.resolved_s[i] = self.now
+        self.busy_work_s[j] += self.now - self.arrived_s[i]
+        self.completed[j] += 1
+        self.current[j] = -1
+        self.free_est_s[j] = self.now
+        if self.on_shift[j]:
+            self._dispatch(j)
+            if self.current[j] < 0:
+                self.request_solve()
+
+    def _sample(self, _a: int, _b: int) -> None:
+        st = self.status
+        counts = np.bincount(st, minlength=7)
+        on = self.on_shift
+        busy = int(np.count_nonzero(on & (self.current >= 0)))
+        self.backlog_rows.append(
+            (
+                self.now,
+                int(counts[QUEUED]),
+                int(counts[ASSIGNED]),
+                int(counts[EN_ROUTE] + counts[IN_PROGRESS]),
+                int(counts[QUEUED] + counts[ASSIGNED]),
+                int(on.sum()),
+                busy,
+            )
+        )
+        # Breached-so-far among open tickets is derived later from the ticket log.
+
+    # ------------------------------------------------------------------ solving
+
+    def _solve_event(self, is_tick: int, _b: int) -> None:
+        if is_tick:
+            self.q.push(self.now + self.cadence_s, SOLVE, 1)
+            if self.solve_pending:
+                return  # a debounced solve is due within debounce_s anyway
+        else:
+            self.solve_pending = False
+        self.solve()
+
+    def build_problem(self) -> tuple[Problem, np.ndarray, np.ndarray]:
+        """The live snapshot as a solver Problem, plus the row -> ticket / technician maps."""
+        s, r = self.s, self.r
+        tickets = np.fromiter(sorted(self.open), np.int64, len(self.open))
+        techs = np.flatnonzero(self.on_shift).astype(np.int64)
+        row_of_tech = np.full(r.count, NO_TECHNICIAN, np.int64)
+        row_of_tech[techs] = np.arange(techs.size)
+        n_sk = r.skill_levels.shape[1]
+        req = np.zeros((tickets.size, n_sk), np.int64)
+        req[np.arange(tickets.size), s.skill[tickets]] = s.skill_level[tickets]
+        cur = self.tech[tickets]
+        cur_row = np.where(cur >= 0, row_of_tech[np.maximum(cur, 0)], NO_TECHNICIAN)
+        excl = []
+        if self.excluded:
+            for row, i in enumerate(tickets.tolist()):
+                for j in self.excluded.get(i, ()):
+                    if row_of_tech[j] >= 0:
+                        excl.append((row, int(row_of_tech[j])))
+        n = tickets.size
+        tk = Tickets(
+            lat_deg=s.lat_deg[tickets],
+            lon_deg=s.lon_deg[tickets],
+            priority=s.priority[tickets],
+            skill_levels=req,
+            duration_s=s.duration_est_s[tickets],
+            created_s=s.created_s[tickets],
+            response_due_s=s.response_due_s[tickets],
+            resolution_due_s=s.resolution_due_s[tickets],
+            window_start_s=np.full(n, -np.inf),
+            window_end_s=np.full(n, np.inf),
+            tier=s.tier[tickets],
+            current_technician=cur_row.astype(np.int64),
+            pinned=np.zeros(n, bool),
+            excluded=np.array(excl, np.int64).reshape(-1, 2),
+        )
+        now = self.now
+        te = Technicians(
+            lat_deg=self.lat[techs],
+            lon_deg=self.lon[techs],
+            skill_levels=r.skill_levels[techs],
+            capacity=r.capacity[techs],
+            free_at_s=np.maximum(self.free_est_s[techs], now),
+            shift_end_s=self.shift_end_s[techs],
+            speed_kmh=r.speed_kmh[techs],
+            available=np.ones(techs.size, bool),
+        )
+        return Problem(tickets=tk, technicians=te, now_s=now), tickets, techs
+
+    def solve(self) -> None:
+        if not self.open or not self.on_shift.any():
+            return
+        problem, tickets, techs = self.build_problem()
+        t0 = time.perf_counter()
+        sol = self.policy.solve(problem, self.previous if self.pass_previous else None)
+        wall = time.perf_counter() - t0
+        self.policy_wall_s += wall
+        self.previous = sol
+        rows = np.asarray(sol.technician, np.int64)
+        if rows.shape != tickets.shape:
+            raise SimulationError(
+                f"policy returned {rows.shape} decisions for {tickets.size} tickets"
+            )
+        if self.check:
+            self._check(problem, rows)
+        new_tech = np.where(rows >= 0, techs[np.maximum(rows, 0)], -1)
+        old_tech = self.tech[tickets]
+        changed = new_tech != old_tech
+        moved = changed & (old_tech >= 0) & (new_tech >= 0)
+        dropped = changed & (old_tech >= 0) & (new_tech < 0)
+        gained = changed & (new_tech >= 0)
+        self.n_moves[tickets[moved]] += 1
+        self.n_drops[tickets[dropped]] += 1
+        self.n_assign[tickets[gained]] += 1
+        first = tickets[gained & np.isnan(self.first_assigned_s[tickets])]
+        self.first_assigned_s[first] = self.now
+        self.tech[tickets] = new_tech
+        self.status[tickets] = np.where(new_tech >= 0, ASSIGNED, QUEUED).astype(np.int8)
+        for j in techs.tolist():
+            self.queue[j] = []
+        pos = np.asarray(sol.position, np.int64)
+        order = np.lexsort((pos, new_tech))
+        for k in order.tolist():
+            j = int(new_tech[k])
+            if j >= 0:
+                self.queue[j].append(int(tickets[k]))
+        n_assigned = int((new_tech >= 0).sum())
+        self.solve_rows.append(
+            (
+                self.now,
+                int(tickets.size),
+                int(techs.size),
+                n_assigned,
+                int(moved.sum()),
+                wall,
+                str(sol.stats.status.value)
+                if hasattr(sol.stats.status, "value")
+                else str(sol.stats.status),
+                float(sol.objective),
+            )
+        )
+        for j in techs.tolist():
+            if self.current[j] < 0 and self.queue[j]:
+                self._dispatch(j)
+
+    def _check(self, problem: Problem, rows: np.ndarray) -> None:
+        tk, te = problem.tickets, problem.technicians
+        a = np.flatnonzero(rows >= 0)
+        if a.size == 0:
+            return
+        if (rows >= te.count).any():
+            raise SimulationError("policy returned a technician row out of range")
+        short = (te.skill_levels[rows[a]] < tk.skill_levels[a]).any(axis=1)
+        if short.any():
+            raise SimulationError(
+                f"policy broke a skill constraint on {int(short.sum())} ticket(s)"
+            )
+        load = np.bincount(rows[a], minlength=te.count)
+        if (load > te.capacity).any():
+            raise SimulationError(
+                "policy put more tickets on a technician than its capacity"
+            )
+        if tk.excluded.size:
+            bad = rows[tk.excluded[:, 0]] == tk.excluded[:, 1]
+            if bad.any():
+                raise SimulationError("policy assigned an excluded technician")
+
+    # ------------------------------------------------------------------ output
+
+    def _result(self, wall: float) -> SimResult:
+        s, r = self.s, self.r
+        h = self.horizon_s
+        status = self.status
+        arrived = status != NOT_ARRIVED
+        # A breach is decided when the due time passed without the event (or the event was late).
+        resp_t = np.where(np.isnan(self.arrived_s), np.inf, self.arrived_s)
+        reso_t = np.where(np.isnan(self.resolved_s), np.inf, self.resolved_s)
+        cancelled = status == CANCELLED
+        resp_breach = (
+            (resp_t > s.response_due_s)
+            & (np.minimum(resp_t, h) >= s.response_due_s)
+            & ~cancelled
+        )
+        reso_breach = (
+            (reso_t > s.resolution_due_s)
+            & (np.minimum(reso_t, h) >= s.resolution_due_s)
+            & ~cancelled
+        )
+        decided = ~cancelled & ((status == RESOLVED) | resp_breach | reso_breach)
+        tickets = pl.DataFrame(
+            {
+                "ticket_id": s.ticket_id,
+                "category": [s.categories[c] for c in s.category.tolist()],
+                "skill": [s.skills[k] for k in s.skill.tolist()],
+                "priority": s.priority,
+                "tier": s.tier,
+                "lat_deg": s.lat_deg,
+                "lon_deg": s.lon_deg,
+                "created_s": s.created_s,
+                "response_due_s": s.response_due_s,
+                "resolution_due_s": s.resolution_due_s,
+                "duration_est_s": s.duration_est_s,
+                "first_assigned_s": self.first_assigned_s,
+                "dispatched_s": self.dispatched_s,
+                "arrived_s": self.arrived_s,
+                "resolved_s": self.resolved_s,
+                "cancelled_s": self.cancelled_s,
+                "status": [STATUS_NAMES[v] for v in status.tolist()],
+                "technician": [
+                    r.tech_id[j] if j >= 0 else None for j in self.work_tech.tolist()
+                ],
+                "n_assignments": self.n_assign,
+                "n_reassignments": self.n_moves,
+                "n_unassignments": self.n_drops,
+                "n_declines": self.n_declines,
+                "travel_s": self.travel_s,
+                "travel_km": self.travel_km,
+                "response_breached": resp_breach,
+                "resolution_breached": reso_breach,
+                "sla_decided": decided,
+            },
+            nan_to_null=True,
+        ).filter(pl.Series(arrived))
+        technicians = pl.DataFrame(
+            {
+                "technician": r.tech_id,
+                "group": r.group,
+                "on_shift_s": self.on_shift_s,
+                "travel_s": self.busy_travel_s,
+                "work_s": self.busy_work_s,
+                "travel_km": self.km,
+                "completed": self.completed,
+            }
+        )
+        backlog = pl.DataFrame(
+            self.backlog_rows,
+            schema=[
+                "t_s",
+                "queued",
+                "assigned",
+                "in_service",
+                "open",
+                "technicians_on_shift",
+                "technicians_busy",
+            ],
+            orient="row",
+        )
+        solves = pl.DataFrame(
+            self.solve_rows,
+            schema={
+                "t_s": pl.Float64,
+                "n_tickets": pl.Int64,
+                "n_technicians": pl.Int64,
+                "n_assigned": pl.Int64,
+                "n_moved": pl.Int64,
+                "wall_s": pl.Float64,
+                "status": pl.String,
+                "objective": pl.Float64,
+            },
+            orient="row",
+        )
+        return SimResult(
+            tickets=tickets,
+            technicians=technicians,
+            backlog=backlog,
+            solves=solves,
+            horizon_s=h,
+            events=self.events,
+            wall_s=wall,
+            policy_wall_s=self.policy_wall_s,
+        )

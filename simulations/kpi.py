@@ -1,0 +1,185 @@
+"""KPIs of a run, computed with polars from the per-ticket and per-technician logs.
+
+Definitions (all over tickets that *arrived* within the horizon):
+
+- **SLA attainment** (overall and per priority) = tickets whose SLA is decided and met /
+  tickets whose SLA is decided. Decided: resolved, or a due time already passed (so a ticket
+  still open at the horizon counts as breached once its due time is behind the clock, and is
+  left out while it could still make it). Met: work started by ``response_due_s`` and ended by
+  ``resolution_due_s``. Cancelled tickets are left out. ``sla_breaches`` counts decided, not-met
+  tickets; ``breach_rate`` = breaches / decided.
+- **Response time** = work start (technician on site) - creation; **resolution time** = work
+  end - creation; percentiles over tickets that reached that point, in minutes.
+- **Travel**: total and per resolved ticket, km and hours (the solver's travel model).
+- **Utilization** per technician = (travel + work time) / time on shift; the mean is over
+  technicians who were on shift at all.
+- **Fairness**: ``workload_cv`` = coefficient of variation (std / mean) of busy time across
+  technicians on shift (0 = perfectly even), and Jain's index ``(Σx)² / (n Σx²)`` (1 = even).
+- **Churn**: ``reassignments`` = moves of an ASSIGNED ticket from one technician to another by
+  a solve; ``churn_per_ticket`` = reassignments / tickets ever assigned.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from simulations.engine import SimResult
+
+PERCENTILES = (50, 90, 95)
+
+
+def _pct(series: pl.Series, q: float) -> float | None:
+    s = series.drop_nulls()
+    if s.len() == 0:
+        return None
+    v = s.quantile(q / 100.0, interpolation="linear")
+    return None if v is None else float(v)
+
+
+def ticket_kpis(tickets: pl.DataFrame) -> dict[str, Any]:
+    """Ticket-side KPIs (see the module docstring) as a flat dict."""
+    t = tickets
+    out: dict[str, Any] = {
+        "arrived": t.height,
+        "resolved": int((t["status"] == "resolved").sum()),
+        "cancelled": int((t["status"] == "cancelled").sum()),
+        "open_at_end": int((~t["status"].is_in(["resolved", "cancelled"])).sum()),
+    }
+    met = t["sla_decided"] & ~t["response_breached"] & ~t["resolution_breached"]
+    t = t.with_columns(met.alias("sla_met"))
+    decided = int(t["sla_decided"].sum())
+    n_met = int(t["sla_met"].sum())
+    out["sla_decided"] = decided
+    out["sla_breaches"] = decided - n_met
+    out["sla_attainment"] = n_met / decided if decided else None
+    out["breach_rate"] = (decided - n_met) / decided if decided else None
+    out["response_breaches"] = int(t["response_breached"].sum())
+    out["resolution_breaches"] = int(t["resolution_breached"].sum())
+    per_p = (
+        t.filter(pl.col("sla_decided"))
+        .group_by("priority")
+        .agg(pl.len().alias("n"), pl.col("sla_met").sum().alias("met"))
+        .sort("priority")
+    )
+    for p in (1, 2, 3, 4):
+        row = per_p.filter(pl.col("priority") == p)
+        n = int(row["n"][0]) if row.height else 0
+        out[f"sla_attainment_p{p}"] = int(row["met"][0]) / n if n else None
+    response_min = (t["arrived_s"] - t["created_s"]) / 60.0
+    resolution_min = (t["resolved_s"] - t["created_s"]) / 60.0
+    assign_min = (t["first_assigned_s"] - t["created_s"]) / 60.0
+    for q in PERCENTILES:
+        out[f"response_p{q}_min"] = _pct(response_min, q)
+    for q in PERCENTILES:
+        out[f"resolution_p{q}_min"] = _pct(resolution_min, q)
+    out["first_assignment_p50_min"] = _pct(assign_min, 50)
+    resolved = max(out["resolved"], 1)
+    travelled = t.filter(pl.col("dispatched_s").is_not_null())
+    out["travel_km"] = float(travelled["travel_km"].sum())
+    out["travel_h"] = float(travelled["travel_s"].sum()) / 3600.0
+    out["travel_km_per_ticket"] = out["travel_km"] / resolved
+    out["travel_min_per_ticket"] = out["travel_h"] * 60.0 / resolved
+    ever = int((t["n_assignments"] > 0).sum())
+    out["reassignments"] = int(t["n_reassignments"].sum())
+    out["churn_per_ticket"] = out["reassignments"] / ever if ever else 0.0
+    out["declines"] = int(t["n_declines"].sum())
+    return out
+
+
+def technician_table(technicians: pl.DataFrame) -> pl.DataFrame:
+    """The technician log with ``busy_s`` and ``utilization`` added."""
+    return technicians.with_columns(
+        (pl.col("travel_s") + pl.col("work_s")).alias("busy_s"),
+    ).with_columns(
+        pl.when(pl.col("on_shift_s") > 0)
+        .then(pl.col("busy_s") / pl.col("on_shift_s"))
+        .otherwise(None)
+        .alias("utilization")
+    )
+
+
+def technician_kpis(technicians: pl.DataFrame) -> dict[str, Any]:
+    """Technician-side KPIs: utilization and fairness."""
+    tt = technician_table(technicians).filter(pl.col("on_shift_s") > 0)
+    if tt.height == 0:
+        return {
+            "utilization_mean": None,
+            "utilization_p10": None,
+            "utilization_p90": None,
+            "workload_cv": None,
+            "jain_index": None,
+        }
+    busy = tt["busy_s"]
+    mean = float(busy.mean() or 0.0)  # type: ignore[arg-type]
+    std = float(busy.std(ddof=0) or 0.0)  # type: ignore[arg-type]
+    sq = float((busy * busy).sum())
+    return {
+        "utilization_mean": float(tt["utilization"].mean() or 0.0),  # type: ignore[arg-type]
+        "utilization_p10": _pct(tt["utilization"], 10),
+        "utilization_p90": _pct(tt["utilization"], 90),
+        "workload_cv": std / mean if mean > 0 else 0.0,
+        "jain_index": float(busy.sum()) ** 2 / (tt.height * sq) if sq > 0 else 1.0,
+    }
+
+
+def run_kpis(result: SimResult) -> dict[str, Any]:
+    """All KPIs of one run, plus the run's own cost (solves, wall time, events)."""
+    out = ticket_kpis(result.tickets)
+    out.update(technician_kpis(result.technicians))
+    s = result.solves
+    out["solves"] = s.height
+    out["solve_p50_ms"] = _pct(s["wall_s"] * 1000.0, 50) if s.height else None
+    out["solve_max_ms"] = float(s["wall_s"].max()) * 1000.0 if s.height else None  # type: ignore[arg-type]
+    out["events"] = result.events
+    out["wall_s"] = result.wall_s
+    out["policy_wall_s"] = result.policy_wall_s
+    return out
+
+
+def backlog_with_breaches(result: SimResult) -> pl.DataFrame:
+    """Backlog over time plus, at each sample, the running SLA attainment (decided so far)."""
+    t = result.tickets
+    met_t = pl.max_horizontal("arrived_s", "resolved_s")
+    rows = []
+    for t_s in result.backlog["t_s"].to_list():
+        done = t.filter(pl.col("resolved_s") <= t_s)
+        met_now = done.filter(
+            ~pl.col("response_breached")
+            & ~pl.col("resolution_breached")
+            & (met_t <= t_s)
+        ).height
+        late = t.filter(
+            (pl.col("status") != "cancelled")
+            & (
+                (
+                    (pl.col("response_due_s") <= t_s)
+                    & (
+                        pl.col("arrived_s").is_null()
+                        | (pl.col("arrived_s") > pl.col("response_due_s"))
+                    )
+                )
+                | (
+                    (pl.col("resolution_due_s") <= t_s)
+                    & (
+                        pl.col("resolved_s").is_null()
+                        | (pl.col("resolved_s") > pl.col("resolution_due_s"))
+                    )
+                )
+            )
+        ).height
+        decided = met_now + late
+        rows.append((t_s, met_now, late, met_now / decided if decided else None))
+    extra = pl.DataFrame(
+        rows,
+        schema=[
+            "t_s",
+            "sla_met_so_far",
+            "sla_breached_so_far",
+            "sla_attainment_so_far",
+        ],
+        orient="row",
+    )
+    return result.backlog.join(extra, on="t_s", how="left")

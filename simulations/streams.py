@@ -1,0 +1,361 @@
+"""Ticket streams and technician rosters drawn from a scenario (all randomness up front).
+
+Everything random about a ticket -- arrival, place, duration estimate and actual, whether
+and when it is cancelled, whether each dispatch to a technician is declined -- is drawn
+here, before the simulation runs, from the one seeded generator. So every policy run on the
+same seed sees exactly the same tickets and the same customer/technician behaviour (common
+random numbers), which makes policy comparisons much tighter than independent draws.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from simulations.replay import load_ticket_csv
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from simulations.scenario import Geography, Scenario
+
+KM_PER_DEG_LAT = 111.32
+MAX_DISPATCH_ATTEMPTS = (
+    8  # decline draws pre-drawn per ticket; later attempts reuse the last
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketStream:
+    """All tickets of a run, sorted by creation time; row i is ticket i."""
+
+    ticket_id: list[str]
+    created_s: npt.NDArray[np.float64]
+    lat_deg: npt.NDArray[np.float64]
+    lon_deg: npt.NDArray[np.float64]
+    priority: npt.NDArray[np.int64]
+    category: npt.NDArray[np.int64]  # index into ``categories``
+    skill: npt.NDArray[np.int64]  # index into ``skills``
+    skill_level: npt.NDArray[np.int64]
+    duration_est_s: npt.NDArray[np.float64]
+    duration_actual_s: npt.NDArray[np.float64]
+    response_due_s: npt.NDArray[np.float64]
+    resolution_due_s: npt.NDArray[np.float64]
+    tier: npt.NDArray[np.int64]
+    cancel_at_s: npt.NDArray[np.float64]  # inf = never cancelled
+    decline_u: npt.NDArray[np.float64]  # (n, MAX_DISPATCH_ATTEMPTS) uniforms
+    categories: list[str]
+    skills: list[str]
+
+    @property
+    def count(self) -> int:
+        return int(self.created_s.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """All technicians of a run; row j is technician j."""
+
+    tech_id: list[str]
+    group: list[str]
+    home_lat_deg: npt.NDArray[np.float64]
+    home_lon_deg: npt.NDArray[np.float64]
+    skill_levels: npt.NDArray[np.int64]  # (m, n_skills)
+    shift_start_s: npt.NDArray[np.float64]  # seconds after midnight
+    shift_length_s: npt.NDArray[np.float64]
+    speed_kmh: npt.NDArray[np.float64]
+    capacity: npt.NDArray[np.int64]
+
+    @property
+    def count(self) -> int:
+        return int(self.home_lat_deg.shape[0])
+
+
+def _lognormal(
+    rng: np.random.Generator,
+    mean: npt.NDArray[np.float64] | float,
+    cv: float,
+    size: int,
+) -> npt.NDArray[np.float64]:
+    if cv <= 0:
+        return np.broadcast_to(np.asarray(mean, np.float64), (size,)).astype(np.float64)
+    sigma2 = math.log1p(cv * cv)
+    mu = np.log(mean) - sigma2 / 2
+    return np.asarray(rng.lognormal(mu, math.sqrt(sigma2), size), np.float64)
+
+
+def sample_points(
+    geo: Geography, n: int, rng: np.random.Generator, *, clusters: bool = True
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Points in the scenario's geography: a mixture of Gaussian clusters and a uniform disc."""
+    cos_lat = math.cos(math.radians(geo.center_lat_deg))
+    dx = np.empty(n)
+    dy = np.empty(n)
+    use_clusters = clusters and bool(geo.clusters)
+    uniform = rng.random(n) < (geo.uniform_fraction if use_clusters else 1.0)
+    k = int(uniform.sum())
+    r = geo.radius_km * np.sqrt(rng.random(k))
+    a = 2 * math.pi * rng.random(k)
+    dx[uniform] = r * np.cos(a)
+    dy[uniform] = r * np.sin(a)
+    lat = np.full(n, geo.center_lat_deg)
+    lon = np.full(n, geo.center_lon_deg)
+    rest = np.flatnonzero(~uniform)
+    if rest.size:
+        w = np.array([c.weight for c in geo.clusters])
+        which = rng.choice(len(geo.clusters), size=rest.size, p=w / w.sum())
+        sd = np.array([c.sd_km for c in geo.clusters])[which]
+        clat = np.array([c.lat_deg for c in geo.clusters])[which]
+        clon = np.array([c.lon_deg for c in geo.clusters])[which]
+        lat[rest] = clat
+        lon[rest] = clon
+        dx[rest] = rng.normal(0, 1, rest.size) * sd
+        dy[rest] = rng.normal(0, 1, rest.size) * sd
+    lat = lat + dy / KM_PER_DEG_LAT
+    lon = lon + dx / (KM_PER_DEG_LAT * cos_lat)
+    return lat, lon
+
+
+def _synthetic(sc: Scenario, rng: np.random.Generator) -> TicketStream:
+    arr = sc.arrivals
+    assert arr is not None
+    days = math.ceil(sc.horizon_s / 86_400)
+    profile = np.asarray(arr.hourly_profile)
+    lam = np.tile(arr.rate_per_day * profile, days)  # expected count per hour slot
+    counts = rng.poisson(lam)
+    hour_idx = np.repeat(np.arange(lam.size), counts)
+    created = np.sort(hour_idx * 3_600.0 + rng.random(hour_idx.size) * 3_600.0)
+    created = created[created < sc.horizon_s]
+    n = created.size
+    cats = arr.categories
+    w = np.array([c.weight for c in cats])
+    cat = rng.choice(len(cats), size=n, p=w / w.sum())
+    skills = sorted({c.skill for c in cats} | {s for g in sc.groups for s in g.skills})
+    skill_of_cat = np.array([skills.index(c.skill) for c in cats], np.int64)
+    level_of_cat = np.array([c.skill_level for c in cats], np.int64)
+    mix = np.array([c.priority_mix for c in cats])  # (n_cat, 4)
+    cum = np.cumsum(mix, axis=1)[cat]
+    priority = 1 + (rng.random(n)[:, None] > cum).sum(axis=1)
+    priority = np.minimum(priority, 4).astype(np.int64)
+    dur_mean = np.array([c.duration_mean_s for c in cats])[cat]
+    dur_cv = np.array([c.duration_cv for c in cats])[cat]
+    sigma2 = np.log1p(dur_cv**2)
+    est = np.exp(rng.normal(np.log(dur_mean) - sigma2 / 2, np.sqrt(sigma2)))
+    lat, lon = sample_points(sc.geography, n, rng)
+    targets = sc.policy.sla_targets
+    resp = np.array([0.0] + [targets[p].response_s for p in (1, 2, 3, 4)])[priority]
+    reso = np.array([0.0] + [targets[p].resolution_s for p in (1, 2, 3, 4)])[priority]
+    return _finish(
+        sc,
+        rng,
+        ticket_id=[f"T{i:07d}" for i in range(n)],
+        created=created,
+        lat=lat,
+        lon=lon,
+        priority=priority,
+        category=cat.astype(np.int64),
+        skill=skill_of_cat[cat],
+        level=level_of_cat[cat],
+        est=est,
+        response_due=created + resp,
+        resolution_due=created + reso,
+        categories=[c.name for c in cats],
+        skills=skills,
+    )
+
+
+def load_replay_frame(sc: Scenario, seed: int) -> pl.DataFrame:
+    """The scenario's replayed tickets (``simulations.replay`` schema) within the horizon."""
+    rep = sc.replay
+    assert rep is not None
+    start = dt.datetime.fromisoformat(rep.start)
+    end = start + dt.timedelta(days=rep.duration_days)
+    horizon_end = start + dt.timedelta(seconds=sc.horizon_s)
+    return load_ticket_csv(
+        rep.path,
+        rep.columns,
+        timestamp_format=rep.timestamp_format,
+        priority_rule="sla_window" if rep.format == "boston311" else "column",
+        start=start,
+        end=min(end, horizon_end),
+        unknown_location=rep.unknown_location,
+        unknown_lat_deg=rep.unknown_lat_deg,
+        unknown_lon_deg=rep.unknown_lon_deg,
+        seed=seed,
+    )
+
+
+def _replayed(sc: Scenario, rng: np.random.Generator, seed: int) -> TicketStream:
+    rep = sc.replay
+    assert rep is not None
+    df = load_replay_frame(sc, seed)
+    n = df.height
+    categories = sorted(set(df["category"].to_list()))
+    skills = sorted(
+        set(df["skill"].to_list()) | {s for g in sc.groups for s in g.skills}
+    )
+    cat_index = {c: i for i, c in enumerate(categories)}
+    skill_index = {s: i for i, s in enumerate(skills)}
+    created = df["created_s"].to_numpy().astype(np.float64)
+    priority = df["priority"].to_numpy().astype(np.int64)
+    targets = sc.policy.sla_targets
+    resp = np.array([0.0] + [targets[p].response_s for p in (1, 2, 3, 4)])[priority]
+    reso = np.array([0.0] + [targets[p].resolution_s for p in (1, 2, 3, 4)])[priority]
+    real_due = df["resolution_due_s"].to_numpy().astype(np.float64)
+    resolution_due = np.where(np.isnan(real_due), created + reso, real_due)
+    response_due = np.minimum(created + resp, resolution_due)
+    est = _lognormal(rng, rep.duration_mean_s, rep.duration_cv, n)
+    return _finish(
+        sc,
+        rng,
+        ticket_id=df["ticket_id"].to_list(),
+        created=created,
+        lat=df["lat_deg"].to_numpy().astype(np.float64),
+        lon=df["lon_deg"].to_numpy().astype(np.float64),
+        priority=priority,
+        category=np.array([cat_index[c] for c in df["category"].to_list()], np.int64),
+        skill=np.array([skill_index[s] for s in df["skill"].to_list()], np.int64),
+        level=np.full(n, rep.skill_level, np.int64),
+        est=est,
+        response_due=response_due,
+        resolution_due=resolution_due,
+        categories=categories,
+        skills=skills,
+    )
+
+
+def _finish(sc: Scenario, rng: np.random.Generator, **kw: object) -> TicketStream:
+    created = kw["created"]
+    assert isinstance(created, np.ndarray)
+    n = created.size
+    b = sc.behaviour
+    est = np.asarray(kw["est"], np.float64)
+    actual = est * _lognormal(rng, 1.0, b.actual_duration_cv, n)
+    cancels = rng.random(n) < b.cancel_probability
+    delay = rng.exponential(b.cancel_delay_mean_s, n)
+    cancel_at = np.where(cancels, created + delay, np.inf)
+    tiers = np.asarray(b.tier_mix)
+    tier = rng.choice(tiers.size, size=n, p=tiers).astype(np.int64)
+    decline_u = rng.random((n, MAX_DISPATCH_ATTEMPTS))
+    return TicketStream(
+        ticket_id=list(kw["ticket_id"]),  # type: ignore[call-overload]
+        created_s=created.astype(np.float64),
+        lat_deg=np.asarray(kw["lat"], np.float64),
+        lon_deg=np.asarray(kw["lon"], np.float64),
+        priority=np.asarray(kw["priority"], np.int64),
+        category=np.asarray(kw["category"], np.int64),
+        skill=np.asarray(kw["skill"], np.int64),
+        skill_level=np.asarray(kw["level"], np.int64),
+        duration_est_s=est,
+        duration_actual_s=actual,
+        response_due_s=np.asarray(kw["response_due"], np.float64),
+        resolution_due_s=np.asarray(kw["resolution_due"], np.float64),
+        tier=tier,
+        cancel_at_s=cancel_at,
+        decline_u=decline_u,
+        categories=list(kw["categories"]),  # type: ignore[call-overload]
+        skills=list(kw["skills"]),  # type: ignore[call-overload]
+    )
+
+
+def build_stream(sc: Scenario, rng: np.random.Generator, seed: int = 0) -> TicketStream:
+    """Draw (or replay) every ticket of the run."""
+    return _synthetic(sc, rng) if sc.arrivals is not None else _replayed(sc, rng, seed)
+
+
+def build_roster(
+    sc: Scenario, stream: TicketStream, rng: np.random.Generator
+) -> Roster:
+    """Technicians of the run: the scenario's groups, plus auto-sized crews for a replay.
+
+    Auto crews (replay): per skill, ``ceil(hours of work per day / (shift hours x target
+    utilization))`` technicians, clipped to ``[min_per_skill, max_per_skill]``, where a
+    ticket's work is its estimated duration plus ``travel_allowance_s``.
+    """
+    skills = stream.skills
+    ids: list[str] = []
+    groups: list[str] = []
+    levels: list[npt.NDArray[np.int64]] = []
+    start: list[float] = []
+    length: list[float] = []
+    speed: list[float] = []
+    cap: list[int] = []
+    homes: list[str] = []
+    for g in sc.groups:
+        row = np.zeros(len(skills), np.int64)
+        for s, lvl in g.skills.items():
+            row[skills.index(s)] = lvl
+        for i in range(g.count):
+            ids.append(f"{g.name}-{i:04d}")
+            groups.append(g.name)
+            levels.append(row)
+            start.append(g.shift_start_h * 3_600.0)
+            length.append(g.shift_hours * 3_600.0)
+            speed.append(g.speed_kmh)
+            cap.append(g.capacity)
+            homes.append(g.home)
+    a = sc.auto_crews
+    if a is not None:
+        days = max(sc.horizon_s / 86_400.0, 1e-9)
+        work = np.bincount(
+            stream.skill,
+            weights=stream.duration_est_s + a.travel_allowance_s,
+            minlength=len(skills),
+        )
+        per_day_s = work / days
+        need = np.ceil(
+            per_day_s / (a.shift_hours * 3_600.0 * a.target_utilization)
+        ).astype(np.int64)
+        need = np.clip(need, a.min_per_skill, a.max_per_skill)
+        used = np.bincount(stream.skill, minlength=len(skills)) > 0
+        for s_idx, s in enumerate(skills):
+            if not used[s_idx]:
+                continue
+            row = np.zeros(len(skills), np.int64)
+            row[s_idx] = a.skill_level
+            for i in range(int(need[s_idx])):
+                ids.append(f"{s}-{i:03d}")
+                groups.append(s)
+                levels.append(row)
+                start.append(a.shift_start_h * 3_600.0)
+                length.append(a.shift_hours * 3_600.0)
+                speed.append(a.speed_kmh)
+                cap.append(a.capacity)
+                homes.append("skill")
+    m = len(ids)
+    home_lat = np.empty(m)
+    home_lon = np.empty(m)
+    for kind in ("clusters", "uniform", "center"):
+        idx = np.flatnonzero(np.array([h == kind for h in homes], bool))
+        if idx.size:
+            if kind == "center":
+                home_lat[idx] = sc.geography.center_lat_deg
+                home_lon[idx] = sc.geography.center_lon_deg
+            else:
+                home_lat[idx], home_lon[idx] = sample_points(
+                    sc.geography, idx.size, rng, clusters=kind == "clusters"
+                )
+    skill_idx = np.flatnonzero(np.array([h == "skill" for h in homes], bool))
+    if skill_idx.size:
+        # A crew is based where its skill's work is: a random ticket location of that skill.
+        for j in skill_idx:
+            s_col = int(np.flatnonzero(levels[j])[0])
+            pool = np.flatnonzero(stream.skill == s_col)
+            pick = pool[rng.integers(pool.size)]
+            home_lat[j], home_lon[j] = stream.lat_deg[pick], stream.lon_deg[pick]
+    return Roster(
+        tech_id=ids,
+        group=groups,
+        home_lat_deg=home_lat,
+        home_lon_deg=home_lon,
+        skill_levels=np.array(levels, np.int64).reshape(m, len(skills)),
+        shift_start_s=np.array(start, np.float64),
+        shift_length_s=np.array(length, np.float64),
+        speed_kmh=np.array(speed, np.float64),
+        capacity=np.array(cap, np.int64),
+    )
