@@ -34,6 +34,8 @@ DURABILITY_MODES = ("always", "everysec", "no")
 PIDFILE_NAME = "valkey.pid"
 LOGFILE_NAME = "valkey.log"
 STDERR_NAME = "valkey.stderr.log"
+CLUSTER_BUS_OFFSET = 10000
+"""Valkey's cluster bus listens on port + 10000."""
 _START_ATTEMPTS = (
     3  # a free port can be taken between probing and binding; retry that race
 )
@@ -75,12 +77,25 @@ def find_free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def ping(host: str, port: int, timeout_s: float = 0.5) -> bool:
-    """Return True when a Redis-protocol server at host:port answers ``PING`` with ``PONG``."""
+    """Return True when a Redis-protocol server at host:port is up and ready for commands.
+
+    ``+PONG`` and ``-NOAUTH`` (a password is set) count as ready; ``-LOADING`` (still replaying
+    the AOF) and no answer do not.
+    """
     try:
         with socket.create_connection((host, port), timeout=timeout_s) as sock:
             sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
+            return sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))
     except OSError:
         return False
 
@@ -208,7 +223,7 @@ class EmbeddedRedis:
         fixed_port = self.port != 0
         last_error = ""
         for _ in range(_START_ATTEMPTS):
-            port = self.port if fixed_port else find_free_port(self.host)
+            port = self.port if fixed_port else self._pick_port()
             error = self._spawn(binary, port)
             if error is None:
                 self.port = port
@@ -225,6 +240,25 @@ class EmbeddedRedis:
             if fixed_port or "in use" not in error.lower():
                 break
         raise EmbeddedRedisError(f"valkey-server did not start: {last_error}")
+
+    @property
+    def cluster_enabled(self) -> bool:
+        """True when ``extra_args`` turn on cluster mode."""
+        args = [a.lower() for a in self.extra_args]
+        return any(
+            a == "--cluster-enabled" and args[i + 1 : i + 2] == ["yes"]
+            for i, a in enumerate(args)
+        )
+
+    def _pick_port(self) -> int:
+        """A free port; in cluster mode also free at +10000 (the bus port) and <= 55535."""
+        for _ in range(200):
+            port = find_free_port(self.host)
+            if not self.cluster_enabled:
+                return port
+            if port <= 55535 and _port_free(self.host, port + CLUSTER_BUS_OFFSET):
+                return port
+        raise EmbeddedRedisError("no free port pair for a cluster node found")
 
     def _command(self, binary: Path, port: int) -> list[str]:
         return [

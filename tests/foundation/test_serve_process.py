@@ -1,0 +1,252 @@
+"""`dispatcher serve` as a real process: embedded Redis, health, reflection, metrics, shutdown."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import grpc
+import pytest
+import redis
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from prometheus_client.parser import text_string_to_metric_families
+
+from dispatcher.embedded_redis import EmbeddedRedis
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+pytestmark = pytest.mark.e2e
+
+START_TIMEOUT_S = 60.0  # generous: the machine is shared
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+class ServeProcess:
+    """A running `dispatcher serve` subprocess and what its ready file says."""
+
+    def __init__(
+        self, process: subprocess.Popen[str], info: dict[str, Any], log: Path
+    ) -> None:
+        self.process = process
+        self.info = info
+        self.log = log
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.info['grpc_port']}"
+
+    def health(self, service: str = "") -> int:
+        with grpc.insecure_channel(self.target) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            return int(
+                stub.Check(
+                    health_pb2.HealthCheckRequest(service=service), timeout=5
+                ).status
+            )
+
+    def wait_for_health(self, status: int, timeout_s: float = 30.0) -> float:
+        """Poll Check until it returns ``status``; return the seconds it took."""
+        start = time.monotonic()
+        last: object = None
+        while time.monotonic() - start < timeout_s:
+            try:
+                last = self.health()
+            except grpc.RpcError as exc:
+                last = exc.code()
+            if last == status:
+                return time.monotonic() - start
+            time.sleep(0.1)
+        raise AssertionError(
+            f"health stayed {last} for {timeout_s}s; log:\n{self.log.read_text()}"
+        )
+
+    def terminate(self, timeout_s: float = 30.0) -> tuple[int, float]:
+        start = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=timeout_s)
+        return code, time.monotonic() - start
+
+
+@contextmanager
+def serve(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[ServeProcess]:
+    """Start `python -m dispatcher serve` on free ports; wait for its ready file; kill it at the end."""
+    ready = tmp_path / "ready.json"
+    log = tmp_path / "serve.log"
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "REDIS_URL" and not k.startswith("DISPATCH_")
+    }
+    environment.update(env or {})
+    command = [
+        sys.executable, "-m", "dispatcher", "serve",
+        "--grpc-port", "0", "--metrics-port", "0",
+        "--ready-file", str(ready), "--health-interval-s", "0.2", *args,
+    ]  # fmt: skip
+    with log.open("w") as log_file:
+        process = subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            env=environment,
+            stdout=log_file,
+            stderr=log_file,
+            text=True,
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not ready.exists():
+            if process.poll() is not None:
+                raise AssertionError(
+                    f"serve exited with {process.returncode}:\n{log.read_text()}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"serve not ready after {START_TIMEOUT_S}s:\n{log.read_text()}"
+                )
+            time.sleep(0.05)
+        yield ServeProcess(process, json.loads(ready.read_text()), log)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _pid_gone(pid: int, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_serve_on_embedded_redis_end_to_end(tmp_path: Path) -> None:
+    """Embedded default: SERVING, reflection, /metrics, AOF under the state dir, clean SIGTERM."""
+    with serve(
+        tmp_path, "--state-dir", str(tmp_path / "state"), "--grace-period-s", "5"
+    ) as proc:
+        assert proc.health() == SERVING
+        valkey_pid = proc.info["embedded_redis_pid"]
+        assert isinstance(valkey_pid, int)
+        assert proc.info["redis_url"].startswith("redis://127.0.0.1:")
+
+        with grpc.insecure_channel(proc.target) as channel:
+            stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+            request = reflection_pb2.ServerReflectionRequest(list_services="")
+            response = next(stub.ServerReflectionInfo(iter([request]), timeout=10))
+        names = {s.name for s in response.list_services_response.service}
+        assert "grpc.health.v1.Health" in names
+        assert any(name.startswith("dispatch.v1.") for name in names), names
+        for name in names - {"grpc.reflection.v1alpha.ServerReflection"}:
+            assert proc.health(name) == SERVING
+
+        url = f"http://127.0.0.1:{proc.info['metrics_port']}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as http:
+            assert http.headers["Content-Type"].startswith("text/plain")
+            text = http.read().decode()
+        families = {
+            family.name: family for family in text_string_to_metric_families(text)
+        }
+        assert "dispatch_rpc_duration_seconds" in families
+        assert families["dispatch_redis_up"].samples[0].value == 1
+        checks = [
+            s for s in families["dispatch_rpc_duration_seconds"].samples
+            if s.name.endswith("_count") and s.labels["method"] == "grpc.health.v1.Health/Check"
+        ]  # fmt: skip
+        assert checks
+        assert checks[0].labels["code"] == "OK"
+
+        client = redis.Redis.from_url(proc.info["redis_url"], decode_responses=True)
+        client.set("dispatch:{t:r}:probe", "kept")
+        client.close()
+
+        code, elapsed = proc.terminate()
+        assert code == 0, proc.log.read_text()
+        assert elapsed < 5 + 5
+        assert _pid_gone(valkey_pid), (
+            "embedded valkey-server still running after shutdown"
+        )
+    log = proc.log.read_text()
+    assert "Traceback" not in log
+    assert "shutdown complete" in log
+    assert not (tmp_path / "ready.json").exists()
+    aof = tmp_path / "state" / "redis" / "appendonlydir"
+    assert any(f.name.endswith(".incr.aof") for f in aof.iterdir())
+
+    # The same state dir serves the same data on the next start (AOF reload).
+    with serve(tmp_path, "--state-dir", str(tmp_path / "state")) as again:
+        client = redis.Redis.from_url(again.info["redis_url"], decode_responses=True)
+        assert client.get("dispatch:{t:r}:probe") == "kept"
+        client.close()
+        assert again.terminate()[0] == 0
+
+
+def test_embedded_redis_is_restarted_after_a_crash(tmp_path: Path) -> None:
+    """Killing the embedded server: health recovers to SERVING on a restarted server, data intact."""
+    with serve(tmp_path, "--state-dir", str(tmp_path / "state")) as proc:
+        client = redis.Redis.from_url(proc.info["redis_url"], decode_responses=True)
+        client.set("k", "v")
+        os.kill(proc.info["embedded_redis_pid"], signal.SIGKILL)
+        time.sleep(0.5)
+        proc.wait_for_health(SERVING)
+        assert client.get("k") == "v"
+        client.close()
+        assert "restarting it" in proc.log.read_text()
+        assert proc.terminate()[0] == 0
+
+
+def test_external_redis_url_and_health_follow_redis(tmp_path: Path) -> None:
+    """With REDIS_URL set no server is embedded; stopping Redis → NOT_SERVING, restarting → SERVING."""
+    external = EmbeddedRedis(tmp_path / "external").start()
+    try:
+        with serve(tmp_path, env={"REDIS_URL": external.url}) as proc:
+            assert proc.info["embedded_redis_pid"] is None
+            assert proc.info["redis_url"] == external.url
+            assert not (tmp_path / "state").exists()
+            assert proc.health() == SERVING
+
+            external.stop()
+            proc.wait_for_health(NOT_SERVING, timeout_s=15)
+            external.start()  # same port, same data
+            proc.wait_for_health(SERVING, timeout_s=15)
+
+            log = proc.log.read_text()
+            assert "health NOT_SERVING" in log
+            assert "health SERVING" in log
+            assert proc.terminate()[0] == 0
+    finally:
+        external.stop()
+
+
+def test_sigterm_drains_within_the_grace_period(tmp_path: Path) -> None:
+    """An open stream does not block shutdown past the grace period; the exit is clean (0)."""
+    with serve(
+        tmp_path, "--state-dir", str(tmp_path / "state"), "--grace-period-s", "1"
+    ) as proc:
+        channel = grpc.insecure_channel(proc.target)
+        watch = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service="")
+        )
+        assert next(watch).status == SERVING
+        proc.process.send_signal(signal.SIGTERM)
+        assert next(watch).status == NOT_SERVING  # graceful shutdown is announced first
+        code = proc.process.wait(timeout=30)
+        assert code == 0
+        watch.cancel()
+        channel.close()
+        assert _pid_gone(proc.info["embedded_redis_pid"])

@@ -1,0 +1,153 @@
+"""In-process gRPC server: health, reflection, interceptor metrics, request ids, Redis auth."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import grpc
+import grpc.aio
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from dispatcher.context import RedisUnavailableError, connect_redis
+from dispatcher.embedded_redis import EmbeddedRedis
+from dispatcher.logging_setup import request_id_var
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.conftest import RunningServer
+
+pytestmark = pytest.mark.integration
+
+CHECK = "grpc.health.v1.Health/Check"
+WATCH = "grpc.health.v1.Health/Watch"
+
+
+async def test_health_is_serving_with_redis_up(grpc_channel: grpc.aio.Channel) -> None:
+    """Overall health answers SERVING while Redis answers PING."""
+    stub = health_pb2_grpc.HealthStub(grpc_channel)
+    response = await stub.Check(health_pb2.HealthCheckRequest(service=""))
+    assert response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_reflection_lists_health_reflection_and_dispatch_services(
+    grpc_channel: grpc.aio.Channel, grpc_server: RunningServer
+) -> None:
+    """Reflection lists every registered service, including the dispatch.v1 ones."""
+    stub = reflection_pb2_grpc.ServerReflectionStub(grpc_channel)
+    call = stub.ServerReflectionInfo()
+    await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
+    response = await call.read()
+    await call.done_writing()
+    names = {service.name for service in response.list_services_response.service}
+    assert {
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+    } <= names
+    assert set(grpc_server.ctx.service_names) <= names
+    assert any(name.startswith("dispatch.v1.") for name in names)
+
+
+async def test_each_service_has_a_health_status(
+    grpc_channel: grpc.aio.Channel, grpc_server: RunningServer
+) -> None:
+    """Per-service statuses exist for every dispatch.v1 service."""
+    stub = health_pb2_grpc.HealthStub(grpc_channel)
+    for name in grpc_server.ctx.service_names:
+        response = await stub.Check(health_pb2.HealthCheckRequest(service=name))
+        assert response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_rpc_latency_and_code_are_recorded(
+    grpc_channel: grpc.aio.Channel, grpc_server: RunningServer
+) -> None:
+    """Each call lands in dispatch_rpc_duration_seconds{method,code}, errors with their code."""
+    registry = grpc_server.ctx.registry
+    stub = health_pb2_grpc.HealthStub(grpc_channel)
+    await stub.Check(health_pb2.HealthCheckRequest(service=""))
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.Check(health_pb2.HealthCheckRequest(service="no.such.Service"))
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+    count = "dispatch_rpc_duration_seconds_count"
+    assert registry.get_sample_value(count, {"method": CHECK, "code": "OK"}) == 1
+    assert registry.get_sample_value(count, {"method": CHECK, "code": "NOT_FOUND"}) == 1
+    assert registry.get_sample_value("dispatch_rpc_in_flight") == 0
+
+
+async def test_streaming_calls_are_counted_and_in_flight(
+    grpc_channel: grpc.aio.Channel, grpc_server: RunningServer
+) -> None:
+    """A server-streaming call raises the in-flight gauge while open and is counted when it ends."""
+    registry = grpc_server.ctx.registry
+    stub = health_pb2_grpc.HealthStub(grpc_channel)
+    call = stub.Watch(health_pb2.HealthCheckRequest(service=""))
+    first = await call.read()
+    assert first.status == health_pb2.HealthCheckResponse.SERVING
+    assert registry.get_sample_value("dispatch_rpc_in_flight") == 1
+    call.cancel()
+    for _ in range(100):
+        if registry.get_sample_value("dispatch_rpc_in_flight") == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert registry.get_sample_value("dispatch_rpc_in_flight") == 0
+    assert (
+        registry.get_sample_value(
+            "dispatch_rpc_duration_seconds_count",
+            {"method": WATCH, "code": "CANCELLED"},
+        )
+        == 1
+    )
+
+
+async def test_request_id_is_echoed_or_generated(
+    grpc_channel: grpc.aio.Channel,
+) -> None:
+    """x-request-id from the caller comes back in trailing metadata; a missing one is generated."""
+    stub = health_pb2_grpc.HealthStub(grpc_channel)
+    call = stub.Check(
+        health_pb2.HealthCheckRequest(service=""),
+        metadata=(("x-request-id", "req-42"),),
+    )
+    await call
+    assert ("x-request-id", "req-42") in tuple(await call.trailing_metadata())
+
+    call = stub.Check(health_pb2.HealthCheckRequest(service=""))
+    await call
+    generated = dict(await call.trailing_metadata())["x-request-id"]
+    assert len(generated) == 32
+    assert request_id_var.get() is None  # never leaks into the caller's context
+
+
+async def test_redis_password_in_url_is_used(tmp_path: Path) -> None:
+    """redis://:password@host URLs authenticate; a wrong password fails after bounded retries."""
+    with EmbeddedRedis(
+        tmp_path / "r", extra_args=("--requirepass", "s3cret")
+    ) as server:
+        client = await connect_redis(
+            f"redis://:s3cret@127.0.0.1:{server.port}/0", attempts=1
+        )
+        try:
+            assert await client.ping()
+        finally:
+            await client.aclose()
+        with pytest.raises(RedisUnavailableError) as info:
+            await connect_redis(f"redis://:wrong@127.0.0.1:{server.port}/0", attempts=2)
+        assert "wrong" not in str(info.value)
+        assert "after 2 attempts" in str(info.value)
+
+
+async def test_unreachable_redis_fails_after_bounded_retries(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Connecting to a closed port retries the configured number of times, warning each time."""
+    from dispatcher.embedded_redis import find_free_port
+
+    port = find_free_port()
+    with pytest.raises(RedisUnavailableError):
+        await connect_redis(f"redis://127.0.0.1:{port}/0", attempts=3, timeout_s=0.5)
+    warnings = [r for r in caplog.records if "not reachable" in r.getMessage()]
+    assert len(warnings) == 3
