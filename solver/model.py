@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from solver.validate import validate_problem, validate_weights
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -63,7 +65,9 @@ class Tickets:
     skill_levels: IntArray  # (n, n_skills) minimum level required, 0 = not required
     duration_s: FloatArray  # (n,) estimated work time on site
     created_s: FloatArray  # (n,) submit time (waiting time counts from here)
-    response_due_s: FloatArray  # (n,) SLA: work must start (technician on site) by then; inf = none
+    response_due_s: (
+        FloatArray  # (n,) SLA: work must start (technician on site) by then; inf = none
+    )
     resolution_due_s: FloatArray  # (n,) SLA: work must finish by then; inf = none
     window_start_s: FloatArray  # (n,) earliest start; -inf = none
     window_end_s: FloatArray  # (n,) latest finish; inf = none
@@ -87,7 +91,9 @@ class Technicians:
     lat_deg: FloatArray  # (m,) current location (after current work, if any)
     lon_deg: FloatArray  # (m,)
     skill_levels: IntArray  # (m, n_skills) level held, 0 = skill not held
-    capacity: IntArray  # (m,) most open tickets (pinned ones included) the queue may hold
+    capacity: (
+        IntArray  # (m,) most open tickets (pinned ones included) the queue may hold
+    )
     free_at_s: FloatArray  # (m,) when current work ends (<= now_s when idle)
     shift_end_s: FloatArray  # (m,) end of the current shift; inf = none
     speed_kmh: FloatArray  # (m,) travel speed
@@ -103,14 +109,23 @@ class CostWeights:
     """Weight of each cost term (see ``solver.cost`` for units and the scaling rule)."""
 
     travel: float = 1.0  # per second of travel
-    lateness: float = 10.0  # per second of predicted SLA lateness, times the priority factor
+    lateness: float = (
+        10.0  # per second of predicted SLA lateness, times the priority factor
+    )
     waiting: float = 0.1  # per second between now and the expected start
-    skill_surplus: float = 60.0  # per level held above the requirement, summed over skills
+    skill_surplus: float = (
+        60.0  # per level held above the requirement, summed over skills
+    )
     balance: float = 300.0  # per ticket already in the technician's queue
     preference: float = 600.0  # bonus (subtracted) for a preferred technician
     tier: float = 0.5  # extra lateness weight per customer tier step
     stability: float = 900.0  # for moving an ASSIGNED ticket off its current technician
-    unassigned: float = 7200.0  # penalty for leaving a P4 ticket unassigned; scaled by priority
+    unassigned: float = (
+        7200.0  # penalty for leaving a P4 ticket unassigned; scaled by priority
+    )
+
+    def __post_init__(self) -> None:
+        validate_weights(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +134,9 @@ class SolveParams:
 
     weights: CostWeights = field(default_factory=CostWeights)
     candidates_k: int = 16  # cheapest feasible technicians kept per ticket
-    all_pairs: bool = False  # True: every feasible pair, no candidate narrowing (for comparison)
+    all_pairs: bool = (
+        False  # True: every feasible pair, no candidate narrowing (for comparison)
+    )
     time_limit_s: float = 10.0
     allow_overtime: bool = False  # True: work may end after the shift end
     seed: int = 0
@@ -139,6 +156,14 @@ class Problem:
     technicians: Technicians
     now_s: float
 
+    def __post_init__(self) -> None:
+        """Validate shapes, dtypes, NaN, ranges and cross-references (``ValueError``).
+
+        Integer fields accept any integer dtype, real fields any real or integer dtype; the
+        solver converts internally. See :func:`solver.validate.validate_problem`.
+        """
+        validate_problem(self)
+
 
 @dataclass(frozen=True, slots=True)
 class SolveStats:
@@ -149,6 +174,8 @@ class SolveStats:
     candidate_arcs: int  # (ticket, technician) pairs the exact core saw
     n_tickets: int
     n_technicians: int
+    phases_s: dict[str, float] = field(default_factory=dict)
+    """Wall time per phase (e.g. candidates, assignment, finalize), seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,12 +183,16 @@ class Solution:
     """Per ticket (row of ``Problem.tickets``) the decision, plus the objective."""
 
     technician: IntArray  # (n,) technician row or NO_TECHNICIAN
-    position: IntArray  # (n,) 0-based place in that technician's queue, -1 when unassigned
+    position: (
+        IntArray  # (n,) 0-based place in that technician's queue, -1 when unassigned
+    )
     arrival_s: FloatArray  # (n,) expected arrival on site (nan when unassigned)
     start_s: FloatArray  # (n,) expected start of work (nan when unassigned)
     finish_s: FloatArray  # (n,) expected end of work (nan when unassigned)
     sla_met: BoolArray  # (n,) predicted: response and resolution due times both met
     reason: IntArray  # (n,) UnassignedReason value (ASSIGNED for assigned tickets)
-    objective: float  # total cost in weight units (unscaled), unassigned penalties included
+    objective: (
+        float  # total cost in weight units (unscaled), unassigned penalties included
+    )
     objective_terms: dict[str, float]  # the objective split by cost term name
     stats: SolveStats

@@ -1,0 +1,235 @@
+"""Sparse candidates: the k cheapest feasible technicians per ticket via a spatial index.
+
+Tickets are grouped by their skill-requirement row; each group gets a KD-tree (on unit-
+sphere coordinates, so chord order = great-circle order) over the technicians that hold
+those skills and have a free queue place. Each ticket queries ``CANDIDATE_OVERSAMPLE x k``
+nearest, all hard constraints are checked, and the k cheapest feasible are kept. A ticket
+with fewer than k feasible among them is evaluated against the whole group, so a ticket
+that has any feasible technician always gets one. Cost grows with tickets x k.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.spatial import cKDTree
+
+from solver.constants import CANDIDATE_OVERSAMPLE, PAIR_CHUNK, SKILL_PATTERN_MAX
+from solver.cost import evaluate_pairs, pair_keys, unassigned_penalty
+from solver.geo import unit_vectors
+
+if TYPE_CHECKING:
+    from solver.cost import TechState
+    from solver.model import Problem, SolveParams
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+AnyArray = npt.NDArray[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Candidate arcs (feasible, cheaper than leaving the ticket unassigned), sorted by ticket."""
+
+    tix: IntArray  # ticket row per arc
+    tech: IntArray  # technician row per arc
+    cost: FloatArray  # placement cost (weight units, sum of PAIR_TERMS)
+    any_feasible: (
+        BoolArray  # (n_tickets,) some technician satisfies every hard constraint
+    )
+
+
+def _keep(
+    rows: IntArray, techs: IntArray, cost: FloatArray, k: int | None
+) -> tuple[AnyArray, ...]:
+    """From (g, c) matrices keep each row's k cheapest finite entries (all finite if k is None)."""
+    if k is not None and cost.shape[1] > k:
+        idx = np.argpartition(cost, k - 1, axis=1)[:, :k]
+        cost = np.take_along_axis(cost, idx, axis=1)
+        techs = np.take_along_axis(techs, idx, axis=1)
+    ok = np.isfinite(cost)
+    rr = np.broadcast_to(rows[:, None], cost.shape)
+    return rr[ok], techs[ok], cost[ok]
+
+
+def _eval(
+    problem: Problem,
+    params: SolveParams,
+    state: TechState,
+    rows: IntArray,
+    techs: IntArray,
+) -> tuple[FloatArray, IntArray]:
+    """Costs of a (g, c) technician matrix for ticket ``rows``; inf where infeasible."""
+    flat_t = np.broadcast_to(rows[:, None], techs.shape).ravel()
+    ev, _ = evaluate_pairs(
+        problem, params.weights, state, flat_t, techs.ravel(), params.allow_overtime
+    )
+    cost = np.where(ev.feasible, ev.total, np.inf).reshape(techs.shape)
+    return cost, np.isfinite(cost).sum(axis=1)
+
+
+def _dense(
+    problem: Problem,
+    params: SolveParams,
+    state: TechState,
+    rows: IntArray,
+    elig: IntArray,
+    k: int | None,
+) -> tuple[list[AnyArray], IntArray]:
+    parts: list[AnyArray] = []
+    nfeas = np.zeros(rows.size, np.int64)
+    step = max(1, PAIR_CHUNK // max(elig.size, 1))
+    for c in range(0, rows.size, step):
+        r = rows[c : c + step]
+        techs = np.broadcast_to(elig[None, :], (r.size, elig.size))
+        cost, nf = _eval(problem, params, state, r, techs)
+        nfeas[c : c + step] = nf
+        parts.extend(_keep(r, techs, cost, k))
+    return parts, nfeas
+
+
+def _group(
+    problem: Problem,
+    params: SolveParams,
+    state: TechState,
+    rows: IntArray,
+    elig: IntArray,
+) -> tuple[list[AnyArray], IntArray]:
+    """Candidates of one skill group: (list of tix/tech/cost arrays, feasible count per row)."""
+    k = params.candidates_k
+    kq = min(elig.size, k * CANDIDATE_OVERSAMPLE)
+    if params.all_pairs or elig.size <= kq:
+        return _dense(
+            problem, params, state, rows, elig, None if params.all_pairs else k
+        )
+    tree = cKDTree(unit_vectors(state.lat_deg[elig], state.lon_deg[elig]))
+    t = problem.tickets
+    _, nn = tree.query(unit_vectors(t.lat_deg[rows], t.lon_deg[rows]), k=kq)
+    techs = elig[np.asarray(nn, np.int64).reshape(rows.size, kq)]
+    cost, nfeas = _eval(problem, params, state, rows, techs)
+    short = nfeas < k
+    good = ~short
+    parts = list(_keep(rows[good], techs[good], cost[good], k))
+    if short.any():
+        more, nf = _dense(problem, params, state, rows[short], elig, k)
+        parts.extend(more)
+        nfeas[short] = nf
+    return parts, nfeas
+
+
+def _tech_side(
+    problem: Problem,
+    params: SolveParams,
+    state: TechState,
+    rows: IntArray,
+    elig: IntArray,
+) -> list[AnyArray]:
+    """Reverse candidates: each technician's k cheapest-relative-to-penalty nearby tickets.
+
+    Ticket-side candidates alone leave technicians in sparse areas unreachable when the
+    region is overloaded (more tickets than places): the exact core then leaves places
+    empty that the all-pairs optimum fills. These arcs close most of that gap.
+    """
+    k = params.candidates_k
+    kq = min(rows.size, k * CANDIDATE_OVERSAMPLE)
+    if params.all_pairs or rows.size <= kq:
+        return []
+    t = problem.tickets
+    tree = cKDTree(unit_vectors(t.lat_deg[rows], t.lon_deg[rows]))
+    _, nn = tree.query(unit_vectors(state.lat_deg[elig], state.lon_deg[elig]), k=kq)
+    tix = rows[np.asarray(nn, np.int64).reshape(elig.size, kq)]  # (e, kq)
+    flat_k = np.broadcast_to(elig[:, None], tix.shape).ravel()
+    ev, _ = evaluate_pairs(
+        problem, params.weights, state, tix.ravel(), flat_k, params.allow_overtime
+    )
+    rel = ev.total - unassigned_penalty(problem, params.weights)[tix.ravel()]
+    rel = np.where(ev.feasible, rel, np.inf).reshape(tix.shape)
+    out = _keep(elig, tix, rel, k)  # (technician, ticket, relative cost) triples
+    cost = ev.total.reshape(tix.shape)
+    got = np.isin(pair_keys(tix, flat_k.reshape(tix.shape), problem.technicians.count),
+                  pair_keys(out[1], out[0], problem.technicians.count))  # fmt: skip
+    return [tix[got], np.broadcast_to(elig[:, None], tix.shape)[got], cost[got]]
+
+
+def _extra(
+    problem: Problem, params: SolveParams, state: TechState, movable: BoolArray
+) -> list[AnyArray]:
+    """Current and preferred technicians of movable tickets, when feasible."""
+    t = problem.tickets
+    cur_rows = np.flatnonzero(movable & (t.current_technician >= 0))
+    pref = (
+        t.preferred[movable[t.preferred[:, 0]]] if t.preferred.shape[0] else t.preferred
+    )
+    rows = np.concatenate([cur_rows, pref[:, 0]]).astype(np.int64)
+    techs = np.concatenate([t.current_technician[cur_rows], pref[:, 1]]).astype(
+        np.int64
+    )
+    cost, _ = _eval(problem, params, state, rows, techs[:, None])
+    return list(_keep(rows, techs[:, None], cost, None))
+
+
+def build_candidates(
+    problem: Problem, params: SolveParams, state: TechState, movable: IntArray
+) -> Candidates:
+    """Feasible candidate arcs of the movable tickets.
+
+    Parameters
+    ----------
+    problem, params
+        The instance and solver knobs (``candidates_k``, ``all_pairs``, ``allow_overtime``).
+    state
+        Technicians after their pinned queues (location, ready time, free places).
+    movable
+        Rows of the tickets to place (not pinned).
+
+    Returns
+    -------
+    Candidates
+        Arcs sorted by (ticket, technician), pruned to those cheaper than the ticket's
+        unassigned penalty (never optimal otherwise, as place costs are >= 0).
+    """
+    n = problem.tickets.count
+    m = problem.technicians.count
+    any_feasible = np.zeros(n, np.bool_)
+    usable = np.flatnonzero(state.free_slots > 0)
+    parts: list[AnyArray] = []
+    if movable.size and usable.size:
+        req = problem.tickets.skill_levels[movable]
+        held = problem.technicians.skill_levels[usable]
+        pats, inv = np.unique(req, axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        if pats.shape[0] > SKILL_PATTERN_MAX:
+            groups = [(movable, usable)]
+        else:
+            order = np.argsort(inv, kind="stable")
+            bounds = np.searchsorted(inv[order], np.arange(pats.shape[0] + 1))
+            groups = [
+                (
+                    movable[order[bounds[p] : bounds[p + 1]]],
+                    usable[(held >= pats[p]).all(axis=1)],
+                )
+                for p in range(pats.shape[0])
+            ]
+        for rows, elig in groups:
+            if rows.size and elig.size:
+                got, nfeas = _group(problem, params, state, rows, elig)
+                parts.extend(got)
+                parts.extend(_tech_side(problem, params, state, rows, elig))
+                any_feasible[rows] = nfeas > 0
+        mov_mask = np.zeros(n, np.bool_)
+        mov_mask[movable] = True
+        parts.extend(_extra(problem, params, state, mov_mask))
+    if not parts:
+        e = np.zeros(0, np.int64)
+        return Candidates(e, e, np.zeros(0), any_feasible)
+    tix = np.concatenate(parts[0::3]).astype(np.int64)
+    tech = np.concatenate(parts[1::3]).astype(np.int64)
+    cost = np.concatenate(parts[2::3]).astype(np.float64)
+    _, first = np.unique(pair_keys(tix, tech, m), return_index=True)
+    tix, tech, cost = tix[first], tech[first], cost[first]
+    keep = cost < unassigned_penalty(problem, params.weights)[tix]
+    return Candidates(tix[keep], tech[keep], cost[keep], any_feasible)

@@ -1,0 +1,43 @@
+"""Numeric constants of the solver: the integer-scaling rule, the travel model, limits."""
+
+from __future__ import annotations
+
+import numpy as np
+
+COST_SCALE = 100
+"""Integer cost units per weight unit: every cost term (weights x features, in "weight
+units", e.g. 1.0 = one second of travel at the default weights) is multiplied by this and
+rounded half-to-even to ``int64`` before it enters the exact core. 1/100 of a weight unit is
+far below any meaningful difference between two decisions."""
+
+MAX_COST = 10**10
+"""Largest scaled cost (absolute value) one arc may carry. OR-Tools' cost-scaling
+min-cost flow multiplies costs by about the number of nodes internally, so this keeps
+``MAX_COST * nodes`` far inside int64 for regions of up to ~10^7 nodes. Larger costs are
+clipped and a :class:`solver.cost.ScalingWarning` is emitted."""
+
+EARTH_RADIUS_KM = 6371.0088
+"""Mean Earth radius (IUGG), for the haversine distance."""
+
+ROAD_FACTOR = 1.3
+"""Circuity: road distance / great-circle distance. 1.3 is a common urban average; the
+one travel model (``solver.geo.travel_time_s``) multiplies by it."""
+
+PRIORITY_FACTOR = np.array([0.0, 8.0, 4.0, 2.0, 1.0], dtype=np.float64)
+"""Indexed by priority 1..4: P1 = 8, P2 = 4, P3 = 2, P4 = 1. Scales the lateness weight and
+the unassigned penalty (index 0 is unused)."""
+
+EXACT_SEQUENCE_MAX = 6
+"""Queues of up to this many movable tickets are sequenced exactly (all permutations,
+at most 720); longer ones by earliest-due-date then a pairwise-swap descent."""
+
+CANDIDATE_OVERSAMPLE = 2
+"""The spatial index returns this many times ``candidates_k`` nearest technicians per
+ticket; the ``candidates_k`` cheapest feasible ones among them are kept."""
+
+SKILL_PATTERN_MAX = 512
+"""Up to this many distinct skill requirement rows get an exact per-pattern spatial
+index of the eligible technicians; beyond it one index over all technicians is used."""
+
+PAIR_CHUNK = 2_000_000
+"""Most (ticket, technician) pairs evaluated in one vectorized block (bounds memory)."""

@@ -1,0 +1,273 @@
+"""Cost terms of one (ticket, technician) placement and the one integer-scaling rule.
+
+Units: every term is in *weight units* = weight x feature, where the features are
+seconds (travel, lateness, waiting), skill levels, queue places or a 0/1 flag:
+
+- ``travel``: ``w.travel`` x travel seconds from where the technician will be (its
+  location after its pinned queue) to the ticket (:func:`solver.geo.travel_time_s`);
+- ``lateness``: ``w.lateness x PRIORITY_FACTOR[p] x (1 + w.tier x tier)`` x predicted late
+  seconds = ``max(0, start - response_due) + max(0, finish - min(resolution_due, window_end))``;
+- ``waiting``: ``w.waiting`` x seconds from ``now`` to the predicted start;
+- ``skill_surplus``: ``w.skill_surplus`` x levels held above the requirement, summed over
+  the required skills;
+- ``preference``: ``-w.preference`` when the ticket prefers this technician;
+- ``stability``: ``w.stability`` when an ASSIGNED (not pinned) ticket would move;
+- ``balance`` (per queue place, on the technician side): the ticket taking the technician's
+  s-th place (0-based, pinned tickets first) costs ``w.balance x s``;
+- ``unassigned``: ``w.unassigned x PRIORITY_FACTOR[p]`` for a ticket left unassigned.
+
+In the exact core, start/finish are predicted as if the ticket came right after the
+technician's pinned queue (travel from there, waiting for the window start); the queue
+sequencing afterwards computes the real schedule. **Scaling rule**: integer cost =
+``round(weight units x COST_SCALE)`` (half to even) as int64, clipped to +-``MAX_COST``
+with a :class:`ScalingWarning` (:func:`to_scaled`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from solver.constants import COST_SCALE, MAX_COST, PRIORITY_FACTOR
+from solver.geo import travel_time_s
+
+if TYPE_CHECKING:
+    from solver.model import CostWeights, Problem
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+PAIR_TERMS = (
+    "travel",
+    "lateness",
+    "waiting",
+    "skill_surplus",
+    "preference",
+    "stability",
+)
+"""Terms that belong to one (ticket, technician) placement."""
+TERM_NAMES = (*PAIR_TERMS, "balance", "unassigned")
+"""Every term of the objective, in reporting order."""
+
+
+class ScalingWarning(UserWarning):
+    """Scaled costs reached ``MAX_COST`` and were clipped: the optimum may be distorted."""
+
+
+def to_scaled(cost: npt.ArrayLike) -> IntArray:
+    """Apply the scaling rule: ``round(cost x COST_SCALE)`` as int64, clipped to +-MAX_COST.
+
+    Parameters
+    ----------
+    cost
+        Costs in weight units (finite floats).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 scaled costs, same shape.
+    """
+    x = np.rint(np.asarray(cost, dtype=np.float64) * COST_SCALE)
+    if x.size and np.max(np.abs(x)) > MAX_COST:
+        warnings.warn(
+            f"scaled cost {np.max(np.abs(x)):.3g} exceeds MAX_COST={MAX_COST}; clipped",
+            ScalingWarning,
+            stacklevel=2,
+        )
+        x = np.clip(x, -MAX_COST, MAX_COST)
+    return x.astype(np.int64)
+
+
+def lateness_weight(problem: Problem, weights: CostWeights) -> FloatArray:
+    """Weight per late second of each ticket: ``lateness x priority factor x (1 + tier x tier)``."""
+    t = problem.tickets
+    pf = PRIORITY_FACTOR[np.asarray(t.priority, dtype=np.int64)]
+    return np.asarray(
+        weights.lateness * pf * (1.0 + weights.tier * np.asarray(t.tier, np.float64))
+    )
+
+
+def unassigned_penalty(problem: Problem, weights: CostWeights) -> FloatArray:
+    """Penalty (weight units) of leaving each ticket unassigned: ``unassigned x priority factor``."""
+    pf = PRIORITY_FACTOR[np.asarray(problem.tickets.priority, dtype=np.int64)]
+    return np.asarray(weights.unassigned * pf)
+
+
+def late_seconds(
+    problem: Problem, tix: IntArray, start_s: FloatArray, finish_s: FloatArray
+) -> FloatArray:
+    """Predicted late seconds: response lateness of the start plus resolution lateness of the finish."""
+    t = problem.tickets
+    due = np.minimum(t.resolution_due_s[tix], t.window_end_s[tix])
+    resp = np.maximum(start_s - t.response_due_s[tix], 0.0)
+    res = np.maximum(finish_s - due, 0.0)
+    return np.asarray(resp + res, dtype=np.float64)
+
+
+def pair_keys(tix: IntArray, tech: IntArray, n_technicians: int) -> IntArray:
+    """One int64 key per (ticket, technician) pair: ``ticket x n_technicians + technician``."""
+    return np.asarray(tix, np.int64) * max(n_technicians, 1) + np.asarray(
+        tech, np.int64
+    )
+
+
+def in_pairs(
+    pairs: IntArray, tix: IntArray, tech: IntArray, n_technicians: int
+) -> BoolArray:
+    """Whether each (tix, tech) is among the (m, 2) ``pairs`` (excluded / preferred lists)."""
+    if pairs.shape[0] == 0 or tix.size == 0:
+        return np.zeros(tix.shape, dtype=np.bool_)
+    keys = np.unique(pair_keys(pairs[:, 0], pairs[:, 1], n_technicians))
+    q = pair_keys(tix, tech, n_technicians)
+    pos = np.minimum(np.searchsorted(keys, q), keys.size - 1)
+    return np.asarray(keys[pos] == q)
+
+
+def terms_at(
+    problem: Problem,
+    weights: CostWeights,
+    tix: IntArray,
+    tech: IntArray,
+    travel_s: FloatArray,
+    start_s: FloatArray,
+    finish_s: FloatArray,
+) -> dict[str, FloatArray]:
+    """The placement terms (``PAIR_TERMS``) of pairs for given travel and start/finish times.
+
+    Parameters
+    ----------
+    problem, weights
+        The instance and the weights.
+    tix, tech
+        Ticket and technician rows, equal-length int arrays.
+    travel_s, start_s, finish_s
+        Travel seconds to the ticket, predicted start and finish of its work.
+
+    Returns
+    -------
+    dict
+        Term name -> float64 array (weight units), one value per pair.
+    """
+    t = problem.tickets
+    lw = lateness_weight(problem, weights)[tix]
+    req = t.skill_levels[tix]
+    held = problem.technicians.skill_levels[tech]
+    surplus = (
+        np.where(req > 0, held - req, 0).sum(axis=1)
+        if req.shape[1]
+        else np.zeros(tix.size)
+    )
+    cur = t.current_technician[tix]
+    moved = (cur >= 0) & (cur != tech) & ~t.pinned[tix]
+    pref = in_pairs(t.preferred, tix, tech, problem.technicians.count)
+    return {
+        "travel": weights.travel * travel_s,
+        "lateness": lw * late_seconds(problem, tix, start_s, finish_s),
+        "waiting": weights.waiting * np.maximum(start_s - problem.now_s, 0.0),
+        "skill_surplus": weights.skill_surplus
+        * np.maximum(surplus, 0).astype(np.float64),
+        "preference": -weights.preference * pref.astype(np.float64),
+        "stability": weights.stability * moved.astype(np.float64),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class TechState:
+    """Where and when each technician can start new work: after its pinned queue."""
+
+    lat_deg: FloatArray  # (m,) location after the pinned queue
+    lon_deg: FloatArray  # (m,)
+    ready_s: FloatArray  # (m,) time the pinned queue is done (>= now)
+    load: IntArray  # (m,) pinned tickets held
+    free_slots: IntArray  # (m,) places left for movable tickets (0 when unavailable)
+
+
+@dataclass(frozen=True, slots=True)
+class PairEval:
+    """Predicted schedule, hard-constraint check and cost of (ticket, technician) pairs."""
+
+    travel_s: FloatArray
+    start_s: FloatArray
+    finish_s: FloatArray
+    skill_ok: BoolArray
+    excluded: BoolArray
+    shift_ok: BoolArray
+    has_slot: BoolArray
+    total: FloatArray  # sum of PAIR_TERMS (weight units)
+
+    @property
+    def feasible(self) -> BoolArray:
+        """All hard constraints hold (skills, exclusion, shift, a free place)."""
+        return np.asarray(
+            self.skill_ok & ~self.excluded & self.shift_ok & self.has_slot
+        )
+
+
+def evaluate_pairs(
+    problem: Problem,
+    weights: CostWeights,
+    state: TechState,
+    tix: IntArray,
+    tech: IntArray,
+    allow_overtime: bool,
+    with_terms: bool = False,
+) -> tuple[PairEval, dict[str, FloatArray]]:
+    """Evaluate pairs as if each ticket came right after the technician's pinned queue.
+
+    Parameters
+    ----------
+    problem, weights, state
+        The instance, the weights and the technicians' state after their pinned queues.
+    tix, tech
+        Ticket and technician rows (equal length).
+    allow_overtime
+        When False, work that would finish after the shift end is infeasible.
+    with_terms
+        Also return the per-term breakdown (else an empty dict).
+
+    Returns
+    -------
+    tuple
+        (:class:`PairEval`, terms dict).
+    """
+    t, k = problem.tickets, problem.technicians
+    travel = travel_time_s(
+        state.lat_deg[tech],
+        state.lon_deg[tech],
+        t.lat_deg[tix],
+        t.lon_deg[tix],
+        k.speed_kmh[tech],
+    )
+    start = np.maximum(state.ready_s[tech] + travel, t.window_start_s[tix])
+    finish = start + t.duration_s[tix]
+    req = t.skill_levels[tix]
+    skill_ok = (
+        (k.skill_levels[tech] >= req).all(axis=1)
+        if req.shape[1]
+        else np.ones(tix.size, np.bool_)
+    )
+    shift_ok = (
+        np.ones(tix.size, np.bool_) if allow_overtime else finish <= k.shift_end_s[tech]
+    )
+    terms = terms_at(problem, weights, tix, tech, travel, start, finish)
+    total = (
+        np.sum([terms[name] for name in PAIR_TERMS], axis=0)
+        if tix.size
+        else np.zeros(0)
+    )
+    ev = PairEval(
+        travel_s=travel,
+        start_s=start,
+        finish_s=finish,
+        skill_ok=np.asarray(skill_ok),
+        excluded=in_pairs(t.excluded, tix, tech, k.count),
+        shift_ok=np.asarray(shift_ok),
+        has_slot=state.free_slots[tech] > 0,
+        total=np.asarray(total, dtype=np.float64),
+    )
+    return ev, (terms if with_terms else {})

@@ -1,0 +1,188 @@
+"""Turn a technician-per-ticket decision into a full ``Solution``: schedule, terms, reasons."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from solver.cost import (
+    PAIR_TERMS,
+    TERM_NAMES,
+    TechState,
+    evaluate_pairs,
+    lateness_weight,
+    terms_at,
+    unassigned_penalty,
+)
+from solver.model import (
+    Problem,
+    Solution,
+    SolveParams,
+    SolveStats,
+    SolveStatus,
+    UnassignedReason,
+)
+from solver.sequence import sequence_queues
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from solver.candidates import Candidates
+
+    IntArray = npt.NDArray[np.int64]
+
+
+def unassigned_reasons(
+    problem: Problem,
+    state: TechState,
+    cands: Candidates,
+    tech_of: IntArray,
+    dropped: IntArray,
+) -> IntArray:
+    """The binding reason (``UnassignedReason``) of every ticket row; ASSIGNED when assigned.
+
+    Order of tests: no available technician; no available technician with the skills;
+    all skilled ones excluded; all of those without a free place (CAPACITY); no feasible
+    placement (SHIFT); every candidate technician full after the solve (CAPACITY);
+    otherwise the penalty was cheaper (PENALTY_CHEAPER). Tickets dropped by the shift
+    repair get SHIFT.
+    """
+    t, k = problem.tickets, problem.technicians
+    n, m = t.count, k.count
+    reason = np.full(n, int(UnassignedReason.ASSIGNED), np.int64)
+    un = np.flatnonzero(tech_of < 0)
+    if un.size == 0:
+        return reason
+    avail = np.flatnonzero(k.available)
+    if avail.size == 0:
+        reason[un] = UnassignedReason.NO_TECHNICIANS
+        return reason
+    req = t.skill_levels[un]
+    pats, inv = np.unique(req, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    skilled = np.zeros((pats.shape[0], m), np.bool_)
+    held = k.skill_levels[avail]
+    step = max(1, 4_000_000 // max(avail.size * max(pats.shape[1], 1), 1))
+    for c in range(0, pats.shape[0], step):
+        block = (held[None, :, :] >= pats[c : c + step, None, :]).all(axis=2)
+        skilled[c : c + step, avail] = block
+    n_skill = skilled.sum(axis=1)[inv]
+    n_slot = (skilled & (state.free_slots > 0)[None, :]).sum(axis=1)[inv]
+    ex = t.excluded
+    ex_pos = np.searchsorted(un, ex[:, 0])
+    ex_pos = np.minimum(ex_pos, max(un.size - 1, 0))
+    hit = (un[ex_pos] == ex[:, 0]) if ex.shape[0] else np.zeros(0, np.bool_)
+    ex_u, ex_tech = ex_pos[hit], ex[hit, 1]
+    ex_pairs = np.unique(ex_u * max(m, 1) + ex_tech)
+    ex_u, ex_tech = ex_pairs // max(m, 1), ex_pairs % max(m, 1)
+    is_sk = skilled[inv[ex_u], ex_tech]
+    n_ex_skill = np.bincount(ex_u[is_sk], minlength=un.size)
+    n_ex_slot = np.bincount(
+        ex_u[is_sk & (state.free_slots[ex_tech] > 0)], minlength=un.size
+    )
+    count = np.bincount(tech_of[tech_of >= 0], minlength=m) + state.load
+    full = count >= k.capacity
+    open_arc = np.zeros(n, np.bool_)
+    np.logical_or.at(open_arc, cands.tix, ~full[cands.tech])
+    has_arc = np.zeros(n, np.bool_)
+    has_arc[cands.tix] = True
+    r = np.full(un.size, int(UnassignedReason.PENALTY_CHEAPER), np.int64)
+    feas = cands.any_feasible[un]
+    r[feas & has_arc[un] & ~open_arc[un]] = UnassignedReason.CAPACITY
+    r[~feas] = UnassignedReason.SHIFT
+    r[~feas & (n_slot - n_ex_slot <= 0)] = UnassignedReason.CAPACITY
+    r[n_skill - n_ex_skill <= 0] = UnassignedReason.EXCLUDED
+    r[n_skill == 0] = UnassignedReason.NO_SKILL
+    reason[un] = r
+    reason[dropped] = UnassignedReason.SHIFT
+    return reason
+
+
+def finalize(
+    problem: Problem,
+    params: SolveParams,
+    state: TechState,
+    cands: Candidates,
+    tech_of: IntArray,
+    status: SolveStatus,
+    dropped: IntArray,
+    phases_s: dict[str, float],
+    t0: float,
+) -> Solution:
+    """Build the :class:`Solution` for movable decisions ``tech_of`` plus the pinned tickets.
+
+    Pinned tickets keep their technician and head its queue; movable assigned tickets are
+    sequenced after them. The objective uses the placement terms the exact core optimised
+    (pinned tickets: the terms of their actual schedule), queue-place balance and penalties.
+    """
+    t, k = problem.tickets, problem.technicians
+    n = t.count
+    w = params.weights
+    tech_of = tech_of.copy()
+    pinned = np.flatnonzero(t.pinned)
+    tech_of[pinned] = t.current_technician[pinned]
+    lw = lateness_weight(problem, w)
+    pos = np.full(n, -1, np.int64)
+    arr, st, fin = (np.full(n, np.nan) for _ in range(3))
+    ready0 = np.maximum(np.asarray(k.free_at_s, np.float64), problem.now_s)
+    ps = sequence_queues(
+        problem, lw, pinned, tech_of[pinned], k.lat_deg, k.lon_deg, ready0, True
+    )
+    pos[pinned], arr[pinned], st[pinned], fin[pinned] = (
+        ps.position,
+        ps.arrival_s,
+        ps.start_s,
+        ps.finish_s,
+    )
+    mov = np.flatnonzero((tech_of >= 0) & ~t.pinned)
+    ms = sequence_queues(
+        problem,
+        lw,
+        mov,
+        tech_of[mov],
+        state.lat_deg,
+        state.lon_deg,
+        state.ready_s,
+        True,
+    )
+    pos[mov] = ms.position + state.load[tech_of[mov]]
+    arr[mov], st[mov], fin[mov] = ms.arrival_s, ms.start_s, ms.finish_s
+    terms = dict.fromkeys(TERM_NAMES, 0.0)
+    _, mt = evaluate_pairs(problem, w, state, mov, tech_of[mov], True, with_terms=True)
+    pt = terms_at(
+        problem, w, pinned, tech_of[pinned], ps.travel_s, ps.start_s, ps.finish_s
+    )
+    for name in PAIR_TERMS:
+        terms[name] = float(np.sum(mt[name])) + float(np.sum(pt[name]))
+    count = np.bincount(tech_of[tech_of >= 0], minlength=k.count).astype(np.float64)
+    terms["balance"] = float(w.balance * np.sum(count * (count - 1) / 2))
+    un = tech_of < 0
+    terms["unassigned"] = float(np.sum(unassigned_penalty(problem, w)[un]))
+    assigned = ~un
+    sla = assigned & (st <= t.response_due_s) & (fin <= t.resolution_due_s)
+    reason = unassigned_reasons(problem, state, cands, tech_of, dropped)
+    stats = SolveStats(
+        status=status,
+        wall_time_s=time.perf_counter() - t0,
+        candidate_arcs=int(cands.tix.size),
+        n_tickets=n,
+        n_technicians=k.count,
+        phases_s={
+            **phases_s,
+            "finalize": time.perf_counter() - t0 - sum(phases_s.values()),
+        },
+    )
+    return Solution(
+        technician=tech_of,
+        position=pos,
+        arrival_s=arr,
+        start_s=st,
+        finish_s=fin,
+        sla_met=np.asarray(sla, np.bool_),
+        reason=reason,
+        objective=float(sum(terms.values())),
+        objective_terms=terms,
+        stats=stats,
+    )

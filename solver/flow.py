@@ -1,0 +1,140 @@
+"""The exact core: capacitated min-cost assignment over queue places (OR-Tools min-cost flow).
+
+Network: one node per ticket (supply 1), one per technician, one sink (demand = tickets).
+Arcs: ticket -> technician (capacity 1, the placement cost), ticket -> sink (capacity 1,
+the unassigned penalty), technician -> sink once per free queue place (capacity 1, that
+place's cost; place costs must not decrease so places fill in order). Arcs are fed as
+numpy arrays; no Python loop over arcs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from ortools.graph.python import min_cost_flow
+
+from solver.model import SolveStatus
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowResult:
+    """Outcome of :func:`assign_slots`."""
+
+    arc_used: npt.NDArray[
+        np.bool_
+    ]  # per candidate arc: carries the ticket's unit of flow
+    status: SolveStatus
+    cost: int  # optimal scaled cost (candidate arcs + places + unassigned penalties)
+
+
+_STATUS = {
+    min_cost_flow.SimpleMinCostFlow.OPTIMAL: SolveStatus.OPTIMAL,
+    min_cost_flow.SimpleMinCostFlow.FEASIBLE: SolveStatus.FEASIBLE,
+    min_cost_flow.SimpleMinCostFlow.INFEASIBLE: SolveStatus.INFEASIBLE,
+    min_cost_flow.SimpleMinCostFlow.UNBALANCED: SolveStatus.INFEASIBLE,
+    min_cost_flow.SimpleMinCostFlow.BAD_COST_RANGE: SolveStatus.OVERFLOW,
+    min_cost_flow.SimpleMinCostFlow.BAD_CAPACITY_RANGE: SolveStatus.OVERFLOW,
+}
+
+
+def assign_slots(
+    n_tickets: int,
+    arc_ticket: IntArray,
+    arc_tech: IntArray,
+    arc_cost: IntArray,
+    penalty: IntArray,
+    slot_tech: IntArray,
+    slot_cost: IntArray,
+) -> FlowResult:
+    """Solve the capacitated assignment exactly.
+
+    Parameters
+    ----------
+    n_tickets
+        Tickets 0..n_tickets-1 (local numbering).
+    arc_ticket, arc_tech, arc_cost
+        Candidate arcs: ticket, technician (any int labels), scaled int64 cost.
+    penalty
+        (n_tickets,) scaled cost of leaving each ticket unassigned.
+    slot_tech, slot_cost
+        One entry per queue place: its technician label and scaled cost. Places of one
+        technician must have non-decreasing costs.
+
+    Returns
+    -------
+    FlowResult
+        Which arcs are used; ``status`` OPTIMAL unless OR-Tools reports otherwise.
+    """
+    techs, inv = np.unique(np.concatenate([arc_tech, slot_tech]), return_inverse=True)
+    a_tech = inv[: arc_tech.size] + n_tickets
+    s_tech = inv[arc_tech.size :] + n_tickets
+    sink = n_tickets + techs.size
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    ones = np.ones(arc_ticket.size, np.int64)
+    arcs = smcf.add_arcs_with_capacity_and_unit_cost(
+        arc_ticket.astype(np.int64), a_tech, ones, arc_cost
+    )
+    tix = np.arange(n_tickets, dtype=np.int64)
+    smcf.add_arcs_with_capacity_and_unit_cost(
+        tix, np.full(n_tickets, sink, np.int64), np.ones(n_tickets, np.int64), penalty
+    )
+    smcf.add_arcs_with_capacity_and_unit_cost(
+        s_tech,
+        np.full(s_tech.size, sink, np.int64),
+        np.ones(s_tech.size, np.int64),
+        slot_cost,
+    )
+    supplies = np.zeros(sink + 1, np.int64)
+    supplies[:n_tickets] = 1
+    supplies[sink] = -n_tickets
+    smcf.set_nodes_supplies(np.arange(sink + 1, dtype=np.int64), supplies)
+    status = _STATUS.get(smcf.solve(), SolveStatus.INFEASIBLE)
+    if status is not SolveStatus.OPTIMAL:
+        return FlowResult(np.zeros(arc_ticket.size, np.bool_), status, 0)
+    used = (
+        np.asarray(smcf.flows(arcs)) > 0 if arc_ticket.size else np.zeros(0, np.bool_)
+    )
+    return FlowResult(used, status, int(smcf.optimal_cost()))
+
+
+def solve_lap(cost: npt.ArrayLike) -> tuple[IntArray, int]:
+    """Exact linear assignment (square or rectangular, rows <= columns) via the same core.
+
+    Parameters
+    ----------
+    cost
+        (n, m) integer cost matrix, n <= m; every row gets a distinct column.
+
+    Returns
+    -------
+    tuple
+        (column of each row, total cost).
+
+    Raises
+    ------
+    ValueError
+        If the matrix is not 2-d integer with rows <= columns.
+    """
+    c = np.asarray(cost)
+    if c.ndim != 2 or c.dtype.kind not in "iu" or c.shape[0] > c.shape[1]:
+        raise ValueError("cost: expected a 2-d integer matrix with rows <= columns")
+    n, m = c.shape
+    rows = np.repeat(np.arange(n, dtype=np.int64), m)
+    cols = np.tile(np.arange(m, dtype=np.int64), n)
+    flat = c.astype(np.int64).ravel()
+    span = int(flat.max() - flat.min()) if flat.size else 0
+    big = np.full(
+        n, (span + 1) * (n + 1) + int(abs(flat.max())) if flat.size else 1, np.int64
+    )
+    res = assign_slots(
+        n, rows, cols, flat, big, np.arange(m, dtype=np.int64), np.zeros(m, np.int64)
+    )
+    if res.status is not SolveStatus.OPTIMAL:
+        raise ValueError(f"linear assignment failed: {res.status.value}")
+    col = np.full(n, -1, np.int64)
+    col[rows[res.arc_used]] = cols[res.arc_used]
+    return col, int(flat[res.arc_used].sum())

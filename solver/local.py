@@ -1,0 +1,107 @@
+"""Neighbourhood re-optimisation: re-solve exactly a sub-network around some tickets.
+
+Used by the shift repair and by incremental re-solves. The technicians reachable from the
+seed tickets (``hops`` levels through the tickets they hold) and every ticket that holds,
+or could take, one of their places are re-assigned exactly; everything else stays fixed.
+The result is never worse than the current decision restricted to the neighbourhood.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from solver.flow import assign_slots
+from solver.model import NO_TECHNICIAN, SolveStatus
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def places(
+    free: IntArray, load: IntArray, balance_scaled: float
+) -> tuple[IntArray, IntArray]:
+    """Queue places as flow arcs: the technician of each free place and its scaled cost.
+
+    The s-th place of a technician (counted after its ``load`` pinned tickets) costs
+    ``balance_scaled x s`` (the balance weight already multiplied by ``COST_SCALE``).
+    """
+    slot_tech = np.repeat(np.arange(free.size, dtype=np.int64), free)
+    first = np.cumsum(free) - free
+    place = np.arange(slot_tech.size) - np.repeat(first, free) + load[slot_tech]
+    return slot_tech, np.rint(balance_scaled * place).astype(np.int64)
+
+
+def local_resolve(
+    arc_tix: IntArray,
+    arc_tech: IntArray,
+    arc_cost: IntArray,
+    penalty: IntArray,
+    free: IntArray,
+    load: IntArray,
+    balance_scaled: float,
+    tech_of: IntArray,
+    seeds: IntArray,
+    hops: int = 2,
+) -> tuple[IntArray, SolveStatus, int]:
+    """Re-assign the neighbourhood of ``seeds`` exactly, the rest fixed.
+
+    Parameters
+    ----------
+    arc_tix, arc_tech, arc_cost
+        Candidate arcs (ticket row, technician row, scaled cost); only usable arcs.
+    penalty
+        Scaled unassigned penalty per ticket row.
+    free, load
+        Per technician: free places for movable tickets, pinned tickets held.
+    balance_scaled
+        Scaled cost per queue place index.
+    tech_of
+        Current technician per ticket row (NO_TECHNICIAN when unassigned).
+    seeds
+        Ticket rows to (re)place, e.g. new tickets.
+    hops
+        Neighbourhood depth through the tickets held by reached technicians.
+
+    Returns
+    -------
+    tuple
+        (new technician per ticket row, status, number of tickets re-optimised).
+    """
+    m = free.size
+    in_seed = np.zeros(tech_of.size, np.bool_)
+    in_seed[seeds] = True
+    reach = np.zeros(m, np.bool_)
+    reach[arc_tech[in_seed[arc_tix]]] = True
+    for _ in range(hops - 1):
+        held = (tech_of >= 0) & reach[np.maximum(tech_of, 0)]
+        reach[arc_tech[held[arc_tix]]] = True
+    held = (tech_of >= 0) & reach[np.maximum(tech_of, 0)]
+    # Unassigned tickets join only where a place is still open. Elsewhere they could only
+    # swap with a holder, which the previous optimum already found not worth it (an
+    # approximation once capacities or arcs changed: this is why the result is local).
+    used = np.bincount(tech_of[tech_of >= 0], minlength=m)
+    spare = reach & (used < free)
+    into = np.zeros(tech_of.size, np.bool_)
+    into[arc_tix[spare[arc_tech] & (tech_of[arc_tix] < 0)]] = True
+    member = in_seed | held | into
+    rows = np.flatnonzero(member)
+    sub = member[arc_tix] & reach[arc_tech]
+    local = np.searchsorted(rows, arc_tix[sub])
+    sub_free = np.where(reach, free, 0)
+    slot_tech, slot_cost = places(sub_free, load, balance_scaled)
+    res = assign_slots(
+        rows.size,
+        local,
+        arc_tech[sub],
+        arc_cost[sub],
+        penalty[rows],
+        slot_tech,
+        slot_cost,
+    )
+    out = tech_of.copy()
+    if res.status is not SolveStatus.OPTIMAL:
+        return out, res.status, int(rows.size)
+    out[rows] = NO_TECHNICIAN
+    out[rows[local[res.arc_used]]] = arc_tech[sub][res.arc_used]
+    return out, res.status, int(rows.size)

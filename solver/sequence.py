@@ -1,0 +1,197 @@
+"""Per-technician queue sequencing: minimise shift overruns, then weighted lateness, then travel.
+
+Queues of up to ``EXACT_SEQUENCE_MAX`` tickets are sequenced exactly by enumerating every
+permutation, vectorized across all technicians with the same queue length; longer queues
+start from earliest-due-date order and improve by adjacent swaps (a heuristic).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from solver.constants import EXACT_SEQUENCE_MAX
+from solver.geo import travel_time_s
+
+if TYPE_CHECKING:
+    from solver.model import Problem
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+_CHUNK_CELLS = 400_000  # technicians x permutations x queue length simulated at once
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Sequenced queues, aligned with the ``tix`` passed to :func:`sequence_queues`."""
+
+    position: IntArray  # 0-based place among the sequenced tickets of that technician
+    travel_s: FloatArray  # travel from the previous stop (or the start location)
+    arrival_s: FloatArray
+    start_s: FloatArray
+    finish_s: FloatArray
+    overrun: BoolArray  # finishes after the technician's shift end
+
+
+@cache
+def _perms(q: int) -> IntArray:
+    return np.array(list(itertools.permutations(range(q))), dtype=np.int64).reshape(
+        -1, q
+    )
+
+
+def _simulate(
+    problem: Problem,
+    lw: FloatArray,
+    orders: IntArray,
+    tech: IntArray,
+    lat0: FloatArray,
+    lon0: FloatArray,
+    t0: FloatArray,
+) -> tuple[FloatArray, ...]:
+    """Drive every order (T, P, q) of tickets; return keys and per-stop times."""
+    t, k = problem.tickets, problem.technicians
+    due = np.minimum(t.resolution_due_s, t.window_end_s)
+    shape = orders.shape[:2]
+    now = np.broadcast_to(t0[:, None], shape)
+    lat = np.broadcast_to(lat0[:, None], shape)
+    lon = np.broadcast_to(lon0[:, None], shape)
+    speed = k.speed_kmh[tech][:, None]
+    shift_end = k.shift_end_s[tech][:, None]
+    late = np.zeros(shape)
+    travel = np.zeros(shape)
+    overrun = np.zeros(shape)
+    tt_all, arr_all, st_all, fin_all = (np.empty(orders.shape) for _ in range(4))
+    for s in range(orders.shape[2]):
+        tk = orders[:, :, s]
+        tt = travel_time_s(lat, lon, t.lat_deg[tk], t.lon_deg[tk], speed)
+        arr = now + tt
+        st = np.maximum(arr, t.window_start_s[tk])
+        fin = st + t.duration_s[tk]
+        late += lw[tk] * (
+            np.maximum(st - t.response_due_s[tk], 0.0) + np.maximum(fin - due[tk], 0.0)
+        )
+        travel += tt
+        overrun += fin > shift_end
+        tt_all[:, :, s], arr_all[:, :, s], st_all[:, :, s], fin_all[:, :, s] = (
+            tt,
+            arr,
+            st,
+            fin,
+        )
+        now, lat, lon = fin, t.lat_deg[tk], t.lon_deg[tk]
+    return overrun, late, travel, tt_all, arr_all, st_all, fin_all
+
+
+def _pick(overrun: FloatArray, late: FloatArray, travel: FloatArray) -> IntArray:
+    """Per row, the lexicographically best column: fewest overruns, least lateness, least travel."""
+    mask = overrun == overrun.min(axis=1, keepdims=True)
+    lt = np.where(mask, late, np.inf)
+    best = lt.min(axis=1, keepdims=True)
+    mask &= lt <= best + 1e-9 * np.maximum(1.0, np.abs(best))
+    return np.asarray(np.argmin(np.where(mask, travel, np.inf), axis=1), dtype=np.int64)
+
+
+def sequence_queues(
+    problem: Problem,
+    lateness_w: FloatArray,
+    tix: IntArray,
+    tech: IntArray,
+    start_lat: FloatArray,
+    start_lon: FloatArray,
+    start_s: FloatArray,
+    allow_overtime: bool,
+) -> Schedule:
+    """Order each technician's tickets and predict arrival, start and finish.
+
+    Parameters
+    ----------
+    problem
+        The instance.
+    lateness_w
+        Per ticket row, weight per late second (:func:`solver.cost.lateness_weight`).
+    tix, tech
+        The tickets to sequence and their technicians (equal length).
+    start_lat, start_lon, start_s
+        Per technician row: where and when its sequenced queue begins.
+    allow_overtime
+        When False, a shift overrun counts first in the ordering key (and is reported).
+
+    Returns
+    -------
+    Schedule
+        Arrays aligned with ``tix``.
+    """
+    r = tix.size
+    pos = np.full(r, -1, np.int64)
+    out = {name: np.full(r, np.nan) for name in ("tt", "arr", "st", "fin")}
+    overrun_out = np.zeros(r, np.bool_)
+    order = np.lexsort((tix, tech))
+    tix_s, tech_s = tix[order], tech[order]
+    uniq, first, counts = np.unique(tech_s, return_index=True, return_counts=True)
+    for q in np.unique(counts).tolist():
+        sel = counts == q
+        techs, starts = uniq[sel], first[sel]
+        base = tix_s[starts[:, None] + np.arange(q)]  # (T, q) tickets in row order
+        perms = _perms(q) if q <= EXACT_SEQUENCE_MAX else None
+        step = max(
+            1, _CHUNK_CELLS // (q * (perms.shape[0] if perms is not None else 2))
+        )
+        for c in range(0, techs.size, step):
+            tc, bc, sc = techs[c : c + step], base[c : c + step], starts[c : c + step]
+            args = (tc, start_lat[tc], start_lon[tc], start_s[tc])
+            if perms is not None:
+                best_perm = perms[
+                    _pick(*_simulate(problem, lateness_w, bc[:, perms], *args)[:3])
+                ]
+            else:
+                best_perm = _descent(problem, lateness_w, bc, args)
+            ordered = np.take_along_axis(bc, best_perm, axis=1)[:, None, :]
+            ov, _, _, tt, arr, st, fin = _simulate(problem, lateness_w, ordered, *args)
+            dest = order[
+                sc[:, None] + best_perm
+            ]  # (T, q) original indices in sequence order
+            pos[dest] = np.arange(q)[None, :]
+            out["tt"][dest], out["arr"][dest] = tt[:, 0], arr[:, 0]
+            out["st"][dest], out["fin"][dest] = st[:, 0], fin[:, 0]
+            overrun_out[dest] = fin[:, 0] > problem.technicians.shift_end_s[tc][:, None]
+            del ov
+    if allow_overtime:
+        overrun_out[:] = False
+    return Schedule(pos, out["tt"], out["arr"], out["st"], out["fin"], overrun_out)
+
+
+def _descent(
+    problem: Problem,
+    lw: FloatArray,
+    base: IntArray,
+    args: tuple[IntArray, FloatArray, FloatArray, FloatArray],
+) -> IntArray:
+    """Long queues: earliest-due-date order, then adjacent-swap descent (vectorized)."""
+    t = problem.tickets
+    key = np.minimum(
+        t.response_due_s, np.minimum(t.resolution_due_s, t.window_end_s) - t.duration_s
+    )
+    perm = np.argsort(key[base], axis=1, kind="stable").astype(np.int64)
+    q = base.shape[1]
+    rows = np.arange(base.shape[0])
+    for _ in range(q):
+        improved = False
+        for s in range(q - 1):
+            swapped = perm.copy()
+            swapped[:, [s, s + 1]] = perm[:, [s + 1, s]]
+            both = np.stack([perm, swapped], axis=1)  # (T, 2, q)
+            orders = np.take_along_axis(base[:, None, :], both, axis=2)
+            pick = _pick(*_simulate(problem, lw, orders, *args)[:3])
+            improved |= bool(pick.any())
+            perm = both[rows, pick]
+        if not improved:
+            break
+    return perm

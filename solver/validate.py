@@ -1,0 +1,136 @@
+"""Input validation: shapes, dtypes, NaN and ranges, with a short message naming the field."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from solver.model import CostWeights, Problem, Technicians, Tickets
+
+
+def _arr(
+    name: str, value: object, kind: str, shape: tuple[int | None, ...]
+) -> npt.NDArray[np.generic]:
+    if not isinstance(value, np.ndarray):
+        raise ValueError(f"{name}: expected a numpy array, got {type(value).__name__}")
+    if value.dtype.kind not in kind:
+        raise ValueError(f"{name}: dtype {value.dtype} not allowed (kinds {kind!r})")
+    if value.ndim != len(shape) or any(
+        want is not None and got != want
+        for got, want in zip(value.shape, shape, strict=True)
+    ):
+        raise ValueError(f"{name}: shape {value.shape}, expected {shape}")
+    return value
+
+
+def _no_nan(name: str, a: npt.NDArray[np.generic]) -> None:
+    if a.dtype.kind == "f" and np.isnan(a).any():
+        raise ValueError(f"{name}: contains NaN")
+
+
+def _finite(name: str, a: npt.NDArray[np.generic]) -> None:
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise ValueError(f"{name}: must be finite (no NaN or inf)")
+
+
+def _range(name: str, a: npt.NDArray[np.generic], lo: float, hi: float) -> None:
+    if a.size and (np.min(a) < lo or np.max(a) > hi):
+        raise ValueError(f"{name}: values must lie in [{lo}, {hi}]")
+
+
+def validate_tickets(
+    t: Tickets, n_technicians: int, n_skills: int | None = None
+) -> None:
+    """Check a :class:`~solver.model.Tickets` block; raise ``ValueError`` naming the field."""
+    lat = _arr("tickets.lat_deg", t.lat_deg, "fiu", (None,))
+    n = lat.shape[0]
+    real, ints = "fiu", "iu"
+    for name in ("lat_deg", "lon_deg", "duration_s", "created_s"):
+        _finite(
+            f"tickets.{name}", _arr(f"tickets.{name}", getattr(t, name), real, (n,))
+        )
+    _range("tickets.lat_deg", lat, -90.0, 90.0)
+    _range("tickets.lon_deg", t.lon_deg, -180.0, 360.0)
+    _range("tickets.duration_s", t.duration_s, 0.0, math.inf)
+    for name in ("response_due_s", "resolution_due_s", "window_end_s"):
+        _no_nan(
+            f"tickets.{name}", _arr(f"tickets.{name}", getattr(t, name), real, (n,))
+        )
+    ws = _arr("tickets.window_start_s", t.window_start_s, real, (n,))
+    _no_nan("tickets.window_start_s", ws)
+    if ws.size and np.max(ws) == math.inf:
+        raise ValueError(
+            "tickets.window_start_s: +inf is not a start (use -inf for none)"
+        )
+    _range("tickets.priority", _arr("tickets.priority", t.priority, ints, (n,)), 1, 4)
+    _range("tickets.tier", _arr("tickets.tier", t.tier, ints, (n,)), 0, 1000)
+    sk = _arr("tickets.skill_levels", t.skill_levels, ints, (n, n_skills))
+    _range("tickets.skill_levels", sk, 0, 10**6)
+    cur = _arr("tickets.current_technician", t.current_technician, ints, (n,))
+    _range("tickets.current_technician", cur, -1, n_technicians - 1)
+    pinned = _arr("tickets.pinned", t.pinned, "b", (n,))
+    if np.any(np.asarray(pinned, np.bool_) & (np.asarray(cur, np.int64) < 0)):
+        raise ValueError("tickets.pinned: a pinned ticket needs a current_technician")
+    for name in ("excluded", "preferred"):
+        pairs = _arr(f"tickets.{name}", getattr(t, name), ints, (None, 2))
+        _range(f"tickets.{name}[:, 0]", pairs[:, 0], 0, n - 1)
+        _range(f"tickets.{name}[:, 1]", pairs[:, 1], 0, n_technicians - 1)
+
+
+def validate_technicians(t: Technicians, n_skills: int | None = None) -> None:
+    """Check a :class:`~solver.model.Technicians` block; raise ``ValueError`` naming the field."""
+    lat = _arr("technicians.lat_deg", t.lat_deg, "fiu", (None,))
+    m = lat.shape[0]
+    for name in ("lat_deg", "lon_deg", "free_at_s", "speed_kmh"):
+        _finite(
+            f"technicians.{name}",
+            _arr(f"technicians.{name}", getattr(t, name), "fiu", (m,)),
+        )
+    _range("technicians.lat_deg", lat, -90.0, 90.0)
+    _range("technicians.lon_deg", t.lon_deg, -180.0, 360.0)
+    if m and float(np.min(t.speed_kmh)) <= 0:
+        raise ValueError("technicians.speed_kmh: must be > 0")
+    _no_nan(
+        "technicians.shift_end_s",
+        _arr("technicians.shift_end_s", t.shift_end_s, "fiu", (m,)),
+    )
+    _range(
+        "technicians.capacity",
+        _arr("technicians.capacity", t.capacity, "iu", (m,)),
+        0,
+        10**6,
+    )
+    sk = _arr("technicians.skill_levels", t.skill_levels, "iu", (m, n_skills))
+    _range("technicians.skill_levels", sk, 0, 10**6)
+    _arr("technicians.available", t.available, "b", (m,))
+
+
+def validate_problem(p: Problem) -> None:
+    """Check a whole :class:`~solver.model.Problem` (both blocks and their cross-references).
+
+    Raises
+    ------
+    ValueError
+        With a short message naming the offending field.
+    """
+    if not math.isfinite(p.now_s):
+        raise ValueError("now_s: must be finite")
+    validate_technicians(p.technicians)
+    n_skills = int(p.technicians.skill_levels.shape[1])
+    validate_tickets(p.tickets, p.technicians.count, n_skills)
+
+
+def validate_weights(w: CostWeights) -> None:
+    """Every weight must be finite and >= 0 (the preference weight is a bonus, subtracted)."""
+    for name in (
+        "travel", "lateness", "waiting", "skill_surplus", "balance",
+        "preference", "tier", "stability", "unassigned",
+    ):  # fmt: skip
+        v = getattr(w, name)
+        if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"weights.{name}: must be a finite number >= 0, got {v!r}")
