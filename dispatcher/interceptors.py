@@ -22,7 +22,7 @@ import grpc.aio
 from dispatcher.logging_setup import request_id_var
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
     from dispatcher.context import AppContext
     from dispatcher.metrics import DispatchMetrics
@@ -105,11 +105,14 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
     def _wrap(
         self, behavior: Callable[..., Any], method: str, request_id: str
     ) -> Callable[..., Any]:
+        """A handler of the same kind as ``behavior`` that records the call around it."""
         if inspect.isasyncgenfunction(behavior):
-            return self._wrap_generator(behavior, method, request_id)
+            return self._wrap_async_generator(behavior, method, request_id)
         if inspect.iscoroutinefunction(behavior):
             return self._wrap_coroutine(behavior, method, request_id)
-        return behavior  # a sync handler (not used with grpc.aio servicers): left untouched
+        if inspect.isgeneratorfunction(behavior):
+            return self._wrap_generator(behavior, method, request_id)
+        return self._wrap_function(behavior, method, request_id)
 
     def _begin(
         self, context: grpc.aio.ServicerContext[Any, Any], request_id: str
@@ -124,11 +127,12 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
         method: str,
         context: grpc.aio.ServicerContext[Any, Any],
         start: float,
-        code: str | None,
+        exc: BaseException | None,
     ) -> None:
         self._metrics.rpc_in_flight.dec()
-        if code is None:
-            code = _code_name(context.code())
+        code = (
+            _code_name(context.code()) if exc is None else _failure_code(exc, context)
+        )
         self._metrics.rpc_duration_seconds.labels(method=method, code=code).observe(
             time.perf_counter() - start
         )
@@ -140,45 +144,107 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> Any:
             start = self._begin(context, request_id)
-            code: str | None = None
+            failure: BaseException | None = None
             try:
                 return await behavior(request, context)
-            except grpc.aio.AbortError:
-                raise  # context.code() holds the code given to abort()
             except BaseException as exc:
-                code = _exception_code(exc)
+                failure = exc
                 raise
             finally:
-                self._end(method, context, start, code)
+                self._end(method, context, start, failure)
 
         return wrapper
 
-    def _wrap_generator(
+    def _wrap_async_generator(
         self, behavior: Callable[..., AsyncIterator[Any]], method: str, request_id: str
     ) -> Callable[..., Any]:
         async def wrapper(
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
             start = self._begin(context, request_id)
-            code: str | None = None
+            failure: BaseException | None = None
             try:
                 async for response in behavior(request, context):
                     yield response
-            except grpc.aio.AbortError:
-                raise
             except BaseException as exc:
-                code = _exception_code(exc)
+                failure = exc
                 raise
             finally:
-                self._end(method, context, start, code)
+                self._end(method, context, start, failure)
+
+        return wrapper
+
+    def _wrap_function(
+        self, behavior: Callable[..., Any], method: str, request_id: str
+    ) -> Callable[..., Any]:
+        def wrapper(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            context = _CodeRecordingContext(context)
+            start = self._begin(context, request_id)
+            failure: BaseException | None = None
+            try:
+                return behavior(request, context)
+            except BaseException as exc:
+                failure = exc
+                raise
+            finally:
+                self._end(method, context, start, failure)
+
+        return wrapper
+
+    def _wrap_generator(
+        self, behavior: Callable[..., Iterator[Any]], method: str, request_id: str
+    ) -> Callable[..., Any]:
+        def wrapper(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> Iterator[Any]:
+            context = _CodeRecordingContext(context)
+            start = self._begin(context, request_id)
+            failure: BaseException | None = None
+            try:
+                yield from behavior(request, context)
+            except BaseException as exc:
+                failure = exc
+                raise
+            finally:
+                self._end(method, context, start, failure)
 
         return wrapper
 
 
-def _exception_code(exc: BaseException) -> str:
+class _CodeRecordingContext:
+    """Wraps the context of a sync handler (which has no ``code()`` under grpc.aio) to remember the code."""
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+        self._code: grpc.StatusCode | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+    def set_code(self, code: grpc.StatusCode) -> None:
+        self._code = code
+        self._context.set_code(code)
+
+    def abort(self, code: grpc.StatusCode, details: str = "") -> None:
+        self._code = code
+        self._context.abort(code, details)
+
+    def code(self) -> grpc.StatusCode | None:
+        return self._code
+
+
+def _failure_code(
+    exc: BaseException, context: grpc.aio.ServicerContext[Any, Any]
+) -> str:
+    """The status code a call that raised ``exc`` ends with."""
+    if isinstance(exc, grpc.aio.AbortError):
+        return _code_name(context.code())  # the code given to context.abort()
     if isinstance(exc, asyncio.CancelledError | GeneratorExit):
-        return "CANCELLED"  # the client went away or the server is stopping
-    logger.exception("unhandled error in RPC handler", exc_info=exc)
+        return "CANCELLED"  # the client went away, or the server is stopping
+    code = _code_name(context.code())
+    if code != "OK":
+        return code  # the handler set a code, then raised (generated base servicers do)
+    logger.error("unhandled error in RPC handler: %r", exc, exc_info=exc)
     return "UNKNOWN"
 
 

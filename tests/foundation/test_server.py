@@ -151,3 +151,22 @@ async def test_unreachable_redis_fails_after_bounded_retries(
         await connect_redis(f"redis://127.0.0.1:{port}/0", attempts=3, timeout_s=0.5)
     warnings = [r for r in caplog.records if "not reachable" in r.getMessage()]
     assert len(warnings) == 3
+
+
+async def test_unimplemented_dispatch_rpcs_are_counted(
+    grpc_channel: grpc.aio.Channel, grpc_server: RunningServer
+) -> None:
+    """Calls to any dispatch.v1 method are recorded with their final status code."""
+    from dispatcher.pb import dispatch_pb2, dispatch_pb2_grpc
+
+    stub = dispatch_pb2_grpc.InsightServiceStub(grpc_channel)
+    try:
+        await stub.GetQueueStats(dispatch_pb2.GetQueueStatsRequest(), timeout=10)
+        code = "OK"
+    except grpc.aio.AioRpcError as exc:
+        code = exc.code().name
+    value = grpc_server.ctx.registry.get_sample_value(
+        "dispatch_rpc_duration_seconds_count",
+        {"method": "dispatch.v1.InsightService/GetQueueStats", "code": code},
+    )
+    assert value == 1
