@@ -1,0 +1,171 @@
+"""The resumable event stream: reads the per-region Redis Streams behind ``WatchEvents``.
+
+Events are appended by the store's Lua scripts, in the same atomic step as the change they
+record (exactly one per change). A watcher reads each region's stream from an exclusive
+start id, so resuming with the last id received gives no gap and no duplicate, also after
+a server restart (the position lives in the client, the events in Redis). Retention is an
+approximate ``MAXLEN`` per stream; a start id older than what was trimmed is refused with
+``OutOfRange`` (detected exactly through the stream's ``max-deleted-entry-id``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dispatcher import keys
+from dispatcher.errors import InvalidArgument, OutOfRange
+from dispatcher.store_codec import event_from_entry
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Mapping
+
+    import redis.asyncio as aioredis
+
+    from dispatcher.domain import Event, EventType
+    from dispatcher.metrics import DispatchMetrics
+
+logger = logging.getLogger(__name__)
+
+EVENT_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
+BLOCK_MS = 1000
+"""Longest wait of one XREAD; also how often the region list and shutdown are checked."""
+READ_COUNT = 500
+REGION_REFRESH_S = 2.0
+
+
+def _id_tuple(event_id: str) -> tuple[int, int]:
+    ms, seq = event_id.split("-")
+    return int(ms), int(seq)
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRequest:
+    """What to watch: regions ('' = all, new ones included), filters, resume positions."""
+
+    regions: tuple[str, ...] = ()
+    technician_id: str = ""
+    types: frozenset[EventType] = frozenset()
+    after_event_ids: Mapping[str, str] = field(default_factory=dict)
+    from_earliest: bool = False
+
+
+def check_event_id(field_name: str, event_id: str) -> None:
+    if not EVENT_ID_RE.match(event_id):
+        raise InvalidArgument(
+            field_name, f"{event_id!r} is not an event id like '1732550000000-0'"
+        )
+
+
+async def _check_retained(
+    redis: aioredis.Redis, key: str, region: str, after: str
+) -> None:
+    """``OutOfRange`` when events after ``after`` were trimmed (a gap would follow)."""
+    try:
+        info = await redis.xinfo_stream(key)
+    except Exception as exc:  # no such key: nothing was ever trimmed
+        if "no such key" in str(exc).lower():
+            return
+        raise
+    deleted = str(info.get("max-deleted-entry-id", "0-0"))
+    if deleted != "0-0" and _id_tuple(after) < _id_tuple(deleted):
+        raise OutOfRange(
+            f"after_event_ids[{region!r}]: {after} is older than the retained events of region "
+            f"{region!r} (trimmed up to {deleted}); resynchronise from current state"
+        )
+
+
+async def _latest_id(redis: aioredis.Redis, key: str) -> str:
+    last: Any = await redis.xrevrange(key, "+", "-", count=1)
+    return str(last[0][0]) if last else "0-0"
+
+
+async def _read(r: Any, streams: dict[str, str]) -> list[Any]:
+    """One blocking XREAD over ``streams``; per stream concurrently on Redis Cluster."""
+    if not getattr(r, "is_cluster", False) and type(r).__name__ != "RedisCluster":
+        return list(await r.xread(streams, count=READ_COUNT, block=BLOCK_MS) or ())
+    # a multi-key XREAD must stay in one slot on a cluster: one read per region stream
+    replies = await asyncio.gather(
+        *(
+            r.xread({k: pos}, count=READ_COUNT, block=BLOCK_MS)
+            for k, pos in streams.items()
+        )
+    )
+    return [entry for reply in replies for entry in (reply or ())]
+
+
+async def watch(
+    redis: aioredis.Redis,
+    tenant: str,
+    request: WatchRequest,
+    *,
+    stop: asyncio.Event | None = None,
+    metrics: DispatchMetrics | None = None,
+) -> AsyncIterator[Event]:
+    """Yield the tenant's events matching ``request`` until cancelled or ``stop`` is set."""
+    r: Any = redis  # redis-py's reply types are loose unions
+    for region, after in request.after_event_ids.items():
+        check_event_id(f"after_event_ids[{region!r}]", after)
+    all_regions = not request.regions
+    positions: dict[str, str] = {}
+
+    async def add_region(region: str, *, new_since_start: bool) -> None:
+        key = keys.events_key(tenant, region)
+        after = request.after_event_ids.get(region)
+        if after is not None:
+            await _check_retained(r, key, region, after)
+            positions[region] = after
+        elif request.from_earliest or new_since_start:
+            positions[region] = "0-0"
+        else:
+            positions[region] = await _latest_id(r, key)
+
+    initial = list(request.regions) or sorted(
+        await r.smembers(keys.regions_key(tenant))
+    )
+    for region in initial:
+        await add_region(region, new_since_start=False)
+    last_refresh = time.monotonic()
+    if metrics is not None:
+        metrics.event_subscribers.inc()
+    try:
+        while stop is None or not stop.is_set():
+            if all_regions and time.monotonic() - last_refresh > REGION_REFRESH_S:
+                last_refresh = time.monotonic()
+                for region in sorted(await r.smembers(keys.regions_key(tenant))):
+                    if region not in positions:
+                        # a region created after the watch began: read it from its start
+                        await add_region(region, new_since_start=True)
+            if not positions:
+                await asyncio.sleep(BLOCK_MS / 1000)
+                continue
+            streams = {
+                keys.events_key(tenant, reg): pos for reg, pos in positions.items()
+            }
+            region_of = {keys.events_key(tenant, reg): reg for reg in positions}
+            reply = await _read(r, streams)
+            now_s = time.time()
+            for key, entries in reply:
+                region = region_of[str(key)]
+                for event_id, fields in entries:
+                    positions[region] = str(event_id)
+                    event = event_from_entry(region, str(event_id), fields)
+                    if request.types and event.type not in request.types:
+                        continue
+                    if request.technician_id and request.technician_id not in (
+                        event.technician_id,
+                        event.previous_technician_id,
+                    ):
+                        continue
+                    if metrics is not None:
+                        metrics.event_stream_lag_seconds.observe(
+                            max(0.0, now_s - _id_tuple(str(event_id))[0] / 1000)
+                        )
+                    yield event
+    finally:
+        if metrics is not None:
+            metrics.event_subscribers.dec()

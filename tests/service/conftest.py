@@ -1,0 +1,128 @@
+"""Fixtures of the live-state tests: stubs on the real server, a store on the real Redis,
+and a server with an auth config (two tenants, three roles)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import grpc
+import grpc.aio
+import pytest
+
+from dispatcher.context import AppContext
+from dispatcher.context import redis_client as make_redis_client
+from dispatcher.metrics import DispatchMetrics, new_registry
+from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
+from dispatcher.server import create_server
+from dispatcher.store import RedisStateStore
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    import redis.asyncio
+
+    from dispatcher.settings import Settings
+
+AUTH_TOML = """
+[[credential]]
+token = "acme-platform"
+tenant = "acme"
+role = "platform"
+
+[[credential]]
+token = "acme-admin"
+tenant = "acme"
+role = "admin"
+name = "alice"
+
+[[credential]]
+token = "acme-tech-x"
+tenant = "acme"
+role = "technician_app"
+technician_id = "X"
+
+[[credential]]
+token = "globex-platform"
+tenant = "globex"
+role = "platform"
+"""
+
+
+@dataclass
+class Stubs:
+    """One stub per dispatch.v1 service on a channel."""
+
+    tickets: Any
+    technicians: Any
+    events: Any
+    insight: Any
+    policy: Any
+
+    @classmethod
+    def on(cls, channel: grpc.aio.Channel) -> Stubs:
+        return cls(
+            pb_grpc.TicketServiceStub(channel),
+            pb_grpc.TechnicianServiceStub(channel),
+            pb_grpc.EventServiceStub(channel),
+            pb_grpc.InsightServiceStub(channel),
+            pb_grpc.PolicyServiceStub(channel),
+        )
+
+
+def md(token: str) -> tuple[tuple[str, str], ...]:
+    """Call metadata carrying a bearer token."""
+    return (("authorization", f"Bearer {token}"),)
+
+
+def ticket(ticket_id: str, region: str = "north", priority: int = 3, **kw: Any) -> pb.Ticket:
+    """A valid ticket message (location in Boston, 30 min of work)."""
+    kw.setdefault("location", pb.Location(latitude_deg=42.36, longitude_deg=-71.06))
+    kw.setdefault("work_duration_s", 1800)
+    return pb.Ticket(ticket_id=ticket_id, region=region, priority=priority, **kw)
+
+
+def technician(technician_id: str, region: str = "north", capacity: int = 3, **kw: Any) -> pb.Technician:
+    kw.setdefault("status", pb.TECHNICIAN_STATUS_AVAILABLE)
+    kw.setdefault("location", pb.Location(latitude_deg=42.35, longitude_deg=-71.05))
+    return pb.Technician(technician_id=technician_id, region=region, capacity=capacity, **kw)
+
+
+@pytest.fixture
+def stubs(grpc_channel: grpc.aio.Channel) -> Stubs:
+    """Stubs on the dev-mode server (tenant 'default', role admin)."""
+    return Stubs.on(grpc_channel)
+
+
+@pytest.fixture
+def store(redis_client: redis.asyncio.Redis) -> RedisStateStore:
+    """A store on the flushed session Redis."""
+    return RedisStateStore(redis_client)
+
+
+@pytest.fixture
+async def auth_stubs(app_settings: Settings, redis_client: redis.asyncio.Redis, tmp_path: Path) -> AsyncIterator[Stubs]:
+    """Stubs on a server with the AUTH_TOML credentials (tenants acme and globex)."""
+    path = tmp_path / "auth.toml"
+    path.write_text(AUTH_TOML)
+    settings = dataclasses.replace(app_settings, auth_config=path)
+    assert settings.redis_url is not None
+    registry = new_registry(process_metrics=False)
+    ctx = AppContext(
+        settings=settings,
+        redis=make_redis_client(settings.redis_url),
+        metrics=DispatchMetrics(registry),
+        registry=registry,
+    )
+    server, port = await create_server(ctx, "127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield Stubs.on(channel)
+    finally:
+        ctx.shutdown_event.set()
+        await server.stop(None)
+        await ctx.aclose()
