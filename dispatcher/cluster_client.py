@@ -13,12 +13,14 @@ owns ``key``'s slot, so both travel on one connection; it works the same on a si
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from redis.asyncio import Redis
     from redis.asyncio.cluster import RedisCluster
@@ -27,6 +29,9 @@ CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 """URL schemes that name a Redis Cluster by its seed nodes."""
 
 DEFAULT_PORT = 6379
+
+XREAD_POLL_S = 0.02
+"""Poll period of :func:`xread_streams` when the streams span several cluster slots."""
 
 
 class ClusterUrlError(ValueError):
@@ -155,6 +160,47 @@ async def execute_replicated(
     return list(results[:-1])
 
 
+async def xread_streams(
+    client: Redis | RedisCluster,
+    streams: Mapping[str, str],
+    *,
+    count: int | None = None,
+    block_ms: int | None = None,
+) -> list[Any]:
+    """``XREAD [COUNT] [BLOCK] STREAMS ...`` that also works when the streams span cluster slots.
+
+    A drop-in for ``client.xread(streams, count=count, block=block_ms)`` (RESP2 reply: a list
+    of ``[key, entries]``). On a single server, or when every stream is in one slot, it is
+    exactly that call. On a cluster a multi-key XREAD across slots is refused (CROSSSLOT),
+    so the streams are grouped by slot and each group is read without blocking; when none
+    has news the call polls every ``XREAD_POLL_S`` until ``block_ms`` passed (0 = forever,
+    as BLOCK 0).
+    """
+    from redis.asyncio.cluster import RedisCluster
+
+    request: dict[Any, Any] = dict(streams)  # redis-py's key type is wider than str
+    if not isinstance(client, RedisCluster):
+        reply: Any = await client.xread(request, count=count, block=block_ms)
+        return list(reply or [])
+    groups: dict[int, dict[Any, Any]] = {}
+    for key, position in streams.items():
+        groups.setdefault(client.keyslot(key), {})[key] = position
+    if len(groups) <= 1:
+        reply = await client.xread(request, count=count, block=block_ms)
+        return list(reply or [])
+    deadline = None if not block_ms else time.monotonic() + block_ms / 1000
+    while True:
+        replies = await asyncio.gather(
+            *(client.xread(group, count=count) for group in groups.values())
+        )
+        found = [item for reply in replies for item in (reply or [])]
+        if found or block_ms is None:
+            return found
+        if deadline is not None and time.monotonic() >= deadline:
+            return []
+        await asyncio.sleep(XREAD_POLL_S)
+
+
 __all__ = [
     "CLUSTER_SCHEMES",
     "ClusterUrl",
@@ -164,4 +210,5 @@ __all__ = [
     "execute_replicated",
     "is_cluster_url",
     "parse_cluster_url",
+    "xread_streams",
 ]

@@ -23,7 +23,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import redis.asyncio as redis_asyncio
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -127,7 +127,24 @@ def redis_client(url: str, *, timeout_s: float = 5.0) -> redis_asyncio.Redis:
 
     A password in the URL (``redis://:secret@host:6379/0`` or ``redis://user:secret@...``)
     is used for AUTH. Nothing connects until the first command.
+
+    A ``redis+cluster://host:port,host:port`` URL gives a ``RedisCluster`` on those seed
+    nodes (see ``dispatcher.cluster_client``). It is typed as ``Redis`` because it offers
+    the same command API for what the service does: every multi-key operation stays in one
+    hash slot (keys tagged by tenant and region).
     """
+    from dispatcher.cluster_client import connect_cluster, is_cluster_url
+
+    if is_cluster_url(url):
+        return cast(
+            "redis_asyncio.Redis",
+            connect_cluster(
+                url,
+                decode_responses=True,
+                socket_connect_timeout=timeout_s,
+                socket_timeout=timeout_s,
+            ),
+        )
     return redis_asyncio.Redis.from_url(
         url,
         decode_responses=True,

@@ -97,6 +97,14 @@ def _redis_url(value: object) -> str | None:
     text = _text(value)
     if not text:
         return None
+    from dispatcher.cluster_client import is_cluster_url, parse_cluster_url
+
+    if is_cluster_url(text):  # redis+cluster://h:p,h:p (Redis Cluster seed nodes; OPS)
+        try:
+            parse_cluster_url(text)
+        except ValueError as exc:
+            raise ValueError(_redact(str(exc))) from None
+        return text
     parts = urlsplit(text)
     if parts.scheme not in ("redis", "rediss", "unix"):
         raise ValueError(
@@ -184,7 +192,7 @@ class Settings:
         default=None,
         metadata=_meta(
             _redis_url,
-            "Redis URL (redis://[:password@]host:port/db, rediss:// for TLS); unset = start the embedded valkey-server",
+            "Redis URL (redis://[:password@]host:port/db, rediss:// for TLS, redis+cluster://host:port,host:port for a Redis Cluster); unset = start the embedded valkey-server",
             env="REDIS_URL",
             metavar="URL",
         ),

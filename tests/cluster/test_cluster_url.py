@@ -44,3 +44,25 @@ def test_is_cluster_url() -> None:
     assert is_cluster_url("REDISS+CLUSTER://a:1")
     assert not is_cluster_url("redis://a:1")
     assert not is_cluster_url("unix:///tmp/x.sock")
+
+
+def test_settings_accept_a_cluster_url() -> None:
+    """--redis-url takes a redis+cluster:// seed list; a malformed one is a settings error."""
+    from dispatcher.settings import Settings, SettingsError, load_settings
+
+    url = "redis+cluster://10.0.0.1:7000,10.0.0.2:7001"
+    assert load_settings({"redis_url": url}, env={}).redis_url == url
+    assert not Settings(redis_url=url).embedded
+    with pytest.raises(SettingsError, match="port"):
+        load_settings({"redis_url": "redis+cluster://h:x"}, env={})
+
+
+def test_redis_client_builds_a_cluster_client_for_cluster_urls() -> None:
+    """dispatcher.context.redis_client gives a RedisCluster on the seeds for a cluster URL."""
+    from redis.asyncio.cluster import RedisCluster
+
+    from dispatcher.context import redis_client
+
+    client = redis_client("redis+cluster://127.0.0.1:7000,127.0.0.1:7001")
+    assert isinstance(client, RedisCluster)
+    assert sorted(int(n.port) for n in client.startup_nodes) == [7000, 7001]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 from redis.exceptions import RedisClusterException
 
-from dispatcher.cluster_client import connect_cluster, execute_replicated
+from dispatcher.cluster_client import connect_cluster, execute_replicated, xread_streams
 
 if TYPE_CHECKING:
     from redis.asyncio.cluster import RedisCluster
@@ -138,3 +138,30 @@ async def test_manual_failover_is_lossless_and_restart_rejoins(
     await asyncio.to_thread(healthy_cluster.kill_node, primary.port)
     await asyncio.to_thread(healthy_cluster.restart_node, primary.port)
     assert primary.port in healthy_cluster.topology()[replica]
+
+
+async def test_xread_streams_across_slots(cluster_client: RedisCluster) -> None:
+    """xread_streams reads streams of several regions (several slots) and blocks for news."""
+    streams = {f"dispatch:{{acme:r{i}}}:events": "0-0" for i in range(6)}
+    assert len({cluster_client.keyslot(k) for k in streams}) > 1
+    for i, key in enumerate(streams):
+        await cluster_client.xadd(key, {"n": str(i)})
+    reply = await xread_streams(cluster_client, streams, count=10, block_ms=1000)
+    assert sorted(str(key) for key, _ in reply) == sorted(streams)
+    latest = {str(key): str(entries[-1][0]) for key, entries in reply}
+    waiting = asyncio.create_task(
+        xread_streams(cluster_client, latest, count=10, block_ms=3000)
+    )
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    new_id = await cluster_client.xadd("dispatch:{acme:r3}:events", {"n": "late"})
+    reply = await asyncio.wait_for(waiting, 2)
+    assert [(str(k), [e[0] for e in entries]) for k, entries in reply] == [
+        ("dispatch:{acme:r3}:events", [new_id])
+    ]
+    assert (
+        await xread_streams(
+            cluster_client, latest | {"dispatch:{acme:r3}:events": new_id}, block_ms=100
+        )
+        == []
+    )
