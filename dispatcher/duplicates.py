@@ -83,7 +83,7 @@ _MATCH_OR_REGISTER = """
 local ticket, lon, lat = ARGV[1], ARGV[2], ARGV[3]
 local has_loc, radius, window = ARGV[4] == '1', tonumber(ARGV[5]), tonumber(ARGV[6])
 local now, asset, by_asset = tonumber(ARGV[7]), ARGV[8], ARGV[9] == '1'
-local check, max_n = ARGV[10] == '1', tonumber(ARGV[11])
+local check, max_n, always = ARGV[10] == '1', tonumber(ARGV[11]), ARGV[12] == '1'
 -- forget entries older than the window (bounded work per call)
 local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - window, 'LIMIT', 0, 100)
 for _, m in ipairs(old) do
@@ -102,11 +102,23 @@ if check then
     for _, m in ipairs(near) do
       if m ~= ticket then
         local t = redis.call('ZSCORE', KEYS[2], m)
-        if t and now - tonumber(t) <= window then table.insert(found, m) end
+        if t and now - tonumber(t) <= window and tonumber(t) <= now then
+          table.insert(found, m)
+        end
       end
     end
   end
-  if #found > 0 then return found end
+  if #found > 0 and not always then return found end
+  if #found > 0 then
+    if asset ~= '' and not redis.call('HGET', KEYS[3], asset) then
+      redis.call('HSET', KEYS[3], asset, ticket)
+    end
+    if has_loc then
+      redis.call('GEOADD', KEYS[1], lon, lat, ticket)
+      redis.call('ZADD', KEYS[2], now, ticket)
+    end
+    return found
+  end
 end
 if asset ~= '' then redis.call('HSET', KEYS[3], asset, ticket) end
 if has_loc then
@@ -147,7 +159,11 @@ class DuplicateIndex:
         *,
         allow_duplicate: bool = False,
     ) -> list[str]:
-        """Candidates ``probe`` duplicates, nearest first; empty means it was registered."""
+        """Candidates ``probe`` duplicates, nearest first (asset match first).
+
+        Empty: no match, and ``probe`` was registered. With ``allow_duplicate`` the
+        candidates are still returned (the link is reported) and ``probe`` is registered too.
+        """
         lat, lon = probe.lat_deg, probe.lon_deg
         has_loc = lat is not None and lon is not None
         result = await self._match(
@@ -162,8 +178,9 @@ class DuplicateIndex:
                 probe.created_s,
                 probe.asset_id if rule.by_asset else "",
                 "1" if rule.by_asset else "0",
-                "1" if rule.enabled and not allow_duplicate else "0",
+                "1" if rule.enabled else "0",
                 MAX_CANDIDATES,
+                "1" if allow_duplicate else "0",
             ],
         )
         return [_decode(v) for v in result or []]
@@ -218,3 +235,69 @@ class DuplicateIndex:
             time_key(tenant, region, category),
             asset_key(tenant, region),
         ]
+
+
+# --- linking in the store: the ticket hash's ``dup`` field + one event, lease-fenced ------
+
+# ARGV[4] lease token, ARGV[5] ticket id, ARGV[6] original id ('' = release the link),
+# ARGV[7] details JSON. Returns 1 applied, 0 gone/closed/unchanged, 'LEASE'.
+_LINK = r"""
+if redis.call('GET', P .. 'lease') ~= ARGV[4] then return 'LEASE' end
+local id, orig = ARGV[5], ARGV[6]
+local key = P .. 'ticket:' .. id
+local h = redis.call('HMGET', key, 'status', 'version', 'prio', 'dup', 'tech')
+if not h[1] or not OPEN[h[1]] or (h[4] or '') == orig then return 0 end
+local nv = tonumber(h[2]) + 1
+redis.call('HSET', key, 'dup', orig, 'version', nv, 'updated', NOW)
+if orig ~= '' then
+  emit({'type', 'TICKET_DUPLICATE_DETECTED', 'tk', id, 'st', h[1], 'v', nv, 'p', h[3],
+    'dup', orig, 'd', ARGV[7]})
+else
+  emit({'type', 'TICKET_UPDATED', 'tk', id, 'tc', h[5] or '', 'st', h[1], 'v', nv, 'p', h[3],
+    'r', 'duplicate link released', 'd', ARGV[7]})
+end
+return 1
+"""
+
+
+class DuplicateLinker:
+    """Writes a duplicate link (or its release) on a ticket, with its event."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        from dispatcher.store_lua import _COMMON
+
+        self._link = redis.register_script(_COMMON + _LINK)
+
+    async def link(
+        self,
+        tenant: str,
+        region: str,
+        token: str,
+        ticket_id: str,
+        original_id: str,
+        *,
+        held_back: bool,
+        maxlen: int,
+    ) -> bool | None:
+        """Link ``ticket_id`` to ``original_id`` ('' releases); None when the lease is lost."""
+        import json
+
+        from dispatcher import keys
+        from dispatcher.store import now_ms
+
+        details = json.dumps({"held_back": "true" if held_back else "false"})
+        reply = await self._link(
+            keys=[keys.events_key(tenant, region)],
+            args=[
+                keys.region_prefix(tenant, region),
+                now_ms(),
+                maxlen,
+                token,
+                ticket_id,
+                original_id,
+                details,
+            ],
+        )
+        if reply == "LEASE":
+            return None
+        return bool(int(reply))

@@ -24,6 +24,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dispatcher import keys
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
 
@@ -58,13 +60,16 @@ class RegionRef:
 
 
 def lease_key(tenant: str, region: str) -> str:
-    """Key holding the current fencing token of a region's lease (string, with PX TTL)."""
-    return f"dispatch:{{{tenant}:{region}}}:lease"
+    """Key holding the current fencing token of a region's lease (string, with PX TTL).
+
+    The store's fenced commit compares its token with this key (``keys.lease_key``).
+    """
+    return keys.lease_key(tenant, region)
 
 
 def lease_counter_key(tenant: str, region: str) -> str:
     """Monotonic counter the fencing tokens are drawn from (never expires)."""
-    return f"dispatch:{{{tenant}:{region}}}:lease_seq"
+    return keys.region_prefix(tenant, region) + "lease_seq"
 
 
 # KEYS[1] lease, KEYS[2] counter; ARGV[1] ttl ms. Returns the new token, or 0 when held.

@@ -1,0 +1,1063 @@
+"""The continuous solve loop: per held region, snapshot -> solve in a worker -> fenced commit.
+
+SPEC §6. One ``SolveLoop`` runs in every process with the solver role. Its ``LeaseManager``
+decides which regions this process holds; for each it runs a ``RegionWorker`` task that
+wakes up when the region's event stream shows a change (debounced by the policy's
+``debounce_ms``), when the cadence tick comes (``cadence_s``: slack shrinks as the clock
+moves) or when an SLA clock rule is due, and then:
+
+1. reads the region's policy (a change takes effect here, at the next solve) and a
+   consistent snapshot with item versions;
+2. runs the SLA clock rules (breaches, escalations; ``dispatcher.sla``);
+3. converts the snapshot to a ``solver.Problem`` (``build_problem``, the one place that
+   does it) and solves it in a worker process of the shared ``SolverPool``, never on the
+   event loop;
+4. turns the solution into decisions (assign / reassign / unassign) for the tickets whose
+   technician changed and commits them through the store, fenced by the lease token and
+   the versions read in step 1; the store appends one event per applied decision;
+5. records metrics.
+
+Accepted tickets are pinned in the problem; churn of assigned ones is bounded by the
+solver's stability cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import json
+import logging
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dispatcher import keys
+from dispatcher.duplicates import DuplicateIndex, DuplicateLinker, DuplicateProbe
+from dispatcher.leases import DEFAULT_LEASE_TTL_MS, LeaseManager, RegionRef
+from dispatcher.policy import PolicyStore
+from dispatcher.sla import (
+    ClockTicket,
+    SlaAction,
+    SlaMarks,
+    SlaRecorder,
+    at_risk_rows,
+    breaches,
+    due_times,
+    escalations,
+    next_clock_deadline,
+)
+from solver.model import NO_TECHNICIAN, Problem, Technicians, Tickets, UnassignedReason
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy.typing as npt
+    import redis.asyncio as aioredis
+
+    from dispatcher.context import AppContext
+    from dispatcher.domain import Technician, Ticket
+    from dispatcher.metrics import DispatchMetrics
+    from dispatcher.policy import Policy
+    from dispatcher.store import RegionSnapshot
+    from solver.model import Solution, SolveParams
+
+logger = logging.getLogger(__name__)
+
+OPEN_FOR_SOLVE = ("QUEUED", "ASSIGNED", "ACCEPTED")
+"""Ticket statuses the solver places; IN_PROGRESS work shows in its technician's state."""
+
+
+# --- the solver's view of a snapshot -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    """An open ticket as the solver needs it (times in epoch seconds)."""
+
+    ticket_id: str
+    version: int
+    status: str  # QUEUED | ASSIGNED | ACCEPTED | IN_PROGRESS
+    priority: int
+    lat_deg: float
+    lon_deg: float
+    duration_s: float
+    created_s: float
+    response_due_s: float = float("inf")
+    resolution_due_s: float = float("inf")
+    window_start_s: float = float("-inf")
+    window_end_s: float = float("inf")
+    tier: int = 0
+    skills: tuple[tuple[str, int], ...] = ()
+    technician_id: str = ""  # current holder ("" = none)
+    excluded: tuple[str, ...] = ()  # excluded and declined technicians
+    preferred: tuple[str, ...] = ()
+    started_s: float = float("nan")  # IN_PROGRESS: when work started
+    held_back: bool = False  # a linked duplicate: not dispatched
+
+
+@dataclass(frozen=True, slots=True)
+class TechnicianView:
+    """A technician as the solver needs it."""
+
+    technician_id: str
+    version: int
+    available: bool
+    lat_deg: float
+    lon_deg: float
+    capacity: int
+    speed_kmh: float = 40.0
+    shift_end_s: float = float("inf")
+    skills: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IndexMaps:
+    """Row index -> identifier maps of one built problem (identifiers never enter the solver)."""
+
+    ticket_ids: tuple[str, ...]
+    technician_ids: tuple[str, ...]
+    skills: tuple[str, ...]
+
+    def technician_row(self) -> dict[str, int]:
+        return {t: i for i, t in enumerate(self.technician_ids)}
+
+
+def build_problem(
+    tickets: Sequence[TicketView], technicians: Sequence[TechnicianView], now_s: float
+) -> tuple[Problem, IndexMaps, list[TicketView]]:
+    """Convert a region snapshot to a ``solver.Problem`` plus its index maps.
+
+    Returns the problem, the maps and the ticket views in row order. QUEUED, ASSIGNED and
+    ACCEPTED tickets become rows (ACCEPTED ones pinned; held-back duplicates and accepted
+    tickets whose technician is gone are left out). IN_PROGRESS tickets move their
+    technician's ``free_at_s`` to the expected end of the work and its location to the
+    ticket's, and use one place of its capacity.
+    """
+    techs = sorted(technicians, key=lambda t: t.technician_id)
+    tech_row = {t.technician_id: i for i, t in enumerate(techs)}
+    vocab = sorted(
+        {name for t in techs for name, _ in t.skills}
+        | {name for t in tickets for name, _ in t.skills}
+    )
+    skill_col = {name: j for j, name in enumerate(vocab)}
+    m, n_skills = len(techs), len(vocab)
+
+    free_at = np.full(m, now_s, dtype=np.float64)
+    lat = np.array([t.lat_deg for t in techs], dtype=np.float64)
+    lon = np.array([t.lon_deg for t in techs], dtype=np.float64)
+    busy = np.zeros(m, dtype=np.int64)
+    rows: list[TicketView] = []
+    for t in sorted(tickets, key=lambda t: t.ticket_id):
+        holder = (
+            tech_row.get(t.technician_id, NO_TECHNICIAN)
+            if t.technician_id
+            else NO_TECHNICIAN
+        )
+        if t.status == "IN_PROGRESS":
+            if holder != NO_TECHNICIAN:
+                start = t.started_s if np.isfinite(t.started_s) else now_s
+                free_at[holder] = max(free_at[holder], start + t.duration_s)
+                lat[holder], lon[holder] = t.lat_deg, t.lon_deg
+                busy[holder] += 1
+            continue
+        if t.status not in OPEN_FOR_SOLVE or t.held_back:
+            continue
+        if t.status == "ACCEPTED" and holder == NO_TECHNICIAN:
+            continue  # pinned to a technician that is gone; nothing to decide
+        rows.append(t)
+
+    n = len(rows)
+    t_skill = np.zeros((n, n_skills), dtype=np.int64)
+    current = np.full(n, NO_TECHNICIAN, dtype=np.int64)
+    pinned = np.zeros(n, dtype=np.bool_)
+    excluded: list[tuple[int, int]] = []
+    preferred: list[tuple[int, int]] = []
+    for i, t in enumerate(rows):
+        for name, level in t.skills:
+            t_skill[i, skill_col[name]] = level
+        if t.technician_id and t.status in ("ASSIGNED", "ACCEPTED"):
+            current[i] = tech_row.get(t.technician_id, NO_TECHNICIAN)
+            pinned[i] = t.status == "ACCEPTED"
+        excluded += [(i, tech_row[x]) for x in t.excluded if x in tech_row]
+        preferred += [(i, tech_row[x]) for x in t.preferred if x in tech_row]
+    k_skill = np.zeros((m, n_skills), dtype=np.int64)
+    for i, k in enumerate(techs):
+        for name, level in k.skills:
+            k_skill[i, skill_col[name]] = level
+
+    def col(attr: str, dtype: Any = np.float64) -> Any:
+        return np.array([getattr(t, attr) for t in rows], dtype=dtype)
+
+    def pairs(items: list[tuple[int, int]]) -> Any:
+        return np.array(items, dtype=np.int64).reshape(-1, 2)
+
+    problem_tickets = Tickets(
+        lat_deg=col("lat_deg"),
+        lon_deg=col("lon_deg"),
+        priority=col("priority", np.int64),
+        skill_levels=t_skill,
+        duration_s=col("duration_s"),
+        created_s=col("created_s"),
+        response_due_s=col("response_due_s"),
+        resolution_due_s=col("resolution_due_s"),
+        window_start_s=col("window_start_s"),
+        window_end_s=col("window_end_s"),
+        tier=col("tier", np.int64),
+        current_technician=current,
+        pinned=pinned,
+        excluded=pairs(excluded),
+        preferred=pairs(preferred),
+    )
+    problem_techs = Technicians(
+        lat_deg=lat,
+        lon_deg=lon,
+        skill_levels=k_skill,
+        capacity=np.maximum(
+            np.array([t.capacity for t in techs], dtype=np.int64) - busy, 0
+        ),
+        free_at_s=free_at,
+        shift_end_s=np.array([t.shift_end_s for t in techs], dtype=np.float64),
+        speed_kmh=np.array([t.speed_kmh for t in techs], dtype=np.float64),
+        available=np.array([t.available for t in techs], dtype=np.bool_),
+    )
+    maps = IndexMaps(
+        ticket_ids=tuple(t.ticket_id for t in rows),
+        technician_ids=tuple(t.technician_id for t in techs),
+        skills=tuple(vocab),
+    )
+    return Problem(problem_tickets, problem_techs, now_s), maps, rows
+
+
+# --- decisions -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One change a solve wants: ``technician_id`` "" = back to QUEUED."""
+
+    ticket_id: str
+    ticket_version: int
+    technician_id: str
+    technician_version: int
+    previous_technician_id: str
+    position: int
+    arrival_s: float
+    start_s: float
+    finish_s: float
+    sla_met: bool
+
+    @property
+    def kind(self) -> str:
+        if not self.technician_id:
+            return "unassign"
+        return "reassign" if self.previous_technician_id else "assign"
+
+
+def plan_decisions(
+    solution: Solution,
+    maps: IndexMaps,
+    rows: Sequence[TicketView],
+    technicians: Sequence[TechnicianView],
+) -> list[Decision]:
+    """Decisions for the rows whose holder changed (pinned rows never change)."""
+    versions = {t.technician_id: t.version for t in technicians}
+    out: list[Decision] = []
+    for i, t in enumerate(rows):
+        if t.status == "ACCEPTED":
+            continue
+        row = int(solution.technician[i])
+        new = maps.technician_ids[row] if row != NO_TECHNICIAN else ""
+        old = t.technician_id if t.status == "ASSIGNED" else ""
+        if new == old:
+            continue
+        out.append(
+            Decision(
+                ticket_id=t.ticket_id,
+                ticket_version=t.version,
+                technician_id=new,
+                technician_version=versions.get(new, 0),
+                previous_technician_id=old,
+                position=int(solution.position[i]),
+                arrival_s=float(solution.arrival_s[i]),
+                start_s=float(solution.start_s[i]),
+                finish_s=float(solution.finish_s[i]),
+                sla_met=bool(solution.sla_met[i]),
+            )
+        )
+    return out
+
+
+def unassigned_reasons(
+    solution: Solution, maps: IndexMaps
+) -> dict[str, UnassignedReason]:
+    """Ticket id -> reason for every row left unassigned."""
+    idx = np.flatnonzero(solution.technician == NO_TECHNICIAN)
+    return {maps.ticket_ids[i]: UnassignedReason(int(solution.reason[i])) for i in idx}
+
+
+# --- the worker pool -------------------------------------------------------------------------
+
+
+def _noop() -> None:
+    return None
+
+
+def _warm_up() -> None:
+    """Import the solver (and OR-Tools) once per worker, at pool start."""
+    import solver.cost
+    import solver.solve  # noqa: F401
+
+
+@dataclass(frozen=True, slots=True)
+class SolveOutput:
+    """What a worker returns: the solution and, per row, the cost terms of its placement."""
+
+    solution: Solution
+    terms: dict[
+        str, npt.NDArray[np.float64]
+    ]  # term name -> (n,) values (0 when unassigned)
+
+
+def _solve_job(problem: Problem, params: SolveParams) -> SolveOutput:
+    """Runs in a worker process: solve, then the placement cost terms of each assigned row."""
+    from solver.cost import PAIR_TERMS, evaluate_pairs
+    from solver.solve import solve, tech_state
+
+    solution = solve(problem, params)
+    n = problem.tickets.count
+    terms = {name: np.zeros(n, dtype=np.float64) for name in PAIR_TERMS}
+    rows = np.flatnonzero(solution.technician != NO_TECHNICIAN)
+    if rows.size:
+        # Terms as the exact core priced the placement (right after the pinned queue).
+        _, pair_terms = evaluate_pairs(
+            problem,
+            params.weights,
+            tech_state(problem, params.weights),
+            rows.astype(np.int64),
+            solution.technician[rows].astype(np.int64),
+            params.allow_overtime,
+            with_terms=True,
+        )
+        for name, values in pair_terms.items():
+            terms[name][rows] = values
+    return SolveOutput(solution, terms)
+
+
+@dataclass
+class SolverPool:
+    """Worker processes for the CPU-bound solve; created once at startup.
+
+    Workers start with ``spawn`` (a forked copy of a process running grpc and an event
+    loop is unsafe) and import the solver up front so the first solve is not slow.
+    """
+
+    workers: int = field(default_factory=lambda: max(1, min(2, os.cpu_count() or 1)))
+    _pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        if self._pool is None:
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_warm_up,
+            )
+            # Spawn every worker now (the executor starts them lazily otherwise), so the
+            # first solves do not pay for process start and the OR-Tools import.
+            for _ in range(self.workers):
+                self._pool.submit(_noop)
+
+    async def solve(self, problem: Problem, params: SolveParams) -> SolveOutput:
+        """Solve in a worker process; the event loop only awaits the future."""
+        self.start()
+        assert self._pool is not None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, _solve_job, problem, params)
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+# --- snapshot -> views ---------------------------------------------------------------------
+
+
+def _shift_end_s(tech: Technician, now_ms: int) -> float | None:
+    """End of the shift running now (inf without shifts); None when off shift."""
+    if not tech.shifts:
+        return float("inf")
+    for shift in tech.shifts:
+        if shift.start_ms <= now_ms < shift.end_ms:
+            return shift.end_ms / 1000.0
+    return None
+
+
+def views_from_snapshot(
+    snapshot: RegionSnapshot, policy: Policy, now_ms: int
+) -> tuple[list[TicketView], list[TechnicianView]]:
+    """The solver's view of a store snapshot (domain types -> plain rows)."""
+    from dispatcher.sla import due_times
+
+    tickets: list[TicketView] = []
+    for t in snapshot.tickets:
+        if t.location is None:
+            continue  # cannot be placed; validation requires a location, so this is rare
+        created_s = t.created_at_ms / 1000.0
+        response, resolution = due_times(
+            policy,
+            t.priority,
+            created_s,
+            t.response_due_ms / 1000.0 if t.response_due_ms else None,
+            t.resolution_due_ms / 1000.0 if t.resolution_due_ms else None,
+        )
+        tickets.append(
+            TicketView(
+                ticket_id=t.ticket_id,
+                version=t.version,
+                status=t.status.value,
+                priority=t.priority,
+                lat_deg=t.location.lat_deg,
+                lon_deg=t.location.lon_deg,
+                duration_s=float(t.work_duration_s),
+                created_s=created_s,
+                response_due_s=response,
+                resolution_due_s=resolution,
+                window_start_s=t.window_start_ms / 1000.0
+                if t.window_start_ms
+                else float("-inf"),
+                window_end_s=t.window_end_ms / 1000.0
+                if t.window_end_ms
+                else float("inf"),
+                tier=t.customer_tier,
+                skills=tuple((s.skill, s.level) for s in t.required_skills),
+                technician_id=t.assignment.technician_id if t.assignment else "",
+                excluded=(*t.excluded_technician_ids, *t.declined_by_technician_ids),
+                preferred=t.preferred_technician_ids,
+                started_s=t.started_at_ms / 1000.0 if t.started_at_ms else float("nan"),
+                held_back=bool(t.duplicate_of_ticket_id) and not t.allow_duplicate,
+            )
+        )
+    techs: list[TechnicianView] = []
+    for k in snapshot.technicians:
+        shift_end = _shift_end_s(k, now_ms)
+        on_duty = k.status.value in ("AVAILABLE", "BUSY") and shift_end is not None
+        loc = k.location
+        techs.append(
+            TechnicianView(
+                technician_id=k.technician_id,
+                version=k.version,
+                available=on_duty and loc is not None,
+                lat_deg=loc.lat_deg if loc else 0.0,
+                lon_deg=loc.lon_deg if loc else 0.0,
+                capacity=k.capacity,
+                speed_kmh=k.travel_speed_kmh or 40.0,
+                shift_end_s=shift_end if shift_end is not None else now_ms / 1000.0,
+                skills=tuple((s.skill, s.level) for s in k.skills),
+            )
+        )
+    return tickets, techs
+
+
+# --- the loop ------------------------------------------------------------------------------
+
+OWN_EVENT_TYPES = frozenset(
+    {
+        "TICKET_ASSIGNED",
+        "TICKET_REASSIGNED",
+        "TICKET_UNASSIGNED",
+        "TICKET_UNASSIGNABLE",
+        "TICKET_ACCEPTED",
+        "TICKET_SLA_AT_RISK",
+        "TICKET_SLA_BREACHED",
+        "TICKET_ESCALATED",
+        "TICKET_DUPLICATE_DETECTED",
+    }
+)
+"""Events that do not call for a new solve (the loop's own output, or no effect on it)."""
+WATCH_BLOCK_MS = 1000
+ERROR_BACKOFF_S = 0.5
+SUPERVISOR_MAXLEN = 10_000
+HOUSEKEEPING_MAX = 50
+"""Most held-back duplicates whose original closed are settled per cycle."""
+
+_REASON_NAMES = {r.value: r.name for r in UnassignedReason}
+
+
+def supervisor_key(tenant: str, stream: str) -> str:
+    """The supervisor notification stream of a tenant (escalations with notify_supervisor)."""
+    return keys.tenant_prefix(tenant) + "supervisor:" + stream
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000) if np.isfinite(seconds) else 0
+
+
+@dataclass
+class RegionWorker:
+    """Solves one held region until cancelled (the lease was lost or released)."""
+
+    loop: SolveLoop
+    region: RegionRef
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    checked: set[str] = field(default_factory=set)
+    solves: int = 0
+    cadence_s: float = 5.0
+    debounce_s: float = 0.005
+
+    async def run(self) -> None:
+        watcher = asyncio.create_task(self._watch(), name=f"watch:{self.region}")
+        self.wake.set()  # solve at once on taking the region over
+        next_clock = float("inf")
+        try:
+            while True:
+                timeout = min(self.cadence_s, max(0.0, next_clock - time.time()))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout=timeout)
+                if self.wake.is_set() and self.debounce_s > 0:
+                    await asyncio.sleep(self.debounce_s)
+                self.wake.clear()
+                token = self.loop.leases.token(self.region)
+                if token is None:
+                    return
+                try:
+                    next_clock = await self.cycle(str(token))
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("solve cycle of %s failed", self.region)
+                    if self.loop.metrics is not None:
+                        self.loop.metrics.solves_total.labels(
+                            region=self.region.region, status="error"
+                        ).inc()
+                    await asyncio.sleep(ERROR_BACKOFF_S)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await watcher
+
+    async def _watch(self) -> None:
+        """Wake the solve on every change in the region's event stream (not its own output)."""
+        key = keys.events_key(self.region.tenant, self.region.region)
+        last = "$"
+        redis = self.loop.redis
+        while True:
+            try:
+                reply: Any = await redis.xread(
+                    {key: last}, count=1000, block=WATCH_BLOCK_MS
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("event watch of %s failed", self.region, exc_info=True)
+                await asyncio.sleep(ERROR_BACKOFF_S)
+                continue
+            for _, entries in reply or ():
+                for event_id, fields in entries:
+                    last = str(event_id)
+                    if fields.get("type") not in OWN_EVENT_TYPES:
+                        self.wake.set()
+
+    # -- one cycle ---------------------------------------------------------------------------
+
+    async def cycle(self, token: str) -> float:
+        """Clock rules, solve and commit once; return when the clock rules next need a look."""
+        lp, tenant, region = self.loop, self.region.tenant, self.region.region
+        policy = (await lp.policies.effective(tenant, region)).policy
+        self.cadence_s = policy.solver.cadence_s
+        self.debounce_s = policy.solver.debounce_ms / 1000.0
+        snap = await lp.store.snapshot(tenant, region)
+        if snap.lease_token != token:
+            return float("inf")
+        now_ms = snap.taken_at_ms
+        held = await self._duplicates(snap, policy, token)
+        changed, next_clock = await self._clock_rules(snap, policy, token, now_ms)
+        if changed:  # escalations changed versions and priorities: read again
+            snap = await lp.store.snapshot(tenant, region)
+            now_ms = snap.taken_at_ms
+        ticket_views, tech_views = views_from_snapshot(snap, policy, now_ms)
+        if held:
+            ticket_views = [
+                dataclasses.replace(t, held_back=True) if t.ticket_id in held else t
+                for t in ticket_views
+            ]
+        problem, maps, rows = build_problem(ticket_views, tech_views, now_ms / 1000.0)
+        if not rows:
+            self._record_empty(len(tech_views))
+            return next_clock
+        output = await lp.pool.solve(problem, policy.solve_params())
+        self.solves += 1
+        solve_id = f"{lp.leases.owner_id}:{region}:{self.solves}"
+        await self._commit(snap, token, output, maps, rows, tech_views, solve_id)
+        await self._at_risk(snap, token, output.solution, problem, maps)
+        return next_clock
+
+    def _record_empty(self, n_techs: int) -> None:
+        m = self.loop.metrics
+        if m is None:
+            return
+        region = self.region.region
+        m.solve_tickets.labels(region=region).set(0)
+        m.solve_technicians.labels(region=region).set(n_techs)
+        for reason in UnassignedReason:
+            if reason is not UnassignedReason.ASSIGNED:
+                m.solve_unassigned.labels(
+                    region=region, reason=reason.name.lower()
+                ).set(0)
+
+    async def _commit(
+        self,
+        snap: RegionSnapshot,
+        token: str,
+        output: SolveOutput,
+        maps: IndexMaps,
+        rows: Sequence[TicketView],
+        techs: Sequence[TechnicianView],
+        solve_id: str,
+    ) -> None:
+        from dispatcher.domain import Assignment, CostTerm
+        from dispatcher.domain import UnassignedReason as DomainReason
+        from dispatcher.store import Decision as StoreDecision
+        from dispatcher.store import ExpectedVersions
+
+        lp, sol = self.loop, output.solution
+        now_ms = snap.taken_at_ms
+        by_id = {t.ticket_id: t for t in snap.tickets}
+        decisions: list[StoreDecision] = []
+        for i, row in enumerate(rows):
+            if row.status == "ACCEPTED":
+                continue
+            ticket = by_id[row.ticket_id]
+            r = int(sol.technician[i])
+            old = row.technician_id if row.status == "ASSIGNED" else ""
+            if r == NO_TECHNICIAN:
+                reason = DomainReason(_REASON_NAMES[int(sol.reason[i])])
+                if old or ticket.unassigned_reason != reason:
+                    decisions.append(StoreDecision(row.ticket_id, "", None, reason))
+                continue
+            new = maps.technician_ids[r]
+            pos = int(sol.position[i])
+            prev = ticket.assignment
+            if new == old and prev is not None and prev.position == pos:
+                continue  # same place in the same queue: nothing to write
+            terms = tuple(
+                CostTerm(name, float(values[i]))
+                for name, values in output.terms.items()
+                if values[i] != 0.0
+            )
+            decisions.append(
+                StoreDecision(
+                    row.ticket_id,
+                    new,
+                    Assignment(
+                        technician_id=new,
+                        position=pos,
+                        expected_arrival_ms=_ms(float(sol.arrival_s[i])),
+                        expected_start_ms=_ms(float(sol.start_s[i])),
+                        expected_finish_ms=_ms(float(sol.finish_s[i])),
+                        sla_predicted_met=bool(sol.sla_met[i]),
+                        cost_terms=terms,
+                        total_cost=float(sum(t.value for t in terms)),
+                        solve_id=solve_id,
+                        assigned_at_ms=prev.assigned_at_ms
+                        if (prev and new == old)
+                        else now_ms,
+                    ),
+                )
+            )
+        self._record_solve(sol, maps)
+        if not decisions:
+            return
+        expected = ExpectedVersions(
+            tickets={t.ticket_id: t.version for t in rows},
+            technicians={k.technician_id: k.version for k in techs},
+        )
+        result = await lp.store.commit_assignments(
+            snap.tenant, snap.region, token, decisions, expected, solve_id=solve_id
+        )
+        if result.lease_lost:
+            logger.warning("commit of %s refused: lease lost", self.region)
+            return
+        m = lp.metrics
+        if m is None:
+            return
+        done_ms = int(time.time() * 1000)
+        for outcome in result.outcomes:
+            if outcome.code == "ASSIGNED":
+                m.assignments_total.labels(region=snap.region).inc()
+                ticket = by_id[outcome.ticket_id]
+                if not ticket.declined_by_technician_ids:
+                    m.assignment_latency_seconds.observe(
+                        max(0.0, (done_ms - ticket.created_at_ms) / 1000.0)
+                    )
+            elif outcome.code == "REASSIGNED":
+                m.reassignments_total.labels(region=snap.region).inc()
+
+    def _record_solve(self, sol: Solution, maps: IndexMaps) -> None:
+        m = self.loop.metrics
+        if m is None:
+            return
+        region = self.region.region
+        m.solve_duration_seconds.labels(region=region).observe(sol.stats.wall_time_s)
+        m.solves_total.labels(region=region, status=sol.stats.status.value).inc()
+        m.solve_tickets.labels(region=region).set(len(maps.ticket_ids))
+        m.solve_technicians.labels(region=region).set(len(maps.technician_ids))
+        m.solve_objective.labels(region=region).set(sol.objective)
+        counts = np.bincount(
+            sol.reason.astype(np.int64), minlength=len(UnassignedReason)
+        )
+        for reason in UnassignedReason:
+            if reason is not UnassignedReason.ASSIGNED:
+                m.solve_unassigned.labels(
+                    region=region, reason=reason.name.lower()
+                ).set(int(counts[reason.value]))
+
+    # -- SLA -------------------------------------------------------------------------------
+
+    async def _clock_rules(
+        self, snap: RegionSnapshot, policy: Policy, token: str, now_ms: int
+    ) -> tuple[bool, float]:
+        """Breaches and escalations due now; returns (priorities changed, next due time)."""
+        lp = self.loop
+        marks = await lp.sla.marks(snap.tenant, snap.region)
+        open_ids = {t.ticket_id for t in snap.tickets}
+        await lp.sla.forget(
+            snap.tenant, snap.region, [k for k in marks if k not in open_ids]
+        )
+        clock: list[ClockTicket] = []
+        for t in snap.tickets:
+            created_s = t.created_at_ms / 1000.0
+            response, resolution = due_times(
+                policy,
+                t.priority,
+                created_s,
+                t.response_due_ms / 1000.0 if t.response_due_ms else None,
+                t.resolution_due_ms / 1000.0 if t.resolution_due_ms else None,
+            )
+            clock.append(
+                ClockTicket(
+                    t.ticket_id,
+                    t.priority,
+                    t.status.value,
+                    created_s,
+                    response,
+                    resolution,
+                    marks.get(t.ticket_id, SlaMarks()),
+                )
+            )
+        now_s = now_ms / 1000.0
+        found_breaches = breaches(clock, now_s)
+        found_escalations = escalations(policy, clock, now_s)
+        actions = [
+            SlaAction(
+                "breach",
+                b.ticket_id,
+                b.kind,
+                "",
+                json.dumps({"due_ms": str(_ms(b.due_s))}),
+            )
+            for b in found_breaches
+        ]
+        for e in found_escalations:
+            details = {
+                "old_priority": f"P{e.old_priority}",
+                "condition": e.rule.condition,
+            }
+            if e.rule.widen_to_neighbours:
+                details["widen_to"] = ",".join(policy.neighbours.get(snap.region, ()))
+            if e.rule.notify_supervisor:
+                details["supervisor_stream"] = policy.supervisor_stream
+            actions.append(
+                SlaAction(
+                    "esc",
+                    e.ticket_id,
+                    e.rule.name,
+                    str(e.new_priority),
+                    json.dumps(details),
+                )
+            )
+        applied = await lp.sla.apply(
+            snap.tenant, snap.region, token, actions, lp.store.events_maxlen
+        )
+        if not applied:
+            return False, next_clock_deadline(policy, clock, now_s)
+        m = lp.metrics
+        for b, ok in zip(found_breaches, applied, strict=False):
+            if ok and m is not None:
+                m.sla_breaches_total.labels(
+                    priority=f"P{b.priority}", kind=b.kind
+                ).inc()
+        esc_applied = applied[len(found_breaches) :]
+        changed = False
+        for e, ok in zip(found_escalations, esc_applied, strict=True):
+            if not ok:
+                continue
+            changed = changed or e.new_priority != e.old_priority
+            if m is not None:
+                m.escalations_total.labels(priority=f"P{e.old_priority}").inc()
+            if e.rule.notify_supervisor:
+                await lp.redis.xadd(
+                    supervisor_key(snap.tenant, policy.supervisor_stream),
+                    {
+                        "type": "TICKET_ESCALATED",
+                        "region": snap.region,
+                        "ticket_id": e.ticket_id,
+                        "rule": e.rule.name,
+                        "old_priority": str(e.old_priority),
+                        "priority": str(e.new_priority),
+                        "widen_to": ",".join(policy.neighbours.get(snap.region, ())),
+                        "at_ms": str(now_ms),
+                    },
+                    maxlen=SUPERVISOR_MAXLEN,
+                    approximate=True,
+                )
+        return changed, next_clock_deadline(policy, clock, now_s)
+
+    async def _at_risk(
+        self,
+        snap: RegionSnapshot,
+        token: str,
+        sol: Solution,
+        problem: Problem,
+        maps: IndexMaps,
+    ) -> None:
+        """SLA_AT_RISK once per ticket predicted to miss a due time."""
+        lp = self.loop
+        t = problem.tickets
+        rows = at_risk_rows(sol, t.response_due_s, t.resolution_due_s)
+        m = lp.metrics
+        if m is not None:
+            m.queue_at_risk.labels(tenant=snap.tenant, region=snap.region).set(
+                len(rows)
+            )
+        if not len(rows):
+            return
+        marks = await lp.sla.marks(snap.tenant, snap.region)
+        actions = [
+            SlaAction(
+                "risk",
+                maps.ticket_ids[i],
+                details=json.dumps(
+                    {
+                        "predicted_start_ms": str(_ms(float(sol.start_s[i]))),
+                        "response_due_ms": str(_ms(float(t.response_due_s[i]))),
+                        "reason": _REASON_NAMES[int(sol.reason[i])],
+                    }
+                ),
+            )
+            for i in rows
+            if not marks.get(maps.ticket_ids[i], SlaMarks()).at_risk
+        ]
+        applied = await lp.sla.apply(
+            snap.tenant, snap.region, token, actions, lp.store.events_maxlen
+        )
+        if m is not None and applied:
+            prio = {t.ticket_id: t.priority for t in snap.tickets}
+            for a, ok in zip(actions, applied, strict=True):
+                if ok:
+                    m.sla_at_risk_total.labels(
+                        priority=f"P{prio.get(a.ticket_id, 4)}"
+                    ).inc()
+
+    # -- duplicates --------------------------------------------------------------------------
+
+    async def _duplicates(
+        self, snap: RegionSnapshot, policy: Policy, token: str
+    ) -> set[str]:
+        """Link new tickets that duplicate an open one; settle links whose original closed.
+
+        Returns the ids held back by links made in this cycle (the snapshot predates them).
+        """
+        lp = self.loop
+        open_by_id = {t.ticket_id: t for t in snap.tickets}
+        self.checked &= open_by_id.keys()
+        held: set[str] = set()
+        rule = policy.duplicates
+        fresh = sorted(
+            (
+                t
+                for t in snap.tickets
+                if t.status.value == "QUEUED"
+                and not t.duplicate_of_ticket_id
+                and not t.declined_by_technician_ids
+                and t.unassigned_reason.value == "NOT_YET_SOLVED"
+                and t.ticket_id not in self.checked
+            ),
+            key=lambda t: (t.created_at_ms, t.ticket_id),
+        )
+
+        async def is_open(ticket_id: str) -> tuple[bool, str, str]:
+            other = open_by_id.get(ticket_id)
+            if other is None:
+                return False, "", ""
+            return True, other.category, other.asset_id
+
+        for t in fresh:
+            self.checked.add(t.ticket_id)
+            if not rule.enabled:
+                continue
+            probe = DuplicateProbe(
+                t.ticket_id,
+                t.category,
+                t.created_at_ms / 1000.0,
+                t.location.lat_deg if t.location else None,
+                t.location.lon_deg if t.location else None,
+                t.asset_id,
+            )
+            original = await lp.duplicates.find_duplicate(
+                snap.tenant,
+                snap.region,
+                rule,
+                probe,
+                is_open,
+                allow_duplicate=t.allow_duplicate,
+            )
+            if original is None:
+                continue
+            ok = await lp.linker.link(
+                snap.tenant,
+                snap.region,
+                token,
+                t.ticket_id,
+                original,
+                held_back=not t.allow_duplicate,
+                maxlen=lp.store.events_maxlen,
+            )
+            if ok:
+                if not t.allow_duplicate:
+                    held.add(t.ticket_id)
+                if lp.metrics is not None:
+                    lp.metrics.duplicates_detected_total.inc()
+        await self._settle_links(snap, open_by_id, token)
+        return held
+
+    async def _settle_links(
+        self, snap: RegionSnapshot, open_by_id: dict[str, Ticket], token: str
+    ) -> None:
+        """A held-back duplicate whose original is resolved is cancelled; one whose original
+        was cancelled is released for dispatch."""
+        from dispatcher.errors import DispatchError
+
+        lp = self.loop
+        orphans = [
+            t
+            for t in snap.tickets
+            if t.duplicate_of_ticket_id
+            and not t.allow_duplicate
+            and t.duplicate_of_ticket_id not in open_by_id
+        ][:HOUSEKEEPING_MAX]
+        for t in orphans:
+            original = t.duplicate_of_ticket_id
+            try:
+                status = (await lp.store.get_ticket(snap.tenant, original)).status.value
+            except DispatchError:
+                status = "GONE"
+            try:
+                if status == "RESOLVED":
+                    await lp.store.cancel(
+                        snap.tenant,
+                        t.ticket_id,
+                        f"duplicate of {original}, which was resolved",
+                    )
+                else:  # cancelled or gone: the duplicate is dispatched on its own
+                    await lp.linker.link(
+                        snap.tenant,
+                        snap.region,
+                        token,
+                        t.ticket_id,
+                        "",
+                        held_back=False,
+                        maxlen=lp.store.events_maxlen,
+                    )
+            except DispatchError:
+                logger.info(
+                    "could not settle duplicate %s of %s", t.ticket_id, original
+                )
+
+
+class SolveLoop:
+    """Leases plus one ``RegionWorker`` per held region; run it as a background task."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        metrics: DispatchMetrics | None = None,
+        *,
+        pool: SolverPool | None = None,
+        lease_ttl_ms: int = DEFAULT_LEASE_TTL_MS,
+        owner_id: str | None = None,
+    ) -> None:
+        from dispatcher.store import RedisStateStore
+
+        self.redis = redis
+        self.metrics = metrics
+        self.store = RedisStateStore(redis, metrics=metrics)
+        self.policies = PolicyStore(redis)
+        self.sla = SlaRecorder(redis)
+        self.duplicates = DuplicateIndex(redis)
+        self.linker = DuplicateLinker(redis)
+        self.pool = pool if pool is not None else SolverPool()
+        manager_kwargs: dict[str, Any] = {"owner_id": owner_id} if owner_id else {}
+        self.leases = LeaseManager(
+            redis,
+            self._regions,
+            ttl_ms=lease_ttl_ms,
+            metrics=metrics,
+            on_change=self._on_lease,
+            **manager_kwargs,
+        )
+        self.workers: dict[RegionRef, asyncio.Task[None]] = {}
+
+    async def _regions(self) -> list[RegionRef]:
+        out: list[RegionRef] = []
+        for tenant in await self.store.tenants():
+            out += [RegionRef(tenant, r) for r in await self.store.regions(tenant)]
+        return out
+
+    def _on_lease(self, region: RegionRef, token: int | None) -> None:
+        task = self.workers.pop(region, None)
+        if task is not None:
+            task.cancel()
+        if token is not None:
+            if self.metrics is not None:
+                self.metrics.init_region(region.tenant, region.region)
+            worker = RegionWorker(self, region)
+            self.workers[region] = asyncio.create_task(
+                worker.run(), name=f"solve:{region}"
+            )
+
+    async def run(self) -> None:
+        """Hold leases and solve until cancelled; then stop the workers and release."""
+        self.pool.start()
+        stop = asyncio.Event()
+        try:
+            await self.leases.run(stop)
+        finally:
+            tasks = list(self.workers.values())
+            self.workers.clear()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.pool.shutdown)
+
+
+def install(
+    ctx: AppContext, *, lease_ttl_ms: int | None = None, workers: int | None = None
+) -> SolveLoop:
+    """Create the solver pool now (startup) and register the loop as a background task."""
+    settings = ctx.settings
+    ttl = lease_ttl_ms or int(getattr(settings, "lease_ttl_ms", DEFAULT_LEASE_TTL_MS))
+    n = workers or int(getattr(settings, "solver_workers", 0) or 0)
+    pool = SolverPool(n) if n > 0 else SolverPool()
+    pool.start()
+    loop = SolveLoop(ctx.redis, ctx.metrics, pool=pool, lease_ttl_ms=ttl)
+    ctx.background.append(loop.run)
+    ctx.cleanups.append(loop.aclose)
+    return loop
