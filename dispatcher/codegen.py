@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import filecmp
 import shutil
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -49,8 +50,6 @@ def _mypy_grpc_plugin() -> str:
 
 def generate(out_root: Path) -> list[Path]:
     """Generate into ``out_root/dispatcher/pb``; return the generated files (sorted)."""
-    from grpc_tools import protoc  # type: ignore[import-untyped]
-
     out_root.mkdir(parents=True, exist_ok=True)
     (out_root / "dispatcher" / "pb").mkdir(parents=True, exist_ok=True)
     well_known = resources.files("grpc_tools") / "_proto"
@@ -68,7 +67,10 @@ def generate(out_root: Path) -> list[Path]:
         f"--mypy_grpc_out={out_root}",
         *files,
     ]
-    rc = protoc.main(args)
+    # protoc runs in a child process: loading grpc_tools' protobuf C++ runtime into a process
+    # that already loaded ortools' one aborts it ("corrupted size vs. prev_size"), which
+    # killed the whole pytest run when the stale-code test ran after a solver test.
+    rc = subprocess.run([sys.executable, "-m", *args], check=False).returncode
     if rc != 0:
         raise CodegenError(f"protoc failed with exit code {rc}")
     return sorted(
