@@ -171,7 +171,7 @@ def terms_at(
         "waiting": weights.waiting * np.maximum(start_s - problem.now_s, 0.0),
         "skill_surplus": weights.skill_surplus
         * np.maximum(surplus, 0).astype(np.float64),
-        "preference": -weights.preference * pref.astype(np.float64),
+        "preference": np.where(pref, -weights.preference, 0.0),
         "stability": weights.stability * moved.astype(np.float64),
     }
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from solver.candidates import Candidates
 
     IntArray = npt.NDArray[np.int64]
+    BoolArray = npt.NDArray[np.bool_]
 
 
 def unassigned_reasons(
@@ -40,6 +41,8 @@ def unassigned_reasons(
     cands: Candidates,
     tech_of: IntArray,
     dropped: IntArray,
+    alive: BoolArray | None = None,
+    free: IntArray | None = None,
 ) -> IntArray:
     """The binding reason (``UnassignedReason``) of every ticket row; ASSIGNED when assigned.
 
@@ -47,7 +50,8 @@ def unassigned_reasons(
     all skilled ones excluded; all of those without a free place (CAPACITY); no feasible
     placement (SHIFT); every candidate technician full after the solve (CAPACITY);
     otherwise the penalty was cheaper (PENALTY_CHEAPER). Tickets dropped by the shift
-    repair get SHIFT.
+    repair get SHIFT. ``alive`` / ``free``: arcs still usable and places per technician
+    after the shift repair (default: all arcs, ``state.free_slots``).
     """
     t, k = problem.tickets, problem.technicians
     n, m = t.count, k.count
@@ -82,12 +86,17 @@ def unassigned_reasons(
     n_ex_slot = np.bincount(
         ex_u[is_sk & (state.free_slots[ex_tech] > 0)], minlength=un.size
     )
-    count = np.bincount(tech_of[tech_of >= 0], minlength=m) + state.load
-    full = count >= k.capacity
+    free = state.free_slots if free is None else free
+    full = (
+        np.bincount(tech_of[(tech_of >= 0) & ~problem.tickets.pinned], minlength=m)
+        >= free
+    )
+    arc_tix = cands.tix if alive is None else cands.tix[alive]
+    arc_tech = cands.tech if alive is None else cands.tech[alive]
     open_arc = np.zeros(n, np.bool_)
-    np.logical_or.at(open_arc, cands.tix, ~full[cands.tech])
+    open_arc[arc_tix[~full[arc_tech]]] = True
     has_arc = np.zeros(n, np.bool_)
-    has_arc[cands.tix] = True
+    has_arc[arc_tix] = True
     r = np.full(un.size, int(UnassignedReason.PENALTY_CHEAPER), np.int64)
     feas = cands.any_feasible[un]
     r[feas & has_arc[un] & ~open_arc[un]] = UnassignedReason.CAPACITY
@@ -96,7 +105,7 @@ def unassigned_reasons(
     r[n_skill - n_ex_skill <= 0] = UnassignedReason.EXCLUDED
     r[n_skill == 0] = UnassignedReason.NO_SKILL
     reason[un] = r
-    reason[dropped] = UnassignedReason.SHIFT
+    reason[dropped[tech_of[dropped] < 0]] = UnassignedReason.SHIFT
     return reason
 
 
@@ -110,6 +119,8 @@ def finalize(
     dropped: IntArray,
     phases_s: dict[str, float],
     t0: float,
+    alive: BoolArray | None = None,
+    free: IntArray | None = None,
 ) -> Solution:
     """Build the :class:`Solution` for movable decisions ``tech_of`` plus the pinned tickets.
 
@@ -145,7 +156,7 @@ def finalize(
         state.lat_deg,
         state.lon_deg,
         state.ready_s,
-        True,
+        params.allow_overtime,
     )
     pos[mov] = ms.position + state.load[tech_of[mov]]
     arr[mov], st[mov], fin[mov] = ms.arrival_s, ms.start_s, ms.finish_s
@@ -162,7 +173,7 @@ def finalize(
     terms["unassigned"] = float(np.sum(unassigned_penalty(problem, w)[un]))
     assigned = ~un
     sla = assigned & (st <= t.response_due_s) & (fin <= t.resolution_due_s)
-    reason = unassigned_reasons(problem, state, cands, tech_of, dropped)
+    reason = unassigned_reasons(problem, state, cands, tech_of, dropped, alive, free)
     stats = SolveStats(
         status=status,
         wall_time_s=time.perf_counter() - t0,

@@ -1,0 +1,184 @@
+"""The exact core of a solve: scaled costs, min-cost flow, shift repair and refill."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from solver.constants import COST_SCALE
+from solver.cost import lateness_weight, to_scaled, unassigned_penalty
+from solver.flow import assign_slots
+from solver.local import local_resolve, places
+from solver.model import NO_TECHNICIAN, SolveStatus
+from solver.sequence import sequence_queues
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from solver.candidates import Candidates
+    from solver.cost import TechState
+    from solver.model import Problem, SolveParams
+
+    IntArray = npt.NDArray[np.int64]
+    FloatArray = npt.NDArray[np.float64]
+    BoolArray = npt.NDArray[np.bool_]
+
+REPAIR_ROUNDS = 3
+"""Local re-solves after sequencing found shift overruns, before dropping what still overruns."""
+
+REFILL_ROUNDS = 6
+"""Greedy rounds that try to put unassigned tickets into places the repair left empty."""
+
+
+@dataclass(slots=True)
+class Core:
+    """Mutable working set of one solve (kept by ``IncrementalSolver`` between solves)."""
+
+    problem: Problem
+    params: SolveParams
+    state: TechState
+    cands: Candidates
+    arc_cost: IntArray  # scaled, per candidate arc
+    penalty: IntArray  # scaled unassigned penalty per ticket row
+    alive: BoolArray  # candidate arcs not removed by the shift repair
+    free: IntArray  # places per technician left to movable tickets after the repair
+    lateness_w: FloatArray
+
+    @classmethod
+    def build(
+        cls, problem: Problem, params: SolveParams, state: TechState, cands: Candidates
+    ) -> Core:
+        """Scale the costs of ``cands`` and start with every arc alive."""
+        return cls(
+            problem, params, state, cands, to_scaled(cands.cost),
+            to_scaled(unassigned_penalty(problem, params.weights)),
+            np.ones(cands.tix.size, np.bool_), state.free_slots.copy(),
+            lateness_weight(problem, params.weights),
+        )  # fmt: skip
+
+    @property
+    def balance_scaled(self) -> float:
+        """Scaled cost per queue-place index."""
+        return self.params.weights.balance * COST_SCALE
+
+
+def run_core(core: Core) -> tuple[IntArray, SolveStatus, IntArray]:
+    """Exact flow over all candidate arcs, then sequencing and shift repair.
+
+    Returns
+    -------
+    tuple
+        (technician per ticket row for the movable tickets, else NO_TECHNICIAN; status;
+        rows dropped for shift overruns after the repair rounds).
+    """
+    n = core.problem.tickets.count
+    c = core.cands
+    slot_tech, slot_cost = places(core.free, core.state.load, core.balance_scaled)
+    res = assign_slots(
+        n, c.tix, c.tech, core.arc_cost, core.penalty, slot_tech, slot_cost
+    )
+    tech_of = np.full(n, NO_TECHNICIAN, np.int64)
+    if res.status is not SolveStatus.OPTIMAL:
+        return tech_of, res.status, np.zeros(0, np.int64)
+    tech_of[c.tix[res.arc_used]] = c.tech[res.arc_used]
+    return repair_shifts(core, tech_of)
+
+
+def repair_shifts(
+    core: Core, tech_of: IntArray
+) -> tuple[IntArray, SolveStatus, IntArray]:
+    """Remove shift overruns found by sequencing; re-place the displaced tickets locally.
+
+    A technician whose sequenced queue overruns its shift keeps only as many places as
+    its fitting tickets used (``core.free``); the overrunning (ticket, technician) arcs die
+    (``core.alive``) and the neighbourhood of the displaced tickets is re-solved exactly
+    (:func:`local_resolve`). After ``REPAIR_ROUNDS`` the remaining overruns are left
+    unassigned (reason SHIFT) and the status is FEASIBLE.
+    """
+    problem, state, c = core.problem, core.state, core.cands
+    status = SolveStatus.OPTIMAL
+    none = np.zeros(0, np.int64)
+    if core.params.allow_overtime:
+        return tech_of, status, none
+    m = problem.technicians.count
+    for rnd in range(REPAIR_ROUNDS + 1):
+        rows = np.flatnonzero(tech_of >= 0)
+        sch = sequence_queues(
+            problem, core.lateness_w, rows, tech_of[rows],
+            state.lat_deg, state.lon_deg, state.ready_s, False,
+        )  # fmt: skip
+        bad = rows[sch.overrun]
+        if bad.size == 0:
+            return refill(core, tech_of), status, none
+        tech_of = tech_of.copy()
+        if rnd == REPAIR_ROUNDS:
+            tech_of[bad] = NO_TECHNICIAN
+            return refill(core, tech_of), SolveStatus.FEASIBLE, bad
+        hit = np.unique(tech_of[bad])
+        fits = np.bincount(tech_of[rows[~sch.overrun]], minlength=m)
+        core.free[hit] = fits[hit]
+        was = np.full(problem.tickets.count, NO_TECHNICIAN, np.int64)
+        was[bad] = tech_of[bad]
+        core.alive &= c.tech != was[c.tix]
+        tech_of[bad] = NO_TECHNICIAN
+        a = core.alive
+        tech_of, status, _ = local_resolve(
+            c.tix[a], c.tech[a], core.arc_cost[a], core.penalty, core.free,
+            state.load, core.balance_scaled, tech_of, bad,
+        )  # fmt: skip
+        if status is not SolveStatus.OPTIMAL:
+            break
+    return tech_of, status, none
+
+
+def refill(core: Core, tech_of: IntArray) -> IntArray:
+    """Greedily add unassigned tickets to technicians with room, keeping every shift.
+
+    Each round offers every technician with room its best remaining arc (largest saving
+    against the unassigned penalty, after the place cost), each ticket to its best offer;
+    an insertion is kept when the re-sequenced queue still ends within the shift, and a
+    rejected arc is not offered again. Recovers places the shift repair's conservative
+    capacity cut left empty. Never makes the objective worse.
+    """
+    problem, state, c = core.problem, core.state, core.cands
+    m = problem.technicians.count
+    tried = ~core.alive.copy()
+    for _ in range(REFILL_ROUNDS):
+        count = np.bincount(tech_of[tech_of >= 0], minlength=m)
+        room = count < state.free_slots
+        place = (count + state.load).astype(np.float64)
+        gain = (
+            core.penalty[c.tix]
+            - core.arc_cost
+            - np.rint(core.balance_scaled * place[c.tech])
+        )
+        ok = ~tried & (tech_of[c.tix] < 0) & room[c.tech] & (gain > 0)
+        arcs = np.flatnonzero(ok)
+        if arcs.size == 0:
+            break
+        arcs = arcs[np.lexsort((arcs, -gain[arcs], c.tech[arcs]))]
+        arcs = arcs[
+            np.r_[True, c.tech[arcs][1:] != c.tech[arcs][:-1]]
+        ]  # best per technician
+        arcs = arcs[np.lexsort((arcs, -gain[arcs], c.tix[arcs]))]
+        arcs = arcs[np.r_[True, c.tix[arcs][1:] != c.tix[arcs][:-1]]]  # best per ticket
+        trial = tech_of.copy()
+        trial[c.tix[arcs]] = c.tech[arcs]
+        hit = np.zeros(m, np.bool_)
+        hit[c.tech[arcs]] = True
+        rows = np.flatnonzero((trial >= 0) & hit[np.maximum(trial, 0)])
+        sch = sequence_queues(
+            problem, core.lateness_w, rows, trial[rows],
+            state.lat_deg, state.lon_deg, state.ready_s, False,
+        )  # fmt: skip
+        over = np.zeros(m, np.bool_)
+        over[trial[rows[sch.overrun]]] = True
+        good = arcs[~over[c.tech[arcs]]]
+        tech_of = tech_of.copy()
+        tech_of[c.tix[good]] = c.tech[good]
+        tried[arcs] = True
+        now = np.bincount(tech_of[tech_of >= 0], minlength=m)
+        core.free = np.maximum(core.free, now)
+    return tech_of

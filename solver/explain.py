@@ -1,0 +1,146 @@
+"""Explanations: why a ticket went to whom (its cost terms) and what the alternatives cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from solver.cost import PAIR_TERMS, evaluate_pairs, unassigned_penalty
+from solver.model import NO_TECHNICIAN, Problem, Solution, SolveParams, UnassignedReason
+from solver.solve import tech_state
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One technician for the explained ticket: its cost terms (weight units) by name."""
+
+    technician: int
+    total: float  # sum of ``terms``
+    terms: dict[
+        str, float
+    ]  # PAIR_TERMS + "balance" (the queue place it takes / would take)
+    feasible: (
+        bool  # every hard constraint holds (skills, exclusion, shift, availability)
+    )
+    at_capacity: bool  # its queue is full in the solution being explained
+    violations: tuple[str, ...]  # names of the hard constraints it breaks, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why ``ticket`` got ``technician`` (or none), with the best alternatives."""
+
+    ticket: int
+    technician: int  # NO_TECHNICIAN when unassigned
+    reason: UnassignedReason
+    chosen: Option | None
+    alternatives: tuple[Option, ...]  # cheapest other feasible technicians, best first
+    unassigned_penalty: float  # what leaving it unassigned costs (weight units)
+    summary: str  # one sentence for people
+
+
+def explain(
+    problem: Problem,
+    params: SolveParams,
+    solution: Solution,
+    ticket_row: int,
+    alternatives: int = 3,
+) -> Explanation:
+    """Explain one ticket's decision in ``solution`` with the same cost model the solver used.
+
+    Parameters
+    ----------
+    problem, params
+        The instance and parameters that produced ``solution``.
+    solution
+        The solution to explain (from :func:`solver.solve` or a baseline policy).
+    ticket_row
+        Row of the ticket in ``problem.tickets``.
+    alternatives
+        How many next-best feasible technicians to list (>= 0).
+
+    Returns
+    -------
+    Explanation
+        The chosen technician's terms, the alternatives' terms and, when unassigned,
+        the binding reason (from ``solution.reason``).
+
+    Raises
+    ------
+    ValueError
+        If ``ticket_row`` is out of range, ``alternatives`` < 0, or ``solution`` does not
+        match ``problem``.
+    """
+    n, m = problem.tickets.count, problem.technicians.count
+    if solution.technician.shape != (n,):
+        raise ValueError("solution: ticket count does not match problem")
+    if not 0 <= ticket_row < n:
+        raise ValueError(f"ticket_row: {ticket_row} not in [0, {n})")
+    if alternatives < 0:
+        raise ValueError("alternatives: must be >= 0")
+    w = params.weights
+    state = tech_state(problem, w)
+    techs = np.arange(m, dtype=np.int64)
+    rows = np.full(m, ticket_row, np.int64)
+    ev, terms = evaluate_pairs(
+        problem, w, state, rows, techs, params.allow_overtime, with_terms=True
+    )
+    assigned = solution.technician
+    count = np.bincount(assigned[assigned >= 0], minlength=m)
+    chosen_tech = int(assigned[ticket_row])
+    place = count.copy()  # an alternative would join the end of that queue
+    if chosen_tech >= 0:
+        place[chosen_tech] = int(solution.position[ticket_row])
+    balance = w.balance * place
+    available = problem.technicians.available
+    at_cap = count >= problem.technicians.capacity
+
+    def option(i: int) -> Option:
+        tt = {name: float(terms[name][i]) for name in PAIR_TERMS}
+        tt["balance"] = float(balance[i])
+        viol = [
+            name
+            for name, bad in (
+                ("skill", not ev.skill_ok[i]),
+                ("excluded", bool(ev.excluded[i])),
+                ("shift", not ev.shift_ok[i]),
+                ("unavailable", not available[i]),
+            )
+            if bad
+        ]
+        return Option(
+            i, float(sum(tt.values())), tt, not viol, bool(at_cap[i]), tuple(viol)
+        )
+
+    ok = ev.skill_ok & ~ev.excluded & ev.shift_ok & available
+    total = ev.total + balance
+    others = np.flatnonzero(ok & (techs != chosen_tech))
+    others = others[np.lexsort((others, total[others]))][:alternatives]
+    alts = tuple(option(int(i)) for i in others)
+    chosen = option(chosen_tech) if chosen_tech >= 0 else None
+    pen = float(unassigned_penalty(problem, w)[ticket_row])
+    reason = UnassignedReason(int(solution.reason[ticket_row]))
+    if chosen is not None:
+        top = max(chosen.terms, key=lambda k: abs(chosen.terms[k]))
+        summary = (
+            f"ticket {ticket_row} -> technician {chosen_tech} (queue place "
+            f"{int(solution.position[ticket_row])}), cost {chosen.total:.1f}, mostly {top}"
+        )
+        if alts:
+            summary += (
+                f"; next best technician {alts[0].technician} at {alts[0].total:.1f}"
+            )
+    else:
+        summary = (
+            f"ticket {ticket_row} unassigned: {reason.name.lower()} (penalty {pen:.1f})"
+        )
+    return Explanation(
+        ticket_row,
+        chosen_tech if chosen else NO_TECHNICIAN,
+        reason,
+        chosen,
+        alts,
+        pen,
+        summary,
+    )

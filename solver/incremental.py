@@ -1,0 +1,235 @@
+"""Incremental re-solve: reuse candidates, costs and the previous decision after a small change.
+
+Accepted changes since the previous call (anything else triggers a cold solve):
+- tickets appended at the end (new rows, not pinned; their excluded/preferred pairs
+  appended after the old ones);
+- ``current_technician`` of old, unpinned rows changed (e.g. the caller committed the
+  previous decision): their stability costs are updated on every arc.
+The clock, the technicians and every other ticket field must be unchanged. New tickets
+get candidates like in a cold solve; then the neighbourhood of the new and changed rows
+(``hops`` levels) is re-solved exactly by :func:`solver.local.local_resolve`, the rest of
+the previous decision fixed, and shift overruns are repaired as in a cold solve. A cold
+solve runs every ``cold_every`` calls to stop drift from the global optimum.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from solver.candidates import Candidates, build_candidates
+from solver.core import Core, repair_shifts, run_core
+from solver.cost import evaluate_pairs, to_scaled
+from solver.finalize import finalize
+from solver.local import local_resolve
+from solver.model import NO_TECHNICIAN, Problem, Solution, SolveParams, SolveStatus
+from solver.solve import tech_state
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    IntArray = npt.NDArray[np.int64]
+
+_SAME_TICKET_FIELDS = (
+    "lat_deg", "lon_deg", "priority", "skill_levels", "duration_s", "created_s",
+    "response_due_s", "resolution_due_s", "window_start_s", "window_end_s", "tier", "pinned",
+)  # fmt: skip
+
+
+class IncrementalSolver:
+    """Keeps the working set of the last solve and re-solves small changes locally.
+
+    Parameters
+    ----------
+    params
+        Solver parameters (fixed for the object's life).
+    max_new
+        Most appended tickets handled incrementally; more trigger a cold solve.
+    cold_every
+        A cold solve at least every this many calls.
+    hops
+        Neighbourhood depth of the local re-solve.
+    """
+
+    def __init__(
+        self,
+        params: SolveParams,
+        *,
+        max_new: int = 64,
+        cold_every: int = 50,
+        hops: int = 2,
+    ) -> None:
+        self.params = params
+        self.max_new = max_new
+        self.cold_every = cold_every
+        self.hops = hops
+        self.last_mode = "none"  # "cold" or "incremental": what the last call did
+        self._core: Core | None = None
+        self._tech_of: IntArray | None = None
+        self._calls_since_cold = 0
+
+    def reset(self) -> None:
+        """Forget the cached work: the next call solves cold."""
+        self._core = None
+        self._tech_of = None
+
+    def solve(self, problem: Problem) -> Solution:
+        """Solve ``problem``, incrementally when only the accepted changes happened.
+
+        Parameters
+        ----------
+        problem
+            The region now.
+
+        Returns
+        -------
+        Solution
+            As :func:`solver.solve`; ``stats.phases_s`` has an ``"incremental"`` entry
+            when the incremental path ran.
+        """
+        t0 = time.perf_counter()
+        core = self._core
+        if (
+            core is None
+            or self._tech_of is None
+            or not self._compatible(core.problem, problem)
+        ):
+            return self._cold(problem, t0)
+        old_n = core.problem.tickets.count
+        new_rows = np.arange(old_n, problem.tickets.count, dtype=np.int64)
+        changed = np.flatnonzero(
+            problem.tickets.current_technician[:old_n]
+            != core.problem.tickets.current_technician
+        )
+        old_problem = core.problem
+        core.problem = problem
+        self._restability(core, old_problem, changed)
+        fresh = build_candidates(problem, self.params, core.state, new_rows)
+        c = core.cands
+        any_f = np.concatenate([c.any_feasible, fresh.any_feasible[old_n:]])
+        core.cands = Candidates(
+            np.concatenate([c.tix, fresh.tix]), np.concatenate([c.tech, fresh.tech]),
+            np.concatenate([c.cost, fresh.cost]), any_f,
+        )  # fmt: skip
+        core.arc_cost = np.concatenate([core.arc_cost, to_scaled(fresh.cost)])
+        core.alive = np.concatenate([core.alive, np.ones(fresh.tix.size, np.bool_)])
+        w = self.params.weights
+        from solver.cost import lateness_weight, unassigned_penalty
+
+        core.penalty = to_scaled(unassigned_penalty(problem, w))
+        core.lateness_w = lateness_weight(problem, w)
+        tech_of = np.concatenate(
+            [self._tech_of, np.full(new_rows.size, NO_TECHNICIAN, np.int64)]
+        )
+        a = core.alive
+        # An incumbent that equals the cached decision only makes other arcs dearer: that
+        # decision stays optimal there, so only rows whose incumbent differs are seeds.
+        cur = problem.tickets.current_technician[changed]
+        seeds = np.concatenate([new_rows, changed[cur != tech_of[changed]]])
+        tech_of, status, _ = local_resolve(
+            core.cands.tix[a], core.cands.tech[a], core.arc_cost[a], core.penalty, core.free,
+            core.state.load, core.balance_scaled, tech_of, seeds, self.hops,
+        )  # fmt: skip
+        dropped = np.zeros(0, np.int64)
+        if status is SolveStatus.OPTIMAL:
+            tech_of, status, dropped = repair_shifts(core, tech_of)
+        self._tech_of = tech_of
+        self._calls_since_cold += 1
+        self.last_mode = "incremental"
+        t1 = time.perf_counter()
+        return finalize(
+            problem, self.params, core.state, core.cands, tech_of, status, dropped,
+            {"incremental": t1 - t0}, t0, core.alive, core.free,
+        )  # fmt: skip
+
+    def _cold(self, problem: Problem, t0: float) -> Solution:
+        state = tech_state(problem, self.params.weights)
+        movable = np.flatnonzero(~problem.tickets.pinned)
+        cands = build_candidates(problem, self.params, state, movable)
+        t1 = time.perf_counter()
+        core = Core.build(problem, self.params, state, cands)
+        tech_of, status, dropped = run_core(core)
+        self._core, self._tech_of = core, tech_of
+        self._calls_since_cold = 0
+        self.last_mode = "cold"
+        phases = {"candidates": t1 - t0, "assignment": time.perf_counter() - t1}
+        return finalize(
+            problem, self.params, state, cands, tech_of, status, dropped, phases, t0,
+            core.alive, core.free,
+        )  # fmt: skip
+
+    def _compatible(self, old: Problem, new: Problem) -> bool:
+        """Only appended tickets and incumbent changes on unpinned rows since ``old``."""
+        if self._calls_since_cold + 1 >= self.cold_every or new.now_s != old.now_s:
+            return False
+        n0, n1 = old.tickets.count, new.tickets.count
+        if not 0 <= n1 - n0 <= self.max_new:
+            return False
+        for f in dataclasses.fields(old.technicians):
+            if not np.array_equal(
+                getattr(old.technicians, f.name), getattr(new.technicians, f.name)
+            ):
+                return False
+        ot, nt = old.tickets, new.tickets
+        for name in _SAME_TICKET_FIELDS:
+            if not np.array_equal(getattr(ot, name), getattr(nt, name)[:n0]):
+                return False
+        if nt.pinned[n0:].any():
+            return False
+        pinned = ot.pinned
+        if not np.array_equal(
+            ot.current_technician[pinned], nt.current_technician[:n0][pinned]
+        ):
+            return False
+        for name in ("excluded", "preferred"):
+            a, b = getattr(ot, name), getattr(nt, name)
+            if b.shape[0] < a.shape[0] or not np.array_equal(a, b[: a.shape[0]]):
+                return False
+            if (b[a.shape[0] :, 0] < n0).any():
+                return False
+        return True
+
+    def _restability(self, core: Core, old: Problem, changed: IntArray) -> None:
+        """Re-cost the arcs of rows whose incumbent changed; add the incumbent's arc if missing."""
+        if changed.size == 0:
+            return
+        problem, c = core.problem, core.cands
+        is_changed = np.zeros(problem.tickets.count, np.bool_)
+        is_changed[changed] = True
+        mask = is_changed[c.tix]
+        cur_new = problem.tickets.current_technician[c.tix[mask]]
+        cur_old = old.tickets.current_technician[c.tix[mask]]
+        tech = c.tech[mask]
+        moved_new = (cur_new >= 0) & (cur_new != tech)
+        moved_old = (cur_old >= 0) & (cur_old != tech)
+        cost = c.cost.copy()
+        cost[mask] += self.params.weights.stability * (
+            moved_new.astype(float) - moved_old
+        )
+        core.arc_cost[mask] = to_scaled(cost[mask])
+        core.cands = dataclasses.replace(c, cost=cost)
+        rows = changed[problem.tickets.current_technician[changed] >= 0]
+        techs = problem.tickets.current_technician[rows]
+        have = np.zeros(problem.tickets.count, np.bool_)
+        has_cur = c.tech == problem.tickets.current_technician[c.tix]
+        have[c.tix[has_cur]] = True
+        rows, techs = rows[~have[rows]], techs[~have[rows]]
+        if rows.size:
+            ev, _ = evaluate_pairs(
+                problem,
+                self.params.weights,
+                core.state,
+                rows,
+                techs,
+                self.params.allow_overtime,
+            )
+            ok = ev.feasible
+            core.cands = Candidates(
+                np.concatenate([core.cands.tix, rows[ok]]), np.concatenate([core.cands.tech, techs[ok]]),
+                np.concatenate([core.cands.cost, ev.total[ok]]), core.cands.any_feasible,
+            )  # fmt: skip
+            core.arc_cost = np.concatenate([core.arc_cost, to_scaled(ev.total[ok])])
+            core.alive = np.concatenate([core.alive, np.ones(int(ok.sum()), np.bool_)])
