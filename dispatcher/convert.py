@@ -503,7 +503,9 @@ def policy_to_pb(
         ),
         sla_targets=[
             pb.SlaTarget(
-                priority=priority_to_pb(p), response_s=t.response_s, resolution_s=t.resolution_s
+                priority=priority_to_pb(p),
+                response_s=t.response_s,
+                resolution_s=t.resolution_s,
             )
             for p, t in sorted(policy.sla.items())
         ],

@@ -3,9 +3,9 @@
 Events are appended by the store's Lua scripts, in the same atomic step as the change they
 record (exactly one per change). A watcher reads each region's stream from an exclusive
 start id, so resuming with the last id received gives no gap and no duplicate, also after
-a server restart (the position lives in the client, the events in Redis). Retention is an
-approximate ``MAXLEN`` per stream; a start id older than what was trimmed is refused with
-``OutOfRange`` (detected exactly through the stream's ``max-deleted-entry-id``).
+a server restart (the position lives in the client, the events in Redis). Retention caps each
+stream's length; the scripts remember the newest dropped id, and a start id older than it is
+refused with ``OutOfRange`` (never a silent gap).
 """
 
 from __future__ import annotations
@@ -61,21 +61,13 @@ def check_event_id(field_name: str, event_id: str) -> None:
         )
 
 
-async def _check_retained(
-    redis: aioredis.Redis, key: str, region: str, after: str
-) -> None:
-    """``OutOfRange`` when events after ``after`` were trimmed (a gap would follow)."""
-    try:
-        info = await redis.xinfo_stream(key)
-    except Exception as exc:  # no such key: nothing was ever trimmed
-        if "no such key" in str(exc).lower():
-            return
-        raise
-    deleted = str(info.get("max-deleted-entry-id", "0-0"))
-    if deleted != "0-0" and _id_tuple(after) < _id_tuple(deleted):
+async def _check_retained(redis: Any, tenant: str, region: str, after: str) -> None:
+    """``OutOfRange`` when events after ``after`` were dropped by retention (a gap)."""
+    trimmed = await redis.get(keys.events_trimmed_key(tenant, region))
+    if trimmed and _id_tuple(after) < _id_tuple(str(trimmed)):
         raise OutOfRange(
             f"after_event_ids[{region!r}]: {after} is older than the retained events of region "
-            f"{region!r} (trimmed up to {deleted}); resynchronise from current state"
+            f"{region!r} (dropped up to {trimmed}); resynchronise from current state"
         )
 
 
@@ -117,7 +109,7 @@ async def watch(
         key = keys.events_key(tenant, region)
         after = request.after_event_ids.get(region)
         if after is not None:
-            await _check_retained(r, key, region, after)
+            await _check_retained(r, tenant, region, after)
             positions[region] = after
         elif request.from_earliest or new_since_start:
             positions[region] = "0-0"

@@ -485,6 +485,16 @@ class Handlers:
             raise InvalidArgument(
                 f"policy.{exc.field}", str(exc).split(": ", 1)[-1]
             ) from None
+        except (
+            ValueError,
+            TypeError,
+        ) as exc:  # solver.model validates its own dataclasses
+            where, _, message = str(exc).partition(": ")
+            if not message:
+                where, message = "", str(exc)
+            raise InvalidArgument(
+                f"policy.{where}" if where else "policy", message
+            ) from None
         try:
             stored = await self.policies.update(
                 principal.tenant,

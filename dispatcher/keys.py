@@ -22,7 +22,8 @@ REQUEST_ID_TTL_S = 24 * 3600
 """How long a submit's request id is remembered for idempotent retries."""
 
 EVENTS_MAXLEN_DEFAULT = 100_000
-"""Default approximate length cap of each region's event stream (``XADD MAXLEN ~``)."""
+"""Default length cap of each region's event stream; the oldest events beyond it are
+dropped in steps of ``min(1000, maxlen / 10)`` (see ``store_lua``)."""
 
 
 def region_tag(tenant: str, region: str) -> str:
@@ -60,6 +61,8 @@ TECHS_ALL = "techs"
 """Sorted set, score 0, every technician id of the region."""
 EVENTS = "events"
 """The region's event stream (Redis Stream)."""
+EVENTS_TRIMMED = "events_trimmed"
+"""String: the id of the newest event dropped by retention (resuming before it = gap)."""
 REQUEST = "req:"
 """String per submit request id -> ``ticket_id`` (TTL ``REQUEST_ID_TTL_S``)."""
 LEASE = "lease"
@@ -81,6 +84,10 @@ def technician_queue_key(tenant: str, region: str, technician_id: str) -> str:
 def events_key(tenant: str, region: str) -> str:
     """The region's event stream."""
     return region_prefix(tenant, region) + EVENTS
+
+
+def events_trimmed_key(tenant: str, region: str) -> str:
+    return region_prefix(tenant, region) + EVENTS_TRIMMED
 
 
 def lease_key(tenant: str, region: str) -> str:

@@ -519,22 +519,47 @@ class InsightService(_Base, pb_grpc.InsightServiceServicer):
     async def ExplainAssignment(
         self, request: pb.ExplainAssignmentRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExplainAssignmentResponse:
-        """Partial until the solve loop keeps alternatives: the stored decision and reason."""
+        """The decision in force explained with the solver's cost model (dispatcher.explain)."""
+        from dispatcher.explain import explain_ticket
+
         async with self.call(context) as principal:
             if not 0 <= request.max_alternatives <= 20:
                 raise InvalidArgument("max_alternatives", "must be in [0, 20]")
             ticket = await self.h.get_ticket(principal, request.ticket_id)
+            exp = await explain_ticket(
+                self.h.store,
+                self.h.policies,
+                principal.tenant,
+                ticket.ticket_id,
+                request.max_alternatives or 3,
+            )
+            ticket = exp.ticket
             out = pb.ExplainAssignmentResponse(
                 ticket_id=ticket.ticket_id,
                 status=convert.ticket_status_to_pb(ticket.status),
                 unassigned_reason=convert.unassigned_reason_to_pb(
-                    ticket.unassigned_reason
+                    exp.unassigned_reason
                 ),
+                alternatives=[
+                    pb.AlternativeTechnician(
+                        technician_id=a.technician_id,
+                        cost_terms=[
+                            pb.CostTerm(name=c.name, value=c.value)
+                            for c in a.cost_terms
+                        ],
+                        total_cost=a.total_cost,
+                        feasible=a.feasible,
+                        infeasible_reason=convert.unassigned_reason_to_pb(
+                            a.infeasible_reason
+                        ),
+                    )
+                    for a in exp.alternatives
+                ],
             )
-            if ticket.assignment is not None:
-                out.chosen.CopyFrom(convert.assignment_to_pb(ticket.assignment))
-                out.solve_id = ticket.assignment.solve_id
-                out.solved_at_ms = ticket.assignment.assigned_at_ms
+            if exp.chosen is not None:
+                out.chosen.CopyFrom(convert.assignment_to_pb(exp.chosen))
+                out.solve_id = exp.chosen.solve_id
+                out.solved_at_ms = exp.chosen.assigned_at_ms
             return out
         raise AssertionError("unreachable")  # pragma: no cover
 

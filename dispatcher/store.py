@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dispatcher import keys, store_lua
+from dispatcher.cluster_client import call_script_batch
 from dispatcher.domain import (
     Assignment,
     Location,
@@ -635,15 +636,21 @@ class RedisStateStore:
         for tech_id, _, _ in pings:
             if tech_id not in regions:
                 regions[tech_id] = await self.technician_region(tenant, tech_id)
-        pipe = self._r.pipeline(transaction=False)
-        for tech_id, loc, at_ms in pings:
-            await self._location(
-                keys=[keys.technician_key(tenant, regions[tech_id], tech_id)],
-                args=[repr(loc.lat_deg), repr(loc.lon_deg), at_ms],
-                client=pipe,
-            )
+        # one pipeline on a single server; concurrent calls on a cluster (no EVALSHA in a
+        # cluster pipeline), see dispatcher.cluster_client.call_script_batch
+        replies = await call_script_batch(
+            self._r,
+            self._location,
+            [
+                (
+                    [keys.technician_key(tenant, regions[tech_id], tech_id)],
+                    [repr(loc.lat_deg), repr(loc.lon_deg), at_ms],
+                )
+                for tech_id, loc, at_ms in pings
+            ],
+        )
         out = []
-        for (tech_id, _, _), r in zip(pings, await pipe.execute(), strict=True):
+        for (tech_id, _, _), r in zip(pings, replies, strict=True):
             if int(r) < 0:
                 raise UnknownTechnician(f"technician {tech_id!r} not found")
             out.append(int(r) == 1)

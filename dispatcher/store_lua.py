@@ -33,7 +33,18 @@ local function emit(fields)
       clean[#clean + 1] = tostring(v)
     end
   end
-  return redis.call('XADD', P .. 'events', 'MAXLEN', '~', MAXLEN, '*', unpack(clean))
+  local key = P .. 'events'
+  local id = redis.call('XADD', key, '*', unpack(clean))
+  -- retention: once the stream is `slack` over MAXLEN, drop the oldest entries exactly and
+  -- remember the last dropped id, so a reader resuming from before it gets OUT_OF_RANGE
+  local max = tonumber(MAXLEN)
+  local over = redis.call('XLEN', key) - max
+  if over >= math.max(1, math.min(1000, math.floor(max / 10))) then
+    local old = redis.call('XRANGE', key, '-', '+', 'COUNT', over)
+    redis.call('SET', P .. 'events_trimmed', old[#old][1])
+    redis.call('XTRIM', key, 'MAXLEN', max)
+  end
+  return id
 end
 
 -- keep the per-status/priority sets and the response-due index in step with a status change

@@ -78,17 +78,23 @@ def md(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),)
 
 
-def ticket(ticket_id: str, region: str = "north", priority: int = 3, **kw: Any) -> pb.Ticket:
+def ticket(
+    ticket_id: str, region: str = "north", priority: int = 3, **kw: Any
+) -> pb.Ticket:
     """A valid ticket message (location in Boston, 30 min of work)."""
     kw.setdefault("location", pb.Location(latitude_deg=42.36, longitude_deg=-71.06))
     kw.setdefault("work_duration_s", 1800)
     return pb.Ticket(ticket_id=ticket_id, region=region, priority=priority, **kw)
 
 
-def technician(technician_id: str, region: str = "north", capacity: int = 3, **kw: Any) -> pb.Technician:
+def technician(
+    technician_id: str, region: str = "north", capacity: int = 3, **kw: Any
+) -> pb.Technician:
     kw.setdefault("status", pb.TECHNICIAN_STATUS_AVAILABLE)
     kw.setdefault("location", pb.Location(latitude_deg=42.35, longitude_deg=-71.05))
-    return pb.Technician(technician_id=technician_id, region=region, capacity=capacity, **kw)
+    return pb.Technician(
+        technician_id=technician_id, region=region, capacity=capacity, **kw
+    )
 
 
 @pytest.fixture
@@ -104,7 +110,9 @@ def store(redis_client: redis.asyncio.Redis) -> RedisStateStore:
 
 
 @pytest.fixture
-async def auth_stubs(app_settings: Settings, redis_client: redis.asyncio.Redis, tmp_path: Path) -> AsyncIterator[Stubs]:
+async def auth_stubs(
+    app_settings: Settings, redis_client: redis.asyncio.Redis, tmp_path: Path
+) -> AsyncIterator[Stubs]:
     """Stubs on a server with the AUTH_TOML credentials (tenants acme and globex)."""
     path = tmp_path / "auth.toml"
     path.write_text(AUTH_TOML)

@@ -1,0 +1,252 @@
+"""Credentials, roles and tenant isolation with a configured auth file."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import grpc
+import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
+
+from dispatcher import keys
+from dispatcher.auth import AuthConfigError, Authenticator
+from dispatcher.domain import Assignment, Role
+from dispatcher.errors import Unauthenticated
+from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.store import Decision, ExpectedVersions, RedisStateStore
+from tests.service.conftest import Stubs, md, technician, ticket
+
+if TYPE_CHECKING:
+    import redis.asyncio
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+PLATFORM, ADMIN, TECH_X, OTHER = (
+    md("acme-platform"),
+    md("acme-admin"),
+    md("acme-tech-x"),
+    md("globex-platform"),
+)
+
+
+async def code_of(coro: object) -> grpc.StatusCode:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await coro  # type: ignore[misc]
+    return err.value.code()
+
+
+async def test_missing_or_unknown_credential_is_unauthenticated(
+    auth_stubs: Stubs,
+) -> None:
+    """No metadata, a wrong token: UNAUTHENTICATED; x-api-key works like a bearer token."""
+    req = pb.ListTicketsRequest()
+    assert (
+        await code_of(auth_stubs.tickets.ListTickets(req))
+        == grpc.StatusCode.UNAUTHENTICATED
+    )
+    assert (
+        await code_of(auth_stubs.tickets.ListTickets(req, metadata=md("wrong")))
+        == grpc.StatusCode.UNAUTHENTICATED
+    )
+    await auth_stubs.tickets.ListTickets(
+        req, metadata=(("x-api-key", "acme-platform"),)
+    )
+
+
+async def test_tenants_are_isolated(auth_stubs: Stubs) -> None:
+    """Another tenant cannot see, list, change or watch acme's tickets; ids are per tenant."""
+    await auth_stubs.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(ticket=ticket("T1")), metadata=PLATFORM
+    )
+    await auth_stubs.technicians.UpsertTechnician(
+        pb.UpsertTechnicianRequest(technician=technician("X")), metadata=PLATFORM
+    )
+    get = pb.GetTicketRequest(ticket_id="T1")
+    assert (
+        await code_of(auth_stubs.tickets.GetTicket(get, metadata=OTHER))
+        == grpc.StatusCode.NOT_FOUND
+    )
+    cancel = pb.CancelTicketRequest(ticket_id="T1")
+    assert (
+        await code_of(auth_stubs.tickets.CancelTicket(cancel, metadata=OTHER))
+        == grpc.StatusCode.NOT_FOUND
+    )
+    tech = pb.GetTechnicianRequest(technician_id="X")
+    assert (
+        await code_of(auth_stubs.technicians.GetTechnician(tech, metadata=OTHER))
+        == grpc.StatusCode.NOT_FOUND
+    )
+    assert (
+        list(
+            (
+                await auth_stubs.tickets.ListTickets(
+                    pb.ListTicketsRequest(), metadata=OTHER
+                )
+            ).tickets
+        )
+        == []
+    )
+    stats = await auth_stubs.insight.GetQueueStats(
+        pb.GetQueueStatsRequest(), metadata=OTHER
+    )
+    assert list(stats.regions) == []
+    # the same ticket id is free in the other tenant
+    mine = await auth_stubs.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(ticket=ticket("T1")), metadata=OTHER
+    )
+    assert mine.ticket.version == 1
+    acme = await auth_stubs.tickets.GetTicket(get, metadata=PLATFORM)
+    assert acme.version == 1
+    watch = auth_stubs.events.WatchEvents(
+        pb.WatchEventsRequest(start=pb.START_POSITION_EARLIEST), metadata=OTHER
+    )
+    first = await watch.read()
+    assert first.event.ticket_id == "T1"
+    assert first.event.type == pb.EVENT_TYPE_TICKET_SUBMITTED
+    watch.cancel()
+
+
+async def test_only_admin_changes_policy(auth_stubs: Stubs) -> None:
+    """Platform and technician roles get PERMISSION_DENIED on UpdatePolicy; admin succeeds."""
+    current = await auth_stubs.policy.GetPolicy(
+        pb.GetPolicyRequest(), metadata=PLATFORM
+    )
+    req = pb.UpdatePolicyRequest(
+        policy=current, update_mask=FieldMask(paths=["solver"])
+    )
+    assert (
+        await code_of(auth_stubs.policy.UpdatePolicy(req, metadata=PLATFORM))
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
+    assert (
+        await code_of(auth_stubs.policy.UpdatePolicy(req, metadata=TECH_X))
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
+    stored = await auth_stubs.policy.UpdatePolicy(req, metadata=ADMIN)
+    assert (stored.version, stored.updated_by) == (1, "alice")
+
+
+async def test_technician_app_reports_only_on_its_own_tickets(
+    auth_stubs: Stubs, redis_client: redis.asyncio.Redis
+) -> None:
+    """Technician X may accept its ticket, not Y's; it cannot submit or act for another id."""
+    for tid in ("TX", "TY"):
+        await auth_stubs.tickets.SubmitTicket(
+            pb.SubmitTicketRequest(ticket=ticket(tid)), metadata=PLATFORM
+        )
+    for tech in ("X", "Y"):
+        await auth_stubs.technicians.UpsertTechnician(
+            pb.UpsertTechnicianRequest(technician=technician(tech)), metadata=PLATFORM
+        )
+    store = RedisStateStore(redis_client)
+    await redis_client.set(keys.lease_key("acme", "north"), "tok")
+    snap = await store.snapshot("acme", "north")
+    ev = ExpectedVersions(
+        {t.ticket_id: t.version for t in snap.tickets},
+        {t.technician_id: t.version for t in snap.technicians},
+    )
+    await store.commit_assignments(
+        "acme",
+        "north",
+        "tok",
+        [Decision("TX", "X", Assignment("X")), Decision("TY", "Y", Assignment("Y"))],
+        ev,
+    )
+
+    assert (
+        await code_of(
+            auth_stubs.tickets.AcceptTicket(
+                pb.AcceptTicketRequest(ticket_id="TY"), metadata=TECH_X
+            )
+        )
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
+    assert (
+        await code_of(
+            auth_stubs.tickets.AcceptTicket(
+                pb.AcceptTicketRequest(ticket_id="TY", technician_id="Y"),
+                metadata=TECH_X,
+            )
+        )
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
+    assert (
+        await code_of(
+            auth_stubs.tickets.GetTicket(
+                pb.GetTicketRequest(ticket_id="TY"), metadata=TECH_X
+            )
+        )
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
+    accepted = await auth_stubs.tickets.AcceptTicket(
+        pb.AcceptTicketRequest(ticket_id="TX"), metadata=TECH_X
+    )
+    assert accepted.status == pb.TICKET_STATUS_ACCEPTED
+    submit = pb.SubmitTicketRequest(ticket=ticket("T9"))
+    assert (
+        await code_of(auth_stubs.tickets.SubmitTicket(submit, metadata=TECH_X))
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
+    cancel = pb.CancelTicketRequest(ticket_id="TX")
+    assert (
+        await code_of(auth_stubs.tickets.CancelTicket(cancel, metadata=TECH_X))
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
+    ping_other = pb.ReportLocationRequest(
+        technician_id="Y", location=pb.Location(latitude_deg=1, longitude_deg=1)
+    )
+    assert (
+        await code_of(
+            auth_stubs.technicians.ReportLocation(ping_other, metadata=TECH_X)
+        )
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
+    ping_self = pb.ReportLocationRequest(
+        location=pb.Location(latitude_deg=1, longitude_deg=1)
+    )
+    assert (
+        await auth_stubs.technicians.ReportLocation(ping_self, metadata=TECH_X)
+    ).applied
+    me = await auth_stubs.technicians.GetTechnician(
+        pb.GetTechnicianRequest(), metadata=TECH_X
+    )
+    assert me.technician_id == "X"
+
+
+def test_auth_config_errors_name_the_entry() -> None:
+    """Bad credential files fail with a message naming the entry and field."""
+    with pytest.raises(AuthConfigError, match=r"credential\[0\]\.role"):
+        Authenticator.from_dict(
+            {"credential": [{"token": "t", "tenant": "a", "role": "root"}]}
+        )
+    with pytest.raises(AuthConfigError, match=r"credential\[0\]\.technician_id"):
+        Authenticator.from_dict(
+            {"credential": [{"token": "t", "tenant": "a", "role": "technician_app"}]}
+        )
+    with pytest.raises(AuthConfigError, match=r"credential\[0\]\.tenant"):
+        Authenticator.from_dict(
+            {"credential": [{"token": "t", "tenant": "a:b", "role": "admin"}]}
+        )
+    with pytest.raises(AuthConfigError, match="at least one"):
+        Authenticator.from_dict({})
+
+
+def test_sha256_credentials() -> None:
+    """A digest-only entry authenticates the matching token; dev mode without a file."""
+    import hashlib
+
+    auth = Authenticator.from_dict(
+        {
+            "credential": [
+                {
+                    "sha256": hashlib.sha256(b"k").hexdigest(),
+                    "tenant": "a",
+                    "role": "admin",
+                }
+            ]
+        }
+    )
+    assert auth.authenticate([("authorization", "Bearer k")]).role is Role.ADMIN
+    with pytest.raises(Unauthenticated):
+        auth.authenticate([])
+    assert Authenticator.from_file(None).authenticate([]).tenant == "default"

@@ -1,0 +1,176 @@
+"""pb <-> domain conversion pairs round-trip, and bad enums are rejected naming the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from dispatcher import convert
+from dispatcher.domain import (
+    Assignment,
+    CostTerm,
+    Event,
+    EventType,
+    Location,
+    PriorityStats,
+    RegionStats,
+    Resolution,
+    ResolutionCode,
+    Shift,
+    SkillLevel,
+    Technician,
+    TechnicianStatus,
+    Ticket,
+    TicketStatus,
+    UnassignedReason,
+)
+from dispatcher.errors import InvalidArgument
+from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.policy import Policy
+
+ASSIGNMENT = Assignment(
+    technician_id="X",
+    position=2,
+    expected_arrival_ms=1_800_000_000_000,
+    expected_start_ms=1_800_000_060_000,
+    expected_finish_ms=1_800_000_960_000,
+    sla_predicted_met=True,
+    cost_terms=(CostTerm("travel", 120.5), CostTerm("lateness", 0.0)),
+    total_cost=120.5,
+    solve_id="s-1",
+    assigned_at_ms=1_799_999_999_000,
+)
+
+
+def test_ticket_round_trip() -> None:
+    """Every input field of a ticket survives domain -> pb -> domain."""
+    t = Ticket(
+        ticket_id="T-1",
+        region="north",
+        priority=2,
+        work_duration_s=900,
+        category="hvac",
+        title="No heat",
+        description="Boiler down",
+        required_skills=(SkillLevel("hvac", 3), SkillLevel("gas", 1)),
+        location=Location(42.1, -71.2),
+        asset_id="boiler-9",
+        customer_tier=2,
+        window_start_ms=1_800_000_000_000,
+        window_end_ms=1_800_003_600_000,
+        response_due_ms=1_800_000_500_000,
+        resolution_due_ms=1_800_007_200_000,
+        preferred_technician_ids=("A",),
+        excluded_technician_ids=("B", "C"),
+        attributes={"floor": "3"},
+        allow_duplicate=True,
+    )
+    assert convert.ticket_from_pb(convert.ticket_to_pb(t)) == t
+
+
+def test_ticket_output_fields_to_pb() -> None:
+    """Output-only fields appear in the pb ticket."""
+    t = Ticket(
+        "T",
+        "r",
+        1,
+        60,
+        location=Location(0, 0),
+        status=TicketStatus.RESOLVED,
+        version=5,
+        assignment=ASSIGNMENT,
+        resolution=Resolution(ResolutionCode.FIXED, "ok"),
+        unassigned_reason=UnassignedReason.NONE,
+        declined_by_technician_ids=("Z",),
+    )
+    msg = convert.ticket_to_pb(t)
+    assert msg.status == pb.TICKET_STATUS_RESOLVED
+    assert msg.version == 5
+    assert convert.assignment_from_pb(msg.assignment) == ASSIGNMENT
+    assert msg.resolution.code == pb.RESOLUTION_CODE_FIXED
+    assert list(msg.declined_by_technician_ids) == ["Z"]
+
+
+def test_assignment_round_trip() -> None:
+    """Assignment pair round-trips."""
+    assert (
+        convert.assignment_from_pb(convert.assignment_to_pb(ASSIGNMENT)) == ASSIGNMENT
+    )
+
+
+def test_technician_round_trip() -> None:
+    """Every input field of a technician survives domain -> pb -> domain."""
+    t = Technician(
+        technician_id="X",
+        region="north",
+        status=TechnicianStatus.ON_BREAK,
+        capacity=4,
+        display_name="Xavier",
+        skills=(SkillLevel("hvac", 5),),
+        location=Location(42.0, -71.0),
+        shifts=(Shift(1_800_000_000_000, 1_800_028_800_000),),
+        travel_speed_kmh=35.5,
+        attributes={"van": "7"},
+    )
+    assert convert.technician_from_pb(convert.technician_to_pb(t)) == t
+
+
+def test_event_round_trip() -> None:
+    """Event pair round-trips."""
+    e = Event(
+        event_id="1800000000000-3",
+        region="north",
+        type=EventType.TICKET_REASSIGNED,
+        occurred_at_ms=1_800_000_000_000,
+        ticket_id="T",
+        technician_id="X",
+        previous_technician_id="Y",
+        ticket_status=TicketStatus.ASSIGNED,
+        ticket_version=4,
+        priority=1,
+        assignment=ASSIGNMENT,
+        unassigned_reason=UnassignedReason.CAPACITY,
+        reason="r",
+        solve_id="s-1",
+        details={"k": "v"},
+    )
+    assert convert.event_from_pb(convert.event_to_pb(e)) == e
+
+
+def test_region_stats_round_trip() -> None:
+    """Queue statistics pair round-trips."""
+    s = RegionStats(
+        "north", tuple(PriorityStats(p, p, 1, 2, 3.5, 1, 0) for p in (1, 2, 3, 4)), 5, 4
+    )
+    assert convert.region_stats_from_pb(convert.region_stats_to_pb(s)) == s
+
+
+def test_policy_round_trip() -> None:
+    """The default policy survives policy -> pb -> dict -> policy."""
+    from dispatcher.policy import policy_from_dict
+
+    p = Policy()
+    assert policy_from_dict(convert.policy_dict_from_pb(convert.policy_to_pb(p))) == p
+
+
+@pytest.mark.parametrize(
+    ("msg", "field"),
+    [
+        (pb.Ticket(ticket_id="T", region="r", priority=0), "ticket.priority"),
+        (pb.Ticket(ticket_id="T", region="r", priority=9), "ticket.priority"),
+    ],
+)
+def test_ticket_bad_priority_is_rejected(msg: pb.Ticket, field: str) -> None:
+    """UNSPECIFIED or unknown priorities raise InvalidArgument naming the field."""
+    with pytest.raises(InvalidArgument) as err:
+        convert.ticket_from_pb(msg)
+    assert err.value.field == field
+
+
+def test_unknown_enum_values_are_rejected() -> None:
+    """Unknown technician status / resolution code numbers are INVALID_ARGUMENT."""
+    with pytest.raises(InvalidArgument, match=r"technician\.status"):
+        convert.technician_from_pb(
+            pb.Technician(technician_id="X", region="r", status=77)
+        )
+    with pytest.raises(InvalidArgument, match=r"resolution\.code"):
+        convert.resolution_from_pb(pb.Resolution(code=0), "resolution")

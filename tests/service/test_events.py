@@ -1,0 +1,216 @@
+"""WatchEvents: filters, resume without gap or duplicate (also across a server restart), retention."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import grpc
+import grpc.aio
+import pytest
+
+from dispatcher import keys
+from dispatcher.context import AppContext
+from dispatcher.context import redis_client as make_redis_client
+from dispatcher.domain import Location, SubmitTicket, Ticket
+from dispatcher.metrics import DispatchMetrics, new_registry
+from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.server import create_server
+from dispatcher.store import RedisStateStore
+from tests.service.conftest import Stubs, technician, ticket
+
+if TYPE_CHECKING:
+    import redis.asyncio
+
+    from dispatcher.settings import Settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+
+async def read_n(call: Any, n: int, timeout_s: float = 10.0) -> list[pb.Event]:
+    out: list[pb.Event] = []
+    async with asyncio.timeout(timeout_s):
+        while len(out) < n:
+            out.append((await call.read()).event)
+    return out
+
+
+async def test_watch_live_and_filters(stubs: Stubs) -> None:
+    """Live events arrive in order; region, technician and type filters apply."""
+    all_call = stubs.events.WatchEvents(pb.WatchEventsRequest())
+    south_call = stubs.events.WatchEvents(pb.WatchEventsRequest(regions=["south"]))
+    tech_call = stubs.events.WatchEvents(
+        pb.WatchEventsRequest(regions=["north"], technician_id="X")
+    )
+    types_call = stubs.events.WatchEvents(
+        pb.WatchEventsRequest(regions=["north"], types=[pb.EVENT_TYPE_TICKET_CANCELLED])
+    )
+    await asyncio.sleep(0.3)  # let the watches take their starting positions
+    await stubs.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=ticket("N1")))
+    await stubs.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(ticket=ticket("S1", region="south"))
+    )
+    await stubs.technicians.UpsertTechnician(
+        pb.UpsertTechnicianRequest(technician=technician("X"))
+    )
+    await stubs.tickets.CancelTicket(
+        pb.CancelTicketRequest(ticket_id="N1", reason="dup")
+    )
+    got = await read_n(all_call, 4)
+    assert [(e.type, e.ticket_id or e.technician_id) for e in got][:1] == [
+        (pb.EVENT_TYPE_TICKET_SUBMITTED, "N1")
+    ]
+    assert {e.ticket_id for e in got if e.ticket_id} == {"N1", "S1"}
+    assert [e.ticket_id for e in await read_n(south_call, 1)] == ["S1"]
+    tech_event = (await read_n(tech_call, 1))[0]
+    assert (tech_event.type, tech_event.technician_version) == (
+        pb.EVENT_TYPE_TECHNICIAN_UPSERTED,
+        1,
+    )
+    cancelled = (await read_n(types_call, 1))[0]
+    assert (cancelled.ticket_id, cancelled.reason, cancelled.ticket_version) == (
+        "N1",
+        "dup",
+        2,
+    )
+    for call in (all_call, south_call, tech_call, types_call):
+        call.cancel()
+
+
+async def test_resume_from_last_id_has_no_gap_or_duplicate(stubs: Stubs) -> None:
+    """Reading part of the stream, then resuming with the last id, yields exactly the rest."""
+    reqs = [pb.SubmitTicketRequest(ticket=ticket(f"T{i:02d}")) for i in range(20)]
+    await stubs.tickets.BatchSubmitTickets(pb.BatchSubmitTicketsRequest(requests=reqs))
+    first = stubs.events.WatchEvents(
+        pb.WatchEventsRequest(regions=["north"], start=pb.START_POSITION_EARLIEST)
+    )
+    head = await read_n(first, 7)
+    first.cancel()
+    resumed = stubs.events.WatchEvents(
+        pb.WatchEventsRequest(after_event_ids={"north": head[-1].event_id})
+    )
+    tail = await read_n(resumed, 13)
+    resumed.cancel()
+    assert [e.ticket_id for e in head + tail] == [f"T{i:02d}" for i in range(20)]
+
+
+async def test_resume_across_server_restart(
+    app_settings: Settings, redis_client: redis.asyncio.Redis
+) -> None:
+    """A client reconnecting to a new server with its last id misses nothing and sees nothing twice."""
+    assert app_settings.redis_url is not None
+    url = app_settings.redis_url
+
+    async def start() -> tuple[grpc.aio.Server, AppContext, int]:
+        registry = new_registry(process_metrics=False)
+        ctx = AppContext(
+            settings=app_settings,
+            redis=make_redis_client(url),
+            metrics=DispatchMetrics(registry),
+            registry=registry,
+        )
+        server, port = await create_server(ctx, "127.0.0.1:0")
+        await server.start()
+        return server, ctx, port
+
+    async def stop(server: grpc.aio.Server, ctx: AppContext) -> None:
+        ctx.shutdown_event.set()
+        await server.stop(None)
+        await ctx.aclose()
+
+    store = RedisStateStore(redis_client)
+
+    def batch(lo: int, hi: int) -> list[SubmitTicket]:
+        return [
+            SubmitTicket(Ticket(f"T{i:03d}", "north", 2, 60, location=Location(1, 1)))
+            for i in range(lo, hi)
+        ]
+
+    server, ctx, port = await start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        call = Stubs.on(channel).events.WatchEvents(
+            pb.WatchEventsRequest(regions=["north"], start=pb.START_POSITION_EARLIEST)
+        )
+        await store.submit("default", batch(0, 30))
+        seen = await read_n(call, 30)
+        await store.submit(
+            "default", batch(30, 40)
+        )  # written while the client is still connected...
+        seen += await read_n(
+            call, 4
+        )  # ...but it only reads some before the server goes away
+    await stop(server, ctx)
+    await store.submit("default", batch(40, 60))  # written while no server runs
+    server, ctx, port = await start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = Stubs.on(channel).events.WatchEvents(
+                pb.WatchEventsRequest(after_event_ids={"north": seen[-1].event_id})
+            )
+            rest = await read_n(call, 26)
+            await store.submit("default", batch(60, 61))
+            rest += await read_n(call, 1)
+            call.cancel()
+    finally:
+        await stop(server, ctx)
+    ids = [e.ticket_id for e in seen + rest]
+    assert ids == [f"T{i:03d}" for i in range(61)]
+    event_ids = [e.event_id for e in seen + rest]
+    assert len(set(event_ids)) == len(event_ids)
+
+
+async def test_resume_older_than_retention_is_out_of_range(
+    stubs: Stubs, redis_client: redis.asyncio.Redis
+) -> None:
+    """Retention drops the oldest events; resuming before them is OUT_OF_RANGE, never a gap."""
+    store = RedisStateStore(redis_client, events_maxlen=5)
+    await store.submit(
+        "default",
+        [
+            SubmitTicket(Ticket(f"T{i:02d}", "north", 2, 60, location=Location(1, 1)))
+            for i in range(12)
+        ],
+    )
+    assert await redis_client.xlen(keys.events_key("default", "north")) == 5
+    trimmed = await redis_client.get(keys.events_trimmed_key("default", "north"))
+    ms, seq = map(int, trimmed.split("-"))
+    before = f"{ms}-{seq - 1}" if seq else f"{ms - 1}-0"
+    call = stubs.events.WatchEvents(
+        pb.WatchEventsRequest(after_event_ids={"north": before})
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await call.read()
+    assert err.value.code() == grpc.StatusCode.OUT_OF_RANGE
+    ok = stubs.events.WatchEvents(
+        pb.WatchEventsRequest(after_event_ids={"north": trimmed})
+    )
+    assert [e.ticket_id for e in await read_n(ok, 5)] == [
+        f"T{i:02d}" for i in range(7, 12)
+    ]
+    ok.cancel()
+    earliest = stubs.events.WatchEvents(
+        pb.WatchEventsRequest(start=pb.START_POSITION_EARLIEST)
+    )
+    assert (await read_n(earliest, 1))[0].ticket_id == "T07"
+    earliest.cancel()
+    bad = stubs.events.WatchEvents(
+        pb.WatchEventsRequest(after_event_ids={"north": "not-an-id"})
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await bad.read()
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_store_retention_is_bounded(redis_client: redis.asyncio.Redis) -> None:
+    """With events_maxlen set, a stream never exceeds it by more than the trim step."""
+    store = RedisStateStore(redis_client, events_maxlen=100)
+    for lo in range(0, 1000, 250):
+        await store.submit(
+            "default",
+            [
+                SubmitTicket(Ticket(f"T{i}", "north", 2, 60, location=Location(1, 1)))
+                for i in range(lo, lo + 250)
+            ],
+        )
+    length = await redis_client.xlen(keys.events_key("default", "north"))
+    assert 100 <= length < 110

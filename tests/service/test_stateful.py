@@ -1,0 +1,220 @@
+"""Hypothesis stateful test: random operation sequences on the real store keep SPEC §3
+invariants 1 (nothing acknowledged is lost), 2 (one holder, capacity) and 4 (one event per
+change, in order per ticket)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from dispatcher import keys
+from dispatcher.context import redis_client as make_redis_client
+from dispatcher.domain import (
+    Assignment,
+    Location,
+    Resolution,
+    ResolutionCode,
+    SubmitTicket,
+    Technician,
+    TechnicianStatus,
+    Ticket,
+    TicketStatus,
+)
+from dispatcher.errors import DispatchError
+from dispatcher.store import Decision, ExpectedVersions, RedisStateStore
+
+pytestmark = pytest.mark.integration
+
+TENANT, REGION = "prop", "r1"
+TICKETS = [f"T{i}" for i in range(6)]
+TECHS = ["A", "B", "C"]
+OPEN = {
+    TicketStatus.QUEUED,
+    TicketStatus.ASSIGNED,
+    TicketStatus.ACCEPTED,
+    TicketStatus.IN_PROGRESS,
+}
+REDIS_URL: dict[str, str] = {}
+
+
+class StoreMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.redis = make_redis_client(REDIS_URL["url"])
+        self.store = RedisStateStore(self.redis)
+        self.acked: set[str] = set()
+        self.run(self.redis.flushall())
+        self.run(self.redis.set(keys.lease_key(TENANT, REGION), "lease-1"))
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def teardown(self) -> None:
+        self.run(self.redis.aclose())
+        self.loop.close()
+
+    @initialize()
+    def start(self) -> None:
+        pass
+
+    def attempt(self, coro: Any) -> Any:
+        try:
+            return self.run(coro)
+        except DispatchError:
+            return None
+
+    @rule(
+        tid=st.sampled_from(TICKETS),
+        rid=st.sampled_from(["", "r1", "r2", "r3"]),
+        prio=st.integers(1, 4),
+    )
+    def submit(self, tid: str, rid: str, prio: int) -> None:
+        (res,) = self.run(
+            self.store.submit(
+                TENANT,
+                [
+                    SubmitTicket(
+                        Ticket(tid, REGION, prio, 600, location=Location(1, 1)), rid
+                    )
+                ],
+            )
+        )
+        if res.error is None:
+            self.acked.add(res.ticket_id)
+
+    @rule(
+        tech=st.sampled_from(TECHS),
+        cap=st.integers(1, 2),
+        status=st.sampled_from(list(TechnicianStatus)),
+    )
+    def upsert(self, tech: str, cap: int, status: TechnicianStatus) -> None:
+        self.attempt(
+            self.store.upsert_technician(
+                TENANT, Technician(tech, REGION, status, cap, location=Location(1, 1))
+            )
+        )
+
+    @rule(tech=st.sampled_from(TECHS))
+    def remove(self, tech: str) -> None:
+        self.attempt(self.store.remove_technician(TENANT, tech))
+
+    @rule(
+        data=st.data(),
+        stale_ticket=st.booleans(),
+        stale_lease=st.booleans(),
+    )
+    def commit(
+        self, data: st.DataObject, stale_ticket: bool, stale_lease: bool
+    ) -> None:
+        snap = self.run(self.store.snapshot(TENANT, REGION))
+        if not snap.tickets:
+            return
+        tech_ids = [t.technician_id for t in snap.technicians]
+        decisions = []
+        for t in snap.tickets:
+            choice = data.draw(st.sampled_from([*tech_ids, ""]))
+            decisions.append(
+                Decision(
+                    t.ticket_id,
+                    choice,
+                    Assignment(choice, data.draw(st.integers(0, 3)))
+                    if choice
+                    else None,
+                )
+            )
+        tv = {t.ticket_id: t.version + (1 if stale_ticket else 0) for t in snap.tickets}
+        ev = ExpectedVersions(
+            tv, {t.technician_id: t.version for t in snap.technicians}
+        )
+        res = self.run(
+            self.store.commit_assignments(
+                TENANT, REGION, "old" if stale_lease else "lease-1", decisions, ev
+            )
+        )
+        if stale_lease or stale_ticket:
+            assert res.applied == 0, res
+
+    @rule(
+        tid=st.sampled_from(TICKETS),
+        action=st.sampled_from(["accept", "decline", "start", "complete", "cancel"]),
+        actor=st.sampled_from(["", *TECHS]),
+    )
+    def lifecycle(self, tid: str, action: str, actor: str) -> None:
+        arg = "reason"
+        if action == "complete":
+            from dispatcher.store_codec import resolution_json
+
+            arg = resolution_json(Resolution(ResolutionCode.FIXED))
+        self.attempt(
+            self.store.transition(TENANT, tid, action, actor=actor, argument=arg)
+        )
+
+    @invariant()
+    def nothing_acknowledged_is_lost(self) -> None:
+        """Invariant 1: every acknowledged ticket exists; open ones are in the snapshot."""
+        snap = self.run(self.store.snapshot(TENANT, REGION))
+        open_ids = {t.ticket_id for t in snap.tickets}
+        for tid in self.acked:
+            t = self.run(self.store.get_ticket(TENANT, tid))
+            assert (t.status in OPEN) == (tid in open_ids)
+
+    @invariant()
+    def one_holder_and_capacity(self) -> None:
+        """Invariant 2: a ticket is in at most one queue, its holder's; queues within capacity."""
+        snap = self.run(self.store.snapshot(TENANT, REGION))
+        holders: dict[str, list[str]] = defaultdict(list)
+        for tech in snap.technicians:
+            assert len(tech.queue_ticket_ids) <= tech.capacity, tech
+            for tid in tech.queue_ticket_ids:
+                holders[tid].append(tech.technician_id)
+        for t in snap.tickets:
+            held_by = holders.get(t.ticket_id, [])
+            if t.status is TicketStatus.QUEUED:
+                assert held_by == [], t
+            else:
+                assert t.assignment is not None
+                assert held_by == [t.assignment.technician_id], (t, held_by)
+
+    @invariant()
+    def one_event_per_change_in_order(self) -> None:
+        """Invariant 4: per ticket, event versions are exactly 1..current version, in order."""
+        entries = self.run(self.redis.xrange(keys.events_key(TENANT, REGION)))
+        seen: dict[str, list[int]] = defaultdict(list)
+        for _, f in entries:
+            if f.get("tk"):
+                seen[f["tk"]].append(int(f["v"]))
+        for tid in self.acked:
+            t = self.run(self.store.get_ticket(TENANT, tid))
+            assert seen[tid] == list(range(1, t.version + 1)), (
+                tid,
+                seen[tid],
+                t.version,
+            )
+
+
+@pytest.fixture
+def machine_url(redis_server: str) -> str:
+    REDIS_URL["url"] = redis_server
+    return redis_server
+
+
+def test_store_invariants_hold_over_random_operations(machine_url: str) -> None:
+    """Random interleavings of submit/commit/lifecycle/technician changes keep invariants 1, 2, 4."""
+    state = StoreMachine.TestCase
+    state.settings = settings(
+        max_examples=50,
+        stateful_step_count=30,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.function_scoped_fixture,
+        ],
+    )
+    state().runTest()
