@@ -165,7 +165,8 @@ class DuplicateIndex:
         candidates are still returned (the link is reported) and ``probe`` is registered too.
         """
         lat, lon = probe.lat_deg, probe.lon_deg
-        has_loc = lat is not None and lon is not None
+        # Place matching needs a category: "nearby" alone says nothing about the same issue.
+        has_loc = lat is not None and lon is not None and bool(probe.category)
         result = await self._match(
             keys=self._keys(tenant, region, probe.category),
             args=[

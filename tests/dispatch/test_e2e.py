@@ -1,0 +1,211 @@
+"""The solve loop end to end: real server, real Redis, real gRPC over loopback."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.solve_loop import supervisor_key
+from tests.dispatch.conftest import (
+    TENANT,
+    eventually,
+    is_assignment,
+    technician,
+    ticket,
+)
+
+if TYPE_CHECKING:
+    from tests.dispatch.conftest import Stubs
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+
+def skill(name: str, level: int) -> pb.Skill:
+    return pb.Skill(skill=name, level=level)
+
+
+async def test_submitted_tickets_get_valid_technicians(dispatch: Stubs) -> None:
+    """Every submitted ticket gets an assignment event naming a technician with its skill."""
+    techs = {
+        "E1": [skill("electric", 3)],
+        "E2": [skill("electric", 1)],
+        "P1": [skill("plumbing", 2)],
+    }
+    for tid, skills in techs.items():
+        await dispatch.technicians.UpsertTechnician(
+            pb.UpsertTechnicianRequest(technician=technician(tid, skills=skills))
+        )
+    needs = {
+        "T1": ("electric", 2),
+        "T2": ("electric", 1),
+        "T3": ("plumbing", 1),
+        "T4": ("electric", 3),
+        "T5": ("plumbing", 2),
+    }
+    for tid, (name, level) in needs.items():
+        req = [pb.SkillRequirement(skill=name, min_level=level)]
+        await dispatch.tickets.SubmitTicket(
+            pb.SubmitTicketRequest(
+                ticket=ticket(tid, required_skills=req), request_id=tid
+            )
+        )
+    events = await dispatch.wait_events(is_assignment, len(needs))
+    held: dict[str, str] = {}
+    for e in events:
+        name, level = needs[e.ticket_id]
+        levels = {s.skill: s.level for s in techs[e.technician_id]}
+        assert levels.get(name, 0) >= level, (e.ticket_id, e.technician_id)
+        assert e.assignment.technician_id == e.technician_id
+        assert e.solve_id
+        held[e.ticket_id] = e.technician_id
+    assert set(held) == set(needs)
+    for tid, tech in held.items():
+        got = await dispatch.tickets.GetTicket(pb.GetTicketRequest(ticket_id=tid))
+        assert got.status == pb.TICKET_STATUS_ASSIGNED
+        assert got.assignment.technician_id == tech
+
+
+async def test_decline_reassigns_to_someone_else(dispatch: Stubs) -> None:
+    """A declined ticket is assigned again, never to the technician who declined."""
+    for tid in ("A", "B"):
+        await dispatch.technicians.UpsertTechnician(
+            pb.UpsertTechnicianRequest(technician=technician(tid))
+        )
+    await dispatch.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=ticket("T1")))
+    first = await dispatch.wait_event(is_assignment)
+    await dispatch.tickets.DeclineTicket(
+        pb.DeclineTicketRequest(
+            ticket_id="T1", technician_id=first.technician_id, reason="too far"
+        )
+    )
+    again = await dispatch.wait_event(
+        lambda e: is_assignment(e) and e.ticket_version > first.ticket_version
+    )
+    assert again.technician_id != first.technician_id
+    assert again.technician_id in ("A", "B")
+
+
+async def test_escalation_fires_on_the_clock(dispatch: Stubs) -> None:
+    """Under a 0.5 s rule an unaccepted P2 escalates to P1 and notifies the supervisor."""
+    rule = pb.EscalationRule(
+        name="fast",
+        priority=pb.PRIORITY_P2,
+        condition=pb.ESCALATION_CONDITION_NOT_ACCEPTED,
+        after_s=0.5,
+        raise_priority=1,
+        notify_supervisor=True,
+    )
+    await dispatch.policy.UpdatePolicy(
+        pb.UpdatePolicyRequest(
+            policy=pb.Policy(escalation_rules=[rule]),
+            update_mask={"paths": ["escalation_rules"]},
+        )
+    )
+    await dispatch.technicians.UpsertTechnician(
+        pb.UpsertTechnicianRequest(technician=technician("A"))
+    )
+    await dispatch.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(ticket=ticket("T1", priority=pb.PRIORITY_P2))
+    )
+    escalated = await dispatch.wait_event(
+        lambda e: e.type == pb.EVENT_TYPE_TICKET_ESCALATED, timeout_s=8.0
+    )
+    assert escalated.ticket_id == "T1"
+    assert escalated.reason == "fast"
+    assert escalated.priority == pb.PRIORITY_P1
+    got = await dispatch.tickets.GetTicket(pb.GetTicketRequest(ticket_id="T1"))
+    assert got.priority == pb.PRIORITY_P1
+    assert got.escalation_level == 1
+    notes = await dispatch.loop.redis.xrange(supervisor_key(TENANT, "supervisor"))
+    assert [n[1]["ticket_id"] for n in notes] == ["T1"]
+
+
+async def test_duplicates_are_linked_not_dispatched(dispatch: Stubs) -> None:
+    """Same category within the radius: linked and held back; allow_duplicate dispatches."""
+    await dispatch.technicians.UpsertTechnician(
+        pb.UpsertTechnicianRequest(technician=technician("A", capacity=5))
+    )
+    here = pb.Location(latitude_deg=42.3601, longitude_deg=-71.0601)
+    await dispatch.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(
+            ticket=ticket("T1", category="streetlight", location=here)
+        )
+    )
+    await dispatch.wait_event(lambda e: is_assignment(e) and e.ticket_id == "T1")
+    await dispatch.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(
+            ticket=ticket("T2", category="streetlight", location=here)
+        )
+    )
+    await dispatch.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(
+            ticket=ticket("T3", category="streetlight", location=here),
+            allow_duplicate=True,
+        )
+    )
+    dups = await dispatch.wait_events(
+        lambda e: e.type == pb.EVENT_TYPE_TICKET_DUPLICATE_DETECTED, 2
+    )
+    assert {(d.ticket_id, d.duplicate_of_ticket_id) for d in dups} == {
+        ("T2", "T1"),
+        ("T3", "T1"),
+    }
+    await dispatch.wait_event(lambda e: is_assignment(e) and e.ticket_id == "T3")
+    t2 = await dispatch.tickets.GetTicket(pb.GetTicketRequest(ticket_id="T2"))
+    assert t2.status == pb.TICKET_STATUS_QUEUED
+    assert t2.duplicate_of_ticket_id == "T1"
+
+
+async def test_explain_gives_cost_terms_and_alternatives(dispatch: Stubs) -> None:
+    """Explain names the chosen technician's cost terms and the next best technicians."""
+    site = pb.Location(latitude_deg=42.3601, longitude_deg=-71.0601)
+    near = pb.Location(latitude_deg=42.3701, longitude_deg=-71.0601)
+    far = pb.Location(latitude_deg=42.40, longitude_deg=-71.10)
+    await dispatch.technicians.UpsertTechnician(
+        pb.UpsertTechnicianRequest(technician=technician("NEAR", location=near))
+    )
+    await dispatch.technicians.UpsertTechnician(
+        pb.UpsertTechnicianRequest(technician=technician("FAR", location=far))
+    )
+    await dispatch.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(ticket=ticket("T1", location=site))
+    )
+    await dispatch.wait_event(is_assignment)
+    out = await dispatch.insight.ExplainAssignment(
+        pb.ExplainAssignmentRequest(ticket_id="T1")
+    )
+    assert out.chosen.technician_id == "NEAR"
+    assert {c.name for c in out.chosen.cost_terms} >= {"travel"}
+    assert [a.technician_id for a in out.alternatives] == ["FAR"]
+    assert out.alternatives[0].total_cost > out.chosen.total_cost
+    assert out.alternatives[0].feasible
+
+
+async def test_solve_metrics_are_recorded(dispatch: Stubs) -> None:
+    """Solve duration, size, assignments and the submit-to-assignment latency are recorded."""
+    await dispatch.technicians.UpsertTechnician(
+        pb.UpsertTechnicianRequest(technician=technician("A"))
+    )
+    await dispatch.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=ticket("T1")))
+    await dispatch.wait_event(is_assignment)
+    registry = dispatch.loop.metrics.registry  # type: ignore[union-attr]
+
+    async def recorded() -> bool:
+        value = registry.get_sample_value("dispatch_assignment_latency_seconds_count")
+        return bool(value)
+
+    await eventually(recorded)
+    assert (
+        registry.get_sample_value("dispatch_assignments_total", {"region": "north"})
+        == 1
+    )
+    assert registry.get_sample_value(
+        "dispatch_solve_duration_seconds_count", {"region": "north"}
+    )
+    assert registry.get_sample_value("dispatch_leases_held") == 1
+    assert (
+        registry.get_sample_value("dispatch_lease_changes_total", {"event": "acquired"})
+        == 1
+    )
