@@ -131,6 +131,10 @@ async def serve(settings: Settings) -> int:
         )
         stack.callback(metrics_server.stop)
 
+        if settings.role in ("solver", "both"):
+            from dispatcher.solve_loop import install as install_solve_loop
+
+            install_solve_loop(ctx)
         server, port = await create_server(ctx, settings.grpc_address)
         await server.start()
         ctx.start_background()

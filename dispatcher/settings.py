@@ -31,6 +31,7 @@ CONFIG_ENV = "DISPATCH_CONFIG"
 DURABILITY_MODES = ("always", "everysec", "no")
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+ROLES = ("api", "solver", "both")
 
 
 class SettingsError(ValueError):
@@ -297,6 +298,30 @@ class Settings:
             _optional_path,
             "write a JSON file with the bound ports and PIDs once serving",
             metavar="FILE",
+        ),
+    )
+    role: str = field(
+        default="both",
+        metadata=_meta(
+            _choice(ROLES),
+            "api: serve RPCs only | solver: also run the solve loop under region leases | both (default)",
+            metavar="ROLE",
+        ),
+    )
+    lease_ttl_ms: int = field(
+        default=5000,
+        metadata=_meta(
+            _int_in(200, 600_000, "a lease TTL in milliseconds"),
+            "region lease TTL of the solve loop: a dead solver's regions move after at most this",
+            metavar="MS",
+        ),
+    )
+    solver_workers: int = field(
+        default=0,
+        metadata=_meta(
+            _int_in(0, 256, "a number of worker processes"),
+            "solver worker processes (0 = min(2, CPUs))",
+            metavar="N",
         ),
     )
     config_file: Path | None = field(default=None, metadata={"internal": True})
