@@ -18,6 +18,7 @@ from dispatcher.logging_setup import request_id_var
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from dispatcher.context import AppContext
     from tests.conftest import RunningServer
 
 pytestmark = pytest.mark.integration
@@ -170,3 +171,52 @@ async def test_unimplemented_dispatch_rpcs_are_counted(
         {"method": "dispatch.v1.InsightService/GetQueueStats", "code": code},
     )
     assert value == 1
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+async def test_tls_settings_serve_over_tls(
+    app_context: AppContext, tmp_path: Path
+) -> None:
+    """With tls_cert/tls_key the server speaks TLS only; a client trusting the cert gets SERVING."""
+    import dataclasses
+
+    from dispatcher.server import create_server
+
+    cert, key = _self_signed(tmp_path)
+    app_context.settings = dataclasses.replace(
+        app_context.settings, tls_cert=cert, tls_key=key
+    )
+    server, port = await create_server(app_context, "127.0.0.1:0")
+    await server.start()
+    try:
+        credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
+        async with grpc.aio.secure_channel(f"localhost:{port}", credentials) as channel:
+            response = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=10
+            )
+            assert response.status == health_pb2.HealthCheckResponse.SERVING
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as plain:
+            with pytest.raises(grpc.aio.AioRpcError):
+                await health_pb2_grpc.HealthStub(plain).Check(
+                    health_pb2.HealthCheckRequest(), timeout=3
+                )
+    finally:
+        await server.stop(None)
