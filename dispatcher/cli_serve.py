@@ -154,9 +154,11 @@ async def serve(settings: Settings) -> int:
         try:
             await stop.wait()
         finally:
-            ctx.shutdown_event.set()
             if ctx.health is not None:
-                await ctx.health.enter_graceful_shutdown()
+                await (
+                    ctx.health.enter_graceful_shutdown()
+                )  # watchers see NOT_SERVING first
+            ctx.shutdown_event.set()
             logger.info(
                 "draining in-flight calls for up to %.1fs", settings.grace_period_s
             )

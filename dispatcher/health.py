@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from grpc_health.v1 import health_pb2
+from grpc_health.v1._async import HealthServicer
 
 from dispatcher.context import ping_redis
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    from grpc_health.v1._async import HealthServicer
 
     from dispatcher.context import AppContext
 
@@ -28,6 +27,38 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 PING_TIMEOUT_CAP_S = 2.0
 """A PING slower than this counts as unreachable, whatever the command timeout."""
+
+
+WATCH_FLUSH_S = 0.2
+"""After shutdown starts, how long a Watch stream gets to deliver NOT_SERVING before it ends."""
+
+
+class DrainingHealthServicer(HealthServicer):  # type: ignore[misc]  # grpc_health ships no stubs
+    """The standard aio health servicer whose ``Watch`` streams end once shutdown begins.
+
+    gRPC client-side health checking keeps a ``Watch`` open per channel; without this every
+    graceful shutdown would wait the full grace period for those streams. Call
+    ``enter_graceful_shutdown()`` (watchers receive NOT_SERVING) and then set ``shutdown``.
+    """
+
+    def __init__(self, shutdown: asyncio.Event) -> None:
+        super().__init__()
+        self._shutdown = shutdown
+
+    async def Watch(self, request: Any, context: Any) -> None:
+        watch = asyncio.ensure_future(super().Watch(request, context))
+        stop = asyncio.ensure_future(self._shutdown.wait())
+        try:
+            await asyncio.wait({watch, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not watch.done():
+                await asyncio.wait({watch}, timeout=WATCH_FLUSH_S)
+        finally:
+            stop.cancel()
+            if not watch.done():
+                watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+        if not watch.cancelled():
+            watch.result()  # re-raise what the stream ended with (e.g. an abort)
 
 
 class HealthWatcher:

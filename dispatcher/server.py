@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any, cast
 import grpc
 import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from dispatcher.health import HealthWatcher
+from dispatcher.health import DrainingHealthServicer, HealthWatcher
 from dispatcher.interceptors import build_interceptors
 
 if TYPE_CHECKING:
@@ -81,7 +80,7 @@ async def create_server(ctx: AppContext, address: str) -> tuple[grpc.aio.Server,
     server = grpc.aio.server(interceptors=build_interceptors(ctx), options=options)
     names = _add_dispatch_services(server, ctx)
 
-    health = HealthServicer()
+    health = DrainingHealthServicer(ctx.shutdown_event)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     watcher = HealthWatcher(ctx, health, [*names, HEALTH_SERVICE_NAME])
     await watcher.check_once()

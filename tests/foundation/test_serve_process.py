@@ -250,3 +250,25 @@ def test_sigterm_drains_within_the_grace_period(tmp_path: Path) -> None:
         watch.cancel()
         channel.close()
         assert _pid_gone(proc.info["embedded_redis_pid"])
+
+
+def test_health_watch_streams_do_not_hold_shutdown(tmp_path: Path) -> None:
+    """Open health Watch streams (client-side health checking) end at shutdown, not after the grace period."""
+    with serve(
+        tmp_path, "--state-dir", str(tmp_path / "state"), "--grace-period-s", "20"
+    ) as proc:
+        channel = grpc.insecure_channel(proc.target)
+        stub = health_pb2_grpc.HealthStub(channel)
+        watches = [
+            stub.Watch(health_pb2.HealthCheckRequest(service="")) for _ in range(3)
+        ]
+        for watch in watches:
+            assert next(watch).status == SERVING
+        code, elapsed = proc.terminate()
+        assert code == 0
+        assert elapsed < 10, f"shutdown took {elapsed:.1f}s with a 20 s grace period"
+        for watch in watches:
+            assert [r.status for r in watch] == [
+                NOT_SERVING
+            ]  # told, then the stream ended
+        channel.close()
