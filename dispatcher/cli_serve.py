@@ -154,10 +154,9 @@ async def serve(settings: Settings) -> int:
         try:
             await stop.wait()
         finally:
+            # Health first, so Watch streams deliver NOT_SERVING before they are ended.
             if ctx.health is not None:
-                await (
-                    ctx.health.enter_graceful_shutdown()
-                )  # watchers see NOT_SERVING first
+                await ctx.health.enter_graceful_shutdown()
             ctx.shutdown_event.set()
             logger.info(
                 "draining in-flight calls for up to %.1fs", settings.grace_period_s
