@@ -84,6 +84,7 @@ def baseline_solve(
         ok = ev.feasible
         any_feasible[row] = bool(ok.any())
         ok &= count < state.free_slots
+        queued = count + state.load  # pinned tickets count as load too
         cur = int(t.current_technician[row])
         if cur >= 0 and not ok[cur]:
             cur = (
@@ -101,11 +102,11 @@ def baseline_solve(
                 cursor = (choice + 1) % m
             elif name == "least_loaded":
                 choice = int(
-                    cand[np.lexsort((cand, ev.travel_s[cand], count[cand]))[0]]
+                    cand[np.lexsort((cand, ev.travel_s[cand], queued[cand]))[0]]
                 )
             else:
                 choice = int(
-                    cand[np.lexsort((cand, count[cand], ev.travel_s[cand]))[0]]
+                    cand[np.lexsort((cand, queued[cand], ev.travel_s[cand]))[0]]
                 )
         if choice < 0:
             good = np.flatnonzero(ev.feasible)

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from scipy.spatial import cKDTree
 
 from solver.constants import CANDIDATE_OVERSAMPLE, PAIR_CHUNK, SKILL_PATTERN_MAX
-from solver.cost import evaluate_pairs, pair_keys, unassigned_penalty
+from solver.cost import drop_penalty, evaluate_pairs, pair_keys
 from solver.geo import unit_vectors
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ def _tech_side(
     ev, _ = evaluate_pairs(
         problem, params.weights, state, tix.ravel(), flat_k, params.allow_overtime
     )
-    rel = ev.total - unassigned_penalty(problem, params.weights)[tix.ravel()]
+    rel = ev.total - drop_penalty(problem, params.weights)[tix.ravel()]
     rel = np.where(ev.feasible, rel, np.inf).reshape(tix.shape)
     out = _keep(elig, tix, rel, k)  # (technician, ticket, relative cost) triples
     cost = ev.total.reshape(tix.shape)
@@ -231,5 +231,5 @@ def build_candidates(
     cost = np.concatenate(parts[2::3]).astype(np.float64)
     _, first = np.unique(pair_keys(tix, tech, m), return_index=True)
     tix, tech, cost = tix[first], tech[first], cost[first]
-    keep = cost < unassigned_penalty(problem, params.weights)[tix]
+    keep = cost < drop_penalty(problem, params.weights)[tix]
     return Candidates(tix[keep], tech[keep], cost[keep], any_feasible)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from solver.constants import COST_SCALE
-from solver.cost import lateness_weight, to_scaled, unassigned_penalty
+from solver.cost import drop_penalty, lateness_weight, to_scaled
 from solver.flow import assign_slots
 from solver.local import local_resolve, places
 from solver.model import NO_TECHNICIAN, SolveStatus
@@ -53,7 +53,7 @@ class Core:
         """Scale the costs of ``cands`` and start with every arc alive."""
         return cls(
             problem, params, state, cands, to_scaled(cands.cost),
-            to_scaled(unassigned_penalty(problem, params.weights)),
+            to_scaled(drop_penalty(problem, params.weights)),
             np.ones(cands.tix.size, np.bool_), state.free_slots.copy(),
             lateness_weight(problem, params.weights),
         )  # fmt: skip

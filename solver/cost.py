@@ -14,7 +14,8 @@ seconds (travel, lateness, waiting), skill levels, queue places or a 0/1 flag:
 - ``stability``: ``w.stability`` when an ASSIGNED (not pinned) ticket would move;
 - ``balance`` (per queue place, on the technician side): the ticket taking the technician's
   s-th place (0-based, pinned tickets first) costs ``w.balance x s``;
-- ``unassigned``: ``w.unassigned x PRIORITY_FACTOR[p]`` for a ticket left unassigned.
+- ``unassigned``: ``w.unassigned x PRIORITY_FACTOR[p]`` for a ticket left unassigned (an
+  ASSIGNED ticket sent back to the queue also pays ``stability``, see :func:`drop_penalty`).
 
 In the exact core, start/finish are predicted as if the ticket came right after the
 technician's pinned queue (travel from there, waiting for the window start); the queue
@@ -96,6 +97,16 @@ def unassigned_penalty(problem: Problem, weights: CostWeights) -> FloatArray:
     """Penalty (weight units) of leaving each ticket unassigned: ``unassigned x priority factor``."""
     pf = PRIORITY_FACTOR[np.asarray(problem.tickets.priority, dtype=np.int64)]
     return np.asarray(weights.unassigned * pf)
+
+
+def drop_penalty(problem: Problem, weights: CostWeights) -> FloatArray:
+    """Cost of the "unassigned" arc: the penalty, plus ``stability`` for an ASSIGNED ticket.
+
+    Sending an assigned (not pinned) ticket back to the queue is churn like moving it.
+    """
+    t = problem.tickets
+    held = (t.current_technician >= 0) & ~t.pinned
+    return np.asarray(unassigned_penalty(problem, weights) + weights.stability * held)
 
 
 def late_seconds(

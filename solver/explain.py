@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solver.cost import PAIR_TERMS, evaluate_pairs, unassigned_penalty
+from solver.cost import PAIR_TERMS, drop_penalty, evaluate_pairs
 from solver.model import NO_TECHNICIAN, Problem, Solution, SolveParams, UnassignedReason
 from solver.solve import tech_state
 
@@ -36,7 +36,9 @@ class Explanation:
     reason: UnassignedReason
     chosen: Option | None
     alternatives: tuple[Option, ...]  # cheapest other feasible technicians, best first
-    unassigned_penalty: float  # what leaving it unassigned costs (weight units)
+    unassigned_penalty: (
+        float  # what leaving it unassigned costs (incl. stability if held)
+    )
     summary: str  # one sentence for people
 
 
@@ -119,7 +121,7 @@ def explain(
     others = others[np.lexsort((others, total[others]))][:alternatives]
     alts = tuple(option(int(i)) for i in others)
     chosen = option(chosen_tech) if chosen_tech >= 0 else None
-    pen = float(unassigned_penalty(problem, w)[ticket_row])
+    pen = float(drop_penalty(problem, w)[ticket_row])
     reason = UnassignedReason(int(solution.reason[ticket_row]))
     if chosen is not None:
         top = max(chosen.terms, key=lambda k: abs(chosen.terms[k]))

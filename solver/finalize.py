@@ -171,6 +171,8 @@ def finalize(
     terms["balance"] = float(w.balance * np.sum(count * (count - 1) / 2))
     un = tech_of < 0
     terms["unassigned"] = float(np.sum(unassigned_penalty(problem, w)[un]))
+    dropped_held = un & (t.current_technician >= 0) & ~t.pinned
+    terms["stability"] += float(w.stability * np.sum(dropped_held))
     assigned = ~un
     sla = assigned & (st <= t.response_due_s) & (fin <= t.resolution_due_s)
     reason = unassigned_reasons(problem, state, cands, tech_of, dropped, alive, free)

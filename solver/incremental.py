@@ -22,7 +22,7 @@ import numpy as np
 
 from solver.candidates import Candidates, build_candidates
 from solver.core import Core, repair_shifts, run_core
-from solver.cost import evaluate_pairs, to_scaled
+from solver.cost import drop_penalty, evaluate_pairs, lateness_weight, to_scaled
 from solver.finalize import finalize
 from solver.local import local_resolve
 from solver.model import NO_TECHNICIAN, Problem, Solution, SolveParams, SolveStatus
@@ -117,9 +117,7 @@ class IncrementalSolver:
         core.arc_cost = np.concatenate([core.arc_cost, to_scaled(fresh.cost)])
         core.alive = np.concatenate([core.alive, np.ones(fresh.tix.size, np.bool_)])
         w = self.params.weights
-        from solver.cost import lateness_weight, unassigned_penalty
-
-        core.penalty = to_scaled(unassigned_penalty(problem, w))
+        core.penalty = to_scaled(drop_penalty(problem, w))
         core.lateness_w = lateness_weight(problem, w)
         tech_of = np.concatenate(
             [self._tech_of, np.full(new_rows.size, NO_TECHNICIAN, np.int64)]

@@ -1,0 +1,93 @@
+"""Unassigned reasons on hand-built cases, and explanations of decisions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from solver import NO_TECHNICIAN, SolveParams, UnassignedReason, solve
+from solver.explain import explain
+from solver.synthetic import random_problem
+from tests.solver.builders import problem, technicians, tickets
+
+R = UnassignedReason
+
+
+@pytest.mark.parametrize(
+    ("tk", "kk", "expected"),
+    [
+        ({"skill_levels": [[5]]}, {}, R.NO_SKILL),
+        ({"excluded": [[0, 0]]}, {}, R.EXCLUDED),
+        ({"duration_s": [10 * 3600.0]}, {}, R.SHIFT),
+        # ~127 km away, no shift end: 5.5 h of travel costs more than the penalty
+        ({"lat_deg": [43.5]}, {"shift_end_s": [np.inf]}, R.PENALTY_CHEAPER),
+        ({}, {"available": [False]}, R.NO_TECHNICIANS),
+        ({}, {"capacity": [0]}, R.CAPACITY),
+    ],
+)
+def test_unassigned_reason(
+    tk: dict[str, object], kk: dict[str, object], expected: UnassignedReason
+) -> None:
+    """One ticket, one technician: the binding reason is reported."""
+    sol = solve(problem(tickets(1, **tk), technicians(1, **kk)), SolveParams())
+    assert sol.technician[0] == NO_TECHNICIAN
+    assert sol.reason[0] == expected
+
+
+def test_capacity_reason_when_places_taken() -> None:
+    """Two tickets, one place: the P1 ticket gets it, the P4 one is unassigned for capacity."""
+    sol = solve(
+        problem(tickets(2, priority=[4, 1]), technicians(1, capacity=[1])),
+        SolveParams(),
+    )
+    assert sol.technician.tolist() == [NO_TECHNICIAN, 0]
+    assert sol.reason[0] == R.CAPACITY
+
+
+def test_explain_assigned_ticket() -> None:
+    """Chosen terms sum to its total; alternatives are feasible, other technicians, cheapest first."""
+    p = random_problem(300, 30, 5, radius_km=8)
+    params = SolveParams()
+    sol = solve(p, params)
+    row = int(np.flatnonzero(sol.technician >= 0)[0])
+    e = explain(p, params, sol, row, alternatives=4)
+    assert e.chosen is not None
+    assert e.technician == sol.technician[row]
+    assert e.chosen.total == pytest.approx(sum(e.chosen.terms.values()))
+    assert set(e.chosen.terms) >= {
+        "travel",
+        "lateness",
+        "waiting",
+        "skill_surplus",
+        "balance",
+        "stability",
+    }
+    totals = [a.total for a in e.alternatives]
+    assert totals == sorted(totals)
+    assert all(a.feasible and a.technician != e.technician for a in e.alternatives)
+    assert str(e.technician) in e.summary
+    assert e.reason is R.ASSIGNED
+
+
+def test_explain_unassigned_and_infeasible_alternatives() -> None:
+    """An unassigned ticket reports its reason; a technician lacking the skill is never offered."""
+    t = tickets(1, skill_levels=[[2]], lat_deg=[43.5])
+    k = technicians(2, skill_levels=[[1], [3]], shift_end_s=[np.inf, np.inf])
+    params = SolveParams()
+    sol = solve(problem(t, k), params)
+    e = explain(problem(t, k), params, sol, 0)
+    assert e.chosen is None
+    assert e.reason is R.PENALTY_CHEAPER
+    assert [a.technician for a in e.alternatives] == [1]
+    assert e.alternatives[0].total > e.unassigned_penalty
+    assert "penalty_cheaper" in e.summary
+
+
+def test_explain_bad_row() -> None:
+    """Out-of-range rows and mismatched solutions are ValueErrors."""
+    p = problem(tickets(2), technicians(1))
+    sol = solve(p, SolveParams())
+    with pytest.raises(ValueError, match="ticket_row"):
+        explain(p, SolveParams(), sol, 2)
+    with pytest.raises(ValueError, match="does not match"):
+        explain(problem(tickets(3), technicians(1)), SolveParams(), sol, 0)

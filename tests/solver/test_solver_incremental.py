@@ -1,0 +1,104 @@
+"""Incremental re-solve: reuses work after appended tickets, keeps constraints, does not churn."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from solver import CostWeights, Problem, SolveParams, solve
+from solver.incremental import IncrementalSolver
+from solver.synthetic import random_problem
+from tests.solver.checks import assert_hard_constraints
+
+
+def append_tickets(p: Problem, src: Problem, count: int) -> Problem:
+    """``p`` with the first ``count`` tickets of ``src`` appended (unassigned, unpinned)."""
+    t, s = p.tickets, src.tickets
+    skip = ("excluded", "preferred")
+    cols = {
+        f.name: np.concatenate([getattr(t, f.name), getattr(s, f.name)[:count]])
+        for f in dataclasses.fields(t)
+        if f.name not in skip
+    }
+    cols["current_technician"][t.count :] = -1
+    cols["pinned"][t.count :] = False
+    return dataclasses.replace(p, tickets=dataclasses.replace(t, **cols))
+
+
+def commit(p: Problem, decision: np.ndarray) -> Problem:
+    """The caller committed ``decision``: assigned tickets now have it as incumbent."""
+    cur = np.where(p.tickets.pinned, p.tickets.current_technician, decision)
+    return dataclasses.replace(
+        p, tickets=dataclasses.replace(p.tickets, current_technician=cur)
+    )
+
+
+def test_one_new_ticket_is_incremental_and_close_to_cold() -> None:
+    """After one appended ticket the re-solve is incremental, feasible and within 1% of cold."""
+    base = random_problem(
+        2000, 200, 1, assigned_frac=0.1, pinned_frac=0.05, radius_km=10
+    )
+    extra = random_problem(5, 200, 2, radius_km=10)
+    params = SolveParams()
+    inc = IncrementalSolver(params)
+    first = inc.solve(base)
+    assert inc.last_mode == "cold"
+    p = commit(base, first.technician)
+    for count in range(1, 4):
+        p = (
+            append_tickets(p, extra, 1)
+            if count == 1
+            else append_tickets(p, _shift(extra, count - 1), 1)
+        )
+        sol = inc.solve(p)
+        assert inc.last_mode == "incremental"
+        assert "incremental" in sol.stats.phases_s
+        assert_hard_constraints(p, params, sol)
+        cold = solve(p, params)
+        assert sol.objective <= cold.objective * 1.01
+        p = commit(p, sol.technician)
+
+
+def _shift(p: Problem, k: int) -> Problem:
+    t = p.tickets
+    cols = {
+        f.name: getattr(t, f.name)[k:]
+        for f in dataclasses.fields(t)
+        if f.name not in ("excluded", "preferred")
+    }
+    return dataclasses.replace(
+        p,
+        tickets=dataclasses.replace(
+            t, **cols, excluded=t.excluded[:0], preferred=t.preferred[:0]
+        ),
+    )
+
+
+def test_other_changes_solve_cold() -> None:
+    """A moved clock or a changed technician makes the next call a cold solve."""
+    p = random_problem(300, 30, 3)
+    inc = IncrementalSolver(SolveParams())
+    inc.solve(p)
+    inc.solve(dataclasses.replace(p, now_s=p.now_s + 60.0))
+    assert inc.last_mode == "cold"
+    k = p.technicians
+    moved = dataclasses.replace(k, lat_deg=k.lat_deg + 0.01)
+    inc.solve(dataclasses.replace(p, technicians=moved))
+    assert inc.last_mode == "cold"
+    inc.solve(dataclasses.replace(p, technicians=moved))
+    assert inc.last_mode == "incremental"
+
+
+def test_no_churn_without_gain_above_stability() -> None:
+    """With committed incumbents and a prohibitive stability cost, no old ticket moves."""
+    params = SolveParams(weights=CostWeights(stability=1e6))
+    base = random_problem(1500, 150, 5, radius_km=10)
+    inc = IncrementalSolver(params)
+    p = commit(base, inc.solve(base).technician)
+    before = inc.solve(p).technician
+    after = inc.solve(
+        append_tickets(p, random_problem(3, 150, 6, radius_km=10), 3)
+    ).technician
+    held = before >= 0
+    np.testing.assert_array_equal(after[: before.size][held], before[held])
