@@ -208,12 +208,16 @@ def execute(
 
                 runs.append(run_once(sc, policy, seed, progress=tick))
         else:
+            import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
+            # spawn, not fork: polars and OR-Tools run thread pools that a fork can deadlock.
             task = bar.add_task(
                 f"{len(work)} runs in {jobs} processes", total=len(work)
             )
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
+            with ProcessPoolExecutor(
+                max_workers=jobs, mp_context=multiprocessing.get_context("spawn")
+            ) as pool:
                 for r in pool.map(_one, work):
                     runs.append(r)
                     bar.advance(task)

@@ -198,9 +198,13 @@ def run_tune(args: argparse.Namespace) -> int:
                 _worker(job)
                 bar.advance(task)
         else:
+            import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
+            # spawn, not fork: polars and OR-Tools run thread pools that a fork can deadlock.
+            with ProcessPoolExecutor(
+                max_workers=jobs, mp_context=multiprocessing.get_context("spawn")
+            ) as pool:
                 for _ in pool.map(_worker, work):
                     bar.advance(task)
 

@@ -1,0 +1,155 @@
+"""`dispatcher sim run | compare | tune` end to end on short horizons."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+import pytest
+
+from dispatcher.__main__ import main
+from simulations.policy_file import load_policy_file
+from simulations.scenario import load_scenario
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def test_sim_run_writes_tables_and_plots(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """run: per-ticket log + KPI tables as Parquet and CSV, three PNGs, a printed table."""
+    out = tmp_path / "run"
+    assert (
+        main(
+            [
+                "sim",
+                "run",
+                "smoke",
+                "--policy",
+                "optimizer",
+                "--seeds",
+                "2",
+                "--horizon-s",
+                "7200",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    for name in ("tickets", "technicians", "backlog", "solves", "kpis", "summary"):
+        assert (out / f"{name}.parquet").exists()
+        assert (out / f"{name}.csv").exists()
+    for png in ("sla_backlog.png", "response_times.png", "utilization.png"):
+        assert (out / png).stat().st_size > 5_000
+    kpis = pl.read_parquet(out / "kpis.parquet")
+    assert kpis["seed"].to_list() == [1, 2]
+    tickets = pl.read_csv(out / "tickets.csv")
+    assert tickets.height == int(kpis["arrived"].sum())
+    assert "SLA attainment" in capsys.readouterr().out
+
+
+def test_sim_compare_prints_confidence_intervals(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """compare: one column per policy, cells are mean ± 95% CI over seeds."""
+    assert (
+        main(
+            [
+                "sim",
+                "compare",
+                "smoke",
+                "--policies",
+                "optimizer",
+                "--seeds",
+                "2",
+                "--horizon-s",
+                "5400",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "optimizer" in out
+    assert "±" in out
+
+
+def test_sim_tune_writes_a_loadable_policy(tmp_path: Path) -> None:
+    """tune (journal file storage): the best policy file loads and keeps the scenario's SLA targets."""
+    out = tmp_path / "tune"
+    assert (
+        main(
+            [
+                "sim",
+                "tune",
+                "smoke",
+                "--trials",
+                "3",
+                "--seeds",
+                "1",
+                "--horizon-s",
+                "5400",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    policy = load_policy_file(out / "best_policy.toml")
+    assert policy.sla_targets == load_scenario("smoke").policy.sla_targets
+    trials = pl.read_csv(out / "trials.csv")
+    assert trials.height == 3
+    assert (out / "study.journal").exists()
+    # a second invocation continues the same study
+    assert (
+        main(
+            [
+                "sim",
+                "tune",
+                "smoke",
+                "--trials",
+                "1",
+                "--seeds",
+                "1",
+                "--horizon-s",
+                "5400",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert pl.read_csv(out / "trials.csv").height == 4
+
+
+@pytest.mark.integration
+def test_sim_tune_on_redis_with_two_processes(
+    tmp_path: Path, redis_server: str
+) -> None:
+    """tune with a Redis journal storage and 2 worker processes shares one study."""
+    import optuna
+
+    from simulations.tune import make_storage
+
+    out = tmp_path / "tune"
+    url = redis_server
+    args = [
+        "sim",
+        "tune",
+        "smoke",
+        "--trials",
+        "4",
+        "--seeds",
+        "1",
+        "--horizon-s",
+        "3600",
+        "--jobs",
+        "2",
+    ]
+    assert main([*args, "--storage", url, "--study", "t-redis", "--out", str(out)]) == 0
+    study = optuna.load_study(study_name="t-redis", storage=make_storage(url))
+    assert len([t for t in study.trials if t.state.name == "COMPLETE"]) == 4
+    assert load_policy_file(out / "best_policy.toml").name.startswith(
+        "tuned-smoke-trial"
+    )
