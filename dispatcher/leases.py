@@ -19,6 +19,8 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
+import socket
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -67,23 +69,31 @@ def lease_key(tenant: str, region: str) -> str:
     return keys.lease_key(tenant, region)
 
 
+def lease_owner_key(tenant: str, region: str) -> str:
+    """Who holds the lease (process id; informational, expires with the lease)."""
+    return keys.region_prefix(tenant, region) + "lease_owner"
+
+
 def lease_counter_key(tenant: str, region: str) -> str:
     """Monotonic counter the fencing tokens are drawn from (never expires)."""
     return keys.region_prefix(tenant, region) + "lease_seq"
 
 
-# KEYS[1] lease, KEYS[2] counter; ARGV[1] ttl ms. Returns the new token, or 0 when held.
+# KEYS[1] lease, KEYS[2] counter, KEYS[3] owner; ARGV[1] ttl ms, ARGV[2] owner id.
+# Returns the new token, or 0 when held.
 _ACQUIRE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], token, 'PX', tonumber(ARGV[1]))
+redis.call('SET', KEYS[3], ARGV[2], 'PX', tonumber(ARGV[1]))
 return token
 """
 
-# KEYS[1] lease; ARGV[1] token, ARGV[2] ttl ms. 1 = renewed, 0 = not ours any more.
+# KEYS[1] lease, KEYS[2] owner; ARGV[1] token, ARGV[2] ttl ms. 1 = renewed, 0 = lost.
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+  redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]))
   return 1
 end
 return 0
@@ -104,6 +114,11 @@ def fair_share(n_regions: int, n_processes: int) -> int:
     if n_regions <= 0:
         return 0
     return math.ceil(n_regions / max(1, n_processes))
+
+
+def default_owner_id() -> str:
+    """``solver-<host>-<pid>-<random>``: unique per process, readable in the owner key."""
+    return f"solver-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 @dataclass(slots=True)
@@ -130,7 +145,7 @@ class LeaseManager:
     redis: aioredis.Redis
     regions: Callable[[], Awaitable[Iterable[RegionRef]]]
     ttl_ms: int = DEFAULT_LEASE_TTL_MS
-    owner_id: str = field(default_factory=lambda: f"solver-{uuid.uuid4().hex[:12]}")
+    owner_id: str = field(default_factory=lambda: default_owner_id())
     metrics: DispatchMetrics | None = None
     on_change: Callable[[RegionRef, int | None], None] | None = None
     held: dict[RegionRef, Lease] = field(default_factory=dict)
@@ -172,7 +187,10 @@ class LeaseManager:
     async def _renew(self, region: RegionRef, lease: Lease) -> bool:
         sent = time.monotonic()
         ok = await self._script("renew", _RENEW)(
-            keys=[lease_key(region.tenant, region.region)],
+            keys=[
+                lease_key(region.tenant, region.region),
+                lease_owner_key(region.tenant, region.region),
+            ],
             args=[lease.token, self.ttl_ms],
         )
         if ok:
@@ -186,8 +204,9 @@ class LeaseManager:
                 keys=[
                     lease_key(region.tenant, region.region),
                     lease_counter_key(region.tenant, region.region),
+                    lease_owner_key(region.tenant, region.region),
                 ],
-                args=[self.ttl_ms],
+                args=[self.ttl_ms, self.owner_id],
             )
         )
         if token <= 0:

@@ -308,10 +308,22 @@ def _noop() -> None:
     return None
 
 
-def _warm_up() -> None:
-    """Import the solver (and OR-Tools) once per worker, at pool start."""
+def _exit_with_parent(parent_pid: int) -> None:
+    """A worker outlives a SIGKILLed server otherwise (nothing closes its call queue)."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent_pid:
+            os._exit(0)
+
+
+def _warm_up(parent_pid: int) -> None:
+    """Import the solver (and OR-Tools) once per worker, at pool start; exit with the parent."""
+    import threading
+
     import solver.cost
     import solver.solve  # noqa: F401
+
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,6 +378,7 @@ class SolverPool:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_warm_up,
+                initargs=(os.getpid(),),
             )
             # Spawn every worker now (the executor starts them lazily otherwise), so the
             # first solves do not pay for process start and the OR-Tools import.
@@ -1012,6 +1025,7 @@ class SolveLoop:
             **manager_kwargs,
         )
         self.workers: dict[RegionRef, asyncio.Task[None]] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
 
     async def _regions(self) -> list[RegionRef]:
         out: list[RegionRef] = []
@@ -1023,6 +1037,8 @@ class SolveLoop:
         task = self.workers.pop(region, None)
         if task is not None:
             task.cancel()
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
         if token is not None:
             if self.metrics is not None:
                 self.metrics.init_region(region.tenant, region.region)
@@ -1038,10 +1054,12 @@ class SolveLoop:
         try:
             await self.leases.run(stop)
         finally:
-            tasks = list(self.workers.values())
+            tasks = [*self.workers.values(), *self._stopping]
             self.workers.clear()
             for task in tasks:
                 task.cancel()
+            # Wait for every worker (also those cancelled on a lease change just now), so
+            # nothing touches Redis after the loop has stopped.
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def aclose(self) -> None:
