@@ -87,8 +87,13 @@ def ticket_status_from_pb(value: int, field: str) -> TicketStatus:
     return result
 
 
+_TICKET_STATUS_TO_PB = {
+    s: pb.TicketStatus.Value("TICKET_STATUS_" + s.name) for s in TicketStatus
+}
+
+
 def ticket_status_to_pb(value: TicketStatus | None) -> Any:
-    return _enum_to_pb(pb.TicketStatus, "TICKET_STATUS_", value)
+    return 0 if value is None else _TICKET_STATUS_TO_PB[value]
 
 
 def technician_status_from_pb(
@@ -193,10 +198,13 @@ def assignment_from_pb(msg: pb.Assignment) -> Assignment:
 
 def ticket_from_pb(msg: pb.Ticket, field: str = "ticket") -> Ticket:
     """The client-given fields of a ticket (output-only fields are ignored)."""
+    priority = msg.priority
+    if not 1 <= priority <= 4:
+        priority_from_pb(priority, f"{field}.priority")
     return Ticket(
         ticket_id=msg.ticket_id,
         region=msg.region,
-        priority=priority_from_pb(msg.priority, f"{field}.priority"),
+        priority=priority,
         work_duration_s=msg.work_duration_s,
         category=msg.category,
         title=msg.title,

@@ -217,6 +217,9 @@ class SubmitTicket:
     ticket: Ticket
     request_id: str = ""
     allow_duplicate: bool = False
+    response_due_ms: int = 0
+    """When set, overrides ``ticket.response_due_ms`` (SLA derived from the policy)."""
+    resolution_due_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +231,8 @@ class SubmitResult:
     status: TicketStatus = TicketStatus.QUEUED
     replayed: bool = False
     error: Exception | None = None
+    ticket: Ticket | None = None
+    """The stored ticket, when the submit asked for it (single submits)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ can reach another tenant's data. Validation runs completely before anything is w
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -54,7 +55,7 @@ logger = logging.getLogger(__name__)
 
 AT_RISK_MARGIN_S = 1800.0
 """Queue statistics count a not-started ticket at risk when its response is due within this."""
-POLICY_CACHE_S = 2.0
+POLICY_CACHE_S = 5.0
 """How long a region's effective policy is reused for SLA derivation on submit."""
 UPDATE_RETRIES = 3
 
@@ -117,15 +118,24 @@ class Handlers:
         self.policies = PolicyStore(store.redis)
         self.metrics = metrics
         self._policy_cache: dict[tuple[str, str], tuple[float, Policy]] = {}
+        self._policy_loads: dict[tuple[str, str], asyncio.Future[PolicyVersion]] = {}
 
     async def _policy(self, tenant: str, region: str) -> Policy:
+        """The region's effective policy, cached ``POLICY_CACHE_S``; concurrent misses share one read."""
         key = (tenant, region)
         hit = self._policy_cache.get(key)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < POLICY_CACHE_S:
+        if hit is not None and time.monotonic() - hit[0] < POLICY_CACHE_S:
             return hit[1]
-        policy = (await self.policies.effective(tenant, region)).policy
-        self._policy_cache[key] = (now, policy)
+        task = self._policy_loads.get(key)
+        if task is not None:
+            return (await asyncio.shield(task)).policy
+        task = asyncio.ensure_future(self.policies.effective(tenant, region))
+        self._policy_loads[key] = task
+        try:
+            policy = (await task).policy
+        finally:
+            self._policy_loads.pop(key, None)
+        self._policy_cache[key] = (time.monotonic(), policy)
         return policy
 
     # --- tickets --------------------------------------------------------------------------
@@ -173,23 +183,29 @@ class Handlers:
                         f"{item.request_id!r} also in requests[{request_ids[item.request_id]}]",
                     )
                 request_ids[item.request_id] = i
-            if not t.response_due_ms or not t.resolution_due_ms:
+            response_due, resolution_due = t.response_due_ms, t.resolution_due_ms
+            if not response_due or not resolution_due:
                 target = (await self._policy(principal.tenant, t.region)).sla_for(
                     t.priority
                 )
-                t = dataclasses.replace(
-                    t,
-                    response_due_ms=t.response_due_ms
-                    or now_ms + int(target.response_s * 1000),
-                    resolution_due_ms=t.resolution_due_ms
-                    or now_ms + int(target.resolution_s * 1000),
+                response_due = response_due or now_ms + int(target.response_s * 1000)
+                resolution_due = max(
+                    response_due,
+                    resolution_due or now_ms + int(target.resolution_s * 1000),
                 )
-                if t.resolution_due_ms < t.response_due_ms:
-                    t = dataclasses.replace(t, resolution_due_ms=t.response_due_ms)
-            if item.allow_duplicate and not t.allow_duplicate:
-                t = dataclasses.replace(t, allow_duplicate=True)
-            prepared.append(SubmitTicket(t, item.request_id, t.allow_duplicate))
-        results = await self.store.submit(principal.tenant, prepared)
+            prepared.append(
+                SubmitTicket(
+                    t,
+                    item.request_id,
+                    item.allow_duplicate or t.allow_duplicate,
+                    response_due_ms=response_due,
+                    resolution_due_ms=resolution_due,
+                )
+            )
+        if batch:
+            results = await self.store.submit(principal.tenant, prepared)
+        else:
+            results = [await self.store.submit_one(principal.tenant, prepared[0])]
         learned: dict[str, Location] = {
             p.ticket.asset_id: p.ticket.location
             for p, r in zip(prepared, results, strict=True)
@@ -199,9 +215,6 @@ class Handlers:
             and p.ticket.asset_id not in known
         }
         await self.store.remember_assets(principal.tenant, learned)
-        if self.metrics is not None:
-            created = sum(1 for r in results if r.error is None and not r.replayed)
-            self.metrics.events_published_total.inc(created)
         return results
 
     async def get_ticket(self, principal: Principal, ticket_id: str) -> Ticket:

@@ -181,7 +181,9 @@ class TicketService(_Base, pb_grpc.TicketServiceServicer):
             (result,) = await self.h.submit(principal, [item], batch=False)
             if result.error is not None:
                 raise result.error
-            ticket = await self.h.store.get_ticket(principal.tenant, result.ticket_id)
+            ticket = result.ticket or await self.h.store.get_ticket(
+                principal.tenant, result.ticket_id
+            )
             return pb.SubmitTicketResponse(
                 ticket=convert.ticket_to_pb(ticket), replayed=result.replayed
             )

@@ -10,6 +10,7 @@ consistent region snapshot and commits decisions fenced by its lease token and v
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -70,6 +71,11 @@ ACTIONS = ("accept", "decline", "start", "complete", "cancel")
 _LIST_SCAN_BUDGET = 5000
 """Most ticket ids one List call inspects before returning a (possibly short) page."""
 _REGION_CACHE_SIZE = 200_000
+MAX_FLUSHES_IN_FLIGHT = 2
+"""Coalesced unary-submit script calls running at once (see ``submit_one``)."""
+
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def now_ms() -> int:
@@ -158,7 +164,11 @@ class StateStore(Protocol):
     """The port the handlers and the solve loop use (``RedisStateStore`` implements it)."""
 
     async def submit(
-        self, tenant: str, items: Sequence[SubmitTicket]
+        self,
+        tenant: str,
+        items: Sequence[SubmitTicket],
+        *,
+        return_tickets: bool = False,
     ) -> list[SubmitResult]: ...
     async def get_ticket(self, tenant: str, ticket_id: str) -> Ticket: ...
     async def transition(
@@ -232,6 +242,11 @@ class RedisStateStore:
         self._snapshot = redis.register_script(store_lua.SNAPSHOT)
         self._claim = redis.register_script(store_lua.CLAIM_IDS)
         self._ticket_regions: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._pending: dict[
+            str, list[tuple[SubmitTicket, asyncio.Future[SubmitResult]]]
+        ] = {}
+        self._flush_scheduled = False
+        self._flushes: set[asyncio.Future[None]] = set()
         self._known_tenants: set[str] = set()
 
     # --- helpers --------------------------------------------------------------------------
@@ -310,59 +325,104 @@ class RedisStateStore:
 
     # --- tickets --------------------------------------------------------------------------
 
+    @property
+    def is_cluster(self) -> bool:
+        """True on Redis Cluster: tenant-wide keys then live in another slot than a region's."""
+        return type(self.redis).__name__ == "RedisCluster"
+
     async def submit(
-        self, tenant: str, items: Sequence[SubmitTicket]
+        self,
+        tenant: str,
+        items: Sequence[SubmitTicket],
+        *,
+        return_tickets: bool = False,
     ) -> list[SubmitResult]:
         """Store validated tickets (any regions); one result per item, in order.
 
         Idempotent by request id: an item whose request id was seen returns the first
         result with ``replayed=True``. A ticket id already used (in any region of the
         tenant, by another request) gives ``AlreadyExists`` in that item's result.
+        On a single Redis node the tenant-wide id claim happens inside the same script
+        (one round trip, atomic); on Redis Cluster it is a separate step just before.
         """
         await self._remember_tenant(tenant)
         results: list[SubmitResult | None] = [None] * len(items)
         by_region: dict[str, list[int]] = {}
         for i, item in enumerate(items):
             by_region.setdefault(item.ticket.region, []).append(i)
-        for region, idx in by_region.items():
-            claimed = await self._claim(
-                keys=[keys.ticket_region_key(tenant), keys.regions_key(tenant)],
-                args=[region, *(items[i].ticket.ticket_id for i in idx)],
+        claim_key = keys.ticket_region_key(tenant)
+        regions_key = keys.regions_key(tenant)
+        for region, all_idx in by_region.items():
+            idx = all_idx
+            if self.is_cluster:
+                claimed = await self._claim(
+                    keys=[claim_key, regions_key],
+                    args=[region, *(items[i].ticket.ticket_id for i in idx)],
+                )
+                for i, other in zip(idx, claimed, strict=True):
+                    if other:
+                        tid = items[i].ticket.ticket_id
+                        results[i] = SubmitResult(
+                            tid,
+                            error=AlreadyExists(
+                                f"ticket {tid!r} exists in region {other!r}"
+                            ),
+                        )
+                idx = [i for i in idx if results[i] is None]
+                if not idx:
+                    continue
+            payload = _dumps(
+                [
+                    [
+                        items[i].ticket.ticket_id,
+                        items[i].request_id,
+                        ticket_body(
+                            items[i].ticket,
+                            response_due_ms=items[i].response_due_ms,
+                            resolution_due_ms=items[i].resolution_due_ms,
+                            allow_duplicate=items[i].allow_duplicate,
+                        ),
+                        items[i].ticket.priority,
+                        items[i].response_due_ms or items[i].ticket.response_due_ms,
+                    ]
+                    for i in idx
+                ]
             )
-            ok_idx: list[int] = []
-            for i, other in zip(idx, claimed, strict=True):
-                tid = items[i].ticket.ticket_id
-                if other:
+            ks, args = self._common(tenant, region)
+            args += [
+                self.request_ttl_s,
+                "" if self.is_cluster else claim_key,
+                regions_key,
+                region,
+                "1" if return_tickets else "0",
+                payload,
+            ]
+            replies = await self._submit(keys=ks, args=args)
+            created = 0
+            for i, (code, tid, version, status, extra) in zip(
+                idx, replies, strict=True
+            ):
+                st = TicketStatus(status) if status else TicketStatus.QUEUED
+                ticket = (
+                    ticket_from_hash(pairs_to_dict(extra))
+                    if return_tickets and isinstance(extra, list) and extra
+                    else None
+                )
+                if code == "OK":
+                    created += 1
+                    self._cache_region(tenant, tid, region)
+                    results[i] = SubmitResult(tid, int(version), st, ticket=ticket)
+                elif code == "REPLAY":
+                    results[i] = SubmitResult(
+                        tid, int(version), st, replayed=True, ticket=ticket
+                    )
+                elif code == "CONFLICT":
                     results[i] = SubmitResult(
                         tid,
                         error=AlreadyExists(
-                            f"ticket {tid!r} exists in region {other!r}"
+                            f"ticket {tid!r} exists in region {extra!r}"
                         ),
                     )
-                else:
-                    self._cache_region(tenant, tid, region)
-                    ok_idx.append(i)
-            if not ok_idx:
-                continue
-            ks, args = self._common(tenant, region)
-            args += [self.request_ttl_s, len(ok_idx)]
-            for i in ok_idx:
-                t = items[i].ticket
-                args += [
-                    t.ticket_id,
-                    items[i].request_id,
-                    ticket_body(t),
-                    t.priority,
-                    t.response_due_ms,
-                ]
-            flat = await self._submit(keys=ks, args=args)
-            for k, i in enumerate(ok_idx):
-                code, tid, version, status = flat[4 * k : 4 * k + 4]
-                st = TicketStatus(status) if status else TicketStatus.QUEUED
-                if code == "OK":
-                    results[i] = SubmitResult(tid, int(version), st)
-                elif code == "REPLAY":
-                    results[i] = SubmitResult(tid, int(version), st, replayed=True)
                 else:
                     results[i] = SubmitResult(
                         tid,
@@ -370,7 +430,65 @@ class RedisStateStore:
                         st,
                         error=AlreadyExists(f"ticket {tid!r} already exists"),
                     )
+            self._published(created)
         return [r for r in results if r is not None]
+
+    async def submit_one(self, tenant: str, item: SubmitTicket) -> SubmitResult:
+        """Submit one ticket, sharing a script call with concurrent submits.
+
+        Adaptive batching: while ``MAX_FLUSHES_IN_FLIGHT`` script calls are running, new
+        unary submits wait and go out together in the next one (one Redis round trip for
+        all of them); when idle, a submit goes out on the next loop tick, alone. Each item
+        is still applied and answered on its own, exactly as if it had been sent alone.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[SubmitResult] = loop.create_future()
+        self._pending.setdefault(tenant, []).append((item, future))
+        if not self._flush_scheduled and len(self._flushes) < MAX_FLUSHES_IN_FLIGHT:
+            self._flush_scheduled = True
+            loop.call_soon(self._start_flush)
+        return await future
+
+    def _start_flush(self) -> None:
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, {}
+        for tenant, entries in pending.items():
+            for lo in range(0, len(entries), 1000):
+                task = asyncio.ensure_future(
+                    self._flush(tenant, entries[lo : lo + 1000])
+                )
+                self._flushes.add(task)
+                task.add_done_callback(self._flush_done)
+
+    def _flush_done(self, task: asyncio.Future[None]) -> None:
+        self._flushes.discard(task)
+        if self._pending and not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._start_flush)
+
+    async def _flush(
+        self,
+        tenant: str,
+        entries: list[tuple[SubmitTicket, asyncio.Future[SubmitResult]]],
+    ) -> None:
+        try:
+            results = await self.submit(
+                tenant, [e[0] for e in entries], return_tickets=True
+            )
+        except BaseException as exc:
+            for _, future in entries:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, future), result in zip(entries, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    def _published(self, n: int) -> None:
+        if self.metrics is not None and n:
+            self.metrics.events_published_total.inc(n)
 
     async def get_ticket(self, tenant: str, ticket_id: str) -> Ticket:
         region = await self.ticket_region(tenant, ticket_id)

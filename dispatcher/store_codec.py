@@ -43,8 +43,18 @@ def pairs_to_dict(flat: Sequence[Any]) -> dict[str, str]:
 # --- tickets ----------------------------------------------------------------------------
 
 
-def ticket_body(t: Ticket) -> str:
-    """JSON of the client-given fields of a ticket (everything Lua never changes)."""
+def ticket_body(
+    t: Ticket,
+    *,
+    response_due_ms: int = 0,
+    resolution_due_ms: int = 0,
+    allow_duplicate: bool = False,
+) -> str:
+    """JSON of the client-given fields of a ticket (everything Lua never changes).
+
+    The keyword arguments, when set, override the ticket's SLA due times / duplicate flag
+    (values derived on submit, without copying the ticket).
+    """
     body: dict[str, Any] = {
         "id": t.ticket_id,
         "region": t.region,
@@ -67,14 +77,17 @@ def ticket_body(t: Ticket) -> str:
         body["tier"] = t.customer_tier
     if t.window_start_ms or t.window_end_ms:
         body["win"] = [t.window_start_ms, t.window_end_ms]
-    body["sla"] = [t.response_due_ms, t.resolution_due_ms]
+    body["sla"] = [
+        response_due_ms or t.response_due_ms,
+        resolution_due_ms or t.resolution_due_ms,
+    ]
     if t.preferred_technician_ids:
         body["pref"] = list(t.preferred_technician_ids)
     if t.excluded_technician_ids:
         body["excl"] = list(t.excluded_technician_ids)
     if t.attributes:
         body["attrs"] = dict(t.attributes)
-    if t.allow_duplicate:
+    if t.allow_duplicate or allow_duplicate:
         body["allow_dup"] = True
     return _dumps(body)
 

@@ -22,21 +22,10 @@ local MAXLEN = ARGV[3]
 local OPEN = {QUEUED=true, ASSIGNED=true, ACCEPTED=true, IN_PROGRESS=true}
 local NOT_STARTED = {QUEUED=true, ASSIGNED=true, ACCEPTED=true}
 
-local function emit(fields)
-  table.insert(fields, 1, 'at')
-  table.insert(fields, 2, NOW)
-  local clean = {}
-  for i = 1, #fields, 2 do
-    local v = fields[i + 1]
-    if v ~= nil and v ~= '' and v ~= false then
-      clean[#clean + 1] = fields[i]
-      clean[#clean + 1] = tostring(v)
-    end
-  end
-  local key = P .. 'events'
-  local id = redis.call('XADD', key, '*', unpack(clean))
+local function trim()
   -- retention: once the stream is `slack` over MAXLEN, drop the oldest entries exactly and
   -- remember the last dropped id, so a reader resuming from before it gets OUT_OF_RANGE
+  local key = P .. 'events'
   local max = tonumber(MAXLEN)
   local over = redis.call('XLEN', key) - max
   if over >= math.max(1, math.min(1000, math.floor(max / 10))) then
@@ -44,6 +33,21 @@ local function emit(fields)
     redis.call('SET', P .. 'events_trimmed', old[#old][1])
     redis.call('XTRIM', key, 'MAXLEN', max)
   end
+end
+
+-- append one event (fields: flat name/value list; empty values are left out); `defer`
+-- leaves the retention check to one trim() call at the end of a bulk script
+local function emit(fields, defer)
+  local clean = {'at', NOW}
+  for i = 1, #fields, 2 do
+    local v = fields[i + 1]
+    if v ~= nil and v ~= '' and v ~= false then
+      clean[#clean + 1] = fields[i]
+      clean[#clean + 1] = tostring(v)
+    end
+  end
+  local id = redis.call('XADD', P .. 'events', '*', unpack(clean))
+  if not defer then trim() end
   return id
 end
 
@@ -57,50 +61,53 @@ local function move(id, prio, created, due, old, new)
   else
     redis.call('ZREM', P .. 'due:' .. prio, id)
   end
-  if not OPEN[new] then redis.call('ZREM', P .. 'open', id) end
 end
 """
 
 SUBMIT = (
     _COMMON
     + r"""
--- ARGV[4] request-id TTL s, ARGV[5] n, then per item: id, request_id, body, prio, due
-local ttl = tonumber(ARGV[4])
-local n = tonumber(ARGV[5])
+-- ARGV[4] request-id TTL s; ARGV[5] tenant id->region hash ('' = the caller already claimed
+-- the ids: Redis Cluster, where that hash lives in another slot); ARGV[6] tenant region set;
+-- ARGV[7] region; ARGV[8] '1' = return each created/replayed ticket's hash;
+-- ARGV[9] JSON [[id, request_id, body, prio, due], ...].
+-- Returns per item {code, ticket id, version, status, extra}: code OK | REPLAY | EXISTS |
+-- CONFLICT (extra = the region holding the id); extra = the ticket hash when asked.
+local ttl, claim, region, want = tonumber(ARGV[4]), ARGV[5], ARGV[7], ARGV[8] == '1'
+local items = cjson.decode(ARGV[9])
+if claim ~= '' then redis.call('SADD', ARGV[6], region) end
 local out = {}
-local j = 6
-for _ = 1, n do
-  local id, rid, body, prio, due = ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3], ARGV[j + 4]
-  j = j + 5
+for n, it in ipairs(items) do
+  local id, rid, body, prio, due = it[1], it[2], it[3], tostring(it[4]), tostring(it[5])
+  local key = P .. 'ticket:' .. id
   local prev = false
   if rid ~= '' then prev = redis.call('GET', P .. 'req:' .. rid) end
   if prev then
-    out[#out + 1] = 'REPLAY'
-    out[#out + 1] = prev
-    out[#out + 1] = redis.call('HGET', P .. 'ticket:' .. prev, 'version') or '0'
-    out[#out + 1] = redis.call('HGET', P .. 'ticket:' .. prev, 'status') or ''
+    local pk = P .. 'ticket:' .. prev
+    local h = redis.call('HMGET', pk, 'version', 'status')
+    out[n] = {'REPLAY', prev, h[1] or '0', h[2] or '', want and redis.call('HGETALL', pk) or ''}
   else
-    local key = P .. 'ticket:' .. id
-    if redis.call('EXISTS', key) == 1 then
-      out[#out + 1] = 'EXISTS'
-      out[#out + 1] = id
-      out[#out + 1] = redis.call('HGET', key, 'version') or '0'
-      out[#out + 1] = redis.call('HGET', key, 'status') or ''
+    -- a fresh tenant-wide claim proves the id unused; an old claim needs a look
+    local fresh = claim ~= '' and redis.call('HSETNX', claim, id, region) == 1
+    local holder = region
+    if claim ~= '' and not fresh then holder = redis.call('HGET', claim, id) end
+    if holder ~= region then
+      out[n] = {'CONFLICT', id, '0', '', holder}
+    elseif not fresh and redis.call('EXISTS', key) == 1 then
+      local h = redis.call('HMGET', key, 'version', 'status')
+      out[n] = {'EXISTS', id, h[1] or '0', h[2] or '', ''}
     else
       redis.call('HSET', key, 'body', body, 'status', 'QUEUED', 'version', 1, 'prio', prio,
-        'due', due, 'created', NOW, 'updated', NOW, 'ureason', 'NOT_YET_SOLVED', 'tech', '')
+        'due', due, 'created', NOW, 'updated', NOW, 'ureason', 'NOT_YET_SOLVED')
       redis.call('ZADD', P .. 'tickets', 0, id)
-      redis.call('ZADD', P .. 'open', NOW, id)
       move(id, prio, NOW, due, nil, 'QUEUED')
       if rid ~= '' then redis.call('SET', P .. 'req:' .. rid, id, 'EX', ttl) end
-      emit({'type', 'TICKET_SUBMITTED', 'tk', id, 'st', 'QUEUED', 'v', 1, 'p', prio})
-      out[#out + 1] = 'OK'
-      out[#out + 1] = id
-      out[#out + 1] = '1'
-      out[#out + 1] = 'QUEUED'
+      emit({'type', 'TICKET_SUBMITTED', 'tk', id, 'st', 'QUEUED', 'v', 1, 'p', prio}, true)
+      out[n] = {'OK', id, '1', 'QUEUED', want and redis.call('HGETALL', key) or ''}
     end
   end
 end
+trim()
 return out
 """
 )
@@ -397,9 +404,17 @@ return out
 SNAPSHOT = r"""
 -- ARGV[1] region prefix. Open tickets (hashes), technicians (hashes + queues), lease value.
 local P = ARGV[1]
-local ids = redis.call('ZRANGE', P .. 'open', 0, -1)
+-- open tickets = the union of the per-status/priority sets of the open statuses
+local ids = {}
 local tickets = {}
-for i, id in ipairs(ids) do tickets[i] = redis.call('HGETALL', P .. 'ticket:' .. id) end
+for _, st in ipairs({'QUEUED', 'ASSIGNED', 'ACCEPTED', 'IN_PROGRESS'}) do
+  for p = 1, 4 do
+    for _, id in ipairs(redis.call('ZRANGE', P .. 's:' .. st .. ':' .. p, 0, -1)) do
+      ids[#ids + 1] = id
+      tickets[#tickets + 1] = redis.call('HGETALL', P .. 'ticket:' .. id)
+    end
+  end
+end
 local tids = redis.call('ZRANGE', P .. 'techs', 0, -1)
 local techs = {}
 local queues = {}

@@ -137,10 +137,50 @@ def check_attributes(field: str, attrs: Mapping[str, str]) -> None:
         check_text(f"{field}[{key!r}]", value, MAX_ATTRIBUTE_VALUE)
 
 
+def _plainly_valid(t: Ticket) -> bool:
+    """A fast, conservative pre-check: True only when ``validate_ticket`` would pass.
+
+    Covers the common shape (location given, no windows or explicit SLA, few skills, no
+    preferences) without building one field name; anything else returns False and goes
+    through the full check, which names the offending field.
+    """
+    loc = t.location
+    return (
+        loc is not None
+        and -90.0 <= loc.lat_deg <= 90.0
+        and -180.0 <= loc.lon_deg <= 180.0
+        and 1 <= t.priority <= 4
+        and 1 <= t.work_duration_s <= MAX_WORK_DURATION_S
+        and 0 <= t.customer_tier <= MAX_TIER
+        and not (
+            t.window_start_ms
+            or t.window_end_ms
+            or t.response_due_ms
+            or t.resolution_due_ms
+        )
+        and not (
+            t.preferred_technician_ids or t.excluded_technician_ids or t.attributes
+        )
+        and not (t.title or t.description or t.asset_id)
+        and len(t.category) <= 64
+        and "\x00" not in t.category
+        and len(t.required_skills) <= 4
+        and all(
+            SKILL_RE.match(s.skill) and 1 <= s.level <= MAX_LEVEL
+            for s in t.required_skills
+        )
+        and len({s.skill for s in t.required_skills}) == len(t.required_skills)
+        and ID_RE.match(t.ticket_id) is not None
+        and NAME_RE.match(t.region) is not None
+    )
+
+
 def validate_ticket(
     t: Ticket, prefix: str = "ticket", *, location_known: bool = False
 ) -> None:
     """Check a submitted (or updated) ticket; ``location_known``: its asset has a location."""
+    if _plainly_valid(t):
+        return
     check_id(f"{prefix}.ticket_id", t.ticket_id)
     check_name(f"{prefix}.region", t.region)
     check_int(f"{prefix}.priority", t.priority, 1, 4)

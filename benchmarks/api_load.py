@@ -1,0 +1,516 @@
+"""API load benchmark: open-loop submit load against the real service vs a bare grpc.aio echo.
+
+    ./dev bench api_load [--quick] [--durability everysec|always|no]
+
+Processes (all on 127.0.0.1): a private valkey-server, the product's gRPC server
+(``dispatcher.server.create_server`` on that Redis, dev-mode auth), a bare grpc.aio echo
+server answering the same RPCs without doing anything, and a separate load-generator
+process. For each target the generator first finds the maximum rate (closed loop, fixed
+concurrency), then runs an open loop at a fixed arrival rate (80% of that maximum): every
+request has an intended send time on a fixed schedule, and latency is measured from that
+intended time, so a stalled server is charged for the queueing it causes (no coordinated
+omission). Figures are reported as ratios to the echo server measured in the same run.
+
+Prints a table and writes JSON to benchmarks/results/api_load-<utc>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BATCH = 1000
+REGIONS = ("r0", "r1", "r2", "r3")
+
+
+# --- servers --------------------------------------------------------------------------------
+
+
+async def _serve_product(redis_url: str) -> None:
+    from dispatcher.context import AppContext, redis_client
+    from dispatcher.metrics import DispatchMetrics, new_registry
+    from dispatcher.server import create_server
+    from dispatcher.settings import Settings
+
+    settings = Settings(
+        redis_url=redis_url,
+        grpc_port=0,
+        metrics_port=0,
+        state_dir=Path(tempfile.mkdtemp()),
+    )
+    registry = new_registry(process_metrics=False)
+    ctx = AppContext(
+        settings=settings,
+        redis=redis_client(redis_url),
+        metrics=DispatchMetrics(registry),
+        registry=registry,
+    )
+    server, port = await create_server(ctx, "127.0.0.1:0")
+    await server.start()
+    print(f"PORT {port}", flush=True)
+    await server.wait_for_termination()
+
+
+async def _serve_echo() -> None:
+    import grpc.aio
+
+    from dispatcher.pb import dispatch_pb2 as pb
+    from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
+
+    class Echo(pb_grpc.TicketServiceServicer):  # type: ignore[misc]
+        async def SubmitTicket(self, request: Any, context: Any) -> Any:
+            return pb.SubmitTicketResponse(ticket=request.ticket)
+
+        async def BatchSubmitTickets(self, request: Any, context: Any) -> Any:
+            return pb.BatchSubmitTicketsResponse()
+
+    server = grpc.aio.server(
+        options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+    )
+    pb_grpc.add_TicketServiceServicer_to_server(Echo(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    print(f"PORT {port}", flush=True)
+    await server.wait_for_termination()
+
+
+def _spawn(args: list[str]) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("PORT "):
+        proc.kill()
+        raise RuntimeError(f"{args[0]} did not start: {line!r}")
+    return proc, int(line.split()[1])
+
+
+# --- load generator (its own process) -----------------------------------------------------
+
+
+def _requests(prefix: str, start: int, n: int) -> list[Any]:
+    from dispatcher.pb import dispatch_pb2 as pb
+
+    return [
+        pb.SubmitTicketRequest(
+            request_id=f"{prefix}-{i}",
+            ticket=pb.Ticket(
+                ticket_id=f"{prefix}-{i}",
+                region=REGIONS[i % len(REGIONS)],
+                priority=1 + i % 4,
+                work_duration_s=1800,
+                category="hvac",
+                location=pb.Location(
+                    latitude_deg=42.3 + (i % 100) / 1000,
+                    longitude_deg=-71.0 - (i % 70) / 1000,
+                ),
+                required_skills=[
+                    pb.SkillRequirement(skill="hvac", min_level=1 + i % 3)
+                ],
+            ),
+        )
+        for i in range(start, start + n)
+    ]
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+async def _closed_loop(
+    call: Any, make: Any, concurrency: int, duration_s: float
+) -> dict[str, float]:
+    """Max rate: ``concurrency`` callers back to back for ``duration_s``."""
+    done = 0
+    errors = 0
+    stop_at = time.perf_counter() + duration_s
+    counter = iter(range(10**9))
+
+    async def worker() -> None:
+        nonlocal done, errors
+        while time.perf_counter() < stop_at:
+            try:
+                await call(make(next(counter)))
+                done += 1
+            except Exception:
+                errors += 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - t0
+    return {"rate_per_s": done / elapsed, "errors": errors, "calls": done}
+
+
+async def _open_loop(
+    call: Any, make: Any, rate: float, duration_s: float, max_outstanding: int = 20000
+) -> dict[str, float]:
+    """Fixed arrival rate; latency from each request's intended send time."""
+    n = int(rate * duration_s)
+    latencies: list[float] = []
+    errors = 0
+    dropped = 0
+    outstanding = 0
+    t0 = time.perf_counter() + 0.05
+
+    async def one(i: int, intended: float) -> None:
+        nonlocal errors, outstanding
+        try:
+            await call(make(i))
+            latencies.append(time.perf_counter() - intended)
+        except Exception:
+            errors += 1
+        finally:
+            outstanding -= 1
+
+    tasks = []
+    for i in range(n):
+        intended = t0 + i / rate
+        delay = intended - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if outstanding >= max_outstanding:
+            dropped += 1
+            continue
+        outstanding += 1
+        tasks.append(asyncio.create_task(one(i, intended)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - t0
+    return {
+        "offered_per_s": rate,
+        "achieved_per_s": len(latencies) / elapsed,
+        "p50_ms": 1000 * _pct(latencies, 0.50),
+        "p99_ms": 1000 * _pct(latencies, 0.99),
+        "max_ms": 1000 * max(latencies, default=float("nan")),
+        "errors": errors,
+        "dropped": dropped,
+        "calls": len(latencies),
+    }
+
+
+async def _loadgen(
+    target: str, mode: str, tag: str, seconds: float, rate: float, concurrency: int
+) -> dict[str, Any]:
+    import grpc.aio
+
+    from dispatcher.pb import dispatch_pb2 as pb
+    from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
+
+    opts = [
+        ("grpc.max_send_message_length", 64 * 1024 * 1024),
+        ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ]
+    async with grpc.aio.insecure_channel(target, options=opts) as channel:
+        await channel.channel_ready()
+        stub = pb_grpc.TicketServiceStub(channel)
+        if mode.startswith("unary"):
+            pool = _requests(
+                tag, 0, 200_000 if not mode.endswith("closed") else 100_000
+            )
+
+            def make(i: int) -> Any:
+                return pool[i % len(pool)] if i < len(pool) else _requests(tag, i, 1)[0]
+
+            call = stub.SubmitTicket
+        else:
+            reqs = _requests(tag, 0, BATCH * 64)
+            batches = [
+                pb.BatchSubmitTicketsRequest(requests=reqs[k * BATCH : (k + 1) * BATCH])
+                for k in range(64)
+            ]
+
+            def make(i: int) -> Any:
+                if i < len(batches):
+                    return batches[i]
+                return pb.BatchSubmitTicketsRequest(
+                    requests=_requests(f"{tag}-{i}", 0, BATCH)
+                )
+
+            call = stub.BatchSubmitTickets
+        await call(make(0))  # warm-up: connection, first script loads
+        if mode.endswith("closed"):
+            return await _closed_loop(call, lambda i: make(i + 1), concurrency, seconds)
+        return await _open_loop(call, lambda i: make(i + 1), rate, seconds)
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds used so far by process ``pid`` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _run_loadgen(
+    target: str,
+    mode: str,
+    tag: str,
+    seconds: float,
+    rate: float = 0.0,
+    concurrency: int = 32,
+    pids: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    before = {name: _cpu_s(pid) for name, pid in (pids or {}).items()}
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "loadgen",
+            target,
+            mode,
+            tag,
+            str(seconds),
+            str(rate),
+            str(concurrency),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    result = dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    calls = max(1, int(result.get("calls", 0)) + 1)  # + the warm-up call
+    per = BATCH if mode.startswith("batch") else 1
+    for name, pid in (pids or {}).items():
+        # CPU per ticket of each server process: robust to other load on the machine
+        result[f"cpu_us_per_ticket_{name}"] = (
+            1e6 * (_cpu_s(pid) - before[name]) / (calls * per)
+        )
+    return result
+
+
+# --- orchestration ------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="shorter phases (smoke run, ~40 s)"
+    )
+    parser.add_argument(
+        "--durability", default="everysec", choices=("always", "everysec", "no")
+    )
+    args = parser.parse_args(argv)
+    scale = 0.4 if args.quick else 1.0
+
+    from dispatcher.embedded_redis import EmbeddedRedis
+
+    results: dict[str, Any] = {
+        "benchmark": "api_load",
+        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        ).stdout.strip(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "params": {
+            "batch_size": BATCH,
+            "regions": len(REGIONS),
+            "durability": args.durability,
+            "scale": scale,
+        },
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        redis = EmbeddedRedis(Path(tmp), durability=args.durability).start()
+        product, product_port = _spawn(["serve-product", redis.url])
+        echo, echo_port = _spawn(["serve-echo"])
+        try:
+            import redis as redis_sync
+
+            client = redis_sync.Redis.from_url(redis.url)
+            targets = {
+                "echo": f"127.0.0.1:{echo_port}",
+                "service": f"127.0.0.1:{product_port}",
+            }
+            redis_pid = redis.pid or 0
+            pid_sets = {
+                "echo": {"server": echo.pid},
+                "service": {"server": product.pid, "redis": redis_pid},
+            }
+            phases: dict[str, Any] = {}
+            for name, target in targets.items():
+                pids = pid_sets[name]
+                client.flushall()
+                closed = _run_loadgen(
+                    target,
+                    "unary-closed",
+                    f"{name}-uc",
+                    4 * scale,
+                    concurrency=64,
+                    pids=pids,
+                )
+                client.flushall()
+                rate = 0.8 * closed["rate_per_s"]
+                opened = _run_loadgen(
+                    target, "unary-open", f"{name}-uo", 8 * scale, rate=rate, pids=pids
+                )
+                client.flushall()
+                bclosed = _run_loadgen(
+                    target,
+                    "batch-closed",
+                    f"{name}-bc",
+                    5 * scale,
+                    concurrency=4,
+                    pids=pids,
+                )
+                client.flushall()
+                brate = 0.8 * bclosed["rate_per_s"]
+                bopen = _run_loadgen(
+                    target, "batch-open", f"{name}-bo", 6 * scale, rate=brate, pids=pids
+                )
+                phases[name] = {
+                    "unary_max": closed,
+                    "unary_open_80pct": opened,
+                    "batch_max": bclosed,
+                    "batch_open_80pct": bopen,
+                }
+            client.flushall()
+            client.close()
+        finally:
+            for proc in (product, echo):
+                proc.terminate()
+                proc.wait(timeout=10)
+            redis.stop()
+    results["phases"] = phases
+    e, s = phases["echo"], phases["service"]
+    summary = {
+        "batched_tickets_per_s": s["batch_max"]["rate_per_s"] * BATCH,
+        "batched_tickets_per_s_open_80pct": s["batch_open_80pct"]["achieved_per_s"]
+        * BATCH,
+        "batched_ratio_to_echo": s["batch_max"]["rate_per_s"]
+        / e["batch_max"]["rate_per_s"],
+        "unary_max_per_s": s["unary_max"]["rate_per_s"],
+        "echo_unary_max_per_s": e["unary_max"]["rate_per_s"],
+        "unary_ratio_to_echo": s["unary_max"]["rate_per_s"]
+        / e["unary_max"]["rate_per_s"],
+        "unary_p50_ms_at_80pct": s["unary_open_80pct"]["p50_ms"],
+        "unary_p99_ms_at_80pct": s["unary_open_80pct"]["p99_ms"],
+        "echo_p99_ms_at_80pct": e["unary_open_80pct"]["p99_ms"],
+        "targets": {
+            "batched_tickets_per_s": 20000,
+            "unary_ratio_to_echo": 0.5,
+            "unary_p99_ms_at_80pct": 20,
+        },
+    }
+    summary["targets_met"] = {
+        "batched_tickets_per_s": summary["batched_tickets_per_s"] >= 20000,
+        "unary_ratio_to_echo": summary["unary_ratio_to_echo"] >= 0.5,
+        "unary_p99_ms_at_80pct": summary["unary_p99_ms_at_80pct"] < 20,
+    }
+    results["summary"] = summary
+
+    rows = [
+        (
+            "unary max rate (req/s, 64 in flight)",
+            e["unary_max"]["rate_per_s"],
+            s["unary_max"]["rate_per_s"],
+        ),
+        (
+            "unary open loop offered (req/s)",
+            e["unary_open_80pct"]["offered_per_s"],
+            s["unary_open_80pct"]["offered_per_s"],
+        ),
+        (
+            "unary open loop achieved (req/s)",
+            e["unary_open_80pct"]["achieved_per_s"],
+            s["unary_open_80pct"]["achieved_per_s"],
+        ),
+        (
+            "unary p50 at 80% (ms)",
+            e["unary_open_80pct"]["p50_ms"],
+            s["unary_open_80pct"]["p50_ms"],
+        ),
+        (
+            "unary p99 at 80% (ms)",
+            e["unary_open_80pct"]["p99_ms"],
+            s["unary_open_80pct"]["p99_ms"],
+        ),
+        (
+            "batch max (tickets/s, 4 in flight)",
+            e["batch_max"]["rate_per_s"] * BATCH,
+            s["batch_max"]["rate_per_s"] * BATCH,
+        ),
+        (
+            "batch open loop achieved (tickets/s)",
+            e["batch_open_80pct"]["achieved_per_s"] * BATCH,
+            s["batch_open_80pct"]["achieved_per_s"] * BATCH,
+        ),
+        (
+            "batch p50 at 80% (ms)",
+            e["batch_open_80pct"]["p50_ms"],
+            s["batch_open_80pct"]["p50_ms"],
+        ),
+        (
+            "batch p99 at 80% (ms)",
+            e["batch_open_80pct"]["p99_ms"],
+            s["batch_open_80pct"]["p99_ms"],
+        ),
+        (
+            "server CPU per unary call (us)",
+            e["unary_max"]["cpu_us_per_ticket_server"],
+            s["unary_max"]["cpu_us_per_ticket_server"],
+        ),
+        (
+            "server CPU per batched ticket (us)",
+            e["batch_max"]["cpu_us_per_ticket_server"],
+            s["batch_max"]["cpu_us_per_ticket_server"],
+        ),
+    ]
+    print(f"\n{'metric':42} {'echo':>12} {'service':>12} {'ratio':>8}")
+    for label, ev, sv in rows:
+        ratio = sv / ev if ev else float("nan")
+        print(f"{label:42} {ev:12.1f} {sv:12.1f} {ratio:8.2f}")
+    print(
+        f"redis CPU per ticket (us): unary {s['unary_max']['cpu_us_per_ticket_redis']:.1f}, "
+        f"batched {s['batch_max']['cpu_us_per_ticket_redis']:.1f}; load average before: {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"\nbatched: {summary['batched_tickets_per_s']:.0f} tickets/s (target >= 20000: "
+        f"{'met' if summary['targets_met']['batched_tickets_per_s'] else 'NOT met'}); "
+        f"unary: {summary['unary_ratio_to_echo']:.2f} x echo (target >= 0.5: "
+        f"{'met' if summary['targets_met']['unary_ratio_to_echo'] else 'NOT met'}), "
+        f"p99 {summary['unary_p99_ms_at_80pct']:.1f} ms at 80% (target < 20: "
+        f"{'met' if summary['targets_met']['unary_p99_ms_at_80pct'] else 'NOT met'})"
+    )
+    out_dir = ROOT / "benchmarks" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"api_load-{results['utc'].replace(':', '')}.json"
+    path.write_text(json.dumps(results, indent=2))
+    print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "serve-product":
+        asyncio.run(_serve_product(sys.argv[2]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "serve-echo":
+        asyncio.run(_serve_echo())
+    elif len(sys.argv) > 1 and sys.argv[1] == "loadgen":
+        _, _, target, mode, tag, seconds, rate, conc = sys.argv
+        res = asyncio.run(
+            _loadgen(target, mode, tag, float(seconds), float(rate), int(conc))
+        )
+        print(json.dumps(res))
+    else:
+        sys.exit(main())
