@@ -250,4 +250,7 @@ def _failure_code(
 
 def build_interceptors(ctx: AppContext) -> list[grpc.aio.ServerInterceptor]:
     """Interceptors for ``grpc.aio.server``, outermost first (auth is appended after these)."""
-    return [ObservabilityInterceptor(ctx.metrics)]
+    # LIVE-STATE's auth: credentials in metadata -> tenant and role
+    from dispatcher.service import auth_interceptor
+
+    return [ObservabilityInterceptor(ctx.metrics), auth_interceptor(ctx)]

@@ -19,7 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dispatcher import convert
 from dispatcher import events as ev
-from dispatcher.auth import Authenticator
+from dispatcher.auth import Authenticator, AuthInterceptor
 from dispatcher.domain import Role, SubmitTicket, TicketFilter
 from dispatcher.errors import (
     AlreadyExists,
@@ -103,6 +103,16 @@ def get_authenticator(ctx: AppContext) -> Authenticator:
         auth = Authenticator.from_file(ctx.settings.auth_config)
         ctx.dispatch_authenticator = auth  # type: ignore[attr-defined]
     return auth
+
+
+def auth_interceptor(ctx: AppContext) -> AuthInterceptor:
+    """The interceptor that refuses dispatch.v1 calls without a valid credential early
+    (before a client stream is read); servicers still resolve the principal themselves."""
+
+    def rejected() -> None:
+        ctx.metrics.rejected_requests_total.labels(reason="unauthenticated").inc()
+
+    return AuthInterceptor(get_authenticator(ctx), on_reject=rejected)
 
 
 def get_admission(ctx: AppContext) -> Admission:

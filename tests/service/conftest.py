@@ -61,6 +61,7 @@ class Stubs:
     events: Any
     insight: Any
     policy: Any
+    channel: Any = None
 
     @classmethod
     def on(cls, channel: grpc.aio.Channel) -> Stubs:
@@ -70,6 +71,7 @@ class Stubs:
             pb_grpc.EventServiceStub(channel),
             pb_grpc.InsightServiceStub(channel),
             pb_grpc.PolicyServiceStub(channel),
+            channel,
         )
 
 

@@ -250,3 +250,28 @@ def test_sha256_credentials() -> None:
     with pytest.raises(Unauthenticated):
         auth.authenticate([])
     assert Authenticator.from_file(None).authenticate([]).tenant == "default"
+
+
+async def test_interceptor_rejects_streams_and_leaves_health_open(
+    auth_stubs: Stubs,
+) -> None:
+    """A client stream without a credential is refused up front; health needs none."""
+
+    async def pings():  # type: ignore[no-untyped-def]
+        yield pb.ReportLocationRequest(
+            technician_id="X", location=pb.Location(latitude_deg=1, longitude_deg=1)
+        )
+
+    assert (
+        await code_of(auth_stubs.technicians.StreamLocations(pings()))
+        == grpc.StatusCode.UNAUTHENTICATED
+    )
+    watch = auth_stubs.events.WatchEvents(pb.WatchEventsRequest())
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await watch.read()
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    health = health_pb2_grpc.HealthStub(auth_stubs.channel)
+    reply = await health.Check(health_pb2.HealthCheckRequest(service=""))
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
