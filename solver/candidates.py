@@ -17,7 +17,12 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
-from solver.constants import CANDIDATE_OVERSAMPLE, PAIR_CHUNK, SKILL_PATTERN_MAX
+from solver.constants import (
+    CANDIDATE_OVERSAMPLE,
+    PAIR_CHUNK,
+    SKILL_PATTERN_MAX,
+    TECH_SIDE_KEEP,
+)
 from solver.cost import drop_penalty, evaluate_pairs, pair_keys
 from solver.geo import unit_vectors
 
@@ -128,14 +133,15 @@ def _tech_side(
     rows: IntArray,
     elig: IntArray,
 ) -> list[AnyArray]:
-    """Reverse candidates: each technician's k cheapest-relative-to-penalty nearby tickets.
+    """Reverse candidates: per technician, of its k nearest tickets (per skill group), the
+    ``TECH_SIDE_KEEP x k`` with the lowest cost relative to their unassigned penalty.
 
     Ticket-side candidates alone leave technicians in sparse areas unreachable when the
     region is overloaded (more tickets than places): the exact core then leaves places
     empty that the all-pairs optimum fills. These arcs close most of that gap.
     """
     k = params.candidates_k
-    kq = min(rows.size, k * CANDIDATE_OVERSAMPLE)
+    kq = min(rows.size, k)
     if params.all_pairs or rows.size <= kq:
         return []
     t = problem.tickets
@@ -148,11 +154,15 @@ def _tech_side(
     )
     rel = ev.total - drop_penalty(problem, params.weights)[tix.ravel()]
     rel = np.where(ev.feasible, rel, np.inf).reshape(tix.shape)
-    out = _keep(elig, tix, rel, k)  # (technician, ticket, relative cost) triples
     cost = ev.total.reshape(tix.shape)
-    got = np.isin(pair_keys(tix, flat_k.reshape(tix.shape), problem.technicians.count),
-                  pair_keys(out[1], out[0], problem.technicians.count))  # fmt: skip
-    return [tix[got], np.broadcast_to(elig[:, None], tix.shape)[got], cost[got]]
+    keep = max(1, int(k * TECH_SIDE_KEEP))
+    if kq > keep:
+        idx = np.argpartition(rel, keep - 1, axis=1)[:, :keep]
+        rel = np.take_along_axis(rel, idx, axis=1)
+        tix = np.take_along_axis(tix, idx, axis=1)
+        cost = np.take_along_axis(cost, idx, axis=1)
+    ok = np.isfinite(rel)
+    return [tix[ok], np.broadcast_to(elig[:, None], tix.shape)[ok], cost[ok]]
 
 
 def _extra(

@@ -41,3 +41,8 @@ index of the eligible technicians; beyond it one index over all technicians is u
 
 PAIR_CHUNK = 2_000_000
 """Most (ticket, technician) pairs evaluated in one vectorized block (bounds memory)."""
+
+TECH_SIDE_KEEP = 0.5
+"""Technician-side (reverse) candidates: each technician queries its ``candidates_k``
+nearest tickets per skill group and keeps this fraction of them, those with the lowest
+cost relative to the ticket's unassigned penalty."""

@@ -31,6 +31,9 @@ REPAIR_ROUNDS = 3
 REFILL_ROUNDS = 6
 """Greedy rounds that try to put unassigned tickets into places the repair left empty."""
 
+REPAIR_HOPS = 1
+"""Neighbourhood depth of the repair's local re-solve (see :func:`solver.local.local_resolve`)."""
+
 
 @dataclass(slots=True)
 class Core:
@@ -126,7 +129,7 @@ def repair_shifts(
         a = core.alive
         tech_of, status, _ = local_resolve(
             c.tix[a], c.tech[a], core.arc_cost[a], core.penalty, core.free,
-            state.load, core.balance_scaled, tech_of, bad,
+            state.load, core.balance_scaled, tech_of, bad, REPAIR_HOPS,
         )  # fmt: skip
         if status is not SolveStatus.OPTIMAL:
             break

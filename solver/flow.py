@@ -49,6 +49,7 @@ def assign_slots(
     penalty: IntArray,
     slot_tech: IntArray,
     slot_cost: IntArray,
+    n_techs: int | None = None,
 ) -> FlowResult:
     """Solve the capacitated assignment exactly.
 
@@ -57,22 +58,25 @@ def assign_slots(
     n_tickets
         Tickets 0..n_tickets-1 (local numbering).
     arc_ticket, arc_tech, arc_cost
-        Candidate arcs: ticket, technician (any int labels), scaled int64 cost.
+        Candidate arcs: ticket, technician label in ``[0, n_techs)``, scaled int64 cost.
     penalty
         (n_tickets,) scaled cost of leaving each ticket unassigned.
     slot_tech, slot_cost
         One entry per queue place: its technician label and scaled cost. Places of one
         technician must have non-decreasing costs.
+    n_techs
+        Number of technician labels (default: 1 + the largest label used).
 
     Returns
     -------
     FlowResult
         Which arcs are used; ``status`` OPTIMAL unless OR-Tools reports otherwise.
     """
-    techs, inv = np.unique(np.concatenate([arc_tech, slot_tech]), return_inverse=True)
-    a_tech = inv[: arc_tech.size] + n_tickets
-    s_tech = inv[arc_tech.size :] + n_tickets
-    sink = n_tickets + techs.size
+    if n_techs is None:
+        n_techs = 1 + max(int(arc_tech.max(initial=-1)), int(slot_tech.max(initial=-1)))
+    a_tech = arc_tech.astype(np.int64) + n_tickets
+    s_tech = slot_tech.astype(np.int64) + n_tickets
+    sink = n_tickets + n_techs
     smcf = min_cost_flow.SimpleMinCostFlow()
     ones = np.ones(arc_ticket.size, np.int64)
     arcs = smcf.add_arcs_with_capacity_and_unit_cost(
