@@ -521,6 +521,7 @@ class RedisStateStore:
         reply = await self._transition(keys=ks, args=args)
         code = reply[0]
         if code == "OK":
+            self._published(1)
             return ticket_from_hash(pairs_to_dict(reply[1]))
         if code == "NOT_FOUND":
             raise UnknownTicket(f"ticket {ticket_id!r} not found")
@@ -601,6 +602,7 @@ class RedisStateStore:
         ]
         reply = await self._update(keys=ks, args=args)
         if reply[0] == "OK":
+            self._published(1)
             return ticket_from_hash(pairs_to_dict(reply[1]))
         if reply[0] == "NOT_FOUND":
             raise UnknownTicket(f"ticket {ticket.ticket_id!r} not found")
@@ -720,6 +722,7 @@ class RedisStateStore:
             raise FailedPrecondition(
                 f"technician {tech.technician_id!r} holds {reply[1]} open tickets, more than capacity {tech.capacity}"
             )
+        self._published(1)
         return technician_from_hash(pairs_to_dict(reply[1]), reply[2])
 
     async def set_availability(
@@ -744,6 +747,7 @@ class RedisStateStore:
         if reply[0] == "ABORTED":
             self._conflict("version")
             raise StaleVersion(f"technician {technician_id!r} is at version {reply[1]}")
+        self._published(1)
         return technician_from_hash(pairs_to_dict(reply[1]), reply[2])
 
     async def report_locations(
@@ -844,6 +848,7 @@ class RedisStateStore:
                 f"technician {technician_id!r} holds ticket {reply[1]!r} in status {reply[2]}; "
                 "it must be completed, declined or cancelled first"
             )
+        self._published(1 + len(reply[1]))
         await self._r.hdel(keys.technician_region_key(tenant), technician_id)
         return [str(t) for t in reply[1]]
 
@@ -927,6 +932,13 @@ class RedisStateStore:
         )
         lease_lost = sum(1 for o in outcomes if o.code == "LEASE")
         self._conflict("lease", lease_lost)
+        self._published(
+            sum(
+                1
+                for o in outcomes
+                if o.code in ("ASSIGNED", "REASSIGNED", "UNASSIGNED", "UNASSIGNABLE")
+            )
+        )
         self._conflict(
             "version", sum(1 for o in outcomes if o.code.startswith("STALE"))
         )

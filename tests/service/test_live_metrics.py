@@ -1,0 +1,65 @@
+"""Live-state metrics: queue gauges, event-stream lag and subscribers, store conflicts."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from dispatcher import keys
+from dispatcher.domain import Assignment, Location, SubmitTicket, Ticket
+from dispatcher.metrics import DispatchMetrics, new_registry
+from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.store import Decision, ExpectedVersions, RedisStateStore
+from tests.service.conftest import Stubs, ticket
+
+if TYPE_CHECKING:
+    import redis.asyncio
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+
+async def test_queue_gauges_and_event_lag(stubs: Stubs, grpc_server: Any) -> None:
+    """GetQueueStats sets depth/oldest-age gauges; a delivered event records its lag."""
+    registry = grpc_server.ctx.registry
+    watch = stubs.events.WatchEvents(
+        pb.WatchEventsRequest(start=pb.START_POSITION_EARLIEST)
+    )
+    for i in range(3):
+        await stubs.tickets.SubmitTicket(
+            pb.SubmitTicketRequest(ticket=ticket(f"T{i}", priority=2))
+        )
+    async with asyncio.timeout(5):
+        await watch.read()
+    assert registry.get_sample_value("dispatch_event_subscribers") == 1
+    assert registry.get_sample_value("dispatch_event_stream_lag_seconds_count") >= 1
+    assert registry.get_sample_value("dispatch_events_published_total") == 3
+    watch.cancel()
+    await stubs.insight.GetQueueStats(pb.GetQueueStatsRequest())
+    labels = {"tenant": "default", "region": "north", "priority": "P2"}
+    assert registry.get_sample_value("dispatch_queue_depth", labels) == 3
+    assert registry.get_sample_value("dispatch_queue_oldest_age_seconds", labels) >= 0
+
+
+async def test_store_conflicts_are_counted(redis_client: redis.asyncio.Redis) -> None:
+    """Stale-version and lost-lease commit rejections count as store conflicts by kind."""
+    registry = new_registry(process_metrics=False)
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics(registry))
+    await store.submit(
+        "t", [SubmitTicket(Ticket("T1", "r", 2, 60, location=Location(1, 1)))]
+    )
+    await redis_client.set(keys.lease_key("t", "r"), "tok")
+    stale = ExpectedVersions({"T1": 9})
+    await store.commit_assignments("t", "r", "tok", [Decision("T1")], stale)
+    await store.commit_assignments(
+        "t", "r", "other", [Decision("T1", "", Assignment(""))], stale
+    )
+    assert (
+        registry.get_sample_value("dispatch_store_conflicts_total", {"kind": "version"})
+        == 1
+    )
+    assert (
+        registry.get_sample_value("dispatch_store_conflicts_total", {"kind": "lease"})
+        == 1
+    )
