@@ -201,6 +201,12 @@ def ticket_from_pb(msg: pb.Ticket, field: str = "ticket") -> Ticket:
     priority = msg.priority
     if not 1 <= priority <= 4:
         priority_from_pb(priority, f"{field}.priority")
+    # Hot path of batch submits: unset sub-messages and empty lists are skipped cheaply.
+    has = msg.HasField
+    window = msg.time_window if has("time_window") else None
+    sla = msg.sla if has("sla") else None
+    loc = msg.location if has("location") else None
+    skills = msg.required_skills
     return Ticket(
         ticket_id=msg.ticket_id,
         region=msg.region,
@@ -209,19 +215,21 @@ def ticket_from_pb(msg: pb.Ticket, field: str = "ticket") -> Ticket:
         category=msg.category,
         title=msg.title,
         description=msg.description,
-        required_skills=tuple(
-            SkillLevel(s.skill, s.min_level) for s in msg.required_skills
-        ),
-        location=location_from_pb(msg.location) if msg.HasField("location") else None,
+        required_skills=tuple([SkillLevel(s.skill, s.min_level) for s in skills])
+        if skills
+        else (),
+        location=Location(loc.latitude_deg, loc.longitude_deg)
+        if loc is not None
+        else None,
         asset_id=msg.asset_id,
         customer_tier=msg.customer_tier,
-        window_start_ms=msg.time_window.start_ms,
-        window_end_ms=msg.time_window.end_ms,
-        response_due_ms=msg.sla.response_due_ms,
-        resolution_due_ms=msg.sla.resolution_due_ms,
+        window_start_ms=window.start_ms if window is not None else 0,
+        window_end_ms=window.end_ms if window is not None else 0,
+        response_due_ms=sla.response_due_ms if sla is not None else 0,
+        resolution_due_ms=sla.resolution_due_ms if sla is not None else 0,
         preferred_technician_ids=tuple(msg.preferred_technician_ids),
         excluded_technician_ids=tuple(msg.excluded_technician_ids),
-        attributes=dict(msg.attributes),
+        attributes=dict(msg.attributes) if msg.attributes else {},
         allow_duplicate=msg.allow_duplicate,
     )
 

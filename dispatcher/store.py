@@ -71,6 +71,7 @@ ACTIONS = ("accept", "decline", "start", "complete", "cancel")
 _LIST_SCAN_BUDGET = 5000
 """Most ticket ids one List call inspects before returning a (possibly short) page."""
 _REGION_CACHE_SIZE = 200_000
+_STATUS = {s.value: s for s in TicketStatus}
 MAX_FLUSHES_IN_FLIGHT = 2
 """Coalesced unary-submit script calls running at once (see ``submit_one``)."""
 
@@ -402,7 +403,7 @@ class RedisStateStore:
             for i, (code, tid, version, status, extra) in zip(
                 idx, replies, strict=True
             ):
-                st = TicketStatus(status) if status else TicketStatus.QUEUED
+                st = _STATUS.get(status, TicketStatus.QUEUED)
                 ticket = (
                     ticket_from_hash(pairs_to_dict(extra))
                     if return_tickets and isinstance(extra, list) and extra
