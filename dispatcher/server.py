@@ -78,30 +78,37 @@ async def create_server(ctx: AppContext, address: str) -> tuple[grpc.aio.Server,
         ("grpc.max_send_message_length", max_bytes),
     ]
     server = grpc.aio.server(interceptors=build_interceptors(ctx), options=options)
-    names = _add_dispatch_services(server, ctx)
-
-    health = DrainingHealthServicer(ctx.shutdown_event)
-    health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    watcher = HealthWatcher(ctx, health, [*names, HEALTH_SERVICE_NAME])
-    await watcher.check_once()
+    try:
+        # Bind first: a bad address then fails before add_services touches ctx.
+        port = _bind(server, address, ctx.settings)
+        names = _add_dispatch_services(server, ctx)
+        health = DrainingHealthServicer(ctx.shutdown_event)
+        health_pb2_grpc.add_HealthServicer_to_server(health, server)
+        reflection.enable_server_reflection(
+            [*names, HEALTH_SERVICE_NAME, REFLECTION_SERVICE_NAME], server
+        )
+        watcher = HealthWatcher(ctx, health, [*names, HEALTH_SERVICE_NAME])
+        await watcher.check_once()
+    except BaseException:
+        await server.stop(None)  # an unstopped server warns from __del__
+        raise
     ctx.health = health
     ctx.service_names = names
     ctx.background.append(watcher.run)
+    return server, port
 
-    reflection.enable_server_reflection(
-        [*names, HEALTH_SERVICE_NAME, REFLECTION_SERVICE_NAME], server
-    )
 
-    credentials = _server_credentials(ctx.settings)
+def _bind(server: grpc.aio.Server, address: str, settings: Settings) -> int:
+    credentials = _server_credentials(settings)
     try:
         if credentials is None:
-            port = server.add_insecure_port(address)
+            port = int(server.add_insecure_port(address))
         else:
-            port = server.add_secure_port(address, credentials)
+            port = int(server.add_secure_port(address, credentials))
     except RuntimeError as exc:
         raise ServerBindError(f"cannot bind gRPC address {address}: {exc}") from None
     if port == 0:
         raise ServerBindError(
             f"cannot bind gRPC address {address} (in use or not a local address)"
         )
-    return server, port
+    return port

@@ -220,3 +220,15 @@ async def test_tls_settings_serve_over_tls(
                 )
     finally:
         await server.stop(None)
+
+
+async def test_port_in_use_is_a_clear_error(
+    grpc_server: RunningServer, app_context: AppContext
+) -> None:
+    """Binding a port another server holds raises ServerBindError (no silent port sharing)."""
+    from dispatcher.server import ServerBindError, create_server
+
+    background_before = list(app_context.background)
+    with pytest.raises(ServerBindError, match=f"127.0.0.1:{grpc_server.port}"):
+        await create_server(app_context, f"127.0.0.1:{grpc_server.port}")
+    assert app_context.background == background_before
