@@ -232,3 +232,21 @@ async def test_port_in_use_is_a_clear_error(
     with pytest.raises(ServerBindError, match=f"127.0.0.1:{grpc_server.port}"):
         await create_server(app_context, f"127.0.0.1:{grpc_server.port}")
     assert app_context.background == background_before
+
+
+async def test_rediss_url_configures_tls_and_password() -> None:
+    """rediss:// gives a TLS connection with the URL's password (the embedded build has no TLS to test against)."""
+    from redis.asyncio.connection import SSLConnection
+
+    from dispatcher.context import redis_client
+
+    client = redis_client(
+        "rediss://app:s3cret@redis.example:6380/2?ssl_ca_certs=/etc/ca.pem"
+    )
+    pool = client.connection_pool
+    assert pool.connection_class is SSLConnection
+    assert pool.connection_kwargs["password"] == "s3cret"
+    assert pool.connection_kwargs["username"] == "app"
+    assert pool.connection_kwargs["db"] == 2
+    assert pool.connection_kwargs["ssl_ca_certs"] == "/etc/ca.pem"
+    await client.aclose()
