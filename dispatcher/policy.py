@@ -431,20 +431,40 @@ class PolicyStore:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
         self._update = redis.register_script(_UPDATE)
+        self._parsed: dict[tuple[str, str], tuple[str | bytes, PolicyVersion]] = {}
+        self._default = Policy()
+
+    def _decode(self, tenant: str, scope: str, text: str | bytes) -> PolicyVersion:
+        """Parse a stored record, reusing the last parse of the same text (the solve loop
+        reads the policy every cycle; parsing and validating it each time is wasted work)."""
+        key = (tenant, scope)
+        hit = self._parsed.get(key)
+        if hit is not None and hit[0] == text:
+            return hit[1]
+        version = _version_from_record(tenant, scope, text)
+        if len(self._parsed) > 10_000:
+            self._parsed.clear()
+        self._parsed[key] = (text, version)
+        return version
 
     async def get(self, tenant: str, scope: str = TENANT_SCOPE) -> PolicyVersion:
         """The policy stored for exactly this scope (defaults when none)."""
         text = await self._redis.get(_current_key(tenant, scope))
         if text is None:
-            return PolicyVersion(tenant, scope, 0, Policy(), "", 0)
-        return _version_from_record(tenant, scope, text)
+            return PolicyVersion(tenant, scope, 0, self._default, "", 0)
+        return self._decode(tenant, scope, text)
 
     async def effective(self, tenant: str, region: str) -> PolicyVersion:
-        """The region's override when there is one, else the tenant's policy."""
-        text = await self._redis.get(_current_key(tenant, region))
-        if text is not None:
-            return _version_from_record(tenant, region, text)
-        return await self.get(tenant, TENANT_SCOPE)
+        """The region's override when there is one, else the tenant's policy (one MGET: both
+        keys carry the tenant's hash tag)."""
+        override, base = await self._redis.mget(
+            _current_key(tenant, region), _current_key(tenant, TENANT_SCOPE)
+        )
+        if override is not None:
+            return self._decode(tenant, region, override)
+        if base is not None:
+            return self._decode(tenant, TENANT_SCOPE, base)
+        return PolicyVersion(tenant, TENANT_SCOPE, 0, self._default, "", 0)
 
     async def update(
         self,

@@ -182,7 +182,7 @@ async def test_killed_solver_regions_are_taken_over(
 
     async def all_to_survivor() -> bool:
         owners = await _owners(redis_client)
-        return all(o.split("-")[-2] == str(survivor_pid) for o in owners.values())
+        return all(o and o.split("-")[-2] == str(survivor_pid) for o in owners.values())
 
     await _until(all_to_survivor)
     took_s = time.monotonic() - killed_at

