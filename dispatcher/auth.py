@@ -28,6 +28,7 @@ import grpc.aio
 
 from dispatcher.domain import Principal, Role
 from dispatcher.errors import Unauthenticated
+from dispatcher.settings import SettingsError
 from dispatcher.validation import ID_RE, NAME_RE
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ PUBLIC_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.")
 """Services reachable without a credential (probes and tooling)."""
 
 
-class AuthConfigError(ValueError):
+class AuthConfigError(SettingsError):
     """The credentials file is invalid; the message names the entry and field."""
 
 

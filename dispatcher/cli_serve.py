@@ -48,6 +48,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args)
         check_files(settings)
+        # LIVE-STATE: a bad credentials file is one readable line, not a traceback
+        if settings.auth_config is not None:
+            from dispatcher.auth import Authenticator
+
+            Authenticator.from_file(settings.auth_config)
     except SettingsError as exc:
         print(f"dispatcher serve: error: {exc}", file=sys.stderr)
         return 2
