@@ -275,3 +275,27 @@ async def test_interceptor_rejects_streams_and_leaves_health_open(
     health = health_pb2_grpc.HealthStub(auth_stubs.channel)
     reply = await health.Check(health_pb2.HealthCheckRequest(service=""))
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_technician_app_watches_only_its_own_events(
+    auth_stubs: Stubs, redis_client: redis.asyncio.Redis
+) -> None:
+    """A technician app's event stream carries only events naming its technician."""
+    for tech in ("X", "Y"):
+        await auth_stubs.technicians.UpsertTechnician(
+            pb.UpsertTechnicianRequest(technician=technician(tech)), metadata=PLATFORM
+        )
+    other = pb.WatchEventsRequest(technician_id="Y", start=pb.START_POSITION_EARLIEST)
+    denied = auth_stubs.events.WatchEvents(other, metadata=TECH_X)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await denied.read()
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    mine = auth_stubs.events.WatchEvents(
+        pb.WatchEventsRequest(start=pb.START_POSITION_EARLIEST), metadata=TECH_X
+    )
+    first = await mine.read()
+    assert (first.event.type, first.event.technician_id) == (
+        pb.EVENT_TYPE_TECHNICIAN_UPSERTED,
+        "X",
+    )
+    mine.cancel()

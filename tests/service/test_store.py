@@ -327,3 +327,34 @@ async def test_every_key_of_a_region_shares_its_hash_slot(
     assert len(region_keys) > 5
     assert {key_slot(k.encode()) for k in region_keys} == {slot}
     assert keys.lease_key(T, R) == "dispatch:{acme:north}:lease"
+
+
+async def test_same_technician_refresh_is_not_a_change(
+    store: RedisStateStore, redis_client: redis.asyncio.Redis
+) -> None:
+    """Re-committing a ticket to its holder updates its placement without version or event."""
+    await store.submit(T, [SubmitTicket(tk("T1"))])
+    await store.upsert_technician(T, tech("X"))
+    token = await lease(redis_client)
+    await store.commit_assignments(
+        T, R, token, [Decision("T1", "X", Assignment("X", 0))], await versions(store)
+    )
+    before = len(await events(redis_client))
+    res = await store.commit_assignments(
+        T,
+        R,
+        token,
+        [
+            Decision(
+                "T1", "X", Assignment("X", 0, expected_arrival_ms=1_800_000_000_000)
+            )
+        ],
+        await versions(store),
+    )
+    assert res.outcomes[0].code == "UNCHANGED"
+    t = await store.get_ticket(T, "T1")
+    assert (t.version, t.assignment.expected_arrival_ms if t.assignment else 0) == (
+        2,
+        1_800_000_000_000,
+    )
+    assert len(await events(redis_client)) == before
