@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -59,13 +60,19 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and its reaped children (Linux /proc)."""
+    """User + system CPU seconds of a process and its live descendants (Linux /proc), e.g.
+    a solver process together with its solver worker processes."""
+    ticks = os.sysconf("SC_CLK_TCK")
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return float("nan")
-    ticks = os.sysconf("SC_CLK_TCK")
-    return sum(int(x) for x in fields[11:15]) / ticks
+        return 0.0
+    total = sum(int(x) for x in fields[11:15]) / ticks
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            children += [int(c) for c in (task / "children").read_text().split()]
+    return total + sum(_cpu_s(c) for c in children)
 
 
 # --- servers ----------------------------------------------------------------------------------
@@ -133,6 +140,7 @@ class Load:
         self.backlog: list[tuple[float, int]] = []
         self.submitted = 0
         self.submit_errors = 0
+        self.reassigned = 0
         self.pending: set[asyncio.Task[None]] = set()
         self.regions = [f"region-{i:02d}" for i in range(args.regions)]
         # region centres on a ring ~8 km around the city centre
@@ -340,6 +348,7 @@ async def _run_load(
         await asyncio.gather(watcher, poller, *load.pending, return_exceptions=True)
     await redis.aclose()
     phases["submit_errors"] = load.submit_errors
+    phases["reassignments"] = load.reassigned
     return phases
 
 
