@@ -172,14 +172,14 @@ def ticket_from_hash(h: Mapping[str, str]) -> Ticket:
         declined_by_technician_ids=tuple(declined)
         if isinstance(declined, list)
         else (),
-        unassigned_reason=UnassignedReason(h.get("ureason", "")),
+        unassigned_reason=UnassignedReason(h.get("ureason", "NOT_YET_SOLVED")),
         duplicate_of_ticket_id=h.get("dup", ""),
         resolution=Resolution(ResolutionCode(res["code"]), res.get("notes", ""))
         if res
         else None,
         cancel_reason=h.get("creason", ""),
         created_at_ms=_int(h, "created"),
-        updated_at_ms=_int(h, "updated"),
+        updated_at_ms=_int(h, "updated") or _int(h, "created"),
         accepted_at_ms=_int(h, "accepted"),
         started_at_ms=_int(h, "started"),
         closed_at_ms=_int(h, "closed"),
@@ -231,7 +231,7 @@ def technician_from_hash(h: Mapping[str, str], queue: Sequence[str] = ()) -> Tec
         queue_ticket_ids=tuple(str(q) for q in queue),
         version=_int(h, "version"),
         created_at_ms=_int(h, "created"),
-        updated_at_ms=_int(h, "updated"),
+        updated_at_ms=_int(h, "updated") or _int(h, "created"),
     )
 
 

@@ -10,7 +10,8 @@ returns an error code and changes nothing.
 Ticket hash fields: body (JSON, written by Python, opaque here), status, version, tech,
 asg (assignment JSON, opaque), prio, due (response due ms, 0 = none), created, updated,
 declined (JSON array of technician ids), ureason, res (resolution JSON), creason,
-accepted, started, closed, esc.
+accepted, started, closed, esc. A fresh ticket has no 'updated' / 'ureason' yet (they read
+as 'created' / NOT_YET_SOLVED), which keeps the submit path short.
 """
 
 from __future__ import annotations
@@ -80,8 +81,12 @@ local out = {}
 for n, it in ipairs(items) do
   local id, rid, body, prio, due = it[1], it[2], it[3], tostring(it[4]), tostring(it[5])
   local key = P .. 'ticket:' .. id
+  local rkey = P .. 'req:' .. rid
+  -- reserve the request id in one step; a taken one means this is a retry
   local prev = false
-  if rid ~= '' then prev = redis.call('GET', P .. 'req:' .. rid) end
+  if rid ~= '' and not redis.call('SET', rkey, id, 'NX', 'EX', ttl) then
+    prev = redis.call('GET', rkey)
+  end
   if prev then
     local pk = P .. 'ticket:' .. prev
     local h = redis.call('HMGET', pk, 'version', 'status')
@@ -92,16 +97,18 @@ for n, it in ipairs(items) do
     local holder = region
     if claim ~= '' and not fresh then holder = redis.call('HGET', claim, id) end
     if holder ~= region then
+      if rid ~= '' then redis.call('DEL', rkey) end
       out[n] = {'CONFLICT', id, '0', '', holder}
     elseif not fresh and redis.call('EXISTS', key) == 1 then
+      if rid ~= '' then redis.call('DEL', rkey) end
       local h = redis.call('HMGET', key, 'version', 'status')
       out[n] = {'EXISTS', id, h[1] or '0', h[2] or '', ''}
     else
+      -- 'updated' and 'ureason' are left unset: they read as created / NOT_YET_SOLVED
       redis.call('HSET', key, 'body', body, 'status', 'QUEUED', 'version', 1, 'prio', prio,
-        'due', due, 'created', NOW, 'updated', NOW, 'ureason', 'NOT_YET_SOLVED')
+        'due', due, 'created', NOW)
       redis.call('ZADD', P .. 'tickets', 0, id)
       move(id, prio, NOW, due, nil, 'QUEUED')
-      if rid ~= '' then redis.call('SET', P .. 'req:' .. rid, id, 'EX', ttl) end
       emit({'type', 'TICKET_SUBMITTED', 'tk', id, 'st', 'QUEUED', 'v', 1, 'p', prio}, true)
       out[n] = {'OK', id, '1', 'QUEUED', want and redis.call('HGETALL', key) or ''}
     end
