@@ -256,6 +256,24 @@ class Handlers:
                     f"ticket {ticket_id!r} is at version {current.version}, not {expected_version}"
                 )
             updated = dataclasses.replace(current, **dict(patch))
+            if (
+                "priority" in patch
+                and "response_due_ms" not in patch
+                and "resolution_due_ms" not in patch
+            ):
+                # a new priority brings its own SLA targets, counted from submission
+                target = (await self._policy(principal.tenant, current.region)).sla_for(
+                    updated.priority
+                )
+                response_due = current.created_at_ms + int(target.response_s * 1000)
+                updated = dataclasses.replace(
+                    updated,
+                    response_due_ms=response_due,
+                    resolution_due_ms=max(
+                        response_due,
+                        current.created_at_ms + int(target.resolution_s * 1000),
+                    ),
+                )
             known = False
             if updated.location is None and updated.asset_id:
                 known = bool(

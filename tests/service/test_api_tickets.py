@@ -195,6 +195,9 @@ async def test_update_with_field_mask(stubs: Stubs) -> None:
     assert upd.priority == pb.PRIORITY_P1
     assert upd.title == "old"
     assert upd.version == 2
+    assert (
+        upd.sla.response_due_ms - upd.created_at_ms == 3600_000
+    )  # P1 target of the policy
     stale = pb.UpdateTicketRequest(
         ticket=pb.Ticket(ticket_id="T1", title="x"),
         update_mask=FieldMask(paths=["title"]),
