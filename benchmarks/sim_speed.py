@@ -1,0 +1,249 @@
+"""Simulator benchmark: a simulated city day, heap core vs SimPy core, and policy quality.
+
+Prints a table and writes JSON to ``benchmarks/results/sim_speed.json``.
+
+1. **Day**: one simulated day of the city scenario (~500 technicians, ~20,000 tickets) with
+   the optimizer policy on the heap core. Target: <= 60 s wall.
+2. **Core events/s**: the same run on the SimPy core (``simulations.simpy_engine``: the same
+   handlers, SimPy's ``Environment`` as the event queue; the logs are checked identical).
+   Events/s are reported in total and for the core alone (wall time minus time inside the
+   policy), as a ratio heap / SimPy measured in the same run. A cheaper policy
+   (``--core-policy nearest``) makes the core's share larger.
+3. **Quality** (``--compare-seeds N``, 0 to skip): ``dispatcher sim compare city`` logic over
+   N seeds for the optimizer and the three baselines. Target: the optimizer's SLA breaches
+   at most half of the best baseline's, with no more travel per ticket.
+
+Usage::
+
+    python benchmarks/sim_speed.py                      # day + cores + quality over 3 seeds
+    python benchmarks/sim_speed.py --compare-seeds 0    # speed only (about 2 minutes)
+    python benchmarks/sim_speed.py --horizon-s 21600    # a shorter day, for a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from simulations.cli import COMPARE_METRICS, print_summary, quality_verdict  # noqa: E402
+from simulations.engine import Engine  # noqa: E402
+from simulations.kpi import run_kpis  # noqa: E402
+from simulations.policies import make_policy  # noqa: E402
+from simulations.runner import Run, kpi_table, run_once, seeds_for, summarize  # noqa: E402
+from simulations.scenario import load_scenario  # noqa: E402
+from simulations.simpy_engine import SimpyEngine  # noqa: E402
+from simulations.streams import build_roster, build_stream  # noqa: E402
+
+
+def _core_run(cls: type[Engine], sc, policy: str, seed: int) -> tuple[dict, object]:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    stream = build_stream(sc, rng, seed)
+    roster = build_roster(sc, stream, rng)
+    params = dataclasses.replace(sc.policy.solve_params, seed=seed)
+    engine = cls(sc, stream, roster, make_policy(policy, params))
+    result = engine.run()
+    core_s = result.wall_s - result.policy_wall_s
+    return {
+        "engine": cls.__name__,
+        "policy": policy,
+        "tickets": stream.count,
+        "technicians": roster.count,
+        "events": result.events,
+        "solves": result.solves.height,
+        "wall_s": result.wall_s,
+        "policy_s": result.policy_wall_s,
+        "core_s": core_s,
+        "events_per_s": result.events / result.wall_s,
+        "core_events_per_s": result.events / core_s if core_s > 0 else None,
+    }, result
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--scenario", default="city")
+    ap.add_argument(
+        "--horizon-s",
+        type=float,
+        default=None,
+        help="override the horizon (default: the scenario's day)",
+    )
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--core-policy",
+        default="optimizer",
+        help="policy for the heap-vs-SimPy core run",
+    )
+    ap.add_argument(
+        "--compare-seeds",
+        type=int,
+        default=3,
+        help="seeds for the quality comparison (0 = skip)",
+    )
+    ap.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "sim_speed.json"
+    )
+    args = ap.parse_args()
+
+    sc = load_scenario(args.scenario)
+    if args.horizon_s:
+        sc = dataclasses.replace(sc, horizon_s=args.horizon_s)
+    report: dict = {
+        "benchmark": "sim_speed",
+        "scenario": sc.name,
+        "horizon_s": sc.horizon_s,
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip(),
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+        },
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+    print(
+        f"[1/3] {sc.name}: one simulated run of {sc.horizon_s / 3600:g} h, optimizer, heap core ...",
+        flush=True,
+    )
+    day, day_result = _core_run(Engine, sc, "optimizer", args.seed)
+    day["kpis"] = {
+        k: v for k, v in run_kpis(day_result).items() if isinstance(v, int | float)
+    }  # type: ignore[arg-type]
+    day["target_wall_s"] = 60.0
+    day["target_met"] = day["wall_s"] <= 60.0
+    report["day"] = day
+
+    print(f"[2/3] heap core vs SimPy core ({args.core_policy}) ...", flush=True)
+    if args.core_policy == "optimizer":
+        heap, heap_res = day, day_result
+    else:
+        heap, heap_res = _core_run(Engine, sc, args.core_policy, args.seed)
+    simpy_row, simpy_res = _core_run(SimpyEngine, sc, args.core_policy, args.seed)
+    same = heap_res.tickets.equals(simpy_res.tickets, null_equal=True)  # type: ignore[attr-defined]
+    report["cores"] = {
+        "heap": heap,
+        "simpy": simpy_row,
+        "identical_logs": same,
+        "core_speedup_heap_over_simpy": (
+            heap["core_events_per_s"] / simpy_row["core_events_per_s"]
+        )
+        if simpy_row["core_events_per_s"]
+        else None,
+        "total_speedup_heap_over_simpy": simpy_row["wall_s"] / heap["wall_s"],
+    }
+
+    if args.compare_seeds > 0:
+        print(
+            f"[3/3] quality: optimizer vs baselines over {args.compare_seeds} seed(s) ...",
+            flush=True,
+        )
+        runs: list[Run] = []
+        for policy in ("optimizer", "nearest", "least_loaded", "round_robin"):
+            for seed in seeds_for(sc, args.compare_seeds):
+                t0 = time.perf_counter()
+                runs.append(run_once(sc, policy, seed))
+                print(
+                    f"      {policy:13s} seed {seed}: {time.perf_counter() - t0:6.1f} s",
+                    flush=True,
+                )
+        summary = summarize(kpi_table(runs), [m for m, _, _ in COMPARE_METRICS])
+        print_summary(
+            summary, f"{sc.name}: policies x {args.compare_seeds} seeds (mean ± 95% CI)"
+        )
+        report["quality"] = {
+            "summary": summary.to_dicts(),
+            "verdict": quality_verdict(summary),
+        }
+
+    # ---- the table
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(
+        title=f"sim_speed: {sc.name}, {sc.horizon_s / 3600:g} h simulated, seed {args.seed}"
+    )
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    t.add_column("note")
+    t.add_row("tickets / technicians", f"{day['tickets']:,} / {day['technicians']}", "")
+    t.add_row(
+        "day wall time (optimizer)",
+        f"{day['wall_s']:.1f} s",
+        f"target <= 60 s: {'met' if day['target_met'] else 'NOT met'}",
+    )
+    t.add_row(
+        "  of which in policy.solve",
+        f"{day['policy_s']:.1f} s",
+        f"{day['solves']:,} solves",
+    )
+    t.add_row("events", f"{day['events']:,}", "")
+    c = report["cores"]
+    t.add_row(
+        f"heap core events/s ({args.core_policy})",
+        f"{c['heap']['core_events_per_s']:,.0f}",
+        "excluding policy time",
+    )
+    t.add_row(
+        f"SimPy core events/s ({args.core_policy})",
+        f"{c['simpy']['core_events_per_s']:,.0f}",
+        "same handlers, SimPy queue",
+    )
+    t.add_row(
+        "core speed-up heap / SimPy",
+        f"x{c['core_speedup_heap_over_simpy']:.2f}",
+        f"logs identical: {same}",
+    )
+    t.add_row(
+        "total wall SimPy / heap", f"x{c['total_speedup_heap_over_simpy']:.2f}", ""
+    )
+    q = report.get("quality")
+    if q and q["verdict"]:
+        v = q["verdict"]
+        t.add_row(
+            "optimizer / best baseline: SLA breaches",
+            f"x{v['breach_ratio']:.3f}" if v["breach_ratio"] is not None else "-",
+            f"best baseline: {v['best_baseline']}; target <= x0.5",
+        )
+        t.add_row(
+            "optimizer / best baseline: travel per ticket",
+            f"x{v['travel_ratio']:.3f}" if v["travel_ratio"] is not None else "-",
+            "target <= x1.0",
+        )
+        t.add_row("quality target", "met" if v["target_met"] else "NOT met", "")
+        util = [
+            r["utilization_mean_mean"]
+            for r in q["summary"]
+            if r["policy"] == "optimizer"
+        ]
+        if util:
+            t.add_row(
+                "optimizer utilization (mean)", f"{util[0] * 100:.1f}%", "target ~85%"
+            )
+    Console().print(t)
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, default=str))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
