@@ -128,10 +128,35 @@ class IndexMaps:
         return {t: i for i, t in enumerate(self.technician_ids)}
 
 
+@dataclass(frozen=True, slots=True)
+class ProblemParts:
+    """The arrays of a ``solver.Problem`` before construction (validation happens there)."""
+
+    tickets: dict[str, Any]
+    technicians: dict[str, Any]
+    now_s: float
+
+    def build(self) -> Problem:
+        return Problem(
+            Tickets(**self.tickets), Technicians(**self.technicians), self.now_s
+        )
+
+
 def build_problem(
     tickets: Sequence[TicketView], technicians: Sequence[TechnicianView], now_s: float
 ) -> tuple[Problem, IndexMaps, list[TicketView]]:
-    """Convert a region snapshot to a ``solver.Problem`` plus its index maps.
+    """``build_problem_parts`` then the ``solver.Problem`` (validated on construction)."""
+    parts, maps, rows = build_problem_parts(tickets, technicians, now_s)
+    return parts.build(), maps, rows
+
+
+def build_problem_parts(
+    tickets: Sequence[TicketView], technicians: Sequence[TechnicianView], now_s: float
+) -> tuple[ProblemParts, IndexMaps, list[TicketView]]:
+    """Convert a region snapshot to the arrays of a ``solver.Problem`` plus its index maps.
+
+    The solve loop ships the parts to a worker process, which constructs (and validates)
+    the ``Problem`` there, off the event loop.
 
     Returns the problem, the maps and the ticket views in row order. QUEUED, ASSIGNED and
     ACCEPTED tickets become rows (ACCEPTED ones pinned; held-back duplicates and accepted
@@ -197,41 +222,41 @@ def build_problem(
     def pairs(items: list[tuple[int, int]]) -> Any:
         return np.array(items, dtype=np.int64).reshape(-1, 2)
 
-    problem_tickets = Tickets(
-        lat_deg=col("lat_deg"),
-        lon_deg=col("lon_deg"),
-        priority=col("priority", np.int64),
-        skill_levels=t_skill,
-        duration_s=col("duration_s"),
-        created_s=col("created_s"),
-        response_due_s=col("response_due_s"),
-        resolution_due_s=col("resolution_due_s"),
-        window_start_s=col("window_start_s"),
-        window_end_s=col("window_end_s"),
-        tier=col("tier", np.int64),
-        current_technician=current,
-        pinned=pinned,
-        excluded=pairs(excluded),
-        preferred=pairs(preferred),
-    )
-    problem_techs = Technicians(
-        lat_deg=lat,
-        lon_deg=lon,
-        skill_levels=k_skill,
-        capacity=np.maximum(
+    problem_tickets = {
+        "lat_deg": col("lat_deg"),
+        "lon_deg": col("lon_deg"),
+        "priority": col("priority", np.int64),
+        "skill_levels": t_skill,
+        "duration_s": col("duration_s"),
+        "created_s": col("created_s"),
+        "response_due_s": col("response_due_s"),
+        "resolution_due_s": col("resolution_due_s"),
+        "window_start_s": col("window_start_s"),
+        "window_end_s": col("window_end_s"),
+        "tier": col("tier", np.int64),
+        "current_technician": current,
+        "pinned": pinned,
+        "excluded": pairs(excluded),
+        "preferred": pairs(preferred),
+    }
+    problem_techs = {
+        "lat_deg": lat,
+        "lon_deg": lon,
+        "skill_levels": k_skill,
+        "capacity": np.maximum(
             np.array([t.capacity for t in techs], dtype=np.int64) - busy, 0
         ),
-        free_at_s=free_at,
-        shift_end_s=np.array([t.shift_end_s for t in techs], dtype=np.float64),
-        speed_kmh=np.array([t.speed_kmh for t in techs], dtype=np.float64),
-        available=np.array([t.available for t in techs], dtype=np.bool_),
-    )
+        "free_at_s": free_at,
+        "shift_end_s": np.array([t.shift_end_s for t in techs], dtype=np.float64),
+        "speed_kmh": np.array([t.speed_kmh for t in techs], dtype=np.float64),
+        "available": np.array([t.available for t in techs], dtype=np.bool_),
+    }
     maps = IndexMaps(
         ticket_ids=tuple(t.ticket_id for t in rows),
         technician_ids=tuple(t.technician_id for t in techs),
         skills=tuple(vocab),
     )
-    return Problem(problem_tickets, problem_techs, now_s), maps, rows
+    return ProblemParts(problem_tickets, problem_techs, now_s), maps, rows
 
 
 # --- decisions -----------------------------------------------------------------------------
@@ -336,11 +361,13 @@ class SolveOutput:
     ]  # term name -> (n,) values (0 when unassigned)
 
 
-def _solve_job(problem: Problem, params: SolveParams) -> SolveOutput:
+def _solve_job(problem: Problem | ProblemParts, params: SolveParams) -> SolveOutput:
     """Runs in a worker process: solve, then the placement cost terms of each assigned row."""
     from solver.cost import PAIR_TERMS, evaluate_pairs
     from solver.solve import solve, tech_state
 
+    if isinstance(problem, ProblemParts):
+        problem = problem.build()
     solution = solve(problem, params)
     n = problem.tickets.count
     terms = {name: np.zeros(n, dtype=np.float64) for name in PAIR_TERMS}
@@ -385,7 +412,9 @@ class SolverPool:
             for _ in range(self.workers):
                 self._pool.submit(_noop)
 
-    async def solve(self, problem: Problem, params: SolveParams) -> SolveOutput:
+    async def solve(
+        self, problem: Problem | ProblemParts, params: SolveParams
+    ) -> SolveOutput:
         """Solve in a worker process; the event loop only awaits the future."""
         self.start()
         assert self._pool is not None
@@ -411,14 +440,35 @@ def _shift_end_s(tech: Technician, now_ms: int) -> float | None:
     return None
 
 
+@dataclass
+class ViewCache:
+    """Views of the previous snapshot, reused while the decoded item is the same object
+    (``SnapshotReader`` keeps unchanged items' objects) and the policy is the same."""
+
+    tickets: dict[int, tuple[Ticket, Policy, TicketView]] = field(default_factory=dict)
+    technicians: dict[int, tuple[Technician, TechnicianView]] = field(
+        default_factory=dict
+    )
+
+
 def views_from_snapshot(
-    snapshot: RegionSnapshot, policy: Policy, now_ms: int
+    snapshot: RegionSnapshot,
+    policy: Policy,
+    now_ms: int,
+    cache: ViewCache | None = None,
 ) -> tuple[list[TicketView], list[TechnicianView]]:
     """The solver's view of a store snapshot (domain types -> plain rows)."""
     from dispatcher.sla import due_times
 
     tickets: list[TicketView] = []
+    seen_t: dict[int, tuple[Ticket, Policy, TicketView]] = {}
     for t in snapshot.tickets:
+        if cache is not None:
+            hit = cache.tickets.get(id(t))
+            if hit is not None and hit[0] is t and hit[1] is policy:
+                tickets.append(hit[2])
+                seen_t[id(t)] = hit
+                continue
         if t.location is None:
             continue  # cannot be placed; validation requires a location, so this is rare
         created_s = t.created_at_ms / 1000.0
@@ -456,8 +506,18 @@ def views_from_snapshot(
                 held_back=bool(t.duplicate_of_ticket_id) and not t.allow_duplicate,
             )
         )
+        seen_t[id(t)] = (t, policy, tickets[-1])
     techs: list[TechnicianView] = []
+    seen_k: dict[int, tuple[Technician, TechnicianView]] = {}
     for k in snapshot.technicians:
+        if (
+            cache is not None and not k.shifts
+        ):  # with shifts, the view depends on the clock
+            khit = cache.technicians.get(id(k))
+            if khit is not None and khit[0] is k:
+                techs.append(khit[1])
+                seen_k[id(k)] = khit
+                continue
         shift_end = _shift_end_s(k, now_ms)
         on_duty = k.status.value in ("AVAILABLE", "BUSY") and shift_end is not None
         loc = k.location
@@ -474,6 +534,9 @@ def views_from_snapshot(
                 skills=tuple((s.skill, s.level) for s in k.skills),
             )
         )
+        seen_k[id(k)] = (k, techs[-1])
+    if cache is not None:
+        cache.tickets, cache.technicians = seen_t, seen_k
     return tickets, techs
 
 
@@ -584,6 +647,7 @@ class RegionWorker:
     checked: set[str] = field(default_factory=set)
     solves: int = 0
     reader: SnapshotReader | None = None
+    views: ViewCache = field(default_factory=ViewCache)
     last_clock: float = 0.0
     next_clock: float = 0.0
     cadence_s: float = 5.0
@@ -663,13 +727,15 @@ class RegionWorker:
         if changed:  # escalations changed versions and priorities: read again
             snap = await self._snapshot()
             now_ms = snap.taken_at_ms
-        ticket_views, tech_views = views_from_snapshot(snap, policy, now_ms)
+        ticket_views, tech_views = views_from_snapshot(snap, policy, now_ms, self.views)
         if held:
             ticket_views = [
                 dataclasses.replace(t, held_back=True) if t.ticket_id in held else t
                 for t in ticket_views
             ]
-        problem, maps, rows = build_problem(ticket_views, tech_views, now_ms / 1000.0)
+        problem, maps, rows = build_problem_parts(
+            ticket_views, tech_views, now_ms / 1000.0
+        )
         if not rows:
             self._record_empty(len(tech_views))
             return next_clock
@@ -911,13 +977,13 @@ class RegionWorker:
         snap: RegionSnapshot,
         token: str,
         sol: Solution,
-        problem: Problem,
+        problem: ProblemParts,
         maps: IndexMaps,
     ) -> None:
         """SLA_AT_RISK once per ticket predicted to miss a due time."""
         lp = self.loop
-        t = problem.tickets
-        rows = at_risk_rows(sol, t.response_due_s, t.resolution_due_s)
+        due = problem.tickets
+        rows = at_risk_rows(sol, due["response_due_s"], due["resolution_due_s"])
         m = lp.metrics
         if m is not None:
             m.queue_at_risk.labels(tenant=snap.tenant, region=snap.region).set(
@@ -933,7 +999,7 @@ class RegionWorker:
                 details=json.dumps(
                     {
                         "predicted_start_ms": str(_ms(float(sol.start_s[i]))),
-                        "response_due_ms": str(_ms(float(t.response_due_s[i]))),
+                        "response_due_ms": str(_ms(float(due["response_due_s"][i]))),
                         "reason": _REASON_NAMES[int(sol.reason[i])],
                     }
                 ),
