@@ -514,7 +514,11 @@ class EventService(_Base, pb_grpc.EventServiceServicer):
                     for i, t in enumerate(request.types)
                 ),
                 after_event_ids=dict(request.after_event_ids),
-                from_earliest=request.start == pb.START_POSITION_EARLIEST,
+                from_earliest=request.start == pb.START_POSITION_EARLIEST
+                or (
+                    request.start == pb.START_POSITION_UNSPECIFIED
+                    and bool(request.after_event_ids)
+                ),
             )
             stream = ev.watch(
                 self.h.store.redis,

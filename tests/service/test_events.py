@@ -214,3 +214,23 @@ async def test_store_retention_is_bounded(redis_client: redis.asyncio.Redis) -> 
         )
     length = await redis_client.xlen(keys.events_key("default", "north"))
     assert 100 <= length < 110
+
+
+async def test_resume_includes_regions_not_yet_heard_from(stubs: Stubs) -> None:
+    """A resume (after_event_ids set) reads regions missing from the map from their start."""
+    await stubs.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=ticket("N1")))
+    first = stubs.events.WatchEvents(
+        pb.WatchEventsRequest(regions=["north"], start=pb.START_POSITION_EARLIEST)
+    )
+    (n1,) = await read_n(first, 1)
+    first.cancel()
+    await stubs.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(ticket=ticket("S1", region="south"))
+    )
+    await stubs.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=ticket("N2")))
+    resumed = stubs.events.WatchEvents(
+        pb.WatchEventsRequest(after_event_ids={"north": n1.event_id})
+    )
+    got = await read_n(resumed, 2)
+    resumed.cancel()
+    assert sorted(e.ticket_id for e in got) == ["N2", "S1"]
