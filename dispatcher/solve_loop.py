@@ -55,7 +55,7 @@ from dispatcher.sla import (
 from solver.model import NO_TECHNICIAN, Problem, Technicians, Tickets, UnassignedReason
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     import numpy.typing as npt
     import redis.asyncio as aioredis
@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from dispatcher.domain import Technician, Ticket
     from dispatcher.metrics import DispatchMetrics
     from dispatcher.policy import Policy
+    from dispatcher.store import Decision as StoreDecision
     from dispatcher.store import RegionSnapshot
     from solver.model import Solution, SolveParams
 
@@ -262,68 +263,68 @@ def build_problem_parts(
 # --- decisions -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """One change a solve wants: ``technician_id`` "" = back to QUEUED."""
-
-    ticket_id: str
-    ticket_version: int
-    technician_id: str
-    technician_version: int
-    previous_technician_id: str
-    position: int
-    arrival_s: float
-    start_s: float
-    finish_s: float
-    sla_met: bool
-
-    @property
-    def kind(self) -> str:
-        if not self.technician_id:
-            return "unassign"
-        return "reassign" if self.previous_technician_id else "assign"
-
-
 def plan_decisions(
-    solution: Solution,
+    output: SolveOutput,
     maps: IndexMaps,
     rows: Sequence[TicketView],
-    technicians: Sequence[TechnicianView],
-) -> list[Decision]:
-    """Decisions for the rows whose holder changed (pinned rows never change)."""
-    versions = {t.technician_id: t.version for t in technicians}
-    out: list[Decision] = []
-    for i, t in enumerate(rows):
-        if t.status == "ACCEPTED":
+    tickets: Mapping[str, Ticket],
+    now_ms: int,
+    solve_id: str,
+) -> list[StoreDecision]:
+    """The store decisions a solution calls for (pure).
+
+    Accepted (pinned) rows never produce one. An assigned row produces one when its
+    technician or its queue place changed (same technician: a placement refresh, no
+    event); an unassigned row when it loses its technician or its reason changed.
+    """
+    from dispatcher.domain import Assignment, CostTerm
+    from dispatcher.domain import UnassignedReason as DomainReason
+    from dispatcher.store import Decision as StoreDecision
+
+    sol = output.solution
+    decisions: list[StoreDecision] = []
+    for i, row in enumerate(rows):
+        if row.status == "ACCEPTED":
             continue
-        row = int(solution.technician[i])
-        new = maps.technician_ids[row] if row != NO_TECHNICIAN else ""
-        old = t.technician_id if t.status == "ASSIGNED" else ""
-        if new == old:
+        ticket = tickets[row.ticket_id]
+        r = int(sol.technician[i])
+        old = row.technician_id if row.status == "ASSIGNED" else ""
+        if r == NO_TECHNICIAN:
+            reason = DomainReason(_REASON_NAMES[int(sol.reason[i])])
+            if old or ticket.unassigned_reason != reason:
+                decisions.append(StoreDecision(row.ticket_id, "", None, reason))
             continue
-        out.append(
-            Decision(
-                ticket_id=t.ticket_id,
-                ticket_version=t.version,
-                technician_id=new,
-                technician_version=versions.get(new, 0),
-                previous_technician_id=old,
-                position=int(solution.position[i]),
-                arrival_s=float(solution.arrival_s[i]),
-                start_s=float(solution.start_s[i]),
-                finish_s=float(solution.finish_s[i]),
-                sla_met=bool(solution.sla_met[i]),
+        new = maps.technician_ids[r]
+        pos = int(sol.position[i])
+        prev = ticket.assignment
+        if new == old and prev is not None and prev.position == pos:
+            continue  # same place in the same queue: nothing to write
+        terms = tuple(
+            CostTerm(name, float(values[i]))
+            for name, values in output.terms.items()
+            if values[i] != 0.0
+        )
+        decisions.append(
+            StoreDecision(
+                row.ticket_id,
+                new,
+                Assignment(
+                    technician_id=new,
+                    position=pos,
+                    expected_arrival_ms=_ms(float(sol.arrival_s[i])),
+                    expected_start_ms=_ms(float(sol.start_s[i])),
+                    expected_finish_ms=_ms(float(sol.finish_s[i])),
+                    sla_predicted_met=bool(sol.sla_met[i]),
+                    cost_terms=terms,
+                    total_cost=float(sum(t.value for t in terms)),
+                    solve_id=solve_id,
+                    assigned_at_ms=prev.assigned_at_ms
+                    if (prev and new == old)
+                    else now_ms,
+                ),
             )
         )
-    return out
-
-
-def unassigned_reasons(
-    solution: Solution, maps: IndexMaps
-) -> dict[str, UnassignedReason]:
-    """Ticket id -> reason for every row left unassigned."""
-    idx = np.flatnonzero(solution.technician == NO_TECHNICIAN)
-    return {maps.ticket_ids[i]: UnassignedReason(int(solution.reason[i])) for i in idx}
+    return decisions
 
 
 # --- the worker pool -------------------------------------------------------------------------
@@ -774,56 +775,13 @@ class RegionWorker:
         techs: Sequence[TechnicianView],
         solve_id: str,
     ) -> None:
-        from dispatcher.domain import Assignment, CostTerm
-        from dispatcher.domain import UnassignedReason as DomainReason
-        from dispatcher.store import Decision as StoreDecision
         from dispatcher.store import ExpectedVersions
 
         lp, sol = self.loop, output.solution
-        now_ms = snap.taken_at_ms
         by_id = {t.ticket_id: t for t in snap.tickets}
-        decisions: list[StoreDecision] = []
-        for i, row in enumerate(rows):
-            if row.status == "ACCEPTED":
-                continue
-            ticket = by_id[row.ticket_id]
-            r = int(sol.technician[i])
-            old = row.technician_id if row.status == "ASSIGNED" else ""
-            if r == NO_TECHNICIAN:
-                reason = DomainReason(_REASON_NAMES[int(sol.reason[i])])
-                if old or ticket.unassigned_reason != reason:
-                    decisions.append(StoreDecision(row.ticket_id, "", None, reason))
-                continue
-            new = maps.technician_ids[r]
-            pos = int(sol.position[i])
-            prev = ticket.assignment
-            if new == old and prev is not None and prev.position == pos:
-                continue  # same place in the same queue: nothing to write
-            terms = tuple(
-                CostTerm(name, float(values[i]))
-                for name, values in output.terms.items()
-                if values[i] != 0.0
-            )
-            decisions.append(
-                StoreDecision(
-                    row.ticket_id,
-                    new,
-                    Assignment(
-                        technician_id=new,
-                        position=pos,
-                        expected_arrival_ms=_ms(float(sol.arrival_s[i])),
-                        expected_start_ms=_ms(float(sol.start_s[i])),
-                        expected_finish_ms=_ms(float(sol.finish_s[i])),
-                        sla_predicted_met=bool(sol.sla_met[i]),
-                        cost_terms=terms,
-                        total_cost=float(sum(t.value for t in terms)),
-                        solve_id=solve_id,
-                        assigned_at_ms=prev.assigned_at_ms
-                        if (prev and new == old)
-                        else now_ms,
-                    ),
-                )
-            )
+        decisions = plan_decisions(
+            output, maps, rows, by_id, snap.taken_at_ms, solve_id
+        )
         self._record_solve(sol, maps)
         if not decisions:
             return

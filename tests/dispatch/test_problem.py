@@ -1,0 +1,133 @@
+"""Snapshot -> solver.Problem conversion (the one place it happens) and solution -> decisions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dispatcher.solve_loop import (
+    TechnicianView,
+    TicketView,
+    build_problem,
+    plan_decisions,
+)
+from solver.model import NO_TECHNICIAN
+
+NOW = 1_000_000.0
+
+
+def _ticket(
+    tid: str, status: str = "QUEUED", tech: str = "", **kw: object
+) -> TicketView:
+    base: dict[str, object] = {
+        "ticket_id": tid,
+        "version": 1,
+        "status": status,
+        "priority": 2,
+        "lat_deg": 42.36,
+        "lon_deg": -71.06,
+        "duration_s": 600.0,
+        "created_s": NOW - 60,
+        "technician_id": tech,
+    }
+    base.update(kw)
+    return TicketView(**base)  # type: ignore[arg-type]
+
+
+def _tech(tid: str, **kw: object) -> TechnicianView:
+    base: dict[str, object] = {
+        "technician_id": tid,
+        "version": 3,
+        "available": True,
+        "lat_deg": 42.35,
+        "lon_deg": -71.05,
+        "capacity": 3,
+        "skills": (("hvac", 2),),
+    }
+    base.update(kw)
+    return TechnicianView(**base)  # type: ignore[arg-type]
+
+
+def test_rows_pins_exclusions_and_work_in_progress() -> None:
+    """Accepted rows are pinned, declined technicians excluded, held-back duplicates and
+    in-progress work are not rows; in-progress work delays and moves its technician."""
+    tickets = [
+        _ticket("T3", skills=(("hvac", 1), ("gas", 1))),
+        _ticket("T1", "ACCEPTED", "A"),
+        _ticket("T2", "ASSIGNED", "B", excluded=("A",)),
+        _ticket("T4", "IN_PROGRESS", "B", started_s=NOW - 100, lat_deg=42.40),
+        _ticket("T5", held_back=True),
+    ]
+    problem, maps, rows = build_problem(tickets, [_tech("B"), _tech("A")], NOW)
+    assert maps.ticket_ids == ("T1", "T2", "T3")
+    assert maps.technician_ids == ("A", "B")
+    assert maps.skills == ("gas", "hvac")
+    t, k = problem.tickets, problem.technicians
+    assert t.pinned.tolist() == [True, False, False]
+    assert t.current_technician.tolist() == [0, 1, NO_TECHNICIAN]
+    assert t.excluded.tolist() == [[1, 0]]
+    assert t.skill_levels.tolist() == [[0, 0], [0, 0], [1, 1]]
+    assert k.skill_levels.tolist() == [[0, 2], [0, 2]]
+    assert k.free_at_s.tolist() == [NOW, NOW - 100 + 600]
+    assert k.lat_deg[1] == 42.40
+    assert k.capacity.tolist() == [3, 2]  # B works T4: one place used
+    assert [r.ticket_id for r in rows] == list(maps.ticket_ids)
+
+
+def test_only_changed_holders_become_decisions() -> None:
+    """Pinned rows never move; unchanged placements need no write; a lost holder or a new
+    unassigned reason does."""
+    from dispatcher.domain import Assignment, Ticket, TicketStatus, UnassignedReason
+    from dispatcher.solve_loop import SolveOutput
+    from solver.model import Solution, SolveStats, SolveStatus
+
+    views = [
+        _ticket("T1", "ACCEPTED", "A"),
+        _ticket("T2", "ASSIGNED", "B"),
+        _ticket("T3"),
+        _ticket("T4", "ASSIGNED", "A"),
+        _ticket("T5"),
+    ]
+    techs = [_tech("A"), _tech("B")]
+    _, maps, rows = build_problem(views, techs, NOW)
+
+    def stored(tid: str, status: TicketStatus, tech: str = "", **kw: object) -> Ticket:
+        asg = Assignment(tech, position=0) if tech else None
+        return Ticket(tid, "north", 2, 600, status=status, assignment=asg, **kw)  # type: ignore[arg-type]
+
+    tickets = {
+        "T1": stored("T1", TicketStatus.ACCEPTED, "A"),
+        "T2": stored("T2", TicketStatus.ASSIGNED, "B"),
+        "T3": stored(
+            "T3", TicketStatus.QUEUED, unassigned_reason=UnassignedReason.NOT_YET_SOLVED
+        ),
+        "T4": stored("T4", TicketStatus.ASSIGNED, "A"),
+        "T5": stored(
+            "T5", TicketStatus.QUEUED, unassigned_reason=UnassignedReason.CAPACITY
+        ),
+    }
+    solution = Solution(
+        technician=np.array([1, 1, 0, NO_TECHNICIAN, NO_TECHNICIAN]),
+        position=np.array([0, 0, 1, -1, -1]),
+        arrival_s=np.full(5, NOW),
+        start_s=np.full(5, NOW),
+        finish_s=np.full(5, NOW + 600),
+        sla_met=np.ones(5, dtype=bool),
+        reason=np.array([0, 0, 0, 5, 5]),  # CAPACITY for T4 and T5
+        objective=0.0,
+        objective_terms={},
+        stats=SolveStats(SolveStatus.OPTIMAL, 0.0, 0, 5, 2),
+    )
+    terms = {"travel": np.array([0.0, 0.0, 12.5, 0.0, 0.0])}
+    decisions = plan_decisions(
+        SolveOutput(solution, terms), maps, rows, tickets, 7, "s1"
+    )
+    # T1 pinned, T2 unchanged, T5 same reason: nothing; T3 assigned; T4 loses its holder
+    assert [(d.ticket_id, d.technician_id) for d in decisions] == [
+        ("T3", "A"),
+        ("T4", ""),
+    ]
+    assert decisions[1].unassigned_reason is UnassignedReason.CAPACITY
+    placed = decisions[0].assignment
+    assert placed is not None
+    assert (placed.position, placed.solve_id, placed.assigned_at_ms) == (1, "s1", 7)
+    assert [(c.name, c.value) for c in placed.cost_terms] == [("travel", 12.5)]
