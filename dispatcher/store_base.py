@@ -1,0 +1,156 @@
+"""Shared core of the Redis state store: client, registered scripts, tenant-wide lookups.
+
+``RedisStateStore`` (``dispatcher.store``) is assembled from ``TicketStore``
+(``store_tickets``), ``TechnicianStore`` (``store_technicians``) and the solve-loop
+operations; each part builds on this ``StoreBase``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from dispatcher import keys, store_lua
+from dispatcher.domain import (
+    SubmitResult,
+    SubmitTicket,
+    TicketStatus,
+)
+from dispatcher.errors import (
+    InvalidArgument,
+    UnknownTechnician,
+    UnknownTicket,
+)
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Mapping
+
+    import redis.asyncio as aioredis
+
+    from dispatcher.metrics import DispatchMetrics
+
+ACTIONS = ("accept", "decline", "start", "complete", "cancel")
+_LIST_SCAN_BUDGET = 5000
+"""Most ticket ids one List call inspects before returning a (possibly short) page."""
+_REGION_CACHE_SIZE = 200_000
+_STATUS = {s.value: s for s in TicketStatus}
+MAX_FLUSHES_IN_FLIGHT = 2
+"""Coalesced unary-submit script calls running at once (see ``submit_one``)."""
+
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _encode_token(data: Mapping[str, Any]) -> str:
+    return base64.urlsafe_b64encode(
+        json.dumps(data, separators=(",", ":")).encode()
+    ).decode()
+
+
+def _decode_token(
+    token: str, fingerprint: str, field_name: str = "page_token"
+) -> dict[str, Any]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidArgument(
+            field_name, "is not a token this service issued"
+        ) from None
+    if not isinstance(data, dict) or data.get("f") != fingerprint:
+        raise InvalidArgument(field_name, "does not match this request's filter")
+    return data
+
+
+class StoreBase:
+    """Redis client, scripts and helpers shared by every part of the store."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        events_maxlen: int = keys.EVENTS_MAXLEN_DEFAULT,
+        request_ttl_s: int = keys.REQUEST_ID_TTL_S,
+        metrics: DispatchMetrics | None = None,
+    ) -> None:
+        self.redis = redis
+        # redis-py's reply types are loose unions; the replies here are known shapes
+        self._r: Any = redis
+        self.events_maxlen = events_maxlen
+        self.request_ttl_s = request_ttl_s
+        self.metrics = metrics
+        self._submit = redis.register_script(store_lua.SUBMIT)
+        self._transition = redis.register_script(store_lua.TRANSITION)
+        self._update = redis.register_script(store_lua.UPDATE)
+        self._upsert_tech = redis.register_script(store_lua.UPSERT_TECHNICIAN)
+        self._availability = redis.register_script(store_lua.SET_AVAILABILITY)
+        self._location = redis.register_script(store_lua.REPORT_LOCATION)
+        self._remove_tech = redis.register_script(store_lua.REMOVE_TECHNICIAN)
+        self._commit = redis.register_script(store_lua.COMMIT_ASSIGNMENTS)
+        self._snapshot = redis.register_script(store_lua.SNAPSHOT)
+        self._claim = redis.register_script(store_lua.CLAIM_IDS)
+        self._ticket_regions: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._pending: dict[
+            str, list[tuple[SubmitTicket, asyncio.Future[SubmitResult]]]
+        ] = {}
+        self._flush_scheduled = False
+        self._flushes: set[asyncio.Future[None]] = set()
+        self._known_tenants: set[str] = set()
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _conflict(self, kind: str, n: int = 1) -> None:
+        if self.metrics is not None and n:
+            self.metrics.store_conflicts_total.labels(kind=kind).inc(n)
+
+    def _common(self, tenant: str, region: str) -> tuple[list[str], list[Any]]:
+        return [keys.events_key(tenant, region)], [
+            keys.region_prefix(tenant, region),
+            now_ms(),
+            self.events_maxlen,
+        ]
+
+    async def _remember_tenant(self, tenant: str) -> None:
+        if tenant not in self._known_tenants:
+            await self._r.sadd(keys.TENANTS_KEY, tenant)
+            self._known_tenants.add(tenant)
+
+    async def tenants(self) -> list[str]:
+        return sorted(await self._r.smembers(keys.TENANTS_KEY))
+
+    async def regions(self, tenant: str) -> list[str]:
+        return sorted(await self._r.smembers(keys.regions_key(tenant)))
+
+    async def ticket_region(self, tenant: str, ticket_id: str) -> str:
+        """The region holding ``ticket_id``; ``UnknownTicket`` when none (ids never move)."""
+        cached = self._ticket_regions.get((tenant, ticket_id))
+        if cached is not None:
+            return cached
+        region = await self._r.hget(keys.ticket_region_key(tenant), ticket_id)
+        if region is None:
+            raise UnknownTicket(f"ticket {ticket_id!r} not found")
+        self._cache_region(tenant, ticket_id, str(region))
+        return str(region)
+
+    def _cache_region(self, tenant: str, ticket_id: str, region: str) -> None:
+        self._ticket_regions[(tenant, ticket_id)] = region
+        if len(self._ticket_regions) > _REGION_CACHE_SIZE:
+            self._ticket_regions.popitem(last=False)
+
+    async def technician_region(self, tenant: str, technician_id: str) -> str:
+        region = await self._r.hget(keys.technician_region_key(tenant), technician_id)
+        if region is None:
+            raise UnknownTechnician(f"technician {technician_id!r} not found")
+        return str(region)
+
+    def _published(self, n: int) -> None:
+        if self.metrics is not None and n:
+            self.metrics.events_published_total.inc(n)
