@@ -1,7 +1,23 @@
-"""Pure dispatch optimization: numpy arrays in, assignment decisions out. No I/O."""
+"""Pure dispatch optimization: numpy arrays in, assignment decisions out. No I/O.
+
+Public API (everything here is re-exported; heavier extras live in their modules):
+
+- ``solve(problem, params, previous=None) -> Solution``: exact min-cost assignment over
+  technician queue places on sparse candidates, then per-technician sequencing;
+- ``IncrementalSolver(params).solve(problem)``: the same, re-using work after small changes;
+- ``make_policy(name, params).solve(problem, previous)``: "optimizer",
+  "optimizer_incremental", "round_robin", "least_loaded", "nearest" (``POLICY_NAMES``);
+- ``explain(problem, params, solution, ticket_row, alternatives=3) -> Explanation``;
+- ``travel_time_s`` / ``distance_km``: the one travel model (also used by the simulator);
+- ``solver.cost``: the cost terms and the integer-scaling rule; ``solver.constants``;
+- ``solver.gap.solve_gap`` (CP-SAT) and ``solver.flow.solve_lap`` for OR-Library instances;
+- ``solver.synthetic.random_problem`` for seeded test/benchmark regions.
+"""
 
 from solver.cost import TERM_NAMES, ScalingWarning
+from solver.explain import Explanation, Option, explain
 from solver.geo import distance_km, travel_time_s
+from solver.incremental import IncrementalSolver
 from solver.model import (
     NO_TECHNICIAN,
     CostWeights,
@@ -14,12 +30,18 @@ from solver.model import (
     Tickets,
     UnassignedReason,
 )
+from solver.policies import POLICY_NAMES, DispatchPolicy, make_policy
 from solver.solve import solve
 
 __all__ = [
     "NO_TECHNICIAN",
+    "POLICY_NAMES",
     "TERM_NAMES",
     "CostWeights",
+    "DispatchPolicy",
+    "Explanation",
+    "IncrementalSolver",
+    "Option",
     "Problem",
     "ScalingWarning",
     "Solution",
@@ -30,6 +52,8 @@ __all__ = [
     "Tickets",
     "UnassignedReason",
     "distance_km",
+    "explain",
+    "make_policy",
     "solve",
     "travel_time_s",
 ]

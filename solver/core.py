@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 REPAIR_ROUNDS = 3
 """Local re-solves after sequencing found shift overruns, before dropping what still overruns."""
 
-REFILL_ROUNDS = 6
-"""Greedy rounds that try to put unassigned tickets into places the repair left empty."""
+REFILL_ROUNDS = 30
+"""Most greedy rounds (each adds at most one ticket per technician; stops when none fits)
+that put unassigned tickets into places the repair left empty."""
 
 REPAIR_HOPS = 1
 """Neighbourhood depth of the repair's local re-solve (see :func:`solver.local.local_resolve`)."""
@@ -90,7 +91,7 @@ def run_core(core: Core) -> tuple[IntArray, SolveStatus, IntArray]:
 
 
 def repair_shifts(
-    core: Core, tech_of: IntArray
+    core: Core, tech_of: IntArray, scope: BoolArray | None = None
 ) -> tuple[IntArray, SolveStatus, IntArray]:
     """Remove shift overruns found by sequencing; re-place the displaced tickets locally.
 
@@ -98,27 +99,30 @@ def repair_shifts(
     its fitting tickets used (``core.free``); the overrunning (ticket, technician) arcs die
     (``core.alive``) and the neighbourhood of the displaced tickets is re-solved exactly
     (:func:`local_resolve`). After ``REPAIR_ROUNDS`` the remaining overruns are left
-    unassigned (reason SHIFT) and the status is FEASIBLE.
+    unassigned (reason SHIFT) and the status is FEASIBLE. ``scope`` (per technician):
+    only these queues can have changed since they were last checked (default: all).
     """
     problem, state, c = core.problem, core.state, core.cands
     status = SolveStatus.OPTIMAL
     none = np.zeros(0, np.int64)
-    if core.params.allow_overtime:
-        return tech_of, status, none
     m = problem.technicians.count
+    if core.params.allow_overtime or m == 0:
+        return tech_of, status, none
+    fill_scope = None if scope is None else scope.copy()
+    scope = np.ones(m, np.bool_) if scope is None else scope.copy()
     for rnd in range(REPAIR_ROUNDS + 1):
-        rows = np.flatnonzero(tech_of >= 0)
+        rows = np.flatnonzero((tech_of >= 0) & scope[np.maximum(tech_of, 0)])
         sch = sequence_queues(
             problem, core.lateness_w, rows, tech_of[rows],
             state.lat_deg, state.lon_deg, state.ready_s, False,
         )  # fmt: skip
         bad = rows[sch.overrun]
         if bad.size == 0:
-            return refill(core, tech_of), status, none
+            return refill(core, tech_of, fill_scope), status, none
         tech_of = tech_of.copy()
         if rnd == REPAIR_ROUNDS:
             tech_of[bad] = NO_TECHNICIAN
-            return refill(core, tech_of), SolveStatus.FEASIBLE, bad
+            return refill(core, tech_of, fill_scope), SolveStatus.FEASIBLE, bad
         hit = np.unique(tech_of[bad])
         fits = np.bincount(tech_of[rows[~sch.overrun]], minlength=m)
         core.free[hit] = fits[hit]
@@ -127,23 +131,37 @@ def repair_shifts(
         core.alive &= c.tech != was[c.tix]
         tech_of[bad] = NO_TECHNICIAN
         a = core.alive
+        before = tech_of
         tech_of, status, _ = local_resolve(
             c.tix[a], c.tech[a], core.arc_cost[a], core.penalty, core.free,
             state.load, core.balance_scaled, tech_of, bad, REPAIR_HOPS,
         )  # fmt: skip
+        scope = changed_techs(before, tech_of, m)
+        if fill_scope is not None:
+            fill_scope |= scope
         if status is not SolveStatus.OPTIMAL:
             break
     return tech_of, status, none
 
 
-def refill(core: Core, tech_of: IntArray) -> IntArray:
+def changed_techs(before: IntArray, after: IntArray, m: int) -> BoolArray:
+    """Technicians whose set of tickets differs between two decisions (per technician)."""
+    diff = before != after
+    out = np.zeros(m, np.bool_)
+    out[before[diff & (before >= 0)]] = True
+    out[after[diff & (after >= 0)]] = True
+    return out
+
+
+def refill(core: Core, tech_of: IntArray, scope: BoolArray | None = None) -> IntArray:
     """Greedily add unassigned tickets to technicians with room, keeping every shift.
 
     Each round offers every technician with room its best remaining arc (largest saving
     against the unassigned penalty, after the place cost), each ticket to its best offer;
     an insertion is kept when the re-sequenced queue still ends within the shift, and a
     rejected arc is not offered again. Recovers places the shift repair's conservative
-    capacity cut left empty. Never makes the objective worse.
+    capacity cut left empty. Never makes the objective worse. ``scope``: only offer places
+    of these technicians (default: all).
     """
     problem, state, c = core.problem, core.state, core.cands
     m = problem.technicians.count
@@ -158,6 +176,8 @@ def refill(core: Core, tech_of: IntArray) -> IntArray:
             - np.rint(core.balance_scaled * place[c.tech])
         )
         ok = ~tried & (tech_of[c.tix] < 0) & room[c.tech] & (gain > 0)
+        if scope is not None:
+            ok &= scope[c.tech]
         arcs = np.flatnonzero(ok)
         if arcs.size == 0:
             break

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from solver.candidates import Candidates, build_candidates
-from solver.core import Core, repair_shifts, run_core
+from solver.core import Core, changed_techs, repair_shifts, run_core
 from solver.cost import drop_penalty, evaluate_pairs, lateness_weight, to_scaled
 from solver.finalize import finalize
 from solver.local import local_resolve
@@ -127,13 +127,20 @@ class IncrementalSolver:
         # decision stays optimal there, so only rows whose incumbent differs are seeds.
         cur = problem.tickets.current_technician[changed]
         seeds = np.concatenate([new_rows, changed[cur != tech_of[changed]]])
+        start = tech_of
         tech_of, status, _ = local_resolve(
             core.cands.tix[a], core.cands.tech[a], core.arc_cost[a], core.penalty, core.free,
             core.state.load, core.balance_scaled, tech_of, seeds, self.hops,
         )  # fmt: skip
         dropped = np.zeros(0, np.int64)
         if status is SolveStatus.OPTIMAL:
-            tech_of, status, dropped = repair_shifts(core, tech_of)
+            m = problem.technicians.count
+            scope = changed_techs(start, tech_of, m)
+            # Tickets whose state changed may now fit any technician they have an arc to.
+            touched = start != tech_of
+            touched[seeds] = True
+            scope[core.cands.tech[touched[core.cands.tix]]] = True
+            tech_of, status, dropped = repair_shifts(core, tech_of, scope)
         self._tech_of = tech_of
         self._calls_since_cold += 1
         self.last_mode = "incremental"
