@@ -153,3 +153,31 @@ def test_sim_tune_on_redis_with_two_processes(
     assert load_policy_file(out / "best_policy.toml").name.startswith(
         "tuned-smoke-trial"
     )
+
+
+def test_tuned_policy_loads_in_the_service(tmp_path: Path) -> None:
+    """The file `sim tune` writes is accepted unchanged by the service's policy loader."""
+    from dispatcher.policy import load_policy_file as service_load
+
+    out = tmp_path / "tune"
+    assert (
+        main(
+            [
+                "sim",
+                "tune",
+                "smoke",
+                "--trials",
+                "2",
+                "--seeds",
+                "1",
+                "--horizon-s",
+                "3600",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    ours = load_policy_file(out / "best_policy.toml")
+    theirs = service_load(out / "best_policy.toml")
+    assert theirs.solve_params().weights == ours.solve_params.weights
