@@ -31,6 +31,11 @@ EXACT_SEQUENCE_MAX = 6
 """Queues of up to this many movable tickets are sequenced exactly (all permutations,
 at most 720); longer ones by earliest-due-date then a pairwise-swap descent."""
 
+DEFER_S = 3600.0
+"""A ticket left unassigned is priced as if its work started this many seconds from now
+(or at its window start, if later): its predicted lateness then is part of the cost of
+leaving it unassigned, so an overdue ticket is still dispatched rather than dropped."""
+
 CANDIDATE_OVERSAMPLE = 2
 """The spatial index returns this many times ``candidates_k`` nearest technicians per
 ticket; the ``candidates_k`` cheapest feasible ones among them are kept."""

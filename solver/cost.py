@@ -14,8 +14,9 @@ seconds (travel, lateness, waiting), skill levels, queue places or a 0/1 flag:
 - ``stability``: ``w.stability`` when an ASSIGNED (not pinned) ticket would move;
 - ``balance`` (per queue place, on the technician side): the ticket taking the technician's
   s-th place (0-based, pinned tickets first) costs ``w.balance x s``;
-- ``unassigned``: ``w.unassigned x PRIORITY_FACTOR[p]`` for a ticket left unassigned (an
-  ASSIGNED ticket sent back to the queue also pays ``stability``, see :func:`drop_penalty`).
+- ``unassigned``: ``w.unassigned x PRIORITY_FACTOR[p]`` plus the lateness the ticket
+  would have if started ``DEFER_S`` from now, for a ticket left unassigned (an ASSIGNED
+  ticket sent back to the queue also pays ``stability``, see :func:`drop_penalty`).
 
 In the exact core, start/finish are predicted as if the ticket came right after the
 technician's pinned queue (travel from there, waiting for the window start); the queue
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from solver.constants import COST_SCALE, MAX_COST, PRIORITY_FACTOR
+from solver.constants import COST_SCALE, DEFER_S, MAX_COST, PRIORITY_FACTOR
 from solver.geo import travel_time_s
 
 if TYPE_CHECKING:
@@ -99,14 +100,25 @@ def unassigned_penalty(problem: Problem, weights: CostWeights) -> FloatArray:
     return np.asarray(weights.unassigned * pf)
 
 
-def drop_penalty(problem: Problem, weights: CostWeights) -> FloatArray:
-    """Cost of the "unassigned" arc: the penalty, plus ``stability`` for an ASSIGNED ticket.
+def deferred_lateness(problem: Problem, weights: CostWeights) -> FloatArray:
+    """Lateness cost of each ticket if its work started ``DEFER_S`` from now (weight units)."""
+    t = problem.tickets
+    rows = np.arange(t.count, dtype=np.int64)
+    start = np.maximum(problem.now_s + DEFER_S, t.window_start_s)
+    late = late_seconds(problem, rows, start, start + t.duration_s)
+    return np.asarray(lateness_weight(problem, weights) * late)
 
-    Sending an assigned (not pinned) ticket back to the queue is churn like moving it.
+
+def drop_penalty(problem: Problem, weights: CostWeights) -> FloatArray:
+    """Cost of the "unassigned" arc: penalty + deferred lateness + stability if ASSIGNED.
+
+    The deferred lateness (:func:`deferred_lateness`) keeps overdue tickets dispatched;
+    sending an assigned (not pinned) ticket back to the queue is churn like moving it.
     """
     t = problem.tickets
     held = (t.current_technician >= 0) & ~t.pinned
-    return np.asarray(unassigned_penalty(problem, weights) + weights.stability * held)
+    base = unassigned_penalty(problem, weights) + deferred_lateness(problem, weights)
+    return np.asarray(base + weights.stability * held)
 
 
 def late_seconds(

@@ -11,6 +11,7 @@ from solver.cost import (
     PAIR_TERMS,
     TERM_NAMES,
     TechState,
+    deferred_lateness,
     evaluate_pairs,
     lateness_weight,
     terms_at,
@@ -170,7 +171,8 @@ def finalize(
     count = np.bincount(tech_of[tech_of >= 0], minlength=k.count).astype(np.float64)
     terms["balance"] = float(w.balance * np.sum(count * (count - 1) / 2))
     un = tech_of < 0
-    terms["unassigned"] = float(np.sum(unassigned_penalty(problem, w)[un]))
+    base = unassigned_penalty(problem, w) + deferred_lateness(problem, w)
+    terms["unassigned"] = float(np.sum(base[un]))
     dropped_held = un & (t.current_technician >= 0) & ~t.pinned
     terms["stability"] += float(w.stability * np.sum(dropped_held))
     assigned = ~un

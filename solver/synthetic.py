@@ -62,7 +62,8 @@ def random_problem(
     tlat, tlon = around(n)
     klat, klon = around(m)
     k_sk = rng.integers(0, 4, (m, n_skills)).astype(np.int64)
-    k_sk[np.arange(m), rng.integers(0, n_skills, m) if n_skills else []] = 3
+    if n_skills:
+        k_sk[np.arange(m), rng.integers(0, n_skills, m)] = 3
     t_sk = np.zeros((n, n_skills), np.int64)
     if n_skills:
         t_sk[np.arange(n), rng.integers(0, n_skills, n)] = rng.integers(1, 4, n)

@@ -100,3 +100,11 @@ def test_pinned_stays_first_and_window_waits() -> None:
     assert sol.position[0] == 0
     assert sol.technician[1] == 0
     assert sol.start_s[1] == pytest.approx(7200.0)
+
+
+def test_overdue_ticket_is_still_dispatched() -> None:
+    """Lateness already certain also accrues when unassigned (DEFER_S), so overdue work is served."""
+    t = tickets(1, priority=[1], response_due_s=[-3600.0], resolution_due_s=[-600.0])
+    sol = solve(problem(t, technicians(1)), SolveParams())
+    assert sol.technician[0] == 0
+    assert not sol.sla_met[0]
