@@ -16,9 +16,10 @@ arrival of its TICKET_ASSIGNED event on a ``WatchEvents`` stream (filtered to th
 minus its intended send time, so a stalled server is charged for its queueing.
 
 Technicians work fast so capacity never binds: ``--work-ms`` after its assignment event a
-ticket is accepted, started and completed. Those three lifecycle steps go straight to the
-store (``RedisStateStore.transition``, the same Lua as the RPCs) from this process, to keep
-the load generator's own CPU use low; they are not part of the measured path.
+ticket leaves its technician's queue, by one cancel (default) or, with ``--lifecycle full``,
+accept + start + complete. These go straight to the store (``RedisStateStore.transition``,
+the same Lua as the RPCs) from this process to keep the load generator's own CPU low (on 2
+cores it competes with the servers); they are not part of the measured path.
 
 Backlog: ``GetQueueStats`` every second (QUEUED tickets in all regions); "no growth" means
 the mean depth in the last third of the run is not above the first third by more than one
@@ -59,14 +60,16 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and its live descendants (Linux /proc), e.g.
-    a solver process together with its solver worker processes."""
+def _cpu_s(pid: int, descendants: bool = True) -> float:
+    """User + system CPU seconds of a process and (by default) its live descendants (Linux
+    /proc), e.g. a solver process together with its solver worker processes."""
     ticks = os.sysconf("SC_CLK_TCK")
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
+    if not descendants:  # this process alone (its threads), not its reaped children
+        return sum(int(x) for x in fields[11:13]) / ticks
     total = sum(int(x) for x in fields[11:15]) / ticks
     children: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
@@ -79,7 +82,7 @@ def _cpu_s(pid: int) -> float:
 
 
 def _start_serve(
-    redis_url: str, role: str, workdir: Path, name: str
+    redis_url: str, role: str, workdir: Path, name: str, workers: int = 1
 ) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     ready = workdir / f"{name}.json"
     with (workdir / f"{name}.log").open("wb") as log:
@@ -98,7 +101,7 @@ def _start_serve(
                 "--metrics-port",
                 "0",
                 "--solver-workers",
-                "1",
+                str(workers),
                 "--lease-ttl-ms",
                 "3000",
                 "--log-level",
@@ -246,11 +249,20 @@ class Load:
 
     async def _work(self, store: Any, ticket_id: str, technician_id: str) -> None:
         await asyncio.sleep(self.args.work_ms / 1000.0)
+        actions = (
+            ("accept", "start", "complete")
+            if self.args.lifecycle == "full"
+            else ("cancel",)
+        )
         try:
-            for action in ("accept", "start", "complete"):
+            for action in actions:
                 argument = '{"code":"FIXED"}' if action == "complete" else ""
                 await store.transition(
-                    TENANT, ticket_id, action, actor=technician_id, argument=argument
+                    TENANT,
+                    ticket_id,
+                    action,
+                    actor="" if action == "cancel" else technician_id,
+                    argument=argument,
                 )
         except Exception:
             pass  # moved by a re-solve before the accept: it will be assigned again
@@ -321,7 +333,6 @@ async def _run_load(
         poller = asyncio.create_task(load.poll_backlog(stubs, pb))
         await asyncio.sleep(0.3)
         phases: dict[str, Any] = {}
-        cpu0 = {k: _cpu_s(p) for k, p in pids.items()}
         for phase, rate, duration in (
             ("baseline", args.rate * 0.1, args.baseline_s),
             ("load", args.rate, args.duration),
@@ -329,17 +340,16 @@ async def _run_load(
             if duration <= 0:
                 continue
             w0 = time.monotonic()
-            cpu_start = {k: _cpu_s(p) for k, p in pids.items()}
+            cpu_start = {k: _cpu_s(p, k != "loadgen") for k, p in pids.items()}
             await load.submit_phase(stubs, pb, phase, rate, duration)
             await asyncio.sleep(args.drain_s)  # let the last arrivals be assigned
             w1 = time.monotonic()
             figures = _phase_figures(load, phase, rate, (w0, w1 - args.drain_s))
             figures["cpu_s_per_s"] = {
-                k: round((_cpu_s(p) - cpu_start[k]) / (w1 - w0), 2)
+                k: round((_cpu_s(p, k != "loadgen") - cpu_start[k]) / (w1 - w0), 2)
                 for k, p in pids.items()
             }
             phases[phase] = figures
-        del cpu0
         phases["server_side"] = await _server_side(redis, load.regions)
         watcher.cancel()
         poller.cancel()
@@ -401,9 +411,22 @@ def main() -> int:
         "--solvers", type=int, default=1, help="solver processes (default 1)"
     )
     parser.add_argument(
+        "--solver-workers",
+        type=int,
+        default=2,
+        help="worker processes per solver (default 2)",
+    )
+    parser.add_argument(
         "--batch", type=int, default=20, help="tickets per BatchSubmit (default 20)"
     )
     parser.add_argument("--work-ms", type=float, default=200.0)
+    parser.add_argument(
+        "--lifecycle",
+        choices=("cancel", "full"),
+        default="cancel",
+        help="how a ticket leaves its technician's queue: one cancel (default, light on the "
+        "load generator) or accept+start+complete",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--quick", action="store_true", help="10 s at the rate, 5 s baseline"
@@ -423,7 +446,9 @@ def main() -> int:
             procs.append(api)
             pids = {"api": api.pid, "redis": redis.pid or 0}
             for i in range(args.solvers):
-                proc, _ = _start_serve(redis.url, "solver", workdir, f"solver{i}")
+                proc, _ = _start_serve(
+                    redis.url, "solver", workdir, f"solver{i}", args.solver_workers
+                )
                 procs.append(proc)
                 pids[f"solver{i}"] = proc.pid
             pids["loadgen"] = os.getpid()
