@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 from typing import TYPE_CHECKING, Any
@@ -104,8 +105,11 @@ async def serve(settings: Settings) -> int:
         embedded: EmbeddedRedis | None = None
         url = settings.redis_url
         if url is None:
+            # A fresh random password per run: loopback is open to every local process.
             embedded = EmbeddedRedis(
-                settings.state_dir / "redis", durability=settings.durability
+                settings.state_dir / "redis",
+                durability=settings.durability,
+                password=secrets.token_urlsafe(24),
             )
             stack.callback(embedded.stop)
             await asyncio.to_thread(embedded.start)
@@ -150,7 +154,7 @@ async def serve(settings: Settings) -> int:
             ", ".join(ctx.service_names) or "health only",
             settings.metrics_host,
             metrics_server.port,
-            "embedded " + url if embedded else redact_url(url),
+            ("embedded " if embedded else "") + redact_url(url),
         )
         if settings.ready_file is not None:
             _write_ready_file(settings, port, metrics_server.port, url, embedded)
@@ -185,7 +189,11 @@ async def _stop_server(server: Any, grace_s: float, force: asyncio.Event) -> Non
 def _write_ready_file(
     settings: Settings, grpc_port: int, metrics_port: int, url: str, embedded: Any
 ) -> None:
-    """Write the bound ports and PIDs as JSON, atomically (scripts and tests wait for it)."""
+    """Write the bound ports and PIDs as JSON, atomically (scripts and tests wait for it).
+
+    The file is private (mode 0600): for the embedded server ``redis_url`` includes its
+    per-run password so local tools can connect; an external URL's password is redacted.
+    """
     from dispatcher.settings import redact_url
 
     assert settings.ready_file is not None
@@ -195,12 +203,15 @@ def _write_ready_file(
         "grpc_port": grpc_port,
         "metrics_host": settings.metrics_host,
         "metrics_port": metrics_port,
-        "redis_url": redact_url(url),
+        "redis_url": url if embedded is not None else redact_url(url),
         "embedded_redis_pid": embedded.pid if embedded is not None else None,
         "state_dir": str(settings.state_dir.resolve()),
     }
     path = settings.ready_file
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2) + "\n")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(info, indent=2) + "\n")
     tmp.replace(path)

@@ -21,6 +21,7 @@ import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
+from urllib.parse import quote
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -34,6 +35,7 @@ DURABILITY_MODES = ("always", "everysec", "no")
 PIDFILE_NAME = "valkey.pid"
 LOGFILE_NAME = "valkey.log"
 STDERR_NAME = "valkey.stderr.log"
+CONFIG_NAME = "valkey.conf"
 CLUSTER_BUS_OFFSET = 10000
 """Valkey's cluster bus listens on port + 10000."""
 _START_ATTEMPTS = (
@@ -147,6 +149,11 @@ class EmbeddedRedis:
         ``("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")``).
     start_timeout_s
         How long ``start()`` waits for ``PING`` to succeed.
+    password
+        ``requirepass`` of the server (written to a mode-0600 config file, never on the
+        command line); ``url`` carries it. Loopback is reachable by every local process, and
+        a password also stops a client from silently talking to another server that took
+        the port while this one was down.
     """
 
     def __init__(
@@ -158,6 +165,7 @@ class EmbeddedRedis:
         durability: str = "everysec",
         extra_args: Sequence[str] = (),
         start_timeout_s: float = 10.0,
+        password: str | None = None,
     ) -> None:
         if durability not in DURABILITY_MODES:
             raise ValueError(
@@ -171,14 +179,16 @@ class EmbeddedRedis:
         self.durability = durability
         self.extra_args = tuple(extra_args)
         self.start_timeout_s = start_timeout_s
+        self.password = password
         self._process: subprocess.Popen[bytes] | None = None
 
     # -- properties -----------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        """``redis://host:port/0`` of the server (the port is known after ``start()``)."""
-        return f"redis://{self.host}:{self.port}/0"
+        """``redis://[:password@]host:port/0`` of the server (the port is known after ``start()``)."""
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/0"
 
     @property
     def pid(self) -> int | None:
@@ -260,9 +270,21 @@ class EmbeddedRedis:
                 return port
         raise EmbeddedRedisError("no free port pair for a cluster node found")
 
+    def _config_file(self) -> list[str]:
+        """A private config file for what must not appear in ``ps`` output (the password)."""
+        path = self.data_dir / CONFIG_NAME
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as config:
+            if self.password:
+                escaped = self.password.replace("\\", "\\\\").replace('"', '\\"')
+                config.write(f'requirepass "{escaped}"\n')
+        return [str(path)]
+
     def _command(self, binary: Path, port: int) -> list[str]:
         return [
             str(binary),
+            *self._config_file(),
             "--port", str(port),
             "--bind", self.host,
             "--dir", str(self.data_dir),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 import redis
@@ -15,9 +15,6 @@ from dispatcher.embedded_redis import (
     ping,
     valkey_server_binary,
 )
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 pytestmark = pytest.mark.integration
 
@@ -136,3 +133,21 @@ def test_cluster_mode_arguments_pass_through(tmp_path: Path) -> None:
         client = _client(server)
         assert client.info("cluster")["cluster_enabled"] == 1
         client.close()
+
+
+def test_password_is_required_and_kept_off_the_command_line(tmp_path: Path) -> None:
+    """With a password the URL carries it, anonymous clients are refused, and ps does not show it."""
+    with EmbeddedRedis(tmp_path / "r", password="pa ss/wo:rd") as server:
+        assert server.url.startswith("redis://:pa%20ss%2Fwo%3Ard@127.0.0.1:")
+        client = _client(server)
+        assert client.ping()
+        client.close()
+        anonymous = redis.Redis(host="127.0.0.1", port=server.port)
+        with pytest.raises(redis.AuthenticationError):
+            anonymous.ping()
+        anonymous.close()
+        assert server.pid is not None
+        cmdline = Path(f"/proc/{server.pid}/cmdline").read_bytes()
+        assert b"pa ss" not in cmdline
+        config = tmp_path / "r" / "valkey.conf"
+        assert config.stat().st_mode & 0o077 == 0
