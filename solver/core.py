@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 REPAIR_ROUNDS = 3
 """Local re-solves after sequencing found shift overruns, before dropping what still overruns."""
 
-REFILL_ROUNDS = 30
+REFILL_ROUNDS = 10
 """Most greedy rounds (each adds at most one ticket per technician; stops when none fits)
 that put unassigned tickets into places the repair left empty."""
 
@@ -91,7 +91,10 @@ def run_core(core: Core) -> tuple[IntArray, SolveStatus, IntArray]:
 
 
 def repair_shifts(
-    core: Core, tech_of: IntArray, scope: BoolArray | None = None
+    core: Core,
+    tech_of: IntArray,
+    scope: BoolArray | None = None,
+    fill_rounds: int = REFILL_ROUNDS,
 ) -> tuple[IntArray, SolveStatus, IntArray]:
     """Remove shift overruns found by sequencing; re-place the displaced tickets locally.
 
@@ -100,7 +103,8 @@ def repair_shifts(
     (``core.alive``) and the neighbourhood of the displaced tickets is re-solved exactly
     (:func:`local_resolve`). After ``REPAIR_ROUNDS`` the remaining overruns are left
     unassigned (reason SHIFT) and the status is FEASIBLE. ``scope`` (per technician):
-    only these queues can have changed since they were last checked (default: all).
+    only these queues can have changed since they were last checked (default: all);
+    ``fill_rounds``: rounds of the final :func:`refill`.
     """
     problem, state, c = core.problem, core.state, core.cands
     status = SolveStatus.OPTIMAL
@@ -118,11 +122,15 @@ def repair_shifts(
         )  # fmt: skip
         bad = rows[sch.overrun]
         if bad.size == 0:
-            return refill(core, tech_of, fill_scope), status, none
+            return refill(core, tech_of, fill_scope, fill_rounds), status, none
         tech_of = tech_of.copy()
         if rnd == REPAIR_ROUNDS:
             tech_of[bad] = NO_TECHNICIAN
-            return refill(core, tech_of, fill_scope), SolveStatus.FEASIBLE, bad
+            return (
+                refill(core, tech_of, fill_scope, fill_rounds),
+                SolveStatus.FEASIBLE,
+                bad,
+            )
         hit = np.unique(tech_of[bad])
         fits = np.bincount(tech_of[rows[~sch.overrun]], minlength=m)
         core.free[hit] = fits[hit]
@@ -153,7 +161,12 @@ def changed_techs(before: IntArray, after: IntArray, m: int) -> BoolArray:
     return out
 
 
-def refill(core: Core, tech_of: IntArray, scope: BoolArray | None = None) -> IntArray:
+def refill(
+    core: Core,
+    tech_of: IntArray,
+    scope: BoolArray | None = None,
+    rounds: int = REFILL_ROUNDS,
+) -> IntArray:
     """Greedily add unassigned tickets to technicians with room, keeping every shift.
 
     Each round offers every technician with room its best remaining arc (largest saving
@@ -161,36 +174,38 @@ def refill(core: Core, tech_of: IntArray, scope: BoolArray | None = None) -> Int
     an insertion is kept when the re-sequenced queue still ends within the shift, and a
     rejected arc is not offered again. Recovers places the shift repair's conservative
     capacity cut left empty. Never makes the objective worse. ``scope``: only offer places
-    of these technicians (default: all).
+    of these technicians (default: all); ``rounds``: at most this many rounds.
     """
     problem, state, c = core.problem, core.state, core.cands
     m = problem.technicians.count
-    tried = ~core.alive.copy()
-    for _ in range(REFILL_ROUNDS):
+    # Work on the candidate arcs that could ever be offered: alive, in scope, whose
+    # ticket is unassigned now (tickets only get assigned during the refill).
+    sub = core.alive & (tech_of[c.tix] < 0)
+    if scope is not None:
+        sub &= scope[c.tech]
+    idx = np.flatnonzero(sub)
+    a_tix, a_tech = c.tix[idx], c.tech[idx]
+    base_gain = core.penalty[a_tix] - core.arc_cost[idx]
+    live = np.ones(idx.size, np.bool_)
+    for _ in range(rounds):
         count = np.bincount(tech_of[tech_of >= 0], minlength=m)
         room = count < state.free_slots
         place = (count + state.load).astype(np.float64)
-        gain = (
-            core.penalty[c.tix]
-            - core.arc_cost
-            - np.rint(core.balance_scaled * place[c.tech])
-        )
-        ok = ~tried & (tech_of[c.tix] < 0) & room[c.tech] & (gain > 0)
-        if scope is not None:
-            ok &= scope[c.tech]
-        arcs = np.flatnonzero(ok)
+        gain = base_gain - np.rint(core.balance_scaled * place[a_tech])
+        live &= (tech_of[a_tix] < 0) & room[a_tech] & (gain > 0)
+        arcs = np.flatnonzero(live)
         if arcs.size == 0:
             break
-        arcs = arcs[np.lexsort((arcs, -gain[arcs], c.tech[arcs]))]
+        arcs = arcs[np.lexsort((arcs, -gain[arcs], a_tech[arcs]))]
         arcs = arcs[
-            np.r_[True, c.tech[arcs][1:] != c.tech[arcs][:-1]]
+            np.r_[True, a_tech[arcs][1:] != a_tech[arcs][:-1]]
         ]  # best per technician
-        arcs = arcs[np.lexsort((arcs, -gain[arcs], c.tix[arcs]))]
-        arcs = arcs[np.r_[True, c.tix[arcs][1:] != c.tix[arcs][:-1]]]  # best per ticket
+        arcs = arcs[np.lexsort((arcs, -gain[arcs], a_tix[arcs]))]
+        arcs = arcs[np.r_[True, a_tix[arcs][1:] != a_tix[arcs][:-1]]]  # best per ticket
         trial = tech_of.copy()
-        trial[c.tix[arcs]] = c.tech[arcs]
+        trial[a_tix[arcs]] = a_tech[arcs]
         hit = np.zeros(m, np.bool_)
-        hit[c.tech[arcs]] = True
+        hit[a_tech[arcs]] = True
         rows = np.flatnonzero((trial >= 0) & hit[np.maximum(trial, 0)])
         sch = sequence_queues(
             problem, core.lateness_w, rows, trial[rows],
@@ -198,10 +213,10 @@ def refill(core: Core, tech_of: IntArray, scope: BoolArray | None = None) -> Int
         )  # fmt: skip
         over = np.zeros(m, np.bool_)
         over[trial[rows[sch.overrun]]] = True
-        good = arcs[~over[c.tech[arcs]]]
+        good = arcs[~over[a_tech[arcs]]]
         tech_of = tech_of.copy()
-        tech_of[c.tix[good]] = c.tech[good]
-        tried[arcs] = True
+        tech_of[a_tix[good]] = a_tech[good]
+        live[arcs] = False
         now = np.bincount(tech_of[tech_of >= 0], minlength=m)
         core.free = np.maximum(core.free, now)
     return tech_of

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
     IntArray = npt.NDArray[np.int64]
 
+INCREMENTAL_FILL_ROUNDS = 3
+"""Refill rounds after an incremental re-solve (a cold solve runs up to ``REFILL_ROUNDS``)."""
+
 _SAME_TICKET_FIELDS = (
     "lat_deg", "lon_deg", "priority", "skill_levels", "duration_s", "created_s",
     "response_due_s", "resolution_due_s", "window_start_s", "window_end_s", "tier", "pinned",
@@ -140,7 +143,9 @@ class IncrementalSolver:
             touched = start != tech_of
             touched[seeds] = True
             scope[core.cands.tech[touched[core.cands.tix]]] = True
-            tech_of, status, dropped = repair_shifts(core, tech_of, scope)
+            tech_of, status, dropped = repair_shifts(
+                core, tech_of, scope, INCREMENTAL_FILL_ROUNDS
+            )
         self._tech_of = tech_of
         self._calls_since_cold += 1
         self.last_mode = "incremental"

@@ -20,6 +20,20 @@ def tech_state(problem: Problem, weights: CostWeights) -> TechState:
 
     Pinned tickets stay on their technician at the head of its queue, sequenced among
     themselves (lateness, then travel) from ``max(now, free_at)``.
+
+    Parameters
+    ----------
+    problem
+        The instance.
+    weights
+        Weights (the lateness weight orders the pinned queue).
+
+    Returns
+    -------
+    TechState
+        Per technician: location and time its pinned queue ends, pinned load, and free
+        places for movable tickets (0 when unavailable; never negative when the pinned
+        load exceeds the capacity).
     """
     t, k = problem.tickets, problem.technicians
     m = k.count
