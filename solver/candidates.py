@@ -106,7 +106,7 @@ def _group(
 ) -> tuple[list[AnyArray], IntArray]:
     """Candidates of one skill group: (list of tix/tech/cost arrays, feasible count per row)."""
     k = params.candidates_k
-    kq = min(elig.size, k * CANDIDATE_OVERSAMPLE)
+    kq = min(elig.size, int(k * CANDIDATE_OVERSAMPLE))
     if params.all_pairs or elig.size <= kq:
         return _dense(
             problem, params, state, rows, elig, None if params.all_pairs else k

@@ -36,7 +36,7 @@ DEFER_S = 3600.0
 (or at its window start, if later): its predicted lateness then is part of the cost of
 leaving it unassigned, so an overdue ticket is still dispatched rather than dropped."""
 
-CANDIDATE_OVERSAMPLE = 2
+CANDIDATE_OVERSAMPLE = 1.5
 """The spatial index returns this many times ``candidates_k`` nearest technicians per
 ticket; the ``candidates_k`` cheapest feasible ones among them are kept."""
 
