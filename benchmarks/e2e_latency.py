@@ -105,7 +105,9 @@ def _start_serve(
                 "--lease-ttl-ms",
                 "3000",
                 "--log-level",
-                "WARNING",
+                os.environ.get("E2E_SOLVER_LOG_LEVEL", "WARNING")
+                if role == "solver"
+                else "WARNING",
                 "--state-dir",
                 str(workdir / name),
                 "--ready-file",
@@ -159,6 +161,20 @@ class Load:
         )
 
     async def setup(self, stubs: Any, pb: Any) -> None:
+        if self.args.debounce_ms is not None:
+            await stubs["policy"].UpdatePolicy(
+                pb.UpdatePolicyRequest(
+                    policy=pb.Policy(
+                        solver=pb.SolverSettings(
+                            cadence_s=5.0,
+                            debounce_ms=self.args.debounce_ms,
+                            time_limit_s=2.0,
+                            candidates_k=16,
+                        )
+                    ),
+                    update_mask={"paths": ["solver"]},
+                )
+            )
         per_region = self.args.technicians // self.args.regions
         for r, region in enumerate(self.regions):
             for k in range(per_region):
@@ -326,6 +342,7 @@ async def _run_load(
             "tech": pb_grpc.TechnicianServiceStub(channel),
             "events": pb_grpc.EventServiceStub(channel),
             "insight": pb_grpc.InsightServiceStub(channel),
+            "policy": pb_grpc.PolicyServiceStub(channel),
         }
         await load.setup(stubs, pb)
         await asyncio.sleep(2.0)  # leases taken, first solves of the empty regions done
@@ -421,6 +438,12 @@ def main() -> int:
     )
     parser.add_argument("--work-ms", type=float, default=200.0)
     parser.add_argument(
+        "--debounce-ms",
+        type=float,
+        default=None,
+        help="set the policy's solve debounce first (default: leave the policy alone, 5 ms)",
+    )
+    parser.add_argument(
         "--lifecycle",
         choices=("cancel", "full"),
         default="cancel",
@@ -439,7 +462,8 @@ def main() -> int:
 
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="e2e-bench-") as tmp:
-        workdir = Path(tmp)
+        workdir = Path(os.environ.get("E2E_WORKDIR") or tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         redis = EmbeddedRedis(workdir / "redis", durability="no").start()
         try:
             api, info = _start_serve(redis.url, "api", workdir, "api")

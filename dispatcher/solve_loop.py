@@ -541,6 +541,28 @@ def views_from_snapshot(
     return tickets, techs
 
 
+QUEUED_PER_PLACE = 2
+"""A solve considers at most this many QUEUED tickets per free queue place (most urgent
+first); the rest wait for a later solve. Bounds the solve under a backlog."""
+
+
+def limit_queued(
+    tickets: list[TicketView], technicians: Sequence[TechnicianView]
+) -> list[TicketView]:
+    """Keep every held ticket and the most urgent QUEUED ones (priority, then due time)."""
+    queued = [t for t in tickets if t.status == "QUEUED"]
+    places = sum(k.capacity for k in technicians if k.available)
+    held = len(tickets) - len(queued)
+    cap = max(64, QUEUED_PER_PLACE * max(0, places - held))
+    if len(queued) <= cap:
+        return tickets
+    urgent = sorted(queued, key=lambda t: (t.priority, t.response_due_s, t.created_s))[
+        :cap
+    ]
+    keep = {t.ticket_id for t in urgent}
+    return [t for t in tickets if t.status != "QUEUED" or t.ticket_id in keep]
+
+
 # --- cached snapshot reads --------------------------------------------------------------------
 
 
@@ -712,6 +734,7 @@ class RegionWorker:
 
     async def cycle(self, token: str) -> float:
         """Clock rules, solve and commit once; return when the clock rules next need a look."""
+        t_start = time.perf_counter()
         lp, tenant, region = self.loop, self.region.tenant, self.region.region
         policy = (await lp.policies.effective(tenant, region)).policy
         self.cadence_s = policy.solver.cadence_s
@@ -734,17 +757,33 @@ class RegionWorker:
                 dataclasses.replace(t, held_back=True) if t.ticket_id in held else t
                 for t in ticket_views
             ]
+        ticket_views = limit_queued(ticket_views, tech_views)
         problem, maps, rows = build_problem_parts(
             ticket_views, tech_views, now_ms / 1000.0
         )
         if not rows:
             self._record_empty(len(tech_views))
             return next_clock
+        t_built = time.perf_counter()
         output = await lp.pool.solve(problem, policy.solve_params())
+        t_solved = time.perf_counter()
         self.solves += 1
         solve_id = f"{lp.leases.owner_id}:{region}:{self.solves}"
         await self._commit(snap, token, output, maps, rows, tech_views, solve_id)
         await self._at_risk(snap, token, output.solution, problem, maps)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "solve %s: %d tickets x %d technicians; read+build %.1f ms, solve %.1f ms "
+                "(solver %.1f ms), commit %.1f ms, since snapshot %.1f ms",
+                self.region,
+                len(rows),
+                len(tech_views),
+                1000 * (t_built - t_start),
+                1000 * (t_solved - t_built),
+                1000 * output.solution.stats.wall_time_s,
+                1000 * (time.perf_counter() - t_solved),
+                time.time() * 1000 - snap.taken_at_ms,
+            )
         return next_clock
 
     async def _snapshot(self) -> RegionSnapshot:
