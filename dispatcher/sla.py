@@ -96,12 +96,35 @@ class Escalation:
     new_priority: int
 
 
+UNASSIGNED_RISK_FRACTION = 0.25
+"""An unassigned ticket is at risk once less than this fraction of its response window
+(submit -> response due) is left: it may still be placed by the next solve before that."""
+
+
 def at_risk_rows(
-    solution: Solution, response_due_s: np.ndarray, resolution_due_s: np.ndarray
+    solution: Solution,
+    response_due_s: np.ndarray,
+    resolution_due_s: np.ndarray,
+    created_s: np.ndarray | None = None,
+    now_s: float | None = None,
 ) -> np.ndarray:
-    """Rows predicted to miss a finite SLA due time (assigned late, or not assigned at all)."""
+    """Rows predicted to miss a finite SLA due time.
+
+    An assigned row is at risk when the solver predicts a miss (``sla_met`` False). An
+    unassigned row is at risk when less than ``UNASSIGNED_RISK_FRACTION`` of its response
+    window is left (or always, when ``created_s``/``now_s`` are not given).
+    """
     has_sla = np.isfinite(response_due_s) | np.isfinite(resolution_due_s)
-    return np.flatnonzero(has_sla & ~solution.sla_met.astype(bool))
+    late = has_sla & ~solution.sla_met.astype(bool)
+    unassigned = solution.technician < 0
+    if created_s is not None and now_s is not None:
+        window = np.where(
+            np.isfinite(response_due_s), response_due_s - created_s, np.inf
+        )
+        left = response_due_s - now_s
+        soon = left < UNASSIGNED_RISK_FRACTION * window
+        late = np.where(unassigned, has_sla & soon, late)
+    return np.flatnonzero(late)
 
 
 def breaches(tickets: list[ClockTicket], now_s: float) -> list[Breach]:

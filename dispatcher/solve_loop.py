@@ -980,7 +980,13 @@ class RegionWorker:
         """SLA_AT_RISK once per ticket predicted to miss a due time."""
         lp = self.loop
         due = problem.tickets
-        rows = at_risk_rows(sol, due["response_due_s"], due["resolution_due_s"])
+        rows = at_risk_rows(
+            sol,
+            due["response_due_s"],
+            due["resolution_due_s"],
+            due["created_s"],
+            problem.now_s,
+        )
         m = lp.metrics
         if m is not None:
             m.queue_at_risk.labels(tenant=snap.tenant, region=snap.region).set(

@@ -59,3 +59,34 @@ def test_escalation_on_the_clock() -> None:
     assert escalations(p, [accepted], 61.0) == []
     assert next_clock_deadline(p, [t], 10.0) == 60.0
     assert math.isinf(next_clock_deadline(p, [], 10.0))
+
+
+def test_at_risk_prediction() -> None:
+    """Assigned rows are at risk when predicted late; unassigned ones when little of the
+    response window is left."""
+    import numpy as np
+
+    from dispatcher.sla import at_risk_rows
+    from solver.model import Solution, SolveStats, SolveStatus
+
+    solution = Solution(
+        technician=np.array([0, 0, -1, -1, -1]),
+        position=np.array([0, 1, -1, -1, -1]),
+        arrival_s=np.zeros(5),
+        start_s=np.zeros(5),
+        finish_s=np.zeros(5),
+        sla_met=np.array([True, False, False, False, False]),
+        reason=np.zeros(5, dtype=np.int64),
+        objective=0.0,
+        objective_terms={},
+        stats=SolveStats(SolveStatus.OPTIMAL, 0.0, 0, 5, 1),
+    )
+    created = np.zeros(5)
+    response = np.array([100.0, 100.0, 100.0, 1000.0, np.inf])
+    resolution = np.full(5, 2000.0)
+    # now = 80: ticket 2 has 20 of 100 s left (< 25%), ticket 3 has 920 of 1000 s left
+    assert at_risk_rows(solution, response, resolution, created, 80.0).tolist() == [
+        1,
+        2,
+    ]
+    assert at_risk_rows(solution, response, resolution).tolist() == [1, 2, 3, 4]
