@@ -32,6 +32,12 @@ REFILL_ROUNDS = 10
 """Most greedy rounds (each adds at most one ticket per technician; stops when none fits)
 that put unassigned tickets into places the repair left empty."""
 
+REPAIR_SEED_ARCS = 3
+REPAIR_WIDE = 500
+"""When more than ``REPAIR_WIDE`` tickets overran, each displaced ticket reaches in the
+repair's local re-solve only the technicians of its ``REPAIR_SEED_ARCS`` cheapest arcs
+(a smaller, faster neighbourhood; ~0.01% worse objective at 50k x 5k)."""
+
 REPAIR_HOPS = 1
 """Neighbourhood depth of the repair's local re-solve (see :func:`solver.local.local_resolve`)."""
 
@@ -143,6 +149,7 @@ def repair_shifts(
         tech_of, status, _ = local_resolve(
             c.tix[a], c.tech[a], core.arc_cost[a], core.penalty, core.free,
             state.load, core.balance_scaled, tech_of, bad, REPAIR_HOPS,
+            REPAIR_SEED_ARCS if bad.size > REPAIR_WIDE else None,
         )  # fmt: skip
         scope = changed_techs(before, tech_of, m)
         if fill_scope is not None:

@@ -43,6 +43,7 @@ def local_resolve(
     tech_of: IntArray,
     seeds: IntArray,
     hops: int = 2,
+    seed_arcs: int | None = None,
 ) -> tuple[IntArray, SolveStatus, int]:
     """Re-assign the neighbourhood of ``seeds`` exactly, the rest fixed.
 
@@ -62,6 +63,9 @@ def local_resolve(
         Ticket rows to (re)place, e.g. new tickets.
     hops
         Neighbourhood depth through the tickets held by reached technicians.
+    seed_arcs
+        When set, only each seed's this many cheapest arcs reach technicians (a smaller,
+        faster neighbourhood for many seeds).
 
     Returns
     -------
@@ -72,7 +76,15 @@ def local_resolve(
     in_seed = np.zeros(tech_of.size, np.bool_)
     in_seed[seeds] = True
     reach = np.zeros(m, np.bool_)
-    reach[arc_tech[in_seed[arc_tix]]] = True
+    from_seed = np.flatnonzero(in_seed[arc_tix])
+    if seed_arcs is not None and from_seed.size:
+        order = from_seed[np.lexsort((arc_cost[from_seed], arc_tix[from_seed]))]
+        first = np.r_[0, np.flatnonzero(np.diff(arc_tix[order])) + 1]
+        rank = np.arange(order.size) - np.repeat(
+            first, np.diff(np.r_[first, order.size])
+        )
+        from_seed = order[rank < seed_arcs]
+    reach[arc_tech[from_seed]] = True
     for _ in range(hops - 1):
         held = (tech_of >= 0) & reach[np.maximum(tech_of, 0)]
         reach[arc_tech[held[arc_tix]]] = True
