@@ -76,7 +76,7 @@ async def _latest_id(redis: aioredis.Redis, key: str) -> str:
     return str(last[0][0]) if last else "0-0"
 
 
-async def _read(r: Any, streams: dict[str, str]) -> list[Any]:
+async def _xread(r: Any, streams: dict[str, str]) -> list[Any]:
     """One blocking XREAD over ``streams``; per stream concurrently on Redis Cluster."""
     if not getattr(r, "is_cluster", False) and type(r).__name__ != "RedisCluster":
         return list(await r.xread(streams, count=READ_COUNT, block=BLOCK_MS) or ())
@@ -88,6 +88,35 @@ async def _read(r: Any, streams: dict[str, str]) -> list[Any]:
         )
     )
     return [entry for reply in replies for entry in (reply or ())]
+
+
+_draining: set[asyncio.Future[list[Any]]] = set()
+"""Reads left to finish after their watcher went away (kept referenced until done)."""
+
+
+async def _read(r: Any, streams: dict[str, str]) -> list[Any]:
+    """``_xread``, shielded: a watcher cancelled mid-read (client gone, shutdown) lets the
+    read end by itself within ``BLOCK_MS``, so its pooled connection is returned intact
+    instead of being torn down (redis-py drops a connection whose read is cancelled)."""
+    task = asyncio.ensure_future(_xread(r, streams))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        _draining.add(task)
+        task.add_done_callback(_drained)
+        raise
+
+
+async def drain(timeout_s: float = 2 * BLOCK_MS / 1000) -> None:
+    """Wait (bounded) for reads of departed watchers to end; call before closing Redis."""
+    if _draining:
+        await asyncio.wait(list(_draining), timeout=timeout_s)
+
+
+def _drained(task: asyncio.Future[list[Any]]) -> None:
+    _draining.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: a failed read nobody waits for is not an error
 
 
 async def watch(

@@ -675,4 +675,5 @@ def add_services(server: grpc.aio.Server, ctx: AppContext) -> list[str]:
             await asyncio.sleep(QUEUE_METRICS_INTERVAL_S)
 
     ctx.background.append(refresh_queue_metrics)
+    ctx.cleanups.append(ev.drain)  # reads of cancelled watches end before Redis closes
     return [s.full_name for s in pb.DESCRIPTOR.services_by_name.values()]
