@@ -407,6 +407,18 @@ def main(argv: list[str] | None = None) -> int:
         "unary_p50_ms_at_80pct": s["unary_open_80pct"]["p50_ms"],
         "unary_p99_ms_at_80pct": s["unary_open_80pct"]["p99_ms"],
         "echo_p99_ms_at_80pct": e["unary_open_80pct"]["p99_ms"],
+        # CPU cost per ticket of each process: less sensitive to other load on the machine
+        # than rates. Capacity if the server process had one core to itself (Redis its own).
+        "batched_cpu_us_per_ticket_server": s["batch_max"]["cpu_us_per_ticket_server"],
+        "batched_cpu_us_per_ticket_redis": s["batch_max"]["cpu_us_per_ticket_redis"],
+        "batched_tickets_per_s_per_server_core": 1e6
+        / s["batch_max"]["cpu_us_per_ticket_server"],
+        "unary_cpu_us_per_call_server": s["unary_max"]["cpu_us_per_ticket_server"],
+        "unary_cpu_us_per_call_redis": s["unary_max"]["cpu_us_per_ticket_redis"],
+        "echo_cpu_us_per_call": e["unary_max"]["cpu_us_per_ticket_server"],
+        "unary_cpu_ratio_to_echo": e["unary_max"]["cpu_us_per_ticket_server"]
+        / s["unary_max"]["cpu_us_per_ticket_server"],
+        "load_average_1m_at_end": os.getloadavg()[0],
         "targets": {
             "batched_tickets_per_s": 20000,
             "unary_ratio_to_echo": 0.5,
@@ -481,6 +493,10 @@ def main(argv: list[str] | None = None) -> int:
     for label, ev, sv in rows:
         ratio = sv / ev if ev else float("nan")
         print(f"{label:42} {ev:12.1f} {sv:12.1f} {ratio:8.2f}")
+    print(
+        f"CPU-normalised: {summary['batched_tickets_per_s_per_server_core']:.0f} batched tickets/s "
+        f"per server core; unary {summary['unary_cpu_ratio_to_echo']:.2f} x echo per core"
+    )
     print(
         f"redis CPU per ticket (us): unary {s['unary_max']['cpu_us_per_ticket_redis']:.1f}, "
         f"batched {s['batch_max']['cpu_us_per_ticket_redis']:.1f}; load average before: {os.getloadavg()[0]:.2f}"
