@@ -566,22 +566,64 @@ def limit_queued(
 # --- cached snapshot reads --------------------------------------------------------------------
 
 
-class SnapshotReader:
-    """``RedisStateStore.snapshot`` with a parse cache for one region.
+BOUNDED_SNAPSHOT = r"""
+-- ARGV[1] region prefix, ARGV[2] most QUEUED tickets to return. Like the store's SNAPSHOT
+-- (same reply shape, plus the total QUEUED count), but of the QUEUED tickets only the most
+-- urgent: P1 first, oldest first (the per-status/priority sets are scored by submit time).
+local P, maxq = ARGV[1], tonumber(ARGV[2])
+local ids = {}
+for _, st in ipairs({'ASSIGNED', 'ACCEPTED', 'IN_PROGRESS'}) do
+  for p = 1, 4 do
+    for _, id in ipairs(redis.call('ZRANGE', P .. 's:' .. st .. ':' .. p, 0, -1)) do
+      ids[#ids + 1] = id
+    end
+  end
+end
+local total = 0
+for p = 1, 4 do total = total + redis.call('ZCARD', P .. 's:QUEUED:' .. p) end
+local left = maxq
+for p = 1, 4 do
+  if left <= 0 then break end
+  local q = redis.call('ZRANGE', P .. 's:QUEUED:' .. p, 0, left - 1)
+  for _, id in ipairs(q) do ids[#ids + 1] = id end
+  left = left - #q
+end
+local tickets = {}
+for i, id in ipairs(ids) do tickets[i] = redis.call('HGETALL', P .. 'ticket:' .. id) end
+local tids = redis.call('ZRANGE', P .. 'techs', 0, -1)
+local techs = {}
+local queues = {}
+for i, id in ipairs(tids) do
+  techs[i] = redis.call('HGETALL', P .. 'tech:' .. id)
+  queues[i] = redis.call('ZRANGE', P .. 'techq:' .. id, 0, -1)
+end
+return {ids, tickets, tids, techs, queues, redis.call('GET', P .. 'lease') or '', total}
+"""
 
-    Runs the store's own snapshot script and codec, but keeps the decoded tickets and
-    technicians keyed by their raw hash contents: most items are unchanged from one solve
-    to the next, and decoding them again is most of a snapshot's CPU cost.
+
+class SnapshotReader:
+    """``RedisStateStore.snapshot`` with a parse cache for one region, optionally bounded.
+
+    Runs the store's own snapshot script (or ``BOUNDED_SNAPSHOT``, which reads only the
+    most urgent QUEUED tickets so that a backlog does not make every solve read all of it)
+    and the store's codec, keeping the decoded tickets and technicians keyed by their raw
+    hash contents: most items are unchanged from one solve to the next, and decoding them
+    again is most of a snapshot's CPU cost. ``truncated`` tells whether QUEUED tickets
+    were left out of the last read.
     """
 
     def __init__(self, redis: aioredis.Redis) -> None:
         from dispatcher import store_lua
 
         self._script = redis.register_script(store_lua.SNAPSHOT)
+        self._bounded = redis.register_script(BOUNDED_SNAPSHOT)
         self._tickets: dict[tuple[str, ...], Ticket] = {}
         self._techs: dict[tuple[tuple[str, ...], tuple[str, ...]], Technician] = {}
+        self.truncated = False
 
-    async def read(self, tenant: str, region: str) -> RegionSnapshot:
+    async def read(
+        self, tenant: str, region: str, max_queued: int | None = None
+    ) -> RegionSnapshot:
         from dispatcher.store import RegionSnapshot, now_ms
         from dispatcher.store_codec import (
             pairs_to_dict,
@@ -590,11 +632,20 @@ class SnapshotReader:
         )
 
         taken = now_ms()
-        reply = await self._script(
-            keys=[keys.events_key(tenant, region)],
-            args=[keys.region_prefix(tenant, region)],
-        )
-        _ids, raw_tickets, _tids, raw_techs, queues, lease = reply
+        if max_queued is None:
+            reply = await self._script(
+                keys=[keys.events_key(tenant, region)],
+                args=[keys.region_prefix(tenant, region)],
+            )
+            _ids, raw_tickets, _tids, raw_techs, queues, lease = reply
+            self.truncated = False
+        else:
+            reply = await self._bounded(
+                keys=[keys.events_key(tenant, region)],
+                args=[keys.region_prefix(tenant, region), max_queued],
+            )
+            _ids, raw_tickets, _tids, raw_techs, queues, lease, total = reply
+            self.truncated = int(total) > max_queued
         tickets: dict[tuple[str, ...], Ticket] = {}
         for h in raw_tickets:
             if h:
@@ -642,6 +693,10 @@ OWN_EVENT_TYPES = frozenset(
 """Events that do not call for a new solve (the loop's own output, or no effect on it)."""
 WATCH_BLOCK_MS = 1000
 CLOCK_INTERVAL_S = 0.25
+CLOCK_FULL_INTERVAL_S = 2.0
+"""Under a backlog (bounded reads), the clock rules read every open ticket this often."""
+MIN_QUEUED_READ = 200
+"""A bounded snapshot reads at least this many QUEUED tickets."""
 """Clock rules (breaches, escalations) run at most this often unless one is due sooner."""
 ERROR_BACKOFF_S = 0.5
 SUPERVISOR_MAXLEN = 10_000
@@ -670,6 +725,8 @@ class RegionWorker:
     checked: set[str] = field(default_factory=set)
     solves: int = 0
     reader: SnapshotReader | None = None
+    full_reader: SnapshotReader | None = None
+    max_queued: int = 1000
     views: ViewCache = field(default_factory=ViewCache)
     last_clock: float = 0.0
     next_clock: float = 0.0
@@ -739,17 +796,24 @@ class RegionWorker:
         policy = (await lp.policies.effective(tenant, region)).policy
         self.cadence_s = policy.solver.cadence_s
         self.debounce_s = policy.solver.debounce_ms / 1000.0
-        snap = await self._snapshot()
+        snap = await self._snapshot(self.max_queued)
         if snap.lease_token != token:
             return float("inf")
         now_ms = snap.taken_at_ms
-        held = await self._duplicates(snap, policy, token)
+        complete = self.reader is not None and not self.reader.truncated
+        held = await self._duplicates(snap, policy, token, complete=complete)
         changed, next_clock = False, self.next_clock
-        if now_ms / 1000.0 >= min(self.next_clock, self.last_clock + CLOCK_INTERVAL_S):
-            changed, next_clock = await self._clock_rules(snap, policy, token, now_ms)
-            self.last_clock, self.next_clock = now_ms / 1000.0, next_clock
+        now_s = now_ms / 1000.0
+        if now_s >= min(self.next_clock, self.last_clock + CLOCK_INTERVAL_S) and (
+            complete or now_s >= self.last_clock + CLOCK_FULL_INTERVAL_S
+        ):
+            # Under a backlog the solve reads only the most urgent QUEUED tickets; the
+            # clock rules need all of them, read at most every CLOCK_FULL_INTERVAL_S.
+            full = snap if complete else await self._full_snapshot()
+            changed, next_clock = await self._clock_rules(full, policy, token, now_ms)
+            self.last_clock, self.next_clock = now_s, next_clock
         if changed:  # escalations changed versions and priorities: read again
-            snap = await self._snapshot()
+            snap = await self._snapshot(self.max_queued)
             now_ms = snap.taken_at_ms
         ticket_views, tech_views = views_from_snapshot(snap, policy, now_ms, self.views)
         if held:
@@ -757,6 +821,8 @@ class RegionWorker:
                 dataclasses.replace(t, held_back=True) if t.ticket_id in held else t
                 for t in ticket_views
             ]
+        places = sum(k.capacity for k in tech_views if k.available)
+        self.max_queued = max(MIN_QUEUED_READ, QUEUED_PER_PLACE * places)
         ticket_views = limit_queued(ticket_views, tech_views)
         problem, maps, rows = build_problem_parts(
             ticket_views, tech_views, now_ms / 1000.0
@@ -786,10 +852,18 @@ class RegionWorker:
             )
         return next_clock
 
-    async def _snapshot(self) -> RegionSnapshot:
+    async def _snapshot(self, max_queued: int | None = None) -> RegionSnapshot:
         if self.reader is None:
             self.reader = SnapshotReader(self.loop.redis)
-        return await self.reader.read(self.region.tenant, self.region.region)
+        return await self.reader.read(
+            self.region.tenant, self.region.region, max_queued
+        )
+
+    async def _full_snapshot(self) -> RegionSnapshot:
+        """Every open ticket (its own reader, so the two decode caches do not evict)."""
+        if self.full_reader is None:
+            self.full_reader = SnapshotReader(self.loop.redis)
+        return await self.full_reader.read(self.region.tenant, self.region.region)
 
     def _record_empty(self, n_techs: int) -> None:
         m = self.loop.metrics
@@ -1024,7 +1098,7 @@ class RegionWorker:
     # -- duplicates --------------------------------------------------------------------------
 
     async def _duplicates(
-        self, snap: RegionSnapshot, policy: Policy, token: str
+        self, snap: RegionSnapshot, policy: Policy, token: str, *, complete: bool = True
     ) -> set[str]:
         """Link new tickets that duplicate an open one; settle links whose original closed.
 
@@ -1032,7 +1106,8 @@ class RegionWorker:
         """
         lp = self.loop
         open_by_id = {t.ticket_id: t for t in snap.tickets}
-        self.checked &= open_by_id.keys()
+        if complete:  # a bounded read does not list every open ticket
+            self.checked &= open_by_id.keys()
         held: set[str] = set()
         rule = policy.duplicates
         fresh = sorted(
@@ -1050,6 +1125,15 @@ class RegionWorker:
 
         async def is_open(ticket_id: str) -> tuple[bool, str, str]:
             other = open_by_id.get(ticket_id)
+            if other is None and not complete:  # maybe just not in this bounded read
+                from dispatcher.errors import DispatchError
+
+                try:
+                    other = await lp.store.get_ticket(snap.tenant, ticket_id)
+                except DispatchError:
+                    other = None
+                if other is not None and not other.status.is_open:
+                    other = None
             if other is None:
                 return False, "", ""
             return True, other.category, other.asset_id
@@ -1090,7 +1174,8 @@ class RegionWorker:
                     held.add(t.ticket_id)
                 if lp.metrics is not None:
                     lp.metrics.duplicates_detected_total.inc()
-        await self._settle_links(snap, open_by_id, token)
+        if complete:
+            await self._settle_links(snap, open_by_id, token)
         return held
 
     async def _settle_links(

@@ -4,6 +4,7 @@ twice; a stale commit (old lease token, changed version) is refused."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -253,3 +254,31 @@ async def test_stale_commit_is_refused(redis_client: redis.asyncio.Redis) -> Non
     assert codes["t2"] in ("STALE_TICKET", "PINNED")
     assert codes["t1"] == "ASSIGNED"
     assert (await store.get_ticket(TENANT, "t2")).status.value == "CANCELLED"
+
+
+async def test_bounded_snapshot_reads_the_most_urgent_queued(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    """Under a backlog a solve reads only the most urgent QUEUED tickets (P1 first, then
+    oldest), every held ticket, and knows that it left some out."""
+    from dispatcher.solve_loop import SnapshotReader
+
+    store = RedisStateStore(redis_client)
+    await store.upsert_technician(TENANT, _tech("k0", "north"))
+    items = [_ticket(f"t{i:02d}", "north") for i in range(30)]
+    items = [
+        SubmitTicket(
+            dataclasses.replace(s.ticket, priority=1 if i % 10 == 9 else 4),
+            s.request_id,
+        )
+        for i, s in enumerate(items)
+    ]
+    await store.submit(TENANT, items)
+    reader = SnapshotReader(redis_client)
+    snap = await reader.read(TENANT, "north", max_queued=5)
+    assert reader.truncated
+    assert [t.ticket_id for t in snap.tickets] == ["t09", "t19", "t29", "t00", "t01"]
+    assert [k.technician_id for k in snap.technicians] == ["k0"]
+    full = await reader.read(TENANT, "north")
+    assert not reader.truncated
+    assert len(full.tickets) == 30
