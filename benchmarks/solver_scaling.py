@@ -47,18 +47,22 @@ SIZES = {"1k": (1_000, 100), "10k": (10_000, 1_000), "50k": (50_000, 5_000)}
 BIG = 1e9  # dense "forbidden" cost; the empty-place column (0) always beats it
 
 
-TIMES: dict[str, list[float]] = {}  # every repeat, kept for the JSON
+TIMES: dict[str, list[float]] = {}  # every repeat (wall s), kept for the JSON
+CPU: dict[
+    str, float
+] = {}  # best process CPU seconds per key: less sensitive to other load
 
 
 def _timed(fn: Any, repeat: int, key: str = "") -> tuple[float, Any]:
     """Best wall time of ``repeat`` calls (least disturbed by other load) and the last result."""
-    times, out = [], None
+    times, cpus, out = [], [], None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
     if key:
-        TIMES[key] = times
+        TIMES[key], CPU[key] = times, min(cpus)
     return min(times), out
 
 
@@ -94,29 +98,29 @@ def _child(which: str, d: np.ndarray, conn: Any) -> None:
     import lap
     from scipy.optimize import linear_sum_assignment
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if which == "lsa":
         r, c = linear_sum_assignment(d)
         total = float(d[r, c].sum())
     else:
         total = float(lap.lapjv(d, extend_cost=True)[0])
-    conn.send((time.perf_counter() - t0, total))
+    conn.send((time.perf_counter() - t0, total, time.process_time() - c0))
 
 
 def run_dense(
     which: str, d: np.ndarray, timeout_s: float
-) -> tuple[float | None, float | None]:
-    """Solve the dense matrix in a forked child; (seconds, optimum) or (None, None) on timeout."""
+) -> tuple[float | None, float | None, float | None]:
+    """Solve the dense matrix in a forked child: (wall s, optimum, CPU s), Nones on timeout."""
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(which, d, child))
     proc.start()
     got = parent.poll(timeout_s)
-    out = parent.recv() if got else (None, None)
+    out = parent.recv() if got else (None, None, None)
     if proc.is_alive():
         proc.kill()
     proc.join()
-    return out
+    return out[0], out[1], out[2]
 
 
 def bench_size(label: str, n: int, m: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -144,12 +148,13 @@ def bench_size(label: str, n: int, m: int, args: argparse.Namespace) -> dict[str
     else:
         row["all_pairs_note"] = f"skipped: {n * m / 1e6:.0f}M pairs"
     if peak_gb <= args.dense_max_gb:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         d, const = dense_matrix(p, model)
         row["dense_build_s"] = time.perf_counter() - t0
+        row["dense_build_cpu_s"] = time.process_time() - c0
         for which in ("lsa", "lapjv"):
-            secs, total = run_dense(which, d, args.dense_timeout_s)
-            row[f"{which}_s"] = secs
+            secs, total, cpu = run_dense(which, d, args.dense_timeout_s)
+            row[f"{which}_s"], row[f"{which}_cpu_s"] = secs, cpu
             row[f"{which}_obj"] = None if total is None else total + const
         del d
     else:
@@ -165,6 +170,15 @@ def bench_size(label: str, n: int, m: int, args: argparse.Namespace) -> dict[str
     if refs:
         row["fastest_dense_total_s"] = min(refs)
         row["speedup_vs_fastest_dense"] = min(refs) / row["ours_model_s"]
+    cpu_refs = [
+        row["dense_build_cpu_s"] + row[f"{w}_cpu_s"]
+        for w in ("lsa", "lapjv")
+        if row.get(f"{w}_cpu_s")
+    ]
+    row["ours_model_cpu_s"] = CPU[f"{label} ours_model"]
+    row["ours_full_cpu_s"] = CPU[f"{label} ours_full"]
+    if cpu_refs:
+        row["speedup_vs_fastest_dense_cpu"] = min(cpu_refs) / row["ours_model_cpu_s"]
     return row
 
 
@@ -179,12 +193,13 @@ def bench_incremental(args: argparse.Namespace) -> dict[str, Any]:
     sol = inc.solve(base)
     cold_s = time.perf_counter() - t0
     p = _commit(base, sol.technician)
-    times, gaps, moved = [], [], []
+    times, cpus, gaps, moved = [], [], [], []
     for i in range(args.incremental_steps):
         p = _append(p, extra, i)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         new = inc.solve(p)
         times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
         assert inc.last_mode == "incremental"
         cold = solve(p, params)
         gaps.append(100 * (new.objective - cold.objective) / abs(cold.objective))
@@ -193,6 +208,7 @@ def bench_incremental(args: argparse.Namespace) -> dict[str, Any]:
         )
         p = _commit(p, new.technician)
     return {"cold_s": cold_s, "incremental_s": times, "incremental_median_s": statistics.median(times),
+            "incremental_cpu_s": cpus, "incremental_median_cpu_s": statistics.median(cpus),
             "gap_vs_cold_pct": gaps, "tickets_moved": moved}  # fmt: skip
 
 
@@ -249,9 +265,13 @@ def main() -> int:
         if "lsa_obj" in r:
             print(f"  {r['size']}: objectives ours {r['ours_model_obj']:.2f}, all-pairs {r.get('all_pairs_obj', float('nan')):.2f},"
                   f" LSA {_fmt(r['lsa_obj'])}, lapjv {_fmt(r['lapjv_obj'])}")  # fmt: skip
+    for r in rows:
+        print(f"  {r['size']} CPU s (best): ours model {r['ours_model_cpu_s']:.3f}, full {r['ours_full_cpu_s']:.3f}"
+              + (f"; speedup vs fastest dense (CPU) {r['speedup_vs_fastest_dense_cpu']:.1f}x"
+                 if "speedup_vs_fastest_dense_cpu" in r else ""))  # fmt: skip
     if inc:
         print(f"incremental 10k x 1k, one new ticket: median {inc['incremental_median_s'] * 1000:.1f} ms "
-              f"(cold {inc['cold_s'] * 1000:.0f} ms); gap vs cold solve {max(inc['gap_vs_cold_pct']):.3f}% max; "
+              f"(CPU {inc['incremental_median_cpu_s'] * 1000:.1f} ms; cold {inc['cold_s'] * 1000:.0f} ms); gap vs cold solve {max(inc['gap_vs_cold_pct']):.3f}% max; "
               f"old tickets moved {inc['tickets_moved']}")  # fmt: skip
     commit = subprocess.run(
         ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
