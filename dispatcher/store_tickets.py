@@ -236,8 +236,12 @@ class TicketStore(StoreBase):
             )
         except BaseException as exc:
             for _, future in entries:
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(exc, Exception):
                     future.set_exception(exc)
+                else:  # the flush itself was cancelled (shutdown): so are its waiters
+                    future.cancel()
             if not isinstance(exc, Exception):
                 raise
             return
