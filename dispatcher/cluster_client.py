@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
 
     from redis.asyncio import Redis
     from redis.asyncio.cluster import RedisCluster
@@ -201,11 +201,49 @@ async def xread_streams(
         await asyncio.sleep(XREAD_POLL_S)
 
 
+async def call_script_batch(
+    client: Redis | RedisCluster,
+    script: Callable[..., Awaitable[Any]],
+    calls: Sequence[tuple[Sequence[Any], Sequence[Any]]],
+    *,
+    concurrency: int = 64,
+) -> list[Any]:
+    """Run ``script(keys=..., args=...)`` for each ``(keys, args)`` of ``calls``; results in order.
+
+    On a single server the calls go in one pipeline (one round trip). redis-py refuses
+    EVALSHA in a cluster pipeline, so on a cluster calls on different first keys run
+    concurrently (at most ``concurrency`` at once) while calls on the same first key keep
+    their order, as they would in the pipeline.
+    """
+    from redis.asyncio.cluster import RedisCluster
+
+    if not isinstance(client, RedisCluster):
+        pipe = client.pipeline(transaction=False)
+        for keys, args in calls:
+            await script(keys=keys, args=args, client=pipe)
+        return list(await pipe.execute())
+    results: list[Any] = [None] * len(calls)
+    by_key: dict[str, list[int]] = {}
+    for index, (keys, _) in enumerate(calls):
+        by_key.setdefault(str(keys[0]) if keys else "", []).append(index)
+    limit = asyncio.Semaphore(concurrency)
+
+    async def run_in_order(indices: list[int]) -> None:
+        async with limit:
+            for index in indices:
+                keys, args = calls[index]
+                results[index] = await script(keys=keys, args=args)
+
+    await asyncio.gather(*(run_in_order(indices) for indices in by_key.values()))
+    return results
+
+
 __all__ = [
     "CLUSTER_SCHEMES",
     "ClusterUrl",
     "ClusterUrlError",
     "ReplicationTimeout",
+    "call_script_batch",
     "connect_cluster",
     "execute_replicated",
     "is_cluster_url",
