@@ -73,7 +73,8 @@ SUBMIT = (
 -- ARGV[7] region; ARGV[8] '1' = return each created/replayed ticket's hash;
 -- ARGV[9] JSON [[id, request_id, body, prio, due], ...].
 -- Returns per item {code, ticket id, version, status, extra}: code OK | REPLAY | EXISTS |
--- CONFLICT (extra = the region holding the id); extra = the ticket hash when asked.
+-- CONFLICT (extra = the region holding the id); extra = the stored ticket's hash for a
+-- REPLAY when asked.
 local ttl, claim, region, want = tonumber(ARGV[4]), ARGV[5], ARGV[7], ARGV[8] == '1'
 local items = cjson.decode(ARGV[9])
 if claim ~= '' then redis.call('SADD', ARGV[6], region) end
@@ -110,7 +111,7 @@ for n, it in ipairs(items) do
       redis.call('ZADD', P .. 'tickets', 0, id)
       move(id, prio, NOW, due, nil, 'QUEUED')
       emit({'type', 'TICKET_SUBMITTED', 'tk', id, 'st', 'QUEUED', 'v', 1, 'p', prio}, true)
-      out[n] = {'OK', id, '1', 'QUEUED', want and redis.call('HGETALL', key) or ''}
+      out[n] = {'OK', id, '1', 'QUEUED', ''}  -- the caller knows what it just stored
     end
   end
 end

@@ -4,6 +4,7 @@ reads, lists, updates, lifecycle transitions, queue statistics."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from dispatcher.domain import (
     Ticket,
     TicketFilter,
     TicketStatus,
+    UnassignedReason,
 )
 from dispatcher.errors import (
     AlreadyExists,
@@ -49,6 +51,22 @@ from dispatcher.store_base import (
     _encode_token,
     now_ms,
 )
+
+
+def _as_created(item: SubmitTicket, now: int) -> Ticket:
+    """The ticket exactly as the submit script stores it (same fields as a read-back)."""
+    t = item.ticket
+    return dataclasses.replace(
+        t,
+        response_due_ms=item.response_due_ms or t.response_due_ms,
+        resolution_due_ms=item.resolution_due_ms or t.resolution_due_ms,
+        allow_duplicate=t.allow_duplicate or item.allow_duplicate,
+        status=TicketStatus.QUEUED,
+        version=1,
+        unassigned_reason=UnassignedReason.NOT_YET_SOLVED,
+        created_at_ms=now,
+        updated_at_ms=now,
+    )
 
 
 class TicketStore(StoreBase):
@@ -170,6 +188,8 @@ class TicketStore(StoreBase):
                 if code == "OK":
                     created += 1
                     self._cache_region(tenant, tid, region)
+                    if return_tickets:  # as stored, without reading it back
+                        ticket = _as_created(items[i], int(args[1]))
                     results[i] = SubmitResult(tid, int(version), st, ticket=ticket)
                 elif code == "REPLAY":
                     results[i] = SubmitResult(

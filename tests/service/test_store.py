@@ -13,6 +13,7 @@ from dispatcher.domain import (
     Location,
     Resolution,
     ResolutionCode,
+    SkillLevel,
     SubmitTicket,
     Technician,
     TechnicianStatus,
@@ -378,3 +379,27 @@ async def test_coalesced_unary_submits_keep_per_item_semantics(
     if single_node:
         calls = (await redis_client.info("commandstats"))["cmdstat_evalsha"]["calls"]
         assert calls < 45  # coalesced: fewer script calls than submits
+
+
+async def test_submit_answer_equals_the_stored_ticket(store: RedisStateStore) -> None:
+    """The ticket a single submit answers with is exactly what a later read returns."""
+    t = Ticket(
+        "E1",
+        R,
+        1,
+        900,
+        category="hvac",
+        title="No heat",
+        location=Location(42.123456789, -71.5),
+        required_skills=(SkillLevel("hvac", 2),),
+        customer_tier=2,
+        attributes={"k": "v"},
+        window_start_ms=1_800_000_000_000,
+        window_end_ms=1_800_003_600_000,
+        preferred_technician_ids=("A",),
+        excluded_technician_ids=("B",),
+    )
+    answered = await store.submit_one(
+        T, SubmitTicket(t, "rq", True, 1_800_000_100_000, 1_800_000_200_000)
+    )
+    assert answered.ticket == await store.get_ticket(T, "E1")
