@@ -234,3 +234,28 @@ async def test_policy_get_update_history(stubs: Stubs) -> None:
     assert [p.version for p in hist.policies] == [1]
     region = await stubs.policy.GetPolicy(pb.GetPolicyRequest(region="north"))
     assert region.weights.travel == 2.5  # falls back to the tenant policy
+
+
+async def test_remaining_error_paths(stubs: Stubs) -> None:
+    """Unknown ids, bad names and bad tokens on the insight, policy and availability RPCs."""
+    cases = [
+        stubs.insight.ExplainAssignment(pb.ExplainAssignmentRequest(ticket_id="nope")),
+        stubs.technicians.SetAvailability(
+            pb.SetAvailabilityRequest(
+                technician_id="nope", status=pb.TECHNICIAN_STATUS_BUSY
+            )
+        ),
+    ]
+    for call in cases:
+        assert await code_of(call) == grpc.StatusCode.NOT_FOUND
+    invalid = [
+        stubs.insight.ExplainAssignment(
+            pb.ExplainAssignmentRequest(ticket_id="T", max_alternatives=99)
+        ),
+        stubs.insight.GetQueueStats(pb.GetQueueStatsRequest(regions=["bad:region"])),
+        stubs.policy.ListPolicyHistory(pb.ListPolicyHistoryRequest(page_token="x")),
+        stubs.policy.GetPolicy(pb.GetPolicyRequest(region="{x}")),
+        stubs.tickets.ListTickets(pb.ListTicketsRequest(statuses=[99])),
+    ]
+    for call in invalid:
+        assert await code_of(call) == grpc.StatusCode.INVALID_ARGUMENT
