@@ -228,7 +228,7 @@ class Load:
                                 )
                             ],
                             location=pb.Location(latitude_deg=lat, longitude_deg=lon),
-                            work_duration_s=1800,
+                            work_duration_s=self.args.work_s,
                         ),
                     )
                 )
@@ -437,6 +437,13 @@ def main() -> int:
         "--batch", type=int, default=20, help="tickets per BatchSubmit (default 20)"
     )
     parser.add_argument("--work-ms", type=float, default=200.0)
+    parser.add_argument(
+        "--work-s",
+        type=int,
+        default=60,
+        help="work duration the tickets declare (s); the solver plans queues with it, so it "
+        "should be short like the simulated work (default 60)",
+    )
     parser.add_argument(
         "--debounce-ms",
         type=float,
