@@ -18,12 +18,13 @@ import numpy as np
 
 from dispatcher.domain import Assignment, CostTerm, Ticket, TicketStatus
 from dispatcher.domain import UnassignedReason as DomainReason
-from dispatcher.solve_loop import build_problem, views_from_snapshot
+from dispatcher.solve_problem import build_problem
+from dispatcher.solve_snapshot import views_from_snapshot
 from solver.model import NO_TECHNICIAN, SolveStats, SolveStatus, UnassignedReason
 
 if TYPE_CHECKING:
     from dispatcher.policy import PolicyStore
-    from dispatcher.solve_loop import IndexMaps
+    from dispatcher.solve_problem import IndexMaps
     from dispatcher.store import RedisStateStore
     from solver.explain import Option
     from solver.model import Problem, Solution

@@ -15,7 +15,8 @@ import pytest
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
 from dispatcher.server import create_server
-from dispatcher.solve_loop import SolveLoop, SolverPool
+from dispatcher.solve_loop import SolveLoop
+from dispatcher.solve_pool import SolverPool
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator

@@ -261,7 +261,7 @@ async def test_bounded_snapshot_reads_the_most_urgent_queued(
 ) -> None:
     """Under a backlog a solve reads only the most urgent QUEUED tickets (P1 first, then
     oldest), every held ticket, and knows that it left some out."""
-    from dispatcher.solve_loop import SnapshotReader
+    from dispatcher.solve_snapshot import SnapshotReader
 
     store = RedisStateStore(redis_client)
     await store.upsert_technician(TENANT, _tech("k0", "north"))
