@@ -5,7 +5,9 @@ sphere coordinates, so chord order = great-circle order) over the technicians th
 those skills and have a free queue place. Each ticket queries ``CANDIDATE_OVERSAMPLE x k``
 nearest, all hard constraints are checked, and the k cheapest feasible are kept. A ticket
 with fewer than k feasible among them is evaluated against the whole group, so a ticket
-that has any feasible technician always gets one. Cost grows with tickets x k.
+that has any feasible technician always gets one, and so does one whose nearest
+feasible technicians all cost more than leaving it unassigned. Cost grows with tickets x k
+(plus the group size for those few tickets).
 """
 
 from __future__ import annotations
@@ -116,7 +118,11 @@ def _group(
     _, nn = tree.query(unit_vectors(t.lat_deg[rows], t.lon_deg[rows]), k=kq)
     techs = elig[np.asarray(nn, np.int64).reshape(rows.size, kq)]
     cost, nfeas = _eval(problem, params, state, rows, techs)
-    short = nfeas < k
+    # Too few feasible among the nearest, or none cheaper than leaving the ticket
+    # unassigned (a farther, idle technician may be): evaluate the whole group, so a
+    # ticket that can be served always gets an arc.
+    pen = drop_penalty(problem, params.weights)[rows]
+    short = (nfeas < k) | ~(cost < pen[:, None]).any(axis=1)
     good = ~short
     parts = list(_keep(rows[good], techs[good], cost[good], k))
     if short.any():

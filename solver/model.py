@@ -186,7 +186,14 @@ class SolveStats:
 
 @dataclass(frozen=True, slots=True)
 class Solution:
-    """Per ticket (row of ``Problem.tickets``) the decision, plus the objective."""
+    """Per ticket (row of ``Problem.tickets``) the decision, plus the objective.
+
+    ``arrival_s`` / ``start_s`` / ``finish_s`` / ``sla_met`` come from the sequenced queues.
+    ``objective`` / ``objective_terms`` are what the exact core minimised (``solver.cost``):
+    a movable ticket's travel, lateness and waiting are priced as if it came right after
+    its technician's pinned queue (pinned tickets: their sequenced schedule), plus queue
+    place balance, stability and the unassigned penalties (term names: ``TERM_NAMES``).
+    """
 
     technician: IntArray  # (n,) technician row or NO_TECHNICIAN
     position: (

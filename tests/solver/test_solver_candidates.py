@@ -1,0 +1,68 @@
+"""Sparse candidates: only feasible arcs, and every ticket that can be served has one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from solver import SolveParams, UnassignedReason, solve
+from solver.candidates import build_candidates
+from solver.cost import drop_penalty, evaluate_pairs
+from solver.solve import tech_state
+from solver.synthetic import random_problem
+
+
+@pytest.mark.parametrize(("seed", "k"), [(0, 1), (1, 2), (2, 8)])
+def test_sparse_candidates_are_feasible_and_complete(seed: int, k: int) -> None:
+    """Arcs are feasible and cheaper than the penalty; a servable ticket always has an arc."""
+    p = random_problem(
+        800,
+        90,
+        seed,
+        n_skills=5,
+        assigned_frac=0.2,
+        pinned_frac=0.05,
+        excluded_frac=0.3,
+    )
+    params = SolveParams(candidates_k=k)
+    state = tech_state(p, params.weights)
+    movable = np.flatnonzero(~p.tickets.pinned)
+    c = build_candidates(p, params, state, movable)
+    ev, _ = evaluate_pairs(
+        p, params.weights, state, c.tix, c.tech, params.allow_overtime
+    )
+    assert ev.feasible.all()
+    pen = drop_penalty(p, params.weights)
+    assert np.all(c.cost < pen[c.tix])
+    n, m = p.tickets.count, p.technicians.count
+    rows, cols = np.repeat(movable, m), np.tile(np.arange(m), movable.size)
+    full, _ = evaluate_pairs(
+        p, params.weights, state, rows, cols, params.allow_overtime
+    )
+    servable = np.zeros(n, np.bool_)
+    servable[rows[full.feasible & (full.total < pen[rows])]] = True
+    has_arc = np.zeros(n, np.bool_)
+    has_arc[c.tix] = True
+    np.testing.assert_array_equal(has_arc[movable], servable[movable])
+    feasible_any = np.zeros(n, np.bool_)
+    feasible_any[rows[full.feasible]] = True
+    np.testing.assert_array_equal(c.any_feasible[movable], feasible_any[movable])
+
+
+def test_reasons_agree_with_the_data() -> None:
+    """NO_SKILL / EXCLUDED / SHIFT reasons are true statements about the instance."""
+    p = random_problem(600, 40, 9, n_skills=6, excluded_frac=0.5, shift_h=1.0)
+    params = SolveParams()
+    sol = solve(p, params)
+    t, k = p.tickets, p.technicians
+    for row in np.flatnonzero(sol.technician < 0):
+        skilled = k.available & (k.skill_levels >= t.skill_levels[row]).all(axis=1)
+        reason = UnassignedReason(int(sol.reason[row]))
+        if reason is UnassignedReason.NO_SKILL:
+            assert not skilled.any()
+        elif reason is UnassignedReason.EXCLUDED:
+            ex = t.excluded[t.excluded[:, 0] == row, 1]
+            assert skilled.any()
+            assert set(np.flatnonzero(skilled)) <= set(ex.tolist())
+        else:
+            assert skilled.any()
