@@ -43,7 +43,8 @@ class SolveStatus(enum.Enum):
     """Outcome of a solve; callers never see OR-Tools enums."""
 
     OPTIMAL = "optimal"
-    FEASIBLE = "feasible"  # a time limit stopped an exact method early
+    FEASIBLE = "feasible"  # not proven optimal: a time limit stopped CP-SAT, or the
+    # shift repair of ``solve`` had to leave overrunning tickets unassigned
     INFEASIBLE = "infeasible"
     TIMEOUT = "timeout"  # no solution within the time limit
     OVERFLOW = "overflow"  # scaled costs did not fit the integer range

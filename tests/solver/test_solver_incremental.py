@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from solver import CostWeights, Problem, SolveParams, solve
 from solver.incremental import IncrementalSolver
@@ -102,3 +104,29 @@ def test_no_churn_without_gain_above_stability() -> None:
     ).technician
     held = before >= 0
     np.testing.assert_array_equal(after[: before.size][held], before[held])
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    st.integers(0, 1000),
+    st.lists(st.integers(1, 4), min_size=1, max_size=4),
+    st.booleans(),
+)
+def test_random_appends_keep_constraints(
+    seed: int, batches: list[int], overtime: bool
+) -> None:
+    """Random batches of new tickets, committed in between: always feasible, near cold."""
+    params = SolveParams(allow_overtime=overtime)
+    p = random_problem(400, 40, seed, assigned_frac=0.2, pinned_frac=0.1, radius_km=8)
+    extra = random_problem(sum(batches), 40, seed + 1, radius_km=8)
+    inc = IncrementalSolver(params)
+    p = commit(p, inc.solve(p).technician)
+    used = 0
+    for b in batches:
+        p = append_tickets(p, _shift(extra, used), b)
+        used += b
+        sol = inc.solve(p)
+        assert inc.last_mode == "incremental"
+        assert_hard_constraints(p, params, sol)
+        assert sol.objective <= solve(p, params).objective * 1.02 + 1.0
+        p = commit(p, sol.technician)
