@@ -23,7 +23,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import redis.asyncio as redis_asyncio
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -94,10 +94,12 @@ class AppContext:
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=timeout_s)
             for task in pending:
+                where = _awaiting(task)
                 logger.warning(
-                    "background task %s did not stop within %.1fs",
+                    "background task %s did not stop within %.1fs (at %s)",
                     task.get_name(),
                     timeout_s,
+                    where or "?",
                 )
 
     async def aclose(self) -> None:
@@ -111,6 +113,18 @@ class AppContext:
             except Exception:
                 logger.exception("cleanup %r failed", cleanup)
         await self.redis.aclose()
+
+
+def _awaiting(task: asyncio.Task[None]) -> str:
+    """Where a task is suspended: the chain of awaits, innermost last (for diagnostics)."""
+    chain: list[str] = []
+    coro: Any = task.get_coro()
+    while coro is not None and len(chain) < 12:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None)
+        if frame is not None:
+            chain.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
+    return " -> ".join(chain) or "?"
 
 
 async def _run_logged(func: BackgroundTask, name: str) -> None:
@@ -193,7 +207,20 @@ async def connect_redis(
 
 
 async def ping_redis(client: redis_asyncio.Redis, timeout_s: float) -> str | None:
-    """``None`` when ``PING`` succeeds within ``timeout_s``, else a short reason."""
+    """``None`` when ``PING`` succeeds within ``timeout_s``, else a short reason.
+
+    The PING runs in its own task awaited through ``asyncio.shield``: redis-py's asyncio
+    client sometimes swallows a ``CancelledError`` that arrives mid-command (seen with
+    redis 8.1: about half of the cancels in a tight loop), which would leave the caller's
+    task running after it was cancelled. Shielded, the caller is cancelled reliably and the
+    orphaned PING ends on its own within ``timeout_s``.
+    """
+    probe = asyncio.ensure_future(_ping(client, timeout_s))
+    probe.add_done_callback(_consume_result)
+    return await asyncio.shield(probe)
+
+
+async def _ping(client: redis_asyncio.Redis, timeout_s: float) -> str | None:
     try:
         async with asyncio.timeout(timeout_s):
             await client.ping()
@@ -202,3 +229,9 @@ async def ping_redis(client: redis_asyncio.Redis, timeout_s: float) -> str | Non
     except (RedisError, OSError) as exc:
         return str(exc) or type(exc).__name__
     return None
+
+
+def _consume_result(task: asyncio.Future[str | None]) -> None:
+    """Retrieve an orphaned probe's outcome so asyncio does not log it as never retrieved."""
+    if not task.cancelled():
+        task.exception()

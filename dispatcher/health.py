@@ -8,6 +8,7 @@ status (service ``""``) and every registered service are ``NOT_SERVING``; they r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -123,15 +124,18 @@ class HealthWatcher:
     async def run(self) -> None:
         """Check every ``health_interval_s`` until cancelled."""
         interval_s = self.ctx.settings.health_interval_s
+        shutdown = self.ctx.shutdown_event
         try:
-            while True:
+            # Also ends on shutdown_event: a cancel can be lost inside redis-py (see ping_redis).
+            while not shutdown.is_set():
                 try:
                     await self.check_once()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     logger.exception("health check failed")
-                await asyncio.sleep(interval_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(shutdown.wait(), interval_s)
         finally:
             if self._restart_task is not None:
                 await asyncio.gather(self._restart_task, return_exceptions=True)

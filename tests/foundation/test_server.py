@@ -18,6 +18,8 @@ from dispatcher.logging_setup import request_id_var
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import redis.asyncio
+
     from dispatcher.context import AppContext
     from tests.conftest import RunningServer
 
@@ -250,3 +252,26 @@ async def test_rediss_url_configures_tls_and_password() -> None:
     assert pool.connection_kwargs["db"] == 2
     assert pool.connection_kwargs["ssl_ca_certs"] == "/etc/ca.pem"
     await client.aclose()
+
+
+async def test_cancelling_a_ping_always_cancels_the_caller(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    """A cancel that lands mid-PING is never swallowed (redis-py can lose it; ping_redis shields)."""
+    import random
+
+    from dispatcher.context import ping_redis
+
+    rng = random.Random(7)
+    for _ in range(100):
+
+        async def loop() -> None:
+            while True:
+                await ping_redis(redis_client, 2.0)
+
+        task = asyncio.create_task(loop())
+        await asyncio.sleep(rng.random() * 0.003)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=2)
+        assert done, "the cancel was swallowed"
+        assert task.cancelled()
