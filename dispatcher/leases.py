@@ -177,7 +177,8 @@ class LeaseManager:
         """Refresh this process in the registry; return how many processes are live."""
         secs, micros = await self.redis.time()
         now_ms = int(secs) * 1000 + int(micros) // 1000
-        async with self.redis.pipeline(transaction=True) as pipe:
+        # One key, so no transaction is needed (and a Redis Cluster pipeline stays simple).
+        async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zadd(REGISTRY_KEY, {self.owner_id: now_ms + self.ttl_ms})
             pipe.zremrangebyscore(REGISTRY_KEY, "-inf", now_ms)
             pipe.zcard(REGISTRY_KEY)
