@@ -209,3 +209,46 @@ async def test_solve_metrics_are_recorded(dispatch: Stubs) -> None:
         registry.get_sample_value("dispatch_lease_changes_total", {"event": "acquired"})
         == 1
     )
+
+
+async def test_policy_change_takes_effect_at_the_next_solve(dispatch: Stubs) -> None:
+    """With a zero unassigned penalty nothing is worth placing; restoring it places the
+    ticket at the next solve (the cadence tick), without any other change."""
+    weights = {
+        "travel": 1.0,
+        "lateness": 10.0,
+        "waiting": 0.1,
+        "skill_surplus": 60.0,
+        "balance": 300.0,
+        "preference": 600.0,
+        "tier": 0.5,
+        "stability": 900.0,
+    }
+    solver_settings = pb.SolverSettings(
+        cadence_s=0.3, debounce_ms=5, time_limit_s=2, candidates_k=16
+    )
+
+    async def set_policy(unassigned: float) -> None:
+        await dispatch.policy.UpdatePolicy(
+            pb.UpdatePolicyRequest(
+                policy=pb.Policy(
+                    weights=pb.CostWeights(unassigned=unassigned, **weights),
+                    solver=solver_settings,
+                ),
+                update_mask={"paths": ["weights", "solver"]},
+            )
+        )
+
+    await set_policy(0.0)
+    far = pb.Location(latitude_deg=42.40, longitude_deg=-71.10)
+    await dispatch.technicians.UpsertTechnician(
+        pb.UpsertTechnicianRequest(technician=technician("A", location=far))
+    )
+    await dispatch.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=ticket("T1")))
+    unplaced = await dispatch.wait_event(
+        lambda e: e.type == pb.EVENT_TYPE_TICKET_UNASSIGNABLE
+    )
+    assert unplaced.unassigned_reason == pb.UNASSIGNED_REASON_PENALTY_CHEAPER
+    await set_policy(7200.0)
+    placed = await dispatch.wait_event(is_assignment)
+    assert (placed.ticket_id, placed.technician_id) == ("T1", "A")
