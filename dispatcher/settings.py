@@ -324,6 +324,22 @@ class Settings:
             metavar="N",
         ),
     )
+    events_maxlen: int = field(
+        default=100_000,
+        metadata=_meta(
+            _int_in(10, 100_000_000, "a number of events"),
+            "events kept per region stream; resuming from an older event id is OUT_OF_RANGE",
+            metavar="N",
+        ),
+    )
+    max_in_flight: int = field(
+        default=512,
+        metadata=_meta(
+            _int_in(1, 1_000_000, "a number of calls"),
+            "unary calls handled at once; more are answered RESOURCE_EXHAUSTED",
+            metavar="N",
+        ),
+    )
     config_file: Path | None = field(default=None, metadata={"internal": True})
 
     def __post_init__(self) -> None:

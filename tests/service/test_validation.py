@@ -152,10 +152,16 @@ async def test_bad_technician_is_invalid(
 async def test_expired_deadline_and_oversized_message(
     stubs: Stubs, grpc_channel: grpc.aio.Channel
 ) -> None:
-    """A tiny deadline gives DEADLINE_EXCEEDED; an oversized message RESOURCE_EXHAUSTED."""
-    with pytest.raises(grpc.aio.AioRpcError) as err:
-        await stubs.tickets.ListTickets(pb.ListTicketsRequest(), timeout=1e-6)
-    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    """A deadline that cannot be met gives DEADLINE_EXCEEDED; an oversized message RESOURCE_EXHAUSTED."""
+    codes = set()
+    for _ in range(
+        5
+    ):  # a 1 us deadline: expired before (or while) the server handles it
+        try:
+            await stubs.tickets.ListTickets(pb.ListTicketsRequest(), timeout=1e-6)
+        except grpc.aio.AioRpcError as exc:
+            codes.add(exc.code())
+    assert codes == {grpc.StatusCode.DEADLINE_EXCEEDED}
     huge = pb.SubmitTicketRequest(
         ticket=ticket("T1", description="x" * (8 * 1024 * 1024))
     )
