@@ -464,11 +464,9 @@ class RegionWorker:
             due["created_s"],
             problem.now_s,
         )
+        # The dispatch_queue_at_risk gauge belongs to the queue statistics (handlers), which
+        # cover every region; the loop counts what it signals (dispatch_sla_at_risk_total).
         m = lp.metrics
-        if m is not None:
-            m.queue_at_risk.labels(tenant=snap.tenant, region=snap.region).set(
-                len(rows)
-            )
         if not len(rows):
             return
         marks = await lp.sla.marks(snap.tenant, snap.region)
