@@ -19,12 +19,17 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
-from dispatcher.settings import SettingsError, add_arguments, check_files, load_settings
+from dispatcher.settings import (
+    Settings,
+    SettingsError,
+    add_arguments,
+    check_files,
+    load_settings,
+)
 
 if TYPE_CHECKING:
     import argparse
 
-    from dispatcher.settings import Settings
 
 logger = logging.getLogger("dispatcher.serve")
 
@@ -114,7 +119,7 @@ async def serve(settings: Settings) -> int:
             stack.callback(embedded.stop)
             await asyncio.to_thread(embedded.start)
             url = embedded.url
-        elif settings.durability != "everysec":
+        elif settings.durability != Settings().durability:
             logger.warning(
                 "--durability applies to the embedded server only; %s keeps its own",
                 redact_url(url),

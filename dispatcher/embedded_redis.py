@@ -162,7 +162,7 @@ class EmbeddedRedis:
         port: int = 0,
         *,
         host: str = "127.0.0.1",
-        durability: str = "everysec",
+        durability: str = "always",
         extra_args: Sequence[str] = (),
         start_timeout_s: float = 10.0,
         password: str | None = None,

@@ -207,7 +207,7 @@ class Settings:
         ),
     )
     durability: str = field(
-        default="everysec",
+        default="always",
         metadata=_meta(
             _choice(DURABILITY_MODES),
             "embedded server's AOF fsync mode: always | everysec | no (see README: loss window)",

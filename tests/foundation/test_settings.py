@@ -21,13 +21,13 @@ from dispatcher.settings import (
 
 
 def test_defaults_without_any_source() -> None:
-    """No flags, env or file: the documented defaults (embedded Redis, loopback, everysec)."""
+    """No flags, env or file: the documented defaults (embedded Redis, loopback, fsync always)."""
     settings = load_settings({}, env={})
     assert settings == Settings()
     assert settings.redis_url is None
     assert settings.embedded
     assert settings.grpc_address == "127.0.0.1:50051"
-    assert settings.durability == "everysec"
+    assert settings.durability == "always"
 
 
 def test_precedence_flag_over_env_over_file(tmp_path: Path) -> None:
