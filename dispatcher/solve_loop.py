@@ -101,6 +101,8 @@ OWN_EVENT_TYPES = frozenset(
 )
 """Events that do not call for a new solve (the loop's own output, or no effect on it)."""
 WATCH_BLOCK_MS = 1000
+TECH_REFRESH_S = 1.0
+"""Technicians are re-read at least this often (location pings emit no event)."""
 CLOCK_INTERVAL_S = 0.25
 CLOCK_FULL_INTERVAL_S = 2.0
 """Under a backlog (bounded reads), the clock rules read every open ticket this often."""
@@ -129,6 +131,8 @@ class RegionWorker:
     solves: int = 0
     reader: SnapshotReader | None = None
     full_reader: SnapshotReader | None = None
+    techs_dirty: bool = True
+    techs_read_at: float = 0.0
     max_queued: int = 1000
     views: ViewCache = field(default_factory=ViewCache)
     last_clock: float = 0.0
@@ -187,8 +191,11 @@ class RegionWorker:
             for _, entries in reply or ():
                 for event_id, fields in entries:
                     last = str(event_id)
-                    if fields.get("type") not in OWN_EVENT_TYPES:
+                    kind = fields.get("type", "")
+                    if kind not in OWN_EVENT_TYPES:
                         self.wake.set()
+                    if kind.startswith("TECHNICIAN_"):
+                        self.techs_dirty = True
 
     # -- one cycle ---------------------------------------------------------------------------
 
@@ -258,8 +265,14 @@ class RegionWorker:
     async def _snapshot(self, max_queued: int | None = None) -> RegionSnapshot:
         if self.reader is None:
             self.reader = SnapshotReader(self.loop.redis)
+        # Technicians change with a technician event, or silently with a location ping:
+        # re-read them then, or at least every TECH_REFRESH_S.
+        now = time.monotonic()
+        fresh_techs = self.techs_dirty or now - self.techs_read_at >= TECH_REFRESH_S
+        if fresh_techs:
+            self.techs_dirty, self.techs_read_at = False, now
         return await self.reader.read(
-            self.region.tenant, self.region.region, max_queued
+            self.region.tenant, self.region.region, max_queued, technicians=fresh_techs
         )
 
     async def _full_snapshot(self) -> RegionSnapshot:

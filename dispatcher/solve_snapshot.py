@@ -158,9 +158,11 @@ def limit_queued(
 
 
 BOUNDED_SNAPSHOT = r"""
--- ARGV[1] region prefix, ARGV[2] most QUEUED tickets to return. Like the store's SNAPSHOT
--- (same reply shape, plus the total QUEUED count), but of the QUEUED tickets only the most
--- urgent: P1 first, oldest first (the per-status/priority sets are scored by submit time).
+-- ARGV[1] region prefix, ARGV[2] most QUEUED tickets to return, ARGV[3] '1' = include the
+-- technicians. Like the store's SNAPSHOT (same reply shape, plus the total QUEUED count),
+-- but of the QUEUED tickets only the most urgent: P1 first, oldest first (the
+-- per-status/priority sets are scored by submit time); technicians without their queues
+-- (the solver does not use them), and only when asked.
 local P, maxq = ARGV[1], tonumber(ARGV[2])
 local ids = {}
 for _, st in ipairs({'ASSIGNED', 'ACCEPTED', 'IN_PROGRESS'}) do
@@ -181,12 +183,13 @@ for p = 1, 4 do
 end
 local tickets = {}
 for i, id in ipairs(ids) do tickets[i] = redis.call('HGETALL', P .. 'ticket:' .. id) end
-local tids = redis.call('ZRANGE', P .. 'techs', 0, -1)
-local techs = {}
-local queues = {}
-for i, id in ipairs(tids) do
-  techs[i] = redis.call('HGETALL', P .. 'tech:' .. id)
-  queues[i] = redis.call('ZRANGE', P .. 'techq:' .. id, 0, -1)
+local tids, techs, queues = {}, {}, {}
+if ARGV[3] == '1' then
+  tids = redis.call('ZRANGE', P .. 'techs', 0, -1)
+  for i, id in ipairs(tids) do
+    techs[i] = redis.call('HGETALL', P .. 'tech:' .. id)
+    queues[i] = {}
+  end
 end
 return {ids, tickets, tids, techs, queues, redis.call('GET', P .. 'lease') or '', total}
 """
@@ -213,8 +216,17 @@ class SnapshotReader:
         self.truncated = False
 
     async def read(
-        self, tenant: str, region: str, max_queued: int | None = None
+        self,
+        tenant: str,
+        region: str,
+        max_queued: int | None = None,
+        *,
+        technicians: bool = True,
     ) -> RegionSnapshot:
+        """A snapshot; bounded to ``max_queued`` QUEUED tickets when given, and then, with
+        ``technicians=False``, reusing the technicians of the previous read (the caller
+        knows none changed: they change only with a technician event or a location ping).
+        """
         from dispatcher.store import RegionSnapshot, now_ms
         from dispatcher.store_codec import (
             pairs_to_dict,
@@ -223,6 +235,7 @@ class SnapshotReader:
         )
 
         taken = now_ms()
+        with_techs = True
         if max_queued is None:
             reply = await self._script(
                 keys=[keys.events_key(tenant, region)],
@@ -231,9 +244,14 @@ class SnapshotReader:
             _ids, raw_tickets, _tids, raw_techs, queues, lease = reply
             self.truncated = False
         else:
+            with_techs = technicians or not self._techs
             reply = await self._bounded(
                 keys=[keys.events_key(tenant, region)],
-                args=[keys.region_prefix(tenant, region), max_queued],
+                args=[
+                    keys.region_prefix(tenant, region),
+                    max_queued,
+                    "1" if with_techs else "0",
+                ],
             )
             _ids, raw_tickets, _tids, raw_techs, queues, lease, total = reply
             self.truncated = int(total) > max_queued
@@ -246,6 +264,8 @@ class SnapshotReader:
                     hit if hit is not None else ticket_from_hash(pairs_to_dict(h))
                 )
         techs: dict[tuple[tuple[str, ...], tuple[str, ...]], Technician] = {}
+        if max_queued is not None and not with_techs:
+            techs = self._techs  # unchanged since the last read (the caller says so)
         for h, q in zip(raw_techs, queues, strict=True):
             if h:
                 tkey = (tuple(h), tuple(q))
