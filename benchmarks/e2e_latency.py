@@ -410,6 +410,49 @@ async def _server_side(redis: Any, regions: list[str]) -> dict[str, Any]:
     }
 
 
+SCRAPED = (
+    "dispatch_solve_unassigned",
+    "dispatch_solves_total",
+    "dispatch_store_conflicts_total",
+    "dispatch_event_stream_lag_seconds_sum",
+    "dispatch_event_stream_lag_seconds_count",
+    "dispatch_solve_duration_seconds_sum",
+    "dispatch_solve_duration_seconds_count",
+)
+
+
+def _scrape(ports: dict[str, int]) -> dict[str, dict[str, float]]:
+    """A few of each process's own metrics at the end of the run (summed over labels but
+    the reason/status/kind one), for diagnosis."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[str, dict[str, float]] = {}
+    for name, port in ports.items():
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/metrics", timeout=5
+            ) as r:
+                text = r.read().decode()
+        except OSError:
+            continue
+        values: dict[str, float] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name in SCRAPED and sample.value:
+                    tag = (
+                        sample.labels.get("reason")
+                        or sample.labels.get("status")
+                        or sample.labels.get("kind")
+                        or ""
+                    )
+                    key = f"{sample.name}{{{tag}}}" if tag else sample.name
+                    values[key] = round(values.get(key, 0.0) + sample.value, 3)
+        out[name] = values
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -476,16 +519,19 @@ def main() -> int:
             api, info = _start_serve(redis.url, "api", workdir, "api")
             procs.append(api)
             pids = {"api": api.pid, "redis": redis.pid or 0}
+            metric_ports = {"api": info["metrics_port"]}
             for i in range(args.solvers):
-                proc, _ = _start_serve(
+                proc, sinfo = _start_serve(
                     redis.url, "solver", workdir, f"solver{i}", args.solver_workers
                 )
                 procs.append(proc)
                 pids[f"solver{i}"] = proc.pid
+                metric_ports[f"solver{i}"] = sinfo["metrics_port"]
             pids["loadgen"] = os.getpid()
             result = asyncio.run(
                 _run_load(args, f"127.0.0.1:{info['grpc_port']}", redis.url, pids)
             )
+            result["service_metrics"] = _scrape(metric_ports)
         finally:
             for proc in procs:
                 proc.terminate()
@@ -540,6 +586,7 @@ def main() -> int:
         print(f"p99 at full rate / p99 at 10% rate: {ratio:.2f}")
         print("CPU seconds per second at full rate:", full["cpu_s_per_s"])
         print("inside the service (event stream ids):", result.get("server_side"))
+        print("service metrics at the end:", json.dumps(result.get("service_metrics")))
         target = full["latency_p99_ms"] <= 250 and full["backlog_growth_ok"]
         print(
             f"target (p99 <= 250 ms, no backlog growth): {'MET' if target else 'NOT MET'}"

@@ -256,8 +256,13 @@ class LeaseManager:
     async def tick(self) -> None:
         """One round: heartbeat, renew, shed above the fair share, acquire up to it."""
         n_processes = await self._heartbeat()
-        for region, lease in list(self.held.items()):
-            if not await self._renew(region, lease):
+        # Renew concurrently: one slow round trip must not make the others late.
+        held = list(self.held.items())
+        renewed = await asyncio.gather(
+            *(self._renew(region, lease) for region, lease in held)
+        )
+        for (region, _), ok in zip(held, renewed, strict=True):
+            if not ok:
                 self._drop(region)
         known = sorted(set(await self.regions()))
         for region in [r for r in self.held if r not in known]:

@@ -101,6 +101,7 @@ OWN_EVENT_TYPES = frozenset(
 )
 """Events that do not call for a new solve (the loop's own output, or no effect on it)."""
 WATCH_BLOCK_MS = 1000
+LEASE_WAIT_S = 0.05
 TECH_REFRESH_S = 1.0
 """Technicians are re-read at least this often (location pings emit no event)."""
 CLOCK_INTERVAL_S = 0.25
@@ -155,7 +156,11 @@ class RegionWorker:
                 self.wake.clear()
                 token = self.loop.leases.token(self.region)
                 if token is None:
-                    return
+                    # Not locally valid right now (a renewal is late): wait for it. If the
+                    # lease is really lost, the lease manager cancels this worker.
+                    self.wake.set()
+                    await asyncio.sleep(LEASE_WAIT_S)
+                    continue
                 try:
                     next_clock = await self.cycle(str(token))
                 except asyncio.CancelledError:
