@@ -59,6 +59,8 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
 
     ``dispatch_rpc_duration_seconds{method,code}`` takes ``method`` as ``package.Service/Method``;
     streaming calls are timed from start to the end of the stream.
+    The echo is set before the handler runs; a handler that sets its own trailing metadata
+    replaces it (include ``("x-request-id", request_id_var.get())`` to keep it).
     """
 
     def __init__(self, metrics: DispatchMetrics) -> None:

@@ -252,10 +252,9 @@ def test_external_redis_url_and_health_follow_redis(tmp_path: Path) -> None:
 
 
 def test_sigterm_drains_within_the_grace_period(tmp_path: Path) -> None:
-    """An open stream does not block shutdown past the grace period; the exit is clean (0)."""
-    with serve(
-        tmp_path, "--state-dir", str(tmp_path / "state"), "--grace-period-s", "1"
-    ) as proc:
+    """SIGTERM: NOT_SERVING is announced, the exit is clean (0), logs are JSON lines to the end."""
+    args = ("--state-dir", str(tmp_path / "state"), "--grace-period-s", "1")
+    with serve(tmp_path, *args, "--log-format", "json") as proc:
         channel = grpc.insecure_channel(proc.target)
         watch = health_pb2_grpc.HealthStub(channel).Watch(
             health_pb2.HealthCheckRequest(service="")
@@ -268,6 +267,9 @@ def test_sigterm_drains_within_the_grace_period(tmp_path: Path) -> None:
         watch.cancel()
         channel.close()
         assert _pid_gone(proc.info["embedded_redis_pid"])
+    records = [json.loads(line) for line in proc.log.read_text().splitlines()]
+    assert {"ts", "level", "logger", "msg"} <= set(records[0])
+    assert records[-1]["msg"] == "shutdown complete"
 
 
 def test_health_watch_streams_do_not_hold_shutdown(tmp_path: Path) -> None:
