@@ -125,6 +125,17 @@ def serve(
             process.wait()
 
 
+def _metric(proc: ServeProcess, name: str) -> float:
+    url = f"http://127.0.0.1:{proc.info['metrics_port']}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as http:
+        text = http.read().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                return float(sample.value)
+    raise AssertionError(f"{name} not exported")
+
+
 def _pid_gone(pid: int, timeout_s: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -240,6 +251,7 @@ def test_external_redis_url_and_health_follow_redis(tmp_path: Path) -> None:
 
             external.stop()
             proc.wait_for_health(NOT_SERVING, timeout_s=15)
+            assert _metric(proc, "dispatch_redis_up") == 0
             external.start()  # same port, same data
             proc.wait_for_health(SERVING, timeout_s=15)
 
@@ -251,7 +263,8 @@ def test_external_redis_url_and_health_follow_redis(tmp_path: Path) -> None:
         external.stop()
 
 
-def test_sigterm_drains_within_the_grace_period(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_drains_within_the_grace_period(tmp_path: Path, signum: int) -> None:
     """SIGTERM: NOT_SERVING is announced, the exit is clean (0), logs are JSON lines to the end."""
     args = ("--state-dir", str(tmp_path / "state"), "--grace-period-s", "1")
     with serve(tmp_path, *args, "--log-format", "json") as proc:
@@ -260,7 +273,7 @@ def test_sigterm_drains_within_the_grace_period(tmp_path: Path) -> None:
             health_pb2.HealthCheckRequest(service="")
         )
         assert next(watch).status == SERVING
-        proc.process.send_signal(signal.SIGTERM)
+        proc.process.send_signal(signum)
         assert next(watch).status == NOT_SERVING  # graceful shutdown is announced first
         code = proc.process.wait(timeout=30)
         assert code == 0

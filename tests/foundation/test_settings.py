@@ -220,3 +220,9 @@ def test_serve_rejects_bad_settings_with_exit_code_2(
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(expected)
     assert not (tmp_path / "state").exists()
+
+
+def test_grpc_address_brackets_ipv6_hosts() -> None:
+    """An IPv6 bind address is bracketed for grpc (``[::]:50051``)."""
+    assert Settings(grpc_host="::", grpc_port=1).grpc_address == "[::]:1"
+    assert Settings(grpc_host="0.0.0.0", grpc_port=2).grpc_address == "0.0.0.0:2"
