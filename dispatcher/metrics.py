@@ -326,7 +326,12 @@ def start_metrics_server(
     OSError
         When the address cannot be bound.
     """
-    server, thread = start_http_server(port, addr=host, registry=registry)
+    try:
+        server, thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        raise OSError(
+            exc.errno, f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}"
+        ) from None
     metrics_server = MetricsServer(server, thread)
     logger.info("metrics on http://%s:%d/metrics", host, metrics_server.port)
     return metrics_server

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -305,3 +306,27 @@ def test_health_watch_streams_do_not_hold_shutdown(tmp_path: Path) -> None:
                 NOT_SERVING
             ]  # told, then the stream ended
         channel.close()
+
+
+@pytest.mark.parametrize("which", ["--grpc-port", "--metrics-port"])
+def test_port_in_use_fails_start_up_with_one_error(tmp_path: Path, which: str) -> None:
+    """A taken port ends start-up with exit code 1, an error naming the address, and no leftover server."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        ports = {"--grpc-port": "0", "--metrics-port": "0", which: port}
+        result = subprocess.run(
+            [sys.executable, "-m", "dispatcher", "serve", "--state-dir", str(tmp_path / "state"),
+             *(item for pair in ports.items() for item in pair)],
+            capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        )  # fmt: skip
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, result.stderr
+    assert f"127.0.0.1:{port}" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert "valkey-server pid=" in result.stderr
+    assert (
+        result.stderr.count("stopped (exit code 0)") == 1
+    )  # the embedded server was stopped
