@@ -8,7 +8,7 @@ processes (regions spread over them by leases; each with one solver worker proce
 this process as the load generator (a separate process from every server).
 
 Workload: ``--technicians`` (default 1,000) in ``--regions`` (default 10) regions around
-Boston, capacity 3, 4 skills; tickets with one required skill, a random priority and a
+Boston, capacity ``--capacity`` (default 3), 4 skills; tickets with one required skill, a random priority and a
 location in their region arrive on a fixed schedule (open loop: ticket i is due at
 ``t0 + i / rate``; batches of ``--batch`` are sent every ``batch / rate`` seconds, each with
 the intended time of its tickets) through ``BatchSubmitTickets``. Latency of a ticket =
@@ -188,7 +188,7 @@ class Load:
                     ],
                     location=pb.Location(latitude_deg=lat, longitude_deg=lon),
                     status=pb.TECHNICIAN_STATUS_AVAILABLE,
-                    capacity=3,
+                    capacity=self.args.capacity,
                 )
                 await stubs["tech"].UpsertTechnician(
                     pb.UpsertTechnicianRequest(technician=tech)
@@ -466,6 +466,12 @@ def main() -> int:
     )
     parser.add_argument("--drain-s", type=float, default=3.0)
     parser.add_argument("--technicians", type=int, default=1000)
+    parser.add_argument(
+        "--capacity",
+        type=int,
+        default=3,
+        help="queue capacity per technician (default 3)",
+    )
     parser.add_argument("--regions", type=int, default=10)
     parser.add_argument(
         "--solvers", type=int, default=1, help="solver processes (default 1)"
