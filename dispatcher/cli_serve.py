@@ -106,6 +106,7 @@ async def serve(settings: Settings) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
 
+    logger.info("settings: %s", json.dumps(settings.describe(), default=str))
     async with contextlib.AsyncExitStack() as stack:
         embedded: EmbeddedRedis | None = None
         url = settings.redis_url
