@@ -259,3 +259,26 @@ async def test_remaining_error_paths(stubs: Stubs) -> None:
     ]
     for call in invalid:
         assert await code_of(call) == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_location_stream_longer_than_one_chunk(stubs: Stubs) -> None:
+    """A stream of several hundred pings is stored in chunks; the newest one wins."""
+    await stubs.technicians.UpsertTechnician(
+        pb.UpsertTechnicianRequest(technician=technician("X"))
+    )
+    start = int(time.time() * 1000) + 10
+
+    async def pings():  # type: ignore[no-untyped-def]
+        for i in range(450):
+            loc = pb.Location(latitude_deg=40 + i / 1000, longitude_deg=-70.0)
+            yield pb.ReportLocationRequest(
+                technician_id="X", location=loc, reported_at_ms=start + i
+            )
+
+    summary = await stubs.technicians.StreamLocations(pings())
+    assert (summary.received, summary.applied) == (450, 450)
+    got = await stubs.technicians.GetTechnician(
+        pb.GetTechnicianRequest(technician_id="X")
+    )
+    assert got.location.latitude_deg == pytest.approx(40.449)
+    assert got.location_updated_at_ms == start + 449
