@@ -26,11 +26,15 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITES = ("tests/service", "tests/dispatch", "tests/loop")
-"""Suites of the store, events, auth, servicers (LIVE-STATE) and leases, SLA, policy, solve
-loop (SOLVE-LOOP); each runs when present."""
-NOT_ON_CLUSTER = ("tests/service/test_codegen.py",)
-"""Needs no Redis at all (and regenerates code: nothing to learn on a cluster)."""
+SUITES = ("tests/service", "tests/dispatch", "tests/foundation")
+"""Suites of the store, events, auth, servicers (LIVE-STATE), of leases, SLA, policy and the
+solve loop end to end (SOLVE-LOOP), and of the server, health and serve process (FOUNDATION)."""
+NOT_ON_CLUSTER = (
+    "tests/service/test_codegen.py",  # no Redis at all
+    "tests/foundation/test_embedded_redis.py",  # the embedded single server itself
+    "tests/foundation/test_serve_process.py",  # `serve` without a URL: expects the embedded server
+)
+"""Tests about the embedded single server or needing no Redis: nothing to learn on a cluster."""
 
 
 @pytest.mark.parametrize("suite", SUITES)
