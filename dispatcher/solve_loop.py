@@ -105,8 +105,6 @@ LEASE_WAIT_S = 0.05
 TECH_REFRESH_S = 1.0
 """Technicians are re-read at least this often (location pings emit no event)."""
 CLOCK_INTERVAL_S = 0.25
-CLOCK_FULL_INTERVAL_S = 2.0
-"""Under a backlog (bounded reads), the clock rules read every open ticket this often."""
 MIN_QUEUED_READ = 200
 """A bounded snapshot reads at least this many QUEUED tickets."""
 """Clock rules (breaches, escalations) run at most this often unless one is due sooner."""
@@ -131,7 +129,6 @@ class RegionWorker:
     checked: set[str] = field(default_factory=set)
     solves: int = 0
     reader: SnapshotReader | None = None
-    full_reader: SnapshotReader | None = None
     techs_dirty: bool = True
     techs_read_at: float = 0.0
     max_queued: int = 1000
@@ -219,13 +216,14 @@ class RegionWorker:
         held = await self._duplicates(snap, policy, token, complete=complete)
         changed, next_clock = False, self.next_clock
         now_s = now_ms / 1000.0
-        if now_s >= min(self.next_clock, self.last_clock + CLOCK_INTERVAL_S) and (
-            complete or now_s >= self.last_clock + CLOCK_FULL_INTERVAL_S
-        ):
-            # Under a backlog the solve reads only the most urgent QUEUED tickets; the
-            # clock rules need all of them, read at most every CLOCK_FULL_INTERVAL_S.
-            full = snap if complete else await self._full_snapshot()
-            changed, next_clock = await self._clock_rules(full, policy, token, now_ms)
+        if now_s >= min(self.next_clock, self.last_clock + CLOCK_INTERVAL_S):
+            # Under a backlog (a bounded read) the clock rules see the tickets in view: the
+            # held ones and the most urgent QUEUED ones, which breach and escalate first;
+            # the others are checked when they come into view. Reading the whole backlog
+            # instead stalls the loop exactly when it is overloaded.
+            changed, next_clock = await self._clock_rules(
+                snap, policy, token, now_ms, complete=complete
+            )
             self.last_clock, self.next_clock = now_s, next_clock
         if changed:  # escalations changed versions and priorities: read again
             snap = await self._snapshot(self.max_queued)
@@ -279,12 +277,6 @@ class RegionWorker:
         return await self.reader.read(
             self.region.tenant, self.region.region, max_queued, technicians=fresh_techs
         )
-
-    async def _full_snapshot(self) -> RegionSnapshot:
-        """Every open ticket (its own reader, so the two decode caches do not evict)."""
-        if self.full_reader is None:
-            self.full_reader = SnapshotReader(self.loop.redis)
-        return await self.full_reader.read(self.region.tenant, self.region.region)
 
     def _record_empty(self, n_techs: int) -> None:
         m = self.loop.metrics
@@ -366,15 +358,24 @@ class RegionWorker:
     # -- SLA -------------------------------------------------------------------------------
 
     async def _clock_rules(
-        self, snap: RegionSnapshot, policy: Policy, token: str, now_ms: int
+        self,
+        snap: RegionSnapshot,
+        policy: Policy,
+        token: str,
+        now_ms: int,
+        *,
+        complete: bool = True,
     ) -> tuple[bool, float]:
         """Breaches and escalations due now; returns (priorities changed, next due time)."""
         lp = self.loop
         marks = await lp.sla.marks(snap.tenant, snap.region)
-        open_ids = {t.ticket_id for t in snap.tickets}
-        await lp.sla.forget(
-            snap.tenant, snap.region, [k for k in marks if k not in open_ids]
-        )
+        if (
+            complete
+        ):  # marks of closed tickets go; a bounded read does not list every open one
+            open_ids = {t.ticket_id for t in snap.tickets}
+            await lp.sla.forget(
+                snap.tenant, snap.region, [k for k in marks if k not in open_ids]
+            )
         clock: list[ClockTicket] = []
         for t in snap.tickets:
             created_s = t.created_at_ms / 1000.0
