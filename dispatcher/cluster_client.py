@@ -201,6 +201,69 @@ async def xread_streams(
         await asyncio.sleep(XREAD_POLL_S)
 
 
+class ReplicatedScript:
+    """A Lua script whose every call is acknowledged by ``replicas`` replicas (WAIT).
+
+    A drop-in for ``client.register_script(body)`` on the write paths, for the durability
+    mode "no acknowledged write lost in a failover": ``await script(keys=..., args=...)``
+    sends EVALSHA and ``WAIT replicas timeout_ms`` in one pipeline to the primary of
+    ``keys[0]``'s slot (one connection, so WAIT covers that write), loads the script where
+    it is missing (NOSCRIPT after a restart or failover) and raises
+    :class:`ReplicationTimeout` when too few replicas acknowledged in time (the write is
+    applied on the primary all the same; report failure so the client retries with its
+    request id). With ``replicas=0`` it is a plain script call.
+    """
+
+    def __init__(
+        self,
+        client: Redis | RedisCluster,
+        body: str,
+        *,
+        replicas: int = 1,
+        timeout_ms: int = 1000,
+    ) -> None:
+        import hashlib
+
+        self.client = client
+        self.body = body
+        self.sha = hashlib.sha1(body.encode()).hexdigest()
+        self.replicas = replicas
+        self.timeout_ms = timeout_ms
+        self._plain = client.register_script(body)
+
+    async def __call__(self, keys: Sequence[Any] = (), args: Sequence[Any] = ()) -> Any:
+        """Run the script on ``keys``/``args``; returns its reply once replicated."""
+        from redis.exceptions import NoScriptError
+
+        if self.replicas <= 0 or not keys:
+            return await self._plain(keys=list(keys), args=list(args))
+        command = ("EVALSHA", self.sha, len(keys), *keys, *args)
+        for attempt in range(2):
+            try:
+                results = await execute_replicated(
+                    self.client,
+                    str(keys[0]),
+                    [command],
+                    replicas=self.replicas,
+                    timeout_ms=self.timeout_ms,
+                )
+            except NoScriptError:
+                if attempt:
+                    raise
+                await self._load()
+                continue
+            if isinstance(results[0], NoScriptError) and not attempt:
+                await self._load()
+                continue
+            if isinstance(results[0], Exception):
+                raise results[0]
+            return results[0]
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _load(self) -> None:
+        await self.client.script_load(self.body)  # on a cluster: every primary
+
+
 async def call_script_batch(
     client: Redis | RedisCluster,
     script: Callable[..., Awaitable[Any]],
@@ -242,6 +305,7 @@ __all__ = [
     "CLUSTER_SCHEMES",
     "ClusterUrl",
     "ClusterUrlError",
+    "ReplicatedScript",
     "ReplicationTimeout",
     "call_script_batch",
     "connect_cluster",

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 import pytest
 from redis.exceptions import RedisClusterException
 
-from dispatcher.cluster_client import connect_cluster, execute_replicated, xread_streams
+from dispatcher.cluster_client import (
+    ReplicatedScript,
+    ReplicationTimeout,
+    connect_cluster,
+    execute_replicated,
+    xread_streams,
+)
 
 if TYPE_CHECKING:
     from redis.asyncio.cluster import RedisCluster
@@ -165,3 +171,30 @@ async def test_xread_streams_across_slots(cluster_client: RedisCluster) -> None:
         )
         == []
     )
+
+
+async def test_replicated_script_survives_failover(
+    cluster_client: RedisCluster, healthy_cluster: EmbeddedCluster
+) -> None:
+    """Script writes acknowledged through ReplicatedScript (EVALSHA + WAIT 1) survive a failover."""
+    script = ReplicatedScript(
+        cluster_client,
+        "redis.call('HSET', KEYS[1], 'n', ARGV[1]); return redis.call('XADD', KEYS[2], '*', 'n', ARGV[1])",
+    )
+    tag = "acme:replicated"
+    stream = f"dispatch:{{{tag}}}:events"
+    ids = [
+        await script(keys=[f"dispatch:{{{tag}}}:t:{i}", stream], args=[str(i)])
+        for i in range(100)
+    ]
+    victim = healthy_cluster.primary_for_key(stream)
+    await asyncio.to_thread(healthy_cluster.kill_primary, victim.port)
+    assert [entry_id for entry_id, _ in await cluster_client.xrange(stream)] == ids
+    # the promoted replica has no replica of its own yet: a write cannot be acknowledged
+    with pytest.raises(ReplicationTimeout):
+        await script(keys=[f"dispatch:{{{tag}}}:t:lone", stream], args=["lone"])
+    await asyncio.to_thread(healthy_cluster.restart_node, victim.port)
+    # a script cache may be empty after a restart or failover: loaded again on NOSCRIPT
+    await cluster_client.script_flush()
+    await script(keys=[f"dispatch:{{{tag}}}:t:last", stream], args=["last"])
+    assert await cluster_client.hget(f"dispatch:{{{tag}}}:t:last", "n") == "last"
