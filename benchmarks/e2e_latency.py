@@ -102,8 +102,6 @@ def _start_serve(
                 "0",
                 "--solver-workers",
                 str(workers),
-                "--lease-ttl-ms",
-                "3000",
                 "--log-level",
                 os.environ.get("E2E_SOLVER_LOG_LEVEL", "WARNING")
                 if role == "solver"
