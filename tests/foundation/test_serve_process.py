@@ -122,8 +122,14 @@ def serve(
         yield ServeProcess(process, json.loads(ready.read_text()), log)
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            # Gracefully first, so the dispatcher stops its embedded valkey-server (a
+            # SIGKILLed dispatcher would leave that child running).
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _metric(proc: ServeProcess, name: str) -> float:
