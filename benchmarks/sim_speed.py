@@ -15,9 +15,15 @@ Prints a table and writes JSON to ``benchmarks/results/sim_speed.json``.
 
 Usage::
 
-    python benchmarks/sim_speed.py                      # day + cores + quality over 3 seeds
     python benchmarks/sim_speed.py --compare-seeds 0    # speed only (about 2 minutes)
+    python benchmarks/sim_speed.py --compare-seeds 2 --compare-policies optimizer,nearest
+    python benchmarks/sim_speed.py                      # all four policies x 3 seeds: long
     python benchmarks/sim_speed.py --horizon-s 21600    # a shorter day, for a quick look
+
+Cost: the baselines are far slower to simulate than the optimizer (a city day: optimizer
+~25-40 s, nearest ~3-4 min; least_loaded and round_robin let the backlog grow without bound
+at this load, and their per-solve cost grows with it: > 15 min a day each), so the full
+four-policy comparison is better run as ``dispatcher sim compare city --horizon-s 43200``.
 """
 
 from __future__ import annotations
@@ -94,6 +100,17 @@ def main() -> int:
         help="seeds for the quality comparison (0 = skip)",
     )
     ap.add_argument(
+        "--compare-policies",
+        default="optimizer,nearest,least_loaded,round_robin",
+        help="policies of the quality comparison",
+    )
+    ap.add_argument(
+        "--compare-horizon-s",
+        type=float,
+        default=None,
+        help="horizon of the quality comparison (default: as the day)",
+    )
+    ap.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks" / "results" / "sim_speed.json"
     )
     args = ap.parse_args()
@@ -151,24 +168,33 @@ def main() -> int:
     }
 
     if args.compare_seeds > 0:
+        qsc = (
+            dataclasses.replace(sc, horizon_s=args.compare_horizon_s)
+            if args.compare_horizon_s
+            else sc
+        )
         print(
-            f"[3/3] quality: optimizer vs baselines over {args.compare_seeds} seed(s) ...",
+            f"[3/3] quality: {args.compare_policies} over {args.compare_seeds} seed(s), {qsc.horizon_s / 3600:g} h ...",
             flush=True,
         )
         runs: list[Run] = []
-        for policy in ("optimizer", "nearest", "least_loaded", "round_robin"):
-            for seed in seeds_for(sc, args.compare_seeds):
+        for policy in args.compare_policies.split(","):
+            for seed in seeds_for(qsc, args.compare_seeds):
                 t0 = time.perf_counter()
-                runs.append(run_once(sc, policy, seed))
+                runs.append(run_once(qsc, policy, seed))
+                k = runs[-1].kpis
                 print(
-                    f"      {policy:13s} seed {seed}: {time.perf_counter() - t0:6.1f} s",
+                    f"      {policy:13s} seed {seed}: {time.perf_counter() - t0:6.1f} s  breaches {k['sla_breaches']}  "
+                    f"travel/ticket {k['travel_km_per_ticket']:.2f} km  util {k['utilization_mean']:.3f}  open {k['open_at_end']}",
                     flush=True,
                 )
         summary = summarize(kpi_table(runs), [m for m, _, _ in COMPARE_METRICS])
         print_summary(
-            summary, f"{sc.name}: policies x {args.compare_seeds} seeds (mean ± 95% CI)"
+            summary,
+            f"{qsc.name}: policies x {args.compare_seeds} seeds, {qsc.horizon_s / 3600:g} h (mean ± 95% CI)",
         )
         report["quality"] = {
+            "horizon_s": qsc.horizon_s,
             "summary": summary.to_dicts(),
             "verdict": quality_verdict(summary),
         }
