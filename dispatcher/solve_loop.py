@@ -159,7 +159,8 @@ class RegionWorker:
                     await asyncio.sleep(LEASE_WAIT_S)
                     continue
                 try:
-                    next_clock = await self.cycle(str(token))
+                    async with self.loop.cycle_slots:
+                        next_clock = await self.cycle(str(token))
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -675,6 +676,10 @@ class SolveLoop:
         )
         self.workers: dict[RegionRef, asyncio.Task[None]] = {}
         self._stopping: set[asyncio.Task[None]] = set()
+        # At most this many region cycles at once: one per solver worker plus one reading or
+        # committing. More only interleaves their CPU on the one event loop, which delays
+        # every cycle and the lease renewals alike.
+        self.cycle_slots = asyncio.Semaphore(self.pool.workers + 1)
 
     async def _regions(self) -> list[RegionRef]:
         out: list[RegionRef] = []
