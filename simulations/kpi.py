@@ -12,7 +12,8 @@ Definitions (all over tickets that *arrived* within the horizon):
   end - creation; percentiles over tickets that reached that point, in minutes.
 - **Travel**: total and per resolved ticket, km and hours (the solver's travel model).
 - **Utilization** per technician = (travel + work time) / time on shift; the mean is over
-  technicians who were on shift at all.
+  technicians who were on shift at all. A job in hand at shift end is finished (overtime)
+  and counted as busy time, so a technician's value can exceed 1.
 - **Fairness**: ``workload_cv`` = coefficient of variation (std / mean) of busy time across
   technicians on shift (0 = perfectly even), and Jain's index ``(Σx)² / (n Σx²)`` (1 = even).
 - **Churn**: ``reassignments`` = moves of an ASSIGNED ticket from one technician to another by
