@@ -76,6 +76,47 @@ def _core_run(cls: type[Engine], sc, policy: str, seed: int) -> tuple[dict, obje
     }, result
 
 
+def queue_only(n_events: int = 200_000, seed: int = 0) -> dict:
+    """Bare event-queue throughput: n events at random times, each handler reschedules nothing.
+
+    The heap core's ``EventQueue`` against SimPy's ``Environment`` (``env.timeout`` with a
+    callback, the idiomatic SimPy way), same event times, same trivial handler.
+    """
+    import simpy
+
+    from simulations.engine import EventQueue
+
+    times = np.random.default_rng(seed).random(n_events) * 86_400.0
+    count = [0]
+
+    def handler(_a: int, _b: int) -> None:
+        count[0] += 1
+
+    t0 = time.perf_counter()
+    q = EventQueue()
+    for i, t in enumerate(times.tolist()):
+        q.push(t, i % 8, i)
+    while q:
+        _t, _k, _s, a, b = q.pop()
+        handler(a, b)
+    heap_s = time.perf_counter() - t0
+
+    count[0] = 0
+    t0 = time.perf_counter()
+    env = simpy.Environment()
+    for i, t in enumerate(times.tolist()):
+        ev = env.timeout(t)
+        ev.callbacks.append(lambda _ev, i=i: handler(i, -1))
+    env.run()
+    simpy_s = time.perf_counter() - t0
+    return {
+        "events": n_events,
+        "heap_events_per_s": n_events / heap_s,
+        "simpy_events_per_s": n_events / simpy_s,
+        "speedup_heap_over_simpy": simpy_s / heap_s,
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -135,6 +176,9 @@ def main() -> int:
         },
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+    print("[0/3] bare event queue: heap vs SimPy ...", flush=True)
+    report["queue_only"] = queue_only()
 
     print(
         f"[1/3] {sc.name}: one simulated run of {sc.horizon_s / 3600:g} h, optimizer, heap core ...",
@@ -221,6 +265,20 @@ def main() -> int:
         f"{day['solves']:,} solves",
     )
     t.add_row("events", f"{day['events']:,}", "")
+    qo = report["queue_only"]
+    t.add_row(
+        "bare queue events/s: heap",
+        f"{qo['heap_events_per_s']:,.0f}",
+        f"{qo['events']:,} events",
+    )
+    t.add_row(
+        "bare queue events/s: SimPy",
+        f"{qo['simpy_events_per_s']:,.0f}",
+        "env.timeout + callback",
+    )
+    t.add_row(
+        "bare queue speed-up heap / SimPy", f"x{qo['speedup_heap_over_simpy']:.2f}", ""
+    )
     c = report["cores"]
     t.add_row(
         f"heap core events/s ({args.core_policy})",
