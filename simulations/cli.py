@@ -311,6 +311,24 @@ def _finish(args: argparse.Namespace, runs: list[Run], title: str) -> int:
     return 0
 
 
+class UnknownPolicyError(ValueError):
+    """A policy name on the command line that ``solver.policies`` does not know."""
+
+
+def _policies(text: str) -> list[str]:
+    from simulations.policies import POLICY_NAMES
+
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    for name in names:
+        if name not in POLICY_NAMES:
+            raise UnknownPolicyError(
+                f"unknown policy {name!r} (known: {', '.join(POLICY_NAMES)})"
+            )
+    if not names:
+        raise UnknownPolicyError("no policy given")
+    return names
+
+
 def _guard(fn: Any) -> Any:
     def wrapped(args: argparse.Namespace) -> int:
         from simulations.policy_file import PolicyFileError
@@ -318,7 +336,12 @@ def _guard(fn: Any) -> Any:
 
         try:
             return int(fn(args))
-        except (ScenarioError, PolicyFileError, FileNotFoundError, ValueError) as exc:
+        except (
+            ScenarioError,
+            PolicyFileError,
+            FileNotFoundError,
+            UnknownPolicyError,
+        ) as exc:
             print(f"dispatcher sim: error: {exc}", file=sys.stderr)
             return 2
 
@@ -329,8 +352,9 @@ def _guard(fn: Any) -> Any:
 def _run(args: argparse.Namespace) -> int:
     from simulations.runner import seeds_for
 
+    policies = _policies(args.policy)
     sc = _load(args)
-    runs = execute(sc, [args.policy], seeds_for(sc, args.seeds), args.jobs)
+    runs = execute(sc, policies, seeds_for(sc, args.seeds), args.jobs)
     return _finish(
         args,
         runs,
@@ -342,8 +366,8 @@ def _run(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from simulations.runner import seeds_for
 
+    policies = _policies(args.policies)
     sc = _load(args)
-    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     runs = execute(sc, policies, seeds_for(sc, args.seeds), args.jobs)
     return _finish(
         args,

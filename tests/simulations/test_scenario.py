@@ -126,3 +126,9 @@ def test_invalid_toml_is_reported(tmp_path: Path) -> None:
     bad.write_text("[simulation\nhorizon_s = 1")
     with pytest.raises(ScenarioError, match="not valid TOML"):
         load_scenario(bad)
+
+
+def test_cli_rejects_an_unknown_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown policy name is a clear error (exit 2) before anything runs."""
+    assert main(["sim", "compare", "smoke", "--policies", "optimizer,fastest"]) == 2
+    assert "unknown policy 'fastest'" in capsys.readouterr().err
