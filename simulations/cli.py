@@ -266,7 +266,9 @@ def quality_verdict(summary: Any) -> dict[str, Any] | None:
         return None
     br = dict(zip(pol, summary["sla_breaches_mean"].to_list(), strict=True))
     tr = dict(zip(pol, summary["travel_km_per_ticket_mean"].to_list(), strict=True))
-    baselines = [p for p in pol if p != "optimizer"]
+    baselines = [p for p in pol if not p.startswith("optimizer")]
+    if not baselines:
+        return None
     best = min(baselines, key=lambda p: br[p] if br[p] is not None else float("inf"))
     breach_ratio = br["optimizer"] / br[best] if br[best] else None
     travel_ratio = tr["optimizer"] / tr[best] if tr[best] else None
