@@ -20,7 +20,12 @@ Technicians work fast so capacity never binds: ``--work-ms`` after its assignmen
 ticket leaves its technician's queue, by one cancel (default) or, with ``--lifecycle full``,
 accept + start + complete. These go straight to the store (``RedisStateStore.transition``,
 the same Lua as the RPCs) from this process to keep the load generator's own CPU low (on 2
-cores it competes with the servers); they are not part of the measured path.
+cores it competes with the servers); they are not part of the measured path. At most
+``LIFECYCLE_CONCURRENCY`` run at once (redis-py's connection pool raises beyond 100 in use);
+a failed one is counted (``lifecycle.errors``), since it leaves its slot held. At the end
+``capacity_audit`` checks the store's capacity bookkeeping: queue entries of tickets no
+longer held by that technician, held tickets missing from a queue, technicians over
+capacity (all should be 0).
 
 Backlog: ``GetQueueStats`` every second (QUEUED tickets in all regions); "no growth" means
 the mean depth in the last third of the run is not above the first third by more than one
@@ -52,6 +57,7 @@ sys.path.insert(0, str(ROOT))
 TENANT = "default"  # dev-mode auth: every call is tenant 'default', role admin
 SKILLS = ("electrical", "plumbing", "hvac", "general")
 CENTER = (42.35, -71.07)
+LIFECYCLE_CONCURRENCY = 32
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -145,6 +151,12 @@ class Load:
         self.submitted = 0
         self.submit_errors = 0
         self.reassigned = 0
+        self.lifecycle_ok = 0
+        self.lifecycle_errors: dict[str, int] = {}
+        self.watch_error = ""
+        # at most this many lifecycle calls at once: redis-py's pool holds 100 connections
+        # and raises MaxConnectionsError beyond that (each failed cancel used to leak a slot)
+        self.lifecycle_slots = asyncio.Semaphore(LIFECYCLE_CONCURRENCY)
         self.pending: set[asyncio.Task[None]] = set()
         self.regions = [f"region-{i:02d}" for i in range(args.regions)]
         # region centres on a ring ~8 km around the city centre
@@ -251,16 +263,23 @@ class Load:
                 types=[pb.EVENT_TYPE_TICKET_ASSIGNED], start=pb.START_POSITION_LATEST
             )
         )
-        async for response in call:
-            now = time.monotonic()
-            e = response.event
-            if e.ticket_id in self.intended and e.ticket_id not in self.latency:
-                self.latency[e.ticket_id] = now - self.intended[e.ticket_id]
-                task = asyncio.create_task(
-                    self._work(store, e.ticket_id, e.technician_id)
-                )
-                self.pending.add(task)
-                task.add_done_callback(self.pending.discard)
+        try:
+            async for response in call:
+                self._on_event(response, store)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the stream ended: no more cancels, slots fill up
+            self.watch_error = f"{type(exc).__name__}: {exc}"[:300]
+            raise
+
+    def _on_event(self, response: Any, store: Any) -> None:
+        now = time.monotonic()
+        e = response.event
+        if e.ticket_id in self.intended and e.ticket_id not in self.latency:
+            self.latency[e.ticket_id] = now - self.intended[e.ticket_id]
+            task = asyncio.create_task(self._work(store, e.ticket_id, e.technician_id))
+            self.pending.add(task)
+            task.add_done_callback(self.pending.discard)
 
     async def _work(self, store: Any, ticket_id: str, technician_id: str) -> None:
         await asyncio.sleep(self.args.work_ms / 1000.0)
@@ -270,17 +289,20 @@ class Load:
             else ("cancel",)
         )
         try:
-            for action in actions:
-                argument = '{"code":"FIXED"}' if action == "complete" else ""
-                await store.transition(
-                    TENANT,
-                    ticket_id,
-                    action,
-                    actor="" if action == "cancel" else technician_id,
-                    argument=argument,
-                )
-        except Exception:
-            pass  # moved by a re-solve before the accept: it will be assigned again
+            async with self.lifecycle_slots:
+                for action in actions:
+                    argument = '{"code":"FIXED"}' if action == "complete" else ""
+                    await store.transition(
+                        TENANT,
+                        ticket_id,
+                        action,
+                        actor="" if action == "cancel" else technician_id,
+                        argument=argument,
+                    )
+            self.lifecycle_ok += 1
+        except Exception as exc:  # counted, not swallowed: a failure here holds a slot
+            name = type(exc).__name__
+            self.lifecycle_errors[name] = self.lifecycle_errors.get(name, 0) + 1
 
     async def poll_backlog(self, stubs: Any, pb: Any) -> None:
         while True:
@@ -367,6 +389,7 @@ async def _run_load(
             }
             phases[phase] = figures
         phases["server_side"] = await _server_side(redis, load.regions)
+        phases["capacity_audit"] = await _audit_capacity(redis, load.regions)
         watcher.cancel()
         poller.cancel()
         for task in list(load.pending):
@@ -374,6 +397,11 @@ async def _run_load(
         await asyncio.gather(watcher, poller, *load.pending, return_exceptions=True)
     await redis.aclose()
     phases["submit_errors"] = load.submit_errors
+    phases["lifecycle"] = {
+        "ok": load.lifecycle_ok,
+        "errors": load.lifecycle_errors,
+        "watch_error": load.watch_error,
+    }
     phases["reassignments"] = load.reassigned
     return phases
 
@@ -407,6 +435,53 @@ async def _server_side(redis: Any, regions: list[str]) -> dict[str, Any]:
         "submitted_to_assigned_p99_ms": _percentile(deltas, 0.99),
         "n": len(deltas),
     }
+
+
+AUDIT = r"""
+-- ARGV[1] region prefix. One atomic read of a region's capacity bookkeeping:
+-- {slots used, queue entries whose ticket is not held by that technician, held tickets
+-- missing from their technician's queue, technicians over capacity}
+local P = ARGV[1]
+local used, stale, missing, over = 0, 0, 0, 0
+local HELD = {ASSIGNED = true, ACCEPTED = true, IN_PROGRESS = true}
+for _, k in ipairs(redis.call('ZRANGE', P .. 'techs', 0, -1)) do
+  local q = redis.call('ZRANGE', P .. 'techq:' .. k, 0, -1)
+  used = used + #q
+  if #q > tonumber(redis.call('HGET', P .. 'tech:' .. k, 'cap') or '0') then over = over + 1 end
+  for _, id in ipairs(q) do
+    local h = redis.call('HMGET', P .. 'ticket:' .. id, 'status', 'tech')
+    if not (h[1] and HELD[h[1]] and h[2] == k) then stale = stale + 1 end
+  end
+end
+for st, _ in pairs(HELD) do
+  for p = 1, 4 do
+    for _, id in ipairs(redis.call('ZRANGE', P .. 's:' .. st .. ':' .. p, 0, -1)) do
+      local k = redis.call('HGET', P .. 'ticket:' .. id, 'tech')
+      if not k or not redis.call('ZSCORE', P .. 'techq:' .. k, id) then missing = missing + 1 end
+    end
+  end
+end
+return {used, stale, missing, over}
+"""
+
+
+async def _audit_capacity(redis: Any, regions: list[str]) -> dict[str, int]:
+    """Capacity bookkeeping at the end of the run, read atomically per region (``AUDIT``):
+    queue entries of a ticket no longer held by that technician (a leak), held tickets
+    missing from their technician's queue, technicians over capacity, slots in use."""
+    from dispatcher import keys
+
+    names = ("slots_used", "stale_queue_entries", "missing_queue_entries", "over_capacity")
+    audit = dict.fromkeys(names, 0)
+    script = redis.register_script(AUDIT)
+    for region in regions:
+        reply = await script(
+            keys=[keys.events_key(TENANT, region)],
+            args=[keys.region_prefix(TENANT, region)],
+        )
+        for name, value in zip(names, reply, strict=True):
+            audit[name] += int(value)
+    return audit
 
 
 SCRAPED = (
@@ -591,6 +666,8 @@ def main() -> int:
         print(f"p99 at full rate / p99 at 10% rate: {ratio:.2f}")
         print("CPU seconds per second at full rate:", full["cpu_s_per_s"])
         print("inside the service (event stream ids):", result.get("server_side"))
+        print("capacity audit at the end:", result.get("capacity_audit"))
+        print("ticket lifecycle from the load generator:", result.get("lifecycle"))
         print("service metrics at the end:", json.dumps(result.get("service_metrics")))
         target = full["latency_p99_ms"] <= 250 and full["backlog_growth_ok"]
         print(
