@@ -471,7 +471,12 @@ async def _audit_capacity(redis: Any, regions: list[str]) -> dict[str, int]:
     missing from their technician's queue, technicians over capacity, slots in use."""
     from dispatcher import keys
 
-    names = ("slots_used", "stale_queue_entries", "missing_queue_entries", "over_capacity")
+    names = (
+        "slots_used",
+        "stale_queue_entries",
+        "missing_queue_entries",
+        "over_capacity",
+    )
     audit = dict.fromkeys(names, 0)
     script = redis.register_script(AUDIT)
     for region in regions:
