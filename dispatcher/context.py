@@ -136,6 +136,11 @@ async def _run_logged(func: BackgroundTask, name: str) -> None:
         logger.exception("background task %s crashed", name)
 
 
+REDIS_MAX_CONNECTIONS = 1000
+"""Connections one process's client may open to a (non-cluster) Redis; Redis allows 10,000
+clients by default. Open event streams hold one each while they wait for events."""
+
+
 def redis_client(url: str, *, timeout_s: float = 5.0) -> redis_asyncio.Redis:
     """A ``redis.asyncio`` client for ``url`` (redis://, rediss:// with TLS, unix://).
 
@@ -159,13 +164,20 @@ def redis_client(url: str, *, timeout_s: float = 5.0) -> redis_asyncio.Redis:
                 socket_timeout=timeout_s,
             ),
         )
-    return redis_asyncio.Redis.from_url(
+    # A blocking pool: a command beyond REDIS_MAX_CONNECTIONS in flight waits (up to
+    # timeout_s) for a connection. redis-py's default pool (100, non-blocking) raised
+    # MaxConnectionsError instead, which under a burst failed RPCs with UNAVAILABLE and ended
+    # open WatchEvents streams (each holds a connection in its blocking XREAD).
+    pool = redis_asyncio.BlockingConnectionPool.from_url(
         url,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=timeout_s,
         decode_responses=True,
         socket_connect_timeout=timeout_s,
         socket_timeout=timeout_s,
         health_check_interval=30,
     )
+    return redis_asyncio.Redis.from_pool(pool)
 
 
 async def connect_redis(
