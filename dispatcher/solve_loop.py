@@ -209,12 +209,15 @@ class RegionWorker:
         policy = (await lp.policies.effective(tenant, region)).policy
         self.cadence_s = policy.solver.cadence_s
         self.debounce_s = policy.solver.debounce_ms / 1000.0
+        t_policy = time.perf_counter()
         snap = await self._snapshot(self.max_queued)
         if snap.lease_token != token:
             return float("inf")
+        t_snap = time.perf_counter()
         now_ms = snap.taken_at_ms
         complete = self.reader is not None and not self.reader.truncated
         held = await self._duplicates(snap, policy, token, complete=complete)
+        t_dup = time.perf_counter()
         changed, next_clock = False, self.next_clock
         now_s = now_ms / 1000.0
         if now_s >= min(self.next_clock, self.last_clock + CLOCK_INTERVAL_S):
@@ -229,6 +232,7 @@ class RegionWorker:
         if changed:  # escalations changed versions and priorities: read again
             snap = await self._snapshot(self.max_queued)
             now_ms = snap.taken_at_ms
+        t_clock = time.perf_counter()
         ticket_views, tech_views = views_from_snapshot(snap, policy, now_ms, self.views)
         if held:
             ticket_views = [
@@ -253,12 +257,18 @@ class RegionWorker:
         await self._at_risk(snap, token, output.solution, problem, maps)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
-                "solve %s: %d tickets x %d technicians; read+build %.1f ms, solve %.1f ms "
+                "solve %s: %d tickets x %d technicians; read+build %.1f ms (policy %.1f, "
+                "snapshot %.1f, duplicates %.1f, clock %.1f, views+build %.1f), solve %.1f ms "
                 "(solver %.1f ms), commit %.1f ms, since snapshot %.1f ms",
                 self.region,
                 len(rows),
                 len(tech_views),
                 1000 * (t_built - t_start),
+                1000 * (t_policy - t_start),
+                1000 * (t_snap - t_policy),
+                1000 * (t_dup - t_snap),
+                1000 * (t_clock - t_dup),
+                1000 * (t_built - t_clock),
                 1000 * (t_solved - t_built),
                 1000 * output.solution.stats.wall_time_s,
                 1000 * (time.perf_counter() - t_solved),
