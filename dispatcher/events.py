@@ -61,6 +61,32 @@ def check_event_id(field_name: str, event_id: str) -> None:
         )
 
 
+WATCH_MAX_CONNECTIONS = 10_000
+"""Connection cap of the watch client: one connection per watcher blocks in XREAD."""
+
+
+def watch_client(redis: Any) -> Any:
+    """A client for blocking stream reads with its own connection pool.
+
+    Each watcher holds a connection for up to ``BLOCK_MS`` at a time; sharing the RPC
+    client's pool (redis-py caps it at 100 by default) would let a hundred watchers starve
+    every other call. On Redis Cluster (per-node pools) the given client is returned.
+    """
+    pool = getattr(redis, "connection_pool", None)
+    if pool is None:
+        return redis
+    from redis.asyncio import ConnectionPool, Redis
+
+    own = ConnectionPool(
+        connection_class=pool.connection_class,
+        max_connections=WATCH_MAX_CONNECTIONS,
+        **pool.connection_kwargs,
+    )
+    return Redis.from_pool(
+        own
+    )  # the client owns the pool: aclose() closes its connections
+
+
 async def _check_retained(redis: Any, tenant: str, region: str, after: str) -> None:
     """``OutOfRange`` when events after ``after`` were dropped by retention (a gap)."""
     trimmed = await redis.get(keys.events_trimmed_key(tenant, region))

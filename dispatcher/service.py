@@ -521,7 +521,7 @@ class EventService(_Base, pb_grpc.EventServiceServicer):
                 ),
             )
             stream = ev.watch(
-                self.h.store.redis,
+                get_watch_client(self.ctx),
                 principal.tenant,
                 watch_request,
                 stop=self.ctx.shutdown_event,
@@ -635,6 +635,21 @@ class PolicyService(_Base, pb_grpc.PolicyServiceServicer):
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+def get_watch_client(ctx: AppContext) -> Any:
+    """The context's client for blocking event-stream reads (own pool; see events)."""
+    client = getattr(ctx, "dispatch_watch_redis", None)
+    if client is None:
+        client = ev.watch_client(ctx.redis)
+        ctx.dispatch_watch_redis = client  # type: ignore[attr-defined]
+        if client is not ctx.redis:
+
+            async def close() -> None:
+                await client.aclose()
+
+            ctx.cleanups.append(close)
+    return client
+
+
 def build_handlers(ctx: AppContext) -> Handlers:
     """The context's ``Handlers`` (one store per context), built on first use."""
     h = getattr(ctx, "dispatch_handlers", None)
@@ -675,5 +690,8 @@ def add_services(server: grpc.aio.Server, ctx: AppContext) -> list[str]:
             await asyncio.sleep(QUEUE_METRICS_INTERVAL_S)
 
     ctx.background.append(refresh_queue_metrics)
+    get_watch_client(
+        ctx
+    )  # registers its close before the drain below (cleanups run last first)
     ctx.cleanups.append(ev.drain)  # reads of cancelled watches end before Redis closes
     return [s.full_name for s in pb.DESCRIPTOR.services_by_name.values()]

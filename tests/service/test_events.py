@@ -234,3 +234,20 @@ async def test_resume_includes_regions_not_yet_heard_from(stubs: Stubs) -> None:
     got = await read_n(resumed, 2)
     resumed.cancel()
     assert sorted(e.ticket_id for e in got) == ["N2", "S1"]
+
+
+async def test_many_watchers_do_not_starve_other_calls(stubs: Stubs) -> None:
+    """More watchers than the RPC client's Redis pool (100) still leave room for every call."""
+    watches = [
+        stubs.events.WatchEvents(pb.WatchEventsRequest(regions=["north"]))
+        for _ in range(120)
+    ]
+    await asyncio.sleep(1.5)  # every watch is now blocked in its read
+    async with asyncio.timeout(10):
+        await stubs.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=ticket("W1")))
+        got = await stubs.tickets.GetTicket(pb.GetTicketRequest(ticket_id="W1"))
+    assert got.version == 1
+    firsts = await asyncio.gather(*(read_n(w, 1) for w in watches[:5]))
+    assert {f[0].ticket_id for f in firsts} == {"W1"}
+    for w in watches:
+        w.cancel()
