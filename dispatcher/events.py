@@ -65,16 +65,26 @@ WATCH_MAX_CONNECTIONS = 10_000
 """Connection cap of the watch client: one connection per watcher blocks in XREAD."""
 
 
-def watch_client(redis: Any) -> Any:
-    """A client for blocking stream reads with its own connection pool.
+def watch_client(redis: Any, url: str | None = None) -> Any:
+    """A client for blocking stream reads with its own connection pool(s).
 
     Each watcher holds a connection for up to ``BLOCK_MS`` at a time; sharing the RPC
-    client's pool (redis-py caps it at 100 by default) would let a hundred watchers starve
-    every other call. On Redis Cluster (per-node pools) the given client is returned.
+    client's pool (redis-py caps a pool at 100 connections by default) would let a hundred
+    watchers starve every other call. On Redis Cluster a second cluster client is built
+    from ``url`` (the given client when there is none).
     """
     pool = getattr(redis, "connection_pool", None)
     if pool is None:
-        return redis
+        from dispatcher.cluster_client import connect_cluster, is_cluster_url
+
+        if url is None or not is_cluster_url(url):
+            return redis
+        return connect_cluster(
+            url,
+            decode_responses=True,
+            max_connections=WATCH_MAX_CONNECTIONS,
+            socket_timeout=10.0,
+        )
     from redis.asyncio import ConnectionPool, Redis
 
     own = ConnectionPool(

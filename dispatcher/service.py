@@ -639,7 +639,7 @@ def get_watch_client(ctx: AppContext) -> Any:
     """The context's client for blocking event-stream reads (own pool; see events)."""
     client = getattr(ctx, "dispatch_watch_redis", None)
     if client is None:
-        client = ev.watch_client(ctx.redis)
+        client = ev.watch_client(ctx.redis, ctx.settings.redis_url)
         ctx.dispatch_watch_redis = client  # type: ignore[attr-defined]
         if client is not ctx.redis:
 
