@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import grpc.aio
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MaxConnectionsError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dispatcher import convert
@@ -67,6 +68,8 @@ ERROR_CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (Overloaded, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (NotImplementedYet, grpc.StatusCode.UNIMPLEMENTED),
     (TimeoutError, grpc.StatusCode.DEADLINE_EXCEEDED),
+    # the Redis client's connection pool is full: shed load (before its base class below)
+    (MaxConnectionsError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (RedisConnectionError, grpc.StatusCode.UNAVAILABLE),
     (RedisTimeoutError, grpc.StatusCode.UNAVAILABLE),
 )
