@@ -1,9 +1,28 @@
 """Baselines ticket platforms use today: round robin, least-loaded, nearest-available FIFO.
 
-Same interface and output as :func:`solver.solve`: hard constraints hold, queues are
-sequenced and costed by the same code, so objectives and KPIs compare like for like.
-They never move an already assigned ticket (unless its technician became infeasible) and
-take new tickets first come, first served (``created_s``, then row).
+Same interface and output as :func:`solver.solve`: hard constraints hold (skills and levels,
+exclusions, availability, capacity, shift end unless overtime is allowed, pinned tickets
+stay), and queues are sequenced and costed by the same code (:func:`solver.finalize`), so
+objectives and KPIs compare like for like. They are myopic greedy rules, not optimizers:
+
+1. **Keep**: an already assigned (not pinned) ticket stays with its technician when that
+   technician can still take it (checked per technician in FIFO order, appended to its
+   queue); otherwise it joins the dispatch queue below.
+2. **Dispatch**: the queue (new tickets plus the ones step 1 released) is served first come,
+   first served (``created_s``, then row). Each ticket goes to one technician that can take
+   it *now* (skills, not excluded, a free place, and, unless overtime is allowed, work
+   appended after the technician's queue ends before its shift does), chosen by the rule;
+   the technician's queue tail (place, time) moves to that ticket.
+
+How it is fast (the rule is the same as a ticket-by-ticket loop over every technician):
+feasibility only ever shrinks during a solve (places fill, queue tails only get later; by
+the triangle inequality the finish of any later placement cannot move earlier), so a ticket
+that no open technician can take now is never placeable in this solve and is skipped at
+once. Every queued ticket's current choice is kept in a (tickets x open technicians)
+matrix evaluated once with numpy; after each placement only the chosen technician's column
+is re-evaluated and only the tickets whose choice it was (or could now be) re-pick.
+Cost per solve: one tickets x open-technicians evaluation (in a backlogged region few
+technicians are open) plus, per placement, O(queued tickets) work.
 """
 
 from __future__ import annotations
@@ -14,8 +33,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from solver.candidates import Candidates
-from solver.cost import evaluate_pairs
+from solver.cost import TechState, in_pairs
 from solver.finalize import finalize
+from solver.geo import travel_time_s
 from solver.model import NO_TECHNICIAN, Problem, Solution, SolveParams, SolveStatus
 from solver.solve import tech_state
 
@@ -23,9 +43,199 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     IntArray = npt.NDArray[np.int64]
+    FloatArray = npt.NDArray[np.float64]
+    BoolArray = npt.NDArray[np.bool_]
 
 BASELINES = ("round_robin", "least_loaded", "nearest")
 """Names accepted by :func:`baseline_solve`."""
+
+_BIG = np.iinfo(np.int64).max
+
+
+class _Tails:
+    """Mutable queue tails: where and when each technician's queue ends, places left."""
+
+    def __init__(self, state: TechState) -> None:
+        self.lat = state.lat_deg.copy()
+        self.lon = state.lon_deg.copy()
+        self.ready = state.ready_s.copy()
+        self.left = state.free_slots.copy()
+        self.queued = state.load.copy()  # pinned tickets count as load too
+
+    def finish(
+        self, problem: Problem, rows: IntArray, techs: IntArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """Travel and finish of ``rows`` appended to the queues of ``techs`` (broadcast)."""
+        t, k = problem.tickets, problem.technicians
+        tt = travel_time_s(
+            self.lat[techs],
+            self.lon[techs],
+            t.lat_deg[rows],
+            t.lon_deg[rows],
+            k.speed_kmh[techs],
+        )
+        start = np.maximum(self.ready[techs] + tt, t.window_start_s[rows])
+        return tt, start + t.duration_s[rows]
+
+    def place(self, problem: Problem, row: int, tech: int, finish_s: float) -> None:
+        self.lat[tech] = problem.tickets.lat_deg[row]
+        self.lon[tech] = problem.tickets.lon_deg[row]
+        self.ready[tech] = finish_s
+        self.left[tech] -= 1
+        self.queued[tech] += 1
+
+
+def _keep(
+    problem: Problem, tails: _Tails, allow_overtime: bool, tech_of: IntArray
+) -> IntArray:
+    """Step 1: held tickets stay when their technician can still take them; returns the rest."""
+    t, k = problem.tickets, problem.technicians
+    held = np.flatnonzero(~t.pinned & (t.current_technician >= 0))
+    if held.size == 0:
+        return held
+    cur = t.current_technician[held]
+    order = np.lexsort((held, t.created_s[held], cur))
+    held, cur = held[order], cur[order]
+    first = np.searchsorted(cur, cur, side="left")
+    rank = np.arange(held.size) - first
+    released: list[IntArray] = []
+    for r in range(int(rank.max()) + 1):
+        rows, js = held[rank == r], cur[rank == r]  # one ticket per technician
+        _, fin = tails.finish(problem, rows, js)
+        ok = (
+            (k.skill_levels[js] >= t.skill_levels[rows]).all(axis=1)
+            & ~in_pairs(t.excluded, rows, js, k.count)
+            & (tails.left[js] > 0)
+        )
+        if not allow_overtime:
+            ok &= fin <= k.shift_end_s[js]
+        tech_of[rows[ok]] = js[ok]
+        rs, jj, ff = rows[ok], js[ok], fin[ok]
+        tails.lat[jj], tails.lon[jj] = t.lat_deg[rs], t.lon_deg[rs]
+        tails.ready[jj] = ff
+        tails.left[jj] -= 1
+        tails.queued[jj] += 1
+        released.append(rows[~ok])
+    return np.concatenate(released)
+
+
+class _Dispatch:
+    """Step 2: FIFO dispatch of ``queue`` over the open technicians ``cols``."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        tails: _Tails,
+        allow_overtime: bool,
+        name: str,
+        queue: IntArray,
+        cols: IntArray,
+    ) -> None:
+        t, k = problem.tickets, problem.technicians
+        self.problem, self.tails, self.name = problem, tails, name
+        self.allow_overtime = allow_overtime
+        self.queue, self.cols = queue, cols
+        q, c = queue.size, cols.size
+        # Static part: skills (per requirement pattern) and exclusions.
+        pats, inv = np.unique(t.skill_levels[queue], axis=0, return_inverse=True)
+        held = k.skill_levels[cols]
+        skilled: BoolArray = np.asarray(
+            (held[None, :, :] >= pats[:, None, :]).all(axis=2)
+        )  # (P, c)
+        ok = skilled[inv.reshape(-1)]  # (q, c), a copy
+        ex = t.excluded
+        if ex.shape[0]:
+            qpos = np.full(t.count, -1, np.int64)
+            qpos[queue] = np.arange(q)
+            cpos = np.full(k.count, -1, np.int64)
+            cpos[cols] = np.arange(c)
+            hit = (qpos[ex[:, 0]] >= 0) & (cpos[ex[:, 1]] >= 0)
+            ok[qpos[ex[hit, 0]], cpos[ex[hit, 1]]] = False
+        self.travel, fin = tails.finish(problem, queue[:, None], cols[None, :])
+        if not allow_overtime:
+            ok &= fin <= k.shift_end_s[cols][None, :]
+        self.ok = ok
+        self.open = np.ones(c, np.bool_)
+        self.best = self._best(np.arange(q))
+
+    def _best(self, r: IntArray) -> IntArray:
+        """Column of the rule's choice for queue positions ``r`` (-1: none can take it).
+
+        nearest: least travel, then fewest queued, then lowest row; least_loaded: fewest
+        queued, then least travel, then lowest row; round_robin: any open feasible column
+        (the actual pick, next in turn after the cursor, is made when the ticket is served).
+        """
+        ok = self.ok[r] & self.open[None, :]
+        has = ok.any(axis=1)
+        if self.name == "round_robin":
+            return np.where(has, np.argmax(ok, axis=1), -1).astype(np.int64)
+        queued = self.tails.queued[self.cols][None, :]
+        travel = np.where(ok, self.travel[r], np.inf)
+        load = np.where(ok, queued, _BIG)
+        first, second = (travel, load) if self.name == "nearest" else (load, travel)
+        tie = ok & (first == first.min(axis=1, keepdims=True))
+        second = np.where(tie, second, np.inf)
+        tie &= second == second.min(axis=1, keepdims=True)
+        return np.where(has, np.argmax(tie, axis=1), -1).astype(np.int64)
+
+    def run(self, tech_of: IntArray, cursor: int) -> int:
+        """Serve the queue in order; returns the next round-robin cursor."""
+        problem, tails, cols = self.problem, self.tails, self.cols
+        m = problem.technicians.count
+        ptr, q = 0, self.queue.size
+        while ptr < q:
+            live = np.flatnonzero(self.best[ptr:] >= 0)
+            if live.size == 0:
+                break
+            i = ptr + int(live[0])
+            ptr = i + 1
+            row = int(self.queue[i])
+            if self.name == "round_robin":
+                cand = np.flatnonzero(self.ok[i] & self.open)
+                c = int(cand[np.argmin((cols[cand] - cursor) % m)])
+                cursor = (int(cols[c]) + 1) % m
+            else:
+                c = int(self.best[i])
+            j = int(cols[c])
+            _, fin = tails.finish(
+                problem, np.array([row], np.int64), np.array([j], np.int64)
+            )
+            tails.place(problem, row, j, float(fin[0]))
+            tech_of[row] = j
+            if tails.left[j] <= 0:
+                self.open[c] = False
+            rest = ptr + np.flatnonzero(self.best[ptr:] >= 0)
+            if rest.size == 0:
+                break
+            # Re-evaluate technician j's column where it was feasible (an infeasible entry
+            # stays so); also when j just filled up: its column then says why (reasons).
+            sub = rest[self.ok[rest, c]]
+            tt, f = tails.finish(problem, self.queue[sub], np.full(sub.size, j))
+            self.travel[sub, c] = tt
+            if not self.allow_overtime:
+                self.ok[sub, c] = f <= problem.technicians.shift_end_s[j]
+            redo = self.best[rest] == c
+            if self.name == "nearest" and self.open[c]:
+                b = self.best[rest]
+                redo |= self.ok[rest, c] & (
+                    self.travel[rest, c] <= self.travel[rest, b]
+                )
+            if redo.any():
+                self.best[rest[redo]] = self._best(rest[redo])
+        return cursor
+
+    def capacity_bound(self, tech_of: IntArray) -> tuple[IntArray, IntArray]:
+        """Unassigned queued tickets that a now full technician could have taken (one arc each).
+
+        A ticket left out whose feasible technicians all filled up is CAPACITY-bound; one
+        whose open technicians all ran out of shift time gets no arc (SHIFT). Entries of a
+        column stop changing once its ticket or technician is done, and feasibility only
+        shrinks, so this is the state at the ticket's turn.
+        """
+        un = np.flatnonzero(tech_of[self.queue] < 0)
+        full_ok = self.ok[un] & ~self.open[None, :]
+        hit = full_ok.any(axis=1)
+        return self.queue[un[hit]], self.cols[np.argmax(full_ok[hit], axis=1)]
 
 
 def baseline_solve(
@@ -38,9 +248,10 @@ def baseline_solve(
     problem, params
         As for :func:`solver.solve` (weights are used only to cost the result).
     name
-        ``"round_robin"`` (next technician in row order after ``cursor`` that can take
-        it), ``"least_loaded"`` (fewest tickets queued; ties: nearest) or ``"nearest"``
-        (shortest travel from where the technician will be; ties: fewest queued).
+        ``"round_robin"`` (next technician in row order at or after ``cursor`` that can
+        take it), ``"least_loaded"`` (fewest tickets queued; ties: least travel) or
+        ``"nearest"`` (least travel from where the technician's queue ends; ties: fewest
+        queued). Remaining ties: lowest technician row.
     cursor
         Round-robin position (technician row to try first); ignored by the others.
 
@@ -60,79 +271,40 @@ def baseline_solve(
         )
     t0 = time.perf_counter()
     t, k = problem.tickets, problem.technicians
-    n, m = t.count, k.count
-    w = params.weights
-    state = tech_state(problem, w)
-    # Queue tails: each new ticket joins the end of its technician's queue (FIFO).
-    tail_lat, tail_lon = state.lat_deg.copy(), state.lon_deg.copy()
-    tail_s = state.ready_s.copy()
-    count = np.zeros(m, np.int64)
+    n = t.count
+    state = tech_state(problem, params.weights)
+    tails = _Tails(state)
     tech_of = np.full(n, NO_TECHNICIAN, np.int64)
-    any_feasible = np.zeros(n, np.bool_)
-    arcs_t: list[int] = []
-    arcs_k: list[int] = []
-    techs = np.arange(m, dtype=np.int64)
-    keep = np.flatnonzero(~t.pinned & (t.current_technician >= 0))
+    released = _keep(problem, tails, params.allow_overtime, tech_of)
     new = np.flatnonzero(~t.pinned & (t.current_technician < 0))
-    order = np.concatenate([keep, new[np.lexsort((new, t.created_s[new]))]])
-    tail_state = type(state)(tail_lat, tail_lon, tail_s, state.load, state.free_slots)
-    for row in order.tolist():
-        rows = np.full(m, row, np.int64)
-        ev, _ = evaluate_pairs(
-            problem, w, tail_state, rows, techs, params.allow_overtime
-        )
-        ok = ev.feasible
-        any_feasible[row] = bool(ok.any())
-        ok &= count < state.free_slots
-        queued = count + state.load  # pinned tickets count as load too
-        cur = int(t.current_technician[row])
-        if cur >= 0 and not ok[cur]:
-            cur = (
-                NO_TECHNICIAN  # its technician can no longer take it: dispatch it anew
-            )
-        choice = cur
-        if choice < 0 and ok.any():
-            cand = np.flatnonzero(ok)
-            if name == "round_robin":
-                choice = int(
-                    cand[
-                        np.argmax(((cand - cursor) % m) == ((cand - cursor) % m).min())
-                    ]
-                )
-                cursor = (choice + 1) % m
-            elif name == "least_loaded":
-                choice = int(
-                    cand[np.lexsort((cand, ev.travel_s[cand], queued[cand]))[0]]
-                )
-            else:
-                choice = int(
-                    cand[np.lexsort((cand, queued[cand], ev.travel_s[cand]))[0]]
-                )
-        if choice < 0:
-            good = np.flatnonzero(ev.feasible)
-            arcs_t.extend([row] * good.size)
-            arcs_k.extend(good.tolist())
-            continue
-        tech_of[row] = choice
-        count[choice] += 1
-        tail_s[choice] = ev.finish_s[choice]
-        tail_lat[choice], tail_lon[choice] = t.lat_deg[row], t.lon_deg[row]
-    cands = Candidates(
-        np.asarray(arcs_t, np.int64),
-        np.asarray(arcs_k, np.int64),
-        np.zeros(len(arcs_t)),
-        any_feasible,
+    queue = np.concatenate([released, new]).astype(np.int64)
+    queue = queue[np.lexsort((queue, t.created_s[queue]))]
+    cols = np.flatnonzero(tails.left > 0).astype(np.int64)
+    any_feasible = np.zeros(n, np.bool_)
+    arc_t = arc_k = np.zeros(0, np.int64)
+    # Places left after step 1: a ticket no open technician could take is CAPACITY-bound
+    # when every skilled one is full, else SHIFT-bound (``finalize`` reasons).
+    reason_state = TechState(
+        state.lat_deg, state.lon_deg, state.ready_s, state.load, tails.left.copy()
     )
+    if queue.size and cols.size:
+        d = _Dispatch(problem, tails, params.allow_overtime, name, queue, cols)
+        cursor = d.run(tech_of, cursor)
+        arc_t, arc_k = d.capacity_bound(tech_of)
+        any_feasible[arc_t] = True
+    cands = Candidates(arc_t, arc_k, np.zeros(arc_t.size), any_feasible)
     phases = {"assignment": time.perf_counter() - t0}
     sol = finalize(
         problem,
         params,
-        state,
+        reason_state,
         cands,
         tech_of,
         SolveStatus.FEASIBLE,
         np.zeros(0, np.int64),
         phases,
         t0,
+        None,
+        np.zeros(k.count, np.int64),  # every technician counts as full for the reasons
     )
     return sol, cursor
