@@ -21,7 +21,7 @@ ticket leaves its technician's queue, by one cancel (default) or, with ``--lifec
 accept + start + complete. These go straight to the store (``RedisStateStore.transition``,
 the same Lua as the RPCs) from this process to keep the load generator's own CPU low (on 2
 cores it competes with the servers); they are not part of the measured path. At most
-``LIFECYCLE_CONCURRENCY`` run at once (redis-py's connection pool raises beyond 100 in use);
+``LIFECYCLE_CONCURRENCY`` run at once;
 a failed one is counted (``lifecycle.errors``), since it leaves its slot held. At the end
 ``capacity_audit`` checks the store's capacity bookkeeping: queue entries of tickets no
 longer held by that technician, held tickets missing from a queue, technicians over
@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 TENANT = "default"  # dev-mode auth: every call is tenant 'default', role admin
 SKILLS = ("electrical", "plumbing", "hvac", "general")
 CENTER = (42.35, -71.07)
-LIFECYCLE_CONCURRENCY = 32
+LIFECYCLE_CONCURRENCY = 256
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -154,8 +154,9 @@ class Load:
         self.lifecycle_ok = 0
         self.lifecycle_errors: dict[str, int] = {}
         self.watch_error = ""
-        # at most this many lifecycle calls at once: redis-py's pool holds 100 connections
-        # and raises MaxConnectionsError beyond that (each failed cancel used to leak a slot)
+        # at most this many lifecycle calls at once (each holds a Redis connection); with
+        # redis-py's old non-blocking pool of 100, the excess failed with MaxConnectionsError
+        # and each failed cancel left its queue place held for good
         self.lifecycle_slots = asyncio.Semaphore(LIFECYCLE_CONCURRENCY)
         self.pending: set[asyncio.Task[None]] = set()
         self.regions = [f"region-{i:02d}" for i in range(args.regions)]
@@ -411,7 +412,9 @@ async def _server_side(redis: Any, regions: list[str]) -> dict[str, Any]:
     from dispatcher import keys
 
     submitted: dict[str, int] = {}
+    assigned: dict[str, int] = {}
     deltas: list[float] = []
+    holds: list[float] = []
     for region in regions:
         last = "-"
         while True:
@@ -429,11 +432,18 @@ async def _server_side(redis: Any, regions: list[str]) -> dict[str, Any]:
                     submitted[tid] = ms
                 elif kind == "TICKET_ASSIGNED" and tid in submitted:
                     deltas.append(ms - submitted.pop(tid))
+                    assigned[tid] = ms
+                elif kind == "TICKET_CANCELLED" and tid in assigned:
+                    holds.append(ms - assigned.pop(tid))
             last = str(entries[-1][0])
     return {
         "submitted_to_assigned_p50_ms": _percentile(deltas, 0.5),
         "submitted_to_assigned_p99_ms": _percentile(deltas, 0.99),
         "n": len(deltas),
+        # how long a ticket held its queue place: its assignment -> its cancel by the load
+        # generator (work_ms of it simulated work, the rest event delivery and the cancel)
+        "assigned_to_cancelled_p50_ms": _percentile(holds, 0.5),
+        "assigned_to_cancelled_p99_ms": _percentile(holds, 0.99),
     }
 
 

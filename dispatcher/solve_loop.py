@@ -114,6 +114,10 @@ HOUSEKEEPING_MAX = 50
 """Most held-back duplicates whose original closed are settled per cycle."""
 
 
+async def _nothing() -> None:
+    return None
+
+
 def supervisor_key(tenant: str, stream: str) -> str:
     """The supervisor notification stream of a tenant (escalations with notify_supervisor)."""
     return keys.tenant_prefix(tenant) + "supervisor:" + stream
@@ -206,14 +210,23 @@ class RegionWorker:
         """Clock rules, solve and commit once; return when the clock rules next need a look."""
         t_start = time.perf_counter()
         lp, tenant, region = self.loop, self.region.tenant, self.region.region
-        policy = (await lp.policies.effective(tenant, region)).policy
+        # One round trip's wait for the policy, the snapshot and (when the clock rules are
+        # about due) the SLA marks: they are read concurrently. Only this worker writes the
+        # region's marks, and its previous cycle is done, so they cannot move meanwhile.
+        clock_due = time.time() >= min(
+            self.next_clock, self.last_clock + CLOCK_INTERVAL_S
+        )
+        effective, snap, marks = await asyncio.gather(
+            lp.policies.effective(tenant, region),
+            self._snapshot(self.max_queued),
+            lp.sla.marks(tenant, region) if clock_due else _nothing(),
+        )
+        policy = effective.policy
         self.cadence_s = policy.solver.cadence_s
         self.debounce_s = policy.solver.debounce_ms / 1000.0
-        t_policy = time.perf_counter()
-        snap = await self._snapshot(self.max_queued)
+        t_snap = time.perf_counter()
         if snap.lease_token != token:
             return float("inf")
-        t_snap = time.perf_counter()
         now_ms = snap.taken_at_ms
         complete = self.reader is not None and not self.reader.truncated
         held = await self._duplicates(snap, policy, token, complete=complete)
@@ -226,7 +239,7 @@ class RegionWorker:
             # the others are checked when they come into view. Reading the whole backlog
             # instead stalls the loop exactly when it is overloaded.
             changed, next_clock = await self._clock_rules(
-                snap, policy, token, now_ms, complete=complete
+                snap, policy, token, now_ms, complete=complete, marks=marks
             )
             self.last_clock, self.next_clock = now_s, next_clock
         if changed:  # escalations changed versions and priorities: read again
@@ -257,15 +270,14 @@ class RegionWorker:
         await self._at_risk(snap, token, output.solution, problem, maps)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
-                "solve %s: %d tickets x %d technicians; read+build %.1f ms (policy %.1f, "
-                "snapshot %.1f, duplicates %.1f, clock %.1f, views+build %.1f), solve %.1f ms "
+                "solve %s: %d tickets x %d technicians; read+build %.1f ms (policy+snapshot "
+                "%.1f, duplicates %.1f, clock %.1f, views+build %.1f), solve %.1f ms "
                 "(solver %.1f ms), commit %.1f ms, since snapshot %.1f ms",
                 self.region,
                 len(rows),
                 len(tech_views),
                 1000 * (t_built - t_start),
-                1000 * (t_policy - t_start),
-                1000 * (t_snap - t_policy),
+                1000 * (t_snap - t_start),
                 1000 * (t_dup - t_snap),
                 1000 * (t_clock - t_dup),
                 1000 * (t_built - t_clock),
@@ -376,10 +388,14 @@ class RegionWorker:
         now_ms: int,
         *,
         complete: bool = True,
+        marks: dict[str, SlaMarks] | None = None,
     ) -> tuple[bool, float]:
-        """Breaches and escalations due now; returns (priorities changed, next due time)."""
+        """Breaches and escalations due now; returns (priorities changed, next due time).
+
+        ``marks``: the region's SLA marks when the caller already read them."""
         lp = self.loop
-        marks = await lp.sla.marks(snap.tenant, snap.region)
+        if marks is None:
+            marks = await lp.sla.marks(snap.tenant, snap.region)
         if (
             complete
         ):  # marks of closed tickets go; a bounded read does not list every open one
