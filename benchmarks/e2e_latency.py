@@ -278,6 +278,8 @@ class Load:
         e = response.event
         if e.ticket_id in self.intended and e.ticket_id not in self.latency:
             self.latency[e.ticket_id] = now - self.intended[e.ticket_id]
+            # the event names the region: the cancel then skips the id -> region lookup
+            store._cache_region(TENANT, e.ticket_id, e.region)
             task = asyncio.create_task(self._work(store, e.ticket_id, e.technician_id))
             self.pending.add(task)
             task.add_done_callback(self.pending.discard)
