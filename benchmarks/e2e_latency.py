@@ -16,7 +16,9 @@ the intended time of its tickets) through ``BatchSubmitTickets``. Latency of a t
 arrival of its TICKET_ASSIGNED event on a ``WatchEvents`` stream (filtered to that type)
 minus its intended send time, so a stalled server is charged for its queueing.
 
-Technicians work fast so capacity never binds: ``--work-ms`` after its assignment event a
+Technicians work fast (so that capacity binds only when the pipeline is slow; the
+server-side ``assigned_to_cancelled`` hold time tells how long a queue place stayed taken):
+``--work-ms`` after its assignment event a
 ticket leaves its technician's queue, by one cancel (default) or, with ``--lifecycle full``,
 accept + start + complete. These go straight to the store (``RedisStateStore.transition``,
 the same Lua as the RPCs) from this process to keep the load generator's own CPU low (on 2
