@@ -20,10 +20,11 @@ Usage::
     python benchmarks/sim_speed.py                      # all four policies x 3 seeds: long
     python benchmarks/sim_speed.py --horizon-s 21600    # a shorter day, for a quick look
 
-Cost: the baselines are far slower to simulate than the optimizer (a city day: optimizer
-~25-40 s, nearest ~3-4 min; least_loaded and round_robin let the backlog grow without bound
-at this load, and their per-solve cost grows with it: > 15 min a day each), so the full
-four-policy comparison is better run as ``dispatcher sim compare city --horizon-s 43200``.
+Cost (since the baselines were vectorised, ``benchmarks/baselines_speed.py``): a city day,
+under load, optimizer ~25-50 s, nearest ~10-13 s, least_loaded and round_robin ~60-95 s
+(they let the backlog grow without bound at this load, to ~6-9k open tickets, and each
+solve still sequences and reasons over every open ticket); the four-policy comparison over
+a full day with 2 seeds takes about 6-7 minutes.
 """
 
 from __future__ import annotations
