@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
 
@@ -38,11 +40,18 @@ class ClusterUrlError(ValueError):
     """A cluster URL that cannot be parsed."""
 
 
-class ReplicationTimeout(RuntimeError):
-    """WAIT returned before enough replicas acknowledged a write."""
+class ReplicationTimeout(RedisTimeoutError):
+    """WAIT returned before enough replicas acknowledged a write.
+
+    A ``redis.exceptions.TimeoutError``, so the service answers it UNAVAILABLE (retry with
+    the same request id) like any other Redis timeout, never as an acknowledgement.
+    """
 
     def __init__(self, acked: int, wanted: int) -> None:
-        super().__init__(f"write acknowledged by {acked} replica(s), {wanted} required")
+        super().__init__(
+            f"write not acknowledged by enough Redis replicas ({acked} of {wanted} "
+            "within the WAIT timeout); it may or may not survive a failover: retry"
+        )
         self.acked = acked
         self.wanted = wanted
 
@@ -125,6 +134,52 @@ def connect_cluster(url: str, **kwargs: Any) -> RedisCluster:
     return RedisCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in parsed.seeds],
         **options,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Replication:
+    """How many replicas must acknowledge each write, and how long WAIT may take (ms)."""
+
+    replicas: int = 0
+    timeout_ms: int = 1000
+
+
+_REPLICATION_ATTR = "_dispatch_replication"
+
+
+def set_replication(
+    client: Redis | RedisCluster, replicas: int, timeout_ms: int = 1000
+) -> None:
+    """Attach the durability mode to ``client``: every store/lease write made through it
+    waits for ``replicas`` replicas (``WAIT``); 0 = plain writes (the default)."""
+    setattr(client, _REPLICATION_ATTR, Replication(replicas, timeout_ms))
+
+
+def replication_of(client: Redis | RedisCluster) -> Replication:
+    """The mode attached by :func:`set_replication` (``Replication()`` = none)."""
+    found = getattr(client, _REPLICATION_ATTR, None)
+    return found if isinstance(found, Replication) else Replication()
+
+
+def write_script(
+    client: Redis | RedisCluster,
+    body: str,
+    replication: Replication | None = None,
+    on_timeout: Callable[[], None] | None = None,
+) -> Any:
+    """``client.register_script(body)`` when no replica is required (the fast default), else a
+    :class:`ReplicatedScript` with the client's (or the given) replication mode; ``on_timeout``
+    is called on each :class:`ReplicationTimeout` (e.g. to count it in a metric)."""
+    mode = replication_of(client) if replication is None else replication
+    if mode.replicas <= 0:
+        return client.register_script(body)
+    return ReplicatedScript(
+        client,
+        body,
+        replicas=mode.replicas,
+        timeout_ms=mode.timeout_ms,
+        on_timeout=on_timeout,
     )
 
 
@@ -221,6 +276,7 @@ class ReplicatedScript:
         *,
         replicas: int = 1,
         timeout_ms: int = 1000,
+        on_timeout: Callable[[], None] | None = None,
     ) -> None:
         import hashlib
 
@@ -229,14 +285,30 @@ class ReplicatedScript:
         self.sha = hashlib.sha1(body.encode()).hexdigest()
         self.replicas = replicas
         self.timeout_ms = timeout_ms
+        self.on_timeout = on_timeout
         self._plain = client.register_script(body)
 
-    async def __call__(self, keys: Sequence[Any] = (), args: Sequence[Any] = ()) -> Any:
-        """Run the script on ``keys``/``args``; returns its reply once replicated."""
-        from redis.exceptions import NoScriptError
+    async def __call__(
+        self, keys: Sequence[Any] = (), args: Sequence[Any] = (), client: Any = None
+    ) -> Any:
+        """Run the script on ``keys``/``args``; returns its reply once replicated.
 
+        ``client`` (a pipeline, as for a registered script) queues a plain call there.
+        """
+        if client is not None:
+            return await self._plain(keys=list(keys), args=list(args), client=client)
         if self.replicas <= 0 or not keys:
             return await self._plain(keys=list(keys), args=list(args))
+        try:
+            return await self._replicated(keys, args)
+        except ReplicationTimeout:
+            if self.on_timeout is not None:
+                self.on_timeout()
+            raise
+
+    async def _replicated(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        from redis.exceptions import NoScriptError
+
         command = ("EVALSHA", self.sha, len(keys), *keys, *args)
         for attempt in range(2):
             try:
@@ -306,11 +378,15 @@ __all__ = [
     "ClusterUrl",
     "ClusterUrlError",
     "ReplicatedScript",
+    "Replication",
     "ReplicationTimeout",
     "call_script_batch",
     "connect_cluster",
     "execute_replicated",
     "is_cluster_url",
     "parse_cluster_url",
+    "replication_of",
+    "set_replication",
+    "write_script",
     "xread_streams",
 ]

@@ -75,6 +75,19 @@ class AppContext:
     """Set by ``create_server``: full names of the dispatch.v1 services registered."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
 
+    def __post_init__(self) -> None:
+        # the durability mode travels with the client: every store and lease manager built
+        # on it (API handlers, solve loop) waits for that many replicas after each write
+        replicas = int(getattr(self.settings, "redis_wait_replicas", 0) or 0)
+        if replicas > 0:
+            from dispatcher.cluster_client import set_replication
+
+            set_replication(
+                self.redis,
+                replicas,
+                int(getattr(self.settings, "redis_wait_timeout_ms", 1000)),
+            )
+
     def start_background(self) -> None:
         """Start every ``background`` function as a task (idempotent)."""
         if self._tasks:

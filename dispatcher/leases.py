@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dispatcher import keys
+from dispatcher.cluster_client import write_script
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -162,9 +163,21 @@ class LeaseManager:
     def _script(self, name: str, body: str) -> Any:
         script = self._scripts.get(name)
         if script is None:
-            script = self.redis.register_script(body)
+            if name == "release":  # a lost release only lets the lease expire by itself
+                script = self.redis.register_script(body)
+            else:
+                # acquire/renew wait for the replicas the client's durability mode asks
+                # for (``cluster_client.set_replication``), so a failover cannot hand out
+                # a fencing token twice; plain scripts when it asks for none
+                script = write_script(
+                    self.redis, body, on_timeout=self._replication_timeout
+                )
             self._scripts[name] = script
         return script
+
+    def _replication_timeout(self) -> None:
+        if self.metrics is not None:
+            self.metrics.redis_errors_total.inc()
 
     def token(self, region: RegionRef) -> int | None:
         """The fencing token if the lease is held and still locally valid."""

@@ -242,6 +242,22 @@ class Settings:
             metavar="N",
         ),
     )
+    redis_wait_replicas: int = field(
+        default=0,
+        metadata=_meta(
+            _int_in(0, 16, "a number of replicas"),
+            "replicas that must hold each acknowledged write (WAIT after every write script; a timeout answers UNAVAILABLE); 0 = no wait (see README: Durability)",
+            metavar="N",
+        ),
+    )
+    redis_wait_timeout_ms: int = field(
+        default=1000,
+        metadata=_meta(
+            _int_in(1, 600_000, "a WAIT timeout in milliseconds"),
+            "longest wait for --redis-wait-replicas replicas before a write is answered UNAVAILABLE",
+            metavar="MS",
+        ),
+    )
     max_message_bytes: int = field(
         default=8 * 1024 * 1024,
         metadata=_meta(
@@ -343,6 +359,14 @@ class Settings:
     config_file: Path | None = field(default=None, metadata={"internal": True})
 
     def __post_init__(self) -> None:
+        if (
+            self.redis_wait_replicas > 0
+            and self.redis_wait_timeout_ms >= self.redis_timeout_s * 1000
+        ):
+            raise SettingsError(
+                f"redis_wait_timeout_ms ({self.redis_wait_timeout_ms}) must be shorter than "
+                f"redis_timeout_s ({self.redis_timeout_s:g} s), or the socket times out first"
+            )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise SettingsError("tls_cert and tls_key must be given together")
         if self.tls_ca is not None and self.tls_cert is None:

@@ -12,9 +12,17 @@ import binascii
 import json
 import time
 from collections import OrderedDict
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from dispatcher import keys, store_lua
+from dispatcher.cluster_client import (
+    Replication,
+    ReplicationTimeout,
+    execute_replicated,
+    replication_of,
+    write_script,
+)
 from dispatcher.domain import (
     SubmitResult,
     SubmitTicket,
@@ -87,16 +95,29 @@ class StoreBase:
         self.events_maxlen = events_maxlen
         self.request_ttl_s = request_ttl_s
         self.metrics = metrics
-        self._submit = redis.register_script(store_lua.SUBMIT)
-        self._transition = redis.register_script(store_lua.TRANSITION)
-        self._update = redis.register_script(store_lua.UPDATE)
-        self._upsert_tech = redis.register_script(store_lua.UPSERT_TECHNICIAN)
-        self._availability = redis.register_script(store_lua.SET_AVAILABILITY)
+        # Durability (``cluster_client.set_replication`` on the client, from the setting
+        # ``redis_wait_replicas``): with replicas > 0 every acknowledged write script sends
+        # ``WAIT n timeout`` after it on the same connection and raises
+        # ``ReplicationTimeout`` (UNAVAILABLE) when too few replicas have it; with 0 (the
+        # default) they are plain registered scripts, exactly as fast as before.
+        self.replication: Replication = replication_of(redis)
+        write = partial(
+            write_script,
+            redis,
+            replication=self.replication,
+            on_timeout=self._replication_timeout,
+        )
+        self._submit = write(store_lua.SUBMIT)
+        self._transition = write(store_lua.TRANSITION)
+        self._update = write(store_lua.UPDATE)
+        self._upsert_tech = write(store_lua.UPSERT_TECHNICIAN)
+        self._availability = write(store_lua.SET_AVAILABILITY)
+        # location pings are last-writer-wins telemetry, superseded by the next ping
         self._location = redis.register_script(store_lua.REPORT_LOCATION)
-        self._remove_tech = redis.register_script(store_lua.REMOVE_TECHNICIAN)
-        self._commit = redis.register_script(store_lua.COMMIT_ASSIGNMENTS)
+        self._remove_tech = write(store_lua.REMOVE_TECHNICIAN)
+        self._commit = write(store_lua.COMMIT_ASSIGNMENTS)
         self._snapshot = redis.register_script(store_lua.SNAPSHOT)
-        self._claim = redis.register_script(store_lua.CLAIM_IDS)
+        self._claim = write(store_lua.CLAIM_IDS)
         self._ticket_regions: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._pending: dict[
             str, list[tuple[SubmitTicket, asyncio.Future[SubmitResult]]]
@@ -118,10 +139,33 @@ class StoreBase:
             self.events_maxlen,
         ]
 
+    def _replication_timeout(self) -> None:
+        if self.metrics is not None:
+            self.metrics.redis_errors_total.inc()
+
     async def _remember_tenant(self, tenant: str) -> None:
         if tenant not in self._known_tenants:
-            await self._r.sadd(keys.TENANTS_KEY, tenant)
+            if self.replication.replicas <= 0:
+                await self._r.sadd(keys.TENANTS_KEY, tenant)
+            else:
+                await self._write(("SADD", keys.TENANTS_KEY, tenant))
             self._known_tenants.add(tenant)
+
+    async def _write(self, command: tuple[Any, ...]) -> Any:
+        """One write command on key ``command[1]`` followed by WAIT (replicas > 0 only)."""
+        mode = self.replication
+        try:
+            (reply,) = await execute_replicated(
+                self.redis,
+                str(command[1]),
+                [command],
+                replicas=mode.replicas,
+                timeout_ms=mode.timeout_ms,
+            )
+        except ReplicationTimeout:
+            self._replication_timeout()
+            raise
+        return reply
 
     async def tenants(self) -> list[str]:
         return sorted(await self._r.smembers(keys.TENANTS_KEY))

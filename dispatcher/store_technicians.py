@@ -58,9 +58,16 @@ class TechnicianStore(StoreBase):
                     "remove it before re-creating it in another region"
                 )
             # a stale claim (removed technician): take the id over
-            await self._r.hset(
-                keys.technician_region_key(tenant), tech.technician_id, tech.region
+            take_over = (
+                "HSET",
+                keys.technician_region_key(tenant),
+                tech.technician_id,
+                tech.region,
             )
+            if self.replication.replicas > 0:
+                await self._write(take_over)
+            else:
+                await self._r.hset(*take_over[1:])
         ks, args = self._common(tenant, tech.region)
         loc = tech.location
         args += [

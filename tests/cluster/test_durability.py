@@ -1,0 +1,339 @@
+"""Durability mode ``redis_wait_replicas``: acknowledged writes wait for replicas (WAIT).
+
+Single-node checks (a plain valkey-server has no replica, so WAIT 1 always falls short):
+the write scripts issue WAIT only when the mode asks for it, and a write that too few
+replicas acknowledged is answered UNAVAILABLE and counted, never acknowledged. The cluster
+check kills the primary of a region right after the acks and reads every ticket back from
+the promoted replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import signal
+import statistics
+import time
+from typing import TYPE_CHECKING, Any
+
+import grpc
+import grpc.aio
+import pytest
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+from dispatcher import keys
+from dispatcher.cluster_client import (
+    ReplicatedScript,
+    Replication,
+    ReplicationTimeout,
+    set_replication,
+)
+from dispatcher.context import AppContext
+from dispatcher.context import redis_client as make_redis_client
+from dispatcher.domain import SubmitTicket, Technician, TechnicianStatus
+from dispatcher.leases import LeaseManager, RegionRef
+from dispatcher.metrics import DispatchMetrics, new_registry
+from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
+from dispatcher.server import create_server
+from dispatcher.settings import Settings
+from dispatcher.store import RedisStateStore
+from tests.service.conftest import ticket
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    import redis.asyncio
+
+    from dispatcher.embedded_cluster import EmbeddedCluster
+
+pytestmark = [pytest.mark.integration]
+
+TENANT = "default"  # the tenant of a server without an auth config
+
+
+async def wait_calls(client: redis.asyncio.Redis) -> int:
+    """How many WAIT commands the (single) server has run so far."""
+    stats: Any = await client.info("commandstats")
+    return int(stats.get("cmdstat_wait", {}).get("calls", 0))
+
+
+def _submit_item(ticket_id: str) -> SubmitTicket:
+    from dispatcher import convert
+
+    return SubmitTicket(convert.ticket_from_pb(ticket(ticket_id)), f"req-{ticket_id}")
+
+
+async def test_default_mode_issues_no_wait(redis_client: redis.asyncio.Redis) -> None:
+    """With 0 replicas (the default) the write scripts are plain EVALSHA: no WAIT at all."""
+    store = RedisStateStore(redis_client)
+    assert store.replication.replicas == 0
+    assert not isinstance(store._submit, ReplicatedScript)
+    before = await wait_calls(redis_client)
+    (result,) = await store.submit(TENANT, [_submit_item("T1")])
+    assert result.error is None
+    await store.cancel(TENANT, "T1", "test")
+    assert await wait_calls(redis_client) == before
+
+
+async def test_wait_mode_issues_wait_and_refuses_to_acknowledge(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    """With 1 replica required every write script is followed by WAIT; on a server without a
+    replica WAIT falls short, the write raises ReplicationTimeout and is counted."""
+    registry = new_registry(process_metrics=False)
+    metrics = DispatchMetrics(registry)
+    set_replication(redis_client, 1, 20)
+    store = RedisStateStore(redis_client, metrics=metrics)
+    assert store.replication == Replication(1, 20)
+    before = await wait_calls(redis_client)
+    with pytest.raises(ReplicationTimeout, match="replicas"):  # the tenant set's SADD
+        await store.submit(TENANT, [_submit_item("T1")])
+    assert await wait_calls(redis_client) - before == 1
+    await redis_client.sadd(keys.TENANTS_KEY, TENANT)
+    store._known_tenants.add(TENANT)
+    with pytest.raises(ReplicationTimeout, match="replicas"):  # the submit script
+        await store.submit(TENANT, [_submit_item("T1")])
+    assert await wait_calls(redis_client) - before == 2
+    with pytest.raises(ReplicationTimeout):
+        await store.cancel(TENANT, "T1", "test")
+    with pytest.raises(ReplicationTimeout):
+        await store.upsert_technician(
+            TENANT,
+            Technician(
+                technician_id="X",
+                region="north",
+                capacity=2,
+                status=TechnicianStatus.AVAILABLE,
+            ),
+        )
+    errors = registry.get_sample_value("dispatch_redis_errors_total")
+    assert errors == 4  # tenant set, submit, cancel, technician id claim
+    # one WAIT per write (one more when a script was not cached yet: NOSCRIPT, load, again)
+    assert await wait_calls(redis_client) - before >= 4
+    # the mode travels with the client, so the lease manager built on it (solve loop) waits too
+    leases = LeaseManager(redis_client, _no_regions, ttl_ms=1000, owner_id="a")
+    with pytest.raises(ReplicationTimeout):
+        await leases._acquire(RegionRef(TENANT, "north"))
+    assert not leases.held
+
+
+async def _no_regions() -> list[RegionRef]:
+    return []
+
+
+@pytest.fixture
+async def waiting_server(
+    redis_client: redis.asyncio.Redis, redis_server: str, tmp_path: Path
+) -> AsyncIterator[tuple[grpc.aio.Channel, CollectorRegistryLike]]:
+    settings = Settings(
+        redis_url=redis_server,
+        grpc_port=0,
+        metrics_port=0,
+        state_dir=tmp_path / "state",
+        redis_wait_replicas=1,
+        redis_wait_timeout_ms=20,
+    )
+    async with running(settings) as (channel, ctx):
+        yield channel, ctx.registry
+
+
+CollectorRegistryLike = Any
+
+
+class running:
+    """An in-process server on ``settings`` (no solve loop) and a channel to it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def __aenter__(self) -> tuple[grpc.aio.Channel, AppContext]:
+        assert self.settings.redis_url is not None
+        registry = new_registry(process_metrics=False)
+        self.ctx = AppContext(
+            settings=self.settings,
+            redis=make_redis_client(self.settings.redis_url),
+            metrics=DispatchMetrics(registry),
+            registry=registry,
+        )
+        self.server, port = await create_server(self.ctx, "127.0.0.1:0")
+        await self.server.start()
+        self.channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        await self.channel.channel_ready()
+        return self.channel, self.ctx
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.channel.close()
+        await self.server.stop(None)
+        await self.ctx.aclose()
+
+
+async def test_rpc_answers_unavailable_when_replicas_fall_short(
+    waiting_server: tuple[grpc.aio.Channel, Any],
+) -> None:
+    """A submit whose write no replica acknowledged is UNAVAILABLE with a clear message."""
+    channel, registry = waiting_server
+    stub = pb_grpc.TicketServiceStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.SubmitTicket(
+            pb.SubmitTicketRequest(ticket=ticket("T1"), request_id="r1")
+        )
+    assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "replica" in (err.value.details() or "")
+    assert registry.get_sample_value("dispatch_redis_errors_total") >= 1
+
+
+def test_settings_of_the_mode() -> None:
+    """Flag/env/TOML derive from the fields; a WAIT longer than the socket timeout is refused."""
+    from dispatcher.settings import SettingsError, load_settings
+
+    s = load_settings({"redis_wait_replicas": "1"}, env={})
+    assert (s.redis_wait_replicas, s.redis_wait_timeout_ms) == (1, 1000)
+    s = load_settings({}, env={"DISPATCH_REDIS_WAIT_REPLICAS": "2"})
+    assert s.redis_wait_replicas == 2
+    with pytest.raises(SettingsError, match="--redis-wait-replicas"):
+        load_settings({"redis_wait_replicas": "-1"}, env={})
+    with pytest.raises(SettingsError, match="shorter than"):
+        load_settings(
+            {"redis_wait_replicas": "1", "redis_wait_timeout_ms": "6000"}, env={}
+        )
+
+
+# --- on the real local cluster ----------------------------------------------------------
+
+
+async def _submit_all(stub: Any, ids: list[str], concurrency: int = 16) -> list[float]:
+    """Submit ``ids`` one RPC each (at most ``concurrency`` at once); latencies in ms."""
+    limit = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+
+    async def one(tid: str) -> None:
+        async with limit:
+            t0 = time.perf_counter()
+            await stub.SubmitTicket(
+                pb.SubmitTicketRequest(ticket=ticket(tid), request_id=f"r-{tid}"),
+                timeout=10,
+            )
+            latencies.append(1000 * (time.perf_counter() - t0))
+
+    await asyncio.gather(*(one(t) for t in ids))
+    return latencies
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(180)
+async def test_failover_loses_no_acknowledged_ticket(
+    cluster_client: RedisCluster, healthy_cluster: EmbeddedCluster, tmp_path: Path
+) -> None:
+    """wait_replicas=1: SIGKILL of the region's primary right after the acks loses nothing."""
+    base = Settings(
+        redis_url=healthy_cluster.url,
+        grpc_port=0,
+        metrics_port=0,
+        state_dir=tmp_path / "state",
+        role="api",
+    )
+    waiting_settings = dataclasses.replace(base, redis_wait_replicas=1)
+    n = 300
+    async with (
+        running(base) as (plain_channel, _),
+        running(waiting_settings) as (channel, ctx),
+    ):
+        plain = pb_grpc.TicketServiceStub(plain_channel)
+        stub = pb_grpc.TicketServiceStub(channel)
+        # latency of unary submits with and without WAIT, alternating, same cluster
+        lat_plain: list[float] = []
+        lat_wait: list[float] = []
+        for round_ in range(3):
+            lat_plain += await _submit_all(
+                plain, [f"P{round_}-{i}" for i in range(60)], concurrency=1
+            )
+            lat_wait += await _submit_all(
+                stub, [f"W{round_}-{i}" for i in range(60)], concurrency=1
+            )
+        print(
+            f"\nsubmit p50 ms: plain {statistics.median(lat_plain):.2f}, "
+            f"WAIT 1 {statistics.median(lat_wait):.2f} "
+            f"(x{statistics.median(lat_wait) / statistics.median(lat_plain):.2f})"
+        )
+        # the acknowledged burst, then SIGKILL of the region's primary at once
+        ids = [f"T{i}" for i in range(n)]
+        await _submit_all(stub, ids[: n // 2], concurrency=16)
+        batch = await stub.BatchSubmitTickets(
+            pb.BatchSubmitTicketsRequest(
+                requests=[
+                    pb.SubmitTicketRequest(ticket=ticket(t), request_id=f"r-{t}")
+                    for t in ids[n // 2 :]
+                ]
+            ),
+            timeout=10,
+        )
+        assert all(r.code == 0 for r in batch.results)
+        victim = healthy_cluster.primary_for_key(keys.events_key(TENANT, "north"))
+        result = await asyncio.to_thread(healthy_cluster.kill_primary, victim.port)
+        assert result.new_primary_port != victim.port
+        print(f"failover took {result.duration_s:.2f} s")
+        assert ctx.registry.get_sample_value("dispatch_redis_errors_total") == 0
+    # every acknowledged ticket is on the promoted replica (a fresh client: no cache)
+    fresh = RedisCluster(
+        startup_nodes=[
+            ClusterNode(h, p) for h, p in healthy_cluster.seed_nodes if p != victim.port
+        ],
+        decode_responses=True,
+    )
+    try:
+        store = RedisStateStore(fresh)  # type: ignore[arg-type]
+        missing = []
+        for tid in ids:
+            try:
+                t = await store.get_ticket(TENANT, tid)
+                assert t.ticket_id == tid
+            except Exception as exc:
+                missing.append((tid, repr(exc)))
+        assert not missing, f"{len(missing)} acknowledged tickets lost: {missing[:5]}"
+    finally:
+        await fresh.aclose()
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(120)
+async def test_stalled_replica_means_no_acknowledgement(
+    cluster_client: RedisCluster, healthy_cluster: EmbeddedCluster, tmp_path: Path
+) -> None:
+    """While the region's replica is stopped (SIGSTOP) a plain server acknowledges submits a
+    failover could lose; with wait_replicas=1 they answer UNAVAILABLE instead, and succeed
+    again once the replica runs."""
+    base = Settings(
+        redis_url=healthy_cluster.url,
+        grpc_port=0,
+        metrics_port=0,
+        state_dir=tmp_path / "state",
+        role="api",
+    )
+    waiting_settings = dataclasses.replace(
+        base, redis_wait_replicas=1, redis_wait_timeout_ms=200
+    )
+    primary = healthy_cluster.primary_for_key(keys.events_key(TENANT, "north"))
+    replica = healthy_cluster.node_by_port(healthy_cluster.topology()[primary.port][0])
+    assert replica.process is not None
+    async with (
+        running(base) as (plain_channel, _),
+        running(waiting_settings) as (channel, ctx),
+    ):
+        plain = pb_grpc.TicketServiceStub(plain_channel)
+        stub = pb_grpc.TicketServiceStub(channel)
+        await _submit_all(stub, ["warm-up"])  # tenant known, scripts cached
+        replica.process.send_signal(signal.SIGSTOP)
+        try:
+            await _submit_all(plain, ["P1"])  # acknowledged without a replica
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await _submit_all(stub, ["W1"])
+            assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert "replica" in (err.value.details() or "")
+        finally:
+            replica.process.send_signal(signal.SIGCONT)
+        assert ctx.registry.get_sample_value("dispatch_redis_errors_total") == 1
+        await _submit_all(stub, ["W1"])  # the retry (same request id) is acknowledged
+        got = await stub.GetTicket(pb.GetTicketRequest(ticket_id="W1"))
+        assert got.ticket_id == "W1"
