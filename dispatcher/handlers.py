@@ -42,7 +42,7 @@ from dispatcher.policy import (
     policy_from_dict,
     policy_to_dict,
 )
-from dispatcher.store_codec import resolution_json
+from dispatcher.store_codec import request_digest, resolution_json
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -200,6 +200,10 @@ class Handlers:
                     item.allow_duplicate or t.allow_duplicate,
                     response_due_ms=response_due,
                     resolution_due_ms=resolution_due,
+                    # the payload as sent (before derived fields), checked on a replay
+                    request_digest=request_digest(item.ticket, item.allow_duplicate)
+                    if item.request_id
+                    else "",
                 )
             )
         if batch:

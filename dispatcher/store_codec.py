@@ -7,6 +7,7 @@ Stream entries hold short field names (see ``store_lua``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,12 @@ def pairs_to_dict(flat: Sequence[Any]) -> dict[str, str]:
 
 
 # --- tickets ----------------------------------------------------------------------------
+
+
+def request_digest(t: Ticket, allow_duplicate: bool = False) -> str:
+    """Digest of a submit request's payload, stored with its request-id reservation."""
+    body = ticket_body(t, allow_duplicate=allow_duplicate or t.allow_duplicate)
+    return hashlib.sha256(body.encode()).hexdigest()[:32]
 
 
 def ticket_body(

@@ -71,24 +71,30 @@ SUBMIT = (
 -- ARGV[4] request-id TTL s; ARGV[5] tenant id->region hash ('' = the caller already claimed
 -- the ids: Redis Cluster, where that hash lives in another slot); ARGV[6] tenant region set;
 -- ARGV[7] region; ARGV[8] '1' = return each created/replayed ticket's hash;
--- ARGV[9] JSON [[id, request_id, body, prio, due], ...].
+-- ARGV[9] JSON [[id, request_id, body, prio, due, digest], ...].
 -- Returns per item {code, ticket id, version, status, extra}: code OK | REPLAY | EXISTS |
--- CONFLICT (extra = the region holding the id); extra = the stored ticket's hash for a
--- REPLAY when asked.
+-- CONFLICT (extra = the region holding the id) | MISMATCH (the request id was used with
+-- another payload digest; extra = that request's ticket id, nothing written); extra = the
+-- stored ticket's hash for a REPLAY when asked. A reservation holds "id<TAB>digest".
 local ttl, claim, region, want = tonumber(ARGV[4]), ARGV[5], ARGV[7], ARGV[8] == '1'
 local items = cjson.decode(ARGV[9])
 if claim ~= '' then redis.call('SADD', ARGV[6], region) end
 local out = {}
 for n, it in ipairs(items) do
   local id, rid, body, prio, due = it[1], it[2], it[3], tostring(it[4]), tostring(it[5])
+  local dg = it[6] or ''
   local key = P .. 'ticket:' .. id
   local rkey = P .. 'req:' .. rid
-  -- reserve the request id in one step; a taken one means this is a retry
-  local prev = false
-  if rid ~= '' and not redis.call('SET', rkey, id, 'NX', 'EX', ttl) then
+  -- reserve the request id in one step; a taken one means a retry (same digest) or misuse
+  local prev, pdg = false, ''
+  if rid ~= '' and not redis.call('SET', rkey, id .. '\t' .. dg, 'NX', 'EX', ttl) then
     prev = redis.call('GET', rkey)
+    local tab = string.find(prev, '\t', 1, true)
+    if tab then prev, pdg = string.sub(prev, 1, tab - 1), string.sub(prev, tab + 1) end
   end
-  if prev then
+  if prev and pdg ~= '' and dg ~= '' and pdg ~= dg then
+    out[n] = {'MISMATCH', id, '0', '', prev}
+  elseif prev then
     local pk = P .. 'ticket:' .. prev
     local h = redis.call('HMGET', pk, 'version', 'status')
     out[n] = {'REPLAY', prev, h[1] or '0', h[2] or '', want and redis.call('HGETALL', pk) or ''}

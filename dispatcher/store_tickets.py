@@ -31,6 +31,7 @@ from dispatcher.errors import (
 )
 from dispatcher.store_codec import (
     pairs_to_dict,
+    request_digest,
     resolution_json,
     ticket_body,
     ticket_from_hash,
@@ -161,6 +162,12 @@ class TicketStore(StoreBase):
                         ),
                         items[i].ticket.priority,
                         items[i].response_due_ms or items[i].ticket.response_due_ms,
+                        (
+                            items[i].request_digest
+                            or request_digest(items[i].ticket, items[i].allow_duplicate)
+                        )
+                        if items[i].request_id
+                        else "",
                     ]
                     for i in idx
                 ]
@@ -194,6 +201,16 @@ class TicketStore(StoreBase):
                 elif code == "REPLAY":
                     results[i] = SubmitResult(
                         tid, int(version), st, replayed=True, ticket=ticket
+                    )
+                elif code == "MISMATCH":
+                    results[i] = SubmitResult(
+                        tid,
+                        error=AlreadyExists(
+                            f"request_id {items[i].request_id!r} was already used for "
+                            f"a different request (ticket {extra!r}); a retry must "
+                            "repeat the same request, a new request needs a new "
+                            "request_id"
+                        ),
                     )
                 elif code == "CONFLICT":
                     results[i] = SubmitResult(

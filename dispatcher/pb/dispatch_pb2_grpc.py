@@ -102,9 +102,11 @@ class TicketServiceServicer:
     """
 
     def SubmitTicket(self, request, context):
-        """Submits one ticket. Idempotent by `request_id`: a retry with the same request id
-        returns the original result (replayed = true) and never creates a second ticket.
-        ALREADY_EXISTS when the ticket id is taken (by a different request).
+        """Submits one ticket. Idempotent by `request_id`: a retry of the same request (same
+        request id, same ticket payload) returns the original result (replayed = true) and
+        never creates a second ticket. ALREADY_EXISTS when the ticket id is taken (by a
+        different request), or when the request id was already used with a different payload
+        (the message names `request_id`; nothing is written).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

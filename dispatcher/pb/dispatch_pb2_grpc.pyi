@@ -62,9 +62,11 @@ class TicketServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> TicketServiceAsyncStub: ...
     SubmitTicket: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.SubmitTicketRequest, _dispatch_pb2.SubmitTicketResponse]
-    """Submits one ticket. Idempotent by `request_id`: a retry with the same request id
-    returns the original result (replayed = true) and never creates a second ticket.
-    ALREADY_EXISTS when the ticket id is taken (by a different request).
+    """Submits one ticket. Idempotent by `request_id`: a retry of the same request (same
+    request id, same ticket payload) returns the original result (replayed = true) and
+    never creates a second ticket. ALREADY_EXISTS when the ticket id is taken (by a
+    different request), or when the request id was already used with a different payload
+    (the message names `request_id`; nothing is written).
     """
     BatchSubmitTickets: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.BatchSubmitTicketsRequest, _dispatch_pb2.BatchSubmitTicketsResponse]
     """Submits up to 1,000 tickets in one call with one result per item (in request order).
@@ -110,9 +112,11 @@ class TicketServiceAsyncStub(TicketServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     SubmitTicket: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.SubmitTicketRequest, _dispatch_pb2.SubmitTicketResponse]  # type: ignore[assignment]
-    """Submits one ticket. Idempotent by `request_id`: a retry with the same request id
-    returns the original result (replayed = true) and never creates a second ticket.
-    ALREADY_EXISTS when the ticket id is taken (by a different request).
+    """Submits one ticket. Idempotent by `request_id`: a retry of the same request (same
+    request id, same ticket payload) returns the original result (replayed = true) and
+    never creates a second ticket. ALREADY_EXISTS when the ticket id is taken (by a
+    different request), or when the request id was already used with a different payload
+    (the message names `request_id`; nothing is written).
     """
     BatchSubmitTickets: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.BatchSubmitTicketsRequest, _dispatch_pb2.BatchSubmitTicketsResponse]  # type: ignore[assignment]
     """Submits up to 1,000 tickets in one call with one result per item (in request order).
@@ -161,9 +165,11 @@ class TicketServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _dispatch_pb2.SubmitTicketRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_dispatch_pb2.SubmitTicketResponse, _abc.Awaitable[_dispatch_pb2.SubmitTicketResponse]]:
-        """Submits one ticket. Idempotent by `request_id`: a retry with the same request id
-        returns the original result (replayed = true) and never creates a second ticket.
-        ALREADY_EXISTS when the ticket id is taken (by a different request).
+        """Submits one ticket. Idempotent by `request_id`: a retry of the same request (same
+        request id, same ticket payload) returns the original result (replayed = true) and
+        never creates a second ticket. ALREADY_EXISTS when the ticket id is taken (by a
+        different request), or when the request id was already used with a different payload
+        (the message names `request_id`; nothing is written).
         """
 
     @_abc_1.abstractmethod
