@@ -1,4 +1,4 @@
-"""Command line: ``dispatcher serve | demo | sim ...``.
+"""Command line: ``dispatcher serve | demo | policy | sim ...``.
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds
 its parser and sets ``func`` (called with the parsed namespace, returns an exit code).
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 SUBCOMMAND_MODULES = (
     "dispatcher.cli_serve",
     "dispatcher.demo",
+    "dispatcher.cli_policy",
     "simulations.cli",
 )
 

@@ -287,10 +287,25 @@ def policy_from_file_doc(doc: PolicyFile) -> Policy:
 
     Weights, solver settings, cadence and SLA targets map one to one; escalation rules,
     the duplicate rule, neighbours, ``debounce_ms`` and ``supervisor_stream`` live in the
-    file's free-form ``[extra]`` table (absent: the defaults).
+    file's free-form ``[extra]`` table (absent: the defaults). ``[solver] all_pairs`` and
+    ``seed`` are simulator-only knobs the service has no setting for (it always solves over
+    ``candidates_k`` candidate pairs, seed 0): anything but their defaults (``false``, ``0``,
+    what ``dispatcher sim tune`` writes) is refused rather than silently dropped.
     """
     extra = dict(doc.extra)
     params = doc.solve_params
+    if params.all_pairs:
+        raise PolicyError(
+            "solver.all_pairs",
+            "the service has no all-pairs mode (it solves over candidates_k candidate "
+            "pairs); set it to false or remove it",
+        )
+    if params.seed != 0:
+        raise PolicyError(
+            "solver.seed",
+            f"the service always solves with seed 0, got {params.seed}; set it to 0 or "
+            "remove it",
+        )
     solver_data: dict[str, Any] = {
         "cadence_s": doc.cadence_s,
         "time_limit_s": params.time_limit_s,
