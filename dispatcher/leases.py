@@ -234,7 +234,7 @@ class LeaseManager:
         lease = self.held.pop(region, None)
         if lease is None:
             return
-        self._changed(region, None, "released")
+        self._changed(region, None, "released", lease.token)
         try:
             await self._script("release", _RELEASE)(
                 keys=[lease_key(region.tenant, region.region)], args=[lease.token]
@@ -253,12 +253,25 @@ class LeaseManager:
             logger.warning("could not leave the solver registry", exc_info=True)
 
     def _drop(self, region: RegionRef) -> None:
-        if self.held.pop(region, None) is not None:
-            self._changed(region, None, "lost")
+        lease = self.held.pop(region, None)
+        if lease is not None:
+            self._changed(region, None, "lost", lease.token)
 
-    def _changed(self, region: RegionRef, token: int | None, event: str) -> None:
+    def _changed(
+        self,
+        region: RegionRef,
+        token: int | None,
+        event: str,
+        old_token: int | None = None,
+    ) -> None:
+        """``token``: the new token (None once the region is not held; ``on_change`` gets
+        it); ``old_token``: the token just given up or lost, for the log line."""
         logger.info(
-            "lease %s on %s (token %s, owner %s)", event, region, token, self.owner_id
+            "lease %s on %s (token %s, owner %s)",
+            event,
+            region,
+            token if token is not None else old_token,
+            self.owner_id,
         )
         if self.metrics is not None:
             self.metrics.lease_changes_total.labels(event=event).inc()
