@@ -20,6 +20,8 @@ import numpy.typing as npt
 from simulations.replay import load_ticket_csv
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import polars as pl
 
     from simulations.scenario import Geography, Scenario
@@ -268,14 +270,61 @@ def build_stream(sc: Scenario, rng: np.random.Generator, seed: int = 0) -> Ticke
     return _synthetic(sc, rng) if sc.arrivals is not None else _replayed(sc, rng, seed)
 
 
+def auto_crew_plan(
+    skills: Sequence[str],
+    need: Sequence[float],
+    *,
+    min_per_skill: int = 1,
+    max_per_skill: int = 50,
+) -> tuple[dict[str, int], list[tuple[str, ...]]]:
+    """Dedicated technicians per skill and the skill sets of shared technicians.
+
+    ``need`` is each skill's workload in technicians (fractional). See ``build_roster``.
+    """
+    dedicated: dict[str, int] = {}
+    rest: list[tuple[float, str]] = []
+    for s, x in zip(skills, need, strict=True):
+        n = min(int(np.floor(x + 1e-9)), max_per_skill)
+        frac = x - n if n < max_per_skill else 0.0
+        dedicated[s] = n
+        if frac > 1e-9 or n == 0:
+            rest.append((max(frac, 0.0), s))
+    rest.sort(key=lambda fs: (-fs[0], fs[1]))
+    bins: list[list[str]] = []
+    load: list[float] = []
+    for frac, s in rest:
+        for b in range(len(bins)):
+            if load[b] + frac <= 1.0 + 1e-9:
+                bins[b].append(s)
+                load[b] += frac
+                break
+        else:
+            bins.append([s])
+            load.append(frac)
+    holders = {s: n for s, n in dedicated.items()}
+    for b in bins:
+        for s in b:
+            holders[s] += 1
+    for s in skills:
+        if holders[s] < min_per_skill:
+            dedicated[s] += min_per_skill - holders[s]
+    return dedicated, [tuple(sorted(b)) for b in bins]
+
+
 def build_roster(
     sc: Scenario, stream: TicketStream, rng: np.random.Generator
 ) -> Roster:
     """Technicians of the run: the scenario's groups, plus auto-sized crews for a replay.
 
-    Auto crews (replay): per skill, ``ceil(hours of work per day / (shift hours x target
-    utilization))`` technicians, clipped to ``[min_per_skill, max_per_skill]``, where a
-    ticket's work is its estimated duration plus ``travel_allowance_s``.
+    Auto crews (replay): a skill's need is ``hours of work per day / (shift hours x target
+    utilization)`` technicians (fractional), where a ticket's work is its estimated duration
+    plus ``travel_allowance_s``. Each skill gets ``floor(need)`` dedicated technicians
+    (clipped to ``max_per_skill``); the fractional remainders are packed, first-fit
+    decreasing in need with ties by skill name, onto shared technicians holding every skill
+    packed onto them (each at most one technician's worth). So the crew total is about
+    ``total need`` and utilization about the target, instead of one mostly idle technician
+    per low-volume queue. ``min_per_skill`` (if > 1) adds dedicated technicians up to that
+    many holders of the skill. Deterministic: no randomness in the sizing.
     """
     skills = stream.skills
     ids: list[str] = []
@@ -308,25 +357,33 @@ def build_roster(
             minlength=len(skills),
         )
         per_day_s = work / days
-        need = np.ceil(
-            per_day_s / (a.shift_hours * 3_600.0 * a.target_utilization)
-        ).astype(np.int64)
-        need = np.clip(need, a.min_per_skill, a.max_per_skill)
+        need = per_day_s / (a.shift_hours * 3_600.0 * a.target_utilization)
         used = np.bincount(stream.skill, minlength=len(skills)) > 0
-        for s_idx, s in enumerate(skills):
-            if not used[s_idx]:
-                continue
+        dedicated, shared = auto_crew_plan(
+            [skills[i] for i in range(len(skills)) if used[i]],
+            [float(need[i]) for i in range(len(skills)) if used[i]],
+            min_per_skill=a.min_per_skill,
+            max_per_skill=a.max_per_skill,
+        )
+
+        def add(tech_id: str, group: str, held: Sequence[str]) -> None:
             row = np.zeros(len(skills), np.int64)
-            row[s_idx] = a.skill_level
-            for i in range(int(need[s_idx])):
-                ids.append(f"{s}-{i:03d}")
-                groups.append(s)
-                levels.append(row)
-                start.append(a.shift_start_h * 3_600.0)
-                length.append(a.shift_hours * 3_600.0)
-                speed.append(a.speed_kmh)
-                cap.append(a.capacity)
-                homes.append("skill")
+            for name in held:
+                row[skills.index(name)] = a.skill_level
+            ids.append(tech_id)
+            groups.append(group)
+            levels.append(row)
+            start.append(a.shift_start_h * 3_600.0)
+            length.append(a.shift_hours * 3_600.0)
+            speed.append(a.speed_kmh)
+            cap.append(a.capacity)
+            homes.append("skill")
+
+        for s, n in dedicated.items():
+            for i in range(n):
+                add(f"{s}-{i:03d}", s, (s,))
+        for i, held in enumerate(shared):
+            add(f"shared-{i:03d}", "shared", held)
     m = len(ids)
     home_lat = np.empty(m)
     home_lon = np.empty(m)
@@ -344,8 +401,7 @@ def build_roster(
     if skill_idx.size:
         # A crew is based where its skill's work is: a random ticket location of that skill.
         for j in skill_idx:
-            s_col = int(np.flatnonzero(levels[j])[0])
-            pool = np.flatnonzero(stream.skill == s_col)
+            pool = np.flatnonzero(np.isin(stream.skill, np.flatnonzero(levels[j])))
             pick = pool[rng.integers(pool.size)]
             home_lat[j], home_lon[j] = stream.lat_deg[pick], stream.lon_deg[pick]
     return Roster(
