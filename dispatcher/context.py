@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import redis.asyncio as redis_asyncio
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dispatcher.settings import redact_url
@@ -210,7 +210,13 @@ async def connect_redis(
     for attempt in range(1, attempts + 1):
         try:
             await client.ping()
-        except (RedisConnectionError, RedisTimeoutError, OSError, RedisError) as exc:
+        except (
+            RedisConnectionError,
+            RedisTimeoutError,
+            OSError,
+            RedisError,
+            RedisClusterException,  # no reachable seed node; not a RedisError subclass
+        ) as exc:
             logger.warning(
                 "Redis at %s not reachable (attempt %d/%d): %s",
                 redact_url(url),
