@@ -15,7 +15,7 @@ from collections import OrderedDict
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from dispatcher import keys, store_lua
+from dispatcher import keys, redis_metrics, store_lua
 from dispatcher.cluster_client import (
     Replication,
     ReplicationTimeout,
@@ -125,6 +125,9 @@ class StoreBase:
         self._flush_scheduled = False
         self._flushes: set[asyncio.Future[None]] = set()
         self._known_tenants: set[str] = set()
+        # the one choke point of dispatch_redis_command_duration_seconds / _errors_total:
+        # every script call and direct command above (see dispatcher.redis_metrics)
+        redis_metrics.instrument(self, metrics)
 
     # --- helpers --------------------------------------------------------------------------
 

@@ -129,7 +129,7 @@ class TechnicianStore(StoreBase):
         # one pipeline on a single server; concurrent calls on a cluster (no EVALSHA in a
         # cluster pipeline), see dispatcher.cluster_client.call_script_batch
         replies = await call_script_batch(
-            self._r,
+            self.redis,  # the client itself: it checks for a cluster client
             self._location,
             [
                 (

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
 import grpc
 import pytest
+import redis.asyncio
+import redis.exceptions
 
+from dispatcher.metrics import DispatchMetrics, new_registry
 from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.store import RedisStateStore
 from tests.service.conftest import Stubs, ticket
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from dispatcher.context import AppContext
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -76,3 +89,75 @@ async def test_batch_reused_request_id_with_other_ticket_fails_per_item(
     assert (
         await _error(stubs.tickets.GetTicket(pb.GetTicketRequest(ticket_id="B1x")))
     ).code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_redis_command_latency_and_errors_are_recorded(
+    stubs: Stubs, app_context: AppContext
+) -> None:
+    """Script calls and direct commands observe dispatch_redis_command_duration_seconds;
+    a failing Redis round trip counts in dispatch_redis_errors_total."""
+    reg = app_context.registry
+    await stubs.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(ticket=ticket("M1"), request_id="m1")
+    )
+    await stubs.tickets.GetTicket(pb.GetTicketRequest(ticket_id="M1"))
+    submits = reg.get_sample_value(
+        "dispatch_redis_command_duration_seconds_count", {"command": "submit"}
+    )
+    assert submits is not None
+    assert submits >= 1
+    commands = {
+        s.labels["command"]
+        for m in reg.collect()
+        if m.name == "dispatch_redis_command_duration_seconds"
+        for s in m.samples
+        if s.name.endswith("_count") and s.value > 0
+    }
+    assert len(commands) >= 2  # the script and at least one direct command (a read)
+
+    fresh = new_registry(process_metrics=False)
+    metrics = DispatchMetrics(fresh)
+    dead = redis.asyncio.Redis.from_url("redis://127.0.0.1:1", socket_connect_timeout=1)
+    try:
+        store = RedisStateStore(dead, metrics=metrics)
+        with pytest.raises(redis.exceptions.ConnectionError):
+            await store.tenants()
+    finally:
+        await dead.aclose()
+    assert fresh.get_sample_value("dispatch_redis_errors_total") == 1
+    assert (
+        fresh.get_sample_value(
+            "dispatch_redis_command_duration_seconds_count", {"command": "smembers"}
+        )
+        == 1
+    )
+
+
+def test_serve_unreachable_cluster_is_one_line_exit_1(tmp_path: Path) -> None:
+    """An unreachable redis+cluster:// seed: a readable error line, no traceback, exit 1."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dispatcher",
+            "serve",
+            "--redis-url",
+            "redis+cluster://127.0.0.1:1",
+            "--redis-connect-attempts",
+            "1",
+            "--grpc-port",
+            "0",
+            "--metrics-port",
+            "0",
+            "--state-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out
+    assert "cannot reach Redis at redis+cluster://127.0.0.1:1" in out
