@@ -255,7 +255,8 @@ class DispatchMetrics:
         )
         self.rejected_requests_total = Counter(
             "dispatch_rejected_requests_total",
-            "Requests refused before handling (overload, auth, limits) by reason",
+            "Requests refused, by reason: overload, unauthenticated, permission_denied, "
+            "invalid_argument, deadline_exceeded",
             ["reason"],
             registry=r,
         )
