@@ -163,9 +163,26 @@ def _load(args: argparse.Namespace) -> Scenario:
     sc = load_scenario(args.scenario)
     if getattr(args, "policy_file", None):
         sc = dataclasses.replace(sc, policy=load_policy_file(args.policy_file))
-    if getattr(args, "horizon_s", None):
-        sc = dataclasses.replace(sc, horizon_s=float(args.horizon_s))
+    if getattr(args, "horizon_s", None) is not None:
+        h = float(args.horizon_s)
+        if not h > 0 or h == float("inf"):
+            raise UsageError(
+                f"--horizon-s: must be a positive number of seconds, got {args.horizon_s:g}"
+            )
+        sc = dataclasses.replace(sc, horizon_s=h)
     return sc
+
+
+class UsageError(ValueError):
+    """A command-line value out of range (reported as one line, exit code 2)."""
+
+
+def _check_counts(args: argparse.Namespace, *names: str) -> None:
+    """Refuse ``--seeds 0``, ``--jobs 0``, ``--trials 0`` and the like before any work."""
+    for name in names:
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name}: must be at least 1, got {value}")
 
 
 def _one(job: tuple[Scenario, str, int]) -> Run:
@@ -334,6 +351,7 @@ def _policies(text: str) -> list[str]:
 def _guard(fn: Any) -> Any:
     def wrapped(args: argparse.Namespace) -> int:
         from simulations.policy_file import PolicyFileError
+        from simulations.replay import ReplayError
         from simulations.scenario import ScenarioError
 
         try:
@@ -343,6 +361,8 @@ def _guard(fn: Any) -> Any:
             PolicyFileError,
             FileNotFoundError,
             UnknownPolicyError,
+            UsageError,
+            ReplayError,
         ) as exc:
             print(f"dispatcher sim: error: {exc}", file=sys.stderr)
             return 2
@@ -354,6 +374,7 @@ def _guard(fn: Any) -> Any:
 def _run(args: argparse.Namespace) -> int:
     from simulations.runner import seeds_for
 
+    _check_counts(args, "seeds", "jobs")
     policies = _policies(args.policy)
     sc = _load(args)
     runs = execute(sc, policies, seeds_for(sc, args.seeds), args.jobs)
@@ -368,6 +389,7 @@ def _run(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from simulations.runner import seeds_for
 
+    _check_counts(args, "seeds", "jobs")
     policies = _policies(args.policies)
     sc = _load(args)
     runs = execute(sc, policies, seeds_for(sc, args.seeds), args.jobs)
@@ -382,4 +404,7 @@ def _compare(args: argparse.Namespace) -> int:
 def _tune(args: argparse.Namespace) -> int:
     from simulations.tune import run_tune
 
+    _check_counts(args, "trials", "seeds", "jobs")
+    if args.horizon_s is not None:
+        _load(args)  # validates the scenario and --horizon-s up front
     return run_tune(args)

@@ -26,6 +26,7 @@ Boston 311 mapping
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -146,6 +147,13 @@ def load_ticket_csv(
     ]
     if priority_rule == "column":
         wanted.append(columns["priority"])
+    header = pl.read_csv(path, n_rows=0, infer_schema_length=0).columns
+    absent = [w for w in dict.fromkeys(wanted) if w not in header]
+    if absent:
+        raise ReplayError(
+            f"{path}: column(s) {', '.join(repr(a) for a in absent)} not in the file "
+            f"(mapped in [replay.columns]; the file has {len(header)} columns)"
+        )
     raw = pl.read_csv(path, columns=wanted, infer_schema_length=0)
     c = columns
     df = raw.select(
@@ -165,7 +173,24 @@ def load_ticket_csv(
             if priority_rule == "column"
             else []
         ),
-    ).filter(pl.col("created_at").is_not_null())
+    )
+    # Count bad values only in the window asked for (an unparseable date counts anyway).
+    lo, hi = _to_datetime(start), _to_datetime(end)
+    if lo is not None or hi is not None:
+        when = pl.col("created_at")
+        inside = (when >= lo if lo is not None else pl.lit(True)) & (
+            when < hi if hi is not None else pl.lit(True)
+        )
+        keep = df.select(when.is_null() | inside).to_series()
+        raw, df = raw.filter(keep), df.filter(keep)
+    counts = {k: v for k, v in _bad_value_counts(raw, df, c).items() if v}
+    if counts:
+        log.warning(
+            "replay %s: bad values kept going: %s",
+            Path(path).name,
+            "; ".join(f"{v:,} {k}" for k, v in counts.items()),
+        )
+    df = df.filter(pl.col("created_at").is_not_null())
     df = df.sort("created_at", "ticket_id", maintain_order=True)
 
     t0 = _to_datetime(start)
@@ -240,6 +265,41 @@ def load_ticket_csv(
         .alias("resolution_due_s"),
     )
     return df.select([pl.col(k).cast(v) for k, v in TICKET_SCHEMA.items()])
+
+
+class ReplayError(ValueError):
+    """A replay file that cannot be read as mapped (e.g. a mapped column is missing)."""
+
+
+log = logging.getLogger(__name__)
+
+
+def _bad_value_counts(
+    raw: pl.DataFrame, df: pl.DataFrame, c: Mapping[str, str]
+) -> dict[str, int]:
+    """Values present in the source but unusable, per kind (rows of ``df`` vs ``raw``)."""
+
+    def bad(src: str, parsed: str) -> int:
+        return int((raw[src].is_not_null() & df[parsed].is_null()).sum())
+
+    out = {
+        "unparseable created (row dropped)": bad(c["created"], "created_at"),
+        "unparseable resolution_due (treated as none)": bad(
+            c["resolution_due"], "resolution_due_at"
+        ),
+        "non-numeric lat/lon (treated as unknown location)": int(
+            (
+                (raw[c["lat"]].is_not_null() & df["lat_deg"].is_null())
+                | (raw[c["lon"]].is_not_null() & df["lon_deg"].is_null())
+            ).sum()
+        ),
+    }
+    if "priority" in df.columns and "priority" in c:
+        out["non-integer priority (treated as P4)"] = bad(c["priority"], "priority")
+        out["priority outside 1..4 (clipped)"] = int(
+            ((df["priority"] < 1) | (df["priority"] > 4)).sum()
+        )
+    return out
 
 
 def _impute_locations(

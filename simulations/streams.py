@@ -301,13 +301,13 @@ def auto_crew_plan(
         else:
             bins.append([s])
             load.append(frac)
-    holders = {s: n for s, n in dedicated.items()}
-    for b in bins:
-        for s in b:
-            holders[s] += 1
-    for s in skills:
-        if holders[s] < min_per_skill:
-            dedicated[s] += min_per_skill - holders[s]
+    holders = dict(dedicated)
+    for members in bins:
+        for name in members:
+            holders[name] += 1
+    for name in skills:
+        if holders[name] < min_per_skill:
+            dedicated[name] += min_per_skill - holders[name]
     return dedicated, [tuple(sorted(b)) for b in bins]
 
 

@@ -18,7 +18,8 @@ def test_plan_packs_remainders_onto_shared_technicians() -> None:
     assert auto_crew_plan(["a"], [7.5], max_per_skill=3) == ({"a": 3}, [])
     # min_per_skill counts holders of the skill, shared or dedicated
     dedicated, shared = auto_crew_plan(["a", "b"], [0.1, 0.1], min_per_skill=2)
-    assert dedicated == {"a": 1, "b": 1} and shared == [("a", "b")]
+    assert dedicated == {"a": 1, "b": 1}
+    assert shared == [("a", "b")]
 
 
 def test_boston311_crews_hit_the_target_utilization() -> None:
