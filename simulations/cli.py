@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from simulations.runner import Run
     from simulations.scenario import Scenario
 
@@ -192,10 +194,32 @@ def _one(job: tuple[Scenario, str, int]) -> Run:
     return run_once(sc, policy, seed)
 
 
+def _done_line(run: Run, k: int, n: int) -> str:
+    kp = run.kpis
+    util = kp.get("utilization_mean")
+    return (
+        f"[{k}/{n}] {run.policy} seed {run.seed} done: {kp.get('arrived', 0):,} tickets, "
+        f"{kp.get('sla_breaches', 0):,} SLA breaches, "
+        f"travel {kp.get('travel_km_per_ticket') or 0.0:.2f} km/ticket, "
+        f"utilization {'-' if util is None else f'{util * 100:.1f}%'}, "
+        f"{kp.get('wall_s') or 0.0:.0f} s"
+    )
+
+
 def execute(
-    sc: Scenario, policies: list[str], seeds: list[int], jobs: int, quiet: bool = False
+    sc: Scenario,
+    policies: list[str],
+    seeds: list[int],
+    jobs: int,
+    quiet: bool = False,
+    on_done: Callable[[Run], None] | None = None,
 ) -> list[Run]:
-    """Run every (policy, seed) with a rich progress bar; in ``jobs`` processes if > 1."""
+    """Run every (policy, seed) with a rich progress bar; in ``jobs`` processes if > 1.
+
+    When stdout is not a terminal the bar is replaced by one plain line per finished run.
+    ``on_done(run)`` is called as each run finishes (e.g. to write its results at once).
+    Returns the runs in (policy, seed) order.
+    """
     from rich.progress import (
         BarColumn,
         Progress,
@@ -207,7 +231,16 @@ def execute(
     from simulations.runner import run_once
 
     work = [(sc, p, s) for p in policies for s in seeds]
-    runs: list[Run] = []
+    plain = not quiet and not sys.stdout.isatty()
+    finished: dict[int, Run] = {}
+
+    def done(i: int, run: Run) -> None:
+        finished[i] = run
+        if on_done is not None:
+            on_done(run)
+        if plain:
+            print(_done_line(run, len(finished), len(work)), flush=True)
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -215,18 +248,18 @@ def execute(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, transient=False, disable=quiet) as bar:
+    with Progress(*columns, transient=False, disable=quiet or plain) as bar:
         if jobs <= 1:
-            for _, policy, seed in work:
+            for i, (_, policy, seed) in enumerate(work):
                 task = bar.add_task(f"{policy} seed {seed}", total=sc.horizon_s)
 
                 def tick(t: float, task: Any = task) -> None:
                     bar.update(task, completed=min(t, sc.horizon_s))
 
-                runs.append(run_once(sc, policy, seed, progress=tick))
+                done(i, run_once(sc, policy, seed, progress=tick))
         else:
             import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+            from concurrent.futures import ProcessPoolExecutor, as_completed
 
             # spawn, not fork: polars and OR-Tools run thread pools that a fork can deadlock.
             task = bar.add_task(
@@ -235,10 +268,25 @@ def execute(
             with ProcessPoolExecutor(
                 max_workers=jobs, mp_context=multiprocessing.get_context("spawn")
             ) as pool:
-                for r in pool.map(_one, work):
-                    runs.append(r)
+                futures = {pool.submit(_one, w): i for i, w in enumerate(work)}
+                for fut in as_completed(futures):
+                    done(futures[fut], fut.result())
                     bar.advance(task)
-    return runs
+    return [finished[i] for i in range(len(work))]
+
+
+def _writer(args: argparse.Namespace) -> Callable[[Run], None] | None:
+    """With ``--out``: write each run's tables to ``OUT/runs/POLICY-seedN/`` as it finishes."""
+    out: Path | None = args.out
+    if out is None:
+        return None
+
+    def write(run: Run) -> None:
+        from simulations.runner import write_outputs
+
+        write_outputs(out / "runs" / f"{run.policy}-seed{run.seed}", [run])
+
+    return write
 
 
 def _fmt(value: float | None, kind: str) -> str:
@@ -377,7 +425,9 @@ def _run(args: argparse.Namespace) -> int:
     _check_counts(args, "seeds", "jobs")
     policies = _policies(args.policy)
     sc = _load(args)
-    runs = execute(sc, policies, seeds_for(sc, args.seeds), args.jobs)
+    runs = execute(
+        sc, policies, seeds_for(sc, args.seeds), args.jobs, on_done=_writer(args)
+    )
     return _finish(
         args,
         runs,
@@ -392,7 +442,9 @@ def _compare(args: argparse.Namespace) -> int:
     _check_counts(args, "seeds", "jobs")
     policies = _policies(args.policies)
     sc = _load(args)
-    runs = execute(sc, policies, seeds_for(sc, args.seeds), args.jobs)
+    runs = execute(
+        sc, policies, seeds_for(sc, args.seeds), args.jobs, on_done=_writer(args)
+    )
     return _finish(
         args,
         runs,
