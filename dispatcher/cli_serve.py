@@ -54,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args)
         check_files(settings)
+        if settings.redis_url is None:
+            check_state_dir(settings)
         # LIVE-STATE: a bad credentials file is one readable line, not a traceback
         if settings.auth_config is not None:
             from dispatcher.auth import Authenticator
@@ -78,6 +80,23 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:  # e.g. the metrics port is in use
         logger.error("start-up failed: %s", exc)
         return 1
+
+
+def check_state_dir(settings: Settings) -> None:
+    """``SettingsError`` naming the setting when the embedded server's ``--state-dir``
+    cannot be created or written (instead of an OS error naming a path inside it)."""
+    path = settings.state_dir
+    try:
+        (path / "redis").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(
+            f"--state-dir (DISPATCH_STATE_DIR) {str(path)!r} is not usable: "
+            f"{exc.strerror or exc}"
+        ) from None
+    if not os.access(path / "redis", os.W_OK | os.X_OK):
+        raise SettingsError(
+            f"--state-dir (DISPATCH_STATE_DIR) {str(path)!r} is not writable"
+        )
 
 
 async def serve(settings: Settings) -> int:

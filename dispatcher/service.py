@@ -186,6 +186,8 @@ class TicketService(_Base, pb_grpc.TicketServiceServicer):
         self, request: pb.SubmitTicketRequest, context: grpc.aio.ServicerContext
     ) -> pb.SubmitTicketResponse:
         async with self.call(context) as principal:
+            if not request.HasField("ticket"):
+                raise InvalidArgument("ticket", "is required")
             item = SubmitTicket(
                 convert.ticket_from_pb(request.ticket),
                 request.request_id,
@@ -208,6 +210,8 @@ class TicketService(_Base, pb_grpc.TicketServiceServicer):
         async with self.call(context) as principal:
             items = []
             for i, r in enumerate(request.requests):
+                if not r.HasField("ticket"):
+                    raise InvalidArgument(f"requests[{i}].ticket", "is required")
                 try:
                     ticket = convert.ticket_from_pb(r.ticket, f"requests[{i}].ticket")
                 except InvalidArgument as exc:
@@ -274,7 +278,17 @@ class TicketService(_Base, pb_grpc.TicketServiceServicer):
             paths = list(request.update_mask.paths) or [
                 p for p in TICKET_UPDATE_PATHS if "." not in p
             ]
-            patch = convert.ticket_patch_from_pb(request.ticket, paths)
+            try:
+                patch = convert.ticket_patch_from_pb(request.ticket, paths)
+            except InvalidArgument as exc:
+                if request.update_mask.paths:
+                    raise
+                raise InvalidArgument(
+                    "update_mask",
+                    "is empty, which replaces every updatable field, so "
+                    f"{exc}; name the fields to change in update_mask "
+                    '(e.g. paths: ["title"])',
+                ) from None
             ticket = await self.h.update_ticket(
                 principal, request.ticket.ticket_id, patch, request.expected_version
             )

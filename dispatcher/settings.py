@@ -109,7 +109,8 @@ def _redis_url(value: object) -> str | None:
     parts = urlsplit(text)
     if parts.scheme not in ("redis", "rediss", "unix"):
         raise ValueError(
-            f"{_redact(text)!r} is not a redis://, rediss:// or unix:// URL"
+            f"{_redact(text)!r} is not a redis://, rediss://, unix:// or "
+            "redis+cluster://host:port[,host:port...] URL"
         )
     if parts.scheme != "unix" and not parts.hostname:
         raise ValueError(f"{_redact(text)!r} has no host")
@@ -418,6 +419,13 @@ def env_name(f: dataclasses.Field[Any]) -> str:
     return str(f.metadata.get("env") or ENV_PREFIX + f.name.upper())
 
 
+def _env_help(f: dataclasses.Field[Any]) -> str:
+    # redis_url also reads DISPATCH_REDIS_URL, which wins over REDIS_URL (load_settings)
+    if f.name == "redis_url":
+        return f"{ENV_PREFIX}REDIS_URL or {env_name(f)}"
+    return env_name(f)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--config`` and one flag per setting; values stay strings until :func:`load_settings`."""
     parser.add_argument(
@@ -434,7 +442,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             dest=f.name,
             default=None,
             metavar=f.metadata.get("metavar"),
-            help=f"{f.metadata['help']} (env {env_name(f)}; default {shown})".replace(
+            help=f"{f.metadata['help']} (env {_env_help(f)}; default {shown})".replace(
                 "%", "%%"
             ),
         )

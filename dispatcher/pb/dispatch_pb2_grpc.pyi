@@ -82,6 +82,9 @@ class TicketServiceStub:
     UpdateTicket: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.UpdateTicketRequest, _dispatch_pb2.Ticket]
     """Changes the fields named in `update_mask` of an open ticket. The region and the
     output-only fields cannot be changed. FAILED_PRECONDITION for a closed ticket.
+    An empty (or absent) update_mask replaces every updatable field with the values in
+    `ticket`, so the required ones (priority, work_duration_s, a location...) must be
+    set; to change only some fields, name them in update_mask.
     """
     CancelTicket: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.CancelTicketRequest, _dispatch_pb2.Ticket]
     """Cancels an open ticket (any status before RESOLVED). FAILED_PRECONDITION when the
@@ -132,6 +135,9 @@ class TicketServiceAsyncStub(TicketServiceStub):
     UpdateTicket: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.UpdateTicketRequest, _dispatch_pb2.Ticket]  # type: ignore[assignment]
     """Changes the fields named in `update_mask` of an open ticket. The region and the
     output-only fields cannot be changed. FAILED_PRECONDITION for a closed ticket.
+    An empty (or absent) update_mask replaces every updatable field with the values in
+    `ticket`, so the required ones (priority, work_duration_s, a location...) must be
+    set; to change only some fields, name them in update_mask.
     """
     CancelTicket: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.CancelTicketRequest, _dispatch_pb2.Ticket]  # type: ignore[assignment]
     """Cancels an open ticket (any status before RESOLVED). FAILED_PRECONDITION when the
@@ -209,6 +215,9 @@ class TicketServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_dispatch_pb2.Ticket, _abc.Awaitable[_dispatch_pb2.Ticket]]:
         """Changes the fields named in `update_mask` of an open ticket. The region and the
         output-only fields cannot be changed. FAILED_PRECONDITION for a closed ticket.
+        An empty (or absent) update_mask replaces every updatable field with the values in
+        `ticket`, so the required ones (priority, work_duration_s, a location...) must be
+        set; to change only some fields, name them in update_mask.
         """
 
     @_abc_1.abstractmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from typing import TYPE_CHECKING
@@ -11,8 +12,10 @@ import pytest
 import redis.asyncio
 import redis.exceptions
 
+from dispatcher.cli_serve import check_state_dir
 from dispatcher.metrics import DispatchMetrics, new_registry
 from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.settings import SettingsError, add_arguments, load_settings
 from dispatcher.store import RedisStateStore
 from tests.service.conftest import Stubs, ticket
 
@@ -161,3 +164,49 @@ def test_serve_unreachable_cluster_is_one_line_exit_1(tmp_path: Path) -> None:
     out = proc.stdout + proc.stderr
     assert "Traceback" not in out
     assert "cannot reach Redis at redis+cluster://127.0.0.1:1" in out
+
+
+async def test_missing_ticket_and_empty_mask_errors_name_the_real_field(
+    stubs: Stubs,
+) -> None:
+    err = await _error(
+        stubs.tickets.SubmitTicket(pb.SubmitTicketRequest(request_id="x"))
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (err.details() or "").startswith("ticket: is required")
+    err = await _error(
+        stubs.tickets.BatchSubmitTickets(
+            pb.BatchSubmitTicketsRequest(
+                requests=[
+                    pb.SubmitTicketRequest(ticket=ticket("A")),
+                    pb.SubmitTicketRequest(),
+                ]
+            )
+        )
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (err.details() or "").startswith("requests[1].ticket: is required")
+    await stubs.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=ticket("U1")))
+    err = await _error(
+        stubs.tickets.UpdateTicket(
+            pb.UpdateTicketRequest(ticket=pb.Ticket(ticket_id="U1", title="new"))
+        )
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (err.details() or "").startswith("update_mask: is empty")
+    got = await stubs.tickets.GetTicket(pb.GetTicketRequest(ticket_id="U1"))
+    assert got.title == ""
+
+
+def test_settings_errors_and_help_name_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"redis\+cluster://"):
+        load_settings({"redis_url": "http://x"}, env={})
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    help_text = " ".join(parser.format_help().split())
+    assert "DISPATCH_REDIS_URL or REDIS_URL" in help_text
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    settings = load_settings({"state_dir": str(blocker / "sub")}, env={})
+    with pytest.raises(SettingsError, match=r"--state-dir \(DISPATCH_STATE_DIR\)"):
+        check_state_dir(settings)
