@@ -339,6 +339,8 @@ def quality_verdict(summary: Any) -> dict[str, Any] | None:
     travel_ratio = tr["optimizer"] / tr[best] if tr[best] else None
     return {
         "best_baseline": best,
+        "optimizer_breaches": br["optimizer"],
+        "baseline_breaches": br[best],
         "breach_ratio": breach_ratio,
         "travel_ratio": travel_ratio,
         "target_met": breach_ratio is not None
@@ -348,6 +350,27 @@ def quality_verdict(summary: Any) -> dict[str, Any] | None:
     }
 
 
+def verdict_line(verdict: dict[str, Any]) -> str:
+    """One line: optimizer vs the best baseline; with zero baseline breaches, the counts."""
+    br, tr = verdict["breach_ratio"], verdict["travel_ratio"]
+    ob, bb = verdict.get("optimizer_breaches"), verdict.get("baseline_breaches")
+    breaches = (
+        f"SLA breaches x{br:.2f}"
+        if br is not None
+        else f"SLA breaches {_fmt(ob, 'num')} vs {_fmt(bb, 'num')} (ratio undefined)"
+    )
+    travel = (
+        "travel per ticket: undefined" if tr is None else f"travel per ticket x{tr:.2f}"
+    )
+    target = "met" if verdict["target_met"] else "NOT met"
+    if br is None and tr is not None and not ob:
+        target = "met" if tr <= 1.0 else "NOT met"  # 0 vs 0 breaches: travel decides
+    return (
+        f"optimizer vs best baseline ({verdict['best_baseline']}): {breaches}, {travel} "
+        f"(target: breaches <= x0.50 with travel <= x1.00 -> {target})"
+    )
+
+
 def _finish(args: argparse.Namespace, runs: list[Run], title: str) -> int:
     from simulations.runner import kpi_table, summarize, write_outputs
 
@@ -355,13 +378,7 @@ def _finish(args: argparse.Namespace, runs: list[Run], title: str) -> int:
     print_summary(summary, title)
     verdict = quality_verdict(summary)
     if verdict is not None:
-        br, tr = verdict["breach_ratio"], verdict["travel_ratio"]
-        print(
-            f"optimizer vs best baseline ({verdict['best_baseline']}): SLA breaches x{br:.2f}, travel per ticket x{tr:.2f} "
-            f"(target: breaches <= x0.50 with travel <= x1.00 -> {'met' if verdict['target_met'] else 'NOT met'})"
-            if br is not None and tr is not None
-            else f"optimizer vs best baseline ({verdict['best_baseline']}): ratios undefined (zero breaches?)"
-        )
+        print(verdict_line(verdict))
     out: Path | None = args.out
     if out is not None:
         tables = write_outputs(out, runs, summary)

@@ -15,7 +15,7 @@ Model (what each event does)
 - ``CANCEL``: a ticket not yet started is cancelled (a started one is finished anyway).
 - ``SHIFT_START`` / ``SHIFT_END``: technicians come on at home; at shift end their queued
   tickets return to QUEUED and a job in progress is finished (overtime).
-- ``SAMPLE``: the backlog is recorded every ``sample_every_s``.
+- ``SAMPLE``: the backlog is recorded every ``sample_every_s`` and at the horizon.
 
 Everything random is drawn up front in ``simulations.streams``; the engine itself is
 deterministic, so the same seed gives the same log (the solver is seeded too).
@@ -220,6 +220,9 @@ class Engine:
         while t < self.horizon_s:
             q.push(t, SAMPLE)
             t += self.sc.sample_every_s
+        # A last sample at the horizon (after every other event there): series end where
+        # the KPI table is taken.
+        q.push(self.horizon_s, SAMPLE)
         q.push(self.cadence_s, SOLVE, 1)
 
     def request_solve(self) -> None:

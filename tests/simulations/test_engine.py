@@ -188,9 +188,10 @@ def test_kpis_hand_checked() -> None:
     assert k["workload_cv"] == 0.0
     assert k["jain_index"] == pytest.approx(1.0)
     assert k["reassignments"] == 0
-    # backlog samples at 0 and 1800 (T0 just finished, T1 leaves: T3, T4 not yet there)
+    # backlog samples at 0 and 1800 (T0 just finished, T1 leaves: T3, T4 not yet there),
+    # and a last one at the horizon
     b = result.backlog
-    assert b["t_s"].to_list() == [0.0, 1800.0]
+    assert b["t_s"].to_list() == [0.0, 1800.0, 3600.0]
 
 
 def test_decline_excludes_the_technician() -> None:

@@ -1,0 +1,50 @@
+"""The SLA-over-time series ends at the horizon and agrees with the table; zero-breach verdicts."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from simulations.cli import verdict_line
+from simulations.kpi import backlog_with_breaches
+from simulations.runner import run_once
+from simulations.scenario import load_scenario
+
+
+def test_sla_series_ends_at_the_horizon_with_the_tables_value() -> None:
+    """A horizon that is not a multiple of the sampling step still gets a last sample there."""
+    sc = load_scenario("smoke")
+    sc = dataclasses.replace(sc, horizon_s=3 * 3600.0 + 600.0)
+    assert (sc.horizon_s / sc.sample_every_s) % 1 != 0
+    run = run_once(sc, "nearest", sc.seed)
+    series = backlog_with_breaches(run.result)
+    last = series.row(-1, named=True)
+    assert last["t_s"] == sc.horizon_s
+    assert series["t_s"].is_sorted()
+    assert last["sla_breached_so_far"] == run.kpis["sla_breaches"]
+    assert last["sla_attainment_so_far"] == pytest.approx(run.kpis["sla_attainment"])
+
+
+def _verdict(ob: float, bb: float, tr: float | None) -> dict[str, object]:
+    return {
+        "best_baseline": "nearest",
+        "optimizer_breaches": ob,
+        "baseline_breaches": bb,
+        "breach_ratio": ob / bb if bb else None,
+        "travel_ratio": tr,
+        "target_met": bool(bb) and ob / bb <= 0.5 and tr is not None and tr <= 1.0,
+    }
+
+
+def test_verdict_with_zero_breaches_still_gives_travel() -> None:
+    """0 vs 0 breaches: the counts and the travel ratio, not 'ratios undefined'."""
+    line = verdict_line(_verdict(0, 0, 0.9))
+    assert "SLA breaches 0 vs 0" in line
+    assert "travel per ticket x0.90" in line
+    assert line.endswith("-> met)")
+    line = verdict_line(_verdict(3, 0, 0.9))
+    assert "SLA breaches 3 vs 0" in line
+    assert line.endswith("-> NOT met)")
+    line = verdict_line(_verdict(0, 12, 1.1))
+    assert "SLA breaches x0.00, travel per ticket x1.10" in line
