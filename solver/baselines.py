@@ -120,6 +120,19 @@ def _keep(
     return np.concatenate(released)
 
 
+def _patterns(req: IntArray) -> tuple[IntArray, IntArray]:
+    """Distinct requirement rows and each row's index: ``np.unique(axis=0)``, faster."""
+    if req.shape[1] == 0 or req.shape[0] == 0:
+        return req[:1], np.zeros(req.shape[0], np.int64)
+    base = int(req.max()) + 1
+    if base ** req.shape[1] >= 2**62 or int(req.min()) < 0:
+        pats, inv = np.unique(req, axis=0, return_inverse=True)
+        return pats, inv.reshape(-1).astype(np.int64)
+    key = req @ (base ** np.arange(req.shape[1], dtype=np.int64))
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    return req[first], inv.reshape(-1).astype(np.int64)
+
+
 class _Dispatch:
     """Step 2: FIFO dispatch of ``queue`` over the open technicians ``cols``."""
 
@@ -138,12 +151,12 @@ class _Dispatch:
         self.queue, self.cols = queue, cols
         q, c = queue.size, cols.size
         # Static part: skills (per requirement pattern) and exclusions.
-        pats, inv = np.unique(t.skill_levels[queue], axis=0, return_inverse=True)
+        pats, inv = _patterns(np.asarray(t.skill_levels[queue], np.int64))
         held = k.skill_levels[cols]
         skilled: BoolArray = np.asarray(
             (held[None, :, :] >= pats[:, None, :]).all(axis=2)
         )  # (P, c)
-        ok = skilled[inv.reshape(-1)]  # (q, c), a copy
+        ok = skilled[inv]  # (q, c), a copy
         ex = t.excluded
         if ex.shape[0]:
             qpos = np.full(t.count, -1, np.int64)
@@ -152,9 +165,13 @@ class _Dispatch:
             cpos[cols] = np.arange(c)
             hit = (qpos[ex[:, 0]] >= 0) & (cpos[ex[:, 1]] >= 0)
             ok[qpos[ex[hit, 0]], cpos[ex[hit, 1]]] = False
-        self.travel, fin = tails.finish(problem, queue[:, None], cols[None, :])
+        # Travel and shift only where skills and exclusions allow (inf elsewhere).
+        self.travel = np.full((q, c), np.inf)
+        qi, ci = np.nonzero(ok)
+        tt, fin = tails.finish(problem, queue[qi], cols[ci])
+        self.travel[qi, ci] = tt
         if not allow_overtime:
-            ok &= fin <= k.shift_end_s[cols][None, :]
+            ok[qi, ci] = fin <= k.shift_end_s[cols[ci]]
         self.ok = ok
         self.open = np.ones(c, np.bool_)
         self.best = self._best(np.arange(q))
