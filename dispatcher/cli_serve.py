@@ -154,7 +154,7 @@ async def serve(settings: Settings) -> int:
         ctx = AppContext(
             settings=settings,
             redis=redis,
-            metrics=DispatchMetrics(registry),
+            metrics=DispatchMetrics(registry, max_regions=settings.metrics_max_regions),
             registry=registry,
             embedded=embedded,
         )

@@ -10,7 +10,7 @@ technician ids.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -76,6 +76,55 @@ STREAM_LAG_BUCKETS_S = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0)
 """Event append → delivery to a subscriber."""
 
 
+DEFAULT_MAX_REGIONS = 200
+"""Distinct ``region`` label values per process (setting ``metrics_max_regions``)."""
+OTHER_REGION = "other"
+"""The ``region`` label value of every region beyond the cap."""
+
+
+class RegionCap:
+    """Bounds the client-chosen ``region`` label: the first ``limit`` distinct regions keep
+    their name, every later one is reported as ``other`` (SPEC §8: bounded labels)."""
+
+    def __init__(self, limit: int = DEFAULT_MAX_REGIONS) -> None:
+        self.limit = limit
+        self._seen: set[str] = set()
+        self.overflowed = False
+
+    def __call__(self, region: str) -> str:
+        if region in self._seen:
+            return region
+        if len(self._seen) < self.limit:
+            self._seen.add(region)
+            return region
+        if not self.overflowed:
+            self.overflowed = True
+            logger.warning(
+                "more than %d regions: further regions are reported as region=%r in metrics",
+                self.limit,
+                OTHER_REGION,
+            )
+        return OTHER_REGION
+
+
+def _cap_region_labels(metric: Any, cap: RegionCap) -> None:
+    """Make ``metric.labels(...)`` pass its ``region`` value through ``cap``."""
+    names = tuple(metric._labelnames)
+    if "region" not in names:
+        return
+    index = names.index("region")
+    labels = metric.labels
+
+    def capped(*values: Any, **kw: Any) -> Any:
+        if "region" in kw:
+            kw["region"] = cap(str(kw["region"]))
+        elif len(values) > index:
+            values = (*values[:index], cap(str(values[index])), *values[index + 1 :])
+        return labels(*values, **kw)
+
+    metric.labels = capped
+
+
 class DispatchMetrics:
     """All metric objects of the service, registered on ``registry``.
 
@@ -83,10 +132,16 @@ class DispatchMetrics:
     ----------
     registry
         Where the metrics are registered; one ``DispatchMetrics`` per registry.
+    max_regions
+        Distinct ``region`` label values kept; later regions are labelled ``other``. Applies
+        to every metric with a ``region`` label, wherever ``.labels(region=...)`` is called.
     """
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, *, max_regions: int = DEFAULT_MAX_REGIONS
+    ) -> None:
         self.registry = registry
+        self.region_cap = RegionCap(max_regions)
         r = registry
 
         # -- gRPC (dispatcher.interceptors) -----------------------------------------------
@@ -261,6 +316,9 @@ class DispatchMetrics:
             registry=r,
         )
 
+        for metric in list(vars(self).values()):
+            if isinstance(metric, (Counter, Gauge, Histogram)):
+                _cap_region_labels(metric, self.region_cap)
         self._preinitialise()
 
     def _preinitialise(self) -> None:

@@ -357,6 +357,14 @@ class Settings:
             metavar="N",
         ),
     )
+    metrics_max_regions: int = field(
+        default=200,
+        metadata=_meta(
+            _int_in(1, 100_000, "a number of regions"),
+            "distinct region label values in metrics; later regions are labelled 'other'",
+            metavar="N",
+        ),
+    )
     config_file: Path | None = field(default=None, metadata={"internal": True})
 
     def __post_init__(self) -> None:

@@ -210,3 +210,39 @@ def test_settings_errors_and_help_name_the_setting(tmp_path: Path) -> None:
     settings = load_settings({"state_dir": str(blocker / "sub")}, env={})
     with pytest.raises(SettingsError, match=r"--state-dir \(DISPATCH_STATE_DIR\)"):
         check_state_dir(settings)
+
+
+def test_region_label_values_are_capped() -> None:
+    """Beyond max_regions distinct regions, the region label value is 'other'."""
+    reg = new_registry(process_metrics=False)
+    m = DispatchMetrics(reg, max_regions=2)
+    for region in ("a", "b", "c", "d", "a"):
+        m.solves_total.labels(region=region, status="optimal").inc()
+        m.assignments_total.labels(region).inc()  # positional works too
+    value = reg.get_sample_value
+    assert value("dispatch_solves_total", {"region": "a", "status": "optimal"}) == 2
+    assert value("dispatch_solves_total", {"region": "b", "status": "optimal"}) == 1
+    assert value("dispatch_solves_total", {"region": "other", "status": "optimal"}) == 2
+    assert value("dispatch_assignments_total", {"region": "c"}) is None
+    assert value("dispatch_assignments_total", {"region": "other"}) == 2
+    assert load_settings({}, env={}).metrics_max_regions == 200
+
+
+async def test_queue_metrics_over_grpc_cap_regions(
+    stubs: Stubs, app_context: AppContext
+) -> None:
+    app_context.metrics.region_cap.limit = 1
+    for i, region in enumerate(("r1", "r2", "r3")):
+        await stubs.tickets.SubmitTicket(
+            pb.SubmitTicketRequest(ticket=ticket(f"Q{i}", region=region))
+        )
+    await stubs.insight.GetQueueStats(pb.GetQueueStatsRequest())
+    labels = {
+        s.labels["region"]
+        for m in app_context.registry.collect()
+        if m.name == "dispatch_queue_at_risk"
+        for s in m.samples
+    }
+    # one region keeps its name (whichever was seen first), the rest share "other"
+    assert len(labels) == 2
+    assert "other" in labels
