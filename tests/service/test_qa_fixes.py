@@ -246,3 +246,17 @@ async def test_queue_metrics_over_grpc_cap_regions(
     # one region keeps its name (whichever was seen first), the rest share "other"
     assert len(labels) == 2
     assert "other" in labels
+
+
+def test_proto_declares_package_options_for_other_languages() -> None:
+    """go/java/csharp/php/ruby/objc generators get a package of their own (not protoc's
+    defaults from the proto package); the generated Python carries them."""
+    opts = pb.DESCRIPTOR.GetOptions()
+    assert opts.go_package.endswith("/dispatch/v1;dispatchv1")
+    assert opts.java_package == "com.dispatch.v1"
+    assert opts.java_multiple_files
+    assert opts.java_outer_classname == "DispatchProto"
+    assert opts.csharp_namespace == "Dispatch.V1"
+    assert opts.php_namespace == "Dispatch\\V1"
+    assert opts.ruby_package == "Dispatch::V1"
+    assert opts.objc_class_prefix == "DXX"
