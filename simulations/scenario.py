@@ -102,7 +102,7 @@ class TechnicianGroup:
 
 @dataclass(frozen=True, slots=True)
 class AutoCrews:
-    """Replay only: one crew per skill, sized from that skill's workload."""
+    """Replay only: crews per skill sized to a target utilization (see ``streams.build_roster``)."""
 
     target_utilization: float
     min_per_skill: int
