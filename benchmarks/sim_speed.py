@@ -21,10 +21,10 @@ Usage::
     python benchmarks/sim_speed.py --horizon-s 21600    # a shorter day, for a quick look
 
 Cost (since the baselines were vectorised, ``benchmarks/baselines_speed.py``): a city day,
-under load, optimizer ~25-50 s, nearest ~10-13 s, least_loaded and round_robin ~60-95 s
+under load, optimizer ~25-50 s, nearest ~10-13 s, least_loaded ~40 s, round_robin ~50 s
 (they let the backlog grow without bound at this load, to ~6-9k open tickets, and each
 solve still sequences and reasons over every open ticket); the four-policy comparison over
-a full day with 2 seeds takes about 6-7 minutes.
+a full day with 2 seeds takes about 4-5 minutes.
 """
 
 from __future__ import annotations
