@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     import redis.asyncio as aioredis
 
+    from dispatcher.domain import Ticket
     from dispatcher.policy import EscalationRule, Policy
     from solver.model import Solution
 
@@ -55,6 +56,17 @@ def due_times(
         resolution_due_s if resolution_due_s else created_s + target.resolution_s
     )
     return float(response), float(resolution)
+
+
+def ticket_due_times(policy: Policy, ticket: Ticket) -> tuple[float, float]:
+    """``due_times`` of a stored ticket (its own due times in ms, else the policy's targets)."""
+    return due_times(
+        policy,
+        ticket.priority,
+        ticket.created_at_ms / 1000.0,
+        ticket.response_due_ms / 1000.0 if ticket.response_due_ms else None,
+        ticket.resolution_due_ms / 1000.0 if ticket.resolution_due_ms else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

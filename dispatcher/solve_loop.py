@@ -45,9 +45,9 @@ from dispatcher.sla import (
     SlaRecorder,
     at_risk_rows,
     breaches,
-    due_times,
     escalations,
     next_clock_deadline,
+    ticket_due_times,
 )
 from dispatcher.solve_pool import SolveOutput, SolverPool
 from dispatcher.solve_problem import (
@@ -406,13 +406,7 @@ class RegionWorker:
         clock: list[ClockTicket] = []
         for t in snap.tickets:
             created_s = t.created_at_ms / 1000.0
-            response, resolution = due_times(
-                policy,
-                t.priority,
-                created_s,
-                t.response_due_ms / 1000.0 if t.response_due_ms else None,
-                t.resolution_due_ms / 1000.0 if t.resolution_due_ms else None,
-            )
+            response, resolution = ticket_due_times(policy, t)
             clock.append(
                 ClockTicket(
                     t.ticket_id,

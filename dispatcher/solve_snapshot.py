@@ -50,7 +50,7 @@ def views_from_snapshot(
     cache: ViewCache | None = None,
 ) -> tuple[list[TicketView], list[TechnicianView]]:
     """The solver's view of a store snapshot (domain types -> plain rows)."""
-    from dispatcher.sla import due_times
+    from dispatcher.sla import ticket_due_times
 
     tickets: list[TicketView] = []
     seen_t: dict[int, tuple[Ticket, Policy, TicketView]] = {}
@@ -64,13 +64,7 @@ def views_from_snapshot(
         if t.location is None:
             continue  # cannot be placed; validation requires a location, so this is rare
         created_s = t.created_at_ms / 1000.0
-        response, resolution = due_times(
-            policy,
-            t.priority,
-            created_s,
-            t.response_due_ms / 1000.0 if t.response_due_ms else None,
-            t.resolution_due_ms / 1000.0 if t.resolution_due_ms else None,
-        )
+        response, resolution = ticket_due_times(policy, t)
         tickets.append(
             TicketView(
                 ticket_id=t.ticket_id,
