@@ -125,7 +125,41 @@ class AppContext:
                 await cleanup()
             except Exception:
                 logger.exception("cleanup %r failed", cleanup)
-        await self.redis.aclose()
+        loop = asyncio.get_running_loop()
+        # orphaned PINGs of a cancelled health check end within their timeout
+        probes = [p for p in _probes if p.get_loop() is loop]
+        if probes:
+            await asyncio.wait(probes, timeout=CLOSE_WAIT_S)
+        await close_redis(self.redis)
+
+
+CLOSE_WAIT_S = 5.0
+"""Longest wait in :func:`close_redis` for commands still in flight."""
+
+
+async def close_redis(client: Any, timeout_s: float = CLOSE_WAIT_S) -> None:
+    """``client.aclose()`` once the commands in flight have handed back their connections.
+
+    redis-py's pool has no closed state: ``aclose()`` only disconnects the connections it
+    holds at that moment. A command in flight meanwhile (still connecting, or retrying after
+    the disconnect) ends with a connected connection back in the closed pool, which is then
+    garbage-collected unclosed (``ResourceWarning``, "Event loop is closed"). So wait
+    (bounded) until no connection is in use, close, and disconnect again whatever a
+    straggler reconnected meanwhile. Cluster clients (no single pool) are just closed.
+    """
+    pool = getattr(client, "connection_pool", None)
+    in_use = getattr(pool, "_in_use_connections", None)
+    if pool is None or in_use is None:
+        await client.aclose()
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while in_use and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+    await client.aclose()
+    while in_use and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+    await pool.disconnect()
 
 
 def _awaiting(task: asyncio.Task[None]) -> str:
@@ -237,6 +271,10 @@ async def connect_redis(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+_probes: set[asyncio.Future[str | None]] = set()
+"""PINGs of ``ping_redis`` still running (their caller may have been cancelled)."""
+
+
 async def ping_redis(client: redis_asyncio.Redis, timeout_s: float) -> str | None:
     """``None`` when ``PING`` succeeds within ``timeout_s``, else a short reason.
 
@@ -247,6 +285,7 @@ async def ping_redis(client: redis_asyncio.Redis, timeout_s: float) -> str | Non
     orphaned PING ends on its own within ``timeout_s``.
     """
     probe = asyncio.ensure_future(_ping(client, timeout_s))
+    _probes.add(probe)  # AppContext.aclose waits for it before closing Redis
     probe.add_done_callback(_consume_result)
     return await asyncio.shield(probe)
 
@@ -264,5 +303,6 @@ async def _ping(client: redis_asyncio.Redis, timeout_s: float) -> str | None:
 
 def _consume_result(task: asyncio.Future[str | None]) -> None:
     """Retrieve an orphaned probe's outcome so asyncio does not log it as never retrieved."""
+    _probes.discard(task)
     if not task.cancelled():
         task.exception()

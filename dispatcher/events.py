@@ -127,7 +127,7 @@ async def _xread(r: Any, streams: dict[str, str]) -> list[Any]:
 
 
 _draining: set[asyncio.Future[list[Any]]] = set()
-"""Reads left to finish after their watcher went away (kept referenced until done)."""
+"""Reads in flight, also after their watcher went away (kept referenced until done)."""
 
 
 async def _read(r: Any, streams: dict[str, str]) -> list[Any]:
@@ -135,18 +135,22 @@ async def _read(r: Any, streams: dict[str, str]) -> list[Any]:
     read end by itself within ``BLOCK_MS``, so its pooled connection is returned intact
     instead of being torn down (redis-py drops a connection whose read is cancelled)."""
     task = asyncio.ensure_future(_xread(r, streams))
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        _draining.add(task)
-        task.add_done_callback(_drained)
-        raise
+    # every read, also one whose watcher missed its cancel (see drain)
+    _draining.add(task)
+    task.add_done_callback(_drained)
+    return await asyncio.shield(task)
 
 
-async def drain(timeout_s: float = 2 * BLOCK_MS / 1000) -> None:
-    """Wait (bounded) for reads of departed watchers to end; call before closing Redis."""
-    if _draining:
-        await asyncio.wait(list(_draining), timeout=timeout_s)
+async def drain(timeout_s: float = 5 * BLOCK_MS / 1000) -> None:
+    """Wait (bounded) for reads in flight to end; call before closing Redis.
+
+    Every read is waited for, not only those of watchers seen cancelled: redis-py 8.1 may
+    swallow a cancel that arrives mid-command, leaving a watcher reading past its cancel.
+    """
+    loop = asyncio.get_running_loop()
+    reads = [t for t in _draining if t.get_loop() is loop]
+    if reads:
+        await asyncio.wait(reads, timeout=timeout_s)
 
 
 def _drained(task: asyncio.Future[list[Any]]) -> None:

@@ -661,7 +661,9 @@ def get_watch_client(ctx: AppContext) -> Any:
         if client is not ctx.redis:
 
             async def close() -> None:
-                await client.aclose()
+                from dispatcher.context import close_redis
+
+                await close_redis(client)  # after its reads ended: none reconnects
 
             ctx.cleanups.append(close)
     return client
@@ -697,7 +699,8 @@ def add_services(server: grpc.aio.Server, ctx: AppContext) -> list[str]:
     pb_grpc.add_PolicyServiceServicer_to_server(PolicyService(ctx, handlers), server)
 
     async def refresh_queue_metrics() -> None:
-        while True:
+        # ends on shutdown also when redis-py swallowed the cancel of a command
+        while not ctx.shutdown_event.is_set():
             try:
                 await handlers.refresh_queue_metrics()
             except asyncio.CancelledError:

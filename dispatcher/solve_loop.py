@@ -141,6 +141,8 @@ class RegionWorker:
     next_clock: float = 0.0
     cadence_s: float = 5.0
     debounce_s: float = 0.005
+    stopping: bool = False
+    """Set when the worker ends: its event watch stops even if a cancel was swallowed."""
 
     async def run(self) -> None:
         self.reader = SnapshotReader(self.loop.redis)
@@ -175,6 +177,9 @@ class RegionWorker:
                         ).inc()
                     await asyncio.sleep(ERROR_BACKOFF_S)
         finally:
+            # redis-py 8.1 may swallow a cancel mid-command: the flag ends the watch loop
+            # anyway, so it never reads (opens a connection) after Redis was closed
+            self.stopping = True
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await watcher
@@ -184,7 +189,7 @@ class RegionWorker:
         key = keys.events_key(self.region.tenant, self.region.region)
         last = "$"
         redis = self.loop.redis
-        while True:
+        while not self.stopping:
             try:
                 reply: Any = await redis.xread(
                     {key: last}, count=1000, block=WATCH_BLOCK_MS
