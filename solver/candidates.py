@@ -21,6 +21,7 @@ from scipy.spatial import cKDTree
 
 from solver.constants import (
     CANDIDATE_OVERSAMPLE,
+    DENSE_PAIRS_MAX,
     PAIR_CHUNK,
     SKILL_PATTERN_MAX,
     TECH_SIDE_KEEP,
@@ -218,7 +219,12 @@ def build_candidates(
         held = problem.technicians.skill_levels[usable]
         pats, inv = np.unique(req, axis=0, return_inverse=True)
         inv = inv.reshape(-1)
-        if pats.shape[0] > SKILL_PATTERN_MAX:
+        if movable.size * usable.size <= DENSE_PAIRS_MAX:
+            got, nfeas = _dense(problem, params, state, movable, usable, None)
+            parts.extend(got)
+            any_feasible[movable] = nfeas > 0
+            groups = []
+        elif pats.shape[0] > SKILL_PATTERN_MAX:
             groups = [(movable, usable)]
         else:
             order = np.argsort(inv, kind="stable")

@@ -44,6 +44,11 @@ SKILL_PATTERN_MAX = 512
 """Up to this many distinct skill requirement rows get an exact per-pattern spatial
 index of the eligible technicians; beyond it one index over all technicians is used."""
 
+DENSE_PAIRS_MAX = 20_000
+"""A region with at most this many (movable ticket, free technician) pairs is evaluated in
+full (every feasible arc kept, no spatial index): exact, and cheaper than building the
+per-skill indexes. The live loop's regions are mostly this small between solves."""
+
 PAIR_CHUNK = 2_000_000
 """Most (ticket, technician) pairs evaluated in one vectorized block (bounds memory)."""
 
