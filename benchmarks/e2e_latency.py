@@ -20,11 +20,11 @@ Technicians work fast (so that capacity binds only when the pipeline is slow; th
 server-side ``assigned_to_cancelled`` hold time tells how long a queue place stayed taken):
 ``--work-ms`` after its assignment event a
 ticket leaves its technician's queue, by one cancel (default) or, with ``--lifecycle full``,
-accept + start + complete. These go straight to the store (``RedisStateStore.transition``,
-the same Lua as the RPCs) from this process to keep the load generator's own CPU low (on 2
-cores it competes with the servers); they are not part of the measured path. At most
-``LIFECYCLE_CONCURRENCY`` run at once;
-a failed one is counted (``lifecycle.errors``), since it leaves its slot held. At the end
+accept + start + complete. These go straight to the store's transition script (the same
+Lua as the RPCs), those falling due together in one pipeline of at most
+``LIFECYCLE_BATCH``, from this process to keep the load generator's own CPU low (on 2 cores
+it competes with the servers); they are not part of the measured path. A failed one is
+counted (``lifecycle.errors``), since it leaves its slot held. At the end
 ``capacity_audit`` checks the store's capacity bookkeeping: queue entries of tickets no
 longer held by that technician, held tickets missing from a queue, technicians over
 capacity (all should be 0).
@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import os
@@ -59,7 +60,7 @@ sys.path.insert(0, str(ROOT))
 TENANT = "default"  # dev-mode auth: every call is tenant 'default', role admin
 SKILLS = ("electrical", "plumbing", "hvac", "general")
 CENTER = (42.35, -71.07)
-LIFECYCLE_CONCURRENCY = 256
+LIFECYCLE_BATCH = 500
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -156,10 +157,10 @@ class Load:
         self.lifecycle_ok = 0
         self.lifecycle_errors: dict[str, int] = {}
         self.watch_error = ""
-        # at most this many lifecycle calls at once (each holds a Redis connection); with
-        # redis-py's old non-blocking pool of 100, the excess failed with MaxConnectionsError
-        # and each failed cancel left its queue place held for good
-        self.lifecycle_slots = asyncio.Semaphore(LIFECYCLE_CONCURRENCY)
+        # (due on the monotonic clock, ticket, technician, region), in due order: every
+        # ticket works the same --work-ms, so events arrive in due order
+        self.work: collections.deque[tuple[float, str, str, str]] = collections.deque()
+        self.work_added = asyncio.Event()
         self.pending: set[asyncio.Task[None]] = set()
         self.regions = [f"region-{i:02d}" for i in range(args.regions)]
         # region centres on a ring ~8 km around the city centre
@@ -280,34 +281,69 @@ class Load:
         e = response.event
         if e.ticket_id in self.intended and e.ticket_id not in self.latency:
             self.latency[e.ticket_id] = now - self.intended[e.ticket_id]
-            # the event names the region: the cancel then skips the id -> region lookup
-            store._cache_region(TENANT, e.ticket_id, e.region)
-            task = asyncio.create_task(self._work(store, e.ticket_id, e.technician_id))
-            self.pending.add(task)
-            task.add_done_callback(self.pending.discard)
+            due = now + self.args.work_ms / 1000.0
+            self.work.append((due, e.ticket_id, e.technician_id, e.region))
+            self.work_added.set()
 
-    async def _work(self, store: Any, ticket_id: str, technician_id: str) -> None:
-        await asyncio.sleep(self.args.work_ms / 1000.0)
+    async def technicians(self, store: Any, redis: Any) -> None:
+        """Finish the tickets whose work is due: one pipeline of transition scripts for
+        all of them (in order, so accept -> start -> complete of one ticket stay in order)."""
+        from dispatcher import store_lua
+
+        script = redis.register_script(store_lua.TRANSITION)
         actions = (
             ("accept", "start", "complete")
             if self.args.lifecycle == "full"
             else ("cancel",)
         )
-        try:
-            async with self.lifecycle_slots:
+        while True:
+            if not self.work:
+                self.work_added.clear()
+                await self.work_added.wait()
+                continue
+            wait = self.work[0][0] - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            now = time.monotonic()
+            batch = []
+            while self.work and self.work[0][0] <= now and len(batch) < LIFECYCLE_BATCH:
+                batch.append(self.work.popleft())
+            pipe = redis.pipeline(transaction=False)
+            for _, ticket_id, technician_id, region in batch:
+                ks, common = store._common(TENANT, region)
                 for action in actions:
                     argument = '{"code":"FIXED"}' if action == "complete" else ""
-                    await store.transition(
-                        TENANT,
-                        ticket_id,
-                        action,
-                        actor="" if action == "cancel" else technician_id,
-                        argument=argument,
+                    actor = "" if action == "cancel" else technician_id
+                    await script(  # queued on the pipeline, not yet sent
+                        keys=ks,
+                        args=[*common, ticket_id, action, actor, 0, argument],
+                        client=pipe,
                     )
-            self.lifecycle_ok += 1
-        except Exception as exc:  # counted, not swallowed: a failure here holds a slot
-            name = type(exc).__name__
-            self.lifecycle_errors[name] = self.lifecycle_errors.get(name, 0) + 1
+            try:
+                replies = await pipe.execute(raise_on_error=False)
+            except Exception as exc:  # counted: each failure here holds a slot
+                name = type(exc).__name__
+                self.lifecycle_errors[name] = self.lifecycle_errors.get(name, 0) + len(
+                    batch
+                )
+                continue
+            if len(replies) != len(batch) * len(actions):  # never silently fewer
+                self.lifecycle_errors["missing_reply"] = self.lifecycle_errors.get(
+                    "missing_reply", 0
+                ) + len(batch)
+                continue
+            for i in range(len(batch)):
+                codes = [
+                    r[0] if isinstance(r, list) else type(r).__name__
+                    for r in replies[i * len(actions) : (i + 1) * len(actions)]
+                ]
+                bad = [c for c in codes if c != "OK"]
+                if bad:
+                    self.lifecycle_errors[str(bad[0])] = (
+                        self.lifecycle_errors.get(str(bad[0]), 0) + 1
+                    )
+                else:
+                    self.lifecycle_ok += 1
 
     async def poll_backlog(self, stubs: Any, pb: Any) -> None:
         while True:
@@ -373,6 +409,7 @@ async def _run_load(
         await load.setup(stubs, pb)
         await asyncio.sleep(2.0)  # leases taken, first solves of the empty regions done
         watcher = asyncio.create_task(load.watch(stubs, pb, store))
+        load.pending.add(asyncio.create_task(load.technicians(store, redis)))
         poller = asyncio.create_task(load.poll_backlog(stubs, pb))
         await asyncio.sleep(0.3)
         phases: dict[str, Any] = {}

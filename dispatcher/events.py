@@ -191,6 +191,7 @@ async def watch(
     for region in initial:
         await add_region(region, new_since_start=False)
     last_refresh = time.monotonic()
+    raw_types = {t.value for t in request.types}  # as stored in the entries' "type"
     if metrics is not None:
         metrics.event_subscribers.inc()
     try:
@@ -214,14 +215,15 @@ async def watch(
                 region = region_of[str(key)]
                 for event_id, fields in entries:
                     positions[region] = str(event_id)
-                    event = event_from_entry(region, str(event_id), fields)
-                    if request.types and event.type not in request.types:
+                    # filters on the raw fields: an event nobody asked for is not decoded
+                    if raw_types and fields.get("type") not in raw_types:
                         continue
                     if request.technician_id and request.technician_id not in (
-                        event.technician_id,
-                        event.previous_technician_id,
+                        fields.get("tc", ""),
+                        fields.get("ptc", ""),
                     ):
                         continue
+                    event = event_from_entry(region, str(event_id), fields)
                     if metrics is not None:
                         metrics.event_stream_lag_seconds.observe(
                             max(0.0, now_s - _id_tuple(str(event_id))[0] / 1000)
