@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -171,6 +172,12 @@ async def serve(settings: Settings) -> int:
             install_solve_loop(ctx)
         server, port = await create_server(ctx, settings.grpc_address)
         await server.start()
+        # Everything allocated so far (modules, grpc, OR-Tools, numpy) lives as long as
+        # the process: keep it out of the cyclic collector's full passes, which otherwise
+        # scan it all and pause the event loop for tens of ms under load (measured: the
+        # longest gen-2 pause of a loaded API process halved).
+        gc.collect()
+        gc.freeze()
         ctx.start_background()
         logger.info(
             "dispatcher serving gRPC on %s:%d (services: %s), metrics on %s:%d, Redis %s",

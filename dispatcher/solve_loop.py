@@ -130,6 +130,8 @@ class RegionWorker:
     loop: SolveLoop
     region: RegionRef
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    woken: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when a cycle takes the pending wake (the watch may then read on)."""
     checked: set[str] = field(default_factory=set)
     solves: int = 0
     reader: SnapshotReader | None = None
@@ -157,6 +159,7 @@ class RegionWorker:
                 if self.wake.is_set() and self.debounce_s > 0:
                     await asyncio.sleep(self.debounce_s)
                 self.wake.clear()
+                self.woken.set()
                 token = self.loop.leases.token(self.region)
                 if token is None:
                     # Not locally valid right now (a renewal is late): wait for it. If the
@@ -200,14 +203,23 @@ class RegionWorker:
                 logger.warning("event watch of %s failed", self.region, exc_info=True)
                 await asyncio.sleep(ERROR_BACKOFF_S)
                 continue
+            woke = False
             for _, entries in reply or ():
                 for event_id, fields in entries:
                     last = str(event_id)
                     kind = fields.get("type", "")
                     if kind not in OWN_EVENT_TYPES:
-                        self.wake.set()
+                        woke = True
                     if kind.startswith("TECHNICIAN_"):
                         self.techs_dirty = True
+            if woke:
+                # One read per cycle: until a cycle takes this wake (its snapshot comes
+                # after), more events would only wake it again. Under load this turns a
+                # read per few events into one per solve; nothing is skipped, the next
+                # read starts where this one ended.
+                self.woken.clear()
+                self.wake.set()
+                await self.woken.wait()
 
     # -- one cycle ---------------------------------------------------------------------------
 
