@@ -35,6 +35,8 @@ EVENT_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
 BLOCK_MS = 1000
 """Longest wait of one XREAD; also how often the region list and shutdown are checked."""
 READ_COUNT = 500
+MAX_BATCH = 1000
+"""Largest ``max_batch`` a watcher may ask for (events per response)."""
 REGION_REFRESH_S = 2.0
 
 
@@ -166,8 +168,9 @@ async def watch(
     *,
     stop: asyncio.Event | None = None,
     metrics: DispatchMetrics | None = None,
-) -> AsyncIterator[Event]:
-    """Yield the tenant's events matching ``request`` until cancelled or ``stop`` is set."""
+) -> AsyncIterator[list[Event]]:
+    """Yield the tenant's events matching ``request``, as the lists that became available
+    together (in order, never empty), until cancelled or ``stop`` is set."""
     r: Any = redis  # redis-py's reply types are loose unions
     for region, after in request.after_event_ids.items():
         check_event_id(f"after_event_ids[{region!r}]", after)
@@ -211,6 +214,7 @@ async def watch(
             region_of = {keys.events_key(tenant, reg): reg for reg in positions}
             reply = await _read(r, streams)
             now_s = time.time()
+            batch: list[Event] = []
             for key, entries in reply:
                 region = region_of[str(key)]
                 for event_id, fields in entries:
@@ -228,7 +232,9 @@ async def watch(
                         metrics.event_stream_lag_seconds.observe(
                             max(0.0, now_s - _id_tuple(str(event_id))[0] / 1000)
                         )
-                    yield event
+                    batch.append(event)
+            if batch:
+                yield batch
     finally:
         if metrics is not None:
             metrics.event_subscribers.dec()

@@ -516,6 +516,11 @@ class EventService(_Base, pb_grpc.EventServiceServicer):
                 check_name(f"after_event_ids[{r!r}]", r)
             if request.start not in (0, 1, 2):
                 raise InvalidArgument("start", f"unknown enum value {request.start}")
+            if request.max_batch > ev.MAX_BATCH:
+                raise InvalidArgument(
+                    "max_batch", f"at most {ev.MAX_BATCH}, got {request.max_batch}"
+                )
+            per_response = max(1, request.max_batch)
             technician = request.technician_id
             if principal.role is Role.TECHNICIAN_APP:
                 if technician and technician != principal.technician_id:
@@ -544,8 +549,18 @@ class EventService(_Base, pb_grpc.EventServiceServicer):
                 stop=self.ctx.shutdown_event,
                 metrics=self.ctx.metrics,
             )
-            async for event in stream:
-                yield pb.WatchEventsResponse(event=convert.event_to_pb(event))
+            async for events in stream:
+                if per_response == 1:
+                    for event in events:
+                        yield pb.WatchEventsResponse(event=convert.event_to_pb(event))
+                    continue
+                for lo in range(0, len(events), per_response):
+                    yield pb.WatchEventsResponse(
+                        events=[
+                            convert.event_to_pb(e)
+                            for e in events[lo : lo + per_response]
+                        ]
+                    )
 
 
 class InsightService(_Base, pb_grpc.InsightServiceServicer):

@@ -122,6 +122,9 @@ def repair_shifts(
     scope = np.ones(m, np.bool_) if scope is None else scope.copy()
     for rnd in range(REPAIR_ROUNDS + 1):
         rows = np.flatnonzero((tech_of >= 0) & scope[np.maximum(tech_of, 0)])
+        if not np.isfinite(problem.technicians.shift_end_s[tech_of[rows]]).any():
+            # no queue here has a shift end to overrun: nothing to sequence or repair
+            return refill(core, tech_of, fill_scope, fill_rounds), status, none
         sch = sequence_queues(
             problem, core.lateness_w, rows, tech_of[rows],
             state.lat_deg, state.lon_deg, state.ready_s, False,

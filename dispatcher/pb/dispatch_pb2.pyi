@@ -622,7 +622,7 @@ class Event(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., region: _Optional[str] = ..., type: _Optional[_Union[EventType, str]] = ..., occurred_at_ms: _Optional[int] = ..., ticket_id: _Optional[str] = ..., technician_id: _Optional[str] = ..., previous_technician_id: _Optional[str] = ..., ticket_status: _Optional[_Union[TicketStatus, str]] = ..., ticket_version: _Optional[int] = ..., technician_version: _Optional[int] = ..., priority: _Optional[_Union[Priority, str]] = ..., assignment: _Optional[_Union[Assignment, _Mapping]] = ..., unassigned_reason: _Optional[_Union[UnassignedReason, str]] = ..., reason: _Optional[str] = ..., solve_id: _Optional[str] = ..., duplicate_of_ticket_id: _Optional[str] = ..., details: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class WatchEventsRequest(_message.Message):
-    __slots__ = ("regions", "technician_id", "types", "after_event_ids", "start")
+    __slots__ = ("regions", "technician_id", "types", "after_event_ids", "start", "max_batch")
     class AfterEventIdsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -635,18 +635,22 @@ class WatchEventsRequest(_message.Message):
     TYPES_FIELD_NUMBER: _ClassVar[int]
     AFTER_EVENT_IDS_FIELD_NUMBER: _ClassVar[int]
     START_FIELD_NUMBER: _ClassVar[int]
+    MAX_BATCH_FIELD_NUMBER: _ClassVar[int]
     regions: _containers.RepeatedScalarFieldContainer[str]
     technician_id: str
     types: _containers.RepeatedScalarFieldContainer[EventType]
     after_event_ids: _containers.ScalarMap[str, str]
     start: StartPosition
-    def __init__(self, regions: _Optional[_Iterable[str]] = ..., technician_id: _Optional[str] = ..., types: _Optional[_Iterable[_Union[EventType, str]]] = ..., after_event_ids: _Optional[_Mapping[str, str]] = ..., start: _Optional[_Union[StartPosition, str]] = ...) -> None: ...
+    max_batch: int
+    def __init__(self, regions: _Optional[_Iterable[str]] = ..., technician_id: _Optional[str] = ..., types: _Optional[_Iterable[_Union[EventType, str]]] = ..., after_event_ids: _Optional[_Mapping[str, str]] = ..., start: _Optional[_Union[StartPosition, str]] = ..., max_batch: _Optional[int] = ...) -> None: ...
 
 class WatchEventsResponse(_message.Message):
-    __slots__ = ("event",)
+    __slots__ = ("event", "events")
     EVENT_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
     event: Event
-    def __init__(self, event: _Optional[_Union[Event, _Mapping]] = ...) -> None: ...
+    events: _containers.RepeatedCompositeFieldContainer[Event]
+    def __init__(self, event: _Optional[_Union[Event, _Mapping]] = ..., events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
 
 class ExplainAssignmentRequest(_message.Message):
     __slots__ = ("ticket_id", "max_alternatives")

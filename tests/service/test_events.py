@@ -251,3 +251,39 @@ async def test_many_watchers_do_not_starve_other_calls(stubs: Stubs) -> None:
     assert {f[0].ticket_id for f in firsts} == {"W1"}
     for w in watches:
         w.cancel()
+
+
+async def test_batched_delivery_keeps_order_and_bounds(stubs: Stubs) -> None:
+    """max_batch > 1: events come several per response (never more than asked), in the
+    same order and with the same ids as one per response; above the limit, INVALID_ARGUMENT."""
+    start = {"start": pb.START_POSITION_EARLIEST, "regions": ["north"]}
+    items = [
+        pb.SubmitTicketRequest(request_id=f"b{i}", ticket=ticket(f"B{i}"))
+        for i in range(120)
+    ]
+    await stubs.tickets.BatchSubmitTickets(pb.BatchSubmitTicketsRequest(requests=items))
+
+    single = stubs.events.WatchEvents(pb.WatchEventsRequest(**start))
+    one_by_one = await read_n(single, 120)
+    single.cancel()
+
+    batched = stubs.events.WatchEvents(pb.WatchEventsRequest(max_batch=50, **start))
+    got: list[pb.Event] = []
+    sizes: list[int] = []
+    async with asyncio.timeout(10):
+        while len(got) < 120:
+            response = await batched.read()
+            assert not response.HasField("event")
+            sizes.append(len(response.events))
+            got.extend(response.events)
+    batched.cancel()
+    assert [e.event_id for e in got] == [e.event_id for e in one_by_one]
+    assert [e.ticket_id for e in got] == [f"B{i}" for i in range(120)]
+    assert max(sizes) <= 50  # within the bound
+    assert len(sizes) < 120  # batched
+
+    too_many = stubs.events.WatchEvents(pb.WatchEventsRequest(max_batch=1001))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await too_many.read()
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "max_batch" in (err.value.details() or "")
