@@ -67,6 +67,8 @@ from dispatcher.solve_snapshot import (
     limit_queued,
     views_from_snapshot,
 )
+from dispatcher.store_moves import TicketMover
+from dispatcher.widen import Widening, widen
 from solver.model import UnassignedReason
 
 if TYPE_CHECKING:
@@ -145,6 +147,8 @@ class RegionWorker:
     debounce_s: float = 0.005
     stopping: bool = False
     """Set when the worker ends: its event watch stops even if a cancel was swallowed."""
+    to_widen: list[Widening] = field(default_factory=list)
+    """Escalated tickets to move to a neighbouring region (after the next read)."""
 
     async def run(self) -> None:
         self.reader = SnapshotReader(self.loop.redis)
@@ -259,9 +263,14 @@ class RegionWorker:
                 snap, policy, token, now_ms, complete=complete, marks=marks
             )
             self.last_clock, self.next_clock = now_s, next_clock
-        if changed:  # escalations changed versions and priorities: read again
+        if changed or self.to_widen:  # escalations changed versions: read again
             snap = await self._snapshot(self.max_queued)
             now_ms = snap.taken_at_ms
+        if self.to_widen:
+            wanted, self.to_widen = self.to_widen, []
+            if await widen(lp.store, lp.mover, snap, token, wanted):
+                snap = await self._snapshot(self.max_queued)  # without the moved ones
+                now_ms = snap.taken_at_ms
         t_clock = time.perf_counter()
         ticket_views, tech_views = views_from_snapshot(snap, policy, now_ms, self.views)
         if held:
@@ -411,6 +420,9 @@ class RegionWorker:
 
         ``marks``: the region's SLA marks when the caller already read them."""
         lp = self.loop
+        # moves out of this region interrupted by a crash (or a lost lease) complete here
+        for ticket_id in await lp.mover.unfinished(snap.tenant, snap.region):
+            await lp.mover.finish(snap.tenant, snap.region, ticket_id)
         if marks is None:
             marks = await lp.sla.marks(snap.tenant, snap.region)
         if (
@@ -483,6 +495,9 @@ class RegionWorker:
             if not ok:
                 continue
             changed = changed or e.new_priority != e.old_priority
+            neighbours = policy.neighbours.get(snap.region, ())
+            if e.rule.widen_to_neighbours and neighbours:
+                self.to_widen.append(Widening(e.ticket_id, e.rule.name, neighbours))
             if m is not None:
                 m.escalations_total.labels(priority=f"P{e.old_priority}").inc()
             if e.rule.notify_supervisor:
@@ -701,6 +716,7 @@ class SolveLoop:
         self.sla = SlaRecorder(redis)
         self.duplicates = DuplicateIndex(redis)
         self.linker = DuplicateLinker(redis)
+        self.mover = TicketMover(redis, self.store.events_maxlen)
         self.pool = pool if pool is not None else SolverPool()
         manager_kwargs: dict[str, Any] = {"owner_id": owner_id} if owner_id else {}
         self.leases = LeaseManager(

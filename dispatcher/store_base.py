@@ -13,7 +13,7 @@ import json
 import time
 from collections import OrderedDict
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dispatcher import keys, redis_metrics, store_lua
 from dispatcher.cluster_client import (
@@ -36,11 +36,13 @@ from dispatcher.errors import (
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     import redis.asyncio as aioredis
 
     from dispatcher.metrics import DispatchMetrics
+
+_T = TypeVar("_T")
 
 ACTIONS = ("accept", "decline", "start", "complete", "cancel")
 _LIST_SCAN_BUDGET = 5000
@@ -176,8 +178,28 @@ class StoreBase:
     async def regions(self, tenant: str) -> list[str]:
         return sorted(await self._r.smembers(keys.regions_key(tenant)))
 
+    async def in_ticket_region(
+        self, tenant: str, ticket_id: str, op: Callable[[str], Awaitable[_T]]
+    ) -> _T:
+        """``op(region)`` in the region holding the ticket. A ticket moves region only by an
+        escalation (``store_moves``): when ``op`` finds nothing in a cached region, the
+        index is read again and ``op`` retried there once."""
+        cached = (tenant, ticket_id) in self._ticket_regions
+        region = await self.ticket_region(tenant, ticket_id)
+        try:
+            return await op(region)
+        except UnknownTicket:
+            if not cached:
+                raise
+            self._ticket_regions.pop((tenant, ticket_id), None)
+            fresh = await self.ticket_region(tenant, ticket_id)
+            if fresh == region:
+                raise
+            return await op(fresh)
+
     async def ticket_region(self, tenant: str, ticket_id: str) -> str:
-        """The region holding ``ticket_id``; ``UnknownTicket`` when none (ids never move)."""
+        """The region holding ``ticket_id``; ``UnknownTicket`` when none (may be cached:
+        use ``in_ticket_region`` for an operation on the ticket)."""
         cached = self._ticket_regions.get((tenant, ticket_id))
         if cached is not None:
             return cached

@@ -135,6 +135,8 @@ local id, action, actor, expected, arg = ARGV[4], ARGV[5], ARGV[6], tonumber(ARG
 local key = P .. 'ticket:' .. id
 local h = redis.call('HMGET', key, 'status', 'version', 'tech', 'prio', 'created', 'due', 'declined')
 if not h[1] then return {'NOT_FOUND'} end
+-- being moved to another region (dispatcher.store_moves): its state is frozen meanwhile
+if redis.call('HEXISTS', key, 'moving') == 1 then return {'MOVING'} end
 local st, ver, tech, prio, created, due = h[1], tonumber(h[2]), h[3] or '', h[4], h[5], h[6]
 if expected > 0 and ver ~= expected then return {'ABORTED', st, tostring(ver)} end
 local allowed = {
@@ -195,6 +197,7 @@ local id, read, body, prio, due = ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], 
 local key = P .. 'ticket:' .. id
 local h = redis.call('HMGET', key, 'status', 'version', 'tech', 'prio', 'created')
 if not h[1] then return {'NOT_FOUND'} end
+if redis.call('HEXISTS', key, 'moving') == 1 then return {'MOVING'} end
 if tonumber(h[2]) ~= read then return {'RACE', h[1], h[2]} end
 if not OPEN[h[1]] then return {'ILLEGAL', h[1]} end
 -- leave the old priority's indexes, join the new ones

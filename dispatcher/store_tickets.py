@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dispatcher import keys
 from dispatcher.domain import (
@@ -52,6 +52,13 @@ from dispatcher.store_base import (
     _encode_token,
     now_ms,
 )
+
+
+def _moving(ticket_id: str) -> StaleVersion:
+    return StaleVersion(
+        f"ticket {ticket_id!r} is being moved to a neighbouring region (escalation); "
+        "read it again and retry"
+    )
 
 
 def _as_created(item: SubmitTicket, now: int) -> Ticket:
@@ -287,11 +294,13 @@ class TicketStore(StoreBase):
                 future.set_result(result)
 
     async def get_ticket(self, tenant: str, ticket_id: str) -> Ticket:
-        region = await self.ticket_region(tenant, ticket_id)
-        h = await self._r.hgetall(keys.ticket_key(tenant, region, ticket_id))
-        if not h:
-            raise UnknownTicket(f"ticket {ticket_id!r} not found")
-        return ticket_from_hash(h)
+        async def read(region: str) -> Ticket:
+            h = await self._r.hgetall(keys.ticket_key(tenant, region, ticket_id))
+            if not h:
+                raise UnknownTicket(f"ticket {ticket_id!r} not found")
+            return ticket_from_hash(h)
+
+        return await self.in_ticket_region(tenant, ticket_id, read)
 
     async def transition(
         self,
@@ -311,16 +320,24 @@ class TicketStore(StoreBase):
         """
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}")
-        region = await self.ticket_region(tenant, ticket_id)
-        ks, args = self._common(tenant, region)
-        args += [ticket_id, action, actor, expected_version, argument]
-        reply = await self._transition(keys=ks, args=args)
+
+        async def apply(region: str) -> Any:
+            ks, args = self._common(tenant, region)
+            args += [ticket_id, action, actor, expected_version, argument]
+            reply = await self._transition(keys=ks, args=args)
+            if reply[0] == "NOT_FOUND":
+                raise UnknownTicket(f"ticket {ticket_id!r} not found")
+            return reply
+
+        reply = await self.in_ticket_region(tenant, ticket_id, apply)
         code = reply[0]
         if code == "OK":
             self._published(1)
             return ticket_from_hash(pairs_to_dict(reply[1]))
         if code == "NOT_FOUND":
             raise UnknownTicket(f"ticket {ticket_id!r} not found")
+        if code == "MOVING":
+            raise _moving(ticket_id)
         if code == "ABORTED":
             self._conflict("version")
             raise StaleVersion(
@@ -387,21 +404,29 @@ class TicketStore(StoreBase):
         ``StaleVersion`` when it changed since (the caller re-reads and retries), or
         ``IllegalTransition`` when it is closed.
         """
-        region = await self.ticket_region(tenant, ticket.ticket_id)
-        ks, args = self._common(tenant, region)
-        args += [
-            ticket.ticket_id,
-            read_version,
-            ticket_body(ticket),
-            ticket.priority,
-            ticket.response_due_ms,
-        ]
-        reply = await self._update(keys=ks, args=args)
+
+        async def apply(region: str) -> Any:
+            ks, args = self._common(tenant, region)
+            args += [
+                ticket.ticket_id,
+                read_version,
+                ticket_body(dataclasses.replace(ticket, region=region)),
+                ticket.priority,
+                ticket.response_due_ms,
+            ]
+            reply = await self._update(keys=ks, args=args)
+            if reply[0] == "NOT_FOUND":
+                raise UnknownTicket(f"ticket {ticket.ticket_id!r} not found")
+            return reply
+
+        reply = await self.in_ticket_region(tenant, ticket.ticket_id, apply)
         if reply[0] == "OK":
             self._published(1)
             return ticket_from_hash(pairs_to_dict(reply[1]))
         if reply[0] == "NOT_FOUND":
             raise UnknownTicket(f"ticket {ticket.ticket_id!r} not found")
+        if reply[0] == "MOVING":
+            raise _moving(ticket.ticket_id)
         if reply[0] == "RACE":
             self._conflict("version")
             raise StaleVersion(

@@ -74,6 +74,7 @@ class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_TYPE_TECHNICIAN_UPSERTED: _ClassVar[EventType]
     EVENT_TYPE_TECHNICIAN_AVAILABILITY_CHANGED: _ClassVar[EventType]
     EVENT_TYPE_TECHNICIAN_REMOVED: _ClassVar[EventType]
+    EVENT_TYPE_TICKET_MOVED: _ClassVar[EventType]
 
 class StartPosition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -137,6 +138,7 @@ EVENT_TYPE_TICKET_UNASSIGNABLE: EventType
 EVENT_TYPE_TECHNICIAN_UPSERTED: EventType
 EVENT_TYPE_TECHNICIAN_AVAILABILITY_CHANGED: EventType
 EVENT_TYPE_TECHNICIAN_REMOVED: EventType
+EVENT_TYPE_TICKET_MOVED: EventType
 START_POSITION_UNSPECIFIED: StartPosition
 START_POSITION_LATEST: StartPosition
 START_POSITION_EARLIEST: StartPosition

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import pytest
 
+from dispatcher.keys import events_key
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.solve_loop import supervisor_key
 from tests.dispatch.conftest import (
@@ -252,3 +254,67 @@ async def test_policy_change_takes_effect_at_the_next_solve(dispatch: Stubs) -> 
     await set_policy(7200.0)
     placed = await dispatch.wait_event(is_assignment)
     assert (placed.ticket_id, placed.technician_id) == ("T1", "A")
+
+
+async def test_escalation_widens_to_a_neighbouring_region(dispatch: Stubs) -> None:
+    """A P2 nobody in its region can serve escalates after 0.5 s, moves to the neighbour
+    that has a skilled technician, and is assigned there: one ticket, one escalation."""
+    rule = pb.EscalationRule(
+        name="widen",
+        priority=pb.PRIORITY_P2,
+        condition=pb.ESCALATION_CONDITION_NOT_ASSIGNED,
+        after_s=0.5,
+        raise_priority=1,
+        widen_to_neighbours=True,
+    )
+    await dispatch.policy.UpdatePolicy(
+        pb.UpdatePolicyRequest(
+            policy=pb.Policy(
+                escalation_rules=[rule],
+                neighbours={
+                    "north": pb.NeighbourRegions(regions=["east", "south"]),
+                    "south": pb.NeighbourRegions(regions=["north"]),
+                },
+            ),
+            update_mask={"paths": ["escalation_rules", "neighbours"]},
+        )
+    )
+    for tid, region, skills in (
+        ("N1", "north", [skill("electric", 3)]),
+        ("E1", "east", [skill("electric", 3)]),
+        ("S1", "south", [skill("gas", 2)]),
+    ):
+        await dispatch.technicians.UpsertTechnician(
+            pb.UpsertTechnicianRequest(
+                technician=technician(tid, region=region, skills=skills)
+            )
+        )
+    gas = [pb.SkillRequirement(skill="gas", min_level=1)]
+    await dispatch.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(
+            ticket=ticket("T1", priority=pb.PRIORITY_P2, required_skills=gas)
+        )
+    )
+    assigned = await dispatch.wait_event(
+        lambda e: is_assignment(e) and e.ticket_id == "T1", timeout_s=10.0
+    )
+    assert (assigned.region, assigned.technician_id) == ("south", "S1")
+    left, arrived = await dispatch.wait_events(
+        lambda e: e.type == pb.EVENT_TYPE_TICKET_MOVED, 2
+    )
+    assert (left.region, left.details["to_region"]) == ("north", "south")
+    assert (arrived.region, arrived.details["from_region"]) == ("south", "north")
+    got = await dispatch.tickets.GetTicket(pb.GetTicketRequest(ticket_id="T1"))
+    assert (got.region, got.priority) == ("south", pb.PRIORITY_P1)
+    listed = await dispatch.tickets.ListTickets(pb.ListTicketsRequest())
+    assert [t.ticket_id for t in listed.tickets] == ["T1"]
+    await asyncio.sleep(1.0)  # a few more clock rounds in the new region
+    escalated = [
+        region
+        for region in ("north", "south")
+        for _, f in await dispatch.loop.redis.xrange(events_key(TENANT, region))
+        if f["type"] == "TICKET_ESCALATED"
+    ]
+    assert escalated == ["north"]  # the marks moved with it: no second escalation
+    stats = await dispatch.insight.GetQueueStats(pb.GetQueueStatsRequest())
+    assert sum(p.queued for r in stats.regions for p in r.priorities) == 0
