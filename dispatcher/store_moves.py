@@ -11,6 +11,8 @@ that a crash can interrupt anywhere without losing or doubling the ticket:
 2. ``MOVE_IN`` in the target region: the same ticket (body with the new region, its
    version + 1, priority, due times, declines, SLA marks) is created there as QUEUED, with a
    ``TICKET_MOVED`` event saying where from. A second run finds it there and does nothing.
+   When the ticket comes back before an earlier move out of the target was completed, the
+   target still holds that move's frozen copy: the copy with the higher version wins.
 3. The tenant's ticket -> region index points at the target; then ``MOVE_DONE`` deletes
    the source's hash, its SLA marks and its ``moving`` entry.
 
@@ -64,10 +66,19 @@ MOVE_IN = (
     + r"""
 -- ARGV[4] ticket id, ARGV[5] flat field/value list of its hash (JSON array), ARGV[6] SLA
 -- marks JSON ('' = none), ARGV[7] details JSON, ARGV[8] the tenant's region set key ('' =
--- none: Redis Cluster), ARGV[9] this region's name. Returns 'OK' or 'PRESENT'.
+-- none: Redis Cluster), ARGV[9] this region's name, ARGV[10] the incoming version.
+-- Returns 'OK' or 'PRESENT'.
 local id = ARGV[4]
 local key = P .. 'ticket:' .. id
-if redis.call('EXISTS', key) == 1 then return 'PRESENT' end
+local here = redis.call('HMGET', key, 'version', 'moving')
+if here[1] then
+  -- a live copy here: this step ran already. A copy being moved out of here (an
+  -- unfinished earlier move) is replaced only by a newer one; the older side yields.
+  if not here[2] or tonumber(here[1]) >= tonumber(ARGV[10]) then return 'PRESENT' end
+  redis.call('DEL', key)
+  redis.call('HDEL', P .. 'slamarks', id)
+  redis.call('SREM', P .. 'moving', id)
+end
 local fields = cjson.decode(ARGV[5])
 redis.call('HSET', key, unpack(fields))
 local h = redis.call('HMGET', key, 'version', 'prio', 'created', 'due')
@@ -137,13 +148,20 @@ class TicketMover:
 
     async def finish(self, tenant: str, source: str, ticket_id: str) -> None:
         """Steps 2-3 of a move whose step 1 is done (idempotent)."""
+        target = await self.copy_in(tenant, source, ticket_id)
+        if target:
+            await self.complete(tenant, source, target, ticket_id)
+
+    async def copy_in(self, tenant: str, source: str, ticket_id: str) -> str:
+        """Step 2: the ticket created in its target region; returns the target ('' when
+        there is nothing to move: the move was completed already)."""
         from dispatcher.store import now_ms
 
         prefix = keys.region_prefix(tenant, source)
         raw = await self._r.hgetall(prefix + "ticket:" + ticket_id)
         if not raw or not raw.get("moving"):  # already finished (or never moved)
             await self._r.srem(prefix + MOVING, ticket_id)
-            return
+            return ""
         target = str(raw.pop("moving"))
         body = json.loads(raw["body"])
         body["region"] = target
@@ -164,11 +182,19 @@ class TicketMover:
                 json.dumps({"from_region": source}),
                 "" if self._cluster else keys.regions_key(tenant),
                 target,
+                raw["version"],
             ],
         )
+        return target
+
+    async def complete(
+        self, tenant: str, source: str, target: str, ticket_id: str
+    ) -> None:
+        """Step 3: the index names the target; the source's copy goes."""
         if self._cluster:
             await self._r.sadd(keys.regions_key(tenant), target)
         await self._r.hset(keys.ticket_region_key(tenant), ticket_id, target)
+        prefix = keys.region_prefix(tenant, source)
         await self._done(
             keys=[keys.events_key(tenant, source)], args=[prefix, ticket_id]
         )

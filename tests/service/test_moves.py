@@ -3,16 +3,23 @@ them, idempotence, the freeze while moving, and clients with a stale region cach
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import contextlib
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from dispatcher import keys
-from dispatcher.domain import SubmitTicket, TicketFilter, TicketStatus
-from dispatcher.errors import StaleVersion
-from dispatcher.store import RedisStateStore
+from dispatcher.context import redis_client as make_redis_client
+from dispatcher.domain import Assignment, SubmitTicket, TicketFilter, TicketStatus
+from dispatcher.errors import DispatchError, StaleVersion
+from dispatcher.store import Decision, ExpectedVersions, RedisStateStore
 from dispatcher.store_moves import TicketMover
-from tests.service.test_store import T, events, lease, tk
+from tests.service.test_store import T, events, lease, tech, tk
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -109,3 +116,206 @@ async def test_a_stale_region_cache_follows_the_move(
     other._ticket_regions[(T, "T1")] = SOURCE  # stale again
     cancelled = await other.cancel(T, "T1", "done elsewhere")
     assert (cancelled.region, cancelled.status) == (TARGET, TicketStatus.CANCELLED)
+
+
+# --- property: random submits, commits, lifecycle calls, moves and crashes mid-move -------
+
+REGIONS = (SOURCE, TARGET)
+TICKETS = [f"P{i}" for i in range(5)]
+OPEN_STATUSES = {
+    TicketStatus.QUEUED,
+    TicketStatus.ASSIGNED,
+    TicketStatus.ACCEPTED,
+    TicketStatus.IN_PROGRESS,
+}
+REDIS_URL: dict[str, str] = {}
+
+
+class MoveMachine(RuleBasedStateMachine):
+    """Invariants 1 and 4 of SPEC §3 across two regions while tickets move between them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.redis = make_redis_client(REDIS_URL["url"])
+        self.store = RedisStateStore(self.redis)
+        self.mover = TicketMover(self.redis, self.store.events_maxlen)
+        self.acked: set[str] = set()
+        self.run(self.redis.flushall())
+        for region in REGIONS:
+            self.run(self.redis.set(keys.lease_key(T, region), "tok"))
+            self.run(
+                self.store.upsert_technician(
+                    T, tech(f"K-{region}", capacity=2, region=region)
+                )
+            )
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def teardown(self) -> None:
+        self.run(self.redis.aclose())
+        self.loop.close()
+
+    @initialize()
+    def start(self) -> None:
+        pass
+
+    @rule(tid=st.sampled_from(TICKETS), region=st.sampled_from(REGIONS))
+    def submit(self, tid: str, region: str) -> None:
+        (res,) = self.run(self.store.submit(T, [SubmitTicket(tk(tid, region=region))]))
+        if res.error is None:
+            self.acked.add(tid)
+
+    @rule(tid=st.sampled_from(TICKETS), crash=st.booleans())
+    def move(self, tid: str, crash: bool) -> None:
+        """Move to the other region; with ``crash``, stop right after step 1."""
+        try:
+            t = self.run(self.store.get_ticket(T, tid))
+        except DispatchError:
+            return
+        source = t.region
+        target = TARGET if source == SOURCE else SOURCE
+        if crash:
+            self.run(
+                self.mover._out(
+                    keys=[keys.events_key(T, source)],
+                    args=[
+                        keys.region_prefix(T, source),
+                        1,
+                        1000,
+                        "tok",
+                        tid,
+                        t.version,
+                        target,
+                        "{}",
+                    ],
+                )
+            )
+        else:
+            self.run(self.mover.move(T, source, target, "tok", tid, t.version, {}))
+
+    @rule(
+        region=st.sampled_from(REGIONS),
+        crash=st.sampled_from(["none", "after_out", "after_in"]),
+    )
+    def widen_from(self, region: str, crash: str) -> None:
+        """As the solve loop does: a QUEUED ticket of the region's snapshot moves out,
+        possibly crashing after step 1 or 2 (the index update and cleanup not done)."""
+        snap = self.run(self.store.snapshot(T, region))
+        queued = [t for t in snap.tickets if t.status is TicketStatus.QUEUED]
+        if not queued:
+            return
+        t = queued[0]
+        target = TARGET if region == SOURCE else SOURCE
+        if crash == "none":
+            self.run(
+                self.mover.move(T, region, target, "tok", t.ticket_id, t.version, {})
+            )
+            return
+        reply = self.run(
+            self.mover._out(
+                keys=[keys.events_key(T, region)],
+                args=[keys.region_prefix(T, region), 1, 1000, "tok", t.ticket_id,
+                      t.version, target, "{}"],
+            )
+        )  # fmt: skip
+        if reply[0] == "OK" and crash == "after_in":
+            self.run(self.mover.copy_in(T, region, t.ticket_id))
+
+    @rule()
+    def recover(self) -> None:
+        for region in REGIONS:
+            for tid in self.run(self.mover.unfinished(T, region)):
+                self.run(self.mover.finish(T, region, tid))
+
+    @rule(region=st.sampled_from(REGIONS))
+    def commit(self, region: str) -> None:
+        """Assign every QUEUED ticket of the region to its technician while it has room."""
+        snap = self.run(self.store.snapshot(T, region))
+        queued = [t for t in snap.tickets if t.status is TicketStatus.QUEUED]
+        if not queued:
+            return
+        decisions = [
+            Decision(t.ticket_id, f"K-{region}", Assignment(f"K-{region}", 0))
+            for t in queued[:1]
+        ]
+        expected = ExpectedVersions(
+            {t.ticket_id: t.version for t in snap.tickets},
+            {k.technician_id: k.version for k in snap.technicians},
+        )
+        self.run(self.store.commit_assignments(T, region, "tok", decisions, expected))
+
+    @rule(
+        tid=st.sampled_from(TICKETS),
+        action=st.sampled_from(["accept", "decline", "cancel"]),
+    )
+    def lifecycle(self, tid: str, action: str) -> None:
+        with contextlib.suppress(DispatchError):
+            self.run(self.store.transition(T, tid, action, argument="r"))
+
+    @invariant()
+    def never_lost_never_doubled(self) -> None:
+        """Every acknowledged ticket reads back; an open one is listed by exactly one
+        region, or by none only while its move is unfinished."""
+        listed: dict[str, list[str]] = defaultdict(list)
+        moving: set[str] = set()
+        for region in REGIONS:
+            for t in self.run(self.store.snapshot(T, region)).tickets:
+                listed[t.ticket_id].append(region)
+            moving |= set(self.run(self.mover.unfinished(T, region)))
+        for tid in self.acked:
+            t = self.run(self.store.get_ticket(T, tid))
+            if t.status not in OPEN_STATUSES:
+                assert listed[tid] == [], (tid, t.status, listed[tid])
+            elif tid in moving:
+                assert t.status is TicketStatus.QUEUED
+                assert len(listed[tid]) <= 1, (tid, listed[tid])
+            else:
+                assert listed[tid] == [t.region], (tid, t.region, listed[tid])
+
+    @invariant()
+    def one_event_per_version(self) -> None:
+        """Across both streams, a ticket's events carry versions 1..current exactly once,
+        increasing within each region's stream."""
+        seen: dict[str, list[int]] = defaultdict(list)
+        for region in REGIONS:
+            per_region: dict[str, list[int]] = defaultdict(list)
+            for _, f in self.run(self.redis.xrange(keys.events_key(T, region))):
+                if f.get("tk"):
+                    per_region[f["tk"]].append(int(f["v"]))
+            for tid, versions in per_region.items():
+                assert versions == sorted(versions), (region, tid, versions)
+                seen[tid] += versions
+        for tid in self.acked:
+            # mid-move the index may name an older copy than the newest one: compare
+            # with the newest copy in either region
+            current = max(
+                int(
+                    self.run(self.redis.hget(keys.ticket_key(T, r, tid), "version"))
+                    or 0
+                )
+                for r in REGIONS
+            )
+            assert sorted(seen[tid]) == list(range(1, current + 1)), (tid, seen[tid])
+
+
+@pytest.fixture
+def machine_url(redis_server: str) -> str:
+    REDIS_URL["url"] = redis_server
+    return redis_server
+
+
+def test_moves_keep_invariants_over_random_operations(machine_url: str) -> None:
+    """Random submits, commits, lifecycle calls and moves (some crashing after step 1)."""
+    state = MoveMachine.TestCase
+    state.settings = settings(
+        max_examples=40,
+        stateful_step_count=25,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.function_scoped_fixture,
+        ],
+    )
+    state().runTest()
