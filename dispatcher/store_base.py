@@ -53,9 +53,6 @@ MAX_FLUSHES_IN_FLIGHT = 2
 """Coalesced unary-submit script calls running at once (see ``submit_one``)."""
 
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
 def now_ms() -> int:
     return int(time.time() * 1000)
 

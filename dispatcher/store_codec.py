@@ -8,8 +8,9 @@ Stream entries hold short field names (see ``store_lua``).
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from dispatcher.domain import (
     Assignment,
@@ -31,8 +32,13 @@ from dispatcher.domain import (
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_loads = json.loads
+
+def _dumps(value: Any) -> str:
+    """Compact JSON (UTF-8, no spaces), as the Lua scripts' cjson reads it."""
+    return orjson.dumps(value).decode()
+
+
+_loads = orjson.loads
 
 
 def pairs_to_dict(flat: Sequence[Any]) -> dict[str, str]:

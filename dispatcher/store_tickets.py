@@ -30,6 +30,7 @@ from dispatcher.errors import (
     UnknownTicket,
 )
 from dispatcher.store_codec import (
+    _dumps,
     pairs_to_dict,
     request_digest,
     resolution_json,
@@ -48,7 +49,6 @@ from dispatcher.store_base import (
     MAX_FLUSHES_IN_FLIGHT,
     StoreBase,
     _decode_token,
-    _dumps,
     _encode_token,
     now_ms,
 )
