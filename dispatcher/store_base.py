@@ -49,8 +49,11 @@ _LIST_SCAN_BUDGET = 5000
 """Most ticket ids one List call inspects before returning a (possibly short) page."""
 _REGION_CACHE_SIZE = 200_000
 _STATUS = {s.value: s for s in TicketStatus}
-MAX_FLUSHES_IN_FLIGHT = 2
-"""Coalesced unary-submit script calls running at once (see ``submit_one``)."""
+MAX_FLUSHES_IN_FLIGHT = 1
+"""Coalesced unary-submit script calls running at once (see ``submit_one``). One: the
+submits arriving during a call's round trip go out together in the next (measured with
+64 calls in flight: 9.4 submits per script call and 514 us of CPU per call, against 1.5
+and 632 us with two calls at once)."""
 
 
 def now_ms() -> int:
