@@ -160,6 +160,20 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         self._auth = authenticator
         self._on_reject = on_reject
 
+    def rejection(self, details: grpc.HandlerCallDetails) -> str | None:
+        """Why the call is refused (a missing or unknown credential), or None."""
+        if self._auth.dev_mode:
+            return None
+        if str(details.method).lstrip("/").startswith(PUBLIC_SERVICES):
+            return None
+        try:
+            self._auth.authenticate(details.invocation_metadata)
+        except Unauthenticated as exc:
+            if self._on_reject is not None:
+                self._on_reject()
+            return str(exc)
+        return None
+
     async def intercept_service(
         self,
         continuation: Callable[
@@ -167,22 +181,14 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         ],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
-        method = str(details.method).lstrip("/")
-        if self._auth.dev_mode or method.startswith(PUBLIC_SERVICES):
-            return await continuation(details)
-        try:
-            self._auth.authenticate(details.invocation_metadata)
-        except Unauthenticated as exc:
-            if self._on_reject is not None:
-                self._on_reject()
-            handler = await continuation(details)
-            if handler is None:
-                return None
-            return _reject_like(handler, str(exc))
-        return await continuation(details)
+        message = self.rejection(details)
+        handler = await continuation(details)
+        if message is None or handler is None:
+            return handler
+        return reject_like(handler, message)
 
 
-def _reject_like(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandler:
+def reject_like(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandler:
     """A handler of the same shape as ``handler`` that aborts with UNAUTHENTICATED."""
 
     async def abort(request: Any, context: grpc.aio.ServicerContext) -> Any:

@@ -1,9 +1,10 @@
-"""Server interceptors: request id, RPC latency / status-code metrics, in-flight gauge.
+"""Server interceptor: request id, RPC latency / status-code metrics, in-flight gauge, auth.
 
-``build_interceptors(ctx)`` returns the list handed to ``grpc.aio.server``; the first entry is
-the outermost, so it also times and counts calls that an inner interceptor (auth) rejects.
-Works for all four RPC shapes: the handler is wrapped with a function of the same kind
-(coroutine or async generator) as the one it wraps.
+``build_interceptors(ctx)`` returns the list handed to ``grpc.aio.server``: one interceptor
+that checks the credential (``AuthInterceptor.rejection``), so it also times and counts the
+calls it refuses, and wraps each method's handler once (the wrapped handlers are cached per
+method: nothing is rebuilt per call). Works for all four RPC shapes: the handler is wrapped
+with a function of the same kind (coroutine or async generator) as the one it wraps.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import grpc.aio
 
+from dispatcher.auth import reject_like
 from dispatcher.logging_setup import request_id_var
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
+    from dispatcher.auth import AuthInterceptor
     from dispatcher.context import AppContext
     from dispatcher.metrics import DispatchMetrics
 
@@ -43,8 +46,9 @@ def _code_name(code: object) -> str:
     return "OK"
 
 
-def _request_id(details: grpc.HandlerCallDetails) -> str:
-    for key, value in getattr(details, "invocation_metadata", None) or ():
+def _request_id(metadata: Any) -> str:
+    """The caller's ``x-request-id`` when valid, else a fresh one."""
+    for key, value in metadata or ():
         if (
             key == REQUEST_ID_KEY
             and isinstance(value, str)
@@ -72,8 +76,12 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
     replaces it (include ``("x-request-id", request_id_var.get())`` to keep it).
     """
 
-    def __init__(self, metrics: DispatchMetrics) -> None:
+    def __init__(
+        self, metrics: DispatchMetrics, auth: AuthInterceptor | None = None
+    ) -> None:
         self._metrics = metrics
+        self._auth = auth
+        self._wrapped: dict[str, grpc.RpcMethodHandler | None] = {}
 
     async def intercept_service(
         self,
@@ -82,36 +90,48 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
         ],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
+        refused = (
+            self._auth.rejection(handler_call_details)
+            if self._auth is not None
+            else None
+        )
+        key = str(handler_call_details.method)
+        if refused is None and key in self._wrapped:
+            return self._wrapped[key]
         handler = await continuation(handler_call_details)
         if handler is None:  # unknown method: grpc answers UNIMPLEMENTED itself
             return None
-        method = str(handler_call_details.method).lstrip("/")
-        request_id = _request_id(handler_call_details)
+        if refused is not None:
+            return self._wrap_handler(reject_like(handler, refused), key)
+        self._wrapped[key] = self._wrap_handler(handler, key)
+        return self._wrapped[key]
+
+    def _wrap_handler(
+        self, handler: grpc.RpcMethodHandler, key: str
+    ) -> grpc.RpcMethodHandler:
+        method = key.lstrip("/")
         for kind, make_handler in _HANDLER_FACTORIES:
             behavior = getattr(handler, kind)
             if behavior is not None:
                 return make_handler(
-                    self._wrap(behavior, method, request_id),
+                    self._wrap(behavior, method),
                     request_deserializer=handler.request_deserializer,
                     response_serializer=handler.response_serializer,
                 )
         return handler  # pragma: no cover - every handler has one of the four
 
-    def _wrap(
-        self, behavior: Callable[..., Any], method: str, request_id: str
-    ) -> Callable[..., Any]:
+    def _wrap(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
         """A handler of the same kind as ``behavior`` that records the call around it."""
         if inspect.isasyncgenfunction(behavior):
-            return self._wrap_async_generator(behavior, method, request_id)
+            return self._wrap_async_generator(behavior, method)
         if inspect.iscoroutinefunction(behavior):
-            return self._wrap_coroutine(behavior, method, request_id)
+            return self._wrap_coroutine(behavior, method)
         if inspect.isgeneratorfunction(behavior):
-            return self._wrap_generator(behavior, method, request_id)
-        return self._wrap_function(behavior, method, request_id)
+            return self._wrap_generator(behavior, method)
+        return self._wrap_function(behavior, method)
 
-    def _begin(
-        self, context: grpc.aio.ServicerContext[Any, Any], request_id: str
-    ) -> float:
+    def _begin(self, context: grpc.aio.ServicerContext[Any, Any]) -> float:
+        request_id = _request_id(context.invocation_metadata())
         request_id_var.set(request_id)
         context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
         self._metrics.rpc_in_flight.inc()
@@ -133,12 +153,12 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
         )
 
     def _wrap_coroutine(
-        self, behavior: Callable[..., Awaitable[Any]], method: str, request_id: str
+        self, behavior: Callable[..., Awaitable[Any]], method: str
     ) -> Callable[..., Any]:
         async def wrapper(
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> Any:
-            start = self._begin(context, request_id)
+            start = self._begin(context)
             failure: BaseException | None = None
             try:
                 return await behavior(request, context)
@@ -151,12 +171,12 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
         return wrapper
 
     def _wrap_async_generator(
-        self, behavior: Callable[..., AsyncIterator[Any]], method: str, request_id: str
+        self, behavior: Callable[..., AsyncIterator[Any]], method: str
     ) -> Callable[..., Any]:
         async def wrapper(
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
-            start = self._begin(context, request_id)
+            start = self._begin(context)
             failure: BaseException | None = None
             try:
                 async for response in behavior(request, context):
@@ -170,11 +190,11 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
         return wrapper
 
     def _wrap_function(
-        self, behavior: Callable[..., Any], method: str, request_id: str
+        self, behavior: Callable[..., Any], method: str
     ) -> Callable[..., Any]:
         def wrapper(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             context = _CodeRecordingContext(context)
-            start = self._begin(context, request_id)
+            start = self._begin(context)
             failure: BaseException | None = None
             try:
                 return behavior(request, context)
@@ -187,13 +207,13 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
         return wrapper
 
     def _wrap_generator(
-        self, behavior: Callable[..., Iterator[Any]], method: str, request_id: str
+        self, behavior: Callable[..., Iterator[Any]], method: str
     ) -> Callable[..., Any]:
         def wrapper(
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> Iterator[Any]:
             context = _CodeRecordingContext(context)
-            start = self._begin(context, request_id)
+            start = self._begin(context)
             failure: BaseException | None = None
             try:
                 yield from behavior(request, context)
@@ -245,7 +265,7 @@ def _failure_code(
 
 def build_interceptors(ctx: AppContext) -> list[grpc.aio.ServerInterceptor]:
     """Interceptors for ``grpc.aio.server``, outermost first (auth is appended after these)."""
-    # LIVE-STATE's auth: credentials in metadata -> tenant and role
+    # credentials in metadata -> tenant and role (dispatcher.auth)
     from dispatcher.service import auth_interceptor
 
-    return [ObservabilityInterceptor(ctx.metrics), auth_interceptor(ctx)]
+    return [ObservabilityInterceptor(ctx.metrics, auth=auth_interceptor(ctx))]
