@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -35,31 +34,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dispatcher import keys
-from dispatcher.duplicates import DuplicateIndex, DuplicateLinker, DuplicateProbe
+from dispatcher.duplicates import DuplicateIndex, DuplicateLinker
 from dispatcher.leases import DEFAULT_LEASE_TTL_MS, LeaseManager, RegionRef
 from dispatcher.policy import PolicyStore
 from dispatcher.sla import (
-    ClockTicket,
-    SlaAction,
-    SlaMarks,
     SlaRecorder,
-    at_risk_rows,
-    breaches,
-    escalations,
-    next_clock_deadline,
-    ticket_due_times,
 )
+from dispatcher.solve_duplicates import link_duplicates
 from dispatcher.solve_pool import SolveOutput, SolverPool
 from dispatcher.solve_problem import (
-    _REASON_NAMES,
     IndexMaps,
-    ProblemParts,
     TechnicianView,
     TicketView,
-    _ms,
     build_problem_parts,
     plan_decisions,
 )
+from dispatcher.solve_sla import run_clock_rules, signal_at_risk
 from dispatcher.solve_snapshot import (
     QUEUED_PER_PLACE,
     SnapshotReader,
@@ -77,9 +67,7 @@ if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
     from dispatcher.context import AppContext
-    from dispatcher.domain import Ticket
     from dispatcher.metrics import DispatchMetrics
-    from dispatcher.policy import Policy
     from dispatcher.store import RegionSnapshot
     from solver.model import Solution
 
@@ -111,18 +99,10 @@ MIN_QUEUED_READ = 200
 """A bounded snapshot reads at least this many QUEUED tickets."""
 """Clock rules (breaches, escalations) run at most this often unless one is due sooner."""
 ERROR_BACKOFF_S = 0.5
-SUPERVISOR_MAXLEN = 10_000
-HOUSEKEEPING_MAX = 50
-"""Most held-back duplicates whose original closed are settled per cycle."""
 
 
 async def _nothing() -> None:
     return None
-
-
-def supervisor_key(tenant: str, stream: str) -> str:
-    """The supervisor notification stream of a tenant (escalations with notify_supervisor)."""
-    return keys.tenant_prefix(tenant) + "supervisor:" + stream
 
 
 @dataclass
@@ -250,7 +230,9 @@ class RegionWorker:
             return float("inf")
         now_ms = snap.taken_at_ms
         complete = self.reader is not None and not self.reader.truncated
-        held = await self._duplicates(snap, policy, token, complete=complete)
+        held = await link_duplicates(
+            lp, self.checked, snap, policy, token, complete=complete
+        )
         t_dup = time.perf_counter()
         changed, next_clock = False, self.next_clock
         now_s = now_ms / 1000.0
@@ -259,9 +241,10 @@ class RegionWorker:
             # held ones and the most urgent QUEUED ones, which breach and escalate first;
             # the others are checked when they come into view. Reading the whole backlog
             # instead stalls the loop exactly when it is overloaded.
-            changed, next_clock = await self._clock_rules(
-                snap, policy, token, now_ms, complete=complete, marks=marks
+            changed, next_clock, widen_now = await run_clock_rules(
+                lp, snap, policy, token, now_ms, complete=complete, marks=marks
             )
+            self.to_widen += widen_now
             self.last_clock, self.next_clock = now_s, next_clock
         if changed or self.to_widen:  # escalations changed versions: read again
             snap = await self._snapshot(self.max_queued)
@@ -293,7 +276,7 @@ class RegionWorker:
         self.solves += 1
         solve_id = f"{lp.leases.owner_id}:{region}:{self.solves}"
         await self._commit(snap, token, output, maps, rows, tech_views, solve_id)
-        await self._at_risk(snap, token, output.solution, problem, maps)
+        await signal_at_risk(lp, snap, token, output.solution, problem, maps)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "solve %s: %d tickets x %d technicians; read+build %.1f ms (policy+snapshot "
@@ -403,296 +386,6 @@ class RegionWorker:
                 m.solve_unassigned.labels(
                     region=region, reason=reason.name.lower()
                 ).set(int(counts[reason.value]))
-
-    # -- SLA -------------------------------------------------------------------------------
-
-    async def _clock_rules(
-        self,
-        snap: RegionSnapshot,
-        policy: Policy,
-        token: str,
-        now_ms: int,
-        *,
-        complete: bool = True,
-        marks: dict[str, SlaMarks] | None = None,
-    ) -> tuple[bool, float]:
-        """Breaches and escalations due now; returns (priorities changed, next due time).
-
-        ``marks``: the region's SLA marks when the caller already read them."""
-        lp = self.loop
-        # moves out of this region interrupted by a crash (or a lost lease) complete here
-        for ticket_id in await lp.mover.unfinished(snap.tenant, snap.region):
-            await lp.mover.finish(snap.tenant, snap.region, ticket_id)
-        if marks is None:
-            marks = await lp.sla.marks(snap.tenant, snap.region)
-        if (
-            complete
-        ):  # marks of closed tickets go; a bounded read does not list every open one
-            open_ids = {t.ticket_id for t in snap.tickets}
-            await lp.sla.forget(
-                snap.tenant, snap.region, [k for k in marks if k not in open_ids]
-            )
-        clock: list[ClockTicket] = []
-        for t in snap.tickets:
-            created_s = t.created_at_ms / 1000.0
-            response, resolution = ticket_due_times(policy, t)
-            clock.append(
-                ClockTicket(
-                    t.ticket_id,
-                    t.priority,
-                    t.status.value,
-                    created_s,
-                    response,
-                    resolution,
-                    marks.get(t.ticket_id, SlaMarks()),
-                )
-            )
-        now_s = now_ms / 1000.0
-        found_breaches = breaches(clock, now_s)
-        found_escalations = escalations(policy, clock, now_s)
-        actions = [
-            SlaAction(
-                "breach",
-                b.ticket_id,
-                b.kind,
-                "",
-                json.dumps({"due_ms": str(_ms(b.due_s))}),
-            )
-            for b in found_breaches
-        ]
-        for e in found_escalations:
-            details = {
-                "old_priority": f"P{e.old_priority}",
-                "condition": e.rule.condition,
-            }
-            if e.rule.widen_to_neighbours:
-                details["widen_to"] = ",".join(policy.neighbours.get(snap.region, ()))
-            if e.rule.notify_supervisor:
-                details["supervisor_stream"] = policy.supervisor_stream
-            actions.append(
-                SlaAction(
-                    "esc",
-                    e.ticket_id,
-                    e.rule.name,
-                    str(e.new_priority),
-                    json.dumps(details),
-                )
-            )
-        applied = await lp.sla.apply(
-            snap.tenant, snap.region, token, actions, lp.store.events_maxlen
-        )
-        if not applied:
-            return False, next_clock_deadline(policy, clock, now_s)
-        m = lp.metrics
-        for b, ok in zip(found_breaches, applied, strict=False):
-            if ok and m is not None:
-                m.sla_breaches_total.labels(
-                    priority=f"P{b.priority}", kind=b.kind
-                ).inc()
-        esc_applied = applied[len(found_breaches) :]
-        changed = False
-        for e, ok in zip(found_escalations, esc_applied, strict=True):
-            if not ok:
-                continue
-            changed = changed or e.new_priority != e.old_priority
-            neighbours = policy.neighbours.get(snap.region, ())
-            if e.rule.widen_to_neighbours and neighbours:
-                self.to_widen.append(Widening(e.ticket_id, e.rule.name, neighbours))
-            if m is not None:
-                m.escalations_total.labels(priority=f"P{e.old_priority}").inc()
-            if e.rule.notify_supervisor:
-                await lp.redis.xadd(
-                    supervisor_key(snap.tenant, policy.supervisor_stream),
-                    {
-                        "type": "TICKET_ESCALATED",
-                        "region": snap.region,
-                        "ticket_id": e.ticket_id,
-                        "rule": e.rule.name,
-                        "old_priority": str(e.old_priority),
-                        "priority": str(e.new_priority),
-                        "widen_to": ",".join(policy.neighbours.get(snap.region, ())),
-                        "at_ms": str(now_ms),
-                    },
-                    maxlen=SUPERVISOR_MAXLEN,
-                    approximate=True,
-                )
-        return changed, next_clock_deadline(policy, clock, now_s)
-
-    async def _at_risk(
-        self,
-        snap: RegionSnapshot,
-        token: str,
-        sol: Solution,
-        problem: ProblemParts,
-        maps: IndexMaps,
-    ) -> None:
-        """SLA_AT_RISK once per ticket predicted to miss a due time."""
-        lp = self.loop
-        due = problem.tickets
-        rows = at_risk_rows(
-            sol,
-            due["response_due_s"],
-            due["resolution_due_s"],
-            due["created_s"],
-            problem.now_s,
-        )
-        # The dispatch_queue_at_risk gauge belongs to the queue statistics (handlers), which
-        # cover every region; the loop counts what it signals (dispatch_sla_at_risk_total).
-        m = lp.metrics
-        if not len(rows):
-            return
-        marks = await lp.sla.marks(snap.tenant, snap.region)
-        actions = [
-            SlaAction(
-                "risk",
-                maps.ticket_ids[i],
-                details=json.dumps(
-                    {
-                        "predicted_start_ms": str(_ms(float(sol.start_s[i]))),
-                        "response_due_ms": str(_ms(float(due["response_due_s"][i]))),
-                        "reason": _REASON_NAMES[int(sol.reason[i])],
-                    }
-                ),
-            )
-            for i in rows
-            if not marks.get(maps.ticket_ids[i], SlaMarks()).at_risk
-        ]
-        applied = await lp.sla.apply(
-            snap.tenant, snap.region, token, actions, lp.store.events_maxlen
-        )
-        if m is not None and applied:
-            prio = {t.ticket_id: t.priority for t in snap.tickets}
-            for a, ok in zip(actions, applied, strict=True):
-                if ok:
-                    m.sla_at_risk_total.labels(
-                        priority=f"P{prio.get(a.ticket_id, 4)}"
-                    ).inc()
-
-    # -- duplicates --------------------------------------------------------------------------
-
-    async def _duplicates(
-        self, snap: RegionSnapshot, policy: Policy, token: str, *, complete: bool = True
-    ) -> set[str]:
-        """Link new tickets that duplicate an open one; settle links whose original closed.
-
-        Returns the ids held back by links made in this cycle (the snapshot predates them).
-        """
-        lp = self.loop
-        open_by_id = {t.ticket_id: t for t in snap.tickets}
-        if complete:  # a bounded read does not list every open ticket
-            self.checked &= open_by_id.keys()
-        held: set[str] = set()
-        rule = policy.duplicates
-        fresh = sorted(
-            (
-                t
-                for t in snap.tickets
-                if t.status.value == "QUEUED"
-                and not t.duplicate_of_ticket_id
-                and not t.declined_by_technician_ids
-                and t.unassigned_reason.value == "NOT_YET_SOLVED"
-                and t.ticket_id not in self.checked
-            ),
-            key=lambda t: (t.created_at_ms, t.ticket_id),
-        )
-
-        async def is_open(ticket_id: str) -> tuple[bool, str, str]:
-            other = open_by_id.get(ticket_id)
-            if other is None and not complete:  # maybe just not in this bounded read
-                from dispatcher.errors import DispatchError
-
-                try:
-                    other = await lp.store.get_ticket(snap.tenant, ticket_id)
-                except DispatchError:
-                    other = None
-                if other is not None and not other.status.is_open:
-                    other = None
-            if other is None:
-                return False, "", ""
-            return True, other.category, other.asset_id
-
-        for t in fresh:
-            self.checked.add(t.ticket_id)
-            if not rule.enabled or not (t.asset_id or (t.category and t.location)):
-                continue  # nothing to match on: no Redis round trip
-            probe = DuplicateProbe(
-                t.ticket_id,
-                t.category,
-                t.created_at_ms / 1000.0,
-                t.location.lat_deg if t.location else None,
-                t.location.lon_deg if t.location else None,
-                t.asset_id,
-            )
-            original = await lp.duplicates.find_duplicate(
-                snap.tenant,
-                snap.region,
-                rule,
-                probe,
-                is_open,
-                allow_duplicate=t.allow_duplicate,
-            )
-            if original is None:
-                continue
-            ok = await lp.linker.link(
-                snap.tenant,
-                snap.region,
-                token,
-                t.ticket_id,
-                original,
-                held_back=not t.allow_duplicate,
-                maxlen=lp.store.events_maxlen,
-            )
-            if ok:
-                if not t.allow_duplicate:
-                    held.add(t.ticket_id)
-                if lp.metrics is not None:
-                    lp.metrics.duplicates_detected_total.inc()
-        if complete:
-            await self._settle_links(snap, open_by_id, token)
-        return held
-
-    async def _settle_links(
-        self, snap: RegionSnapshot, open_by_id: dict[str, Ticket], token: str
-    ) -> None:
-        """A held-back duplicate whose original is resolved is cancelled; one whose original
-        was cancelled is released for dispatch."""
-        from dispatcher.errors import DispatchError
-
-        lp = self.loop
-        orphans = [
-            t
-            for t in snap.tickets
-            if t.duplicate_of_ticket_id
-            and not t.allow_duplicate
-            and t.duplicate_of_ticket_id not in open_by_id
-        ][:HOUSEKEEPING_MAX]
-        for t in orphans:
-            original = t.duplicate_of_ticket_id
-            try:
-                status = (await lp.store.get_ticket(snap.tenant, original)).status.value
-            except DispatchError:
-                status = "GONE"
-            try:
-                if status == "RESOLVED":
-                    await lp.store.cancel(
-                        snap.tenant,
-                        t.ticket_id,
-                        f"duplicate of {original}, which was resolved",
-                    )
-                else:  # cancelled or gone: the duplicate is dispatched on its own
-                    await lp.linker.link(
-                        snap.tenant,
-                        snap.region,
-                        token,
-                        t.ticket_id,
-                        "",
-                        held_back=False,
-                        maxlen=lp.store.events_maxlen,
-                    )
-            except DispatchError:
-                logger.info(
-                    "could not settle duplicate %s of %s", t.ticket_id, original
-                )
 
 
 class SolveLoop:

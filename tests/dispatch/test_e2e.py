@@ -9,7 +9,7 @@ import pytest
 
 from dispatcher.keys import events_key
 from dispatcher.pb import dispatch_pb2 as pb
-from dispatcher.solve_loop import supervisor_key
+from dispatcher.solve_sla import supervisor_key
 from tests.dispatch.conftest import (
     TENANT,
     eventually,
