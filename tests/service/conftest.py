@@ -106,6 +106,15 @@ def stubs(grpc_channel: grpc.aio.Channel) -> Stubs:
 
 
 @pytest.fixture
+def machine_url(redis_server: str) -> str:
+    """The session Redis for the hypothesis state machines (``tests.service.machine``)."""
+    from tests.service.machine import REDIS_URL
+
+    REDIS_URL["url"] = redis_server
+    return redis_server
+
+
+@pytest.fixture
 def store(redis_client: redis.asyncio.Redis) -> RedisStateStore:
     """A store on the flushed session Redis."""
     return RedisStateStore(redis_client)

@@ -3,22 +3,20 @@ them, idempotence, the freeze while moving, and clients with a stale region cach
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, invariant, rule
 
 from dispatcher import keys
-from dispatcher.context import redis_client as make_redis_client
 from dispatcher.domain import Assignment, SubmitTicket, TicketFilter, TicketStatus
 from dispatcher.errors import DispatchError, StaleVersion
 from dispatcher.store import Decision, ExpectedVersions, RedisStateStore
 from dispatcher.store_moves import TicketMover
+from tests.service.machine import RedisMachine, run_machine
 from tests.service.test_store import T, events, lease, tech, tk
 
 if TYPE_CHECKING:
@@ -128,20 +126,16 @@ OPEN_STATUSES = {
     TicketStatus.ACCEPTED,
     TicketStatus.IN_PROGRESS,
 }
-REDIS_URL: dict[str, str] = {}
 
 
-class MoveMachine(RuleBasedStateMachine):
+class MoveMachine(RedisMachine):
     """Invariants 1 and 4 of SPEC §3 across two regions while tickets move between them."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.loop = asyncio.new_event_loop()
-        self.redis = make_redis_client(REDIS_URL["url"])
         self.store = RedisStateStore(self.redis)
         self.mover = TicketMover(self.redis, self.store.events_maxlen)
         self.acked: set[str] = set()
-        self.run(self.redis.flushall())
         for region in REGIONS:
             self.run(self.redis.set(keys.lease_key(T, region), "tok"))
             self.run(
@@ -149,13 +143,6 @@ class MoveMachine(RuleBasedStateMachine):
                     T, tech(f"K-{region}", capacity=2, region=region)
                 )
             )
-
-    def run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
-
-    def teardown(self) -> None:
-        self.run(self.redis.aclose())
-        self.loop.close()
 
     @initialize()
     def start(self) -> None:
@@ -301,22 +288,6 @@ class MoveMachine(RuleBasedStateMachine):
             assert sorted(seen[tid]) == list(range(1, current + 1)), (tid, seen[tid])
 
 
-@pytest.fixture
-def machine_url(redis_server: str) -> str:
-    REDIS_URL["url"] = redis_server
-    return redis_server
-
-
 def test_moves_keep_invariants_over_random_operations(machine_url: str) -> None:
-    """Random submits, commits, lifecycle calls and moves (some crashing after step 1)."""
-    state = MoveMachine.TestCase
-    state.settings = settings(
-        max_examples=40,
-        stateful_step_count=25,
-        deadline=None,
-        suppress_health_check=[
-            HealthCheck.too_slow,
-            HealthCheck.function_scoped_fixture,
-        ],
-    )
-    state().runTest()
+    """Random submits, commits, lifecycle calls and moves (some crashing after step 1 or 2)."""
+    run_machine(MoveMachine, examples=40, steps=25)

@@ -4,17 +4,14 @@ change, in order per ticket)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, invariant, rule
 
 from dispatcher import keys
-from dispatcher.context import redis_client as make_redis_client
 from dispatcher.domain import (
     Assignment,
     Location,
@@ -28,6 +25,7 @@ from dispatcher.domain import (
 )
 from dispatcher.errors import DispatchError
 from dispatcher.store import Decision, ExpectedVersions, RedisStateStore
+from tests.service.machine import RedisMachine, run_machine
 
 pytestmark = pytest.mark.integration
 
@@ -40,25 +38,14 @@ OPEN = {
     TicketStatus.ACCEPTED,
     TicketStatus.IN_PROGRESS,
 }
-REDIS_URL: dict[str, str] = {}
 
 
-class StoreMachine(RuleBasedStateMachine):
+class StoreMachine(RedisMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.loop = asyncio.new_event_loop()
-        self.redis = make_redis_client(REDIS_URL["url"])
         self.store = RedisStateStore(self.redis)
         self.acked: set[str] = set()
-        self.run(self.redis.flushall())
         self.run(self.redis.set(keys.lease_key(TENANT, REGION), "lease-1"))
-
-    def run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
-
-    def teardown(self) -> None:
-        self.run(self.redis.aclose())
-        self.loop.close()
 
     @initialize()
     def start(self) -> None:
@@ -199,22 +186,6 @@ class StoreMachine(RuleBasedStateMachine):
             )
 
 
-@pytest.fixture
-def machine_url(redis_server: str) -> str:
-    REDIS_URL["url"] = redis_server
-    return redis_server
-
-
 def test_store_invariants_hold_over_random_operations(machine_url: str) -> None:
     """Random interleavings of submit/commit/lifecycle/technician changes keep invariants 1, 2, 4."""
-    state = StoreMachine.TestCase
-    state.settings = settings(
-        max_examples=50,
-        stateful_step_count=30,
-        deadline=None,
-        suppress_health_check=[
-            HealthCheck.too_slow,
-            HealthCheck.function_scoped_fixture,
-        ],
-    )
-    state().runTest()
+    run_machine(StoreMachine, examples=50, steps=30)
