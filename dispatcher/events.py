@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dispatcher import keys
 from dispatcher.errors import InvalidArgument, OutOfRange
 from dispatcher.store_codec import event_from_entry
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
     import redis.asyncio as aioredis
 
@@ -114,7 +118,7 @@ async def _latest_id(redis: aioredis.Redis, key: str) -> str:
     return str(last[0][0]) if last else "0-0"
 
 
-async def _xread(r: Any, streams: dict[str, str]) -> list[Any]:
+async def _xread_once(r: Any, streams: dict[str, str]) -> list[Any]:
     """One blocking XREAD over ``streams``; per stream concurrently on Redis Cluster."""
     if not getattr(r, "is_cluster", False) and type(r).__name__ != "RedisCluster":
         return list(await r.xread(streams, count=READ_COUNT, block=BLOCK_MS) or ())
@@ -128,15 +132,41 @@ async def _xread(r: Any, streams: dict[str, str]) -> list[Any]:
     return [entry for reply in replies for entry in (reply or ())]
 
 
+_T = TypeVar("_T")
+
+READ_ATTEMPTS = 6
+"""Tries of one read: 0.05 s, then doubling (with jitter) up to 1.6 s between them."""
+_TRANSIENT = (RedisConnectionError, RedisTimeoutError, AttributeError, TypeError)
+"""A dropped connection; redis-py 8.1 may also surface one as an AttributeError or
+TypeError from the transport (redis/redis-py#4287). Seen here under bursts on a cluster,
+where one connection error makes redis-py's cluster client close every connection of the
+client, failing the reads of all watchers at once."""
+
+
+async def _retrying(fn: Callable[..., Awaitable[_T]], *args: Any) -> _T:
+    """``await fn(*args)``, tried again when the connection dropped (a read has no side
+    effect: a stream read starts again from the same positions, nothing skipped or
+    repeated); the last failure ends the watch."""
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            return await fn(*args)
+        except _TRANSIENT:
+            if attempt == READ_ATTEMPTS:
+                raise
+            logger.warning("event read failed; retrying", exc_info=True)
+            await asyncio.sleep(0.05 * 2 ** (attempt - 1) * (0.5 + random.random()))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 _draining: set[asyncio.Future[list[Any]]] = set()
 """Reads in flight, also after their watcher went away (kept referenced until done)."""
 
 
 async def _read(r: Any, streams: dict[str, str]) -> list[Any]:
-    """``_xread``, shielded: a watcher cancelled mid-read (client gone, shutdown) lets the
+    """A retried ``_xread_once``, shielded: a watcher cancelled mid-read (client gone, shutdown) lets the
     read end by itself within ``BLOCK_MS``, so its pooled connection is returned intact
     instead of being torn down (redis-py drops a connection whose read is cancelled)."""
-    task = asyncio.ensure_future(_xread(r, streams))
+    task = asyncio.ensure_future(_retrying(_xread_once, r, streams))
     # every read, also one whose watcher missed its cancel (see drain)
     _draining.add(task)
     task.add_done_callback(_drained)
@@ -181,15 +211,15 @@ async def watch(
         key = keys.events_key(tenant, region)
         after = request.after_event_ids.get(region)
         if after is not None:
-            await _check_retained(r, tenant, region, after)
+            await _retrying(_check_retained, r, tenant, region, after)
             positions[region] = after
         elif request.from_earliest or new_since_start:
             positions[region] = "0-0"
         else:
-            positions[region] = await _latest_id(r, key)
+            positions[region] = await _retrying(_latest_id, r, key)
 
     initial = list(request.regions) or sorted(
-        await r.smembers(keys.regions_key(tenant))
+        await _retrying(r.smembers, keys.regions_key(tenant))
     )
     for region in initial:
         await add_region(region, new_since_start=False)
@@ -201,7 +231,8 @@ async def watch(
         while stop is None or not stop.is_set():
             if all_regions and time.monotonic() - last_refresh > REGION_REFRESH_S:
                 last_refresh = time.monotonic()
-                for region in sorted(await r.smembers(keys.regions_key(tenant))):
+                regions = await _retrying(r.smembers, keys.regions_key(tenant))
+                for region in sorted(regions):
                     if region not in positions:
                         # a region created after the watch began: read it from its start
                         await add_region(region, new_since_start=True)
