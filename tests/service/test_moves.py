@@ -120,12 +120,6 @@ async def test_a_stale_region_cache_follows_the_move(
 
 REGIONS = (SOURCE, TARGET)
 TICKETS = [f"P{i}" for i in range(5)]
-OPEN_STATUSES = {
-    TicketStatus.QUEUED,
-    TicketStatus.ASSIGNED,
-    TicketStatus.ACCEPTED,
-    TicketStatus.IN_PROGRESS,
-}
 
 
 class MoveMachine(RedisMachine):
@@ -259,7 +253,7 @@ class MoveMachine(RedisMachine):
             assert len(listed[tid]) <= 1, (tid, listed[tid])
             if tid in moving:
                 continue  # its frozen copy waits for recovery (checked after it)
-            expected = [t.region] if t.status in OPEN_STATUSES else []
+            expected = [t.region] if t.status.is_open else []
             assert listed[tid] == expected, (tid, t.status, t.region, listed[tid])
 
     @invariant()

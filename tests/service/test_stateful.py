@@ -32,12 +32,6 @@ pytestmark = pytest.mark.integration
 TENANT, REGION = "prop", "r1"
 TICKETS = [f"T{i}" for i in range(6)]
 TECHS = ["A", "B", "C"]
-OPEN = {
-    TicketStatus.QUEUED,
-    TicketStatus.ASSIGNED,
-    TicketStatus.ACCEPTED,
-    TicketStatus.IN_PROGRESS,
-}
 
 
 class StoreMachine(RedisMachine):
@@ -150,7 +144,7 @@ class StoreMachine(RedisMachine):
         open_ids = {t.ticket_id for t in snap.tickets}
         for tid in self.acked:
             t = self.run(self.store.get_ticket(TENANT, tid))
-            assert (t.status in OPEN) == (tid in open_ids)
+            assert (t.status.is_open) == (tid in open_ids)
 
     @invariant()
     def one_holder_and_capacity(self) -> None:
