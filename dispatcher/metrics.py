@@ -249,6 +249,11 @@ class DispatchMetrics:
         self.escalations_total = Counter(
             "dispatch_escalations_total", "Escalations fired", ["priority"], registry=r
         )
+        self.tickets_moved_total = Counter(
+            "dispatch_tickets_moved_total",
+            "Tickets moved to a neighbouring region by an escalation (widening)",
+            registry=r,
+        )
         self.duplicates_detected_total = Counter(
             "dispatch_duplicates_detected_total",
             "Tickets detected as duplicates",

@@ -251,7 +251,7 @@ class RegionWorker:
             now_ms = snap.taken_at_ms
         if self.to_widen:
             wanted, self.to_widen = self.to_widen, []
-            if await widen(lp.store, lp.mover, snap, token, wanted):
+            if await widen(lp.store, lp.mover, snap, token, wanted, lp.metrics):
                 snap = await self._snapshot(self.max_queued)  # without the moved ones
                 now_ms = snap.taken_at_ms
         t_clock = time.perf_counter()

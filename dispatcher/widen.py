@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from dispatcher.domain import Technician, Ticket
+    from dispatcher.metrics import DispatchMetrics
     from dispatcher.store import RedisStateStore, RegionSnapshot
     from dispatcher.store_moves import TicketMover
 
@@ -59,6 +60,7 @@ async def widen(
     snap: RegionSnapshot,
     token: str,
     wanted: Sequence[Widening],
+    metrics: DispatchMetrics | None = None,
 ) -> dict[str, str]:
     """Move the wanted tickets that are still QUEUED; returns ticket id -> target region."""
     by_id = {t.ticket_id: t for t in snap.tickets}
@@ -96,6 +98,8 @@ async def widen(
         )
         if outcome == "OK":
             moved[ticket.ticket_id] = best
+            if metrics is not None:
+                metrics.tickets_moved_total.inc()
         else:
             logger.info("widen %s to %s: %s", ticket.ticket_id, best, outcome)
     return moved

@@ -350,6 +350,10 @@ ROWS: list[tuple[str, list[Panel]]] = [
                     f"sum(rate(dispatch_duplicates_detected_total[{RATE}]))",
                     "duplicates",
                 ),
+                (
+                    f"sum(rate(dispatch_tickets_moved_total[{RATE}]))",
+                    "moved to a neighbouring region",
+                ),
             ),
         ],
     ),

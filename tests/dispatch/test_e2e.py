@@ -316,5 +316,8 @@ async def test_escalation_widens_to_a_neighbouring_region(dispatch: Stubs) -> No
         if f["type"] == "TICKET_ESCALATED"
     ]
     assert escalated == ["north"]  # the marks moved with it: no second escalation
+    moved = dispatch.loop.metrics
+    assert moved is not None
+    assert moved.tickets_moved_total._value.get() == 1
     stats = await dispatch.insight.GetQueueStats(pb.GetQueueStatsRequest())
     assert sum(p.queued for r in stats.regions for p in r.priorities) == 0
