@@ -206,6 +206,11 @@ class TicketStore(StoreBase):
                         ticket = _as_created(items[i], int(args[1]))
                     results[i] = SubmitResult(tid, int(version), st, ticket=ticket)
                 elif code == "REPLAY":
+                    if not status:  # the ticket has moved region since (widening)
+                        ticket = await self.get_ticket(tenant, tid)
+                        version, st = ticket.version, ticket.status
+                        if not return_tickets:
+                            ticket = None
                     results[i] = SubmitResult(
                         tid, int(version), st, replayed=True, ticket=ticket
                     )
