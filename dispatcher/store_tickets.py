@@ -147,7 +147,9 @@ class TicketStore(StoreBase):
                 for i, other in zip(idx, claimed, strict=True):
                     if other:
                         tid = items[i].ticket.ticket_id
-                        results[i] = SubmitResult(
+                        results[i] = await self._moved_replay(
+                            tenant, region, items[i], return_tickets
+                        ) or SubmitResult(
                             tid,
                             error=AlreadyExists(
                                 f"ticket {tid!r} exists in region {other!r}"
@@ -240,6 +242,32 @@ class TicketStore(StoreBase):
                     )
             self._published(created)
         return [r for r in results if r is not None]
+
+    async def _moved_replay(
+        self, tenant: str, region: str, item: SubmitTicket, return_tickets: bool
+    ) -> SubmitResult | None:
+        """On Redis Cluster, a retried submit (same request id and payload) of a ticket that
+        has moved region since: the ticket where it is now; None when it is no retry."""
+        if not item.request_id:
+            return None
+        tid = item.ticket.ticket_id
+        held = await self._r.get(
+            keys.region_prefix(tenant, region) + "req:" + item.request_id
+        )
+        held_id, _, held_digest = str(held or "").partition("\t")
+        digest = item.request_digest or request_digest(
+            item.ticket, item.allow_duplicate
+        )
+        if held_id != tid or (held_digest and held_digest != digest):
+            return None
+        ticket = await self.get_ticket(tenant, tid)
+        return SubmitResult(
+            tid,
+            ticket.version,
+            ticket.status,
+            replayed=True,
+            ticket=ticket if return_tickets else None,
+        )
 
     async def submit_one(self, tenant: str, item: SubmitTicket) -> SubmitResult:
         """Submit one ticket, sharing a script call with concurrent submits.
