@@ -66,6 +66,13 @@ class ClusterUrl:
     password: str | None = None
 
 
+def is_cluster_client(client: object) -> bool:
+    """True when ``client`` talks to a Redis Cluster (keys of two regions in two slots)."""
+    return bool(getattr(client, "is_cluster", False)) or (
+        type(client).__name__ == "RedisCluster"
+    )
+
+
 def is_cluster_url(url: str) -> bool:
     """True when ``url`` names a Redis Cluster (``redis+cluster://`` or ``rediss+cluster://``)."""
     scheme, sep, _ = url.partition("://")

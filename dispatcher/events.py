@@ -22,6 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dispatcher import keys
+from dispatcher.cluster_client import is_cluster_client
 from dispatcher.errors import InvalidArgument, OutOfRange
 from dispatcher.store_codec import event_from_entry
 
@@ -120,7 +121,7 @@ async def _latest_id(redis: aioredis.Redis, key: str) -> str:
 
 async def _xread_once(r: Any, streams: dict[str, str]) -> list[Any]:
     """One blocking XREAD over ``streams``; per stream concurrently on Redis Cluster."""
-    if not getattr(r, "is_cluster", False) and type(r).__name__ != "RedisCluster":
+    if not is_cluster_client(r):
         return list(await r.xread(streams, count=READ_COUNT, block=BLOCK_MS) or ())
     # a multi-key XREAD must stay in one slot on a cluster: one read per region stream
     replies = await asyncio.gather(

@@ -32,6 +32,15 @@ def _shift_end_s(tech: Technician, now_ms: int) -> float | None:
     return None
 
 
+def on_duty(tech: Technician, now_ms: int) -> bool:
+    """Available or busy, located, and within a shift now (or without shifts)."""
+    return (
+        tech.status.value in ("AVAILABLE", "BUSY")
+        and tech.location is not None
+        and _shift_end_s(tech, now_ms) is not None
+    )
+
+
 @dataclass
 class ViewCache:
     """Views of the previous snapshot, reused while the decoded item is the same object
@@ -105,13 +114,12 @@ def views_from_snapshot(
                 seen_k[id(k)] = khit
                 continue
         shift_end = _shift_end_s(k, now_ms)
-        on_duty = k.status.value in ("AVAILABLE", "BUSY") and shift_end is not None
         loc = k.location
         techs.append(
             TechnicianView(
                 technician_id=k.technician_id,
                 version=k.version,
-                available=on_duty and loc is not None,
+                available=on_duty(k, now_ms),
                 lat_deg=loc.lat_deg if loc else 0.0,
                 lon_deg=loc.lon_deg if loc else 0.0,
                 capacity=k.capacity,

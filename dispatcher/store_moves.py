@@ -29,6 +29,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from dispatcher import keys
+from dispatcher.cluster_client import is_cluster_client
+from dispatcher.sla import MARKS
 from dispatcher.store_lua import _COMMON
 
 if TYPE_CHECKING:
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
 
 MOVING = "moving"
 """Region key suffix: set of ticket ids moved out by step 1, not yet finished."""
-MARKS = "slamarks"  # dispatcher.sla.MARKS (the region's SLA marks hash)
 
 MOVE_OUT = (
     _COMMON
@@ -113,7 +114,7 @@ class TicketMover:
 
     @property
     def _cluster(self) -> bool:
-        return type(self._r).__name__ == "RedisCluster"
+        return is_cluster_client(self._r)
 
     async def move(
         self,

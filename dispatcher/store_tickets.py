@@ -9,6 +9,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from dispatcher import keys
+from dispatcher.cluster_client import is_cluster_client
 from dispatcher.domain import (
     Location,
     Page,
@@ -59,6 +60,11 @@ def _moving(ticket_id: str) -> StaleVersion:
         f"ticket {ticket_id!r} is being moved to a neighbouring region (escalation); "
         "read it again and retry"
     )
+
+
+def _digest(item: SubmitTicket) -> str:
+    """The request digest kept with the item's request-id reservation."""
+    return item.request_digest or request_digest(item.ticket, item.allow_duplicate)
 
 
 def _as_created(item: SubmitTicket, now: int) -> Ticket:
@@ -113,7 +119,7 @@ class TicketStore(StoreBase):
     @property
     def is_cluster(self) -> bool:
         """True on Redis Cluster: tenant-wide keys then live in another slot than a region's."""
-        return type(self.redis).__name__ == "RedisCluster"
+        return is_cluster_client(self.redis)
 
     async def submit(
         self,
@@ -171,12 +177,7 @@ class TicketStore(StoreBase):
                         ),
                         items[i].ticket.priority,
                         items[i].response_due_ms or items[i].ticket.response_due_ms,
-                        (
-                            items[i].request_digest
-                            or request_digest(items[i].ticket, items[i].allow_duplicate)
-                        )
-                        if items[i].request_id
-                        else "",
+                        _digest(items[i]) if items[i].request_id else "",
                     ]
                     for i in idx
                 ]
@@ -255,10 +256,7 @@ class TicketStore(StoreBase):
             keys.region_prefix(tenant, region) + "req:" + item.request_id
         )
         held_id, _, held_digest = str(held or "").partition("\t")
-        digest = item.request_digest or request_digest(
-            item.ticket, item.allow_duplicate
-        )
-        if held_id != tid or (held_digest and held_digest != digest):
+        if held_id != tid or (held_digest and held_digest != _digest(item)):
             return None
         ticket = await self.get_ticket(tenant, tid)
         return SubmitResult(

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dispatcher.solve_snapshot import on_duty
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -35,19 +37,13 @@ class Widening:
     neighbours: tuple[str, ...]
 
 
-def _on_duty(tech: Technician, now_ms: int) -> bool:
-    if tech.status.value not in ("AVAILABLE", "BUSY") or tech.location is None:
-        return False
-    return not tech.shifts or any(s.start_ms <= now_ms < s.end_ms for s in tech.shifts)
-
-
 def free_places(ticket: Ticket, technicians: Sequence[Technician], now_ms: int) -> int:
     """Free queue places of the on-duty technicians holding the ticket's skills."""
     need = {s.skill: s.level for s in ticket.required_skills}
     total = 0
     for tech in technicians:
         held = {s.skill: s.level for s in tech.skills}
-        if _on_duty(tech, now_ms) and all(
+        if on_duty(tech, now_ms) and all(
             held.get(k, 0) >= lvl for k, lvl in need.items()
         ):
             total += max(0, tech.capacity - len(tech.queue_ticket_ids))
