@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -54,6 +54,9 @@ from tests.cluster.serve_procs import (  # noqa: E402  (after the sys.path line)
     technician,
     ticket_request,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -168,6 +171,16 @@ class Watcher:
         async for response in call:
             self.assigned.setdefault(response.event.ticket_id, time.monotonic())
 
+    async def until_assigned(
+        self, ticket_ids: Collection[str], timeout_s: float, poll_s: float
+    ) -> None:
+        """Wait (at most ``timeout_s``) until every ticket has its assignment event."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not all(
+            t in self.assigned for t in ticket_ids
+        ):
+            await asyncio.sleep(poll_s)
+
 
 async def _latency_phase(
     pb: Any,
@@ -210,11 +223,7 @@ async def _latency_phase(
             )
         )
     await asyncio.gather(*sends)
-    deadline = time.monotonic() + args.drain_s
-    while time.monotonic() < deadline and not all(
-        t in watcher.assigned for t in intended
-    ):
-        await asyncio.sleep(0.1)
+    await watcher.until_assigned(intended, args.drain_s, 0.1)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     lat = [
@@ -380,11 +389,7 @@ async def _failover(
                         for r, t in enumerate(probes)
                     )
                 )
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and not all(
-                    t in watcher.assigned for t in probes
-                ):
-                    await asyncio.sleep(0.02)
+                await watcher.until_assigned(probes, 30, 0.02)
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
             got = [
