@@ -127,8 +127,6 @@ class RegionWorker:
     debounce_s: float = 0.005
     stopping: bool = False
     """Set when the worker ends: its event watch stops even if a cancel was swallowed."""
-    to_widen: list[Widening] = field(default_factory=list)
-    """Escalated tickets to move to a neighbouring region (after the next read)."""
 
     async def run(self) -> None:
         self.reader = SnapshotReader(self.loop.redis)
@@ -235,6 +233,7 @@ class RegionWorker:
         )
         t_dup = time.perf_counter()
         changed, next_clock = False, self.next_clock
+        widen_now: list[Widening] = []
         now_s = now_ms / 1000.0
         if now_s >= min(self.next_clock, self.last_clock + CLOCK_INTERVAL_S):
             # Under a backlog (a bounded read) the clock rules see the tickets in view: the
@@ -244,16 +243,15 @@ class RegionWorker:
             changed, next_clock, widen_now = await run_clock_rules(
                 lp, snap, policy, token, now_ms, complete=complete, marks=marks
             )
-            self.to_widen += widen_now
             self.last_clock, self.next_clock = now_s, next_clock
-        if changed or self.to_widen:  # escalations changed versions: read again
+        if changed or widen_now:  # escalations changed versions: read again
             snap = await self._snapshot(self.max_queued)
             now_ms = snap.taken_at_ms
-        if self.to_widen:
-            wanted, self.to_widen = self.to_widen, []
-            if await widen(lp.store, lp.mover, snap, token, wanted, lp.metrics):
-                snap = await self._snapshot(self.max_queued)  # without the moved ones
-                now_ms = snap.taken_at_ms
+        if widen_now and await widen(
+            lp.store, lp.mover, snap, token, widen_now, lp.metrics
+        ):
+            snap = await self._snapshot(self.max_queued)  # without the moved ones
+            now_ms = snap.taken_at_ms
         t_clock = time.perf_counter()
         ticket_views, tech_views = views_from_snapshot(snap, policy, now_ms, self.views)
         if held:
