@@ -23,16 +23,13 @@ import tomllib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import grpc
-import grpc.aio
-
 from dispatcher.domain import Principal, Role
 from dispatcher.errors import Unauthenticated
 from dispatcher.settings import SettingsError
 from dispatcher.validation import ID_RE, NAME_RE
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable
+    from collections.abc import Callable, Iterable
     from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -151,8 +148,9 @@ class Authenticator:
         return principal
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no stubs
-    """Rejects dispatch.v1 calls without a valid credential before they reach a servicer."""
+class AuthGate:
+    """Refuses dispatch.v1 calls without a valid credential before they reach a servicer
+    (``dispatcher.call_observer`` asks it first); health and reflection stay open."""
 
     def __init__(
         self, authenticator: Authenticator, on_reject: Callable[[], None] | None = None
@@ -160,52 +158,21 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         self._auth = authenticator
         self._on_reject = on_reject
 
-    def rejection(self, details: grpc.HandlerCallDetails) -> str | None:
+    @staticmethod
+    def is_public(method: str) -> bool:
+        """Whether ``method`` (``package.Service/Method``) is reachable without a credential."""
+        return method.startswith(PUBLIC_SERVICES)
+
+    def rejection(
+        self, method: str, metadata: Iterable[tuple[str, str | bytes]] | None
+    ) -> str | None:
         """Why the call is refused (a missing or unknown credential), or None."""
-        if self._auth.dev_mode:
-            return None
-        if str(details.method).lstrip("/").startswith(PUBLIC_SERVICES):
+        if self._auth.dev_mode or self.is_public(method):
             return None
         try:
-            self._auth.authenticate(details.invocation_metadata)
+            self._auth.authenticate(metadata)
         except Unauthenticated as exc:
             if self._on_reject is not None:
                 self._on_reject()
             return str(exc)
         return None
-
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]
-        ],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        message = self.rejection(details)
-        handler = await continuation(details)
-        if message is None or handler is None:
-            return handler
-        return reject_like(handler, message)
-
-
-def reject_like(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandler:
-    """A handler of the same shape as ``handler`` that aborts with UNAUTHENTICATED."""
-
-    async def abort(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-
-    async def abort_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-        yield  # pragma: no cover
-
-    kw = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(abort, **kw)
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(abort_stream, **kw)
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(abort, **kw)
-    return grpc.stream_stream_rpc_method_handler(abort_stream, **kw)

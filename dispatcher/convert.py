@@ -113,8 +113,14 @@ def technician_status_to_pb(value: TechnicianStatus) -> Any:
     return _enum_to_pb(pb.TechnicianStatus, "TECHNICIAN_STATUS_", value)
 
 
+_UNASSIGNED_REASON_TO_PB = {
+    r: _enum_to_pb(pb.UnassignedReason, "UNASSIGNED_REASON_", r)
+    for r in UnassignedReason
+}
+
+
 def unassigned_reason_to_pb(value: UnassignedReason) -> Any:
-    return _enum_to_pb(pb.UnassignedReason, "UNASSIGNED_REASON_", value)
+    return _UNASSIGNED_REASON_TO_PB[value]
 
 
 def unassigned_reason_from_pb(value: int) -> UnassignedReason:
@@ -235,39 +241,58 @@ def ticket_from_pb(msg: pb.Ticket, field: str = "ticket") -> Ticket:
 
 
 def ticket_to_pb(t: Ticket) -> pb.Ticket:
+    # Hot path (every submit answer, every listed ticket): empty fields are not set at all,
+    # which is ~3x cheaper than handing every field to the constructor.
     msg = pb.Ticket(
         ticket_id=t.ticket_id,
         region=t.region,
-        category=t.category,
         priority=priority_to_pb(t.priority),
-        title=t.title,
-        description=t.description,
-        required_skills=[
-            pb.SkillRequirement(skill=s.skill, min_level=s.level)
-            for s in t.required_skills
-        ],
-        asset_id=t.asset_id,
         work_duration_s=t.work_duration_s,
-        customer_tier=t.customer_tier,
-        preferred_technician_ids=t.preferred_technician_ids,
-        excluded_technician_ids=t.excluded_technician_ids,
-        attributes=dict(t.attributes),
-        allow_duplicate=t.allow_duplicate,
         status=ticket_status_to_pb(t.status),
         version=t.version,
-        declined_by_technician_ids=t.declined_by_technician_ids,
-        unassigned_reason=unassigned_reason_to_pb(t.unassigned_reason),
-        duplicate_of_ticket_id=t.duplicate_of_ticket_id,
-        cancel_reason=t.cancel_reason,
+        unassigned_reason=_UNASSIGNED_REASON_TO_PB[t.unassigned_reason],
         created_at_ms=t.created_at_ms,
         updated_at_ms=t.updated_at_ms,
-        accepted_at_ms=t.accepted_at_ms,
-        started_at_ms=t.started_at_ms,
-        closed_at_ms=t.closed_at_ms,
-        escalation_level=t.escalation_level,
     )
+    if t.category:
+        msg.category = t.category
+    if t.title:
+        msg.title = t.title
+    if t.description:
+        msg.description = t.description
+    if t.required_skills:
+        add_skill = msg.required_skills.add
+        for s in t.required_skills:
+            add_skill(skill=s.skill, min_level=s.level)
+    if t.asset_id:
+        msg.asset_id = t.asset_id
+    if t.customer_tier:
+        msg.customer_tier = t.customer_tier
+    if t.preferred_technician_ids:
+        msg.preferred_technician_ids.extend(t.preferred_technician_ids)
+    if t.excluded_technician_ids:
+        msg.excluded_technician_ids.extend(t.excluded_technician_ids)
+    if t.attributes:
+        msg.attributes.update(t.attributes)
+    if t.allow_duplicate:
+        msg.allow_duplicate = True
+    if t.declined_by_technician_ids:
+        msg.declined_by_technician_ids.extend(t.declined_by_technician_ids)
+    if t.duplicate_of_ticket_id:
+        msg.duplicate_of_ticket_id = t.duplicate_of_ticket_id
+    if t.cancel_reason:
+        msg.cancel_reason = t.cancel_reason
+    if t.accepted_at_ms:
+        msg.accepted_at_ms = t.accepted_at_ms
+    if t.started_at_ms:
+        msg.started_at_ms = t.started_at_ms
+    if t.closed_at_ms:
+        msg.closed_at_ms = t.closed_at_ms
+    if t.escalation_level:
+        msg.escalation_level = t.escalation_level
     if t.location is not None:
-        msg.location.CopyFrom(location_to_pb(t.location))
+        msg.location.latitude_deg = t.location.lat_deg
+        msg.location.longitude_deg = t.location.lon_deg
     if t.window_start_ms or t.window_end_ms:
         msg.time_window.start_ms = t.window_start_ms
         msg.time_window.end_ms = t.window_end_ms

@@ -2,7 +2,7 @@
 
 Library modules only do ``logger = logging.getLogger(__name__)``; handlers are configured
 here, called once from ``dispatcher serve`` (never at import). Every record carries the
-``request_id`` of the gRPC call it was logged under (set by ``dispatcher.interceptors``).
+``request_id`` of the gRPC call it was logged under (set by ``dispatcher.call_observer``).
 """
 
 from __future__ import annotations

@@ -144,7 +144,7 @@ class DispatchMetrics:
         self.region_cap = RegionCap(max_regions)
         r = registry
 
-        # -- gRPC (dispatcher.interceptors) -----------------------------------------------
+        # -- gRPC (dispatcher.call_observer) ---------------------------------------------
         self.rpc_duration_seconds = Histogram(
             "dispatch_rpc_duration_seconds",
             "gRPC call latency by method (service/Method) and status code; _count is the request count",

@@ -1,4 +1,4 @@
-"""gRPC server assembly: dispatch.v1 services, health, reflection, interceptors, TLS.
+"""gRPC server assembly: dispatch.v1 services, health, reflection, call observer, TLS.
 
 ``create_server(ctx, address)`` builds and binds a ``grpc.aio.Server`` (not started) and
 returns it with the bound port, so tests can bind ``127.0.0.1:0``. The caller starts it,
@@ -7,17 +7,17 @@ then ``ctx.start_background()`` (which runs the health watcher registered here).
 
 from __future__ import annotations
 
-import importlib
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from dispatcher.call_observer import CallObserver, ObservedServer
 from dispatcher.health import DrainingHealthServicer, HealthWatcher
-from dispatcher.interceptors import build_interceptors
+from dispatcher.service import add_services, auth_gate
 
 if TYPE_CHECKING:
     from dispatcher.context import AppContext
@@ -31,20 +31,6 @@ REFLECTION_SERVICE_NAME: str = reflection.SERVICE_NAME
 
 class ServerBindError(RuntimeError):
     """The gRPC address could not be bound (message is one line)."""
-
-
-def _add_dispatch_services(server: grpc.aio.Server, ctx: AppContext) -> list[str]:
-    """Call ``dispatcher.service.add_services`` when that module exists (it is built in parallel)."""
-    try:
-        module = importlib.import_module("dispatcher.service")
-    except ModuleNotFoundError as exc:
-        if exc.name != "dispatcher.service":
-            raise
-        logger.warning(
-            "dispatcher.service not found: serving health and reflection only"
-        )
-        return []
-    return list(cast("list[str]", module.add_services(server, ctx)))
 
 
 def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
@@ -77,15 +63,17 @@ async def create_server(ctx: AppContext, address: str) -> tuple[grpc.aio.Server,
         ("grpc.max_receive_message_length", max_bytes),
         ("grpc.max_send_message_length", max_bytes),
     ]
-    server = grpc.aio.server(interceptors=build_interceptors(ctx), options=options)
+    server = grpc.aio.server(options=options)
     try:
         # Bind first: a bad address then fails before add_services touches ctx.
         port = _bind(server, address, ctx.settings)
-        names = _add_dispatch_services(server, ctx)
+        # every handler is wrapped when registered: request id, metrics, credential check
+        observed = ObservedServer(server, CallObserver(ctx.metrics, auth_gate(ctx)))
+        names = add_services(observed, ctx)
         health = DrainingHealthServicer(ctx.shutdown_event)
-        health_pb2_grpc.add_HealthServicer_to_server(health, server)
+        health_pb2_grpc.add_HealthServicer_to_server(health, observed)
         reflection.enable_server_reflection(
-            [*names, HEALTH_SERVICE_NAME, REFLECTION_SERVICE_NAME], server
+            [*names, HEALTH_SERVICE_NAME, REFLECTION_SERVICE_NAME], observed
         )
         watcher = HealthWatcher(ctx, health, [*names, HEALTH_SERVICE_NAME])
         await watcher.check_once()

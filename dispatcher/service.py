@@ -20,7 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dispatcher import convert
 from dispatcher import events as ev
-from dispatcher.auth import Authenticator, AuthInterceptor
+from dispatcher.auth import Authenticator, AuthGate
 from dispatcher.domain import Role, SubmitTicket, TicketFilter
 from dispatcher.errors import (
     AlreadyExists,
@@ -45,6 +45,7 @@ from dispatcher.validation import check_name
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from dispatcher.call_observer import ObservedServer
     from dispatcher.context import AppContext
     from dispatcher.domain import Principal
 
@@ -108,14 +109,14 @@ def get_authenticator(ctx: AppContext) -> Authenticator:
     return auth
 
 
-def auth_interceptor(ctx: AppContext) -> AuthInterceptor:
-    """The interceptor that refuses dispatch.v1 calls without a valid credential early
-    (before a client stream is read); servicers still resolve the principal themselves."""
+def auth_gate(ctx: AppContext) -> AuthGate:
+    """Refuses dispatch.v1 calls without a valid credential early (before a client stream
+    is read); servicers still resolve the principal themselves."""
 
     def rejected() -> None:
         ctx.metrics.rejected_requests_total.labels(reason="unauthenticated").inc()
 
-    return AuthInterceptor(get_authenticator(ctx), on_reject=rejected)
+    return AuthGate(get_authenticator(ctx), on_reject=rejected)
 
 
 def get_admission(ctx: AppContext) -> Admission:
@@ -165,10 +166,13 @@ class _Base:
                 admitted = True
             principal = self._principal(context)
             remaining = context.time_remaining() if admit else None
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError("deadline already expired")
-            async with asyncio.timeout(remaining):
+            if remaining is None:
                 yield principal
+            elif remaining <= 0:
+                raise TimeoutError("deadline already expired")
+            else:
+                async with asyncio.timeout(remaining):
+                    yield principal
         except (
             DispatchError,
             TimeoutError,
@@ -699,7 +703,7 @@ def build_handlers(ctx: AppContext) -> Handlers:
     return h
 
 
-def add_services(server: grpc.aio.Server, ctx: AppContext) -> list[str]:
+def add_services(server: ObservedServer, ctx: AppContext) -> list[str]:
     """Register every dispatch.v1 service on ``server``; return their full names.
 
     Also appends the periodic queue-gauge refresh to ``ctx.background``.

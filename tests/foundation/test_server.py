@@ -1,4 +1,4 @@
-"""In-process gRPC server: health, reflection, interceptor metrics, request ids, Redis auth."""
+"""In-process gRPC server: health, reflection, call metrics, request ids, Redis auth."""
 
 from __future__ import annotations
 
@@ -275,3 +275,20 @@ async def test_cancelling_a_ping_always_cancels_the_caller(
         done, _ = await asyncio.wait({task}, timeout=2)
         assert done, "the cancel was swallowed"
         assert task.cancelled()
+
+
+def test_sync_handlers_are_observed_only_where_no_credential_is_checked() -> None:
+    """A synchronous handler cannot be refused before it runs: registering one for an
+    authenticated service fails at start-up; a public one (health) is wrapped."""
+    from dispatcher.auth import Authenticator, AuthGate
+    from dispatcher.call_observer import CallObserver
+    from dispatcher.metrics import DispatchMetrics, new_registry
+
+    gate = AuthGate(Authenticator({}))
+    observer = CallObserver(DispatchMetrics(new_registry(process_metrics=False)), gate)
+    sync = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
+    with pytest.raises(TypeError, match="make it async"):
+        observer.wrap(sync, "dispatch.v1.TicketService/GetTicket")
+    wrapped = observer.wrap(sync, "grpc.health.v1.Health/Check")
+    assert wrapped.unary_unary is not None
+    assert wrapped.unary_unary is not sync.unary_unary

@@ -252,7 +252,7 @@ def test_sha256_credentials() -> None:
     assert Authenticator.from_file(None).authenticate([]).tenant == "default"
 
 
-async def test_interceptor_rejects_streams_and_leaves_health_open(
+async def test_unauthenticated_streams_are_refused_and_health_stays_open(
     auth_stubs: Stubs,
 ) -> None:
     """A client stream without a credential is refused up front; health needs none."""

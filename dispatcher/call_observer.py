@@ -1,10 +1,9 @@
-"""Server interceptor: request id, RPC latency / status-code metrics, in-flight gauge, auth.
+"""Every RPC's request id, latency / status-code metrics, in-flight gauge and credential check.
 
-``build_interceptors(ctx)`` returns the list handed to ``grpc.aio.server``: one interceptor
-that checks the credential (``AuthInterceptor.rejection``), so it also times and counts the
-calls it refuses, and wraps each method's handler once (the wrapped handlers are cached per
-method: nothing is rebuilt per call). Works for all four RPC shapes: the handler is wrapped
-with a function of the same kind (coroutine or async generator) as the one it wraps.
+``ObservedServer(server, observer)`` is what the services are registered on: each method
+handler is wrapped once, when it is registered, by ``CallObserver.wrap`` (a handler of the
+same kind: coroutine, async generator, function or generator), so no grpc.aio server
+interceptor runs per call and a refused call never reaches a servicer.
 """
 
 from __future__ import annotations
@@ -20,16 +19,13 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import grpc.aio
 
-from dispatcher.auth import reject_like
 from dispatcher.logging_setup import request_id_var
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 
-    from dispatcher.auth import AuthInterceptor
-    from dispatcher.context import AppContext
+    from dispatcher.auth import AuthGate
     from dispatcher.metrics import DispatchMetrics
-
 logger = logging.getLogger(__name__)
 
 REQUEST_ID_KEY = "x-request-id"
@@ -67,8 +63,10 @@ _HANDLER_FACTORIES: tuple[tuple[str, Callable[..., grpc.RpcMethodHandler]], ...]
 """The four handler kinds of a ``grpc.RpcMethodHandler`` and the factory for each."""
 
 
-class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no stubs
-    """Sets ``request_id_var`` and echoes it as trailing metadata; records latency and code.
+class CallObserver:
+    """Sets ``request_id_var`` and echoes it as trailing metadata; records latency and code;
+    refuses a call without a valid credential (``AuthGate``) before the handler runs (so a
+    client stream is not read), counting and timing the refusal like any other call.
 
     ``dispatch_rpc_duration_seconds{method,code}`` takes ``method`` as ``package.Service/Method``;
     streaming calls are timed from start to the end of the stream.
@@ -76,40 +74,14 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
     replaces it (include ``("x-request-id", request_id_var.get())`` to keep it).
     """
 
-    def __init__(
-        self, metrics: DispatchMetrics, auth: AuthInterceptor | None = None
-    ) -> None:
+    def __init__(self, metrics: DispatchMetrics, auth: AuthGate | None = None) -> None:
         self._metrics = metrics
         self._auth = auth
-        self._wrapped: dict[str, grpc.RpcMethodHandler | None] = {}
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        refused = (
-            self._auth.rejection(handler_call_details)
-            if self._auth is not None
-            else None
-        )
-        key = str(handler_call_details.method)
-        if refused is None and key in self._wrapped:
-            return self._wrapped[key]
-        handler = await continuation(handler_call_details)
-        if handler is None:  # unknown method: grpc answers UNIMPLEMENTED itself
-            return None
-        if refused is not None:
-            return self._wrap_handler(reject_like(handler, refused), key)
-        self._wrapped[key] = self._wrap_handler(handler, key)
-        return self._wrapped[key]
-
-    def _wrap_handler(
-        self, handler: grpc.RpcMethodHandler, key: str
+    def wrap(
+        self, handler: grpc.RpcMethodHandler, method: str
     ) -> grpc.RpcMethodHandler:
-        method = key.lstrip("/")
+        """``handler`` of ``method`` (``package.Service/Method``) with the call observed."""
         for kind, make_handler in _HANDLER_FACTORIES:
             behavior = getattr(handler, kind)
             if behavior is not None:
@@ -126,6 +98,10 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
             return self._wrap_async_generator(behavior, method)
         if inspect.iscoroutinefunction(behavior):
             return self._wrap_coroutine(behavior, method)
+        if self._auth is not None and not self._auth.is_public(method):
+            raise TypeError(
+                f"{method}: a synchronous handler cannot refuse a call; make it async"
+            )
         if inspect.isgeneratorfunction(behavior):
             return self._wrap_generator(behavior, method)
         return self._wrap_function(behavior, method)
@@ -136,6 +112,15 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
         context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
         self._metrics.rpc_in_flight.inc()
         return time.perf_counter()
+
+    async def _admit(
+        self, method: str, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        """Abort with UNAUTHENTICATED when the call carries no valid credential."""
+        if self._auth is not None:
+            refused = self._auth.rejection(method, context.invocation_metadata())
+            if refused is not None:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, refused)
 
     def _end(
         self,
@@ -161,6 +146,7 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
             start = self._begin(context)
             failure: BaseException | None = None
             try:
+                await self._admit(method, context)
                 return await behavior(request, context)
             except BaseException as exc:
                 failure = exc
@@ -179,6 +165,7 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
             start = self._begin(context)
             failure: BaseException | None = None
             try:
+                await self._admit(method, context)
                 async for response in behavior(request, context):
                     yield response
             except BaseException as exc:
@@ -263,9 +250,46 @@ def _failure_code(
     return "UNKNOWN"
 
 
-def build_interceptors(ctx: AppContext) -> list[grpc.aio.ServerInterceptor]:
-    """Interceptors for ``grpc.aio.server``, outermost first (auth is appended after these)."""
-    # credentials in metadata -> tenant and role (dispatcher.auth)
-    from dispatcher.service import auth_interceptor
+class ObservedServer:
+    """A ``grpc.aio.Server`` as the ``add_*Servicer_to_server`` functions see it: every
+    method handler they register is wrapped by ``observer`` first."""
 
-    return [ObservabilityInterceptor(ctx.metrics, auth=auth_interceptor(ctx))]
+    def __init__(self, server: grpc.aio.Server, observer: CallObserver) -> None:
+        self.server = server
+        self._observer = observer
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler]
+    ) -> None:
+        self.server.add_registered_method_handlers(
+            service,
+            {m: self._observer.wrap(h, f"{service}/{m}") for m, h in handlers.items()},
+        )
+
+    def add_generic_rpc_handlers(
+        self, handlers: Sequence[grpc.GenericRpcHandler]
+    ) -> None:
+        self.server.add_generic_rpc_handlers(
+            tuple(_ObservedGeneric(h, self._observer) for h in handlers)
+        )
+
+
+class _ObservedGeneric(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpc ships no stubs
+    """A generic handler whose handlers are observed (wrapped once per method)."""
+
+    def __init__(self, inner: grpc.GenericRpcHandler, observer: CallObserver) -> None:
+        self._inner = inner
+        self._observer = observer
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        method = str(details.method)
+        wrapped = self._wrapped.get(method)
+        if wrapped is None:
+            handler = self._inner.service(details)
+            if handler is None:  # unknown method: grpc answers UNIMPLEMENTED itself
+                return None
+            wrapped = self._wrapped[method] = self._observer.wrap(
+                handler, method.lstrip("/")
+            )
+        return wrapped
