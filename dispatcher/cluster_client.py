@@ -22,7 +22,7 @@ from urllib.parse import unquote
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from redis.asyncio import Redis
     from redis.asyncio.cluster import RedisCluster
@@ -345,25 +345,28 @@ class ReplicatedScript:
 
 async def call_script_batch(
     client: Redis | RedisCluster,
-    script: Callable[..., Awaitable[Any]],
+    script: Any,
     calls: Sequence[tuple[Sequence[Any], Sequence[Any]]],
     *,
     concurrency: int = 64,
 ) -> list[Any]:
     """Run ``script(keys=..., args=...)`` for each ``(keys, args)`` of ``calls``; results in order.
 
-    On a single server the calls go in one pipeline (one round trip). redis-py refuses
-    EVALSHA in a cluster pipeline, so on a cluster calls on different first keys run
-    concurrently (at most ``concurrency`` at once) while calls on the same first key keep
-    their order, as they would in the pipeline.
+    ``script`` is a registered script or a :class:`ReplicatedScript` (or one wrapped by
+    ``redis_metrics``, which then times the batch as one round trip). On a single server the
+    calls go in one pipeline: one round trip, EVALSHA each, then ``WAIT`` when the script
+    requires replicas (:class:`ReplicationTimeout` when too few acknowledged). A call refused
+    with NOSCRIPT (the server's script cache was emptied, e.g. by a restart) did not run: the
+    script is loaded and those calls alone run again. redis-py refuses EVALSHA in a cluster
+    pipeline, so on a cluster calls on different first keys run concurrently (at most
+    ``concurrency`` at once) while calls on the same first key keep their order.
+    Raises the first error a call answered (after every call has run).
     """
-    from redis.asyncio.cluster import RedisCluster
-
-    if not isinstance(client, RedisCluster):
-        pipe = client.pipeline(transaction=False)
-        for keys, args in calls:
-            await script(keys=keys, args=args, client=pipe)
-        return list(await pipe.execute())
+    timed_batch = getattr(script, "timed_batch", None)
+    if timed_batch is not None:
+        return list(await timed_batch(client, calls))
+    if not is_cluster_client(client):
+        return await _pipelined_script_calls(client, script, calls)
     results: list[Any] = [None] * len(calls)
     by_key: dict[str, list[int]] = {}
     for index, (keys, _) in enumerate(calls):
@@ -377,6 +380,46 @@ async def call_script_batch(
                 results[index] = await script(keys=keys, args=args)
 
     await asyncio.gather(*(run_in_order(indices) for indices in by_key.values()))
+    return results
+
+
+async def _pipelined_script_calls(
+    client: Any, script: Any, calls: Sequence[tuple[Sequence[Any], Sequence[Any]]]
+) -> list[Any]:
+    from redis.exceptions import NoScriptError
+
+    replicas = int(getattr(script, "replicas", 0))
+    body = script.body if isinstance(script, ReplicatedScript) else script.script
+    results: list[Any] = [None] * len(calls)
+    pending = list(range(len(calls)))
+    least_acked = replicas
+    for attempt in range(2):
+        pipe = client.pipeline(transaction=False)
+        for index in pending:
+            keys, args = calls[index]
+            pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        if replicas > 0:  # covers this pipeline's writes (same connection)
+            pipe.execute_command("WAIT", replicas, script.timeout_ms)
+        replies = list(await pipe.execute(raise_on_error=False))
+        if replicas > 0:
+            least_acked = min(least_acked, int(replies.pop()))
+        missing = []
+        for index, reply in zip(pending, replies, strict=True):
+            if isinstance(reply, NoScriptError) and not attempt:
+                missing.append(index)
+            else:
+                results[index] = reply
+        if not missing:
+            break
+        await client.script_load(body)
+        pending = missing
+    if least_acked < replicas:  # every call has run; too few replicas have them all
+        if script.on_timeout is not None:
+            script.on_timeout()
+        raise ReplicationTimeout(least_acked, replicas)
+    for reply in results:
+        if isinstance(reply, Exception):
+            raise reply
     return results
 
 

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisClusterException, RedisError
 
-from dispatcher.cluster_client import ReplicationTimeout
+from dispatcher.cluster_client import ReplicationTimeout, call_script_batch
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
 
     from dispatcher.metrics import DispatchMetrics
 
@@ -74,6 +74,18 @@ class TimedScript:
         if kwargs.get("client") is not None:
             return await self._script(*args, **kwargs)
         return await _observe(self._metrics, self._name, self._script(*args, **kwargs))
+
+    async def timed_batch(
+        self, client: Any, calls: Sequence[tuple[Sequence[Any], Sequence[Any]]]
+    ) -> list[Any]:
+        """``cluster_client.call_script_batch`` of the script, timed as one round trip."""
+        return list(
+            await _observe(
+                self._metrics,
+                self._name,
+                call_script_batch(client, self._script, calls),
+            )
+        )
 
 
 class _TimedPipeline:

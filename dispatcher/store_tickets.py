@@ -9,7 +9,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from dispatcher import keys
-from dispatcher.cluster_client import is_cluster_client
+from dispatcher.cluster_client import call_script_batch, is_cluster_client
 from dispatcher.domain import (
     Location,
     Page,
@@ -143,6 +143,8 @@ class TicketStore(StoreBase):
             by_region.setdefault(item.ticket.region, []).append(i)
         claim_key = keys.ticket_region_key(tenant)
         regions_key = keys.regions_key(tenant)
+        planned: list[tuple[str, list[int], int]] = []  # per call: region, items, clock
+        calls: list[tuple[list[str], list[Any]]] = []
         for region, all_idx in by_region.items():
             idx = all_idx
             if self.is_cluster:
@@ -191,7 +193,11 @@ class TicketStore(StoreBase):
                 "1" if return_tickets else "0",
                 payload,
             ]
-            replies = await self._submit(keys=ks, args=args)
+            planned.append((region, idx, int(args[1])))
+            calls.append((ks, args))
+        # every region's script call in one round trip (one pipeline; see call_script_batch)
+        replies_by_call = await call_script_batch(self.redis, self._submit, calls)
+        for (region, idx, now), replies in zip(planned, replies_by_call, strict=True):
             created = 0
             for i, (code, tid, version, status, extra) in zip(
                 idx, replies, strict=True
@@ -206,7 +212,7 @@ class TicketStore(StoreBase):
                     created += 1
                     self._cache_region(tenant, tid, region)
                     if return_tickets:  # as stored, without reading it back
-                        ticket = _as_created(items[i], int(args[1]))
+                        ticket = _as_created(items[i], now)
                     results[i] = SubmitResult(tid, int(version), st, ticket=ticket)
                 elif code == "REPLAY":
                     if not status:  # the ticket has moved region since (widening)

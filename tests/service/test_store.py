@@ -403,3 +403,52 @@ async def test_submit_answer_equals_the_stored_ticket(store: RedisStateStore) ->
         T, SubmitTicket(t, "rq", True, 1_800_000_100_000, 1_800_000_200_000)
     )
     assert answered.ticket == await store.get_ticket(T, "E1")
+
+
+async def test_a_batch_over_regions_is_one_round_trip_and_survives_a_script_flush(
+    store: RedisStateStore, redis_client: redis.asyncio.Redis
+) -> None:
+    """Items of several regions are stored by one pipeline of script calls; after the
+    server's script cache is emptied (as by a restart) the calls are loaded and run once."""
+    if type(redis_client).__name__ == "RedisCluster":
+        pytest.skip("a cluster runs the regions' calls concurrently, not in a pipeline")
+    regions = ("north", "south", "east")
+    items = [SubmitTicket(tk(f"M{i}", regions[i % 3]), f"m{i}") for i in range(9)]
+    await redis_client.config_resetstat()
+    first = await store.submit(T, items[:6])
+    stats = await redis_client.info("commandstats")
+    assert stats["cmdstat_evalsha"]["calls"] == 3  # one per region, in one pipeline
+    assert [r.ticket_id for r in first] == [f"M{i}" for i in range(6)]
+    await redis_client.script_flush()
+    again = await store.submit(T, items)  # 6 retries and 3 new, after NOSCRIPT
+    assert [r.replayed for r in again] == [True] * 6 + [False] * 3
+    assert all(r.error is None for r in first + again)
+    for region in regions:
+        assert len(await events(redis_client, region)) == 3
+
+
+async def test_a_batch_without_enough_replicas_is_a_replication_timeout(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    """With a replica required and none attached, the pipelined calls run on the primary
+    and the batch raises ReplicationTimeout (the caller answers UNAVAILABLE)."""
+    from dispatcher.cluster_client import (
+        ReplicatedScript,
+        ReplicationTimeout,
+        call_script_batch,
+    )
+
+    if type(redis_client).__name__ == "RedisCluster":
+        pytest.skip("the cluster harness has replicas")
+    timeouts: list[int] = []
+    script = ReplicatedScript(
+        redis_client,
+        "return redis.call('INCR', KEYS[1])",
+        replicas=1,
+        timeout_ms=50,
+        on_timeout=lambda: timeouts.append(1),
+    )
+    with pytest.raises(ReplicationTimeout):
+        await call_script_batch(redis_client, script, [(["rt:a"], []), (["rt:b"], [])])
+    assert timeouts == [1]
+    assert await redis_client.mget("rt:a", "rt:b") == ["1", "1"]
