@@ -2,8 +2,8 @@
 
     ./dev bench api_load [--quick] [--durability everysec|always|no]
 
-Processes (all on 127.0.0.1): a private valkey-server, the product's gRPC server
-(``dispatcher.server.create_server`` on that Redis, dev-mode auth), a bare grpc.aio echo
+Processes (all on 127.0.0.1): a private valkey-server, the product as it is deployed
+(``dispatcher serve --role api`` on that Redis, dev-mode auth), a bare grpc.aio echo
 server answering the same RPCs without doing anything, and a separate load-generator
 process. For each target the generator first finds the maximum rate (closed loop, fixed
 concurrency), then runs an open loop at a fixed arrival rate (80% of that maximum): every
@@ -31,36 +31,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from e2e_latency import start_serve  # noqa: E402  (the product started as deployed)
+
 BATCH = 1000
 REGIONS = ("r0", "r1", "r2", "r3")
 
 
 # --- servers --------------------------------------------------------------------------------
-
-
-async def _serve_product(redis_url: str) -> None:
-    from dispatcher.context import AppContext, redis_client
-    from dispatcher.metrics import DispatchMetrics, new_registry
-    from dispatcher.server import create_server
-    from dispatcher.settings import Settings
-
-    settings = Settings(
-        redis_url=redis_url,
-        grpc_port=0,
-        metrics_port=0,
-        state_dir=Path(tempfile.mkdtemp()),
-    )
-    registry = new_registry(process_metrics=False)
-    ctx = AppContext(
-        settings=settings,
-        redis=redis_client(redis_url),
-        metrics=DispatchMetrics(registry),
-        registry=registry,
-    )
-    server, port = await create_server(ctx, "127.0.0.1:0")
-    await server.start()
-    print(f"PORT {port}", flush=True)
-    await server.wait_for_termination()
 
 
 async def _serve_echo() -> None:
@@ -333,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory() as tmp:
         redis = EmbeddedRedis(Path(tmp), durability=args.durability).start()
-        product, product_port = _spawn(["serve-product", redis.url])
+        product, info = start_serve(redis.url, "api", Path(tmp), "api")
+        product_port = int(info["grpc_port"])
         echo, echo_port = _spawn(["serve-echo"])
         try:
             import redis as redis_sync
@@ -518,9 +496,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "serve-product":
-        asyncio.run(_serve_product(sys.argv[2]))
-    elif len(sys.argv) > 1 and sys.argv[1] == "serve-echo":
+    if len(sys.argv) > 1 and sys.argv[1] == "serve-echo":
         asyncio.run(_serve_echo())
     elif len(sys.argv) > 1 and sys.argv[1] == "loadgen":
         _, _, target, mode, tag, seconds, rate, conc = sys.argv

@@ -94,7 +94,7 @@ def _cpu_s(pid: int, descendants: bool = True) -> float:
 # --- servers ----------------------------------------------------------------------------------
 
 
-def _start_serve(
+def start_serve(
     redis_url: str, role: str, workdir: Path, name: str, workers: int = 1
 ) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     ready = workdir / f"{name}.json"
@@ -666,12 +666,12 @@ def main() -> int:
         workdir.mkdir(parents=True, exist_ok=True)
         redis = EmbeddedRedis(workdir / "redis", durability="no").start()
         try:
-            api, info = _start_serve(redis.url, "api", workdir, "api")
+            api, info = start_serve(redis.url, "api", workdir, "api")
             procs.append(api)
             pids = {"api": api.pid, "redis": redis.pid or 0}
             metric_ports = {"api": info["metrics_port"]}
             for i in range(args.solvers):
-                proc, sinfo = _start_serve(
+                proc, sinfo = start_serve(
                     redis.url, "solver", workdir, f"solver{i}", args.solver_workers
                 )
                 procs.append(proc)
