@@ -1,12 +1,15 @@
 """API load benchmark: open-loop submit load against the real service vs a bare grpc.aio echo.
 
-    ./dev bench api_load [--quick] [--durability everysec|always|no]
+    ./dev bench api_load [--quick] [--rounds N] [--durability everysec|always|no]
 
 Processes (all on 127.0.0.1): a private valkey-server, the product as it is deployed
 (``dispatcher serve --role api`` on that Redis, dev-mode auth), a bare grpc.aio echo
 server answering the same RPCs without doing anything, and a separate load-generator
-process. For each target the generator first finds the maximum rate (closed loop, fixed
-concurrency), then runs an open loop at a fixed arrival rate (80% of that maximum): every
+process. The generator first finds each target's maximum rate (closed loop, fixed
+concurrency) in alternating rounds (echo, service, echo, ...; ``--rounds``, default 5; the
+ratio is the median of the rounds' ratios, each pairing two measurements seconds apart on
+this shared machine), then runs an open loop at a fixed arrival rate (80% of the target's
+median maximum): every
 request has an intended send time on a fixed schedule, and latency is measured from that
 intended time, so a stalled server is charged for the queueing it causes (no coordinated
 omission). Figures are reported as ratios to the echo server measured in the same run.
@@ -21,6 +24,7 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -282,6 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--durability", default="everysec", choices=("always", "everysec", "no")
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="alternating echo/service rounds of each max-rate phase (median reported)",
+    )
     args = parser.parse_args(argv)
     scale = 0.4 if args.quick else 1.0
 
@@ -326,43 +336,47 @@ def main(argv: list[str] | None = None) -> int:
                 "echo": {"server": echo.pid},
                 "service": {"server": product.pid, "redis": redis_pid},
             }
-            phases: dict[str, Any] = {}
-            for name, target in targets.items():
-                pids = pid_sets[name]
-                client.flushall()
-                closed = _run_loadgen(
-                    target,
-                    "unary-closed",
-                    f"{name}-uc",
-                    4 * scale,
-                    concurrency=64,
-                    pids=pids,
-                )
-                client.flushall()
-                rate = 0.8 * closed["rate_per_s"]
-                opened = _run_loadgen(
-                    target, "unary-open", f"{name}-uo", 8 * scale, rate=rate, pids=pids
-                )
-                client.flushall()
-                bclosed = _run_loadgen(
-                    target,
-                    "batch-closed",
-                    f"{name}-bc",
-                    5 * scale,
-                    concurrency=4,
-                    pids=pids,
-                )
-                client.flushall()
-                brate = 0.8 * bclosed["rate_per_s"]
-                bopen = _run_loadgen(
-                    target, "batch-open", f"{name}-bo", 6 * scale, rate=brate, pids=pids
-                )
-                phases[name] = {
-                    "unary_max": closed,
-                    "unary_open_80pct": opened,
-                    "batch_max": bclosed,
-                    "batch_open_80pct": bopen,
-                }
+            phases: dict[str, dict[str, Any]] = {name: {} for name in targets}
+            # Max rates in alternating rounds (echo, service, echo, ...): each round's
+            # ratio pairs two measurements taken seconds apart, so drifting load on the
+            # shared machine cancels; the median round is reported.
+            for kind, concurrency, open_s in (("unary", 64, 8), ("batch", 4, 6)):
+                rounds: dict[str, list[dict[str, Any]]] = {n: [] for n in targets}
+                for r in range(args.rounds):
+                    for name, target in targets.items():
+                        client.flushall()
+                        rounds[name].append(
+                            _run_loadgen(
+                                target,
+                                f"{kind}-closed",
+                                f"{name}-{kind}{r}",
+                                3 * scale,
+                                concurrency=concurrency,
+                                pids=pid_sets[name],
+                            )
+                        )
+                ratios = [
+                    s["rate_per_s"] / e["rate_per_s"]
+                    for e, s in zip(rounds["echo"], rounds["service"], strict=True)
+                ]
+                for name, target in targets.items():
+                    median = sorted(rounds[name], key=lambda x: x["rate_per_s"])[
+                        len(rounds[name]) // 2
+                    ]
+                    client.flushall()
+                    phases[name][f"{kind}_max"] = {
+                        **median,
+                        "rounds_rate_per_s": [x["rate_per_s"] for x in rounds[name]],
+                    }
+                    phases[name][f"{kind}_open_80pct"] = _run_loadgen(
+                        target,
+                        f"{kind}-open",
+                        f"{name}-{kind}o",
+                        open_s * scale,
+                        rate=0.8 * median["rate_per_s"],
+                        pids=pid_sets[name],
+                    )
+                phases["service"][f"{kind}_round_ratios"] = ratios
             client.flushall()
             client.close()
         finally:
@@ -376,12 +390,11 @@ def main(argv: list[str] | None = None) -> int:
         "batched_tickets_per_s": s["batch_max"]["rate_per_s"] * BATCH,
         "batched_tickets_per_s_open_80pct": s["batch_open_80pct"]["achieved_per_s"]
         * BATCH,
-        "batched_ratio_to_echo": s["batch_max"]["rate_per_s"]
-        / e["batch_max"]["rate_per_s"],
+        "batched_ratio_to_echo": statistics.median(s["batch_round_ratios"]),
         "unary_max_per_s": s["unary_max"]["rate_per_s"],
         "echo_unary_max_per_s": e["unary_max"]["rate_per_s"],
-        "unary_ratio_to_echo": s["unary_max"]["rate_per_s"]
-        / e["unary_max"]["rate_per_s"],
+        "unary_ratio_to_echo": statistics.median(s["unary_round_ratios"]),
+        "unary_round_ratios": s["unary_round_ratios"],
         "unary_p50_ms_at_80pct": s["unary_open_80pct"]["p50_ms"],
         "unary_p99_ms_at_80pct": s["unary_open_80pct"]["p99_ms"],
         "echo_p99_ms_at_80pct": e["unary_open_80pct"]["p99_ms"],
@@ -471,6 +484,11 @@ def main(argv: list[str] | None = None) -> int:
     for label, ev, sv in rows:
         ratio = sv / ev if ev else float("nan")
         print(f"{label:42} {ev:12.1f} {sv:12.1f} {ratio:8.2f}")
+    print(
+        "unary max-rate ratio per round: "
+        + ", ".join(f"{r:.2f}" for r in summary["unary_round_ratios"])
+        + f" (median {summary['unary_ratio_to_echo']:.2f})"
+    )
     print(
         f"CPU-normalised: {summary['batched_tickets_per_s_per_server_core']:.0f} batched tickets/s "
         f"per server core; unary {summary['unary_cpu_ratio_to_echo']:.2f} x echo per core"

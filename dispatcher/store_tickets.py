@@ -70,11 +70,28 @@ def _digest(item: SubmitTicket) -> str:
 def _as_created(item: SubmitTicket, now: int) -> Ticket:
     """The ticket exactly as the submit script stores it (same fields as a read-back)."""
     t = item.ticket
-    return dataclasses.replace(
-        t,
-        response_due_ms=item.response_due_ms or t.response_due_ms,
-        resolution_due_ms=item.resolution_due_ms or t.resolution_due_ms,
-        allow_duplicate=t.allow_duplicate or item.allow_duplicate,
+    # every client-given field in declaration order (half the cost of dataclasses.replace
+    # on this hot path; test_submit_answer_equals_the_stored_ticket checks it field by field)
+    return Ticket(
+        t.ticket_id,
+        t.region,
+        t.priority,
+        t.work_duration_s,
+        t.category,
+        t.title,
+        t.description,
+        t.required_skills,
+        t.location,
+        t.asset_id,
+        t.customer_tier,
+        t.window_start_ms,
+        t.window_end_ms,
+        item.response_due_ms or t.response_due_ms,
+        item.resolution_due_ms or t.resolution_due_ms,
+        t.preferred_technician_ids,
+        t.excluded_technician_ids,
+        t.attributes,
+        t.allow_duplicate or item.allow_duplicate,
         status=TicketStatus.QUEUED,
         version=1,
         unassigned_reason=UnassignedReason.NOT_YET_SOLVED,
