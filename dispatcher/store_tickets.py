@@ -47,6 +47,8 @@ from dispatcher.store_base import (
     _LIST_SCAN_BUDGET,
     _STATUS,
     ACTIONS,
+    LINGER_BELOW,
+    LINGER_S,
     MAX_FLUSHES_IN_FLIGHT,
     StoreBase,
     _decode_token,
@@ -295,8 +297,9 @@ class TicketStore(StoreBase):
 
         Adaptive batching: while ``MAX_FLUSHES_IN_FLIGHT`` script calls are running, new
         unary submits wait and go out together in the next one (one Redis round trip for
-        all of them); when idle, a submit goes out on the next loop tick, alone. Each item
-        is still applied and answered on its own, exactly as if it had been sent alone.
+        all of them), after up to ``LINGER_S`` more when few are waiting; when idle, a
+        submit goes out on the next loop tick, alone. Each item is still applied and
+        answered on its own, exactly as if it had been sent alone.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[SubmitResult] = loop.create_future()
@@ -321,7 +324,11 @@ class TicketStore(StoreBase):
         self._flushes.discard(task)
         if self._pending and not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._start_flush)
+            loop = asyncio.get_running_loop()
+            if sum(len(e) for e in self._pending.values()) < LINGER_BELOW:
+                loop.call_later(LINGER_S, self._start_flush)  # under load: gather more
+            else:
+                loop.call_soon(self._start_flush)
 
     async def _flush(
         self,
