@@ -81,6 +81,14 @@ def test_ticket_output_fields_to_pb() -> None:
         resolution=Resolution(ResolutionCode.FIXED, "ok"),
         unassigned_reason=UnassignedReason.NONE,
         declined_by_technician_ids=("Z",),
+        duplicate_of_ticket_id="D",
+        cancel_reason="why",
+        created_at_ms=1,
+        updated_at_ms=2,
+        accepted_at_ms=3,
+        started_at_ms=4,
+        closed_at_ms=5,
+        escalation_level=2,
     )
     msg = convert.ticket_to_pb(t)
     assert msg.status == pb.TICKET_STATUS_RESOLVED
@@ -88,6 +96,16 @@ def test_ticket_output_fields_to_pb() -> None:
     assert convert.assignment_from_pb(msg.assignment) == ASSIGNMENT
     assert msg.resolution.code == pb.RESOLUTION_CODE_FIXED
     assert list(msg.declined_by_technician_ids) == ["Z"]
+    assert (msg.duplicate_of_ticket_id, msg.cancel_reason) == ("D", "why")
+    assert (
+        msg.created_at_ms,
+        msg.updated_at_ms,
+        msg.accepted_at_ms,
+        msg.started_at_ms,
+        msg.closed_at_ms,
+        msg.escalation_level,
+    ) == (1, 2, 3, 4, 5, 2)
+    assert msg.HasField("location")  # (0, 0) is a location, not an unset one
 
 
 def test_assignment_round_trip() -> None:
