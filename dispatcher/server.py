@@ -17,7 +17,8 @@ from grpc_reflection.v1alpha import reflection
 
 from dispatcher.call_observer import CallObserver, ObservedServer
 from dispatcher.health import DrainingHealthServicer, HealthWatcher
-from dispatcher.service import add_services, auth_gate
+from dispatcher.service import add_services
+from dispatcher.service_base import auth_gate
 
 if TYPE_CHECKING:
     from dispatcher.context import AppContext
