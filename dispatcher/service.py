@@ -23,7 +23,6 @@ from dispatcher.errors import (
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
 from dispatcher.service_base import (
-    QUEUE_METRICS_INTERVAL_S,
     ServicerBase,
     build_handlers,
     get_watch_client,
@@ -41,6 +40,10 @@ if TYPE_CHECKING:
     from dispatcher.context import AppContext
 
 logger = logging.getLogger(__name__)
+
+
+QUEUE_METRICS_INTERVAL_S = 5.0
+"""How often the queue gauges are recomputed from Redis."""
 
 
 class EventService(ServicerBase, pb_grpc.EventServiceServicer):

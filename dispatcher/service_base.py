@@ -43,8 +43,6 @@ if TYPE_CHECKING:
 
 MAX_IN_FLIGHT_DEFAULT = 512
 """Unary calls handled at once before new ones are shed with RESOURCE_EXHAUSTED."""
-QUEUE_METRICS_INTERVAL_S = 5.0
-LOCATION_CHUNK = 200
 
 ERROR_CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),

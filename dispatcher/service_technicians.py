@@ -11,7 +11,6 @@ from dispatcher.errors import InvalidArgument
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
 from dispatcher.service_base import (
-    LOCATION_CHUNK,
     ServicerBase,
 )
 
@@ -19,6 +18,10 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     import grpc.aio
+
+
+LOCATION_CHUNK = 200
+"""Location pings of a client stream stored per script batch."""
 
 
 class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
