@@ -215,7 +215,9 @@ class TicketStore(StoreBase):
             planned.append((region, idx, int(args[1])))
             calls.append((ks, args))
         # every region's script call in one round trip (one pipeline; see call_script_batch)
-        replies_by_call = await call_script_batch(self.redis, self._submit, calls)
+        replies_by_call = (
+            await call_script_batch(self.redis, self._submit, calls) if calls else []
+        )
         for (region, idx, now), replies in zip(planned, replies_by_call, strict=True):
             created = 0
             for i, (code, tid, version, status, extra) in zip(
