@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from dispatcher.auth import AuthGate
     from dispatcher.metrics import DispatchMetrics
+
 logger = logging.getLogger(__name__)
 
 REQUEST_ID_KEY = "x-request-id"
@@ -108,19 +109,21 @@ class CallObserver:
             return self._wrap_generator(behavior, method)
         return self._wrap_function(behavior, method)
 
-    def _begin(self, context: grpc.aio.ServicerContext[Any, Any]) -> float:
-        request_id = _request_id(context.invocation_metadata())
+    def _begin(
+        self, context: grpc.aio.ServicerContext[Any, Any], metadata: Any
+    ) -> float:
+        request_id = _request_id(metadata)
         request_id_var.set(request_id)
         context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
         self._metrics.rpc_in_flight.inc()
         return time.perf_counter()
 
     async def _admit(
-        self, method: str, context: grpc.aio.ServicerContext[Any, Any]
+        self, method: str, context: grpc.aio.ServicerContext[Any, Any], metadata: Any
     ) -> None:
         """Abort with UNAUTHENTICATED when the call carries no valid credential."""
         if self._auth is not None:
-            refused = self._auth.rejection(method, context.invocation_metadata())
+            refused = self._auth.rejection(method, metadata)
             if refused is not None:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, refused)
 
@@ -149,10 +152,11 @@ class CallObserver:
         async def wrapper(
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> Any:
-            start = self._begin(context)
+            metadata = context.invocation_metadata()
+            start = self._begin(context, metadata)
             failure: BaseException | None = None
             try:
-                await self._admit(method, context)
+                await self._admit(method, context, metadata)
                 return await behavior(request, context)
             except BaseException as exc:
                 failure = exc
@@ -168,10 +172,11 @@ class CallObserver:
         async def wrapper(
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
-            start = self._begin(context)
+            metadata = context.invocation_metadata()
+            start = self._begin(context, metadata)
             failure: BaseException | None = None
             try:
-                await self._admit(method, context)
+                await self._admit(method, context, metadata)
                 async for response in behavior(request, context):
                     yield response
             except BaseException as exc:
@@ -187,7 +192,7 @@ class CallObserver:
     ) -> Callable[..., Any]:
         def wrapper(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             context = _CodeRecordingContext(context)
-            start = self._begin(context)
+            start = self._begin(context, context.invocation_metadata())
             failure: BaseException | None = None
             try:
                 return behavior(request, context)
@@ -206,7 +211,7 @@ class CallObserver:
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> Iterator[Any]:
             context = _CodeRecordingContext(context)
-            start = self._begin(context)
+            start = self._begin(context, context.invocation_metadata())
             failure: BaseException | None = None
             try:
                 yield from behavior(request, context)

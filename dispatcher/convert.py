@@ -272,7 +272,7 @@ def ticket_to_pb(t: Ticket) -> pb.Ticket:
         work_duration_s=t.work_duration_s,
         status=ticket_status_to_pb(t.status),
         version=t.version,
-        unassigned_reason=_UNASSIGNED_REASON_TO_PB[t.unassigned_reason],
+        unassigned_reason=unassigned_reason_to_pb(t.unassigned_reason),
         created_at_ms=t.created_at_ms,
         updated_at_ms=t.updated_at_ms,
     )
@@ -291,8 +291,7 @@ def ticket_to_pb(t: Ticket) -> pb.Ticket:
     if t.attributes:
         msg.attributes.update(t.attributes)
     if t.location is not None:
-        msg.location.latitude_deg = t.location.lat_deg
-        msg.location.longitude_deg = t.location.lon_deg
+        msg.location.CopyFrom(location_to_pb(t.location))
     if t.window_start_ms or t.window_end_ms:
         msg.time_window.start_ms = t.window_start_ms
         msg.time_window.end_ms = t.window_end_ms
