@@ -9,10 +9,9 @@ process. The generator first finds each target's maximum rate (closed loop, fixe
 concurrency) in alternating rounds (echo, service, echo, ...; ``--rounds``, default 5; the
 ratio is the median of the rounds' ratios, each pairing two measurements seconds apart on
 this shared machine), then runs an open loop at a fixed arrival rate (80% of the target's
-median maximum): every
-request has an intended send time on a fixed schedule, and latency is measured from that
-intended time, so a stalled server is charged for the queueing it causes (no coordinated
-omission). Figures are reported as ratios to the echo server measured in the same run.
+median maximum): every request has an intended send time on a fixed schedule, and latency
+is measured from that intended time, so a stalled server is charged for the queueing it
+causes (no coordinated omission). Figures are reported as ratios to the echo server measured in the same run.
 
 Prints a table and writes JSON to benchmarks/results/api_load-<utc>.json.
 """
@@ -147,18 +146,15 @@ async def _open_loop(
     latencies: list[float] = []
     errors = 0
     dropped = 0
-    outstanding = 0
     t0 = time.perf_counter() + 0.05
 
     async def one(i: int, intended: float) -> None:
-        nonlocal errors, outstanding
+        nonlocal errors
         try:
             await call(make(i))
             latencies.append(time.perf_counter() - intended)
         except Exception:
             errors += 1
-        finally:
-            outstanding -= 1
 
     # Only the calls still running are awaited at the end: gathering all n tasks there would
     # stall this loop for tens of ms while the last calls' answers wait (charged to them).
@@ -168,10 +164,9 @@ async def _open_loop(
         delay = intended - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        if outstanding >= max_outstanding:
+        if len(running) >= max_outstanding:
             dropped += 1
             continue
-        outstanding += 1
         task = asyncio.create_task(one(i, intended))
         running.add(task)
         task.add_done_callback(running.discard)
