@@ -9,9 +9,11 @@ process. The generator first finds each target's maximum rate (closed loop, fixe
 concurrency) in alternating rounds (echo, service, echo, ...; ``--rounds``, default 5; the
 ratio is the median of the rounds' ratios, each pairing two measurements seconds apart on
 this shared machine), then runs an open loop at a fixed arrival rate (80% of the target's
-median maximum): every request has an intended send time on a fixed schedule, and latency
-is measured from that intended time, so a stalled server is charged for the queueing it
-causes (no coordinated omission). Figures are reported as ratios to the echo server measured in the same run.
+median maximum; unary also at 60% and 70%, a load curve): every request has an intended
+send time on a fixed schedule, and latency is measured from that intended time, so a
+stalled server is charged for the queueing it causes (no coordinated omission). Each open
+loop also reports the server's CPU in cores and the generator's own CPU per call. Figures
+are reported as ratios to the echo server measured in the same run.
 
 Prints a table and writes JSON to benchmarks/results/api_load-<utc>.json.
 """
@@ -38,6 +40,8 @@ sys.path.insert(0, str(ROOT))
 from e2e_latency import start_serve  # noqa: E402  (the product started as deployed)
 
 BATCH = 1000
+OPEN_LOAD_PCTS = (60, 70, 80)
+"""Unary open loops, in percent of each target's maximum rate (the target is at 80)."""
 REGIONS = ("r0", "r1", "r2", "r3")
 
 
@@ -229,9 +233,23 @@ async def _loadgen(
         # passes, whose pauses would otherwise show up as server latency (of either target).
         gc.collect()
         gc.freeze()
+        cpu0 = time.process_time()
         if mode.endswith("closed"):
-            return await _closed_loop(call, lambda i: make(i + 1), concurrency, seconds)
-        return await _open_loop(call, lambda i: make(i + 1), rate, seconds)
+            result = await _closed_loop(
+                call, lambda i: make(i + 1), concurrency, seconds
+            )
+        else:
+            result = await _open_loop(call, lambda i: make(i + 1), rate, seconds)
+        # The generator's own CPU (all its threads): shows when it, not the target, is busy.
+        result["loadgen_cpu_us_per_call"] = (
+            1e6 * (time.process_time() - cpu0) / max(1, int(result["calls"]))
+        )
+        return result
+
+
+def _cores(phase: dict[str, Any]) -> float:
+    """CPU of the server process over an open-loop phase, in cores (1.0 = one core busy)."""
+    return float(phase["cpu_us_per_ticket_server"] * phase["achieved_per_s"] / 1e6)
 
 
 def _cpu_s(pid: int) -> float:
@@ -364,23 +382,28 @@ def main(argv: list[str] | None = None) -> int:
                     s["rate_per_s"] / e["rate_per_s"]
                     for e, s in zip(rounds["echo"], rounds["service"], strict=True)
                 ]
-                for name, target in targets.items():
+                for name in targets:
                     median = sorted(rounds[name], key=lambda x: x["rate_per_s"])[
                         len(rounds[name]) // 2
                     ]
-                    client.flushall()
                     phases[name][f"{kind}_max"] = {
                         **median,
                         "rounds_rate_per_s": [x["rate_per_s"] for x in rounds[name]],
                     }
-                    phases[name][f"{kind}_open_80pct"] = _run_loadgen(
-                        target,
-                        f"{kind}-open",
-                        f"{name}-{kind}o",
-                        open_s * scale,
-                        rate=0.8 * median["rate_per_s"],
-                        pids=pid_sets[name],
-                    )
+                # Open loops at fractions of each target's own maximum (unary: a load
+                # curve, the target at 80%), echo and service alternating at each load.
+                for pct in OPEN_LOAD_PCTS if kind == "unary" else (80,):
+                    for name, target in targets.items():
+                        client.flushall()
+                        rate = pct / 100 * phases[name][f"{kind}_max"]["rate_per_s"]
+                        phases[name][f"{kind}_open_{pct}pct"] = _run_loadgen(
+                            target,
+                            f"{kind}-open",
+                            f"{name}-{kind}o{pct}",
+                            open_s * scale,
+                            rate=rate,
+                            pids=pid_sets[name],
+                        )
                 phases["service"][f"{kind}_round_ratios"] = ratios
             client.flushall()
             client.close()
@@ -403,6 +426,22 @@ def main(argv: list[str] | None = None) -> int:
         "unary_p50_ms_at_80pct": s["unary_open_80pct"]["p50_ms"],
         "unary_p99_ms_at_80pct": s["unary_open_80pct"]["p99_ms"],
         "echo_p99_ms_at_80pct": e["unary_open_80pct"]["p99_ms"],
+        # The load curve: p99 and the server process's CPU (in cores) at each open-loop load.
+        # Per-call cost is higher at an open loop's few calls in flight than at the closed
+        # loop's 64, so "80% of the maximum" keeps a Python gRPC server busier than 80%.
+        "unary_load_curve": {
+            f"{pct}%": {
+                name: {
+                    "p99_ms": phases[name][f"unary_open_{pct}pct"]["p99_ms"],
+                    "server_cpu_cores": _cores(phases[name][f"unary_open_{pct}pct"]),
+                }
+                for name in ("echo", "service")
+            }
+            for pct in OPEN_LOAD_PCTS
+        },
+        "unary_loadgen_cpu_us_per_call_at_80pct": s["unary_open_80pct"][
+            "loadgen_cpu_us_per_call"
+        ],
         # CPU cost per ticket of each process: less sensitive to other load on the machine
         # than rates. Capacity if the server process had one core to itself (Redis its own).
         "batched_cpu_us_per_ticket_server": s["batch_max"]["cpu_us_per_ticket_server"],
@@ -489,6 +528,15 @@ def main(argv: list[str] | None = None) -> int:
     for label, ev, sv in rows:
         ratio = sv / ev if ev else float("nan")
         print(f"{label:42} {ev:12.1f} {sv:12.1f} {ratio:8.2f}")
+    print(
+        f"\n{'unary open loop at % of own max':32} {'echo p99 ms (cores)':>22} {'service p99 ms (cores)':>24}"
+    )
+    for pct, row in summary["unary_load_curve"].items():
+        e_, s_ = row["echo"], row["service"]
+        print(
+            f"{pct:32} {e_['p99_ms']:14.1f} ({e_['server_cpu_cores']:.2f}) "
+            f"{s_['p99_ms']:16.1f} ({s_['server_cpu_cores']:.2f})"
+        )
     print(
         "unary max-rate ratio per round: "
         + ", ".join(f"{r:.2f}" for r in summary["unary_round_ratios"])
