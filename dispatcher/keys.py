@@ -45,6 +45,9 @@ def tenant_prefix(tenant: str) -> str:
 
 TICKET = "ticket:"
 """Hash per ticket: body (JSON), status, version, tech, asg, prio, due, ... (see store)."""
+CLOSED = "closed"
+"""Sorted set: closed (RESOLVED / CANCELLED) ticket ids scored by closed_at_ms; the
+retention sweep (``dispatcher.retention``) deletes the oldest."""
 TICKETS_ALL = "tickets"
 """Sorted set, score 0, every ticket id of the region (lexicographic listing)."""
 STATUS_PRIO = "s:"

@@ -254,6 +254,11 @@ class DispatchMetrics:
             "Tickets moved to a neighbouring region by an escalation (widening)",
             registry=r,
         )
+        self.tickets_purged_total = Counter(
+            "dispatch_tickets_purged_total",
+            "Closed tickets deleted after the retention period (closed_ticket_retention_days)",
+            registry=r,
+        )
         self.duplicates_detected_total = Counter(
             "dispatch_duplicates_detected_total",
             "Tickets detected as duplicates",

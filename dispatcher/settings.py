@@ -349,6 +349,15 @@ class Settings:
             metavar="N",
         ),
     )
+    closed_ticket_retention_days: int = field(
+        default=30,
+        metadata=_meta(
+            _int_in(0, 36_500, "a number of days"),
+            "days a RESOLVED or CANCELLED ticket stays readable before the solve loop "
+            "deletes it (its events stay in the stream); 0 keeps closed tickets forever",
+            metavar="DAYS",
+        ),
+    )
     max_in_flight: int = field(
         default=512,
         metadata=_meta(

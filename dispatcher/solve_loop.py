@@ -37,6 +37,7 @@ from dispatcher import keys
 from dispatcher.duplicates import DuplicateIndex, DuplicateLinker
 from dispatcher.leases import DEFAULT_LEASE_TTL_MS, LeaseManager, RegionRef
 from dispatcher.policy import PolicyStore
+from dispatcher.retention import SWEEP_INTERVAL_S, ClosedTicketSweeper
 from dispatcher.sla import (
     SlaRecorder,
 )
@@ -125,6 +126,8 @@ class RegionWorker:
     next_clock: float = 0.0
     cadence_s: float = 5.0
     debounce_s: float = 0.005
+    next_sweep: float = 0.0
+    """When the retention sweep of closed tickets is next due (epoch seconds)."""
     stopping: bool = False
     """Set when the worker ends: its event watch stops even if a cancel was swallowed."""
 
@@ -152,6 +155,7 @@ class RegionWorker:
                 try:
                     async with self.loop.cycle_slots:
                         next_clock = await self.cycle(str(token))
+                        await self._sweep_closed()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -295,6 +299,21 @@ class RegionWorker:
             )
         return next_clock
 
+    async def _sweep_closed(self) -> None:
+        """Delete the region's tickets closed longer ago than the retention (at most every
+        ``sweep_interval_s``; see ``dispatcher.retention``)."""
+        lp = self.loop
+        now = time.time()
+        if lp.closed_retention_s <= 0 or now < self.next_sweep:
+            return
+        self.next_sweep = now + lp.sweep_interval_s
+        before_ms = int((now - lp.closed_retention_s) * 1000)
+        deleted = await lp.sweeper.sweep(
+            self.region.tenant, self.region.region, before_ms
+        )
+        if deleted and lp.metrics is not None:
+            lp.metrics.tickets_purged_total.inc(deleted)
+
     async def _snapshot(self, max_queued: int | None = None) -> RegionSnapshot:
         if self.reader is None:
             self.reader = SnapshotReader(self.loop.redis)
@@ -397,12 +416,21 @@ class SolveLoop:
         pool: SolverPool | None = None,
         lease_ttl_ms: int = DEFAULT_LEASE_TTL_MS,
         owner_id: str | None = None,
+        events_maxlen: int = keys.EVENTS_MAXLEN_DEFAULT,
+        closed_retention_s: float = 0.0,
+        sweep_interval_s: float = SWEEP_INTERVAL_S,
     ) -> None:
         from dispatcher.store import RedisStateStore
 
         self.redis = redis
         self.metrics = metrics
-        self.store = RedisStateStore(redis, metrics=metrics)
+        self.store = RedisStateStore(
+            redis, metrics=metrics, events_maxlen=events_maxlen
+        )
+        self.sweeper = ClosedTicketSweeper(redis)
+        # closed tickets older than this are deleted (0: kept forever; dispatcher.retention)
+        self.closed_retention_s = closed_retention_s
+        self.sweep_interval_s = sweep_interval_s
         self.policies = PolicyStore(redis)
         self.sla = SlaRecorder(redis)
         self.duplicates = DuplicateIndex(redis)
@@ -473,7 +501,14 @@ def install(
     n = workers or int(getattr(settings, "solver_workers", 0) or 0)
     pool = SolverPool(n) if n > 0 else SolverPool()
     pool.start()
-    loop = SolveLoop(ctx.redis, ctx.metrics, pool=pool, lease_ttl_ms=ttl)
+    loop = SolveLoop(
+        ctx.redis,
+        ctx.metrics,
+        pool=pool,
+        lease_ttl_ms=ttl,
+        events_maxlen=settings.events_maxlen,
+        closed_retention_s=settings.closed_ticket_retention_days * 86_400.0,
+    )
     ctx.background.append(loop.run)
     ctx.cleanups.append(loop.aclose)
     return loop

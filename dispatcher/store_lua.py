@@ -172,11 +172,13 @@ elseif action == 'complete' then
   new = 'RESOLVED'
   redis.call('ZREM', P .. 'techq:' .. tech, id)
   redis.call('HSET', key, 'closed', NOW, 'res', arg)
+  redis.call('ZADD', P .. 'closed', NOW, id)  -- for the retention sweep (dispatcher.retention)
   ev[#ev + 1] = 'type'; ev[#ev + 1] = 'TICKET_COMPLETED'
 else
   new = 'CANCELLED'
   if tech ~= '' then redis.call('ZREM', P .. 'techq:' .. tech, id) end
   redis.call('HSET', key, 'closed', NOW, 'creason', arg)
+  redis.call('ZADD', P .. 'closed', NOW, id)
   ev[#ev + 1] = 'type'; ev[#ev + 1] = 'TICKET_CANCELLED'
   ev[#ev + 1] = 'r'; ev[#ev + 1] = arg
 end

@@ -124,7 +124,10 @@ class TicketServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetTicket(self, request, context):
-        """Reads one ticket. NOT_FOUND when it does not exist (for this tenant).
+        """Reads one ticket. NOT_FOUND when it does not exist (for this tenant). A RESOLVED or
+        CANCELLED ticket is kept for the server's retention period (setting
+        closed_ticket_retention_days, default 30 days), then deleted: NOT_FOUND, and its id may
+        be submitted again. Its events stay in the stream for the stream's own retention.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

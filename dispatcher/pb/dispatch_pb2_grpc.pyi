@@ -76,7 +76,11 @@ class TicketServiceStub:
     per region; per-item outcomes (created, replayed, ALREADY_EXISTS) are in the results.
     """
     GetTicket: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.GetTicketRequest, _dispatch_pb2.Ticket]
-    """Reads one ticket. NOT_FOUND when it does not exist (for this tenant)."""
+    """Reads one ticket. NOT_FOUND when it does not exist (for this tenant). A RESOLVED or
+    CANCELLED ticket is kept for the server's retention period (setting
+    closed_ticket_retention_days, default 30 days), then deleted: NOT_FOUND, and its id may
+    be submitted again. Its events stay in the stream for the stream's own retention.
+    """
     ListTickets: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.ListTicketsRequest, _dispatch_pb2.ListTicketsResponse]
     """Lists tickets matching a filter, ordered by region then ticket id, with paging."""
     UpdateTicket: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.UpdateTicketRequest, _dispatch_pb2.Ticket]
@@ -129,7 +133,11 @@ class TicketServiceAsyncStub(TicketServiceStub):
     per region; per-item outcomes (created, replayed, ALREADY_EXISTS) are in the results.
     """
     GetTicket: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.GetTicketRequest, _dispatch_pb2.Ticket]  # type: ignore[assignment]
-    """Reads one ticket. NOT_FOUND when it does not exist (for this tenant)."""
+    """Reads one ticket. NOT_FOUND when it does not exist (for this tenant). A RESOLVED or
+    CANCELLED ticket is kept for the server's retention period (setting
+    closed_ticket_retention_days, default 30 days), then deleted: NOT_FOUND, and its id may
+    be submitted again. Its events stay in the stream for the stream's own retention.
+    """
     ListTickets: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.ListTicketsRequest, _dispatch_pb2.ListTicketsResponse]  # type: ignore[assignment]
     """Lists tickets matching a filter, ordered by region then ticket id, with paging."""
     UpdateTicket: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.UpdateTicketRequest, _dispatch_pb2.Ticket]  # type: ignore[assignment]
@@ -197,7 +205,11 @@ class TicketServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _dispatch_pb2.GetTicketRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_dispatch_pb2.Ticket, _abc.Awaitable[_dispatch_pb2.Ticket]]:
-        """Reads one ticket. NOT_FOUND when it does not exist (for this tenant)."""
+        """Reads one ticket. NOT_FOUND when it does not exist (for this tenant). A RESOLVED or
+        CANCELLED ticket is kept for the server's retention period (setting
+        closed_ticket_retention_days, default 30 days), then deleted: NOT_FOUND, and its id may
+        be submitted again. Its events stay in the stream for the stream's own retention.
+        """
 
     @_abc_1.abstractmethod
     def ListTickets(

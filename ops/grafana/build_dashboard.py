@@ -439,6 +439,14 @@ ROWS: list[tuple[str, list[Panel]]] = [
                 ("sum(dispatch_event_subscribers)", "subscribers"),
             ),
             timeseries(
+                "Closed tickets deleted (retention)",
+                "ops",
+                (
+                    f"sum(rate(dispatch_tickets_purged_total[{RATE}]))",
+                    "deleted/s",
+                ),
+            ),
+            timeseries(
                 "Event stream lag",
                 "s",
                 *quantiles("dispatch_event_stream_lag_seconds", ""),

@@ -37,6 +37,7 @@ CONTRACT: dict[str, tuple[str, tuple[str, ...]]] = {
     "dispatch_escalations_total": ("counter", ("priority",)),
     "dispatch_duplicates_detected_total": ("counter", ()),
     "dispatch_tickets_moved_total": ("counter", ()),
+    "dispatch_tickets_purged_total": ("counter", ()),
     "dispatch_lease_changes_total": ("counter", ("event",)),
     "dispatch_leases_held": ("gauge", ()),
     "dispatch_redis_command_duration_seconds": ("histogram", ("command",)),
