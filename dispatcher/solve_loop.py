@@ -15,7 +15,9 @@ moves) or when an SLA clock rule is due, and then:
 4. turns the solution into decisions (assign / reassign / unassign) for the tickets whose
    technician changed and commits them through the store, fenced by the lease token and
    the versions read in step 1; the store appends one event per applied decision;
-5. records metrics.
+5. records metrics;
+6. at most every minute, deletes the region's tickets closed longer ago than the retention
+   (``closed_ticket_retention_days``; ``dispatcher.retention``).
 
 Accepted tickets are pinned in the problem; churn of assigned ones is bounded by the
 solver's stability cost.
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from redis.exceptions import RedisError
 
 from dispatcher import keys
 from dispatcher.duplicates import DuplicateIndex, DuplicateLinker
@@ -308,9 +311,13 @@ class RegionWorker:
             return
         self.next_sweep = now + lp.sweep_interval_s
         before_ms = int((now - lp.closed_retention_s) * 1000)
-        deleted = await lp.sweeper.sweep(
-            self.region.tenant, self.region.region, before_ms
-        )
+        try:
+            deleted = await lp.sweeper.sweep(
+                self.region.tenant, self.region.region, before_ms
+            )
+        except RedisError as exc:  # the solve itself went through; retried next sweep
+            logger.warning("retention sweep of %s failed: %s", self.region, exc)
+            return
         if deleted and lp.metrics is not None:
             lp.metrics.tickets_purged_total.inc(deleted)
 
