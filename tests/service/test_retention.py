@@ -33,17 +33,33 @@ FUTURE_MS = int(time.time() * 1000) + 3_600_000
 """A cut-off after every closing in these tests."""
 
 
+STAGES = ("queued", "assigned", "accepted", "started", "resolved")
+"""How far along the lifecycle a ticket is taken (``advance``)."""
+
+
+async def advance(
+    store: RedisStateStore, client: redis.asyncio.Redis, tid: str, stage: str
+) -> None:
+    """Take ``tid`` (QUEUED) through the lifecycle with technician X up to ``stage``."""
+    steps = STAGES.index(stage)
+    if steps >= 1:
+        token = await lease(client)
+        await store.commit_assignments(
+            T, R, token, [Decision(tid, "X", Assignment("X", 0))], await versions(store)
+        )
+    if steps >= 2:
+        await store.accept(T, tid, "X")
+    if steps >= 3:
+        await store.transition(T, tid, "start", actor="X")
+    if steps >= 4:
+        await store.complete(T, tid, Resolution(ResolutionCode.FIXED, "ok"), "X")
+
+
 async def resolve(
     store: RedisStateStore, client: redis.asyncio.Redis, tid: str
 ) -> None:
     """Assign ``tid`` to technician X and take it through to RESOLVED."""
-    token = await lease(client)
-    await store.commit_assignments(
-        T, R, token, [Decision(tid, "X", Assignment("X", 0))], await versions(store)
-    )
-    await store.accept(T, tid, "X")
-    await store.transition(T, tid, "start", actor="X")
-    await store.complete(T, tid, Resolution(ResolutionCode.FIXED, "ok"), "X")
+    await advance(store, client, tid, "resolved")
 
 
 async def test_sweep_deletes_closed_tickets_and_keeps_open_ones(
@@ -115,30 +131,32 @@ async def test_a_swept_ticket_id_can_be_submitted_again(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
-    fates=st.lists(st.sampled_from(["open", "cancel", "resolve"]), max_size=12),
+    fates=st.lists(st.tuples(st.sampled_from(STAGES), st.booleans()), max_size=12),
     batch=st.integers(1, 4),
     max_batches=st.integers(1, 5),
 )
 async def test_sweep_never_touches_an_open_ticket(
     redis_client: redis.asyncio.Redis,
-    fates: list[str],
+    fates: list[tuple[str, bool]],
     batch: int,
     max_batches: int,
 ) -> None:
-    """Any mix of open and closed tickets, any batch bounds: each sweep deletes only closed
-    tickets, at most ``batch * max_batches``; repeated sweeps delete every closed one."""
+    """Tickets at every lifecycle stage, cancelled or not (a ticket is cancelled from the
+    open stage it reached), any batch bounds: each sweep deletes only closed tickets, at
+    most ``batch * max_batches``; repeated sweeps delete every closed one."""
     await redis_client.flushall()
     store = RedisStateStore(redis_client)
     await store.upsert_technician(T, tech("X", capacity=len(fates) + 1))
     ids = [f"T{i}" for i in range(len(fates))]
     if ids:
         await store.submit(T, [SubmitTicket(tk(t)) for t in ids])
-    for tid, fate in zip(ids, fates, strict=True):
-        if fate == "cancel":
+    open_ids = set()
+    for tid, (stage, cancel) in zip(ids, fates, strict=True):
+        await advance(store, redis_client, tid, stage)
+        if cancel and stage != "resolved":
             await store.cancel(T, tid)
-        elif fate == "resolve":
-            await resolve(store, redis_client, tid)
-    open_ids = {t for t, f in zip(ids, fates, strict=True) if f == "open"}
+        elif stage != "resolved":
+            open_ids.add(tid)
     open_before = {t: await store.get_ticket(T, t) for t in open_ids}
     sweeper = ClosedTicketSweeper(redis_client)
     closed_left = len(ids) - len(open_ids)

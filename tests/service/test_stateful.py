@@ -1,6 +1,7 @@
 """Hypothesis stateful test: random operation sequences on the real store keep SPEC §3
 invariants 1 (nothing acknowledged is lost), 2 (one holder, capacity) and 4 (one event per
-change, in order per ticket)."""
+change, in order per ticket), also with retention sweeps that delete closed tickets (whose
+ids may then be submitted again)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import initialize, invariant, rule
+from hypothesis.stateful import initialize, invariant, precondition, rule
 
 from dispatcher import keys
 from dispatcher.domain import (
@@ -23,7 +24,8 @@ from dispatcher.domain import (
     Ticket,
     TicketStatus,
 )
-from dispatcher.errors import DispatchError
+from dispatcher.errors import DispatchError, UnknownTicket
+from dispatcher.retention import ClosedTicketSweeper
 from dispatcher.store import Decision, ExpectedVersions, RedisStateStore
 from tests.service.machine import RedisMachine, run_machine
 
@@ -39,6 +41,9 @@ class StoreMachine(RedisMachine):
         super().__init__()
         self.store = RedisStateStore(self.redis)
         self.acked: set[str] = set()
+        self.purged: set[str] = set()
+        """Acknowledged tickets deleted by a retention sweep (after they closed)."""
+        self.closed_since_sweep = False
         self.run(self.redis.set(keys.lease_key(TENANT, REGION), "lease-1"))
 
     @initialize()
@@ -69,6 +74,7 @@ class StoreMachine(RedisMachine):
         )
         if res.error is None:
             self.acked.add(res.ticket_id)
+            self.purged.discard(res.ticket_id)
 
     @rule(
         tech=st.sampled_from(TECHS),
@@ -133,18 +139,44 @@ class StoreMachine(RedisMachine):
             from dispatcher.store_codec import resolution_json
 
             arg = resolution_json(Resolution(ResolutionCode.FIXED))
-        self.attempt(
+        done = self.attempt(
             self.store.transition(TENANT, tid, action, actor=actor, argument=arg)
         )
+        if done is not None and action in ("complete", "cancel"):
+            self.closed_since_sweep = True
+
+    @precondition(lambda self: self.closed_since_sweep)
+    @rule()
+    def sweep(self) -> None:
+        """Retention passes for every closed ticket: the sweep deletes exactly those. Request
+        ids expire before it (retention >= 1 day >= their 24 h), which is modelled first."""
+        prefix = keys.region_prefix(TENANT, REGION)
+        requests = self.run(self.redis.keys(prefix + keys.REQUEST + "*"))
+        if requests:
+            self.run(self.redis.delete(*requests))
+        status = {
+            tid: self.run(self.store.get_ticket(TENANT, tid)).status
+            for tid in self.acked
+        }
+        deleted = self.run(ClosedTicketSweeper(self.redis).sweep(TENANT, REGION, 2**62))
+        closed = {tid for tid, st in status.items() if not st.is_open}
+        assert deleted == len(closed)
+        self.acked -= closed
+        self.purged |= closed
+        self.closed_since_sweep = False
 
     @invariant()
     def nothing_acknowledged_is_lost(self) -> None:
-        """Invariant 1: every acknowledged ticket exists; open ones are in the snapshot."""
+        """Invariant 1: every acknowledged ticket exists (until a sweep deletes it closed);
+        open ones are in the snapshot."""
         snap = self.run(self.store.snapshot(TENANT, REGION))
         open_ids = {t.ticket_id for t in snap.tickets}
         for tid in self.acked:
             t = self.run(self.store.get_ticket(TENANT, tid))
             assert (t.status.is_open) == (tid in open_ids)
+        for tid in self.purged:
+            with pytest.raises(UnknownTicket):
+                self.run(self.store.get_ticket(TENANT, tid))
 
     @invariant()
     def one_holder_and_capacity(self) -> None:
@@ -167,19 +199,27 @@ class StoreMachine(RedisMachine):
     def one_event_per_change_in_order(self) -> None:
         """Invariant 4: per ticket, event versions are exactly 1..current version, in order."""
         entries = self.run(self.redis.xrange(keys.events_key(TENANT, REGION)))
-        seen: dict[str, list[int]] = defaultdict(list)
+        # per ticket id, one run of versions per incarnation (an id swept after it closed
+        # may be submitted again: its new run starts at 1 with TICKET_SUBMITTED)
+        runs: dict[str, list[list[int]]] = defaultdict(list)
         for _, f in entries:
             if f.get("tk"):
-                seen[f["tk"]].append(int(f["v"]))
+                if f["type"] == "TICKET_SUBMITTED":
+                    runs[f["tk"]].append([])
+                runs[f["tk"]][-1].append(int(f["v"]))
+        for tid, incarnations in runs.items():
+            for done in incarnations[:-1]:
+                assert done == list(range(1, len(done) + 1)), (tid, incarnations)
         for tid in self.acked:
             t = self.run(self.store.get_ticket(TENANT, tid))
-            assert seen[tid] == list(range(1, t.version + 1)), (
+            assert runs[tid][-1] == list(range(1, t.version + 1)), (
                 tid,
-                seen[tid],
+                runs[tid],
                 t.version,
             )
 
 
 def test_store_invariants_hold_over_random_operations(machine_url: str) -> None:
-    """Random interleavings of submit/commit/lifecycle/technician changes keep invariants 1, 2, 4."""
+    """Random interleavings of submit/commit/lifecycle/technician changes and retention sweeps
+    keep invariants 1, 2, 4."""
     run_machine(StoreMachine, examples=50, steps=30)
