@@ -30,8 +30,9 @@ PURGE_MAX_BATCHES = 20
 SWEEP_INTERVAL_S = 60.0
 """A region held by a solve loop is swept at most this often."""
 
-# ARGV[1] region prefix, ARGV[2] tenant claim hash ('' on a cluster: released before),
-# ARGV[3] region name, ARGV[4..] ticket ids read from the 'closed' index
+# KEYS[1] the region's event stream (routes the call on a cluster; the script appends no
+# event); ARGV[1] region prefix, ARGV[2] tenant claim hash ('' on a cluster: released
+# before), ARGV[3] region name, ARGV[4..] ticket ids read from the 'closed' index
 _PURGE = r"""
 local P, claim, region = ARGV[1], ARGV[2], ARGV[3]
 local gone = {}
