@@ -34,6 +34,7 @@ pytestmark = pytest.mark.integration
 TENANT, REGION = "prop", "r1"
 TICKETS = [f"T{i}" for i in range(6)]
 TECHS = ["A", "B", "C"]
+REQUEST_IDS = ["r1", "r2", "r3"]
 
 
 class StoreMachine(RedisMachine):
@@ -58,7 +59,7 @@ class StoreMachine(RedisMachine):
 
     @rule(
         tid=st.sampled_from(TICKETS),
-        rid=st.sampled_from(["", "r1", "r2", "r3"]),
+        rid=st.sampled_from(["", *REQUEST_IDS]),
         prio=st.integers(1, 4),
     )
     def submit(self, tid: str, rid: str, prio: int) -> None:
@@ -151,9 +152,7 @@ class StoreMachine(RedisMachine):
         """Retention passes for every closed ticket: the sweep deletes exactly those. Request
         ids expire before it (retention >= 1 day >= their 24 h), which is modelled first."""
         prefix = keys.region_prefix(TENANT, REGION)
-        requests = self.run(self.redis.keys(prefix + keys.REQUEST + "*"))
-        if requests:
-            self.run(self.redis.delete(*requests))
+        self.run(self.redis.delete(*(prefix + keys.REQUEST + r for r in REQUEST_IDS)))
         status = {
             tid: self.run(self.store.get_ticket(TENANT, tid)).status
             for tid in self.acked
