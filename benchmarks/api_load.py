@@ -250,6 +250,12 @@ async def _loadgen(
         return result
 
 
+def _median_round(runs: list[dict[str, Any]], field: str) -> dict[str, Any]:
+    """The run with the median ``field``, plus ``rounds_<field>``: every run's value."""
+    median = sorted(runs, key=lambda x: x[field])[len(runs) // 2]
+    return {**median, f"rounds_{field}": [x[field] for x in runs]}
+
+
 def _cores(phase: dict[str, Any]) -> float:
     """CPU of the server process over an open-loop phase, in cores (1.0 = one core busy)."""
     return float(phase["cpu_us_per_ticket_server"] * phase["achieved_per_s"] / 1e6)
@@ -386,13 +392,9 @@ def main(argv: list[str] | None = None) -> int:
                     for e, s in zip(rounds["echo"], rounds["service"], strict=True)
                 ]
                 for name in targets:
-                    median = sorted(rounds[name], key=lambda x: x["rate_per_s"])[
-                        len(rounds[name]) // 2
-                    ]
-                    phases[name][f"{kind}_max"] = {
-                        **median,
-                        "rounds_rate_per_s": [x["rate_per_s"] for x in rounds[name]],
-                    }
+                    phases[name][f"{kind}_max"] = _median_round(
+                        rounds[name], "rate_per_s"
+                    )
                 # Open loops at fractions of each target's own maximum (unary: a load
                 # curve, the target at 80%), echo and service alternating at each load.
                 # The target load (80%) is run TARGET_ROUNDS times and its median-p99 round
@@ -417,11 +419,9 @@ def main(argv: list[str] | None = None) -> int:
                             )
                         )
                 for (name, pct), done in runs.items():
-                    by_p99 = sorted(done, key=lambda x: x["p99_ms"])
-                    phases[name][f"{kind}_open_{pct}pct"] = {
-                        **by_p99[len(by_p99) // 2],
-                        "rounds_p99_ms": [x["p99_ms"] for x in done],
-                    }
+                    phases[name][f"{kind}_open_{pct}pct"] = _median_round(
+                        done, "p99_ms"
+                    )
                 phases["service"][f"{kind}_round_ratios"] = ratios
             client.flushall()
             client.close()
