@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     scale = 0.4 if args.quick else 1.0
 
-    from dispatcher.embedded_redis import EmbeddedRedis
+    from dispatcher.backend.embedded import EmbeddedRedis
 
     results: dict[str, Any] = {
         "benchmark": "api_load",

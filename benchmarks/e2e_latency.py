@@ -293,7 +293,7 @@ class Load:
     async def technicians(self, store: Any, redis: Any) -> None:
         """Finish the tickets whose work is due: one pipeline of transition scripts for
         all of them (in order, so accept -> start -> complete of one ticket stay in order)."""
-        from dispatcher import store_lua
+        from dispatcher.store import lua as store_lua
 
         script = redis.register_script(store_lua.TRANSITION)
         actions = (
@@ -395,10 +395,10 @@ async def _run_load(
 ) -> dict[str, Any]:
     import grpc.aio
 
-    from dispatcher.context import redis_client
     from dispatcher.pb import dispatch_pb2 as pb
     from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
-    from dispatcher.store import RedisStateStore
+    from dispatcher.runtime.context import redis_client
+    from dispatcher.store.state import RedisStateStore
 
     load = Load(args, target, redis_url)
     redis = redis_client(redis_url)
@@ -464,7 +464,7 @@ async def _run_load(
 
 async def _server_side(redis: Any, regions: list[str]) -> dict[str, Any]:
     """Inside the service: SUBMITTED -> ASSIGNED event time (stream ids, Redis clock)."""
-    from dispatcher import keys
+    from dispatcher.store import keys
 
     submitted: dict[str, int] = {}
     assigned: dict[str, int] = {}
@@ -534,7 +534,7 @@ async def _audit_capacity(redis: Any, regions: list[str]) -> dict[str, int]:
     """Capacity bookkeeping at the end of the run, read atomically per region (``AUDIT``):
     queue entries of a ticket no longer held by that technician (a leak), held tickets
     missing from their technician's queue, technicians over capacity, slots in use."""
-    from dispatcher import keys
+    from dispatcher.store import keys
 
     names = (
         "slots_used",
@@ -658,7 +658,7 @@ def main() -> int:
     if args.quick:
         args.duration, args.baseline_s = 10.0, 5.0
 
-    from dispatcher.embedded_redis import EmbeddedRedis
+    from dispatcher.backend.embedded import EmbeddedRedis
 
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="e2e-bench-") as tmp:

@@ -16,9 +16,9 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 SUBCOMMAND_MODULES = (
-    "dispatcher.cli_serve",
-    "dispatcher.demo",
-    "dispatcher.cli_policy",
+    "dispatcher.cli.serve",
+    "dispatcher.demo.command",
+    "dispatcher.cli.policy",
     "simulations.cli",
 )
 

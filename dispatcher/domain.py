@@ -222,7 +222,7 @@ class SubmitTicket:
     """When set, overrides ``ticket.response_due_ms`` (SLA derived from the policy)."""
     resolution_due_ms: int = 0
     request_digest: str = ""
-    """Digest of the request as the client sent it (``store_codec.request_digest``), kept
+    """Digest of the request as the client sent it (``store.codec.request_digest``), kept
     with the request-id reservation: a reused ``request_id`` with another payload is
     refused instead of replayed. Empty: derived from ``ticket`` by the store."""
 

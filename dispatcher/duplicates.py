@@ -265,7 +265,7 @@ class DuplicateLinker:
     """Writes a duplicate link (or its release) on a ticket, with its event."""
 
     def __init__(self, redis: aioredis.Redis) -> None:
-        from dispatcher.store_lua import _COMMON
+        from dispatcher.store.lua import _COMMON
 
         self._link = redis.register_script(_COMMON + _LINK)
 
@@ -283,8 +283,8 @@ class DuplicateLinker:
         """Link ``ticket_id`` to ``original_id`` ('' releases); None when the lease is lost."""
         import json
 
-        from dispatcher import keys
-        from dispatcher.store import now_ms
+        from dispatcher.store import keys
+        from dispatcher.store.state import now_ms
 
         details = json.dumps({"held_back": "true" if held_back else "false"})
         reply = await self._link(

@@ -1,4 +1,4 @@
-"""Domain errors of the live-state service; ``service_base.ERROR_CODES`` maps each class to one gRPC code."""
+"""Domain errors of the live-state service; ``api.base.ERROR_CODES`` maps each class to one gRPC code."""
 
 from __future__ import annotations
 

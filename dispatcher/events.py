@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from dispatcher import keys
-from dispatcher.cluster_client import is_cluster_client
+from dispatcher.backend.cluster import is_cluster_client
 from dispatcher.errors import InvalidArgument, OutOfRange
-from dispatcher.store_codec import event_from_entry
+from dispatcher.store import keys
+from dispatcher.store.codec import event_from_entry
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
     from dispatcher.domain import Event, EventType
-    from dispatcher.metrics import DispatchMetrics
+    from dispatcher.runtime.metrics import DispatchMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def watch_client(redis: Any, url: str | None = None) -> Any:
     """
     pool = getattr(redis, "connection_pool", None)
     if pool is None:
-        from dispatcher.cluster_client import connect_cluster, is_cluster_url
+        from dispatcher.backend.cluster import connect_cluster, is_cluster_url
 
         if url is None or not is_cluster_url(url):
             return redis

@@ -1,7 +1,7 @@
 """Explain: why a ticket went to whom, from the live state, with the solver's own cost model.
 
 ``explain_ticket`` reads the ticket's region (the same snapshot the solve loop reads),
-builds the same ``solver.Problem`` (``solve_loop.build_problem``) and a ``Solution`` that is
+builds the same ``solver.Problem`` (``loop.solve_loop.build_problem``) and a ``Solution`` that is
 the *committed* state (each ticket with the technician and queue place the store holds), and
 asks ``solver.explain.explain`` for the chosen technician's cost terms and the cheapest
 alternatives. It explains the decision in force, not a fresh solve. Tickets outside the
@@ -18,14 +18,14 @@ import numpy as np
 
 from dispatcher.domain import Assignment, CostTerm, Ticket, TicketStatus
 from dispatcher.domain import UnassignedReason as DomainReason
-from dispatcher.solve_problem import build_problem
-from dispatcher.solve_snapshot import views_from_snapshot
+from dispatcher.loop.problem import build_problem
+from dispatcher.loop.snapshot import views_from_snapshot
 from solver.model import NO_TECHNICIAN, SolveStats, SolveStatus, UnassignedReason
 
 if TYPE_CHECKING:
+    from dispatcher.loop.problem import IndexMaps
     from dispatcher.policy import PolicyStore
-    from dispatcher.solve_problem import IndexMaps
-    from dispatcher.store import RedisStateStore
+    from dispatcher.store.state import RedisStateStore
     from solver.explain import Option
     from solver.model import Problem, Solution
 

@@ -42,14 +42,14 @@ from dispatcher.policy import (
     policy_from_dict,
     policy_to_dict,
 )
-from dispatcher.store_codec import request_digest, resolution_json
+from dispatcher.store.codec import request_digest, resolution_json
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from dispatcher.domain import Location, Principal
-    from dispatcher.metrics import DispatchMetrics
-    from dispatcher.store import RedisStateStore
+    from dispatcher.runtime.metrics import DispatchMetrics
+    from dispatcher.store.state import RedisStateStore
 
 logger = logging.getLogger(__name__)
 

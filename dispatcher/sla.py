@@ -310,20 +310,20 @@ class SlaRecorder:
     """Applies ``SlaAction``s atomically in a region's slot, fenced by the lease token."""
 
     def __init__(self, redis: aioredis.Redis) -> None:
-        from dispatcher.store_lua import _COMMON
+        from dispatcher.store.lua import _COMMON
 
         self._redis = redis
         self._apply = redis.register_script(_COMMON + _APPLY)
 
     async def marks(self, tenant: str, region: str) -> dict[str, SlaMarks]:
-        from dispatcher import keys
+        from dispatcher.store import keys
 
         raw = await self._redis.hgetall(keys.region_prefix(tenant, region) + MARKS)
         return {str(k): marks_from_json(str(v)) for k, v in raw.items()}
 
     async def forget(self, tenant: str, region: str, ticket_ids: Iterable[str]) -> None:
         """Drop the marks of tickets that are no longer open."""
-        from dispatcher import keys
+        from dispatcher.store import keys
 
         ids = list(ticket_ids)
         if ids:
@@ -340,8 +340,8 @@ class SlaRecorder:
         """Record the actions; None when the lease token is not current (nothing applied)."""
         if not actions:
             return []
-        from dispatcher import keys
-        from dispatcher.store import now_ms
+        from dispatcher.store import keys
+        from dispatcher.store.state import now_ms
 
         args: list[str | int] = [
             keys.region_prefix(tenant, region),

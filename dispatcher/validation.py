@@ -1,6 +1,6 @@
 """Input validation: every rule raises ``InvalidArgument`` naming the field; nothing is written.
 
-Runs on domain objects built by ``convert`` (which already rejected unknown and
+Runs on domain objects built by ``api.convert`` (which already rejected unknown and
 UNSPECIFIED enum values). Field paths use the proto field names (``ticket.location.
 latitude_deg``) so that a client can find the field in its own request.
 """

@@ -16,12 +16,12 @@ import grpc
 import grpc.aio
 import pytest
 
-from dispatcher.context import AppContext
-from dispatcher.context import redis_client as make_redis_client
-from dispatcher.embedded_redis import EmbeddedRedis
-from dispatcher.metrics import DispatchMetrics, new_registry
-from dispatcher.server import create_server
-from dispatcher.settings import Settings
+from dispatcher.api.server import create_server
+from dispatcher.backend.embedded import EmbeddedRedis
+from dispatcher.runtime.context import AppContext
+from dispatcher.runtime.context import redis_client as make_redis_client
+from dispatcher.runtime.metrics import DispatchMetrics, new_registry
+from dispatcher.runtime.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator

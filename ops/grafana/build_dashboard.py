@@ -3,7 +3,7 @@
 The JSON is generated so that every panel has the same shape (datasource variable, units,
 grid position); edit the panel list below, then run ``python ops/grafana/build_dashboard.py``.
 tests/ops checks that the committed JSON equals this script's output, that every expression
-parses (promtool), and that every metric it names is exported by dispatcher/metrics.py.
+parses (promtool), and that every metric it names is exported by dispatcher/runtime/metrics.py.
 
 Queue gauges are exported by several processes reading the same store, so they are combined
 with ``max`` across instances, never ``sum``.

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
-from dispatcher.embedded_cluster import EmbeddedCluster
+from dispatcher.backend.embedded_cluster import EmbeddedCluster
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from dispatcher.cluster_client import ClusterUrlError, is_cluster_url, parse_cluster_url
+from dispatcher.backend.cluster import (
+    ClusterUrlError,
+    is_cluster_url,
+    parse_cluster_url,
+)
 
 
 def test_parse_seed_list() -> None:
@@ -48,7 +52,7 @@ def test_is_cluster_url() -> None:
 
 def test_settings_accept_a_cluster_url() -> None:
     """--redis-url takes a redis+cluster:// seed list; a malformed one is a settings error."""
-    from dispatcher.settings import Settings, SettingsError, load_settings
+    from dispatcher.runtime.settings import Settings, SettingsError, load_settings
 
     url = "redis+cluster://10.0.0.1:7000,10.0.0.2:7001"
     assert load_settings({"redis_url": url}, env={}).redis_url == url
@@ -58,10 +62,10 @@ def test_settings_accept_a_cluster_url() -> None:
 
 
 def test_redis_client_builds_a_cluster_client_for_cluster_urls() -> None:
-    """dispatcher.context.redis_client gives a RedisCluster on the seeds for a cluster URL."""
+    """dispatcher.runtime.context.redis_client gives a RedisCluster on the seeds for a cluster URL."""
     from redis.asyncio.cluster import RedisCluster
 
-    from dispatcher.context import redis_client
+    from dispatcher.runtime.context import redis_client
 
     client = redis_client("redis+cluster://127.0.0.1:7000,127.0.0.1:7001")
     assert isinstance(client, RedisCluster)

@@ -21,23 +21,22 @@ import grpc.aio
 import pytest
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
-from dispatcher import keys
-from dispatcher.cluster_client import (
+from dispatcher.api.server import create_server
+from dispatcher.backend.cluster import (
     ReplicatedScript,
     Replication,
     ReplicationTimeout,
     set_replication,
 )
-from dispatcher.context import AppContext
-from dispatcher.context import redis_client as make_redis_client
 from dispatcher.domain import SubmitTicket, Technician, TechnicianStatus
-from dispatcher.leases import LeaseManager, RegionRef
-from dispatcher.metrics import DispatchMetrics, new_registry
+from dispatcher.loop.leases import LeaseManager, RegionRef
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
-from dispatcher.server import create_server
-from dispatcher.settings import Settings
-from dispatcher.store import RedisStateStore
+from dispatcher.runtime.context import AppContext
+from dispatcher.runtime.context import redis_client as make_redis_client
+from dispatcher.runtime.metrics import DispatchMetrics, new_registry
+from dispatcher.runtime.settings import Settings
+from dispatcher.store.state import RedisStateStore, keys
 from tests.service.conftest import ticket
 
 if TYPE_CHECKING:
@@ -46,7 +45,7 @@ if TYPE_CHECKING:
 
     import redis.asyncio
 
-    from dispatcher.embedded_cluster import EmbeddedCluster
+    from dispatcher.backend.embedded_cluster import EmbeddedCluster
 
 pytestmark = [pytest.mark.integration]
 
@@ -60,7 +59,7 @@ async def wait_calls(client: redis.asyncio.Redis) -> int:
 
 
 def _submit_item(ticket_id: str) -> SubmitTicket:
-    from dispatcher import convert
+    from dispatcher.api import convert
 
     return SubmitTicket(convert.ticket_from_pb(ticket(ticket_id)), f"req-{ticket_id}")
 
@@ -186,7 +185,7 @@ async def test_rpc_answers_unavailable_when_replicas_fall_short(
 
 def test_settings_of_the_mode() -> None:
     """Flag/env/TOML derive from the fields; a WAIT longer than the socket timeout is refused."""
-    from dispatcher.settings import SettingsError, load_settings
+    from dispatcher.runtime.settings import SettingsError, load_settings
 
     s = load_settings({"redis_wait_replicas": "1"}, env={})
     assert (s.redis_wait_replicas, s.redis_wait_timeout_ms) == (1, 1000)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 from redis.exceptions import RedisClusterException
 
-from dispatcher.cluster_client import (
+from dispatcher.backend.cluster import (
     ReplicatedScript,
     ReplicationTimeout,
     connect_cluster,
@@ -19,7 +19,7 @@ from dispatcher.cluster_client import (
 if TYPE_CHECKING:
     from redis.asyncio.cluster import RedisCluster
 
-    from dispatcher.embedded_cluster import EmbeddedCluster
+    from dispatcher.backend.embedded_cluster import EmbeddedCluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]
 

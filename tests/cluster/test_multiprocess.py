@@ -27,8 +27,8 @@ import grpc
 import grpc.aio
 import pytest
 
-from dispatcher import keys
-from dispatcher.cluster_client import connect_cluster
+from dispatcher.backend.cluster import connect_cluster
+from dispatcher.store import keys
 
 from .serve_procs import (
     TENANT,
@@ -43,7 +43,7 @@ from .serve_procs import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from dispatcher.embedded_cluster import EmbeddedCluster
+    from dispatcher.backend.embedded_cluster import EmbeddedCluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(300)]
 

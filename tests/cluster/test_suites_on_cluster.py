@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from dispatcher.embedded_cluster import EmbeddedCluster
+    from dispatcher.backend.embedded_cluster import EmbeddedCluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(900)]
 

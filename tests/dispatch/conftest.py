@@ -12,16 +12,16 @@ import grpc
 import grpc.aio
 import pytest
 
+from dispatcher.api.server import create_server
+from dispatcher.loop.pool import SolverPool
+from dispatcher.loop.solve_loop import SolveLoop
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
-from dispatcher.server import create_server
-from dispatcher.solve_loop import SolveLoop
-from dispatcher.solve_pool import SolverPool
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
 
-    from dispatcher.context import AppContext
+    from dispatcher.runtime.context import AppContext
 
 TENANT = "default"
 LEASE_TTL_MS = 1000

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from dispatcher.keys import events_key
+from dispatcher.loop.sla_step import supervisor_key
 from dispatcher.pb import dispatch_pb2 as pb
-from dispatcher.solve_sla import supervisor_key
+from dispatcher.store.keys import events_key
 from tests.dispatch.conftest import (
     TENANT,
     eventually,

@@ -15,7 +15,6 @@ from typing import IO, TYPE_CHECKING
 
 import pytest
 
-from dispatcher import keys
 from dispatcher.domain import (
     Location,
     SkillLevel,
@@ -24,8 +23,8 @@ from dispatcher.domain import (
     TechnicianStatus,
     Ticket,
 )
-from dispatcher.leases import LeaseManager, RegionRef, lease_owner_key
-from dispatcher.store import Decision, ExpectedVersions, RedisStateStore
+from dispatcher.loop.leases import LeaseManager, RegionRef, lease_owner_key
+from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, keys
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -261,7 +260,7 @@ async def test_bounded_snapshot_reads_the_most_urgent_queued(
 ) -> None:
     """Under a backlog a solve reads only the most urgent QUEUED tickets (P1 first, then
     oldest), every held ticket, and knows that it left some out."""
-    from dispatcher.solve_snapshot import SnapshotReader
+    from dispatcher.loop.snapshot import SnapshotReader
 
     store = RedisStateStore(redis_client)
     await store.upsert_technician(TENANT, _tech("k0", "north"))

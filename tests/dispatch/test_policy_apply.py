@@ -9,7 +9,7 @@ import grpc.aio
 import pytest
 
 from dispatcher.__main__ import build_parser
-from dispatcher.cli_policy import run_async
+from dispatcher.cli.policy import run_async
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
 from simulations.policy_file import PolicyFile, SlaTarget, write_policy_file

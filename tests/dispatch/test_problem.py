@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dispatcher.solve_problem import (
+from dispatcher.loop.problem import (
     TechnicianView,
     TicketView,
     build_problem,
@@ -77,7 +77,7 @@ def test_only_changed_holders_become_decisions() -> None:
     """Pinned rows never move; unchanged placements need no write; a lost holder or a new
     unassigned reason does."""
     from dispatcher.domain import Assignment, Ticket, TicketStatus, UnassignedReason
-    from dispatcher.solve_pool import SolveOutput
+    from dispatcher.loop.pool import SolveOutput
     from solver.model import Solution, SolveStats, SolveStatus
 
     views = [

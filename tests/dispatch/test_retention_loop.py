@@ -10,12 +10,12 @@ import grpc
 import grpc.aio
 import pytest
 
-from dispatcher import solve_loop
+from dispatcher.loop import solve_loop
 from dispatcher.pb import dispatch_pb2 as pb
 from tests.dispatch.conftest import Stubs, eventually, technician, ticket
 
 if TYPE_CHECKING:
-    from dispatcher.context import AppContext
+    from dispatcher.runtime.context import AppContext
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from dispatcher.embedded_redis import (
+from dispatcher.backend.embedded import (
     EmbeddedRedis,
     EmbeddedRedisError,
     ping,

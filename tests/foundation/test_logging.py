@@ -6,7 +6,11 @@ import io
 import json
 import logging
 
-from dispatcher.logging_setup import JsonFormatter, RequestIdFilter, request_id_var
+from dispatcher.runtime.logging_setup import (
+    JsonFormatter,
+    RequestIdFilter,
+    request_id_var,
+)
 
 
 def _logger(stream: io.StringIO) -> logging.Logger:

@@ -7,7 +7,7 @@ import urllib.request
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from dispatcher.metrics import (
+from dispatcher.runtime.metrics import (
     PRIORITIES,
     RPC_BUCKETS_S,
     SOLVE_BUCKETS_S,

@@ -21,7 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from dispatcher.embedded_redis import EmbeddedRedis
+from dispatcher.backend.embedded import EmbeddedRedis
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -11,16 +11,16 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from dispatcher.context import RedisUnavailableError, connect_redis
-from dispatcher.embedded_redis import EmbeddedRedis
-from dispatcher.logging_setup import request_id_var
+from dispatcher.backend.embedded import EmbeddedRedis
+from dispatcher.runtime.context import RedisUnavailableError, connect_redis
+from dispatcher.runtime.logging_setup import request_id_var
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import redis.asyncio
 
-    from dispatcher.context import AppContext
+    from dispatcher.runtime.context import AppContext
     from tests.conftest import RunningServer
 
 pytestmark = pytest.mark.integration
@@ -147,7 +147,7 @@ async def test_unreachable_redis_fails_after_bounded_retries(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Connecting to a closed port retries the configured number of times, warning each time."""
-    from dispatcher.embedded_redis import find_free_port
+    from dispatcher.backend.embedded import find_free_port
 
     port = find_free_port()
     with pytest.raises(RedisUnavailableError):
@@ -200,7 +200,7 @@ async def test_tls_settings_serve_over_tls(
     """With tls_cert/tls_key the server speaks TLS only; a client trusting the cert gets SERVING."""
     import dataclasses
 
-    from dispatcher.server import create_server
+    from dispatcher.api.server import create_server
 
     cert, key = _self_signed(tmp_path)
     app_context.settings = dataclasses.replace(
@@ -228,7 +228,7 @@ async def test_port_in_use_is_a_clear_error(
     grpc_server: RunningServer, app_context: AppContext
 ) -> None:
     """Binding a port another server holds raises ServerBindError (no silent port sharing)."""
-    from dispatcher.server import ServerBindError, create_server
+    from dispatcher.api.server import ServerBindError, create_server
 
     background_before = list(app_context.background)
     with pytest.raises(ServerBindError, match=f"127.0.0.1:{grpc_server.port}"):
@@ -240,7 +240,7 @@ async def test_rediss_url_configures_tls_and_password() -> None:
     """rediss:// gives a TLS connection with the URL's password (the embedded build has no TLS to test against)."""
     from redis.asyncio.connection import SSLConnection
 
-    from dispatcher.context import redis_client
+    from dispatcher.runtime.context import redis_client
 
     client = redis_client(
         "rediss://app:s3cret@redis.example:6380/2?ssl_ca_certs=/etc/ca.pem"
@@ -260,7 +260,7 @@ async def test_cancelling_a_ping_always_cancels_the_caller(
     """A cancel that lands mid-PING is never swallowed (redis-py can lose it; ping_redis shields)."""
     import random
 
-    from dispatcher.context import ping_redis
+    from dispatcher.runtime.context import ping_redis
 
     rng = random.Random(7)
     for _ in range(100):
@@ -280,9 +280,9 @@ async def test_cancelling_a_ping_always_cancels_the_caller(
 def test_sync_handlers_are_observed_only_where_no_credential_is_checked() -> None:
     """A synchronous handler cannot be refused before it runs: registering one for an
     authenticated service fails at start-up; a public one (health) is wrapped."""
-    from dispatcher.auth import Authenticator, AuthGate
-    from dispatcher.call_observer import CallObserver
-    from dispatcher.metrics import DispatchMetrics, new_registry
+    from dispatcher.api.auth import Authenticator, AuthGate
+    from dispatcher.api.call_observer import CallObserver
+    from dispatcher.runtime.metrics import DispatchMetrics, new_registry
 
     gate = AuthGate(Authenticator({}))
     observer = CallObserver(DispatchMetrics(new_registry(process_metrics=False)), gate)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.settings import (
+from dispatcher.runtime.settings import (
     Settings,
     SettingsError,
     check_files,

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from dispatcher.metrics import DispatchMetrics
+from dispatcher.runtime.metrics import DispatchMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS = ROOT / "ops"

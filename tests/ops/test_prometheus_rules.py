@@ -7,7 +7,7 @@ import re
 import pytest
 from prometheus_client import CollectorRegistry
 
-from dispatcher.metrics import DispatchMetrics
+from dispatcher.runtime.metrics import DispatchMetrics
 
 from .promql_names import (
     PROMETHEUS_BUILTINS,

@@ -11,13 +11,13 @@ import grpc
 import grpc.aio
 import pytest
 
-from dispatcher.context import AppContext
-from dispatcher.context import redis_client as make_redis_client
-from dispatcher.metrics import DispatchMetrics, new_registry
+from dispatcher.api.server import create_server
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
-from dispatcher.server import create_server
-from dispatcher.store import RedisStateStore
+from dispatcher.runtime.context import AppContext
+from dispatcher.runtime.context import redis_client as make_redis_client
+from dispatcher.runtime.metrics import DispatchMetrics, new_registry
+from dispatcher.store.state import RedisStateStore
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     import redis.asyncio
 
-    from dispatcher.settings import Settings
+    from dispatcher.runtime.settings import Settings
 
 AUTH_TOML = """
 [[credential]]

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine
 
-from dispatcher.context import redis_client as make_redis_client
+from dispatcher.runtime.context import redis_client as make_redis_client
 
 REDIS_URL: dict[str, str] = {}
 """Set by the ``machine_url`` fixture (hypothesis builds machines without fixtures)."""

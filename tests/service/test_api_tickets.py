@@ -9,10 +9,9 @@ import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
-from dispatcher import keys
 from dispatcher.domain import Assignment
 from dispatcher.pb import dispatch_pb2 as pb
-from dispatcher.store import Decision, ExpectedVersions, RedisStateStore
+from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, keys
 from tests.service.conftest import Stubs, technician, ticket
 
 if TYPE_CHECKING:

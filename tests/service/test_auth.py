@@ -8,12 +8,11 @@ import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
-from dispatcher import keys
-from dispatcher.auth import AuthConfigError, Authenticator
+from dispatcher.api.auth import AuthConfigError, Authenticator
 from dispatcher.domain import Assignment, Role
 from dispatcher.errors import Unauthenticated
 from dispatcher.pb import dispatch_pb2 as pb
-from dispatcher.store import Decision, ExpectedVersions, RedisStateStore
+from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, keys
 from tests.service.conftest import Stubs, md, technician, ticket
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dispatcher import codegen
+from dispatcher.cli import codegen
 
 
 def test_generated_code_is_up_to_date() -> None:

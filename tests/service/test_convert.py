@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dispatcher import convert
+from dispatcher.api import convert
 from dispatcher.domain import (
     Assignment,
     CostTerm,

@@ -9,20 +9,19 @@ import grpc
 import grpc.aio
 import pytest
 
-from dispatcher import keys
-from dispatcher.context import AppContext
-from dispatcher.context import redis_client as make_redis_client
+from dispatcher.api.server import create_server
 from dispatcher.domain import Location, SubmitTicket, Ticket
-from dispatcher.metrics import DispatchMetrics, new_registry
 from dispatcher.pb import dispatch_pb2 as pb
-from dispatcher.server import create_server
-from dispatcher.store import RedisStateStore
+from dispatcher.runtime.context import AppContext
+from dispatcher.runtime.context import redis_client as make_redis_client
+from dispatcher.runtime.metrics import DispatchMetrics, new_registry
+from dispatcher.store.state import RedisStateStore, keys
 from tests.service.conftest import Stubs, technician, ticket
 
 if TYPE_CHECKING:
     import redis.asyncio
 
-    from dispatcher.settings import Settings
+    from dispatcher.runtime.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 

@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from dispatcher import keys
 from dispatcher.domain import Assignment, Location, SubmitTicket, Ticket
-from dispatcher.metrics import DispatchMetrics, new_registry
 from dispatcher.pb import dispatch_pb2 as pb
-from dispatcher.store import Decision, ExpectedVersions, RedisStateStore
+from dispatcher.runtime.metrics import DispatchMetrics, new_registry
+from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, keys
 from tests.service.conftest import Stubs, ticket
 
 if TYPE_CHECKING:

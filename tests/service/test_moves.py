@@ -11,11 +11,10 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, rule
 
-from dispatcher import keys
 from dispatcher.domain import Assignment, SubmitTicket, TicketFilter, TicketStatus
 from dispatcher.errors import DispatchError, StaleVersion
-from dispatcher.store import Decision, ExpectedVersions, RedisStateStore
-from dispatcher.store_moves import TicketMover
+from dispatcher.store.moves import TicketMover
+from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, keys
 from tests.service.machine import RedisMachine, run_machine
 from tests.service.test_store import T, events, lease, tech, tk
 

@@ -12,17 +12,17 @@ import pytest
 import redis.asyncio
 import redis.exceptions
 
-from dispatcher.cli_serve import check_state_dir
-from dispatcher.metrics import DispatchMetrics, new_registry
+from dispatcher.cli.serve import check_state_dir
 from dispatcher.pb import dispatch_pb2 as pb
-from dispatcher.settings import SettingsError, add_arguments, load_settings
-from dispatcher.store import RedisStateStore
+from dispatcher.runtime.metrics import DispatchMetrics, new_registry
+from dispatcher.runtime.settings import SettingsError, add_arguments, load_settings
+from dispatcher.store.state import RedisStateStore
 from tests.service.conftest import Stubs, ticket
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from dispatcher.context import AppContext
+    from dispatcher.runtime.context import AppContext
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 

@@ -1,4 +1,4 @@
-"""Retention of closed tickets (dispatcher.retention) on a real Redis: the sweep deletes
+"""Retention of closed tickets (dispatcher.store.retention) on a real Redis: the sweep deletes
 closed tickets past the cut-off, never an open one, and a deleted id can be submitted anew."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatcher import keys
 from dispatcher.domain import (
     Assignment,
     Resolution,
@@ -20,8 +19,8 @@ from dispatcher.domain import (
     TicketStatus,
 )
 from dispatcher.errors import UnknownTicket
-from dispatcher.retention import ClosedTicketSweeper
-from dispatcher.store import Decision, RedisStateStore
+from dispatcher.store.retention import ClosedTicketSweeper
+from dispatcher.store.state import Decision, RedisStateStore, keys
 from tests.service.test_store import R, T, events, lease, tech, tk, versions
 
 if TYPE_CHECKING:

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
 
-from dispatcher import keys
 from dispatcher.domain import (
     Assignment,
     Location,
@@ -25,8 +24,8 @@ from dispatcher.domain import (
     TicketStatus,
 )
 from dispatcher.errors import DispatchError, UnknownTicket
-from dispatcher.retention import ClosedTicketSweeper
-from dispatcher.store import Decision, ExpectedVersions, RedisStateStore
+from dispatcher.store.retention import ClosedTicketSweeper
+from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, keys
 from tests.service.machine import RedisMachine, run_machine
 
 pytestmark = pytest.mark.integration
@@ -137,7 +136,7 @@ class StoreMachine(RedisMachine):
     def lifecycle(self, tid: str, action: str, actor: str) -> None:
         arg = "reason"
         if action == "complete":
-            from dispatcher.store_codec import resolution_json
+            from dispatcher.store.codec import resolution_json
 
             arg = resolution_json(Resolution(ResolutionCode.FIXED))
         done = self.attempt(

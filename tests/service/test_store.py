@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from dispatcher import keys
 from dispatcher.domain import (
     Assignment,
     Location,
@@ -28,7 +27,7 @@ from dispatcher.errors import (
     StaleVersion,
     UnknownTicket,
 )
-from dispatcher.store import Decision, ExpectedVersions, RedisStateStore
+from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, keys
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -434,7 +433,7 @@ async def test_a_batch_without_enough_replicas_is_a_replication_timeout(
 ) -> None:
     """With a replica required and none attached, the pipelined calls run on the primary
     and the batch raises ReplicationTimeout (the caller answers UNAVAILABLE)."""
-    from dispatcher.cluster_client import (
+    from dispatcher.backend.cluster import (
         ReplicatedScript,
         ReplicationTimeout,
         call_script_batch,

@@ -1,0 +1,1 @@
+"""The gRPC edge: servicers, protobuf <-> domain conversion, call observation, auth, health, server."""

@@ -1,0 +1,205 @@
+"""What every dispatch.v1 servicer shares: ``ServicerBase.call`` (admission: bounded in-flight
+calls, else RESOURCE_EXHAUSTED; authentication: metadata -> principal; the client's deadline;
+domain errors -> status codes by ``ERROR_CODES``), and the context's handlers and watch client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import grpc
+import grpc.aio
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MaxConnectionsError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from dispatcher import events as ev
+from dispatcher.api.auth import Authenticator, AuthGate
+from dispatcher.errors import (
+    AlreadyExists,
+    DispatchError,
+    FailedPrecondition,
+    IllegalTransition,
+    InvalidArgument,
+    NotFound,
+    NotImplementedYet,
+    OutOfRange,
+    Overloaded,
+    PermissionDenied,
+    StaleVersion,
+    Unauthenticated,
+)
+from dispatcher.handlers import Handlers
+from dispatcher.store.state import RedisStateStore
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from dispatcher.domain import Principal
+    from dispatcher.runtime.context import AppContext
+
+
+MAX_IN_FLIGHT_DEFAULT = 512
+"""Unary calls handled at once before new ones are shed with RESOURCE_EXHAUSTED."""
+
+ERROR_CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
+    (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotFound, grpc.StatusCode.NOT_FOUND),
+    (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+    (IllegalTransition, grpc.StatusCode.FAILED_PRECONDITION),
+    (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (StaleVersion, grpc.StatusCode.ABORTED),
+    (OutOfRange, grpc.StatusCode.OUT_OF_RANGE),
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (Overloaded, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (NotImplementedYet, grpc.StatusCode.UNIMPLEMENTED),
+    (TimeoutError, grpc.StatusCode.DEADLINE_EXCEEDED),
+    # the Redis client's connection pool is full: shed load (before its base class below)
+    (MaxConnectionsError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (RedisConnectionError, grpc.StatusCode.UNAVAILABLE),
+    (RedisTimeoutError, grpc.StatusCode.UNAVAILABLE),
+)
+"""Domain error -> gRPC status code (first match wins; subclasses before bases)."""
+
+_REJECT_REASONS = {
+    grpc.StatusCode.RESOURCE_EXHAUSTED: "overload",
+    grpc.StatusCode.UNAUTHENTICATED: "unauthenticated",
+    grpc.StatusCode.PERMISSION_DENIED: "permission_denied",
+    grpc.StatusCode.INVALID_ARGUMENT: "invalid_argument",
+    grpc.StatusCode.DEADLINE_EXCEEDED: "deadline_exceeded",
+}
+
+
+def status_code_for(exc: BaseException) -> grpc.StatusCode | None:
+    for cls, code in ERROR_CODES:
+        if isinstance(exc, cls):
+            return code
+    return None
+
+
+class Admission:
+    """Counts unary calls in flight; sheds the ones above ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+
+
+def get_authenticator(ctx: AppContext) -> Authenticator:
+    """The context's authenticator, built once from ``runtime.settings.auth_config``."""
+    auth = getattr(ctx, "dispatch_authenticator", None)
+    if auth is None:
+        auth = Authenticator.from_file(ctx.settings.auth_config)
+        ctx.dispatch_authenticator = auth  # type: ignore[attr-defined]
+    return auth
+
+
+def auth_gate(ctx: AppContext) -> AuthGate:
+    """Refuses dispatch.v1 calls without a valid credential early (before a client stream
+    is read); servicers still resolve the principal themselves."""
+
+    def rejected() -> None:
+        ctx.metrics.rejected_requests_total.labels(reason="unauthenticated").inc()
+
+    return AuthGate(get_authenticator(ctx), on_reject=rejected)
+
+
+def get_admission(ctx: AppContext) -> Admission:
+    adm = getattr(ctx, "dispatch_admission", None)
+    if adm is None:
+        adm = Admission(
+            int(getattr(ctx.settings, "max_in_flight", MAX_IN_FLIGHT_DEFAULT))
+        )
+        ctx.dispatch_admission = adm  # type: ignore[attr-defined]
+    return adm
+
+
+class ServicerBase:
+    def __init__(self, ctx: AppContext, handlers: Handlers) -> None:
+        self.ctx = ctx
+        self.h = handlers
+        self.auth = get_authenticator(ctx)
+        self.admission = get_admission(ctx)
+
+    def _principal(self, context: grpc.aio.ServicerContext) -> Principal:
+        return self.auth.authenticate(context.invocation_metadata())
+
+    async def _abort(
+        self, context: grpc.aio.ServicerContext, exc: BaseException
+    ) -> None:
+        code = status_code_for(exc)
+        if code is None:
+            raise exc
+        reason = _REJECT_REASONS.get(code)
+        if reason is not None:
+            self.ctx.metrics.rejected_requests_total.labels(reason=reason).inc()
+        await context.abort(code, str(exc) or type(exc).__name__)
+
+    @contextlib.asynccontextmanager
+    async def call(
+        self, context: grpc.aio.ServicerContext, *, admit: bool = True
+    ) -> AsyncIterator[Principal]:
+        """Admission, authentication, deadline and error mapping around one call's body."""
+        admitted = False
+        try:
+            if admit:
+                if self.admission.in_flight >= self.admission.limit:
+                    raise Overloaded(
+                        f"server busy ({self.admission.limit} calls in flight); retry with backoff"
+                    )
+                self.admission.in_flight += 1
+                admitted = True
+            principal = self._principal(context)
+            remaining = context.time_remaining() if admit else None
+            if remaining is None:
+                yield principal
+            elif remaining <= 0:
+                raise TimeoutError("deadline already expired")
+            else:
+                async with asyncio.timeout(remaining):
+                    yield principal
+        except (
+            DispatchError,
+            TimeoutError,
+            RedisConnectionError,
+            RedisTimeoutError,
+        ) as exc:
+            await self._abort(context, exc)
+        finally:
+            if admitted:
+                self.admission.in_flight -= 1
+
+
+def get_watch_client(ctx: AppContext) -> Any:
+    """The context's client for blocking event-stream reads (own pool; see events)."""
+    client = getattr(ctx, "dispatch_watch_redis", None)
+    if client is None:
+        client = ev.watch_client(ctx.redis, ctx.settings.redis_url)
+        ctx.dispatch_watch_redis = client  # type: ignore[attr-defined]
+        if client is not ctx.redis:
+
+            async def close() -> None:
+                from dispatcher.runtime.context import close_redis
+
+                await close_redis(client)  # after its reads ended: none reconnects
+
+            ctx.cleanups.append(close)
+    return client
+
+
+def build_handlers(ctx: AppContext) -> Handlers:
+    """The context's ``Handlers`` (one store per context), built on first use."""
+    h = getattr(ctx, "dispatch_handlers", None)
+    if h is None:
+        maxlen = int(getattr(ctx.settings, "events_maxlen", 0) or 0)
+        store = RedisStateStore(
+            ctx.redis,
+            metrics=ctx.metrics,
+            **({"events_maxlen": maxlen} if maxlen else {}),
+        )
+        h = Handlers(store, ctx.metrics)
+        ctx.dispatch_handlers = h  # type: ignore[attr-defined]
+    return h

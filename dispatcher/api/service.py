@@ -1,0 +1,241 @@
+"""gRPC servicers of dispatch.v1: convert -> handler -> convert back, registered by ``add_services``.
+
+Tickets and technicians have their own modules (``api.tickets``, ``api.technicians``);
+events, insight and policy are here. Every call goes through ``ServicerBase.call``
+(``api.base``): admission, authentication, deadline, error mapping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import grpc
+
+from dispatcher import events as ev
+from dispatcher.api import convert
+from dispatcher.api.base import (
+    ServicerBase,
+    build_handlers,
+    get_watch_client,
+)
+from dispatcher.api.technicians import TechnicianService
+from dispatcher.api.tickets import TicketService
+from dispatcher.domain import Role
+from dispatcher.errors import (
+    InvalidArgument,
+    PermissionDenied,
+)
+from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
+from dispatcher.validation import check_name
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    import grpc.aio
+
+    from dispatcher.api.call_observer import ObservedServer
+    from dispatcher.runtime.context import AppContext
+
+logger = logging.getLogger(__name__)
+
+
+QUEUE_METRICS_INTERVAL_S = 5.0
+"""How often the queue gauges are recomputed from Redis."""
+
+
+class EventService(ServicerBase, pb_grpc.EventServiceServicer):
+    async def WatchEvents(
+        self, request: pb.WatchEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchEventsResponse]:
+        async with self.call(context, admit=False) as principal:
+            for i, r in enumerate(request.regions):
+                check_name(f"regions[{i}]", r)
+            for r in request.after_event_ids:
+                check_name(f"after_event_ids[{r!r}]", r)
+            if request.start not in (0, 1, 2):
+                raise InvalidArgument("start", f"unknown enum value {request.start}")
+            if request.max_batch > ev.MAX_BATCH:
+                raise InvalidArgument(
+                    "max_batch", f"at most {ev.MAX_BATCH}, got {request.max_batch}"
+                )
+            per_response = max(1, request.max_batch)
+            technician = request.technician_id
+            if principal.role is Role.TECHNICIAN_APP:
+                if technician and technician != principal.technician_id:
+                    raise PermissionDenied(
+                        "technician_id: a technician app watches only its own events"
+                    )
+                technician = principal.technician_id
+            watch_request = ev.WatchRequest(
+                regions=tuple(dict.fromkeys(request.regions)),
+                technician_id=technician,
+                types=frozenset(
+                    convert.event_type_from_pb(t, f"types[{i}]")
+                    for i, t in enumerate(request.types)
+                ),
+                after_event_ids=dict(request.after_event_ids),
+                from_earliest=request.start == pb.START_POSITION_EARLIEST
+                or (
+                    request.start == pb.START_POSITION_UNSPECIFIED
+                    and bool(request.after_event_ids)
+                ),
+            )
+            stream = ev.watch(
+                get_watch_client(self.ctx),
+                principal.tenant,
+                watch_request,
+                stop=self.ctx.shutdown_event,
+                metrics=self.ctx.metrics,
+            )
+            async for events in stream:
+                if per_response == 1:
+                    for event in events:
+                        yield pb.WatchEventsResponse(event=convert.event_to_pb(event))
+                    continue
+                for lo in range(0, len(events), per_response):
+                    yield pb.WatchEventsResponse(
+                        events=[
+                            convert.event_to_pb(e)
+                            for e in events[lo : lo + per_response]
+                        ]
+                    )
+
+
+class InsightService(ServicerBase, pb_grpc.InsightServiceServicer):
+    async def ExplainAssignment(
+        self, request: pb.ExplainAssignmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExplainAssignmentResponse:
+        """The decision in force explained with the solver's cost model (dispatcher.explain)."""
+        from dispatcher.explain import explain_ticket
+
+        async with self.call(context) as principal:
+            if not 0 <= request.max_alternatives <= 20:
+                raise InvalidArgument("max_alternatives", "must be in [0, 20]")
+            ticket = await self.h.get_ticket(principal, request.ticket_id)
+            exp = await explain_ticket(
+                self.h.store,
+                self.h.policies,
+                principal.tenant,
+                ticket.ticket_id,
+                request.max_alternatives or 3,
+            )
+            ticket = exp.ticket
+            out = pb.ExplainAssignmentResponse(
+                ticket_id=ticket.ticket_id,
+                status=convert.ticket_status_to_pb(ticket.status),
+                unassigned_reason=convert.unassigned_reason_to_pb(
+                    exp.unassigned_reason
+                ),
+                alternatives=[
+                    pb.AlternativeTechnician(
+                        technician_id=a.technician_id,
+                        cost_terms=[
+                            pb.CostTerm(name=c.name, value=c.value)
+                            for c in a.cost_terms
+                        ],
+                        total_cost=a.total_cost,
+                        feasible=a.feasible,
+                        infeasible_reason=convert.unassigned_reason_to_pb(
+                            a.infeasible_reason
+                        ),
+                    )
+                    for a in exp.alternatives
+                ],
+            )
+            if exp.chosen is not None:
+                out.chosen.CopyFrom(convert.assignment_to_pb(exp.chosen))
+                out.solve_id = exp.chosen.solve_id
+                out.solved_at_ms = exp.chosen.assigned_at_ms
+            return out
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def GetQueueStats(
+        self, request: pb.GetQueueStatsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetQueueStatsResponse:
+        async with self.call(context) as principal:
+            stats = await self.h.queue_stats(principal, list(request.regions))
+            import time
+
+            return pb.GetQueueStatsResponse(
+                regions=[convert.region_stats_to_pb(s) for s in stats],
+                computed_at_ms=int(time.time() * 1000),
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class PolicyService(ServicerBase, pb_grpc.PolicyServiceServicer):
+    async def GetPolicy(
+        self, request: pb.GetPolicyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Policy:
+        async with self.call(context) as principal:
+            return convert.policy_version_to_pb(
+                await self.h.get_policy(principal, request.region)
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def UpdatePolicy(
+        self, request: pb.UpdatePolicyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Policy:
+        async with self.call(context) as principal:
+            if principal.role is not Role.ADMIN:
+                raise PermissionDenied("only the admin role may change the policy")
+            sections = convert.policy_dict_from_pb(request.policy)
+            stored = await self.h.update_policy(
+                principal,
+                request.policy.region,
+                sections,
+                list(request.update_mask.paths),
+                request.expected_version,
+                request.policy.comment,
+            )
+            return convert.policy_version_to_pb(stored)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def ListPolicyHistory(
+        self, request: pb.ListPolicyHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListPolicyHistoryResponse:
+        async with self.call(context) as principal:
+            versions, token = await self.h.policy_history(
+                principal, request.region, request.page_size, request.page_token
+            )
+            return pb.ListPolicyHistoryResponse(
+                policies=[convert.policy_version_to_pb(p) for p in versions],
+                next_page_token=token,
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def add_services(server: ObservedServer, ctx: AppContext) -> list[str]:
+    """Register every dispatch.v1 service on ``server``; return their full names.
+
+    Also appends the periodic queue-gauge refresh to ``ctx.background``.
+    """
+    handlers = build_handlers(ctx)
+    pb_grpc.add_TicketServiceServicer_to_server(TicketService(ctx, handlers), server)
+    pb_grpc.add_TechnicianServiceServicer_to_server(
+        TechnicianService(ctx, handlers), server
+    )
+    pb_grpc.add_EventServiceServicer_to_server(EventService(ctx, handlers), server)
+    pb_grpc.add_InsightServiceServicer_to_server(InsightService(ctx, handlers), server)
+    pb_grpc.add_PolicyServiceServicer_to_server(PolicyService(ctx, handlers), server)
+
+    async def refresh_queue_metrics() -> None:
+        # ends on shutdown also when redis-py swallowed the cancel of a command
+        while not ctx.shutdown_event.is_set():
+            try:
+                await handlers.refresh_queue_metrics()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis down: the health watcher reports it
+                logger.debug("queue metrics refresh failed: %s", exc)
+            await asyncio.sleep(QUEUE_METRICS_INTERVAL_S)
+
+    ctx.background.append(refresh_queue_metrics)
+    get_watch_client(
+        ctx
+    )  # registers its close before the drain below (cleanups run last first)
+    ctx.cleanups.append(ev.drain)  # reads of cancelled watches end before Redis closes
+    return [s.full_name for s in pb.DESCRIPTOR.services_by_name.values()]

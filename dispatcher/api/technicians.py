@@ -1,0 +1,163 @@
+"""The dispatch.v1 TechnicianService: upsert, location pings (unary and client stream), availability, get, list, remove."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from dispatcher.api import convert
+from dispatcher.api.base import (
+    ServicerBase,
+)
+from dispatcher.errors import InvalidArgument
+from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    import grpc.aio
+
+
+LOCATION_CHUNK = 200
+"""Location pings of a client stream stored per script batch."""
+
+
+class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
+    async def UpsertTechnician(
+        self, request: pb.UpsertTechnicianRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Technician:
+        async with self.call(context) as principal:
+            tech = convert.technician_from_pb(request.technician)
+            return convert.technician_to_pb(
+                await self.h.upsert_technician(
+                    principal, tech, request.expected_version
+                )
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def ReportLocation(
+        self, request: pb.ReportLocationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReportLocationResponse:
+        async with self.call(context) as principal:
+            if not request.HasField("location"):
+                raise InvalidArgument("location", "is required")
+            if request.accuracy_m < 0 or request.accuracy_m != request.accuracy_m:
+                raise InvalidArgument("accuracy_m", "must be >= 0")
+            (applied,) = await self.h.report_locations(
+                principal,
+                [
+                    (
+                        request.technician_id,
+                        convert.location_from_pb(request.location),
+                        request.reported_at_ms,
+                    )
+                ],
+            )
+            return pb.ReportLocationResponse(applied=applied)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def StreamLocations(
+        self,
+        request_iterator: AsyncIterator[pb.ReportLocationRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> pb.StreamLocationsResponse:
+        async with self.call(context, admit=False) as principal:
+            received = applied = 0
+            chunk: list[Any] = []
+
+            async def flush() -> int:
+                done = await self.h.report_locations(principal, chunk, field="pings")
+                chunk.clear()
+                return sum(done)
+
+            async for ping in request_iterator:
+                if not ping.HasField("location"):
+                    raise InvalidArgument(f"pings[{received}].location", "is required")
+                received += 1
+                chunk.append(
+                    (
+                        ping.technician_id,
+                        convert.location_from_pb(ping.location),
+                        ping.reported_at_ms,
+                    )
+                )
+                if len(chunk) >= LOCATION_CHUNK:
+                    applied += await flush()
+            if chunk:
+                applied += await flush()
+            return pb.StreamLocationsResponse(received=received, applied=applied)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def SetAvailability(
+        self, request: pb.SetAvailabilityRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Technician:
+        async with self.call(context) as principal:
+            paths = set(request.update_mask.paths) or {"status", "shifts"}
+            unknown = paths - {"status", "shifts"}
+            if unknown:
+                raise InvalidArgument(
+                    "update_mask.paths",
+                    f"{sorted(unknown)[0]!r} is not status or shifts",
+                )
+            status = (
+                convert.technician_status_from_pb(request.status, "status")
+                if "status" in paths
+                else None
+            )
+            shifts = (
+                [convert.shift_from_pb(s) for s in request.shifts]
+                if "shifts" in paths
+                else None
+            )
+            tech = await self.h.set_availability(
+                principal,
+                request.technician_id,
+                status,
+                shifts,
+                request.expected_version,
+            )
+            return convert.technician_to_pb(tech)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def GetTechnician(
+        self, request: pb.GetTechnicianRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Technician:
+        async with self.call(context) as principal:
+            return convert.technician_to_pb(
+                await self.h.get_technician(principal, request.technician_id)
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def ListTechnicians(
+        self, request: pb.ListTechniciansRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListTechniciansResponse:
+        async with self.call(context) as principal:
+            statuses = []
+            for i, s in enumerate(request.statuses):
+                st = convert.technician_status_from_pb(s, f"statuses[{i}]")
+                assert st is not None
+                statuses.append(st)
+            page = await self.h.list_technicians(
+                principal,
+                request.region,
+                statuses,
+                request.page_size,
+                request.page_token,
+            )
+            return pb.ListTechniciansResponse(
+                technicians=[convert.technician_to_pb(t) for t in page.items],
+                next_page_token=page.next_page_token,
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def RemoveTechnician(
+        self, request: pb.RemoveTechnicianRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RemoveTechnicianResponse:
+        async with self.call(context) as principal:
+            requeued = await self.h.remove_technician(
+                principal, request.technician_id, request.expected_version
+            )
+            return pb.RemoveTechnicianResponse(requeued_ticket_ids=requeued)
+        raise AssertionError("unreachable")  # pragma: no cover

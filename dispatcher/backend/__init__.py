@@ -1,0 +1,1 @@
+"""Redis connections: cluster-aware client helpers, observed clients, embedded servers and clusters."""

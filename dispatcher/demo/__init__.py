@@ -1,0 +1,1 @@
+"""``dispatcher demo``: the Boston 311 replay through a built-in ticket platform."""

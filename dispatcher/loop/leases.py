@@ -1,0 +1,326 @@
+"""Per-region leases with fencing tokens, spread fairly over the live solver processes.
+
+A region (``tenant``, ``region``) is solved only by the holder of its lease. Acquiring a
+lease bumps a per-region counter (``INCR``) and stores the new value, the *fencing token*,
+in the lease key with a TTL (``SET NX PX``), both in one Lua script. Renew and release
+check the token first, so a process whose lease lapsed can neither extend nor drop
+somebody else's. The store's commit script reads the same lease key (``lease_key``) and
+refuses a commit whose token is not the current one: a paused or partitioned process that
+lost its lease commits nothing even if it has not noticed yet.
+
+Both keys carry the region's hash tag, so the commit (tickets + lease) stays in one slot
+on Redis Cluster. The registry of live processes (a sorted set scored by heartbeat expiry)
+is a single key on its own; it only steers fairness, never safety.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dispatcher.backend.cluster import write_script
+from dispatcher.store import keys
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterable
+
+    import redis.asyncio as aioredis
+
+    from dispatcher.runtime.metrics import DispatchMetrics
+
+logger = logging.getLogger(__name__)
+
+REGISTRY_KEY = "dispatch:solvers:live"
+"""Sorted set: member = process id, score = heartbeat expiry (ms, Redis clock)."""
+
+DEFAULT_LEASE_TTL_MS = 5_000
+RENEW_FRACTION = 3
+"""Leases are renewed every ``ttl / RENEW_FRACTION``."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class RegionRef:
+    """One dispatch partition: a tenant's region."""
+
+    tenant: str
+    region: str
+
+    @property
+    def tag(self) -> str:
+        """The Redis Cluster hash tag shared by every key of this region."""
+        return "{" + f"{self.tenant}:{self.region}" + "}"
+
+    def __str__(self) -> str:
+        return f"{self.tenant}/{self.region}"
+
+
+def lease_key(tenant: str, region: str) -> str:
+    """Key holding the current fencing token of a region's lease (string, with PX TTL).
+
+    The store's fenced commit compares its token with this key (``store.keys.lease_key``).
+    """
+    return keys.lease_key(tenant, region)
+
+
+def lease_owner_key(tenant: str, region: str) -> str:
+    """Who holds the lease (process id; informational, expires with the lease)."""
+    return keys.region_prefix(tenant, region) + "lease_owner"
+
+
+def lease_counter_key(tenant: str, region: str) -> str:
+    """Monotonic counter the fencing tokens are drawn from (never expires)."""
+    return keys.region_prefix(tenant, region) + "lease_seq"
+
+
+# KEYS[1] lease, KEYS[2] counter, KEYS[3] owner; ARGV[1] ttl ms, ARGV[2] owner id.
+# Returns the new token, or 0 when held.
+_ACQUIRE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], token, 'PX', tonumber(ARGV[1]))
+redis.call('SET', KEYS[3], ARGV[2], 'PX', tonumber(ARGV[1]))
+return token
+"""
+
+# KEYS[1] lease, KEYS[2] owner; ARGV[1] token, ARGV[2] ttl ms. 1 = renewed, 0 = lost.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+  redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]))
+  return 1
+end
+return 0
+"""
+
+# KEYS[1] lease; ARGV[1] token. 1 = released, 0 = not ours.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
+
+
+def fair_share(n_regions: int, n_processes: int) -> int:
+    """Most regions one process should hold: ``ceil(regions / processes)``."""
+    if n_regions <= 0:
+        return 0
+    return math.ceil(n_regions / max(1, n_processes))
+
+
+def default_owner_id() -> str:
+    """``solver-<host>-<pid>-<random>``: unique per process, readable in the owner key."""
+    return f"solver-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(slots=True)
+class Lease:
+    """A lease this process believes it holds; ``valid_until`` is a local monotonic time."""
+
+    token: int
+    valid_until: float
+
+
+@dataclass(slots=True)
+class LeaseManager:
+    """Acquires, renews and releases region leases for one process.
+
+    ``tick()`` is called every ``renew_interval_s``; it heartbeats the registry, renews what
+    is held, drops what was lost, sheds regions above the fair share and acquires unowned
+    ones up to it. ``on_change(region, token_or_None)`` tells the solve loop.
+
+    A lease counts as locally valid until ``ttl`` minus a safety margin after the renew
+    call was *sent*, so the process stops solving before Redis could hand the region to
+    another one; the commit script's token check is the real guard.
+    """
+
+    redis: aioredis.Redis
+    regions: Callable[[], Awaitable[Iterable[RegionRef]]]
+    ttl_ms: int = DEFAULT_LEASE_TTL_MS
+    owner_id: str = field(default_factory=lambda: default_owner_id())
+    metrics: DispatchMetrics | None = None
+    on_change: Callable[[RegionRef, int | None], None] | None = None
+    held: dict[RegionRef, Lease] = field(default_factory=dict)
+    _scripts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def renew_interval_s(self) -> float:
+        return self.ttl_ms / 1000.0 / RENEW_FRACTION
+
+    @property
+    def _margin_s(self) -> float:
+        return min(0.5, self.ttl_ms / 1000.0 / 5)
+
+    def _script(self, name: str, body: str) -> Any:
+        script = self._scripts.get(name)
+        if script is None:
+            if name == "release":  # a lost release only lets the lease expire by itself
+                script = self.redis.register_script(body)
+            else:
+                # acquire/renew wait for the replicas the client's durability mode asks
+                # for (``backend.cluster.set_replication``), so a failover cannot hand out
+                # a fencing token twice; plain scripts when it asks for none
+                script = write_script(
+                    self.redis, body, on_timeout=self._replication_timeout
+                )
+            self._scripts[name] = script
+        return script
+
+    def _replication_timeout(self) -> None:
+        if self.metrics is not None:
+            self.metrics.redis_errors_total.inc()
+
+    def token(self, region: RegionRef) -> int | None:
+        """The fencing token if the lease is held and still locally valid."""
+        lease = self.held.get(region)
+        if lease is None or time.monotonic() >= lease.valid_until:
+            return None
+        return lease.token
+
+    async def _heartbeat(self) -> int:
+        """Refresh this process in the registry; return how many processes are live."""
+        secs, micros = await self.redis.time()
+        now_ms = int(secs) * 1000 + int(micros) // 1000
+        # One key, so no transaction is needed (and a Redis Cluster pipeline stays simple).
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(REGISTRY_KEY, {self.owner_id: now_ms + self.ttl_ms})
+            pipe.zremrangebyscore(REGISTRY_KEY, "-inf", now_ms)
+            pipe.zcard(REGISTRY_KEY)
+            results = await pipe.execute()
+        return max(1, int(results[-1]))
+
+    async def _renew(self, region: RegionRef, lease: Lease) -> bool:
+        sent = time.monotonic()
+        ok = await self._script("renew", _RENEW)(
+            keys=[
+                lease_key(region.tenant, region.region),
+                lease_owner_key(region.tenant, region.region),
+            ],
+            args=[lease.token, self.ttl_ms],
+        )
+        if ok:
+            lease.valid_until = sent + self.ttl_ms / 1000.0 - self._margin_s
+        return bool(ok)
+
+    async def _acquire(self, region: RegionRef) -> bool:
+        sent = time.monotonic()
+        token = int(
+            await self._script("acquire", _ACQUIRE)(
+                keys=[
+                    lease_key(region.tenant, region.region),
+                    lease_counter_key(region.tenant, region.region),
+                    lease_owner_key(region.tenant, region.region),
+                ],
+                args=[self.ttl_ms, self.owner_id],
+            )
+        )
+        if token <= 0:
+            return False
+        self.held[region] = Lease(token, sent + self.ttl_ms / 1000.0 - self._margin_s)
+        self._changed(region, token, "acquired")
+        return True
+
+    async def release(self, region: RegionRef) -> None:
+        """Give a region up (shedding or shutdown)."""
+        lease = self.held.pop(region, None)
+        if lease is None:
+            return
+        self._changed(region, None, "released", lease.token)
+        try:
+            await self._script("release", _RELEASE)(
+                keys=[lease_key(region.tenant, region.region)], args=[lease.token]
+            )
+        except Exception:  # the lease expires by itself; nothing else to do
+            logger.warning(
+                "release of %s failed; it will expire", region, exc_info=True
+            )
+
+    async def release_all(self) -> None:
+        for region in sorted(self.held):
+            await self.release(region)
+        try:
+            await self.redis.zrem(REGISTRY_KEY, self.owner_id)
+        except Exception:
+            logger.warning("could not leave the solver registry", exc_info=True)
+
+    def _drop(self, region: RegionRef) -> None:
+        lease = self.held.pop(region, None)
+        if lease is not None:
+            self._changed(region, None, "lost", lease.token)
+
+    def _changed(
+        self,
+        region: RegionRef,
+        token: int | None,
+        event: str,
+        old_token: int | None = None,
+    ) -> None:
+        """``token``: the new token (None once the region is not held; ``on_change`` gets
+        it); ``old_token``: the token just given up or lost, for the log line."""
+        logger.info(
+            "lease %s on %s (token %s, owner %s)",
+            event,
+            region,
+            token if token is not None else old_token,
+            self.owner_id,
+        )
+        if self.metrics is not None:
+            self.metrics.lease_changes_total.labels(event=event).inc()
+            self.metrics.leases_held.set(len(self.held))
+        if self.on_change is not None:
+            self.on_change(region, token)
+
+    async def tick(self) -> None:
+        """One round: heartbeat, renew, shed above the fair share, acquire up to it."""
+        n_processes = await self._heartbeat()
+        # Renew concurrently: one slow round trip must not make the others late.
+        held = list(self.held.items())
+        renewed = await asyncio.gather(
+            *(self._renew(region, lease) for region, lease in held)
+        )
+        for (region, _), ok in zip(held, renewed, strict=True):
+            if not ok:
+                self._drop(region)
+        known = sorted(set(await self.regions()))
+        for region in [r for r in self.held if r not in known]:
+            await self.release(region)
+        share = fair_share(len(known), n_processes)
+        # Shed the most recently listed extras first; a region moves at most once per tick.
+        while len(self.held) > share:
+            await self.release(max(self.held))
+        if len(self.held) >= share:
+            return
+        # Start at an owner-dependent offset so processes do not all race for region 0.
+        start = hash(self.owner_id) % max(1, len(known))
+        for region in known[start:] + known[:start]:
+            if len(self.held) >= share:
+                break
+            if region not in self.held:
+                await self._acquire(region)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick until ``stop`` is set, then release every lease."""
+        try:
+            while not stop.is_set():
+                try:
+                    await self.tick()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.warning("lease tick failed", exc_info=True)
+                    for region, lease in list(self.held.items()):
+                        if time.monotonic() >= lease.valid_until:
+                            self._drop(region)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.renew_interval_s)
+        finally:
+            await self.release_all()

@@ -1,0 +1,200 @@
+"""The solve loop's SLA work for one region: clock rules (breaches, escalations, the
+supervisor notice, recovery of interrupted moves) and SLA_AT_RISK signals after a solve.
+
+The rules themselves are pure functions in ``dispatcher.sla``; this module turns their
+results into fenced store writes and events for the ``RegionWorker`` of ``loop.solve_loop``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from dispatcher.loop.problem import _REASON_NAMES, IndexMaps, ProblemParts, _ms
+from dispatcher.loop.widen import Widening
+from dispatcher.sla import (
+    ClockTicket,
+    SlaAction,
+    SlaMarks,
+    at_risk_rows,
+    breaches,
+    escalations,
+    next_clock_deadline,
+    ticket_due_times,
+)
+from dispatcher.store import keys
+
+if TYPE_CHECKING:
+    from dispatcher.loop.solve_loop import SolveLoop
+    from dispatcher.policy import Policy
+    from dispatcher.store.state import RegionSnapshot
+    from solver.model import Solution
+
+SUPERVISOR_MAXLEN = 10_000
+
+
+def supervisor_key(tenant: str, stream: str) -> str:
+    """The supervisor notification stream of a tenant (escalations with notify_supervisor)."""
+    return keys.tenant_prefix(tenant) + "supervisor:" + stream
+
+
+async def run_clock_rules(
+    lp: SolveLoop,
+    snap: RegionSnapshot,
+    policy: Policy,
+    token: str,
+    now_ms: int,
+    *,
+    complete: bool = True,
+    marks: dict[str, SlaMarks] | None = None,
+) -> tuple[bool, float, list[Widening]]:
+    """Breaches and escalations due now; returns (priorities changed, next due time, the
+    escalated tickets to widen to a neighbouring region).
+
+    ``marks``: the region's SLA marks when the caller already read them."""
+    widen: list[Widening] = []
+    # moves out of this region interrupted by a crash (or a lost lease) complete here
+    for ticket_id in await lp.mover.unfinished(snap.tenant, snap.region):
+        await lp.mover.finish(snap.tenant, snap.region, ticket_id)
+    if marks is None:
+        marks = await lp.sla.marks(snap.tenant, snap.region)
+    if (
+        complete
+    ):  # marks of closed tickets go; a bounded read does not list every open one
+        open_ids = {t.ticket_id for t in snap.tickets}
+        await lp.sla.forget(
+            snap.tenant, snap.region, [k for k in marks if k not in open_ids]
+        )
+    clock: list[ClockTicket] = []
+    for t in snap.tickets:
+        created_s = t.created_at_ms / 1000.0
+        response, resolution = ticket_due_times(policy, t)
+        clock.append(
+            ClockTicket(
+                t.ticket_id,
+                t.priority,
+                t.status.value,
+                created_s,
+                response,
+                resolution,
+                marks.get(t.ticket_id, SlaMarks()),
+            )
+        )
+    now_s = now_ms / 1000.0
+    found_breaches = breaches(clock, now_s)
+    found_escalations = escalations(policy, clock, now_s)
+    actions = [
+        SlaAction(
+            "breach",
+            b.ticket_id,
+            b.kind,
+            "",
+            json.dumps({"due_ms": str(_ms(b.due_s))}),
+        )
+        for b in found_breaches
+    ]
+    for e in found_escalations:
+        details = {
+            "old_priority": f"P{e.old_priority}",
+            "condition": e.rule.condition,
+        }
+        if e.rule.widen_to_neighbours:
+            details["widen_to"] = ",".join(policy.neighbours.get(snap.region, ()))
+        if e.rule.notify_supervisor:
+            details["supervisor_stream"] = policy.supervisor_stream
+        actions.append(
+            SlaAction(
+                "esc",
+                e.ticket_id,
+                e.rule.name,
+                str(e.new_priority),
+                json.dumps(details),
+            )
+        )
+    applied = await lp.sla.apply(
+        snap.tenant, snap.region, token, actions, lp.store.events_maxlen
+    )
+    if not applied:
+        return False, next_clock_deadline(policy, clock, now_s), widen
+    m = lp.metrics
+    for b, ok in zip(found_breaches, applied, strict=False):
+        if ok and m is not None:
+            m.sla_breaches_total.labels(priority=f"P{b.priority}", kind=b.kind).inc()
+    esc_applied = applied[len(found_breaches) :]
+    changed = False
+    for e, ok in zip(found_escalations, esc_applied, strict=True):
+        if not ok:
+            continue
+        changed = changed or e.new_priority != e.old_priority
+        neighbours = policy.neighbours.get(snap.region, ())
+        if e.rule.widen_to_neighbours and neighbours:
+            widen.append(Widening(e.ticket_id, e.rule.name, neighbours))
+        if m is not None:
+            m.escalations_total.labels(priority=f"P{e.old_priority}").inc()
+        if e.rule.notify_supervisor:
+            await lp.redis.xadd(
+                supervisor_key(snap.tenant, policy.supervisor_stream),
+                {
+                    "type": "TICKET_ESCALATED",
+                    "region": snap.region,
+                    "ticket_id": e.ticket_id,
+                    "rule": e.rule.name,
+                    "old_priority": str(e.old_priority),
+                    "priority": str(e.new_priority),
+                    "widen_to": ",".join(policy.neighbours.get(snap.region, ())),
+                    "at_ms": str(now_ms),
+                },
+                maxlen=SUPERVISOR_MAXLEN,
+                approximate=True,
+            )
+    return changed, next_clock_deadline(policy, clock, now_s), widen
+
+
+async def signal_at_risk(
+    lp: SolveLoop,
+    snap: RegionSnapshot,
+    token: str,
+    sol: Solution,
+    problem: ProblemParts,
+    maps: IndexMaps,
+) -> None:
+    """SLA_AT_RISK once per ticket predicted to miss a due time."""
+    due = problem.tickets
+    rows = at_risk_rows(
+        sol,
+        due["response_due_s"],
+        due["resolution_due_s"],
+        due["created_s"],
+        problem.now_s,
+    )
+    # The dispatch_queue_at_risk gauge belongs to the queue statistics (handlers), which
+    # cover every region; the loop counts what it signals (dispatch_sla_at_risk_total).
+    m = lp.metrics
+    if not len(rows):
+        return
+    marks = await lp.sla.marks(snap.tenant, snap.region)
+    actions = [
+        SlaAction(
+            "risk",
+            maps.ticket_ids[i],
+            details=json.dumps(
+                {
+                    "predicted_start_ms": str(_ms(float(sol.start_s[i]))),
+                    "response_due_ms": str(_ms(float(due["response_due_s"][i]))),
+                    "reason": _REASON_NAMES[int(sol.reason[i])],
+                }
+            ),
+        )
+        for i in rows
+        if not marks.get(maps.ticket_ids[i], SlaMarks()).at_risk
+    ]
+    applied = await lp.sla.apply(
+        snap.tenant, snap.region, token, actions, lp.store.events_maxlen
+    )
+    if m is not None and applied:
+        prio = {t.ticket_id: t.priority for t in snap.tickets}
+        for a, ok in zip(actions, applied, strict=True):
+            if ok:
+                m.sla_at_risk_total.labels(
+                    priority=f"P{prio.get(a.ticket_id, 4)}"
+                ).inc()

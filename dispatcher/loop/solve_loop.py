@@ -1,0 +1,521 @@
+"""The continuous solve loop: per held region, snapshot -> solve in a worker -> fenced commit.
+
+SPEC §6. One ``SolveLoop`` runs in every process with the solver role. Its ``LeaseManager``
+decides which regions this process holds; for each it runs a ``RegionWorker`` task that
+wakes up when the region's event stream shows a change (debounced by the policy's
+``debounce_ms``), when the cadence tick comes (``cadence_s``: slack shrinks as the clock
+moves) or when an SLA clock rule is due, and then:
+
+1. reads the region's policy (a change takes effect here, at the next solve) and a
+   consistent snapshot with item versions;
+2. runs the SLA clock rules (breaches, escalations; ``dispatcher.sla``);
+3. converts the snapshot to a ``solver.Problem`` (``dispatcher.loop.problem``, the one
+   place that does it) and solves it in a worker process of the shared ``SolverPool``
+   (``dispatcher.loop.pool``), never on the event loop;
+4. turns the solution into decisions (assign / reassign / unassign) for the tickets whose
+   technician changed and commits them through the store, fenced by the lease token and
+   the versions read in step 1; the store appends one event per applied decision;
+5. records metrics;
+6. at most every minute, deletes the region's tickets closed longer ago than the retention
+   (``closed_ticket_retention_days``; ``dispatcher.store.retention``).
+
+Accepted tickets are pinned in the problem; churn of assigned ones is bounded by the
+solver's stability cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from redis.exceptions import RedisError
+
+from dispatcher.duplicates import DuplicateIndex, DuplicateLinker
+from dispatcher.loop.duplicate_step import link_duplicates
+from dispatcher.loop.leases import DEFAULT_LEASE_TTL_MS, LeaseManager, RegionRef
+from dispatcher.loop.pool import SolveOutput, SolverPool
+from dispatcher.loop.problem import (
+    IndexMaps,
+    TechnicianView,
+    TicketView,
+    build_problem_parts,
+    plan_decisions,
+)
+from dispatcher.loop.sla_step import run_clock_rules, signal_at_risk
+from dispatcher.loop.snapshot import (
+    QUEUED_PER_PLACE,
+    SnapshotReader,
+    ViewCache,
+    limit_queued,
+    views_from_snapshot,
+)
+from dispatcher.loop.widen import Widening, widen
+from dispatcher.policy import PolicyStore
+from dispatcher.sla import (
+    SlaRecorder,
+)
+from dispatcher.store import keys
+from dispatcher.store.moves import TicketMover
+from dispatcher.store.retention import SWEEP_INTERVAL_S, ClosedTicketSweeper
+from solver.model import UnassignedReason
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import redis.asyncio as aioredis
+
+    from dispatcher.runtime.context import AppContext
+    from dispatcher.runtime.metrics import DispatchMetrics
+    from dispatcher.store.state import RegionSnapshot
+    from solver.model import Solution
+
+logger = logging.getLogger(__name__)
+
+
+# --- the loop ------------------------------------------------------------------------------
+
+OWN_EVENT_TYPES = frozenset(
+    {
+        "TICKET_ASSIGNED",
+        "TICKET_REASSIGNED",
+        "TICKET_UNASSIGNED",
+        "TICKET_UNASSIGNABLE",
+        "TICKET_ACCEPTED",
+        "TICKET_SLA_AT_RISK",
+        "TICKET_SLA_BREACHED",
+        "TICKET_ESCALATED",
+        "TICKET_DUPLICATE_DETECTED",
+    }
+)
+"""Events that do not call for a new solve (the loop's own output, or no effect on it)."""
+WATCH_BLOCK_MS = 1000
+LEASE_WAIT_S = 0.05
+TECH_REFRESH_S = 1.0
+"""Technicians are re-read at least this often (location pings emit no event)."""
+CLOCK_INTERVAL_S = 0.25
+MIN_QUEUED_READ = 200
+"""A bounded snapshot reads at least this many QUEUED tickets."""
+"""Clock rules (breaches, escalations) run at most this often unless one is due sooner."""
+ERROR_BACKOFF_S = 0.5
+
+
+async def _nothing() -> None:
+    return None
+
+
+@dataclass
+class RegionWorker:
+    """Solves one held region until cancelled (the lease was lost or released)."""
+
+    loop: SolveLoop
+    region: RegionRef
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    woken: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when a cycle takes the pending wake (the watch may then read on)."""
+    checked: set[str] = field(default_factory=set)
+    solves: int = 0
+    reader: SnapshotReader | None = None
+    techs_dirty: bool = True
+    techs_read_at: float = 0.0
+    max_queued: int = 1000
+    views: ViewCache = field(default_factory=ViewCache)
+    last_clock: float = 0.0
+    next_clock: float = 0.0
+    cadence_s: float = 5.0
+    debounce_s: float = 0.005
+    next_sweep: float = 0.0
+    """When the retention sweep of closed tickets is next due (epoch seconds)."""
+    stopping: bool = False
+    """Set when the worker ends: its event watch stops even if a cancel was swallowed."""
+
+    async def run(self) -> None:
+        self.reader = SnapshotReader(self.loop.redis)
+        watcher = asyncio.create_task(self._watch(), name=f"watch:{self.region}")
+        self.wake.set()  # solve at once on taking the region over
+        next_clock = float("inf")
+        try:
+            while True:
+                timeout = min(self.cadence_s, max(0.0, next_clock - time.time()))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout=timeout)
+                if self.wake.is_set() and self.debounce_s > 0:
+                    await asyncio.sleep(self.debounce_s)
+                self.wake.clear()
+                self.woken.set()
+                token = self.loop.leases.token(self.region)
+                if token is None:
+                    # Not locally valid right now (a renewal is late): wait for it. If the
+                    # lease is really lost, the lease manager cancels this worker.
+                    self.wake.set()
+                    await asyncio.sleep(LEASE_WAIT_S)
+                    continue
+                try:
+                    async with self.loop.cycle_slots:
+                        next_clock = await self.cycle(str(token))
+                        await self._sweep_closed()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("solve cycle of %s failed", self.region)
+                    if self.loop.metrics is not None:
+                        self.loop.metrics.solves_total.labels(
+                            region=self.region.region, status="error"
+                        ).inc()
+                    await asyncio.sleep(ERROR_BACKOFF_S)
+        finally:
+            # redis-py 8.1 may swallow a cancel mid-command: the flag ends the watch loop
+            # anyway, so it never reads (opens a connection) after Redis was closed
+            self.stopping = True
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await watcher
+
+    async def _watch(self) -> None:
+        """Wake the solve on every change in the region's event stream (not its own output)."""
+        key = keys.events_key(self.region.tenant, self.region.region)
+        last = "$"
+        redis = self.loop.redis
+        while not self.stopping:
+            try:
+                reply: Any = await redis.xread(
+                    {key: last}, count=1000, block=WATCH_BLOCK_MS
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("event watch of %s failed", self.region, exc_info=True)
+                await asyncio.sleep(ERROR_BACKOFF_S)
+                continue
+            woke = False
+            for _, entries in reply or ():
+                for event_id, fields in entries:
+                    last = str(event_id)
+                    kind = fields.get("type", "")
+                    if kind not in OWN_EVENT_TYPES:
+                        woke = True
+                    if kind.startswith("TECHNICIAN_"):
+                        self.techs_dirty = True
+            if woke:
+                # One read per cycle: until a cycle takes this wake (its snapshot comes
+                # after), more events would only wake it again. Under load this turns a
+                # read per few events into one per solve; nothing is skipped, the next
+                # read starts where this one ended.
+                self.woken.clear()
+                self.wake.set()
+                await self.woken.wait()
+
+    # -- one cycle ---------------------------------------------------------------------------
+
+    async def cycle(self, token: str) -> float:
+        """Clock rules, solve and commit once; return when the clock rules next need a look."""
+        t_start = time.perf_counter()
+        lp, tenant, region = self.loop, self.region.tenant, self.region.region
+        # One round trip's wait for the policy, the snapshot and (when the clock rules are
+        # about due) the SLA marks: they are read concurrently. Only this worker writes the
+        # region's marks, and its previous cycle is done, so they cannot move meanwhile.
+        clock_due = time.time() >= min(
+            self.next_clock, self.last_clock + CLOCK_INTERVAL_S
+        )
+        effective, snap, marks = await asyncio.gather(
+            lp.policies.effective(tenant, region),
+            self._snapshot(self.max_queued),
+            lp.sla.marks(tenant, region) if clock_due else _nothing(),
+        )
+        policy = effective.policy
+        self.cadence_s = policy.solver.cadence_s
+        self.debounce_s = policy.solver.debounce_ms / 1000.0
+        t_snap = time.perf_counter()
+        if snap.lease_token != token:
+            return float("inf")
+        now_ms = snap.taken_at_ms
+        complete = self.reader is not None and not self.reader.truncated
+        held = await link_duplicates(
+            lp, self.checked, snap, policy, token, complete=complete
+        )
+        t_dup = time.perf_counter()
+        changed, next_clock = False, self.next_clock
+        widen_now: list[Widening] = []
+        now_s = now_ms / 1000.0
+        if now_s >= min(self.next_clock, self.last_clock + CLOCK_INTERVAL_S):
+            # Under a backlog (a bounded read) the clock rules see the tickets in view: the
+            # held ones and the most urgent QUEUED ones, which breach and escalate first;
+            # the others are checked when they come into view. Reading the whole backlog
+            # instead stalls the loop exactly when it is overloaded.
+            changed, next_clock, widen_now = await run_clock_rules(
+                lp, snap, policy, token, now_ms, complete=complete, marks=marks
+            )
+            self.last_clock, self.next_clock = now_s, next_clock
+        if changed or widen_now:  # escalations changed versions: read again
+            snap = await self._snapshot(self.max_queued)
+            now_ms = snap.taken_at_ms
+        if widen_now and await widen(
+            lp.store, lp.mover, snap, token, widen_now, lp.metrics
+        ):
+            snap = await self._snapshot(self.max_queued)  # without the moved ones
+            now_ms = snap.taken_at_ms
+        t_clock = time.perf_counter()
+        ticket_views, tech_views = views_from_snapshot(snap, policy, now_ms, self.views)
+        if held:
+            ticket_views = [
+                dataclasses.replace(t, held_back=True) if t.ticket_id in held else t
+                for t in ticket_views
+            ]
+        places = sum(k.capacity for k in tech_views if k.available)
+        self.max_queued = max(MIN_QUEUED_READ, QUEUED_PER_PLACE * places)
+        ticket_views = limit_queued(ticket_views, tech_views)
+        problem, maps, rows = build_problem_parts(
+            ticket_views, tech_views, now_ms / 1000.0
+        )
+        if not rows:
+            self._record_empty(len(tech_views))
+            return next_clock
+        t_built = time.perf_counter()
+        output = await lp.pool.solve(problem, policy.solve_params())
+        t_solved = time.perf_counter()
+        self.solves += 1
+        solve_id = f"{lp.leases.owner_id}:{region}:{self.solves}"
+        await self._commit(snap, token, output, maps, rows, tech_views, solve_id)
+        await signal_at_risk(lp, snap, token, output.solution, problem, maps)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "solve %s: %d tickets x %d technicians; read+build %.1f ms (policy+snapshot "
+                "%.1f, duplicates %.1f, clock %.1f, views+build %.1f), solve %.1f ms "
+                "(solver %.1f ms), commit %.1f ms, since snapshot %.1f ms",
+                self.region,
+                len(rows),
+                len(tech_views),
+                1000 * (t_built - t_start),
+                1000 * (t_snap - t_start),
+                1000 * (t_dup - t_snap),
+                1000 * (t_clock - t_dup),
+                1000 * (t_built - t_clock),
+                1000 * (t_solved - t_built),
+                1000 * output.solution.stats.wall_time_s,
+                1000 * (time.perf_counter() - t_solved),
+                time.time() * 1000 - snap.taken_at_ms,
+            )
+        return next_clock
+
+    async def _sweep_closed(self) -> None:
+        """Delete the region's tickets closed longer ago than the retention (at most every
+        ``sweep_interval_s``; see ``dispatcher.store.retention``)."""
+        lp = self.loop
+        now = time.time()
+        if lp.closed_retention_s <= 0 or now < self.next_sweep:
+            return
+        self.next_sweep = now + lp.sweep_interval_s
+        before_ms = int((now - lp.closed_retention_s) * 1000)
+        try:
+            deleted = await lp.sweeper.sweep(
+                self.region.tenant, self.region.region, before_ms
+            )
+        except RedisError as exc:  # the solve itself went through; retried next sweep
+            logger.warning("retention sweep of %s failed: %s", self.region, exc)
+            return
+        if deleted and lp.metrics is not None:
+            lp.metrics.tickets_purged_total.inc(deleted)
+
+    async def _snapshot(self, max_queued: int | None = None) -> RegionSnapshot:
+        if self.reader is None:
+            self.reader = SnapshotReader(self.loop.redis)
+        # Technicians change with a technician event, or silently with a location ping:
+        # re-read them then, or at least every TECH_REFRESH_S.
+        now = time.monotonic()
+        fresh_techs = self.techs_dirty or now - self.techs_read_at >= TECH_REFRESH_S
+        if fresh_techs:
+            self.techs_dirty, self.techs_read_at = False, now
+        return await self.reader.read(
+            self.region.tenant, self.region.region, max_queued, technicians=fresh_techs
+        )
+
+    def _record_empty(self, n_techs: int) -> None:
+        m = self.loop.metrics
+        if m is None:
+            return
+        region = self.region.region
+        m.solve_tickets.labels(region=region).set(0)
+        m.solve_technicians.labels(region=region).set(n_techs)
+        for reason in UnassignedReason:
+            if reason is not UnassignedReason.ASSIGNED:
+                m.solve_unassigned.labels(
+                    region=region, reason=reason.name.lower()
+                ).set(0)
+
+    async def _commit(
+        self,
+        snap: RegionSnapshot,
+        token: str,
+        output: SolveOutput,
+        maps: IndexMaps,
+        rows: Sequence[TicketView],
+        techs: Sequence[TechnicianView],
+        solve_id: str,
+    ) -> None:
+        from dispatcher.store.state import ExpectedVersions
+
+        lp, sol = self.loop, output.solution
+        by_id = {t.ticket_id: t for t in snap.tickets}
+        decisions = plan_decisions(
+            output, maps, rows, by_id, snap.taken_at_ms, solve_id
+        )
+        self._record_solve(sol, maps)
+        if not decisions:
+            return
+        expected = ExpectedVersions(
+            tickets={t.ticket_id: t.version for t in rows},
+            technicians={k.technician_id: k.version for k in techs},
+        )
+        result = await lp.store.commit_assignments(
+            snap.tenant, snap.region, token, decisions, expected, solve_id=solve_id
+        )
+        if result.lease_lost:
+            logger.warning("commit of %s refused: lease lost", self.region)
+            return
+        m = lp.metrics
+        if m is None:
+            return
+        done_ms = int(time.time() * 1000)
+        for outcome in result.outcomes:
+            if outcome.code == "ASSIGNED":
+                m.assignments_total.labels(region=snap.region).inc()
+                ticket = by_id[outcome.ticket_id]
+                if not ticket.declined_by_technician_ids:
+                    m.assignment_latency_seconds.observe(
+                        max(0.0, (done_ms - ticket.created_at_ms) / 1000.0)
+                    )
+            elif outcome.code == "REASSIGNED":
+                m.reassignments_total.labels(region=snap.region).inc()
+
+    def _record_solve(self, sol: Solution, maps: IndexMaps) -> None:
+        m = self.loop.metrics
+        if m is None:
+            return
+        region = self.region.region
+        m.solve_duration_seconds.labels(region=region).observe(sol.stats.wall_time_s)
+        m.solves_total.labels(region=region, status=sol.stats.status.value).inc()
+        m.solve_tickets.labels(region=region).set(len(maps.ticket_ids))
+        m.solve_technicians.labels(region=region).set(len(maps.technician_ids))
+        m.solve_objective.labels(region=region).set(sol.objective)
+        counts = np.bincount(
+            sol.reason.astype(np.int64), minlength=len(UnassignedReason)
+        )
+        for reason in UnassignedReason:
+            if reason is not UnassignedReason.ASSIGNED:
+                m.solve_unassigned.labels(
+                    region=region, reason=reason.name.lower()
+                ).set(int(counts[reason.value]))
+
+
+class SolveLoop:
+    """Leases plus one ``RegionWorker`` per held region; run it as a background task."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        metrics: DispatchMetrics | None = None,
+        *,
+        pool: SolverPool | None = None,
+        lease_ttl_ms: int = DEFAULT_LEASE_TTL_MS,
+        owner_id: str | None = None,
+        events_maxlen: int = keys.EVENTS_MAXLEN_DEFAULT,
+        closed_retention_s: float = 0.0,
+        sweep_interval_s: float = SWEEP_INTERVAL_S,
+    ) -> None:
+        from dispatcher.store.state import RedisStateStore
+
+        self.redis = redis
+        self.metrics = metrics
+        self.store = RedisStateStore(
+            redis, metrics=metrics, events_maxlen=events_maxlen
+        )
+        self.sweeper = ClosedTicketSweeper(redis)
+        # closed tickets older than this are deleted (0: kept forever; dispatcher.store.retention)
+        self.closed_retention_s = closed_retention_s
+        self.sweep_interval_s = sweep_interval_s
+        self.policies = PolicyStore(redis)
+        self.sla = SlaRecorder(redis)
+        self.duplicates = DuplicateIndex(redis)
+        self.linker = DuplicateLinker(redis)
+        self.mover = TicketMover(redis, self.store.events_maxlen)
+        self.pool = pool if pool is not None else SolverPool()
+        manager_kwargs: dict[str, Any] = {"owner_id": owner_id} if owner_id else {}
+        self.leases = LeaseManager(
+            redis,
+            self._regions,
+            ttl_ms=lease_ttl_ms,
+            metrics=metrics,
+            on_change=self._on_lease,
+            **manager_kwargs,
+        )
+        self.workers: dict[RegionRef, asyncio.Task[None]] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
+        # At most this many region cycles at once: one per solver worker plus one reading or
+        # committing. More only interleaves their CPU on the one event loop, which delays
+        # every cycle and the lease renewals alike.
+        self.cycle_slots = asyncio.Semaphore(self.pool.workers + 1)
+
+    async def _regions(self) -> list[RegionRef]:
+        out: list[RegionRef] = []
+        for tenant in await self.store.tenants():
+            out += [RegionRef(tenant, r) for r in await self.store.regions(tenant)]
+        return out
+
+    def _on_lease(self, region: RegionRef, token: int | None) -> None:
+        task = self.workers.pop(region, None)
+        if task is not None:
+            task.cancel()
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+        if token is not None:
+            if self.metrics is not None:
+                self.metrics.init_region(region.tenant, region.region)
+            worker = RegionWorker(self, region)
+            self.workers[region] = asyncio.create_task(
+                worker.run(), name=f"solve:{region}"
+            )
+
+    async def run(self) -> None:
+        """Hold leases and solve until cancelled; then stop the workers and release."""
+        self.pool.start()
+        stop = asyncio.Event()
+        try:
+            await self.leases.run(stop)
+        finally:
+            tasks = [*self.workers.values(), *self._stopping]
+            self.workers.clear()
+            for task in tasks:
+                task.cancel()
+            # Wait for every worker (also those cancelled on a lease change just now), so
+            # nothing touches Redis after the loop has stopped.
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.pool.shutdown)
+
+
+def install(
+    ctx: AppContext, *, lease_ttl_ms: int | None = None, workers: int | None = None
+) -> SolveLoop:
+    """Create the solver pool now (startup) and register the loop as a background task."""
+    settings = ctx.settings
+    ttl = lease_ttl_ms or int(getattr(settings, "lease_ttl_ms", DEFAULT_LEASE_TTL_MS))
+    n = workers or int(getattr(settings, "solver_workers", 0) or 0)
+    pool = SolverPool(n) if n > 0 else SolverPool()
+    pool.start()
+    loop = SolveLoop(
+        ctx.redis,
+        ctx.metrics,
+        pool=pool,
+        lease_ttl_ms=ttl,
+        events_maxlen=settings.events_maxlen,
+        closed_retention_s=settings.closed_ticket_retention_days * 86_400.0,
+    )
+    ctx.background.append(loop.run)
+    ctx.cleanups.append(loop.aclose)
+    return loop

@@ -1,0 +1,1 @@
+"""Process runtime: settings, the application context, metrics and logging."""

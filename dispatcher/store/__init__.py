@@ -1,0 +1,1 @@
+"""The Redis state store: every key, every Lua script, every ``redis.call`` of the product."""

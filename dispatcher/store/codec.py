@@ -1,0 +1,278 @@
+"""The one codec between domain objects and what ``RedisStateStore`` keeps in Redis (JSON).
+
+Ticket / technician hashes hold a JSON ``body`` with the client-given fields plus plain
+hash fields for what the Lua scripts read and change (status, version, holder, ...).
+Stream entries hold short field names (see ``store.lua``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from dispatcher.domain import (
+    Assignment,
+    CostTerm,
+    Event,
+    EventType,
+    Location,
+    Resolution,
+    ResolutionCode,
+    Shift,
+    SkillLevel,
+    Technician,
+    TechnicianStatus,
+    Ticket,
+    TicketStatus,
+    UnassignedReason,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+
+def _dumps(value: Any) -> str:
+    """Compact JSON (UTF-8, no spaces), as the Lua scripts' cjson reads it."""
+    return orjson.dumps(value).decode()
+
+
+_loads = orjson.loads
+
+
+def pairs_to_dict(flat: Sequence[Any]) -> dict[str, str]:
+    """HGETALL's flat ``[k1, v1, k2, v2, ...]`` reply (from Lua) as a dict."""
+    it = iter(flat)
+    return {str(k): str(v) for k, v in zip(it, it, strict=True)}
+
+
+# --- tickets ----------------------------------------------------------------------------
+
+
+def request_digest(t: Ticket, allow_duplicate: bool = False) -> str:
+    """Digest of a submit request's payload, stored with its request-id reservation."""
+    body = ticket_body(t, allow_duplicate=allow_duplicate or t.allow_duplicate)
+    return hashlib.sha256(body.encode()).hexdigest()[:32]
+
+
+def ticket_body(
+    t: Ticket,
+    *,
+    response_due_ms: int = 0,
+    resolution_due_ms: int = 0,
+    allow_duplicate: bool = False,
+) -> str:
+    """JSON of the client-given fields of a ticket (everything Lua never changes).
+
+    The keyword arguments, when set, override the ticket's SLA due times / duplicate flag
+    (values derived on submit, without copying the ticket).
+    """
+    body: dict[str, Any] = {
+        "id": t.ticket_id,
+        "region": t.region,
+        "prio": t.priority,
+        "dur": t.work_duration_s,
+    }
+    if t.category:
+        body["cat"] = t.category
+    if t.title:
+        body["title"] = t.title
+    if t.description:
+        body["desc"] = t.description
+    if t.required_skills:
+        body["skills"] = [[s.skill, s.level] for s in t.required_skills]
+    if t.location is not None:
+        body["loc"] = [t.location.lat_deg, t.location.lon_deg]
+    if t.asset_id:
+        body["asset"] = t.asset_id
+    if t.customer_tier:
+        body["tier"] = t.customer_tier
+    if t.window_start_ms or t.window_end_ms:
+        body["win"] = [t.window_start_ms, t.window_end_ms]
+    body["sla"] = [
+        response_due_ms or t.response_due_ms,
+        resolution_due_ms or t.resolution_due_ms,
+    ]
+    if t.preferred_technician_ids:
+        body["pref"] = list(t.preferred_technician_ids)
+    if t.excluded_technician_ids:
+        body["excl"] = list(t.excluded_technician_ids)
+    if t.attributes:
+        body["attrs"] = dict(t.attributes)
+    if t.allow_duplicate or allow_duplicate:
+        body["allow_dup"] = True
+    return _dumps(body)
+
+
+def assignment_json(a: Assignment) -> str:
+    return _dumps(
+        {
+            "tech": a.technician_id,
+            "pos": a.position,
+            "arr": a.expected_arrival_ms,
+            "start": a.expected_start_ms,
+            "fin": a.expected_finish_ms,
+            "met": a.sla_predicted_met,
+            "terms": [[c.name, c.value] for c in a.cost_terms],
+            "cost": a.total_cost,
+            "sid": a.solve_id,
+            "at": a.assigned_at_ms,
+        }
+    )
+
+
+def assignment_from_json(text: str) -> Assignment | None:
+    if not text:
+        return None
+    d = _loads(text)
+    return Assignment(
+        technician_id=d["tech"],
+        position=int(d.get("pos", 0)),
+        expected_arrival_ms=int(d.get("arr", 0)),
+        expected_start_ms=int(d.get("start", 0)),
+        expected_finish_ms=int(d.get("fin", 0)),
+        sla_predicted_met=bool(d.get("met", False)),
+        cost_terms=tuple(CostTerm(str(n), float(v)) for n, v in d.get("terms", ())),
+        total_cost=float(d.get("cost", 0.0)),
+        solve_id=str(d.get("sid", "")),
+        assigned_at_ms=int(d.get("at", 0)),
+    )
+
+
+def resolution_json(r: Resolution) -> str:
+    return _dumps({"code": r.code.value, "notes": r.notes})
+
+
+def _int(h: Mapping[str, str], key: str) -> int:
+    value = h.get(key, "")
+    return int(value) if value else 0
+
+
+def ticket_from_hash(h: Mapping[str, str]) -> Ticket:
+    """Decode a ticket hash (HGETALL) into the domain ticket."""
+    b = _loads(h["body"])
+    loc = b.get("loc")
+    win = b.get("win", (0, 0))
+    sla = b.get("sla", (0, 0))
+    declined_text = h.get("declined", "")
+    declined = _loads(declined_text) if declined_text else []
+    res_text = h.get("res", "")
+    res = _loads(res_text) if res_text else None
+    return Ticket(
+        ticket_id=b["id"],
+        region=b["region"],
+        priority=int(h.get("prio") or b["prio"]),
+        work_duration_s=int(b["dur"]),
+        category=b.get("cat", ""),
+        title=b.get("title", ""),
+        description=b.get("desc", ""),
+        required_skills=tuple(SkillLevel(s, int(lv)) for s, lv in b.get("skills", ())),
+        location=Location(float(loc[0]), float(loc[1])) if loc else None,
+        asset_id=b.get("asset", ""),
+        customer_tier=int(b.get("tier", 0)),
+        window_start_ms=int(win[0]),
+        window_end_ms=int(win[1]),
+        response_due_ms=int(sla[0]),
+        resolution_due_ms=int(sla[1]),
+        preferred_technician_ids=tuple(b.get("pref", ())),
+        excluded_technician_ids=tuple(b.get("excl", ())),
+        attributes=b.get("attrs", {}),
+        allow_duplicate=bool(b.get("allow_dup", False)),
+        status=TicketStatus(h["status"]),
+        version=_int(h, "version"),
+        assignment=assignment_from_json(h.get("asg", "")),
+        declined_by_technician_ids=tuple(declined)
+        if isinstance(declined, list)
+        else (),
+        unassigned_reason=UnassignedReason(h.get("ureason", "NOT_YET_SOLVED")),
+        duplicate_of_ticket_id=h.get("dup", ""),
+        resolution=Resolution(ResolutionCode(res["code"]), res.get("notes", ""))
+        if res
+        else None,
+        cancel_reason=h.get("creason", ""),
+        created_at_ms=_int(h, "created"),
+        updated_at_ms=_int(h, "updated") or _int(h, "created"),
+        accepted_at_ms=_int(h, "accepted"),
+        started_at_ms=_int(h, "started"),
+        closed_at_ms=_int(h, "closed"),
+        escalation_level=_int(h, "esc"),
+    )
+
+
+# --- technicians ------------------------------------------------------------------------
+
+
+def technician_body(t: Technician) -> str:
+    body: dict[str, Any] = {
+        "id": t.technician_id,
+        "region": t.region,
+        "speed": t.travel_speed_kmh,
+    }
+    if t.display_name:
+        body["name"] = t.display_name
+    if t.skills:
+        body["skills"] = [[s.skill, s.level] for s in t.skills]
+    if t.attributes:
+        body["attrs"] = dict(t.attributes)
+    return _dumps(body)
+
+
+def shifts_json(shifts: Sequence[Shift]) -> str:
+    return _dumps([[s.start_ms, s.end_ms] for s in shifts])
+
+
+def technician_from_hash(h: Mapping[str, str], queue: Sequence[str] = ()) -> Technician:
+    b = _loads(h["body"])
+    shifts_text = h.get("shifts", "")
+    lat, lon = h.get("lat", ""), h.get("lon", "")
+    return Technician(
+        technician_id=b["id"],
+        region=b["region"],
+        status=TechnicianStatus(h["status"]),
+        capacity=_int(h, "cap"),
+        display_name=b.get("name", ""),
+        skills=tuple(SkillLevel(s, int(lv)) for s, lv in b.get("skills", ())),
+        location=Location(float(lat), float(lon)) if lat and lon else None,
+        location_updated_at_ms=_int(h, "loc_ms"),
+        shifts=tuple(
+            Shift(int(a), int(b_))
+            for a, b_ in (_loads(shifts_text) if shifts_text else ())
+        ),
+        travel_speed_kmh=float(b.get("speed", 40.0)),
+        attributes=b.get("attrs", {}),
+        queue_ticket_ids=tuple(str(q) for q in queue),
+        version=_int(h, "version"),
+        created_at_ms=_int(h, "created"),
+        updated_at_ms=_int(h, "updated") or _int(h, "created"),
+    )
+
+
+# --- events -----------------------------------------------------------------------------
+
+
+def event_from_entry(region: str, event_id: str, f: Mapping[str, str]) -> Event:
+    """Decode one stream entry (field names as written by ``store.lua.emit``)."""
+    st = f.get("st", "")
+    details: dict[str, str] = {}
+    if "d" in f:
+        details = {str(k): str(v) for k, v in _loads(f["d"]).items()}
+    return Event(
+        event_id=event_id,
+        region=region,
+        type=EventType(f["type"]),
+        occurred_at_ms=int(f.get("at", "0")),
+        ticket_id=f.get("tk", ""),
+        technician_id=f.get("tc", ""),
+        previous_technician_id=f.get("ptc", ""),
+        ticket_status=TicketStatus(st) if st else None,
+        ticket_version=int(f.get("v", "0")),
+        technician_version=int(f.get("tv", "0")),
+        priority=int(f.get("p", "0")),
+        assignment=assignment_from_json(f.get("asg", "")),
+        unassigned_reason=UnassignedReason(f.get("ur", "")),
+        reason=f.get("r", ""),
+        solve_id=f.get("sid", ""),
+        duplicate_of_ticket_id=f.get("dup", ""),
+        details=details,
+    )

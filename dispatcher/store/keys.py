@@ -1,0 +1,120 @@
+"""Redis key layout, prefixes and TTLs of the live state (Redis Cluster-ready).
+
+Every key of a region carries the hash tag ``{tenant:region}``, so every multi-key atomic
+operation of that region (a submit, a lifecycle transition, a fenced solve commit, with its
+event appended to the region's stream) runs in one hash slot. Tenant-wide lookups (which
+region holds a ticket / technician id, the region list, known asset locations, policies)
+carry the tag ``{tenant}``; they are single-key operations, done before or after the
+region's atomic step, never inside it.
+
+Tenant and region names are validated (``validation.NAME_RE``) to contain no ``{``, ``}``
+or ``:``, so the tags cannot collide.
+"""
+
+from __future__ import annotations
+
+KEY_PREFIX = "dispatch:"
+
+TENANTS_KEY = "dispatch:tenants"
+"""Set of every tenant that ever wrote (for metrics refresh); single key, own slot."""
+
+REQUEST_ID_TTL_S = 24 * 3600
+"""How long a submit's request id is remembered for idempotent retries."""
+
+EVENTS_MAXLEN_DEFAULT = 100_000
+"""Default length cap of each region's event stream; the oldest events beyond it are
+dropped in steps of ``min(1000, maxlen / 10)`` (see ``store.lua``)."""
+
+
+def region_tag(tenant: str, region: str) -> str:
+    """The hash tag shared by every key of one region."""
+    return "{" + tenant + ":" + region + "}"
+
+
+def region_prefix(tenant: str, region: str) -> str:
+    """Prefix of every key of one region; Lua scripts append the suffixes below."""
+    return f"dispatch:{{{tenant}:{region}}}:"
+
+
+def tenant_prefix(tenant: str) -> str:
+    """Prefix of the tenant-wide keys."""
+    return f"dispatch:{{{tenant}}}:"
+
+
+# --- region keys (suffixes after region_prefix; the Lua scripts use the same strings) -----
+
+TICKET = "ticket:"
+"""Hash per ticket: body (JSON), status, version, tech, asg, prio, due, ... (see store)."""
+CLOSED = "closed"
+"""Sorted set: closed (RESOLVED / CANCELLED) ticket ids scored by closed_at_ms; the
+retention sweep (``dispatcher.store.retention``) deletes the oldest."""
+TICKETS_ALL = "tickets"
+"""Sorted set, score 0, every ticket id of the region (lexicographic listing)."""
+STATUS_PRIO = "s:"
+"""Sorted sets ``s:<STATUS>:<priority>`` of open tickets scored by created_at_ms; their
+union is the region's open tickets (the solve snapshot)."""
+DUE = "due:"
+"""Sorted sets ``due:<priority>``: not-started tickets scored by response_due_ms."""
+TECH = "tech:"
+"""Hash per technician: body (JSON), status, version, cap, lat, lon, loc_ms, shifts."""
+TECH_QUEUE = "techq:"
+"""Sorted set per technician: held open ticket ids scored by queue position."""
+TECHS_ALL = "techs"
+"""Sorted set, score 0, every technician id of the region."""
+EVENTS = "events"
+"""The region's event stream (Redis Stream)."""
+EVENTS_TRIMMED = "events_trimmed"
+"""String: the id of the newest event dropped by retention (resuming before it = gap)."""
+REQUEST = "req:"
+"""String per submit request id -> ``ticket_id`` (TTL ``REQUEST_ID_TTL_S``)."""
+LEASE = "lease"
+"""The region's solve lease: ``SET key token NX PX ttl`` (owned by the solve loop)."""
+
+
+def ticket_key(tenant: str, region: str, ticket_id: str) -> str:
+    return region_prefix(tenant, region) + TICKET + ticket_id
+
+
+def technician_key(tenant: str, region: str, technician_id: str) -> str:
+    return region_prefix(tenant, region) + TECH + technician_id
+
+
+def technician_queue_key(tenant: str, region: str, technician_id: str) -> str:
+    return region_prefix(tenant, region) + TECH_QUEUE + technician_id
+
+
+def events_key(tenant: str, region: str) -> str:
+    """The region's event stream."""
+    return region_prefix(tenant, region) + EVENTS
+
+
+def events_trimmed_key(tenant: str, region: str) -> str:
+    return region_prefix(tenant, region) + EVENTS_TRIMMED
+
+
+def lease_key(tenant: str, region: str) -> str:
+    """The key the fenced commit compares its lease token with (same as dispatcher.loop.leases)."""
+    return region_prefix(tenant, region) + LEASE
+
+
+# --- tenant keys ------------------------------------------------------------------------
+
+
+def ticket_region_key(tenant: str) -> str:
+    """Hash ticket_id -> region: claims a ticket id tenant-wide before the region write."""
+    return tenant_prefix(tenant) + "ticket_region"
+
+
+def technician_region_key(tenant: str) -> str:
+    """Hash technician_id -> region."""
+    return tenant_prefix(tenant) + "tech_region"
+
+
+def regions_key(tenant: str) -> str:
+    """Set of the tenant's regions."""
+    return tenant_prefix(tenant) + "regions"
+
+
+def assets_key(tenant: str) -> str:
+    """Hash asset_id -> ``"lat,lon"`` learned from tickets that carried both."""
+    return tenant_prefix(tenant) + "assets"

@@ -1,0 +1,249 @@
+"""The state store port (``StateStore``) and its Redis adapter (``RedisStateStore``).
+
+Every change of a ticket or technician is one Lua script (``store.lua``) in its region's
+hash slot that checks the current status and version, applies the change, bumps the
+version and appends exactly one event to the region's stream. Ticket and technician ids
+are unique per tenant: a tenant-wide hash maps each id to its region, claimed inside the
+submit script on a single node, or just before it on Redis Cluster (another slot). The
+solve loop reads a consistent region snapshot (``snapshot``) and commits decisions fenced by
+its lease token and versions (``commit_assignments``), both here; ticket operations live in
+``store.tickets``, technician operations in ``store.technicians``, shared parts in
+``store.base``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from dispatcher.domain import (
+    Assignment,
+    SubmitResult,
+    SubmitTicket,
+    Technician,
+    Ticket,
+    UnassignedReason,
+)
+from dispatcher.store import keys
+from dispatcher.store.base import (
+    now_ms as now_ms,  # re-exported (sla, duplicates use it)
+)
+from dispatcher.store.codec import (
+    assignment_json,
+    pairs_to_dict,
+    technician_from_hash,
+    ticket_from_hash,
+)
+from dispatcher.store.technicians import TechnicianStore
+from dispatcher.store.tickets import TicketStore
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+
+@dataclass(frozen=True, slots=True)
+class RegionSnapshot:
+    """A consistent (one atomic read) view of a region for the solver.
+
+    ``tickets``: every open ticket (QUEUED, ASSIGNED, ACCEPTED, IN_PROGRESS) with its
+    version; ``technicians``: every technician with version and queue (ticket ids held,
+    queue order); ``lease_token``: the lease value at read time ('' = none).
+    """
+
+    tenant: str
+    region: str
+    tickets: tuple[Ticket, ...]
+    technicians: tuple[Technician, ...]
+    lease_token: str
+    taken_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One solve decision for a ticket: place it with a technician, or leave it unassigned.
+
+    ``technician_id`` '' = unassigned, with ``unassigned_reason``; otherwise
+    ``assignment`` carries position, predictions and cost terms (its technician_id is
+    ignored in favour of ``technician_id``).
+    """
+
+    ticket_id: str
+    technician_id: str = ""
+    assignment: Assignment | None = None
+    unassigned_reason: UnassignedReason = UnassignedReason.PENALTY_CHEAPER
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedVersions:
+    """Versions the decisions were computed from (from the ``RegionSnapshot``)."""
+
+    tickets: Mapping[str, int]
+    technicians: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionOutcome:
+    """What the commit did with one decision.
+
+    ``code``: ASSIGNED, REASSIGNED, UNASSIGNED, UNASSIGNABLE (applied, one event each);
+    UNCHANGED (applied without a state change: same technician, placement refreshed);
+    rejected: LEASE, STALE_TICKET, STALE_TECHNICIAN, PINNED (accepted/started/closed),
+    GONE, GONE_TECHNICIAN, UNAVAILABLE, EXCLUDED (declined by it), CAPACITY, DUPLICATE.
+    """
+
+    ticket_id: str
+    code: str
+    version: int
+
+    @property
+    def applied(self) -> bool:
+        return self.code in (
+            "ASSIGNED",
+            "REASSIGNED",
+            "UNASSIGNED",
+            "UNASSIGNABLE",
+            "UNCHANGED",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    outcomes: tuple[DecisionOutcome, ...]
+
+    @property
+    def lease_lost(self) -> bool:
+        return any(o.code == "LEASE" for o in self.outcomes)
+
+    @property
+    def applied(self) -> int:
+        return sum(1 for o in self.outcomes if o.applied)
+
+
+class StateStore(Protocol):
+    """The port the handlers and the solve loop use (``RedisStateStore`` implements it)."""
+
+    async def submit(
+        self,
+        tenant: str,
+        items: Sequence[SubmitTicket],
+        *,
+        return_tickets: bool = False,
+    ) -> list[SubmitResult]: ...
+    async def get_ticket(self, tenant: str, ticket_id: str) -> Ticket: ...
+    async def transition(
+        self,
+        tenant: str,
+        ticket_id: str,
+        action: str,
+        *,
+        actor: str = "",
+        expected_version: int = 0,
+        argument: str = "",
+    ) -> Ticket: ...
+    async def snapshot(self, tenant: str, region: str) -> RegionSnapshot: ...
+    async def commit_assignments(
+        self,
+        tenant: str,
+        region: str,
+        lease_token: str,
+        decisions: Sequence[Decision],
+        expected_versions: ExpectedVersions,
+        *,
+        solve_id: str = "",
+    ) -> CommitResult: ...
+
+
+class RedisStateStore(TicketStore, TechnicianStore):
+    """``StateStore`` on Redis (single node or Cluster; see ``store.keys``)."""
+
+    # --- solve loop -----------------------------------------------------------------------
+
+    async def snapshot(self, tenant: str, region: str) -> RegionSnapshot:
+        """Open tickets and technicians of a region, with versions, read atomically."""
+        taken = now_ms()
+        _ids, tickets, _tids, techs, queues, lease = await self._snapshot(
+            keys=[keys.events_key(tenant, region)],
+            args=[keys.region_prefix(tenant, region)],
+        )
+        return RegionSnapshot(
+            tenant=tenant,
+            region=region,
+            tickets=tuple(ticket_from_hash(pairs_to_dict(h)) for h in tickets if h),
+            technicians=tuple(
+                technician_from_hash(pairs_to_dict(h), q)
+                for h, q in zip(techs, queues, strict=True)
+                if h
+            ),
+            lease_token=str(lease),
+            taken_at_ms=taken,
+        )
+
+    async def commit_assignments(
+        self,
+        tenant: str,
+        region: str,
+        lease_token: str,
+        decisions: Sequence[Decision],
+        expected_versions: ExpectedVersions,
+        *,
+        solve_id: str = "",
+    ) -> CommitResult:
+        """Apply the decisions whose ticket/technician versions are unchanged, atomically.
+
+        Nothing is applied when ``lease_token`` is not the region's current lease value
+        (every outcome LEASE). Capacity and "one technician per ticket" are enforced here,
+        whatever the decisions say. One event per changed ticket (ASSIGNED, REASSIGNED,
+        UNASSIGNED, UNASSIGNABLE), in the same atomic step.
+        """
+        if not decisions:
+            return CommitResult(())
+        ks, args = self._common(tenant, region)
+        args += [lease_token, solve_id, len(decisions)]
+        for d in decisions:
+            if d.ticket_id not in expected_versions.tickets:
+                raise ValueError(f"no expected version for ticket {d.ticket_id!r}")
+            tech_version = 0
+            asg = ""
+            if d.technician_id:
+                if d.technician_id not in expected_versions.technicians:
+                    raise ValueError(
+                        f"no expected version for technician {d.technician_id!r}"
+                    )
+                tech_version = expected_versions.technicians[d.technician_id]
+                a = d.assignment or Assignment(d.technician_id)
+                if a.technician_id != d.technician_id or (solve_id and not a.solve_id):
+                    from dataclasses import replace
+
+                    a = replace(
+                        a,
+                        technician_id=d.technician_id,
+                        solve_id=a.solve_id or solve_id,
+                    )
+                asg = assignment_json(a)
+            args += [
+                d.ticket_id,
+                expected_versions.tickets[d.ticket_id],
+                d.technician_id,
+                tech_version,
+                d.assignment.position if d.assignment else 0,
+                asg,
+                d.unassigned_reason.value if not d.technician_id else "",
+            ]
+        flat = await self._commit(keys=ks, args=args)
+        outcomes = tuple(
+            DecisionOutcome(d.ticket_id, str(flat[2 * i]), int(flat[2 * i + 1]))
+            for i, d in enumerate(decisions)
+        )
+        lease_lost = sum(1 for o in outcomes if o.code == "LEASE")
+        self._conflict("lease", lease_lost)
+        self._published(
+            sum(
+                1
+                for o in outcomes
+                if o.code in ("ASSIGNED", "REASSIGNED", "UNASSIGNED", "UNASSIGNABLE")
+            )
+        )
+        self._conflict(
+            "version", sum(1 for o in outcomes if o.code.startswith("STALE"))
+        )
+        return CommitResult(outcomes)

@@ -1,0 +1,620 @@
+"""Ticket operations of the Redis state store: submit (idempotent, batched, coalesced),
+reads, lists, updates, lifecycle transitions, queue statistics."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from dispatcher.backend.cluster import call_script_batch, is_cluster_client
+from dispatcher.domain import (
+    Location,
+    Page,
+    PriorityStats,
+    RegionStats,
+    Resolution,
+    SubmitResult,
+    SubmitTicket,
+    Ticket,
+    TicketFilter,
+    TicketStatus,
+    UnassignedReason,
+)
+from dispatcher.errors import (
+    AlreadyExists,
+    IllegalTransition,
+    NotHolder,
+    StaleVersion,
+    UnknownTicket,
+)
+from dispatcher.store import keys
+from dispatcher.store.codec import (
+    _dumps,
+    pairs_to_dict,
+    request_digest,
+    resolution_json,
+    ticket_body,
+    ticket_from_hash,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+
+from dispatcher.store.base import (
+    _LIST_SCAN_BUDGET,
+    _STATUS,
+    ACTIONS,
+    LINGER_BELOW,
+    LINGER_S,
+    MAX_FLUSHES_IN_FLIGHT,
+    StoreBase,
+    _decode_token,
+    _encode_token,
+    now_ms,
+)
+
+
+def _moving(ticket_id: str) -> StaleVersion:
+    return StaleVersion(
+        f"ticket {ticket_id!r} is being moved to a neighbouring region (escalation); "
+        "read it again and retry"
+    )
+
+
+def _digest(item: SubmitTicket) -> str:
+    """The request digest kept with the item's request-id reservation."""
+    return item.request_digest or request_digest(item.ticket, item.allow_duplicate)
+
+
+def _as_created(item: SubmitTicket, now: int) -> Ticket:
+    """The ticket exactly as the submit script stores it (same fields as a read-back)."""
+    t = item.ticket
+    # every client-given field in declaration order (half the cost of dataclasses.replace
+    # on this hot path; test_submit_answer_equals_the_stored_ticket checks it field by field)
+    return Ticket(
+        t.ticket_id,
+        t.region,
+        t.priority,
+        t.work_duration_s,
+        t.category,
+        t.title,
+        t.description,
+        t.required_skills,
+        t.location,
+        t.asset_id,
+        t.customer_tier,
+        t.window_start_ms,
+        t.window_end_ms,
+        item.response_due_ms or t.response_due_ms,
+        item.resolution_due_ms or t.resolution_due_ms,
+        t.preferred_technician_ids,
+        t.excluded_technician_ids,
+        t.attributes,
+        t.allow_duplicate or item.allow_duplicate,
+        status=TicketStatus.QUEUED,
+        version=1,
+        unassigned_reason=UnassignedReason.NOT_YET_SOLVED,
+        created_at_ms=now,
+        updated_at_ms=now,
+    )
+
+
+class TicketStore(StoreBase):
+    """Tickets: every change one Lua script with its event (see ``store.lua``)."""
+
+    # --- assets ---------------------------------------------------------------------------
+
+    async def asset_locations(
+        self, tenant: str, asset_ids: Sequence[str]
+    ) -> dict[str, Location]:
+        """Known locations of assets (learned from earlier tickets carrying both)."""
+        if not asset_ids:
+            return {}
+        values = await self._r.hmget(keys.assets_key(tenant), list(asset_ids))
+        out: dict[str, Location] = {}
+        for asset, value in zip(asset_ids, values, strict=True):
+            if value:
+                lat, lon = str(value).split(",")
+                out[asset] = Location(float(lat), float(lon))
+        return out
+
+    async def remember_assets(
+        self, tenant: str, locations: Mapping[str, Location]
+    ) -> None:
+        if locations:
+            await self._r.hset(
+                keys.assets_key(tenant),
+                mapping={
+                    a: f"{loc.lat_deg!r},{loc.lon_deg!r}"
+                    for a, loc in locations.items()
+                },
+            )
+
+    # --- tickets --------------------------------------------------------------------------
+
+    @property
+    def is_cluster(self) -> bool:
+        """True on Redis Cluster: tenant-wide keys then live in another slot than a region's."""
+        return is_cluster_client(self.redis)
+
+    async def submit(
+        self,
+        tenant: str,
+        items: Sequence[SubmitTicket],
+        *,
+        return_tickets: bool = False,
+    ) -> list[SubmitResult]:
+        """Store validated tickets (any regions); one result per item, in order.
+
+        Idempotent by request id: an item whose request id was seen returns the first
+        result with ``replayed=True``. A ticket id already used (in any region of the
+        tenant, by another request) gives ``AlreadyExists`` in that item's result.
+        On a single Redis node the tenant-wide id claim happens inside the same script
+        (one round trip, atomic); on Redis Cluster it is a separate step just before.
+        """
+        await self._remember_tenant(tenant)
+        results: list[SubmitResult | None] = [None] * len(items)
+        by_region: dict[str, list[int]] = {}
+        for i, item in enumerate(items):
+            by_region.setdefault(item.ticket.region, []).append(i)
+        claim_key = keys.ticket_region_key(tenant)
+        regions_key = keys.regions_key(tenant)
+        planned: list[tuple[str, list[int], int]] = []  # per call: region, items, clock
+        calls: list[tuple[list[str], list[Any]]] = []
+        for region, all_idx in by_region.items():
+            idx = all_idx
+            if self.is_cluster:
+                claimed = await self._claim(
+                    keys=[claim_key, regions_key],
+                    args=[region, *(items[i].ticket.ticket_id for i in idx)],
+                )
+                for i, other in zip(idx, claimed, strict=True):
+                    if other:
+                        tid = items[i].ticket.ticket_id
+                        results[i] = await self._moved_replay(
+                            tenant, region, items[i], return_tickets
+                        ) or SubmitResult(
+                            tid,
+                            error=AlreadyExists(
+                                f"ticket {tid!r} exists in region {other!r}"
+                            ),
+                        )
+                idx = [i for i in idx if results[i] is None]
+                if not idx:
+                    continue
+            payload = _dumps(
+                [
+                    [
+                        items[i].ticket.ticket_id,
+                        items[i].request_id,
+                        ticket_body(
+                            items[i].ticket,
+                            response_due_ms=items[i].response_due_ms,
+                            resolution_due_ms=items[i].resolution_due_ms,
+                            allow_duplicate=items[i].allow_duplicate,
+                        ),
+                        items[i].ticket.priority,
+                        items[i].response_due_ms or items[i].ticket.response_due_ms,
+                        _digest(items[i]) if items[i].request_id else "",
+                    ]
+                    for i in idx
+                ]
+            )
+            ks, args = self._common(tenant, region)
+            args += [
+                self.request_ttl_s,
+                "" if self.is_cluster else claim_key,
+                regions_key,
+                region,
+                "1" if return_tickets else "0",
+                payload,
+            ]
+            planned.append((region, idx, int(args[1])))
+            calls.append((ks, args))
+        # every region's script call in one round trip (one pipeline; see call_script_batch)
+        replies_by_call = (
+            await call_script_batch(self.redis, self._submit, calls) if calls else []
+        )
+        for (region, idx, now), replies in zip(planned, replies_by_call, strict=True):
+            created = 0
+            for i, (code, tid, version, status, extra) in zip(
+                idx, replies, strict=True
+            ):
+                st = _STATUS.get(status, TicketStatus.QUEUED)
+                ticket = (
+                    ticket_from_hash(pairs_to_dict(extra))
+                    if return_tickets and isinstance(extra, list) and extra
+                    else None
+                )
+                if code == "OK":
+                    created += 1
+                    self._cache_region(tenant, tid, region)
+                    if return_tickets:  # as stored, without reading it back
+                        ticket = _as_created(items[i], now)
+                    results[i] = SubmitResult(tid, int(version), st, ticket=ticket)
+                elif code == "REPLAY":
+                    if not status:  # the ticket has moved region since (widening)
+                        ticket = await self.get_ticket(tenant, tid)
+                        version, st = ticket.version, ticket.status
+                        if not return_tickets:
+                            ticket = None
+                    results[i] = SubmitResult(
+                        tid, int(version), st, replayed=True, ticket=ticket
+                    )
+                elif code == "MISMATCH":
+                    results[i] = SubmitResult(
+                        tid,
+                        error=AlreadyExists(
+                            f"request_id {items[i].request_id!r} was already used for "
+                            f"a different request (ticket {extra!r}); a retry must "
+                            "repeat the same request, a new request needs a new "
+                            "request_id"
+                        ),
+                    )
+                elif code == "CONFLICT":
+                    results[i] = SubmitResult(
+                        tid,
+                        error=AlreadyExists(
+                            f"ticket {tid!r} exists in region {extra!r}"
+                        ),
+                    )
+                else:
+                    results[i] = SubmitResult(
+                        tid,
+                        int(version),
+                        st,
+                        error=AlreadyExists(f"ticket {tid!r} already exists"),
+                    )
+            self._published(created)
+        return [r for r in results if r is not None]
+
+    async def _moved_replay(
+        self, tenant: str, region: str, item: SubmitTicket, return_tickets: bool
+    ) -> SubmitResult | None:
+        """On Redis Cluster, a retried submit (same request id and payload) of a ticket that
+        has moved region since: the ticket where it is now; None when it is no retry."""
+        if not item.request_id:
+            return None
+        tid = item.ticket.ticket_id
+        held = await self._r.get(
+            keys.region_prefix(tenant, region) + "req:" + item.request_id
+        )
+        held_id, _, held_digest = str(held or "").partition("\t")
+        if held_id != tid or (held_digest and held_digest != _digest(item)):
+            return None
+        ticket = await self.get_ticket(tenant, tid)
+        return SubmitResult(
+            tid,
+            ticket.version,
+            ticket.status,
+            replayed=True,
+            ticket=ticket if return_tickets else None,
+        )
+
+    async def submit_one(self, tenant: str, item: SubmitTicket) -> SubmitResult:
+        """Submit one ticket, sharing a script call with concurrent submits.
+
+        Adaptive batching: while ``MAX_FLUSHES_IN_FLIGHT`` script calls are running, new
+        unary submits wait and go out together in the next one (one Redis round trip for
+        all of them), after up to ``LINGER_S`` more when few are waiting; when idle, a
+        submit goes out on the next loop tick, alone. Each item is still applied and
+        answered on its own, exactly as if it had been sent alone.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[SubmitResult] = loop.create_future()
+        self._pending.setdefault(tenant, []).append((item, future))
+        if not self._flush_scheduled and len(self._flushes) < MAX_FLUSHES_IN_FLIGHT:
+            self._flush_scheduled = True
+            loop.call_soon(self._start_flush)
+        return await future
+
+    def _start_flush(self) -> None:
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, {}
+        for tenant, entries in pending.items():
+            for lo in range(0, len(entries), 1000):
+                task = asyncio.ensure_future(
+                    self._flush(tenant, entries[lo : lo + 1000])
+                )
+                self._flushes.add(task)
+                task.add_done_callback(self._flush_done)
+
+    def _flush_done(self, task: asyncio.Future[None]) -> None:
+        self._flushes.discard(task)
+        if self._pending and not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop = asyncio.get_running_loop()
+            if sum(len(e) for e in self._pending.values()) < LINGER_BELOW:
+                loop.call_later(LINGER_S, self._start_flush)  # under load: gather more
+            else:
+                loop.call_soon(self._start_flush)
+
+    async def _flush(
+        self,
+        tenant: str,
+        entries: list[tuple[SubmitTicket, asyncio.Future[SubmitResult]]],
+    ) -> None:
+        try:
+            results = await self.submit(
+                tenant, [e[0] for e in entries], return_tickets=True
+            )
+        except BaseException as exc:
+            for _, future in entries:
+                if future.done():
+                    continue
+                if isinstance(exc, Exception):
+                    future.set_exception(exc)
+                else:  # the flush itself was cancelled (shutdown): so are its waiters
+                    future.cancel()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, future), result in zip(entries, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    async def get_ticket(self, tenant: str, ticket_id: str) -> Ticket:
+        async def read(region: str) -> Ticket:
+            h = await self._r.hgetall(keys.ticket_key(tenant, region, ticket_id))
+            if not h:
+                raise UnknownTicket(f"ticket {ticket_id!r} not found")
+            return ticket_from_hash(h)
+
+        return await self.in_ticket_region(tenant, ticket_id, read)
+
+    async def transition(
+        self,
+        tenant: str,
+        ticket_id: str,
+        action: str,
+        *,
+        actor: str = "",
+        expected_version: int = 0,
+        argument: str = "",
+    ) -> Ticket:
+        """Apply a lifecycle action (accept, decline, start, complete, cancel) atomically.
+
+        Raises ``UnknownTicket``, ``StaleVersion`` (expected_version not current),
+        ``IllegalTransition`` (not allowed from the current status) or ``NotHolder``
+        (``actor`` does not hold the ticket).
+        """
+        if action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r}")
+
+        async def apply(region: str) -> Any:
+            ks, args = self._common(tenant, region)
+            args += [ticket_id, action, actor, expected_version, argument]
+            reply = await self._transition(keys=ks, args=args)
+            if reply[0] == "NOT_FOUND":
+                raise UnknownTicket(f"ticket {ticket_id!r} not found")
+            return reply
+
+        reply = await self.in_ticket_region(tenant, ticket_id, apply)
+        code = reply[0]
+        if code == "OK":
+            self._published(1)
+            return ticket_from_hash(pairs_to_dict(reply[1]))
+        if code == "NOT_FOUND":
+            raise UnknownTicket(f"ticket {ticket_id!r} not found")
+        if code == "MOVING":
+            raise _moving(ticket_id)
+        if code == "ABORTED":
+            self._conflict("version")
+            raise StaleVersion(
+                f"ticket {ticket_id!r} is at version {reply[2]}, not {expected_version}"
+            )
+        if code == "NOT_HOLDER":
+            holder = reply[2]
+            raise NotHolder(
+                f"ticket {ticket_id!r} is held by {holder or 'nobody'!r}, not {actor!r}",
+                holder,
+            )
+        raise IllegalTransition(
+            f"cannot {action} ticket {ticket_id!r} while it is {reply[1]}"
+        )
+
+    async def accept(
+        self,
+        tenant: str,
+        ticket_id: str,
+        technician_id: str = "",
+        expected_version: int = 0,
+    ) -> Ticket:
+        return await self.transition(
+            tenant,
+            ticket_id,
+            "accept",
+            actor=technician_id,
+            expected_version=expected_version,
+        )
+
+    async def cancel(
+        self, tenant: str, ticket_id: str, reason: str = "", expected_version: int = 0
+    ) -> Ticket:
+        return await self.transition(
+            tenant,
+            ticket_id,
+            "cancel",
+            expected_version=expected_version,
+            argument=reason,
+        )
+
+    async def complete(
+        self,
+        tenant: str,
+        ticket_id: str,
+        resolution: Resolution,
+        technician_id: str = "",
+        expected_version: int = 0,
+    ) -> Ticket:
+        return await self.transition(
+            tenant,
+            ticket_id,
+            "complete",
+            actor=technician_id,
+            expected_version=expected_version,
+            argument=resolution_json(resolution),
+        )
+
+    async def update_ticket(
+        self, tenant: str, ticket: Ticket, read_version: int
+    ) -> Ticket:
+        """Replace the client fields of an open ticket read at ``read_version``.
+
+        ``StaleVersion`` when it changed since (the caller re-reads and retries), or
+        ``IllegalTransition`` when it is closed.
+        """
+
+        async def apply(region: str) -> Any:
+            ks, args = self._common(tenant, region)
+            args += [
+                ticket.ticket_id,
+                read_version,
+                ticket_body(dataclasses.replace(ticket, region=region)),
+                ticket.priority,
+                ticket.response_due_ms,
+            ]
+            reply = await self._update(keys=ks, args=args)
+            if reply[0] == "NOT_FOUND":
+                raise UnknownTicket(f"ticket {ticket.ticket_id!r} not found")
+            return reply
+
+        reply = await self.in_ticket_region(tenant, ticket.ticket_id, apply)
+        if reply[0] == "OK":
+            self._published(1)
+            return ticket_from_hash(pairs_to_dict(reply[1]))
+        if reply[0] == "NOT_FOUND":
+            raise UnknownTicket(f"ticket {ticket.ticket_id!r} not found")
+        if reply[0] == "MOVING":
+            raise _moving(ticket.ticket_id)
+        if reply[0] == "RACE":
+            self._conflict("version")
+            raise StaleVersion(
+                f"ticket {ticket.ticket_id!r} changed meanwhile (now version {reply[2]})"
+            )
+        raise IllegalTransition(
+            f"cannot update ticket {ticket.ticket_id!r} while it is {reply[1]}"
+        )
+
+    async def list_tickets(
+        self, tenant: str, flt: TicketFilter, page_size: int, page_token: str = ""
+    ) -> Page[Ticket]:
+        """Tickets matching ``flt`` ordered by (region, ticket id); at most ``page_size``."""
+        fp = hashlib.sha256(repr(flt).encode()).hexdigest()[:16]
+        start_region, after = "", ""
+        if page_token:
+            tok = _decode_token(page_token, fp)
+            start_region, after = str(tok.get("r", "")), str(tok.get("a", ""))
+        regions = [flt.region] if flt.region else await self.regions(tenant)
+        regions = [r for r in regions if r >= start_region]
+        out: list[Ticket] = []
+        budget = _LIST_SCAN_BUDGET
+        statuses = set(flt.statuses)
+        for region in regions:
+            cursor = after if region == start_region else ""
+            prefix = keys.region_prefix(tenant, region)
+            if flt.technician_id:
+                held = sorted(
+                    await self._r.zrange(
+                        prefix + keys.TECH_QUEUE + flt.technician_id, 0, -1
+                    )
+                )
+                candidates_all = [t for t in held if t > cursor]
+            else:
+                candidates_all = []
+            while budget > 0:
+                if flt.technician_id:
+                    ids = candidates_all[: min(budget, 500)]
+                    candidates_all = candidates_all[len(ids) :]
+                else:
+                    lo = f"({cursor}" if cursor else "-"
+                    ids = await self._r.zrangebylex(
+                        prefix + keys.TICKETS_ALL, lo, "+", 0, min(budget, 500)
+                    )
+                if not ids:
+                    break
+                budget -= len(ids)
+                pipe = self._r.pipeline(transaction=False)
+                for tid in ids:
+                    pipe.hgetall(prefix + keys.TICKET + tid)
+                for tid, h in zip(ids, await pipe.execute(), strict=True):
+                    cursor = tid
+                    if not h:
+                        continue
+                    t = ticket_from_hash(h)
+                    if statuses and t.status not in statuses:
+                        continue
+                    if flt.priority and t.priority != flt.priority:
+                        continue
+                    out.append(t)
+                    if len(out) >= page_size:
+                        return Page(
+                            tuple(out), _encode_token({"r": region, "a": tid, "f": fp})
+                        )
+            if budget <= 0:
+                return Page(
+                    tuple(out), _encode_token({"r": region, "a": cursor, "f": fp})
+                )
+        return Page(tuple(out), "")
+
+    # --- statistics -----------------------------------------------------------------------
+
+    async def queue_stats(
+        self, tenant: str, regions: Sequence[str], at_risk_margin_s: float
+    ) -> list[RegionStats]:
+        """Per region and priority: depth, oldest queued age, assigned, in progress, at risk."""
+        now = now_ms()
+        horizon = now + int(at_risk_margin_s * 1000)
+        pipe = self._r.pipeline(transaction=False)
+        for region in regions:
+            p = keys.region_prefix(tenant, region)
+            for prio in (1, 2, 3, 4):
+                s = f"{p}{keys.STATUS_PRIO}"
+                pipe.zcard(f"{s}QUEUED:{prio}")
+                pipe.zcard(f"{s}ASSIGNED:{prio}")
+                pipe.zcard(f"{s}ACCEPTED:{prio}")
+                pipe.zcard(f"{s}IN_PROGRESS:{prio}")
+                pipe.zrange(f"{s}QUEUED:{prio}", 0, 0, withscores=True)
+                pipe.zcount(f"{p}{keys.DUE}{prio}", "-inf", now)
+                pipe.zcount(f"{p}{keys.DUE}{prio}", f"({now}", horizon)
+            pipe.zrange(p + keys.TECHS_ALL, 0, -1)
+        replies = await pipe.execute()
+        out: list[RegionStats] = []
+        k = 0
+        tech_lists: list[list[str]] = []
+        per_region: list[list[PriorityStats]] = []
+        for _ in regions:
+            prios = []
+            for prio in (1, 2, 3, 4):
+                q, a, acc, ip, oldest, overdue, soon = replies[k : k + 7]
+                k += 7
+                age = max(0.0, (now - float(oldest[0][1])) / 1000.0) if oldest else 0.0
+                prios.append(
+                    PriorityStats(
+                        prio,
+                        int(q),
+                        int(a) + int(acc),
+                        int(ip),
+                        age,
+                        int(soon) + int(overdue),
+                        int(overdue),
+                    )
+                )
+            per_region.append(prios)
+            tech_lists.append(list(replies[k]))
+            k += 1
+        pipe = self._r.pipeline(transaction=False)
+        for region, techs in zip(regions, tech_lists, strict=True):
+            for t in techs:
+                pipe.hget(keys.technician_key(tenant, region, t), "status")
+        statuses = await pipe.execute()
+        j = 0
+        for region, prios, techs in zip(regions, per_region, tech_lists, strict=True):
+            st = statuses[j : j + len(techs)]
+            j += len(techs)
+            avail = sum(1 for s in st if s in ("AVAILABLE", "BUSY"))
+            out.append(RegionStats(region, tuple(prios), len(techs), avail))
+        return out
