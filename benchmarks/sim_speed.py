@@ -58,7 +58,7 @@ def _core_run(cls: type[Engine], sc, policy: str, seed: int) -> tuple[dict, obje
     rng = np.random.default_rng(seed)
     stream = build_stream(sc, rng, seed)
     roster = build_roster(sc, stream, rng)
-    params = dataclasses.replace(sc.policy.solve_params, seed=seed)
+    params = dataclasses.replace(sc.policy.solve_params(), seed=seed)
     engine = cls(sc, stream, roster, make_policy(policy, params))
     result = engine.run()
     core_s = result.wall_s - result.policy_wall_s

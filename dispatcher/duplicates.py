@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     import redis.asyncio as aioredis
 
-    from dispatcher.policy import DuplicateRule
+    from solver.policy import DuplicateRule
 
 EARTH_RADIUS_M = 6_371_000.0
 MAX_CANDIDATES = 5

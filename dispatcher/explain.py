@@ -24,7 +24,7 @@ from solver.model import NO_TECHNICIAN, SolveStats, SolveStatus, UnassignedReaso
 
 if TYPE_CHECKING:
     from dispatcher.loop.problem import IndexMaps
-    from dispatcher.policy import PolicyStore
+    from dispatcher.store.policy import PolicyStore
     from dispatcher.store.state import RedisStateStore
     from solver.explain import Option
     from solver.model import Problem, Solution

@@ -33,16 +33,9 @@ from dispatcher.errors import (
     StaleVersion,
     UnknownTicket,
 )
-from dispatcher.policy import (
-    Policy,
-    PolicyConflict,
-    PolicyError,
-    PolicyStore,
-    PolicyVersion,
-    policy_from_dict,
-    policy_to_dict,
-)
 from dispatcher.store.codec import request_digest, resolution_json
+from dispatcher.store.policy import PolicyConflict, PolicyStore, PolicyVersion
+from solver.policy import Policy, PolicyError, policy_from_dict, policy_to_dict
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

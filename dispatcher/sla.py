@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
     from dispatcher.domain import Ticket
-    from dispatcher.policy import EscalationRule, Policy
     from solver.model import Solution
+    from solver.policy import EscalationRule, Policy
 
 STAGES = ("QUEUED", "ASSIGNED", "ACCEPTED", "IN_PROGRESS", "RESOLVED")
 """Lifecycle order used by escalation conditions and breach checks."""

@@ -159,8 +159,8 @@ def register(subparsers: Any) -> None:
 def _load(args: argparse.Namespace) -> Scenario:
     import dataclasses
 
-    from simulations.policy_file import load_policy_file
     from simulations.scenario import load_scenario
+    from solver.policy import load_policy_file
 
     sc = load_scenario(args.scenario)
     if getattr(args, "policy_file", None):
@@ -415,15 +415,15 @@ def _policies(text: str) -> list[str]:
 
 def _guard(fn: Any) -> Any:
     def wrapped(args: argparse.Namespace) -> int:
-        from simulations.policy_file import PolicyFileError
         from simulations.replay import ReplayError
         from simulations.scenario import ScenarioError
+        from solver.policy import PolicyError
 
         try:
             return int(fn(args))
         except (
             ScenarioError,
-            PolicyFileError,
+            PolicyError,
             FileNotFoundError,
             UnknownPolicyError,
             UsageError,

@@ -155,7 +155,7 @@ class Engine:
         self.check = check_decisions
         self.pass_previous = pass_previous
         self.horizon_s = scenario.horizon_s
-        self.cadence_s = scenario.policy.cadence_s
+        self.cadence_s = scenario.policy.solver.cadence_s
         self.debounce_s = scenario.debounce_s
         self.decline_p = scenario.behaviour.decline_probability
         self.q = EventQueue()

@@ -66,7 +66,7 @@ def run_once(
     rng = np.random.default_rng(seed)
     stream = build_stream(scenario, rng, seed)
     roster = build_roster(scenario, stream, rng)
-    p = dataclasses.replace(params or scenario.policy.solve_params, seed=seed)
+    p = dataclasses.replace(params or scenario.policy.solve_params(), seed=seed)
     engine = Engine(
         scenario,
         stream,

@@ -3,7 +3,7 @@
 A scenario says where (geography), who (technician groups, or crews sized automatically
 for a replay), what arrives (a synthetic stream or a replayed CSV), the policy the
 optimizer runs with (``[weights]``, ``[solver]``, ``[sla.P*]`` exactly as in a policy
-file, see ``simulations.policy_file``) and how long to run. Every error is a
+file, see ``solver.policy``; read as a ``schema_version = 1`` document) and how long to run. Every error is a
 :class:`ScenarioError` whose message starts with the dotted path of the offending field,
 e.g. ``technicians.groups[1].speed_kmh: must be a finite number > 0, got 0``.
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulations.policy_file import PolicyFile, PolicyFileError, policy_from_dict
+from solver.policy import Policy, PolicyError, policy_from_document
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 DATA_DIR = Path(__file__).parent / "data"
@@ -140,7 +140,7 @@ class Scenario:
     groups: tuple[TechnicianGroup, ...]
     auto_crews: AutoCrews | None
     behaviour: Behaviour
-    policy: PolicyFile
+    policy: Policy
     debounce_s: float  # a state change triggers a solve after this delay
     sample_every_s: float  # backlog sampling interval
     source: Path | None = field(default=None, compare=False)
@@ -532,9 +532,9 @@ def scenario_from_dict(
         if key in doc:
             policy_doc[key] = top.raw(key)
     try:
-        policy = policy_from_dict(policy_doc)
-    except PolicyFileError as exc:
-        raise ScenarioError(exc.field, str(exc).split(": ", 1)[1]) from exc
+        policy = policy_from_document(policy_doc)
+    except PolicyError as exc:
+        raise ScenarioError(exc.field, exc.message) from exc
     top.done()
 
     return Scenario(

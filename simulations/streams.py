@@ -149,7 +149,7 @@ def _synthetic(sc: Scenario, rng: np.random.Generator) -> TicketStream:
     sigma2 = np.log1p(dur_cv**2)
     est = np.exp(rng.normal(np.log(dur_mean) - sigma2 / 2, np.sqrt(sigma2)))
     lat, lon = sample_points(sc.geography, n, rng)
-    targets = sc.policy.sla_targets
+    targets = {p: sc.policy.sla_for(p) for p in (1, 2, 3, 4)}
     resp = np.array([0.0] + [targets[p].response_s for p in (1, 2, 3, 4)])[priority]
     reso = np.array([0.0] + [targets[p].resolution_s for p in (1, 2, 3, 4)])[priority]
     return _finish(
@@ -205,7 +205,7 @@ def _replayed(sc: Scenario, rng: np.random.Generator, seed: int) -> TicketStream
     skill_index = {s: i for i, s in enumerate(skills)}
     created = df["created_s"].to_numpy().astype(np.float64)
     priority = df["priority"].to_numpy().astype(np.int64)
-    targets = sc.policy.sla_targets
+    targets = {p: sc.policy.sla_for(p) for p in (1, 2, 3, 4)}
     resp = np.array([0.0] + [targets[p].response_s for p in (1, 2, 3, 4)])[priority]
     reso = np.array([0.0] + [targets[p].resolution_s for p in (1, 2, 3, 4)])[priority]
     real_due = df["resolution_due_s"].to_numpy().astype(np.float64)

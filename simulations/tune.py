@@ -24,7 +24,7 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
-from simulations.policy_file import PolicyFile, write_policy_file
+from solver.policy import write_policy_file
 
 if TYPE_CHECKING:
     import argparse
@@ -74,7 +74,7 @@ def evaluate(sc: Scenario, weights: CostWeights, seeds: list[int]) -> dict[str, 
     """Mean KPIs of the optimizer with ``weights`` over ``seeds``."""
     from simulations.runner import run_once
 
-    params = dataclasses.replace(sc.policy.solve_params, weights=weights)
+    params = dataclasses.replace(sc.policy.solve_params(), weights=weights)
     sums: dict[str, float] = {}
     for seed in seeds:
         k = run_once(sc, "optimizer", seed, params=params).kpis
@@ -96,7 +96,7 @@ def _worker(job: tuple[Scenario, str, str, int, list[int], int]) -> int:
             seed=sc.seed * 1000 + worker, n_startup_trials=8
         ),
     )
-    base = sc.policy.solve_params.weights
+    base = sc.policy.weights
 
     def objective(trial: optuna.Trial) -> tuple[float, float, float]:
         if trial.params:  # an enqueued trial (the scenario's own weights)
@@ -171,7 +171,7 @@ def run_tune(args: argparse.Namespace) -> int:
         load_if_exists=True,
     )
     if not study.trials:
-        base = sc.policy.solve_params.weights
+        base = sc.policy.weights
         start = {
             k: min(max(float(getattr(base, k)), lo), hi)
             for k, (lo, hi, _) in SEARCH_SPACE.items()
@@ -211,13 +211,12 @@ def run_tune(args: argparse.Namespace) -> int:
     study = optuna.load_study(study_name=study_name, storage=make_storage(storage_url))
     best = pick_best(study)
     weights = dataclasses.replace(
-        sc.policy.solve_params.weights,
+        sc.policy.weights,
         **{k: float(v) for k, v in best.params.items() if k in SEARCH_SPACE},
     )
-    policy = PolicyFile(
-        solve_params=dataclasses.replace(sc.policy.solve_params, weights=weights),
-        sla_targets=sc.policy.sla_targets,
-        cadence_s=sc.policy.cadence_s,
+    policy = dataclasses.replace(
+        sc.policy,
+        weights=weights,
         name=f"tuned-{sc.name}-trial{best.number}",
         description=(
             f"dispatcher sim tune {sc.name}: study {study_name}, trial {best.number} of {len(study.trials)}, "

@@ -33,7 +33,8 @@ from dispatcher.pb import dispatch_pb2 as pb
 if TYPE_CHECKING:
     import enum
 
-    from dispatcher.policy import Policy, PolicyVersion
+    from dispatcher.store.policy import PolicyVersion
+    from solver.policy import Policy
 
 E = TypeVar("E", bound="enum.Enum")
 
@@ -448,7 +449,7 @@ def region_stats_from_pb(msg: pb.RegionQueueStats) -> RegionStats:
     )
 
 
-# --- policy (dispatcher.policy types) ---------------------------------------------------
+# --- policy (solver.policy types) ---------------------------------------------------
 
 _ESCALATION_CONDITIONS = {
     pb.ESCALATION_CONDITION_NOT_ASSIGNED: "not_assigned",
@@ -470,7 +471,7 @@ _WEIGHT_FIELDS = (
 
 
 def policy_dict_from_pb(msg: pb.Policy, field: str = "policy") -> dict[str, Any]:
-    """The ``dispatcher.policy.policy_from_dict`` form of a pb policy (every section)."""
+    """The ``solver.policy.policy_from_dict`` form of a pb policy (every section)."""
     sla: dict[str, Any] = {}
     for i, t in enumerate(msg.sla_targets):
         prio = priority_from_pb(t.priority, f"{field}.sla_targets[{i}].priority")

@@ -1,7 +1,7 @@
 """``dispatcher policy apply FILE`` / ``dispatcher policy show``: the policy of a running service.
 
 ``apply`` reads a policy file in the simulator's format (what ``dispatcher sim tune``
-writes as ``best_policy.toml``) with ``dispatcher.policy.load_policy_file``, converts it
+writes as ``best_policy.toml``) with ``solver.policy.load_policy_file``, converts it
 with ``dispatcher.api.convert.policy_to_pb`` and stores it with ``PolicyService.UpdatePolicy``
 (every section replaced; the file's name goes into the version's comment), then prints
 the stored version. ``show`` prints the current policy (``GetPolicy``) as a policy file
@@ -16,6 +16,14 @@ from __future__ import annotations
 import os
 import sys
 from typing import TYPE_CHECKING, Any
+
+from solver.policy import (
+    Policy,
+    PolicyError,
+    load_policy_file,
+    policy_from_dict,
+    policy_to_toml,
+)
 
 if TYPE_CHECKING:
     import argparse
@@ -118,6 +126,23 @@ def _describe(msg: Any) -> str:
     return f"policy version {msg.version} ({scope}){by}"
 
 
+def require_service_settings(policy: Policy) -> None:
+    """Refuse the simulator-only solver knobs the live service has no setting for (it always
+    solves over ``candidates_k`` candidate pairs with seed 0) rather than drop them silently."""
+    if policy.solver.all_pairs:
+        raise PolicyError(
+            "solver.all_pairs",
+            "the service has no all-pairs mode (it solves over candidates_k candidate "
+            "pairs); set it to false or remove it",
+        )
+    if policy.solver.seed != 0:
+        raise PolicyError(
+            "solver.seed",
+            f"the service always solves with seed 0, got {policy.solver.seed}; set it to "
+            "0 or remove it",
+        )
+
+
 async def run_async(args: argparse.Namespace) -> int:
     """``run`` for callers that already have an event loop (tests)."""
     import grpc
@@ -126,12 +151,12 @@ async def run_async(args: argparse.Namespace) -> int:
     from dispatcher.api import convert
     from dispatcher.pb import dispatch_pb2 as pb
     from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
-    from dispatcher.policy import PolicyError, load_policy_file
 
     request: Any = None
     if args.policy_command == "apply":
         try:
             policy = load_policy_file(args.file)
+            require_service_settings(policy)
         except OSError as exc:
             return _fail(args, f"cannot read {args.file}: {exc.strerror or exc}", 2)
         except PolicyError as exc:
@@ -165,8 +190,6 @@ async def run_async(args: argparse.Namespace) -> int:
                 f"{args.target} answered {exc.code().name}: {exc.details() or ''}",
                 1,
             )
-    from dispatcher.policy import policy_from_dict, policy_to_toml
-
     shown = policy_from_dict(convert.policy_dict_from_pb(current))
     print(f"# {_describe(current)}")
     if current.comment:

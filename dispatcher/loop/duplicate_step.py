@@ -12,8 +12,8 @@ from dispatcher.duplicates import DuplicateProbe
 if TYPE_CHECKING:
     from dispatcher.domain import Ticket
     from dispatcher.loop.solve_loop import SolveLoop
-    from dispatcher.policy import Policy
     from dispatcher.store.state import RegionSnapshot
+    from solver.policy import Policy
 
 logger = logging.getLogger(__name__)
 

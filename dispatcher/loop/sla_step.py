@@ -26,9 +26,9 @@ from dispatcher.store import keys
 
 if TYPE_CHECKING:
     from dispatcher.loop.solve_loop import SolveLoop
-    from dispatcher.policy import Policy
     from dispatcher.store.state import RegionSnapshot
     from solver.model import Solution
+    from solver.policy import Policy
 
 SUPERVISOR_MAXLEN = 10_000
 

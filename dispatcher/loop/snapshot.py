@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
     from dispatcher.domain import Technician, Ticket
-    from dispatcher.policy import Policy
     from dispatcher.store.state import RegionSnapshot
+    from solver.policy import Policy
 
 logger = logging.getLogger(__name__)
 

@@ -56,12 +56,12 @@ from dispatcher.loop.snapshot import (
     views_from_snapshot,
 )
 from dispatcher.loop.widen import Widening, widen
-from dispatcher.policy import PolicyStore
 from dispatcher.sla import (
     SlaRecorder,
 )
 from dispatcher.store import keys
 from dispatcher.store.moves import TicketMover
+from dispatcher.store.policy import PolicyStore
 from dispatcher.store.retention import SWEEP_INTERVAL_S, ClosedTicketSweeper
 from solver.model import UnassignedReason
 

@@ -118,3 +118,13 @@ def regions_key(tenant: str) -> str:
 def assets_key(tenant: str) -> str:
     """Hash asset_id -> ``"lat,lon"`` learned from tickets that carried both."""
     return tenant_prefix(tenant) + "assets"
+
+
+def policy_key(tenant: str, scope: str) -> str:
+    """String: the current policy record (JSON) of the tenant (``scope`` "") or a region."""
+    return tenant_prefix(tenant) + "policy:" + (scope or "_tenant")
+
+
+def policy_history_key(tenant: str, scope: str) -> str:
+    """List: every stored policy record of a scope, oldest first (capped)."""
+    return policy_key(tenant, scope) + ":history"

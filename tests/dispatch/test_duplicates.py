@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dispatcher.duplicates import DuplicateIndex, DuplicateProbe, is_duplicate
-from dispatcher.policy import DuplicateRule
+from solver.policy import DuplicateRule
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis

@@ -1,4 +1,4 @@
-"""Policy: validation naming the field, the simulator's file loads unchanged, versioned store."""
+"""The versioned policy store on a real Redis (the model itself: tests/solver/test_policy.py)."""
 
 from __future__ import annotations
 
@@ -6,78 +6,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from dispatcher.policy import (
-    EscalationRule,
-    Policy,
-    PolicyConflict,
-    PolicyError,
-    PolicyStore,
-    SlaTarget,
-    load_policy_file,
-    policy_from_json,
-    policy_from_toml,
-    policy_to_json,
-    policy_to_toml,
-)
-from simulations.policy_file import PolicyFile, write_policy_file
-from solver.model import CostWeights, SolveParams
+from dispatcher.store.policy import PolicyConflict, PolicyStore
+from solver.policy import Policy, SlaTarget
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import redis.asyncio as aioredis
-
-
-def test_defaults_round_trip_json_and_toml() -> None:
-    """A policy survives JSON (Redis) and TOML (policy file) round trips unchanged."""
-    policy = Policy(neighbours={"north": ("south",)})
-    assert policy_from_json(policy_to_json(policy)) == policy
-    assert policy_from_toml(policy_to_toml(policy)) == policy
-
-
-def test_simulator_policy_file_loads_unchanged(tmp_path: Path) -> None:
-    """A file written by the simulator's tuner (no [extra]) loads with its weights and SLA."""
-    doc = PolicyFile(
-        solve_params=SolveParams(weights=CostWeights(travel=2.5), candidates_k=8),
-        cadence_s=30.0,
-        name="tuned",
-    )
-    path = tmp_path / "policy.toml"
-    write_policy_file(path, doc)
-    policy = load_policy_file(path)
-    assert policy.weights.travel == 2.5
-    assert policy.solver.candidates_k == 8
-    assert policy.solver.cadence_s == 30.0
-    assert policy.sla[1].response_s == doc.sla_targets[1].response_s
-
-
-@pytest.mark.parametrize(
-    ("text", "field"),
-    [
-        ("schema_version = 1\n[weights]\ntravel = -1\n", "weights.travel"),
-        (
-            "schema_version = 1\n[sla.P1]\nresponse_s = 10\nresolution_s = 5\n",
-            "sla.P1.resolution_s",
-        ),
-        ("schema_version = 1\n[extra]\nbogus = 1\n", "extra.bogus"),
-        (
-            'schema_version = 1\n[extra]\nescalations = [{name = "x", condition = "never"}]\n',
-            "escalations[0].condition",
-        ),
-    ],
-)
-def test_invalid_policy_names_field(text: str, field: str) -> None:
-    """Validation errors name the offending field."""
-    with pytest.raises(PolicyError) as info:
-        policy_from_toml(text)
-    assert info.value.field == field
-
-
-def test_duplicate_rule_names_rejected() -> None:
-    """Two escalation rules may not share a name."""
-    rule = EscalationRule(name="a")
-    with pytest.raises(PolicyError, match="escalations"):
-        Policy(escalations=(rule, rule))
 
 
 async def test_store_versions_and_history(redis_client: aioredis.Redis) -> None:

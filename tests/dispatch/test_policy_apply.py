@@ -12,8 +12,8 @@ from dispatcher.__main__ import build_parser
 from dispatcher.cli.policy import run_async
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
-from simulations.policy_file import PolicyFile, SlaTarget, write_policy_file
-from solver.model import CostWeights, SolveParams
+from solver.model import CostWeights
+from solver.policy import Policy, SlaTarget, SolverSettings, write_policy_file
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -23,21 +23,21 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 
-def _tuned(**solver: object) -> PolicyFile:
-    return PolicyFile(
-        solve_params=SolveParams(
-            weights=CostWeights(travel=2.5, lateness=7.0, unassigned=5000.0),
+def _tuned(**solver: object) -> Policy:
+    return Policy(
+        weights=CostWeights(travel=2.5, lateness=7.0, unassigned=5000.0),
+        solver=SolverSettings(
             candidates_k=12,
             time_limit_s=3.0,
+            cadence_s=30.0,
             **solver,  # type: ignore[arg-type]
         ),
-        sla_targets={
+        sla={
             1: SlaTarget(1800.0, 7200.0),
             2: SlaTarget(3600.0, 14400.0),
             3: SlaTarget(7200.0, 86400.0),
             4: SlaTarget(86400.0, 259200.0),
         },
-        cadence_s=30.0,
         name="tuned-smoke-trial3",
     )
 

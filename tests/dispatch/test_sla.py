@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-from dispatcher.policy import EscalationRule, Policy, SlaTarget
 from dispatcher.sla import (
     ClockTicket,
     SlaMarks,
@@ -13,6 +12,7 @@ from dispatcher.sla import (
     escalations,
     next_clock_deadline,
 )
+from solver.policy import EscalationRule, Policy, SlaTarget
 
 
 def _policy() -> Policy:

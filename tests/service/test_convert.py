@@ -25,7 +25,7 @@ from dispatcher.domain import (
 )
 from dispatcher.errors import InvalidArgument
 from dispatcher.pb import dispatch_pb2 as pb
-from dispatcher.policy import Policy
+from solver.policy import Policy
 
 ASSIGNMENT = Assignment(
     technician_id="X",
@@ -164,7 +164,7 @@ def test_region_stats_round_trip() -> None:
 
 def test_policy_round_trip() -> None:
     """The default policy survives policy -> pb -> dict -> policy."""
-    from dispatcher.policy import policy_from_dict
+    from solver.policy import policy_from_dict
 
     p = Policy()
     assert policy_from_dict(convert.policy_dict_from_pb(convert.policy_to_pb(p))) == p

@@ -65,7 +65,7 @@ def test_conservation(policy: str) -> None:
         from simulations.policies import make_policy
 
         result = Engine(
-            sc, stream, roster, make_policy("optimizer", sc.policy.solve_params)
+            sc, stream, roster, make_policy("optimizer", sc.policy.solve_params())
         ).run()
     t = result.tickets
     arrived = int((stream.created_s <= sc.horizon_s).sum())

@@ -22,7 +22,7 @@ def test_simpy_engine_gives_the_same_log() -> None:
         stream = build_stream(sc, rng)
         roster = build_roster(sc, stream, rng)
         result = cls(
-            sc, stream, roster, make_policy("nearest", sc.policy.solve_params)
+            sc, stream, roster, make_policy("nearest", sc.policy.solve_params())
         ).run()
         logs.append(result)
     a, b = logs

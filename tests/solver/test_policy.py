@@ -1,0 +1,198 @@
+"""The one policy model (solver.policy): validation naming the field, dict/JSON/TOML round
+trips over arbitrary policies, and files of both schema versions."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from solver.model import CostWeights
+from solver.policy import (
+    DEFAULT_SLA,
+    ESCALATION_CONDITIONS,
+    LEGACY_SOLVER_DEFAULTS,
+    DuplicateRule,
+    EscalationRule,
+    Policy,
+    PolicyError,
+    SlaTarget,
+    SolverSettings,
+    load_policy_file,
+    policy_from_dict,
+    policy_from_json,
+    policy_from_toml,
+    policy_to_dict,
+    policy_to_json,
+    policy_to_toml,
+    write_policy_file,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# Any text a TOML file can hold: every code point but lone surrogates (not encodable).
+texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
+names = texts.filter(bool)
+amounts = st.floats(min_value=0.0, max_value=1e9, allow_nan=False)
+durations = st.floats(min_value=1e-3, max_value=1e8, allow_nan=False)
+
+
+@st.composite
+def sla_targets(draw: st.DrawFn) -> SlaTarget:
+    response = draw(durations)
+    return SlaTarget(response, response + draw(amounts))
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> Policy:
+    weights = CostWeights(
+        **{f.name: draw(amounts) for f in dataclasses.fields(CostWeights)}
+    )
+    rule_names = draw(st.lists(names, max_size=3, unique=True))
+    rules = tuple(
+        EscalationRule(
+            name=n,
+            priority=draw(st.integers(0, 4)),
+            condition=draw(st.sampled_from(ESCALATION_CONDITIONS)),
+            after_s=draw(amounts),
+            raise_priority=draw(st.integers(0, 3)),
+            widen_to_neighbours=draw(st.booleans()),
+            notify_supervisor=draw(st.booleans()),
+        )
+        for n in rule_names
+    )
+    return Policy(
+        weights=weights,
+        sla=draw(st.dictionaries(st.integers(1, 4), sla_targets(), min_size=1)),
+        escalations=rules,
+        duplicates=DuplicateRule(
+            draw(st.booleans()), draw(st.booleans()), draw(amounts), draw(amounts)
+        ),
+        solver=SolverSettings(
+            cadence_s=draw(durations),
+            debounce_ms=draw(st.floats(0.0, 10_000.0)),
+            time_limit_s=draw(durations),
+            candidates_k=draw(st.integers(1, 10_000)),
+            allow_overtime=draw(st.booleans()),
+            all_pairs=draw(st.booleans()),
+            seed=draw(st.integers(0, 2**31)),
+        ),
+        neighbours=draw(
+            st.dictionaries(names, st.lists(names, max_size=3).map(tuple), max_size=3)
+        ),
+        supervisor_stream=draw(texts),
+        name=draw(texts),
+        description=draw(texts),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(policies())
+def test_every_policy_survives_dict_json_and_toml(policy: Policy) -> None:
+    """Names with quotes, control characters, spaces or dots included (the hand-rolled
+    TOML writer this replaced broke on them)."""
+    assert policy_from_dict(policy_to_dict(policy)) == policy
+    assert policy_from_json(policy_to_json(policy)) == policy
+    assert policy_from_toml(policy_to_toml(policy)) == policy
+
+
+def test_round_trip_through_a_file(tmp_path: Path) -> None:
+    policy = Policy(name='tuned "city"\n', neighbours={"north.east": ("south",)})
+    path = tmp_path / "p" / "policy.toml"
+    write_policy_file(path, policy)
+    assert load_policy_file(path) == policy
+
+
+def test_empty_documents_give_the_defaults() -> None:
+    """Version 2: the model's defaults. Version 1: the older solver defaults, all four SLA
+    priorities."""
+    assert policy_from_toml("schema_version = 2\n") == Policy()
+    legacy = policy_from_toml("schema_version = 1\n")
+    assert legacy.sla == dict(DEFAULT_SLA)
+    for key, value in LEGACY_SOLVER_DEFAULTS.items():
+        assert getattr(legacy.solver, key) == value
+
+
+def test_version_1_file_loads_unchanged() -> None:
+    """What the tuner wrote before the model was unified: service sections under [extra],
+    one SLA priority given (the others keep their defaults, partial tables merge)."""
+    text = """schema_version = 1
+name = "tuned"
+[weights]
+travel = 2.5
+[solver]
+candidates_k = 8
+all_pairs = false
+time_limit_s = 10.0
+allow_overtime = false
+seed = 0
+cadence_s = 30.0
+[sla.P1]
+response_s = 600.0
+[extra]
+debounce_ms = 50
+supervisor_stream = "ops"
+escalations = [{ name = "p2-slow", priority = 2, after_s = 900.0 }]
+neighbours = { north = ["south"] }
+"""
+    policy = policy_from_toml(text)
+    assert policy.name == "tuned"
+    assert policy.weights.travel == 2.5
+    assert (policy.solver.candidates_k, policy.solver.cadence_s) == (8, 30.0)
+    assert policy.solver.debounce_ms == 50
+    assert policy.sla[1] == SlaTarget(600.0, DEFAULT_SLA[1].resolution_s)
+    assert policy.sla[4] == DEFAULT_SLA[4]
+    assert policy.supervisor_stream == "ops"
+    assert policy.escalations == (EscalationRule("p2-slow", priority=2, after_s=900.0),)
+    assert policy.neighbours == {"north": ("south",)}
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("schema_version = 3", "schema_version"),
+        ("[weights]\ntravel = 1.0", "schema_version"),
+        ("schema_version = 2\n[weights]\ntravle = 1.0", "weights.travle"),
+        ("schema_version = 2\n[weights]\ntravel = -1.0", "weights.travel"),
+        ("schema_version = 1\n[weights]\ntravel = 'x'", "weights.travel"),
+        ("schema_version = 2\n[solver]\ncandidates_k = 0", "solver.candidates_k"),
+        ("schema_version = 2\n[solver]\ncandidates_k = 2.5", "solver.candidates_k"),
+        ("schema_version = 1\n[solver]\ntime_limit_s = 0", "solver.time_limit_s"),
+        ("schema_version = 2\n[solver]\nall_pairs = 1", "solver.all_pairs"),
+        ("schema_version = 1\n[sla.P5]\nresponse_s = 1.0", "sla.P5"),
+        (
+            "schema_version = 2\n[sla.P1]\nresponse_s = 100.0\nresolution_s = 50.0",
+            "sla.P1.resolution_s",
+        ),
+        ("schema_version = 1\n[extra]\nbogus = 1", "extra.bogus"),
+        (
+            'schema_version = 2\n[[escalations]]\nname = "x"\ncondition = "never"',
+            "escalations[0].condition",
+        ),
+        ("schema_version = 2\n[neighbours]\nnorth = 'south'", "neighbours.north"),
+        ("schema_version = 2\nfoo = 1", "foo"),
+        ("schema_version = ", "(file)"),
+    ],
+)
+def test_bad_field_is_named(text: str, field: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        policy_from_toml(text)
+    assert info.value.field == field
+    assert str(info.value).startswith(field + ":")
+
+
+def test_written_file_lists_every_weight() -> None:
+    """The written file lists every CostWeights field, so a reader sees the full policy."""
+    text = policy_to_toml(Policy())
+    for f in dataclasses.fields(CostWeights):
+        assert f"\n{f.name} = " in text
+
+
+def test_escalation_rule_names_are_unique() -> None:
+    rule = EscalationRule(name="a")
+    with pytest.raises(PolicyError, match="escalations"):
+        Policy(escalations=(rule, rule))
