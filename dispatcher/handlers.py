@@ -79,7 +79,6 @@ POLICY_PATHS = {
     "duplicate_rule": "duplicates",
     "solver": "solver",
     "neighbours": "neighbours",
-    "supervisor_stream": "supervisor_stream",
 }
 
 STAFF = (Role.PLATFORM, Role.ADMIN)

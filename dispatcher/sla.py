@@ -31,7 +31,16 @@ _CONDITION_STAGE = {
     "not_accepted": "ACCEPTED",
     "not_started": "IN_PROGRESS",
     "not_resolved": "RESOLVED",
+    "at_risk": "IN_PROGRESS",
 }
+
+
+def _condition_holds(rule: EscalationRule, t: ClockTicket, stage: int) -> bool:
+    """The rule's condition still holds for the ticket (time aside): the stage is not yet
+    reached and, for ``at_risk``, the ticket was signalled SLA at risk."""
+    if stage >= STAGES.index(_CONDITION_STAGE[rule.condition]):
+        return False
+    return rule.condition != "at_risk" or t.marks.at_risk
 
 
 def stage_index(status: str) -> int:
@@ -173,7 +182,8 @@ def escalations(
     """Escalation rules whose time has come, at most one new rule per ticket per call.
 
     A rule applies to tickets of its priority (0 = any) that have not reached the
-    condition's stage ``after_s`` after submit, and fires once per ticket.
+    condition's stage ``after_s`` after submit (``at_risk``: signalled at risk and not
+    started), and fires once per ticket.
     """
     out: list[Escalation] = []
     for t in tickets:
@@ -183,7 +193,7 @@ def escalations(
                 continue
             if rule.priority and rule.priority != t.priority:
                 continue
-            if stage >= STAGES.index(_CONDITION_STAGE[rule.condition]):
+            if not _condition_holds(rule, t, stage):
                 continue
             if now_s - t.created_s < rule.after_s:
                 continue
@@ -213,7 +223,7 @@ def next_clock_deadline(
                 rule.priority and rule.priority != t.priority
             ):
                 continue
-            if stage < STAGES.index(_CONDITION_STAGE[rule.condition]):
+            if _condition_holds(rule, t, stage):
                 best = min(best, t.created_s + rule.after_s)
     return best if best > now_s else now_s
 
@@ -224,7 +234,8 @@ MARKS = "slamarks"
 """Region key suffix: hash ticket id -> JSON of the ``SlaMarks`` already signalled."""
 
 # ARGV[4] lease token, ARGV[5] n, then per action: kind, ticket id, arg1, arg2, details JSON.
-# kind: risk (arg1 -) | breach (arg1 response|resolution) | esc (arg1 rule, arg2 new prio).
+# kind: risk (arg1 -) | breach (arg1 response|resolution) | esc (arg1 rule, arg2 new prio;
+# details with a supervisor_target also append the SUPERVISOR_NOTIFIED notice).
 # Returns per action 1 (applied) / 0 (ticket gone, closed or already marked); or the
 # string LEASE when the token is not current (nothing applied).
 _APPLY = r"""
@@ -269,6 +280,10 @@ for i = 1, n do
           'updated', NOW)
         emit({'type', 'TICKET_ESCALATED', 'tk', id, 'tc', h[3] or '', 'st', h[1], 'v', nv,
           'p', a2, 'r', a1, 'd', det})
+        if cjson.decode(det)['supervisor_target'] then
+          emit({'type', 'SUPERVISOR_NOTIFIED', 'tk', id, 'tc', h[3] or '', 'st', h[1],
+            'v', nv, 'p', a2, 'r', a1, 'd', det})
+        end
         res = 1
       end
     end

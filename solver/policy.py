@@ -12,7 +12,6 @@ The file format (``schema_version = 2``) is the dict form plus three header keys
     schema_version = 2
     name = "tuned-city"             # optional free text
     description = "..."             # optional free text
-    supervisor_stream = "supervisor"
 
     [weights]                       # any subset of solver.CostWeights
     travel = 1.0
@@ -40,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,8 +54,26 @@ SCHEMA_VERSION = 2
 PRIORITIES = (1, 2, 3, 4)
 _WEIGHT_NAMES = frozenset(f.name for f in dataclasses.fields(CostWeights))
 
-ESCALATION_CONDITIONS = ("not_assigned", "not_accepted", "not_started", "not_resolved")
-"""When a rule fires: the ticket has not yet reached that stage ``after_s`` after submit."""
+ESCALATION_CONDITIONS = (
+    "not_assigned",
+    "not_accepted",
+    "not_started",
+    "not_resolved",
+    "at_risk",
+)
+"""When a rule fires: the ticket has not yet reached that stage ``after_s`` after submit
+(``at_risk``: it was signalled SLA at risk and work has not started)."""
+
+DEFAULT_SUPERVISOR_TARGET = "supervisors"
+"""The group a rule's supervisor notice goes to when the rule names none."""
+
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_GROUP_RE = re.compile(r"^[A-Za-z0-9._:/-]{1,128}$")
+EMAIL_MAX = 254
+
+LEGACY_KEYS = frozenset({"supervisor_stream"})
+"""Keys of older stored policies and files, accepted and ignored (supervisor notices are
+events on the region's stream now, addressed by each rule's ``supervisor_target``)."""
 
 
 class PolicyError(ValueError):
@@ -80,7 +98,8 @@ class SlaTarget:
 class EscalationRule:
     """If a ticket of ``priority`` (0 = any) is still ``condition`` ``after_s`` after submit:
     raise its priority by ``raise_priority`` steps (P1 is the ceiling), widen it to the
-    neighbouring regions, and/or notify a supervisor stream. Fires once per ticket."""
+    neighbouring regions, and/or notify ``supervisor_target`` (an email address or a group
+    id) with a SUPERVISOR_NOTIFIED event. Fires once per ticket."""
 
     name: str
     priority: int = 1
@@ -89,6 +108,7 @@ class EscalationRule:
     raise_priority: int = 1
     widen_to_neighbours: bool = True
     notify_supervisor: bool = True
+    supervisor_target: str = DEFAULT_SUPERVISOR_TARGET
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +164,6 @@ class Policy:
     solver: SolverSettings = field(default_factory=SolverSettings)
     neighbours: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Region -> regions an escalated ticket may widen to."""
-    supervisor_stream: str = "supervisor"
     name: str = ""
     description: str = ""
 
@@ -196,6 +215,30 @@ def _integer(name: str, value: Any, minimum: int) -> None:
         raise PolicyError(name, f"must be an integer >= {minimum}, got {value!r}")
 
 
+def is_email(target: str) -> bool:
+    """A supervisor target that is an email address (else it is a group id)."""
+    return len(target) <= EMAIL_MAX and bool(_EMAIL_RE.match(target))
+
+
+def _check_supervisor_target(name: str, rule: EscalationRule) -> None:
+    target = rule.supervisor_target
+    if not isinstance(target, str):
+        raise PolicyError(name, f"must be a string, got {target!r}")
+    if not target:
+        if rule.notify_supervisor:
+            raise PolicyError(name, "is required when notify_supervisor is set")
+        return
+    if "@" in target:
+        if not is_email(target):
+            raise PolicyError(name, f"{target!r} is not an email address")
+    elif not _GROUP_RE.match(target):
+        raise PolicyError(
+            name,
+            f"{target!r} is neither an email address nor a group id "
+            "(1..128 characters from [A-Za-z0-9._:/-])",
+        )
+
+
 def validate(policy: Policy) -> None:
     """Raise ``PolicyError`` naming the first invalid field."""
     for f in dataclasses.fields(CostWeights):
@@ -224,6 +267,7 @@ def validate(policy: Policy) -> None:
         _finite(f"{where}.after_s", rule.after_s, nonneg=True)
         if not 0 <= rule.raise_priority <= 3:
             raise PolicyError(f"{where}.raise_priority", "must be 0..3")
+        _check_supervisor_target(f"{where}.supervisor_target", rule)
     _finite("duplicates.radius_m", policy.duplicates.radius_m, nonneg=True)
     _finite("duplicates.window_s", policy.duplicates.window_s, nonneg=True)
     s = policy.solver
@@ -236,7 +280,7 @@ def validate(policy: Policy) -> None:
     _integer("solver.seed", s.seed, 0)
     _flag("solver.allow_overtime", s.allow_overtime)
     _flag("solver.all_pairs", s.all_pairs)
-    for key in ("supervisor_stream", "name", "description"):
+    for key in ("name", "description"):
         if not isinstance(getattr(policy, key), str):
             raise PolicyError(key, "must be a string")
 
@@ -253,7 +297,6 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
         "duplicates": dataclasses.asdict(policy.duplicates),
         "solver": dataclasses.asdict(policy.solver),
         "neighbours": {k: list(v) for k, v in sorted(policy.neighbours.items())},
-        "supervisor_stream": policy.supervisor_stream,
     }
     for key in ("name", "description"):
         if getattr(policy, key):
@@ -299,7 +342,7 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
     ``sla`` table replaces the whole table: priorities it leaves out use the nearest one)."""
     base = Policy()
     known = {f.name for f in dataclasses.fields(Policy)}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(data) - known - LEGACY_KEYS)
     if unknown:
         raise PolicyError(unknown[0], "unknown field")
     kwargs: dict[str, Any] = {}
@@ -329,7 +372,7 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
         )
     if "neighbours" in data:
         kwargs["neighbours"] = _neighbours(data["neighbours"])
-    for key in ("supervisor_stream", "name", "description"):
+    for key in ("name", "description"):
         if key in data:
             kwargs[key] = data[key]
     return dataclasses.replace(base, **kwargs)
@@ -423,7 +466,7 @@ def policy_to_toml(policy: Policy) -> str:
     """Serialise to TOML text; ``policy_from_toml(policy_to_toml(p)) == p``."""
     data = policy_to_dict(policy)
     header = {"schema_version": SCHEMA_VERSION}
-    for key in ("name", "description", "supervisor_stream"):
+    for key in ("name", "description"):
         if key in data:
             header[key] = data.pop(key)
     if not data["neighbours"]:

@@ -456,6 +456,7 @@ _ESCALATION_CONDITIONS = {
     pb.ESCALATION_CONDITION_NOT_ACCEPTED: "not_accepted",
     pb.ESCALATION_CONDITION_NOT_STARTED: "not_started",
     pb.ESCALATION_CONDITION_NOT_RESOLVED: "not_resolved",
+    pb.ESCALATION_CONDITION_SLA_AT_RISK: "at_risk",
 }
 _WEIGHT_FIELDS = (
     "travel",
@@ -487,8 +488,13 @@ def policy_dict_from_pb(msg: pb.Policy, field: str = "policy") -> dict[str, Any]
                 f"{field}.escalation_rules[{i}].condition",
                 "is required (a known condition)",
             )
+        # an empty target is proto3's "unset": the rule's default group applies
+        target = (
+            {"supervisor_target": r.supervisor_target} if r.supervisor_target else {}
+        )
         rules.append(
             {
+                **target,
                 "name": r.name,
                 "priority": priority_from_pb(
                     r.priority,
@@ -522,7 +528,6 @@ def policy_dict_from_pb(msg: pb.Policy, field: str = "policy") -> dict[str, Any]
             "allow_overtime": s.allow_overtime,
         },
         "neighbours": {k: list(v.regions) for k, v in msg.neighbours.items()},
-        "supervisor_stream": msg.supervisor_stream,
     }
 
 
@@ -559,6 +564,7 @@ def policy_to_pb(
                 raise_priority=r.raise_priority,
                 widen_to_neighbours=r.widen_to_neighbours,
                 notify_supervisor=r.notify_supervisor,
+                supervisor_target=r.supervisor_target,
             )
             for r in policy.escalations
         ],
@@ -579,7 +585,6 @@ def policy_to_pb(
             k: pb.NeighbourRegions(regions=list(v))
             for k, v in policy.neighbours.items()
         },
-        supervisor_stream=policy.supervisor_stream,
         updated_by=updated_by,
         updated_at_ms=updated_at_ms,
         comment=comment,

@@ -126,6 +126,7 @@ class Platform:
                     after_s=3600.0 / s,
                     raise_priority=1,
                     notify_supervisor=True,
+                    supervisor_target="duty-supervisors",
                 )
             ],
             duplicate_rule=pb.DuplicateRule(
@@ -134,7 +135,6 @@ class Platform:
             solver=pb.SolverSettings(
                 cadence_s=1.0, debounce_ms=20.0, time_limit_s=2.0, candidates_k=16
             ),
-            supervisor_stream="supervisor",
             comment="dispatcher demo: SLA targets and windows compressed by --speed",
         )
         await self.policy_api.UpdatePolicy(pb.UpdatePolicyRequest(policy=policy))

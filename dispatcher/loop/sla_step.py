@@ -1,5 +1,5 @@
-"""The solve loop's SLA work for one region: clock rules (breaches, escalations, the
-supervisor notice, recovery of interrupted moves) and SLA_AT_RISK signals after a solve.
+"""The solve loop's SLA work for one region: clock rules (breaches, escalations with their
+supervisor notices, recovery of interrupted moves) and SLA_AT_RISK signals after a solve.
 
 The rules themselves are pure functions in ``dispatcher.sla``; this module turns their
 results into fenced store writes and events for the ``RegionWorker`` of ``loop.solve_loop``.
@@ -14,6 +14,7 @@ from dispatcher.loop.problem import _REASON_NAMES, IndexMaps, ProblemParts, _ms
 from dispatcher.loop.widen import Widening
 from dispatcher.sla import (
     ClockTicket,
+    Escalation,
     SlaAction,
     SlaMarks,
     at_risk_rows,
@@ -22,7 +23,6 @@ from dispatcher.sla import (
     next_clock_deadline,
     ticket_due_times,
 )
-from dispatcher.store import keys
 
 if TYPE_CHECKING:
     from dispatcher.loop.solve_loop import SolveLoop
@@ -30,12 +30,32 @@ if TYPE_CHECKING:
     from solver.model import Solution
     from solver.policy import Policy
 
-SUPERVISOR_MAXLEN = 10_000
+_CONDITION_TEXT = {
+    "not_assigned": "not assigned",
+    "not_accepted": "not accepted",
+    "not_started": "not started",
+    "not_resolved": "not resolved",
+    "at_risk": "at risk of missing its SLA",
+}
 
 
-def supervisor_key(tenant: str, stream: str) -> str:
-    """The supervisor notification stream of a tenant (escalations with notify_supervisor)."""
-    return keys.tenant_prefix(tenant) + "supervisor:" + stream
+def _duration_text(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
+def supervisor_notice(e: Escalation, region: str) -> str:
+    """The one line a supervisor reads, e.g. "P1 ticket T-7 in north not started 2 h after
+    submission (rule p1-2h); now P1"."""
+    return (
+        f"P{e.old_priority} ticket {e.ticket_id} in {region} "
+        f"{_CONDITION_TEXT[e.rule.condition]} {_duration_text(e.rule.after_s)} after "
+        "submission "
+        f"(rule {e.rule.name}); now P{e.new_priority}"
+    )
 
 
 async def run_clock_rules(
@@ -101,7 +121,8 @@ async def run_clock_rules(
         if e.rule.widen_to_neighbours:
             details["widen_to"] = ",".join(policy.neighbours.get(snap.region, ()))
         if e.rule.notify_supervisor:
-            details["supervisor_stream"] = policy.supervisor_stream
+            details["supervisor_target"] = e.rule.supervisor_target
+            details["notice"] = supervisor_notice(e, snap.region)
         actions.append(
             SlaAction(
                 "esc",
@@ -131,22 +152,6 @@ async def run_clock_rules(
             widen.append(Widening(e.ticket_id, e.rule.name, neighbours))
         if m is not None:
             m.escalations_total.labels(priority=f"P{e.old_priority}").inc()
-        if e.rule.notify_supervisor:
-            await lp.redis.xadd(
-                supervisor_key(snap.tenant, policy.supervisor_stream),
-                {
-                    "type": "TICKET_ESCALATED",
-                    "region": snap.region,
-                    "ticket_id": e.ticket_id,
-                    "rule": e.rule.name,
-                    "old_priority": str(e.old_priority),
-                    "priority": str(e.new_priority),
-                    "widen_to": ",".join(policy.neighbours.get(snap.region, ())),
-                    "at_ms": str(now_ms),
-                },
-                maxlen=SUPERVISOR_MAXLEN,
-                approximate=True,
-            )
     return changed, next_clock_deadline(policy, clock, now_s), widen
 
 

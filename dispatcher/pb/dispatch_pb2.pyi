@@ -75,6 +75,7 @@ class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_TYPE_TECHNICIAN_AVAILABILITY_CHANGED: _ClassVar[EventType]
     EVENT_TYPE_TECHNICIAN_REMOVED: _ClassVar[EventType]
     EVENT_TYPE_TICKET_MOVED: _ClassVar[EventType]
+    EVENT_TYPE_SUPERVISOR_NOTIFIED: _ClassVar[EventType]
 
 class StartPosition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -89,6 +90,7 @@ class EscalationCondition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ESCALATION_CONDITION_NOT_ACCEPTED: _ClassVar[EscalationCondition]
     ESCALATION_CONDITION_NOT_STARTED: _ClassVar[EscalationCondition]
     ESCALATION_CONDITION_NOT_RESOLVED: _ClassVar[EscalationCondition]
+    ESCALATION_CONDITION_SLA_AT_RISK: _ClassVar[EscalationCondition]
 PRIORITY_UNSPECIFIED: Priority
 PRIORITY_P1: Priority
 PRIORITY_P2: Priority
@@ -139,6 +141,7 @@ EVENT_TYPE_TECHNICIAN_UPSERTED: EventType
 EVENT_TYPE_TECHNICIAN_AVAILABILITY_CHANGED: EventType
 EVENT_TYPE_TECHNICIAN_REMOVED: EventType
 EVENT_TYPE_TICKET_MOVED: EventType
+EVENT_TYPE_SUPERVISOR_NOTIFIED: EventType
 START_POSITION_UNSPECIFIED: StartPosition
 START_POSITION_LATEST: StartPosition
 START_POSITION_EARLIEST: StartPosition
@@ -147,6 +150,7 @@ ESCALATION_CONDITION_NOT_ASSIGNED: EscalationCondition
 ESCALATION_CONDITION_NOT_ACCEPTED: EscalationCondition
 ESCALATION_CONDITION_NOT_STARTED: EscalationCondition
 ESCALATION_CONDITION_NOT_RESOLVED: EscalationCondition
+ESCALATION_CONDITION_SLA_AT_RISK: EscalationCondition
 
 class Location(_message.Message):
     __slots__ = ("latitude_deg", "longitude_deg")
@@ -771,7 +775,7 @@ class SlaTarget(_message.Message):
     def __init__(self, priority: _Optional[_Union[Priority, str]] = ..., response_s: _Optional[float] = ..., resolution_s: _Optional[float] = ...) -> None: ...
 
 class EscalationRule(_message.Message):
-    __slots__ = ("name", "priority", "condition", "after_s", "raise_priority", "widen_to_neighbours", "notify_supervisor")
+    __slots__ = ("name", "priority", "condition", "after_s", "raise_priority", "widen_to_neighbours", "notify_supervisor", "supervisor_target")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     CONDITION_FIELD_NUMBER: _ClassVar[int]
@@ -779,6 +783,7 @@ class EscalationRule(_message.Message):
     RAISE_PRIORITY_FIELD_NUMBER: _ClassVar[int]
     WIDEN_TO_NEIGHBOURS_FIELD_NUMBER: _ClassVar[int]
     NOTIFY_SUPERVISOR_FIELD_NUMBER: _ClassVar[int]
+    SUPERVISOR_TARGET_FIELD_NUMBER: _ClassVar[int]
     name: str
     priority: Priority
     condition: EscalationCondition
@@ -786,7 +791,8 @@ class EscalationRule(_message.Message):
     raise_priority: int
     widen_to_neighbours: bool
     notify_supervisor: bool
-    def __init__(self, name: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., condition: _Optional[_Union[EscalationCondition, str]] = ..., after_s: _Optional[float] = ..., raise_priority: _Optional[int] = ..., widen_to_neighbours: _Optional[bool] = ..., notify_supervisor: _Optional[bool] = ...) -> None: ...
+    supervisor_target: str
+    def __init__(self, name: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., condition: _Optional[_Union[EscalationCondition, str]] = ..., after_s: _Optional[float] = ..., raise_priority: _Optional[int] = ..., widen_to_neighbours: _Optional[bool] = ..., notify_supervisor: _Optional[bool] = ..., supervisor_target: _Optional[str] = ...) -> None: ...
 
 class DuplicateRule(_message.Message):
     __slots__ = ("enabled", "by_asset", "radius_m", "window_s")
@@ -821,7 +827,7 @@ class NeighbourRegions(_message.Message):
     def __init__(self, regions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Policy(_message.Message):
-    __slots__ = ("region", "version", "weights", "sla_targets", "escalation_rules", "duplicate_rule", "solver", "neighbours", "supervisor_stream", "updated_by", "updated_at_ms", "comment")
+    __slots__ = ("region", "version", "weights", "sla_targets", "escalation_rules", "duplicate_rule", "solver", "neighbours", "updated_by", "updated_at_ms", "comment")
     class NeighboursEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -837,7 +843,6 @@ class Policy(_message.Message):
     DUPLICATE_RULE_FIELD_NUMBER: _ClassVar[int]
     SOLVER_FIELD_NUMBER: _ClassVar[int]
     NEIGHBOURS_FIELD_NUMBER: _ClassVar[int]
-    SUPERVISOR_STREAM_FIELD_NUMBER: _ClassVar[int]
     UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     COMMENT_FIELD_NUMBER: _ClassVar[int]
@@ -849,11 +854,10 @@ class Policy(_message.Message):
     duplicate_rule: DuplicateRule
     solver: SolverSettings
     neighbours: _containers.MessageMap[str, NeighbourRegions]
-    supervisor_stream: str
     updated_by: str
     updated_at_ms: int
     comment: str
-    def __init__(self, region: _Optional[str] = ..., version: _Optional[int] = ..., weights: _Optional[_Union[CostWeights, _Mapping]] = ..., sla_targets: _Optional[_Iterable[_Union[SlaTarget, _Mapping]]] = ..., escalation_rules: _Optional[_Iterable[_Union[EscalationRule, _Mapping]]] = ..., duplicate_rule: _Optional[_Union[DuplicateRule, _Mapping]] = ..., solver: _Optional[_Union[SolverSettings, _Mapping]] = ..., neighbours: _Optional[_Mapping[str, NeighbourRegions]] = ..., supervisor_stream: _Optional[str] = ..., updated_by: _Optional[str] = ..., updated_at_ms: _Optional[int] = ..., comment: _Optional[str] = ...) -> None: ...
+    def __init__(self, region: _Optional[str] = ..., version: _Optional[int] = ..., weights: _Optional[_Union[CostWeights, _Mapping]] = ..., sla_targets: _Optional[_Iterable[_Union[SlaTarget, _Mapping]]] = ..., escalation_rules: _Optional[_Iterable[_Union[EscalationRule, _Mapping]]] = ..., duplicate_rule: _Optional[_Union[DuplicateRule, _Mapping]] = ..., solver: _Optional[_Union[SolverSettings, _Mapping]] = ..., neighbours: _Optional[_Mapping[str, NeighbourRegions]] = ..., updated_by: _Optional[str] = ..., updated_at_ms: _Optional[int] = ..., comment: _Optional[str] = ...) -> None: ...
 
 class GetPolicyRequest(_message.Message):
     __slots__ = ("region",)

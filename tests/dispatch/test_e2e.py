@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from dispatcher.loop.sla_step import supervisor_key
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.store.keys import events_key
 from tests.dispatch.conftest import (
@@ -90,7 +89,8 @@ async def test_decline_reassigns_to_someone_else(dispatch: Stubs) -> None:
 
 
 async def test_escalation_fires_on_the_clock(dispatch: Stubs) -> None:
-    """Under a 0.5 s rule an unaccepted P2 escalates to P1 and notifies the supervisor."""
+    """Under a 0.5 s rule an unaccepted P2 escalates to P1 and notifies the supervisor
+    named by the rule, on the event stream right after the escalation."""
     rule = pb.EscalationRule(
         name="fast",
         priority=pb.PRIORITY_P2,
@@ -98,6 +98,7 @@ async def test_escalation_fires_on_the_clock(dispatch: Stubs) -> None:
         after_s=0.5,
         raise_priority=1,
         notify_supervisor=True,
+        supervisor_target="lead@example.com",
     )
     await dispatch.policy.UpdatePolicy(
         pb.UpdatePolicyRequest(
@@ -111,17 +112,83 @@ async def test_escalation_fires_on_the_clock(dispatch: Stubs) -> None:
     await dispatch.tickets.SubmitTicket(
         pb.SubmitTicketRequest(ticket=ticket("T1", priority=pb.PRIORITY_P2))
     )
-    escalated = await dispatch.wait_event(
-        lambda e: e.type == pb.EVENT_TYPE_TICKET_ESCALATED, timeout_s=8.0
+    escalated, notified = await dispatch.wait_events(
+        lambda e: (
+            e.type
+            in (pb.EVENT_TYPE_TICKET_ESCALATED, pb.EVENT_TYPE_SUPERVISOR_NOTIFIED)
+        ),
+        2,
+        timeout_s=8.0,
     )
+    assert escalated.type == pb.EVENT_TYPE_TICKET_ESCALATED
     assert escalated.ticket_id == "T1"
     assert escalated.reason == "fast"
     assert escalated.priority == pb.PRIORITY_P1
+    assert notified.type == pb.EVENT_TYPE_SUPERVISOR_NOTIFIED
+    assert (notified.ticket_id, notified.reason) == ("T1", "fast")
+    assert notified.details["supervisor_target"] == "lead@example.com"
+    assert notified.ticket_version == escalated.ticket_version
     got = await dispatch.tickets.GetTicket(pb.GetTicketRequest(ticket_id="T1"))
     assert got.priority == pb.PRIORITY_P1
     assert got.escalation_level == 1
-    notes = await dispatch.loop.redis.xrange(supervisor_key(TENANT, "supervisor"))
-    assert [n[1]["ticket_id"] for n in notes] == ["T1"]
+
+
+async def test_supervisor_receives_the_not_responded_notice(dispatch: Stubs) -> None:
+    """README's "urgent ticket not responded in 2 h" rule on a short clock (0.5 s): a
+    supervisor's WatchEvents consumer, filtered to SUPERVISOR_NOTIFIED, gets one notice
+    naming the ticket, the rule and the group; a rule without notify_supervisor, none."""
+    rules = [
+        pb.EscalationRule(
+            name="p1-not-started-2h",
+            priority=pb.PRIORITY_P1,
+            condition=pb.ESCALATION_CONDITION_NOT_STARTED,
+            after_s=0.5,
+            notify_supervisor=True,
+            supervisor_target="supervisors:north",
+        ),
+        pb.EscalationRule(
+            name="silent",
+            priority=pb.PRIORITY_P3,
+            condition=pb.ESCALATION_CONDITION_NOT_STARTED,
+            after_s=0.5,
+        ),
+    ]
+    await dispatch.policy.UpdatePolicy(
+        pb.UpdatePolicyRequest(
+            policy=pb.Policy(escalation_rules=rules),
+            update_mask={"paths": ["escalation_rules"]},
+        )
+    )
+    # the supervisor's consumer is listening before anything happens
+    watch = dispatch.events.WatchEvents(
+        pb.WatchEventsRequest(types=[pb.EVENT_TYPE_SUPERVISOR_NOTIFIED])
+    )
+    await asyncio.sleep(0.2)
+    for tid, priority in (("URGENT", pb.PRIORITY_P1), ("ROUTINE", pb.PRIORITY_P3)):
+        await dispatch.tickets.SubmitTicket(
+            pb.SubmitTicketRequest(ticket=ticket(tid, priority=priority))
+        )
+    try:
+        async with asyncio.timeout(8.0):
+            notice = (await anext(aiter(watch))).event
+        await dispatch.wait_event(
+            lambda e: (
+                e.type == pb.EVENT_TYPE_TICKET_ESCALATED and e.ticket_id == "ROUTINE"
+            )
+        )
+    finally:
+        watch.cancel()
+    assert notice.type == pb.EVENT_TYPE_SUPERVISOR_NOTIFIED
+    assert (notice.ticket_id, notice.reason) == ("URGENT", "p1-not-started-2h")
+    assert notice.details["supervisor_target"] == "supervisors:north"
+    assert notice.details["condition"] == "not_started"
+    assert notice.details["notice"] == (
+        "P1 ticket URGENT in north not started 0.5 s after submission "
+        "(rule p1-not-started-2h); now P1"
+    )
+    stream = await dispatch.loop.redis.xrange(events_key(TENANT, "north"))
+    notified = [f["tk"] for _, f in stream if f["type"] == "SUPERVISOR_NOTIFIED"]
+    assert notified == ["URGENT"]  # ROUTINE escalated too, silently
 
 
 async def test_duplicates_are_linked_not_dispatched(dispatch: Stubs) -> None:

@@ -90,3 +90,17 @@ def test_at_risk_prediction() -> None:
         2,
     ]
     assert at_risk_rows(solution, response, resolution).tolist() == [1, 2, 3, 4]
+
+
+def test_at_risk_escalation_needs_the_at_risk_mark() -> None:
+    """An ``at_risk`` rule fires only for a ticket signalled at risk and not started, and
+    the clock deadline ignores tickets not at risk."""
+    rule = EscalationRule(name="risk", priority=0, condition="at_risk", after_s=10.0)
+    p = Policy(escalations=(rule,))
+    calm = ClockTicket("T1", 2, "ASSIGNED", 0.0, 100.0, 1000.0)
+    risky = ClockTicket("T2", 2, "ASSIGNED", 0.0, 100.0, 1000.0, SlaMarks(at_risk=True))
+    started = ClockTicket("T3", 2, "IN_PROGRESS", 0.0, 100.0, 1000.0, risky.marks)
+    assert [e.ticket_id for e in escalations(p, [calm, risky, started], 11.0)] == ["T2"]
+    assert escalations(p, [risky], 9.0) == []
+    assert next_clock_deadline(p, [calm], 0.0) == 100.0  # its response due time only
+    assert next_clock_deadline(p, [risky], 0.0) == 10.0

@@ -47,24 +47,40 @@ def sla_targets(draw: st.DrawFn) -> SlaTarget:
     return SlaTarget(response, response + draw(amounts))
 
 
+supervisor_targets = st.one_of(
+    st.from_regex(r"[A-Za-z0-9._:/-]{1,128}", fullmatch=True),
+    st.builds(
+        "{}@{}.{}".format,
+        st.from_regex(r"[a-z0-9.+_-]{1,20}", fullmatch=True),
+        st.from_regex(r"[a-z0-9-]{1,20}", fullmatch=True),
+        st.from_regex(r"[a-z]{2,6}", fullmatch=True),
+    ),
+)
+
+
+@st.composite
+def escalation_rule(draw: st.DrawFn, name: str) -> EscalationRule:
+    notify = draw(st.booleans())
+    target = draw(supervisor_targets if notify else st.just(""))
+    return EscalationRule(
+        name=name,
+        priority=draw(st.integers(0, 4)),
+        condition=draw(st.sampled_from(ESCALATION_CONDITIONS)),
+        after_s=draw(amounts),
+        raise_priority=draw(st.integers(0, 3)),
+        widen_to_neighbours=draw(st.booleans()),
+        notify_supervisor=notify,
+        supervisor_target=target,
+    )
+
+
 @st.composite
 def policies(draw: st.DrawFn) -> Policy:
     weights = CostWeights(
         **{f.name: draw(amounts) for f in dataclasses.fields(CostWeights)}
     )
     rule_names = draw(st.lists(names, max_size=3, unique=True))
-    rules = tuple(
-        EscalationRule(
-            name=n,
-            priority=draw(st.integers(0, 4)),
-            condition=draw(st.sampled_from(ESCALATION_CONDITIONS)),
-            after_s=draw(amounts),
-            raise_priority=draw(st.integers(0, 3)),
-            widen_to_neighbours=draw(st.booleans()),
-            notify_supervisor=draw(st.booleans()),
-        )
-        for n in rule_names
-    )
+    rules = tuple(draw(escalation_rule(n)) for n in rule_names)
     return Policy(
         weights=weights,
         sla=draw(st.dictionaries(st.integers(1, 4), sla_targets(), min_size=1)),
@@ -84,7 +100,6 @@ def policies(draw: st.DrawFn) -> Policy:
         neighbours=draw(
             st.dictionaries(names, st.lists(names, max_size=3).map(tuple), max_size=3)
         ),
-        supervisor_stream=draw(texts),
         name=draw(texts),
         description=draw(texts),
     )
@@ -146,7 +161,7 @@ neighbours = { north = ["south"] }
     assert policy.solver.debounce_ms == 50
     assert policy.sla[1] == SlaTarget(600.0, DEFAULT_SLA[1].resolution_s)
     assert policy.sla[4] == DEFAULT_SLA[4]
-    assert policy.supervisor_stream == "ops"
+    # supervisor_stream (notices went to a Redis stream then) is accepted and ignored
     assert policy.escalations == (EscalationRule("p2-slow", priority=2, after_s=900.0),)
     assert policy.neighbours == {"north": ("south",)}
 
@@ -196,3 +211,43 @@ def test_escalation_rule_names_are_unique() -> None:
     rule = EscalationRule(name="a")
     with pytest.raises(PolicyError, match="escalations"):
         Policy(escalations=(rule, rule))
+
+
+@pytest.mark.parametrize(
+    ("target", "notify", "error"),
+    [
+        ("lead@example.com", True, None),
+        ("supervisors:north", True, None),
+        ("", False, None),
+        ("", True, "is required when notify_supervisor is set"),
+        ("lead@localhost", True, "not an email address"),
+        ("a@b@example.com", True, "not an email address"),
+        ("night shift", True, "neither an email address nor a group id"),
+        ("x" * 129, True, "neither an email address nor a group id"),
+    ],
+)
+def test_supervisor_target_is_an_email_or_a_group(
+    target: str, notify: bool, error: str | None
+) -> None:
+    """A rule's supervisor target is an email address or a group id; a rule that notifies
+    must name one; errors name the rule's field."""
+    rule = EscalationRule(name="r", notify_supervisor=notify, supervisor_target=target)
+    if error is None:
+        assert Policy(escalations=(rule,)).escalations[0].supervisor_target == target
+        return
+    with pytest.raises(PolicyError, match=error) as info:
+        Policy(escalations=(rule,))
+    assert info.value.field == "escalations[0].supervisor_target"
+
+
+def test_stored_policy_with_a_supervisor_stream_still_loads() -> None:
+    """A policy stored before notices became events (a ``supervisor_stream`` key, rules
+    without a target) loads, its rules notifying the default group."""
+    text = policy_to_json(Policy()).replace(
+        '"solver"', '"supervisor_stream": "supervisor", "solver"'
+    )
+    legacy = text.replace(', "supervisor_target": "supervisors"', "")
+    assert "supervisor_target" not in legacy
+    loaded = policy_from_json(legacy)
+    assert loaded == Policy()
+    assert loaded.escalations[0].supervisor_target == "supervisors"
