@@ -24,10 +24,9 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from dispatcher.backend.cluster import write_script
-from dispatcher.store import keys
+from dispatcher.store.leases import LeaseStore
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -37,9 +36,6 @@ if TYPE_CHECKING:
     from dispatcher.runtime.metrics import DispatchMetrics
 
 logger = logging.getLogger(__name__)
-
-REGISTRY_KEY = "dispatch:solvers:live"
-"""Sorted set: member = process id, score = heartbeat expiry (ms, Redis clock)."""
 
 DEFAULT_LEASE_TTL_MS = 5_000
 RENEW_FRACTION = 3
@@ -60,54 +56,6 @@ class RegionRef:
 
     def __str__(self) -> str:
         return f"{self.tenant}/{self.region}"
-
-
-def lease_key(tenant: str, region: str) -> str:
-    """Key holding the current fencing token of a region's lease (string, with PX TTL).
-
-    The store's fenced commit compares its token with this key (``store.keys.lease_key``).
-    """
-    return keys.lease_key(tenant, region)
-
-
-def lease_owner_key(tenant: str, region: str) -> str:
-    """Who holds the lease (process id; informational, expires with the lease)."""
-    return keys.region_prefix(tenant, region) + "lease_owner"
-
-
-def lease_counter_key(tenant: str, region: str) -> str:
-    """Monotonic counter the fencing tokens are drawn from (never expires)."""
-    return keys.region_prefix(tenant, region) + "lease_seq"
-
-
-# KEYS[1] lease, KEYS[2] counter, KEYS[3] owner; ARGV[1] ttl ms, ARGV[2] owner id.
-# Returns the new token, or 0 when held.
-_ACQUIRE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local token = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], token, 'PX', tonumber(ARGV[1]))
-redis.call('SET', KEYS[3], ARGV[2], 'PX', tonumber(ARGV[1]))
-return token
-"""
-
-# KEYS[1] lease, KEYS[2] owner; ARGV[1] token, ARGV[2] ttl ms. 1 = renewed, 0 = lost.
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
-  redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]))
-  return 1
-end
-return 0
-"""
-
-# KEYS[1] lease; ARGV[1] token. 1 = released, 0 = not ours.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
-"""
 
 
 def fair_share(n_regions: int, n_processes: int) -> int:
@@ -150,7 +98,12 @@ class LeaseManager:
     metrics: DispatchMetrics | None = None
     on_change: Callable[[RegionRef, int | None], None] | None = None
     held: dict[RegionRef, Lease] = field(default_factory=dict)
-    _scripts: dict[str, Any] = field(default_factory=dict)
+    _store: LeaseStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._store = LeaseStore(
+            self.redis, on_replication_timeout=self._replication_timeout
+        )
 
     @property
     def renew_interval_s(self) -> float:
@@ -159,21 +112,6 @@ class LeaseManager:
     @property
     def _margin_s(self) -> float:
         return min(0.5, self.ttl_ms / 1000.0 / 5)
-
-    def _script(self, name: str, body: str) -> Any:
-        script = self._scripts.get(name)
-        if script is None:
-            if name == "release":  # a lost release only lets the lease expire by itself
-                script = self.redis.register_script(body)
-            else:
-                # acquire/renew wait for the replicas the client's durability mode asks
-                # for (``backend.cluster.set_replication``), so a failover cannot hand out
-                # a fencing token twice; plain scripts when it asks for none
-                script = write_script(
-                    self.redis, body, on_timeout=self._replication_timeout
-                )
-            self._scripts[name] = script
-        return script
 
     def _replication_timeout(self) -> None:
         if self.metrics is not None:
@@ -188,24 +126,12 @@ class LeaseManager:
 
     async def _heartbeat(self) -> int:
         """Refresh this process in the registry; return how many processes are live."""
-        secs, micros = await self.redis.time()
-        now_ms = int(secs) * 1000 + int(micros) // 1000
-        # One key, so no transaction is needed (and a Redis Cluster pipeline stays simple).
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(REGISTRY_KEY, {self.owner_id: now_ms + self.ttl_ms})
-            pipe.zremrangebyscore(REGISTRY_KEY, "-inf", now_ms)
-            pipe.zcard(REGISTRY_KEY)
-            results = await pipe.execute()
-        return max(1, int(results[-1]))
+        return await self._store.heartbeat(self.owner_id, self.ttl_ms)
 
     async def _renew(self, region: RegionRef, lease: Lease) -> bool:
         sent = time.monotonic()
-        ok = await self._script("renew", _RENEW)(
-            keys=[
-                lease_key(region.tenant, region.region),
-                lease_owner_key(region.tenant, region.region),
-            ],
-            args=[lease.token, self.ttl_ms],
+        ok = await self._store.renew(
+            region.tenant, region.region, lease.token, self.ttl_ms
         )
         if ok:
             lease.valid_until = sent + self.ttl_ms / 1000.0 - self._margin_s
@@ -213,15 +139,8 @@ class LeaseManager:
 
     async def _acquire(self, region: RegionRef) -> bool:
         sent = time.monotonic()
-        token = int(
-            await self._script("acquire", _ACQUIRE)(
-                keys=[
-                    lease_key(region.tenant, region.region),
-                    lease_counter_key(region.tenant, region.region),
-                    lease_owner_key(region.tenant, region.region),
-                ],
-                args=[self.ttl_ms, self.owner_id],
-            )
+        token = await self._store.acquire(
+            region.tenant, region.region, self.ttl_ms, self.owner_id
         )
         if token <= 0:
             return False
@@ -236,9 +155,7 @@ class LeaseManager:
             return
         self._changed(region, None, "released", lease.token)
         try:
-            await self._script("release", _RELEASE)(
-                keys=[lease_key(region.tenant, region.region)], args=[lease.token]
-            )
+            await self._store.release(region.tenant, region.region, lease.token)
         except Exception:  # the lease expires by itself; nothing else to do
             logger.warning(
                 "release of %s failed; it will expire", region, exc_info=True
@@ -248,7 +165,7 @@ class LeaseManager:
         for region in sorted(self.held):
             await self.release(region)
         try:
-            await self.redis.zrem(REGISTRY_KEY, self.owner_id)
+            await self._store.leave(self.owner_id)
         except Exception:
             logger.warning("could not leave the solver registry", exc_info=True)
 

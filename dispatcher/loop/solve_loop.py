@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from redis.exceptions import RedisError
 
-from dispatcher.duplicates import DuplicateIndex, DuplicateLinker
 from dispatcher.loop.duplicate_step import link_duplicates
 from dispatcher.loop.leases import DEFAULT_LEASE_TTL_MS, LeaseManager, RegionRef
 from dispatcher.loop.pool import SolveOutput, SolverPool
@@ -50,7 +49,6 @@ from dispatcher.loop.problem import (
 from dispatcher.loop.sla_step import run_clock_rules, signal_at_risk
 from dispatcher.loop.snapshot import (
     QUEUED_PER_PLACE,
-    SnapshotReader,
     ViewCache,
     limit_queued,
     views_from_snapshot,
@@ -60,9 +58,11 @@ from dispatcher.sla import (
     SlaRecorder,
 )
 from dispatcher.store import keys
+from dispatcher.store.duplicates import DuplicateIndex, DuplicateLinker
 from dispatcher.store.moves import TicketMover
 from dispatcher.store.policy import PolicyStore
 from dispatcher.store.retention import SWEEP_INTERVAL_S, ClosedTicketSweeper
+from dispatcher.store.snapshot import SnapshotReader
 from solver.model import UnassignedReason
 
 if TYPE_CHECKING:

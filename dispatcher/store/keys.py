@@ -18,6 +18,10 @@ KEY_PREFIX = "dispatch:"
 TENANTS_KEY = "dispatch:tenants"
 """Set of every tenant that ever wrote (for metrics refresh); single key, own slot."""
 
+SOLVER_REGISTRY_KEY = "dispatch:solvers:live"
+"""Sorted set of live solver processes: member = process id, score = heartbeat expiry (ms,
+Redis clock); single key, own slot. Steers the fair share of leases, never safety."""
+
 REQUEST_ID_TTL_S = 24 * 3600
 """How long a submit's request id is remembered for idempotent retries."""
 
@@ -93,8 +97,34 @@ def events_trimmed_key(tenant: str, region: str) -> str:
 
 
 def lease_key(tenant: str, region: str) -> str:
-    """The key the fenced commit compares its lease token with (same as dispatcher.loop.leases)."""
+    """The current fencing token of the region's lease (string with a PX TTL); the fenced
+    commits compare their token with it."""
     return region_prefix(tenant, region) + LEASE
+
+
+def lease_owner_key(tenant: str, region: str) -> str:
+    """Who holds the lease (process id; informational, expires with the lease)."""
+    return region_prefix(tenant, region) + "lease_owner"
+
+
+def lease_counter_key(tenant: str, region: str) -> str:
+    """Monotonic counter the fencing tokens are drawn from (never expires)."""
+    return region_prefix(tenant, region) + "lease_seq"
+
+
+def duplicate_geo_key(tenant: str, region: str, category: str) -> str:
+    """GEO set: open tickets of a category by location (duplicate detection)."""
+    return region_prefix(tenant, region) + "dup:geo:" + category
+
+
+def duplicate_time_key(tenant: str, region: str, category: str) -> str:
+    """Sorted set: open tickets of a category by submit time (duplicate detection)."""
+    return region_prefix(tenant, region) + "dup:time:" + category
+
+
+def duplicate_asset_key(tenant: str, region: str) -> str:
+    """Hash asset_id -> the open ticket registered for it (duplicate detection)."""
+    return region_prefix(tenant, region) + "dup:asset"
 
 
 # --- tenant keys ------------------------------------------------------------------------

@@ -460,3 +460,41 @@ for i = 2, #ARGV do
 end
 return out
 """
+
+
+BOUNDED_SNAPSHOT = r"""
+-- ARGV[1] region prefix, ARGV[2] most QUEUED tickets to return, ARGV[3] '1' = include the
+-- technicians. Like the store's SNAPSHOT (same reply shape, plus the total QUEUED count),
+-- but of the QUEUED tickets only the most urgent: P1 first, oldest first (the
+-- per-status/priority sets are scored by submit time); technicians without their queues
+-- (the solver does not use them), and only when asked.
+local P, maxq = ARGV[1], tonumber(ARGV[2])
+local ids = {}
+for _, st in ipairs({'ASSIGNED', 'ACCEPTED', 'IN_PROGRESS'}) do
+  for p = 1, 4 do
+    for _, id in ipairs(redis.call('ZRANGE', P .. 's:' .. st .. ':' .. p, 0, -1)) do
+      ids[#ids + 1] = id
+    end
+  end
+end
+local total = 0
+for p = 1, 4 do total = total + redis.call('ZCARD', P .. 's:QUEUED:' .. p) end
+local left = maxq
+for p = 1, 4 do
+  if left <= 0 then break end
+  local q = redis.call('ZRANGE', P .. 's:QUEUED:' .. p, 0, left - 1)
+  for _, id in ipairs(q) do ids[#ids + 1] = id end
+  left = left - #q
+end
+local tickets = {}
+for i, id in ipairs(ids) do tickets[i] = redis.call('HGETALL', P .. 'ticket:' .. id) end
+local tids, techs, queues = {}, {}, {}
+if ARGV[3] == '1' then
+  tids = redis.call('ZRANGE', P .. 'techs', 0, -1)
+  for i, id in ipairs(tids) do
+    techs[i] = redis.call('HGETALL', P .. 'tech:' .. id)
+    queues[i] = {}
+  end
+end
+return {ids, tickets, tids, techs, queues, redis.call('GET', P .. 'lease') or '', total}
+"""

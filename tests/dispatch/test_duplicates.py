@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dispatcher.duplicates import DuplicateIndex, DuplicateProbe, is_duplicate
+from dispatcher.duplicates import DuplicateProbe, is_duplicate
+from dispatcher.store.duplicates import DuplicateIndex
 from solver.policy import DuplicateRule
 
 if TYPE_CHECKING:

@@ -23,7 +23,8 @@ from dispatcher.domain import (
     TechnicianStatus,
     Ticket,
 )
-from dispatcher.loop.leases import LeaseManager, RegionRef, lease_owner_key
+from dispatcher.loop.leases import LeaseManager, RegionRef
+from dispatcher.store.keys import lease_owner_key
 from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, keys
 
 if TYPE_CHECKING:
@@ -260,7 +261,7 @@ async def test_bounded_snapshot_reads_the_most_urgent_queued(
 ) -> None:
     """Under a backlog a solve reads only the most urgent QUEUED tickets (P1 first, then
     oldest), every held ticket, and knows that it left some out."""
-    from dispatcher.loop.snapshot import SnapshotReader
+    from dispatcher.store.snapshot import SnapshotReader
 
     store = RedisStateStore(redis_client)
     await store.upsert_technician(TENANT, _tech("k0", "north"))

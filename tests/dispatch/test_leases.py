@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from dispatcher.loop.leases import LeaseManager, RegionRef, fair_share, lease_key
+from dispatcher.loop.leases import LeaseManager, RegionRef, fair_share
+from dispatcher.store.keys import lease_key
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
