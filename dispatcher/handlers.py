@@ -244,6 +244,7 @@ class Handlers:
     ) -> Ticket:
         """Apply ``patch`` (domain field -> value) to an open ticket; re-validated as a whole."""
         require(principal, *STAFF)
+        v.check_expected_version("expected_version", expected_version)
         v.check_id("ticket.ticket_id", ticket_id)
         for attempt in range(UPDATE_RETRIES):
             current = await self.store.get_ticket(principal.tenant, ticket_id)
@@ -299,6 +300,7 @@ class Handlers:
         resolution: Resolution | None = None,
     ) -> Ticket:
         """accept / decline / start / complete (by the holder) or cancel (staff only)."""
+        v.check_expected_version("expected_version", expected_version)
         v.check_id("ticket_id", ticket_id)
         v.check_id("technician_id", technician_id, required=False)
         if action == "cancel":
@@ -338,6 +340,7 @@ class Handlers:
         self, principal: Principal, tech: Technician, expected_version: int
     ) -> Technician:
         require(principal, *STAFF)
+        v.check_expected_version("expected_version", expected_version)
         v.validate_technician(tech)
         return await self.store.upsert_technician(
             principal.tenant, tech, expected_version
@@ -379,6 +382,7 @@ class Handlers:
         shifts: Sequence[Shift] | None,
         expected_version: int,
     ) -> Technician:
+        v.check_expected_version("expected_version", expected_version)
         v.check_id(
             "technician_id",
             technician_id,
@@ -424,6 +428,7 @@ class Handlers:
         self, principal: Principal, technician_id: str, expected_version: int
     ) -> list[str]:
         require(principal, *STAFF)
+        v.check_expected_version("expected_version", expected_version)
         v.check_id("technician_id", technician_id)
         return await self.store.remove_technician(
             principal.tenant, technician_id, expected_version
@@ -490,6 +495,7 @@ class Handlers:
     ) -> PolicyVersion:
         """Replace the sections named by ``paths`` (all when empty) and store a new version."""
         require(principal, Role.ADMIN)
+        v.check_expected_version("expected_version", expected_version)
         if region:
             v.check_name("policy.region", region)
         v.check_text("policy.comment", comment, v.MAX_REASON)
@@ -509,19 +515,11 @@ class Handlers:
         try:
             policy = policy_from_dict(data)
         except PolicyError as exc:
-            raise InvalidArgument(
-                f"policy.{exc.field}", str(exc).split(": ", 1)[-1]
-            ) from None
-        except (
-            ValueError,
-            TypeError,
-        ) as exc:  # solver.model validates its own dataclasses
-            where, _, message = str(exc).partition(": ")
-            if not message:
-                where, message = "", str(exc)
-            raise InvalidArgument(
-                f"policy.{where}" if where else "policy", message
-            ) from None
+            # the path of the policy's dict form; api.convert maps it onto the .proto
+            raise InvalidArgument(f"policy.{exc.field}", exc.message) from None
+        except (ValueError, TypeError) as exc:  # solver.model checks its dataclasses
+            raise InvalidArgument("policy", str(exc)) from None
+        v.check_policy_names(policy)
         try:
             stored = await self.policies.update(
                 principal.tenant,

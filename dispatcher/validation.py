@@ -8,6 +8,7 @@ latitude_deg``) so that a client can find the field in its own request.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from dispatcher.domain import Location, Shift, SkillLevel, Technician, Ticket
+    from solver.policy import Policy
 
 ID_RE = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
 """Ticket, technician, request and asset ids."""
@@ -57,11 +59,27 @@ def check_id(field: str, value: str, *, required: bool = True) -> None:
         raise InvalidArgument(field, "must be 1..128 characters from [A-Za-z0-9._:@/-]")
 
 
-def check_name(field: str, value: str) -> None:
+def name_error(value: str) -> str | None:
+    """Why ``value`` is not a valid tenant, region or stream name (None when it is)."""
     if not value:
-        raise InvalidArgument(field, "is required")
+        return "is required"
     if not NAME_RE.match(value):
-        raise InvalidArgument(field, "must be 1..64 characters from [A-Za-z0-9._-]")
+        return "must be 1..64 characters from [A-Za-z0-9._-]"
+    return None
+
+
+def check_name(field: str, value: str) -> None:
+    problem = name_error(value)
+    if problem is not None:
+        raise InvalidArgument(field, problem)
+
+
+def check_expected_version(field: str, value: int) -> None:
+    """``expected_version``: 0 = no check, > 0 = the version the caller last read."""
+    if value < 0:
+        raise InvalidArgument(
+            field, f"must be 0 (no check) or a version >= 1, got {value}"
+        )
 
 
 def check_text(field: str, value: str, limit: int) -> None:
@@ -262,6 +280,19 @@ def validate_technician(t: Technician, prefix: str = "technician") -> None:
     check_int(f"{prefix}.capacity", t.capacity, 1, MAX_CAPACITY)
     check_finite(f"{prefix}.travel_speed_kmh", t.travel_speed_kmh, 1.0, MAX_SPEED_KMH)
     check_attributes(f"{prefix}.attributes", t.attributes)
+
+
+def check_policy_names(policy: Policy, prefix: str = "policy") -> None:
+    """Region and stream names inside a policy follow the name rule (they become parts of
+    Redis keys); paths are those of the policy's dict form (``neighbours["a"][0]``)."""
+    for region, neighbours in policy.neighbours.items():
+        where = f"{prefix}.neighbours[{json.dumps(region)}]"
+        problem = name_error(region)
+        if problem is not None:
+            raise InvalidArgument(where, f"region {problem}")
+        for i, other in enumerate(neighbours):
+            check_name(f"{where}[{i}]", other)
+    check_name(f"{prefix}.supervisor_stream", policy.supervisor_stream)
 
 
 def check_page_size(field: str, page_size: int, default: int = 100) -> int:

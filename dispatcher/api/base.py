@@ -17,6 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dispatcher import events as ev
 from dispatcher.api.auth import Authenticator, AuthGate
+from dispatcher.api.finite import non_finite_field
 from dispatcher.errors import (
     AlreadyExists,
     DispatchError,
@@ -36,6 +37,8 @@ from dispatcher.store.state import RedisStateStore
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+
+    from google.protobuf.message import Message
 
     from dispatcher.domain import Principal
     from dispatcher.runtime.context import AppContext
@@ -78,6 +81,13 @@ def status_code_for(exc: BaseException) -> grpc.StatusCode | None:
         if isinstance(exc, cls):
             return code
     return None
+
+
+def check_finite_request(request: Message, prefix: str = "") -> None:
+    """``InvalidArgument`` naming the first NaN or infinite number anywhere in ``request``."""
+    field = non_finite_field(request, prefix)
+    if field is not None:
+        raise InvalidArgument(field, "must be a finite number (not NaN or infinite)")
 
 
 class Admission:
@@ -140,9 +150,14 @@ class ServicerBase:
 
     @contextlib.asynccontextmanager
     async def call(
-        self, context: grpc.aio.ServicerContext, *, admit: bool = True
+        self,
+        context: grpc.aio.ServicerContext,
+        request: Message | None = None,
+        *,
+        admit: bool = True,
     ) -> AsyncIterator[Principal]:
-        """Admission, authentication, deadline and error mapping around one call's body."""
+        """Admission, authentication, deadline and error mapping around one call's body;
+        ``request`` (unary requests) is refused when it holds a non-finite number."""
         admitted = False
         try:
             if admit:
@@ -153,6 +168,8 @@ class ServicerBase:
                 self.admission.in_flight += 1
                 admitted = True
             principal = self._principal(context)
+            if request is not None:
+                check_finite_request(request)
             remaining = context.time_remaining() if admit else None
             if remaining is None:
                 yield principal

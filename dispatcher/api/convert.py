@@ -7,6 +7,7 @@ required with ``InvalidArgument`` naming the field.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from dispatcher.domain import (
@@ -529,6 +530,41 @@ def policy_dict_from_pb(msg: pb.Policy, field: str = "policy") -> dict[str, Any]
         },
         "neighbours": {k: list(v.regions) for k, v in msg.neighbours.items()},
     }
+
+
+_POLICY_SECTIONS = {
+    "escalations": "escalation_rules",
+    "duplicates": "duplicate_rule",
+}
+"""Sections of ``dispatcher.policy``'s dict form whose .proto field has another name."""
+_SLA_PATH = re.compile(r"^sla\.P(\d)(\..*)?$")
+_NEIGHBOUR_PATH = re.compile(r'^neighbours(\[".*"\])\[(\d+)\]$')
+
+
+def policy_field_path(path: str, msg: pb.Policy) -> str:
+    """The .proto path (under ``pb.Policy``) of a field path of the policy's dict form
+    (``PolicyError.field``): ``sla.P1.resolution_s`` -> ``sla_targets[i].resolution_s``
+    with ``i`` the index of the P1 target in ``msg``; ``escalations[2].after_s`` ->
+    ``escalation_rules[2].after_s``; ``neighbours["a"][0]`` -> ``neighbours["a"].regions[0]``.
+    """
+    sla = _SLA_PATH.match(path)
+    if sla is not None:
+        prio = int(sla.group(1))
+        index = next(
+            (i for i, t in enumerate(msg.sla_targets) if t.priority == prio), None
+        )
+        if index is None:
+            return "sla_targets"
+        return f"sla_targets[{index}]{sla.group(2) or ''}"
+    if path == "sla":
+        return "sla_targets"
+    neighbour = _NEIGHBOUR_PATH.match(path)
+    if neighbour is not None:
+        return f"neighbours{neighbour.group(1)}.regions[{neighbour.group(2)}]"
+    head, sep, rest = path.partition(".")
+    name, bracket, subscript = head.partition("[")
+    name = _POLICY_SECTIONS.get(name, name)
+    return f"{name}{bracket}{subscript}{sep}{rest}"
 
 
 def policy_to_pb(

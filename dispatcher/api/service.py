@@ -50,7 +50,7 @@ class EventService(ServicerBase, pb_grpc.EventServiceServicer):
     async def WatchEvents(
         self, request: pb.WatchEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchEventsResponse]:
-        async with self.call(context, admit=False) as principal:
+        async with self.call(context, request, admit=False) as principal:
             for i, r in enumerate(request.regions):
                 check_name(f"regions[{i}]", r)
             for r in request.after_event_ids:
@@ -111,7 +111,7 @@ class InsightService(ServicerBase, pb_grpc.InsightServiceServicer):
         """The decision in force explained with the solver's cost model (dispatcher.explain)."""
         from dispatcher.explain import explain_ticket
 
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             if not 0 <= request.max_alternatives <= 20:
                 raise InvalidArgument("max_alternatives", "must be in [0, 20]")
             ticket = await self.h.get_ticket(principal, request.ticket_id)
@@ -155,7 +155,7 @@ class InsightService(ServicerBase, pb_grpc.InsightServiceServicer):
     async def GetQueueStats(
         self, request: pb.GetQueueStatsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetQueueStatsResponse:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             stats = await self.h.queue_stats(principal, list(request.regions))
             import time
 
@@ -170,7 +170,7 @@ class PolicyService(ServicerBase, pb_grpc.PolicyServiceServicer):
     async def GetPolicy(
         self, request: pb.GetPolicyRequest, context: grpc.aio.ServicerContext
     ) -> pb.Policy:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             return convert.policy_version_to_pb(
                 await self.h.get_policy(principal, request.region)
             )
@@ -179,25 +179,32 @@ class PolicyService(ServicerBase, pb_grpc.PolicyServiceServicer):
     async def UpdatePolicy(
         self, request: pb.UpdatePolicyRequest, context: grpc.aio.ServicerContext
     ) -> pb.Policy:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             if principal.role is not Role.ADMIN:
                 raise PermissionDenied("only the admin role may change the policy")
             sections = convert.policy_dict_from_pb(request.policy)
-            stored = await self.h.update_policy(
-                principal,
-                request.policy.region,
-                sections,
-                list(request.update_mask.paths),
-                request.expected_version,
-                request.policy.comment,
-            )
+            try:
+                stored = await self.h.update_policy(
+                    principal,
+                    request.policy.region,
+                    sections,
+                    list(request.update_mask.paths),
+                    request.expected_version,
+                    request.policy.comment,
+                )
+            except InvalidArgument as exc:
+                inner = exc.field.removeprefix("policy.")
+                if inner == exc.field:
+                    raise
+                path = convert.policy_field_path(inner, request.policy)
+                raise InvalidArgument(f"policy.{path}", exc.message) from None
             return convert.policy_version_to_pb(stored)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def ListPolicyHistory(
         self, request: pb.ListPolicyHistoryRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListPolicyHistoryResponse:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             versions, token = await self.h.policy_history(
                 principal, request.region, request.page_size, request.page_token
             )

@@ -7,9 +7,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from dispatcher.api import convert
-from dispatcher.api.base import (
-    ServicerBase,
-)
+from dispatcher.api.base import ServicerBase, check_finite_request
 from dispatcher.errors import InvalidArgument
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
@@ -24,11 +22,16 @@ LOCATION_CHUNK = 200
 """Location pings of a client stream stored per script batch."""
 
 
+def _check_accuracy(field: str, accuracy_m: float) -> None:
+    if accuracy_m < 0:
+        raise InvalidArgument(field, "must be >= 0")
+
+
 class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
     async def UpsertTechnician(
         self, request: pb.UpsertTechnicianRequest, context: grpc.aio.ServicerContext
     ) -> pb.Technician:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             tech = convert.technician_from_pb(request.technician)
             return convert.technician_to_pb(
                 await self.h.upsert_technician(
@@ -40,11 +43,10 @@ class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
     async def ReportLocation(
         self, request: pb.ReportLocationRequest, context: grpc.aio.ServicerContext
     ) -> pb.ReportLocationResponse:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             if not request.HasField("location"):
                 raise InvalidArgument("location", "is required")
-            if request.accuracy_m < 0 or request.accuracy_m != request.accuracy_m:
-                raise InvalidArgument("accuracy_m", "must be >= 0")
+            _check_accuracy("accuracy_m", request.accuracy_m)
             (applied,) = await self.h.report_locations(
                 principal,
                 [
@@ -73,8 +75,10 @@ class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
                 return sum(done)
 
             async for ping in request_iterator:
+                check_finite_request(ping, f"pings[{received}]")
                 if not ping.HasField("location"):
                     raise InvalidArgument(f"pings[{received}].location", "is required")
+                _check_accuracy(f"pings[{received}].accuracy_m", ping.accuracy_m)
                 received += 1
                 chunk.append(
                     (
@@ -93,7 +97,7 @@ class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
     async def SetAvailability(
         self, request: pb.SetAvailabilityRequest, context: grpc.aio.ServicerContext
     ) -> pb.Technician:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             paths = set(request.update_mask.paths) or {"status", "shifts"}
             unknown = paths - {"status", "shifts"}
             if unknown:
@@ -124,7 +128,7 @@ class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
     async def GetTechnician(
         self, request: pb.GetTechnicianRequest, context: grpc.aio.ServicerContext
     ) -> pb.Technician:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             return convert.technician_to_pb(
                 await self.h.get_technician(principal, request.technician_id)
             )
@@ -133,7 +137,7 @@ class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
     async def ListTechnicians(
         self, request: pb.ListTechniciansRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListTechniciansResponse:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             statuses = []
             for i, s in enumerate(request.statuses):
                 st = convert.technician_status_from_pb(s, f"statuses[{i}]")
@@ -155,7 +159,7 @@ class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
     async def RemoveTechnician(
         self, request: pb.RemoveTechnicianRequest, context: grpc.aio.ServicerContext
     ) -> pb.RemoveTechnicianResponse:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             requeued = await self.h.remove_technician(
                 principal, request.technician_id, request.expected_version
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
@@ -17,12 +17,15 @@ from dispatcher.errors import InvalidArgument
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
 
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
+
 
 class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
     async def SubmitTicket(
         self, request: pb.SubmitTicketRequest, context: grpc.aio.ServicerContext
     ) -> pb.SubmitTicketResponse:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             if not request.HasField("ticket"):
                 raise InvalidArgument("ticket", "is required")
             item = SubmitTicket(
@@ -44,7 +47,7 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
     async def BatchSubmitTickets(
         self, request: pb.BatchSubmitTicketsRequest, context: grpc.aio.ServicerContext
     ) -> pb.BatchSubmitTicketsResponse:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             items = []
             for i, r in enumerate(request.requests):
                 if not r.HasField("ticket"):
@@ -76,7 +79,7 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
     async def GetTicket(
         self, request: pb.GetTicketRequest, context: grpc.aio.ServicerContext
     ) -> pb.Ticket:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             return convert.ticket_to_pb(
                 await self.h.get_ticket(principal, request.ticket_id)
             )
@@ -85,7 +88,7 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
     async def ListTickets(
         self, request: pb.ListTicketsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListTicketsResponse:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             flt = TicketFilter(
                 region=request.region,
                 statuses=tuple(
@@ -109,7 +112,7 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
     async def UpdateTicket(
         self, request: pb.UpdateTicketRequest, context: grpc.aio.ServicerContext
     ) -> pb.Ticket:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             from dispatcher.handlers import TICKET_UPDATE_PATHS
 
             paths = list(request.update_mask.paths) or [
@@ -133,9 +136,14 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _lifecycle(
-        self, context: grpc.aio.ServicerContext, action: str, ticket_id: str, **kw: Any
+        self,
+        context: grpc.aio.ServicerContext,
+        request: Message,
+        action: str,
+        ticket_id: str,
+        **kw: Any,
     ) -> pb.Ticket:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             return convert.ticket_to_pb(
                 await self.h.lifecycle(principal, action, ticket_id, **kw)
             )
@@ -146,6 +154,7 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
     ) -> pb.Ticket:
         return await self._lifecycle(
             context,
+            request,
             "cancel",
             request.ticket_id,
             reason=request.reason,
@@ -157,6 +166,7 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
     ) -> pb.Ticket:
         return await self._lifecycle(
             context,
+            request,
             "accept",
             request.ticket_id,
             technician_id=request.technician_id,
@@ -168,6 +178,7 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
     ) -> pb.Ticket:
         return await self._lifecycle(
             context,
+            request,
             "decline",
             request.ticket_id,
             technician_id=request.technician_id,
@@ -180,6 +191,7 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
     ) -> pb.Ticket:
         return await self._lifecycle(
             context,
+            request,
             "start",
             request.ticket_id,
             technician_id=request.technician_id,
@@ -189,7 +201,7 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
     async def CompleteTicket(
         self, request: pb.CompleteTicketRequest, context: grpc.aio.ServicerContext
     ) -> pb.Ticket:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             resolution = convert.resolution_from_pb(request.resolution, "resolution")
             ticket = await self.h.lifecycle(
                 principal,

@@ -22,7 +22,11 @@ Conventions (apply to every message below):
   backoff), UNAUTHENTICATED, PERMISSION_DENIED, UNIMPLEMENTED (not yet built).
 - Optimistic concurrency: every ticket, technician and policy carries a `version` that
   increases by one on every change. Mutating requests take an optional
-  `expected_version` (0 = do not check); a mismatch answers ABORTED.
+  `expected_version`: 0 (or absent) = do not check, apply to whatever version is current;
+  >= 1 = apply only if this is the current version, else ABORTED; negative =
+  INVALID_ARGUMENT naming `expected_version` (nothing is written).
+- Numbers: every float and double field of every request, output-only ones included, must
+  be finite; NaN or an infinity is INVALID_ARGUMENT naming the field.
 """
 
 from collections import abc as _abc
