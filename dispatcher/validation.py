@@ -283,8 +283,8 @@ def validate_technician(t: Technician, prefix: str = "technician") -> None:
 
 
 def check_policy_names(policy: Policy, prefix: str = "policy") -> None:
-    """Region and stream names inside a policy follow the name rule (they become parts of
-    Redis keys); paths are those of the policy's dict form (``neighbours["a"][0]``)."""
+    """Region names inside a policy follow the name rule (they become parts of Redis
+    keys); paths are those of the policy's dict form (``neighbours["a"][0]``)."""
     for region, neighbours in policy.neighbours.items():
         where = f"{prefix}.neighbours[{json.dumps(region)}]"
         problem = name_error(region)
@@ -292,7 +292,6 @@ def check_policy_names(policy: Policy, prefix: str = "policy") -> None:
             raise InvalidArgument(where, f"region {problem}")
         for i, other in enumerate(neighbours):
             check_name(f"{where}[{i}]", other)
-    check_name(f"{prefix}.supervisor_stream", policy.supervisor_stream)
 
 
 def check_page_size(field: str, page_size: int, default: int = 100) -> int:

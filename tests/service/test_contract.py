@@ -181,8 +181,10 @@ async def test_negative_expected_version_is_invalid_everywhere(stubs: Stubs) -> 
         ),
         "UpdatePolicy": lambda v: p.UpdatePolicy(
             pb.UpdatePolicyRequest(
-                policy=pb.Policy(supervisor_stream="night-shift"),
-                update_mask=FieldMask(paths=["supervisor_stream"]),
+                policy=pb.Policy(
+                    neighbours={"north": pb.NeighbourRegions(regions=["south"])}
+                ),
+                update_mask=FieldMask(paths=["neighbours"]),
                 expected_version=v,
             )
         ),
@@ -237,7 +239,19 @@ async def test_negative_expected_version_is_invalid_everywhere(stubs: Stubs) -> 
             pb.Policy(neighbours={"north": pb.NeighbourRegions(regions=[""])}),
             'policy.neighbours["north"].regions[0]',
         ),
-        (pb.Policy(supervisor_stream="sup{1}"), "policy.supervisor_stream"),
+        (
+            pb.Policy(
+                escalation_rules=[
+                    pb.EscalationRule(
+                        name="r",
+                        condition=pb.ESCALATION_CONDITION_NOT_ACCEPTED,
+                        notify_supervisor=True,
+                        supervisor_target="a{b}",
+                    )
+                ]
+            ),
+            "policy.escalation_rules[0].supervisor_target",
+        ),
     ],
 )
 async def test_policy_names_follow_the_name_rule(
@@ -245,7 +259,7 @@ async def test_policy_names_follow_the_name_rule(
 ) -> None:
     """Region and stream names inside a policy follow the rule of every region name
     (INVALID_ARGUMENT naming the .proto path; nothing stored)."""
-    paths = ["neighbours"] if policy.neighbours else ["supervisor_stream"]
+    paths = ["neighbours"] if policy.neighbours else ["escalation_rules"]
     request = pb.UpdatePolicyRequest(policy=policy, update_mask=FieldMask(paths=paths))
     assert await invalid_field(stubs.policy.UpdatePolicy(request)) == field
     assert field_path_exists(pb.UpdatePolicyRequest.DESCRIPTOR, field)
@@ -257,9 +271,8 @@ async def test_valid_policy_names_are_stored(stubs: Stubs) -> None:
     request = pb.UpdatePolicyRequest(
         policy=pb.Policy(
             neighbours={"north-1": pb.NeighbourRegions(regions=["south.2", "east_3"])},
-            supervisor_stream="night-shift",
         ),
-        update_mask=FieldMask(paths=["neighbours", "supervisor_stream"]),
+        update_mask=FieldMask(paths=["neighbours"]),
     )
     stored = await stubs.policy.UpdatePolicy(request)
     assert list(stored.neighbours["north-1"].regions) == ["south.2", "east_3"]
