@@ -15,7 +15,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from dispatcher import events as ev
 from dispatcher.api.auth import Authenticator, AuthGate
 from dispatcher.api.finite import non_finite_field
 from dispatcher.errors import (
@@ -33,6 +32,7 @@ from dispatcher.errors import (
     Unauthenticated,
 )
 from dispatcher.handlers import Handlers
+from dispatcher.store import events as ev
 from dispatcher.store.state import RedisStateStore
 
 if TYPE_CHECKING:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import grpc
 
-from dispatcher import events as ev
 from dispatcher.api import convert
 from dispatcher.api.base import (
     ServicerBase,
@@ -29,6 +28,7 @@ from dispatcher.errors import (
 )
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
+from dispatcher.store import events as ev
 from dispatcher.validation import check_name
 
 if TYPE_CHECKING:

@@ -54,14 +54,12 @@ from dispatcher.loop.snapshot import (
     views_from_snapshot,
 )
 from dispatcher.loop.widen import Widening, widen
-from dispatcher.sla import (
-    SlaRecorder,
-)
 from dispatcher.store import keys
 from dispatcher.store.duplicates import DuplicateIndex, DuplicateLinker
 from dispatcher.store.moves import TicketMover
 from dispatcher.store.policy import PolicyStore
 from dispatcher.store.retention import SWEEP_INTERVAL_S, ClosedTicketSweeper
+from dispatcher.store.sla import SlaRecorder
 from dispatcher.store.snapshot import SnapshotReader
 from solver.model import UnassignedReason
 

@@ -127,6 +127,14 @@ def duplicate_asset_key(tenant: str, region: str) -> str:
     return region_prefix(tenant, region) + "dup:asset"
 
 
+SLA_MARKS = "slamarks"
+"""Region key suffix: hash ticket id -> JSON of the SLA marks already signalled."""
+
+
+def sla_marks_key(tenant: str, region: str) -> str:
+    return region_prefix(tenant, region) + SLA_MARKS
+
+
 # --- tenant keys ------------------------------------------------------------------------
 
 

@@ -29,7 +29,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from dispatcher.backend.cluster import is_cluster_client
-from dispatcher.sla import MARKS
 from dispatcher.store import keys
 from dispatcher.store.lua import _COMMON
 
@@ -170,7 +169,7 @@ class TicketMover:
         raw["version"] = str(int(raw["version"]) + 1)
         raw.pop("tech", None)  # QUEUED: held by nobody
         raw.pop("asg", None)
-        marks = await self._r.hget(prefix + MARKS, ticket_id)
+        marks = await self._r.hget(prefix + keys.SLA_MARKS, ticket_id)
         await self._in(
             keys=[keys.events_key(tenant, target)],
             args=[
