@@ -18,6 +18,7 @@ import pytest
 
 from dispatcher.api.server import create_server
 from dispatcher.backend.embedded import EmbeddedRedis
+from dispatcher.bootstrap import Services
 from dispatcher.runtime.context import AppContext
 from dispatcher.runtime.context import redis_client as make_redis_client
 from dispatcher.runtime.metrics import DispatchMetrics, new_registry
@@ -37,6 +38,7 @@ class RunningServer:
     server: grpc.aio.Server
     port: int
     ctx: AppContext
+    services: Services
 
     @property
     def target(self) -> str:
@@ -110,12 +112,16 @@ async def app_context(
 
 @pytest.fixture
 async def grpc_server(app_context: AppContext) -> AsyncIterator[RunningServer]:
-    """A started ``create_server(app_context, "127.0.0.1:0")`` with its background tasks running."""
-    server, port = await create_server(app_context, "127.0.0.1:0")
+    """A started ``create_server`` on ``127.0.0.1:0`` (API only: no solve loop) with its
+    background tasks running."""
+    services = Services.build(app_context)
+    server, port = await create_server(app_context, services, "127.0.0.1:0")
     await server.start()
     app_context.start_background()
     try:
-        yield RunningServer(server=server, port=port, ctx=app_context)
+        yield RunningServer(
+            server=server, port=port, ctx=app_context, services=services
+        )
     finally:
         app_context.shutdown_event.set()
         await server.stop(None)

@@ -19,7 +19,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PB_USERS = ("dispatcher/api/", "dispatcher/cli/", "dispatcher/demo/", "dispatcher/client")
+PB_USERS = (
+    "dispatcher/api/",
+    "dispatcher/cli/",
+    "dispatcher/demo/",
+    "dispatcher/client",
+)
 REDIS_OWNERS = ("dispatcher/store/", "dispatcher/backend/")
 KEY_LITERAL = re.compile(r"""["']dispatch:""")
 

@@ -1,13 +1,13 @@
 """What every dispatch.v1 servicer shares: ``ServicerBase.call`` (admission: bounded in-flight
 calls, else RESOURCE_EXHAUSTED; authentication: metadata -> principal; the client's deadline;
-domain errors -> status codes by ``ERROR_CODES``), and the context's handlers and watch client.
+domain errors -> status codes by ``ERROR_CODES``), with the process's ``Services``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc
 import grpc.aio
@@ -31,21 +31,17 @@ from dispatcher.errors import (
     StaleVersion,
     Unauthenticated,
 )
-from dispatcher.handlers import Handlers
-from dispatcher.store import events as ev
-from dispatcher.store.state import RedisStateStore
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from google.protobuf.message import Message
 
+    from dispatcher.bootstrap import Services
     from dispatcher.domain import Principal
     from dispatcher.runtime.context import AppContext
+    from dispatcher.runtime.metrics import DispatchMetrics
 
-
-MAX_IN_FLIGHT_DEFAULT = 512
-"""Unary calls handled at once before new ones are shed with RESOURCE_EXHAUSTED."""
 
 ERROR_CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
@@ -98,41 +94,25 @@ class Admission:
         self.in_flight = 0
 
 
-def get_authenticator(ctx: AppContext) -> Authenticator:
-    """The context's authenticator, built once from ``runtime.settings.auth_config``."""
-    auth = getattr(ctx, "dispatch_authenticator", None)
-    if auth is None:
-        auth = Authenticator.from_file(ctx.settings.auth_config)
-        ctx.dispatch_authenticator = auth  # type: ignore[attr-defined]
-    return auth
-
-
-def auth_gate(ctx: AppContext) -> AuthGate:
+def auth_gate(authenticator: Authenticator, metrics: DispatchMetrics) -> AuthGate:
     """Refuses dispatch.v1 calls without a valid credential early (before a client stream
     is read); servicers still resolve the principal themselves."""
 
     def rejected() -> None:
-        ctx.metrics.rejected_requests_total.labels(reason="unauthenticated").inc()
+        metrics.rejected_requests_total.labels(reason="unauthenticated").inc()
 
-    return AuthGate(get_authenticator(ctx), on_reject=rejected)
-
-
-def get_admission(ctx: AppContext) -> Admission:
-    adm = getattr(ctx, "dispatch_admission", None)
-    if adm is None:
-        adm = Admission(
-            int(getattr(ctx.settings, "max_in_flight", MAX_IN_FLIGHT_DEFAULT))
-        )
-        ctx.dispatch_admission = adm  # type: ignore[attr-defined]
-    return adm
+    return AuthGate(authenticator, on_reject=rejected)
 
 
 class ServicerBase:
-    def __init__(self, ctx: AppContext, handlers: Handlers) -> None:
+    """The scope every dispatch.v1 call runs in, and what the servicers share."""
+
+    def __init__(self, ctx: AppContext, services: Services) -> None:
         self.ctx = ctx
-        self.h = handlers
-        self.auth = get_authenticator(ctx)
-        self.admission = get_admission(ctx)
+        self.services = services
+        self.h = services.handlers
+        self.auth = services.authenticator
+        self.admission = services.admission
 
     def _principal(self, context: grpc.aio.ServicerContext) -> Principal:
         return self.auth.authenticate(context.invocation_metadata())
@@ -188,35 +168,3 @@ class ServicerBase:
         finally:
             if admitted:
                 self.admission.in_flight -= 1
-
-
-def get_watch_client(ctx: AppContext) -> Any:
-    """The context's client for blocking event-stream reads (own pool; see events)."""
-    client = getattr(ctx, "dispatch_watch_redis", None)
-    if client is None:
-        client = ev.watch_client(ctx.redis, ctx.settings.redis_url)
-        ctx.dispatch_watch_redis = client  # type: ignore[attr-defined]
-        if client is not ctx.redis:
-
-            async def close() -> None:
-                from dispatcher.runtime.context import close_redis
-
-                await close_redis(client)  # after its reads ended: none reconnects
-
-            ctx.cleanups.append(close)
-    return client
-
-
-def build_handlers(ctx: AppContext) -> Handlers:
-    """The context's ``Handlers`` (one store per context), built on first use."""
-    h = getattr(ctx, "dispatch_handlers", None)
-    if h is None:
-        maxlen = int(getattr(ctx.settings, "events_maxlen", 0) or 0)
-        store = RedisStateStore(
-            ctx.redis,
-            metrics=ctx.metrics,
-            **({"events_maxlen": maxlen} if maxlen else {}),
-        )
-        h = Handlers(store, ctx.metrics)
-        ctx.dispatch_handlers = h  # type: ignore[attr-defined]
-    return h

@@ -1,6 +1,6 @@
 """gRPC server assembly: dispatch.v1 services, health, reflection, call observer, TLS.
 
-``create_server(ctx, address)`` builds and binds a ``grpc.aio.Server`` (not started) and
+``create_server(ctx, services, address)`` builds and binds a ``grpc.aio.Server`` (not started) and
 returns it with the bound port, so tests can bind ``127.0.0.1:0``. The caller starts it,
 then ``ctx.start_background()`` (which runs the health watcher registered here).
 """
@@ -21,6 +21,7 @@ from dispatcher.api.health import DrainingHealthServicer, HealthWatcher
 from dispatcher.api.service import add_services
 
 if TYPE_CHECKING:
+    from dispatcher.bootstrap import Services
     from dispatcher.runtime.context import AppContext
     from dispatcher.runtime.settings import Settings
 
@@ -45,7 +46,9 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
-async def create_server(ctx: AppContext, address: str) -> tuple[grpc.aio.Server, int]:
+async def create_server(
+    ctx: AppContext, services: Services, address: str
+) -> tuple[grpc.aio.Server, int]:
     """Build the server on ``address`` (``host:port``, port 0 = any free one); return it and its port.
 
     Registers the dispatch.v1 services, the health service (statuses set from a first Redis
@@ -69,8 +72,9 @@ async def create_server(ctx: AppContext, address: str) -> tuple[grpc.aio.Server,
         # Bind first: a bad address then fails before add_services touches ctx.
         port = _bind(server, address, ctx.settings)
         # every handler is wrapped when registered: request id, metrics, credential check
-        observed = ObservedServer(server, CallObserver(ctx.metrics, auth_gate(ctx)))
-        names = add_services(observed, ctx)
+        gate = auth_gate(services.authenticator, ctx.metrics)
+        observed = ObservedServer(server, CallObserver(ctx.metrics, gate))
+        names = add_services(observed, ctx, services)
         health = DrainingHealthServicer(ctx.shutdown_event)
         health_pb2_grpc.add_HealthServicer_to_server(health, observed)
         reflection.enable_server_reflection(

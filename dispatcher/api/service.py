@@ -16,8 +16,6 @@ import grpc
 from dispatcher.api import convert
 from dispatcher.api.base import (
     ServicerBase,
-    build_handlers,
-    get_watch_client,
 )
 from dispatcher.api.technicians import TechnicianService
 from dispatcher.api.tickets import TicketService
@@ -37,6 +35,7 @@ if TYPE_CHECKING:
     import grpc.aio
 
     from dispatcher.api.call_observer import ObservedServer
+    from dispatcher.bootstrap import Services
     from dispatcher.runtime.context import AppContext
 
 logger = logging.getLogger(__name__)
@@ -84,7 +83,7 @@ class EventService(ServicerBase, pb_grpc.EventServiceServicer):
                 ),
             )
             stream = ev.watch(
-                get_watch_client(self.ctx),
+                self.services.watch_redis,
                 principal.tenant,
                 watch_request,
                 stop=self.ctx.shutdown_event,
@@ -215,19 +214,21 @@ class PolicyService(ServicerBase, pb_grpc.PolicyServiceServicer):
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def add_services(server: ObservedServer, ctx: AppContext) -> list[str]:
+def add_services(
+    server: ObservedServer, ctx: AppContext, services: Services
+) -> list[str]:
     """Register every dispatch.v1 service on ``server``; return their full names.
 
     Also appends the periodic queue-gauge refresh to ``ctx.background``.
     """
-    handlers = build_handlers(ctx)
-    pb_grpc.add_TicketServiceServicer_to_server(TicketService(ctx, handlers), server)
+    handlers = services.handlers
+    pb_grpc.add_TicketServiceServicer_to_server(TicketService(ctx, services), server)
     pb_grpc.add_TechnicianServiceServicer_to_server(
-        TechnicianService(ctx, handlers), server
+        TechnicianService(ctx, services), server
     )
-    pb_grpc.add_EventServiceServicer_to_server(EventService(ctx, handlers), server)
-    pb_grpc.add_InsightServiceServicer_to_server(InsightService(ctx, handlers), server)
-    pb_grpc.add_PolicyServiceServicer_to_server(PolicyService(ctx, handlers), server)
+    pb_grpc.add_EventServiceServicer_to_server(EventService(ctx, services), server)
+    pb_grpc.add_InsightServiceServicer_to_server(InsightService(ctx, services), server)
+    pb_grpc.add_PolicyServiceServicer_to_server(PolicyService(ctx, services), server)
 
     async def refresh_queue_metrics() -> None:
         # ends on shutdown also when redis-py swallowed the cancel of a command
@@ -241,8 +242,4 @@ def add_services(server: ObservedServer, ctx: AppContext) -> list[str]:
             await asyncio.sleep(QUEUE_METRICS_INTERVAL_S)
 
     ctx.background.append(refresh_queue_metrics)
-    get_watch_client(
-        ctx
-    )  # registers its close before the drain below (cleanups run last first)
-    ctx.cleanups.append(ev.drain)  # reads of cancelled watches end before Redis closes
     return [s.full_name for s in pb.DESCRIPTOR.services_by_name.values()]

@@ -104,6 +104,7 @@ async def serve(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT, then shut down gracefully; return 0."""
     from dispatcher.api.server import create_server
     from dispatcher.backend.embedded import EmbeddedRedis
+    from dispatcher.bootstrap import Services
     from dispatcher.runtime.context import AppContext, connect_redis
     from dispatcher.runtime.metrics import (
         DispatchMetrics,
@@ -170,11 +171,8 @@ async def serve(settings: Settings) -> int:
         )
         stack.callback(metrics_server.stop)
 
-        if settings.role in ("solver", "both"):
-            from dispatcher.loop.solve_loop import install as install_solve_loop
-
-            install_solve_loop(ctx)
-        server, port = await create_server(ctx, settings.grpc_address)
+        services = Services.build(ctx, solver=settings.role in ("solver", "both"))
+        server, port = await create_server(ctx, services, settings.grpc_address)
         await server.start()
         # Everything allocated so far (modules, grpc, OR-Tools, numpy) lives as long as
         # the process: keep it out of the cyclic collector's full passes, which otherwise

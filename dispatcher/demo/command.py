@@ -278,7 +278,7 @@ async def _serve_and_replay(
     from rich.live import Live
 
     from dispatcher.api.server import create_server
-    from dispatcher.loop.solve_loop import install
+    from dispatcher.bootstrap import Services
     from dispatcher.runtime.context import AppContext, connect_redis
     from dispatcher.runtime.metrics import DispatchMetrics, new_registry
     from dispatcher.runtime.settings import Settings
@@ -296,8 +296,8 @@ async def _serve_and_replay(
         metrics=DispatchMetrics(registry),
         registry=registry,
     )
-    install(ctx, workers=1)
-    server, port = await create_server(ctx, "127.0.0.1:0")
+    services = Services.build(ctx, solver=True, solver_workers=1)
+    server, port = await create_server(ctx, services, "127.0.0.1:0")
     await server.start()
     ctx.start_background()
     stats = Stats()

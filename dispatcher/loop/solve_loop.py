@@ -68,7 +68,6 @@ if TYPE_CHECKING:
 
     import redis.asyncio as aioredis
 
-    from dispatcher.runtime.context import AppContext
     from dispatcher.runtime.metrics import DispatchMetrics
     from dispatcher.store.state import RegionSnapshot
     from solver.model import Solution
@@ -495,25 +494,3 @@ class SolveLoop:
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.pool.shutdown)
-
-
-def install(
-    ctx: AppContext, *, lease_ttl_ms: int | None = None, workers: int | None = None
-) -> SolveLoop:
-    """Create the solver pool now (startup) and register the loop as a background task."""
-    settings = ctx.settings
-    ttl = lease_ttl_ms or int(getattr(settings, "lease_ttl_ms", DEFAULT_LEASE_TTL_MS))
-    n = workers or int(getattr(settings, "solver_workers", 0) or 0)
-    pool = SolverPool(n) if n > 0 else SolverPool()
-    pool.start()
-    loop = SolveLoop(
-        ctx.redis,
-        ctx.metrics,
-        pool=pool,
-        lease_ttl_ms=ttl,
-        events_maxlen=settings.events_maxlen,
-        closed_retention_s=settings.closed_ticket_retention_days * 86_400.0,
-    )
-    ctx.background.append(loop.run)
-    ctx.cleanups.append(loop.aclose)
-    return loop

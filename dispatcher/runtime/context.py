@@ -1,7 +1,7 @@
 """AppContext: what every part of the running service shares (settings, Redis, metrics, hooks).
 
 Built once by the entry point (``dispatcher serve``) or a test fixture, then passed to
-``create_server(ctx, address)`` and from there to ``dispatcher.api.service.add_services``.
+``dispatcher.bootstrap.Services.build(ctx)`` and ``create_server(ctx, services, address)``.
 
 Lifecycle hooks (the agreed way to run things beside the gRPC server):
 

@@ -28,6 +28,7 @@ from dispatcher.backend.cluster import (
     ReplicationTimeout,
     set_replication,
 )
+from dispatcher.bootstrap import Services
 from dispatcher.domain import SubmitTicket, Technician, TechnicianStatus
 from dispatcher.loop.leases import LeaseManager, RegionRef
 from dispatcher.pb import dispatch_pb2 as pb
@@ -156,7 +157,9 @@ class running:
             metrics=DispatchMetrics(registry),
             registry=registry,
         )
-        self.server, port = await create_server(self.ctx, "127.0.0.1:0")
+        self.server, port = await create_server(
+            self.ctx, Services.build(self.ctx), "127.0.0.1:0"
+        )
         await self.server.start()
         self.channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         await self.channel.channel_ready()

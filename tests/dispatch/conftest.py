@@ -13,6 +13,7 @@ import grpc.aio
 import pytest
 
 from dispatcher.api.server import create_server
+from dispatcher.bootstrap import Services
 from dispatcher.loop.pool import SolverPool
 from dispatcher.loop.solve_loop import SolveLoop
 from dispatcher.pb import dispatch_pb2 as pb
@@ -119,7 +120,9 @@ async def dispatch(
         lease_ttl_ms=LEASE_TTL_MS,
     )
     app_context.background.append(loop.run)
-    server, port = await create_server(app_context, "127.0.0.1:0")
+    server, port = await create_server(
+        app_context, Services.build(app_context), "127.0.0.1:0"
+    )
     await server.start()
     app_context.start_background()
     try:

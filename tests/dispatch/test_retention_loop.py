@@ -10,7 +10,7 @@ import grpc
 import grpc.aio
 import pytest
 
-from dispatcher.loop import solve_loop
+from dispatcher.bootstrap import Services
 from dispatcher.pb import dispatch_pb2 as pb
 from tests.dispatch.conftest import Stubs, eventually, technician, ticket
 
@@ -57,7 +57,7 @@ async def test_closed_tickets_are_deleted_after_the_retention(dispatch: Stubs) -
     assert dispatch.loop.metrics.tickets_purged_total._value.get() == 1
 
 
-async def test_install_passes_the_retention_settings(app_context: AppContext) -> None:
+async def test_services_pass_the_retention_settings(app_context: AppContext) -> None:
     """``events_maxlen`` reaches every event the solve loop writes (its store and its
     mover), and the closed-ticket retention is converted from days."""
     ctx = dataclasses.replace(
@@ -68,7 +68,8 @@ async def test_install_passes_the_retention_settings(app_context: AppContext) ->
         background=[],
         cleanups=[],
     )
-    loop = solve_loop.install(ctx, workers=1)
+    loop = Services.build(ctx, solver=True, solver_workers=1).solve_loop
+    assert loop is not None
     try:
         assert loop.store.events_maxlen == 500
         assert loop.mover.maxlen == 500

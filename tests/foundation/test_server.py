@@ -201,12 +201,15 @@ async def test_tls_settings_serve_over_tls(
     import dataclasses
 
     from dispatcher.api.server import create_server
+    from dispatcher.bootstrap import Services
 
     cert, key = _self_signed(tmp_path)
     app_context.settings = dataclasses.replace(
         app_context.settings, tls_cert=cert, tls_key=key
     )
-    server, port = await create_server(app_context, "127.0.0.1:0")
+    server, port = await create_server(
+        app_context, Services.build(app_context), "127.0.0.1:0"
+    )
     await server.start()
     try:
         credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
@@ -232,7 +235,9 @@ async def test_port_in_use_is_a_clear_error(
 
     background_before = list(app_context.background)
     with pytest.raises(ServerBindError, match=f"127.0.0.1:{grpc_server.port}"):
-        await create_server(app_context, f"127.0.0.1:{grpc_server.port}")
+        await create_server(
+            app_context, grpc_server.services, f"127.0.0.1:{grpc_server.port}"
+        )
     assert app_context.background == background_before
 
 

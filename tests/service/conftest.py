@@ -12,6 +12,7 @@ import grpc.aio
 import pytest
 
 from dispatcher.api.server import create_server
+from dispatcher.bootstrap import Services
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
 from dispatcher.runtime.context import AppContext
@@ -136,7 +137,7 @@ async def auth_stubs(
         metrics=DispatchMetrics(registry),
         registry=registry,
     )
-    server, port = await create_server(ctx, "127.0.0.1:0")
+    server, port = await create_server(ctx, Services.build(ctx), "127.0.0.1:0")
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:

@@ -10,6 +10,7 @@ import grpc.aio
 import pytest
 
 from dispatcher.api.server import create_server
+from dispatcher.bootstrap import Services
 from dispatcher.domain import Location, SubmitTicket, Ticket
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.runtime.context import AppContext
@@ -108,7 +109,7 @@ async def test_resume_across_server_restart(
             metrics=DispatchMetrics(registry),
             registry=registry,
         )
-        server, port = await create_server(ctx, "127.0.0.1:0")
+        server, port = await create_server(ctx, Services.build(ctx), "127.0.0.1:0")
         await server.start()
         return server, ctx, port
 

@@ -174,7 +174,7 @@ async def test_expired_deadline_and_oversized_message(
 
 async def test_overload_is_resource_exhausted(stubs: Stubs, grpc_server: Any) -> None:
     """With the in-flight bound reached, new calls are shed with RESOURCE_EXHAUSTED."""
-    admission = grpc_server.ctx.dispatch_admission
+    admission = grpc_server.services.admission
     admission.limit = 0
     try:
         with pytest.raises(grpc.aio.AioRpcError) as err:
