@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class DispatchError(Exception):
-    """Base class: a request failed for a reason the caller should see."""
+    """Base class: a request failed for a reason the caller should see.
+
+    ``reason`` is the machine-readable cause sent as ``google.rpc.ErrorInfo.reason`` with
+    FAILED_PRECONDITION and ABORTED (UPPER_SNAKE_CASE, stable: clients may branch on it).
+    """
+
+    reason: ClassVar[str] = ""
 
 
 class InvalidArgument(DispatchError):
@@ -41,13 +49,19 @@ class AlreadyExists(DispatchError):
 class IllegalTransition(DispatchError):
     """The lifecycle does not allow this change from the current status (FAILED_PRECONDITION)."""
 
+    reason = "ILLEGAL_TRANSITION"
+
 
 class FailedPrecondition(DispatchError):
     """The current state does not allow the request (other than a lifecycle transition)."""
 
+    reason = "STATE_CONFLICT"
+
 
 class StaleVersion(DispatchError):
     """An expected version is no longer current: the caller lost a race (ABORTED)."""
+
+    reason = "STALE_VERSION"
 
 
 StaleSnapshot = StaleVersion
@@ -76,6 +90,8 @@ class NotImplementedYet(DispatchError):
 
 class NotHolder(IllegalTransition):
     """A lifecycle report names a technician that does not hold the ticket."""
+
+    reason = "NOT_HOLDER"
 
     def __init__(self, message: str, holder: str) -> None:
         super().__init__(message)

@@ -150,9 +150,10 @@ def check_attributes(field: str, attrs: Mapping[str, str]) -> None:
     for key, value in attrs.items():
         if not key or len(key) > MAX_ATTRIBUTE_KEY:
             raise InvalidArgument(
-                f"{field}[{key!r}]", f"key must be 1..{MAX_ATTRIBUTE_KEY} characters"
+                f"{field}[{json.dumps(key)}]",
+                f"key must be 1..{MAX_ATTRIBUTE_KEY} characters",
             )
-        check_text(f"{field}[{key!r}]", value, MAX_ATTRIBUTE_VALUE)
+        check_text(f"{field}[{json.dumps(key)}]", value, MAX_ATTRIBUTE_VALUE)
 
 
 def _plainly_valid(t: Ticket) -> bool:

@@ -15,7 +15,9 @@ from redis.exceptions import MaxConnectionsError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dispatcher.api.auth import Authenticator, AuthGate
+from dispatcher.api.call_observer import REQUEST_ID_KEY
 from dispatcher.api.finite import non_finite_field
+from dispatcher.api.status import status_trailers
 from dispatcher.errors import (
     AlreadyExists,
     DispatchError,
@@ -30,6 +32,7 @@ from dispatcher.errors import (
     StaleVersion,
     Unauthenticated,
 )
+from dispatcher.runtime.logging_setup import request_id_var
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -129,7 +132,13 @@ class ServicerBase:
         reason = _REJECT_REASONS.get(code)
         if reason is not None:
             self.ctx.metrics.rejected_requests_total.labels(reason=reason).inc()
-        await context.abort(code, str(exc) or type(exc).__name__)
+        message = str(exc) or type(exc).__name__
+        # replaces the trailers set so far: the request id echo goes along again
+        trailers = (
+            *status_trailers(code, message, exc),
+            (REQUEST_ID_KEY, request_id_var.get() or ""),
+        )
+        await context.abort(code, message, trailing_metadata=trailers)
 
     def call(
         self,

@@ -8,6 +8,7 @@ events, insight and policy are here. Every call goes through ``ServicerBase.call
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import TYPE_CHECKING
 
@@ -53,7 +54,7 @@ class EventService(ServicerBase, pb_grpc.EventServiceServicer):
             for i, r in enumerate(request.regions):
                 check_name(f"regions[{i}]", r)
             for r in request.after_event_ids:
-                check_name(f"after_event_ids[{r!r}]", r)
+                check_name(f"after_event_ids[{json.dumps(r)}]", r)
             if request.start not in (0, 1, 2):
                 raise InvalidArgument("start", f"unknown enum value {request.start}")
             if request.max_batch > ev.MAX_BATCH:

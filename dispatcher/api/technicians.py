@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -20,6 +21,21 @@ if TYPE_CHECKING:
 
 LOCATION_CHUNK = 200
 """Location pings of a client stream stored per script batch."""
+
+
+_PING_PATH = re.compile(r"^pings\[(\d+)\]\.?(.*)$")
+
+
+def _in_stream(exc: InvalidArgument, offset: int) -> InvalidArgument:
+    """A streamed ping's error: the field as a path of ``ReportLocationRequest`` (what each
+    stream message is), the ping's place in the stream (from 0) in the message."""
+    match = _PING_PATH.match(exc.field)
+    if match is None:
+        return exc
+    index = offset + int(match.group(1))
+    return InvalidArgument(
+        match.group(2), f"{exc.message} (ping {index} of the stream)"
+    )
 
 
 def _check_accuracy(field: str, accuracy_m: float) -> None:
@@ -68,15 +84,25 @@ class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
             chunk: list[Any] = []
 
             async def flush() -> int:
-                done = await self.h.report_locations(principal, chunk, field="pings")
+                try:
+                    done = await self.h.report_locations(
+                        principal, chunk, field="pings"
+                    )
+                except InvalidArgument as exc:
+                    raise _in_stream(exc, received - len(chunk)) from None
                 chunk.clear()
                 return sum(done)
 
             async for ping in request_iterator:
-                check_finite_request(ping, f"pings[{received}]")
-                if not ping.HasField("location"):
-                    raise InvalidArgument(f"pings[{received}].location", "is required")
-                _check_accuracy(f"pings[{received}].accuracy_m", ping.accuracy_m)
+                try:
+                    check_finite_request(ping, f"pings[{received}]")
+                    if not ping.HasField("location"):
+                        raise InvalidArgument(
+                            f"pings[{received}].location", "is required"
+                        )
+                    _check_accuracy(f"pings[{received}].accuracy_m", ping.accuracy_m)
+                except InvalidArgument as exc:
+                    raise _in_stream(exc, 0) from None
                 received += 1
                 chunk.append(
                     (

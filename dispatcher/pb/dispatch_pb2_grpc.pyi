@@ -20,6 +20,14 @@ Conventions (apply to every message below):
   ABORTED (lost a race, e.g. expected_version no longer current: re-read and retry),
   OUT_OF_RANGE (event id older than retention), RESOURCE_EXHAUSTED (load shed; retry with
   backoff), UNAUTHENTICATED, PERMISSION_DENIED, UNIMPLEMENTED (not yet built).
+  Error details (google.rpc.Status in the standard `grpc-status-details-bin` trailer):
+  INVALID_ARGUMENT carries a google.rpc.BadRequest whose field violation names the field
+  as a path in the request message (`policy.sla_targets[2].resolution_s`,
+  `requests[3].ticket.region`, map keys quoted: `after_event_ids["north"]`; for
+  StreamLocations, a path in the offending ReportLocationRequest). FAILED_PRECONDITION
+  and ABORTED carry a google.rpc.ErrorInfo, domain "dispatch.v1", reason one of
+  ILLEGAL_TRANSITION (lifecycle), NOT_HOLDER (the technician does not hold the ticket),
+  STATE_CONFLICT (other state, e.g. capacity below the tickets held), STALE_VERSION.
 - Optimistic concurrency: every ticket, technician and policy carries a `version` that
   increases by one on every change. Mutating requests take an optional
   `expected_version`: 0 (or absent) = do not check, apply to whatever version is current;

@@ -11,6 +11,7 @@ refused with ``OutOfRange`` (never a silent gap).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import re
@@ -204,7 +205,7 @@ async def watch(
     together (in order, never empty), until cancelled or ``stop`` is set."""
     r: Any = redis  # redis-py's reply types are loose unions
     for region, after in request.after_event_ids.items():
-        check_event_id(f"after_event_ids[{region!r}]", after)
+        check_event_id(f"after_event_ids[{json.dumps(region)}]", after)
     all_regions = not request.regions
     positions: dict[str, str] = {}
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
-from google.protobuf import descriptor_pb2  # noqa: F401  (registers descriptor types)
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.field_mask_pb2 import FieldMask
 
@@ -112,12 +111,27 @@ def bad_request_of(err: grpc.aio.AioRpcError) -> list[tuple[str, str]]:
     return out
 
 
-async def invalid_field(call: Any) -> str:
-    """The field an INVALID_ARGUMENT names (its message starts with it)."""
+def input_of(method: str) -> Descriptor:
+    """The request message of a dispatch.v1 method, by its bare name."""
+    for service in SERVICES:
+        if method in service.methods_by_name:
+            return service.methods_by_name[method].input_type
+    raise KeyError(method)
+
+
+async def invalid_field(call: Any, method: str) -> str:
+    """The field an INVALID_ARGUMENT names in its google.rpc.BadRequest, checked to be a
+    real field path of ``method``'s request message."""
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await call
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
-    return str(err.value.details()).split(": ", 1)[0]
+    violations = bad_request_of(err.value)
+    assert len(violations) == 1, violations
+    field, description = violations[0]
+    assert description
+    assert description in str(err.value.details())
+    assert field_path_exists(input_of(method), field), (method, field)
+    return field
 
 
 # --- item 1: expected_version -----------------------------------------------------------
@@ -198,7 +212,7 @@ async def test_negative_expected_version_is_invalid_everywhere(stubs: Stubs) -> 
     assert with_field == set(calls), "a request with expected_version is not covered"
     for method, call in calls.items():
         for value in (-1, -5):
-            assert await invalid_field(call(value)) == "expected_version", method
+            assert await invalid_field(call(value), method) == "expected_version"
     got = await t.GetTicket(pb.GetTicketRequest(ticket_id="T1"))
     assert (got.status, got.version) == (pb.TICKET_STATUS_QUEUED, 1)
     tech = await stubs.technicians.GetTechnician(
@@ -261,8 +275,9 @@ async def test_policy_names_follow_the_name_rule(
     (INVALID_ARGUMENT naming the .proto path; nothing stored)."""
     paths = ["neighbours"] if policy.neighbours else ["escalation_rules"]
     request = pb.UpdatePolicyRequest(policy=policy, update_mask=FieldMask(paths=paths))
-    assert await invalid_field(stubs.policy.UpdatePolicy(request)) == field
-    assert field_path_exists(pb.UpdatePolicyRequest.DESCRIPTOR, field)
+    assert (
+        await invalid_field(stubs.policy.UpdatePolicy(request), "UpdatePolicy") == field
+    )
     assert (await stubs.policy.GetPolicy(pb.GetPolicyRequest())).version == 0
 
 
@@ -286,10 +301,8 @@ def _float_cases() -> list[tuple[str, str, str]]:
     for service in SERVICES:
         for method in service.methods:
             request = method.input_type
-            prefix = "pings[0]." if method.client_streaming else ""
             cases += [
-                (service.full_name, method.name, prefix + path)
-                for path in float_paths(request)
+                (service.full_name, method.name, path) for path in float_paths(request)
             ]
     return cases
 
@@ -301,7 +314,7 @@ def test_float_walk_finds_the_known_fields() -> None:
     """The descriptor walk sees the float fields the issue named (it is not vacuous)."""
     paths = {(m, p) for _, m, p in FLOAT_CASES}
     assert ("ReportLocation", "accuracy_m") in paths
-    assert ("StreamLocations", "pings[0].accuracy_m") in paths
+    assert ("StreamLocations", "accuracy_m") in paths
     assert ("UpdatePolicy", "policy.sla_targets[0].resolution_s") in paths
     assert ("BatchSubmitTickets", "requests[0].ticket.location.latitude_deg") in paths
     assert len(paths) > 30
@@ -320,7 +333,7 @@ async def test_every_float_field_refuses_non_finite(stubs: Stubs, value: float) 
         response_cls = _message_class(method.output_type)
         request = request_cls()
         streaming = method.client_streaming
-        set_path(request, path.removeprefix("pings[0]."), value)
+        set_path(request, path, value)
         full = f"/{service}/{method_name}"
         if streaming:
             call = channel.stream_unary(
@@ -334,10 +347,325 @@ async def test_every_float_field_refuses_non_finite(stubs: Stubs, value: float) 
                 request_serializer=request_cls.SerializeToString,
                 response_deserializer=response_cls.FromString,
             )(request)
-        assert await invalid_field(call) == path, (method_name, path, value)
+        assert await invalid_field(call, method_name) == path, (method_name, value)
 
 
 def _message_class(desc: Descriptor) -> Any:
     from google.protobuf import message_factory
 
     return message_factory.GetMessageClass(desc)
+
+
+# --- item 4: error details name real fields ------------------------------------------------
+
+
+def _bad_requests(s: Stubs) -> list[tuple[str, Any, str]]:
+    """(method, call, expected field path) for one invalid request of each kind."""
+    sla = [
+        pb.SlaTarget(priority=pb.PRIORITY_P1, response_s=60, resolution_s=120),
+        pb.SlaTarget(priority=pb.PRIORITY_P2, response_s=60, resolution_s=120),
+        pb.SlaTarget(priority=pb.PRIORITY_P3, response_s=600, resolution_s=60),
+    ]
+    rule = pb.EscalationRule(name="r", condition=pb.ESCALATION_CONDITION_NOT_ACCEPTED)
+    t, tc, p = s.tickets, s.technicians, s.policy
+    return [
+        (
+            "UpdatePolicy",
+            p.UpdatePolicy(
+                pb.UpdatePolicyRequest(
+                    policy=pb.Policy(sla_targets=sla),
+                    update_mask=FieldMask(paths=["sla_targets"]),
+                )
+            ),
+            "policy.sla_targets[2].resolution_s",
+        ),
+        (
+            "UpdatePolicy",
+            p.UpdatePolicy(
+                pb.UpdatePolicyRequest(
+                    policy=pb.Policy(
+                        escalation_rules=[
+                            rule,
+                            pb.EscalationRule(
+                                name="s",
+                                condition=pb.ESCALATION_CONDITION_NOT_ACCEPTED,
+                                raise_priority=7,
+                            ),
+                        ]
+                    ),
+                    update_mask=FieldMask(paths=["escalation_rules"]),
+                )
+            ),
+            "policy.escalation_rules[1].raise_priority",
+        ),
+        (
+            "UpdatePolicy",
+            p.UpdatePolicy(
+                pb.UpdatePolicyRequest(
+                    policy=pb.Policy(duplicate_rule=pb.DuplicateRule(radius_m=-1)),
+                    update_mask=FieldMask(paths=["duplicate_rule"]),
+                )
+            ),
+            "policy.duplicate_rule.radius_m",
+        ),
+        (
+            "UpdatePolicy",
+            p.UpdatePolicy(
+                pb.UpdatePolicyRequest(
+                    policy=pb.Policy(weights=pb.CostWeights(travel=-1)),
+                    update_mask=FieldMask(paths=["weights"]),
+                )
+            ),
+            "policy.weights.travel",
+        ),
+        (
+            "UpdatePolicy",
+            p.UpdatePolicy(
+                pb.UpdatePolicyRequest(
+                    policy=pb.Policy(solver=pb.SolverSettings(cadence_s=-1)),
+                    update_mask=FieldMask(paths=["solver"]),
+                )
+            ),
+            "policy.solver.cadence_s",
+        ),
+        (
+            "UpdatePolicy",
+            p.UpdatePolicy(
+                pb.UpdatePolicyRequest(update_mask=FieldMask(paths=["nope"]))
+            ),
+            "update_mask.paths[0]",
+        ),
+        (
+            "SubmitTicket",
+            t.SubmitTicket(
+                pb.SubmitTicketRequest(ticket=ticket("T1", attributes={"": "x"}))
+            ),
+            'ticket.attributes[""]',
+        ),
+        (
+            "SubmitTicket",
+            t.SubmitTicket(
+                pb.SubmitTicketRequest(
+                    ticket=ticket(
+                        "T1",
+                        sla=pb.SlaDue(
+                            response_due_ms=1_800_000_000_000,
+                            resolution_due_ms=1_700_000_000_000,
+                        ),
+                    )
+                )
+            ),
+            "ticket.sla.resolution_due_ms",
+        ),
+        (
+            "SubmitTicket",
+            t.SubmitTicket(
+                pb.SubmitTicketRequest(
+                    ticket=ticket(
+                        "T1",
+                        required_skills=[pb.SkillRequirement(skill="a b", min_level=1)],
+                    )
+                )
+            ),
+            "ticket.required_skills[0].skill",
+        ),
+        (
+            "SubmitTicket",
+            t.SubmitTicket(
+                pb.SubmitTicketRequest(ticket=ticket("T1"), request_id="a b")
+            ),
+            "request_id",
+        ),
+        (
+            "BatchSubmitTickets",
+            t.BatchSubmitTickets(
+                pb.BatchSubmitTicketsRequest(
+                    requests=[
+                        pb.SubmitTicketRequest(ticket=ticket("T1")),
+                        pb.SubmitTicketRequest(ticket=ticket("T2", region="a:b")),
+                    ]
+                )
+            ),
+            "requests[1].ticket.region",
+        ),
+        (
+            "UpdateTicket",
+            t.UpdateTicket(
+                pb.UpdateTicketRequest(
+                    ticket=ticket("T1"), update_mask=FieldMask(paths=["status"])
+                )
+            ),
+            "update_mask.paths[0]",
+        ),
+        (
+            "DeclineTicket",
+            t.DeclineTicket(pb.DeclineTicketRequest(ticket_id="T1", technician_id="A")),
+            "reason",
+        ),
+        (
+            "CompleteTicket",
+            t.CompleteTicket(
+                pb.CompleteTicketRequest(ticket_id="T1", technician_id="A")
+            ),
+            "resolution.code",
+        ),
+        ("GetTicket", t.GetTicket(pb.GetTicketRequest()), "ticket_id"),
+        (
+            "ListTickets",
+            t.ListTickets(
+                pb.ListTicketsRequest(statuses=[pb.TICKET_STATUS_QUEUED, 99])
+            ),
+            "statuses[1]",
+        ),
+        (
+            "UpsertTechnician",
+            tc.UpsertTechnician(
+                pb.UpsertTechnicianRequest(
+                    technician=technician(
+                        "A",
+                        shifts=[
+                            pb.Shift(
+                                start_ms=1_800_000_000_000, end_ms=1_800_000_100_000
+                            ),
+                            pb.Shift(
+                                start_ms=1_800_000_050_000, end_ms=1_800_000_200_000
+                            ),
+                        ],
+                    )
+                )
+            ),
+            "technician.shifts[1]",
+        ),
+        (
+            "ReportLocation",
+            tc.ReportLocation(
+                pb.ReportLocationRequest(
+                    technician_id="A",
+                    location=pb.Location(latitude_deg=91, longitude_deg=0),
+                )
+            ),
+            "location.latitude_deg",
+        ),
+        (
+            "StreamLocations",
+            tc.StreamLocations(
+                iter(
+                    [
+                        pb.ReportLocationRequest(
+                            technician_id="A",
+                            location=pb.Location(latitude_deg=1, longitude_deg=1),
+                        ),
+                        pb.ReportLocationRequest(technician_id="A"),
+                    ]
+                )
+            ),
+            "location",
+        ),
+        (
+            "StreamLocations",
+            tc.StreamLocations(
+                iter(
+                    [
+                        pb.ReportLocationRequest(
+                            technician_id="A b",
+                            location=pb.Location(latitude_deg=1, longitude_deg=1),
+                        ),
+                    ]
+                )
+            ),
+            "technician_id",
+        ),
+        (
+            "SetAvailability",
+            tc.SetAvailability(
+                pb.SetAvailabilityRequest(
+                    technician_id="A", update_mask=FieldMask(paths=["skills"])
+                )
+            ),
+            "update_mask.paths",
+        ),
+        (
+            "GetQueueStats",
+            s.insight.GetQueueStats(pb.GetQueueStatsRequest(regions=["ok", "}{"])),
+            "regions[1]",
+        ),
+        (
+            "ExplainAssignment",
+            s.insight.ExplainAssignment(
+                pb.ExplainAssignmentRequest(ticket_id="T1", max_alternatives=99)
+            ),
+            "max_alternatives",
+        ),
+        (
+            "ListPolicyHistory",
+            p.ListPolicyHistory(pb.ListPolicyHistoryRequest(page_token="x")),
+            "page_token",
+        ),
+    ]
+
+
+async def test_invalid_argument_names_a_real_field_with_bad_request_details(
+    stubs: Stubs,
+) -> None:
+    """Each INVALID_ARGUMENT carries one google.rpc.BadRequest field violation whose field
+    is a path that exists in the request message (policy errors included: the SLA target
+    is named by its index in sla_targets, not by its priority)."""
+    for method, call, expected in _bad_requests(stubs):
+        assert await invalid_field(call, method) == expected, method
+
+
+async def test_watch_errors_name_real_fields(stubs: Stubs) -> None:
+    """WatchEvents' refusals (a server stream) carry the same details."""
+    cases = [
+        (pb.WatchEventsRequest(regions=["ok", "*"]), "regions[1]"),
+        (
+            pb.WatchEventsRequest(after_event_ids={"north": "x"}),
+            'after_event_ids["north"]',
+        ),
+        (
+            pb.WatchEventsRequest(after_event_ids={"a b": "1-0"}),
+            'after_event_ids["a b"]',
+        ),
+        (pb.WatchEventsRequest(max_batch=5000), "max_batch"),
+        (pb.WatchEventsRequest(types=[99]), "types[0]"),
+    ]
+    for request, expected in cases:
+
+        async def first(request: pb.WatchEventsRequest = request) -> None:
+            async for _ in stubs.events.WatchEvents(request):
+                break
+
+        assert await invalid_field(first(), "WatchEvents") == expected
+
+
+def error_info_of(err: grpc.aio.AioRpcError) -> tuple[str, str]:
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    status = rpc_status.from_call(err)
+    assert status is not None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return info.reason, info.domain
+    raise AssertionError("no ErrorInfo in the status details")
+
+
+async def test_failed_precondition_and_aborted_carry_error_info(stubs: Stubs) -> None:
+    """FAILED_PRECONDITION and ABORTED carry a google.rpc.ErrorInfo with a stable reason;
+    the x-request-id echo survives in the trailers of a failed call."""
+    await stubs.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=ticket("T1")))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stubs.tickets.CancelTicket(
+            pb.CancelTicketRequest(ticket_id="T1", expected_version=7),
+            metadata=(("x-request-id", "req-abc"),),
+        )
+    assert err.value.code() == grpc.StatusCode.ABORTED
+    assert error_info_of(err.value) == ("STALE_VERSION", "dispatch.v1")
+    assert ("x-request-id", "req-abc") in tuple(err.value.trailing_metadata() or ())
+    await stubs.tickets.CancelTicket(pb.CancelTicketRequest(ticket_id="T1"))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stubs.tickets.CancelTicket(pb.CancelTicketRequest(ticket_id="T1"))
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_info_of(err.value) == ("ILLEGAL_TRANSITION", "dispatch.v1")
