@@ -100,6 +100,20 @@ def _own_technician(principal: Principal, technician_id: str, field: str) -> str
     return technician_id
 
 
+def _due_ms(
+    policy: Policy,
+    priority: int,
+    created_ms: int,
+    response_due_ms: int = 0,
+    resolution_due_ms: int = 0,
+) -> tuple[int, int]:
+    """``Policy.due_times`` in whole milliseconds (the store's unit)."""
+    response, resolution = policy.due_times(
+        priority, created_ms, response_due_ms, resolution_due_ms, per_second=1000
+    )
+    return int(response), int(resolution)
+
+
 class Handlers:
     """The live-state use cases over one ``RedisStateStore``."""
 
@@ -177,13 +191,9 @@ class Handlers:
                 request_ids[item.request_id] = i
             response_due, resolution_due = t.response_due_ms, t.resolution_due_ms
             if not response_due or not resolution_due:
-                target = (await self._policy(principal.tenant, t.region)).sla_for(
-                    t.priority
-                )
-                response_due = response_due or now_ms + int(target.response_s * 1000)
-                resolution_due = max(
-                    response_due,
-                    resolution_due or now_ms + int(target.resolution_s * 1000),
+                policy = await self._policy(principal.tenant, t.region)
+                response_due, resolution_due = _due_ms(
+                    policy, t.priority, now_ms, response_due, resolution_due
                 )
             prepared.append(
                 SubmitTicket(
@@ -259,17 +269,14 @@ class Handlers:
                 and "resolution_due_ms" not in patch
             ):
                 # a new priority brings its own SLA targets, counted from submission
-                target = (await self._policy(principal.tenant, current.region)).sla_for(
-                    updated.priority
+                policy = await self._policy(principal.tenant, current.region)
+                response_due, resolution_due = _due_ms(
+                    policy, updated.priority, current.created_at_ms
                 )
-                response_due = current.created_at_ms + int(target.response_s * 1000)
                 updated = dataclasses.replace(
                     updated,
                     response_due_ms=response_due,
-                    resolution_due_ms=max(
-                        response_due,
-                        current.created_at_ms + int(target.resolution_s * 1000),
-                    ),
+                    resolution_due_ms=resolution_due,
                 )
             known = False
             if updated.location is None and updated.asset_id:

@@ -47,31 +47,17 @@ def stage_index(status: str) -> int:
         return len(STAGES)
 
 
-def due_times(
-    policy: Policy,
-    priority: int,
-    created_s: float,
-    response_due_s: float | None = None,
-    resolution_due_s: float | None = None,
-) -> tuple[float, float]:
-    """Response and resolution due times: the given ones, else submit time + policy target."""
-    target = policy.sla_for(priority)
-    response = response_due_s if response_due_s else created_s + target.response_s
-    resolution = (
-        resolution_due_s if resolution_due_s else created_s + target.resolution_s
-    )
-    return float(response), float(resolution)
-
-
 def ticket_due_times(policy: Policy, ticket: Ticket) -> tuple[float, float]:
-    """``due_times`` of a stored ticket (its own due times in ms, else the policy's targets)."""
-    return due_times(
-        policy,
+    """A stored ticket's response and resolution due times in seconds
+    (``Policy.due_times``: its own, else the policy's targets)."""
+    response_ms, resolution_ms = policy.due_times(
         ticket.priority,
-        ticket.created_at_ms / 1000.0,
-        ticket.response_due_ms / 1000.0 if ticket.response_due_ms else None,
-        ticket.resolution_due_ms / 1000.0 if ticket.resolution_due_ms else None,
+        ticket.created_at_ms,
+        ticket.response_due_ms,
+        ticket.resolution_due_ms,
+        per_second=1000,
     )
+    return response_ms / 1000.0, resolution_ms / 1000.0
 
 
 @dataclass(frozen=True, slots=True)

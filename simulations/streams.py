@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from simulations.scenario import Geography, Scenario
+    from solver.policy import Policy
 
 KM_PER_DEG_LAT = 111.32
 MAX_DISPATCH_ATTEMPTS = (
@@ -76,6 +77,25 @@ class Roster:
     @property
     def count(self) -> int:
         return int(self.home_lat_deg.shape[0])
+
+
+def due_times(
+    policy: Policy,
+    priority: np.ndarray,
+    created: np.ndarray,
+    resolution_due: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Response and resolution due times per ticket by ``Policy.due_times`` (the one rule);
+    ``resolution_due`` holds the stream's own due times (0 = none)."""
+    given = np.zeros(len(created)) if resolution_due is None else resolution_due
+    due = np.array(
+        [
+            policy.due_times(int(p), float(c), resolution_due=float(r))
+            for p, c, r in zip(priority, created, given, strict=True)
+        ],
+        np.float64,
+    ).reshape(len(created), 2)
+    return due[:, 0], due[:, 1]
 
 
 def _lognormal(
@@ -149,9 +169,7 @@ def _synthetic(sc: Scenario, rng: np.random.Generator) -> TicketStream:
     sigma2 = np.log1p(dur_cv**2)
     est = np.exp(rng.normal(np.log(dur_mean) - sigma2 / 2, np.sqrt(sigma2)))
     lat, lon = sample_points(sc.geography, n, rng)
-    targets = {p: sc.policy.sla_for(p) for p in (1, 2, 3, 4)}
-    resp = np.array([0.0] + [targets[p].response_s for p in (1, 2, 3, 4)])[priority]
-    reso = np.array([0.0] + [targets[p].resolution_s for p in (1, 2, 3, 4)])[priority]
+    response_due, resolution_due = due_times(sc.policy, priority, created)
     return _finish(
         sc,
         rng,
@@ -164,8 +182,8 @@ def _synthetic(sc: Scenario, rng: np.random.Generator) -> TicketStream:
         skill=skill_of_cat[cat],
         level=level_of_cat[cat],
         est=est,
-        response_due=created + resp,
-        resolution_due=created + reso,
+        response_due=response_due,
+        resolution_due=resolution_due,
         categories=[c.name for c in cats],
         skills=skills,
     )
@@ -205,12 +223,8 @@ def _replayed(sc: Scenario, rng: np.random.Generator, seed: int) -> TicketStream
     skill_index = {s: i for i, s in enumerate(skills)}
     created = df["created_s"].to_numpy().astype(np.float64)
     priority = df["priority"].to_numpy().astype(np.int64)
-    targets = {p: sc.policy.sla_for(p) for p in (1, 2, 3, 4)}
-    resp = np.array([0.0] + [targets[p].response_s for p in (1, 2, 3, 4)])[priority]
-    reso = np.array([0.0] + [targets[p].resolution_s for p in (1, 2, 3, 4)])[priority]
-    real_due = df["resolution_due_s"].to_numpy().astype(np.float64)
-    resolution_due = np.where(np.isnan(real_due), created + reso, real_due)
-    response_due = np.minimum(created + resp, resolution_due)
+    real_due = np.nan_to_num(df["resolution_due_s"].to_numpy().astype(np.float64))
+    response_due, resolution_due = due_times(sc.policy, priority, created, real_due)
     est = _lognormal(rng, rep.duration_mean_s, rep.duration_cv, n)
     return _finish(
         sc,

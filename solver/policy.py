@@ -177,6 +177,32 @@ class Policy:
         best = min(self.sla, key=lambda p: (abs(p - priority), p))
         return self.sla[best]
 
+    def due_times(
+        self,
+        priority: int,
+        created: float,
+        response_due: float = 0,
+        resolution_due: float = 0,
+        *,
+        per_second: float = 1.0,
+    ) -> tuple[float, float]:
+        """The SLA due-time rule (its one owner): a ticket's own due times where it has them
+        (0 = none), else its submit time plus this policy's target for its priority.
+
+        Times are in the unit of ``created`` (``per_second`` of them per second: 1000 for
+        milliseconds). A derived due time never contradicts a given one: a derived
+        resolution is not before a given response, a derived response not after a given
+        resolution (two derived ones are ordered by the targets' own validation).
+        """
+        target = self.sla_for(priority)
+        response = response_due or created + target.response_s * per_second
+        resolution = resolution_due or created + target.resolution_s * per_second
+        if response_due and not resolution_due:
+            resolution = max(resolution, response)
+        elif resolution_due and not response_due:
+            response = min(response, resolution)
+        return response, resolution
+
     def solve_params(self, seed: int | None = None) -> SolveParams:
         """The solver's parameters (``seed`` overrides the policy's)."""
         s = self.solver

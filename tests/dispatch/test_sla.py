@@ -8,7 +8,6 @@ from dispatcher.sla import (
     ClockTicket,
     SlaMarks,
     breaches,
-    due_times,
     escalations,
     next_clock_deadline,
 )
@@ -23,11 +22,19 @@ def _policy() -> Policy:
 
 
 def test_due_times_from_policy_or_given() -> None:
-    """Missing due times come from the policy's target for the priority."""
+    """Missing due times come from the policy's target for the priority; a derived one never
+    contradicts a given one (Policy.due_times, the one owner of the rule)."""
     p = _policy()
-    assert due_times(p, 1, 10.0) == (110.0, 1010.0)
-    assert due_times(p, 1, 10.0, 50.0, 60.0) == (50.0, 60.0)
-    assert due_times(p, 3, 0.0) == (1000.0, 5000.0)  # nearest defined priority (P4)
+    assert p.due_times(1, 10.0) == (110.0, 1010.0)
+    assert p.due_times(1, 10.0, 50.0, 60.0) == (50.0, 60.0)
+    assert p.due_times(3, 0.0) == (1000.0, 5000.0)  # nearest defined priority (P4)
+    # a given response after the derived resolution moves the resolution, not the response
+    assert p.due_times(1, 10.0, response_due=2000.0) == (2000.0, 2000.0)
+    # a given resolution before the derived response moves the response, not the resolution
+    assert p.due_times(1, 10.0, resolution_due=50.0) == (50.0, 50.0)
+    assert p.due_times(1, 10.0, resolution_due=500.0) == (110.0, 500.0)
+    # milliseconds: the targets scale with per_second
+    assert p.due_times(1, 10_000, per_second=1000) == (110_000, 1_010_000)
 
 
 def test_breaches_fire_once_per_kind() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING
 
 import grpc
@@ -63,6 +64,23 @@ async def test_submit_and_get(stubs: Stubs) -> None:
         3600_000, abs=2000
     )
     assert got.unassigned_reason == pb.UNASSIGNED_REASON_NOT_YET_SOLVED
+
+
+async def test_given_resolution_due_is_kept_and_bounds_the_derived_response(
+    stubs: Stubs,
+) -> None:
+    """A client's own resolution due time is never moved: a derived response due (submit +
+    the policy's 1 h P1 target) is capped by it instead."""
+    soon_ms = int(time.time() * 1000) + 600_000
+    await stubs.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(
+            ticket=ticket("T1", priority=1, sla=pb.SlaDue(resolution_due_ms=soon_ms)),
+            request_id="r1",
+        )
+    )
+    got = await stubs.tickets.GetTicket(pb.GetTicketRequest(ticket_id="T1"))
+    assert got.sla.resolution_due_ms == soon_ms
+    assert got.sla.response_due_ms == soon_ms
 
 
 async def test_submit_retry_replays_and_duplicate_id_is_already_exists(
