@@ -20,6 +20,10 @@ from dispatcher.loop.solve_loop import SolveLoop
 from dispatcher.runtime.context import close_redis
 from dispatcher.store import events
 from dispatcher.store.state import RedisStateStore
+from dispatcher.store.webhooks import WebhookStore
+from dispatcher.webhooks.admin import WebhookAdmin
+from dispatcher.webhooks.delivery import Deliverer, deliverer
+from dispatcher.webhooks.targets import address_policy
 
 if TYPE_CHECKING:
     from dispatcher.runtime.context import AppContext
@@ -37,8 +41,12 @@ class Services:
     """Unary calls in flight, shed above ``settings.max_in_flight``."""
     watch_redis: Any
     """Client for blocking event-stream reads (its own pool; see ``store.events``)."""
+    webhooks: WebhookAdmin
+    """Webhook subscriptions and dead letters (the admin's use cases)."""
     solve_loop: SolveLoop | None = None
     """The continuous solve loop (solver role only)."""
+    webhook_deliverer: Deliverer | None = None
+    """Delivers the outbound webhooks (``webhooks=True``, setting webhook_delivery)."""
 
     @classmethod
     def build(
@@ -46,11 +54,13 @@ class Services:
         ctx: AppContext,
         *,
         solver: bool = False,
+        webhooks: bool = False,
         lease_ttl_ms: int | None = None,
         solver_workers: int | None = None,
     ) -> Services:
         """Build every collaborator once; register the watch client's close, the event
-        drain and (``solver``) the solve loop on ``ctx``'s lifecycle hooks."""
+        drain, (``solver``) the solve loop and (``webhooks``) webhook delivery on ``ctx``'s
+        lifecycle hooks."""
         settings = ctx.settings
         store = RedisStateStore(
             ctx.redis, metrics=ctx.metrics, events_maxlen=settings.events_maxlen
@@ -66,12 +76,17 @@ class Services:
             ctx.cleanups.append(close_watch_client)
         # cleanups run last first: reads of cancelled watches end before the client closes
         ctx.cleanups.append(events.drain)
+        sender = deliverer(ctx, watch_redis) if webhooks else None
+        if sender is not None:
+            ctx.background.append(sender.run)
         return cls(
             handlers=Handlers(store, ctx.metrics),
             authenticator=Authenticator.from_file(settings.auth_config),
             admission=Admission(settings.max_in_flight),
             watch_redis=watch_redis,
+            webhooks=WebhookAdmin(WebhookStore(ctx.redis), address_policy(settings)),
             solve_loop=loop,
+            webhook_deliverer=sender,
         )
 
 

@@ -7,8 +7,12 @@ required with ``InvalidArgument`` naming the field.
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import orjson
+from google.protobuf import json_format
 
 from dispatcher.domain import (
     Assignment,
@@ -30,6 +34,7 @@ from dispatcher.domain import (
 )
 from dispatcher.errors import InvalidArgument
 from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.webhooks.model import DeadLetter, Subscription
 
 if TYPE_CHECKING:
     import enum
@@ -676,3 +681,66 @@ def ticket_patch_from_pb(msg: pb.Ticket, paths: list[str]) -> dict[str, Any]:
             else:
                 patch[name] = values[name]
     return patch
+
+
+# --- webhooks ----------------------------------------------------------------------------
+
+
+def webhook_body(e: Event) -> bytes:
+    """A webhook's JSON body: the Standard Webhooks envelope around the event in protobuf's
+    canonical JSON (the same form as the REST gateway's)."""
+    occurred = datetime.datetime.fromtimestamp(e.occurred_at_ms / 1000, datetime.UTC)
+    return orjson.dumps(
+        {
+            "type": e.type.value,
+            "timestamp": occurred.isoformat(timespec="milliseconds").replace(
+                "+00:00", "Z"
+            ),
+            "data": json_format.MessageToDict(event_to_pb(e)),
+        }
+    )
+
+
+def subscription_from_pb(msg: pb.WebhookSubscription) -> Subscription:
+    """The input fields of a new subscription (id, secret and time are set by the caller
+    when empty)."""
+    return Subscription(
+        subscription_id="",
+        url=msg.url,
+        secret=msg.secret,
+        event_types=frozenset(
+            event_type_from_pb(t, f"subscription.event_types[{i}]")
+            for i, t in enumerate(msg.event_types)
+        ),
+        regions=frozenset(msg.regions),
+        description=msg.description,
+    )
+
+
+def subscription_to_pb(
+    s: Subscription, *, with_secret: bool = False
+) -> pb.WebhookSubscription:
+    return pb.WebhookSubscription(
+        subscription_id=s.subscription_id,
+        url=s.url,
+        event_types=[event_type_to_pb(t) for t in sorted(s.event_types)],
+        regions=sorted(s.regions),
+        secret=s.secret if with_secret else "",
+        description=s.description,
+        created_at_ms=s.created_at_ms,
+    )
+
+
+def dead_letter_to_pb(d: DeadLetter) -> pb.WebhookDeadLetter:
+    return pb.WebhookDeadLetter(
+        dead_letter_id=d.dead_letter_id,
+        webhook_id=d.webhook_id,
+        region=d.region,
+        event_id=d.event_id,
+        event_type=event_type_to_pb(EventType(d.event_type)),
+        ticket_id=d.ticket_id,
+        attempts=d.attempts,
+        last_error=d.last_error,
+        first_attempt_at_ms=d.first_attempt_at_ms,
+        dead_at_ms=d.dead_at_ms,
+    )

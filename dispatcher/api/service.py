@@ -20,6 +20,7 @@ from dispatcher.api.base import (
 )
 from dispatcher.api.technicians import TechnicianService
 from dispatcher.api.tickets import TicketService
+from dispatcher.api.webhooks import WebhookService
 from dispatcher.domain import Role
 from dispatcher.errors import (
     InvalidArgument,
@@ -225,6 +226,7 @@ def add_services(
     pb_grpc.add_EventServiceServicer_to_server(EventService(ctx, services), server)
     pb_grpc.add_InsightServiceServicer_to_server(InsightService(ctx, services), server)
     pb_grpc.add_PolicyServiceServicer_to_server(PolicyService(ctx, services), server)
+    pb_grpc.add_WebhookServiceServicer_to_server(WebhookService(ctx, services), server)
 
     async def refresh_queue_metrics() -> None:
         # ends on shutdown also when redis-py swallowed the cancel of a command

@@ -171,7 +171,11 @@ async def serve(settings: Settings) -> int:
         )
         stack.callback(metrics_server.stop)
 
-        services = Services.build(ctx, solver=settings.role in ("solver", "both"))
+        services = Services.build(
+            ctx,
+            solver=settings.role in ("solver", "both"),
+            webhooks=settings.webhook_delivery,
+        )
         server, port = await create_server(ctx, services, settings.grpc_address)
         await server.start()
         # Everything allocated so far (modules, grpc, OR-Tools, numpy) lives as long as

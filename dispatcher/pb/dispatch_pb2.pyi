@@ -892,3 +892,109 @@ class ListPolicyHistoryResponse(_message.Message):
     policies: _containers.RepeatedCompositeFieldContainer[Policy]
     next_page_token: str
     def __init__(self, policies: _Optional[_Iterable[_Union[Policy, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class WebhookSubscription(_message.Message):
+    __slots__ = ("subscription_id", "url", "event_types", "regions", "secret", "description", "created_at_ms")
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: str
+    url: str
+    event_types: _containers.RepeatedScalarFieldContainer[EventType]
+    regions: _containers.RepeatedScalarFieldContainer[str]
+    secret: str
+    description: str
+    created_at_ms: int
+    def __init__(self, subscription_id: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[_Union[EventType, str]]] = ..., regions: _Optional[_Iterable[str]] = ..., secret: _Optional[str] = ..., description: _Optional[str] = ..., created_at_ms: _Optional[int] = ...) -> None: ...
+
+class CreateWebhookSubscriptionRequest(_message.Message):
+    __slots__ = ("subscription",)
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    subscription: WebhookSubscription
+    def __init__(self, subscription: _Optional[_Union[WebhookSubscription, _Mapping]] = ...) -> None: ...
+
+class GetWebhookSubscriptionRequest(_message.Message):
+    __slots__ = ("subscription_id",)
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: str
+    def __init__(self, subscription_id: _Optional[str] = ...) -> None: ...
+
+class ListWebhookSubscriptionsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListWebhookSubscriptionsResponse(_message.Message):
+    __slots__ = ("subscriptions",)
+    SUBSCRIPTIONS_FIELD_NUMBER: _ClassVar[int]
+    subscriptions: _containers.RepeatedCompositeFieldContainer[WebhookSubscription]
+    def __init__(self, subscriptions: _Optional[_Iterable[_Union[WebhookSubscription, _Mapping]]] = ...) -> None: ...
+
+class DeleteWebhookSubscriptionRequest(_message.Message):
+    __slots__ = ("subscription_id",)
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: str
+    def __init__(self, subscription_id: _Optional[str] = ...) -> None: ...
+
+class DeleteWebhookSubscriptionResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class WebhookDeadLetter(_message.Message):
+    __slots__ = ("dead_letter_id", "webhook_id", "region", "event_id", "event_type", "ticket_id", "attempts", "last_error", "first_attempt_at_ms", "dead_at_ms")
+    DEAD_LETTER_ID_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_ID_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    FIRST_ATTEMPT_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    DEAD_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    dead_letter_id: str
+    webhook_id: str
+    region: str
+    event_id: str
+    event_type: EventType
+    ticket_id: str
+    attempts: int
+    last_error: str
+    first_attempt_at_ms: int
+    dead_at_ms: int
+    def __init__(self, dead_letter_id: _Optional[str] = ..., webhook_id: _Optional[str] = ..., region: _Optional[str] = ..., event_id: _Optional[str] = ..., event_type: _Optional[_Union[EventType, str]] = ..., ticket_id: _Optional[str] = ..., attempts: _Optional[int] = ..., last_error: _Optional[str] = ..., first_attempt_at_ms: _Optional[int] = ..., dead_at_ms: _Optional[int] = ...) -> None: ...
+
+class ListWebhookDeadLettersRequest(_message.Message):
+    __slots__ = ("subscription_id", "page_size", "page_token")
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, subscription_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListWebhookDeadLettersResponse(_message.Message):
+    __slots__ = ("dead_letters", "next_page_token")
+    DEAD_LETTERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    dead_letters: _containers.RepeatedCompositeFieldContainer[WebhookDeadLetter]
+    next_page_token: str
+    def __init__(self, dead_letters: _Optional[_Iterable[_Union[WebhookDeadLetter, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ReplayWebhookDeadLettersRequest(_message.Message):
+    __slots__ = ("subscription_id", "dead_letter_ids")
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    DEAD_LETTER_IDS_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: str
+    dead_letter_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, subscription_id: _Optional[str] = ..., dead_letter_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ReplayWebhookDeadLettersResponse(_message.Message):
+    __slots__ = ("replayed",)
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    replayed: int
+    def __init__(self, replayed: _Optional[int] = ...) -> None: ...

@@ -1248,3 +1248,332 @@ class PolicyService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class WebhookServiceStub:
+    """Outbound webhooks: the service POSTs the tenant's events to subscribed HTTPS endpoints,
+    signed per the Standard Webhooks spec (headers webhook-id, webhook-timestamp,
+    webhook-signature = "v1,<base64 HMAC-SHA256 of id.timestamp.body>", key = the base64
+    part of the subscription's "whsec_..." secret). At least once, in order per ticket (per
+    technician for technician events): a receiver should drop a repeated webhook-id. Failed
+    deliveries are retried with exponential backoff and jitter; an event still failing after
+    the server's webhook_dead_letter_after_s goes to the subscription's dead letters, and
+    delivery carries on with the next. Body (JSON): {"type": "<EventType without the
+    EVENT_TYPE_ prefix>", "timestamp": "<RFC 3339 of occurred_at_ms>", "data": <the Event
+    in protobuf's canonical JSON>}. Every call needs the admin role.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateWebhookSubscription = channel.unary_unary(
+                '/dispatch.v1.WebhookService/CreateWebhookSubscription',
+                request_serializer=dispatcher_dot_pb_dot_dispatch__pb2.CreateWebhookSubscriptionRequest.SerializeToString,
+                response_deserializer=dispatcher_dot_pb_dot_dispatch__pb2.WebhookSubscription.FromString,
+                _registered_method=True)
+        self.GetWebhookSubscription = channel.unary_unary(
+                '/dispatch.v1.WebhookService/GetWebhookSubscription',
+                request_serializer=dispatcher_dot_pb_dot_dispatch__pb2.GetWebhookSubscriptionRequest.SerializeToString,
+                response_deserializer=dispatcher_dot_pb_dot_dispatch__pb2.WebhookSubscription.FromString,
+                _registered_method=True)
+        self.ListWebhookSubscriptions = channel.unary_unary(
+                '/dispatch.v1.WebhookService/ListWebhookSubscriptions',
+                request_serializer=dispatcher_dot_pb_dot_dispatch__pb2.ListWebhookSubscriptionsRequest.SerializeToString,
+                response_deserializer=dispatcher_dot_pb_dot_dispatch__pb2.ListWebhookSubscriptionsResponse.FromString,
+                _registered_method=True)
+        self.DeleteWebhookSubscription = channel.unary_unary(
+                '/dispatch.v1.WebhookService/DeleteWebhookSubscription',
+                request_serializer=dispatcher_dot_pb_dot_dispatch__pb2.DeleteWebhookSubscriptionRequest.SerializeToString,
+                response_deserializer=dispatcher_dot_pb_dot_dispatch__pb2.DeleteWebhookSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.ListWebhookDeadLetters = channel.unary_unary(
+                '/dispatch.v1.WebhookService/ListWebhookDeadLetters',
+                request_serializer=dispatcher_dot_pb_dot_dispatch__pb2.ListWebhookDeadLettersRequest.SerializeToString,
+                response_deserializer=dispatcher_dot_pb_dot_dispatch__pb2.ListWebhookDeadLettersResponse.FromString,
+                _registered_method=True)
+        self.ReplayWebhookDeadLetters = channel.unary_unary(
+                '/dispatch.v1.WebhookService/ReplayWebhookDeadLetters',
+                request_serializer=dispatcher_dot_pb_dot_dispatch__pb2.ReplayWebhookDeadLettersRequest.SerializeToString,
+                response_deserializer=dispatcher_dot_pb_dot_dispatch__pb2.ReplayWebhookDeadLettersResponse.FromString,
+                _registered_method=True)
+
+
+class WebhookServiceServicer:
+    """Outbound webhooks: the service POSTs the tenant's events to subscribed HTTPS endpoints,
+    signed per the Standard Webhooks spec (headers webhook-id, webhook-timestamp,
+    webhook-signature = "v1,<base64 HMAC-SHA256 of id.timestamp.body>", key = the base64
+    part of the subscription's "whsec_..." secret). At least once, in order per ticket (per
+    technician for technician events): a receiver should drop a repeated webhook-id. Failed
+    deliveries are retried with exponential backoff and jitter; an event still failing after
+    the server's webhook_dead_letter_after_s goes to the subscription's dead letters, and
+    delivery carries on with the next. Body (JSON): {"type": "<EventType without the
+    EVENT_TYPE_ prefix>", "timestamp": "<RFC 3339 of occurred_at_ms>", "data": <the Event
+    in protobuf's canonical JSON>}. Every call needs the admin role.
+    """
+
+    def CreateWebhookSubscription(self, request, context):
+        """Subscribes an endpoint. INVALID_ARGUMENT when the URL is not https (http only for a
+        loopback receiver when the server allows it), carries credentials, or resolves to a
+        refused address (link-local, cloud metadata, and private or loopback ranges unless the
+        server allows them). Delivery starts with the events appended after the call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWebhookSubscription(self, request, context):
+        """Reads one subscription (its secret is not returned). NOT_FOUND when unknown.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhookSubscriptions(self, request, context):
+        """Every subscription of the tenant, oldest first (secrets not returned).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteWebhookSubscription(self, request, context):
+        """Stops delivery to a subscription and forgets it with its dead letters. NOT_FOUND when
+        unknown.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhookDeadLetters(self, request, context):
+        """The events a subscription gave up on, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplayWebhookDeadLetters(self, request, context):
+        """Sends dead letters again (the same webhook-id and body, a fresh retry budget), in the
+        order they died, and removes them from the dead letters. Those failing again return
+        there.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_WebhookServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateWebhookSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWebhookSubscription,
+                    request_deserializer=dispatcher_dot_pb_dot_dispatch__pb2.CreateWebhookSubscriptionRequest.FromString,
+                    response_serializer=dispatcher_dot_pb_dot_dispatch__pb2.WebhookSubscription.SerializeToString,
+            ),
+            'GetWebhookSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWebhookSubscription,
+                    request_deserializer=dispatcher_dot_pb_dot_dispatch__pb2.GetWebhookSubscriptionRequest.FromString,
+                    response_serializer=dispatcher_dot_pb_dot_dispatch__pb2.WebhookSubscription.SerializeToString,
+            ),
+            'ListWebhookSubscriptions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookSubscriptions,
+                    request_deserializer=dispatcher_dot_pb_dot_dispatch__pb2.ListWebhookSubscriptionsRequest.FromString,
+                    response_serializer=dispatcher_dot_pb_dot_dispatch__pb2.ListWebhookSubscriptionsResponse.SerializeToString,
+            ),
+            'DeleteWebhookSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWebhookSubscription,
+                    request_deserializer=dispatcher_dot_pb_dot_dispatch__pb2.DeleteWebhookSubscriptionRequest.FromString,
+                    response_serializer=dispatcher_dot_pb_dot_dispatch__pb2.DeleteWebhookSubscriptionResponse.SerializeToString,
+            ),
+            'ListWebhookDeadLetters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookDeadLetters,
+                    request_deserializer=dispatcher_dot_pb_dot_dispatch__pb2.ListWebhookDeadLettersRequest.FromString,
+                    response_serializer=dispatcher_dot_pb_dot_dispatch__pb2.ListWebhookDeadLettersResponse.SerializeToString,
+            ),
+            'ReplayWebhookDeadLetters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplayWebhookDeadLetters,
+                    request_deserializer=dispatcher_dot_pb_dot_dispatch__pb2.ReplayWebhookDeadLettersRequest.FromString,
+                    response_serializer=dispatcher_dot_pb_dot_dispatch__pb2.ReplayWebhookDeadLettersResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'dispatch.v1.WebhookService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('dispatch.v1.WebhookService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class WebhookService:
+    """Outbound webhooks: the service POSTs the tenant's events to subscribed HTTPS endpoints,
+    signed per the Standard Webhooks spec (headers webhook-id, webhook-timestamp,
+    webhook-signature = "v1,<base64 HMAC-SHA256 of id.timestamp.body>", key = the base64
+    part of the subscription's "whsec_..." secret). At least once, in order per ticket (per
+    technician for technician events): a receiver should drop a repeated webhook-id. Failed
+    deliveries are retried with exponential backoff and jitter; an event still failing after
+    the server's webhook_dead_letter_after_s goes to the subscription's dead letters, and
+    delivery carries on with the next. Body (JSON): {"type": "<EventType without the
+    EVENT_TYPE_ prefix>", "timestamp": "<RFC 3339 of occurred_at_ms>", "data": <the Event
+    in protobuf's canonical JSON>}. Every call needs the admin role.
+    """
+
+    @staticmethod
+    def CreateWebhookSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dispatch.v1.WebhookService/CreateWebhookSubscription',
+            dispatcher_dot_pb_dot_dispatch__pb2.CreateWebhookSubscriptionRequest.SerializeToString,
+            dispatcher_dot_pb_dot_dispatch__pb2.WebhookSubscription.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWebhookSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dispatch.v1.WebhookService/GetWebhookSubscription',
+            dispatcher_dot_pb_dot_dispatch__pb2.GetWebhookSubscriptionRequest.SerializeToString,
+            dispatcher_dot_pb_dot_dispatch__pb2.WebhookSubscription.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookSubscriptions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dispatch.v1.WebhookService/ListWebhookSubscriptions',
+            dispatcher_dot_pb_dot_dispatch__pb2.ListWebhookSubscriptionsRequest.SerializeToString,
+            dispatcher_dot_pb_dot_dispatch__pb2.ListWebhookSubscriptionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWebhookSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dispatch.v1.WebhookService/DeleteWebhookSubscription',
+            dispatcher_dot_pb_dot_dispatch__pb2.DeleteWebhookSubscriptionRequest.SerializeToString,
+            dispatcher_dot_pb_dot_dispatch__pb2.DeleteWebhookSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookDeadLetters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dispatch.v1.WebhookService/ListWebhookDeadLetters',
+            dispatcher_dot_pb_dot_dispatch__pb2.ListWebhookDeadLettersRequest.SerializeToString,
+            dispatcher_dot_pb_dot_dispatch__pb2.ListWebhookDeadLettersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplayWebhookDeadLetters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dispatch.v1.WebhookService/ReplayWebhookDeadLetters',
+            dispatcher_dot_pb_dot_dispatch__pb2.ReplayWebhookDeadLettersRequest.SerializeToString,
+            dispatcher_dot_pb_dot_dispatch__pb2.ReplayWebhookDeadLettersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -604,3 +604,151 @@ class PolicyServiceServicer(metaclass=_abc_1.ABCMeta):
         """Past versions, newest first."""
 
 def add_PolicyServiceServicer_to_server(servicer: PolicyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class WebhookServiceStub:
+    """Outbound webhooks: the service POSTs the tenant's events to subscribed HTTPS endpoints,
+    signed per the Standard Webhooks spec (headers webhook-id, webhook-timestamp,
+    webhook-signature = "v1,<base64 HMAC-SHA256 of id.timestamp.body>", key = the base64
+    part of the subscription's "whsec_..." secret). At least once, in order per ticket (per
+    technician for technician events): a receiver should drop a repeated webhook-id. Failed
+    deliveries are retried with exponential backoff and jitter; an event still failing after
+    the server's webhook_dead_letter_after_s goes to the subscription's dead letters, and
+    delivery carries on with the next. Body (JSON): {"type": "<EventType without the
+    EVENT_TYPE_ prefix>", "timestamp": "<RFC 3339 of occurred_at_ms>", "data": <the Event
+    in protobuf's canonical JSON>}. Every call needs the admin role.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> WebhookServiceAsyncStub: ...
+    CreateWebhookSubscription: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.CreateWebhookSubscriptionRequest, _dispatch_pb2.WebhookSubscription]
+    """Subscribes an endpoint. INVALID_ARGUMENT when the URL is not https (http only for a
+    loopback receiver when the server allows it), carries credentials, or resolves to a
+    refused address (link-local, cloud metadata, and private or loopback ranges unless the
+    server allows them). Delivery starts with the events appended after the call.
+    """
+    GetWebhookSubscription: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.GetWebhookSubscriptionRequest, _dispatch_pb2.WebhookSubscription]
+    """Reads one subscription (its secret is not returned). NOT_FOUND when unknown."""
+    ListWebhookSubscriptions: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.ListWebhookSubscriptionsRequest, _dispatch_pb2.ListWebhookSubscriptionsResponse]
+    """Every subscription of the tenant, oldest first (secrets not returned)."""
+    DeleteWebhookSubscription: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.DeleteWebhookSubscriptionRequest, _dispatch_pb2.DeleteWebhookSubscriptionResponse]
+    """Stops delivery to a subscription and forgets it with its dead letters. NOT_FOUND when
+    unknown.
+    """
+    ListWebhookDeadLetters: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.ListWebhookDeadLettersRequest, _dispatch_pb2.ListWebhookDeadLettersResponse]
+    """The events a subscription gave up on, oldest first."""
+    ReplayWebhookDeadLetters: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.ReplayWebhookDeadLettersRequest, _dispatch_pb2.ReplayWebhookDeadLettersResponse]
+    """Sends dead letters again (the same webhook-id and body, a fresh retry budget), in the
+    order they died, and removes them from the dead letters. Those failing again return
+    there.
+    """
+
+@_typing.type_check_only
+class WebhookServiceAsyncStub(WebhookServiceStub):
+    """Outbound webhooks: the service POSTs the tenant's events to subscribed HTTPS endpoints,
+    signed per the Standard Webhooks spec (headers webhook-id, webhook-timestamp,
+    webhook-signature = "v1,<base64 HMAC-SHA256 of id.timestamp.body>", key = the base64
+    part of the subscription's "whsec_..." secret). At least once, in order per ticket (per
+    technician for technician events): a receiver should drop a repeated webhook-id. Failed
+    deliveries are retried with exponential backoff and jitter; an event still failing after
+    the server's webhook_dead_letter_after_s goes to the subscription's dead letters, and
+    delivery carries on with the next. Body (JSON): {"type": "<EventType without the
+    EVENT_TYPE_ prefix>", "timestamp": "<RFC 3339 of occurred_at_ms>", "data": <the Event
+    in protobuf's canonical JSON>}. Every call needs the admin role.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    CreateWebhookSubscription: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.CreateWebhookSubscriptionRequest, _dispatch_pb2.WebhookSubscription]  # type: ignore[assignment]
+    """Subscribes an endpoint. INVALID_ARGUMENT when the URL is not https (http only for a
+    loopback receiver when the server allows it), carries credentials, or resolves to a
+    refused address (link-local, cloud metadata, and private or loopback ranges unless the
+    server allows them). Delivery starts with the events appended after the call.
+    """
+    GetWebhookSubscription: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.GetWebhookSubscriptionRequest, _dispatch_pb2.WebhookSubscription]  # type: ignore[assignment]
+    """Reads one subscription (its secret is not returned). NOT_FOUND when unknown."""
+    ListWebhookSubscriptions: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.ListWebhookSubscriptionsRequest, _dispatch_pb2.ListWebhookSubscriptionsResponse]  # type: ignore[assignment]
+    """Every subscription of the tenant, oldest first (secrets not returned)."""
+    DeleteWebhookSubscription: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.DeleteWebhookSubscriptionRequest, _dispatch_pb2.DeleteWebhookSubscriptionResponse]  # type: ignore[assignment]
+    """Stops delivery to a subscription and forgets it with its dead letters. NOT_FOUND when
+    unknown.
+    """
+    ListWebhookDeadLetters: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.ListWebhookDeadLettersRequest, _dispatch_pb2.ListWebhookDeadLettersResponse]  # type: ignore[assignment]
+    """The events a subscription gave up on, oldest first."""
+    ReplayWebhookDeadLetters: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.ReplayWebhookDeadLettersRequest, _dispatch_pb2.ReplayWebhookDeadLettersResponse]  # type: ignore[assignment]
+    """Sends dead letters again (the same webhook-id and body, a fresh retry budget), in the
+    order they died, and removes them from the dead letters. Those failing again return
+    there.
+    """
+
+class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Outbound webhooks: the service POSTs the tenant's events to subscribed HTTPS endpoints,
+    signed per the Standard Webhooks spec (headers webhook-id, webhook-timestamp,
+    webhook-signature = "v1,<base64 HMAC-SHA256 of id.timestamp.body>", key = the base64
+    part of the subscription's "whsec_..." secret). At least once, in order per ticket (per
+    technician for technician events): a receiver should drop a repeated webhook-id. Failed
+    deliveries are retried with exponential backoff and jitter; an event still failing after
+    the server's webhook_dead_letter_after_s goes to the subscription's dead letters, and
+    delivery carries on with the next. Body (JSON): {"type": "<EventType without the
+    EVENT_TYPE_ prefix>", "timestamp": "<RFC 3339 of occurred_at_ms>", "data": <the Event
+    in protobuf's canonical JSON>}. Every call needs the admin role.
+    """
+
+    @_abc_1.abstractmethod
+    def CreateWebhookSubscription(
+        self,
+        request: _dispatch_pb2.CreateWebhookSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatch_pb2.WebhookSubscription, _abc.Awaitable[_dispatch_pb2.WebhookSubscription]]:
+        """Subscribes an endpoint. INVALID_ARGUMENT when the URL is not https (http only for a
+        loopback receiver when the server allows it), carries credentials, or resolves to a
+        refused address (link-local, cloud metadata, and private or loopback ranges unless the
+        server allows them). Delivery starts with the events appended after the call.
+        """
+
+    @_abc_1.abstractmethod
+    def GetWebhookSubscription(
+        self,
+        request: _dispatch_pb2.GetWebhookSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatch_pb2.WebhookSubscription, _abc.Awaitable[_dispatch_pb2.WebhookSubscription]]:
+        """Reads one subscription (its secret is not returned). NOT_FOUND when unknown."""
+
+    @_abc_1.abstractmethod
+    def ListWebhookSubscriptions(
+        self,
+        request: _dispatch_pb2.ListWebhookSubscriptionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatch_pb2.ListWebhookSubscriptionsResponse, _abc.Awaitable[_dispatch_pb2.ListWebhookSubscriptionsResponse]]:
+        """Every subscription of the tenant, oldest first (secrets not returned)."""
+
+    @_abc_1.abstractmethod
+    def DeleteWebhookSubscription(
+        self,
+        request: _dispatch_pb2.DeleteWebhookSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatch_pb2.DeleteWebhookSubscriptionResponse, _abc.Awaitable[_dispatch_pb2.DeleteWebhookSubscriptionResponse]]:
+        """Stops delivery to a subscription and forgets it with its dead letters. NOT_FOUND when
+        unknown.
+        """
+
+    @_abc_1.abstractmethod
+    def ListWebhookDeadLetters(
+        self,
+        request: _dispatch_pb2.ListWebhookDeadLettersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatch_pb2.ListWebhookDeadLettersResponse, _abc.Awaitable[_dispatch_pb2.ListWebhookDeadLettersResponse]]:
+        """The events a subscription gave up on, oldest first."""
+
+    @_abc_1.abstractmethod
+    def ReplayWebhookDeadLetters(
+        self,
+        request: _dispatch_pb2.ReplayWebhookDeadLettersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatch_pb2.ReplayWebhookDeadLettersResponse, _abc.Awaitable[_dispatch_pb2.ReplayWebhookDeadLettersResponse]]:
+        """Sends dead letters again (the same webhook-id and body, a fresh retry budget), in the
+        order they died, and removes them from the dead letters. Those failing again return
+        there.
+        """
+
+def add_WebhookServiceServicer_to_server(servicer: WebhookServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

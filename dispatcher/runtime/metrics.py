@@ -74,6 +74,13 @@ REDIS_BUCKETS_S = (
 """Redis command round trips on loopback or a LAN: 0.1 ms to 0.5 s."""
 STREAM_LAG_BUCKETS_S = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0)
 """Event append → delivery to a subscriber."""
+WEBHOOK_DELIVERY_BUCKETS_S = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0, 3600.0
+)  # fmt: skip
+"""Event append → receiver's 2xx: tens of ms on a healthy receiver; minutes to hours
+when it was down and retries caught up."""
+WEBHOOK_OUTCOMES = ("delivered", "http_error", "timeout", "network", "refused")
+"""Values of ``dispatch_webhook_attempts_total{outcome}``."""
 
 
 DEFAULT_MAX_REGIONS = 200
@@ -311,6 +318,26 @@ class DispatchMetrics:
             "dispatch_event_subscribers", "Open event-stream subscriptions", registry=r
         )
 
+        # -- outbound webhooks ------------------------------------------------------------
+        self.webhook_delivery_seconds = Histogram(
+            "dispatch_webhook_delivery_seconds",
+            "Time from an event's append to its acknowledgement (2xx) by a webhook receiver",
+            buckets=WEBHOOK_DELIVERY_BUCKETS_S,
+            registry=r,
+        )
+        self.webhook_attempts_total = Counter(
+            "dispatch_webhook_attempts_total",
+            "Webhook delivery attempts by outcome: delivered, http_error (non-2xx, "
+            "redirects included), timeout, network, refused (SSRF guard)",
+            ["outcome"],
+            registry=r,
+        )
+        self.webhook_dead_letters_total = Counter(
+            "dispatch_webhook_dead_letters_total",
+            "Webhook events given up on after webhook_dead_letter_after_s (dead letters)",
+            registry=r,
+        )
+
         # -- store and admission ----------------------------------------------------------
         self.store_conflicts_total = Counter(
             "dispatch_store_conflicts_total",
@@ -342,6 +369,8 @@ class DispatchMetrics:
             self.lease_changes_total.labels(event=event)
         for kind in CONFLICT_KINDS:
             self.store_conflicts_total.labels(kind=kind)
+        for outcome in WEBHOOK_OUTCOMES:
+            self.webhook_attempts_total.labels(outcome=outcome)
 
     def init_region(self, tenant: str, region: str) -> None:
         """Pre-create the per-region series (called when a region is first seen)."""

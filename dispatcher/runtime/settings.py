@@ -74,6 +74,17 @@ def _positive_float(value: object) -> float:
     return number
 
 
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{value!r} is not true or false")
+
+
 def _choice(
     options: tuple[str, ...], *, upper: bool = False
 ) -> Callable[[object], str]:
@@ -372,6 +383,68 @@ class Settings:
             _int_in(1, 100_000, "a number of regions"),
             "distinct region label values in metrics; later regions are labelled 'other'",
             metavar="N",
+        ),
+    )
+    webhook_delivery: bool = field(
+        default=True,
+        metadata=_meta(
+            _flag,
+            "deliver outbound webhooks from this process (any number of processes may; "
+            "each (stream, subscription) is delivered by one at a time)",
+            metavar="BOOL",
+        ),
+    )
+    webhook_timeout_s: float = field(
+        default=10.0,
+        metadata=_meta(
+            _positive_float,
+            "longest wait for a webhook receiver's answer, per attempt",
+            metavar="SECONDS",
+        ),
+    )
+    webhook_retry_max_s: float = field(
+        default=300.0,
+        metadata=_meta(
+            _positive_float,
+            "longest pause between two attempts of a webhook (exponential backoff from "
+            "0.25 s, with jitter)",
+            metavar="SECONDS",
+        ),
+    )
+    webhook_dead_letter_after_s: float = field(
+        default=86_400.0,
+        metadata=_meta(
+            _positive_float,
+            "a webhook still failing this long after its first attempt is dead-lettered "
+            "(ReplayWebhookDeadLetters sends it again)",
+            metavar="SECONDS",
+        ),
+    )
+    webhook_lease_ttl_ms: int = field(
+        default=5000,
+        metadata=_meta(
+            _int_in(200, 600_000, "a lease TTL in milliseconds"),
+            "webhook delivery lease TTL: a dead process's deliveries move to another "
+            "(which sends its unacknowledged ones again) after at most this",
+            metavar="MS",
+        ),
+    )
+    webhook_allow_loopback: bool = field(
+        default=False,
+        metadata=_meta(
+            _flag,
+            "allow webhook receivers on loopback addresses, over http:// too (local "
+            "receivers, tests)",
+            metavar="BOOL",
+        ),
+    )
+    webhook_allow_private: bool = field(
+        default=False,
+        metadata=_meta(
+            _flag,
+            "allow webhook receivers on private networks (10/8, 172.16/12, 192.168/16, "
+            "100.64/10, fc00::/7); link-local and metadata addresses stay refused",
+            metavar="BOOL",
         ),
     )
     config_file: Path | None = field(default=None, metadata={"internal": True})

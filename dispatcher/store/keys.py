@@ -166,3 +166,33 @@ def policy_key(tenant: str, scope: str) -> str:
 def policy_history_key(tenant: str, scope: str) -> str:
     """List: every stored policy record of a scope, oldest first (capped)."""
     return policy_key(tenant, scope) + ":history"
+
+
+# --- outbound webhooks (dispatcher.store.webhooks) -----------------------------------------
+
+WEBHOOK_TENANTS_KEY = "dispatch:webhook_tenants"
+"""Set of the tenants that have (or had) webhook subscriptions; single key, own slot."""
+
+WEBHOOK_GROUP_PREFIX = "wh:"
+"""Consumer group of a subscription on each stream it reads: ``wh:<subscription id>``."""
+
+
+def webhook_subscriptions_key(tenant: str) -> str:
+    """Hash subscription id -> subscription JSON (secret included)."""
+    return tenant_prefix(tenant) + "wh:subs"
+
+
+def webhook_dead_letters_key(tenant: str, subscription_id: str) -> str:
+    """Stream: the subscription's dead letters, oldest first (entry id = dead letter id)."""
+    return tenant_prefix(tenant) + "wh:dead:" + subscription_id
+
+
+def webhook_replay_key(tenant: str, subscription_id: str) -> str:
+    """Stream: dead letters queued for delivery again (read by the subscription's group)."""
+    return tenant_prefix(tenant) + "wh:replay:" + subscription_id
+
+
+def webhook_lease_key(stream_key: str, subscription_id: str) -> str:
+    """String: the process delivering one stream to one subscription (``SET NX PX``); in
+    the stream's slot."""
+    return stream_key + ":whlease:" + subscription_id

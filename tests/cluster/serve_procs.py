@@ -84,6 +84,7 @@ def start_serve(
     lease_ttl_ms: int = 3000,
     solver_workers: int = 1,
     timeout_s: float = 90.0,
+    extra_args: tuple[str, ...] = (),
 ) -> ServeProcess:
     """Start ``dispatcher serve`` on 127.0.0.1 (free ports) and wait for its ready file."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -96,7 +97,7 @@ def start_serve(
              "--role", role, "--grpc-port", "0", "--metrics-port", "0",
              "--solver-workers", str(solver_workers), "--lease-ttl-ms", str(lease_ttl_ms),
              "--log-level", "WARNING", "--state-dir", str(workdir / name),
-             "--ready-file", str(ready)],
+             "--ready-file", str(ready), *extra_args],
             stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
             env=dict(os.environ, PYTHONUNBUFFERED="1"),
         )  # fmt: skip

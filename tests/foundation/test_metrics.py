@@ -48,6 +48,9 @@ CONTRACT: dict[str, tuple[str, tuple[str, ...]]] = {
     "dispatch_event_subscribers": ("gauge", ()),
     "dispatch_store_conflicts_total": ("counter", ("kind",)),
     "dispatch_rejected_requests_total": ("counter", ("reason",)),
+    "dispatch_webhook_delivery_seconds": ("histogram", ()),
+    "dispatch_webhook_attempts_total": ("counter", ("outcome",)),
+    "dispatch_webhook_dead_letters_total": ("counter", ()),
 }
 
 

@@ -64,6 +64,9 @@ def test_every_setting_loads_from_a_full_toml_file(tmp_path: Path) -> None:
         if f.default is None:
             continue
         value = f.default
+        if isinstance(value, bool):
+            lines.append(f"{f.name} = {str(value).lower()}")  # TOML's true / false
+            continue
         lines.append(
             f"{f.name} = {value!r}"
             if not isinstance(value, Path | str)

@@ -1,0 +1,1 @@
+"""Outbound webhooks: subscriptions, Standard Webhooks signing, SSRF guard, delivery."""

@@ -1,0 +1,371 @@
+"""Webhook delivery from the event streams: at least once, in order per ticket.
+
+Work is split in *partitions*: one (region stream or replay stream, subscription) pair.
+Every process running delivery looks for partitions once a second and takes the free ones
+by lease (``SET NX PX``, renewed every third of its TTL), so each partition has one
+deliverer at a time and any process may be it. A partition reads its stream through the
+subscription's consumer group: first it claims every entry still pending (read by a holder
+that died or lost the lease before acknowledging it: sent again, hence *at least once*),
+then new entries. Each batch is split by ticket (technician for technician events): one
+ticket's events go one after the other, each acknowledged (``XACK``) once the receiver
+answered 2xx, while different tickets go concurrently. A failed attempt is retried with
+exponential backoff and jitter; after ``dead_letter_after_s`` the event becomes a dead
+letter and its ticket's next events follow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dispatcher.api.convert import webhook_body
+from dispatcher.store import keys
+from dispatcher.store.codec import event_from_entry
+from dispatcher.store.webhooks import Entry, WebhookStore
+from dispatcher.webhooks.model import DeadLetter
+from dispatcher.webhooks.sender import Sender
+from dispatcher.webhooks.targets import address_policy
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import redis.asyncio as aioredis
+
+    from dispatcher.runtime.context import AppContext
+    from dispatcher.runtime.metrics import DispatchMetrics
+    from dispatcher.webhooks.model import Subscription
+
+logger = logging.getLogger(__name__)
+
+DISCOVER_S = 1.0
+"""How often a process looks for subscriptions, regions and free partitions."""
+READ_BLOCK_MS = 1000
+BATCH = 500
+"""Entries read per batch; a batch's tickets are delivered concurrently."""
+CONCURRENCY = 64
+"""Tickets of one partition in flight at once."""
+RETRY_BASE_S = 0.25
+"""First retry pause (then doubling up to ``retry_max_s``), jittered."""
+REPLAY = ""
+"""The ``region`` of a subscription's replay partition."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    timeout_s: float = 10.0
+    retry_max_s: float = 300.0
+    dead_letter_after_s: float = 86_400.0
+    lease_ttl_ms: int = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One webhook to send: what the receiver gets, and where it came from."""
+
+    entry_id: str
+    webhook_id: str
+    region: str
+    event_id: str
+    event_type: str
+    ticket_id: str
+    order_key: str
+    occurred_ms: int
+    body: bytes
+
+
+def backoff_s(attempt: int, retry_max_s: float, rng: random.Random) -> float:
+    """Pause after failed attempt ``attempt`` (1-based): exponential, capped, with "equal
+    jitter" (half fixed, half random) so that retries of many events spread out."""
+    ceiling = min(retry_max_s, RETRY_BASE_S * 2 ** (attempt - 1))
+    return float(ceiling / 2 + rng.uniform(0, ceiling / 2))
+
+
+def webhook_id(region: str, event_id: str) -> str:
+    """The webhook-id of an event: stable across retries, replays and processes."""
+    return f"evt_{region}_{event_id}"
+
+
+def message_from_event_entry(
+    sub: Subscription, region: str, entry: Entry
+) -> Message | None:
+    """The webhook of a region stream entry, or None when the subscription filters it out."""
+    entry_id, fields = entry
+    if not sub.wants_type(fields.get("type", "")):
+        return None
+    event = event_from_entry(region, entry_id, fields)
+    order = event.ticket_id or (
+        "tech:" + event.technician_id if event.technician_id else entry_id
+    )
+    return Message(
+        entry_id=entry_id,
+        webhook_id=webhook_id(region, entry_id),
+        region=region,
+        event_id=entry_id,
+        event_type=event.type.value,
+        ticket_id=event.ticket_id,
+        order_key=order,
+        occurred_ms=event.occurred_at_ms or int(entry_id.split("-")[0]),
+        body=webhook_body(event),
+    )
+
+
+def message_from_replay_entry(entry: Entry) -> Message:
+    """A replayed dead letter: the same webhook-id and body as first sent."""
+    entry_id, f = entry
+    return Message(
+        entry_id=entry_id,
+        webhook_id=f["wid"],
+        region=f["region"],
+        event_id=f["eid"],
+        event_type=f["type"],
+        ticket_id=f["tk"],
+        order_key=f["tk"] or f["eid"],
+        occurred_ms=int(entry_id.split("-")[0]),  # the replay's time
+        body=f["body"].encode(),
+    )
+
+
+class Deliverer:
+    """The delivery work of one process (a background task of ``dispatcher serve``)."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        metrics: DispatchMetrics,
+        sender: Sender,
+        settings: DeliverySettings,
+        *,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        self.store = WebhookStore(redis)
+        self.metrics = metrics
+        self.sender = sender
+        self.settings = settings
+        # the pid makes a consumer findable in XINFO CONSUMERS (operators, the crash test)
+        self.consumer = f"wh-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._stop = stop or asyncio.Event()
+        self._tasks: dict[tuple[str, str, str], asyncio.Task[None]] = {}
+        self._rng = random.Random()
+
+    async def run(self) -> None:
+        """Find partitions and keep one task per partition held, until cancelled."""
+        try:
+            while not self._stop.is_set():
+                try:
+                    await self._discover()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # Redis down: the health watcher reports it
+                    logger.warning("webhook discovery failed: %s", exc)
+                await asyncio.sleep(DISCOVER_S)
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
+        await self.sender.aclose()
+
+    async def _discover(self) -> None:
+        wanted: dict[tuple[str, str, str], Subscription] = {}
+        for tenant in await self.store.tenants():
+            subs = await self.store.subscriptions(tenant)
+            if not subs:
+                continue
+            regions = await self.store.regions(tenant)
+            for sub in subs:
+                wanted[(tenant, sub.subscription_id, REPLAY)] = sub
+                for region in regions:
+                    if sub.wants_region(region):
+                        wanted[(tenant, sub.subscription_id, region)] = sub
+        for key, task in list(self._tasks.items()):
+            if task.done() or key not in wanted:
+                task.cancel()
+                del self._tasks[key]
+        for key, sub in wanted.items():
+            if key in self._tasks:
+                continue
+            tenant, _, region = key
+            stream = self._stream(tenant, sub, region)
+            lease = keys.webhook_lease_key(stream, sub.subscription_id)
+            ttl = self.settings.lease_ttl_ms
+            if await self.store.acquire(lease, self.consumer, ttl):
+                self._tasks[key] = asyncio.create_task(
+                    self._partition(tenant, sub, region, stream, lease),
+                    name=f"webhooks:{tenant}/{sub.subscription_id}/{region or 'replay'}",
+                )
+
+    @staticmethod
+    def _stream(tenant: str, sub: Subscription, region: str) -> str:
+        if region == REPLAY:
+            return keys.webhook_replay_key(tenant, sub.subscription_id)
+        return keys.events_key(tenant, region)
+
+    async def _partition(
+        self, tenant: str, sub: Subscription, region: str, stream: str, lease: str
+    ) -> None:
+        group = keys.WEBHOOK_GROUP_PREFIX + sub.subscription_id
+        me = asyncio.current_task()
+        assert me is not None
+        keeper = asyncio.create_task(self._keep_lease(lease, me))
+        try:
+            # a region's group starts at the subscription's creation: no older events
+            start = "0-0" if region == REPLAY else f"{sub.created_at_ms}-0"
+            await self.store.ensure_group(stream, group, start)
+            pending = await self.store.claim_pending(
+                stream, group, self.consumer, BATCH
+            )
+            if pending:
+                logger.info(
+                    "webhooks %s/%s: sending %d unacknowledged events again",
+                    tenant,
+                    sub.subscription_id,
+                    len(pending),
+                )
+            for lo in range(0, len(pending), BATCH):
+                await self._deliver_batch(
+                    tenant, sub, region, stream, group, pending[lo : lo + BATCH]
+                )
+            while not self._stop.is_set():
+                entries = await self.store.read_new(
+                    stream, group, self.consumer, BATCH, READ_BLOCK_MS
+                )
+                if entries:
+                    await self._deliver_batch(
+                        tenant, sub, region, stream, group, entries
+                    )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # ends the partition; discovery takes it up again
+            logger.warning(
+                "webhooks %s/%s/%s stopped: %s",
+                tenant,
+                sub.subscription_id,
+                region or "replay",
+                exc,
+            )
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.store.release(lease, self.consumer))
+
+    async def _keep_lease(self, lease: str, holder: asyncio.Task[None]) -> None:
+        ttl = self.settings.lease_ttl_ms
+        while True:
+            await asyncio.sleep(ttl / 3000)
+            try:
+                held = await self.store.renew(lease, self.consumer, ttl)
+            except Exception as exc:
+                logger.warning("webhook lease renewal failed: %s", exc)
+                held = False
+            if not held:
+                holder.cancel()
+                return
+
+    async def _deliver_batch(
+        self,
+        tenant: str,
+        sub: Subscription,
+        region: str,
+        stream: str,
+        group: str,
+        entries: Sequence[Entry],
+    ) -> None:
+        chains: dict[str, list[Message]] = defaultdict(list)
+        skipped: list[str] = []
+        for entry in entries:
+            message = (
+                message_from_replay_entry(entry)
+                if region == REPLAY
+                else message_from_event_entry(sub, region, entry)
+            )
+            if message is None:
+                skipped.append(entry[0])
+            else:
+                chains[message.order_key].append(message)
+        await self.store.ack(stream, group, skipped)
+        limit = asyncio.Semaphore(CONCURRENCY)
+
+        async def chain(messages: list[Message]) -> None:
+            async with limit:
+                for m in messages:
+                    await self._deliver(tenant, sub, m)
+                    await self.store.ack(stream, group, [m.entry_id])
+
+        await asyncio.gather(*(chain(c) for c in chains.values()))
+
+    async def _deliver(self, tenant: str, sub: Subscription, m: Message) -> None:
+        """Send until the receiver takes it or its time is up (then dead-letter it)."""
+        first_ms = int(time.time() * 1000)
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = await self.sender.send(sub, m.webhook_id, m.body)
+            self.metrics.webhook_attempts_total.labels(outcome=outcome.outcome).inc()
+            now = time.time()
+            if outcome.delivered:
+                self.metrics.webhook_delivery_seconds.observe(
+                    max(0.0, now - m.occurred_ms / 1000)
+                )
+                return
+            left_s = self.settings.dead_letter_after_s - (now - first_ms / 1000)
+            if left_s <= 0:
+                await self.store.add_dead_letter(
+                    tenant,
+                    sub.subscription_id,
+                    DeadLetter(
+                        dead_letter_id="",
+                        webhook_id=m.webhook_id,
+                        region=m.region,
+                        event_id=m.event_id,
+                        event_type=m.event_type,
+                        ticket_id=m.ticket_id,
+                        attempts=attempt,
+                        last_error=outcome.error,
+                        first_attempt_at_ms=first_ms,
+                        dead_at_ms=int(now * 1000),
+                        body=m.body,
+                    ),
+                )
+                self.metrics.webhook_dead_letters_total.inc()
+                logger.warning(
+                    "webhook %s to %s dead-lettered after %d attempts: %s",
+                    m.webhook_id,
+                    sub.subscription_id,
+                    attempt,
+                    outcome.error,
+                )
+                return
+            pause = backoff_s(attempt, self.settings.retry_max_s, self._rng)
+            await asyncio.sleep(min(pause, left_s))
+
+
+
+def deliverer(ctx: AppContext, redis: aioredis.Redis) -> Deliverer:
+    """The process's deliverer, on ``redis`` (a client for blocking reads), with the
+    server's settings; ``run`` is its background task."""
+    settings = ctx.settings
+    return Deliverer(
+        redis,
+        ctx.metrics,
+        Sender(address_policy(settings), settings.webhook_timeout_s),
+        DeliverySettings(
+            timeout_s=settings.webhook_timeout_s,
+            retry_max_s=settings.webhook_retry_max_s,
+            dead_letter_after_s=settings.webhook_dead_letter_after_s,
+            lease_ttl_ms=settings.webhook_lease_ttl_ms,
+        ),
+        stop=ctx.shutdown_event,
+    )
