@@ -352,7 +352,6 @@ class Deliverer:
             await asyncio.sleep(min(pause, left_s))
 
 
-
 def deliverer(ctx: AppContext, redis: aioredis.Redis) -> Deliverer:
     """The process's deliverer, on ``redis`` (a client for blocking reads), with the
     server's settings; ``run`` is its background task."""
