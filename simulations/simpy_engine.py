@@ -1,7 +1,7 @@
 """The same engine with SimPy's ``Environment`` as its clock and event queue.
 
-Kept as the measured alternative to the plain ``heapq`` core (STYLE §8: decide by
-measurement): every handler is shared with :class:`simulations.engine.Engine`; only the
+Kept as the measured alternative to the plain ``heapq`` core (the choice of engine is
+decided by measurement): every handler is shared with :class:`simulations.engine.Engine`; only the
 event queue differs. Events are scheduled with ``priority = kind`` so SimPy orders ties by
 (time, kind, insertion), exactly like the heap core; both therefore produce the same log,
 which ``tests/simulations/test_simpy_equivalence.py`` checks and

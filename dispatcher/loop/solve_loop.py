@@ -1,6 +1,6 @@
 """The continuous solve loop: per held region, snapshot -> solve in a worker -> fenced commit.
 
-SPEC §6. One ``SolveLoop`` runs in every process with the solver role. Its ``LeaseManager``
+docs/DESIGN.md §6. One ``SolveLoop`` runs in every process with the solver role. Its ``LeaseManager``
 decides which regions this process holds; for each it runs a ``RegionWorker`` task that
 wakes up when the region's event stream shows a change (debounced by the policy's
 ``debounce_ms``), when the cadence tick comes (``cadence_s``: slack shrinks as the clock

@@ -91,7 +91,7 @@ OTHER_REGION = "other"
 
 class RegionCap:
     """Bounds the client-chosen ``region`` label: the first ``limit`` distinct regions keep
-    their name, every later one is reported as ``other`` (SPEC §8: bounded labels)."""
+    their name, every later one is reported as ``other`` (docs/DESIGN.md §8: bounded labels)."""
 
     def __init__(self, limit: int = DEFAULT_MAX_REGIONS) -> None:
         self.limit = limit

@@ -1,7 +1,7 @@
 """A burst of concurrent RPCs, more than the Redis client's connection pool holds at once,
 is served (queued for a connection), not failed with UNAVAILABLE "Too many connections";
 and an open event stream survives it, so a client keeps getting its assignment events and
-the tickets it cancels free their technicians' queue places (SPEC §3, liveness).
+the tickets it cancels free their technicians' queue places (docs/DESIGN.md §3, liveness).
 
 Before the fix, the API process's ``redis.asyncio`` pool (100 connections, non-blocking)
 raised ``MaxConnectionsError`` beyond 100 commands in flight: RPCs and the WatchEvents

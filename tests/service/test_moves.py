@@ -122,7 +122,7 @@ TICKETS = [f"P{i}" for i in range(5)]
 
 
 class MoveMachine(RedisMachine):
-    """Invariants 1 and 4 of SPEC §3 across two regions while tickets move between them."""
+    """Invariants 1 and 4 of docs/DESIGN.md §3 across two regions while tickets move between them."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -1,4 +1,4 @@
-"""Hypothesis stateful test: random operation sequences on the real store keep SPEC §3
+"""Hypothesis stateful test: random operation sequences on the real store keep docs/DESIGN.md §3
 invariants 1 (nothing acknowledged is lost), 2 (one holder, capacity) and 4 (one event per
 change, in order per ticket), also with retention sweeps that delete closed tickets (whose
 ids may then be submitted again)."""
