@@ -453,6 +453,38 @@ ROWS: list[tuple[str, list[Panel]]] = [
             ),
         ],
     ),
+    (
+        "Webhooks",
+        [
+            timeseries(
+                "Webhook delivery latency (event to receiver's 2xx)",
+                "s",
+                *quantiles("dispatch_webhook_delivery_seconds", ""),
+                desc="Tens of ms on healthy receivers; grows while a receiver is down and "
+                "retries catch up.",
+            ),
+            timeseries(
+                "Webhook attempts by outcome",
+                "ops",
+                (
+                    f"sum by (outcome) (rate(dispatch_webhook_attempts_total[{RATE}]))",
+                    "{{outcome}}",
+                ),
+                desc="delivered, http_error (non-2xx, redirects included), timeout, network, "
+                "refused (SSRF guard).",
+            ),
+            timeseries(
+                "Webhook dead letters",
+                "short",
+                (
+                    f"sum(increase(dispatch_webhook_dead_letters_total[{RATE}]))",
+                    "dead-lettered",
+                ),
+                desc="Events given up on after webhook_dead_letter_after_s; "
+                "ListWebhookDeadLetters shows them, ReplayWebhookDeadLetters resends them.",
+            ),
+        ],
+    ),
 ]
 
 
