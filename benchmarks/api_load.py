@@ -35,10 +35,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from dispatcher.backend.serve_process import start_serve
 
-from e2e_latency import start_serve  # noqa: E402  (the product started as deployed)
+ROOT = Path(__file__).resolve().parent.parent
 
 BATCH = 1000
 OPEN_LOAD_PCTS = (60, 70, 80)
@@ -76,7 +75,10 @@ async def _serve_echo() -> None:
 
 def _spawn(args: list[str]) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        [sys.executable, "-m", "benchmarks.api_load", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -280,7 +282,8 @@ def _run_loadgen(
     out = subprocess.run(
         [
             sys.executable,
-            __file__,
+            "-m",
+            "benchmarks.api_load",
             "loadgen",
             target,
             mode,
@@ -352,8 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory() as tmp:
         redis = EmbeddedRedis(Path(tmp), durability=args.durability).start()
-        product, info = start_serve(redis.url, "api", Path(tmp), "api")
-        product_port = int(info["grpc_port"])
+        # the product as deployed: dispatcher serve --role api
+        served = start_serve(redis.url, Path(tmp), "api", role="api", lease_ttl_ms=None)
+        product, product_port = served.proc, served.grpc_port
         echo, echo_port = _spawn(["serve-echo"])
         try:
             import redis as redis_sync

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -93,7 +92,6 @@ def main() -> None:
             for name in BASELINES
         ]
         if args.with_loop:
-            sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
             from tests.solver.test_solver_baselines import _reference
 
             runs.append(

@@ -37,23 +37,20 @@ import json
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.cluster.serve_procs import (  # noqa: E402  (after the sys.path line)
-    ServeProcess,
+from dispatcher.backend.serve_process import ServeProcess, start_serve
+from tests.cluster.serve_procs import (
     region_names,
-    start_serve,
     stubs,
     technician,
     ticket_request,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 if TYPE_CHECKING:
     from collections.abc import Collection

@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+
 
 TENANT = "default"  # dev-mode auth: every call is tenant 'default', role admin
 SKILLS = ("electrical", "plumbing", "hvac", "general")
@@ -92,51 +92,6 @@ def _cpu_s(pid: int, descendants: bool = True) -> float:
 
 
 # --- servers ----------------------------------------------------------------------------------
-
-
-def start_serve(
-    redis_url: str, role: str, workdir: Path, name: str, workers: int = 1
-) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    ready = workdir / f"{name}.json"
-    with (workdir / f"{name}.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dispatcher",
-                "serve",
-                "--redis-url",
-                redis_url,
-                "--role",
-                role,
-                "--grpc-port",
-                "0",
-                "--metrics-port",
-                "0",
-                "--solver-workers",
-                str(workers),
-                "--log-level",
-                os.environ.get("E2E_SOLVER_LOG_LEVEL", "WARNING")
-                if role == "solver"
-                else "WARNING",
-                "--state-dir",
-                str(workdir / name),
-                "--ready-file",
-                str(ready),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-    deadline = time.monotonic() + 90
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(
-                f"{name} did not start:\n" + (workdir / f"{name}.log").read_text()
-            )
-        time.sleep(0.05)
-    return proc, json.loads(ready.read_text())
 
 
 # --- load -----------------------------------------------------------------------------------
@@ -659,38 +614,37 @@ def main() -> int:
         args.duration, args.baseline_s = 10.0, 5.0
 
     from dispatcher.backend.embedded import EmbeddedRedis
+    from dispatcher.backend.serve_process import ServeProcess, start_serve
 
-    procs: list[subprocess.Popen[bytes]] = []
+    procs: list[ServeProcess] = []
     with tempfile.TemporaryDirectory(prefix="e2e-bench-") as tmp:
         workdir = Path(os.environ.get("E2E_WORKDIR") or tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         redis = EmbeddedRedis(workdir / "redis", durability="no").start()
         try:
-            api, info = start_serve(redis.url, "api", workdir, "api")
+            api = start_serve(redis.url, workdir, "api", role="api", lease_ttl_ms=None)
             procs.append(api)
-            pids = {"api": api.pid, "redis": redis.pid or 0}
-            metric_ports = {"api": info["metrics_port"]}
+            pids = {"api": api.proc.pid, "redis": redis.pid or 0}
+            metric_ports = {"api": api.metrics_port}
             for i in range(args.solvers):
-                proc, sinfo = start_serve(
-                    redis.url, "solver", workdir, f"solver{i}", args.solver_workers
+                solver = start_serve(
+                    redis.url,
+                    workdir,
+                    f"solver{i}",
+                    role="solver",
+                    lease_ttl_ms=None,
+                    solver_workers=args.solver_workers,
+                    log_level=os.environ.get("E2E_SOLVER_LOG_LEVEL", "WARNING"),
                 )
-                procs.append(proc)
-                pids[f"solver{i}"] = proc.pid
-                metric_ports[f"solver{i}"] = sinfo["metrics_port"]
+                procs.append(solver)
+                pids[f"solver{i}"] = solver.proc.pid
+                metric_ports[f"solver{i}"] = solver.metrics_port
             pids["loadgen"] = os.getpid()
-            result = asyncio.run(
-                _run_load(args, f"127.0.0.1:{info['grpc_port']}", redis.url, pids)
-            )
+            result = asyncio.run(_run_load(args, api.target, redis.url, pids))
             result["service_metrics"] = _scrape(metric_ports)
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            for served in procs:
+                served.stop()
             redis.stop()
 
     base, full = result.get("baseline"), result.get("load")

@@ -41,17 +41,16 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from simulations.cli import COMPARE_METRICS, print_summary, quality_verdict
+from simulations.engine import Engine
+from simulations.kpi import run_kpis
+from simulations.policies import make_policy
+from simulations.runner import Run, kpi_table, run_once, seeds_for, summarize
+from simulations.scenario import load_scenario
+from simulations.simpy_engine import SimpyEngine
+from simulations.streams import build_roster, build_stream
 
-from simulations.cli import COMPARE_METRICS, print_summary, quality_verdict  # noqa: E402
-from simulations.engine import Engine  # noqa: E402
-from simulations.kpi import run_kpis  # noqa: E402
-from simulations.policies import make_policy  # noqa: E402
-from simulations.runner import Run, kpi_table, run_once, seeds_for, summarize  # noqa: E402
-from simulations.scenario import load_scenario  # noqa: E402
-from simulations.simpy_engine import SimpyEngine  # noqa: E402
-from simulations.streams import build_roster, build_stream  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _core_run(cls: type[Engine], sc, policy: str, seed: int) -> tuple[dict, object]:  # type: ignore[no-untyped-def]

@@ -28,13 +28,12 @@ import grpc.aio
 import pytest
 
 from dispatcher.backend.cluster import connect_cluster
+from dispatcher.backend.serve_process import ServeProcess, start_serve
 from dispatcher.store import keys
 
 from .serve_procs import (
     TENANT,
-    ServeProcess,
     region_names,
-    start_serve,
     stubs,
     technician,
     ticket_request,

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import grpc.aio
 import pytest
 
+from dispatcher.backend.serve_process import start_serve
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
 from dispatcher.store.keys import WEBHOOK_GROUP_PREFIX, events_key
-from tests.cluster.serve_procs import start_serve
 from tests.webhooks.conftest import ticket
 
 if TYPE_CHECKING:
