@@ -2,7 +2,8 @@
 supervisor notices, recovery of interrupted moves) and SLA_AT_RISK signals after a solve.
 
 The rules themselves are pure functions in ``dispatcher.sla``; this module turns their
-results into fenced store writes and events for the ``RegionWorker`` of ``loop.solve_loop``.
+results into fenced store writes and events for the ``RegionWorker`` of ``loop.solve_loop``
+(``SlaStep``, built once per solve loop with its collaborators).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from dispatcher.sla import (
 )
 
 if TYPE_CHECKING:
-    from dispatcher.loop.solve_loop import SolveLoop
+    from dispatcher.runtime.metrics import DispatchMetrics
+    from dispatcher.store.moves import TicketMover
+    from dispatcher.store.sla import SlaRecorder
     from dispatcher.store.state import RegionSnapshot
     from solver.model import Solution
     from solver.policy import Policy
@@ -58,148 +61,163 @@ def supervisor_notice(e: Escalation, region: str) -> str:
     )
 
 
-async def run_clock_rules(
-    lp: SolveLoop,
-    snap: RegionSnapshot,
-    policy: Policy,
-    token: str,
-    now_ms: int,
-    *,
-    complete: bool = True,
-    marks: dict[str, SlaMarks] | None = None,
-) -> tuple[bool, float, list[Widening]]:
-    """Breaches and escalations due now; returns (priorities changed, next due time, the
-    escalated tickets to widen to a neighbouring region).
+class SlaStep:
+    """The solve loop's SLA work, built with what it writes through."""
 
-    ``marks``: the region's SLA marks when the caller already read them."""
-    widen: list[Widening] = []
-    # moves out of this region interrupted by a crash (or a lost lease) complete here
-    for ticket_id in await lp.mover.unfinished(snap.tenant, snap.region):
-        await lp.mover.finish(snap.tenant, snap.region, ticket_id)
-    if marks is None:
-        marks = await lp.sla.marks(snap.tenant, snap.region)
-    if (
-        complete
-    ):  # marks of closed tickets go; a bounded read does not list every open one
-        open_ids = {t.ticket_id for t in snap.tickets}
-        await lp.sla.forget(
-            snap.tenant, snap.region, [k for k in marks if k not in open_ids]
-        )
-    clock: list[ClockTicket] = []
-    for t in snap.tickets:
-        created_s = t.created_at_ms / 1000.0
-        response, resolution = ticket_due_times(policy, t)
-        clock.append(
-            ClockTicket(
-                t.ticket_id,
-                t.priority,
-                t.status.value,
-                created_s,
-                response,
-                resolution,
-                marks.get(t.ticket_id, SlaMarks()),
+    def __init__(
+        self,
+        sla: SlaRecorder,
+        mover: TicketMover,
+        metrics: DispatchMetrics,
+        events_maxlen: int,
+    ) -> None:
+        self.sla = sla
+        self.mover = mover
+        self.metrics = metrics
+        self.events_maxlen = events_maxlen
+
+    async def run_clock_rules(
+        self,
+        snap: RegionSnapshot,
+        policy: Policy,
+        token: str,
+        now_ms: int,
+        *,
+        complete: bool = True,
+        marks: dict[str, SlaMarks] | None = None,
+    ) -> tuple[bool, float, list[Widening]]:
+        """Breaches and escalations due now; returns (priorities changed, next due time, the
+        escalated tickets to widen to a neighbouring region).
+
+        ``marks``: the region's SLA marks when the caller already read them."""
+        widen: list[Widening] = []
+        # moves out of this region interrupted by a crash (or a lost lease) complete here
+        for ticket_id in await self.mover.unfinished(snap.tenant, snap.region):
+            await self.mover.finish(snap.tenant, snap.region, ticket_id)
+        if marks is None:
+            marks = await self.sla.marks(snap.tenant, snap.region)
+        if (
+            complete
+        ):  # marks of closed tickets go; a bounded read does not list every open one
+            open_ids = {t.ticket_id for t in snap.tickets}
+            await self.sla.forget(
+                snap.tenant, snap.region, [k for k in marks if k not in open_ids]
             )
-        )
-    now_s = now_ms / 1000.0
-    found_breaches = breaches(clock, now_s)
-    found_escalations = escalations(policy, clock, now_s)
-    actions = [
-        SlaAction(
-            "breach",
-            b.ticket_id,
-            b.kind,
-            "",
-            json.dumps({"due_ms": str(_ms(b.due_s))}),
-        )
-        for b in found_breaches
-    ]
-    for e in found_escalations:
-        details = {
-            "old_priority": f"P{e.old_priority}",
-            "condition": e.rule.condition,
-        }
-        if e.rule.widen_to_neighbours:
-            details["widen_to"] = ",".join(policy.neighbours.get(snap.region, ()))
-        if e.rule.notify_supervisor:
-            details["supervisor_target"] = e.rule.supervisor_target
-            details["notice"] = supervisor_notice(e, snap.region)
-        actions.append(
+        clock: list[ClockTicket] = []
+        for t in snap.tickets:
+            created_s = t.created_at_ms / 1000.0
+            response, resolution = ticket_due_times(policy, t)
+            clock.append(
+                ClockTicket(
+                    t.ticket_id,
+                    t.priority,
+                    t.status.value,
+                    created_s,
+                    response,
+                    resolution,
+                    marks.get(t.ticket_id, SlaMarks()),
+                )
+            )
+        now_s = now_ms / 1000.0
+        found_breaches = breaches(clock, now_s)
+        found_escalations = escalations(policy, clock, now_s)
+        actions = [
             SlaAction(
-                "esc",
-                e.ticket_id,
-                e.rule.name,
-                str(e.new_priority),
-                json.dumps(details),
+                "breach",
+                b.ticket_id,
+                b.kind,
+                "",
+                json.dumps({"due_ms": str(_ms(b.due_s))}),
             )
+            for b in found_breaches
+        ]
+        for e in found_escalations:
+            details = {
+                "old_priority": f"P{e.old_priority}",
+                "condition": e.rule.condition,
+            }
+            if e.rule.widen_to_neighbours:
+                details["widen_to"] = ",".join(policy.neighbours.get(snap.region, ()))
+            if e.rule.notify_supervisor:
+                details["supervisor_target"] = e.rule.supervisor_target
+                details["notice"] = supervisor_notice(e, snap.region)
+            actions.append(
+                SlaAction(
+                    "esc",
+                    e.ticket_id,
+                    e.rule.name,
+                    str(e.new_priority),
+                    json.dumps(details),
+                )
+            )
+        applied = await self.sla.apply(
+            snap.tenant, snap.region, token, actions, self.events_maxlen
         )
-    applied = await lp.sla.apply(
-        snap.tenant, snap.region, token, actions, lp.store.events_maxlen
-    )
-    if not applied:
-        return False, next_clock_deadline(policy, clock, now_s), widen
-    m = lp.metrics
-    for b, ok in zip(found_breaches, applied, strict=False):
-        if ok and m is not None:
-            m.sla_breaches_total.labels(priority=f"P{b.priority}", kind=b.kind).inc()
-    esc_applied = applied[len(found_breaches) :]
-    changed = False
-    for e, ok in zip(found_escalations, esc_applied, strict=True):
-        if not ok:
-            continue
-        changed = changed or e.new_priority != e.old_priority
-        neighbours = policy.neighbours.get(snap.region, ())
-        if e.rule.widen_to_neighbours and neighbours:
-            widen.append(Widening(e.ticket_id, e.rule.name, neighbours))
-        if m is not None:
-            m.escalations_total.labels(priority=f"P{e.old_priority}").inc()
-    return changed, next_clock_deadline(policy, clock, now_s), widen
-
-
-async def signal_at_risk(
-    lp: SolveLoop,
-    snap: RegionSnapshot,
-    token: str,
-    sol: Solution,
-    problem: ProblemParts,
-    maps: IndexMaps,
-) -> None:
-    """SLA_AT_RISK once per ticket predicted to miss a due time."""
-    due = problem.tickets
-    rows = at_risk_rows(
-        sol,
-        due["response_due_s"],
-        due["resolution_due_s"],
-        due["created_s"],
-        problem.now_s,
-    )
-    # The dispatch_queue_at_risk gauge belongs to the queue statistics (handlers), which
-    # cover every region; the loop counts what it signals (dispatch_sla_at_risk_total).
-    m = lp.metrics
-    if not len(rows):
-        return
-    marks = await lp.sla.marks(snap.tenant, snap.region)
-    actions = [
-        SlaAction(
-            "risk",
-            maps.ticket_ids[i],
-            details=json.dumps(
-                {
-                    "predicted_start_ms": str(_ms(float(sol.start_s[i]))),
-                    "response_due_ms": str(_ms(float(due["response_due_s"][i]))),
-                    "reason": _REASON_NAMES[int(sol.reason[i])],
-                }
-            ),
-        )
-        for i in rows
-        if not marks.get(maps.ticket_ids[i], SlaMarks()).at_risk
-    ]
-    applied = await lp.sla.apply(
-        snap.tenant, snap.region, token, actions, lp.store.events_maxlen
-    )
-    if m is not None and applied:
-        prio = {t.ticket_id: t.priority for t in snap.tickets}
-        for a, ok in zip(actions, applied, strict=True):
+        if not applied:
+            return False, next_clock_deadline(policy, clock, now_s), widen
+        m = self.metrics
+        for b, ok in zip(found_breaches, applied, strict=False):
             if ok:
-                m.sla_at_risk_total.labels(
-                    priority=f"P{prio.get(a.ticket_id, 4)}"
+                m.sla_breaches_total.labels(
+                    priority=f"P{b.priority}", kind=b.kind
                 ).inc()
+        esc_applied = applied[len(found_breaches) :]
+        changed = False
+        for e, ok in zip(found_escalations, esc_applied, strict=True):
+            if not ok:
+                continue
+            changed = changed or e.new_priority != e.old_priority
+            neighbours = policy.neighbours.get(snap.region, ())
+            if e.rule.widen_to_neighbours and neighbours:
+                widen.append(Widening(e.ticket_id, e.rule.name, neighbours))
+            m.escalations_total.labels(priority=f"P{e.old_priority}").inc()
+        return changed, next_clock_deadline(policy, clock, now_s), widen
+
+    async def signal_at_risk(
+        self,
+        snap: RegionSnapshot,
+        token: str,
+        sol: Solution,
+        problem: ProblemParts,
+        maps: IndexMaps,
+    ) -> None:
+        """SLA_AT_RISK once per ticket predicted to miss a due time."""
+        due = problem.tickets
+        rows = at_risk_rows(
+            sol,
+            due["response_due_s"],
+            due["resolution_due_s"],
+            due["created_s"],
+            problem.now_s,
+        )
+        # The dispatch_queue_at_risk gauge belongs to the queue statistics (handlers), which
+        # cover every region; the loop counts what it signals (dispatch_sla_at_risk_total).
+        m = self.metrics
+        if not len(rows):
+            return
+        marks = await self.sla.marks(snap.tenant, snap.region)
+        actions = [
+            SlaAction(
+                "risk",
+                maps.ticket_ids[i],
+                details=json.dumps(
+                    {
+                        "predicted_start_ms": str(_ms(float(sol.start_s[i]))),
+                        "response_due_ms": str(_ms(float(due["response_due_s"][i]))),
+                        "reason": _REASON_NAMES[int(sol.reason[i])],
+                    }
+                ),
+            )
+            for i in rows
+            if not marks.get(maps.ticket_ids[i], SlaMarks()).at_risk
+        ]
+        applied = await self.sla.apply(
+            snap.tenant, snap.region, token, actions, self.events_maxlen
+        )
+        if applied:
+            prio = {t.ticket_id: t.priority for t in snap.tickets}
+            for a, ok in zip(actions, applied, strict=True):
+                if ok:
+                    m.sla_at_risk_total.labels(
+                        priority=f"P{prio.get(a.ticket_id, 4)}"
+                    ).inc()

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from redis.exceptions import RedisError
 
-from dispatcher.loop.duplicate_step import link_duplicates
+from dispatcher.loop.duplicate_step import DuplicateStep
 from dispatcher.loop.leases import DEFAULT_LEASE_TTL_MS, LeaseManager, RegionRef
 from dispatcher.loop.pool import SolveOutput, SolverPool
 from dispatcher.loop.problem import (
@@ -46,7 +46,7 @@ from dispatcher.loop.problem import (
     build_problem_parts,
     plan_decisions,
 )
-from dispatcher.loop.sla_step import run_clock_rules, signal_at_risk
+from dispatcher.loop.sla_step import SlaStep
 from dispatcher.loop.snapshot import (
     QUEUED_PER_PLACE,
     ViewCache,
@@ -232,8 +232,8 @@ class RegionWorker:
             return float("inf")
         now_ms = snap.taken_at_ms
         complete = self.reader is not None and not self.reader.truncated
-        held = await link_duplicates(
-            lp, self.checked, snap, policy, token, complete=complete
+        held = await lp.duplicate_step.link_duplicates(
+            self.checked, snap, policy, token, complete=complete
         )
         t_dup = time.perf_counter()
         changed, next_clock = False, self.next_clock
@@ -244,8 +244,8 @@ class RegionWorker:
             # held ones and the most urgent QUEUED ones, which breach and escalate first;
             # the others are checked when they come into view. Reading the whole backlog
             # instead stalls the loop exactly when it is overloaded.
-            changed, next_clock, widen_now = await run_clock_rules(
-                lp, snap, policy, token, now_ms, complete=complete, marks=marks
+            changed, next_clock, widen_now = await lp.sla_step.run_clock_rules(
+                snap, policy, token, now_ms, complete=complete, marks=marks
             )
             self.last_clock, self.next_clock = now_s, next_clock
         if changed or widen_now:  # escalations changed versions: read again
@@ -278,7 +278,7 @@ class RegionWorker:
         self.solves += 1
         solve_id = f"{lp.leases.owner_id}:{region}:{self.solves}"
         await self._commit(snap, token, output, maps, rows, tech_views, solve_id)
-        await signal_at_risk(lp, snap, token, output.solution, problem, maps)
+        await lp.sla_step.signal_at_risk(snap, token, output.solution, problem, maps)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "solve %s: %d tickets x %d technicians; read+build %.1f ms (policy+snapshot "
@@ -415,7 +415,7 @@ class SolveLoop:
     def __init__(
         self,
         redis: aioredis.Redis,
-        metrics: DispatchMetrics | None = None,
+        metrics: DispatchMetrics,
         *,
         pool: SolverPool | None = None,
         lease_ttl_ms: int = DEFAULT_LEASE_TTL_MS,
@@ -440,6 +440,10 @@ class SolveLoop:
         self.duplicates = DuplicateIndex(redis)
         self.linker = DuplicateLinker(redis)
         self.mover = TicketMover(redis, self.store.events_maxlen)
+        self.sla_step = SlaStep(self.sla, self.mover, metrics, self.store.events_maxlen)
+        self.duplicate_step = DuplicateStep(
+            self.store, self.duplicates, self.linker, metrics
+        )
         self.pool = pool if pool is not None else SolverPool()
         manager_kwargs: dict[str, Any] = {"owner_id": owner_id} if owner_id else {}
         self.leases = LeaseManager(
