@@ -84,6 +84,10 @@ class Overloaded(DispatchError):
     """Load shed: too many requests in flight (RESOURCE_EXHAUSTED)."""
 
 
+class ShuttingDown(DispatchError):
+    """The server is stopping: a long-lived call ends so the client reconnects (UNAVAILABLE)."""
+
+
 class NotImplementedYet(DispatchError):
     """The RPC belongs to a later part of the product (UNIMPLEMENTED)."""
 

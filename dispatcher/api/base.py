@@ -29,6 +29,7 @@ from dispatcher.errors import (
     OutOfRange,
     Overloaded,
     PermissionDenied,
+    ShuttingDown,
     StaleVersion,
     Unauthenticated,
 )
@@ -57,6 +58,7 @@ ERROR_CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (Overloaded, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (NotImplementedYet, grpc.StatusCode.UNIMPLEMENTED),
+    (ShuttingDown, grpc.StatusCode.UNAVAILABLE),
     (TimeoutError, grpc.StatusCode.DEADLINE_EXCEEDED),
     # the Redis client's connection pool is full: shed load (before its base class below)
     (MaxConnectionsError, grpc.StatusCode.RESOURCE_EXHAUSTED),

@@ -25,6 +25,7 @@ from dispatcher.domain import Role
 from dispatcher.errors import (
     InvalidArgument,
     PermissionDenied,
+    ShuttingDown,
 )
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
+WATCH_START_KEY = "x-watch-start-id"
+"""Response header of WatchEvents: the position the watch started from (sent once live)."""
 
 QUEUE_METRICS_INTERVAL_S = 5.0
 """How often the queue gauges are recomputed from Redis."""
@@ -84,12 +88,18 @@ class EventService(ServicerBase, pb_grpc.EventServiceServicer):
                     and bool(request.after_event_ids)
                 ),
             )
+
+            async def started(start_id: str) -> None:
+                # the response headers tell the client its watch is live (see the .proto)
+                await context.send_initial_metadata(((WATCH_START_KEY, start_id),))
+
             stream = ev.watch(
                 self.services.watch_redis,
                 principal.tenant,
                 watch_request,
                 stop=self.ctx.shutdown_event,
                 metrics=self.ctx.metrics,
+                on_started=started,
             )
             async for events in stream:
                 if per_response == 1:
@@ -103,6 +113,10 @@ class EventService(ServicerBase, pb_grpc.EventServiceServicer):
                             for e in events[lo : lo + per_response]
                         ]
                     )
+            # the stream ends only when the server stops: not OK, so clients reconnect
+            raise ShuttingDown(
+                "server shutting down; reconnect and resume with after_event_ids"
+            )
 
 
 class InsightService(ServicerBase, pb_grpc.InsightServiceServicer):

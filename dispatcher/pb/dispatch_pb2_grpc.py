@@ -107,6 +107,7 @@ class TicketServiceServicer:
         never creates a second ticket. ALREADY_EXISTS when the ticket id is taken (by a
         different request), or when the request id was already used with a different payload
         (the message names `request_id`; nothing is written).
+        Roles: platform, admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -118,6 +119,7 @@ class TicketServiceServicer:
         appearing twice in the batch) fails the call with INVALID_ARGUMENT naming
         `requests[i].<field>`, and nothing is written. Valid items are then stored atomically
         per region; per-item outcomes (created, replayed, ALREADY_EXISTS) are in the results.
+        Roles: platform, admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -128,6 +130,7 @@ class TicketServiceServicer:
         CANCELLED ticket is kept for the server's retention period (setting
         closed_ticket_retention_days, default 30 days), then deleted: NOT_FOUND, and its id may
         be submitted again. Its events stay in the stream for the stream's own retention.
+        Roles: platform, admin; technician_app: only an open ticket its technician holds.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -135,6 +138,7 @@ class TicketServiceServicer:
 
     def ListTickets(self, request, context):
         """Lists tickets matching a filter, ordered by region then ticket id, with paging.
+        Roles: platform, admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -146,6 +150,7 @@ class TicketServiceServicer:
         An empty (or absent) update_mask replaces every updatable field with the values in
         `ticket`, so the required ones (priority, work_duration_s, a location...) must be
         set; to change only some fields, name them in update_mask.
+        Roles: platform, admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -154,6 +159,7 @@ class TicketServiceServicer:
     def CancelTicket(self, request, context):
         """Cancels an open ticket (any status before RESOLVED). FAILED_PRECONDITION when the
         ticket is already RESOLVED or CANCELLED.
+        Roles: platform, admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -162,6 +168,7 @@ class TicketServiceServicer:
     def AcceptTicket(self, request, context):
         """The assigned technician accepts: ASSIGNED -> ACCEPTED. The ticket is then pinned to
         that technician (a later solve no longer moves it).
+        Roles: technician_app (as its own technician), platform, admin (naming technician_id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -170,6 +177,7 @@ class TicketServiceServicer:
     def DeclineTicket(self, request, context):
         """The assigned technician declines: ASSIGNED or ACCEPTED -> QUEUED, and that technician
         is excluded from the ticket from then on.
+        Roles: technician_app (as its own technician), platform, admin (naming technician_id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -177,6 +185,7 @@ class TicketServiceServicer:
 
     def StartTicket(self, request, context):
         """The technician starts work on site: ACCEPTED -> IN_PROGRESS.
+        Roles: technician_app (as its own technician), platform, admin (naming technician_id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -184,6 +193,7 @@ class TicketServiceServicer:
 
     def CompleteTicket(self, request, context):
         """The technician finishes: IN_PROGRESS -> RESOLVED, with the resolution.
+        Roles: technician_app (as its own technician), platform, admin (naming technician_id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -586,6 +596,7 @@ class TechnicianServiceServicer:
         location, attributes). The region of an existing technician cannot change (remove and
         re-create instead). FAILED_PRECONDITION when the new capacity is below the number of
         open tickets the technician holds.
+        Roles: platform, admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -594,6 +605,7 @@ class TechnicianServiceServicer:
     def ReportLocation(self, request, context):
         """One location ping. Location is telemetry: it does not bump the technician's version
         and emits no event; the next solve reads the latest ping.
+        Roles: technician_app (its own technician only), platform, admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -603,6 +615,7 @@ class TechnicianServiceServicer:
         """Location pings as a client stream (e.g. one per few seconds from a technician app);
         answered once when the client closes the stream. An invalid ping fails the stream with
         INVALID_ARGUMENT; pings received before it are kept.
+        Roles: technician_app (its own technician only), platform, admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -610,6 +623,7 @@ class TechnicianServiceServicer:
 
     def SetAvailability(self, request, context):
         """Changes availability status and/or shift windows (fields named in update_mask).
+        Roles: technician_app (its own technician only), platform, admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -617,6 +631,7 @@ class TechnicianServiceServicer:
 
     def GetTechnician(self, request, context):
         """Reads one technician, with its ordered queue of tickets.
+        Roles: technician_app (its own technician only), platform, admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -624,6 +639,7 @@ class TechnicianServiceServicer:
 
     def ListTechnicians(self, request, context):
         """Lists technicians, ordered by region then technician id, with paging.
+        Roles: platform, admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -632,6 +648,7 @@ class TechnicianServiceServicer:
     def RemoveTechnician(self, request, context):
         """Removes a technician. Its ASSIGNED (not yet accepted) tickets return to QUEUED.
         FAILED_PRECONDITION while it holds ACCEPTED or IN_PROGRESS tickets.
+        Roles: platform, admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -905,6 +922,14 @@ class EventServiceServicer:
         the last `event_id` received per region in `after_event_ids`: delivery continues with
         the next event, with no gap and no duplicate. OUT_OF_RANGE when a requested position
         is older than the retention (events after it were already trimmed).
+        The watch is live once the response headers arrive (header `x-watch-start-id`, the
+        stream position it started from): every event appended after that is delivered, in
+        every watched region, including regions created later when `regions` is empty. A
+        client that must not miss what it does next waits for the headers first.
+        When the server shuts down the stream ends with UNAVAILABLE (never OK): reconnect,
+        to another server if needed, and resume with after_event_ids.
+        Roles: platform, admin; technician_app: only events concerning its own technician
+        (technician_id empty or its own).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -987,6 +1012,7 @@ class InsightServiceServicer:
     def ExplainAssignment(self, request, context):
         """Why a ticket went to whom: the chosen technician's cost terms and the best
         alternatives with theirs, or the reason it is unassigned.
+        Roles: platform, admin; technician_app: only an open ticket its technician holds.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -994,6 +1020,7 @@ class InsightServiceServicer:
 
     def GetQueueStats(self, request, context):
         """Queue statistics per region and priority: depth, oldest age, SLA at-risk counts.
+        Roles: platform, admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1115,6 +1142,7 @@ class PolicyServiceServicer:
     def GetPolicy(self, request, context):
         """The effective policy of a region (its override, else the tenant policy), or the
         tenant policy when `region` is empty. An unset policy reads as the defaults, version 0.
+        Roles: platform, admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1125,6 +1153,7 @@ class PolicyServiceServicer:
         ones; an empty mask replaces everything). INVALID_ARGUMENT names the invalid field;
         ABORTED when expected_version is set and no longer current. Effective from the next
         solve.
+        Roles: admin only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1132,6 +1161,7 @@ class PolicyServiceServicer:
 
     def ListPolicyHistory(self, request, context):
         """Past versions, newest first.
+        Roles: platform, admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -8,8 +8,13 @@ Conventions (apply to every message below):
   (metadata `authorization: Bearer <token>` or `x-api-key: <key>`); no call can read or
   change another tenant's data.
 - Identifiers (ticket_id, technician_id, region, request_id): 1..128 characters from
-  [A-Za-z0-9._:@/-]; region: 1..64 characters from [A-Za-z0-9._-]. Ticket and technician
-  ids are chosen by the client and unique per tenant.
+  [A-Za-z0-9._:@/-]; region: 1..64 characters from [A-Za-z0-9._-] (also the region names
+  inside a policy); skill names: 1..64 characters from [A-Za-z0-9._:/-]. Ticket and
+  technician ids are chosen by the client and unique per tenant.
+- Roles (of the credential, see the README's auth_config): `platform` (a ticket platform),
+  `technician_app` (one technician's app: acts only as its own technician) and `admin`
+  (everything platform may, and the only role that changes the policy). Each rpc says
+  which roles may call it; any other role gets PERMISSION_DENIED.
 - Times are Unix epoch milliseconds in int64 fields named `*_ms` (0 = not set);
   durations are seconds in fields named `*_s`; distances metres (`*_m`); speeds km/h.
 - Locations are WGS84 degrees (latitude -90..90, longitude -180..180), doubles.
@@ -79,6 +84,7 @@ class TicketServiceStub:
     never creates a second ticket. ALREADY_EXISTS when the ticket id is taken (by a
     different request), or when the request id was already used with a different payload
     (the message names `request_id`; nothing is written).
+    Roles: platform, admin.
     """
     BatchSubmitTickets: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.BatchSubmitTicketsRequest, _dispatch_pb2.BatchSubmitTicketsResponse]
     """Submits up to 1,000 tickets in one call with one result per item (in request order).
@@ -86,38 +92,50 @@ class TicketServiceStub:
     appearing twice in the batch) fails the call with INVALID_ARGUMENT naming
     `requests[i].<field>`, and nothing is written. Valid items are then stored atomically
     per region; per-item outcomes (created, replayed, ALREADY_EXISTS) are in the results.
+    Roles: platform, admin.
     """
     GetTicket: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.GetTicketRequest, _dispatch_pb2.Ticket]
     """Reads one ticket. NOT_FOUND when it does not exist (for this tenant). A RESOLVED or
     CANCELLED ticket is kept for the server's retention period (setting
     closed_ticket_retention_days, default 30 days), then deleted: NOT_FOUND, and its id may
     be submitted again. Its events stay in the stream for the stream's own retention.
+    Roles: platform, admin; technician_app: only an open ticket its technician holds.
     """
     ListTickets: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.ListTicketsRequest, _dispatch_pb2.ListTicketsResponse]
-    """Lists tickets matching a filter, ordered by region then ticket id, with paging."""
+    """Lists tickets matching a filter, ordered by region then ticket id, with paging.
+    Roles: platform, admin.
+    """
     UpdateTicket: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.UpdateTicketRequest, _dispatch_pb2.Ticket]
     """Changes the fields named in `update_mask` of an open ticket. The region and the
     output-only fields cannot be changed. FAILED_PRECONDITION for a closed ticket.
     An empty (or absent) update_mask replaces every updatable field with the values in
     `ticket`, so the required ones (priority, work_duration_s, a location...) must be
     set; to change only some fields, name them in update_mask.
+    Roles: platform, admin.
     """
     CancelTicket: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.CancelTicketRequest, _dispatch_pb2.Ticket]
     """Cancels an open ticket (any status before RESOLVED). FAILED_PRECONDITION when the
     ticket is already RESOLVED or CANCELLED.
+    Roles: platform, admin.
     """
     AcceptTicket: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.AcceptTicketRequest, _dispatch_pb2.Ticket]
     """The assigned technician accepts: ASSIGNED -> ACCEPTED. The ticket is then pinned to
     that technician (a later solve no longer moves it).
+    Roles: technician_app (as its own technician), platform, admin (naming technician_id).
     """
     DeclineTicket: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.DeclineTicketRequest, _dispatch_pb2.Ticket]
     """The assigned technician declines: ASSIGNED or ACCEPTED -> QUEUED, and that technician
     is excluded from the ticket from then on.
+    Roles: technician_app (as its own technician), platform, admin (naming technician_id).
     """
     StartTicket: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.StartTicketRequest, _dispatch_pb2.Ticket]
-    """The technician starts work on site: ACCEPTED -> IN_PROGRESS."""
+    """The technician starts work on site: ACCEPTED -> IN_PROGRESS.
+    Roles: technician_app (as its own technician), platform, admin (naming technician_id).
+    """
     CompleteTicket: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.CompleteTicketRequest, _dispatch_pb2.Ticket]
-    """The technician finishes: IN_PROGRESS -> RESOLVED, with the resolution."""
+    """The technician finishes: IN_PROGRESS -> RESOLVED, with the resolution.
+    Roles: technician_app (as its own technician), platform, admin (naming technician_id).
+    """
 
 @_typing.type_check_only
 class TicketServiceAsyncStub(TicketServiceStub):
@@ -136,6 +154,7 @@ class TicketServiceAsyncStub(TicketServiceStub):
     never creates a second ticket. ALREADY_EXISTS when the ticket id is taken (by a
     different request), or when the request id was already used with a different payload
     (the message names `request_id`; nothing is written).
+    Roles: platform, admin.
     """
     BatchSubmitTickets: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.BatchSubmitTicketsRequest, _dispatch_pb2.BatchSubmitTicketsResponse]  # type: ignore[assignment]
     """Submits up to 1,000 tickets in one call with one result per item (in request order).
@@ -143,38 +162,50 @@ class TicketServiceAsyncStub(TicketServiceStub):
     appearing twice in the batch) fails the call with INVALID_ARGUMENT naming
     `requests[i].<field>`, and nothing is written. Valid items are then stored atomically
     per region; per-item outcomes (created, replayed, ALREADY_EXISTS) are in the results.
+    Roles: platform, admin.
     """
     GetTicket: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.GetTicketRequest, _dispatch_pb2.Ticket]  # type: ignore[assignment]
     """Reads one ticket. NOT_FOUND when it does not exist (for this tenant). A RESOLVED or
     CANCELLED ticket is kept for the server's retention period (setting
     closed_ticket_retention_days, default 30 days), then deleted: NOT_FOUND, and its id may
     be submitted again. Its events stay in the stream for the stream's own retention.
+    Roles: platform, admin; technician_app: only an open ticket its technician holds.
     """
     ListTickets: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.ListTicketsRequest, _dispatch_pb2.ListTicketsResponse]  # type: ignore[assignment]
-    """Lists tickets matching a filter, ordered by region then ticket id, with paging."""
+    """Lists tickets matching a filter, ordered by region then ticket id, with paging.
+    Roles: platform, admin.
+    """
     UpdateTicket: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.UpdateTicketRequest, _dispatch_pb2.Ticket]  # type: ignore[assignment]
     """Changes the fields named in `update_mask` of an open ticket. The region and the
     output-only fields cannot be changed. FAILED_PRECONDITION for a closed ticket.
     An empty (or absent) update_mask replaces every updatable field with the values in
     `ticket`, so the required ones (priority, work_duration_s, a location...) must be
     set; to change only some fields, name them in update_mask.
+    Roles: platform, admin.
     """
     CancelTicket: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.CancelTicketRequest, _dispatch_pb2.Ticket]  # type: ignore[assignment]
     """Cancels an open ticket (any status before RESOLVED). FAILED_PRECONDITION when the
     ticket is already RESOLVED or CANCELLED.
+    Roles: platform, admin.
     """
     AcceptTicket: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.AcceptTicketRequest, _dispatch_pb2.Ticket]  # type: ignore[assignment]
     """The assigned technician accepts: ASSIGNED -> ACCEPTED. The ticket is then pinned to
     that technician (a later solve no longer moves it).
+    Roles: technician_app (as its own technician), platform, admin (naming technician_id).
     """
     DeclineTicket: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.DeclineTicketRequest, _dispatch_pb2.Ticket]  # type: ignore[assignment]
     """The assigned technician declines: ASSIGNED or ACCEPTED -> QUEUED, and that technician
     is excluded from the ticket from then on.
+    Roles: technician_app (as its own technician), platform, admin (naming technician_id).
     """
     StartTicket: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.StartTicketRequest, _dispatch_pb2.Ticket]  # type: ignore[assignment]
-    """The technician starts work on site: ACCEPTED -> IN_PROGRESS."""
+    """The technician starts work on site: ACCEPTED -> IN_PROGRESS.
+    Roles: technician_app (as its own technician), platform, admin (naming technician_id).
+    """
     CompleteTicket: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.CompleteTicketRequest, _dispatch_pb2.Ticket]  # type: ignore[assignment]
-    """The technician finishes: IN_PROGRESS -> RESOLVED, with the resolution."""
+    """The technician finishes: IN_PROGRESS -> RESOLVED, with the resolution.
+    Roles: technician_app (as its own technician), platform, admin (naming technician_id).
+    """
 
 class TicketServiceServicer(metaclass=_abc_1.ABCMeta):
     """---------------------------------------------------------------------------------------
@@ -196,6 +227,7 @@ class TicketServiceServicer(metaclass=_abc_1.ABCMeta):
         never creates a second ticket. ALREADY_EXISTS when the ticket id is taken (by a
         different request), or when the request id was already used with a different payload
         (the message names `request_id`; nothing is written).
+        Roles: platform, admin.
         """
 
     @_abc_1.abstractmethod
@@ -209,6 +241,7 @@ class TicketServiceServicer(metaclass=_abc_1.ABCMeta):
         appearing twice in the batch) fails the call with INVALID_ARGUMENT naming
         `requests[i].<field>`, and nothing is written. Valid items are then stored atomically
         per region; per-item outcomes (created, replayed, ALREADY_EXISTS) are in the results.
+        Roles: platform, admin.
         """
 
     @_abc_1.abstractmethod
@@ -221,6 +254,7 @@ class TicketServiceServicer(metaclass=_abc_1.ABCMeta):
         CANCELLED ticket is kept for the server's retention period (setting
         closed_ticket_retention_days, default 30 days), then deleted: NOT_FOUND, and its id may
         be submitted again. Its events stay in the stream for the stream's own retention.
+        Roles: platform, admin; technician_app: only an open ticket its technician holds.
         """
 
     @_abc_1.abstractmethod
@@ -229,7 +263,9 @@ class TicketServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _dispatch_pb2.ListTicketsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_dispatch_pb2.ListTicketsResponse, _abc.Awaitable[_dispatch_pb2.ListTicketsResponse]]:
-        """Lists tickets matching a filter, ordered by region then ticket id, with paging."""
+        """Lists tickets matching a filter, ordered by region then ticket id, with paging.
+        Roles: platform, admin.
+        """
 
     @_abc_1.abstractmethod
     def UpdateTicket(
@@ -242,6 +278,7 @@ class TicketServiceServicer(metaclass=_abc_1.ABCMeta):
         An empty (or absent) update_mask replaces every updatable field with the values in
         `ticket`, so the required ones (priority, work_duration_s, a location...) must be
         set; to change only some fields, name them in update_mask.
+        Roles: platform, admin.
         """
 
     @_abc_1.abstractmethod
@@ -252,6 +289,7 @@ class TicketServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_dispatch_pb2.Ticket, _abc.Awaitable[_dispatch_pb2.Ticket]]:
         """Cancels an open ticket (any status before RESOLVED). FAILED_PRECONDITION when the
         ticket is already RESOLVED or CANCELLED.
+        Roles: platform, admin.
         """
 
     @_abc_1.abstractmethod
@@ -262,6 +300,7 @@ class TicketServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_dispatch_pb2.Ticket, _abc.Awaitable[_dispatch_pb2.Ticket]]:
         """The assigned technician accepts: ASSIGNED -> ACCEPTED. The ticket is then pinned to
         that technician (a later solve no longer moves it).
+        Roles: technician_app (as its own technician), platform, admin (naming technician_id).
         """
 
     @_abc_1.abstractmethod
@@ -272,6 +311,7 @@ class TicketServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_dispatch_pb2.Ticket, _abc.Awaitable[_dispatch_pb2.Ticket]]:
         """The assigned technician declines: ASSIGNED or ACCEPTED -> QUEUED, and that technician
         is excluded from the ticket from then on.
+        Roles: technician_app (as its own technician), platform, admin (naming technician_id).
         """
 
     @_abc_1.abstractmethod
@@ -280,7 +320,9 @@ class TicketServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _dispatch_pb2.StartTicketRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_dispatch_pb2.Ticket, _abc.Awaitable[_dispatch_pb2.Ticket]]:
-        """The technician starts work on site: ACCEPTED -> IN_PROGRESS."""
+        """The technician starts work on site: ACCEPTED -> IN_PROGRESS.
+        Roles: technician_app (as its own technician), platform, admin (naming technician_id).
+        """
 
     @_abc_1.abstractmethod
     def CompleteTicket(
@@ -288,7 +330,9 @@ class TicketServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _dispatch_pb2.CompleteTicketRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_dispatch_pb2.Ticket, _abc.Awaitable[_dispatch_pb2.Ticket]]:
-        """The technician finishes: IN_PROGRESS -> RESOLVED, with the resolution."""
+        """The technician finishes: IN_PROGRESS -> RESOLVED, with the resolution.
+        Roles: technician_app (as its own technician), platform, admin (naming technician_id).
+        """
 
 def add_TicketServiceServicer_to_server(servicer: TicketServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
@@ -304,25 +348,35 @@ class TechnicianServiceStub:
     location, attributes). The region of an existing technician cannot change (remove and
     re-create instead). FAILED_PRECONDITION when the new capacity is below the number of
     open tickets the technician holds.
+    Roles: platform, admin.
     """
     ReportLocation: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.ReportLocationRequest, _dispatch_pb2.ReportLocationResponse]
     """One location ping. Location is telemetry: it does not bump the technician's version
     and emits no event; the next solve reads the latest ping.
+    Roles: technician_app (its own technician only), platform, admin.
     """
     StreamLocations: _grpc.StreamUnaryMultiCallable[_dispatch_pb2.ReportLocationRequest, _dispatch_pb2.StreamLocationsResponse]
     """Location pings as a client stream (e.g. one per few seconds from a technician app);
     answered once when the client closes the stream. An invalid ping fails the stream with
     INVALID_ARGUMENT; pings received before it are kept.
+    Roles: technician_app (its own technician only), platform, admin.
     """
     SetAvailability: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.SetAvailabilityRequest, _dispatch_pb2.Technician]
-    """Changes availability status and/or shift windows (fields named in update_mask)."""
+    """Changes availability status and/or shift windows (fields named in update_mask).
+    Roles: technician_app (its own technician only), platform, admin.
+    """
     GetTechnician: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.GetTechnicianRequest, _dispatch_pb2.Technician]
-    """Reads one technician, with its ordered queue of tickets."""
+    """Reads one technician, with its ordered queue of tickets.
+    Roles: technician_app (its own technician only), platform, admin.
+    """
     ListTechnicians: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.ListTechniciansRequest, _dispatch_pb2.ListTechniciansResponse]
-    """Lists technicians, ordered by region then technician id, with paging."""
+    """Lists technicians, ordered by region then technician id, with paging.
+    Roles: platform, admin.
+    """
     RemoveTechnician: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.RemoveTechnicianRequest, _dispatch_pb2.RemoveTechnicianResponse]
     """Removes a technician. Its ASSIGNED (not yet accepted) tickets return to QUEUED.
     FAILED_PRECONDITION while it holds ACCEPTED or IN_PROGRESS tickets.
+    Roles: platform, admin.
     """
 
 @_typing.type_check_only
@@ -335,25 +389,35 @@ class TechnicianServiceAsyncStub(TechnicianServiceStub):
     location, attributes). The region of an existing technician cannot change (remove and
     re-create instead). FAILED_PRECONDITION when the new capacity is below the number of
     open tickets the technician holds.
+    Roles: platform, admin.
     """
     ReportLocation: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.ReportLocationRequest, _dispatch_pb2.ReportLocationResponse]  # type: ignore[assignment]
     """One location ping. Location is telemetry: it does not bump the technician's version
     and emits no event; the next solve reads the latest ping.
+    Roles: technician_app (its own technician only), platform, admin.
     """
     StreamLocations: _aio.StreamUnaryMultiCallable[_dispatch_pb2.ReportLocationRequest, _dispatch_pb2.StreamLocationsResponse]  # type: ignore[assignment]
     """Location pings as a client stream (e.g. one per few seconds from a technician app);
     answered once when the client closes the stream. An invalid ping fails the stream with
     INVALID_ARGUMENT; pings received before it are kept.
+    Roles: technician_app (its own technician only), platform, admin.
     """
     SetAvailability: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.SetAvailabilityRequest, _dispatch_pb2.Technician]  # type: ignore[assignment]
-    """Changes availability status and/or shift windows (fields named in update_mask)."""
+    """Changes availability status and/or shift windows (fields named in update_mask).
+    Roles: technician_app (its own technician only), platform, admin.
+    """
     GetTechnician: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.GetTechnicianRequest, _dispatch_pb2.Technician]  # type: ignore[assignment]
-    """Reads one technician, with its ordered queue of tickets."""
+    """Reads one technician, with its ordered queue of tickets.
+    Roles: technician_app (its own technician only), platform, admin.
+    """
     ListTechnicians: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.ListTechniciansRequest, _dispatch_pb2.ListTechniciansResponse]  # type: ignore[assignment]
-    """Lists technicians, ordered by region then technician id, with paging."""
+    """Lists technicians, ordered by region then technician id, with paging.
+    Roles: platform, admin.
+    """
     RemoveTechnician: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.RemoveTechnicianRequest, _dispatch_pb2.RemoveTechnicianResponse]  # type: ignore[assignment]
     """Removes a technician. Its ASSIGNED (not yet accepted) tickets return to QUEUED.
     FAILED_PRECONDITION while it holds ACCEPTED or IN_PROGRESS tickets.
+    Roles: platform, admin.
     """
 
 class TechnicianServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -369,6 +433,7 @@ class TechnicianServiceServicer(metaclass=_abc_1.ABCMeta):
         location, attributes). The region of an existing technician cannot change (remove and
         re-create instead). FAILED_PRECONDITION when the new capacity is below the number of
         open tickets the technician holds.
+        Roles: platform, admin.
         """
 
     @_abc_1.abstractmethod
@@ -379,6 +444,7 @@ class TechnicianServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_dispatch_pb2.ReportLocationResponse, _abc.Awaitable[_dispatch_pb2.ReportLocationResponse]]:
         """One location ping. Location is telemetry: it does not bump the technician's version
         and emits no event; the next solve reads the latest ping.
+        Roles: technician_app (its own technician only), platform, admin.
         """
 
     @_abc_1.abstractmethod
@@ -390,6 +456,7 @@ class TechnicianServiceServicer(metaclass=_abc_1.ABCMeta):
         """Location pings as a client stream (e.g. one per few seconds from a technician app);
         answered once when the client closes the stream. An invalid ping fails the stream with
         INVALID_ARGUMENT; pings received before it are kept.
+        Roles: technician_app (its own technician only), platform, admin.
         """
 
     @_abc_1.abstractmethod
@@ -398,7 +465,9 @@ class TechnicianServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _dispatch_pb2.SetAvailabilityRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_dispatch_pb2.Technician, _abc.Awaitable[_dispatch_pb2.Technician]]:
-        """Changes availability status and/or shift windows (fields named in update_mask)."""
+        """Changes availability status and/or shift windows (fields named in update_mask).
+        Roles: technician_app (its own technician only), platform, admin.
+        """
 
     @_abc_1.abstractmethod
     def GetTechnician(
@@ -406,7 +475,9 @@ class TechnicianServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _dispatch_pb2.GetTechnicianRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_dispatch_pb2.Technician, _abc.Awaitable[_dispatch_pb2.Technician]]:
-        """Reads one technician, with its ordered queue of tickets."""
+        """Reads one technician, with its ordered queue of tickets.
+        Roles: technician_app (its own technician only), platform, admin.
+        """
 
     @_abc_1.abstractmethod
     def ListTechnicians(
@@ -414,7 +485,9 @@ class TechnicianServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _dispatch_pb2.ListTechniciansRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_dispatch_pb2.ListTechniciansResponse, _abc.Awaitable[_dispatch_pb2.ListTechniciansResponse]]:
-        """Lists technicians, ordered by region then technician id, with paging."""
+        """Lists technicians, ordered by region then technician id, with paging.
+        Roles: platform, admin.
+        """
 
     @_abc_1.abstractmethod
     def RemoveTechnician(
@@ -424,6 +497,7 @@ class TechnicianServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_dispatch_pb2.RemoveTechnicianResponse, _abc.Awaitable[_dispatch_pb2.RemoveTechnicianResponse]]:
         """Removes a technician. Its ASSIGNED (not yet accepted) tickets return to QUEUED.
         FAILED_PRECONDITION while it holds ACCEPTED or IN_PROGRESS tickets.
+        Roles: platform, admin.
         """
 
 def add_TechnicianServiceServicer_to_server(servicer: TechnicianServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
@@ -442,6 +516,14 @@ class EventServiceStub:
     the last `event_id` received per region in `after_event_ids`: delivery continues with
     the next event, with no gap and no duplicate. OUT_OF_RANGE when a requested position
     is older than the retention (events after it were already trimmed).
+    The watch is live once the response headers arrive (header `x-watch-start-id`, the
+    stream position it started from): every event appended after that is delivered, in
+    every watched region, including regions created later when `regions` is empty. A
+    client that must not miss what it does next waits for the headers first.
+    When the server shuts down the stream ends with UNAVAILABLE (never OK): reconnect,
+    to another server if needed, and resume with after_event_ids.
+    Roles: platform, admin; technician_app: only events concerning its own technician
+    (technician_id empty or its own).
     """
 
 @_typing.type_check_only
@@ -456,6 +538,14 @@ class EventServiceAsyncStub(EventServiceStub):
     the last `event_id` received per region in `after_event_ids`: delivery continues with
     the next event, with no gap and no duplicate. OUT_OF_RANGE when a requested position
     is older than the retention (events after it were already trimmed).
+    The watch is live once the response headers arrive (header `x-watch-start-id`, the
+    stream position it started from): every event appended after that is delivered, in
+    every watched region, including regions created later when `regions` is empty. A
+    client that must not miss what it does next waits for the headers first.
+    When the server shuts down the stream ends with UNAVAILABLE (never OK): reconnect,
+    to another server if needed, and resume with after_event_ids.
+    Roles: platform, admin; technician_app: only events concerning its own technician
+    (technician_id empty or its own).
     """
 
 class EventServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -473,6 +563,14 @@ class EventServiceServicer(metaclass=_abc_1.ABCMeta):
         the last `event_id` received per region in `after_event_ids`: delivery continues with
         the next event, with no gap and no duplicate. OUT_OF_RANGE when a requested position
         is older than the retention (events after it were already trimmed).
+        The watch is live once the response headers arrive (header `x-watch-start-id`, the
+        stream position it started from): every event appended after that is delivered, in
+        every watched region, including regions created later when `regions` is empty. A
+        client that must not miss what it does next waits for the headers first.
+        When the server shuts down the stream ends with UNAVAILABLE (never OK): reconnect,
+        to another server if needed, and resume with after_event_ids.
+        Roles: platform, admin; technician_app: only events concerning its own technician
+        (technician_id empty or its own).
         """
 
 def add_EventServiceServicer_to_server(servicer: EventServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
@@ -487,9 +585,12 @@ class InsightServiceStub:
     ExplainAssignment: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.ExplainAssignmentRequest, _dispatch_pb2.ExplainAssignmentResponse]
     """Why a ticket went to whom: the chosen technician's cost terms and the best
     alternatives with theirs, or the reason it is unassigned.
+    Roles: platform, admin; technician_app: only an open ticket its technician holds.
     """
     GetQueueStats: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.GetQueueStatsRequest, _dispatch_pb2.GetQueueStatsResponse]
-    """Queue statistics per region and priority: depth, oldest age, SLA at-risk counts."""
+    """Queue statistics per region and priority: depth, oldest age, SLA at-risk counts.
+    Roles: platform, admin.
+    """
 
 @_typing.type_check_only
 class InsightServiceAsyncStub(InsightServiceStub):
@@ -499,9 +600,12 @@ class InsightServiceAsyncStub(InsightServiceStub):
     ExplainAssignment: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.ExplainAssignmentRequest, _dispatch_pb2.ExplainAssignmentResponse]  # type: ignore[assignment]
     """Why a ticket went to whom: the chosen technician's cost terms and the best
     alternatives with theirs, or the reason it is unassigned.
+    Roles: platform, admin; technician_app: only an open ticket its technician holds.
     """
     GetQueueStats: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.GetQueueStatsRequest, _dispatch_pb2.GetQueueStatsResponse]  # type: ignore[assignment]
-    """Queue statistics per region and priority: depth, oldest age, SLA at-risk counts."""
+    """Queue statistics per region and priority: depth, oldest age, SLA at-risk counts.
+    Roles: platform, admin.
+    """
 
 class InsightServiceServicer(metaclass=_abc_1.ABCMeta):
     """Decisions, explained and summarised."""
@@ -514,6 +618,7 @@ class InsightServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_dispatch_pb2.ExplainAssignmentResponse, _abc.Awaitable[_dispatch_pb2.ExplainAssignmentResponse]]:
         """Why a ticket went to whom: the chosen technician's cost terms and the best
         alternatives with theirs, or the reason it is unassigned.
+        Roles: platform, admin; technician_app: only an open ticket its technician holds.
         """
 
     @_abc_1.abstractmethod
@@ -522,7 +627,9 @@ class InsightServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _dispatch_pb2.GetQueueStatsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_dispatch_pb2.GetQueueStatsResponse, _abc.Awaitable[_dispatch_pb2.GetQueueStatsResponse]]:
-        """Queue statistics per region and priority: depth, oldest age, SLA at-risk counts."""
+        """Queue statistics per region and priority: depth, oldest age, SLA at-risk counts.
+        Roles: platform, admin.
+        """
 
 def add_InsightServiceServicer_to_server(servicer: InsightServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
@@ -538,15 +645,19 @@ class PolicyServiceStub:
     GetPolicy: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.GetPolicyRequest, _dispatch_pb2.Policy]
     """The effective policy of a region (its override, else the tenant policy), or the
     tenant policy when `region` is empty. An unset policy reads as the defaults, version 0.
+    Roles: platform, admin.
     """
     UpdatePolicy: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.UpdatePolicyRequest, _dispatch_pb2.Policy]
     """Validates and stores a new version (fields named in update_mask replace the current
     ones; an empty mask replaces everything). INVALID_ARGUMENT names the invalid field;
     ABORTED when expected_version is set and no longer current. Effective from the next
     solve.
+    Roles: admin only.
     """
     ListPolicyHistory: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.ListPolicyHistoryRequest, _dispatch_pb2.ListPolicyHistoryResponse]
-    """Past versions, newest first."""
+    """Past versions, newest first.
+    Roles: platform, admin.
+    """
 
 @_typing.type_check_only
 class PolicyServiceAsyncStub(PolicyServiceStub):
@@ -558,15 +669,19 @@ class PolicyServiceAsyncStub(PolicyServiceStub):
     GetPolicy: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.GetPolicyRequest, _dispatch_pb2.Policy]  # type: ignore[assignment]
     """The effective policy of a region (its override, else the tenant policy), or the
     tenant policy when `region` is empty. An unset policy reads as the defaults, version 0.
+    Roles: platform, admin.
     """
     UpdatePolicy: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.UpdatePolicyRequest, _dispatch_pb2.Policy]  # type: ignore[assignment]
     """Validates and stores a new version (fields named in update_mask replace the current
     ones; an empty mask replaces everything). INVALID_ARGUMENT names the invalid field;
     ABORTED when expected_version is set and no longer current. Effective from the next
     solve.
+    Roles: admin only.
     """
     ListPolicyHistory: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.ListPolicyHistoryRequest, _dispatch_pb2.ListPolicyHistoryResponse]  # type: ignore[assignment]
-    """Past versions, newest first."""
+    """Past versions, newest first.
+    Roles: platform, admin.
+    """
 
 class PolicyServiceServicer(metaclass=_abc_1.ABCMeta):
     """The dispatch policy of a tenant (optionally overridden per region). Versioned; every
@@ -581,6 +696,7 @@ class PolicyServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_dispatch_pb2.Policy, _abc.Awaitable[_dispatch_pb2.Policy]]:
         """The effective policy of a region (its override, else the tenant policy), or the
         tenant policy when `region` is empty. An unset policy reads as the defaults, version 0.
+        Roles: platform, admin.
         """
 
     @_abc_1.abstractmethod
@@ -593,6 +709,7 @@ class PolicyServiceServicer(metaclass=_abc_1.ABCMeta):
         ones; an empty mask replaces everything). INVALID_ARGUMENT names the invalid field;
         ABORTED when expected_version is set and no longer current. Effective from the next
         solve.
+        Roles: admin only.
         """
 
     @_abc_1.abstractmethod
@@ -601,7 +718,9 @@ class PolicyServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _dispatch_pb2.ListPolicyHistoryRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_dispatch_pb2.ListPolicyHistoryResponse, _abc.Awaitable[_dispatch_pb2.ListPolicyHistoryResponse]]:
-        """Past versions, newest first."""
+        """Past versions, newest first.
+        Roles: platform, admin.
+        """
 
 def add_PolicyServiceServicer_to_server(servicer: PolicyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

@@ -115,9 +115,23 @@ async def _check_retained(redis: Any, tenant: str, region: str, after: str) -> N
         )
 
 
-async def _latest_id(redis: aioredis.Redis, key: str) -> str:
-    last: Any = await redis.xrevrange(key, "+", "-", count=1)
-    return str(last[0][0]) if last else "0-0"
+_MAX_SEQ = 2**64 - 1
+
+
+async def _start_id(redis: Any) -> str:
+    """The stream position just before Redis's clock now: an event appended from now on,
+    in any region (the stream ids are Redis's own millisecond clock), comes after it.
+
+    One instant for every region of a watch: reading each region's latest id instead took
+    a round trip per region, and a region whose turn came after its events were appended
+    skipped them all (a watch of every region, opened just before a lifecycle, saw 0 of 8).
+    On Redis Cluster the time comes from one node: the nodes' clocks are assumed to agree
+    to within a millisecond or so (NTP).
+    """
+    reply: Any = await redis.time()
+    times = reply.values() if isinstance(reply, dict) else [reply]
+    ms = min(int(sec) * 1000 + int(usec) // 1000 for sec, usec in times)
+    return f"{ms - 1}-{_MAX_SEQ}"
 
 
 async def _xread_once(r: Any, streams: dict[str, str]) -> list[Any]:
@@ -200,31 +214,39 @@ async def watch(
     *,
     stop: asyncio.Event | None = None,
     metrics: DispatchMetrics | None = None,
+    on_started: Callable[[str], Awaitable[None]] | None = None,
 ) -> AsyncIterator[list[Event]]:
     """Yield the tenant's events matching ``request``, as the lists that became available
-    together (in order, never empty), until cancelled or ``stop`` is set."""
+    together (in order, never empty), until cancelled or ``stop`` is set.
+
+    ``on_started(start_id)`` runs once every starting position is fixed (before the first
+    read): every event appended after it is delivered, in every watched region, new
+    regions included."""
     r: Any = redis  # redis-py's reply types are loose unions
     for region, after in request.after_event_ids.items():
         check_event_id(f"after_event_ids[{json.dumps(region)}]", after)
     all_regions = not request.regions
     positions: dict[str, str] = {}
+    # taken first: the regions listed below may be read long after it
+    start_id = await _retrying(_start_id, r)
 
-    async def add_region(region: str, *, new_since_start: bool) -> None:
-        key = keys.events_key(tenant, region)
+    async def add_region(region: str) -> None:
         after = request.after_event_ids.get(region)
         if after is not None:
             await _retrying(_check_retained, r, tenant, region, after)
             positions[region] = after
-        elif request.from_earliest or new_since_start:
+        elif request.from_earliest:
             positions[region] = "0-0"
         else:
-            positions[region] = await _retrying(_latest_id, r, key)
+            positions[region] = start_id
 
     initial = list(request.regions) or sorted(
         await _retrying(r.smembers, keys.regions_key(tenant))
     )
     for region in initial:
-        await add_region(region, new_since_start=False)
+        await add_region(region)
+    if on_started is not None:
+        await on_started(start_id)
     last_refresh = time.monotonic()
     raw_types = {t.value for t in request.types}  # as stored in the entries' "type"
     if metrics is not None:
@@ -236,8 +258,8 @@ async def watch(
                 regions = await _retrying(r.smembers, keys.regions_key(tenant))
                 for region in sorted(regions):
                     if region not in positions:
-                        # a region created after the watch began: read it from its start
-                        await add_region(region, new_since_start=True)
+                        # a region created after the watch began: from the same instant
+                        await add_region(region)
             if not positions:
                 await asyncio.sleep(BLOCK_MS / 1000)
                 continue
