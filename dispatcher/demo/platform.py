@@ -1,5 +1,6 @@
 """The demo's built-in ticket platform: it submits the replayed tickets and plays the
-technicians over gRPC, and keeps the live statistics (see ``dispatcher.demo.command``)."""
+technicians over gRPC through ``dispatcher.client`` (request ids, retries, a resumable event
+stream), and keeps the live statistics (see ``dispatcher.demo.command``)."""
 
 from __future__ import annotations
 
@@ -74,15 +75,11 @@ class Platform:
     ) -> None:
         import numpy as np
 
+        from dispatcher.client import DispatchClient
         from dispatcher.pb import dispatch_pb2 as pb
-        from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
 
         self.pb = pb
-        self.tickets_api = pb_grpc.TicketServiceStub(channel)
-        self.techs_api = pb_grpc.TechnicianServiceStub(channel)
-        self.events_api = pb_grpc.EventServiceStub(channel)
-        self.insight_api = pb_grpc.InsightServiceStub(channel)
-        self.policy_api = pb_grpc.PolicyServiceStub(channel)
+        self.client = DispatchClient(channel)
         self.args, self.speed = args, args.speed
         self.tickets, self.techs, self.stats = tickets, techs, stats
         self.by_id = {t.ticket_id: t for t in tickets}
@@ -137,7 +134,7 @@ class Platform:
             ),
             comment="dispatcher demo: SLA targets and windows compressed by --speed",
         )
-        await self.policy_api.UpdatePolicy(pb.UpdatePolicyRequest(policy=policy))
+        await self.client.update_policy(policy)
         for t in self.techs:
             tech = pb.Technician(
                 technician_id=t["technician_id"],
@@ -149,9 +146,7 @@ class Platform:
                 capacity=3,
                 travel_speed_kmh=TRAVEL_KMH,
             )
-            await self.techs_api.UpsertTechnician(
-                pb.UpsertTechnicianRequest(technician=tech)
-            )
+            await self.client.upsert_technician(tech)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -205,9 +200,7 @@ class Platform:
                             ),
                         )
                     )
-                reply = await self.tickets_api.BatchSubmitTickets(
-                    pb.BatchSubmitTicketsRequest(requests=requests)
-                )
+                reply = await self.client.submit_batch(requests)
                 self.stats.submitted += sum(1 for r in reply.results if r.code == 0)
             next_at = self.tickets[i].at_s if i < len(self.tickets) else now
             await asyncio.sleep(min(0.05, max(0.0, next_at - (time.monotonic() - t0))))
@@ -215,11 +208,7 @@ class Platform:
     async def watch(self) -> None:
         """Follow the event stream: assignments go to the technicians' apps."""
         pb, st = self.pb, self.stats
-        call = self.events_api.WatchEvents(
-            pb.WatchEventsRequest(start=pb.START_POSITION_LATEST)
-        )
-        async for response in call:
-            e = response.event
+        async for e in self.client.events(start=pb.START_POSITION_LATEST):
             if e.type in (
                 pb.EVENT_TYPE_TICKET_ASSIGNED,
                 pb.EVENT_TYPE_TICKET_REASSIGNED,
@@ -245,22 +234,13 @@ class Platform:
         """The technician's app: accept (or decline) shortly after the assignment."""
         import grpc
 
-        pb = self.pb
         await asyncio.sleep(ACCEPT_DELAY_S)
         try:
             if self.rng.random() < self.args.decline_probability:
-                await self.tickets_api.DeclineTicket(
-                    pb.DeclineTicketRequest(
-                        ticket_id=ticket_id,
-                        technician_id=technician_id,
-                        reason="demo: busy",
-                    )
-                )
+                await self.client.decline(ticket_id, technician_id, "demo: busy")
                 self.stats.declined += 1
                 return
-            await self.tickets_api.AcceptTicket(
-                pb.AcceptTicketRequest(ticket_id=ticket_id, technician_id=technician_id)
-            )
+            await self.client.accept(ticket_id, technician_id)
         except grpc.aio.AioRpcError:
             return  # moved to someone else meanwhile: fine
         await self.work[technician_id].put(ticket_id)
@@ -271,7 +251,7 @@ class Platform:
 
         from dispatcher.duplicates import haversine_m
 
-        pb, queue = self.pb, self.work[technician_id]
+        queue = self.work[technician_id]
         while True:
             ticket_id = await queue.get()
             t = self.by_id[ticket_id]
@@ -280,11 +260,7 @@ class Platform:
             await asyncio.sleep(max(0.05, km / TRAVEL_KMH * 3600.0 / self.speed))
             _, response_ms, resolution_ms = self.due[ticket_id]
             try:
-                await self.tickets_api.StartTicket(
-                    pb.StartTicketRequest(
-                        ticket_id=ticket_id, technician_id=technician_id
-                    )
-                )
+                await self.client.start(ticket_id, technician_id)
             except grpc.aio.AioRpcError:
                 continue
             self.stats.started += 1
@@ -293,13 +269,7 @@ class Platform:
             met[1] += 1
             await asyncio.sleep(t.work_s)
             try:
-                await self.tickets_api.CompleteTicket(
-                    pb.CompleteTicketRequest(
-                        ticket_id=ticket_id,
-                        technician_id=technician_id,
-                        resolution=pb.Resolution(code=pb.RESOLUTION_CODE_FIXED),
-                    )
-                )
+                await self.client.complete(ticket_id, technician_id)
             except grpc.aio.AioRpcError:
                 continue
             self.stats.resolved += 1
@@ -308,17 +278,11 @@ class Platform:
             res[1] += 1
             self.where[technician_id] = (t.lat, t.lon)
             with contextlib.suppress(grpc.aio.AioRpcError):
-                await self.techs_api.ReportLocation(
-                    pb.ReportLocationRequest(
-                        technician_id=technician_id,
-                        location=pb.Location(latitude_deg=t.lat, longitude_deg=t.lon),
-                    )
-                )
+                await self.client.report_location(technician_id, t.lat, t.lon)
 
     async def poll_queues(self) -> None:
-        pb = self.pb
         while True:
-            reply = await self.insight_api.GetQueueStats(pb.GetQueueStatsRequest())
+            reply = await self.client.queue_stats()
             self.stats.queue_depth = sum(
                 p.queued for r in reply.regions for p in r.priorities
             )
