@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 import grpc
 import pytest
 
+from dispatcher.backend.serve_process import start_serve
 from dispatcher.client import RETRYABLE_CODES, DispatchClient, RetryPolicy, is_retryable
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.store.keys import events_key, region_prefix
-from tests.cluster.serve_procs import start_serve
 
 if TYPE_CHECKING:
     from pathlib import Path
