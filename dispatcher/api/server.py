@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from dispatcher.api.base import auth_gate
 from dispatcher.api.call_observer import CallObserver, ObservedServer
 from dispatcher.api.health import DrainingHealthServicer, HealthWatcher
+from dispatcher.api.reflection import (
+    enable_reflection,
+)
 from dispatcher.api.service import add_services
 
 if TYPE_CHECKING:
@@ -28,7 +30,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HEALTH_SERVICE_NAME: str = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
-REFLECTION_SERVICE_NAME: str = reflection.SERVICE_NAME
 
 
 class ServerBindError(RuntimeError):
@@ -77,9 +78,7 @@ async def create_server(
         names = add_services(observed, ctx, services)
         health = DrainingHealthServicer(ctx.shutdown_event)
         health_pb2_grpc.add_HealthServicer_to_server(health, observed)
-        reflection.enable_server_reflection(
-            [*names, HEALTH_SERVICE_NAME, REFLECTION_SERVICE_NAME], observed
-        )
+        enable_reflection([*names, HEALTH_SERVICE_NAME], observed)
         watcher = HealthWatcher(ctx, health, [*names, HEALTH_SERVICE_NAME])
         await watcher.check_once()
     except BaseException:

@@ -180,7 +180,8 @@ def test_serve_on_embedded_redis_end_to_end(tmp_path: Path) -> None:
         names = {s.name for s in response.list_services_response.service}
         assert "grpc.health.v1.Health" in names
         assert any(name.startswith("dispatch.v1.") for name in names), names
-        for name in names - {"grpc.reflection.v1alpha.ServerReflection"}:
+        assert "grpc.reflection.v1.ServerReflection" in names
+        for name in {n for n in names if not n.startswith("grpc.reflection.")}:
             assert proc.health(name) == SERVING
 
         url = f"http://127.0.0.1:{proc.info['metrics_port']}/metrics"

@@ -54,6 +54,61 @@ async def test_reflection_lists_health_reflection_and_dispatch_services(
     assert any(name.startswith("dispatch.v1.") for name in names)
 
 
+async def _reflect(
+    channel: grpc.aio.Channel,
+    method: str,
+    request: reflection_pb2.ServerReflectionRequest,
+) -> reflection_pb2.ServerReflectionResponse:
+    """One reflection exchange on ``method`` (the request and response messages of v1 and
+    v1alpha are the same on the wire, so the v1alpha classes encode both)."""
+    call = channel.stream_stream(
+        method,
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+    )()
+    await call.write(request)
+    response = await call.read()
+    await call.done_writing()
+    return response  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("version", ["v1", "v1alpha"])
+async def test_reflection_v1_and_v1alpha_describe_the_services(
+    grpc_channel: grpc.aio.Channel, grpc_server: RunningServer, version: str
+) -> None:
+    """Both reflection protocols list the services and return the file defining one,
+    including the v1 reflection service itself (grpcurl asks v1 first)."""
+    from google.protobuf import descriptor_pb2
+
+    method = f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo"
+    listed = await _reflect(
+        grpc_channel, method, reflection_pb2.ServerReflectionRequest(list_services="")
+    )
+    names = {s.name for s in listed.list_services_response.service}
+    assert {
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+        *grpc_server.ctx.service_names,
+    } <= names
+    for symbol, package in (
+        ("dispatch.v1.TicketService", "dispatch.v1"),
+        ("grpc.reflection.v1.ServerReflection", "grpc.reflection.v1"),
+    ):
+        found = await _reflect(
+            grpc_channel,
+            method,
+            reflection_pb2.ServerReflectionRequest(file_containing_symbol=symbol),
+        )
+        files = [
+            descriptor_pb2.FileDescriptorProto.FromString(raw)
+            for raw in found.file_descriptor_response.file_descriptor_proto
+        ]
+        assert files, found
+        assert files[0].package == package
+        assert symbol.rsplit(".", 1)[1] in {svc.name for svc in files[0].service}
+
+
 async def test_each_service_has_a_health_status(
     grpc_channel: grpc.aio.Channel, grpc_server: RunningServer
 ) -> None:
