@@ -353,11 +353,12 @@ async def _run_load(
     from dispatcher.pb import dispatch_pb2 as pb
     from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
     from dispatcher.runtime.context import redis_client
+    from dispatcher.runtime.metrics import DispatchMetrics
     from dispatcher.store.state import RedisStateStore
 
     load = Load(args, target, redis_url)
     redis = redis_client(redis_url)
-    store = RedisStateStore(redis)
+    store = RedisStateStore(redis, metrics=DispatchMetrics.throwaway())
     async with grpc.aio.insecure_channel(target) as channel:
         stubs = {
             "tickets": pb_grpc.TicketServiceStub(channel),

@@ -117,9 +117,7 @@ def _due_ms(
 class Handlers:
     """The live-state use cases over one ``RedisStateStore``."""
 
-    def __init__(
-        self, store: RedisStateStore, metrics: DispatchMetrics | None = None
-    ) -> None:
+    def __init__(self, store: RedisStateStore, metrics: DispatchMetrics) -> None:
         self.store = store
         self.policies = PolicyStore(store.redis)
         self.metrics = metrics
@@ -455,8 +453,6 @@ class Handlers:
         return stats
 
     def publish_queue_metrics(self, tenant: str, stats: Sequence[RegionStats]) -> None:
-        if self.metrics is None:
-            return
         for s in stats:
             for p in s.priorities:
                 labels = {

@@ -133,10 +133,8 @@ class TimedClient:
         return call
 
 
-def instrument(store: Any, metrics: DispatchMetrics | None) -> None:
+def instrument(store: Any, metrics: DispatchMetrics) -> None:
     """Wrap ``store``'s scripts and direct client (``_r``) with the Redis metrics."""
-    if metrics is None:
-        return
     for attr in SCRIPT_ATTRIBUTES:
         script = getattr(store, attr, None)
         if script is not None:

@@ -95,7 +95,7 @@ class LeaseManager:
     regions: Callable[[], Awaitable[Iterable[RegionRef]]]
     ttl_ms: int = DEFAULT_LEASE_TTL_MS
     owner_id: str = field(default_factory=lambda: default_owner_id())
-    metrics: DispatchMetrics | None = None
+    metrics: DispatchMetrics = field(kw_only=True)
     on_change: Callable[[RegionRef, int | None], None] | None = None
     held: dict[RegionRef, Lease] = field(default_factory=dict)
     _store: LeaseStore = field(init=False)
@@ -114,8 +114,7 @@ class LeaseManager:
         return min(0.5, self.ttl_ms / 1000.0 / 5)
 
     def _replication_timeout(self) -> None:
-        if self.metrics is not None:
-            self.metrics.redis_errors_total.inc()
+        self.metrics.redis_errors_total.inc()
 
     def token(self, region: RegionRef) -> int | None:
         """The fencing token if the lease is held and still locally valid."""
@@ -190,9 +189,8 @@ class LeaseManager:
             token if token is not None else old_token,
             self.owner_id,
         )
-        if self.metrics is not None:
-            self.metrics.lease_changes_total.labels(event=event).inc()
-            self.metrics.leases_held.set(len(self.held))
+        self.metrics.lease_changes_total.labels(event=event).inc()
+        self.metrics.leases_held.set(len(self.held))
         if self.on_change is not None:
             self.on_change(region, token)
 

@@ -160,10 +160,9 @@ class RegionWorker:
                     raise
                 except Exception:
                     logger.exception("solve cycle of %s failed", self.region)
-                    if self.loop.metrics is not None:
-                        self.loop.metrics.solves_total.labels(
-                            region=self.region.region, status="error"
-                        ).inc()
+                    self.loop.metrics.solves_total.labels(
+                        region=self.region.region, status="error"
+                    ).inc()
                     await asyncio.sleep(ERROR_BACKOFF_S)
         finally:
             # redis-py 8.1 may swallow a cancel mid-command: the flag ends the watch loop
@@ -315,7 +314,7 @@ class RegionWorker:
         except RedisError as exc:  # the solve itself went through; retried next sweep
             logger.warning("retention sweep of %s failed: %s", self.region, exc)
             return
-        if deleted and lp.metrics is not None:
+        if deleted:
             lp.metrics.tickets_purged_total.inc(deleted)
 
     async def _snapshot(self, max_queued: int | None = None) -> RegionSnapshot:
@@ -333,8 +332,6 @@ class RegionWorker:
 
     def _record_empty(self, n_techs: int) -> None:
         m = self.loop.metrics
-        if m is None:
-            return
         region = self.region.region
         m.solve_tickets.labels(region=region).set(0)
         m.solve_technicians.labels(region=region).set(n_techs)
@@ -375,8 +372,6 @@ class RegionWorker:
             logger.warning("commit of %s refused: lease lost", self.region)
             return
         m = lp.metrics
-        if m is None:
-            return
         done_ms = int(time.time() * 1000)
         for outcome in result.outcomes:
             if outcome.code == "ASSIGNED":
@@ -391,8 +386,6 @@ class RegionWorker:
 
     def _record_solve(self, sol: Solution, maps: IndexMaps) -> None:
         m = self.loop.metrics
-        if m is None:
-            return
         region = self.region.region
         m.solve_duration_seconds.labels(region=region).observe(sol.stats.wall_time_s)
         m.solves_total.labels(region=region, status=sol.stats.status.value).inc()
@@ -474,8 +467,7 @@ class SolveLoop:
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
         if token is not None:
-            if self.metrics is not None:
-                self.metrics.init_region(region.tenant, region.region)
+            self.metrics.init_region(region.tenant, region.region)
             worker = RegionWorker(self, region)
             self.workers[region] = asyncio.create_task(
                 worker.run(), name=f"solve:{region}"

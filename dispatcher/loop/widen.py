@@ -56,7 +56,7 @@ async def widen(
     snap: RegionSnapshot,
     token: str,
     wanted: Sequence[Widening],
-    metrics: DispatchMetrics | None = None,
+    metrics: DispatchMetrics,
 ) -> dict[str, str]:
     """Move the wanted tickets that are still QUEUED; returns ticket id -> target region."""
     by_id = {t.ticket_id: t for t in snap.tickets}
@@ -94,8 +94,7 @@ async def widen(
         )
         if outcome == "OK":
             moved[ticket.ticket_id] = best
-            if metrics is not None:
-                metrics.tickets_moved_total.inc()
+            metrics.tickets_moved_total.inc()
         else:
             logger.info("widen %s to %s: %s", ticket.ticket_id, best, outcome)
     return moved

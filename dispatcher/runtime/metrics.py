@@ -358,6 +358,12 @@ class DispatchMetrics:
                 _cap_region_labels(metric, self.region_cap)
         self._preinitialise()
 
+    @classmethod
+    def throwaway(cls) -> DispatchMetrics:
+        """Metrics on a registry of their own that nothing scrapes (tools and tests): the
+        service's parts always record, to this when nobody watches."""
+        return cls(new_registry(process_metrics=False))
+
     def _preinitialise(self) -> None:
         """Create the known label combinations so their series exist (at 0) from the start."""
         for priority in PRIORITIES:

@@ -98,7 +98,7 @@ class StoreBase:
         *,
         events_maxlen: int = keys.EVENTS_MAXLEN_DEFAULT,
         request_ttl_s: int = keys.REQUEST_ID_TTL_S,
-        metrics: DispatchMetrics | None = None,
+        metrics: DispatchMetrics,
     ) -> None:
         self.redis = redis
         # redis-py's reply types are loose unions; the replies here are known shapes
@@ -143,7 +143,7 @@ class StoreBase:
     # --- helpers --------------------------------------------------------------------------
 
     def _conflict(self, kind: str, n: int = 1) -> None:
-        if self.metrics is not None and n:
+        if n:
             self.metrics.store_conflicts_total.labels(kind=kind).inc(n)
 
     def _common(self, tenant: str, region: str) -> tuple[list[str], list[Any]]:
@@ -154,8 +154,7 @@ class StoreBase:
         ]
 
     def _replication_timeout(self) -> None:
-        if self.metrics is not None:
-            self.metrics.redis_errors_total.inc()
+        self.metrics.redis_errors_total.inc()
 
     async def _remember_tenant(self, tenant: str) -> None:
         if tenant not in self._known_tenants:
@@ -230,5 +229,5 @@ class StoreBase:
         return str(region)
 
     def _published(self, n: int) -> None:
-        if self.metrics is not None and n:
+        if n:
             self.metrics.events_published_total.inc(n)

@@ -213,7 +213,7 @@ async def watch(
     request: WatchRequest,
     *,
     stop: asyncio.Event | None = None,
-    metrics: DispatchMetrics | None = None,
+    metrics: DispatchMetrics,
     on_started: Callable[[str], Awaitable[None]] | None = None,
 ) -> AsyncIterator[list[Event]]:
     """Yield the tenant's events matching ``request``, as the lists that became available
@@ -249,8 +249,7 @@ async def watch(
         await on_started(start_id)
     last_refresh = time.monotonic()
     raw_types = {t.value for t in request.types}  # as stored in the entries' "type"
-    if metrics is not None:
-        metrics.event_subscribers.inc()
+    metrics.event_subscribers.inc()
     try:
         while stop is None or not stop.is_set():
             if all_regions and time.monotonic() - last_refresh > REGION_REFRESH_S:
@@ -283,13 +282,11 @@ async def watch(
                     ):
                         continue
                     event = event_from_entry(region, str(event_id), fields)
-                    if metrics is not None:
-                        metrics.event_stream_lag_seconds.observe(
-                            max(0.0, now_s - _id_tuple(str(event_id))[0] / 1000)
-                        )
+                    metrics.event_stream_lag_seconds.observe(
+                        max(0.0, now_s - _id_tuple(str(event_id))[0] / 1000)
+                    )
                     batch.append(event)
             if batch:
                 yield batch
     finally:
-        if metrics is not None:
-            metrics.event_subscribers.dec()
+        metrics.event_subscribers.dec()

@@ -67,7 +67,7 @@ def _submit_item(ticket_id: str) -> SubmitTicket:
 
 async def test_default_mode_issues_no_wait(redis_client: redis.asyncio.Redis) -> None:
     """With 0 replicas (the default) the write scripts are plain EVALSHA: no WAIT at all."""
-    store = RedisStateStore(redis_client)
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
     assert store.replication.replicas == 0
     assert not isinstance(store._submit, ReplicatedScript)
     before = await wait_calls(redis_client)
@@ -113,7 +113,13 @@ async def test_wait_mode_issues_wait_and_refuses_to_acknowledge(
     # one WAIT per write (one more when a script was not cached yet: NOSCRIPT, load, again)
     assert await wait_calls(redis_client) - before >= 4
     # the mode travels with the client, so the lease manager built on it (solve loop) waits too
-    leases = LeaseManager(redis_client, _no_regions, ttl_ms=1000, owner_id="a")
+    leases = LeaseManager(
+        redis_client,
+        _no_regions,
+        ttl_ms=1000,
+        owner_id="a",
+        metrics=DispatchMetrics.throwaway(),
+    )
     with pytest.raises(ReplicationTimeout):
         await leases._acquire(RegionRef(TENANT, "north"))
     assert not leases.held
@@ -285,7 +291,7 @@ async def test_failover_loses_no_acknowledged_ticket(
         decode_responses=True,
     )
     try:
-        store = RedisStateStore(fresh)  # type: ignore[arg-type]
+        store = RedisStateStore(fresh, metrics=DispatchMetrics.throwaway())  # type: ignore[arg-type]
         missing = []
         for tid in ids:
             try:

@@ -24,6 +24,7 @@ from dispatcher.domain import (
     Ticket,
 )
 from dispatcher.loop.leases import LeaseManager, RegionRef
+from dispatcher.runtime.metrics import DispatchMetrics
 from dispatcher.store.keys import lease_owner_key
 from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, keys
 
@@ -157,7 +158,7 @@ async def test_killed_solver_regions_are_taken_over(
 ) -> None:
     """kill -9 one of two solvers: the other takes its regions over within the lease TTL;
     every ticket ends assigned exactly once, no technician over capacity."""
-    store = RedisStateStore(redis_client)
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
     for region in REGIONS:
         for i in range(3):
             await store.upsert_technician(TENANT, _tech(f"{region}-k{i}", region))
@@ -217,7 +218,7 @@ async def test_killed_solver_regions_are_taken_over(
 
 async def test_stale_commit_is_refused(redis_client: redis.asyncio.Redis) -> None:
     """A commit with a superseded lease token, or on a changed ticket, applies nothing."""
-    store = RedisStateStore(redis_client)
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
     await store.upsert_technician(TENANT, _tech("k0", "north"))
     await store.submit(TENANT, [_ticket("t1", "north"), _ticket("t2", "north")])
     region = RegionRef(TENANT, "north")
@@ -225,8 +226,20 @@ async def test_stale_commit_is_refused(redis_client: redis.asyncio.Redis) -> Non
     async def regions() -> list[RegionRef]:
         return [region]
 
-    a = LeaseManager(redis_client, regions, ttl_ms=300, owner_id="a")
-    b = LeaseManager(redis_client, regions, ttl_ms=300, owner_id="b")
+    a = LeaseManager(
+        redis_client,
+        regions,
+        ttl_ms=300,
+        owner_id="a",
+        metrics=DispatchMetrics.throwaway(),
+    )
+    b = LeaseManager(
+        redis_client,
+        regions,
+        ttl_ms=300,
+        owner_id="b",
+        metrics=DispatchMetrics.throwaway(),
+    )
     await a.tick()
     old_token = str(a.held[region].token)
     snap = await store.snapshot(TENANT, "north")
@@ -263,7 +276,7 @@ async def test_bounded_snapshot_reads_the_most_urgent_queued(
     oldest), every held ticket, and knows that it left some out."""
     from dispatcher.store.snapshot import SnapshotReader
 
-    store = RedisStateStore(redis_client)
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
     await store.upsert_technician(TENANT, _tech("k0", "north"))
     items = [_ticket(f"t{i:02d}", "north") for i in range(30)]
     items = [

@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from dispatcher.loop.leases import LeaseManager, RegionRef, fair_share
+from dispatcher.runtime.metrics import DispatchMetrics
 from dispatcher.store.keys import lease_key
 
 if TYPE_CHECKING:
@@ -27,8 +28,20 @@ def test_fair_share() -> None:
 
 async def test_regions_are_shared_and_taken_over(redis_client: aioredis.Redis) -> None:
     """Two processes split the regions; when one stops renewing the other takes all."""
-    a = LeaseManager(redis_client, _regions, ttl_ms=600, owner_id="a")
-    b = LeaseManager(redis_client, _regions, ttl_ms=600, owner_id="b")
+    a = LeaseManager(
+        redis_client,
+        _regions,
+        ttl_ms=600,
+        owner_id="a",
+        metrics=DispatchMetrics.throwaway(),
+    )
+    b = LeaseManager(
+        redis_client,
+        _regions,
+        ttl_ms=600,
+        owner_id="b",
+        metrics=DispatchMetrics.throwaway(),
+    )
     await a.tick()
     await b.tick()
     await a.tick()  # a sees b in the registry and sheds down to its share
@@ -53,7 +66,13 @@ async def test_regions_are_shared_and_taken_over(redis_client: aioredis.Redis) -
 
 async def test_release_all_frees_regions(redis_client: aioredis.Redis) -> None:
     """A clean stop releases every lease at once (no TTL wait for the next holder)."""
-    a = LeaseManager(redis_client, _regions, ttl_ms=10_000, owner_id="a")
+    a = LeaseManager(
+        redis_client,
+        _regions,
+        ttl_ms=10_000,
+        owner_id="a",
+        metrics=DispatchMetrics.throwaway(),
+    )
     await a.tick()
     assert len(a.held) == 5
     await a.release_all()

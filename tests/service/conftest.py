@@ -118,7 +118,7 @@ def machine_url(redis_server: str) -> str:
 @pytest.fixture
 def store(redis_client: redis.asyncio.Redis) -> RedisStateStore:
     """A store on the flushed session Redis."""
-    return RedisStateStore(redis_client)
+    return RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
 
 
 @pytest.fixture

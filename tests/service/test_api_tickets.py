@@ -12,6 +12,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from dispatcher.domain import Assignment
 from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.runtime.metrics import DispatchMetrics
 from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, keys
 from tests.service.conftest import Stubs, technician, ticket
 
@@ -34,7 +35,7 @@ async def assign(
     region: str = "north",
 ) -> None:
     """Play the solve loop: commit ``ticket_id`` -> ``tech_id`` under a lease."""
-    store = RedisStateStore(redis_client)
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
     await redis_client.set(keys.lease_key("default", region), "tok")
     snap = await store.snapshot("default", region)
     ev = ExpectedVersions(

@@ -12,6 +12,7 @@ from dispatcher.api.auth import AuthConfigError, Authenticator
 from dispatcher.domain import Assignment, Role
 from dispatcher.errors import Unauthenticated
 from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.runtime.metrics import DispatchMetrics
 from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, keys
 from tests.service.conftest import Stubs, md, technician, ticket
 
@@ -137,7 +138,7 @@ async def test_technician_app_reports_only_on_its_own_tickets(
         await auth_stubs.technicians.UpsertTechnician(
             pb.UpsertTechnicianRequest(technician=technician(tech)), metadata=PLATFORM
         )
-    store = RedisStateStore(redis_client)
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
     await redis_client.set(keys.lease_key("acme", "north"), "tok")
     snap = await store.snapshot("acme", "north")
     ev = ExpectedVersions(

@@ -118,7 +118,7 @@ async def test_resume_across_server_restart(
         await server.stop(None)
         await ctx.aclose()
 
-    store = RedisStateStore(redis_client)
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
 
     def batch(lo: int, hi: int) -> list[SubmitTicket]:
         return [
@@ -163,7 +163,9 @@ async def test_resume_older_than_retention_is_out_of_range(
     stubs: Stubs, redis_client: redis.asyncio.Redis
 ) -> None:
     """Retention drops the oldest events; resuming before them is OUT_OF_RANGE, never a gap."""
-    store = RedisStateStore(redis_client, events_maxlen=5)
+    store = RedisStateStore(
+        redis_client, events_maxlen=5, metrics=DispatchMetrics.throwaway()
+    )
     await store.submit(
         "default",
         [
@@ -203,7 +205,9 @@ async def test_resume_older_than_retention_is_out_of_range(
 
 async def test_store_retention_is_bounded(redis_client: redis.asyncio.Redis) -> None:
     """With events_maxlen set, a stream never exceeds it by more than the trim step."""
-    store = RedisStateStore(redis_client, events_maxlen=100)
+    store = RedisStateStore(
+        redis_client, events_maxlen=100, metrics=DispatchMetrics.throwaway()
+    )
     for lo in range(0, 1000, 250):
         await store.submit(
             "default",

@@ -13,6 +13,7 @@ from hypothesis.stateful import initialize, invariant, rule
 
 from dispatcher.domain import Assignment, SubmitTicket, TicketFilter, TicketStatus
 from dispatcher.errors import DispatchError, StaleVersion
+from dispatcher.runtime.metrics import DispatchMetrics
 from dispatcher.store.moves import TicketMover
 from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, keys
 from tests.service.machine import RedisMachine, run_machine
@@ -103,7 +104,7 @@ async def test_a_stale_region_cache_follows_the_move(
     store: RedisStateStore, redis_client: redis.asyncio.Redis
 ) -> None:
     """Another process that cached the old region still reads and cancels the ticket."""
-    other = RedisStateStore(redis_client)
+    other = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
     mover = TicketMover(redis_client, store.events_maxlen)
     await store.submit(T, [SubmitTicket(tk("T1", region=SOURCE), "r1")])
     assert (await other.get_ticket(T, "T1")).region == SOURCE  # cached: north
@@ -126,7 +127,7 @@ class MoveMachine(RedisMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.store = RedisStateStore(self.redis)
+        self.store = RedisStateStore(self.redis, metrics=DispatchMetrics.throwaway())
         self.mover = TicketMover(self.redis, self.store.events_maxlen)
         self.acked: set[str] = set()
         for region in REGIONS:

@@ -19,6 +19,7 @@ from dispatcher.domain import (
     TicketStatus,
 )
 from dispatcher.errors import UnknownTicket
+from dispatcher.runtime.metrics import DispatchMetrics
 from dispatcher.store.retention import ClosedTicketSweeper
 from dispatcher.store.state import Decision, RedisStateStore, keys
 from tests.service.test_store import R, T, events, lease, tech, tk, versions
@@ -144,7 +145,7 @@ async def test_sweep_never_touches_an_open_ticket(
     open stage it reached), any batch bounds: each sweep deletes only closed tickets, at
     most ``batch * max_batches``; repeated sweeps delete every closed one."""
     await redis_client.flushall()
-    store = RedisStateStore(redis_client)
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
     await store.upsert_technician(T, tech("X", capacity=len(fates) + 1))
     ids = [f"T{i}" for i in range(len(fates))]
     if ids:

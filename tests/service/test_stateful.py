@@ -24,6 +24,7 @@ from dispatcher.domain import (
     TicketStatus,
 )
 from dispatcher.errors import DispatchError, UnknownTicket
+from dispatcher.runtime.metrics import DispatchMetrics
 from dispatcher.store.retention import ClosedTicketSweeper
 from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, keys
 from tests.service.machine import RedisMachine, run_machine
@@ -39,7 +40,7 @@ REQUEST_IDS = ["r1", "r2", "r3"]
 class StoreMachine(RedisMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.store = RedisStateStore(self.redis)
+        self.store = RedisStateStore(self.redis, metrics=DispatchMetrics.throwaway())
         self.acked: set[str] = set()
         self.purged: set[str] = set()
         """Acknowledged tickets deleted by a retention sweep (after they closed)."""

@@ -27,6 +27,7 @@ from dispatcher.errors import (
     StaleVersion,
     UnknownTicket,
 )
+from dispatcher.runtime.metrics import DispatchMetrics
 from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, keys
 
 if TYPE_CHECKING:
@@ -76,7 +77,9 @@ async def test_submit_is_idempotent_under_concurrent_retries(
     """Ten racing submits with one request id create one ticket and one event."""
     results = await asyncio.gather(
         *(
-            RedisStateStore(redis_client).submit(T, [SubmitTicket(tk("T1"), "req-1")])
+            RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway()).submit(
+                T, [SubmitTicket(tk("T1"), "req-1")]
+            )
             for _ in range(10)
         )
     )
