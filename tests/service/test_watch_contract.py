@@ -72,7 +72,7 @@ async def running(
 
 async def assign(redis_client: Any, region: str, ticket_id: str, tech_id: str) -> None:
     """Play the solve loop of tenant acme: commit ``ticket_id`` -> ``tech_id``."""
-    store = RedisStateStore(redis_client)
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
     await redis_client.set(keys.lease_key("acme", region), "tok")
     snap = await store.snapshot("acme", region)
     versions = ExpectedVersions(
