@@ -1,4 +1,4 @@
-"""Command line: ``dispatcher serve | demo | policy | sim ...``.
+"""Command line: ``dispatcher serve | demo | policy | sim | health | proto ...``.
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds
 its parser and sets ``func`` (called with the parsed namespace, returns an exit code).
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,13 +21,21 @@ SUBCOMMAND_MODULES = (
     "dispatcher.demo.command",
     "dispatcher.cli.policy",
     "simulations.cli",
+    "dispatcher.cli.health",
+    "dispatcher.cli.proto",
 )
+DISTRIBUTION = "dispatch-optimizer"
+SIM_EXTRA_MODULES = frozenset({"polars", "rich", "matplotlib", "optuna"})
+"""Top-level modules of the ``[sim]`` extra (the simulator and the demo need them)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dispatcher",
         description="Dispatch optimizer: assigns tickets to technicians with OR-Tools.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version(DISTRIBUTION)}"
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in SUBCOMMAND_MODULES:
@@ -40,6 +49,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in SIM_EXTRA_MODULES:
+            raise
+        print(
+            f"dispatcher {args.command}: error: needs {exc.name!r}, part of the sim extra: "
+            f"pip install '{DISTRIBUTION}[sim]'",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

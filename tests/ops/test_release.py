@@ -1,0 +1,67 @@
+"""Release hygiene in the source tree: the version, the contract path, the health command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import version
+from typing import TYPE_CHECKING
+
+from dispatcher.backend.serve_process import start_serve
+from dispatcher.cli.proto import contract_path
+from dispatcher.pb import dispatch_pb2
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def _dispatcher(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dispatcher", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_version_is_the_package_metadata() -> None:
+    """`dispatcher --version` prints the installed distribution's version."""
+    result = _dispatcher("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["dispatcher", version("dispatch-optimizer")]
+
+
+def test_proto_prints_the_contract_the_stubs_were_generated_from() -> None:
+    """`dispatcher proto --path` names the file the stubs come from; `proto` prints it."""
+    path_result = _dispatcher("proto", "--path")
+    assert path_result.returncode == 0, path_result.stderr
+    path = contract_path()
+    assert path_result.stdout.strip() == str(path)
+    # the stubs' descriptor records the proto's import path (dispatcher/pb/dispatch.proto)
+    assert path.as_posix().endswith(dispatch_pb2.DESCRIPTOR.name)
+    text_result = _dispatcher("proto")
+    assert text_result.stdout == path.read_text(encoding="utf-8")
+    assert "package dispatch.v1;" in text_result.stdout
+
+
+def test_health_command_exit_code_follows_the_service(
+    redis_server: str, tmp_path: Path
+) -> None:
+    """`dispatcher health`: 0 on SERVING; 1 for an unknown service name or no server."""
+    proc = start_serve(redis_server, tmp_path, "health-cli", role="api")
+    try:
+        serving = _dispatcher("health", "--target", proc.target)
+        assert serving.returncode == 0, serving.stderr
+        assert "SERVING" in serving.stdout
+        unknown = _dispatcher(
+            "health", "--target", proc.target, "--service", "no.such.Service"
+        )
+        assert unknown.returncode == 1
+        assert "NOT_FOUND" in unknown.stderr
+    finally:
+        proc.stop()
+    assert proc.proc.returncode == 0
+    gone = _dispatcher("health", "--target", proc.target, "--timeout", "1")
+    assert gone.returncode == 1
+    assert "UNAVAILABLE" in gone.stderr or "DEADLINE_EXCEEDED" in gone.stderr
