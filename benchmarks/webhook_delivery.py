@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,12 @@ def _percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _uptime() -> str:
@@ -170,6 +177,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             for name, rate, duration in phases:
                 before = set(receiver.latency_s)
+                cpu0 = _cpu_s(proc.pid)
                 t0 = time.monotonic()
                 sent = await _phase(
                     tickets, pb, rate, duration, args.batch, args.regions, name
@@ -181,12 +189,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 ):
                     await asyncio.sleep(0.1)
                 got = [v for k, v in receiver.latency_s.items() if k not in before]
+                wall = time.monotonic() - t0
                 out[name] = {
                     "rate_per_s": rate,
                     "events": sent,
                     "delivered": len(got),
                     "lost": sent - len(got),
-                    "achieved_rate_per_s": round(sent / (time.monotonic() - t0), 1),
+                    "achieved_rate_per_s": round(sent / wall, 1),
+                    "serve_cpu_share": round((_cpu_s(proc.pid) - cpu0) / wall, 2),
                     "p50_ms": round(_percentile(got, 0.5) * 1000, 2),
                     "p99_ms": round(_percentile(got, 0.99) * 1000, 2),
                     "max_ms": round(max(got, default=float("nan")) * 1000, 2),
@@ -233,7 +243,7 @@ def main() -> int:
         p = out[name]
         print(
             f"{name:<9} {p['achieved_rate_per_s']:>8} {p['events']:>7} {p['lost']:>5} "
-            f"{p['p50_ms']:>8} {p['p99_ms']:>8} {p['max_ms']:>8}"
+            f"{p['p50_ms']:>8} {p['p99_ms']:>8} {p['max_ms']:>8} {p['serve_cpu_share']:>9}"
         )
     ratio = load["p99_ms"] / base["p99_ms"] if base["p99_ms"] else float("nan")
     out["p99_ratio_load_to_baseline"] = round(ratio, 2)

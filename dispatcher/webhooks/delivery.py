@@ -6,9 +6,9 @@ by lease (``SET NX PX``, renewed every third of its TTL), so each partition has 
 deliverer at a time and any process may be it. A partition reads its stream through the
 subscription's consumer group: first it claims every entry still pending (read by a holder
 that died or lost the lease before acknowledging it: sent again, hence *at least once*),
-then new entries. Each batch is split by ticket (technician for technician events): one
-ticket's events go one after the other, each acknowledged (``XACK``) once the receiver
-answered 2xx, while different tickets go concurrently. A failed attempt is retried with
+then new entries. Webhooks of one ticket (technician for technician events) go one after the
+other, each acknowledged (``XACK``) once the receiver answered 2xx, while different tickets
+go concurrently (``Pipeline``). A failed attempt is retried with
 exponential backoff and jitter; after ``dead_letter_after_s`` the event becomes a dead
 letter and its ticket's next events follow.
 """
@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
 import time
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,7 +35,7 @@ from dispatcher.webhooks.sender import Sender
 from dispatcher.webhooks.targets import address_policy
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Awaitable, Callable, Sequence
 
     import redis.asyncio as aioredis
 
@@ -49,9 +49,10 @@ DISCOVER_S = 1.0
 """How often a process looks for subscriptions, regions and free partitions."""
 READ_BLOCK_MS = 1000
 BATCH = 500
-"""Entries read per batch; a batch's tickets are delivered concurrently."""
-CONCURRENCY = 64
-"""Tickets of one partition in flight at once."""
+"""Most entries read at once."""
+MAX_IN_FLIGHT = 256
+"""Webhooks of one partition in flight at once (waiting for their ticket's previous one
+included)."""
 RETRY_BASE_S = 0.25
 """First retry pause (then doubling up to ``retry_max_s``), jittered."""
 REPLAY = ""
@@ -131,6 +132,69 @@ def message_from_replay_entry(entry: Entry) -> Message:
         occurred_ms=int(entry_id.split("-")[0]),  # the replay's time
         body=f["body"].encode(),
     )
+
+
+class Pipeline:
+    """A partition's webhooks in flight: one task per message, each chained after the
+    previous message of its ticket (so a ticket's webhooks go one after the other while
+    different tickets go concurrently, with no barrier between reads). Delivered (or
+    filtered out) entry ids wait in ``take_acks`` for one ``XACK``."""
+
+    def __init__(
+        self, deliver: Callable[[Message], Awaitable[None]], limit: int
+    ) -> None:
+        self._deliver = deliver
+        self._limit = limit
+        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._acks: list[str] = []
+        self._room = asyncio.Event()
+        self._failure: BaseException | None = None
+
+    def room(self) -> int:
+        return max(0, self._limit - len(self._tasks))
+
+    async def wait_for_room(self) -> None:
+        while not self.room():
+            self._room.clear()
+            await self._room.wait()
+
+    def skip(self, entry_id: str) -> None:
+        self._acks.append(entry_id)
+
+    def add(self, m: Message) -> None:
+        task = asyncio.create_task(self._run(m, self._tails.get(m.order_key)))
+        self._tails[m.order_key] = task
+        self._tasks.add(task)
+        task.add_done_callback(functools.partial(self._finished, m.order_key))
+
+    async def _run(self, m: Message, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        if self._failure is None:  # after a failure nothing more goes out of order
+            await self._deliver(m)
+            self._acks.append(m.entry_id)
+
+    def _finished(self, key: str, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._tails.get(key) is task:
+            del self._tails[key]
+        if not task.cancelled() and task.exception() is not None:
+            self._failure = self._failure or task.exception()
+        self._room.set()
+
+    def raise_failure(self) -> None:
+        """Re-raise the first failure of a delivery (a Redis error, not a receiver's)."""
+        if self._failure is not None:
+            raise self._failure
+
+    def take_acks(self) -> list[str]:
+        acks, self._acks = self._acks, []
+        return acks
+
+    def cancel(self) -> None:
+        for task in self._tasks:
+            task.cancel()
 
 
 class Deliverer:
@@ -220,6 +284,20 @@ class Deliverer:
         me = asyncio.current_task()
         assert me is not None
         keeper = asyncio.create_task(self._keep_lease(lease, me))
+        pipe = Pipeline(functools.partial(self._deliver, tenant, sub), MAX_IN_FLIGHT)
+
+        def feed(entries: Sequence[Entry]) -> None:
+            for entry in entries:
+                message = (
+                    message_from_replay_entry(entry)
+                    if region == REPLAY
+                    else message_from_event_entry(sub, region, entry)
+                )
+                if message is None:
+                    pipe.skip(entry[0])
+                else:
+                    pipe.add(message)
+
         try:
             # a region's group starts at the subscription's creation: no older events
             start = "0-0" if region == REPLAY else f"{sub.created_at_ms}-0"
@@ -234,18 +312,20 @@ class Deliverer:
                     sub.subscription_id,
                     len(pending),
                 )
-            for lo in range(0, len(pending), BATCH):
-                await self._deliver_batch(
-                    tenant, sub, region, stream, group, pending[lo : lo + BATCH]
-                )
+            feed(pending)
             while not self._stop.is_set():
-                entries = await self.store.read_new(
-                    stream, group, self.consumer, BATCH, READ_BLOCK_MS
-                )
-                if entries:
-                    await self._deliver_batch(
-                        tenant, sub, region, stream, group, entries
+                pipe.raise_failure()
+                await self.store.ack(stream, group, pipe.take_acks())
+                await pipe.wait_for_room()
+                feed(
+                    await self.store.read_new(
+                        stream,
+                        group,
+                        self.consumer,
+                        min(BATCH, pipe.room()),
+                        READ_BLOCK_MS,
                     )
+                )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # ends the partition; discovery takes it up again
@@ -258,8 +338,16 @@ class Deliverer:
             )
         finally:
             keeper.cancel()
+            pipe.cancel()
             with contextlib.suppress(Exception):
-                await asyncio.shield(self.store.release(lease, self.consumer))
+                await asyncio.shield(self._finish(stream, group, lease, pipe))
+
+    async def _finish(
+        self, stream: str, group: str, lease: str, pipe: Pipeline
+    ) -> None:
+        """Acknowledge what was delivered, then let the lease go."""
+        await self.store.ack(stream, group, pipe.take_acks())
+        await self.store.release(lease, self.consumer)
 
     async def _keep_lease(self, lease: str, holder: asyncio.Task[None]) -> None:
         ttl = self.settings.lease_ttl_ms
@@ -273,38 +361,6 @@ class Deliverer:
             if not held:
                 holder.cancel()
                 return
-
-    async def _deliver_batch(
-        self,
-        tenant: str,
-        sub: Subscription,
-        region: str,
-        stream: str,
-        group: str,
-        entries: Sequence[Entry],
-    ) -> None:
-        chains: dict[str, list[Message]] = defaultdict(list)
-        skipped: list[str] = []
-        for entry in entries:
-            message = (
-                message_from_replay_entry(entry)
-                if region == REPLAY
-                else message_from_event_entry(sub, region, entry)
-            )
-            if message is None:
-                skipped.append(entry[0])
-            else:
-                chains[message.order_key].append(message)
-        await self.store.ack(stream, group, skipped)
-        limit = asyncio.Semaphore(CONCURRENCY)
-
-        async def chain(messages: list[Message]) -> None:
-            async with limit:
-                for m in messages:
-                    await self._deliver(tenant, sub, m)
-                    await self.store.ack(stream, group, [m.entry_id])
-
-        await asyncio.gather(*(chain(c) for c in chains.values()))
 
     async def _deliver(self, tenant: str, sub: Subscription, m: Message) -> None:
         """Send until the receiver takes it or its time is up (then dead-letter it)."""
