@@ -22,10 +22,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_REASON_NAMES = {r.value: r.name for r in UnassignedReason}
+REASON_NAMES = {r.value: r.name for r in UnassignedReason}
+"""Solver reason code -> the reason's name as stored and sent (``UnassignedReason``)."""
 
 
-def _ms(seconds: float) -> int:
+def seconds_to_ms(seconds: float) -> int:
+    """Whole milliseconds of a solver time in seconds; 0 (unset) when not finite."""
     return int(seconds * 1000) if np.isfinite(seconds) else 0
 
 
@@ -246,7 +248,7 @@ def plan_decisions(
         r = int(sol.technician[i])
         old = row.technician_id if row.status == "ASSIGNED" else ""
         if r == NO_TECHNICIAN:
-            reason = DomainReason(_REASON_NAMES[int(sol.reason[i])])
+            reason = DomainReason(REASON_NAMES[int(sol.reason[i])])
             if old or ticket.unassigned_reason != reason:
                 decisions.append(StoreDecision(row.ticket_id, "", None, reason))
             continue
@@ -267,9 +269,9 @@ def plan_decisions(
                 Assignment(
                     technician_id=new,
                     position=pos,
-                    expected_arrival_ms=_ms(float(sol.arrival_s[i])),
-                    expected_start_ms=_ms(float(sol.start_s[i])),
-                    expected_finish_ms=_ms(float(sol.finish_s[i])),
+                    expected_arrival_ms=seconds_to_ms(float(sol.arrival_s[i])),
+                    expected_start_ms=seconds_to_ms(float(sol.start_s[i])),
+                    expected_finish_ms=seconds_to_ms(float(sol.finish_s[i])),
                     sla_predicted_met=bool(sol.sla_met[i]),
                     cost_terms=terms,
                     total_cost=float(sum(t.value for t in terms)),

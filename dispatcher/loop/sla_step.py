@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from dispatcher.loop.problem import _REASON_NAMES, IndexMaps, ProblemParts, _ms
+from dispatcher.loop.problem import REASON_NAMES, IndexMaps, ProblemParts, seconds_to_ms
 from dispatcher.loop.widen import Widening
 from dispatcher.sla import (
     ClockTicket,
@@ -127,7 +127,7 @@ class SlaStep:
                 b.ticket_id,
                 b.kind,
                 "",
-                json.dumps({"due_ms": str(_ms(b.due_s))}),
+                json.dumps({"due_ms": str(seconds_to_ms(b.due_s))}),
             )
             for b in found_breaches
         ]
@@ -202,9 +202,11 @@ class SlaStep:
                 maps.ticket_ids[i],
                 details=json.dumps(
                     {
-                        "predicted_start_ms": str(_ms(float(sol.start_s[i]))),
-                        "response_due_ms": str(_ms(float(due["response_due_s"][i]))),
-                        "reason": _REASON_NAMES[int(sol.reason[i])],
+                        "predicted_start_ms": str(seconds_to_ms(float(sol.start_s[i]))),
+                        "response_due_ms": str(
+                            seconds_to_ms(float(due["response_due_s"][i]))
+                        ),
+                        "reason": REASON_NAMES[int(sol.reason[i])],
                     }
                 ),
             )

@@ -69,13 +69,13 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _encode_token(data: Mapping[str, Any]) -> str:
+def encode_page_token(data: Mapping[str, Any]) -> str:
     return base64.urlsafe_b64encode(
         json.dumps(data, separators=(",", ":")).encode()
     ).decode()
 
 
-def _decode_token(
+def decode_page_token(
     token: str, fingerprint: str, field_name: str = "page_token"
 ) -> dict[str, Any]:
     try:

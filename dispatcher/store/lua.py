@@ -16,7 +16,7 @@ as 'created' / NOT_YET_SOLVED), which keeps the submit path short.
 
 from __future__ import annotations
 
-_COMMON = r"""
+PRELUDE = r"""
 local P = ARGV[1]
 local NOW = ARGV[2]
 local MAXLEN = ARGV[3]
@@ -66,7 +66,7 @@ end
 """
 
 SUBMIT = (
-    _COMMON
+    PRELUDE
     + r"""
 -- ARGV[4] request-id TTL s; ARGV[5] tenant id->region hash ('' = the caller already claimed
 -- the ids: Redis Cluster, where that hash lives in another slot); ARGV[6] tenant region set;
@@ -127,7 +127,7 @@ return out
 )
 
 TRANSITION = (
-    _COMMON
+    PRELUDE
     + r"""
 -- ARGV[4] ticket id, ARGV[5] action, ARGV[6] acting technician ('' = any holder),
 -- ARGV[7] expected version (0 = none), ARGV[8] reason / resolution JSON
@@ -192,7 +192,7 @@ return {'OK', redis.call('HGETALL', key)}
 )
 
 UPDATE = (
-    _COMMON
+    PRELUDE
     + r"""
 -- ARGV[4] id, ARGV[5] version read by the caller, ARGV[6] body, ARGV[7] prio, ARGV[8] due
 local id, read, body, prio, due = ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
@@ -214,7 +214,7 @@ return {'OK', redis.call('HGETALL', key)}
 )
 
 UPSERT_TECHNICIAN = (
-    _COMMON
+    PRELUDE
     + r"""
 -- ARGV[4] id, ARGV[5] expected version (0 = none), ARGV[6] body, ARGV[7] status,
 -- ARGV[8] capacity, ARGV[9] shifts JSON, ARGV[10] lat, ARGV[11] lon ('' = keep)
@@ -238,7 +238,7 @@ return {'OK', redis.call('HGETALL', key), redis.call('ZRANGE', P .. 'techq:' .. 
 )
 
 SET_AVAILABILITY = (
-    _COMMON
+    PRELUDE
     + r"""
 -- ARGV[4] id, ARGV[5] expected version, ARGV[6] status ('' = keep), ARGV[7] shifts JSON ('' = keep)
 local id, expected = ARGV[4], tonumber(ARGV[5])
@@ -266,7 +266,7 @@ return 1
 """
 
 REMOVE_TECHNICIAN = (
-    _COMMON
+    PRELUDE
     + r"""
 -- ARGV[4] id, ARGV[5] expected version
 local id, expected = ARGV[4], tonumber(ARGV[5])
@@ -297,7 +297,7 @@ return {'OK', q}
 )
 
 COMMIT_ASSIGNMENTS = (
-    _COMMON
+    PRELUDE
     + r"""
 -- ARGV[4] lease token, ARGV[5] solve id, ARGV[6] n, then per decision:
 -- ticket id, expected ticket version, technician id ('' = unassigned), expected technician

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from dispatcher.backend.cluster import is_cluster_client
 from dispatcher.store import keys
-from dispatcher.store.lua import _COMMON
+from dispatcher.store.lua import PRELUDE
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -39,7 +39,7 @@ MOVING = "moving"
 """Region key suffix: set of ticket ids moved out by step 1, not yet finished."""
 
 MOVE_OUT = (
-    _COMMON
+    PRELUDE
     + r"""
 -- ARGV[4] lease token, ARGV[5] ticket id, ARGV[6] expected version, ARGV[7] target
 -- region, ARGV[8] details JSON. Returns {'OK', version} | {'LEASE'} | {'NOT_FOUND'} |
@@ -62,7 +62,7 @@ return {'OK', tostring(nv)}
 )
 
 MOVE_IN = (
-    _COMMON
+    PRELUDE
     + r"""
 -- ARGV[4] ticket id, ARGV[5] flat field/value list of its hash (JSON array), ARGV[6] SLA
 -- marks JSON ('' = none), ARGV[7] details JSON, ARGV[8] the tenant's region set key ('' =

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from dispatcher.sla import SlaMarks
 from dispatcher.store import keys
-from dispatcher.store.lua import _COMMON
+from dispatcher.store.lua import PRELUDE
 from dispatcher.store.state import now_ms
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class SlaRecorder:
 
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
-        self._apply = redis.register_script(_COMMON + _APPLY)
+        self._apply = redis.register_script(PRELUDE + _APPLY)
 
     async def marks(self, tenant: str, region: str) -> dict[str, SlaMarks]:
         raw = await self._redis.hgetall(keys.sla_marks_key(tenant, region))

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
-from dispatcher.store.base import StoreBase, _decode_token, _encode_token
+from dispatcher.store.base import StoreBase, decode_page_token, encode_page_token
 
 
 class TechnicianStore(StoreBase):
@@ -167,7 +167,7 @@ class TechnicianStore(StoreBase):
         fp = hashlib.sha256(repr((region, sorted(statuses))).encode()).hexdigest()[:16]
         start_region, after = "", ""
         if page_token:
-            tok = _decode_token(page_token, fp)
+            tok = decode_page_token(page_token, fp)
             start_region, after = str(tok.get("r", "")), str(tok.get("a", ""))
         regions = [region] if region else await self.regions(tenant)
         out: list[Technician] = []
@@ -194,7 +194,7 @@ class TechnicianStore(StoreBase):
                     out.append(t)
                     if len(out) >= page_size:
                         return Page(
-                            tuple(out), _encode_token({"r": reg, "a": tid, "f": fp})
+                            tuple(out), encode_page_token({"r": reg, "a": tid, "f": fp})
                         )
         return Page(tuple(out), "")
 

@@ -51,8 +51,8 @@ from dispatcher.store.base import (
     LINGER_S,
     MAX_FLUSHES_IN_FLIGHT,
     StoreBase,
-    _decode_token,
-    _encode_token,
+    decode_page_token,
+    encode_page_token,
     now_ms,
 )
 
@@ -506,7 +506,7 @@ class TicketStore(StoreBase):
         fp = hashlib.sha256(repr(flt).encode()).hexdigest()[:16]
         start_region, after = "", ""
         if page_token:
-            tok = _decode_token(page_token, fp)
+            tok = decode_page_token(page_token, fp)
             start_region, after = str(tok.get("r", "")), str(tok.get("a", ""))
         regions = [flt.region] if flt.region else await self.regions(tenant)
         regions = [r for r in regions if r >= start_region]
@@ -552,11 +552,12 @@ class TicketStore(StoreBase):
                     out.append(t)
                     if len(out) >= page_size:
                         return Page(
-                            tuple(out), _encode_token({"r": region, "a": tid, "f": fp})
+                            tuple(out),
+                            encode_page_token({"r": region, "a": tid, "f": fp}),
                         )
             if budget <= 0:
                 return Page(
-                    tuple(out), _encode_token({"r": region, "a": cursor, "f": fp})
+                    tuple(out), encode_page_token({"r": region, "a": cursor, "f": fp})
                 )
         return Page(tuple(out), "")
 
