@@ -15,6 +15,7 @@ from dispatcher.runtime.metrics import (
     new_registry,
     start_metrics_server,
 )
+from dispatcher.runtime.settings import load_settings
 
 # The contract in TEAM.md (dashboards and alerts use exactly these): name -> (type, labels).
 CONTRACT: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -147,3 +148,19 @@ def test_metrics_endpoint_serves_valid_prometheus_text() -> None:
         'dispatch_rpc_duration_seconds_count{code="OK",method="dispatch.v1.TicketService/GetTicket"} 1.0'
         in text
     )
+
+
+def test_region_label_values_are_capped() -> None:
+    """Beyond max_regions distinct regions, the region label value is 'other'."""
+    reg = new_registry(process_metrics=False)
+    m = DispatchMetrics(reg, max_regions=2)
+    for region in ("a", "b", "c", "d", "a"):
+        m.solves_total.labels(region=region, status="optimal").inc()
+        m.assignments_total.labels(region).inc()  # positional works too
+    value = reg.get_sample_value
+    assert value("dispatch_solves_total", {"region": "a", "status": "optimal"}) == 2
+    assert value("dispatch_solves_total", {"region": "b", "status": "optimal"}) == 1
+    assert value("dispatch_solves_total", {"region": "other", "status": "optimal"}) == 2
+    assert value("dispatch_assignments_total", {"region": "c"}) is None
+    assert value("dispatch_assignments_total", {"region": "other"}) == 2
+    assert load_settings({}, env={}).metrics_max_regions == 200

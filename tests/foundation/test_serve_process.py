@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 import grpc
 import pytest
 import redis
+import redis.asyncio
+import redis.exceptions
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
@@ -26,6 +28,7 @@ from dispatcher.backend.embedded import EmbeddedRedis
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
 
 pytestmark = pytest.mark.e2e
 
@@ -337,3 +340,33 @@ def test_port_in_use_fails_start_up_with_one_error(tmp_path: Path, which: str) -
     assert (
         result.stderr.count("stopped (exit code 0)") == 1
     )  # the embedded server was stopped
+
+
+def test_serve_unreachable_cluster_is_one_line_exit_1(tmp_path: Path) -> None:
+    """An unreachable redis+cluster:// seed: a readable error line, no traceback, exit 1."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dispatcher",
+            "serve",
+            "--redis-url",
+            "redis+cluster://127.0.0.1:1",
+            "--redis-connect-attempts",
+            "1",
+            "--grpc-port",
+            "0",
+            "--metrics-port",
+            "0",
+            "--state-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out
+    assert "cannot reach Redis at redis+cluster://127.0.0.1:1" in out

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-import dataclasses
+import argparse
 import subprocess
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from dispatcher.cli.serve import check_state_dir
+from dispatcher.runtime.settings import SettingsError, add_arguments, load_settings
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+import dataclasses
+from pathlib import Path
+
 from dispatcher.runtime.settings import (
     Settings,
-    SettingsError,
     check_files,
     env_name,
-    load_settings,
     redact_url,
     setting_fields,
 )
@@ -229,3 +237,17 @@ def test_grpc_address_brackets_ipv6_hosts() -> None:
     """An IPv6 bind address is bracketed for grpc (``[::]:50051``)."""
     assert Settings(grpc_host="::", grpc_port=1).grpc_address == "[::]:1"
     assert Settings(grpc_host="0.0.0.0", grpc_port=2).grpc_address == "0.0.0.0:2"
+
+
+def test_settings_errors_and_help_name_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"redis\+cluster://"):
+        load_settings({"redis_url": "http://x"}, env={})
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    help_text = " ".join(parser.format_help().split())
+    assert "DISPATCH_REDIS_URL or REDIS_URL" in help_text
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    settings = load_settings({"state_dir": str(blocker / "sub")}, env={})
+    with pytest.raises(SettingsError, match=r"--state-dir \(DISPATCH_STATE_DIR\)"):
+        check_state_dir(settings)

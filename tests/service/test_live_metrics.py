@@ -6,6 +6,8 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import redis.asyncio
+import redis.exceptions
 
 from dispatcher.domain import Assignment, Location, SubmitTicket, Ticket
 from dispatcher.pb import dispatch_pb2 as pb
@@ -14,7 +16,7 @@ from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, 
 from tests.service.conftest import Stubs, ticket
 
 if TYPE_CHECKING:
-    import redis.asyncio
+    from dispatcher.runtime.context import AppContext
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -62,3 +64,65 @@ async def test_store_conflicts_are_counted(redis_client: redis.asyncio.Redis) ->
         registry.get_sample_value("dispatch_store_conflicts_total", {"kind": "lease"})
         == 1
     )
+
+
+async def test_redis_command_latency_and_errors_are_recorded(
+    stubs: Stubs, app_context: AppContext
+) -> None:
+    """Script calls and direct commands observe dispatch_redis_command_duration_seconds;
+    a failing Redis round trip counts in dispatch_redis_errors_total."""
+    reg = app_context.registry
+    await stubs.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(ticket=ticket("M1"), request_id="m1")
+    )
+    await stubs.tickets.GetTicket(pb.GetTicketRequest(ticket_id="M1"))
+    submits = reg.get_sample_value(
+        "dispatch_redis_command_duration_seconds_count", {"command": "submit"}
+    )
+    assert submits is not None
+    assert submits >= 1
+    commands = {
+        s.labels["command"]
+        for m in reg.collect()
+        if m.name == "dispatch_redis_command_duration_seconds"
+        for s in m.samples
+        if s.name.endswith("_count") and s.value > 0
+    }
+    assert len(commands) >= 2  # the script and at least one direct command (a read)
+
+    fresh = new_registry(process_metrics=False)
+    metrics = DispatchMetrics(fresh)
+    dead = redis.asyncio.Redis.from_url("redis://127.0.0.1:1", socket_connect_timeout=1)
+    try:
+        store = RedisStateStore(dead, metrics=metrics)
+        with pytest.raises(redis.exceptions.ConnectionError):
+            await store.tenants()
+    finally:
+        await dead.aclose()
+    assert fresh.get_sample_value("dispatch_redis_errors_total") == 1
+    assert (
+        fresh.get_sample_value(
+            "dispatch_redis_command_duration_seconds_count", {"command": "smembers"}
+        )
+        == 1
+    )
+
+
+async def test_queue_metrics_over_grpc_cap_regions(
+    stubs: Stubs, app_context: AppContext
+) -> None:
+    app_context.metrics.region_cap.limit = 1
+    for i, region in enumerate(("r1", "r2", "r3")):
+        await stubs.tickets.SubmitTicket(
+            pb.SubmitTicketRequest(ticket=ticket(f"Q{i}", region=region))
+        )
+    await stubs.insight.GetQueueStats(pb.GetQueueStatsRequest())
+    labels = {
+        s.labels["region"]
+        for m in app_context.registry.collect()
+        if m.name == "dispatch_queue_at_risk"
+        for s in m.samples
+    }
+    # one region keeps its name (whichever was seen first), the rest share "other"
+    assert len(labels) == 2
+    assert "other" in labels

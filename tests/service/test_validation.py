@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
+import redis.asyncio
+import redis.exceptions
 
 from dispatcher.pb import dispatch_pb2 as pb
 from tests.service.conftest import Stubs, technician, ticket
@@ -189,3 +191,41 @@ async def test_overload_is_resource_exhausted(stubs: Stubs, grpc_server: Any) ->
     finally:
         admission.limit = 512
     await stubs.tickets.ListTickets(pb.ListTicketsRequest())
+
+
+async def _error(coro: object) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await coro  # type: ignore[misc]
+    return err.value
+
+
+async def test_missing_ticket_and_empty_mask_errors_name_the_real_field(
+    stubs: Stubs,
+) -> None:
+    err = await _error(
+        stubs.tickets.SubmitTicket(pb.SubmitTicketRequest(request_id="x"))
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (err.details() or "").startswith("ticket: is required")
+    err = await _error(
+        stubs.tickets.BatchSubmitTickets(
+            pb.BatchSubmitTicketsRequest(
+                requests=[
+                    pb.SubmitTicketRequest(ticket=ticket("A")),
+                    pb.SubmitTicketRequest(),
+                ]
+            )
+        )
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (err.details() or "").startswith("requests[1].ticket: is required")
+    await stubs.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=ticket("U1")))
+    err = await _error(
+        stubs.tickets.UpdateTicket(
+            pb.UpdateTicketRequest(ticket=pb.Ticket(ticket_id="U1", title="new"))
+        )
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (err.details() or "").startswith("update_mask: is empty")
+    got = await stubs.tickets.GetTicket(pb.GetTicketRequest(ticket_id="U1"))
+    assert got.title == ""
