@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf.descriptor import FieldDescriptor
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from google.protobuf.descriptor import Descriptor
     from google.protobuf.message import Message
 
@@ -83,32 +85,43 @@ def non_finite_field(message: Message, prefix: str = "") -> str | None:
     if plan is None:
         return None
     dot = f"{prefix}." if prefix else ""
+    for path, value in _float_values(message, plan, dot):
+        if not math.isfinite(value):
+            return path
+    for path, child in _child_messages(message, plan, dot):
+        found = non_finite_field(child, path)
+        if found:
+            return found
+    return None
+
+
+def _float_values(
+    message: Message, plan: _Plan, dot: str
+) -> Iterator[tuple[str, float]]:
+    """(path, value) of every float/double held directly by ``message`` (maps included)."""
     for name, repeated in plan.floats:
         value: Any = getattr(message, name)
         if repeated:
-            for i, item in enumerate(value):
-                if not math.isfinite(item):
-                    return f"{dot}{name}[{i}]"
-        elif not math.isfinite(value):
-            return f"{dot}{name}"
+            yield from ((f"{dot}{name}[{i}]", v) for i, v in enumerate(value))
+        else:
+            yield f"{dot}{name}", value
+    for name, kind, _ in plan.messages:
+        if kind == "map_scalar":
+            items = getattr(message, name).items()
+            yield from ((f"{dot}{name}[{json.dumps(k)}]", v) for k, v in items)
+
+
+def _child_messages(
+    message: Message, plan: _Plan, dot: str
+) -> Iterator[tuple[str, Message]]:
+    """(path, message) of every set sub-message that may hold a float/double."""
     for name, kind, _ in plan.messages:
         if kind == "single":
             if message.HasField(name):
-                found = non_finite_field(getattr(message, name), f"{dot}{name}")
-                if found:
-                    return found
+                yield f"{dot}{name}", getattr(message, name)
         elif kind == "list":
-            for i, item in enumerate(getattr(message, name)):
-                found = non_finite_field(item, f"{dot}{name}[{i}]")
-                if found:
-                    return found
+            items = enumerate(getattr(message, name))
+            yield from ((f"{dot}{name}[{i}]", item) for i, item in items)
         elif kind == "map":
-            for key, item in getattr(message, name).items():
-                found = non_finite_field(item, f"{dot}{name}[{json.dumps(key)}]")
-                if found:
-                    return found
-        else:  # map of floats
-            for key, item in getattr(message, name).items():
-                if not math.isfinite(item):
-                    return f"{dot}{name}[{json.dumps(key)}]"
-    return None
+            pairs = getattr(message, name).items()
+            yield from ((f"{dot}{name}[{json.dumps(k)}]", item) for k, item in pairs)

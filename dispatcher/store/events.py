@@ -248,7 +248,7 @@ async def watch(
     if on_started is not None:
         await on_started(start_id)
     last_refresh = time.monotonic()
-    raw_types = {t.value for t in request.types}  # as stored in the entries' "type"
+    raw_types = frozenset(t.value for t in request.types)  # as in the entries' "type"
     metrics.event_subscribers.inc()
     try:
         while stop is None or not stop.is_set():
@@ -267,26 +267,41 @@ async def watch(
             }
             region_of = {keys.events_key(tenant, reg): reg for reg in positions}
             reply = await _read(r, streams)
-            now_s = time.time()
-            batch: list[Event] = []
-            for key, entries in reply:
-                region = region_of[str(key)]
-                for event_id, fields in entries:
-                    positions[region] = str(event_id)
-                    # filters on the raw fields: an event nobody asked for is not decoded
-                    if raw_types and fields.get("type") not in raw_types:
-                        continue
-                    if request.technician_id and request.technician_id not in (
-                        fields.get("tc", ""),
-                        fields.get("ptc", ""),
-                    ):
-                        continue
-                    event = event_from_entry(region, str(event_id), fields)
-                    metrics.event_stream_lag_seconds.observe(
-                        max(0.0, now_s - _id_tuple(str(event_id))[0] / 1000)
-                    )
-                    batch.append(event)
+            batch = _matching_events(
+                reply, region_of, positions, request, raw_types, metrics
+            )
             if batch:
                 yield batch
     finally:
         metrics.event_subscribers.dec()
+
+
+def _matching_events(
+    reply: list[Any],
+    region_of: dict[str, str],
+    positions: dict[str, str],
+    request: WatchRequest,
+    raw_types: frozenset[str],
+    metrics: DispatchMetrics,
+) -> list[Event]:
+    """The events of one read that ``request`` asks for (``raw_types``: its types as stored;
+    empty = all), decoded; every entry read advances its region's position, wanted or not."""
+    now_s = time.time()
+    batch: list[Event] = []
+    for key, entries in reply:
+        region = region_of[str(key)]
+        for event_id, fields in entries:
+            positions[region] = str(event_id)
+            # filters on the raw fields: an event nobody asked for is not decoded
+            if raw_types and fields.get("type") not in raw_types:
+                continue
+            if request.technician_id and request.technician_id not in (
+                fields.get("tc", ""),
+                fields.get("ptc", ""),
+            ):
+                continue
+            metrics.event_stream_lag_seconds.observe(
+                max(0.0, now_s - _id_tuple(str(event_id))[0] / 1000)
+            )
+            batch.append(event_from_entry(region, str(event_id), fields))
+    return batch
