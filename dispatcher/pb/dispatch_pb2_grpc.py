@@ -103,7 +103,9 @@ class TicketServiceServicer:
 
     def SubmitTicket(self, request, context):
         """Submits one ticket. Idempotent by `request_id`: a retry of the same request (same
-        request id, same ticket payload) returns the original result (replayed = true) and
+        request id, same ticket payload) returns the original result (replayed = true): the
+        ticket exactly as that submit stored and answered it (version 1, QUEUED, the same due
+        times), even if it has changed since (read it with GetTicket for its state now), and
         never creates a second ticket. ALREADY_EXISTS when the ticket id is taken (by a
         different request), or when the request id was already used with a different payload
         (the message names `request_id`; nothing is written).

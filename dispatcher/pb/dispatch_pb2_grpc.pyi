@@ -80,7 +80,9 @@ class TicketServiceStub:
     def __new__(cls, channel: _aio.Channel) -> TicketServiceAsyncStub: ...
     SubmitTicket: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.SubmitTicketRequest, _dispatch_pb2.SubmitTicketResponse]
     """Submits one ticket. Idempotent by `request_id`: a retry of the same request (same
-    request id, same ticket payload) returns the original result (replayed = true) and
+    request id, same ticket payload) returns the original result (replayed = true): the
+    ticket exactly as that submit stored and answered it (version 1, QUEUED, the same due
+    times), even if it has changed since (read it with GetTicket for its state now), and
     never creates a second ticket. ALREADY_EXISTS when the ticket id is taken (by a
     different request), or when the request id was already used with a different payload
     (the message names `request_id`; nothing is written).
@@ -150,7 +152,9 @@ class TicketServiceAsyncStub(TicketServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     SubmitTicket: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.SubmitTicketRequest, _dispatch_pb2.SubmitTicketResponse]  # type: ignore[assignment]
     """Submits one ticket. Idempotent by `request_id`: a retry of the same request (same
-    request id, same ticket payload) returns the original result (replayed = true) and
+    request id, same ticket payload) returns the original result (replayed = true): the
+    ticket exactly as that submit stored and answered it (version 1, QUEUED, the same due
+    times), even if it has changed since (read it with GetTicket for its state now), and
     never creates a second ticket. ALREADY_EXISTS when the ticket id is taken (by a
     different request), or when the request id was already used with a different payload
     (the message names `request_id`; nothing is written).
@@ -223,7 +227,9 @@ class TicketServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_dispatch_pb2.SubmitTicketResponse, _abc.Awaitable[_dispatch_pb2.SubmitTicketResponse]]:
         """Submits one ticket. Idempotent by `request_id`: a retry of the same request (same
-        request id, same ticket payload) returns the original result (replayed = true) and
+        request id, same ticket payload) returns the original result (replayed = true): the
+        ticket exactly as that submit stored and answered it (version 1, QUEUED, the same due
+        times), even if it has changed since (read it with GetTicket for its state now), and
         never creates a second ticket. ALREADY_EXISTS when the ticket id is taken (by a
         different request), or when the request id was already used with a different payload
         (the message names `request_id`; nothing is written).

@@ -71,33 +71,42 @@ SUBMIT = (
 -- ARGV[4] request-id TTL s; ARGV[5] tenant id->region hash ('' = the caller already claimed
 -- the ids: Redis Cluster, where that hash lives in another slot); ARGV[6] tenant region set;
 -- ARGV[7] region; ARGV[8] '1' = return each created/replayed ticket's hash;
--- ARGV[9] JSON [[id, request_id, body, prio, due, digest], ...].
--- Returns per item {code, ticket id, version, status, extra}: code OK | REPLAY | EXISTS |
--- CONFLICT (extra = the region holding the id) | MISMATCH (the request id was used with
--- another payload digest; extra = that request's ticket id, nothing written); extra = the
--- stored ticket's hash for a REPLAY when asked. A reservation holds "id<TAB>digest".
+-- ARGV[9] JSON [[id, request_id, body, prio, due, digest, resolution due], ...].
+-- Returns per item {code, ticket id, version, status, extra}: code OK | REPLAY (extra =
+-- {created, response due, resolution due} of the original submit: the retry's payload is
+-- the same (digest), so these make its answer the original one) | REPLAY_CURRENT (a
+-- reservation of an older version without them: extra = the ticket's hash now, when
+-- asked) | EXISTS | CONFLICT (extra = the region holding the id) | MISMATCH (the request id
+-- was used with another payload digest; extra = that request's ticket id, nothing
+-- written). A reservation holds "id<TAB>digest<TAB>created<TAB>response due<TAB>resolution
+-- due", written by the same step that claims the request id.
 local ttl, claim, region, want = tonumber(ARGV[4]), ARGV[5], ARGV[7], ARGV[8] == '1'
 local items = cjson.decode(ARGV[9])
 if claim ~= '' then redis.call('SADD', ARGV[6], region) end
 local out = {}
 for n, it in ipairs(items) do
   local id, rid, body, prio, due = it[1], it[2], it[3], tostring(it[4]), tostring(it[5])
-  local dg = it[6] or ''
+  local dg, rdue = it[6] or '', tostring(it[7] or 0)
   local key = P .. 'ticket:' .. id
   local rkey = P .. 'req:' .. rid
   -- reserve the request id in one step; a taken one means a retry (same digest) or misuse
-  local prev, pdg = false, ''
-  if rid ~= '' and not redis.call('SET', rkey, id .. '\t' .. dg, 'NX', 'EX', ttl) then
-    prev = redis.call('GET', rkey)
-    local tab = string.find(prev, '\t', 1, true)
-    if tab then prev, pdg = string.sub(prev, 1, tab - 1), string.sub(prev, tab + 1) end
+  local prev, pdg, held = false, '', {}
+  local rv = id .. '\t' .. dg .. '\t' .. NOW .. '\t' .. due .. '\t' .. rdue
+  if rid ~= '' and not redis.call('SET', rkey, rv, 'NX', 'EX', ttl) then
+    for f in string.gmatch(redis.call('GET', rkey) .. '\t', '([^\t]*)\t') do
+      held[#held + 1] = f
+    end
+    prev, pdg = held[1], held[2] or ''
   end
   if prev and pdg ~= '' and dg ~= '' and pdg ~= dg then
     out[n] = {'MISMATCH', id, '0', '', prev}
+  elseif prev and held[5] then
+    out[n] = {'REPLAY', prev, '1', 'QUEUED', {held[3], held[4], held[5]}}
   elseif prev then
     local pk = P .. 'ticket:' .. prev
     local h = redis.call('HMGET', pk, 'version', 'status')
-    out[n] = {'REPLAY', prev, h[1] or '0', h[2] or '', want and redis.call('HGETALL', pk) or ''}
+    out[n] = {'REPLAY_CURRENT', prev, h[1] or '0', h[2] or '',
+      want and redis.call('HGETALL', pk) or ''}
   else
     -- a fresh tenant-wide claim proves the id unused; an old claim needs a look
     local fresh = claim ~= '' and redis.call('HSETNX', claim, id, region) == 1

@@ -102,6 +102,27 @@ def _as_created(item: SubmitTicket, now: int) -> Ticket:
     )
 
 
+def _replayed(
+    item: SubmitTicket, original: Sequence[Any], with_ticket: bool
+) -> SubmitResult:
+    """A retried submit's answer: the original one, the ticket exactly as that submit
+    stored it (version 1, QUEUED), however it changed since. ``original`` is what the
+    reservation kept: the submit's clock and derived due times; the rest is the retry's
+    payload, the same as the original's (the request digest matched)."""
+    created, response_due, resolution_due = (int(x) for x in original)
+    first = dataclasses.replace(
+        item, response_due_ms=response_due, resolution_due_ms=resolution_due
+    )
+    ticket = _as_created(first, created)
+    return SubmitResult(
+        ticket.ticket_id,
+        ticket.version,
+        ticket.status,
+        replayed=True,
+        ticket=ticket if with_ticket else None,
+    )
+
+
 class TicketStore(StoreBase):
     """Tickets: every change one Lua script with its event (see ``store.lua``)."""
 
@@ -199,6 +220,7 @@ class TicketStore(StoreBase):
                         items[i].ticket.priority,
                         items[i].response_due_ms or items[i].ticket.response_due_ms,
                         _digest(items[i]) if items[i].request_id else "",
+                        items[i].resolution_due_ms or items[i].ticket.resolution_due_ms,
                     ]
                     for i in idx
                 ]
@@ -226,7 +248,10 @@ class TicketStore(StoreBase):
                 st = _STATUS.get(status, TicketStatus.QUEUED)
                 ticket = (
                     ticket_from_hash(pairs_to_dict(extra))
-                    if return_tickets and isinstance(extra, list) and extra
+                    if code == "REPLAY_CURRENT"
+                    and return_tickets
+                    and isinstance(extra, list)
+                    and extra
                     else None
                 )
                 if code == "OK":
@@ -236,6 +261,8 @@ class TicketStore(StoreBase):
                         ticket = _as_created(items[i], now)
                     results[i] = SubmitResult(tid, int(version), st, ticket=ticket)
                 elif code == "REPLAY":
+                    results[i] = _replayed(items[i], extra, return_tickets)
+                elif code == "REPLAY_CURRENT":
                     if not status:  # the ticket has moved region since (widening)
                         ticket = await self.get_ticket(tenant, tid)
                         version, st = ticket.version, ticket.status
@@ -282,9 +309,14 @@ class TicketStore(StoreBase):
         held = await self._r.get(
             keys.region_prefix(tenant, region) + "req:" + item.request_id
         )
-        held_id, _, held_digest = str(held or "").partition("\t")
+        if not held:
+            return None
+        held_id, _, rest = str(held).partition("\t")
+        held_digest, *original = rest.split("\t")
         if held_id != tid or (held_digest and held_digest != _digest(item)):
             return None
+        if len(original) == 3:
+            return _replayed(item, original, return_tickets)
         ticket = await self.get_ticket(tenant, tid)
         return SubmitResult(
             tid,

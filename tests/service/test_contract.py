@@ -669,3 +669,44 @@ async def test_failed_precondition_and_aborted_carry_error_info(stubs: Stubs) ->
         await stubs.tickets.CancelTicket(pb.CancelTicketRequest(ticket_id="T1"))
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_info_of(err.value) == ("ILLEGAL_TRANSITION", "dispatch.v1")
+
+
+# --- item 5: a replayed submit answers the original response ----------------------------
+
+
+async def test_replayed_submit_returns_the_original_response(
+    stubs: Stubs, redis_client: Any
+) -> None:
+    """Submit, let the ticket move on (assigned, accepted: version 3), then retry the same
+    request: the answer is the first one (version 1, QUEUED, same due times and clock),
+    unary and in a batch; the stored ticket is untouched."""
+    from tests.service.test_api_tickets import assign
+
+    request = pb.SubmitTicketRequest(ticket=ticket("T1", priority=2), request_id="r-1")
+    first = await stubs.tickets.SubmitTicket(request)
+    assert (first.replayed, first.ticket.version) == (False, 1)
+    await stubs.technicians.UpsertTechnician(
+        pb.UpsertTechnicianRequest(technician=technician("A"))
+    )
+    await assign(redis_client, "T1", "A")
+    await stubs.tickets.AcceptTicket(
+        pb.AcceptTicketRequest(ticket_id="T1", technician_id="A")
+    )
+    now = await stubs.tickets.GetTicket(pb.GetTicketRequest(ticket_id="T1"))
+    assert (now.version, now.status) == (3, pb.TICKET_STATUS_ACCEPTED)
+
+    again = await stubs.tickets.SubmitTicket(request)
+    assert again.replayed
+    assert again.ticket == first.ticket
+    batch = await stubs.tickets.BatchSubmitTickets(
+        pb.BatchSubmitTicketsRequest(requests=[request])
+    )
+    (result,) = batch.results
+    assert (result.replayed, result.version, result.status, result.code) == (
+        True,
+        1,
+        pb.TICKET_STATUS_QUEUED,
+        0,
+    )
+    after = await stubs.tickets.GetTicket(pb.GetTicketRequest(ticket_id="T1"))
+    assert after == now

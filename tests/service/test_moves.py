@@ -287,23 +287,27 @@ def test_moves_keep_invariants_over_random_operations(machine_url: str) -> None:
     run_machine(MoveMachine, examples=40, steps=25)
 
 
-async def test_a_retried_submit_after_a_move_answers_the_moved_ticket(
+async def test_a_retried_submit_after_a_move_answers_the_original(
     store: RedisStateStore, redis_client: redis.asyncio.Redis
 ) -> None:
-    """The request id is remembered in the old region; its replay reads the ticket where
-    it is now (version and status), in a batch as in a unary call."""
+    """The request id is remembered in the old region; its replay answers what the
+    original submit answered (version 1, QUEUED, in its first region) although the ticket
+    has moved since, in a batch as in a unary call."""
     mover = TicketMover(redis_client, store.events_maxlen)
     item = SubmitTicket(tk("T1", region=SOURCE), "req-1")
-    await store.submit(T, [item])
+    (original,) = await store.submit(T, [item], return_tickets=True)
     token = await lease(redis_client)
     assert await mover.move(T, SOURCE, TARGET, token, "T1", 1, {}) == "OK"
     (batch,) = await store.submit(T, [item])
     (unary,) = await store.submit(T, [item], return_tickets=True)
     assert (batch.replayed, batch.version, batch.status) == (
         True,
-        3,
+        1,
         TicketStatus.QUEUED,
     )
     assert batch.ticket is None
     assert unary.ticket is not None
-    assert (unary.ticket.region, unary.version) == (TARGET, 3)
+    assert unary.ticket == original.ticket
+    assert (unary.ticket.region, unary.version) == (SOURCE, 1)
+    moved = await store.get_ticket(T, "T1")
+    assert (moved.region, moved.version) == (TARGET, 3)
