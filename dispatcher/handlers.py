@@ -305,11 +305,11 @@ class Handlers:
         resolution: Resolution | None = None,
     ) -> Ticket:
         """accept / decline / start / complete (by the holder) or cancel (staff only)."""
+        if action == "cancel":
+            require(principal, *STAFF)
         v.check_expected_version("expected_version", expected_version)
         v.check_id("ticket_id", ticket_id)
         v.check_id("technician_id", technician_id, required=False)
-        if action == "cancel":
-            require(principal, *STAFF)
         actor = _own_technician(principal, technician_id, "technician_id")
         argument = reason
         if action in ("decline", "cancel"):

@@ -10,6 +10,7 @@ import grpc
 from dispatcher.api import convert
 from dispatcher.api.base import ServicerBase, check_finite_request
 from dispatcher.errors import InvalidArgument
+from dispatcher.handlers import STAFF, require
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
 
@@ -48,6 +49,7 @@ class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
         self, request: pb.UpsertTechnicianRequest, context: grpc.aio.ServicerContext
     ) -> pb.Technician:
         async with self.call(context, request) as principal:
+            require(principal, *STAFF)  # before the request is read
             tech = convert.technician_from_pb(request.technician)
             return convert.technician_to_pb(
                 await self.h.upsert_technician(

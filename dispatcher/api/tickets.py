@@ -14,6 +14,7 @@ from dispatcher.api.base import (
 )
 from dispatcher.domain import SubmitTicket, TicketFilter
 from dispatcher.errors import InvalidArgument
+from dispatcher.handlers import STAFF, require
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
 
@@ -26,6 +27,7 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
         self, request: pb.SubmitTicketRequest, context: grpc.aio.ServicerContext
     ) -> pb.SubmitTicketResponse:
         async with self.call(context, request) as principal:
+            require(principal, *STAFF)  # before the request is read
             if not request.HasField("ticket"):
                 raise InvalidArgument("ticket", "is required")
             item = SubmitTicket(
@@ -47,6 +49,7 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
         self, request: pb.BatchSubmitTicketsRequest, context: grpc.aio.ServicerContext
     ) -> pb.BatchSubmitTicketsResponse:
         async with self.call(context, request) as principal:
+            require(principal, *STAFF)  # before the request is read
             items = []
             for i, r in enumerate(request.requests):
                 if not r.HasField("ticket"):
@@ -109,6 +112,7 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
         self, request: pb.UpdateTicketRequest, context: grpc.aio.ServicerContext
     ) -> pb.Ticket:
         async with self.call(context, request) as principal:
+            require(principal, *STAFF)  # before the request is read
             from dispatcher.handlers import TICKET_UPDATE_PATHS
 
             paths = list(request.update_mask.paths) or [

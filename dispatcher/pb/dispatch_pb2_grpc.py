@@ -1351,6 +1351,7 @@ class WebhookServiceServicer:
         loopback receiver when the server allows it), carries credentials, or resolves to a
         refused address (link-local, cloud metadata, and private or loopback ranges unless the
         server allows them). Delivery starts with the events appended after the call.
+        Roles: admin only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1358,6 +1359,7 @@ class WebhookServiceServicer:
 
     def GetWebhookSubscription(self, request, context):
         """Reads one subscription (its secret is not returned). NOT_FOUND when unknown.
+        Roles: admin only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1365,6 +1367,7 @@ class WebhookServiceServicer:
 
     def ListWebhookSubscriptions(self, request, context):
         """Every subscription of the tenant, oldest first (secrets not returned).
+        Roles: admin only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1373,6 +1376,7 @@ class WebhookServiceServicer:
     def DeleteWebhookSubscription(self, request, context):
         """Stops delivery to a subscription and forgets it with its dead letters. NOT_FOUND when
         unknown.
+        Roles: admin only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1380,6 +1384,7 @@ class WebhookServiceServicer:
 
     def ListWebhookDeadLetters(self, request, context):
         """The events a subscription gave up on, oldest first.
+        Roles: admin only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1389,6 +1394,7 @@ class WebhookServiceServicer:
         """Sends dead letters again (the same webhook-id and body, a fresh retry budget), in the
         order they died, and removes them from the dead letters. Those failing again return
         there.
+        Roles: admin only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -752,21 +752,30 @@ class WebhookServiceStub:
     loopback receiver when the server allows it), carries credentials, or resolves to a
     refused address (link-local, cloud metadata, and private or loopback ranges unless the
     server allows them). Delivery starts with the events appended after the call.
+    Roles: admin only.
     """
     GetWebhookSubscription: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.GetWebhookSubscriptionRequest, _dispatch_pb2.WebhookSubscription]
-    """Reads one subscription (its secret is not returned). NOT_FOUND when unknown."""
+    """Reads one subscription (its secret is not returned). NOT_FOUND when unknown.
+    Roles: admin only.
+    """
     ListWebhookSubscriptions: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.ListWebhookSubscriptionsRequest, _dispatch_pb2.ListWebhookSubscriptionsResponse]
-    """Every subscription of the tenant, oldest first (secrets not returned)."""
+    """Every subscription of the tenant, oldest first (secrets not returned).
+    Roles: admin only.
+    """
     DeleteWebhookSubscription: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.DeleteWebhookSubscriptionRequest, _dispatch_pb2.DeleteWebhookSubscriptionResponse]
     """Stops delivery to a subscription and forgets it with its dead letters. NOT_FOUND when
     unknown.
+    Roles: admin only.
     """
     ListWebhookDeadLetters: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.ListWebhookDeadLettersRequest, _dispatch_pb2.ListWebhookDeadLettersResponse]
-    """The events a subscription gave up on, oldest first."""
+    """The events a subscription gave up on, oldest first.
+    Roles: admin only.
+    """
     ReplayWebhookDeadLetters: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.ReplayWebhookDeadLettersRequest, _dispatch_pb2.ReplayWebhookDeadLettersResponse]
     """Sends dead letters again (the same webhook-id and body, a fresh retry budget), in the
     order they died, and removes them from the dead letters. Those failing again return
     there.
+    Roles: admin only.
     """
 
 @_typing.type_check_only
@@ -789,21 +798,30 @@ class WebhookServiceAsyncStub(WebhookServiceStub):
     loopback receiver when the server allows it), carries credentials, or resolves to a
     refused address (link-local, cloud metadata, and private or loopback ranges unless the
     server allows them). Delivery starts with the events appended after the call.
+    Roles: admin only.
     """
     GetWebhookSubscription: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.GetWebhookSubscriptionRequest, _dispatch_pb2.WebhookSubscription]  # type: ignore[assignment]
-    """Reads one subscription (its secret is not returned). NOT_FOUND when unknown."""
+    """Reads one subscription (its secret is not returned). NOT_FOUND when unknown.
+    Roles: admin only.
+    """
     ListWebhookSubscriptions: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.ListWebhookSubscriptionsRequest, _dispatch_pb2.ListWebhookSubscriptionsResponse]  # type: ignore[assignment]
-    """Every subscription of the tenant, oldest first (secrets not returned)."""
+    """Every subscription of the tenant, oldest first (secrets not returned).
+    Roles: admin only.
+    """
     DeleteWebhookSubscription: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.DeleteWebhookSubscriptionRequest, _dispatch_pb2.DeleteWebhookSubscriptionResponse]  # type: ignore[assignment]
     """Stops delivery to a subscription and forgets it with its dead letters. NOT_FOUND when
     unknown.
+    Roles: admin only.
     """
     ListWebhookDeadLetters: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.ListWebhookDeadLettersRequest, _dispatch_pb2.ListWebhookDeadLettersResponse]  # type: ignore[assignment]
-    """The events a subscription gave up on, oldest first."""
+    """The events a subscription gave up on, oldest first.
+    Roles: admin only.
+    """
     ReplayWebhookDeadLetters: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.ReplayWebhookDeadLettersRequest, _dispatch_pb2.ReplayWebhookDeadLettersResponse]  # type: ignore[assignment]
     """Sends dead letters again (the same webhook-id and body, a fresh retry budget), in the
     order they died, and removes them from the dead letters. Those failing again return
     there.
+    Roles: admin only.
     """
 
 class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -829,6 +847,7 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
         loopback receiver when the server allows it), carries credentials, or resolves to a
         refused address (link-local, cloud metadata, and private or loopback ranges unless the
         server allows them). Delivery starts with the events appended after the call.
+        Roles: admin only.
         """
 
     @_abc_1.abstractmethod
@@ -837,7 +856,9 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _dispatch_pb2.GetWebhookSubscriptionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_dispatch_pb2.WebhookSubscription, _abc.Awaitable[_dispatch_pb2.WebhookSubscription]]:
-        """Reads one subscription (its secret is not returned). NOT_FOUND when unknown."""
+        """Reads one subscription (its secret is not returned). NOT_FOUND when unknown.
+        Roles: admin only.
+        """
 
     @_abc_1.abstractmethod
     def ListWebhookSubscriptions(
@@ -845,7 +866,9 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _dispatch_pb2.ListWebhookSubscriptionsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_dispatch_pb2.ListWebhookSubscriptionsResponse, _abc.Awaitable[_dispatch_pb2.ListWebhookSubscriptionsResponse]]:
-        """Every subscription of the tenant, oldest first (secrets not returned)."""
+        """Every subscription of the tenant, oldest first (secrets not returned).
+        Roles: admin only.
+        """
 
     @_abc_1.abstractmethod
     def DeleteWebhookSubscription(
@@ -855,6 +878,7 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_dispatch_pb2.DeleteWebhookSubscriptionResponse, _abc.Awaitable[_dispatch_pb2.DeleteWebhookSubscriptionResponse]]:
         """Stops delivery to a subscription and forgets it with its dead letters. NOT_FOUND when
         unknown.
+        Roles: admin only.
         """
 
     @_abc_1.abstractmethod
@@ -863,7 +887,9 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _dispatch_pb2.ListWebhookDeadLettersRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_dispatch_pb2.ListWebhookDeadLettersResponse, _abc.Awaitable[_dispatch_pb2.ListWebhookDeadLettersResponse]]:
-        """The events a subscription gave up on, oldest first."""
+        """The events a subscription gave up on, oldest first.
+        Roles: admin only.
+        """
 
     @_abc_1.abstractmethod
     def ReplayWebhookDeadLetters(
@@ -874,6 +900,7 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
         """Sends dead letters again (the same webhook-id and body, a fresh retry budget), in the
         order they died, and removes them from the dead letters. Those failing again return
         there.
+        Roles: admin only.
         """
 
 def add_WebhookServiceServicer_to_server(servicer: WebhookServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
 import pytest
+from google.protobuf import message_factory
 
 from dispatcher.api.server import create_server
 from dispatcher.bootstrap import Services
@@ -24,7 +27,6 @@ from tests.service.conftest import AUTH_TOML, Stubs, md, technician, ticket
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-    from pathlib import Path
 
     import redis.asyncio
 
@@ -206,3 +208,77 @@ async def test_watch_ends_unavailable_when_the_server_shuts_down(
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE, err.value.details()
     assert "reconnect" in str(err.value.details())
     await stop
+
+
+# --- the roles each rpc documents are the roles it admits ---------------------------------
+
+PROTO = Path(__file__).resolve().parents[2] / "proto/dispatcher/pb/dispatch.proto"
+ROLES = ("platform", "technician_app", "admin")
+TOKENS = {"platform": "acme-platform", "technician_app": "acme-tech-x"}
+
+
+def documented_roles() -> dict[str, set[str]]:
+    """rpc name -> the roles its ``// Roles:`` comment admits (the text before the rpc)."""
+    out: dict[str, set[str]] = {}
+    comment: list[str] = []
+    for line in PROTO.read_text().splitlines():
+        stripped = line.strip()
+        if stripped.startswith("//"):
+            comment.append(stripped.removeprefix("//").strip())
+            continue
+        match = re.match(r"rpc (\w+)\(", stripped)
+        if match:
+            text = " ".join(comment)
+            assert "Roles:" in text, f"rpc {match.group(1)} does not say its roles"
+            roles_text = text.split("Roles:", 1)[1]
+            out[match.group(1)] = {r for r in ROLES if r in roles_text}
+        comment = []
+    return out
+
+
+async def _code(stubs: Stubs, service: Any, method: Any, token: str) -> grpc.StatusCode:
+    """The status a call of ``method`` with an empty request ends with (OK for a stream
+    still open after a moment)."""
+    request_cls = message_factory.GetMessageClass(method.input_type)
+    response_cls = message_factory.GetMessageClass(method.output_type)
+    path = f"/{service.full_name}/{method.name}"
+    kw: dict[str, Any] = {
+        "request_serializer": request_cls.SerializeToString,
+        "response_deserializer": response_cls.FromString,
+    }
+    channel = stubs.channel
+    try:
+        if method.client_streaming:
+            call = channel.stream_unary(path, **kw)(
+                iter([request_cls()]), metadata=md(token)
+            )
+            await call
+        elif method.server_streaming:
+            stream = channel.unary_stream(path, **kw)(request_cls(), metadata=md(token))
+            try:
+                async with asyncio.timeout(1.0):
+                    await stream.read()
+            except TimeoutError:
+                stream.cancel()
+        else:
+            await channel.unary_unary(path, **kw)(request_cls(), metadata=md(token))
+    except grpc.aio.AioRpcError as err:
+        return err.code()
+    return grpc.StatusCode.OK
+
+
+async def test_each_rpc_admits_exactly_the_roles_it_documents(running: Running) -> None:
+    """Every rpc's ``Roles:`` comment in the .proto holds: a role it does not name gets
+    PERMISSION_DENIED, a role it names does not (empty requests: other errors are fine)."""
+    roles = documented_roles()
+    services = list(pb.DESCRIPTOR.services_by_name.values())
+    assert {m.name for s in services for m in s.methods} == set(roles)
+    wrong = []
+    for service in services:
+        for method in service.methods:
+            for role, token in TOKENS.items():
+                code = await _code(running.stubs, service, method, token)
+                denied = code == grpc.StatusCode.PERMISSION_DENIED
+                if denied == (role in roles[method.name]):
+                    wrong.append((method.name, role, code.name))
+    assert not wrong, wrong
