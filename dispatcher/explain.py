@@ -20,6 +20,7 @@ from dispatcher.domain import Assignment, CostTerm, Ticket, TicketStatus
 from dispatcher.domain import UnassignedReason as DomainReason
 from dispatcher.loop.problem import build_problem
 from dispatcher.loop.snapshot import views_from_snapshot
+from solver.explain import explain
 from solver.model import NO_TECHNICIAN, SolveStats, SolveStatus, UnassignedReason
 
 if TYPE_CHECKING:
@@ -129,8 +130,6 @@ async def explain_ticket(
     max_alternatives: int = 3,
 ) -> TicketExplanation:
     """Explain a ticket of ``tenant`` (``UnknownTicket`` when it does not exist)."""
-    from solver.explain import explain
-
     ticket = await store.get_ticket(tenant, ticket_id)
     region = ticket.region
     stored = TicketExplanation(

@@ -52,35 +52,6 @@ POLICY_CACHE_S = 5.0
 """How long a region's effective policy is reused for SLA derivation on submit."""
 UPDATE_RETRIES = 3
 
-TICKET_UPDATE_PATHS: dict[str, tuple[str, ...]] = {
-    "category": ("category",),
-    "priority": ("priority",),
-    "title": ("title",),
-    "description": ("description",),
-    "required_skills": ("required_skills",),
-    "location": ("location",),
-    "asset_id": ("asset_id",),
-    "work_duration_s": ("work_duration_s",),
-    "customer_tier": ("customer_tier",),
-    "time_window": ("window_start_ms", "window_end_ms"),
-    "time_window.start_ms": ("window_start_ms",),
-    "time_window.end_ms": ("window_end_ms",),
-    "sla": ("response_due_ms", "resolution_due_ms"),
-    "sla.response_due_ms": ("response_due_ms",),
-    "sla.resolution_due_ms": ("resolution_due_ms",),
-    "preferred_technician_ids": ("preferred_technician_ids",),
-    "excluded_technician_ids": ("excluded_technician_ids",),
-    "attributes": ("attributes",),
-}
-POLICY_PATHS = {
-    "weights": "weights",
-    "sla_targets": "sla",
-    "escalation_rules": "escalations",
-    "duplicate_rule": "duplicates",
-    "solver": "solver",
-    "neighbours": "neighbours",
-}
-
 STAFF = (Role.PLATFORM, Role.ADMIN)
 
 
@@ -492,27 +463,22 @@ class Handlers:
         principal: Principal,
         region: str,
         sections: Mapping[str, Any],
-        paths: Sequence[str],
+        replace: Sequence[str],
         expected_version: int,
         comment: str,
     ) -> PolicyVersion:
-        """Replace the sections named by ``paths`` (all when empty) and store a new version."""
+        """Replace the ``sections`` named in ``replace`` (every one when empty; names of the
+        policy's dict form, ``solver.policy.policy_to_dict``) and store a new version."""
         require(principal, Role.ADMIN)
         v.check_expected_version("expected_version", expected_version)
         if region:
             v.check_name("policy.region", region)
         v.check_text("policy.comment", comment, v.MAX_REASON)
-        for i, p in enumerate(paths):
-            if p not in POLICY_PATHS:
-                raise InvalidArgument(
-                    f"update_mask.paths[{i}]",
-                    f"{p!r} is not one of {sorted(POLICY_PATHS)}",
-                )
         current = await self.policies.get(principal.tenant, region)
-        if paths:
+        if replace:
             data = policy_to_dict(current.policy)
-            for p in paths:
-                data[POLICY_PATHS[p]] = sections[POLICY_PATHS[p]]
+            for name in replace:
+                data[name] = sections[name]
         else:
             data = dict(sections)
         try:

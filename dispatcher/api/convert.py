@@ -38,6 +38,7 @@ from dispatcher.webhooks.model import DeadLetter, Subscription
 
 if TYPE_CHECKING:
     import enum
+    from collections.abc import Sequence
 
     from dispatcher.store.policy import PolicyVersion
     from solver.policy import Policy
@@ -455,6 +456,39 @@ def region_stats_from_pb(msg: pb.RegionQueueStats) -> RegionStats:
     )
 
 
+TICKET_UPDATE_PATHS: dict[str, tuple[str, ...]] = {
+    "category": ("category",),
+    "priority": ("priority",),
+    "title": ("title",),
+    "description": ("description",),
+    "required_skills": ("required_skills",),
+    "location": ("location",),
+    "asset_id": ("asset_id",),
+    "work_duration_s": ("work_duration_s",),
+    "customer_tier": ("customer_tier",),
+    "time_window": ("window_start_ms", "window_end_ms"),
+    "time_window.start_ms": ("window_start_ms",),
+    "time_window.end_ms": ("window_end_ms",),
+    "sla": ("response_due_ms", "resolution_due_ms"),
+    "sla.response_due_ms": ("response_due_ms",),
+    "sla.resolution_due_ms": ("resolution_due_ms",),
+    "preferred_technician_ids": ("preferred_technician_ids",),
+    "excluded_technician_ids": ("excluded_technician_ids",),
+    "attributes": ("attributes",),
+}
+"""``UpdateTicketRequest.update_mask`` path -> the domain ``Ticket`` fields it sets."""
+
+POLICY_MASK_SECTIONS = {
+    "weights": "weights",
+    "sla_targets": "sla",
+    "escalation_rules": "escalations",
+    "duplicate_rule": "duplicates",
+    "solver": "solver",
+    "neighbours": "neighbours",
+}
+"""``UpdatePolicyRequest.update_mask`` path -> the policy section it replaces."""
+
+
 # --- policy (solver.policy types) ---------------------------------------------------
 
 _ESCALATION_CONDITIONS = {
@@ -644,7 +678,7 @@ def policy_version_to_pb(v: PolicyVersion) -> pb.Policy:
 
 
 def ticket_patch_from_pb(msg: pb.Ticket, paths: list[str]) -> dict[str, Any]:
-    """Domain field -> new value for each update_mask path (see handlers.TICKET_UPDATE_PATHS)."""
+    """Domain field -> new value for each update_mask path (``TICKET_UPDATE_PATHS``)."""
     values: dict[str, Any] = {
         "category": msg.category,
         "title": msg.title,
@@ -666,8 +700,6 @@ def ticket_patch_from_pb(msg: pb.Ticket, paths: list[str]) -> dict[str, Any]:
         "preferred_technician_ids": tuple(msg.preferred_technician_ids),
         "excluded_technician_ids": tuple(msg.excluded_technician_ids),
     }
-    from dispatcher.handlers import TICKET_UPDATE_PATHS
-
     patch: dict[str, Any] = {}
     for i, path in enumerate(paths):
         fields = TICKET_UPDATE_PATHS.get(path)
@@ -681,6 +713,19 @@ def ticket_patch_from_pb(msg: pb.Ticket, paths: list[str]) -> dict[str, Any]:
             else:
                 patch[name] = values[name]
     return patch
+
+
+def policy_sections_from_mask(paths: Sequence[str]) -> list[str]:
+    """The policy sections an ``UpdatePolicyRequest.update_mask`` replaces (empty: all)."""
+    sections = []
+    for i, p in enumerate(paths):
+        if p not in POLICY_MASK_SECTIONS:
+            raise InvalidArgument(
+                f"update_mask.paths[{i}]",
+                f"{p!r} is not one of {sorted(POLICY_MASK_SECTIONS)}",
+            )
+        sections.append(POLICY_MASK_SECTIONS[p])
+    return sections
 
 
 # --- webhooks ----------------------------------------------------------------------------

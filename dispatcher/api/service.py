@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import grpc
@@ -27,6 +28,7 @@ from dispatcher.errors import (
     PermissionDenied,
     ShuttingDown,
 )
+from dispatcher.explain import explain_ticket
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
 from dispatcher.store import events as ev
@@ -124,8 +126,6 @@ class InsightService(ServicerBase, pb_grpc.InsightServiceServicer):
         self, request: pb.ExplainAssignmentRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExplainAssignmentResponse:
         """The decision in force explained with the solver's cost model (dispatcher.explain)."""
-        from dispatcher.explain import explain_ticket
-
         async with self.call(context, request) as principal:
             if not 0 <= request.max_alternatives <= 20:
                 raise InvalidArgument("max_alternatives", "must be in [0, 20]")
@@ -171,8 +171,6 @@ class InsightService(ServicerBase, pb_grpc.InsightServiceServicer):
     ) -> pb.GetQueueStatsResponse:
         async with self.call(context, request) as principal:
             stats = await self.h.queue_stats(principal, list(request.regions))
-            import time
-
             return pb.GetQueueStatsResponse(
                 regions=[convert.region_stats_to_pb(s) for s in stats],
                 computed_at_ms=int(time.time() * 1000),
@@ -195,12 +193,13 @@ class PolicyService(ServicerBase, pb_grpc.PolicyServiceServicer):
             if principal.role is not Role.ADMIN:
                 raise PermissionDenied("only the admin role may change the policy")
             sections = convert.policy_dict_from_pb(request.policy)
+            replace = convert.policy_sections_from_mask(request.update_mask.paths)
             try:
                 stored = await self.h.update_policy(
                     principal,
                     request.policy.region,
                     sections,
-                    list(request.update_mask.paths),
+                    replace,
                     request.expected_version,
                     request.policy.comment,
                 )

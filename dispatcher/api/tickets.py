@@ -113,10 +113,8 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
     ) -> pb.Ticket:
         async with self.call(context, request) as principal:
             require(principal, *STAFF)  # before the request is read
-            from dispatcher.handlers import TICKET_UPDATE_PATHS
-
             paths = list(request.update_mask.paths) or [
-                p for p in TICKET_UPDATE_PATHS if "." not in p
+                p for p in convert.TICKET_UPDATE_PATHS if "." not in p
             ]
             try:
                 patch = convert.ticket_patch_from_pb(request.ticket, paths)

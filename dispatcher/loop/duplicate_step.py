@@ -8,6 +8,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from dispatcher.duplicates import DuplicateProbe
+from dispatcher.errors import DispatchError
 
 if TYPE_CHECKING:
     from dispatcher.domain import Ticket
@@ -71,8 +72,6 @@ class DuplicateStep:
         async def is_open(ticket_id: str) -> tuple[bool, str, str]:
             other = open_by_id.get(ticket_id)
             if other is None and not complete:  # maybe just not in this bounded read
-                from dispatcher.errors import DispatchError
-
                 try:
                     other = await self.store.get_ticket(snap.tenant, ticket_id)
                 except DispatchError:
@@ -127,8 +126,6 @@ class DuplicateStep:
     ) -> None:
         """A held-back duplicate whose original is resolved is cancelled; one whose original
         was cancelled is released for dispatch."""
-        from dispatcher.errors import DispatchError
-
         orphans = [
             t
             for t in snap.tickets

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dispatcher.domain import Assignment, CostTerm
+from dispatcher.domain import UnassignedReason as DomainReason
+from dispatcher.store.state import Decision as StoreDecision
 from solver.model import NO_TECHNICIAN, Problem, Technicians, Tickets, UnassignedReason
 
 if TYPE_CHECKING:
@@ -18,8 +21,6 @@ if TYPE_CHECKING:
 
     from dispatcher.domain import Ticket
     from dispatcher.loop.pool import SolveOutput
-    from dispatcher.store.state import Decision as StoreDecision
-
 logger = logging.getLogger(__name__)
 
 REASON_NAMES = {r.value: r.name for r in UnassignedReason}
@@ -235,10 +236,6 @@ def plan_decisions(
     technician or its queue place changed (same technician: a placement refresh, no
     event); an unassigned row when it loses its technician or its reason changed.
     """
-    from dispatcher.domain import Assignment, CostTerm
-    from dispatcher.domain import UnassignedReason as DomainReason
-    from dispatcher.store.state import Decision as StoreDecision
-
     sol = output.solution
     decisions: list[StoreDecision] = []
     for i, row in enumerate(rows):

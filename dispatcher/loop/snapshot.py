@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dispatcher.loop.problem import TechnicianView, TicketView
+from dispatcher.sla import ticket_due_times
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -56,8 +57,6 @@ def views_from_snapshot(
     cache: ViewCache | None = None,
 ) -> tuple[list[TicketView], list[TechnicianView]]:
     """The solver's view of a store snapshot (domain types -> plain rows)."""
-    from dispatcher.sla import ticket_due_times
-
     tickets: list[TicketView] = []
     seen_t: dict[int, tuple[Ticket, Policy, TicketView]] = {}
     for t in snapshot.tickets:

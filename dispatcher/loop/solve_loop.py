@@ -61,6 +61,7 @@ from dispatcher.store.policy import PolicyStore
 from dispatcher.store.retention import SWEEP_INTERVAL_S, ClosedTicketSweeper
 from dispatcher.store.sla import SlaRecorder
 from dispatcher.store.snapshot import SnapshotReader
+from dispatcher.store.state import ExpectedVersions, RedisStateStore
 from solver.model import UnassignedReason
 
 if TYPE_CHECKING:
@@ -351,8 +352,6 @@ class RegionWorker:
         techs: Sequence[TechnicianView],
         solve_id: str,
     ) -> None:
-        from dispatcher.store.state import ExpectedVersions
-
         lp, sol = self.loop, output.solution
         by_id = {t.ticket_id: t for t in snap.tickets}
         decisions = plan_decisions(
@@ -417,8 +416,6 @@ class SolveLoop:
         closed_retention_s: float = 0.0,
         sweep_interval_s: float = SWEEP_INTERVAL_S,
     ) -> None:
-        from dispatcher.store.state import RedisStateStore
-
         self.redis = redis
         self.metrics = metrics
         self.store = RedisStateStore(

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from dispatcher.backend.cluster import is_cluster_client
 from dispatcher.store import keys
 from dispatcher.store.lua import PRELUDE
+from dispatcher.store.state import now_ms
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -126,8 +127,6 @@ class TicketMover:
         details: dict[str, str],
     ) -> str:
         """Move a QUEUED ticket; returns 'OK' or why not ('LEASE', 'ABORTED', ...)."""
-        from dispatcher.store.state import now_ms
-
         reply = await self._out(
             keys=[keys.events_key(tenant, source)],
             args=[
@@ -155,8 +154,6 @@ class TicketMover:
     async def copy_in(self, tenant: str, source: str, ticket_id: str) -> str:
         """Step 2: the ticket created in its target region; returns the target ('' when
         there is nothing to move: the move was completed already)."""
-        from dispatcher.store.state import now_ms
-
         prefix = keys.region_prefix(tenant, source)
         raw = await self._r.hgetall(prefix + "ticket:" + ticket_id)
         if not raw or not raw.get("moving"):  # already finished (or never moved)
