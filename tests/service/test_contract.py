@@ -710,3 +710,32 @@ async def test_replayed_submit_returns_the_original_response(
     )
     after = await stubs.tickets.GetTicket(pb.GetTicketRequest(ticket_id="T1"))
     assert after == now
+
+
+async def test_list_tickets_by_technician_lists_its_open_queue_only(
+    stubs: Stubs, redis_client: Any
+) -> None:
+    """ListTicketsRequest.technician_id: the open tickets the technician holds now; one it
+    completed is not listed (the .proto says so)."""
+    from tests.service.test_api_tickets import assign
+
+    await stubs.technicians.UpsertTechnician(
+        pb.UpsertTechnicianRequest(technician=technician("A"))
+    )
+    for tid in ("T1", "T2"):
+        await stubs.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=ticket(tid)))
+        await assign(redis_client, tid, "A")
+    for call, request in (
+        (stubs.tickets.AcceptTicket, pb.AcceptTicketRequest),
+        (stubs.tickets.StartTicket, pb.StartTicketRequest),
+    ):
+        await call(request(ticket_id="T1", technician_id="A"))
+    await stubs.tickets.CompleteTicket(
+        pb.CompleteTicketRequest(
+            ticket_id="T1",
+            technician_id="A",
+            resolution=pb.Resolution(code=pb.RESOLUTION_CODE_FIXED),
+        )
+    )
+    listed = await stubs.tickets.ListTickets(pb.ListTicketsRequest(technician_id="A"))
+    assert [t.ticket_id for t in listed.tickets] == ["T2"]
