@@ -12,6 +12,7 @@ from dispatcher.api.auth import AuthConfigError, Authenticator
 from dispatcher.domain import Assignment, Role
 from dispatcher.errors import Unauthenticated
 from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
 from dispatcher.runtime.metrics import DispatchMetrics
 from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, keys
 from tests.service.conftest import Stubs, md, technician, ticket
@@ -299,3 +300,30 @@ async def test_technician_app_watches_only_its_own_events(
         "X",
     )
     mine.cancel()
+
+
+async def test_only_admin_manages_webhooks(auth_stubs: Stubs) -> None:
+    """Every WebhookService call is PERMISSION_DENIED but for the admin role, whose
+    subscriptions belong to its tenant."""
+    webhooks = pb_grpc.WebhookServiceStub(auth_stubs.channel)
+    create = pb.CreateWebhookSubscriptionRequest(
+        subscription=pb.WebhookSubscription(url="https://8.8.8.8/hook")
+    )
+    for who in (PLATFORM, TECH_X, OTHER):
+        assert (
+            await code_of(webhooks.CreateWebhookSubscription(create, metadata=who))
+            == grpc.StatusCode.PERMISSION_DENIED
+        )
+        assert (
+            await code_of(
+                webhooks.ListWebhookSubscriptions(
+                    pb.ListWebhookSubscriptionsRequest(), metadata=who
+                )
+            )
+            == grpc.StatusCode.PERMISSION_DENIED
+        )
+    sub = await webhooks.CreateWebhookSubscription(create, metadata=ADMIN)
+    listed = await webhooks.ListWebhookSubscriptions(
+        pb.ListWebhookSubscriptionsRequest(), metadata=ADMIN
+    )
+    assert [s.subscription_id for s in listed.subscriptions] == [sub.subscription_id]
