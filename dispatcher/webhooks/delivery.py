@@ -217,6 +217,7 @@ class Deliverer:
         self.consumer = f"wh-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._stop = stop or asyncio.Event()
         self._tasks: dict[tuple[str, str, str], asyncio.Task[None]] = {}
+        self._closing = asyncio.Event()
         self._rng = random.Random()
 
     async def run(self) -> None:
@@ -234,12 +235,18 @@ class Deliverer:
             await self.aclose()
 
     async def aclose(self) -> None:
+        """Stop every partition: first by asking (a blocking read then ends by itself
+        within ``READ_BLOCK_MS``: a read cancelled midway would leave its connection
+        unclosed), then by cancelling what is still running."""
+        self._closing.set()
         tasks = list(self._tasks.values())
         self._tasks.clear()
-        for task in tasks:
-            task.cancel()
         if tasks:
-            await asyncio.wait(tasks, timeout=5.0)
+            _, running = await asyncio.wait(tasks, timeout=READ_BLOCK_MS / 1000 + 0.5)
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.wait(running, timeout=5.0)
         await self.sender.aclose()
 
     async def _discover(self) -> None:
@@ -313,7 +320,7 @@ class Deliverer:
                     len(pending),
                 )
             feed(pending)
-            while not self._stop.is_set():
+            while not (self._stop.is_set() or self._closing.is_set()):
                 pipe.raise_failure()
                 await self.store.ack(stream, group, pipe.take_acks())
                 await pipe.wait_for_room()
