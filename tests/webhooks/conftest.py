@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import gc
 import json
@@ -46,6 +47,7 @@ class Receiver:
     """How long each answer is held back (a slow receiver)."""
     received: list[Received] = field(default_factory=list)
     _runner: web.AppRunner | None = None
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def url(self) -> str:
@@ -55,7 +57,10 @@ class Receiver:
         body = await request.read()
         self.received.append(Received(dict(request.headers), body))
         if self.delay_s:
-            await asyncio.sleep(self.delay_s)
+            # held until the delay passes or the receiver stops (a sender that died
+            # never reads the answer)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._released.wait(), self.delay_s)
         if 300 <= self.status < 400:
             return web.Response(
                 status=self.status, headers={"Location": self.url + "2"}
@@ -63,6 +68,7 @@ class Receiver:
         return web.Response(status=self.status)
 
     async def start(self) -> None:
+        self._released.clear()
         app = web.Application()
         app.router.add_post("/hook", self._hook)
         app.router.add_post("/hook2", self._hook)
@@ -76,6 +82,7 @@ class Receiver:
 
     async def stop(self) -> None:
         """Down: nothing listens on the port any more (connection refused)."""
+        self._released.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
