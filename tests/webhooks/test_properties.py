@@ -8,9 +8,10 @@ import random
 import time
 from collections import defaultdict
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from dispatcher.webhooks.delivery import Message, Pipeline, backoff_s
 from dispatcher.webhooks.model import new_secret
@@ -32,16 +33,14 @@ def test_signatures_verify_with_the_reference_library(
     secret = new_secret()
     headers = signed_headers(secret, webhook_id, int(time.time()), body)
     Webhook(secret).verify(body, headers, json_parse=False)
-    try:
+    with pytest.raises(WebhookVerificationError, match="signature"):
         Webhook(secret).verify(body + b"x", headers, json_parse=False)
-    except Exception as exc:
-        assert "signature" in str(exc).lower()
-    else:
-        raise AssertionError("a changed body verified")
 
 
 def _message(i: int, key: str) -> Message:
-    return Message(str(i), f"evt_{i}", "r", f"{i}-0", "TICKET_UPDATED", key, key, 0, b"")
+    return Message(
+        str(i), f"evt_{i}", "r", f"{i}-0", "TICKET_UPDATED", key, key, 0, b""
+    )
 
 
 @settings(max_examples=60, deadline=None)
