@@ -178,8 +178,8 @@ def _view(stats: Stats, registry: Any, elapsed: float, args: argparse.Namespace)
             f" / <= {1000 * _histogram_quantile(registry, 'dispatch_solve_duration_seconds', 0.95):.0f} ms",
         ),
         (
-            "duplicates linked / escalations",
-            f"{stats.duplicates} / {stats.escalations}",
+            "duplicates linked / escalations / supervisor notices",
+            f"{stats.duplicates} / {stats.escalations} / {stats.supervisor_notices}",
         ),
     ]
     for k, v in rows:
@@ -233,6 +233,7 @@ def _summary(
         "unassigned_by_reason_at_end": dict(unassigned),
         "duplicates_linked": stats.duplicates,
         "escalations": stats.escalations,
+        "supervisor_notices": stats.supervisor_notices,
         "sla_breach_events": stats.breaches,
     }
 

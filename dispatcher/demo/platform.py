@@ -31,6 +31,7 @@ class Stats:
     resolved: int = 0
     duplicates: int = 0
     escalations: int = 0
+    supervisor_notices: int = 0
     breaches: int = 0
     queue_depth: int = 0
     response_met: dict[int, list[int]] = field(
@@ -227,6 +228,8 @@ class Platform:
                 st.duplicates += 1
             elif e.type == pb.EVENT_TYPE_TICKET_ESCALATED:
                 st.escalations += 1
+            elif e.type == pb.EVENT_TYPE_SUPERVISOR_NOTIFIED:
+                st.supervisor_notices += 1
             elif e.type == pb.EVENT_TYPE_TICKET_SLA_BREACHED:
                 st.breaches += 1
 

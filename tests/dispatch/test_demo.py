@@ -43,6 +43,9 @@ def test_demo_replays_the_stream_and_assigns_it(tmp_path: Path) -> None:
     assert summary["resolved"] <= summary["assigned"]
     assert summary["solves"] > 0
     assert summary["assignment_latency_p99_ms"] > 0
+    # the demo's one escalation rule notifies: a notice follows each escalation
+    escalations, notices = summary["escalations"], summary["supervisor_notices"]
+    assert escalations - 1 <= notices <= escalations
     assert "submitted" in run.stdout  # the printed summary table
 
 
