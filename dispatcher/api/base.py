@@ -145,13 +145,14 @@ class ServicerBase:
     def call(
         self,
         context: grpc.aio.ServicerContext,
-        request: Message | None = None,
+        request: Message | None,
         *,
         admit: bool = True,
     ) -> CallScope:
         """Admission, authentication, deadline and error mapping around one call's body
-        (``async with self.call(context, request) as principal``); ``request`` (unary
-        requests) is refused when it holds a non-finite number."""
+        (``async with self.call(context, request) as principal``); ``request`` is refused
+        when it holds a non-finite number (required, so no servicer forgets it: None only
+        for a client stream, whose messages the servicer checks one by one)."""
         return CallScope(self, context, request, admit)
 
 

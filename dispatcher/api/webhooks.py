@@ -26,7 +26,7 @@ class WebhookService(ServicerBase, pb_grpc.WebhookServiceServicer):
         request: pb.CreateWebhookSubscriptionRequest,
         context: grpc.aio.ServicerContext,
     ) -> pb.WebhookSubscription:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             sub = convert.subscription_from_pb(request.subscription)
             created = await self.admin.create(principal, sub)
             return convert.subscription_to_pb(created, with_secret=True)
@@ -36,7 +36,7 @@ class WebhookService(ServicerBase, pb_grpc.WebhookServiceServicer):
         request: pb.GetWebhookSubscriptionRequest,
         context: grpc.aio.ServicerContext,
     ) -> pb.WebhookSubscription:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             sub = await self.admin.get(principal, request.subscription_id)
             return convert.subscription_to_pb(sub)
 
@@ -45,7 +45,7 @@ class WebhookService(ServicerBase, pb_grpc.WebhookServiceServicer):
         request: pb.ListWebhookSubscriptionsRequest,
         context: grpc.aio.ServicerContext,
     ) -> pb.ListWebhookSubscriptionsResponse:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             subs = await self.admin.subscriptions(principal)
             return pb.ListWebhookSubscriptionsResponse(
                 subscriptions=[convert.subscription_to_pb(s) for s in subs]
@@ -56,7 +56,7 @@ class WebhookService(ServicerBase, pb_grpc.WebhookServiceServicer):
         request: pb.DeleteWebhookSubscriptionRequest,
         context: grpc.aio.ServicerContext,
     ) -> pb.DeleteWebhookSubscriptionResponse:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             await self.admin.delete(principal, request.subscription_id)
             return pb.DeleteWebhookSubscriptionResponse()
 
@@ -65,7 +65,7 @@ class WebhookService(ServicerBase, pb_grpc.WebhookServiceServicer):
         request: pb.ListWebhookDeadLettersRequest,
         context: grpc.aio.ServicerContext,
     ) -> pb.ListWebhookDeadLettersResponse:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             page, token = await self.admin.dead_letters(
                 principal,
                 request.subscription_id,
@@ -82,7 +82,7 @@ class WebhookService(ServicerBase, pb_grpc.WebhookServiceServicer):
         request: pb.ReplayWebhookDeadLettersRequest,
         context: grpc.aio.ServicerContext,
     ) -> pb.ReplayWebhookDeadLettersResponse:
-        async with self.call(context) as principal:
+        async with self.call(context, request) as principal:
             replayed = await self.admin.replay(
                 principal, request.subscription_id, list(request.dead_letter_ids)
             )
