@@ -739,3 +739,20 @@ async def test_list_tickets_by_technician_lists_its_open_queue_only(
     )
     listed = await stubs.tickets.ListTickets(pb.ListTicketsRequest(technician_id="A"))
     assert [t.ticket_id for t in listed.tickets] == ["T2"]
+
+
+def test_finite_walk_handles_maps_lists_and_recursive_types() -> None:
+    """The walk reaches floats through maps, lists and a recursive type (google.protobuf.
+    Struct: Value -> Struct -> Value), naming the path; finite values pass."""
+    from google.protobuf import struct_pb2
+
+    from dispatcher.api.finite import non_finite_field
+
+    doc = struct_pb2.Struct()
+    doc.update({"a": {"b": [1.0, {"c": 2.0}]}, "d": 3.0})
+    assert non_finite_field(doc) is None
+    doc["a"]["b"][1]["c"] = math.nan
+    assert non_finite_field(doc) == (
+        'fields["a"].struct_value.fields["b"].list_value.values[1]'
+        '.struct_value.fields["c"].number_value'
+    )
