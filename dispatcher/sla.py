@@ -207,7 +207,22 @@ def next_clock_deadline(
                 continue
             if _condition_holds(rule, t, stage):
                 best = min(best, t.created_s + rule.after_s)
+            elif rule.condition == "at_risk" and not t.marks.at_risk:
+                # the solve at this time signals an unassigned ticket at risk (the loop
+                # then runs the clock rules at once); a past time is not waited for
+                risk_s = max(t.created_s + rule.after_s, unassigned_risk_s(t) + 0.001)
+                if risk_s > now_s:
+                    best = min(best, risk_s)
     return best if best > now_s else now_s
+
+
+def unassigned_risk_s(t: ClockTicket) -> float:
+    """When a QUEUED ticket becomes at risk if still unassigned (``at_risk_rows``' rule);
+    inf for any other status or without a finite response due time."""
+    if t.status.upper() != "QUEUED" or not math.isfinite(t.response_due_s):
+        return math.inf
+    window = t.response_due_s - t.created_s
+    return t.response_due_s - UNASSIGNED_RISK_FRACTION * window
 
 
 @dataclass(frozen=True, slots=True)

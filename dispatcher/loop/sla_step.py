@@ -180,8 +180,9 @@ class SlaStep:
         sol: Solution,
         problem: ProblemParts,
         maps: IndexMaps,
-    ) -> None:
-        """SLA_AT_RISK once per ticket predicted to miss a due time."""
+    ) -> int:
+        """SLA_AT_RISK once per ticket predicted to miss a due time; returns how many
+        tickets were newly signalled."""
         due = problem.tickets
         rows = at_risk_rows(
             sol,
@@ -194,7 +195,7 @@ class SlaStep:
         # cover every region; the loop counts what it signals (dispatch_sla_at_risk_total).
         m = self.metrics
         if not len(rows):
-            return
+            return 0
         marks = await self.sla.marks(snap.tenant, snap.region)
         actions = [
             SlaAction(
@@ -216,10 +217,12 @@ class SlaStep:
         applied = await self.sla.apply(
             snap.tenant, snap.region, token, actions, self.events_maxlen
         )
-        if applied:
-            prio = {t.ticket_id: t.priority for t in snap.tickets}
-            for a, ok in zip(actions, applied, strict=True):
-                if ok:
-                    m.sla_at_risk_total.labels(
-                        priority=f"P{prio.get(a.ticket_id, 4)}"
-                    ).inc()
+        if not applied:
+            return 0
+        prio = {t.ticket_id: t.priority for t in snap.tickets}
+        for a, ok in zip(actions, applied, strict=True):
+            if ok:
+                m.sla_at_risk_total.labels(
+                    priority=f"P{prio.get(a.ticket_id, 4)}"
+                ).inc()
+        return sum(applied)

@@ -278,7 +278,12 @@ class RegionWorker:
         self.solves += 1
         solve_id = f"{lp.leases.owner_id}:{region}:{self.solves}"
         await self._commit(snap, token, output, maps, rows, tech_views, solve_id)
-        await lp.sla_step.signal_at_risk(snap, token, output.solution, problem, maps)
+        risky = await lp.sla_step.signal_at_risk(
+            snap, token, output.solution, problem, maps
+        )
+        if risky and any(r.condition == "at_risk" for r in policy.escalations):
+            # an at_risk escalation rule may fire now: run the clock rules next, at once
+            next_clock = self.next_clock = time.time()
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "solve %s: %d tickets x %d technicians; read+build %.1f ms (policy+snapshot "

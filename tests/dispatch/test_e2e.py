@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -388,3 +389,47 @@ async def test_escalation_widens_to_a_neighbouring_region(dispatch: Stubs) -> No
     assert moved.tickets_moved_total._value.get() == 1
     stats = await dispatch.insight.GetQueueStats(pb.GetQueueStatsRequest())
     assert sum(p.queued for r in stats.regions for p in r.priorities) == 0
+
+
+async def test_at_risk_notice_reaches_the_supervisor(dispatch: Stubs) -> None:
+    """An at_risk rule: a ticket nobody can take, its response due in 2 s, is signalled
+    SLA_AT_RISK once little of its window is left; the next clock pass sends the
+    supervisor the at-risk notice (condition at_risk), before the breach."""
+    rule = pb.EscalationRule(
+        name="at-risk-notice",
+        priority=pb.PRIORITY_UNSPECIFIED,
+        condition=pb.ESCALATION_CONDITION_SLA_AT_RISK,
+        after_s=0.0,
+        raise_priority=0,
+        notify_supervisor=True,
+        supervisor_target="dispatch-leads",
+    )
+    await dispatch.policy.UpdatePolicy(
+        pb.UpdatePolicyRequest(
+            policy=pb.Policy(escalation_rules=[rule]),
+            update_mask={"paths": ["escalation_rules"]},
+        )
+    )
+    now_ms = int(time.time() * 1000)
+    await dispatch.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(
+            ticket=ticket(
+                "RISKY",
+                priority=pb.PRIORITY_P2,
+                sla=pb.SlaDue(
+                    response_due_ms=now_ms + 2000, resolution_due_ms=now_ms + 60_000
+                ),
+            )
+        )
+    )
+    kinds = (
+        pb.EVENT_TYPE_TICKET_SLA_AT_RISK,
+        pb.EVENT_TYPE_SUPERVISOR_NOTIFIED,
+    )
+    at_risk, notice = await dispatch.wait_events(lambda e: e.type in kinds, 2)
+    assert at_risk.type == pb.EVENT_TYPE_TICKET_SLA_AT_RISK
+    assert notice.type == pb.EVENT_TYPE_SUPERVISOR_NOTIFIED
+    assert (notice.ticket_id, notice.reason) == ("RISKY", "at-risk-notice")
+    assert notice.details["condition"] == "at_risk"
+    assert notice.details["supervisor_target"] == "dispatch-leads"
+    assert notice.occurred_at_ms < now_ms + 2000  # told before the due time

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from dispatcher.sla import (
     ClockTicket,
     SlaMarks,
@@ -111,3 +113,14 @@ def test_at_risk_escalation_needs_the_at_risk_mark() -> None:
     assert escalations(p, [risky], 9.0) == []
     assert next_clock_deadline(p, [calm], 0.0) == 100.0  # its response due time only
     assert next_clock_deadline(p, [risky], 0.0) == 10.0
+
+
+def test_at_risk_rule_wakes_the_loop_when_a_queued_ticket_turns_risky() -> None:
+    """With an at_risk rule, the clock deadline includes the moment an unassigned ticket
+    becomes at risk (a quarter of its response window left); never a past moment."""
+    rule = EscalationRule(name="risk", priority=0, condition="at_risk", after_s=0.0)
+    p = Policy(escalations=(rule,))
+    queued = ClockTicket("T1", 2, "QUEUED", 0.0, 100.0, 1000.0)
+    assert next_clock_deadline(p, [queued], 0.0) == pytest.approx(75.001)
+    assert next_clock_deadline(p, [queued], 80.0) == 100.0  # then the breach
+    assert next_clock_deadline(Policy(escalations=()), [queued], 0.0) == 100.0
