@@ -122,6 +122,28 @@ def test_dockerignore_lets_in_what_the_build_copies() -> None:
     assert not included(".venv")
 
 
+def test_compose_file_matches_the_compose_spec(tmp_path: Path) -> None:
+    """check-jsonschema's bundled Compose Specification schema accepts the file (offline)
+    and rejects a misspelled key."""
+    tool = Path(sys.executable).parent / "check-jsonschema"
+    assert tool.exists(), "check-jsonschema (dev extra) missing"
+
+    def check(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(tool), "--builtin-schema", "vendor.compose-spec", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+
+    result = check(COMPOSE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    bad = tmp_path / "compose.yaml"
+    bad.write_text(COMPOSE.read_text().replace("stop_grace_period:", "stop_grace:"))
+    assert check(bad).returncode != 0
+
+
 def test_compose_runs_the_roles_against_valkey_with_a_volume() -> None:
     """api and solver run real roles with real settings variables against the valkey
     service, which keeps its data on a named volume; the stop grace exceeds the drain."""

@@ -65,3 +65,27 @@ def test_health_command_exit_code_follows_the_service(
     gone = _dispatcher("health", "--target", proc.target, "--timeout", "1")
     assert gone.returncode == 1
     assert "UNAVAILABLE" in gone.stderr or "DEADLINE_EXCEEDED" in gone.stderr
+
+
+def test_service_imports_none_of_the_sim_extra() -> None:
+    """The CLI, `serve`'s modules and every service module load without touching polars,
+    rich, matplotlib or optuna (the [sim] extra; a service install lacks them)."""
+    probe = """
+import importlib, pkgutil, sys
+import dispatcher
+from dispatcher.__main__ import SIM_EXTRA_MODULES, build_parser
+build_parser()
+for module in pkgutil.walk_packages(dispatcher.__path__, "dispatcher."):
+    if not module.name.startswith(("dispatcher.demo", "dispatcher.cli.codegen")):
+        importlib.import_module(module.name)
+print(sorted({m.partition(".")[0] for m in sys.modules} & SIM_EXTRA_MODULES))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
