@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from importlib.metadata import version
-from typing import TYPE_CHECKING
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from dispatcher.backend.serve_process import start_serve
 from dispatcher.cli.proto import contract_path
 from dispatcher.pb import dispatch_pb2
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 
 def _dispatcher(*args: str) -> subprocess.CompletedProcess[str]:
@@ -89,3 +91,23 @@ print(sorted({m.partition(".")[0] for m in sys.modules} & SIM_EXTRA_MODULES))
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_lowest_constraints_are_the_declared_lower_bounds() -> None:
+    """constraints/lowest.txt pins every base dependency at its `>=` bound in pyproject.toml
+    (the packaging suite installs exactly these and runs the service's tests on them)."""
+    root = Path(__file__).resolve().parents[2]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    declared = {}
+    for text in project["dependencies"]:
+        requirement = Requirement(text)
+        (lower,) = [s.version for s in requirement.specifier if s.operator == ">="]
+        declared[canonicalize_name(requirement.name)] = lower
+    pinned = {}
+    for line in (root / "constraints" / "lowest.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, pin = line.partition("==")
+            pinned[canonicalize_name(name)] = pin.strip()
+    assert {n: Version(p) for n, p in pinned.items()} == {
+        n: Version(p) for n, p in declared.items()
+    }

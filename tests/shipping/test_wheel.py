@@ -7,11 +7,13 @@ after the default suite.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
 import tarfile
 import time
+import tomllib
 import zipfile
 from importlib.metadata import version
 from typing import TYPE_CHECKING
@@ -28,6 +30,17 @@ pytestmark = [pytest.mark.packaging, pytest.mark.timeout(1800)]
 SIM_EXTRA = ("polars", "matplotlib", "optuna", "rich")
 CONTRACT = ROOT / "proto" / "dispatcher" / "pb" / "dispatch.proto"
 LOWEST = ROOT / "constraints" / "lowest.txt"
+LOWEST_SUITE_TOOLS = frozenset(
+    {
+        "pytest",
+        "pytest-asyncio",
+        "pytest-timeout",
+        "hypothesis",
+        "pyyaml",
+        "standardwebhooks",
+    }
+)
+"""What the service's test suites need beside the base install (versions from the dev extra)."""
 
 
 def serve_answers_health(env: Venv, workdir: Path) -> None:
@@ -169,9 +182,18 @@ def test_sdist_regenerates_the_stubs(dists: Dists, tmp_path: Path) -> None:
 def test_lowest_allowed_versions_install_and_serve(
     dists: Dists, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """The base dependencies at exactly their lower bounds import and run the service."""
+    """The base dependencies at exactly their lower bounds: the wheel serves, and the
+    service's own test suites (foundation, service, webhooks, dispatch) pass on them."""
     root = tmp_path_factory.mktemp("venv-lowest")
-    env = make_venv(root / "venv", dists.wheel, constraints=LOWEST)
+    test_tools = [
+        spec
+        for spec in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+            "optional-dependencies"
+        ]["dev"]
+        if re.split(r"[<>=\[ ]", spec, maxsplit=1)[0] in LOWEST_SUITE_TOOLS
+    ]
+    assert len(test_tools) == len(LOWEST_SUITE_TOOLS)
+    env = make_venv(root / "venv", dists.wheel, *test_tools, constraints=LOWEST)
     pins = {
         name.lower(): pinned
         for name, _, pinned in (
@@ -187,3 +209,14 @@ def test_lowest_allowed_versions_install_and_serve(
     }
     assert {name: installed.get(name) for name in pins} == pins
     serve_answers_health(env, root)
+    # The repository's tests on the lowest versions (its serve subprocesses run the wheel,
+    # built from the same tree). Not the demo (it needs [sim]) nor codegen (grpcio-tools).
+    # The ini's filterwarnings names optuna's warning class: plain "error" here.
+    run(
+        env.python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        "-o", "filterwarnings=error",
+        "tests/foundation", "tests/service", "tests/webhooks", "tests/dispatch",
+        "--ignore", "tests/dispatch/test_demo.py",
+        "--deselect", "tests/service/test_codegen.py::test_generated_code_is_up_to_date",
+        cwd=ROOT,
+    )  # fmt: skip
