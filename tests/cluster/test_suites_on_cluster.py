@@ -26,9 +26,10 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITES = ("tests/service", "tests/dispatch", "tests/foundation")
+SUITES = ("tests/service", "tests/dispatch", "tests/foundation", "tests/webhooks")
 """Suites of the store, events, auth, servicers (LIVE-STATE), of leases, SLA, policy and the
-solve loop end to end (SOLVE-LOOP), and of the server, health and serve process (FOUNDATION)."""
+solve loop end to end (SOLVE-LOOP), of the server, health and serve process (FOUNDATION), and
+of webhook delivery (consumer groups, leases, dead letters, replay)."""
 NOT_ON_CLUSTER = (
     "tests/service/test_codegen.py",  # no Redis at all
     "tests/foundation/test_embedded_redis.py",  # the embedded single server itself
