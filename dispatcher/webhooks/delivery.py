@@ -26,16 +26,20 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dispatcher.api.convert import webhook_body
 from dispatcher.store import keys
-from dispatcher.store.codec import event_from_entry
 from dispatcher.store.webhooks import Entry, WebhookStore
+from dispatcher.webhooks.messages import (
+    Message,
+    message_from_event_entry,
+    message_from_replay_entry,
+)
 from dispatcher.webhooks.model import DeadLetter
+from dispatcher.webhooks.pipeline import Pipeline
 from dispatcher.webhooks.sender import Sender
 from dispatcher.webhooks.targets import address_policy
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Sequence
 
     import redis.asyncio as aioredis
 
@@ -67,134 +71,11 @@ class DeliverySettings:
     lease_ttl_ms: int = 5000
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One webhook to send: what the receiver gets, and where it came from."""
-
-    entry_id: str
-    webhook_id: str
-    region: str
-    event_id: str
-    event_type: str
-    ticket_id: str
-    order_key: str
-    occurred_ms: int
-    body: bytes
-
-
 def backoff_s(attempt: int, retry_max_s: float, rng: random.Random) -> float:
     """Pause after failed attempt ``attempt`` (1-based): exponential, capped, with "equal
     jitter" (half fixed, half random) so that retries of many events spread out."""
     ceiling = min(retry_max_s, RETRY_BASE_S * 2 ** (attempt - 1))
     return float(ceiling / 2 + rng.uniform(0, ceiling / 2))
-
-
-def webhook_id(region: str, event_id: str) -> str:
-    """The webhook-id of an event: stable across retries, replays and processes."""
-    return f"evt_{region}_{event_id}"
-
-
-def message_from_event_entry(
-    sub: Subscription, region: str, entry: Entry
-) -> Message | None:
-    """The webhook of a region stream entry, or None when the subscription filters it out."""
-    entry_id, fields = entry
-    if not sub.wants_type(fields.get("type", "")):
-        return None
-    event = event_from_entry(region, entry_id, fields)
-    order = event.ticket_id or (
-        "tech:" + event.technician_id if event.technician_id else entry_id
-    )
-    return Message(
-        entry_id=entry_id,
-        webhook_id=webhook_id(region, entry_id),
-        region=region,
-        event_id=entry_id,
-        event_type=event.type.value,
-        ticket_id=event.ticket_id,
-        order_key=order,
-        occurred_ms=event.occurred_at_ms or int(entry_id.split("-")[0]),
-        body=webhook_body(event),
-    )
-
-
-def message_from_replay_entry(entry: Entry) -> Message:
-    """A replayed dead letter: the same webhook-id and body as first sent."""
-    entry_id, f = entry
-    return Message(
-        entry_id=entry_id,
-        webhook_id=f["wid"],
-        region=f["region"],
-        event_id=f["eid"],
-        event_type=f["type"],
-        ticket_id=f["tk"],
-        order_key=f["tk"] or f["eid"],
-        occurred_ms=int(entry_id.split("-")[0]),  # the replay's time
-        body=f["body"].encode(),
-    )
-
-
-class Pipeline:
-    """A partition's webhooks in flight: one task per message, each chained after the
-    previous message of its ticket (so a ticket's webhooks go one after the other while
-    different tickets go concurrently, with no barrier between reads). Delivered (or
-    filtered out) entry ids wait in ``take_acks`` for one ``XACK``."""
-
-    def __init__(
-        self, deliver: Callable[[Message], Awaitable[None]], limit: int
-    ) -> None:
-        self._deliver = deliver
-        self._limit = limit
-        self._tails: dict[str, asyncio.Task[None]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._acks: list[str] = []
-        self._room = asyncio.Event()
-        self._failure: BaseException | None = None
-
-    def room(self) -> int:
-        return max(0, self._limit - len(self._tasks))
-
-    async def wait_for_room(self) -> None:
-        while not self.room():
-            self._room.clear()
-            await self._room.wait()
-
-    def skip(self, entry_id: str) -> None:
-        self._acks.append(entry_id)
-
-    def add(self, m: Message) -> None:
-        task = asyncio.create_task(self._run(m, self._tails.get(m.order_key)))
-        self._tails[m.order_key] = task
-        self._tasks.add(task)
-        task.add_done_callback(functools.partial(self._finished, m.order_key))
-
-    async def _run(self, m: Message, previous: asyncio.Task[None] | None) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])
-        if self._failure is None:  # after a failure nothing more goes out of order
-            await self._deliver(m)
-            self._acks.append(m.entry_id)
-
-    def _finished(self, key: str, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if self._tails.get(key) is task:
-            del self._tails[key]
-        if not task.cancelled() and task.exception() is not None:
-            self._failure = self._failure or task.exception()
-        self._room.set()
-
-    def raise_failure(self) -> None:
-        """Re-raise the first failure of a delivery (a Redis error, not a receiver's)."""
-        if self._failure is not None:
-            raise self._failure
-
-    def take_acks(self) -> list[str]:
-        acks, self._acks = self._acks, []
-        return acks
-
-    def cancel(self) -> None:
-        for task in self._tasks:
-            task.cancel()
 
 
 class Deliverer:

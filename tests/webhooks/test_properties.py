@@ -13,8 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from dispatcher.webhooks.delivery import Message, Pipeline, backoff_s
+from dispatcher.webhooks.delivery import backoff_s
+from dispatcher.webhooks.messages import Message
 from dispatcher.webhooks.model import new_secret
+from dispatcher.webhooks.pipeline import Pipeline
 from dispatcher.webhooks.signing import signed_headers
 
 
