@@ -235,7 +235,7 @@ class DispatchClient:
         ticket_id: str,
         technician_id: str = "",
         *,
-        code: int = pb.RESOLUTION_CODE_FIXED,
+        code: pb.ResolutionCode = pb.RESOLUTION_CODE_FIXED,
         notes: str = "",
         expected_version: int = 0,
     ) -> pb.Ticket:
@@ -244,7 +244,7 @@ class DispatchClient:
             pb.CompleteTicketRequest(
                 ticket_id=ticket_id,
                 technician_id=technician_id,
-                resolution=pb.Resolution(code=code, notes=notes),  # type: ignore[arg-type]
+                resolution=pb.Resolution(code=code, notes=notes),
                 expected_version=expected_version,
             ),
             lambda t: t.status == pb.TICKET_STATUS_RESOLVED,
@@ -310,19 +310,19 @@ class DispatchClient:
         self,
         *,
         regions: Sequence[str] = (),
-        types: Sequence[int] = (),
+        types: Sequence[pb.EventType] = (),
         technician_id: str = "",
         after: Mapping[str, str] | None = None,
-        start: int = pb.START_POSITION_EARLIEST,
+        start: pb.StartPosition = pb.START_POSITION_EARLIEST,
         max_batch: int = 100,
         max_reconnects: int | None = None,
     ) -> EventStream:
         """The tenant's events, resumable: see ``EventStream``."""
         request = pb.WatchEventsRequest(
             regions=list(regions),
-            types=list(types),  # type: ignore[arg-type]
+            types=list(types),
             technician_id=technician_id,
-            start=start,  # type: ignore[arg-type]
+            start=start,
             max_batch=max_batch,
         )
         return EventStream(self, request, dict(after or {}), max_reconnects)
