@@ -7,7 +7,8 @@ where the value came from (``--grpc-port: 99999 is not a port (0..65535)``).
 
 To add a setting, add a field ``name: T = field(default=..., metadata=_meta(parse, help))``:
 the flag (``--name-with-dashes``), the env var (``DISPATCH_NAME``), the TOML key (the field
-name) and the README table all derive from it.
+name) and the README table all derive from it. Also add it to the example
+``deploy/config/dispatch.toml`` (tests/deploy/test_config.py fails naming the missing key).
 """
 
 from __future__ import annotations
