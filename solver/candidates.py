@@ -148,7 +148,7 @@ def _tech_side(
     empty that the all-pairs optimum fills. These arcs close most of that gap.
     """
     k = params.candidates_k
-    kq = min(rows.size, k)
+    kq = min(rows.size, 2 * k)
     if params.all_pairs or rows.size <= kq:
         return []
     t = problem.tickets
@@ -189,6 +189,34 @@ def _extra(
     return list(_keep(rows, techs[:, None], cost, None))
 
 
+def skill_groups(
+    problem: Problem, state: TechState, movable: IntArray
+) -> list[tuple[IntArray, IntArray]]:
+    """Movable tickets grouped by skill requirement, each with the technicians holding it.
+
+    Only technicians with a free place count. Beyond ``SKILL_PATTERN_MAX`` distinct
+    requirements, one group of every movable ticket and every such technician.
+    """
+    usable = np.flatnonzero(state.free_slots > 0)
+    if movable.size == 0 or usable.size == 0:
+        return []
+    req = problem.tickets.skill_levels[movable]
+    held = problem.technicians.skill_levels[usable]
+    pats, inv = np.unique(req, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    if pats.shape[0] > SKILL_PATTERN_MAX:
+        return [(movable, usable)]
+    order = np.argsort(inv, kind="stable")
+    bounds = np.searchsorted(inv[order], np.arange(pats.shape[0] + 1))
+    return [
+        (
+            movable[order[bounds[p] : bounds[p + 1]]],
+            usable[(held >= pats[p]).all(axis=1)],
+        )
+        for p in range(pats.shape[0])
+    ]
+
+
 def build_candidates(
     problem: Problem, params: SolveParams, state: TechState, movable: IntArray
 ) -> Candidates:
@@ -215,27 +243,13 @@ def build_candidates(
     usable = np.flatnonzero(state.free_slots > 0)
     parts: list[AnyArray] = []
     if movable.size and usable.size:
-        req = problem.tickets.skill_levels[movable]
-        held = problem.technicians.skill_levels[usable]
-        pats, inv = np.unique(req, axis=0, return_inverse=True)
-        inv = inv.reshape(-1)
         if movable.size * usable.size <= DENSE_PAIRS_MAX:
             got, nfeas = _dense(problem, params, state, movable, usable, None)
             parts.extend(got)
             any_feasible[movable] = nfeas > 0
             groups = []
-        elif pats.shape[0] > SKILL_PATTERN_MAX:
-            groups = [(movable, usable)]
         else:
-            order = np.argsort(inv, kind="stable")
-            bounds = np.searchsorted(inv[order], np.arange(pats.shape[0] + 1))
-            groups = [
-                (
-                    movable[order[bounds[p] : bounds[p + 1]]],
-                    usable[(held >= pats[p]).all(axis=1)],
-                )
-                for p in range(pats.shape[0])
-            ]
+            groups = skill_groups(problem, state, movable)
         for rows, elig in groups:
             if rows.size and elig.size:
                 got, nfeas = _group(problem, params, state, rows, elig)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from solver.candidates import Candidates
+    from solver.certify import Certificate
 
     IntArray = npt.NDArray[np.int64]
     BoolArray = npt.NDArray[np.bool_]
@@ -122,6 +123,7 @@ def finalize(
     t0: float,
     alive: BoolArray | None = None,
     free: IntArray | None = None,
+    certificate: Certificate | None = None,
 ) -> Solution:
     """Build the :class:`Solution` for movable decisions ``tech_of`` plus the pinned tickets.
 
@@ -188,6 +190,7 @@ def finalize(
             **phases_s,
             "finalize": time.perf_counter() - t0 - sum(phases_s.values()),
         },
+        certificate=certificate,
     )
     return Solution(
         technician=tech_of,

@@ -167,8 +167,8 @@ class IncrementalSolver:
         self.last_mode = "cold"
         phases = {"candidates": t1 - t0, "assignment": time.perf_counter() - t1}
         return finalize(
-            problem, self.params, state, cands, tech_of, status, dropped, phases, t0,
-            core.alive, core.free,
+            problem, self.params, state, core.cands, tech_of, status, dropped, phases,
+            t0, core.alive, core.free, core.certificate,
         )  # fmt: skip
 
     def _compatible(self, old: Problem, new: Problem) -> bool:

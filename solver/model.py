@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from solver.validate import validate_problem, validate_weights
+
+if TYPE_CHECKING:
+    from solver.certify import Certificate
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -183,6 +187,9 @@ class SolveStats:
     n_technicians: int
     phases_s: dict[str, float] = field(default_factory=dict)
     """Wall time per phase (e.g. candidates, assignment, finalize), seconds."""
+    certificate: Certificate | None = None
+    """How the flow was proven optimal over all pairs (``solver.certify``); None when
+    not certified (``all_pairs``, where every pair is an arc, or an incremental solve)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,15 +112,6 @@ def solve(
     t2 = time.perf_counter()
     phases = {"candidates": t1 - t0, "assignment": t2 - t1}
     return finalize(
-        problem,
-        params,
-        state,
-        cands,
-        tech_of,
-        status,
-        dropped,
-        phases,
-        t0,
-        core.alive,
-        core.free,
-    )
+        problem, params, state, core.cands, tech_of, status, dropped, phases, t0,
+        core.alive, core.free, core.certificate,
+    )  # fmt: skip
