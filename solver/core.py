@@ -9,7 +9,7 @@ import numpy as np
 
 from solver.candidates import Candidates, skill_groups
 from solver.certify import Certificate, negative_pairs, potentials
-from solver.constants import COST_SCALE
+from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
 from solver.cost import drop_penalty, lateness_weight, pair_keys, to_scaled
 from solver.flow import FlowResult, assign_slots
 from solver.local import local_resolve, places
@@ -120,7 +120,12 @@ def certified_flow(core: Core) -> FlowResult:
     res = flow()
     if core.params.all_pairs or res.status is not SolveStatus.OPTIMAL:
         return res
-    groups = skill_groups(problem, state, np.flatnonzero(~problem.tickets.pinned))
+    movable = np.flatnonzero(~problem.tickets.pinned)
+    usable = int(np.count_nonzero(state.free_slots > 0))
+    if movable.size * usable <= DENSE_PAIRS_MAX:  # every useful pair is an arc already
+        core.certificate = Certificate(0, movable.size * usable, 0, 0, True)
+        return res
+    groups = skill_groups(problem, state, movable)
     rounds = evaluated = added = priced = 0
     while True:
         rounds += 1
