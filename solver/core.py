@@ -10,7 +10,7 @@ import numpy as np
 from solver.candidates import Candidates, skill_groups
 from solver.certify import Certificate, negative_pairs, potentials
 from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
-from solver.cost import drop_penalty, lateness_weight, pair_keys, to_scaled
+from solver.cost import clips, drop_penalty, lateness_weight, pair_keys, to_scaled
 from solver.flow import FlowResult, assign_slots
 from solver.local import local_resolve, places
 from solver.model import NO_TECHNICIAN, SolveStatus
@@ -61,18 +61,21 @@ class Core:
     free: IntArray  # places per technician left to movable tickets after the repair
     lateness_w: FloatArray
     certificate: Certificate | None = None  # set by a certified flow solve
+    clipped: bool = False  # some scaled cost was clipped: the status is OVERFLOW
 
     @classmethod
     def build(
         cls, problem: Problem, params: SolveParams, state: TechState, cands: Candidates
     ) -> Core:
         """Scale the costs of ``cands`` and start with every arc alive."""
-        return cls(
+        penalty = drop_penalty(problem, params.weights)
+        core = cls(
             problem, params, state, cands, to_scaled(cands.cost),
-            to_scaled(drop_penalty(problem, params.weights)),
-            np.ones(cands.tix.size, np.bool_), state.free_slots.copy(),
-            lateness_weight(problem, params.weights),
+            to_scaled(penalty), np.ones(cands.tix.size, np.bool_),
+            state.free_slots.copy(), lateness_weight(problem, params.weights),
         )  # fmt: skip
+        core.clipped = clips(cands.cost) or clips(penalty)
+        return core
 
     @property
     def balance_scaled(self) -> float:
@@ -96,7 +99,8 @@ def run_core(core: Core) -> tuple[IntArray, SolveStatus, IntArray]:
     if res.status is not SolveStatus.OPTIMAL:
         return tech_of, res.status, np.zeros(0, np.int64)
     tech_of[c.tix[res.arc_used]] = c.tech[res.arc_used]
-    return repair_shifts(core, tech_of)
+    tech_of, status, dropped = repair_shifts(core, tech_of)
+    return tech_of, SolveStatus.OVERFLOW if core.clipped else status, dropped
 
 
 def certified_flow(core: Core) -> FlowResult:
@@ -152,6 +156,7 @@ def certified_flow(core: Core) -> FlowResult:
             np.concatenate([c.tix, nt]), np.concatenate([c.tech, nk]),
             np.concatenate([c.cost, nc]), any_f,
         )  # fmt: skip
+        core.clipped |= clips(nc)
         core.arc_cost = np.concatenate([core.arc_cost, to_scaled(nc)])
         core.alive = np.concatenate([core.alive, np.ones(nt.size, np.bool_)])
         res = flow()

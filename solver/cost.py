@@ -85,6 +85,12 @@ def to_scaled(cost: npt.ArrayLike) -> IntArray:
     return x.astype(np.int64)
 
 
+def clips(cost: npt.ArrayLike) -> bool:
+    """Whether :func:`to_scaled` would clip any of these costs (weight units)."""
+    x = np.asarray(cost, dtype=np.float64)
+    return bool(x.size) and bool(np.max(np.abs(x)) * COST_SCALE > MAX_COST)
+
+
 def lateness_weight(problem: Problem, weights: CostWeights) -> FloatArray:
     """Weight per late second of each ticket: ``lateness x priority factor x (1 + tier x tier)``."""
     t = problem.tickets

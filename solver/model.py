@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from solver.validate import validate_problem, validate_weights
+from solver.validate import validate_params, validate_problem, validate_weights
 
 if TYPE_CHECKING:
     from solver.certify import Certificate
@@ -153,10 +153,7 @@ class SolveParams:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.candidates_k < 1:
-            raise ValueError(f"candidates_k must be >= 1, got {self.candidates_k}")
-        if not self.time_limit_s > 0:
-            raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
+        validate_params(self.candidates_k, self.time_limit_s)
 
 
 @dataclass(frozen=True, slots=True)

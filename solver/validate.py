@@ -13,6 +13,12 @@ if TYPE_CHECKING:
     from solver.model import CostWeights, Problem, Technicians, Tickets
 
 
+MAX_WEIGHT = 1e6
+"""Largest weight accepted: at this weight a term of ``MAX_COST / COST_SCALE / MAX_WEIGHT``
+= 100 feature units (e.g. seconds) already reaches ``MAX_COST``, so larger weights would
+mostly produce clipped costs. Costs clipped anyway give the OVERFLOW status."""
+
+
 def _arr(
     name: str, value: object, kind: str, shape: tuple[int | None, ...]
 ) -> npt.NDArray[np.generic]:
@@ -55,7 +61,7 @@ def validate_tickets(
             f"tickets.{name}", _arr(f"tickets.{name}", getattr(t, name), real, (n,))
         )
     _range("tickets.lat_deg", lat, -90.0, 90.0)
-    _range("tickets.lon_deg", t.lon_deg, -180.0, 360.0)
+    _range("tickets.lon_deg", t.lon_deg, -180.0, 180.0)
     _range("tickets.duration_s", t.duration_s, 0.0, math.inf)
     for name in ("response_due_s", "resolution_due_s", "window_end_s"):
         _no_nan(
@@ -67,6 +73,9 @@ def validate_tickets(
         raise ValueError(
             "tickets.window_start_s: +inf is not a start (use -inf for none)"
         )
+    we = _arr("tickets.window_end_s", t.window_end_s, real, (n,))
+    if np.any(np.asarray(ws, np.float64) > np.asarray(we, np.float64)):
+        raise ValueError("tickets.window_start_s: after tickets.window_end_s")
     _range("tickets.priority", _arr("tickets.priority", t.priority, ints, (n,)), 1, 4)
     _range("tickets.tier", _arr("tickets.tier", t.tier, ints, (n,)), 0, 1000)
     sk = _arr("tickets.skill_levels", t.skill_levels, ints, (n, n_skills))
@@ -92,7 +101,7 @@ def validate_technicians(t: Technicians, n_skills: int | None = None) -> None:
             _arr(f"technicians.{name}", getattr(t, name), "fiu", (m,)),
         )
     _range("technicians.lat_deg", lat, -90.0, 90.0)
-    _range("technicians.lon_deg", t.lon_deg, -180.0, 360.0)
+    _range("technicians.lon_deg", t.lon_deg, -180.0, 180.0)
     if m and float(np.min(t.speed_kmh)) <= 0:
         raise ValueError("technicians.speed_kmh: must be > 0")
     _no_nan(
@@ -134,3 +143,21 @@ def validate_weights(w: CostWeights) -> None:
         v = getattr(w, name)
         if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
             raise ValueError(f"weights.{name}: must be a finite number >= 0, got {v!r}")
+        if v > MAX_WEIGHT:
+            raise ValueError(
+                f"weights.{name}: {v!r} > {MAX_WEIGHT:g} would overflow the scaled costs"
+            )
+
+
+def validate_params(candidates_k: object, time_limit_s: object) -> None:
+    """Check the solver knobs of :class:`~solver.model.SolveParams` (``ValueError``)."""
+    if not isinstance(candidates_k, (int, np.integer)) or isinstance(
+        candidates_k, bool
+    ):
+        raise ValueError(
+            f"candidates_k: must be an integer, got {type(candidates_k).__name__}"
+        )
+    if candidates_k < 1:
+        raise ValueError(f"candidates_k: must be >= 1, got {candidates_k}")
+    if not isinstance(time_limit_s, (int, float)) or not time_limit_s > 0:
+        raise ValueError(f"time_limit_s: must be a number > 0, got {time_limit_s!r}")

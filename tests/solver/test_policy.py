@@ -30,6 +30,7 @@ from solver.policy import (
     policy_to_toml,
     write_policy_file,
 )
+from solver.validate import MAX_WEIGHT
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
 names = texts.filter(bool)
 amounts = st.floats(min_value=0.0, max_value=1e9, allow_nan=False)
+weight_values = st.floats(min_value=0.0, max_value=MAX_WEIGHT, allow_nan=False)
 durations = st.floats(min_value=1e-3, max_value=1e8, allow_nan=False)
 
 
@@ -77,7 +79,7 @@ def escalation_rule(draw: st.DrawFn, name: str) -> EscalationRule:
 @st.composite
 def policies(draw: st.DrawFn) -> Policy:
     weights = CostWeights(
-        **{f.name: draw(amounts) for f in dataclasses.fields(CostWeights)}
+        **{f.name: draw(weight_values) for f in dataclasses.fields(CostWeights)}
     )
     rule_names = draw(st.lists(names, max_size=3, unique=True))
     rules = tuple(draw(escalation_rule(n)) for n in rule_names)

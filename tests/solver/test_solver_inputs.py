@@ -8,7 +8,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from solver import CostWeights, Problem, SolveParams, UnassignedReason, solve
+from solver import (
+    CostWeights,
+    Problem,
+    ScalingWarning,
+    SolveParams,
+    SolveStatus,
+    UnassignedReason,
+    solve,
+)
 from tests.solver.builders import problem, technicians, tickets
 
 
@@ -36,6 +44,11 @@ def _bad_ticket(**kw: Any) -> None:
         ("excluded", [[0, 9]], r"tickets.excluded\[:, 1\]"),
         ("preferred", [[7, 0]], r"tickets.preferred\[:, 0\]"),
         ("lat_deg", [[1.0, 2.0]], "tickets.lat_deg: shape"),
+        (
+            "lon_deg",
+            [200.0, 1.0],
+            r"tickets.lon_deg: values must lie in \[-180.0, 180.0\]",
+        ),
     ],
 )
 def test_bad_ticket_field_raises(field: str, value: Any, match: str) -> None:
@@ -52,6 +65,7 @@ def test_bad_ticket_field_raises(field: str, value: Any, match: str) -> None:
         ("capacity", [-1, 3], "technicians.capacity"),
         ("available", [1, 1], "technicians.available: dtype"),
         ("shift_end_s", [np.nan, 0.0], "technicians.shift_end_s: contains NaN"),
+        ("lon_deg", [-181.0, 0.0], r"technicians.lon_deg: values must lie in"),
     ],
 )
 def test_bad_technician_field_raises(field: str, value: Any, match: str) -> None:
@@ -75,6 +89,31 @@ def test_other_bad_inputs() -> None:
         SolveParams(candidates_k=0)
     with pytest.raises(ValueError, match="expected \\(Problem, SolveParams\\)"):
         solve("not a problem", SolveParams())  # type: ignore[arg-type]
+
+
+def test_window_start_after_end_raises() -> None:
+    with pytest.raises(ValueError, match=r"tickets\.window_start_s: after"):
+        _bad_ticket(window_start_s=[100.0, 0.0], window_end_s=[50.0, 10.0])
+
+
+@pytest.mark.parametrize("k", [2.5, "8", True, None])
+def test_candidates_k_must_be_an_integer(k: Any) -> None:
+    with pytest.raises(ValueError, match="candidates_k: must be an integer"):
+        SolveParams(candidates_k=k)
+
+
+def test_weight_that_would_overflow_the_scaled_costs_raises() -> None:
+    with pytest.raises(ValueError, match=r"weights\.unassigned: .* overflow"):
+        CostWeights(unassigned=1e12)
+
+
+def test_clipped_cost_gives_overflow_status_not_optimal() -> None:
+    """Accepted weights can still make one cost exceed MAX_COST: OVERFLOW, never OPTIMAL."""
+    t = tickets(3, priority=[1, 1, 1], response_due_s=[-1e6, -1e6, -1e6])
+    p = problem(t, technicians(2))
+    with pytest.warns(ScalingWarning):
+        sol = solve(p, SolveParams(weights=CostWeights(lateness=1e6)))
+    assert sol.stats.status is SolveStatus.OVERFLOW
 
 
 def test_empty_sides() -> None:
