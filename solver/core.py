@@ -43,6 +43,9 @@ CERTIFY_SLACK = 600 * COST_SCALE
 """Pricing rounds that find a negative pair also add the pairs within this reduced cost
 (10 minutes of travel at the default weights): most of the next round's finds."""
 
+POLISH_ROUNDS = 3
+"""Most global re-solves (repaired capacities and dead arcs kept) after a lossy repair."""
+
 REPAIR_HOPS = 1
 """Neighbourhood depth of the repair's local re-solve (see :func:`solver.local.local_resolve`)."""
 
@@ -62,6 +65,7 @@ class Core:
     lateness_w: FloatArray
     certificate: Certificate | None = None  # set by a certified flow solve
     clipped: bool = False  # some scaled cost was clipped: the status is OVERFLOW
+    bound_gap: float | None = None  # plan cost above the flow's bound (weight units)
 
     @classmethod
     def build(
@@ -86,21 +90,82 @@ class Core:
 def run_core(core: Core) -> tuple[IntArray, SolveStatus, IntArray]:
     """Exact flow over all candidate arcs, then sequencing and shift repair.
 
+    The flow's optimum is the bound (``core.bound_gap``: how far above it the returned
+    plan is, weight units). When the shift repair moved the plan above the bound, the
+    whole flow is re-solved with the repaired queue capacities and dead arcs kept, then
+    repaired again, while that lowers the cost (``POLISH_ROUNDS`` at most). The status is
+    OPTIMAL only when the returned plan attains a certified bound, else FEASIBLE.
+
     Returns
     -------
     tuple
         (technician per ticket row for the movable tickets, else NO_TECHNICIAN; status;
         rows dropped for shift overruns after the repair rounds).
     """
-    n = core.problem.tickets.count
     res = certified_flow(core)
-    c = core.cands
-    tech_of = np.full(n, NO_TECHNICIAN, np.int64)
     if res.status is not SolveStatus.OPTIMAL:
-        return tech_of, res.status, np.zeros(0, np.int64)
-    tech_of[c.tix[res.arc_used]] = c.tech[res.arc_used]
-    tech_of, status, dropped = repair_shifts(core, tech_of)
+        n = core.problem.tickets.count
+        return np.full(n, NO_TECHNICIAN, np.int64), res.status, np.zeros(0, np.int64)
+    tech_of, status, dropped = repair_shifts(core, flow_decision(core, res))
+    cost = model_cost(core, tech_of)
+    for _ in range(POLISH_ROUNDS):
+        if cost == res.cost or status is not SolveStatus.OPTIMAL:
+            break
+        saved = (core.free.copy(), core.alive.copy())
+        again = _flow(core, core.alive)
+        if again.status is not SolveStatus.OPTIMAL:
+            break
+        t2, s2, d2 = repair_shifts(core, flow_decision(core, again, core.alive))
+        c2 = model_cost(core, t2)
+        if s2 is not SolveStatus.OPTIMAL or c2 >= cost:
+            core.free, core.alive = saved
+            break
+        tech_of, status, dropped, cost = t2, s2, d2, c2
+    core.bound_gap = (cost - res.cost) / COST_SCALE
+    certified = core.certificate is None or core.certificate.certified
+    if status is SolveStatus.OPTIMAL and (cost != res.cost or not certified):
+        status = SolveStatus.FEASIBLE
     return tech_of, SolveStatus.OVERFLOW if core.clipped else status, dropped
+
+
+def _flow(core: Core, arcs: BoolArray | None = None) -> FlowResult:
+    """The flow over the candidate arcs (``arcs``: only these), places from ``core.free``."""
+    c, state = core.cands, core.state
+    n, m = core.problem.tickets.count, core.problem.technicians.count
+    slot_tech, slot_cost = places(core.free, state.load, core.balance_scaled)
+    if arcs is None:
+        return assign_slots(
+            n, c.tix, c.tech, core.arc_cost, core.penalty, slot_tech, slot_cost, m
+        )
+    return assign_slots(
+        n, c.tix[arcs], c.tech[arcs], core.arc_cost[arcs], core.penalty,
+        slot_tech, slot_cost, m,
+    )  # fmt: skip
+
+
+def flow_decision(
+    core: Core, res: FlowResult, arcs: BoolArray | None = None
+) -> IntArray:
+    """Technician per ticket row of a flow solved over the candidate arcs (``arcs``)."""
+    c = core.cands
+    tix, tech = (c.tix, c.tech) if arcs is None else (c.tix[arcs], c.tech[arcs])
+    tech_of = np.full(core.problem.tickets.count, NO_TECHNICIAN, np.int64)
+    tech_of[tix[res.arc_used]] = tech[res.arc_used]
+    return tech_of
+
+
+def model_cost(core: Core, tech_of: IntArray) -> int:
+    """Scaled cost of a decision in the flow model: its arcs, places and penalties."""
+    c = core.cands
+    m = core.problem.technicians.count
+    on = np.flatnonzero(tech_of >= 0)
+    keys = pair_keys(c.tix, c.tech, m)
+    order = np.argsort(keys, kind="stable")
+    pos = order[np.searchsorted(keys[order], pair_keys(on, tech_of[on], m))]
+    count = np.bincount(tech_of[on], minlength=m)
+    _, place_cost = places(count, core.state.load, core.balance_scaled)
+    off = tech_of < 0  # pinned rows too: the flow prices them as unassigned
+    return int(core.arc_cost[pos].sum() + place_cost.sum() + core.penalty[off].sum())
 
 
 def certified_flow(core: Core) -> FlowResult:
@@ -113,15 +178,7 @@ def certified_flow(core: Core) -> FlowResult:
     """
     problem, state = core.problem, core.state
     n, m = problem.tickets.count, problem.technicians.count
-    slot_tech, slot_cost = places(core.free, state.load, core.balance_scaled)
-
-    def flow() -> FlowResult:
-        c = core.cands
-        return assign_slots(
-            n, c.tix, c.tech, core.arc_cost, core.penalty, slot_tech, slot_cost, m
-        )
-
-    res = flow()
+    res = _flow(core)
     if core.params.all_pairs or res.status is not SolveStatus.OPTIMAL:
         return res
     movable = np.flatnonzero(~problem.tickets.pinned)
@@ -159,7 +216,7 @@ def certified_flow(core: Core) -> FlowResult:
         core.clipped |= clips(nc)
         core.arc_cost = np.concatenate([core.arc_cost, to_scaled(nc)])
         core.alive = np.concatenate([core.alive, np.ones(nt.size, np.bool_)])
-        res = flow()
+        res = _flow(core)
         if res.status is not SolveStatus.OPTIMAL:
             return res
 

@@ -124,6 +124,7 @@ def finalize(
     alive: BoolArray | None = None,
     free: IntArray | None = None,
     certificate: Certificate | None = None,
+    bound_gap: float | None = None,
 ) -> Solution:
     """Build the :class:`Solution` for movable decisions ``tech_of`` plus the pinned tickets.
 
@@ -180,6 +181,7 @@ def finalize(
     assigned = ~un
     sla = assigned & (st <= t.response_due_s) & (fin <= t.resolution_due_s)
     reason = unassigned_reasons(problem, state, cands, tech_of, dropped, alive, free)
+    objective = float(sum(terms.values()))
     stats = SolveStats(
         status=status,
         wall_time_s=time.perf_counter() - t0,
@@ -191,6 +193,10 @@ def finalize(
             "finalize": time.perf_counter() - t0 - sum(phases_s.values()),
         },
         certificate=certificate,
+        bound=None if bound_gap is None else objective - bound_gap,
+        gap_pct=None
+        if bound_gap is None
+        else 100.0 * bound_gap / max(abs(objective), 1e-9),
     )
     return Solution(
         technician=tech_of,
@@ -200,7 +206,7 @@ def finalize(
         finish_s=fin,
         sla_met=np.asarray(sla, np.bool_),
         reason=reason,
-        objective=float(sum(terms.values())),
+        objective=objective,
         objective_terms=terms,
         stats=stats,
     )

@@ -187,6 +187,11 @@ class SolveStats:
     certificate: Certificate | None = None
     """How the flow was proven optimal over all pairs (``solver.certify``); None when
     not certified (``all_pairs``, where every pair is an arc, or an incremental solve)."""
+    bound: float | None = None
+    """Lower bound of the objective: the optimum of the flow relaxation (every queue
+    priced as if each ticket came right after the pinned work); None when not known."""
+    gap_pct: float | None = None
+    """``100 x (objective - bound) / |objective|``: 0 when the plan is proven optimal."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,5 +113,5 @@ def solve(
     phases = {"candidates": t1 - t0, "assignment": t2 - t1}
     return finalize(
         problem, params, state, core.cands, tech_of, status, dropped, phases, t0,
-        core.alive, core.free, core.certificate,
+        core.alive, core.free, core.certificate, core.bound_gap,
     )  # fmt: skip

@@ -1,0 +1,49 @@
+"""Honest statuses: OPTIMAL only when the plan attains the flow relaxation's bound."""
+
+from __future__ import annotations
+
+import pytest
+
+from solver import SolveParams, SolveStatus, solve
+from solver.constants import COST_SCALE
+from solver.synthetic import random_problem
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_repair_that_changes_the_plan_gives_feasible_with_bound_and_gap(
+    seed: int,
+) -> None:
+    """Short shifts make the sequenced queues overrun: the repair moves the plan above
+    the flow's optimum, so the status is FEASIBLE with that optimum as the bound."""
+    p = random_problem(1500, 150, seed=seed, capacity=4, shift_h=3)
+    sol = solve(p, SolveParams())
+    bound, gap = sol.stats.bound, sol.stats.gap_pct
+    assert bound is not None
+    assert gap is not None
+    tol = p.tickets.count / COST_SCALE  # the scaling rule's rounding
+    assert bound <= sol.objective + tol
+    assert gap == pytest.approx(
+        100 * (sol.objective - bound) / abs(sol.objective), abs=1e-9
+    )
+    assert sol.stats.status is SolveStatus.FEASIBLE
+    assert gap > 0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_optimal_means_the_bound_is_attained(seed: int) -> None:
+    """Without shift ends to repair the flow's plan is returned: OPTIMAL, gap 0."""
+    p = random_problem(1500, 150, seed=seed, capacity=3)
+    sol = solve(p, SolveParams(allow_overtime=True))
+    assert sol.stats.status is SolveStatus.OPTIMAL
+    assert sol.stats.bound == pytest.approx(sol.objective, abs=1e-6)
+    assert sol.stats.gap_pct == pytest.approx(0.0, abs=1e-9)
+
+
+def test_every_optimal_status_has_zero_gap() -> None:
+    for seed in range(6):
+        p = random_problem(800, 80, seed=seed, capacity=3, shift_h=4 + seed)
+        sol = solve(p, SolveParams())
+        if sol.stats.status is SolveStatus.OPTIMAL:
+            assert sol.stats.gap_pct == pytest.approx(0.0, abs=1e-9)
+        else:
+            assert sol.stats.status is SolveStatus.FEASIBLE
