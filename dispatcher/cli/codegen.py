@@ -1,7 +1,9 @@
 """Generate ``dispatcher/pb`` from ``proto/`` (``./dev proto``); ``--check`` fails when stale.
 
 Runs ``grpc_tools.protoc`` with ``-I proto`` so that the generated modules import each
-other as ``dispatcher.pb.*``. Outputs: ``*_pb2.py`` + ``*_pb2.pyi`` (protoc's own stubs)
+other as ``dispatcher.pb.*``; ``google/api/*.proto`` (the HTTP rules) come from the
+installed googleapis-common-protos, whose ``google.api.annotations_pb2`` the generated
+code imports. Outputs: ``*_pb2.py`` + ``*_pb2.pyi`` (protoc's own stubs)
 and ``*_pb2_grpc.py`` + ``*_pb2_grpc.pyi`` (typed gRPC stubs from mypy-protobuf's
 ``protoc-gen-mypy_grpc`` plugin, shipped with the ``dev`` extra).
 """
@@ -15,7 +17,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-from importlib import resources
+from importlib import resources, util
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +50,17 @@ def _mypy_grpc_plugin() -> str:
     return found
 
 
+def _googleapis_include() -> Path:
+    """The directory holding ``google/api/annotations.proto`` (googleapis-common-protos)."""
+    spec = util.find_spec("google.api.annotations_pb2")
+    if spec is None or spec.origin is None:
+        raise CodegenError("googleapis-common-protos is not installed")
+    root = Path(spec.origin).parents[2]
+    if not (root / "google" / "api" / "annotations.proto").exists():
+        raise CodegenError(f"google/api/annotations.proto not found under {root}")
+    return root
+
+
 def generate(out_root: Path) -> list[Path]:
     """Generate into ``out_root/dispatcher/pb``; return the generated files (sorted)."""
     out_root.mkdir(parents=True, exist_ok=True)
@@ -60,6 +73,7 @@ def generate(out_root: Path) -> list[Path]:
         "grpc_tools.protoc",
         f"-I{PROTO_DIR}",
         f"-I{well_known}",
+        f"-I{_googleapis_include()}",
         f"--python_out={out_root}",
         f"--pyi_out={out_root}",
         f"--grpc_python_out={out_root}",
