@@ -37,6 +37,7 @@ from solver.candidates import Candidates
 from solver.cost import TechState, in_pairs
 from solver.finalize import finalize
 from solver.geo import travel_time_s
+from solver.greedy_reasons import greedy_reasons
 from solver.model import NO_TECHNICIAN, Problem, Solution, SolveParams, SolveStatus
 from solver.solve import tech_state
 
@@ -312,6 +313,7 @@ def baseline_solve(
         any_feasible[arc_t] = True
     cands = Candidates(arc_t, arc_k, np.zeros(arc_t.size), any_feasible)
     phases = {"assignment": time.perf_counter() - t0}
+    held = np.where(t.pinned, t.current_technician, tech_of)
     sol = finalize(
         problem,
         params,
@@ -322,7 +324,9 @@ def baseline_solve(
         np.zeros(0, np.int64),
         phases,
         t0,
-        None,
-        np.zeros(k.count, np.int64),  # every technician counts as full for the reasons
-    )
+        reasons=greedy_reasons(
+            problem, reason_state, cands, held, np.zeros(0, np.int64), None,
+            np.zeros(k.count, np.int64),  # every technician counts as full
+        ),
+    )  # fmt: skip
     return sol, cursor

@@ -25,6 +25,7 @@ class Option:
     )
     at_capacity: bool  # its queue is full in the solution being explained
     violations: tuple[str, ...]  # names of the hard constraints it breaks, if any
+    why_not: str = ""  # for an alternative: why the plan did not give it this ticket
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,8 @@ class Explanation:
     technician: int  # NO_TECHNICIAN when unassigned
     reason: UnassignedReason
     chosen: Option | None
-    alternatives: tuple[Option, ...]  # cheapest other feasible technicians, best first
+    alternatives: tuple[Option, ...]  # cheapest other feasible technicians, best first;
+    # when all of those are full, the last half are the cheapest ones with a free place
     unassigned_penalty: (
         float  # what leaving it unassigned costs (incl. stability if held)
     )
@@ -98,7 +100,9 @@ def explain(
     available = problem.technicians.available
     at_cap = count >= problem.technicians.capacity
 
-    def option(i: int) -> Option:
+    pen = float(drop_penalty(problem, w)[ticket_row])
+
+    def option(i: int, chosen_total: float | None = None) -> Option:
         tt = {name: float(terms[name][i]) for name in PAIR_TERMS}
         tt["balance"] = float(balance[i])
         viol = [
@@ -111,17 +115,24 @@ def explain(
             )
             if bad
         ]
+        total = float(sum(tt.values()))
         return Option(
-            i, float(sum(tt.values())), tt, not viol, bool(at_cap[i]), tuple(viol)
-        )
+            i, total, tt, not viol, bool(at_cap[i]), tuple(viol),
+            _why_not(total, bool(at_cap[i]), viol, chosen_total, pen),
+        )  # fmt: skip
 
     ok = ev.skill_ok & ~ev.excluded & ev.shift_ok & available
     total = ev.total + balance
     others = np.flatnonzero(ok & (techs != chosen_tech))
-    others = others[np.lexsort((others, total[others]))][:alternatives]
-    alts = tuple(option(int(i)) for i in others)
+    others = others[np.lexsort((others, total[others]))]
+    best = others[:alternatives]
+    with_room = others[~at_cap[others]][: max(1, alternatives // 2)]
+    if alternatives and with_room.size and at_cap[best].all():
+        # every cheapest one is full: make room in the list for those with a place
+        best = np.concatenate([best[: alternatives - with_room.size], with_room])
     chosen = option(chosen_tech) if chosen_tech >= 0 else None
-    pen = float(drop_penalty(problem, w)[ticket_row])
+    ref = chosen.total if chosen is not None else None
+    alts = tuple(option(int(i), ref) for i in best)
     reason = UnassignedReason(int(solution.reason[ticket_row]))
     if chosen is not None:
         top = max(chosen.terms, key=lambda k: abs(chosen.terms[k]))
@@ -145,4 +156,26 @@ def explain(
         alts,
         pen,
         summary,
+    )
+
+
+def _why_not(
+    total: float,
+    full: bool,
+    violations: list[str],
+    chosen_total: float | None,
+    penalty: float,
+) -> str:
+    """Why an alternative technician did not get the ticket, in one phrase."""
+    if violations:
+        return "breaks " + ", ".join(violations)
+    if full:
+        return "queue full with tickets it serves better"
+    if chosen_total is not None:
+        return f"costs {total - chosen_total:+.1f} against the chosen technician"
+    if total >= penalty:
+        return f"costs {total:.1f}, more than leaving it unassigned ({penalty:.1f})"
+    return (
+        f"costs {total:.1f} < penalty {penalty:.1f}, but its free place saves more"
+        " for other tickets in the plan"
     )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from solver.constants import PAIR_CHUNK
 from solver.cost import (
     PAIR_TERMS,
     TERM_NAMES,
@@ -39,21 +40,19 @@ if TYPE_CHECKING:
 
 def unassigned_reasons(
     problem: Problem,
+    params: SolveParams,
     state: TechState,
-    cands: Candidates,
     tech_of: IntArray,
     dropped: IntArray,
-    alive: BoolArray | None = None,
-    free: IntArray | None = None,
 ) -> IntArray:
     """The binding reason (``UnassignedReason``) of every ticket row; ASSIGNED when assigned.
 
-    Order of tests: no available technician; no available technician with the skills;
-    all skilled ones excluded; all of those without a free place (CAPACITY); no feasible
-    placement (SHIFT); every candidate technician full after the solve (CAPACITY);
-    otherwise the penalty was cheaper (PENALTY_CHEAPER). Tickets dropped by the shift
-    repair get SHIFT. ``alive`` / ``free``: arcs still usable and places per technician
-    after the shift repair (default: all arcs, ``state.free_slots``).
+    Judged against every technician, not the candidates: none available
+    (NO_TECHNICIANS); none available with the skills (NO_SKILL); every skilled one
+    excluded (EXCLUDED); every eligible one (available, skilled, not excluded) without
+    a free place in this plan (CAPACITY); every eligible one with a free place unable to
+    finish it within the shift (SHIFT); otherwise leaving it unassigned was cheaper than
+    any place left (PENALTY_CHEAPER). Tickets the shift repair dropped get SHIFT.
     """
     t, k = problem.tickets, problem.technicians
     n, m = t.count, k.count
@@ -65,8 +64,7 @@ def unassigned_reasons(
     if avail.size == 0:
         reason[un] = UnassignedReason.NO_TECHNICIANS
         return reason
-    req = t.skill_levels[un]
-    pats, inv = np.unique(req, axis=0, return_inverse=True)
+    pats, inv = np.unique(t.skill_levels[un], axis=0, return_inverse=True)
     inv = inv.reshape(-1)
     skilled = np.zeros((pats.shape[0], m), np.bool_)
     held = k.skill_levels[avail]
@@ -74,41 +72,62 @@ def unassigned_reasons(
     for c in range(0, pats.shape[0], step):
         block = (held[None, :, :] >= pats[c : c + step, None, :]).all(axis=2)
         skilled[c : c + step, avail] = block
+    count = np.bincount(tech_of[(tech_of >= 0) & ~t.pinned], minlength=m)
+    room = count < state.free_slots
     n_skill = skilled.sum(axis=1)[inv]
-    n_slot = (skilled & (state.free_slots > 0)[None, :]).sum(axis=1)[inv]
-    ex = t.excluded
-    ex_pos = np.searchsorted(un, ex[:, 0])
-    ex_pos = np.minimum(ex_pos, max(un.size - 1, 0))
-    hit = (un[ex_pos] == ex[:, 0]) if ex.shape[0] else np.zeros(0, np.bool_)
-    ex_u, ex_tech = ex_pos[hit], ex[hit, 1]
-    ex_pairs = np.unique(ex_u * max(m, 1) + ex_tech)
-    ex_u, ex_tech = ex_pairs // max(m, 1), ex_pairs % max(m, 1)
+    n_room = (skilled & room[None, :]).sum(axis=1)[inv]
+    ex_u, ex_tech = _excluded_of(problem, un, m)
     is_sk = skilled[inv[ex_u], ex_tech]
     n_ex_skill = np.bincount(ex_u[is_sk], minlength=un.size)
-    n_ex_slot = np.bincount(
-        ex_u[is_sk & (state.free_slots[ex_tech] > 0)], minlength=un.size
-    )
-    free = state.free_slots if free is None else free
-    full = (
-        np.bincount(tech_of[(tech_of >= 0) & ~problem.tickets.pinned], minlength=m)
-        >= free
-    )
-    arc_tix = cands.tix if alive is None else cands.tix[alive]
-    arc_tech = cands.tech if alive is None else cands.tech[alive]
-    open_arc = np.zeros(n, np.bool_)
-    open_arc[arc_tix[~full[arc_tech]]] = True
-    has_arc = np.zeros(n, np.bool_)
-    has_arc[arc_tix] = True
+    n_ex_room = np.bincount(ex_u[is_sk & room[ex_tech]], minlength=un.size)
     r = np.full(un.size, int(UnassignedReason.PENALTY_CHEAPER), np.int64)
-    feas = cands.any_feasible[un]
-    r[feas & has_arc[un] & ~open_arc[un]] = UnassignedReason.CAPACITY
-    r[~feas] = UnassignedReason.SHIFT
-    r[~feas & (n_slot - n_ex_slot <= 0)] = UnassignedReason.CAPACITY
+    open_place = n_room - n_ex_room > 0
+    fits = np.zeros(un.size, np.bool_)
+    for p in np.unique(inv[open_place]).tolist():
+        who = np.flatnonzero(open_place & (inv == p))
+        fits[who] = _fits_somewhere(
+            problem, params, state, un[who], np.flatnonzero(skilled[p] & room)
+        )
+    r[open_place & ~fits] = UnassignedReason.SHIFT
+    r[~open_place] = UnassignedReason.CAPACITY
     r[n_skill - n_ex_skill <= 0] = UnassignedReason.EXCLUDED
     r[n_skill == 0] = UnassignedReason.NO_SKILL
     reason[un] = r
     reason[dropped[tech_of[dropped] < 0]] = UnassignedReason.SHIFT
     return reason
+
+
+def _excluded_of(problem: Problem, un: IntArray, m: int) -> tuple[IntArray, IntArray]:
+    """Distinct excluded pairs of the (sorted) rows ``un``: (index into ``un``, tech)."""
+    ex = problem.tickets.excluded
+    if ex.shape[0] == 0:
+        e = np.zeros(0, np.int64)
+        return e, e
+    pos = np.minimum(np.searchsorted(un, ex[:, 0]), un.size - 1)
+    hit = un[pos] == ex[:, 0]
+    pairs = np.unique(pos[hit] * max(m, 1) + ex[hit, 1])
+    return pairs // max(m, 1), pairs % max(m, 1)
+
+
+def _fits_somewhere(
+    problem: Problem,
+    params: SolveParams,
+    state: TechState,
+    rows: IntArray,
+    techs: IntArray,
+) -> BoolArray:
+    """Per ticket row: some of ``techs`` can take it (skills, exclusion, shift), chunked."""
+    out = np.zeros(rows.size, np.bool_)
+    step = max(1, PAIR_CHUNK // max(techs.size, 1))
+    for c in range(0, rows.size, step):
+        r = rows[c : c + step]
+        tix = np.repeat(r, techs.size)
+        tech = np.tile(techs, r.size)
+        ev, _ = evaluate_pairs(
+            problem, params.weights, state, tix, tech, params.allow_overtime
+        )
+        out[c : c + step] = ev.feasible.reshape(r.size, techs.size).any(axis=1)
+    return out
 
 
 def finalize(
@@ -125,6 +144,7 @@ def finalize(
     free: IntArray | None = None,
     certificate: Certificate | None = None,
     bound_gap: float | None = None,
+    reasons: IntArray | None = None,
 ) -> Solution:
     """Build the :class:`Solution` for movable decisions ``tech_of`` plus the pinned tickets.
 
@@ -180,7 +200,11 @@ def finalize(
     terms["stability"] += float(w.stability * np.sum(dropped_held))
     assigned = ~un
     sla = assigned & (st <= t.response_due_s) & (fin <= t.resolution_due_s)
-    reason = unassigned_reasons(problem, state, cands, tech_of, dropped, alive, free)
+    reason = (
+        unassigned_reasons(problem, params, state, tech_of, dropped)
+        if reasons is None
+        else reasons
+    )
     objective = float(sum(terms.values()))
     stats = SolveStats(
         status=status,

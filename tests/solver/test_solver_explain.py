@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from solver import NO_TECHNICIAN, SolveParams, UnassignedReason, solve
+from solver import (
+    NO_TECHNICIAN,
+    Problem,
+    Solution,
+    SolveParams,
+    UnassignedReason,
+    solve,
+)
 from solver.explain import explain
 from solver.synthetic import random_problem
 from tests.solver.builders import problem, technicians, tickets
@@ -91,3 +102,60 @@ def test_explain_bad_row() -> None:
         explain(p, SolveParams(), sol, 2)
     with pytest.raises(ValueError, match="does not match"):
         explain(problem(tickets(3), technicians(1)), SolveParams(), sol, 0)
+
+
+def _eligible_with_room(p: Problem, sol: Solution, row: int) -> np.ndarray:
+    """Technicians that could take ``row`` in ``sol``: available, skilled, not excluded,
+    with a free place (capacity minus every ticket the plan gives them)."""
+    t, k = p.tickets, p.technicians
+    count = np.bincount(sol.technician[sol.technician >= 0], minlength=k.count)
+    ok = k.available & (count < k.capacity)
+    ok &= (k.skill_levels >= t.skill_levels[row]).all(axis=1)
+    ok[t.excluded[t.excluded[:, 0] == row, 1]] = False
+    return np.flatnonzero(ok)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    away_km=st.floats(0.0, 90.0),
+    overtime=st.booleans(),
+    k=st.integers(1, 8),
+)
+def test_capacity_reason_only_when_every_eligible_technician_is_full(
+    seed: int, away_km: float, overtime: bool, k: int
+) -> None:
+    """Far technicians, overloaded region: a CAPACITY ticket has no eligible technician
+    with a free place (judged against every technician, not the candidates)."""
+    p = random_problem(600, 80, seed=seed, capacity=2, shift_h=12)
+    dlat = away_km / 111.0
+    p = replace(
+        p, technicians=replace(p.technicians, lat_deg=p.technicians.lat_deg + dlat)
+    )
+    sol = solve(p, SolveParams(allow_overtime=overtime, candidates_k=k))
+    for row in np.flatnonzero(sol.reason == R.CAPACITY):
+        assert _eligible_with_room(p, sol, int(row)).size == 0
+
+
+def test_explain_unassigned_lists_technicians_with_free_places() -> None:
+    """An unassigned ticket's alternatives include the best technicians with a free
+    place, each saying why it was not chosen."""
+    p = random_problem(600, 60, seed=3, capacity=2, shift_h=12)
+    p = replace(
+        p,
+        technicians=replace(
+            p.technicians, lat_deg=p.technicians.lat_deg + 0.8
+        ),  # ~90 km away
+    )
+    params = SolveParams(allow_overtime=True)
+    sol = solve(p, params)
+    rows = [
+        int(r)
+        for r in np.flatnonzero(sol.technician < 0)
+        if _eligible_with_room(p, sol, int(r)).size
+    ]
+    assert rows
+    e = explain(p, params, sol, rows[0], alternatives=3)
+    free = [o for o in e.alternatives if not o.at_capacity]
+    assert free
+    assert all(o.why_not for o in e.alternatives)
