@@ -17,6 +17,8 @@ the pairs found, re-solves, and repeats until none remains.
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -156,6 +158,7 @@ def negative_pairs(
     d_ticket: FloatArray,
     d_tech: FloatArray,
     slack: float = 0.0,
+    deadline: float = math.inf,
 ) -> tuple[IntArray, IntArray, FloatArray, int, int, int]:
     """Every pair of ``groups`` with a negative reduced cost that is not an arc yet.
 
@@ -169,6 +172,9 @@ def negative_pairs(
     d_ticket, d_tech
         Potentials from :func:`potentials`.
 
+    deadline
+        ``time.perf_counter()`` value after which pricing stops unfinished (then the
+        negative count returned is -1: nothing is proven).
     slack
         Also return pairs whose reduced cost is below this (scaled units, >= 0): likely
         to turn negative once the flow changes, so adding them saves rounds.
@@ -207,6 +213,8 @@ def negative_pairs(
     tvec = unit_vectors(t.lat_deg, t.lon_deg)
     kvec = unit_vectors(state.lat_deg, state.lon_deg)
     for rows, elig in groups:
+        if negative < 0:
+            break
         if rows.size == 0 or elig.size == 0:
             continue
         priced += rows.size * elig.size
@@ -243,6 +251,9 @@ def negative_pairs(
             lb + e_base[None, :] < b_pen[:, None]
         )
         for b in np.flatnonzero(look.any(axis=1)).tolist():
+            if time.perf_counter() > deadline:
+                negative = -1
+                break
             sl = slice(b * tb, min((b + 1) * tb, rows.size))
             near = np.flatnonzero(look[b])
             cols = (near[:, None] * TECH_BLOCK + np.arange(TECH_BLOCK)).ravel()
@@ -274,7 +285,8 @@ def negative_pairs(
                 evaluated += a.size
                 red = to_scaled(ev.total) + d_tech[z] - d_ticket[a]
                 good = ev.feasible & (ev.total < pen_w[a]) & (red < slack)
-                negative += int(np.count_nonzero(good & (red < 0)))
+                if negative >= 0:
+                    negative += int(np.count_nonzero(good & (red < 0)))
                 out_t.append(a[good])
                 out_k.append(z[good])
                 out_c.append(ev.total[good])

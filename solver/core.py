@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -66,6 +68,7 @@ class Core:
     certificate: Certificate | None = None  # set by a certified flow solve
     clipped: bool = False  # some scaled cost was clipped: the status is OVERFLOW
     bound_gap: float | None = None  # plan cost above the flow's bound (weight units)
+    deadline: float = math.inf  # perf_counter() time after which optional work stops
 
     @classmethod
     def build(
@@ -111,6 +114,8 @@ def run_core(core: Core) -> tuple[IntArray, SolveStatus, IntArray]:
     for _ in range(POLISH_ROUNDS):
         if cost == res.cost or status is not SolveStatus.OPTIMAL:
             break
+        if time.perf_counter() > core.deadline:
+            break
         saved = (core.free.copy(), core.alive.copy())
         again = _flow(core, core.alive)
         if again.status is not SolveStatus.OPTIMAL:
@@ -121,8 +126,9 @@ def run_core(core: Core) -> tuple[IntArray, SolveStatus, IntArray]:
             core.free, core.alive = saved
             break
         tech_of, status, dropped, cost = t2, s2, d2, c2
-    core.bound_gap = (cost - res.cost) / COST_SCALE
     certified = core.certificate is None or core.certificate.certified
+    # Unproven over all pairs (time limit), the flow optimum is no bound.
+    core.bound_gap = (cost - res.cost) / COST_SCALE if certified else None
     if status is SolveStatus.OPTIMAL and (cost != res.cost or not certified):
         status = SolveStatus.FEASIBLE
     return tech_of, SolveStatus.OVERFLOW if core.clipped else status, dropped
@@ -200,9 +206,13 @@ def certified_flow(core: Core) -> FlowResult:
             return res
         keys = np.sort(pair_keys(c.tix, c.tech, m))
         nt, nk, nc, priced, ev, neg = negative_pairs(
-            problem, core.params, state, groups, keys, *pot, CERTIFY_SLACK
-        )
+            problem, core.params, state, groups, keys, *pot, CERTIFY_SLACK,
+            core.deadline,
+        )  # fmt: skip
         evaluated += ev
+        if neg < 0:  # the time limit stopped the pricing: nothing proven
+            core.certificate = Certificate(rounds, priced, evaluated, added, False)
+            return res
         if neg == 0:
             core.certificate = Certificate(rounds, priced, evaluated, added, True)
             return res

@@ -138,11 +138,20 @@ class SolveParams:
     """Solver knobs: weights, candidate count, limits. Validated on construction.
 
     ``candidates_k``: cheapest feasible technicians kept per ticket (plus reverse
-    candidates per technician, see ``solver.candidates``); 8 stayed within 0.01% of the
-    all-pairs optimum on the 10k x 1k benchmark. ``all_pairs``: every feasible pair (for
-    comparison). ``time_limit_s`` bounds CP-SAT (``solver.gap``); the min-cost-flow core is
-    polynomial and does not need it. ``seed``: the flow core is deterministic; kept for
-    CP-SAT and callers.
+    candidates per technician, see ``solver.candidates``); the certificate
+    (``solver.certify``) then adds every pruned pair that could improve the plan, so the
+    result is optimal over all pairs whatever ``k`` (it only changes the speed).
+    ``all_pairs``: every feasible pair as an arc (for comparison).
+
+    ``time_limit_s`` (anytime): the candidates and the first exact flow always complete
+    (a polynomial min-cost flow, not interruptible); the certificate's pricing rounds and
+    the re-solves after the shift repair stop once ``time_limit_s`` has passed since the
+    call began. The plan is then the best found, with status FEASIBLE, an unproven
+    certificate and no bound. ``time_limit_s`` also bounds CP-SAT (``solver.gap``).
+
+    ``seed``: ``solve`` is deterministic (exact flow, deterministic tie-breaking), so the
+    seed does not change its result; it is kept as the run label the simulator records
+    and for callers' stochastic policies.
     """
 
     weights: CostWeights = field(default_factory=CostWeights)

@@ -108,6 +108,7 @@ def solve(
     cands = build_candidates(problem, params, state, movable)
     t1 = time.perf_counter()
     core = Core.build(problem, params, state, cands)
+    core.deadline = t0 + params.time_limit_s
     tech_of, status, dropped = run_core(core)
     t2 = time.perf_counter()
     phases = {"candidates": t1 - t0, "assignment": t2 - t1}

@@ -47,3 +47,17 @@ def test_every_optimal_status_has_zero_gap() -> None:
             assert sol.stats.gap_pct == pytest.approx(0.0, abs=1e-9)
         else:
             assert sol.stats.status is SolveStatus.FEASIBLE
+
+
+def test_time_limit_stops_the_certificate_and_says_so() -> None:
+    """Anytime: past the limit, the best plan found so far, FEASIBLE, nothing proven."""
+    p = random_problem(3000, 300, seed=2, capacity=2, shift_h=12)
+    quick = solve(p, SolveParams(allow_overtime=True, time_limit_s=1e-9))
+    cert = quick.stats.certificate
+    assert cert is not None
+    assert not cert.certified
+    assert quick.stats.status is SolveStatus.FEASIBLE
+    assert quick.stats.bound is None
+    full = solve(p, SolveParams(allow_overtime=True, time_limit_s=600.0))
+    assert full.stats.status is SolveStatus.OPTIMAL
+    assert full.objective <= quick.objective + p.tickets.count / COST_SCALE
