@@ -132,7 +132,9 @@ def bench_size(label: str, n: int, m: int, args: argparse.Namespace) -> dict[str
     row: dict[str, Any] = {"size": label, "tickets": n, "technicians": m, "capacity": 3}
     t, sol = _timed(lambda: solve(p, model), rep, f"{label} ours_model")
     row |= {"ours_model_s": t, "ours_model_obj": sol.objective, "arcs": sol.stats.candidate_arcs,
-            "ours_model_phases_s": sol.stats.phases_s, "status_model": sol.stats.status.value}  # fmt: skip
+            "ours_model_phases_s": sol.stats.phases_s, "status_model": sol.stats.status.value,
+            "certificate_model": None if sol.stats.certificate is None
+            else dataclasses.asdict(sol.stats.certificate)}  # fmt: skip
     t, sol = _timed(lambda: solve(p, full), rep, f"{label} ours_full")
     row |= {"ours_full_s": t, "ours_full_obj": sol.objective, "status_full": sol.stats.status.value,
             "assigned_full": int((sol.technician >= 0).sum())}  # fmt: skip
@@ -266,6 +268,8 @@ def main() -> int:
             print(f"  {r['size']}: objectives ours {r['ours_model_obj']:.2f}, all-pairs {r.get('all_pairs_obj', float('nan')):.2f},"
                   f" LSA {_fmt(r['lsa_obj'])}, lapjv {_fmt(r['lapjv_obj'])}")  # fmt: skip
     for r in rows:
+        print(f"  {r['size']} status: model {r['status_model']}, full {r['status_full']};"
+              f" model certificate {r['certificate_model']}")  # fmt: skip
         print(f"  {r['size']} CPU s (best): ours model {r['ours_model_cpu_s']:.3f}, full {r['ours_full_cpu_s']:.3f}"
               + (f"; speedup vs fastest dense (CPU) {r['speedup_vs_fastest_dense_cpu']:.1f}x"
                  if "speedup_vs_fastest_dense_cpu" in r else ""))  # fmt: skip

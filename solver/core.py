@@ -41,9 +41,9 @@ REPAIR_WIDE = 500
 repair's local re-solve only the technicians of its ``REPAIR_SEED_ARCS`` cheapest arcs
 (a smaller, faster neighbourhood; ~0.01% worse objective at 50k x 5k)."""
 
-CERTIFY_SLACK = 600 * COST_SCALE
+CERTIFY_SLACK = 150 * COST_SCALE
 """Pricing rounds that find a negative pair also add the pairs within this reduced cost
-(10 minutes of travel at the default weights): most of the next round's finds."""
+(2.5 minutes of travel at the default weights): most of the next round's finds."""
 
 POLISH_ROUNDS = 3
 """Most global re-solves (repaired capacities and dead arcs kept) after a lossy repair."""
