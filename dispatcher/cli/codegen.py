@@ -114,6 +114,14 @@ def stale_files() -> list[str]:
         return problems
 
 
+def _openapi(*args: str) -> int:
+    """Write (or ``--check``) the gateway's OpenAPI document from the fresh stubs; a child
+    process, so it imports the stubs just written."""
+    return subprocess.run(
+        [sys.executable, "-m", "dispatcher.api.openapi", *args], check=False, cwd=ROOT
+    ).returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m dispatcher.cli.codegen", description=__doc__
@@ -134,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 return 1
             print("dispatcher/pb is up to date")
-            return 0
+            return _openapi("--check")
         with tempfile.TemporaryDirectory() as tmp:
             fresh = generate(Path(tmp))
             for old in _committed_files():
@@ -142,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             for path in fresh:
                 shutil.copyfile(path, PB_DIR / path.name)
         print(f"generated {len(fresh)} files into {PB_DIR.relative_to(ROOT)}")
+        return _openapi()
     except CodegenError as exc:
         print(f"codegen: {exc}", file=sys.stderr)
         return 1

@@ -102,6 +102,7 @@ def check_state_dir(settings: Settings) -> None:
 
 async def serve(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT, then shut down gracefully; return 0."""
+    from dispatcher.api.gateway import loopback_target, start_gateway
     from dispatcher.api.server import create_server
     from dispatcher.backend.embedded import EmbeddedRedis
     from dispatcher.bootstrap import Services
@@ -185,6 +186,21 @@ async def serve(settings: Settings) -> int:
         gc.collect()
         gc.freeze()
         ctx.start_background()
+        gateway = None
+        if settings.http_gateway:
+            gateway = await start_gateway(
+                host=settings.http_host,
+                port=settings.http_port,
+                grpc_target=loopback_target(settings.grpc_host, port),
+                shutdown=ctx.shutdown_event,
+                max_message_bytes=settings.max_message_bytes,
+                grace_s=settings.grace_period_s,
+            )
+            logger.info(
+                "REST/JSON gateway on http://%s:%d/v1 (OpenAPI: /v1/openapi.json)",
+                settings.http_host,
+                gateway.port,
+            )
         logger.info(
             "dispatcher serving gRPC on %s:%d (services: %s), metrics on %s:%d, Redis %s",
             settings.grpc_host,
@@ -195,7 +211,14 @@ async def serve(settings: Settings) -> int:
             ("embedded " if embedded else "") + redact_url(url),
         )
         if settings.ready_file is not None:
-            _write_ready_file(settings, port, metrics_server.port, url, embedded)
+            _write_ready_file(
+                settings,
+                port,
+                metrics_server.port,
+                url,
+                embedded,
+                http_port=gateway.port if gateway is not None else None,
+            )
             stack.callback(settings.ready_file.unlink, missing_ok=True)
 
         try:
@@ -208,6 +231,9 @@ async def serve(settings: Settings) -> int:
             logger.info(
                 "draining in-flight calls for up to %.1fs", settings.grace_period_s
             )
+            if gateway is not None:
+                # first: its in-flight requests are gRPC calls to the server below
+                await gateway.stop()
             await _stop_server(server, settings.grace_period_s, force)
             logger.info("gRPC server stopped")
     logger.info("shutdown complete")
@@ -225,7 +251,13 @@ async def _stop_server(server: Any, grace_s: float, force: asyncio.Event) -> Non
 
 
 def _write_ready_file(
-    settings: Settings, grpc_port: int, metrics_port: int, url: str, embedded: Any
+    settings: Settings,
+    grpc_port: int,
+    metrics_port: int,
+    url: str,
+    embedded: Any,
+    *,
+    http_port: int | None,
 ) -> None:
     """Write the bound ports and PIDs as JSON, atomically (scripts and tests wait for it).
 
@@ -241,6 +273,8 @@ def _write_ready_file(
         "grpc_port": grpc_port,
         "metrics_host": settings.metrics_host,
         "metrics_port": metrics_port,
+        "http_host": settings.http_host if http_port is not None else None,
+        "http_port": http_port,
         "redis_url": url if embedded is not None else redact_url(url),
         "embedded_redis_pid": embedded.pid if embedded is not None else None,
         "state_dir": str(settings.state_dir.resolve()),

@@ -202,6 +202,27 @@ class Settings:
             metavar="PORT",
         ),
     )
+    http_gateway: bool = field(
+        default=False,
+        metadata=_meta(
+            _flag,
+            "serve the REST/JSON gateway (routes from dispatch.proto, Server-Sent Events, "
+            "/v1/openapi.json) beside gRPC; off by default",
+            metavar="BOOL",
+        ),
+    )
+    http_host: str = field(
+        default="127.0.0.1",
+        metadata=_meta(_host, "address the REST/JSON gateway binds", metavar="HOST"),
+    )
+    http_port: int = field(
+        default=8080,
+        metadata=_meta(
+            _int_in(0, 65535, "a port"),
+            "REST/JSON gateway port; 0 picks a free one",
+            metavar="PORT",
+        ),
+    )
     redis_url: str | None = field(
         default=None,
         metadata=_meta(
@@ -461,6 +482,11 @@ class Settings:
             )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise SettingsError("tls_cert and tls_key must be given together")
+        if self.http_gateway and self.tls_cert is not None:
+            raise SettingsError(
+                "http_gateway proxies over a plaintext loopback gRPC channel: not "
+                "available with tls_cert (terminate TLS in front of the gateway instead)"
+            )
         if self.tls_ca is not None and self.tls_cert is None:
             raise SettingsError(
                 "tls_ca (client certificates) needs tls_cert and tls_key"

@@ -7,10 +7,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import grpc
 import grpc.aio
 import pytest
 
+from dispatcher.api.gateway import RunningGateway, start_gateway
 from dispatcher.api.server import create_server
 from dispatcher.bootstrap import Services
 from dispatcher.pb import dispatch_pb2 as pb
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     import redis.asyncio
 
     from dispatcher.runtime.settings import Settings
+    from tests.conftest import RunningServer
 
 AUTH_TOML = """
 [[credential]]
@@ -144,5 +147,86 @@ async def auth_stubs(
             yield Stubs.on(channel)
     finally:
         ctx.shutdown_event.set()
+        await server.stop(None)
+        await ctx.aclose()
+
+
+# -- the REST/JSON gateway in front of those servers -----------------------------------
+
+HEARTBEAT_S = 0.2
+
+
+@dataclass
+class Http:
+    """An HTTP client on a started gateway, and gRPC stubs on the server behind it."""
+
+    session: aiohttp.ClientSession
+    base: str  # http://127.0.0.1:<port>
+    stubs: Stubs
+    gateway: RunningGateway
+
+    async def call(
+        self, verb: str, path: str, body: Any = None, headers: Any = None, **params: Any
+    ) -> tuple[int, Any, Any]:
+        """``(status, JSON body, headers)`` of one request."""
+        async with self.session.request(
+            verb, self.base + path, json=body, headers=headers, params=params or None
+        ) as resp:
+            return resp.status, await resp.json(), resp.headers
+
+
+async def _gateway(ctx: AppContext, grpc_port: int) -> RunningGateway:
+    return await start_gateway(
+        host="127.0.0.1",
+        port=0,
+        grpc_target=f"127.0.0.1:{grpc_port}",
+        shutdown=ctx.shutdown_event,
+        max_message_bytes=ctx.settings.max_message_bytes,
+        grace_s=1.0,
+        heartbeat_s=HEARTBEAT_S,
+    )
+
+
+@pytest.fixture
+async def http(grpc_server: RunningServer, stubs: Stubs) -> AsyncIterator[Http]:
+    """The gateway in front of the dev-mode server (tenant 'default', role admin)."""
+    gateway = await _gateway(grpc_server.ctx, grpc_server.port)
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield Http(session, f"http://127.0.0.1:{gateway.port}", stubs, gateway)
+    finally:
+        await gateway.stop()
+
+
+@pytest.fixture
+async def auth_http(
+    app_settings: Settings, redis_client: redis.asyncio.Redis, tmp_path: Path
+) -> AsyncIterator[Http]:
+    """The gateway in front of a server with the AUTH_TOML credentials."""
+    path = tmp_path / "auth.toml"
+    path.write_text(AUTH_TOML)
+    settings = dataclasses.replace(app_settings, auth_config=path)
+    assert settings.redis_url is not None
+    registry = new_registry(process_metrics=False)
+    ctx = AppContext(
+        settings=settings,
+        redis=make_redis_client(settings.redis_url),
+        metrics=DispatchMetrics(registry),
+        registry=registry,
+    )
+    server, port = await create_server(ctx, Services.build(ctx), "127.0.0.1:0")
+    await server.start()
+    gateway = await _gateway(ctx, port)
+    try:
+        async with (
+            grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+            aiohttp.ClientSession() as session,
+        ):
+            yield Http(
+                session, f"http://127.0.0.1:{gateway.port}", Stubs.on(channel), gateway
+            )
+    finally:
+        ctx.shutdown_event.set()
+        await gateway.stop()
         await server.stop(None)
         await ctx.aclose()
