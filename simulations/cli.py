@@ -103,7 +103,7 @@ def register(subparsers: Any) -> None:
     common(cmp_, 3)
     cmp_.add_argument(
         "--policies",
-        default="optimizer,nearest,least_loaded,round_robin",
+        default="optimizer,priority_edd,regret,nearest,least_loaded,round_robin",
         help="comma-separated policy names",
     )
     cmp_.add_argument(

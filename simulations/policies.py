@@ -3,8 +3,9 @@
 ``make_policy(name, params)`` returns an object with ``.solve(problem, previous) ->
 Solution``: ``optimizer`` is the real ``solver.solve`` with the scenario's (or a policy
 file's) ``SolveParams``; ``optimizer_incremental`` the solver's incremental variant;
-``round_robin``, ``least_loaded`` and ``nearest`` are the solver's baselines, i.e. what
-ticket platforms do today. Policy objects may keep state between calls (one per run).
+``round_robin``, ``least_loaded`` and ``nearest`` are the solver's FIFO baselines, i.e. what
+ticket platforms do today; ``priority_edd`` and ``regret`` the strong ones (a good human
+dispatcher, regret-2 insertion). Policy objects may keep state between calls (one per run).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ Public API (everything here is re-exported; heavier extras live in their modules
   technician queue places on sparse candidates, then per-technician sequencing;
 - ``IncrementalSolver(params).solve(problem)``: the same, re-using work after small changes;
 - ``make_policy(name, params).solve(problem, previous)``: "optimizer",
-  "optimizer_incremental", "round_robin", "least_loaded", "nearest" (``POLICY_NAMES``);
+  "optimizer_incremental", "round_robin", "least_loaded", "nearest",
+  "priority_edd", "regret" (``POLICY_NAMES``);
 - ``explain(problem, params, solution, ticket_row, alternatives=3) -> Explanation``;
 - ``travel_time_s`` / ``distance_km``: the one travel model (also used by the simulator);
 - ``solver.cost``: the cost terms and the integer-scaling rule; ``solver.constants``;

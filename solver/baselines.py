@@ -40,6 +40,7 @@ from solver.geo import travel_time_s
 from solver.greedy_reasons import greedy_reasons
 from solver.model import NO_TECHNICIAN, Problem, Solution, SolveParams, SolveStatus
 from solver.solve import tech_state
+from solver.strong_baselines import STRONG_BASELINES, priority_edd, regret_insertion
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -48,8 +49,10 @@ if TYPE_CHECKING:
     FloatArray = npt.NDArray[np.float64]
     BoolArray = npt.NDArray[np.bool_]
 
-BASELINES = ("round_robin", "least_loaded", "nearest")
-"""Names accepted by :func:`baseline_solve`."""
+SIMPLE_BASELINES = ("round_robin", "least_loaded", "nearest")
+"""First-come-first-served rules ticket platforms use today."""
+BASELINES = SIMPLE_BASELINES + STRONG_BASELINES
+"""Names accepted by :func:`baseline_solve` (strong ones: :mod:`solver.strong_baselines`)."""
 
 _BIG = np.iinfo(np.int64).max
 
@@ -257,6 +260,26 @@ class _Dispatch:
         return self.queue[un[hit]], self.cols[np.argmax(full_ok[hit], axis=1)]
 
 
+def _full_skilled(
+    problem: Problem, tails: _Tails, rows: IntArray
+) -> tuple[IntArray, IntArray]:
+    """Left-out ``rows`` that a now full, skilled, not excluded technician holds (one arc each).
+
+    Those are CAPACITY-bound for ``finalize``'s reasons; the rest get no arc (SHIFT).
+    """
+    t, k = problem.tickets, problem.technicians
+    full = np.flatnonzero(tails.left <= 0)
+    if rows.size == 0 or full.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    qi, ki = np.repeat(rows, full.size), np.tile(full, rows.size)
+    ok = (k.skill_levels[ki] >= t.skill_levels[qi]).all(axis=1) & ~in_pairs(
+        t.excluded, qi, ki, k.count
+    )
+    ok = ok.reshape(rows.size, full.size)
+    hit = ok.any(axis=1)
+    return rows[hit].astype(np.int64), full[np.argmax(ok[hit], axis=1)].astype(np.int64)
+
+
 def baseline_solve(
     problem: Problem, params: SolveParams, name: str, cursor: int = 0
 ) -> tuple[Solution, int]:
@@ -270,7 +293,8 @@ def baseline_solve(
         ``"round_robin"`` (next technician in row order at or after ``cursor`` that can
         take it), ``"least_loaded"`` (fewest tickets queued; ties: least travel) or
         ``"nearest"`` (least travel from where the technician's queue ends; ties: fewest
-        queued). Remaining ties: lowest technician row.
+        queued). Remaining ties: lowest technician row. ``"priority_edd"`` and
+        ``"regret"``: the strong baselines of :mod:`solver.strong_baselines`.
     cursor
         Round-robin position (technician row to try first); ignored by the others.
 
@@ -306,7 +330,13 @@ def baseline_solve(
     reason_state = TechState(
         state.lat_deg, state.lon_deg, state.ready_s, state.load, tails.left.copy()
     )
-    if queue.size and cols.size:
+    if queue.size and cols.size and name in STRONG_BASELINES:
+        rule = priority_edd if name == "priority_edd" else regret_insertion
+        chosen = rule(problem, params, tails, queue)
+        tech_of[queue[chosen >= 0]] = chosen[chosen >= 0]
+        arc_t, arc_k = _full_skilled(problem, tails, queue[chosen < 0])
+        any_feasible[arc_t] = True
+    elif queue.size and cols.size:
         d = _Dispatch(problem, tails, params.allow_overtime, name, queue, cols)
         cursor = d.run(tech_of, cursor)
         arc_t, arc_k = d.capacity_bound(tech_of)

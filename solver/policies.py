@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from solver.baselines import baseline_solve
+from solver.baselines import BASELINES, baseline_solve
 from solver.incremental import IncrementalSolver
 from solver.solve import solve
 
@@ -22,6 +22,8 @@ POLICY_NAMES = (
     "round_robin",
     "least_loaded",
     "nearest",
+    "priority_edd",
+    "regret",
 )
 """Names accepted by :func:`make_policy`."""
 
@@ -66,7 +68,7 @@ class IncrementalPolicy:
 
 
 class BaselinePolicy:
-    """Round robin, least-loaded or nearest-available FIFO (:mod:`solver.baselines`)."""
+    """A baseline rule of :mod:`solver.baselines` (simple FIFO ones or the strong ones)."""
 
     def __init__(self, name: str, params: SolveParams) -> None:
         self.name = name
@@ -107,6 +109,6 @@ def make_policy(name: str, params: SolveParams) -> DispatchPolicy:
         return OptimizerPolicy(params)
     if name == "optimizer_incremental":
         return IncrementalPolicy(params)
-    if name in ("round_robin", "least_loaded", "nearest"):
+    if name in BASELINES:
         return BaselinePolicy(name, params)
     raise ValueError(f"policy: unknown name {name!r}, expected one of {POLICY_NAMES}")

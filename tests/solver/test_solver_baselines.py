@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from solver import NO_TECHNICIAN, Problem, SolveParams, UnassignedReason, solve
-from solver.baselines import BASELINES, baseline_solve
+from solver.baselines import SIMPLE_BASELINES, baseline_solve
 from solver.cost import TechState, evaluate_pairs
 from solver.solve import tech_state
 from solver.synthetic import random_problem
@@ -73,7 +73,7 @@ def _reference(
     return tech_of.tolist(), cursor
 
 
-@pytest.mark.parametrize("name", BASELINES)
+@pytest.mark.parametrize("name", SIMPLE_BASELINES)
 @pytest.mark.parametrize("seed", range(4))
 def test_baseline_equals_ticket_by_ticket_loop(name: str, seed: int) -> None:
     """Same decisions and cursor as the obvious loop, under load, shifts, held tickets."""
@@ -123,6 +123,6 @@ def test_baselines_fast_on_a_large_backlog() -> None:
     backlog = random_problem(5000, 500, 1, assigned_frac=0.2, pinned_frac=0.25)
     for p, bound in ((fresh, 15.0), (backlog, 4.0)):
         opt = _cpu(lambda p=p: solve(p, params))
-        for name in BASELINES:
+        for name in SIMPLE_BASELINES:
             took = _cpu(lambda p=p, name=name: baseline_solve(p, params, name))
             assert took <= bound * opt, (name, took, opt)
