@@ -3,7 +3,11 @@
 Public API (everything here is re-exported; heavier extras live in their modules):
 
 - ``solve(problem, params, previous=None) -> Solution``: exact min-cost assignment over
-  technician queue places on sparse candidates, then per-technician sequencing;
+  technician queue places on sparse candidates, certified optimal over all pairs by
+  pricing the pruned ones against the flow's potentials (``solver.certify``; the
+  certificate is in ``stats.certificate``), then per-technician sequencing and shift
+  repair (``stats.bound`` / ``stats.gap_pct``: the flow optimum and the plan's distance
+  to it; OPTIMAL only when the plan attains it);
 - ``IncrementalSolver(params).solve(problem)``: the same, re-using work after small changes;
 - ``make_policy(name, params).solve(problem, previous)``: "optimizer",
   "optimizer_incremental", "round_robin", "least_loaded", "nearest",
