@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from simulations.scenario import Scenario
 
 COMPARE_METRICS = (
-    ("sla_attainment", "SLA attainment", "pct"),
+    ("sla_attainment", "SLA attainment (open at horizon = miss)", "pct"),
     ("sla_attainment_p1", "  P1", "pct"),
     ("sla_attainment_p2", "  P2", "pct"),
     ("sla_attainment_p3", "  P3", "pct"),
@@ -39,9 +39,12 @@ COMPARE_METRICS = (
     ("travel_min_per_ticket", "travel per ticket (min)", "num"),
     ("travel_km", "travel total (km)", "int"),
     ("utilization_mean", "utilization mean", "pct"),
+    ("utilization_work_mean", "  of which work", "pct"),
+    ("utilization_travel_mean", "  of which travel", "pct"),
     ("workload_cv", "workload CV (fairness, lower=even)", "num"),
     ("jain_index", "Jain index (1=even)", "num"),
     ("churn_per_ticket", "reassignments per ticket", "num"),
+    ("moves_per_technician", "moves per technician", "num"),
     ("resolved", "resolved", "int"),
     ("open_at_end", "open at horizon", "int"),
     ("cancelled", "cancelled", "int"),
@@ -299,6 +302,17 @@ def _fmt(value: float | None, kind: str) -> str:
     return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
 
 
+def interval_cell(mean: float | None, ci: float | None, kind: str) -> str:
+    """``mean ± ci``; a percentage's interval clipped to [0, 100]% is shown as ``[lo, hi]``."""
+    cell = _fmt(mean, kind)
+    if ci is None or mean is None:
+        return cell
+    if kind == "pct" and (mean - ci < 0.0 or mean + ci > 1.0):
+        lo, hi = max(mean - ci, 0.0), min(mean + ci, 1.0)
+        return f"{cell} [{_fmt(lo, kind)}, {_fmt(hi, kind)}]"
+    return f"{cell} ± {_fmt(ci, kind)}"
+
+
 def print_summary(summary: Any, title: str) -> None:
     """Rich table: metrics as rows, policies as columns, ``mean ± 95% CI``."""
     from rich.console import Console
@@ -316,10 +330,7 @@ def print_summary(summary: Any, title: str) -> None:
         for i in range(len(policies)):
             mean = summary[f"{key}_mean"][i]
             ci = summary[f"{key}_ci95"][i]
-            cell = _fmt(mean, kind)
-            if ci is not None and mean is not None:
-                cell += f" ± {_fmt(ci, kind)}"
-            cells.append(cell)
+            cells.append(interval_cell(mean, ci, kind))
         table.add_row(label, *cells)
     Console().print(table)
 
@@ -372,13 +383,16 @@ def verdict_line(verdict: dict[str, Any]) -> str:
 
 
 def _finish(args: argparse.Namespace, runs: list[Run], title: str) -> int:
+    from simulations.paired import paired_lines
     from simulations.runner import kpi_table, summarize, write_outputs
 
-    summary = summarize(kpi_table(runs), [m for m, _, _ in COMPARE_METRICS])
+    kpis = kpi_table(runs)
+    summary = summarize(kpis, [m for m, _, _ in COMPARE_METRICS])
     print_summary(summary, title)
     verdict = quality_verdict(summary)
     if verdict is not None:
         print(verdict_line(verdict))
+        print("\n".join(paired_lines(kpis)))
     out: Path | None = args.out
     if out is not None:
         tables = write_outputs(out, runs, summary)

@@ -132,7 +132,8 @@ def test_kpis_hand_checked() -> None:
     600 (> its 500 s response due: breached), done at 1800. T1 (P2) waits, leaves at 1800,
     on site 2400, done 3300 (met). T2 is cancelled at 300 while queued. T3 (P1) and T4 need
     a skill level nobody has: T3's response due (3500) passes before the horizon (3600), so it
-    is a decided breach; T4 is open and undecided.
+    is a decided breach; T4 is open and undecided, and still counts as a miss (open at the
+    horizon): 1 met of 4 arrived, not cancelled tickets.
     """
     sc = scenario_from_dict(
         tiny_scenario_doc(
@@ -171,11 +172,15 @@ def test_kpis_hand_checked() -> None:
         1,
         2,
     )
-    assert (k["sla_decided"], k["sla_breaches"]) == (3, 2)
-    assert k["sla_attainment"] == pytest.approx(1 / 3)
+    assert (k["sla_decided"], k["sla_breaches"]) == (3, 3)
+    assert k["sla_attainment"] == pytest.approx(1 / 4)
+    assert k["breach_rate"] == pytest.approx(3 / 4)
+    assert k["sla_attainment_decided"] == pytest.approx(1 / 3)
     assert (k["sla_attainment_p1"], k["sla_attainment_p2"]) == (0.0, 1.0)
     assert k["sla_attainment_p3"] is None
-    assert k["sla_attainment_p4"] is None
+    assert (
+        k["sla_attainment_p4"] == 0.0
+    )  # T4 open at the horizon; T2 cancelled, left out
     assert (k["response_breaches"], k["resolution_breaches"]) == (2, 0)
     # response 10 and 38.33 min, resolution 30 and 53.33 min; linear-interpolated median
     assert k["response_p50_min"] == pytest.approx((10 + 2300 / 60) / 2)

@@ -22,8 +22,12 @@ def test_sla_series_ends_at_the_horizon_with_the_tables_value() -> None:
     last = series.row(-1, named=True)
     assert last["t_s"] == sc.horizon_s
     assert series["t_s"].is_sorted()
-    assert last["sla_breached_so_far"] == run.kpis["sla_breaches"]
-    assert last["sla_attainment_so_far"] == pytest.approx(run.kpis["sla_attainment"])
+    # The series counts decided tickets (an open one that can still make it is left out).
+    decided = last["sla_met_so_far"] + last["sla_breached_so_far"]
+    assert decided == run.kpis["sla_decided"]
+    assert last["sla_attainment_so_far"] == pytest.approx(
+        run.kpis["sla_attainment_decided"]
+    )
 
 
 def _verdict(ob: float, bb: float, tr: float | None) -> dict[str, object]:
@@ -48,3 +52,12 @@ def test_verdict_with_zero_breaches_still_gives_travel() -> None:
     assert line.endswith("-> NOT met)")
     line = verdict_line(_verdict(0, 12, 1.1))
     assert "SLA breaches x0.00, travel per ticket x1.10" in line
+
+
+def test_percentage_intervals_are_clipped_to_0_100() -> None:
+    from simulations.cli import interval_cell
+
+    assert interval_cell(0.97, 0.05, "pct") == "97.0% [92.0%, 100.0%]"
+    assert interval_cell(0.02, 0.05, "pct") == "2.0% [0.0%, 7.0%]"
+    assert interval_cell(0.50, 0.05, "pct") == "50.0% ± 5.0%"
+    assert interval_cell(3.0, 5.0, "num") == "3 ± 5"
