@@ -36,6 +36,7 @@ from dispatcher.api.http_common import (
     invalid_argument,
     request_id_header,
     rpc_error_response,
+    to_json,
 )
 from dispatcher.errors import InvalidArgument
 
@@ -145,7 +146,7 @@ class Gateway:
             return rpc_error_response(error)
         headers = request_id_header(await call.trailing_metadata())
         return web.Response(
-            text=json_format.MessageToJson(response, indent=None),
+            text=to_json(response),
             content_type="application/json",
             headers=headers,
         )

@@ -6,6 +6,7 @@ the ``google.rpc.Status`` (code, message, details) in canonical JSON as the body
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -47,6 +48,11 @@ FORWARDED_HEADERS = ("authorization", "x-api-key", "x-request-id")
 """Request headers passed to the gRPC call as metadata (same names)."""
 
 
+def to_json(message: Any) -> str:
+    """A message in protobuf's canonical JSON, compact (one line, no spaces)."""
+    return json.dumps(json_format.MessageToDict(message), separators=(",", ":"))
+
+
 def error_response(
     code: grpc.StatusCode,
     message: str,
@@ -58,7 +64,7 @@ def error_response(
     status.details.extend(details)
     return web.Response(
         status=HTTP_STATUS.get(code, 500),
-        text=json_format.MessageToJson(status, indent=None),
+        text=to_json(status),
         content_type="application/json",
         headers=headers,
     )

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import grpc.aio
 from aiohttp import web
-from google.protobuf import json_format
 
 from dispatcher.api.http_common import (
     call_metadata,
     invalid_argument,
     rpc_error_response,
+    to_json,
 )
 from dispatcher.api.service import WATCH_START_KEY
 from dispatcher.errors import InvalidArgument
@@ -62,7 +62,7 @@ def parse_position(text: str) -> dict[str, str]:
 
 def sse_message(event: pb.Event, position: dict[str, str]) -> bytes:
     """One SSE message: ``id:`` the position after ``event``, ``data:`` the event JSON."""
-    data = json_format.MessageToJson(event, indent=None)
+    data = to_json(event)
     return f"id: {format_position(position)}\ndata: {data}\n\n".encode()
 
 
@@ -116,6 +116,9 @@ async def stream_events(
                     position[event.region] = event.event_id
                     await response.write(sse_message(event, position))
             item = await _next(queue, gateway.shutdown, gateway.heartbeat_s)
+        return response
+    except ConnectionResetError:  # the client went away (aiohttp's reset is a subclass)
+        assert response is not None
         return response
     finally:
         call.cancel()

@@ -103,7 +103,7 @@ def check_state_dir(settings: Settings) -> None:
 async def serve(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT, then shut down gracefully; return 0."""
     from dispatcher.api.gateway import loopback_target, start_gateway
-    from dispatcher.api.server import create_server
+    from dispatcher.api.server import ServerBindError, create_server
     from dispatcher.backend.embedded import EmbeddedRedis
     from dispatcher.bootstrap import Services
     from dispatcher.runtime.context import AppContext, connect_redis
@@ -188,14 +188,21 @@ async def serve(settings: Settings) -> int:
         ctx.start_background()
         gateway = None
         if settings.http_gateway:
-            gateway = await start_gateway(
-                host=settings.http_host,
-                port=settings.http_port,
-                grpc_target=loopback_target(settings.grpc_host, port),
-                shutdown=ctx.shutdown_event,
-                max_message_bytes=settings.max_message_bytes,
-                grace_s=settings.grace_period_s,
-            )
+            try:
+                gateway = await start_gateway(
+                    host=settings.http_host,
+                    port=settings.http_port,
+                    grpc_target=loopback_target(settings.grpc_host, port),
+                    shutdown=ctx.shutdown_event,
+                    max_message_bytes=settings.max_message_bytes,
+                    grace_s=settings.grace_period_s,
+                )
+            except OSError as exc:
+                await server.stop(None)
+                raise ServerBindError(
+                    f"cannot bind HTTP gateway address {settings.http_host}:"
+                    f"{settings.http_port}: {exc.strerror or exc}"
+                ) from None
             logger.info(
                 "REST/JSON gateway on http://%s:%d/v1 (OpenAPI: /v1/openapi.json)",
                 settings.http_host,

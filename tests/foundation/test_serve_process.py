@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -318,7 +319,37 @@ def test_health_watch_streams_do_not_hold_shutdown(tmp_path: Path) -> None:
         channel.close()
 
 
-@pytest.mark.parametrize("which", ["--grpc-port", "--metrics-port"])
+def test_http_gateway_serves_and_its_event_streams_do_not_hold_shutdown(
+    tmp_path: Path,
+) -> None:
+    """With --http-gateway the ready file names its port; it answers JSON; an open SSE
+    stream ends at shutdown (exit 0), not after the grace period."""
+    with serve(
+        tmp_path,
+        "--state-dir", str(tmp_path / "state"), "--grace-period-s", "20",
+        "--http-gateway", "true", "--http-port", "0",
+    ) as proc:  # fmt: skip
+        base = f"http://127.0.0.1:{proc.info['http_port']}"
+        request = urllib.request.Request(
+            base + "/v1/tickets/T-404", headers={"X-Api-Key": "any"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(request, timeout=10)
+        assert missing.value.code == 404
+        assert (
+            json.loads(missing.value.read())["code"]
+            == grpc.StatusCode.NOT_FOUND.value[0]
+        )
+        events = urllib.request.urlopen(base + "/v1/events", timeout=30)
+        assert events.readline() == b": watching\n"
+        code, elapsed = proc.terminate()
+        assert code == 0, proc.log.read_text()
+        assert elapsed < 10, f"shutdown took {elapsed:.1f}s with a 20 s grace period"
+        assert events.read() == b"\n"  # the rest of the first message, then the end
+        events.close()
+
+
+@pytest.mark.parametrize("which", ["--grpc-port", "--metrics-port", "--http-port"])
 def test_port_in_use_fails_start_up_with_one_error(tmp_path: Path, which: str) -> None:
     """A taken port ends start-up with exit code 1, an error naming the address, and no leftover server."""
     with socket.socket() as taken:
@@ -326,6 +357,8 @@ def test_port_in_use_fails_start_up_with_one_error(tmp_path: Path, which: str) -
         taken.listen()
         port = str(taken.getsockname()[1])
         ports = {"--grpc-port": "0", "--metrics-port": "0", which: port}
+        ports["--http-gateway"] = "true"
+        ports.setdefault("--http-port", "0")
         result = subprocess.run(
             [sys.executable, "-m", "dispatcher", "serve", "--state-dir", str(tmp_path / "state"),
              *(item for pair in ports.items() for item in pair)],
