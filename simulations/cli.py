@@ -400,7 +400,11 @@ def _finish(args: argparse.Namespace, runs: list[Run], title: str) -> int:
             from simulations.plots import write_plots
 
             write_plots(
-                out, tables["tickets"], tables["technicians"], tables["backlog"]
+                out,
+                tables["tickets"],
+                tables["technicians"],
+                tables["backlog"],
+                tables["kpis"],
             )
         print(
             f"wrote {out}/: tickets, technicians, backlog, solves, kpis, summary (.parquet + .csv)"
