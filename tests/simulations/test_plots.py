@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from simulations.plots import seeds_label, write_plots
 from simulations.runner import kpi_table, run_once, write_outputs
 from simulations.scenario import load_scenario
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def test_seeds_label_names_the_seeds() -> None:
