@@ -13,7 +13,8 @@ gRPC ones (there is no second code path to keep in step):
 - ``X-Request-Id`` is forwarded, and the server's request id is returned in that header.
 
 ``GET /v1/events`` (WatchEvents) is served as Server-Sent Events by ``dispatcher.api.sse``;
-``GET /v1/openapi.json`` serves the committed OpenAPI document.
+``GET /v1/openapi.json`` serves the committed OpenAPI document; ``GET /board`` the live
+dispatch board (a static page that reads the API with the viewer's credential).
 """
 
 from __future__ import annotations
@@ -47,7 +48,13 @@ logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 OPENAPI_PATH = "/v1/openapi.json"
+BOARD_PATH = "/board"
 MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+def board_page() -> bytes:
+    """The live dispatch board (package data: one HTML file, no build step)."""
+    return (resources.files("dispatcher.api") / "board.html").read_bytes()
 
 
 def openapi_document() -> bytes:
@@ -69,8 +76,13 @@ class Gateway:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_get(OPENAPI_PATH, self._openapi)
+        app.router.add_get(BOARD_PATH, self._board)
         app.router.add_route("*", "/v1/{tail:.*}", self._dispatch)
         return app
+
+    async def _board(self, _request: web.Request) -> web.Response:
+        # a static page: what it shows it reads through the API with the user's credential
+        return web.Response(body=board_page(), content_type="text/html")
 
     async def _openapi(self, _request: web.Request) -> web.Response:
         return web.Response(body=openapi_document(), content_type="application/json")

@@ -84,6 +84,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--json", type=Path, default=None, help="also write the summary here"
     )
+    parser.add_argument(
+        "--board-port",
+        type=int,
+        default=8080,
+        help="port of the live dispatch board (http://127.0.0.1:PORT/board); a free one "
+        "when taken, 0 = always a free one",
+    )
     parser.set_defaults(func=run)
 
 
@@ -301,6 +308,8 @@ async def _serve_and_replay(
     server, port = await create_server(ctx, services, "127.0.0.1:0")
     await server.start()
     ctx.start_background()
+    gateway = await _start_board(ctx, port, args.board_port)
+    console.print(f"dispatch board: http://127.0.0.1:{gateway.port}/board")
     stats = Stats()
     tasks: list[asyncio.Task[Any]] = []
     t0 = time.monotonic()
@@ -343,11 +352,32 @@ async def _serve_and_replay(
             await asyncio.gather(*tasks, *platform.pending, return_exceptions=True)
     finally:
         ctx.shutdown_event.set()
+        await gateway.stop()
         await server.stop(1.0)
         await ctx.aclose()
     summary = _summary(stats, registry, elapsed, len(techs))
     _print_summary(console, summary)
     return summary
+
+
+async def _start_board(ctx: Any, grpc_port: int, board_port: int) -> Any:
+    """The REST/JSON gateway (which serves the board) on ``board_port``, else a free one."""
+    from dispatcher.api.gateway import start_gateway
+
+    async def on(port: int) -> Any:
+        return await start_gateway(
+            host="127.0.0.1",
+            port=port,
+            grpc_target=f"127.0.0.1:{grpc_port}",
+            shutdown=ctx.shutdown_event,
+            max_message_bytes=ctx.settings.max_message_bytes,
+            grace_s=1.0,
+        )
+
+    try:
+        return await on(board_port)
+    except OSError:
+        return await on(0)
 
 
 def _print_summary(console: Any, summary: dict[str, Any]) -> None:

@@ -31,6 +31,8 @@ def test_demo_replays_the_stream_and_assigns_it(tmp_path: Path) -> None:
             "--no-live",
             "--json",
             str(out),
+            "--board-port",
+            "0",
         ],
         capture_output=True,
         text=True,
@@ -47,6 +49,7 @@ def test_demo_replays_the_stream_and_assigns_it(tmp_path: Path) -> None:
     escalations, notices = summary["escalations"], summary["supervisor_notices"]
     assert escalations - 1 <= notices <= escalations
     assert "submitted" in run.stdout  # the printed summary table
+    assert "dispatch board: http://127.0.0.1:" in run.stdout
 
 
 @pytest.mark.parametrize("flag", ["--duration", "--speed", "--technicians"])
