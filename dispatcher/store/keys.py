@@ -87,6 +87,11 @@ def technician_queue_key(tenant: str, region: str, technician_id: str) -> str:
     return region_prefix(tenant, region) + TECH_QUEUE + technician_id
 
 
+def request_key(tenant: str, region: str, request_id: str) -> str:
+    """A submit's request id reservation (``REQUEST``)."""
+    return region_prefix(tenant, region) + REQUEST + request_id
+
+
 def events_key(tenant: str, region: str) -> str:
     """The region's event stream."""
     return region_prefix(tenant, region) + EVENTS

@@ -188,43 +188,11 @@ class TicketStore(StoreBase):
         for region, all_idx in by_region.items():
             idx = all_idx
             if self.is_cluster:
-                claimed = await self._claim(
-                    keys=[claim_key, regions_key],
-                    args=[region, *(items[i].ticket.ticket_id for i in idx)],
+                idx = await self._claim_ids(
+                    tenant, region, items, idx, results, return_tickets
                 )
-                for i, other in zip(idx, claimed, strict=True):
-                    if other:
-                        tid = items[i].ticket.ticket_id
-                        results[i] = await self._moved_replay(
-                            tenant, region, items[i], return_tickets
-                        ) or SubmitResult(
-                            tid,
-                            error=AlreadyExists(
-                                f"ticket {tid!r} exists in region {other!r}"
-                            ),
-                        )
-                idx = [i for i in idx if results[i] is None]
                 if not idx:
                     continue
-            payload = _dumps(
-                [
-                    [
-                        items[i].ticket.ticket_id,
-                        items[i].request_id,
-                        ticket_body(
-                            items[i].ticket,
-                            response_due_ms=items[i].response_due_ms,
-                            resolution_due_ms=items[i].resolution_due_ms,
-                            allow_duplicate=items[i].allow_duplicate,
-                        ),
-                        items[i].ticket.priority,
-                        items[i].response_due_ms or items[i].ticket.response_due_ms,
-                        _digest(items[i]) if items[i].request_id else "",
-                        items[i].resolution_due_ms or items[i].ticket.resolution_due_ms,
-                    ]
-                    for i in idx
-                ]
-            )
             ks, args = self._common(tenant, region)
             args += [
                 self.request_ttl_s,
@@ -232,7 +200,7 @@ class TicketStore(StoreBase):
                 regions_key,
                 region,
                 "1" if return_tickets else "0",
-                payload,
+                _submit_payload(items, idx),
             ]
             planned.append((region, idx, int(args[1])))
             calls.append((ks, args))
@@ -241,62 +209,88 @@ class TicketStore(StoreBase):
             await call_script_batch(self.redis, self._submit, calls) if calls else []
         )
         for (region, idx, now), replies in zip(planned, replies_by_call, strict=True):
-            created = 0
-            for i, (code, tid, version, status, extra) in zip(
-                idx, replies, strict=True
-            ):
-                st = _STATUS.get(status, TicketStatus.QUEUED)
-                ticket = (
-                    ticket_from_hash(pairs_to_dict(extra))
-                    if code == "REPLAY_CURRENT"
-                    and return_tickets
-                    and isinstance(extra, list)
-                    and extra
-                    else None
+            for i, reply in zip(idx, replies, strict=True):
+                results[i] = await self._result_of(
+                    tenant, region, items[i], now, reply, return_tickets
                 )
-                if code == "OK":
-                    created += 1
-                    self._cache_region(tenant, tid, region)
-                    if return_tickets:  # as stored, without reading it back
-                        ticket = _as_created(items[i], now)
-                    results[i] = SubmitResult(tid, int(version), st, ticket=ticket)
-                elif code == "REPLAY":
-                    results[i] = _replayed(items[i], extra, return_tickets)
-                elif code == "REPLAY_CURRENT":
-                    if not status:  # the ticket has moved region since (widening)
-                        ticket = await self.get_ticket(tenant, tid)
-                        version, st = ticket.version, ticket.status
-                        if not return_tickets:
-                            ticket = None
-                    results[i] = SubmitResult(
-                        tid, int(version), st, replayed=True, ticket=ticket
-                    )
-                elif code == "MISMATCH":
-                    results[i] = SubmitResult(
-                        tid,
-                        error=AlreadyExists(
-                            f"request_id {items[i].request_id!r} was already used for "
-                            f"a different request (ticket {extra!r}); a retry must "
-                            "repeat the same request, a new request needs a new "
-                            "request_id"
-                        ),
-                    )
-                elif code == "CONFLICT":
-                    results[i] = SubmitResult(
-                        tid,
-                        error=AlreadyExists(
-                            f"ticket {tid!r} exists in region {extra!r}"
-                        ),
-                    )
-                else:
-                    results[i] = SubmitResult(
-                        tid,
-                        int(version),
-                        st,
-                        error=AlreadyExists(f"ticket {tid!r} already exists"),
-                    )
-            self._published(created)
+            self._published(sum(1 for reply in replies if reply[0] == "OK"))
         return [r for r in results if r is not None]
+
+    async def _claim_ids(
+        self,
+        tenant: str,
+        region: str,
+        items: Sequence[SubmitTicket],
+        idx: list[int],
+        results: list[SubmitResult | None],
+        return_tickets: bool,
+    ) -> list[int]:
+        """Redis Cluster: claim the items' ids tenant-wide before the region's script (the
+        claims live in another slot); answer the items whose id another region holds in
+        ``results`` and return the others."""
+        claimed = await self._claim(
+            keys=[keys.ticket_region_key(tenant), keys.regions_key(tenant)],
+            args=[region, *(items[i].ticket.ticket_id for i in idx)],
+        )
+        for i, other in zip(idx, claimed, strict=True):
+            if other:
+                tid = items[i].ticket.ticket_id
+                results[i] = await self._moved_replay(
+                    tenant, region, items[i], return_tickets
+                ) or SubmitResult(
+                    tid,
+                    error=AlreadyExists(f"ticket {tid!r} exists in region {other!r}"),
+                )
+        return [i for i in idx if results[i] is None]
+
+    async def _result_of(
+        self,
+        tenant: str,
+        region: str,
+        item: SubmitTicket,
+        now: int,
+        reply: Sequence[Any],
+        return_tickets: bool,
+    ) -> SubmitResult:
+        """One item's answer from its submit script reply (code, id, version, status, extra)."""
+        code, tid, version, status, extra = reply
+        st = _STATUS.get(status, TicketStatus.QUEUED)
+        if code == "OK":
+            self._cache_region(tenant, tid, region)
+            # as stored, without reading it back
+            ticket = _as_created(item, now) if return_tickets else None
+            return SubmitResult(tid, int(version), st, ticket=ticket)
+        if code == "REPLAY":
+            return _replayed(item, extra, return_tickets)
+        if code == "REPLAY_CURRENT":
+            ticket = (
+                ticket_from_hash(pairs_to_dict(extra))
+                if return_tickets and isinstance(extra, list) and extra
+                else None
+            )
+            if not status:  # the ticket has moved region since (widening)
+                ticket = await self.get_ticket(tenant, tid)
+                version, st = ticket.version, ticket.status
+                if not return_tickets:
+                    ticket = None
+            return SubmitResult(tid, int(version), st, replayed=True, ticket=ticket)
+        if code == "MISMATCH":
+            return SubmitResult(
+                tid,
+                error=AlreadyExists(
+                    f"request_id {item.request_id!r} was already used for "
+                    f"a different request (ticket {extra!r}); a retry must "
+                    "repeat the same request, a new request needs a new "
+                    "request_id"
+                ),
+            )
+        if code == "CONFLICT":
+            return SubmitResult(
+                tid, error=AlreadyExists(f"ticket {tid!r} exists in region {extra!r}")
+            )
+        return SubmitResult(
+            tid, int(version), st, error=AlreadyExists(f"ticket {tid!r} already exists")
+        )
 
     async def _moved_replay(
         self, tenant: str, region: str, item: SubmitTicket, return_tickets: bool
@@ -306,9 +300,7 @@ class TicketStore(StoreBase):
         if not item.request_id:
             return None
         tid = item.ticket.ticket_id
-        held = await self._r.get(
-            keys.region_prefix(tenant, region) + "req:" + item.request_id
-        )
+        held = await self._r.get(keys.request_key(tenant, region, item.request_id))
         if not held:
             return None
         held_id, _, rest = str(held).partition("\t")
@@ -651,3 +643,27 @@ class TicketStore(StoreBase):
             avail = sum(1 for s in st if s in ("AVAILABLE", "BUSY"))
             out.append(RegionStats(region, tuple(prios), len(techs), avail))
         return out
+
+
+def _submit_payload(items: Sequence[SubmitTicket], idx: list[int]) -> str:
+    """The submit script's item list: [id, request id, body, priority, response due,
+    request digest, resolution due] per item."""
+    return _dumps(
+        [
+            [
+                items[i].ticket.ticket_id,
+                items[i].request_id,
+                ticket_body(
+                    items[i].ticket,
+                    response_due_ms=items[i].response_due_ms,
+                    resolution_due_ms=items[i].resolution_due_ms,
+                    allow_duplicate=items[i].allow_duplicate,
+                ),
+                items[i].ticket.priority,
+                items[i].response_due_ms or items[i].ticket.response_due_ms,
+                _digest(items[i]) if items[i].request_id else "",
+                items[i].resolution_due_ms or items[i].ticket.resolution_due_ms,
+            ]
+            for i in idx
+        ]
+    )
