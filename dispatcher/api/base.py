@@ -6,6 +6,7 @@ domain errors -> status codes by ``ERROR_CODES``), with the process's ``Services
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING
 
 import grpc
@@ -36,7 +37,7 @@ from dispatcher.errors import (
 from dispatcher.runtime.logging_setup import request_id_var
 
 if TYPE_CHECKING:
-    from types import TracebackType
+    from collections.abc import AsyncIterator
 
     from google.protobuf.message import Message
 
@@ -74,10 +75,6 @@ _REJECT_REASONS = {
     grpc.StatusCode.INVALID_ARGUMENT: "invalid_argument",
     grpc.StatusCode.DEADLINE_EXCEEDED: "deadline_exceeded",
 }
-
-
-_MAPPED = (DispatchError, TimeoutError, RedisConnectionError, RedisTimeoutError)
-"""Exceptions a call's scope turns into a status (by ``ERROR_CODES``)."""
 
 
 def status_code_for(exc: BaseException) -> grpc.StatusCode | None:
@@ -142,87 +139,45 @@ class ServicerBase:
         )
         await context.abort(code, message, trailing_metadata=trailers)
 
-    def call(
+    @contextlib.asynccontextmanager
+    async def call(
         self,
         context: grpc.aio.ServicerContext,
         request: Message | None,
         *,
         admit: bool = True,
-    ) -> CallScope:
-        """Admission, authentication, deadline and error mapping around one call's body
-        (``async with self.call(context, request) as principal``); ``request`` is refused
-        when it holds a non-finite number (required, so no servicer forgets it: None only
-        for a client stream, whose messages the servicer checks one by one)."""
-        return CallScope(self, context, request, admit)
-
-
-class CallScope:
-    """The scope of one call (see ``ServicerBase.call``).
-
-    A domain error raised in the body (or by the checks on entry) becomes the call's status
-    through ``ServicerBase._abort``, which raises; any other exception propagates unchanged.
-    ``__aexit__`` never swallows an exception, so a ``return`` in the body ends the method.
-    """
-
-    def __init__(
-        self,
-        servicer: ServicerBase,
-        context: grpc.aio.ServicerContext,
-        request: Message | None,
-        admit: bool,
-    ) -> None:
-        self._servicer = servicer
-        self._context = context
-        self._request = request
-        self._admit = admit
-        self._admitted = False
-        self._timeout: asyncio.Timeout | None = None
-
-    async def __aenter__(self) -> Principal:
+    ) -> AsyncIterator[Principal]:
+        """Admission, authentication, deadline and error mapping around one call's body;
+        ``request`` is refused when it holds a non-finite number (required, so no servicer
+        forgets it: None only for a client stream, whose messages the servicer checks one
+        by one)."""
+        admitted = False
         try:
-            principal = self._enter()
-            if self._timeout is not None:
-                await self._timeout.__aenter__()
-        except BaseException as exc:
-            await self._finish(exc)
-            raise
-        return principal
-
-    def _enter(self) -> Principal:
-        admission = self._servicer.admission
-        if self._admit:
-            if admission.in_flight >= admission.limit:
-                raise Overloaded(
-                    f"server busy ({admission.limit} calls in flight); retry with backoff"
-                )
-            admission.in_flight += 1
-            self._admitted = True
-        principal = self._servicer._principal(self._context)
-        if self._request is not None:
-            check_finite_request(self._request)
-        remaining = self._context.time_remaining() if self._admit else None
-        if remaining is not None:
-            if remaining <= 0:
+            if admit:
+                if self.admission.in_flight >= self.admission.limit:
+                    raise Overloaded(
+                        f"server busy ({self.admission.limit} calls in flight); retry with backoff"
+                    )
+                self.admission.in_flight += 1
+                admitted = True
+            principal = self._principal(context)
+            if request is not None:
+                check_finite_request(request)
+            remaining = context.time_remaining() if admit else None
+            if remaining is None:
+                yield principal
+            elif remaining <= 0:
                 raise TimeoutError("deadline already expired")
-            self._timeout = asyncio.timeout(remaining)
-        return principal
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._timeout is not None:
-            try:
-                await self._timeout.__aexit__(exc_type, exc, tb)
-            except TimeoutError as expired:  # the deadline cancelled the body
-                exc = expired
-        await self._finish(exc)
-
-    async def _finish(self, exc: BaseException | None) -> None:
-        if self._admitted:
-            self._admitted = False
-            self._servicer.admission.in_flight -= 1
-        if isinstance(exc, _MAPPED):
-            await self._servicer._abort(self._context, exc)
+            else:
+                async with asyncio.timeout(remaining):
+                    yield principal
+        except (
+            DispatchError,
+            TimeoutError,
+            RedisConnectionError,
+            RedisTimeoutError,
+        ) as exc:
+            await self._abort(context, exc)
+        finally:
+            if admitted:
+                self.admission.in_flight -= 1

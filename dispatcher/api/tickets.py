@@ -44,6 +44,7 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
             return pb.SubmitTicketResponse(
                 ticket=convert.ticket_to_pb(ticket), replayed=result.replayed
             )
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def BatchSubmitTickets(
         self, request: pb.BatchSubmitTicketsRequest, context: grpc.aio.ServicerContext
@@ -76,6 +77,7 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
                     status=convert.ticket_status_to_pb(res.status),
                 )
             return out
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def GetTicket(
         self, request: pb.GetTicketRequest, context: grpc.aio.ServicerContext
@@ -84,6 +86,7 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
             return convert.ticket_to_pb(
                 await self.h.get_ticket(principal, request.ticket_id)
             )
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def ListTickets(
         self, request: pb.ListTicketsRequest, context: grpc.aio.ServicerContext
@@ -107,6 +110,7 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
                 tickets=[convert.ticket_to_pb(t) for t in page.items],
                 next_page_token=page.next_page_token,
             )
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def UpdateTicket(
         self, request: pb.UpdateTicketRequest, context: grpc.aio.ServicerContext
@@ -131,6 +135,7 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
                 principal, request.ticket.ticket_id, patch, request.expected_version
             )
             return convert.ticket_to_pb(ticket)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _lifecycle(
         self,
@@ -144,6 +149,7 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
             return convert.ticket_to_pb(
                 await self.h.lifecycle(principal, action, ticket_id, **kw)
             )
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def CancelTicket(
         self, request: pb.CancelTicketRequest, context: grpc.aio.ServicerContext
@@ -208,3 +214,4 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
                 resolution=resolution,
             )
             return convert.ticket_to_pb(ticket)
+        raise AssertionError("unreachable")  # pragma: no cover
