@@ -238,4 +238,6 @@ class LeaseManager:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.renew_interval_s)
         finally:
-            await self.release_all()
+            # shielded: a second cancel (shutdown) must not cut a release's command off
+            # mid-connect, which leaves a connection nobody closes
+            await asyncio.shield(self.release_all())
