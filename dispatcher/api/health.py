@@ -1,8 +1,13 @@
 """Health watcher: gRPC health follows Redis reachability; the embedded server is restarted if it died.
 
 Every ``settings.health_interval_s`` it PINGs Redis. While Redis is unreachable the overall
-status (service ``""``) and every registered service are ``NOT_SERVING``; they return to
-``SERVING`` on the first successful ping. ``dispatch_redis_up`` mirrors the last result.
+status (service ``""``, the readiness probe) and every registered service are
+``NOT_SERVING``; they return to ``SERVING`` on the first successful ping.
+``dispatch_redis_up`` mirrors the last result.
+
+The service name ``liveness`` (``LIVENESS_SERVICE``) is the exception: it is ``SERVING``
+from start until graceful shutdown whatever Redis does, so a liveness probe does not restart
+every pod during a Redis outage.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 PING_TIMEOUT_CAP_S = 2.0
 """A PING slower than this counts as unreachable, whatever the command timeout."""
 
+
+LIVENESS_SERVICE = "liveness"
+"""Health service name that answers SERVING while the process runs, whatever Redis does."""
 
 WATCH_FLUSH_S = 0.2
 """After shutdown starts, how long a Watch stream gets to deliver NOT_SERVING before it ends."""

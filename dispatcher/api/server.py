@@ -16,7 +16,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dispatcher.api.base import auth_gate
 from dispatcher.api.call_observer import CallObserver, ObservedServer
-from dispatcher.api.health import DrainingHealthServicer, HealthWatcher
+from dispatcher.api.health import (
+    LIVENESS_SERVICE,
+    SERVING,
+    DrainingHealthServicer,
+    HealthWatcher,
+)
 from dispatcher.api.reflection import (
     enable_reflection,
 )
@@ -53,7 +58,8 @@ async def create_server(
     """Build the server on ``address`` (``host:port``, port 0 = any free one); return it and its port.
 
     Registers the dispatch.v1 services, the health service (statuses set from a first Redis
-    ping; a ``HealthWatcher`` is appended to ``ctx.background``) and server reflection.
+    ping; a ``HealthWatcher`` is appended to ``ctx.background``; ``liveness`` is SERVING
+    whatever Redis does) and server reflection.
     Sets ``ctx.health`` and ``ctx.service_names``.
 
     Raises
@@ -78,6 +84,7 @@ async def create_server(
         names = add_services(observed, ctx, services)
         health = DrainingHealthServicer(ctx.shutdown_event)
         health_pb2_grpc.add_HealthServicer_to_server(health, observed)
+        await health.set(LIVENESS_SERVICE, SERVING)  # never follows Redis
         enable_reflection([*names, HEALTH_SERVICE_NAME], observed)
         watcher = HealthWatcher(ctx, health, [*names, HEALTH_SERVICE_NAME])
         await watcher.check_once()

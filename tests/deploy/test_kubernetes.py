@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dispatcher.api.health import LIVENESS_SERVICE
 from dispatcher.runtime.settings import ROLES, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,7 +93,7 @@ def test_deployments_run_the_roles_with_grpc_probes_and_room_to_drain(
     tmp_path: Path,
 ) -> None:
     """Each role's pod: readiness on health "" (follows Redis), liveness and startup on
-    "liveness" (must not follow Redis), SIGKILL only after preStop + the drain period,
+    "liveness" (served without following Redis), SIGKILL only after preStop + the drain period,
     requests set, non-root with a read-only root, settings from the ConfigMap/Secret."""
     settings = _config_settings(tmp_path)
     roles = set()
@@ -106,7 +107,7 @@ def test_deployments_run_the_roles_with_grpc_probes_and_room_to_drain(
         for probe in ("livenessProbe", "startupProbe"):
             assert container[probe]["grpc"] == {
                 "port": settings.grpc_port,
-                "service": "liveness",
+                "service": LIVENESS_SERVICE,  # the name the server keeps SERVING
             }
         pre_stop_s = container["lifecycle"]["preStop"]["sleep"]["seconds"]
         assert (

@@ -275,6 +275,23 @@ def test_external_redis_url_and_health_follow_redis(tmp_path: Path) -> None:
         external.stop()
 
 
+def test_liveness_stays_serving_while_redis_is_unreachable(tmp_path: Path) -> None:
+    """Health name "liveness" (the Kubernetes liveness/startup probes) stays SERVING while
+    Redis is unreachable; "" (the readiness probe) turns NOT_SERVING."""
+    external = EmbeddedRedis(tmp_path / "external").start()
+    try:
+        with serve(tmp_path, env={"REDIS_URL": external.url}) as proc:
+            assert proc.health("liveness") == SERVING
+            external.stop()
+            proc.wait_for_health(NOT_SERVING, timeout_s=15)
+            assert "health NOT_SERVING" in proc.log.read_text()
+            assert proc.health("liveness") == SERVING
+            assert proc.health("") == NOT_SERVING
+            assert proc.terminate()[0] == 0
+    finally:
+        external.stop()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_drains_within_the_grace_period(tmp_path: Path, signum: int) -> None:
     """SIGTERM: NOT_SERVING is announced, the exit is clean (0), logs are JSON lines to the end."""
