@@ -543,12 +543,24 @@ def _parse_topology(cluster_nodes: str) -> dict[int, list[int]]:
     return topology
 
 
-def main() -> (
-    int
-):  # pragma: no cover - manual use: python -m dispatcher.backend.embedded_cluster
-    """Run a local cluster in the foreground and print its URL until interrupted."""
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def main() -> int:
+    """Run a local cluster in the foreground and print its URL until SIGINT or SIGTERM.
+
+    Either signal stops every node (SIGTERM would otherwise end this process at once and
+    leave its valkey-servers running).
+    """
     logging.basicConfig(level=logging.INFO)
-    cluster = EmbeddedCluster().start()
+    signal.signal(
+        signal.SIGTERM, _interrupt
+    )  # start() stops its nodes on any exception
+    try:
+        cluster = EmbeddedCluster().start()
+    except KeyboardInterrupt:
+        return 0
     try:
         print(cluster.url, flush=True)
         print(
@@ -559,6 +571,9 @@ def main() -> (
     except KeyboardInterrupt:
         return 0
     finally:
+        # a second signal must not cut the stop short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         cluster.stop()
 
 
