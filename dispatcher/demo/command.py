@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 from dispatcher.demo.platform import Platform, Stats
 from dispatcher.demo.scenario import DEFAULT_START, load_scenario, technicians_for
 
+PLAIN_INTERVAL_S = 5.0
+"""Seconds between progress lines with ``--no-live`` (or when stdout is not a terminal)."""
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -79,7 +82,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--no-live",
         action="store_true",
-        help="print a line per second instead of a live view",
+        help=f"print a progress line every {PLAIN_INTERVAL_S:g} s instead of a live view",
     )
     parser.add_argument(
         "--json", type=Path, default=None, help="also write the summary here"
@@ -339,7 +342,9 @@ async def _serve_and_replay(
                         view.update(_view(stats, registry, time.monotonic() - t0, args))
             else:
                 while time.monotonic() < deadline:
-                    await asyncio.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+                    await asyncio.sleep(
+                        min(PLAIN_INTERVAL_S, max(0.0, deadline - time.monotonic()))
+                    )
                     elapsed = time.monotonic() - t0
                     console.print(
                         f"t={elapsed:5.1f}s submitted={stats.submitted} queue={stats.queue_depth} "

@@ -11,6 +11,7 @@ with ``max`` across instances, never ``sum``.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -575,10 +576,24 @@ def render() -> str:
     return json.dumps(build(), indent=2, sort_keys=False) + "\n"
 
 
-def main() -> int:
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The command line; unknown arguments and ``--help`` exit before anything is written."""
+    parser = argparse.ArgumentParser(
+        description=f"Write the Grafana dashboard of the dispatch optimizer to {OUT.name}."
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 when the committed file differs from the output",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
     """Write the JSON file (or, with --check, exit 1 when the committed file is stale)."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     text = render()
-    if "--check" in sys.argv[1:]:
+    if args.check:
         return 0 if OUT.read_text() == text else 1
     OUT.write_text(text)
     print(f"wrote {OUT}")

@@ -4,6 +4,7 @@ embedded Redis and service, the Boston 311 replay over gRPC, a summary; bad argu
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from typing import TYPE_CHECKING
@@ -50,6 +51,43 @@ def test_demo_replays_the_stream_and_assigns_it(tmp_path: Path) -> None:
     assert escalations - 1 <= notices <= escalations
     assert "submitted" in run.stdout  # the printed summary table
     assert "dispatch board: http://127.0.0.1:" in run.stdout
+
+
+def test_no_live_help_states_the_interval_it_prints_at() -> None:
+    """`demo --help` names the --no-live progress interval, and a --no-live run prints its
+    first progress line after that interval (not after 1 s, as the help once said)."""
+    help_text = subprocess.run(
+        [sys.executable, "-m", "dispatcher", "demo", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    stated = re.search(
+        r"--no-live\s+print a progress line every ([0-9.]+) s", help_text
+    )
+    assert stated is not None, help_text
+    interval_s = float(stated.group(1))
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dispatcher",
+            "demo",
+            "--no-live",
+            "--duration",
+            str(interval_s + 1),
+            "--board-port",
+            "0",
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    progress = [float(t) for t in re.findall(r"^t=\s*([0-9.]+)s ", run.stdout, re.M)]
+    assert progress, run.stdout
+    assert interval_s <= progress[0] < interval_s + 1, progress
 
 
 @pytest.mark.parametrize("flag", ["--duration", "--speed", "--technicians"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import subprocess
+import sys
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -134,3 +136,27 @@ def test_panel_queries_parse(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
     result = run_promtool("check", "rules", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_generator_help_prints_usage_and_writes_nothing() -> None:
+    """`build_dashboard.py --help` prints its usage (exit 0) and an unknown option is refused
+    (exit 2); neither touches the committed JSON."""
+    script = OPS / "grafana" / "build_dashboard.py"
+    before = DASHBOARD.stat().st_mtime_ns
+    shown = subprocess.run(
+        [sys.executable, str(script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("usage:"), shown.stdout
+    assert "--check" in shown.stdout
+    refused = subprocess.run(
+        [sys.executable, str(script), "--out", "elsewhere.json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2, refused.stdout
+    assert DASHBOARD.stat().st_mtime_ns == before

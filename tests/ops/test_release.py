@@ -8,6 +8,7 @@ import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -111,3 +112,19 @@ def test_lowest_constraints_are_the_declared_lower_bounds() -> None:
     assert {n: Version(p) for n, p in pinned.items()} == {
         n: Version(p) for n, p in declared.items()
     }
+
+
+def test_gitignore_matches_no_tracked_file() -> None:
+    """`git ls-files -ci --exclude-standard` is empty: no tracked file is also ignored (an
+    ignore pattern that matches one would hide a new file next to it from `git add`)."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout (an sdist or an installed copy)")
+    listed = subprocess.run(
+        ["git", "-C", str(root), "ls-files", "-ci", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert listed.stdout == ""
