@@ -79,7 +79,7 @@ def test_no_live_help_states_the_interval_it_prints_at() -> None:
             str(interval_s + 1),
             "--board-port",
             "0",
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         timeout=180,
