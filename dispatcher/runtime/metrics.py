@@ -10,6 +10,7 @@ technician ids.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
@@ -114,20 +115,60 @@ class RegionCap:
         return OTHER_REGION
 
 
-def _cap_region_labels(metric: Any, cap: RegionCap) -> None:
-    """Make ``metric.labels(...)`` pass its ``region`` value through ``cap``."""
+Combine = Callable[[Iterable[float]], float]
+"""How a gauge's ``other`` series combines the values of the regions beyond the cap."""
+
+
+class _OverflowShare:
+    """What a capped gauge's ``labels()`` returns for a region beyond the cap: the region's
+    own value is kept in ``values`` and the shared ``other`` series shows ``combine`` of all
+    of them (a plain ``other`` child would show whichever region set it last)."""
+
+    def __init__(
+        self, child: Any, values: dict[str, float], region: str, combine: Combine
+    ) -> None:
+        self._child = child
+        self._values = values
+        self._region = region
+        self._combine = combine
+
+    def set(self, value: float) -> None:
+        self._values[self._region] = float(value)
+        self._child.set(self._combine(self._values.values()))
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.set(self._values.get(self._region, 0.0) + amount)
+
+    def dec(self, amount: float = 1.0) -> None:
+        self.set(self._values.get(self._region, 0.0) - amount)
+
+
+def _cap_region_labels(metric: Any, cap: RegionCap, combine: Combine = sum) -> None:
+    """Make ``metric.labels(...)`` pass its ``region`` value through ``cap``.
+
+    Counters and histograms add up under ``other`` by themselves; a gauge's ``other`` series
+    shows ``combine`` (sum by default) over the overflowed regions' latest values.
+    """
     names = tuple(metric._labelnames)
     if "region" not in names:
         return
-    index = names.index("region")
     labels = metric.labels
+    shares: dict[tuple[str, ...], dict[str, float]] = {}
 
     def capped(*values: Any, **kw: Any) -> Any:
-        if "region" in kw:
-            kw["region"] = cap(str(kw["region"]))
-        elif len(values) > index:
-            values = (*values[:index], cap(str(values[index])), *values[index + 1 :])
-        return labels(*values, **kw)
+        if values and (kw or len(values) != len(names)):
+            return labels(*values, **kw)  # a wrong call: let prometheus_client say why
+        given = dict(zip(names, map(str, values), strict=True)) if values else {}
+        given |= {k: str(v) for k, v in kw.items()}
+        region = given.get("region")
+        if region is None:
+            return labels(*values, **kw)
+        given["region"] = cap(region)
+        child = labels(**given)
+        if given["region"] == region or not isinstance(metric, Gauge):
+            return child
+        key = tuple(given[name] for name in names)
+        return _OverflowShare(child, shares.setdefault(key, {}), region, combine)
 
     metric.labels = capped
 
@@ -355,7 +396,9 @@ class DispatchMetrics:
 
         for metric in list(vars(self).values()):
             if isinstance(metric, (Counter, Gauge, Histogram)):
-                _cap_region_labels(metric, self.region_cap)
+                # the oldest ticket of the overflowed regions: a sum of ages is no age
+                oldest = metric is self.queue_oldest_age_seconds
+                _cap_region_labels(metric, self.region_cap, max if oldest else sum)
         self._preinitialise()
 
     @classmethod

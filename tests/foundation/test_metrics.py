@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import urllib.request
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -164,3 +166,44 @@ def test_region_label_values_are_capped() -> None:
     assert value("dispatch_assignments_total", {"region": "c"}) is None
     assert value("dispatch_assignments_total", {"region": "other"}) == 2
     assert load_settings({}, env={}).metrics_max_regions == 200
+
+
+REGIONS = st.sampled_from(["a", "b", "c", "d", "e"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sets=st.lists(
+        st.tuples(REGIONS, st.integers(min_value=0, max_value=1000)), max_size=30
+    )
+)
+def test_overflowed_gauges_show_the_sum_or_the_oldest(
+    sets: list[tuple[str, int]],
+) -> None:
+    """With max_regions=2, a gauge's region="other" series shows the sum over the
+    overflowed regions' latest values (the max for the oldest-ticket age), whatever the
+    order of the sets; kept regions show their own latest value."""
+    reg = new_registry(process_metrics=False)
+    m = DispatchMetrics(reg, max_regions=2)
+    latest: dict[str, int] = {}
+    kept: list[str] = []
+    for region, value in sets:
+        if region not in kept and len(kept) < 2:
+            kept.append(region)
+        labels = {"tenant": "t", "region": region, "priority": "P1"}
+        m.queue_depth.labels(**labels).set(value)
+        m.queue_oldest_age_seconds.labels(**labels).set(value)
+        m.solve_tickets.labels(region).set(value)  # positional
+        latest[region] = value
+    overflowed = [v for r, v in latest.items() if r not in kept]
+    sample = reg.get_sample_value
+    other = {"tenant": "t", "region": "other", "priority": "P1"}
+    if overflowed:
+        assert sample("dispatch_queue_depth", other) == sum(overflowed)
+        assert sample("dispatch_queue_oldest_age_seconds", other) == max(overflowed)
+        assert sample("dispatch_solve_tickets", {"region": "other"}) == sum(overflowed)
+    else:
+        assert sample("dispatch_queue_depth", other) is None
+    for region in kept:
+        mine = {"tenant": "t", "region": region, "priority": "P1"}
+        assert sample("dispatch_queue_depth", mine) == latest[region]
