@@ -62,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
             from dispatcher.api.auth import Authenticator
 
             Authenticator.from_file(settings.auth_config)
+        from dispatcher.runtime.metrics_http import metrics_options
+
+        metrics_options(settings)
     except SettingsError as exc:
         print(f"dispatcher serve: error: {exc}", file=sys.stderr)
         return 2
@@ -107,11 +110,8 @@ async def serve(settings: Settings) -> int:
     from dispatcher.backend.embedded import EmbeddedRedis
     from dispatcher.bootstrap import Services
     from dispatcher.runtime.context import AppContext, connect_redis
-    from dispatcher.runtime.metrics import (
-        DispatchMetrics,
-        new_registry,
-        start_metrics_server,
-    )
+    from dispatcher.runtime.metrics import DispatchMetrics, new_registry
+    from dispatcher.runtime.metrics_http import metrics_options, start_metrics_server
     from dispatcher.runtime.settings import redact_url
 
     loop = asyncio.get_running_loop()
@@ -161,14 +161,23 @@ async def serve(settings: Settings) -> int:
         ctx = AppContext(
             settings=settings,
             redis=redis,
-            metrics=DispatchMetrics(registry, max_regions=settings.metrics_max_regions),
+            metrics=DispatchMetrics(
+                registry,
+                max_regions=settings.metrics_max_regions,
+                max_tenants=settings.metrics_max_tenants,
+            ),
             registry=registry,
             embedded=embedded,
         )
         stack.push_async_callback(ctx.aclose)
 
+        metrics_tls, metrics_auth = metrics_options(settings)
         metrics_server = start_metrics_server(
-            registry, settings.metrics_host, settings.metrics_port
+            registry,
+            settings.metrics_host,
+            settings.metrics_port,
+            tls=metrics_tls,
+            basic_auth=metrics_auth,
         )
         stack.callback(metrics_server.stop)
 
@@ -209,10 +218,11 @@ async def serve(settings: Settings) -> int:
                 gateway.port,
             )
         logger.info(
-            "dispatcher serving gRPC on %s:%d (services: %s), metrics on %s:%d, Redis %s",
+            "dispatcher serving gRPC on %s:%d (services: %s), metrics on %s://%s:%d, Redis %s",
             settings.grpc_host,
             port,
             ", ".join(ctx.service_names) or "health only",
+            metrics_server.scheme,
             settings.metrics_host,
             metrics_server.port,
             ("embedded " if embedded else "") + redact_url(url),

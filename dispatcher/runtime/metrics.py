@@ -9,10 +9,6 @@ technician ids.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
-
 from prometheus_client import (
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
@@ -21,14 +17,10 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
-    start_http_server,
+    disable_created_metrics,
 )
 
-if TYPE_CHECKING:
-    import threading
-    from wsgiref.simple_server import WSGIServer
-
-logger = logging.getLogger(__name__)
+from dispatcher.runtime.label_cap import OTHER, LabelCap, cap_labels
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 """Values of every ``priority`` label."""
@@ -86,91 +78,10 @@ WEBHOOK_OUTCOMES = ("delivered", "http_error", "timeout", "network", "refused")
 
 DEFAULT_MAX_REGIONS = 200
 """Distinct ``region`` label values per process (setting ``metrics_max_regions``)."""
-OTHER_REGION = "other"
-"""The ``region`` label value of every region beyond the cap."""
-
-
-class RegionCap:
-    """Bounds the client-chosen ``region`` label: the first ``limit`` distinct regions keep
-    their name, every later one is reported as ``other`` (docs/DESIGN.md §8: bounded labels)."""
-
-    def __init__(self, limit: int = DEFAULT_MAX_REGIONS) -> None:
-        self.limit = limit
-        self._seen: set[str] = set()
-        self.overflowed = False
-
-    def __call__(self, region: str) -> str:
-        if region in self._seen:
-            return region
-        if len(self._seen) < self.limit:
-            self._seen.add(region)
-            return region
-        if not self.overflowed:
-            self.overflowed = True
-            logger.warning(
-                "more than %d regions: further regions are reported as region=%r in metrics",
-                self.limit,
-                OTHER_REGION,
-            )
-        return OTHER_REGION
-
-
-Combine = Callable[[Iterable[float]], float]
-"""How a gauge's ``other`` series combines the values of the regions beyond the cap."""
-
-
-class _OverflowShare:
-    """What a capped gauge's ``labels()`` returns for a region beyond the cap: the region's
-    own value is kept in ``values`` and the shared ``other`` series shows ``combine`` of all
-    of them (a plain ``other`` child would show whichever region set it last)."""
-
-    def __init__(
-        self, child: Any, values: dict[str, float], region: str, combine: Combine
-    ) -> None:
-        self._child = child
-        self._values = values
-        self._region = region
-        self._combine = combine
-
-    def set(self, value: float) -> None:
-        self._values[self._region] = float(value)
-        self._child.set(self._combine(self._values.values()))
-
-    def inc(self, amount: float = 1.0) -> None:
-        self.set(self._values.get(self._region, 0.0) + amount)
-
-    def dec(self, amount: float = 1.0) -> None:
-        self.set(self._values.get(self._region, 0.0) - amount)
-
-
-def _cap_region_labels(metric: Any, cap: RegionCap, combine: Combine = sum) -> None:
-    """Make ``metric.labels(...)`` pass its ``region`` value through ``cap``.
-
-    Counters and histograms add up under ``other`` by themselves; a gauge's ``other`` series
-    shows ``combine`` (sum by default) over the overflowed regions' latest values.
-    """
-    names = tuple(metric._labelnames)
-    if "region" not in names:
-        return
-    labels = metric.labels
-    shares: dict[tuple[str, ...], dict[str, float]] = {}
-
-    def capped(*values: Any, **kw: Any) -> Any:
-        if values and (kw or len(values) != len(names)):
-            return labels(*values, **kw)  # a wrong call: let prometheus_client say why
-        given = dict(zip(names, map(str, values), strict=True)) if values else {}
-        given |= {k: str(v) for k, v in kw.items()}
-        region = given.get("region")
-        if region is None:
-            return labels(*values, **kw)
-        given["region"] = cap(region)
-        child = labels(**given)
-        if given["region"] == region or not isinstance(metric, Gauge):
-            return child
-        key = tuple(given[name] for name in names)
-        return _OverflowShare(child, shares.setdefault(key, {}), region, combine)
-
-    metric.labels = capped
+DEFAULT_MAX_TENANTS = 100
+"""Distinct ``tenant`` label values per process (setting ``metrics_max_tenants``)."""
+OTHER_REGION = OTHER
+"""The ``region`` (and ``tenant``) label value of every value beyond its cap."""
 
 
 class DispatchMetrics:
@@ -180,16 +91,22 @@ class DispatchMetrics:
     ----------
     registry
         Where the metrics are registered; one ``DispatchMetrics`` per registry.
-    max_regions
-        Distinct ``region`` label values kept; later regions are labelled ``other``. Applies
-        to every metric with a ``region`` label, wherever ``.labels(region=...)`` is called.
+    max_regions, max_tenants
+        Distinct ``region`` / ``tenant`` label values kept; later ones are labelled
+        ``other`` (dispatcher/runtime/label_cap.py). Applies to every metric with that
+        label, wherever ``.labels(...)`` is called.
     """
 
     def __init__(
-        self, registry: CollectorRegistry, *, max_regions: int = DEFAULT_MAX_REGIONS
+        self,
+        registry: CollectorRegistry,
+        *,
+        max_regions: int = DEFAULT_MAX_REGIONS,
+        max_tenants: int = DEFAULT_MAX_TENANTS,
     ) -> None:
         self.registry = registry
-        self.region_cap = RegionCap(max_regions)
+        self.region_cap = LabelCap("region", max_regions)
+        self.tenant_cap = LabelCap("tenant", max_tenants)
         r = registry
 
         # -- gRPC (dispatcher.api.call_observer) ---------------------------------------------
@@ -396,9 +313,10 @@ class DispatchMetrics:
 
         for metric in list(vars(self).values()):
             if isinstance(metric, (Counter, Gauge, Histogram)):
-                # the oldest ticket of the overflowed regions: a sum of ages is no age
+                # the oldest ticket of the overflowed series: a sum of ages is no age
                 oldest = metric is self.queue_oldest_age_seconds
-                _cap_region_labels(metric, self.region_cap, max if oldest else sum)
+                caps = (self.region_cap, self.tenant_cap)
+                cap_labels(metric, caps, max if oldest else sum)
         self._preinitialise()
 
     @classmethod
@@ -436,49 +354,15 @@ class DispatchMetrics:
 
 
 def new_registry(*, process_metrics: bool = True) -> CollectorRegistry:
-    """A fresh registry, with the process / platform / GC collectors when ``process_metrics``."""
+    """A fresh registry, with the process / platform / GC collectors when ``process_metrics``.
+
+    Also turns off the ``_created`` series of counters and histograms (a process-wide switch
+    of prometheus_client): a start timestamp per series doubles the series count for
+    nothing Prometheus uses (it sees counter resets by itself).
+    """
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
     registry = CollectorRegistry()
     if process_metrics:
         for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
             registry.register(collector)
     return registry
-
-
-class MetricsServer:
-    """The ``/metrics`` HTTP endpoint on its own port (a daemon thread)."""
-
-    def __init__(self, server: WSGIServer, thread: threading.Thread) -> None:
-        self._server = server
-        self._thread = thread
-
-    @property
-    def port(self) -> int:
-        """The bound port (useful when started with port 0)."""
-        return int(self._server.server_port)
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
-def start_metrics_server(
-    registry: CollectorRegistry, host: str, port: int
-) -> MetricsServer:
-    """Serve ``registry`` as Prometheus text on ``http://host:port/metrics``.
-
-    Raises
-    ------
-    OSError
-        When the address cannot be bound.
-    """
-    try:
-        server, thread = start_http_server(port, addr=host, registry=registry)
-    except OSError as exc:
-        raise OSError(
-            exc.errno, f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}"
-        ) from None
-    metrics_server = MetricsServer(server, thread)
-    logger.info("metrics on http://%s:%d/metrics", host, metrics_server.port)
-    return metrics_server

@@ -407,6 +407,45 @@ class Settings:
             metavar="N",
         ),
     )
+    metrics_max_tenants: int = field(
+        default=100,
+        metadata=_meta(
+            _int_in(1, 100_000, "a number of tenants"),
+            "distinct tenant label values in metrics; later tenants are labelled 'other'",
+            metavar="N",
+        ),
+    )
+    metrics_tls_cert: Path | None = field(
+        default=None,
+        metadata=_meta(
+            _optional_path,
+            "PEM server certificate of /metrics; serves HTTPS (with --metrics-tls-key)",
+            metavar="FILE",
+        ),
+    )
+    metrics_tls_key: Path | None = field(
+        default=None,
+        metadata=_meta(
+            _optional_path, "PEM private key of --metrics-tls-cert", metavar="FILE"
+        ),
+    )
+    metrics_tls_ca: Path | None = field(
+        default=None,
+        metadata=_meta(
+            _optional_path,
+            "PEM CA bundle; when set, scrapers must present a certificate it signed (mTLS)",
+            metavar="FILE",
+        ),
+    )
+    metrics_basic_auth_file: Path | None = field(
+        default=None,
+        metadata=_meta(
+            _optional_path,
+            "users allowed to scrape /metrics, one 'user:sha256:<hex of the password>' "
+            "(or 'user:password') per line; unset = no authentication",
+            metavar="FILE",
+        ),
+    )
     webhook_delivery: bool = field(
         default=True,
         metadata=_meta(
@@ -490,6 +529,15 @@ class Settings:
         if self.tls_ca is not None and self.tls_cert is None:
             raise SettingsError(
                 "tls_ca (client certificates) needs tls_cert and tls_key"
+            )
+        if (self.metrics_tls_cert is None) != (self.metrics_tls_key is None):
+            raise SettingsError(
+                "metrics_tls_cert and metrics_tls_key must be given together"
+            )
+        if self.metrics_tls_ca is not None and self.metrics_tls_cert is None:
+            raise SettingsError(
+                "metrics_tls_ca (client certificates) needs metrics_tls_cert and "
+                "metrics_tls_key"
             )
 
     @property
@@ -650,7 +698,16 @@ def _read_toml(path: Path) -> dict[str, object]:
 
 def check_files(settings: Settings) -> None:
     """Check that every file a setting names is readable (one-line :class:`SettingsError` if not)."""
-    for name in ("auth_config", "tls_cert", "tls_key", "tls_ca"):
+    for name in (
+        "auth_config",
+        "tls_cert",
+        "tls_key",
+        "tls_ca",
+        "metrics_tls_cert",
+        "metrics_tls_key",
+        "metrics_tls_ca",
+        "metrics_basic_auth_file",
+    ):
         path: Path | None = getattr(settings, name)
         if path is None:
             continue

@@ -15,8 +15,8 @@ from dispatcher.runtime.metrics import (
     SOLVE_BUCKETS_S,
     DispatchMetrics,
     new_registry,
-    start_metrics_server,
 )
+from dispatcher.runtime.metrics_http import start_metrics_server
 from dispatcher.runtime.settings import load_settings
 
 # The contract in TEAM.md (dashboards and alerts use exactly these): name -> (type, labels).
