@@ -7,18 +7,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import TYPE_CHECKING
 
 import grpc
 import grpc.aio
+from redis.exceptions import (
+    ClusterDownError,
+    MaxConnectionsError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisClusterException,
+    RedisError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import MaxConnectionsError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dispatcher.api.auth import Authenticator, AuthGate
 from dispatcher.api.call_observer import REQUEST_ID_KEY
 from dispatcher.api.finite import non_finite_field
 from dispatcher.api.status import status_trailers
+from dispatcher.backend.redis_errors import redis_error_kind
 from dispatcher.errors import (
     AlreadyExists,
     DispatchError,
@@ -46,6 +56,8 @@ if TYPE_CHECKING:
     from dispatcher.runtime.context import AppContext
     from dispatcher.runtime.metrics import DispatchMetrics
 
+logger = logging.getLogger(__name__)
+
 
 ERROR_CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
@@ -65,8 +77,20 @@ ERROR_CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (MaxConnectionsError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (RedisConnectionError, grpc.StatusCode.UNAVAILABLE),
     (RedisTimeoutError, grpc.StatusCode.UNAVAILABLE),
+    # maxmemory reached with noeviction (ops/RUNBOOK.md): writes refused until memory frees
+    (OutOfMemoryError, grpc.StatusCode.UNAVAILABLE),
+    # a replica answered a write (mid-failover), or the cluster is moving a slot / down
+    (ReadOnlyError, grpc.StatusCode.UNAVAILABLE),
+    (RedisClusterException, grpc.StatusCode.UNAVAILABLE),
+    (ClusterDownError, grpc.StatusCode.UNAVAILABLE),
+    (TryAgainError, grpc.StatusCode.UNAVAILABLE),
+    # any other error reply (CROSSSLOT, a script error...): a bug of ours, not the client's
+    (RedisError, grpc.StatusCode.INTERNAL),
 )
-"""Domain error -> gRPC status code (first match wins; subclasses before bases)."""
+"""Domain error -> gRPC status code (first match wins; subclasses before bases).
+
+Every Redis error class has a deliberate code: the ones that pass (memory, failover,
+connection, timeout) UNAVAILABLE so clients retry with backoff; the rest INTERNAL."""
 
 _REJECT_REASONS = {
     grpc.StatusCode.RESOURCE_EXHAUSTED: "overload",
@@ -128,6 +152,14 @@ class ServicerBase:
         code = status_code_for(exc)
         if code is None:
             raise exc
+        if isinstance(exc, RedisError | RedisClusterException):
+            # one line, no traceback (dispatch_redis_errors_total{kind} counted it)
+            logger.warning(
+                "call refused %s: Redis %s error: %s",
+                code.name,
+                redis_error_kind(exc),
+                exc,
+            )
         reason = _REJECT_REASONS.get(code)
         if reason is not None:
             self.ctx.metrics.rejected_requests_total.labels(reason=reason).inc()
@@ -174,8 +206,8 @@ class ServicerBase:
         except (
             DispatchError,
             TimeoutError,
-            RedisConnectionError,
-            RedisTimeoutError,
+            RedisError,
+            RedisClusterException,
         ) as exc:
             await self._abort(context, exc)
         finally:

@@ -91,7 +91,7 @@ class HealthWatcher:
         healthy = reason is None
         self.ctx.metrics.redis_up.set(1 if healthy else 0)
         if not healthy:
-            self.ctx.metrics.redis_errors_total.inc()
+            self.ctx.metrics.redis_errors_total.labels(kind="connection").inc()
         if healthy != self.healthy:
             if healthy:
                 logger.info("Redis reachable: health SERVING")

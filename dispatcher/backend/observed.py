@@ -2,7 +2,7 @@
 
 ``instrument(store, metrics)`` wraps the store's Lua scripts and its direct client (``_r``)
 so every round trip observes ``dispatch_redis_command_duration_seconds{command}`` and every
-failure counts in ``dispatch_redis_errors_total``. Label values are bounded: a script's
+failure counts in ``dispatch_redis_errors_total{kind}`` (``backend.redis_errors``). Label values are bounded: a script's
 label is its attribute name on the store (``submit``, ``transition``, ...), a direct
 command's label is the redis-py method name (``hget``, ``smembers``, ...) and a pipeline's
 is ``pipeline``. A ``ReplicationTimeout`` is not counted here (the store's ``on_timeout``
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisClusterException, RedisError
 
 from dispatcher.backend.cluster import ReplicationTimeout, call_script_batch
+from dispatcher.backend.redis_errors import redis_error_kind
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -46,8 +47,8 @@ async def _observe(
         return await awaitable
     except ReplicationTimeout:
         raise
-    except (RedisError, RedisClusterException):
-        metrics.redis_errors_total.inc()
+    except (RedisError, RedisClusterException) as exc:
+        metrics.redis_errors_total.labels(kind=redis_error_kind(exc)).inc()
         raise
     finally:
         metrics.redis_command_duration_seconds.labels(command=command).observe(

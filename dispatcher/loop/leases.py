@@ -114,7 +114,7 @@ class LeaseManager:
         return min(0.5, self.ttl_ms / 1000.0 / 5)
 
     def _replication_timeout(self) -> None:
-        self.metrics.redis_errors_total.inc()
+        self.metrics.redis_errors_total.labels(kind="replication").inc()
 
     def token(self, region: RegionRef) -> int | None:
         """The fencing token if the lease is held and still locally valid."""

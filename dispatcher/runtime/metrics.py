@@ -20,6 +20,7 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
+from dispatcher.backend.redis_errors import REDIS_ERROR_KINDS
 from dispatcher.runtime.label_cap import OTHER, LabelCap, cap_labels
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -251,7 +252,9 @@ class DispatchMetrics:
         )
         self.redis_errors_total = Counter(
             "dispatch_redis_errors_total",
-            "Redis commands that failed (connection, timeout, server error)",
+            "Redis commands that failed, by kind: oom, readonly, cluster, replication, "
+            "timeout, pool_full, connection, response (another error reply), other",
+            ["kind"],
             registry=r,
         )
         self.redis_up = Gauge(
@@ -338,6 +341,8 @@ class DispatchMetrics:
             self.store_conflicts_total.labels(kind=kind)
         for outcome in WEBHOOK_OUTCOMES:
             self.webhook_attempts_total.labels(outcome=outcome)
+        for kind in REDIS_ERROR_KINDS:
+            self.redis_errors_total.labels(kind=kind)
 
     def init_region(self, tenant: str, region: str) -> None:
         """Pre-create the per-region series (called when a region is first seen)."""

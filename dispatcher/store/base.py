@@ -154,7 +154,7 @@ class StoreBase:
         ]
 
     def _replication_timeout(self) -> None:
-        self.metrics.redis_errors_total.inc()
+        self.metrics.redis_errors_total.labels(kind="replication").inc()
 
     async def _remember_tenant(self, tenant: str) -> None:
         if tenant not in self._known_tenants:

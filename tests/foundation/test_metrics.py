@@ -44,7 +44,7 @@ CONTRACT: dict[str, tuple[str, tuple[str, ...]]] = {
     "dispatch_lease_changes_total": ("counter", ("event",)),
     "dispatch_leases_held": ("gauge", ()),
     "dispatch_redis_command_duration_seconds": ("histogram", ("command",)),
-    "dispatch_redis_errors_total": ("counter", ()),
+    "dispatch_redis_errors_total": ("counter", ("kind",)),
     "dispatch_redis_up": ("gauge", ()),
     "dispatch_events_published_total": ("counter", ()),
     "dispatch_event_stream_lag_seconds": ("histogram", ()),

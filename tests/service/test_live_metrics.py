@@ -99,7 +99,10 @@ async def test_redis_command_latency_and_errors_are_recorded(
             await store.tenants()
     finally:
         await dead.aclose()
-    assert fresh.get_sample_value("dispatch_redis_errors_total") == 1
+    assert (
+        fresh.get_sample_value("dispatch_redis_errors_total", {"kind": "connection"})
+        == 1
+    )
     assert (
         fresh.get_sample_value(
             "dispatch_redis_command_duration_seconds_count", {"command": "smembers"}
