@@ -12,12 +12,31 @@ with ``max`` across instances, never ``sum``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 OUT = Path(__file__).with_name("dispatch-dashboard.json")
+
+
+def _build_rules() -> ModuleType:
+    """ops/prometheus/build_rules.py, the owner of the runbook URL default and checks."""
+    path = Path(__file__).resolve().parents[1] / "prometheus" / "build_rules.py"
+    spec = importlib.util.spec_from_file_location("build_rules", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build_rules = _build_rules()
+
 DS = {"type": "prometheus", "uid": "${datasource}"}
 RATE = "$__rate_interval"
 TR = 'tenant=~"$tenant", region=~"$region"'
@@ -507,8 +526,8 @@ def variable(name: str, label: str, query: str) -> dict[str, Any]:
     }
 
 
-def build() -> dict[str, Any]:
-    """The dashboard as a dict (Grafana schema version 39)."""
+def build(runbook_url: str = build_rules.DEFAULT_RUNBOOK_URL) -> dict[str, Any]:
+    """The dashboard as a dict (Grafana schema version 39), linking the runbook at ``runbook_url``."""
     panels: list[Panel] = []
     next_id = 1
     y = 0
@@ -536,7 +555,7 @@ def build() -> dict[str, Any]:
     return {
         "uid": "dispatch-optimizer",
         "title": "Dispatch optimizer",
-        "description": "RED for the gRPC API, queues, assignment-latency SLO, solves, SLA, churn, leases, Redis. Runbook: ops/RUNBOOK.md",
+        "description": "RED for the gRPC API, queues, assignment-latency SLO, solves, SLA, churn, leases, Redis. Runbook: the Runbook link above.",
         "tags": ["dispatch", "slo"],
         "timezone": "utc",
         "editable": True,
@@ -546,7 +565,16 @@ def build() -> dict[str, Any]:
         "refresh": "30s",
         "time": {"from": "now-6h", "to": "now"},
         "annotations": {"list": []},
-        "links": [],
+        "links": [
+            {
+                "title": "Runbook",
+                "type": "link",
+                "url": runbook_url,
+                "icon": "doc",
+                "tooltip": "ops/RUNBOOK.md: deploy, size, upgrade, one section per alert",
+                "targetBlank": True,
+            }
+        ],
         "templating": {
             "list": [
                 {
@@ -571,9 +599,9 @@ def build() -> dict[str, Any]:
     }
 
 
-def render() -> str:
-    """The dashboard JSON text exactly as committed."""
-    return json.dumps(build(), indent=2, sort_keys=False) + "\n"
+def render(runbook_url: str = build_rules.DEFAULT_RUNBOOK_URL) -> str:
+    """The dashboard JSON text (exactly as committed with the default runbook URL)."""
+    return json.dumps(build(runbook_url), indent=2, sort_keys=False) + "\n"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -586,17 +614,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="write nothing; exit 1 when the committed file differs from the output",
     )
+    parser.add_argument(
+        "--runbook-url",
+        type=build_rules.url_argument,
+        default=build_rules.DEFAULT_RUNBOOK_URL,
+        help="URL of RUNBOOK.md as your team reads it, the dashboard's Runbook link "
+        "(default: the placeholder the committed file uses)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=OUT, help=f"where to write (default {OUT.name})"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Write the JSON file (or, with --check, exit 1 when the committed file is stale)."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    text = render()
+    text = render(args.runbook_url)
     if args.check:
-        return 0 if OUT.read_text() == text else 1
-    OUT.write_text(text)
-    print(f"wrote {OUT}")
+        return 0 if args.out.read_text() == text else 1
+    args.out.write_text(text)
+    print(f"wrote {args.out}")
     return 0
 
 

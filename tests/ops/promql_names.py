@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
 from dispatcher.runtime.metrics import DispatchMetrics
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS = ROOT / "ops"
@@ -101,3 +106,13 @@ def run_promtool(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [promtool(), *args], capture_output=True, text=True, timeout=60, check=False
     )
+
+
+def load_script(path: Path) -> ModuleType:
+    """Import a standalone script of ops/ or deploy/ (not a package) by its path."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -16,6 +16,7 @@ from .promql_names import (
     OPS,
     PROMETHEUS_BUILTINS,
     exported_names,
+    load_script,
     metric_names,
     recording_rule_names,
     run_promtool,
@@ -153,10 +154,31 @@ def test_generator_help_prints_usage_and_writes_nothing() -> None:
     assert shown.stdout.startswith("usage:"), shown.stdout
     assert "--check" in shown.stdout
     refused = subprocess.run(
-        [sys.executable, str(script), "--out", "elsewhere.json"],
+        [sys.executable, str(script), "--no-such-option"],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert refused.returncode == 2, refused.stdout
     assert DASHBOARD.stat().st_mtime_ns == before
+
+
+def test_generator_links_the_given_runbook(tmp_path: Path) -> None:
+    """The committed dashboard links the default runbook URL (the one the alert rules use);
+    `--runbook-url URL --out FILE` builds one linking URL, leaving the committed file alone."""
+    script = OPS / "grafana" / "build_dashboard.py"
+    build_rules = load_script(OPS / "prometheus" / "build_rules.py")
+    (link,) = _dashboard()["links"]
+    assert link["url"] == build_rules.DEFAULT_RUNBOOK_URL
+    before = DASHBOARD.read_text()
+    out = tmp_path / "dashboard.json"
+    url = "https://wiki.example.com/dispatch/RUNBOOK.md"
+    subprocess.run(
+        [sys.executable, str(script), "--runbook-url", url, "--out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    (link,) = json.loads(out.read_text())["links"]
+    assert link["url"] == url
+    assert DASHBOARD.read_text() == before

@@ -3,23 +3,38 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
+from typing import TYPE_CHECKING
 
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry
 
 from dispatcher.runtime.metrics import DispatchMetrics
 
 from .promql_names import (
+    OPS,
     PROMETHEUS_BUILTINS,
     RULE_TESTS,
     RULES,
     RUNBOOK,
     exported_names,
     load_rules,
+    load_script,
     metric_names,
     recording_rule_names,
     run_promtool,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+BUILD_RULES = OPS / "prometheus" / "build_rules.py"
+SCRAPE_EXAMPLE = OPS / "prometheus" / "scrape.yml"
+TEAM_RUNBOOK = "https://wiki.example.com/dispatch/RUNBOOK.md"
+build_rules = load_script(BUILD_RULES)
 
 
 def _rules() -> list[dict[str, object]]:
@@ -135,7 +150,9 @@ def test_every_alert_has_annotations_and_a_runbook_section() -> None:
         assert labels.get("severity") in ("page", "ticket")
         url = str(annotations["runbook_url"])
         path, _, anchor = url.partition("#")
-        assert path == "ops/RUNBOOK.md", url
+        assert path == build_rules.DEFAULT_RUNBOOK_URL, (
+            url
+        )  # absolute, rebased at build
         assert anchor == str(alert["alert"]).lower(), url
         assert anchor in headings, f"no RUNBOOK section for {alert['alert']}"
 
@@ -147,3 +164,82 @@ def test_metric_name_extraction() -> None:
         " / on () group_left () bar:ratio offset 1h > 0.5 and up{job='x'} unless baz"
     )
     assert metric_names(expr) == {"foo_bucket", "bar:ratio", "up", "baz"}
+
+
+def _without_runbook_urls(rules: dict[str, object]) -> dict[str, object]:
+    groups = rules["groups"]
+    assert isinstance(groups, list)
+    for group in groups:
+        for rule in group["rules"]:
+            rule.get("annotations", {}).pop("runbook_url", None)
+    return rules
+
+
+def test_build_rules_links_every_alert_to_the_given_runbook(tmp_path: Path) -> None:
+    """`build_rules.py --runbook-url URL --out FILE` writes the rules with every alert's
+    runbook_url = URL#<alert>, nothing else changed, valid for promtool."""
+    out = tmp_path / "dispatch-rules.yml"
+    subprocess.run(
+        [
+            sys.executable,
+            str(BUILD_RULES),
+            "--runbook-url",
+            TEAM_RUNBOOK,
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    built = yaml.safe_load(out.read_text())
+    alerts = [r for g in built["groups"] for r in g["rules"] if "alert" in r]
+    assert len(alerts) == len(_alerts())
+    for alert in alerts:
+        assert alert["annotations"]["runbook_url"] == (
+            f"{TEAM_RUNBOOK}#{alert['alert'].lower()}"
+        )
+    assert _without_runbook_urls(built) == _without_runbook_urls(load_rules())
+    result = run_promtool("check", "rules", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "url", ["ops/RUNBOOK.md", "https://wiki.example.com/RUNBOOK.md#top", "ftp://x/y"]
+)
+def test_build_rules_refuses_a_url_alerts_cannot_link(url: str) -> None:
+    """A relative URL (what Alertmanager cannot open), a fragment or another scheme: exit 2."""
+    run = subprocess.run(
+        [sys.executable, str(BUILD_RULES), "--runbook-url", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert "--runbook-url" in run.stderr
+
+
+def test_rule_unit_tests_expect_the_committed_links() -> None:
+    """alerts_test.yml expects the same runbook links as alerts.yml (both on the default)."""
+    expected = build_rules.runbook_urls(RULE_TESTS.read_text())
+    assert expected
+    assert set(expected) <= set(build_rules.runbook_urls(RULES.read_text()))
+
+
+def test_example_scrape_config_passes_promtool(tmp_path: Path) -> None:
+    """ops/prometheus/scrape.yml is a valid Prometheus configuration (its rule file, TLS
+    files and password file put in place), scraping plain and HTTPS + basic auth."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    text = SCRAPE_EXAMPLE.read_text().replace(
+        "/etc/prometheus/dispatch/", f"{secrets}/"
+    )
+    for name in ("ca.crt", "client.crt", "client.key", "metrics-password"):
+        (secrets / name).write_text("placeholder\n")
+    (tmp_path / "scrape.yml").write_text(text)
+    shutil.copy(RULES, tmp_path / "alerts.yml")
+    result = run_promtool("check", "config", str(tmp_path / "scrape.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    jobs = {job["job_name"]: job for job in yaml.safe_load(text)["scrape_configs"]}
+    assert jobs["dispatcher-tls"]["scheme"] == "https"
+    assert "password_file" in jobs["dispatcher-tls"]["basic_auth"]
