@@ -349,6 +349,7 @@ async def call_script_batch(
     calls: Sequence[tuple[Sequence[Any], Sequence[Any]]],
     *,
     concurrency: int = 64,
+    return_exceptions: bool = False,
 ) -> list[Any]:
     """Run ``script(keys=..., args=...)`` for each ``(keys, args)`` of ``calls``; results in order.
 
@@ -360,13 +361,32 @@ async def call_script_batch(
     script is loaded and those calls alone run again. redis-py refuses EVALSHA in a cluster
     pipeline, so on a cluster calls on different first keys run concurrently (at most
     ``concurrency`` at once) while calls on the same first key keep their order.
-    Raises the first error a call answered (after every call has run).
+    Raises the first error a call answered (after every call has run); with
+    ``return_exceptions`` a failed call's error is its result instead (as with
+    ``asyncio.gather``), so the calls that succeeded are answered too. A
+    :class:`ReplicationTimeout` covers every call and is always raised.
     """
     timed_batch = getattr(script, "timed_batch", None)
     if timed_batch is not None:
-        return list(await timed_batch(client, calls))
-    if not is_cluster_client(client):
-        return await _pipelined_script_calls(client, script, calls)
+        return list(
+            await timed_batch(client, calls, return_exceptions=return_exceptions)
+        )
+    if is_cluster_client(client):
+        results = await _concurrent_script_calls(script, calls, concurrency)
+    else:
+        results = await _pipelined_script_calls(client, script, calls)
+    if not return_exceptions:
+        for reply in results:
+            if isinstance(reply, Exception):
+                raise reply
+    return results
+
+
+async def _concurrent_script_calls(
+    script: Any, calls: Sequence[tuple[Sequence[Any], Sequence[Any]]], concurrency: int
+) -> list[Any]:
+    """Redis Cluster: each call on its own, calls on one first key in order; a failed
+    call's result is its error."""
     results: list[Any] = [None] * len(calls)
     by_key: dict[str, list[int]] = {}
     for index, (keys, _) in enumerate(calls):
@@ -377,7 +397,12 @@ async def call_script_batch(
         async with limit:
             for index in indices:
                 keys, args = calls[index]
-                results[index] = await script(keys=keys, args=args)
+                try:
+                    results[index] = await script(keys=keys, args=args)
+                except ReplicationTimeout:
+                    raise
+                except Exception as exc:  # answered as that call's result
+                    results[index] = exc
 
     await asyncio.gather(*(run_in_order(indices) for indices in by_key.values()))
     return results
@@ -417,9 +442,6 @@ async def _pipelined_script_calls(
         if script.on_timeout is not None:
             script.on_timeout()
         raise ReplicationTimeout(least_acked, replicas)
-    for reply in results:
-        if isinstance(reply, Exception):
-            raise reply
     return results
 
 

@@ -77,16 +77,27 @@ class TimedScript:
         return await _observe(self._metrics, self._name, self._script(*args, **kwargs))
 
     async def timed_batch(
-        self, client: Any, calls: Sequence[tuple[Sequence[Any], Sequence[Any]]]
+        self,
+        client: Any,
+        calls: Sequence[tuple[Sequence[Any], Sequence[Any]]],
+        *,
+        return_exceptions: bool = False,
     ) -> list[Any]:
-        """``backend.cluster.call_script_batch`` of the script, timed as one round trip."""
-        return list(
+        """``backend.cluster.call_script_batch`` of the script, timed as one round trip;
+        each failed call counts in ``dispatch_redis_errors_total``."""
+        results = list(
             await _observe(
                 self._metrics,
                 self._name,
-                call_script_batch(client, self._script, calls),
+                call_script_batch(client, self._script, calls, return_exceptions=True),
             )
         )
+        failures = [r for r in results if isinstance(r, Exception)]
+        for exc in failures:
+            self._metrics.redis_errors_total.labels(kind=redis_error_kind(exc)).inc()
+        if failures and not return_exceptions:
+            raise failures[0]
+        return results
 
 
 class _TimedPipeline:

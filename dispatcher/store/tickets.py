@@ -170,6 +170,11 @@ class TicketStore(StoreBase):
     ) -> list[SubmitResult]:
         """Store validated tickets (any regions); one result per item, in order.
 
+        The items of one region go in one script call, every region's call in one round
+        trip; a call that fails (e.g. Redis out of memory) answers its own items with its
+        error, the others are answered with what they did. When every call failed, the
+        error is raised.
+
         Idempotent by request id: an item whose request id was seen returns the first
         result with ``replayed=True``. A ticket id already used (in any region of the
         tenant, by another request) gives ``AlreadyExists`` in that item's result.
@@ -206,9 +211,22 @@ class TicketStore(StoreBase):
             calls.append((ks, args))
         # every region's script call in one round trip (one pipeline; see call_script_batch)
         replies_by_call = (
-            await call_script_batch(self.redis, self._submit, calls) if calls else []
+            await call_script_batch(
+                self.redis, self._submit, calls, return_exceptions=True
+            )
+            if calls
+            else []
         )
+        failed = [r for r in replies_by_call if isinstance(r, Exception)]
+        if failed and len(failed) == len(replies_by_call):
+            raise failed[0]  # as a lone call would
         for (region, idx, now), replies in zip(planned, replies_by_call, strict=True):
+            if isinstance(
+                replies, Exception
+            ):  # this region's script did not run through
+                for i in idx:
+                    results[i] = SubmitResult(items[i].ticket.ticket_id, error=replies)
+                continue
             for i, reply in zip(idx, replies, strict=True):
                 results[i] = await self._result_of(
                     tenant, region, items[i], now, reply, return_tickets

@@ -3,6 +3,7 @@ one log line without a traceback, and ``dispatch_redis_errors_total{kind}``."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -14,7 +15,10 @@ from redis.exceptions import RedisClusterException
 
 from dispatcher.api.base import status_code_for
 from dispatcher.backend.redis_errors import REDIS_ERROR_KINDS, redis_error_kind
+from dispatcher.domain import Location, SubmitResult, SubmitTicket, Ticket
+from dispatcher.errors import UnknownTicket
 from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.store.state import RedisStateStore, keys
 from tests.service.conftest import Stubs, ticket
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -98,3 +102,68 @@ def test_transient_redis_errors_are_unavailable() -> None:
         redis.exceptions.BusyLoadingError,
     ):
         assert status_code_for(cls.__new__(cls)) == grpc.StatusCode.UNAVAILABLE, cls
+
+
+async def _break_request_key(
+    redis_client: redis.asyncio.Redis, tenant: str, region: str, request_id: str
+) -> None:
+    """A real fault in one region's script: its request-id key holds a hash, so the
+    script's GET of it answers WRONGTYPE before the item writes anything."""
+    await redis_client.hset(keys.request_key(tenant, region, request_id), "x", "1")
+
+
+def _store_ticket(ticket_id: str, region: str) -> Ticket:
+    return Ticket(ticket_id, region, 3, 600, location=Location(42.0, -71.0))
+
+
+async def test_coalesced_submits_are_answered_each_on_its_own(
+    store: RedisStateStore, redis_client: redis.asyncio.Redis
+) -> None:
+    """Unary submits coalesced into one round trip: the one whose script fails gets the
+    error; the ones stored in the same round trip are answered OK, as if sent alone."""
+    await _break_request_key(redis_client, "acme", "bad", "rb")
+    good = [SubmitTicket(_store_ticket(f"G{i}", "north"), f"rg{i}") for i in range(3)]
+    other = SubmitTicket(_store_ticket("S1", "south"), "rs1")
+    bad = SubmitTicket(_store_ticket("B1", "bad"), "rb")
+    answers = await asyncio.gather(
+        *(store.submit_one("acme", item) for item in (*good, other, bad)),
+        return_exceptions=True,
+    )
+    *stored, failed = answers
+    for answer in stored:
+        assert isinstance(answer, SubmitResult), answer
+        assert answer.error is None
+        assert (await store.get_ticket("acme", answer.ticket_id)).version == 1
+    assert isinstance(failed, SubmitResult), failed
+    assert isinstance(failed.error, redis.exceptions.ResponseError)
+    with pytest.raises(UnknownTicket):
+        await store.get_ticket("acme", "B1")
+
+
+async def test_batch_submit_answers_a_failed_region_per_item(
+    stubs: Stubs, redis_client: redis.asyncio.Redis
+) -> None:
+    """Over gRPC: BatchSubmitTickets where one region's script fails answers that item
+    INTERNAL and stores and acknowledges the others."""
+    await _break_request_key(redis_client, "default", "bad", "rb")
+    reply = await stubs.tickets.BatchSubmitTickets(
+        pb.BatchSubmitTicketsRequest(
+            requests=[
+                pb.SubmitTicketRequest(ticket=ticket("N1"), request_id="rn1"),
+                pb.SubmitTicketRequest(
+                    ticket=ticket("B1", region="bad"), request_id="rb"
+                ),
+                pb.SubmitTicketRequest(
+                    ticket=ticket("S1", region="south"), request_id="rs1"
+                ),
+            ]
+        )
+    )
+    internal = grpc.StatusCode.INTERNAL.value[0]
+    assert [r.code for r in reply.results] == [0, internal, 0]
+    for tid in ("N1", "S1"):
+        got = await stubs.tickets.GetTicket(pb.GetTicketRequest(ticket_id=tid))
+        assert got.version == 1
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await stubs.tickets.GetTicket(pb.GetTicketRequest(ticket_id="B1"))
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
