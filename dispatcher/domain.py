@@ -56,6 +56,14 @@ class UnassignedReason(enum.StrEnum):
     PENALTY_CHEAPER = "PENALTY_CHEAPER"
 
 
+class MoveReason(enum.StrEnum):
+    """Why a solve moved an ASSIGNED ticket to another technician (NONE: not a move)."""
+
+    NONE = ""
+    GAIN = "GAIN"  # the move gains at least the policy's weights.move_min_gain
+    PREVIOUS_UNABLE = "PREVIOUS_UNABLE"  # the previous technician can no longer take it
+
+
 class ResolutionCode(enum.StrEnum):
     FIXED = "FIXED"
     NOT_FIXED = "NOT_FIXED"
@@ -138,6 +146,8 @@ class Assignment:
     total_cost: float = 0.0
     solve_id: str = ""
     assigned_at_ms: int = 0
+    move_reason: MoveReason = MoveReason.NONE
+    move_gain: float = 0.0  # GAIN: weight units gained by the move (>= move_min_gain)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dispatcher.domain import Assignment, CostTerm, Ticket, TicketStatus
+from dispatcher.domain import Assignment, CostTerm, MoveReason, Ticket, TicketStatus
 from dispatcher.domain import UnassignedReason as DomainReason
 from dispatcher.loop.problem import build_problem
 from dispatcher.loop.snapshot import views_from_snapshot
@@ -185,6 +185,7 @@ async def explain_ticket(
         )
         if alternatives:
             summary += f"; next best {alternatives[0].technician_id} at {alternatives[0].total_cost:.1f}"
+        summary += _moved(chosen)
     else:
         summary = (
             f"{ticket_id} unassigned: {ticket.unassigned_reason.value.lower() or 'not yet solved'}"
@@ -198,3 +199,12 @@ async def explain_ticket(
         unassigned_penalty=result.unassigned_penalty,
         summary=summary,
     )
+
+
+def _moved(a: Assignment) -> str:
+    """Why a solve moved the ticket to its technician, for the summary ('' if not moved)."""
+    if a.move_reason is MoveReason.GAIN:
+        return f"; moved here from another technician: gain {a.move_gain:.1f}"
+    if a.move_reason is MoveReason.PREVIOUS_UNABLE:
+        return "; moved here: its previous technician could no longer take it"
+    return ""

@@ -27,6 +27,7 @@ with a :class:`ScalingWarning` (:func:`to_scaled`).
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -228,13 +229,19 @@ class PairEval:
     shift_ok: BoolArray
     has_slot: BoolArray
     total: FloatArray  # sum of PAIR_TERMS (weight units)
+    churn_ok: BoolArray  # not a move below ``move_min_gain`` (see :func:`move_gain`)
 
     @property
-    def feasible(self) -> BoolArray:
-        """All hard constraints hold (skills, exclusion, shift, a free place)."""
+    def placeable(self) -> BoolArray:
+        """The technician could take the ticket (skills, exclusion, shift, a free place)."""
         return np.asarray(
             self.skill_ok & ~self.excluded & self.shift_ok & self.has_slot
         )
+
+    @property
+    def feasible(self) -> BoolArray:
+        """All hard constraints hold: placeable, and not a move below the threshold."""
+        return np.asarray(self.placeable & self.churn_ok)
 
 
 def evaluate_pairs(
@@ -298,5 +305,46 @@ def evaluate_pairs(
         shift_ok=np.asarray(shift_ok),
         has_slot=state.free_slots[tech] > 0,
         total=np.asarray(total, dtype=np.float64),
+        churn_ok=np.ones(tix.size, np.bool_),
     )
+    if weights.move_min_gain > 0:
+        gain = move_gain(problem, weights, state, tix, tech, allow_overtime, ev)
+        ev = dataclasses.replace(ev, churn_ok=~(gain < weights.move_min_gain))
     return ev, (terms if with_terms else {})
+
+
+def move_gain(
+    problem: Problem,
+    weights: CostWeights,
+    state: TechState,
+    tix: IntArray,
+    tech: IntArray,
+    allow_overtime: bool,
+    ev: PairEval | None = None,
+) -> FloatArray:
+    """What moving each ticket to ``tech`` gains, in weight units (the bounded-churn rule).
+
+    For an ASSIGNED (held, not pinned) ticket going to another technician: its placement
+    cost (the ``PAIR_TERMS`` but stability, priced right after the pinned queue as the
+    exact core prices it) with its current technician minus that with ``tech``. ``+inf``
+    when the current technician can no longer take it (unavailable, full, skills,
+    exclusion, shift): the move is forced. ``nan`` when the pair is not a move (a ticket
+    nobody holds, a pinned one, or its current technician). A move with a gain below
+    ``weights.move_min_gain`` is infeasible (:attr:`PairEval.churn_ok`).
+    """
+    t = problem.tickets
+    tix = np.asarray(tix, np.int64)
+    tech = np.asarray(tech, np.int64)
+    cur = t.current_technician[tix]
+    moving = np.flatnonzero((cur >= 0) & (cur != tech) & ~t.pinned[tix])
+    gain = np.full(tix.size, np.nan)
+    if moving.size == 0:
+        return gain
+    if ev is None:
+        ev, _ = evaluate_pairs(problem, weights, state, tix, tech, allow_overtime)
+    stay, _ = evaluate_pairs(
+        problem, weights, state, tix[moving], cur[moving], allow_overtime
+    )
+    new_cost = ev.total[moving] - weights.stability
+    gain[moving] = np.where(stay.placeable, stay.total - new_cost, np.inf)
+    return gain

@@ -116,9 +116,11 @@ def explain(
             if bad
         ]
         total = float(sum(tt.values()))
+        why = _why_not(total, bool(at_cap[i]), viol, chosen_total, pen)
+        if not viol and not ev.churn_ok[i]:
+            why = f"a move there gains less than move_min_gain ({w.move_min_gain:g})"
         return Option(
-            i, total, tt, not viol, bool(at_cap[i]), tuple(viol),
-            _why_not(total, bool(at_cap[i]), viol, chosen_total, pen),
+            i, total, tt, not viol, bool(at_cap[i]), tuple(viol), why,
         )  # fmt: skip
 
     ok = ev.skill_ok & ~ev.excluded & ev.shift_ok & available

@@ -125,6 +125,10 @@ class CostWeights:
     preference: float = 600.0  # bonus (subtracted) for a preferred technician
     tier: float = 0.5  # extra lateness weight per customer tier step
     stability: float = 900.0  # for moving an ASSIGNED ticket off its current technician
+    move_min_gain: float = 600.0
+    """Not a weight but a threshold in weight units (bounded churn): an ASSIGNED ticket
+    whose current technician can still take it moves to another only when its placement
+    there costs at least this much less (``solver.cost.move_gain``). 0 = no threshold."""
     unassigned: float = (
         7200.0  # penalty for leaving a P4 ticket unassigned; scaled by priority
     )

@@ -20,6 +20,7 @@ from dispatcher.domain import (
     Event,
     EventType,
     Location,
+    MoveReason,
     PriorityStats,
     RegionStats,
     Resolution,
@@ -189,6 +190,8 @@ def assignment_to_pb(a: Assignment) -> pb.Assignment:
         total_cost=a.total_cost,
         solve_id=a.solve_id,
         assigned_at_ms=a.assigned_at_ms,
+        move_reason=_enum_to_pb(pb.MoveReason, "MOVE_REASON_", a.move_reason),
+        move_gain=a.move_gain,
     )
 
 
@@ -204,6 +207,16 @@ def assignment_from_pb(msg: pb.Assignment) -> Assignment:
         total_cost=msg.total_cost,
         solve_id=msg.solve_id,
         assigned_at_ms=msg.assigned_at_ms,
+        move_reason=_enum_from_pb(
+            pb.MoveReason,
+            "MOVE_REASON_",
+            MoveReason,
+            msg.move_reason,
+            "assignment.move_reason",
+            required=False,
+        )
+        or MoveReason.NONE,
+        move_gain=msg.move_gain,
     )
 
 
@@ -507,6 +520,7 @@ _WEIGHT_FIELDS = (
     "preference",
     "tier",
     "stability",
+    "move_min_gain",
     "unassigned",
 )
 

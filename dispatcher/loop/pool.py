@@ -54,11 +54,14 @@ class SolveOutput:
     terms: dict[
         str, npt.NDArray[np.float64]
     ]  # term name -> (n,) values (0 when unassigned)
+    move_gain: npt.NDArray[
+        np.float64
+    ]  # (n,) ``solver.cost.move_gain`` of the placement
 
 
 def _solve_job(problem: Problem | ProblemParts, params: SolveParams) -> SolveOutput:
     """Runs in a worker process: solve, then the placement cost terms of each assigned row."""
-    from solver.cost import PAIR_TERMS, evaluate_pairs
+    from solver.cost import PAIR_TERMS, evaluate_pairs, move_gain
     from solver.solve import solve, tech_state
 
     if isinstance(problem, ProblemParts):
@@ -66,21 +69,27 @@ def _solve_job(problem: Problem | ProblemParts, params: SolveParams) -> SolveOut
     solution = solve(problem, params)
     n = problem.tickets.count
     terms = {name: np.zeros(n, dtype=np.float64) for name in PAIR_TERMS}
-    rows = np.flatnonzero(solution.technician != NO_TECHNICIAN)
+    gain = np.full(n, np.nan)
+    rows = np.flatnonzero(solution.technician != NO_TECHNICIAN).astype(np.int64)
     if rows.size:
         # Terms as the exact core priced the placement (right after the pinned queue).
-        _, pair_terms = evaluate_pairs(
+        state = tech_state(problem, params.weights)
+        techs = solution.technician[rows].astype(np.int64)
+        ev, pair_terms = evaluate_pairs(
             problem,
             params.weights,
-            tech_state(problem, params.weights),
-            rows.astype(np.int64),
-            solution.technician[rows].astype(np.int64),
+            state,
+            rows,
+            techs,
             params.allow_overtime,
             with_terms=True,
         )
         for name, values in pair_terms.items():
             terms[name][rows] = values
-    return SolveOutput(solution, terms)
+        gain[rows] = move_gain(
+            problem, params.weights, state, rows, techs, params.allow_overtime, ev
+        )
+    return SolveOutput(solution, terms, gain)
 
 
 @dataclass

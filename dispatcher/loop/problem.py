@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dispatcher.domain import Assignment, CostTerm
+from dispatcher.domain import Assignment, CostTerm, MoveReason
 from dispatcher.domain import UnassignedReason as DomainReason
 from dispatcher.store.state import Decision as StoreDecision
 from solver.model import NO_TECHNICIAN, Problem, Technicians, Tickets, UnassignedReason
@@ -276,7 +277,23 @@ def plan_decisions(
                     assigned_at_ms=prev.assigned_at_ms
                     if (prev and new == old)
                     else now_ms,
+                    **_move(old, new, float(output.move_gain[i]), prev),
                 ),
             )
         )
     return decisions
+
+
+def _move(old: str, new: str, gain: float, prev: Assignment | None) -> dict[str, Any]:
+    """The move fields of a placement: why it moved here (a move) or the previous ones
+    kept (the same technician: the reason of the move that brought it stays)."""
+    if not old:
+        return {}
+    if new == old:
+        if prev is None:
+            return {}
+        return {"move_reason": prev.move_reason, "move_gain": prev.move_gain}
+    if math.isinf(gain) or math.isnan(gain):
+        # nan: the solve saw no incumbent (e.g. the holder is gone from the snapshot)
+        return {"move_reason": MoveReason.PREVIOUS_UNABLE}
+    return {"move_reason": MoveReason.GAIN, "move_gain": gain}

@@ -38,6 +38,12 @@ class TicketStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TICKET_STATUS_RESOLVED: _ClassVar[TicketStatus]
     TICKET_STATUS_CANCELLED: _ClassVar[TicketStatus]
 
+class MoveReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MOVE_REASON_UNSPECIFIED: _ClassVar[MoveReason]
+    MOVE_REASON_GAIN: _ClassVar[MoveReason]
+    MOVE_REASON_PREVIOUS_UNABLE: _ClassVar[MoveReason]
+
 class ResolutionCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     RESOLUTION_CODE_UNSPECIFIED: _ClassVar[ResolutionCode]
@@ -112,6 +118,9 @@ TICKET_STATUS_ACCEPTED: TicketStatus
 TICKET_STATUS_IN_PROGRESS: TicketStatus
 TICKET_STATUS_RESOLVED: TicketStatus
 TICKET_STATUS_CANCELLED: TicketStatus
+MOVE_REASON_UNSPECIFIED: MoveReason
+MOVE_REASON_GAIN: MoveReason
+MOVE_REASON_PREVIOUS_UNABLE: MoveReason
 RESOLUTION_CODE_UNSPECIFIED: ResolutionCode
 RESOLUTION_CODE_FIXED: ResolutionCode
 RESOLUTION_CODE_NOT_FIXED: ResolutionCode
@@ -202,7 +211,7 @@ class SlaDue(_message.Message):
     def __init__(self, response_due_ms: _Optional[int] = ..., resolution_due_ms: _Optional[int] = ...) -> None: ...
 
 class Assignment(_message.Message):
-    __slots__ = ("technician_id", "position", "expected_arrival_ms", "expected_start_ms", "expected_finish_ms", "sla_predicted_met", "cost_terms", "total_cost", "solve_id", "assigned_at_ms")
+    __slots__ = ("technician_id", "position", "expected_arrival_ms", "expected_start_ms", "expected_finish_ms", "sla_predicted_met", "cost_terms", "total_cost", "solve_id", "assigned_at_ms", "move_reason", "move_gain")
     TECHNICIAN_ID_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_ARRIVAL_MS_FIELD_NUMBER: _ClassVar[int]
@@ -213,6 +222,8 @@ class Assignment(_message.Message):
     TOTAL_COST_FIELD_NUMBER: _ClassVar[int]
     SOLVE_ID_FIELD_NUMBER: _ClassVar[int]
     ASSIGNED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    MOVE_REASON_FIELD_NUMBER: _ClassVar[int]
+    MOVE_GAIN_FIELD_NUMBER: _ClassVar[int]
     technician_id: str
     position: int
     expected_arrival_ms: int
@@ -223,7 +234,9 @@ class Assignment(_message.Message):
     total_cost: float
     solve_id: str
     assigned_at_ms: int
-    def __init__(self, technician_id: _Optional[str] = ..., position: _Optional[int] = ..., expected_arrival_ms: _Optional[int] = ..., expected_start_ms: _Optional[int] = ..., expected_finish_ms: _Optional[int] = ..., sla_predicted_met: _Optional[bool] = ..., cost_terms: _Optional[_Iterable[_Union[CostTerm, _Mapping]]] = ..., total_cost: _Optional[float] = ..., solve_id: _Optional[str] = ..., assigned_at_ms: _Optional[int] = ...) -> None: ...
+    move_reason: MoveReason
+    move_gain: float
+    def __init__(self, technician_id: _Optional[str] = ..., position: _Optional[int] = ..., expected_arrival_ms: _Optional[int] = ..., expected_start_ms: _Optional[int] = ..., expected_finish_ms: _Optional[int] = ..., sla_predicted_met: _Optional[bool] = ..., cost_terms: _Optional[_Iterable[_Union[CostTerm, _Mapping]]] = ..., total_cost: _Optional[float] = ..., solve_id: _Optional[str] = ..., assigned_at_ms: _Optional[int] = ..., move_reason: _Optional[_Union[MoveReason, str]] = ..., move_gain: _Optional[float] = ...) -> None: ...
 
 class Resolution(_message.Message):
     __slots__ = ("code", "notes")
@@ -744,7 +757,7 @@ class GetQueueStatsResponse(_message.Message):
     def __init__(self, regions: _Optional[_Iterable[_Union[RegionQueueStats, _Mapping]]] = ..., computed_at_ms: _Optional[int] = ...) -> None: ...
 
 class CostWeights(_message.Message):
-    __slots__ = ("travel", "lateness", "waiting", "skill_surplus", "balance", "preference", "tier", "stability", "unassigned")
+    __slots__ = ("travel", "lateness", "waiting", "skill_surplus", "balance", "preference", "tier", "stability", "unassigned", "move_min_gain")
     TRAVEL_FIELD_NUMBER: _ClassVar[int]
     LATENESS_FIELD_NUMBER: _ClassVar[int]
     WAITING_FIELD_NUMBER: _ClassVar[int]
@@ -754,6 +767,7 @@ class CostWeights(_message.Message):
     TIER_FIELD_NUMBER: _ClassVar[int]
     STABILITY_FIELD_NUMBER: _ClassVar[int]
     UNASSIGNED_FIELD_NUMBER: _ClassVar[int]
+    MOVE_MIN_GAIN_FIELD_NUMBER: _ClassVar[int]
     travel: float
     lateness: float
     waiting: float
@@ -763,7 +777,8 @@ class CostWeights(_message.Message):
     tier: float
     stability: float
     unassigned: float
-    def __init__(self, travel: _Optional[float] = ..., lateness: _Optional[float] = ..., waiting: _Optional[float] = ..., skill_surplus: _Optional[float] = ..., balance: _Optional[float] = ..., preference: _Optional[float] = ..., tier: _Optional[float] = ..., stability: _Optional[float] = ..., unassigned: _Optional[float] = ...) -> None: ...
+    move_min_gain: float
+    def __init__(self, travel: _Optional[float] = ..., lateness: _Optional[float] = ..., waiting: _Optional[float] = ..., skill_surplus: _Optional[float] = ..., balance: _Optional[float] = ..., preference: _Optional[float] = ..., tier: _Optional[float] = ..., stability: _Optional[float] = ..., unassigned: _Optional[float] = ..., move_min_gain: _Optional[float] = ...) -> None: ...
 
 class SlaTarget(_message.Message):
     __slots__ = ("priority", "response_s", "resolution_s")

@@ -18,6 +18,7 @@ from dispatcher.domain import (
     Event,
     EventType,
     Location,
+    MoveReason,
     Resolution,
     ResolutionCode,
     Shift,
@@ -106,20 +107,21 @@ def ticket_body(
 
 
 def assignment_json(a: Assignment) -> str:
-    return _dumps(
-        {
-            "tech": a.technician_id,
-            "pos": a.position,
-            "arr": a.expected_arrival_ms,
-            "start": a.expected_start_ms,
-            "fin": a.expected_finish_ms,
-            "met": a.sla_predicted_met,
-            "terms": [[c.name, c.value] for c in a.cost_terms],
-            "cost": a.total_cost,
-            "sid": a.solve_id,
-            "at": a.assigned_at_ms,
-        }
-    )
+    body: dict[str, Any] = {
+        "tech": a.technician_id,
+        "pos": a.position,
+        "arr": a.expected_arrival_ms,
+        "start": a.expected_start_ms,
+        "fin": a.expected_finish_ms,
+        "met": a.sla_predicted_met,
+        "terms": [[c.name, c.value] for c in a.cost_terms],
+        "cost": a.total_cost,
+        "sid": a.solve_id,
+        "at": a.assigned_at_ms,
+    }
+    if a.move_reason:
+        body["mv"] = [a.move_reason.value, a.move_gain]
+    return _dumps(body)
 
 
 def assignment_from_json(text: str) -> Assignment | None:
@@ -137,6 +139,8 @@ def assignment_from_json(text: str) -> Assignment | None:
         total_cost=float(d.get("cost", 0.0)),
         solve_id=str(d.get("sid", "")),
         assigned_at_ms=int(d.get("at", 0)),
+        move_reason=MoveReason(d["mv"][0]) if "mv" in d else MoveReason.NONE,
+        move_gain=float(d["mv"][1]) if "mv" in d else 0.0,
     )
 
 

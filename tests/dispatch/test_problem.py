@@ -119,7 +119,7 @@ def test_only_changed_holders_become_decisions() -> None:
     )
     terms = {"travel": np.array([0.0, 0.0, 12.5, 0.0, 0.0])}
     decisions = plan_decisions(
-        SolveOutput(solution, terms), maps, rows, tickets, 7, "s1"
+        SolveOutput(solution, terms, np.full(5, np.nan)), maps, rows, tickets, 7, "s1"
     )
     # T1 pinned, T2 unchanged, T5 same reason: nothing; T3 assigned; T4 loses its holder
     assert [(d.ticket_id, d.technician_id) for d in decisions] == [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from dispatcher.api import convert
@@ -11,6 +13,7 @@ from dispatcher.domain import (
     Event,
     EventType,
     Location,
+    MoveReason,
     PriorityStats,
     RegionStats,
     Resolution,
@@ -25,6 +28,7 @@ from dispatcher.domain import (
 )
 from dispatcher.errors import InvalidArgument
 from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.store.codec import assignment_from_json, assignment_json
 from solver.policy import Policy
 
 ASSIGNMENT = Assignment(
@@ -109,10 +113,13 @@ def test_ticket_output_fields_to_pb() -> None:
 
 
 def test_assignment_round_trip() -> None:
-    """Assignment pair round-trips."""
-    assert (
-        convert.assignment_from_pb(convert.assignment_to_pb(ASSIGNMENT)) == ASSIGNMENT
-    )
+    """Assignment pair round-trips, with and without a move reason; so does its JSON."""
+    moved = replace(ASSIGNMENT, move_reason=MoveReason.GAIN, move_gain=812.5)
+    forced = replace(ASSIGNMENT, move_reason=MoveReason.PREVIOUS_UNABLE)
+    for a in (ASSIGNMENT, moved, forced):
+        assert convert.assignment_from_pb(convert.assignment_to_pb(a)) == a
+        assert assignment_from_json(assignment_json(a)) == a
+    assert convert.assignment_to_pb(moved).move_reason == pb.MOVE_REASON_GAIN
 
 
 def test_technician_round_trip() -> None:

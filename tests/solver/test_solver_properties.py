@@ -26,7 +26,7 @@ def _brute_force(problem: Problem, params: SolveParams, check_shift: bool) -> fl
     rows = np.repeat(np.arange(n), m)
     cols = np.tile(np.arange(m), n)
     ev, _ = evaluate_pairs(problem, w, state, rows, cols, allow_overtime=True)
-    skill_ok = ev.skill_ok & ~ev.excluded & ev.has_slot
+    skill_ok = ev.skill_ok & ~ev.excluded & ev.has_slot & ev.churn_ok
     cost = np.where(skill_ok, ev.total, np.inf).reshape(n, m)
     pen = drop_penalty(problem, w)
     best = np.inf
