@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from solver.geo import next_location
 from solver.model import NO_TECHNICIAN, Problem, Technicians, Tickets
 
 if TYPE_CHECKING:
@@ -340,8 +341,9 @@ class Engine:
             self.km[j] += km
             self.busy_travel_s[j] += tt
             self.current[j] = i
-            self.lat[j] = s.lat_deg[i]
-            self.lon[j] = s.lon_deg[i]
+            self.lat[j], self.lon[j] = next_location(
+                self.lat[j], self.lon[j], s.lat_deg[i], s.lon_deg[i]
+            )
             self.free_est_s[j] = self.now + tt + float(s.duration_est_s[i])
             self.q.push(self.now + tt, TRAVEL_DONE, j, i)
             return

@@ -36,7 +36,7 @@ import numpy as np
 from solver.candidates import Candidates
 from solver.cost import TechState, in_pairs
 from solver.finalize import finalize
-from solver.geo import travel_time_s
+from solver.geo import next_location, travel_time_s
 from solver.greedy_reasons import greedy_reasons
 from solver.model import NO_TECHNICIAN, Problem, Solution, SolveParams, SolveStatus
 from solver.solve import tech_state
@@ -83,8 +83,10 @@ class _Tails:
         return tt, start + t.duration_s[rows]
 
     def place(self, problem: Problem, row: int, tech: int, finish_s: float) -> None:
-        self.lat[tech] = problem.tickets.lat_deg[row]
-        self.lon[tech] = problem.tickets.lon_deg[row]
+        t = problem.tickets
+        self.lat[tech], self.lon[tech] = next_location(
+            self.lat[tech], self.lon[tech], t.lat_deg[row], t.lon_deg[row]
+        )
         self.ready[tech] = finish_s
         self.left[tech] -= 1
         self.queued[tech] += 1
@@ -116,7 +118,9 @@ def _keep(
             ok &= fin <= k.shift_end_s[js]
         tech_of[rows[ok]] = js[ok]
         rs, jj, ff = rows[ok], js[ok], fin[ok]
-        tails.lat[jj], tails.lon[jj] = t.lat_deg[rs], t.lon_deg[rs]
+        tails.lat[jj], tails.lon[jj] = next_location(
+            tails.lat[jj], tails.lon[jj], t.lat_deg[rs], t.lon_deg[rs]
+        )
         tails.ready[jj] = ff
         tails.left[jj] -= 1
         tails.queued[jj] += 1

@@ -137,7 +137,10 @@ def _blocks(
     pts = points[pad].reshape(nb, size, 3)
     centre = pts.mean(axis=1)
     radius = np.linalg.norm(pts - centre[:, None, :], axis=2).max(axis=1)
-    return order, centre, radius
+    # a point without location (the zero vector, solver.geo) is 0 away from everything:
+    # its block's bound must not count any distance
+    nowhere = np.any(np.all(pts == 0.0, axis=2), axis=1)
+    return order, centre, np.where(nowhere, np.inf, radius)
 
 
 def _per_block(values: FloatArray, size: int, how: str) -> FloatArray:
@@ -259,7 +262,10 @@ def negative_pairs(
             cols = (near[:, None] * TECH_BLOCK + np.arange(TECH_BLOCK)).ravel()
             cols = cols[cols < ne]
             br = rows[sl]
-            chord = np.sqrt(
+            located = np.any(tvec[br] != 0.0, axis=1)[:, None] & np.any(
+                kvec[elig[cols]] != 0.0, axis=1
+            )
+            chord = located * np.sqrt(
                 np.maximum(2.0 - 2.0 * (tvec[br] @ kvec[elig[cols]].T), 0.0)
             )
             ec = elig[cols]

@@ -64,7 +64,9 @@ class Tickets:
     their technician's ``free_at_s`` and location.
     """
 
-    lat_deg: FloatArray  # (n,)
+    lat_deg: (
+        FloatArray  # (n,) NaN with lon_deg NaN: no location (remote work, travel 0)
+    )
     lon_deg: FloatArray  # (n,)
     priority: IntArray  # (n,) 1 = P1 (highest) .. 4 = P4
     skill_levels: IntArray  # (n, n_skills) minimum level required, 0 = not required
@@ -93,7 +95,9 @@ class Tickets:
 class Technicians:
     """Technicians of one region, one row each (m rows, m may be 0)."""
 
-    lat_deg: FloatArray  # (m,) current location (after current work, if any)
+    lat_deg: (
+        FloatArray  # (m,) current location (after current work, if any); NaN = none
+    )
     lon_deg: FloatArray  # (m,)
     skill_levels: IntArray  # (m, n_skills) level held, 0 = skill not held
     capacity: (

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from solver.constants import EXACT_SEQUENCE_MAX
-from solver.geo import travel_time_s
+from solver.geo import next_location, travel_time_s
 
 if TYPE_CHECKING:
     from solver.model import Problem
@@ -86,7 +86,8 @@ def _simulate(
             st,
             fin,
         )
-        now, lat, lon = fin, t.lat_deg[tk], t.lon_deg[tk]
+        now = fin
+        lat, lon = next_location(lat, lon, t.lat_deg[tk], t.lon_deg[tk])
     return overrun, late, travel, tt_all, arr_all, st_all, fin_all
 
 

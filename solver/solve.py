@@ -11,6 +11,7 @@ from solver.candidates import build_candidates
 from solver.core import Core, run_core
 from solver.cost import TechState, lateness_weight
 from solver.finalize import finalize
+from solver.geo import next_location
 from solver.model import NO_TECHNICIAN, CostWeights, Problem, Solution, SolveParams
 from solver.sequence import sequence_queues
 
@@ -49,7 +50,9 @@ def tech_state(problem: Problem, weights: CostWeights) -> TechState:
         )
         last = sch.position == load[t.current_technician[pinned]] - 1
         who = t.current_technician[pinned[last]]
-        lat[who], lon[who] = t.lat_deg[pinned[last]], t.lon_deg[pinned[last]]
+        lat[who], lon[who] = next_location(
+            lat[who], lon[who], t.lat_deg[pinned[last]], t.lon_deg[pinned[last]]
+        )
         ready[who] = sch.finish_s[last]
     free = np.where(k.available, np.maximum(k.capacity - load, 0), 0).astype(np.int64)
     return TechState(lat, lon, ready, load, free)

@@ -44,6 +44,27 @@ def _finite(name: str, a: npt.NDArray[np.generic]) -> None:
         raise ValueError(f"{name}: must be finite (no NaN or inf)")
 
 
+def _location(prefix: str, lat: object, lon: object, n: int | None) -> int:
+    """Coordinates in range; NaN in both = no location (``solver.geo``). Returns the count."""
+    la = _arr(f"{prefix}.lat_deg", lat, "fiu", (n,))
+    lo = _arr(f"{prefix}.lon_deg", lon, "fiu", (la.shape[0],))
+    none_lat, none_lon = np.isnan(la), np.isnan(lo)
+    for name, a, b in (
+        ("lat_deg", none_lat, none_lon),
+        ("lon_deg", none_lon, none_lat),
+    ):
+        if np.any(a & ~b):
+            raise ValueError(
+                f"{prefix}.{name}: must be finite (NaN in both lat_deg and lon_deg = no"
+                " location)"
+            )
+    _finite(f"{prefix}.lat_deg", la[~none_lat])
+    _finite(f"{prefix}.lon_deg", lo[~none_lon])
+    _range(f"{prefix}.lat_deg", la[~none_lat], -90.0, 90.0)
+    _range(f"{prefix}.lon_deg", lo[~none_lon], -180.0, 180.0)
+    return int(la.shape[0])
+
+
 def _range(name: str, a: npt.NDArray[np.generic], lo: float, hi: float) -> None:
     if a.size and (np.min(a) < lo or np.max(a) > hi):
         raise ValueError(f"{name}: values must lie in [{lo}, {hi}]")
@@ -53,15 +74,12 @@ def validate_tickets(
     t: Tickets, n_technicians: int, n_skills: int | None = None
 ) -> None:
     """Check a :class:`~solver.model.Tickets` block; raise ``ValueError`` naming the field."""
-    lat = _arr("tickets.lat_deg", t.lat_deg, "fiu", (None,))
-    n = lat.shape[0]
+    n = _location("tickets", t.lat_deg, t.lon_deg, None)
     real, ints = "fiu", "iu"
-    for name in ("lat_deg", "lon_deg", "duration_s", "created_s"):
+    for name in ("duration_s", "created_s"):
         _finite(
             f"tickets.{name}", _arr(f"tickets.{name}", getattr(t, name), real, (n,))
         )
-    _range("tickets.lat_deg", lat, -90.0, 90.0)
-    _range("tickets.lon_deg", t.lon_deg, -180.0, 180.0)
     _range("tickets.duration_s", t.duration_s, 0.0, math.inf)
     for name in ("response_due_s", "resolution_due_s", "window_end_s"):
         _no_nan(
@@ -93,15 +111,12 @@ def validate_tickets(
 
 def validate_technicians(t: Technicians, n_skills: int | None = None) -> None:
     """Check a :class:`~solver.model.Technicians` block; raise ``ValueError`` naming the field."""
-    lat = _arr("technicians.lat_deg", t.lat_deg, "fiu", (None,))
-    m = lat.shape[0]
-    for name in ("lat_deg", "lon_deg", "free_at_s", "speed_kmh"):
+    m = _location("technicians", t.lat_deg, t.lon_deg, None)
+    for name in ("free_at_s", "speed_kmh"):
         _finite(
             f"technicians.{name}",
             _arr(f"technicians.{name}", getattr(t, name), "fiu", (m,)),
         )
-    _range("technicians.lat_deg", lat, -90.0, 90.0)
-    _range("technicians.lon_deg", t.lon_deg, -180.0, 180.0)
     if m and float(np.min(t.speed_kmh)) <= 0:
         raise ValueError("technicians.speed_kmh: must be > 0")
     _no_nan(
