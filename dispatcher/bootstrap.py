@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dispatcher.api.auth import Authenticator
-from dispatcher.api.base import Admission
+from dispatcher.api.call_observer import Admission
 from dispatcher.handlers import Handlers
 from dispatcher.loop.pool import SolverPool
 from dispatcher.loop.solve_loop import SolveLoop

@@ -1,6 +1,7 @@
-"""What every dispatch.v1 servicer shares: ``ServicerBase.call`` (admission: bounded in-flight
-calls, else RESOURCE_EXHAUSTED; authentication: metadata -> principal; the client's deadline;
-domain errors -> status codes by ``ERROR_CODES``), with the process's ``Services``.
+"""What every dispatch.v1 servicer shares: ``ServicerBase.call`` (authentication: metadata
+-> principal; the call's deadline; domain errors -> status codes by ``ERROR_CODES``), with the
+process's ``Services``. Admission (bounded in-flight calls, else RESOURCE_EXHAUSTED) happens
+before, in ``call_observer``.
 """
 
 from __future__ import annotations
@@ -115,14 +116,6 @@ def check_finite_request(request: Message, prefix: str = "") -> None:
         raise InvalidArgument(field, "must be a finite number (not NaN or infinite)")
 
 
-class Admission:
-    """Counts unary calls in flight; sheds the ones above ``limit``."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.in_flight = 0
-
-
 def auth_gate(authenticator: Authenticator, metrics: DispatchMetrics) -> AuthGate:
     """Refuses dispatch.v1 calls without a valid credential early (before a client stream
     is read); servicers still resolve the principal themselves."""
@@ -141,7 +134,6 @@ class ServicerBase:
         self.services = services
         self.h = services.handlers
         self.auth = services.authenticator
-        self.admission = services.admission
 
     def _principal(self, context: grpc.aio.ServicerContext) -> Principal:
         return self.auth.authenticate(context.invocation_metadata())
@@ -177,25 +169,18 @@ class ServicerBase:
         context: grpc.aio.ServicerContext,
         request: Message | None,
         *,
-        admit: bool = True,
+        unary: bool = True,
     ) -> AsyncIterator[Principal]:
-        """Admission, authentication, deadline and error mapping around one call's body;
+        """Authentication, deadline (``unary`` calls only) and error mapping around one
+        call's body (admission happened before: ``call_observer.Admission``);
         ``request`` is refused when it holds a non-finite number (required, so no servicer
         forgets it: None only for a client stream, whose messages the servicer checks one
         by one)."""
-        admitted = False
         try:
-            if admit:
-                if self.admission.in_flight >= self.admission.limit:
-                    raise Overloaded(
-                        f"server busy ({self.admission.limit} calls in flight); retry with backoff"
-                    )
-                self.admission.in_flight += 1
-                admitted = True
             principal = self._principal(context)
             if request is not None:
                 check_finite_request(request)
-            remaining = context.time_remaining() if admit else None
+            remaining = context.time_remaining() if unary else None
             if remaining is None:
                 yield principal
             elif remaining <= 0:
@@ -210,6 +195,3 @@ class ServicerBase:
             RedisClusterException,
         ) as exc:
             await self._abort(context, exc)
-        finally:
-            if admitted:
-                self.admission.in_flight -= 1

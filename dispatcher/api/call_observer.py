@@ -64,6 +64,26 @@ _HANDLER_FACTORIES: tuple[tuple[str, Callable[..., grpc.RpcMethodHandler]], ...]
 """The four handler kinds of a ``grpc.RpcMethodHandler`` and the factory for each."""
 
 
+ADMITTED_PACKAGE = "dispatch."
+"""Unary methods of this package are admitted (``Admission``); health and reflection are not."""
+
+
+class Admission:
+    """Counts the unary dispatch calls in flight; ``CallObserver`` refuses the ones above
+    ``limit`` with RESOURCE_EXHAUSTED before the servicer does any work (no Redis)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+
+    @property
+    def full(self) -> bool:
+        return self.in_flight >= self.limit
+
+    def refusal(self) -> str:
+        return f"server busy ({self.limit} calls in flight); retry with backoff"
+
+
 class CallObserver:
     """Sets ``request_id_var`` and echoes it as trailing metadata; records latency and code;
     refuses a call without a valid credential (``AuthGate``) before the handler runs (so a
@@ -75,9 +95,15 @@ class CallObserver:
     replaces it (include ``("x-request-id", request_id_var.get())`` to keep it).
     """
 
-    def __init__(self, metrics: DispatchMetrics, auth: AuthGate | None = None) -> None:
+    def __init__(
+        self,
+        metrics: DispatchMetrics,
+        auth: AuthGate | None = None,
+        admission: Admission | None = None,
+    ) -> None:
         self._metrics = metrics
         self._auth = auth
+        self._admission = admission
         # (method, code) -> its child of dispatch_rpc_duration_seconds
         self._durations: dict[tuple[str, str], Any] = {}
 
@@ -88,12 +114,42 @@ class CallObserver:
         for kind, make_handler in _HANDLER_FACTORIES:
             behavior = getattr(handler, kind)
             if behavior is not None:
+                if (
+                    kind == "unary_unary"
+                    and self._admission is not None
+                    and method.startswith(ADMITTED_PACKAGE)
+                ):
+                    behavior = self._admitted(behavior, method, self._admission)
                 return make_handler(
                     self._wrap(behavior, method),
                     request_deserializer=handler.request_deserializer,
                     response_serializer=handler.response_serializer,
                 )
         return handler  # pragma: no cover - every handler has one of the four
+
+    def _admitted(
+        self, behavior: Callable[..., Awaitable[Any]], method: str, admission: Admission
+    ) -> Callable[..., Awaitable[Any]]:
+        """``behavior`` behind ``admission``: when it is full the call is refused at once,
+        without work (counted in the RPC metrics as RESOURCE_EXHAUSTED and in
+        ``dispatch_rejected_requests_total{reason="overload"}``)."""
+        rejected = self._metrics.rejected_requests_total.labels(reason="overload")
+
+        async def admitted(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> Any:
+            if admission.full:
+                rejected.inc()
+                await context.abort(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED, admission.refusal()
+                )
+            admission.in_flight += 1
+            try:
+                return await behavior(request, context)
+            finally:
+                admission.in_flight -= 1
+
+        return admitted
 
     def _wrap(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
         """A handler of the same kind as ``behavior`` that records the call around it."""

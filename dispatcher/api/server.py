@@ -52,6 +52,10 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
+MAX_PENDING_CALLS = 20_000
+"""Calls gRPC may hold before the event loop takes them (see ``create_server``)."""
+
+
 async def create_server(
     ctx: AppContext, services: Services, address: str
 ) -> tuple[grpc.aio.Server, int]:
@@ -73,6 +77,12 @@ async def create_server(
         ("grpc.so_reuseport", 0),
         ("grpc.max_receive_message_length", max_bytes),
         ("grpc.max_send_message_length", max_bytes),
+        # gRPC holds calls that arrive faster than the event loop takes them; above its
+        # default soft limit (1,000) it cancels some at random (the client sees CANCELLED,
+        # nothing is counted). Up to this many reach admission instead, which refuses the
+        # excess RESOURCE_EXHAUSTED, counted (dispatch_rejected_requests_total).
+        ("grpc.server.max_pending_requests", MAX_PENDING_CALLS),
+        ("grpc.server.max_pending_requests_hard_limit", MAX_PENDING_CALLS),
     ]
     server = grpc.aio.server(options=options)
     try:
@@ -80,7 +90,9 @@ async def create_server(
         port = _bind(server, address, ctx.settings)
         # every handler is wrapped when registered: request id, metrics, credential check
         gate = auth_gate(services.authenticator, ctx.metrics)
-        observed = ObservedServer(server, CallObserver(ctx.metrics, gate))
+        observed = ObservedServer(
+            server, CallObserver(ctx.metrics, gate, services.admission)
+        )
         names = add_services(observed, ctx, services)
         health = DrainingHealthServicer(ctx.shutdown_event)
         health_pb2_grpc.add_HealthServicer_to_server(health, observed)

@@ -57,7 +57,7 @@ class EventService(ServicerBase, pb_grpc.EventServiceServicer):
     async def WatchEvents(
         self, request: pb.WatchEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchEventsResponse]:
-        async with self.call(context, request, admit=False) as principal:
+        async with self.call(context, request, unary=False) as principal:
             for i, r in enumerate(request.regions):
                 check_name(f"regions[{i}]", r)
             for r in request.after_event_ids:

@@ -83,7 +83,7 @@ class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
         request_iterator: AsyncIterator[pb.ReportLocationRequest],
         context: grpc.aio.ServicerContext,
     ) -> pb.StreamLocationsResponse:
-        async with self.call(context, None, admit=False) as principal:
+        async with self.call(context, None, unary=False) as principal:
             received = applied = 0
             chunk: list[Any] = []
 
