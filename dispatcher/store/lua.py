@@ -385,45 +385,97 @@ while changed do
     end
   end
 end
-for _, d in ipairs(D) do
+-- apply one accepted decision: its writes and its event
+local function apply(d)
   local key = P .. 'ticket:' .. d.tid
   local nv = d.tver
+  if d.tech ~= '' and d.tech == d.old then
+    redis.call('HSET', key, 'asg', d.asg)
+    redis.call('ZADD', P .. 'techq:' .. d.tech, d.pos, d.tid)
+    d.code = 'UNCHANGED'
+  elseif d.tech ~= '' then
+    nv = nv + 1
+    if d.old ~= '' then redis.call('ZREM', P .. 'techq:' .. d.old, d.tid) end
+    redis.call('ZADD', P .. 'techq:' .. d.tech, d.pos, d.tid)
+    redis.call('HSET', key, 'status', 'ASSIGNED', 'tech', d.tech, 'asg', d.asg, 'ureason', '',
+      'version', nv, 'updated', NOW)
+    move(d.tid, d.prio, d.created, d.due, d.st, 'ASSIGNED')
+    if d.old == '' then d.code = 'ASSIGNED' else d.code = 'REASSIGNED' end
+    emit({'type', 'TICKET_' .. d.code, 'tk', d.tid, 'tc', d.tech, 'ptc', d.old,
+      'st', 'ASSIGNED', 'v', nv, 'p', d.prio, 'asg', d.asg, 'sid', sid})
+    if d.via_queue then d.code = 'REASSIGNED' end
+  elseif d.st == 'ASSIGNED' then
+    nv = nv + 1
+    redis.call('ZREM', P .. 'techq:' .. d.old, d.tid)
+    redis.call('HSET', key, 'status', 'QUEUED', 'tech', '', 'asg', '', 'ureason', d.reason,
+      'version', nv, 'updated', NOW)
+    move(d.tid, d.prio, d.created, d.due, 'ASSIGNED', 'QUEUED')
+    d.code = 'UNASSIGNED'
+    emit({'type', 'TICKET_UNASSIGNED', 'tk', d.tid, 'ptc', d.old, 'st', 'QUEUED', 'v', nv,
+      'p', d.prio, 'ur', d.reason, 'sid', sid})
+  elseif d.ureason ~= d.reason then
+    nv = nv + 1
+    redis.call('HSET', key, 'ureason', d.reason, 'version', nv, 'updated', NOW)
+    d.code = 'UNASSIGNABLE'
+    emit({'type', 'TICKET_UNASSIGNABLE', 'tk', d.tid, 'st', 'QUEUED', 'v', nv, 'p', d.prio,
+      'ur', d.reason, 'sid', sid})
+  else
+    d.code = 'UNCHANGED'
+  end
+  d.tver = nv
+end
+-- a move out of a ring of full technicians goes through QUEUED first: UNASSIGNED now (its
+-- place is free for the ring's next arrival), ASSIGNED when its target has room
+local function requeue(d)
+  local nv = d.tver + 1
+  redis.call('ZREM', P .. 'techq:' .. d.old, d.tid)
+  redis.call('HSET', P .. 'ticket:' .. d.tid, 'status', 'QUEUED', 'tech', '', 'asg', '',
+    'version', nv, 'updated', NOW)
+  move(d.tid, d.prio, d.created, d.due, 'ASSIGNED', 'QUEUED')
+  emit({'type', 'TICKET_UNASSIGNED', 'tk', d.tid, 'ptc', d.old, 'st', 'QUEUED', 'v', nv,
+    'p', d.prio, 'ur', 'CAPACITY', 'sid', sid,
+    'r', 'on its way to ' .. d.tech .. ', full until a move of this solve'})
+  d.tver, d.old, d.st, d.via_queue = nv, '', 'QUEUED', true
+end
+-- Event order: replayed in stream order, the events never show a technician over capacity
+-- (the state a consumer rebuilds is one a single step could have left). Decisions that take
+-- no place (unassign, reason, refresh) go first; then each arrival as soon as its
+-- technician has room (a reassignment frees its old place as it goes); when every arrival
+-- left waits for a full technician, the moves form a ring (e.g. a swap), broken by sending
+-- one of them through QUEUED. The queues written so far are the state the events show.
+local pending = {}
+for _, d in ipairs(D) do
   if d.code == 'OK' then
-    if d.tech ~= '' and d.tech == d.old then
-      redis.call('HSET', key, 'asg', d.asg)
-      redis.call('ZADD', P .. 'techq:' .. d.tech, d.pos, d.tid)
-      d.code = 'UNCHANGED'
-    elseif d.tech ~= '' then
-      nv = nv + 1
-      if d.old ~= '' then redis.call('ZREM', P .. 'techq:' .. d.old, d.tid) end
-      redis.call('ZADD', P .. 'techq:' .. d.tech, d.pos, d.tid)
-      redis.call('HSET', key, 'status', 'ASSIGNED', 'tech', d.tech, 'asg', d.asg, 'ureason', '',
-        'version', nv, 'updated', NOW)
-      move(d.tid, d.prio, d.created, d.due, d.st, 'ASSIGNED')
-      if d.old == '' then d.code = 'ASSIGNED' else d.code = 'REASSIGNED' end
-      emit({'type', 'TICKET_' .. d.code, 'tk', d.tid, 'tc', d.tech, 'ptc', d.old,
-        'st', 'ASSIGNED', 'v', nv, 'p', d.prio, 'asg', d.asg, 'sid', sid})
-    elseif d.st == 'ASSIGNED' then
-      nv = nv + 1
-      redis.call('ZREM', P .. 'techq:' .. d.old, d.tid)
-      redis.call('HSET', key, 'status', 'QUEUED', 'tech', '', 'asg', '', 'ureason', d.reason,
-        'version', nv, 'updated', NOW)
-      move(d.tid, d.prio, d.created, d.due, 'ASSIGNED', 'QUEUED')
-      d.code = 'UNASSIGNED'
-      emit({'type', 'TICKET_UNASSIGNED', 'tk', d.tid, 'ptc', d.old, 'st', 'QUEUED', 'v', nv,
-        'p', d.prio, 'ur', d.reason, 'sid', sid})
-    elseif d.ureason ~= d.reason then
-      nv = nv + 1
-      redis.call('HSET', key, 'ureason', d.reason, 'version', nv, 'updated', NOW)
-      d.code = 'UNASSIGNABLE'
-      emit({'type', 'TICKET_UNASSIGNABLE', 'tk', d.tid, 'st', 'QUEUED', 'v', nv, 'p', d.prio,
-        'ur', d.reason, 'sid', sid})
+    if d.tech ~= '' and d.tech ~= d.old then pending[#pending + 1] = d else apply(d) end
+  end
+end
+while #pending > 0 do
+  local waiting = {}
+  for _, d in ipairs(pending) do
+    if redis.call('ZCARD', P .. 'techq:' .. d.tech) < cap[d.tech] then
+      apply(d)
     else
-      d.code = 'UNCHANGED'
+      waiting[#waiting + 1] = d
     end
   end
+  if #waiting == #pending then
+    local ring = nil
+    for _, d in ipairs(waiting) do
+      if d.old ~= '' and ring == nil then ring = d end
+    end
+    if ring then
+      requeue(ring)
+    else
+      -- unreachable while every queue is within capacity (the check above); never loop
+      for _, d in ipairs(waiting) do apply(d) end
+      waiting = {}
+    end
+  end
+  pending = waiting
+end
+for _, d in ipairs(D) do
   out[#out + 1] = d.code
-  out[#out + 1] = nv
+  out[#out + 1] = d.tver
 end
 return out
 """

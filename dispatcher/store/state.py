@@ -193,7 +193,10 @@ class RedisStateStore(TicketStore, TechnicianStore):
         Nothing is applied when ``lease_token`` is not the region's current lease value
         (every outcome LEASE). Capacity and "one technician per ticket" are enforced here,
         whatever the decisions say. One event per changed ticket (ASSIGNED, REASSIGNED,
-        UNASSIGNED, UNASSIGNABLE), in the same atomic step.
+        UNASSIGNED, UNASSIGNABLE), in the same atomic step, ordered so that a consumer
+        replaying them never sees a technician over capacity; a REASSIGNED in a ring of
+        moves between full technicians (a swap) becomes UNASSIGNED then ASSIGNED (two
+        events, two versions; its outcome still says REASSIGNED).
         """
         if not decisions:
             return CommitResult(())
