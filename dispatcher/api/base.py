@@ -181,6 +181,8 @@ class ServicerBase:
             if request is not None:
                 check_finite_request(request)
             remaining = context.time_remaining() if unary else None
+            if unary and remaining is None:  # no client deadline: the server's default
+                remaining = self.ctx.settings.default_deadline_s
             if remaining is None:
                 yield principal
             elif remaining <= 0:

@@ -399,6 +399,15 @@ class Settings:
             metavar="N",
         ),
     )
+    default_deadline_s: float = field(
+        default=8.0,
+        metadata=_meta(
+            _positive_float,
+            "deadline of a unary call whose client set none (then DEADLINE_EXCEEDED); "
+            "above redis_timeout_s so one Redis timeout is answered UNAVAILABLE first",
+            metavar="SECONDS",
+        ),
+    )
     metrics_max_regions: int = field(
         default=200,
         metadata=_meta(
