@@ -61,7 +61,7 @@ def test_sigterm_stops_every_node() -> None:
         ports = [int(a.rsplit(":", 1)[1]) for a in urlsplit(url).netloc.split(",")]
         assert len(ports) == 6
         for port in ports:
-            with redis.Redis(port=port) as client:
+            with redis.Redis(host="127.0.0.1", port=port) as client:
                 assert client.ping()
         nodes = _children(process.pid)
         assert len(nodes) == 6, nodes
@@ -74,7 +74,7 @@ def test_sigterm_stops_every_node() -> None:
         assert not [pid for pid in nodes if _alive(pid)]
         for port in ports:
             with (
-                redis.Redis(port=port, socket_connect_timeout=1) as client,
+                redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1) as client,
                 pytest.raises(redis.ConnectionError),
             ):
                 client.ping()
