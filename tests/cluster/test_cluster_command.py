@@ -74,7 +74,9 @@ def test_sigterm_stops_every_node() -> None:
         assert not [pid for pid in nodes if _alive(pid)]
         for port in ports:
             with (
-                redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1) as client,
+                redis.Redis(
+                    host="127.0.0.1", port=port, socket_connect_timeout=1
+                ) as client,
                 pytest.raises(redis.ConnectionError),
             ):
                 client.ping()
