@@ -48,3 +48,22 @@ async def test_a_call_without_deadline_gets_the_server_default(
         await redis_client.execute_command("CLIENT", "UNPAUSE")
     assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, err.value
     assert DEFAULT_DEADLINE_S <= elapsed < DEFAULT_DEADLINE_S + 1.0
+
+
+async def test_a_read_without_deadline_gets_the_server_default(
+    stubs: Stubs, redis_client: redis.asyncio.Redis
+) -> None:
+    """The same for a read waiting on its own Redis command (every command paused)."""
+    await stubs.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(ticket=ticket("R1"), request_id="r1")
+    )
+    await redis_client.execute_command("CLIENT", "PAUSE", "4000", "ALL")
+    try:
+        start = time.monotonic()
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stubs.tickets.GetTicket(pb.GetTicketRequest(ticket_id="R1"))
+        elapsed = time.monotonic() - start
+    finally:
+        await redis_client.execute_command("CLIENT", "UNPAUSE")
+    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, err.value
+    assert DEFAULT_DEADLINE_S <= elapsed < DEFAULT_DEADLINE_S + 1.0

@@ -103,3 +103,30 @@ async def test_burst_is_refused_resource_exhausted_counted_and_without_redis_wor
         == BURST
     )
     assert _redis_round_trips(registry) == before
+
+
+async def test_a_call_the_client_cancels_is_counted_cancelled(
+    grpc_server: Any, grpc_channel: grpc.aio.Channel, redis_client: Any
+) -> None:
+    """A submit the client gives up on while it waits for Redis (writes paused) is counted
+    CANCELLED in the RPC metrics, and leaves the in-flight count as it was."""
+    registry = grpc_server.ctx.registry
+    admission = grpc_server.services.admission
+    stub = pb_grpc.TicketServiceStub(grpc_channel)
+    await redis_client.execute_command("CLIENT", "PAUSE", "3000", "WRITE")
+    try:
+        call = stub.SubmitTicket(
+            pb.SubmitTicketRequest(ticket=ticket("C1"), request_id="c1")
+        )
+        await asyncio.sleep(0.3)
+        assert admission.in_flight == 1
+        call.cancel()
+        async with asyncio.timeout(2):
+            while admission.in_flight:
+                await asyncio.sleep(0.02)
+    finally:
+        await redis_client.execute_command("CLIENT", "UNPAUSE")
+    cancelled = registry.get_sample_value(
+        "dispatch_rpc_duration_seconds_count", {"method": SUBMIT, "code": "CANCELLED"}
+    )
+    assert cancelled == 1
