@@ -247,14 +247,15 @@ class Handlers:
                     response_due_ms=response_due,
                     resolution_due_ms=resolution_due,
                 )
-            known = False
             if updated.location is None and updated.asset_id:
-                known = bool(
-                    await self.store.asset_locations(
-                        principal.tenant, [updated.asset_id]
-                    )
+                known = await self.store.asset_locations(
+                    principal.tenant, [updated.asset_id]
                 )
-            v.validate_ticket(updated, "ticket", location_known=known)
+                if updated.asset_id in known:
+                    updated = dataclasses.replace(
+                        updated, location=known[updated.asset_id]
+                    )
+            v.validate_ticket(updated, "ticket")
             try:
                 return await self.store.update_ticket(
                     principal.tenant, updated, current.version

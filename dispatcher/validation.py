@@ -194,10 +194,9 @@ def _plainly_valid(t: Ticket) -> bool:
     )
 
 
-def validate_ticket(
-    t: Ticket, prefix: str = "ticket", *, location_known: bool = False
-) -> None:
-    """Check a submitted (or updated) ticket; ``location_known``: its asset has a location."""
+def validate_ticket(t: Ticket, prefix: str = "ticket") -> None:
+    """Check a submitted (or updated) ticket (the caller fills a missing location from its
+    asset's known one; still none = remote work)."""
     if _plainly_valid(t):
         return
     check_id(f"{prefix}.ticket_id", t.ticket_id)
@@ -213,11 +212,7 @@ def validate_ticket(
     check_id(f"{prefix}.asset_id", t.asset_id, required=False)
     if t.location is not None:
         check_location(f"{prefix}.location", t.location)
-    elif not location_known:
-        raise InvalidArgument(
-            f"{prefix}.location",
-            "is required unless asset_id names an asset with a known location",
-        )
+    # no location (and no known one for its asset): remote work, no travel (help desks)
     check_int(f"{prefix}.customer_tier", t.customer_tier, 0, MAX_TIER)
     check_time(f"{prefix}.time_window.start_ms", t.window_start_ms)
     check_time(f"{prefix}.time_window.end_ms", t.window_end_ms)

@@ -59,6 +59,7 @@ class Category:
     duration_mean_s: float
     duration_cv: float
     priority_mix: tuple[float, float, float, float]
+    location: str = "site"  # "site" (drawn from the geography) | "none" (remote work)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,7 @@ class TechnicianGroup:
     shift_hours: float
     speed_kmh: float
     capacity: int
-    home: str  # "clusters" | "uniform" | "center"
+    home: str  # "clusters" | "uniform" | "center" | "none" (no location: help desk agents)
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +317,7 @@ def _arrivals(t: _Table) -> Arrivals:
                     mix[2] / total,
                     mix[3] / total,
                 ),
+                location=ct.string("location", "site", choices=("site", "none")),
             )
         )
         ct.done()
@@ -424,7 +426,9 @@ def _groups(t: _Table) -> tuple[TechnicianGroup, ...]:
                 speed_kmh=gt.num("speed_kmh", 30.0, minimum=0, strict=True),
                 capacity=gt.integer("capacity", 3, minimum=1),
                 home=gt.string(
-                    "home", "clusters", choices=("clusters", "uniform", "center")
+                    "home",
+                    "clusters",
+                    choices=("clusters", "uniform", "center", "none"),
                 ),
             )
         )

@@ -169,6 +169,8 @@ def _synthetic(sc: Scenario, rng: np.random.Generator) -> TicketStream:
     sigma2 = np.log1p(dur_cv**2)
     est = np.exp(rng.normal(np.log(dur_mean) - sigma2 / 2, np.sqrt(sigma2)))
     lat, lon = sample_points(sc.geography, n, rng)
+    remote = np.array([c.location == "none" for c in cats], bool)[cat]
+    lat[remote] = lon[remote] = np.nan  # no location (solver.geo): remote work
     response_due, resolution_due = due_times(sc.policy, priority, created)
     return _finish(
         sc,
@@ -401,10 +403,12 @@ def build_roster(
     m = len(ids)
     home_lat = np.empty(m)
     home_lon = np.empty(m)
-    for kind in ("clusters", "uniform", "center"):
+    for kind in ("clusters", "uniform", "center", "none"):
         idx = np.flatnonzero(np.array([h == kind for h in homes], bool))
         if idx.size:
-            if kind == "center":
+            if kind == "none":  # help desk agents: no location (solver.geo)
+                home_lat[idx] = home_lon[idx] = np.nan
+            elif kind == "center":
                 home_lat[idx] = sc.geography.center_lat_deg
                 home_lon[idx] = sc.geography.center_lon_deg
             else:

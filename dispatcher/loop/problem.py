@@ -15,6 +15,7 @@ import numpy as np
 from dispatcher.domain import Assignment, CostTerm, MoveReason
 from dispatcher.domain import UnassignedReason as DomainReason
 from dispatcher.store.state import Decision as StoreDecision
+from solver.geo import next_location
 from solver.model import NO_TECHNICIAN, Problem, Technicians, Tickets, UnassignedReason
 
 if TYPE_CHECKING:
@@ -149,7 +150,9 @@ def build_problem_parts(
             if holder != NO_TECHNICIAN:
                 start = t.started_s if np.isfinite(t.started_s) else now_s
                 free_at[holder] = max(free_at[holder], start + t.duration_s)
-                lat[holder], lon[holder] = t.lat_deg, t.lon_deg
+                lat[holder], lon[holder] = next_location(
+                    lat[holder], lon[holder], t.lat_deg, t.lon_deg
+                )
                 busy[holder] += 1
             continue
         if t.status not in OPEN_FOR_SOLVE or t.held_back:

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+NO_LOCATION = float("nan")
+"""Coordinate of a ticket or technician without location (``solver.geo``: travel 0)."""
+
 
 def _shift_end_s(tech: Technician, now_ms: int) -> float | None:
     """End of the shift running now (inf without shifts); None when off shift."""
@@ -31,10 +34,10 @@ def _shift_end_s(tech: Technician, now_ms: int) -> float | None:
 
 
 def on_duty(tech: Technician, now_ms: int) -> bool:
-    """Available or busy, located, and within a shift now (or without shifts)."""
+    """Available or busy, and within a shift now (or without shifts). A technician without
+    location (a help desk agent) is on duty too: its travel is 0 (``solver.geo``)."""
     return (
         tech.status.value in ("AVAILABLE", "BUSY")
-        and tech.location is not None
         and _shift_end_s(tech, now_ms) is not None
     )
 
@@ -66,8 +69,6 @@ def views_from_snapshot(
                 tickets.append(hit[2])
                 seen_t[id(t)] = hit
                 continue
-        if t.location is None:
-            continue  # cannot be placed; validation requires a location, so this is rare
         created_s = t.created_at_ms / 1000.0
         response, resolution = ticket_due_times(policy, t)
         tickets.append(
@@ -76,8 +77,8 @@ def views_from_snapshot(
                 version=t.version,
                 status=t.status.value,
                 priority=t.priority,
-                lat_deg=t.location.lat_deg,
-                lon_deg=t.location.lon_deg,
+                lat_deg=t.location.lat_deg if t.location else NO_LOCATION,
+                lon_deg=t.location.lon_deg if t.location else NO_LOCATION,
                 duration_s=float(t.work_duration_s),
                 created_s=created_s,
                 response_due_s=response,
@@ -116,8 +117,8 @@ def views_from_snapshot(
                 technician_id=k.technician_id,
                 version=k.version,
                 available=on_duty(k, now_ms),
-                lat_deg=loc.lat_deg if loc else 0.0,
-                lon_deg=loc.lon_deg if loc else 0.0,
+                lat_deg=loc.lat_deg if loc else NO_LOCATION,
+                lon_deg=loc.lon_deg if loc else NO_LOCATION,
                 capacity=k.capacity,
                 speed_kmh=k.travel_speed_kmh or 40.0,
                 shift_end_s=shift_end if shift_end is not None else now_ms / 1000.0,

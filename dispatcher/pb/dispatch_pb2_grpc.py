@@ -150,8 +150,8 @@ class TicketServiceServicer:
         """Changes the fields named in `update_mask` of an open ticket. The region and the
         output-only fields cannot be changed. FAILED_PRECONDITION for a closed ticket.
         An empty (or absent) update_mask replaces every updatable field with the values in
-        `ticket`, so the required ones (priority, work_duration_s, a location...) must be
-        set; to change only some fields, name them in update_mask.
+        `ticket`, so the required ones (priority, work_duration_s...) must be set (and a
+        location left out makes the ticket remote work); to change only some fields, name them in update_mask.
         Roles: platform, admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -111,8 +111,8 @@ class TicketServiceStub:
     """Changes the fields named in `update_mask` of an open ticket. The region and the
     output-only fields cannot be changed. FAILED_PRECONDITION for a closed ticket.
     An empty (or absent) update_mask replaces every updatable field with the values in
-    `ticket`, so the required ones (priority, work_duration_s, a location...) must be
-    set; to change only some fields, name them in update_mask.
+    `ticket`, so the required ones (priority, work_duration_s...) must be set (and a
+    location left out makes the ticket remote work); to change only some fields, name them in update_mask.
     Roles: platform, admin.
     """
     CancelTicket: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.CancelTicketRequest, _dispatch_pb2.Ticket]
@@ -183,8 +183,8 @@ class TicketServiceAsyncStub(TicketServiceStub):
     """Changes the fields named in `update_mask` of an open ticket. The region and the
     output-only fields cannot be changed. FAILED_PRECONDITION for a closed ticket.
     An empty (or absent) update_mask replaces every updatable field with the values in
-    `ticket`, so the required ones (priority, work_duration_s, a location...) must be
-    set; to change only some fields, name them in update_mask.
+    `ticket`, so the required ones (priority, work_duration_s...) must be set (and a
+    location left out makes the ticket remote work); to change only some fields, name them in update_mask.
     Roles: platform, admin.
     """
     CancelTicket: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.CancelTicketRequest, _dispatch_pb2.Ticket]  # type: ignore[assignment]
@@ -282,8 +282,8 @@ class TicketServiceServicer(metaclass=_abc_1.ABCMeta):
         """Changes the fields named in `update_mask` of an open ticket. The region and the
         output-only fields cannot be changed. FAILED_PRECONDITION for a closed ticket.
         An empty (or absent) update_mask replaces every updatable field with the values in
-        `ticket`, so the required ones (priority, work_duration_s, a location...) must be
-        set; to change only some fields, name them in update_mask.
+        `ticket`, so the required ones (priority, work_duration_s...) must be set (and a
+        location left out makes the ticket remote work); to change only some fields, name them in update_mask.
         Roles: platform, admin.
         """
 

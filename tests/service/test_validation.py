@@ -78,8 +78,11 @@ async def test_bad_ticket_is_invalid_and_writes_nothing(
     assert [k async for k in redis_client.scan_iter(match="dispatch:{default:*")] == []
 
 
-async def test_missing_location_without_known_asset(stubs: Stubs) -> None:
-    """No location and an unknown asset is invalid; a known asset supplies the location."""
+async def test_missing_location_is_remote_unless_the_asset_is_known(
+    stubs: Stubs,
+) -> None:
+    """No location and an unknown asset: accepted as remote work (no location); a known
+    asset supplies the location."""
     bare = pb.Ticket(
         ticket_id="T1",
         region="north",
@@ -87,14 +90,14 @@ async def test_missing_location_without_known_asset(stubs: Stubs) -> None:
         work_duration_s=60,
         asset_id="pump-1",
     )
-    with pytest.raises(grpc.aio.AioRpcError) as err:
-        await stubs.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=bare))
-    assert "ticket.location" in (err.value.details() or "")
+    remote = await stubs.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=bare))
+    assert not remote.ticket.HasField("location")
     await stubs.tickets.SubmitTicket(
         pb.SubmitTicketRequest(
             ticket=ticket("T0", asset_id="pump-1", location=loc(42.1, -71.1))
         )
     )
+    bare.ticket_id = "T2"
     ok = await stubs.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=bare))
     assert ok.ticket.location.latitude_deg == pytest.approx(42.1)
 

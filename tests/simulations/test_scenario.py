@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-@pytest.mark.parametrize("name", ["smoke", "city", "boston311"])
+@pytest.mark.parametrize("name", ["smoke", "city", "boston311", "helpdesk"])
 def test_shipped_scenarios_load(name: str) -> None:
     """Every shipped scenario validates (by name and by path)."""
     sc = load_scenario(name)

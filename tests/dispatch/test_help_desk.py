@@ -1,0 +1,89 @@
+"""Help desks through the live service: agents and tickets without location (travel 0).
+
+Real server, real Redis, real gRPC over loopback.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from dispatcher.pb import dispatch_pb2 as pb
+from tests.dispatch.conftest import is_assignment
+
+if TYPE_CHECKING:
+    from tests.dispatch.conftest import Stubs
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+SITE = pb.Location(latitude_deg=42.36, longitude_deg=-71.06)
+
+
+def agent(technician_id: str, **kw: object) -> pb.Technician:
+    """A help desk agent: no location."""
+    return pb.Technician(
+        technician_id=technician_id,
+        region="desk",
+        status=pb.TECHNICIAN_STATUS_AVAILABLE,
+        capacity=3,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def remote_ticket(ticket_id: str, **kw: object) -> pb.Ticket:
+    """A help desk ticket: no location, no asset."""
+    return pb.Ticket(
+        ticket_id=ticket_id,
+        region="desk",
+        priority=2,
+        work_duration_s=900,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def test_agents_without_location_take_remote_tickets(dispatch: Stubs) -> None:
+    """Every remote ticket is placed with an agent without location, no travel term."""
+    for tid in ("A1", "A2"):
+        await dispatch.technicians.UpsertTechnician(
+            pb.UpsertTechnicianRequest(technician=agent(tid))
+        )
+    for tid in ("T1", "T2", "T3", "T4"):
+        await dispatch.tickets.SubmitTicket(
+            pb.SubmitTicketRequest(ticket=remote_ticket(tid))
+        )
+    events = await dispatch.wait_events(is_assignment, 4, regions=("desk",))
+    assert {e.ticket_id for e in events} == {"T1", "T2", "T3", "T4"}
+    for e in events:
+        assert e.technician_id in ("A1", "A2")
+        terms = {c.name: c.value for c in e.assignment.cost_terms}
+        assert terms.get("travel", 0.0) == 0.0
+        assert e.assignment.expected_arrival_ms > 0
+    out = await dispatch.insight.ExplainAssignment(
+        pb.ExplainAssignmentRequest(ticket_id="T1")
+    )
+    assert out.chosen.technician_id in ("A1", "A2")
+    assert all(
+        c.name != "travel" or c.value == 0.0
+        for a in out.alternatives
+        for c in a.cost_terms
+    )
+
+
+async def test_an_agent_costs_no_travel_to_a_ticket_with_a_place(
+    dispatch: Stubs,
+) -> None:
+    """A ticket with a location, one field technician 5 km away and one agent without
+    location: the agent (travel 0) gets it."""
+    far = pb.Location(latitude_deg=42.40, longitude_deg=-71.10)
+    await dispatch.technicians.UpsertTechnician(
+        pb.UpsertTechnicianRequest(technician=agent("FIELD", location=far))
+    )
+    await dispatch.technicians.UpsertTechnician(
+        pb.UpsertTechnicianRequest(technician=agent("DESK"))
+    )
+    await dispatch.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(ticket=remote_ticket("T1", location=SITE))
+    )
+    placed = await dispatch.wait_event(is_assignment, regions=("desk",))
+    assert placed.technician_id == "DESK"
