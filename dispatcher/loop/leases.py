@@ -26,6 +26,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from dispatcher.runtime.settings import DEFAULT_LEASE_TTL_MS as DEFAULT_LEASE_TTL_MS
 from dispatcher.store.leases import LeaseStore
 
 if TYPE_CHECKING:
@@ -37,9 +38,24 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_LEASE_TTL_MS = 5_000
 RENEW_FRACTION = 3
-"""Leases are renewed every ``ttl / RENEW_FRACTION``."""
+"""Leases are renewed (and free regions looked for) every ``ttl / RENEW_FRACTION``."""
+
+
+def takeover_bound_s(ttl_ms: int, tick_s: float) -> float:
+    """Longest time from a process's last lease renewal (at the latest, its death) until
+    a live process sends the acquire that takes its region over; ``tick_s``: how long a
+    round of the live process's ``LeaseManager.run`` may take beyond the renew interval
+    (one ``tick``, a few Redis round trips, plus the event loop's lateness).
+
+    The dead process's leases, and its registry entry (heartbeat just before the
+    renewal, same TTL), expire one TTL after that renewal. The others start a round every
+    ``ttl / RENEW_FRACTION`` + at most ``tick_s``, so the first round that starts after
+    the expiry starts within that of it; it no longer counts the dead process for the
+    fair share and acquires the free regions within its tick.
+    """
+    ttl_s = ttl_ms / 1000.0
+    return ttl_s + ttl_s / RENEW_FRACTION + 2 * tick_s
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -72,10 +88,12 @@ def default_owner_id() -> str:
 
 @dataclass(slots=True)
 class Lease:
-    """A lease this process believes it holds; ``valid_until`` is a local monotonic time."""
+    """A lease this process believes it holds; ``valid_until`` and ``acquired_at`` (when
+    the acquire was sent) are local monotonic times."""
 
     token: int
     valid_until: float
+    acquired_at: float = 0.0
 
 
 @dataclass(slots=True)
@@ -98,6 +116,9 @@ class LeaseManager:
     metrics: DispatchMetrics = field(kw_only=True)
     on_change: Callable[[RegionRef, int | None], None] | None = None
     held: dict[RegionRef, Lease] = field(default_factory=dict)
+    slowest_tick_s: float = 0.0
+    """The longest a round of ``run`` took beyond ``renew_interval_s`` so far: its tick
+    plus the event loop's lateness in waking up (the ``tick_s`` of ``takeover_bound_s``)."""
     _store: LeaseStore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -143,7 +164,8 @@ class LeaseManager:
         )
         if token <= 0:
             return False
-        self.held[region] = Lease(token, sent + self.ttl_ms / 1000.0 - self._margin_s)
+        valid_until = sent + self.ttl_ms / 1000.0 - self._margin_s
+        self.held[region] = Lease(token, valid_until, acquired_at=sent)
         self._changed(region, token, "acquired")
         return True
 
@@ -226,6 +248,7 @@ class LeaseManager:
         """Tick until ``stop`` is set, then release every lease."""
         try:
             while not stop.is_set():
+                started = time.monotonic()
                 try:
                     await self.tick()
                 except asyncio.CancelledError:
@@ -237,6 +260,8 @@ class LeaseManager:
                             self._drop(region)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.renew_interval_s)
+                over = time.monotonic() - started - self.renew_interval_s
+                self.slowest_tick_s = max(self.slowest_tick_s, over)
         finally:
             # shielded: a second cancel (shutdown) must not cut a release's command off
             # mid-connect, which leaves a connection nobody closes

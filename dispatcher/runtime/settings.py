@@ -33,6 +33,11 @@ DURABILITY_MODES = ("always", "everysec", "no")
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 ROLES = ("api", "solver", "both")
+DEFAULT_LEASE_TTL_MS = 3_000
+"""Region lease TTL. Short enough that a solver's death costs no assignment-latency
+budget: its regions are taken over within ``loop.leases.takeover_bound_s`` (4/3 TTL = 4 s
+plus a few round trips) and solved at once, inside the 5 s of the assignment SLO
+(ops/RUNBOOK.md, "SLOs"). Renewed every TTL/3."""
 
 
 class SettingsError(ValueError):
@@ -359,10 +364,12 @@ class Settings:
         ),
     )
     lease_ttl_ms: int = field(
-        default=5000,
+        default=DEFAULT_LEASE_TTL_MS,
         metadata=_meta(
             _int_in(200, 600_000, "a lease TTL in milliseconds"),
-            "region lease TTL of the solve loop: a dead solver's regions move after at most this",
+            "region lease TTL of the solve loop: a dead solver's regions move to another "
+            "process within 4/3 of this (plus a few Redis round trips) after its last "
+            "renewal, and are solved at once",
             metavar="MS",
         ),
     )
