@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from solver.lanes import MAX_CONCURRENCY
 from solver.policy import Policy, PolicyError, policy_from_document
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
@@ -99,6 +100,7 @@ class TechnicianGroup:
     speed_kmh: float
     capacity: int
     home: str  # "clusters" | "uniform" | "center" | "none" (no location: help desk agents)
+    concurrency: int = 1  # tickets each works at once (solver.lanes), <= capacity
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,13 +206,20 @@ class _Table:
         return v
 
     def integer(
-        self, key: str, default: Any = ..., *, minimum: int | None = None
+        self,
+        key: str,
+        default: Any = ...,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
     ) -> int:
         value = self.raw(key, default)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ScenarioError(self.name(key), f"must be an integer, got {value!r}")
         if minimum is not None and value < minimum:
             raise ScenarioError(self.name(key), f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise ScenarioError(self.name(key), f"must be <= {maximum}, got {value}")
         return value
 
     def string(
@@ -425,6 +434,9 @@ def _groups(t: _Table) -> tuple[TechnicianGroup, ...]:
                 shift_hours=hours,
                 speed_kmh=gt.num("speed_kmh", 30.0, minimum=0, strict=True),
                 capacity=gt.integer("capacity", 3, minimum=1),
+                concurrency=gt.integer(
+                    "concurrency", 1, minimum=1, maximum=MAX_CONCURRENCY
+                ),
                 home=gt.string(
                     "home",
                     "clusters",

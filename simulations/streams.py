@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from simulations.replay import load_ticket_csv
+from solver.lanes import lane_capacities
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -351,19 +352,24 @@ def build_roster(
     speed: list[float] = []
     cap: list[int] = []
     homes: list[str] = []
+    first_lane: list[int] = []  # row of the technician's lane 0 (itself when 1 lane)
     for g in sc.groups:
         row = np.zeros(len(skills), np.int64)
         for s, lvl in g.skills.items():
             row[skills.index(s)] = lvl
         for i in range(g.count):
-            ids.append(f"{g.name}-{i:04d}")
-            groups.append(g.name)
-            levels.append(row)
-            start.append(g.shift_start_h * 3_600.0)
-            length.append(g.shift_hours * 3_600.0)
-            speed.append(g.speed_kmh)
-            cap.append(g.capacity)
-            homes.append(g.home)
+            lane0 = len(ids)
+            # concurrency N: N lanes side by side, the queue capacity split over them
+            for lane, places in enumerate(lane_capacities(g.capacity, g.concurrency)):
+                ids.append(f"{g.name}-{i:04d}" + (f"/{lane}" if lane else ""))
+                groups.append(g.name)
+                levels.append(row)
+                start.append(g.shift_start_h * 3_600.0)
+                length.append(g.shift_hours * 3_600.0)
+                speed.append(g.speed_kmh)
+                cap.append(places)
+                homes.append(g.home)
+                first_lane.append(lane0)
     a = sc.auto_crews
     if a is not None:
         days = max(sc.horizon_s / 86_400.0, 1e-9)
@@ -386,6 +392,7 @@ def build_roster(
             row = np.zeros(len(skills), np.int64)
             for name in held:
                 row[skills.index(name)] = a.skill_level
+            first_lane.append(len(ids))
             ids.append(tech_id)
             groups.append(group)
             levels.append(row)
@@ -401,6 +408,31 @@ def build_roster(
         for i, held in enumerate(shared):
             add(f"shared-{i:03d}", "shared", held)
     m = len(ids)
+    home_lat, home_lon = _homes(sc, stream, rng, homes, levels)
+    same_home = np.asarray(first_lane, np.int64)  # a technician's lanes share its home
+    home_lat, home_lon = home_lat[same_home], home_lon[same_home]
+    return Roster(
+        tech_id=ids,
+        group=groups,
+        home_lat_deg=home_lat,
+        home_lon_deg=home_lon,
+        skill_levels=np.array(levels, np.int64).reshape(m, len(skills)),
+        shift_start_s=np.array(start, np.float64),
+        shift_length_s=np.array(length, np.float64),
+        speed_kmh=np.array(speed, np.float64),
+        capacity=np.array(cap, np.int64),
+    )
+
+
+def _homes(
+    sc: Scenario,
+    stream: TicketStream,
+    rng: np.random.Generator,
+    homes: Sequence[str],
+    levels: Sequence[npt.NDArray[np.int64]],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Home location of each roster row by its group's ``home`` kind."""
+    m = len(homes)
     home_lat = np.empty(m)
     home_lon = np.empty(m)
     for kind in ("clusters", "uniform", "center", "none"):
@@ -416,20 +448,9 @@ def build_roster(
                     sc.geography, idx.size, rng, clusters=kind == "clusters"
                 )
     skill_idx = np.flatnonzero(np.array([h == "skill" for h in homes], bool))
-    if skill_idx.size:
-        # A crew is based where its skill's work is: a random ticket location of that skill.
-        for j in skill_idx:
-            pool = np.flatnonzero(np.isin(stream.skill, np.flatnonzero(levels[j])))
-            pick = pool[rng.integers(pool.size)]
-            home_lat[j], home_lon[j] = stream.lat_deg[pick], stream.lon_deg[pick]
-    return Roster(
-        tech_id=ids,
-        group=groups,
-        home_lat_deg=home_lat,
-        home_lon_deg=home_lon,
-        skill_levels=np.array(levels, np.int64).reshape(m, len(skills)),
-        shift_start_s=np.array(start, np.float64),
-        shift_length_s=np.array(length, np.float64),
-        speed_kmh=np.array(speed, np.float64),
-        capacity=np.array(cap, np.int64),
-    )
+    # A crew is based where its skill's work is: a random ticket location of that skill.
+    for j in skill_idx:
+        pool = np.flatnonzero(np.isin(stream.skill, np.flatnonzero(levels[int(j)])))
+        pick = pool[rng.integers(pool.size)]
+        home_lat[j], home_lon[j] = stream.lat_deg[pick], stream.lon_deg[pick]
+    return home_lat, home_lon
