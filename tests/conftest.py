@@ -8,6 +8,7 @@ before every test that uses ``redis_client``, so never point it at data you want
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import redis.asyncio
+    from prometheus_client import CollectorRegistry
 
 
 @dataclass(frozen=True)
@@ -134,3 +136,23 @@ async def grpc_channel(grpc_server: RunningServer) -> AsyncIterator[grpc.aio.Cha
     async with grpc.aio.insecure_channel(grpc_server.target) as channel:
         await channel.channel_ready()
         yield channel
+
+
+async def sample_soon(
+    registry: CollectorRegistry,
+    name: str,
+    labels: dict[str, str] | None = None,
+    *,
+    expected: float,
+    timeout_s: float = 2.0,
+) -> float | None:
+    """The sample ``name{labels}`` once it equals ``expected``, else its value after
+    ``timeout_s``. A call's RPC metrics are recorded as its handler unwinds, which can be
+    a moment after the client has the answer (an aborted call's status goes out first)."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + timeout_s
+    while True:
+        value = registry.get_sample_value(name, labels or {})
+        if value == expected or loop.time() >= give_up:
+            return value
+        await asyncio.sleep(0.01)

@@ -14,6 +14,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from dispatcher.backend.embedded import EmbeddedRedis
 from dispatcher.runtime.context import RedisUnavailableError, connect_redis
 from dispatcher.runtime.logging_setup import request_id_var
+from tests.conftest import sample_soon
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -132,7 +133,8 @@ async def test_rpc_latency_and_code_are_recorded(
 
     count = "dispatch_rpc_duration_seconds_count"
     assert registry.get_sample_value(count, {"method": CHECK, "code": "OK"}) == 1
-    assert registry.get_sample_value(count, {"method": CHECK, "code": "NOT_FOUND"}) == 1
+    labels = {"method": CHECK, "code": "NOT_FOUND"}
+    assert await sample_soon(registry, count, labels, expected=1) == 1
     assert registry.get_sample_value("dispatch_rpc_in_flight") == 0
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
+from tests.conftest import sample_soon
 from tests.service.conftest import ticket
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -91,9 +92,11 @@ async def test_burst_is_refused_resource_exhausted_counted_and_without_redis_wor
     finally:
         admission.limit = 512
     assert codes == {"RESOURCE_EXHAUSTED": BURST}
-    refused = registry.get_sample_value(
+    refused = await sample_soon(
+        registry,
         "dispatch_rpc_duration_seconds_count",
         {"method": SUBMIT, "code": "RESOURCE_EXHAUSTED"},
+        expected=BURST,
     )
     assert refused == BURST
     assert (
@@ -126,7 +129,10 @@ async def test_a_call_the_client_cancels_is_counted_cancelled(
                 await asyncio.sleep(0.02)
     finally:
         await redis_client.execute_command("CLIENT", "UNPAUSE")
-    cancelled = registry.get_sample_value(
-        "dispatch_rpc_duration_seconds_count", {"method": SUBMIT, "code": "CANCELLED"}
+    cancelled = await sample_soon(
+        registry,
+        "dispatch_rpc_duration_seconds_count",
+        {"method": SUBMIT, "code": "CANCELLED"},
+        expected=1,
     )
     assert cancelled == 1

@@ -19,6 +19,7 @@ from dispatcher.domain import Location, SubmitResult, SubmitTicket, Ticket
 from dispatcher.errors import UnknownTicket
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.store.state import RedisStateStore, keys
+from tests.conftest import sample_soon
 from tests.service.conftest import Stubs, ticket
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -54,9 +55,11 @@ async def test_out_of_memory_answers_unavailable_once_logged_and_counted(
         registry.get_sample_value("dispatch_redis_errors_total", {"kind": "oom"}) == 1
     )
     assert (
-        registry.get_sample_value(
+        await sample_soon(
+            registry,
             "dispatch_rpc_duration_seconds_count",
             {"method": "dispatch.v1.TicketService/SubmitTicket", "code": "UNAVAILABLE"},
+            expected=1,
         )
         == 1
     )
