@@ -9,6 +9,12 @@ failover (replica promoted after the primary dies) can lose the last writes. A w
 against one failover once ``WAIT 1`` on *the same connection* reports that a replica holds it.
 :func:`execute_replicated` sends the commands and the WAIT in one pipeline to the primary that
 owns ``key``'s slot, so both travel on one connection; it works the same on a single server.
+
+WAIT only covers the calling connection's own *writes*: after a script that wrote nothing
+(a replayed submit answered from an earlier attempt's write, a read) it returns at once,
+counting a replica that holds none of what the reply reports. So a fence write (a ``SET``
+of a key in the same slot) goes right before every WAIT: the WAIT then covers everything
+the primary had applied when the script ran, whichever connection wrote it.
 """
 
 from __future__ import annotations
@@ -154,6 +160,30 @@ class Replication:
 
 _REPLICATION_ATTR = "_dispatch_replication"
 
+WAIT_FENCE_TTL_MS = 60_000
+"""Lifetime of a wait fence key (rewritten by every replicated write of its slot)."""
+
+
+def wait_fence_key(key: str) -> str:
+    """The key in ``key``'s hash slot that is written right before each WAIT for it: the
+    same hash tag (``{...}``), or ``key`` itself as the tag when it has none."""
+    start = key.find("{")
+    end = key.find("}", start + 1) if start >= 0 else -1
+    tag = key[start + 1 : end] if end > start + 1 else key
+    if not tag or (end <= start + 1 and "}" in key):
+        raise ValueError(f"no wait fence for a key without a usable hash tag: {key!r}")
+    return "dispatch:{" + tag + "}:wait_fence"
+
+
+def _queue_fenced_wait(
+    pipe: Any, key: str, replicas: int, timeout_ms: int, **target: Any
+) -> None:
+    """Queue the fence write and ``WAIT`` (two replies) on ``pipe``: see the module doc."""
+    pipe.execute_command(
+        "SET", wait_fence_key(key), "1", "PX", WAIT_FENCE_TTL_MS, **target
+    )
+    pipe.execute_command("WAIT", replicas, timeout_ms, **target)
+
 
 def set_replication(
     client: Redis | RedisCluster, replicas: int, timeout_ms: int = 1000
@@ -212,14 +242,14 @@ async def execute_replicated(
     if isinstance(client, RedisCluster):
         await client.initialize()  # a no-op once the slots are known
         node = client.get_node_from_key(key)
-        pipe.execute_command("WAIT", replicas, timeout_ms, target_nodes=node)
+        _queue_fenced_wait(pipe, key, replicas, timeout_ms, target_nodes=node)
     else:
-        pipe.execute_command("WAIT", replicas, timeout_ms)
+        _queue_fenced_wait(pipe, key, replicas, timeout_ms)
     results = await pipe.execute()
     acked = int(results[-1])
     if acked < replicas:
         raise ReplicationTimeout(acked, replicas)
-    return list(results[:-1])
+    return list(results[:-2])
 
 
 async def xread_streams(
@@ -423,11 +453,16 @@ async def _pipelined_script_calls(
         for index in pending:
             keys, args = calls[index]
             pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-        if replicas > 0:  # covers this pipeline's writes (same connection)
-            pipe.execute_command("WAIT", replicas, script.timeout_ms)
+        if replicas > 0:  # covers all the server had applied (same connection, fenced)
+            fence_of = str(calls[pending[0]][0][0]) if calls[pending[0]][0] else "-"
+            _queue_fenced_wait(pipe, fence_of, replicas, script.timeout_ms)
         replies = list(await pipe.execute(raise_on_error=False))
         if replicas > 0:
-            least_acked = min(least_acked, int(replies.pop()))
+            acked = replies.pop()
+            fence = replies.pop()
+            if isinstance(fence, Exception):
+                raise fence
+            least_acked = min(least_acked, int(acked))
         missing = []
         for index, reply in zip(pending, replies, strict=True):
             if isinstance(reply, NoScriptError) and not attempt:
@@ -459,6 +494,7 @@ __all__ = [
     "parse_cluster_url",
     "replication_of",
     "set_replication",
+    "wait_fence_key",
     "write_script",
     "xread_streams",
 ]

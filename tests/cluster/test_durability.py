@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import grpc.aio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.crc import key_slot
 
 from dispatcher.api.server import create_server
 from dispatcher.backend.cluster import (
@@ -27,6 +30,7 @@ from dispatcher.backend.cluster import (
     Replication,
     ReplicationTimeout,
     set_replication,
+    wait_fence_key,
 )
 from dispatcher.backend.redis_errors import REDIS_ERROR_KINDS
 from dispatcher.bootstrap import Services
@@ -361,3 +365,72 @@ async def test_stalled_replica_means_no_acknowledgement(
         await _submit_all(stub, ["W1"])  # the retry (same request id) is acknowledged
         got = await stub.GetTicket(pb.GetTicketRequest(ticket_id="W1"))
         assert got.ticket_id == "W1"
+
+
+def _submit_in(region: str, ticket_id: str) -> SubmitTicket:
+    from dispatcher.api import convert
+
+    body = convert.ticket_from_pb(ticket(ticket_id, region=region))
+    return SubmitTicket(body, f"req-{ticket_id}")
+
+
+@pytest.mark.cluster
+async def test_a_replayed_submit_waits_for_the_write_it_reports(
+    healthy_cluster: EmbeddedCluster, cluster_client: RedisCluster
+) -> None:
+    """A submit retried with its request id on another process (another connection) is
+    answered from the first attempt's write: it must not be acknowledged while no replica
+    holds that write. WAIT counts only the calling connection's own writes; the replay
+    writes nothing, so a bare WAIT returned at once with the stalled replica counted: an
+    acknowledged ticket that a failover loses (issue 16 item 14). The region is one whose
+    shard is not the tenant id index's, so the first attempt's id claim is replicated and
+    its ticket write is not."""
+    index_primary = healthy_cluster.primary_for_key(keys.ticket_region_key(TENANT))
+    region = next(
+        r
+        for r in (f"r{i}" for i in range(64))
+        if healthy_cluster.primary_for_key(keys.events_key(TENANT, r)).port
+        != index_primary.port
+    )
+    primary = healthy_cluster.primary_for_key(keys.events_key(TENANT, region))
+    replica = healthy_cluster.node_by_port(healthy_cluster.topology()[primary.port][0])
+    assert replica.process is not None
+    clients = [make_redis_client(healthy_cluster.url) for _ in range(2)]
+    try:
+        stores = []
+        for client in clients:
+            set_replication(client, 1, 300)
+            stores.append(RedisStateStore(client, metrics=DispatchMetrics.throwaway()))
+        for n, store in enumerate(
+            stores
+        ):  # tenant known, scripts cached, connections open
+            (warm,) = await store.submit(TENANT, [_submit_in(region, f"warm-{n}")])
+            assert warm.error is None
+        first, other = stores
+        replica.process.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(ReplicationTimeout):
+                await first.submit(TENANT, [_submit_in(region, "W1")])
+            with pytest.raises(ReplicationTimeout):  # the retry, on the other process
+                await other.submit(TENANT, [_submit_in(region, "W1")])
+        finally:
+            replica.process.send_signal(signal.SIGCONT)
+        (retried,) = await other.submit(TENANT, [_submit_in(region, "W1")])
+        assert retried.error is None
+        assert retried.replayed
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+@given(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=20))
+def test_the_wait_fence_shares_its_keys_slot(key: str) -> None:
+    """The fence written before a WAIT is in the slot of the key it fences (the same
+    primary, so the same connection); a key without a usable hash tag but with a '}' has
+    none, nor has the empty key (every key of the store has a tag)."""
+    try:
+        fence = wait_fence_key(key)
+    except ValueError:
+        assert "}" in key or not key
+        return
+    assert key_slot(fence.encode()) == key_slot(key.encode())
