@@ -215,6 +215,7 @@ class Technician:
     shifts: tuple[Shift, ...] = ()
     travel_speed_kmh: float = 40.0
     attributes: Mapping[str, str] = field(default_factory=dict)
+    concurrency: int = 1  # tickets it works at once (help desk agents), 1..capacity
     # --- output only ---
     queue_ticket_ids: tuple[str, ...] = ()
     version: int = 0

@@ -172,7 +172,7 @@ async def explain_ticket(
                 else (DomainReason.CAPACITY if o.at_capacity else DomainReason.NONE)
             ),
         )
-        for o in result.alternatives
+        for o in _one_per_technician(result.alternatives, names, ticket)
     )
     chosen = ticket.assignment
     best = result.chosen
@@ -208,3 +208,18 @@ def _moved(a: Assignment) -> str:
     if a.move_reason is MoveReason.PREVIOUS_UNABLE:
         return "; moved here: its previous technician could no longer take it"
     return ""
+
+
+def _one_per_technician(
+    options: tuple[Option, ...], names: tuple[str, ...], ticket: Ticket
+) -> list[Option]:
+    """The cheapest option per technician (its lanes are rows of their own), never the
+    ticket's own technician."""
+    own = ticket.assignment.technician_id if ticket.assignment else ""
+    seen: set[str] = {own} if own else set()
+    out: list[Option] = []
+    for o in options:
+        if names[o.technician] not in seen:
+            seen.add(names[o.technician])
+            out.append(o)
+    return out

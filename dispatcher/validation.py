@@ -14,6 +14,7 @@ import re
 from typing import TYPE_CHECKING
 
 from dispatcher.errors import InvalidArgument
+from solver.lanes import MAX_CONCURRENCY
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -274,6 +275,9 @@ def validate_technician(t: Technician, prefix: str = "technician") -> None:
         check_location(f"{prefix}.location", t.location)
     check_shifts(f"{prefix}.shifts", t.shifts)
     check_int(f"{prefix}.capacity", t.capacity, 1, MAX_CAPACITY)
+    check_int(
+        f"{prefix}.concurrency", t.concurrency, 1, min(t.capacity, MAX_CONCURRENCY)
+    )
     check_finite(f"{prefix}.travel_speed_kmh", t.travel_speed_kmh, 1.0, MAX_SPEED_KMH)
     check_attributes(f"{prefix}.attributes", t.attributes)
 

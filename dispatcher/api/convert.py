@@ -351,6 +351,7 @@ def technician_from_pb(msg: pb.Technician, field: str = "technician") -> Technic
         shifts=tuple(shift_from_pb(s) for s in msg.shifts),
         travel_speed_kmh=msg.travel_speed_kmh or 40.0,
         attributes=dict(msg.attributes),
+        concurrency=msg.concurrency or 1,
     )
 
 
@@ -366,6 +367,7 @@ def technician_to_pb(t: Technician) -> pb.Technician:
         capacity=t.capacity,
         travel_speed_kmh=t.travel_speed_kmh,
         attributes=dict(t.attributes),
+        concurrency=t.concurrency,
         queue_ticket_ids=t.queue_ticket_ids,
         version=t.version,
         created_at_ms=t.created_at_ms,

@@ -16,13 +16,17 @@ from dispatcher.domain import Assignment, CostTerm, MoveReason
 from dispatcher.domain import UnassignedReason as DomainReason
 from dispatcher.store.state import Decision as StoreDecision
 from solver.geo import next_location
+from solver.lanes import lane_capacities
 from solver.model import NO_TECHNICIAN, Problem, Technicians, Tickets, UnassignedReason
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    import numpy.typing as npt
+
     from dispatcher.domain import Ticket
     from dispatcher.loop.pool import SolveOutput
+    from solver.model import Solution
 logger = logging.getLogger(__name__)
 
 REASON_NAMES = {r.value: r.name for r in UnassignedReason}
@@ -76,18 +80,26 @@ class TechnicianView:
     speed_kmh: float = 40.0
     shift_end_s: float = float("inf")
     skills: tuple[tuple[str, int], ...] = ()
+    concurrency: int = 1  # tickets worked at once: that many solver rows (solver.lanes)
 
 
 @dataclass(frozen=True, slots=True)
 class IndexMaps:
-    """Row index -> identifier maps of one built problem (identifiers never enter the solver)."""
+    """Row index -> identifier maps of one built problem (identifiers never enter the solver).
+
+    A technician with concurrency N has N consecutive rows (its lanes, ``solver.lanes``):
+    ``technician_ids`` repeats its id; ``technician_row`` names its first lane.
+    """
 
     ticket_ids: tuple[str, ...]
     technician_ids: tuple[str, ...]
     skills: tuple[str, ...]
 
     def technician_row(self) -> dict[str, int]:
-        return {t: i for i, t in enumerate(self.technician_ids)}
+        rows: dict[str, int] = {}
+        for i, t in enumerate(self.technician_ids):
+            rows.setdefault(t, i)
+        return rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +136,15 @@ def build_problem_parts(
     ACCEPTED tickets become rows (ACCEPTED ones pinned; held-back duplicates and accepted
     tickets whose technician is gone are left out). IN_PROGRESS tickets move their
     technician's ``free_at_s`` to the expected end of the work and its location to the
-    ticket's, and use one place of its capacity.
+    ticket's, and use one place of its capacity. A technician with concurrency N is N rows
+    (``solver.lanes``): its tickets in progress take the earliest free lanes, its held ones
+    are spread over the lanes in ticket id order.
     """
-    techs = sorted(technicians, key=lambda t: t.technician_id)
-    tech_row = {t.technician_id: i for i, t in enumerate(techs)}
+    techs, places = _lanes(sorted(technicians, key=lambda t: t.technician_id))
+    tech_row: dict[str, int] = {}
+    for i, k in enumerate(techs):
+        tech_row.setdefault(k.technician_id, i)
+    held = dict.fromkeys(tech_row, 0)  # held tickets spread so far, per technician
     vocab = sorted(
         {name for t in techs for name, _ in t.skills}
         | {name for t in tickets for name, _ in t.skills}
@@ -148,6 +165,8 @@ def build_problem_parts(
         )
         if t.status == "IN_PROGRESS":
             if holder != NO_TECHNICIAN:
+                lanes = free_at[holder : holder + techs[holder].concurrency]
+                holder += int(np.argmin(lanes))  # the lane free first takes it
                 start = t.started_s if np.isfinite(t.started_s) else now_s
                 free_at[holder] = max(free_at[holder], start + t.duration_s)
                 lat[holder], lon[holder] = next_location(
@@ -170,11 +189,13 @@ def build_problem_parts(
     for i, t in enumerate(rows):
         for name, level in t.skills:
             t_skill[i, skill_col[name]] = level
-        if t.technician_id and t.status in ("ASSIGNED", "ACCEPTED"):
-            current[i] = tech_row.get(t.technician_id, NO_TECHNICIAN)
+        if t.technician_id in tech_row and t.status in ("ASSIGNED", "ACCEPTED"):
+            first = tech_row[t.technician_id]
+            current[i] = first + held[t.technician_id] % techs[first].concurrency
+            held[t.technician_id] += 1
             pinned[i] = t.status == "ACCEPTED"
-        excluded += [(i, tech_row[x]) for x in t.excluded if x in tech_row]
-        preferred += [(i, tech_row[x]) for x in t.preferred if x in tech_row]
+        excluded += [(i, r) for x in t.excluded for r in _rows(x, tech_row, techs)]
+        preferred += [(i, r) for x in t.preferred for r in _rows(x, tech_row, techs)]
     k_skill = np.zeros((m, n_skills), dtype=np.int64)
     for i, k in enumerate(techs):
         for name, level in k.skills:
@@ -207,9 +228,7 @@ def build_problem_parts(
         "lat_deg": lat,
         "lon_deg": lon,
         "skill_levels": k_skill,
-        "capacity": np.maximum(
-            np.array([t.capacity for t in techs], dtype=np.int64) - busy, 0
-        ),
+        "capacity": np.maximum(np.array(places, dtype=np.int64) - busy, 0),
         "free_at_s": free_at,
         "shift_end_s": np.array([t.shift_end_s for t in techs], dtype=np.float64),
         "speed_kmh": np.array([t.speed_kmh for t in techs], dtype=np.float64),
@@ -221,6 +240,46 @@ def build_problem_parts(
         skills=tuple(vocab),
     )
     return ProblemParts(problem_tickets, problem_techs, now_s), maps, rows
+
+
+def queue_places(sol: Solution, maps: IndexMaps) -> npt.NDArray[np.int64]:
+    """Each assigned row's place in its technician's queue: the solver's position, or for
+    a technician with several lanes, the rank over all its lanes by predicted start."""
+    ids = maps.technician_ids
+    if len(set(ids)) == len(ids):
+        return np.asarray(sol.position, np.int64)
+    places = np.asarray(sol.position, np.int64).copy()
+    by_tech: dict[str, list[tuple[float, int, int]]] = {}
+    for i in np.flatnonzero(sol.technician != NO_TECHNICIAN).tolist():
+        key = (float(sol.start_s[i]), int(sol.position[i]), i)
+        by_tech.setdefault(ids[int(sol.technician[i])], []).append(key)
+    for queue in by_tech.values():
+        for place, (_, _, i) in enumerate(sorted(queue)):
+            places[i] = place
+    return places
+
+
+def _lanes(
+    techs: Sequence[TechnicianView],
+) -> tuple[list[TechnicianView], list[int]]:
+    """Each technician repeated once per lane, with each lane's queue places."""
+    lanes: list[TechnicianView] = []
+    places: list[int] = []
+    for k in techs:
+        split = lane_capacities(k.capacity, k.concurrency)
+        lanes += [k] * len(split)
+        places += split
+    return lanes, places
+
+
+def _rows(
+    technician_id: str, first: Mapping[str, int], techs: Sequence[TechnicianView]
+) -> range:
+    """The rows (lanes) of a technician; none when it is not in the problem."""
+    if technician_id not in first:
+        return range(0)
+    row = first[technician_id]
+    return range(row, row + techs[row].concurrency)
 
 
 # --- decisions -----------------------------------------------------------------------------
@@ -241,6 +300,7 @@ def plan_decisions(
     event); an unassigned row when it loses its technician or its reason changed.
     """
     sol = output.solution
+    places = queue_places(sol, maps)
     decisions: list[StoreDecision] = []
     for i, row in enumerate(rows):
         if row.status == "ACCEPTED":
@@ -254,7 +314,7 @@ def plan_decisions(
                 decisions.append(StoreDecision(row.ticket_id, "", None, reason))
             continue
         new = maps.technician_ids[r]
-        pos = int(sol.position[i])
+        pos = int(places[i])
         prev = ticket.assignment
         if new == old and prev is not None and prev.position == pos:
             continue  # same place in the same queue: nothing to write

@@ -120,6 +120,7 @@ def views_from_snapshot(
                 lat_deg=loc.lat_deg if loc else NO_LOCATION,
                 lon_deg=loc.lon_deg if loc else NO_LOCATION,
                 capacity=k.capacity,
+                concurrency=k.concurrency,
                 speed_kmh=k.travel_speed_kmh or 40.0,
                 shift_end_s=shift_end if shift_end is not None else now_ms / 1000.0,
                 skills=tuple((s.skill, s.level) for s in k.skills),

@@ -394,7 +394,7 @@ class RegionWorker:
         m.solve_duration_seconds.labels(region=region).observe(sol.stats.wall_time_s)
         m.solves_total.labels(region=region, status=sol.stats.status.value).inc()
         m.solve_tickets.labels(region=region).set(len(maps.ticket_ids))
-        m.solve_technicians.labels(region=region).set(len(maps.technician_ids))
+        m.solve_technicians.labels(region=region).set(len(set(maps.technician_ids)))
         m.solve_objective.labels(region=region).set(sol.objective)
         counts = np.bincount(
             sol.reason.astype(np.int64), minlength=len(UnassignedReason)

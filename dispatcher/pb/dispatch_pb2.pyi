@@ -468,7 +468,7 @@ class Shift(_message.Message):
     def __init__(self, start_ms: _Optional[int] = ..., end_ms: _Optional[int] = ...) -> None: ...
 
 class Technician(_message.Message):
-    __slots__ = ("technician_id", "region", "display_name", "skills", "location", "location_updated_at_ms", "shifts", "status", "capacity", "travel_speed_kmh", "attributes", "queue_ticket_ids", "version", "created_at_ms", "updated_at_ms")
+    __slots__ = ("technician_id", "region", "display_name", "skills", "location", "location_updated_at_ms", "shifts", "status", "capacity", "travel_speed_kmh", "attributes", "concurrency", "queue_ticket_ids", "version", "created_at_ms", "updated_at_ms")
     class AttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -487,6 +487,7 @@ class Technician(_message.Message):
     CAPACITY_FIELD_NUMBER: _ClassVar[int]
     TRAVEL_SPEED_KMH_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     QUEUE_TICKET_IDS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
@@ -502,11 +503,12 @@ class Technician(_message.Message):
     capacity: int
     travel_speed_kmh: float
     attributes: _containers.ScalarMap[str, str]
+    concurrency: int
     queue_ticket_ids: _containers.RepeatedScalarFieldContainer[str]
     version: int
     created_at_ms: int
     updated_at_ms: int
-    def __init__(self, technician_id: _Optional[str] = ..., region: _Optional[str] = ..., display_name: _Optional[str] = ..., skills: _Optional[_Iterable[_Union[Skill, _Mapping]]] = ..., location: _Optional[_Union[Location, _Mapping]] = ..., location_updated_at_ms: _Optional[int] = ..., shifts: _Optional[_Iterable[_Union[Shift, _Mapping]]] = ..., status: _Optional[_Union[TechnicianStatus, str]] = ..., capacity: _Optional[int] = ..., travel_speed_kmh: _Optional[float] = ..., attributes: _Optional[_Mapping[str, str]] = ..., queue_ticket_ids: _Optional[_Iterable[str]] = ..., version: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., updated_at_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, technician_id: _Optional[str] = ..., region: _Optional[str] = ..., display_name: _Optional[str] = ..., skills: _Optional[_Iterable[_Union[Skill, _Mapping]]] = ..., location: _Optional[_Union[Location, _Mapping]] = ..., location_updated_at_ms: _Optional[int] = ..., shifts: _Optional[_Iterable[_Union[Shift, _Mapping]]] = ..., status: _Optional[_Union[TechnicianStatus, str]] = ..., capacity: _Optional[int] = ..., travel_speed_kmh: _Optional[float] = ..., attributes: _Optional[_Mapping[str, str]] = ..., concurrency: _Optional[int] = ..., queue_ticket_ids: _Optional[_Iterable[str]] = ..., version: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., updated_at_ms: _Optional[int] = ...) -> None: ...
 
 class UpsertTechnicianRequest(_message.Message):
     __slots__ = ("technician", "expected_version")

@@ -219,6 +219,8 @@ def technician_body(t: Technician) -> str:
         body["skills"] = [[s.skill, s.level] for s in t.skills]
     if t.attributes:
         body["attrs"] = dict(t.attributes)
+    if t.concurrency != 1:
+        body["conc"] = t.concurrency
     return _dumps(body)
 
 
@@ -245,6 +247,7 @@ def technician_from_hash(h: Mapping[str, str], queue: Sequence[str] = ()) -> Tec
         ),
         travel_speed_kmh=float(b.get("speed", 40.0)),
         attributes=b.get("attrs", {}),
+        concurrency=int(b.get("conc", 1)),
         queue_ticket_ids=tuple(str(q) for q in queue),
         version=_int(h, "version"),
         created_at_ms=_int(h, "created"),

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import grpc
+import grpc.aio
 import pytest
 
 from dispatcher.pb import dispatch_pb2 as pb
@@ -22,11 +24,11 @@ SITE = pb.Location(latitude_deg=42.36, longitude_deg=-71.06)
 
 def agent(technician_id: str, **kw: object) -> pb.Technician:
     """A help desk agent: no location."""
+    kw.setdefault("capacity", 3)
     return pb.Technician(
         technician_id=technician_id,
         region="desk",
         status=pb.TECHNICIAN_STATUS_AVAILABLE,
-        capacity=3,
         **kw,  # type: ignore[arg-type]
     )
 
@@ -87,3 +89,48 @@ async def test_an_agent_costs_no_travel_to_a_ticket_with_a_place(
     )
     placed = await dispatch.wait_event(is_assignment, regions=("desk",))
     assert placed.technician_id == "DESK"
+
+
+async def test_an_agent_with_concurrency_two_runs_two_tickets_at_once(
+    dispatch: Stubs,
+) -> None:
+    """Concurrency 2, capacity 4: four tickets all go to the one agent, two are predicted
+    to start now side by side and two after them; places 0..3 in one queue."""
+    await dispatch.technicians.UpsertTechnician(
+        pb.UpsertTechnicianRequest(technician=agent("A1", capacity=4, concurrency=2))
+    )
+    got = await dispatch.technicians.GetTechnician(
+        pb.GetTechnicianRequest(technician_id="A1")
+    )
+    assert got.concurrency == 2
+    for tid in ("T1", "T2", "T3", "T4"):
+        await dispatch.tickets.SubmitTicket(
+            pb.SubmitTicketRequest(ticket=remote_ticket(tid))
+        )
+    events = await dispatch.wait_events(is_assignment, 4, regions=("desk",))
+    assert {e.technician_id for e in events} == {"A1"}
+
+    async def placed() -> list[pb.Ticket]:
+        out = []
+        for tid in ("T1", "T2", "T3", "T4"):
+            t = await dispatch.tickets.GetTicket(pb.GetTicketRequest(ticket_id=tid))
+            out.append(t)
+        return out
+
+    tickets = await placed()
+    assert sorted(t.assignment.position for t in tickets) == [0, 1, 2, 3]
+    starts = sorted(t.assignment.expected_start_ms for t in tickets)
+    assert starts[1] - starts[0] < 5_000  # two at once
+    assert starts[2] - starts[0] >= 900_000 - 5_000  # the next two after 15 min
+
+
+async def test_concurrency_above_capacity_is_refused(dispatch: Stubs) -> None:
+    """concurrency must be <= capacity (and <= 20): INVALID_ARGUMENT naming the field."""
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await dispatch.technicians.UpsertTechnician(
+            pb.UpsertTechnicianRequest(
+                technician=agent("A1", capacity=2, concurrency=3)
+            )
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "technician.concurrency" in (err.value.details() or "")

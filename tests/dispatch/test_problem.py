@@ -131,3 +131,26 @@ def test_only_changed_holders_become_decisions() -> None:
     assert placed is not None
     assert (placed.position, placed.solve_id, placed.assigned_at_ms) == (1, "s1", 7)
     assert [(c.name, c.value) for c in placed.cost_terms] == [("travel", 12.5)]
+
+
+def test_concurrency_gives_lanes_and_work_in_progress_fills_them() -> None:
+    """Concurrency 2, capacity 5: two rows (places 3 and 2); two tickets in progress take
+    one lane each (each delayed by its own work, one place used each); held tickets are
+    spread over the lanes; exclusions name every lane; the maps repeat the id."""
+    tickets = [
+        _ticket("T1", "IN_PROGRESS", "A", started_s=NOW - 100),
+        _ticket("T2", "IN_PROGRESS", "A", started_s=NOW - 500),
+        _ticket("T3", "ASSIGNED", "A"),
+        _ticket("T4", "ASSIGNED", "A"),
+        _ticket("T5", excluded=("A",)),
+    ]
+    techs = [_tech("A", capacity=5, concurrency=2), _tech("B")]
+    problem, maps, rows = build_problem(tickets, techs, NOW)
+    assert maps.technician_ids == ("A", "A", "B")
+    assert maps.technician_row() == {"A": 0, "B": 2}
+    k = problem.technicians
+    np.testing.assert_array_equal(k.capacity, [2, 1, 3])
+    assert sorted(k.free_at_s[:2].tolist()) == [NOW + 100, NOW + 500]
+    assert [r.ticket_id for r in rows] == ["T3", "T4", "T5"]
+    np.testing.assert_array_equal(problem.tickets.current_technician, [0, 1, -1])
+    assert {tuple(p) for p in problem.tickets.excluded.tolist()} == {(2, 0), (2, 1)}

@@ -135,6 +135,7 @@ def test_technician_round_trip() -> None:
         shifts=(Shift(1_800_000_000_000, 1_800_028_800_000),),
         travel_speed_kmh=35.5,
         attributes={"van": "7"},
+        concurrency=2,
     )
     assert convert.technician_from_pb(convert.technician_to_pb(t)) == t
 
