@@ -6,6 +6,13 @@ start id, so resuming with the last id received gives no gap and no duplicate, a
 a server restart (the position lives in the client, the events in Redis). Retention caps each
 stream's length; the scripts remember the newest dropped id, and a start id older than it is
 refused with ``OutOfRange`` (never a silent gap).
+
+With ``redis_wait_replicas`` N > 0 (the mode travels with the client, see
+``backend.cluster.set_replication``) a watcher is shown only events N replicas hold: a
+write whose WAIT fell short is on the primary and in its stream, but a failover may still
+drop it, so every read that found events is followed by a fenced WAIT on each stream's
+primary (``execute_replicated``) and delivered only when that succeeds; otherwise the same
+positions are read again (paced by the WAIT timeout).
 """
 
 from __future__ import annotations
@@ -22,7 +29,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from dispatcher.backend.cluster import is_cluster_client
+from dispatcher.backend.cluster import (
+    ReplicationTimeout,
+    execute_replicated,
+    is_cluster_client,
+    replication_of,
+    set_replication,
+)
 from dispatcher.errors import InvalidArgument, OutOfRange
 from dispatcher.store import keys
 from dispatcher.store.codec import event_from_entry
@@ -81,28 +94,32 @@ def watch_client(redis: Any, url: str | None = None) -> Any:
     watchers starve every other call. On Redis Cluster a second cluster client is built
     from ``url`` (the given client when there is none).
     """
+    mode = replication_of(redis)
     pool = getattr(redis, "connection_pool", None)
     if pool is None:
         from dispatcher.backend.cluster import connect_cluster, is_cluster_url
 
         if url is None or not is_cluster_url(url):
             return redis
-        return connect_cluster(
+        client: Any = connect_cluster(
             url,
             decode_responses=True,
             max_connections=WATCH_MAX_CONNECTIONS,
             socket_timeout=10.0,
         )
-    from redis.asyncio import ConnectionPool, Redis
+    else:
+        from redis.asyncio import ConnectionPool, Redis
 
-    own = ConnectionPool(
-        connection_class=pool.connection_class,
-        max_connections=WATCH_MAX_CONNECTIONS,
-        **pool.connection_kwargs,
-    )
-    return Redis.from_pool(
-        own
-    )  # the client owns the pool: aclose() closes its connections
+        own = ConnectionPool(
+            connection_class=pool.connection_class,
+            max_connections=WATCH_MAX_CONNECTIONS,
+            **pool.connection_kwargs,
+        )
+        client = Redis.from_pool(own)  # the client owns the pool: aclose() closes it
+    set_replication(
+        client, mode.replicas, mode.timeout_ms
+    )  # watchers wait as writers do
+    return client
 
 
 async def _check_retained(redis: Any, tenant: str, region: str, after: str) -> None:
@@ -267,6 +284,8 @@ async def watch(
             }
             region_of = {keys.events_key(tenant, reg): reg for reg in positions}
             reply = await _read(r, streams)
+            if not await _held_by_replicas(r, reply):
+                continue  # not delivered: read again from the same positions
             batch = _matching_events(
                 reply, region_of, positions, request, raw_types, metrics
             )
@@ -274,6 +293,34 @@ async def watch(
                 yield batch
     finally:
         metrics.event_subscribers.dec()
+
+
+async def _held_by_replicas(r: Any, reply: list[Any]) -> bool:
+    """True when the client's replicas (``redis_wait_replicas``; none = always) hold every
+    entry of ``reply``: a fenced WAIT on the primary of each stream that has entries."""
+    mode = replication_of(r)
+    streams = [str(key) for key, entries in reply if entries]
+    if mode.replicas <= 0 or not streams:
+        return True
+    outcomes = await asyncio.gather(
+        *(
+            execute_replicated(
+                r, key, [], replicas=mode.replicas, timeout_ms=mode.timeout_ms
+            )
+            for key in streams
+        ),
+        return_exceptions=True,
+    )
+    for outcome in outcomes:
+        if isinstance(outcome, ReplicationTimeout):
+            logger.warning(
+                "events read but not yet held by %d replica(s): held back",
+                mode.replicas,
+            )
+            return False
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return True
 
 
 def _matching_events(

@@ -42,6 +42,7 @@ from dispatcher.runtime.context import AppContext
 from dispatcher.runtime.context import redis_client as make_redis_client
 from dispatcher.runtime.metrics import DispatchMetrics, new_registry
 from dispatcher.runtime.settings import Settings
+from dispatcher.store import events
 from dispatcher.store.state import RedisStateStore, keys
 from tests.service.conftest import ticket
 
@@ -374,6 +375,18 @@ def _submit_in(region: str, ticket_id: str) -> SubmitTicket:
     return SubmitTicket(body, f"req-{ticket_id}")
 
 
+def _region_off_the_index_shard(cluster: EmbeddedCluster) -> str:
+    """A region whose shard is not the one of the tenant's id index: stopping its replica
+    lets the id claim replicate and stalls only the region's own writes."""
+    index_primary = cluster.primary_for_key(keys.ticket_region_key(TENANT))
+    return next(
+        r
+        for r in (f"r{i}" for i in range(64))
+        if cluster.primary_for_key(keys.events_key(TENANT, r)).port
+        != index_primary.port
+    )
+
+
 @pytest.mark.cluster
 async def test_a_replayed_submit_waits_for_the_write_it_reports(
     healthy_cluster: EmbeddedCluster, cluster_client: RedisCluster
@@ -385,13 +398,7 @@ async def test_a_replayed_submit_waits_for_the_write_it_reports(
     acknowledged ticket that a failover loses (issue 16 item 14). The region is one whose
     shard is not the tenant id index's, so the first attempt's id claim is replicated and
     its ticket write is not."""
-    index_primary = healthy_cluster.primary_for_key(keys.ticket_region_key(TENANT))
-    region = next(
-        r
-        for r in (f"r{i}" for i in range(64))
-        if healthy_cluster.primary_for_key(keys.events_key(TENANT, r)).port
-        != index_primary.port
-    )
+    region = _region_off_the_index_shard(healthy_cluster)
     primary = healthy_cluster.primary_for_key(keys.events_key(TENANT, region))
     replica = healthy_cluster.node_by_port(healthy_cluster.topology()[primary.port][0])
     assert replica.process is not None
@@ -434,3 +441,59 @@ def test_the_wait_fence_shares_its_keys_slot(key: str) -> None:
         assert "}" in key or not key
         return
     assert key_slot(fence.encode()) == key_slot(key.encode())
+
+
+@pytest.mark.cluster
+async def test_a_watcher_sees_no_event_the_replicas_do_not_hold(
+    healthy_cluster: EmbeddedCluster, cluster_client: RedisCluster
+) -> None:
+    """With wait_replicas=1 a submit whose WAIT fell short is on the primary, and so is its
+    event; a failover may still drop both, so a watcher must not be shown that event until
+    the replica holds it (before: delivered at once; the partition repro saw 13 events
+    vanish after the failover). Once the replica runs again the event is delivered."""
+    region = _region_off_the_index_shard(healthy_cluster)
+    primary = healthy_cluster.primary_for_key(keys.events_key(TENANT, region))
+    replica = healthy_cluster.node_by_port(healthy_cluster.topology()[primary.port][0])
+    assert replica.process is not None
+    client = make_redis_client(healthy_cluster.url)
+    set_replication(client, 1, 300)
+    reader = events.watch_client(client, healthy_cluster.url)
+    store = RedisStateStore(client, metrics=DispatchMetrics.throwaway())
+    (warm,) = await store.submit(TENANT, [_submit_in(region, "warm")])
+    assert warm.error is None
+    seen: list[str] = []
+    started = asyncio.Event()
+
+    async def on_started(_: str) -> None:
+        started.set()
+
+    async def collect() -> None:
+        request = events.WatchRequest(regions=(region,))
+        metrics = DispatchMetrics.throwaway()
+        stream = events.watch(
+            reader, TENANT, request, metrics=metrics, on_started=on_started
+        )
+        async for batch in stream:
+            seen.extend(e.ticket_id for e in batch)
+
+    watcher = asyncio.create_task(collect())
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+        replica.process.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(ReplicationTimeout):
+                await store.submit(TENANT, [_submit_in(region, "W1")])
+            await asyncio.sleep(1.5)  # several reads and fenced WAITs
+            assert "W1" not in seen
+        finally:
+            replica.process.send_signal(signal.SIGCONT)
+        async with asyncio.timeout(10):
+            while "W1" not in seen:
+                await asyncio.sleep(0.05)
+        assert seen.count("W1") == 1
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+        await events.drain()
+        await reader.aclose()
+        await client.aclose()
