@@ -252,6 +252,32 @@ async def execute_replicated(
     return list(results[:-2])
 
 
+async def replicas_hold(client: Redis | RedisCluster, keys: Sequence[str]) -> bool:
+    """True when the replicas ``client``'s mode requires (:func:`set_replication`; none =
+    always true) hold everything the primaries of ``keys`` had applied: a fenced WAIT on
+    each (at once); False when one fell short. For readers, before they pass on what they
+    read (events), so nothing a failover may still drop is shown."""
+    mode = replication_of(client)
+    if mode.replicas <= 0 or not keys:
+        return True
+    outcomes = await asyncio.gather(
+        *(
+            execute_replicated(
+                client, key, [], replicas=mode.replicas, timeout_ms=mode.timeout_ms
+            )
+            for key in keys
+        ),
+        return_exceptions=True,
+    )
+    held = True
+    for outcome in outcomes:
+        if isinstance(outcome, ReplicationTimeout):
+            held = False
+        elif isinstance(outcome, BaseException):
+            raise outcome
+    return held
+
+
 async def xread_streams(
     client: Redis | RedisCluster,
     streams: Mapping[str, str],
@@ -492,6 +518,7 @@ __all__ = [
     "execute_replicated",
     "is_cluster_url",
     "parse_cluster_url",
+    "replicas_hold",
     "replication_of",
     "set_replication",
     "wait_fence_key",

@@ -30,9 +30,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dispatcher.backend.cluster import (
-    ReplicationTimeout,
-    execute_replicated,
     is_cluster_client,
+    replicas_hold,
     replication_of,
     set_replication,
 )
@@ -297,30 +296,11 @@ async def watch(
 
 async def _held_by_replicas(r: Any, reply: list[Any]) -> bool:
     """True when the client's replicas (``redis_wait_replicas``; none = always) hold every
-    entry of ``reply``: a fenced WAIT on the primary of each stream that has entries."""
-    mode = replication_of(r)
-    streams = [str(key) for key, entries in reply if entries]
-    if mode.replicas <= 0 or not streams:
+    entry of ``reply`` (see ``backend.cluster.replicas_hold``)."""
+    if await replicas_hold(r, [str(key) for key, entries in reply if entries]):
         return True
-    outcomes = await asyncio.gather(
-        *(
-            execute_replicated(
-                r, key, [], replicas=mode.replicas, timeout_ms=mode.timeout_ms
-            )
-            for key in streams
-        ),
-        return_exceptions=True,
-    )
-    for outcome in outcomes:
-        if isinstance(outcome, ReplicationTimeout):
-            logger.warning(
-                "events read but not yet held by %d replica(s): held back",
-                mode.replicas,
-            )
-            return False
-        if isinstance(outcome, BaseException):
-            raise outcome
-    return True
+    logger.warning("events read but not yet held by the replicas: held back")
+    return False
 
 
 def _matching_events(

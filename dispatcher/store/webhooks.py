@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from redis.exceptions import ResponseError
 
+from dispatcher.backend.cluster import replicas_hold
 from dispatcher.domain import EventType
 from dispatcher.store import keys
 from dispatcher.webhooks.model import DeadLetter, Subscription
@@ -249,6 +250,11 @@ class WebhookStore:
             group, consumer, {stream: ">"}, count=count, block=block_ms
         )
         return [e for _, entries in reply or () for e in _entries(entries)]
+
+    async def replicas_hold(self, stream: str) -> bool:
+        """True when the required replicas hold everything read from ``stream`` so far
+        (``backend.cluster.replicas_hold``)."""
+        return await replicas_hold(self._redis, [stream])
 
     async def ack(self, stream: str, group: str, ids: Iterable[str]) -> None:
         ids = list(ids)

@@ -200,20 +200,19 @@ class Deliverer:
                     sub.subscription_id,
                     len(pending),
                 )
-            feed(pending)
+            feed(await self._replicated(stream, pending))
             while not (self._stop.is_set() or self._closing.is_set()):
                 pipe.raise_failure()
                 await self.store.ack(stream, group, pipe.take_acks())
                 await pipe.wait_for_room()
-                feed(
-                    await self.store.read_new(
-                        stream,
-                        group,
-                        self.consumer,
-                        min(BATCH, pipe.room()),
-                        READ_BLOCK_MS,
-                    )
+                entries = await self.store.read_new(
+                    stream,
+                    group,
+                    self.consumer,
+                    min(BATCH, pipe.room()),
+                    READ_BLOCK_MS,
                 )
+                feed(await self._replicated(stream, entries))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # ends the partition; discovery takes it up again
@@ -229,6 +228,20 @@ class Deliverer:
             pipe.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._finish(stream, group, lease, pipe))
+
+    async def _replicated(
+        self, stream: str, entries: Sequence[Entry]
+    ) -> Sequence[Entry]:
+        """``entries`` once the replicas ``redis_wait_replicas`` asks for hold them (a
+        failover may still drop the rest: never sent before); none when stopping first
+        (unacknowledged, they are claimed and sent by the next holder)."""
+        while entries and not await self.store.replicas_hold(stream):
+            logger.warning(
+                "webhook events read but not yet held by the replicas: held back"
+            )
+            if self._stop.is_set() or self._closing.is_set():
+                return ()
+        return entries
 
     async def _finish(
         self, stream: str, group: str, lease: str, pipe: Pipeline

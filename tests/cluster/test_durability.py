@@ -497,3 +497,82 @@ async def test_a_watcher_sees_no_event_the_replicas_do_not_hold(
         await events.drain()
         await reader.aclose()
         await client.aclose()
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(120)
+async def test_a_webhook_sends_no_event_the_replicas_do_not_hold(
+    healthy_cluster: EmbeddedCluster, cluster_client: RedisCluster, tmp_path: Path
+) -> None:
+    """Webhooks, like watchers, are sent an event only once the required replica holds
+    it: a submit whose WAIT fell short (replica stopped) is not delivered until the
+    replica runs again, then exactly once (before: delivered at once)."""
+    from tests.webhooks.conftest import Receiver
+
+    region = _region_off_the_index_shard(healthy_cluster)
+    primary = healthy_cluster.primary_for_key(keys.events_key(TENANT, region))
+    replica = healthy_cluster.node_by_port(healthy_cluster.topology()[primary.port][0])
+    assert replica.process is not None
+    settings = Settings(
+        redis_url=healthy_cluster.url,
+        grpc_port=0,
+        metrics_port=0,
+        state_dir=tmp_path / "state",
+        role="api",
+        redis_wait_replicas=1,
+        redis_wait_timeout_ms=300,
+        webhook_allow_loopback=True,
+        webhook_retry_max_s=0.2,
+        webhook_lease_ttl_ms=1000,
+    )
+    receiver = Receiver()
+    await receiver.start()
+    registry = new_registry(process_metrics=False)
+    ctx = AppContext(
+        settings=settings,
+        redis=make_redis_client(healthy_cluster.url),
+        metrics=DispatchMetrics(registry),
+        registry=registry,
+    )
+    server, port = await create_server(
+        ctx, Services.build(ctx, webhooks=True), "127.0.0.1:0"
+    )
+    await server.start()
+    ctx.start_background()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            tickets = pb_grpc.TicketServiceStub(channel)
+            hooks = pb_grpc.WebhookServiceStub(channel)
+            await hooks.CreateWebhookSubscription(
+                pb.CreateWebhookSubscriptionRequest(
+                    subscription=pb.WebhookSubscription(url=receiver.url)
+                )
+            )
+
+            async def submit(tid: str) -> None:
+                await tickets.SubmitTicket(
+                    pb.SubmitTicketRequest(
+                        ticket=ticket(tid, region=region), request_id=f"r-{tid}"
+                    ),
+                    timeout=10,
+                )
+
+            await submit("warm")
+            await receiver.wait_for(lambda r: "warm" in receiver.delivered_ids())
+            replica.process.send_signal(signal.SIGSTOP)
+            try:
+                with pytest.raises(grpc.aio.AioRpcError) as err:
+                    await submit("W1")
+                assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+                await asyncio.sleep(2.0)  # reads and fenced WAITs keep falling short
+                assert "W1" not in receiver.delivered_ids()
+            finally:
+                replica.process.send_signal(signal.SIGCONT)
+            await receiver.wait_for(lambda r: "W1" in receiver.delivered_ids())
+            assert receiver.delivered_ids().count("W1") == 1
+    finally:
+        ctx.shutdown_event.set()
+        await server.stop(None)
+        await ctx.stop_background()
+        await ctx.aclose()
+        await receiver.stop()
