@@ -544,7 +544,7 @@ def scenario_from_dict(
     behaviour = _behaviour(top.sub("behaviour", {}))
 
     policy_doc = {"schema_version": 1}
-    for key in ("weights", "solver", "sla"):
+    for key in ("weights", "solver", "sla", "calendars"):
         if key in doc:
             policy_doc[key] = top.raw(key)
     try:

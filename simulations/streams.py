@@ -80,18 +80,34 @@ class Roster:
         return int(self.home_lat_deg.shape[0])
 
 
+SYNTHETIC_ORIGIN = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+"""The instant of virtual t = 0 of a synthetic scenario (a Monday, midnight UTC): where a
+business-hours SLA calendar (``solver.business_time``) reads the virtual clock."""
+
+
+def origin_s(sc: Scenario) -> float:
+    """Epoch second of virtual t = 0: the replay's start (UTC when it names no zone), else
+    ``SYNTHETIC_ORIGIN``."""
+    if sc.replay is None:
+        return SYNTHETIC_ORIGIN.timestamp()
+    start = dt.datetime.fromisoformat(sc.replay.start)
+    return (start if start.tzinfo else start.replace(tzinfo=dt.UTC)).timestamp()
+
+
 def due_times(
     policy: Policy,
     priority: np.ndarray,
     created: np.ndarray,
     resolution_due: np.ndarray | None = None,
+    origin: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Response and resolution due times per ticket by ``Policy.due_times`` (the one rule);
-    ``resolution_due`` holds the stream's own due times (0 = none)."""
+    ``resolution_due`` holds the stream's own due times (0 = none); ``origin``: the epoch
+    second of virtual t = 0 (for business-hours calendars)."""
     given = np.zeros(len(created)) if resolution_due is None else resolution_due
     due = np.array(
         [
-            policy.due_times(int(p), float(c), resolution_due=float(r))
+            policy.due_times(int(p), float(c), resolution_due=float(r), origin_s=origin)
             for p, c, r in zip(priority, created, given, strict=True)
         ],
         np.float64,
@@ -172,7 +188,9 @@ def _synthetic(sc: Scenario, rng: np.random.Generator) -> TicketStream:
     lat, lon = sample_points(sc.geography, n, rng)
     remote = np.array([c.location == "none" for c in cats], bool)[cat]
     lat[remote] = lon[remote] = np.nan  # no location (solver.geo): remote work
-    response_due, resolution_due = due_times(sc.policy, priority, created)
+    response_due, resolution_due = due_times(
+        sc.policy, priority, created, origin=origin_s(sc)
+    )
     return _finish(
         sc,
         rng,
@@ -227,7 +245,9 @@ def _replayed(sc: Scenario, rng: np.random.Generator, seed: int) -> TicketStream
     created = df["created_s"].to_numpy().astype(np.float64)
     priority = df["priority"].to_numpy().astype(np.int64)
     real_due = np.nan_to_num(df["resolution_due_s"].to_numpy().astype(np.float64))
-    response_due, resolution_due = due_times(sc.policy, priority, created, real_due)
+    response_due, resolution_due = due_times(
+        sc.policy, priority, created, real_due, origin=origin_s(sc)
+    )
     est = _lognormal(rng, rep.duration_mean_s, rep.duration_cv, n)
     return _finish(
         sc,

@@ -20,6 +20,13 @@ The file format (``schema_version = 2``) is the dict form plus three header keys
     [sla.P1]                        # one table per priority P1..P4
     response_s = 3600.0
     resolution_s = 14400.0
+    calendar = "desk"               # optional: count working seconds of [calendars.desk]
+    [calendars.desk]                # business hours (solver.business_time.BusinessCalendar)
+    time_zone = "Europe/Berlin"
+    days = [1, 2, 3, 4, 5]          # ISO weekdays
+    start = "09:00"
+    end = "17:00"
+    holidays = ["2026-12-25"]
     [[escalations]]                 # EscalationRule fields
     name = "p1-not-accepted-10min"
     [duplicates]                    # DuplicateRule fields
@@ -48,6 +55,7 @@ from typing import Any
 
 import tomli_w
 
+from solver.business_time import BusinessCalendar, CalendarError, add_business_seconds
 from solver.model import CostWeights, SolveParams
 
 SCHEMA_VERSION = 2
@@ -88,10 +96,12 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class SlaTarget:
-    """SLA targets for one priority, in seconds after submit."""
+    """SLA targets for one priority, in seconds after submit: elapsed seconds, or working
+    seconds of the policy's calendar named ``calendar`` (``solver.business_time``)."""
 
     response_s: float
     resolution_s: float
+    calendar: str = ""  # "" = the clock always runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +174,8 @@ class Policy:
     solver: SolverSettings = field(default_factory=SolverSettings)
     neighbours: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Region -> regions an escalated ticket may widen to."""
+    calendars: dict[str, BusinessCalendar] = field(default_factory=dict)
+    """Named business-hours calendars the SLA targets may count in."""
     name: str = ""
     description: str = ""
 
@@ -185,6 +197,7 @@ class Policy:
         resolution_due: float = 0,
         *,
         per_second: float = 1.0,
+        origin_s: float = 0.0,
     ) -> tuple[float, float]:
         """The SLA due-time rule (its one owner): a ticket's own due times where it has them
         (0 = none), else its submit time plus this policy's target for its priority.
@@ -195,13 +208,32 @@ class Policy:
         resolution (two derived ones are ordered by the targets' own validation).
         """
         target = self.sla_for(priority)
-        response = response_due or created + target.response_s * per_second
-        resolution = resolution_due or created + target.resolution_s * per_second
+        response = response_due or self._after(target, created, target.response_s,
+                                               per_second, origin_s)  # fmt: skip
+        resolution = resolution_due or self._after(
+            target, created, target.resolution_s, per_second, origin_s
+        )
         if response_due and not resolution_due:
             resolution = max(resolution, response)
         elif resolution_due and not response_due:
             response = min(response, resolution)
         return response, resolution
+
+    def _after(
+        self,
+        target: SlaTarget,
+        created: float,
+        seconds: float,
+        per_second: float,
+        origin_s: float,
+    ) -> float:
+        """``seconds`` of the target's clock after ``created`` (its unit; ``origin_s``:
+        the epoch second of ``created = 0``, for a calendar)."""
+        if not target.calendar:
+            return created + seconds * per_second
+        start = origin_s + created / per_second
+        end = add_business_seconds(self.calendars[target.calendar], start, seconds)
+        return (end - origin_s) * per_second
 
     def solve_params(self, seed: int | None = None) -> SolveParams:
         """The solver's parameters (``seed`` overrides the policy's)."""
@@ -265,6 +297,22 @@ def _check_supervisor_target(name: str, rule: EscalationRule) -> None:
         )
 
 
+def _check_calendars(policy: Policy) -> None:
+    """Every SLA target's calendar is defined; calendar names follow the group-id rule."""
+    for prio, target in policy.sla.items():
+        if not isinstance(target.calendar, str):
+            raise PolicyError(f"sla.P{prio}.calendar", "must be a string")
+        if target.calendar and target.calendar not in policy.calendars:
+            raise PolicyError(f"sla.P{prio}.calendar", "names no calendar in calendars")
+    for name, cal in policy.calendars.items():
+        if not isinstance(name, str) or not _GROUP_RE.match(name):
+            raise PolicyError(
+                f"calendars.{name}", "name must be 1..128 of [A-Za-z0-9._:/-]"
+            )
+        if not isinstance(cal, BusinessCalendar):
+            raise PolicyError(f"calendars.{name}", "must be a calendar table")
+
+
 def validate(policy: Policy) -> None:
     """Raise ``PolicyError`` naming the first invalid field."""
     for f in dataclasses.fields(CostWeights):
@@ -278,6 +326,7 @@ def validate(policy: Policy) -> None:
         _finite(f"sla.P{prio}.resolution_s", target.resolution_s, positive=True)
         if target.resolution_s < target.response_s:
             raise PolicyError(f"sla.P{prio}.resolution_s", "must be >= response_s")
+    _check_calendars(policy)
     names: set[str] = set()
     for i, rule in enumerate(policy.escalations):
         where = f"escalations[{i}]"
@@ -323,7 +372,18 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
         "duplicates": dataclasses.asdict(policy.duplicates),
         "solver": dataclasses.asdict(policy.solver),
         "neighbours": {k: list(v) for k, v in sorted(policy.neighbours.items())},
+        "calendars": {
+            k: {
+                **dataclasses.asdict(c),
+                "days": list(c.days),
+                "holidays": list(c.holidays),
+            }
+            for k, c in sorted(policy.calendars.items())
+        },
     }
+    for target in data["sla"].values():
+        if not target["calendar"]:
+            del target["calendar"]  # the common case stays as before
     for key in ("name", "description"):
         if getattr(policy, key):
             data[key] = getattr(policy, key)
@@ -398,10 +458,33 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
         )
     if "neighbours" in data:
         kwargs["neighbours"] = _neighbours(data["neighbours"])
+    if "calendars" in data:
+        kwargs["calendars"] = {
+            str(k): _calendar(v, f"calendars.{k}")
+            for k, v in _table(data, "calendars").items()
+        }
     for key in ("name", "description"):
         if key in data:
             kwargs[key] = data[key]
     return dataclasses.replace(base, **kwargs)
+
+
+def _calendar(data: Any, where: str) -> BusinessCalendar:
+    if not isinstance(data, Mapping):
+        raise PolicyError(where, "must be a table")
+    body = dict(data)
+    for key in ("days", "holidays"):
+        if key in body:
+            if not isinstance(body[key], list | tuple):
+                raise PolicyError(f"{where}.{key}", "must be a list")
+            body[key] = tuple(body[key])
+    try:
+        cal: BusinessCalendar = _build(BusinessCalendar, body, where)
+    except CalendarError as exc:
+        raise PolicyError(
+            f"{where}.{exc.field.removeprefix('calendar.')}", exc.message
+        ) from exc
+    return cal
 
 
 def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -495,8 +578,9 @@ def policy_to_toml(policy: Policy) -> str:
     for key in ("name", "description"):
         if key in data:
             header[key] = data.pop(key)
-    if not data["neighbours"]:
-        del data["neighbours"]
+    for key in ("neighbours", "calendars"):
+        if not data[key]:
+            del data[key]
     return tomli_w.dumps({**header, **data})
 
 

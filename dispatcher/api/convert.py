@@ -500,6 +500,7 @@ POLICY_MASK_SECTIONS = {
     "duplicate_rule": "duplicates",
     "solver": "solver",
     "neighbours": "neighbours",
+    "calendars": "calendars",
 }
 """``UpdatePolicyRequest.update_mask`` path -> the policy section it replaces."""
 
@@ -536,7 +537,11 @@ def policy_dict_from_pb(msg: pb.Policy, field: str = "policy") -> dict[str, Any]
             raise InvalidArgument(
                 f"{field}.sla_targets[{i}].priority", f"P{prio} appears twice"
             )
-        sla[f"P{prio}"] = {"response_s": t.response_s, "resolution_s": t.resolution_s}
+        sla[f"P{prio}"] = {
+            "response_s": t.response_s,
+            "resolution_s": t.resolution_s,
+            "calendar": t.calendar,
+        }
     rules = []
     for i, r in enumerate(msg.escalation_rules):
         if r.condition not in _ESCALATION_CONDITIONS:
@@ -584,7 +589,22 @@ def policy_dict_from_pb(msg: pb.Policy, field: str = "policy") -> dict[str, Any]
             "allow_overtime": s.allow_overtime,
         },
         "neighbours": {k: list(v.regions) for k, v in msg.neighbours.items()},
+        "calendars": {k: _calendar_dict(c) for k, c in msg.calendars.items()},
     }
+
+
+def _calendar_dict(c: pb.BusinessCalendar) -> dict[str, Any]:
+    """A pb calendar in the policy's dict form (unset fields take the calendar defaults)."""
+    out: dict[str, Any] = {"holidays": list(c.holidays)}
+    if c.time_zone:
+        out["time_zone"] = c.time_zone
+    if c.days:
+        out["days"] = list(c.days)
+    if c.start:
+        out["start"] = c.start
+    if c.end:
+        out["end"] = c.end
+    return out
 
 
 _POLICY_SECTIONS = {
@@ -643,6 +663,7 @@ def policy_to_pb(
                 priority=priority_to_pb(p),
                 response_s=t.response_s,
                 resolution_s=t.resolution_s,
+                calendar=t.calendar,
             )
             for p, t in sorted(policy.sla.items())
         ],
@@ -675,6 +696,16 @@ def policy_to_pb(
         neighbours={
             k: pb.NeighbourRegions(regions=list(v))
             for k, v in policy.neighbours.items()
+        },
+        calendars={
+            k: pb.BusinessCalendar(
+                time_zone=c.time_zone,
+                days=list(c.days),
+                start=c.start,
+                end=c.end,
+                holidays=list(c.holidays),
+            )
+            for k, c in policy.calendars.items()
         },
         updated_by=updated_by,
         updated_at_ms=updated_at_ms,

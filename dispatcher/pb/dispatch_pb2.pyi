@@ -783,14 +783,30 @@ class CostWeights(_message.Message):
     def __init__(self, travel: _Optional[float] = ..., lateness: _Optional[float] = ..., waiting: _Optional[float] = ..., skill_surplus: _Optional[float] = ..., balance: _Optional[float] = ..., preference: _Optional[float] = ..., tier: _Optional[float] = ..., stability: _Optional[float] = ..., unassigned: _Optional[float] = ..., move_min_gain: _Optional[float] = ...) -> None: ...
 
 class SlaTarget(_message.Message):
-    __slots__ = ("priority", "response_s", "resolution_s")
+    __slots__ = ("priority", "response_s", "resolution_s", "calendar")
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_S_FIELD_NUMBER: _ClassVar[int]
     RESOLUTION_S_FIELD_NUMBER: _ClassVar[int]
+    CALENDAR_FIELD_NUMBER: _ClassVar[int]
     priority: Priority
     response_s: float
     resolution_s: float
-    def __init__(self, priority: _Optional[_Union[Priority, str]] = ..., response_s: _Optional[float] = ..., resolution_s: _Optional[float] = ...) -> None: ...
+    calendar: str
+    def __init__(self, priority: _Optional[_Union[Priority, str]] = ..., response_s: _Optional[float] = ..., resolution_s: _Optional[float] = ..., calendar: _Optional[str] = ...) -> None: ...
+
+class BusinessCalendar(_message.Message):
+    __slots__ = ("time_zone", "days", "start", "end", "holidays")
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    HOLIDAYS_FIELD_NUMBER: _ClassVar[int]
+    time_zone: str
+    days: _containers.RepeatedScalarFieldContainer[int]
+    start: str
+    end: str
+    holidays: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, time_zone: _Optional[str] = ..., days: _Optional[_Iterable[int]] = ..., start: _Optional[str] = ..., end: _Optional[str] = ..., holidays: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EscalationRule(_message.Message):
     __slots__ = ("name", "priority", "condition", "after_s", "raise_priority", "widen_to_neighbours", "notify_supervisor", "supervisor_target")
@@ -845,7 +861,7 @@ class NeighbourRegions(_message.Message):
     def __init__(self, regions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Policy(_message.Message):
-    __slots__ = ("region", "version", "weights", "sla_targets", "escalation_rules", "duplicate_rule", "solver", "neighbours", "updated_by", "updated_at_ms", "comment")
+    __slots__ = ("region", "version", "weights", "sla_targets", "escalation_rules", "duplicate_rule", "solver", "neighbours", "updated_by", "updated_at_ms", "comment", "calendars")
     class NeighboursEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -853,6 +869,13 @@ class Policy(_message.Message):
         key: str
         value: NeighbourRegions
         def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[NeighbourRegions, _Mapping]] = ...) -> None: ...
+    class CalendarsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: BusinessCalendar
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[BusinessCalendar, _Mapping]] = ...) -> None: ...
     REGION_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     WEIGHTS_FIELD_NUMBER: _ClassVar[int]
@@ -864,6 +887,7 @@ class Policy(_message.Message):
     UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     COMMENT_FIELD_NUMBER: _ClassVar[int]
+    CALENDARS_FIELD_NUMBER: _ClassVar[int]
     region: str
     version: int
     weights: CostWeights
@@ -875,7 +899,8 @@ class Policy(_message.Message):
     updated_by: str
     updated_at_ms: int
     comment: str
-    def __init__(self, region: _Optional[str] = ..., version: _Optional[int] = ..., weights: _Optional[_Union[CostWeights, _Mapping]] = ..., sla_targets: _Optional[_Iterable[_Union[SlaTarget, _Mapping]]] = ..., escalation_rules: _Optional[_Iterable[_Union[EscalationRule, _Mapping]]] = ..., duplicate_rule: _Optional[_Union[DuplicateRule, _Mapping]] = ..., solver: _Optional[_Union[SolverSettings, _Mapping]] = ..., neighbours: _Optional[_Mapping[str, NeighbourRegions]] = ..., updated_by: _Optional[str] = ..., updated_at_ms: _Optional[int] = ..., comment: _Optional[str] = ...) -> None: ...
+    calendars: _containers.MessageMap[str, BusinessCalendar]
+    def __init__(self, region: _Optional[str] = ..., version: _Optional[int] = ..., weights: _Optional[_Union[CostWeights, _Mapping]] = ..., sla_targets: _Optional[_Iterable[_Union[SlaTarget, _Mapping]]] = ..., escalation_rules: _Optional[_Iterable[_Union[EscalationRule, _Mapping]]] = ..., duplicate_rule: _Optional[_Union[DuplicateRule, _Mapping]] = ..., solver: _Optional[_Union[SolverSettings, _Mapping]] = ..., neighbours: _Optional[_Mapping[str, NeighbourRegions]] = ..., updated_by: _Optional[str] = ..., updated_at_ms: _Optional[int] = ..., comment: _Optional[str] = ..., calendars: _Optional[_Mapping[str, BusinessCalendar]] = ...) -> None: ...
 
 class GetPolicyRequest(_message.Message):
     __slots__ = ("region",)

@@ -12,6 +12,7 @@ import grpc.aio
 import pytest
 
 from dispatcher.pb import dispatch_pb2 as pb
+from solver.business_time import BusinessCalendar, add_business_seconds
 from tests.dispatch.conftest import is_assignment
 
 if TYPE_CHECKING:
@@ -35,10 +36,10 @@ def agent(technician_id: str, **kw: object) -> pb.Technician:
 
 def remote_ticket(ticket_id: str, **kw: object) -> pb.Ticket:
     """A help desk ticket: no location, no asset."""
+    kw.setdefault("priority", 2)
     return pb.Ticket(
         ticket_id=ticket_id,
         region="desk",
-        priority=2,
         work_duration_s=900,
         **kw,  # type: ignore[arg-type]
     )
@@ -134,3 +135,64 @@ async def test_concurrency_above_capacity_is_refused(dispatch: Stubs) -> None:
         )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "technician.concurrency" in (err.value.details() or "")
+
+
+async def test_business_hours_calendar_sets_the_due_times(dispatch: Stubs) -> None:
+    """A policy whose P3 clock runs 09:00-17:00 Berlin on weekdays: a submitted P3's derived
+    due times are the calendar's sums from its submit time (GetPolicy returns the calendar)."""
+    desk = pb.BusinessCalendar(
+        time_zone="Europe/Berlin", days=[1, 2, 3, 4, 5], start="09:00", end="17:00",
+        holidays=["2026-12-25"],
+    )  # fmt: skip
+    await dispatch.policy.UpdatePolicy(
+        pb.UpdatePolicyRequest(
+            policy=pb.Policy(
+                sla_targets=[
+                    pb.SlaTarget(
+                        priority=pb.PRIORITY_P3, response_s=8 * 3600.0,
+                        resolution_s=16 * 3600.0, calendar="desk",
+                    ),
+                ],
+                calendars={"desk": desk},
+            ),
+            update_mask={"paths": ["sla_targets", "calendars"]},
+        )
+    )  # fmt: skip
+    got = await dispatch.policy.GetPolicy(pb.GetPolicyRequest())
+    assert got.calendars["desk"].time_zone == "Europe/Berlin"
+    assert got.sla_targets[0].calendar == "desk"
+    out = await dispatch.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(ticket=remote_ticket("T1", priority=3))
+    )
+    t = out.ticket
+    cal = BusinessCalendar(
+        time_zone="Europe/Berlin", start="09:00", end="17:00", holidays=("2026-12-25",)
+    )
+    created_s = t.created_at_ms / 1000.0
+    assert t.sla.response_due_ms == pytest.approx(
+        add_business_seconds(cal, created_s, 8 * 3600.0) * 1000.0, abs=1.0
+    )
+    assert t.sla.resolution_due_ms == pytest.approx(
+        add_business_seconds(cal, created_s, 16 * 3600.0) * 1000.0, abs=1.0
+    )
+    assert t.sla.response_due_ms - t.created_at_ms >= 8 * 3600 * 1000
+
+
+async def test_an_undefined_calendar_is_refused(dispatch: Stubs) -> None:
+    """An SLA target naming no calendar of the policy: INVALID_ARGUMENT naming the field."""
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await dispatch.policy.UpdatePolicy(
+            pb.UpdatePolicyRequest(
+                policy=pb.Policy(
+                    sla_targets=[
+                        pb.SlaTarget(
+                            priority=pb.PRIORITY_P3, response_s=60.0,
+                            resolution_s=120.0, calendar="nope",
+                        )
+                    ]
+                ),
+                update_mask={"paths": ["sla_targets"]},
+            )
+        )  # fmt: skip
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "calendar" in (err.value.details() or "")

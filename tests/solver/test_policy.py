@@ -4,12 +4,15 @@ trips over arbitrary policies, and files of both schema versions."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from solver.business_time import BusinessCalendar
 from solver.model import CostWeights
 from solver.policy import (
     DEFAULT_SLA,
@@ -253,3 +256,39 @@ def test_stored_policy_with_a_supervisor_stream_still_loads() -> None:
     loaded = policy_from_json(legacy)
     assert loaded == Policy()
     assert loaded.escalations[0].supervisor_target == "supervisors"
+
+
+def test_business_hours_targets_round_trip_and_set_due_times() -> None:
+    """A P3 target counted in a desk calendar: Fri 16:00 + 8 h response = Mon 16:00
+    (Berlin), P1 without a calendar keeps elapsed seconds; dict, JSON and TOML keep it."""
+    desk = BusinessCalendar(time_zone="Europe/Berlin", holidays=("2026-12-25",))
+    policy = Policy(
+        sla={
+            1: SlaTarget(3600.0, 7200.0),
+            3: SlaTarget(8 * 3600.0, 16 * 3600.0, calendar="desk"),
+        },
+        calendars={"desk": desk},
+    )
+    assert policy_from_toml(policy_to_toml(policy)) == policy
+    assert policy_from_json(policy_to_json(policy)) == policy
+    berlin = ZoneInfo("Europe/Berlin")
+    fri = datetime.datetime(2026, 3, 6, 16, tzinfo=berlin).timestamp()
+    mon16 = datetime.datetime(2026, 3, 9, 16, tzinfo=berlin).timestamp()
+    tue16 = datetime.datetime(2026, 3, 10, 16, tzinfo=berlin).timestamp()
+    assert policy.due_times(3, fri) == (mon16, tue16)
+    assert policy.due_times(3, fri * 1000, per_second=1000.0) == (
+        mon16 * 1000,
+        tue16 * 1000,
+    )
+    assert policy.due_times(1, fri) == (fri + 3600.0, fri + 7200.0)
+    # a clock counted from a virtual origin (the simulator): created = 0 at Friday 16:00
+    assert policy.due_times(3, 0.0, origin_s=fri) == (mon16 - fri, tue16 - fri)
+
+
+def test_an_undefined_or_bad_calendar_is_named() -> None:
+    with pytest.raises(PolicyError) as err:
+        Policy(sla={1: SlaTarget(1.0, 2.0, calendar="nope")})
+    assert err.value.field == "sla.P1.calendar"
+    with pytest.raises(PolicyError) as err:
+        policy_from_dict({"calendars": {"desk": {"time_zone": "Mars/Base"}}})
+    assert err.value.field == "calendars.desk.time_zone"
