@@ -20,6 +20,7 @@ the primary had applied when the script ran, whichever connection wrote it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -175,14 +176,11 @@ def wait_fence_key(key: str) -> str:
     return "dispatch:{" + tag + "}:wait_fence"
 
 
-def _queue_fenced_wait(
-    pipe: Any, key: str, replicas: int, timeout_ms: int, **target: Any
-) -> None:
-    """Queue the fence write and ``WAIT`` (two replies) on ``pipe``: see the module doc."""
-    pipe.execute_command(
-        "SET", wait_fence_key(key), "1", "PX", WAIT_FENCE_TTL_MS, **target
-    )
-    pipe.execute_command("WAIT", replicas, timeout_ms, **target)
+def _queue_fenced_wait(pipe: Any, key: str, replicas: int, timeout_ms: int) -> None:
+    """Queue the fence write and ``WAIT`` (two replies) on a single server's ``pipe``
+    (see the module doc; a cluster: ``_on_one_connection``)."""
+    pipe.execute_command("SET", wait_fence_key(key), "1", "PX", WAIT_FENCE_TTL_MS)
+    pipe.execute_command("WAIT", replicas, timeout_ms)
 
 
 def set_replication(
@@ -236,20 +234,58 @@ async def execute_replicated(
     """
     from redis.asyncio.cluster import RedisCluster
 
-    pipe = client.pipeline(transaction=False)
-    for command in commands:
-        pipe.execute_command(*command)
     if isinstance(client, RedisCluster):
-        await client.initialize()  # a no-op once the slots are known
-        node = client.get_node_from_key(key)
-        _queue_fenced_wait(pipe, key, replicas, timeout_ms, target_nodes=node)
+        results = await _on_one_connection(client, key, replicas, timeout_ms, commands)
     else:
+        pipe = client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
         _queue_fenced_wait(pipe, key, replicas, timeout_ms)
-    results = await pipe.execute()
+        results = list(await pipe.execute())
     acked = int(results[-1])
     if acked < replicas:
         raise ReplicationTimeout(acked, replicas)
     return list(results[:-2])
+
+
+async def _on_one_connection(
+    client: RedisCluster,
+    key: str,
+    replicas: int,
+    timeout_ms: int,
+    commands: Sequence[Sequence[Any]],
+) -> list[Any]:
+    """Redis Cluster: ``commands``, the fence and WAIT on one connection to the primary of
+    ``key``'s slot, sent once. redis-py's cluster pipeline resends a command whose reply
+    was lost (a dropped connection) on its own, and a lone WAIT resent covers nothing:
+    on a fresh connection it answers at once, and routed by its own policy it goes to
+    every primary with the replies summed; the write was then acknowledged with no
+    replica holding it. Here any failure is raised (the caller retries the whole call;
+    a keyed read through the client first lets it learn a moved slot or a dead node).
+    Returns each command's reply (an error reply as its exception), then the fence's and
+    WAIT's."""
+    from redis.asyncio.cluster import PipelineCommand
+
+    await client.initialize()  # a no-op once the slots are known
+    node = client.get_node_from_key(key)
+    if node is None:
+        raise RedisTimeoutError(f"no primary known for the slot of {key!r}")
+    stack = [PipelineCommand(i, *command) for i, command in enumerate(commands)]
+    fence = ("SET", wait_fence_key(key), "1", "PX", WAIT_FENCE_TTL_MS)
+    stack += [
+        PipelineCommand(len(stack), *fence),
+        PipelineCommand(len(stack) + 1, "WAIT", replicas, timeout_ms),
+    ]
+    try:
+        await node.execute_pipeline(stack)
+        for command in stack[-2:]:
+            if isinstance(command.result, Exception):
+                raise command.result
+    except Exception:
+        with contextlib.suppress(Exception):
+            await client.exists(key)  # the client's own error handling: topology
+        raise
+    return [command.result for command in stack]
 
 
 async def replicas_hold(client: Redis | RedisCluster, keys: Sequence[str]) -> bool:

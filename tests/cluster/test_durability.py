@@ -23,6 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
+from redis.exceptions import RedisError
 
 from dispatcher.api.server import create_server
 from dispatcher.backend.cluster import (
@@ -576,3 +577,48 @@ async def test_a_webhook_sends_no_event_the_replicas_do_not_hold(
         await ctx.stop_background()
         await ctx.aclose()
         await receiver.stop()
+
+
+@pytest.mark.cluster
+async def test_a_wait_cut_off_mid_reply_is_never_an_acknowledgement(
+    healthy_cluster: EmbeddedCluster, cluster_client: RedisCluster
+) -> None:
+    """The connection carrying a write's WAIT is killed while WAIT blocks (replica
+    stopped). The client must not answer the write as replicated: redis-py's cluster
+    pipeline resent the lone WAIT, routed by its own policy (every primary, replies
+    summed), where other primaries' idle connections answered at once."""
+    region = _region_off_the_index_shard(healthy_cluster)
+    primary = healthy_cluster.primary_for_key(keys.events_key(TENANT, region))
+    replica = healthy_cluster.node_by_port(healthy_cluster.topology()[primary.port][0])
+    assert replica.process is not None
+    client = make_redis_client(healthy_cluster.url)
+    set_replication(client, 1, 4000)
+    store = RedisStateStore(client, metrics=DispatchMetrics.throwaway())
+    admin = make_redis_client(f"redis://127.0.0.1:{primary.port}")
+    try:
+        (warm,) = await store.submit(TENANT, [_submit_in(region, "warm")])
+        assert warm.error is None
+        replica.process.send_signal(signal.SIGSTOP)
+        try:
+            submit = asyncio.create_task(
+                store.submit(TENANT, [_submit_in(region, "W1")])
+            )
+            waiting: list[str] = []
+            async with asyncio.timeout(3):
+                while not waiting:
+                    await asyncio.sleep(0.05)
+                    listing = str(await admin.execute_command("CLIENT", "LIST"))
+                    waiting = [
+                        line.split()[0].removeprefix("id=")
+                        for line in listing.splitlines()
+                        if " cmd=wait " in f" {line} "
+                    ]
+            for client_id in waiting:
+                await admin.execute_command("CLIENT", "KILL", "ID", client_id)
+            with pytest.raises(RedisError):  # refused (UNAVAILABLE), never acknowledged
+                await submit
+        finally:
+            replica.process.send_signal(signal.SIGCONT)
+    finally:
+        await admin.aclose()
+        await client.aclose()
