@@ -20,7 +20,7 @@ import pytest
 from dispatcher.api.server import create_server
 from dispatcher.backend.embedded import EmbeddedRedis
 from dispatcher.bootstrap import Services
-from dispatcher.runtime.context import AppContext
+from dispatcher.runtime.context import AppContext, close_redis
 from dispatcher.runtime.context import redis_client as make_redis_client
 from dispatcher.runtime.metrics import DispatchMetrics, new_registry
 from dispatcher.runtime.settings import Settings
@@ -74,7 +74,7 @@ async def redis_client(redis_server: str) -> AsyncIterator[redis.asyncio.Redis]:
     try:
         yield client
     finally:
-        await client.aclose()
+        await close_redis(client)
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from dispatcher.backend.pool import ClosingBlockingConnectionPool, ClosingConnectionPool
 from dispatcher.runtime.settings import redact_url
 
 if TYPE_CHECKING:
@@ -138,27 +139,27 @@ CLOSE_WAIT_S = 5.0
 
 
 async def close_redis(client: Any, timeout_s: float = CLOSE_WAIT_S) -> None:
-    """``client.aclose()`` once the commands in flight have handed back their connections.
+    """Close ``client`` for good: no connection stays open, none is opened afterwards.
 
     redis-py's pool has no closed state: ``aclose()`` only disconnects the connections it
-    holds at that moment. A command in flight meanwhile (still connecting, or retrying after
-    the disconnect) ends with a connected connection back in the closed pool, which is then
-    garbage-collected unclosed (``ResourceWarning``, "Event loop is closed"). So wait
-    (bounded) until no connection is in use, close, and disconnect again whatever a
-    straggler reconnected meanwhile. Cluster clients (no single pool) are just closed.
+    holds at that moment. A command in flight meanwhile (still connecting, retrying after
+    the disconnect, or a release finishing in a background task) ends with a connected
+    connection back in the pool, which is then garbage-collected unclosed
+    (``ResourceWarning``, "Event loop is closed"). A :class:`ClosingConnectionPool` is
+    marked closed first, so from then on it refuses new commands and disconnects every
+    connection handed back; then this waits (bounded) for the commands in flight and
+    disconnects whatever is left. Cluster clients (no single pool) are just closed.
     """
     pool = getattr(client, "connection_pool", None)
-    in_use = getattr(pool, "_in_use_connections", None)
-    if pool is None or in_use is None:
+    if not isinstance(pool, ClosingConnectionPool):
         await client.aclose()
         return
+    pool.closed = True
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
-    while in_use and loop.time() < deadline:
+    while pool.in_use_count() and loop.time() < deadline:
         await asyncio.sleep(0.01)
     await client.aclose()
-    while in_use and loop.time() < deadline:
-        await asyncio.sleep(0.01)
     await pool.disconnect()
 
 
@@ -215,7 +216,7 @@ def redis_client(url: str, *, timeout_s: float = 5.0) -> redis_asyncio.Redis:
     # timeout_s) for a connection. redis-py's default pool (100, non-blocking) raised
     # MaxConnectionsError instead, which under a burst failed RPCs with UNAVAILABLE and ended
     # open WatchEvents streams (each holds a connection in its blocking XREAD).
-    pool = redis_asyncio.BlockingConnectionPool.from_url(
+    pool = ClosingBlockingConnectionPool.from_url(
         url,
         max_connections=REDIS_MAX_CONNECTIONS,
         timeout=timeout_s,

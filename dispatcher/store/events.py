@@ -107,9 +107,11 @@ def watch_client(redis: Any, url: str | None = None) -> Any:
             socket_timeout=10.0,
         )
     else:
-        from redis.asyncio import ConnectionPool, Redis
+        from redis.asyncio import Redis
 
-        own = ConnectionPool(
+        from dispatcher.backend.pool import ClosingConnectionPool
+
+        own = ClosingConnectionPool(
             connection_class=pool.connection_class,
             max_connections=WATCH_MAX_CONNECTIONS,
             **pool.connection_kwargs,
