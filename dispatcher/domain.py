@@ -24,6 +24,7 @@ class TicketStatus(enum.StrEnum):
     IN_PROGRESS = "IN_PROGRESS"
     RESOLVED = "RESOLVED"
     CANCELLED = "CANCELLED"
+    PENDING = "PENDING"  # waiting on someone else: in no queue, SLA clock stopped
 
     @property
     def is_open(self) -> bool:
@@ -35,6 +36,7 @@ OPEN_STATUSES = (
     TicketStatus.ASSIGNED,
     TicketStatus.ACCEPTED,
     TicketStatus.IN_PROGRESS,
+    TicketStatus.PENDING,
 )
 
 
@@ -92,6 +94,8 @@ class EventType(enum.StrEnum):
     TECHNICIAN_REMOVED = "TECHNICIAN_REMOVED"
     TICKET_MOVED = "TICKET_MOVED"
     SUPERVISOR_NOTIFIED = "SUPERVISOR_NOTIFIED"
+    TICKET_PENDING = "TICKET_PENDING"
+    TICKET_RESUMED = "TICKET_RESUMED"
 
 
 class Role(enum.StrEnum):
@@ -194,6 +198,7 @@ class Ticket:
     started_at_ms: int = 0
     closed_at_ms: int = 0
     escalation_level: int = 0
+    pending_since_ms: int = 0  # PENDING since then (0 = not pending)
 
 
 @dataclass(frozen=True, slots=True)

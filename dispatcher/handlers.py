@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from dispatcher.domain import (
     TechnicianStatus,
     Ticket,
     TicketFilter,
+    TicketStatus,
 )
 from dispatcher.errors import (
     InvalidArgument,
@@ -33,7 +35,7 @@ from dispatcher.errors import (
     StaleVersion,
     UnknownTicket,
 )
-from dispatcher.store.codec import request_digest, resolution_json
+from dispatcher.store.codec import request_digest, resolution_json, ticket_body
 from dispatcher.store.policy import PolicyConflict, PolicyStore, PolicyVersion
 from solver.policy import Policy, PolicyError, policy_from_dict, policy_to_dict
 
@@ -276,15 +278,16 @@ class Handlers:
         reason: str = "",
         resolution: Resolution | None = None,
     ) -> Ticket:
-        """accept / decline / start / complete (by the holder) or cancel (staff only)."""
-        if action == "cancel":
+        """accept / decline / start / complete (by the holder) or cancel, pend, resume
+        (staff only)."""
+        if action in ("cancel", "pend", "resume"):
             require(principal, *STAFF)
         v.check_expected_version("expected_version", expected_version)
         v.check_id("ticket_id", ticket_id)
         v.check_id("technician_id", technician_id, required=False)
         actor = _own_technician(principal, technician_id, "technician_id")
         argument = reason
-        if action in ("decline", "cancel"):
+        if action in ("decline", "cancel", "pend"):
             v.check_text("reason", reason, v.MAX_REASON)
             if action == "decline" and not reason.strip():
                 raise InvalidArgument("reason", "is required")
@@ -293,6 +296,10 @@ class Handlers:
                 raise InvalidArgument("resolution", "is required")
             v.check_text("resolution.notes", resolution.notes, v.MAX_TEXT)
             argument = resolution_json(resolution)
+        if action == "resume":
+            argument, expected_version = await self._resumed(
+                principal.tenant, ticket_id, expected_version
+            )
         try:
             return await self.store.transition(
                 principal.tenant,
@@ -310,6 +317,31 @@ class Handlers:
             raise
         except UnknownTicket:
             raise
+
+    async def _resumed(
+        self, tenant: str, ticket_id: str, expected_version: int
+    ) -> tuple[str, int]:
+        """The resume argument (body and response due with the clock moved by the wait)
+        and the version it was computed from (the transition refuses a later one)."""
+        t = await self.store.get_ticket(tenant, ticket_id)
+        if expected_version and t.version != expected_version:
+            raise StaleVersion(
+                f"ticket {ticket_id!r} is at version {t.version}, not {expected_version}"
+            )
+        if t.status is not TicketStatus.PENDING:
+            return "{}", t.version  # the transition answers ILLEGAL
+        policy = await self._policy(tenant, t.region)
+        response, resolution = policy.resumed_due_times(
+            t.priority,
+            (t.response_due_ms, t.resolution_due_ms),
+            t.pending_since_ms,
+            time.time() * 1000.0,
+            per_second=1000.0,
+        )
+        body = ticket_body(
+            t, response_due_ms=int(response), resolution_due_ms=int(resolution)
+        )
+        return json.dumps({"body": body, "due": int(response)}), t.version
 
     # --- technicians ----------------------------------------------------------------------
 

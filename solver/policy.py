@@ -55,7 +55,12 @@ from typing import Any
 
 import tomli_w
 
-from solver.business_time import BusinessCalendar, CalendarError, add_business_seconds
+from solver.business_time import (
+    BusinessCalendar,
+    CalendarError,
+    add_business_seconds,
+    business_seconds_between,
+)
 from solver.model import CostWeights, SolveParams
 
 SCHEMA_VERSION = 2
@@ -218,6 +223,34 @@ class Policy:
         elif resolution_due and not response_due:
             response = min(response, resolution)
         return response, resolution
+
+    def resumed_due_times(
+        self,
+        priority: int,
+        due: tuple[float, float],
+        paused: float,
+        resumed: float,
+        *,
+        per_second: float = 1.0,
+    ) -> tuple[float, float]:
+        """The pause rule (its one owner): a ticket's (response, resolution) due times after
+        its clock stood still from ``paused`` to ``resumed`` (a PENDING wait). Each moves
+        later by the clock time the wait took: elapsed time, or the working seconds of the
+        priority's calendar (the clock left at the pause is counted on from the resume).
+        A due time already past at the pause, or 0 (none), stays. Times in the unit of
+        ``per_second`` per second, like :meth:`due_times`."""
+        target = self.sla_for(priority)
+        cal = self.calendars.get(target.calendar) if target.calendar else None
+
+        def moved(d: float) -> float:
+            if not d or d <= paused:
+                return d
+            if cal is None:
+                return d + (resumed - paused)
+            left = business_seconds_between(cal, paused / per_second, d / per_second)
+            return add_business_seconds(cal, resumed / per_second, left) * per_second
+
+        return moved(due[0]), moved(due[1])
 
     def _after(
         self,

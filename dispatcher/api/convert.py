@@ -274,6 +274,7 @@ _TICKET_SCALARS_SET_WHEN_NOT_EMPTY = (
     "started_at_ms",
     "closed_at_ms",
     "escalation_level",
+    "pending_since_ms",
 )
 """Ticket fields with the same name and type in the domain and in ``pb.Ticket``."""
 _TICKET_ID_LISTS = (

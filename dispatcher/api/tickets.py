@@ -188,6 +188,29 @@ class TicketService(ServicerBase, pb_grpc.TicketServiceServicer):
             expected_version=request.expected_version,
         )
 
+    async def PendTicket(
+        self, request: pb.PendTicketRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Ticket:
+        return await self._lifecycle(
+            context,
+            request,
+            "pend",
+            request.ticket_id,
+            reason=request.reason,
+            expected_version=request.expected_version,
+        )
+
+    async def ResumeTicket(
+        self, request: pb.ResumeTicketRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Ticket:
+        return await self._lifecycle(
+            context,
+            request,
+            "resume",
+            request.ticket_id,
+            expected_version=request.expected_version,
+        )
+
     async def StartTicket(
         self, request: pb.StartTicketRequest, context: grpc.aio.ServicerContext
     ) -> pb.Ticket:

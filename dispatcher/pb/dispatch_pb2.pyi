@@ -37,6 +37,7 @@ class TicketStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TICKET_STATUS_IN_PROGRESS: _ClassVar[TicketStatus]
     TICKET_STATUS_RESOLVED: _ClassVar[TicketStatus]
     TICKET_STATUS_CANCELLED: _ClassVar[TicketStatus]
+    TICKET_STATUS_PENDING: _ClassVar[TicketStatus]
 
 class MoveReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -83,6 +84,8 @@ class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_TYPE_TECHNICIAN_REMOVED: _ClassVar[EventType]
     EVENT_TYPE_TICKET_MOVED: _ClassVar[EventType]
     EVENT_TYPE_SUPERVISOR_NOTIFIED: _ClassVar[EventType]
+    EVENT_TYPE_TICKET_PENDING: _ClassVar[EventType]
+    EVENT_TYPE_TICKET_RESUMED: _ClassVar[EventType]
 
 class StartPosition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -118,6 +121,7 @@ TICKET_STATUS_ACCEPTED: TicketStatus
 TICKET_STATUS_IN_PROGRESS: TicketStatus
 TICKET_STATUS_RESOLVED: TicketStatus
 TICKET_STATUS_CANCELLED: TicketStatus
+TICKET_STATUS_PENDING: TicketStatus
 MOVE_REASON_UNSPECIFIED: MoveReason
 MOVE_REASON_GAIN: MoveReason
 MOVE_REASON_PREVIOUS_UNABLE: MoveReason
@@ -152,6 +156,8 @@ EVENT_TYPE_TECHNICIAN_AVAILABILITY_CHANGED: EventType
 EVENT_TYPE_TECHNICIAN_REMOVED: EventType
 EVENT_TYPE_TICKET_MOVED: EventType
 EVENT_TYPE_SUPERVISOR_NOTIFIED: EventType
+EVENT_TYPE_TICKET_PENDING: EventType
+EVENT_TYPE_TICKET_RESUMED: EventType
 START_POSITION_UNSPECIFIED: StartPosition
 START_POSITION_LATEST: StartPosition
 START_POSITION_EARLIEST: StartPosition
@@ -247,7 +253,7 @@ class Resolution(_message.Message):
     def __init__(self, code: _Optional[_Union[ResolutionCode, str]] = ..., notes: _Optional[str] = ...) -> None: ...
 
 class Ticket(_message.Message):
-    __slots__ = ("ticket_id", "region", "category", "priority", "title", "description", "required_skills", "location", "asset_id", "work_duration_s", "customer_tier", "time_window", "sla", "preferred_technician_ids", "excluded_technician_ids", "attributes", "allow_duplicate", "status", "version", "assignment", "declined_by_technician_ids", "unassigned_reason", "duplicate_of_ticket_id", "resolution", "cancel_reason", "created_at_ms", "updated_at_ms", "accepted_at_ms", "started_at_ms", "closed_at_ms", "escalation_level")
+    __slots__ = ("ticket_id", "region", "category", "priority", "title", "description", "required_skills", "location", "asset_id", "work_duration_s", "customer_tier", "time_window", "sla", "preferred_technician_ids", "excluded_technician_ids", "attributes", "allow_duplicate", "status", "version", "assignment", "declined_by_technician_ids", "unassigned_reason", "duplicate_of_ticket_id", "resolution", "cancel_reason", "created_at_ms", "updated_at_ms", "accepted_at_ms", "started_at_ms", "closed_at_ms", "escalation_level", "pending_since_ms")
     class AttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -286,6 +292,7 @@ class Ticket(_message.Message):
     STARTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     CLOSED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     ESCALATION_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    PENDING_SINCE_MS_FIELD_NUMBER: _ClassVar[int]
     ticket_id: str
     region: str
     category: str
@@ -317,7 +324,8 @@ class Ticket(_message.Message):
     started_at_ms: int
     closed_at_ms: int
     escalation_level: int
-    def __init__(self, ticket_id: _Optional[str] = ..., region: _Optional[str] = ..., category: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., required_skills: _Optional[_Iterable[_Union[SkillRequirement, _Mapping]]] = ..., location: _Optional[_Union[Location, _Mapping]] = ..., asset_id: _Optional[str] = ..., work_duration_s: _Optional[int] = ..., customer_tier: _Optional[int] = ..., time_window: _Optional[_Union[TimeWindow, _Mapping]] = ..., sla: _Optional[_Union[SlaDue, _Mapping]] = ..., preferred_technician_ids: _Optional[_Iterable[str]] = ..., excluded_technician_ids: _Optional[_Iterable[str]] = ..., attributes: _Optional[_Mapping[str, str]] = ..., allow_duplicate: _Optional[bool] = ..., status: _Optional[_Union[TicketStatus, str]] = ..., version: _Optional[int] = ..., assignment: _Optional[_Union[Assignment, _Mapping]] = ..., declined_by_technician_ids: _Optional[_Iterable[str]] = ..., unassigned_reason: _Optional[_Union[UnassignedReason, str]] = ..., duplicate_of_ticket_id: _Optional[str] = ..., resolution: _Optional[_Union[Resolution, _Mapping]] = ..., cancel_reason: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., updated_at_ms: _Optional[int] = ..., accepted_at_ms: _Optional[int] = ..., started_at_ms: _Optional[int] = ..., closed_at_ms: _Optional[int] = ..., escalation_level: _Optional[int] = ...) -> None: ...
+    pending_since_ms: int
+    def __init__(self, ticket_id: _Optional[str] = ..., region: _Optional[str] = ..., category: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., required_skills: _Optional[_Iterable[_Union[SkillRequirement, _Mapping]]] = ..., location: _Optional[_Union[Location, _Mapping]] = ..., asset_id: _Optional[str] = ..., work_duration_s: _Optional[int] = ..., customer_tier: _Optional[int] = ..., time_window: _Optional[_Union[TimeWindow, _Mapping]] = ..., sla: _Optional[_Union[SlaDue, _Mapping]] = ..., preferred_technician_ids: _Optional[_Iterable[str]] = ..., excluded_technician_ids: _Optional[_Iterable[str]] = ..., attributes: _Optional[_Mapping[str, str]] = ..., allow_duplicate: _Optional[bool] = ..., status: _Optional[_Union[TicketStatus, str]] = ..., version: _Optional[int] = ..., assignment: _Optional[_Union[Assignment, _Mapping]] = ..., declined_by_technician_ids: _Optional[_Iterable[str]] = ..., unassigned_reason: _Optional[_Union[UnassignedReason, str]] = ..., duplicate_of_ticket_id: _Optional[str] = ..., resolution: _Optional[_Union[Resolution, _Mapping]] = ..., cancel_reason: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., updated_at_ms: _Optional[int] = ..., accepted_at_ms: _Optional[int] = ..., started_at_ms: _Optional[int] = ..., closed_at_ms: _Optional[int] = ..., escalation_level: _Optional[int] = ..., pending_since_ms: _Optional[int] = ...) -> None: ...
 
 class SubmitTicketRequest(_message.Message):
     __slots__ = ("ticket", "request_id", "allow_duplicate")
@@ -436,6 +444,24 @@ class DeclineTicketRequest(_message.Message):
     reason: str
     expected_version: int
     def __init__(self, ticket_id: _Optional[str] = ..., technician_id: _Optional[str] = ..., reason: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
+
+class PendTicketRequest(_message.Message):
+    __slots__ = ("ticket_id", "reason", "expected_version")
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    reason: str
+    expected_version: int
+    def __init__(self, ticket_id: _Optional[str] = ..., reason: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
+
+class ResumeTicketRequest(_message.Message):
+    __slots__ = ("ticket_id", "expected_version")
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    expected_version: int
+    def __init__(self, ticket_id: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
 
 class StartTicketRequest(_message.Message):
     __slots__ = ("ticket_id", "technician_id", "expected_version")

@@ -80,6 +80,16 @@ class TicketServiceStub:
                 request_serializer=dispatcher_dot_pb_dot_dispatch__pb2.DeclineTicketRequest.SerializeToString,
                 response_deserializer=dispatcher_dot_pb_dot_dispatch__pb2.Ticket.FromString,
                 _registered_method=True)
+        self.PendTicket = channel.unary_unary(
+                '/dispatch.v1.TicketService/PendTicket',
+                request_serializer=dispatcher_dot_pb_dot_dispatch__pb2.PendTicketRequest.SerializeToString,
+                response_deserializer=dispatcher_dot_pb_dot_dispatch__pb2.Ticket.FromString,
+                _registered_method=True)
+        self.ResumeTicket = channel.unary_unary(
+                '/dispatch.v1.TicketService/ResumeTicket',
+                request_serializer=dispatcher_dot_pb_dot_dispatch__pb2.ResumeTicketRequest.SerializeToString,
+                response_deserializer=dispatcher_dot_pb_dot_dispatch__pb2.Ticket.FromString,
+                _registered_method=True)
         self.StartTicket = channel.unary_unary(
                 '/dispatch.v1.TicketService/StartTicket',
                 request_serializer=dispatcher_dot_pb_dot_dispatch__pb2.StartTicketRequest.SerializeToString,
@@ -185,6 +195,25 @@ class TicketServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PendTicket(self, request, context):
+        """Waiting on someone else (e.g. the customer): any open status -> PENDING. The ticket
+        leaves its technician's queue and every solve, and its SLA clock stops until
+        ResumeTicket. Roles: platform, admin.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeTicket(self, request, context):
+        """The wait is over: PENDING -> QUEUED (dispatched again). Its response and resolution
+        due times move later by the clock time the wait took: elapsed seconds, or working
+        seconds of the priority's business-hours calendar (Policy.calendars).
+        Roles: platform, admin.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StartTicket(self, request, context):
         """The technician starts work on site: ACCEPTED -> IN_PROGRESS.
         Roles: technician_app (as its own technician), platform, admin (naming technician_id).
@@ -242,6 +271,16 @@ def add_TicketServiceServicer_to_server(servicer, server):
             'DeclineTicket': grpc.unary_unary_rpc_method_handler(
                     servicer.DeclineTicket,
                     request_deserializer=dispatcher_dot_pb_dot_dispatch__pb2.DeclineTicketRequest.FromString,
+                    response_serializer=dispatcher_dot_pb_dot_dispatch__pb2.Ticket.SerializeToString,
+            ),
+            'PendTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.PendTicket,
+                    request_deserializer=dispatcher_dot_pb_dot_dispatch__pb2.PendTicketRequest.FromString,
+                    response_serializer=dispatcher_dot_pb_dot_dispatch__pb2.Ticket.SerializeToString,
+            ),
+            'ResumeTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeTicket,
+                    request_deserializer=dispatcher_dot_pb_dot_dispatch__pb2.ResumeTicketRequest.FromString,
                     response_serializer=dispatcher_dot_pb_dot_dispatch__pb2.Ticket.SerializeToString,
             ),
             'StartTicket': grpc.unary_unary_rpc_method_handler(
@@ -476,6 +515,60 @@ class TicketService:
             target,
             '/dispatch.v1.TicketService/DeclineTicket',
             dispatcher_dot_pb_dot_dispatch__pb2.DeclineTicketRequest.SerializeToString,
+            dispatcher_dot_pb_dot_dispatch__pb2.Ticket.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PendTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dispatch.v1.TicketService/PendTicket',
+            dispatcher_dot_pb_dot_dispatch__pb2.PendTicketRequest.SerializeToString,
+            dispatcher_dot_pb_dot_dispatch__pb2.Ticket.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dispatch.v1.TicketService/ResumeTicket',
+            dispatcher_dot_pb_dot_dispatch__pb2.ResumeTicketRequest.SerializeToString,
             dispatcher_dot_pb_dot_dispatch__pb2.Ticket.FromString,
             options,
             channel_credentials,

@@ -130,6 +130,17 @@ class TicketServiceStub:
     is excluded from the ticket from then on.
     Roles: technician_app (as its own technician), platform, admin (naming technician_id).
     """
+    PendTicket: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.PendTicketRequest, _dispatch_pb2.Ticket]
+    """Waiting on someone else (e.g. the customer): any open status -> PENDING. The ticket
+    leaves its technician's queue and every solve, and its SLA clock stops until
+    ResumeTicket. Roles: platform, admin.
+    """
+    ResumeTicket: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.ResumeTicketRequest, _dispatch_pb2.Ticket]
+    """The wait is over: PENDING -> QUEUED (dispatched again). Its response and resolution
+    due times move later by the clock time the wait took: elapsed seconds, or working
+    seconds of the priority's business-hours calendar (Policy.calendars).
+    Roles: platform, admin.
+    """
     StartTicket: _grpc.UnaryUnaryMultiCallable[_dispatch_pb2.StartTicketRequest, _dispatch_pb2.Ticket]
     """The technician starts work on site: ACCEPTED -> IN_PROGRESS.
     Roles: technician_app (as its own technician), platform, admin (naming technician_id).
@@ -201,6 +212,17 @@ class TicketServiceAsyncStub(TicketServiceStub):
     """The assigned technician declines: ASSIGNED or ACCEPTED -> QUEUED, and that technician
     is excluded from the ticket from then on.
     Roles: technician_app (as its own technician), platform, admin (naming technician_id).
+    """
+    PendTicket: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.PendTicketRequest, _dispatch_pb2.Ticket]  # type: ignore[assignment]
+    """Waiting on someone else (e.g. the customer): any open status -> PENDING. The ticket
+    leaves its technician's queue and every solve, and its SLA clock stops until
+    ResumeTicket. Roles: platform, admin.
+    """
+    ResumeTicket: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.ResumeTicketRequest, _dispatch_pb2.Ticket]  # type: ignore[assignment]
+    """The wait is over: PENDING -> QUEUED (dispatched again). Its response and resolution
+    due times move later by the clock time the wait took: elapsed seconds, or working
+    seconds of the priority's business-hours calendar (Policy.calendars).
+    Roles: platform, admin.
     """
     StartTicket: _aio.UnaryUnaryMultiCallable[_dispatch_pb2.StartTicketRequest, _dispatch_pb2.Ticket]  # type: ignore[assignment]
     """The technician starts work on site: ACCEPTED -> IN_PROGRESS.
@@ -318,6 +340,29 @@ class TicketServiceServicer(metaclass=_abc_1.ABCMeta):
         """The assigned technician declines: ASSIGNED or ACCEPTED -> QUEUED, and that technician
         is excluded from the ticket from then on.
         Roles: technician_app (as its own technician), platform, admin (naming technician_id).
+        """
+
+    @_abc_1.abstractmethod
+    def PendTicket(
+        self,
+        request: _dispatch_pb2.PendTicketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatch_pb2.Ticket, _abc.Awaitable[_dispatch_pb2.Ticket]]:
+        """Waiting on someone else (e.g. the customer): any open status -> PENDING. The ticket
+        leaves its technician's queue and every solve, and its SLA clock stops until
+        ResumeTicket. Roles: platform, admin.
+        """
+
+    @_abc_1.abstractmethod
+    def ResumeTicket(
+        self,
+        request: _dispatch_pb2.ResumeTicketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatch_pb2.Ticket, _abc.Awaitable[_dispatch_pb2.Ticket]]:
+        """The wait is over: PENDING -> QUEUED (dispatched again). Its response and resolution
+        due times move later by the clock time the wait took: elapsed seconds, or working
+        seconds of the priority's business-hours calendar (Policy.calendars).
+        Roles: platform, admin.
         """
 
     @_abc_1.abstractmethod

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-ACTIONS = ("accept", "decline", "start", "complete", "cancel")
+ACTIONS = ("accept", "decline", "start", "complete", "cancel", "pend", "resume")
 _LIST_SCAN_BUDGET = 5000
 """Most ticket ids one List call inspects before returning a (possibly short) page."""
 _REGION_CACHE_SIZE = 200_000

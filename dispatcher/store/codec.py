@@ -201,6 +201,7 @@ def ticket_from_hash(h: Mapping[str, str]) -> Ticket:
         started_at_ms=_int(h, "started"),
         closed_at_ms=_int(h, "closed"),
         escalation_level=_int(h, "esc"),
+        pending_since_ms=_int(h, "paused"),
     )
 
 

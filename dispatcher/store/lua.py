@@ -20,7 +20,7 @@ PRELUDE = r"""
 local P = ARGV[1]
 local NOW = ARGV[2]
 local MAXLEN = ARGV[3]
-local OPEN = {QUEUED=true, ASSIGNED=true, ACCEPTED=true, IN_PROGRESS=true}
+local OPEN = {QUEUED=true, ASSIGNED=true, ACCEPTED=true, IN_PROGRESS=true, PENDING=true}
 local NOT_STARTED = {QUEUED=true, ASSIGNED=true, ACCEPTED=true}
 
 local function trim()
@@ -154,6 +154,8 @@ local allowed = {
   start = {ACCEPTED = true},
   complete = {IN_PROGRESS = true},
   cancel = OPEN,
+  pend = {QUEUED = true, ASSIGNED = true, ACCEPTED = true, IN_PROGRESS = true},
+  resume = {PENDING = true},
 }
 if action ~= 'cancel' and actor ~= '' and tech ~= actor then return {'NOT_HOLDER', st, tech} end
 if not allowed[action][st] then return {'ILLEGAL', st, tech} end
@@ -177,6 +179,20 @@ elseif action == 'start' then
   new = 'IN_PROGRESS'
   redis.call('HSET', key, 'started', NOW)
   ev[#ev + 1] = 'type'; ev[#ev + 1] = 'TICKET_STARTED'
+elseif action == 'pend' then
+  -- out of every queue, clock stopped (no entry in the due index: see move())
+  new = 'PENDING'
+  if tech ~= '' then redis.call('ZREM', P .. 'techq:' .. tech, id) end
+  redis.call('HSET', key, 'tech', '', 'asg', '', 'accepted', '', 'started', '',
+    'paused', NOW, 'ureason', '')
+  ev = {'type', 'TICKET_PENDING', 'tk', id, 'ptc', tech, 'p', prio, 'r', arg}
+elseif action == 'resume' then
+  -- arg: the body and response due with the clock moved by the wait (computed by the caller)
+  local d = cjson.decode(arg)
+  due = d.due
+  new = 'QUEUED'
+  redis.call('HSET', key, 'body', d.body, 'due', due, 'paused', '', 'ureason', 'NOT_YET_SOLVED')
+  ev = {'type', 'TICKET_RESUMED', 'tk', id, 'p', prio}
 elseif action == 'complete' then
   new = 'RESOLVED'
   redis.call('ZREM', P .. 'techq:' .. tech, id)

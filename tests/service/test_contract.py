@@ -169,6 +169,12 @@ async def test_negative_expected_version_is_invalid_everywhere(stubs: Stubs) -> 
         "StartTicket": lambda v: t.StartTicket(
             pb.StartTicketRequest(ticket_id="T1", technician_id="A", expected_version=v)
         ),
+        "PendTicket": lambda v: t.PendTicket(
+            pb.PendTicketRequest(ticket_id="T1", expected_version=v)
+        ),
+        "ResumeTicket": lambda v: t.ResumeTicket(
+            pb.ResumeTicketRequest(ticket_id="T1", expected_version=v)
+        ),
         "CompleteTicket": lambda v: t.CompleteTicket(
             pb.CompleteTicketRequest(
                 ticket_id="T1",

@@ -292,3 +292,31 @@ def test_an_undefined_or_bad_calendar_is_named() -> None:
     with pytest.raises(PolicyError) as err:
         policy_from_dict({"calendars": {"desk": {"time_zone": "Mars/Base"}}})
     assert err.value.field == "calendars.desk.time_zone"
+
+
+def test_a_pause_moves_due_times_by_the_clock_it_took() -> None:
+    """Pause rule: elapsed clock moves by the wait; a desk clock counts on the working time
+    left at the pause (Fri 16:00 pause, due Mon 16:00 = 8 h left; resumed Mon 10:00 ->
+    7 h on Monday + 1 h on Tuesday = Tue 10:00); overdue and unset due times stay."""
+    berlin = ZoneInfo("Europe/Berlin")
+
+    def at(d: int, h: int) -> float:
+        return datetime.datetime(2026, 3, d, h, tzinfo=berlin).timestamp()
+
+    desk = BusinessCalendar(time_zone="Europe/Berlin")
+    policy = Policy(
+        sla={1: SlaTarget(60.0, 120.0), 3: SlaTarget(60.0, 120.0, calendar="desk")},
+        calendars={"desk": desk},
+    )
+    assert policy.resumed_due_times(1, (1000.0, 0.0), 100.0, 400.0) == (1300.0, 0.0)
+    assert policy.resumed_due_times(1, (50.0, 2000.0), 100.0, 400.0) == (50.0, 2300.0)
+    got = policy.resumed_due_times(3, (at(9, 16), at(9, 16)), at(6, 16), at(9, 10))
+    assert got == (at(10, 10), at(10, 10))
+    ms = policy.resumed_due_times(
+        3,
+        (at(9, 16) * 1000, 0.0),
+        at(6, 16) * 1000,
+        at(9, 10) * 1000,
+        per_second=1000.0,
+    )
+    assert ms == (at(10, 10) * 1000, 0.0)
