@@ -82,6 +82,7 @@ DEFAULT_SUPERVISOR_TARGET = "supervisors"
 
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _GROUP_RE = re.compile(r"^[A-Za-z0-9._:/-]{1,128}$")
+_SKILL_RE = re.compile(r"^[A-Za-z0-9._:/-]{1,64}$")
 EMAIL_MAX = 254
 
 LEGACY_KEYS = frozenset({"supervisor_stream"})
@@ -113,8 +114,10 @@ class SlaTarget:
 class EscalationRule:
     """If a ticket of ``priority`` (0 = any) is still ``condition`` ``after_s`` after submit:
     raise its priority by ``raise_priority`` steps (P1 is the ceiling), widen it to the
-    neighbouring regions, and/or notify ``supervisor_target`` (an email address or a group
-    id) with a SUPERVISOR_NOTIFIED event. Fires once per ticket."""
+    neighbouring regions, notify ``supervisor_target`` (an email address or a group id)
+    with a SUPERVISOR_NOTIFIED event, and/or move it to the next support tier: its
+    requirement of skill ``tier_skill`` becomes at least ``tier_level`` (e.g. skill
+    "desk", level 2 = second line), so only that tier may take it. Fires once per ticket."""
 
     name: str
     priority: int = 1
@@ -124,6 +127,8 @@ class EscalationRule:
     widen_to_neighbours: bool = True
     notify_supervisor: bool = True
     supervisor_target: str = DEFAULT_SUPERVISOR_TARGET
+    tier_skill: str = ""  # "" = no tier change
+    tier_level: int = 0  # 1..10 when tier_skill is set
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,6 +351,21 @@ def _check_calendars(policy: Policy) -> None:
             raise PolicyError(f"calendars.{name}", "must be a calendar table")
 
 
+def _check_tier(where: str, rule: EscalationRule) -> None:
+    if not isinstance(rule.tier_skill, str) or (
+        rule.tier_skill and not _SKILL_RE.match(rule.tier_skill)
+    ):
+        raise PolicyError(
+            f"{where}.tier_skill", "must be a skill name (1..64 of [A-Za-z0-9._:/-])"
+        )
+    if rule.tier_skill:
+        _integer(f"{where}.tier_level", rule.tier_level, 1)
+        if rule.tier_level > 10:
+            raise PolicyError(f"{where}.tier_level", "must be 1..10")
+    elif rule.tier_level:
+        raise PolicyError(f"{where}.tier_level", "needs tier_skill")
+
+
 def validate(policy: Policy) -> None:
     """Raise ``PolicyError`` naming the first invalid field."""
     for f in dataclasses.fields(CostWeights):
@@ -376,6 +396,7 @@ def validate(policy: Policy) -> None:
         if not 0 <= rule.raise_priority <= 3:
             raise PolicyError(f"{where}.raise_priority", "must be 0..3")
         _check_supervisor_target(f"{where}.supervisor_target", rule)
+        _check_tier(where, rule)
     _finite("duplicates.radius_m", policy.duplicates.radius_m, nonneg=True)
     _finite("duplicates.window_s", policy.duplicates.window_s, nonneg=True)
     s = policy.solver

@@ -568,6 +568,8 @@ def policy_dict_from_pb(msg: pb.Policy, field: str = "policy") -> dict[str, Any]
                 "raise_priority": r.raise_priority,
                 "widen_to_neighbours": r.widen_to_neighbours,
                 "notify_supervisor": r.notify_supervisor,
+                "tier_skill": r.tier_skill,
+                "tier_level": r.tier_level,
             }
         )
     d = msg.duplicate_rule
@@ -678,6 +680,8 @@ def policy_to_pb(
                 widen_to_neighbours=r.widen_to_neighbours,
                 notify_supervisor=r.notify_supervisor,
                 supervisor_target=r.supervisor_target,
+                tier_skill=r.tier_skill,
+                tier_level=r.tier_level,
             )
             for r in policy.escalations
         ],

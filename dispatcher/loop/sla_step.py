@@ -8,9 +8,11 @@ results into fenced store writes and events for the ``RegionWorker`` of ``loop.s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import TYPE_CHECKING
 
+from dispatcher.domain import SkillLevel
 from dispatcher.loop.problem import REASON_NAMES, IndexMaps, ProblemParts, seconds_to_ms
 from dispatcher.loop.widen import Widening
 from dispatcher.sla import (
@@ -24,14 +26,16 @@ from dispatcher.sla import (
     next_clock_deadline,
     ticket_due_times,
 )
+from dispatcher.store.codec import ticket_body
 
 if TYPE_CHECKING:
+    from dispatcher.domain import Ticket
     from dispatcher.runtime.metrics import DispatchMetrics
     from dispatcher.store.moves import TicketMover
     from dispatcher.store.sla import SlaRecorder
     from dispatcher.store.state import RegionSnapshot
     from solver.model import Solution
-    from solver.policy import Policy
+    from solver.policy import EscalationRule, Policy
 
 _CONDITION_TEXT = {
     "not_assigned": "not assigned",
@@ -121,6 +125,7 @@ class SlaStep:
         now_s = now_ms / 1000.0
         found_breaches = breaches(clock, now_s)
         found_escalations = escalations(policy, clock, now_s)
+        by_id = {t.ticket_id: t for t in snap.tickets}
         actions = [
             SlaAction(
                 "breach",
@@ -141,6 +146,9 @@ class SlaStep:
             if e.rule.notify_supervisor:
                 details["supervisor_target"] = e.rule.supervisor_target
                 details["notice"] = supervisor_notice(e, snap.region)
+            if e.rule.tier_skill:
+                details["tier"] = f"{e.rule.tier_skill}:{e.rule.tier_level}"
+                details["body"] = tier_body(by_id[e.ticket_id], e.rule)
             actions.append(
                 SlaAction(
                     "esc",
@@ -166,7 +174,9 @@ class SlaStep:
         for e, ok in zip(found_escalations, esc_applied, strict=True):
             if not ok:
                 continue
-            changed = changed or e.new_priority != e.old_priority
+            changed = (
+                changed or e.new_priority != e.old_priority or bool(e.rule.tier_skill)
+            )
             neighbours = policy.neighbours.get(snap.region, ())
             if e.rule.widen_to_neighbours and neighbours:
                 widen.append(Widening(e.ticket_id, e.rule.name, neighbours))
@@ -226,3 +236,15 @@ class SlaStep:
                     priority=f"P{prio.get(a.ticket_id, 4)}"
                 ).inc()
         return sum(applied)
+
+
+def tier_body(ticket: Ticket, rule: EscalationRule) -> str:
+    """The ticket's body once moved to the rule's tier: its requirement of
+    ``rule.tier_skill`` at least ``rule.tier_level`` (the store writes it with the event)."""
+    skills = [s for s in ticket.required_skills if s.skill != rule.tier_skill]
+    held = max(
+        (s.level for s in ticket.required_skills if s.skill == rule.tier_skill),
+        default=0,
+    )
+    skills.append(SkillLevel(rule.tier_skill, max(held, rule.tier_level)))
+    return ticket_body(dataclasses.replace(ticket, required_skills=tuple(skills)))

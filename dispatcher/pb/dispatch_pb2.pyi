@@ -835,7 +835,7 @@ class BusinessCalendar(_message.Message):
     def __init__(self, time_zone: _Optional[str] = ..., days: _Optional[_Iterable[int]] = ..., start: _Optional[str] = ..., end: _Optional[str] = ..., holidays: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EscalationRule(_message.Message):
-    __slots__ = ("name", "priority", "condition", "after_s", "raise_priority", "widen_to_neighbours", "notify_supervisor", "supervisor_target")
+    __slots__ = ("name", "priority", "condition", "after_s", "raise_priority", "widen_to_neighbours", "notify_supervisor", "supervisor_target", "tier_skill", "tier_level")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     CONDITION_FIELD_NUMBER: _ClassVar[int]
@@ -844,6 +844,8 @@ class EscalationRule(_message.Message):
     WIDEN_TO_NEIGHBOURS_FIELD_NUMBER: _ClassVar[int]
     NOTIFY_SUPERVISOR_FIELD_NUMBER: _ClassVar[int]
     SUPERVISOR_TARGET_FIELD_NUMBER: _ClassVar[int]
+    TIER_SKILL_FIELD_NUMBER: _ClassVar[int]
+    TIER_LEVEL_FIELD_NUMBER: _ClassVar[int]
     name: str
     priority: Priority
     condition: EscalationCondition
@@ -852,7 +854,9 @@ class EscalationRule(_message.Message):
     widen_to_neighbours: bool
     notify_supervisor: bool
     supervisor_target: str
-    def __init__(self, name: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., condition: _Optional[_Union[EscalationCondition, str]] = ..., after_s: _Optional[float] = ..., raise_priority: _Optional[int] = ..., widen_to_neighbours: _Optional[bool] = ..., notify_supervisor: _Optional[bool] = ..., supervisor_target: _Optional[str] = ...) -> None: ...
+    tier_skill: str
+    tier_level: int
+    def __init__(self, name: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., condition: _Optional[_Union[EscalationCondition, str]] = ..., after_s: _Optional[float] = ..., raise_priority: _Optional[int] = ..., widen_to_neighbours: _Optional[bool] = ..., notify_supervisor: _Optional[bool] = ..., supervisor_target: _Optional[str] = ..., tier_skill: _Optional[str] = ..., tier_level: _Optional[int] = ...) -> None: ...
 
 class DuplicateRule(_message.Message):
     __slots__ = ("enabled", "by_asset", "radius_m", "window_s")

@@ -67,6 +67,13 @@ for i = 1, n do
         end
         redis.call('HSET', key, 'prio', a2, 'esc', tonumber(h[7] or '0') + 1, 'version', nv,
           'updated', NOW)
+        local dd = cjson.decode(det)
+        if dd['body'] then
+          -- tier escalation: the new required skills (the body is written by Python)
+          redis.call('HSET', key, 'body', dd['body'])
+          dd['body'] = nil
+          det = cjson.encode(dd)
+        end
         emit({'type', 'TICKET_ESCALATED', 'tk', id, 'tc', h[3] or '', 'st', h[1], 'v', nv,
           'p', a2, 'r', a1, 'd', det})
         if cjson.decode(det)['supervisor_target'] then

@@ -196,3 +196,45 @@ async def test_an_undefined_calendar_is_refused(dispatch: Stubs) -> None:
         )  # fmt: skip
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "calendar" in (err.value.details() or "")
+
+
+async def test_tier_escalation_moves_the_ticket_to_second_line(dispatch: Stubs) -> None:
+    """A rule 0.5 s after submit raises the ticket's desk requirement to level 2: the
+    escalation event names the tier, the ticket now requires desk 2, and the next solve
+    moves it from the first-line agent to the second-line one (its holder no longer
+    qualifies: MOVE_REASON_PREVIOUS_UNABLE)."""
+    rule = pb.EscalationRule(
+        name="to-second-line", condition=pb.ESCALATION_CONDITION_NOT_STARTED,
+        after_s=0.5, tier_skill="desk", tier_level=2,
+    )  # fmt: skip
+    await dispatch.policy.UpdatePolicy(
+        pb.UpdatePolicyRequest(
+            policy=pb.Policy(escalation_rules=[rule]),
+            update_mask={"paths": ["escalation_rules"]},
+        )
+    )
+    for tid, level in (("L1", 1), ("L2", 2)):
+        await dispatch.technicians.UpsertTechnician(
+            pb.UpsertTechnicianRequest(
+                technician=agent(tid, skills=[pb.Skill(skill="desk", level=level)])
+            )
+        )
+    need = [pb.SkillRequirement(skill="desk", min_level=1)]
+    await dispatch.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(ticket=remote_ticket("T1", required_skills=need))
+    )
+    first = await dispatch.wait_event(is_assignment, regions=("desk",))
+    assert first.technician_id == "L1"  # no skill surplus
+    escalated = await dispatch.wait_event(
+        lambda e: e.type == pb.EVENT_TYPE_TICKET_ESCALATED, regions=("desk",)
+    )
+    assert escalated.reason == "to-second-line"
+    assert escalated.details["tier"] == "desk:2"
+    assert "body" not in escalated.details
+    moved = await dispatch.wait_event(
+        lambda e: e.type == pb.EVENT_TYPE_TICKET_REASSIGNED, regions=("desk",)
+    )
+    assert (moved.technician_id, moved.previous_technician_id) == ("L2", "L1")
+    assert moved.assignment.move_reason == pb.MOVE_REASON_PREVIOUS_UNABLE
+    got = await dispatch.tickets.GetTicket(pb.GetTicketRequest(ticket_id="T1"))
+    assert [(s.skill, s.min_level) for s in got.required_skills] == [("desk", 2)]

@@ -320,3 +320,20 @@ def test_a_pause_moves_due_times_by_the_clock_it_took() -> None:
         per_second=1000.0,
     )
     assert ms == (at(10, 10) * 1000, 0.0)
+
+
+def test_tier_escalation_fields_are_checked() -> None:
+    """tier_level needs tier_skill and lies in 1..10; both survive TOML."""
+    ok = Policy(
+        escalations=(EscalationRule(name="l2", tier_skill="desk", tier_level=2),)
+    )
+    assert policy_from_toml(policy_to_toml(ok)) == ok
+    for kw, field in (
+        ({"tier_level": 2}, "escalations[0].tier_level"),
+        ({"tier_skill": "desk", "tier_level": 0}, "escalations[0].tier_level"),
+        ({"tier_skill": "desk", "tier_level": 11}, "escalations[0].tier_level"),
+        ({"tier_skill": "no spaces", "tier_level": 1}, "escalations[0].tier_skill"),
+    ):
+        with pytest.raises(PolicyError) as err:
+            Policy(escalations=(EscalationRule(name="x", **kw),))  # type: ignore[arg-type]
+        assert err.value.field == field
