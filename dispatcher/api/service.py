@@ -8,6 +8,7 @@ events, insight and policy are here. Every call goes through ``ServicerBase.call
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -255,7 +256,12 @@ def add_services(
                 raise
             except Exception as exc:  # Redis down: the health watcher reports it
                 logger.debug("queue metrics refresh failed: %s", exc)
-            await asyncio.sleep(QUEUE_METRICS_INTERVAL_S)
+            with contextlib.suppress(
+                TimeoutError
+            ):  # an interval, cut short by shutdown
+                await asyncio.wait_for(
+                    ctx.shutdown_event.wait(), QUEUE_METRICS_INTERVAL_S
+                )
 
     ctx.background.append(refresh_queue_metrics)
     return [s.full_name for s in pb.DESCRIPTOR.services_by_name.values()]

@@ -420,8 +420,13 @@ class SolveLoop:
         events_maxlen: int = keys.EVENTS_MAXLEN_DEFAULT,
         closed_retention_s: float = 0.0,
         sweep_interval_s: float = SWEEP_INTERVAL_S,
+        stop: asyncio.Event | None = None,
     ) -> None:
         self.redis = redis
+        # set at shutdown (the app's shutdown_event): ``run`` then ends even when redis-py
+        # swallowed the cancel of a command in flight (seen: a solver kept renewing its
+        # leases after stop_background gave up, and released them after Redis was closed)
+        self.stop = stop if stop is not None else asyncio.Event()
         self.metrics = metrics
         self.store = RedisStateStore(
             redis, metrics=metrics, events_maxlen=events_maxlen
@@ -476,11 +481,11 @@ class SolveLoop:
             )
 
     async def run(self) -> None:
-        """Hold leases and solve until cancelled; then stop the workers and release."""
+        """Hold leases and solve until cancelled or ``stop`` is set; then stop the workers
+        and release."""
         self.pool.start()
-        stop = asyncio.Event()
         try:
-            await self.leases.run(stop)
+            await self.leases.run(self.stop)
         finally:
             tasks = [*self.workers.values(), *self._stopping]
             self.workers.clear()

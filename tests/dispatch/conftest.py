@@ -118,6 +118,7 @@ async def dispatch(
         app_context.metrics,
         pool=solver_pool,
         lease_ttl_ms=LEASE_TTL_MS,
+        stop=app_context.shutdown_event,
     )
     app_context.background.append(loop.run)
     server, port = await create_server(

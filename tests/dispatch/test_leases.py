@@ -6,11 +6,14 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from dispatcher.loop.leases import LeaseManager, RegionRef, fair_share
+from dispatcher.loop.solve_loop import SolveLoop
 from dispatcher.runtime.metrics import DispatchMetrics
 from dispatcher.store.keys import lease_key
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
+
+    from dispatcher.loop.pool import SolverPool
 
 REGIONS = [RegionRef("acme", f"r{i}") for i in range(5)]
 
@@ -79,3 +82,24 @@ async def test_release_all_frees_regions(redis_client: aioredis.Redis) -> None:
     assert not a.held
     for region in REGIONS:
         assert await redis_client.get(lease_key(region.tenant, region.region)) is None
+
+
+async def test_solve_loop_ends_on_stop_without_a_cancel(
+    redis_client: aioredis.Redis, solver_pool: SolverPool
+) -> None:
+    """Shutdown sets ``stop``: the loop ends and releases its leases even when the cancel
+    never arrives (redis-py can swallow a cancel that lands mid-command)."""
+    stop = asyncio.Event()
+    loop = SolveLoop(
+        redis_client,
+        DispatchMetrics.throwaway(),
+        pool=solver_pool,
+        lease_ttl_ms=900,
+        stop=stop,
+    )
+    running = asyncio.create_task(loop.run())
+    await asyncio.sleep(0.5)
+    stop.set()
+    async with asyncio.timeout(2.0):  # one renew interval (TTL/3) plus a release
+        await running
+    assert not loop.leases.held
