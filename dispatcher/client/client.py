@@ -217,6 +217,28 @@ class DispatchClient:
             lambda t: technician_id in t.declined_by_technician_ids,
         )
 
+    async def pend(
+        self, ticket_id: str, reason: str = "", *, expected_version: int = 0
+    ) -> pb.Ticket:
+        """PENDING: out of every queue, SLA clock stopped (staff roles)."""
+        return await self._transition(
+            self.tickets.PendTicket,
+            pb.PendTicketRequest(
+                ticket_id=ticket_id, reason=reason, expected_version=expected_version
+            ),
+            lambda t: t.status == pb.TICKET_STATUS_PENDING,
+        )
+
+    async def resume(self, ticket_id: str, *, expected_version: int = 0) -> pb.Ticket:
+        """PENDING -> QUEUED, due times moved by the wait (staff roles)."""
+        return await self._transition(
+            self.tickets.ResumeTicket,
+            pb.ResumeTicketRequest(
+                ticket_id=ticket_id, expected_version=expected_version
+            ),
+            lambda t: t.status != pb.TICKET_STATUS_PENDING,
+        )
+
     async def start(
         self, ticket_id: str, technician_id: str = "", *, expected_version: int = 0
     ) -> pb.Ticket:

@@ -151,3 +151,14 @@ async def test_lifecycle_and_events_across_a_server_restart(
             assert stream.positions == {"north": want[-1]}
     finally:
         serve.kill()
+
+
+async def test_pend_and_resume_helpers(grpc_server: RunningServer) -> None:
+    """The client's pend / resume helpers drive PENDING and back."""
+    async with DispatchClient.connect(grpc_server.target, retry=FAST) as client:
+        await client.submit(ticket("T1"))
+        pending = await client.pend("T1", "waiting for the customer")
+        assert pending.status == pb.TICKET_STATUS_PENDING
+        back = await client.resume("T1", expected_version=pending.version)
+        assert back.status == pb.TICKET_STATUS_QUEUED
+        assert back.sla.response_due_ms >= pending.sla.response_due_ms
