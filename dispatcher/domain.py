@@ -303,6 +303,7 @@ class PriorityStats:
     oldest_queued_age_s: float = 0.0
     at_risk: int = 0
     overdue: int = 0
+    pending: int = 0
 
 
 @dataclass(frozen=True, slots=True)

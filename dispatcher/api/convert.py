@@ -446,6 +446,7 @@ def region_stats_to_pb(s: RegionStats) -> pb.RegionQueueStats:
                 oldest_queued_age_s=p.oldest_queued_age_s,
                 at_risk=p.at_risk,
                 overdue=p.overdue,
+                pending=p.pending,
             )
             for p in s.priorities
         ],

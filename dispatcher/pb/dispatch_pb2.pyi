@@ -747,7 +747,7 @@ class GetQueueStatsRequest(_message.Message):
     def __init__(self, regions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PriorityQueueStats(_message.Message):
-    __slots__ = ("priority", "queued", "assigned", "in_progress", "oldest_queued_age_s", "at_risk", "overdue")
+    __slots__ = ("priority", "queued", "assigned", "in_progress", "oldest_queued_age_s", "at_risk", "overdue", "pending")
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     QUEUED_FIELD_NUMBER: _ClassVar[int]
     ASSIGNED_FIELD_NUMBER: _ClassVar[int]
@@ -755,6 +755,7 @@ class PriorityQueueStats(_message.Message):
     OLDEST_QUEUED_AGE_S_FIELD_NUMBER: _ClassVar[int]
     AT_RISK_FIELD_NUMBER: _ClassVar[int]
     OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
     priority: Priority
     queued: int
     assigned: int
@@ -762,7 +763,8 @@ class PriorityQueueStats(_message.Message):
     oldest_queued_age_s: float
     at_risk: int
     overdue: int
-    def __init__(self, priority: _Optional[_Union[Priority, str]] = ..., queued: _Optional[int] = ..., assigned: _Optional[int] = ..., in_progress: _Optional[int] = ..., oldest_queued_age_s: _Optional[float] = ..., at_risk: _Optional[int] = ..., overdue: _Optional[int] = ...) -> None: ...
+    pending: int
+    def __init__(self, priority: _Optional[_Union[Priority, str]] = ..., queued: _Optional[int] = ..., assigned: _Optional[int] = ..., in_progress: _Optional[int] = ..., oldest_queued_age_s: _Optional[float] = ..., at_risk: _Optional[int] = ..., overdue: _Optional[int] = ..., pending: _Optional[int] = ...) -> None: ...
 
 class RegionQueueStats(_message.Message):
     __slots__ = ("region", "priorities", "technicians_total", "technicians_available")

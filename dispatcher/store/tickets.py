@@ -623,6 +623,7 @@ class TicketStore(StoreBase):
                 pipe.zrange(f"{s}QUEUED:{prio}", 0, 0, withscores=True)
                 pipe.zcount(f"{p}{keys.DUE}{prio}", "-inf", now)
                 pipe.zcount(f"{p}{keys.DUE}{prio}", f"({now}", horizon)
+                pipe.zcard(f"{s}PENDING:{prio}")
             pipe.zrange(p + keys.TECHS_ALL, 0, -1)
         replies = await pipe.execute()
         out: list[RegionStats] = []
@@ -632,8 +633,8 @@ class TicketStore(StoreBase):
         for _ in regions:
             prios = []
             for prio in (1, 2, 3, 4):
-                q, a, acc, ip, oldest, overdue, soon = replies[k : k + 7]
-                k += 7
+                q, a, acc, ip, oldest, overdue, soon, pending = replies[k : k + 8]
+                k += 8
                 age = max(0.0, (now - float(oldest[0][1])) / 1000.0) if oldest else 0.0
                 prios.append(
                     PriorityStats(
@@ -644,6 +645,7 @@ class TicketStore(StoreBase):
                         age,
                         int(soon) + int(overdue),
                         int(overdue),
+                        int(pending),
                     )
                 )
             per_region.append(prios)

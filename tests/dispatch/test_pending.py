@@ -46,6 +46,11 @@ async def test_pending_stops_the_clock_and_resume_moves_the_due_times(
         pb.GetTechnicianRequest(technician_id="A")
     )
     assert list(tech.queue_ticket_ids) == []
+    stats = await dispatch.insight.GetQueueStats(
+        pb.GetQueueStatsRequest(regions=["north"])
+    )
+    p3 = next(p for p in stats.regions[0].priorities if p.priority == pb.PRIORITY_P3)
+    assert (p3.pending, p3.assigned, p3.queued) == (1, 0, 0)
     await asyncio.sleep(0.6)
     # a solve runs for a new ticket: it places T2, never the pending T1
     await dispatch.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=ticket("T2")))
@@ -57,6 +62,11 @@ async def test_pending_stops_the_clock_and_resume_moves_the_due_times(
     )
     assert resumed.status in (pb.TICKET_STATUS_QUEUED, pb.TICKET_STATUS_ASSIGNED)
     assert resumed.pending_since_ms == 0
+    stats = await dispatch.insight.GetQueueStats(
+        pb.GetQueueStatsRequest(regions=["north"])
+    )
+    p3 = next(p for p in stats.regions[0].priorities if p.priority == pb.PRIORITY_P3)
+    assert p3.pending == 0
     wait_ms = resumed.updated_at_ms - pending.pending_since_ms
     assert wait_ms >= 600
     for old, new in (
