@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from redis.exceptions import RedisError
 
+from dispatcher.domain import EventType
 from dispatcher.loop.duplicate_step import DuplicateStep
 from dispatcher.loop.leases import DEFAULT_LEASE_TTL_MS, LeaseManager, RegionRef
 from dispatcher.loop.pool import SolveOutput, SolverPool
@@ -57,6 +58,7 @@ from dispatcher.loop.widen import Widening, widen
 from dispatcher.store import keys
 from dispatcher.store.duplicates import DuplicateIndex, DuplicateLinker
 from dispatcher.store.moves import TicketMover
+from dispatcher.store.outcomes import CommitCode
 from dispatcher.store.policy import PolicyStore
 from dispatcher.store.retention import SWEEP_INTERVAL_S, ClosedTicketSweeper
 from dispatcher.store.sla import SlaRecorder
@@ -80,15 +82,15 @@ logger = logging.getLogger(__name__)
 
 OWN_EVENT_TYPES = frozenset(
     {
-        "TICKET_ASSIGNED",
-        "TICKET_REASSIGNED",
-        "TICKET_UNASSIGNED",
-        "TICKET_UNASSIGNABLE",
-        "TICKET_ACCEPTED",
-        "TICKET_SLA_AT_RISK",
-        "TICKET_SLA_BREACHED",
-        "TICKET_ESCALATED",
-        "TICKET_DUPLICATE_DETECTED",
+        EventType.TICKET_ASSIGNED,
+        EventType.TICKET_REASSIGNED,
+        EventType.TICKET_UNASSIGNED,
+        EventType.TICKET_UNASSIGNABLE,
+        EventType.TICKET_ACCEPTED,
+        EventType.TICKET_SLA_AT_RISK,
+        EventType.TICKET_SLA_BREACHED,
+        EventType.TICKET_ESCALATED,
+        EventType.TICKET_DUPLICATE_DETECTED,
     }
 )
 """Events that do not call for a new solve (the loop's own output, or no effect on it)."""
@@ -378,14 +380,14 @@ class RegionWorker:
         m = lp.metrics
         done_ms = int(time.time() * 1000)
         for outcome in result.outcomes:
-            if outcome.code == "ASSIGNED":
+            if outcome.code is CommitCode.ASSIGNED:
                 m.assignments_total.labels(region=snap.region).inc()
                 ticket = by_id[outcome.ticket_id]
                 if not ticket.declined_by_technician_ids:
                     m.assignment_latency_seconds.observe(
                         max(0.0, (done_ms - ticket.created_at_ms) / 1000.0)
                     )
-            elif outcome.code == "REASSIGNED":
+            elif outcome.code is CommitCode.REASSIGNED:
                 m.reassignments_total.labels(region=snap.region).inc()
 
     def _record_solve(self, sol: Solution, maps: IndexMaps) -> None:

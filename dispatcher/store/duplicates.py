@@ -198,18 +198,18 @@ class DuplicateIndex:
 # ARGV[4] lease token, ARGV[5] ticket id, ARGV[6] original id ('' = release the link),
 # ARGV[7] details JSON. Returns 1 applied, 0 gone/closed/unchanged, 'LEASE'.
 _LINK = r"""
-if redis.call('GET', P .. 'lease') ~= ARGV[4] then return 'LEASE' end
+if redis.call('GET', P .. K.LEASE) ~= ARGV[4] then return 'LEASE' end
 local id, orig = ARGV[5], ARGV[6]
-local key = P .. 'ticket:' .. id
+local key = P .. K.TICKET .. id
 local h = redis.call('HMGET', key, 'status', 'version', 'prio', 'dup', 'tech')
 if not h[1] or not OPEN[h[1]] or (h[4] or '') == orig then return 0 end
 local nv = tonumber(h[2]) + 1
 redis.call('HSET', key, 'dup', orig, 'version', nv, 'updated', NOW)
 if orig ~= '' then
-  emit({'type', 'TICKET_DUPLICATE_DETECTED', 'tk', id, 'st', h[1], 'v', nv, 'p', h[3],
+  emit({'type', EV.TICKET_DUPLICATE_DETECTED, 'tk', id, 'st', h[1], 'v', nv, 'p', h[3],
     'dup', orig, 'd', ARGV[7]})
 else
-  emit({'type', 'TICKET_UPDATED', 'tk', id, 'tc', h[5] or '', 'st', h[1], 'v', nv, 'p', h[3],
+  emit({'type', EV.TICKET_UPDATED, 'tk', id, 'tc', h[5] or '', 'st', h[1], 'v', nv, 'p', h[3],
     'r', 'duplicate link released', 'd', ARGV[7]})
 end
 return 1

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 KEY_PREFIX = "dispatch:"
 
-TENANTS_KEY = "dispatch:tenants"
+TENANTS_KEY = KEY_PREFIX + "tenants"
 """Set of every tenant that ever wrote (for metrics refresh); single key, own slot."""
 
-SOLVER_REGISTRY_KEY = "dispatch:solvers:live"
+SOLVER_REGISTRY_KEY = KEY_PREFIX + "solvers:live"
 """Sorted set of live solver processes: member = process id, score = heartbeat expiry (ms,
 Redis clock); single key, own slot. Steers the fair share of leases, never safety."""
 
@@ -37,12 +37,12 @@ def region_tag(tenant: str, region: str) -> str:
 
 def region_prefix(tenant: str, region: str) -> str:
     """Prefix of every key of one region; Lua scripts append the suffixes below."""
-    return f"dispatch:{{{tenant}:{region}}}:"
+    return KEY_PREFIX + region_tag(tenant, region) + ":"
 
 
 def tenant_prefix(tenant: str) -> str:
     """Prefix of the tenant-wide keys."""
-    return f"dispatch:{{{tenant}}}:"
+    return KEY_PREFIX + "{" + tenant + "}:"
 
 
 # --- region keys (suffixes after region_prefix; the Lua scripts use the same strings) -----
@@ -73,6 +73,36 @@ REQUEST = "req:"
 """String per submit request id -> ``ticket_id`` (TTL ``REQUEST_ID_TTL_S``)."""
 LEASE = "lease"
 """The region's solve lease: ``SET key token NX PX ttl`` (owned by the solve loop)."""
+LEASE_OWNER = "lease_owner"
+"""String: who holds the lease (process id)."""
+LEASE_SEQ = "lease_seq"
+"""Counter the lease's fencing tokens are drawn from."""
+SLA_MARKS = "slamarks"
+"""Hash ticket id -> JSON of the SLA marks already signalled."""
+MOVING = "moving"
+"""Set of ticket ids moved out of the region (``dispatcher.store.moves`` step 1), not yet
+finished."""
+
+REGION_SUFFIXES = {
+    "TICKET": TICKET,
+    "CLOSED": CLOSED,
+    "TICKETS_ALL": TICKETS_ALL,
+    "STATUS_PRIO": STATUS_PRIO,
+    "DUE": DUE,
+    "TECH": TECH,
+    "TECH_QUEUE": TECH_QUEUE,
+    "TECHS_ALL": TECHS_ALL,
+    "EVENTS": EVENTS,
+    "EVENTS_TRIMMED": EVENTS_TRIMMED,
+    "REQUEST": REQUEST,
+    "LEASE": LEASE,
+    "LEASE_OWNER": LEASE_OWNER,
+    "LEASE_SEQ": LEASE_SEQ,
+    "SLA_MARKS": SLA_MARKS,
+    "MOVING": MOVING,
+}
+"""Every region key suffix by name: the Lua scripts get them as the table ``K``
+(``dispatcher.store.lua.NAMES``), so ``P .. K.TICKET .. id`` there is ``ticket_key`` here."""
 
 
 def ticket_key(tenant: str, region: str, ticket_id: str) -> str:
@@ -109,12 +139,12 @@ def lease_key(tenant: str, region: str) -> str:
 
 def lease_owner_key(tenant: str, region: str) -> str:
     """Who holds the lease (process id; informational, expires with the lease)."""
-    return region_prefix(tenant, region) + "lease_owner"
+    return region_prefix(tenant, region) + LEASE_OWNER
 
 
 def lease_counter_key(tenant: str, region: str) -> str:
     """Monotonic counter the fencing tokens are drawn from (never expires)."""
-    return region_prefix(tenant, region) + "lease_seq"
+    return region_prefix(tenant, region) + LEASE_SEQ
 
 
 def duplicate_geo_key(tenant: str, region: str, category: str) -> str:
@@ -132,12 +162,12 @@ def duplicate_asset_key(tenant: str, region: str) -> str:
     return region_prefix(tenant, region) + "dup:asset"
 
 
-SLA_MARKS = "slamarks"
-"""Region key suffix: hash ticket id -> JSON of the SLA marks already signalled."""
-
-
 def sla_marks_key(tenant: str, region: str) -> str:
     return region_prefix(tenant, region) + SLA_MARKS
+
+
+def moving_key(tenant: str, region: str) -> str:
+    return region_prefix(tenant, region) + MOVING
 
 
 # --- tenant keys ------------------------------------------------------------------------
@@ -175,7 +205,7 @@ def policy_history_key(tenant: str, scope: str) -> str:
 
 # --- outbound webhooks (dispatcher.store.webhooks) -----------------------------------------
 
-WEBHOOK_TENANTS_KEY = "dispatch:webhook_tenants"
+WEBHOOK_TENANTS_KEY = KEY_PREFIX + "webhook_tenants"
 """Set of the tenants that have (or had) webhook subscriptions; single key, own slot."""
 
 WEBHOOK_GROUP_PREFIX = "wh:"

@@ -30,14 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 from dispatcher.backend.cluster import is_cluster_client
 from dispatcher.store import keys
-from dispatcher.store.lua import PRELUDE
+from dispatcher.store.lua import NAMES, PRELUDE
 from dispatcher.store.state import now_ms
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
-
-MOVING = "moving"
-"""Region key suffix: set of ticket ids moved out by step 1, not yet finished."""
 
 MOVE_OUT = (
     PRELUDE
@@ -45,9 +42,9 @@ MOVE_OUT = (
 -- ARGV[4] lease token, ARGV[5] ticket id, ARGV[6] expected version, ARGV[7] target
 -- region, ARGV[8] details JSON. Returns {'OK', version} | {'LEASE'} | {'NOT_FOUND'} |
 -- {'ABORTED', version} | {'ILLEGAL', status}.
-if redis.call('GET', P .. 'lease') ~= ARGV[4] then return {'LEASE'} end
+if redis.call('GET', P .. K.LEASE) ~= ARGV[4] then return {'LEASE'} end
 local id, target = ARGV[5], ARGV[7]
-local key = P .. 'ticket:' .. id
+local key = P .. K.TICKET .. id
 local h = redis.call('HMGET', key, 'status', 'version', 'prio', 'created', 'due', 'moving')
 if not h[1] then return {'NOT_FOUND'} end
 if tonumber(h[2]) ~= tonumber(ARGV[6]) then return {'ABORTED', h[2]} end
@@ -55,9 +52,9 @@ if h[1] ~= 'QUEUED' or h[6] then return {'ILLEGAL', h[1]} end
 local nv = tonumber(h[2]) + 1
 redis.call('HSET', key, 'moving', target, 'version', nv, 'updated', NOW)
 move(id, h[3], h[4], h[5], 'QUEUED', nil)
-redis.call('ZREM', P .. 'tickets', id)
-redis.call('SADD', P .. 'moving', id)
-emit({'type', 'TICKET_MOVED', 'tk', id, 'st', 'QUEUED', 'v', nv, 'p', h[3], 'd', ARGV[8]})
+redis.call('ZREM', P .. K.TICKETS_ALL, id)
+redis.call('SADD', P .. K.MOVING, id)
+emit({'type', EV.TICKET_MOVED, 'tk', id, 'st', 'QUEUED', 'v', nv, 'p', h[3], 'd', ARGV[8]})
 return {'OK', tostring(nv)}
 """
 )
@@ -70,36 +67,39 @@ MOVE_IN = (
 -- none: Redis Cluster), ARGV[9] this region's name, ARGV[10] the incoming version.
 -- Returns 'OK' or 'PRESENT'.
 local id = ARGV[4]
-local key = P .. 'ticket:' .. id
+local key = P .. K.TICKET .. id
 local here = redis.call('HMGET', key, 'version', 'moving')
 if here[1] then
   -- a live copy here: this step ran already. A copy being moved out of here (an
   -- unfinished earlier move) is replaced only by a newer one; the older side yields.
   if not here[2] or tonumber(here[1]) >= tonumber(ARGV[10]) then return 'PRESENT' end
   redis.call('DEL', key)
-  redis.call('HDEL', P .. 'slamarks', id)
-  redis.call('SREM', P .. 'moving', id)
+  redis.call('HDEL', P .. K.SLA_MARKS, id)
+  redis.call('SREM', P .. K.MOVING, id)
 end
 local fields = cjson.decode(ARGV[5])
 redis.call('HSET', key, unpack(fields))
 local h = redis.call('HMGET', key, 'version', 'prio', 'created', 'due')
-redis.call('ZADD', P .. 'tickets', 0, id)
+redis.call('ZADD', P .. K.TICKETS_ALL, 0, id)
 move(id, h[2], h[3], h[4], nil, 'QUEUED')
-if ARGV[6] ~= '' then redis.call('HSET', P .. 'slamarks', id, ARGV[6]) end
+if ARGV[6] ~= '' then redis.call('HSET', P .. K.SLA_MARKS, id, ARGV[6]) end
 if ARGV[8] ~= '' then redis.call('SADD', ARGV[8], ARGV[9]) end
-emit({'type', 'TICKET_MOVED', 'tk', id, 'st', 'QUEUED', 'v', h[1], 'p', h[2], 'd', ARGV[7]})
+emit({'type', EV.TICKET_MOVED, 'tk', id, 'st', 'QUEUED', 'v', h[1], 'p', h[2], 'd', ARGV[7]})
 return 'OK'
 """
 )
 
-MOVE_DONE = r"""
+MOVE_DONE = (
+    NAMES
+    + r"""
 -- KEYS[1] the source region's event stream (routing), ARGV[1] its prefix, ARGV[2] id.
 local P, id = ARGV[1], ARGV[2]
-redis.call('DEL', P .. 'ticket:' .. id)
-redis.call('HDEL', P .. 'slamarks', id)
-redis.call('SREM', P .. 'moving', id)
+redis.call('DEL', P .. K.TICKET .. id)
+redis.call('HDEL', P .. K.SLA_MARKS, id)
+redis.call('SREM', P .. K.MOVING, id)
 return 'OK'
 """
+)
 
 
 class TicketMover:
@@ -154,10 +154,9 @@ class TicketMover:
     async def copy_in(self, tenant: str, source: str, ticket_id: str) -> str:
         """Step 2: the ticket created in its target region; returns the target ('' when
         there is nothing to move: the move was completed already)."""
-        prefix = keys.region_prefix(tenant, source)
-        raw = await self._r.hgetall(prefix + "ticket:" + ticket_id)
+        raw = await self._r.hgetall(keys.ticket_key(tenant, source, ticket_id))
         if not raw or not raw.get("moving"):  # already finished (or never moved)
-            await self._r.srem(prefix + MOVING, ticket_id)
+            await self._r.srem(keys.moving_key(tenant, source), ticket_id)
             return ""
         target = str(raw.pop("moving"))
         body = json.loads(raw["body"])
@@ -166,7 +165,7 @@ class TicketMover:
         raw["version"] = str(int(raw["version"]) + 1)
         raw.pop("tech", None)  # QUEUED: held by nobody
         raw.pop("asg", None)
-        marks = await self._r.hget(prefix + keys.SLA_MARKS, ticket_id)
+        marks = await self._r.hget(keys.sla_marks_key(tenant, source), ticket_id)
         await self._in(
             keys=[keys.events_key(tenant, target)],
             args=[
@@ -198,5 +197,5 @@ class TicketMover:
 
     async def unfinished(self, tenant: str, region: str) -> list[str]:
         """Tickets moved out of ``region`` whose move did not complete."""
-        members = await self._r.smembers(keys.region_prefix(tenant, region) + MOVING)
+        members = await self._r.smembers(keys.moving_key(tenant, region))
         return sorted(str(m) for m in members)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from dispatcher.backend.cluster import is_cluster_client, write_script
 from dispatcher.store import keys
+from dispatcher.store.lua import NAMES
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -33,25 +34,28 @@ SWEEP_INTERVAL_S = 60.0
 # KEYS[1] the region's event stream (routes the call on a cluster; the script appends no
 # event); ARGV[1] region prefix, ARGV[2] tenant claim hash ('' on a cluster: released
 # before), ARGV[3] region name, ARGV[4..] ticket ids read from the 'closed' index
-_PURGE = r"""
+_PURGE = (
+    NAMES
+    + r"""
 local P, claim, region = ARGV[1], ARGV[2], ARGV[3]
 local gone = {}
 for i = 4, #ARGV do
   local id = ARGV[i]
-  local key = P .. 'ticket:' .. id
+  local key = P .. K.TICKET .. id
   local st = redis.call('HGET', key, 'status')
   if st == 'RESOLVED' or st == 'CANCELLED' then
     redis.call('DEL', key)
-    redis.call('ZREM', P .. 'tickets', id)
+    redis.call('ZREM', P .. K.TICKETS_ALL, id)
     if claim ~= '' and redis.call('HGET', claim, id) == region then
       redis.call('HDEL', claim, id)
     end
     gone[#gone + 1] = id
   end
-  redis.call('ZREM', P .. 'closed', id)
+  redis.call('ZREM', P .. K.CLOSED, id)
 end
 return gone
 """
+)
 
 # KEYS[1] tenant claim hash; ARGV[1] region, ARGV[2..] ticket ids
 _RELEASE_CLAIMS = r"""

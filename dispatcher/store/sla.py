@@ -29,27 +29,27 @@ if TYPE_CHECKING:
 # string LEASE when the token is not current (nothing applied).
 _APPLY = r"""
 local token, n = ARGV[4], tonumber(ARGV[5])
-if redis.call('GET', P .. 'lease') ~= token then return 'LEASE' end
+if redis.call('GET', P .. K.LEASE) ~= token then return 'LEASE' end
 local out = {}
 local j = 6
 for i = 1, n do
   local kind, id, a1, a2, det = ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3], ARGV[j + 4]
   j = j + 5
-  local key = P .. 'ticket:' .. id
+  local key = P .. K.TICKET .. id
   local h = redis.call('HMGET', key, 'status', 'version', 'tech', 'prio', 'created', 'due', 'esc')
   local res = 0
   if h[1] and OPEN[h[1]] then
-    local mt = redis.call('HGET', P .. 'slamarks', id)
+    local mt = redis.call('HGET', P .. K.SLA_MARKS, id)
     local m = {}
     if mt then m = cjson.decode(mt) end
     if kind == 'risk' and not m['r'] then
       m['r'] = 1
-      emit({'type', 'TICKET_SLA_AT_RISK', 'tk', id, 'tc', h[3] or '', 'st', h[1], 'v', h[2],
+      emit({'type', EV.TICKET_SLA_AT_RISK, 'tk', id, 'tc', h[3] or '', 'st', h[1], 'v', h[2],
         'p', h[4], 'r', 'predicted', 'd', det})
       res = 1
     elseif kind == 'breach' and not m[a1] then
       m[a1] = 1
-      emit({'type', 'TICKET_SLA_BREACHED', 'tk', id, 'tc', h[3] or '', 'st', h[1], 'v', h[2],
+      emit({'type', EV.TICKET_SLA_BREACHED, 'tk', id, 'tc', h[3] or '', 'st', h[1], 'v', h[2],
         'p', h[4], 'r', a1, 'd', det})
       res = 1
     elseif kind == 'esc' then
@@ -61,8 +61,8 @@ for i = 1, n do
         m['e'] = done
         local nv = tonumber(h[2]) + 1
         if a2 ~= h[4] then
-          redis.call('ZREM', P .. 's:' .. h[1] .. ':' .. h[4], id)
-          redis.call('ZREM', P .. 'due:' .. h[4], id)
+          redis.call('ZREM', P .. K.STATUS_PRIO .. h[1] .. ':' .. h[4], id)
+          redis.call('ZREM', P .. K.DUE .. h[4], id)
           move(id, a2, h[5], h[6], nil, h[1])
         end
         redis.call('HSET', key, 'prio', a2, 'esc', tonumber(h[7] or '0') + 1, 'version', nv,
@@ -74,16 +74,16 @@ for i = 1, n do
           dd['body'] = nil
           det = cjson.encode(dd)
         end
-        emit({'type', 'TICKET_ESCALATED', 'tk', id, 'tc', h[3] or '', 'st', h[1], 'v', nv,
+        emit({'type', EV.TICKET_ESCALATED, 'tk', id, 'tc', h[3] or '', 'st', h[1], 'v', nv,
           'p', a2, 'r', a1, 'd', det})
         if cjson.decode(det)['supervisor_target'] then
-          emit({'type', 'SUPERVISOR_NOTIFIED', 'tk', id, 'tc', h[3] or '', 'st', h[1],
+          emit({'type', EV.SUPERVISOR_NOTIFIED, 'tk', id, 'tc', h[3] or '', 'st', h[1],
             'v', nv, 'p', a2, 'r', a1, 'd', det})
         end
         res = 1
       end
     end
-    if res == 1 then redis.call('HSET', P .. 'slamarks', id, cjson.encode(m)) end
+    if res == 1 then redis.call('HSET', P .. K.SLA_MARKS, id, cjson.encode(m)) end
   end
   out[i] = res
 end

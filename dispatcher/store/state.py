@@ -34,6 +34,7 @@ from dispatcher.store.codec import (
     technician_from_hash,
     ticket_from_hash,
 )
+from dispatcher.store.outcomes import CommitCode
 from dispatcher.store.technicians import TechnicianStore
 from dispatcher.store.tickets import TicketStore
 
@@ -83,27 +84,15 @@ class ExpectedVersions:
 
 @dataclass(frozen=True, slots=True)
 class DecisionOutcome:
-    """What the commit did with one decision.
-
-    ``code``: ASSIGNED, REASSIGNED, UNASSIGNED, UNASSIGNABLE (applied, one event each);
-    UNCHANGED (applied without a state change: same technician, placement refreshed);
-    rejected: LEASE, STALE_TICKET, STALE_TECHNICIAN, PINNED (accepted/started/closed),
-    GONE, GONE_TECHNICIAN, UNAVAILABLE, EXCLUDED (declined by it), CAPACITY, DUPLICATE.
-    """
+    """What the commit did with one decision (``CommitCode`` lists the codes)."""
 
     ticket_id: str
-    code: str
+    code: CommitCode
     version: int
 
     @property
     def applied(self) -> bool:
-        return self.code in (
-            "ASSIGNED",
-            "REASSIGNED",
-            "UNASSIGNED",
-            "UNASSIGNABLE",
-            "UNCHANGED",
-        )
+        return self.code.applied
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +101,7 @@ class CommitResult:
 
     @property
     def lease_lost(self) -> bool:
-        return any(o.code == "LEASE" for o in self.outcomes)
+        return any(o.code is CommitCode.LEASE for o in self.outcomes)
 
     @property
     def applied(self) -> int:
@@ -234,19 +223,11 @@ class RedisStateStore(TicketStore, TechnicianStore):
             ]
         flat = await self._commit(keys=ks, args=args)
         outcomes = tuple(
-            DecisionOutcome(d.ticket_id, str(flat[2 * i]), int(flat[2 * i + 1]))
+            DecisionOutcome(d.ticket_id, CommitCode(flat[2 * i]), int(flat[2 * i + 1]))
             for i, d in enumerate(decisions)
         )
-        lease_lost = sum(1 for o in outcomes if o.code == "LEASE")
+        lease_lost = sum(1 for o in outcomes if o.code is CommitCode.LEASE)
         self._conflict("lease", lease_lost)
-        self._published(
-            sum(
-                1
-                for o in outcomes
-                if o.code in ("ASSIGNED", "REASSIGNED", "UNASSIGNED", "UNASSIGNABLE")
-            )
-        )
-        self._conflict(
-            "version", sum(1 for o in outcomes if o.code.startswith("STALE"))
-        )
+        self._published(sum(1 for o in outcomes if o.code.published))
+        self._conflict("version", sum(1 for o in outcomes if o.code.stale))
         return CommitResult(outcomes)

@@ -1,0 +1,114 @@
+"""One spelling for Python and Lua: the scripts' key suffixes, event types and commit codes
+are generated from ``keys.py`` / ``domain.EventType`` / ``outcomes.CommitCode``
+(``store.lua.NAMES``), checked here on a real Redis."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from typing import TYPE_CHECKING
+
+import pytest
+from redis.exceptions import ResponseError
+
+import dispatcher.store
+from dispatcher.domain import EventType
+from dispatcher.store import keys, lua
+from dispatcher.store.outcomes import CommitCode
+
+if TYPE_CHECKING:
+    import redis.asyncio
+
+pytestmark = pytest.mark.integration
+
+T, R = "acme", "north"
+
+
+async def _run(client: redis.asyncio.Redis, body: str, *args: str) -> object:
+    return await client.eval(lua.NAMES + body, 0, *args)  # type: ignore[misc]
+
+
+async def test_keys_built_in_lua_equal_the_python_keys(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    got = await _run(
+        redis_client,
+        """
+        local P, id = ARGV[1], ARGV[2]
+        return {P .. K.TICKET .. id, P .. K.TECH .. id, P .. K.TECH_QUEUE .. id,
+          P .. K.REQUEST .. id, P .. K.EVENTS, P .. K.EVENTS_TRIMMED, P .. K.LEASE,
+          P .. K.LEASE_OWNER, P .. K.LEASE_SEQ, P .. K.SLA_MARKS, P .. K.MOVING}
+        """,
+        keys.region_prefix(T, R),
+        "X-1",
+    )
+    assert got == [
+        keys.ticket_key(T, R, "X-1"),
+        keys.technician_key(T, R, "X-1"),
+        keys.technician_queue_key(T, R, "X-1"),
+        keys.request_key(T, R, "X-1"),
+        keys.events_key(T, R),
+        keys.events_trimmed_key(T, R),
+        keys.lease_key(T, R),
+        keys.lease_owner_key(T, R),
+        keys.lease_counter_key(T, R),
+        keys.sla_marks_key(T, R),
+        keys.moving_key(T, R),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("table", "python"),
+    [
+        ("K", keys.REGION_SUFFIXES),
+        ("EV", {e.name: e.value for e in EventType}),
+        ("C", {c.name: c.value for c in CommitCode}),
+    ],
+)
+async def test_lua_tables_hold_the_python_names(
+    redis_client: redis.asyncio.Redis, table: str, python: dict[str, str]
+) -> None:
+    flat = await _run(
+        redis_client,
+        f"local out = {{}} for k, v in pairs({table}) do out[#out + 1] = k; "
+        "out[#out + 1] = v end return out",
+    )
+    assert isinstance(flat, list)
+    assert dict(zip(flat[::2], flat[1::2], strict=True)) == python
+
+
+@pytest.mark.parametrize("name", ["EV.TICKET_TELEPORTED", "K.TICKETS_TYPO", "C.MAYBE"])
+async def test_a_name_lua_does_not_know_is_an_error_not_nil(
+    redis_client: redis.asyncio.Redis, name: str
+) -> None:
+    table, missing = name.split(".")
+    with pytest.raises(ResponseError, match=f"{table} has no {missing}"):
+        await _run(redis_client, f"return {name}")
+
+
+def _lua_sources() -> dict[str, str]:
+    """Every Lua script text of the store, by ``module.NAME``."""
+    found = {}
+    for info in pkgutil.iter_modules(dispatcher.store.__path__):
+        module = importlib.import_module(f"dispatcher.store.{info.name}")
+        for name, value in vars(module).items():
+            if isinstance(value, str) and "redis.call" in value:
+                found[f"{info.name}.{name}"] = value
+    return found
+
+
+def test_no_script_spells_a_key_suffix_or_event_type_itself() -> None:
+    sources = _lua_sources()
+    assert "lua.COMMIT_ASSIGNMENTS" in sources
+    assert "moves.MOVE_DONE" in sources
+    suffixes = "|".join(re.escape(s) for s in keys.REGION_SUFFIXES.values())
+    spelled_key = re.compile(rf"\.\.\s*'({suffixes})'|'({suffixes})'\s*\.\.")
+    spelled_event = re.compile("'(" + "|".join(e.value for e in EventType) + ")'")
+    for where, text in sources.items():
+        body = text.replace(lua.NAMES, "")
+        assert not spelled_key.search(body), where
+        assert not spelled_event.search(body), where
+    commit = sources["lua.COMMIT_ASSIGNMENTS"].replace(lua.NAMES, "")
+    codes = "|".join(CommitCode)
+    assert not re.search(rf"(code\s*[=~]?=|out\[#out \+ 1\] =)\s*'({codes})'", commit)
