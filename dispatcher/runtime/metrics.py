@@ -262,6 +262,12 @@ class DispatchMetrics:
             "1 when the last Redis health ping succeeded, else 0",
             registry=r,
         )
+        self.embedded_redis_restarts_total = Counter(
+            "dispatch_embedded_redis_restarts",
+            "Restarts of the embedded Valkey server after it died (backed off while it "
+            "keeps dying)",
+            registry=r,
+        )
 
         # -- events -------------------------------------------------------------------------
         self.events_published_total = Counter(

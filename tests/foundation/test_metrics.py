@@ -46,6 +46,7 @@ CONTRACT: dict[str, tuple[str, tuple[str, ...]]] = {
     "dispatch_redis_command_duration_seconds": ("histogram", ("command",)),
     "dispatch_redis_errors_total": ("counter", ("kind",)),
     "dispatch_redis_up": ("gauge", ()),
+    "dispatch_embedded_redis_restarts_total": ("counter", ()),
     "dispatch_events_published_total": ("counter", ()),
     "dispatch_event_stream_lag_seconds": ("histogram", ()),
     "dispatch_event_subscribers": ("gauge", ()),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -248,6 +249,40 @@ def test_embedded_redis_is_restarted_after_a_crash(tmp_path: Path) -> None:
             f"{proc.log.read_text()}\n--- valkey.log ---\n{valkey_log[-3000:]}"
         )
         client.close()
+        assert proc.terminate()[0] == 0
+
+
+def test_an_embedded_redis_that_keeps_dying_is_restarted_with_backoff(
+    tmp_path: Path,
+) -> None:
+    """Each restarted valkey-server killed at once (like one on a full disk): restarts back
+    off (at once, then 1, 2, 4 s...) instead of one per health check (0.2 s here), health
+    stays NOT_SERVING instead of flapping, and once the server stays up it is SERVING
+    again after the recovery period; the restarts are counted."""
+    with serve(tmp_path, "--state-dir", str(tmp_path / "state")) as proc:
+        killed = {proc.info["embedded_redis_pid"]}
+        os.kill(proc.info["embedded_redis_pid"], signal.SIGKILL)
+        proc.wait_for_health(NOT_SERVING, timeout_s=10.0)
+        statuses = set()
+        until = time.monotonic() + 5.0
+        while time.monotonic() < until:
+            for pid in map(
+                int,
+                re.findall(r"valkey-server pid=(\d+) listening", proc.log.read_text()),
+            ):
+                if pid not in killed:
+                    killed.add(pid)
+                    os.kill(pid, signal.SIGKILL)
+            try:
+                statuses.add(proc.health())
+            except grpc.RpcError as exc:
+                statuses.add(exc.code())
+            time.sleep(0.05)
+        restarts = proc.log.read_text().count("restarting it on port")
+        assert SERVING not in statuses, proc.log.read_text()
+        assert 2 <= restarts <= 4, proc.log.read_text()  # at 0, 1, 3 s (next at 7 s)
+        proc.wait_for_health(SERVING, timeout_s=30.0)
+        assert _metric(proc, "dispatch_embedded_redis_restarts_total") >= restarts
         assert proc.terminate()[0] == 0
 
 

@@ -38,6 +38,8 @@ LOWEST_SUITE_TOOLS = frozenset(
         "hypothesis",
         "pyyaml",
         "standardwebhooks",
+        "openapi-spec-validator",  # tests/service/test_openapi.py
+        "selenium",  # tests/service/test_board.py (when chromium-driver is installed)
     }
 )
 """What the service's test suites need beside the base install (versions from the dev extra)."""
