@@ -15,6 +15,7 @@ import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from solver.model import SolveStatus
+from solver.validate import validate_gap
 
 IntArray = npt.NDArray[np.int64]
 
@@ -28,14 +29,7 @@ class GapInstance:
     capacity: IntArray  # (m,)
 
     def __post_init__(self) -> None:
-        c, w, b = self.cost, self.weight, self.capacity
-        if c.ndim != 2 or w.shape != c.shape or b.shape != (c.shape[0],):
-            raise ValueError(
-                f"GAP shapes: cost {c.shape}, weight {w.shape}, capacity {b.shape}"
-            )
-        for name, a in (("cost", c), ("weight", w), ("capacity", b)):
-            if a.dtype.kind not in "iu":
-                raise ValueError(f"GAP {name}: integer array required, got {a.dtype}")
+        validate_gap(self.cost, self.weight, self.capacity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +57,7 @@ def solve_gap(
     maximize: bool = False,
     time_limit_s: float = 10.0,
     seed: int = 0,
-    workers: int = 1,
+    num_workers: int = 1,
 ) -> GapResult:
     """Solve a GAP exactly with CP-SAT (one Boolean per agent-job pair).
 
@@ -73,8 +67,8 @@ def solve_gap(
         Costs, weights and capacities.
     maximize
         Maximise the total (the OR-Library gap1..gap12 convention) instead of minimising.
-    time_limit_s, seed, workers
-        CP-SAT limits; ``workers=1`` with a fixed seed is deterministic.
+    time_limit_s, seed, num_workers
+        CP-SAT limits; ``num_workers=1`` with a fixed seed is deterministic.
 
     Returns
     -------
@@ -99,7 +93,7 @@ def solve_gap(
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = time_limit_s
     solver.parameters.random_seed = seed
-    solver.parameters.num_workers = workers
+    solver.parameters.num_workers = num_workers
     status = _CP_STATUS.get(solver.solve(model), SolveStatus.INFEASIBLE)
     agent = np.full(n, -1, np.int64)
     objective = 0

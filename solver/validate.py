@@ -164,15 +164,71 @@ def validate_weights(w: CostWeights) -> None:
             )
 
 
+def validate_count(name: str, value: object, minimum: int) -> int:
+    """An integer knob (not a bool, not a float) ``>= minimum``; ``ValueError`` naming it."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}: must be an integer, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name}: must be >= {minimum}, got {value}")
+    return int(value)
+
+
 def validate_params(candidates_k: object, time_limit_s: object) -> None:
     """Check the solver knobs of :class:`~solver.model.SolveParams` (``ValueError``)."""
-    if not isinstance(candidates_k, (int, np.integer)) or isinstance(
-        candidates_k, bool
-    ):
-        raise ValueError(
-            f"candidates_k: must be an integer, got {type(candidates_k).__name__}"
-        )
-    if candidates_k < 1:
-        raise ValueError(f"candidates_k: must be >= 1, got {candidates_k}")
+    validate_count("candidates_k", candidates_k, 1)
     if not isinstance(time_limit_s, (int, float)) or not time_limit_s > 0:
         raise ValueError(f"time_limit_s: must be a number > 0, got {time_limit_s!r}")
+
+
+def validate_incremental(max_new: object, cold_every: object, hops: object) -> None:
+    """Check the knobs of :class:`~solver.incremental.IncrementalSolver` (``ValueError``).
+
+    ``max_new`` >= 0 (0: every appended ticket triggers a cold solve), ``cold_every`` >= 1,
+    ``hops`` >= 0. A negative ``max_new`` would silently turn every call into a cold solve.
+    """
+    validate_count("max_new", max_new, 0)
+    validate_count("cold_every", cold_every, 1)
+    validate_count("hops", hops, 0)
+
+
+GAP_MAX_TOTAL = 2**62
+"""Largest ``n x max|value|`` accepted for a GAP's costs and weights: CP-SAT adds them up in
+int64, so a sum beyond this could overflow (CP-SAT would call the model invalid)."""
+
+
+def validate_gap(
+    cost: npt.NDArray[np.generic],
+    weight: npt.NDArray[np.generic],
+    capacity: npt.NDArray[np.generic],
+) -> None:
+    """Check a generalized assignment instance (``solver.gap.GapInstance``).
+
+    Raises
+    ------
+    ValueError
+        Naming the field: shapes ``(m, n)``, ``(m, n)``, ``(m,)``; integer dtypes;
+        ``capacity`` and ``weight`` >= 0; ``cost`` and ``weight`` small enough that a
+        sum over the jobs stays below ``GAP_MAX_TOTAL``.
+    """
+    for name, a in (("cost", cost), ("weight", weight), ("capacity", capacity)):
+        if not isinstance(a, np.ndarray):
+            raise ValueError(f"{name}: expected a numpy array, got {type(a).__name__}")
+        if a.dtype.kind not in "iu":
+            raise ValueError(f"{name}: integer array required, got {a.dtype}")
+    if cost.ndim != 2 or weight.shape != cost.shape or capacity.shape != cost.shape[:1]:
+        raise ValueError(
+            f"cost / weight / capacity: shapes {cost.shape}, {weight.shape}, "
+            f"{capacity.shape}; expected (m, n), (m, n), (m,)"
+        )
+    n = cost.shape[1]
+    for name, a in (("capacity", capacity), ("weight", weight)):
+        if a.size and int(a.min()) < 0:
+            where = np.unravel_index(int(np.argmin(a)), a.shape)
+            raise ValueError(
+                f"{name}: must be >= 0, got {int(a.min())} at index {tuple(map(int, where))}"
+            )
+    for name, a in (("cost", cost), ("weight", weight)):
+        if a.size and max(abs(int(a.min())), abs(int(a.max()))) * n >= GAP_MAX_TOTAL:
+            raise ValueError(
+                f"{name}: values too large (n x max|{name}| must stay below 2**62)"
+            )
