@@ -29,6 +29,7 @@ from solver.core import Core, run_core
 from solver.cost import drop_penalty, evaluate_pairs, lateness_weight, to_scaled
 from solver.finalize import finalize
 from solver.solve import tech_state
+from solver.validate import validate_incremental
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -63,6 +64,7 @@ class IncrementalSolver:
         max_new: int = 64,
         cold_every: int = 50,
     ) -> None:
+        validate_incremental(max_new, cold_every)
         self.params = params
         self.max_new = max_new
         self.cold_every = cold_every

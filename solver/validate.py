@@ -180,15 +180,14 @@ def validate_params(candidates_k: object, time_limit_s: object) -> None:
         raise ValueError(f"time_limit_s: must be a number > 0, got {time_limit_s!r}")
 
 
-def validate_incremental(max_new: object, cold_every: object, hops: object) -> None:
+def validate_incremental(max_new: object, cold_every: object) -> None:
     """Check the knobs of :class:`~solver.incremental.IncrementalSolver` (``ValueError``).
 
-    ``max_new`` >= 0 (0: every appended ticket triggers a cold solve), ``cold_every`` >= 1,
-    ``hops`` >= 0. A negative ``max_new`` would silently turn every call into a cold solve.
+    ``max_new`` >= 0 (0: every appended ticket triggers a cold solve), ``cold_every`` >= 1.
+    A negative ``max_new`` would silently turn every call into a cold solve.
     """
     validate_count("max_new", max_new, 0)
     validate_count("cold_every", cold_every, 1)
-    validate_count("hops", hops, 0)
 
 
 GAP_MAX_TOTAL = 2**62

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solver.gap import GapInstance, solve_gap
-from solver.model import SolveStatus
+from solver.incremental import IncrementalSolver
+from solver.model import SolveParams, SolveStatus
 from solver.validate import validate_incremental
 
 
@@ -114,16 +115,17 @@ def test_gap_arrays_must_be_numpy() -> None:
         ({"max_new": 2.0}, r"^max_new: must be an integer, got float"),
         ({"max_new": True}, r"^max_new: must be an integer, got bool"),
         ({"cold_every": 0}, r"^cold_every: must be >= 1"),
-        ({"hops": -2}, r"^hops: must be >= 0"),
     ],
 )
 def test_bad_incremental_knobs_raise(knobs: dict[str, Any], match: str) -> None:
-    """The incremental solver's knobs: integers in range, else ValueError naming the knob."""
-    values = {"max_new": 64, "cold_every": 50, "hops": 2} | knobs
+    """The incremental solver's knobs: integers in range, else ValueError naming the knob
+    (the constructor checks them)."""
+    values = {"max_new": 64, "cold_every": 50} | knobs
     with pytest.raises(ValueError, match=match):
-        validate_incremental(**values)
+        IncrementalSolver(SolveParams(), **values)
 
 
-@given(st.integers(0, 10**6), st.integers(1, 10**6), st.integers(0, 100))
-def test_valid_incremental_knobs_pass(max_new: int, cold_every: int, hops: int) -> None:
-    validate_incremental(max_new, cold_every, hops)
+@given(st.integers(0, 10**6), st.integers(1, 10**6))
+def test_valid_incremental_knobs_pass(max_new: int, cold_every: int) -> None:
+    validate_incremental(max_new, cold_every)
+    IncrementalSolver(SolveParams(), max_new=max_new, cold_every=cold_every)
