@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import grpc
 import grpc.aio
@@ -49,6 +49,8 @@ from dispatcher.runtime.logging_setup import request_id_var
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from contextlib import AbstractAsyncContextManager
+    from types import TracebackType
 
     from google.protobuf.message import Message
 
@@ -58,6 +60,30 @@ if TYPE_CHECKING:
     from dispatcher.runtime.metrics import DispatchMetrics
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+
+class NeverSwallows(Generic[_T]):
+    """Wraps an async context manager whose exit never suppresses an exception, and says so
+    to the type checker: ``__aexit__`` returns None, so a ``return`` inside
+    ``async with self.call(...)`` ends the method for mypy too (a bare
+    ``asynccontextmanager`` is typed as one that may swallow)."""
+
+    def __init__(self, inner: AbstractAsyncContextManager[_T]) -> None:
+        self._inner = inner
+
+    async def __aenter__(self) -> _T:
+        return await self._inner.__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if await self._inner.__aexit__(exc_type, exc, tb):
+            raise RuntimeError("a call scope swallowed an exception") from exc
 
 
 ERROR_CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
@@ -163,19 +189,26 @@ class ServicerBase:
         )
         await context.abort(code, message, trailing_metadata=trailers)
 
-    @contextlib.asynccontextmanager
-    async def call(
+    def call(
         self,
         context: grpc.aio.ServicerContext,
         request: Message | None,
         *,
         unary: bool = True,
-    ) -> AsyncIterator[Principal]:
+    ) -> NeverSwallows[Principal]:
         """Authentication, deadline (``unary`` calls only) and error mapping around one
         call's body (admission happened before: ``call_observer.Admission``);
         ``request`` is refused when it holds a non-finite number (required, so no servicer
         forgets it: None only for a client stream, whose messages the servicer checks one
         by one)."""
+        return NeverSwallows(self._scope(context, request, unary))
+
+    @contextlib.asynccontextmanager
+    async def _scope(
+        self, context: grpc.aio.ServicerContext, request: Message | None, unary: bool
+    ) -> AsyncIterator[Principal]:
+        """The body of ``call``: a domain error becomes the call's status through
+        ``_abort``, which raises (never swallowed)."""
         try:
             principal = self._principal(context)
             if request is not None:

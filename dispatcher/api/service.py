@@ -166,7 +166,6 @@ class InsightService(ServicerBase, pb_grpc.InsightServiceServicer):
                 out.solve_id = exp.chosen.solve_id
                 out.solved_at_ms = exp.chosen.assigned_at_ms
             return out
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def GetQueueStats(
         self, request: pb.GetQueueStatsRequest, context: grpc.aio.ServicerContext
@@ -177,7 +176,6 @@ class InsightService(ServicerBase, pb_grpc.InsightServiceServicer):
                 regions=[convert.region_stats_to_pb(s) for s in stats],
                 computed_at_ms=int(time.time() * 1000),
             )
-        raise AssertionError("unreachable")  # pragma: no cover
 
 
 class PolicyService(ServicerBase, pb_grpc.PolicyServiceServicer):
@@ -188,7 +186,6 @@ class PolicyService(ServicerBase, pb_grpc.PolicyServiceServicer):
             return convert.policy_version_to_pb(
                 await self.h.get_policy(principal, request.region)
             )
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def UpdatePolicy(
         self, request: pb.UpdatePolicyRequest, context: grpc.aio.ServicerContext
@@ -214,7 +211,6 @@ class PolicyService(ServicerBase, pb_grpc.PolicyServiceServicer):
                 path = convert.policy_field_path(inner, request.policy)
                 raise InvalidArgument(f"policy.{path}", exc.message) from None
             return convert.policy_version_to_pb(stored)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def ListPolicyHistory(
         self, request: pb.ListPolicyHistoryRequest, context: grpc.aio.ServicerContext
@@ -227,7 +223,6 @@ class PolicyService(ServicerBase, pb_grpc.PolicyServiceServicer):
                 policies=[convert.policy_version_to_pb(p) for p in versions],
                 next_page_token=token,
             )
-        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def add_services(

@@ -56,7 +56,6 @@ class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
                     principal, tech, request.expected_version
                 )
             )
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def ReportLocation(
         self, request: pb.ReportLocationRequest, context: grpc.aio.ServicerContext
@@ -76,7 +75,6 @@ class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
                 ],
             )
             return pb.ReportLocationResponse(applied=applied)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def StreamLocations(
         self,
@@ -120,7 +118,6 @@ class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
             if chunk:
                 applied += await flush()
             return pb.StreamLocationsResponse(received=received, applied=applied)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def SetAvailability(
         self, request: pb.SetAvailabilityRequest, context: grpc.aio.ServicerContext
@@ -151,7 +148,6 @@ class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
                 request.expected_version,
             )
             return convert.technician_to_pb(tech)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def GetTechnician(
         self, request: pb.GetTechnicianRequest, context: grpc.aio.ServicerContext
@@ -160,7 +156,6 @@ class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
             return convert.technician_to_pb(
                 await self.h.get_technician(principal, request.technician_id)
             )
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def ListTechnicians(
         self, request: pb.ListTechniciansRequest, context: grpc.aio.ServicerContext
@@ -182,7 +177,6 @@ class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
                 technicians=[convert.technician_to_pb(t) for t in page.items],
                 next_page_token=page.next_page_token,
             )
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def RemoveTechnician(
         self, request: pb.RemoveTechnicianRequest, context: grpc.aio.ServicerContext
@@ -192,4 +186,3 @@ class TechnicianService(ServicerBase, pb_grpc.TechnicianServiceServicer):
                 principal, request.technician_id, request.expected_version
             )
             return pb.RemoveTechnicianResponse(requeued_ticket_ids=requeued)
-        raise AssertionError("unreachable")  # pragma: no cover
