@@ -136,28 +136,10 @@ class SlaStep:
             )
             for b in found_breaches
         ]
-        for e in found_escalations:
-            details = {
-                "old_priority": f"P{e.old_priority}",
-                "condition": e.rule.condition,
-            }
-            if e.rule.widen_to_neighbours:
-                details["widen_to"] = ",".join(policy.neighbours.get(snap.region, ()))
-            if e.rule.notify_supervisor:
-                details["supervisor_target"] = e.rule.supervisor_target
-                details["notice"] = supervisor_notice(e, snap.region)
-            if e.rule.tier_skill:
-                details["tier"] = f"{e.rule.tier_skill}:{e.rule.tier_level}"
-                details["body"] = tier_body(by_id[e.ticket_id], e.rule)
-            actions.append(
-                SlaAction(
-                    "esc",
-                    e.ticket_id,
-                    e.rule.name,
-                    str(e.new_priority),
-                    json.dumps(details),
-                )
-            )
+        actions += [
+            _escalation_action(e, policy, snap.region, by_id[e.ticket_id])
+            for e in found_escalations
+        ]
         applied = await self.sla.apply(
             snap.tenant, snap.region, token, actions, self.events_maxlen
         )
@@ -248,3 +230,24 @@ def tier_body(ticket: Ticket, rule: EscalationRule) -> str:
     )
     skills.append(SkillLevel(rule.tier_skill, max(held, rule.tier_level)))
     return ticket_body(dataclasses.replace(ticket, required_skills=tuple(skills)))
+
+
+def _escalation_action(
+    e: Escalation, policy: Policy, region: str, ticket: Ticket
+) -> SlaAction:
+    """The store action of one due escalation, with its event details."""
+    details = {
+        "old_priority": f"P{e.old_priority}",
+        "condition": e.rule.condition,
+    }
+    if e.rule.widen_to_neighbours:
+        details["widen_to"] = ",".join(policy.neighbours.get(region, ()))
+    if e.rule.notify_supervisor:
+        details["supervisor_target"] = e.rule.supervisor_target
+        details["notice"] = supervisor_notice(e, region)
+    if e.rule.tier_skill:
+        details["tier"] = f"{e.rule.tier_skill}:{e.rule.tier_level}"
+        details["body"] = tier_body(ticket, e.rule)
+    return SlaAction(
+        "esc", e.ticket_id, e.rule.name, str(e.new_priority), json.dumps(details)
+    )
