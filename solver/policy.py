@@ -366,10 +366,7 @@ def _check_tier(where: str, rule: EscalationRule) -> None:
         raise PolicyError(f"{where}.tier_level", "needs tier_skill")
 
 
-def validate(policy: Policy) -> None:
-    """Raise ``PolicyError`` naming the first invalid field."""
-    for f in dataclasses.fields(CostWeights):
-        _finite(f"weights.{f.name}", getattr(policy.weights, f.name), nonneg=True)
+def _check_sla(policy: Policy) -> None:
     if not policy.sla:
         raise PolicyError("sla", "at least one priority needs a target")
     for prio, target in policy.sla.items():
@@ -379,24 +376,35 @@ def validate(policy: Policy) -> None:
         _finite(f"sla.P{prio}.resolution_s", target.resolution_s, positive=True)
         if target.resolution_s < target.response_s:
             raise PolicyError(f"sla.P{prio}.resolution_s", "must be >= response_s")
+
+
+def _check_escalation(where: str, rule: EscalationRule, taken: set[str]) -> None:
+    """One escalation rule; ``taken``: the names of the rules before it."""
+    if not isinstance(rule.name, str) or not rule.name or rule.name in taken:
+        raise PolicyError(f"{where}.name", "must be non-empty and unique")
+    if rule.priority not in (0, *PRIORITIES):
+        raise PolicyError(f"{where}.priority", "must be 0 (any) or 1..4")
+    if rule.condition not in ESCALATION_CONDITIONS:
+        raise PolicyError(
+            f"{where}.condition", f"must be one of {ESCALATION_CONDITIONS}"
+        )
+    _finite(f"{where}.after_s", rule.after_s, nonneg=True)
+    if not 0 <= rule.raise_priority <= 3:
+        raise PolicyError(f"{where}.raise_priority", "must be 0..3")
+    _check_supervisor_target(f"{where}.supervisor_target", rule)
+    _check_tier(where, rule)
+
+
+def validate(policy: Policy) -> None:
+    """Raise ``PolicyError`` naming the first invalid field."""
+    for f in dataclasses.fields(CostWeights):
+        _finite(f"weights.{f.name}", getattr(policy.weights, f.name), nonneg=True)
+    _check_sla(policy)
     _check_calendars(policy)
     names: set[str] = set()
     for i, rule in enumerate(policy.escalations):
-        where = f"escalations[{i}]"
-        if not isinstance(rule.name, str) or not rule.name or rule.name in names:
-            raise PolicyError(f"{where}.name", "must be non-empty and unique")
+        _check_escalation(f"escalations[{i}]", rule, names)
         names.add(rule.name)
-        if rule.priority not in (0, *PRIORITIES):
-            raise PolicyError(f"{where}.priority", "must be 0 (any) or 1..4")
-        if rule.condition not in ESCALATION_CONDITIONS:
-            raise PolicyError(
-                f"{where}.condition", f"must be one of {ESCALATION_CONDITIONS}"
-            )
-        _finite(f"{where}.after_s", rule.after_s, nonneg=True)
-        if not 0 <= rule.raise_priority <= 3:
-            raise PolicyError(f"{where}.raise_priority", "must be 0..3")
-        _check_supervisor_target(f"{where}.supervisor_target", rule)
-        _check_tier(where, rule)
     _finite("duplicates.radius_m", policy.duplicates.radius_m, nonneg=True)
     _finite("duplicates.window_s", policy.duplicates.window_s, nonneg=True)
     s = policy.solver
@@ -477,6 +485,14 @@ def _neighbours(data: Any) -> dict[str, tuple[str, ...]]:
     return out
 
 
+def _escalations(rules: Any) -> tuple[EscalationRule, ...]:
+    if not isinstance(rules, list | tuple):
+        raise PolicyError("escalations", "must be a list")
+    return tuple(
+        _build(EscalationRule, r, f"escalations[{i}]") for i, r in enumerate(rules)
+    )
+
+
 def policy_from_dict(data: Mapping[str, Any]) -> Policy:
     """Build and validate a policy; missing sections and keys take the defaults (a given
     ``sla`` table replaces the whole table: priorities it leaves out use the nearest one)."""
@@ -504,12 +520,7 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
             for k, v in _table(data, "sla").items()
         }
     if "escalations" in data:
-        if not isinstance(data["escalations"], list | tuple):
-            raise PolicyError("escalations", "must be a list")
-        kwargs["escalations"] = tuple(
-            _build(EscalationRule, r, f"escalations[{i}]")
-            for i, r in enumerate(data["escalations"])
-        )
+        kwargs["escalations"] = _escalations(data["escalations"])
     if "neighbours" in data:
         kwargs["neighbours"] = _neighbours(data["neighbours"])
     if "calendars" in data:
