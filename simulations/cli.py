@@ -160,22 +160,18 @@ def register(subparsers: Any) -> None:
 
 
 def _load(args: argparse.Namespace) -> Scenario:
-    import dataclasses
+    from simulations.scenario import load_run_scenario
 
-    from simulations.scenario import load_scenario
-    from solver.policy import load_policy_file
-
-    sc = load_scenario(args.scenario)
-    if getattr(args, "policy_file", None):
-        sc = dataclasses.replace(sc, policy=load_policy_file(args.policy_file))
-    if getattr(args, "horizon_s", None) is not None:
-        h = float(args.horizon_s)
-        if not h > 0 or h == float("inf"):
-            raise UsageError(
-                f"--horizon-s: must be a positive number of seconds, got {args.horizon_s:g}"
-            )
-        sc = dataclasses.replace(sc, horizon_s=h)
-    return sc
+    horizon_s = getattr(args, "horizon_s", None)
+    if horizon_s is not None and (not horizon_s > 0 or horizon_s == float("inf")):
+        raise UsageError(
+            f"--horizon-s: must be a positive number of seconds, got {horizon_s:g}"
+        )
+    return load_run_scenario(
+        args.scenario,
+        policy_file=getattr(args, "policy_file", None),
+        horizon_s=horizon_s,
+    )
 
 
 class UsageError(ValueError):
@@ -489,9 +485,22 @@ def _compare(args: argparse.Namespace) -> int:
 
 @_guard
 def _tune(args: argparse.Namespace) -> int:
-    from simulations.tune import run_tune
+    from simulations.tune import TuneConfig, run_tune
 
     _check_counts(args, "trials", "seeds", "jobs")
     if args.horizon_s is not None:
         _load(args)  # validates the scenario and --horizon-s up front
-    return run_tune(args)
+    return run_tune(
+        TuneConfig(
+            scenario=args.scenario,
+            out=args.out,
+            trials=args.trials,
+            seeds=args.seeds,
+            jobs=args.jobs,
+            policy_file=getattr(args, "policy_file", None),
+            horizon_s=args.horizon_s,
+            storage=args.storage,
+            study=args.study,
+            policy_out=args.policy_out,
+        )
+    )

@@ -585,6 +585,36 @@ def resolve_scenario_path(name_or_path: str | Path) -> Path:
     )
 
 
+def load_run_scenario(
+    name_or_path: str | Path,
+    *,
+    policy_file: str | Path | None = None,
+    horizon_s: float | None = None,
+) -> Scenario:
+    """A scenario as a run uses it: ``policy_file`` (a policy TOML/JSON) replaces its
+    policy, ``horizon_s`` its horizon (checked: a positive finite number of seconds).
+
+    Raises
+    ------
+    ScenarioError
+        As :func:`load_scenario`, or for a bad ``horizon_s``.
+    """
+    import dataclasses
+
+    from solver.policy import load_policy_file
+
+    sc = load_scenario(name_or_path)
+    if policy_file:
+        sc = dataclasses.replace(sc, policy=load_policy_file(policy_file))
+    if horizon_s is not None:
+        if not horizon_s > 0 or horizon_s == math.inf:
+            raise ScenarioError(
+                "horizon_s", f"must be a positive number of seconds, got {horizon_s:g}"
+            )
+        sc = dataclasses.replace(sc, horizon_s=float(horizon_s))
+    return sc
+
+
 def load_scenario(name_or_path: str | Path) -> Scenario:
     """Read and validate a scenario file (a path, or a shipped scenario's name).
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from solver.policy import write_policy_file
 
 if TYPE_CHECKING:
-    import argparse
     from pathlib import Path
 
     import optuna
@@ -149,17 +149,37 @@ def _trials_table(study: optuna.Study) -> Any:
     return pl.DataFrame(rows, infer_schema_length=None)
 
 
-def run_tune(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class TuneConfig:
+    """What ``dispatcher sim tune`` runs (the CLI builds it from its flags)."""
+
+    scenario: str | Path
+    out: Path
+    trials: int
+    seeds: int
+    jobs: int = 1
+    policy_file: str | Path | None = None
+    horizon_s: float | None = None
+    storage: str | None = None  # an Optuna storage URL (default: out/study.journal)
+    study: str | None = None  # the study name (default: tune-<scenario>)
+    policy_out: Path | None = (
+        None  # the best policy file (default: out/best_policy.toml)
+    )
+
+
+def run_tune(args: TuneConfig) -> int:
     """``dispatcher sim tune``: run the trials, then write the best policy file."""
     import optuna
     from rich.console import Console
     from rich.progress import Progress
 
-    from simulations.cli import _load
     from simulations.runner import seeds_for
+    from simulations.scenario import load_run_scenario
 
-    sc = _load(args)
-    out: Path = args.out
+    sc = load_run_scenario(
+        args.scenario, policy_file=args.policy_file, horizon_s=args.horizon_s
+    )
+    out = args.out
     out.mkdir(parents=True, exist_ok=True)
     storage_url = args.storage or str(out / "study.journal")
     study_name = args.study or f"tune-{sc.name}"

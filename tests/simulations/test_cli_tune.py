@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 
 from dispatcher.__main__ import main
-from simulations.scenario import load_scenario
+from simulations.scenario import ScenarioError, load_run_scenario, load_scenario
+from simulations.tune import TuneConfig, run_tune
 from solver.policy import load_policy_file
 
 if TYPE_CHECKING:
@@ -121,6 +122,29 @@ def test_sim_tune_writes_a_loadable_policy(tmp_path: Path) -> None:
         == 0
     )
     assert pl.read_csv(out / "trials.csv").height == 4
+
+
+def test_run_tune_takes_a_typed_config(tmp_path: Path) -> None:
+    """Without the CLI: a TuneConfig runs the trials and writes the policy where it says,
+    with the scenario's horizon replaced; a bad horizon is a ScenarioError naming it."""
+    out = tmp_path / "tune"
+    config = TuneConfig(
+        scenario="smoke",
+        out=out,
+        trials=2,
+        seeds=1,
+        horizon_s=3600.0,
+        policy_out=tmp_path / "best.toml",
+    )
+    assert run_tune(config) == 0
+    assert (
+        load_policy_file(tmp_path / "best.toml").sla
+        == load_scenario("smoke").policy.sla
+    )
+    assert pl.read_csv(out / "trials.csv").height == 2
+    assert load_run_scenario("smoke", horizon_s=3600.0).horizon_s == 3600.0
+    with pytest.raises(ScenarioError, match=r"^horizon_s: must be a positive"):
+        load_run_scenario("smoke", horizon_s=-1.0)
 
 
 @pytest.mark.integration
