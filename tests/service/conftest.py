@@ -3,6 +3,7 @@ and a server with an auth config (two tenants, three roles)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -129,6 +130,19 @@ async def auth_stubs(
     app_settings: Settings, redis_client: redis.asyncio.Redis, tmp_path: Path
 ) -> AsyncIterator[Stubs]:
     """Stubs on a server with the AUTH_TOML credentials (tenants acme and globex)."""
+    async with (
+        _auth_server(app_settings, tmp_path) as (_, port),
+        grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+    ):
+        yield Stubs.on(channel)
+
+
+@contextlib.asynccontextmanager
+async def _auth_server(
+    app_settings: Settings, tmp_path: Path
+) -> AsyncIterator[tuple[AppContext, int]]:
+    """A started server with the AUTH_TOML credentials: its context and port; stopped and
+    closed at the end."""
     path = tmp_path / "auth.toml"
     path.write_text(AUTH_TOML)
     settings = dataclasses.replace(app_settings, auth_config=path)
@@ -143,8 +157,7 @@ async def auth_stubs(
     server, port = await create_server(ctx, Services.build(ctx), "127.0.0.1:0")
     await server.start()
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield Stubs.on(channel)
+        yield ctx, port
     finally:
         ctx.shutdown_event.set()
         await server.stop(None)
@@ -203,30 +216,19 @@ async def auth_http(
     app_settings: Settings, redis_client: redis.asyncio.Redis, tmp_path: Path
 ) -> AsyncIterator[Http]:
     """The gateway in front of a server with the AUTH_TOML credentials."""
-    path = tmp_path / "auth.toml"
-    path.write_text(AUTH_TOML)
-    settings = dataclasses.replace(app_settings, auth_config=path)
-    assert settings.redis_url is not None
-    registry = new_registry(process_metrics=False)
-    ctx = AppContext(
-        settings=settings,
-        redis=make_redis_client(settings.redis_url),
-        metrics=DispatchMetrics(registry),
-        registry=registry,
-    )
-    server, port = await create_server(ctx, Services.build(ctx), "127.0.0.1:0")
-    await server.start()
-    gateway = await _gateway(ctx, port)
-    try:
-        async with (
-            grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
-            aiohttp.ClientSession() as session,
-        ):
-            yield Http(
-                session, f"http://127.0.0.1:{gateway.port}", Stubs.on(channel), gateway
-            )
-    finally:
-        ctx.shutdown_event.set()
-        await gateway.stop()
-        await server.stop(None)
-        await ctx.aclose()
+    async with _auth_server(app_settings, tmp_path) as (ctx, port):
+        gateway = await _gateway(ctx, port)
+        try:
+            async with (
+                grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+                aiohttp.ClientSession() as session,
+            ):
+                yield Http(
+                    session,
+                    f"http://127.0.0.1:{gateway.port}",
+                    Stubs.on(channel),
+                    gateway,
+                )
+        finally:
+            ctx.shutdown_event.set()  # as before: streams end, then the gateway stops
+            await gateway.stop()
