@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.spatial import cKDTree
 
 from solver.constants import (
     CANDIDATE_OVERSAMPLE,
@@ -28,6 +27,7 @@ from solver.constants import (
 )
 from solver.cost import drop_penalty, evaluate_pairs, pair_keys
 from solver.geo import unit_vectors
+from solver.spatial import nearest
 
 if TYPE_CHECKING:
     from solver.cost import TechState
@@ -114,10 +114,14 @@ def _group(
         return _dense(
             problem, params, state, rows, elig, None if params.all_pairs else k
         )
-    tree = cKDTree(unit_vectors(state.lat_deg[elig], state.lon_deg[elig]))
     t = problem.tickets
-    _, nn = tree.query(unit_vectors(t.lat_deg[rows], t.lon_deg[rows]), k=kq)
-    techs = elig[np.asarray(nn, np.int64).reshape(rows.size, kq)]
+    techs = elig[
+        nearest(
+            unit_vectors(state.lat_deg[elig], state.lon_deg[elig]),
+            unit_vectors(t.lat_deg[rows], t.lon_deg[rows]),
+            kq,
+        )
+    ]
     cost, nfeas = _eval(problem, params, state, rows, techs)
     # Too few feasible among the nearest, or none cheaper than leaving the ticket
     # unassigned (a farther, idle technician may be): evaluate the whole group, so a
@@ -152,9 +156,13 @@ def _tech_side(
     if params.all_pairs or rows.size <= kq:
         return []
     t = problem.tickets
-    tree = cKDTree(unit_vectors(t.lat_deg[rows], t.lon_deg[rows]))
-    _, nn = tree.query(unit_vectors(state.lat_deg[elig], state.lon_deg[elig]), k=kq)
-    tix = rows[np.asarray(nn, np.int64).reshape(elig.size, kq)]  # (e, kq)
+    tix = rows[
+        nearest(
+            unit_vectors(t.lat_deg[rows], t.lon_deg[rows]),
+            unit_vectors(state.lat_deg[elig], state.lon_deg[elig]),
+            kq,
+        )
+    ]  # (e, kq)
     flat_k = np.broadcast_to(elig[:, None], tix.shape).ravel()
     ev, _ = evaluate_pairs(
         problem, params.weights, state, tix.ravel(), flat_k, params.allow_overtime

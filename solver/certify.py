@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy.spatial import cKDTree
 
 from solver.constants import COST_SCALE, EARTH_RADIUS_KM, ROAD_FACTOR
 from solver.cost import (
@@ -35,6 +34,7 @@ from solver.cost import (
     to_scaled,
 )
 from solver.geo import unit_vectors
+from solver.spatial import block_order
 
 if TYPE_CHECKING:
     from solver.cost import TechState
@@ -119,7 +119,8 @@ def _blocks(
     """Block order of unit vectors, block centres and radii.
 
     Points are cut into bands of ``BAND_BLOCKS x size`` by ``key`` (so a block holds
-    similar key values), each band in KD-tree leaf order (so a block is compact).
+    similar key values), each band in :func:`solver.spatial.block_order` (so a block is
+    compact).
     """
     order = (
         np.arange(points.shape[0], dtype=np.int64)
@@ -129,8 +130,7 @@ def _blocks(
     band = BAND_BLOCKS * size if key is not None else max(order.size, 1)
     for b in range(0, order.size, band):
         part = order[b : b + band]
-        leaf = cKDTree(points[part], leafsize=size).indices.astype(np.int64)
-        order[b : b + band] = part[leaf]
+        order[b : b + band] = part[block_order(points[part], size)]
     nb = -(-order.size // size)
     pad = np.full(nb * size, order[-1], np.int64)
     pad[: order.size] = order

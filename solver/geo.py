@@ -94,7 +94,7 @@ def unit_vectors(lat: npt.ArrayLike, lon: npt.ArrayLike) -> FloatArray:
     Returns
     -------
     numpy.ndarray
-        (n, 3) float64, suitable for a Euclidean spatial index such as ``cKDTree``.
+        (n, 3) float64, suitable for the Euclidean spatial index (:mod:`solver.spatial`).
     """
     p = np.radians(np.asarray(lat, dtype=np.float64))
     lam = np.radians(np.asarray(lon, dtype=np.float64))

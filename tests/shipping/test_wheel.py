@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.packaging, pytest.mark.timeout(1800)]
 
 SIM_EXTRA = ("polars", "matplotlib", "optuna", "rich")
+BENCH_ONLY = ("scipy", "lap")
+"""The references the benchmarks measure against (dev extra): 143 MB the service never uses."""
 CONTRACT = ROOT / "proto" / "dispatcher" / "pb" / "dispatch.proto"
 LOWEST = ROOT / "constraints" / "lowest.txt"
 LOWEST_SUITE_TOOLS = frozenset(
@@ -91,8 +93,9 @@ def test_wheel_and_sdist_carry_the_licence_the_data_notice_and_the_contract(
 
 
 def test_service_install_lacks_the_sim_extras(service_venv: Venv) -> None:
-    """`pip install dispatch-optimizer` brings no polars, matplotlib, optuna or rich."""
-    present = [name for name in SIM_EXTRA if service_venv.has_module(name)]
+    """`pip install dispatch-optimizer` brings no polars, matplotlib, optuna or rich, and
+    no scipy (the solver's spatial index is pykdtree)."""
+    present = [name for name in SIM_EXTRA + BENCH_ONLY if service_venv.has_module(name)]
     assert present == []
     assert service_venv.has_module("ortools")
     print(f"service venv: {service_venv.size_mb():.0f} MB")

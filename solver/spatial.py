@@ -1,0 +1,71 @@
+"""The spatial index of the solver: k nearest points and compact blocks of points.
+
+Points are unit vectors on the sphere (:func:`solver.geo.unit_vectors`); the chord between
+two of them orders pairs exactly as the great-circle distance does.
+
+The k-nearest query uses pykdtree (a 1.5 MB wheel). scipy's ``cKDTree`` finds the same
+neighbours but costs 143 MB of install, and numpy brute force is 2-21x slower;
+``./dev bench kdtree_choice`` measures all three on the same points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from pykdtree.kdtree import KDTree
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+def nearest(points: FloatArray, queries: FloatArray, k: int) -> IntArray:
+    """Indices into ``points`` of the ``k`` nearest points of each query, nearest first.
+
+    Parameters
+    ----------
+    points, queries
+        ``(n, 3)`` and ``(q, 3)`` float64 unit vectors; ``1 <= k <= n``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(q, k)`` int64. Among points at the same distance any may be returned.
+    """
+    if not 1 <= k <= points.shape[0]:
+        raise ValueError(f"k: must be in [1, {points.shape[0]}], got {k}")
+    tree = KDTree(np.ascontiguousarray(points, np.float64))
+    _, idx = tree.query(np.ascontiguousarray(queries, np.float64), k=k)
+    return np.asarray(idx, np.int64).reshape(queries.shape[0], k)
+
+
+def block_order(points: FloatArray, size: int) -> IntArray:
+    """An order of ``points`` in which every run of ``size`` consecutive points is compact.
+
+    A KD split: a cell of points is cut across its widest coordinate so that the first
+    part holds a multiple of ``size`` points (about half), until a cell holds at most
+    ``size``; the cells are then listed left to right. So each block of ``size``
+    consecutive points of the order (the last may be short) is one cell of the tree.
+
+    Returns
+    -------
+    numpy.ndarray
+        A permutation of ``range(len(points))``, int64.
+    """
+    if size < 1:
+        raise ValueError(f"size: must be >= 1, got {size}")
+    order = np.arange(points.shape[0], dtype=np.int64)
+    cells = [(0, order.size)]
+    while cells:
+        lo, hi = cells.pop()
+        n = hi - lo
+        if n <= size:
+            continue
+        part = order[lo:hi]
+        pts = points[part]
+        axis = int(np.argmax(pts.max(axis=0) - pts.min(axis=0)))
+        left = size * -(-(n // 2) // size)  # a multiple of size, at least half
+        split = np.argpartition(pts[:, axis], left - 1, kind="introselect")
+        order[lo:hi] = part[split]
+        cells.append((lo, lo + left))
+        cells.append((lo + left, hi))
+    return order
