@@ -15,7 +15,10 @@ Public API (everything here is re-exported; heavier extras live in their modules
 - ``explain(problem, params, solution, ticket_row, alternatives=3) -> Explanation``;
 - ``travel_time_s`` / ``distance_km``: the one travel model (also used by the simulator);
 - ``solver.cost``: the cost terms and the integer-scaling rule; ``solver.constants``;
-- ``solver.gap.solve_gap`` (CP-SAT) and ``solver.flow.solve_lap`` for OR-Library instances;
+- ``solve_lap_sparse(rows, cols, costs, n_rows=, n_cols=) -> LapResult``: exact minimum-cost
+  full assignment of the rows over an arc list (INFEASIBLE when none exists), on the same
+  flow core; ``solver.lap.solve_lap`` is the dense form;
+- ``solver.gap.solve_gap`` (CP-SAT) for OR-Library GAP instances;
 - ``solver.synthetic.random_problem`` for seeded test/benchmark regions.
 """
 
@@ -23,6 +26,7 @@ from solver.cost import TERM_NAMES, ScalingWarning
 from solver.explain import Explanation, Option, explain
 from solver.geo import distance_km, travel_time_s
 from solver.incremental import IncrementalSolver
+from solver.lap import LapResult, solve_lap_sparse
 from solver.model import (
     NO_TECHNICIAN,
     CostWeights,
@@ -46,6 +50,7 @@ __all__ = [
     "DispatchPolicy",
     "Explanation",
     "IncrementalSolver",
+    "LapResult",
     "Option",
     "Problem",
     "ScalingWarning",
@@ -60,5 +65,6 @@ __all__ = [
     "explain",
     "make_policy",
     "solve",
+    "solve_lap_sparse",
     "travel_time_s",
 ]

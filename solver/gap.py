@@ -2,7 +2,7 @@
 
 A GAP is a capacitated assignment where each job uses a different amount of each
 agent's capacity, which a flow cannot express. Linear assignment (LAP) instances go
-through the min-cost-flow core instead (:func:`solver.flow.solve_lap`).
+through the min-cost-flow core instead (:func:`solver.lap.solve_lap`).
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
     from solver.model import CostWeights, Problem, Technicians, Tickets
 
+    IntArray = npt.NDArray[np.int64]
+
 
 MAX_WEIGHT = 1e6
 """Largest weight accepted: at this weight a term of ``MAX_COST / COST_SCALE / MAX_WEIGHT``
@@ -231,3 +233,69 @@ def validate_gap(
             raise ValueError(
                 f"{name}: values too large (n x max|{name}| must stay below 2**62)"
             )
+
+
+def _lap_index(name: str, a: npt.NDArray[np.generic], limit: str, n: int) -> IntArray:
+    """Arc indices of one side: integers in ``[0, n)``, returned as int64."""
+    if a.size == 0:
+        return np.zeros(0, np.int64)
+    if a.dtype.kind not in "iu":
+        raise ValueError(f"{name}: integer indices required, got {a.dtype}")
+    if int(a.min()) < 0:
+        raise ValueError(f"{name}: negative index {int(a.min())}")
+    if int(a.max()) >= n:
+        raise ValueError(f"{name}: index {int(a.max())} out of range [0, {limit}={n})")
+    return a.astype(np.int64)
+
+
+def _lap_costs(w: npt.NDArray[np.generic]) -> IntArray:
+    """Arc costs: integers, or finite whole-number floats; returned as int64."""
+    if w.size and w.dtype.kind not in "iuf":
+        raise ValueError(f"costs: numbers required, got {w.dtype}")
+    if w.dtype.kind == "f":
+        _finite("costs", w)
+        f = w.astype(np.float64)
+        if np.any(np.abs(f) >= 2.0**62) or np.any(f != np.round(f)):
+            raise ValueError(
+                "costs: must be whole numbers below 2**62 (scale them to integers first)"
+            )
+    if w.dtype.kind == "u" and w.size and int(w.max()) >= 2**63:
+        raise ValueError("costs: values too large for int64")
+    return w.astype(np.int64)
+
+
+def validate_lap_arcs(
+    rows: object, cols: object, costs: object, n_rows: object, n_cols: object
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Check a sparse linear assignment (``solver.lap.solve_lap_sparse``); return int64 arcs.
+
+    Raises
+    ------
+    ValueError
+        Naming the field: ``n_rows`` / ``n_cols`` not integers >= 0; ``rows`` / ``cols`` /
+        ``costs`` not 1-d or of different lengths; indices not integers, negative or out of
+        range; ``costs`` not finite or not whole numbers; the same (row, col) arc twice.
+    """
+    n_r = validate_count("n_rows", n_rows, 0)
+    n_c = validate_count("n_cols", n_cols, 0)
+    arrays = {
+        "rows": np.asarray(rows),
+        "cols": np.asarray(cols),
+        "costs": np.asarray(costs),
+    }
+    for name, a in arrays.items():
+        if a.ndim != 1:
+            raise ValueError(f"{name}: expected a 1-d array, got shape {a.shape}")
+        if a.size != arrays["rows"].size:
+            raise ValueError(
+                f"{name}: length {a.size} differs from rows' length {arrays['rows'].size}"
+            )
+    r = _lap_index("rows", arrays["rows"], "n_rows", n_r)
+    c = _lap_index("cols", arrays["cols"], "n_cols", n_c)
+    w = _lap_costs(arrays["costs"])
+    order = np.lexsort((c, r))
+    dup = (np.diff(r[order]) == 0) & (np.diff(c[order]) == 0)
+    if dup.any():
+        at = order[1:][dup][0]
+        raise ValueError(f"rows, cols: duplicate arc ({int(r[at])}, {int(c[at])})")
+    return r, c, w

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from solver.flow import solve_lap
 from solver.gap import read_orlib_gap, read_orlib_lap, solve_gap
+from solver.lap import solve_lap
 from solver.model import SolveStatus
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "orlib"
