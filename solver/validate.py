@@ -293,9 +293,21 @@ def validate_lap_arcs(
     r = _lap_index("rows", arrays["rows"], "n_rows", n_r)
     c = _lap_index("cols", arrays["cols"], "n_cols", n_c)
     w = _lap_costs(arrays["costs"])
-    order = np.lexsort((c, r))
-    dup = (np.diff(r[order]) == 0) & (np.diff(c[order]) == 0)
-    if dup.any():
-        at = order[1:][dup][0]
-        raise ValueError(f"rows, cols: duplicate arc ({int(r[at])}, {int(c[at])})")
+    _no_duplicate_arc(r, c, n_c)
     return r, c, w
+
+
+def _no_duplicate_arc(r: IntArray, c: IntArray, n_cols: int) -> None:
+    """No (row, col) pair twice: sort one int64 key per arc (a lexsort if it would overflow)."""
+    if r.size < 2:
+        return
+    if (int(r.max()) + 1) * n_cols < 2**63:
+        keys = np.sort(r * n_cols + c)
+        dup = np.flatnonzero(keys[1:] == keys[:-1])
+        pairs = [divmod(int(keys[i]), n_cols) for i in dup[:1]]
+    else:
+        order = np.lexsort((c, r))
+        dup = np.flatnonzero((np.diff(r[order]) == 0) & (np.diff(c[order]) == 0))
+        pairs = [(int(r[order[i]]), int(c[order[i]])) for i in dup[:1]]
+    if pairs:
+        raise ValueError(f"rows, cols: duplicate arc {pairs[0]}")

@@ -146,6 +146,13 @@ def test_whole_float_costs_are_accepted() -> None:
             (2, 2),
             r"rows, cols: duplicate arc \(0, 1\)",
         ),
+        (
+            [2**40, 7, 2**40],
+            [2**30, 0, 2**30],
+            [1, 1, 1],
+            (2**40 + 1, 2**31),  # rows x cols beyond int64: the other duplicate check
+            r"rows, cols: duplicate arc \(1099511627776, 1073741824\)",
+        ),
         ([[0]], [[0]], [[1]], (1, 1), "rows: expected a 1-d array"),
         ([0], [0], [1], (-1, 1), "n_rows: must be >= 0"),
         ([0], [0], [1], (1, 1.5), "n_cols: must be an integer"),
