@@ -26,6 +26,7 @@ from solver.model import (
     SolveStats,
     SolveStatus,
     UnassignedReason,
+    relative_gap_pct,
 )
 from solver.sequence import sequence_queues
 
@@ -236,7 +237,7 @@ def finalize(
         bound=None if bound_gap is None else objective - bound_gap,
         gap_pct=None
         if bound_gap is None
-        else 100.0 * bound_gap / max(abs(objective), 1e-9),
+        else relative_gap_pct(objective, objective - bound_gap),
     )
     return Solution(
         technician=tech_of,

@@ -190,6 +190,17 @@ class Problem:
         validate_problem(self)
 
 
+def relative_gap_pct(
+    objective: float, bound: float, *, maximize: bool = False
+) -> float:
+    """Distance from a plan's objective to a proven bound, in % of the objective:
+    ``100 x (objective - bound) / |objective|`` (``bound - objective`` when maximising),
+    ``|objective|`` floored at 1e-9. 0 when the plan attains the bound; never negative
+    for a true bound."""
+    distance = bound - objective if maximize else objective - bound
+    return 100.0 * distance / max(abs(objective), 1e-9)
+
+
 @dataclass(frozen=True, slots=True)
 class SolveStats:
     """How the solve went."""

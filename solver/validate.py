@@ -178,7 +178,16 @@ def validate_count(name: str, value: object, minimum: int) -> int:
 def validate_params(candidates_k: object, time_limit_s: object) -> None:
     """Check the solver knobs of :class:`~solver.model.SolveParams` (``ValueError``)."""
     validate_count("candidates_k", candidates_k, 1)
-    if not isinstance(time_limit_s, (int, float)) or not time_limit_s > 0:
+    validate_time_limit(time_limit_s)
+
+
+def validate_time_limit(time_limit_s: object) -> None:
+    """A time limit in seconds: a number > 0 (not a bool); ``ValueError`` naming it."""
+    if (
+        not isinstance(time_limit_s, (int, float))
+        or isinstance(time_limit_s, bool)
+        or not time_limit_s > 0
+    ):
         raise ValueError(f"time_limit_s: must be a number > 0, got {time_limit_s!r}")
 
 
@@ -194,7 +203,9 @@ def validate_incremental(max_new: object, cold_every: object) -> None:
 
 GAP_MAX_TOTAL = 2**62
 """Largest ``n x max|value|`` accepted for a GAP's costs and weights: CP-SAT adds them up in
-int64, so a sum beyond this could overflow (CP-SAT would call the model invalid)."""
+int64, so one agent's sum beyond this could overflow. CP-SAT's own validator has the last
+word (its objective check sums over all ``m x n`` pairs): ``solver.gap.solve_gap`` raises
+``ValueError`` with its reason when it calls the model invalid."""
 
 
 def validate_gap(

@@ -1,9 +1,12 @@
 """GAP (``solver.gap``): bad instances are refused naming the field; CP-SAT's answer is the
-brute-force optimum on every small instance Hypothesis can build."""
+brute-force optimum on every small instance Hypothesis can build; the reported bound and gap
+are consistent and the status honest; an invalid CP-SAT model raises; the Chu & Beasley
+generator follows its recipe."""
 
 from __future__ import annotations
 
 import itertools
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -11,7 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from solver.gap import GapInstance, solve_gap
+from solver.gap import (
+    CHU_BEASLEY_TYPES,
+    GapInstance,
+    GapResult,
+    available_cores,
+    chu_beasley,
+    solve_gap,
+)
 from solver.incremental import IncrementalSolver
 from solver.model import SolveParams, SolveStatus
 from solver.validate import validate_incremental
@@ -34,41 +44,196 @@ def gap_instances(draw: st.DrawFn, capacity_lo: int = 0) -> tuple[Any, Any, Any]
     return cost, weight, capacity
 
 
-def _brute_force(inst: GapInstance) -> int | None:
-    """Least total cost over every assignment that fits; None when none fits."""
+def _brute_force(inst: GapInstance, maximize: bool = False) -> int | None:
+    """Best total cost (least, or greatest when maximising) over every assignment that
+    fits; None when none fits."""
     m, n = inst.cost.shape
     best = None
     jobs = np.arange(n)
+    pick = max if maximize else min
     for agents in itertools.product(range(m), repeat=n):
         a = np.array(agents, np.int64)
         load = np.bincount(a, weights=inst.weight[a, jobs], minlength=m)
         if np.all(load <= inst.capacity):
             total = int(inst.cost[a, jobs].sum())
-            best = total if best is None else min(best, total)
+            best = total if best is None else pick(best, total)
     return best
 
 
+def _assert_plan(inst: GapInstance, res: GapResult, maximize: bool) -> None:
+    """Every job on one agent within capacity, the objective its cost, the bound on the
+    right side of it and the gap its relative distance in %."""
+    m, n = inst.cost.shape
+    jobs = np.arange(n)
+    assert np.all((res.agent >= 0) & (res.agent < m))
+    load = np.bincount(res.agent, weights=inst.weight[res.agent, jobs], minlength=m)
+    assert np.all(load <= inst.capacity)
+    assert res.objective == int(inst.cost[res.agent, jobs].sum())
+    assert res.bound is not None
+    assert res.gap_pct is not None
+    distance = res.bound - res.objective if maximize else res.objective - res.bound
+    assert distance >= 0, "the bound cuts off the plan found"
+    assert res.gap_pct == pytest.approx(100 * distance / max(abs(res.objective), 1e-9))
+    if res.status is SolveStatus.OPTIMAL:
+        assert res.bound == res.objective
+        assert res.gap_pct == 0
+
+
 @settings(max_examples=60, deadline=None)
-@given(gap_instances())
-def test_solve_gap_matches_brute_force(arrays: tuple[Any, Any, Any]) -> None:
-    """OPTIMAL with the brute-force optimum, capacities kept, or INFEASIBLE when nothing fits."""
+@given(gap_instances(), st.booleans())
+def test_solve_gap_matches_brute_force(
+    arrays: tuple[Any, Any, Any], maximize: bool
+) -> None:
+    """OPTIMAL with the brute-force optimum, capacities kept, bound = objective, gap 0; or
+    INFEASIBLE (no plan, no bound) when nothing fits."""
     inst = GapInstance(*arrays)
-    res = solve_gap(inst, num_workers=1)
-    best = _brute_force(inst)
+    res = solve_gap(inst, maximize=maximize, num_workers=1)
+    best = _brute_force(inst, maximize)
     if best is None:
         assert res.status is SolveStatus.INFEASIBLE
+        assert res.bound is None
+        assert res.gap_pct is None
+        assert np.all(res.agent == -1)
         return
     assert res.status is SolveStatus.OPTIMAL
     assert res.objective == best
-    n = inst.cost.shape[1]
-    assert np.all((res.agent >= 0) & (res.agent < inst.capacity.size))
-    load = np.bincount(
-        res.agent,
-        weights=inst.weight[res.agent, np.arange(n)],
-        minlength=inst.capacity.size,
+    _assert_plan(inst, res, maximize)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.sampled_from(CHU_BEASLEY_TYPES),
+    st.integers(3, 10),
+    st.integers(10, 80),
+    st.integers(0, 2**32),
+    st.booleans(),
+    st.sampled_from([0.02, 0.1, 0.3]),
+)
+def test_bound_and_gap_are_consistent(
+    kind: str, m: int, n: int, seed: int, maximize: bool, limit_s: float
+) -> None:
+    """Whatever the time limit stopped: a proven bound on the right side of the plan (<=
+    the objective when minimising), the gap its distance in %, OPTIMAL only at gap 0."""
+    inst = chu_beasley(kind, m, n, np.random.default_rng(seed))
+    res = solve_gap(inst, maximize=maximize, time_limit_s=limit_s)
+    if res.status in (SolveStatus.TIMEOUT, SolveStatus.INFEASIBLE):
+        # no plan (tight capacities, b_i = 0.8 x mean load, can leave none): no bound
+        assert res.bound is None
+        assert res.gap_pct is None
+        assert np.all(res.agent == -1)
+        return
+    _assert_plan(inst, res, maximize)
+
+
+def test_time_limit_gives_feasible_with_bound_and_gap() -> None:
+    """A hard type D instance stopped after 1 s: FEASIBLE (not proven), bound below the
+    objective, gap > 0, never OPTIMAL."""
+    inst = chu_beasley("D", 20, 200, np.random.default_rng(1))
+    res = solve_gap(inst, time_limit_s=1.0)
+    assert res.status is SolveStatus.FEASIBLE
+    assert res.bound is not None
+    assert res.bound < res.objective
+    assert res.gap_pct is not None
+    assert res.gap_pct > 0
+    _assert_plan(inst, res, maximize=False)
+
+
+@pytest.mark.parametrize(
+    ("m", "n", "value"), [(4, 2, 2**60 - 1), (3, 1, 2**61 - 1), (8, 2, 2**59)]
+)
+def test_model_cp_sat_rejects_raises(m: int, n: int, value: int) -> None:
+    """Costs each job can carry (n x max|cost| < 2**62, so the instance builds) but whose
+    objective over all m x n pairs could overflow: CP-SAT calls the model invalid, and
+    ``solve_gap`` raises with its reason instead of reporting INFEASIBLE."""
+    inst = GapInstance(
+        np.full((m, n), value, np.int64),
+        np.ones((m, n), np.int64),
+        np.full(m, n, np.int64),
     )
-    assert np.all(load <= inst.capacity)
-    assert res.objective == int(inst.cost[res.agent, np.arange(n)].sum())
+    with pytest.raises(ValueError, match=r"CP-SAT rejects the model: .*overflow"):
+        solve_gap(inst, num_workers=1)
+
+
+def test_workers_default_to_the_cores_and_can_be_set() -> None:
+    inst = chu_beasley("C", 2, 5, np.random.default_rng(0))
+    assert solve_gap(inst).num_workers == available_cores()
+    assert solve_gap(inst, num_workers=1).num_workers == 1
+
+
+@pytest.mark.parametrize(
+    ("knobs", "match"),
+    [
+        ({"num_workers": 0}, r"^num_workers: must be >= 1, got 0"),
+        ({"num_workers": 1.5}, r"^num_workers: must be an integer, got float"),
+        ({"num_workers": True}, r"^num_workers: must be an integer, got bool"),
+        ({"time_limit_s": 0}, r"^time_limit_s: must be a number > 0"),
+        ({"time_limit_s": -1.0}, r"^time_limit_s: must be a number > 0"),
+        ({"time_limit_s": float("nan")}, r"^time_limit_s: must be a number > 0"),
+    ],
+)
+def test_bad_solve_gap_knobs_raise(knobs: dict[str, Any], match: str) -> None:
+    inst = chu_beasley("C", 2, 5, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=match):
+        solve_gap(inst, **knobs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(CHU_BEASLEY_TYPES),
+    st.integers(1, 20),
+    st.integers(1, 200),
+    st.integers(0, 2**32),
+)
+def test_chu_beasley_follows_the_recipe(kind: str, m: int, n: int, seed: int) -> None:
+    """Type C: a in [5, 25], c in [10, 50]; type D: a in [1, 100], c = 111 - a + e with e
+    in [-10, 10]; both b_i = floor(0.8 x sum_j a_ij / m); same seed, same instance."""
+    inst = chu_beasley(kind, m, n, np.random.default_rng(seed))
+    a, c, b = inst.weight, inst.cost, inst.capacity
+    assert a.shape == c.shape == (m, n)
+    assert b.shape == (m,)
+    if kind == "C":
+        assert a.min() >= 5
+        assert a.max() <= 25
+        assert c.min() >= 10
+        assert c.max() <= 50
+    else:
+        assert a.min() >= 1
+        assert a.max() <= 100
+        e = c - (111 - a)
+        assert e.min() >= -10
+        assert e.max() <= 10
+    for i in range(m):
+        assert b[i] == int(Fraction(8, 10) * int(a[i].sum()) / m)
+    again = chu_beasley(kind, m, n, np.random.default_rng(seed))
+    np.testing.assert_array_equal(again.cost, c)
+    np.testing.assert_array_equal(again.weight, a)
+
+
+def test_chu_beasley_draws_every_value_of_its_ranges() -> None:
+    """The bounds are inclusive and the draws spread: on a 20 x 200 instance every integer
+    of each range appears."""
+    c_inst = chu_beasley("C", 20, 200, np.random.default_rng(0))
+    assert set(np.unique(c_inst.weight)) == set(range(5, 26))
+    assert set(np.unique(c_inst.cost)) == set(range(10, 51))
+    d_inst = chu_beasley("D", 20, 200, np.random.default_rng(0))
+    assert set(np.unique(d_inst.weight)) == set(range(1, 101))
+    e = d_inst.cost - (111 - d_inst.weight)
+    assert set(np.unique(e)) == set(range(-10, 11))
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (("E", 2, 5), r"^kind: must be one of \('C', 'D'\), got 'E'"),
+        (("C", 0, 5), r"^m: must be >= 1, got 0"),
+        (("D", 2, 0), r"^n: must be >= 1, got 0"),
+    ],
+)
+def test_bad_chu_beasley_arguments_raise(
+    args: tuple[str, int, int], match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        chu_beasley(*args, np.random.default_rng(0))
 
 
 @given(gap_instances(capacity_lo=-60), st.data())

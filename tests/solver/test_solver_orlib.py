@@ -48,6 +48,8 @@ def test_gap_first_instance_optimum(f: int) -> None:
     res = solve_gap(inst, maximize=True)
     assert res.status is SolveStatus.OPTIMAL
     assert res.objective == _gap_optima()[(f"gap{f}.txt", 1)]
+    assert res.bound == res.objective
+    assert res.gap_pct == 0
     for i in range(inst.capacity.size):
         assert inst.weight[i, res.agent == i].sum() <= inst.capacity[i]
 

@@ -1,0 +1,93 @@
+"""GAP (``solver.gap``) on Chu & Beasley's type C and D instances: gap to CP-SAT's bound.
+
+Usage::
+
+    ./dev bench gap_chu_beasley [--time-limit-s 30] [--workers N] [--seed 1]
+
+Solves one seeded instance (``solver.gap.chu_beasley``, minimised) per type (C, D) and size
+(10x100, 20x100, 10x200, 20x200 agents x jobs) with CP-SAT under a wall-time limit, using
+the machine's cores unless ``--workers`` says otherwise. Prints objective, CP-SAT's best
+bound, the gap in % (``solver.model.relative_gap_pct``), wall time, status and the load
+average after each solve; ``uptime`` before and after. The issue 14 target is a gap <= 0.5%
+within 30 s. Writes ``benchmarks/results/gap_chu_beasley.json``. The machine is shared:
+the load average says how much of it the solver had.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from solver.gap import CHU_BEASLEY_TYPES, available_cores, chu_beasley, solve_gap
+
+SIZES = ((10, 100), (20, 100), (10, 200), (20, 200))  # agents x jobs
+TARGET_GAP_PCT = 0.5
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--time-limit-s", type=float, default=30.0)
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    workers = args.workers or available_cores()
+    print(f"uptime before: {_uptime()}")
+    print(f"limit {args.time_limit_s:g} s, {workers} CP-SAT workers, seed {args.seed}")
+    print(
+        f"{'type':<4} {'m x n':>8} {'objective':>9} {'bound':>9} {'gap %':>7}"
+        f" {'time s':>7} {'status':<9} {'load 1m':>7}"
+    )
+    rows: list[dict[str, Any]] = []
+    for kind in CHU_BEASLEY_TYPES:
+        for m, n in SIZES:
+            inst = chu_beasley(kind, m, n, np.random.default_rng(args.seed))
+            res = solve_gap(
+                inst,
+                time_limit_s=args.time_limit_s,
+                seed=args.seed,
+                num_workers=workers,
+            )
+            load = os.getloadavg()[0]
+            gap = "-" if res.gap_pct is None else f"{res.gap_pct:.3f}"
+            bound = "-" if res.bound is None else f"{res.bound:.0f}"
+            print(
+                f"{kind:<4} {f'{m}x{n}':>8} {res.objective:>9} {bound:>9} {gap:>7}"
+                f" {res.wall_time_s:>7.2f} {res.status.value:<9} {load:>7.2f}",
+                flush=True,
+            )
+            rows.append(
+                {
+                    "type": kind,
+                    "m": m,
+                    "n": n,
+                    "seed": args.seed,
+                    "objective": res.objective,
+                    "bound": res.bound,
+                    "gap_pct": res.gap_pct,
+                    "wall_s": res.wall_time_s,
+                    "status": res.status.value,
+                    "workers": res.num_workers,
+                    "load_1m": load,
+                }
+            )
+    met = sum(r["gap_pct"] is not None and r["gap_pct"] <= TARGET_GAP_PCT for r in rows)
+    print(f"gap <= {TARGET_GAP_PCT}%: {met} of {len(rows)} instances")
+    print(f"uptime after: {_uptime()}")
+    out = Path(__file__).parent / "results" / "gap_chu_beasley.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(rows, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
