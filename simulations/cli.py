@@ -4,6 +4,7 @@ Examples::
 
     dispatcher sim run smoke --policy optimizer --seeds 2 --out out/smoke
     dispatcher sim compare city --policies optimizer,nearest,least_loaded,round_robin --seeds 3 --out out/city
+    dispatcher sim compare boston311 --replay my_tickets.toml --seeds 5 --seed-offset 10   # your CSV
     dispatcher sim tune smoke --trials 40 --jobs 2 --out out/tune            # local journal file
     dispatcher sim tune city --trials 200 --storage redis://host:6379/0 --study city-1   # many machines
 
@@ -74,6 +75,19 @@ def register(subparsers: Any) -> None:
             type=int,
             default=seeds,
             help=f"number of seeds (scenario seed, +1, ...; default {seeds})",
+        )
+        p.add_argument(
+            "--seed-offset",
+            type=int,
+            default=0,
+            help="start at the scenario seed + this (e.g. fresh seeds for a second look; default 0)",
+        )
+        p.add_argument(
+            "--replay",
+            type=Path,
+            metavar="FILE",
+            help="a TOML file with one [replay] table (your CSV, its column roles, window) "
+            "replacing the scenario's stream; see simulations/README.md",
         )
         p.add_argument(
             "--policy-file",
@@ -160,18 +174,35 @@ def register(subparsers: Any) -> None:
 
 
 def _load(args: argparse.Namespace) -> Scenario:
+    """The run's scenario; a replay is read once here, so a bad file or an empty window
+    stops the command before any run and its skipped/adjusted rows are reported once."""
+    from simulations.replay_report import first_report
     from simulations.scenario import load_run_scenario
+    from simulations.streams import read_replay
 
     horizon_s = getattr(args, "horizon_s", None)
     if horizon_s is not None and (not horizon_s > 0 or horizon_s == float("inf")):
         raise UsageError(
             f"--horizon-s: must be a positive number of seconds, got {horizon_s:g}"
         )
-    return load_run_scenario(
+    sc = load_run_scenario(
         args.scenario,
         policy_file=getattr(args, "policy_file", None),
         horizon_s=horizon_s,
+        replay_file=getattr(args, "replay", None),
     )
+    if sc.replay is not None:
+        report = read_replay(sc, sc.seed).report
+        text = first_report(report, str(sc.replay.path))
+        if text is not None:
+            print(f"dispatcher sim: warning: {text}", file=sys.stderr, flush=True)
+    return sc
+
+
+def _seeds(args: argparse.Namespace, sc: Scenario) -> list[int]:
+    from simulations.runner import seeds_for
+
+    return seeds_for(sc, args.seeds, offset=args.seed_offset)
 
 
 class UsageError(ValueError):
@@ -179,16 +210,24 @@ class UsageError(ValueError):
 
 
 def _check_counts(args: argparse.Namespace, *names: str) -> None:
-    """Refuse ``--seeds 0``, ``--jobs 0``, ``--trials 0`` and the like before any work."""
+    """Refuse ``--seeds 0``, ``--jobs 0``, ``--trials 0``, ``--seed-offset -1`` and the
+    like before any work."""
     for name in names:
         value = getattr(args, name, None)
         if value is not None and value < 1:
             raise UsageError(f"--{name}: must be at least 1, got {value}")
+    offset = getattr(args, "seed_offset", 0)
+    if offset < 0:
+        raise UsageError(f"--seed-offset: must be 0 or more, got {offset}")
 
 
 def _one(job: tuple[Scenario, str, int]) -> Run:
+    import logging
+
     from simulations.runner import run_once
 
+    # the parent process reported the replay's skipped rows already (``_load``)
+    logging.getLogger("simulations.replay").setLevel(logging.ERROR)
     sc, policy, seed = job
     return run_once(sc, policy, seed)
 
@@ -451,14 +490,10 @@ def _guard(fn: Any) -> Any:
 
 @_guard
 def _run(args: argparse.Namespace) -> int:
-    from simulations.runner import seeds_for
-
     _check_counts(args, "seeds", "jobs")
     policies = _policies(args.policy)
     sc = _load(args)
-    runs = execute(
-        sc, policies, seeds_for(sc, args.seeds), args.jobs, on_done=_writer(args)
-    )
+    runs = execute(sc, policies, _seeds(args, sc), args.jobs, on_done=_writer(args))
     return _finish(
         args,
         runs,
@@ -468,14 +503,10 @@ def _run(args: argparse.Namespace) -> int:
 
 @_guard
 def _compare(args: argparse.Namespace) -> int:
-    from simulations.runner import seeds_for
-
     _check_counts(args, "seeds", "jobs")
     policies = _policies(args.policies)
     sc = _load(args)
-    runs = execute(
-        sc, policies, seeds_for(sc, args.seeds), args.jobs, on_done=_writer(args)
-    )
+    runs = execute(sc, policies, _seeds(args, sc), args.jobs, on_done=_writer(args))
     return _finish(
         args,
         runs,

@@ -1,10 +1,33 @@
 """Replayed ticket streams: a real CSV mapped onto ticket records (polars).
 
 ``load_boston311()`` reads the shipped Boston 311 extract (2015 Q3, see
-``simulations/data/SOURCE.md``); ``load_ticket_csv()`` reads any CSV through a column mapping.
-Both return one row per ticket sorted by creation time, in the schema of
-:data:`TICKET_SCHEMA`, and do no simulation: the service's ``dispatcher demo`` replays the
-same frame over gRPC.
+``simulations/data/SOURCE.md``); ``load_ticket_csv()`` reads any CSV through a column mapping
+(roles: ``simulations.replay_columns``) and ``read_ticket_csv()`` also returns the
+:class:`~simulations.replay_report.ReplayReport` of every row skipped or adjusted. They
+return one row per ticket sorted by creation time, in the schema of :data:`TICKET_SCHEMA`,
+and do no simulation: the service's ``dispatcher demo`` replays the same frame over gRPC.
+
+Any CSV
+-------
+- Timestamps are wall-clock times read with ``timestamp_format`` (``strptime``), in the time
+  zone the replay states (a zone on ``start`` only says which one; times are not shifted).
+  Values are trimmed; an empty value is none.
+- ``resolution_due`` may be a date alone (``date_format``, by default the part of
+  ``timestamp_format`` before its first space): due at the end of that day, i.e. 00:00 of
+  the next day on the same wall clock.
+- Skipped (row number and reason in the report): no or an unparseable ``created``; an empty
+  or repeated ``id`` (the first row with an id is kept); an unknown location when
+  ``unknown_location = "drop"`` (the default).
+- Adjusted: an unparseable ``resolution_due`` -> none; a due time before the creation ->
+  clamped to it; with ``priority_rule = "column"`` an empty or non-integer priority -> P4,
+  one outside 1..4 -> clipped; an unknown location kept (``"keep"``: at the no-geocode
+  point if one is given, else without a location, i.e. no travel) or ``"sample"``-d
+  (seeded) from the known locations of the same skill, else of all tickets.
+- An unknown location: an empty coordinate, one that is not degrees in range, or the
+  source's no-geocode point (``unknown_lat_deg``, ``unknown_lon_deg``; none by default).
+- A file that cannot be used at all is a :class:`ReplayError` naming the column and a row: a
+  mapped column the file lacks, a date/number column none of whose values parse (a wrong
+  format), a row with more or fewer fields than the header.
 
 Boston 311 mapping
 ------------------
@@ -17,40 +40,54 @@ Boston 311 mapping
   about 5% P1, 14% P2, 37% P3, 44% P4. A target earlier than the open time is clamped to it.
 - **Unknown location**: 4,673 rows carry the city's default geocode 42.3594,-71.0587 (City
   Hall); they get ``location_known = False`` and, by ``unknown_location``: ``"keep"`` the
-  City Hall point, ``"drop"`` the row, or ``"sample"`` a location drawn (seeded) from the
-  known locations of the same skill (queue), else from all known locations.
+  City Hall point (``load_boston311``'s default), ``"drop"`` the row, or ``"sample"``.
 - Timestamps are Boston local wall-clock time, naive; no DST handling is needed inside one
   quarter for relative times.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
-import logging
+import gzip
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
+from simulations.replay_columns import (
+    BOSTON311_COLUMNS,
+    ReplayError,
+    check_columns,
+    check_unknown_location,
+)
+from simulations.replay_report import SKIPPED, ReplayReport, RowIssue, log_once
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
+__all__ = [
+    "BOSTON311_COLUMNS",
+    "BOSTON311_PATH",
+    "TICKET_SCHEMA",
+    "ReplayError",
+    "ReplayReport",
+    "Replayed",
+    "iter_ticket_records",
+    "load_boston311",
+    "load_ticket_csv",
+    "read_ticket_csv",
+]
+
 BOSTON311_PATH = Path(__file__).parent / "data" / "boston311_2015Q3.csv.gz"
-BOSTON311_COLUMNS: dict[str, str] = {
-    "id": "CASE_ENQUIRY_ID",
-    "created": "OPEN_DT",
-    "resolution_due": "TARGET_DT",
-    "category": "TYPE",
-    "skill": "QUEUE",
-    "lat": "LATITUDE",
-    "lon": "LONGITUDE",
-}
 BOSTON311_TIMESTAMP_FORMAT = "%m/%d/%Y %I:%M:%S %p"
 CITY_HALL_LAT_DEG = 42.3594
 CITY_HALL_LON_DEG = -71.0587
 # SLA window upper bounds (hours) for P1, P2, P3; anything longer (or no target) is P4.
 BOSTON311_PRIORITY_WINDOWS_H = (25.0, 73.0, 721.0)
+ROW = "source_row"
 
 TICKET_SCHEMA: dict[str, Any] = {
     "ticket_id": pl.String,
@@ -59,20 +96,57 @@ TICKET_SCHEMA: dict[str, Any] = {
     "category": pl.String,
     "skill": pl.String,
     "priority": pl.Int64,  # 1 = P1 (highest) .. 4
-    "lat_deg": pl.Float64,
+    "lat_deg": pl.Float64,  # NaN = no location (kept unknown: no travel)
     "lon_deg": pl.Float64,
     "location_known": pl.Boolean,
     "resolution_due_at": pl.Datetime("us"),  # null = no target in the source
     "resolution_due_s": pl.Float64,  # seconds since the replay start; NaN = none
+    ROW: pl.Int64,  # the ticket's row in the CSV (header = row 1)
 }
 
+Moment = str | dt.datetime | dt.date | None
 
-def _to_datetime(value: str | dt.datetime | dt.date | None) -> dt.datetime | None:
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, dt.date):
+
+@dataclass(frozen=True, slots=True)
+class ReplayOptions:
+    """How to read a ticket CSV (see :func:`load_ticket_csv` for each field)."""
+
+    timestamp_format: str = BOSTON311_TIMESTAMP_FORMAT
+    date_format: str | None = None
+    priority_rule: str = "sla_window"
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    limit: int | None = None
+    unknown_location: str = "drop"
+    unknown_lat_deg: float | None = None
+    unknown_lon_deg: float | None = None
+    seed: int = 0
+
+    @property
+    def due_date_format(self) -> str:
+        return self.date_format or self.timestamp_format.split()[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """A loaded stream and what the load did to the file's rows."""
+
+    frame: pl.DataFrame
+    report: ReplayReport
+    first_created: dt.datetime | None  # over the whole file (for "empty window" errors)
+    last_created: dt.datetime | None
+
+
+def wall_clock(value: Moment) -> dt.datetime | None:
+    """A window bound as a naive wall-clock time (a date = its midnight; a zone is dropped:
+    the file's times are wall-clock times of the zone the replay states)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if not isinstance(value, dt.datetime):
         return dt.datetime(value.year, value.month, value.day)
-    return dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=None)
 
 
 def load_ticket_csv(
@@ -80,26 +154,28 @@ def load_ticket_csv(
     columns: Mapping[str, str],
     *,
     timestamp_format: str = BOSTON311_TIMESTAMP_FORMAT,
+    date_format: str | None = None,
     priority_rule: str = "sla_window",
-    start: str | dt.datetime | dt.date | None = None,
-    end: str | dt.datetime | dt.date | None = None,
+    start: Moment = None,
+    end: Moment = None,
     limit: int | None = None,
-    unknown_location: str = "keep",
-    unknown_lat_deg: float = CITY_HALL_LAT_DEG,
-    unknown_lon_deg: float = CITY_HALL_LON_DEG,
+    unknown_location: str = "drop",
+    unknown_lat_deg: float | None = None,
+    unknown_lon_deg: float | None = None,
     seed: int = 0,
 ) -> pl.DataFrame:
-    """Read a ticket CSV (plain or .gz) through a column mapping.
+    """Read a ticket CSV (plain or .gz) through a column mapping; log skipped/adjusted rows.
 
     Parameters
     ----------
     path
         The CSV file.
     columns
-        Role -> source column, roles ``id, created, resolution_due, category, skill, lat, lon``
-        and, for ``priority_rule="column"``, ``priority`` (integers 1..4).
-    timestamp_format
-        ``strptime`` format of the ``created`` / ``resolution_due`` columns.
+        Role -> source column (``simulations.replay_columns``); ``priority`` is needed for
+        ``priority_rule="column"`` (integers 1..4).
+    timestamp_format, date_format
+        ``strptime`` formats of date-times and of a date-only ``resolution_due`` (default:
+        ``timestamp_format`` before its first space).
     priority_rule
         ``"sla_window"`` (derive from ``resolution_due - created`` as documented above) or
         ``"column"``.
@@ -109,207 +185,385 @@ def load_ticket_csv(
     limit
         Keep at most this many tickets (the first ones).
     unknown_location
-        ``"keep"``, ``"drop"`` or ``"sample"`` for rows at (``unknown_lat_deg``,
-        ``unknown_lon_deg``), the source's "no geocode" default.
+        ``"drop"``, ``"keep"`` or ``"sample"`` for rows with an unknown location.
+    unknown_lat_deg, unknown_lon_deg
+        The source's "no geocode" point, if it has one.
     seed
         Seed of the ``"sample"`` imputation.
 
     Returns
     -------
     polars.DataFrame
-        Columns of :data:`TICKET_SCHEMA`, sorted by ``created_at``.
-    """
-    missing = {
-        "id",
-        "created",
-        "resolution_due",
-        "category",
-        "skill",
-        "lat",
-        "lon",
-    } - set(columns)
-    if priority_rule == "column":
-        missing |= {"priority"} - set(columns)
-    if missing:
-        raise ValueError(f"columns: missing role(s) {', '.join(sorted(missing))}")
-    if priority_rule not in ("sla_window", "column"):
-        raise ValueError(
-            f"priority_rule: must be sla_window or column, got {priority_rule!r}"
-        )
-    if unknown_location not in ("keep", "drop", "sample"):
-        raise ValueError(
-            f"unknown_location: must be keep, drop or sample, got {unknown_location!r}"
-        )
+        Columns of :data:`TICKET_SCHEMA`, sorted by ``created_at``. The report's summary
+        (counts and example rows per reason) is logged once as a warning (logger
+        ``simulations.replay``).
 
-    wanted = [
-        columns[r]
-        for r in ("id", "created", "resolution_due", "category", "skill", "lat", "lon")
-    ]
-    if priority_rule == "column":
-        wanted.append(columns["priority"])
-    header = pl.read_csv(path, n_rows=0, infer_schema_length=0).columns
-    absent = [w for w in dict.fromkeys(wanted) if w not in header]
+    Raises
+    ------
+    ReplayError
+        A bad mapping or a file that cannot be used (one line naming the column / row).
+    """
+    options = ReplayOptions(
+        timestamp_format=timestamp_format,
+        date_format=date_format,
+        priority_rule=priority_rule,
+        start=wall_clock(start),
+        end=wall_clock(end),
+        limit=limit,
+        unknown_location=unknown_location,
+        unknown_lat_deg=unknown_lat_deg,
+        unknown_lon_deg=unknown_lon_deg,
+        seed=seed,
+    )
+    replayed = read_ticket_csv(path, columns, options)
+    log_once(replayed.report, str(Path(path).resolve()))
+    return replayed.frame
+
+
+def read_ticket_csv(
+    path: str | Path, columns: Mapping[str, str], options: ReplayOptions
+) -> Replayed:
+    """The loaded frame and the report of every row skipped or adjusted (nothing logged)."""
+    check_columns(columns, options.priority_rule)
+    check_unknown_location(options.unknown_location)
+    name = Path(path).name
+    df = _parse(_read_roles(path, columns, options.priority_rule), options)
+    _refuse_unparseable_columns(df, columns, options, name)
+    first, last = df["created_at"].min(), df["created_at"].max()
+    issues: list[RowIssue] = []
+    undated = _skip_undated(df, issues)
+    df = _in_window(df.filter(~undated), options.start, options.end)
+    df = _skip_bad_ids(df, issues)
+    df = df.sort("created_at", "ticket_id", maintain_order=True)
+    if options.limit is not None:
+        df = df.head(options.limit)
+    df = _locations(df, options, issues)  # may skip rows: before any adjustment
+    df = _due_times(df, issues)
+    df = _priorities(df, options.priority_rule, issues)
+    df = _virtual_clock(df, options.start)
+    report = ReplayReport(
+        file=name,
+        loaded=df.height,
+        issues=tuple(sorted(issues, key=lambda i: i.row)),
+    )
+    frame = df.select([pl.col(k).cast(v) for k, v in TICKET_SCHEMA.items()])
+    assert first is None or isinstance(first, dt.datetime)
+    assert last is None or isinstance(last, dt.datetime)
+    return Replayed(frame, report, first, last)
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def _raw(role: str) -> str:
+    return f"raw_{role}"
+
+
+def _read_roles(
+    path: str | Path, columns: Mapping[str, str], priority_rule: str
+) -> pl.DataFrame:
+    """The mapped columns as trimmed strings (empty = null), one ``raw_ROLE`` per role, and
+    the spreadsheet row number of each record."""
+    roles = [r for r in columns if r != "priority" or priority_rule == "column"]
+    header = _header(path)
+    absent = [c for c in dict.fromkeys(columns[r] for r in roles) if c not in header]
     if absent:
         raise ReplayError(
             f"{path}: column(s) {', '.join(repr(a) for a in absent)} not in the file "
             f"(mapped in [replay.columns]; the file has {len(header)} columns)"
         )
-    raw = pl.read_csv(path, columns=wanted, infer_schema_length=0)
-    c = columns
-    df = raw.select(
-        pl.col(c["id"]).alias("ticket_id"),
-        pl.col(c["created"])
-        .str.strptime(pl.Datetime("us"), timestamp_format, strict=False)
-        .alias("created_at"),
-        pl.col(c["resolution_due"])
-        .str.strptime(pl.Datetime("us"), timestamp_format, strict=False)
-        .alias("resolution_due_at"),
-        pl.col(c["category"]).fill_null("unknown").alias("category"),
-        pl.col(c["skill"]).fill_null("unknown").alias("skill"),
-        pl.col(c["lat"]).cast(pl.Float64, strict=False).alias("lat_deg"),
-        pl.col(c["lon"]).cast(pl.Float64, strict=False).alias("lon_deg"),
+    try:
+        raw = pl.read_csv(
+            path,
+            columns=list(dict.fromkeys(columns[r] for r in roles)),
+            infer_schema_length=0,
+            row_index_name=ROW,
+            row_index_offset=2,
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise ReplayError(_unreadable(path, exc)) from exc
+    text = [pl.col(columns[r]).str.strip_chars() for r in roles]
+    return raw.select(
+        pl.col(ROW).cast(pl.Int64),
         *(
-            [pl.col(c["priority"]).cast(pl.Int64, strict=False).alias("priority")]
-            if priority_rule == "column"
-            else []
+            pl.when(t == "").then(None).otherwise(t).alias(_raw(r))
+            for r, t in zip(roles, text, strict=True)
         ),
     )
-    # Count bad values only in the window asked for (an unparseable date counts anyway).
-    lo, hi = _to_datetime(start), _to_datetime(end)
-    if lo is not None or hi is not None:
-        when = pl.col("created_at")
-        inside = (when >= lo if lo is not None else pl.lit(True)) & (
-            when < hi if hi is not None else pl.lit(True)
-        )
-        keep = df.select(when.is_null() | inside).to_series()
-        raw, df = raw.filter(keep), df.filter(keep)
-    counts = {k: v for k, v in _bad_value_counts(raw, df, c).items() if v}
-    if counts:
-        log.warning(
-            "replay %s: bad values kept going: %s",
-            Path(path).name,
-            "; ".join(f"{v:,} {k}" for k, v in counts.items()),
-        )
-    df = df.filter(pl.col("created_at").is_not_null())
-    df = df.sort("created_at", "ticket_id", maintain_order=True)
 
-    t0 = _to_datetime(start)
-    t1 = _to_datetime(end)
-    if t0 is not None:
-        df = df.filter(pl.col("created_at") >= t0)
-    if t1 is not None:
-        df = df.filter(pl.col("created_at") < t1)
-    if limit is not None:
-        df = df.head(limit)
-    if t0 is None:
-        first = df["created_at"].min() if df.height else dt.datetime(1970, 1, 1)
-        assert isinstance(first, dt.datetime)
-        t0 = dt.datetime(first.year, first.month, first.day)
 
-    # A due time before the open time is a data error: clamp it to the open time.
-    df = df.with_columns(
-        pl.when(pl.col("resolution_due_at") < pl.col("created_at"))
-        .then(pl.col("created_at"))
-        .otherwise(pl.col("resolution_due_at"))
-        .alias("resolution_due_at")
+def _header(path: str | Path) -> list[str]:
+    try:
+        return pl.read_csv(path, n_rows=0, infer_schema_length=0).columns
+    except pl.exceptions.PolarsError as exc:
+        raise ReplayError(_unreadable(path, exc)) from exc
+
+
+def _unreadable(path: str | Path, exc: Exception) -> str:
+    """One line for a file polars cannot read: the first row whose field count differs
+    from the header's when that is the cause."""
+    ragged = _first_ragged_row(path)
+    if ragged is not None:
+        row, got, want = ragged
+        return f"{path} row {row}: {got} fields, the header has {want}"
+    return f"{path}: not a readable CSV ({str(exc).splitlines()[0]})"
+
+
+def _first_ragged_row(path: str | Path) -> tuple[int, int, int] | None:
+    try:
+        with _open_text(path) as f:
+            rows = csv.reader(f)
+            header = next(rows, None)
+            if header is None:
+                return None
+            for number, fields in enumerate(rows, start=2):
+                if len(fields) != len(header):
+                    return number, len(fields), len(header)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return None
+
+
+def _open_text(path: str | Path) -> IO[str]:
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"  # as polars: by content, not by name
+    if gzipped:
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+# ------------------------------------------------------------------------------ parsing
+
+
+def _parse(raw: pl.DataFrame, options: ReplayOptions) -> pl.DataFrame:
+    """Typed columns beside the raw ones: null where a value is empty or does not parse."""
+    when = pl.Datetime("us")
+    due = pl.col(_raw("resolution_due"))
+    lat = pl.col(_raw("lat")).cast(pl.Float64, strict=False)
+    lon = pl.col(_raw("lon")).cast(pl.Float64, strict=False)
+    parsed = [
+        pl.col(_raw("id")).alias("ticket_id"),
+        pl.col(_raw("created"))
+        .str.strptime(when, options.timestamp_format, strict=False)
+        .alias("created_at"),
+        pl.coalesce(
+            due.str.strptime(when, options.timestamp_format, strict=False),
+            # a date alone: due at the end of that day (00:00 of the next)
+            due.str.strptime(pl.Date, options.due_date_format, strict=False).cast(when)
+            + pl.duration(days=1),
+        ).alias("resolution_due_at"),
+        pl.col(_raw("category")).fill_null("unknown").alias("category"),
+        pl.col(_raw("skill")).fill_null("unknown").alias("skill"),
+        pl.when(lat.abs() <= 90.0).then(lat).alias("lat_deg"),
+        pl.when(lon.abs() <= 180.0).then(lon).alias("lon_deg"),
+    ]
+    if options.priority_rule == "column":
+        parsed.append(
+            pl.col(_raw("priority")).cast(pl.Int64, strict=False).alias("priority")
+        )
+    return raw.with_columns(parsed)
+
+
+# role -> (parsed column, what a value must be)
+_TYPED = {
+    "created": ("created_at", "a date-time matching {ts!r}"),
+    "resolution_due": (
+        "resolution_due_at",
+        "a date-time matching {ts!r} or a date matching {day!r}",
+    ),
+    "lat": ("lat_deg", "a latitude in degrees"),
+    "lon": ("lon_deg", "a longitude in degrees"),
+    "priority": ("priority", "an integer"),
+}
+
+
+def _refuse_unparseable_columns(
+    df: pl.DataFrame, columns: Mapping[str, str], options: ReplayOptions, name: str
+) -> None:
+    """A typed column with values none of which parse has the wrong format: refuse it,
+    naming the first row, rather than skip every row."""
+    for role, (parsed, what) in _TYPED.items():
+        if parsed not in df.columns:
+            continue
+        given = df.filter(pl.col(_raw(role)).is_not_null())
+        if given.height and given[parsed].is_null().all():
+            row, value = given[ROW][0], given[_raw(role)][0]
+            must = what.format(ts=options.timestamp_format, day=options.due_date_format)
+            raise ReplayError(
+                f"{name} row {row}, column {columns[role]!r} ({role}): {value!r} is not "
+                f"{must}, nor is any value of the column"
+            )
+
+
+# ------------------------------------------------------------------------------ rows
+
+
+def _flag(
+    df: pl.DataFrame,
+    mask: pl.Expr | pl.Series,
+    role: str,
+    problem: str,
+    action: str,
+    issues: list[RowIssue],
+    value: str | None = None,
+) -> None:
+    """Record one issue per row of ``df`` where ``mask`` holds, with the source value of
+    column ``value`` (default: the role's raw column; "" for none)."""
+    hit = df.filter(mask)
+    column = _raw(role) if value is None else value
+    values = hit[column].to_list() if column else [None] * hit.height
+    issues.extend(
+        RowIssue(row, role, v, problem, action)
+        for row, v in zip(hit[ROW].to_list(), values, strict=True)
     )
-    if priority_rule == "sla_window":
-        window_h = (
-            pl.col("resolution_due_at") - pl.col("created_at")
-        ).dt.total_seconds() / 3600.0
-        p1, p2, p3 = BOSTON311_PRIORITY_WINDOWS_H
-        df = df.with_columns(
-            pl.when(window_h.is_null())
-            .then(4)
-            .when(window_h <= p1)
-            .then(1)
-            .when(window_h <= p2)
-            .then(2)
-            .when(window_h <= p3)
-            .then(3)
-            .otherwise(4)
-            .cast(pl.Int64)
-            .alias("priority")
-        )
-    else:
-        df = df.with_columns(pl.col("priority").fill_null(4).clip(1, 4))
-
-    unknown = (
-        pl.col("lat_deg").is_null()
-        | pl.col("lon_deg").is_null()
-        | (
-            ((pl.col("lat_deg") - unknown_lat_deg).abs() < 1e-6)
-            & ((pl.col("lon_deg") - unknown_lon_deg).abs() < 1e-6)
-        )
-    )
-    df = df.with_columns((~unknown).alias("location_known"))
-    if unknown_location == "drop":
-        df = df.filter(pl.col("location_known"))
-    elif unknown_location == "keep":
-        df = df.with_columns(
-            pl.col("lat_deg").fill_null(unknown_lat_deg),
-            pl.col("lon_deg").fill_null(unknown_lon_deg),
-        )
-    else:
-        df = _impute_locations(
-            df, np.random.default_rng(seed), unknown_lat_deg, unknown_lon_deg
-        )
-
-    zero = pl.lit(t0, dtype=pl.Datetime("us"))
-    df = df.with_columns(
-        ((pl.col("created_at") - zero).dt.total_microseconds() / 1e6).alias(
-            "created_s"
-        ),
-        ((pl.col("resolution_due_at") - zero).dt.total_microseconds() / 1e6)
-        .fill_null(float("nan"))
-        .alias("resolution_due_s"),
-    )
-    return df.select([pl.col(k).cast(v) for k, v in TICKET_SCHEMA.items()])
 
 
-class ReplayError(ValueError):
-    """A replay file that cannot be read as mapped (e.g. a mapped column is missing)."""
+def _skip_undated(df: pl.DataFrame, issues: list[RowIssue]) -> pl.Series:
+    """Rows without a usable creation time (reported whatever the window: it is unknown)."""
+    empty = pl.col(_raw("created")).is_null()
+    bad = pl.col("created_at").is_null() & ~empty
+    _flag(df, empty, "created", "is empty", SKIPPED, issues)
+    _flag(df, bad, "created", "is not a date-time", SKIPPED, issues)
+    return df.select(pl.col("created_at").is_null()).to_series()
 
 
-log = logging.getLogger(__name__)
-
-
-def _bad_value_counts(
-    raw: pl.DataFrame, df: pl.DataFrame, c: Mapping[str, str]
-) -> dict[str, int]:
-    """Values present in the source but unusable, per kind (rows of ``df`` vs ``raw``)."""
-
-    def bad(src: str, parsed: str) -> int:
-        return int((raw[src].is_not_null() & df[parsed].is_null()).sum())
-
-    out = {
-        "unparseable created (row dropped)": bad(c["created"], "created_at"),
-        "unparseable resolution_due (treated as none)": bad(
-            c["resolution_due"], "resolution_due_at"
-        ),
-        "non-numeric lat/lon (treated as unknown location)": int(
-            (
-                (raw[c["lat"]].is_not_null() & df["lat_deg"].is_null())
-                | (raw[c["lon"]].is_not_null() & df["lon_deg"].is_null())
-            ).sum()
-        ),
-    }
-    if "priority" in df.columns and "priority" in c:
-        out["non-integer priority (treated as P4)"] = bad(c["priority"], "priority")
-        out["priority outside 1..4 (clipped)"] = int(
-            ((df["priority"] < 1) | (df["priority"] > 4)).sum()
-        )
-    return out
-
-
-def _impute_locations(
-    df: pl.DataFrame, rng: np.random.Generator, lat0: float, lon0: float
+def _in_window(
+    df: pl.DataFrame, lo: dt.datetime | None, hi: dt.datetime | None
 ) -> pl.DataFrame:
+    if lo is not None:
+        df = df.filter(pl.col("created_at") >= lo)
+    if hi is not None:
+        df = df.filter(pl.col("created_at") < hi)
+    return df
+
+
+def _skip_bad_ids(df: pl.DataFrame, issues: list[RowIssue]) -> pl.DataFrame:
+    """Skip rows without an id and later rows repeating one (the first in the file stays)."""
+    df = df.sort(ROW).with_columns(
+        pl.col(ROW).first().over("ticket_id").alias("first_row")
+    )
+    empty = pl.col("ticket_id").is_null()
+    repeat = ~empty & (pl.col(ROW) != pl.col("first_row"))
+    _flag(df, empty, "id", "is empty", SKIPPED, issues)
+    again = df.filter(repeat)
+    issues.extend(
+        RowIssue(row, "id", f"{tid} (first at row {first})", "repeats", SKIPPED)
+        for row, tid, first in again.select(ROW, "ticket_id", "first_row").iter_rows()
+    )
+    return df.filter(~empty & ~repeat).drop("first_row")
+
+
+def _due_times(df: pl.DataFrame, issues: list[RowIssue]) -> pl.DataFrame:
+    """An unparseable due time becomes none; one before the creation is clamped to it."""
+    due, created = pl.col("resolution_due_at"), pl.col("created_at")
+    bad = pl.col(_raw("resolution_due")).is_not_null() & due.is_null()
+    _flag(df, bad, "resolution_due", "is not a date-time", "no due time", issues)
+    _flag(
+        df,
+        due < created,
+        "resolution_due",
+        "is before created",
+        "clamped to created",
+        issues,
+    )
+    return df.with_columns(
+        pl.when(due < created).then(created).otherwise(due).alias("resolution_due_at")
+    )
+
+
+def _priorities(df: pl.DataFrame, rule: str, issues: list[RowIssue]) -> pl.DataFrame:
+    if rule == "sla_window":
+        return df.with_columns(_sla_window_priority().alias("priority"))
+    p, given = pl.col("priority"), pl.col(_raw("priority"))
+    _flag(df, given.is_null(), "priority", "is empty", "P4", issues)
+    _flag(
+        df,
+        given.is_not_null() & p.is_null(),
+        "priority",
+        "is not an integer",
+        "P4",
+        issues,
+    )
+    _flag(df, (p < 1) | (p > 4), "priority", "is outside 1..4", "clipped", issues)
+    return df.with_columns(p.fill_null(4).clip(1, 4))
+
+
+def _sla_window_priority() -> pl.Expr:
+    """P1..P4 from the source's own SLA window (``resolution_due - created``)."""
+    window_h = (
+        pl.col("resolution_due_at") - pl.col("created_at")
+    ).dt.total_seconds() / 3600.0
+    p1, p2, p3 = BOSTON311_PRIORITY_WINDOWS_H
+    return (
+        pl.when(window_h.is_null())
+        .then(4)
+        .when(window_h <= p1)
+        .then(1)
+        .when(window_h <= p2)
+        .then(2)
+        .when(window_h <= p3)
+        .then(3)
+        .otherwise(4)
+        .cast(pl.Int64)
+    )
+
+
+def _locations(
+    df: pl.DataFrame, options: ReplayOptions, issues: list[RowIssue]
+) -> pl.DataFrame:
+    """Flag unknown locations and drop, keep or sample them (``unknown_location``)."""
+    lat, lon = pl.col("lat_deg"), pl.col("lon_deg")
+    empty = pl.col(_raw("lat")).is_null() | pl.col(_raw("lon")).is_null()
+    invalid = ~empty & (lat.is_null() | lon.is_null())
+    at_default = pl.lit(False)
+    if options.unknown_lat_deg is not None and options.unknown_lon_deg is not None:
+        at_default = ((lat - options.unknown_lat_deg).abs() < 1e-6) & (
+            (lon - options.unknown_lon_deg).abs() < 1e-6
+        )
+    df = df.with_columns(
+        pl.concat_str(pl.col(_raw("lat")), pl.lit(","), pl.col(_raw("lon"))).alias(
+            "raw_location"
+        ),
+        (~(empty | invalid | at_default.fill_null(False))).alias("location_known"),
+    )
+    action = _UNKNOWN_ACTIONS[options.unknown_location]
+    if options.unknown_location == "keep" and options.unknown_lat_deg is None:
+        action = "kept without a location (no travel)"
+    for mask, problem, value in (
+        (empty, "is empty", "raw_location"),
+        (invalid, "is not degrees in range", "raw_location"),
+        (at_default.fill_null(False), "is the source's no-geocode point", ""),
+    ):
+        _flag(df, mask, "location", problem, action, issues, value=value)
+    known = pl.col("location_known")
+    if options.unknown_location == "drop":
+        return df.filter(known)
+    nan = float("nan")
+    fill_lat = nan if options.unknown_lat_deg is None else options.unknown_lat_deg
+    fill_lon = nan if options.unknown_lon_deg is None else options.unknown_lon_deg
+    df = df.with_columns(
+        pl.when(known).then(lat).otherwise(pl.lit(fill_lat)).alias("lat_deg"),
+        pl.when(known).then(lon).otherwise(pl.lit(fill_lon)).alias("lon_deg"),
+    )
+    if options.unknown_location == "sample":
+        df = _impute_locations(df, np.random.default_rng(options.seed))
+    return df
+
+
+_UNKNOWN_ACTIONS = {
+    "drop": SKIPPED,
+    "keep": "kept at the no-geocode point",
+    "sample": "sampled from the same skill's known locations",
+}
+
+
+def _impute_locations(df: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """Each unknown location drawn from the known ones of the same skill, else of all."""
     known = df["location_known"].to_numpy()
-    lat = df["lat_deg"].fill_null(lat0).to_numpy().copy()
-    lon = df["lon_deg"].fill_null(lon0).to_numpy().copy()
     if known.all() or not known.any():
-        return df.with_columns(pl.Series("lat_deg", lat), pl.Series("lon_deg", lon))
+        return df
+    lat = df["lat_deg"].to_numpy().copy()
+    lon = df["lon_deg"].to_numpy().copy()
     skills = df["skill"].to_numpy()
     known_idx = np.flatnonzero(known)
     by_skill: dict[Any, np.ndarray] = {}
@@ -320,6 +574,24 @@ def _impute_locations(
         j = pool[rng.integers(pool.shape[0])]
         lat[i], lon[i] = lat[j], lon[j]
     return df.with_columns(pl.Series("lat_deg", lat), pl.Series("lon_deg", lon))
+
+
+def _virtual_clock(df: pl.DataFrame, start: dt.datetime | None) -> pl.DataFrame:
+    """Seconds since ``start`` (default: midnight of the first ticket's day)."""
+    t0 = start
+    if t0 is None:
+        first = df["created_at"].min() if df.height else dt.datetime(1970, 1, 1)
+        assert isinstance(first, dt.datetime)
+        t0 = dt.datetime(first.year, first.month, first.day)
+    zero = pl.lit(t0, dtype=pl.Datetime("us"))
+    return df.with_columns(
+        ((pl.col("created_at") - zero).dt.total_microseconds() / 1e6).alias(
+            "created_s"
+        ),
+        ((pl.col("resolution_due_at") - zero).dt.total_microseconds() / 1e6)
+        .fill_null(float("nan"))
+        .alias("resolution_due_s"),
+    )
 
 
 def load_boston311(
@@ -355,6 +627,8 @@ def load_boston311(
         end=end,
         limit=limit,
         unknown_location=unknown_location,
+        unknown_lat_deg=CITY_HALL_LAT_DEG,
+        unknown_lon_deg=CITY_HALL_LON_DEG,
         seed=seed,
     )
 

@@ -80,9 +80,9 @@ def run_once(
     return Run(policy=policy, seed=seed, result=result, kpis=run_kpis(result))
 
 
-def seeds_for(scenario: Scenario, n: int) -> list[int]:
-    """The seeds of ``--seeds n``: the scenario's seed, seed + 1, ..."""
-    return [scenario.seed + k for k in range(n)]
+def seeds_for(scenario: Scenario, n: int, offset: int = 0) -> list[int]:
+    """The seeds of ``--seeds n --seed-offset k``: the scenario's seed + k, + k + 1, ..."""
+    return [scenario.seed + offset + k for k in range(n)]
 
 
 def kpi_table(runs: Sequence[Run]) -> pl.DataFrame:

@@ -13,12 +13,18 @@ the shortest complete example.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulations.replay_columns import (
+    BOSTON311_COLUMNS,
+    ROLES,
+    UNKNOWN_LOCATION_CHOICES,
+)
 from solver.lanes import MAX_CONCURRENCY
 from solver.policy import Policy, PolicyError, policy_from_document
 
@@ -82,9 +88,10 @@ class Replay:
     duration_days: float
     columns: dict[str, str]
     timestamp_format: str
-    unknown_location: str  # "keep" | "drop" | "sample"
-    unknown_lat_deg: float
-    unknown_lon_deg: float
+    date_format: str | None  # a date-only due time; None = timestamp_format's date part
+    unknown_location: str  # "drop" | "keep" | "sample"
+    unknown_lat_deg: float | None  # the source's no-geocode point, if it has one
+    unknown_lon_deg: float | None
     duration_mean_s: float
     duration_cv: float
     skill_level: int
@@ -342,47 +349,21 @@ def _arrivals(t: _Table) -> Arrivals:
     return arr
 
 
-_REPLAY_COLUMNS = ("id", "created", "resolution_due", "category", "skill", "lat", "lon")
-
-
 def _replay(t: _Table, base: Path) -> Replay:
     path_s = t.string("path")
     path = Path(path_s) if Path(path_s).is_absolute() else (base / path_s).resolve()
     if not path.exists():
         raise ScenarioError(t.name("path"), f"file not found: {path}")
     fmt = t.string("format", "boston311", choices=("boston311", "csv"))
-    defaults = {
-        "id": "CASE_ENQUIRY_ID",
-        "created": "OPEN_DT",
-        "resolution_due": "TARGET_DT",
-        "category": "TYPE",
-        "skill": "QUEUE",
-        "lat": "LATITUDE",
-        "lon": "LONGITUDE",
-    }
-    cols_t = t.sub("columns", {})
-    columns = dict(defaults)
-    for key in list(cols_t.doc):
-        if key not in (*_REPLAY_COLUMNS, "priority"):
-            raise ScenarioError(
-                cols_t.name(key),
-                f"unknown column role (known: {', '.join((*_REPLAY_COLUMNS, 'priority'))})",
-            )
-        columns[key] = cols_t.string(key)
-    if fmt == "csv" and "priority" not in columns:
-        raise ScenarioError(
-            cols_t.name("priority"),
-            'required for format = "csv" (boston311 derives it)',
-        )
+    columns = _replay_columns(t.sub("columns", {}), fmt)
     start = t.string("start")
     try:
-        import datetime as _dt
-
-        _dt.datetime.fromisoformat(start)
+        dt.datetime.fromisoformat(start)
     except ValueError as exc:
         raise ScenarioError(
             t.name("start"), f"must be an ISO date-time, got {start!r}"
         ) from exc
+    boston = fmt == "boston311"
     rep = Replay(
         path=path,
         format=fmt,
@@ -390,17 +371,50 @@ def _replay(t: _Table, base: Path) -> Replay:
         duration_days=t.num("duration_days", minimum=0, strict=True),
         columns=columns,
         timestamp_format=t.string("timestamp_format", "%m/%d/%Y %I:%M:%S %p"),
+        date_format=t.string("date_format") if t.has("date_format") else None,
         unknown_location=t.string(
-            "unknown_location", "sample", choices=("keep", "drop", "sample")
+            "unknown_location", "drop", choices=UNKNOWN_LOCATION_CHOICES
         ),
-        unknown_lat_deg=t.num("unknown_lat_deg", 42.3594),
-        unknown_lon_deg=t.num("unknown_lon_deg", -71.0587),
+        unknown_lat_deg=_optional_num(
+            t, "unknown_lat_deg", 42.3594 if boston else None
+        ),
+        unknown_lon_deg=_optional_num(
+            t, "unknown_lon_deg", -71.0587 if boston else None
+        ),
         duration_mean_s=t.num("duration_mean_s", minimum=0, strict=True),
         duration_cv=t.num("duration_cv", 0.5, minimum=0),
         skill_level=t.integer("skill_level", 1, minimum=1),
     )
+    if (rep.unknown_lat_deg is None) != (rep.unknown_lon_deg is None):
+        raise ScenarioError(
+            t.name("unknown_lat_deg"), "needs unknown_lon_deg too (both or neither)"
+        )
     t.done()
     return rep
+
+
+def _replay_columns(t: _Table, fmt: str) -> dict[str, str]:
+    """Role -> source column: ``[replay.columns]`` over the Boston 311 defaults."""
+    columns = dict(BOSTON311_COLUMNS)
+    for key in list(t.doc):
+        if key not in ROLES:
+            raise ScenarioError(
+                t.name(key), f"unknown column role (known: {', '.join(ROLES)})"
+            )
+        columns[key] = t.string(key)
+        if not columns[key].strip():
+            raise ScenarioError(t.name(key), "must name a column of the file")
+    if fmt == "csv" and "priority" not in columns:
+        raise ScenarioError(
+            t.name("priority"), 'required for format = "csv" (boston311 derives it)'
+        )
+    return columns
+
+
+def _optional_num(t: _Table, key: str, default: float | None) -> float | None:
+    if not t.has(key) and default is None:
+        return None
+    return t.num(key, default)
 
 
 def _shift(t: _Table) -> tuple[float, float]:
@@ -590,9 +604,11 @@ def load_run_scenario(
     *,
     policy_file: str | Path | None = None,
     horizon_s: float | None = None,
+    replay_file: str | Path | None = None,
 ) -> Scenario:
-    """A scenario as a run uses it: ``policy_file`` (a policy TOML/JSON) replaces its
-    policy, ``horizon_s`` its horizon (checked: a positive finite number of seconds).
+    """A scenario as a run uses it: ``replay_file`` (see :func:`load_scenario`) replaces
+    its stream, ``policy_file`` (a policy TOML/JSON) its policy, ``horizon_s`` its horizon
+    (checked: a positive finite number of seconds).
 
     Raises
     ------
@@ -603,7 +619,7 @@ def load_run_scenario(
 
     from solver.policy import load_policy_file
 
-    sc = load_scenario(name_or_path)
+    sc = load_scenario(name_or_path, replay_file=replay_file)
     if policy_file:
         sc = dataclasses.replace(sc, policy=load_policy_file(policy_file))
     if horizon_s is not None:
@@ -615,19 +631,57 @@ def load_run_scenario(
     return sc
 
 
-def load_scenario(name_or_path: str | Path) -> Scenario:
+def load_scenario(
+    name_or_path: str | Path, *, replay_file: str | Path | None = None
+) -> Scenario:
     """Read and validate a scenario file (a path, or a shipped scenario's name).
+
+    ``replay_file``: a TOML file holding one ``[replay]`` table (with ``[replay.columns]``,
+    the keys of a scenario's ``[replay]``; ``path`` relative to that file). It replaces the
+    scenario's stream (``[replay]`` or ``[arrivals]``): your own CSV on the scenario's
+    crews, behaviour and policy.
 
     Raises
     ------
     ScenarioError
-        The file is not valid TOML or a field is invalid (the message names it).
+        A file is not valid TOML or a field is invalid (the message names it; for the
+        replay file, after its path).
     FileNotFoundError
         No such file or shipped scenario.
     """
     path = resolve_scenario_path(name_or_path)
+    doc = _read_toml(path)
+    if replay_file is not None:
+        doc = {k: v for k, v in doc.items() if k not in ("arrivals", "replay")}
+        doc["replay"] = _replay_table(Path(replay_file))
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        return scenario_from_dict(doc, base_dir=path.parent, source=path)
+    except ScenarioError as exc:
+        if replay_file is None or not exc.field.startswith("replay"):
+            raise
+        raise ScenarioError(str(replay_file), str(exc)) from exc
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(str(path), f"not valid TOML: {exc}") from exc
-    return scenario_from_dict(doc, base_dir=path.parent, source=path)
+
+
+def _replay_table(replay_file: Path) -> Any:
+    """The ``[replay]`` table of a replay file, its ``path`` made absolute."""
+    if not replay_file.is_file():
+        raise FileNotFoundError(f"no replay file {str(replay_file)!r}")
+    doc = _read_toml(replay_file)
+    extra = sorted(set(doc) - {"replay"})
+    if extra or "replay" not in doc:
+        raise ScenarioError(
+            str(replay_file),
+            "must hold one [replay] table and nothing else"
+            + (f" (found {', '.join(extra)})" if extra else ""),
+        )
+    table = doc["replay"]
+    if isinstance(table, dict) and isinstance(table.get("path"), str):
+        table["path"] = str((replay_file.parent / table["path"]).resolve())
+    return table

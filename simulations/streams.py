@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from simulations.replay import load_ticket_csv
+from simulations.replay import (
+    Replayed,
+    ReplayError,
+    ReplayOptions,
+    read_ticket_csv,
+    wall_clock,
+)
+from simulations.replay_report import log_once
 from solver.lanes import lane_capacities
 
 if TYPE_CHECKING:
@@ -211,23 +218,68 @@ def _synthetic(sc: Scenario, rng: np.random.Generator) -> TicketStream:
 
 
 def load_replay_frame(sc: Scenario, seed: int) -> pl.DataFrame:
-    """The scenario's replayed tickets (``simulations.replay`` schema) within the horizon."""
+    """The scenario's replayed tickets (``simulations.replay`` schema) within the horizon;
+    rows skipped or adjusted are logged once (``simulations.replay_report``).
+
+    Raises
+    ------
+    ReplayError
+        As :func:`read_replay`.
+    """
     rep = sc.replay
     assert rep is not None
-    start = dt.datetime.fromisoformat(rep.start)
-    end = start + dt.timedelta(days=rep.duration_days)
-    horizon_end = start + dt.timedelta(seconds=sc.horizon_s)
-    return load_ticket_csv(
-        rep.path,
-        rep.columns,
+    replayed = read_replay(sc, seed)
+    log_once(replayed.report, str(rep.path))
+    return replayed.frame
+
+
+def read_replay(sc: Scenario, seed: int) -> Replayed:
+    """The scenario's replay within the horizon, with its report (nothing logged).
+
+    Raises
+    ------
+    ReplayError
+        The file cannot be used as mapped, or no ticket is created in the window.
+    """
+    rep = sc.replay
+    assert rep is not None
+    start = wall_clock(rep.start)
+    assert start is not None
+    end = min(
+        start + dt.timedelta(days=rep.duration_days),
+        start + dt.timedelta(seconds=sc.horizon_s),
+    )
+    options = ReplayOptions(
         timestamp_format=rep.timestamp_format,
+        date_format=rep.date_format,
         priority_rule="sla_window" if rep.format == "boston311" else "column",
         start=start,
-        end=min(end, horizon_end),
+        end=end,
         unknown_location=rep.unknown_location,
         unknown_lat_deg=rep.unknown_lat_deg,
         unknown_lon_deg=rep.unknown_lon_deg,
         seed=seed,
+    )
+    replayed = read_ticket_csv(rep.path, rep.columns, options)
+    if replayed.frame.height == 0:
+        raise ReplayError(_empty_window(replayed, rep.path.name, start, end))
+    return replayed
+
+
+def _empty_window(
+    replayed: Replayed, name: str, start: dt.datetime, end: dt.datetime
+) -> str:
+    first, last = replayed.first_created, replayed.last_created
+    span = (
+        "none has a usable created time"
+        if first is None or last is None
+        else f"its tickets are created {first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M}"
+    )
+    count = len(replayed.report.skipped_rows)
+    skipped = f", {count:,} row(s) skipped" if count else ""
+    return (
+        f"replay.start: no ticket of {name} is created in [{start:%Y-%m-%d %H:%M}, "
+        f"{end:%Y-%m-%d %H:%M}){skipped} ({span})"
     )
 
 

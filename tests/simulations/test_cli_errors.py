@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import gzip
-import logging
 from typing import TYPE_CHECKING
 
+import polars as pl
 import pytest
 
 from dispatcher.__main__ import main
@@ -40,6 +40,14 @@ if TYPE_CHECKING:
             "--jobs: must be at least 1",
         ),
         (["compare", "smoke", "--policies", "nearest,bogus"], "unknown policy 'bogus'"),
+        (
+            ["compare", "smoke", "--policies", "nearest", "--seed-offset", "-1"],
+            "--seed-offset: must be 0 or more, got -1",
+        ),
+        (
+            ["compare", "smoke", "--replay", "nowhere.toml"],
+            "no replay file 'nowhere.toml'",
+        ),
         (
             ["tune", "smoke", "--trials", "0", "--out", "t"],
             "--trials: must be at least 1, got 0",
@@ -126,28 +134,131 @@ def test_cli_replay_scenario_with_missing_columns(
     assert "'due', 'prio' not in the file" in err
 
 
-def test_bad_replay_values_are_counted_in_one_warning(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+def _replay_file(tmp_path: Path, csv_rows: list[str], **overrides: str) -> Path:
+    """A replay TOML (one [replay] table) for ``--replay``, over a small CSV beside it."""
+    _csv(tmp_path / "mine.csv", "key,opened,due,kind,crew,y,x,prio", *csv_rows)
+    replay = {
+        "path": '"mine.csv"',
+        "format": '"csv"',
+        "start": '"2015-07-06T00:00:00"',
+        "duration_days": "1.0",
+        "timestamp_format": '"%Y-%m-%d %H:%M:%S"',
+        "duration_mean_s": "1800.0",
+        **overrides,
+    }
+    text = "[replay]\n" + "".join(f"{k} = {v}\n" for k, v in replay.items())
+    text += "[replay.columns]\n" + "".join(f'{k} = "{v}"\n' for k, v in COLS.items())
+    path = tmp_path / "mine.toml"
+    path.write_text(text)
+    return path
+
+
+GOOD_ROWS = [
+    "a,2015-07-06 08:00:00,2015-07-06,leak,plumb,42.35,-71.06,1",
+    "b,2015-07-06 09:00:00,,light,elec,42.31,-71.08,3",
+    "c,2015-07-06 10:00:00,2015-07-07 10:00:00,leak,plumb,,,2",
+    "d,2015-07-06 11:00:00,2015-07-08,light,elec,42.33,-71.05,4",
+]
+
+
+def _sim_run(tmp_path: Path, replay: Path, *extra: str) -> int:
+    argv = ["sim", "run", "boston311", "--replay", str(replay), "--policy", "nearest"]
+    return main([*argv, "--out", str(tmp_path / "o"), "--no-plots", *extra])
+
+
+def test_cli_replays_your_csv_and_reports_its_skipped_rows_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Unparseable dates, out-of-range priorities, non-numeric coordinates: counted, kept going."""
-    path = _csv(
-        tmp_path / "t.csv.gz",
-        "key,opened,due,kind,crew,y,x,prio",
-        "a,2020-01-01 08:00:00,,k,c,42.3,-71.1,9",
-        "b,yesterday,,k,c,42.3,-71.1,2",
-        "c,2020-01-01 09:00:00,soon,k,c,north,-71.1,two",
-        "d,2020-01-01 10:00:00,,k,c,42.3,-71.1,0",
-    )
-    with caplog.at_level(logging.WARNING, logger="simulations.replay"):
-        df = load_ticket_csv(
-            path, COLS, timestamp_format="%Y-%m-%d %H:%M:%S", priority_rule="column"
-        )
-    assert df["ticket_id"].to_list() == ["a", "c", "d"]
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1
-    msg = warnings[0]
-    assert "1 unparseable created (row dropped)" in msg
-    assert "1 unparseable resolution_due" in msg
-    assert "1 non-numeric lat/lon" in msg
-    assert "1 non-integer priority" in msg
-    assert "2 priority outside 1..4 (clipped)" in msg
+    """``--replay FILE`` replaces the scenario's stream; a row without a location is skipped
+    (the default) and said once on stderr with its row number, not once per seed."""
+    replay = _replay_file(tmp_path, GOOD_ROWS)
+    assert _sim_run(tmp_path, replay, "--seeds", "2") == 0
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "dispatcher sim: warning: replay mine.csv: 1 row(s) skipped, 0 adjusted, 3 loaded of 4: "
+        "1 x location is empty: row skipped (row 4)"
+    ]
+    tickets = pl.read_csv(tmp_path / "o" / "tickets.csv")
+    assert sorted(set(tickets["ticket_id"].to_list())) == ["a", "b", "d"]
+    assert sorted(set(tickets["seed"].to_list())) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("rows", "overrides", "message"),
+    [
+        (
+            GOOD_ROWS,
+            {"start": '"2016-01-01T00:00:00"'},
+            "replay.start: no ticket of mine.csv is created in [2016-01-01 00:00, "
+            "2016-01-02 00:00) (its tickets are created 2015-07-06 08:00 .. "
+            "2015-07-06 11:00)",
+        ),
+        (
+            [r.replace("2015-07-06 ", "06/07/2015 ", 1) for r in GOOD_ROWS],
+            {},
+            "mine.csv row 2, column 'opened' (created): '06/07/2015 08:00:00' is not a "
+            "date-time matching '%Y-%m-%d %H:%M:%S', nor is any value of the column",
+        ),
+        (
+            [*GOOD_ROWS, "e,2015-07-06 12:00:00,,k,c,1,2,3,4"],
+            {},
+            "mine.csv row 6: 9 fields, the header has 8",
+        ),
+        (
+            GOOD_ROWS,
+            {"unknown_location": '"city_hall"'},
+            "mine.toml: replay.unknown_location: must be one of drop, keep, sample",
+        ),
+        (
+            GOOD_ROWS,
+            {"path": '"missing.csv"'},
+            "mine.toml: replay.path: file not found",
+        ),
+    ],
+)
+def test_cli_refuses_an_unusable_replay_in_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    rows: list[str],
+    overrides: dict[str, str],
+    message: str,
+) -> None:
+    """Exit 2, one line naming the field, column or row, nothing run, no traceback."""
+    assert _sim_run(tmp_path, _replay_file(tmp_path, rows, **overrides)) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1, err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_cli_refuses_a_bad_column_role_in_the_replay_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    replay = _replay_file(tmp_path, GOOD_ROWS)
+    replay.write_text(replay.read_text() + 'owner = "key"\n')
+    assert _sim_run(tmp_path, replay) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "mine.toml: replay.columns.owner: unknown column role (known: id," in err
+
+
+def test_cli_refuses_a_replay_file_with_other_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    replay = _replay_file(tmp_path, GOOD_ROWS)
+    replay.write_text(replay.read_text() + "[simulation]\nhorizon_s = 1.0\n")
+    assert _sim_run(tmp_path, replay) == 2
+    err = capsys.readouterr().err
+    assert "must hold one [replay] table and nothing else (found simulation)" in err
+
+
+def test_seed_offset_starts_later_seeds(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--seeds 2 --seed-offset 3`` on a scenario with seed 1 runs seeds 4 and 5."""
+    argv = ["sim", "compare", "smoke", "--policies", "nearest", "--seeds", "2"]
+    assert main([*argv, "--seed-offset", "3", "--horizon-s", "1800"]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if " done: " in ln]
+    assert [ln.split(" done:")[0] for ln in lines] == [
+        "[1/2] nearest seed 4",
+        "[2/2] nearest seed 5",
+    ]
