@@ -22,6 +22,7 @@ from simulations.replay import (
     read_ticket_csv,
 )
 from simulations.scenario import ScenarioError, load_scenario, scenario_from_dict
+from simulations.streams import read_replay
 
 COLS = {
     "id": "key",
@@ -395,3 +396,32 @@ def test_a_csv_scenario_drops_unknown_locations_and_has_no_default_city(
         ScenarioError, match=r"^replay\.unknown_lat_deg: needs unknown_lon"
     ):
         scenario_from_dict(doc, base_dir=tmp_path)
+
+
+def _fenced_after(text: str, marker: str) -> str:
+    start = text.index("```", text.index(marker))
+    body = text.index("\n", start) + 1
+    return text[body : text.index("```", body)]
+
+
+def test_the_readme_example_replays_as_documented(tmp_path: Path) -> None:
+    """simulations/README.md's CSV and replay file, as written there: T-2's date-only due
+    is the end of 6 March, T-3 (no location) is skipped and said so."""
+    readme = (Path(__file__).parents[2] / "simulations" / "README.md").read_text()
+    (tmp_path / "tickets.csv").write_text(
+        _fenced_after(readme, "A complete example: `tickets.csv`")
+    )
+    (tmp_path / "tickets.toml").write_text(
+        _fenced_after(readme, "and `tickets.toml` beside it")
+    )
+    sc = load_scenario("boston311", replay_file=tmp_path / "tickets.toml")
+    replayed = read_replay(sc, sc.seed)
+    frame = replayed.frame
+    assert frame["ticket_id"].to_list() == ["T-1", "T-2"]
+    assert frame["resolution_due_at"][1] == dt.datetime(2024, 3, 7)
+    assert frame["priority"].to_list() == [1, 2]
+    assert replayed.report.summary() == (
+        "replay tickets.csv: 1 row(s) skipped, 0 adjusted, 2 loaded of 3: "
+        "1 x location is empty: row skipped (row 4)"
+    )
+    assert f"warning: {replayed.report.summary()}" in readme
