@@ -217,6 +217,20 @@ def _synthetic(sc: Scenario, rng: np.random.Generator) -> TicketStream:
     )
 
 
+def replay_window(sc: Scenario) -> tuple[dt.datetime, dt.datetime]:
+    """Where tickets arrive, on the file's wall clock: ``[start, start + duration_days)``,
+    cut at the horizon."""
+    rep = sc.replay
+    assert rep is not None
+    start = wall_clock(rep.start)
+    assert start is not None
+    end = min(
+        start + dt.timedelta(days=rep.duration_days),
+        start + dt.timedelta(seconds=sc.horizon_s),
+    )
+    return start, end
+
+
 def load_replay_frame(sc: Scenario, seed: int) -> pl.DataFrame:
     """The scenario's replayed tickets (``simulations.replay`` schema) within the horizon;
     rows skipped or adjusted are logged once (``simulations.replay_report``).
@@ -243,12 +257,7 @@ def read_replay(sc: Scenario, seed: int) -> Replayed:
     """
     rep = sc.replay
     assert rep is not None
-    start = wall_clock(rep.start)
-    assert start is not None
-    end = min(
-        start + dt.timedelta(days=rep.duration_days),
-        start + dt.timedelta(seconds=sc.horizon_s),
-    )
+    start, end = replay_window(sc)
     options = ReplayOptions(
         timestamp_format=rep.timestamp_format,
         date_format=rep.date_format,
@@ -406,8 +415,9 @@ def build_roster(
     """Technicians of the run: the scenario's groups, plus auto-sized crews for a replay.
 
     Auto crews (replay): a skill's need is ``hours of work per day / (shift hours x target
-    utilization)`` technicians (fractional), where a ticket's work is its estimated duration
-    plus ``travel_allowance_s``. Each skill gets ``floor(need)`` dedicated technicians
+    utilization)`` technicians (fractional), days counted over the replay's arrival window
+    (``replay_window``: not the horizon, which may run on after the last arrival), where a
+    ticket's work is its estimated duration plus ``travel_allowance_s``. Each skill gets ``floor(need)`` dedicated technicians
     (clipped to ``max_per_skill``); the fractional remainders are packed, first-fit
     decreasing in need with ties by skill name, onto shared technicians holding every skill
     packed onto them (each at most one technician's worth). So the crew total is about
@@ -444,7 +454,7 @@ def build_roster(
                 first_lane.append(lane0)
     a = sc.auto_crews
     if a is not None:
-        days = max(sc.horizon_s / 86_400.0, 1e-9)
+        days = max(_arrival_span_s(sc) / 86_400.0, 1e-9)
         work = np.bincount(
             stream.skill,
             weights=stream.duration_est_s + a.travel_allowance_s,
@@ -494,6 +504,15 @@ def build_roster(
         speed_kmh=np.array(speed, np.float64),
         capacity=np.array(cap, np.int64),
     )
+
+
+def _arrival_span_s(sc: Scenario) -> float:
+    """Seconds over which the stream's tickets arrive: the replay window (a horizon longer
+    than the replay adds no work), else the horizon."""
+    if sc.replay is None:
+        return sc.horizon_s
+    start, end = replay_window(sc)
+    return (end - start).total_seconds()
 
 
 def _homes(

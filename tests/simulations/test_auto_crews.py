@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from simulations.scenario import load_scenario
@@ -41,3 +43,16 @@ def test_boston311_crews_hit_the_target_utilization() -> None:
     again = build_roster(sc, stream, np.random.default_rng(sc.seed))
     assert again.tech_id == roster.tech_id
     assert np.array_equal(again.home_lat_deg, roster.home_lat_deg)
+
+
+def test_crews_are_sized_from_the_arrival_span_not_the_horizon() -> None:
+    """A horizon running on after the replay's last day adds no work: the same crews (it
+    used to spread the week's work over the longer horizon and halve the crews)."""
+    week = load_scenario("boston311")
+    longer = dataclasses.replace(week, horizon_s=2 * week.horizon_s)
+    crews = []
+    for sc in (week, longer):
+        stream = build_stream(sc, np.random.default_rng(sc.seed), sc.seed)
+        crews.append(build_roster(sc, stream, np.random.default_rng(sc.seed)).tech_id)
+    assert crews[0] == crews[1]
+    assert len(crews[0]) > 40
