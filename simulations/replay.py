@@ -59,9 +59,10 @@ import polars as pl
 
 from simulations.replay_columns import (
     BOSTON311_COLUMNS,
+    WORK_TIME_UNITS_S,
     ReplayError,
+    check_choices,
     check_columns,
-    check_unknown_location,
 )
 from simulations.replay_report import SKIPPED, ReplayReport, RowIssue, log_once
 
@@ -101,6 +102,7 @@ TICKET_SCHEMA: dict[str, Any] = {
     "location_known": pl.Boolean,
     "resolution_due_at": pl.Datetime("us"),  # null = no target in the source
     "resolution_due_s": pl.Float64,  # seconds since the replay start; NaN = none
+    "work_time_s": pl.Float64,  # the source's work time; NaN = none (or no such column)
     ROW: pl.Int64,  # the ticket's row in the CSV (header = row 1)
 }
 
@@ -121,6 +123,7 @@ class ReplayOptions:
     unknown_lat_deg: float | None = None
     unknown_lon_deg: float | None = None
     seed: int = 0
+    work_time_unit: str = "min"  # s | min | h
 
     @property
     def due_date_format(self) -> str:
@@ -163,6 +166,7 @@ def load_ticket_csv(
     unknown_lat_deg: float | None = None,
     unknown_lon_deg: float | None = None,
     seed: int = 0,
+    work_time_unit: str = "min",
 ) -> pl.DataFrame:
     """Read a ticket CSV (plain or .gz) through a column mapping; log skipped/adjusted rows.
 
@@ -190,6 +194,8 @@ def load_ticket_csv(
         The source's "no geocode" point, if it has one.
     seed
         Seed of the ``"sample"`` imputation.
+    work_time_unit
+        ``"s"``, ``"min"`` or ``"h"``: the unit of the ``work_time`` column, if mapped.
 
     Returns
     -------
@@ -214,6 +220,7 @@ def load_ticket_csv(
         unknown_lat_deg=unknown_lat_deg,
         unknown_lon_deg=unknown_lon_deg,
         seed=seed,
+        work_time_unit=work_time_unit,
     )
     replayed = read_ticket_csv(path, columns, options)
     log_once(replayed.report, str(Path(path).resolve()))
@@ -225,7 +232,7 @@ def read_ticket_csv(
 ) -> Replayed:
     """The loaded frame and the report of every row skipped or adjusted (nothing logged)."""
     check_columns(columns, options.priority_rule)
-    check_unknown_location(options.unknown_location)
+    check_choices(options.unknown_location, options.work_time_unit)
     name = Path(path).name
     df = _parse(_read_roles(path, columns, options.priority_rule), options)
     _refuse_unparseable_columns(df, columns, options, name)
@@ -240,6 +247,7 @@ def read_ticket_csv(
     df = _locations(df, options, issues)  # may skip rows: before any adjustment
     df = _due_times(df, issues)
     df = _priorities(df, options.priority_rule, issues)
+    df = _work_times(df, issues)
     df = _virtual_clock(df, options.start)
     report = ReplayReport(
         file=name,
@@ -361,6 +369,15 @@ def _parse(raw: pl.DataFrame, options: ReplayOptions) -> pl.DataFrame:
         parsed.append(
             pl.col(_raw("priority")).cast(pl.Int64, strict=False).alias("priority")
         )
+    work = pl.col(_raw("work_time")) if _raw("work_time") in raw.columns else None
+    if work is not None:
+        amount = work.cast(pl.Float64, strict=False)
+        unit_s = WORK_TIME_UNITS_S[options.work_time_unit]
+        parsed.append(
+            pl.when(amount.is_finite() & (amount > 0))
+            .then(amount * unit_s)
+            .alias("work_time_s")
+        )
     return raw.with_columns(parsed)
 
 
@@ -374,6 +391,7 @@ _TYPED = {
     "lat": ("lat_deg", "a latitude in degrees"),
     "lon": ("lon_deg", "a longitude in degrees"),
     "priority": ("priority", "an integer"),
+    "work_time": ("work_time_s", "a work time > 0"),
 }
 
 
@@ -486,6 +504,15 @@ def _priorities(df: pl.DataFrame, rule: str, issues: list[RowIssue]) -> pl.DataF
     )
     _flag(df, (p < 1) | (p > 4), "priority", "is outside 1..4", "clipped", issues)
     return df.with_columns(p.fill_null(4).clip(1, 4))
+
+
+def _work_times(df: pl.DataFrame, issues: list[RowIssue]) -> pl.DataFrame:
+    """The work time in seconds (NaN = none: the category's mean is used instead)."""
+    if "work_time_s" not in df.columns:
+        return df.with_columns(pl.lit(float("nan")).alias("work_time_s"))
+    bad = pl.col(_raw("work_time")).is_not_null() & pl.col("work_time_s").is_null()
+    _flag(df, bad, "work_time", "is not a number > 0", "category mean used", issues)
+    return df.with_columns(pl.col("work_time_s").fill_null(float("nan")))
 
 
 def _sla_window_priority() -> pl.Expr:

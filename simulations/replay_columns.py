@@ -11,6 +11,8 @@ The one owner of the role list. A mapping is ``{role: source column}``, e.g. in 
     lat = "y"                  # location, degrees
     lon = "x"
     priority = "prio"          # 1..4; required with format = "csv" (boston311 derives it)
+    work_time = "minutes"      # optional: work time (unit: work_time_unit); per category,
+                               # its mean is the tickets' expected work time
 
 Standard library only, so a scenario can be validated without reading any data.
 """
@@ -23,9 +25,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 REQUIRED_ROLES = ("id", "created", "resolution_due", "category", "skill", "lat", "lon")
-ROLES = (*REQUIRED_ROLES, "priority")
+ROLES = (*REQUIRED_ROLES, "priority", "work_time")
 PRIORITY_RULES = ("sla_window", "column")
 UNKNOWN_LOCATION_CHOICES = ("drop", "keep", "sample")
+WORK_TIME_UNITS_S = {"s": 1.0, "min": 60.0, "h": 3600.0}
 
 BOSTON311_COLUMNS: dict[str, str] = {
     "id": "CASE_ENQUIRY_ID",
@@ -72,9 +75,14 @@ def check_columns(columns: Mapping[str, str], priority_rule: str) -> None:
         raise ReplayError(f"columns: missing role(s) {', '.join(sorted(missing))}")
 
 
-def check_unknown_location(choice: str) -> None:
-    """Refuse an ``unknown_location`` that is not drop, keep or sample."""
-    if choice not in UNKNOWN_LOCATION_CHOICES:
+def check_choices(unknown_location: str, work_time_unit: str) -> None:
+    """Refuse an ``unknown_location`` or a ``work_time_unit`` outside its choices."""
+    if unknown_location not in UNKNOWN_LOCATION_CHOICES:
         raise ReplayError(
-            f"unknown_location: must be drop, keep or sample, got {choice!r}"
+            f"unknown_location: must be drop, keep or sample, got {unknown_location!r}"
+        )
+    if work_time_unit not in WORK_TIME_UNITS_S:
+        raise ReplayError(
+            f"work_time_unit: must be one of {', '.join(WORK_TIME_UNITS_S)}, "
+            f"got {work_time_unit!r}"
         )

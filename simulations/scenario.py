@@ -24,6 +24,7 @@ from simulations.replay_columns import (
     BOSTON311_COLUMNS,
     ROLES,
     UNKNOWN_LOCATION_CHOICES,
+    WORK_TIME_UNITS_S,
 )
 from solver.lanes import MAX_CONCURRENCY
 from solver.policy import Policy, PolicyError, policy_from_document
@@ -92,9 +93,10 @@ class Replay:
     unknown_location: str  # "drop" | "keep" | "sample"
     unknown_lat_deg: float | None  # the source's no-geocode point, if it has one
     unknown_lon_deg: float | None
-    duration_mean_s: float
+    duration_mean_s: float  # expected work time where the data has none (no work_time)
     duration_cv: float
     skill_level: int
+    work_time_unit: str = "min"  # unit of the work_time column: s | min | h
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,6 +386,9 @@ def _replay(t: _Table, base: Path) -> Replay:
         duration_mean_s=t.num("duration_mean_s", minimum=0, strict=True),
         duration_cv=t.num("duration_cv", 0.5, minimum=0),
         skill_level=t.integer("skill_level", 1, minimum=1),
+        work_time_unit=t.string(
+            "work_time_unit", "min", choices=tuple(WORK_TIME_UNITS_S)
+        ),
     )
     if (rep.unknown_lat_deg is None) != (rep.unknown_lon_deg is None):
         raise ScenarioError(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 from simulations.replay import (
     Replayed,
@@ -29,8 +30,6 @@ from solver.lanes import lane_capacities
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    import polars as pl
 
     from simulations.scenario import Geography, Scenario
     from solver.policy import Policy
@@ -268,6 +267,7 @@ def read_replay(sc: Scenario, seed: int) -> Replayed:
         unknown_lat_deg=rep.unknown_lat_deg,
         unknown_lon_deg=rep.unknown_lon_deg,
         seed=seed,
+        work_time_unit=rep.work_time_unit,
     )
     replayed = read_ticket_csv(rep.path, rep.columns, options)
     if replayed.frame.height == 0:
@@ -292,6 +292,26 @@ def _empty_window(
     )
 
 
+def expected_work_s(df: pl.DataFrame, fallback_s: float) -> npt.NDArray[np.float64]:
+    """Per ticket: the mean work time of its category in the data (the replay's
+    ``work_time`` column), else ``fallback_s`` (``duration_mean_s``)."""
+    means = (
+        df.lazy()
+        .select("category", pl.col("work_time_s").fill_nan(None))
+        .group_by("category")
+        .agg(pl.col("work_time_s").mean().alias("mean_s"))
+    )
+    per_ticket = (
+        df.lazy()
+        .select("category")
+        .join(means, on="category", how="left", maintain_order="left")
+        .select(pl.col("mean_s").fill_null(fallback_s))
+        .collect()
+        .to_series()
+    )
+    return per_ticket.to_numpy().astype(np.float64)
+
+
 def _replayed(sc: Scenario, rng: np.random.Generator, seed: int) -> TicketStream:
     rep = sc.replay
     assert rep is not None
@@ -309,7 +329,7 @@ def _replayed(sc: Scenario, rng: np.random.Generator, seed: int) -> TicketStream
     response_due, resolution_due = due_times(
         sc.policy, priority, created, real_due, origin=origin_s(sc)
     )
-    est = _lognormal(rng, rep.duration_mean_s, rep.duration_cv, n)
+    est = _lognormal(rng, expected_work_s(df, rep.duration_mean_s), rep.duration_cv, n)
     return _finish(
         sc,
         rng,

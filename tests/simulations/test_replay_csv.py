@@ -10,6 +10,7 @@ import math
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -22,7 +23,7 @@ from simulations.replay import (
     read_ticket_csv,
 )
 from simulations.scenario import ScenarioError, load_scenario, scenario_from_dict
-from simulations.streams import read_replay
+from simulations.streams import build_stream, expected_work_s, read_replay
 
 COLS = {
     "id": "key",
@@ -425,3 +426,88 @@ def test_the_readme_example_replays_as_documented(tmp_path: Path) -> None:
         "1 x location is empty: row skipped (row 4)"
     )
     assert f"warning: {replayed.report.summary()}" in readme
+
+
+def test_work_times_from_the_data_set_each_categorys_expected_work(
+    tmp_path: Path,
+) -> None:
+    """A ``work_time`` column (unit ``work_time_unit``): each category's mean is its
+    tickets' expected work time; a category without any keeps ``duration_mean_s``; an
+    unusable value is reported and left to the category mean."""
+    header = [*HEADER, "minutes"]
+    rows = [
+        [*_row("a"), "30"],
+        [*_row("b"), "90"],
+        [*_row("c"), "n/a"],  # adjusted: leak's mean (60 min) applies
+        [*_row("d"), "-5"],  # adjusted
+        ["e", "2020-01-01 08:00:00", "", "light", "elec", "42.3", "-71.1", "2", ""],
+    ]
+    path = _write(tmp_path / "t.csv", rows, header)
+    columns = {**COLS, "work_time": "minutes"}
+    replayed = read_ticket_csv(path, columns, COLUMN)
+    work = dict(
+        zip(replayed.frame["ticket_id"], replayed.frame["work_time_s"], strict=True)
+    )
+    assert (work["a"], work["b"]) == (1800.0, 5400.0)
+    assert all(math.isnan(work[k]) for k in "cde")
+    assert [(i.row, i.role, i.action) for i in replayed.report.issues] == [
+        (4, "work_time", "category mean used"),
+        (5, "work_time", "category mean used"),
+    ]
+    expected = dict(
+        zip(
+            replayed.frame["ticket_id"],
+            expected_work_s(replayed.frame, fallback_s=999.0),
+            strict=True,
+        )
+    )
+    assert expected == {"a": 3600.0, "b": 3600.0, "c": 3600.0, "d": 3600.0, "e": 999.0}
+    hours = read_ticket_csv(
+        path, columns, ReplayOptions(TS, priority_rule="column", work_time_unit="h")
+    )
+    assert hours.frame["work_time_s"][0] == 30 * 3600.0
+    with pytest.raises(ReplayError, match="work_time_unit: must be one of s, min, h"):
+        read_ticket_csv(
+            path, columns, ReplayOptions(TS, priority_rule="column", work_time_unit="d")
+        )
+    bad = _write(tmp_path / "bad.csv", [[*_row("a"), "half an hour"]], header)
+    with pytest.raises(
+        ReplayError,
+        match=r"row 2, column 'minutes' \(work_time\): 'half an hour' is not",
+    ):
+        read_ticket_csv(bad, columns, COLUMN)
+
+
+def test_a_replays_work_times_drive_the_simulated_estimates(tmp_path: Path) -> None:
+    """Through a scenario: tickets of a category with long recorded work get long estimates."""
+    header = [*HEADER, "minutes"]
+    rows = [[*_row(f"s{i}"), "10"] for i in range(40)]
+    rows += [
+        [
+            f"l{i}",
+            "2020-01-01 09:00:00",
+            "",
+            "rebuild",
+            "plumb",
+            "42.3",
+            "-71.1",
+            "3",
+            "600",
+        ]
+        for i in range(40)
+    ]
+    doc = {
+        "simulation": {"horizon_s": 86_400.0},
+        "geography": {"center_lat_deg": 42.3, "center_lon_deg": -71.1, "radius_km": 5},
+        "technicians": {"auto": {}},
+        "replay": {
+            **_scenario_replay(tmp_path, duration_cv=0.0, timestamp_format=TS),
+            "columns": {**COLS, "work_time": "minutes"},
+        },
+    }
+    _write(tmp_path / "t.csv", rows, header)  # over _scenario_replay's one-row file
+    sc = scenario_from_dict(doc, base_dir=tmp_path)
+    stream = build_stream(sc, np.random.default_rng(0), 0)
+    by_category = dict(zip(stream.ticket_id, stream.duration_est_s, strict=True))
+    assert by_category["s0"] == 600.0
+    assert by_category["l0"] == 36_000.0
