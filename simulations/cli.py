@@ -6,6 +6,7 @@ Examples::
     dispatcher sim compare city --policies optimizer,nearest,least_loaded,round_robin --seeds 3 --out out/city
     dispatcher sim compare boston311 --replay my_tickets.toml --seeds 5 --seed-offset 10   # your CSV
     dispatcher sim tune smoke --trials 40 --jobs 2 --out out/tune            # local journal file
+    dispatcher sim tune city --trials 40 --seeds 3 --holdout-seeds 5 --out out/tune-city   # 5 held-out seeds
     dispatcher sim tune city --trials 200 --storage redis://host:6379/0 --study city-1   # many machines
 
 ``SCENARIO`` is a scenario file path or a shipped name (smoke, city, boston311).
@@ -141,7 +142,17 @@ def register(subparsers: Any) -> None:
         help="trials in total (shared by all jobs of this command)",
     )
     tune.add_argument(
-        "--seeds", type=int, default=2, help="seeds per trial (default 2)"
+        "--seeds",
+        type=int,
+        default=2,
+        help="tuning seeds: every trial runs on them (default 2)",
+    )
+    tune.add_argument(
+        "--holdout-seeds",
+        type=int,
+        default=3,
+        help="held-out seeds, never used by a trial: the best trial and the default weights "
+        "run on them, the policy is written only if no worse there (default 3)",
     )
     tune.add_argument(
         "--storage",
@@ -215,7 +226,8 @@ def _check_counts(args: argparse.Namespace, *names: str) -> None:
     for name in names:
         value = getattr(args, name, None)
         if value is not None and value < 1:
-            raise UsageError(f"--{name}: must be at least 1, got {value}")
+            flag = name.replace("_", "-")
+            raise UsageError(f"--{flag}: must be at least 1, got {value}")
     offset = getattr(args, "seed_offset", 0)
     if offset < 0:
         raise UsageError(f"--seed-offset: must be 0 or more, got {offset}")
@@ -470,6 +482,7 @@ def _guard(fn: Any) -> Any:
     def wrapped(args: argparse.Namespace) -> int:
         from simulations.replay import ReplayError
         from simulations.scenario import ScenarioError
+        from simulations.tune import TuneConfigError
         from solver.policy import PolicyError
 
         try:
@@ -481,6 +494,7 @@ def _guard(fn: Any) -> Any:
             UnknownPolicyError,
             UsageError,
             ReplayError,
+            TuneConfigError,
         ) as exc:
             print(f"dispatcher sim: error: {exc}", file=sys.stderr)
             return 2
@@ -518,7 +532,7 @@ def _compare(args: argparse.Namespace) -> int:
 def _tune(args: argparse.Namespace) -> int:
     from simulations.tune import TuneConfig, run_tune
 
-    _check_counts(args, "trials", "seeds", "jobs")
+    _check_counts(args, "trials", "seeds", "holdout_seeds", "jobs")
     if args.horizon_s is not None:
         _load(args)  # validates the scenario and --horizon-s up front
     return run_tune(
@@ -527,6 +541,7 @@ def _tune(args: argparse.Namespace) -> int:
             out=args.out,
             trials=args.trials,
             seeds=args.seeds,
+            holdout_seeds=args.holdout_seeds,
             jobs=args.jobs,
             policy_file=getattr(args, "policy_file", None),
             horizon_s=args.horizon_s,

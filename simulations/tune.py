@@ -12,22 +12,40 @@ talks to one shared study storage --
 - default: the journal file ``OUT/study.journal``.
 
 ``--trials`` counts the trials *this command* runs (split over its jobs). Each trial runs
-the optimizer on ``--seeds`` seeds (common random numbers: the same seeds for every trial)
-and reports the mean KPIs. At the end the Pareto front is ranked by breach rate, then
-travel, then workload CV, and the first is written as a policy file (the scenario's SLA
-targets and solver settings with the tuned weights) that the service loads unchanged.
+the optimizer on the *tuning seeds* (``--seeds K``: the scenario's seed and the next K - 1;
+common random numbers: the same seeds for every trial) and reports the mean KPIs; each
+trial records its seeds. The best trial is the completed one with the fewest breaches, then
+least travel, then most even workload (``rank_key``; it lies on the Pareto front).
+
+Then the best trial and the default weights (the scenario's, or ``--policy-file``'s) run on
+the tuning seeds and on ``--holdout-seeds H`` *held-out seeds* that no trial of the study
+used (``split_seeds``), and ``simulations.tune_holdout`` prints them side by side with 95%
+intervals. The best weights are written as a policy file (the scenario's SLA targets and
+solver settings with the tuned weights, loaded by the service unchanged) only if they are
+no worse than the default on the held-out seeds; otherwise the command says so.
+
+Progress: a bar on a terminal, else one line per finished trial (trial n/N, its objectives,
+the best so far, elapsed time). SIGINT or SIGTERM stops the trials at a safe point
+(``simulations.stopping``: the running trial ends FAIL, none is left RUNNING); the best so
+far is then assessed and written as at a normal end, marked as interrupted, and the exit
+code is 130 (SIGINT) or 143 (SIGTERM). A second signal skips the held-out runs (nothing is
+written then but the trials table and the report).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import sys
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from solver.policy import write_policy_file
+from simulations import stopping
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from pathlib import Path
 
     import optuna
@@ -48,6 +66,43 @@ SEARCH_SPACE: dict[str, tuple[float, float, bool]] = {
     "unassigned": (500.0, 100000.0, True),
 }
 
+TRIAL_KPIS = (
+    "sla_attainment",
+    "sla_breaches",
+    "travel_km",
+    "utilization_mean",
+    "churn_per_ticket",
+    "wall_s",
+)
+
+
+class TuneConfigError(ValueError):
+    """A ``TuneConfig`` field out of range (the message names it)."""
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """What ``dispatcher sim tune`` runs (the CLI builds it from its flags)."""
+
+    scenario: str | Path
+    out: Path
+    trials: int
+    seeds: int  # tuning seeds: the scenario's seed and the next seeds - 1
+    holdout_seeds: int = 3  # held-out seeds, after every seed a trial of the study used
+    jobs: int = 1
+    policy_file: str | Path | None = None
+    horizon_s: float | None = None
+    storage: str | None = None  # an Optuna storage URL (default: out/study.journal)
+    study: str | None = None  # the study name (default: tune-<scenario>)
+    # the best policy file (default: out/best_policy.toml)
+    policy_out: Path | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("trials", "seeds", "holdout_seeds", "jobs"):
+            value = getattr(self, name)
+            if value < 1:
+                raise TuneConfigError(f"{name}: must be at least 1, got {value}")
+
 
 def make_storage(url: str) -> Any:
     """Build the Optuna storage for ``url`` (see the module docstring)."""
@@ -61,6 +116,38 @@ def make_storage(url: str) -> Any:
     return JournalStorage(JournalFileBackend(url))
 
 
+def split_seeds(
+    first: int, n_tune: int, n_holdout: int, seen: Iterable[int] = ()
+) -> tuple[list[int], list[int]]:
+    """Tuning seeds ``first .. first + n_tune - 1`` and ``n_holdout`` held-out seeds.
+
+    The held-out seeds follow the largest seed among the tuning seeds and ``seen`` (the seeds
+    any trial of the study used, perhaps with a larger ``--seeds``), so no trial saw them.
+    """
+    tune = [first + k for k in range(n_tune)]
+    start = max([*tune, *seen]) + 1
+    return tune, [start + k for k in range(n_holdout)]
+
+
+def seen_seeds(study: optuna.Study) -> set[int]:
+    """Every seed a trial of ``study`` recorded (user attribute ``seeds``)."""
+    seen: set[int] = set()
+    for t in study.trials:
+        text = t.user_attrs.get("seeds")
+        if isinstance(text, str) and text:
+            seen.update(int(s) for s in text.split(","))
+    return seen
+
+
+def rank_key(values: Sequence[float | None] | None) -> tuple[float, ...]:
+    """Order of merit of objective values: fewest breaches, then travel, then workload CV."""
+    if values is None:
+        return (math.inf,) * len(OBJECTIVES)
+    return tuple(
+        float(v) if v is not None and math.isfinite(v) else math.inf for v in values
+    )
+
+
 def suggest_weights(trial: optuna.Trial, base: CostWeights) -> CostWeights:
     """Weights for one trial: the search space over the scenario's weights."""
     values = {
@@ -70,70 +157,189 @@ def suggest_weights(trial: optuna.Trial, base: CostWeights) -> CostWeights:
     return dataclasses.replace(base, **values)
 
 
-def evaluate(sc: Scenario, weights: CostWeights, seeds: list[int]) -> dict[str, float]:
-    """Mean KPIs of the optimizer with ``weights`` over ``seeds``."""
+def weights_of(base: CostWeights, params: dict[str, Any]) -> CostWeights:
+    """``base`` with the searched weights of a trial's ``params``."""
+    return dataclasses.replace(
+        base, **{k: float(v) for k, v in params.items() if k in SEARCH_SPACE}
+    )
+
+
+def _stop_check(_now_s: float) -> None:
+    stopping.check()
+
+
+def run_optimizer(sc: Scenario, weights: CostWeights, seed: int) -> dict[str, Any]:
+    """KPIs of one optimizer run with ``weights``; stops at a safe point on SIGINT/SIGTERM."""
     from simulations.runner import run_once
 
     params = dataclasses.replace(sc.policy.solve_params(), weights=weights)
+    return run_once(sc, "optimizer", seed, params=params, progress=_stop_check).kpis
+
+
+def evaluate(sc: Scenario, weights: CostWeights, seeds: list[int]) -> dict[str, float]:
+    """Mean KPIs of the optimizer with ``weights`` over ``seeds``."""
     sums: dict[str, float] = {}
     for seed in seeds:
-        k = run_once(sc, "optimizer", seed, params=params).kpis
-        for key, v in k.items():
-            if isinstance(v, int | float) and v is not None and math.isfinite(v):
+        for key, v in run_optimizer(sc, weights, seed).items():
+            if isinstance(v, int | float) and math.isfinite(v):
                 sums[key] = sums.get(key, 0.0) + float(v)
     return {k: v / len(seeds) for k, v in sums.items()}
 
 
-def _worker(job: tuple[Scenario, str, str, int, list[int], int]) -> int:
-    import optuna
+@dataclass(frozen=True)
+class TrialJob:
+    """One worker's share of the trials."""
 
-    sc, storage_url, study_name, n_trials, seeds, worker = job
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(
-        study_name=study_name,
-        storage=make_storage(storage_url),
-        sampler=optuna.samplers.TPESampler(
-            seed=sc.seed * 1000 + worker, n_startup_trials=8
-        ),
-    )
-    base = sc.policy.weights
+    scenario: Scenario
+    storage_url: str
+    study_name: str
+    trials: int
+    seeds: list[int]
+    worker: int
 
-    def objective(trial: optuna.Trial) -> tuple[float, float, float]:
+
+def _objective(job: TrialJob) -> Callable[[optuna.Trial], tuple[float, ...]]:
+    base = job.scenario.policy.weights
+
+    def objective(trial: optuna.Trial) -> tuple[float, ...]:
+        stopping.check()
+        started = time.monotonic()
         if trial.params:  # an enqueued trial (the scenario's own weights)
-            weights = dataclasses.replace(
-                base,
-                **{k: float(v) for k, v in trial.params.items() if k in SEARCH_SPACE},
-            )
+            weights = weights_of(base, trial.params)
             for name, (lo, hi, log) in SEARCH_SPACE.items():
                 trial.suggest_float(name, lo, hi, log=log)
         else:
             weights = suggest_weights(trial, base)
-        kpis = evaluate(sc, weights, seeds)
-        for key in (
-            "sla_attainment",
-            "sla_breaches",
-            "travel_km",
-            "utilization_mean",
-            "churn_per_ticket",
-            "wall_s",
-        ):
+        trial.set_user_attr("seeds", ",".join(str(s) for s in job.seeds))
+        try:
+            kpis = evaluate(job.scenario, weights, job.seeds)
+        except stopping.Interrupted as exc:
+            trial.set_user_attr("stopped", str(exc))
+            stopping.emit(("trial", trial.number, "FAIL", None, str(exc)))
+            raise
+        for key in TRIAL_KPIS:
             if key in kpis:
                 trial.set_user_attr(key, kpis[key])
-        return tuple(float(kpis.get(o, math.inf)) for o in OBJECTIVES)  # type: ignore[return-value]
+        values = tuple(float(kpis.get(o, math.inf)) for o in OBJECTIVES)
+        took = f"{time.monotonic() - started:.1f} s"
+        stopping.emit(("trial", trial.number, "COMPLETE", values, took))
+        return values
 
-    study.optimize(objective, n_trials=n_trials)
-    return n_trials
+    return objective
+
+
+def run_trials(job: TrialJob) -> int:
+    """Run ``job.trials`` trials of the shared study (here or in a worker process)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # progress lines say it all
+    study = optuna.load_study(
+        study_name=job.study_name,
+        storage=make_storage(job.storage_url),
+        sampler=optuna.samplers.TPESampler(
+            seed=job.scenario.seed * 1000 + job.worker, n_startup_trials=8
+        ),
+    )
+
+    def stop_between_trials(study: optuna.Study, _trial: Any) -> None:
+        if stopping.requested():
+            study.stop()
+
+    # Interrupted: the trial it cut short is FAIL in the study; the rest never started.
+    with contextlib.suppress(stopping.Interrupted):
+        study.optimize(
+            _objective(job), n_trials=job.trials, callbacks=[stop_between_trials]
+        )
+    return job.trials
 
 
 def pick_best(study: optuna.Study) -> optuna.trial.FrozenTrial:
-    """The Pareto-optimal trial with the fewest breaches, then least travel, then most even."""
-    front = study.best_trials
-    if not front:
+    """The completed trial with the fewest breaches, then least travel, then most even."""
+    import optuna
+
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not done:
         raise ValueError("no completed trial in the study")
-    return min(front, key=lambda t: tuple(t.values))
+    return min(done, key=lambda t: rank_key(t.values))
 
 
-def _trials_table(study: optuna.Study) -> Any:
+def objectives_text(values: Sequence[float | None] | None) -> str:
+    """``breach_rate=0.031, travel_km_per_ticket=1.2, workload_cv=0.3``."""
+    if values is None:
+        return "-"
+    return ", ".join(
+        f"{o}={'-' if v is None else f'{v:.4g}'}"
+        for o, v in zip(OBJECTIVES, values, strict=True)
+    )
+
+
+class TrialProgress:
+    """This command's trials: a bar on a terminal, else one line per finished trial."""
+
+    def __init__(
+        self, total: int, best: optuna.trial.FrozenTrial | None, bar: Any = None
+    ) -> None:
+        self.total, self.done, self.bar = total, 0, bar
+        self.best = (best.number, tuple(best.values)) if best is not None else None
+        self.started = time.monotonic()
+
+    def __call__(self, event: tuple[Any, ...]) -> None:
+        _, number, state, values, note = event
+        self.done += 1
+        if values is not None and (
+            self.best is None or rank_key(values) < rank_key(self.best[1])
+        ):
+            self.best = (number, values)
+        if self.bar is not None:
+            task = self.bar.task_ids[0]
+            self.bar.update(task, advance=1, description=self._best_text(short=True))
+            return
+        result = objectives_text(values) if state == "COMPLETE" else state
+        print(
+            f"[{self.done}/{self.total}] trial {number} {result} ({note}) | "
+            f"{self._best_text()} | {time.monotonic() - self.started:.0f} s elapsed",
+            flush=True,
+        )
+
+    def _best_text(self, short: bool = False) -> str:
+        if self.best is None:
+            return "best so far: none"
+        number, values = self.best
+        if short:  # the bar's line: the first objective only
+            return f"best so far: trial {number}, {OBJECTIVES[0]}={values[0]:.4g}"
+        return f"best so far: trial {number} ({objectives_text(values)})"
+
+
+@contextlib.contextmanager
+def trial_progress(
+    total: int, best: optuna.trial.FrozenTrial | None
+) -> Iterator[TrialProgress]:
+    """A ``TrialProgress`` with a rich bar when stdout is a terminal."""
+    if not sys.stdout.isatty():
+        yield TrialProgress(total, best)
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = (
+        TextColumn("trials"),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns) as bar:
+        bar.add_task("best so far: -", total=total)
+        yield TrialProgress(total, best, bar)
+
+
+def trials_table(study: optuna.Study) -> Any:
+    """One row per trial: number, state, objectives, weights (``w_``) and KPIs (``kpi_``)."""
     import polars as pl
 
     rows = []
@@ -149,41 +355,11 @@ def _trials_table(study: optuna.Study) -> Any:
     return pl.DataFrame(rows, infer_schema_length=None)
 
 
-@dataclass(frozen=True)
-class TuneConfig:
-    """What ``dispatcher sim tune`` runs (the CLI builds it from its flags)."""
-
-    scenario: str | Path
-    out: Path
-    trials: int
-    seeds: int
-    jobs: int = 1
-    policy_file: str | Path | None = None
-    horizon_s: float | None = None
-    storage: str | None = None  # an Optuna storage URL (default: out/study.journal)
-    study: str | None = None  # the study name (default: tune-<scenario>)
-    policy_out: Path | None = (
-        None  # the best policy file (default: out/best_policy.toml)
-    )
-
-
-def run_tune(args: TuneConfig) -> int:
-    """``dispatcher sim tune``: run the trials, then write the best policy file."""
+def _open_study(sc: Scenario, storage_url: str, study_name: str) -> optuna.Study:
+    """Create or load the study; a new one starts with the scenario's own weights."""
     import optuna
-    from rich.console import Console
-    from rich.progress import Progress
 
-    from simulations.runner import seeds_for
-    from simulations.scenario import load_run_scenario
-
-    sc = load_run_scenario(
-        args.scenario, policy_file=args.policy_file, horizon_s=args.horizon_s
-    )
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    storage_url = args.storage or str(out / "study.journal")
-    study_name = args.study or f"tune-{sc.name}"
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study(
         study_name=study_name,
         storage=make_storage(storage_url),
@@ -197,63 +373,43 @@ def run_tune(args: TuneConfig) -> int:
             for k, (lo, hi, _) in SEARCH_SPACE.items()
         }
         study.enqueue_trial(start, user_attrs={"origin": "scenario weights"})
-    seeds = seeds_for(sc, args.seeds)
-    jobs = max(1, int(args.jobs))
-    shares = [
-        args.trials // jobs + (1 if w < args.trials % jobs else 0) for w in range(jobs)
-    ]
+    return study
+
+
+def _shares(trials: int, jobs: int) -> list[int]:
+    return [n for w in range(jobs) if (n := trials // jobs + (w < trials % jobs)) > 0]
+
+
+def run_tune(args: TuneConfig) -> int:
+    """``dispatcher sim tune``: trials, then the held-out check and the best policy file.
+
+    Returns 0, or 128 + the signal number when SIGINT/SIGTERM stopped it.
+    """
+    from simulations.scenario import load_run_scenario
+    from simulations.tune_holdout import finish
+
+    sc = load_run_scenario(
+        args.scenario, policy_file=args.policy_file, horizon_s=args.horizon_s
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    storage_url = args.storage or str(args.out / "study.journal")
+    study_name = args.study or f"tune-{sc.name}"
+    study = _open_study(sc, storage_url, study_name)
+    tune_seeds = split_seeds(sc.seed, args.seeds, 0)[0]
     work = [
-        (sc, storage_url, study_name, n, seeds, w)
-        for w, n in enumerate(shares)
-        if n > 0
+        TrialJob(sc, storage_url, study_name, n, tune_seeds, w)
+        for w, n in enumerate(_shares(args.trials, args.jobs))
     ]
-    console = Console()
-    with Progress(console=console) as bar:
-        task = bar.add_task(
-            f"{args.trials} trials x {len(seeds)} seeds in {jobs} process(es)",
-            total=len(work),
+    with stopping.stop_on_signals():
+        print(
+            f"study {study_name}: {args.trials} trials x {len(tune_seeds)} tuning seeds "
+            f"{tune_seeds} in {len(work)} process(es)",
+            flush=True,
         )
-        if jobs == 1:
-            for job in work:
-                _worker(job)
-                bar.advance(task)
-        else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            # spawn, not fork: polars and OR-Tools run thread pools that a fork can deadlock.
-            with ProcessPoolExecutor(
-                max_workers=jobs, mp_context=multiprocessing.get_context("spawn")
-            ) as pool:
-                for _ in pool.map(_worker, work):
-                    bar.advance(task)
-
-    study = optuna.load_study(study_name=study_name, storage=make_storage(storage_url))
-    best = pick_best(study)
-    weights = dataclasses.replace(
-        sc.policy.weights,
-        **{k: float(v) for k, v in best.params.items() if k in SEARCH_SPACE},
-    )
-    policy = dataclasses.replace(
-        sc.policy,
-        weights=weights,
-        name=f"tuned-{sc.name}-trial{best.number}",
-        description=(
-            f"dispatcher sim tune {sc.name}: study {study_name}, trial {best.number} of {len(study.trials)}, "
-            f"seeds {seeds}; "
-            + ", ".join(
-                f"{o}={v:.4g}" for o, v in zip(OBJECTIVES, best.values, strict=True)
-            )
-        ),
-    )
-    policy_path = args.policy_out or out / "best_policy.toml"
-    write_policy_file(policy_path, policy)
-    _trials_table(study).write_csv(out / "trials.csv")
-    console.print(
-        f"study {study_name}: {len(study.trials)} trials, Pareto front {len(study.best_trials)}; best trial {best.number}: "
-        + ", ".join(
-            f"{o}={v:.4g}" for o, v in zip(OBJECTIVES, best.values, strict=True)
-        )
-    )
-    console.print(f"wrote {policy_path} and {out / 'trials.csv'}")
-    return 0
+        best = pick_best(study) if any(t.values for t in study.trials) else None
+        with trial_progress(args.trials, best) as progress:
+            stopping.run_all(run_trials, work, args.jobs, progress)
+        stopping.next_phase()
+        finish(sc, args, storage_url, study_name, tune_seeds)
+        stopped = stopping.received()
+    return 0 if stopped is None else 128 + stopped

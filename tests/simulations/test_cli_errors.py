@@ -52,6 +52,10 @@ if TYPE_CHECKING:
             ["tune", "smoke", "--trials", "0", "--out", "t"],
             "--trials: must be at least 1, got 0",
         ),
+        (
+            ["tune", "smoke", "--trials", "2", "--holdout-seeds", "0", "--out", "t"],
+            "--holdout-seeds: must be at least 1, got 0",
+        ),
     ],
 )
 def test_cli_refuses_bad_values_up_front(

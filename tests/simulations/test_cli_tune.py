@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -77,7 +78,9 @@ def test_sim_compare_prints_confidence_intervals(
 
 
 def test_sim_tune_writes_a_loadable_policy(tmp_path: Path) -> None:
-    """tune (journal file storage): the best policy file loads and keeps the scenario's SLA targets."""
+    """tune (journal file storage): the best policy file loads and keeps the scenario's SLA
+    targets. One trial is the scenario's own weights, no worse than themselves on the
+    held-out seeds, so the file is written."""
     out = tmp_path / "tune"
     assert (
         main(
@@ -86,8 +89,10 @@ def test_sim_tune_writes_a_loadable_policy(tmp_path: Path) -> None:
                 "tune",
                 "smoke",
                 "--trials",
-                "3",
+                "1",
                 "--seeds",
+                "1",
+                "--holdout-seeds",
                 "1",
                 "--horizon-s",
                 "5400",
@@ -100,7 +105,7 @@ def test_sim_tune_writes_a_loadable_policy(tmp_path: Path) -> None:
     policy = load_policy_file(out / "best_policy.toml")
     assert policy.sla == load_scenario("smoke").policy.sla
     trials = pl.read_csv(out / "trials.csv")
-    assert trials.height == 3
+    assert trials.height == 1
     assert (out / "study.journal").exists()
     # a second invocation continues the same study
     assert (
@@ -113,6 +118,8 @@ def test_sim_tune_writes_a_loadable_policy(tmp_path: Path) -> None:
                 "1",
                 "--seeds",
                 "1",
+                "--holdout-seeds",
+                "1",
                 "--horizon-s",
                 "5400",
                 "--out",
@@ -121,7 +128,7 @@ def test_sim_tune_writes_a_loadable_policy(tmp_path: Path) -> None:
         )
         == 0
     )
-    assert pl.read_csv(out / "trials.csv").height == 4
+    assert pl.read_csv(out / "trials.csv").height == 2
 
 
 def test_run_tune_takes_a_typed_config(tmp_path: Path) -> None:
@@ -131,8 +138,9 @@ def test_run_tune_takes_a_typed_config(tmp_path: Path) -> None:
     config = TuneConfig(
         scenario="smoke",
         out=out,
-        trials=2,
+        trials=1,
         seeds=1,
+        holdout_seeds=1,
         horizon_s=3600.0,
         policy_out=tmp_path / "best.toml",
     )
@@ -141,7 +149,7 @@ def test_run_tune_takes_a_typed_config(tmp_path: Path) -> None:
         load_policy_file(tmp_path / "best.toml").sla
         == load_scenario("smoke").policy.sla
     )
-    assert pl.read_csv(out / "trials.csv").height == 2
+    assert pl.read_csv(out / "trials.csv").height == 1
     assert load_run_scenario("smoke", horizon_s=3600.0).horizon_s == 3600.0
     with pytest.raises(ScenarioError, match=r"^horizon_s: must be a positive"):
         load_run_scenario("smoke", horizon_s=-1.0)
@@ -174,9 +182,14 @@ def test_sim_tune_on_redis_with_two_processes(
     assert main([*args, "--storage", url, "--study", "t-redis", "--out", str(out)]) == 0
     study = optuna.load_study(study_name="t-redis", storage=make_storage(url))
     assert len([t for t in study.trials if t.state.name == "COMPLETE"]) == 4
-    assert load_policy_file(out / "best_policy.toml").name.startswith(
-        "tuned-smoke-trial"
-    )
+    report = json.loads((out / "report.json").read_text())
+    assert report["best_trial"] in range(4)
+    # written only if no worse on the held-out seeds (simulations.tune_holdout)
+    assert (out / "best_policy.toml").exists() == report["no_worse"]
+    if report["no_worse"]:
+        assert load_policy_file(out / "best_policy.toml").name == (
+            f"tuned-smoke-trial{report['best_trial']}"
+        )
 
 
 def test_tuned_policy_loads_in_the_service(tmp_path: Path) -> None:
@@ -191,8 +204,10 @@ def test_tuned_policy_loads_in_the_service(tmp_path: Path) -> None:
                 "tune",
                 "smoke",
                 "--trials",
-                "2",
+                "1",
                 "--seeds",
+                "1",
+                "--holdout-seeds",
                 "1",
                 "--horizon-s",
                 "3600",
