@@ -59,6 +59,7 @@ import polars as pl
 
 from simulations.replay_columns import (
     BOSTON311_COLUMNS,
+    OPTIONAL_ROLES,
     WORK_TIME_UNITS_S,
     ReplayError,
     check_choices,
@@ -244,7 +245,8 @@ def read_ticket_csv(
     df = df.sort("created_at", "ticket_id", maintain_order=True)
     if options.limit is not None:
         df = df.head(options.limit)
-    df = _locations(df, options, issues)  # may skip rows: before any adjustment
+    # _locations may skip rows: before any adjustment
+    df = _locations(df, options, issues, mapped="lat" in columns)
     df = _due_times(df, issues)
     df = _priorities(df, options.priority_rule, issues)
     df = _work_times(df, issues)
@@ -270,8 +272,8 @@ def _raw(role: str) -> str:
 def _read_roles(
     path: str | Path, columns: Mapping[str, str], priority_rule: str
 ) -> pl.DataFrame:
-    """The mapped columns as trimmed strings (empty = null), one ``raw_ROLE`` per role, and
-    the spreadsheet row number of each record."""
+    """The mapped columns as trimmed strings (empty = null), one ``raw_ROLE`` per role (an
+    unmapped optional role: all null), and the spreadsheet row number of each record."""
     roles = [r for r in columns if r != "priority" or priority_rule == "column"]
     header = _header(path)
     absent = [c for c in dict.fromkeys(columns[r] for r in roles) if c not in header]
@@ -296,6 +298,11 @@ def _read_roles(
         *(
             pl.when(t == "").then(None).otherwise(t).alias(_raw(r))
             for r, t in zip(roles, text, strict=True)
+        ),
+        *(
+            pl.lit(None, pl.String).alias(_raw(r))
+            for r in OPTIONAL_ROLES
+            if r not in columns
         ),
     )
 
@@ -369,15 +376,13 @@ def _parse(raw: pl.DataFrame, options: ReplayOptions) -> pl.DataFrame:
         parsed.append(
             pl.col(_raw("priority")).cast(pl.Int64, strict=False).alias("priority")
         )
-    work = pl.col(_raw("work_time")) if _raw("work_time") in raw.columns else None
-    if work is not None:
-        amount = work.cast(pl.Float64, strict=False)
-        unit_s = WORK_TIME_UNITS_S[options.work_time_unit]
-        parsed.append(
-            pl.when(amount.is_finite() & (amount > 0))
-            .then(amount * unit_s)
-            .alias("work_time_s")
-        )
+    amount = pl.col(_raw("work_time")).cast(pl.Float64, strict=False)
+    unit_s = WORK_TIME_UNITS_S[options.work_time_unit]
+    parsed.append(
+        pl.when(amount.is_finite() & (amount > 0))
+        .then(amount * unit_s)
+        .alias("work_time_s")
+    )
     return raw.with_columns(parsed)
 
 
@@ -508,8 +513,6 @@ def _priorities(df: pl.DataFrame, rule: str, issues: list[RowIssue]) -> pl.DataF
 
 def _work_times(df: pl.DataFrame, issues: list[RowIssue]) -> pl.DataFrame:
     """The work time in seconds (NaN = none: the category's mean is used instead)."""
-    if "work_time_s" not in df.columns:
-        return df.with_columns(pl.lit(float("nan")).alias("work_time_s"))
     bad = pl.col(_raw("work_time")).is_not_null() & pl.col("work_time_s").is_null()
     _flag(df, bad, "work_time", "is not a number > 0", "category mean used", issues)
     return df.with_columns(pl.col("work_time_s").fill_null(float("nan")))
@@ -536,9 +539,17 @@ def _sla_window_priority() -> pl.Expr:
 
 
 def _locations(
-    df: pl.DataFrame, options: ReplayOptions, issues: list[RowIssue]
+    df: pl.DataFrame, options: ReplayOptions, issues: list[RowIssue], *, mapped: bool
 ) -> pl.DataFrame:
-    """Flag unknown locations and drop, keep or sample them (``unknown_location``)."""
+    """Flag unknown locations and drop, keep or sample them (``unknown_location``); with
+    no location columns mapped, no ticket has one (no travel: a help desk)."""
+    if not mapped:
+        none = pl.lit(float("nan"))
+        return df.with_columns(
+            none.alias("lat_deg"),
+            none.alias("lon_deg"),
+            pl.lit(False).alias("location_known"),
+        )
     lat, lon = pl.col("lat_deg"), pl.col("lon_deg")
     empty = pl.col(_raw("lat")).is_null() | pl.col(_raw("lon")).is_null()
     invalid = ~empty & (lat.is_null() | lon.is_null())

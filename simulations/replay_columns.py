@@ -5,11 +5,11 @@ The one owner of the role list. A mapping is ``{role: source column}``, e.g. in 
 
     id = "key"                 # ticket id (unique; a repeated id skips the later row)
     created = "opened"         # creation date-time (rows without one are skipped)
-    resolution_due = "due"     # resolution due date-time; a date alone = the end of that day
     category = "kind"
     skill = "crew"             # the skill / work queue / assignment group a ticket needs
-    lat = "y"                  # location, degrees
-    lon = "x"
+    resolution_due = "due"     # optional: due date-time; a date alone = the end of that day
+    lat = "y"                  # optional, with lon: location, degrees (none: no travel,
+    lon = "x"                  #   e.g. a help desk)
     priority = "prio"          # 1..4; required with format = "csv" (boston311 derives it)
     work_time = "minutes"      # optional: work time (unit: work_time_unit); per category,
                                # its mean is the tickets' expected work time
@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-REQUIRED_ROLES = ("id", "created", "resolution_due", "category", "skill", "lat", "lon")
-ROLES = (*REQUIRED_ROLES, "priority", "work_time")
+REQUIRED_ROLES = ("id", "created", "category", "skill")
+OPTIONAL_ROLES = ("resolution_due", "lat", "lon", "work_time")  # unmapped: none
+ROLES = (*REQUIRED_ROLES, *OPTIONAL_ROLES, "priority")
 PRIORITY_RULES = ("sla_window", "column")
 UNKNOWN_LOCATION_CHOICES = ("drop", "keep", "sample")
 WORK_TIME_UNITS_S = {"s": 1.0, "min": 60.0, "h": 3600.0}
@@ -67,12 +68,23 @@ def check_columns(columns: Mapping[str, str], priority_rule: str) -> None:
             raise ReplayError(
                 f"columns.{role}: must name a column of the file, got {column!r}"
             )
+    problem = mapping_gap(columns, priority_rule)
+    if problem is not None:
+        raise ReplayError(f"columns: {problem}")
+
+
+def mapping_gap(columns: Mapping[str, str], priority_rule: str) -> str | None:
+    """What a mapping lacks: a required role (``priority`` too with the column rule), or
+    one of ``lat`` / ``lon`` without the other; None when complete."""
     needed = set(REQUIRED_ROLES) | (
         {"priority"} if priority_rule == "column" else set()
     )
     missing = needed - set(columns)
     if missing:
-        raise ReplayError(f"columns: missing role(s) {', '.join(sorted(missing))}")
+        return f"missing role(s) {', '.join(sorted(missing))}"
+    if ("lat" in columns) != ("lon" in columns):
+        return "lat and lon go together (a location needs both)"
+    return None
 
 
 def check_choices(unknown_location: str, work_time_unit: str) -> None:

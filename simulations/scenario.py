@@ -25,6 +25,7 @@ from simulations.replay_columns import (
     ROLES,
     UNKNOWN_LOCATION_CHOICES,
     WORK_TIME_UNITS_S,
+    mapping_gap,
 )
 from solver.lanes import MAX_CONCURRENCY
 from solver.policy import Policy, PolicyError, policy_from_document
@@ -399,8 +400,9 @@ def _replay(t: _Table, base: Path) -> Replay:
 
 
 def _replay_columns(t: _Table, fmt: str) -> dict[str, str]:
-    """Role -> source column: ``[replay.columns]`` over the Boston 311 defaults."""
-    columns = dict(BOSTON311_COLUMNS)
+    """Role -> source column: ``[replay.columns]``, over the Boston 311 defaults for
+    ``format = "boston311"``."""
+    columns = dict(BOSTON311_COLUMNS) if fmt == "boston311" else {}
     for key in list(t.doc):
         if key not in ROLES:
             raise ScenarioError(
@@ -413,6 +415,9 @@ def _replay_columns(t: _Table, fmt: str) -> dict[str, str]:
         raise ScenarioError(
             t.name("priority"), 'required for format = "csv" (boston311 derives it)'
         )
+    gap = mapping_gap(columns, "column" if fmt == "csv" else "sla_window")
+    if gap is not None:
+        raise ScenarioError(t.path, gap)
     return columns
 
 

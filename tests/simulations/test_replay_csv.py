@@ -22,6 +22,7 @@ from simulations.replay import (
     load_ticket_csv,
     read_ticket_csv,
 )
+from simulations.runner import run_once
 from simulations.scenario import ScenarioError, load_scenario, scenario_from_dict
 from simulations.streams import build_stream, expected_work_s, read_replay
 
@@ -243,8 +244,12 @@ def test_keep_and_sample_report_unknown_locations_and_never_invent_a_city(
         ({**COLS, "owner": "x"}, "columns.owner: unknown role (known: id, created,"),
         ({**COLS, "skill": " "}, "columns.skill: must name a column of the file"),
         (
-            {k: v for k, v in COLS.items() if k not in ("lat", "skill")},
-            "columns: missing role(s) lat, skill",
+            {k: v for k, v in COLS.items() if k not in ("id", "skill")},
+            "columns: missing role(s) id, skill",
+        ),
+        (
+            {k: v for k, v in COLS.items() if k != "lon"},
+            "columns: lat and lon go together (a location needs both)",
         ),
         ({**COLS, "skill": "team"}, "column(s) 'team' not in the file"),
     ],
@@ -511,3 +516,79 @@ def test_a_replays_work_times_drive_the_simulated_estimates(tmp_path: Path) -> N
     by_category = dict(zip(stream.ticket_id, stream.duration_est_s, strict=True))
     assert by_category["s0"] == 600.0
     assert by_category["l0"] == 36_000.0
+
+
+HELPDESK = {
+    "id": "key",
+    "created": "opened",
+    "category": "kind",
+    "skill": "group",
+    "priority": "prio",
+    "work_time": "minutes",
+}
+
+
+def _helpdesk_csv(path: Path, n: int) -> Path:
+    """An IT incident log: no location, no due date, an assignment group, a work time."""
+    rows = [
+        [
+            f"INC{i:04d}",
+            f"2020-01-06 {8 + i % 8:02d}:{(7 * i) % 60:02d}:00",
+            ["password", "printer", "vpn"][i % 3],
+            ["service-desk", "network"][i % 2],
+            str(1 + i % 4),
+            str(5 + i % 30),
+        ]
+        for i in range(n)
+    ]
+    return _write(path, rows, ["key", "opened", "kind", "group", "prio", "minutes"])
+
+
+def test_a_help_desk_log_without_locations_or_due_dates_replays_without_travel(
+    tmp_path: Path,
+) -> None:
+    """Location and due time are optional roles: unmapped, no ticket has one (no travel;
+    the policy's SLA targets give the due times) and no row is reported for lacking them."""
+    path = _helpdesk_csv(tmp_path / "incidents.csv", 60)
+    replayed = read_ticket_csv(path, HELPDESK, COLUMN)
+    assert replayed.frame.height == 60
+    assert replayed.report.issues == ()
+    assert replayed.frame["lat_deg"].is_nan().all()
+    assert not replayed.frame["location_known"].any()
+    assert replayed.frame["resolution_due_at"].is_null().all()
+    doc = {
+        "simulation": {"horizon_s": 86_400.0, "seed": 3},
+        "geography": {"center_lat_deg": 0.0, "center_lon_deg": 0.0, "radius_km": 1},
+        "technicians": {"auto": {"target_utilization": 0.7}},
+        "replay": {
+            "path": "incidents.csv",
+            "format": "csv",
+            "start": "2020-01-06T00:00:00",
+            "duration_days": 1.0,
+            "timestamp_format": TS,
+            "duration_mean_s": 1800.0,
+            "columns": HELPDESK,
+        },
+    }
+    sc = scenario_from_dict(doc, base_dir=tmp_path)
+    run = run_once(sc, "nearest", sc.seed)
+    assert run.kpis["arrived"] == 60
+    assert run.kpis["resolved"] > 0
+    assert run.kpis["travel_km"] == 0.0
+
+
+def test_a_csv_scenario_maps_every_required_role_itself(tmp_path: Path) -> None:
+    """``format = "csv"`` has no Boston column defaults: a missing role is named."""
+    doc = {
+        "simulation": {"horizon_s": 3600.0},
+        "geography": {"center_lat_deg": 42.3, "center_lon_deg": -71.1, "radius_km": 5},
+        "technicians": {"auto": {}},
+        "replay": {
+            **_scenario_replay(tmp_path),
+            "columns": {k: v for k, v in COLS.items() if k != "skill"},
+        },
+    }
+    with pytest.raises(
+        ScenarioError, match=r"^replay\.columns: missing role\(s\) skill$"
+    ):
+        scenario_from_dict(doc, base_dir=tmp_path)
