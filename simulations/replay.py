@@ -20,9 +20,13 @@ Any CSV
   ``unknown_location = "drop"`` (the default).
 - Adjusted: an unparseable ``resolution_due`` -> none; a due time before the creation ->
   clamped to it; with ``priority_rule = "column"`` an empty or non-integer priority -> P4,
-  one outside 1..4 -> clipped; an unknown location kept (``"keep"``: at the no-geocode
+  one outside 1..4 -> clipped; a ``work_time`` that is not a number > 0 -> none (the
+  category's mean applies); an unknown location kept (``"keep"``: at the no-geocode
   point if one is given, else without a location, i.e. no travel) or ``"sample"``-d
   (seeded) from the known locations of the same skill, else of all tickets.
+- Optional roles left unmapped (``resolution_due``, ``lat`` with ``lon``, ``work_time``):
+  no ticket has the value, and no row is reported for it (no location: no travel).
+- The row steps live in ``simulations.replay_rows``.
 - An unknown location: an empty coordinate, one that is not degrees in range, or the
   source's no-geocode point (``unknown_lat_deg``, ``unknown_lon_deg``; none by default).
 - A file that cannot be used at all is a :class:`ReplayError` naming the column and a row: a
@@ -54,7 +58,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
 
 from simulations.replay_columns import (
@@ -65,7 +68,20 @@ from simulations.replay_columns import (
     check_choices,
     check_columns,
 )
-from simulations.replay_report import SKIPPED, ReplayReport, RowIssue, log_once
+from simulations.replay_report import ReplayReport, RowIssue, log_once
+from simulations.replay_rows import (
+    ROW,
+    LocationRule,
+    in_window,
+    raw_column,
+    settle_due_times,
+    settle_locations,
+    settle_priorities,
+    settle_work_times,
+    skip_bad_ids,
+    skip_undated,
+    virtual_clock,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -87,9 +103,6 @@ BOSTON311_PATH = Path(__file__).parent / "data" / "boston311_2015Q3.csv.gz"
 BOSTON311_TIMESTAMP_FORMAT = "%m/%d/%Y %I:%M:%S %p"
 CITY_HALL_LAT_DEG = 42.3594
 CITY_HALL_LON_DEG = -71.0587
-# SLA window upper bounds (hours) for P1, P2, P3; anything longer (or no target) is P4.
-BOSTON311_PRIORITY_WINDOWS_H = (25.0, 73.0, 721.0)
-ROW = "source_row"
 
 TICKET_SCHEMA: dict[str, Any] = {
     "ticket_id": pl.String,
@@ -125,6 +138,12 @@ class ReplayOptions:
     unknown_lon_deg: float | None = None
     seed: int = 0
     work_time_unit: str = "min"  # s | min | h
+
+    @property
+    def location_rule(self) -> LocationRule:
+        return LocationRule(
+            self.unknown_location, self.unknown_lat_deg, self.unknown_lon_deg, self.seed
+        )
 
     @property
     def due_date_format(self) -> str:
@@ -239,18 +258,18 @@ def read_ticket_csv(
     _refuse_unparseable_columns(df, columns, options, name)
     first, last = df["created_at"].min(), df["created_at"].max()
     issues: list[RowIssue] = []
-    undated = _skip_undated(df, issues)
-    df = _in_window(df.filter(~undated), options.start, options.end)
-    df = _skip_bad_ids(df, issues)
+    undated = skip_undated(df, issues)
+    df = in_window(df.filter(~undated), options.start, options.end)
+    df = skip_bad_ids(df, issues)
     df = df.sort("created_at", "ticket_id", maintain_order=True)
     if options.limit is not None:
         df = df.head(options.limit)
     # _locations may skip rows: before any adjustment
-    df = _locations(df, options, issues, mapped="lat" in columns)
-    df = _due_times(df, issues)
-    df = _priorities(df, options.priority_rule, issues)
-    df = _work_times(df, issues)
-    df = _virtual_clock(df, options.start)
+    df = settle_locations(df, options.location_rule, issues, mapped="lat" in columns)
+    df = settle_due_times(df, issues)
+    df = settle_priorities(df, options.priority_rule, issues)
+    df = settle_work_times(df, issues)
+    df = virtual_clock(df, options.start)
     report = ReplayReport(
         file=name,
         loaded=df.height,
@@ -263,10 +282,6 @@ def read_ticket_csv(
 
 
 # ------------------------------------------------------------------------------ reading
-
-
-def _raw(role: str) -> str:
-    return f"raw_{role}"
 
 
 def _read_roles(
@@ -296,11 +311,11 @@ def _read_roles(
     return raw.select(
         pl.col(ROW).cast(pl.Int64),
         *(
-            pl.when(t == "").then(None).otherwise(t).alias(_raw(r))
+            pl.when(t == "").then(None).otherwise(t).alias(raw_column(r))
             for r, t in zip(roles, text, strict=True)
         ),
         *(
-            pl.lit(None, pl.String).alias(_raw(r))
+            pl.lit(None, pl.String).alias(raw_column(r))
             for r in OPTIONAL_ROLES
             if r not in columns
         ),
@@ -353,12 +368,12 @@ def _open_text(path: str | Path) -> IO[str]:
 def _parse(raw: pl.DataFrame, options: ReplayOptions) -> pl.DataFrame:
     """Typed columns beside the raw ones: null where a value is empty or does not parse."""
     when = pl.Datetime("us")
-    due = pl.col(_raw("resolution_due"))
-    lat = pl.col(_raw("lat")).cast(pl.Float64, strict=False)
-    lon = pl.col(_raw("lon")).cast(pl.Float64, strict=False)
+    due = pl.col(raw_column("resolution_due"))
+    lat = pl.col(raw_column("lat")).cast(pl.Float64, strict=False)
+    lon = pl.col(raw_column("lon")).cast(pl.Float64, strict=False)
     parsed = [
-        pl.col(_raw("id")).alias("ticket_id"),
-        pl.col(_raw("created"))
+        pl.col(raw_column("id")).alias("ticket_id"),
+        pl.col(raw_column("created"))
         .str.strptime(when, options.timestamp_format, strict=False)
         .alias("created_at"),
         pl.coalesce(
@@ -367,16 +382,18 @@ def _parse(raw: pl.DataFrame, options: ReplayOptions) -> pl.DataFrame:
             due.str.strptime(pl.Date, options.due_date_format, strict=False).cast(when)
             + pl.duration(days=1),
         ).alias("resolution_due_at"),
-        pl.col(_raw("category")).fill_null("unknown").alias("category"),
-        pl.col(_raw("skill")).fill_null("unknown").alias("skill"),
+        pl.col(raw_column("category")).fill_null("unknown").alias("category"),
+        pl.col(raw_column("skill")).fill_null("unknown").alias("skill"),
         pl.when(lat.abs() <= 90.0).then(lat).alias("lat_deg"),
         pl.when(lon.abs() <= 180.0).then(lon).alias("lon_deg"),
     ]
     if options.priority_rule == "column":
         parsed.append(
-            pl.col(_raw("priority")).cast(pl.Int64, strict=False).alias("priority")
+            pl.col(raw_column("priority"))
+            .cast(pl.Int64, strict=False)
+            .alias("priority")
         )
-    amount = pl.col(_raw("work_time")).cast(pl.Float64, strict=False)
+    amount = pl.col(raw_column("work_time")).cast(pl.Float64, strict=False)
     unit_s = WORK_TIME_UNITS_S[options.work_time_unit]
     parsed.append(
         pl.when(amount.is_finite() & (amount > 0))
@@ -408,228 +425,14 @@ def _refuse_unparseable_columns(
     for role, (parsed, what) in _TYPED.items():
         if parsed not in df.columns:
             continue
-        given = df.filter(pl.col(_raw(role)).is_not_null())
+        given = df.filter(pl.col(raw_column(role)).is_not_null())
         if given.height and given[parsed].is_null().all():
-            row, value = given[ROW][0], given[_raw(role)][0]
+            row, value = given[ROW][0], given[raw_column(role)][0]
             must = what.format(ts=options.timestamp_format, day=options.due_date_format)
             raise ReplayError(
                 f"{name} row {row}, column {columns[role]!r} ({role}): {value!r} is not "
                 f"{must}, nor is any value of the column"
             )
-
-
-# ------------------------------------------------------------------------------ rows
-
-
-def _flag(
-    df: pl.DataFrame,
-    mask: pl.Expr | pl.Series,
-    role: str,
-    problem: str,
-    action: str,
-    issues: list[RowIssue],
-    value: str | None = None,
-) -> None:
-    """Record one issue per row of ``df`` where ``mask`` holds, with the source value of
-    column ``value`` (default: the role's raw column; "" for none)."""
-    hit = df.filter(mask)
-    column = _raw(role) if value is None else value
-    values = hit[column].to_list() if column else [None] * hit.height
-    issues.extend(
-        RowIssue(row, role, v, problem, action)
-        for row, v in zip(hit[ROW].to_list(), values, strict=True)
-    )
-
-
-def _skip_undated(df: pl.DataFrame, issues: list[RowIssue]) -> pl.Series:
-    """Rows without a usable creation time (reported whatever the window: it is unknown)."""
-    empty = pl.col(_raw("created")).is_null()
-    bad = pl.col("created_at").is_null() & ~empty
-    _flag(df, empty, "created", "is empty", SKIPPED, issues)
-    _flag(df, bad, "created", "is not a date-time", SKIPPED, issues)
-    return df.select(pl.col("created_at").is_null()).to_series()
-
-
-def _in_window(
-    df: pl.DataFrame, lo: dt.datetime | None, hi: dt.datetime | None
-) -> pl.DataFrame:
-    if lo is not None:
-        df = df.filter(pl.col("created_at") >= lo)
-    if hi is not None:
-        df = df.filter(pl.col("created_at") < hi)
-    return df
-
-
-def _skip_bad_ids(df: pl.DataFrame, issues: list[RowIssue]) -> pl.DataFrame:
-    """Skip rows without an id and later rows repeating one (the first in the file stays)."""
-    df = df.sort(ROW).with_columns(
-        pl.col(ROW).first().over("ticket_id").alias("first_row")
-    )
-    empty = pl.col("ticket_id").is_null()
-    repeat = ~empty & (pl.col(ROW) != pl.col("first_row"))
-    _flag(df, empty, "id", "is empty", SKIPPED, issues)
-    again = df.filter(repeat)
-    issues.extend(
-        RowIssue(row, "id", f"{tid} (first at row {first})", "repeats", SKIPPED)
-        for row, tid, first in again.select(ROW, "ticket_id", "first_row").iter_rows()
-    )
-    return df.filter(~empty & ~repeat).drop("first_row")
-
-
-def _due_times(df: pl.DataFrame, issues: list[RowIssue]) -> pl.DataFrame:
-    """An unparseable due time becomes none; one before the creation is clamped to it."""
-    due, created = pl.col("resolution_due_at"), pl.col("created_at")
-    bad = pl.col(_raw("resolution_due")).is_not_null() & due.is_null()
-    _flag(df, bad, "resolution_due", "is not a date-time", "no due time", issues)
-    _flag(
-        df,
-        due < created,
-        "resolution_due",
-        "is before created",
-        "clamped to created",
-        issues,
-    )
-    return df.with_columns(
-        pl.when(due < created).then(created).otherwise(due).alias("resolution_due_at")
-    )
-
-
-def _priorities(df: pl.DataFrame, rule: str, issues: list[RowIssue]) -> pl.DataFrame:
-    if rule == "sla_window":
-        return df.with_columns(_sla_window_priority().alias("priority"))
-    p, given = pl.col("priority"), pl.col(_raw("priority"))
-    _flag(df, given.is_null(), "priority", "is empty", "P4", issues)
-    _flag(
-        df,
-        given.is_not_null() & p.is_null(),
-        "priority",
-        "is not an integer",
-        "P4",
-        issues,
-    )
-    _flag(df, (p < 1) | (p > 4), "priority", "is outside 1..4", "clipped", issues)
-    return df.with_columns(p.fill_null(4).clip(1, 4))
-
-
-def _work_times(df: pl.DataFrame, issues: list[RowIssue]) -> pl.DataFrame:
-    """The work time in seconds (NaN = none: the category's mean is used instead)."""
-    bad = pl.col(_raw("work_time")).is_not_null() & pl.col("work_time_s").is_null()
-    _flag(df, bad, "work_time", "is not a number > 0", "category mean used", issues)
-    return df.with_columns(pl.col("work_time_s").fill_null(float("nan")))
-
-
-def _sla_window_priority() -> pl.Expr:
-    """P1..P4 from the source's own SLA window (``resolution_due - created``)."""
-    window_h = (
-        pl.col("resolution_due_at") - pl.col("created_at")
-    ).dt.total_seconds() / 3600.0
-    p1, p2, p3 = BOSTON311_PRIORITY_WINDOWS_H
-    return (
-        pl.when(window_h.is_null())
-        .then(4)
-        .when(window_h <= p1)
-        .then(1)
-        .when(window_h <= p2)
-        .then(2)
-        .when(window_h <= p3)
-        .then(3)
-        .otherwise(4)
-        .cast(pl.Int64)
-    )
-
-
-def _locations(
-    df: pl.DataFrame, options: ReplayOptions, issues: list[RowIssue], *, mapped: bool
-) -> pl.DataFrame:
-    """Flag unknown locations and drop, keep or sample them (``unknown_location``); with
-    no location columns mapped, no ticket has one (no travel: a help desk)."""
-    if not mapped:
-        none = pl.lit(float("nan"))
-        return df.with_columns(
-            none.alias("lat_deg"),
-            none.alias("lon_deg"),
-            pl.lit(False).alias("location_known"),
-        )
-    lat, lon = pl.col("lat_deg"), pl.col("lon_deg")
-    empty = pl.col(_raw("lat")).is_null() | pl.col(_raw("lon")).is_null()
-    invalid = ~empty & (lat.is_null() | lon.is_null())
-    at_default = pl.lit(False)
-    if options.unknown_lat_deg is not None and options.unknown_lon_deg is not None:
-        at_default = ((lat - options.unknown_lat_deg).abs() < 1e-6) & (
-            (lon - options.unknown_lon_deg).abs() < 1e-6
-        )
-    df = df.with_columns(
-        pl.concat_str(pl.col(_raw("lat")), pl.lit(","), pl.col(_raw("lon"))).alias(
-            "raw_location"
-        ),
-        (~(empty | invalid | at_default.fill_null(False))).alias("location_known"),
-    )
-    action = _UNKNOWN_ACTIONS[options.unknown_location]
-    if options.unknown_location == "keep" and options.unknown_lat_deg is None:
-        action = "kept without a location (no travel)"
-    for mask, problem, value in (
-        (empty, "is empty", "raw_location"),
-        (invalid, "is not degrees in range", "raw_location"),
-        (at_default.fill_null(False), "is the source's no-geocode point", ""),
-    ):
-        _flag(df, mask, "location", problem, action, issues, value=value)
-    known = pl.col("location_known")
-    if options.unknown_location == "drop":
-        return df.filter(known)
-    nan = float("nan")
-    fill_lat = nan if options.unknown_lat_deg is None else options.unknown_lat_deg
-    fill_lon = nan if options.unknown_lon_deg is None else options.unknown_lon_deg
-    df = df.with_columns(
-        pl.when(known).then(lat).otherwise(pl.lit(fill_lat)).alias("lat_deg"),
-        pl.when(known).then(lon).otherwise(pl.lit(fill_lon)).alias("lon_deg"),
-    )
-    if options.unknown_location == "sample":
-        df = _impute_locations(df, np.random.default_rng(options.seed))
-    return df
-
-
-_UNKNOWN_ACTIONS = {
-    "drop": SKIPPED,
-    "keep": "kept at the no-geocode point",
-    "sample": "sampled from the same skill's known locations",
-}
-
-
-def _impute_locations(df: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
-    """Each unknown location drawn from the known ones of the same skill, else of all."""
-    known = df["location_known"].to_numpy()
-    if known.all() or not known.any():
-        return df
-    lat = df["lat_deg"].to_numpy().copy()
-    lon = df["lon_deg"].to_numpy().copy()
-    skills = df["skill"].to_numpy()
-    known_idx = np.flatnonzero(known)
-    by_skill: dict[Any, np.ndarray] = {}
-    for s in np.unique(skills[known_idx]):
-        by_skill[s] = known_idx[skills[known_idx] == s]
-    for i in np.flatnonzero(~known):
-        pool = by_skill.get(skills[i], known_idx)
-        j = pool[rng.integers(pool.shape[0])]
-        lat[i], lon[i] = lat[j], lon[j]
-    return df.with_columns(pl.Series("lat_deg", lat), pl.Series("lon_deg", lon))
-
-
-def _virtual_clock(df: pl.DataFrame, start: dt.datetime | None) -> pl.DataFrame:
-    """Seconds since ``start`` (default: midnight of the first ticket's day)."""
-    t0 = start
-    if t0 is None:
-        first = df["created_at"].min() if df.height else dt.datetime(1970, 1, 1)
-        assert isinstance(first, dt.datetime)
-        t0 = dt.datetime(first.year, first.month, first.day)
-    zero = pl.lit(t0, dtype=pl.Datetime("us"))
-    return df.with_columns(
-        ((pl.col("created_at") - zero).dt.total_microseconds() / 1e6).alias(
-            "created_s"
-        ),
-        ((pl.col("resolution_due_at") - zero).dt.total_microseconds() / 1e6)
-        .fill_null(float("nan"))
-        .alias("resolution_due_s"),
-    )
 
 
 def load_boston311(
