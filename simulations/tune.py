@@ -15,7 +15,8 @@ talks to one shared study storage --
 the optimizer on the *tuning seeds* (``--seeds K``: the scenario's seed and the next K - 1;
 common random numbers: the same seeds for every trial) and reports the mean KPIs; each
 trial records its seeds. The best trial is the completed one with the fewest breaches, then
-least travel, then most even workload (``rank_key``; it lies on the Pareto front).
+least travel, then most even workload (``rank_key``; it lies on the Pareto front), among the
+trials run on the same tuning seeds (``pick_best``).
 
 Then the best trial and the default weights (the scenario's, or ``--policy-file``'s) run on
 the tuning seeds and on ``--holdout-seeds H`` *held-out seeds* that no trial of the study
@@ -129,6 +130,11 @@ def split_seeds(
     return tune, [start + k for k in range(n_holdout)]
 
 
+def seeds_text(seeds: Sequence[int]) -> str:
+    """How a trial records its seeds (user attribute ``seeds``): ``"1,2,3"``."""
+    return ",".join(str(s) for s in seeds)
+
+
 def seen_seeds(study: optuna.Study) -> set[int]:
     """Every seed a trial of ``study`` recorded (user attribute ``seeds``)."""
     seen: set[int] = set()
@@ -210,7 +216,7 @@ def _objective(job: TrialJob) -> Callable[[optuna.Trial], tuple[float, ...]]:
                 trial.suggest_float(name, lo, hi, log=log)
         else:
             weights = suggest_weights(trial, base)
-        trial.set_user_attr("seeds", ",".join(str(s) for s in job.seeds))
+        trial.set_user_attr("seeds", seeds_text(job.seeds))
         try:
             kpis = evaluate(job.scenario, weights, job.seeds)
         except stopping.Interrupted as exc:
@@ -253,13 +259,22 @@ def run_trials(job: TrialJob) -> int:
     return job.trials
 
 
-def pick_best(study: optuna.Study) -> optuna.trial.FrozenTrial:
-    """The completed trial with the fewest breaches, then least travel, then most even."""
+def pick_best(
+    study: optuna.Study, seeds: Sequence[int] | None = None
+) -> optuna.trial.FrozenTrial:
+    """The completed trial with the fewest breaches, then least travel, then most even.
+
+    With ``seeds``: among the trials run on exactly those seeds (means over other seeds are
+    not comparable), or among all if none was (a study from before trials recorded seeds).
+    """
     import optuna
 
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:
         raise ValueError("no completed trial in the study")
+    if seeds is not None:
+        same = [t for t in done if t.user_attrs.get("seeds") == seeds_text(seeds)]
+        done = same or done
     return min(done, key=lambda t: rank_key(t.values))
 
 
@@ -406,7 +421,11 @@ def run_tune(args: TuneConfig) -> int:
             f"{tune_seeds} in {len(work)} process(es)",
             flush=True,
         )
-        best = pick_best(study) if any(t.values for t in study.trials) else None
+        best = (
+            pick_best(study, tune_seeds)
+            if any(t.values for t in study.trials)
+            else None
+        )
         with trial_progress(args.trials, best) as progress:
             stopping.run_all(run_trials, work, args.jobs, progress)
         stopping.next_phase()

@@ -115,6 +115,49 @@ def _objective_cells(summary: pl.DataFrame) -> dict[str, dict[str, Any]]:
     }
 
 
+def paired_differences(runs: pl.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per objective: tuned - default on each held-out seed (the same stream and roster for
+    both), the mean and its 95% Student-t half-width (None with one seed)."""
+    import numpy as np
+
+    from simulations.runner import t95
+
+    def by_seed(label: str) -> dict[int, dict[str, Any]]:
+        rows = runs.filter(runs["policy"] == label).iter_rows(named=True)
+        return {row["seed"]: row for row in rows}
+
+    tuned, default = by_seed(TUNED_HELD_OUT), by_seed(DEFAULT_HELD_OUT)
+    out: dict[str, dict[str, Any]] = {}
+    for o in OBJECTIVES:
+        per_seed = {
+            s: tuned[s][o] - default[s][o]
+            for s in sorted(tuned)
+            if s in default
+            and tuned[s].get(o) is not None
+            and default[s].get(o) is not None
+        }
+        d = np.array(list(per_seed.values()), float)
+        n = d.size
+        out[o] = {
+            "per_seed": per_seed,
+            "mean": float(d.mean()) if n else None,
+            "ci95": float(t95(n - 1) * d.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
+        }
+    return out
+
+
+def paired_line(paired: dict[str, dict[str, Any]]) -> str:
+    """``held-out, paired per seed (tuned - default): breach_rate -0.01 ± 0.02, ...``."""
+    cells = []
+    for o, cell in paired.items():
+        mean, ci = cell["mean"], cell["ci95"]
+        text = "-" if mean is None else f"{mean:+.4g}"
+        cells.append(f"{o} {text}" + ("" if ci is None else f" ± {ci:.2g}"))
+    return "held-out, paired per seed (tuned - default, mean ± 95% CI): " + ", ".join(
+        cells
+    )
+
+
 def finish(
     sc: Scenario,
     cfg: TuneConfig,
@@ -159,7 +202,7 @@ def _assess(
     from simulations.runner import summarize
 
     try:
-        best = pick_best(study)
+        best = pick_best(study, report["tuning_seeds"])
     except ValueError:
         print("no completed trial: no policy written")
         return
@@ -185,6 +228,8 @@ def _assess(
     )
     report["holdout_checked"] = True
     report["objectives"] = _objective_cells(summary)
+    report["paired_held_out"] = paired_differences(runs)
+    print(paired_line(report["paired_held_out"]))
     tuned_means = _means(summary, TUNED_HELD_OUT)
     default_means = _means(summary, DEFAULT_HELD_OUT)
     report["no_worse"] = no_worse(tuned_means, default_means)

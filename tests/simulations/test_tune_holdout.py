@@ -11,6 +11,7 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+import optuna
 import polars as pl
 import pytest
 from hypothesis import given
@@ -21,6 +22,8 @@ from simulations.tune import (
     OBJECTIVES,
     TuneConfig,
     TuneConfigError,
+    make_storage,
+    pick_best,
     split_seeds,
 )
 from simulations.tune_holdout import (
@@ -89,7 +92,8 @@ def test_report_shows_tuning_and_held_out_seeds_side_by_side(
 ) -> None:
     """Two commands on one study, the first with 3 tuning seeds, the second with 2: the
     second's held-out seeds still follow every seed a trial used. The report prints the four
-    columns (tuned/default x tuning/held-out) and the verdict; report.json and
+    columns (tuned/default x tuning/held-out), the paired held-out differences and the
+    verdict; the best trial is one run on this command's seeds; report.json and
     evaluation.csv hold them; the policy file exists exactly when the tuned weights are no
     worse on the held-out seeds."""
     out = tmp_path / "t"
@@ -118,6 +122,19 @@ def test_report_shows_tuning_and_held_out_seeds_side_by_side(
         TUNED_HELD_OUT: [4, 5],
         DEFAULT_HELD_OUT: [4, 5],
     }
+    tuned = runs.filter(pl.col("policy") == TUNED_HELD_OUT).sort("seed")
+    default = runs.filter(pl.col("policy") == DEFAULT_HELD_OUT).sort("seed")
+    for o in OBJECTIVES:
+        differences = (tuned[o] - default[o]).to_list()
+        assert report["paired_held_out"][o]["mean"] == pytest.approx(
+            sum(differences) / 2
+        )
+    assert "paired per seed (tuned - default" in printed
+    # the best trial is picked among the trials on this command's tuning seeds
+    study = optuna.load_study(
+        study_name="tune-smoke", storage=make_storage(str(out / "study.journal"))
+    )
+    assert study.trials[report["best_trial"]].user_attrs["seeds"] == "1,2"
     held = report["objectives"]
     verdict = no_worse(
         [held[TUNED_HELD_OUT][o]["mean"] for o in OBJECTIVES],
@@ -174,3 +191,23 @@ def test_a_signal_stops_tuning_and_reports_the_best_so_far(
         policy = load_policy_file(out / "best_policy.toml")
         assert policy.name == f"tuned-smoke-trial{report['best_trial']}"
         assert f"interrupted by {signum.name}" in policy.description
+
+
+def test_best_trial_is_picked_among_trials_on_the_same_seeds() -> None:
+    """Means over other seeds do not compare: a better trial on seeds 1-3 does not beat the
+    trials on seed 1 alone; a study whose trials recorded no such seeds falls back to all."""
+    study = optuna.create_study(directions=["minimize"] * len(OBJECTIVES))
+    dist = {"travel": optuna.distributions.FloatDistribution(0.1, 10.0, log=True)}
+    for seeds, breach_rate in (("1,2,3", 0.1), ("1", 0.5), ("1", 0.4), (None, 0.05)):
+        study.add_trial(
+            optuna.trial.create_trial(
+                values=[breach_rate, 1.0, 1.0],
+                params={"travel": 1.0},
+                distributions=dist,
+                user_attrs={} if seeds is None else {"seeds": seeds},
+            )
+        )
+    assert pick_best(study, [1]).number == 2
+    assert pick_best(study, [1, 2, 3]).number == 0
+    assert pick_best(study, [7]).number == 3  # none on seed 7: all compete
+    assert pick_best(study).number == 3
