@@ -10,7 +10,9 @@ Model (what each event does)
   at all -- they show in their technician's ``free_at_s`` and location, as in the service.
 - A technician that is idle and on shift takes the head of its queue (dispatch). With the
   scenario's decline probability it declines: the ticket goes back to QUEUED with that
-  technician excluded. Otherwise it travels (``solver.geo.travel_time_s``, the one travel
+  technician excluded. A ticket every holder of its skill has declined is escalated, not
+  stranded: the declines are overridden (counted in ``n_escalations``) and it can no longer
+  be declined. Otherwise it travels (``solver.geo.travel_time_s``, the one travel
   model), then works for the ticket's *actual* duration (the solver only knows the estimate).
 - ``CANCEL``: a ticket not yet started is cancelled (a started one is finished anyway).
 - ``SHIFT_START`` / ``SHIFT_END``: technicians come on at home; at shift end their queued
@@ -173,6 +175,7 @@ class Engine:
         self.n_moves = np.zeros(n, np.int64)
         self.n_drops = np.zeros(n, np.int64)
         self.n_declines = np.zeros(n, np.int64)
+        self.n_escalations = np.zeros(n, np.int64)
         self.attempts = np.zeros(n, np.int64)
         self.travel_s = np.zeros(n)
         self.travel_km = np.zeros(n)
@@ -311,6 +314,14 @@ class Engine:
         self.queue[j] = []
         self.request_solve()
 
+    def _escalate_if_stranded(self, i: int) -> None:
+        """Every technician able to do ticket ``i`` has declined it: escalate (a supervisor
+        overrides the declines) rather than leave it QUEUED with nobody allowed to take it."""
+        able = self.r.skill_levels[:, self.s.skill[i]] >= self.s.skill_level[i]
+        if able.any() and set(np.flatnonzero(able).tolist()) <= set(self.excluded[i]):
+            del self.excluded[i]
+            self.n_escalations[i] += 1
+
     def _dispatch(self, j: int) -> None:
         """Idle technician ``j`` on shift takes the head of its queue (or declines it)."""
         qj = self.queue[j]
@@ -320,11 +331,12 @@ class Engine:
             k = int(self.attempts[i])
             self.attempts[i] = k + 1
             u = s.decline_u[i, min(k, s.decline_u.shape[1] - 1)]
-            if u < self.decline_p:
+            if u < self.decline_p and not self.n_escalations[i]:
                 self.status[i] = QUEUED
                 self.tech[i] = -1
                 self.n_declines[i] += 1
                 self.excluded.setdefault(i, []).append(j)
+                self._escalate_if_stranded(i)
                 self.request_solve()
                 continue
             self.open.discard(i)
@@ -569,6 +581,7 @@ class Engine:
                 "n_reassignments": self.n_moves,
                 "n_unassignments": self.n_drops,
                 "n_declines": self.n_declines,
+                "n_escalations": self.n_escalations,
                 "travel_s": self.travel_s,
                 "travel_km": self.travel_km,
                 "response_breached": resp_breach,

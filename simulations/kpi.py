@@ -21,6 +21,8 @@ Definitions (all over tickets that *arrived* within the horizon):
 - **Churn**: ``reassignments`` = moves of an ASSIGNED ticket from one technician to another by
   a solve; ``churn_per_ticket`` = reassignments / tickets ever assigned;
   ``moves_per_technician`` = reassignments / technicians who were on shift at all.
+- **Declines**: ``declines`` = dispatches a technician declined; ``escalations`` = tickets
+  declined by every technician able to do them, escalated instead of stranded.
 """
 
 from __future__ import annotations
@@ -92,6 +94,9 @@ def ticket_kpis(tickets: pl.DataFrame) -> dict[str, Any]:
     out["reassignments"] = int(t["n_reassignments"].sum())
     out["churn_per_ticket"] = out["reassignments"] / ever if ever else 0.0
     out["declines"] = int(t["n_declines"].sum())
+    out["escalations"] = int(
+        t["n_escalations"].sum()
+    )  # declined by every able technician
     return out
 
 

@@ -208,3 +208,65 @@ def test_decline_excludes_the_technician() -> None:
     assert t["n_declines"].sum() > 0
     # the final technician of a declined-then-resolved ticket is recorded; declines <= attempts
     assert (t["n_declines"] <= t["n_assignments"]).all()
+
+
+def test_a_ticket_declined_by_every_holder_of_its_skill_is_escalated_not_stranded() -> (
+    None
+):
+    """K0 alone holds skill ``a`` and declines T0 (every decline draw says decline): T0 is
+    escalated (its declines are overridden, once) and K0 must take it; before, T0 sat
+    QUEUED until the horizon with its only technician excluded. T1, declined by K0 while
+    K1 also holds its skill, stays a plain decline: K1 takes it."""
+    sc = scenario_from_dict(
+        tiny_scenario_doc(
+            simulation={
+                "horizon_s": 7200.0,
+                "debounce_s": 0.0,
+                "sample_every_s": 3600.0,
+            },
+            behaviour={"decline_probability": 0.5, "cancel_probability": 0.0},
+        )
+    )
+    stream, _ = _hand_stream()
+    keep = [0, 1]
+    stream = dataclasses.replace(
+        stream,
+        ticket_id=["T0", "T1"],
+        **{
+            f.name: getattr(stream, f.name)[keep]
+            for f in dataclasses.fields(stream)
+            if isinstance(getattr(stream, f.name), np.ndarray)
+        },
+    )
+    stream = dataclasses.replace(
+        stream,
+        skill=np.array([0, 1], np.int64),
+        skill_level=np.array([1, 1], np.int64),
+        cancel_at_s=np.full(2, np.inf),
+        decline_u=np.vstack([np.zeros(8), [0.0] + [1.0] * 7]),  # T0 always, T1 once
+        skills=["a", "b"],
+    )
+    f = np.array
+    roster = Roster(
+        tech_id=["K0", "K1"],
+        group=["g", "g"],
+        home_lat_deg=f([42.1, 42.1]),
+        home_lon_deg=f([-71.0, -71.0]),
+        skill_levels=f([[1, 1], [0, 1]], np.int64),  # only K0 holds a; both hold b
+        shift_start_s=f([0.0, 0.0]),
+        shift_length_s=f([28_800.0, 28_800.0]),
+        speed_kmh=f([36.0, 36.0]),
+        capacity=f([3, 3], np.int64),
+    )
+    t = {
+        r["ticket_id"]: r
+        for r in Engine(sc, stream, roster, StubPolicy(), travel_time_s=lambda *a: 60.0)
+        .run()
+        .tickets.iter_rows(named=True)
+    }
+    assert t["T0"]["status"] == "resolved"
+    assert t["T0"]["technician"] == "K0"
+    assert (t["T0"]["n_declines"], t["T0"]["n_escalations"]) == (1, 1)
+    assert t["T1"]["status"] == "resolved"
+    assert (t["T1"]["n_declines"], t["T1"]["n_escalations"]) == (1, 0)
+    assert t["T1"]["technician"] == "K1"
