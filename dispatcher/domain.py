@@ -238,10 +238,11 @@ class SubmitTicket:
     response_due_ms: int = 0
     """When set, overrides ``ticket.response_due_ms`` (SLA derived from the policy)."""
     resolution_due_ms: int = 0
-    request_digest: str = ""
-    """Digest of the request as the client sent it (``store.codec.request_digest``), kept
-    with the request-id reservation: a reused ``request_id`` with another payload is
-    refused instead of replayed. Empty: derived from ``ticket`` by the store."""
+    location: Location | None = None
+    """When set, the stored location (learned from ``ticket.asset_id``; the request had
+    none). ``ticket`` stays the request as the client sent it: the store keeps its digest
+    with the request-id reservation, so a reused ``request_id`` with another payload is
+    refused instead of replayed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from dispatcher.errors import (
     StaleVersion,
     UnknownTicket,
 )
-from dispatcher.store.codec import request_digest, resolution_json, ticket_body
+from dispatcher.store.codec import resolution_json, ticket_body
 from dispatcher.store.policy import PolicyConflict, PolicyStore, PolicyVersion
 from solver.policy import Policy, PolicyError, policy_from_dict, policy_to_dict
 
@@ -143,8 +143,9 @@ class Handlers:
             tfield = f"{prefix}.ticket" if batch else "ticket"
             rfield = f"{prefix}.request_id" if batch else "request_id"
             t = item.ticket
-            if t.location is None and t.asset_id in known:
-                t = dataclasses.replace(t, location=known[t.asset_id])
+            at_asset = known.get(t.asset_id) if t.location is None else None
+            if at_asset is not None:
+                t = dataclasses.replace(t, location=at_asset)
             v.validate_ticket(t, tfield)
             v.check_id(rfield, item.request_id, required=False)
             if t.ticket_id in ticket_ids:
@@ -168,15 +169,12 @@ class Handlers:
                 )
             prepared.append(
                 SubmitTicket(
-                    t,
+                    item.ticket,
                     item.request_id,
                     item.allow_duplicate or t.allow_duplicate,
                     response_due_ms=response_due,
                     resolution_due_ms=resolution_due,
-                    # the payload as sent (before derived fields), checked on a replay
-                    request_digest=request_digest(item.ticket, item.allow_duplicate)
-                    if item.request_id
-                    else "",
+                    location=at_asset,
                 )
             )
         if batch:

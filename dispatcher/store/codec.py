@@ -48,6 +48,19 @@ def pairs_to_dict(flat: Sequence[Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in zip(it, it, strict=True)}
 
 
+def location_text(loc: Location | None) -> str:
+    """``"lat,lon"`` (exact floats; ``""`` for none): an asset's location, a reservation's."""
+    return "" if loc is None else f"{loc.lat_deg!r},{loc.lon_deg!r}"
+
+
+def location_from_text(text: str) -> Location | None:
+    """The inverse of :func:`location_text`."""
+    if not text:
+        return None
+    lat, lon = text.split(",")
+    return Location(float(lat), float(lon))
+
+
 # --- tickets ----------------------------------------------------------------------------
 
 
@@ -63,11 +76,12 @@ def ticket_body(
     response_due_ms: int = 0,
     resolution_due_ms: int = 0,
     allow_duplicate: bool = False,
+    location: Location | None = None,
 ) -> str:
     """JSON of the client-given fields of a ticket (everything Lua never changes).
 
-    The keyword arguments, when set, override the ticket's SLA due times / duplicate flag
-    (values derived on submit, without copying the ticket).
+    The keyword arguments, when set, override the ticket's SLA due times / duplicate flag /
+    location (values derived on submit, without copying the ticket).
     """
     body: dict[str, Any] = {
         "id": t.ticket_id,
@@ -83,8 +97,9 @@ def ticket_body(
         body["desc"] = t.description
     if t.required_skills:
         body["skills"] = [[s.skill, s.level] for s in t.required_skills]
-    if t.location is not None:
-        body["loc"] = [t.location.lat_deg, t.location.lon_deg]
+    loc = location or t.location
+    if loc is not None:
+        body["loc"] = [loc.lat_deg, loc.lon_deg]
     if t.asset_id:
         body["asset"] = t.asset_id
     if t.customer_tier:

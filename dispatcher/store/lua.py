@@ -118,27 +118,29 @@ SUBMIT = (
 -- ARGV[4] request-id TTL s; ARGV[5] tenant id->region hash ('' = the caller already claimed
 -- the ids: Redis Cluster, where that hash lives in another slot); ARGV[6] tenant region set;
 -- ARGV[7] region; ARGV[8] '1' = return each created/replayed ticket's hash;
--- ARGV[9] JSON [[id, request_id, body, prio, due, digest, resolution due], ...].
+-- ARGV[9] JSON [[id, request_id, body, prio, due, digest, resolution due, learned
+-- location], ...].
 -- Returns per item {code, ticket id, version, status, extra}: code OK | REPLAY (extra =
--- {created, response due, resolution due} of the original submit: the retry's payload is
--- the same (digest), so these make its answer the original one) | REPLAY_CURRENT (a
+-- {created, response due, resolution due, learned location} of the original submit: the
+-- retry's payload is the same (digest), so these make its answer the original one) |
+-- REPLAY_CURRENT (a
 -- reservation of an older version without them: extra = the ticket's hash now, when
 -- asked) | EXISTS | CONFLICT (extra = the region holding the id) | MISMATCH (the request id
 -- was used with another payload digest; extra = that request's ticket id, nothing
 -- written). A reservation holds "id<TAB>digest<TAB>created<TAB>response due<TAB>resolution
--- due", written by the same step that claims the request id.
+-- due<TAB>learned location", written by the same step that claims the request id.
 local ttl, claim, region, want = tonumber(ARGV[4]), ARGV[5], ARGV[7], ARGV[8] == '1'
 local items = cjson.decode(ARGV[9])
 if claim ~= '' then redis.call('SADD', ARGV[6], region) end
 local out = {}
 for n, it in ipairs(items) do
   local id, rid, body, prio, due = it[1], it[2], it[3], tostring(it[4]), tostring(it[5])
-  local dg, rdue = it[6] or '', tostring(it[7] or 0)
+  local dg, rdue, lloc = it[6] or '', tostring(it[7] or 0), it[8] or ''
   local key = P .. K.TICKET .. id
   local rkey = P .. K.REQUEST .. rid
   -- reserve the request id in one step; a taken one means a retry (same digest) or misuse
   local prev, pdg, held = false, '', {}
-  local rv = id .. '\t' .. dg .. '\t' .. NOW .. '\t' .. due .. '\t' .. rdue
+  local rv = id .. '\t' .. dg .. '\t' .. NOW .. '\t' .. due .. '\t' .. rdue .. '\t' .. lloc
   if rid ~= '' and not redis.call('SET', rkey, rv, 'NX', 'EX', ttl) then
     for f in string.gmatch(redis.call('GET', rkey) .. '\t', '([^\t]*)\t') do
       held[#held + 1] = f
@@ -148,7 +150,7 @@ for n, it in ipairs(items) do
   if prev and pdg ~= '' and dg ~= '' and pdg ~= dg then
     out[n] = {'MISMATCH', id, '0', '', prev}
   elseif prev and held[5] then
-    out[n] = {'REPLAY', prev, '1', 'QUEUED', {held[3], held[4], held[5]}}
+    out[n] = {'REPLAY', prev, '1', 'QUEUED', {held[3], held[4], held[5], held[6] or ''}}
   elseif prev then
     local pk = P .. K.TICKET .. prev
     local h = redis.call('HMGET', pk, 'version', 'status')

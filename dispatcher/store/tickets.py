@@ -32,6 +32,8 @@ from dispatcher.errors import (
 from dispatcher.store import keys
 from dispatcher.store.codec import (
     _dumps,
+    location_from_text,
+    location_text,
     pairs_to_dict,
     request_digest,
     resolution_json,
@@ -65,8 +67,9 @@ def _moving(ticket_id: str) -> StaleVersion:
 
 
 def _digest(item: SubmitTicket) -> str:
-    """The request digest kept with the item's request-id reservation."""
-    return item.request_digest or request_digest(item.ticket, item.allow_duplicate)
+    """The request digest kept with the item's request-id reservation: of the ticket as
+    the client sent it (before the SLA due times and a learned location)."""
+    return request_digest(item.ticket, item.allow_duplicate)
 
 
 def _as_created(item: SubmitTicket, now: int) -> Ticket:
@@ -83,7 +86,7 @@ def _as_created(item: SubmitTicket, now: int) -> Ticket:
         t.title,
         t.description,
         t.required_skills,
-        t.location,
+        item.location or t.location,
         t.asset_id,
         t.customer_tier,
         t.window_start_ms,
@@ -107,11 +110,15 @@ def _replayed(
 ) -> SubmitResult:
     """A retried submit's answer: the original one, the ticket exactly as that submit
     stored it (version 1, QUEUED), however it changed since. ``original`` is what the
-    reservation kept: the submit's clock and derived due times; the rest is the retry's
+    reservation kept: the submit's clock, derived due times and the location learned from
+    the asset (none in a reservation of an older version); the rest is the retry's
     payload, the same as the original's (the request digest matched)."""
-    created, response_due, resolution_due = (int(x) for x in original)
+    created, response_due, resolution_due = (int(x) for x in original[:3])
     first = dataclasses.replace(
-        item, response_due_ms=response_due, resolution_due_ms=resolution_due
+        item,
+        response_due_ms=response_due,
+        resolution_due_ms=resolution_due,
+        location=location_from_text(str(original[3])) if len(original) > 3 else None,
     )
     ticket = _as_created(first, created)
     return SubmitResult(
@@ -137,9 +144,9 @@ class TicketStore(StoreBase):
         values = await self._r.hmget(keys.assets_key(tenant), list(asset_ids))
         out: dict[str, Location] = {}
         for asset, value in zip(asset_ids, values, strict=True):
-            if value:
-                lat, lon = str(value).split(",")
-                out[asset] = Location(float(lat), float(lon))
+            loc = location_from_text(str(value or ""))
+            if loc is not None:
+                out[asset] = loc
         return out
 
     async def remember_assets(
@@ -148,10 +155,7 @@ class TicketStore(StoreBase):
         if locations:
             await self._r.hset(
                 keys.assets_key(tenant),
-                mapping={
-                    a: f"{loc.lat_deg!r},{loc.lon_deg!r}"
-                    for a, loc in locations.items()
-                },
+                mapping={a: location_text(loc) for a, loc in locations.items()},
             )
 
     # --- tickets --------------------------------------------------------------------------
@@ -325,7 +329,7 @@ class TicketStore(StoreBase):
         held_digest, *original = rest.split("\t")
         if held_id != tid or (held_digest and held_digest != _digest(item)):
             return None
-        if len(original) == 3:
+        if len(original) >= 3:
             return _replayed(item, original, return_tickets)
         ticket = await self.get_ticket(tenant, tid)
         return SubmitResult(
@@ -667,7 +671,7 @@ class TicketStore(StoreBase):
 
 def _submit_payload(items: Sequence[SubmitTicket], idx: list[int]) -> str:
     """The submit script's item list: [id, request id, body, priority, response due,
-    request digest, resolution due] per item."""
+    request digest, resolution due, learned location] per item."""
     return _dumps(
         [
             [
@@ -678,11 +682,13 @@ def _submit_payload(items: Sequence[SubmitTicket], idx: list[int]) -> str:
                     response_due_ms=items[i].response_due_ms,
                     resolution_due_ms=items[i].resolution_due_ms,
                     allow_duplicate=items[i].allow_duplicate,
+                    location=items[i].location,
                 ),
                 items[i].ticket.priority,
                 items[i].response_due_ms or items[i].ticket.response_due_ms,
                 _digest(items[i]) if items[i].request_id else "",
                 items[i].resolution_due_ms or items[i].ticket.resolution_due_ms,
+                location_text(items[i].location),
             ]
             for i in idx
         ]

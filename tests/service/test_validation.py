@@ -98,8 +98,20 @@ async def test_missing_location_is_remote_unless_the_asset_is_known(
         )
     )
     bare.ticket_id = "T2"
-    ok = await stubs.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=bare))
+    req = pb.SubmitTicketRequest(ticket=bare, request_id="r-T2")
+    ok = await stubs.tickets.SubmitTicket(req)
     assert ok.ticket.location.latitude_deg == pytest.approx(42.1)
+    stored = await stubs.tickets.GetTicket(pb.GetTicketRequest(ticket_id="T2"))
+    assert stored.location.latitude_deg == pytest.approx(42.1)
+    # The request digest is of the request as sent (no location): its retry is a replay
+    # of the original answer, whatever the asset's location is by then.
+    await stubs.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(
+            ticket=ticket("T3", asset_id="pump-1", location=loc(42.9, -71.9))
+        )
+    )
+    again = await stubs.tickets.SubmitTicket(req)
+    assert again.ticket == ok.ticket
 
 
 async def test_batch_error_names_the_item(
