@@ -18,7 +18,8 @@ solve's order. So:
 - beyond it the arcs differ, but both flows are optimal over all pairs of the same model:
   the same bound (``stats.bound``); the plans may differ where the flow has several optima
   and the shift repair then starts elsewhere (measured at 3,000 x 150: equal in 15 of 18
-  re-solves, the others 0.01-0.04% *below* cold).
+  re-solves, the others 0.01-0.04% *below* cold; at 10k x 1k, ``./dev bench
+  solver_scaling``: 0.01-0.11% above cold, 22-28 of 10k tickets placed differently).
 
 Both properties are tested (tests/solver/test_solver_incremental.py). A cold solve runs
 every ``cold_every`` calls.
