@@ -116,7 +116,23 @@ def _init_worker(events: Any) -> None:
     _STATE = _State(events=events.put)
     for s in STOP_SIGNALS:
         signal.signal(s, _on_signal)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by _spawning
     events.put(("pid", os.getpid()))
+
+
+@contextlib.contextmanager
+def _spawning() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM back while worker processes start: a spawned worker inherits the
+    mask, so a Ctrl-C (sent to the whole process group) waits until its handlers are in
+    place (``_init_worker``) instead of killing it half-imported and breaking the pool."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def run_all(
@@ -147,7 +163,8 @@ def run_all(
         initializer=_init_worker,
         initargs=(events,),
     ) as pool:
-        futures = [pool.submit(fn, x) for x in items]
+        with _spawning():  # the pool starts its processes at the first submit
+            futures = [pool.submit(fn, x) for x in items]
         while not all(f.done() for f in futures):
             _relay(events, on_event, timeout=0.2)
         while _relay(events, on_event, timeout=0.3):

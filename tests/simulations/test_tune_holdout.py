@@ -9,7 +9,8 @@ import os
 import signal
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+import time
+from pathlib import Path
 
 import optuna
 import polars as pl
@@ -34,9 +35,6 @@ from simulations.tune_holdout import (
     no_worse,
 )
 from solver.policy import load_policy_file
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 TINY = ["--seeds", "1", "--horizon-s", "3600"]  # a trial takes well under a second
 LABELS = (TUNED_TUNING, TUNED_HELD_OUT, DEFAULT_TUNING, DEFAULT_HELD_OUT)
@@ -211,3 +209,29 @@ def test_best_trial_is_picked_among_trials_on_the_same_seeds() -> None:
     assert pick_best(study, [1, 2, 3]).number == 0
     assert pick_best(study, [7]).number == 3  # none on seed 7: all compete
     assert pick_best(study).number == 3
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+def test_ctrl_c_while_the_workers_start_is_clean(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the whole process group, workers included, perhaps while
+    they are still importing: still exit 130, no traceback, no trial RUNNING."""
+    out = tmp_path / "t"
+    argv = ["sim", "tune", "smoke", "--trials", "50", *TINY, "--holdout-seeds", "1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dispatcher", *argv, "--jobs", "2", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own group, as a shell gives a foreground job
+    )
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 60
+    while len(children.read_text().split()) < 2:  # the pool is starting its processes
+        assert time.monotonic() < deadline, "no worker process started"
+        time.sleep(0.005)
+    os.killpg(proc.pid, signal.SIGINT)
+    printed, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in printed + err
+    assert json.loads((out / "report.json").read_text())["interrupted"] == "SIGINT"
+    assert "RUNNING" not in pl.read_csv(out / "trials.csv")["state"].to_list()
