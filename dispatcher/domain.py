@@ -47,6 +47,10 @@ class TechnicianStatus(enum.StrEnum):
     OFF_SHIFT = "OFF_SHIFT"
 
 
+ON_DUTY_STATUSES = (TechnicianStatus.AVAILABLE, TechnicianStatus.BUSY)
+"""Technician statuses that take work (within a shift: ``loop.snapshot.on_duty``)."""
+
+
 class UnassignedReason(enum.StrEnum):
     NONE = ""
     NOT_YET_SOLVED = "NOT_YET_SOLVED"

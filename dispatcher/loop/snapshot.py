@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from dispatcher.domain import ON_DUTY_STATUSES
 from dispatcher.loop.problem import TechnicianView, TicketView
 from dispatcher.sla import ticket_due_times
 
@@ -36,10 +37,7 @@ def _shift_end_s(tech: Technician, now_ms: int) -> float | None:
 def on_duty(tech: Technician, now_ms: int) -> bool:
     """Available or busy, and within a shift now (or without shifts). A technician without
     location (a help desk agent) is on duty too: its travel is 0 (``solver.geo``)."""
-    return (
-        tech.status.value in ("AVAILABLE", "BUSY")
-        and _shift_end_s(tech, now_ms) is not None
-    )
+    return tech.status in ON_DUTY_STATUSES and _shift_end_s(tech, now_ms) is not None
 
 
 @dataclass

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dispatcher.loop.snapshot import on_duty
+from dispatcher.store.outcomes import ScriptReply
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -92,7 +93,7 @@ async def widen(
             ticket.version,
             {"rule": w.rule, "from_region": snap.region},
         )
-        if outcome == "OK":
+        if outcome is ScriptReply.OK:
             moved[ticket.ticket_id] = best
             metrics.tickets_moved_total.inc()
         else:

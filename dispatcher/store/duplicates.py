@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from dispatcher.store import keys
 from dispatcher.store.lua import PRELUDE
+from dispatcher.store.outcomes import ScriptReply
 from dispatcher.store.state import now_ms
 
 if TYPE_CHECKING:
@@ -198,7 +199,7 @@ class DuplicateIndex:
 # ARGV[4] lease token, ARGV[5] ticket id, ARGV[6] original id ('' = release the link),
 # ARGV[7] details JSON. Returns 1 applied, 0 gone/closed/unchanged, 'LEASE'.
 _LINK = r"""
-if redis.call('GET', P .. K.LEASE) ~= ARGV[4] then return 'LEASE' end
+if redis.call('GET', P .. K.LEASE) ~= ARGV[4] then return R.LEASE end
 local id, orig = ARGV[5], ARGV[6]
 local key = P .. K.TICKET .. id
 local h = redis.call('HMGET', key, 'status', 'version', 'prio', 'dup', 'tech')
@@ -247,6 +248,6 @@ class DuplicateLinker:
                 details,
             ],
         )
-        if reply == "LEASE":
+        if reply == ScriptReply.LEASE:
             return None
         return bool(int(reply))

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from dispatcher.backend.cluster import is_cluster_client
 from dispatcher.store import keys
 from dispatcher.store.lua import NAMES, PRELUDE
+from dispatcher.store.outcomes import ScriptReply
 from dispatcher.store.state import now_ms
 
 if TYPE_CHECKING:
@@ -42,20 +43,20 @@ MOVE_OUT = (
 -- ARGV[4] lease token, ARGV[5] ticket id, ARGV[6] expected version, ARGV[7] target
 -- region, ARGV[8] details JSON. Returns {'OK', version} | {'LEASE'} | {'NOT_FOUND'} |
 -- {'ABORTED', version} | {'ILLEGAL', status}.
-if redis.call('GET', P .. K.LEASE) ~= ARGV[4] then return {'LEASE'} end
+if redis.call('GET', P .. K.LEASE) ~= ARGV[4] then return {R.LEASE} end
 local id, target = ARGV[5], ARGV[7]
 local key = P .. K.TICKET .. id
 local h = redis.call('HMGET', key, 'status', 'version', 'prio', 'created', 'due', 'moving')
-if not h[1] then return {'NOT_FOUND'} end
-if tonumber(h[2]) ~= tonumber(ARGV[6]) then return {'ABORTED', h[2]} end
-if h[1] ~= 'QUEUED' or h[6] then return {'ILLEGAL', h[1]} end
+if not h[1] then return {R.NOT_FOUND} end
+if tonumber(h[2]) ~= tonumber(ARGV[6]) then return {R.ABORTED, h[2]} end
+if h[1] ~= ST.QUEUED or h[6] then return {R.ILLEGAL, h[1]} end
 local nv = tonumber(h[2]) + 1
 redis.call('HSET', key, 'moving', target, 'version', nv, 'updated', NOW)
-move(id, h[3], h[4], h[5], 'QUEUED', nil)
+move(id, h[3], h[4], h[5], ST.QUEUED, nil)
 redis.call('ZREM', P .. K.TICKETS_ALL, id)
 redis.call('SADD', P .. K.MOVING, id)
-emit({'type', EV.TICKET_MOVED, 'tk', id, 'st', 'QUEUED', 'v', nv, 'p', h[3], 'd', ARGV[8]})
-return {'OK', tostring(nv)}
+emit({'type', EV.TICKET_MOVED, 'tk', id, 'st', ST.QUEUED, 'v', nv, 'p', h[3], 'd', ARGV[8]})
+return {R.OK, tostring(nv)}
 """
 )
 
@@ -72,7 +73,7 @@ local here = redis.call('HMGET', key, 'version', 'moving')
 if here[1] then
   -- a live copy here: this step ran already. A copy being moved out of here (an
   -- unfinished earlier move) is replaced only by a newer one; the older side yields.
-  if not here[2] or tonumber(here[1]) >= tonumber(ARGV[10]) then return 'PRESENT' end
+  if not here[2] or tonumber(here[1]) >= tonumber(ARGV[10]) then return R.PRESENT end
   redis.call('DEL', key)
   redis.call('HDEL', P .. K.SLA_MARKS, id)
   redis.call('SREM', P .. K.MOVING, id)
@@ -81,11 +82,11 @@ local fields = cjson.decode(ARGV[5])
 redis.call('HSET', key, unpack(fields))
 local h = redis.call('HMGET', key, 'version', 'prio', 'created', 'due')
 redis.call('ZADD', P .. K.TICKETS_ALL, 0, id)
-move(id, h[2], h[3], h[4], nil, 'QUEUED')
+move(id, h[2], h[3], h[4], nil, ST.QUEUED)
 if ARGV[6] ~= '' then redis.call('HSET', P .. K.SLA_MARKS, id, ARGV[6]) end
 if ARGV[8] ~= '' then redis.call('SADD', ARGV[8], ARGV[9]) end
-emit({'type', EV.TICKET_MOVED, 'tk', id, 'st', 'QUEUED', 'v', h[1], 'p', h[2], 'd', ARGV[7]})
-return 'OK'
+emit({'type', EV.TICKET_MOVED, 'tk', id, 'st', ST.QUEUED, 'v', h[1], 'p', h[2], 'd', ARGV[7]})
+return R.OK
 """
 )
 
@@ -97,7 +98,7 @@ local P, id = ARGV[1], ARGV[2]
 redis.call('DEL', P .. K.TICKET .. id)
 redis.call('HDEL', P .. K.SLA_MARKS, id)
 redis.call('SREM', P .. K.MOVING, id)
-return 'OK'
+return R.OK
 """
 )
 
@@ -125,8 +126,8 @@ class TicketMover:
         ticket_id: str,
         version: int,
         details: dict[str, str],
-    ) -> str:
-        """Move a QUEUED ticket; returns 'OK' or why not ('LEASE', 'ABORTED', ...)."""
+    ) -> ScriptReply:
+        """Move a QUEUED ticket; returns ``OK`` or why not (``LEASE``, ``ABORTED``, ...)."""
         reply = await self._out(
             keys=[keys.events_key(tenant, source)],
             args=[
@@ -140,10 +141,10 @@ class TicketMover:
                 json.dumps({**details, "to_region": target}),
             ],
         )
-        if reply[0] != "OK":
-            return str(reply[0])
-        await self.finish(tenant, source, ticket_id)
-        return "OK"
+        outcome = ScriptReply(reply[0])
+        if outcome is ScriptReply.OK:
+            await self.finish(tenant, source, ticket_id)
+        return outcome
 
     async def finish(self, tenant: str, source: str, ticket_id: str) -> None:
         """Steps 2-3 of a move whose step 1 is done (idempotent)."""

@@ -56,3 +56,36 @@ APPLIED = frozenset(
         CommitCode.UNCHANGED,
     }
 )
+
+
+class ScriptReply(enum.StrEnum):
+    """The first element (or the whole reply) of the store's other write scripts: what the
+    script did, for Python to turn into a result or an error (the script gets them as the
+    table ``R``, see ``lua.NAMES``)."""
+
+    OK = "OK"
+    NOT_FOUND = "NOT_FOUND"
+    MOVING = "MOVING"
+    """The ticket is being moved to another region (``store.moves``): frozen meanwhile."""
+    ABORTED = "ABORTED"
+    """The expected version is not the current one."""
+    RACE = "RACE"
+    """The ticket changed since the caller read it (update)."""
+    ILLEGAL = "ILLEGAL"
+    """Not allowed from the current status."""
+    NOT_HOLDER = "NOT_HOLDER"
+    BUSY = "BUSY"
+    """A technician to remove holds an accepted or started ticket."""
+    CAPACITY = "CAPACITY"
+    """A technician's new capacity is below the tickets it holds."""
+    LEASE = "LEASE"
+    """The lease token is not current: nothing applied."""
+    # submit, per item
+    REPLAY = "REPLAY"
+    REPLAY_CURRENT = "REPLAY_CURRENT"
+    EXISTS = "EXISTS"
+    CONFLICT = "CONFLICT"
+    MISMATCH = "MISMATCH"
+    # move in
+    PRESENT = "PRESENT"
+    """The target region holds the ticket already (a repeated step)."""

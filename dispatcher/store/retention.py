@@ -43,7 +43,7 @@ for i = 4, #ARGV do
   local id = ARGV[i]
   local key = P .. K.TICKET .. id
   local st = redis.call('HGET', key, 'status')
-  if st == 'RESOLVED' or st == 'CANCELLED' then
+  if st == ST.RESOLVED or st == ST.CANCELLED then
     redis.call('DEL', key)
     redis.call('ZREM', P .. K.TICKETS_ALL, id)
     if claim ~= '' and redis.call('HGET', claim, id) == region then

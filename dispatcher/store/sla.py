@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from dispatcher.sla import SlaMarks
 from dispatcher.store import keys
 from dispatcher.store.lua import PRELUDE
+from dispatcher.store.outcomes import ScriptReply
 from dispatcher.store.state import now_ms
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 # string LEASE when the token is not current (nothing applied).
 _APPLY = r"""
 local token, n = ARGV[4], tonumber(ARGV[5])
-if redis.call('GET', P .. K.LEASE) ~= token then return 'LEASE' end
+if redis.call('GET', P .. K.LEASE) ~= token then return R.LEASE end
 local out = {}
 local j = 6
 for i = 1, n do
@@ -142,6 +143,6 @@ class SlaRecorder:
         for a in actions:
             args += [a.kind, a.ticket_id, a.arg1, a.arg2 or "", a.details]
         reply = await self._apply(keys=[keys.events_key(tenant, region)], args=args)
-        if reply == "LEASE":
+        if reply == ScriptReply.LEASE:
             return None
         return [bool(int(x)) for x in reply]

@@ -26,6 +26,7 @@ from dispatcher.store.codec import (
     technician_body,
     technician_from_hash,
 )
+from dispatcher.store.outcomes import ScriptReply
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -81,12 +82,12 @@ class TechnicianStore(StoreBase):
             repr(loc.lon_deg) if loc else "",
         ]
         reply = await self._upsert_tech(keys=ks, args=args)
-        if reply[0] == "ABORTED":
+        if reply[0] == ScriptReply.ABORTED:
             self._conflict("version")
             raise StaleVersion(
                 f"technician {tech.technician_id!r} is at version {reply[1]}"
             )
-        if reply[0] == "CAPACITY":
+        if reply[0] == ScriptReply.CAPACITY:
             raise FailedPrecondition(
                 f"technician {tech.technician_id!r} holds {reply[1]} open tickets, more than capacity {tech.capacity}"
             )
@@ -110,9 +111,9 @@ class TechnicianStore(StoreBase):
             shifts_json(shifts) if shifts is not None else "",
         ]
         reply = await self._availability(keys=ks, args=args)
-        if reply[0] == "NOT_FOUND":
+        if reply[0] == ScriptReply.NOT_FOUND:
             raise UnknownTechnician(f"technician {technician_id!r} not found")
-        if reply[0] == "ABORTED":
+        if reply[0] == ScriptReply.ABORTED:
             self._conflict("version")
             raise StaleVersion(f"technician {technician_id!r} is at version {reply[1]}")
         self._published(1)
@@ -206,12 +207,12 @@ class TechnicianStore(StoreBase):
         ks, args = self._common(tenant, region)
         args += [technician_id, expected_version]
         reply = await self._remove_tech(keys=ks, args=args)
-        if reply[0] == "NOT_FOUND":
+        if reply[0] == ScriptReply.NOT_FOUND:
             raise UnknownTechnician(f"technician {technician_id!r} not found")
-        if reply[0] == "ABORTED":
+        if reply[0] == ScriptReply.ABORTED:
             self._conflict("version")
             raise StaleVersion(f"technician {technician_id!r} is at version {reply[1]}")
-        if reply[0] == "BUSY":
+        if reply[0] == ScriptReply.BUSY:
             raise FailedPrecondition(
                 f"technician {technician_id!r} holds ticket {reply[1]!r} in status {reply[2]}; "
                 "it must be completed, declined or cancelled first"

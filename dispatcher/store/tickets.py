@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from dispatcher.backend.cluster import call_script_batch, is_cluster_client
 from dispatcher.domain import (
+    ON_DUTY_STATUSES,
     Location,
     Page,
     PriorityStats,
@@ -40,6 +41,7 @@ from dispatcher.store.codec import (
     ticket_body,
     ticket_from_hash,
 )
+from dispatcher.store.outcomes import ScriptReply
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -235,7 +237,7 @@ class TicketStore(StoreBase):
                 results[i] = await self._result_of(
                     tenant, region, items[i], now, reply, return_tickets
                 )
-            self._published(sum(1 for reply in replies if reply[0] == "OK"))
+            self._published(sum(1 for reply in replies if reply[0] == ScriptReply.OK))
         return [r for r in results if r is not None]
 
     async def _claim_ids(
@@ -277,14 +279,14 @@ class TicketStore(StoreBase):
         """One item's answer from its submit script reply (code, id, version, status, extra)."""
         code, tid, version, status, extra = reply
         st = _STATUS.get(status, TicketStatus.QUEUED)
-        if code == "OK":
+        if code == ScriptReply.OK:
             self._cache_region(tenant, tid, region)
             # as stored, without reading it back
             ticket = _as_created(item, now) if return_tickets else None
             return SubmitResult(tid, int(version), st, ticket=ticket)
-        if code == "REPLAY":
+        if code == ScriptReply.REPLAY:
             return _replayed(item, extra, return_tickets)
-        if code == "REPLAY_CURRENT":
+        if code == ScriptReply.REPLAY_CURRENT:
             ticket = (
                 ticket_from_hash(pairs_to_dict(extra))
                 if return_tickets and isinstance(extra, list) and extra
@@ -296,7 +298,7 @@ class TicketStore(StoreBase):
                 if not return_tickets:
                     ticket = None
             return SubmitResult(tid, int(version), st, replayed=True, ticket=ticket)
-        if code == "MISMATCH":
+        if code == ScriptReply.MISMATCH:
             return SubmitResult(
                 tid,
                 error=AlreadyExists(
@@ -306,7 +308,7 @@ class TicketStore(StoreBase):
                     "request_id"
                 ),
             )
-        if code == "CONFLICT":
+        if code == ScriptReply.CONFLICT:
             return SubmitResult(
                 tid, error=AlreadyExists(f"ticket {tid!r} exists in region {extra!r}")
             )
@@ -434,25 +436,25 @@ class TicketStore(StoreBase):
             ks, args = self._common(tenant, region)
             args += [ticket_id, action, actor, expected_version, argument]
             reply = await self._transition(keys=ks, args=args)
-            if reply[0] == "NOT_FOUND":
+            if reply[0] == ScriptReply.NOT_FOUND:
                 raise UnknownTicket(f"ticket {ticket_id!r} not found")
             return reply
 
         reply = await self.in_ticket_region(tenant, ticket_id, apply)
         code = reply[0]
-        if code == "OK":
+        if code == ScriptReply.OK:
             self._published(1)
             return ticket_from_hash(pairs_to_dict(reply[1]))
-        if code == "NOT_FOUND":
+        if code == ScriptReply.NOT_FOUND:
             raise UnknownTicket(f"ticket {ticket_id!r} not found")
-        if code == "MOVING":
+        if code == ScriptReply.MOVING:
             raise _moving(ticket_id)
-        if code == "ABORTED":
+        if code == ScriptReply.ABORTED:
             self._conflict("version")
             raise StaleVersion(
                 f"ticket {ticket_id!r} is at version {reply[2]}, not {expected_version}"
             )
-        if code == "NOT_HOLDER":
+        if code == ScriptReply.NOT_HOLDER:
             holder = reply[2]
             raise NotHolder(
                 f"ticket {ticket_id!r} is held by {holder or 'nobody'!r}, not {actor!r}",
@@ -524,19 +526,19 @@ class TicketStore(StoreBase):
                 ticket.response_due_ms,
             ]
             reply = await self._update(keys=ks, args=args)
-            if reply[0] == "NOT_FOUND":
+            if reply[0] == ScriptReply.NOT_FOUND:
                 raise UnknownTicket(f"ticket {ticket.ticket_id!r} not found")
             return reply
 
         reply = await self.in_ticket_region(tenant, ticket.ticket_id, apply)
-        if reply[0] == "OK":
+        if reply[0] == ScriptReply.OK:
             self._published(1)
             return ticket_from_hash(pairs_to_dict(reply[1]))
-        if reply[0] == "NOT_FOUND":
+        if reply[0] == ScriptReply.NOT_FOUND:
             raise UnknownTicket(f"ticket {ticket.ticket_id!r} not found")
-        if reply[0] == "MOVING":
+        if reply[0] == ScriptReply.MOVING:
             raise _moving(ticket.ticket_id)
-        if reply[0] == "RACE":
+        if reply[0] == ScriptReply.RACE:
             self._conflict("version")
             raise StaleVersion(
                 f"ticket {ticket.ticket_id!r} changed meanwhile (now version {reply[2]})"
@@ -664,7 +666,7 @@ class TicketStore(StoreBase):
         for region, prios, techs in zip(regions, per_region, tech_lists, strict=True):
             st = statuses[j : j + len(techs)]
             j += len(techs)
-            avail = sum(1 for s in st if s in ("AVAILABLE", "BUSY"))
+            avail = sum(1 for s in st if s in ON_DUTY_STATUSES)
             out.append(RegionStats(region, tuple(prios), len(techs), avail))
         return out
 

@@ -1,6 +1,6 @@
-"""One spelling for Python and Lua: the scripts' key suffixes, event types and commit codes
-are generated from ``keys.py`` / ``domain.EventType`` / ``outcomes.CommitCode``
-(``store.lua.NAMES``), checked here on a real Redis."""
+"""One spelling for Python and Lua: the scripts' key suffixes, event types, commit and reply
+codes, statuses and unassigned reasons are generated from ``keys.py`` / the enums of
+``domain`` and ``outcomes`` (``store.lua.NAMES``), checked here on a real Redis."""
 
 from __future__ import annotations
 
@@ -13,9 +13,14 @@ import pytest
 from redis.exceptions import ResponseError
 
 import dispatcher.store
-from dispatcher.domain import EventType
+from dispatcher.domain import (
+    EventType,
+    TechnicianStatus,
+    TicketStatus,
+    UnassignedReason,
+)
 from dispatcher.store import keys, lua
-from dispatcher.store.outcomes import CommitCode
+from dispatcher.store.outcomes import CommitCode, ScriptReply
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -64,6 +69,10 @@ async def test_keys_built_in_lua_equal_the_python_keys(
         ("K", keys.REGION_SUFFIXES),
         ("EV", {e.name: e.value for e in EventType}),
         ("C", {c.name: c.value for c in CommitCode}),
+        ("ST", {s.name: s.value for s in TicketStatus}),
+        ("TS", {s.name: s.value for s in TechnicianStatus}),
+        ("UR", {r.name: r.value for r in UnassignedReason if r.value}),
+        ("R", {r.name: r.value for r in ScriptReply}),
     ],
 )
 async def test_lua_tables_hold_the_python_names(
@@ -78,7 +87,9 @@ async def test_lua_tables_hold_the_python_names(
     assert dict(zip(flat[::2], flat[1::2], strict=True)) == python
 
 
-@pytest.mark.parametrize("name", ["EV.TICKET_TELEPORTED", "K.TICKETS_TYPO", "C.MAYBE"])
+@pytest.mark.parametrize(
+    "name", ["EV.TICKET_TELEPORTED", "K.TICKETS_TYPO", "C.MAYBE", "ST.QUEUD", "R.MAYBE"]
+)
 async def test_a_name_lua_does_not_know_is_an_error_not_nil(
     redis_client: redis.asyncio.Redis, name: str
 ) -> None:
@@ -112,3 +123,49 @@ def test_no_script_spells_a_key_suffix_or_event_type_itself() -> None:
     commit = sources["lua.COMMIT_ASSIGNMENTS"].replace(lua.NAMES, "")
     codes = "|".join(CommitCode)
     assert not re.search(rf"(code\s*[=~]?=|out\[#out \+ 1\] =)\s*'({codes})'", commit)
+
+
+def _spelled_names(text: str) -> set[str]:
+    """The Python-owned names a script spells itself: as (part of) a string literal, or as a
+    bare table key (``{QUEUED = true}``). Comments, the generated tables and the Redis
+    command names (``redis.call('EXISTS', ...)``) are not looked at."""
+    owned = {
+        str(v)
+        for kind in (
+            TicketStatus,
+            TechnicianStatus,
+            UnassignedReason,
+            EventType,
+            CommitCode,
+            ScriptReply,
+        )
+        for v in kind
+        if v
+    }
+    code = re.sub(r"--[^\n]*", "", text.replace(lua.NAMES, ""))
+    code = re.sub(r"redis\.call\('[A-Z]+'", "redis.call(", code)
+    literals = re.findall(r"'([^'\n]*)'", code)
+    found = {w for lit in literals for w in re.findall(r"[A-Z][A-Z_]*", lit)} & owned
+    bare = re.sub(r"'[^'\n]*'", "''", code)
+    found |= set(re.findall(r"(?<![\w.\[])([A-Z][A-Z_]*)\s*=(?!=)", bare)) & owned
+    return found
+
+
+def test_no_script_spells_a_status_reason_or_reply_code_itself() -> None:
+    """Ticket/technician statuses (ST, TS), unassigned reasons (UR), commit codes (C) and
+    the scripts' reply codes (R) come from their Python enums, so a renamed one cannot
+    drift between the two languages."""
+    assert _spelled_names("if st == 'QUEUED:' then return {'NOT_FOUND'} end") == {
+        "QUEUED",
+        "NOT_FOUND",
+    }
+    assert _spelled_names("local a = {ASSIGNED = true, [ST.ACCEPTED] = true}") == {
+        "ASSIGNED"
+    }
+    assert _spelled_names("redis.call('EXISTS', k) -- 'QUEUED'") == set()
+    spelled = {
+        where: names
+        for where, text in _lua_sources().items()
+        if (names := _spelled_names(text))
+    }
+    assert spelled == {}
