@@ -225,45 +225,57 @@ class Handlers:
         require(principal, *STAFF)
         v.check_expected_version("expected_version", expected_version)
         v.check_id("ticket.ticket_id", ticket_id)
-        for attempt in range(UPDATE_RETRIES):
-            current = await self.store.get_ticket(principal.tenant, ticket_id)
-            if expected_version and current.version != expected_version:
-                raise StaleVersion(
-                    f"ticket {ticket_id!r} is at version {current.version}, not {expected_version}"
-                )
-            updated = dataclasses.replace(current, **dict(patch))
-            if (
-                "priority" in patch
-                and "response_due_ms" not in patch
-                and "resolution_due_ms" not in patch
-            ):
-                # a new priority brings its own SLA targets, counted from submission
-                policy = await self._policy(principal.tenant, current.region)
-                response_due, resolution_due = _due_ms(
-                    policy, updated.priority, current.created_at_ms
-                )
-                updated = dataclasses.replace(
-                    updated,
-                    response_due_ms=response_due,
-                    resolution_due_ms=resolution_due,
-                )
-            if updated.location is None and updated.asset_id:
-                known = await self.store.asset_locations(
-                    principal.tenant, [updated.asset_id]
-                )
-                if updated.asset_id in known:
-                    updated = dataclasses.replace(
-                        updated, location=known[updated.asset_id]
-                    )
-            v.validate_ticket(updated, "ticket")
+        # the store refuses a write over a change made since the read (StaleVersion): read
+        # again and retry, unless the caller asked for one version
+        for _ in range(UPDATE_RETRIES - 1):
             try:
-                return await self.store.update_ticket(
-                    principal.tenant, updated, current.version
+                return await self._update_once(
+                    principal, ticket_id, patch, expected_version
                 )
             except StaleVersion:
-                if expected_version or attempt == UPDATE_RETRIES - 1:
+                if expected_version:
                     raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self._update_once(principal, ticket_id, patch, expected_version)
+
+    async def _update_once(
+        self,
+        principal: Principal,
+        ticket_id: str,
+        patch: Mapping[str, Any],
+        expected_version: int,
+    ) -> Ticket:
+        """One read-patch-write of ``update_ticket``."""
+        current = await self.store.get_ticket(principal.tenant, ticket_id)
+        if expected_version and current.version != expected_version:
+            raise StaleVersion(
+                f"ticket {ticket_id!r} is at version {current.version}, not {expected_version}"
+            )
+        updated = dataclasses.replace(current, **dict(patch))
+        if (
+            "priority" in patch
+            and "response_due_ms" not in patch
+            and "resolution_due_ms" not in patch
+        ):
+            # a new priority brings its own SLA targets, counted from submission
+            policy = await self._policy(principal.tenant, current.region)
+            response_due, resolution_due = _due_ms(
+                policy, updated.priority, current.created_at_ms
+            )
+            updated = dataclasses.replace(
+                updated,
+                response_due_ms=response_due,
+                resolution_due_ms=resolution_due,
+            )
+        if updated.location is None and updated.asset_id:
+            known = await self.store.asset_locations(
+                principal.tenant, [updated.asset_id]
+            )
+            if updated.asset_id in known:
+                updated = dataclasses.replace(updated, location=known[updated.asset_id])
+        v.validate_ticket(updated, "ticket")
+        return await self.store.update_ticket(
+            principal.tenant, updated, current.version
+        )
 
     async def lifecycle(
         self,

@@ -406,30 +406,30 @@ class ReplicatedScript:
             raise
 
     async def _replicated(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        """EVALSHA then WAIT; when the server does not know the script (NOSCRIPT, so it did
+        not run), the script is loaded and called once more."""
         from redis.exceptions import NoScriptError
 
+        try:
+            return await self._evalsha_replicated(keys, args)
+        except NoScriptError:
+            await self._load()
+        return await self._evalsha_replicated(keys, args)
+
+    async def _evalsha_replicated(
+        self, keys: Sequence[Any], args: Sequence[Any]
+    ) -> Any:
         command = ("EVALSHA", self.sha, len(keys), *keys, *args)
-        for attempt in range(2):
-            try:
-                results = await execute_replicated(
-                    self.client,
-                    str(keys[0]),
-                    [command],
-                    replicas=self.replicas,
-                    timeout_ms=self.timeout_ms,
-                )
-            except NoScriptError:
-                if attempt:
-                    raise
-                await self._load()
-                continue
-            if isinstance(results[0], NoScriptError) and not attempt:
-                await self._load()
-                continue
-            if isinstance(results[0], Exception):
-                raise results[0]
-            return results[0]
-        raise AssertionError("unreachable")  # pragma: no cover
+        results = await execute_replicated(
+            self.client,
+            str(keys[0]),
+            [command],
+            replicas=self.replicas,
+            timeout_ms=self.timeout_ms,
+        )
+        if isinstance(results[0], Exception):
+            raise results[0]
+        return results[0]
 
     async def _load(self) -> None:
         await self.client.script_load(self.body)  # on a cluster: every primary

@@ -240,9 +240,12 @@ async def connect_redis(
     RedisUnavailableError
         After the last failed attempt.
     """
+    if attempts < 1:
+        raise ValueError(f"attempts: must be >= 1, got {attempts}")
     client = redis_client(url, timeout_s=timeout_s)
     delay_s = 0.25
-    for attempt in range(1, attempts + 1):
+    attempt = 1
+    while True:
         try:
             await client.ping()
         except (
@@ -264,12 +267,12 @@ async def connect_redis(
                 raise RedisUnavailableError(
                     f"cannot reach Redis at {redact_url(url)} after {attempts} attempts: {exc or type(exc).__name__}"
                 ) from None
-            await asyncio.sleep(delay_s)
-            delay_s = min(delay_s * 2, 2.0)
         else:
             logger.info("connected to Redis at %s", redact_url(url))
             return client
-    raise AssertionError("unreachable")  # pragma: no cover
+        await asyncio.sleep(delay_s)
+        delay_s = min(delay_s * 2, 2.0)
+        attempt += 1
 
 
 _probes: set[asyncio.Future[str | None]] = set()

@@ -354,3 +354,8 @@ def test_sync_handlers_are_observed_only_where_no_credential_is_checked() -> Non
     wrapped = observer.wrap(sync, "grpc.health.v1.Health/Check")
     assert wrapped.unary_unary is not None
     assert wrapped.unary_unary is not sync.unary_unary
+
+
+async def test_connect_redis_needs_at_least_one_attempt() -> None:
+    with pytest.raises(ValueError, match="attempts: must be >= 1, got 0"):
+        await connect_redis("redis://127.0.0.1:1/0", attempts=0)
