@@ -259,7 +259,8 @@ def read_ticket_csv(
     first, last = df["created_at"].min(), df["created_at"].max()
     issues: list[RowIssue] = []
     undated = skip_undated(df, issues)
-    df = in_window(df.filter(~undated), options.start, options.end)
+    start, end = wall_clock(options.start), wall_clock(options.end)
+    df = in_window(df.filter(~undated), start, end)
     df = skip_bad_ids(df, issues)
     df = df.sort("created_at", "ticket_id", maintain_order=True)
     if options.limit is not None:
@@ -269,7 +270,7 @@ def read_ticket_csv(
     df = settle_due_times(df, issues)
     df = settle_priorities(df, options.priority_rule, issues)
     df = settle_work_times(df, issues)
-    df = virtual_clock(df, options.start)
+    df = virtual_clock(df, start)
     report = ReplayReport(
         file=name,
         loaded=df.height,

@@ -208,6 +208,14 @@ def test_a_start_with_a_zone_reads_the_file_on_that_wall_clock(tmp_path: Path) -
     )
     assert df["ticket_id"].to_list() == ["a"]
     assert df["created_s"].to_list() == [8 * 3600.0]
+    zone = dt.timezone(dt.timedelta(hours=-5))
+    options = ReplayOptions(
+        TS,
+        priority_rule="column",
+        start=dt.datetime(2020, 1, 1, tzinfo=zone),
+        end=dt.datetime(2020, 1, 2, tzinfo=zone),
+    )
+    assert read_ticket_csv(path, COLS, options).frame.equals(df)
 
 
 def test_keep_and_sample_report_unknown_locations_and_never_invent_a_city(
