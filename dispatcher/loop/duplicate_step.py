@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from dispatcher.domain import TicketStatus, UnassignedReason
 from dispatcher.duplicates import DuplicateProbe
 from dispatcher.errors import DispatchError
 
@@ -60,10 +61,10 @@ class DuplicateStep:
             (
                 t
                 for t in snap.tickets
-                if t.status.value == "QUEUED"
+                if t.status is TicketStatus.QUEUED
                 and not t.duplicate_of_ticket_id
                 and not t.declined_by_technician_ids
-                and t.unassigned_reason.value == "NOT_YET_SOLVED"
+                and t.unassigned_reason is UnassignedReason.NOT_YET_SOLVED
                 and t.ticket_id not in checked
             ),
             key=lambda t: (t.created_at_ms, t.ticket_id),

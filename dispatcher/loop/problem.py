@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dispatcher.domain import Assignment, CostTerm, MoveReason
+from dispatcher.domain import Assignment, CostTerm, MoveReason, TicketStatus
 from dispatcher.domain import UnassignedReason as DomainReason
 from dispatcher.store.state import Decision as StoreDecision
 from solver.geo import next_location
@@ -38,7 +38,7 @@ def seconds_to_ms(seconds: float) -> int:
     return int(seconds * 1000) if np.isfinite(seconds) else 0
 
 
-OPEN_FOR_SOLVE = ("QUEUED", "ASSIGNED", "ACCEPTED")
+OPEN_FOR_SOLVE = (TicketStatus.QUEUED, TicketStatus.ASSIGNED, TicketStatus.ACCEPTED)
 """Ticket statuses the solver places; IN_PROGRESS work shows in its technician's state."""
 
 
@@ -163,7 +163,7 @@ def build_problem_parts(
             if t.technician_id
             else NO_TECHNICIAN
         )
-        if t.status == "IN_PROGRESS":
+        if t.status == TicketStatus.IN_PROGRESS:
             if holder != NO_TECHNICIAN:
                 lanes = free_at[holder : holder + techs[holder].concurrency]
                 holder += int(np.argmin(lanes))  # the lane free first takes it
@@ -176,7 +176,7 @@ def build_problem_parts(
             continue
         if t.status not in OPEN_FOR_SOLVE or t.held_back:
             continue
-        if t.status == "ACCEPTED" and holder == NO_TECHNICIAN:
+        if t.status == TicketStatus.ACCEPTED and holder == NO_TECHNICIAN:
             continue  # pinned to a technician that is gone; nothing to decide
         rows.append(t)
 
@@ -189,11 +189,14 @@ def build_problem_parts(
     for i, t in enumerate(rows):
         for name, level in t.skills:
             t_skill[i, skill_col[name]] = level
-        if t.technician_id in tech_row and t.status in ("ASSIGNED", "ACCEPTED"):
+        if t.technician_id in tech_row and t.status in (
+            TicketStatus.ASSIGNED,
+            TicketStatus.ACCEPTED,
+        ):
             first = tech_row[t.technician_id]
             current[i] = first + held[t.technician_id] % techs[first].concurrency
             held[t.technician_id] += 1
-            pinned[i] = t.status == "ACCEPTED"
+            pinned[i] = t.status == TicketStatus.ACCEPTED
         excluded += [(i, r) for x in t.excluded for r in _rows(x, tech_row, techs)]
         preferred += [(i, r) for x in t.preferred for r in _rows(x, tech_row, techs)]
     k_skill = np.zeros((m, n_skills), dtype=np.int64)
@@ -303,11 +306,11 @@ def plan_decisions(
     places = queue_places(sol, maps)
     decisions: list[StoreDecision] = []
     for i, row in enumerate(rows):
-        if row.status == "ACCEPTED":
+        if row.status == TicketStatus.ACCEPTED:
             continue
         ticket = tickets[row.ticket_id]
         r = int(sol.technician[i])
-        old = row.technician_id if row.status == "ASSIGNED" else ""
+        old = row.technician_id if row.status == TicketStatus.ASSIGNED else ""
         if r == NO_TECHNICIAN:
             reason = DomainReason(REASON_NAMES[int(sol.reason[i])])
             if old or ticket.unassigned_reason != reason:

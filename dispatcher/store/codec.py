@@ -204,7 +204,9 @@ def ticket_from_hash(h: Mapping[str, str]) -> Ticket:
         declined_by_technician_ids=tuple(declined)
         if isinstance(declined, list)
         else (),
-        unassigned_reason=UnassignedReason(h.get("ureason", "NOT_YET_SOLVED")),
+        unassigned_reason=UnassignedReason(
+            h.get("ureason", UnassignedReason.NOT_YET_SOLVED)
+        ),
         duplicate_of_ticket_id=h.get("dup", ""),
         resolution=Resolution(ResolutionCode(res["code"]), res.get("notes", ""))
         if res
