@@ -237,10 +237,15 @@ def _assess(
         f"held-out: tuned {objectives_text(tuned_means)} vs default "
         f"{objectives_text(default_means)}"
     )
-    if not report["no_worse"]:
-        print(f"{compared}: tuned is WORSE on the held-out seeds, no policy written")
-        return
     path = cfg.policy_out or cfg.out / "best_policy.toml"
+    if not report["no_worse"]:
+        kept = (
+            f" ({path} is from an earlier run, left as it was)" if path.exists() else ""
+        )
+        print(
+            f"{compared}: tuned is WORSE on the held-out seeds, no policy written{kept}"
+        )
+        return
     _write_policy(sc, study, best, tuned, report, path)
     report["policy_written"] = str(path)
     print(f"{compared}: no worse, wrote {path}")

@@ -92,13 +92,13 @@ def test_report_shows_tuning_and_held_out_seeds_side_by_side(
     second's held-out seeds still follow every seed a trial used. The report prints the four
     columns (tuned/default x tuning/held-out), the paired held-out differences and the
     verdict; the best trial is one run on this command's seeds; report.json and
-    evaluation.csv hold them; the policy file exists exactly when the tuned weights are no
-    worse on the held-out seeds."""
+    evaluation.csv hold them; the policy file is replaced exactly when the tuned weights are
+    no worse on the held-out seeds."""
     out = tmp_path / "t"
     base = ["sim", "tune", "smoke", "--horizon-s", "3600", "--out", str(out)]
     assert main([*base, "--trials", "1", "--seeds", "3", "--holdout-seeds", "1"]) == 0
     capsys.readouterr()
-    (out / "best_policy.toml").unlink()
+    first = (out / "best_policy.toml").read_text()  # the scenario's weights, trial 0
     assert main([*base, "--trials", "4", "--seeds", "2", "--holdout-seeds", "2"]) == 0
     printed = capsys.readouterr().out
     report = json.loads((out / "report.json").read_text())
@@ -139,9 +139,14 @@ def test_report_shows_tuning_and_held_out_seeds_side_by_side(
         [held[DEFAULT_HELD_OUT][o]["mean"] for o in OBJECTIVES],
     )
     assert report["no_worse"] == verdict
-    assert (out / "best_policy.toml").exists() == verdict
     assert ("no worse, wrote" in printed) == verdict
     assert ("WORSE on the held-out seeds, no policy written" in printed) != verdict
+    written = load_policy_file(out / "best_policy.toml").name
+    if verdict:
+        assert written == f"tuned-smoke-trial{report['best_trial']}"
+    else:  # the earlier file stays, and the command says so
+        assert (out / "best_policy.toml").read_text() == first
+        assert "is from an earlier run, left as it was" in printed
 
 
 @pytest.mark.parametrize(
