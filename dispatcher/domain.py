@@ -62,6 +62,14 @@ class UnassignedReason(enum.StrEnum):
     PENALTY_CHEAPER = "PENALTY_CHEAPER"
 
 
+SUBMITTED_STATUS = TicketStatus.QUEUED
+SUBMITTED_VERSION = 1
+SUBMITTED_REASON = UnassignedReason.NOT_YET_SOLVED
+"""What a ticket is right after its submit. The submit script writes it from the generated
+``NEW`` Lua table (``store.lua``); the store's answer and the read of a hash that no solve
+has touched yet (``store.codec``) take it from here."""
+
+
 class MoveReason(enum.StrEnum):
     """Why a solve moved an ASSIGNED ticket to another technician (NONE: not a move)."""
 

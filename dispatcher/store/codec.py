@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from dispatcher.domain import (
+    SUBMITTED_REASON,
     Assignment,
     CostTerm,
     Event,
@@ -204,9 +205,7 @@ def ticket_from_hash(h: Mapping[str, str]) -> Ticket:
         declined_by_technician_ids=tuple(declined)
         if isinstance(declined, list)
         else (),
-        unassigned_reason=UnassignedReason(
-            h.get("ureason", UnassignedReason.NOT_YET_SOLVED)
-        ),
+        unassigned_reason=UnassignedReason(h.get("ureason", SUBMITTED_REASON)),
         duplicate_of_ticket_id=h.get("dup", ""),
         resolution=Resolution(ResolutionCode(res["code"]), res.get("notes", ""))
         if res

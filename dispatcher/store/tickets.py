@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 from dispatcher.backend.cluster import call_script_batch, is_cluster_client
 from dispatcher.domain import (
     ON_DUTY_STATUSES,
+    SUBMITTED_REASON,
+    SUBMITTED_STATUS,
+    SUBMITTED_VERSION,
     Location,
     Page,
     PriorityStats,
@@ -21,7 +24,6 @@ from dispatcher.domain import (
     Ticket,
     TicketFilter,
     TicketStatus,
-    UnassignedReason,
 )
 from dispatcher.errors import (
     AlreadyExists,
@@ -99,9 +101,9 @@ def _as_created(item: SubmitTicket, now: int) -> Ticket:
         t.excluded_technician_ids,
         t.attributes,
         t.allow_duplicate or item.allow_duplicate,
-        status=TicketStatus.QUEUED,
-        version=1,
-        unassigned_reason=UnassignedReason.NOT_YET_SOLVED,
+        status=SUBMITTED_STATUS,
+        version=SUBMITTED_VERSION,
+        unassigned_reason=SUBMITTED_REASON,
         created_at_ms=now,
         updated_at_ms=now,
     )
