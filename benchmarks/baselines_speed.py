@@ -92,10 +92,13 @@ def main() -> None:
             for name in BASELINES
         ]
         if args.with_loop:
-            from tests.solver.test_solver_baselines import _reference
+            from tests.solver.test_solver_baselines import reference_baseline
 
             runs.append(
-                ("nearest (loop)", lambda p=p: _reference(p, params, "nearest", 0))
+                (
+                    "nearest (loop)",
+                    lambda p=p: reference_baseline(p, params, "nearest", 0),
+                )
             )
         base_cpu = None
         for name, fn in runs:

@@ -57,7 +57,7 @@ BASELINES = SIMPLE_BASELINES + STRONG_BASELINES
 _BIG = np.iinfo(np.int64).max
 
 
-class _Tails:
+class Tails:
     """Mutable queue tails: where and when each technician's queue ends, places left."""
 
     def __init__(self, state: TechState) -> None:
@@ -93,7 +93,7 @@ class _Tails:
 
 
 def _keep(
-    problem: Problem, tails: _Tails, allow_overtime: bool, tech_of: IntArray
+    problem: Problem, tails: Tails, allow_overtime: bool, tech_of: IntArray
 ) -> IntArray:
     """Step 1: held tickets stay when their technician can still take them; returns the rest."""
     t, k = problem.tickets, problem.technicians
@@ -147,7 +147,7 @@ class _Dispatch:
     def __init__(
         self,
         problem: Problem,
-        tails: _Tails,
+        tails: Tails,
         allow_overtime: bool,
         name: str,
         queue: IntArray,
@@ -265,7 +265,7 @@ class _Dispatch:
 
 
 def _full_skilled(
-    problem: Problem, tails: _Tails, rows: IntArray
+    problem: Problem, tails: Tails, rows: IntArray
 ) -> tuple[IntArray, IntArray]:
     """Left-out ``rows`` that a now full, skilled, not excluded technician holds (one arc each).
 
@@ -320,7 +320,7 @@ def baseline_solve(
     t, k = problem.tickets, problem.technicians
     n = t.count
     state = tech_state(problem, params.weights)
-    tails = _Tails(state)
+    tails = Tails(state)
     tech_of = np.full(n, NO_TECHNICIAN, np.int64)
     released = _keep(problem, tails, params.allow_overtime, tech_of)
     new = np.flatnonzero(~t.pinned & (t.current_technician < 0))

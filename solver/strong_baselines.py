@@ -29,7 +29,7 @@ from solver.cost import TechState, evaluate_pairs
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-    from solver.baselines import _Tails
+    from solver.baselines import Tails
     from solver.model import Problem, SolveParams
 
     IntArray = npt.NDArray[np.int64]
@@ -39,14 +39,14 @@ STRONG_BASELINES = ("priority_edd", "regret")
 """Names of the strong baselines (accepted by :func:`solver.baselines.baseline_solve`)."""
 
 
-def _tail_state(tails: _Tails) -> TechState:
+def _tail_state(tails: Tails) -> TechState:
     return TechState(tails.lat, tails.lon, tails.ready, tails.queued, tails.left)
 
 
 def _evaluate(
     problem: Problem,
     params: SolveParams,
-    tails: _Tails,
+    tails: Tails,
     rows: IntArray,
     techs: IntArray,
 ) -> tuple[npt.NDArray[np.bool_], FloatArray, FloatArray, FloatArray]:
@@ -58,7 +58,7 @@ def _evaluate(
 
 
 def priority_edd(
-    problem: Problem, params: SolveParams, tails: _Tails, queue: IntArray
+    problem: Problem, params: SolveParams, tails: Tails, queue: IntArray
 ) -> IntArray:
     """Technician row per ticket of ``queue`` (-1: none can take it), priority then due."""
     t = problem.tickets
@@ -83,7 +83,7 @@ def priority_edd(
 
 
 def regret_insertion(
-    problem: Problem, params: SolveParams, tails: _Tails, queue: IntArray
+    problem: Problem, params: SolveParams, tails: Tails, queue: IntArray
 ) -> IntArray:
     """Technician row per ticket of ``queue`` (-1: none can take it), by regret-2."""
     m = problem.technicians.count

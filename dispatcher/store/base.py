@@ -47,10 +47,10 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 
 ACTIONS = ("accept", "decline", "start", "complete", "cancel", "pend", "resume")
-_LIST_SCAN_BUDGET = 5000
+LIST_SCAN_BUDGET = 5000
 """Most ticket ids one List call inspects before returning a (possibly short) page."""
 _REGION_CACHE_SIZE = 200_000
-_STATUS = {s.value: s for s in TicketStatus}
+STATUS_BY_NAME = {s.value: s for s in TicketStatus}
 MAX_FLUSHES_IN_FLIGHT = 1
 """Coalesced unary-submit script calls running at once (see ``submit_one``). One: the
 submits arriving during a call's round trip go out together in the next (measured with

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
     """Compact JSON (UTF-8, no spaces), as the Lua scripts' cjson reads it."""
     return orjson.dumps(value).decode()
 
@@ -119,7 +119,7 @@ def ticket_body(
         body["attrs"] = dict(t.attributes)
     if t.allow_duplicate or allow_duplicate:
         body["allow_dup"] = True
-    return _dumps(body)
+    return dumps(body)
 
 
 def assignment_json(a: Assignment) -> str:
@@ -137,7 +137,7 @@ def assignment_json(a: Assignment) -> str:
     }
     if a.move_reason:
         body["mv"] = [a.move_reason.value, a.move_gain]
-    return _dumps(body)
+    return dumps(body)
 
 
 def assignment_from_json(text: str) -> Assignment | None:
@@ -161,7 +161,7 @@ def assignment_from_json(text: str) -> Assignment | None:
 
 
 def resolution_json(r: Resolution) -> str:
-    return _dumps({"code": r.code.value, "notes": r.notes})
+    return dumps({"code": r.code.value, "notes": r.notes})
 
 
 def _int(h: Mapping[str, str], key: str) -> int:
@@ -238,11 +238,11 @@ def technician_body(t: Technician) -> str:
         body["attrs"] = dict(t.attributes)
     if t.concurrency != 1:
         body["conc"] = t.concurrency
-    return _dumps(body)
+    return dumps(body)
 
 
 def shifts_json(shifts: Sequence[Shift]) -> str:
-    return _dumps([[s.start_ms, s.end_ms] for s in shifts])
+    return dumps([[s.start_ms, s.end_ms] for s in shifts])
 
 
 def technician_from_hash(h: Mapping[str, str], queue: Sequence[str] = ()) -> Technician:

@@ -34,7 +34,7 @@ from dispatcher.errors import (
 )
 from dispatcher.store import keys
 from dispatcher.store.codec import (
-    _dumps,
+    dumps,
     location_from_text,
     location_text,
     pairs_to_dict,
@@ -50,12 +50,12 @@ if TYPE_CHECKING:
 
 
 from dispatcher.store.base import (
-    _LIST_SCAN_BUDGET,
-    _STATUS,
     ACTIONS,
     LINGER_BELOW,
     LINGER_S,
+    LIST_SCAN_BUDGET,
     MAX_FLUSHES_IN_FLIGHT,
+    STATUS_BY_NAME,
     StoreBase,
     decode_page_token,
     encode_page_token,
@@ -280,7 +280,7 @@ class TicketStore(StoreBase):
     ) -> SubmitResult:
         """One item's answer from its submit script reply (code, id, version, status, extra)."""
         code, tid, version, status, extra = reply
-        st = _STATUS.get(status, TicketStatus.QUEUED)
+        st = STATUS_BY_NAME.get(status, TicketStatus.QUEUED)
         if code == ScriptReply.OK:
             self._cache_region(tenant, tid, region)
             # as stored, without reading it back
@@ -561,7 +561,7 @@ class TicketStore(StoreBase):
         regions = [flt.region] if flt.region else await self.regions(tenant)
         regions = [r for r in regions if r >= start_region]
         out: list[Ticket] = []
-        budget = _LIST_SCAN_BUDGET
+        budget = LIST_SCAN_BUDGET
         statuses = set(flt.statuses)
         for region in regions:
             cursor = after if region == start_region else ""
@@ -676,7 +676,7 @@ class TicketStore(StoreBase):
 def _submit_payload(items: Sequence[SubmitTicket], idx: list[int]) -> str:
     """The submit script's item list: [id, request id, body, priority, response due,
     request digest, resolution due, learned location] per item."""
-    return _dumps(
+    return dumps(
         [
             [
                 items[i].ticket.ticket_id,

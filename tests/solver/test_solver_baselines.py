@@ -15,7 +15,7 @@ from solver.synthetic import random_problem
 from tests.solver.checks import assert_hard_constraints
 
 
-def _reference(
+def reference_baseline(
     problem: Problem, params: SolveParams, name: str, cursor: int
 ) -> tuple[list[int], int]:
     """The documented rule, one ticket at a time against every technician (slow, obvious)."""
@@ -89,7 +89,7 @@ def test_baseline_equals_ticket_by_ticket_loop(name: str, seed: int) -> None:
     )
     params = SolveParams(allow_overtime=seed == 3)
     sol, cursor = baseline_solve(p, params, name, cursor=7 * seed)
-    want, want_cursor = _reference(p, params, name, 7 * seed)
+    want, want_cursor = reference_baseline(p, params, name, 7 * seed)
     assert sol.technician.tolist() == want
     assert cursor == want_cursor
     assert_hard_constraints(p, params, sol)
