@@ -15,6 +15,13 @@ churn), so lanes keep their tickets unless a real gain appears.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
 MAX_CONCURRENCY = 20
 """Most tickets one technician may work at once."""
 
@@ -30,11 +37,34 @@ def lane_capacities(capacity: int, concurrency: int) -> list[int]:
     ValueError
         If ``concurrency`` or ``capacity`` is out of range.
     """
-    if not 1 <= concurrency <= MAX_CONCURRENCY:
+    return [int(p) for p in lane_places(np.array([capacity]), np.array([concurrency]))]
+
+
+def lane_places(
+    capacity: npt.NDArray[np.int64], concurrency: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """:func:`lane_capacities` of many technicians at once: every technician's lanes, in
+    technician order (``concurrency.sum()`` values).
+
+    Raises
+    ------
+    ValueError
+        If a ``concurrency`` or ``capacity`` is out of range.
+    """
+    capacity = np.asarray(capacity, np.int64)
+    concurrency = np.asarray(concurrency, np.int64)
+    if concurrency.size and not (
+        concurrency.min() >= 1 and concurrency.max() <= MAX_CONCURRENCY
+    ):
+        bad = (concurrency < 1) | (concurrency > MAX_CONCURRENCY)
         raise ValueError(
-            f"concurrency: must be 1..{MAX_CONCURRENCY}, got {concurrency}"
+            f"concurrency: must be 1..{MAX_CONCURRENCY}, got {concurrency[bad][0]}"
         )
-    if capacity < 0:
-        raise ValueError(f"capacity: must be >= 0, got {capacity}")
-    base, extra = divmod(capacity, concurrency)
-    return [base + (lane < extra) for lane in range(concurrency)]
+    if capacity.size and capacity.min() < 0:
+        raise ValueError(f"capacity: must be >= 0, got {capacity[capacity < 0][0]}")
+    if concurrency.size and concurrency.max() == 1:
+        return capacity.copy()
+    owner = np.repeat(np.arange(concurrency.size), concurrency)
+    lane = np.arange(owner.size) - (np.cumsum(concurrency) - concurrency)[owner]
+    base, extra = np.divmod(capacity, concurrency)
+    return np.asarray(base[owner] + (lane < extra[owner]), np.int64)

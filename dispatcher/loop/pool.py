@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dispatcher.loop.problem import ProblemParts
+from solver.build import ProblemParts
 from solver.model import NO_TECHNICIAN, Problem
 
 if TYPE_CHECKING:

@@ -15,9 +15,9 @@ import numpy as np
 from dispatcher.domain import Assignment, CostTerm, MoveReason, TicketStatus
 from dispatcher.domain import UnassignedReason as DomainReason
 from dispatcher.store.state import Decision as StoreDecision
-from solver.geo import next_location
-from solver.lanes import lane_capacities
-from solver.model import NO_TECHNICIAN, Problem, Technicians, Tickets, UnassignedReason
+from solver import build
+from solver.build import ProblemParts, TechnicianState, TicketState
+from solver.model import NO_TECHNICIAN, UnassignedReason
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from dispatcher.domain import Ticket
     from dispatcher.loop.pool import SolveOutput
-    from solver.model import Solution
+    from solver.model import Problem, Solution
 logger = logging.getLogger(__name__)
 
 REASON_NAMES = {r.value: r.name for r in UnassignedReason}
@@ -38,8 +38,13 @@ def seconds_to_ms(seconds: float) -> int:
     return int(seconds * 1000) if np.isfinite(seconds) else 0
 
 
-OPEN_FOR_SOLVE = (TicketStatus.QUEUED, TicketStatus.ASSIGNED, TicketStatus.ACCEPTED)
-"""Ticket statuses the solver places; IN_PROGRESS work shows in its technician's state."""
+STATUS_CODES: dict[str, int] = {
+    TicketStatus.QUEUED: build.QUEUED,
+    TicketStatus.ASSIGNED: build.ASSIGNED,
+    TicketStatus.ACCEPTED: build.ACCEPTED,
+    TicketStatus.IN_PROGRESS: build.IN_PROGRESS,
+}
+"""Ticket status -> its ``solver.build`` code; any other status is ``NOT_OPEN`` (no row)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,20 +107,6 @@ class IndexMaps:
         return rows
 
 
-@dataclass(frozen=True, slots=True)
-class ProblemParts:
-    """The arrays of a ``solver.Problem`` before construction (validation happens there)."""
-
-    tickets: dict[str, Any]
-    technicians: dict[str, Any]
-    now_s: float
-
-    def build(self) -> Problem:
-        return Problem(
-            Tickets(**self.tickets), Technicians(**self.technicians), self.now_s
-        )
-
-
 def build_problem(
     tickets: Sequence[TicketView], technicians: Sequence[TechnicianView], now_s: float
 ) -> tuple[Problem, IndexMaps, list[TicketView]]:
@@ -127,122 +118,101 @@ def build_problem(
 def build_problem_parts(
     tickets: Sequence[TicketView], technicians: Sequence[TechnicianView], now_s: float
 ) -> tuple[ProblemParts, IndexMaps, list[TicketView]]:
-    """Convert a region snapshot to the arrays of a ``solver.Problem`` plus its index maps.
+    """A region snapshot -> the parts of its ``solver.Problem`` plus the index maps.
 
-    The solve loop ships the parts to a worker process, which constructs (and validates)
-    the ``Problem`` there, off the event loop.
-
-    Returns the problem, the maps and the ticket views in row order. QUEUED, ASSIGNED and
-    ACCEPTED tickets become rows (ACCEPTED ones pinned; held-back duplicates and accepted
-    tickets whose technician is gone are left out). IN_PROGRESS tickets move their
-    technician's ``free_at_s`` to the expected end of the work and its location to the
-    ticket's, and use one place of its capacity. A technician with concurrency N is N rows
-    (``solver.lanes``): its tickets in progress take the earliest free lanes, its held ones
-    are spread over the lanes in ticket id order.
+    The views become the arrays of ``solver.build`` (tickets and technicians in id order,
+    identifiers -> indices, skill names -> columns), which applies every rule (pinning,
+    work in progress, lanes, held-back duplicates, exclusions and preferences). The solve
+    loop ships the parts to a worker process, which constructs (and validates) the
+    ``Problem`` there, off the event loop. Returns the parts, the maps and the ticket views
+    in row order.
     """
-    techs, places = _lanes(sorted(technicians, key=lambda t: t.technician_id))
-    tech_row: dict[str, int] = {}
-    for i, k in enumerate(techs):
-        tech_row.setdefault(k.technician_id, i)
-    held = dict.fromkeys(tech_row, 0)  # held tickets spread so far, per technician
+    techs = sorted(technicians, key=lambda t: t.technician_id)
+    views = sorted(tickets, key=lambda t: t.ticket_id)
+    index = {k.technician_id: j for j, k in enumerate(techs)}
     vocab = sorted(
-        {name for t in techs for name, _ in t.skills}
-        | {name for t in tickets for name, _ in t.skills}
+        {name for k in techs for name, _ in k.skills}
+        | {name for t in views for name, _ in t.skills}
     )
-    skill_col = {name: j for j, name in enumerate(vocab)}
-    m, n_skills = len(techs), len(vocab)
-
-    free_at = np.full(m, now_s, dtype=np.float64)
-    lat = np.array([t.lat_deg for t in techs], dtype=np.float64)
-    lon = np.array([t.lon_deg for t in techs], dtype=np.float64)
-    busy = np.zeros(m, dtype=np.int64)
-    rows: list[TicketView] = []
-    for t in sorted(tickets, key=lambda t: t.ticket_id):
-        holder = (
-            tech_row.get(t.technician_id, NO_TECHNICIAN)
-            if t.technician_id
-            else NO_TECHNICIAN
-        )
-        if t.status == TicketStatus.IN_PROGRESS:
-            if holder != NO_TECHNICIAN:
-                lanes = free_at[holder : holder + techs[holder].concurrency]
-                holder += int(np.argmin(lanes))  # the lane free first takes it
-                start = t.started_s if np.isfinite(t.started_s) else now_s
-                free_at[holder] = max(free_at[holder], start + t.duration_s)
-                lat[holder], lon[holder] = next_location(
-                    lat[holder], lon[holder], t.lat_deg, t.lon_deg
-                )
-                busy[holder] += 1
-            continue
-        if t.status not in OPEN_FOR_SOLVE or t.held_back:
-            continue
-        if t.status == TicketStatus.ACCEPTED and holder == NO_TECHNICIAN:
-            continue  # pinned to a technician that is gone; nothing to decide
-        rows.append(t)
-
-    n = len(rows)
-    t_skill = np.zeros((n, n_skills), dtype=np.int64)
-    current = np.full(n, NO_TECHNICIAN, dtype=np.int64)
-    pinned = np.zeros(n, dtype=np.bool_)
-    excluded: list[tuple[int, int]] = []
-    preferred: list[tuple[int, int]] = []
-    for i, t in enumerate(rows):
-        for name, level in t.skills:
-            t_skill[i, skill_col[name]] = level
-        if t.technician_id in tech_row and t.status in (
-            TicketStatus.ASSIGNED,
-            TicketStatus.ACCEPTED,
-        ):
-            first = tech_row[t.technician_id]
-            current[i] = first + held[t.technician_id] % techs[first].concurrency
-            held[t.technician_id] += 1
-            pinned[i] = t.status == TicketStatus.ACCEPTED
-        excluded += [(i, r) for x in t.excluded for r in _rows(x, tech_row, techs)]
-        preferred += [(i, r) for x in t.preferred for r in _rows(x, tech_row, techs)]
-    k_skill = np.zeros((m, n_skills), dtype=np.int64)
-    for i, k in enumerate(techs):
-        for name, level in k.skills:
-            k_skill[i, skill_col[name]] = level
-
-    def col(attr: str, dtype: Any = np.float64) -> Any:
-        return np.array([getattr(t, attr) for t in rows], dtype=dtype)
-
-    def pairs(items: list[tuple[int, int]]) -> Any:
-        return np.array(items, dtype=np.int64).reshape(-1, 2)
-
-    problem_tickets = {
-        "lat_deg": col("lat_deg"),
-        "lon_deg": col("lon_deg"),
-        "priority": col("priority", np.int64),
-        "skill_levels": t_skill,
-        "duration_s": col("duration_s"),
-        "created_s": col("created_s"),
-        "response_due_s": col("response_due_s"),
-        "resolution_due_s": col("resolution_due_s"),
-        "window_start_s": col("window_start_s"),
-        "window_end_s": col("window_end_s"),
-        "tier": col("tier", np.int64),
-        "current_technician": current,
-        "pinned": pinned,
-        "excluded": pairs(excluded),
-        "preferred": pairs(preferred),
-    }
-    problem_techs = {
-        "lat_deg": lat,
-        "lon_deg": lon,
-        "skill_levels": k_skill,
-        "capacity": np.maximum(np.array(places, dtype=np.int64) - busy, 0),
-        "free_at_s": free_at,
-        "shift_end_s": np.array([t.shift_end_s for t in techs], dtype=np.float64),
-        "speed_kmh": np.array([t.speed_kmh for t in techs], dtype=np.float64),
-        "available": np.array([t.available for t in techs], dtype=np.bool_),
-    }
+    parts = build.build_problem(
+        ticket_state(views, index, vocab), technician_state(techs, vocab), now_s
+    )
     maps = IndexMaps(
-        ticket_ids=tuple(t.ticket_id for t in rows),
-        technician_ids=tuple(t.technician_id for t in techs),
+        ticket_ids=tuple(views[i].ticket_id for i in parts.ticket_index.tolist()),
+        technician_ids=tuple(
+            techs[j].technician_id for j in parts.technician_index.tolist()
+        ),
         skills=tuple(vocab),
     )
-    return ProblemParts(problem_tickets, problem_techs, now_s), maps, rows
+    return parts, maps, [views[i] for i in parts.ticket_index.tolist()]
+
+
+def ticket_state(
+    views: Sequence[TicketView], index: Mapping[str, int], vocab: Sequence[str]
+) -> TicketState:
+    """The views as ``solver.build`` arrays (``index``: technician id -> index; an id not
+    in it is no technician, and no exclusion or preference)."""
+    column = {name: j for j, name in enumerate(vocab)}
+    skills = np.zeros((len(views), len(vocab)), np.int64)
+    excluded: list[tuple[int, int]] = []
+    preferred: list[tuple[int, int]] = []
+    for i, t in enumerate(views):
+        for name, level in t.skills:
+            skills[i, column[name]] = level
+        excluded += [(i, index[x]) for x in t.excluded if x in index]
+        preferred += [(i, index[x]) for x in t.preferred if x in index]
+
+    def col(attr: str, dtype: Any = np.float64) -> Any:
+        return np.array([getattr(t, attr) for t in views], dtype=dtype)
+
+    return TicketState(
+        status=np.array(
+            [STATUS_CODES.get(t.status, build.NOT_OPEN) for t in views], np.int64
+        ),
+        technician=np.array(
+            [index.get(t.technician_id, NO_TECHNICIAN) for t in views], np.int64
+        ),
+        held_back=col("held_back", np.bool_),
+        started_s=col("started_s"),
+        lat_deg=col("lat_deg"),
+        lon_deg=col("lon_deg"),
+        priority=col("priority", np.int64),
+        skill_levels=skills,
+        duration_s=col("duration_s"),
+        created_s=col("created_s"),
+        response_due_s=col("response_due_s"),
+        resolution_due_s=col("resolution_due_s"),
+        window_start_s=col("window_start_s"),
+        window_end_s=col("window_end_s"),
+        tier=col("tier", np.int64),
+        excluded=np.array(excluded, np.int64).reshape(-1, 2),
+        preferred=np.array(preferred, np.int64).reshape(-1, 2),
+    )
+
+
+def technician_state(
+    techs: Sequence[TechnicianView], vocab: Sequence[str]
+) -> TechnicianState:
+    """The views as ``solver.build`` arrays (skill columns in ``vocab`` order)."""
+    column = {name: j for j, name in enumerate(vocab)}
+    skills = np.zeros((len(techs), len(vocab)), np.int64)
+    for j, k in enumerate(techs):
+        for name, level in k.skills:
+            skills[j, column[name]] = level
+
+    def col(attr: str, dtype: Any = np.float64) -> Any:
+        return np.array([getattr(k, attr) for k in techs], dtype=dtype)
+
+    return TechnicianState(
+        lat_deg=col("lat_deg"),
+        lon_deg=col("lon_deg"),
+        skill_levels=skills,
+        capacity=col("capacity", np.int64),
+        concurrency=col("concurrency", np.int64),
+        shift_end_s=col("shift_end_s"),
+        speed_kmh=col("speed_kmh"),
+        available=col("available", np.bool_),
+    )
 
 
 def queue_places(sol: Solution, maps: IndexMaps) -> npt.NDArray[np.int64]:
@@ -260,29 +230,6 @@ def queue_places(sol: Solution, maps: IndexMaps) -> npt.NDArray[np.int64]:
         for place, (_, _, i) in enumerate(sorted(queue)):
             places[i] = place
     return places
-
-
-def _lanes(
-    techs: Sequence[TechnicianView],
-) -> tuple[list[TechnicianView], list[int]]:
-    """Each technician repeated once per lane, with each lane's queue places."""
-    lanes: list[TechnicianView] = []
-    places: list[int] = []
-    for k in techs:
-        split = lane_capacities(k.capacity, k.concurrency)
-        lanes += [k] * len(split)
-        places += split
-    return lanes, places
-
-
-def _rows(
-    technician_id: str, first: Mapping[str, int], techs: Sequence[TechnicianView]
-) -> range:
-    """The rows (lanes) of a technician; none when it is not in the problem."""
-    if technician_id not in first:
-        return range(0)
-    row = first[technician_id]
-    return range(row, row + techs[row].concurrency)
 
 
 # --- decisions -----------------------------------------------------------------------------

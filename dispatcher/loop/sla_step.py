@@ -13,7 +13,7 @@ import json
 from typing import TYPE_CHECKING
 
 from dispatcher.domain import SkillLevel
-from dispatcher.loop.problem import REASON_NAMES, IndexMaps, ProblemParts, seconds_to_ms
+from dispatcher.loop.problem import REASON_NAMES, IndexMaps, seconds_to_ms
 from dispatcher.loop.widen import Widening
 from dispatcher.sla import (
     ClockTicket,
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from dispatcher.store.moves import TicketMover
     from dispatcher.store.sla import SlaRecorder
     from dispatcher.store.state import RegionSnapshot
+    from solver.build import ProblemParts
     from solver.model import Solution
     from solver.policy import EscalationRule, Policy
 
@@ -178,9 +179,9 @@ class SlaStep:
         due = problem.tickets
         rows = at_risk_rows(
             sol,
-            due["response_due_s"],
-            due["resolution_due_s"],
-            due["created_s"],
+            due.response_due_s,
+            due.resolution_due_s,
+            due.created_s,
             problem.now_s,
         )
         # The dispatch_queue_at_risk gauge belongs to the queue statistics (handlers), which
@@ -197,7 +198,7 @@ class SlaStep:
                     {
                         "predicted_start_ms": str(seconds_to_ms(float(sol.start_s[i]))),
                         "response_due_ms": str(
-                            seconds_to_ms(float(due["response_due_s"][i]))
+                            seconds_to_ms(float(due.response_due_s[i]))
                         ),
                         "reason": REASON_NAMES[int(sol.reason[i])],
                     }
