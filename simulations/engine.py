@@ -34,8 +34,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from solver.build import ASSIGNED as B_ASSIGNED
+from solver.build import IN_PROGRESS as B_IN_PROGRESS
+from solver.build import QUEUED as B_QUEUED
+from solver.build import TechnicianState, TicketState, build_problem
 from solver.geo import next_location
-from solver.model import NO_TECHNICIAN, Problem, Technicians, Tickets
+from solver.model import NO_TECHNICIAN
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,7 +47,7 @@ if TYPE_CHECKING:
     from simulations.policies import Policy
     from simulations.scenario import Scenario
     from simulations.streams import Roster, TicketStream
-    from solver.model import Solution
+    from solver.model import Problem, Solution
 
 # Event kinds; the order breaks ties at equal times (finish work before new arrivals, etc.).
 WORK_DONE, TRAVEL_DONE, SHIFT_END, SHIFT_START, CANCEL, ARRIVAL, SOLVE, SAMPLE = range(
@@ -408,25 +412,47 @@ class Engine:
         self.solve()
 
     def build_problem(self) -> tuple[Problem, np.ndarray, np.ndarray]:
-        """The live snapshot as a solver Problem, plus the row -> ticket / technician maps."""
+        """The live snapshot as a solver Problem, plus the row -> ticket / technician maps.
+
+        The engine's state as ``solver.build`` arrays, which applies the service's rules:
+        the open tickets (QUEUED, ASSIGNED) are rows; each on-shift technician's job
+        (EN_ROUTE counts as started: its work starts on arrival) is work in progress,
+        which delays it, moves it and takes one of its queue places. Every roster row is
+        one lane already (``simulations.streams``), so each has concurrency 1.
+        """
         s, r = self.s, self.r
-        tickets = np.fromiter(sorted(self.open), np.int64, len(self.open))
+        open_ = np.fromiter(sorted(self.open), np.int64, len(self.open))
         techs = np.flatnonzero(self.on_shift).astype(np.int64)
-        row_of_tech = np.full(r.count, NO_TECHNICIAN, np.int64)
-        row_of_tech[techs] = np.arange(techs.size)
-        n_sk = r.skill_levels.shape[1]
-        req = np.zeros((tickets.size, n_sk), np.int64)
-        req[np.arange(tickets.size), s.skill[tickets]] = s.skill_level[tickets]
-        cur = self.tech[tickets]
-        cur_row = np.where(cur >= 0, row_of_tech[np.maximum(cur, 0)], NO_TECHNICIAN)
-        excl = []
-        if self.excluded:
-            for row, i in enumerate(tickets.tolist()):
-                for j in self.excluded.get(i, ()):
-                    if row_of_tech[j] >= 0:
-                        excl.append((row, int(row_of_tech[j])))
-        n = tickets.size
-        tk = Tickets(
+        jobs = self.current[techs]
+        working = jobs >= 0
+        jobs = jobs[working]
+        tickets = np.concatenate([open_, jobs])
+        index_of_tech = np.full(r.count, NO_TECHNICIAN, np.int64)
+        index_of_tech[techs] = np.arange(techs.size)
+        held = self.tech[open_]
+        started = np.where(
+            self.status[jobs] == IN_PROGRESS,
+            self.arrived_s[jobs],
+            self.dispatched_s[jobs] + self.travel_s[jobs],
+        )
+        n, n_open = tickets.size, open_.size
+        req = np.zeros((n, r.skill_levels.shape[1]), np.int64)
+        req[np.arange(n), s.skill[tickets]] = s.skill_level[tickets]
+        state = TicketState(
+            status=np.concatenate(
+                [
+                    np.where(self.status[open_] == ASSIGNED, B_ASSIGNED, B_QUEUED),
+                    np.full(jobs.size, B_IN_PROGRESS),
+                ]
+            ),
+            technician=np.concatenate(
+                [
+                    np.where(held >= 0, index_of_tech[held], NO_TECHNICIAN),
+                    np.flatnonzero(working),
+                ]
+            ),
+            held_back=np.zeros(n, bool),
+            started_s=np.concatenate([np.full(n_open, np.nan), started]),
             lat_deg=s.lat_deg[tickets],
             lon_deg=s.lon_deg[tickets],
             priority=s.priority[tickets],
@@ -438,22 +464,32 @@ class Engine:
             window_start_s=np.full(n, -np.inf),
             window_end_s=np.full(n, np.inf),
             tier=s.tier[tickets],
-            current_technician=cur_row.astype(np.int64),
-            pinned=np.zeros(n, bool),
-            excluded=np.array(excl, np.int64).reshape(-1, 2),
+            excluded=self._excluded_pairs(open_, index_of_tech),
+            preferred=np.empty((0, 2), np.int64),
         )
-        now = self.now
-        te = Technicians(
+        crew = TechnicianState(
             lat_deg=self.lat[techs],
             lon_deg=self.lon[techs],
             skill_levels=r.skill_levels[techs],
             capacity=r.capacity[techs],
-            free_at_s=np.maximum(self.free_est_s[techs], now),
+            concurrency=np.ones(techs.size, np.int64),
             shift_end_s=self.shift_end_s[techs],
             speed_kmh=r.speed_kmh[techs],
             available=np.ones(techs.size, bool),
         )
-        return Problem(tickets=tk, technicians=te, now_s=now), tickets, techs
+        parts = build_problem(state, crew, self.now)
+        return parts.build(), tickets[parts.ticket_index], techs
+
+    def _excluded_pairs(self, open_: np.ndarray, index_of_tech: np.ndarray) -> Any:
+        """(ticket index, technician index) of each open ticket's declined technicians."""
+        pairs = [
+            (int(np.searchsorted(open_, i)), int(index_of_tech[j]))
+            for i in sorted(self.excluded)
+            if i in self.open
+            for j in self.excluded[i]
+            if index_of_tech[j] != NO_TECHNICIAN
+        ]
+        return np.array(pairs, np.int64).reshape(-1, 2)
 
     def solve(self) -> None:
         if not self.open or not self.on_shift.any():
