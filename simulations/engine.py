@@ -7,7 +7,8 @@ Model (what each event does)
   the open tickets (QUEUED and ASSIGNED, i.e. not yet started) and the technicians on shift
   become a ``solver.Problem``; the policy solves it; the decisions are applied. ASSIGNED
   tickets may move (a churn event, counted per ticket); started ones are not in the problem
-  at all -- they show in their technician's ``free_at_s`` and location, as in the service.
+  at all -- they show in their technician's ``free_at_s``, location and queue places: the
+  problem comes from the service's own builder (``solver.build``).
 - A technician that is idle and on shift takes the head of its queue (dispatch). With the
   scenario's decline probability it declines: the ticket goes back to QUEUED with that
   technician excluded. A ticket every holder of its skill has declined is escalated, not

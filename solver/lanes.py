@@ -5,8 +5,8 @@ concurrency N is therefore given to it as N **lanes**: N solver technicians with
 skills, shift and location, each working its own queue one ticket at a time, side by side.
 The technician's queue capacity (open tickets it may hold, distinct from concurrency) is
 split over its lanes (:func:`lane_capacities`); tickets in progress occupy one lane each.
-The service's problem builder and the simulator's roster both expand technicians with this
-rule; decisions map every lane back to its technician.
+The problem builder (``solver.build``) and the simulator's roster both expand technicians
+with this rule; decisions map every lane back to its technician.
 
 Moving a ticket between two lanes of the same technician is no move for the technician
 (the service sees the same holder), but the solver prices it like one (stability, bounded
