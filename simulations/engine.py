@@ -11,7 +11,7 @@ Model (what each event does)
   problem comes from the service's own builder (``solver.build``).
 - A technician that is idle and on shift takes the head of its queue (dispatch). With the
   scenario's decline probability it declines: the ticket goes back to QUEUED with that
-  technician excluded. A ticket every holder of its skill has declined is escalated, not
+  technician (every lane of it) excluded, as a decline in the service. A ticket every holder of its skill has declined is escalated, not
   stranded: the declines are overridden (counted in ``n_escalations``) and it can no longer
   be declined. Otherwise it travels (``solver.geo.travel_time_s``, the one travel
   model), then works for the ticket's *actual* duration (the solver only knows the estimate).
@@ -340,7 +340,7 @@ class Engine:
                 self.status[i] = QUEUED
                 self.tech[i] = -1
                 self.n_declines[i] += 1
-                self.excluded.setdefault(i, []).append(j)
+                self.excluded.setdefault(i, []).extend(self.r.lanes_of(j))
                 self._escalate_if_stranded(i)
                 self.request_solve()
                 continue

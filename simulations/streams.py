@@ -80,10 +80,19 @@ class Roster:
     shift_length_s: npt.NDArray[np.float64]
     speed_kmh: npt.NDArray[np.float64]
     capacity: npt.NDArray[np.int64]
+    first_lane: npt.NDArray[np.int64] | None = None
+    """Row of each row's lane 0: rows sharing it are one technician's lanes (None: every
+    row is a technician of its own)."""
 
     @property
     def count(self) -> int:
         return int(self.home_lat_deg.shape[0])
+
+    def lanes_of(self, j: int) -> list[int]:
+        """The rows of row ``j``'s technician (its lanes, ``solver.lanes``)."""
+        if self.first_lane is None:
+            return [j]
+        return np.flatnonzero(self.first_lane == self.first_lane[j]).tolist()
 
 
 SYNTHETIC_ORIGIN = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
@@ -523,6 +532,7 @@ def build_roster(
         shift_length_s=np.array(length, np.float64),
         speed_kmh=np.array(speed, np.float64),
         capacity=np.array(cap, np.int64),
+        first_lane=same_home,
     )
 
 

@@ -33,7 +33,7 @@ from simulations.scenario import load_scenario
 from simulations.streams import MAX_DISPATCH_ATTEMPTS, Roster, TicketStream
 from solver.geo import next_location
 from solver.lanes import lane_capacities
-from solver.model import SolveParams
+from solver.model import Problem, SolveParams
 
 NOW = 50_000.0
 SKILLS = ("s0", "s1")
@@ -210,6 +210,7 @@ def simulator(techs: list[Tech], jobs: list[Job]) -> Engine:
         shift_length_s=np.full(len(lanes), 28_800.0),
         speed_kmh=np.array([techs[k].speed_kmh for k in owner]),
         capacity=np.array([p for _, p in lanes], np.int64),
+        first_lane=np.array([first[k] for k in owner], np.int64),
     )
     n = len(jobs)
 
@@ -293,11 +294,18 @@ def test_live_loop_and_simulator_build_the_same_problem(
         # the simulator does not solve then; the service's problem has no row to place
         assert not rows or not tech_views
         return
+    assert_same_problem(live, maps.ticket_ids, maps.technician_ids, engine)
+
+
+def assert_same_problem(
+    live: Problem,
+    ticket_ids: tuple[str, ...],
+    tech_ids: tuple[str, ...],
+    engine: Engine,
+) -> None:
     sim, tickets, lanes = engine.build_problem()
-    assert [f"T{i:03d}" for i in tickets.tolist()] == list(maps.ticket_ids)
-    assert [engine.r.tech_id[r].split("/")[0] for r in lanes.tolist()] == list(
-        maps.technician_ids
-    )
+    assert [f"T{i:03d}" for i in tickets.tolist()] == list(ticket_ids)
+    assert [engine.r.tech_id[r].split("/")[0] for r in lanes.tolist()] == list(tech_ids)
     assert sim.now_s == live.now_s
     for part in ("tickets", "technicians"):
         a, b = getattr(live, part), getattr(sim, part)
@@ -305,3 +313,23 @@ def test_live_loop_and_simulator_build_the_same_problem(
             x, y = getattr(a, field.name), getattr(b, field.name)
             assert x.dtype == y.dtype, f"{part}.{field.name}"
             np.testing.assert_array_equal(x, y, err_msg=f"{part}.{field.name}")
+
+
+def test_a_decline_in_the_simulator_excludes_the_whole_agent() -> None:
+    """An agent working two tickets at once (two lanes) declines a ticket: neither lane may
+    take it, as when the service reads the agent in the ticket's declined_by."""
+    agent = Tech(2, 4, (1, 1), 0, 40.0, NOW + 3_600.0, on_shift=True)
+    other = Tech(1, 2, (1, 1), 1, 40.0, NOW + 3_600.0, on_shift=True)  # not stranded
+    job = Job("ASSIGNED", 0, False, 0, 1, 1, 2, 0, 600.0, 0.0, NOW, 0.0, False, ())
+    engine = simulator([agent, other], [job])
+    engine.s = dataclasses.replace(
+        engine.s, decline_u=np.zeros_like(engine.s.decline_u)
+    )
+    engine.decline_p = 0.5
+    engine._dispatch(0)  # lane 0 takes the head of its queue: declines it
+    assert engine.n_declines[0] == 1
+    declined = dataclasses.replace(job, status="QUEUED", tech=-1, excluded=(0,))
+    tickets, techs = service_views([agent, other], [declined])
+    live, maps, _ = build_problem(tickets, techs, NOW)
+    assert live.tickets.excluded.tolist() == [[0, 0], [0, 1]]
+    assert_same_problem(live, maps.ticket_ids, maps.technician_ids, engine)
