@@ -15,6 +15,7 @@ from dispatcher.backend.serve_process import start_serve
 from dispatcher.client import RETRYABLE_CODES, DispatchClient, RetryPolicy, is_retryable
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.store.keys import events_key, region_prefix
+from tests.redis_control import pause
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -65,7 +66,7 @@ async def test_a_timed_out_submit_is_retried_once_applied(
     again with the same request id: one ticket, one request id, one event."""
     client = DispatchClient.connect(grpc_server.target, retry=FAST, timeout_s=0.2)
     async with client:
-        await redis_client.execute_command("CLIENT", "PAUSE", "600", "WRITE")
+        await pause(redis_client, 600, "WRITE")
         response = await client.submit(ticket("T1"))
         assert client.retries >= 1
         assert response.ticket.ticket_id == "T1"

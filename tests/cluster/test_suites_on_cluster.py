@@ -34,8 +34,15 @@ NOT_ON_CLUSTER = (
     "tests/service/test_codegen.py",  # no Redis at all
     "tests/foundation/test_embedded_redis.py",  # the embedded single server itself
     "tests/foundation/test_serve_process.py",  # `serve` without a URL: expects the embedded server
+    # the single server's pool keeping its closed state (backend.pool); a closed RedisCluster
+    # client re-initialises on its next command instead (not covered: noted in DESIGN §7)
+    "tests/foundation/test_redis_close.py",
+    # cuts one solver off with ACL SETUSER / CLIENT KILL on one server; a cluster would
+    # need it on every node (test_multiprocess.py kills solver processes on a cluster)
+    "tests/dispatch/test_takeover.py",
 )
-"""Tests about the embedded single server or needing no Redis: nothing to learn on a cluster."""
+"""Tests about the embedded single server or needing no Redis, and fault injections made for
+one server: nothing to learn on a cluster."""
 
 
 @pytest.mark.parametrize("suite", SUITES)

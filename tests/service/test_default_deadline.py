@@ -11,6 +11,7 @@ import grpc
 import pytest
 
 from dispatcher.pb import dispatch_pb2 as pb
+from tests.redis_control import pause, unpause
 from tests.service.conftest import Stubs, ticket
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ async def test_a_call_without_deadline_gets_the_server_default(
     """A unary call whose client set no deadline, on a Redis that does not answer (writes
     paused), ends DEADLINE_EXCEEDED after ``default_deadline_s``, not after the Redis
     timeouts (or the pause)."""
-    await redis_client.execute_command("CLIENT", "PAUSE", "4000", "WRITE")
+    await pause(redis_client, 4000, "WRITE")
     try:
         start = time.monotonic()
         with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -45,7 +46,7 @@ async def test_a_call_without_deadline_gets_the_server_default(
             )
         elapsed = time.monotonic() - start
     finally:
-        await redis_client.execute_command("CLIENT", "UNPAUSE")
+        await unpause(redis_client)
     assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, err.value
     assert DEFAULT_DEADLINE_S <= elapsed < DEFAULT_DEADLINE_S + 1.0
 
@@ -57,13 +58,13 @@ async def test_a_read_without_deadline_gets_the_server_default(
     await stubs.tickets.SubmitTicket(
         pb.SubmitTicketRequest(ticket=ticket("R1"), request_id="r1")
     )
-    await redis_client.execute_command("CLIENT", "PAUSE", "4000", "ALL")
+    await pause(redis_client, 4000, "ALL")
     try:
         start = time.monotonic()
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stubs.tickets.GetTicket(pb.GetTicketRequest(ticket_id="R1"))
         elapsed = time.monotonic() - start
     finally:
-        await redis_client.execute_command("CLIENT", "UNPAUSE")
+        await unpause(redis_client)
     assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, err.value
     assert DEFAULT_DEADLINE_S <= elapsed < DEFAULT_DEADLINE_S + 1.0

@@ -15,6 +15,7 @@ import pytest
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
 from tests.conftest import sample_soon
+from tests.redis_control import pause, unpause
 from tests.service.conftest import ticket
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -116,7 +117,7 @@ async def test_a_call_the_client_cancels_is_counted_cancelled(
     registry = grpc_server.ctx.registry
     admission = grpc_server.services.admission
     stub = pb_grpc.TicketServiceStub(grpc_channel)
-    await redis_client.execute_command("CLIENT", "PAUSE", "3000", "WRITE")
+    await pause(redis_client, 3000, "WRITE")
     try:
         call = stub.SubmitTicket(
             pb.SubmitTicketRequest(ticket=ticket("C1"), request_id="c1")
@@ -128,7 +129,7 @@ async def test_a_call_the_client_cancels_is_counted_cancelled(
             while admission.in_flight:
                 await asyncio.sleep(0.02)
     finally:
-        await redis_client.execute_command("CLIENT", "UNPAUSE")
+        await unpause(redis_client)
     cancelled = await sample_soon(
         registry,
         "dispatch_rpc_duration_seconds_count",

@@ -20,6 +20,7 @@ from dispatcher.errors import UnknownTicket
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.store.state import RedisStateStore, keys
 from tests.conftest import sample_soon
+from tests.redis_control import on_every_node
 from tests.service.conftest import Stubs, ticket
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -36,8 +37,8 @@ async def test_out_of_memory_answers_unavailable_once_logged_and_counted(
     the refused ticket does not exist."""
     registry = grpc_server.ctx.registry
     before = await redis_client.config_get("maxmemory*")
-    await redis_client.config_set("maxmemory-policy", "noeviction")
-    await redis_client.config_set("maxmemory", "1")  # every byte used is over it
+    await on_every_node(redis_client, "CONFIG", "SET", "maxmemory-policy", "noeviction")
+    await on_every_node(redis_client, "CONFIG", "SET", "maxmemory", "1")  # all over it
     try:
         with (
             caplog.at_level(logging.INFO),
@@ -47,8 +48,8 @@ async def test_out_of_memory_answers_unavailable_once_logged_and_counted(
                 pb.SubmitTicketRequest(ticket=ticket("OOM1"), request_id="oom1")
             )
     finally:
-        await redis_client.config_set("maxmemory", before["maxmemory"])
-        await redis_client.config_set("maxmemory-policy", before["maxmemory-policy"])
+        for name in ("maxmemory", "maxmemory-policy"):
+            await on_every_node(redis_client, "CONFIG", "SET", name, before[name])
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE, refused.value
     assert "maxmemory" in (refused.value.details() or "")
     assert (

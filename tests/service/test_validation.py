@@ -11,6 +11,7 @@ import redis.asyncio
 import redis.exceptions
 
 from dispatcher.pb import dispatch_pb2 as pb
+from tests.redis_control import pause, unpause
 from tests.service.conftest import Stubs, technician, ticket
 
 if TYPE_CHECKING:
@@ -173,12 +174,12 @@ async def test_expired_deadline_and_oversized_message(
     # Redis held (CLIENT PAUSE) far past the client's deadline: the call cannot make it. (A
     # 1 us deadline on an idle server was not enough: grpc's deadline timer can fire after
     # a fast call has already been answered, and the call then succeeds.)
-    await redis_client.execute_command("CLIENT", "PAUSE", "2000", "ALL")
+    await pause(redis_client, 2000, "ALL")
     try:
         with pytest.raises(grpc.aio.AioRpcError) as expired:
             await stubs.tickets.ListTickets(pb.ListTicketsRequest(), timeout=0.1)
     finally:
-        await redis_client.execute_command("CLIENT", "UNPAUSE")
+        await unpause(redis_client)
     assert expired.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     huge = pb.SubmitTicketRequest(
         ticket=ticket("T1", description="x" * (8 * 1024 * 1024))
