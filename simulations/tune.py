@@ -60,6 +60,7 @@ OBJECTIVES = ("breach_rate", "travel_km_per_ticket", "workload_cv")
 SEARCH_SPACE: dict[str, tuple[float, float, bool]] = {
     "travel": (0.1, 10.0, True),
     "lateness": (0.5, 200.0, True),
+    "breach": (10.0, 30000.0, True),
     "waiting": (0.005, 2.0, True),
     "skill_surplus": (1.0, 600.0, True),
     "balance": (1.0, 5000.0, True),

@@ -195,7 +195,11 @@ def negative_pairs(
     pen_w = drop_penalty(problem, w)
     pen_s = pen_w * COST_SCALE
     t = problem.tickets
-    # Lower bound of a pair's scaled cost: base (waiting until ready) + slope x chord.
+    # Lower bound of a pair's scaled cost: base (waiting until ready) + slope x chord, plus
+    # the lateness of the earliest possible start. It leaves out the breach step, skill
+    # surplus and stability: those terms are >= 0 (solver.cost.terms_at), so leaving them out
+    # keeps it a valid LOWER bound (only a looser one); only the preference bonus is < 0,
+    # and it is added to the thresholds below.
     base = COST_SCALE * w.waiting * (state.ready_s - problem.now_s)
     slope = (
         COST_SCALE * (w.travel + w.waiting) * EARTH_RADIUS_KM * ROAD_FACTOR * 3600.0

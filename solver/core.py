@@ -12,7 +12,7 @@ import numpy as np
 from solver.candidates import Candidates, skill_groups
 from solver.certify import Certificate, negative_pairs, potentials
 from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
-from solver.cost import clips, drop_penalty, lateness_weight, pair_keys, to_scaled
+from solver.cost import clips, drop_penalty, late_pricing, pair_keys, to_scaled
 from solver.flow import FlowResult, assign_slots
 from solver.local import local_resolve, places
 from solver.model import NO_TECHNICIAN, SolveStatus
@@ -21,7 +21,7 @@ from solver.sequence import sequence_queues
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-    from solver.cost import TechState
+    from solver.cost import LatePricing, TechState
     from solver.model import Problem, SolveParams
 
     IntArray = npt.NDArray[np.int64]
@@ -64,7 +64,7 @@ class Core:
     penalty: IntArray  # scaled unassigned penalty per ticket row
     alive: BoolArray  # candidate arcs not removed by the shift repair
     free: IntArray  # places per technician left to movable tickets after the repair
-    lateness_w: FloatArray
+    late: LatePricing  # how the queue sequencing prices lateness
     certificate: Certificate | None = None  # set by a certified flow solve
     clipped: bool = False  # some scaled cost was clipped: the status is OVERFLOW
     bound_gap: float | None = None  # plan cost above the flow's bound (weight units)
@@ -79,7 +79,7 @@ class Core:
         core = cls(
             problem, params, state, cands, to_scaled(cands.cost),
             to_scaled(penalty), np.ones(cands.tix.size, np.bool_),
-            state.free_slots.copy(), lateness_weight(problem, params.weights),
+            state.free_slots.copy(), late_pricing(problem, params.weights),
         )  # fmt: skip
         core.clipped = clips(cands.cost) or clips(penalty)
         return core
@@ -261,7 +261,7 @@ def repair_shifts(
             # no queue here has a shift end to overrun: nothing to sequence or repair
             return refill(core, tech_of, fill_scope, fill_rounds), status, none
         sch = sequence_queues(
-            problem, core.lateness_w, rows, tech_of[rows],
+            problem, core.late, rows, tech_of[rows],
             state.lat_deg, state.lon_deg, state.ready_s, False,
         )  # fmt: skip
         bad = rows[sch.overrun]
@@ -353,7 +353,7 @@ def refill(
         hit[a_tech[arcs]] = True
         rows = np.flatnonzero((trial >= 0) & hit[np.maximum(trial, 0)])
         sch = sequence_queues(
-            problem, core.lateness_w, rows, trial[rows],
+            problem, core.late, rows, trial[rows],
             state.lat_deg, state.lon_deg, state.ready_s, False,
         )  # fmt: skip
         over = np.zeros(m, np.bool_)

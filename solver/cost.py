@@ -7,6 +7,10 @@ seconds (travel, lateness, waiting), skill levels, queue places or a 0/1 flag:
   location after its pinned queue) to the ticket (:func:`solver.geo.travel_time_s`);
 - ``lateness``: ``w.lateness x PRIORITY_FACTOR[p] x (1 + w.tier x tier)`` x predicted late
   seconds = ``max(0, start - response_due) + max(0, finish - min(resolution_due, window_end))``;
+- ``breach``: ``w.breach x PRIORITY_FACTOR[p]`` once when the predicted late seconds are > 0
+  (an SLA breach: the KPI counts breaches, not seconds), only for a ticket that can still be
+  saved, i.e. would be on time if its work started now (or at its window start): for one
+  already breached every option pays the same, so it would only inflate the objective;
 - ``waiting``: ``w.waiting`` x seconds from ``now`` to the predicted start;
 - ``skill_surplus``: ``w.skill_surplus`` x levels held above the requirement, summed over
   the required skills;
@@ -14,8 +18,8 @@ seconds (travel, lateness, waiting), skill levels, queue places or a 0/1 flag:
 - ``stability``: ``w.stability`` when an ASSIGNED (not pinned) ticket would move;
 - ``balance`` (per queue place, on the technician side): the ticket taking the technician's
   s-th place (0-based, pinned tickets first) costs ``w.balance x s``;
-- ``unassigned``: ``w.unassigned x PRIORITY_FACTOR[p]`` plus the lateness the ticket
-  would have if started ``DEFER_S`` from now, for a ticket left unassigned (an ASSIGNED
+- ``unassigned``: ``w.unassigned x PRIORITY_FACTOR[p]`` plus the lateness (and breach) the
+  ticket would have if started ``DEFER_S`` from now, for a ticket left unassigned (an ASSIGNED
   ticket sent back to the queue also pays ``stability``, see :func:`drop_penalty`).
 
 In the exact core, start/finish are predicted as if the ticket came right after the
@@ -48,6 +52,7 @@ BoolArray = npt.NDArray[np.bool_]
 PAIR_TERMS = (
     "travel",
     "lateness",
+    "breach",
     "waiting",
     "skill_surplus",
     "preference",
@@ -107,24 +112,68 @@ def unassigned_penalty(problem: Problem, weights: CostWeights) -> FloatArray:
     return np.asarray(weights.unassigned * pf)
 
 
-def deferred_lateness(problem: Problem, weights: CostWeights) -> FloatArray:
-    """Lateness cost of each ticket if its work started ``DEFER_S`` from now (weight units)."""
+def breach_weight(
+    problem: Problem, weights: CostWeights, rows: IntArray | None = None
+) -> FloatArray:
+    """Cost of a predicted SLA breach of each ticket (of ``rows``; default all):
+    ``breach x priority factor`` for a ticket that can still be saved, 0 for one that
+    cannot (late even if its work started now, or at its window start when that is later:
+    already breached at ``now``)."""
+    t = problem.tickets
+    rows = np.arange(t.count, dtype=np.int64) if rows is None else rows
+    start = np.maximum(problem.now_s, t.window_start_s[rows])
+    savable = late_seconds(problem, rows, start, start + t.duration_s[rows]) <= 0.0
+    pf = PRIORITY_FACTOR[np.asarray(t.priority[rows], dtype=np.int64)]
+    return np.asarray(weights.breach * pf * savable, dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class LatePricing:
+    """How predicted lateness is priced, per ticket row: per late second and per breach."""
+
+    per_second: FloatArray  # :func:`lateness_weight`
+    per_breach: FloatArray  # :func:`breach_weight`
+
+    def lateness(self, tix: IntArray, late_s: FloatArray) -> FloatArray:
+        """The ``lateness`` term of tickets ``tix`` late by ``late_s`` seconds."""
+        return np.asarray(self.per_second[tix] * late_s)
+
+    def breach(self, tix: IntArray, late_s: FloatArray) -> FloatArray:
+        """The ``breach`` term: the breach weight where ``late_s > 0``."""
+        return np.asarray(np.where(late_s > 0.0, self.per_breach[tix], 0.0))
+
+    def cost(self, tix: IntArray, late_s: FloatArray) -> FloatArray:
+        """Both terms together (what the queue sequencing minimises)."""
+        return np.asarray(self.lateness(tix, late_s) + self.breach(tix, late_s))
+
+
+def late_pricing(problem: Problem, weights: CostWeights) -> LatePricing:
+    """The :class:`LatePricing` of ``problem``'s tickets under ``weights``."""
+    return LatePricing(
+        lateness_weight(problem, weights), breach_weight(problem, weights)
+    )
+
+
+def deferred_cost(problem: Problem, weights: CostWeights) -> FloatArray:
+    """Lateness and breach cost of each ticket if its work started ``DEFER_S`` from now
+    (weight units): the deferred part of leaving it unassigned."""
     t = problem.tickets
     rows = np.arange(t.count, dtype=np.int64)
     start = np.maximum(problem.now_s + DEFER_S, t.window_start_s)
     late = late_seconds(problem, rows, start, start + t.duration_s)
-    return np.asarray(lateness_weight(problem, weights) * late)
+    return late_pricing(problem, weights).cost(rows, late)
 
 
 def drop_penalty(problem: Problem, weights: CostWeights) -> FloatArray:
-    """Cost of the "unassigned" arc: penalty + deferred lateness + stability if ASSIGNED.
+    """Cost of the "unassigned" arc: penalty + deferred cost + stability if ASSIGNED.
 
-    The deferred lateness (:func:`deferred_lateness`) keeps overdue tickets dispatched;
-    sending an assigned (not pinned) ticket back to the queue is churn like moving it.
+    The deferred lateness and breach (:func:`deferred_cost`) keep overdue tickets
+    dispatched; sending an assigned (not pinned) ticket back to the queue is churn like
+    moving it.
     """
     t = problem.tickets
     held = (t.current_technician >= 0) & ~t.pinned
-    base = unassigned_penalty(problem, weights) + deferred_lateness(problem, weights)
+    base = unassigned_penalty(problem, weights) + deferred_cost(problem, weights)
     return np.asarray(base + weights.stability * held)
 
 
@@ -184,7 +233,12 @@ def terms_at(
         Term name -> float64 array (weight units), one value per pair.
     """
     t = problem.tickets
-    lw = lateness_weight(problem, weights)[tix]
+    late = late_seconds(problem, tix, start_s, finish_s)
+    # priced on the pairs' own rows (breach_weight of the whole problem is O(n) per call)
+    pricing = LatePricing(
+        lateness_weight(problem, weights)[tix], breach_weight(problem, weights, tix)
+    )
+    at = np.arange(tix.size)
     req = t.skill_levels[tix]
     held = problem.technicians.skill_levels[tech]
     surplus = (
@@ -197,7 +251,8 @@ def terms_at(
     pref = in_pairs(t.preferred, tix, tech, problem.technicians.count)
     return {
         "travel": weights.travel * travel_s,
-        "lateness": lw * late_seconds(problem, tix, start_s, finish_s),
+        "lateness": pricing.lateness(at, late),
+        "breach": pricing.breach(at, late),
         "waiting": weights.waiting * np.maximum(start_s - problem.now_s, 0.0),
         "skill_surplus": weights.skill_surplus
         * np.maximum(surplus, 0).astype(np.float64),

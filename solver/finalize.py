@@ -11,10 +11,10 @@ from solver.cost import (
     PAIR_TERMS,
     TERM_NAMES,
     TechState,
-    deferred_lateness,
+    deferred_cost,
     evaluate_pairs,
     in_pairs,
-    lateness_weight,
+    late_pricing,
     terms_at,
     unassigned_penalty,
 )
@@ -175,7 +175,7 @@ def finalize(
     tech_of = tech_of.copy()
     pinned = np.flatnonzero(t.pinned)
     tech_of[pinned] = t.current_technician[pinned]
-    lw = lateness_weight(problem, w)
+    lw = late_pricing(problem, w)
     pos = np.full(n, -1, np.int64)
     arr, st, fin = (np.full(n, np.nan) for _ in range(3))
     ready0 = np.maximum(np.asarray(k.free_at_s, np.float64), problem.now_s)
@@ -211,7 +211,7 @@ def finalize(
     count = np.bincount(tech_of[tech_of >= 0], minlength=k.count).astype(np.float64)
     terms["balance"] = float(w.balance * np.sum(count * (count - 1) / 2))
     un = tech_of < 0
-    base = unassigned_penalty(problem, w) + deferred_lateness(problem, w)
+    base = unassigned_penalty(problem, w) + deferred_cost(problem, w)
     terms["unassigned"] = float(np.sum(base[un]))
     dropped_held = un & (t.current_technician >= 0) & ~t.pinned
     terms["stability"] += float(w.stability * np.sum(dropped_held))

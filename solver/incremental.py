@@ -35,7 +35,7 @@ import numpy as np
 
 from solver.candidates import Candidates, build_candidates
 from solver.core import Core, run_core
-from solver.cost import clips, drop_penalty, lateness_weight, pair_keys, to_scaled
+from solver.cost import clips, drop_penalty, late_pricing, pair_keys, to_scaled
 from solver.finalize import finalize
 from solver.solve import tech_state
 from solver.validate import validate_incremental
@@ -126,7 +126,7 @@ class IncrementalSolver:
         penalty = drop_penalty(problem, w)
         core.penalty = to_scaled(penalty)
         core.clipped = clips(core.cands.cost) or clips(penalty)
-        core.lateness_w = lateness_weight(problem, w)
+        core.late = late_pricing(problem, w)
         # The whole flow again, from the state before any shift repair: the repair's dead
         # arcs and reduced places belong to the previous problem (kept, they made later
         # plans up to 3% worse than a cold solve's: tests/solver/test_solver_incremental).

@@ -121,6 +121,12 @@ class CostWeights:
     lateness: float = (
         10.0  # per second of predicted SLA lateness, times the priority factor
     )
+    breach: float = 3600.0
+    """Per predicted SLA breach of a P4 ticket, times the priority factor (P1: x8), charged
+    once when a ticket that could still be saved (on time if started now) is predicted
+    late: the KPI counts breaches, lateness counts seconds. 3600 = one hour of travel or
+    six minutes of the same ticket's lateness; half the unassigned penalty. 0 = seconds
+    only (``solver.cost.breach_weight``)."""
     waiting: float = 0.1  # per second between now and the expected start
     skill_surplus: float = (
         60.0  # per level held above the requirement, summed over skills

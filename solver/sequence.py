@@ -1,4 +1,7 @@
-"""Per-technician queue sequencing: minimise shift overruns, then weighted lateness, then travel.
+"""Per-technician queue sequencing: minimise shift overruns, then lateness cost, then travel.
+
+The lateness cost is what the objective charges for it: weighted late seconds plus the
+per-breach step (:class:`solver.cost.LatePricing`).
 
 Queues of up to ``EXACT_SEQUENCE_MAX`` tickets are sequenced exactly by enumerating every
 permutation, vectorized across all technicians with the same queue length; longer queues
@@ -19,6 +22,7 @@ from solver.constants import EXACT_SEQUENCE_MAX
 from solver.geo import next_location, travel_time_s
 
 if TYPE_CHECKING:
+    from solver.cost import LatePricing
     from solver.model import Problem
 
 FloatArray = npt.NDArray[np.float64]
@@ -49,7 +53,7 @@ def _perms(q: int) -> IntArray:
 
 def _simulate(
     problem: Problem,
-    lw: FloatArray,
+    pricing: LatePricing,
     orders: IntArray,
     tech: IntArray,
     lat0: FloatArray,
@@ -75,8 +79,9 @@ def _simulate(
         arr = now + tt
         st = np.maximum(arr, t.window_start_s[tk])
         fin = st + t.duration_s[tk]
-        late += lw[tk] * (
-            np.maximum(st - t.response_due_s[tk], 0.0) + np.maximum(fin - due[tk], 0.0)
+        late += pricing.cost(
+            tk,
+            np.maximum(st - t.response_due_s[tk], 0.0) + np.maximum(fin - due[tk], 0.0),
         )
         travel += tt
         overrun += fin > shift_end
@@ -92,7 +97,8 @@ def _simulate(
 
 
 def _pick(overrun: FloatArray, late: FloatArray, travel: FloatArray) -> IntArray:
-    """Per row, the lexicographically best column: fewest overruns, least lateness, least travel."""
+    """Per row, the lexicographically best column: fewest overruns, least lateness cost,
+    least travel."""
     mask = overrun == overrun.min(axis=1, keepdims=True)
     lt = np.where(mask, late, np.inf)
     best = lt.min(axis=1, keepdims=True)
@@ -102,7 +108,7 @@ def _pick(overrun: FloatArray, late: FloatArray, travel: FloatArray) -> IntArray
 
 def sequence_queues(
     problem: Problem,
-    lateness_w: FloatArray,
+    pricing: LatePricing,
     tix: IntArray,
     tech: IntArray,
     start_lat: FloatArray,
@@ -116,8 +122,9 @@ def sequence_queues(
     ----------
     problem
         The instance.
-    lateness_w
-        Per ticket row, weight per late second (:func:`solver.cost.lateness_weight`).
+    pricing
+        Per ticket row, the weight per late second and per breach
+        (:func:`solver.cost.late_pricing`).
     tix, tech
         The tickets to sequence and their technicians (equal length).
     start_lat, start_lon, start_s
@@ -150,12 +157,12 @@ def sequence_queues(
             args = (tc, start_lat[tc], start_lon[tc], start_s[tc])
             if perms is not None:
                 best_perm = perms[
-                    _pick(*_simulate(problem, lateness_w, bc[:, perms], *args)[:3])
+                    _pick(*_simulate(problem, pricing, bc[:, perms], *args)[:3])
                 ]
             else:
-                best_perm = _descent(problem, lateness_w, bc, args)
+                best_perm = _descent(problem, pricing, bc, args)
             ordered = np.take_along_axis(bc, best_perm, axis=1)[:, None, :]
-            ov, _, _, tt, arr, st, fin = _simulate(problem, lateness_w, ordered, *args)
+            ov, _, _, tt, arr, st, fin = _simulate(problem, pricing, ordered, *args)
             dest = order[
                 sc[:, None] + best_perm
             ]  # (T, q) original indices in sequence order
@@ -171,7 +178,7 @@ def sequence_queues(
 
 def _descent(
     problem: Problem,
-    lw: FloatArray,
+    pricing: LatePricing,
     base: IntArray,
     args: tuple[IntArray, FloatArray, FloatArray, FloatArray],
 ) -> IntArray:
@@ -190,7 +197,7 @@ def _descent(
             swapped[:, [s, s + 1]] = perm[:, [s + 1, s]]
             both = np.stack([perm, swapped], axis=1)  # (T, 2, q)
             orders = np.take_along_axis(base[:, None, :], both, axis=2)
-            pick = _pick(*_simulate(problem, lw, orders, *args)[:3])
+            pick = _pick(*_simulate(problem, pricing, orders, *args)[:3])
             improved |= bool(pick.any())
             perm = both[rows, pick]
         if not improved:

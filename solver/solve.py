@@ -9,7 +9,7 @@ import numpy as np
 
 from solver.candidates import build_candidates
 from solver.core import Core, run_core
-from solver.cost import TechState, lateness_weight
+from solver.cost import TechState, late_pricing
 from solver.finalize import finalize
 from solver.geo import next_location
 from solver.model import NO_TECHNICIAN, CostWeights, Problem, Solution, SolveParams
@@ -44,9 +44,15 @@ def tech_state(problem: Problem, weights: CostWeights) -> TechState:
     pinned = np.flatnonzero(t.pinned)
     load = np.bincount(t.current_technician[pinned], minlength=m).astype(np.int64)
     if pinned.size:
-        lw = lateness_weight(problem, weights)
         sch = sequence_queues(
-            problem, lw, pinned, t.current_technician[pinned], lat, lon, ready, True
+            problem,
+            late_pricing(problem, weights),
+            pinned,
+            t.current_technician[pinned],
+            lat,
+            lon,
+            ready,
+            True,
         )
         last = sch.position == load[t.current_technician[pinned]] - 1
         who = t.current_technician[pinned[last]]

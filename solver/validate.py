@@ -154,7 +154,7 @@ def validate_problem(p: Problem) -> None:
 def validate_weights(w: CostWeights) -> None:
     """Every weight must be finite and >= 0 (the preference weight is a bonus, subtracted)."""
     for name in (
-        "travel", "lateness", "waiting", "skill_surplus", "balance",
+        "travel", "lateness", "breach", "waiting", "skill_surplus", "balance",
         "preference", "tier", "stability", "move_min_gain", "unassigned",
     ):  # fmt: skip
         v = getattr(w, name)

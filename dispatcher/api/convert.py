@@ -519,6 +519,7 @@ _ESCALATION_CONDITIONS = {
 _WEIGHT_FIELDS = (
     "travel",
     "lateness",
+    "breach",
     "waiting",
     "skill_surplus",
     "balance",

@@ -787,7 +787,7 @@ class GetQueueStatsResponse(_message.Message):
     def __init__(self, regions: _Optional[_Iterable[_Union[RegionQueueStats, _Mapping]]] = ..., computed_at_ms: _Optional[int] = ...) -> None: ...
 
 class CostWeights(_message.Message):
-    __slots__ = ("travel", "lateness", "waiting", "skill_surplus", "balance", "preference", "tier", "stability", "unassigned", "move_min_gain")
+    __slots__ = ("travel", "lateness", "waiting", "skill_surplus", "balance", "preference", "tier", "stability", "unassigned", "move_min_gain", "breach")
     TRAVEL_FIELD_NUMBER: _ClassVar[int]
     LATENESS_FIELD_NUMBER: _ClassVar[int]
     WAITING_FIELD_NUMBER: _ClassVar[int]
@@ -798,6 +798,7 @@ class CostWeights(_message.Message):
     STABILITY_FIELD_NUMBER: _ClassVar[int]
     UNASSIGNED_FIELD_NUMBER: _ClassVar[int]
     MOVE_MIN_GAIN_FIELD_NUMBER: _ClassVar[int]
+    BREACH_FIELD_NUMBER: _ClassVar[int]
     travel: float
     lateness: float
     waiting: float
@@ -808,7 +809,8 @@ class CostWeights(_message.Message):
     stability: float
     unassigned: float
     move_min_gain: float
-    def __init__(self, travel: _Optional[float] = ..., lateness: _Optional[float] = ..., waiting: _Optional[float] = ..., skill_surplus: _Optional[float] = ..., balance: _Optional[float] = ..., preference: _Optional[float] = ..., tier: _Optional[float] = ..., stability: _Optional[float] = ..., unassigned: _Optional[float] = ..., move_min_gain: _Optional[float] = ...) -> None: ...
+    breach: float
+    def __init__(self, travel: _Optional[float] = ..., lateness: _Optional[float] = ..., waiting: _Optional[float] = ..., skill_surplus: _Optional[float] = ..., balance: _Optional[float] = ..., preference: _Optional[float] = ..., tier: _Optional[float] = ..., stability: _Optional[float] = ..., unassigned: _Optional[float] = ..., move_min_gain: _Optional[float] = ..., breach: _Optional[float] = ...) -> None: ...
 
 class SlaTarget(_message.Message):
     __slots__ = ("priority", "response_s", "resolution_s", "calendar")

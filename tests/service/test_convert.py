@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -29,7 +30,10 @@ from dispatcher.domain import (
 from dispatcher.errors import InvalidArgument
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.store.codec import assignment_from_json, assignment_json
-from solver.policy import Policy
+from solver.model import CostWeights
+from solver.policy import Policy, policy_from_dict
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ASSIGNMENT = Assignment(
     technician_id="X",
@@ -176,6 +180,31 @@ def test_policy_round_trip() -> None:
 
     p = Policy()
     assert policy_from_dict(convert.policy_dict_from_pb(convert.policy_to_pb(p))) == p
+
+
+def test_policy_breach_weight_round_trips_through_pb() -> None:
+    """The per-breach weight crosses the API edge both ways (CostWeights.breach, field 11)."""
+    p = replace(Policy(), weights=CostWeights(breach=1234.5))
+    msg = convert.policy_to_pb(p)
+    assert msg.weights.breach == 1234.5
+    assert policy_from_dict(convert.policy_dict_from_pb(msg)) == p
+
+
+def test_proto_documents_the_breach_weight() -> None:
+    """The .proto comments the field: what it charges, its unit, its default."""
+    text = (ROOT / "proto" / "dispatcher" / "pb" / "dispatch.proto").read_text()
+    body = text[text.index("message CostWeights {") :]
+    body = body[: body.index("}")]
+    lines = body.splitlines()
+    at = next(i for i, line in enumerate(lines) if "double breach = 11;" in line)
+    comment = []
+    for line in reversed(lines[:at]):
+        if not line.strip().startswith("//"):
+            break
+        comment.append(line)
+    doc = " ".join(reversed(comment))
+    for words in ("SLA breach", "weight units", "priority", "Default 3600"):
+        assert words in doc
 
 
 @pytest.mark.parametrize(

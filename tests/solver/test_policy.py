@@ -178,6 +178,8 @@ neighbours = { north = ["south"] }
         ("[weights]\ntravel = 1.0", "schema_version"),
         ("schema_version = 2\n[weights]\ntravle = 1.0", "weights.travle"),
         ("schema_version = 2\n[weights]\ntravel = -1.0", "weights.travel"),
+        ("schema_version = 2\n[weights]\nbreach = -1.0", "weights.breach"),
+        ("schema_version = 2\n[weights]\nbreach = inf", "weights.breach"),
         ("schema_version = 1\n[weights]\ntravel = 'x'", "weights.travel"),
         ("schema_version = 2\n[solver]\ncandidates_k = 0", "solver.candidates_k"),
         ("schema_version = 2\n[solver]\ncandidates_k = 2.5", "solver.candidates_k"),
@@ -203,6 +205,22 @@ def test_bad_field_is_named(text: str, field: str) -> None:
         policy_from_toml(text)
     assert info.value.field == field
     assert str(info.value).startswith(field + ":")
+
+
+def test_breach_weight_round_trips_and_defaults() -> None:
+    """The per-breach weight (issue 13 item 6) is a policy weight like the others: it
+    survives dict/JSON/TOML, a file without it takes the default, one with it keeps it."""
+    policy = Policy(weights=CostWeights(breach=1234.5))
+    assert policy_from_dict(policy_to_dict(policy)) == policy
+    assert policy_from_json(policy_to_json(policy)) == policy
+    assert policy_from_toml(policy_to_toml(policy)) == policy
+    assert "\nbreach = 1234.5\n" in policy_to_toml(policy)
+    loaded = policy_from_toml("schema_version = 2\n[weights]\nbreach = 0.0\n")
+    assert loaded.weights.breach == 0.0
+    assert loaded.weights.lateness == CostWeights().lateness
+    assert (
+        policy_from_toml("schema_version = 2\n").weights.breach == CostWeights().breach
+    )
 
 
 def test_written_file_lists_every_weight() -> None:
