@@ -121,12 +121,14 @@ class CostWeights:
     lateness: float = (
         10.0  # per second of predicted SLA lateness, times the priority factor
     )
-    breach: float = 3600.0
+    breach: float = 0.0
     """Per predicted SLA breach of a P4 ticket, times the priority factor (P1: x8), charged
     once when a ticket that could still be saved (on time if started now) is predicted
-    late: the KPI counts breaches, lateness counts seconds. 3600 = one hour of travel or
-    six minutes of the same ticket's lateness; half the unassigned penalty. 0 = seconds
-    only (``solver.cost.breach_weight``)."""
+    late: the KPI counts breaches, lateness counts seconds (``solver.cost.breach_weight``).
+    Default 0 (seconds only): at 3600 (one hour of travel, six minutes of the ticket's
+    lateness, half the unassigned penalty) it changed no breach on the Boston replay and
+    moved help-desk breaches within seed noise (simulations/README.md); a scale to start
+    from when tuning (``sim tune`` searches 10-30000)."""
     waiting: float = 0.1  # per second between now and the expected start
     skill_surplus: float = (
         60.0  # per level held above the requirement, summed over skills

@@ -104,7 +104,6 @@ class Platform:
             weights=pb.CostWeights(
                 travel=1.0,
                 lateness=10.0 * 40.0 / s,
-                breach=3600.0,
                 waiting=0.1,
                 skill_surplus=60.0,
                 balance=300.0,

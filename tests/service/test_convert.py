@@ -203,7 +203,7 @@ def test_proto_documents_the_breach_weight() -> None:
             break
         comment.append(line)
     doc = " ".join(reversed(comment))
-    for words in ("SLA breach", "weight units", "priority", "Default 3600"):
+    for words in ("SLA breach", "weight units", "priority", "Default 0"):
         assert words in doc
 
 

@@ -123,11 +123,11 @@ def test_breach_penalty_saves_a_ticket_lateness_seconds_let_breach() -> None:
     assert seconds_only.technician.tolist() == [1, 0]
     assert int(seconds_only.sla_met.sum()) == 0
 
-    with_breach = solve(p, SolveParams())  # the default breach weight
+    with_breach = solve(p, SolveParams(weights=CostWeights(breach=3600.0)))
     assert with_breach.technician.tolist() == [0, 1]
     assert with_breach.sla_met.tolist() == [True, False]
     assert with_breach.objective_terms["breach"] == pytest.approx(
-        CostWeights().breach * PRIORITY_FACTOR[3]
+        3600.0 * PRIORITY_FACTOR[3]
     )
 
 
@@ -146,6 +146,6 @@ def test_sequencing_counts_breaches_not_only_late_seconds() -> None:
     assert seconds_only.position.tolist() == [0, 1, 2]
     assert int(seconds_only.sla_met.sum()) == 1
 
-    with_breach = solve(p, SolveParams())
+    with_breach = solve(p, SolveParams(weights=CostWeights(breach=3600.0)))
     assert with_breach.position[0] == 2
     assert int(with_breach.sla_met.sum()) == 2
