@@ -3,6 +3,7 @@ the policy written only if no worse there, progress off a terminal, SIGINT/SIGTE
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -230,12 +231,18 @@ def test_ctrl_c_while_the_workers_start_is_clean(tmp_path: Path) -> None:
         start_new_session=True,  # its own group, as a shell gives a foreground job
     )
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-    deadline = time.monotonic() + 60
-    while len(children.read_text().split()) < 2:  # the pool is starting its processes
-        assert time.monotonic() < deadline, "no worker process started"
-        time.sleep(0.005)
-    os.killpg(proc.pid, signal.SIGINT)
-    printed, err = proc.communicate(timeout=120)
+    try:
+        deadline = time.monotonic() + 60
+        while (
+            len(children.read_text().split()) < 2
+        ):  # the pool is starting its processes
+            assert time.monotonic() < deadline, "no worker process started"
+            time.sleep(0.005)
+        os.killpg(proc.pid, signal.SIGINT)
+        printed, err = proc.communicate(timeout=120)
+    finally:  # a hung run must not outlive the test (it did once, before the spawn fix)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, err
     assert "Traceback" not in printed + err
     assert json.loads((out / "report.json").read_text())["interrupted"] == "SIGINT"
