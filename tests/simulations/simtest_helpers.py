@@ -15,6 +15,19 @@ from solver.model import (
     UnassignedReason,
 )
 
+REPLAY_COLUMNS = {
+    "id": "key",
+    "created": "opened",
+    "resolution_due": "due",
+    "category": "kind",
+    "skill": "crew",
+    "lat": "y",
+    "lon": "x",
+    "priority": "prio",
+}
+"""A generic replay CSV's column mapping (role -> column), header
+``key,opened,due,kind,crew,y,x,prio``."""
+
 
 class StubPolicy:
     """Keeps a ticket where it is if still legal, else the first legal technician with room.

@@ -11,6 +11,7 @@ import pytest
 from dispatcher.__main__ import main
 from simulations.replay import ReplayError, load_ticket_csv
 from simulations.scenario import SCENARIO_DIR
+from tests.simulations.simtest_helpers import REPLAY_COLUMNS as COLS
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -68,18 +69,6 @@ def test_cli_refuses_bad_values_up_front(
     assert err.count("\n") == 1
     assert message in err
     assert "Traceback" not in err
-
-
-COLS = {
-    "id": "key",
-    "created": "opened",
-    "resolution_due": "due",
-    "category": "kind",
-    "skill": "crew",
-    "lat": "y",
-    "lon": "x",
-    "priority": "prio",
-}
 
 
 def _csv(path: Path, header: str, *rows: str) -> Path:

@@ -18,6 +18,7 @@ from simulations.replay import (
 )
 from simulations.runner import run_once
 from simulations.scenario import load_scenario
+from tests.simulations.simtest_helpers import REPLAY_COLUMNS
 
 
 def test_shipped_file_is_small_and_documented() -> None:
@@ -79,18 +80,11 @@ def test_generic_csv_with_a_column_mapping(tmp_path) -> None:  # type: ignore[no
         f.write("key,opened,due,kind,crew,y,x,prio\n")
         f.write("b,2020-01-01 08:30:00,2020-01-01 12:00:00,leak,plumb,42.3,-71.1,2\n")
         f.write("a,2020-01-01 08:00:00,,light,elec,42.31,-71.05,9\n")
-    cols = {
-        "id": "key",
-        "created": "opened",
-        "resolution_due": "due",
-        "category": "kind",
-        "skill": "crew",
-        "lat": "y",
-        "lon": "x",
-        "priority": "prio",
-    }
     df = load_ticket_csv(
-        path, cols, timestamp_format="%Y-%m-%d %H:%M:%S", priority_rule="column"
+        path,
+        REPLAY_COLUMNS,
+        timestamp_format="%Y-%m-%d %H:%M:%S",
+        priority_rule="column",
     )
     assert df["ticket_id"].to_list() == ["a", "b"]
     assert df["priority"].to_list() == [4, 2]  # clipped to 1..4
@@ -99,7 +93,7 @@ def test_generic_csv_with_a_column_mapping(tmp_path) -> None:  # type: ignore[no
     with pytest.raises(ValueError, match="priority"):
         load_ticket_csv(
             path,
-            {k: v for k, v in cols.items() if k != "priority"},
+            {k: v for k, v in REPLAY_COLUMNS.items() if k != "priority"},
             priority_rule="column",
         )
 

@@ -25,17 +25,8 @@ from simulations.replay import (
 from simulations.runner import run_once
 from simulations.scenario import ScenarioError, load_scenario, scenario_from_dict
 from simulations.streams import build_stream, expected_work_s, read_replay
+from tests.simulations.simtest_helpers import REPLAY_COLUMNS as COLS
 
-COLS = {
-    "id": "key",
-    "created": "opened",
-    "resolution_due": "due",
-    "category": "kind",
-    "skill": "crew",
-    "lat": "y",
-    "lon": "x",
-    "priority": "prio",
-}
 HEADER = ["key", "opened", "due", "kind", "crew", "y", "x", "prio"]
 TS = "%Y-%m-%d %H:%M:%S"
 COLUMN = ReplayOptions(timestamp_format=TS, priority_rule="column")
