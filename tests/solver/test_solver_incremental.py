@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 from hypothesis import example, given, settings
@@ -13,6 +14,11 @@ from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
 from solver.incremental import IncrementalSolver
 from solver.synthetic import random_problem
 from tests.solver.checks import assert_hard_constraints
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from solver.model import Solution
 
 
 def append_tickets(p: Problem, src: Problem, count: int) -> Problem:
@@ -43,23 +49,29 @@ def test_one_new_ticket_is_incremental_and_close_to_cold() -> None:
         2000, 200, 1, assigned_frac=0.1, pinned_frac=0.05, radius_km=10
     )
     extra = random_problem(5, 200, 2, radius_km=10)
-    params = SolveParams()
+    for _, sol, cold in re_solves(SolveParams(), base, extra, [1, 1, 1]):
+        assert sol.objective <= cold.objective * 1.01
+
+
+def re_solves(
+    params: SolveParams, p: Problem, extra: Problem, batches: list[int]
+) -> Iterator[tuple[Problem, Solution, Solution]]:
+    """A cold solve of ``p``, committed; then per batch the next tickets of ``extra``
+    appended, re-solved incrementally (checked: incremental and feasible) and cold; the
+    re-solve is committed before the next batch. Yields (problem, re-solve, cold solve)."""
     inc = IncrementalSolver(params)
-    first = inc.solve(base)
+    first = inc.solve(p)
     assert inc.last_mode == "cold"
-    p = commit(base, first.technician)
-    for count in range(1, 4):
-        p = (
-            append_tickets(p, extra, 1)
-            if count == 1
-            else append_tickets(p, _shift(extra, count - 1), 1)
-        )
+    p = commit(p, first.technician)
+    used = 0
+    for b in batches:
+        p = append_tickets(p, _shift(extra, used), b)
+        used += b
         sol = inc.solve(p)
         assert inc.last_mode == "incremental"
         assert "incremental" in sol.stats.phases_s
         assert_hard_constraints(p, params, sol)
-        cold = solve(p, params)
-        assert sol.objective <= cold.objective * 1.01
+        yield p, sol, solve(p, params)
         p = commit(p, sol.technician)
 
 
@@ -131,19 +143,9 @@ def test_random_appends_equal_cold_when_every_pair_is_an_arc(
     p = random_problem(400, 40, seed, assigned_frac=0.2, pinned_frac=0.1, radius_km=8)
     assert (p.tickets.count + 4 * 4) * p.technicians.count <= DENSE_PAIRS_MAX
     extra = random_problem(sum(batches), 40, seed + 1, radius_km=8)
-    inc = IncrementalSolver(params)
-    p = commit(p, inc.solve(p).technician)
-    used = 0
-    for b in batches:
-        p = append_tickets(p, _shift(extra, used), b)
-        used += b
-        sol = inc.solve(p)
-        assert inc.last_mode == "incremental"
-        assert_hard_constraints(p, params, sol)
-        cold = solve(p, params)
+    for _, sol, cold in re_solves(params, p, extra, batches):
         np.testing.assert_array_equal(sol.technician, cold.technician)
         assert sol.objective == cold.objective
-        p = commit(p, sol.technician)
 
 
 @settings(max_examples=5, deadline=None)
@@ -156,18 +158,8 @@ def test_sparse_appends_keep_the_cold_bound(seed: int, overtime: bool) -> None:
     p = random_problem(1200, 60, seed, assigned_frac=0.2, pinned_frac=0.1, radius_km=15)
     assert p.tickets.count * p.technicians.count > 2 * DENSE_PAIRS_MAX
     extra = random_problem(12, 60, seed + 1, radius_km=15)
-    inc = IncrementalSolver(params)
-    p = commit(p, inc.solve(p).technician)
-    used = 0
-    for b in (1, 3, 8):
-        p = append_tickets(p, _shift(extra, used), b)
-        used += b
-        sol = inc.solve(p)
-        assert inc.last_mode == "incremental"
-        assert_hard_constraints(p, params, sol)
-        cold = solve(p, params)
+    for now, sol, cold in re_solves(params, p, extra, [1, 3, 8]):
         assert sol.stats.bound is not None
         assert cold.stats.bound is not None
-        rounding = 2 * p.tickets.count * 0.5 / COST_SCALE
+        rounding = 2 * now.tickets.count * 0.5 / COST_SCALE
         assert abs(sol.stats.bound - cold.stats.bound) <= rounding
-        p = commit(p, sol.technician)
