@@ -79,13 +79,11 @@ class IncrementalSolver:
         self.cold_every = cold_every
         self.last_mode = "none"  # "cold" or "incremental": what the last call did
         self._core: Core | None = None
-        self._tech_of: IntArray | None = None
         self._calls_since_cold = 0
 
     def reset(self) -> None:
         """Forget the cached work: the next call solves cold."""
         self._core = None
-        self._tech_of = None
 
     def solve(self, problem: Problem) -> Solution:
         """Solve ``problem``, incrementally when only the accepted changes happened.
@@ -103,11 +101,7 @@ class IncrementalSolver:
         """
         t0 = time.perf_counter()
         core = self._core
-        if (
-            core is None
-            or self._tech_of is None
-            or not self._compatible(core.problem, problem)
-        ):
+        if core is None or not self._compatible(core.problem, problem):
             return self._cold(problem, t0)
         old_n = core.problem.tickets.count
         changed = np.flatnonzero(
@@ -135,7 +129,6 @@ class IncrementalSolver:
         core.certificate, core.bound_gap = None, None
         t1 = time.perf_counter()
         tech_of, status, dropped = run_core(core)
-        self._tech_of = tech_of
         self._calls_since_cold += 1
         self.last_mode = "incremental"
         phases = {"incremental": t1 - t0, "assignment": time.perf_counter() - t1}
@@ -151,7 +144,7 @@ class IncrementalSolver:
         t1 = time.perf_counter()
         core = Core.build(problem, self.params, state, cands)
         tech_of, status, dropped = run_core(core)
-        self._core, self._tech_of = core, tech_of
+        self._core = core
         self._calls_since_cold = 0
         self.last_mode = "cold"
         phases = {"candidates": t1 - t0, "assignment": time.perf_counter() - t1}
