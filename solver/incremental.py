@@ -35,7 +35,7 @@ import numpy as np
 
 from solver.candidates import Candidates, build_candidates
 from solver.core import Core, run_core
-from solver.cost import clips, drop_penalty, late_pricing, pair_keys, to_scaled
+from solver.cost import pair_keys
 from solver.finalize import finalize
 from solver.solve import tech_state
 from solver.validate import validate_incremental
@@ -108,25 +108,17 @@ class IncrementalSolver:
             problem.tickets.current_technician[:old_n]
             != core.problem.tickets.current_technician
         )
-        core.problem = problem
         # New rows and rows whose incumbent changed get their arcs exactly as a cold solve
         # builds them: the incumbent moves their costs (stability), their penalty and
         # which moves are allowed at all (the churn rule).
         rebuilt = np.concatenate(
             [changed, np.arange(old_n, problem.tickets.count, dtype=np.int64)]
         )
-        self._rebuild_arcs(core, rebuilt)
-        w = self.params.weights
-        penalty = drop_penalty(problem, w)
-        core.penalty = to_scaled(penalty)
-        core.clipped = clips(core.cands.cost) or clips(penalty)
-        core.late = late_pricing(problem, w)
-        # The whole flow again, from the state before any shift repair: the repair's dead
-        # arcs and reduced places belong to the previous problem (kept, they made later
-        # plans up to 3% worse than a cold solve's: tests/solver/test_solver_incremental).
-        core.free = core.state.free_slots.copy()
-        core.alive = np.ones(core.cands.tix.size, np.bool_)
-        core.certificate, core.bound_gap = None, None
+        cands = self._rebuilt_candidates(core, problem, rebuilt)
+        # The whole flow again, from the state before any shift repair (a fresh Core: the
+        # repair's dead arcs and reduced places belong to the previous problem; kept, they
+        # made later plans up to 3% worse than a cold solve's).
+        core = self._core = Core.build(problem, self.params, core.state, cands)
         t1 = time.perf_counter()
         tech_of, status, dropped = run_core(core)
         self._calls_since_cold += 1
@@ -184,9 +176,12 @@ class IncrementalSolver:
                 return False
         return True
 
-    def _rebuild_arcs(self, core: Core, rows: IntArray) -> None:
-        """Replace the arcs of ``rows`` by fresh candidates; arcs sorted as a cold solve's."""
-        problem, c = core.problem, core.cands
+    def _rebuilt_candidates(
+        self, core: Core, problem: Problem, rows: IntArray
+    ) -> Candidates:
+        """``core``'s arcs with those of ``rows`` replaced by fresh candidates for
+        ``problem``, in a cold solve's (ticket, technician) order."""
+        c = core.cands
         n, m = problem.tickets.count, problem.technicians.count
         fresh = build_candidates(problem, self.params, core.state, rows)
         is_rebuilt = np.zeros(n, np.bool_)
@@ -195,10 +190,8 @@ class IncrementalSolver:
         tix = np.concatenate([c.tix[keep], fresh.tix])
         tech = np.concatenate([c.tech[keep], fresh.tech])
         cost = np.concatenate([c.cost[keep], fresh.cost])
-        arc_cost = np.concatenate([core.arc_cost[keep], to_scaled(fresh.cost)])
         order = np.argsort(pair_keys(tix, tech, m), kind="stable")
         any_f = np.zeros(n, np.bool_)
         any_f[: c.any_feasible.size] = c.any_feasible
         any_f[rows] = fresh.any_feasible[rows]
-        core.cands = Candidates(tix[order], tech[order], cost[order], any_f)
-        core.arc_cost = arc_cost[order]
+        return Candidates(tix[order], tech[order], cost[order], any_f)
