@@ -39,6 +39,7 @@ _SOLVER_REASON = {
     DomainReason.SHIFT: UnassignedReason.SHIFT,
     DomainReason.CAPACITY: UnassignedReason.CAPACITY,
     DomainReason.PENALTY_CHEAPER: UnassignedReason.PENALTY_CHEAPER,
+    DomainReason.DECLINED: UnassignedReason.EXCLUDED,  # declines exclude technicians
 }
 _VIOLATION_REASON = {
     "skill": DomainReason.NO_SKILL,
@@ -188,7 +189,7 @@ async def explain_ticket(
         summary += _moved(chosen)
     else:
         summary = (
-            f"{ticket_id} unassigned: {ticket.unassigned_reason.value.lower() or 'not yet solved'}"
+            f"{ticket_id} unassigned: {_unassigned_text(ticket)}"
             f" (leaving it costs {result.unassigned_penalty:.1f})"
         )
     return TicketExplanation(
@@ -199,6 +200,17 @@ async def explain_ticket(
         unassigned_penalty=result.unassigned_penalty,
         summary=summary,
     )
+
+
+def _unassigned_text(ticket: Ticket) -> str:
+    reason = ticket.unassigned_reason
+    if reason is DomainReason.DECLINED:
+        who = ", ".join(ticket.declined_by_technician_ids)
+        return (
+            f"declined by every able technician ({who}) and no escalation rule of the "
+            "policy moves it to a next tier"
+        )
+    return reason.value.lower() or "not yet solved"
 
 
 def _moved(a: Assignment) -> str:

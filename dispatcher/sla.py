@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from dispatcher.domain import Ticket
     from solver.model import Solution
     from solver.policy import EscalationRule, Policy
@@ -93,10 +95,14 @@ class Breach:
 
 @dataclass(frozen=True, slots=True)
 class Escalation:
+    """A rule firing on a ticket: on the clock, or at once when every technician able to
+    do the ticket has declined it (``declined_by`` set: those technicians)."""
+
     ticket_id: str
     rule: EscalationRule
     old_priority: int
     new_priority: int
+    declined_by: tuple[str, ...] = ()
 
 
 UNASSIGNED_RISK_FRACTION = 0.25
@@ -158,6 +164,11 @@ def breaches(tickets: list[ClockTicket], now_s: float) -> list[Breach]:
     return out
 
 
+def raised(priority: int, rule: EscalationRule) -> int:
+    """The priority after the rule fires (``raise_priority`` steps up; P1 is the ceiling)."""
+    return max(1, priority - rule.raise_priority)
+
+
 def escalations(
     policy: Policy, tickets: list[ClockTicket], now_s: float
 ) -> list[Escalation]:
@@ -179,10 +190,44 @@ def escalations(
                 continue
             if now_s - t.created_s < rule.after_s:
                 continue
-            new_priority = max(1, t.priority - rule.raise_priority)
-            out.append(Escalation(t.ticket_id, rule, t.priority, new_priority))
+            out.append(
+                Escalation(t.ticket_id, rule, t.priority, raised(t.priority, rule))
+            )
             break
     return out
+
+
+def next_tier_rule(
+    policy: Policy, priority: int, fired: frozenset[str], required: Mapping[str, int]
+) -> EscalationRule | None:
+    """The rule that moves a ticket stranded by declines to the next support tier: the
+    first of the policy's rules for its priority (0 = any), not yet fired on it, whose tier
+    raises its requirement (``required``: skill -> level; its ``tier_skill`` level is below
+    ``tier_level``). None: there is no next tier."""
+    for rule in policy.escalations:
+        if rule.name in fired or (rule.priority and rule.priority != priority):
+            continue
+        if rule.tier_skill and required.get(rule.tier_skill, 0) < rule.tier_level:
+            return rule
+    return None
+
+
+def declined_escalation(
+    policy: Policy, ticket: Ticket, marks: SlaMarks
+) -> Escalation | None:
+    """The escalation of a ticket every able technician declined (``next_tier_rule``,
+    fired now whatever its condition and time), or None when there is no next tier."""
+    required = {s.skill: s.level for s in ticket.required_skills}
+    rule = next_tier_rule(policy, ticket.priority, marks.escalated, required)
+    if rule is None:
+        return None
+    return Escalation(
+        ticket.ticket_id,
+        rule,
+        ticket.priority,
+        raised(ticket.priority, rule),
+        declined_by=ticket.declined_by_technician_ids,
+    )
 
 
 def next_clock_deadline(

@@ -39,6 +39,7 @@ from solver.build import ASSIGNED as B_ASSIGNED
 from solver.build import IN_PROGRESS as B_IN_PROGRESS
 from solver.build import QUEUED as B_QUEUED
 from solver.build import TechnicianState, TicketState, build_problem
+from solver.declines import declined_by_every_able
 from solver.geo import next_location
 from solver.model import NO_TECHNICIAN
 
@@ -320,10 +321,12 @@ class Engine:
         self.request_solve()
 
     def _escalate_if_stranded(self, i: int) -> None:
-        """Every technician able to do ticket ``i`` has declined it: escalate (a supervisor
-        overrides the declines) rather than leave it QUEUED with nobody allowed to take it."""
-        able = self.r.skill_levels[:, self.s.skill[i]] >= self.s.skill_level[i]
-        if able.any() and set(np.flatnonzero(able).tolist()) <= set(self.excluded[i]):
+        """Every technician able to do ticket ``i`` has declined it (``solver.declines``, the
+        service's rule too): escalate (a supervisor overrides the declines) rather than leave
+        it QUEUED with nobody allowed to take it."""
+        required = np.zeros(self.r.skill_levels.shape[1], np.int64)
+        required[self.s.skill[i]] = self.s.skill_level[i]
+        if declined_by_every_able(required, self.r.skill_levels, self.excluded[i]):
             del self.excluded[i]
             self.n_escalations[i] += 1
 

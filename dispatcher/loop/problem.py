@@ -20,7 +20,7 @@ from solver.build import ProblemParts, TechnicianState, TicketState
 from solver.model import NO_TECHNICIAN, UnassignedReason
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Collection, Mapping, Sequence
 
     import numpy.typing as npt
 
@@ -242,12 +242,15 @@ def plan_decisions(
     tickets: Mapping[str, Ticket],
     now_ms: int,
     solve_id: str,
+    stranded: Collection[str] = (),
 ) -> list[StoreDecision]:
     """The store decisions a solution calls for (pure).
 
     Accepted (pinned) rows never produce one. An assigned row produces one when its
     technician or its queue place changed (same technician: a placement refresh, no
-    event); an unassigned row when it loses its technician or its reason changed.
+    event); an unassigned row when it loses its technician or its reason changed. An
+    unassigned ticket in ``stranded`` (every able technician declined it,
+    ``loop.declines``) gets the reason DECLINED.
     """
     sol = output.solution
     places = queue_places(sol, maps)
@@ -259,7 +262,11 @@ def plan_decisions(
         r = int(sol.technician[i])
         old = row.technician_id if row.status == TicketStatus.ASSIGNED else ""
         if r == NO_TECHNICIAN:
-            reason = DomainReason(REASON_NAMES[int(sol.reason[i])])
+            reason = (
+                DomainReason.DECLINED
+                if row.ticket_id in stranded
+                else DomainReason(REASON_NAMES[int(sol.reason[i])])
+            )
             if old or ticket.unassigned_reason != reason:
                 decisions.append(StoreDecision(row.ticket_id, "", None, reason))
             continue

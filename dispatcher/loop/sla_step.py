@@ -13,6 +13,7 @@ import json
 from typing import TYPE_CHECKING
 
 from dispatcher.domain import SkillLevel
+from dispatcher.loop.declines import stranded_by_declines
 from dispatcher.loop.problem import REASON_NAMES, IndexMaps, seconds_to_ms
 from dispatcher.loop.widen import Widening
 from dispatcher.sla import (
@@ -22,6 +23,7 @@ from dispatcher.sla import (
     SlaMarks,
     at_risk_rows,
     breaches,
+    declined_escalation,
     escalations,
     next_clock_deadline,
     ticket_due_times,
@@ -37,6 +39,10 @@ if TYPE_CHECKING:
     from solver.build import ProblemParts
     from solver.model import Solution
     from solver.policy import EscalationRule, Policy
+
+DECLINED_CONDITION = "declined_by_every_able"
+"""The ``condition`` detail of an escalation fired because every able technician declined
+the ticket (beside the rules' own clock conditions)."""
 
 _CONDITION_TEXT = {
     "not_assigned": "not assigned",
@@ -59,10 +65,18 @@ def supervisor_notice(e: Escalation, region: str) -> str:
     """The one line a supervisor reads, e.g. "P1 ticket T-7 in north not started 2 h after
     submission (rule p1-2h); now P1"."""
     return (
-        f"P{e.old_priority} ticket {e.ticket_id} in {region} "
-        f"{_CONDITION_TEXT[e.rule.condition]} {_duration_text(e.rule.after_s)} after "
-        "submission "
+        f"P{e.old_priority} ticket {e.ticket_id} in {region} {escalation_cause(e)} "
         f"(rule {e.rule.name}); now P{e.new_priority}"
+    )
+
+
+def escalation_cause(e: Escalation) -> str:
+    """Why the rule fired: its condition and time, or the declines that left nobody."""
+    if e.declined_by:
+        return f"declined by every able technician ({', '.join(e.declined_by)})"
+    return (
+        f"{_CONDITION_TEXT[e.rule.condition]} {_duration_text(e.rule.after_s)} after "
+        "submission"
     )
 
 
@@ -153,18 +167,67 @@ class SlaStep:
                     priority=f"P{b.priority}", kind=b.kind
                 ).inc()
         esc_applied = applied[len(found_breaches) :]
+        changed, widen = self._record_escalations(
+            found_escalations, esc_applied, policy, snap.region
+        )
+        return changed, next_clock_deadline(policy, clock, now_s), widen
+
+    async def escalate_declined(
+        self, snap: RegionSnapshot, policy: Policy, token: str
+    ) -> tuple[bool, list[Widening]]:
+        """Escalate, at once, the tickets every able technician has declined
+        (``loop.declines``) to the policy's next tier (``sla.declined_escalation``): the same
+        store action and TICKET_ESCALATED event as a clock escalation, which also lifts the
+        declines. Returns (something changed, the tickets to widen to a neighbouring region).
+        A ticket without a next tier stays; its solve gives it the reason DECLINED."""
+        if not any(r.tier_skill for r in policy.escalations):
+            return False, []
+        stranded = stranded_by_declines(snap.tickets, snap.technicians)
+        if not stranded:
+            return False, []
+        marks = await self.sla.marks(snap.tenant, snap.region)
+        found = [
+            e
+            for t in stranded
+            if (e := declined_escalation(policy, t, marks.get(t.ticket_id, SlaMarks())))
+        ]
+        by_id = {t.ticket_id: t for t in stranded}
+        actions = [
+            _escalation_action(e, policy, snap.region, by_id[e.ticket_id])
+            for e in found
+        ]
+        applied = await self.sla.apply(
+            snap.tenant, snap.region, token, actions, self.events_maxlen
+        )
+        if not applied:
+            return False, []
+        return self._record_escalations(found, applied, policy, snap.region)
+
+    def _record_escalations(
+        self,
+        found: list[Escalation],
+        applied: list[bool],
+        policy: Policy,
+        region: str,
+    ) -> tuple[bool, list[Widening]]:
+        """Metrics of the applied escalations; returns (a priority, a requirement or the
+        declines changed, the tickets to widen to a neighbouring region)."""
         changed = False
-        for e, ok in zip(found_escalations, esc_applied, strict=True):
+        widen: list[Widening] = []
+        neighbours = policy.neighbours.get(region, ())
+        for e, ok in zip(found, applied, strict=True):
             if not ok:
                 continue
             changed = (
-                changed or e.new_priority != e.old_priority or bool(e.rule.tier_skill)
+                changed
+                or e.new_priority != e.old_priority
+                or bool(e.rule.tier_skill)
+                or bool(e.declined_by)
             )
-            neighbours = policy.neighbours.get(snap.region, ())
             if e.rule.widen_to_neighbours and neighbours:
                 widen.append(Widening(e.ticket_id, e.rule.name, neighbours))
-            m.escalations_total.labels(priority=f"P{e.old_priority}").inc()
-        return changed, next_clock_deadline(policy, clock, now_s), widen
+            self.metrics.escalations_total.labels(priority=f"P{e.old_priority}").inc()
+        return changed, widen
 
     async def signal_at_risk(
         self,
@@ -239,8 +302,11 @@ def _escalation_action(
     """The store action of one due escalation, with its event details."""
     details = {
         "old_priority": f"P{e.old_priority}",
-        "condition": e.rule.condition,
+        "condition": DECLINED_CONDITION if e.declined_by else e.rule.condition,
+        "cause": escalation_cause(e),
     }
+    if e.declined_by:  # the store lifts the declines: the next tier may take it
+        details["declined_by"] = ",".join(e.declined_by)
     if e.rule.widen_to_neighbours:
         details["widen_to"] = ",".join(policy.neighbours.get(region, ()))
     if e.rule.notify_supervisor:

@@ -37,6 +37,7 @@ import numpy as np
 from redis.exceptions import RedisError
 
 from dispatcher.domain import EventType
+from dispatcher.loop.declines import stranded_by_declines
 from dispatcher.loop.duplicate_step import DuplicateStep
 from dispatcher.loop.leases import DEFAULT_LEASE_TTL_MS, LeaseManager, RegionRef
 from dispatcher.loop.pool import SolveOutput, SolverPool
@@ -250,6 +251,12 @@ class RegionWorker:
                 snap, policy, token, now_ms, complete=complete, marks=marks
             )
             self.last_clock, self.next_clock = now_s, next_clock
+        # declines that left nobody escalate at once, not on the clock
+        declined_changed, declined_widen = await lp.sla_step.escalate_declined(
+            snap, policy, token
+        )
+        changed = changed or declined_changed
+        widen_now += declined_widen
         if changed or widen_now:  # escalations changed versions: read again
             snap = await self._snapshot(self.max_queued)
             now_ms = snap.taken_at_ms
@@ -279,7 +286,12 @@ class RegionWorker:
         t_solved = time.perf_counter()
         self.solves += 1
         solve_id = f"{lp.leases.owner_id}:{region}:{self.solves}"
-        await self._commit(snap, token, output, maps, rows, tech_views, solve_id)
+        stranded = {
+            t.ticket_id for t in stranded_by_declines(snap.tickets, snap.technicians)
+        }
+        await self._commit(
+            snap, token, output, maps, rows, tech_views, solve_id, stranded
+        )
         risky = await lp.sla_step.signal_at_risk(
             snap, token, output.solution, problem, maps
         )
@@ -358,11 +370,12 @@ class RegionWorker:
         rows: Sequence[TicketView],
         techs: Sequence[TechnicianView],
         solve_id: str,
+        stranded: set[str],
     ) -> None:
         lp, sol = self.loop, output.solution
         by_id = {t.ticket_id: t for t in snap.tickets}
         decisions = plan_decisions(
-            output, maps, rows, by_id, snap.taken_at_ms, solve_id
+            output, maps, rows, by_id, snap.taken_at_ms, solve_id, stranded
         )
         self._record_solve(sol, maps)
         if not decisions:

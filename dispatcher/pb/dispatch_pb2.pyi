@@ -27,6 +27,7 @@ class UnassignedReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UNASSIGNED_REASON_SHIFT: _ClassVar[UnassignedReason]
     UNASSIGNED_REASON_CAPACITY: _ClassVar[UnassignedReason]
     UNASSIGNED_REASON_PENALTY_CHEAPER: _ClassVar[UnassignedReason]
+    UNASSIGNED_REASON_DECLINED: _ClassVar[UnassignedReason]
 
 class TicketStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -114,6 +115,7 @@ UNASSIGNED_REASON_EXCLUDED: UnassignedReason
 UNASSIGNED_REASON_SHIFT: UnassignedReason
 UNASSIGNED_REASON_CAPACITY: UnassignedReason
 UNASSIGNED_REASON_PENALTY_CHEAPER: UnassignedReason
+UNASSIGNED_REASON_DECLINED: UnassignedReason
 TICKET_STATUS_UNSPECIFIED: TicketStatus
 TICKET_STATUS_QUEUED: TicketStatus
 TICKET_STATUS_ASSIGNED: TicketStatus

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 # ARGV[4] lease token, ARGV[5] n, then per action: kind, ticket id, arg1, arg2, details JSON.
 # kind: risk (arg1 -) | breach (arg1 response|resolution) | esc (arg1 rule, arg2 new prio;
-# details with a supervisor_target also append the SUPERVISOR_NOTIFIED notice).
+# details with a supervisor_target also append the SUPERVISOR_NOTIFIED notice; details with
+# declined_by -- every able technician declined the ticket -- lift its declines).
 # Returns per action 1 (applied) / 0 (ticket gone, closed or already marked); or the
 # string LEASE when the token is not current (nothing applied).
 _APPLY = r"""
@@ -74,6 +75,10 @@ for i = 1, n do
           redis.call('HSET', key, 'body', dd['body'])
           dd['body'] = nil
           det = cjson.encode(dd)
+        end
+        if dd['declined_by'] then
+          -- escalated because every able technician declined: the declines are lifted
+          redis.call('HSET', key, 'declined', '[]')
         end
         emit({'type', EV.TICKET_ESCALATED, 'tk', id, 'tc', h[3] or '', 'st', h[1], 'v', nv,
           'p', a2, 'r', a1, 'd', det})

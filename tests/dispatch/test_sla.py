@@ -12,6 +12,7 @@ from dispatcher.sla import (
     breaches,
     escalations,
     next_clock_deadline,
+    next_tier_rule,
 )
 from solver.policy import EscalationRule, Policy, SlaTarget
 
@@ -124,3 +125,22 @@ def test_at_risk_rule_wakes_the_loop_when_a_queued_ticket_turns_risky() -> None:
     assert next_clock_deadline(p, [queued], 0.0) == pytest.approx(75.001)
     assert next_clock_deadline(p, [queued], 80.0) == 100.0  # then the breach
     assert next_clock_deadline(Policy(escalations=()), [queued], 0.0) == 100.0
+
+
+def test_next_tier_rule_is_the_first_unfired_rule_that_raises_the_tier() -> None:
+    """The rule that escalates a ticket stranded by declines: the first of the policy's
+    rules for its priority (0 = any), not yet fired, whose tier is above the ticket's;
+    None when no rule moves it to a next tier."""
+    raise_only = EscalationRule(name="raise", priority=0)
+    p2_tier = EscalationRule(name="p2", priority=2, tier_skill="desk", tier_level=3)
+    tier2 = EscalationRule(name="t2", priority=0, tier_skill="desk", tier_level=2)
+    tier3 = EscalationRule(name="t3", priority=0, tier_skill="desk", tier_level=3)
+    p = Policy(escalations=(raise_only, p2_tier, tier2, tier3))
+    none: frozenset[str] = frozenset()
+    assert next_tier_rule(p, 2, none, {"desk": 1}) is p2_tier
+    assert next_tier_rule(p, 3, none, {"desk": 1}) is tier2
+    assert next_tier_rule(p, 3, frozenset({"t2"}), {"desk": 1}) is tier3
+    assert next_tier_rule(p, 3, none, {"desk": 2}) is tier3  # already at tier 2
+    assert next_tier_rule(p, 3, none, {"net": 1}) is tier2  # desk not required yet
+    assert next_tier_rule(p, 3, none, {"desk": 3}) is None
+    assert next_tier_rule(Policy(escalations=(raise_only,)), 3, none, {}) is None

@@ -1,0 +1,52 @@
+"""Tickets of a region that declines have stranded: QUEUED, and every technician of the
+region able to do them has declined them (the rule: ``solver.declines``, which the
+simulator applies too). The SLA step escalates them to the policy's next tier
+(``dispatcher.sla.next_tier_rule``); without one, their unassigned reason is ``DECLINED``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dispatcher.domain import TicketStatus
+from solver.declines import declined_by_every_able
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from dispatcher.domain import Technician, Ticket
+
+
+def stranded_by_declines(
+    tickets: Sequence[Ticket], technicians: Sequence[Technician]
+) -> list[Ticket]:
+    """The QUEUED tickets every able technician (any status or shift) has declined."""
+    declined = [
+        t
+        for t in tickets
+        if t.status is TicketStatus.QUEUED and t.declined_by_technician_ids
+    ]
+    if not declined:
+        return []
+    vocab = sorted(
+        {s.skill for k in technicians for s in k.skills}
+        | {s.skill for t in declined for s in t.required_skills}
+    )
+    column = {name: j for j, name in enumerate(vocab)}
+    held = np.zeros((len(technicians), len(vocab)), np.int64)
+    for row, k in enumerate(technicians):
+        for s in k.skills:
+            held[row, column[s.skill]] = s.level
+    index = {k.technician_id: row for row, k in enumerate(technicians)}
+    out: list[Ticket] = []
+    for t in declined:
+        required = np.zeros(len(vocab), np.int64)
+        for s in t.required_skills:
+            required[column[s.skill]] = s.level
+        rows = [index[x] for x in t.declined_by_technician_ids if x in index]
+        barred = [index[x] for x in t.excluded_technician_ids if x in index]
+        if declined_by_every_able(required, held, rows, barred):
+            out.append(t)
+    return out
