@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.loadgen import REGIONS, closed_loop, percentile, submit_request
 from dispatcher.backend.serve_process import start_serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +45,6 @@ OPEN_LOAD_PCTS = (60, 70, 80)
 """Unary open loops, in percent of each target's maximum rate (the target is at 80)."""
 TARGET_ROUNDS = 3
 """Unary open loops at 80% per target; the round with the median p99 is reported."""
-REGIONS = ("r0", "r1", "r2", "r3")
 
 
 # --- servers --------------------------------------------------------------------------------
@@ -92,59 +92,7 @@ def _spawn(args: list[str]) -> tuple[subprocess.Popen[str], int]:
 
 
 def _requests(prefix: str, start: int, n: int) -> list[Any]:
-    from dispatcher.pb import dispatch_pb2 as pb
-
-    return [
-        pb.SubmitTicketRequest(
-            request_id=f"{prefix}-{i}",
-            ticket=pb.Ticket(
-                ticket_id=f"{prefix}-{i}",
-                region=REGIONS[i % len(REGIONS)],
-                priority=1 + i % 4,
-                work_duration_s=1800,
-                category="hvac",
-                location=pb.Location(
-                    latitude_deg=42.3 + (i % 100) / 1000,
-                    longitude_deg=-71.0 - (i % 70) / 1000,
-                ),
-                required_skills=[
-                    pb.SkillRequirement(skill="hvac", min_level=1 + i % 3)
-                ],
-            ),
-        )
-        for i in range(start, start + n)
-    ]
-
-
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
-
-
-async def _closed_loop(
-    call: Any, make: Any, concurrency: int, duration_s: float
-) -> dict[str, float]:
-    """Max rate: ``concurrency`` callers back to back for ``duration_s``."""
-    done = 0
-    errors = 0
-    stop_at = time.perf_counter() + duration_s
-    counter = iter(range(10**9))
-
-    async def worker() -> None:
-        nonlocal done, errors
-        while time.perf_counter() < stop_at:
-            try:
-                await call(make(next(counter)))
-                done += 1
-            except Exception:
-                errors += 1
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - t0
-    return {"rate_per_s": done / elapsed, "errors": errors, "calls": done}
+    return [submit_request(prefix, i) for i in range(start, start + n)]
 
 
 async def _open_loop(
@@ -185,8 +133,8 @@ async def _open_loop(
     return {
         "offered_per_s": rate,
         "achieved_per_s": len(latencies) / elapsed,
-        "p50_ms": 1000 * _pct(latencies, 0.50),
-        "p99_ms": 1000 * _pct(latencies, 0.99),
+        "p50_ms": 1000 * percentile(latencies, 0.50),
+        "p99_ms": 1000 * percentile(latencies, 0.99),
         "max_ms": 1000 * max(latencies, default=float("nan")),
         "errors": errors,
         "dropped": dropped,
@@ -240,7 +188,7 @@ async def _loadgen(
         gc.freeze()
         cpu0 = time.process_time()
         if mode.endswith("closed"):
-            result = await _closed_loop(
+            result = await closed_loop(
                 call, lambda i: make(i + 1), concurrency, seconds
             )
         else:

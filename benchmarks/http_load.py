@@ -21,70 +21,11 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.loadgen import closed_loop, submit_request
 from dispatcher.backend.serve_process import start_serve
-
-REGIONS = ("r0", "r1", "r2", "r3")
-
-
-def _ticket(prefix: str, i: int) -> Any:
-    from dispatcher.pb import dispatch_pb2 as pb
-
-    return pb.SubmitTicketRequest(
-        request_id=f"{prefix}-{i}",
-        ticket=pb.Ticket(
-            ticket_id=f"{prefix}-{i}",
-            region=REGIONS[i % len(REGIONS)],
-            priority=1 + i % 4,
-            work_duration_s=1800,
-            category="hvac",
-            location=pb.Location(
-                latitude_deg=42.3 + (i % 100) / 1000,
-                longitude_deg=-71.0 - (i % 70) / 1000,
-            ),
-            required_skills=[pb.SkillRequirement(skill="hvac", min_level=1 + i % 3)],
-        ),
-    )
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def _closed_loop(
-    call: Any, make: Any, concurrency: int, duration_s: float
-) -> dict[str, float]:
-    latencies: list[float] = []
-    errors = 0
-    counter = iter(range(10**9))
-    stop_at = time.perf_counter() + duration_s
-
-    async def worker() -> None:
-        nonlocal errors
-        while time.perf_counter() < stop_at:
-            request = make(next(counter))
-            t0 = time.perf_counter()
-            try:
-                await call(request)
-            except Exception:
-                errors += 1
-                continue
-            latencies.append(time.perf_counter() - t0)
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - t0
-    return {
-        "rate_per_s": len(latencies) / elapsed,
-        "p50_ms": 1000 * _pct(latencies, 0.50),
-        "p99_ms": 1000 * _pct(latencies, 0.99),
-        "calls": len(latencies),
-        "errors": errors,
-    }
 
 
 async def _run(
@@ -114,17 +55,19 @@ async def _run(
 
         for r in range(args.rounds):
             runs["grpc"].append(
-                await _closed_loop(
+                await closed_loop(
                     stub.SubmitTicket,
-                    lambda i, r=r: _ticket(f"g{r}", i),
+                    lambda i, r=r: submit_request(f"g{r}", i),
                     args.concurrency,
                     args.duration_s,
                 )
             )
             runs["http"].append(
-                await _closed_loop(
+                await closed_loop(
                     over_http,
-                    lambda i, r=r: json_format.MessageToDict(_ticket(f"h{r}", i)),
+                    lambda i, r=r: json_format.MessageToDict(
+                        submit_request(f"h{r}", i)
+                    ),
                     args.concurrency,
                     args.duration_s,
                 )

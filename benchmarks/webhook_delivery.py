@@ -31,14 +31,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.loadgen import percentile
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def _cpu_s(pid: int) -> float:
@@ -196,8 +191,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "lost": sent - len(got),
                     "achieved_rate_per_s": round(sent / wall, 1),
                     "serve_cpu_share": round((_cpu_s(proc.pid) - cpu0) / wall, 2),
-                    "p50_ms": round(_percentile(got, 0.5) * 1000, 2),
-                    "p99_ms": round(_percentile(got, 0.99) * 1000, 2),
+                    "p50_ms": round(percentile(got, 0.5) * 1000, 2),
+                    "p99_ms": round(percentile(got, 0.99) * 1000, 2),
                     "max_ms": round(max(got, default=float("nan")) * 1000, 2),
                 }
         out["duplicates"] = receiver.duplicates
