@@ -105,6 +105,7 @@ def _solve_loop(
         lease_ttl_ms=lease_ttl_ms or settings.lease_ttl_ms,
         events_maxlen=settings.events_maxlen,
         closed_retention_s=settings.closed_ticket_retention_days * 86_400.0,
+        model_resync_s=settings.region_model_resync_s,
         stop=ctx.shutdown_event,
     )
     ctx.background.append(loop.run)

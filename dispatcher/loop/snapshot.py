@@ -138,15 +138,17 @@ first); the rest wait for a later solve. Bounds the solve under a backlog."""
 def limit_queued(
     tickets: list[TicketView], technicians: Sequence[TechnicianView]
 ) -> list[TicketView]:
-    """Keep every held ticket and the most urgent QUEUED ones (priority, then due time)."""
+    """Keep every held ticket and the most urgent QUEUED ones (priority, then due time;
+    equal ones by submit time and id, so the choice does not depend on the input order)."""
     queued = [t for t in tickets if t.status == "QUEUED"]
     places = sum(k.capacity for k in technicians if k.available)
     held = len(tickets) - len(queued)
     cap = max(64, QUEUED_PER_PLACE * max(0, places - held))
     if len(queued) <= cap:
         return tickets
-    urgent = sorted(queued, key=lambda t: (t.priority, t.response_due_s, t.created_s))[
-        :cap
-    ]
+    urgent = sorted(
+        queued,
+        key=lambda t: (t.priority, t.response_due_s, t.created_s, t.ticket_id),
+    )[:cap]
     keep = {t.ticket_id for t in urgent}
     return [t for t in tickets if t.status != "QUEUED" or t.ticket_id in keep]

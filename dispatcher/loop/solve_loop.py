@@ -7,7 +7,10 @@ wakes up when the region's event stream shows a change (debounced by the policy'
 moves) or when an SLA clock rule is due, and then:
 
 1. reads the region's policy (a change takes effect here, at the next solve) and a
-   consistent snapshot with item versions;
+   consistent snapshot with item versions: from the worker's ``RegionModel``
+   (``dispatcher.loop.region_model``), which reads only what the region's event stream
+   says changed, with a full read on taking the lease, on a gap and every
+   ``region_model_resync_s`` (0: a full snapshot read every cycle instead);
 2. runs the SLA clock rules (breaches, escalations; ``dispatcher.sla``);
 3. converts the snapshot to a ``solver.Problem`` (``dispatcher.loop.problem``, the one
    place that does it) and solves it in a worker process of the shared ``SolverPool``
@@ -48,6 +51,7 @@ from dispatcher.loop.problem import (
     build_problem_parts,
     plan_decisions,
 )
+from dispatcher.loop.region_model import RegionModel
 from dispatcher.loop.sla_step import SlaStep
 from dispatcher.loop.snapshot import (
     QUEUED_PER_PLACE,
@@ -58,6 +62,7 @@ from dispatcher.loop.snapshot import (
 from dispatcher.loop.widen import Widening, widen
 from dispatcher.store import keys
 from dispatcher.store.duplicates import DuplicateIndex, DuplicateLinker
+from dispatcher.store.feed import RegionFeed
 from dispatcher.store.moves import TicketMover
 from dispatcher.store.outcomes import CommitCode
 from dispatcher.store.policy import PolicyStore
@@ -104,6 +109,8 @@ MIN_QUEUED_READ = 200
 """A bounded snapshot reads at least this many QUEUED tickets."""
 """Clock rules (breaches, escalations) run at most this often unless one is due sooner."""
 ERROR_BACKOFF_S = 0.5
+MODEL_RESYNC_S = 60.0
+"""Default of the ``region_model_resync_s`` setting."""
 
 
 async def _nothing() -> None:
@@ -122,6 +129,8 @@ class RegionWorker:
     checked: set[str] = field(default_factory=set)
     solves: int = 0
     reader: SnapshotReader | None = None
+    model: RegionModel | None = None
+    """The region's in-memory model (None: read a snapshot every cycle)."""
     techs_dirty: bool = True
     techs_read_at: float = 0.0
     max_queued: int = 1000
@@ -137,6 +146,13 @@ class RegionWorker:
 
     async def run(self) -> None:
         self.reader = SnapshotReader(self.loop.redis)
+        if self.loop.model_resync_s > 0:
+            self.model = RegionModel(
+                self.loop.feed,
+                self.region.tenant,
+                self.region.region,
+                self.loop.model_resync_s,
+            )
         watcher = asyncio.create_task(self._watch(), name=f"watch:{self.region}")
         self.wake.set()  # solve at once on taking the region over
         next_clock = float("inf")
@@ -164,6 +180,10 @@ class RegionWorker:
                     raise
                 except Exception:
                     logger.exception("solve cycle of %s failed", self.region)
+                    if (
+                        self.model is not None
+                    ):  # it may have missed what the cycle wrote
+                        self.model.invalidate("a solve cycle failed")
                     self.loop.metrics.solves_total.labels(
                         region=self.region.region, status="error"
                     ).inc()
@@ -224,7 +244,7 @@ class RegionWorker:
         )
         effective, snap, marks = await asyncio.gather(
             lp.policies.effective(tenant, region),
-            self._snapshot(self.max_queued),
+            self._snapshot(token, self.max_queued),
             lp.sla.marks(tenant, region) if clock_due else _nothing(),
         )
         policy = effective.policy
@@ -234,7 +254,7 @@ class RegionWorker:
         if snap.lease_token != token:
             return float("inf")
         now_ms = snap.taken_at_ms
-        complete = self.reader is not None and not self.reader.truncated
+        complete = self._complete()
         held = await lp.duplicate_step.link_duplicates(
             self.checked, snap, policy, token, complete=complete
         )
@@ -258,12 +278,14 @@ class RegionWorker:
         changed = changed or declined_changed
         widen_now += declined_widen
         if changed or widen_now:  # escalations changed versions: read again
-            snap = await self._snapshot(self.max_queued)
+            snap = await self._snapshot(token, self.max_queued)
             now_ms = snap.taken_at_ms
         if widen_now and await widen(
             lp.store, lp.mover, snap, token, widen_now, lp.metrics
         ):
-            snap = await self._snapshot(self.max_queued)  # without the moved ones
+            snap = await self._snapshot(
+                token, self.max_queued
+            )  # without the moved ones
             now_ms = snap.taken_at_ms
         t_clock = time.perf_counter()
         ticket_views, tech_views = views_from_snapshot(snap, policy, now_ms, self.views)
@@ -337,7 +359,17 @@ class RegionWorker:
         if deleted:
             lp.metrics.tickets_purged_total.inc(deleted)
 
-    async def _snapshot(self, max_queued: int | None = None) -> RegionSnapshot:
+    def _complete(self) -> bool:
+        """The last snapshot lists every open ticket (not bounded)."""
+        if self.model is not None:
+            return not self.model.truncated
+        return self.reader is not None and not self.reader.truncated
+
+    async def _snapshot(
+        self, token: str, max_queued: int | None = None
+    ) -> RegionSnapshot:
+        if self.model is not None:
+            return await self.model.read(token, max_queued)
         if self.reader is None:
             self.reader = SnapshotReader(self.loop.redis)
         # Technicians change with a technician event, or silently with a location ping:
@@ -390,6 +422,8 @@ class RegionWorker:
         if result.lease_lost:
             logger.warning("commit of %s refused: lease lost", self.region)
             return
+        if self.model is not None:
+            self.model.committed(decisions, result)
         m = lp.metrics
         done_ms = int(time.time() * 1000)
         for outcome in result.outcomes:
@@ -434,6 +468,7 @@ class SolveLoop:
         owner_id: str | None = None,
         events_maxlen: int = keys.EVENTS_MAXLEN_DEFAULT,
         closed_retention_s: float = 0.0,
+        model_resync_s: float = MODEL_RESYNC_S,
         sweep_interval_s: float = SWEEP_INTERVAL_S,
         stop: asyncio.Event | None = None,
     ) -> None:
@@ -447,6 +482,9 @@ class SolveLoop:
             redis, metrics=metrics, events_maxlen=events_maxlen
         )
         self.sweeper = ClosedTicketSweeper(redis)
+        # region models read in full at least this often (0: no model, a snapshot per cycle)
+        self.model_resync_s = model_resync_s
+        self.feed = RegionFeed(redis)
         # closed tickets older than this are deleted (0: kept forever; dispatcher.store.retention)
         self.closed_retention_s = closed_retention_s
         self.sweep_interval_s = sweep_interval_s
@@ -470,6 +508,8 @@ class SolveLoop:
             **manager_kwargs,
         )
         self.workers: dict[RegionRef, asyncio.Task[None]] = {}
+        self.region_workers: dict[RegionRef, RegionWorker] = {}
+        """The worker of each held region (its ``model``: what the loop knows of it)."""
         self._stopping: set[asyncio.Task[None]] = set()
         # At most this many region cycles at once: one per solver worker plus one reading or
         # committing. More only interleaves their CPU on the one event loop, which delays
@@ -488,9 +528,11 @@ class SolveLoop:
             task.cancel()
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
+        self.region_workers.pop(region, None)
         if token is not None:
             self.metrics.init_region(region.tenant, region.region)
             worker = RegionWorker(self, region)
+            self.region_workers[region] = worker
             self.workers[region] = asyncio.create_task(
                 worker.run(), name=f"solve:{region}"
             )
@@ -504,6 +546,7 @@ class SolveLoop:
         finally:
             tasks = [*self.workers.values(), *self._stopping]
             self.workers.clear()
+            self.region_workers.clear()
             for task in tasks:
                 task.cancel()
             # Wait for every worker (also those cancelled on a lease change just now), so

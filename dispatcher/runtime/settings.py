@@ -80,6 +80,19 @@ def _positive_float(value: object) -> float:
     return number
 
 
+def _seconds_or_off(value: object) -> float:
+    """A number of seconds >= 0 (0 = off)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a number of seconds")
+    try:
+        number = float(value) if isinstance(value, int | float) else float(_text(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number of seconds") from None
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{value!r} is not a number of seconds >= 0")
+    return number
+
+
 def _flag(value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -387,6 +400,16 @@ class Settings:
             _int_in(10, 100_000_000, "a number of events"),
             "events kept per region stream; resuming from an older event id is OUT_OF_RANGE",
             metavar="N",
+        ),
+    )
+    region_model_resync_s: float = field(
+        default=60.0,
+        metadata=_meta(
+            _seconds_or_off,
+            "the solve loop keeps each held region in memory, reading only what its event "
+            "stream says changed, and reads the region in full on taking its lease, on a "
+            "gap in the stream and at least this often; 0 reads a full snapshot every cycle",
+            metavar="SECONDS",
         ),
     )
     closed_ticket_retention_days: int = field(

@@ -82,6 +82,9 @@ SLA_MARKS = "slamarks"
 MOVING = "moving"
 """Set of ticket ids moved out of the region (``dispatcher.store.moves`` step 1), not yet
 finished."""
+LOCATED = "located"
+"""Set of technician ids whose location a ping changed (pings append no event) since the
+region's lease holder last read it (``dispatcher.store.feed``)."""
 
 REGION_SUFFIXES = {
     "TICKET": TICKET,
@@ -100,6 +103,7 @@ REGION_SUFFIXES = {
     "LEASE_SEQ": LEASE_SEQ,
     "SLA_MARKS": SLA_MARKS,
     "MOVING": MOVING,
+    "LOCATED": LOCATED,
 }
 """Every region key suffix by name: the Lua scripts get them as the table ``K``
 (``dispatcher.store.lua.NAMES``), so ``P .. K.TICKET .. id`` there is ``ticket_key`` here."""
@@ -115,6 +119,11 @@ def technician_key(tenant: str, region: str, technician_id: str) -> str:
 
 def technician_queue_key(tenant: str, region: str, technician_id: str) -> str:
     return region_prefix(tenant, region) + TECH_QUEUE + technician_id
+
+
+def located_key(tenant: str, region: str) -> str:
+    """Technicians whose location changed since the region feed last read (``LOCATED``)."""
+    return region_prefix(tenant, region) + LOCATED
 
 
 def request_key(tenant: str, region: str, request_id: str) -> str:

@@ -361,11 +361,14 @@ return {R.OK, redis.call('HGETALL', key), redis.call('ZRANGE', P .. K.TECH_QUEUE
 )
 
 REPORT_LOCATION = r"""
--- KEYS[1] technician hash; ARGV[1] lat, ARGV[2] lon, ARGV[3] measured ms
+-- KEYS[1] technician hash, KEYS[2] the region's LOCATED set; ARGV[1] lat, ARGV[2] lon,
+-- ARGV[3] measured ms, ARGV[4] technician id. A ping appends no event: the id joins LOCATED
+-- instead, which the solve loop's region feed reads (dispatcher.store.feed).
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local cur = tonumber(redis.call('HGET', KEYS[1], 'loc_ms') or '0')
 if tonumber(ARGV[3]) < cur then return 0 end
 redis.call('HSET', KEYS[1], 'lat', ARGV[1], 'lon', ARGV[2], 'loc_ms', ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[4])
 return 1
 """
 
@@ -576,29 +579,57 @@ return out
 """
 )
 
+REGION_READS = r"""
+-- The solve snapshot's reads (SNAPSHOT, and the solve loop's region feed,
+-- dispatcher.store.feed): one definition of which tickets are open and what is read of a
+-- technician.
+local OPEN_ORDER = {ST.QUEUED, ST.ASSIGNED, ST.ACCEPTED, ST.IN_PROGRESS}
+local SOLVED = {}
+for _, st in ipairs(OPEN_ORDER) do SOLVED[st] = true end
+-- open tickets = the union of the per-status/priority sets of the open statuses
+local function open_tickets(P)
+  local ids, tickets = {}, {}
+  for _, st in ipairs(OPEN_ORDER) do
+    for p = 1, 4 do
+      for _, id in ipairs(redis.call('ZRANGE', P .. K.STATUS_PRIO .. st .. ':' .. p, 0, -1)) do
+        ids[#ids + 1] = id
+        tickets[#tickets + 1] = redis.call('HGETALL', P .. K.TICKET .. id)
+      end
+    end
+  end
+  return ids, tickets
+end
+-- one ticket's hash when open_tickets(P) lists it (in the set of its status and
+-- priority), else {}
+local function open_ticket(P, id)
+  local h = redis.call('HMGET', P .. K.TICKET .. id, 'status', 'prio')
+  local p = tonumber(h[2] or '')
+  if not h[1] or not SOLVED[h[1]] or not p or p < 1 or p > 4 then return {} end
+  if not redis.call('ZSCORE', P .. K.STATUS_PRIO .. h[1] .. ':' .. h[2], id) then return {} end
+  return redis.call('HGETALL', P .. K.TICKET .. id)
+end
+-- every technician: ids, hashes, queues (ticket ids by position)
+local function technicians(P)
+  local tids = redis.call('ZRANGE', P .. K.TECHS_ALL, 0, -1)
+  local techs, queues = {}, {}
+  for i, id in ipairs(tids) do
+    techs[i] = redis.call('HGETALL', P .. K.TECH .. id)
+    queues[i] = redis.call('ZRANGE', P .. K.TECH_QUEUE .. id, 0, -1)
+  end
+  return tids, techs, queues
+end
+"""
+"""Lua functions of the snapshot reads, after ``NAMES``: ``open_tickets(P)``,
+``open_ticket(P, id)``, ``technicians(P)``."""
+
 SNAPSHOT = (
     NAMES
+    + REGION_READS
     + r"""
 -- ARGV[1] region prefix. Open tickets (hashes), technicians (hashes + queues), lease value.
 local P = ARGV[1]
--- open tickets = the union of the per-status/priority sets of the open statuses
-local ids = {}
-local tickets = {}
-for _, st in ipairs({ST.QUEUED, ST.ASSIGNED, ST.ACCEPTED, ST.IN_PROGRESS}) do
-  for p = 1, 4 do
-    for _, id in ipairs(redis.call('ZRANGE', P .. K.STATUS_PRIO .. st .. ':' .. p, 0, -1)) do
-      ids[#ids + 1] = id
-      tickets[#tickets + 1] = redis.call('HGETALL', P .. K.TICKET .. id)
-    end
-  end
-end
-local tids = redis.call('ZRANGE', P .. K.TECHS_ALL, 0, -1)
-local techs = {}
-local queues = {}
-for i, id in ipairs(tids) do
-  techs[i] = redis.call('HGETALL', P .. K.TECH .. id)
-  queues[i] = redis.call('ZRANGE', P .. K.TECH_QUEUE .. id, 0, -1)
-end
+local ids, tickets = open_tickets(P)
+local tids, techs, queues = technicians(P)
 return {ids, tickets, tids, techs, queues, redis.call('GET', P .. K.LEASE) or ''}
 """
 )

@@ -86,6 +86,8 @@ class ScriptReply(enum.StrEnum):
     EXISTS = "EXISTS"
     CONFLICT = "CONFLICT"
     MISMATCH = "MISMATCH"
+    # region feed (store.feed): the delta cannot be told, read in full
+    GAP = "GAP"
     # move in
     PRESENT = "PRESENT"
     """The target region holds the ticket already (a repeated step)."""

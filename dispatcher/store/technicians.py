@@ -134,8 +134,11 @@ class TechnicianStore(StoreBase):
             self._location,
             [
                 (
-                    [keys.technician_key(tenant, regions[tech_id], tech_id)],
-                    [repr(loc.lat_deg), repr(loc.lon_deg), at_ms],
+                    [
+                        keys.technician_key(tenant, regions[tech_id], tech_id),
+                        keys.located_key(tenant, regions[tech_id]),
+                    ],
+                    [repr(loc.lat_deg), repr(loc.lon_deg), at_ms, tech_id],
                 )
                 for tech_id, loc, at_ms in pings
             ],

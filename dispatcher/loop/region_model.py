@@ -1,0 +1,184 @@
+"""The solve loop's in-memory model of a held region, fed by the region's event stream.
+
+docs/DESIGN.md §6. A ``RegionModel`` holds what a region snapshot holds (its open tickets,
+its technicians with their queues, with versions) and the stream position it is current
+at. Each ``read`` asks the store only for the items the events after that position name
+(``dispatcher.store.feed``: one atomic delta script) and replaces them; it reads the whole
+region instead (a **resync**) when
+
+- it has no state yet, or holds it under another lease token (a lease acquired or taken
+  over: a new holder never trusts what it may have missed),
+- the delta cannot be told (a gap: events trimmed past the position, a deleted stream,
+  more than ``DELTA_MAX_EVENTS`` pending, an event naming nothing), or a cycle failed
+  after a write whose effect the model may not know (``invalidate``),
+- ``resync_s`` passed since the last one (the ``region_model_resync_s`` setting).
+
+It then answers the snapshot a read of the store would have given (the same tickets and
+technicians; bounded to the most urgent QUEUED tickets as ``lua.BOUNDED_SNAPSHOT`` bounds
+them), so the rest of the cycle is unchanged. Correctness never rests on it: every commit
+is still fenced by the lease token and the versions the solve saw (invariant 5), so a stale
+model can waste a solve but never commit a wrong assignment.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from dispatcher.domain import TicketStatus
+from dispatcher.store.outcomes import CommitCode
+from dispatcher.store.state import RegionSnapshot, now_ms
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from dispatcher.domain import Technician, Ticket
+    from dispatcher.store.feed import RegionFeed
+    from dispatcher.store.state import CommitResult, Decision
+
+logger = logging.getLogger(__name__)
+
+DELTA_MAX_EVENTS = 20_000
+"""More events than this pending: read the region in full instead (as cheap by then)."""
+
+
+def queued_order(t: Ticket) -> tuple[int, int, str]:
+    """The order in which a bounded snapshot reads QUEUED tickets (``lua.BOUNDED_SNAPSHOT``:
+    the per-priority sets, scored by submit time, equal scores by id)."""
+    return (t.priority, t.created_at_ms, t.ticket_id)
+
+
+@dataclass
+class RegionModel:
+    """Open tickets and technicians of one region, kept current from its event stream."""
+
+    feed: RegionFeed
+    tenant: str
+    region: str
+    resync_s: float
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    technicians: dict[str, Technician] = field(default_factory=dict)
+    position: str = ""
+    """Last event id applied ('' = no state: the next read resyncs)."""
+    token: str = ""
+    """The lease token the state was read under."""
+    synced_at: float = float("-inf")
+    truncated: bool = False
+    """The last read left QUEUED tickets out (bounded)."""
+    resyncs: int = 0
+    deltas: int = 0
+    last_resync: str = ""
+    """Why the last resync happened."""
+    _also_tickets: set[str] = field(default_factory=set)
+    _also_technicians: set[str] = field(default_factory=set)
+    _stale: str = ""
+
+    def invalidate(self, why: str) -> None:
+        """Resync at the next read (the model may have missed a change)."""
+        self._stale = why
+
+    def touch(self, ticket_ids: Iterable[str], technician_ids: Iterable[str]) -> None:
+        """Re-read these at the next read: changed by a write that appends no event (the
+        commit's same-place refresh)."""
+        self._also_tickets.update(ticket_ids)
+        self._also_technicians.update(technician_ids)
+
+    def committed(self, decisions: Sequence[Decision], result: CommitResult) -> None:
+        """After a commit: re-read at the next read what its same-place refreshes wrote
+        (a new queue place or cost terms with the same technician: no event)."""
+        same = {o.ticket_id for o in result.outcomes if o.code is CommitCode.UNCHANGED}
+        self.touch(
+            same,
+            {d.technician_id for d in decisions if d.ticket_id in same} - {""},
+        )
+
+    def _resync_reason(self, token: str) -> str:
+        if not self.position:
+            return "first read"
+        if token != self.token:
+            return "new lease token"
+        if self._stale:
+            return self._stale
+        if time.monotonic() - self.synced_at >= self.resync_s:
+            return "periodic"
+        return ""
+
+    async def read(self, token: str, max_queued: int | None = None) -> RegionSnapshot:
+        """The region as a snapshot would show it now (bounded to ``max_queued`` QUEUED
+        tickets when given), fetching only what changed since the last read."""
+        taken = now_ms()
+        why = self._resync_reason(token)
+        lease = ""
+        if not why:
+            also_t, also_k = set(self._also_tickets), set(self._also_technicians)
+            delta = await self.feed.delta(
+                self.tenant,
+                self.region,
+                self.position,
+                token,
+                max_events=DELTA_MAX_EVENTS,
+                also_tickets=sorted(also_t),
+                also_technicians=sorted(also_k),
+            )
+            if delta.gap:
+                why = delta.gap
+            else:
+                for tid, ticket in delta.tickets.items():
+                    if ticket is None:
+                        self.tickets.pop(tid, None)
+                    else:
+                        self.tickets[tid] = ticket
+                for kid, tech in delta.technicians.items():
+                    if tech is None:
+                        self.technicians.pop(kid, None)
+                    else:
+                        self.technicians[kid] = tech
+                self._also_tickets -= also_t
+                self._also_technicians -= also_k
+                self.position, lease = delta.position, delta.lease_token
+                self.deltas += 1
+        if why:
+            lease = await self._resync(token, why)
+        return self._snapshot(lease, taken, max_queued)
+
+    async def _resync(self, token: str, why: str) -> str:
+        """Read the region in full; returns the lease value read with it."""
+        log = logger.debug if why in ("periodic", "first read") else logger.info
+        log("region model %s/%s: full read (%s)", self.tenant, self.region, why)
+        full = await self.feed.full(self.tenant, self.region, token)
+        self.tickets, self.technicians = full.tickets, full.technicians
+        self._also_tickets.clear()
+        self._also_technicians.clear()
+        self._stale = ""
+        # under another holder's lease the location marks stayed unread: no state to keep
+        self.position = full.position if full.lease_token == token else ""
+        self.token, self.synced_at = token, time.monotonic()
+        self.resyncs += 1
+        self.last_resync = why
+        return full.lease_token
+
+    def _snapshot(
+        self, lease: str, taken: int, max_queued: int | None
+    ) -> RegionSnapshot:
+        tickets: tuple[Ticket, ...] = tuple(self.tickets.values())
+        self.truncated = False
+        if max_queued is not None:
+            queued = [t for t in tickets if t.status is TicketStatus.QUEUED]
+            if len(queued) > max_queued:
+                self.truncated = True
+                urgent = heapq.nsmallest(max_queued, queued, key=queued_order)
+                tickets = (
+                    *(t for t in tickets if t.status is not TicketStatus.QUEUED),
+                    *urgent,
+                )
+        return RegionSnapshot(
+            tenant=self.tenant,
+            region=self.region,
+            tickets=tickets,
+            technicians=tuple(self.technicians.values()),
+            lease_token=lease,
+            taken_at_ms=taken,
+        )

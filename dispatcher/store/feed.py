@@ -1,0 +1,207 @@
+"""The region feed of the solve loop's region model (``dispatcher.loop.region_model``): a
+full read (the solve snapshot plus the stream position it is consistent with) and a delta
+read (what changed after a stream position), each one atomic script in the region's slot.
+
+Every change of a ticket or technician appends an event naming it (``tk``, ``tc``, ``ptc``;
+invariant 4) in the same step, with two exceptions the delta also covers: a location ping
+appends none but adds the technician to the region's ``LOCATED`` set, which the lease holder
+reads and empties; and the commit's same-place refresh (a new queue place or cost terms
+with the same technician) appends none: the caller names those items itself (``also_*``).
+The delta re-reads every named item the way the snapshot reads it (``lua.REGION_READS``),
+so the model it feeds stays equal to a fresh snapshot.
+
+The delta refuses (``gap``) when it cannot tell what changed: events after the position were
+dropped by retention, the stream is older than the position (it was deleted), more than
+``max_events`` events are pending, or an event names no item. The caller then reads in full.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dispatcher.store import keys, lua
+from dispatcher.store.codec import pairs_to_dict, technician_from_hash, ticket_from_hash
+from dispatcher.store.outcomes import ScriptReply
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import redis.asyncio as aioredis
+
+    from dispatcher.domain import Technician, Ticket
+
+START_ID = "0-0"
+"""The position before every event (an empty stream)."""
+
+_STREAM_IDS = r"""
+-- stream ids compare as (milliseconds, sequence)
+local function older(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+local function newest(key)
+  local e = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+  if #e == 0 then return '0-0' end
+  return e[1][1]
+end
+"""
+
+FULL = (
+    lua.NAMES
+    + lua.REGION_READS
+    + _STREAM_IDS
+    + r"""
+-- KEYS[1] the region's event stream; ARGV[1] region prefix, ARGV[2] lease token of the
+-- reader. Returns {ticket hashes, technician hashes, queues, lease, newest event id}; empties
+-- LOCATED when the token holds the lease (this read has every location).
+local P, token = ARGV[1], ARGV[2]
+local _, tickets = open_tickets(P)
+local _, techs, queues = technicians(P)
+local lease = redis.call('GET', P .. K.LEASE) or ''
+if token ~= '' and lease == token then redis.call('DEL', P .. K.LOCATED) end
+return {tickets, techs, queues, lease, newest(KEYS[1])}
+"""
+)
+
+DELTA = (
+    lua.NAMES
+    + lua.REGION_READS
+    + _STREAM_IDS
+    + r"""
+-- KEYS[1] the region's event stream; ARGV[1] region prefix, ARGV[2] position (last event id
+-- applied), ARGV[3] lease token of the reader, ARGV[4] most events to read, ARGV[5] JSON
+-- ticket ids and ARGV[6] JSON technician ids to read as well.
+-- Returns {GAP, why} or {OK, new position, lease, ticket ids, their hashes ({} = not
+-- open), technician ids, their hashes ({} = removed), their queues}.
+local P, after, token, most = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local trimmed = redis.call('GET', P .. K.EVENTS_TRIMMED)
+if trimmed and older(after, trimmed) then return {R.GAP, 'events after ' .. after .. ' were trimmed'} end
+local entries = redis.call('XRANGE', KEYS[1], '(' .. after, '+', 'COUNT', most + 1)
+if #entries > most then return {R.GAP, 'more than ' .. most .. ' events'} end
+local last = after
+if #entries > 0 then
+  last = entries[#entries][1]
+elseif after ~= '0-0' and older(newest(KEYS[1]), after) then
+  return {R.GAP, 'the stream is older than ' .. after}
+end
+local tids, techids, seen_t, seen_k = {}, {}, {}, {}
+local function ticket(id)
+  if id and id ~= '' and not seen_t[id] then seen_t[id] = true; tids[#tids + 1] = id end
+end
+local function tech(id)
+  if id and id ~= '' and not seen_k[id] then seen_k[id] = true; techids[#techids + 1] = id end
+end
+for _, e in ipairs(entries) do
+  local f = e[2]
+  local named = false
+  for i = 1, #f, 2 do
+    local name, value = f[i], f[i + 1]
+    if name == 'tk' then ticket(value); named = true
+    elseif name == 'tc' or name == 'ptc' then tech(value); named = true end
+  end
+  if not named then return {R.GAP, 'event ' .. e[1] .. ' names no ticket or technician'} end
+end
+for _, id in ipairs(cjson.decode(ARGV[5])) do ticket(id) end
+for _, id in ipairs(cjson.decode(ARGV[6])) do tech(id) end
+local lease = redis.call('GET', P .. K.LEASE) or ''
+if token ~= '' and lease == token then
+  for _, id in ipairs(redis.call('SMEMBERS', P .. K.LOCATED)) do tech(id) end
+  redis.call('DEL', P .. K.LOCATED)
+end
+local th = {}
+for i, id in ipairs(tids) do th[i] = open_ticket(P, id) end
+local kh, kq = {}, {}
+for i, id in ipairs(techids) do
+  kh[i] = redis.call('HGETALL', P .. K.TECH .. id)
+  kq[i] = redis.call('ZRANGE', P .. K.TECH_QUEUE .. id, 0, -1)
+end
+return {R.OK, last, lease, tids, th, techids, kh, kq}
+"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FullRead:
+    """Every open ticket and technician, the lease value and the newest event id, at once."""
+
+    tickets: dict[str, Ticket]
+    technicians: dict[str, Technician]
+    lease_token: str
+    position: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeltaRead:
+    """The items changed after a position: ``None`` = no longer open (ticket) or removed
+    (technician). ``gap`` (non-empty: why) = the delta cannot be told; read in full."""
+
+    gap: str = ""
+    position: str = ""
+    lease_token: str = ""
+    tickets: dict[str, Ticket | None] = field(default_factory=dict)
+    technicians: dict[str, Technician | None] = field(default_factory=dict)
+
+
+class RegionFeed:
+    """Full and delta reads of regions for the region model (scripts registered once)."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._full = redis.register_script(FULL)
+        self._delta = redis.register_script(DELTA)
+
+    async def full(self, tenant: str, region: str, token: str) -> FullRead:
+        reply: Any = await self._full(
+            keys=[keys.events_key(tenant, region)],
+            args=[keys.region_prefix(tenant, region), token],
+        )
+        raw_tickets, raw_techs, queues, lease, position = reply
+        tickets = {}
+        for h in raw_tickets:
+            if h:
+                t = ticket_from_hash(pairs_to_dict(h))
+                tickets[t.ticket_id] = t
+        techs = {}
+        for h, q in zip(raw_techs, queues, strict=True):
+            if h:
+                k = technician_from_hash(pairs_to_dict(h), q)
+                techs[k.technician_id] = k
+        return FullRead(tickets, techs, str(lease), str(position))
+
+    async def delta(
+        self,
+        tenant: str,
+        region: str,
+        after: str,
+        token: str,
+        *,
+        max_events: int,
+        also_tickets: Iterable[str] = (),
+        also_technicians: Iterable[str] = (),
+    ) -> DeltaRead:
+        reply: Any = await self._delta(
+            keys=[keys.events_key(tenant, region)],
+            args=[
+                keys.region_prefix(tenant, region),
+                after,
+                token,
+                max_events,
+                json.dumps(list(also_tickets)),
+                json.dumps(list(also_technicians)),
+            ],
+        )
+        if reply[0] != ScriptReply.OK:
+            return DeltaRead(gap=str(reply[1]))
+        _, position, lease, tids, th, kids, kh, kq = reply
+        tickets: dict[str, Ticket | None] = {
+            str(i): ticket_from_hash(pairs_to_dict(h)) if h else None
+            for i, h in zip(tids, th, strict=True)
+        }
+        techs: dict[str, Technician | None] = {
+            str(i): technician_from_hash(pairs_to_dict(h), q) if h else None
+            for i, h, q in zip(kids, kh, kq, strict=True)
+        }
+        return DeltaRead("", str(position), str(lease), tickets, techs)

@@ -1,0 +1,517 @@
+"""The solve loop's region model (``dispatcher.loop.region_model``) equals a fresh snapshot
+of the real store, after random sequences of every kind of change, lease moves and stream
+trims, and gives the cycle the same ``solver.Problem`` as the snapshot path."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import invariant, rule
+
+from dispatcher.domain import (
+    Assignment,
+    Location,
+    Resolution,
+    ResolutionCode,
+    Shift,
+    SkillLevel,
+    SubmitTicket,
+    Technician,
+    TechnicianStatus,
+    Ticket,
+)
+from dispatcher.errors import DispatchError
+from dispatcher.loop.leases import RegionRef
+from dispatcher.loop.problem import build_problem_parts
+from dispatcher.loop.region_model import RegionModel
+from dispatcher.loop.snapshot import limit_queued, views_from_snapshot
+from dispatcher.loop.solve_loop import SolveLoop
+from dispatcher.runtime.metrics import DispatchMetrics
+from dispatcher.store import keys
+from dispatcher.store.codec import resolution_json, ticket_body
+from dispatcher.store.feed import RegionFeed
+from dispatcher.store.policy import PolicyStore
+from dispatcher.store.retention import ClosedTicketSweeper
+from dispatcher.store.snapshot import SnapshotReader
+from dispatcher.store.state import (
+    Decision,
+    ExpectedVersions,
+    RedisStateStore,
+    RegionSnapshot,
+)
+from solver.policy import Policy
+from tests.dispatch.conftest import eventually
+from tests.service.machine import REDIS_URL, RedisMachine, run_machine
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+    from dispatcher.loop.pool import SolverPool
+
+pytestmark = pytest.mark.integration
+
+TENANT, REGION = "model", "r1"
+TICKETS = [f"T{i}" for i in range(8)]
+TECHS = ["A", "B", "C"]
+SKILLS = ["hvac", "gas"]
+MAXLEN = 30
+"""Events kept per stream: small, so that random programs trim past the model's position."""
+NOW_MS = 1_900_000_000_000
+HERE = Location(42.36, -71.06)
+
+
+@pytest.fixture
+def machine_url(redis_server: str) -> str:
+    REDIS_URL["url"] = redis_server
+    return redis_server
+
+
+def assert_same_state(model: RegionSnapshot, fresh: RegionSnapshot) -> None:
+    """The same open tickets and technicians (each field), whatever the order."""
+    assert {t.ticket_id: t for t in model.tickets} == {
+        t.ticket_id: t for t in fresh.tickets
+    }
+    assert {k.technician_id: k for k in model.technicians} == {
+        k.technician_id: k for k in fresh.technicians
+    }
+    assert model.lease_token == fresh.lease_token
+
+
+def assert_same_problem(a: RegionSnapshot, b: RegionSnapshot, policy: Policy) -> None:
+    """The cycle's problem (views, the QUEUED bound, rows) is the same array for array."""
+    built = []
+    for snap in (a, b):
+        tickets, techs = views_from_snapshot(snap, policy, NOW_MS)
+        parts, maps, rows = build_problem_parts(
+            limit_queued(tickets, techs), techs, NOW_MS / 1000.0
+        )
+        built.append((parts, maps, [r.version for r in rows]))
+    (pa, ma, va), (pb, mb, vb) = built
+    assert ma == mb
+    assert va == vb
+    for part in ("tickets", "technicians"):
+        x, y = getattr(pa, part), getattr(pb, part)
+        for field in dataclasses.fields(x):
+            np.testing.assert_array_equal(
+                getattr(x, field.name), getattr(y, field.name), err_msg=field.name
+            )
+
+
+class ModelMachine(RedisMachine):
+    """Random changes through the store's own scripts; the model reads when a rule says."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store = RedisStateStore(
+            self.redis, metrics=DispatchMetrics.throwaway(), events_maxlen=MAXLEN
+        )
+        self.tokens = 1
+        self.token = "1"
+        self.run(self.redis.set(keys.lease_key(TENANT, REGION), self.token))
+        self.model = RegionModel(
+            RegionFeed(self.redis), TENANT, REGION, resync_s=float("inf")
+        )
+        self.reader = SnapshotReader(self.redis)
+        self.gaps = 0
+
+    def attempt(self, coro: Any) -> Any:
+        try:
+            return self.run(coro)
+        except DispatchError:
+            return None
+
+    # -- tickets ---------------------------------------------------------------------------
+
+    @rule(
+        tids=st.lists(st.sampled_from(TICKETS), min_size=1, max_size=6, unique=True),
+        prio=st.integers(1, 4),
+        skill=st.sampled_from(["", *SKILLS]),
+        located=st.booleans(),
+        window=st.booleans(),
+    )
+    def submit(
+        self, tids: list[str], prio: int, skill: str, located: bool, window: bool
+    ) -> None:
+        items = [
+            SubmitTicket(
+                Ticket(
+                    tid,
+                    REGION,
+                    prio,
+                    600 + 60 * n,
+                    location=HERE if located else None,
+                    required_skills=(SkillLevel(skill, 1),) if skill else (),
+                    window_start_ms=NOW_MS if window else 0,
+                    window_end_ms=NOW_MS + 3_600_000 if window else 0,
+                    preferred_technician_ids=("B",) if n % 2 else (),
+                )
+            )
+            for n, tid in enumerate(tids)
+        ]
+        self.run(self.store.submit(TENANT, items))
+
+    @rule(tid=st.sampled_from(TICKETS), prio=st.integers(1, 4))
+    def update(self, tid: str, prio: int) -> None:
+        t = self.attempt(self.store.get_ticket(TENANT, tid))
+        if t is not None:
+            changed = dataclasses.replace(
+                t, priority=prio, excluded_technician_ids=("C",)
+            )
+            self.attempt(self.store.update_ticket(TENANT, changed, t.version))
+
+    @rule(
+        tid=st.sampled_from(TICKETS),
+        action=st.sampled_from(
+            ["accept", "decline", "start", "complete", "cancel", "pend", "resume"]
+        ),
+    )
+    def lifecycle(self, tid: str, action: str) -> None:
+        arg = "reason"
+        if action == "complete":
+            arg = resolution_json(Resolution(ResolutionCode.FIXED))
+        elif action == "resume":
+            t = self.attempt(self.store.get_ticket(TENANT, tid))
+            if t is None:
+                return
+            arg = json.dumps({"body": ticket_body(t), "due": str(t.response_due_ms)})
+        self.attempt(self.store.transition(TENANT, tid, action, argument=arg))
+
+    @rule(data=st.data(), refresh=st.booleans())
+    def commit(self, data: st.DataObject, refresh: bool) -> None:
+        """A solve's commit under the current lease: random placements, and (``refresh``)
+        the held tickets placed again with the same technician at another place (a
+        same-place refresh, which appends no event)."""
+        snap = self.run(self.store.snapshot(TENANT, REGION))
+        techs = [k.technician_id for k in snap.technicians]
+        decisions = []
+        for t in snap.tickets:
+            held = t.assignment.technician_id if t.assignment else ""
+            choice = (
+                held if refresh and held else data.draw(st.sampled_from([*techs, ""]))
+            )
+            place = data.draw(st.integers(0, 3))
+            decisions.append(
+                Decision(
+                    t.ticket_id, choice, Assignment(choice, place) if choice else None
+                )
+            )
+        if not decisions:
+            return
+        expected = ExpectedVersions(
+            {t.ticket_id: t.version for t in snap.tickets},
+            {k.technician_id: k.version for k in snap.technicians},
+        )
+        result = self.run(
+            self.store.commit_assignments(
+                TENANT, REGION, self.token, decisions, expected
+            )
+        )
+        self.model.committed(decisions, result)
+
+    @rule()
+    def sweep(self) -> None:
+        self.run(ClosedTicketSweeper(self.redis).sweep(TENANT, REGION, 2**62))
+
+    # -- technicians -----------------------------------------------------------------------
+
+    @rule(
+        tech=st.sampled_from(TECHS),
+        cap=st.integers(1, 3),
+        status=st.sampled_from(list(TechnicianStatus)),
+        skill=st.sampled_from(SKILLS),
+        shift=st.booleans(),
+    )
+    def upsert(
+        self, tech: str, cap: int, status: TechnicianStatus, skill: str, shift: bool
+    ) -> None:
+        self.attempt(
+            self.store.upsert_technician(
+                TENANT,
+                Technician(
+                    tech,
+                    REGION,
+                    status,
+                    cap,
+                    skills=(SkillLevel(skill, 2),),
+                    location=HERE,
+                    shifts=(Shift(NOW_MS - 1000, NOW_MS + 1000),) if shift else (),
+                ),
+            )
+        )
+
+    @rule(tech=st.sampled_from(TECHS), status=st.sampled_from(list(TechnicianStatus)))
+    def availability(self, tech: str, status: TechnicianStatus) -> None:
+        self.attempt(self.store.set_availability(TENANT, tech, status, None))
+
+    @rule(tech=st.sampled_from(TECHS), d=st.floats(-0.05, 0.05), at=st.integers(1, 9))
+    def ping(self, tech: str, d: float, at: int) -> None:
+        """A location ping: no event, the model still sees it."""
+        loc = Location(HERE.lat_deg + d, HERE.lon_deg - d)
+        self.attempt(self.store.report_locations(TENANT, [(tech, loc, NOW_MS + at)]))
+
+    @rule(tech=st.sampled_from(TECHS))
+    def remove(self, tech: str) -> None:
+        self.attempt(self.store.remove_technician(TENANT, tech))
+
+    # -- leases and reads ------------------------------------------------------------------
+
+    @rule()
+    def lease_moves(self) -> None:
+        """Another holder's lease (a takeover): the model must not trust its state."""
+        self.tokens += 1
+        self.token = str(self.tokens)
+        self.run(self.redis.set(keys.lease_key(TENANT, REGION), self.token))
+
+    @rule(bound=st.integers(0, 5))
+    def read(self, bound: int) -> None:
+        """The model read now (a delta, or a full read on a gap) equals a fresh snapshot,
+        and so does its bounded read equal the bounded snapshot read: same problem."""
+        before = self.model.resyncs
+        got = self.run(self.model.read(self.token))
+        if self.model.resyncs > before and "trimmed" in self.model.last_resync:
+            self.gaps += 1
+        assert_same_state(got, self.run(self.store.snapshot(TENANT, REGION)))
+        bounded = self.run(self.model.read(self.token, bound))
+        fresh = self.run(self.reader.read(TENANT, REGION, bound))
+        assert self.model.truncated == self.reader.truncated
+        assert {t.ticket_id: t for t in bounded.tickets} == {
+            t.ticket_id: t for t in fresh.tickets
+        }
+        assert_same_problem(bounded, fresh, Policy())
+
+    @invariant()
+    def deltas_after_the_first_read(self) -> None:
+        """Resyncs happen only for a reason: first read, a new token or a trim gap."""
+        assert self.model.last_resync in ("", "first read", "new lease token") or (
+            "trimmed" in self.model.last_resync
+        ), self.model.last_resync
+
+
+def test_the_model_equals_a_fresh_snapshot_after_random_changes(
+    machine_url: str,
+) -> None:
+    """Random programs of submits, updates, every transition, commits (with same-place
+    refreshes), technician upserts, availability, pings, removals, retention sweeps,
+    lease moves and reads: every model read equals the store's snapshot and the bounded
+    one the bounded snapshot (the same problem)."""
+    run_machine(ModelMachine, examples=60, steps=40)
+
+
+# --- deterministic cases -------------------------------------------------------------------
+
+
+async def _seed(store: RedisStateStore, n: int) -> None:
+    await store.upsert_technician(
+        TENANT, Technician("A", REGION, TechnicianStatus.AVAILABLE, 3, location=HERE)
+    )
+    await store.submit(
+        TENANT,
+        [
+            SubmitTicket(Ticket(f"S{i}", REGION, 3, 600, location=HERE))
+            for i in range(n)
+        ],
+    )
+
+
+async def test_a_trimmed_stream_forces_a_full_read(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Events after the model's position trimmed away: the next read is a full one (and
+    right); without the trim the same read is a delta."""
+    store = RedisStateStore(
+        redis_client, metrics=DispatchMetrics.throwaway(), events_maxlen=MAXLEN
+    )
+    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
+    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    await _seed(store, 3)
+    await model.read("7")
+    await store.cancel(TENANT, "S0", "gone")
+    snap = await model.read("7")
+    assert (model.resyncs, model.deltas) == (1, 1)
+    assert_same_state(snap, await store.snapshot(TENANT, REGION))
+    await store.submit(
+        TENANT,
+        [
+            SubmitTicket(Ticket(f"U{i}", REGION, 2, 600, location=HERE))
+            for i in range(2 * MAXLEN)
+        ],
+    )
+    assert await redis_client.get(keys.events_trimmed_key(TENANT, REGION))
+    snap = await model.read("7")
+    assert model.resyncs == 2
+    assert "trimmed" in model.last_resync
+    assert_same_state(snap, await store.snapshot(TENANT, REGION))
+
+
+async def test_a_deleted_stream_and_the_periodic_resync_read_in_full(
+    redis_client: aioredis.Redis,
+) -> None:
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
+    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
+    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    await _seed(store, 2)
+    await model.read("7")
+    await redis_client.delete(keys.events_key(TENANT, REGION))
+    await model.read("7")
+    assert model.resyncs == 2
+    assert "older" in model.last_resync
+    model.resync_s = 0.0
+    await model.read("7")
+    assert (model.resyncs, model.last_resync) == (3, "periodic")
+
+
+async def test_a_reader_without_the_lease_leaves_the_location_marks(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Pings append no event: only the lease holder's read takes their marks, so a stale
+    holder cannot hide a ping from the current one."""
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
+    await redis_client.set(keys.lease_key(TENANT, REGION), "8")
+    await _seed(store, 1)
+    stale = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    holder = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    await stale.read("7")
+    await holder.read("8")
+    moved = Location(42.0, -71.0)
+    await store.report_locations(TENANT, [("A", moved, NOW_MS)])
+    await stale.read("7")
+    snap = await holder.read("8")
+    assert holder.deltas == 1
+    (tech,) = snap.technicians
+    assert tech.location == moved
+    assert_same_state(snap, await store.snapshot(TENANT, REGION))
+
+
+async def test_a_same_place_refresh_is_read_again(
+    redis_client: aioredis.Redis,
+) -> None:
+    """A commit that places a held ticket again with the same technician (another queue
+    place) appends no event; the model re-reads what it names."""
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
+    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
+    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    await _seed(store, 2)
+    for place in (0, 2):
+        snap = await model.read("7")
+        expected = ExpectedVersions(
+            {t.ticket_id: t.version for t in snap.tickets},
+            {k.technician_id: k.version for k in snap.technicians},
+        )
+        decisions = [Decision("S0", "A", Assignment("A", place))]
+        result = await store.commit_assignments(
+            TENANT, REGION, "7", decisions, expected
+        )
+        model.committed(decisions, result)
+    snap = await model.read("7")
+    assert model.resyncs == 1
+    (held,) = [t for t in snap.tickets if t.ticket_id == "S0"]
+    assert held.assignment is not None
+    assert held.assignment.position == 2
+    assert_same_state(snap, await store.snapshot(TENANT, REGION))
+
+
+async def test_a_new_lease_token_reads_in_full(redis_client: aioredis.Redis) -> None:
+    """A lease acquired again or taken over: the model does not trust its state."""
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
+    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
+    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    await _seed(store, 2)
+    await model.read("7")
+    await model.read("7")
+    assert (model.resyncs, model.deltas) == (1, 1)
+    await redis_client.set(keys.lease_key(TENANT, REGION), "9")
+    snap = await model.read("9")
+    assert (model.resyncs, model.last_resync) == (2, "new lease token")
+    assert_same_state(snap, await store.snapshot(TENANT, REGION))
+
+
+# --- in the running loop -------------------------------------------------------------------
+
+
+async def _converged(loop: SolveLoop, store: RedisStateStore) -> RegionModel:
+    """The loop's model of the region once it equals the store (its cycles read on every
+    change and on the cadence tick); fails after 15 s."""
+    ref = RegionRef(TENANT, REGION)
+
+    async def check() -> RegionModel | None:
+        worker = loop.region_workers.get(ref)
+        model = worker.model if worker is not None else None
+        if model is None or not model.position:
+            return None
+        fresh = await store.snapshot(TENANT, REGION)
+        same = {t.ticket_id: t for t in fresh.tickets} == model.tickets and {
+            k.technician_id: k for k in fresh.technicians
+        } == model.technicians
+        return model if same else None
+
+    return await eventually(check, timeout_s=15.0)
+
+
+async def _changes(store: RedisStateStore, n: int) -> None:
+    """Every kind of change the loop must follow: submits, a cancel, an accept, a decline,
+    a ping, a technician update."""
+    await store.submit(
+        TENANT,
+        [
+            SubmitTicket(Ticket(f"N{n}-{i}", REGION, 1 + i % 4, 600, location=HERE))
+            for i in range(4)
+        ],
+    )
+    snap = await store.snapshot(TENANT, REGION)
+    held = [t for t in snap.tickets if t.status.value == "ASSIGNED"]
+    if held:
+        await store.cancel(TENANT, held[0].ticket_id, "gone")
+    if len(held) > 1:
+        await store.accept(TENANT, held[1].ticket_id)
+    if len(held) > 2:
+        await store.transition(TENANT, held[2].ticket_id, "decline", argument="busy")
+    await store.report_locations(TENANT, [("B", Location(42.3, -71.1), NOW_MS + n)])
+    await store.upsert_technician(
+        TENANT,
+        Technician("C", REGION, TechnicianStatus.AVAILABLE, 3 + n, location=HERE),
+    )
+
+
+async def test_the_loops_model_follows_restarts_and_lease_moves(
+    redis_client: aioredis.Redis, solver_pool: SolverPool
+) -> None:
+    """Loop ``a`` solves the region from its model; changes arrive; the region moves to
+    loop ``b`` (``a`` stops) and back to a restarted ``a``: each holder reads in full once
+    (taking the lease), follows every change by deltas, and its model equals the store."""
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
+    fast = Policy(solver=dataclasses.replace(Policy().solver, cadence_s=0.3))
+    await PolicyStore(redis_client).update(TENANT, fast, updated_by="test")
+    for tech in ("A", "B", "C"):
+        await store.upsert_technician(
+            TENANT,
+            Technician(tech, REGION, TechnicianStatus.AVAILABLE, 2, location=HERE),
+        )
+    await _seed(store, 0)
+    for n, owner in enumerate(("a", "b", "a")):
+        loop = SolveLoop(
+            redis_client,
+            DispatchMetrics.throwaway(),
+            pool=solver_pool,
+            lease_ttl_ms=1000,
+            owner_id=owner,
+        )
+        task = asyncio.create_task(loop.run())
+        try:
+            await _changes(store, 2 * n)
+            first = await _converged(loop, store)
+            await _changes(store, 2 * n + 1)
+            model = await _converged(loop, store)
+            assert model is first
+            assert (model.resyncs, model.last_resync) == (1, "first read")
+            assert model.deltas > 0
+            snap = await store.snapshot(TENANT, REGION)
+            assert any(t.assignment for t in snap.tickets)  # it solved meanwhile
+        finally:
+            loop.stop.set()
+            await task
