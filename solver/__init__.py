@@ -18,7 +18,8 @@ Public API (everything here is re-exported; heavier extras live in their modules
 - ``solve_lap_sparse(rows, cols, costs, n_rows=, n_cols=) -> LapResult``: exact minimum-cost
   full assignment of the rows over an arc list (INFEASIBLE when none exists), on the same
   flow core; ``solver.lap.solve_lap`` is the dense form;
-- ``solver.gap.solve_gap`` (CP-SAT: proven bound and gap, the machine's cores) and
+- ``solver.gap.solve_gap`` (CP-SAT and HiGHS race on the machine's cores; the tighter of
+  CP-SAT's and a Lagrangian bound, ``solver.gap_lagrange``; the gap) and
   ``solver.gap.chu_beasley`` (Chu & Beasley type C/D instances);
 - ``solver.synthetic.random_problem`` for seeded test/benchmark regions.
 """

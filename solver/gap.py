@@ -1,23 +1,48 @@
-"""Generalized assignment (GAP) solved with CP-SAT (optimal when proven, else the best plan
-with CP-SAT's bound and gap), Chu & Beasley's type C/D generator, and OR-Library readers.
+"""Generalized assignment (GAP): the best plan found by CP-SAT and HiGHS racing on the
+machine's cores, a proven bound (CP-SAT's or a Lagrangian one, whichever is tighter) and
+the gap; Chu & Beasley's type C/D generator and OR-Library readers.
 
 A GAP is a capacitated assignment where each job uses a different amount of each
 agent's capacity, which a flow cannot express. Linear assignment (LAP) instances go
 through the min-cost-flow core instead (:func:`solver.lap.solve_lap`).
+
+:func:`solve_gap` runs three searches at once within ``time_limit_s``:
+
+- CP-SAT (``num_workers - 1`` workers, at least 1): plans and its proven bound;
+- HiGHS (:mod:`solver.gap_highs`, one thread): plans;
+- the Lagrangian bound (:mod:`solver.gap_lagrange`: each agent a 0-1 knapsack solved
+  exactly, multipliers by column generation; exact in integers, at least the LP bound,
+  above CP-SAT's on some type D instances), which stops when it converges.
+
+As soon as a plan attains a proven bound (or CP-SAT proves optimality) all stop.
+
+The plan is the cheaper of the two (HiGHS's checked exactly: one agent per job,
+capacities kept). The bound is the tighter of CP-SAT's (exact integer) and the
+Lagrangian one; HiGHS's floating-point bound is not used, so every reported bound is
+proven. ``./dev bench gap_chu_beasley`` measures it against CP-SAT alone (the earlier
+solver) and a HiGHS MIP baseline in the same run.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
+from ortools.util.python.solve_interrupter import SolveInterrupter
 
+from solver.gap_highs import highs_plan
+from solver.gap_lagrange import LagrangianBound, lagrangian_bound
 from solver.model import SolveStatus, relative_gap_pct
 from solver.validate import validate_count, validate_gap, validate_time_limit
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 IntArray = npt.NDArray[np.int64]
 
@@ -36,22 +61,25 @@ class GapInstance:
 
 @dataclass(frozen=True, slots=True)
 class GapResult:
-    """Best assignment found, CP-SAT's proven bound and the honest status.
+    """Best assignment found, the best proven bound and the honest status.
 
-    OPTIMAL only when CP-SAT proved it (then ``bound == objective``); FEASIBLE when a
-    limit stopped the search with a plan, ``bound`` and ``gap_pct`` saying how far from
-    optimal it can be; TIMEOUT when no plan was found in time; INFEASIBLE when none exists.
+    OPTIMAL only when proven (CP-SAT proved it, or the plan attains the Lagrangian bound;
+    then ``bound == objective``); FEASIBLE when a limit stopped the search with a plan,
+    ``bound`` and ``gap_pct`` saying how far from optimal it can be; TIMEOUT when no plan
+    was found in time; INFEASIBLE when CP-SAT proved none exists.
     """
 
     agent: IntArray  # (n,) agent of each job, -1 when no solution
     objective: int  # 0 when no solution
     status: SolveStatus
     wall_time_s: float
-    bound: (
-        int | None
-    )  # CP-SAT's best proven bound (lower when minimising); None: no plan
+    bound: int | None  # the tighter proven bound (lower when minimising); None: no plan
     gap_pct: float | None  # solver.model.relative_gap_pct; None without a plan
-    num_workers: int  # CP-SAT search workers used
+    num_workers: int  # cores used: CP-SAT's workers, plus HiGHS's thread when it raced
+    cp_sat_bound: int | None = None  # CP-SAT's proven bound, None when it had no plan
+    lagrangian_bound: int | None = None  # None when not computed (see solve_gap)
+    bound_source: str | None = None  # "cp-sat" or "lagrangian": which one is ``bound``
+    plan_source: str | None = None  # "cp-sat" or "highs": who found the plan
 
 
 _CP_STATUS = {
@@ -74,8 +102,11 @@ def solve_gap(
     time_limit_s: float = 10.0,
     seed: int = 0,
     num_workers: int | None = None,
+    lagrangian: bool = True,
+    highs: bool = True,
 ) -> GapResult:
-    """Solve a GAP with CP-SAT (one Boolean per agent-job pair), optimal when time allows.
+    """Solve a GAP: CP-SAT (one Boolean per agent-job pair) and HiGHS race for the plan,
+    CP-SAT and a Lagrangian relaxation for the bound (see the module docstring).
 
     Parameters
     ----------
@@ -84,15 +115,19 @@ def solve_gap(
     maximize
         Maximise the total (the OR-Library gap1..gap12 convention) instead of minimising.
     time_limit_s, seed
-        CP-SAT's wall-time limit (seconds, > 0) and random seed.
+        Wall-time limit for everything (seconds, > 0) and the solvers' random seed.
     num_workers
-        CP-SAT search workers; None (default): :func:`available_cores`. ``num_workers=1``
-        with a fixed seed is deterministic.
+        Cores to use; None (default): :func:`available_cores`. CP-SAT gets one worker
+        less when HiGHS runs beside it (at least one: with ``num_workers=1`` the two
+        share the core).
+    lagrangian, highs
+        Compute the Lagrangian bound / race HiGHS. ``lagrangian=False, highs=False`` is
+        CP-SAT alone, all workers: with ``num_workers=1`` and a fixed seed, deterministic.
 
     Returns
     -------
     GapResult
-        See :class:`GapResult` for the statuses, bound and gap.
+        See :class:`GapResult` for the statuses, bounds and gap.
 
     Raises
     ------
@@ -106,44 +141,272 @@ def solve_gap(
         "num_workers", available_cores() if num_workers is None else num_workers, 1
     )
     m, n = instance.cost.shape
-    model = cp_model.CpModel()
-    x = [[model.new_bool_var(f"x{i}_{j}") for j in range(n)] for i in range(m)]
-    for j in range(n):
-        model.add_exactly_one(x[i][j] for i in range(m))
-    w = instance.weight.tolist()
-    c = instance.cost.tolist()
-    for i in range(m):
-        model.add(
-            cp_model.LinearExpr.weighted_sum(x[i], w[i]) <= int(instance.capacity[i])
+    sign = -1 if maximize else 1  # everything below minimises sign x cost
+    cost = sign * instance.cost
+    race = highs and m > 0 and n > 0
+    cp_workers = max(1, workers - 1) if race else workers
+    race_state = _Race(_CpSat(instance, maximize, cp_workers, seed))
+    interrupter = SolveInterrupter()
+    lag: list[LagrangianBound | None] = [None]
+    highs_agent: list[IntArray | None] = [None]
+    failures: list[BaseException] = []
+
+    def left_s() -> float:
+        return max(time_limit_s - (time.perf_counter() - t0), 0.01)
+
+    def run_lagrangian() -> None:
+        lag[0] = lagrangian_bound(
+            cost,
+            instance.weight,
+            instance.capacity,
+            left_s(),
+            stop=race_state.done,
+            on_bound=race_state.bound_found,
         )
-    total = cp_model.LinearExpr.weighted_sum(
-        [v for row in x for v in row], [v for row in c for v in row]
+
+    def run_highs() -> None:
+        plan = highs_plan(
+            cost,
+            instance.weight,
+            instance.capacity,
+            time_limit_s=left_s(),
+            seed=seed,
+            interrupter=interrupter,
+        )
+        if plan is not None and _fits(instance, plan):
+            highs_agent[0] = plan
+            race_state.plan_found(int(cost[plan, np.arange(n)].sum()))
+
+    def guarded(run: Callable[[], None]) -> Callable[[], None]:
+        def body() -> None:
+            try:
+                run()
+            except BaseException as exc:  # re-raised in the caller's thread below
+                failures.append(exc)
+
+        return body
+
+    threads = [
+        threading.Thread(target=guarded(run), daemon=True)
+        for run, wanted in (
+            (run_lagrangian, lagrangian and m > 0 and n > 0),
+            (run_highs, race),
+        )
+        if wanted
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        cp_status, cp_agent, cp_bound = race_state.cp.solve(race_state, left_s())
+    finally:
+        race_state.done.set()
+        interrupter.interrupt()
+        for thread in threads:
+            thread.join()
+    if failures:
+        raise failures[0]
+    return _combine(
+        instance,
+        sign,
+        cp_status,
+        {"cp-sat": cp_agent, "highs": highs_agent[0]},
+        {"cp-sat": cp_bound, "lagrangian": None if lag[0] is None else lag[0].bound},
+        workers,
+        t0,
     )
-    if maximize:
-        model.maximize(total)
-    else:
-        model.minimize(total)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit_s
-    solver.parameters.random_seed = seed
-    solver.parameters.num_workers = workers
-    cp_status = solver.solve(model)
-    if cp_status == cp_model.MODEL_INVALID:
-        reason = solver.solution_info().splitlines()[0]
-        raise ValueError(
-            f"cost / weight / capacity: CP-SAT rejects the model: {reason}"
-        )
-    status = _CP_STATUS[cp_status]
-    agent = np.full(n, -1, np.int64)
-    objective, bound, gap = 0, None, None
-    if status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+
+
+class _Race:
+    """What the racers share (minimised sense): the best plan's cost and the best
+    Lagrangian bound so far. A plan that attains the bound is optimal: CP-SAT stops,
+    and ``done`` then tells the others."""
+
+    def __init__(self, cp: _CpSat) -> None:
+        self.cp = cp
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+        self._plan: int | None = None
+        self._bound: int | None = None
+
+    def plan_found(self, cost: int) -> None:
+        with self._lock:
+            self._plan = cost if self._plan is None else min(self._plan, cost)
+        self._stop_if_proven()
+
+    def bound_found(self, bound: int) -> None:
+        with self._lock:
+            self._bound = bound if self._bound is None else max(self._bound, bound)
+        self._stop_if_proven()
+
+    def _stop_if_proven(self) -> None:
+        with self._lock:
+            plan, bound = self._plan, self._bound
+        if plan is not None and bound is not None and plan <= bound:
+            self.cp.stop()
+
+
+class _CpSat:
+    """The CP-SAT model and solver; ``stop`` may be called from another thread."""
+
+    def __init__(
+        self,
+        instance: GapInstance,
+        maximize: bool,
+        workers: int,
+        seed: int,
+    ) -> None:
+        m, n = instance.cost.shape
+        model = cp_model.CpModel()
+        x = [[model.new_bool_var(f"x{i}_{j}") for j in range(n)] for i in range(m)]
         for j in range(n):
-            agent[j] = next(i for i in range(m) if solver.boolean_value(x[i][j]))
-        objective = int(instance.cost[agent, np.arange(n)].sum())
-        bound = _integer_bound(model, solver)
-        gap = relative_gap_pct(objective, bound, maximize=maximize)
+            model.add_exactly_one(x[i][j] for i in range(m))
+        w = instance.weight.tolist()
+        c = instance.cost.tolist()
+        for i in range(m):
+            model.add(
+                cp_model.LinearExpr.weighted_sum(x[i], w[i])
+                <= int(instance.capacity[i])
+            )
+        total = cp_model.LinearExpr.weighted_sum(
+            [v for row in x for v in row], [v for row in c for v in row]
+        )
+        if maximize:
+            model.maximize(total)
+        else:
+            model.minimize(total)
+        solver = cp_model.CpSolver()
+        solver.parameters.random_seed = seed
+        solver.parameters.num_workers = workers
+        self._model, self._solver, self._x = model, solver, x
+        self._sign = -1 if maximize else 1
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the search to stop (thread-safe); a no-op once it has ended."""
+        self._stopped.set()
+        self._solver.stop_search()
+
+    def solve(
+        self, race: _Race, time_limit_s: float
+    ) -> tuple[SolveStatus, IntArray | None, int | None]:
+        """Status, plan (None without one) and CP-SAT's bound in the minimised sense
+        (``sign x`` the objective's) after at most ``time_limit_s``; each plan found is
+        told to ``race``."""
+        if self._stopped.is_set():
+            return SolveStatus.TIMEOUT, None, None
+        self._solver.parameters.max_time_in_seconds = time_limit_s
+        callback = _TellRace(self._sign, race)
+        cp_status = self._solver.solve(self._model, callback)
+        if cp_status == cp_model.MODEL_INVALID:
+            reason = self._solver.solution_info().splitlines()[0]
+            raise ValueError(
+                f"cost / weight / capacity: CP-SAT rejects the model: {reason}"
+            )
+        status = _CP_STATUS[cp_status]
+        if status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+            return status, None, None
+        x = self._x
+        agent = np.array(
+            [
+                next(i for i in range(len(x)) if self._solver.boolean_value(x[i][j]))
+                for j in range(len(x[0]) if x else 0)
+            ],
+            np.int64,
+        )
+        return status, agent, self._sign * _integer_bound(self._model, self._solver)
+
+
+class _TellRace(cp_model.CpSolverSolutionCallback):
+    """Tells the race the cost of each plan CP-SAT finds (it may then stop CP-SAT)."""
+
+    def __init__(self, sign: int, race: _Race) -> None:
+        super().__init__()
+        self._sign, self._race = sign, race
+
+    def on_solution_callback(self) -> None:
+        self._race.plan_found(self._sign * round(self.objective_value))
+
+
+def _fits(instance: GapInstance, agent: IntArray) -> bool:
+    """Exact check of a plan: agents in range, every agent's load within capacity."""
+    m, n = instance.cost.shape
+    if agent.shape != (n,) or (n and (agent.min() < 0 or agent.max() >= m)):
+        return False
+    load = np.zeros(m, np.int64)
+    np.add.at(load, agent, instance.weight[agent, np.arange(n)])
+    return bool(np.all(load <= instance.capacity))
+
+
+def _combine(
+    instance: GapInstance,
+    sign: int,
+    cp_status: SolveStatus,
+    plans: dict[str, IntArray | None],
+    bounds: dict[str, int | None],
+    workers: int,
+    t0: float,
+) -> GapResult:
+    """The cheaper plan, the tighter proven bound (both in the minimised sense inside,
+    reported in the instance's own sense) and the status they prove."""
+    n = instance.cost.shape[1]
+    wall = time.perf_counter() - t0
+    found = {
+        name: (int(sign * instance.cost[agent, np.arange(n)].sum()), agent)
+        for name, agent in plans.items()
+        if agent is not None
+    }
+    lag = bounds["lagrangian"]
+    cp_bound = bounds["cp-sat"]
+    cp_reported = None if cp_bound is None else sign * cp_bound
+    lag_reported = None if lag is None else sign * lag
+    if not found:
+        status = (
+            SolveStatus.INFEASIBLE
+            if cp_status == SolveStatus.INFEASIBLE
+            else SolveStatus.TIMEOUT
+        )
+        return GapResult(
+            np.full(n, -1, np.int64),
+            0,
+            status,
+            wall,
+            None,
+            None,
+            workers,
+            cp_reported,
+            lag_reported,
+        )
+    plan_source = min(found, key=lambda name: found[name][0])  # cp-sat first on a tie
+    best, agent = found[plan_source]
+    proven = {name: b for name, b in bounds.items() if b is not None}
+    bound_source = max(proven, key=lambda name: proven[name]) if proven else None
+    bound = None if bound_source is None else proven[bound_source]
+    if bound is not None and bound > best:
+        raise RuntimeError(
+            f"GAP: {bound_source} bound {sign * bound} is beyond the checked plan's "
+            f"objective {sign * best}"
+        )
+    optimal = bound == best or (
+        cp_status == SolveStatus.OPTIMAL and plan_source == "cp-sat"
+    )
+    if optimal:
+        bound = best
+    objective = sign * best
+    reported = None if bound is None else sign * bound
     return GapResult(
-        agent, objective, status, time.perf_counter() - t0, bound, gap, workers
+        agent.copy(),
+        objective,
+        SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE,
+        wall,
+        reported,
+        None
+        if reported is None
+        else relative_gap_pct(objective, reported, maximize=sign < 0),
+        workers,
+        cp_reported,
+        lag_reported,
+        bound_source,
+        plan_source,
     )
 
 

@@ -156,7 +156,7 @@ def test_model_cp_sat_rejects_raises(m: int, n: int, value: int) -> None:
 
 def test_workers_default_to_the_cores_and_can_be_set() -> None:
     inst = chu_beasley("C", 2, 5, np.random.default_rng(0))
-    assert solve_gap(inst).num_workers == available_cores()
+    assert solve_gap(inst).num_workers == available_cores()  # CP-SAT + HiGHS
     assert solve_gap(inst, num_workers=1).num_workers == 1
 
 

@@ -1,0 +1,237 @@
+"""A Lagrangian lower bound for a minimised GAP, exact in integers.
+
+Relaxing "each job goes to exactly one agent" with multipliers ``u`` (one per job, any
+sign) leaves one 0-1 knapsack per agent::
+
+    L(u) = sum_j u_j + sum_i min { sum_j (c_ij - u_j) x_ij : sum_j a_ij x_ij <= b_i }
+
+and ``L(u) <= optimum`` for every ``u`` (any plan is feasible for every knapsack and pays
+``sum_j u_j`` back exactly). The knapsacks are solved exactly by dynamic programming on
+the integer capacities, all agents at once (numpy). ``u`` lives on a grid of
+``1 / MULTIPLIER_SCALE`` so ``L(u)`` is an exact rational and the bound is its ceiling
+(the optimum is an integer). Its best value over ``u`` (the Lagrangian dual) equals the
+Dantzig-Wolfe bound, at least the LP relaxation's; the multipliers come from column
+generation (GLOP on the restricted master, knapsack pricing, Wentges smoothing), each
+priced ``u`` giving a valid bound, so stopping early is safe.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+from ortools.math_opt.python import mathopt
+
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+MULTIPLIER_SCALE = 1000  # u_j on a grid of 1/1000: exact integer arithmetic
+MAX_DP_CELLS = (
+    30_000_000  # jobs x agents x (capacity + 1) decisions kept for backtracking
+)
+_INT64_HEADROOM = 2**60
+_SMOOTHING = 0.5  # Wentges: price at 0.5 x best multipliers + 0.5 x the master's duals
+
+
+@dataclass(frozen=True, slots=True)
+class LagrangianBound:
+    """The best bound found, and how the search for it went."""
+
+    bound: int  # ceil(max L(u) over the multipliers priced); <= the optimum
+    iterations: int  # column generation rounds (one knapsack per agent each)
+    converged: bool  # no column prices out: the Lagrangian dual is reached
+    wall_time_s: float
+
+
+def knapsacks(
+    profit: IntArray, weight: IntArray, capacity: IntArray
+) -> tuple[IntArray, BoolArray]:
+    """Solve one 0-1 knapsack per agent exactly: row i picks jobs maximising the summed
+    ``profit[i]`` (integers; only positive ones are worth taking) within ``capacity[i]``
+    (``weight`` and ``capacity`` >= 0). Returns the best profit per agent and the picks."""
+    m, n = profit.shape
+    gain = np.zeros(m, np.int64)
+    picks = np.zeros((m, n), np.bool_)
+    for i in range(m):
+        gain[i] = _knapsack(profit[i], weight[i], int(capacity[i]), picks[i])
+    return gain, picks
+
+
+def _knapsack(
+    profit: IntArray, weight: IntArray, capacity: int, picks: BoolArray
+) -> int:
+    """One agent's knapsack by dynamic programming over capacities 0..capacity; sets
+    ``picks`` and returns the best profit."""
+    items = np.flatnonzero((profit > 0) & (weight <= capacity))
+    best = np.zeros(capacity + 1, np.int64)  # best[k]: best profit within capacity k
+    take = np.zeros((items.size, capacity + 1), np.bool_)
+    for t, j in enumerate(items):
+        w = int(weight[j])
+        with_j = best[: capacity + 1 - w] + profit[j]
+        better = with_j > best[w:]
+        take[t, w:] = better
+        best[w:] = np.where(better, with_j, best[w:])
+    room = capacity
+    for t in range(items.size - 1, -1, -1):
+        if take[t, room]:
+            picks[items[t]] = True
+            room -= int(weight[items[t]])
+    return int(best[capacity])
+
+
+def lagrangian_value(
+    cost: IntArray, weight: IntArray, capacity: IntArray, scaled_u: IntArray
+) -> tuple[int, BoolArray]:
+    """``MULTIPLIER_SCALE x L(u)`` for ``u = scaled_u / MULTIPLIER_SCALE``, exact, and each
+    agent's knapsack picks."""
+    gain, picks = knapsacks(
+        scaled_u[None, :] - MULTIPLIER_SCALE * cost, weight, capacity
+    )
+    return int(scaled_u.sum()) - int(gain.sum()), picks
+
+
+def lagrangian_bound(
+    cost: IntArray,
+    weight: IntArray,
+    capacity: IntArray,
+    time_limit_s: float,
+    *,
+    stop: threading.Event | None = None,
+    on_bound: Callable[[int], None] | None = None,
+) -> LagrangianBound | None:
+    """Best Lagrangian bound of ``min sum c_ij x_ij`` found within ``time_limit_s`` or
+    until ``stop`` is set; ``on_bound`` hears each better bound as it is found.
+
+    None when the instance is outside what this bound handles exactly: int64 headroom
+    (``MULTIPLIER_SCALE x`` costs summed over the jobs) or the knapsack tables
+    (``MAX_DP_CELLS``).
+    """
+    t0 = time.perf_counter()
+    m, n = cost.shape
+    spread = int(np.abs(cost).max(initial=0)) + 1
+    cap = int(capacity.max(initial=0)) + 1
+    if 8 * spread * MULTIPLIER_SCALE * (n + 1) >= _INT64_HEADROOM:
+        return None
+    if m * n * cap > MAX_DP_CELLS:
+        return None
+    master = _Master(cost, artificial_cost=4 * spread)
+    limit = 4 * spread * MULTIPLIER_SCALE  # |u| beyond any useful multiplier
+    start = np.clip(
+        np.round(_lp_duals(cost, weight, capacity) * MULTIPLIER_SCALE), -limit, limit
+    )
+    best_scaled, _ = lagrangian_value(cost, weight, capacity, start.astype(np.int64))
+    best_u = start / MULTIPLIER_SCALE
+    if on_bound is not None:
+        on_bound(-(-best_scaled // MULTIPLIER_SCALE))
+    smoothing, iterations, converged = _SMOOTHING, 0, False
+    while time.perf_counter() - t0 < time_limit_s and not (stop and stop.is_set()):
+        solved = master.solve()
+        if solved is None:
+            break  # GLOP gave up on the master: the bound so far stands
+        lp_value, u, v = solved
+        priced = smoothing * best_u + (1 - smoothing) * u
+        scaled_u = np.clip(np.round(priced * MULTIPLIER_SCALE), -limit, limit)
+        value, picks = lagrangian_value(
+            cost, weight, capacity, scaled_u.astype(np.int64)
+        )
+        iterations += 1
+        if value > best_scaled:
+            best_scaled, best_u = value, scaled_u / MULTIPLIER_SCALE
+            if on_bound is not None:
+                on_bound(-(-best_scaled // MULTIPLIER_SCALE))
+        if -(-best_scaled // MULTIPLIER_SCALE) >= math.ceil(lp_value - 1e-9):
+            converged = True  # the bound is the master's ceiling: no better bound here
+            break
+        if master.add_columns(picks, u, v) == 0:
+            if smoothing == 0.0:
+                converged = True
+                break
+            smoothing = 0.0  # mispriced: price at the master's own duals from now on
+    bound = -(-best_scaled // MULTIPLIER_SCALE)
+    return LagrangianBound(bound, iterations, converged, time.perf_counter() - t0)
+
+
+def _lp_duals(
+    cost: IntArray, weight: IntArray, capacity: IntArray
+) -> npt.NDArray[np.float64]:
+    """Duals of the job rows in the GAP's LP relaxation (GLOP): multipliers whose
+    Lagrangian value is at least the LP bound, a good place to start."""
+    m, n = cost.shape
+    model = mathopt.Model()
+    x = [[model.add_variable(lb=0.0, ub=1.0) for _ in range(n)] for _ in range(m)]
+    jobs = [
+        model.add_linear_constraint(mathopt.fast_sum(x[i][j] for i in range(m)) == 1)
+        for j in range(n)
+    ]
+    a, c = weight.tolist(), cost.tolist()
+    for i in range(m):
+        model.add_linear_constraint(
+            mathopt.fast_sum(a[i][j] * x[i][j] for j in range(n)) <= int(capacity[i])
+        )
+    model.minimize(
+        mathopt.fast_sum(c[i][j] * x[i][j] for i in range(m) for j in range(n))
+    )
+    result = mathopt.solve(model, mathopt.SolverType.GLOP)
+    if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
+        return np.zeros(n)  # infeasible LP: no useful start, any u stays valid
+    return np.array(result.dual_values(jobs), np.float64)
+
+
+class _Master:
+    """Restricted Dantzig-Wolfe master, re-solved incrementally by GLOP (MathOpt keeps
+    the basis between rounds): columns are agents' job sets; each job covered exactly
+    once (an artificial per job keeps it feasible), each agent used at most once."""
+
+    def __init__(self, cost: IntArray, artificial_cost: int) -> None:
+        m, n = cost.shape
+        self._cost = cost
+        model = mathopt.Model()
+        self._jobs = [model.add_linear_constraint(lb=1.0, ub=1.0) for _ in range(n)]
+        self._agents = [model.add_linear_constraint(ub=1.0) for _ in range(m)]
+        objective = model.objective
+        for row in self._jobs:
+            artificial = model.add_variable(lb=0.0)
+            row.set_coefficient(artificial, 1.0)
+            objective.set_linear_coefficient(artificial, float(artificial_cost))
+        self._model = model
+        self._solver = mathopt.IncrementalSolver(model, mathopt.SolverType.GLOP)
+
+    def solve(self) -> tuple[float, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Re-solve; the LP value and the duals of the job and agent rows."""
+        result = self._solver.solve()
+        if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
+            raise RuntimeError(
+                f"GLOP did not solve the GAP master: {result.termination}"
+            )
+        u = np.array(result.dual_values(self._jobs), np.float64)
+        v = np.array(result.dual_values(self._agents), np.float64)
+        return result.objective_value(), u, v
+
+    def add_columns(
+        self,
+        picks: BoolArray,
+        u: npt.NDArray[np.float64],
+        v: npt.NDArray[np.float64],
+    ) -> int:
+        """Add each agent's picked job set whose reduced cost is negative; how many."""
+        added = 0
+        for i, row in enumerate(picks):
+            jobs = np.flatnonzero(row)
+            column_cost = int(self._cost[i, jobs].sum())
+            if jobs.size == 0 or column_cost - u[jobs].sum() - v[i] >= -1e-6:
+                continue
+            var = self._model.add_variable(lb=0.0)
+            self._model.objective.set_linear_coefficient(var, float(column_cost))
+            self._agents[i].set_coefficient(var, 1.0)
+            for j in jobs:
+                self._jobs[j].set_coefficient(var, 1.0)
+            added += 1
+        return added

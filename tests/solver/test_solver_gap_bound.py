@@ -1,0 +1,179 @@
+"""GAP bounds (``solver.gap_lagrange``, ``solver.gap.solve_gap``): the knapsacks are exact,
+every Lagrangian value and every reported bound is at most the optimum (brute force, or
+CP-SAT run to a proof), the reported bound is the tighter source, and the Lagrangian bound
+beats the LP relaxation's on a type D instance."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+from scipy.sparse import coo_matrix
+
+from solver.gap import CHU_BEASLEY_TYPES, GapInstance, chu_beasley, solve_gap
+from solver.gap_lagrange import (
+    MULTIPLIER_SCALE,
+    knapsacks,
+    lagrangian_bound,
+    lagrangian_value,
+)
+from solver.model import SolveStatus
+from tests.solver.test_solver_gap import (
+    _assert_plan,
+    _brute_force,
+    _ints,
+    gap_instances,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 8), st.data())
+def test_knapsacks_match_brute_force(m: int, n: int, data: st.DataObject) -> None:
+    """Each agent's best profit is the best over every subset that fits, and its picks
+    fit and earn it."""
+    profit = data.draw(_ints((m, n), -20, 30))
+    weight = data.draw(_ints((m, n), 0, 15))
+    capacity = data.draw(_ints((m,), 0, 40))
+    gain, picks = knapsacks(profit, weight, capacity)
+    for i in range(m):
+        best = max(
+            int(profit[i, list(s)].sum())
+            for k in range(n + 1)
+            for s in itertools.combinations(range(n), k)
+            if int(weight[i, list(s)].sum()) <= capacity[i]
+        )
+        assert gain[i] == best
+        assert int(weight[i, picks[i]].sum()) <= capacity[i]
+        assert int(profit[i, picks[i]].sum()) == best
+
+
+@settings(max_examples=60, deadline=None)
+@given(gap_instances(), st.data())
+def test_lagrangian_values_and_bound_are_below_the_optimum(
+    arrays: tuple[Any, Any, Any], data: st.DataObject
+) -> None:
+    """L(u) <= optimum for any multipliers (drawn at random here), and so is the bound
+    column generation returns."""
+    inst = GapInstance(*arrays)
+    best = _brute_force(inst)
+    if best is None:
+        return  # no plan: nothing to bound
+    n = inst.cost.shape[1]
+    scaled_u = data.draw(_ints((n,), -100 * MULTIPLIER_SCALE, 100 * MULTIPLIER_SCALE))
+    value, _ = lagrangian_value(inst.cost, inst.weight, inst.capacity, scaled_u)
+    assert value <= best * MULTIPLIER_SCALE
+    lag = lagrangian_bound(inst.cost, inst.weight, inst.capacity, 5.0)
+    assert lag is not None
+    assert lag.bound <= best
+
+
+def _cp_sat_optimum(inst: GapInstance, maximize: bool) -> int | None:
+    """The optimum proven by CP-SAT alone (one worker, ample time); None: infeasible."""
+    res = solve_gap(
+        inst,
+        maximize=maximize,
+        time_limit_s=60,
+        num_workers=1,
+        lagrangian=False,
+        highs=False,
+    )
+    if res.status is SolveStatus.INFEASIBLE:
+        return None
+    assert res.status is SolveStatus.OPTIMAL
+    return res.objective
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.sampled_from(CHU_BEASLEY_TYPES),
+    st.integers(2, 5),
+    st.integers(6, 16),
+    st.integers(0, 2**32),
+    st.booleans(),
+    st.sampled_from([0.02, 0.1, 0.5]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_reported_bound_brackets_the_optimum(
+    kind: str,
+    m: int,
+    n: int,
+    seed: int,
+    maximize: bool,
+    limit_s: float,
+    lagrangian: bool,
+    highs: bool,
+) -> None:
+    """Under any limit and any mix of searches: bound <= optimum <= objective (reversed
+    when maximising), the gap from them, the bound the tighter of its sources."""
+    inst = chu_beasley(kind, m, n, np.random.default_rng(seed))
+    optimum = _cp_sat_optimum(inst, maximize)
+    res = solve_gap(
+        inst,
+        maximize=maximize,
+        time_limit_s=limit_s,
+        lagrangian=lagrangian,
+        highs=highs,
+    )
+    if optimum is None:
+        assert res.status is SolveStatus.INFEASIBLE
+        return
+    if res.status is SolveStatus.TIMEOUT:
+        assert res.bound is None
+        return
+    _assert_plan(inst, res, maximize)
+    assert res.bound is not None
+    sign = -1 if maximize else 1
+    assert sign * res.bound <= sign * optimum <= sign * res.objective
+    for source in (res.cp_sat_bound, res.lagrangian_bound):
+        assert source is None or sign * source <= sign * optimum
+    if not lagrangian:
+        assert res.lagrangian_bound is None
+    if not highs:
+        assert res.plan_source == "cp-sat"
+    sources = {"cp-sat": res.cp_sat_bound, "lagrangian": res.lagrangian_bound}
+    tightest = max(sign * b for b in sources.values() if b is not None)
+    if res.status is SolveStatus.FEASIBLE:
+        assert res.bound_source is not None
+        assert sign * res.bound == tightest == sign * sources[res.bound_source]  # type: ignore[operator]
+
+
+def _lp_bound(inst: GapInstance) -> float:
+    """The LP relaxation's optimum, by scipy's HiGHS (an independent reference)."""
+    m, n = inst.cost.shape
+    pairs = np.arange(m * n)
+    one_agent = coo_matrix(
+        (np.ones(m * n), (np.tile(np.arange(n), m), pairs)), (n, m * n)
+    )
+    load = coo_matrix(
+        (inst.weight.ravel().astype(float), (np.repeat(np.arange(m), n), pairs)),
+        (m, m * n),
+    )
+    res = linprog(
+        inst.cost.ravel().astype(float),
+        A_ub=load,
+        b_ub=inst.capacity.astype(float),
+        A_eq=one_agent,
+        b_eq=np.ones(n),
+        bounds=(0, 1),
+    )
+    assert res.status == 0
+    return float(res.fun)
+
+
+@pytest.mark.parametrize(("m", "n"), [(20, 100), (10, 100)])
+def test_lagrangian_bound_beats_the_lp_bound_on_type_d(m: int, n: int) -> None:
+    """Chu & Beasley type D, seed 1: column generation converges, and its bound is above
+    the LP relaxation's (the knapsacks are not integral: the Lagrangian dual is the
+    Dantzig-Wolfe bound). The LP comes from scipy, independently."""
+    inst = chu_beasley("D", m, n, np.random.default_rng(1))
+    lag = lagrangian_bound(inst.cost, inst.weight, inst.capacity, 120.0)
+    assert lag is not None
+    assert lag.converged
+    assert lag.bound > math.ceil(_lp_bound(inst))
