@@ -8,6 +8,7 @@ Examples::
     dispatcher sim tune smoke --trials 40 --jobs 2 --out out/tune            # local journal file
     dispatcher sim tune city --trials 40 --seeds 3 --holdout-seeds 5 --out out/tune-city   # 5 held-out seeds
     dispatcher sim tune city --trials 200 --storage redis://host:6379/0 --study city-1   # many machines
+    dispatcher sim tune boston311 --replay my_tickets.toml --trials 40 --seed-offset 10   # your CSV
 
 ``SCENARIO`` is a scenario file path or a shipped name (smoke, city, boston311).
 """
@@ -55,6 +56,23 @@ COMPARE_METRICS = (
 )
 
 
+def stream_and_seed_args(p: argparse.ArgumentParser) -> None:
+    """``--seed-offset`` and ``--replay``: the same flags on run, compare and tune."""
+    p.add_argument(
+        "--seed-offset",
+        type=int,
+        default=0,
+        help="start at the scenario seed + this (e.g. fresh seeds for a second look; default 0)",
+    )
+    p.add_argument(
+        "--replay",
+        type=Path,
+        metavar="FILE",
+        help="a TOML file with one [replay] table (your CSV, its column roles, window) "
+        "replacing the scenario's stream; see simulations/README.md",
+    )
+
+
 def register(subparsers: Any) -> None:
     """Add ``sim`` with ``run``, ``compare`` and ``tune`` (cheap: no heavy imports)."""
     sim = subparsers.add_parser(
@@ -77,19 +95,7 @@ def register(subparsers: Any) -> None:
             default=seeds,
             help=f"number of seeds (scenario seed, +1, ...; default {seeds})",
         )
-        p.add_argument(
-            "--seed-offset",
-            type=int,
-            default=0,
-            help="start at the scenario seed + this (e.g. fresh seeds for a second look; default 0)",
-        )
-        p.add_argument(
-            "--replay",
-            type=Path,
-            metavar="FILE",
-            help="a TOML file with one [replay] table (your CSV, its column roles, window) "
-            "replacing the scenario's stream; see simulations/README.md",
-        )
+        stream_and_seed_args(p)
         p.add_argument(
             "--policy-file",
             type=Path,
@@ -135,6 +141,7 @@ def register(subparsers: Any) -> None:
         "tune", help="tune the optimizer's weights with Optuna (multi-objective)"
     )
     tune.add_argument("scenario", metavar="SCENARIO")
+    stream_and_seed_args(tune)
     tune.add_argument(
         "--trials",
         type=int,
@@ -533,14 +540,17 @@ def _tune(args: argparse.Namespace) -> int:
     from simulations.tune import TuneConfig, run_tune
 
     _check_counts(args, "trials", "seeds", "holdout_seeds", "jobs")
-    if args.horizon_s is not None:
-        _load(args)  # validates the scenario and --horizon-s up front
+    if args.horizon_s is not None or args.replay is not None:
+        # validates the scenario, --horizon-s and the replay (reported once) up front
+        _load(args)
     return run_tune(
         TuneConfig(
             scenario=args.scenario,
             out=args.out,
             trials=args.trials,
             seeds=args.seeds,
+            seed_offset=args.seed_offset,
+            replay_file=args.replay,
             holdout_seeds=args.holdout_seeds,
             jobs=args.jobs,
             policy_file=getattr(args, "policy_file", None),

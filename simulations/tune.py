@@ -89,7 +89,9 @@ class TuneConfig:
     scenario: str | Path
     out: Path
     trials: int
-    seeds: int  # tuning seeds: the scenario's seed and the next seeds - 1
+    seeds: int  # tuning seeds: the scenario's seed + seed_offset and the next seeds - 1
+    seed_offset: int = 0
+    replay_file: Path | None = None  # replaces the scenario's stream (``--replay``)
     holdout_seeds: int = 3  # held-out seeds, after every seed a trial of the study used
     jobs: int = 1
     policy_file: str | Path | None = None
@@ -104,6 +106,10 @@ class TuneConfig:
             value = getattr(self, name)
             if value < 1:
                 raise TuneConfigError(f"{name}: must be at least 1, got {value}")
+        if self.seed_offset < 0:
+            raise TuneConfigError(
+                f"seed_offset: must be 0 or more, got {self.seed_offset}"
+            )
 
 
 def make_storage(url: str) -> Any:
@@ -237,9 +243,13 @@ def _objective(job: TrialJob) -> Callable[[optuna.Trial], tuple[float, ...]]:
 
 def run_trials(job: TrialJob) -> int:
     """Run ``job.trials`` trials of the shared study (here or in a worker process)."""
+    import logging
+
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # progress lines say it all
+    # the parent process reported the replay's skipped rows already (``cli._load``)
+    logging.getLogger("simulations.replay").setLevel(logging.ERROR)
     study = optuna.load_study(
         study_name=job.study_name,
         storage=make_storage(job.storage_url),
@@ -392,6 +402,12 @@ def _open_study(sc: Scenario, storage_url: str, study_name: str) -> optuna.Study
     return study
 
 
+def default_study_name(scenario: str, replay_file: Path | None) -> str:
+    """``tune-<scenario>``, plus ``-<replay file stem>`` with ``--replay``: trials on
+    another stream do not share a study (their means do not compare)."""
+    return f"tune-{scenario}" + (f"-{replay_file.stem}" if replay_file else "")
+
+
 def _shares(trials: int, jobs: int) -> list[int]:
     return [n for w in range(jobs) if (n := trials // jobs + (w < trials % jobs)) > 0]
 
@@ -401,17 +417,21 @@ def run_tune(args: TuneConfig) -> int:
 
     Returns 0, or 128 + the signal number when SIGINT/SIGTERM stopped it.
     """
+    from simulations.runner import seeds_for
     from simulations.scenario import load_run_scenario
     from simulations.tune_holdout import finish
 
     sc = load_run_scenario(
-        args.scenario, policy_file=args.policy_file, horizon_s=args.horizon_s
+        args.scenario,
+        policy_file=args.policy_file,
+        horizon_s=args.horizon_s,
+        replay_file=args.replay_file,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     storage_url = args.storage or str(args.out / "study.journal")
-    study_name = args.study or f"tune-{sc.name}"
+    study_name = args.study or default_study_name(sc.name, args.replay_file)
     study = _open_study(sc, storage_url, study_name)
-    tune_seeds = split_seeds(sc.seed, args.seeds, 0)[0]
+    tune_seeds = seeds_for(sc, args.seeds, args.seed_offset)
     work = [
         TrialJob(sc, storage_url, study_name, n, tune_seeds, w)
         for w, n in enumerate(_shares(args.trials, args.jobs))

@@ -207,7 +207,10 @@ def _assess(
         print("no completed trial: no policy written")
         return
     report["best_trial"] = best.number
-    _, holdout = split_seeds(sc.seed, cfg.seeds, cfg.holdout_seeds, seen_seeds(study))
+    tune_seeds = report["tuning_seeds"]
+    _, holdout = split_seeds(
+        tune_seeds[0], len(tune_seeds), cfg.holdout_seeds, seen_seeds(study)
+    )
     report["holdout_seeds"] = holdout
     tuned = weights_of(sc.policy.weights, best.params)
     try:

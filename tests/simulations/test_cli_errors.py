@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -56,6 +57,23 @@ if TYPE_CHECKING:
         (
             ["tune", "smoke", "--trials", "2", "--holdout-seeds", "0", "--out", "t"],
             "--holdout-seeds: must be at least 1, got 0",
+        ),
+        (
+            ["tune", "smoke", "--trials", "1", "--seed-offset", "-1", "--out", "t"],
+            "--seed-offset: must be 0 or more, got -1",
+        ),
+        (
+            [
+                "tune",
+                "smoke",
+                "--trials",
+                "1",
+                "--replay",
+                "nowhere.toml",
+                "--out",
+                "t",
+            ],
+            "no replay file 'nowhere.toml'",
         ),
     ],
 )
@@ -209,15 +227,25 @@ def test_cli_replays_your_csv_and_reports_its_skipped_rows_once(
         ),
     ],
 )
+@pytest.mark.parametrize("command", ["run", "tune"])
 def test_cli_refuses_an_unusable_replay_in_one_line(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     rows: list[str],
     overrides: dict[str, str],
     message: str,
+    command: str,
 ) -> None:
-    """Exit 2, one line naming the field, column or row, nothing run, no traceback."""
-    assert _sim_run(tmp_path, _replay_file(tmp_path, rows, **overrides)) == 2
+    """Exit 2, one line naming the field, column or row, nothing run, no traceback; the
+    same for ``sim tune --replay`` (no study is created)."""
+    replay = _replay_file(tmp_path, rows, **overrides)
+    if command == "run":
+        assert _sim_run(tmp_path, replay) == 2
+    else:
+        out_dir = tmp_path / "t"
+        argv = ["sim", "tune", "boston311", "--replay", str(replay), "--trials", "1"]
+        assert main([*argv, "--out", str(out_dir)]) == 2
+        assert not out_dir.exists()
     out, err = capsys.readouterr()
     assert out == ""
     assert err.count("\n") == 1, err
@@ -255,3 +283,24 @@ def test_seed_offset_starts_later_seeds(capsys: pytest.CaptureFixture[str]) -> N
         "[1/2] nearest seed 4",
         "[2/2] nearest seed 5",
     ]
+
+
+def test_tune_replays_your_csv_from_a_seed_offset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sim tune --replay FILE --seed-offset 3`` (the flags of run/compare): every run is
+    on the replayed tickets (3 loaded of 4, the skipped row said once), the tuning seed is
+    4 and the held-out seed 5, and the study is named after the replay too."""
+    replay = _replay_file(tmp_path, GOOD_ROWS)
+    out = tmp_path / "t"
+    argv = ["sim", "tune", "boston311", "--replay", str(replay), "--seed-offset", "3"]
+    argv += ["--trials", "1", "--seeds", "1", "--holdout-seeds", "1"]
+    assert main([*argv, "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("replay mine.csv: 1 row(s) skipped, 0 adjusted, 3 loaded") == 1
+    report = json.loads((out / "report.json").read_text())
+    assert (report["tuning_seeds"], report["holdout_seeds"]) == ([4], [5])
+    assert report["study"] == "tune-boston311-mine"
+    runs = pl.read_csv(out / "evaluation.csv")
+    assert sorted(set(runs["seed"].to_list())) == [4, 5]
+    assert set(runs["arrived"].to_list()) == {3}
