@@ -75,6 +75,8 @@ def stream_and_seed_args(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> None:
     """Add ``sim`` with ``run``, ``compare`` and ``tune`` (cheap: no heavy imports)."""
+    from simulations.tune import CHURN_LIMIT  # a constant: no heavy import
+
     sim = subparsers.add_parser(
         "sim",
         help="discrete-event simulator: run, compare, tune",
@@ -160,6 +162,14 @@ def register(subparsers: Any) -> None:
         default=3,
         help="held-out seeds, never used by a trial: the best trial and the default weights "
         "run on them, the policy is written only if no worse there (default 3)",
+    )
+    tune.add_argument(
+        "--max-churn",
+        type=float,
+        default=CHURN_LIMIT,
+        help="reassignments per ticket the written policy may have on the held-out seeds "
+        "unless no more than the default's; the best trial is picked among trials within "
+        f"it (default {CHURN_LIMIT:g}, issue 13's target)",
     )
     tune.add_argument(
         "--storage",
@@ -540,6 +550,8 @@ def _tune(args: argparse.Namespace) -> int:
     from simulations.tune import TuneConfig, run_tune
 
     _check_counts(args, "trials", "seeds", "holdout_seeds", "jobs")
+    if not args.max_churn >= 0:
+        raise UsageError(f"--max-churn: must be 0 or more, got {args.max_churn:g}")
     if args.horizon_s is not None or args.replay is not None:
         # validates the scenario, --horizon-s and the replay (reported once) up front
         _load(args)
@@ -552,6 +564,7 @@ def _tune(args: argparse.Namespace) -> int:
             seed_offset=args.seed_offset,
             replay_file=args.replay,
             holdout_seeds=args.holdout_seeds,
+            max_churn=args.max_churn,
             jobs=args.jobs,
             policy_file=getattr(args, "policy_file", None),
             horizon_s=args.horizon_s,

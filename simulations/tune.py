@@ -16,14 +16,16 @@ the optimizer on the *tuning seeds* (``--seeds K``: the scenario's seed and the 
 common random numbers: the same seeds for every trial) and reports the mean KPIs; each
 trial records its seeds. The best trial is the completed one with the fewest breaches, then
 least travel, then most even workload (``rank_key``; it lies on the Pareto front), among the
-trials run on the same tuning seeds (``pick_best``).
+trials run on the same tuning seeds whose reassignments per ticket (``CHURN``, a constraint,
+not an objective) are within ``--max-churn`` (``trial_key``, ``pick_best``).
 
 Then the best trial and the default weights (the scenario's, or ``--policy-file``'s) run on
 the tuning seeds and on ``--holdout-seeds H`` *held-out seeds* that no trial of the study
 used (``split_seeds``), and ``simulations.tune_holdout`` prints them side by side with 95%
 intervals. The best weights are written as a policy file (the scenario's SLA targets and
 solver settings with the tuned weights, loaded by the service unchanged) only if they are
-no worse than the default on the held-out seeds; otherwise the command says so.
+no worse than the default on the held-out seeds and their churn there is within
+``--max-churn`` or no more than the default's; otherwise the command says which.
 
 Progress: a bar on a terminal, else one line per finished trial (trial n/N, its objectives,
 the best so far, elapsed time). SIGINT or SIGTERM stops the trials at a safe point
@@ -55,6 +57,11 @@ if TYPE_CHECKING:
     from solver.model import CostWeights
 
 OBJECTIVES = ("breach_rate", "travel_km_per_ticket", "workload_cv")
+
+CHURN = "churn_per_ticket"
+"""Reassignments per ticket (``simulations.kpi``): a constraint of tuning, not an objective."""
+CHURN_LIMIT = 0.15
+"""Default ``--max-churn``: issue 13's target of at most 0.15 reassignments per ticket."""
 
 # name -> (low, high, log scale)
 SEARCH_SPACE: dict[str, tuple[float, float, bool]] = {
@@ -100,12 +107,17 @@ class TuneConfig:
     study: str | None = None  # the study name (default: tune-<scenario>)
     # the best policy file (default: out/best_policy.toml)
     policy_out: Path | None = None
+    # reassignments per ticket a written policy may have on the held-out seeds (unless no
+    # more than the default's there); the best trial is picked among trials within it
+    max_churn: float = CHURN_LIMIT
 
     def __post_init__(self) -> None:
         for name in ("trials", "seeds", "holdout_seeds", "jobs"):
             value = getattr(self, name)
             if value < 1:
                 raise TuneConfigError(f"{name}: must be at least 1, got {value}")
+        if not self.max_churn >= 0:
+            raise TuneConfigError(f"max_churn: must be 0 or more, got {self.max_churn}")
         if self.seed_offset < 0:
             raise TuneConfigError(
                 f"seed_offset: must be 0 or more, got {self.seed_offset}"
@@ -159,6 +171,28 @@ def rank_key(values: Sequence[float | None] | None) -> tuple[float, ...]:
     return tuple(
         float(v) if v is not None and math.isfinite(v) else math.inf for v in values
     )
+
+
+def within_churn(churn: float | None, max_churn: float | None) -> bool:
+    """A trial's (or run's) reassignments per ticket respect the limit (None: no limit; an
+    unknown churn does not)."""
+    if max_churn is None:
+        return True
+    return churn is not None and math.isfinite(churn) and churn <= max_churn
+
+
+def trial_key(
+    values: Sequence[float | None] | None,
+    churn: float | None,
+    max_churn: float | None,
+) -> tuple[float, ...]:
+    """Order of merit of trials: within the churn limit first, then ``rank_key``."""
+    return (0.0 if within_churn(churn, max_churn) else 1.0, *rank_key(values))
+
+
+def _churn_of(trial: optuna.trial.FrozenTrial) -> float | None:
+    value = trial.user_attrs.get(CHURN)
+    return float(value) if isinstance(value, int | float) else None
 
 
 def suggest_weights(trial: optuna.Trial, base: CostWeights) -> CostWeights:
@@ -228,14 +262,16 @@ def _objective(job: TrialJob) -> Callable[[optuna.Trial], tuple[float, ...]]:
             kpis = evaluate(job.scenario, weights, job.seeds)
         except stopping.Interrupted as exc:
             trial.set_user_attr("stopped", str(exc))
-            stopping.emit(("trial", trial.number, "FAIL", None, str(exc)))
+            stopping.emit(("trial", trial.number, "FAIL", None, str(exc), None))
             raise
         for key in TRIAL_KPIS:
             if key in kpis:
                 trial.set_user_attr(key, kpis[key])
         values = tuple(float(kpis.get(o, math.inf)) for o in OBJECTIVES)
         took = f"{time.monotonic() - started:.1f} s"
-        stopping.emit(("trial", trial.number, "COMPLETE", values, took))
+        stopping.emit(
+            ("trial", trial.number, "COMPLETE", values, took, kpis.get(CHURN))
+        )
         return values
 
     return objective
@@ -271,12 +307,17 @@ def run_trials(job: TrialJob) -> int:
 
 
 def pick_best(
-    study: optuna.Study, seeds: Sequence[int] | None = None
+    study: optuna.Study,
+    seeds: Sequence[int] | None = None,
+    max_churn: float | None = None,
 ) -> optuna.trial.FrozenTrial:
     """The completed trial with the fewest breaches, then least travel, then most even.
 
     With ``seeds``: among the trials run on exactly those seeds (means over other seeds are
     not comparable), or among all if none was (a study from before trials recorded seeds).
+    With ``max_churn``: a trial within it (reassignments per ticket on its seeds) beats
+    every trial above it (``trial_key``); if none is within, the best above it is picked
+    (and the held-out check reports its churn).
     """
     import optuna
 
@@ -286,7 +327,7 @@ def pick_best(
     if seeds is not None:
         same = [t for t in done if t.user_attrs.get("seeds") == seeds_text(seeds)]
         done = same or done
-    return min(done, key=lambda t: rank_key(t.values))
+    return min(done, key=lambda t: trial_key(t.values, _churn_of(t), max_churn))
 
 
 def objectives_text(values: Sequence[float | None] | None) -> str:
@@ -303,19 +344,30 @@ class TrialProgress:
     """This command's trials: a bar on a terminal, else one line per finished trial."""
 
     def __init__(
-        self, total: int, best: optuna.trial.FrozenTrial | None, bar: Any = None
+        self,
+        total: int,
+        best: optuna.trial.FrozenTrial | None,
+        bar: Any = None,
+        max_churn: float | None = None,
     ) -> None:
         self.total, self.done, self.bar = total, 0, bar
-        self.best = (best.number, tuple(best.values)) if best is not None else None
+        self.max_churn = max_churn
+        self.best = (
+            (best.number, tuple(best.values), _churn_of(best))
+            if best is not None
+            else None
+        )
         self.started = time.monotonic()
 
     def __call__(self, event: tuple[Any, ...]) -> None:
-        _, number, state, values, note = event
+        _, number, state, values, note, churn = event
         self.done += 1
         if values is not None and (
-            self.best is None or rank_key(values) < rank_key(self.best[1])
+            self.best is None
+            or trial_key(values, churn, self.max_churn)
+            < trial_key(self.best[1], self.best[2], self.max_churn)
         ):
-            self.best = (number, values)
+            self.best = (number, values, churn)
         if self.bar is not None:
             task = self.bar.task_ids[0]
             self.bar.update(task, advance=1, description=self._best_text(short=True))
@@ -330,19 +382,27 @@ class TrialProgress:
     def _best_text(self, short: bool = False) -> str:
         if self.best is None:
             return "best so far: none"
-        number, values = self.best
+        number, values, churn = self.best
         if short:  # the bar's line: the first objective only
             return f"best so far: trial {number}, {OBJECTIVES[0]}={values[0]:.4g}"
-        return f"best so far: trial {number} ({objectives_text(values)})"
+        return (
+            f"best so far: trial {number} ({objectives_text(values)}, "
+            f"{churn_text(churn)})"
+        )
+
+
+def churn_text(churn: float | None) -> str:
+    """``churn_per_ticket=0.12``."""
+    return f"{CHURN}={'-' if churn is None else f'{churn:.3g}'}"
 
 
 @contextlib.contextmanager
 def trial_progress(
-    total: int, best: optuna.trial.FrozenTrial | None
+    total: int, best: optuna.trial.FrozenTrial | None, max_churn: float | None = None
 ) -> Iterator[TrialProgress]:
     """A ``TrialProgress`` with a rich bar when stdout is a terminal."""
     if not sys.stdout.isatty():
-        yield TrialProgress(total, best)
+        yield TrialProgress(total, best, max_churn=max_churn)
         return
     from rich.progress import (
         BarColumn,
@@ -361,7 +421,7 @@ def trial_progress(
     )
     with Progress(*columns) as bar:
         bar.add_task("best so far: -", total=total)
-        yield TrialProgress(total, best, bar)
+        yield TrialProgress(total, best, bar, max_churn)
 
 
 def trials_table(study: optuna.Study) -> Any:
@@ -443,11 +503,11 @@ def run_tune(args: TuneConfig) -> int:
             flush=True,
         )
         best = (
-            pick_best(study, tune_seeds)
+            pick_best(study, tune_seeds, args.max_churn)
             if any(t.values for t in study.trials)
             else None
         )
-        with trial_progress(args.trials, best) as progress:
+        with trial_progress(args.trials, best, args.max_churn) as progress:
             stopping.run_all(run_trials, work, args.jobs, progress)
         stopping.next_phase()
         finish(sc, args, storage_url, study_name, tune_seeds)

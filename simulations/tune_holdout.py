@@ -5,8 +5,9 @@ Four columns, each the optimizer over seeds (mean ± 95% CI): the tuned weights 
 default weights (the scenario's, or ``--policy-file``'s), each on the tuning seeds and on
 the held-out seeds. The tuned weights are written only if they are no worse than the
 default on the held-out seeds by the tuner's own order of merit (``tune.rank_key``: breach
-rate, then travel per ticket, then workload CV, on the means); otherwise the command says so
-and writes no policy. ``OUT/report.json`` holds the verdict, the seeds and the means,
+rate, then travel per ticket, then workload CV, on the means) and their churn is bounded
+there (``churn_ok``: at most ``--max-churn`` reassignments per ticket, default 0.15, or no
+more than the default's); otherwise the command says which and writes no policy. ``OUT/report.json`` holds the verdict, the seeds and the means,
 ``OUT/evaluation.csv`` the per-seed KPIs, ``OUT/trials.csv`` every trial of the study.
 """
 
@@ -18,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from simulations import stopping
 from simulations.tune import (
+    CHURN,
     OBJECTIVES,
+    churn_text,
     make_storage,
     objectives_text,
     pick_best,
@@ -28,6 +31,7 @@ from simulations.tune import (
     split_seeds,
     trials_table,
     weights_of,
+    within_churn,
 )
 
 if TYPE_CHECKING:
@@ -57,6 +61,14 @@ DEFAULT_TUNING, DEFAULT_HELD_OUT = "default, tuning seeds", "default, held-out"
 def no_worse(tuned: Sequence[float | None], default: Sequence[float | None]) -> bool:
     """Whether the tuned means (``OBJECTIVES`` order) rank no worse than the default's."""
     return rank_key(tuned) <= rank_key(default)
+
+
+def churn_ok(tuned: float | None, default: float | None, max_churn: float) -> bool:
+    """Whether the tuned weights' held-out reassignments per ticket are within
+    ``max_churn``, or no more than the default weights' (which the tuning did not cause)."""
+    if within_churn(tuned, max_churn):
+        return True
+    return tuned is not None and default is not None and tuned <= default
 
 
 def _run(item: tuple[Scenario, str, CostWeights, int]) -> dict[str, Any]:
@@ -104,6 +116,12 @@ def evaluate_split(
 def _means(summary: pl.DataFrame, label: str) -> list[float | None]:
     row = summary.row(summary["policy"].to_list().index(label), named=True)
     return [row[f"{o}_mean"] for o in OBJECTIVES]
+
+
+def _mean(summary: pl.DataFrame, label: str, metric: str) -> float | None:
+    row = summary.row(summary["policy"].to_list().index(label), named=True)
+    value = row.get(f"{metric}_mean")
+    return None if value is None else float(value)
 
 
 def _objective_cells(summary: pl.DataFrame) -> dict[str, dict[str, Any]]:
@@ -202,7 +220,7 @@ def _assess(
     from simulations.runner import summarize
 
     try:
-        best = pick_best(study, report["tuning_seeds"])
+        best = pick_best(study, report["tuning_seeds"], cfg.max_churn)
     except ValueError:
         print("no completed trial: no policy written")
         return
@@ -236,22 +254,32 @@ def _assess(
     tuned_means = _means(summary, TUNED_HELD_OUT)
     default_means = _means(summary, DEFAULT_HELD_OUT)
     report["no_worse"] = no_worse(tuned_means, default_means)
+    churn = {"tuned": _mean(summary, TUNED_HELD_OUT, CHURN)}
+    churn["default"] = _mean(summary, DEFAULT_HELD_OUT, CHURN)
+    report["max_churn"] = cfg.max_churn
+    report["churn_held_out"] = churn
+    report["churn_ok"] = churn_ok(churn["tuned"], churn["default"], cfg.max_churn)
     compared = (
-        f"held-out: tuned {objectives_text(tuned_means)} vs default "
-        f"{objectives_text(default_means)}"
+        f"held-out: tuned {objectives_text(tuned_means)}, {churn_text(churn['tuned'])} "
+        f"vs default {objectives_text(default_means)}, {churn_text(churn['default'])}"
     )
     path = cfg.policy_out or cfg.out / "best_policy.toml"
+    kept = f" ({path} is from an earlier run, left as it was)" if path.exists() else ""
     if not report["no_worse"]:
-        kept = (
-            f" ({path} is from an earlier run, left as it was)" if path.exists() else ""
-        )
         print(
             f"{compared}: tuned is WORSE on the held-out seeds, no policy written{kept}"
         )
         return
+    if not report["churn_ok"]:
+        print(
+            f"{compared}: tuned CHURNS MORE than the limit {cfg.max_churn:g} "
+            "reassignments per ticket and the default on the held-out seeds, no policy "
+            f"written{kept}"
+        )
+        return
     _write_policy(sc, study, best, tuned, report, path)
     report["policy_written"] = str(path)
-    print(f"{compared}: no worse, wrote {path}")
+    print(f"{compared}: no worse, churn within bounds, wrote {path}")
 
 
 def _write_policy(
