@@ -399,6 +399,11 @@ def print_summary(summary: Any, title: str) -> None:
     Console().print(table)
 
 
+def _is_peer(policy: str) -> bool:
+    """A peer engine (VROOM), judged by its own target line, not a baseline."""
+    return policy.startswith("vroom")
+
+
 def quality_verdict(summary: Any) -> dict[str, Any] | None:
     """Optimizer vs the best baseline (fewest mean SLA breaches): breach and travel ratios."""
     pol = summary["policy"].to_list()
@@ -406,7 +411,7 @@ def quality_verdict(summary: Any) -> dict[str, Any] | None:
         return None
     br = dict(zip(pol, summary["sla_breaches_mean"].to_list(), strict=True))
     tr = dict(zip(pol, summary["travel_km_per_ticket_mean"].to_list(), strict=True))
-    baselines = [p for p in pol if not p.startswith("optimizer")]
+    baselines = [p for p in pol if not p.startswith("optimizer") and not _is_peer(p)]
     if not baselines:
         return None
     best = min(baselines, key=lambda p: br[p] if br[p] is not None else float("inf"))
@@ -423,6 +428,48 @@ def quality_verdict(summary: Any) -> dict[str, Any] | None:
         and breach_ratio <= 0.5
         and travel_ratio <= 1.0,
     }
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def peer_lines(summary: Any) -> list[str]:
+    """Per VROOM policy: the optimizer against it (issue targets: no more breaches, no more
+    travel per ticket, a faster solve, at most 0.15 reassignments per ticket)."""
+    pol = summary["policy"].to_list()
+    if "optimizer" not in pol:
+        return []
+    col = {
+        key: dict(zip(pol, summary[f"{key}_mean"].to_list(), strict=True))
+        for key in (
+            "sla_breaches",
+            "travel_km_per_ticket",
+            "solve_p50_ms",
+            "churn_per_ticket",
+        )
+    }
+    o = "optimizer"
+    lines = []
+    for peer in [p for p in pol if _is_peer(p)]:
+        ob, pb = col["sla_breaches"][o], col["sla_breaches"][peer]
+        ot, pt = col["travel_km_per_ticket"][o], col["travel_km_per_ticket"][peer]
+        speed = _ratio(col["solve_p50_ms"][peer], col["solve_p50_ms"][o])
+        churn = col["churn_per_ticket"][o]
+        met = (
+            ob is not None and pb is not None and ob <= pb
+            and ot is not None and pt is not None and ot <= pt
+            and speed is not None and speed > 1.0
+            and churn is not None and churn <= 0.15
+        )  # fmt: skip
+        lines.append(
+            f"optimizer vs {peer}: SLA breaches {_fmt(ob, 'num')} vs {_fmt(pb, 'num')}, "
+            f"travel per ticket x{_fmt(_ratio(ot, pt), 'num')}, "
+            f"solve p50 {_fmt(speed, 'num')}x faster, "
+            f"optimizer reassignments {_fmt(churn, 'num')}/ticket vs {_fmt(col['churn_per_ticket'][peer], 'num')} "
+            f"(target: breaches and travel <= {peer}'s, faster, <= 0.15 -> {'met' if met else 'NOT met'})"
+        )
+    return lines
 
 
 def verdict_line(verdict: dict[str, Any]) -> str:
@@ -457,6 +504,8 @@ def _finish(args: argparse.Namespace, runs: list[Run], title: str) -> int:
     if verdict is not None:
         print(verdict_line(verdict))
         print("\n".join(paired_lines(kpis)))
+    for line in peer_lines(summary):
+        print(line)
     out: Path | None = args.out
     if out is not None:
         tables = write_outputs(out, runs, summary)
@@ -492,6 +541,10 @@ def _policies(text: str) -> list[str]:
             )
     if not names:
         raise UnknownPolicyError("no policy given")
+    if any(_is_peer(name) for name in names):
+        from simulations.vroom_policy import require_vroom
+
+        require_vroom()  # a one-line error when pyvroom is missing
     return names
 
 
@@ -500,6 +553,7 @@ def _guard(fn: Any) -> Any:
         from simulations.replay import ReplayError
         from simulations.scenario import ScenarioError
         from simulations.tune import TuneConfigError
+        from simulations.vroom_policy import VroomUnavailableError
         from solver.policy import PolicyError
 
         try:
@@ -512,6 +566,7 @@ def _guard(fn: Any) -> Any:
             UsageError,
             ReplayError,
             TuneConfigError,
+            VroomUnavailableError,
         ) as exc:
             print(f"dispatcher sim: error: {exc}", file=sys.stderr)
             return 2

@@ -92,7 +92,7 @@ class Tails:
         self.queued[tech] += 1
 
 
-def _keep(
+def keep_held(
     problem: Problem, tails: Tails, allow_overtime: bool, tech_of: IntArray
 ) -> IntArray:
     """Step 1: held tickets stay when their technician can still take them; returns the rest."""
@@ -322,7 +322,7 @@ def baseline_solve(
     state = tech_state(problem, params.weights)
     tails = Tails(state)
     tech_of = np.full(n, NO_TECHNICIAN, np.int64)
-    released = _keep(problem, tails, params.allow_overtime, tech_of)
+    released = keep_held(problem, tails, params.allow_overtime, tech_of)
     new = np.flatnonzero(~t.pinned & (t.current_technician < 0))
     queue = np.concatenate([released, new]).astype(np.int64)
     queue = queue[np.lexsort((queue, t.created_s[queue]))]

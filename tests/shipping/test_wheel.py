@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.packaging, pytest.mark.timeout(1800)]
 
 SIM_EXTRA = ("polars", "matplotlib", "optuna", "rich")
-BENCH_ONLY = ("scipy", "lap")
-"""The references the benchmarks measure against (dev extra): 143 MB the service never uses."""
+BENCH_ONLY = ("scipy", "lap", "vroom")
+"""The references the benchmarks measure against (dev extra; vroom is pyvroom, the peer
+engine): 143 MB the service never uses."""
 CONTRACT = ROOT / "proto" / "dispatcher" / "pb" / "dispatch.proto"
 LOWEST = ROOT / "constraints" / "lowest.txt"
 LOWEST_SUITE_TOOLS = frozenset(
