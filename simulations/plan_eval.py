@@ -15,6 +15,10 @@ location at ``max(now, free_at)`` and takes its tickets in ascending ``position`
   lateness is the larger of those two overshoots (0 when met).
 
 Unassigned tickets are counted apart: a snapshot does not say whether they will be late.
+``missed`` adds to the breaches the unassigned tickets whose response is due before the
+snapshot's last shift end (of the available technicians): nobody serves them within this
+plan, so they are late unless a later plan finds room. It is the one figure that compares a
+policy that leaves late tickets out with one that places them late.
 """
 
 from __future__ import annotations
@@ -58,6 +62,14 @@ class PlanKpis:
     late_s: float  # summed lateness of the assigned tickets, seconds
     travel_s: float  # summed travel of the assigned tickets, seconds
     overruns: int  # assigned tickets finishing after their technician's shift end
+    unassigned_due: (
+        int  # unassigned tickets whose response is due before the last shift end
+    )
+
+    @property
+    def missed(self) -> int:
+        """Breaches plus unassigned tickets due within the snapshot's shifts."""
+        return self.breaches + self.unassigned_due
 
     @property
     def travel_per_ticket_s(self) -> float:
@@ -125,6 +137,9 @@ def plan_kpis(problem: Problem, technician: IntArray, position: IntArray) -> Pla
     plan = drive_plan(problem, technician, position)
     assigned = ~np.isnan(plan.start_s)
     late = lateness_s(problem, plan)[assigned]
+    k = problem.technicians
+    horizon = float(k.shift_end_s[k.available].max(initial=-np.inf))
+    due = problem.tickets.response_due_s <= horizon
     return PlanKpis(
         tickets=problem.tickets.count,
         assigned=int(assigned.sum()),
@@ -133,4 +148,5 @@ def plan_kpis(problem: Problem, technician: IntArray, position: IntArray) -> Pla
         late_s=float(late.sum()),
         travel_s=float(plan.travel_s[assigned].sum()),
         overruns=int(plan.overrun[assigned].sum()),
+        unassigned_due=int((~assigned & due).sum()),
     )

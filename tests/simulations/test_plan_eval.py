@@ -8,6 +8,7 @@ factor and the speeds, not from the code under test.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -49,8 +50,9 @@ def hand_case() -> tuple[Problem, np.ndarray, np.ndarray]:
         skill_levels=np.zeros((5, 1), np.int64),
         duration_s=np.array([600.0, 1_800.0, 900.0, 900.0, 600.0]),
         created_s=np.zeros(5),
-        # c's response is due 100 s before its technician is free
-        response_due_s=np.array([INF, INF, INF, 1_500.0, INF]),
+        # c's response is due 100 s before its technician is free; e's (unassigned)
+        # before the last shift end (NOW + 3 h)
+        response_due_s=np.array([INF, INF, INF, 1_500.0, NOW + 2 * 3_600.0]),
         # a's resolution is due 100 s before it finishes
         resolution_due_s=np.array([INF, A_FINISH - 100.0, INF, INF, INF]),
         window_start_s=np.array([B_WINDOW, -INF, -INF, -INF, -INF]),
@@ -106,6 +108,18 @@ def test_the_plan_kpis_count_breaches_lateness_travel_and_overruns() -> None:
     assert k.travel_s == pytest.approx(T_A + T_B + T_D)
     assert k.travel_per_ticket_s == pytest.approx((T_A + T_B + T_D) / 4)
     assert k.overruns == 1  # d finishes after technician 1's shift end
+    assert k.unassigned_due == 1  # e: due before technician 0's shift ends
+    assert k.missed == 3
+
+
+def test_an_unassigned_ticket_due_after_every_shift_is_not_missed() -> None:
+    problem, technician, position = hand_case()
+    t = problem.tickets
+    later = t.response_due_s.copy()
+    later[4] = NOW + 3 * 3_600.0 + 1.0
+    problem = Problem(replace(t, response_due_s=later), problem.technicians, NOW)
+    k = plan_kpis(problem, technician, position)
+    assert (k.unassigned_due, k.missed) == (0, 2)
 
 
 def test_a_plan_of_the_wrong_shape_is_a_clear_error() -> None:
