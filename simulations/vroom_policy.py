@@ -277,6 +277,9 @@ def _route(
     )
     service = _ticks_up(t.duration_s[jobs]).astype(np.int64).tolist()
     priority = _priorities(problem, params, jobs)
+    open_ = np.flatnonzero(last >= earliest).tolist()  # the others cannot make it
+    if not open_:
+        return ends  # VROOM refuses an input without a job
     inp.add_job(
         [
             vroom.Job(
@@ -287,8 +290,7 @@ def _route(
                 priority=priority[q],
                 time_windows=[vroom.TimeWindow(int(earliest[q]), int(last[q]))],
             )
-            for q in range(jobs.size)
-            if last[q] >= earliest[q]
+            for q in open_
         ]
     )
     timeout = (

@@ -85,6 +85,14 @@ def test_vroom_keep_leaves_every_keepable_ticket_on_its_technician(
     assert (sol.technician[rows] == kept[rows]).all()
 
 
+@pytest.mark.parametrize("name", ["vroom", "vroom_keep"])
+def test_a_ticket_nobody_can_serve_on_time_skips_the_on_time_pass(name: str) -> None:
+    """No ticket can be on time: pass 1 has no job (VROOM refuses that), pass 2 runs."""
+    problem = random_problem(1, 4, seed=25, capacity=1, shift_h=1.0, excluded_frac=0.0)
+    sol = make_policy(name, SolveParams()).solve(problem, None)
+    check_hard_constraints(problem, sol)
+
+
 def test_vroom_serves_the_ticket_it_can_make_on_time_first() -> None:
     """One place, two tickets: the one VROOM can still serve on time gets it; a ticket no
     one can serve on time is still placed (second pass) when a place is left."""
