@@ -61,3 +61,42 @@ def test_percentage_intervals_are_clipped_to_0_100() -> None:
     assert interval_cell(0.02, 0.05, "pct") == "2.0% [0.0%, 7.0%]"
     assert interval_cell(0.50, 0.05, "pct") == "50.0% ± 5.0%"
     assert interval_cell(3.0, 5.0, "num") == "3 ± 5"
+
+
+def _summary(rows: dict[str, tuple[float, float, float, float]]) -> object:
+    """A compare summary: per policy (breaches, travel km/ticket, solve p50 ms, churn)."""
+    import polars as pl
+
+    keys = ("sla_breaches", "travel_km_per_ticket", "solve_p50_ms", "churn_per_ticket")
+    return pl.DataFrame(
+        {
+            "policy": list(rows),
+            **{f"{k}_mean": [v[i] for v in rows.values()] for i, k in enumerate(keys)},
+        }
+    )
+
+
+def test_vroom_is_a_peer_with_its_own_target_line_not_the_best_baseline() -> None:
+    from simulations.cli import peer_lines, quality_verdict
+
+    summary = _summary(
+        {
+            "optimizer": (10.0, 3.0, 20.0, 0.10),
+            "regret": (12.0, 3.1, 5.0, 0.01),
+            "vroom": (8.0, 2.9, 60.0, 1.9),
+            "vroom_keep": (14.0, 3.2, 40.0, 0.0),
+        }
+    )
+    verdict = quality_verdict(summary)
+    assert verdict is not None
+    assert verdict["best_baseline"] == "regret"  # vroom had fewer breaches
+    vroom, keep = peer_lines(summary)
+    assert vroom.startswith("optimizer vs vroom: SLA breaches 10 vs 8")
+    assert "3x faster" in vroom
+    assert vroom.endswith("-> NOT met)")  # more breaches and more travel than vroom
+    assert keep.startswith("optimizer vs vroom_keep: SLA breaches 10 vs 14")
+    assert keep.endswith("-> met)")
+    churny = _summary(
+        {"optimizer": (10.0, 3.0, 20.0, 0.2), "vroom_keep": (14.0, 3.2, 40.0, 0.0)}
+    )
+    assert peer_lines(churny)[0].endswith("-> NOT met)")  # 0.2 reassignments per ticket
