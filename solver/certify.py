@@ -143,6 +143,20 @@ def _blocks(
     return order, centre, np.where(nowhere, np.inf, radius)
 
 
+def _chords(a: FloatArray, b_t: FloatArray) -> FloatArray:
+    """Chord lengths between unit vectors ``a`` (p, 3) and the columns of ``b_t`` (3, q).
+
+    Three multiply-adds rather than a matrix product: BLAS would thread this small
+    product, which costs far more than it saves on a loaded machine.
+    """
+    dot = a[:, 0, None] * b_t[0]
+    dot += a[:, 1, None] * b_t[1]
+    dot += a[:, 2, None] * b_t[2]
+    dot *= -2.0
+    dot += 2.0
+    return np.asarray(np.sqrt(np.maximum(dot, 0.0, out=dot), out=dot))
+
+
 def _per_block(values: FloatArray, size: int, how: str) -> FloatArray:
     """Min or max of consecutive blocks of ``size`` (the last one may be short)."""
     nb = -(-values.size // size)
@@ -216,9 +230,28 @@ def negative_pairs(
     out_t: list[IntArray] = []
     out_k: list[IntArray] = []
     out_c: list[FloatArray] = []
+    wait_t: list[IntArray] = []  # pairs past the bounds, evaluated in large batches
+    wait_k: list[IntArray] = []
     priced = evaluated = negative = 0
+
+    def evaluate_waiting() -> int:
+        """Evaluate the waiting pairs exactly, keep the good ones; how many are negative."""
+        a, z = np.concatenate(wait_t), np.concatenate(wait_k)
+        wait_t.clear()
+        wait_k.clear()
+        ev, _ = evaluate_pairs(problem, w, state, a, z, params.allow_overtime)
+        red = to_scaled(ev.total) + d_tech[z] - d_ticket[a]
+        good = ev.feasible & (ev.total < pen_w[a]) & (red < slack)
+        out_t.append(a[good])
+        out_k.append(z[good])
+        out_c.append(ev.total[good])
+        return int(np.count_nonzero(good & (red < 0)))
+
     tvec = unit_vectors(t.lat_deg, t.lon_deg)
     kvec = unit_vectors(state.lat_deg, state.lon_deg)
+    kvec_t = np.ascontiguousarray(kvec.T)
+    located_t, located_k = np.any(tvec != 0.0, axis=1), np.any(kvec != 0.0, axis=1)
+    dt_k = base + d_tech
     for rows, elig in groups:
         if negative < 0:
             break
@@ -265,41 +298,38 @@ def negative_pairs(
             near = np.flatnonzero(look[b])
             cols = (near[:, None] * TECH_BLOCK + np.arange(TECH_BLOCK)).ravel()
             cols = cols[cols < ne]
-            br = rows[sl]
-            located = np.any(tvec[br] != 0.0, axis=1)[:, None] & np.any(
-                kvec[elig[cols]] != 0.0, axis=1
-            )
-            chord = located * np.sqrt(
-                np.maximum(2.0 - 2.0 * (tvec[br] @ kvec[elig[cols]].T), 0.0)
-            )
-            ec = elig[cols]
-            travel = chord * (travel_per_chord / k.speed_kmh[ec])[None, :]
-            start = state.ready_s[ec][None, :] + travel
-            late = lw[br, None] * (
-                np.maximum(start - resp[br, None], 0.0)
-                + np.maximum(start + dur[br, None] - due[br, None], 0.0)
-            )
-            lbp = chord * slope[ec][None, :] + base[ec][None, :] + COST_SCALE * late
-            ok = (lbp + d_tech[ec][None, :] < cut_t[sl, None]) & (lbp < pen_t[sl, None])
-            ii, jj = np.nonzero(ok)
+            br, ec = rows[sl], elig[cols]
+            chord = _chords(tvec[br], kvec_t[:, ec])
+            if not (located_t[br].all() and located_k[ec].all()):
+                chord *= located_t[br, None] & located_k[None, ec]
+            # First the bound without lateness (>= 0, it can only raise the bound) over
+            # the whole block, then the full bound on the pairs that pass it.
+            ii, jj = np.nonzero(chord * slope[ec] + dt_k[ec] < cut_t[sl, None])
             if ii.size == 0:
                 continue
-            p_t, p_k = br[ii], ec[jj]
+            p_t, p_k, chord = br[ii], ec[jj], chord[ii, jj]
+            travel = chord * (travel_per_chord / k.speed_kmh[p_k])
+            start = state.ready_s[p_k] + travel
+            late = lw[p_t] * (
+                np.maximum(start - resp[p_t], 0.0)
+                + np.maximum(start + dur[p_t] - due[p_t], 0.0)
+            )
+            lbp = chord * slope[p_k] + base[p_k] + COST_SCALE * late
+            ok = (lbp + d_tech[p_k] < cut_t[sl][ii]) & (lbp < pen_t[sl][ii])
+            p_t, p_k = p_t[ok], p_k[ok]
+            if p_t.size == 0:
+                continue
             keys = pair_keys(p_t, p_k, m)
             pos = np.minimum(np.searchsorted(arc_keys, keys), max(arc_keys.size - 1, 0))
             fresh = arc_keys[pos] != keys if arc_keys.size else np.ones(keys.size, bool)
-            p_t, p_k = p_t[fresh], p_k[fresh]
-            for c in range(0, p_t.size, PAIR_CELLS):
-                a, z = p_t[c : c + PAIR_CELLS], p_k[c : c + PAIR_CELLS]
-                ev, _ = evaluate_pairs(problem, w, state, a, z, params.allow_overtime)
-                evaluated += a.size
-                red = to_scaled(ev.total) + d_tech[z] - d_ticket[a]
-                good = ev.feasible & (ev.total < pen_w[a]) & (red < slack)
-                if negative >= 0:
-                    negative += int(np.count_nonzero(good & (red < 0)))
-                out_t.append(a[good])
-                out_k.append(z[good])
-                out_c.append(ev.total[good])
+            wait_t.append(p_t[fresh])
+            wait_k.append(p_k[fresh])
+            if sum(x.size for x in wait_t) >= PAIR_CELLS:
+                evaluated += sum(x.size for x in wait_t)
+                negative += evaluate_waiting()
+    if negative >= 0 and wait_t:
+        evaluated += sum(x.size for x in wait_t)
+        negative += evaluate_waiting()
     if not out_t:
         e = np.zeros(0, np.int64)
         return e, e, np.zeros(0), priced, evaluated, negative

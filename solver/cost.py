@@ -199,12 +199,21 @@ def in_pairs(
     pairs: IntArray, tix: IntArray, tech: IntArray, n_technicians: int
 ) -> BoolArray:
     """Whether each (tix, tech) is among the (m, 2) ``pairs`` (excluded / preferred lists)."""
+    tix, tech = np.broadcast_arrays(
+        np.asarray(tix, np.int64), np.asarray(tech, np.int64)
+    )
+    out = np.zeros(tix.shape, dtype=np.bool_)
     if pairs.shape[0] == 0 or tix.size == 0:
-        return np.zeros(tix.shape, dtype=np.bool_)
+        return out
+    # Few tickets have such a list: look up only the pairs of those tickets.
+    listed = np.zeros(int(pairs[:, 0].max()) + 2, np.bool_)
+    listed[pairs[:, 0]] = True
+    at = np.flatnonzero(listed[np.minimum(tix.ravel(), listed.size - 1)])
     keys = np.unique(pair_keys(pairs[:, 0], pairs[:, 1], n_technicians))
-    q = pair_keys(tix, tech, n_technicians)
+    q = pair_keys(tix.ravel()[at], tech.ravel()[at], n_technicians)
     pos = np.minimum(np.searchsorted(keys, q), keys.size - 1)
-    return np.asarray(keys[pos] == q)
+    out.ravel()[at] = keys[pos] == q
+    return out
 
 
 def terms_at(
