@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from solver.candidates import Candidates
+from solver.candidates import Candidates, skill_patterns
 from solver.cost import TechState, in_pairs
 from solver.finalize import finalize
 from solver.geo import next_location, travel_time_s
@@ -128,19 +128,6 @@ def keep_held(
     return np.concatenate(released)
 
 
-def _patterns(req: IntArray) -> tuple[IntArray, IntArray]:
-    """Distinct requirement rows and each row's index: ``np.unique(axis=0)``, faster."""
-    if req.shape[1] == 0 or req.shape[0] == 0:
-        return req[:1], np.zeros(req.shape[0], np.int64)
-    base = int(req.max()) + 1
-    if base ** req.shape[1] >= 2**62 or int(req.min()) < 0:
-        pats, inv = np.unique(req, axis=0, return_inverse=True)
-        return pats, inv.reshape(-1).astype(np.int64)
-    key = req @ (base ** np.arange(req.shape[1], dtype=np.int64))
-    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
-    return req[first], inv.reshape(-1).astype(np.int64)
-
-
 class _Dispatch:
     """Step 2: FIFO dispatch of ``queue`` over the open technicians ``cols``."""
 
@@ -159,7 +146,7 @@ class _Dispatch:
         self.queue, self.cols = queue, cols
         q, c = queue.size, cols.size
         # Static part: skills (per requirement pattern) and exclusions.
-        pats, inv = _patterns(np.asarray(t.skill_levels[queue], np.int64))
+        pats, inv = skill_patterns(np.asarray(t.skill_levels[queue], np.int64))
         held = k.skill_levels[cols]
         skilled: BoolArray = np.asarray(
             (held[None, :, :] >= pats[:, None, :]).all(axis=2)

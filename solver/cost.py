@@ -243,11 +243,13 @@ def terms_at(
     """
     t = problem.tickets
     late = late_seconds(problem, tix, start_s, finish_s)
-    # priced on the pairs' own rows (breach_weight of the whole problem is O(n) per call)
-    pricing = LatePricing(
-        lateness_weight(problem, weights)[tix], breach_weight(problem, weights, tix)
-    )
-    at = np.arange(tix.size)
+    if tix.size > t.count:  # more pairs than tickets: price every ticket once
+        pricing, at = late_pricing(problem, weights), tix
+    else:  # priced on the pairs' own rows (the whole problem is O(n) per call)
+        pricing = LatePricing(
+            lateness_weight(problem, weights)[tix], breach_weight(problem, weights, tix)
+        )
+        at = np.arange(tix.size)
     req = t.skill_levels[tix]
     held = problem.technicians.skill_levels[tech]
     surplus = (
@@ -406,9 +408,11 @@ def move_gain(
         return gain
     if ev is None:
         ev, _ = evaluate_pairs(problem, weights, state, tix, tech, allow_overtime)
+    # A ticket's cost with its current technician once per ticket, not once per pair.
+    held, at = np.unique(tix[moving], return_inverse=True)
     stay, _ = evaluate_pairs(
-        problem, weights, state, tix[moving], cur[moving], allow_overtime
+        problem, weights, state, held, t.current_technician[held], allow_overtime
     )
     new_cost = ev.total[moving] - weights.stability
-    gain[moving] = np.where(stay.placeable, stay.total - new_cost, np.inf)
+    gain[moving] = np.where(stay.placeable[at], stay.total[at] - new_cost, np.inf)
     return gain
