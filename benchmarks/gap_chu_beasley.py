@@ -9,11 +9,12 @@ Solves one seeded instance (``solver.gap.chu_beasley``, minimised) per type (C, 
 (10x100, 20x100, 10x200, 20x200 agents x jobs) under a wall-time limit, using the machine's
 cores unless ``--workers`` says otherwise, twice in the same run:
 
-- ``before``: CP-SAT alone (``solve_gap(lagrangian=False, highs=False)``, the solver until
-  this change), its bound CP-SAT's;
-- ``after``: ``solve_gap`` as shipped (Lagrangian bound, then CP-SAT and HiGHS racing).
-  ``win`` says whose bound was the tighter (``cp-sat`` / ``lagr``), ``plan`` who found the
-  plan; ``lagr`` is the Lagrangian bound alone.
+- ``before``: CP-SAT alone (``solve_gap(lagrangian=False, highs=False,
+  local_search=False)``, the solver until this change), its bound CP-SAT's;
+- ``after``: ``solve_gap`` as shipped (CP-SAT, HiGHS and the Lagrangian bound at once,
+  then local search). ``win`` says whose bound was the tighter (``cp-sat`` / ``lagr``),
+  ``plan`` who found the plan, ``moves`` how many local-search moves improved it;
+  ``lagr`` is the Lagrangian bound alone.
 
 Prints objective, bound, gap in % (``solver.model.relative_gap_pct``), wall time, status
 and the load average after each solve; ``uptime`` before and after. The issue 14 target is
@@ -108,6 +109,7 @@ def _summary(res: GapResult, load: float) -> dict[str, Any]:
         "status": res.status.value,
         "bound_source": res.bound_source,
         "plan_source": res.plan_source,
+        "local_moves": res.local_moves,
         "cp_sat_bound": res.cp_sat_bound,
         "lagrangian_bound": res.lagrangian_bound,
         "workers": res.num_workers,
@@ -117,12 +119,15 @@ def _summary(res: GapResult, load: float) -> dict[str, Any]:
 
 def _line(kind: str, m: int, n: int, name: str, r: dict[str, Any]) -> str:
     gap = "-" if r["gap_pct"] is None else f"{r['gap_pct']:.3f}"
-    win = {"cp-sat": "cp-sat", "lagrangian": "lagr", None: "-"}[r["bound_source"]]
+    win = {"cp-sat": "cp-sat", "lagrangian": "lagr", "cheapest": "cheap", None: "-"}[
+        r["bound_source"]
+    ]
     lagr = "-" if r["lagrangian_bound"] is None else str(r["lagrangian_bound"])
     return (
         f"{kind:<4} {f'{m}x{n}':>8} {name:<6} {r['objective']:>9}"
         f" {'-' if r['bound'] is None else r['bound']:>9} {gap:>7}"
         f" {r['wall_s']:>7.2f} {r['status']:<9} {win:<6} {r['plan_source'] or '-':<6}"
+        f" {r['local_moves']:>5}"
         f" {lagr:>7} {r['load_1m']:>7.2f}"
     )
 
@@ -144,7 +149,7 @@ def main() -> None:
     print(f"limit {args.time_limit_s:g} s, {workers} CP-SAT workers, seed {args.seed}")
     print(
         f"{'type':<4} {'m x n':>8} {'solver':<6} {'objective':>9} {'bound':>9}"
-        f" {'gap %':>7} {'time s':>7} {'status':<9} {'win':<6} {'plan':<6}"
+        f" {'gap %':>7} {'time s':>7} {'status':<9} {'win':<6} {'plan':<6} {'moves':>5}"
         f" {'lagr':>7} {'load 1m':>7}"
     )
     runs = (("before", False), ("after", True))
@@ -163,6 +168,7 @@ def main() -> None:
                     num_workers=workers,
                     lagrangian=full,
                     highs=full,
+                    local_search=full,
                 )
                 load = os.getloadavg()[0]
                 row[name] = _summary(res, load)
@@ -174,7 +180,7 @@ def main() -> None:
                     f"{kind:<4} {f'{m}x{n}':>8} {'HiGHS':<6} {base['objective'] or '-':>9}"
                     f" {base['bound'] or 0:>9.0f} {base['gap_pct'] or 0:>7.3f}"
                     f" {base['wall_s']:>7.2f} {base['status']:<9}"
-                    f" {'':<6} {'':<6} {'':>7} {os.getloadavg()[0]:>7.2f}",
+                    f" {'':<6} {'':<6} {'':>5} {'':>7} {os.getloadavg()[0]:>7.2f}",
                     flush=True,
                 )
             rows.append(row)

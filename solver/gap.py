@@ -14,13 +14,16 @@ through the min-cost-flow core instead (:func:`solver.lap.solve_lap`).
   exactly, multipliers by column generation; exact in integers, at least the LP bound,
   above CP-SAT's on some type D instances), which stops when it converges.
 
-As soon as a plan attains a proven bound (or CP-SAT proves optimality) all stop.
+As soon as a plan attains a proven bound (or CP-SAT proves optimality) all stop. Each
+plan is then improved by local search (:mod:`solver.gap_local`: shift and swap moves, in
+the last ``POLISH_SHARE`` of the limit, a few ms in practice), and the cheaper one kept.
 
-The plan is the cheaper of the two (HiGHS's checked exactly: one agent per job,
-capacities kept). The bound is the tighter of CP-SAT's (exact integer) and the
-Lagrangian one; HiGHS's floating-point bound is not used, so every reported bound is
-proven. ``./dev bench gap_chu_beasley`` measures it against CP-SAT alone (the earlier
-solver) and a HiGHS MIP baseline in the same run.
+HiGHS's plan is checked exactly (one agent per job, capacities kept). The bound is the
+tighter of CP-SAT's (exact integer) and the Lagrangian one, or, when neither came in
+time, each job at its cheapest agent (``cheapest``: capacities ignored); HiGHS's
+floating-point bound is not used, so every reported bound is proven.
+``./dev bench gap_chu_beasley`` measures it against CP-SAT alone (the earlier solver) and
+a HiGHS MIP baseline in the same run.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from ortools.util.python.solve_interrupter import SolveInterrupter
 
 from solver.gap_highs import highs_plan
 from solver.gap_lagrange import LagrangianBound, lagrangian_bound
+from solver.gap_local import improve
 from solver.model import SolveStatus, relative_gap_pct
 from solver.validate import validate_count, validate_gap, validate_time_limit
 
@@ -45,6 +49,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 IntArray = npt.NDArray[np.int64]
+
+POLISH_SHARE = 0.02  # of time_limit_s kept for solver.gap_local on the plans at the end
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +84,11 @@ class GapResult:
     num_workers: int  # cores used: CP-SAT's workers, plus HiGHS's thread when it raced
     cp_sat_bound: int | None = None  # CP-SAT's proven bound, None when it had no plan
     lagrangian_bound: int | None = None  # None when not computed (see solve_gap)
-    bound_source: str | None = None  # "cp-sat" or "lagrangian": which one is ``bound``
+    bound_source: str | None = (
+        None  # "cp-sat", "lagrangian" or "cheapest": see solve_gap
+    )
     plan_source: str | None = None  # "cp-sat" or "highs": who found the plan
+    local_moves: int = 0  # shift/swap moves solver.gap_local made on that plan
 
 
 _CP_STATUS = {
@@ -104,6 +113,7 @@ def solve_gap(
     num_workers: int | None = None,
     lagrangian: bool = True,
     highs: bool = True,
+    local_search: bool = True,
 ) -> GapResult:
     """Solve a GAP: CP-SAT (one Boolean per agent-job pair) and HiGHS race for the plan,
     CP-SAT and a Lagrangian relaxation for the bound (see the module docstring).
@@ -120,9 +130,10 @@ def solve_gap(
         Cores to use; None (default): :func:`available_cores`. CP-SAT gets one worker
         less when HiGHS runs beside it (at least one: with ``num_workers=1`` the two
         share the core).
-    lagrangian, highs
-        Compute the Lagrangian bound / race HiGHS. ``lagrangian=False, highs=False`` is
-        CP-SAT alone, all workers: with ``num_workers=1`` and a fixed seed, deterministic.
+    lagrangian, highs, local_search
+        Compute the Lagrangian bound / race HiGHS / improve the plans by local search.
+        All three False is CP-SAT alone, all workers (the solver before they came): with
+        ``num_workers=1`` and a fixed seed, deterministic.
 
     Returns
     -------
@@ -151,8 +162,11 @@ def solve_gap(
     highs_agent: list[IntArray | None] = [None]
     failures: list[BaseException] = []
 
+    polish_s = POLISH_SHARE * time_limit_s if local_search else 0.0
+    race_end = t0 + time_limit_s - polish_s  # then local search on each plan
+
     def left_s() -> float:
-        return max(time_limit_s - (time.perf_counter() - t0), 0.01)
+        return max(race_end - time.perf_counter(), 0.01)
 
     def run_lagrangian() -> None:
         lag[0] = lagrangian_bound(
@@ -169,7 +183,7 @@ def solve_gap(
             cost,
             instance.weight,
             instance.capacity,
-            time_limit_s=left_s(),
+            deadline=race_end,
             seed=seed,
             interrupter=interrupter,
         )
@@ -210,9 +224,15 @@ def solve_gap(
         sign,
         cp_status,
         {"cp-sat": cp_agent, "highs": highs_agent[0]},
-        {"cp-sat": cp_bound, "lagrangian": None if lag[0] is None else lag[0].bound},
+        {
+            "cp-sat": cp_bound,
+            "lagrangian": None if lag[0] is None else lag[0].bound,
+            "cheapest": int(cost.min(axis=0).sum()) if m else None,
+        },
         workers,
         t0,
+        time_limit_s,
+        local_search,
     )
 
 
@@ -345,16 +365,29 @@ def _combine(
     bounds: dict[str, int | None],
     workers: int,
     t0: float,
+    time_limit_s: float,
+    local_search: bool,
 ) -> GapResult:
     """The cheaper plan, the tighter proven bound (both in the minimised sense inside,
     reported in the instance's own sense) and the status they prove."""
     n = instance.cost.shape[1]
+    polish_s = POLISH_SHARE * time_limit_s / len(plans) if local_search else 0.0
+    found = {}
+    for name, plan in plans.items():
+        if plan is not None:
+            better, moves = improve(
+                sign * instance.cost,
+                instance.weight,
+                instance.capacity,
+                plan,
+                time_limit_s=polish_s,
+            )
+            found[name] = (
+                int(sign * instance.cost[better, np.arange(n)].sum()),
+                better,
+                moves,
+            )
     wall = time.perf_counter() - t0
-    found = {
-        name: (int(sign * instance.cost[agent, np.arange(n)].sum()), agent)
-        for name, agent in plans.items()
-        if agent is not None
-    }
     lag = bounds["lagrangian"]
     cp_bound = bounds["cp-sat"]
     cp_reported = None if cp_bound is None else sign * cp_bound
@@ -377,7 +410,7 @@ def _combine(
             lag_reported,
         )
     plan_source = min(found, key=lambda name: found[name][0])  # cp-sat first on a tie
-    best, agent = found[plan_source]
+    best, agent, moves = found[plan_source]
     proven = {name: b for name, b in bounds.items() if b is not None}
     bound_source = max(proven, key=lambda name: proven[name]) if proven else None
     bound = None if bound_source is None else proven[bound_source]
@@ -407,6 +440,7 @@ def _combine(
         lag_reported,
         bound_source,
         plan_source,
+        moves,
     )
 
 

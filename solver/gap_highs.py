@@ -8,6 +8,7 @@ checks it exactly in integers; HiGHS's floating-point dual bound is not reported
 from __future__ import annotations
 
 import datetime
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,12 +26,12 @@ def highs_plan(
     weight: IntArray,
     capacity: IntArray,
     *,
-    time_limit_s: float,
+    deadline: float,
     seed: int,
     interrupter: SolveInterrupter | None = None,
 ) -> IntArray | None:
-    """Minimise ``sum c_ij x_ij`` as a 0-1 MIP in HiGHS within ``time_limit_s``; the
-    agent of each job in the best plan found, None when it found none (or stopped
+    """Minimise ``sum c_ij x_ij`` as a 0-1 MIP in HiGHS until ``deadline`` (a
+    ``time.perf_counter()`` value; building the model counts); the agent of each job in the best plan found, None when it found none (or stopped
     first). The plan is HiGHS's floating-point answer, to be checked by the caller."""
     m, n = cost.shape
     model = mathopt.Model()
@@ -45,8 +46,9 @@ def highs_plan(
     model.minimize(
         mathopt.fast_sum(c[i][j] * x[i][j] for i in range(m) for j in range(n))
     )
+    left_s = max(deadline - time.perf_counter(), 0.01)
     params = mathopt.SolveParameters(
-        time_limit=datetime.timedelta(seconds=time_limit_s),
+        time_limit=datetime.timedelta(seconds=left_s),
         random_seed=seed,
     )
     result = mathopt.solve(

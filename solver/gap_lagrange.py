@@ -51,16 +51,26 @@ class LagrangianBound:
     wall_time_s: float
 
 
+class Halted(Exception):
+    """Raised by :func:`knapsacks` when its ``halt`` says so."""
+
+
 def knapsacks(
-    profit: IntArray, weight: IntArray, capacity: IntArray
+    profit: IntArray,
+    weight: IntArray,
+    capacity: IntArray,
+    halt: Callable[[], bool] | None = None,
 ) -> tuple[IntArray, BoolArray]:
     """Solve one 0-1 knapsack per agent exactly: row i picks jobs maximising the summed
     ``profit[i]`` (integers; only positive ones are worth taking) within ``capacity[i]``
-    (``weight`` and ``capacity`` >= 0). Returns the best profit per agent and the picks."""
+    (``weight`` and ``capacity`` >= 0). Returns the best profit per agent and the picks.
+    Raises :class:`Halted` when ``halt()`` is true before an agent's knapsack."""
     m, n = profit.shape
     gain = np.zeros(m, np.int64)
     picks = np.zeros((m, n), np.bool_)
     for i in range(m):
+        if halt is not None and halt():
+            raise Halted
         gain[i] = _knapsack(profit[i], weight[i], int(capacity[i]), picks[i])
     return gain, picks
 
@@ -88,12 +98,16 @@ def _knapsack(
 
 
 def lagrangian_value(
-    cost: IntArray, weight: IntArray, capacity: IntArray, scaled_u: IntArray
+    cost: IntArray,
+    weight: IntArray,
+    capacity: IntArray,
+    scaled_u: IntArray,
+    halt: Callable[[], bool] | None = None,
 ) -> tuple[int, BoolArray]:
     """``MULTIPLIER_SCALE x L(u)`` for ``u = scaled_u / MULTIPLIER_SCALE``, exact, and each
-    agent's knapsack picks."""
+    agent's knapsack picks (:class:`Halted` when ``halt()`` is true)."""
     gain, picks = knapsacks(
-        scaled_u[None, :] - MULTIPLIER_SCALE * cost, weight, capacity
+        scaled_u[None, :] - MULTIPLIER_SCALE * cost, weight, capacity, halt
     )
     return int(scaled_u.sum()) - int(gain.sum()), picks
 
@@ -112,7 +126,7 @@ def lagrangian_bound(
 
     None when the instance is outside what this bound handles exactly: int64 headroom
     (``MULTIPLIER_SCALE x`` costs summed over the jobs) or the knapsack tables
-    (``MAX_DP_CELLS``).
+    (``MAX_DP_CELLS``); or when stopped before the first bound.
     """
     t0 = time.perf_counter()
     m, n = cost.shape
@@ -122,26 +136,40 @@ def lagrangian_bound(
         return None
     if m * n * cap > MAX_DP_CELLS:
         return None
+
+    def halt() -> bool:
+        return time.perf_counter() - t0 >= time_limit_s or (
+            stop is not None and stop.is_set()
+        )
+
     master = _Master(cost, artificial_cost=4 * spread)
     limit = 4 * spread * MULTIPLIER_SCALE  # |u| beyond any useful multiplier
     start = np.clip(
         np.round(_lp_duals(cost, weight, capacity) * MULTIPLIER_SCALE), -limit, limit
     )
-    best_scaled, _ = lagrangian_value(cost, weight, capacity, start.astype(np.int64))
+    try:
+        best_scaled, _ = lagrangian_value(
+            cost, weight, capacity, start.astype(np.int64), halt
+        )
+    except Halted:
+        return None
     best_u = start / MULTIPLIER_SCALE
     if on_bound is not None:
         on_bound(-(-best_scaled // MULTIPLIER_SCALE))
     smoothing, iterations, converged = _SMOOTHING, 0, False
-    while time.perf_counter() - t0 < time_limit_s and not (stop and stop.is_set()):
+    while not halt():
         solved = master.solve()
         if solved is None:
             break  # GLOP gave up on the master: the bound so far stands
         lp_value, u, v = solved
         priced = smoothing * best_u + (1 - smoothing) * u
         scaled_u = np.clip(np.round(priced * MULTIPLIER_SCALE), -limit, limit)
-        value, picks = lagrangian_value(
-            cost, weight, capacity, scaled_u.astype(np.int64)
-        )
+        try:
+            value, picks = lagrangian_value(
+                cost, weight, capacity, scaled_u.astype(np.int64), halt
+            )
+        except Halted:
+            break
         iterations += 1
         if value > best_scaled:
             best_scaled, best_u = value, scaled_u / MULTIPLIER_SCALE

@@ -1,7 +1,8 @@
-"""GAP bounds (``solver.gap_lagrange``, ``solver.gap.solve_gap``): the knapsacks are exact,
-every Lagrangian value and every reported bound is at most the optimum (brute force, or
-CP-SAT run to a proof), the reported bound is the tighter source, and the Lagrangian bound
-beats the LP relaxation's on a type D instance."""
+"""GAP bounds and plans (``solver.gap_lagrange``, ``solver.gap_local``,
+``solver.gap.solve_gap``): the knapsacks are exact, every Lagrangian value and every
+reported bound is at most the optimum (brute force, or CP-SAT run to a proof), the reported
+bound is the tighter source, the Lagrangian bound beats the LP relaxation's on type D, and
+local search keeps plans feasible and stops at a local optimum."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from solver.gap_lagrange import (
     lagrangian_bound,
     lagrangian_value,
 )
+from solver.gap_local import improve
 from solver.model import SolveStatus
 from tests.solver.test_solver_gap import (
     _assert_plan,
@@ -99,6 +101,7 @@ def _cp_sat_optimum(inst: GapInstance, maximize: bool) -> int | None:
     st.sampled_from([0.02, 0.1, 0.5]),
     st.booleans(),
     st.booleans(),
+    st.booleans(),
 )
 def test_reported_bound_brackets_the_optimum(
     kind: str,
@@ -109,9 +112,11 @@ def test_reported_bound_brackets_the_optimum(
     limit_s: float,
     lagrangian: bool,
     highs: bool,
+    local_search: bool,
 ) -> None:
     """Under any limit and any mix of searches: bound <= optimum <= objective (reversed
-    when maximising), the gap from them, the bound the tighter of its sources."""
+    when maximising), the gap from them, the bound the tightest of its sources (CP-SAT's,
+    the Lagrangian one, each job at its cheapest agent)."""
     inst = chu_beasley(kind, m, n, np.random.default_rng(seed))
     optimum = _cp_sat_optimum(inst, maximize)
     res = solve_gap(
@@ -120,6 +125,7 @@ def test_reported_bound_brackets_the_optimum(
         time_limit_s=limit_s,
         lagrangian=lagrangian,
         highs=highs,
+        local_search=local_search,
     )
     if optimum is None:
         assert res.status is SolveStatus.INFEASIBLE
@@ -137,7 +143,14 @@ def test_reported_bound_brackets_the_optimum(
         assert res.lagrangian_bound is None
     if not highs:
         assert res.plan_source == "cp-sat"
-    sources = {"cp-sat": res.cp_sat_bound, "lagrangian": res.lagrangian_bound}
+    if not local_search:
+        assert res.local_moves == 0
+    cheapest = sign * int((sign * inst.cost).min(axis=0).sum())  # capacities ignored
+    sources = {
+        "cp-sat": res.cp_sat_bound,
+        "lagrangian": res.lagrangian_bound,
+        "cheapest": cheapest,
+    }
     tightest = max(sign * b for b in sources.values() if b is not None)
     if res.status is SolveStatus.FEASIBLE:
         assert res.bound_source is not None
@@ -177,3 +190,48 @@ def test_lagrangian_bound_beats_the_lp_bound_on_type_d(m: int, n: int) -> None:
     assert lag is not None
     assert lag.converged
     assert lag.bound > math.ceil(_lp_bound(inst))
+
+
+@st.composite
+def plans_that_fit(draw: st.DrawFn) -> tuple[GapInstance, Any]:
+    """A small GAP and a plan that fits it (capacities = the plan's loads + slack)."""
+    m, n = draw(st.integers(1, 4)), draw(st.integers(1, 9))
+    cost = draw(_ints((m, n), -30, 30))
+    weight = draw(_ints((m, n), 0, 12))
+    agent = draw(_ints((n,), 0, m - 1))
+    load = np.bincount(agent, weights=weight[agent, np.arange(n)], minlength=m)
+    slack = draw(_ints((m,), 0, 15))
+    return GapInstance(cost, weight, load.astype(np.int64) + slack), agent
+
+
+@settings(max_examples=80, deadline=None)
+@given(plans_that_fit())
+def test_local_search_keeps_the_plan_feasible_and_ends_at_a_local_optimum(
+    case: tuple[GapInstance, Any],
+) -> None:
+    """The plan still fits, costs no more, and no single shift or swap (all tried by
+    brute force) lowers its cost further."""
+    inst, start = case
+    m, n = inst.cost.shape
+    jobs = np.arange(n)
+    plan, moves = improve(inst.cost, inst.weight, inst.capacity, start, time_limit_s=10)
+
+    def fits(a: Any) -> bool:
+        load = np.bincount(a, weights=inst.weight[a, jobs], minlength=m)
+        return bool(np.all(load <= inst.capacity))
+
+    def total(a: Any) -> int:
+        return int(inst.cost[a, jobs].sum())
+
+    assert fits(plan)
+    assert total(plan) <= total(start)
+    assert (moves == 0) == (total(plan) == total(start))
+    for j in range(n):
+        for i in range(m):
+            moved = plan.copy()
+            moved[j] = i
+            assert not (fits(moved) and total(moved) < total(plan))
+    for j1, j2 in itertools.combinations(range(n), 2):
+        swapped = plan.copy()
+        swapped[j1], swapped[j2] = plan[j2], plan[j1]
+        assert not (fits(swapped) and total(swapped) < total(plan))
