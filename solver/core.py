@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from solver.cost import clips, drop_penalty, late_pricing, pair_keys, to_scaled
 from solver.flow import FlowResult, assign_slots
 from solver.local import local_resolve, places
 from solver.model import NO_TECHNICIAN, SolveStatus
+from solver.position import place_costs, plan_queues, sequenced_cost
 from solver.sequence import sequence_queues
 
 if TYPE_CHECKING:
@@ -126,12 +128,64 @@ def run_core(core: Core) -> tuple[IntArray, SolveStatus, IntArray]:
             core.free, core.alive = saved
             break
         tech_of, status, dropped, cost = t2, s2, d2, c2
+    if status is not SolveStatus.INFEASIBLE:
+        tech_of, status, dropped = position_rounds(core, tech_of, status, dropped)
+        cost = model_cost(core, tech_of)
     certified = core.certificate is None or core.certificate.certified
     # Unproven over all pairs (time limit), the flow optimum is no bound.
     core.bound_gap = (cost - res.cost) / COST_SCALE if certified else None
     if status is SolveStatus.OPTIMAL and (cost != res.cost or not certified):
         status = SolveStatus.FEASIBLE
     return tech_of, SolveStatus.OVERFLOW if core.clipped else status, dropped
+
+
+def position_rounds(
+    core: Core, tech_of: IntArray, status: SolveStatus, dropped: IntArray
+) -> tuple[IntArray, SolveStatus, IntArray]:
+    """Re-price the live arcs at the places the plan's sequenced queues give them, re-solve.
+
+    ``core.params.position_rounds`` rounds at most (stopping at the deadline): each prices
+    every live candidate arc at the start its ticket would really get in the last plan's
+    sequenced queues (:func:`solver.position.place_costs`), solves the flow over them and
+    repairs the shift overruns. The plan with the lowest sequenced cost
+    (:func:`solver.position.sequenced_cost`) is returned, the given one unless a round
+    beats it. The certificate is untouched: it proves the first-in-queue flow optimal
+    over all pairs, and a plan from these rounds is above that optimum (FEASIBLE).
+    """
+    problem, state, w = core.problem, core.state, core.params.weights
+    best = (tech_of, status, dropped)
+    queues = plan_queues(problem, core.late, state, tech_of)
+    best_cost = sequenced_cost(
+        problem, w, state, core.penalty, core.balance_scaled, tech_of, queues
+    )
+    live = np.flatnonzero(core.alive)
+    plan = tech_of
+    for _ in range(core.params.position_rounds):
+        if time.perf_counter() > core.deadline or live.size == 0:
+            break
+        c = core.cands
+        priced = core.arc_cost.copy()
+        priced[live] = to_scaled(
+            place_costs(
+                problem, w, state, core.free, c.tix[live], c.tech[live], plan, queues
+            )
+        )
+        trial = dataclasses.replace(
+            core, arc_cost=priced, free=core.free.copy(), alive=core.alive.copy()
+        )
+        res = _flow(trial, trial.alive)
+        if res.status is not SolveStatus.OPTIMAL:
+            break
+        plan, s2, d2 = repair_shifts(trial, flow_decision(trial, res, trial.alive))
+        if s2 not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+            break
+        queues = plan_queues(problem, core.late, state, plan)
+        cost = sequenced_cost(
+            problem, w, state, core.penalty, core.balance_scaled, plan, queues
+        )
+        if cost < best_cost:
+            best, best_cost = (plan, s2, d2), cost
+    return best
 
 
 def _flow(core: Core, arcs: BoolArray | None = None) -> FlowResult:

@@ -176,9 +176,15 @@ class SolveParams:
     time_limit_s: float = 10.0
     allow_overtime: bool = False  # True: work may end after the shift end
     seed: int = 0
+    position_rounds: int = 1
+    """Rounds of position-aware re-pricing after the certified flow (``solver.position``):
+    each re-prices the candidate arcs at the start their tickets would really get in the
+    sequenced queues and re-solves; the plan with the lowest sequenced cost is kept. A
+    plan from these rounds is above the certified first-in-queue optimum: status FEASIBLE
+    with that optimum as the bound. 0: the first-in-queue plan, as certified."""
 
     def __post_init__(self) -> None:
-        validate_params(self.candidates_k, self.time_limit_s)
+        validate_params(self.candidates_k, self.time_limit_s, self.position_rounds)
 
 
 @dataclass(frozen=True, slots=True)

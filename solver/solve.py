@@ -100,8 +100,9 @@ def solve(
     Solution
         Per ticket the technician, queue position, predicted times and SLA outcome or the
         unassigned reason; the objective and its terms (see ``solver.cost``); statistics.
-        ``status`` is OPTIMAL when the assignment is optimal over the candidate arcs, and
-        FEASIBLE when shift repair had to drop tickets after ``REPAIR_ROUNDS`` re-solves.
+        ``status`` is OPTIMAL when the plan is the certified optimum of the first-in-queue
+        flow over all pairs, else FEASIBLE with that optimum as ``stats.bound`` (the shift
+        repair or the position rounds, ``SolveParams.position_rounds``, changed it).
 
     Raises
     ------

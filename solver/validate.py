@@ -175,9 +175,12 @@ def validate_count(name: str, value: object, minimum: int) -> int:
     return int(value)
 
 
-def validate_params(candidates_k: object, time_limit_s: object) -> None:
+def validate_params(
+    candidates_k: object, time_limit_s: object, position_rounds: object
+) -> None:
     """Check the solver knobs of :class:`~solver.model.SolveParams` (``ValueError``)."""
     validate_count("candidates_k", candidates_k, 1)
+    validate_count("position_rounds", position_rounds, 0)
     validate_time_limit(time_limit_s)
 
 

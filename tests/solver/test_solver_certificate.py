@@ -47,6 +47,10 @@ def adversarial(
 
 
 def assert_certified_equals_all_pairs(p: Problem, params: SolveParams) -> None:
+    """The certified sparse flow equals the all-pairs flow. ``params`` has
+    ``position_rounds=0``: the certificate is about the first-in-queue flow model; the
+    position rounds after it are tested in test_solver_position.py."""
+    assert params.position_rounds == 0
     assert p.tickets.count * p.technicians.count > DENSE_PAIRS_MAX
     sparse = solve(p, params)
     full = solve(p, replace(params, all_pairs=True))
@@ -65,14 +69,16 @@ def assert_certified_equals_all_pairs(p: Problem, params: SolveParams) -> None:
 @pytest.mark.parametrize("away_km", [40.0, 65.0, 90.0])
 def test_certified_equals_all_pairs_far_technicians(seed: int, away_km: float) -> None:
     p = adversarial(seed, 600, 60, away_km)
-    assert_certified_equals_all_pairs(p, SolveParams(allow_overtime=True))
+    assert_certified_equals_all_pairs(
+        p, SolveParams(allow_overtime=True, position_rounds=0)
+    )
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_certified_equals_all_pairs_tight_sla_overloaded(seed: int) -> None:
     p = adversarial(seed, 900, 50, 0.0, capacity=1)
     assert_certified_equals_all_pairs(
-        p, SolveParams(allow_overtime=True, candidates_k=2)
+        p, SolveParams(allow_overtime=True, candidates_k=2, position_rounds=0)
     )
 
 
@@ -90,5 +96,5 @@ def test_certified_equals_all_pairs_random(
 ) -> None:
     p = adversarial(seed, n, m, away_km, capacity=capacity)
     assert_certified_equals_all_pairs(
-        p, SolveParams(allow_overtime=True, candidates_k=k)
+        p, SolveParams(allow_overtime=True, candidates_k=k, position_rounds=0)
     )

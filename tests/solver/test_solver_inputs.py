@@ -87,6 +87,10 @@ def test_other_bad_inputs() -> None:
         CostWeights(lateness=float("nan"))
     with pytest.raises(ValueError, match="candidates_k"):
         SolveParams(candidates_k=0)
+    with pytest.raises(ValueError, match="position_rounds"):
+        SolveParams(position_rounds=-1)
+    with pytest.raises(ValueError, match="position_rounds: must be an integer"):
+        SolveParams(position_rounds=1.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="expected \\(Problem, SolveParams\\)"):
         solve("not a problem", SolveParams())  # type: ignore[arg-type]
 

@@ -90,14 +90,18 @@ small = st.tuples(
 def test_exact_matches_brute_force(
     case: tuple[int, int, int, int, float], all_pairs: bool
 ) -> None:
-    """With overtime allowed (the pure exact core), the objective equals brute force."""
+    """With overtime allowed (the pure exact core, no position rounds), the objective
+    equals brute force over the first-in-queue model."""
     n, m, seed, cap, balance = case
     p = random_problem(
         n, m, seed, n_skills=2, capacity=cap, radius_km=6, assigned_frac=0.3,
         excluded_frac=0.3, preferred_frac=0.3,
     )  # fmt: skip
     params = SolveParams(
-        weights=CostWeights(balance=balance), all_pairs=all_pairs, allow_overtime=True
+        weights=CostWeights(balance=balance),
+        all_pairs=all_pairs,
+        allow_overtime=True,
+        position_rounds=0,
     )
     sol = solve(p, params)
     assert_hard_constraints(p, params, sol)
