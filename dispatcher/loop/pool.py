@@ -28,6 +28,15 @@ def _noop() -> None:
     return None
 
 
+WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": "1"}
+"""Set (unless already set) before the workers start, which inherit it. A worker is one
+solve at a time, and the workers are the parallelism (one per core): OpenMP threads inside
+one (pykdtree's k-nearest queries, ``solver.spatial``) only compete for the cores the other
+workers and the event loop use, and spin while they wait. Measured with ``./dev bench
+worker_threads``. OpenMP reads it when its library loads, so it cannot be set in the worker
+itself (importing the pool's module loads it already)."""
+
+
 def _exit_with_parent(parent_pid: int) -> None:
     """A worker outlives a SIGKILLed server otherwise (nothing closes its call queue)."""
     while True:
@@ -105,6 +114,8 @@ class SolverPool:
 
     def start(self) -> None:
         if self._pool is None:
+            for name, value in WORKER_ENVIRONMENT.items():
+                os.environ.setdefault(name, value)
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),

@@ -1,0 +1,33 @@
+"""The solver worker processes run one OpenMP thread each (``pool.WORKER_ENVIRONMENT``):
+the workers are the parallelism, threads inside them only oversubscribe the cores."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from dispatcher.loop.pool import SolverPool
+
+if TYPE_CHECKING:
+    import pytest
+
+
+def _worker_setting() -> str | None:
+    pool = SolverPool(1)
+    pool.start()
+    try:
+        assert pool._pool is not None
+        return pool._pool.submit(os.getenv, "OMP_NUM_THREADS").result(timeout=60)
+    finally:
+        pool.shutdown()
+
+
+def test_workers_run_one_openmp_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "")  # restored (or removed) after the test
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert _worker_setting() == "1"
+
+
+def test_an_operator_setting_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert _worker_setting() == "3"
