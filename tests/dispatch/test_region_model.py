@@ -300,7 +300,7 @@ def test_the_model_equals_a_fresh_snapshot_after_random_changes(
     refreshes), technician upserts, availability, pings, removals, retention sweeps,
     lease moves and reads: every model read equals the store's snapshot and the bounded
     one the bounded snapshot (the same problem)."""
-    run_machine(ModelMachine, examples=60, steps=40)
+    run_machine(ModelMachine, examples=50, steps=40)
 
 
 # --- deterministic cases -------------------------------------------------------------------
