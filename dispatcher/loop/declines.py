@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dispatcher.domain import TicketStatus
-from solver.declines import declined_by_every_able
+from solver.declines import stranded
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+
+    import numpy.typing as npt
 
     from dispatcher.domain import Technician, Ticket
 
@@ -40,13 +42,21 @@ def stranded_by_declines(
         for s in k.skills:
             held[row, column[s.skill]] = s.level
     index = {k.technician_id: row for row, k in enumerate(technicians)}
-    out: list[Ticket] = []
-    for t in declined:
-        required = np.zeros(len(vocab), np.int64)
+    required = np.zeros((len(declined), len(vocab)), np.int64)
+    for i, t in enumerate(declined):
         for s in t.required_skills:
-            required[column[s.skill]] = s.level
-        rows = [index[x] for x in t.declined_by_technician_ids if x in index]
-        barred = [index[x] for x in t.excluded_technician_ids if x in index]
-        if declined_by_every_able(required, held, rows, barred):
-            out.append(t)
-    return out
+            required[i, column[s.skill]] = s.level
+
+    def mask(ids: Callable[[Ticket], tuple[str, ...]]) -> npt.NDArray[np.bool_]:
+        pairs = [
+            (i, index[x]) for i, t in enumerate(declined) for x in ids(t) if x in index
+        ]
+        out = np.zeros((len(declined), len(technicians)), np.bool_)
+        if pairs:
+            out[tuple(np.array(pairs).T)] = True
+        return out
+
+    refused = mask(lambda t: t.declined_by_technician_ids)
+    barred = mask(lambda t: t.excluded_technician_ids)
+    rows = np.flatnonzero(stranded(required, held, refused, barred))
+    return [declined[i] for i in rows.tolist()]

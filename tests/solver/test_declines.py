@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from solver.declines import able_technicians, declined_by_every_able
+from solver.declines import able_technicians, declined_by_every_able, stranded
 
 
 @st.composite
@@ -51,3 +53,33 @@ def test_a_decline_by_a_technician_unable_anyway_strands_nobody() -> None:
     assert not declined_by_every_able(need_first, held, {1})
     assert declined_by_every_able(need_first, held, {0})
     assert not declined_by_every_able(np.array([3, 0]), held, {0, 1})  # nobody able
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> tuple[np.ndarray, list[tuple[Any, set[int], set[int]]]]:
+    """One roster and up to 6 tickets on it (required levels, declined and excluded rows)."""
+    held, _, _, _ = draw(rosters())
+    m, n_skills = held.shape
+    levels = st.lists(st.integers(0, 3), min_size=n_skills, max_size=n_skills)
+    rows = st.sets(st.integers(0, m - 1), max_size=m) if m else st.just(set())
+    tickets = draw(st.lists(st.tuples(levels, rows, rows), min_size=1, max_size=6))
+    return held, tickets
+
+
+@given(batches())
+def test_many_tickets_at_once_is_each_ticket_alone(
+    case: tuple[np.ndarray, list[tuple[Any, set[int], set[int]]]],
+) -> None:
+    """``stranded`` over a batch (the service's call) equals ``declined_by_every_able``
+    per ticket (the simulator's call) on the same roster."""
+    held, tickets = case
+    m = len(held)
+    required = np.array([r for r, _, _ in tickets], np.int64)
+    declined = np.zeros((len(tickets), m), bool)
+    excluded = np.zeros((len(tickets), m), bool)
+    for i, (_, d, x) in enumerate(tickets):
+        declined[i, list(d)] = True
+        excluded[i, list(x)] = True
+    assert stranded(required, held, declined, excluded).tolist() == [
+        declined_by_every_able(r, held, d, x) for r, d, x in tickets
+    ]
