@@ -102,7 +102,8 @@ async def test_declined_by_every_able_one_in_the_region_the_tier_lifts_the_decli
 ) -> None:
     """L1 (desk 1) declines: L2 (desk 2, able too) gets T1, no escalation. L2 declines too:
     nobody able is left, so T1 escalates to desk 2 at once; the escalation lifts the
-    declines (a supervisor's override) and the second line's L2 is assigned it again."""
+    declines (a supervisor's override) and the second line's L2 is assigned it again. A
+    second refusal by L2 leaves it DECLINED: each rule fires once."""
     await set_policy(
         dispatch, pb.Policy(escalation_rules=[second_line()]), "escalation_rules"
     )
@@ -131,6 +132,18 @@ async def test_declined_by_every_able_one_in_the_region_the_tier_lifts_the_decli
     got = await dispatch.tickets.GetTicket(pb.GetTicketRequest(ticket_id="T1"))
     assert list(got.declined_by_technician_ids) == []
     assert [(s.skill, s.min_level) for s in got.required_skills] == [("desk", 2)]
+    # L2 declines the escalated ticket too: the rule has fired, no next tier is left, so
+    # it stays QUEUED as DECLINED (no second escalation, no offer loop)
+    await decline(dispatch, "T1", "L2")
+    last = await dispatch.wait_event(
+        lambda e: (
+            e.type == pb.EVENT_TYPE_TICKET_UNASSIGNABLE
+            and e.ticket_version > third.ticket_version
+        )
+    )
+    assert last.unassigned_reason == pb.UNASSIGNED_REASON_DECLINED
+    got = await dispatch.tickets.GetTicket(pb.GetTicketRequest(ticket_id="T1"))
+    assert got.escalation_level == 1
 
 
 async def test_without_a_next_tier_the_reason_says_declined(dispatch: Stubs) -> None:
