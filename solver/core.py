@@ -17,7 +17,12 @@ from solver.cost import clips, drop_penalty, late_pricing, pair_keys, to_scaled
 from solver.flow import FlowResult, assign_slots
 from solver.local import local_resolve, places
 from solver.model import NO_TECHNICIAN, SolveStatus
-from solver.position import place_costs, plan_queues, sequenced_cost
+from solver.position import (
+    later_than_first,
+    place_costs,
+    plan_queues,
+    sequenced_cost,
+)
 from solver.sequence import sequence_queues
 
 if TYPE_CHECKING:
@@ -144,7 +149,9 @@ def position_rounds(
 ) -> tuple[IntArray, SolveStatus, IntArray]:
     """Re-price the live arcs at the places the plan's sequenced queues give them, re-solve.
 
-    ``core.params.position_rounds`` rounds at most (stopping at the deadline): each prices
+    Only when some ticket is predicted later in its sequenced queue than first-in-queue
+    pricing said (:func:`solver.position.later_than_first`), ``core.params.position_rounds``
+    rounds at most (stopping at the deadline): each prices
     every live candidate arc at the start its ticket would really get in the last plan's
     sequenced queues (:func:`solver.position.place_costs`), solves the flow over them and
     repairs the shift overruns. The plan with the lowest sequenced cost
@@ -154,7 +161,11 @@ def position_rounds(
     """
     problem, state, w = core.problem, core.state, core.params.weights
     best = (tech_of, status, dropped)
+    if core.params.position_rounds == 0:
+        return best
     queues = plan_queues(problem, core.late, state, tech_of)
+    if not later_than_first(problem, state, tech_of, queues):
+        return best
     best_cost = sequenced_cost(
         problem, w, state, core.penalty, core.balance_scaled, tech_of, queues
     )

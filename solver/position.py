@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from solver.constants import COST_SCALE
-from solver.cost import PAIR_TERMS, terms_at
+from solver.cost import PAIR_TERMS, late_seconds, terms_at
 from solver.geo import next_location, travel_time_s
 from solver.local import places
 from solver.sequence import Schedule, sequence_queues
@@ -51,6 +51,30 @@ def plan_queues(
         state.lat_deg, state.lon_deg, state.ready_s, True,
     )  # fmt: skip
     return rows, sch
+
+
+def later_than_first(
+    problem: Problem,
+    state: TechState,
+    tech_of: IntArray,
+    queues: tuple[IntArray, Schedule],
+) -> bool:
+    """Some ticket of the plan is predicted later (more late seconds) where its sequenced
+    queue puts it than first-in-queue pricing predicted: only then can re-pricing by
+    place change a breach, so the position rounds run only then."""
+    rows, sch = queues
+    if rows.size == 0:
+        return False
+    t, k = problem.tickets, problem.technicians
+    tech = tech_of[rows]
+    travel = travel_time_s(
+        state.lat_deg[tech], state.lon_deg[tech], t.lat_deg[rows], t.lon_deg[rows],
+        k.speed_kmh[tech],
+    )  # fmt: skip
+    start = np.maximum(state.ready_s[tech] + travel, t.window_start_s[rows])
+    first = late_seconds(problem, rows, start, start + t.duration_s[rows])
+    placed = late_seconds(problem, rows, sch.start_s, sch.finish_s)
+    return bool(np.any(placed > first))
 
 
 def sequenced_cost(

@@ -81,6 +81,19 @@ def test_a_third_place_breach_moves_to_a_free_technician() -> None:
     assert sorted(sol.technician.tolist()) == [0, 0, 1]
 
 
+def test_without_a_later_ticket_the_certified_plan_stays() -> None:
+    """No deadlines: no ticket can be later in its queue than in first place, so the
+    rounds do not run and the certified first-in-queue plan is returned, OPTIMAL."""
+    p = random_problem(1500, 150, seed=4, capacity=3)
+    t = p.tickets
+    never = np.full(t.count, np.inf)
+    p = replace(p, tickets=replace(t, response_due_s=never, resolution_due_s=never))
+    sol = solve(p, SolveParams(allow_overtime=True))
+    blind = solve(p, replace(FIRST_IN_QUEUE, allow_overtime=True))
+    np.testing.assert_array_equal(sol.technician, blind.technician)
+    assert sol.stats.status is SolveStatus.OPTIMAL
+
+
 def driven_cost(p: Problem, params: SolveParams, sol: Solution) -> float:
     """The plan's cost as its queues run (movable tickets): each ticket's terms at the
     travel chained from the previous stop in ``sol.position`` order and its sequenced
