@@ -10,8 +10,9 @@ technicians and assigned tickets is small), and the unassigned tickets' own pena
 :func:`negative_pairs` then prices every (movable ticket, technician with a free place)
 pair with the required skills that is not an arc yet: first against a lower bound of the
 pair's cost (waiting since the technician is ready plus travel over the chord distance,
-which never exceeds the great-circle one) by spatial blocks, then pair by pair, and
-finally the few survivors exactly with :func:`solver.cost.evaluate_pairs`. The caller adds
+which never exceeds the great-circle one, plus the lateness of that earliest start), each
+ticket against compact spatial blocks of technicians, then pair by pair in the blocks it
+may reach, and finally the few survivors exactly with :func:`solver.cost.evaluate_pairs`. The caller adds
 the pairs found, re-solves, and repeats until none remains.
 """
 
@@ -44,12 +45,8 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-TICKET_BLOCK = 64
-TECH_BLOCK = 32
-"""Spatial block sizes of the pricing: block pairs are bounded first, pairs after."""
-
-BAND_BLOCKS = 2
-"""Tickets are banded by their pricing threshold, this many blocks per band."""
+TECH_BLOCK = 16
+"""Technicians per spatial block of the pricing: (ticket, block) bounds first, pairs after."""
 
 PAIR_CELLS = 2_000_000
 """Most (ticket, technician) bound cells or exact evaluations held at once (bounds memory)."""
@@ -113,24 +110,10 @@ def potentials(
     return None
 
 
-def _blocks(
-    points: FloatArray, size: int, key: FloatArray | None = None
-) -> tuple[IntArray, FloatArray, FloatArray]:
-    """Block order of unit vectors, block centres and radii.
-
-    Points are cut into bands of ``BAND_BLOCKS x size`` by ``key`` (so a block holds
-    similar key values), each band in :func:`solver.spatial.block_order` (so a block is
-    compact).
-    """
-    order = (
-        np.arange(points.shape[0], dtype=np.int64)
-        if key is None
-        else np.argsort(key, kind="stable").astype(np.int64)
-    )
-    band = BAND_BLOCKS * size if key is not None else max(order.size, 1)
-    for b in range(0, order.size, band):
-        part = order[b : b + band]
-        order[b : b + band] = part[block_order(points[part], size)]
+def _blocks(points: FloatArray, size: int) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Block order of unit vectors (:func:`solver.spatial.block_order`), block centres
+    and radii (infinite for a block holding a point without location)."""
+    order = block_order(points, size)
     nb = -(-order.size // size)
     pad = np.full(nb * size, order[-1], np.int64)
     pad[: order.size] = order
@@ -143,18 +126,62 @@ def _blocks(
     return order, centre, np.where(nowhere, np.inf, radius)
 
 
-def _chords(a: FloatArray, b_t: FloatArray) -> FloatArray:
-    """Chord lengths between unit vectors ``a`` (p, 3) and the columns of ``b_t`` (3, q).
+@dataclass(frozen=True, slots=True)
+class PricingGroup:
+    """One skill group ready to price: its tickets, its technicians in spatial blocks."""
 
-    Three multiply-adds rather than a matrix product: BLAS would thread this small
-    product, which costs far more than it saves on a loaded machine.
+    rows: IntArray  # ticket rows
+    elig: IntArray  # technician rows, in block order (blocks of TECH_BLOCK)
+    centre: FloatArray  # (3, blocks) block centres (unit-sphere coordinates)
+    radius: FloatArray  # (blocks,) block radii (inf: a technician without location)
+
+
+def pricing_groups(
+    state: TechState, groups: list[tuple[IntArray, IntArray]]
+) -> list[PricingGroup]:
+    """The (ticket rows, technician rows) ``groups`` with their technicians in compact
+    spatial blocks: built once per solve, priced every round."""
+    kvec = unit_vectors(state.lat_deg, state.lon_deg)
+    out = []
+    for rows, elig in groups:
+        if rows.size and elig.size:
+            order, centre, radius = _blocks(kvec[elig], TECH_BLOCK)
+            out.append(PricingGroup(rows, elig[order], centre.T.copy(), radius))
+    return out
+
+
+def _chords(
+    t_xyz: tuple[FloatArray, ...],
+    k_xyz: tuple[FloatArray, ...],
+    tix: IntArray,
+    tech: IntArray,
+) -> FloatArray:
+    """Chord lengths between tickets ``tix`` and technicians ``tech`` (paired), from
+    their unit-sphere coordinates as three arrays each.
+
+    Multiply-adds over the three coordinates (no BLAS call: threaded BLAS costs far
+    more than it saves on a loaded machine).
     """
-    dot = a[:, 0, None] * b_t[0]
-    dot += a[:, 1, None] * b_t[1]
-    dot += a[:, 2, None] * b_t[2]
+    dot = t_xyz[0][tix] * k_xyz[0][tech]
+    dot += t_xyz[1][tix] * k_xyz[1][tech]
+    dot += t_xyz[2][tix] * k_xyz[2][tech]
     dot *= -2.0
     dot += 2.0
     return np.asarray(np.sqrt(np.maximum(dot, 0.0, out=dot), out=dot))
+
+
+def _distances(
+    t_xyz: tuple[FloatArray, ...], tix: IntArray, centre: FloatArray
+) -> FloatArray:
+    """(tickets, blocks) Euclidean distances from tickets ``tix`` (coordinates as three
+    arrays) to the block centres ``centre`` (3, blocks), coordinate by coordinate."""
+    diff = t_xyz[0][tix][:, None] - centre[0]
+    out = diff * diff
+    for c in (1, 2):
+        np.subtract(t_xyz[c][tix][:, None], centre[c], out=diff)
+        diff *= diff
+        out += diff
+    return np.asarray(np.sqrt(out, out=out))
 
 
 def _per_block(values: FloatArray, size: int, how: str) -> FloatArray:
@@ -170,7 +197,7 @@ def negative_pairs(
     problem: Problem,
     params: SolveParams,
     state: TechState,
-    groups: list[tuple[IntArray, IntArray]],
+    groups: list[PricingGroup],
     arc_keys: IntArray,
     d_ticket: FloatArray,
     d_tech: FloatArray,
@@ -182,8 +209,8 @@ def negative_pairs(
     Parameters
     ----------
     groups
-        (ticket rows, technician rows) blocks whose pairs are all to be priced (the skill
-        groups of :func:`solver.candidates.skill_groups`).
+        Groups whose (ticket, technician) pairs are all to be priced: the skill groups of
+        :func:`solver.candidates.skill_groups`, through :func:`pricing_groups`.
     arc_keys
         Sorted :func:`solver.cost.pair_keys` of the current arcs.
     d_ticket, d_tech
@@ -249,76 +276,63 @@ def negative_pairs(
 
     tvec = unit_vectors(t.lat_deg, t.lon_deg)
     kvec = unit_vectors(state.lat_deg, state.lon_deg)
-    kvec_t = np.ascontiguousarray(kvec.T)
+    t_xyz, k_xyz = tuple(tvec.T.copy()), tuple(kvec.T.copy())
     located_t, located_k = np.any(tvec != 0.0, axis=1), np.any(kvec != 0.0, axis=1)
+    everywhere = bool(located_t.all() and located_k.all())
     dt_k = base + d_tech
-    for rows, elig in groups:
+    kb = TECH_BLOCK
+    for g in groups:
         if negative < 0:
             break
-        if rows.size == 0 or elig.size == 0:
-            continue
+        rows, elig, e_c, e_r = g.rows, g.elig, g.centre, g.radius
         priced += rows.size * elig.size
-        cut_t = d_ticket[rows] + bonus[rows] + margin + slack  # bound + d_tech < cut_t
-        pen_t = pen_s[rows] + bonus[rows] + margin  # and: bound < pen_t
-        # Band tickets by threshold (overdue ones apart: their lateness grows with any
-        # travel), technicians by potential, so that block bounds stay tight.
-        overdue = resp[rows] <= problem.now_s
-        span = float(np.ptp(cut_t)) + 1.0 if cut_t.size else 1.0
-        r_ord, r_c, r_r = _blocks(tvec[rows], TICKET_BLOCK, cut_t + 2 * span * overdue)
-        e_ord, e_c, e_r = _blocks(kvec[elig], TECH_BLOCK, d_tech[elig] + base[elig])
-        rows, cut_t, pen_t = rows[r_ord], cut_t[r_ord], pen_t[r_ord]
-        elig = elig[e_ord]
+        # Each ticket is bounded against every block of technicians (with its own
+        # threshold and lateness), then pair by pair in the blocks it may reach.
         ne = elig.size
-        tb, kb = TICKET_BLOCK, TECH_BLOCK
         e_slope = _per_block(slope[elig], kb, "min")
         e_base = _per_block(base[elig], kb, "min")
-        e_dt = _per_block(base[elig] + d_tech[elig], kb, "min")
+        e_dt = _per_block(dt_k[elig], kb, "min")
         e_ready = _per_block(state.ready_s[elig], kb, "min")
         e_tpc = travel_per_chord / _per_block(k.speed_kmh[elig], kb, "max")
-        b_cut, b_pen = _per_block(cut_t, tb, "max"), _per_block(pen_t, tb, "max")
-        b_lw = _per_block(lw[rows], tb, "min") * COST_SCALE
-        b_resp = _per_block(resp[rows], tb, "max")
-        b_due = _per_block(due[rows] - dur[rows], tb, "max")
-        gap = np.linalg.norm(r_c[:, None, :] - e_c[None, :, :], axis=2)
-        gap = np.maximum(gap - r_r[:, None] - e_r[None, :], 0.0)
-        start = e_ready[None, :] + gap * e_tpc[None, :]
-        late = b_lw[:, None] * (
-            np.maximum(start - b_resp[:, None], 0.0)
-            + np.maximum(start - b_due[:, None], 0.0)
-        )
-        lb = e_slope[None, :] * gap + late
-        look = (lb + e_dt[None, :] < b_cut[:, None]) & (
-            lb + e_base[None, :] < b_pen[:, None]
-        )
-        for b in np.flatnonzero(look.any(axis=1)).tolist():
+        step = max(1, PAIR_CELLS // e_c.shape[0])
+        for a in range(0, rows.size, step):
             if time.perf_counter() > deadline:
                 negative = -1
                 break
-            sl = slice(b * tb, min((b + 1) * tb, rows.size))
-            near = np.flatnonzero(look[b])
-            cols = (near[:, None] * TECH_BLOCK + np.arange(TECH_BLOCK)).ravel()
-            cols = cols[cols < ne]
-            br, ec = rows[sl], elig[cols]
-            chord = _chords(tvec[br], kvec_t[:, ec])
-            if not (located_t[br].all() and located_k[ec].all()):
-                chord *= located_t[br, None] & located_k[None, ec]
-            # First the bound without lateness (>= 0, it can only raise the bound) over
-            # the whole block, then the full bound on the pairs that pass it.
-            ii, jj = np.nonzero(chord * slope[ec] + dt_k[ec] < cut_t[sl, None])
-            if ii.size == 0:
-                continue
-            p_t, p_k, chord = br[ii], ec[jj], chord[ii, jj]
-            travel = chord * (travel_per_chord / k.speed_kmh[p_k])
-            start = state.ready_s[p_k] + travel
-            late = lw[p_t] * (
-                np.maximum(start - resp[p_t], 0.0)
-                + np.maximum(start + dur[p_t] - due[p_t], 0.0)
+            r = rows[a : a + step]
+            cut_t = d_ticket[r] + bonus[r] + margin + slack  # bound + d_tech < cut_t
+            pen_t = pen_s[r] + bonus[r] + margin  # and: bound < pen_t
+            gap = _distances(t_xyz, r, e_c)
+            gap = np.maximum(gap - e_r[None, :], 0.0) * located_t[r, None]
+            start = e_ready[None, :] + gap * e_tpc[None, :]
+            late = (COST_SCALE * lw[r])[:, None] * (
+                np.maximum(start - resp[r, None], 0.0)
+                + np.maximum(start + (dur[r] - due[r])[:, None], 0.0)
             )
-            lbp = chord * slope[p_k] + base[p_k] + COST_SCALE * late
-            ok = (lbp + d_tech[p_k] < cut_t[sl][ii]) & (lbp < pen_t[sl][ii])
+            lb = e_slope[None, :] * gap + late
+            look = (lb + e_dt[None, :] < cut_t[:, None]) & (
+                lb + e_base[None, :] < pen_t[:, None]
+            )
+            ii, bb = np.nonzero(look)
+            cols = (bb[:, None] * kb + np.arange(kb)).ravel()
+            at = np.repeat(ii, kb)[cols < ne]
+            p_t, p_k = r[at], elig[cols[cols < ne]]
+            chord = _chords(t_xyz, k_xyz, p_t, p_k)
+            if not everywhere:  # no location: 0 away from everything
+                chord *= located_t[p_t] & located_k[p_k]
+            # First the bound without lateness (>= 0, it can only raise the bound), then
+            # the full bound on the pairs that pass it.
+            near = chord * slope[p_k] + dt_k[p_k] < cut_t[at]
+            p_t, p_k, chord, at = p_t[near], p_k[near], chord[near], at[near]
+            travel = chord * (travel_per_chord / k.speed_kmh[p_k])
+            start_p = state.ready_s[p_k] + travel
+            late_p = lw[p_t] * (
+                np.maximum(start_p - resp[p_t], 0.0)
+                + np.maximum(start_p + dur[p_t] - due[p_t], 0.0)
+            )
+            lbp = chord * slope[p_k] + base[p_k] + COST_SCALE * late_p
+            ok = (lbp + d_tech[p_k] < cut_t[at]) & (lbp < pen_t[at])
             p_t, p_k = p_t[ok], p_k[ok]
-            if p_t.size == 0:
-                continue
             keys = pair_keys(p_t, p_k, m)
             pos = np.minimum(np.searchsorted(arc_keys, keys), max(arc_keys.size - 1, 0))
             fresh = arc_keys[pos] != keys if arc_keys.size else np.ones(keys.size, bool)
@@ -333,10 +347,12 @@ def negative_pairs(
     if not out_t:
         e = np.zeros(0, np.int64)
         return e, e, np.zeros(0), priced, evaluated, negative
+    found_t, found_k = np.concatenate(out_t), np.concatenate(out_k)
+    order = np.argsort(pair_keys(found_t, found_k, m))  # by pair, whatever the blocks
     return (
-        np.concatenate(out_t),
-        np.concatenate(out_k),
-        np.concatenate(out_c),
+        found_t[order],
+        found_k[order],
+        np.concatenate(out_c)[order],
         priced,
         evaluated,
         negative,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from solver.candidates import Candidates, skill_groups
-from solver.certify import Certificate, negative_pairs, potentials
+from solver.certify import Certificate, negative_pairs, potentials, pricing_groups
 from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
 from solver.cost import clips, drop_penalty, late_pricing, pair_keys, to_scaled
 from solver.flow import FlowResult, assign_slots
@@ -257,7 +257,7 @@ def certified_flow(core: Core) -> FlowResult:
     if movable.size * usable <= DENSE_PAIRS_MAX:  # every useful pair is an arc already
         core.certificate = Certificate(0, movable.size * usable, 0, 0, True)
         return res
-    groups = skill_groups(problem, state, movable)
+    groups = pricing_groups(state, skill_groups(problem, state, movable))
     rounds = evaluated = added = priced = 0
     while True:
         rounds += 1

@@ -16,7 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solver import Problem, SolveParams, SolveStatus, solve
+from solver.candidates import build_candidates, skill_groups
+from solver.certify import negative_pairs, potentials, pricing_groups
 from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
+from solver.core import Core, _flow
+from solver.cost import drop_penalty, evaluate_pairs, pair_keys, to_scaled
+from solver.solve import tech_state
 from solver.synthetic import random_problem
 
 KM_PER_DEG = 111.0
@@ -98,3 +103,80 @@ def test_certified_equals_all_pairs_random(
     assert_certified_equals_all_pairs(
         p, SolveParams(allow_overtime=True, candidates_k=k, position_rounds=0)
     )
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(200, 400),
+    m=st.integers(40, 90),
+    away_km=st.floats(0.0, 90.0),
+    k=st.integers(1, 6),
+    capacity=st.integers(1, 3),
+    nowhere=st.floats(0.0, 0.2),
+    overtime=st.booleans(),
+    slack_units=st.sampled_from([0.0, 50.0, 150.0]),
+)
+def test_pricing_finds_what_pricing_every_pair_finds(
+    seed: int,
+    n: int,
+    m: int,
+    away_km: float,
+    k: int,
+    capacity: int,
+    nowhere: float,
+    overtime: bool,
+    slack_units: float,
+) -> None:
+    """The bounds of ``negative_pairs`` only skip pairs that cannot qualify: against the
+    potentials of a real sparse flow, it returns exactly the pairs that evaluating every
+    (ticket, technician) pair of every skill group finds (not an arc, feasible, cheaper
+    than the unassigned arc, reduced cost below the slack), some tickets and technicians
+    without a location included."""
+    p = adversarial(seed, n, m, away_km, capacity=capacity)
+    rng = np.random.default_rng(seed)
+    t, kk = p.tickets, p.technicians
+    t_off, k_off = rng.random(n) < nowhere, rng.random(m) < nowhere
+    p = replace(
+        p,
+        tickets=replace(
+            t,
+            lat_deg=np.where(t_off, np.nan, t.lat_deg),
+            lon_deg=np.where(t_off, np.nan, t.lon_deg),
+        ),
+        technicians=replace(
+            kk,
+            lat_deg=np.where(k_off, np.nan, kk.lat_deg),
+            lon_deg=np.where(k_off, np.nan, kk.lon_deg),
+        ),
+    )
+    params = SolveParams(allow_overtime=overtime, candidates_k=k)
+    state = tech_state(p, params.weights)
+    movable = np.flatnonzero(~p.tickets.pinned)
+    core = Core.build(p, params, state, build_candidates(p, params, state, movable))
+    res = _flow(core)
+    c = core.cands
+    pot = potentials(
+        n, c.tix, c.tech, core.arc_cost, res.arc_used, core.penalty, core.free,
+        state.load, core.balance_scaled,
+    )  # fmt: skip
+    assert pot is not None
+    groups = skill_groups(p, state, movable)
+    keys = np.sort(pair_keys(c.tix, c.tech, m))
+    slack = slack_units * COST_SCALE
+    nt, nk, _, priced, _, neg = negative_pairs(
+        p, params, state, pricing_groups(state, groups), keys, *pot, slack
+    )
+    found = set(zip(nt.tolist(), nk.tolist(), strict=True))
+    expected: set[tuple[int, int]] = set()
+    pen = drop_penalty(p, params.weights)
+    for rows, elig in groups:
+        tix, tech = np.repeat(rows, elig.size), np.tile(elig, rows.size)
+        ev, _ = evaluate_pairs(p, params.weights, state, tix, tech, overtime)
+        red = to_scaled(ev.total) + pot[1][tech] - pot[0][tix]
+        new = ~np.isin(pair_keys(tix, tech, m), keys)
+        good = new & ev.feasible & (ev.total < pen[tix]) & (red < slack)
+        expected |= set(zip(tix[good].tolist(), tech[good].tolist(), strict=True))
+    assert found == expected
+    assert priced == sum(r.size * e.size for r, e in groups)
+    assert neg >= 0
