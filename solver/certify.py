@@ -95,11 +95,22 @@ def potentials(
     pen = penalty.astype(np.float64)
     d_ticket = pen.copy()
     d_tech = place.copy()
+    # arcs grouped by the node they lower (minimum.reduceat: far faster than minimum.at)
+    u = np.argsort(u_tech, kind="stable")
+    u_tix, u_tech, u_cost = u_tix[u], u_tech[u], u_cost[u]
+    u_at, u_first = np.unique(u_tech, return_index=True)
+    o = np.argsort(o_tix, kind="stable")
+    o_tix, o_tech, o_cost = o_tix[o], o_tech[o], o_cost[o]
+    o_at, o_first = np.unique(o_tix, return_index=True)
     for _ in range(n + m + 2):
         new_tech = place.copy()
-        np.minimum.at(new_tech, u_tech, d_ticket[u_tix] - u_cost)
+        if u_at.size:
+            low = np.minimum.reduceat(d_ticket[u_tix] - u_cost, u_first)
+            new_tech[u_at] = np.minimum(new_tech[u_at], low)
         new_ticket = pen.copy()
-        np.minimum.at(new_ticket, o_tix, o_cost + new_tech[o_tech])
+        if o_at.size:
+            low = np.minimum.reduceat(o_cost + new_tech[o_tech], o_first)
+            new_ticket[o_at] = np.minimum(new_ticket[o_at], low)
         if np.array_equal(new_tech, d_tech) and np.array_equal(new_ticket, d_ticket):
             # Lowest valid ticket potentials for these technician potentials: an
             # assigned ticket's arc is tight (fewer pairs look improving).

@@ -225,14 +225,18 @@ def skill_fit(
     Skill by skill over all pairs (a few skills, many pairs): far faster than reducing
     (pairs, skills) matrices row by row.
     """
-    need, held = problem.tickets.skill_levels, problem.technicians.skill_levels
+    # one contiguous row per skill: gathers from it are fast
+    need = np.ascontiguousarray(problem.tickets.skill_levels.T, np.int64)
+    held = np.ascontiguousarray(problem.technicians.skill_levels.T, np.int64)
     ok = np.ones(np.shape(tix), np.bool_)
     surplus = np.zeros(np.shape(tix), np.int64)
-    for s in range(need.shape[1]):
-        req = need[tix, s].astype(np.int64)
-        above = held[tech, s].astype(np.int64) - req
+    for s in range(need.shape[0]):
+        req = need[s].take(tix)
+        above = held[s].take(tech)
+        above -= req
         ok &= above >= 0
-        surplus += np.where(req > 0, above, 0)
+        above *= req > 0
+        surplus += above
     return ok, surplus
 
 
