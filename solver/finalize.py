@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from solver.candidates import skill_patterns
 from solver.cost import (
     PAIR_TERMS,
     TERM_NAMES,
@@ -69,8 +70,7 @@ def unassigned_reasons(
     if avail.size == 0:
         reason[un] = UnassignedReason.NO_TECHNICIANS
         return reason
-    pats, inv = np.unique(t.skill_levels[un], axis=0, return_inverse=True)
-    inv = inv.reshape(-1)
+    pats, inv = skill_patterns(t.skill_levels[un])
     skilled = np.zeros((pats.shape[0], m), np.bool_)
     held = k.skill_levels[avail]
     step = max(1, 4_000_000 // max(avail.size * max(pats.shape[1], 1), 1))
