@@ -23,6 +23,7 @@ from solver.position import (
     plan_queues,
     sequenced_cost,
 )
+from solver.polish import polish
 from solver.sequence import sequence_queues
 
 if TYPE_CHECKING:
@@ -135,6 +136,12 @@ def run_core(core: Core) -> tuple[IntArray, SolveStatus, IntArray]:
         tech_of, status, dropped, cost = t2, s2, d2, c2
     if status is not SolveStatus.INFEASIBLE:
         tech_of, status, dropped = position_rounds(core, tech_of, status, dropped)
+        if core.params.polish:
+            tech_of = polish(
+                core.problem, core.params.weights, core.late, core.state, tech_of,
+                core.params.allow_overtime, core.deadline,
+                np.sort(pair_keys(core.cands.tix, core.cands.tech, core.problem.technicians.count)),
+            )  # fmt: skip
         cost = model_cost(core, tech_of)
     certified = core.certificate is None or core.certificate.certified
     # Unproven over all pairs (time limit), the flow optimum is no bound.

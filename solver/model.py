@@ -182,6 +182,10 @@ class SolveParams:
     sequenced queues and re-solves; the plan with the lowest sequenced cost is kept. A
     plan from these rounds is above the certified first-in-queue optimum: status FEASIBLE
     with that optimum as the bound. 0: the first-in-queue plan, as certified."""
+    polish: bool = True
+    """Improve the sequenced plan by relocations and swaps between nearby queues, judged by
+    the chained cost (:mod:`solver.polish`). False: the exact core's plan as it is (to
+    study the flow model itself; a polished plan is usually FEASIBLE, not OPTIMAL)."""
 
     def __post_init__(self) -> None:
         validate_params(self.candidates_k, self.time_limit_s, self.position_rounds)

@@ -51,7 +51,7 @@ def _perms(q: int) -> IntArray:
     )
 
 
-def _simulate(
+def simulate(
     problem: Problem,
     pricing: LatePricing,
     orders: IntArray,
@@ -60,7 +60,11 @@ def _simulate(
     lon0: FloatArray,
     t0: FloatArray,
 ) -> tuple[FloatArray, ...]:
-    """Drive every order (T, P, q) of tickets; return keys and per-stop times."""
+    """Drive every order (T, P, q) of tickets, row t for technician ``tech[t]`` starting at
+    (``lat0[t]``, ``lon0[t]``) at ``t0[t]``: the one chained evaluation of a queue order.
+
+    Returns (each (T, P), then (T, P, q)): shift overruns, lateness cost (``pricing``),
+    travel seconds; per stop travel, arrival, start and finish."""
     t, k = problem.tickets, problem.technicians
     due = np.minimum(t.resolution_due_s, t.window_end_s)
     shape = orders.shape[:2]
@@ -157,12 +161,12 @@ def sequence_queues(
             args = (tc, start_lat[tc], start_lon[tc], start_s[tc])
             if perms is not None:
                 best_perm = perms[
-                    _pick(*_simulate(problem, pricing, bc[:, perms], *args)[:3])
+                    _pick(*simulate(problem, pricing, bc[:, perms], *args)[:3])
                 ]
             else:
                 best_perm = _descent(problem, pricing, bc, args)
             ordered = np.take_along_axis(bc, best_perm, axis=1)[:, None, :]
-            ov, _, _, tt, arr, st, fin = _simulate(problem, pricing, ordered, *args)
+            ov, _, _, tt, arr, st, fin = simulate(problem, pricing, ordered, *args)
             dest = order[
                 sc[:, None] + best_perm
             ]  # (T, q) original indices in sequence order
@@ -197,7 +201,7 @@ def _descent(
             swapped[:, [s, s + 1]] = perm[:, [s + 1, s]]
             both = np.stack([perm, swapped], axis=1)  # (T, 2, q)
             orders = np.take_along_axis(base[:, None, :], both, axis=2)
-            pick = _pick(*_simulate(problem, pricing, orders, *args)[:3])
+            pick = _pick(*simulate(problem, pricing, orders, *args)[:3])
             improved |= bool(pick.any())
             perm = both[rows, pick]
         if not improved:

@@ -106,11 +106,9 @@ def test_certificate_stays_exact_with_remote_points(seed: int) -> None:
         lon_deg=np.where(k_off, NAN, p.technicians.lon_deg),
     )
     mixed = b.problem(t, k)
-    # the certified flow model alone (position rounds: tests/solver/test_solver_position.py)
-    sparse = solve(
-        mixed, SolveParams(candidates_k=1, allow_overtime=True, position_rounds=0)
-    )
-    full = solve(
-        mixed, SolveParams(all_pairs=True, allow_overtime=True, position_rounds=0)
-    )
+    # the certified flow model alone (position rounds: tests/solver/test_solver_position.py;
+    # polish: tests/solver/test_solver_polish.py)
+    alone = {"allow_overtime": True, "position_rounds": 0, "polish": False}
+    sparse = solve(mixed, SolveParams(candidates_k=1, **alone))
+    full = solve(mixed, SolveParams(all_pairs=True, **alone))
     assert sparse.objective == pytest.approx(full.objective, rel=1e-9)

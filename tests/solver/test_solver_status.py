@@ -31,10 +31,10 @@ def test_repair_that_changes_the_plan_gives_feasible_with_bound_and_gap(
 
 @pytest.mark.parametrize("seed", range(3))
 def test_optimal_means_the_bound_is_attained(seed: int) -> None:
-    """Without shift ends to repair (and no position rounds) the flow's plan is returned:
-    OPTIMAL, gap 0."""
+    """Without shift ends to repair (no position rounds, no polish) the flow's plan is
+    returned: OPTIMAL, gap 0."""
     p = random_problem(1500, 150, seed=seed, capacity=3)
-    sol = solve(p, SolveParams(allow_overtime=True, position_rounds=0))
+    sol = solve(p, SolveParams(allow_overtime=True, position_rounds=0, polish=False))
     assert sol.stats.status is SolveStatus.OPTIMAL
     assert sol.stats.bound == pytest.approx(sol.objective, abs=1e-6)
     assert sol.stats.gap_pct == pytest.approx(0.0, abs=1e-9)
@@ -54,7 +54,10 @@ def test_time_limit_stops_the_certificate_and_says_so() -> None:
     """Anytime: past the limit, the best plan found so far, FEASIBLE, nothing proven."""
     p = random_problem(3000, 300, seed=2, capacity=2, shift_h=12)
     quick = solve(
-        p, SolveParams(allow_overtime=True, time_limit_s=1e-9, position_rounds=0)
+        p,
+        SolveParams(
+            allow_overtime=True, time_limit_s=1e-9, position_rounds=0, polish=False
+        ),
     )
     cert = quick.stats.certificate
     assert cert is not None
@@ -62,7 +65,10 @@ def test_time_limit_stops_the_certificate_and_says_so() -> None:
     assert quick.stats.status is SolveStatus.FEASIBLE
     assert quick.stats.bound is None
     full = solve(
-        p, SolveParams(allow_overtime=True, time_limit_s=600.0, position_rounds=0)
+        p,
+        SolveParams(
+            allow_overtime=True, time_limit_s=600.0, position_rounds=0, polish=False
+        ),
     )
     assert full.stats.status is SolveStatus.OPTIMAL
     assert full.objective <= quick.objective + p.tickets.count / COST_SCALE

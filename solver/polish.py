@@ -1,0 +1,422 @@
+"""Polish: relocate and swap tickets between nearby queues, judged by the chained cost.
+
+The exact core prices every ticket as if it came first in its technician's queue
+(:mod:`solver.cost`); :mod:`solver.sequence` then orders each queue. Two tickets whose
+technicians cross each other's path on the way to their second stops cost nothing extra
+in that model. This step looks for such plans after the sequencing and shift repair and
+improves them by local search:
+
+- **relocate** a ticket from its technician A to a technician B among the
+  ``NEIGHBOURS`` nearest technicians (:func:`solver.spatial.nearest`) to the ticket, at
+  B's best place;
+- **swap** a ticket of A with a ticket of such a B (each at its best place in the other
+  queue).
+
+**The one evaluation** (:func:`plan_cost`): a technician's queue costs the placement terms
+(``solver.cost.PAIR_TERMS``, :func:`solver.cost.terms_at`) of each of its tickets at the
+times of its sequenced queue (:func:`solver.sequence.sequence_queues`: travel chained stop
+to stop, lateness and breach at the real start, waiting), plus the queue's balance term;
+unassigned tickets are left alone. Candidate moves are screened on insertion orders driven
+by :func:`solver.sequence.simulate` (the sequencing's own chained drive); each move kept is
+verified on the plan: both queues re-sequenced as the solution will be, their
+:func:`plan_cost` lower by at least ``MIN_GAIN``, no shift overrun (unless overtime is
+allowed). So polish never makes this cost worse.
+
+Hard rules, as everywhere: skills, exclusions, availability (``solver.cost.evaluate_pairs``),
+queue capacity (``TechState.free_slots``), shift ends. Pinned tickets (accepted, in
+progress) are not in the decision and never move. **Bounded churn** has one owner,
+:attr:`solver.cost.PairEval.churn_ok`: a ticket held by a technician moves to another only
+when :func:`solver.cost.move_gain` reaches ``weights.move_min_gain`` (or its holder can no
+longer take it), the same test the exact core's arcs pass, so the reason the service
+attaches to the move (``MoveReason.GAIN`` and its gain) holds; moving back to its holder
+is always allowed. Bounded work: at most ``PASSES`` passes, none started after the solve's
+deadline.
+
+**Status**: the flow's certificate proves the assignment optimal *in the flow model*. A
+polished plan is better by the chained cost but, in general, above the flow's optimum in
+that model: :func:`solver.core.run_core` then reports it as it reports a plan the shift
+repair moved: FEASIBLE, with ``bound_gap`` = model cost of the returned plan minus the
+proven bound.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from solver.cost import PAIR_TERMS, evaluate_pairs, pair_keys, terms_at
+from solver.geo import unit_vectors
+from solver.sequence import Schedule, sequence_queues, simulate
+from solver.spatial import nearest
+
+if TYPE_CHECKING:
+    from solver.cost import LatePricing, TechState
+    from solver.model import CostWeights, Problem
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+NEIGHBOURS = 6
+"""Nearest technicians (to the ticket) a ticket may be relocated or swapped to."""
+
+PASSES = 4
+"""Most rounds of (screen every move, keep the best disjoint ones that verify)."""
+
+MIN_GAIN = 1.0
+"""Least decrease of the plan cost (weight units: one second of travel at the default
+weights) for a move to be kept."""
+
+STATIC_TERMS = ("skill_surplus", "preference", "stability")
+"""Placement terms that do not depend on the place in the queue."""
+
+_CELLS = 400_000  # candidate orders x places x queue length driven at once
+
+
+def plan_cost(
+    problem: Problem,
+    weights: CostWeights,
+    pricing: LatePricing,
+    state: TechState,
+    tech_of: IntArray,
+    allow_overtime: bool,
+    techs: BoolArray | None = None,
+) -> tuple[FloatArray, BoolArray, Schedule, IntArray]:
+    """The chained cost of each technician's movable queue in the plan ``tech_of``.
+
+    Parameters
+    ----------
+    problem, weights, pricing, state
+        The instance, weights, lateness pricing of the sequencing, state after the pinned
+        queues.
+    tech_of
+        Technician per ticket row of the movable tickets (NO_TECHNICIAN elsewhere).
+    allow_overtime
+        As in :func:`solver.sequence.sequence_queues`.
+    techs
+        Only these technicians' queues (per technician; default all). Others cost 0.
+
+    Returns
+    -------
+    tuple
+        (cost per technician: PAIR_TERMS at the sequenced times plus balance; whether its
+        queue overruns the shift; the schedule; the rows it covers).
+    """
+    m = problem.technicians.count
+    on = tech_of >= 0
+    if techs is not None:
+        on &= techs[np.maximum(tech_of, 0)]
+    rows = np.flatnonzero(on)
+    tech = tech_of[rows]
+    sch = sequence_queues(
+        problem, pricing, rows, tech, state.lat_deg, state.lon_deg, state.ready_s,
+        allow_overtime,
+    )  # fmt: skip
+    terms = terms_at(
+        problem, weights, rows, tech, sch.travel_s, sch.start_s, sch.finish_s
+    )
+    per_row = np.sum([terms[n] for n in PAIR_TERMS], axis=0) if rows.size else 0.0
+    count = state.load + np.bincount(tech, minlength=m)
+    cost = np.bincount(tech, per_row, m) + weights.balance * count * (count - 1) / 2
+    if techs is not None:
+        cost = np.where(techs, cost, 0.0)
+    over = np.bincount(tech[sch.overrun], minlength=m) > 0
+    return cost, over, sch, rows
+
+
+class _Plan:
+    """The current plan's queues in sequence order and their screening costs."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        weights: CostWeights,
+        pricing: LatePricing,
+        state: TechState,
+        tech_of: IntArray,
+        allow_overtime: bool,
+    ) -> None:
+        self.problem, self.weights, self.pricing, self.state = (
+            problem, weights, pricing, state,
+        )  # fmt: skip
+        self.allow_overtime = allow_overtime
+        m = problem.technicians.count
+        self.cost, _, sch, rows = plan_cost(
+            problem, weights, pricing, state, tech_of, allow_overtime
+        )
+        tech = tech_of[rows]
+        self.qlen = np.bincount(tech, minlength=m)
+        self.queue = np.full((m, max(int(self.qlen.max(initial=0)), 1)), -1, np.int64)
+        self.queue[tech, sch.position] = rows
+        self.place = np.full(problem.tickets.count, -1, np.int64)
+        self.place[rows] = sch.position
+        self.count = self.qlen + state.load  # places taken, pinned ones included
+        busy = np.flatnonzero(self.qlen > 0)
+        self.screen = np.zeros(m)
+        none = np.full(busy.size, -1, np.int64)
+        self.screen[busy] = self.edited(busy, none, none)
+
+    def _drive(self, orders: IntArray, tech: IntArray) -> FloatArray:
+        """Screening cost (T, P) of orders (T, P, q): travel, lateness, waiting; inf on an
+        overrun when overtime is not allowed."""
+        s, w = self.state, self.weights
+        out = np.empty(orders.shape[:2])
+        step = max(1, _CELLS // max(orders.shape[1] * orders.shape[2], 1))
+        for c in range(0, tech.size, step):
+            tc, oc = tech[c : c + step], orders[c : c + step]
+            ov, late, travel, _, _, st, _ = simulate(
+                self.problem, self.pricing, oc, tc, s.lat_deg[tc], s.lon_deg[tc],
+                s.ready_s[tc],
+            )  # fmt: skip
+            wait = np.maximum(st - self.problem.now_s, 0.0).sum(axis=2)
+            cost = w.travel * travel + late + w.waiting * wait
+            if not self.allow_overtime:
+                cost = np.where(ov > 0, np.inf, cost)
+            out[c : c + step] = cost
+        return out
+
+    def edited(self, tech: IntArray, drop: IntArray, add: IntArray) -> FloatArray:
+        """Per candidate: screening cost of ``tech``'s queue without its ticket at place
+        ``drop`` (-1: none) and with ticket ``add`` (-1: none) at its best place."""
+        out = np.zeros(tech.size)
+        q0 = self.qlen[tech] - (drop >= 0)
+        width = self.queue.shape[1]
+        for q in np.unique(q0).tolist():
+            sel = np.flatnonzero(q0 == q)
+            tk = tech[sel]
+            idx = np.arange(width)[None, :]
+            keep = (idx < self.qlen[tk][:, None]) & (idx != drop[sel][:, None])
+            base = self.queue[tk][keep].reshape(sel.size, q)
+            new = add[sel]
+            plain = new < 0
+            if q and plain.any():
+                out[sel[plain]] = self._drive(base[plain][:, None, :], tk[plain])[:, 0]
+            if not plain.all():
+                ins = ~plain
+                out[sel[ins]] = self._drive(
+                    _insertions(base[ins], new[ins]), tk[ins]
+                ).min(axis=1)
+        return out
+
+
+def _insertions(base: IntArray, new: IntArray) -> IntArray:
+    """(T, q+1, q+1): ``new`` inserted at every place of each order in ``base`` (T, q)."""
+    q = base.shape[1]
+    slot = np.arange(q + 1)[None, :]
+    place = np.arange(q + 1)[:, None]
+    src = np.where(slot < place, slot, slot - 1)  # (q+1 places, q+1 slots)
+    if q == 0:
+        return new[:, None, None]
+    orders = base[:, np.clip(src, 0, q - 1)]
+    return np.asarray(np.where(slot == place, new[:, None, None], orders), np.int64)
+
+
+def _static(
+    problem: Problem, weights: CostWeights, tix: IntArray, tech: IntArray
+) -> FloatArray:
+    """The placement terms of (ticket, technician) pairs that do not depend on the place."""
+    zero = np.zeros(tix.size)
+    terms = terms_at(problem, weights, tix, tech, zero, zero, zero)
+    return np.asarray(np.sum([terms[n] for n in STATIC_TERMS], axis=0))
+
+
+def _among(arcs: IntArray | None, tix: IntArray, tech: IntArray, m: int) -> BoolArray:
+    """Whether each pair is among the sorted pair keys ``arcs`` (all are when None)."""
+    if arcs is None:
+        return np.ones(tix.size, np.bool_)
+    if arcs.size == 0:
+        return np.zeros(tix.size, np.bool_)
+    keys = pair_keys(tix, tech, m)
+    pos = np.minimum(np.searchsorted(arcs, keys), arcs.size - 1)
+    return np.asarray(arcs[pos] == keys)
+
+
+def _allowed(
+    problem: Problem,
+    weights: CostWeights,
+    state: TechState,
+    tix: IntArray,
+    tech: IntArray,
+    allow_overtime: bool,
+) -> BoolArray:
+    """The technician may hold the ticket: skills, exclusion, shift (first place), churn."""
+    ev, _ = evaluate_pairs(problem, weights, state, tix, tech, allow_overtime)
+    return np.asarray(ev.skill_ok & ~ev.excluded & ev.shift_ok & ev.churn_ok)
+
+
+def polish(
+    problem: Problem,
+    weights: CostWeights,
+    pricing: LatePricing,
+    state: TechState,
+    tech_of: IntArray,
+    allow_overtime: bool,
+    deadline: float = np.inf,
+    arcs: IntArray | None = None,
+) -> IntArray:
+    """Relocate and swap movable tickets between nearby queues while the chained cost drops.
+
+    Parameters
+    ----------
+    problem, weights, pricing, state
+        The instance, weights, the sequencing's lateness pricing, state after the pinned
+        queues.
+    tech_of
+        Technician per ticket row of the movable tickets (NO_TECHNICIAN elsewhere), a plan
+        that respects every hard rule.
+    allow_overtime
+        When False, no queue may end after its technician's shift.
+    deadline
+        ``time.perf_counter()`` time after which no pass starts.
+    arcs
+        Sorted :func:`solver.cost.pair_keys` of the only (ticket, technician) pairs a
+        move may create (the exact core's candidate arcs, which it can price); default
+        any pair.
+
+    Returns
+    -------
+    numpy.ndarray
+        The polished plan (a new array; the same tickets assigned, to other technicians
+        where a move paid). Its :func:`plan_cost` summed over technicians is never higher.
+    """
+    t = problem.tickets
+    usable = np.flatnonzero(state.free_slots > 0)
+    rows = np.flatnonzero(tech_of >= 0)
+    if rows.size == 0 or usable.size < 2:
+        return tech_of
+    k = min(NEIGHBOURS + 1, usable.size)
+    near = usable[
+        nearest(
+            unit_vectors(state.lat_deg[usable], state.lon_deg[usable]),
+            unit_vectors(t.lat_deg[rows], t.lon_deg[rows]),
+            k,
+        )
+    ]  # (rows, k)
+    tried = np.zeros(0, np.int64)  # (ticket, technician) keys of failed moves
+    tech_of = tech_of.copy()
+    for _ in range(PASSES):
+        if time.perf_counter() > deadline:
+            break
+        plan = _Plan(problem, weights, pricing, state, tech_of, allow_overtime)
+        moves = _candidates(plan, rows, near, tech_of, tried, arcs)
+        if moves.size == 0:
+            break
+        chosen = _disjoint(moves)
+        kept, failed = _verify(plan, tech_of, chosen)
+        tried = np.concatenate([tried, failed])
+        if kept.size == 0 and failed.size == 0:
+            break
+        for i, b, j in kept.tolist():
+            a = tech_of[i]
+            tech_of[i] = b
+            if j >= 0:
+                tech_of[j] = a
+    return tech_of
+
+
+# A move: (estimated delta, ticket i, its new technician B, ticket j of B going to i's
+# technician or -1 for a relocation, technician A, technician B).
+_MOVE_COLS = 6
+
+
+def _candidates(
+    plan: _Plan,
+    rows: IntArray,
+    near: IntArray,
+    tech_of: IntArray,
+    tried: IntArray,
+    arcs: IntArray | None,
+) -> FloatArray:
+    """Every relocation and swap among neighbours that screens as an improvement:
+    (n, 6) float rows (delta, i, B, j, A, B) (see ``_MOVE_COLS``)."""
+    p, w, s = plan.problem, plan.weights, plan.state
+    m = p.technicians.count
+    k = near.shape[1]
+    i = np.repeat(rows, k)
+    b = near.reshape(-1)
+    a = tech_of[i]
+    ok = (b != a) & ~np.isin(pair_keys(i, b, m), tried)
+    i, a, b = i[ok], a[ok], b[ok]
+    ok = _allowed(p, w, s, i, b, plan.allow_overtime) & _among(arcs, i, b, m)
+    i, a, b = i[ok], a[ok], b[ok]
+    st_ib = _static(p, w, i, b)
+    st_ia = _static(p, w, i, a)
+    out = []
+    # relocations: B has a free place
+    r = plan.qlen[b] < s.free_slots[b]
+    if r.any():
+        ri, ra, rb = i[r], a[r], b[r]
+        none = np.full(ri.size, -1, np.int64)
+        delta = (
+            plan.edited(ra, plan.place[ri], none) - plan.screen[ra]
+            + plan.edited(rb, none, ri) - plan.screen[rb]
+            + st_ib[r] - st_ia[r]
+            + w.balance * (plan.count[rb] - (plan.count[ra] - 1))
+        )  # fmt: skip
+        out.append(np.column_stack([delta, ri, rb, none, ra, rb]))
+    # swaps: i <-> every ticket j of B
+    width = plan.queue.shape[1]
+    si = np.repeat(i, width)
+    sa, sb = np.repeat(a, width), np.repeat(b, width)
+    sj = plan.queue[b].reshape(-1)
+    st_sib, st_sia = np.repeat(st_ib, width), np.repeat(st_ia, width)
+    live = sj >= 0
+    si, sa, sb, sj = si[live], sa[live], sb[live], sj[live]
+    st_sib, st_sia = st_sib[live], st_sia[live]
+    ok = _allowed(p, w, s, sj, sa, plan.allow_overtime) & _among(arcs, sj, sa, m)
+    si, sa, sb, sj = si[ok], sa[ok], sb[ok], sj[ok]
+    if si.size:
+        delta = (
+            plan.edited(sa, plan.place[si], sj) - plan.screen[sa]
+            + plan.edited(sb, plan.place[sj], si) - plan.screen[sb]
+            + st_sib[ok] - st_sia[ok] + _static(p, w, sj, sa) - _static(p, w, sj, sb)
+        )  # fmt: skip
+        out.append(np.column_stack([delta, si, sb, sj, sa, sb]))
+    if not out:
+        return np.zeros((0, _MOVE_COLS))
+    moves = np.concatenate(out)
+    return moves[moves[:, 0] < -MIN_GAIN]
+
+
+def _disjoint(moves: FloatArray) -> IntArray:
+    """Best-first moves whose technicians are all distinct: (n, 3) int rows (i, B, j)."""
+    order = np.lexsort((moves[:, 1], moves[:, 0]))
+    used: set[int] = set()
+    picked = []
+    for row in moves[order]:
+        a, b = int(row[4]), int(row[5])
+        if a in used or b in used:
+            continue
+        used.update((a, b))
+        picked.append((int(row[1]), int(row[2]), int(row[3])))
+    return np.asarray(picked, np.int64).reshape(-1, 3)
+
+
+def _verify(
+    plan: _Plan, tech_of: IntArray, chosen: IntArray
+) -> tuple[IntArray, IntArray]:
+    """Apply the disjoint moves ``chosen`` on a copy, re-sequence the queues they touch and
+    keep each move whose two queues cost at least ``MIN_GAIN`` less, without overrun.
+
+    Returns (kept moves (n, 3), (ticket, technician) keys of the moves rejected)."""
+    m = plan.problem.technicians.count
+    i, b, j = chosen[:, 0], chosen[:, 1], chosen[:, 2]
+    a = tech_of[i]
+    trial = tech_of.copy()
+    trial[i] = b
+    swap = j >= 0
+    trial[j[swap]] = a[swap]
+    touched = np.zeros(m, np.bool_)
+    touched[a] = touched[b] = True
+    cost, over, _, _ = plan_cost(
+        plan.problem, plan.weights, plan.pricing, plan.state, trial,
+        plan.allow_overtime, touched,
+    )  # fmt: skip
+    delta = cost[a] + cost[b] - plan.cost[a] - plan.cost[b]
+    good = delta < -MIN_GAIN
+    if not plan.allow_overtime:
+        good &= ~over[a] & ~over[b]
+    return chosen[good], pair_keys(i[~good], b[~good], m)
