@@ -63,7 +63,7 @@ BoolArray = npt.NDArray[np.bool_]
 NEIGHBOURS = 6
 """Nearest technicians (to the ticket) a ticket may be relocated or swapped to."""
 
-PASSES = 4
+PASSES = 3
 """Most rounds of (screen every move, keep the best disjoint ones that verify)."""
 
 MIN_GAIN = 1.0
