@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from solver.constants import DENSE_PAIRS_MAX
 from solver.cost import PAIR_TERMS, evaluate_pairs, pair_keys, terms_at
 from solver.geo import unit_vectors
 from solver.sequence import Schedule, sequence_queues, simulate
@@ -223,6 +224,24 @@ def _static(
     return np.asarray(np.sum([terms[n] for n in STATIC_TERMS], axis=0))
 
 
+def _neighbours(
+    problem: Problem, state: TechState, rows: IntArray, usable: IntArray
+) -> IntArray:
+    """(rows, k): the ``NEIGHBOURS + 1`` technicians of ``usable`` nearest each ticket
+    (from where their queues start), by :func:`solver.spatial.nearest`, or by brute force
+    in a region of at most ``DENSE_PAIRS_MAX`` pairs (as the candidates are)."""
+    t = problem.tickets
+    k = min(NEIGHBOURS + 1, usable.size)
+    points = unit_vectors(state.lat_deg[usable], state.lon_deg[usable])
+    queries = unit_vectors(t.lat_deg[rows], t.lon_deg[rows])
+    if rows.size * usable.size > DENSE_PAIRS_MAX:
+        return usable[nearest(points, queries, k)]
+    closeness = (
+        queries @ points.T
+    )  # larger: nearer (the chord orders like the distance)
+    return usable[np.argsort(-closeness, axis=1, kind="stable")[:, :k]]
+
+
 def _among(arcs: IntArray | None, tix: IntArray, tech: IntArray, m: int) -> BoolArray:
     """Whether each pair is among the sorted pair keys ``arcs`` (all are when None)."""
     if arcs is None:
@@ -282,19 +301,11 @@ def polish(
         The polished plan (a new array; the same tickets assigned, to other technicians
         where a move paid). Its :func:`plan_cost` summed over technicians is never higher.
     """
-    t = problem.tickets
     usable = np.flatnonzero(state.free_slots > 0)
     rows = np.flatnonzero(tech_of >= 0)
     if rows.size == 0 or usable.size < 2:
         return tech_of
-    k = min(NEIGHBOURS + 1, usable.size)
-    near = usable[
-        nearest(
-            unit_vectors(state.lat_deg[usable], state.lon_deg[usable]),
-            unit_vectors(t.lat_deg[rows], t.lon_deg[rows]),
-            k,
-        )
-    ]  # (rows, k)
+    near = _neighbours(problem, state, rows, usable)
     tried = np.zeros(0, np.int64)  # (ticket, technician) keys of failed moves
     tech_of = tech_of.copy()
     for _ in range(PASSES):
@@ -334,51 +345,45 @@ def _candidates(
     (n, 6) float rows (delta, i, B, j, A, B) (see ``_MOVE_COLS``)."""
     p, w, s = plan.problem, plan.weights, plan.state
     m = p.technicians.count
-    k = near.shape[1]
-    i = np.repeat(rows, k)
+    i = np.repeat(rows, near.shape[1])
     b = near.reshape(-1)
     a = tech_of[i]
     ok = (b != a) & ~np.isin(pair_keys(i, b, m), tried)
     i, a, b = i[ok], a[ok], b[ok]
     ok = _allowed(p, w, s, i, b, plan.allow_overtime) & _among(arcs, i, b, m)
     i, a, b = i[ok], a[ok], b[ok]
-    st_ib = _static(p, w, i, b)
-    st_ia = _static(p, w, i, a)
-    out = []
-    # relocations: B has a free place
-    r = plan.qlen[b] < s.free_slots[b]
-    if r.any():
-        ri, ra, rb = i[r], a[r], b[r]
-        none = np.full(ri.size, -1, np.int64)
-        delta = (
-            plan.edited(ra, plan.place[ri], none) - plan.screen[ra]
-            + plan.edited(rb, none, ri) - plan.screen[rb]
-            + st_ib[r] - st_ia[r]
-            + w.balance * (plan.count[rb] - (plan.count[ra] - 1))
-        )  # fmt: skip
-        out.append(np.column_stack([delta, ri, rb, none, ra, rb]))
-    # swaps: i <-> every ticket j of B
+    # relocations (j = -1) where B has a free place, and swaps of i with each j of B
+    room = plan.qlen[b] < s.free_slots[b]
     width = plan.queue.shape[1]
-    si = np.repeat(i, width)
-    sa, sb = np.repeat(a, width), np.repeat(b, width)
     sj = plan.queue[b].reshape(-1)
-    st_sib, st_sia = np.repeat(st_ib, width), np.repeat(st_ia, width)
-    live = sj >= 0
+    si, sa, sb = (np.repeat(x, width) for x in (i, a, b))
+    live = np.flatnonzero(sj >= 0)
     si, sa, sb, sj = si[live], sa[live], sb[live], sj[live]
-    st_sib, st_sia = st_sib[live], st_sia[live]
     ok = _allowed(p, w, s, sj, sa, plan.allow_overtime) & _among(arcs, sj, sa, m)
-    si, sa, sb, sj = si[ok], sa[ok], sb[ok], sj[ok]
-    if si.size:
-        delta = (
-            plan.edited(sa, plan.place[si], sj) - plan.screen[sa]
-            + plan.edited(sb, plan.place[sj], si) - plan.screen[sb]
-            + st_sib[ok] - st_sia[ok] + _static(p, w, sj, sa) - _static(p, w, sj, sb)
-        )  # fmt: skip
-        out.append(np.column_stack([delta, si, sb, sj, sa, sb]))
-    if not out:
+    none = np.full(int(room.sum()), -1, np.int64)
+    i = np.concatenate([i[room], si[ok]])
+    a = np.concatenate([a[room], sa[ok]])
+    b = np.concatenate([b[room], sb[ok]])
+    j = np.concatenate([none, sj[ok]])
+    if i.size == 0:
         return np.zeros((0, _MOVE_COLS))
-    moves = np.concatenate(out)
-    return moves[moves[:, 0] < -MIN_GAIN]
+    swap = j >= 0
+    n = i.size
+    drop_j = np.where(swap, plan.place[np.maximum(j, 0)], -1)
+    queues = plan.edited(
+        np.concatenate([a, b]),
+        np.concatenate([plan.place[i], drop_j]),
+        np.concatenate([j, i]),
+    )
+    jj = np.maximum(j, 0)
+    st = _static(p, w, np.concatenate([i, i, jj, jj]), np.concatenate([b, a, a, b]))
+    static = (
+        st[:n] - st[n : 2 * n] + np.where(swap, st[2 * n : 3 * n] - st[3 * n :], 0.0)
+    )
+    balance = np.where(swap, 0.0, w.balance * (plan.count[b] - (plan.count[a] - 1)))
+    delta = queues[:n] - plan.screen[a] + queues[n:] - plan.screen[b] + static + balance
+    moves = np.column_stack([delta, i, b, j, a, b])
+    return moves[delta < -MIN_GAIN]
 
 
 def _disjoint(moves: FloatArray) -> IntArray:
