@@ -6,11 +6,11 @@ Usage::
 
 For each geo-clustered instance (``solver.synthetic.random_problem``, capacity 3):
 
-- ``ours (model)``: ``solve`` with default parameters but ``allow_overtime=True`` and
-  ``position_rounds=0``, i.e. the pure capacitated assignment model (no shift repair, no
-  position re-pricing) that the dense references also solve;
+- ``ours (model)``: ``solve`` with default parameters but ``allow_overtime=True``,
+  ``position_rounds=0`` and ``polish=False``, i.e. the pure capacitated assignment model (no
+  shift repair, no position re-pricing, no polish) that the dense references also solve;
 - ``ours (full)``: default parameters (shift ends are hard: sequencing + repair, then the
-  position rounds);
+  position rounds and the polish of :mod:`solver.polish`);
 - ``all-pairs``: ``solve`` with ``all_pairs=True`` on the model: the sparse-vs-all-pairs gap;
 - ``scipy LSA`` / ``lap.lapjv``: the equivalent dense slot matrix (rows = technician queue
   places, columns = tickets + one "leave the place empty" column per place), built with the
@@ -128,7 +128,7 @@ def run_dense(
 def bench_size(label: str, n: int, m: int, args: argparse.Namespace) -> dict[str, Any]:
     """Every measurement for one size."""
     p = random_problem(n, m, seed=1, capacity=3, assigned_frac=0.1)
-    model = SolveParams(allow_overtime=True, position_rounds=0)
+    model = SolveParams(allow_overtime=True, position_rounds=0, polish=False)
     full = SolveParams()
     rep = 5 if n <= 10_000 else 3
     row: dict[str, Any] = {"size": label, "tickets": n, "technicians": m, "capacity": 3}
