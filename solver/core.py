@@ -17,13 +17,13 @@ from solver.cost import clips, drop_penalty, late_pricing, pair_keys, to_scaled
 from solver.flow import FlowResult, assign_slots
 from solver.local import local_resolve, places
 from solver.model import NO_TECHNICIAN, SolveStatus
+from solver.polish import polish
 from solver.position import (
     later_than_first,
     place_costs,
     plan_queues,
     sequenced_cost,
 )
-from solver.polish import polish
 from solver.sequence import sequence_queues
 
 if TYPE_CHECKING:

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from solver.model import Solution
 
 KM_PER_DEG = 111.0
-FIRST_IN_QUEUE = SolveParams(position_rounds=0)
+# the position rounds alone (polish, which runs after them: test_solver_polish.py)
+POSITION = SolveParams(polish=False)
+FIRST_IN_QUEUE = replace(POSITION, position_rounds=0)
 
 
 def two_urgent_tickets() -> Problem:
@@ -52,7 +54,7 @@ def test_first_in_queue_pricing_puts_the_second_ticket_in_a_breaching_place() ->
 
 def test_position_aware_pricing_saves_the_second_ticket() -> None:
     p = two_urgent_tickets()
-    sol = solve(p, SolveParams())
+    sol = solve(p, POSITION)
     assert sorted(sol.technician.tolist()) == [0, 1]
     assert sol.sla_met.all()
     # Above the certified first-in-queue optimum, and says so, with that optimum as bound.
@@ -76,7 +78,7 @@ def test_a_third_place_breach_moves_to_a_free_technician() -> None:
     blind = solve(p, FIRST_IN_QUEUE)
     assert blind.technician.tolist() == [0, 0, 0]
     assert not blind.sla_met.all()
-    sol = solve(p, SolveParams())
+    sol = solve(p, POSITION)
     assert sol.sla_met.all()
     assert sorted(sol.technician.tolist()) == [0, 0, 1]
 
@@ -88,7 +90,7 @@ def test_without_a_later_ticket_the_certified_plan_stays() -> None:
     t = p.tickets
     never = np.full(t.count, np.inf)
     p = replace(p, tickets=replace(t, response_due_s=never, resolution_due_s=never))
-    sol = solve(p, SolveParams(allow_overtime=True))
+    sol = solve(p, replace(POSITION, allow_overtime=True))
     blind = solve(p, replace(FIRST_IN_QUEUE, allow_overtime=True))
     np.testing.assert_array_equal(sol.technician, blind.technician)
     assert sol.stats.status is SolveStatus.OPTIMAL
@@ -143,12 +145,9 @@ def test_position_rounds_never_drive_worse_and_keep_the_bound(
     due = p.now_s + 60.0 * rng.uniform(0.0, due_min, n)
     p = replace(p, tickets=replace(p.tickets, response_due_s=due))
     blind = solve(p, FIRST_IN_QUEUE)
-    sol = solve(p, SolveParams())
+    sol = solve(p, POSITION)
     tol = n / COST_SCALE  # the scaling rule's rounding
-    assert (
-        driven_cost(p, SolveParams(), sol)
-        <= driven_cost(p, FIRST_IN_QUEUE, blind) + tol
-    )
+    assert driven_cost(p, POSITION, sol) <= driven_cost(p, FIRST_IN_QUEUE, blind) + tol
     if blind.stats.bound is None:
         assert sol.stats.bound is None
     else:
