@@ -12,11 +12,12 @@ improves them by local search:
 - **swap** a ticket of A with a ticket of such a B (each at its best place in the other
   queue).
 
-**The one evaluation** (:func:`plan_cost`): a technician's queue costs the placement terms
-(``solver.cost.PAIR_TERMS``, :func:`solver.cost.terms_at`) of each of its tickets at the
-times of its sequenced queue (:func:`solver.sequence.sequence_queues`: travel chained stop
-to stop, lateness and breach at the real start, waiting), plus the queue's balance term;
-unassigned tickets are left alone. Candidate moves are screened on insertion orders driven
+**The one evaluation** (:func:`plan_cost`, which is :func:`solver.position.queue_costs` on
+the queues as :func:`solver.sequence.sequence_queues` orders them, shift ends checked): a
+technician's queue costs the placement terms (``solver.cost.PAIR_TERMS``) of each of its
+tickets at the times of its sequenced queue (travel chained stop to stop, lateness and
+breach at the real start, waiting), plus the balance of its places; unassigned tickets
+are left alone. Candidate moves are screened on insertion orders driven
 by :func:`solver.sequence.simulate` (the sequencing's own chained drive); each move kept is
 verified on the plan: both queues re-sequenced as the solution will be, their
 :func:`plan_cost` lower by at least ``MIN_GAIN``, no shift overrun (unless overtime is
@@ -47,9 +48,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from solver.constants import DENSE_PAIRS_MAX
-from solver.cost import PAIR_TERMS, evaluate_pairs, pair_keys, terms_at
+from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
+from solver.cost import evaluate_pairs, pair_keys, terms_at
 from solver.geo import unit_vectors
+from solver.model import NO_TECHNICIAN
+from solver.position import queue_costs
 from solver.sequence import Schedule, sequence_queues, simulate
 from solver.spatial import nearest
 
@@ -103,8 +106,8 @@ def plan_cost(
     Returns
     -------
     tuple
-        (cost per technician: PAIR_TERMS at the sequenced times plus balance; whether its
-        queue overruns the shift; the schedule; the rows it covers).
+        (cost per technician, weight units: :func:`solver.position.queue_costs`; whether
+        its queue overruns the shift; the schedule; the rows it covers).
     """
     m = problem.technicians.count
     on = tech_of >= 0
@@ -116,14 +119,10 @@ def plan_cost(
         problem, pricing, rows, tech, state.lat_deg, state.lon_deg, state.ready_s,
         allow_overtime,
     )  # fmt: skip
-    terms = terms_at(
-        problem, weights, rows, tech, sch.travel_s, sch.start_s, sch.finish_s
+    plan = np.where(on, tech_of, NO_TECHNICIAN)
+    cost = queue_costs(
+        problem, weights, state, weights.balance * COST_SCALE, plan, (rows, sch)
     )
-    per_row = np.sum([terms[n] for n in PAIR_TERMS], axis=0) if rows.size else 0.0
-    count = state.load + np.bincount(tech, minlength=m)
-    cost = np.bincount(tech, per_row, m) + weights.balance * count * (count - 1) / 2
-    if techs is not None:
-        cost = np.where(techs, cost, 0.0)
     over = np.bincount(tech[sch.overrun], minlength=m) > 0
     return cost, over, sch, rows
 

@@ -77,6 +77,33 @@ def later_than_first(
     return bool(np.any(placed > first))
 
 
+def queue_costs(
+    problem: Problem,
+    weights: CostWeights,
+    state: TechState,
+    balance_scaled: float,
+    tech_of: IntArray,
+    queues: tuple[IntArray, Schedule],
+) -> FloatArray:
+    """Per technician, what its sequenced queue costs as it really runs (weight units):
+    each ticket's terms at its sequenced travel (chained from the previous stop), start
+    and finish, plus the balance of the places it takes. The one evaluation of a plan as
+    driven (:func:`sequenced_cost`, :mod:`solver.polish`)."""
+    rows, sch = queues
+    m = problem.technicians.count
+    tech = tech_of[rows]
+    terms = terms_at(
+        problem, weights, rows, tech, sch.travel_s, sch.start_s, sch.finish_s
+    )
+    pair = np.sum([terms[name] for name in PAIR_TERMS], axis=0) if rows.size else 0.0
+    slot_tech, slot_cost = places(
+        np.bincount(tech, minlength=m), state.load, balance_scaled
+    )
+    return np.asarray(
+        np.bincount(tech, pair, m) + np.bincount(slot_tech, slot_cost, m) / COST_SCALE
+    )
+
+
 def sequenced_cost(
     problem: Problem,
     weights: CostWeights,
@@ -86,19 +113,10 @@ def sequenced_cost(
     tech_of: IntArray,
     queues: tuple[IntArray, Schedule],
 ) -> float:
-    """Scaled cost of a plan as its sequenced queues really run: each ticket's terms at its
-    sequenced travel (chained from the previous stop), start and finish, plus the places'
-    balance and the unassigned penalties (``penalty``: scaled, per ticket row)."""
-    rows, sch = queues
-    terms = terms_at(
-        problem, weights, rows, tech_of[rows], sch.travel_s, sch.start_s, sch.finish_s
-    )
-    pair = float(sum(float(np.sum(terms[name])) for name in PAIR_TERMS))
-    count = np.bincount(tech_of[rows], minlength=problem.technicians.count)
-    _, place_cost = places(count, state.load, balance_scaled)
-    return (
-        pair * COST_SCALE + float(place_cost.sum()) + float(penalty[tech_of < 0].sum())
-    )
+    """Scaled cost of a plan as its sequenced queues really run (:func:`queue_costs`)
+    plus the unassigned penalties (``penalty``: scaled, per ticket row)."""
+    per_tech = queue_costs(problem, weights, state, balance_scaled, tech_of, queues)
+    return float(per_tech.sum()) * COST_SCALE + float(penalty[tech_of < 0].sum())
 
 
 def place_costs(
