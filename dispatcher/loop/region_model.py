@@ -22,7 +22,7 @@ model can waste a solve but never commit a wrong assignment.
 
 from __future__ import annotations
 
-import heapq
+import bisect
 import logging
 import time
 from dataclasses import dataclass, field
@@ -72,6 +72,10 @@ class RegionModel:
     deltas: int = 0
     last_resync: str = ""
     """Why the last resync happened."""
+    _held: dict[str, Ticket] = field(default_factory=dict)
+    """The open tickets that are not QUEUED."""
+    _queued: list[tuple[int, int, str]] = field(default_factory=list)
+    """``queued_order`` of every QUEUED ticket, sorted: a bounded read takes a prefix."""
     _also_tickets: set[str] = field(default_factory=set)
     _also_technicians: set[str] = field(default_factory=set)
     _stale: str = ""
@@ -127,10 +131,7 @@ class RegionModel:
                 why = delta.gap
             else:
                 for tid, ticket in delta.tickets.items():
-                    if ticket is None:
-                        self.tickets.pop(tid, None)
-                    else:
-                        self.tickets[tid] = ticket
+                    self._put(tid, ticket)
                 for kid, tech in delta.technicians.items():
                     if tech is None:
                         self.technicians.pop(kid, None)
@@ -150,6 +151,14 @@ class RegionModel:
         log("region model %s/%s: full read (%s)", self.tenant, self.region, why)
         full = await self.feed.full(self.tenant, self.region, token)
         self.tickets, self.technicians = full.tickets, full.technicians
+        self._held = {
+            i: t for i, t in self.tickets.items() if t.status is not TicketStatus.QUEUED
+        }
+        self._queued = sorted(
+            queued_order(t)
+            for t in self.tickets.values()
+            if t.status is TicketStatus.QUEUED
+        )
         self._also_tickets.clear()
         self._also_technicians.clear()
         self._stale = ""
@@ -160,20 +169,36 @@ class RegionModel:
         self.last_resync = why
         return full.lease_token
 
+    def _put(self, ticket_id: str, ticket: Ticket | None) -> None:
+        """Replace a ticket (None: it is no longer open), keeping the QUEUED order."""
+        old = self.tickets.pop(ticket_id, None)
+        self._held.pop(ticket_id, None)
+        if old is not None and old.status is TicketStatus.QUEUED:
+            key = queued_order(old)
+            at = bisect.bisect_left(self._queued, key)
+            if at < len(self._queued) and self._queued[at] == key:
+                del self._queued[at]
+        if ticket is None:
+            return
+        self.tickets[ticket_id] = ticket
+        if ticket.status is TicketStatus.QUEUED:
+            bisect.insort(self._queued, queued_order(ticket))
+        else:
+            self._held[ticket_id] = ticket
+
     def _snapshot(
         self, lease: str, taken: int, max_queued: int | None
     ) -> RegionSnapshot:
-        tickets: tuple[Ticket, ...] = tuple(self.tickets.values())
-        self.truncated = False
-        if max_queued is not None:
-            queued = [t for t in tickets if t.status is TicketStatus.QUEUED]
-            if len(queued) > max_queued:
-                self.truncated = True
-                urgent = heapq.nsmallest(max_queued, queued, key=queued_order)
-                tickets = (
-                    *(t for t in tickets if t.status is not TicketStatus.QUEUED),
-                    *urgent,
-                )
+        tickets: tuple[Ticket, ...]
+        self.truncated = max_queued is not None and len(self._queued) > max_queued
+        if self.truncated:
+            urgent = self._queued[:max_queued]
+            tickets = (
+                *self._held.values(),
+                *(self.tickets[ticket_id] for _, _, ticket_id in urgent),
+            )
+        else:
+            tickets = tuple(self.tickets.values())
         return RegionSnapshot(
             tenant=self.tenant,
             region=self.region,

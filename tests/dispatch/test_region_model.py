@@ -515,3 +515,36 @@ async def test_the_loops_model_follows_restarts_and_lease_moves(
         finally:
             loop.stop.set()
             await task
+
+
+async def test_a_bounded_read_keeps_the_snapshots_most_urgent(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Under a backlog the model keeps exactly the QUEUED tickets the bounded snapshot
+    reads (priority, then submit time, then id), also after some of them leave."""
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
+    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
+    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    reader = SnapshotReader(redis_client)
+    await _seed(store, 0)
+    for batch in range(6):
+        await store.submit(
+            TENANT,
+            [
+                SubmitTicket(Ticket(f"B{batch}-{i}", REGION, 2 + i % 2, 600))
+                for i in range(3)
+            ],
+        )
+        await asyncio.sleep(0.003)  # the next batch's submit time is later
+        await model.read("7")
+    for gone in ("B0-0", "B2-1", None):
+        for bound in range(1, 18):
+            got = await model.read("7", bound)
+            fresh = await reader.read(TENANT, REGION, bound)
+            assert model.truncated == reader.truncated
+            assert sorted(t.ticket_id for t in got.tickets) == sorted(
+                t.ticket_id for t in fresh.tickets
+            ), bound
+        if gone:
+            await store.cancel(TENANT, gone, "gone")
+    assert model.resyncs == 1
