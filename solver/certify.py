@@ -48,6 +48,12 @@ BoolArray = npt.NDArray[np.bool_]
 TECH_BLOCK = 16
 """Technicians per spatial block of the pricing: (ticket, block) bounds first, pairs after."""
 
+CHORD_ROUNDING = 1e-7
+"""A chord from the dot product of unit vectors, sqrt(2 - 2 dot), carries float64 rounding
+of up to ~2e-8 near 0 (equal points); pair bounds use the chord less this (0.6 m), so the
+rounding never lifts a bound above the cost (at 1.3e8 scaled units per chord unit, 2e-8
+would exceed the bounds' margin of 1)."""
+
 PAIR_CELLS = 2_000_000
 """Most (ticket, technician) bound cells or exact evaluations held at once (bounds memory)."""
 
@@ -328,7 +334,8 @@ def negative_pairs(
             cols = (bb[:, None] * kb + np.arange(kb)).ravel()
             at = np.repeat(ii, kb)[cols < ne]
             p_t, p_k = r[at], elig[cols[cols < ne]]
-            chord = _chords(t_xyz, k_xyz, p_t, p_k)
+            chord = _chords(t_xyz, k_xyz, p_t, p_k) - CHORD_ROUNDING
+            np.maximum(chord, 0.0, out=chord)
             if not everywhere:  # no location: 0 away from everything
                 chord *= located_t[p_t] & located_k[p_k]
             # First the bound without lateness (>= 0, it can only raise the bound), then

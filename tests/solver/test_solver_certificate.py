@@ -21,8 +21,10 @@ from solver.certify import negative_pairs, potentials, pricing_groups
 from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
 from solver.core import Core, _flow
 from solver.cost import drop_penalty, evaluate_pairs, pair_keys, to_scaled
+from solver.geo import unit_vectors
 from solver.solve import tech_state
 from solver.synthetic import random_problem
+from tests.solver import builders as b
 
 KM_PER_DEG = 111.0
 
@@ -181,3 +183,30 @@ def test_pricing_finds_what_pricing_every_pair_finds(
     assert found == expected
     assert priced == sum(r.size * e.size for r, e in groups)
     assert neg >= 0
+
+
+def test_pricing_finds_a_pair_at_the_technicians_own_location() -> None:
+    """A ticket exactly where its technician is, one scaled unit below the threshold,
+    is found: the chord of two equal unit vectors, from their dot product, is not 0 in
+    float64 (about 2e-8 here), and the pair bound must not turn that into a cost."""
+    lat = next(
+        la
+        for la in 42.36 + 1e-3 * np.arange(1000)
+        if float(np.sum(unit_vectors(np.array([la]), np.array([-71.06]))[0] ** 2)) < 1.0
+    )
+    p = b.problem(
+        b.tickets(1, lat_deg=[lat], lon_deg=[-71.06]),
+        b.technicians(1, lat_deg=[lat], lon_deg=[-71.06], free_at_s=[600.0]),
+    )
+    params = SolveParams()
+    state = tech_state(p, params.weights)
+    one = np.array([0])
+    ev, _ = evaluate_pairs(p, params.weights, state, one, one, False)
+    assert ev.feasible[0]
+    assert ev.travel_s[0] == 0.0
+    d_ticket = to_scaled(ev.total).astype(np.float64) + 1.0  # reduced cost -1
+    nt, nk, _, _, _, neg = negative_pairs(
+        p, params, state, pricing_groups(state, [(one, one)]),
+        np.zeros(0, np.int64), d_ticket, np.zeros(1),
+    )  # fmt: skip
+    assert (nt.tolist(), nk.tolist(), neg) == ([0], [0], 1)
