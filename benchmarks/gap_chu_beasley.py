@@ -60,8 +60,9 @@ def _uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def highs(inst: GapInstance, time_limit_s: float) -> dict[str, Any]:
-    """The instance as a 0-1 MIP (x_ij, i * n + j) in HiGHS: value, dual bound, gap %."""
+def constraint_matrices(inst: GapInstance) -> tuple[coo_matrix, coo_matrix]:
+    """The instance's rows over x_ij (column i * n + j): one agent per job (n rows, = 1)
+    and each agent's load (m rows, <= capacity)."""
     m, n = inst.cost.shape
     pairs = np.arange(m * n)
     one_agent = coo_matrix(
@@ -71,6 +72,14 @@ def highs(inst: GapInstance, time_limit_s: float) -> dict[str, Any]:
         (inst.weight.ravel().astype(float), (np.repeat(np.arange(m), n), pairs)),
         (m, m * n),
     )
+    return one_agent, load
+
+
+def highs(inst: GapInstance, time_limit_s: float) -> dict[str, Any]:
+    """The instance as a 0-1 MIP in HiGHS (:func:`constraint_matrices`): value, dual
+    bound, gap %."""
+    m, n = inst.cost.shape
+    one_agent, load = constraint_matrices(inst)
     t0 = time.perf_counter()
     res = milp(
         inst.cost.ravel().astype(float),

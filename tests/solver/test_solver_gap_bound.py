@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
-from scipy.sparse import coo_matrix
 
+from benchmarks.gap_chu_beasley import constraint_matrices
 from solver.gap import CHU_BEASLEY_TYPES, GapInstance, chu_beasley, solve_gap
 from solver.gap_lagrange import (
     MULTIPLIER_SCALE,
@@ -160,21 +160,13 @@ def test_reported_bound_brackets_the_optimum(
 
 def _lp_bound(inst: GapInstance) -> float:
     """The LP relaxation's optimum, by scipy's HiGHS (an independent reference)."""
-    m, n = inst.cost.shape
-    pairs = np.arange(m * n)
-    one_agent = coo_matrix(
-        (np.ones(m * n), (np.tile(np.arange(n), m), pairs)), (n, m * n)
-    )
-    load = coo_matrix(
-        (inst.weight.ravel().astype(float), (np.repeat(np.arange(m), n), pairs)),
-        (m, m * n),
-    )
+    one_agent, load = constraint_matrices(inst)
     res = linprog(
         inst.cost.ravel().astype(float),
         A_ub=load,
         b_ub=inst.capacity.astype(float),
         A_eq=one_agent,
-        b_eq=np.ones(n),
+        b_eq=np.ones(inst.cost.shape[1]),
         bounds=(0, 1),
     )
     assert res.status == 0
