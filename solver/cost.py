@@ -316,11 +316,14 @@ class PairEval:
     churn_ok: BoolArray  # not a move below ``move_min_gain`` (see :func:`move_gain`)
 
     @property
+    def qualified(self) -> BoolArray:
+        """The pair's own rules hold (skills, exclusion, shift), places aside."""
+        return np.asarray(self.skill_ok & ~self.excluded & self.shift_ok)
+
+    @property
     def placeable(self) -> BoolArray:
-        """The technician could take the ticket (skills, exclusion, shift, a free place)."""
-        return np.asarray(
-            self.skill_ok & ~self.excluded & self.shift_ok & self.has_slot
-        )
+        """The technician could take the ticket: qualified, and a free place."""
+        return np.asarray(self.qualified & self.has_slot)
 
     @property
     def feasible(self) -> BoolArray:

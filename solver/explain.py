@@ -123,7 +123,7 @@ def explain(
             i, total, tt, not viol, bool(at_cap[i]), tuple(viol), why,
         )  # fmt: skip
 
-    ok = ev.skill_ok & ~ev.excluded & ev.shift_ok & available
+    ok = ev.qualified & available
     total = ev.total + balance
     others = np.flatnonzero(ok & (techs != chosen_tech))
     others = others[np.lexsort((others, total[others]))]

@@ -262,7 +262,7 @@ def _allowed(
 ) -> BoolArray:
     """The technician may hold the ticket: skills, exclusion, shift (first place), churn."""
     ev, _ = evaluate_pairs(problem, weights, state, tix, tech, allow_overtime)
-    return np.asarray(ev.skill_ok & ~ev.excluded & ev.shift_ok & ev.churn_ok)
+    return np.asarray(ev.qualified & ev.churn_ok)
 
 
 def polish(
