@@ -21,6 +21,38 @@ if TYPE_CHECKING:
 IntArray = npt.NDArray[np.int64]
 
 
+def gap_model(
+    cost: IntArray, weight: IntArray, capacity: IntArray, *, binary: bool
+) -> tuple[mathopt.Model, list[list[mathopt.Variable]], list[mathopt.LinearConstraint]]:
+    """``min sum c_ij x_ij`` with each job on one agent and each agent's load within its
+    capacity, x binary (the MIP) or in [0, 1] (the LP relaxation); the model, ``x[i][j]``
+    and the job rows."""
+    m, n = cost.shape
+    model = mathopt.Model()
+    x = [
+        [
+            model.add_binary_variable()
+            if binary
+            else model.add_variable(lb=0.0, ub=1.0)
+            for _ in range(n)
+        ]
+        for _ in range(m)
+    ]
+    jobs = [
+        model.add_linear_constraint(mathopt.fast_sum(x[i][j] for i in range(m)) == 1)
+        for j in range(n)
+    ]
+    a, c = weight.tolist(), cost.tolist()
+    for i in range(m):
+        model.add_linear_constraint(
+            mathopt.fast_sum(a[i][j] * x[i][j] for j in range(n)) <= int(capacity[i])
+        )
+    model.minimize(
+        mathopt.fast_sum(c[i][j] * x[i][j] for i in range(m) for j in range(n))
+    )
+    return model, x, jobs
+
+
 def highs_plan(
     cost: IntArray,
     weight: IntArray,
@@ -33,19 +65,7 @@ def highs_plan(
     """Minimise ``sum c_ij x_ij`` as a 0-1 MIP in HiGHS until ``deadline`` (a
     ``time.perf_counter()`` value; building the model counts); the agent of each job in the best plan found, None when it found none (or stopped
     first). The plan is HiGHS's floating-point answer, to be checked by the caller."""
-    m, n = cost.shape
-    model = mathopt.Model()
-    x = [[model.add_binary_variable() for _ in range(n)] for _ in range(m)]
-    for j in range(n):
-        model.add_linear_constraint(mathopt.fast_sum(x[i][j] for i in range(m)) == 1)
-    a, c = weight.tolist(), cost.tolist()
-    for i in range(m):
-        model.add_linear_constraint(
-            mathopt.fast_sum(a[i][j] * x[i][j] for j in range(n)) <= int(capacity[i])
-        )
-    model.minimize(
-        mathopt.fast_sum(c[i][j] * x[i][j] for i in range(m) for j in range(n))
-    )
+    model, x, _ = gap_model(cost, weight, capacity, binary=True)
     left_s = max(deadline - time.perf_counter(), 0.01)
     params = mathopt.SolveParameters(
         time_limit=datetime.timedelta(seconds=left_s),

@@ -26,6 +26,8 @@ import numpy as np
 import numpy.typing as npt
 from ortools.math_opt.python import mathopt
 
+from solver.gap_highs import gap_model
+
 if TYPE_CHECKING:
     import threading
     from collections.abc import Callable
@@ -192,21 +194,8 @@ def _lp_duals(
 ) -> npt.NDArray[np.float64]:
     """Duals of the job rows in the GAP's LP relaxation (GLOP): multipliers whose
     Lagrangian value is at least the LP bound, a good place to start."""
-    m, n = cost.shape
-    model = mathopt.Model()
-    x = [[model.add_variable(lb=0.0, ub=1.0) for _ in range(n)] for _ in range(m)]
-    jobs = [
-        model.add_linear_constraint(mathopt.fast_sum(x[i][j] for i in range(m)) == 1)
-        for j in range(n)
-    ]
-    a, c = weight.tolist(), cost.tolist()
-    for i in range(m):
-        model.add_linear_constraint(
-            mathopt.fast_sum(a[i][j] * x[i][j] for j in range(n)) <= int(capacity[i])
-        )
-    model.minimize(
-        mathopt.fast_sum(c[i][j] * x[i][j] for i in range(m) for j in range(n))
-    )
+    n = cost.shape[1]
+    model, _, jobs = gap_model(cost, weight, capacity, binary=False)
     result = mathopt.solve(model, mathopt.SolverType.GLOP)
     if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
         return np.zeros(n)  # infeasible LP: no useful start, any u stays valid
