@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dispatcher.domain import TicketStatus
+from dispatcher.loop.problem import skill_levels
 from solver.declines import stranded
 
 if TYPE_CHECKING:
@@ -36,16 +37,13 @@ def stranded_by_declines(
         {s.skill for k in technicians for s in k.skills}
         | {s.skill for t in declined for s in t.required_skills}
     )
-    column = {name: j for j, name in enumerate(vocab)}
-    held = np.zeros((len(technicians), len(vocab)), np.int64)
-    for row, k in enumerate(technicians):
-        for s in k.skills:
-            held[row, column[s.skill]] = s.level
+    held = skill_levels(
+        [[(s.skill, s.level) for s in k.skills] for k in technicians], vocab
+    )
+    required = skill_levels(
+        [[(s.skill, s.level) for s in t.required_skills] for t in declined], vocab
+    )
     index = {k.technician_id: row for row, k in enumerate(technicians)}
-    required = np.zeros((len(declined), len(vocab)), np.int64)
-    for i, t in enumerate(declined):
-        for s in t.required_skills:
-            required[i, column[s.skill]] = s.level
 
     def mask(ids: Callable[[Ticket], tuple[str, ...]]) -> npt.NDArray[np.bool_]:
         pairs = [

@@ -20,7 +20,7 @@ from solver.build import ProblemParts, TechnicianState, TicketState
 from solver.model import NO_TECHNICIAN, UnassignedReason
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping, Sequence
+    from collections.abc import Collection, Iterable, Mapping, Sequence
 
     import numpy.typing as npt
 
@@ -147,18 +147,27 @@ def build_problem_parts(
     return parts, maps, [views[i] for i in parts.ticket_index.tolist()]
 
 
+def skill_levels(
+    rows: Sequence[Iterable[tuple[str, int]]], vocab: Sequence[str]
+) -> npt.NDArray[np.int64]:
+    """(rows, skills) levels: each row's (skill, level) pairs in ``vocab``'s columns, 0
+    where a row has no such skill."""
+    column = {name: j for j, name in enumerate(vocab)}
+    out = np.zeros((len(rows), len(vocab)), np.int64)
+    for i, pairs in enumerate(rows):
+        for name, level in pairs:
+            out[i, column[name]] = level
+    return out
+
+
 def ticket_state(
     views: Sequence[TicketView], index: Mapping[str, int], vocab: Sequence[str]
 ) -> TicketState:
     """The views as ``solver.build`` arrays (``index``: technician id -> index; an id not
     in it is no technician, and no exclusion or preference)."""
-    column = {name: j for j, name in enumerate(vocab)}
-    skills = np.zeros((len(views), len(vocab)), np.int64)
     excluded: list[tuple[int, int]] = []
     preferred: list[tuple[int, int]] = []
     for i, t in enumerate(views):
-        for name, level in t.skills:
-            skills[i, column[name]] = level
         excluded += [(i, index[x]) for x in t.excluded if x in index]
         preferred += [(i, index[x]) for x in t.preferred if x in index]
 
@@ -177,7 +186,7 @@ def ticket_state(
         lat_deg=col("lat_deg"),
         lon_deg=col("lon_deg"),
         priority=col("priority", np.int64),
-        skill_levels=skills,
+        skill_levels=skill_levels([t.skills for t in views], vocab),
         duration_s=col("duration_s"),
         created_s=col("created_s"),
         response_due_s=col("response_due_s"),
@@ -194,11 +203,6 @@ def technician_state(
     techs: Sequence[TechnicianView], vocab: Sequence[str]
 ) -> TechnicianState:
     """The views as ``solver.build`` arrays (skill columns in ``vocab`` order)."""
-    column = {name: j for j, name in enumerate(vocab)}
-    skills = np.zeros((len(techs), len(vocab)), np.int64)
-    for j, k in enumerate(techs):
-        for name, level in k.skills:
-            skills[j, column[name]] = level
 
     def col(attr: str, dtype: Any = np.float64) -> Any:
         return np.array([getattr(k, attr) for k in techs], dtype=dtype)
@@ -206,7 +210,7 @@ def technician_state(
     return TechnicianState(
         lat_deg=col("lat_deg"),
         lon_deg=col("lon_deg"),
-        skill_levels=skills,
+        skill_levels=skill_levels([k.skills for k in techs], vocab),
         capacity=col("capacity", np.int64),
         concurrency=col("concurrency", np.int64),
         shift_end_s=col("shift_end_s"),
