@@ -237,23 +237,30 @@ class Policy:
         resumed: float,
         *,
         per_second: float = 1.0,
+        origin_s: float = 0.0,
     ) -> tuple[float, float]:
         """The pause rule (its one owner): a ticket's (response, resolution) due times after
         its clock stood still from ``paused`` to ``resumed`` (a PENDING wait). Each moves
         later by the clock time the wait took: elapsed time, or the working seconds of the
         priority's calendar (the clock left at the pause is counted on from the resume).
-        A due time already past at the pause, or 0 (none), stays. Times in the unit of
-        ``per_second`` per second, like :meth:`due_times`."""
+        A due time already past at the pause, 0 (none) or infinite, stays. Times in the
+        unit of ``per_second`` per second, like :meth:`due_times` (``origin_s``: the epoch
+        second of time 0, for a calendar)."""
         target = self.sla_for(priority)
         cal = self.calendars.get(target.calendar) if target.calendar else None
 
         def moved(d: float) -> float:
-            if not d or d <= paused:
+            if not d or d <= paused or not math.isfinite(d):
                 return d
             if cal is None:
                 return d + (resumed - paused)
-            left = business_seconds_between(cal, paused / per_second, d / per_second)
-            return add_business_seconds(cal, resumed / per_second, left) * per_second
+
+            def epoch(x: float) -> float:
+                return origin_s + x / per_second
+
+            left = business_seconds_between(cal, epoch(paused), epoch(d))
+            end = add_business_seconds(cal, epoch(resumed), left)
+            return (end - origin_s) * per_second
 
         return moved(due[0]), moved(due[1])
 

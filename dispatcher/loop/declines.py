@@ -1,7 +1,7 @@
 """Tickets of a region that declines have stranded: QUEUED, and every technician of the
 region able to do them has declined them (the rule: ``solver.declines``, which the
 simulator applies too). The SLA step escalates them to the policy's next tier
-(``dispatcher.sla.next_tier_rule``); without one, their unassigned reason is ``DECLINED``.
+(``solver.sla.next_tier_rule``); without one, their unassigned reason is ``DECLINED``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The solve loop's SLA work for one region: clock rules (breaches, escalations with their
 supervisor notices, recovery of interrupted moves) and SLA_AT_RISK signals after a solve.
 
-The rules themselves are pure functions in ``dispatcher.sla``; this module turns their
+The rules themselves are pure functions in ``solver.sla`` (and ``dispatcher.sla``); this module turns their
 results into fenced store writes and events for the ``RegionWorker`` of ``loop.solve_loop``
 (``SlaStep``, built once per solve loop with its collaborators).
 """
@@ -16,19 +16,17 @@ from dispatcher.domain import SkillLevel
 from dispatcher.loop.declines import stranded_by_declines
 from dispatcher.loop.problem import REASON_NAMES, IndexMaps, seconds_to_ms
 from dispatcher.loop.widen import Widening
-from dispatcher.sla import (
+from dispatcher.sla import SlaAction, declined_escalation, ticket_due_times
+from dispatcher.store.codec import ticket_body
+from solver.sla import (
     ClockTicket,
-    Escalation,
-    SlaAction,
     SlaMarks,
     at_risk_rows,
     breaches,
-    declined_escalation,
     escalations,
     next_clock_deadline,
-    ticket_due_times,
+    tier_level,
 )
-from dispatcher.store.codec import ticket_body
 
 if TYPE_CHECKING:
     from dispatcher.domain import Ticket
@@ -39,6 +37,7 @@ if TYPE_CHECKING:
     from solver.build import ProblemParts
     from solver.model import Solution
     from solver.policy import EscalationRule, Policy
+    from solver.sla import Escalation
 
 DECLINED_CONDITION = "declined_by_every_able"
 """The ``condition`` detail of an escalation fired because every able technician declined
@@ -292,7 +291,7 @@ def tier_body(ticket: Ticket, rule: EscalationRule) -> str:
         (s.level for s in ticket.required_skills if s.skill == rule.tier_skill),
         default=0,
     )
-    skills.append(SkillLevel(rule.tier_skill, max(held, rule.tier_level)))
+    skills.append(SkillLevel(rule.tier_skill, tier_level(held, rule)))
     return ticket_body(dataclasses.replace(ticket, required_skills=tuple(skills)))
 
 

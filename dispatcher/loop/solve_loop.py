@@ -11,7 +11,7 @@ moves) or when an SLA clock rule is due, and then:
    (``dispatcher.loop.region_model``), which reads only what the region's event stream
    says changed, with a full read on taking the lease, on a gap and every
    ``region_model_resync_s`` (0: a full snapshot read every cycle instead);
-2. runs the SLA clock rules (breaches, escalations; ``dispatcher.sla``);
+2. runs the SLA clock rules (breaches, escalations; ``solver.sla``);
 3. converts the snapshot to a ``solver.Problem`` (``dispatcher.loop.problem``, the one
    place that does it) and solves it in a worker process of the shared ``SolverPool``
    (``dispatcher.loop.pool``), never on the event loop;

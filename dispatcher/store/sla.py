@@ -1,5 +1,5 @@
 """The SLA step's writes: at-risk, breach and escalation marks and events in one script per
-region, fenced by the lease token (the rules that decide them: ``dispatcher.sla``).
+region, fenced by the lease token (the rules that decide them: ``solver.sla``).
 
 Each action fires once per ticket: the script keeps a hash of the marks already signalled
 (``keys.sla_marks_key``) and appends the event only for a new mark.
@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from dispatcher.sla import SlaMarks
 from dispatcher.store import keys
 from dispatcher.store.lua import PRELUDE
 from dispatcher.store.outcomes import ScriptReply
 from dispatcher.store.state import now_ms
+from solver.sla import SlaMarks
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from dispatcher.sla import (
+from solver.policy import EscalationRule, Policy, SlaTarget
+from solver.sla import (
     ClockTicket,
     SlaMarks,
     breaches,
@@ -14,7 +15,6 @@ from dispatcher.sla import (
     next_clock_deadline,
     next_tier_rule,
 )
-from solver.policy import EscalationRule, Policy, SlaTarget
 
 
 def _policy() -> Policy:
@@ -76,8 +76,8 @@ def test_at_risk_prediction() -> None:
     response window is left."""
     import numpy as np
 
-    from dispatcher.sla import at_risk_rows
     from solver.model import Solution, SolveStats, SolveStatus
+    from solver.sla import at_risk_rows
 
     solution = Solution(
         technician=np.array([0, 0, -1, -1, -1]),
