@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from simulations.reach import unavoidable
 from solver.build import ASSIGNED as B_ASSIGNED
 from solver.build import IN_PROGRESS as B_IN_PROGRESS
 from solver.build import QUEUED as B_QUEUED
@@ -151,6 +152,7 @@ class Engine:
         check_decisions: bool = True,
         pass_previous: bool = False,
     ) -> None:
+        self.geo_travel = travel_time_s is None
         if travel_time_s is None:
             from solver.geo import travel_time_s as _travel
 
@@ -168,6 +170,7 @@ class Engine:
         self.debounce_s = scenario.debounce_s
         self.decline_p = scenario.behaviour.decline_probability
         self.q = EventQueue()
+        self.shift_row, self.shift_from, self.shift_to = roster.shifts(self.horizon_s)
         n, m = stream.count, roster.count
         # tickets
         self.status = np.zeros(n, np.int8)
@@ -214,18 +217,15 @@ class Engine:
     # ------------------------------------------------------------------ scheduling
 
     def _schedule_initial(self) -> None:
-        s, r, q = self.s, self.r, self.q
+        s, q = self.s, self.q
         for i in range(s.count):
             q.push(float(s.created_s[i]), ARRIVAL, i)
             if s.cancel_at_s[i] < self.horizon_s:
                 q.push(float(s.cancel_at_s[i]), CANCEL, i)
-        for j in range(r.count):
-            start = float(r.shift_start_s[j])
-            end = start + float(r.shift_length_s[j])
-            if end - 86_400.0 > 0:  # a shift from yesterday still running at t = 0
-                q.push(0.0, SHIFT_START, j, int(end - 86_400.0))
-            if start < self.horizon_s:
-                q.push(start, SHIFT_START, j, -1)
+        for k, (j, start) in enumerate(
+            zip(self.shift_row, self.shift_from, strict=True)
+        ):
+            q.push(float(start), SHIFT_START, int(j), k)
         t = 0.0
         while t < self.horizon_s:
             q.push(t, SAMPLE)
@@ -292,22 +292,17 @@ class Engine:
             self.open.discard(i)
             self.request_solve()
 
-    def _shift_start(self, j: int, end_override: int) -> None:
+    def _shift_start(self, j: int, k: int) -> None:
+        """Technician ``j`` comes on for its ``k``-th shift interval (``Roster.shifts``)."""
         self.on_shift[j] = True
         self.shift_began_s[j] = self.now
-        end = (
-            float(end_override)
-            if end_override >= 0
-            else self.now + float(self.r.shift_length_s[j])
-        )
+        end = float(self.shift_to[k])
         self.shift_end_s[j] = end
         if self.current[j] < 0:
             self.lat[j] = self.r.home_lat_deg[j]
             self.lon[j] = self.r.home_lon_deg[j]
             self.free_est_s[j] = self.now
         self.q.push(end, SHIFT_END, j)
-        if end_override < 0 and self.now + 86_400.0 < self.horizon_s:
-            self.q.push(self.now + 86_400.0, SHIFT_START, j, -1)
         self.request_solve()
 
     def _shift_end(self, j: int, _b: int) -> None:
@@ -627,6 +622,9 @@ class Engine:
                 "response_breached": resp_breach,
                 "resolution_breached": reso_breach,
                 "sla_decided": decided,
+                "unavoidable": unavoidable(
+                    s, r, h, geo_travel=self.geo_travel
+                ),  # no policy could meet it
             },
             nan_to_null=True,
         ).filter(pl.Series(arrived))

@@ -9,6 +9,12 @@ Definitions (all over tickets that *arrived* within the horizon):
   arrived, not cancelled, not-met tickets; ``breach_rate`` = breaches / those tickets.
   ``sla_attainment_decided`` is the older, kinder figure: met / decided, where decided means
   resolved or a due time already passed (an open ticket that could still make it is left out).
+- **Where breaches come from** (:func:`breach_sources`): ``breaches_unavoidable`` =
+  tickets no policy could meet (``simulations.reach``, a per-ticket lower bound from the
+  ticket, the technicians' skills, shifts and homes and the horizon; policy-independent);
+  ``breaches_avoidable`` = ``sla_breaches`` - those; of these, ``breaches_avoidable_open``
+  are still open at the horizon with no due time passed, ``breaches_avoidable_late`` the
+  rest (a due time passed unmet).
 - **Response time** = work start (technician on site) - creation; **resolution time** = work
   end - creation; percentiles over tickets that reached that point, in minutes.
 - **Travel**: total and per resolved ticket, km and hours (the solver's travel model).
@@ -64,6 +70,7 @@ def ticket_kpis(tickets: pl.DataFrame) -> dict[str, Any]:
     out["breach_rate"] = out["sla_breaches"] / counted if counted else None
     out["sla_attainment"] = n_met / counted if counted else None
     out["sla_attainment_decided"] = n_met / decided if decided else None
+    out.update(breach_sources(t))
     out["response_breaches"] = int(t["response_breached"].sum())
     out["resolution_breaches"] = int(t["resolution_breached"].sum())
     per_p = (
@@ -98,6 +105,30 @@ def ticket_kpis(tickets: pl.DataFrame) -> dict[str, Any]:
         t["n_escalations"].sum()
     )  # declined by every able technician
     return out
+
+
+def breach_sources(tickets: pl.DataFrame) -> dict[str, Any]:
+    """Where the breaches come from (``tickets`` with the ``sla_met`` column): the
+    unavoidable ones (``simulations.reach``: a lower bound, the same for every policy on a
+    seed), the rest (avoidable), and of those the tickets still open at the horizon with
+    no due time passed (a miss only because the run ended) and the late ones (a due time
+    passed unmet). Empty without the ``unavoidable`` column."""
+    if "unavoidable" not in tickets.columns:
+        return {}
+    counted = tickets.filter(pl.col("status") != "cancelled")
+    breached = counted.filter(~pl.col("sla_met"))
+    avoidable = breached.filter(~pl.col("unavoidable"))
+    open_not_due = avoidable.filter(
+        ~pl.col("status").is_in(["resolved", "cancelled"])
+        & ~pl.col("response_breached")
+        & ~pl.col("resolution_breached")
+    ).height
+    return {
+        "breaches_unavoidable": int(counted["unavoidable"].sum()),
+        "breaches_avoidable": avoidable.height,
+        "breaches_avoidable_open": open_not_due,
+        "breaches_avoidable_late": avoidable.height - open_not_due,
+    }
 
 
 def technician_table(technicians: pl.DataFrame) -> pl.DataFrame:

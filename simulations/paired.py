@@ -18,6 +18,7 @@ from simulations.runner import t95
 
 PAIRED_METRICS = (
     ("sla_breaches", "breaches"),
+    ("breaches_avoidable", "avoidable breaches"),
     ("travel_km_per_ticket", "travel/ticket"),
     ("churn_per_ticket", "reassignments/ticket"),
 )

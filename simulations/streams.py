@@ -88,6 +88,36 @@ class Roster:
     def count(self) -> int:
         return int(self.home_lat_deg.shape[0])
 
+    def shifts(
+        self, horizon_s: float
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Every on-shift interval that begins within the horizon, as ``(row, start, end)``
+        arrays (virtual seconds): row ``j`` works ``[shift_start + d days, + shift_length)``
+        each day ``d`` whose start is before ``horizon_s``, and a shift from the day before
+        still running at t = 0 counts from 0. The one rule of when technicians work: the
+        engine schedules these and the breach bound (``simulations.reach``) reads them."""
+        rows: list[int] = []
+        starts: list[float] = []
+        ends: list[float] = []
+        for j in range(self.count):
+            first = float(self.shift_start_s[j])
+            length = float(self.shift_length_s[j])
+            if first + length - 86_400.0 > 0:  # yesterday's shift, still running
+                rows.append(j)
+                starts.append(0.0)
+                ends.append(first + length - 86_400.0)
+            start = first
+            while start < horizon_s:
+                rows.append(j)
+                starts.append(start)
+                ends.append(start + length)
+                start += 86_400.0
+        return (
+            np.array(rows, np.int64),
+            np.array(starts, np.float64),
+            np.array(ends, np.float64),
+        )
+
     def lanes_of(self, j: int) -> list[int]:
         """The rows of row ``j``'s technician (its lanes, ``solver.lanes``)."""
         if self.first_lane is None:

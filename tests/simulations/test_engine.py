@@ -182,6 +182,12 @@ def test_kpis_hand_checked() -> None:
         k["sla_attainment_p4"] == 0.0
     )  # T4 open at the horizon; T2 cancelled, left out
     assert (k["response_breaches"], k["resolution_breaches"]) == (2, 0)
+    # where they come from (simulations.reach; an injected travel model: travel bound 0):
+    # T3, T4 need a level nobody holds (unavoidable); T0 sent at once with no travel would
+    # have started in time (avoidable, and late, not open at the horizon)
+    assert result.tickets["unavoidable"].to_list() == [False, False, False, True, True]
+    assert (k["breaches_unavoidable"], k["breaches_avoidable"]) == (2, 1)
+    assert (k["breaches_avoidable_open"], k["breaches_avoidable_late"]) == (0, 1)
     # response 10 and 38.33 min, resolution 30 and 53.33 min; linear-interpolated median
     assert k["response_p50_min"] == pytest.approx((10 + 2300 / 60) / 2)
     assert k["resolution_p50_min"] == pytest.approx((30 + 3200 / 60) / 2)
