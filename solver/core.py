@@ -25,6 +25,7 @@ from solver.position import (
     sequenced_cost,
 )
 from solver.sequence import sequence_queues
+from solver.warm import warm_assign
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     IntArray = npt.NDArray[np.int64]
     FloatArray = npt.NDArray[np.float64]
     BoolArray = npt.NDArray[np.bool_]
+    Potentials = tuple[FloatArray, FloatArray]
 
 REPAIR_ROUNDS = 3
 """Local re-solves after sequencing found shift overruns, before dropping what still overruns."""
@@ -74,6 +76,9 @@ class Core:
     free: IntArray  # places per technician left to movable tickets after the repair
     late: LatePricing  # how the queue sequencing prices lateness
     certificate: Certificate | None = None  # set by a certified flow solve
+    hint: Potentials | None = (
+        None  # potentials of the last certified optimum (warm starts)
+    )
     clipped: bool = False  # some scaled cost was clipped: the status is OVERFLOW
     bound_gap: float | None = None  # plan cost above the flow's bound (weight units)
     deadline: float = math.inf  # perf_counter() time after which optional work stops
@@ -125,7 +130,11 @@ def run_core(core: Core) -> tuple[IntArray, SolveStatus, IntArray]:
         if time.perf_counter() > core.deadline:
             break
         saved = (core.free.copy(), core.alive.copy())
-        again = _flow(core, core.alive)
+        again = (
+            _flow(core, core.alive)
+            if core.hint is None
+            else _warm_flow(core, core.hint, core.alive)[0]
+        )
         if again.status is not SolveStatus.OPTIMAL:
             break
         t2, s2, d2 = repair_shifts(core, flow_decision(core, again, core.alive))
@@ -221,6 +230,23 @@ def _flow(core: Core, arcs: BoolArray | None = None) -> FlowResult:
     )  # fmt: skip
 
 
+def _warm_flow(
+    core: Core, hint: Potentials, arcs: BoolArray | None = None
+) -> tuple[FlowResult, Potentials | None]:
+    """:func:`_flow` solved warm from ``hint``, potentials of an earlier optimum
+    (:func:`solver.warm.warm_assign`: the same optimum, and its potentials when known)."""
+    c = core.cands
+    tix, tech, cost = (
+        (c.tix, c.tech, core.arc_cost)
+        if arcs is None
+        else (c.tix[arcs], c.tech[arcs], core.arc_cost[arcs])
+    )
+    return warm_assign(
+        core.problem.tickets.count, tix, tech, cost, core.penalty, core.free,
+        core.state.load, core.balance_scaled, hint,
+    )  # fmt: skip
+
+
 def flow_decision(
     core: Core, res: FlowResult, arcs: BoolArray | None = None
 ) -> IntArray:
@@ -266,13 +292,15 @@ def certified_flow(core: Core) -> FlowResult:
         return res
     groups = pricing_groups(state, skill_groups(problem, state, movable))
     rounds = evaluated = added = priced = 0
+    pot: Potentials | None = None
     while True:
         rounds += 1
         c = core.cands
-        pot = potentials(
-            n, c.tix, c.tech, core.arc_cost, res.arc_used, core.penalty, core.free,
-            state.load, core.balance_scaled,
-        )  # fmt: skip
+        if pot is None:
+            pot = potentials(
+                n, c.tix, c.tech, core.arc_cost, res.arc_used, core.penalty,
+                core.free, state.load, core.balance_scaled,
+            )  # fmt: skip
         if pot is None:
             core.certificate = Certificate(rounds, priced, evaluated, added, False)
             return res
@@ -287,6 +315,7 @@ def certified_flow(core: Core) -> FlowResult:
             return res
         if neg == 0:
             core.certificate = Certificate(rounds, priced, evaluated, added, True)
+            core.hint = pot
             return res
         added += nt.size
         any_f = c.any_feasible.copy()
@@ -298,7 +327,7 @@ def certified_flow(core: Core) -> FlowResult:
         core.clipped |= clips(nc)
         core.arc_cost = np.concatenate([core.arc_cost, to_scaled(nc)])
         core.alive = np.concatenate([core.alive, np.ones(nt.size, np.bool_)])
-        res = _flow(core)
+        res, pot = _warm_flow(core, pot)
         if res.status is not SolveStatus.OPTIMAL:
             return res
 
