@@ -433,16 +433,18 @@ def refill(
     a_tix, a_tech = c.tix[idx], c.tech[idx]
     base_gain = core.penalty[a_tix] - core.arc_cost[idx]
     live = np.ones(idx.size, np.bool_)
+    # A technician's arcs all pay the same place cost in a round, so they rank by their
+    # base gain (ties by arc) in every round: sorted once, each round takes the first live.
+    by_tech = np.lexsort((np.arange(idx.size), -base_gain, a_tech))
     for _ in range(rounds):
         count = np.bincount(tech_of[tech_of >= 0], minlength=m)
         room = count < state.free_slots
         place = (count + state.load).astype(np.float64)
         gain = base_gain - np.rint(core.balance_scaled * place[a_tech])
         live &= (tech_of[a_tix] < 0) & room[a_tech] & (gain > 0)
-        arcs = np.flatnonzero(live)
+        arcs = by_tech[live[by_tech]]
         if arcs.size == 0:
             break
-        arcs = arcs[np.lexsort((arcs, -gain[arcs], a_tech[arcs]))]
         arcs = arcs[
             np.r_[True, a_tech[arcs][1:] != a_tech[arcs][:-1]]
         ]  # best per technician
