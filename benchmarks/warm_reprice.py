@@ -136,7 +136,7 @@ def main() -> int:
         cold_cpu.append(c1 - c0)
         warm_cpu.append(c2 - c1)
         diff.append(100 * (hot.objective - cold.objective) / abs(cold.objective))
-        a, b = cold.stats.bound, hot.stats.bound
+        a, b = cold.stats.model_bound, hot.stats.model_bound
         # equal up to the integer scaling of each row's arc cost (COST_SCALE)
         same_bound += int(
             a is not None and b is not None and abs(a - b) <= n / COST_SCALE

@@ -6,8 +6,10 @@ Public API (everything here is re-exported; heavier extras live in their modules
   technician queue places on sparse candidates, certified optimal over all pairs by
   pricing the pruned ones against the flow's potentials (``solver.certify``; the
   certificate is in ``stats.certificate``), then per-technician sequencing and shift
-  repair (``stats.bound`` / ``stats.gap_pct``: the flow optimum and the plan's distance
-  to it; OPTIMAL only when the plan attains it);
+  repair, position rounds and polish. ``objective``: the plan's cost as driven (sequenced
+  queues); ``stats.model_bound`` / ``stats.model_gap_pct``: the certified first-in-queue
+  optimum and the plan's distance to it in that model (not a bound on the driven cost);
+  OPTIMAL only when the plan attains it;
 - ``IncrementalSolver(params).solve(problem)``: the same, re-using work after small changes;
 - ``make_policy(name, params).solve(problem, previous)``: "optimizer",
   "optimizer_incremental", "round_robin", "least_loaded", "nearest",

@@ -39,8 +39,10 @@ if TYPE_CHECKING:
 
     from solver.candidates import Candidates
     from solver.certify import Certificate
+    from solver.model import CostWeights
 
     IntArray = npt.NDArray[np.int64]
+    FloatArray = npt.NDArray[np.float64]
     BoolArray = npt.NDArray[np.bool_]
 
 
@@ -147,6 +149,38 @@ def _fits_somewhere(
     return out
 
 
+def _shared_terms(
+    problem: Problem, w: CostWeights, tech_of: IntArray
+) -> dict[str, float]:
+    """The terms that do not depend on where a ticket sits in its queue: balance of the
+    places taken, unassigned penalties and the stability of dropping a held ticket."""
+    t = problem.tickets
+    count = np.bincount(tech_of[tech_of >= 0], minlength=problem.technicians.count)
+    un = tech_of < 0
+    base = unassigned_penalty(problem, w) + deferred_cost(problem, w)
+    dropped_held = un & (t.current_technician >= 0) & ~t.pinned
+    return {
+        "balance": float(w.balance * np.sum(count * (count - 1) / 2)),
+        "unassigned": float(np.sum(base[un])),
+        "stability": float(w.stability * np.sum(dropped_held)),
+    }
+
+
+def _plan_terms(
+    movable: dict[str, FloatArray],
+    pinned: dict[str, FloatArray],
+    shared: dict[str, float],
+) -> dict[str, float]:
+    """A plan's cost by term name: the movable and pinned tickets' placement terms plus
+    the position-free ``shared`` ones."""
+    terms = dict.fromkeys(TERM_NAMES, 0.0)
+    for name in PAIR_TERMS:
+        terms[name] = float(np.sum(movable[name])) + float(np.sum(pinned[name]))
+    for name, value in shared.items():
+        terms[name] += value
+    return terms
+
+
 def finalize(
     problem: Problem,
     params: SolveParams,
@@ -166,8 +200,12 @@ def finalize(
     """Build the :class:`Solution` for movable decisions ``tech_of`` plus the pinned tickets.
 
     Pinned tickets keep their technician and head its queue; movable assigned tickets are
-    sequenced after them. The objective uses the placement terms the exact core optimised
-    (pinned tickets: the terms of their actual schedule), queue-place balance and penalties.
+    sequenced after them. The objective is the plan's cost as driven: every ticket's
+    placement terms at its sequenced travel (chained stop to stop), start and finish (the
+    evaluation of :func:`solver.position.queue_costs`), queue-place balance, stability and
+    the unassigned penalties. ``stats.model_objective`` prices the same plan in the exact
+    core's first-in-queue model (movable tickets as if each came right after the pinned
+    work), the model ``bound_gap`` (model cost above the certified optimum) is about.
     """
     t, k = problem.tickets, problem.technicians
     n = t.count
@@ -201,21 +239,19 @@ def finalize(
     )
     pos[mov] = ms.position + state.load[tech_of[mov]]
     arr[mov], st[mov], fin[mov] = ms.arrival_s, ms.start_s, ms.finish_s
-    terms = dict.fromkeys(TERM_NAMES, 0.0)
-    _, mt = evaluate_pairs(problem, w, state, mov, tech_of[mov], True, with_terms=True)
+    _, first = evaluate_pairs(
+        problem, w, state, mov, tech_of[mov], True, with_terms=True
+    )
+    driven = terms_at(
+        problem, w, mov, tech_of[mov], ms.travel_s, ms.start_s, ms.finish_s
+    )
     pt = terms_at(
         problem, w, pinned, tech_of[pinned], ps.travel_s, ps.start_s, ps.finish_s
     )
-    for name in PAIR_TERMS:
-        terms[name] = float(np.sum(mt[name])) + float(np.sum(pt[name]))
-    count = np.bincount(tech_of[tech_of >= 0], minlength=k.count).astype(np.float64)
-    terms["balance"] = float(w.balance * np.sum(count * (count - 1) / 2))
-    un = tech_of < 0
-    base = unassigned_penalty(problem, w) + deferred_cost(problem, w)
-    terms["unassigned"] = float(np.sum(base[un]))
-    dropped_held = un & (t.current_technician >= 0) & ~t.pinned
-    terms["stability"] += float(w.stability * np.sum(dropped_held))
-    assigned = ~un
+    shared = _shared_terms(problem, w, tech_of)
+    terms = _plan_terms(driven, pt, shared)
+    model_objective = float(sum(_plan_terms(first, pt, shared).values()))
+    assigned = tech_of >= 0
     sla = assigned & (st <= t.response_due_s) & (fin <= t.resolution_due_s)
     reason = (
         unassigned_reasons(problem, params, state, tech_of, dropped)
@@ -223,6 +259,7 @@ def finalize(
         else reasons
     )
     objective = float(sum(terms.values()))
+    model_bound = None if bound_gap is None else model_objective - bound_gap
     stats = SolveStats(
         status=status,
         wall_time_s=time.perf_counter() - t0,
@@ -234,10 +271,11 @@ def finalize(
             "finalize": time.perf_counter() - t0 - sum(phases_s.values()),
         },
         certificate=certificate,
-        bound=None if bound_gap is None else objective - bound_gap,
-        gap_pct=None
-        if bound_gap is None
-        else relative_gap_pct(objective, objective - bound_gap),
+        model_objective=model_objective,
+        model_bound=model_bound,
+        model_gap_pct=None
+        if model_bound is None
+        else relative_gap_pct(model_objective, model_bound),
     )
     return Solution(
         technician=tech_of,

@@ -16,7 +16,7 @@ solve's order. So:
 - in a region where every feasible pair is an arc (``DENSE_PAIRS_MAX``) the plan *is* the
   cold solve's plan;
 - beyond it the arcs differ, but both flows are optimal over all pairs of the same model:
-  the same bound (``stats.bound``); the plans may differ where the flow has several optima
+  the same bound (``stats.model_bound``); the plans may differ where the flow has several optima
   and the shift repair then starts elsewhere (measured at 3,000 x 150: equal in 15 of 18
   re-solves, the others 0.01-0.04% *below* cold; at 10k x 1k, ``./dev bench
   solver_scaling``: 0.01-0.11% above cold, 22-28 of 10k tickets placed differently).

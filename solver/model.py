@@ -46,9 +46,11 @@ class UnassignedReason(enum.IntEnum):
 class SolveStatus(enum.Enum):
     """Outcome of a solve; callers never see OR-Tools enums."""
 
-    OPTIMAL = "optimal"
-    FEASIBLE = "feasible"  # not proven optimal: a time limit stopped CP-SAT, or the
-    # shift repair of ``solve`` had to leave overrunning tickets unassigned
+    OPTIMAL = "optimal"  # ``solve``: the plan is the certified optimum of the
+    # first-in-queue model (``SolveStats.model_gap_pct`` 0)
+    FEASIBLE = "feasible"  # not proven optimal: a time limit stopped CP-SAT or the
+    # certificate, or ``solve``'s shift repair, position rounds or polish moved the plan
+    # off the first-in-queue optimum (its model gap is then > 0)
     INFEASIBLE = "infeasible"
     TIMEOUT = "timeout"  # no solution within the time limit
     OVERFLOW = "overflow"  # scaled costs did not fit the integer range
@@ -233,11 +235,26 @@ class SolveStats:
     certificate: Certificate | None = None
     """How the flow was proven optimal over all pairs (``solver.certify``); None when
     not certified (``all_pairs``, where every pair is an arc, or an incremental solve)."""
-    bound: float | None = None
-    """Lower bound of the objective: the optimum of the flow relaxation (every queue
-    priced as if each ticket came right after the pinned work); None when not known."""
-    gap_pct: float | None = None
-    """``100 x (objective - bound) / |objective|``: 0 when the plan is proven optimal."""
+    model_objective: float | None = None
+    """The plan priced in the exact core's **first-in-queue model** (``solver.cost``):
+    each movable ticket's travel, lateness and waiting as if it came right after its
+    technician's pinned queue, plus balance, stability and the unassigned penalties. The
+    model the certificate and ``model_bound`` are about; not what the plan costs as
+    driven (``Solution.objective``)."""
+    model_bound: float | None = None
+    """The certified optimum of the first-in-queue model over all pairs (the flow's
+    optimum, shift ends as the flow checks them): a lower bound on ``model_objective``
+    of every plan. **Not a bound on the driven cost** (``Solution.objective``): chained
+    travel between a queue's stops can be shorter than each stop's travel from the
+    technician's start, so a plan can drive below it (a tested case). None when not
+    proven (time limit) or not computed (a baseline policy)."""
+    model_gap_pct: float | None = None
+    """``100 x (model_objective - model_bound) / |model_objective|``: how far the
+    returned plan lies above the certified first-in-queue optimum *in that model*. 0 when
+    the plan is that optimum (status OPTIMAL). It measures the departure from the model
+    optimum, not a loss: the shift repair raises it (a true loss in the model), while the
+    position rounds and polish raise it on purpose when they lower the driven cost. No
+    gap of the driven cost is reported: no bound on it is computed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,10 +262,14 @@ class Solution:
     """Per ticket (row of ``Problem.tickets``) the decision, plus the objective.
 
     ``arrival_s`` / ``start_s`` / ``finish_s`` / ``sla_met`` come from the sequenced queues.
-    ``objective`` / ``objective_terms`` are what the exact core minimised (``solver.cost``):
-    a movable ticket's travel, lateness and waiting are priced as if it came right after
-    its technician's pinned queue (pinned tickets: their sequenced schedule), plus queue
-    place balance, stability and the unassigned penalties (term names: ``TERM_NAMES``).
+    ``objective`` / ``objective_terms`` are the plan's cost **as driven**: every assigned
+    ticket's placement terms (``solver.cost``) at the travel (chained from the previous
+    stop), start and finish of its sequenced queue, the queue-place balance, stability and
+    the unassigned penalties (term names: ``TERM_NAMES``). It is the evaluation the
+    position rounds and polish choose the final plan by (:func:`solver.position.queue_costs`,
+    plus the pinned tickets' and the penalties' terms). The first-in-queue model's price of
+    the same plan, its certified bound and gap are in ``stats`` (``model_objective``,
+    ``model_bound``, ``model_gap_pct``).
     """
 
     technician: IntArray  # (n,) technician row or NO_TECHNICIAN
@@ -260,8 +281,6 @@ class Solution:
     finish_s: FloatArray  # (n,) expected end of work (nan when unassigned)
     sla_met: BoolArray  # (n,) predicted: response and resolution due times both met
     reason: IntArray  # (n,) UnassignedReason value (ASSIGNED for assigned tickets)
-    objective: (
-        float  # total cost in weight units (unscaled), unassigned penalties included
-    )
+    objective: float  # cost as driven, weight units (unscaled), penalties included
     objective_terms: dict[str, float]  # the objective split by cost term name
     stats: SolveStats

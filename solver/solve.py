@@ -99,10 +99,12 @@ def solve(
     -------
     Solution
         Per ticket the technician, queue position, predicted times and SLA outcome or the
-        unassigned reason; the objective and its terms (see ``solver.cost``); statistics.
-        ``status`` is OPTIMAL when the plan is the certified optimum of the first-in-queue
-        flow over all pairs, else FEASIBLE with that optimum as ``stats.bound`` (the shift
-        repair or the position rounds, ``SolveParams.position_rounds``, changed it).
+        unassigned reason; the objective (the plan's cost as driven) and its terms (see
+        ``solver.cost``); statistics. ``status`` is OPTIMAL when the plan is the certified
+        optimum of the first-in-queue flow over all pairs, else FEASIBLE with that
+        optimum as ``stats.model_bound`` and the plan's first-in-queue price as
+        ``stats.model_objective`` (the shift repair, the position rounds or polish changed
+        it).
 
     Raises
     ------

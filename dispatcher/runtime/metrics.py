@@ -170,7 +170,9 @@ class DispatchMetrics:
         )
         self.solve_objective = Gauge(
             "dispatch_solve_objective",
-            "Objective value (scaled cost) of the last solve",
+            "Cost of the last solve's plan as its queues run (solver Solution.objective:"
+            " chained travel, lateness and waiting at the sequenced starts, balance,"
+            " unassigned penalties), policy weight units",
             ["region"],
             registry=r,
         )

@@ -326,9 +326,11 @@ ROWS: list[tuple[str, list[Panel]]] = [
                 ),
             ),
             timeseries(
-                "Objective by region",
+                "Plan cost as driven by region",
                 "short",
                 (f"max by (region) (dispatch_solve_objective{{{R}}})", "{{region}}"),
+                desc="The last solve's plan as its queues run (chained travel, real "
+                "starts), policy weight units, unassigned penalties included.",
             ),
         ],
     ),

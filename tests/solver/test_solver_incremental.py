@@ -159,7 +159,7 @@ def test_sparse_appends_keep_the_cold_bound(seed: int, overtime: bool) -> None:
     assert p.tickets.count * p.technicians.count > 2 * DENSE_PAIRS_MAX
     extra = random_problem(12, 60, seed + 1, radius_km=15)
     for now, sol, cold in re_solves(params, p, extra, [1, 3, 8]):
-        assert sol.stats.bound is not None
-        assert cold.stats.bound is not None
+        assert sol.stats.model_bound is not None
+        assert cold.stats.model_bound is not None
         rounding = 2 * now.tickets.count * 0.5 / COST_SCALE
-        assert abs(sol.stats.bound - cold.stats.bound) <= rounding
+        assert abs(sol.stats.model_bound - cold.stats.model_bound) <= rounding

@@ -50,8 +50,8 @@ def test_polish_uncrosses_two_queues() -> None:
     assert sol.technician[row["p"]] == 0
     assert sol.technician[row["q"]] == 1
     assert sol.stats.status is SolveStatus.FEASIBLE
-    assert sol.stats.gap_pct is not None
-    assert sol.stats.gap_pct > 0
+    assert sol.stats.model_gap_pct is not None
+    assert sol.stats.model_gap_pct > 0
 
 
 def test_polish_swaps_a_crossed_plan_and_lowers_its_cost() -> None:

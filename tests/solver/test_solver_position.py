@@ -60,9 +60,11 @@ def test_position_aware_pricing_saves_the_second_ticket() -> None:
     # Above the certified first-in-queue optimum, and says so, with that optimum as bound.
     blind = solve(p, FIRST_IN_QUEUE)
     assert sol.stats.status is SolveStatus.FEASIBLE
-    assert sol.stats.bound == pytest.approx(blind.objective, abs=2 / COST_SCALE)
-    assert sol.stats.gap_pct is not None
-    assert sol.stats.gap_pct > 0
+    assert sol.stats.model_bound == pytest.approx(
+        blind.stats.model_objective, abs=2 / COST_SCALE
+    )
+    assert sol.stats.model_gap_pct is not None
+    assert sol.stats.model_gap_pct > 0
 
 
 def test_a_third_place_breach_moves_to_a_free_technician() -> None:
@@ -148,11 +150,11 @@ def test_position_rounds_never_drive_worse_and_keep_the_bound(
     sol = solve(p, POSITION)
     tol = n / COST_SCALE  # the scaling rule's rounding
     assert driven_cost(p, POSITION, sol) <= driven_cost(p, FIRST_IN_QUEUE, blind) + tol
-    if blind.stats.bound is None:
-        assert sol.stats.bound is None
+    if blind.stats.model_bound is None:
+        assert sol.stats.model_bound is None
     else:
-        assert sol.stats.bound == pytest.approx(blind.stats.bound, abs=tol)
+        assert sol.stats.model_bound == pytest.approx(blind.stats.model_bound, abs=tol)
     if sol.stats.status is SolveStatus.OPTIMAL:
-        assert sol.stats.gap_pct == pytest.approx(0.0, abs=1e-9)
+        assert sol.stats.model_gap_pct == pytest.approx(0.0, abs=1e-9)
     if not np.array_equal(sol.technician, blind.technician):
         assert sol.stats.status is not SolveStatus.OPTIMAL
