@@ -58,6 +58,7 @@ class Alternative:
     total_cost: float
     feasible: bool
     infeasible_reason: DomainReason = DomainReason.NONE
+    why_not: str = ""  # why the plan did not give it the ticket (solver.explain.Option)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,12 +167,9 @@ async def explain_ticket(
             technician_id=names[o.technician],
             cost_terms=_terms(o),
             total_cost=o.total,
-            feasible=o.feasible and not o.at_capacity,
-            infeasible_reason=(
-                _VIOLATION_REASON.get(o.violations[0], DomainReason.NONE)
-                if o.violations
-                else (DomainReason.CAPACITY if o.at_capacity else DomainReason.NONE)
-            ),
+            feasible=o.feasible and not o.at_capacity and not o.overruns,
+            infeasible_reason=_infeasible_reason(o),
+            why_not=o.why_not,
         )
         for o in _one_per_technician(result.alternatives, names, ticket)
     )
@@ -200,6 +198,15 @@ async def explain_ticket(
         unassigned_penalty=result.unassigned_penalty,
         summary=summary,
     )
+
+
+def _infeasible_reason(o: Option) -> DomainReason:
+    """The domain reason of an option's first broken rule (NONE when it breaks none)."""
+    if o.violations:
+        return _VIOLATION_REASON.get(o.violations[0], DomainReason.NONE)
+    if o.at_capacity:
+        return DomainReason.CAPACITY
+    return DomainReason.SHIFT if o.overruns else DomainReason.NONE
 
 
 def _unassigned_text(ticket: Ticket) -> str:

@@ -1,14 +1,40 @@
-"""Explanations: why a ticket went to whom (its cost terms) and what the alternatives cost."""
+"""Explanations: why a ticket went to whom (its cost terms) and what the alternatives cost.
+
+Every technician is priced at the place the ticket would really take in its queue as the
+plan sequences it (:func:`insertion_prices`): the ticket is inserted into that queue, the
+queue is sequenced again (:func:`solver.sequence.sequence_queues`, the solution's own
+sequencing) and costed with the evaluation of a plan as driven
+(:func:`solver.position.queue_costs`: each stop's terms at its chained travel, start and
+finish, plus the balance of its places). An option's total is what the ticket adds to that
+queue: its own terms at its place, the place's balance, and ``queue_others``, the change
+in the cost of the queue's other tickets (the delay it causes them, re-routed travel). The
+chosen technician is priced the same way (its queue with the ticket against without), so
+the totals compare, and each alternative's ``why_not`` agrees with its price.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from solver.cost import PAIR_TERMS, drop_penalty, evaluate_pairs
+from solver.cost import PAIR_TERMS, drop_penalty, evaluate_pairs, late_pricing, terms_at
 from solver.model import NO_TECHNICIAN, Problem, Solution, SolveParams, UnassignedReason
+from solver.sequence import sequence_queues
 from solver.solve import tech_state
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from solver.cost import TechState
+
+    IntArray = npt.NDArray[np.int64]
+    FloatArray = npt.NDArray[np.float64]
+    BoolArray = npt.NDArray[np.bool_]
+
+OTHERS = "queue_others"
+"""Term name: the change in the cost of the queue's other tickets when the ticket joins."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,16 +42,90 @@ class Option:
     """One technician for the explained ticket: its cost terms (weight units) by name."""
 
     technician: int
-    total: float  # sum of ``terms``
+    total: float  # sum of ``terms``: what the ticket adds to that queue as sequenced
     terms: dict[
         str, float
-    ]  # PAIR_TERMS + "balance" (the queue place it takes / would take)
+    ]  # PAIR_TERMS at its place + "balance" (that place) + OTHERS (the rest of the queue)
     feasible: (
         bool  # every hard constraint holds (skills, exclusion, shift, availability)
     )
     at_capacity: bool  # its queue is full in the solution being explained
     violations: tuple[str, ...]  # names of the hard constraints it breaks, if any
     why_not: str = ""  # for an alternative: why the plan did not give it this ticket
+    overruns: bool = (
+        False  # for an alternative: its queue with the ticket overruns the shift
+    )
+    place: int = -1  # 0-based place the ticket takes (would take) in that queue
+
+
+@dataclass(frozen=True, slots=True)
+class Insertion:
+    """The ticket inserted into each priced technician's sequenced queue."""
+
+    total: FloatArray  # what it adds to the queue's cost as driven (weight units)
+    terms: dict[str, FloatArray]  # PAIR_TERMS at its place, "balance", OTHERS
+    overrun: BoolArray  # the queue overruns the shift with it, not without it
+    place: IntArray  # its 0-based place in that queue (pinned work included)
+
+
+def insertion_prices(
+    problem: Problem,
+    params: SolveParams,
+    state: TechState,
+    technician: IntArray,
+    row: int,
+    techs: IntArray,
+) -> Insertion:
+    """Price ticket ``row`` in each of ``techs``' queues of the plan ``technician``.
+
+    Each queue (its movable tickets, ``row`` left out) is sequenced without and with
+    ``row`` (shift ends checked unless ``params.allow_overtime``), every stop priced at its
+    chained travel, start and finish (:func:`solver.cost.terms_at`) plus the balance of
+    the places (the evaluation of :func:`solver.position.queue_costs`).
+    """
+    t, w = problem.tickets, params.weights
+    m = problem.technicians.count
+    pick = np.zeros(m, np.bool_)
+    pick[techs] = True
+    keep = (technician >= 0) & ~t.pinned
+    keep[row] = False
+    keep &= pick[np.maximum(technician, 0)]
+    base = np.flatnonzero(keep)
+    base_tech = technician[base]
+    late = late_pricing(problem, w)
+
+    def drive(
+        tix: IntArray, tech: IntArray
+    ) -> tuple[FloatArray, dict[str, FloatArray], BoolArray, IntArray]:
+        sch = sequence_queues(
+            problem, late, tix, tech, state.lat_deg, state.lon_deg, state.ready_s,
+            params.allow_overtime,
+        )  # fmt: skip
+        terms = terms_at(problem, w, tix, tech, sch.travel_s, sch.start_s, sch.finish_s)
+        stop = (
+            np.sum([terms[name] for name in PAIR_TERMS], axis=0)
+            if tix.size
+            else np.zeros(0)
+        )
+        over = np.bincount(tech[sch.overrun], minlength=m) > 0
+        cost = np.asarray(np.bincount(tech, stop, m), np.float64)
+        return cost, terms, over, sch.position
+
+    before, _, over_before, _ = drive(base, base_tech)
+    tix = np.concatenate([base, np.full(techs.size, row, np.int64)])
+    tech = np.concatenate([base_tech, techs])
+    after, terms, over_after, position = drive(tix, tech)
+    own = np.arange(base.size, tix.size)
+    held = np.bincount(base_tech, minlength=m)[techs]
+    out = {name: np.asarray(terms[name][own], np.float64) for name in PAIR_TERMS}
+    out["balance"] = w.balance * (state.load[techs] + held).astype(np.float64)
+    own_total = np.sum([out[name] for name in PAIR_TERMS], axis=0)
+    out[OTHERS] = after[techs] - own_total - before[techs]
+    total = np.sum(list(out.values()), axis=0)
+    return Insertion(
+        np.asarray(total, np.float64), out, over_after[techs] & ~over_before[techs],
+        np.asarray(position[own] + state.load[techs], np.int64),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +151,8 @@ def explain(
     ticket_row: int,
     alternatives: int = 3,
 ) -> Explanation:
-    """Explain one ticket's decision in ``solution`` with the same cost model the solver used.
+    """Explain one ticket's decision in ``solution``: every technician priced at the place
+    the ticket takes (would take) in its queue as sequenced (module doc).
 
     Parameters
     ----------
@@ -87,24 +188,29 @@ def explain(
     state = tech_state(problem, w)
     techs = np.arange(m, dtype=np.int64)
     rows = np.full(m, ticket_row, np.int64)
-    ev, terms = evaluate_pairs(
+    ev, first_terms = evaluate_pairs(
         problem, w, state, rows, techs, params.allow_overtime, with_terms=True
     )
     assigned = solution.technician
     count = np.bincount(assigned[assigned >= 0], minlength=m)
     chosen_tech = int(assigned[ticket_row])
-    place = count.copy()  # an alternative would join the end of that queue
-    if chosen_tech >= 0:
-        place[chosen_tech] = int(solution.position[ticket_row])
-    balance = w.balance * place
     available = problem.technicians.available
     at_cap = count >= problem.technicians.capacity
-
+    pinned = bool(problem.tickets.pinned[ticket_row])
+    ok = ev.qualified & available
+    priced = np.flatnonzero(ok | (techs == chosen_tech))
+    ins = insertion_prices(problem, params, state, assigned, ticket_row, priced)
+    total = np.full(m, np.inf)
+    total[priced] = ins.total
     pen = float(drop_penalty(problem, w)[ticket_row])
 
     def option(i: int, chosen_total: float | None = None) -> Option:
-        tt = {name: float(terms[name][i]) for name in PAIR_TERMS}
-        tt["balance"] = float(balance[i])
+        at = int(np.searchsorted(priced, i))
+        if pinned and i == chosen_tech:  # its schedule heads the queue: first-in-queue
+            tt = {name: float(first_terms[name][i]) for name in PAIR_TERMS}
+            tt["balance"] = w.balance * float(solution.position[ticket_row])
+        else:
+            tt = {name: float(v[at]) for name, v in ins.terms.items()}
         viol = [
             name
             for name, bad in (
@@ -115,16 +221,17 @@ def explain(
             )
             if bad
         ]
-        total = float(sum(tt.values()))
-        why = _why_not(total, bool(at_cap[i]), viol, chosen_total, pen)
-        if not viol and not ev.churn_ok[i]:
-            why = f"a move there gains less than move_min_gain ({w.move_min_gain:g})"
+        overruns = i != chosen_tech and bool(ins.overrun[at])
+        total_i = float(sum(tt.values()))
+        why = _why_not(
+            WhyNot(total_i, bool(at_cap[i]), viol, overruns, pinned, bool(ev.churn_ok[i])),
+            w.move_min_gain, chosen_total, pen,
+        )  # fmt: skip
         return Option(
-            i, total, tt, not viol, bool(at_cap[i]), tuple(viol), why,
+            i, total_i, tt, not viol, bool(at_cap[i]), tuple(viol), why, overruns,
+            int(ins.place[at]),
         )  # fmt: skip
 
-    ok = ev.qualified & available
-    total = ev.total + balance
     others = np.flatnonzero(ok & (techs != chosen_tech))
     others = others[np.lexsort((others, total[others]))]
     best = others[:alternatives]
@@ -161,23 +268,48 @@ def explain(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class WhyNot:
+    """What decides why an alternative technician did not get the ticket."""
+
+    total: float  # its insertion price
+    full: bool
+    violations: list[str]
+    overruns: bool  # its queue with the ticket would overrun the shift
+    pinned: bool  # the ticket is accepted: it stays where it is
+    churn_ok: bool  # a move there passes the bounded-churn rule
+
+
 def _why_not(
-    total: float,
-    full: bool,
-    violations: list[str],
-    chosen_total: float | None,
-    penalty: float,
+    case: WhyNot, min_gain: float, chosen_total: float | None, penalty: float
 ) -> str:
-    """Why an alternative technician did not get the ticket, in one phrase."""
-    if violations:
-        return "breaks " + ", ".join(violations)
-    if full:
+    """Why an alternative technician did not get the ticket, in one phrase that agrees
+    with its insertion price (``case.total``)."""
+    if case.violations:
+        return "breaks " + ", ".join(case.violations)
+    if case.pinned:
+        return "the ticket is accepted by its technician: it is never moved"
+    if case.full:
         return "queue full with tickets it serves better"
+    if case.overruns:
+        return "its shift would overrun with the ticket in its queue"
+    if not case.churn_ok:
+        return f"a move there gains less than move_min_gain ({min_gain:g})"
     if chosen_total is not None:
-        return f"costs {total - chosen_total:+.1f} against the chosen technician"
-    if total >= penalty:
-        return f"costs {total:.1f}, more than leaving it unassigned ({penalty:.1f})"
+        if case.total >= chosen_total:
+            return (
+                f"dearer by {case.total - chosen_total:.1f} at its place in that queue"
+            )
+        return (
+            f"cheaper by {chosen_total - case.total:.1f} at its place in that queue as"
+            " it stands: a move the last solve did not make (the queues changed since,"
+            " or it was outside the moves the solve tries)"
+        )
+    if case.total >= penalty:
+        return (
+            f"costs {case.total:.1f}, more than leaving it unassigned ({penalty:.1f})"
+        )
     return (
-        f"costs {total:.1f} < penalty {penalty:.1f}, but its free place saves more"
-        " for other tickets in the plan"
+        f"costs {case.total:.1f} < penalty {penalty:.1f} at its place in that queue as it"
+        " stands: a placement the last solve did not make (the queues changed since)"
     )

@@ -157,6 +157,7 @@ class InsightService(ServicerBase, pb_grpc.InsightServiceServicer):
                         infeasible_reason=convert.unassigned_reason_to_pb(
                             a.infeasible_reason
                         ),
+                        why_not=a.why_not,
                     )
                     for a in exp.alternatives
                 ],

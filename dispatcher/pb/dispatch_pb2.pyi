@@ -711,18 +711,20 @@ class ExplainAssignmentRequest(_message.Message):
     def __init__(self, ticket_id: _Optional[str] = ..., max_alternatives: _Optional[int] = ...) -> None: ...
 
 class AlternativeTechnician(_message.Message):
-    __slots__ = ("technician_id", "cost_terms", "total_cost", "feasible", "infeasible_reason")
+    __slots__ = ("technician_id", "cost_terms", "total_cost", "feasible", "infeasible_reason", "why_not")
     TECHNICIAN_ID_FIELD_NUMBER: _ClassVar[int]
     COST_TERMS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_COST_FIELD_NUMBER: _ClassVar[int]
     FEASIBLE_FIELD_NUMBER: _ClassVar[int]
     INFEASIBLE_REASON_FIELD_NUMBER: _ClassVar[int]
+    WHY_NOT_FIELD_NUMBER: _ClassVar[int]
     technician_id: str
     cost_terms: _containers.RepeatedCompositeFieldContainer[CostTerm]
     total_cost: float
     feasible: bool
     infeasible_reason: UnassignedReason
-    def __init__(self, technician_id: _Optional[str] = ..., cost_terms: _Optional[_Iterable[_Union[CostTerm, _Mapping]]] = ..., total_cost: _Optional[float] = ..., feasible: _Optional[bool] = ..., infeasible_reason: _Optional[_Union[UnassignedReason, str]] = ...) -> None: ...
+    why_not: str
+    def __init__(self, technician_id: _Optional[str] = ..., cost_terms: _Optional[_Iterable[_Union[CostTerm, _Mapping]]] = ..., total_cost: _Optional[float] = ..., feasible: _Optional[bool] = ..., infeasible_reason: _Optional[_Union[UnassignedReason, str]] = ..., why_not: _Optional[str] = ...) -> None: ...
 
 class ExplainAssignmentResponse(_message.Message):
     __slots__ = ("ticket_id", "status", "chosen", "alternatives", "unassigned_reason", "solve_id", "solved_at_ms")

@@ -253,6 +253,52 @@ async def test_explain_gives_cost_terms_and_alternatives(dispatch: Stubs) -> Non
     assert out.alternatives[0].feasible
 
 
+async def test_explain_prices_an_alternative_at_its_place_in_the_queue(
+    dispatch: Stubs,
+) -> None:
+    """Two 1-hour tickets whose work must start within 40 minutes, NEAR 5 minutes away,
+    FAR 20: the solve gives one to each (with NEAR both, the second starts 25 minutes
+    late). Explaining the one on FAR, NEAR is priced at the place the ticket would take
+    in NEAR's sequenced queue (someone late there), not first in queue (where it would
+    look cheaper), and says it is dearer by the difference of the two prices."""
+    km_road_per_deg = 111.0 * 1.3
+    site = (42.36, -71.06)
+    now_ms = int(time.time() * 1000)
+    due = pb.SlaDue(
+        response_due_ms=now_ms + 40 * 60_000, resolution_due_ms=now_ms + 6 * 3_600_000
+    )
+    for tid in ("T1", "T2"):
+        await dispatch.tickets.SubmitTicket(
+            pb.SubmitTicketRequest(
+                ticket=ticket(tid, work_duration_s=3600, sla=due), request_id=tid
+            )
+        )
+    for tid, km in (("NEAR", 2.5), ("FAR", 10.0)):
+        where = pb.Location(
+            latitude_deg=site[0] + km / km_road_per_deg, longitude_deg=site[1]
+        )
+        await dispatch.technicians.UpsertTechnician(
+            pb.UpsertTechnicianRequest(
+                technician=technician(tid, location=where, travel_speed_kmh=30.0)
+            )
+        )
+    events = await dispatch.wait_events(is_assignment, 2)
+    on_far = [e.ticket_id for e in events if e.technician_id == "FAR"]
+    assert len(on_far) == 1, [(e.ticket_id, e.technician_id) for e in events]
+    out = await dispatch.insight.ExplainAssignment(
+        pb.ExplainAssignmentRequest(ticket_id=on_far[0])
+    )
+    assert out.chosen.technician_id == "FAR"
+    (near,) = out.alternatives
+    assert near.technician_id == "NEAR"
+    assert near.feasible
+    terms = {c.name: c.value for c in near.cost_terms}
+    assert terms.get("lateness", 0.0) + terms.get("queue_others", 0.0) > 0
+    assert near.total_cost > out.chosen.total_cost
+    dearer = near.total_cost - out.chosen.total_cost
+    assert near.why_not == f"dearer by {dearer:.1f} at its place in that queue"
+
+
 async def test_solve_metrics_are_recorded(dispatch: Stubs) -> None:
     """Solve duration, size, assignments and the submit-to-assignment latency are recorded."""
     await dispatch.technicians.UpsertTechnician(

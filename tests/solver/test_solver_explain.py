@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -14,12 +15,18 @@ from solver import (
     Problem,
     Solution,
     SolveParams,
+    SolveStatus,
     UnassignedReason,
     solve,
 )
-from solver.explain import explain
+from solver.candidates import Candidates
+from solver.cost import drop_penalty
+from solver.explain import OTHERS, explain
+from solver.finalize import finalize
+from solver.solve import tech_state
 from solver.synthetic import random_problem
 from tests.solver.builders import problem, technicians, tickets
+from tests.solver.test_solver_position import two_urgent_tickets
 
 R = UnassignedReason
 
@@ -159,3 +166,60 @@ def test_explain_unassigned_lists_technicians_with_free_places() -> None:
     free = [o for o in e.alternatives if not o.at_capacity]
     assert free
     assert all(o.why_not for o in e.alternatives)
+
+
+def _without(p: Problem, params: SolveParams, sol: Solution, row: int) -> Solution:
+    """The same plan with ``row`` left unassigned, finished by the solver's own
+    ``finalize`` (its queues sequenced again, its objective the cost as driven)."""
+    t = p.tickets
+    tech_of = np.where(t.pinned, NO_TECHNICIAN, sol.technician)
+    tech_of[row] = NO_TECHNICIAN
+    none = np.zeros(0, np.int64)
+    cands = Candidates(none, none, np.zeros(0), np.zeros(t.count, np.bool_))
+    return finalize(
+        p, params, tech_state(p, params.weights), cands, tech_of,
+        SolveStatus.FEASIBLE, none, {}, time.perf_counter(),
+    )  # fmt: skip
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), due_min=st.floats(10.0, 240.0))
+def test_the_chosen_price_is_what_the_ticket_adds_to_its_queue_as_driven(
+    seed: int, due_min: float
+) -> None:
+    """The chosen technician is priced by the plan's cost as driven: the solve's
+    objective minus the objective of the same plan without the ticket (its penalty
+    taken back), whatever the position rounds and polish did."""
+    p = random_problem(120, 12, seed=seed, radius_km=8, assigned_frac=0.2)
+    due = p.now_s + 60.0 * np.random.default_rng(seed).uniform(0.0, due_min, 120)
+    p = replace(p, tickets=replace(p.tickets, response_due_s=due))
+    params = SolveParams()
+    sol = solve(p, params)
+    pen = drop_penalty(p, params.weights)
+    for row in np.flatnonzero(sol.technician >= 0)[:5].tolist():
+        e = explain(p, params, sol, row, alternatives=2)
+        assert e.chosen is not None
+        adds = sol.objective - (_without(p, params, sol, row).objective - pen[row])
+        assert e.chosen.total == pytest.approx(adds, rel=1e-6, abs=1e-3)
+
+
+def test_an_alternative_is_priced_at_its_place_in_the_sequenced_queue() -> None:
+    """The position rounds give the second urgent ticket to the far technician. First in
+    the near technician's queue it would look cheaper (5 minutes away, on time); at the
+    place it would really take there, one of the two urgent tickets breaches: dearer, and
+    the alternative says so by the same amount."""
+    p = two_urgent_tickets()
+    params = SolveParams()
+    sol = solve(p, params)
+    row = int(np.flatnonzero(sol.technician == 1)[0])
+    e = explain(p, params, sol, row, alternatives=1)
+    assert e.chosen is not None
+    (near,) = e.alternatives
+    assert near.technician == 0
+    assert near.terms["lateness"] + near.terms[OTHERS] > 0  # someone breaches there
+    assert near.total > e.chosen.total
+    assert (
+        near.why_not
+        == f"dearer by {near.total - e.chosen.total:.1f} at its place in that queue"
+    )
+    assert near.place in (0, 1)
