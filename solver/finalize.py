@@ -251,6 +251,9 @@ def finalize(
     shared = _shared_terms(problem, w, tech_of)
     terms = _plan_terms(driven, pt, shared)
     model_objective = float(sum(_plan_terms(first, pt, shared).values()))
+    row_terms = {name: np.zeros(n) for name in PAIR_TERMS}
+    for name, values in row_terms.items():
+        values[mov], values[pinned] = driven[name], pt[name]
     assigned = tech_of >= 0
     sla = assigned & (st <= t.response_due_s) & (fin <= t.resolution_due_s)
     reason = (
@@ -288,4 +291,5 @@ def finalize(
         objective=objective,
         objective_terms=terms,
         stats=stats,
+        row_terms=row_terms,
     )

@@ -284,3 +284,8 @@ class Solution:
     objective: float  # cost as driven, weight units (unscaled), penalties included
     objective_terms: dict[str, float]  # the objective split by cost term name
     stats: SolveStats
+    row_terms: dict[str, FloatArray] = field(default_factory=dict)
+    """Per ticket row, its placement terms (``solver.cost.PAIR_TERMS``, (n,) each, 0 when
+    unassigned) as driven: at the travel from its previous stop, start and finish of its
+    sequenced queue, the part of ``objective_terms`` each assigned ticket carries. Empty
+    when the caller did not compute them."""

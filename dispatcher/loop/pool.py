@@ -57,7 +57,8 @@ def _warm_up(parent_pid: int) -> None:
 
 @dataclass(frozen=True, slots=True)
 class SolveOutput:
-    """What a worker returns: the solution and, per row, the cost terms of its placement."""
+    """What a worker returns: the solution and, per row, the cost terms of its placement
+    as driven (``Solution.row_terms``: at its place in the sequenced queue)."""
 
     solution: Solution
     terms: dict[
@@ -69,36 +70,23 @@ class SolveOutput:
 
 
 def _solve_job(problem: Problem | ProblemParts, params: SolveParams) -> SolveOutput:
-    """Runs in a worker process: solve, then the placement cost terms of each assigned row."""
-    from solver.cost import PAIR_TERMS, evaluate_pairs, move_gain
+    """Runs in a worker process: solve, then the move gain of each assigned row (its
+    placement terms as driven are the solution's ``row_terms``)."""
+    from solver.cost import move_gain
     from solver.solve import solve, tech_state
 
     if isinstance(problem, ProblemParts):
         problem = problem.build()
     solution = solve(problem, params)
-    n = problem.tickets.count
-    terms = {name: np.zeros(n, dtype=np.float64) for name in PAIR_TERMS}
-    gain = np.full(n, np.nan)
+    gain = np.full(problem.tickets.count, np.nan)
     rows = np.flatnonzero(solution.technician != NO_TECHNICIAN).astype(np.int64)
     if rows.size:
-        # Terms as the exact core priced the placement (right after the pinned queue).
         state = tech_state(problem, params.weights)
         techs = solution.technician[rows].astype(np.int64)
-        ev, pair_terms = evaluate_pairs(
-            problem,
-            params.weights,
-            state,
-            rows,
-            techs,
-            params.allow_overtime,
-            with_terms=True,
-        )
-        for name, values in pair_terms.items():
-            terms[name][rows] = values
         gain[rows] = move_gain(
-            problem, params.weights, state, rows, techs, params.allow_overtime, ev
+            problem, params.weights, state, rows, techs, params.allow_overtime
         )
-    return SolveOutput(solution, terms, gain)
+    return SolveOutput(solution, solution.row_terms, gain)
 
 
 @dataclass

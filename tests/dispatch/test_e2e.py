@@ -299,6 +299,29 @@ async def test_explain_prices_an_alternative_at_its_place_in_the_queue(
     assert near.why_not == f"dearer by {dearer:.1f} at its place in that queue"
 
 
+async def test_an_assignment_carries_its_terms_at_its_place_in_the_queue(
+    dispatch: Stubs,
+) -> None:
+    """Two tickets at one address, one technician 1.4 km away: the second in its queue
+    travels nothing (it is already there) and starts after the first one's work. The
+    ASSIGNED events' cost terms are the ones as driven, not first-in-queue."""
+    for tid in ("T1", "T2"):
+        await dispatch.tickets.SubmitTicket(
+            pb.SubmitTicketRequest(ticket=ticket(tid), request_id=tid)
+        )
+    await dispatch.technicians.UpsertTechnician(
+        pb.UpsertTechnicianRequest(technician=technician("A"))
+    )
+    events = await dispatch.wait_events(is_assignment, 2)
+    by_place = {e.assignment.position: e.assignment for e in events}
+    assert set(by_place) == {0, 1}
+    first, second = ({c.name: c.value for c in by_place[i].cost_terms} for i in (0, 1))
+    assert first["travel"] > 0
+    assert second.get("travel", 0.0) == 0.0
+    # waiting: 0.1 per second until the start, 30 minutes of the first one's work later
+    assert second["waiting"] - first["waiting"] == pytest.approx(180.0, abs=1.0)
+
+
 async def test_solve_metrics_are_recorded(dispatch: Stubs) -> None:
     """Solve duration, size, assignments and the submit-to-assignment latency are recorded."""
     await dispatch.technicians.UpsertTechnician(

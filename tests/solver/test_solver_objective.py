@@ -78,6 +78,14 @@ def test_objective_is_the_plan_cost_as_driven(
     params = SolveParams(polish=polish)
     sol = solve(p, params)
     assert sol.objective == pytest.approx(driven(p, params, sol), rel=1e-9, abs=1e-6)
+    # each assigned ticket's share: the placement terms of the objective, row by row
+    t = p.tickets
+    dropped = (sol.technician < 0) & (t.current_technician >= 0) & ~t.pinned
+    shares = sum(float(v.sum()) for v in sol.row_terms.values())
+    rest = sol.objective_terms["balance"] + sol.objective_terms["unassigned"]
+    rest += params.weights.stability * float(dropped.sum())
+    assert shares == pytest.approx(sol.objective - rest, rel=1e-9, abs=1e-6)
+    assert all(not v[sol.technician < 0].any() for v in sol.row_terms.values())
     s = sol.stats
     assert s.model_objective is not None
     if s.model_bound is None:
