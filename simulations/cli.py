@@ -34,6 +34,7 @@ COMPARE_METRICS = (
     ("sla_attainment_p4", "  P4", "pct"),
     ("sla_breaches", "SLA breaches (tickets)", "int"),
     ("breaches_unavoidable", "  unavoidable (lower bound)", "num"),
+    ("breaches_unavoidable_in_shift", "  unavoidable without overtime", "num"),
     ("breaches_avoidable", "  avoidable", "num"),
     ("breaches_avoidable_open", "    open at horizon, not due", "num"),
     ("breaches_avoidable_late", "    late", "num"),

@@ -625,6 +625,9 @@ class Engine:
                 "unavoidable": unavoidable(
                     s, r, h, geo_travel=self.geo_travel
                 ),  # no policy could meet it
+                "unavoidable_in_shift": unavoidable(
+                    s, r, h, geo_travel=self.geo_travel, within_shift=True
+                ),  # nor any policy that plans no overtime
             },
             nan_to_null=True,
         ).filter(pl.Series(arrived))

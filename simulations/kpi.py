@@ -14,7 +14,9 @@ Definitions (all over tickets that *arrived* within the horizon):
   ticket, the technicians' skills, shifts and homes and the horizon; policy-independent);
   ``breaches_avoidable`` = ``sla_breaches`` - those; of these, ``breaches_avoidable_open``
   are still open at the horizon with no due time passed, ``breaches_avoidable_late`` the
-  rest (a due time passed unmet).
+  rest (a due time passed unmet). ``breaches_unavoidable_in_shift``: the bound for
+  policies that plan no work past a shift end (every solver policy without
+  ``allow_overtime``), at least ``breaches_unavoidable``.
 - **Response time** = work start (technician on site) - creation; **resolution time** = work
   end - creation; percentiles over tickets that reached that point, in minutes.
 - **Travel**: total and per resolved ticket, km and hours (the solver's travel model).
@@ -125,6 +127,7 @@ def breach_sources(tickets: pl.DataFrame) -> dict[str, Any]:
     ).height
     return {
         "breaches_unavoidable": int(counted["unavoidable"].sum()),
+        "breaches_unavoidable_in_shift": int(counted["unavoidable_in_shift"].sum()),
         "breaches_avoidable": avoidable.height,
         "breaches_avoidable_open": open_not_due,
         "breaches_avoidable_late": avoidable.height - open_not_due,

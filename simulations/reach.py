@@ -20,6 +20,13 @@ the row holds (nearest by chord on the unit sphere, which orders like the great-
 distance; :mod:`solver.spatial`), shaved by a relative ``1e-9`` against rounding. With an
 engine whose travel model is not :func:`solver.geo.travel_time_s` it is 0.
 
+**Without overtime** (``within_shift=True``): the same, and the *estimated* work must also
+end by the shift's end, as every solver policy plans it unless ``allow_overtime`` is set.
+Such a policy only puts a ticket in a queue when its predicted finish (from a start no
+earlier than the best case above, plus the estimate) is within the shift, and a queue is
+emptied at shift end; so this stronger bound holds for those policies (not for the engine
+as such: a job in hand at shift end is finished in overtime).
+
 Tickets that may be cancelled within the horizon are never unavoidable: a policy can leave
 them queued until the cancellation, and a cancelled ticket counts as no breach.
 
@@ -88,6 +95,7 @@ def unavoidable(
     horizon_s: float,
     *,
     geo_travel: bool = True,
+    within_shift: bool = False,
 ) -> BoolArray:
     """Per ticket: True when no policy could meet its SLA (module docstring).
 
@@ -100,6 +108,8 @@ def unavoidable(
     geo_travel
         Whether the engine travels by :func:`solver.geo.travel_time_s`; if not, travel is
         bounded by 0.
+    within_shift
+        Also require the estimated work to end by the shift's end (no overtime).
 
     Returns
     -------
@@ -139,10 +149,13 @@ def unavoidable(
             for a, b in zip(starts[rows == j], ends[rows == j], strict=True):
                 dispatch = np.maximum(created[at], a)
                 start = dispatch + travel
-                met[at] |= (
+                ok = (
                     (dispatch <= b)
                     & (start <= stream.response_due_s[at])
                     & (start + work[at] <= end_by[at])
                 )
+                if within_shift:
+                    ok &= start + stream.duration_est_s[at] <= b
+                met[at] |= ok
     may_cancel = stream.cancel_at_s < horizon_s
     return np.asarray(~met & ~may_cancel)

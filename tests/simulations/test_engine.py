@@ -187,6 +187,7 @@ def test_kpis_hand_checked() -> None:
     # have started in time (avoidable, and late, not open at the horizon)
     assert result.tickets["unavoidable"].to_list() == [False, False, False, True, True]
     assert (k["breaches_unavoidable"], k["breaches_avoidable"]) == (2, 1)
+    assert k["breaches_unavoidable_in_shift"] == 2  # every job fits the 8 h shift
     assert (k["breaches_avoidable_open"], k["breaches_avoidable_late"]) == (0, 1)
     # response 10 and 38.33 min, resolution 30 and 53.33 min; linear-interpolated median
     assert k["response_p50_min"] == pytest.approx((10 + 2300 / 60) / 2)

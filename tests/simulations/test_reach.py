@@ -106,6 +106,21 @@ def test_hand_checked_cases() -> None:
     assert unavoidable(shorter, _roster(), 48 * HOUR).tolist() == [False]
 
 
+def test_without_overtime() -> None:
+    """Shift 8-16 h. A ticket at 15 h next to home, due 17 h, estimated 2 h (works 1 h):
+    met only by running past 16 h (estimated end 17 h): avoidable in the engine, unavoidable
+    for a policy that plans no overtime. At 13 h it fits the shift: avoidable for both."""
+    stream = _stream(
+        [
+            (15 * HOUR, 42.0, -71.0, 17 * HOUR, 17 * HOUR, 1),
+            (13 * HOUR, 42.0, -71.0, 17 * HOUR, 17 * HOUR, 1),
+        ]
+    )
+    assert unavoidable(stream, _roster(), 24 * HOUR).tolist() == [False, False]
+    got = unavoidable(stream, _roster(), 24 * HOUR, within_shift=True)
+    assert got.tolist() == [True, False]
+
+
 def test_a_yesterday_shift_and_cancellations() -> None:
     """A shift from 20 h to 04 h covers [0, 4 h) of day 0 too (``Roster.shifts``); a ticket
     that may be cancelled within the horizon is never unavoidable."""
@@ -205,11 +220,18 @@ def test_no_policy_meets_an_unavoidable_ticket(doc: dict, policy: str) -> None:
         pl.col("unavoidable") & (met | (pl.col("status") == "cancelled"))
     )
     assert met_anyway.height == 0, met_anyway.to_dicts()
+    # every policy here plans no work past a shift end: the stronger bound holds too
+    in_shift = t.filter(
+        pl.col("unavoidable_in_shift") & (met | (pl.col("status") == "cancelled"))
+    )
+    assert in_shift.height == 0, in_shift.to_dicts()
     expected = unavoidable(stream, roster, sc.horizon_s)
     arrived = stream.created_s < sc.horizon_s
     assert t["unavoidable"].to_list() == expected[arrived].tolist()
+    assert not (t["unavoidable"] & ~t["unavoidable_in_shift"]).any()
     k = run_kpis(result)
-    assert k["breaches_unavoidable"] <= k["sla_breaches"]
+    assert k["breaches_unavoidable"] <= k["breaches_unavoidable_in_shift"]
+    assert k["breaches_unavoidable_in_shift"] <= k["sla_breaches"]
     assert k["breaches_unavoidable"] + k["breaches_avoidable"] == k["sla_breaches"]
     assert (
         k["breaches_avoidable_open"] + k["breaches_avoidable_late"]
