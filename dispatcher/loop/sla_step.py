@@ -13,7 +13,6 @@ import json
 from typing import TYPE_CHECKING
 
 from dispatcher.domain import SkillLevel
-from dispatcher.loop.declines import stranded_by_declines
 from dispatcher.loop.problem import REASON_NAMES, IndexMaps, seconds_to_ms
 from dispatcher.loop.widen import Widening
 from dispatcher.sla import SlaAction, declined_escalation, ticket_due_times
@@ -29,6 +28,8 @@ from solver.sla import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from dispatcher.domain import Ticket
     from dispatcher.runtime.metrics import DispatchMetrics
     from dispatcher.store.moves import TicketMover
@@ -172,17 +173,20 @@ class SlaStep:
         return changed, next_clock_deadline(policy, clock, now_s), widen
 
     async def escalate_declined(
-        self, snap: RegionSnapshot, policy: Policy, token: str
+        self,
+        snap: RegionSnapshot,
+        policy: Policy,
+        token: str,
+        stranded: Sequence[Ticket],
     ) -> tuple[bool, list[Widening]]:
-        """Escalate, at once, the tickets every able technician has declined
-        (``loop.declines``) to the policy's next tier (``sla.declined_escalation``): the same
-        store action and TICKET_ESCALATED event as a clock escalation, which also lifts the
-        declines. Returns (something changed, the tickets to widen to a neighbouring region).
-        A ticket without a next tier stays; its solve gives it the reason DECLINED."""
-        if not any(r.tier_skill for r in policy.escalations):
-            return False, []
-        stranded = stranded_by_declines(snap.tickets, snap.technicians)
-        if not stranded:
+        """Escalate, at once, the ``stranded`` tickets of ``snap``, those every able
+        technician has declined (``loop.declines.stranded_by_declines``, computed once
+        per read by the caller, whose commit needs them too) to the policy's next tier
+        (``sla.declined_escalation``): the same store action and TICKET_ESCALATED event as
+        a clock escalation, which also lifts the declines. Returns (something changed, the
+        tickets to widen to a neighbouring region). A ticket without a next tier stays;
+        its solve gives it the reason DECLINED."""
+        if not stranded or not any(r.tier_skill for r in policy.escalations):
             return False, []
         marks = await self.sla.marks(snap.tenant, snap.region)
         found = [

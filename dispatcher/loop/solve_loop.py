@@ -272,8 +272,9 @@ class RegionWorker:
             )
             self.last_clock, self.next_clock = now_s, next_clock
         # declines that left nobody escalate at once, not on the clock
+        read, stranded = snap, stranded_by_declines(snap.tickets, snap.technicians)
         declined_changed, declined_widen = await lp.sla_step.escalate_declined(
-            snap, policy, token
+            snap, policy, token, stranded
         )
         changed = changed or declined_changed
         widen_now += declined_widen
@@ -308,12 +309,12 @@ class RegionWorker:
         t_solved = time.perf_counter()
         self.solves += 1
         solve_id = f"{lp.leases.owner_id}:{region}:{self.solves}"
-        stranded = {
-            t.ticket_id for t in stranded_by_declines(snap.tickets, snap.technicians)
-        }
+        if snap is not read:  # escalated or widened since: the rule on the new read
+            stranded = stranded_by_declines(snap.tickets, snap.technicians)
         await self._commit(
-            snap, token, output, maps, rows, tech_views, solve_id, stranded
-        )
+            snap, token, output, maps, rows, tech_views, solve_id,
+            {t.ticket_id for t in stranded},
+        )  # fmt: skip
         risky = await lp.sla_step.signal_at_risk(
             snap, token, output.solution, problem, maps
         )
