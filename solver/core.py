@@ -103,8 +103,13 @@ class Core:
         return self.params.weights.balance * COST_SCALE
 
 
-def run_core(core: Core) -> tuple[IntArray, SolveStatus, IntArray]:
+def run_core(
+    core: Core, flow: FlowResult | None = None
+) -> tuple[IntArray, SolveStatus, IntArray]:
     """Exact flow over all candidate arcs, then sequencing and shift repair.
+
+    ``flow``: the result of :func:`certified_flow` on ``core`` when the caller ran it
+    (``IncrementalSolver`` keeps it), else it runs here.
 
     The flow's optimum is the bound (``core.bound_gap``: how far above it the returned
     plan is, weight units). When the shift repair moved the plan above the bound, the
@@ -118,7 +123,7 @@ def run_core(core: Core) -> tuple[IntArray, SolveStatus, IntArray]:
         (technician per ticket row for the movable tickets, else NO_TECHNICIAN; status;
         rows dropped for shift overruns after the repair rounds).
     """
-    res = certified_flow(core)
+    res = certified_flow(core) if flow is None else flow
     if res.status is not SolveStatus.OPTIMAL:
         n = core.problem.tickets.count
         return np.full(n, NO_TECHNICIAN, np.int64), res.status, np.zeros(0, np.int64)

@@ -1,28 +1,41 @@
-"""Incremental re-solve: reuse candidates, costs and the previous decision after a small change.
+"""Incremental re-solve: keep the last optimal flow and add small changes to it.
 
 Accepted changes since the previous call (anything else triggers a cold solve):
 - tickets appended at the end (new rows, not pinned; their excluded/preferred pairs
   appended after the old ones);
 - ``current_technician`` of old, unpinned rows changed (e.g. the caller committed the
   previous decision).
-The clock, the technicians and every other ticket field must be unchanged. What is re-used
-is the candidate arcs and their costs of the unchanged rows; new rows and rows whose
-incumbent changed get their arcs exactly as a cold solve builds them (the incumbent sets
-their stability costs, their penalty and which moves the churn rule allows). The flow is
-then solved, certified over all pairs and shift-repaired exactly as in a cold solve
-(:func:`solver.core.run_core`), from the state before any repair, over arcs in a cold
-solve's order. So:
+The clock, the technicians and every other ticket field must be unchanged.
 
-- in a region where every feasible pair is an arc (``DENSE_PAIRS_MAX``) the plan *is* the
-  cold solve's plan;
-- beyond it the arcs differ, but both flows are optimal over all pairs of the same model:
-  the same bound (``stats.model_bound``); the plans may differ where the flow has several optima
-  and the shift repair then starts elsewhere (measured at 3,000 x 150: equal in 15 of 18
-  re-solves, the others 0.01-0.04% *below* cold; at 10k x 1k, ``./dev bench
-  solver_scaling``: 0.01-0.11% above cold, 22-28 of 10k tickets placed differently).
+**Sparse regions** (more pairs than ``DENSE_PAIRS_MAX``, the certified regime): the
+cold solve's certified flow and its node potentials are kept
+(:class:`solver.residual.ResidualFlow`). A call then
 
-Both properties are tested (tests/solver/test_solver_incremental.py). A cold solve runs
-every ``cold_every`` calls.
+1. re-prices the arcs of the rows whose incumbent changed (stability, penalty, churn
+   rule) and keeps their flow where it is still the cheapest by reduced cost (always so
+   when a ticket's new incumbent is its flow technician), else unroutes it;
+2. gives each new ticket its candidate arcs and routes every unrouted ticket by one
+   shortest augmenting path (successive shortest paths: the flow is again optimal over
+   its arcs, with potentials that prove it);
+3. certifies it over all pairs like the cold solve (:func:`solver.certify.negative_pairs`)
+   but only for the tickets whose potential rose or whose costs changed: any other
+   pruned pair's reduced cost can only have grown. Pairs found join the arcs and their
+   tickets are re-routed, until none remains. So the flow objective *is* the cold
+   solve's flow objective (``flow_cost``), the bound of both plans;
+4. turns the flow's changes into the plan: the previous plan (what the caller committed)
+   with the tickets the paths moved put where the flow put them, queues over capacity
+   re-solved locally, then the shift repair and refill only on the queues that changed
+   (:func:`solver.core.repair_shifts`). No position rounds, no polish. The status is
+   OPTIMAL only when this plan costs the certified flow optimum in the flow model, else
+   FEASIBLE with that optimum as ``stats.bound``.
+
+A cold solve runs every ``cold_every`` calls, and whenever the pricing could not finish
+(time limit) or needed more than ``PRICING_ROUNDS`` rounds.
+
+**Dense regions** (every useful pair is an arc), or when the cold flow gave no
+potentials: the candidate arcs of unchanged rows are re-used and the whole core runs
+again from a fresh state (:func:`solver.core.run_core`): the plan *is* the cold solve's
+plan there. Both regimes are tested (tests/solver/test_solver_incremental.py).
 """
 
 from __future__ import annotations
@@ -33,16 +46,43 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from solver.candidates import Candidates, build_candidates
-from solver.core import Core, run_core
-from solver.cost import pair_keys
+from solver.candidates import Candidates, build_candidates, skill_groups
+from solver.certify import (
+    Certificate,
+    PricingGroup,
+    negative_pairs,
+    potentials,
+    pricing_groups,
+)
+from solver.constants import COST_SCALE
+from solver.core import (
+    CERTIFY_SLACK,
+    REPAIR_HOPS,
+    Core,
+    certified_flow,
+    changed_techs,
+    repair_shifts,
+    run_core,
+)
+from solver.cost import (
+    clips,
+    drop_penalty,
+    evaluate_pairs,
+    late_pricing,
+    pair_keys,
+    to_scaled,
+)
 from solver.finalize import finalize
+from solver.local import local_resolve
+from solver.model import NO_TECHNICIAN, SolveStatus
+from solver.residual import ResidualFlow
 from solver.solve import tech_state
 from solver.validate import validate_incremental
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
+    from solver.cost import TechState
     from solver.model import Problem, Solution, SolveParams
 
     IntArray = npt.NDArray[np.int64]
@@ -52,6 +92,8 @@ _SAME_TICKET_FIELDS = (
     "response_due_s", "resolution_due_s", "window_start_s", "window_end_s", "tier", "pinned",
 )  # fmt: skip
 
+PRICING_ROUNDS = 8
+"""Most pricing rounds of one incremental call before it gives up and solves cold."""
 
 class IncrementalSolver:
     """Keeps the working set of the last solve and re-solves small changes locally.
@@ -78,12 +120,18 @@ class IncrementalSolver:
         self.max_new = max_new
         self.cold_every = cold_every
         self.last_mode = "none"  # "cold" or "incremental": what the last call did
-        self._core: Core | None = None
+        self.flow_cost: int | None = None  # scaled optimum of the last certified flow
+        self._problem: Problem | None = None
+        self._core: Core | None = None  # dense regime: the last working set
+        self._flow: ResidualFlow | None = None  # sparse regime: the kept flow
+        self._state: TechState | None = None
+        self._plan: IntArray | None = None  # the last returned decision (movable rows)
+        self._blocks: dict[bytes, PricingGroup] = {}
         self._calls_since_cold = 0
 
     def reset(self) -> None:
         """Forget the cached work: the next call solves cold."""
-        self._core = None
+        self._problem = self._core = self._flow = None
 
     def solve(self, problem: Problem) -> Solution:
         """Solve ``problem``, incrementally when only the accepted changes happened.
@@ -100,9 +148,67 @@ class IncrementalSolver:
             when the incremental path ran.
         """
         t0 = time.perf_counter()
-        core = self._core
-        if core is None or not self._compatible(core.problem, problem):
+        old = self._problem
+        if old is None or not self._compatible(old, problem):
             return self._cold(problem, t0)
+        if self._flow is None:
+            return self._rebuild(problem, t0)
+        sol = self._step(problem, t0)
+        return self._cold(problem, t0) if sol is None else sol
+
+    def _cold(self, problem: Problem, t0: float) -> Solution:
+        params = self.params
+        state = tech_state(problem, params.weights)
+        movable = np.flatnonzero(~problem.tickets.pinned)
+        cands = build_candidates(problem, params, state, movable)
+        t1 = time.perf_counter()
+        core = Core.build(problem, params, state, cands)
+        core.deadline = t0 + params.time_limit_s
+        res = certified_flow(core)
+        self._flow = self._keep_flow(core, res.arc_used, res.status)
+        self.flow_cost = res.cost if res.status is SolveStatus.OPTIMAL else None
+        tech_of, status, dropped = run_core(core, res)
+        self._core, self._problem, self._state = core, problem, state
+        self._plan = tech_of
+        self._calls_since_cold = 0
+        self.last_mode = "cold"
+        phases = {"candidates": t1 - t0, "assignment": time.perf_counter() - t1}
+        return finalize(
+            problem, params, state, core.cands, tech_of, status, dropped, phases,
+            t0, core.alive, core.free, core.certificate, core.bound_gap,
+        )  # fmt: skip
+
+    def _keep_flow(
+        self, core: Core, used: npt.NDArray[np.bool_], status: SolveStatus
+    ) -> ResidualFlow | None:
+        """The certified sparse flow with its potentials, or None (dense regime,
+        all pairs, uncertified, no potentials)."""
+        cert = core.certificate
+        if (
+            status is not SolveStatus.OPTIMAL
+            or self.params.all_pairs
+            or cert is None
+            or not cert.certified
+            or cert.rounds == 0  # dense: every useful pair is an arc
+        ):
+            return None
+        c, state = core.cands, core.state
+        n = core.problem.tickets.count
+        pot = potentials(
+            n, c.tix, c.tech, core.arc_cost, used, core.penalty, core.free,
+            state.load, core.balance_scaled,
+        )  # fmt: skip
+        if pot is None:
+            return None
+        return ResidualFlow.from_flow(
+            n, c.tix, c.tech, core.arc_cost, used, core.penalty, core.free,
+            state.load, core.balance_scaled, pot,
+        )  # fmt: skip
+
+    def _rebuild(self, problem: Problem, t0: float) -> Solution:
+        """Dense regime: re-used arcs, the whole core again (the cold solve's plan)."""
+        core = self._core
+        assert core is not None
         old_n = core.problem.tickets.count
         changed = np.flatnonzero(
             problem.tickets.current_technician[:old_n]
@@ -119,8 +225,12 @@ class IncrementalSolver:
         # repair's dead arcs and reduced places belong to the previous problem; kept, they
         # made later plans up to 3% worse than a cold solve's).
         core = self._core = Core.build(problem, self.params, core.state, cands)
+        core.deadline = t0 + self.params.time_limit_s
         t1 = time.perf_counter()
-        tech_of, status, dropped = run_core(core)
+        res = certified_flow(core)
+        self.flow_cost = res.cost if res.status is SolveStatus.OPTIMAL else None
+        tech_of, status, dropped = run_core(core, res)
+        self._problem, self._plan = problem, tech_of
         self._calls_since_cold += 1
         self.last_mode = "incremental"
         phases = {"incremental": t1 - t0, "assignment": time.perf_counter() - t1}
@@ -129,21 +239,238 @@ class IncrementalSolver:
             phases, t0, core.alive, core.free, core.certificate, core.bound_gap,
         )  # fmt: skip
 
-    def _cold(self, problem: Problem, t0: float) -> Solution:
-        state = tech_state(problem, self.params.weights)
-        movable = np.flatnonzero(~problem.tickets.pinned)
-        cands = build_candidates(problem, self.params, state, movable)
+    def _step(self, problem: Problem, t0: float) -> Solution | None:
+        """Sparse regime: the kept flow updated by shortest paths, certified locally, and
+        the plan changed where the flow changed (see the module docstring). None: give
+        up (the caller solves cold)."""
+        flow, state, old = self._flow, self._state, self._problem
+        assert flow is not None and state is not None and old is not None
+        assert self._plan is not None
+        params, w = self.params, self.params.weights
+        deadline = t0 + params.time_limit_s
+        n0, n = old.tickets.count, problem.tickets.count
+        before = np.where(flow.tech_of >= 0, flow.tech_of, NO_TECHNICIAN)
+        pen_w = drop_penalty(problem, w)
+        pen = to_scaled(pen_w)
+        clipped = clips(pen_w)
+        changed = np.flatnonzero(
+            problem.tickets.current_technician[:n0] != old.tickets.current_technician
+        )
+        flow.penalty[changed] = pen[changed]
+        to_price = set(self._reprice_rows(problem, changed, pen_w).tolist())
+        new = np.arange(n0, n, dtype=np.int64)
+        if new.size:
+            fresh = build_candidates(problem, params, state, new)
+            clipped |= clips(fresh.cost)
+            flow.add_tickets(new.size, pen)
+            flow.add_arcs(fresh.tix, fresh.tech, to_scaled(fresh.cost))
+            for t in new.tolist():
+                flow.lower_potential(t)
+            to_price.update(new.tolist())
+        flow.route_all()
         t1 = time.perf_counter()
-        core = Core.build(problem, self.params, state, cands)
-        tech_of, status, dropped = run_core(core)
-        self._core = core
-        self._calls_since_cold = 0
-        self.last_mode = "cold"
-        phases = {"candidates": t1 - t0, "assignment": time.perf_counter() - t1}
+        cert = self._certify(problem, to_price, deadline)
+        if cert is None:
+            return None
+        self.flow_cost = flow_cost = flow.cost()
+        t2 = time.perf_counter()
+        after = np.where(flow.tech_of >= 0, flow.tech_of, NO_TECHNICIAN)
+        moved = np.concatenate([np.flatnonzero(after[:n0] != before), new])
+        plan, status, dropped, cands = self._plan_step(problem, after, moved)
+        cost = self._plan_cost(problem, plan)
+        if status is SolveStatus.OPTIMAL and cost != flow_cost:
+            status = SolveStatus.FEASIBLE
+        self._problem, self._plan = problem, plan
+        self._calls_since_cold += 1
+        self.last_mode = "incremental"
+        phases = {
+            "incremental": t1 - t0,
+            "certificate": t2 - t1,
+            "assignment": time.perf_counter() - t2,
+        }
         return finalize(
-            problem, self.params, state, core.cands, tech_of, status, dropped, phases,
-            t0, core.alive, core.free, core.certificate, core.bound_gap,
+            problem, params, state, cands, plan,
+            SolveStatus.OVERFLOW if clipped else status, dropped, phases, t0,
+            certificate=cert, bound_gap=(cost - flow_cost) / COST_SCALE,
         )  # fmt: skip
+
+    def _reprice_rows(
+        self, problem: Problem, rows: IntArray, pen_w: npt.NDArray[np.float64]
+    ) -> IntArray:
+        """New arcs for ``rows`` (their incumbent changed): their arcs and the pair with
+        the new incumbent, re-evaluated (costs, churn rule). A row keeps its flow when it
+        is still its cheapest by reduced cost, else it is unrouted. Returns the rows
+        whose pruned pairs may now have a negative reduced cost (to price): all but those
+        whose new incumbent is their flow technician and that had none before (then
+        every cost of the row rose or stayed, and its potential is unchanged)."""
+        flow, state, old = self._flow, self._state, self._problem
+        assert flow is not None and state is not None and old is not None
+        if rows.size == 0:
+            return rows
+        m = problem.technicians.count
+        cur = problem.tickets.current_technician
+        arcs = [flow.arcs_of[t] for t in rows.tolist()]
+        tix = np.concatenate([flow.arc_tix[a] for a in arcs] + [rows])
+        tech = np.concatenate([flow.arc_tech[a] for a in arcs] + [cur[rows]])
+        ok = tech >= 0
+        _, first = np.unique(pair_keys(tix[ok], tech[ok], m), return_index=True)
+        tix, tech = tix[ok][first], tech[ok][first]
+        ev, _ = evaluate_pairs(
+            problem, self.params.weights, state, tix, tech, self.params.allow_overtime
+        )
+        keep = ev.feasible & (ev.total < pen_w[tix])
+        old_cost = {
+            int(t): float(flow.arc_cost[a]) for t, a in zip(rows, flow.arc_of[rows]) if a >= 0
+        }
+        idx = flow.add_arcs(tix[keep], tech[keep], to_scaled(ev.total[keep]))
+        by_row = dict.fromkeys(rows.tolist(), np.zeros(0, np.int64))
+        t_kept = tix[keep]
+        order = np.argsort(t_kept, kind="stable")
+        r_u, r_first = np.unique(t_kept[order], return_index=True)
+        for r, part in zip(r_u.tolist(), np.split(idx[order], r_first[1:]), strict=True):
+            by_row[r] = part
+        price = []
+        was = old.tickets.current_technician
+        for t, a_new in by_row.items():
+            flow.set_arcs(t, a_new)
+            k = int(flow.tech_of[t])
+            if k >= 0:
+                own = a_new[flow.arc_tech[a_new] == k]
+                flow.arc_of[t] = own[0] if own.size else -1
+            same = (
+                was[t] < 0
+                and cur[t] == k >= 0
+                and flow.arc_of[t] >= 0
+                and float(flow.arc_cost[flow.arc_of[t]]) == old_cost.get(t)
+            )
+            if not flow.fits(t):
+                flow.unroute(t)
+            if not same:
+                price.append(t)
+        return np.asarray(price, np.int64)
+
+    def _certify(
+        self, problem: Problem, rows: set[int], deadline: float
+    ) -> Certificate | None:
+        """Price the pruned pairs of ``rows`` and of every ticket whose potential rose,
+        add the improving ones, re-route, until none remains. None: not proven (time
+        limit or too many rounds)."""
+        flow, state = self._flow, self._state
+        assert flow is not None and state is not None
+        m = problem.technicians.count
+        pinned = problem.tickets.pinned
+        rounds = priced = evaluated = added = 0
+        rows = rows | flow.raised
+        flow.raised = set()
+        while True:
+            todo = np.asarray(sorted(rows), np.int64)
+            todo = todo[~pinned[todo]]
+            if todo.size == 0:
+                return Certificate(rounds, priced, evaluated, added, True)
+            rounds += 1
+            if rounds > PRICING_ROUNDS:
+                return None
+            arcs = [flow.arcs_of[t] for t in todo.tolist()]
+            live = np.concatenate(arcs) if arcs else np.zeros(0, np.int64)
+            keys = np.sort(pair_keys(flow.arc_tix[live], flow.arc_tech[live], m))
+            nt, nk, nc, p, ev, neg = negative_pairs(
+                problem, self.params, state, self._groups(problem, todo), keys,
+                flow.pi_t, flow.pi_k, CERTIFY_SLACK, deadline,
+            )  # fmt: skip
+            priced += p
+            evaluated += ev
+            if neg < 0:
+                return None
+            added += nt.size
+            if nt.size:
+                idx = flow.add_arcs(nt, nk, to_scaled(nc))
+                red = flow.arc_cost[idx] + flow.pi_k[nk] - flow.pi_t[nt]
+                for t in np.unique(nt[red < 0]).tolist():
+                    flow.unroute(t)
+                flow.route_all()
+            rows = flow.raised
+            flow.raised = set()
+
+    def _groups(self, problem: Problem, rows: IntArray) -> list[PricingGroup]:
+        """Pricing groups of ``rows``: their skill groups, with the technicians' spatial
+        blocks built once per technician set (the technicians do not change)."""
+        state = self._state
+        assert state is not None
+        out = []
+        for r, elig in skill_groups(problem, state, rows):
+            if r.size == 0 or elig.size == 0:
+                continue
+            key = elig.tobytes()
+            g = self._blocks.get(key)
+            if g is None:
+                g = self._blocks[key] = pricing_groups(state, [(r, elig)])[0]
+            out.append(dataclasses.replace(g, rows=r))
+        return out
+
+    def _plan_step(
+        self, problem: Problem, flow_tech: IntArray, moved: IntArray
+    ) -> tuple[IntArray, SolveStatus, IntArray, Candidates]:
+        """The previous plan with the ``moved`` tickets where the flow put them; queues
+        over capacity re-solved locally; the shift repair on the queues that changed."""
+        flow, state = self._flow, self._state
+        assert flow is not None and state is not None and self._plan is not None
+        n, m = problem.tickets.count, problem.technicians.count
+        prev = np.full(n, NO_TECHNICIAN, np.int64)
+        prev[: self._plan.size] = self._plan
+        plan = prev.copy()
+        plan[moved] = flow_tech[moved]
+        live = np.concatenate([a for a in flow.arcs_of if a.size] or [np.zeros(0, np.int64)])
+        c_tix, c_tech, c_cost = flow.arc_tix[live], flow.arc_tech[live], flow.arc_cost[live]
+        count = np.bincount(plan[plan >= 0], minlength=m)
+        over = count > state.free_slots
+        if over.any():
+            seeds = moved[(plan[moved] >= 0) & over[np.maximum(plan[moved], 0)]]
+            plan[seeds] = NO_TECHNICIAN
+            plan, status, _ = local_resolve(
+                c_tix, c_tech, c_cost, flow.penalty, state.free_slots, state.load,
+                flow.balance_scaled, plan, seeds, REPAIR_HOPS,
+            )  # fmt: skip
+            if status is not SolveStatus.OPTIMAL:
+                return prev, SolveStatus.FEASIBLE, np.zeros(0, np.int64), _cands(
+                    c_tix, c_tech, n
+                )
+        cands = _cands(c_tix, c_tech, n)
+        core = Core(
+            problem, self.params, state, cands, c_cost, flow.penalty,
+            np.ones(live.size, np.bool_), state.free_slots.copy(),
+            late_pricing(problem, self.params.weights),
+        )  # fmt: skip
+        plan, status, dropped = repair_shifts(core, plan, changed_techs(prev, plan, m))
+        return plan, status, dropped, cands
+
+    def _plan_cost(self, problem: Problem, plan: IntArray) -> int:
+        """Scaled cost of ``plan`` in the flow model (as :func:`solver.core.model_cost`)."""
+        flow, state = self._flow, self._state
+        assert flow is not None and state is not None
+        on = np.flatnonzero(plan >= 0)
+        same = plan[on] == flow.tech_of[on]
+        total = int(flow.arc_cost[flow.arc_of[on[same]]].sum())
+        other = on[~same]
+        miss_t: list[int] = []
+        for t in other.tolist():
+            a = flow.arcs_of[t]
+            hit = a[flow.arc_tech[a] == plan[t]]
+            if hit.size:
+                total += int(flow.arc_cost[hit[0]])
+            else:
+                miss_t.append(t)
+        if miss_t:
+            mt = np.asarray(miss_t, np.int64)
+            ev, _ = evaluate_pairs(
+                problem, self.params.weights, state, mt, plan[mt], True
+            )
+            total += int(to_scaled(ev.total).sum())
+        count = np.bincount(plan[on], minlength=problem.technicians.count)
+        place = np.arange(int(count.max(initial=0)))
+        j = (place[None, :] < count[:, None]) * (state.load[:, None] + place[None, :])
+        mask = place[None, :] < count[:, None]
+        total += int(np.rint(flow.balance_scaled * j[mask]).astype(np.int64).sum())
+        return total + int(flow.penalty[plan < 0].sum())
 
     def _compatible(self, old: Problem, new: Problem) -> bool:
         """Only appended tickets and incumbent changes on unpinned rows since ``old``."""
@@ -195,3 +522,8 @@ class IncrementalSolver:
         any_f[: c.any_feasible.size] = c.any_feasible
         any_f[rows] = fresh.any_feasible[rows]
         return Candidates(tix[order], tech[order], cost[order], any_f)
+
+
+def _cands(tix: IntArray, tech: IntArray, n: int) -> Candidates:
+    """Candidate arcs for the shift repair (its costs are the scaled ones it is given)."""
+    return Candidates(tix, tech, np.zeros(tix.size), np.zeros(n, np.bool_))

@@ -1,0 +1,372 @@
+"""A kept optimal flow of the exact core, changed by successive shortest paths.
+
+The network is the one of :mod:`solver.flow`: ticket -> technician (candidate arcs,
+capacity 1), ticket -> sink (the unassigned penalty), technician -> sink once per free
+place (non-decreasing place costs). :class:`ResidualFlow` keeps an optimal flow of it
+with node potentials ``pi`` (ticket, technician, sink) such that every residual arc has
+a reduced cost ``cost + pi[head] - pi[tail] >= 0`` (:func:`solver.certify.potentials`
+gives them for a flow from OR-Tools).
+
+Changes keep that invariant:
+
+- a ticket is *unrouted* (:meth:`ResidualFlow.unroute`): its unit of flow leaves its
+  arc, so it has an excess of one and the node it fed (a technician, or the sink) a
+  deficit of one; its potential drops to the lowest of its arcs' (no arc enters it now);
+- an unrouted ticket is routed again (:meth:`ResidualFlow.route`) along a shortest path,
+  by reduced costs, to the nearest node with a deficit (Dijkstra: all reduced costs are
+  >= 0); the potentials of the nodes settled before that node rise by ``D - d``.
+
+By the theory of successive shortest paths, once no ticket is unrouted the flow is again
+optimal over its arcs (the potentials prove it). A new ticket is an unrouted ticket that
+also raised the sink's demand by one. Only potentials rise, so a pair that is not an arc
+can only get a negative reduced cost when its ticket's potential rose: those tickets are
+in :attr:`ResidualFlow.raised`, to be priced (:func:`solver.certify.negative_pairs`).
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+UNASSIGNED = -1
+"""``tech_of`` of a ticket whose unit of flow takes the unassigned arc."""
+UNROUTED = -2
+"""``tech_of`` of a ticket with no flow yet (an excess to route)."""
+
+SINK = -1
+"""Node id of the sink; technician ``k`` is node ``-2 - k``; ticket ``t`` is node ``t``."""
+
+
+def _tech_node(k: int) -> int:
+    return -2 - k
+
+
+@dataclass(slots=True)
+class ResidualFlow:
+    """An optimal flow with feasible potentials; see the module docstring."""
+
+    arc_tix: IntArray  # per arc (dead arcs stay, out of ``arcs_of``)
+    arc_tech: IntArray
+    arc_cost: IntArray  # scaled
+    arcs_of: list[IntArray]  # per ticket: its live arcs
+    penalty: IntArray  # scaled unassigned penalty per ticket
+    free: IntArray  # places per technician
+    load: IntArray  # pinned tickets per technician (place costs start after them)
+    balance_scaled: float
+    tech_of: IntArray  # per ticket: technician, UNASSIGNED or UNROUTED
+    arc_of: IntArray  # per ticket: the arc carrying its flow, or -1
+    places_used: IntArray  # per technician: place arcs carrying flow
+    n_in: IntArray  # per technician: tickets routed to it
+    holders: list[set[int]]  # per technician: its tickets
+    pi_t: FloatArray
+    pi_k: FloatArray
+    pi_s: float = 0.0
+    sink_deficit: int = 0
+    raised: set[int] = field(default_factory=set)  # tickets whose potential rose
+    settled: int = 0  # nodes settled by the shortest paths (work done)
+
+    @classmethod
+    def from_flow(
+        cls,
+        n: int,
+        arc_tix: IntArray,
+        arc_tech: IntArray,
+        arc_cost: IntArray,
+        used: npt.NDArray[np.bool_],
+        penalty: IntArray,
+        free: IntArray,
+        load: IntArray,
+        balance_scaled: float,
+        pot: tuple[FloatArray, FloatArray],
+    ) -> ResidualFlow:
+        """Keep an optimal flow (``used`` arcs) and its potentials ``pot``."""
+        m = free.size
+        tech_of = np.full(n, UNASSIGNED, np.int64)
+        arc_of = np.full(n, -1, np.int64)
+        on = np.flatnonzero(used)
+        tech_of[arc_tix[on]] = arc_tech[on]
+        arc_of[arc_tix[on]] = on
+        n_in = np.bincount(arc_tech[on], minlength=m).astype(np.int64)
+        holders: list[set[int]] = [set() for _ in range(m)]
+        for t, k in zip(arc_tix[on].tolist(), arc_tech[on].tolist(), strict=True):
+            holders[k].add(t)
+        order = np.argsort(arc_tix, kind="stable")
+        cut = np.searchsorted(arc_tix[order], np.arange(n + 1))
+        arcs_of = [order[cut[i] : cut[i + 1]] for i in range(n)]
+        return cls(
+            arc_tix.copy(), arc_tech.copy(), arc_cost.copy(), arcs_of,
+            penalty.copy(), free.copy(), load.copy(), balance_scaled, tech_of, arc_of,
+            n_in.copy(), n_in, holders, pot[0].copy(), pot[1].copy(),
+        )  # fmt: skip
+
+    @property
+    def n(self) -> int:
+        """Ticket rows."""
+        return self.tech_of.size
+
+    def place_cost(self, k: int, j: int) -> int:
+        """Scaled cost of technician ``k``'s ``j``-th free place (:func:`solver.local.places`)."""
+        return int(np.rint(self.balance_scaled * (self.load[k] + j)))
+
+    def cost(self) -> int:
+        """Scaled cost of the flow (every ticket routed): arcs, places, unassigned penalties."""
+        on = self.arc_of >= 0
+        arcs = int(self.arc_cost[self.arc_of[on]].sum())
+        used = self.places_used
+        count = int(used.sum())
+        tech = np.repeat(np.arange(used.size), used)
+        first = np.cumsum(used) - used
+        j = np.arange(count) - np.repeat(first, used) + self.load[tech]
+        places = int(np.rint(self.balance_scaled * j).astype(np.int64).sum())
+        return arcs + places + int(self.penalty[self.tech_of == UNASSIGNED].sum())
+
+    def add_tickets(self, count: int, penalty: IntArray) -> None:
+        """Append ``count`` tickets without arcs (unrouted: excesses, and the sink's
+        demand grows by as many); ``penalty`` is the full new per-ticket vector."""
+        self.tech_of = np.concatenate([self.tech_of, np.full(count, UNROUTED, np.int64)])
+        self.arc_of = np.concatenate([self.arc_of, np.full(count, -1, np.int64)])
+        self.pi_t = np.concatenate([self.pi_t, np.zeros(count)])
+        self.arcs_of.extend(np.zeros(0, np.int64) for _ in range(count))
+        self.penalty = penalty.copy()
+        self.sink_deficit += count
+        for t in range(self.n - count, self.n):
+            self.lower_potential(t)
+
+    def add_arcs(self, tix: IntArray, tech: IntArray, cost: IntArray) -> IntArray:
+        """New arcs (no flow); returns their indices. Potentials are not checked here."""
+        start = self.arc_tix.size
+        self.arc_tix = np.concatenate([self.arc_tix, tix])
+        self.arc_tech = np.concatenate([self.arc_tech, tech])
+        self.arc_cost = np.concatenate([self.arc_cost, cost])
+        idx = np.arange(start, start + tix.size, dtype=np.int64)
+        order = np.argsort(tix, kind="stable")
+        rows, first = np.unique(tix[order], return_index=True)
+        for r, part in zip(rows.tolist(), np.split(idx[order], first[1:]), strict=True):
+            self.arcs_of[r] = np.concatenate([self.arcs_of[r], part])
+        return idx
+
+    def set_arcs(self, t: int, arcs: IntArray) -> None:
+        """Replace ticket ``t``'s live arcs (the one carrying its flow must stay, or ``t``
+        be unrouted first)."""
+        self.arcs_of[t] = arcs
+
+    def reduced(self, t: int) -> FloatArray:
+        """Reduced costs of ticket ``t``'s live arcs."""
+        a = self.arcs_of[t]
+        return self.arc_cost[a] + self.pi_k[self.arc_tech[a]] - self.pi_t[t]
+
+    def fits(self, t: int) -> bool:
+        """Whether routed ticket ``t`` can keep its flow after its costs changed: its
+        potential made tight on its own arc leaves every other arc >= 0. Sets it."""
+        k, a = int(self.tech_of[t]), int(self.arc_of[t])
+        if k == UNROUTED or (k >= 0 and a < 0):
+            return False
+        own = (
+            self.penalty[t] + self.pi_s
+            if k == UNASSIGNED
+            else self.arc_cost[a] + self.pi_k[k]
+        )
+        arcs = self.arcs_of[t]
+        if k >= 0 and not np.any(arcs == a):
+            return False
+        alt = self.arc_cost[arcs] + self.pi_k[self.arc_tech[arcs]]
+        if k >= 0:
+            alt = alt[arcs != a]
+            alt = np.append(alt, self.penalty[t] + self.pi_s)
+        if alt.size and float(alt.min()) < own:
+            return False
+        if own > self.pi_t[t]:
+            self.raised.add(t)
+        self.pi_t[t] = own
+        return True
+
+    def unroute(self, t: int) -> None:
+        """Take ticket ``t``'s unit of flow off its arc (see the module docstring)."""
+        k = int(self.tech_of[t])
+        if k == UNROUTED:
+            return
+        if k >= 0:
+            self.holders[k].discard(t)
+            self.n_in[k] -= 1
+        else:
+            self.sink_deficit += 1
+        self.tech_of[t] = UNROUTED
+        self.arc_of[t] = -1
+        self.lower_potential(t)
+
+    def lower_potential(self, t: int) -> None:
+        """An unrouted ticket's potential: the least over its arcs (all then >= 0)."""
+        a = self.arcs_of[t]
+        best = float(self.penalty[t]) + self.pi_s
+        if a.size:
+            best = min(best, float((self.arc_cost[a] + self.pi_k[self.arc_tech[a]]).min()))
+        self.pi_t[t] = best
+
+    def route_all(self) -> None:
+        """Route every unrouted ticket (lowest row first)."""
+        for t in np.flatnonzero(self.tech_of == UNROUTED).tolist():
+            self.route(t)
+
+    def _deficit(self, v: int) -> bool:
+        if v == SINK:
+            return self.sink_deficit > 0
+        if v < 0:
+            k = -2 - v
+            return bool(self.places_used[k] > self.n_in[k])
+        return False
+
+    def route(self, s: int) -> None:
+        """Send unrouted ticket ``s``'s unit along a shortest path to a deficit node."""
+        pi_t, pi_k = self.pi_t, self.pi_k
+        dist: dict[int, float] = {s: 0.0}
+        pred: dict[int, tuple[int, int]] = {}  # node -> (previous node, arc or -1)
+        done: dict[int, float] = {}
+        heap: list[tuple[float, int, int, int]] = [(0.0, 0, s, 0)]  # (d, seq, node, it)
+        seq = 1
+        sink_order: IntArray | None = None
+        sink_d: FloatArray | None = None
+        target = None
+        while heap:
+            d, _, v, it = heapq.heappop(heap)
+            if it:  # the it-th cheapest arc out of the sink (lazy: there may be many)
+                assert sink_order is not None and sink_d is not None
+                i = it - 1
+                w = int(sink_order[i])
+                if w not in done and d < dist.get(w, np.inf):
+                    dist[w] = d
+                    pred[w] = (SINK, -1)
+                    heapq.heappush(heap, (d, seq, w, 0))
+                    seq += 1
+                if i + 1 < sink_order.size:
+                    heapq.heappush(heap, (float(sink_d[i + 1]), seq, SINK, it + 1))
+                    seq += 1
+                continue
+            if v in done:
+                continue
+            done[v] = d
+            if self._deficit(v):
+                target = v
+                break
+            out: list[tuple[int, float, int]] = []  # (node, reduced cost, arc)
+            if v >= 0:
+                k = int(self.tech_of[v])
+                if k != UNASSIGNED:
+                    out.append((SINK, self.penalty[v] + self.pi_s - pi_t[v], -1))
+                arcs = self.arcs_of[v]
+                if arcs.size:
+                    if k >= 0:
+                        arcs = arcs[arcs != self.arc_of[v]]
+                    heads = self.arc_tech[arcs]
+                    red = self.arc_cost[arcs] + pi_k[heads] - pi_t[v]
+                    for a, h, r in zip(
+                        arcs.tolist(), heads.tolist(), red.tolist(), strict=True
+                    ):
+                        out.append((-2 - h, r, a))
+            elif v == SINK:
+                sink_order, sink_d = self._sink_arcs(d)
+                if sink_order.size:
+                    heapq.heappush(heap, (float(sink_d[0]), seq, SINK, 1))
+                    seq += 1
+            else:
+                k = -2 - v
+                for t in self.holders[k]:
+                    r = -float(self.arc_cost[self.arc_of[t]]) + pi_t[t] - pi_k[k]
+                    out.append((t, r, -1))
+                if self.places_used[k] < self.free[k]:
+                    r = self.place_cost(k, int(self.places_used[k])) + self.pi_s - pi_k[k]
+                    out.append((SINK, r, -1))
+            for w, r, a in out:
+                nd = d + max(float(r), 0.0)
+                if w not in done and nd < dist.get(w, np.inf):
+                    dist[w] = nd
+                    pred[w] = (v, a)
+                    heapq.heappush(heap, (nd, seq, w, 0))
+                    seq += 1
+        if target is None:  # cannot happen: the sink reaches every deficit node
+            raise RuntimeError("residual flow: no deficit node reachable")
+        self._augment(s, target, pred)
+        self._raise(done, done[target])
+
+    def _sink_arcs(self, d: float) -> tuple[IntArray, FloatArray]:
+        """Nodes the sink reaches (unassigned tickets, technicians by their last used
+        place) with their distances through the sink at distance ``d``, cheapest first."""
+        un = np.flatnonzero(self.tech_of == UNASSIGNED)
+        r_un = self.pi_t[un] - self.penalty[un] - self.pi_s
+        ks = np.flatnonzero(self.places_used > 0)
+        top = np.rint(
+            self.balance_scaled * (self.load[ks] + self.places_used[ks] - 1)
+        )
+        r_k = self.pi_k[ks] - top - self.pi_s
+        nodes = np.concatenate([un, -2 - ks])
+        dd = d + np.maximum(np.concatenate([r_un, r_k]), 0.0)
+        order = np.argsort(dd, kind="stable")
+        return nodes[order], dd[order]
+
+    def _augment(self, s: int, target: int, pred: dict[int, tuple[int, int]]) -> None:
+        """Move one unit along the path from ``s`` to ``target`` found by :meth:`route`."""
+        v = target
+        while v != s:
+            u, a = pred[v]
+            if u >= 0:  # ticket u now leaves by (u -> v)
+                old = int(self.tech_of[u])
+                if old >= 0:
+                    self.holders[old].discard(u)
+                    self.n_in[old] -= 1
+                if v == SINK:
+                    self.tech_of[u], self.arc_of[u] = UNASSIGNED, -1
+                else:
+                    k = -2 - v
+                    self.tech_of[u], self.arc_of[u] = k, a
+                    self.holders[k].add(u)
+                    self.n_in[k] += 1
+            elif u == SINK and v < -1:  # a place of v given back
+                self.places_used[-2 - v] -= 1
+            elif u < -1 and v == SINK:  # a place of u taken
+                self.places_used[-2 - u] += 1
+            v = u
+        if target == SINK:
+            self.sink_deficit -= 1
+
+    def _raise(self, done: dict[int, float], top: float) -> None:
+        """Potentials of the nodes settled closer than the target rise by the difference."""
+        for v, d in done.items():
+            up = top - d
+            if up <= 0:
+                continue
+            if v >= 0:
+                self.pi_t[v] += up
+                self.raised.add(v)
+            elif v == SINK:
+                self.pi_s += up
+            else:
+                self.pi_k[-2 - v] += up
+        self.settled += len(done)
+
+    def min_reduced_cost(self) -> float:
+        """Least reduced cost over every residual arc (>= 0 when the potentials are
+        valid): a check, O(arcs)."""
+        live = np.concatenate([a for a in self.arcs_of if a.size] or [np.zeros(0, np.int64)])
+        used = np.zeros(self.arc_tix.size, np.bool_)
+        used[self.arc_of[self.arc_of >= 0]] = True
+        red = (
+            self.arc_cost[live] + self.pi_k[self.arc_tech[live]] - self.pi_t[self.arc_tix[live]]
+        )
+        red = np.where(used[live], -red, red)
+        un = self.tech_of == UNASSIGNED
+        r_pen = self.penalty + self.pi_s - self.pi_t
+        r_pen = np.where(un, -r_pen, r_pen)
+        ks = np.arange(self.free.size)
+        j = self.places_used
+        nxt = np.rint(self.balance_scaled * (self.load + j)) + self.pi_s - self.pi_k
+        nxt = np.where(j < self.free, nxt, np.inf)
+        top = self.pi_k - np.rint(self.balance_scaled * (self.load + j - 1)) - self.pi_s
+        top = np.where(j > 0, top, np.inf)
+        del ks
+        values = [red, r_pen[self.tech_of != UNROUTED], nxt, top]
+        return float(min((x.min() for x in values if x.size), default=0.0))
