@@ -47,6 +47,18 @@ def _tech_node(k: int) -> int:
     return -2 - k
 
 
+@dataclass(frozen=True, slots=True)
+class _SinkFan:
+    """Technicians reached past the sink, nearest first (see ``ResidualFlow._sink_fan``)."""
+
+    nodes: IntArray  # technician node ids
+    dist: FloatArray
+    via_ticket: IntArray  # the unassigned ticket passed through, or -1 (a place back)
+    via_arc: IntArray  # its arc into the technician, or -1
+    tickets: IntArray  # every unassigned ticket, with its distance through the sink
+    ticket_dist: FloatArray
+
+
 @dataclass(slots=True)
 class ResidualFlow:
     """An optimal flow with feasible potentials; see the module docstring."""
@@ -55,6 +67,7 @@ class ResidualFlow:
     arc_tech: IntArray
     arc_cost: IntArray  # scaled
     arcs_of: list[IntArray]  # per ticket: its live arcs
+    alive: npt.NDArray[np.bool_]  # per arc: live (in ``arcs_of``)
     penalty: IntArray  # scaled unassigned penalty per ticket
     free: IntArray  # places per technician
     load: IntArray  # pinned tickets per technician (place costs start after them)
@@ -101,6 +114,7 @@ class ResidualFlow:
         arcs_of = [order[cut[i] : cut[i + 1]] for i in range(n)]
         return cls(
             arc_tix.copy(), arc_tech.copy(), arc_cost.copy(), arcs_of,
+            np.ones(arc_tix.size, np.bool_),
             penalty.copy(), free.copy(), load.copy(), balance_scaled, tech_of, arc_of,
             n_in.copy(), n_in, holders, pot[0].copy(), pot[1].copy(),
         )  # fmt: skip
@@ -144,6 +158,7 @@ class ResidualFlow:
         self.arc_tix = np.concatenate([self.arc_tix, tix])
         self.arc_tech = np.concatenate([self.arc_tech, tech])
         self.arc_cost = np.concatenate([self.arc_cost, cost])
+        self.alive = np.concatenate([self.alive, np.ones(tix.size, np.bool_)])
         idx = np.arange(start, start + tix.size, dtype=np.int64)
         order = np.argsort(tix, kind="stable")
         rows, first = np.unique(tix[order], return_index=True)
@@ -154,6 +169,8 @@ class ResidualFlow:
     def set_arcs(self, t: int, arcs: IntArray) -> None:
         """Replace ticket ``t``'s live arcs (the one carrying its flow must stay, or ``t``
         be unrouted first)."""
+        self.alive[self.arcs_of[t]] = False
+        self.alive[arcs] = True
         self.arcs_of[t] = arcs
 
     def reduced(self, t: int) -> FloatArray:
@@ -227,24 +244,26 @@ class ResidualFlow:
         dist: dict[int, float] = {s: 0.0}
         pred: dict[int, tuple[int, int]] = {}  # node -> (previous node, arc or -1)
         done: dict[int, float] = {}
-        heap: list[tuple[float, int, int, int]] = [(0.0, 0, s, 0)]  # (d, seq, node, it)
+        # (d, 0 for a deficit node else 1, seq, node, it): deficit nodes first on ties
+        heap: list[tuple[float, int, int, int, int]] = [(0.0, 1, 0, s, 0)]
         seq = 1
-        sink_order: IntArray | None = None
-        sink_d: FloatArray | None = None
+        fan: _SinkFan | None = None
         target = None
         while heap:
-            d, _, v, it = heapq.heappop(heap)
-            if it:  # the it-th cheapest arc out of the sink (lazy: there may be many)
-                assert sink_order is not None and sink_d is not None
+            d, _, _, v, it = heapq.heappop(heap)
+            if it:  # the it-th nearest technician past the sink (lazy: there may be many)
+                assert fan is not None
                 i = it - 1
-                w = int(sink_order[i])
+                w, u = int(fan.nodes[i]), int(fan.via_ticket[i])
                 if w not in done and d < dist.get(w, np.inf):
                     dist[w] = d
-                    pred[w] = (SINK, -1)
-                    heapq.heappush(heap, (d, seq, w, 0))
+                    pred[w] = (SINK, -1) if u < 0 else (u, int(fan.via_arc[i]))
+                    if u >= 0:
+                        pred[u] = (SINK, -1)
+                    heapq.heappush(heap, (d, 0 if self._deficit(w) else 1, seq, w, 0))
                     seq += 1
-                if i + 1 < sink_order.size:
-                    heapq.heappush(heap, (float(sink_d[i + 1]), seq, SINK, it + 1))
+                if i + 1 < fan.nodes.size:
+                    heapq.heappush(heap, (float(fan.dist[i + 1]), 1, seq, SINK, it + 1))
                     seq += 1
                 continue
             if v in done:
@@ -269,9 +288,9 @@ class ResidualFlow:
                     ):
                         out.append((-2 - h, r, a))
             elif v == SINK:
-                sink_order, sink_d = self._sink_arcs(d)
-                if sink_order.size:
-                    heapq.heappush(heap, (float(sink_d[0]), seq, SINK, 1))
+                fan = self._sink_fan(d)
+                if fan.nodes.size:
+                    heapq.heappush(heap, (float(fan.dist[0]), 1, seq, SINK, 1))
                     seq += 1
             else:
                 k = -2 - v
@@ -286,27 +305,51 @@ class ResidualFlow:
                 if w not in done and nd < dist.get(w, np.inf):
                     dist[w] = nd
                     pred[w] = (v, a)
-                    heapq.heappush(heap, (nd, seq, w, 0))
+                    deficit = self._deficit(w)
+                    if deficit and nd <= d:  # as near as the node just settled: done
+                        done[w] = nd
+                        target = w
+                        break
+                    heapq.heappush(heap, (nd, 0 if deficit else 1, seq, w, 0))
                     seq += 1
+            if target is not None:
+                break
         if target is None:  # cannot happen: the sink reaches every deficit node
             raise RuntimeError("residual flow: no deficit node reachable")
         self._augment(s, target, pred)
-        self._raise(done, done[target])
+        self._raise(done, done[target], fan)
 
-    def _sink_arcs(self, d: float) -> tuple[IntArray, FloatArray]:
-        """Nodes the sink reaches (unassigned tickets, technicians by their last used
-        place) with their distances through the sink at distance ``d``, cheapest first."""
+    def _sink_fan(self, d: float) -> _SinkFan:
+        """What the sink, settled at distance ``d``, reaches: every technician, by its
+        last used place given back or through an unassigned ticket taking one of its arcs
+        (those tickets are passed through, never settled one by one: there may be
+        thousands), nearest first."""
         un = np.flatnonzero(self.tech_of == UNASSIGNED)
-        r_un = self.pi_t[un] - self.penalty[un] - self.pi_s
+        d_un = np.full(self.n, np.inf)
+        d_un[un] = d + np.maximum(self.pi_t[un] - self.penalty[un] - self.pi_s, 0.0)
+        a = np.flatnonzero(self.alive & (self.tech_of[self.arc_tix] == UNASSIGNED))
+        tix, tech = self.arc_tix[a], self.arc_tech[a]
+        red = self.arc_cost[a] + self.pi_k[tech] - self.pi_t[tix]
+        via = d_un[tix] + np.maximum(red, 0.0)
+        m = self.free.size
+        best = np.full(m, np.inf)
+        best_arc = np.full(m, -1, np.int64)
+        order = np.lexsort((via, tech))
+        first = np.r_[True, tech[order][1:] != tech[order][:-1]] if order.size else order
+        pick = order[first] if order.size else order
+        best[tech[pick]] = via[pick]
+        best_arc[tech[pick]] = a[pick]
         ks = np.flatnonzero(self.places_used > 0)
-        top = np.rint(
-            self.balance_scaled * (self.load[ks] + self.places_used[ks] - 1)
-        )
-        r_k = self.pi_k[ks] - top - self.pi_s
-        nodes = np.concatenate([un, -2 - ks])
-        dd = d + np.maximum(np.concatenate([r_un, r_k]), 0.0)
-        order = np.argsort(dd, kind="stable")
-        return nodes[order], dd[order]
+        top = np.rint(self.balance_scaled * (self.load[ks] + self.places_used[ks] - 1))
+        back = np.full(m, np.inf)
+        back[ks] = d + np.maximum(self.pi_k[ks] - top - self.pi_s, 0.0)
+        use_back = back <= best
+        dist = np.where(use_back, back, best)
+        reach = np.flatnonzero(np.isfinite(dist))
+        reach = reach[np.argsort(dist[reach], kind="stable")]
+        arc = np.where(use_back[reach], -1, best_arc[reach])
+        u = np.where(arc >= 0, self.arc_tix[np.maximum(arc, 0)], -1)
+        return _SinkFan(-2 - reach, dist[reach], u, arc, un, d_un[un])
 
     def _augment(self, s: int, target: int, pred: dict[int, tuple[int, int]]) -> None:
         """Move one unit along the path from ``s`` to ``target`` found by :meth:`route`."""
@@ -333,8 +376,14 @@ class ResidualFlow:
         if target == SINK:
             self.sink_deficit -= 1
 
-    def _raise(self, done: dict[int, float], top: float) -> None:
-        """Potentials of the nodes settled closer than the target rise by the difference."""
+    def _raise(self, done: dict[int, float], top: float, fan: _SinkFan | None) -> None:
+        """Potentials of the nodes settled closer than the target rise by the difference
+        (the unassigned tickets passed through from the sink too)."""
+        if fan is not None:
+            near = fan.ticket_dist < top
+            rows = fan.tickets[near]
+            self.pi_t[rows] += top - fan.ticket_dist[near]
+            self.raised.update(rows.tolist())
         for v, d in done.items():
             up = top - d
             if up <= 0:
