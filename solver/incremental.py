@@ -73,9 +73,10 @@ from solver.cost import (
     to_scaled,
 )
 from solver.finalize import finalize
-from solver.local import local_resolve
 from solver.model import NO_TECHNICIAN, SolveStatus
-from solver.residual import ResidualFlow
+from solver.flow import assign_slots
+from solver.local import local_resolve, places
+from solver.residual import UNROUTED, ResidualFlow
 from solver.solve import tech_state
 from solver.validate import validate_incremental
 
@@ -94,6 +95,15 @@ _SAME_TICKET_FIELDS = (
 
 PRICING_ROUNDS = 8
 """Most pricing rounds of one incremental call before it gives up and solves cold."""
+
+PATHS_MAX = 32
+"""Most tickets routed by shortest paths in one go; more (e.g. the first call after a
+cold solve, when the committed plan differs from the flow in many rows) and the flow is
+solved again by OR-Tools over the kept arcs, then certified over every row."""
+
+
+class _GiveUp(Exception):
+    """The incremental step cannot prove its flow: solve cold."""
 
 class IncrementalSolver:
     """Keeps the working set of the last solve and re-solves small changes locally.
@@ -128,6 +138,12 @@ class IncrementalSolver:
         self._plan: IntArray | None = None  # the last returned decision (movable rows)
         self._blocks: dict[bytes, PricingGroup] = {}
         self._calls_since_cold = 0
+        self.resolved = 0  # incremental calls that re-solved the whole flow (many paths)
+
+    @property
+    def flow_kept(self) -> bool:
+        """Whether the next compatible call updates a kept flow (the sparse regime)."""
+        return self._flow is not None
 
     def reset(self) -> None:
         """Forget the cached work: the next call solves cold."""
@@ -153,8 +169,11 @@ class IncrementalSolver:
             return self._cold(problem, t0)
         if self._flow is None:
             return self._rebuild(problem, t0)
-        sol = self._step(problem, t0)
-        return self._cold(problem, t0) if sol is None else sol
+        try:
+            sol = self._step(problem, t0)
+        except _GiveUp:
+            sol = None
+        return self._cold(problem, time.perf_counter()) if sol is None else sol
 
     def _cold(self, problem: Problem, t0: float) -> Solution:
         params = self.params
@@ -267,11 +286,12 @@ class IncrementalSolver:
             for t in new.tolist():
                 flow.lower_potential(t)
             to_price.update(new.tolist())
-        flow.route_all()
+        to_price |= self._route(problem)
         t1 = time.perf_counter()
         cert = self._certify(problem, to_price, deadline)
         if cert is None:
             return None
+        flow = self._flow
         self.flow_cost = flow_cost = flow.cost()
         t2 = time.perf_counter()
         after = np.where(flow.tech_of >= 0, flow.tech_of, NO_TECHNICIAN)
@@ -327,8 +347,10 @@ class IncrementalSolver:
         t_kept = tix[keep]
         order = np.argsort(t_kept, kind="stable")
         r_u, r_first = np.unique(t_kept[order], return_index=True)
-        for r, part in zip(r_u.tolist(), np.split(idx[order], r_first[1:]), strict=True):
-            by_row[r] = part
+        if r_u.size:
+            parts = np.split(idx[order], r_first[1:])
+            for r, part in zip(r_u.tolist(), parts, strict=True):
+                by_row[r] = part
         price = []
         was = old.tickets.current_technician
         for t, a_new in by_row.items():
@@ -363,6 +385,7 @@ class IncrementalSolver:
         rows = rows | flow.raised
         flow.raised = set()
         while True:
+            flow = self._flow
             todo = np.asarray(sorted(rows), np.int64)
             todo = todo[~pinned[todo]]
             if todo.size == 0:
@@ -387,9 +410,39 @@ class IncrementalSolver:
                 red = flow.arc_cost[idx] + flow.pi_k[nk] - flow.pi_t[nt]
                 for t in np.unique(nt[red < 0]).tolist():
                     flow.unroute(t)
-                flow.route_all()
-            rows = flow.raised
-            flow.raised = set()
+            rows = self._route(problem)
+            rows |= self._flow.raised
+            self._flow.raised = set()
+
+    def _route(self, problem: Problem) -> set[int]:
+        """Route the unrouted tickets: one shortest path each when they are few, else
+        the whole flow again by OR-Tools over the kept arcs (then every movable row is
+        returned, to be priced: all potentials changed)."""
+        flow = self._flow
+        assert flow is not None
+        unrouted = np.flatnonzero(flow.tech_of == UNROUTED)
+        if unrouted.size <= PATHS_MAX:
+            flow.route_all()
+            return set()
+        live = np.flatnonzero(flow.alive)
+        tix, tech, cost = flow.arc_tix[live], flow.arc_tech[live], flow.arc_cost[live]
+        n, m = flow.n, flow.free.size
+        slot_tech, slot_cost = places(flow.free, flow.load, flow.balance_scaled)
+        res = assign_slots(n, tix, tech, cost, flow.penalty, slot_tech, slot_cost, m)
+        pot = None
+        if res.status is SolveStatus.OPTIMAL:
+            pot = potentials(
+                n, tix, tech, cost, res.arc_used, flow.penalty, flow.free, flow.load,
+                flow.balance_scaled,
+            )  # fmt: skip
+        if pot is None:
+            raise _GiveUp
+        self._flow = ResidualFlow.from_flow(
+            n, tix, tech, cost, res.arc_used, flow.penalty, flow.free, flow.load,
+            flow.balance_scaled, pot,
+        )  # fmt: skip
+        self.resolved += 1
+        return set(np.flatnonzero(~problem.tickets.pinned).tolist())
 
     def _groups(self, problem: Problem, rows: IntArray) -> list[PricingGroup]:
         """Pricing groups of ``rows``: their skill groups, with the technicians' spatial

@@ -160,6 +160,8 @@ class ResidualFlow:
         self.arc_cost = np.concatenate([self.arc_cost, cost])
         self.alive = np.concatenate([self.alive, np.ones(tix.size, np.bool_)])
         idx = np.arange(start, start + tix.size, dtype=np.int64)
+        if tix.size == 0:
+            return idx
         order = np.argsort(tix, kind="stable")
         rows, first = np.unique(tix[order], return_index=True)
         for r, part in zip(rows.tolist(), np.split(idx[order], first[1:]), strict=True):

@@ -9,9 +9,13 @@ import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from solver import CostWeights, Problem, SolveParams, solve
+from solver import CostWeights, Problem, SolveParams, SolveStatus, solve
+from solver.candidates import build_candidates
 from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
+from solver.core import Core, certified_flow
+from solver.cost import evaluate_pairs
 from solver.incremental import IncrementalSolver
+from solver.solve import tech_state
 from solver.synthetic import random_problem
 from tests.solver.checks import assert_hard_constraints
 
@@ -163,3 +167,72 @@ def test_sparse_appends_keep_the_cold_bound(seed: int, overtime: bool) -> None:
         assert cold.stats.model_bound is not None
         rounding = 2 * now.tickets.count * 0.5 / COST_SCALE
         assert abs(sol.stats.model_bound - cold.stats.model_bound) <= rounding
+
+
+def cold_flow_cost(p: Problem, params: SolveParams) -> int:
+    """The cold solve's certified flow optimum (scaled), computed from scratch."""
+    state = tech_state(p, params.weights)
+    cands = build_candidates(p, params, state, np.flatnonzero(~p.tickets.pinned))
+    core = Core.build(p, params, state, cands)
+    res = certified_flow(core)
+    assert core.certificate is not None and core.certificate.certified
+    return res.cost
+
+
+def assert_churn_rule(p: Problem, params: SolveParams, sol: Solution) -> None:
+    """A held ticket moved to another technician only for a gain the churn rule allows."""
+    t = p.tickets
+    tech = sol.technician
+    held = (t.current_technician >= 0) & ~t.pinned
+    moved = np.flatnonzero(held & (tech >= 0) & (tech != t.current_technician))
+    state = tech_state(p, params.weights)
+    ev, _ = evaluate_pairs(
+        p, params.weights, state, moved, tech[moved], params.allow_overtime
+    )
+    assert ev.churn_ok.all(), "a move below the churn rule's gain"
+
+
+@settings(max_examples=8, deadline=None)
+@example(3, [(1, True), (1, True), (1, True)], False)
+@example(11, [(4, False), (2, True), (3, False)], True)
+@given(
+    st.integers(0, 1000),
+    st.lists(st.tuples(st.integers(1, 4), st.booleans()), min_size=1, max_size=4),
+    st.booleans(),
+)
+def test_sparse_appends_flow_equals_cold(
+    seed: int, batches: list[tuple[int, bool]], overtime: bool
+) -> None:
+    """Beyond ``DENSE_PAIRS_MAX``, random batches of new tickets, each re-solve committed
+    or not: the kept flow (shortest augmenting paths, local certificate) costs exactly
+    the cold solve's certified flow optimum; every hard rule holds, the churn rule too;
+    the status is honest: the plan is never below that optimum in the flow model, and
+    OPTIMAL only when it attains it."""
+    params = SolveParams(allow_overtime=overtime)
+    p = random_problem(500, 50, seed, assigned_frac=0.2, pinned_frac=0.1, radius_km=15)
+    assert p.tickets.count * p.technicians.count > DENSE_PAIRS_MAX
+    extra = random_problem(16, 50, seed + 1, radius_km=15)
+    inc = IncrementalSolver(params)
+    p = commit(p, inc.solve(p).technician)
+    used = 0
+    for count, committed in batches:
+        p = append_tickets(p, _shift(extra, used), count)
+        used += count
+        assert inc.flow_kept
+        sol = inc.solve(p)
+        assert inc.last_mode == "incremental"
+        assert inc.flow_cost == cold_flow_cost(p, params)
+        assert_hard_constraints(p, params, sol)
+        assert_churn_rule(p, params, sol)
+        cert, bound = sol.stats.certificate, sol.stats.model_bound
+        assert cert is not None and cert.certified and bound is not None
+        model = sol.stats.model_objective
+        assert model is not None
+        gap = model - bound  # the plan's model cost above the flow optimum
+        assert gap >= -1e-9 * abs(model)
+        if sol.stats.status is SolveStatus.OPTIMAL:
+            assert gap == 0
+        if gap > 0:
+            assert sol.stats.status is SolveStatus.FEASIBLE
+        if committed:
+            p = commit(p, sol.technician)
