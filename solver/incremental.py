@@ -73,9 +73,9 @@ from solver.cost import (
     to_scaled,
 )
 from solver.finalize import finalize
-from solver.model import NO_TECHNICIAN, SolveStatus
 from solver.flow import assign_slots
 from solver.local import local_resolve, places
+from solver.model import NO_TECHNICIAN, SolveStatus
 from solver.residual import UNROUTED, ResidualFlow
 from solver.solve import tech_state
 from solver.validate import validate_incremental
@@ -104,6 +104,7 @@ solved again by OR-Tools over the kept arcs, then certified over every row."""
 
 class _GiveUp(Exception):
     """The incremental step cannot prove its flow: solve cold."""
+
 
 class IncrementalSolver:
     """Keeps the working set of the last solve and re-solves small changes locally.
@@ -138,7 +139,13 @@ class IncrementalSolver:
         self._plan: IntArray | None = None  # the last returned decision (movable rows)
         self._blocks: dict[bytes, PricingGroup] = {}
         self._calls_since_cold = 0
-        self.resolved = 0  # incremental calls that re-solved the whole flow (many paths)
+        self.resolved = (
+            0  # incremental calls that re-solved the whole flow (many paths)
+        )
+
+    def _kept(self) -> ResidualFlow:
+        assert self._flow is not None
+        return self._flow
 
     @property
     def flow_kept(self) -> bool:
@@ -263,7 +270,9 @@ class IncrementalSolver:
         the plan changed where the flow changed (see the module docstring). None: give
         up (the caller solves cold)."""
         flow, state, old = self._flow, self._state, self._problem
-        assert flow is not None and state is not None and old is not None
+        assert flow is not None
+        assert state is not None
+        assert old is not None
         assert self._plan is not None
         params, w = self.params, self.params.weights
         deadline = t0 + params.time_limit_s
@@ -291,7 +300,7 @@ class IncrementalSolver:
         cert = self._certify(problem, to_price, deadline)
         if cert is None:
             return None
-        flow = self._flow
+        flow = self._kept()
         self.flow_cost = flow_cost = flow.cost()
         t2 = time.perf_counter()
         after = np.where(flow.tech_of >= 0, flow.tech_of, NO_TECHNICIAN)
@@ -324,7 +333,9 @@ class IncrementalSolver:
         whose new incumbent is their flow technician and that had none before (then
         every cost of the row rose or stayed, and its potential is unchanged)."""
         flow, state, old = self._flow, self._state, self._problem
-        assert flow is not None and state is not None and old is not None
+        assert flow is not None
+        assert state is not None
+        assert old is not None
         if rows.size == 0:
             return rows
         m = problem.technicians.count
@@ -340,7 +351,9 @@ class IncrementalSolver:
         )
         keep = ev.feasible & (ev.total < pen_w[tix])
         old_cost = {
-            int(t): float(flow.arc_cost[a]) for t, a in zip(rows, flow.arc_of[rows]) if a >= 0
+            int(t): float(flow.arc_cost[a])
+            for t, a in zip(rows, flow.arc_of[rows], strict=False)
+            if a >= 0
         }
         idx = flow.add_arcs(tix[keep], tech[keep], to_scaled(ev.total[keep]))
         by_row = dict.fromkeys(rows.tolist(), np.zeros(0, np.int64))
@@ -378,14 +391,15 @@ class IncrementalSolver:
         add the improving ones, re-route, until none remains. None: not proven (time
         limit or too many rounds)."""
         flow, state = self._flow, self._state
-        assert flow is not None and state is not None
+        assert flow is not None
+        assert state is not None
         m = problem.technicians.count
         pinned = problem.tickets.pinned
         rounds = priced = evaluated = added = 0
         rows = rows | flow.raised
         flow.raised = set()
         while True:
-            flow = self._flow
+            flow = self._kept()
             todo = np.asarray(sorted(rows), np.int64)
             todo = todo[~pinned[todo]]
             if todo.size == 0:
@@ -411,8 +425,9 @@ class IncrementalSolver:
                 for t in np.unique(nt[red < 0]).tolist():
                     flow.unroute(t)
             rows = self._route(problem)
-            rows |= self._flow.raised
-            self._flow.raised = set()
+            flow = self._kept()
+            rows |= flow.raised
+            flow.raised = set()
 
     def _route(self, problem: Problem) -> set[int]:
         """Route the unrouted tickets: one shortest path each when they are few, else
@@ -466,14 +481,22 @@ class IncrementalSolver:
         """The previous plan with the ``moved`` tickets where the flow put them; queues
         over capacity re-solved locally; the shift repair on the queues that changed."""
         flow, state = self._flow, self._state
-        assert flow is not None and state is not None and self._plan is not None
+        assert flow is not None
+        assert state is not None
+        assert self._plan is not None
         n, m = problem.tickets.count, problem.technicians.count
         prev = np.full(n, NO_TECHNICIAN, np.int64)
         prev[: self._plan.size] = self._plan
         plan = prev.copy()
         plan[moved] = flow_tech[moved]
-        live = np.concatenate([a for a in flow.arcs_of if a.size] or [np.zeros(0, np.int64)])
-        c_tix, c_tech, c_cost = flow.arc_tix[live], flow.arc_tech[live], flow.arc_cost[live]
+        live = np.concatenate(
+            [a for a in flow.arcs_of if a.size] or [np.zeros(0, np.int64)]
+        )
+        c_tix, c_tech, c_cost = (
+            flow.arc_tix[live],
+            flow.arc_tech[live],
+            flow.arc_cost[live],
+        )
         count = np.bincount(plan[plan >= 0], minlength=m)
         over = count > state.free_slots
         if over.any():
@@ -484,8 +507,11 @@ class IncrementalSolver:
                 flow.balance_scaled, plan, seeds, REPAIR_HOPS,
             )  # fmt: skip
             if status is not SolveStatus.OPTIMAL:
-                return prev, SolveStatus.FEASIBLE, np.zeros(0, np.int64), _cands(
-                    c_tix, c_tech, n
+                return (
+                    prev,
+                    SolveStatus.FEASIBLE,
+                    np.zeros(0, np.int64),
+                    _cands(c_tix, c_tech, n),
                 )
         cands = _cands(c_tix, c_tech, n)
         core = Core(
@@ -499,7 +525,8 @@ class IncrementalSolver:
     def _plan_cost(self, problem: Problem, plan: IntArray) -> int:
         """Scaled cost of ``plan`` in the flow model (as :func:`solver.core.model_cost`)."""
         flow, state = self._flow, self._state
-        assert flow is not None and state is not None
+        assert flow is not None
+        assert state is not None
         on = np.flatnonzero(plan >= 0)
         same = plan[on] == flow.tech_of[on]
         total = int(flow.arc_cost[flow.arc_of[on[same]]].sum())

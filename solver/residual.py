@@ -60,6 +60,29 @@ class _SinkFan:
 
 
 @dataclass(slots=True)
+class _Search:
+    """State of one shortest-path search of :meth:`ResidualFlow.route`."""
+
+    source: int
+    dist: dict[int, float] = field(default_factory=dict)
+    pred: dict[int, tuple[int, int]] = field(default_factory=dict)  # (previous, arc)
+    done: dict[int, float] = field(default_factory=dict)  # settled nodes
+    # (d, 0 for a deficit node else 1, seq, node, it): deficit nodes first on ties;
+    # it > 0: the (it-1)-th technician of the sink's fan-out, not a node
+    heap: list[tuple[float, int, int, int, int]] = field(default_factory=list)
+    fan: _SinkFan | None = None
+    seq: int = 0
+
+    def __post_init__(self) -> None:
+        self.dist[self.source] = 0.0
+        self.push(0.0, 1, self.source, 0)
+
+    def push(self, d: float, rank: int, node: int, it: int) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, (d, rank, self.seq, node, it))
+
+
+@dataclass(slots=True)
 class ResidualFlow:
     """An optimal flow with feasible potentials; see the module docstring."""
 
@@ -143,7 +166,9 @@ class ResidualFlow:
     def add_tickets(self, count: int, penalty: IntArray) -> None:
         """Append ``count`` tickets without arcs (unrouted: excesses, and the sink's
         demand grows by as many); ``penalty`` is the full new per-ticket vector."""
-        self.tech_of = np.concatenate([self.tech_of, np.full(count, UNROUTED, np.int64)])
+        self.tech_of = np.concatenate(
+            [self.tech_of, np.full(count, UNROUTED, np.int64)]
+        )
         self.arc_of = np.concatenate([self.arc_of, np.full(count, -1, np.int64)])
         self.pi_t = np.concatenate([self.pi_t, np.zeros(count)])
         self.arcs_of.extend(np.zeros(0, np.int64) for _ in range(count))
@@ -174,11 +199,6 @@ class ResidualFlow:
         self.alive[self.arcs_of[t]] = False
         self.alive[arcs] = True
         self.arcs_of[t] = arcs
-
-    def reduced(self, t: int) -> FloatArray:
-        """Reduced costs of ticket ``t``'s live arcs."""
-        a = self.arcs_of[t]
-        return self.arc_cost[a] + self.pi_k[self.arc_tech[a]] - self.pi_t[t]
 
     def fits(self, t: int) -> bool:
         """Whether routed ticket ``t`` can keep its flow after its costs changed: its
@@ -224,7 +244,9 @@ class ResidualFlow:
         a = self.arcs_of[t]
         best = float(self.penalty[t]) + self.pi_s
         if a.size:
-            best = min(best, float((self.arc_cost[a] + self.pi_k[self.arc_tech[a]]).min()))
+            best = min(
+                best, float((self.arc_cost[a] + self.pi_k[self.arc_tech[a]]).min())
+            )
         self.pi_t[t] = best
 
     def route_all(self) -> None:
@@ -242,84 +264,84 @@ class ResidualFlow:
 
     def route(self, s: int) -> None:
         """Send unrouted ticket ``s``'s unit along a shortest path to a deficit node."""
-        pi_t, pi_k = self.pi_t, self.pi_k
-        dist: dict[int, float] = {s: 0.0}
-        pred: dict[int, tuple[int, int]] = {}  # node -> (previous node, arc or -1)
-        done: dict[int, float] = {}
-        # (d, 0 for a deficit node else 1, seq, node, it): deficit nodes first on ties
-        heap: list[tuple[float, int, int, int, int]] = [(0.0, 1, 0, s, 0)]
-        seq = 1
-        fan: _SinkFan | None = None
+        search = _Search(s)
         target = None
-        while heap:
-            d, _, _, v, it = heapq.heappop(heap)
-            if it:  # the it-th nearest technician past the sink (lazy: there may be many)
-                assert fan is not None
-                i = it - 1
-                w, u = int(fan.nodes[i]), int(fan.via_ticket[i])
-                if w not in done and d < dist.get(w, np.inf):
-                    dist[w] = d
-                    pred[w] = (SINK, -1) if u < 0 else (u, int(fan.via_arc[i]))
-                    if u >= 0:
-                        pred[u] = (SINK, -1)
-                    heapq.heappush(heap, (d, 0 if self._deficit(w) else 1, seq, w, 0))
-                    seq += 1
-                if i + 1 < fan.nodes.size:
-                    heapq.heappush(heap, (float(fan.dist[i + 1]), 1, seq, SINK, it + 1))
-                    seq += 1
+        while search.heap and target is None:
+            d, _, _, v, it = heapq.heappop(search.heap)
+            if (
+                it
+            ):  # the it-th nearest technician past the sink (lazy: there may be many)
+                self._fan_next(search, d, it - 1)
                 continue
-            if v in done:
+            if v in search.done:
                 continue
-            done[v] = d
+            search.done[v] = d
             if self._deficit(v):
                 target = v
-                break
-            out: list[tuple[int, float, int]] = []  # (node, reduced cost, arc)
-            if v >= 0:
-                k = int(self.tech_of[v])
-                if k != UNASSIGNED:
-                    out.append((SINK, self.penalty[v] + self.pi_s - pi_t[v], -1))
-                arcs = self.arcs_of[v]
-                if arcs.size:
-                    if k >= 0:
-                        arcs = arcs[arcs != self.arc_of[v]]
-                    heads = self.arc_tech[arcs]
-                    red = self.arc_cost[arcs] + pi_k[heads] - pi_t[v]
-                    for a, h, r in zip(
-                        arcs.tolist(), heads.tolist(), red.tolist(), strict=True
-                    ):
-                        out.append((-2 - h, r, a))
             elif v == SINK:
-                fan = self._sink_fan(d)
-                if fan.nodes.size:
-                    heapq.heappush(heap, (float(fan.dist[0]), 1, seq, SINK, 1))
-                    seq += 1
+                search.fan = self._sink_fan(d)
+                if search.fan.nodes.size:
+                    search.push(float(search.fan.dist[0]), 1, SINK, 1)
             else:
-                k = -2 - v
-                for t in self.holders[k]:
-                    r = -float(self.arc_cost[self.arc_of[t]]) + pi_t[t] - pi_k[k]
-                    out.append((t, r, -1))
-                if self.places_used[k] < self.free[k]:
-                    r = self.place_cost(k, int(self.places_used[k])) + self.pi_s - pi_k[k]
-                    out.append((SINK, r, -1))
-            for w, r, a in out:
-                nd = d + max(float(r), 0.0)
-                if w not in done and nd < dist.get(w, np.inf):
-                    dist[w] = nd
-                    pred[w] = (v, a)
-                    deficit = self._deficit(w)
-                    if deficit and nd <= d:  # as near as the node just settled: done
-                        done[w] = nd
-                        target = w
-                        break
-                    heapq.heappush(heap, (nd, 0 if deficit else 1, seq, w, 0))
-                    seq += 1
-            if target is not None:
-                break
+                target = self._relax(search, v, d)
         if target is None:  # cannot happen: the sink reaches every deficit node
             raise RuntimeError("residual flow: no deficit node reachable")
-        self._augment(s, target, pred)
-        self._raise(done, done[target], fan)
+        self._augment(s, target, search.pred)
+        self._raise(search.done, search.done[target], search.fan)
+
+    def _out(self, v: int) -> list[tuple[int, float, int]]:
+        """Residual arcs out of ticket or technician node ``v``: (head, reduced cost, arc)."""
+        pi_t, pi_k = self.pi_t, self.pi_k
+        out: list[tuple[int, float, int]] = []
+        if v >= 0:
+            k = int(self.tech_of[v])
+            if k != UNASSIGNED:
+                out.append((SINK, float(self.penalty[v] + self.pi_s - pi_t[v]), -1))
+            arcs = self.arcs_of[v]
+            if k >= 0:
+                arcs = arcs[arcs != self.arc_of[v]]
+            heads = self.arc_tech[arcs]
+            red = self.arc_cost[arcs] + pi_k[heads] - pi_t[v]
+            out += zip((-2 - heads).tolist(), red.tolist(), arcs.tolist(), strict=True)
+            return out
+        k = -2 - v
+        for t in self.holders[k]:
+            r = -float(self.arc_cost[self.arc_of[t]]) + pi_t[t] - pi_k[k]
+            out.append((t, r, -1))
+        if self.places_used[k] < self.free[k]:
+            r = self.place_cost(k, int(self.places_used[k])) + self.pi_s - pi_k[k]
+            out.append((SINK, float(r), -1))
+        return out
+
+    def _relax(self, search: _Search, v: int, d: float) -> int | None:
+        """Relax the arcs out of ``v`` (settled at ``d``); a deficit node reached at ``d``
+        itself is the target (returned: nothing can be nearer)."""
+        for w, r, a in self._out(v):
+            nd = d + max(r, 0.0)
+            if w in search.done or nd >= search.dist.get(w, np.inf):
+                continue
+            search.dist[w] = nd
+            search.pred[w] = (v, a)
+            deficit = self._deficit(w)
+            if deficit and nd <= d:
+                search.done[w] = nd
+                return w
+            search.push(nd, 0 if deficit else 1, w, 0)
+        return None
+
+    def _fan_next(self, search: _Search, d: float, i: int) -> None:
+        """Reach the ``i``-th technician of the sink's fan-out, queue the next one."""
+        fan = search.fan
+        assert fan is not None
+        w, u = int(fan.nodes[i]), int(fan.via_ticket[i])
+        if w not in search.done and d < search.dist.get(w, np.inf):
+            search.dist[w] = d
+            search.pred[w] = (SINK, -1) if u < 0 else (u, int(fan.via_arc[i]))
+            if u >= 0:
+                search.pred[u] = (SINK, -1)
+            search.push(d, 0 if self._deficit(w) else 1, w, 0)
+        if i + 1 < fan.nodes.size:
+            search.push(float(fan.dist[i + 1]), 1, SINK, i + 2)
 
     def _sink_fan(self, d: float) -> _SinkFan:
         """What the sink, settled at distance ``d``, reaches: every technician, by its
@@ -337,7 +359,9 @@ class ResidualFlow:
         best = np.full(m, np.inf)
         best_arc = np.full(m, -1, np.int64)
         order = np.lexsort((via, tech))
-        first = np.r_[True, tech[order][1:] != tech[order][:-1]] if order.size else order
+        first = (
+            np.r_[True, tech[order][1:] != tech[order][:-1]] if order.size else order
+        )
         pick = order[first] if order.size else order
         best[tech[pick]] = via[pick]
         best_arc[tech[pick]] = a[pick]
@@ -402,11 +426,15 @@ class ResidualFlow:
     def min_reduced_cost(self) -> float:
         """Least reduced cost over every residual arc (>= 0 when the potentials are
         valid): a check, O(arcs)."""
-        live = np.concatenate([a for a in self.arcs_of if a.size] or [np.zeros(0, np.int64)])
+        live = np.concatenate(
+            [a for a in self.arcs_of if a.size] or [np.zeros(0, np.int64)]
+        )
         used = np.zeros(self.arc_tix.size, np.bool_)
         used[self.arc_of[self.arc_of >= 0]] = True
         red = (
-            self.arc_cost[live] + self.pi_k[self.arc_tech[live]] - self.pi_t[self.arc_tix[live]]
+            self.arc_cost[live]
+            + self.pi_k[self.arc_tech[live]]
+            - self.pi_t[self.arc_tix[live]]
         )
         red = np.where(used[live], -red, red)
         un = self.tech_of == UNASSIGNED

@@ -175,7 +175,8 @@ def cold_flow_cost(p: Problem, params: SolveParams) -> int:
     cands = build_candidates(p, params, state, np.flatnonzero(~p.tickets.pinned))
     core = Core.build(p, params, state, cands)
     res = certified_flow(core)
-    assert core.certificate is not None and core.certificate.certified
+    assert core.certificate is not None
+    assert core.certificate.certified
     return res.cost
 
 
@@ -225,7 +226,9 @@ def test_sparse_appends_flow_equals_cold(
         assert_hard_constraints(p, params, sol)
         assert_churn_rule(p, params, sol)
         cert, bound = sol.stats.certificate, sol.stats.model_bound
-        assert cert is not None and cert.certified and bound is not None
+        assert cert is not None
+        assert cert.certified
+        assert bound is not None
         model = sol.stats.model_objective
         assert model is not None
         gap = model - bound  # the plan's model cost above the flow optimum
