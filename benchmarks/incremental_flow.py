@@ -95,8 +95,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             "cold_cpu_ms": 1000 * cold_cpu, "flow_equal": inc.flow_cost == flow,
             "objective": new.objective, "cold_objective": cold.objective,
             "vs_cold_pct": 100 * (new.objective - cold.objective) / abs(cold.objective),
-            "status": new.stats.status.name, "gap_pct": new.stats.gap_pct,
-            "cold_status": cold.stats.status.name, "cold_gap_pct": cold.stats.gap_pct,
+            "status": new.stats.status.name, "gap_pct": new.stats.model_gap_pct,
+            "cold_status": cold.stats.status.name, "cold_gap_pct": cold.stats.model_gap_pct,
         }  # fmt: skip
         rows.append(row)
         print(
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             f"  (flow {row['flow_update_ms']:7.1f}, plan {row['plan_ms']:7.1f}, finalize"
             f" {row['finalize_ms']:6.1f})  cold CPU {row['cold_cpu_ms']:7.0f} ms  flow = cold:"
             f" {row['flow_equal']}  objective vs cold {row['vs_cold_pct']:+.3f}%"
-            f"  {row['status']} gap {row['gap_pct']:.3f}% (cold {row['cold_status']}"
+            f"  {row['status']} model gap {row['gap_pct']:.3f}% (cold {row['cold_status']}"
             f" {row['cold_gap_pct']:.3f}%)",
             flush=True,
         )

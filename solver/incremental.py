@@ -22,12 +22,15 @@ cold solve's certified flow and its node potentials are kept
    pruned pair's reduced cost can only have grown. Pairs found join the arcs and their
    tickets are re-routed, until none remains. So the flow objective *is* the cold
    solve's flow objective (``flow_cost``), the bound of both plans;
-4. turns the flow's changes into the plan: the previous plan (what the caller committed)
-   with the tickets the paths moved put where the flow put them, queues over capacity
+4. turns the new tickets into the plan: the previous plan (what the caller committed,
+   shaped by the position rounds and polish of the cold solve) with the new tickets and
+   the tickets their paths moved put where the flow put them, queues over capacity
    re-solved locally, then the shift repair and refill only on the queues that changed
-   (:func:`solver.core.repair_shifts`). No position rounds, no polish. The status is
-   OPTIMAL only when this plan costs the certified flow optimum in the flow model, else
-   FEASIBLE with that optimum as ``stats.bound``.
+   (:func:`solver.core.repair_shifts`). Other changes of the flow (re-routed rows,
+   pricing rounds) are not copied into the plan: they would undo the cold solve's
+   driven-cost work. No position rounds, no polish. The status is OPTIMAL only when
+   this plan costs the certified flow optimum in the flow model, else FEASIBLE with that
+   optimum as ``stats.model_bound``.
 
 A cold solve runs every ``cold_every`` calls, and whenever the pricing could not finish
 (time limit) or needed more than ``PRICING_ROUNDS`` rounds.
@@ -220,7 +223,7 @@ class IncrementalSolver:
             return None
         c, state = core.cands, core.state
         n = core.problem.tickets.count
-        pot = potentials(
+        pot = core.hint or potentials(
             n, c.tix, c.tech, core.arc_cost, used, core.penalty, core.free,
             state.load, core.balance_scaled,
         )  # fmt: skip
@@ -277,7 +280,6 @@ class IncrementalSolver:
         params, w = self.params, self.params.weights
         deadline = t0 + params.time_limit_s
         n0, n = old.tickets.count, problem.tickets.count
-        before = np.where(flow.tech_of >= 0, flow.tech_of, NO_TECHNICIAN)
         pen_w = drop_penalty(problem, w)
         pen = to_scaled(pen_w)
         clipped = clips(pen_w)
@@ -286,7 +288,9 @@ class IncrementalSolver:
         )
         flow.penalty[changed] = pen[changed]
         to_price = set(self._reprice_rows(problem, changed, pen_w).tolist())
+        to_price |= self._route(problem)  # the rows whose costs changed first
         new = np.arange(n0, n, dtype=np.int64)
+        flow = self._kept()
         if new.size:
             fresh = build_candidates(problem, params, state, new)
             clipped |= clips(fresh.cost)
@@ -295,7 +299,11 @@ class IncrementalSolver:
             for t in new.tolist():
                 flow.lower_potential(t)
             to_price.update(new.tolist())
+        flow.moved = set()
         to_price |= self._route(problem)
+        # the new tickets and those their paths moved (none known after a re-solve)
+        path = flow.moved if self._flow is flow else set()
+        moved = np.union1d(new, np.asarray(sorted(path), np.int64))
         t1 = time.perf_counter()
         cert = self._certify(problem, to_price, deadline)
         if cert is None:
@@ -304,7 +312,6 @@ class IncrementalSolver:
         self.flow_cost = flow_cost = flow.cost()
         t2 = time.perf_counter()
         after = np.where(flow.tech_of >= 0, flow.tech_of, NO_TECHNICIAN)
-        moved = np.concatenate([np.flatnonzero(after[:n0] != before), new])
         plan, status, dropped, cands = self._plan_step(problem, after, moved)
         cost = self._plan_cost(problem, plan)
         if status is SolveStatus.OPTIMAL and cost != flow_cost:

@@ -106,6 +106,7 @@ class ResidualFlow:
     sink_deficit: int = 0
     raised: set[int] = field(default_factory=set)  # tickets whose potential rose
     settled: int = 0  # nodes settled by the shortest paths (work done)
+    moved: set[int] = field(default_factory=set)  # tickets the paths re-routed
 
     @classmethod
     def from_flow(
@@ -383,6 +384,7 @@ class ResidualFlow:
         while v != s:
             u, a = pred[v]
             if u >= 0:  # ticket u now leaves by (u -> v)
+                self.moved.add(u)
                 old = int(self.tech_of[u])
                 if old >= 0:
                     self.holders[old].discard(u)
