@@ -3,18 +3,20 @@
 Usage::
 
     ./dev bench gap_chu_beasley [--time-limit-s 30] [--workers N] [--seed 1]
-                                [--no-before] [--no-baseline]
+                                [--no-before] [--no-previous] [--no-baseline]
 
 Solves one seeded instance (``solver.gap.chu_beasley``, minimised) per type (C, D) and size
 (10x100, 20x100, 10x200, 20x200 agents x jobs) under a wall-time limit, using the machine's
-cores unless ``--workers`` says otherwise, twice in the same run:
+cores unless ``--workers`` says otherwise, three times in the same run:
 
 - ``before``: CP-SAT alone (``solve_gap(lagrangian=False, highs=False,
-  local_search=False)``, the solver until this change), its bound CP-SAT's;
-- ``after``: ``solve_gap`` as shipped (CP-SAT, HiGHS and the Lagrangian bound at once,
-  then local search). ``win`` says whose bound was the tighter (``cp-sat`` / ``lagr``),
-  ``plan`` who found the plan, ``moves`` how many local-search moves improved it;
-  ``lagr`` is the Lagrangian bound alone.
+  local_search=False, lns=False)``, the first solver), its bound CP-SAT's;
+- ``prev``: the race without large-neighbourhood search (``lns=False``: HiGHS keeps
+  its thread to the end), the solver before LNS and Lagrangian fixing came;
+- ``after``: ``solve_gap`` as shipped (CP-SAT, HiGHS then LNS, and the Lagrangian bound
+  at once, then local search). ``win`` says whose bound was the tighter (``cp-sat`` /
+  ``lagr``), ``plan`` who found the plan, ``moves`` how many local-search moves
+  improved it; ``lagr`` is the Lagrangian bound alone.
 
 Prints objective, bound, gap in % (``solver.model.relative_gap_pct``), wall time, status
 and the load average after each solve; ``uptime`` before and after. The issue 14 target is
@@ -152,6 +154,9 @@ def main() -> None:
     parser.add_argument(
         "--no-before", action="store_true", help="skip CP-SAT alone (before)"
     )
+    parser.add_argument(
+        "--no-previous", action="store_true", help="skip the race without LNS (prev)"
+    )
     args = parser.parse_args()
     workers = args.workers or available_cores()
     print(f"uptime before: {_uptime()}")
@@ -161,14 +166,15 @@ def main() -> None:
         f" {'gap %':>7} {'time s':>7} {'status':<9} {'win':<6} {'plan':<6} {'moves':>5}"
         f" {'lagr':>7} {'load 1m':>7}"
     )
-    runs = (("before", False), ("after", True))
+    runs = (("before", False), ("prev", True), ("after", True))
+    skip = {"before": args.no_before, "prev": args.no_previous, "after": False}
     rows: list[dict[str, Any]] = []
     for kind in CHU_BEASLEY_TYPES:
         for m, n in SIZES:
             inst = chu_beasley(kind, m, n, np.random.default_rng(args.seed))
             row: dict[str, Any] = {"type": kind, "m": m, "n": n, "seed": args.seed}
             for name, full in runs:
-                if name == "before" and args.no_before:
+                if skip[name]:
                     continue
                 res = solve_gap(
                     inst,
@@ -178,6 +184,7 @@ def main() -> None:
                     lagrangian=full,
                     highs=full,
                     local_search=full,
+                    lns=name == "after",
                 )
                 load = os.getloadavg()[0]
                 row[name] = _summary(res, load)

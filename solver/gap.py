@@ -9,7 +9,10 @@ through the min-cost-flow core instead (:func:`solver.lap.solve_lap`).
 :func:`solve_gap` runs three searches at once within ``time_limit_s``:
 
 - CP-SAT (``num_workers - 1`` workers, at least 1): plans and its proven bound;
-- HiGHS (:mod:`solver.gap_highs`, one thread): plans;
+- HiGHS (:mod:`solver.gap_highs`, one thread): plans, for ``HIGHS_SHARE`` of the time;
+  then, on the same thread, large-neighbourhood search (:mod:`solver.gap_lns`) from its
+  plan, its sub-problems pruned by the Lagrangian multipliers known by then and by
+  Lagrangian variable fixing (:mod:`solver.gap_fixing`) against that plan's cost;
 - the Lagrangian bound (:mod:`solver.gap_lagrange`: each agent a 0-1 knapsack solved
   exactly, multipliers by column generation; exact in integers, at least the LP bound,
   above CP-SAT's on some type D instances), which stops when it converges.
@@ -39,8 +42,10 @@ import numpy.typing as npt
 from ortools.sat.python import cp_model
 from ortools.util.python.solve_interrupter import SolveInterrupter
 
+from solver.gap_fixing import allowed_pairs
 from solver.gap_highs import highs_plan
 from solver.gap_lagrange import LagrangianBound, lagrangian_bound
+from solver.gap_lns import lns_improve
 from solver.gap_local import improve
 from solver.model import SolveStatus, relative_gap_pct
 from solver.validate import validate_count, validate_gap, validate_time_limit
@@ -51,6 +56,7 @@ if TYPE_CHECKING:
 IntArray = npt.NDArray[np.int64]
 
 POLISH_SHARE = 0.02  # of time_limit_s kept for solver.gap_local on the plans at the end
+HIGHS_SHARE = 0.5  # of the race HiGHS gets before large-neighbourhood search takes over
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +93,7 @@ class GapResult:
     bound_source: str | None = (
         None  # "cp-sat", "lagrangian" or "cheapest": see solve_gap
     )
-    plan_source: str | None = None  # "cp-sat" or "highs": who found the plan
+    plan_source: str | None = None  # "cp-sat", "highs" or "lns": who found the plan
     local_moves: int = 0  # shift/swap moves solver.gap_local made on that plan
 
 
@@ -114,6 +120,7 @@ def solve_gap(
     lagrangian: bool = True,
     highs: bool = True,
     local_search: bool = True,
+    lns: bool = True,
 ) -> GapResult:
     """Solve a GAP: CP-SAT (one Boolean per agent-job pair) and HiGHS race for the plan,
     CP-SAT and a Lagrangian relaxation for the bound (see the module docstring).
@@ -130,10 +137,11 @@ def solve_gap(
         Cores to use; None (default): :func:`available_cores`. CP-SAT gets one worker
         less when HiGHS runs beside it (at least one: with ``num_workers=1`` the two
         share the core).
-    lagrangian, highs, local_search
-        Compute the Lagrangian bound / race HiGHS / improve the plans by local search.
-        All three False is CP-SAT alone, all workers (the solver before they came): with
-        ``num_workers=1`` and a fixed seed, deterministic.
+    lagrangian, highs, local_search, lns
+        Compute the Lagrangian bound / race HiGHS / improve the plans by local search /
+        hand HiGHS's thread to large-neighbourhood search after ``HIGHS_SHARE`` of the
+        time (only with ``highs``). All False is CP-SAT alone, all workers (the solver
+        before they came): with ``num_workers=1`` and a fixed seed, deterministic.
 
     Returns
     -------
@@ -160,6 +168,7 @@ def solve_gap(
     interrupter = SolveInterrupter()
     lag: list[LagrangianBound | None] = [None]
     highs_agent: list[IntArray | None] = [None]
+    lns_agent: list[IntArray | None] = [None]
     failures: list[BaseException] = []
 
     polish_s = POLISH_SHARE * time_limit_s if local_search else 0.0
@@ -179,17 +188,24 @@ def solve_gap(
         )
 
     def run_highs() -> None:
+        highs_end = t0 + HIGHS_SHARE * (race_end - t0) if lns else race_end
         plan = highs_plan(
             cost,
             instance.weight,
             instance.capacity,
-            deadline=race_end,
+            deadline=highs_end,
             seed=seed,
             interrupter=interrupter,
         )
-        if plan is not None and _fits(instance, plan):
-            highs_agent[0] = plan
-            race_state.plan_found(int(cost[plan, np.arange(n)].sum()))
+        if plan is None or not _fits(instance, plan):
+            return
+        highs_agent[0] = plan
+        race_state.plan_found(int(cost[plan, np.arange(n)].sum()), plan)
+        start = race_state.best_plan()
+        if lns and start is not None and not race_state.done.is_set():
+            lns_agent[0] = _search_around(
+                instance, cost, start, race_state, race_end, seed
+            )
 
     def guarded(run: Callable[[], None]) -> Callable[[], None]:
         def body() -> None:
@@ -223,7 +239,7 @@ def solve_gap(
         instance,
         sign,
         cp_status,
-        {"cp-sat": cp_agent, "highs": highs_agent[0]},
+        {"cp-sat": cp_agent, "highs": highs_agent[0], "lns": lns_agent[0]},
         {
             "cp-sat": cp_bound,
             "lagrangian": None if lag[0] is None else lag[0].bound,
@@ -246,16 +262,27 @@ class _Race:
         self.done = threading.Event()
         self._lock = threading.Lock()
         self._plan: int | None = None
+        self._agent: IntArray | None = None
         self._bound: int | None = None
+        self.multipliers: IntArray | None = None  # the best bound's, x MULTIPLIER_SCALE
 
-    def plan_found(self, cost: int) -> None:
+    def plan_found(self, cost: int, agent: IntArray | None = None) -> None:
+        """A plan of this (minimised) cost exists; ``agent``: the plan, when given."""
         with self._lock:
-            self._plan = cost if self._plan is None else min(self._plan, cost)
+            if self._plan is None or cost < self._plan:
+                self._plan = cost
+                self._agent = None if agent is None else agent.copy()
         self._stop_if_proven()
 
-    def bound_found(self, bound: int) -> None:
+    def best_plan(self) -> IntArray | None:
+        """The cheapest plan so far when it was given (None when it was not)."""
         with self._lock:
-            self._bound = bound if self._bound is None else max(self._bound, bound)
+            return self._agent
+
+    def bound_found(self, bound: int, scaled_u: IntArray | None = None) -> None:
+        with self._lock:
+            if self._bound is None or bound > self._bound:
+                self._bound, self.multipliers = bound, scaled_u
         self._stop_if_proven()
 
     def _stop_if_proven(self) -> None:
@@ -315,7 +342,7 @@ class _CpSat:
         if self._stopped.is_set():
             return SolveStatus.TIMEOUT, None, None
         self._solver.parameters.max_time_in_seconds = time_limit_s
-        callback = _TellRace(self._sign, race)
+        callback = _TellRace(self._sign, race, self._x)
         cp_status = self._solver.solve(self._model, callback)
         if cp_status == cp_model.MODEL_INVALID:
             reason = self._solver.solution_info().splitlines()[0]
@@ -337,14 +364,54 @@ class _CpSat:
 
 
 class _TellRace(cp_model.CpSolverSolutionCallback):
-    """Tells the race the cost of each plan CP-SAT finds (it may then stop CP-SAT)."""
+    """Tells the race each plan CP-SAT finds and its cost (it may then stop CP-SAT)."""
 
-    def __init__(self, sign: int, race: _Race) -> None:
+    def __init__(self, sign: int, race: _Race, x: list[list[cp_model.IntVar]]) -> None:
         super().__init__()
-        self._sign, self._race = sign, race
+        self._sign, self._race, self._x = sign, race, x
 
     def on_solution_callback(self) -> None:
-        self._race.plan_found(self._sign * round(self.objective_value))
+        agent = np.zeros(len(self._x[0]) if self._x else 0, np.int64)
+        for i, row in enumerate(self._x):
+            for j, var in enumerate(row):
+                if self.boolean_value(var):
+                    agent[j] = i
+        self._race.plan_found(self._sign * round(self.objective_value), agent)
+
+
+def _search_around(
+    instance: GapInstance,
+    cost: IntArray,
+    plan: IntArray,
+    race: _Race,
+    deadline: float,
+    seed: int,
+) -> IntArray | None:
+    """Large-neighbourhood search from ``plan`` (minimised ``cost``) until ``deadline``,
+    pruned by the race's Lagrangian multipliers when it has some (and the pairs they fix
+    against the plan's cost); its plan when it found a cheaper one, else None."""
+    n = plan.size
+    start = int(cost[plan, np.arange(n)].sum())
+    scaled_u = race.multipliers
+    allowed = (
+        None
+        if scaled_u is None
+        else allowed_pairs(cost, instance.weight, instance.capacity, scaled_u, start)
+    )
+    found = lns_improve(
+        cost,
+        instance.weight,
+        instance.capacity,
+        plan,
+        deadline=deadline,
+        seed=seed,
+        scaled_u=scaled_u,
+        allowed=allowed,
+        stop=race.done,
+        on_plan=race.plan_found,
+    )
+    better = int(cost[found.agent, np.arange(n)].sum()) < start
+    return found.agent if better and _fits(instance, found.agent) else None
 
 
 def _fits(instance: GapInstance, agent: IntArray) -> bool:

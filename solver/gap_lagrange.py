@@ -51,6 +51,7 @@ class LagrangianBound:
     iterations: int  # column generation rounds (one knapsack per agent each)
     converged: bool  # no column prices out: the Lagrangian dual is reached
     wall_time_s: float
+    scaled_u: IntArray  # the multipliers that gave it, x MULTIPLIER_SCALE
 
 
 class Halted(Exception):
@@ -121,10 +122,11 @@ def lagrangian_bound(
     time_limit_s: float,
     *,
     stop: threading.Event | None = None,
-    on_bound: Callable[[int], None] | None = None,
+    on_bound: Callable[[int, IntArray], None] | None = None,
 ) -> LagrangianBound | None:
     """Best Lagrangian bound of ``min sum c_ij x_ij`` found within ``time_limit_s`` or
-    until ``stop`` is set; ``on_bound`` hears each better bound as it is found.
+    until ``stop`` is set; ``on_bound`` hears each better bound as it is found, with its
+    multipliers (x ``MULTIPLIER_SCALE``).
 
     None when the instance is outside what this bound handles exactly: int64 headroom
     (``MULTIPLIER_SCALE x`` costs summed over the jobs) or the knapsack tables
@@ -155,16 +157,16 @@ def lagrangian_bound(
         )
     except Halted:
         return None
-    best_u = start / MULTIPLIER_SCALE
+    best_scaled_u = start.astype(np.int64)
     if on_bound is not None:
-        on_bound(-(-best_scaled // MULTIPLIER_SCALE))
+        on_bound(-(-best_scaled // MULTIPLIER_SCALE), best_scaled_u)
     smoothing, iterations, converged = _SMOOTHING, 0, False
     while not halt():
         solved = master.solve()
         if solved is None:
             break  # GLOP gave up on the master: the bound so far stands
         lp_value, u, v = solved
-        priced = smoothing * best_u + (1 - smoothing) * u
+        priced = smoothing * best_scaled_u / MULTIPLIER_SCALE + (1 - smoothing) * u
         scaled_u = np.clip(np.round(priced * MULTIPLIER_SCALE), -limit, limit)
         try:
             value, picks = lagrangian_value(
@@ -174,9 +176,9 @@ def lagrangian_bound(
             break
         iterations += 1
         if value > best_scaled:
-            best_scaled, best_u = value, scaled_u / MULTIPLIER_SCALE
+            best_scaled, best_scaled_u = value, scaled_u.astype(np.int64)
             if on_bound is not None:
-                on_bound(-(-best_scaled // MULTIPLIER_SCALE))
+                on_bound(-(-best_scaled // MULTIPLIER_SCALE), best_scaled_u)
         if -(-best_scaled // MULTIPLIER_SCALE) >= math.ceil(lp_value - 1e-9):
             converged = True  # the bound is the master's ceiling: no better bound here
             break
@@ -186,7 +188,13 @@ def lagrangian_bound(
                 break
             smoothing = 0.0  # mispriced: price at the master's own duals from now on
     bound = -(-best_scaled // MULTIPLIER_SCALE)
-    return LagrangianBound(bound, iterations, converged, time.perf_counter() - t0)
+    return LagrangianBound(
+        bound,
+        iterations,
+        converged,
+        time.perf_counter() - t0,
+        best_scaled_u,
+    )
 
 
 def _lp_duals(

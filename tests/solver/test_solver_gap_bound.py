@@ -102,6 +102,7 @@ def _cp_sat_optimum(inst: GapInstance, maximize: bool) -> int | None:
     st.booleans(),
     st.booleans(),
     st.booleans(),
+    st.booleans(),
 )
 def test_reported_bound_brackets_the_optimum(
     kind: str,
@@ -113,6 +114,7 @@ def test_reported_bound_brackets_the_optimum(
     lagrangian: bool,
     highs: bool,
     local_search: bool,
+    lns: bool,
 ) -> None:
     """Under any limit and any mix of searches: bound <= optimum <= objective (reversed
     when maximising), the gap from them, the bound the tightest of its sources (CP-SAT's,
@@ -126,6 +128,7 @@ def test_reported_bound_brackets_the_optimum(
         lagrangian=lagrangian,
         highs=highs,
         local_search=local_search,
+        lns=lns,
     )
     if optimum is None:  # no plan exists: proven so, or not proven in time
         assert res.status in (SolveStatus.INFEASIBLE, SolveStatus.TIMEOUT)
@@ -146,6 +149,8 @@ def test_reported_bound_brackets_the_optimum(
         assert res.plan_source == "cp-sat"
     if not local_search:
         assert res.local_moves == 0
+    if not (lns and highs):
+        assert res.plan_source != "lns"
     cheapest = sign * int((sign * inst.cost).min(axis=0).sum())  # capacities ignored
     sources = {
         "cp-sat": res.cp_sat_bound,

@@ -1,0 +1,195 @@
+"""Lagrangian variable fixing (``solver.gap_fixing``) and large-neighbourhood search
+(``solver.gap_lns``) for the GAP, against brute force: the forced Lagrangian values are
+exact, fixing never removes a plan cheaper than the given cost, and LNS keeps plans
+feasible, never costlier, and reaches the optimum when it may free every job."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from solver.gap import GapInstance, chu_beasley, solve_gap
+from solver.gap_fixing import allowed_pairs, forced_values
+from solver.gap_lagrange import MULTIPLIER_SCALE, knapsacks, lagrangian_bound
+from solver.gap_lns import lns_improve
+from solver.model import SolveStatus
+from tests.solver.test_solver_gap import _brute_force, _ints, gap_instances
+
+
+def _best_subset(
+    profit: Any, weight: Any, capacity: int, j: int, taken: bool
+) -> int | None:
+    """Best profit over the subsets within ``capacity`` that take job j (or leave it)."""
+    n = profit.size
+    best = None
+    for k in range(n + 1):
+        for subset in itertools.combinations(range(n), k):
+            if (j in subset) != taken or int(weight[list(subset)].sum()) > capacity:
+                continue
+            value = int(profit[list(subset)].sum())
+            best = value if best is None else max(best, value)
+    return best
+
+
+@settings(max_examples=60, deadline=None)
+@given(gap_instances(), st.data())
+def test_forced_values_match_brute_force(
+    arrays: tuple[Any, Any, Any], data: st.DataObject
+) -> None:
+    """L(u) with one pair forced to 1 (or to 0) equals L(u) with that agent's knapsack
+    re-solved by brute force over every subset taking (or leaving) the job."""
+    cost, weight, capacity = arrays
+    m, n = cost.shape
+    scaled_u = data.draw(_ints((n,), -60 * MULTIPLIER_SCALE, 60 * MULTIPLIER_SCALE))
+    value, one, zero = forced_values(cost, weight, capacity, scaled_u)
+    profit = scaled_u[None, :] - MULTIPLIER_SCALE * cost
+    gain, _ = knapsacks(profit, weight, capacity)
+    assert value == int(scaled_u.sum()) - int(gain.sum())
+    for i, j in itertools.product(range(m), range(n)):
+        for taken, got in ((True, one[i, j]), (False, zero[i, j])):
+            best = _best_subset(profit[i], weight[i], int(capacity[i]), j, taken)
+            if best is None:
+                assert taken
+                assert got == np.iinfo(np.int64).max
+            else:
+                assert got == value + int(gain[i]) - best
+
+
+def _plans(inst: GapInstance) -> list[tuple[int, Any]]:
+    """Every plan that fits, with its cost."""
+    m, n = inst.cost.shape
+    jobs = np.arange(n)
+    out = []
+    for agents in itertools.product(range(m), repeat=n):
+        a = np.array(agents, np.int64)
+        load = np.bincount(a, weights=inst.weight[a, jobs], minlength=m)
+        if np.all(load <= inst.capacity):
+            out.append((int(inst.cost[a, jobs].sum()), a))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(gap_instances(), st.integers(0, 40), st.booleans(), st.data())
+def test_fixing_keeps_every_plan_cheaper_than_the_given_cost(
+    arrays: tuple[Any, Any, Any], above: int, converged: bool, data: st.DataObject
+) -> None:
+    """For multipliers from column generation or drawn at random, and any cost above
+    the optimum: every plan cheaper than it uses only pairs ``allowed_pairs`` keeps (so
+    the optimum is never removed)."""
+    inst = GapInstance(*arrays)
+    plans = _plans(inst)
+    if not plans:
+        return
+    n = inst.cost.shape[1]
+    if converged:
+        lag = lagrangian_bound(inst.cost, inst.weight, inst.capacity, 5.0)
+        assert lag is not None
+        scaled_u = lag.scaled_u
+    else:
+        scaled_u = data.draw(_ints((n,), -60 * MULTIPLIER_SCALE, 60 * MULTIPLIER_SCALE))
+    upper = min(total for total, _ in plans) + above
+    allowed = allowed_pairs(inst.cost, inst.weight, inst.capacity, scaled_u, upper)
+    for total, agent in plans:
+        if total < upper:
+            assert allowed[agent, np.arange(n)].all()
+
+
+def test_fixing_removes_pairs_when_the_plan_is_close_to_the_bound() -> None:
+    """Chu & Beasley type C, 20 x 100 (seed 1): a cost 6 above the converged
+    Lagrangian bound leaves under a third of the 2,000 pairs."""
+    inst = chu_beasley("C", 20, 100, np.random.default_rng(1))
+    lag = lagrangian_bound(inst.cost, inst.weight, inst.capacity, 120.0)
+    assert lag is not None
+    assert lag.converged
+    allowed = allowed_pairs(
+        inst.cost, inst.weight, inst.capacity, lag.scaled_u, lag.bound + 6
+    )
+    assert allowed.sum() < 2000 / 3
+    assert allowed.any(axis=0).all()  # every job keeps an agent
+
+
+@st.composite
+def small_plans(draw: st.DrawFn) -> tuple[GapInstance, Any]:
+    """A small GAP (at most 3 agents, 7 jobs) and a plan that fits it."""
+    m, n = draw(st.integers(1, 3)), draw(st.integers(1, 7))
+    cost = draw(_ints((m, n), -30, 30))
+    weight = draw(_ints((m, n), 0, 12))
+    agent = draw(_ints((n,), 0, m - 1))
+    load = np.bincount(agent, weights=weight[agent, np.arange(n)], minlength=m)
+    slack = draw(_ints((m,), 0, 15))
+    return GapInstance(cost, weight, load.astype(np.int64) + slack), agent
+
+
+@settings(max_examples=40, deadline=None)
+@given(small_plans(), st.booleans())
+def test_lns_reaches_the_optimum_of_small_instances(
+    case: tuple[GapInstance, Any], lagrangian: bool
+) -> None:
+    """With fewer jobs than a round frees, LNS re-solves the whole instance: its plan
+    fits, costs no more than the start and is optimal (brute force), also when pruned
+    by multipliers and fixing; it stops early on that proof."""
+    inst, start = case
+    m, n = inst.cost.shape
+    jobs = np.arange(n)
+    begin = int(inst.cost[start, jobs].sum())
+    scaled_u = allowed = None
+    if lagrangian:
+        lag = lagrangian_bound(inst.cost, inst.weight, inst.capacity, 5.0)
+        assert lag is not None
+        scaled_u = lag.scaled_u
+        allowed = allowed_pairs(inst.cost, inst.weight, inst.capacity, scaled_u, begin)
+    t0 = time.perf_counter()
+    res = lns_improve(
+        inst.cost,
+        inst.weight,
+        inst.capacity,
+        start,
+        deadline=t0 + 30.0,
+        scaled_u=scaled_u,
+        allowed=allowed,
+    )
+    assert time.perf_counter() - t0 < 20.0  # stopped on the proof, not the deadline
+    load = np.bincount(res.agent, weights=inst.weight[res.agent, jobs], minlength=m)
+    assert np.all(load <= inst.capacity)
+    total = int(inst.cost[res.agent, jobs].sum())
+    assert total <= begin
+    assert total == _brute_force(inst)
+
+
+def test_lns_improves_a_type_d_plan_and_reports_each_step() -> None:
+    """Chu & Beasley type D, 10 x 60 (seed 1), from CP-SAT's plan after 1 s: LNS lowers
+    the cost, each reported cost is a plan it held (the last one its result) and the
+    plan fits."""
+    inst = chu_beasley("D", 10, 60, np.random.default_rng(1))
+    m, n = inst.cost.shape
+    jobs = np.arange(n)
+    first = solve_gap(
+        inst,
+        time_limit_s=1.0,
+        num_workers=1,
+        lagrangian=False,
+        highs=False,
+        local_search=False,
+        lns=False,
+    )
+    assert first.status is SolveStatus.FEASIBLE
+    heard: list[int] = []
+    res = lns_improve(
+        inst.cost,
+        inst.weight,
+        inst.capacity,
+        first.agent,
+        deadline=time.perf_counter() + 5.0,
+        on_plan=heard.append,
+    )
+    total = int(inst.cost[res.agent, jobs].sum())
+    assert res.improvements == len(heard) > 0
+    assert heard == sorted(heard, reverse=True)
+    assert heard[-1] == total < first.objective
+    load = np.bincount(res.agent, weights=inst.weight[res.agent, jobs], minlength=m)
+    assert np.all(load <= inst.capacity)
