@@ -9,13 +9,14 @@ through the min-cost-flow core instead (:func:`solver.lap.solve_lap`).
 :func:`solve_gap` runs three searches at once within ``time_limit_s``:
 
 - CP-SAT (``num_workers - 1`` workers, at least 1): plans and its proven bound;
-- HiGHS (:mod:`solver.gap_highs`, one thread): plans, for ``HIGHS_SHARE`` of the time;
-  then, on the same thread, large-neighbourhood search (:mod:`solver.gap_lns`) from its
-  plan, its sub-problems pruned by the Lagrangian multipliers known by then and by
-  Lagrangian variable fixing (:mod:`solver.gap_fixing`) against that plan's cost;
+- HiGHS (:mod:`solver.gap_highs`, one thread): plans;
 - the Lagrangian bound (:mod:`solver.gap_lagrange`: each agent a 0-1 knapsack solved
   exactly, multipliers by column generation; exact in integers, at least the LP bound,
-  above CP-SAT's on some type D instances), which stops when it converges.
+  above CP-SAT's on some type D instances), which stops when it converges; with
+  ``lns=True`` (off by default: not shown to help, see the flag) its thread then runs
+  large-neighbourhood search (:mod:`solver.gap_lns`) from the best plan so far until the
+  end, its sub-problems pruned by the multipliers and by Lagrangian variable fixing
+  (:mod:`solver.gap_fixing`) against that plan's cost.
 
 As soon as a plan attains a proven bound (or CP-SAT proves optimality) all stop. Each
 plan is then improved by local search (:mod:`solver.gap_local`: shift and swap moves, in
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
 IntArray = npt.NDArray[np.int64]
 
 POLISH_SHARE = 0.02  # of time_limit_s kept for solver.gap_local on the plans at the end
-HIGHS_SHARE = 0.5  # of the race HiGHS gets before large-neighbourhood search takes over
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +120,7 @@ def solve_gap(
     lagrangian: bool = True,
     highs: bool = True,
     local_search: bool = True,
-    lns: bool = True,
+    lns: bool = False,
 ) -> GapResult:
     """Solve a GAP: CP-SAT (one Boolean per agent-job pair) and HiGHS race for the plan,
     CP-SAT and a Lagrangian relaxation for the bound (see the module docstring).
@@ -139,8 +139,9 @@ def solve_gap(
         share the core).
     lagrangian, highs, local_search, lns
         Compute the Lagrangian bound / race HiGHS / improve the plans by local search /
-        hand HiGHS's thread to large-neighbourhood search after ``HIGHS_SHARE`` of the
-        time (only with ``highs``). All False is CP-SAT alone, all workers (the solver
+        search around the best plan on the Lagrangian's thread once it has converged
+        (only with ``lagrangian``; off by default: on a loaded 2-core machine it did
+        not beat the race without it, ``./dev bench gap_chu_beasley --lns``). All False is CP-SAT alone, all workers (the solver
         before they came): with ``num_workers=1`` and a fixed seed, deterministic.
 
     Returns
@@ -186,14 +187,18 @@ def solve_gap(
             stop=race_state.done,
             on_bound=race_state.bound_found,
         )
+        start = race_state.best_plan()
+        if lns and start is not None and not race_state.done.is_set():
+            lns_agent[0] = _search_around(
+                instance, cost, start, race_state, race_end, seed
+            )
 
     def run_highs() -> None:
-        highs_end = t0 + HIGHS_SHARE * (race_end - t0) if lns else race_end
         plan = highs_plan(
             cost,
             instance.weight,
             instance.capacity,
-            deadline=highs_end,
+            deadline=race_end,
             seed=seed,
             interrupter=interrupter,
         )
@@ -201,11 +206,6 @@ def solve_gap(
             return
         highs_agent[0] = plan
         race_state.plan_found(int(cost[plan, np.arange(n)].sum()), plan)
-        start = race_state.best_plan()
-        if lns and start is not None and not race_state.done.is_set():
-            lns_agent[0] = _search_around(
-                instance, cost, start, race_state, race_end, seed
-            )
 
     def guarded(run: Callable[[], None]) -> Callable[[], None]:
         def body() -> None:

@@ -1,14 +1,17 @@
-"""Lagrangian variable fixing for a minimised GAP: which agent-job pairs a plan cheaper
-than a known one can use.
+"""Lagrangian variable fixing and probing for a minimised GAP: which agent-job pairs a
+plan cheaper than a known one can use, and a bound a little above ``L(u)``.
 
 For multipliers ``u`` (:mod:`solver.gap_lagrange`), forcing ``x_ij`` to 1 or to 0 changes
 only agent i's knapsack, so ``L(u | x_ij = 1)`` and ``L(u | x_ij = 0)`` are exact for
 every pair from two DP passes per agent (forward over its jobs, backward, joined around
-each job). Each is a lower bound on every plan with that value of ``x_ij``; when it
-reaches the cost of a plan already in hand, no cheaper plan has it. So with ``upper`` the
-cost of a known plan, every plan cheaper than ``upper`` uses only the pairs
-:func:`allowed_pairs` keeps, and a lower bound over those plans, taken with ``upper``
-(``min``), bounds the whole instance.
+each job); placing job j on agent i (``x_ij = 1``, ``x_kj = 0`` for the other agents)
+adds them up. Each is a lower bound on every plan that places j on i. Hence:
+
+- fixing: with ``upper`` the cost of a plan in hand, a pair whose placed value reaches
+  ``upper`` is in no cheaper plan (:func:`allowed_pairs`); a lower bound over the plans
+  using only the other pairs, taken with ``upper`` (``min``), bounds the whole instance;
+- probing: every plan places each job somewhere, so ``max_j min_i`` of the placed values
+  is a lower bound (:func:`probing_bound`), at least ``L(u)``.
 """
 
 from __future__ import annotations
@@ -90,6 +93,34 @@ def _join(before: IntArray, after: IntArray, room: int) -> int:
     return int(np.max(before[: room + 1] + after[room::-1]))
 
 
+def placed_values(
+    cost: IntArray, weight: IntArray, capacity: IntArray, scaled_u: IntArray
+) -> IntArray:
+    """Per pair (i, j), ``S x L(u)`` of the GAP with job j placed on agent i (``x_ij``
+    forced to 1, job j's other pairs to 0); exact; ``int64`` max when ``a_ij > b_i``.
+    Every plan placing j on i costs at least its ceiling over ``S``."""
+    value, one, zero = forced_values(cost, weight, capacity, scaled_u)
+    left_out = zero - value  # >= 0: what leaving j out of agent k's knapsack costs
+    impossible = one == np.iinfo(np.int64).max
+    placed = np.where(impossible, value, one) + left_out.sum(axis=0) - left_out
+    return np.where(impossible, one, placed)
+
+
+def probing_bound(
+    cost: IntArray, weight: IntArray, capacity: IntArray, scaled_u: IntArray
+) -> int | None:
+    """A lower bound at least ``ceil(L(u))``: every plan places each job j somewhere, so
+    it costs at least ``min_i`` of j's placed values; the best job's. None when some job
+    fits no agent (no plan exists)."""
+    m, n = cost.shape
+    if m == 0 or n == 0:
+        return None
+    cheapest = placed_values(cost, weight, capacity, scaled_u).min(axis=0)
+    if cheapest.max() == np.iinfo(np.int64).max:
+        return None
+    return -(-int(cheapest.max()) // MULTIPLIER_SCALE)
+
+
 def allowed_pairs(
     cost: IntArray,
     weight: IntArray,
@@ -97,13 +128,9 @@ def allowed_pairs(
     scaled_u: IntArray,
     upper: int,
 ) -> BoolArray:
-    """Pairs (i, j) some plan costing less than ``upper`` may use, by the Lagrangian
-    values at ``u``: a pair whose forced-to-1 value reaches ``upper`` is out, and so are
-    job j's other pairs when its forced-to-0 value does."""
-    _, one, zero = forced_values(cost, weight, capacity, scaled_u)
-    limit = upper * MULTIPLIER_SCALE  # ceil(v / S) >= upper  <=>  v > S x (upper - 1)
-    allowed = one <= limit - MULTIPLIER_SCALE
-    must = zero > limit - MULTIPLIER_SCALE
-    forced_jobs = must.any(axis=0)
-    allowed[:, forced_jobs] &= must[:, forced_jobs]
+    """Pairs (i, j) some plan costing less than ``upper`` may use: those whose placed
+    value (:func:`placed_values`) stays below ``upper``."""
+    placed = placed_values(cost, weight, capacity, scaled_u)
+    # ceil(v / S) >= upper  <=>  v > S x (upper - 1)
+    allowed: BoolArray = placed <= MULTIPLIER_SCALE * (upper - 1)
     return allowed

@@ -14,8 +14,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solver.gap import GapInstance, chu_beasley, solve_gap
-from solver.gap_fixing import allowed_pairs, forced_values
-from solver.gap_lagrange import MULTIPLIER_SCALE, knapsacks, lagrangian_bound
+from solver.gap_fixing import (
+    allowed_pairs,
+    forced_values,
+    placed_values,
+    probing_bound,
+)
+from solver.gap_lagrange import (
+    MULTIPLIER_SCALE,
+    knapsacks,
+    lagrangian_bound,
+    lagrangian_value,
+)
 from solver.gap_lns import lns_improve
 from solver.model import SolveStatus
 from tests.solver.test_solver_gap import _brute_force, _ints, gap_instances
@@ -58,6 +68,43 @@ def test_forced_values_match_brute_force(
                 assert got == np.iinfo(np.int64).max
             else:
                 assert got == value + int(gain[i]) - best
+
+
+@settings(max_examples=40, deadline=None)
+@given(gap_instances(), st.data())
+def test_placed_values_match_brute_force_and_bound_the_optimum(
+    arrays: tuple[Any, Any, Any], data: st.DataObject
+) -> None:
+    """L(u) with job j placed on agent i equals sum(u) less every agent's best knapsack
+    by brute force (agent i taking j, the others leaving it); the probing bound lies
+    between ceil(L(u)) and the optimum."""
+    cost, weight, capacity = arrays
+    inst = GapInstance(cost, weight, capacity)
+    m, n = cost.shape
+    scaled_u = data.draw(_ints((n,), -60 * MULTIPLIER_SCALE, 60 * MULTIPLIER_SCALE))
+    placed = placed_values(cost, weight, capacity, scaled_u)
+    profit = scaled_u[None, :] - MULTIPLIER_SCALE * cost
+    for i, j in itertools.product(range(m), range(n)):
+        bests = [
+            _best_subset(profit[k], weight[k], int(capacity[k]), j, k == i)
+            for k in range(m)
+        ]
+        if bests[i] is None:
+            assert placed[i, j] == np.iinfo(np.int64).max
+        else:
+            assert placed[i, j] == int(scaled_u.sum()) - sum(
+                b for b in bests if b is not None
+            )
+    optimum = _brute_force(inst)
+    probe = probing_bound(cost, weight, capacity, scaled_u)
+    value, _ = lagrangian_value(cost, weight, capacity, scaled_u)
+    if probe is None:
+        assert optimum is None
+        assert (weight > capacity[:, None]).all(axis=0).any()  # a job fits nowhere
+        return
+    assert probe >= -(-value // MULTIPLIER_SCALE)
+    if optimum is not None:
+        assert probe <= optimum
 
 
 def _plans(inst: GapInstance) -> list[tuple[int, Any]]:
