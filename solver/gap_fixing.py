@@ -1,17 +1,19 @@
-"""Lagrangian variable fixing and probing for a minimised GAP: which agent-job pairs a
-plan cheaper than a known one can use, and a bound a little above ``L(u)``.
+"""Lagrangian variable fixing for a minimised GAP: which agent-job pairs a plan cheaper
+than a known one can use.
 
 For multipliers ``u`` (:mod:`solver.gap_lagrange`), forcing ``x_ij`` to 1 or to 0 changes
 only agent i's knapsack, so ``L(u | x_ij = 1)`` and ``L(u | x_ij = 0)`` are exact for
 every pair from two DP passes per agent (forward over its jobs, backward, joined around
 each job); placing job j on agent i (``x_ij = 1``, ``x_kj = 0`` for the other agents)
-adds them up. Each is a lower bound on every plan that places j on i. Hence:
+adds them up. Each is a lower bound on every plan that places j on i, so with
+``upper`` the cost of a plan in hand, a pair whose placed value reaches ``upper`` is in
+no cheaper plan (:func:`allowed_pairs`); a lower bound over the plans using only the
+other pairs, taken with ``upper`` (``min``), bounds the whole instance.
 
-- fixing: with ``upper`` the cost of a plan in hand, a pair whose placed value reaches
-  ``upper`` is in no cheaper plan (:func:`allowed_pairs`); a lower bound over the plans
-  using only the other pairs, taken with ``upper`` (``min``), bounds the whole instance;
-- probing: every plan places each job somewhere, so ``max_j min_i`` of the placed values
-  is a lower bound (:func:`probing_bound`), at least ``L(u)``.
+How much it fixes depends on ``upper - L(u)``: on Chu & Beasley type D, 20 x 100
+(seed 1), at the converged multipliers, a gap of 10 fixes 820 of the 2,000 pairs, 20
+only 27 and 30 none (the race's gap there is about 80); on type C, 20 x 100, a gap of 6
+fixes 1,593.
 """
 
 from __future__ import annotations
@@ -104,21 +106,6 @@ def placed_values(
     impossible = one == np.iinfo(np.int64).max
     placed = np.where(impossible, value, one) + left_out.sum(axis=0) - left_out
     return np.where(impossible, one, placed)
-
-
-def probing_bound(
-    cost: IntArray, weight: IntArray, capacity: IntArray, scaled_u: IntArray
-) -> int | None:
-    """A lower bound at least ``ceil(L(u))``: every plan places each job j somewhere, so
-    it costs at least ``min_i`` of j's placed values; the best job's. None when some job
-    fits no agent (no plan exists)."""
-    m, n = cost.shape
-    if m == 0 or n == 0:
-        return None
-    cheapest = placed_values(cost, weight, capacity, scaled_u).min(axis=0)
-    if cheapest.max() == np.iinfo(np.int64).max:
-        return None
-    return -(-int(cheapest.max()) // MULTIPLIER_SCALE)
 
 
 def allowed_pairs(

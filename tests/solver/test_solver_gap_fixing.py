@@ -18,13 +18,11 @@ from solver.gap_fixing import (
     allowed_pairs,
     forced_values,
     placed_values,
-    probing_bound,
 )
 from solver.gap_lagrange import (
     MULTIPLIER_SCALE,
     knapsacks,
     lagrangian_bound,
-    lagrangian_value,
 )
 from solver.gap_lns import lns_improve
 from solver.model import SolveStatus
@@ -72,14 +70,12 @@ def test_forced_values_match_brute_force(
 
 @settings(max_examples=40, deadline=None)
 @given(gap_instances(), st.data())
-def test_placed_values_match_brute_force_and_bound_the_optimum(
+def test_placed_values_match_brute_force(
     arrays: tuple[Any, Any, Any], data: st.DataObject
 ) -> None:
     """L(u) with job j placed on agent i equals sum(u) less every agent's best knapsack
-    by brute force (agent i taking j, the others leaving it); the probing bound lies
-    between ceil(L(u)) and the optimum."""
+    by brute force (agent i taking j, the others leaving it)."""
     cost, weight, capacity = arrays
-    inst = GapInstance(cost, weight, capacity)
     m, n = cost.shape
     scaled_u = data.draw(_ints((n,), -60 * MULTIPLIER_SCALE, 60 * MULTIPLIER_SCALE))
     placed = placed_values(cost, weight, capacity, scaled_u)
@@ -95,16 +91,6 @@ def test_placed_values_match_brute_force_and_bound_the_optimum(
             assert placed[i, j] == int(scaled_u.sum()) - sum(
                 b for b in bests if b is not None
             )
-    optimum = _brute_force(inst)
-    probe = probing_bound(cost, weight, capacity, scaled_u)
-    value, _ = lagrangian_value(cost, weight, capacity, scaled_u)
-    if probe is None:
-        assert optimum is None
-        assert (weight > capacity[:, None]).all(axis=0).any()  # a job fits nowhere
-        return
-    assert probe >= -(-value // MULTIPLIER_SCALE)
-    if optimum is not None:
-        assert probe <= optimum
 
 
 def _plans(inst: GapInstance) -> list[tuple[int, Any]]:
