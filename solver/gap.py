@@ -227,7 +227,9 @@ def solve_gap(
     for thread in threads:
         thread.start()
     try:
-        cp_status, cp_agent, cp_bound = race_state.cp.solve(race_state, left_s())
+        cp_status, cp_agent, cp_bound = race_state.cp.solve(
+            race_state, left_s(), share_plans=lns
+        )
     finally:
         race_state.done.set()
         interrupter.interrupt()
@@ -334,15 +336,15 @@ class _CpSat:
         self._solver.stop_search()
 
     def solve(
-        self, race: _Race, time_limit_s: float
+        self, race: _Race, time_limit_s: float, *, share_plans: bool = False
     ) -> tuple[SolveStatus, IntArray | None, int | None]:
         """Status, plan (None without one) and CP-SAT's bound in the minimised sense
         (``sign x`` the objective's) after at most ``time_limit_s``; each plan found is
-        told to ``race``."""
+        told to ``race`` (its cost, and with ``share_plans`` the plan)."""
         if self._stopped.is_set():
             return SolveStatus.TIMEOUT, None, None
         self._solver.parameters.max_time_in_seconds = time_limit_s
-        callback = _TellRace(self._sign, race, self._x)
+        callback = _TellRace(self._sign, race, self._x if share_plans else None)
         cp_status = self._solver.solve(self._model, callback)
         if cp_status == cp_model.MODEL_INVALID:
             reason = self._solver.solution_info().splitlines()[0]
@@ -364,19 +366,27 @@ class _CpSat:
 
 
 class _TellRace(cp_model.CpSolverSolutionCallback):
-    """Tells the race each plan CP-SAT finds and its cost (it may then stop CP-SAT)."""
+    """Tells the race the cost of each plan CP-SAT finds (it may then stop CP-SAT), and
+    the plan itself when given the variables ``x`` (reading them costs a Python call
+    per pair: only for ``lns``)."""
 
-    def __init__(self, sign: int, race: _Race, x: list[list[cp_model.IntVar]]) -> None:
+    def __init__(
+        self, sign: int, race: _Race, x: list[list[cp_model.IntVar]] | None
+    ) -> None:
         super().__init__()
         self._sign, self._race, self._x = sign, race, x
 
     def on_solution_callback(self) -> None:
+        cost = self._sign * round(self.objective_value)
+        if self._x is None:
+            self._race.plan_found(cost)
+            return
         agent = np.zeros(len(self._x[0]) if self._x else 0, np.int64)
         for i, row in enumerate(self._x):
             for j, var in enumerate(row):
                 if self.boolean_value(var):
                     agent[j] = i
-        self._race.plan_found(self._sign * round(self.objective_value), agent)
+        self._race.plan_found(cost, agent)
 
 
 def _search_around(
