@@ -10,18 +10,29 @@ improves them by local search:
   ``NEIGHBOURS`` nearest technicians (:func:`solver.spatial.nearest`) to the ticket, at
   B's best place;
 - **swap** a ticket of A with a ticket of such a B (each at its best place in the other
-  queue).
+  queue);
+- **insert** an unassigned ticket into such a B with a free place, at its best place;
+- **replace**: insert an unassigned ticket into such a B, ejecting one of B's tickets
+  (unassigned afterwards).
+
+An inserted ticket must be **on time** at its place (checked on the re-sequenced queue):
+these moves serve tickets that can still be saved, never one more late one in a place
+another could use. The ticket ejected must **breach anyway** where it is, or have a
+lower priority than the ticket it makes room for; a ticket some technician holds
+(ASSIGNED) is never ejected: sending it back is churn no gain of the churn rule certifies.
+A later move may not make a ticket polish inserted late.
 
 **The one evaluation** (:func:`plan_cost`, which is :func:`solver.position.queue_costs` on
 the queues as :func:`solver.sequence.sequence_queues` orders them, shift ends checked): a
 technician's queue costs the placement terms (``solver.cost.PAIR_TERMS``) of each of its
 tickets at the times of its sequenced queue (travel chained stop to stop, lateness and
-breach at the real start, waiting), plus the balance of its places; unassigned tickets
-are left alone. Candidate moves are screened on insertion orders driven
-by :func:`solver.sequence.simulate` (the sequencing's own chained drive); each move kept is
-verified on the plan: both queues re-sequenced as the solution will be, their
-:func:`plan_cost` lower by at least ``MIN_GAIN``, no shift overrun (unless overtime is
-allowed). So polish never makes this cost worse.
+breach at the real start, waiting), plus the balance of its places; a movable ticket left
+unassigned costs its unassigned penalty (:func:`solver.cost.drop_penalty`, as in the exact
+core). :func:`driven_cost` is their sum. Candidate moves are screened on insertion orders
+driven by :func:`solver.sequence.simulate` (the sequencing's own chained drive); each move
+kept is verified on the plan: the queues it touches re-sequenced as the solution will be,
+their :func:`plan_cost` plus the penalties it changes lower by at least ``MIN_GAIN``, no
+shift overrun (unless overtime is allowed). So polish never makes this cost worse.
 
 Hard rules, as everywhere: skills, exclusions, availability (``solver.cost.evaluate_pairs``),
 queue capacity (``TechState.free_slots``), shift ends. Pinned tickets (accepted, in
@@ -49,7 +60,13 @@ import numpy as np
 import numpy.typing as npt
 
 from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
-from solver.cost import evaluate_pairs, pair_keys, terms_at
+from solver.cost import (
+    drop_penalty,
+    evaluate_pairs,
+    late_seconds,
+    pair_keys,
+    terms_at,
+)
 from solver.geo import unit_vectors
 from solver.model import NO_TECHNICIAN
 from solver.position import queue_costs
@@ -127,6 +144,22 @@ def plan_cost(
     return cost, over, sch, rows
 
 
+def driven_cost(
+    problem: Problem,
+    weights: CostWeights,
+    pricing: LatePricing,
+    state: TechState,
+    tech_of: IntArray,
+    allow_overtime: bool,
+) -> float:
+    """What polish minimises (weight units): :func:`plan_cost` summed over technicians plus
+    the unassigned penalty (:func:`solver.cost.drop_penalty`) of every movable ticket the
+    plan leaves unassigned."""
+    cost = plan_cost(problem, weights, pricing, state, tech_of, allow_overtime)[0]
+    left = (tech_of < 0) & ~problem.tickets.pinned
+    return float(cost.sum() + drop_penalty(problem, weights)[left].sum())
+
+
 class _Plan:
     """The current plan's queues in sequence order and their screening costs."""
 
@@ -143,6 +176,7 @@ class _Plan:
             problem, weights, pricing, state,
         )  # fmt: skip
         self.allow_overtime = allow_overtime
+        self.penalty = drop_penalty(problem, weights)
         m = problem.technicians.count
         self.cost, _, sch, rows = plan_cost(
             problem, weights, pricing, state, tech_of, allow_overtime
@@ -153,6 +187,8 @@ class _Plan:
         self.queue[tech, sch.position] = rows
         self.place = np.full(problem.tickets.count, -1, np.int64)
         self.place[rows] = sch.position
+        self.late = np.zeros(problem.tickets.count, np.bool_)  # breaches where it is
+        self.late[rows] = late_seconds(problem, rows, sch.start_s, sch.finish_s) > 0
         self.count = self.qlen + state.load  # places taken, pinned ones included
         busy = np.flatnonzero(self.qlen > 0)
         self.screen = np.zeros(m)
@@ -259,10 +295,13 @@ def _allowed(
     tix: IntArray,
     tech: IntArray,
     allow_overtime: bool,
-) -> BoolArray:
-    """The technician may hold the ticket: skills, exclusion, shift (first place), churn."""
+) -> tuple[BoolArray, BoolArray]:
+    """Whether the technician may hold the ticket (skills, exclusion, shift in the first
+    place, churn), and whether the ticket is on time there (the earliest start the
+    technician can give it: late there, late in any place)."""
     ev, _ = evaluate_pairs(problem, weights, state, tix, tech, allow_overtime)
-    return np.asarray(ev.qualified & ev.churn_ok)
+    late = late_seconds(problem, tix, ev.start_s, ev.finish_s) > 0
+    return np.asarray(ev.qualified & ev.churn_ok), np.asarray(~late)
 
 
 def polish(
@@ -275,7 +314,7 @@ def polish(
     deadline: float = np.inf,
     arcs: IntArray | None = None,
 ) -> IntArray:
-    """Relocate and swap movable tickets between nearby queues while the chained cost drops.
+    """Relocate, swap, insert and replace tickets in nearby queues while the cost drops.
 
     Parameters
     ----------
@@ -297,30 +336,37 @@ def polish(
     Returns
     -------
     numpy.ndarray
-        The polished plan (a new array; the same tickets assigned, to other technicians
-        where a move paid). Its :func:`plan_cost` summed over technicians is never higher.
+        The polished plan (a new array). Its :func:`driven_cost` is never higher.
     """
     usable = np.flatnonzero(state.free_slots > 0)
-    rows = np.flatnonzero(tech_of >= 0)
-    if rows.size == 0 or usable.size < 2:
+    movable = np.flatnonzero(~problem.tickets.pinned)
+    if movable.size == 0 or usable.size == 0:
         return tech_of
-    near = _neighbours(problem, state, rows, usable)
+    near = _neighbours(problem, state, movable, usable)
+    # the pair rules do not depend on the plan: once for every (ticket, neighbour)
+    pi, pb = np.repeat(movable, near.shape[1]), near.reshape(-1)
+    m = problem.technicians.count
+    rules = _allowed(problem, weights, state, pi, pb, allow_overtime)
+    ok = rules[0] & _among(arcs, pi, pb, m)
+    pairs = (pi[ok], pb[ok], rules[1][ok])
     tried = np.zeros(0, np.int64)  # (ticket, technician) keys of failed moves
     tech_of = tech_of.copy()
+    inserted = np.zeros(tech_of.size, np.bool_)  # must stay on time
     for _ in range(PASSES):
         if time.perf_counter() > deadline:
             break
         plan = _Plan(problem, weights, pricing, state, tech_of, allow_overtime)
-        moves = _candidates(plan, rows, near, tech_of, tried, arcs)
+        moves = _candidates(plan, pairs, tech_of, tried, arcs)
         if moves.size == 0:
             break
         chosen = _disjoint(moves)
-        kept, failed = _verify(plan, tech_of, chosen)
+        kept, failed = _verify(plan, tech_of, chosen, inserted)
         tried = np.concatenate([tried, failed])
         if kept.size == 0 and failed.size == 0:
             break
         for i, b, j in kept.tolist():
             a = tech_of[i]
+            inserted[i] |= a < 0
             tech_of[i] = b
             if j >= 0:
                 tech_of[j] = a
@@ -328,37 +374,48 @@ def polish(
 
 
 # A move: (estimated delta, ticket i, its new technician B, ticket j of B going to i's
-# technician or -1 for a relocation, technician A, technician B).
+# technician A, or unassigned when A < 0, or -1 for none; technician A (-1: i was
+# unassigned), technician B).
 _MOVE_COLS = 6
 
 
 def _candidates(
     plan: _Plan,
-    rows: IntArray,
-    near: IntArray,
+    pairs: tuple[IntArray, IntArray, BoolArray],
     tech_of: IntArray,
     tried: IntArray,
     arcs: IntArray | None,
 ) -> FloatArray:
-    """Every relocation and swap among neighbours that screens as an improvement:
-    (n, 6) float rows (delta, i, B, j, A, B) (see ``_MOVE_COLS``)."""
+    """Every move among neighbours that screens as an improvement: (n, 6) float rows
+    (delta, i, B, j, A, B) (see ``_MOVE_COLS``). ``pairs``: (ticket i, neighbour B, i on
+    time in B's first place) for every movable ticket and neighbour allowed to hold it.
+    Assigned tickets relocate (j = -1) or swap with a ticket j of B; unassigned ones
+    (A = -1), on time in B's first place, are inserted (j = -1) or replace a ticket j of B."""
     p, w, s = plan.problem, plan.weights, plan.state
     m = p.technicians.count
-    i = np.repeat(rows, near.shape[1])
-    b = near.reshape(-1)
+    i, b, on_time = pairs
     a = tech_of[i]
-    ok = (b != a) & ~np.isin(pair_keys(i, b, m), tried)
+    ok = (b != a) & ((a >= 0) | on_time) & ~np.isin(pair_keys(i, b, m), tried)
     i, a, b = i[ok], a[ok], b[ok]
-    ok = _allowed(p, w, s, i, b, plan.allow_overtime) & _among(arcs, i, b, m)
-    i, a, b = i[ok], a[ok], b[ok]
-    # relocations (j = -1) where B has a free place, and swaps of i with each j of B
+    # with j = -1 where B has a free place, and with each j of B
     room = plan.qlen[b] < s.free_slots[b]
     width = plan.queue.shape[1]
     sj = plan.queue[b].reshape(-1)
     si, sa, sb = (np.repeat(x, width) for x in (i, a, b))
     live = np.flatnonzero(sj >= 0)
     si, sa, sb, sj = si[live], sa[live], sb[live], sj[live]
-    ok = _allowed(p, w, s, sj, sa, plan.allow_overtime) & _among(arcs, sj, sa, m)
+    back = sa >= 0  # j goes to A; else j is ejected (never from its holder)
+    ok = np.zeros(sj.size, np.bool_)
+    ok[back] = _allowed(p, w, s, sj[back], sa[back], plan.allow_overtime)[0] & _among(
+        arcs, sj[back], sa[back], m
+    )
+    out = np.flatnonzero(~back)
+    t = p.tickets
+    ok[out] = (t.current_technician[sj[out]] < 0) & (
+        plan.late[sj[out]] | (t.priority[sj[out]] > t.priority[si[out]])
+    )
+    out = out[ok[out]]
+    ok[out] = _may_pay(plan, si[out], sb[out], sj[out])
     none = np.full(int(room.sum()), -1, np.int64)
     i = np.concatenate([i[room], si[ok]])
     a = np.concatenate([a[room], sa[ok]])
@@ -366,61 +423,111 @@ def _candidates(
     j = np.concatenate([none, sj[ok]])
     if i.size == 0:
         return np.zeros((0, _MOVE_COLS))
-    swap = j >= 0
+    return _screen(plan, i, a, b, j)
+
+
+def _may_pay(plan: _Plan, i: IntArray, b: IntArray, j: IntArray) -> BoolArray:
+    """Whether unassigned ``i`` replacing ``j`` in B's queue can screen as an improvement:
+    its screening queue costs are >= 0, so its delta is at least the penalties and static
+    terms it changes minus B's whole screening cost now."""
+    st = _static(
+        plan.problem, plan.weights, np.concatenate([i, j]), np.concatenate([b, b])
+    )
     n = i.size
-    drop_j = np.where(swap, plan.place[np.maximum(j, 0)], -1)
+    least = st[:n] - st[n:] + plan.penalty[j] - plan.penalty[i] - plan.screen[b]
+    return np.asarray(least < -MIN_GAIN)
+
+
+def _screen(
+    plan: _Plan, i: IntArray, a: IntArray, b: IntArray, j: IntArray
+) -> FloatArray:
+    """Estimated delta of each move (:func:`_candidates`) on the screening drives; the
+    moves below ``-MIN_GAIN`` as (n, 6) rows."""
+    w = plan.weights
+    n = i.size
+    has_j, has_a = j >= 0, a >= 0
+    jj, aa = np.maximum(j, 0), np.maximum(a, 0)
+    drop_j = np.where(has_j, plan.place[jj], -1)
+    both = np.flatnonzero(has_a)  # A's queue changes only when i leaves it
     queues = plan.edited(
-        np.concatenate([a, b]),
-        np.concatenate([plan.place[i], drop_j]),
-        np.concatenate([j, i]),
+        np.concatenate([b, a[both]]),
+        np.concatenate([drop_j, plan.place[i[both]]]),
+        np.concatenate([i, j[both]]),
     )
-    jj = np.maximum(j, 0)
-    st = _static(p, w, np.concatenate([i, i, jj, jj]), np.concatenate([b, a, a, b]))
+    queue_a = np.zeros(n)
+    queue_a[both] = queues[n:] - plan.screen[a[both]]
+    st = _static(
+        plan.problem, w, np.concatenate([i, i, jj, jj]), np.concatenate([b, aa, aa, b])
+    )
     static = (
-        st[:n] - st[n : 2 * n] + np.where(swap, st[2 * n : 3 * n] - st[3 * n :], 0.0)
+        st[:n]
+        - np.where(has_a, st[n : 2 * n], 0.0)
+        + np.where(has_j & has_a, st[2 * n : 3 * n], 0.0)
+        - np.where(has_j, st[3 * n :], 0.0)
     )
-    balance = np.where(swap, 0.0, w.balance * (plan.count[b] - (plan.count[a] - 1)))
-    delta = queues[:n] - plan.screen[a] + queues[n:] - plan.screen[b] + static + balance
+    balance = np.where(
+        has_j, 0.0, w.balance * (plan.count[b] - np.where(has_a, plan.count[aa] - 1, 0))
+    )
+    # an unassigned i stops paying its penalty; an ejected j starts paying its own
+    penalty = np.where(
+        has_a, 0.0, np.where(has_j, plan.penalty[jj], 0.0) - plan.penalty[i]
+    )
+    delta = queues[:n] - plan.screen[b] + queue_a + static + balance + penalty
     moves = np.column_stack([delta, i, b, j, a, b])
     return moves[delta < -MIN_GAIN]
 
 
 def _disjoint(moves: FloatArray) -> IntArray:
-    """Best-first moves whose technicians are all distinct: (n, 3) int rows (i, B, j)."""
+    """Best-first moves whose technicians and tickets are all distinct: (n, 3) int rows
+    (i, B, j)."""
     order = np.lexsort((moves[:, 1], moves[:, 0]))
     used: set[int] = set()
+    taken: set[int] = set()  # unassigned tickets already inserted by a picked move
     picked = []
     for row in moves[order]:
-        a, b = int(row[4]), int(row[5])
-        if a in used or b in used:
+        i, a, b = int(row[1]), int(row[4]), int(row[5])
+        if a in used or b in used or i in taken:
             continue
-        used.update((a, b))
-        picked.append((int(row[1]), int(row[2]), int(row[3])))
+        used.update((a, b) if a >= 0 else (b,))
+        taken.add(i)
+        picked.append((i, int(row[2]), int(row[3])))
     return np.asarray(picked, np.int64).reshape(-1, 3)
 
 
 def _verify(
-    plan: _Plan, tech_of: IntArray, chosen: IntArray
+    plan: _Plan, tech_of: IntArray, chosen: IntArray, inserted: BoolArray
 ) -> tuple[IntArray, IntArray]:
     """Apply the disjoint moves ``chosen`` on a copy, re-sequence the queues they touch and
-    keep each move whose two queues cost at least ``MIN_GAIN`` less, without overrun.
+    keep each move whose queues and penalties cost at least ``MIN_GAIN`` less, without
+    overrun, and whose queues have no late ticket that polish inserted (``inserted``, or
+    the move's own).
 
     Returns (kept moves (n, 3), (ticket, technician) keys of the moves rejected)."""
     m = plan.problem.technicians.count
     i, b, j = chosen[:, 0], chosen[:, 1], chosen[:, 2]
     a = tech_of[i]
+    has_a, has_j = a >= 0, j >= 0
     trial = tech_of.copy()
     trial[i] = b
-    swap = j >= 0
-    trial[j[swap]] = a[swap]
+    trial[j[has_j]] = a[has_j]  # to A, or unassigned (ejected) when A < 0
     touched = np.zeros(m, np.bool_)
-    touched[a] = touched[b] = True
-    cost, over, _, _ = plan_cost(
+    touched[a[has_a]] = touched[b] = True
+    cost, over, sch, rows = plan_cost(
         plan.problem, plan.weights, plan.pricing, plan.state, trial,
         plan.allow_overtime, touched,
     )  # fmt: skip
-    delta = cost[a] + cost[b] - plan.cost[a] - plan.cost[b]
-    good = delta < -MIN_GAIN
+    late = np.zeros(trial.size, np.bool_)
+    late[rows] = late_seconds(plan.problem, rows, sch.start_s, sch.finish_s) > 0
+    aa = np.maximum(a, 0)
+    jj = np.maximum(j, 0)
+    delta = cost[b] - plan.cost[b] + np.where(has_a, cost[aa] - plan.cost[aa], 0.0)
+    delta += np.where(
+        has_a, 0.0, np.where(has_j, plan.penalty[jj], 0.0) - plan.penalty[i]
+    )
+    saved = inserted.copy()
+    saved[i[~has_a]] = True
+    lost = np.bincount(trial[rows], late[rows] & saved[rows], m) > 0
+    good = (delta < -MIN_GAIN) & ~lost[b] & ~(has_a & lost[aa])
     if not plan.allow_overtime:
-        good &= ~over[a] & ~over[b]
+        good &= ~over[b] & ~(has_a & over[aa])
     return chosen[good], pair_keys(i[~good], b[~good], m)

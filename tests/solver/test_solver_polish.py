@@ -1,4 +1,5 @@
-"""Polish (solver.polish): relocations and swaps between queues by the chained cost."""
+"""Polish (solver.polish): relocations, swaps, insertions and replacements between queues
+by the chained cost."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from hypothesis import strategies as st
 
 from solver import CostWeights, SolveParams, SolveStatus, solve
 from solver.baselines import baseline_solve
-from solver.cost import late_pricing, move_gain
-from solver.polish import plan_cost, polish
+from solver.cost import late_pricing, late_seconds, move_gain
+from solver.polish import driven_cost, plan_cost, polish
+from solver.position import plan_queues
 from solver.solve import tech_state
 from solver.synthetic import random_problem
 from tests.solver import builders as b
@@ -70,6 +72,74 @@ def test_polish_swaps_a_crossed_plan_and_lowers_its_cost() -> None:
     assert before_cost - after_cost > 0.9 * saved_s
 
 
+def _one_place(held_by_a: bool, j_due_s: float) -> tuple[object, CostWeights]:
+    """Technician A at Boston with one place, holding ticket j (P3, 5 km east, response
+    due at ``j_due_s``); ticket i (P2, 5 km west, response due in 30 min, 13 min away:
+    on time if A serves it now) is unassigned."""
+    t = b.tickets(
+        2,
+        lon_deg=[b.BOSTON[1] + 5.0 * KM_LON, b.BOSTON[1] - 5.0 * KM_LON],
+        priority=[3, 2],
+        response_due_s=[j_due_s, 1800.0],
+        current_technician=[0 if held_by_a else -1, -1],
+    )
+    k = b.technicians(1, capacity=[1])
+    return b.problem(t, k), CostWeights()
+
+
+def _polished(p: object, w: CostWeights, plan: list[int]) -> tuple[object, ...]:
+    state = tech_state(p, w)  # type: ignore[arg-type]
+    pricing = late_pricing(p, w)  # type: ignore[arg-type]
+    start = np.array(plan, np.int64)
+    after = polish(p, w, pricing, state, start, False)  # type: ignore[arg-type]
+    costs = (
+        driven_cost(p, w, pricing, state, x, False)  # type: ignore[arg-type]
+        for x in (start, after)
+    )
+    return (after, *costs)
+
+
+def test_polish_ejects_a_ticket_late_anyway_for_one_it_saves() -> None:
+    """A's one place holds j, already overdue; i can still be served on time there.
+    Polish ejects j and serves i on time, and the cost as driven (queues + penalties of
+    the unassigned) drops. (Before insert/eject moves polish never touched i.)"""
+    p, w = _one_place(held_by_a=False, j_due_s=-600.0)
+    after, before_cost, after_cost = _polished(p, w, [0, -1])
+    np.testing.assert_array_equal(after, [-1, 0])
+    assert after_cost < before_cost  # type: ignore[operator]
+
+
+def test_polish_ejects_a_lower_priority_ticket_for_one_it_saves() -> None:
+    """j (P3) is on time but due only in 6 h; i (P2) is due in 30 min: i replaces j."""
+    p, w = _one_place(held_by_a=False, j_due_s=6 * 3600.0)
+    after, before_cost, after_cost = _polished(p, w, [0, -1])
+    np.testing.assert_array_equal(after, [-1, 0])
+    assert after_cost < before_cost  # type: ignore[operator]
+
+
+def test_polish_never_ejects_a_ticket_from_its_holder() -> None:
+    """The same, but A holds j (ASSIGNED to it): sending j back to the pool is churn, j
+    stays."""
+    p, w = _one_place(held_by_a=True, j_due_s=-600.0)
+    after, _, _ = _polished(p, w, [0, -1])
+    np.testing.assert_array_equal(after, [0, -1])
+
+
+def test_polish_inserts_an_on_time_ticket_into_a_free_place_but_no_late_one() -> None:
+    """A has two free places; i (on time) is inserted, an overdue ticket is not: inserting
+    serves tickets that can still be saved, not one more breach."""
+    t = b.tickets(
+        2,
+        lon_deg=[b.BOSTON[1] - 5.0 * KM_LON, b.BOSTON[1] + 5.0 * KM_LON],
+        priority=[2, 1],
+        response_due_s=[1800.0, -600.0],
+    )
+    p = b.problem(t, b.technicians(1, capacity=[2]))
+    after, before_cost, after_cost = _polished(p, CostWeights(), [-1, -1])
+    np.testing.assert_array_equal(after, [0, -1])
+    assert after_cost < before_cost  # type: ignore[operator]
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     st.integers(0, 10_000),
@@ -81,9 +151,11 @@ def test_polish_swaps_a_crossed_plan_and_lowers_its_cost() -> None:
 def test_polish_keeps_every_rule_and_never_costs_more(
     seed: int, min_gain: float, stability: float, overtime: bool, start: str
 ) -> None:
-    """From a baseline's plan: the chained cost never rises; capacity, skills, exclusions
-    and shift ends hold; pinned and unassigned tickets stay put; a held ticket leaves its
-    technician only for a move_gain >= move_min_gain (or when forced)."""
+    """From a baseline's plan: the cost as driven (queues + unassigned penalties) never
+    rises; capacity, skills, exclusions and shift ends hold; pinned tickets stay out; a
+    ticket polish inserts is on time where it ends; no held ticket is ejected (sent back
+    to the pool); a held ticket joins another technician only for a move_gain
+    >= move_min_gain (or when forced)."""
     p = random_problem(
         80, 12, seed, assigned_frac=0.4, pinned_frac=0.1, radius_km=8, shift_h=4.0
     )
@@ -94,11 +166,12 @@ def test_polish_keeps_every_rule_and_never_costs_more(
     plan[t.pinned] = -1  # polish sees the movable decision only
     state = tech_state(p, w)
     pricing = late_pricing(p, w)
-    cost0, over0, _, _ = plan_cost(p, w, pricing, state, plan, overtime)
+    cost0 = driven_cost(p, w, pricing, state, plan, overtime)
+    _, over0, _, _ = plan_cost(p, w, pricing, state, plan, overtime)
     after = polish(p, w, pricing, state, plan, overtime)
-    cost1, over1, _, _ = plan_cost(p, w, pricing, state, after, overtime)
-    assert cost1.sum() <= cost0.sum() + 1e-6
-    np.testing.assert_array_equal(after < 0, plan < 0)  # same tickets assigned
+    cost1 = driven_cost(p, w, pricing, state, after, overtime)
+    _, over1, _, _ = plan_cost(p, w, pricing, state, after, overtime)
+    assert cost1 <= cost0 + 1e-6
     on = np.flatnonzero(after >= 0)
     assert not t.pinned[on].any()
     count = np.bincount(after[on], minlength=k.count)
@@ -109,8 +182,15 @@ def test_polish_keeps_every_rule_and_never_costs_more(
     assert not any((int(r), int(after[r])) in ex for r in on)
     if not overtime:
         assert not (over1 & ~over0).any()  # no queue that fitted overruns now
+    inserted = np.flatnonzero((plan < 0) & (after >= 0))
+    rows, sch = plan_queues(p, pricing, state, after)
+    at = np.searchsorted(rows, inserted)
+    late = late_seconds(p, inserted, sch.start_s[at], sch.finish_s[at])
+    assert np.all(late <= 0), late
     cur = t.current_technician
-    moved = np.flatnonzero((after != plan) & (cur >= 0) & (after != cur))
+    ejected = np.flatnonzero((plan >= 0) & (after < 0))
+    assert not np.any(cur[ejected] >= 0)
+    moved = np.flatnonzero((after != plan) & (cur >= 0) & (after != cur) & (after >= 0))
     if min_gain > 0:
         gain = move_gain(p, w, state, moved, after[moved], overtime)
         assert np.all(gain >= min_gain), (min_gain, np.sort(gain)[:5])
