@@ -276,9 +276,10 @@ def main() -> int:
     for r in rows:
         print(f"  {r['size']} status: model {r['status_model']}, full {r['status_full']};"
               f" model certificate {r['certificate_model']}")  # fmt: skip
+        bound, gap = r["ours_full_model_bound"], r["ours_full_model_gap_pct"]
         print(f"  {r['size']} full plan: cost as driven {r['ours_full_obj']:.0f}, first-in-queue"
-              f" {_fmt(r['ours_full_model_obj'])}, model bound {_fmt(r['ours_full_model_bound'])},"
-              f" model gap {_fmt(r['ours_full_model_gap_pct'])}%")  # fmt: skip
+              f" {r['ours_full_model_obj']:.0f}, model bound "
+              + ("unproven" if bound is None else f"{bound:.0f}, model gap {gap:.2f}%"))  # fmt: skip
         print(f"  {r['size']} CPU s (best): ours model {r['ours_model_cpu_s']:.3f}, full {r['ours_full_cpu_s']:.3f}"
               + (f"; speedup vs fastest dense (CPU) {r['speedup_vs_fastest_dense_cpu']:.1f}x"
                  if "speedup_vs_fastest_dense_cpu" in r else ""))  # fmt: skip
