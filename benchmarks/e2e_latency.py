@@ -345,6 +345,26 @@ def _phase_figures(
     }
 
 
+def _cpu_per_ticket(figures: dict[str, Any], seconds: float) -> dict[str, float]:
+    """Solver processes' CPU per assigned ticket of the phase (ms): the whole process with its
+    solver workers, its own share (event loop: read, build, commit) and the workers'. Less
+    sensitive to the machine's load than the latency: a loaded machine slows the cycles,
+    which then batch more tickets each, so it reads, if anything, low."""
+    assigned = figures["assigned"]
+    if not assigned:
+        return {}
+    total = sum(
+        v for k, v in figures["cpu_s_per_s"].items() if k.startswith("solver")
+    )
+    main = sum(figures["cpu_s_per_s_solver_main"].values())
+    scale = 1000 * seconds / assigned
+    return {
+        "process": round(total * scale, 3),
+        "event_loop": round(main * scale, 3),
+        "workers": round((total - main) * scale, 3),
+    }
+
+
 async def _run_load(
     args: argparse.Namespace, target: str, redis_url: str, pids: dict[str, int]
 ) -> dict[str, Any]:
@@ -390,15 +410,16 @@ async def _run_load(
             w1 = time.monotonic()
             figures = _phase_figures(load, phase, rate, (w0, w1 - args.drain_s))
             figures["cpu_s_per_s"] = {
-                k: round((_cpu_s(p, k != "loadgen") - cpu_start[k]) / (w1 - w0), 2)
+                k: round((_cpu_s(p, k != "loadgen") - cpu_start[k]) / (w1 - w0), 3)
                 for k, p in pids.items()
             }
             # a solver process's own share (event loop: read, build, commit), the rest
             # of its figure above being its solver worker processes
             figures["cpu_s_per_s_solver_main"] = {
-                k: round((_cpu_s(pids[k], False) - c0) / (w1 - w0), 2)
+                k: round((_cpu_s(pids[k], False) - c0) / (w1 - w0), 3)
                 for k, c0 in cpu_main_start.items()
             }
+            figures["solver_cpu_ms_per_ticket"] = _cpu_per_ticket(figures, w1 - w0)
             phases[phase] = figures
         phases["server_side"] = await _server_side(redis, load.regions)
         phases["capacity_audit"] = await _audit_capacity(redis, load.regions)
@@ -691,6 +712,10 @@ def main() -> int:
         print(f"p99 at full rate / p99 at 10% rate: {ratio:.2f}")
         print("CPU seconds per second at full rate:", full["cpu_s_per_s"])
         print("  of which solver event loops:", full["cpu_s_per_s_solver_main"])
+        print(
+            "solver CPU per assigned ticket at full rate (ms):",
+            full["solver_cpu_ms_per_ticket"],
+        )
         print("inside the service (event stream ids):", result.get("server_side"))
         print("capacity audit at the end:", result.get("capacity_audit"))
         print("ticket lifecycle from the load generator:", result.get("lifecycle"))
