@@ -353,9 +353,7 @@ def _cpu_per_ticket(figures: dict[str, Any], seconds: float) -> dict[str, float]
     assigned = figures["assigned"]
     if not assigned:
         return {}
-    total = sum(
-        v for k, v in figures["cpu_s_per_s"].items() if k.startswith("solver")
-    )
+    total = sum(v for k, v in figures["cpu_s_per_s"].items() if k.startswith("solver"))
     main = sum(figures["cpu_s_per_s_solver_main"].values())
     scale = 1000 * seconds / assigned
     return {

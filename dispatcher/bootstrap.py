@@ -106,6 +106,7 @@ def _solve_loop(
         events_maxlen=settings.events_maxlen,
         closed_retention_s=settings.closed_ticket_retention_days * 86_400.0,
         model_resync_s=settings.region_model_resync_s,
+        min_interval_s=settings.solve_min_interval_s,
         stop=ctx.shutdown_event,
     )
     ctx.background.append(loop.run)
