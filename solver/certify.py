@@ -210,6 +210,39 @@ def _per_block(values: FloatArray, size: int, how: str) -> FloatArray:
     return np.asarray(blocks.min(axis=1) if how == "min" else blocks.max(axis=1))
 
 
+def _moved(
+    d_ticket: FloatArray,
+    d_tech: FloatArray,
+    since: tuple[FloatArray, FloatArray] | None,
+) -> tuple[FloatArray, FloatArray]:
+    """How far each ticket's and technician's potential moved since the last round (a
+    technician's -inf when unknown: infinite in both rounds). Without a last round,
+    every ticket's +inf: every pair is priced."""
+    if since is None:
+        return np.full(d_ticket.size, np.inf), np.zeros(d_tech.size)
+    with np.errstate(invalid="ignore"):
+        moved_k = d_tech - since[1]
+    return d_ticket - since[0], np.where(np.isnan(moved_k), -np.inf, moved_k)
+
+
+def _parts(
+    g: PricingGroup, moved: tuple[FloatArray, FloatArray]
+) -> tuple[list[tuple[IntArray, IntArray]], FloatArray]:
+    """(ticket rows, block indices) of group ``g`` to price, and per block the least
+    move of a technician's potential (:func:`_moved`). A pair's reduced cost fell only
+    where its ticket's potential rose more than its technician's: the tickets whose
+    potential rose are priced against every block, the others only against blocks with
+    a technician whose potential fell more than theirs."""
+    blocks = np.arange(g.centre.shape[1])
+    fell = _per_block(moved[1][g.elig], TECH_BLOCK, "min")
+    up = moved[0][g.rows] > 0
+    low = g.rows[~up]
+    parts = [(g.rows[up], blocks)]
+    if low.size:
+        parts.append((low, np.flatnonzero(fell < moved[0][low].max())))
+    return parts, fell
+
+
 def negative_pairs(
     problem: Problem,
     params: SolveParams,
@@ -220,6 +253,7 @@ def negative_pairs(
     d_tech: FloatArray,
     slack: float = 0.0,
     deadline: float = math.inf,
+    since: tuple[FloatArray, FloatArray] | None = None,
 ) -> tuple[IntArray, IntArray, FloatArray, int, int, int]:
     """Every pair of ``groups`` with a negative reduced cost that is not an arc yet.
 
@@ -239,6 +273,14 @@ def negative_pairs(
     slack
         Also return pairs whose reduced cost is below this (scaled units, >= 0): likely
         to turn negative once the flow changes, so adding them saves rounds.
+    since
+        (ticket, technician) potentials of the previous round of the same certification,
+        after which every pair that is not an arc had a reduced cost of at least
+        ``slack`` (it priced every pair with this ``slack``; the pairs it returned are
+        arcs now). A pair's reduced cost moved by its technician's potential change
+        minus its ticket's, so only pairs whose ticket potential rose more than their
+        technician's can be below ``slack`` now: only those are priced (the same pairs
+        are returned as without ``since``).
 
     Returns
     -------
@@ -298,6 +340,7 @@ def negative_pairs(
     everywhere = bool(located_t.all() and located_k.all())
     dt_k = base + d_tech
     kb = TECH_BLOCK
+    moved = _moved(d_ticket, d_tech, since)
     for g in groups:
         if negative < 0:
             break
@@ -311,54 +354,66 @@ def negative_pairs(
         e_dt = _per_block(dt_k[elig], kb, "min")
         e_ready = _per_block(state.ready_s[elig], kb, "min")
         e_tpc = travel_per_chord / _per_block(k.speed_kmh[elig], kb, "max")
-        step = max(1, PAIR_CELLS // e_c.shape[0])
-        for a in range(0, rows.size, step):
-            if time.perf_counter() > deadline:
-                negative = -1
-                break
-            r = rows[a : a + step]
-            cut_t = d_ticket[r] + bonus[r] + margin + slack  # bound + d_tech < cut_t
-            pen_t = pen_s[r] + bonus[r] + margin  # and: bound < pen_t
-            gap = _distances(t_xyz, r, e_c)
-            gap = np.maximum(gap - e_r[None, :], 0.0) * located_t[r, None]
-            start = e_ready[None, :] + gap * e_tpc[None, :]
-            late = (COST_SCALE * lw[r])[:, None] * (
-                np.maximum(start - resp[r, None], 0.0)
-                + np.maximum(start + (dur[r] - due[r])[:, None], 0.0)
-            )
-            lb = e_slope[None, :] * gap + late
-            look = (lb + e_dt[None, :] < cut_t[:, None]) & (
-                lb + e_base[None, :] < pen_t[:, None]
-            )
-            ii, bb = np.nonzero(look)
-            cols = (bb[:, None] * kb + np.arange(kb)).ravel()
-            at = np.repeat(ii, kb)[cols < ne]
-            p_t, p_k = r[at], elig[cols[cols < ne]]
-            chord = _chords(t_xyz, k_xyz, p_t, p_k) - CHORD_ROUNDING
-            np.maximum(chord, 0.0, out=chord)
-            if not everywhere:  # no location: 0 away from everything
-                chord *= located_t[p_t] & located_k[p_k]
-            # First the bound without lateness (>= 0, it can only raise the bound), then
-            # the full bound on the pairs that pass it.
-            near = chord * slope[p_k] + dt_k[p_k] < cut_t[at]
-            p_t, p_k, chord, at = p_t[near], p_k[near], chord[near], at[near]
-            travel = chord * (travel_per_chord / k.speed_kmh[p_k])
-            start_p = state.ready_s[p_k] + travel
-            late_p = lw[p_t] * (
-                np.maximum(start_p - resp[p_t], 0.0)
-                + np.maximum(start_p + dur[p_t] - due[p_t], 0.0)
-            )
-            lbp = chord * slope[p_k] + base[p_k] + COST_SCALE * late_p
-            ok = (lbp + d_tech[p_k] < cut_t[at]) & (lbp < pen_t[at])
-            p_t, p_k = p_t[ok], p_k[ok]
-            keys = pair_keys(p_t, p_k, m)
-            pos = np.minimum(np.searchsorted(arc_keys, keys), max(arc_keys.size - 1, 0))
-            fresh = arc_keys[pos] != keys if arc_keys.size else np.ones(keys.size, bool)
-            wait_t.append(p_t[fresh])
-            wait_k.append(p_k[fresh])
-            if sum(x.size for x in wait_t) >= PAIR_CELLS:
-                evaluated += sum(x.size for x in wait_t)
-                negative += evaluate_waiting()
+        parts, fell = _parts(g, moved)
+        for part_rows, bsel in parts:
+            if negative < 0 or part_rows.size == 0 or bsel.size == 0:
+                continue
+            step = max(1, PAIR_CELLS // bsel.size)
+            for a in range(0, part_rows.size, step):
+                if time.perf_counter() > deadline:
+                    negative = -1
+                    break
+                r = part_rows[a : a + step]
+                # a pair is kept while bound + d_tech < cut_t and bound < pen_t
+                cut_t = d_ticket[r] + bonus[r] + margin + slack
+                pen_t = pen_s[r] + bonus[r] + margin
+                gap = _distances(t_xyz, r, e_c[:, bsel])
+                gap = np.maximum(gap - e_r[bsel][None, :], 0.0) * located_t[r, None]
+                start = e_ready[bsel][None, :] + gap * e_tpc[bsel][None, :]
+                late = (COST_SCALE * lw[r])[:, None] * (
+                    np.maximum(start - resp[r, None], 0.0)
+                    + np.maximum(start + (dur[r] - due[r])[:, None], 0.0)
+                )
+                lb = e_slope[bsel][None, :] * gap + late
+                look = (lb + e_dt[bsel][None, :] < cut_t[:, None]) & (
+                    lb + e_base[bsel][None, :] < pen_t[:, None]
+                )
+                look &= moved[0][r][:, None] > fell[bsel][None, :]
+                ii, bb = np.nonzero(look)
+                cols = (bsel[bb][:, None] * kb + np.arange(kb)).ravel()
+                at = np.repeat(ii, kb)[cols < ne]
+                p_t, p_k = r[at], elig[cols[cols < ne]]
+                keep = moved[0][p_t] > moved[1][p_k]
+                p_t, p_k, at = p_t[keep], p_k[keep], at[keep]
+                chord = _chords(t_xyz, k_xyz, p_t, p_k) - CHORD_ROUNDING
+                np.maximum(chord, 0.0, out=chord)
+                if not everywhere:  # no location: 0 away from everything
+                    chord *= located_t[p_t] & located_k[p_k]
+                # First the bound without lateness (>= 0, it can only raise the bound),
+                # then the full bound on the pairs that pass it.
+                near = chord * slope[p_k] + dt_k[p_k] < cut_t[at]
+                p_t, p_k, chord, at = p_t[near], p_k[near], chord[near], at[near]
+                travel = chord * (travel_per_chord / k.speed_kmh[p_k])
+                start_p = state.ready_s[p_k] + travel
+                late_p = lw[p_t] * (
+                    np.maximum(start_p - resp[p_t], 0.0)
+                    + np.maximum(start_p + dur[p_t] - due[p_t], 0.0)
+                )
+                lbp = chord * slope[p_k] + base[p_k] + COST_SCALE * late_p
+                ok = (lbp + d_tech[p_k] < cut_t[at]) & (lbp < pen_t[at])
+                p_t, p_k = p_t[ok], p_k[ok]
+                keys = pair_keys(p_t, p_k, m)
+                pos = np.minimum(
+                    np.searchsorted(arc_keys, keys), max(arc_keys.size - 1, 0)
+                )
+                fresh = (
+                    arc_keys[pos] != keys if arc_keys.size else np.ones(keys.size, bool)
+                )
+                wait_t.append(p_t[fresh])
+                wait_k.append(p_k[fresh])
+                if sum(x.size for x in wait_t) >= PAIR_CELLS:
+                    evaluated += sum(x.size for x in wait_t)
+                    negative += evaluate_waiting()
     if negative >= 0 and wait_t:
         evaluated += sum(x.size for x in wait_t)
         negative += evaluate_waiting()

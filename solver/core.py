@@ -298,6 +298,7 @@ def certified_flow(core: Core) -> FlowResult:
     groups = pricing_groups(state, skill_groups(problem, state, movable))
     rounds = evaluated = added = priced = 0
     pot: Potentials | None = None
+    last: Potentials | None = None  # the previous round's: its pricing bounds this one
     while True:
         rounds += 1
         c = core.cands
@@ -312,8 +313,9 @@ def certified_flow(core: Core) -> FlowResult:
         keys = np.sort(pair_keys(c.tix, c.tech, m))
         nt, nk, nc, priced, ev, neg = negative_pairs(
             problem, core.params, state, groups, keys, *pot, CERTIFY_SLACK,
-            core.deadline,
+            core.deadline, last,
         )  # fmt: skip
+        last = pot
         evaluated += ev
         if neg < 0:  # the time limit stopped the pricing: nothing proven
             core.certificate = Certificate(rounds, priced, evaluated, added, False)

@@ -9,6 +9,7 @@ minutes from now, and far more tickets than queue places. The regions are larger
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solver import Problem, SolveParams, SolveStatus, solve
-from solver.candidates import build_candidates, skill_groups
+from solver.candidates import Candidates, build_candidates, skill_groups
 from solver.certify import negative_pairs, potentials, pricing_groups
 from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
 from solver.core import Core, _flow
@@ -25,6 +26,10 @@ from solver.geo import unit_vectors
 from solver.solve import tech_state
 from solver.synthetic import random_problem
 from tests.solver import builders as b
+
+if TYPE_CHECKING:
+    from solver.cost import TechState
+    from solver.flow import FlowResult
 
 KM_PER_DEG = 111.0
 
@@ -138,11 +143,77 @@ def test_pricing_finds_what_pricing_every_pair_finds(
     (ticket, technician) pair of every skill group finds (not an arc, feasible, cheaper
     than the unassigned arc, reduced cost below the slack), some tickets and technicians
     without a location included."""
-    p = adversarial(seed, n, m, away_km, capacity=capacity)
+    p = _partly_located(
+        adversarial(seed, n, m, away_km, capacity=capacity), nowhere, seed
+    )
+    params = SolveParams(allow_overtime=overtime, candidates_k=k)
+    core, groups, keys, pot = _first_flow(p, params)
+    slack = slack_units * COST_SCALE
+    nt, nk, _, priced, _, neg = negative_pairs(
+        p, params, core.state, pricing_groups(core.state, groups), keys, *pot, slack
+    )
+    found = set(zip(nt.tolist(), nk.tolist(), strict=True))
+    assert found == _every_pair_finds(p, params, core.state, groups, keys, pot, slack)
+    assert priced == sum(r.size * e.size for r, e in groups)
+    assert neg >= 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(200, 400),
+    m=st.integers(40, 90),
+    away_km=st.floats(0.0, 90.0),
+    k=st.integers(1, 6),
+    capacity=st.integers(1, 3),
+    nowhere=st.floats(0.0, 0.2),
+    slack_units=st.sampled_from([0.0, 50.0, 150.0]),
+)
+def test_a_later_round_prices_what_moved_and_finds_what_every_pair_finds(
+    seed: int,
+    n: int,
+    m: int,
+    away_km: float,
+    k: int,
+    capacity: int,
+    nowhere: float,
+    slack_units: float,
+) -> None:
+    """The second round of a certification (the pairs the first one found added as arcs,
+    the flow solved again) prices only the pairs whose ticket potential rose more than
+    their technician's since the first (``since``), and still returns exactly the pairs
+    that evaluating every pair against the new potentials finds."""
+    p = _partly_located(
+        adversarial(seed, n, m, away_km, capacity=capacity), nowhere, seed
+    )
+    params = SolveParams(allow_overtime=True, candidates_k=k)
+    core, groups, keys, first = _first_flow(p, params)
+    state, slack = core.state, slack_units * COST_SCALE
+    pricing = pricing_groups(state, groups)
+    nt, nk, nc, _, _, _ = negative_pairs(p, params, state, pricing, keys, *first, slack)
+    c = core.cands
+    core.cands = Candidates(
+        np.concatenate([c.tix, nt]), np.concatenate([c.tech, nk]),
+        np.concatenate([c.cost, nc]), c.any_feasible,
+    )  # fmt: skip
+    core.arc_cost = np.concatenate([core.arc_cost, to_scaled(nc)])
+    pot = _potentials(core, _flow(core))
+    keys = np.sort(pair_keys(core.cands.tix, core.cands.tech, m))
+    nt, nk, _, _, _, neg = negative_pairs(
+        p, params, state, pricing, keys, *pot, slack, since=first
+    )
+    found = set(zip(nt.tolist(), nk.tolist(), strict=True))
+    assert found == _every_pair_finds(p, params, state, groups, keys, pot, slack)
+    assert neg >= 0
+
+
+def _partly_located(p: Problem, nowhere: float, seed: int) -> Problem:
+    """``p`` with about a ``nowhere`` share of its tickets and technicians unlocated."""
+    n, m = p.tickets.count, p.technicians.count
     rng = np.random.default_rng(seed)
     t, kk = p.tickets, p.technicians
     t_off, k_off = rng.random(n) < nowhere, rng.random(m) < nowhere
-    p = replace(
+    return replace(
         p,
         tickets=replace(
             t,
@@ -155,36 +226,56 @@ def test_pricing_finds_what_pricing_every_pair_finds(
             lon_deg=np.where(k_off, np.nan, kk.lon_deg),
         ),
     )
-    params = SolveParams(allow_overtime=overtime, candidates_k=k)
+
+
+def _potentials(core: Core, res: FlowResult) -> tuple[np.ndarray, np.ndarray]:
+    c, state = core.cands, core.state
+    pot = potentials(
+        core.problem.tickets.count, c.tix, c.tech, core.arc_cost, res.arc_used,
+        core.penalty, core.free, state.load, core.balance_scaled,
+    )  # fmt: skip
+    assert pot is not None
+    return pot
+
+
+def _first_flow(
+    p: Problem, params: SolveParams
+) -> tuple[Core, list[tuple[np.ndarray, np.ndarray]], np.ndarray, tuple]:
+    """The sparse flow's core, the skill groups, sorted arc keys and potentials."""
     state = tech_state(p, params.weights)
     movable = np.flatnonzero(~p.tickets.pinned)
     core = Core.build(p, params, state, build_candidates(p, params, state, movable))
-    res = _flow(core)
-    c = core.cands
-    pot = potentials(
-        n, c.tix, c.tech, core.arc_cost, res.arc_used, core.penalty, core.free,
-        state.load, core.balance_scaled,
-    )  # fmt: skip
-    assert pot is not None
+    pot = _potentials(core, _flow(core))
     groups = skill_groups(p, state, movable)
-    keys = np.sort(pair_keys(c.tix, c.tech, m))
-    slack = slack_units * COST_SCALE
-    nt, nk, _, priced, _, neg = negative_pairs(
-        p, params, state, pricing_groups(state, groups), keys, *pot, slack
-    )
-    found = set(zip(nt.tolist(), nk.tolist(), strict=True))
+    c = core.cands
+    keys = np.sort(pair_keys(c.tix, c.tech, p.technicians.count))
+    return core, groups, keys, pot
+
+
+def _every_pair_finds(
+    p: Problem,
+    params: SolveParams,
+    state: TechState,
+    groups: list[tuple[np.ndarray, np.ndarray]],
+    keys: np.ndarray,
+    pot: tuple[np.ndarray, np.ndarray],
+    slack: float,
+) -> set[tuple[int, int]]:
+    """The pairs of ``groups`` not in ``keys``, feasible, cheaper than the unassigned
+    arc, with a reduced cost below ``slack``: by evaluating every pair."""
+    m = p.technicians.count
     expected: set[tuple[int, int]] = set()
     pen = drop_penalty(p, params.weights)
     for rows, elig in groups:
         tix, tech = np.repeat(rows, elig.size), np.tile(elig, rows.size)
-        ev, _ = evaluate_pairs(p, params.weights, state, tix, tech, overtime)
+        ev, _ = evaluate_pairs(
+            p, params.weights, state, tix, tech, params.allow_overtime
+        )
         red = to_scaled(ev.total) + pot[1][tech] - pot[0][tix]
         new = ~np.isin(pair_keys(tix, tech, m), keys)
         good = new & ev.feasible & (ev.total < pen[tix]) & (red < slack)
         expected |= set(zip(tix[good].tolist(), tech[good].tolist(), strict=True))
-    assert found == expected
-    assert priced == sum(r.size * e.size for r, e in groups)
-    assert neg >= 0
+    return expected
 
 
 def test_pricing_finds_a_pair_at_the_technicians_own_location() -> None:
