@@ -11,10 +11,21 @@ Model (what each event does)
   problem comes from the service's own builder (``solver.build``).
 - A technician that is idle and on shift takes the head of its queue (dispatch). With the
   scenario's decline probability it declines: the ticket goes back to QUEUED with that
-  technician (every lane of it) excluded, as a decline in the service. A ticket every holder of its skill has declined is escalated, not
-  stranded: the declines are overridden (counted in ``n_escalations``) and it can no longer
-  be declined. Otherwise it travels (``solver.geo.travel_time_s``, the one travel
-  model), then works for the ticket's *actual* duration (the solver only knows the estimate).
+  technician (every lane of it) excluded, as a decline in the service. A ticket every
+  technician able to do it has declined is escalated, never stranded: by the policy's next
+  tier rule, as in the service (its declines are lifted and only the next tier may take
+  it), or without one by a supervisor who overrides the declines (it can no longer be
+  declined). Otherwise it travels (``solver.geo.travel_time_s``, the one travel model),
+  then works for the ticket's *actual* duration (the solver only knows the estimate).
+- A ticket drawn to wait on the customer goes PENDING once (``streams.PendingDraws``): as
+  its technician takes it up (before work) or after a share of its work (``PAUSE``; the
+  technician is free, the work left is kept). While PENDING it is in no queue and no solve
+  and its SLA clock stops; at ``RESUME`` it is QUEUED again with its due times moved later
+  by the wait (``Policy.resumed_due_times``, the service's rule; ``simulations.clock``).
+- Escalation rules (the policy's ``escalations``) run at every solve, by the service's
+  functions (``simulations.clock``), and a solve is scheduled when the next one may fire:
+  a priority raise or a tier move (the ticket's requirement of the tier skill rises, so a
+  holder below it loses the ticket at that solve).
 - ``CANCEL``: a ticket not yet started is cancelled (a started one is finished anyway).
 - ``SHIFT_START`` / ``SHIFT_END``: technicians come on at home; at shift end their queued
   tickets return to QUEUED and a job in progress is finished (overtime).
@@ -35,7 +46,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from simulations.clock import CAUSES, TicketClock
 from simulations.reach import unavoidable
+from simulations.streams import origin_s
 from solver.build import ASSIGNED as B_ASSIGNED
 from solver.build import IN_PROGRESS as B_IN_PROGRESS
 from solver.build import QUEUED as B_QUEUED
@@ -53,22 +66,43 @@ if TYPE_CHECKING:
     from solver.model import Problem, Solution
 
 # Event kinds; the order breaks ties at equal times (finish work before new arrivals, etc.).
-WORK_DONE, TRAVEL_DONE, SHIFT_END, SHIFT_START, CANCEL, ARRIVAL, SOLVE, SAMPLE = range(
-    8
-)
+(
+    WORK_DONE,
+    PAUSE,
+    TRAVEL_DONE,
+    SHIFT_END,
+    SHIFT_START,
+    CANCEL,
+    RESUME,
+    ARRIVAL,
+    SOLVE,
+    SAMPLE,
+) = range(10)
 EVENT_NAMES = (
     "work_done",
+    "pause",
     "travel_done",
     "shift_end",
     "shift_start",
     "cancel",
+    "resume",
     "arrival",
     "solve",
     "sample",
 )
+SOLVE_DEBOUNCED, SOLVE_TICK, SOLVE_CLOCK = range(3)  # why a SOLVE event runs
 
 # Ticket states.
-NOT_ARRIVED, QUEUED, ASSIGNED, EN_ROUTE, IN_PROGRESS, RESOLVED, CANCELLED = range(7)
+(
+    NOT_ARRIVED,
+    QUEUED,
+    ASSIGNED,
+    EN_ROUTE,
+    IN_PROGRESS,
+    RESOLVED,
+    CANCELLED,
+    PENDING,
+) = range(8)
 STATUS_NAMES = (
     "not_arrived",
     "queued",
@@ -77,7 +111,20 @@ STATUS_NAMES = (
     "in_progress",
     "resolved",
     "cancelled",
+    "pending",
 )
+SERVICE_STATUS = (
+    "",
+    "QUEUED",
+    "ASSIGNED",
+    "ACCEPTED",
+    "IN_PROGRESS",
+    "",
+    "",
+    "PENDING",
+)
+"""The service's status of each live state, for the clock rules (``solver.sla``): a
+technician on the way has accepted the ticket; a started one is IN_PROGRESS."""
 
 
 class SimulationError(RuntimeError):
@@ -184,7 +231,11 @@ class Engine:
         self.n_moves = np.zeros(n, np.int64)
         self.n_drops = np.zeros(n, np.int64)
         self.n_declines = np.zeros(n, np.int64)
-        self.n_escalations = np.zeros(n, np.int64)
+        self.overridden = np.zeros(n, bool)  # declines overridden: no more declines
+        self.clock = TicketClock(scenario.policy, stream, origin_s(scenario))
+        self.pended = np.zeros(n, bool)
+        self.work_left_s = stream.duration_actual_s.copy()
+        self.segment_s = np.full(n, np.nan)  # start of the current spell of work
         self.attempts = np.zeros(n, np.int64)
         self.travel_s = np.zeros(n)
         self.travel_km = np.zeros(n)
@@ -207,6 +258,7 @@ class Engine:
         self.km = np.zeros(m)
         # bookkeeping
         self.solve_pending = False
+        self.wake_s = -math.inf  # a SOLVE_CLOCK event is scheduled then
         self.previous: Solution | None = None
         self.backlog_rows: list[tuple] = []
         self.solve_rows: list[tuple] = []
@@ -233,12 +285,12 @@ class Engine:
         # A last sample at the horizon (after every other event there): series end where
         # the KPI table is taken.
         q.push(self.horizon_s, SAMPLE)
-        q.push(self.cadence_s, SOLVE, 1)
+        q.push(self.cadence_s, SOLVE, SOLVE_TICK)
 
     def request_solve(self) -> None:
         if not self.solve_pending:
             self.solve_pending = True
-            self.q.push(self.now + self.debounce_s, SOLVE, 0)
+            self.q.push(self.now + self.debounce_s, SOLVE, SOLVE_DEBOUNCED)
 
     # ------------------------------------------------------------------ run
 
@@ -247,16 +299,7 @@ class Engine:
         self._schedule_initial()
         q = self.q
         next_progress = 0.0
-        handlers = (
-            self._work_done,
-            self._travel_done,
-            self._shift_end,
-            self._shift_start,
-            self._cancel,
-            self._arrival,
-            self._solve_event,
-            self._sample,
-        )
+        handlers = self.handlers()
         while q:
             t, kind, _seq, a, b = q.pop()
             if t > self.horizon_s:
@@ -277,6 +320,21 @@ class Engine:
 
     # ------------------------------------------------------------------ handlers
 
+    def handlers(self) -> tuple[Callable[[int, int], None], ...]:
+        """The handler of each event kind, in kind order."""
+        return (
+            self._work_done,
+            self._pause,
+            self._travel_done,
+            self._shift_end,
+            self._shift_start,
+            self._cancel,
+            self._resume,
+            self._arrival,
+            self._solve_event,
+            self._sample,
+        )
+
     def _arrival(self, i: int, _b: int) -> None:
         self.status[i] = QUEUED
         self.open.add(i)
@@ -284,7 +342,7 @@ class Engine:
 
     def _cancel(self, i: int, _b: int) -> None:
         st = self.status[i]
-        if st in (QUEUED, ASSIGNED):
+        if st in (QUEUED, ASSIGNED, PENDING):
             if st == ASSIGNED:
                 self.queue[self.tech[i]].remove(i)
             self.status[i] = CANCELLED
@@ -317,13 +375,42 @@ class Engine:
 
     def _escalate_if_stranded(self, i: int) -> None:
         """Every technician able to do ticket ``i`` has declined it (``solver.declines``, the
-        service's rule too): escalate (a supervisor overrides the declines) rather than leave
-        it QUEUED with nobody allowed to take it."""
-        required = np.zeros(self.r.skill_levels.shape[1], np.int64)
-        required[self.s.skill[i]] = self.s.skill_level[i]
-        if declined_by_every_able(required, self.r.skill_levels, self.excluded[i]):
-            del self.excluded[i]
-            self.n_escalations[i] += 1
+        service's rule too): escalate it rather than leave it QUEUED with nobody allowed to
+        take it. The policy's next tier rule fires, as in the service; without one a
+        supervisor overrides the declines. Either way its declines are lifted."""
+        excluded = self.excluded[i]
+        if not declined_by_every_able(
+            self.clock.required[i], self.r.skill_levels, excluded
+        ):
+            return
+        del self.excluded[i]
+        ids = tuple(dict.fromkeys(self.r.tech_id[j] for j in excluded))
+        if not self.clock.declined(i, ids, self.now):
+            self.overridden[i] = True
+
+    def _pend(self, i: int) -> None:
+        """Ticket ``i`` waits on the customer: PENDING (no queue, no solve, clock stopped)
+        until its ``RESUME``."""
+        self.status[i] = PENDING
+        self.tech[i] = -1
+        self.pended[i] = True
+        self.clock.pause(i, self.now)
+        p = self.s.pending
+        if p is not None:  # only drawn waits pend
+            self.q.push(self.now + float(p.wait_s[i]), RESUME, i)
+
+    def _resume(self, i: int, _b: int) -> None:
+        if self.status[i] != PENDING:
+            return  # cancelled while it waited
+        self.clock.resume(i, self.now)
+        self.status[i] = QUEUED
+        self.open.add(i)
+        self.request_solve()
+
+    def _waits(self, i: int) -> bool:
+        """Ticket ``i`` is drawn to wait on the customer and has not yet."""
+        p = self.s.pending
+        return p is not None and not self.pended[i] and not np.isnan(p.share[i])
 
     def _dispatch(self, j: int) -> None:
         """Idle technician ``j`` on shift takes the head of its queue (or declines it)."""
@@ -334,7 +421,7 @@ class Engine:
             k = int(self.attempts[i])
             self.attempts[i] = k + 1
             u = s.decline_u[i, min(k, s.decline_u.shape[1] - 1)]
-            if u < self.decline_p and not self.n_escalations[i]:
+            if u < self.decline_p and not self.overridden[i]:
                 self.status[i] = QUEUED
                 self.tech[i] = -1
                 self.n_declines[i] += 1
@@ -343,6 +430,15 @@ class Engine:
                 self.request_solve()
                 continue
             self.open.discard(i)
+            if self.check and (self.r.skill_levels[j] < self.clock.required[i]).any():
+                raise SimulationError(
+                    f"technician {self.r.tech_id[j]} took ticket {s.ticket_id[i]} "
+                    "below its required (escalated) skill levels"
+                )
+            p = s.pending
+            if p is not None and self._waits(i) and p.before_work[i]:
+                self._pend(i)
+                continue
             self.status[i] = EN_ROUTE
             self.dispatched_s[i] = self.now
             self.work_tech[i] = j
@@ -365,14 +461,34 @@ class Engine:
 
     def _travel_done(self, j: int, i: int) -> None:
         self.status[i] = IN_PROGRESS
-        self.arrived_s[i] = self.now
+        if np.isnan(self.arrived_s[i]):
+            self.arrived_s[i] = self.now
+        self.segment_s[i] = self.now
         self.free_est_s[j] = self.now + float(self.s.duration_est_s[i])
-        self.q.push(self.now + float(self.s.duration_actual_s[i]), WORK_DONE, j, i)
+        left = float(self.work_left_s[i])
+        p = self.s.pending
+        if p is not None and self._waits(i):
+            self.q.push(self.now + float(p.share[i]) * left, PAUSE, j, i)
+        else:
+            self.q.push(self.now + left, WORK_DONE, j, i)
+
+    def _pause(self, j: int, i: int) -> None:
+        """Ticket ``i`` goes PENDING during its work: technician ``j`` is free, the work
+        left is kept for when it resumes (with whichever technician then takes it)."""
+        worked = self.now - float(self.segment_s[i])
+        self.work_left_s[i] -= worked
+        self.busy_work_s[j] += worked
+        self.current[j] = -1
+        self.free_est_s[j] = self.now
+        self._pend(i)
+        if self.on_shift[j]:
+            self._dispatch(j)
+        self.request_solve()
 
     def _work_done(self, j: int, i: int) -> None:
         self.status[i] = RESOLVED
         self.resolved_s[i] = self.now
-        self.busy_work_s[j] += self.now - self.arrived_s[i]
+        self.busy_work_s[j] += self.now - self.segment_s[i]
         self.completed[j] += 1
         self.current[j] = -1
         self.free_est_s[j] = self.now
@@ -383,7 +499,7 @@ class Engine:
 
     def _sample(self, _a: int, _b: int) -> None:
         st = self.status
-        counts = np.bincount(st, minlength=7)
+        counts = np.bincount(st, minlength=len(STATUS_NAMES))
         on = self.on_shift
         busy = int(np.count_nonzero(on & (self.current >= 0)))
         self.backlog_rows.append(
@@ -401,14 +517,27 @@ class Engine:
 
     # ------------------------------------------------------------------ solving
 
-    def _solve_event(self, is_tick: int, _b: int) -> None:
-        if is_tick:
-            self.q.push(self.now + self.cadence_s, SOLVE, 1)
+    def _solve_event(self, why: int, _b: int) -> None:
+        if why == SOLVE_TICK:
+            self.q.push(self.now + self.cadence_s, SOLVE, SOLVE_TICK)
             if self.solve_pending:
                 return  # a debounced solve is due within debounce_s anyway
-        else:
+        elif why == SOLVE_DEBOUNCED:
             self.solve_pending = False
         self.solve()
+
+    def _run_clock_rules(self) -> None:
+        """Escalation rules due now (``simulations.clock``), and a solve when the next one
+        may fire (the service's loop wakes up then too)."""
+        if not self.clock.rules:
+            return
+        st = self.status
+        live = np.flatnonzero((st >= QUEUED) & (st <= IN_PROGRESS)).astype(np.int64)
+        names = [SERVICE_STATUS[v] for v in st[live].tolist()]
+        _, wake = self.clock.run_rules(live, names, self.now)
+        if math.isfinite(wake) and (wake < self.wake_s or self.wake_s <= self.now):
+            self.wake_s = max(wake, self.now)
+            self.q.push(self.wake_s, SOLVE, SOLVE_CLOCK)
 
     def build_problem(self) -> tuple[Problem, np.ndarray, np.ndarray]:
         """The live snapshot as a solver Problem, plus the row -> ticket / technician maps.
@@ -419,7 +548,7 @@ class Engine:
         which delays it, moves it and takes one of its queue places. Every roster row is
         one lane already (``simulations.streams``), so each has concurrency 1.
         """
-        s, r = self.s, self.r
+        s, r, c = self.s, self.r, self.clock
         open_ = np.fromiter(sorted(self.open), np.int64, len(self.open))
         techs = np.flatnonzero(self.on_shift).astype(np.int64)
         jobs = self.current[techs]
@@ -431,12 +560,10 @@ class Engine:
         held = self.tech[open_]
         started = np.where(
             self.status[jobs] == IN_PROGRESS,
-            self.arrived_s[jobs],
+            self.segment_s[jobs],
             self.dispatched_s[jobs] + self.travel_s[jobs],
         )
         n, n_open = tickets.size, open_.size
-        req = np.zeros((n, r.skill_levels.shape[1]), np.int64)
-        req[np.arange(n), s.skill[tickets]] = s.skill_level[tickets]
         state = TicketState(
             status=np.concatenate(
                 [
@@ -454,12 +581,12 @@ class Engine:
             started_s=np.concatenate([np.full(n_open, np.nan), started]),
             lat_deg=s.lat_deg[tickets],
             lon_deg=s.lon_deg[tickets],
-            priority=s.priority[tickets],
-            skill_levels=req,
+            priority=c.priority[tickets],
+            skill_levels=c.required[tickets],
             duration_s=s.duration_est_s[tickets],
             created_s=s.created_s[tickets],
-            response_due_s=s.response_due_s[tickets],
-            resolution_due_s=s.resolution_due_s[tickets],
+            response_due_s=c.response_due_s[tickets],
+            resolution_due_s=c.resolution_due_s[tickets],
             window_start_s=np.full(n, -np.inf),
             window_end_s=np.full(n, np.inf),
             tier=s.tier[tickets],
@@ -491,6 +618,7 @@ class Engine:
         return np.array(pairs, np.int64).reshape(-1, 2)
 
     def solve(self) -> None:
+        self._run_clock_rules()
         if not self.open or not self.on_shift.any():
             return
         problem, tickets, techs = self.build_problem()
@@ -506,6 +634,8 @@ class Engine:
             )
         if self.check:
             self._check(problem, rows)
+        if self.clock.watch_risk:
+            self.clock.signal_at_risk(problem, sol, tickets)
         new_tech = np.where(rows >= 0, techs[np.maximum(rows, 0)], -1)
         old_tech = self.tech[tickets]
         changed = new_tech != old_tech
@@ -571,22 +701,25 @@ class Engine:
     # ------------------------------------------------------------------ output
 
     def _result(self, wall: float) -> SimResult:
-        s, r = self.s, self.r
+        s, r, c = self.s, self.r, self.clock
         h = self.horizon_s
         status = self.status
+        waiting = np.flatnonzero(status == PENDING)
+        response_due_s, resolution_due_s, pending_s = c.at_horizon(waiting, h)
         arrived = status != NOT_ARRIVED
         # A breach is decided when the due time passed without the event (or the event was late).
         resp_t = np.where(np.isnan(self.arrived_s), np.inf, self.arrived_s)
         reso_t = np.where(np.isnan(self.resolved_s), np.inf, self.resolved_s)
         cancelled = status == CANCELLED
+        # due times as moved by waits on the customer: time PENDING is off the clock
         resp_breach = (
-            (resp_t > s.response_due_s)
-            & (np.minimum(resp_t, h) >= s.response_due_s)
+            (resp_t > response_due_s)
+            & (np.minimum(resp_t, h) >= response_due_s)
             & ~cancelled
         )
         reso_breach = (
-            (reso_t > s.resolution_due_s)
-            & (np.minimum(reso_t, h) >= s.resolution_due_s)
+            (reso_t > resolution_due_s)
+            & (np.minimum(reso_t, h) >= resolution_due_s)
             & ~cancelled
         )
         decided = ~cancelled & ((status == RESOLVED) | resp_breach | reso_breach)
@@ -600,8 +733,8 @@ class Engine:
                 "lat_deg": s.lat_deg,
                 "lon_deg": s.lon_deg,
                 "created_s": s.created_s,
-                "response_due_s": s.response_due_s,
-                "resolution_due_s": s.resolution_due_s,
+                "response_due_s": response_due_s,
+                "resolution_due_s": resolution_due_s,
                 "duration_est_s": s.duration_est_s,
                 "first_assigned_s": self.first_assigned_s,
                 "dispatched_s": self.dispatched_s,
@@ -616,7 +749,11 @@ class Engine:
                 "n_reassignments": self.n_moves,
                 "n_unassignments": self.n_drops,
                 "n_declines": self.n_declines,
-                "n_escalations": self.n_escalations,
+                "n_escalations": c.escalated.sum(axis=1),
+                **{f"escalations_{k}": c.escalated[:, x] for x, k in enumerate(CAUSES)},
+                "escalated_s": c.escalated_s,
+                "escalated_tier": c.tier,
+                "pending_s": pending_s,
                 "travel_s": self.travel_s,
                 "travel_km": self.travel_km,
                 "response_breached": resp_breach,

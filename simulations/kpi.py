@@ -29,8 +29,14 @@ Definitions (all over tickets that *arrived* within the horizon):
 - **Churn**: ``reassignments`` = moves of an ASSIGNED ticket from one technician to another by
   a solve; ``churn_per_ticket`` = reassignments / tickets ever assigned;
   ``moves_per_technician`` = reassignments / technicians who were on shift at all.
-- **Declines**: ``declines`` = dispatches a technician declined; ``escalations`` = tickets
-  declined by every technician able to do them, escalated instead of stranded.
+- **Declines**: ``declines`` = dispatches a technician declined.
+- **Escalations** (``simulations.clock``): ``escalations`` = all of them, split by cause:
+  ``escalations_clock`` (a rule's condition and time), ``escalations_declined`` (declined
+  by every able technician: the next tier rule) and ``escalations_override`` (declined by
+  every able technician, no tier rule: a supervisor overrides the declines).
+- **Waits on the customer**: ``pending_tickets`` = tickets that went PENDING,
+  ``pending_h`` = hours spent PENDING; off the SLA clock (their due times move later by
+  the wait, as in the service), so a wait is never a breach by itself.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
+from simulations.clock import CAUSES
 
 if TYPE_CHECKING:
     from simulations.engine import SimResult
@@ -103,9 +111,11 @@ def ticket_kpis(tickets: pl.DataFrame) -> dict[str, Any]:
     out["reassignments"] = int(t["n_reassignments"].sum())
     out["churn_per_ticket"] = out["reassignments"] / ever if ever else 0.0
     out["declines"] = int(t["n_declines"].sum())
-    out["escalations"] = int(
-        t["n_escalations"].sum()
-    )  # declined by every able technician
+    out["escalations"] = int(t["n_escalations"].sum())
+    for cause in CAUSES:
+        out[f"escalations_{cause}"] = int(t[f"escalations_{cause}"].sum())
+    out["pending_tickets"] = int((t["pending_s"] > 0).sum())
+    out["pending_h"] = float(t["pending_s"].sum()) / 3600.0
     return out
 
 

@@ -59,6 +59,23 @@ class Geography:
     uniform_fraction: float = 1.0  # share of points drawn uniformly in the disc
 
 
+PENDING_WHEN = ("before_work", "during_work")
+"""When a ticket that waits on the customer goes PENDING: as its technician takes it up,
+before any work (``before_work``), or after a uniformly drawn share of its work
+(``during_work``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingWait:
+    """Per category: the share of tickets that wait on the customer once (PENDING: out of
+    every queue and solve, SLA clock stopped), when, and how long (lognormal)."""
+
+    probability: float
+    when: str  # one of PENDING_WHEN
+    wait_mean_s: float
+    wait_cv: float
+
+
 @dataclass(frozen=True, slots=True)
 class Category:
     name: str
@@ -69,6 +86,7 @@ class Category:
     duration_cv: float
     priority_mix: tuple[float, float, float, float]
     location: str = "site"  # "site" (drawn from the geography) | "none" (remote work)
+    pending: PendingWait | None = None  # waits on the customer (PENDING), if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +355,7 @@ def _arrivals(t: _Table) -> Arrivals:
                     mix[3] / total,
                 ),
                 location=ct.string("location", "site", choices=("site", "none")),
+                pending=_pending(ct.sub("pending")) if ct.has("pending") else None,
             )
         )
         ct.done()
@@ -350,6 +369,17 @@ def _arrivals(t: _Table) -> Arrivals:
     )
     t.done()
     return arr
+
+
+def _pending(t: _Table) -> PendingWait:
+    wait = PendingWait(
+        probability=t.num("probability", minimum=0, maximum=1),
+        when=t.string("when", "during_work", choices=PENDING_WHEN),
+        wait_mean_s=t.num("wait_mean_s", minimum=0, strict=True),
+        wait_cv=t.num("wait_cv", 1.0, minimum=0),
+    )
+    t.done()
+    return wait
 
 
 def _replay(t: _Table, base: Path) -> Replay:
@@ -506,6 +536,23 @@ def _behaviour(t: _Table) -> Behaviour:
     return b
 
 
+def _check_tiers(
+    policy: Policy, groups: tuple[TechnicianGroup, ...], auto: AutoCrews | None
+) -> None:
+    """Every tier an escalation rule moves a ticket to is held by some technician group."""
+    if auto is not None:
+        return  # crews per replayed skill: a tier skill is checked when the run starts
+    for i, rule in enumerate(policy.escalations):
+        if rule.tier_skill and not any(
+            g.skills.get(rule.tier_skill, 0) >= rule.tier_level for g in groups
+        ):
+            raise ScenarioError(
+                f"escalations[{i}].tier_skill",
+                f"no technician group holds {rule.tier_skill!r} at level "
+                f">= {rule.tier_level}",
+            )
+
+
 def scenario_from_dict(
     doc: dict[str, Any], base_dir: Path | None = None, source: Path | None = None
 ) -> Scenario:
@@ -567,8 +614,10 @@ def scenario_from_dict(
 
     behaviour = _behaviour(top.sub("behaviour", {}))
 
-    policy_doc = {"schema_version": 1}
-    for key in ("weights", "solver", "sla", "calendars"):
+    # A scenario simulates the escalation rules it names (none without [[escalations]],
+    # not the policy file's default rule).
+    policy_doc: dict[str, Any] = {"schema_version": 1, "escalations": []}
+    for key in ("weights", "solver", "sla", "calendars", "escalations"):
         if key in doc:
             policy_doc[key] = top.raw(key)
     try:
@@ -576,6 +625,7 @@ def scenario_from_dict(
     except PolicyError as exc:
         raise ScenarioError(exc.field, exc.message) from exc
     top.done()
+    _check_tiers(policy, groups, auto)
 
     return Scenario(
         name=name,

@@ -55,16 +55,7 @@ class SimpyEngine(Engine):
     def run(self) -> SimResult:
         t_wall = time.perf_counter()
         env = simpy.Environment()
-        handlers = (
-            self._work_done,
-            self._travel_done,
-            self._shift_end,
-            self._shift_start,
-            self._cancel,
-            self._arrival,
-            self._solve_event,
-            self._sample,
-        )
+        handlers = self.handlers()
         next_progress = [0.0]
 
         def fire(kind: int, a: int, b: int) -> None:

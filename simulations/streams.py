@@ -1,7 +1,8 @@
 """Ticket streams and technician rosters drawn from a scenario (all randomness up front).
 
 Everything random about a ticket -- arrival, place, duration estimate and actual, whether
-and when it is cancelled, whether each dispatch to a technician is declined -- is drawn
+and when it is cancelled, whether each dispatch to a technician is declined, whether, when
+and how long it waits on the customer -- is drawn
 here, before the simulation runs, from the one seeded generator. So every policy run on the
 same seed sees exactly the same tickets and the same customer/technician behaviour (common
 random numbers), which makes policy comparisons much tighter than independent draws.
@@ -61,10 +62,47 @@ class TicketStream:
     decline_u: npt.NDArray[np.float64]  # (n, MAX_DISPATCH_ATTEMPTS) uniforms
     categories: list[str]
     skills: list[str]
+    pending: PendingDraws | None = None  # None: no ticket waits on the customer
 
     @property
     def count(self) -> int:
         return int(self.created_s.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDraws:
+    """Each ticket's wait on the customer (``scenario.PendingWait``), drawn up front."""
+
+    share: npt.NDArray[np.float64]  # work done when it goes PENDING; NaN = never waits
+    before_work: npt.NDArray[np.bool_]  # goes PENDING as its technician takes it up
+    wait_s: npt.NDArray[np.float64]  # how long it stays PENDING
+
+
+def _pending_draws(
+    sc: Scenario, category: npt.NDArray[np.int64], rng: np.random.Generator
+) -> PendingDraws | None:
+    """The waits of a synthetic stream's tickets, or None when no category has any. Drawn
+    from a child of ``rng`` (``Generator.spawn``), so adding waits to a scenario leaves
+    every other draw of the stream as it was."""
+    cats = sc.arrivals.categories if sc.arrivals is not None else ()
+    waits = [c.pending for c in cats]
+    if not any(w is not None and w.probability > 0 for w in waits):
+        return None
+    (child,) = rng.spawn(1)
+    n = category.size
+    p = np.array([w.probability if w else 0.0 for w in waits])[category]
+    mean = np.array([w.wait_mean_s if w else 1.0 for w in waits])[category]
+    cv = np.array([w.wait_cv if w else 0.0 for w in waits])[category]
+    before = np.array([bool(w and w.when == "before_work") for w in waits])[category]
+    waits_now = child.random(n) < p
+    share = np.where(before, 0.0, child.random(n))
+    sigma2 = np.log1p(cv * cv)
+    wait = mean * np.exp(child.normal(-sigma2 / 2, np.sqrt(sigma2)))
+    return PendingDraws(
+        share=np.where(waits_now, share, np.nan),
+        before_work=before & waits_now,
+        wait_s=np.asarray(wait, np.float64),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,6 +457,7 @@ def _finish(sc: Scenario, rng: np.random.Generator, **kw: object) -> TicketStrea
         decline_u=decline_u,
         categories=list(kw["categories"]),  # type: ignore[call-overload]
         skills=list(kw["skills"]),  # type: ignore[call-overload]
+        pending=_pending_draws(sc, np.asarray(kw["category"], np.int64), rng),
     )
 
 

@@ -175,7 +175,7 @@ def escalations(
                 continue
             if not _condition_holds(rule, t, stage):
                 continue
-            if now_s - t.created_s < rule.after_s:
+            if now_s < t.created_s + rule.after_s:  # next_escalation_s's arithmetic
                 continue
             out.append(
                 Escalation(t.ticket_id, rule, t.priority, raised(t.priority, rule))

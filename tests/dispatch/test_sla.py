@@ -144,3 +144,17 @@ def test_next_tier_rule_is_the_first_unfired_rule_that_raises_the_tier() -> None
     assert next_tier_rule(p, 3, none, {"net": 1}) is tier2  # desk not required yet
     assert next_tier_rule(p, 3, none, {"desk": 3}) is None
     assert next_tier_rule(Policy(escalations=(raise_only,)), 3, none, {}) is None
+
+
+def test_a_rule_fires_at_the_deadline_it_announced() -> None:
+    """The deadline the clock announces (``next_clock_deadline``) is a time at which the
+    rule fires: float rounding in ``now - created`` once left it pending at exactly that
+    time (created 26392.95567004319 + 7200 s), so a loop woken then woke again at once,
+    and the simulator's virtual clock, which does not move by itself, spun forever."""
+    created = 26392.95567004319
+    rule = EscalationRule(name="r", priority=0, condition="not_started", after_s=7200.0)
+    p = Policy(escalations=(rule,))
+    t = ClockTicket("T1", 3, "QUEUED", created, math.inf, math.inf)
+    due = next_clock_deadline(p, [t], created)
+    assert due == created + 7200.0
+    assert [e.rule.name for e in escalations(p, [t], due)] == ["r"]

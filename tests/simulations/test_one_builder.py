@@ -260,7 +260,7 @@ def simulator(techs: list[Tech], jobs: list[Job]) -> Engine:
                 engine.travel_s[i] = j.travel_s
             else:
                 engine.status[i] = IN_PROGRESS
-                engine.arrived_s[i] = j.started_s
+                engine.arrived_s[i] = engine.segment_s[i] = j.started_s
             continue
         if j.held_back:
             engine.status[i] = NOT_ARRIVED  # not open: nothing to dispatch
