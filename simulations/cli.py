@@ -499,7 +499,7 @@ def verdict_line(verdict: dict[str, Any]) -> str:
 
 
 def _finish(args: argparse.Namespace, runs: list[Run], title: str) -> int:
-    from simulations.paired import paired_lines
+    from simulations.paired import floor_lines, paired_lines
     from simulations.runner import kpi_table, summarize, write_outputs
 
     kpis = kpi_table(runs)
@@ -509,6 +509,7 @@ def _finish(args: argparse.Namespace, runs: list[Run], title: str) -> int:
     if verdict is not None:
         print(verdict_line(verdict))
         print("\n".join(paired_lines(kpis)))
+        print("\n".join(floor_lines(kpis, verdict["best_baseline"])))
     for line in peer_lines(summary):
         print(line)
     out: Path | None = args.out

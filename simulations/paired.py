@@ -25,19 +25,27 @@ PAIRED_METRICS = (
 
 
 def paired_ratios(
-    kpis: pl.DataFrame, metric: str, reference: str = "optimizer"
+    kpis: pl.DataFrame,
+    metric: str,
+    reference: str = "optimizer",
+    over: str | None = None,
 ) -> list[dict[str, Any]]:
     """Per baseline: seeds, per-seed ratios ``reference / baseline``, their mean and CI95.
 
     Baselines are every policy whose name does not start with ``optimizer``, in order of
-    first appearance; ``ci95`` is a half-width (None with fewer than two ratios).
+    first appearance; ``ci95`` is a half-width (None with fewer than two ratios). ``over``:
+    the baselines' metric divided by (default ``metric``).
     """
     ref = dict(kpis.filter(pl.col("policy") == reference).select("seed", metric).rows())
     out = []
     for policy in dict.fromkeys(kpis["policy"].to_list()):
         if policy.startswith("optimizer"):
             continue
-        rows = kpis.filter(pl.col("policy") == policy).select("seed", metric).rows()
+        rows = (
+            kpis.filter(pl.col("policy") == policy)
+            .select("seed", over or metric)
+            .rows()
+        )
         per_seed = {
             s: ref[s] / v
             for s, v in sorted(rows)
@@ -77,4 +85,35 @@ def paired_lines(kpis: pl.DataFrame) -> list[str]:
                 f"  {label:21s} vs {row['baseline']:13s} x{row['mean']:.2f}{ci} "
                 f"({row['n']} seeds: {seeds})"
             )
+    return lines
+
+
+FLOOR_METRICS = (
+    ("breaches_unavoidable", "any policy"),
+    ("breaches_unavoidable_in_shift", "no overtime"),
+)
+
+
+def floor_lines(kpis: pl.DataFrame, best: str) -> list[str]:
+    """How low the breach ratio against the best baseline can go at all: per seed, the
+    unavoidable breaches (``simulations.reach``; the same for every policy) over ``best``'s
+    breaches. No policy's ratio on a seed is below that seed's floor."""
+    lines = []
+    for metric, label in FLOOR_METRICS:
+        if metric not in kpis.columns:
+            continue
+        rows = [
+            r
+            for r in paired_ratios(kpis, metric, over="sla_breaches")
+            if r["baseline"] == best and r["mean"] is not None
+        ]
+        for row in rows:
+            ci = "" if row["ci95"] is None else f" ± {row['ci95']:.2f}"
+            seeds = " ".join(f"{v:.2f}" for v in row["per_seed"].values())
+            lines.append(
+                f"  floor ({label}): unavoidable / {best} breaches x{row['mean']:.2f}{ci} "
+                f"({row['n']} seeds: {seeds})"
+            )
+    if lines:
+        lines.insert(0, "lowest breach ratio any policy could reach, paired per seed:")
     return lines

@@ -10,7 +10,7 @@ import pytest
 
 from simulations.engine import Engine
 from simulations.kpi import run_kpis, technician_kpis
-from simulations.paired import paired_ratios
+from simulations.paired import floor_lines, paired_ratios
 from simulations.runner import build_roster, build_stream
 from simulations.scenario import load_scenario
 from solver import NO_TECHNICIAN, Problem, Solution, SolveParams
@@ -94,3 +94,25 @@ def test_paired_ratios_per_seed_and_interval() -> None:
     assert row["baseline"] == "nearest"
     assert row["per_seed"] == {1: 0.5, 2: 0.5}
     assert (row["n"], row["mean"], row["ci95"]) == (2, 0.5, 0.0)
+
+
+def test_floor_is_the_unavoidable_breaches_over_the_best_baselines() -> None:
+    """The floor pairs the (policy-independent) unavoidable count with the named best
+    baseline's breaches per seed, and says which baseline and which bound."""
+    kpis = pl.DataFrame(
+        {
+            "policy": ["optimizer"] * 2 + ["nearest"] * 2 + ["regret"] * 2,
+            "seed": [1, 2, 2, 1, 1, 2],
+            "sla_breaches": [12, 14, 40, 20, 16, 20],
+            "breaches_unavoidable": [8, 10, 10, 8, 8, 10],
+            "breaches_unavoidable_in_shift": [12, 12, 12, 12, 12, 12],
+        }
+    )
+    lines = floor_lines(kpis, "regret")
+    assert lines[1] == (
+        "  floor (any policy): unavoidable / regret breaches x0.50 ± 0.00 "
+        "(2 seeds: 0.50 0.50)"
+    )
+    assert "floor (no overtime): unavoidable / regret breaches x0.68" in lines[2]
+    assert "(2 seeds: 0.75 0.60)" in lines[2]
+    assert len(lines) == 3
