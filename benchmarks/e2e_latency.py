@@ -364,7 +364,11 @@ def _cpu_per_ticket(figures: dict[str, Any], seconds: float) -> dict[str, float]
 
 
 async def _run_load(
-    args: argparse.Namespace, target: str, redis_url: str, pids: dict[str, int]
+    args: argparse.Namespace,
+    target: str,
+    redis_url: str,
+    pids: dict[str, int],
+    metric_ports: dict[str, int],
 ) -> dict[str, Any]:
     import grpc.aio
 
@@ -400,6 +404,7 @@ async def _run_load(
                 continue
             w0 = time.monotonic()
             cpu_start = {k: _cpu_s(p, k != "loadgen") for k, p in pids.items()}
+            solves_start = await asyncio.to_thread(_solves, metric_ports)
             cpu_main_start = {
                 k: _cpu_s(p, False) for k, p in pids.items() if k.startswith("solver")
             }
@@ -418,6 +423,11 @@ async def _run_load(
                 for k, c0 in cpu_main_start.items()
             }
             figures["solver_cpu_ms_per_ticket"] = _cpu_per_ticket(figures, w1 - w0)
+            solves = await asyncio.to_thread(_solves, metric_ports) - solves_start
+            figures["solves"] = solves
+            figures["tickets_per_solve"] = (
+                round(figures["assigned"] / solves, 2) if solves else None
+            )
             phases[phase] = figures
         phases["server_side"] = await _server_side(redis, load.regions)
         phases["capacity_audit"] = await _audit_capacity(redis, load.regions)
@@ -540,6 +550,19 @@ SCRAPED = (
 )
 
 
+def _solves(ports: dict[str, int]) -> int:
+    """Solves so far in every solver process (``dispatch_solves_total``, all statuses)."""
+    return int(
+        sum(
+            v
+            for name, values in _scrape(ports).items()
+            if name.startswith("solver")
+            for k, v in values.items()
+            if k.startswith("dispatch_solves_total")
+        )
+    )
+
+
 def _scrape(ports: dict[str, int]) -> dict[str, dict[str, float]]:
     """A few of each process's own metrics at the end of the run (summed over labels but
     the reason/status/kind one), for diagnosis."""
@@ -660,7 +683,9 @@ def main() -> int:
                 pids[f"solver{i}"] = solver.proc.pid
                 metric_ports[f"solver{i}"] = solver.metrics_port
             pids["loadgen"] = os.getpid()
-            result = asyncio.run(_run_load(args, api.target, redis.url, pids))
+            result = asyncio.run(
+                _run_load(args, api.target, redis.url, pids, metric_ports)
+            )
             result["service_metrics"] = _scrape(metric_ports)
         finally:
             for served in procs:
@@ -713,6 +738,9 @@ def main() -> int:
         print(
             "solver CPU per assigned ticket at full rate (ms):",
             full["solver_cpu_ms_per_ticket"],
+            f"({full['solves']} solves, {full['tickets_per_solve']} tickets per solve;"
+            f" at 10% rate {base['solver_cpu_ms_per_ticket']},"
+            f" {base['tickets_per_solve']} tickets per solve)",
         )
         print("inside the service (event stream ids):", result.get("server_side"))
         print("capacity audit at the end:", result.get("capacity_audit"))
