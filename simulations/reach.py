@@ -28,7 +28,11 @@ emptied at shift end; so this stronger bound holds for those policies (not for t
 as such: a job in hand at shift end is finished in overtime).
 
 Tickets that may be cancelled within the horizon are never unavoidable: a policy can leave
-them queued until the cancellation, and a cancelled ticket counts as no breach.
+them queued until the cancellation, and a cancelled ticket counts as no breach. Nor are
+tickets drawn to wait on the customer (``TicketStream.pending``): their clock stops while
+PENDING and their due times move later (``simulations.clock``). Escalations only raise a
+ticket's priority (its due times stay) or its required level (fewer able technicians), so
+the bound, read from the initial ticket, stays a bound.
 
 The bound is independent of the policy, so on one seed it is the same for every policy, and
 ``breaches - unavoidable`` (the avoidable breaches) compares what placement could change.
@@ -158,4 +162,7 @@ def unavoidable(
                     ok &= start + stream.duration_est_s[at] <= b
                 met[at] |= ok
     may_cancel = stream.cancel_at_s < horizon_s
-    return np.asarray(~met & ~may_cancel)
+    may_wait = np.zeros(n, np.bool_)
+    if stream.pending is not None:
+        may_wait = ~np.isnan(stream.pending.share)
+    return np.asarray(~met & ~may_cancel & ~may_wait)

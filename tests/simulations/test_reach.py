@@ -15,7 +15,13 @@ from simulations.engine import Engine
 from simulations.kpi import run_kpis
 from simulations.reach import unavoidable
 from simulations.scenario import scenario_from_dict
-from simulations.streams import Roster, TicketStream, build_roster, build_stream
+from simulations.streams import (
+    PendingDraws,
+    Roster,
+    TicketStream,
+    build_roster,
+    build_stream,
+)
 from solver.geo import travel_time_s
 from solver.model import SolveParams
 from solver.policies import make_policy
@@ -121,6 +127,17 @@ def test_without_overtime() -> None:
     assert got.tolist() == [True, False]
 
 
+def test_a_ticket_that_waits_on_the_customer_is_never_unavoidable() -> None:
+    """Its clock stops while PENDING and its due times move later: a policy might make it."""
+    stream = _stream([(17 * HOUR, 42.0, -71.0, 20 * HOUR, 40 * HOUR, 1)] * 2)
+    assert unavoidable(stream, _roster(), 48 * HOUR).tolist() == [True, True]
+    waits = PendingDraws(
+        share=f([np.nan, 0.0]), before_work=np.array([False, True]), wait_s=f([0, 9e4])
+    )
+    waiting = dataclasses.replace(stream, pending=waits)
+    assert unavoidable(waiting, _roster(), 48 * HOUR).tolist() == [True, False]
+
+
 def test_a_yesterday_shift_and_cancellations() -> None:
     """A shift from 20 h to 04 h covers [0, 4 h) of day 0 too (``Roster.shifts``); a ticket
     that may be cancelled within the horizon is never unavoidable."""
@@ -166,12 +183,43 @@ def small_scenarios(draw: st.DrawFn) -> dict:
         }
         for c in range(draw(st.integers(1, 2)))
     }
+    for cat in categories.values():
+        if draw(st.booleans()):  # waits on the customer: the clock stops (PENDING)
+            cat["pending"] = {
+                "probability": 0.5,
+                "when": draw(st.sampled_from(["before_work", "during_work"])),
+                "wait_mean_s": draw(st.sampled_from([300.0, 3600.0])),
+                "wait_cv": 1.0,
+            }
     sla = {}
     for p in (1, 2, 3, 4):
         response = draw(st.sampled_from([600.0, 1800.0, 5400.0]))
         extra = draw(st.sampled_from([1800.0, 7200.0, 20000.0]))
         sla[f"P{p}"] = {"response_s": response, "resolution_s": response + extra}
+    escalations = [
+        {
+            "name": "p1-up",
+            "priority": 1,
+            "condition": "not_started",
+            "after_s": 600.0,
+            "raise_priority": 0,
+            "tier_skill": "b",
+            "tier_level": 2,
+        },
+        {
+            "name": "p3-raise",
+            "priority": 3,
+            "condition": "not_started",
+            "after_s": 900.0,
+            "raise_priority": 2,
+        },
+    ]
+    extra = {}
+    if draw(st.booleans()):  # a tier move needs a holder of the tier level
+        extra = {"escalations": escalations}
+        groups[0]["skills"]["b"] = 2
     return tiny_scenario_doc(
+        **extra,
         simulation={
             "name": "reach",
             "horizon_s": hours * HOUR,
