@@ -413,13 +413,13 @@ class Settings:
         ),
     )
     solve_min_interval_s: float = field(
-        default=0.1,
+        default=0.0,
         metadata=_meta(
             _seconds_or_off,
-            "a held region starts a solve cycle at most this often: the changes that arrive "
-            "while it waits are solved together, which costs far less CPU per ticket than a "
-            "solve each (the cycle's fixed work dominates a small solve); 0 solves as soon "
-            "as a change arrives (after the policy's debounce)",
+            "a held region starts a solve cycle at most this often, and the changes that "
+            "arrive while it waits are solved together (fewer, larger solves: less CPU per "
+            "ticket, up to this much more latency); 0, the default, solves as soon as a "
+            "change arrives (after the policy's debounce)",
             metavar="SECONDS",
         ),
     )
