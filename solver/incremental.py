@@ -139,6 +139,8 @@ class IncrementalSolver:
         self._problem: Problem | None = None
         self._core: Core | None = None  # dense regime: the last working set
         self._flow: ResidualFlow | None = None  # sparse regime: the kept flow
+        # (ticket, technician) potentials at the last completed certification
+        self._ref: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
         self._state: TechState | None = None
         self._plan: IntArray | None = None  # the last returned decision (movable rows)
         self._blocks: dict[bytes, PricingGroup] = {}
@@ -196,6 +198,8 @@ class IncrementalSolver:
         core.deadline = t0 + params.time_limit_s
         res = certified_flow(core)
         self._flow = self._keep_flow(core, res.arc_used, res.status)
+        if self._flow is not None:  # the potentials the certificate last held at
+            self._ref = (self._flow.pi_t.copy(), self._flow.pi_k.copy())
         self.flow_cost = res.cost if res.status is SolveStatus.OPTIMAL else None
         tech_of, status, dropped = run_core(core, res)
         self._core, self._problem, self._state = core, problem, state
@@ -395,15 +399,23 @@ class IncrementalSolver:
     def _certify(
         self, problem: Problem, rows: set[int], deadline: float
     ) -> Certificate | None:
-        """Price the pruned pairs of ``rows`` and of every ticket whose potential rose,
-        add the improving ones, re-route, until none remains. None: not proven (time
-        limit or too many rounds)."""
-        flow, state = self._flow, self._state
+        """Price the pruned pairs of ``rows`` (new, or their costs changed: every pair)
+        and of every ticket whose potential rose (only the pairs whose ticket potential
+        rose more than their technician's since the last completed certification,
+        ``negative_pairs(since=...)``: any other pair's reduced cost can only have
+        grown), add the improving ones, re-route, until none remains. None: not proven
+        (time limit or too many rounds)."""
+        flow, state, ref = self._flow, self._state, self._ref
         assert flow is not None
         assert state is not None
-        m = problem.technicians.count
+        assert ref is not None
+        m, n = problem.technicians.count, problem.tickets.count
         pinned = problem.tickets.pinned
         rounds = priced = evaluated = added = 0
+        since_t = np.full(n, -np.inf)  # a fresh row: all its pairs are priced
+        since_t[: ref[0].size] = ref[0]
+        since_t[np.asarray(sorted(rows), np.int64)] = -np.inf
+        since = (since_t, ref[1])
         rows = rows | flow.raised
         flow.raised = set()
         while True:
@@ -411,6 +423,7 @@ class IncrementalSolver:
             todo = np.asarray(sorted(rows), np.int64)
             todo = todo[~pinned[todo]]
             if todo.size == 0:
+                self._ref = (flow.pi_t.copy(), flow.pi_k.copy())
                 return Certificate(rounds, priced, evaluated, added, True)
             rounds += 1
             if rounds > PRICING_ROUNDS:
@@ -420,7 +433,7 @@ class IncrementalSolver:
             keys = np.sort(pair_keys(flow.arc_tix[live], flow.arc_tech[live], m))
             nt, nk, nc, p, ev, neg = negative_pairs(
                 problem, self.params, state, self._groups(problem, todo), keys,
-                flow.pi_t, flow.pi_k, CERTIFY_SLACK, deadline,
+                flow.pi_t, flow.pi_k, CERTIFY_SLACK, deadline, since,
             )  # fmt: skip
             priced += p
             evaluated += ev
