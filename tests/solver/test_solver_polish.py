@@ -91,7 +91,7 @@ def _polished(p: object, w: CostWeights, plan: list[int]) -> tuple[object, ...]:
     state = tech_state(p, w)  # type: ignore[arg-type]
     pricing = late_pricing(p, w)  # type: ignore[arg-type]
     start = np.array(plan, np.int64)
-    after = polish(p, w, pricing, state, start, False)  # type: ignore[arg-type]
+    after = polish(p, w, pricing, state, start, False, inserts=True)  # type: ignore[arg-type]
     costs = (
         driven_cost(p, w, pricing, state, x, False)  # type: ignore[arg-type]
         for x in (start, after)
@@ -147,9 +147,15 @@ def test_polish_inserts_an_on_time_ticket_into_a_free_place_but_no_late_one() ->
     st.sampled_from([0.0, 900.0]),
     st.booleans(),
     st.sampled_from(["nearest", "round_robin", "least_loaded"]),
+    st.booleans(),
 )
 def test_polish_keeps_every_rule_and_never_costs_more(
-    seed: int, min_gain: float, stability: float, overtime: bool, start: str
+    seed: int,
+    min_gain: float,
+    stability: float,
+    overtime: bool,
+    start: str,
+    inserts: bool,
 ) -> None:
     """From a baseline's plan: the cost as driven (queues + unassigned penalties) never
     rises; capacity, skills, exclusions and shift ends hold; pinned tickets stay out; a
@@ -168,7 +174,7 @@ def test_polish_keeps_every_rule_and_never_costs_more(
     pricing = late_pricing(p, w)
     cost0 = driven_cost(p, w, pricing, state, plan, overtime)
     _, over0, _, _ = plan_cost(p, w, pricing, state, plan, overtime)
-    after = polish(p, w, pricing, state, plan, overtime)
+    after = polish(p, w, pricing, state, plan, overtime, inserts=inserts)
     cost1 = driven_cost(p, w, pricing, state, after, overtime)
     _, over1, _, _ = plan_cost(p, w, pricing, state, after, overtime)
     assert cost1 <= cost0 + 1e-6
@@ -190,6 +196,8 @@ def test_polish_keeps_every_rule_and_never_costs_more(
     cur = t.current_technician
     ejected = np.flatnonzero((plan >= 0) & (after < 0))
     assert not np.any(cur[ejected] >= 0)
+    if not inserts:
+        np.testing.assert_array_equal(after < 0, plan < 0)  # same tickets assigned
     moved = np.flatnonzero((after != plan) & (cur >= 0) & (after != cur) & (after >= 0))
     if min_gain > 0:
         gain = move_gain(p, w, state, moved, after[moved], overtime)
