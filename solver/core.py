@@ -414,6 +414,19 @@ def changed_techs(before: IntArray, after: IntArray, m: int) -> BoolArray:
     return out
 
 
+def overrunning(core: Core, tech_of: IntArray, techs: BoolArray) -> BoolArray:
+    """Which of ``techs`` (a mask) have a queue in ``tech_of`` that, sequenced, overruns
+    its shift."""
+    state = core.state
+    rows = np.flatnonzero((tech_of >= 0) & techs[np.maximum(tech_of, 0)])
+    sch = sequence_queues(
+        core.problem, core.late, rows, tech_of[rows],
+        state.lat_deg, state.lon_deg, state.ready_s, False,
+    )  # fmt: skip
+    over: BoolArray = np.bincount(tech_of[rows[sch.overrun]], minlength=techs.size) > 0
+    return over
+
+
 def refill(
     core: Core,
     tech_of: IntArray,
@@ -461,13 +474,7 @@ def refill(
         trial[a_tix[arcs]] = a_tech[arcs]
         hit = np.zeros(m, np.bool_)
         hit[a_tech[arcs]] = True
-        rows = np.flatnonzero((trial >= 0) & hit[np.maximum(trial, 0)])
-        sch = sequence_queues(
-            problem, core.late, rows, trial[rows],
-            state.lat_deg, state.lon_deg, state.ready_s, False,
-        )  # fmt: skip
-        over = np.zeros(m, np.bool_)
-        over[trial[rows[sch.overrun]]] = True
+        over = overrunning(core, trial, hit)
         good = arcs[~over[a_tech[arcs]]]
         tech_of = tech_of.copy()
         tech_of[a_tix[good]] = a_tech[good]

@@ -64,6 +64,7 @@ from solver.core import (
     Core,
     certified_flow,
     changed_techs,
+    overrunning,
     refill,
     run_core,
 )
@@ -80,8 +81,7 @@ from solver.flow import assign_slots
 from solver.local import places
 from solver.model import NO_TECHNICIAN, SolveStatus
 from solver.residual import UNROUTED, ResidualFlow
-from solver.sequence import sequence_queues
-from solver.solve import tech_state
+from solver.solve import cold_core
 from solver.validate import validate_incremental
 
 if TYPE_CHECKING:
@@ -190,12 +190,8 @@ class IncrementalSolver:
 
     def _cold(self, problem: Problem, t0: float) -> Solution:
         params = self.params
-        state = tech_state(problem, params.weights)
-        movable = np.flatnonzero(~problem.tickets.pinned)
-        cands = build_candidates(problem, params, state, movable)
-        t1 = time.perf_counter()
-        core = Core.build(problem, params, state, cands)
-        core.deadline = t0 + params.time_limit_s
+        core, t1 = cold_core(problem, params, t0)
+        state = core.state
         res = certified_flow(core)
         self._flow = self._keep_flow(core, res.arc_used, res.status)
         if self._flow is not None:  # the potentials the certificate last held at
@@ -547,19 +543,11 @@ class IncrementalSolver:
         reverted to ``prev`` (whose queues fit), until every changed queue fits. (The
         shift repair's exact local re-solve, first-in-queue priced, made the driven cost
         ~20% worse at 10k x 1k in one call.)"""
-        problem, state = core.problem, core.state
-        m = problem.technicians.count
+        m = core.problem.technicians.count
         if self.params.allow_overtime:
             return plan
         for _ in range(moved.size + 1):
-            scope = changed_techs(prev, plan, m)
-            rows = np.flatnonzero((plan >= 0) & scope[np.maximum(plan, 0)])
-            sch = sequence_queues(
-                problem, core.late, rows, plan[rows],
-                state.lat_deg, state.lon_deg, state.ready_s, False,
-            )  # fmt: skip
-            bad = np.zeros(m, np.bool_)
-            bad[plan[rows[sch.overrun]]] = True
+            bad = overrunning(core, plan, changed_techs(prev, plan, m))
             if not bad.any():
                 break
             hit = moved[bad[np.maximum(plan[moved], 0)] & (plan[moved] >= 0)]

@@ -115,16 +115,24 @@ def solve(
         raise ValueError("solve: expected (Problem, SolveParams)")
     t0 = time.perf_counter()
     problem = _with_previous(problem, previous)
+    core, t1 = cold_core(problem, params, t0)
+    tech_of, status, dropped = run_core(core)
+    t2 = time.perf_counter()
+    phases = {"candidates": t1 - t0, "assignment": t2 - t1}
+    return finalize(
+        problem, params, core.state, core.cands, tech_of, status, dropped, phases, t0,
+        core.alive, core.free, core.certificate, core.bound_gap,
+    )  # fmt: skip
+
+
+def cold_core(problem: Problem, params: SolveParams, t0: float) -> tuple[Core, float]:
+    """The flow network of a cold solve started at ``t0`` (``time.perf_counter``): the
+    technicians' state, candidate arcs of every movable ticket and the time limit's
+    deadline. Returns it with the time its candidates were built."""
     state = tech_state(problem, params.weights)
     movable = np.flatnonzero(~problem.tickets.pinned)
     cands = build_candidates(problem, params, state, movable)
     t1 = time.perf_counter()
     core = Core.build(problem, params, state, cands)
     core.deadline = t0 + params.time_limit_s
-    tech_of, status, dropped = run_core(core)
-    t2 = time.perf_counter()
-    phases = {"candidates": t1 - t0, "assignment": t2 - t1}
-    return finalize(
-        problem, params, state, core.cands, tech_of, status, dropped, phases, t0,
-        core.alive, core.free, core.certificate, core.bound_gap,
-    )  # fmt: skip
+    return core, t1
