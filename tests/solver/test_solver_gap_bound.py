@@ -191,9 +191,11 @@ def test_lagrangian_bound_beats_the_lp_bound_on_type_d(m: int, n: int) -> None:
 
 
 @st.composite
-def plans_that_fit(draw: st.DrawFn) -> tuple[GapInstance, Any]:
+def plans_that_fit(
+    draw: st.DrawFn, max_agents: int = 4, max_jobs: int = 9
+) -> tuple[GapInstance, Any]:
     """A small GAP and a plan that fits it (capacities = the plan's loads + slack)."""
-    m, n = draw(st.integers(1, 4)), draw(st.integers(1, 9))
+    m, n = draw(st.integers(1, max_agents)), draw(st.integers(1, max_jobs))
     cost = draw(_ints((m, n), -30, 30))
     weight = draw(_ints((m, n), 0, 12))
     agent = draw(_ints((n,), 0, m - 1))

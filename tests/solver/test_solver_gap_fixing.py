@@ -27,6 +27,7 @@ from solver.gap_lagrange import (
 from solver.gap_lns import lns_improve
 from solver.model import SolveStatus
 from tests.solver.test_solver_gap import _brute_force, _ints, gap_instances
+from tests.solver.test_solver_gap_bound import plans_that_fit
 
 
 def _best_subset(
@@ -146,20 +147,8 @@ def test_fixing_removes_pairs_when_the_plan_is_close_to_the_bound() -> None:
     assert allowed.any(axis=0).all()  # every job keeps an agent
 
 
-@st.composite
-def small_plans(draw: st.DrawFn) -> tuple[GapInstance, Any]:
-    """A small GAP (at most 3 agents, 7 jobs) and a plan that fits it."""
-    m, n = draw(st.integers(1, 3)), draw(st.integers(1, 7))
-    cost = draw(_ints((m, n), -30, 30))
-    weight = draw(_ints((m, n), 0, 12))
-    agent = draw(_ints((n,), 0, m - 1))
-    load = np.bincount(agent, weights=weight[agent, np.arange(n)], minlength=m)
-    slack = draw(_ints((m,), 0, 15))
-    return GapInstance(cost, weight, load.astype(np.int64) + slack), agent
-
-
 @settings(max_examples=40, deadline=None)
-@given(small_plans(), st.booleans())
+@given(plans_that_fit(max_agents=3, max_jobs=7), st.booleans())
 def test_lns_reaches_the_optimum_of_small_instances(
     case: tuple[GapInstance, Any], lagrangian: bool
 ) -> None:
