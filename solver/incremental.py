@@ -580,10 +580,8 @@ class IncrementalSolver:
             )
             total += int(to_scaled(ev.total).sum())
         count = np.bincount(plan[on], minlength=problem.technicians.count)
-        place = np.arange(int(count.max(initial=0)))
-        j = (place[None, :] < count[:, None]) * (state.load[:, None] + place[None, :])
-        mask = place[None, :] < count[:, None]
-        total += int(np.rint(flow.balance_scaled * j[mask]).astype(np.int64).sum())
+        _, place_cost = places(count, state.load, flow.balance_scaled)
+        total += int(place_cost.sum())
         return total + int(flow.penalty[plan < 0].sum())
 
     def _compatible(self, old: Problem, new: Problem) -> bool:
