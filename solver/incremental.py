@@ -22,16 +22,14 @@ cold solve's certified flow and its node potentials are kept
    pruned pair's reduced cost can only have grown. Pairs found join the arcs and their
    tickets are re-routed, until none remains. So the flow objective *is* the cold
    solve's flow objective (``flow_cost``), the bound of both plans;
-4. turns the new tickets into the plan: the previous plan (what the caller committed,
-   shaped by the position rounds and polish of the cold solve) with the new tickets and
-   the tickets their paths moved put where the flow put them (a move into a queue the
-   plan has full or that then overruns a shift is not made: an exact local re-solve
-   there, first-in-queue priced like the shift repair's, made the driven cost 20-40%
-   worse), then the refill (:func:`solver.core.refill`) only on the queues that changed. Other changes of the flow (re-routed rows,
-   pricing rounds) are not copied into the plan: they would undo the cold solve's
-   driven-cost work. No position rounds, no polish. The status is OPTIMAL only when
-   this plan costs the certified flow optimum in the flow model, else FEASIBLE with that
-   optimum as ``stats.model_bound``.
+4. turns the new tickets into the plan (:mod:`solver.incremental_plan`): the previous
+   plan (what the caller committed, shaped by the position rounds and polish of the
+   cold solve) with the new tickets and the tickets their paths moved put where the
+   flow put them, then the refill on the queues that changed. Other changes of the flow
+   (re-routed rows, pricing rounds) are not copied into the plan: they would undo the
+   cold solve's driven-cost work. No position rounds, no polish. The status is OPTIMAL
+   only when this plan costs the certified flow optimum in the flow model, else
+   FEASIBLE with that optimum as ``stats.model_bound``.
 
 A cold solve runs every ``cold_every`` calls, and whenever the pricing could not finish
 (time limit) or needed more than ``PRICING_ROUNDS`` rounds.
@@ -59,27 +57,13 @@ from solver.certify import (
     pricing_groups,
 )
 from solver.constants import COST_SCALE
-from solver.core import (
-    CERTIFY_SLACK,
-    Core,
-    certified_flow,
-    changed_techs,
-    overrunning,
-    refill,
-    run_core,
-)
-from solver.cost import (
-    clips,
-    drop_penalty,
-    evaluate_pairs,
-    late_pricing,
-    pair_keys,
-    to_scaled,
-)
+from solver.core import CERTIFY_SLACK, Core, certified_flow, run_core
+from solver.cost import clips, drop_penalty, evaluate_pairs, pair_keys, to_scaled
 from solver.finalize import finalize
 from solver.flow import assign_slots
+from solver.incremental_plan import plan_step
 from solver.local import places
-from solver.model import NO_TECHNICIAN, SolveStatus
+from solver.model import SolveStatus
 from solver.residual import UNROUTED, ResidualFlow
 from solver.solve import cold_core
 from solver.validate import validate_incremental
@@ -312,11 +296,9 @@ class IncrementalSolver:
         flow = self._kept()
         self.flow_cost = flow_cost = flow.cost()
         t2 = time.perf_counter()
-        after = np.where(flow.tech_of >= 0, flow.tech_of, NO_TECHNICIAN)
-        plan, status, dropped, cands = self._plan_step(problem, after, moved)
-        cost = self._plan_cost(problem, plan)
-        if status is SolveStatus.OPTIMAL and cost != flow_cost:
-            status = SolveStatus.FEASIBLE
+        step = plan_step(problem, params, state, flow, self._plan, moved)
+        plan, cost = step.plan, step.cost
+        status = SolveStatus.OPTIMAL if cost == flow_cost else SolveStatus.FEASIBLE
         self._problem, self._plan = problem, plan
         self._calls_since_cold += 1
         self.last_mode = "incremental"
@@ -326,8 +308,8 @@ class IncrementalSolver:
             "assignment": time.perf_counter() - t2,
         }
         return finalize(
-            problem, params, state, cands, plan,
-            SolveStatus.OVERFLOW if clipped else status, dropped, phases, t0,
+            problem, params, state, step.core.cands, plan,
+            SolveStatus.OVERFLOW if clipped else status, np.zeros(0, np.int64), phases, t0,
             certificate=cert, bound_gap=(cost - flow_cost) / COST_SCALE,
         )  # fmt: skip
 
@@ -492,98 +474,6 @@ class IncrementalSolver:
             out.append(dataclasses.replace(g, rows=r))
         return out
 
-    def _plan_step(
-        self, problem: Problem, flow_tech: IntArray, moved: IntArray
-    ) -> tuple[IntArray, SolveStatus, IntArray, Candidates]:
-        """The previous plan with the ``moved`` tickets where the flow put them, unless
-        that fills a queue past its places or its shift; then the refill on the queues
-        that changed."""
-        flow, state = self._flow, self._state
-        assert flow is not None
-        assert state is not None
-        assert self._plan is not None
-        n, m = problem.tickets.count, problem.technicians.count
-        prev = np.full(n, NO_TECHNICIAN, np.int64)
-        prev[: self._plan.size] = self._plan
-        plan = prev.copy()
-        plan[moved] = flow_tech[moved]
-        live = np.concatenate(
-            [a for a in flow.arcs_of if a.size] or [np.zeros(0, np.int64)]
-        )
-        c_tix, c_tech, c_cost = (
-            flow.arc_tix[live],
-            flow.arc_tech[live],
-            flow.arc_cost[live],
-        )
-        # A move into a queue the plan has full is not made (the flow's queue held other
-        # tickets): reverted to the previous plan, until every queue fits.
-        for _ in range(moved.size + 1):
-            count = np.bincount(plan[plan >= 0], minlength=m)
-            over = count > state.free_slots
-            if not over.any():
-                break
-            into = plan[moved]
-            bad = moved[(into >= 0) & over[np.maximum(into, 0)] & (into != prev[moved])]
-            plan[bad] = prev[bad]
-        cands = _cands(c_tix, c_tech, n)
-        core = Core(
-            problem, self.params, state, cands, c_cost, flow.penalty,
-            np.ones(live.size, np.bool_), state.free_slots.copy(),
-            late_pricing(problem, self.params.weights),
-        )  # fmt: skip
-        plan = self._revert_overruns(core, prev, plan, moved)
-        touched = changed_techs(prev, plan, m)
-        plan = refill(core, plan, touched)
-        return plan, SolveStatus.OPTIMAL, np.zeros(0, np.int64), cands
-
-    def _revert_overruns(
-        self, core: Core, prev: IntArray, plan: IntArray, moved: IntArray
-    ) -> IntArray:
-        """``plan`` with the moves into or out of a queue that now overruns its shift
-        reverted to ``prev`` (whose queues fit), until every changed queue fits. (The
-        shift repair's exact local re-solve, first-in-queue priced, made the driven cost
-        ~20% worse at 10k x 1k in one call.)"""
-        m = core.problem.technicians.count
-        if self.params.allow_overtime:
-            return plan
-        for _ in range(moved.size + 1):
-            bad = overrunning(core, plan, changed_techs(prev, plan, m))
-            if not bad.any():
-                break
-            hit = moved[bad[np.maximum(plan[moved], 0)] & (plan[moved] >= 0)]
-            left = moved[bad[np.maximum(prev[moved], 0)] & (prev[moved] >= 0)]
-            back = np.union1d(hit, left)
-            plan[back] = prev[back]
-        return plan
-
-    def _plan_cost(self, problem: Problem, plan: IntArray) -> int:
-        """Scaled cost of ``plan`` in the flow model (as :func:`solver.core.model_cost`)."""
-        flow, state = self._flow, self._state
-        assert flow is not None
-        assert state is not None
-        on = np.flatnonzero(plan >= 0)
-        same = plan[on] == flow.tech_of[on]
-        total = int(flow.arc_cost[flow.arc_of[on[same]]].sum())
-        other = on[~same]
-        miss_t: list[int] = []
-        for t in other.tolist():
-            a = flow.arcs_of[t]
-            hit = a[flow.arc_tech[a] == plan[t]]
-            if hit.size:
-                total += int(flow.arc_cost[hit[0]])
-            else:
-                miss_t.append(t)
-        if miss_t:
-            mt = np.asarray(miss_t, np.int64)
-            ev, _ = evaluate_pairs(
-                problem, self.params.weights, state, mt, plan[mt], True
-            )
-            total += int(to_scaled(ev.total).sum())
-        count = np.bincount(plan[on], minlength=problem.technicians.count)
-        _, place_cost = places(count, state.load, flow.balance_scaled)
-        total += int(place_cost.sum())
-        return total + int(flow.penalty[plan < 0].sum())
-
     def _compatible(self, old: Problem, new: Problem) -> bool:
         """Only appended tickets and incumbent changes on unpinned rows since ``old``."""
         if self._calls_since_cold + 1 >= self.cold_every or new.now_s != old.now_s:
@@ -634,8 +524,3 @@ class IncrementalSolver:
         any_f[: c.any_feasible.size] = c.any_feasible
         any_f[rows] = fresh.any_feasible[rows]
         return Candidates(tix[order], tech[order], cost[order], any_f)
-
-
-def _cands(tix: IntArray, tech: IntArray, n: int) -> Candidates:
-    """Candidate arcs for the shift repair (its costs are the scaled ones it is given)."""
-    return Candidates(tix, tech, np.zeros(tix.size), np.zeros(n, np.bool_))

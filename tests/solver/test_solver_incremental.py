@@ -13,8 +13,10 @@ from solver import CostWeights, Problem, SolveParams, SolveStatus, solve
 from solver.candidates import build_candidates
 from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
 from solver.core import Core, certified_flow
-from solver.cost import evaluate_pairs
+from solver.cost import drop_penalty, evaluate_pairs, to_scaled
 from solver.incremental import IncrementalSolver
+from solver.incremental_plan import plan_cost, plan_step
+from solver.local import places
 from solver.solve import tech_state
 from solver.synthetic import random_problem
 from tests.solver.checks import assert_hard_constraints
@@ -241,3 +243,49 @@ def test_sparse_appends_flow_equals_cold(
             assert sol.stats.status is SolveStatus.FEASIBLE
         if committed:
             p = commit(p, sol.technician)
+
+
+def flow_model_cost(p: Problem, params: SolveParams, plan: np.ndarray) -> int:
+    """A plan's scaled cost in the flow model, priced from scratch: every assigned
+    pair evaluated first-in-queue, the places it takes, the unassigned penalties."""
+    state = tech_state(p, params.weights)
+    on = np.flatnonzero(plan >= 0)
+    ev, _ = evaluate_pairs(p, params.weights, state, on, plan[on], True)
+    count = np.bincount(plan[on], minlength=p.technicians.count)
+    _, place_cost = places(count, state.load, params.weights.balance * COST_SCALE)
+    penalty = to_scaled(drop_penalty(p, params.weights))
+    return int(to_scaled(ev.total).sum() + place_cost.sum() + penalty[plan < 0].sum())
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.integers(0, 1000), st.booleans())
+def test_plan_cost_is_the_flow_model_cost(seed: int, commit_first: bool) -> None:
+    """``plan_cost`` (the plan step's pricing, by :func:`solver.core.model_cost`) of the
+    kept flow's decision is the flow's cost; of the plan step's plan, and of that plan
+    with some tickets moved to pairs that are no arc, the flow model's cost from
+    scratch (never below the flow's optimum)."""
+    params = SolveParams()
+    p = random_problem(600, 50, seed, assigned_frac=0.2, pinned_frac=0.1, radius_km=15)
+    inc = IncrementalSolver(params)
+    first = inc.solve(p)
+    assume(inc.flow_kept)
+    previous = np.where(p.tickets.pinned, -1, first.technician)  # the movable rows
+    if commit_first:
+        p = commit(p, first.technician)
+    p = append_tickets(p, random_problem(2, 50, seed + 1, radius_km=15), 2)
+    inc.solve(p)
+    assert inc.last_mode == "incremental"
+    flow = inc._kept()
+    state = tech_state(p, params.weights)
+    step = plan_step(p, params, state, flow, previous, np.zeros(0, np.int64))
+    own = np.where(flow.tech_of >= 0, flow.tech_of, -1)
+    assert plan_cost(step.core, own) == flow.cost() == inc.flow_cost
+    assert plan_cost(step.core, step.plan) == flow_model_cost(p, params, step.plan)
+    assert plan_cost(step.core, step.plan) >= flow.cost()
+    rng = np.random.default_rng(seed)
+    other = step.plan.copy()
+    rows = rng.choice(np.flatnonzero(~p.tickets.pinned), 30, replace=False)
+    other[rows] = rng.integers(0, p.technicians.count, rows.size)
+    ev, _ = evaluate_pairs(p, params.weights, state, rows, other[rows], True)
+    other[rows[~np.isfinite(ev.total)]] = -1
+    assert plan_cost(step.core, other) == flow_model_cost(p, params, other)
