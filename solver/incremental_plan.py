@@ -60,9 +60,7 @@ def plan_step(
     flow_tech = np.where(flow.tech_of >= 0, flow.tech_of, NO_TECHNICIAN)
     plan = prev.copy()
     plan[moved] = flow_tech[moved]
-    live = np.concatenate(
-        [a for a in flow.arcs_of if a.size] or [np.zeros(0, np.int64)]
-    )
+    live = flow.live_arcs()
     # A move into a queue the plan has full is not made (the flow's queue held other
     # tickets): reverted to the previous plan, until every queue fits.
     for _ in range(moved.size + 1):
@@ -116,7 +114,10 @@ def plan_cost(core: Core, plan: IntArray) -> int:
     priced as the flow would (:func:`solver.cost.evaluate_pairs`, overtime allowed)."""
     c, m = core.cands, core.problem.technicians.count
     on = np.flatnonzero(plan >= 0)
-    missing = on[~np.isin(pair_keys(on, plan[on], m), pair_keys(c.tix, c.tech, m))]
+    keys = np.sort(pair_keys(c.tix, c.tech, m))
+    want = pair_keys(on, plan[on], m)
+    at = np.minimum(np.searchsorted(keys, want), max(keys.size - 1, 0))
+    missing = on[keys[at] != want] if keys.size else on
     if missing.size == 0:
         return model_cost(core, plan)
     ev, _ = evaluate_pairs(

@@ -201,6 +201,11 @@ class ResidualFlow:
         self.alive[arcs] = True
         self.arcs_of[t] = arcs
 
+    def live_arcs(self) -> IntArray:
+        """The live arcs, ticket by ticket (each ticket's in index order, as ``arcs_of``)."""
+        live = np.flatnonzero(self.alive)
+        return live[np.argsort(self.arc_tix[live], kind="stable")]
+
     def fits(self, t: int) -> bool:
         """Whether routed ticket ``t`` can keep its flow after its costs changed: its
         potential made tight on its own arc leaves every other arc >= 0. Sets it."""
