@@ -181,17 +181,59 @@ class _Plan:
         self.cost, _, sch, rows = plan_cost(
             problem, weights, pricing, state, tech_of, allow_overtime
         )
-        tech = tech_of[rows]
-        self.qlen = np.bincount(tech, minlength=m)
-        self.queue = np.full((m, max(int(self.qlen.max(initial=0)), 1)), -1, np.int64)
-        self.queue[tech, sch.position] = rows
-        self.place = np.full(problem.tickets.count, -1, np.int64)
-        self.place[rows] = sch.position
-        self.late = np.zeros(problem.tickets.count, np.bool_)  # breaches where it is
-        self.late[rows] = late_seconds(problem, rows, sch.start_s, sch.finish_s) > 0
-        self.count = self.qlen + state.load  # places taken, pinned ones included
-        busy = np.flatnonzero(self.qlen > 0)
+        n = problem.tickets.count
+        # screening drives already made, by :meth:`_memo_keys`; valid while the queue is
+        # unchanged (:meth:`advance` forgets a changed queue's)
+        self.memo_keys = np.zeros(0, np.int64)
+        self.memo_cost = np.zeros(0)
+        self._span = (int(state.free_slots.max(initial=0)) + 2, n + 1)
+        self.qlen = np.zeros(m, np.int64)
+        self.queue = np.full((m, 1), -1, np.int64)
+        self.place = np.full(n, -1, np.int64)
+        self.late = np.zeros(n, np.bool_)  # breaches where it is
         self.screen = np.zeros(m)
+        self.count = state.load.copy()  # places taken, pinned ones included
+        self.advance(np.ones(m, np.bool_), rows, tech_of[rows], sch, self.cost)
+
+    def advance(
+        self,
+        changed: BoolArray,
+        rows: IntArray,
+        tech: IntArray,
+        sch: Schedule,
+        cost: FloatArray,
+    ) -> None:
+        """Take the new queues of the technicians ``changed`` (per technician): ``rows``
+        with technicians ``tech`` sequenced as ``sch`` (rows of other technicians are
+        ignored), ``cost`` per technician (:func:`plan_cost`). Other queues, and their
+        screening drives, stay as they are."""
+        m = self.qlen.size
+        ch = np.flatnonzero(changed)
+        old = self.queue[ch].reshape(-1)
+        old = old[old >= 0]
+        self.place[old] = -1
+        self.late[old] = False
+        on = changed[tech]
+        rows, tech, pos = rows[on], tech[on], sch.position[on]
+        self.qlen[ch] = np.bincount(tech, minlength=m)[ch]
+        width = max(int(self.qlen.max(initial=0)), 1)
+        if width > self.queue.shape[1]:
+            grown = np.full((m, width), -1, np.int64)
+            grown[:, : self.queue.shape[1]] = self.queue
+            self.queue = grown
+        self.queue[ch] = -1
+        self.queue[tech, pos] = rows
+        self.place[rows] = pos
+        self.late[rows] = (
+            late_seconds(self.problem, rows, sch.start_s[on], sch.finish_s[on]) > 0
+        )
+        self.count[ch] = self.qlen[ch] + self.state.load[ch]
+        self.cost[ch] = cost[ch]
+        if self.memo_keys.size:
+            live = ~changed[self.memo_keys // (self._span[0] * self._span[1])]
+            self.memo_keys, self.memo_cost = self.memo_keys[live], self.memo_cost[live]
+        busy = ch[self.qlen[ch] > 0]
+        self.screen[ch] = 0.0
         none = np.full(busy.size, -1, np.int64)
         self.screen[busy] = self.edited(busy, none, none)
 
@@ -214,9 +256,37 @@ class _Plan:
             out[c : c + step] = cost
         return out
 
+    def _memo_keys(self, tech: IntArray, drop: IntArray, add: IntArray) -> IntArray:
+        places, tickets = self._span
+        return np.asarray((tech * places + drop + 1) * tickets + add + 1, np.int64)
+
     def edited(self, tech: IntArray, drop: IntArray, add: IntArray) -> FloatArray:
         """Per candidate: screening cost of ``tech``'s queue without its ticket at place
-        ``drop`` (-1: none) and with ticket ``add`` (-1: none) at its best place."""
+        ``drop`` (-1: none) and with ticket ``add`` (-1: none) at its best place.
+
+        Each distinct edit of a queue is driven once while the queue stays unchanged (a
+        swap seen from both its tickets; a move screened again in the next pass): the
+        drives of other edits do not change a drive's result."""
+        keys = self._memo_keys(tech, drop, add)
+        uniq, first, back = np.unique(keys, return_index=True, return_inverse=True)
+        at = np.minimum(np.searchsorted(self.memo_keys, uniq), self.memo_keys.size - 1)
+        known = (
+            self.memo_keys[at] == uniq
+            if self.memo_keys.size
+            else np.zeros(uniq.size, np.bool_)
+        )
+        cost = np.empty(uniq.size)
+        cost[known] = self.memo_cost[at[known]]
+        new = first[~known]
+        cost[~known] = self._edited(tech[new], drop[new], add[new])
+        keys = np.concatenate([self.memo_keys, uniq[~known]])
+        order = np.argsort(keys, kind="stable")
+        self.memo_keys = keys[order]
+        self.memo_cost = np.concatenate([self.memo_cost, cost[~known]])[order]
+        return np.asarray(cost[back.reshape(-1)])
+
+    def _edited(self, tech: IntArray, drop: IntArray, add: IntArray) -> FloatArray:
+        """:meth:`edited` without the memo."""
         out = np.zeros(tech.size)
         q0 = self.qlen[tech] - (drop >= 0)
         width = self.queue.shape[1]
@@ -304,6 +374,32 @@ def _allowed(
     return np.asarray(ev.qualified & ev.churn_ok), np.asarray(~late)
 
 
+def move_pairs(
+    problem: Problem,
+    weights: CostWeights,
+    state: TechState,
+    tech_of: IntArray,
+    allow_overtime: bool,
+    arcs: IntArray | None,
+    inserts: bool,
+) -> tuple[IntArray, IntArray, BoolArray] | None:
+    """The (ticket i, neighbour B, i on time in B's first place) triples :func:`polish`
+    may move along (arguments as there): every movable ticket (assigned ones, without
+    ``inserts``) and each of its ``NEIGHBOURS`` allowed to hold it. None when there is
+    no ticket to move or no place to move it to. The pair rules do not depend on the
+    plan: they are evaluated once."""
+    usable = np.flatnonzero(state.free_slots > 0)
+    movable = np.flatnonzero(~problem.tickets.pinned if inserts else tech_of >= 0)
+    if movable.size == 0 or usable.size == 0:
+        return None
+    near = _neighbours(problem, state, movable, usable)
+    pi, pb = np.repeat(movable, near.shape[1]), near.reshape(-1)
+    m = problem.technicians.count
+    rules = _allowed(problem, weights, state, pi, pb, allow_overtime)
+    ok = rules[0] & _among(arcs, pi, pb, m)
+    return pi[ok], pb[ok], rules[1][ok]
+
+
 def polish(
     problem: Problem,
     weights: CostWeights,
@@ -346,39 +442,57 @@ def polish(
     numpy.ndarray
         The polished plan (a new array). Its :func:`driven_cost` is never higher.
     """
-    usable = np.flatnonzero(state.free_slots > 0)
-    movable = np.flatnonzero(~problem.tickets.pinned if inserts else tech_of >= 0)
-    if movable.size == 0 or usable.size == 0:
+    pairs = move_pairs(problem, weights, state, tech_of, allow_overtime, arcs, inserts)
+    if pairs is None:
         return tech_of
-    near = _neighbours(problem, state, movable, usable)
-    # the pair rules do not depend on the plan: once for every (ticket, neighbour)
-    pi, pb = np.repeat(movable, near.shape[1]), near.reshape(-1)
-    m = problem.technicians.count
-    rules = _allowed(problem, weights, state, pi, pb, allow_overtime)
-    ok = rules[0] & _among(arcs, pi, pb, m)
-    pairs = (pi[ok], pb[ok], rules[1][ok])
     tried = np.zeros(0, np.int64)  # (ticket, technician) keys of failed moves
     tech_of = tech_of.copy()
     inserted = np.zeros(tech_of.size, np.bool_)  # must stay on time
+    plan: _Plan | None = None
     for _ in range(PASSES):
         if time.perf_counter() > deadline:
             break
-        plan = _Plan(problem, weights, pricing, state, tech_of, allow_overtime)
-        moves = _candidates(plan, pairs, tech_of, tried, arcs)
-        if moves.size == 0:
+        if plan is None:
+            plan = _Plan(problem, weights, pricing, state, tech_of, allow_overtime)
+        tried, go_on = _pass(plan, pairs, tech_of, tried, arcs, inserted)
+        if not go_on:
             break
-        chosen = _disjoint(moves)
-        kept, failed = _verify(plan, tech_of, chosen, inserted)
-        tried = np.concatenate([tried, failed])
-        if kept.size == 0 and failed.size == 0:
-            break
-        for i, b, j in kept.tolist():
-            a = tech_of[i]
-            inserted[i] |= a < 0
-            tech_of[i] = b
-            if j >= 0:
-                tech_of[j] = a
     return tech_of
+
+
+def _pass(
+    plan: _Plan,
+    pairs: tuple[IntArray, IntArray, BoolArray],
+    tech_of: IntArray,
+    tried: IntArray,
+    arcs: IntArray | None,
+    inserted: BoolArray,
+) -> tuple[IntArray, bool]:
+    """One pass: screen every move, verify the best disjoint ones, apply those kept to
+    ``tech_of`` and ``inserted`` (in place) and advance ``plan`` to the new queues.
+    Returns the keys of the moves tried and failed so far and whether another pass may
+    find more."""
+    moves = _candidates(plan, pairs, tech_of, tried, arcs)
+    if moves.size == 0:
+        return tried, False
+    chosen = _disjoint(moves)
+    kept, failed, trial = _verify(plan, tech_of, chosen, inserted)
+    tried = np.concatenate([tried, failed])
+    if kept.size == 0 and failed.size == 0:
+        return tried, False
+    changed = np.zeros(plan.qlen.size, np.bool_)
+    for i, b, j in kept.tolist():
+        a = tech_of[i]
+        inserted[i] |= a < 0
+        tech_of[i] = b
+        changed[b] = True
+        if a >= 0:
+            changed[a] = True
+        if j >= 0:
+            tech_of[j] = a
+    # the kept moves' queues are as the verification sequenced them
+    plan.advance(changed, *trial)
+    return tried, True
 
 
 # A move: (estimated delta, ticket i, its new technician B, ticket j of B going to i's
@@ -504,13 +618,14 @@ def _disjoint(moves: FloatArray) -> IntArray:
 
 def _verify(
     plan: _Plan, tech_of: IntArray, chosen: IntArray, inserted: BoolArray
-) -> tuple[IntArray, IntArray]:
+) -> tuple[IntArray, IntArray, tuple[IntArray, IntArray, Schedule, FloatArray]]:
     """Apply the disjoint moves ``chosen`` on a copy, re-sequence the queues they touch and
     keep each move whose queues and penalties cost at least ``MIN_GAIN`` less, without
     overrun, and whose queues have no late ticket that polish inserted (``inserted``, or
     the move's own).
 
-    Returns (kept moves (n, 3), (ticket, technician) keys of the moves rejected)."""
+    Returns (kept moves (n, 3), (ticket, technician) keys of the moves rejected, and the
+    touched queues as verified: rows, their technicians, schedule, cost per technician)."""
     m = plan.problem.technicians.count
     i, b, j = chosen[:, 0], chosen[:, 1], chosen[:, 2]
     a = tech_of[i]
@@ -538,4 +653,8 @@ def _verify(
     good = (delta < -MIN_GAIN) & ~lost[b] & ~(has_a & lost[aa])
     if not plan.allow_overtime:
         good &= ~over[b] & ~(has_a & over[aa])
-    return chosen[good], pair_keys(i[~good], b[~good], m)
+    return (
+        chosen[good],
+        pair_keys(i[~good], b[~good], m),
+        (rows, trial[rows], sch, cost),
+    )

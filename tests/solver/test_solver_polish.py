@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from solver import CostWeights, SolveParams, SolveStatus, solve
 from solver.baselines import baseline_solve
 from solver.cost import late_pricing, late_seconds, move_gain
-from solver.polish import driven_cost, plan_cost, polish
+from solver.polish import _pass, _Plan, driven_cost, move_pairs, plan_cost, polish
 from solver.position import plan_queues
 from solver.solve import tech_state
 from solver.synthetic import random_problem
@@ -202,3 +202,44 @@ def test_polish_keeps_every_rule_and_never_costs_more(
     if min_gain > 0:
         gain = move_gain(p, w, state, moved, after[moved], overtime)
         assert np.all(gain >= min_gain), (min_gain, np.sort(gain)[:5])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.booleans(), st.booleans())
+def test_polish_plan_advanced_pass_by_pass_equals_a_fresh_one(
+    seed: int, overtime: bool, inserts: bool
+) -> None:
+    """Polish keeps its plan (queues, places, breaches, costs, screening costs) across
+    passes, re-sequencing only the queues a pass changed and reusing the screening drives
+    of the others: after every pass it equals the plan built afresh from the new
+    decision."""
+    p = random_problem(
+        120, 15, seed, assigned_frac=0.4, pinned_frac=0.1, radius_km=8, shift_h=4.0
+    )
+    w = CostWeights()
+    params = SolveParams(weights=w, allow_overtime=overtime)
+    plan = baseline_solve(p, params, "nearest")[0].technician.copy()
+    plan[p.tickets.pinned] = -1
+    state = tech_state(p, w)
+    pricing = late_pricing(p, w)
+    pairs = move_pairs(p, w, state, plan, overtime, None, inserts)
+    assert pairs is not None
+    kept = _Plan(p, w, pricing, state, plan, overtime)
+    tried = np.zeros(0, np.int64)
+    inserted = np.zeros(plan.size, np.bool_)
+    for _ in range(4):
+        tried, go_on = _pass(kept, pairs, plan, tried, None, inserted)
+        fresh = _Plan(p, w, pricing, state, plan, overtime)
+        busy = fresh.qlen > 0
+        np.testing.assert_array_equal(kept.qlen, fresh.qlen)
+        width = fresh.queue.shape[1]
+        np.testing.assert_array_equal(kept.queue[:, :width], fresh.queue)
+        assert (kept.queue[:, width:] == -1).all()
+        np.testing.assert_array_equal(kept.place, fresh.place)
+        np.testing.assert_array_equal(kept.late, fresh.late)
+        np.testing.assert_array_equal(kept.count, fresh.count)
+        np.testing.assert_array_equal(kept.cost, fresh.cost)
+        np.testing.assert_array_equal(kept.screen[busy], fresh.screen[busy])
+        assert (kept.screen[~busy] == 0).all()
+        if not go_on:
+            break
