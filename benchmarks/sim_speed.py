@@ -98,7 +98,7 @@ def _queue_once(n_events: int, seed: int) -> tuple[float, float]:
     """
     import simpy
 
-    from simulations.engine import EventQueue
+    from simulations.events import EventQueue
 
     times = np.random.default_rng(seed).random(n_events) * 86_400.0
     count = [0]

@@ -5,10 +5,11 @@ Model (what each event does)
 - ``ARRIVAL``: the ticket is QUEUED (open); a solve is requested.
 - ``SOLVE`` (debounced ``debounce_s`` after a change, and at least every ``cadence_s``):
   the open tickets (QUEUED and ASSIGNED, i.e. not yet started) and the technicians on shift
-  become a ``solver.Problem``; the policy solves it; the decisions are applied. ASSIGNED
-  tickets may move (a churn event, counted per ticket); started ones are not in the problem
-  at all -- they show in their technician's ``free_at_s``, location and queue places: the
-  problem comes from the service's own builder (``solver.build``).
+  become a ``solver.Problem`` (``simulations.sim_problem``); the policy solves it; the
+  decisions are applied. ASSIGNED tickets may move (a churn event, counted per ticket);
+  started ones are not in the problem at all -- they show in their technician's
+  ``free_at_s``, location and queue places: the problem comes from the service's own
+  builder (``solver.build``).
 - A technician that is idle and on shift takes the head of its queue (dispatch). With the
   scenario's decline probability it declines: the ticket goes back to QUEUED with that
   technician (every lane of it) excluded, as a decline in the service. A ticket every
@@ -22,6 +23,7 @@ Model (what each event does)
   technician is free, the work left is kept). While PENDING it is in no queue and no solve
   and its SLA clock stops; at ``RESUME`` it is QUEUED again with its due times moved later
   by the wait (``Policy.resumed_due_times``, the service's rule; ``simulations.clock``).
+  The waits and the escalations below are ``simulations.waits``.
 - Escalation rules (the policy's ``escalations``) run at every solve, by the service's
   functions (``simulations.clock``), and a solve is scheduled when the next one may fire:
   a priority raise or a tier move (the ticket's requirement of the tier skill rises, so a
@@ -31,31 +33,50 @@ Model (what each event does)
   tickets return to QUEUED and a job in progress is finished (overtime).
 - ``SAMPLE``: the backlog is recorded every ``sample_every_s`` and at the horizon.
 
+Event kinds and ticket states are ``simulations.events``; the tables of a finished run
+(the per-ticket log, breaches decided) are ``simulations.result``.
+
 Everything random is drawn up front in ``simulations.streams``; the engine itself is
 deterministic, so the same seed gives the same log (the solver is seeded too).
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 import time
-from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import polars as pl
 
-from simulations.clock import CAUSES, TicketClock
-from simulations.reach import unavoidable
+from simulations import waits
+from simulations.clock import TicketClock
+from simulations.events import (
+    ARRIVAL,
+    ASSIGNED,
+    CANCEL,
+    CANCELLED,
+    EN_ROUTE,
+    IN_PROGRESS,
+    PAUSE,
+    PENDING,
+    QUEUED,
+    RESOLVED,
+    SAMPLE,
+    SHIFT_END,
+    SHIFT_START,
+    SOLVE,
+    SOLVE_DEBOUNCED,
+    SOLVE_TICK,
+    STATUS_NAMES,
+    TRAVEL_DONE,
+    WORK_DONE,
+    EventQueue,
+)
+from simulations.result import SimResult, sim_result
+from simulations.sim_problem import SimulationError, check_decisions, engine_problem
 from simulations.streams import origin_s
-from solver.build import ASSIGNED as B_ASSIGNED
-from solver.build import IN_PROGRESS as B_IN_PROGRESS
-from solver.build import QUEUED as B_QUEUED
-from solver.build import TechnicianState, TicketState, build_problem
-from solver.declines import declined_by_every_able
 from solver.geo import next_location
-from solver.model import NO_TECHNICIAN
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -64,107 +85,6 @@ if TYPE_CHECKING:
     from simulations.scenario import Scenario
     from simulations.streams import Roster, TicketStream
     from solver.model import Problem, Solution
-
-# Event kinds; the order breaks ties at equal times (finish work before new arrivals, etc.).
-(
-    WORK_DONE,
-    PAUSE,
-    TRAVEL_DONE,
-    SHIFT_END,
-    SHIFT_START,
-    CANCEL,
-    RESUME,
-    ARRIVAL,
-    SOLVE,
-    SAMPLE,
-) = range(10)
-EVENT_NAMES = (
-    "work_done",
-    "pause",
-    "travel_done",
-    "shift_end",
-    "shift_start",
-    "cancel",
-    "resume",
-    "arrival",
-    "solve",
-    "sample",
-)
-SOLVE_DEBOUNCED, SOLVE_TICK, SOLVE_CLOCK = range(3)  # why a SOLVE event runs
-
-# Ticket states.
-(
-    NOT_ARRIVED,
-    QUEUED,
-    ASSIGNED,
-    EN_ROUTE,
-    IN_PROGRESS,
-    RESOLVED,
-    CANCELLED,
-    PENDING,
-) = range(8)
-STATUS_NAMES = (
-    "not_arrived",
-    "queued",
-    "assigned",
-    "en_route",
-    "in_progress",
-    "resolved",
-    "cancelled",
-    "pending",
-)
-SERVICE_STATUS = (
-    "",
-    "QUEUED",
-    "ASSIGNED",
-    "ACCEPTED",
-    "IN_PROGRESS",
-    "",
-    "",
-    "PENDING",
-)
-"""The service's status of each live state, for the clock rules (``solver.sla``): a
-technician on the way has accepted the ticket; a started one is IN_PROGRESS."""
-
-
-class SimulationError(RuntimeError):
-    """The policy returned a decision that breaks a hard constraint, or the engine broke."""
-
-
-@dataclass
-class SimResult:
-    """Everything a run produced (tables are polars DataFrames)."""
-
-    tickets: pl.DataFrame  # the per-ticket log
-    technicians: pl.DataFrame
-    backlog: pl.DataFrame  # backlog over time
-    solves: pl.DataFrame
-    horizon_s: float
-    events: int
-    wall_s: float
-    policy_wall_s: float
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-class EventQueue:
-    """A plain binary-heap event queue (the default core)."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, int, int, int]] = []
-        self._seq = 0
-
-    def push(self, t: float, kind: int, a: int = -1, b: int = -1) -> None:
-        self._seq += 1
-        heapq.heappush(self._heap, (t, kind, self._seq, a, b))
-
-    def pop(self) -> tuple[float, int, int, int, int]:
-        return heapq.heappop(self._heap)
-
-    def __len__(self) -> int:
-        return len(self._heap)
-
-    def peek_time(self) -> float:
-        return self._heap[0][0] if self._heap else math.inf
 
 
 class Engine:
@@ -316,7 +236,7 @@ class Engine:
         wall = time.perf_counter() - t_wall
         if self.progress is not None:
             self.progress(self.horizon_s)
-        return self._result(wall)
+        return sim_result(self, wall)
 
     # ------------------------------------------------------------------ handlers
 
@@ -324,12 +244,12 @@ class Engine:
         """The handler of each event kind, in kind order."""
         return (
             self._work_done,
-            self._pause,
+            partial(waits.pause, self),
             self._travel_done,
             self._shift_end,
             self._shift_start,
             self._cancel,
-            self._resume,
+            partial(waits.resume, self),
             self._arrival,
             self._solve_event,
             self._sample,
@@ -373,46 +293,7 @@ class Engine:
         self.queue[j] = []
         self.request_solve()
 
-    def _escalate_if_stranded(self, i: int) -> None:
-        """Every technician able to do ticket ``i`` has declined it (``solver.declines``, the
-        service's rule too): escalate it rather than leave it QUEUED with nobody allowed to
-        take it. The policy's next tier rule fires, as in the service; without one a
-        supervisor overrides the declines. Either way its declines are lifted."""
-        excluded = self.excluded[i]
-        if not declined_by_every_able(
-            self.clock.required[i], self.r.skill_levels, excluded
-        ):
-            return
-        del self.excluded[i]
-        ids = tuple(dict.fromkeys(self.r.tech_id[j] for j in excluded))
-        if not self.clock.declined(i, ids, self.now):
-            self.overridden[i] = True
-
-    def _pend(self, i: int) -> None:
-        """Ticket ``i`` waits on the customer: PENDING (no queue, no solve, clock stopped)
-        until its ``RESUME``."""
-        self.status[i] = PENDING
-        self.tech[i] = -1
-        self.pended[i] = True
-        self.clock.pause(i, self.now)
-        p = self.s.pending
-        if p is not None:  # only drawn waits pend
-            self.q.push(self.now + float(p.wait_s[i]), RESUME, i)
-
-    def _resume(self, i: int, _b: int) -> None:
-        if self.status[i] != PENDING:
-            return  # cancelled while it waited
-        self.clock.resume(i, self.now)
-        self.status[i] = QUEUED
-        self.open.add(i)
-        self.request_solve()
-
-    def _waits(self, i: int) -> bool:
-        """Ticket ``i`` is drawn to wait on the customer and has not yet."""
-        p = self.s.pending
-        return p is not None and not self.pended[i] and not np.isnan(p.share[i])
-
-    def _dispatch(self, j: int) -> None:
+    def dispatch(self, j: int) -> None:
         """Idle technician ``j`` on shift takes the head of its queue (or declines it)."""
         qj = self.queue[j]
         s = self.s
@@ -426,7 +307,7 @@ class Engine:
                 self.tech[i] = -1
                 self.n_declines[i] += 1
                 self.excluded.setdefault(i, []).extend(self.r.lanes_of(j))
-                self._escalate_if_stranded(i)
+                waits.escalate_if_stranded(self, i)
                 self.request_solve()
                 continue
             self.open.discard(i)
@@ -436,8 +317,8 @@ class Engine:
                     "below its required (escalated) skill levels"
                 )
             p = s.pending
-            if p is not None and self._waits(i) and p.before_work[i]:
-                self._pend(i)
+            if p is not None and waits.waits(self, i) and p.before_work[i]:
+                waits.pend(self, i)
                 continue
             self.status[i] = EN_ROUTE
             self.dispatched_s[i] = self.now
@@ -467,23 +348,10 @@ class Engine:
         self.free_est_s[j] = self.now + float(self.s.duration_est_s[i])
         left = float(self.work_left_s[i])
         p = self.s.pending
-        if p is not None and self._waits(i):
+        if p is not None and waits.waits(self, i):
             self.q.push(self.now + float(p.share[i]) * left, PAUSE, j, i)
         else:
             self.q.push(self.now + left, WORK_DONE, j, i)
-
-    def _pause(self, j: int, i: int) -> None:
-        """Ticket ``i`` goes PENDING during its work: technician ``j`` is free, the work
-        left is kept for when it resumes (with whichever technician then takes it)."""
-        worked = self.now - float(self.segment_s[i])
-        self.work_left_s[i] -= worked
-        self.busy_work_s[j] += worked
-        self.current[j] = -1
-        self.free_est_s[j] = self.now
-        self._pend(i)
-        if self.on_shift[j]:
-            self._dispatch(j)
-        self.request_solve()
 
     def _work_done(self, j: int, i: int) -> None:
         self.status[i] = RESOLVED
@@ -493,7 +361,7 @@ class Engine:
         self.current[j] = -1
         self.free_est_s[j] = self.now
         if self.on_shift[j]:
-            self._dispatch(j)
+            self.dispatch(j)
             if self.current[j] < 0:
                 self.request_solve()
 
@@ -526,99 +394,13 @@ class Engine:
             self.solve_pending = False
         self.solve()
 
-    def _run_clock_rules(self) -> None:
-        """Escalation rules due now (``simulations.clock``), and a solve when the next one
-        may fire (the service's loop wakes up then too)."""
-        if not self.clock.rules:
-            return
-        st = self.status
-        live = np.flatnonzero((st >= QUEUED) & (st <= IN_PROGRESS)).astype(np.int64)
-        names = [SERVICE_STATUS[v] for v in st[live].tolist()]
-        _, wake = self.clock.run_rules(live, names, self.now)
-        if math.isfinite(wake) and (wake < self.wake_s or self.wake_s <= self.now):
-            self.wake_s = max(wake, self.now)
-            self.q.push(self.wake_s, SOLVE, SOLVE_CLOCK)
-
     def build_problem(self) -> tuple[Problem, np.ndarray, np.ndarray]:
-        """The live snapshot as a solver Problem, plus the row -> ticket / technician maps.
-
-        The engine's state as ``solver.build`` arrays, which applies the service's rules:
-        the open tickets (QUEUED, ASSIGNED) are rows; each on-shift technician's job
-        (EN_ROUTE counts as started: its work starts on arrival) is work in progress,
-        which delays it, moves it and takes one of its queue places. Every roster row is
-        one lane already (``simulations.streams``), so each has concurrency 1.
-        """
-        s, r, c = self.s, self.r, self.clock
-        open_ = np.fromiter(sorted(self.open), np.int64, len(self.open))
-        techs = np.flatnonzero(self.on_shift).astype(np.int64)
-        jobs = self.current[techs]
-        working = jobs >= 0
-        jobs = jobs[working]
-        tickets = np.concatenate([open_, jobs])
-        index_of_tech = np.full(r.count, NO_TECHNICIAN, np.int64)
-        index_of_tech[techs] = np.arange(techs.size)
-        held = self.tech[open_]
-        started = np.where(
-            self.status[jobs] == IN_PROGRESS,
-            self.segment_s[jobs],
-            self.dispatched_s[jobs] + self.travel_s[jobs],
-        )
-        n, n_open = tickets.size, open_.size
-        state = TicketState(
-            status=np.concatenate(
-                [
-                    np.where(self.status[open_] == ASSIGNED, B_ASSIGNED, B_QUEUED),
-                    np.full(jobs.size, B_IN_PROGRESS),
-                ]
-            ),
-            technician=np.concatenate(
-                [
-                    np.where(held >= 0, index_of_tech[held], NO_TECHNICIAN),
-                    np.flatnonzero(working),
-                ]
-            ),
-            held_back=np.zeros(n, bool),
-            started_s=np.concatenate([np.full(n_open, np.nan), started]),
-            lat_deg=s.lat_deg[tickets],
-            lon_deg=s.lon_deg[tickets],
-            priority=c.priority[tickets],
-            skill_levels=c.required[tickets],
-            duration_s=s.duration_est_s[tickets],
-            created_s=s.created_s[tickets],
-            response_due_s=c.response_due_s[tickets],
-            resolution_due_s=c.resolution_due_s[tickets],
-            window_start_s=np.full(n, -np.inf),
-            window_end_s=np.full(n, np.inf),
-            tier=s.tier[tickets],
-            excluded=self._excluded_pairs(open_, index_of_tech),
-            preferred=np.empty((0, 2), np.int64),
-        )
-        crew = TechnicianState(
-            lat_deg=self.lat[techs],
-            lon_deg=self.lon[techs],
-            skill_levels=r.skill_levels[techs],
-            capacity=r.capacity[techs],
-            concurrency=np.ones(techs.size, np.int64),
-            shift_end_s=self.shift_end_s[techs],
-            speed_kmh=r.speed_kmh[techs],
-            available=np.ones(techs.size, bool),
-        )
-        parts = build_problem(state, crew, self.now)
-        return parts.build(), tickets[parts.ticket_index], techs
-
-    def _excluded_pairs(self, open_: np.ndarray, index_of_tech: np.ndarray) -> Any:
-        """(ticket index, technician index) of each open ticket's declined technicians."""
-        pairs = [
-            (int(np.searchsorted(open_, i)), int(index_of_tech[j]))
-            for i in sorted(self.excluded)
-            if i in self.open
-            for j in self.excluded[i]
-            if index_of_tech[j] != NO_TECHNICIAN
-        ]
-        return np.array(pairs, np.int64).reshape(-1, 2)
+        """The live snapshot as a solver Problem, plus the row -> ticket / technician maps
+        (``simulations.sim_problem.engine_problem``)."""
+        return engine_problem(self)
 
     def solve(self) -> None:
-        self._run_clock_rules()
+        waits.run_clock_rules(self)
         if not self.open or not self.on_shift.any():
             return
         problem, tickets, techs = self.build_problem()
@@ -633,7 +415,7 @@ class Engine:
                 f"policy returned {rows.shape} decisions for {tickets.size} tickets"
             )
         if self.check:
-            self._check(problem, rows)
+            check_decisions(problem, rows)
         if self.clock.watch_risk:
             self.clock.signal_at_risk(problem, sol, tickets)
         new_tech = np.where(rows >= 0, techs[np.maximum(rows, 0)], -1)
@@ -674,145 +456,4 @@ class Engine:
         )
         for j in techs.tolist():
             if self.current[j] < 0 and self.queue[j]:
-                self._dispatch(j)
-
-    def _check(self, problem: Problem, rows: np.ndarray) -> None:
-        tk, te = problem.tickets, problem.technicians
-        a = np.flatnonzero(rows >= 0)
-        if a.size == 0:
-            return
-        if (rows >= te.count).any():
-            raise SimulationError("policy returned a technician row out of range")
-        short = (te.skill_levels[rows[a]] < tk.skill_levels[a]).any(axis=1)
-        if short.any():
-            raise SimulationError(
-                f"policy broke a skill constraint on {int(short.sum())} ticket(s)"
-            )
-        load = np.bincount(rows[a], minlength=te.count)
-        if (load > te.capacity).any():
-            raise SimulationError(
-                "policy put more tickets on a technician than its capacity"
-            )
-        if tk.excluded.size:
-            bad = rows[tk.excluded[:, 0]] == tk.excluded[:, 1]
-            if bad.any():
-                raise SimulationError("policy assigned an excluded technician")
-
-    # ------------------------------------------------------------------ output
-
-    def _result(self, wall: float) -> SimResult:
-        s, r, c = self.s, self.r, self.clock
-        h = self.horizon_s
-        status = self.status
-        waiting = np.flatnonzero(status == PENDING)
-        response_due_s, resolution_due_s, pending_s = c.at_horizon(waiting, h)
-        arrived = status != NOT_ARRIVED
-        # A breach is decided when the due time passed without the event (or the event was late).
-        resp_t = np.where(np.isnan(self.arrived_s), np.inf, self.arrived_s)
-        reso_t = np.where(np.isnan(self.resolved_s), np.inf, self.resolved_s)
-        cancelled = status == CANCELLED
-        # due times as moved by waits on the customer: time PENDING is off the clock
-        resp_breach = (
-            (resp_t > response_due_s)
-            & (np.minimum(resp_t, h) >= response_due_s)
-            & ~cancelled
-        )
-        reso_breach = (
-            (reso_t > resolution_due_s)
-            & (np.minimum(reso_t, h) >= resolution_due_s)
-            & ~cancelled
-        )
-        decided = ~cancelled & ((status == RESOLVED) | resp_breach | reso_breach)
-        tickets = pl.DataFrame(
-            {
-                "ticket_id": s.ticket_id,
-                "category": [s.categories[c] for c in s.category.tolist()],
-                "skill": [s.skills[k] for k in s.skill.tolist()],
-                "priority": s.priority,
-                "tier": s.tier,
-                "lat_deg": s.lat_deg,
-                "lon_deg": s.lon_deg,
-                "created_s": s.created_s,
-                "response_due_s": response_due_s,
-                "resolution_due_s": resolution_due_s,
-                "duration_est_s": s.duration_est_s,
-                "first_assigned_s": self.first_assigned_s,
-                "dispatched_s": self.dispatched_s,
-                "arrived_s": self.arrived_s,
-                "resolved_s": self.resolved_s,
-                "cancelled_s": self.cancelled_s,
-                "status": [STATUS_NAMES[v] for v in status.tolist()],
-                "technician": [
-                    r.tech_id[j] if j >= 0 else None for j in self.work_tech.tolist()
-                ],
-                "n_assignments": self.n_assign,
-                "n_reassignments": self.n_moves,
-                "n_unassignments": self.n_drops,
-                "n_declines": self.n_declines,
-                "n_escalations": c.escalated.sum(axis=1),
-                **{f"escalations_{k}": c.escalated[:, x] for x, k in enumerate(CAUSES)},
-                "escalated_s": c.escalated_s,
-                "escalated_tier": c.tier,
-                "pending_s": pending_s,
-                "travel_s": self.travel_s,
-                "travel_km": self.travel_km,
-                "response_breached": resp_breach,
-                "resolution_breached": reso_breach,
-                "sla_decided": decided,
-                "unavoidable": unavoidable(
-                    s, r, h, geo_travel=self.geo_travel
-                ),  # no policy could meet it
-                "unavoidable_in_shift": unavoidable(
-                    s, r, h, geo_travel=self.geo_travel, within_shift=True
-                ),  # nor any policy that plans no overtime
-            },
-            nan_to_null=True,
-        ).filter(pl.Series(arrived))
-        technicians = pl.DataFrame(
-            {
-                "technician": r.tech_id,
-                "group": r.group,
-                "on_shift_s": self.on_shift_s,
-                "travel_s": self.busy_travel_s,
-                "work_s": self.busy_work_s,
-                "travel_km": self.km,
-                "completed": self.completed,
-            }
-        )
-        backlog = pl.DataFrame(
-            self.backlog_rows,
-            schema=[
-                "t_s",
-                "queued",
-                "assigned",
-                "in_service",
-                "open",
-                "technicians_on_shift",
-                "technicians_busy",
-            ],
-            orient="row",
-        )
-        solves = pl.DataFrame(
-            self.solve_rows,
-            schema={
-                "t_s": pl.Float64,
-                "n_tickets": pl.Int64,
-                "n_technicians": pl.Int64,
-                "n_assigned": pl.Int64,
-                "n_moved": pl.Int64,
-                "wall_s": pl.Float64,
-                "status": pl.String,
-                "objective": pl.Float64,
-            },
-            orient="row",
-        )
-        return SimResult(
-            tickets=tickets,
-            technicians=technicians,
-            backlog=backlog,
-            solves=solves,
-            horizon_s=h,
-            events=self.events,
-            wall_s=wall,
-            policy_wall_s=self.policy_wall_s,
-        )
+                self.dispatch(j)

@@ -48,7 +48,7 @@ import polars as pl
 from simulations.clock import CAUSES
 
 if TYPE_CHECKING:
-    from simulations.engine import SimResult
+    from simulations.result import SimResult
 
 PERCENTILES = (50, 90, 95)
 

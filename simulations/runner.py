@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from simulations.engine import Engine, SimResult
+from simulations.engine import Engine
 from simulations.kpi import backlog_with_breaches, run_kpis, technician_table
 from simulations.policies import make_policy
 from simulations.streams import build_roster, build_stream
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from pathlib import Path
 
+    from simulations.result import SimResult
     from simulations.scenario import Scenario
     from solver.model import SolveParams
 

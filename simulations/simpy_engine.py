@@ -19,9 +19,10 @@ import numpy as np
 import simpy
 
 from simulations.engine import Engine
+from simulations.result import sim_result
 
 if TYPE_CHECKING:
-    from simulations.engine import SimResult
+    from simulations.result import SimResult
 
 
 class _SimpyQueue:
@@ -77,4 +78,4 @@ class SimpyEngine(Engine):
         wall = time.perf_counter() - t_wall
         if self.progress is not None:
             self.progress(self.horizon_s)
-        return self._result(wall)
+        return sim_result(self, wall)

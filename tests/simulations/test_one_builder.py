@@ -20,13 +20,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dispatcher.loop.problem import TechnicianView, TicketView, build_problem
-from simulations.engine import (
+from simulations.engine import Engine
+from simulations.events import (
     ASSIGNED,
     EN_ROUTE,
     IN_PROGRESS,
     NOT_ARRIVED,
     QUEUED,
-    Engine,
 )
 from simulations.policies import make_policy
 from simulations.scenario import load_scenario
@@ -326,7 +326,7 @@ def test_a_decline_in_the_simulator_excludes_the_whole_agent() -> None:
         engine.s, decline_u=np.zeros_like(engine.s.decline_u)
     )
     engine.decline_p = 0.5
-    engine._dispatch(0)  # lane 0 takes the head of its queue: declines it
+    engine.dispatch(0)  # lane 0 takes the head of its queue: declines it
     assert engine.n_declines[0] == 1
     declined = dataclasses.replace(job, status="QUEUED", tech=-1, excluded=(0,))
     tickets, techs = service_views([agent, other], [declined])
