@@ -1,25 +1,29 @@
-"""Turn a technician-per-ticket decision into a full ``Solution``: schedule, terms, reasons."""
+"""Turn a technician-per-ticket decision into a full ``Solution``: schedule, terms, reasons.
+
+Everything but the plan-wide sums is computed ticket row by ticket row (:class:`Rows`):
+a queue's schedule and terms depend only on its tickets, an unassigned ticket's reason
+only on which technicians have a free place. :func:`finalize` computes every row;
+:class:`solver.finalize_cache.FinalizeCache` keeps the rows of the previous call and
+computes only those a change can move; both sum them by :func:`solution_of`.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from solver.candidates import skill_patterns
 from solver.cost import (
     PAIR_TERMS,
     TERM_NAMES,
-    TechState,
     deferred_cost,
     evaluate_pairs,
-    in_pairs,
     late_pricing,
     terms_at,
     unassigned_penalty,
 )
-from solver.geo import travel_time_s
 from solver.model import (
     Problem,
     Solution,
@@ -29,124 +33,149 @@ from solver.model import (
     UnassignedReason,
     relative_gap_pct,
 )
+from solver.reasons import judge, unassigned_reasons
 from solver.sequence import sequence_queues
-
-FIT_BLOCK = 64
-"""Technicians tried at once when looking for one that could take an unassigned ticket."""
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
     from solver.candidates import Candidates
     from solver.certify import Certificate
+    from solver.cost import LatePricing, TechState
     from solver.model import CostWeights
 
     IntArray = npt.NDArray[np.int64]
     FloatArray = npt.NDArray[np.float64]
     BoolArray = npt.NDArray[np.bool_]
 
+__all__ = ["Rows", "finalize", "solution_of", "unassigned_reasons"]
 
-def unassigned_reasons(
-    problem: Problem,
-    params: SolveParams,
-    state: TechState,
-    tech_of: IntArray,
-    dropped: IntArray,
-) -> IntArray:
-    """The binding reason (``UnassignedReason``) of every ticket row; ASSIGNED when assigned.
 
-    Judged against every technician, not the candidates: none available
-    (NO_TECHNICIANS); none available with the skills (NO_SKILL); every skilled one
-    excluded (EXCLUDED); every eligible one (available, skilled, not excluded) without
-    a free place in this plan (CAPACITY); every eligible one with a free place unable to
-    finish it within the shift (SHIFT); otherwise leaving it unassigned was cheaper than
-    any place left (PENALTY_CHEAPER). Tickets the shift repair dropped get SHIFT.
-    """
-    t, k = problem.tickets, problem.technicians
-    n, m = t.count, k.count
-    reason = np.full(n, int(UnassignedReason.ASSIGNED), np.int64)
-    un = np.flatnonzero(tech_of < 0)
-    if un.size == 0:
-        return reason
-    avail = np.flatnonzero(k.available)
-    if avail.size == 0:
-        reason[un] = UnassignedReason.NO_TECHNICIANS
-        return reason
-    pats, inv = skill_patterns(t.skill_levels[un])
-    skilled = np.zeros((pats.shape[0], m), np.bool_)
-    held = k.skill_levels[avail]
-    step = max(1, 4_000_000 // max(avail.size * max(pats.shape[1], 1), 1))
-    for c in range(0, pats.shape[0], step):
-        block = (held[None, :, :] >= pats[c : c + step, None, :]).all(axis=2)
-        skilled[c : c + step, avail] = block
-    count = np.bincount(tech_of[(tech_of >= 0) & ~t.pinned], minlength=m)
-    room = count < state.free_slots
-    n_skill = skilled.sum(axis=1)[inv]
-    n_room = (skilled & room[None, :]).sum(axis=1)[inv]
-    ex_u, ex_tech = _excluded_of(problem, un, m)
-    is_sk = skilled[inv[ex_u], ex_tech]
-    n_ex_skill = np.bincount(ex_u[is_sk], minlength=un.size)
-    n_ex_room = np.bincount(ex_u[is_sk & room[ex_tech]], minlength=un.size)
-    r = np.full(un.size, int(UnassignedReason.PENALTY_CHEAPER), np.int64)
-    open_place = n_room - n_ex_room > 0
-    fits = np.zeros(un.size, np.bool_)
-    for p in np.unique(inv[open_place]).tolist():
-        who = np.flatnonzero(open_place & (inv == p))
-        fits[who] = _fits_somewhere(
-            problem, params, state, un[who], np.flatnonzero(skilled[p] & room)
+@dataclass(slots=True)
+class Rows:
+    """What a plan gives each ticket row (every array (n,)); unassigned rows keep the
+    defaults of :meth:`empty` but their reason."""
+
+    technician: IntArray  # the decision, pinned rows on their technician
+    position: IntArray
+    arrival_s: FloatArray
+    start_s: FloatArray
+    finish_s: FloatArray
+    driven: dict[str, FloatArray]  # placement terms as driven (``Solution.row_terms``)
+    first: dict[str, FloatArray]  # movable rows: placement terms first-in-queue
+    judged: IntArray  # reason (:func:`solver.reasons.judge`), before the dropped rows'
+    witness: IntArray  # of a PENALTY_CHEAPER reason, else -1
+
+    @classmethod
+    def empty(cls, technician: IntArray) -> Rows:
+        """Rows of ``technician`` with nothing placed or judged yet (all ASSIGNED)."""
+        n = technician.size
+
+        def terms() -> dict[str, FloatArray]:
+            return {name: np.zeros(n) for name in PAIR_TERMS}
+
+        return cls(
+            technician=technician.copy(),
+            position=np.full(n, -1, np.int64),
+            arrival_s=np.full(n, np.nan),
+            start_s=np.full(n, np.nan),
+            finish_s=np.full(n, np.nan),
+            driven=terms(),
+            first=terms(),
+            judged=np.full(n, int(UnassignedReason.ASSIGNED), np.int64),
+            witness=np.full(n, -1, np.int64),
         )
-    r[open_place & ~fits] = UnassignedReason.SHIFT
-    r[~open_place] = UnassignedReason.CAPACITY
-    r[n_skill - n_ex_skill <= 0] = UnassignedReason.EXCLUDED
-    r[n_skill == 0] = UnassignedReason.NO_SKILL
-    reason[un] = r
-    reason[dropped[tech_of[dropped] < 0]] = UnassignedReason.SHIFT
-    return reason
+
+    def grown(self, technician: IntArray) -> Rows:
+        """A copy for the decision ``technician`` of as many or more rows: old rows as
+        they were, new rows empty."""
+        out = Rows.empty(technician)
+        n0 = self.technician.size
+        for f in ("position", "arrival_s", "start_s", "finish_s", "judged", "witness"):
+            getattr(out, f)[:n0] = getattr(self, f)
+        for name in PAIR_TERMS:
+            out.driven[name][:n0] = self.driven[name]
+            out.first[name][:n0] = self.first[name]
+        return out
+
+    def clear(self, rows: IntArray) -> None:
+        """Forget the placement of ``rows`` (they become as unassigned rows are)."""
+        self.position[rows] = -1
+        for a in (self.arrival_s, self.start_s, self.finish_s):
+            a[rows] = np.nan
+        for name in PAIR_TERMS:
+            self.driven[name][rows] = 0.0
+            self.first[name][rows] = 0.0
 
 
-def _excluded_of(problem: Problem, un: IntArray, m: int) -> tuple[IntArray, IntArray]:
-    """Distinct excluded pairs of the (sorted) rows ``un``: (index into ``un``, tech)."""
-    ex = problem.tickets.excluded
-    if ex.shape[0] == 0:
-        e = np.zeros(0, np.int64)
-        return e, e
-    pos = np.minimum(np.searchsorted(un, ex[:, 0]), un.size - 1)
-    hit = un[pos] == ex[:, 0]
-    pairs = np.unique(pos[hit] * max(m, 1) + ex[hit, 1])
-    return pairs // max(m, 1), pairs % max(m, 1)
+def decision(problem: Problem, tech_of: IntArray) -> IntArray:
+    """The movable decision ``tech_of`` with the pinned rows on their technician."""
+    t = problem.tickets
+    out = tech_of.copy()
+    pinned = np.flatnonzero(t.pinned)
+    out[pinned] = t.current_technician[pinned]
+    return out
 
 
-def _fits_somewhere(
+def place_pinned(
+    problem: Problem, weights: CostWeights, lw: LatePricing, rows: Rows
+) -> None:
+    """Sequence and price the pinned rows: they head their technicians' queues, from
+    each technician's location and free time."""
+    k = problem.technicians
+    pinned = np.flatnonzero(problem.tickets.pinned)
+    tech = rows.technician[pinned]
+    ready0 = np.maximum(np.asarray(k.free_at_s, np.float64), problem.now_s)
+    ps = sequence_queues(problem, lw, pinned, tech, k.lat_deg, k.lon_deg, ready0, True)
+    rows.position[pinned] = ps.position
+    rows.arrival_s[pinned], rows.start_s[pinned] = ps.arrival_s, ps.start_s
+    rows.finish_s[pinned] = ps.finish_s
+    pt = terms_at(problem, weights, pinned, tech, ps.travel_s, ps.start_s, ps.finish_s)
+    for name in PAIR_TERMS:
+        rows.driven[name][pinned] = pt[name]
+
+
+def place_movable(
     problem: Problem,
     params: SolveParams,
     state: TechState,
-    rows: IntArray,
-    techs: IntArray,
-) -> BoolArray:
-    """Per ticket row: one of ``techs`` (skilled, with a free place) can take it without
-    exclusion or shift overrun. Technicians with the most shift slack are tried first, a
-    block at a time, and only on the rows that fit nowhere yet."""
-    t, k = problem.tickets, problem.technicians
-    out = np.zeros(rows.size, np.bool_)
-    slack = k.shift_end_s[techs] - state.ready_s[techs]
-    techs = techs[np.argsort(-slack, kind="stable")]
-    for c in range(0, techs.size, FIT_BLOCK):
-        left = np.flatnonzero(~out)
-        if left.size == 0:
-            break
-        kk = techs[c : c + FIT_BLOCK]
-        r = rows[left]
-        tix, tech = np.repeat(r, kk.size), np.tile(kk, r.size)
-        ok = ~in_pairs(t.excluded, tix, tech, k.count)
-        if not params.allow_overtime:
-            tt = travel_time_s(
-                state.lat_deg[tech], state.lon_deg[tech], t.lat_deg[tix],
-                t.lon_deg[tix], k.speed_kmh[tech],
-            )  # fmt: skip
-            start = np.maximum(state.ready_s[tech] + tt, t.window_start_s[tix])
-            ok &= start + t.duration_s[tix] <= k.shift_end_s[tech]
-        out[left] = ok.reshape(r.size, kk.size).any(axis=1)
-    return out
+    lw: LatePricing,
+    mov: IntArray,
+    rows: Rows,
+) -> None:
+    """Sequence the movable rows ``mov`` (whole queues) after the pinned work and price
+    them as driven and first-in-queue."""
+    w = params.weights
+    tech = rows.technician[mov]
+    ms = sequence_queues(
+        problem, lw, mov, tech, state.lat_deg, state.lon_deg, state.ready_s,
+        params.allow_overtime,
+    )  # fmt: skip
+    rows.position[mov] = ms.position + state.load[tech]
+    rows.arrival_s[mov], rows.start_s[mov] = ms.arrival_s, ms.start_s
+    rows.finish_s[mov] = ms.finish_s
+    _, first = evaluate_pairs(problem, w, state, mov, tech, True, with_terms=True)
+    driven = terms_at(problem, w, mov, tech, ms.travel_s, ms.start_s, ms.finish_s)
+    for name in PAIR_TERMS:
+        rows.driven[name][mov] = driven[name]
+        rows.first[name][mov] = first[name]
+
+
+def fresh_rows(
+    problem: Problem, params: SolveParams, state: TechState, technician: IntArray
+) -> Rows:
+    """Every row of the decision ``technician`` (pinned rows on theirs) from scratch."""
+    t = problem.tickets
+    rows = Rows.empty(technician)
+    lw = late_pricing(problem, params.weights)
+    place_pinned(problem, params.weights, lw, rows)
+    place_movable(
+        problem, params, state, lw, np.flatnonzero((technician >= 0) & ~t.pinned), rows
+    )
+    un = np.flatnonzero(technician < 0)
+    j = judge(problem, params, state, technician, un)
+    rows.judged[un], rows.witness[un] = j.reason, j.witness
+    return rows
 
 
 def _shared_terms(
@@ -168,17 +197,89 @@ def _shared_terms(
 
 def _plan_terms(
     movable: dict[str, FloatArray],
+    mov: IntArray,
     pinned: dict[str, FloatArray],
+    pinned_rows: IntArray,
     shared: dict[str, float],
 ) -> dict[str, float]:
-    """A plan's cost by term name: the movable and pinned tickets' placement terms plus
-    the position-free ``shared`` ones."""
-    terms = dict.fromkeys(TERM_NAMES, 0.0)
+    """A plan's cost by term name: the ``movable`` terms of rows ``mov`` and the
+    ``pinned`` terms of ``pinned_rows`` (per row, (n,) each) plus the position-free
+    ``shared`` ones."""
+    out = dict.fromkeys(TERM_NAMES, 0.0)
     for name in PAIR_TERMS:
-        terms[name] = float(np.sum(movable[name])) + float(np.sum(pinned[name]))
+        out[name] = float(np.sum(movable[name][mov])) + float(
+            np.sum(pinned[name][pinned_rows])
+        )
     for name, value in shared.items():
-        terms[name] += value
-    return terms
+        out[name] += value
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """What a solve tells about itself beside its plan (for ``Solution.stats``)."""
+
+    status: SolveStatus
+    candidate_arcs: int
+    phases_s: dict[str, float]  # before finalize
+    t0: float  # perf_counter() at the start of the solve
+    certificate: Certificate | None = None
+    bound_gap: float | None = None  # model cost above the certified optimum
+
+
+def solution_of(
+    problem: Problem,
+    params: SolveParams,
+    rows: Rows,
+    dropped: IntArray,
+    run: RunInfo,
+    reasons: IntArray | None = None,
+) -> Solution:
+    """The :class:`Solution` of ``rows`` (copied): their sums, the SLA check, the
+    reasons (``rows.judged``, SHIFT for the ``dropped`` rows; or ``reasons`` when
+    given) and the stats."""
+    t = problem.tickets
+    tech = rows.technician
+    pinned = np.flatnonzero(t.pinned)
+    mov = np.flatnonzero((tech >= 0) & ~t.pinned)
+    shared = _shared_terms(problem, params.weights, tech)
+    terms = _plan_terms(rows.driven, mov, rows.driven, pinned, shared)
+    model = _plan_terms(rows.first, mov, rows.driven, pinned, shared)
+    model_objective = float(sum(model.values()))
+    st, fin = rows.start_s, rows.finish_s
+    sla = (tech >= 0) & (st <= t.response_due_s) & (fin <= t.resolution_due_s)
+    if reasons is None:
+        reasons = rows.judged.copy()
+        reasons[dropped[tech[dropped] < 0]] = UnassignedReason.SHIFT
+    bound = None if run.bound_gap is None else model_objective - run.bound_gap
+    wall = time.perf_counter() - run.t0
+    stats = SolveStats(
+        status=run.status,
+        wall_time_s=wall,
+        candidate_arcs=run.candidate_arcs,
+        n_tickets=t.count,
+        n_technicians=problem.technicians.count,
+        phases_s={**run.phases_s, "finalize": wall - sum(run.phases_s.values())},
+        certificate=run.certificate,
+        model_objective=model_objective,
+        model_bound=bound,
+        model_gap_pct=None
+        if bound is None
+        else relative_gap_pct(model_objective, bound),
+    )
+    return Solution(
+        technician=tech.copy(),
+        position=rows.position.copy(),
+        arrival_s=rows.arrival_s.copy(),
+        start_s=st.copy(),
+        finish_s=fin.copy(),
+        sla_met=np.asarray(sla, np.bool_),
+        reason=reasons,
+        objective=float(sum(terms.values())),
+        objective_terms=terms,
+        stats=stats,
+        row_terms={name: rows.driven[name].copy() for name in PAIR_TERMS},
+    )
 
 
 def finalize(
@@ -206,90 +307,8 @@ def finalize(
     the unassigned penalties. ``stats.model_objective`` prices the same plan in the exact
     core's first-in-queue model (movable tickets as if each came right after the pinned
     work), the model ``bound_gap`` (model cost above the certified optimum) is about.
+    Reasons: :func:`solver.reasons.unassigned_reasons` unless ``reasons`` are given.
     """
-    t, k = problem.tickets, problem.technicians
-    n = t.count
-    w = params.weights
-    tech_of = tech_of.copy()
-    pinned = np.flatnonzero(t.pinned)
-    tech_of[pinned] = t.current_technician[pinned]
-    lw = late_pricing(problem, w)
-    pos = np.full(n, -1, np.int64)
-    arr, st, fin = (np.full(n, np.nan) for _ in range(3))
-    ready0 = np.maximum(np.asarray(k.free_at_s, np.float64), problem.now_s)
-    ps = sequence_queues(
-        problem, lw, pinned, tech_of[pinned], k.lat_deg, k.lon_deg, ready0, True
-    )
-    pos[pinned], arr[pinned], st[pinned], fin[pinned] = (
-        ps.position,
-        ps.arrival_s,
-        ps.start_s,
-        ps.finish_s,
-    )
-    mov = np.flatnonzero((tech_of >= 0) & ~t.pinned)
-    ms = sequence_queues(
-        problem,
-        lw,
-        mov,
-        tech_of[mov],
-        state.lat_deg,
-        state.lon_deg,
-        state.ready_s,
-        params.allow_overtime,
-    )
-    pos[mov] = ms.position + state.load[tech_of[mov]]
-    arr[mov], st[mov], fin[mov] = ms.arrival_s, ms.start_s, ms.finish_s
-    _, first = evaluate_pairs(
-        problem, w, state, mov, tech_of[mov], True, with_terms=True
-    )
-    driven = terms_at(
-        problem, w, mov, tech_of[mov], ms.travel_s, ms.start_s, ms.finish_s
-    )
-    pt = terms_at(
-        problem, w, pinned, tech_of[pinned], ps.travel_s, ps.start_s, ps.finish_s
-    )
-    shared = _shared_terms(problem, w, tech_of)
-    terms = _plan_terms(driven, pt, shared)
-    model_objective = float(sum(_plan_terms(first, pt, shared).values()))
-    row_terms = {name: np.zeros(n) for name in PAIR_TERMS}
-    for name, values in row_terms.items():
-        values[mov], values[pinned] = driven[name], pt[name]
-    assigned = tech_of >= 0
-    sla = assigned & (st <= t.response_due_s) & (fin <= t.resolution_due_s)
-    reason = (
-        unassigned_reasons(problem, params, state, tech_of, dropped)
-        if reasons is None
-        else reasons
-    )
-    objective = float(sum(terms.values()))
-    model_bound = None if bound_gap is None else model_objective - bound_gap
-    stats = SolveStats(
-        status=status,
-        wall_time_s=time.perf_counter() - t0,
-        candidate_arcs=int(cands.tix.size),
-        n_tickets=n,
-        n_technicians=k.count,
-        phases_s={
-            **phases_s,
-            "finalize": time.perf_counter() - t0 - sum(phases_s.values()),
-        },
-        certificate=certificate,
-        model_objective=model_objective,
-        model_bound=model_bound,
-        model_gap_pct=None
-        if model_bound is None
-        else relative_gap_pct(model_objective, model_bound),
-    )
-    return Solution(
-        technician=tech_of,
-        position=pos,
-        arrival_s=arr,
-        start_s=st,
-        finish_s=fin,
-        sla_met=np.asarray(sla, np.bool_),
-        reason=reason,
-        objective=objective,
-        objective_terms=terms,
-        stats=stats,
-        row_terms=row_terms,
-    )
+    rows = fresh_rows(problem, params, state, decision(problem, tech_of))
+    run = RunInfo(status, int(cands.tix.size), phases_s, t0, certificate, bound_gap)
+    return solution_of(problem, params, rows, dropped, run, reasons)

@@ -59,7 +59,8 @@ from solver.certify import (
 from solver.constants import COST_SCALE
 from solver.core import CERTIFY_SLACK, Core, certified_flow, run_core
 from solver.cost import clips, drop_penalty, evaluate_pairs, pair_keys, to_scaled
-from solver.finalize import finalize
+from solver.finalize import RunInfo
+from solver.finalize_cache import FinalizeCache
 from solver.flow import assign_slots
 from solver.incremental_plan import plan_step
 from solver.local import places
@@ -129,6 +130,7 @@ class IncrementalSolver:
         self._plan: IntArray | None = None  # the last returned decision (movable rows)
         self._blocks: dict[bytes, PricingGroup] = {}
         self._calls_since_cold = 0
+        self._finalize = FinalizeCache()  # the last solution's rows
         self.resolved = (
             0  # incremental calls that re-solved the whole flow (many paths)
         )
@@ -145,6 +147,7 @@ class IncrementalSolver:
     def reset(self) -> None:
         """Forget the cached work: the next call solves cold."""
         self._problem = self._core = self._flow = None
+        self._finalize.reset()
 
     def solve(self, problem: Problem) -> Solution:
         """Solve ``problem``, incrementally when only the accepted changes happened.
@@ -187,10 +190,10 @@ class IncrementalSolver:
         self._calls_since_cold = 0
         self.last_mode = "cold"
         phases = {"candidates": t1 - t0, "assignment": time.perf_counter() - t1}
-        return finalize(
-            problem, params, state, core.cands, tech_of, status, dropped, phases,
-            t0, core.alive, core.free, core.certificate, core.bound_gap,
-        )  # fmt: skip
+        self._finalize.reset()
+        run = RunInfo(status, core.cands.tix.size, phases, t0, core.certificate,
+                      core.bound_gap)  # fmt: skip
+        return self._finalize.finalize(problem, params, state, tech_of, dropped, run)
 
     def _keep_flow(
         self, core: Core, used: npt.NDArray[np.bool_], status: SolveStatus
@@ -248,10 +251,11 @@ class IncrementalSolver:
         self._calls_since_cold += 1
         self.last_mode = "incremental"
         phases = {"incremental": t1 - t0, "assignment": time.perf_counter() - t1}
-        return finalize(
-            problem, self.params, core.state, core.cands, tech_of, status, dropped,
-            phases, t0, core.alive, core.free, core.certificate, core.bound_gap,
-        )  # fmt: skip
+        run = RunInfo(status, core.cands.tix.size, phases, t0, core.certificate,
+                      core.bound_gap)  # fmt: skip
+        return self._finalize.finalize(
+            problem, self.params, core.state, tech_of, dropped, run
+        )
 
     def _step(self, problem: Problem, t0: float) -> Solution | None:
         """Sparse regime: the kept flow updated by shortest paths, certified locally, and
@@ -307,11 +311,12 @@ class IncrementalSolver:
             "certificate": t2 - t1,
             "assignment": time.perf_counter() - t2,
         }
-        return finalize(
-            problem, params, state, step.core.cands, plan,
-            SolveStatus.OVERFLOW if clipped else status, np.zeros(0, np.int64), phases, t0,
-            certificate=cert, bound_gap=(cost - flow_cost) / COST_SCALE,
+        run = RunInfo(
+            SolveStatus.OVERFLOW if clipped else status, step.core.cands.tix.size,
+            phases, t0, cert, (cost - flow_cost) / COST_SCALE,
         )  # fmt: skip
+        none = np.zeros(0, np.int64)
+        return self._finalize.finalize(problem, params, state, plan, none, run)
 
     def _reprice_rows(
         self, problem: Problem, rows: IntArray, pen_w: npt.NDArray[np.float64]
