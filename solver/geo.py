@@ -33,15 +33,38 @@ def distance_km(
     numpy.ndarray
         Distances in km, float64, of the broadcast shape (0-d for scalars).
     """
-    p1 = np.radians(np.asarray(lat1, dtype=np.float64))
-    p2 = np.radians(np.asarray(lat2, dtype=np.float64))
-    dp = p2 - p1
+    return _haversine_km(*latitude_terms(lat1), lon1, *latitude_terms(lat2), lon2)
+
+
+def latitude_terms(lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """A latitude (degrees) in radians, and its cosine: the part of a distance that
+    depends on one end alone. A route computes them once per stop and passes them to
+    :func:`leg_time_s` for the legs arriving at and leaving from it."""
+    phi = np.radians(np.asarray(lat, dtype=np.float64))
+    return phi, np.cos(phi)
+
+
+def _haversine_km(
+    phi1: FloatArray,
+    cos1: FloatArray,
+    lon1: npt.ArrayLike,
+    phi2: FloatArray,
+    cos2: FloatArray,
+    lon2: npt.ArrayLike,
+) -> FloatArray:
+    """:func:`distance_km` from each end's :func:`latitude_terms` and longitude (degrees)."""
+    half_dp = np.subtract(phi2, phi1)
+    half_dp *= 0.5
     dl = np.radians(
         np.asarray(lon2, dtype=np.float64) - np.asarray(lon1, dtype=np.float64)
     )
-    h = np.sin(dp * 0.5) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl * 0.5) ** 2
-    km = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-    return np.asarray(np.where(np.isnan(km), 0.0, km))  # NaN: no location, no distance
+    dl *= 0.5
+    h = np.asarray(np.square(np.sin(half_dp)) + cos1 * cos2 * np.square(np.sin(dl)))
+    np.clip(h, 0.0, 1.0, out=h)
+    km = np.arcsin(np.sqrt(h, out=h), out=h)
+    km *= 2.0 * EARTH_RADIUS_KM
+    km[np.isnan(km)] = 0.0  # NaN: no location, no distance
+    return km
 
 
 def travel_time_s(
@@ -65,7 +88,21 @@ def travel_time_s(
     numpy.ndarray
         Seconds, float64, of the broadcast shape.
     """
-    km = distance_km(lat1, lon1, lat2, lon2) * ROAD_FACTOR
+    return _time_s(distance_km(lat1, lon1, lat2, lon2), speed_kmh)
+
+
+def leg_time_s(
+    start: tuple[FloatArray, FloatArray, npt.ArrayLike],
+    end: tuple[FloatArray, FloatArray, npt.ArrayLike],
+    speed_kmh: npt.ArrayLike,
+) -> FloatArray:
+    """:func:`travel_time_s` (the same values) between points given as (latitude terms
+    (:func:`latitude_terms`), longitude in degrees): ``(phi, cos phi, lon)``."""
+    return _time_s(_haversine_km(*start, *end), speed_kmh)
+
+
+def _time_s(km: FloatArray, speed_kmh: npt.ArrayLike) -> FloatArray:
+    km = km * ROAD_FACTOR
     return np.asarray(km / np.asarray(speed_kmh, dtype=np.float64) * 3600.0)
 
 

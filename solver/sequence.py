@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from solver.constants import EXACT_SEQUENCE_MAX
-from solver.geo import next_location, travel_time_s
+from solver.geo import latitude_terms, leg_time_s, next_location
 
 if TYPE_CHECKING:
     from solver.cost import LatePricing
@@ -69,7 +69,9 @@ def simulate(
     due = np.minimum(t.resolution_due_s, t.window_end_s)
     shape = orders.shape[:2]
     now = np.broadcast_to(t0[:, None], shape)
-    lat = np.broadcast_to(lat0[:, None], shape)
+    # where the technician is: latitude terms and longitude, carried from stop to stop
+    # (each stop's computed once, for the legs that arrive at and leave from it)
+    phi, cos_phi = (np.broadcast_to(x[:, None], shape) for x in latitude_terms(lat0))
     lon = np.broadcast_to(lon0[:, None], shape)
     speed = k.speed_kmh[tech][:, None]
     shift_end = k.shift_end_s[tech][:, None]
@@ -79,7 +81,9 @@ def simulate(
     tt_all, arr_all, st_all, fin_all = (np.empty(orders.shape) for _ in range(4))
     for s in range(orders.shape[2]):
         tk = orders[:, :, s]
-        tt = travel_time_s(lat, lon, t.lat_deg[tk], t.lon_deg[tk], speed)
+        to_lat, to_lon = t.lat_deg[tk], t.lon_deg[tk]
+        to_phi, to_cos = latitude_terms(to_lat)
+        tt = leg_time_s((phi, cos_phi, lon), (to_phi, to_cos, to_lon), speed)
         arr = now + tt
         st = np.maximum(arr, t.window_start_s[tk])
         fin = st + t.duration_s[tk]
@@ -96,7 +100,9 @@ def simulate(
             fin,
         )
         now = fin
-        lat, lon = next_location(lat, lon, t.lat_deg[tk], t.lon_deg[tk])
+        # the radians and cosine of a latitude are NaN exactly where it is
+        cos_phi = next_location(cos_phi, lon, to_cos, to_lon)[0]
+        phi, lon = next_location(phi, lon, to_phi, to_lon)
     return overrun, late, travel, tt_all, arr_all, st_all, fin_all
 
 
