@@ -452,23 +452,32 @@ def refill(
     idx = np.flatnonzero(sub)
     a_tix, a_tech = c.tix[idx], c.tech[idx]
     base_gain = core.penalty[a_tix] - core.arc_cost[idx]
-    live = np.ones(idx.size, np.bool_)
-    # A technician's arcs all pay the same place cost in a round, so they rank by their
-    # base gain (ties by arc) in every round: sorted once, each round takes the first live.
-    by_tech = np.lexsort((np.arange(idx.size), -base_gain, a_tech))
+    arc = np.arange(idx.size)  # ties between offers go to the first arc
+    offered = np.zeros(idx.size, np.bool_)
+    sort = True
     for _ in range(rounds):
         count = np.bincount(tech_of[tech_of >= 0], minlength=m)
         room = count < state.free_slots
         place = (count + state.load).astype(np.float64)
         gain = base_gain - np.rint(core.balance_scaled * place[a_tech])
-        live &= (tech_of[a_tix] < 0) & room[a_tech] & (gain > 0)
-        arcs = by_tech[live[by_tech]]
-        if arcs.size == 0:
+        # An arc out of the offers (its ticket placed, its technician full, no gain at
+        # its place, offered once) never returns: each round keeps the arcs still in.
+        keep = np.flatnonzero(
+            (tech_of[a_tix] < 0) & room[a_tech] & (gain > 0) & ~offered
+        )
+        if sort:
+            # A technician's arcs all pay the same place cost in a round, so they rank
+            # by their base gain (ties by arc) in every round: sorted once, by
+            # technician, best first.
+            keep = keep[np.lexsort((keep, -base_gain[keep], a_tech[keep]))]
+            sort = False
+        arc, a_tix, a_tech, base_gain, gain = (
+            x[keep] for x in (arc, a_tix, a_tech, base_gain, gain)
+        )
+        if arc.size == 0:
             break
-        arcs = arcs[
-            np.r_[True, a_tech[arcs][1:] != a_tech[arcs][:-1]]
-        ]  # best per technician
-        arcs = arcs[np.lexsort((arcs, -gain[arcs], a_tix[arcs]))]
+        arcs = np.flatnonzero(np.r_[True, a_tech[1:] != a_tech[:-1]])  # best per tech
+        arcs = arcs[np.lexsort((arc[arcs], -gain[arcs], a_tix[arcs]))]
         arcs = arcs[np.r_[True, a_tix[arcs][1:] != a_tix[arcs][:-1]]]  # best per ticket
         trial = tech_of.copy()
         trial[a_tix[arcs]] = a_tech[arcs]
@@ -478,7 +487,8 @@ def refill(
         good = arcs[~over[a_tech[arcs]]]
         tech_of = tech_of.copy()
         tech_of[a_tix[good]] = a_tech[good]
-        live[arcs] = False
+        offered = np.zeros(arc.size, np.bool_)
+        offered[arcs] = True
         now = np.bincount(tech_of[tech_of >= 0], minlength=m)
         core.free = np.maximum(core.free, now)
     return tech_of
