@@ -147,33 +147,46 @@ class LatePricing:
         return np.asarray(self.lateness(tix, late_s) + self.breach(tix, late_s))
 
 
-def late_pricing(problem: Problem, weights: CostWeights) -> LatePricing:
-    """The :class:`LatePricing` of ``problem``'s tickets under ``weights``."""
+def late_pricing(
+    problem: Problem, weights: CostWeights, rows: IntArray | None = None
+) -> LatePricing:
+    """The :class:`LatePricing` of ``problem``'s tickets under ``weights`` (of ``rows``,
+    aligned with them; default all)."""
+    per_second = lateness_weight(problem, weights)
     return LatePricing(
-        lateness_weight(problem, weights), breach_weight(problem, weights)
+        per_second if rows is None else per_second[rows],
+        breach_weight(problem, weights, rows),
     )
 
 
-def deferred_cost(problem: Problem, weights: CostWeights) -> FloatArray:
-    """Lateness and breach cost of each ticket if its work started ``DEFER_S`` from now
-    (weight units): the deferred part of leaving it unassigned."""
+def deferred_cost(
+    problem: Problem, weights: CostWeights, rows: IntArray | None = None
+) -> FloatArray:
+    """Lateness and breach cost of each ticket (of ``rows``; default all) if its work
+    started ``DEFER_S`` from now (weight units): the deferred part of leaving it
+    unassigned."""
     t = problem.tickets
-    rows = np.arange(t.count, dtype=np.int64)
-    start = np.maximum(problem.now_s + DEFER_S, t.window_start_s)
-    late = late_seconds(problem, rows, start, start + t.duration_s)
-    return late_pricing(problem, weights).cost(rows, late)
+    rows = np.arange(t.count, dtype=np.int64) if rows is None else rows
+    start = np.maximum(problem.now_s + DEFER_S, t.window_start_s[rows])
+    late = late_seconds(problem, rows, start, start + t.duration_s[rows])
+    pricing = late_pricing(problem, weights, rows)
+    return pricing.cost(np.arange(rows.size, dtype=np.int64), late)
 
 
-def drop_penalty(problem: Problem, weights: CostWeights) -> FloatArray:
+def drop_penalty(
+    problem: Problem, weights: CostWeights, deferred: FloatArray | None = None
+) -> FloatArray:
     """Cost of the "unassigned" arc: penalty + deferred cost + stability if ASSIGNED.
 
-    The deferred lateness and breach (:func:`deferred_cost`) keep overdue tickets
-    dispatched; sending an assigned (not pinned) ticket back to the queue is churn like
-    moving it.
+    The deferred lateness and breach (:func:`deferred_cost`, or ``deferred`` when the
+    caller has it) keep overdue tickets dispatched; sending an assigned (not pinned)
+    ticket back to the queue is churn like moving it.
     """
     t = problem.tickets
     held = (t.current_technician >= 0) & ~t.pinned
-    base = unassigned_penalty(problem, weights) + deferred_cost(problem, weights)
+    if deferred is None:
+        deferred = deferred_cost(problem, weights)
+    base = unassigned_penalty(problem, weights) + deferred
     return np.asarray(base + weights.stability * held)
 
 

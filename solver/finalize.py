@@ -162,12 +162,18 @@ def place_movable(
 
 
 def fresh_rows(
-    problem: Problem, params: SolveParams, state: TechState, technician: IntArray
+    problem: Problem,
+    params: SolveParams,
+    state: TechState,
+    technician: IntArray,
+    lw: LatePricing | None = None,
 ) -> Rows:
-    """Every row of the decision ``technician`` (pinned rows on theirs) from scratch."""
+    """Every row of the decision ``technician`` (pinned rows on theirs) from scratch;
+    ``lw``: the problem's :func:`solver.cost.late_pricing` when the caller has it."""
     t = problem.tickets
     rows = Rows.empty(technician)
-    lw = late_pricing(problem, params.weights)
+    if lw is None:
+        lw = late_pricing(problem, params.weights)
     place_pinned(problem, params.weights, lw, rows)
     place_movable(
         problem, params, state, lw, np.flatnonzero((technician >= 0) & ~t.pinned), rows
@@ -179,14 +185,18 @@ def fresh_rows(
 
 
 def _shared_terms(
-    problem: Problem, w: CostWeights, tech_of: IntArray
+    problem: Problem, w: CostWeights, tech_of: IntArray, deferred: FloatArray | None
 ) -> dict[str, float]:
     """The terms that do not depend on where a ticket sits in its queue: balance of the
-    places taken, unassigned penalties and the stability of dropping a held ticket."""
+    places taken, unassigned penalties (``deferred``: the problem's
+    :func:`solver.cost.deferred_cost` when the caller has it) and the stability of
+    dropping a held ticket."""
     t = problem.tickets
     count = np.bincount(tech_of[tech_of >= 0], minlength=problem.technicians.count)
     un = tech_of < 0
-    base = unassigned_penalty(problem, w) + deferred_cost(problem, w)
+    if deferred is None:
+        deferred = deferred_cost(problem, w)
+    base = unassigned_penalty(problem, w) + deferred
     dropped_held = un & (t.current_technician >= 0) & ~t.pinned
     return {
         "balance": float(w.balance * np.sum(count * (count - 1) / 2)),
@@ -234,15 +244,17 @@ def solution_of(
     dropped: IntArray,
     run: RunInfo,
     reasons: IntArray | None = None,
+    deferred: FloatArray | None = None,
 ) -> Solution:
     """The :class:`Solution` of ``rows`` (copied): their sums, the SLA check, the
     reasons (``rows.judged``, SHIFT for the ``dropped`` rows; or ``reasons`` when
-    given) and the stats."""
+    given) and the stats. ``deferred``: the problem's :func:`solver.cost.deferred_cost`
+    when the caller has it."""
     t = problem.tickets
     tech = rows.technician
     pinned = np.flatnonzero(t.pinned)
     mov = np.flatnonzero((tech >= 0) & ~t.pinned)
-    shared = _shared_terms(problem, params.weights, tech)
+    shared = _shared_terms(problem, params.weights, tech, deferred)
     terms = _plan_terms(rows.driven, mov, rows.driven, pinned, shared)
     model = _plan_terms(rows.first, mov, rows.driven, pinned, shared)
     model_objective = float(sum(model.values()))

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from solver.cost import late_pricing
 from solver.finalize import (
     Rows,
     RunInfo,
@@ -34,6 +33,7 @@ from solver.finalize import (
 )
 from solver.model import UnassignedReason
 from solver.reasons import free_places, judge, skilled_for_any
+from solver.row_prices import RowPrices
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -64,6 +64,7 @@ class FinalizeCache:
         self._state: TechState | None = None
         self._rows: Rows | None = None
         self._room: BoolArray | None = None
+        self._prices: RowPrices | None = None
         self.fresh = True  # the last call computed every row
         self.rows_placed = 0  # movable rows sequenced and priced by the last call
         self.rows_judged = 0  # unassigned rows judged by the last call
@@ -86,9 +87,12 @@ class FinalizeCache:
         tech = decision(problem, tech_of)
         self.fresh = not self._follows(problem, params, state)
         if not self.fresh:
-            rows = self._update(problem, params, state, tech)
+            assert self._prices is not None
+            prices = self._prices = self._prices.grown(problem, params.weights)
+            rows = self._update(problem, params, state, tech, prices)
         else:
-            rows = fresh_rows(problem, params, state, tech)
+            prices = self._prices = RowPrices.of(problem, params.weights)
+            rows = fresh_rows(problem, params, state, tech, prices.late)
             self.rows_placed = int(
                 np.count_nonzero((tech >= 0) & ~problem.tickets.pinned)
             )
@@ -100,7 +104,9 @@ class FinalizeCache:
             rows,
         )
         self._room = free_places(problem, state, tech)
-        return solution_of(problem, params, rows, dropped, run)
+        return solution_of(
+            problem, params, rows, dropped, run, deferred=prices.deferred
+        )
 
     def _follows(self, problem: Problem, params: SolveParams, state: TechState) -> bool:
         old = self._problem
@@ -118,7 +124,12 @@ class FinalizeCache:
         )
 
     def _update(
-        self, problem: Problem, params: SolveParams, state: TechState, tech: IntArray
+        self,
+        problem: Problem,
+        params: SolveParams,
+        state: TechState,
+        tech: IntArray,
+        prices: RowPrices,
     ) -> Rows:
         old, prev, room0 = self._problem, self._rows, self._room
         assert old is not None
@@ -140,8 +151,7 @@ class FinalizeCache:
         again = np.flatnonzero(movable & queues[np.maximum(tech, 0)])
         rows.clear(np.flatnonzero(changed & ~t.pinned))
         rows.clear(again)
-        place_movable(problem, params, state, late_pricing(problem, params.weights),
-                      again, rows)  # fmt: skip
+        place_movable(problem, params, state, prices.late, again, rows)
         self.rows_placed = int(again.size)
         unassigned = tech < 0
         rows.judged[~unassigned], rows.witness[~unassigned] = (

@@ -66,6 +66,7 @@ from solver.incremental_plan import plan_step
 from solver.local import places
 from solver.model import SolveStatus
 from solver.residual import UNROUTED, ResidualFlow
+from solver.row_prices import RowPrices
 from solver.solve import cold_core
 from solver.validate import validate_incremental
 
@@ -127,6 +128,7 @@ class IncrementalSolver:
         # (ticket, technician) potentials at the last completed certification
         self._ref: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
         self._state: TechState | None = None
+        self._prices: RowPrices | None = None  # of the last problem
         self._plan: IntArray | None = None  # the last returned decision (movable rows)
         self._blocks: dict[bytes, PricingGroup] = {}
         self._calls_since_cold = 0
@@ -186,6 +188,7 @@ class IncrementalSolver:
         self.flow_cost = res.cost if res.status is SolveStatus.OPTIMAL else None
         tech_of, status, dropped = run_core(core, res)
         self._core, self._problem, self._state = core, problem, state
+        self._prices = RowPrices.of(problem, params.weights)
         self._plan = tech_of
         self._calls_since_cold = 0
         self.last_mode = "cold"
@@ -269,7 +272,9 @@ class IncrementalSolver:
         params, w = self.params, self.params.weights
         deadline = t0 + params.time_limit_s
         n0, n = old.tickets.count, problem.tickets.count
-        pen_w = drop_penalty(problem, w)
+        assert self._prices is not None  # the sparse regime starts with a cold solve
+        prices = self._prices = self._prices.grown(problem, w)
+        pen_w = drop_penalty(problem, w, prices.deferred)
         pen = to_scaled(pen_w)
         clipped = clips(pen_w)
         changed = np.flatnonzero(
@@ -300,7 +305,7 @@ class IncrementalSolver:
         flow = self._kept()
         self.flow_cost = flow_cost = flow.cost()
         t2 = time.perf_counter()
-        step = plan_step(problem, params, state, flow, self._plan, moved)
+        step = plan_step(problem, params, state, flow, self._plan, moved, prices.late)
         plan, cost = step.plan, step.cost
         status = SolveStatus.OPTIMAL if cost == flow_cost else SolveStatus.FEASIBLE
         self._problem, self._plan = problem, plan

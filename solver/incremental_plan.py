@@ -25,7 +25,7 @@ from solver.model import NO_TECHNICIAN
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-    from solver.cost import TechState
+    from solver.cost import LatePricing, TechState
     from solver.model import Problem, SolveParams
     from solver.residual import ResidualFlow
 
@@ -48,12 +48,14 @@ def plan_step(
     flow: ResidualFlow,
     previous: IntArray,
     moved: IntArray,
+    late: LatePricing | None = None,
 ) -> PlanStep:
     """The ``previous`` plan (its first rows; later rows unassigned) with the ``moved``
     tickets where ``flow`` put them, unless that fills a queue past its places or its
     shift (reverted: an exact local re-solve there, first-in-queue priced like the shift
     repair's, made the driven cost 20-40% worse); then the refill on the queues that
-    changed."""
+    changed. ``late``: the problem's :func:`solver.cost.late_pricing` when the caller
+    has it."""
     n, m = problem.tickets.count, problem.technicians.count
     prev = np.full(n, NO_TECHNICIAN, np.int64)
     prev[: previous.size] = previous
@@ -80,7 +82,7 @@ def plan_step(
     core = Core(
         problem, params, state, cands, flow.arc_cost[live], flow.penalty,
         np.ones(live.size, np.bool_), state.free_slots.copy(),
-        late_pricing(problem, params.weights),
+        late_pricing(problem, params.weights) if late is None else late,
     )  # fmt: skip
     plan = revert_overruns(core, prev, plan, moved)
     plan = refill(core, plan, changed_techs(prev, plan, m))
@@ -114,7 +116,7 @@ def plan_cost(core: Core, plan: IntArray) -> int:
     priced as the flow would (:func:`solver.cost.evaluate_pairs`, overtime allowed)."""
     c, m = core.cands, core.problem.technicians.count
     on = np.flatnonzero(plan >= 0)
-    keys = np.sort(pair_keys(c.tix, c.tech, m))
+    keys = np.sort(pair_keys(c.tix, c.tech, m), kind="stable")  # nearly sorted
     want = pair_keys(on, plan[on], m)
     at = np.minimum(np.searchsorted(keys, want), max(keys.size - 1, 0))
     missing = on[keys[at] != want] if keys.size else on
