@@ -557,6 +557,7 @@ SCRAPED = (
     "dispatch_event_stream_lag_seconds_count",
     "dispatch_solve_duration_seconds_sum",
     "dispatch_solve_duration_seconds_count",
+    "dispatch_solve_modes_total",
 )
 
 
@@ -597,6 +598,7 @@ def _scrape(ports: dict[str, int]) -> dict[str, dict[str, float]]:
                         sample.labels.get("reason")
                         or sample.labels.get("status")
                         or sample.labels.get("kind")
+                        or sample.labels.get("mode")
                         or ""
                     )
                     key = f"{sample.name}{{{tag}}}" if tag else sample.name

@@ -16,6 +16,7 @@ from dispatcher.api.auth import Authenticator
 from dispatcher.api.call_observer import Admission
 from dispatcher.handlers import Handlers
 from dispatcher.loop.pool import SolverPool
+from dispatcher.loop.region_solver import IncrementalSettings
 from dispatcher.loop.solve_loop import SolveLoop
 from dispatcher.runtime.context import close_redis
 from dispatcher.store import events
@@ -107,6 +108,9 @@ def _solve_loop(
         closed_retention_s=settings.closed_ticket_retention_days * 86_400.0,
         model_resync_s=settings.region_model_resync_s,
         min_interval_s=settings.solve_min_interval_s,
+        incremental=IncrementalSettings(
+            settings.solve_cold_every, settings.solve_incremental_max_changes
+        ),
         stop=ctx.shutdown_event,
     )
     ctx.background.append(loop.run)

@@ -1,4 +1,10 @@
-"""The solver worker pool: CPU-bound solves in ``spawn`` worker processes, off the event loop."""
+"""The solver worker pool: CPU-bound solves in ``spawn`` worker processes, off the event loop.
+
+Each worker is a process of its own; a region's cycles always go to the same one (its
+home, chosen when the region is first seen: the worker with the fewest regions), which
+keeps the region's last plan between cycles and solves incrementally when it can
+(``dispatcher.loop.region_solver``).
+"""
 
 from __future__ import annotations
 
@@ -9,14 +15,17 @@ import multiprocessing
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dispatcher.loop.region_solver import IncrementalSettings, RegionPlan, plan_step
 from solver.build import ProblemParts
 from solver.model import NO_TECHNICIAN, Problem
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy.typing as npt
 
     from solver.model import Solution, SolveParams
@@ -67,17 +76,67 @@ class SolveOutput:
     move_gain: npt.NDArray[
         np.float64
     ]  # (n,) ``solver.cost.move_gain`` of the placement
+    mode: str = "cold"  # "cold" or "incremental" (``dispatcher.loop.region_solver``)
+    reason: str = ""  # why a region's cycle solved cold ('' when incremental)
+
+
+_REGIONS: dict[str, RegionPlan] = {}
+"""In a worker process: the last plan of each region whose home it is."""
 
 
 def _solve_job(problem: Problem | ProblemParts, params: SolveParams) -> SolveOutput:
     """Runs in a worker process: solve, then the move gain of each assigned row (its
     placement terms as driven are the solution's ``row_terms``)."""
-    from solver.cost import move_gain
-    from solver.solve import solve, tech_state
+    from solver.solve import solve
 
     if isinstance(problem, ProblemParts):
         problem = problem.build()
-    solution = solve(problem, params)
+    return _output(problem, params, solve(problem, params))
+
+
+def _solve_region_job(
+    key: str,
+    parts: Problem | ProblemParts,
+    ticket_ids: Sequence[str],
+    technician_ids: Sequence[str],
+    params: SolveParams,
+    settings: IncrementalSettings,
+    force: str,
+) -> SolveOutput:
+    """Runs in a region's home worker: solve the cycle cold or keeping the unchanged part
+    of the region's last plan (``dispatcher.loop.region_solver``), and keep the result."""
+    from solver.restricted import solve_keeping
+    from solver.solve import solve
+
+    problem = parts.build() if isinstance(parts, ProblemParts) else parts
+    last = _REGIONS.pop(key, None)  # gone if the solve fails: the next one is cold
+    step = plan_step(last, problem, ticket_ids, technician_ids, params, settings, force)
+    solution, reason = None, step.reason
+    if not step.cold:
+        solution = solve_keeping(problem, params, step.keep)
+        reason = "" if solution is not None else "kept plan unusable"
+    mode = "incremental" if solution is not None else "cold"
+    if solution is None:
+        solution = solve(problem, params)
+    since = last.since_cold + 1 if last is not None and mode == "incremental" else 0
+    _REGIONS[key] = RegionPlan(
+        params, tuple(ticket_ids), tuple(technician_ids), problem,
+        solution.technician, since,
+    )  # fmt: skip
+    return _output(problem, params, solution, mode, reason)
+
+
+def _output(
+    problem: Problem,
+    params: SolveParams,
+    solution: Solution,
+    mode: str = "cold",
+    reason: str = "",
+) -> SolveOutput:
+    """The solution with the move gain of each assigned row."""
+    from solver.cost import move_gain
+    from solver.solve import tech_state
+
     gain = np.full(problem.tickets.count, np.nan)
     rows = np.flatnonzero(solution.technician != NO_TECHNICIAN).astype(np.int64)
     if rows.size:
@@ -86,7 +145,7 @@ def _solve_job(problem: Problem | ProblemParts, params: SolveParams) -> SolveOut
         gain[rows] = move_gain(
             problem, params.weights, state, rows, techs, params.allow_overtime
         )
-    return SolveOutput(solution, solution.row_terms, gain)
+    return SolveOutput(solution, solution.row_terms, gain, mode, reason)
 
 
 @dataclass
@@ -94,37 +153,85 @@ class SolverPool:
     """Worker processes for the CPU-bound solve; created once at startup.
 
     Workers start with ``spawn`` (a forked copy of a process running grpc and an event
-    loop is unsafe) and import the solver up front so the first solve is not slow.
+    loop is unsafe) and import the solver up front so the first solve is not slow. Each
+    is a one-process executor, so that a region's cycles can go to the same process
+    (``solve_region``).
     """
 
     workers: int = field(default_factory=lambda: max(1, min(2, os.cpu_count() or 1)))
-    _pool: concurrent.futures.ProcessPoolExecutor | None = None
+    _pools: list[concurrent.futures.ProcessPoolExecutor] = field(default_factory=list)
+    _busy: list[int] = field(default_factory=list)
+    _home: dict[str, int] = field(default_factory=dict)
 
     def start(self) -> None:
-        if self._pool is None:
-            for name, value in WORKER_ENVIRONMENT.items():
-                os.environ.setdefault(name, value)
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
+        if self._pools:
+            return
+        for name, value in WORKER_ENVIRONMENT.items():
+            os.environ.setdefault(name, value)
+        context = multiprocessing.get_context("spawn")
+        for _ in range(self.workers):
+            pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=context,
                 initializer=_warm_up,
                 initargs=(os.getpid(),),
             )
-            # Spawn every worker now (the executor starts them lazily otherwise), so the
+            # Spawn the worker now (the executor starts it lazily otherwise), so the
             # first solves do not pay for process start and the OR-Tools import.
-            for _ in range(self.workers):
-                self._pool.submit(_noop)
+            pool.submit(_noop)
+            self._pools.append(pool)
+        self._busy = [0] * self.workers
 
     async def solve(
         self, problem: Problem | ProblemParts, params: SolveParams
     ) -> SolveOutput:
-        """Solve in a worker process; the event loop only awaits the future."""
+        """Solve cold in the least busy worker; the event loop only awaits the future."""
         self.start()
-        assert self._pool is not None
+        index = min(range(len(self._pools)), key=self._busy.__getitem__)
+        return await self._run(index, _solve_job, problem, params)
+
+    async def solve_region(
+        self,
+        key: str,
+        parts: Problem | ProblemParts,
+        ticket_ids: Sequence[str],
+        technician_ids: Sequence[str],
+        params: SolveParams,
+        settings: IncrementalSettings,
+        force: str = "",
+    ) -> SolveOutput:
+        """Solve a cycle of region ``key`` in its home worker, incrementally when it can
+        (``force``: why it must solve cold, '' = no reason)."""
+        self.start()
+        index = self._home.get(key)
+        if index is None:
+            homes = [0] * len(self._pools)
+            for i in self._home.values():
+                homes[i] += 1
+            index = self._home[key] = min(range(len(homes)), key=homes.__getitem__)
+        return await self._run(
+            index, _solve_region_job, key, parts, tuple(ticket_ids),
+            tuple(technician_ids), params, settings, force,
+        )  # fmt: skip
+
+    async def _run(self, index: int, job: Any, *args: Any) -> SolveOutput:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, _solve_job, problem, params)
+        self._busy[index] += 1
+        try:
+            out: SolveOutput = await loop.run_in_executor(
+                self._pools[index], job, *args
+            )
+        finally:
+            self._busy[index] -= 1
+        return out
+
+    def submit(self, fn: Any, *args: Any) -> concurrent.futures.Future[Any]:
+        """Run ``fn(*args)`` in the first worker (tests: what a worker sees)."""
+        self.start()
+        return self._pools[0].submit(fn, *args)
 
     def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        pools, self._pools = self._pools, []
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+        self._home.clear()

@@ -13,8 +13,12 @@ moves) or when an SLA clock rule is due, and then:
    ``region_model_resync_s`` (0: a full snapshot read every cycle instead);
 2. runs the SLA clock rules (breaches, escalations; ``solver.sla``);
 3. converts the snapshot to a ``solver.Problem`` (``dispatcher.loop.problem``, the one
-   place that does it) and solves it in a worker process of the shared ``SolverPool``
-   (``dispatcher.loop.pool``), never on the event loop;
+   place that does it) and solves it in the region's home worker process of the shared
+   ``SolverPool`` (``dispatcher.loop.pool``), never on the event loop: incrementally
+   (re-planning only the new and changed tickets, keeping the rest of the region's last
+   plan) or cold (``dispatcher.loop.region_solver`` says when; this loop asks for a cold
+   solve on taking the lease, after a resync of the region model and after a failed
+   cycle);
 4. turns the solution into decisions (assign / reassign / unassign) for the tickets whose
    technician changed and commits them through the store, fenced by the lease token and
    the versions read in step 1; the store appends one event per applied decision;
@@ -52,6 +56,7 @@ from dispatcher.loop.problem import (
     plan_decisions,
 )
 from dispatcher.loop.region_model import RegionModel
+from dispatcher.loop.region_solver import IncrementalSettings
 from dispatcher.loop.sla_step import SlaStep
 from dispatcher.loop.snapshot import (
     QUEUED_PER_PLACE,
@@ -79,7 +84,8 @@ if TYPE_CHECKING:
 
     from dispatcher.runtime.metrics import DispatchMetrics
     from dispatcher.store.state import RegionSnapshot
-    from solver.model import Solution
+    from solver.build import ProblemParts
+    from solver.model import Solution, SolveParams
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +160,10 @@ class RegionWorker:
     """When the retention sweep of closed tickets is next due (epoch seconds)."""
     stopping: bool = False
     """Set when the worker ends: its event watch stops even if a cancel was swallowed."""
+    cold_reason: str = "lease taken"
+    """Why the next solve must be cold ('' = none): this worker just took the region."""
+    model_resyncs: int = 0
+    """The region model's resync count at the last solve (a resync since: solve cold)."""
 
     async def run(self) -> None:
         self.reader = SnapshotReader(self.loop.redis)
@@ -201,6 +211,7 @@ class RegionWorker:
                         self.model is not None
                     ):  # it may have missed what the cycle wrote
                         self.model.invalidate("a solve cycle failed")
+                    self.cold_reason = "cycle failed"
                     self.loop.metrics.solves_total.labels(
                         region=self.region.region, status="error"
                     ).inc()
@@ -322,7 +333,7 @@ class RegionWorker:
             self._record_empty(len(tech_views))
             return next_clock
         t_built = time.perf_counter()
-        output = await lp.pool.solve(problem, policy.solve_params())
+        output = await self._solve(problem, maps, policy.solve_params())
         t_solved = time.perf_counter()
         self.solves += 1
         solve_id = f"{lp.leases.owner_id}:{region}:{self.solves}"
@@ -357,6 +368,26 @@ class RegionWorker:
                 time.time() * 1000 - snap.taken_at_ms,
             )
         return next_clock
+
+    async def _solve(
+        self, problem: ProblemParts, maps: IndexMaps, params: SolveParams
+    ) -> SolveOutput:
+        """Solve in the region's home worker: cold when this loop knows a reason (the
+        worker may find more), else keeping the unchanged part of its last plan."""
+        lp = self.loop
+        force = self.cold_reason
+        if self.model is not None and self.model.resyncs != self.model_resyncs:
+            self.model_resyncs = self.model.resyncs
+            force = force or "region model resync"
+        output = await lp.pool.solve_region(
+            str(self.region), problem, maps.ticket_ids, maps.technician_ids, params,
+            lp.incremental, force,
+        )  # fmt: skip
+        self.cold_reason = ""
+        lp.metrics.solve_modes_total.labels(
+            region=self.region.region, mode=output.mode, reason=output.reason
+        ).inc()
+        return output
 
     async def _sweep_closed(self) -> None:
         """Delete the region's tickets closed longer ago than the retention (at most every
@@ -495,6 +526,7 @@ class SolveLoop:
         closed_retention_s: float = 0.0,
         model_resync_s: float = MODEL_RESYNC_S,
         min_interval_s: float = MIN_INTERVAL_S,
+        incremental: IncrementalSettings | None = None,
         sweep_interval_s: float = SWEEP_INTERVAL_S,
         stop: asyncio.Event | None = None,
     ) -> None:
@@ -513,6 +545,10 @@ class SolveLoop:
         self.feed = RegionFeed(redis)
         # a region's cycles start at least this far apart (0: as soon as a change arrives)
         self.min_interval_s = min_interval_s
+        # when a region's cycle may keep part of its last plan (dispatcher.loop.region_solver)
+        self.incremental = (
+            incremental if incremental is not None else IncrementalSettings()
+        )
         # closed tickets older than this are deleted (0: kept forever; dispatcher.store.retention)
         self.closed_retention_s = closed_retention_s
         self.sweep_interval_s = sweep_interval_s

@@ -156,6 +156,14 @@ class DispatchMetrics:
             ["region", "status"],
             registry=r,
         )
+        self.solve_modes_total = Counter(
+            "dispatch_solve_modes_total",
+            "Region solves by how they ran: mode incremental (the unchanged part of the"
+            " last plan kept) or cold, with the reason of a cold one"
+            " (dispatcher.loop.region_solver)",
+            ["region", "mode", "reason"],
+            registry=r,
+        )
         self.solve_tickets = Gauge(
             "dispatch_solve_tickets",
             "Tickets in the last solve",

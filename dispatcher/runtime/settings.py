@@ -423,6 +423,26 @@ class Settings:
             metavar="SECONDS",
         ),
     )
+    solve_cold_every: int = field(
+        default=20,
+        metadata=_meta(
+            _int_in(1, 1_000_000, "a number of cycles"),
+            "a held region's solve re-plans only its new and changed tickets, keeping the "
+            "rest of the last plan (status FEASIBLE), and re-plans the whole region "
+            "(certified, cold) on taking the lease, after a resync, a policy or technician "
+            "change, and at least every this many cycles; 1 solves cold every cycle",
+            metavar="N",
+        ),
+    )
+    solve_incremental_max_changes: int = field(
+        default=200,
+        metadata=_meta(
+            _int_in(0, 1_000_000, "a number of tickets"),
+            "a cycle with more new or changed tickets than this re-plans the whole region "
+            "(cold) instead of keeping the rest of the last plan",
+            metavar="N",
+        ),
+    )
     closed_ticket_retention_days: int = field(
         default=30,
         metadata=_meta(

@@ -16,8 +16,7 @@ def _worker_setting() -> str | None:
     pool = SolverPool(1)
     pool.start()
     try:
-        assert pool._pool is not None
-        return pool._pool.submit(os.getenv, "OMP_NUM_THREADS").result(timeout=60)
+        return pool.submit(os.getenv, "OMP_NUM_THREADS").result(timeout=60)
     finally:
         pool.shutdown()
 
