@@ -4,9 +4,11 @@ The live loop's incremental cycle (``dispatcher.loop.region_solver``): most assi
 tickets of a region are where the last solve put them and nothing about them changed, so
 only the new, changed and unassigned tickets (and the queues they held) need a solve. The
 kept rows are held on their current technician for the solve (as pinned rows are: their
-queue comes first, its places are taken), the other movable rows go through the whole
-cold pipeline (:func:`solver.solve.cold_core`, :func:`solver.core.run_core`: candidates,
-certified flow, shift repair, position rounds, polish) over the places left, and the
+queue comes first, its places are taken), the other movable rows go through the cold
+pipeline (:func:`solver.solve.cold_core`, :func:`solver.core.run_core`: candidates,
+certified flow, shift repair, position rounds; no polish: limited to the re-planned rows it
+cost a third of the cycle's CPU and changed the plans' cost by less than 0.02% on
+``./dev bench loop_cycles``) over the places left, and the
 plan (kept rows on their technician, the rest as solved) is finalized on the *whole*
 problem: every queue sequenced together, predicted times, terms and reasons at the
 problem's clock, exactly as :func:`solver.solve` would report that plan.
@@ -17,8 +19,10 @@ What is exact and what is not:
   their places first), shifts (the sub-solve keeps its rows within the shift after the
   kept queue, and the whole plan's queues sequenced together are checked again: an
   overrun returns None, the caller solves cold), pinned rows never move, and a kept row
-  does not move at all (the churn rule holds trivially for it; a re-planned assigned row
-  is priced against its incumbent by the same rule as in a cold solve);
+  does not move at all (the churn rule holds trivially for it); a re-planned assigned row
+  moved by the sub-solve is checked against the churn rule as the whole problem prices it
+  (:func:`solver.cost.move_gain`; the sub-solve priced it after the kept queues, from
+  another place), and a move below its gain returns None too;
 - the predicted times and the objective are the returned plan's at the problem's clock;
 - the choice of technician of a kept row is the one an earlier solve made at an earlier
   clock: a cold solve now might move it (only when that pays the stability cost and the
@@ -35,10 +39,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from solver.core import run_core
-from solver.cost import late_pricing
+from solver.cost import move_gain
 from solver.finalize import finalize
 from solver.model import Problem, SolveParams, SolveStatus
-from solver.sequence import sequence_queues
 from solver.solve import cold_core, tech_state
 
 if TYPE_CHECKING:
@@ -67,8 +70,9 @@ def solve_keeping(
     Returns
     -------
     Solution or None
-        The plan, FEASIBLE (module doc); None when the sub-solve did not give a usable plan (time limit,
-        clipped costs) or the whole plan's queues, sequenced together, overrun a shift:
+        The plan, FEASIBLE (module doc); None when the sub-solve gave no usable plan
+        (time limit, clipped costs), moved an assigned ticket for less than the churn
+        rule's gain, or the whole plan's queues, sequenced together, overrun a shift:
         then solve cold.
 
     Raises
@@ -86,34 +90,49 @@ def solve_keeping(
     keep = keep & ~t.pinned & (t.current_technician >= 0)
     held = dataclasses.replace(t, pinned=t.pinned | keep)
     sub = dataclasses.replace(problem, tickets=held)
-    core, t1 = cold_core(sub, params, t0)
+    # no polish: it could only move the re-planned rows here, and it did not pay for
+    # itself (module doc); the periodic cold solve polishes the whole region
+    core, t1 = cold_core(sub, dataclasses.replace(params, polish=False), t0)
     tech_of, status, dropped = run_core(core)
     if status not in KEPT_STATUSES:
         return None
     plan = tech_of.copy()
     plan[keep] = t.current_technician[keep]
     state = tech_state(problem, params.weights)
-    if not params.allow_overtime and _overruns(problem, params, state, plan):
+    if _below_churn_gain(problem, params, state, plan):
         return None
     t2 = time.perf_counter()
     phases = {"candidates": t1 - t0, "assignment": t2 - t1}
-    return finalize(
+    sol = finalize(
         problem, params, state, core.cands, plan, SolveStatus.FEASIBLE, dropped,
         phases, t0,
     )  # fmt: skip
+    if not params.allow_overtime and _overruns(problem, sol):
+        return None
+    return sol
 
 
-def _overruns(
+def _below_churn_gain(
     problem: Problem, params: SolveParams, state: TechState, plan: IntArray
 ) -> bool:
-    """Whether some queue of ``plan`` (movable rows), sequenced as finalize sequences it,
-    ends after its technician's shift (a kept queue too: the clock moved since it was
-    planned)."""
-    rows = np.flatnonzero((plan >= 0) & ~problem.tickets.pinned)
-    if rows.size == 0:
+    """Whether ``plan`` moves an assigned ticket for less than the churn rule's gain, as
+    the whole problem prices it (the sub-solve priced its moves against technicians
+    whose kept queue came first: from another place, at another time)."""
+    t = problem.tickets
+    held = (t.current_technician >= 0) & ~t.pinned
+    moved = np.flatnonzero(held & (plan >= 0) & (plan != t.current_technician))
+    if moved.size == 0:
         return False
-    sch = sequence_queues(
-        problem, late_pricing(problem, params.weights), rows, plan[rows],
-        state.lat_deg, state.lon_deg, state.ready_s, False,
-    )  # fmt: skip
-    return bool(np.any(sch.overrun))
+    gain = move_gain(
+        problem, params.weights, state, moved, plan[moved], params.allow_overtime
+    )
+    return bool(np.any(gain < params.weights.move_min_gain))
+
+
+def _overruns(problem: Problem, sol: Solution) -> bool:
+    """Whether a movable row of ``sol`` finishes after its technician's shift, in its
+    queue as finalize sequenced it (a kept queue too: the clock moved since it was
+    planned)."""
+    rows = np.flatnonzero((sol.technician >= 0) & ~problem.tickets.pinned)
+    shift_end = problem.technicians.shift_end_s[sol.technician[rows]]
+    return bool(np.any(sol.finish_s[rows] > shift_end))
