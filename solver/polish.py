@@ -54,7 +54,7 @@ proven bound (``SolveStats.model_gap_pct``); ``Solution.objective`` is the chain
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -74,6 +74,8 @@ from solver.sequence import Schedule, sequence_queues, simulate
 from solver.spatial import nearest
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from solver.cost import LatePricing, TechState
     from solver.model import CostWeights, Problem
 
@@ -160,8 +162,42 @@ def driven_cost(
     return float(cost.sum() + drop_penalty(problem, weights)[left].sum())
 
 
+class _Memo:
+    """Values already computed, by int64 key (sorted keys and their values)."""
+
+    def __init__(self, dtype: type) -> None:
+        self.keys = np.zeros(0, np.int64)
+        self.values: npt.NDArray[Any] = np.zeros(0, dtype)
+
+    def get(
+        self, keys: IntArray, compute: Callable[[IntArray], npt.NDArray[Any]]
+    ) -> npt.NDArray[Any]:
+        """The value of each key: known ones from the memo, the others from
+        ``compute(rows)`` (``rows``: one position in ``keys`` per distinct new key),
+        then kept."""
+        uniq, first, back = np.unique(keys, return_index=True, return_inverse=True)
+        at = np.minimum(np.searchsorted(self.keys, uniq), max(self.keys.size - 1, 0))
+        known = (
+            self.keys[at] == uniq if self.keys.size else np.zeros(uniq.size, np.bool_)
+        )
+        values = np.empty(uniq.size, self.values.dtype)
+        values[known] = self.values[at[known]]
+        values[~known] = compute(first[~known])
+        merged = np.concatenate([self.keys, uniq[~known]])
+        order = np.argsort(merged, kind="stable")
+        self.keys = merged[order]
+        self.values = np.concatenate([self.values, values[~known]])[order]
+        return values[back.reshape(-1)]
+
+    def forget(self, stale: BoolArray) -> None:
+        """Drop the entries ``stale`` (per key, in key order)."""
+        self.keys, self.values = self.keys[~stale], self.values[~stale]
+
+
 class _Plan:
-    """The current plan's queues in sequence order and their screening costs."""
+    """The current plan's queues in sequence order and their screening costs, and memos
+    of what does not change while a queue does not (its screening drives) or ever (the
+    rules and static terms of a pair)."""
 
     def __init__(
         self,
@@ -171,11 +207,12 @@ class _Plan:
         state: TechState,
         tech_of: IntArray,
         allow_overtime: bool,
+        arcs: IntArray | None = None,
     ) -> None:
         self.problem, self.weights, self.pricing, self.state = (
             problem, weights, pricing, state,
         )  # fmt: skip
-        self.allow_overtime = allow_overtime
+        self.allow_overtime, self.arcs = allow_overtime, arcs
         self.penalty = drop_penalty(problem, weights)
         m = problem.technicians.count
         self.cost, _, sch, rows = plan_cost(
@@ -184,8 +221,9 @@ class _Plan:
         n = problem.tickets.count
         # screening drives already made, by :meth:`_memo_keys`; valid while the queue is
         # unchanged (:meth:`advance` forgets a changed queue's)
-        self.memo_keys = np.zeros(0, np.int64)
-        self.memo_cost = np.zeros(0)
+        self.drives = _Memo(np.float64)
+        self.holds = _Memo(np.bool_)  # by pair key: :meth:`may_hold`
+        self.statics = _Memo(np.float64)  # by pair key: :meth:`static`
         self._span = (int(state.free_slots.max(initial=0)) + 2, n + 1)
         self.qlen = np.zeros(m, np.int64)
         self.queue = np.full((m, 1), -1, np.int64)
@@ -229,9 +267,7 @@ class _Plan:
         )
         self.count[ch] = self.qlen[ch] + self.state.load[ch]
         self.cost[ch] = cost[ch]
-        if self.memo_keys.size:
-            live = ~changed[self.memo_keys // (self._span[0] * self._span[1])]
-            self.memo_keys, self.memo_cost = self.memo_keys[live], self.memo_cost[live]
+        self.drives.forget(changed[self.drives.keys // (self._span[0] * self._span[1])])
         busy = ch[self.qlen[ch] > 0]
         self.screen[ch] = 0.0
         none = np.full(busy.size, -1, np.int64)
@@ -267,23 +303,29 @@ class _Plan:
         Each distinct edit of a queue is driven once while the queue stays unchanged (a
         swap seen from both its tickets; a move screened again in the next pass): the
         drives of other edits do not change a drive's result."""
-        keys = self._memo_keys(tech, drop, add)
-        uniq, first, back = np.unique(keys, return_index=True, return_inverse=True)
-        at = np.minimum(np.searchsorted(self.memo_keys, uniq), self.memo_keys.size - 1)
-        known = (
-            self.memo_keys[at] == uniq
-            if self.memo_keys.size
-            else np.zeros(uniq.size, np.bool_)
+        return self.drives.get(
+            self._memo_keys(tech, drop, add),
+            lambda at: self._edited(tech[at], drop[at], add[at]),
         )
-        cost = np.empty(uniq.size)
-        cost[known] = self.memo_cost[at[known]]
-        new = first[~known]
-        cost[~known] = self._edited(tech[new], drop[new], add[new])
-        keys = np.concatenate([self.memo_keys, uniq[~known]])
-        order = np.argsort(keys, kind="stable")
-        self.memo_keys = keys[order]
-        self.memo_cost = np.concatenate([self.memo_cost, cost[~known]])[order]
-        return np.asarray(cost[back.reshape(-1)])
+
+    def may_hold(self, tix: IntArray, tech: IntArray) -> BoolArray:
+        """Whether each technician may hold the ticket (:func:`_allowed`) by a pair a
+        move may create (``arcs``, :func:`_among`)."""
+        p, w, s, m = self.problem, self.weights, self.state, self.qlen.size
+        return self.holds.get(
+            pair_keys(tix, tech, m),
+            lambda at: (
+                _allowed(p, w, s, tix[at], tech[at], self.allow_overtime)[0]
+                & _among(self.arcs, tix[at], tech[at], m)
+            ),
+        )
+
+    def static(self, tix: IntArray, tech: IntArray) -> FloatArray:
+        """:func:`_static` of each pair."""
+        return self.statics.get(
+            pair_keys(tix, tech, self.qlen.size),
+            lambda at: _static(self.problem, self.weights, tix[at], tech[at]),
+        )
 
     def _edited(self, tech: IntArray, drop: IntArray, add: IntArray) -> FloatArray:
         """:meth:`edited` without the memo."""
@@ -453,8 +495,10 @@ def polish(
         if time.perf_counter() > deadline:
             break
         if plan is None:
-            plan = _Plan(problem, weights, pricing, state, tech_of, allow_overtime)
-        tried, go_on = _pass(plan, pairs, tech_of, tried, arcs, inserted)
+            plan = _Plan(
+                problem, weights, pricing, state, tech_of, allow_overtime, arcs
+            )
+        tried, go_on = _pass(plan, pairs, tech_of, tried, inserted)
         if not go_on:
             break
     return tech_of
@@ -465,14 +509,13 @@ def _pass(
     pairs: tuple[IntArray, IntArray, BoolArray],
     tech_of: IntArray,
     tried: IntArray,
-    arcs: IntArray | None,
     inserted: BoolArray,
 ) -> tuple[IntArray, bool]:
     """One pass: screen every move, verify the best disjoint ones, apply those kept to
     ``tech_of`` and ``inserted`` (in place) and advance ``plan`` to the new queues.
     Returns the keys of the moves tried and failed so far and whether another pass may
     find more."""
-    moves = _candidates(plan, pairs, tech_of, tried, arcs)
+    moves = _candidates(plan, pairs, tech_of, tried)
     if moves.size == 0:
         return tried, False
     chosen = _disjoint(moves)
@@ -506,14 +549,13 @@ def _candidates(
     pairs: tuple[IntArray, IntArray, BoolArray],
     tech_of: IntArray,
     tried: IntArray,
-    arcs: IntArray | None,
 ) -> FloatArray:
     """Every move among neighbours that screens as an improvement: (n, 6) float rows
     (delta, i, B, j, A, B) (see ``_MOVE_COLS``). ``pairs``: (ticket i, neighbour B, i on
     time in B's first place) for every movable ticket and neighbour allowed to hold it.
     Assigned tickets relocate (j = -1) or swap with a ticket j of B; unassigned ones
     (A = -1), on time in B's first place, are inserted (j = -1) or replace a ticket j of B."""
-    p, w, s = plan.problem, plan.weights, plan.state
+    p, s = plan.problem, plan.state
     m = p.technicians.count
     i, b, on_time = pairs
     a = tech_of[i]
@@ -528,9 +570,7 @@ def _candidates(
     si, sa, sb, sj = si[live], sa[live], sb[live], sj[live]
     back = sa >= 0  # j goes to A; else j is ejected (never from its holder)
     ok = np.zeros(sj.size, np.bool_)
-    ok[back] = _allowed(p, w, s, sj[back], sa[back], plan.allow_overtime)[0] & _among(
-        arcs, sj[back], sa[back], m
-    )
+    ok[back] = plan.may_hold(sj[back], sa[back])
     out = np.flatnonzero(~back)
     t = p.tickets
     ok[out] = (t.current_technician[sj[out]] < 0) & (
@@ -552,9 +592,7 @@ def _may_pay(plan: _Plan, i: IntArray, b: IntArray, j: IntArray) -> BoolArray:
     """Whether unassigned ``i`` replacing ``j`` in B's queue can screen as an improvement:
     its screening queue costs are >= 0, so its delta is at least the penalties and static
     terms it changes minus B's whole screening cost now."""
-    st = _static(
-        plan.problem, plan.weights, np.concatenate([i, j]), np.concatenate([b, b])
-    )
+    st = plan.static(np.concatenate([i, j]), np.concatenate([b, b]))
     n = i.size
     least = st[:n] - st[n:] + plan.penalty[j] - plan.penalty[i] - plan.screen[b]
     return np.asarray(least < -MIN_GAIN)
@@ -578,9 +616,7 @@ def _screen(
     )
     queue_a = np.zeros(n)
     queue_a[both] = queues[n:] - plan.screen[a[both]]
-    st = _static(
-        plan.problem, w, np.concatenate([i, i, jj, jj]), np.concatenate([b, aa, aa, b])
-    )
+    st = plan.static(np.concatenate([i, i, jj, jj]), np.concatenate([b, aa, aa, b]))
     static = (
         st[:n]
         - np.where(has_a, st[n : 2 * n], 0.0)

@@ -228,7 +228,7 @@ def test_polish_plan_advanced_pass_by_pass_equals_a_fresh_one(
     tried = np.zeros(0, np.int64)
     inserted = np.zeros(plan.size, np.bool_)
     for _ in range(4):
-        tried, go_on = _pass(kept, pairs, plan, tried, None, inserted)
+        tried, go_on = _pass(kept, pairs, plan, tried, inserted)
         fresh = _Plan(p, w, pricing, state, plan, overtime)
         busy = fresh.qlen > 0
         np.testing.assert_array_equal(kept.qlen, fresh.qlen)
