@@ -128,6 +128,7 @@ class StoreBase:
         self._remove_tech = write(store_lua.REMOVE_TECHNICIAN)
         self._commit = write(store_lua.COMMIT_ASSIGNMENTS)
         self._snapshot = redis.register_script(store_lua.SNAPSHOT)
+        self._on_duty = redis.register_script(store_lua.ON_DUTY_COUNT)
         self._claim = write(store_lua.CLAIM_IDS)
         self._ticket_regions: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._pending: dict[

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dispatcher.domain import (
+    ON_DUTY_STATUSES,
     OPEN_STATUSES,
     SUBMITTED_REASON,
     SUBMITTED_STATUS,
@@ -633,6 +634,26 @@ local tids, techs, queues = technicians(P)
 return {ids, tickets, tids, techs, queues, redis.call('GET', P .. K.LEASE) or ''}
 """
 )
+
+ON_DUTY_COUNT = (
+    NAMES
+    + f"""
+local ON_DUTY = {_lua_set(ON_DUTY_STATUSES)}
+"""
+    + r"""
+-- KEYS[1] the region's technician set; ARGV[1] region prefix.
+-- Returns {technicians, technicians on duty (domain.ON_DUTY_STATUSES)}.
+local P = ARGV[1]
+local tids = redis.call('ZRANGE', KEYS[1], 0, -1)
+local on = 0
+for _, id in ipairs(tids) do
+  if ON_DUTY[redis.call('HGET', P .. K.TECH .. id, 'status')] then on = on + 1 end
+end
+return {#tids, on}
+"""
+)
+"""Queue statistics: how many technicians a region has and how many are on duty, in one
+call instead of a read per technician."""
 
 CLAIM_IDS = r"""
 -- KEYS[1] id -> region hash, KEYS[2] region set; ARGV[1] region, ARGV[2..] ids.

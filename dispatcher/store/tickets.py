@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from dispatcher.backend.cluster import call_script_batch, is_cluster_client
 from dispatcher.domain import (
-    ON_DUTY_STATUSES,
     SUBMITTED_REASON,
     SUBMITTED_STATUS,
     SUBMITTED_VERSION,
@@ -632,13 +631,21 @@ class TicketStore(StoreBase):
                 pipe.zcount(f"{p}{keys.DUE}{prio}", "-inf", now)
                 pipe.zcount(f"{p}{keys.DUE}{prio}", f"({now}", horizon)
                 pipe.zcard(f"{s}PENDING:{prio}")
-            pipe.zrange(p + keys.TECHS_ALL, 0, -1)
-        replies = await pipe.execute()
+        # technicians and those on duty: one script call per region (all in one round
+        # trip), not a read per technician
+        calls = [
+            (
+                [keys.region_prefix(tenant, r) + keys.TECHS_ALL],
+                [keys.region_prefix(tenant, r)],
+            )
+            for r in regions
+        ]
+        replies, counts = await asyncio.gather(
+            pipe.execute(), call_script_batch(self.redis, self._on_duty, calls)
+        )
         out: list[RegionStats] = []
         k = 0
-        tech_lists: list[list[str]] = []
-        per_region: list[list[PriorityStats]] = []
-        for _ in regions:
+        for region, (total, on_duty) in zip(regions, counts, strict=True):
             prios = []
             for prio in (1, 2, 3, 4):
                 q, a, acc, ip, oldest, overdue, soon, pending = replies[k : k + 8]
@@ -656,20 +663,7 @@ class TicketStore(StoreBase):
                         int(pending),
                     )
                 )
-            per_region.append(prios)
-            tech_lists.append(list(replies[k]))
-            k += 1
-        pipe = self._r.pipeline(transaction=False)
-        for region, techs in zip(regions, tech_lists, strict=True):
-            for t in techs:
-                pipe.hget(keys.technician_key(tenant, region, t), "status")
-        statuses = await pipe.execute()
-        j = 0
-        for region, prios, techs in zip(regions, per_region, tech_lists, strict=True):
-            st = statuses[j : j + len(techs)]
-            j += len(techs)
-            avail = sum(1 for s in st if s in ON_DUTY_STATUSES)
-            out.append(RegionStats(region, tuple(prios), len(techs), avail))
+            out.append(RegionStats(region, tuple(prios), int(total), int(on_duty)))
         return out
 
 

@@ -454,3 +454,27 @@ async def test_batch_reused_request_id_with_other_ticket_fails_per_item(
     assert (
         await _error(stubs.tickets.GetTicket(pb.GetTicketRequest(ticket_id="B1x")))
     ).code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_queue_stats_count_the_technicians_on_duty(stubs: Stubs) -> None:
+    """A region's technicians and those on duty (available or busy; not on a break or
+    off shift), in each of several regions."""
+    statuses = {
+        "north": [pb.TECHNICIAN_STATUS_AVAILABLE] * 3
+        + [pb.TECHNICIAN_STATUS_ON_BREAK, pb.TECHNICIAN_STATUS_BUSY],
+        "south": [pb.TECHNICIAN_STATUS_OFF_SHIFT, pb.TECHNICIAN_STATUS_AVAILABLE],
+    }
+    for region, kinds in statuses.items():
+        for i, status in enumerate(kinds):
+            await stubs.technicians.UpsertTechnician(
+                pb.UpsertTechnicianRequest(
+                    technician=technician(f"{region}{i}", region=region, status=status)
+                )
+            )
+    stats = await stubs.insight.GetQueueStats(
+        pb.GetQueueStatsRequest(regions=["north", "south", "east"])
+    )
+    counts = {
+        r.region: (r.technicians_total, r.technicians_available) for r in stats.regions
+    }
+    assert counts == {"north": (5, 4), "south": (2, 1), "east": (0, 0)}
