@@ -406,6 +406,7 @@ class IncrementalSolver:
         since = (since_t, ref[1])
         rows = rows | flow.raised
         flow.raised = set()
+        movable = int(np.count_nonzero(~pinned))
         while True:
             flow = self._kept()
             todo = np.asarray(sorted(rows), np.int64)
@@ -419,14 +420,20 @@ class IncrementalSolver:
             arcs = [flow.arcs_of[t] for t in todo.tolist()]
             live = np.concatenate(arcs) if arcs else np.zeros(0, np.int64)
             keys = np.sort(pair_keys(flow.arc_tix[live], flow.arc_tech[live], m))
+            now = (flow.pi_t.copy(), flow.pi_k.copy())
             nt, nk, nc, p, ev, neg = negative_pairs(
                 problem, self.params, state, self._groups(problem, todo), keys,
-                flow.pi_t, flow.pi_k, CERTIFY_SLACK, deadline, since,
+                *now, CERTIFY_SLACK, deadline, since,
             )  # fmt: skip
             priced += p
             evaluated += ev
             if neg < 0:
                 return None
+            if todo.size == movable:
+                # Every movable row priced: after this round every pair that is not an
+                # arc has a reduced cost of at least the slack at these potentials, so
+                # later rounds price from them (as the cold certification's rounds do).
+                since = now
             added += nt.size
             if nt.size:
                 idx = flow.add_arcs(nt, nk, to_scaled(nc))

@@ -289,3 +289,21 @@ def test_plan_cost_is_the_flow_model_cost(seed: int, commit_first: bool) -> None
     ev, _ = evaluate_pairs(p, params.weights, state, rows, other[rows], True)
     other[rows[~np.isfinite(ev.total)]] = -1
     assert plan_cost(step.core, other) == flow_model_cost(p, params, other)
+
+
+@settings(max_examples=3, deadline=None)
+@example(2)  # a later pricing round found pairs below its start's potentials
+@given(st.integers(0, 1000))
+def test_committed_cold_plan_keeps_the_cold_flow(seed: int) -> None:
+    """The call after a cold solve whose plan was committed (its incumbents differ from
+    the flow's decision in many rows: the flow is re-solved and priced over every row,
+    in several rounds) still ends at the cold solve's certified flow optimum."""
+    params = SolveParams()
+    p = random_problem(3000, 300, seed, assigned_frac=0.1, pinned_frac=0.05)
+    inc = IncrementalSolver(params)
+    p = commit(p, inc.solve(p).technician)
+    assume(inc.flow_kept)
+    p = append_tickets(p, random_problem(1, 300, seed + 100), 1)
+    inc.solve(p)
+    assert inc.last_mode == "incremental"
+    assert inc.flow_cost == cold_flow_cost(p, params)
