@@ -115,8 +115,36 @@ def build_problem(
     return parts.build(), maps, rows
 
 
+@dataclass
+class TechnicianArrays:
+    """The technicians' arrays of the last build, reused while the same view objects (the
+    solve loop's ``ViewCache`` keeps an unchanged technician's view) and the same skill
+    vocabulary come again: a cycle rebuilds them only when a technician changed."""
+
+    views: tuple[TechnicianView, ...] = ()
+    vocab: tuple[str, ...] = ()
+    state: TechnicianState | None = None
+
+    def get(
+        self, techs: Sequence[TechnicianView], vocab: Sequence[str]
+    ) -> TechnicianState:
+        same = (
+            self.state is not None
+            and tuple(vocab) == self.vocab
+            and len(techs) == len(self.views)
+            and all(a is b for a, b in zip(techs, self.views, strict=True))
+        )
+        if not same or self.state is None:
+            self.views, self.vocab = tuple(techs), tuple(vocab)
+            self.state = technician_state(techs, vocab)
+        return self.state
+
+
 def build_problem_parts(
-    tickets: Sequence[TicketView], technicians: Sequence[TechnicianView], now_s: float
+    tickets: Sequence[TicketView],
+    technicians: Sequence[TechnicianView],
+    now_s: float,
+    arrays: TechnicianArrays | None = None,
 ) -> tuple[ProblemParts, IndexMaps, list[TicketView]]:
     """A region snapshot -> the parts of its ``solver.Problem`` plus the index maps.
 
@@ -124,8 +152,9 @@ def build_problem_parts(
     identifiers -> indices, skill names -> columns), which applies every rule (pinning,
     work in progress, lanes, held-back duplicates, exclusions and preferences). The solve
     loop ships the parts to a worker process, which constructs (and validates) the
-    ``Problem`` there, off the event loop. Returns the parts, the maps and the ticket views
-    in row order.
+    ``Problem`` there, off the event loop. ``arrays``: the technicians' arrays of the
+    previous build, reused when no technician changed. Returns the parts, the maps and
+    the ticket views in row order.
     """
     techs = sorted(technicians, key=lambda t: t.technician_id)
     views = sorted(tickets, key=lambda t: t.ticket_id)
@@ -134,9 +163,10 @@ def build_problem_parts(
         {name for k in techs for name, _ in k.skills}
         | {name for t in views for name, _ in t.skills}
     )
-    parts = build.build_problem(
-        ticket_state(views, index, vocab), technician_state(techs, vocab), now_s
+    tech_state = (
+        technician_state(techs, vocab) if arrays is None else arrays.get(techs, vocab)
     )
+    parts = build.build_problem(ticket_state(views, index, vocab), tech_state, now_s)
     maps = IndexMaps(
         ticket_ids=tuple(views[i].ticket_id for i in parts.ticket_index.tolist()),
         technician_ids=tuple(

@@ -50,6 +50,7 @@ from dispatcher.loop.leases import DEFAULT_LEASE_TTL_MS, LeaseManager, RegionRef
 from dispatcher.loop.pool import SolveOutput, SolverPool
 from dispatcher.loop.problem import (
     IndexMaps,
+    TechnicianArrays,
     TechnicianView,
     TicketView,
     build_problem_parts,
@@ -149,6 +150,7 @@ class RegionWorker:
     techs_read_at: float = 0.0
     max_queued: int = 1000
     views: ViewCache = field(default_factory=ViewCache)
+    tech_arrays: TechnicianArrays = field(default_factory=TechnicianArrays)
     last_clock: float = 0.0
     last_start: float = float("-inf")
     """When the last cycle started (``time.monotonic``): the next one starts no sooner than
@@ -327,7 +329,7 @@ class RegionWorker:
         self.max_queued = max(MIN_QUEUED_READ, QUEUED_PER_PLACE * places)
         ticket_views = limit_queued(ticket_views, tech_views)
         problem, maps, rows = build_problem_parts(
-            ticket_views, tech_views, now_ms / 1000.0
+            ticket_views, tech_views, now_ms / 1000.0, self.tech_arrays
         )
         if not rows:
             self._record_empty(len(tech_views))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from dispatcher.loop.problem import (
+    TechnicianArrays,
     TechnicianView,
     TicketView,
     build_problem,
+    build_problem_parts,
     plan_decisions,
 )
 from solver.model import NO_TECHNICIAN
@@ -154,3 +158,28 @@ def test_concurrency_gives_lanes_and_work_in_progress_fills_them() -> None:
     assert [r.ticket_id for r in rows] == ["T3", "T4", "T5"]
     np.testing.assert_array_equal(problem.tickets.current_technician, [0, 1, -1])
     assert {tuple(p) for p in problem.tickets.excluded.tolist()} == {(2, 0), (2, 1)}
+
+
+def test_technician_arrays_are_reused_only_while_nothing_changed() -> None:
+    """A build with the previous build's technician arrays is the build without them:
+    reused for the same views, rebuilt when a technician's view or the skill vocabulary
+    changes."""
+    arrays = TechnicianArrays()
+    techs = [_tech("A"), _tech("B", capacity=2, skills=(("hvac", 1),))]
+    steps = [
+        ([_ticket("T1", skills=(("hvac", 1),))], techs),
+        ([_ticket("T1"), _ticket("T2", "ASSIGNED", "B")], techs),  # same views: reused
+        ([_ticket("T1")], [techs[0], dataclasses.replace(techs[1], capacity=3)]),
+        ([_ticket("T3", skills=(("plumbing", 1),))], techs),  # a new skill column
+    ]
+    reused = []
+    for tickets, views in steps:
+        before = arrays.state
+        got, _, _ = build_problem_parts(tickets, views, NOW, arrays)
+        want, _, _ = build_problem_parts(tickets, views, NOW)
+        reused.append(arrays.state is before)
+        for name in ("tickets", "technicians"):
+            a, b = getattr(got, name), getattr(want, name)
+            for f in dataclasses.fields(a):
+                np.testing.assert_array_equal(getattr(a, f.name), getattr(b, f.name))
+    assert reused == [False, True, False, False]
