@@ -14,7 +14,7 @@ from dispatcher.sla import ticket_due_times
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from dispatcher.domain import Technician, Ticket
+    from dispatcher.domain import Location, Technician, Ticket
     from dispatcher.store.state import RegionSnapshot
     from solver.policy import Policy
 
@@ -40,15 +40,24 @@ def on_duty(tech: Technician, now_ms: int) -> bool:
     return tech.status in ON_DUTY_STATUSES and _shift_end_s(tech, now_ms) is not None
 
 
+_TechKey = tuple[int, int, "Location | None"]
+
+
 @dataclass
 class ViewCache:
-    """Views of the previous snapshot, reused while the decoded item is the same object
-    (``SnapshotReader`` keeps unchanged items' objects) and the policy is the same."""
+    """Views of the previous snapshot: a ticket's reused while its decoded item is the
+    same object (``SnapshotReader`` and the region model keep unchanged items' objects)
+    and the policy is the same; a technician's while its version, creation time and
+    location are (a commit gives it a new queue, so a new object, but the same view: the
+    build's technician arrays are then reused too, ``problem.TechnicianArrays``)."""
 
     tickets: dict[int, tuple[Ticket, Policy, TicketView]] = field(default_factory=dict)
-    technicians: dict[int, tuple[Technician, TechnicianView]] = field(
+    technicians: dict[str, tuple[_TechKey, TechnicianView]] = field(
         default_factory=dict
     )
+    """By technician id: its version, creation time and location, and the view built
+    from them (every other field a view reads bumps the version, a removed and re-created
+    technician has a new creation time; a new queue does not change the view)."""
 
 
 def views_from_snapshot(
@@ -98,15 +107,16 @@ def views_from_snapshot(
         )
         seen_t[id(t)] = (t, policy, tickets[-1])
     techs: list[TechnicianView] = []
-    seen_k: dict[int, tuple[Technician, TechnicianView]] = {}
+    seen_k: dict[str, tuple[_TechKey, TechnicianView]] = {}
     for k in snapshot.technicians:
+        kkey = (k.version, k.created_at_ms, k.location)
         if (
             cache is not None and not k.shifts
         ):  # with shifts, the view depends on the clock
-            khit = cache.technicians.get(id(k))
-            if khit is not None and khit[0] is k:
+            khit = cache.technicians.get(k.technician_id)
+            if khit is not None and khit[0] == kkey:
                 techs.append(khit[1])
-                seen_k[id(k)] = khit
+                seen_k[k.technician_id] = khit
                 continue
         shift_end = _shift_end_s(k, now_ms)
         loc = k.location
@@ -124,7 +134,7 @@ def views_from_snapshot(
                 skills=tuple((s.skill, s.level) for s in k.skills),
             )
         )
-        seen_k[id(k)] = (k, techs[-1])
+        seen_k[k.technician_id] = (kkey, techs[-1])
     if cache is not None:
         cache.tickets, cache.technicians = seen_t, seen_k
     return tickets, techs

@@ -183,3 +183,36 @@ def test_technician_arrays_are_reused_only_while_nothing_changed() -> None:
             for f in dataclasses.fields(a):
                 np.testing.assert_array_equal(getattr(a, f.name), getattr(b, f.name))
     assert reused == [False, True, False, False]
+
+
+def test_a_technicians_view_is_kept_until_a_field_it_reads_changes() -> None:
+    """The view cache keeps a technician's view object (and so the technician arrays
+    of the build) across a new queue; a version bump, a location ping or a re-created
+    technician give a new view."""
+    from dispatcher.domain import Location, Technician, TechnicianStatus
+    from dispatcher.loop.snapshot import ViewCache, views_from_snapshot
+    from dispatcher.store.state import RegionSnapshot
+    from solver.policy import Policy
+
+    def snap(tech: Technician) -> RegionSnapshot:
+        return RegionSnapshot("t", "north", (), (tech,), "1", int(NOW * 1000))
+
+    base = Technician(
+        "A", "north", TechnicianStatus.AVAILABLE, 2, location=Location(42.3, -71.0),
+        version=4, created_at_ms=1,
+    )  # fmt: skip
+    cache, policy = ViewCache(), Policy()
+    changes = [
+        (dataclasses.replace(base, queue_ticket_ids=("T1",)), True),  # a new queue
+        (dataclasses.replace(base, capacity=3, version=5), False),
+        (dataclasses.replace(base, version=5, location=Location(42.4, -71.0)), False),
+        (dataclasses.replace(base, version=5, created_at_ms=9), False),  # re-created
+    ]
+    (first,) = views_from_snapshot(snap(base), policy, int(NOW * 1000), cache)[1]
+    previous = first
+    for tech, kept in changes:
+        (view,) = views_from_snapshot(snap(tech), policy, int(NOW * 1000), cache)[1]
+        fresh = views_from_snapshot(snap(tech), policy, int(NOW * 1000))[1][0]
+        assert view == fresh
+        assert (view is previous) is kept
+        previous = view
