@@ -8,6 +8,7 @@ checks it exactly in integers; HiGHS's floating-point dual bound is not reported
 from __future__ import annotations
 
 import datetime
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,11 @@ if TYPE_CHECKING:
 
 IntArray = npt.NDArray[np.int64]
 
+# Held while building or changing any MathOpt model: solve_gap's threads each build
+# their own, and once (three races at load 23) ``model.minimize`` raised a TypeError in
+# ``clear_attr`` while another thread built a model. Solves run outside it.
+MATHOPT_LOCK = threading.Lock()
+
 
 def gap_model(
     cost: IntArray, weight: IntArray, capacity: IntArray, *, binary: bool
@@ -27,6 +33,13 @@ def gap_model(
     """``min sum c_ij x_ij`` with each job on one agent and each agent's load within its
     capacity, x binary (the MIP) or in [0, 1] (the LP relaxation); the model, ``x[i][j]``
     and the job rows."""
+    with MATHOPT_LOCK:
+        return _gap_model(cost, weight, capacity, binary=binary)
+
+
+def _gap_model(
+    cost: IntArray, weight: IntArray, capacity: IntArray, *, binary: bool
+) -> tuple[mathopt.Model, list[list[mathopt.Variable]], list[mathopt.LinearConstraint]]:
     m, n = cost.shape
     model = mathopt.Model()
     x = [

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from ortools.math_opt.python import mathopt
 
-from solver.gap_highs import gap_model
+from solver.gap_highs import MATHOPT_LOCK, gap_model
 
 if TYPE_CHECKING:
     import threading
@@ -216,6 +216,10 @@ class _Master:
     once (an artificial per job keeps it feasible), each agent used at most once."""
 
     def __init__(self, cost: IntArray, artificial_cost: int) -> None:
+        with MATHOPT_LOCK:
+            self._build(cost, artificial_cost)
+
+    def _build(self, cost: IntArray, artificial_cost: int) -> None:
         m, n = cost.shape
         self._cost = cost
         model = mathopt.Model()
@@ -247,6 +251,15 @@ class _Master:
         v: npt.NDArray[np.float64],
     ) -> int:
         """Add each agent's picked job set whose reduced cost is negative; how many."""
+        with MATHOPT_LOCK:
+            return self._add_columns(picks, u, v)
+
+    def _add_columns(
+        self,
+        picks: BoolArray,
+        u: npt.NDArray[np.float64],
+        v: npt.NDArray[np.float64],
+    ) -> int:
         added = 0
         for i, row in enumerate(picks):
             jobs = np.flatnonzero(row)
