@@ -3,7 +3,7 @@
 Usage::
 
     ./dev bench gap_chu_beasley [--time-limit-s 30] [--workers N] [--seed 1]
-                                [--no-before] [--no-baseline] [--lns]
+                                [--no-before] [--no-baseline] [--lns] [--nodive]
 
 Solves one seeded instance (``solver.gap.chu_beasley``, minimised) per type (C, D) and size
 (10x100, 20x100, 10x200, 20x200 agents x jobs) under a wall-time limit, using the machine's
@@ -16,7 +16,9 @@ cores unless ``--workers`` says otherwise, twice in the same run:
   ``plan`` who found the plan, ``moves`` how many local-search moves improved it;
   ``lagr`` is the Lagrangian bound alone;
 - ``lns`` (with ``--lns``): the same with ``lns=True`` (large-neighbourhood search on the
-  Lagrangian's thread once it has converged), an option not on by default.
+  Lagrangian's thread once it has converged), an option not on by default;
+- ``nodive`` (with ``--nodive``): the same with ``dive=False`` (no LP dive over the
+  pool of near-optimal job sets after the Lagrangian converges: the race before it).
 
 Prints objective, bound, gap in % (``solver.model.relative_gap_pct``), wall time, status
 and the load average after each solve; ``uptime`` before and after. The issue 14 target is
@@ -157,6 +159,9 @@ def main() -> None:
     parser.add_argument(
         "--lns", action="store_true", help="also run the race with lns=True"
     )
+    parser.add_argument(
+        "--nodive", action="store_true", help="also run the race with dive=False"
+    )
     args = parser.parse_args()
     workers = args.workers or available_cores()
     print(f"uptime before: {_uptime()}")
@@ -166,8 +171,13 @@ def main() -> None:
         f" {'gap %':>7} {'time s':>7} {'status':<9} {'win':<6} {'plan':<6} {'moves':>5}"
         f" {'lagr':>7} {'load 1m':>7}"
     )
-    runs = (("before", False), ("after", True), ("lns", True))
-    skip = {"before": args.no_before, "after": False, "lns": not args.lns}
+    runs = (("before", False), ("after", True), ("lns", True), ("nodive", True))
+    skip = {
+        "before": args.no_before,
+        "after": False,
+        "lns": not args.lns,
+        "nodive": not args.nodive,
+    }
     rows: list[dict[str, Any]] = []
     for kind in CHU_BEASLEY_TYPES:
         for m, n in SIZES:
@@ -185,6 +195,7 @@ def main() -> None:
                     highs=full,
                     local_search=full,
                     lns=name == "lns",
+                    dive=name != "nodive",
                 )
                 load = os.getloadavg()[0]
                 row[name] = _summary(res, load)

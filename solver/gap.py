@@ -12,11 +12,13 @@ through the min-cost-flow core instead (:func:`solver.lap.solve_lap`).
 - HiGHS (:mod:`solver.gap_highs`, one thread): plans;
 - the Lagrangian bound (:mod:`solver.gap_lagrange`: each agent a 0-1 knapsack solved
   exactly, multipliers by column generation; exact in integers, at least the LP bound,
-  above CP-SAT's on some type D instances), which stops when it converges; with
-  ``lns=True`` (off by default: not shown to help, see the flag) its thread then runs
-  large-neighbourhood search (:mod:`solver.gap_lns`) from the best plan so far until the
-  end, its sub-problems pruned by the multipliers and by Lagrangian variable fixing
-  (:mod:`solver.gap_fixing`) against that plan's cost.
+  above CP-SAT's on some type D instances), which stops when it converges; its thread
+  then dives (:mod:`solver.gap_dive`: an LP dive over each agent's near-optimal job sets
+  at the converged multipliers, :mod:`solver.gap_pool`) when at least ``DIVE_SHARE`` of
+  the limit is left, for one plan; with ``lns=True`` (off by default: not shown to help,
+  see the flag) it then runs large-neighbourhood search (:mod:`solver.gap_lns`) from the
+  best plan so far until the end, its sub-problems pruned by the multipliers and by
+  Lagrangian variable fixing (:mod:`solver.gap_fixing`) against that plan's cost.
 
 As soon as a plan attains a proven bound (or CP-SAT proves optimality) all stop. Each
 plan is then improved by local search (:mod:`solver.gap_local`: shift and swap moves, in
@@ -43,6 +45,7 @@ import numpy.typing as npt
 from ortools.sat.python import cp_model
 from ortools.util.python.solve_interrupter import SolveInterrupter
 
+from solver.gap_dive import dive_plan
 from solver.gap_fixing import allowed_pairs
 from solver.gap_highs import highs_plan
 from solver.gap_lagrange import LagrangianBound, lagrangian_bound
@@ -57,6 +60,7 @@ if TYPE_CHECKING:
 IntArray = npt.NDArray[np.int64]
 
 POLISH_SHARE = 0.02  # of time_limit_s kept for solver.gap_local on the plans at the end
+DIVE_SHARE = 0.25  # of time_limit_s that must be left for the dive to start
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +97,7 @@ class GapResult:
     bound_source: str | None = (
         None  # "cp-sat", "lagrangian" or "cheapest": see solve_gap
     )
-    plan_source: str | None = None  # "cp-sat", "highs" or "lns": who found the plan
+    plan_source: str | None = None  # "cp-sat", "highs", "dive" or "lns": its finder
     local_moves: int = 0  # shift/swap moves solver.gap_local made on that plan
 
 
@@ -121,6 +125,7 @@ def solve_gap(
     highs: bool = True,
     local_search: bool = True,
     lns: bool = False,
+    dive: bool = True,
 ) -> GapResult:
     """Solve a GAP: CP-SAT (one Boolean per agent-job pair) and HiGHS race for the plan,
     CP-SAT and a Lagrangian relaxation for the bound (see the module docstring).
@@ -137,12 +142,14 @@ def solve_gap(
         Cores to use; None (default): :func:`available_cores`. CP-SAT gets one worker
         less when HiGHS runs beside it (at least one: with ``num_workers=1`` the two
         share the core).
-    lagrangian, highs, local_search, lns
+    lagrangian, highs, local_search, lns, dive
         Compute the Lagrangian bound / race HiGHS / improve the plans by local search /
         search around the best plan on the Lagrangian's thread once it has converged
         (only with ``lagrangian``; off by default: on a loaded 2-core machine it did
-        not beat the race without it, ``./dev bench gap_chu_beasley --lns``). All False is CP-SAT alone, all workers (the solver
-        before they came): with ``num_workers=1`` and a fixed seed, deterministic.
+        not beat the race without it, ``./dev bench gap_chu_beasley --lns``) / dive for
+        a plan from the converged multipliers (only with ``lagrangian``). All False is
+        CP-SAT alone, all workers (the solver before they came): with
+        ``num_workers=1`` and a fixed seed, deterministic.
 
     Returns
     -------
@@ -170,6 +177,7 @@ def solve_gap(
     lag: list[LagrangianBound | None] = [None]
     highs_agent: list[IntArray | None] = [None]
     lns_agent: list[IntArray | None] = [None]
+    dive_agent: list[IntArray | None] = [None]
     failures: list[BaseException] = []
 
     polish_s = POLISH_SHARE * time_limit_s if local_search else 0.0
@@ -187,6 +195,24 @@ def solve_gap(
             stop=race_state.done,
             on_bound=race_state.bound_found,
         )
+        if (
+            dive
+            and lag[0] is not None
+            and lag[0].converged
+            and left_s() >= DIVE_SHARE * time_limit_s
+            and not race_state.done.is_set()
+        ):
+            plan = dive_plan(
+                cost,
+                instance.weight,
+                instance.capacity,
+                lag[0].scaled_u,
+                deadline=race_end,
+                seed=seed,
+            )
+            if plan is not None and _fits(instance, plan):
+                dive_agent[0] = plan
+                race_state.plan_found(int(cost[plan, np.arange(n)].sum()), plan)
         start = race_state.best_plan()
         if lns and start is not None and not race_state.done.is_set():
             lns_agent[0] = _search_around(
@@ -241,7 +267,12 @@ def solve_gap(
         instance,
         sign,
         cp_status,
-        {"cp-sat": cp_agent, "highs": highs_agent[0], "lns": lns_agent[0]},
+        {
+            "cp-sat": cp_agent,
+            "highs": highs_agent[0],
+            "dive": dive_agent[0],
+            "lns": lns_agent[0],
+        },
         {
             "cp-sat": cp_bound,
             "lagrangian": None if lag[0] is None else lag[0].bound,
