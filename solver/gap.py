@@ -202,6 +202,7 @@ def solve_gap(
             and left_s() >= DIVE_SHARE * time_limit_s
             and not race_state.done.is_set()
         ):
+            interrupter.interrupt()  # HiGHS hands in its plan: the dive takes its core
             plan = dive_plan(
                 cost,
                 instance.weight,

@@ -15,24 +15,13 @@ On Chu & Beasley type D, 20 x 100 (seed 1), from the converged multipliers this 
 
 from __future__ import annotations
 
-import datetime
-import math
 import time
 
 import numpy as np
 import numpy.typing as npt
-from ortools.math_opt import (
-    callback_pb2,
-    model_parameters_pb2,
-    model_pb2,
-    model_update_pb2,
-    parameters_pb2,
-    result_pb2,
-)
-from ortools.math_opt.core.python import solver as core_solver
-from ortools.math_opt.python import mathopt
 from ortools.sat.python import cp_model
 
+from solver.gap_glop import GlopLp
 from solver.gap_pool import column_pool
 
 IntArray = npt.NDArray[np.int64]
@@ -89,60 +78,30 @@ def dive_plan(
 
 
 class _PoolLp:
-    """The master LP over the pool in GLOP, kept warm between solves (MathOpt's proto
-    solver, the engine under ``mathopt.IncrementalSolver``, used directly: parsing its
-    results into Python objects cost more than the solves); sets ruled out by the fixed
-    ones get upper bound 0."""
+    """The master LP over the pool (:class:`solver.gap_glop.GlopLp`); sets ruled out by
+    the fixed ones get upper bound 0."""
 
     def __init__(
         self, agent_of: IntArray, sets: BoolArray, set_cost: IntArray, m: int
     ) -> None:
-        k, n = sets.shape
-        proto = model_pb2.ModelProto()
-        proto.variables.ids.extend(range(k))
-        proto.variables.lower_bounds.extend([0.0] * k)
-        proto.variables.upper_bounds.extend([1.0] * k)
-        proto.variables.integers.extend([False] * k)
-        proto.objective.linear_coefficients.ids.extend(range(k))
-        proto.objective.linear_coefficients.values.extend(set_cost.tolist())
-        rows = proto.linear_constraints
-        rows.ids.extend(range(n + m))
-        rows.lower_bounds.extend([1.0] * n + [-math.inf] * m)
-        rows.upper_bounds.extend([1.0] * (n + m))
-        job_rows, job_cols = np.nonzero(sets.T)  # row-major: by job, then by set
-        by_agent = np.argsort(agent_of, kind="stable")  # then by agent, then by set
-        matrix = proto.linear_constraint_matrix
-        matrix.row_ids.extend(
-            np.concatenate([job_rows, n + agent_of[by_agent]]).tolist()
+        n = sets.shape[1]
+        self._lp = GlopLp(
+            np.concatenate([np.ones(n), np.full(m, -np.inf)]), np.ones(n + m)
         )
-        matrix.column_ids.extend(np.concatenate([job_cols, by_agent]).tolist())
-        matrix.coefficients.extend([1.0] * (job_rows.size + k))
-        self._solver = core_solver.new(
-            mathopt.SolverType.GLOP.value,
-            proto,
-            parameters_pb2.SolverInitializerProto(),
+        job_rows, job_cols = np.nonzero(sets.T)
+        self._lp.add_columns(
+            set_cost.astype(np.float64),
+            np.concatenate([job_rows, n + agent_of]),
+            np.concatenate([job_cols, np.arange(len(sets))]),
+            upper=1.0,
         )
         self._agent_of, self._sets = agent_of, sets
-        self.alive = np.ones(k, np.bool_)
+        self.alive = np.ones(len(sets), np.bool_)
 
     def solve(self, time_limit_s: float) -> npt.NDArray[np.float64] | None:
         """The LP's set values, None when it has none within ``time_limit_s``."""
-        params = parameters_pb2.SolveParametersProto()
-        params.time_limit.FromTimedelta(datetime.timedelta(seconds=time_limit_s))
-        result = self._solver.solve(
-            params,
-            model_parameters_pb2.ModelSolveParametersProto(),
-            None,
-            callback_pb2.CallbackRegistrationProto(),
-            None,
-            None,
-        )
-        if result.termination.reason != result_pb2.TERMINATION_REASON_OPTIMAL:
-            return None
-        values = result.solutions[0].primal_solution.variable_values
-        y = np.zeros(self.alive.size, np.float64)
-        y[np.array(values.ids, np.int64)] = np.array(values.values, np.float64)
-        return y
+        solution = self._lp.solve(time_limit_s)
+        return None if solution is None else solution.values
 
     def fix(self, fixed: list[int]) -> None:
         """Fix the last of ``fixed`` to 1 and close the sets it rules out."""
@@ -151,14 +110,8 @@ class _PoolLp:
             self._agent_of == self._agent_of[last]
         )
         clash[fixed] = False
-        closed = np.flatnonzero(clash & self.alive)
-        update = model_update_pb2.ModelUpdateProto()
-        update.variable_updates.lower_bounds.ids.append(last)
-        update.variable_updates.lower_bounds.values.append(1.0)
-        update.variable_updates.upper_bounds.ids.extend(closed.tolist())
-        update.variable_updates.upper_bounds.values.extend([0.0] * closed.size)
-        if not self._solver.update(update):
-            raise RuntimeError("GLOP refused a bound update of the pool LP")
+        self._lp.set_bounds(np.array([last]), 1.0, 1.0)
+        self._lp.set_bounds(np.flatnonzero(clash & self.alive), 0.0, 0.0)
         self.alive &= ~clash
 
 

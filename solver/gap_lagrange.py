@@ -26,7 +26,8 @@ import numpy as np
 import numpy.typing as npt
 from ortools.math_opt.python import mathopt
 
-from solver.gap_highs import MATHOPT_LOCK, gap_model
+from solver.gap_glop import GlopLp
+from solver.gap_highs import gap_model
 
 if TYPE_CHECKING:
     import threading
@@ -211,38 +212,30 @@ def _lp_duals(
 
 
 class _Master:
-    """Restricted Dantzig-Wolfe master, re-solved incrementally by GLOP (MathOpt keeps
-    the basis between rounds): columns are agents' job sets; each job covered exactly
-    once (an artificial per job keeps it feasible), each agent used at most once."""
+    """Restricted Dantzig-Wolfe master, re-solved warm by GLOP
+    (:class:`solver.gap_glop.GlopLp`): columns are agents' job sets; each job covered
+    exactly once (an artificial per job keeps it feasible), each agent used at most
+    once."""
 
     def __init__(self, cost: IntArray, artificial_cost: int) -> None:
-        with MATHOPT_LOCK:
-            self._build(cost, artificial_cost)
-
-    def _build(self, cost: IntArray, artificial_cost: int) -> None:
         m, n = cost.shape
         self._cost = cost
-        model = mathopt.Model()
-        self._jobs = [model.add_linear_constraint(lb=1.0, ub=1.0) for _ in range(n)]
-        self._agents = [model.add_linear_constraint(ub=1.0) for _ in range(m)]
-        objective = model.objective
-        for row in self._jobs:
-            artificial = model.add_variable(lb=0.0)
-            row.set_coefficient(artificial, 1.0)
-            objective.set_linear_coefficient(artificial, float(artificial_cost))
-        self._model = model
-        self._solver = mathopt.IncrementalSolver(model, mathopt.SolverType.GLOP)
+        self._lp = GlopLp(
+            np.concatenate([np.ones(n), np.full(m, -np.inf)]), np.ones(n + m)
+        )
+        jobs = np.arange(n)
+        self._lp.add_columns(np.full(n, float(artificial_cost)), jobs, jobs)
 
-    def solve(self) -> tuple[float, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Re-solve; the LP value and the duals of the job and agent rows."""
-        result = self._solver.solve()
-        if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
-            raise RuntimeError(
-                f"GLOP did not solve the GAP master: {result.termination}"
-            )
-        u = np.array(result.dual_values(self._jobs), np.float64)
-        v = np.array(result.dual_values(self._agents), np.float64)
-        return result.objective_value(), u, v
+    def solve(
+        self,
+    ) -> tuple[float, npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+        """Re-solve; the LP value and the duals of the job and agent rows (None when
+        GLOP proves no optimum)."""
+        solution = self._lp.solve()
+        if solution is None:
+            return None
+        n = self._cost.shape[1]
+        return solution.objective, solution.duals[:n], solution.duals[n:]
 
     def add_columns(
         self,
@@ -251,25 +244,21 @@ class _Master:
         v: npt.NDArray[np.float64],
     ) -> int:
         """Add each agent's picked job set whose reduced cost is negative; how many."""
-        with MATHOPT_LOCK:
-            return self._add_columns(picks, u, v)
-
-    def _add_columns(
-        self,
-        picks: BoolArray,
-        u: npt.NDArray[np.float64],
-        v: npt.NDArray[np.float64],
-    ) -> int:
-        added = 0
+        n = self._cost.shape[1]
+        costs: list[float] = []
+        rows: list[IntArray] = []
         for i, row in enumerate(picks):
             jobs = np.flatnonzero(row)
             column_cost = int(self._cost[i, jobs].sum())
             if jobs.size == 0 or column_cost - u[jobs].sum() - v[i] >= -1e-6:
                 continue
-            var = self._model.add_variable(lb=0.0)
-            self._model.objective.set_linear_coefficient(var, float(column_cost))
-            self._agents[i].set_coefficient(var, 1.0)
-            for j in jobs:
-                self._jobs[j].set_coefficient(var, 1.0)
-            added += 1
-        return added
+            costs.append(float(column_cost))
+            rows.append(np.append(jobs, n + i))
+        if costs:
+            sizes = [len(r) for r in rows]
+            self._lp.add_columns(
+                np.array(costs),
+                np.concatenate(rows),
+                np.repeat(np.arange(len(rows)), sizes),
+            )
+        return len(costs)
