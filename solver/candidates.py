@@ -245,7 +245,11 @@ def skill_groups(
 
 
 def build_candidates(
-    problem: Problem, params: SolveParams, state: TechState, movable: IntArray
+    problem: Problem,
+    params: SolveParams,
+    state: TechState,
+    movable: IntArray,
+    penalty: FloatArray | None = None,
 ) -> Candidates:
     """Feasible candidate arcs of the movable tickets.
 
@@ -257,6 +261,8 @@ def build_candidates(
         Technicians after their pinned queues (location, ready time, free places).
     movable
         Rows of the tickets to place (not pinned).
+    penalty
+        The problem's :func:`solver.cost.drop_penalty` when the caller has it.
 
     Returns
     -------
@@ -268,7 +274,8 @@ def build_candidates(
     m = problem.technicians.count
     any_feasible = np.zeros(n, np.bool_)
     usable = np.flatnonzero(state.free_slots > 0)
-    penalty = drop_penalty(problem, params.weights)
+    if penalty is None:
+        penalty = drop_penalty(problem, params.weights)
     parts: list[AnyArray] = []
     if movable.size and usable.size:
         if movable.size * usable.size <= DENSE_PAIRS_MAX:

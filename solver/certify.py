@@ -254,6 +254,7 @@ def negative_pairs(
     slack: float = 0.0,
     deadline: float = math.inf,
     since: tuple[FloatArray, FloatArray] | None = None,
+    penalty: FloatArray | None = None,
 ) -> tuple[IntArray, IntArray, FloatArray, int, int, int]:
     """Every pair of ``groups`` with a negative reduced cost that is not an arc yet.
 
@@ -281,6 +282,8 @@ def negative_pairs(
         minus its ticket's, so only pairs whose ticket potential rose more than their
         technician's can be below ``slack`` now: only those are priced (the same pairs
         are returned as without ``since``).
+    penalty
+        The problem's :func:`solver.cost.drop_penalty` when the caller has it.
 
     Returns
     -------
@@ -292,7 +295,7 @@ def negative_pairs(
     """
     w = params.weights
     k, m = problem.technicians, problem.technicians.count
-    pen_w = drop_penalty(problem, w)
+    pen_w = drop_penalty(problem, w) if penalty is None else penalty
     pen_s = pen_w * COST_SCALE
     t = problem.tickets
     # Lower bound of a pair's scaled cost: base (waiting until ready) + slope x chord, plus
@@ -333,11 +336,15 @@ def negative_pairs(
         out_c.append(ev.total[good])
         return int(np.count_nonzero(good & (red < 0)))
 
-    tvec = unit_vectors(t.lat_deg, t.lon_deg)
+    tvec = np.zeros((t.count, 3))  # of the rows priced only (no other is read)
+    need = np.unique(
+        np.concatenate([g.rows for g in groups] or [np.zeros(0, np.int64)])
+    )
+    tvec[need] = unit_vectors(t.lat_deg[need], t.lon_deg[need])
     kvec = unit_vectors(state.lat_deg, state.lon_deg)
     t_xyz, k_xyz = tuple(tvec.T.copy()), tuple(kvec.T.copy())
     located_t, located_k = np.any(tvec != 0.0, axis=1), np.any(kvec != 0.0, axis=1)
-    everywhere = bool(located_t.all() and located_k.all())
+    everywhere = bool(located_t[need].all() and located_k.all())
     dt_k = base + d_tech
     kb = TECH_BLOCK
     moved = _moved(d_ticket, d_tech, since)

@@ -97,12 +97,18 @@ def clips(cost: npt.ArrayLike) -> bool:
     return bool(x.size) and bool(np.max(np.abs(x)) * COST_SCALE > MAX_COST)
 
 
-def lateness_weight(problem: Problem, weights: CostWeights) -> FloatArray:
-    """Weight per late second of each ticket: ``lateness x priority factor x (1 + tier x tier)``."""
+def lateness_weight(
+    problem: Problem, weights: CostWeights, rows: IntArray | None = None
+) -> FloatArray:
+    """Weight per late second of each ticket (of ``rows``; default all):
+    ``lateness x priority factor x (1 + tier x tier)``."""
     t = problem.tickets
-    pf = PRIORITY_FACTOR[np.asarray(t.priority, dtype=np.int64)]
+    priority, tier = (
+        (t.priority, t.tier) if rows is None else (t.priority[rows], t.tier[rows])
+    )
+    pf = PRIORITY_FACTOR[np.asarray(priority, dtype=np.int64)]
     return np.asarray(
-        weights.lateness * pf * (1.0 + weights.tier * np.asarray(t.tier, np.float64))
+        weights.lateness * pf * (1.0 + weights.tier * np.asarray(tier, np.float64))
     )
 
 
@@ -152,10 +158,8 @@ def late_pricing(
 ) -> LatePricing:
     """The :class:`LatePricing` of ``problem``'s tickets under ``weights`` (of ``rows``,
     aligned with them; default all)."""
-    per_second = lateness_weight(problem, weights)
     return LatePricing(
-        per_second if rows is None else per_second[rows],
-        breach_weight(problem, weights, rows),
+        lateness_weight(problem, weights, rows), breach_weight(problem, weights, rows)
     )
 
 
@@ -283,9 +287,7 @@ def terms_at(
     if tix.size > t.count:  # more pairs than tickets: price every ticket once
         pricing, at = late_pricing(problem, weights), tix
     else:  # priced on the pairs' own rows (the whole problem is O(n) per call)
-        pricing = LatePricing(
-            lateness_weight(problem, weights)[tix], breach_weight(problem, weights, tix)
-        )
+        pricing = late_pricing(problem, weights, tix)
         at = np.arange(tix.size)
     _, surplus = skill_fit(problem, tix, tech)
     cur = t.current_technician[tix]

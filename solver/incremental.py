@@ -286,7 +286,7 @@ class IncrementalSolver:
         new = np.arange(n0, n, dtype=np.int64)
         flow = self._kept()
         if new.size:
-            fresh = build_candidates(problem, params, state, new)
+            fresh = build_candidates(problem, params, state, new, pen_w)
             clipped |= clips(fresh.cost)
             flow.add_tickets(new.size, pen)
             flow.add_arcs(fresh.tix, fresh.tech, to_scaled(fresh.cost))
@@ -299,7 +299,7 @@ class IncrementalSolver:
         path = flow.moved if self._flow is flow else set()
         moved = np.union1d(new, np.asarray(sorted(path), np.int64))
         t1 = time.perf_counter()
-        cert = self._certify(problem, to_price, deadline)
+        cert = self._certify(problem, to_price, deadline, pen_w)
         if cert is None:
             return None
         flow = self._kept()
@@ -385,7 +385,11 @@ class IncrementalSolver:
         return np.asarray(price, np.int64)
 
     def _certify(
-        self, problem: Problem, rows: set[int], deadline: float
+        self,
+        problem: Problem,
+        rows: set[int],
+        deadline: float,
+        pen_w: npt.NDArray[np.float64],
     ) -> Certificate | None:
         """Price the pruned pairs of ``rows`` (new, or their costs changed: every pair)
         and of every ticket whose potential rose (only the pairs whose ticket potential
@@ -423,7 +427,7 @@ class IncrementalSolver:
             now = (flow.pi_t.copy(), flow.pi_k.copy())
             nt, nk, nc, p, ev, neg = negative_pairs(
                 problem, self.params, state, self._groups(problem, todo), keys,
-                *now, CERTIFY_SLACK, deadline, since,
+                *now, CERTIFY_SLACK, deadline, since, pen_w,
             )  # fmt: skip
             priced += p
             evaluated += ev
