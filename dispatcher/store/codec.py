@@ -169,36 +169,69 @@ def _int(h: Mapping[str, str], key: str) -> int:
     return int(value) if value else 0
 
 
-def ticket_from_hash(h: Mapping[str, str]) -> Ticket:
-    """Decode a ticket hash (HGETALL) into the domain ticket."""
-    b = _loads(h["body"])
+def _body_fields(text: str) -> tuple[dict[str, Any], int]:
+    """The ``Ticket`` fields of a ticket body (:func:`ticket_body`) but the priority, and
+    the priority it was submitted with."""
+    b = _loads(text)
     loc = b.get("loc")
     win = b.get("win", (0, 0))
     sla = b.get("sla", (0, 0))
+    return {
+        "ticket_id": b["id"],
+        "region": b["region"],
+        "work_duration_s": int(b["dur"]),
+        "category": b.get("cat", ""),
+        "title": b.get("title", ""),
+        "description": b.get("desc", ""),
+        "required_skills": tuple(
+            SkillLevel(s, int(lv)) for s, lv in b.get("skills", ())
+        ),
+        "location": Location(float(loc[0]), float(loc[1])) if loc else None,
+        "asset_id": b.get("asset", ""),
+        "customer_tier": int(b.get("tier", 0)),
+        "window_start_ms": int(win[0]),
+        "window_end_ms": int(win[1]),
+        "response_due_ms": int(sla[0]),
+        "resolution_due_ms": int(sla[1]),
+        "preferred_technician_ids": tuple(b.get("pref", ())),
+        "excluded_technician_ids": tuple(b.get("excl", ())),
+        "attributes": b.get("attrs", {}),
+        "allow_duplicate": bool(b.get("allow_dup", False)),
+    }, int(b["prio"])
+
+
+class BodyCache:
+    """Decoded ticket bodies by their JSON text. A ticket's body (the client-given
+    fields) changes only on an update, while the solve loop re-reads the ticket on every
+    change of its live fields (assigned, accepted, ...): the body is then decoded once.
+    Holds at most ``max_entries`` (cleared when full)."""
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self.max_entries = max_entries
+        self._fields: dict[str, tuple[dict[str, Any], int]] = {}
+
+    def fields(self, text: str) -> tuple[dict[str, Any], int]:
+        hit = self._fields.get(text)
+        if hit is None:
+            if len(self._fields) >= self.max_entries:
+                self._fields.clear()
+            hit = self._fields[text] = _body_fields(text)
+        return hit
+
+
+def ticket_from_hash(h: Mapping[str, str], bodies: BodyCache | None = None) -> Ticket:
+    """Decode a ticket hash (HGETALL) into the domain ticket (``bodies``: decoded bodies
+    to reuse)."""
+    body, body_prio = (
+        _body_fields(h["body"]) if bodies is None else bodies.fields(h["body"])
+    )
     declined_text = h.get("declined", "")
     declined = _loads(declined_text) if declined_text else []
     res_text = h.get("res", "")
     res = _loads(res_text) if res_text else None
     return Ticket(
-        ticket_id=b["id"],
-        region=b["region"],
-        priority=int(h.get("prio") or b["prio"]),
-        work_duration_s=int(b["dur"]),
-        category=b.get("cat", ""),
-        title=b.get("title", ""),
-        description=b.get("desc", ""),
-        required_skills=tuple(SkillLevel(s, int(lv)) for s, lv in b.get("skills", ())),
-        location=Location(float(loc[0]), float(loc[1])) if loc else None,
-        asset_id=b.get("asset", ""),
-        customer_tier=int(b.get("tier", 0)),
-        window_start_ms=int(win[0]),
-        window_end_ms=int(win[1]),
-        response_due_ms=int(sla[0]),
-        resolution_due_ms=int(sla[1]),
-        preferred_technician_ids=tuple(b.get("pref", ())),
-        excluded_technician_ids=tuple(b.get("excl", ())),
-        attributes=b.get("attrs", {}),
-        allow_duplicate=bool(b.get("allow_dup", False)),
+        **body,
+        priority=int(h.get("prio") or body_prio),
         status=TicketStatus(h["status"]),
         version=_int(h, "version"),
         assignment=assignment_from_json(h.get("asg", "")),

@@ -22,7 +22,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dispatcher.store import keys, lua
-from dispatcher.store.codec import pairs_to_dict, technician_from_hash, ticket_from_hash
+from dispatcher.store.codec import (
+    BodyCache,
+    pairs_to_dict,
+    technician_from_hash,
+    ticket_from_hash,
+)
 from dispatcher.store.outcomes import ScriptReply
 
 if TYPE_CHECKING:
@@ -152,6 +157,8 @@ class RegionFeed:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._full = redis.register_script(FULL)
         self._delta = redis.register_script(DELTA)
+        # a ticket is re-read on each change of its live fields: its body decoded once
+        self._bodies = BodyCache()
 
     async def full(self, tenant: str, region: str, token: str) -> FullRead:
         reply: Any = await self._full(
@@ -162,7 +169,7 @@ class RegionFeed:
         tickets = {}
         for h in raw_tickets:
             if h:
-                t = ticket_from_hash(pairs_to_dict(h))
+                t = ticket_from_hash(pairs_to_dict(h), self._bodies)
                 tickets[t.ticket_id] = t
         techs = {}
         for h, q in zip(raw_techs, queues, strict=True):
@@ -197,7 +204,7 @@ class RegionFeed:
             return DeltaRead(gap=str(reply[1]))
         _, position, lease, tids, th, kids, kh, kq = reply
         tickets: dict[str, Ticket | None] = {
-            str(i): ticket_from_hash(pairs_to_dict(h)) if h else None
+            str(i): ticket_from_hash(pairs_to_dict(h), self._bodies) if h else None
             for i, h in zip(tids, th, strict=True)
         }
         techs: dict[str, Technician | None] = {
