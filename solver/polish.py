@@ -224,7 +224,10 @@ class _Plan:
         self.drives = _Memo(np.float64)
         self.holds = _Memo(np.bool_)  # by pair key: :meth:`may_hold`
         self.statics = _Memo(np.float64)  # by pair key: :meth:`static`
-        self._span = (int(state.free_slots.max(initial=0)) + 2, n + 1)
+        # key = (technician, place dropped + 1, ticket added + 1): a queue never holds
+        # more than its free places (a move only fills a free one) or than it held
+        longest = np.bincount(tech_of[rows], minlength=m).max(initial=0)
+        self._span = (int(max(state.free_slots.max(initial=0), longest)) + 2, n + 1)
         self.qlen = np.zeros(m, np.int64)
         self.queue = np.full((m, 1), -1, np.int64)
         self.place = np.full(n, -1, np.int64)

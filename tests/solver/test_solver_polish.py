@@ -243,3 +243,27 @@ def test_polish_plan_advanced_pass_by_pass_equals_a_fresh_one(
         assert (kept.screen[~busy] == 0).all()
         if not go_on:
             break
+
+
+def test_polish_screening_memo_keeps_edits_of_long_queues_apart() -> None:
+    """The memo of screening drives keys an edit by (technician, place dropped, ticket
+    added): a queue longer than any technician's free places (a plan given from outside)
+    still gets its own drive for every edit, the same as driven without the memo."""
+    p = random_problem(30, 4, 3, capacity=1, radius_km=8, shift_h=24.0)
+    w = CostWeights()
+    state = tech_state(p, w)
+    plan = np.full(p.tickets.count, -1, np.int64)
+    plan[[0, 1, 2]] = 0  # three tickets on a technician with at most one free place
+    plan[[3]] = 1
+    plan[p.tickets.pinned] = -1
+    assert state.free_slots.max() <= 1
+    kept = _Plan(p, w, late_pricing(p, w), state, plan, True)
+    assert kept.qlen[0] == 3
+    tech = np.array([0, 0, 0, 0, 1, 1], np.int64)
+    drop = np.array([-1, 0, 1, 2, -1, 0], np.int64)
+    add = np.full(tech.size, -1, np.int64)
+    busy = kept.qlen[tech] > drop  # edits of places the queue has
+    tech, drop, add = tech[busy], drop[busy], add[busy]
+    np.testing.assert_array_equal(
+        kept.edited(tech, drop, add), kept._edited(tech, drop, add)
+    )
