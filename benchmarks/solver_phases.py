@@ -1,0 +1,93 @@
+"""Where a full default solve spends its CPU: per phase of ``solver.solve``.
+
+Usage::
+
+    ./dev bench solver_phases [--size 10k] [--repeat 5] [--time-limit-s 10]
+
+Solves the ``solver_scaling`` instance of ``--size`` (``solver.synthetic.random_problem``,
+seed 1, capacity 3, 10% assigned) ``--repeat`` times with default parameters and prints
+the process CPU seconds of the fastest solve, per phase: candidates (``cold_core``), the
+certified flow, every shift repair (the refill in it shown apart), the position rounds
+(their own repair included), polish, the rest of the exact core and finalize. The phases
+are timed by wrapping those functions of ``solver.core`` / ``solver.solve`` in this
+process (nothing is changed in the solver). CPU, not wall: on a shared machine it is the
+figure that load disturbs least; compare two checkouts by alternating runs
+(``PYTHONPATH=<other checkout>``). ``--time-limit-s`` large (e.g. 1000) keeps the solve's
+deadline from cutting work on a loaded machine. ``OMP_NUM_THREADS=1`` matches the
+service's solver workers (``dispatcher.loop.pool``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from solver import SolveParams, solve
+from solver.synthetic import random_problem
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+SIZES = {"1k": (1_000, 100), "10k": (10_000, 1_000), "50k": (50_000, 5_000)}
+CORE = ("certified_flow", "repair_shifts", "refill", "position_rounds", "polish")
+SOLVE = ("cold_core", "run_core", "finalize")
+
+
+def _timed(module: Any, name: str, spent: dict[str, float]) -> None:
+    """Replace ``module.name`` by a wrapper adding its CPU seconds to ``spent[name]``."""
+    inner: Callable[..., Any] = getattr(module, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        c0 = time.process_time()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            spent[name] += time.process_time() - c0
+
+    setattr(module, name, wrapper)
+
+
+def main() -> int:
+    """Run the solves and print the fastest one's phases."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", choices=sorted(SIZES), default="10k")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--time-limit-s", type=float, default=10.0)
+    args = ap.parse_args()
+    spent: dict[str, float] = collections.defaultdict(float)
+    for name in CORE:
+        _timed(sys.modules["solver.core"], name, spent)
+    for name in SOLVE:
+        _timed(sys.modules["solver.solve"], name, spent)
+    n, m = SIZES[args.size]
+    problem = random_problem(n, m, seed=1, capacity=3, assigned_frac=0.1)
+    params = SolveParams(time_limit_s=args.time_limit_s)
+    best: tuple[float, float, dict[str, float]] | None = None
+    objective = 0.0
+    for _ in range(args.repeat):
+        spent.clear()
+        c0, w0 = time.process_time(), time.perf_counter()
+        sol = solve(problem, params)
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        objective = sol.objective
+        if best is None or cpu < best[0]:
+            best = (cpu, wall, dict(spent))
+    assert best is not None
+    cpu, wall, t = best
+    rest = t["run_core"] - t["certified_flow"] - t["position_rounds"] - t["polish"]
+    print(f"{args.size} ({n} x {m}), best of {args.repeat}: CPU {cpu:.3f} s, wall {wall:.3f} s,"
+          f" cost as driven {objective:.0f}; load {os.getloadavg()[0]:.1f},"
+          f" OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")  # fmt: skip
+    print(f"  candidates {t['cold_core']:.3f}  certified flow {t['certified_flow']:.3f}"
+          f"  shift repairs {t['repair_shifts']:.3f} (refill {t['refill']:.3f})"
+          f"  position rounds {t['position_rounds']:.3f}  polish {t['polish']:.3f}"
+          f"  rest of core {rest:.3f}  finalize {t['finalize']:.3f}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
