@@ -180,10 +180,12 @@ class RegionWorker:
         self.wake.set()  # solve at once on taking the region over
         next_clock = float("inf")
         try:
-            while True:
+            while self.current:
                 timeout = min(self.cadence_s, max(0.0, next_clock - time.time()))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout=timeout)
+                if not self.current:
+                    break  # replaced or stopped while it waited (the cancel may be lost)
                 if self.wake.is_set() and self.debounce_s > 0:
                     await asyncio.sleep(self.debounce_s)
                 # at most one cycle per min_interval_s: what arrives meanwhile is solved
@@ -225,6 +227,16 @@ class RegionWorker:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await watcher
+
+    @property
+    def current(self) -> bool:
+        """This is still its region's worker. A worker ends when it is not, also if the
+        cancel that should have ended it was lost: Python 3.11's ``asyncio.wait_for``
+        returns normally when a cancel lands as the event it waits for is set (a change
+        woke the worker as the lease changed hands), and redis-py may swallow a cancel
+        mid-command; such a worker would otherwise solve beside its successor, or wait
+        forever for a lease that moved, and the loop's shutdown would wait for it."""
+        return self.loop.region_workers.get(self.region) is self
 
     async def _watch(self) -> None:
         """Wake the solve on every change in the region's event stream (not its own output)."""

@@ -1,14 +1,21 @@
-"""Leases: fair share over live processes, takeover after expiry, fencing tokens grow."""
+"""Leases: fair share over live processes, takeover after expiry, fencing tokens grow;
+a region's worker lives only while its lease does."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import TYPE_CHECKING
 
+from dispatcher.domain import Technician, TechnicianStatus
 from dispatcher.loop.leases import LeaseManager, RegionRef, fair_share
 from dispatcher.loop.solve_loop import SolveLoop
 from dispatcher.runtime.metrics import DispatchMetrics
 from dispatcher.store.keys import lease_key
+from dispatcher.store.policy import PolicyStore
+from dispatcher.store.state import RedisStateStore
+from solver.policy import Policy
+from tests.dispatch.conftest import eventually
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -103,3 +110,49 @@ async def test_solve_loop_ends_on_stop_without_a_cancel(
     async with asyncio.timeout(2.0):  # one renew interval (TTL/3) plus a release
         await running
     assert not loop.leases.held
+
+
+async def test_a_worker_whose_cancel_is_lost_ends_when_its_lease_does(
+    redis_client: aioredis.Redis, solver_pool: SolverPool
+) -> None:
+    """The lease is lost (``on_change(region, None)`` cancels the region's worker) just as
+    a change wakes the idle worker: Python 3.11's ``asyncio.wait_for`` then returns
+    instead of raising the cancel. The worker must end anyway (it is no longer the
+    region's worker), not solve beside its successor or wait forever for the lease."""
+    region = RegionRef("acme", "r1")
+    idle = Policy(solver=dataclasses.replace(Policy().solver, cadence_s=600.0))
+    await PolicyStore(redis_client).update(region.tenant, idle, updated_by="test")
+    await RedisStateStore(
+        redis_client, metrics=DispatchMetrics.throwaway()
+    ).upsert_technician(
+        region.tenant,
+        Technician("A", region.region, TechnicianStatus.AVAILABLE, 2),
+    )
+    loop = SolveLoop(redis_client, DispatchMetrics.throwaway(), pool=solver_pool)
+    running = asyncio.create_task(loop.run())
+    try:
+
+        async def idle_worker() -> bool:
+            """The worker read the region once and waits for a change (cadence 600 s)."""
+            worker = loop.region_workers.get(region)
+            return (
+                worker is not None
+                and worker.model is not None
+                and worker.model.resyncs == 1
+                and not worker.wake.is_set()
+            )
+
+        await eventually(idle_worker)
+        await asyncio.sleep(0.2)  # its first cycle ended: it waits for a change
+        worker, task = loop.region_workers[region], loop.workers[region]
+        started = worker.last_start
+        assert loop.leases.on_change is not None
+        worker.wake.set()  # a change arrives ...
+        loop.leases.on_change(region, None)  # ... as the lease is lost: cancel
+        await asyncio.sleep(0.5)
+        assert task.done()
+        assert worker.last_start == started  # no cycle after the cancel
+    finally:
+        loop.stop.set()
+        async with asyncio.timeout(5.0):
+            await running
