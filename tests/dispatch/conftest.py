@@ -99,9 +99,10 @@ def is_assignment(event: Any) -> bool:
 
 @pytest.fixture(scope="session")
 def solver_pool() -> Iterator[SolverPool]:
-    """One spawn pool for the session (starting workers costs ~1 s: do it once)."""
+    """One spawn pool for the session (starting workers costs ~1 s: do it once), ready:
+    under load a worker's start takes longer than a test waits for its first solve."""
     pool = SolverPool(1)
-    pool.start()
+    pool.wait_ready()
     try:
         yield pool
     finally:
