@@ -61,6 +61,11 @@ TICKETS = [f"T{i}" for i in range(8)]
 TECHS = ["A", "B", "C"]
 SKILLS = ["hvac", "gas"]
 MAXLEN = 30
+LEASE_TTL_MS = 30_000
+"""The running loops' lease TTL. The region moves here by release, never by expiry (that
+is ``test_takeover``'s); a lapsed lease is a new holding, with its own full read. Under
+load a lease round ran 0.55-0.9 s late (lapsing a 1 s TTL), once 2.2 s (lapsing the
+default 3 s): the TTL is far beyond any stall, not a bound the test relies on."""
 """Events kept per stream: small, so that random programs trim past the model's position."""
 NOW_MS = 1_900_000_000_000
 HERE = Location(42.36, -71.06)
@@ -509,8 +514,9 @@ async def test_the_loops_model_follows_restarts_and_lease_moves(
             redis_client,
             DispatchMetrics.throwaway(),
             pool=solver_pool,
+            lease_ttl_ms=LEASE_TTL_MS,
             owner_id=owner,
-        )  # the default lease TTL: a loaded machine's late renewal must not lose it
+        )
         task = asyncio.create_task(loop.run())
         try:
             await _changes(store, 2 * n)
