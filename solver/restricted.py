@@ -41,7 +41,7 @@ import numpy as np
 from solver.core import run_core
 from solver.cost import move_gain
 from solver.finalize import finalize
-from solver.model import Problem, SolveParams, SolveStatus
+from solver.model import Problem, SolveParams, SolveStatus, UnassignedReason
 from solver.solve import cold_core, tech_state
 
 if TYPE_CHECKING:
@@ -50,6 +50,17 @@ if TYPE_CHECKING:
 
 KEPT_STATUSES = (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
 """Sub-solve outcomes a plan is built from (anything else: the caller solves cold)."""
+
+CONTESTED = (
+    UnassignedReason.CAPACITY,
+    UnassignedReason.SHIFT,
+    UnassignedReason.PENALTY_CHEAPER,
+)
+"""Reasons of an unassigned ticket that a kept ticket's place could have changed: a plan
+leaving one is not used (a cold solve may give that place to it, e.g. a P1 ticket arriving
+when every queue is full bumps a P4 one back to the queue). Under saturation every cycle
+is then cold: keeping queues there made the plan cost up to 2.7x a cold solve's
+(``./dev bench loop_cycles --per-cycle 150 --hold-cycles 10``)."""
 
 
 def solve_keeping(
@@ -72,7 +83,8 @@ def solve_keeping(
     Solution or None
         The plan, FEASIBLE (module doc); None when the sub-solve gave no usable plan
         (time limit, clipped costs), moved an assigned ticket for less than the churn
-        rule's gain, or the whole plan's queues, sequenced together, overrun a shift:
+        rule's gain, the whole plan's queues, sequenced together, overrun a shift, or it
+        leaves a ticket unassigned for a reason a kept place could change (``CONTESTED``):
         then solve cold.
 
     Raises
@@ -108,6 +120,8 @@ def solve_keeping(
         phases, t0,
     )  # fmt: skip
     if not params.allow_overtime and _overruns(problem, sol):
+        return None
+    if np.isin(sol.reason[~problem.tickets.pinned], CONTESTED).any():
         return None
     return sol
 

@@ -105,7 +105,7 @@ def _solve_region_job(
 ) -> SolveOutput:
     """Runs in a region's home worker: solve the cycle cold or keeping the unchanged part
     of the region's last plan (``dispatcher.loop.region_solver``), and keep the result."""
-    from solver.restricted import solve_keeping
+    from solver.restricted import CONTESTED, solve_keeping
     from solver.solve import solve
 
     problem = parts.build() if isinstance(parts, ProblemParts) else parts
@@ -119,9 +119,10 @@ def _solve_region_job(
     if solution is None:
         solution = solve(problem, params)
     since = last.since_cold + 1 if last is not None and mode == "incremental" else 0
+    contested = np.flatnonzero(np.isin(solution.reason, CONTESTED))
     _REGIONS[key] = RegionPlan(
         params, tuple(ticket_ids), tuple(technician_ids), problem,
-        solution.technician, since,
+        solution.technician, since, frozenset(ticket_ids[i] for i in contested.tolist()),
     )  # fmt: skip
     return _output(problem, params, solution, mode, reason)
 

@@ -83,6 +83,9 @@ class RegionPlan:
     problem: Problem
     plan: IntArray  # the last returned technician per row (pinned rows included)
     since_cold: int  # cycles since the last cold one (0: the last was cold)
+    contested: frozenset[str] = frozenset()
+    """Tickets the last plan left unassigned for a reason a kept place could change
+    (``solver.restricted.CONTESTED``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +149,24 @@ def plan_step(
     keep = assigned & unchanged & ~touched[np.maximum(t.current_technician, 0)]
     if not keep.any():
         return cold("nothing kept", changed)
+    if _saturated(last, problem, ticket_ids, keep):
+        return cold("saturated", changed)
     return Step(False, "", keep, changed)
+
+
+def _saturated(
+    last: RegionPlan, problem: Problem, ticket_ids: Sequence[str], keep: BoolArray
+) -> bool:
+    """Whether keeping would leave a ticket without the place a cold solve might give
+    it (``solver.restricted`` would then refuse the plan, after a wasted solve): a
+    ticket the last plan left unassigned for such a reason is still open, or the
+    re-planned tickets outnumber the places left on available technicians."""
+    if last.contested and any(tid in last.contested for tid in ticket_ids):
+        return True
+    t, k = problem.tickets, problem.technicians
+    held = np.bincount(t.current_technician[keep | t.pinned], minlength=k.count)
+    room = int(np.maximum(k.capacity - held, 0)[k.available].sum())
+    return int(np.count_nonzero(~keep & ~t.pinned)) > room
 
 
 def _old_rows(last: RegionPlan, ticket_ids: Sequence[str]) -> IntArray:

@@ -237,7 +237,7 @@ def _settled(seed: int) -> tuple[Region, SolveParams, IncrementalSettings]:
     """A region solved cold once and its plan committed in full."""
     params = SolveParams()
     inc = IncrementalSettings(cold_every=4, max_changes=3)
-    region = Region.random(seed, n_techs=10, n_tickets=12)
+    region = Region.random(seed, n_techs=14, n_tickets=8)
     _, ids, out, _ = cycle(region, params, inc, force="lease taken")
     region.commit(out, ids, lose=0.0)
     return region, params, inc
@@ -265,6 +265,7 @@ def test_new_tickets_are_planned_around_the_kept_plan() -> None:
         ("policy", "policy"),
         ("many", "changes"),
         ("periodic", "periodic"),
+        ("saturated", "saturated"),
     ],
 )
 def test_a_cold_solve_on_each_trigger(change: str, reason: str) -> None:
@@ -281,6 +282,9 @@ def test_a_cold_solve_on_each_trigger(change: str, reason: str) -> None:
         params = SolveParams(weights=CostWeights(travel=2.0))
     elif change == "many":
         region.add(inc.max_changes + 1)
+    elif change == "saturated":  # more tickets than places: kept ones may give way
+        inc = dataclasses.replace(inc, max_changes=1000)
+        region.add(sum(k.capacity for k in region.techs))
     else:
         for _ in range(inc.cold_every - 1):  # incremental cycles up to the period
             region.add(1)
