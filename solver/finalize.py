@@ -86,17 +86,38 @@ class Rows:
             witness=np.full(n, -1, np.int64),
         )
 
-    def grown(self, technician: IntArray) -> Rows:
-        """A copy for the decision ``technician`` of as many or more rows: old rows as
-        they were, new rows empty."""
-        out = Rows.empty(technician)
-        n0 = self.technician.size
-        for f in ("position", "arrival_s", "start_s", "finish_s", "judged", "witness"):
-            getattr(out, f)[:n0] = getattr(self, f)
-        for name in PAIR_TERMS:
-            out.driven[name][:n0] = self.driven[name]
-            out.first[name][:n0] = self.first[name]
+    def view(self, n: int) -> Rows:
+        """The first ``n`` rows, as views (writing them writes these)."""
+        return Rows(
+            technician=self.technician[:n],
+            position=self.position[:n],
+            arrival_s=self.arrival_s[:n],
+            start_s=self.start_s[:n],
+            finish_s=self.finish_s[:n],
+            driven={name: a[:n] for name, a in self.driven.items()},
+            first={name: a[:n] for name, a in self.first.items()},
+            judged=self.judged[:n],
+            witness=self.witness[:n],
+        )
+
+    def reserve(self, n: int) -> Rows:
+        """These rows when they hold ``n`` or more, else a copy with room for at least
+        ``n`` (doubling): rows past the current ones are empty."""
+        size = self.technician.size
+        if n <= size:
+            return self
+        out = Rows.empty(np.full(max(n, 2 * size), -1, np.int64))
+        out.view(size).assign(self)
         return out
+
+    def assign(self, other: Rows) -> None:
+        """Copy ``other`` (as many rows) into these."""
+        for f in ("technician", "position", "arrival_s", "start_s", "finish_s",
+                  "judged", "witness"):  # fmt: skip
+            getattr(self, f)[:] = getattr(other, f)
+        for name in PAIR_TERMS:
+            self.driven[name][:] = other.driven[name]
+            self.first[name][:] = other.first[name]
 
     def clear(self, rows: IntArray) -> None:
         """Forget the placement of ``rows`` (they become as unassigned rows are)."""

@@ -62,7 +62,10 @@ class FinalizeCache:
         self._problem: Problem | None = None
         self._params: SolveParams | None = None
         self._state: TechState | None = None
-        self._rows: Rows | None = None
+        self._rows: Rows | None = None  # the last call's rows: a view of _store
+        self._store: Rows | None = (
+            None  # rows kept with room to grow (no copy per call)
+        )
         self._room: BoolArray | None = None
         self._prices: RowPrices | None = None
         self.fresh = True  # the last call computed every row
@@ -71,7 +74,7 @@ class FinalizeCache:
 
     def reset(self) -> None:
         """Forget the previous call: the next one computes every row."""
-        self._problem = self._rows = None
+        self._problem = self._rows = self._store = None
 
     def finalize(
         self,
@@ -89,10 +92,14 @@ class FinalizeCache:
         if not self.fresh:
             assert self._prices is not None
             prices = self._prices = self._prices.grown(problem, params.weights)
-            rows = self._update(problem, params, state, tech, prices)
+            try:
+                rows = self._update(problem, params, state, tech, prices)
+            except BaseException:
+                self.reset()  # rows half updated in place
+                raise
         else:
             prices = self._prices = RowPrices.of(problem, params.weights)
-            rows = fresh_rows(problem, params, state, tech, prices.late)
+            rows = self._store = fresh_rows(problem, params, state, tech, prices.late)
             self.rows_placed = int(
                 np.count_nonzero((tech >= 0) & ~problem.tickets.pinned)
             )
@@ -131,15 +138,19 @@ class FinalizeCache:
         tech: IntArray,
         prices: RowPrices,
     ) -> Rows:
-        old, prev, room0 = self._problem, self._rows, self._room
+        old, prev, room0, store = self._problem, self._rows, self._room, self._store
         assert old is not None
         assert prev is not None
         assert room0 is not None
+        assert store is not None
         t = problem.tickets
         n0, n, m = old.tickets.count, t.count, problem.technicians.count
-        rows = prev.grown(tech)
         was = np.full(n, -2, np.int64)  # new rows: changed whatever they are now
         was[:n0] = prev.technician
+        # updated in place (rows past the last call's are empty in the store)
+        store = self._store = store.reserve(n)
+        rows = store.view(n)
+        rows.technician[:] = tech
         cur0 = np.full(n, -2, np.int64)
         cur0[:n0] = old.tickets.current_technician
         changed = (tech != was) | (t.current_technician != cur0)
