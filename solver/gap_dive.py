@@ -86,7 +86,7 @@ class _PoolLp:
     ) -> None:
         n = sets.shape[1]
         self._lp = GlopLp(
-            np.concatenate([np.ones(n), np.full(m, -np.inf)]), np.ones(n + m)
+            np.concatenate([np.ones(n), np.full(m, -np.inf)]), np.ones(n + m), dual=True
         )
         job_rows, job_cols = np.nonzero(sets.T)
         self._lp.add_columns(

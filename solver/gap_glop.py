@@ -44,7 +44,12 @@ class LpSolution:
 class GlopLp:
     """``min c x`` over columns with 0/1 entries, ``row_lower <= A x <= row_upper``."""
 
-    def __init__(self, row_lower: FloatArray, row_upper: FloatArray) -> None:
+    def __init__(
+        self, row_lower: FloatArray, row_upper: FloatArray, *, dual: bool = False
+    ) -> None:
+        self._dual = (
+            dual  # dual simplex: after bounds tighten, the basis stays dual feasible
+        )
         self._rows = len(row_lower)
         self._columns = 0
         self._proto = model_pb2.ModelProto()
@@ -119,6 +124,8 @@ class GlopLp:
                 raise RuntimeError("GLOP refused an update of its LP")
             self._update = model_update_pb2.ModelUpdateProto()
         params = parameters_pb2.SolveParametersProto()
+        if self._dual:
+            params.lp_algorithm = parameters_pb2.LP_ALGORITHM_DUAL_SIMPLEX
         if time_limit_s is not None:
             params.time_limit.FromTimedelta(datetime.timedelta(seconds=time_limit_s))
         result = self._solver.solve(
