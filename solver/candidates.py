@@ -217,6 +217,22 @@ def skill_patterns(req: IntArray) -> tuple[IntArray, IntArray]:
     return req[first], inv.reshape(-1).astype(np.int64)
 
 
+def skill_holders(problem: Problem, rows: IntArray) -> tuple[IntArray, BoolArray]:
+    """Which available technicians hold each requirement of ``rows``: each row's pattern
+    index (:func:`skill_patterns`) and a (patterns, technicians) mask, False for the
+    unavailable ones; compared in blocks of about 4M skill levels."""
+    t, k = problem.tickets, problem.technicians
+    pats, inv = skill_patterns(t.skill_levels[rows])
+    skilled = np.zeros((pats.shape[0], k.count), np.bool_)
+    avail = np.flatnonzero(k.available)
+    held = k.skill_levels[avail]
+    step = max(1, 4_000_000 // max(avail.size * max(pats.shape[1], 1), 1))
+    for c in range(0, pats.shape[0], step):
+        block = (held[None, :, :] >= pats[c : c + step, None, :]).all(axis=2)
+        skilled[c : c + step, avail] = block
+    return inv, skilled
+
+
 def skill_groups(
     problem: Problem, state: TechState, movable: IntArray
 ) -> list[tuple[IntArray, IntArray]]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from solver.candidates import skill_holders
 from solver.model import Problem, UnassignedReason
 
 if TYPE_CHECKING:
@@ -52,15 +53,7 @@ def greedy_reasons(
     if avail.size == 0:
         reason[un] = UnassignedReason.NO_TECHNICIANS
         return reason
-    req = t.skill_levels[un]
-    pats, inv = np.unique(req, axis=0, return_inverse=True)
-    inv = inv.reshape(-1)
-    skilled = np.zeros((pats.shape[0], m), np.bool_)
-    held = k.skill_levels[avail]
-    step = max(1, 4_000_000 // max(avail.size * max(pats.shape[1], 1), 1))
-    for c in range(0, pats.shape[0], step):
-        block = (held[None, :, :] >= pats[c : c + step, None, :]).all(axis=2)
-        skilled[c : c + step, avail] = block
+    inv, skilled = skill_holders(problem, un)
     n_skill = skilled.sum(axis=1)[inv]
     n_slot = (skilled & (state.free_slots > 0)[None, :]).sum(axis=1)[inv]
     ex = t.excluded

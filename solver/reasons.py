@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from solver.candidates import skill_patterns
+from solver.candidates import skill_holders
 from solver.cost import in_pairs
 from solver.geo import travel_time_s
 from solver.model import UnassignedReason
@@ -91,7 +91,7 @@ def judge(
     any place left (PENALTY_CHEAPER). A row's reason depends on the plan only through
     :func:`free_places`.
     """
-    t, k = problem.tickets, problem.technicians
+    k = problem.technicians
     m = k.count
     out = Judgement(
         np.full(rows.size, int(UnassignedReason.PENALTY_CHEAPER), np.int64),
@@ -104,13 +104,7 @@ def judge(
     if avail.size == 0:
         r[:] = UnassignedReason.NO_TECHNICIANS
         return out
-    pats, inv = skill_patterns(t.skill_levels[rows])
-    skilled = np.zeros((pats.shape[0], m), np.bool_)
-    held = k.skill_levels[avail]
-    step = max(1, 4_000_000 // max(avail.size * max(pats.shape[1], 1), 1))
-    for c in range(0, pats.shape[0], step):
-        block = (held[None, :, :] >= pats[c : c + step, None, :]).all(axis=2)
-        skilled[c : c + step, avail] = block
+    inv, skilled = skill_holders(problem, rows)
     room = free_places(problem, state, tech_of)
     n_skill = skilled.sum(axis=1)[inv]
     n_room = (skilled & room[None, :]).sum(axis=1)[inv]
