@@ -149,6 +149,22 @@ def _output(
     return SolveOutput(solution, solution.row_terms, gain, mode, reason)
 
 
+def home_worker(home: int | None, busy: Sequence[int], homes: dict[str, int]) -> int:
+    """The worker a region's cycle runs in: its home, unless that worker is busy while
+    another is idle (the region then moves there: never a cycle waiting behind another
+    region's while a worker idles; the move costs one cold cycle, the new home has no
+    plan of it, and the old home's plan of it is only ever compared by content). A region
+    seen first goes to the worker with the fewest regions."""
+    if home is None:
+        count = [0] * len(busy)
+        for i in homes.values():
+            count[i] += 1
+        return min(range(len(busy)), key=count.__getitem__)
+    if busy[home] > 0 and 0 in busy:
+        return busy.index(0)
+    return home
+
+
 @dataclass
 class SolverPool:
     """Worker processes for the CPU-bound solve; created once at startup.
@@ -212,12 +228,9 @@ class SolverPool:
         """Solve a cycle of region ``key`` in its home worker, incrementally when it can
         (``force``: why it must solve cold, '' = no reason)."""
         self.start()
-        index = self._home.get(key)
-        if index is None:
-            homes = [0] * len(self._pools)
-            for i in self._home.values():
-                homes[i] += 1
-            index = self._home[key] = min(range(len(homes)), key=homes.__getitem__)
+        index = self._home[key] = home_worker(
+            self._home.get(key), self._busy, self._home
+        )
         return await self._run(
             index, _solve_region_job, key, parts, tuple(ticket_ids),
             tuple(technician_ids), params, settings, force,

@@ -30,3 +30,17 @@ def test_workers_run_one_openmp_thread(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_an_operator_setting_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert _worker_setting() == "3"
+
+
+def test_a_region_stays_home_unless_its_worker_is_busy_and_another_idle() -> None:
+    """Affinity (``pool.home_worker``): a new region goes to the worker with the fewest
+    regions; it stays there while that worker is idle or every worker is busy, and moves
+    to an idle worker instead of waiting behind another region's solve."""
+    from dispatcher.loop.pool import home_worker
+
+    homes = {"a": 0, "b": 0, "c": 1}
+    assert home_worker(None, [0, 0], homes) == 1
+    assert home_worker(0, [0, 0], homes) == 0
+    assert home_worker(0, [1, 1], homes) == 0
+    assert home_worker(0, [2, 0], homes) == 1
+    assert home_worker(1, [0, 1, 1], homes) == 0
