@@ -637,9 +637,9 @@ return {ids, tickets, tids, techs, queues, redis.call('GET', P .. K.LEASE) or ''
 
 ON_DUTY_COUNT = (
     NAMES
-    + f"""
-local ON_DUTY = {_lua_set(ON_DUTY_STATUSES)}
-"""
+    + "local ON_DUTY = {"
+    + ", ".join(f"[TS.{s.name}] = true" for s in ON_DUTY_STATUSES)
+    + "}\n"
     + r"""
 -- KEYS[1] the region's technician set; ARGV[1] region prefix.
 -- Returns {technicians, technicians on duty (domain.ON_DUTY_STATUSES)}.
