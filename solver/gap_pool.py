@@ -55,19 +55,25 @@ def agent_sets(
     floor = int(best[0, capacity]) - slack
     used = np.zeros(1, np.int64)
     gain = np.zeros(1, np.int64)
-    sets = np.zeros((1, n), np.bool_)
+    parents: list[IntArray] = []  # per job: each partial set's parent before it
+    took: list[BoolArray] = []  # per job: whether that set took it
     for t in range(n):
         w, p = int(weight[t]), int(profit[t])
         skip = gain + best[t + 1, capacity - used] >= floor
         take = used + w <= capacity
         take[take] = gain[take] + p + best[t + 1, capacity - used[take] - w] >= floor
-        if skip.sum() + take.sum() > limit:
+        kept, taken = np.flatnonzero(skip), np.flatnonzero(take)
+        if kept.size + taken.size > limit:
             return None
-        taken = sets[take]
-        taken[:, t] = True
-        used = np.concatenate([used[skip], used[take] + w])
-        gain = np.concatenate([gain[skip], gain[take] + p])
-        sets = np.concatenate([sets[skip], taken])
+        parents.append(np.concatenate([kept, taken]))
+        took.append(np.repeat([False, True], [kept.size, taken.size]))
+        used = np.concatenate([used[kept], used[taken] + w])
+        gain = np.concatenate([gain[kept], gain[taken] + p])
+    sets = np.zeros((used.size, n), np.bool_)
+    at = np.arange(used.size)
+    for t in range(n - 1, -1, -1):  # walk each set back to the first job
+        sets[:, t] = took[t][at]
+        at = parents[t][at]
     return sets
 
 
