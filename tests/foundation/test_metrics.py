@@ -28,6 +28,7 @@ CONTRACT: dict[str, tuple[str, tuple[str, ...]]] = {
     "dispatch_queue_at_risk": ("gauge", ("tenant", "region")),
     "dispatch_solve_duration_seconds": ("histogram", ("region",)),
     "dispatch_solves_total": ("counter", ("region", "status")),
+    "dispatch_solve_modes_total": ("counter", ("region", "mode", "reason")),
     "dispatch_solve_tickets": ("gauge", ("region",)),
     "dispatch_solve_technicians": ("gauge", ("region",)),
     "dispatch_solve_objective": ("gauge", ("region",)),
