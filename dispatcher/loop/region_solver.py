@@ -209,7 +209,7 @@ def _unchanged(
     for name in _ROW_FIELDS:
         a, b = getattr(ot, name)[src], getattr(nt, name)[rows]
         eq = (a == b) | (np.isnan(a) & np.isnan(b)) if a.dtype.kind == "f" else a == b
-        same &= eq.reshape(rows.size, -1).all(axis=1)
+        same &= eq.all(axis=1) if eq.ndim > 1 else eq
     same &= nt.current_technician[rows] == last.plan[src]
     out = np.zeros(nt.count, np.bool_)
     out[rows[same]] = True

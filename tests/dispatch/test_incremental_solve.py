@@ -297,6 +297,27 @@ def test_a_cold_solve_on_each_trigger(change: str, reason: str) -> None:
     assert_honest(problem, params, out, kept)
 
 
+def test_a_worker_plan_sharing_no_ticket_with_the_region_now() -> None:
+    """The region's cycles ran in another worker meanwhile (it moved while its home was
+    busy, ``pool.home_worker``): this worker's plan of it is stale, shares no ticket with
+    the region now, whose tickets another plan assigned. The cycle still solves, honestly
+    (it failed with a reshape error before)."""
+    region, params, inc = _settled(5)
+    inc = dataclasses.replace(inc, max_changes=100)
+    home = region.key
+    region.tickets.clear()
+    region.add(4)
+    region.key = f"{home}-elsewhere"  # another worker's cycles
+    _, ids, out, _ = cycle(region, params, inc, force="lease taken")
+    region.commit(out, ids, lose=0.0)
+    assert any(v.technician_id for v in region.tickets.values())
+    region.key = home
+    region.add(1)
+    problem, _, out, kept = cycle(region, params, inc)
+    assert (out.mode, out.reason) == ("cold", "nothing kept")
+    assert_honest(problem, params, out, kept)
+
+
 def test_a_kept_queue_that_now_overruns_its_shift_is_solved_cold() -> None:
     """The clock moved so far that a kept queue ends after its technician's shift:
     ``solve_keeping`` gives no plan and the cycle solves cold (no overrun committed)."""
