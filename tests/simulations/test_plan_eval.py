@@ -12,10 +12,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulations.plan_eval import drive_plan, plan_kpis
 from solver.constants import EARTH_RADIUS_KM, ROAD_FACTOR
 from solver.model import Problem, Technicians, Tickets
+from solver.synthetic import random_problem
 
 NOW = 1_000.0
 INF = math.inf
@@ -110,6 +113,7 @@ def test_the_plan_kpis_count_breaches_lateness_travel_and_overruns() -> None:
     assert k.overruns == 1  # d finishes after technician 1's shift end
     assert k.unassigned_due == 1  # e: due before technician 0's shift ends
     assert k.missed == 3
+    assert (k.unassigned_any_due, k.all_breaches) == (1, 3)
 
 
 def test_an_unassigned_ticket_due_after_every_shift_is_not_missed() -> None:
@@ -120,6 +124,70 @@ def test_an_unassigned_ticket_due_after_every_shift_is_not_missed() -> None:
     problem = Problem(replace(t, response_due_s=later), problem.technicians, NOW)
     k = plan_kpis(problem, technician, position)
     assert (k.unassigned_due, k.missed) == (0, 2)
+    assert (k.unassigned_any_due, k.all_breaches) == (0, 2)
+
+
+def test_an_unassigned_ticket_with_only_a_resolution_due_counts_in_all_breaches() -> (
+    None
+):
+    # e (unassigned) has no response due but its resolution is due 2 h from now, before
+    # technician 0's shift ends: ``missed`` (response due only) leaves it out,
+    # ``all_breaches`` counts it, as it would count e served late
+    problem, technician, position = hand_case()
+    t = problem.tickets
+    response, resolution = t.response_due_s.copy(), t.resolution_due_s.copy()
+    response[4], resolution[4] = INF, NOW + 2 * 3_600.0
+    problem = Problem(
+        replace(t, response_due_s=response, resolution_due_s=resolution),
+        problem.technicians,
+        NOW,
+    )
+    k = plan_kpis(problem, technician, position)
+    assert (k.unassigned_due, k.missed) == (0, 2)
+    assert (k.unassigned_any_due, k.all_breaches) == (1, 3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(5, 40),
+    m=st.integers(1, 5),
+    seed=st.integers(0, 10_000),
+    no_response_due=st.floats(0.0, 1.0),
+)
+def test_leaving_out_a_late_last_ticket_lowers_breaches_but_never_all_breaches(
+    n: int, m: int, seed: int, no_response_due: float
+) -> None:
+    # Any plan (tickets spread at random over the technicians, random order, some left
+    # out; some tickets with no response due): dropping the last ticket of a queue that
+    # is served late within its shift lowers ``breaches`` by one and leaves
+    # ``all_breaches`` as it was.
+    problem = random_problem(n, m, seed=seed)
+    rng = np.random.default_rng(seed)
+    t = problem.tickets
+    response = np.where(rng.random(n) < no_response_due, INF, t.response_due_s)
+    problem = Problem(
+        replace(t, response_due_s=response), problem.technicians, problem.now_s
+    )
+    technician = rng.integers(-1, m, n).astype(np.int64)
+    position = rng.permutation(n).astype(np.int64)
+    before = plan_kpis(problem, technician, position)
+    plan = drive_plan(problem, technician, position)
+    late = np.maximum(
+        plan.start_s - problem.tickets.response_due_s,
+        plan.finish_s - problem.tickets.resolution_due_s,
+    )
+    for j in range(m):
+        queue = np.flatnonzero(technician == j)
+        if queue.size == 0:
+            continue
+        last = int(queue[np.argmax(position[queue])])
+        if not (late[last] > 0 and not plan.overrun[last]):
+            continue
+        dropped = technician.copy()
+        dropped[last] = -1
+        after = plan_kpis(problem, dropped, position)
+        assert after.breaches == before.breaches - 1
+        assert after.all_breaches == before.all_breaches
 
 
 def test_a_plan_of_the_wrong_shape_is_a_clear_error() -> None:
