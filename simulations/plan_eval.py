@@ -22,7 +22,7 @@ policy that leaves late tickets out with one that places them late. ``all_breach
 same count over either due: the breaches plus the unassigned tickets whose response *or*
 resolution is due before that last shift end (``missed`` looks at the response due only, so
 a ticket with a resolution due but no response due, left out, escapes it). Leaving out the
-last ticket of a queue that is served late within its technician's shift never lowers
+last ticket of an available technician's queue, served late within its shift, never lowers
 ``all_breaches``: the due it misses passes before that shift ends, so it counts either way.
 """
 

@@ -157,8 +157,8 @@ def test_an_unassigned_ticket_with_only_a_resolution_due_counts_in_all_breaches(
 def test_leaving_out_a_late_last_ticket_lowers_breaches_but_never_all_breaches(
     n: int, m: int, seed: int, no_response_due: float
 ) -> None:
-    # Any plan (tickets spread at random over the technicians, random order, some left
-    # out; some tickets with no response due): dropping the last ticket of a queue that
+    # Any plan (tickets spread at random over the available technicians, random order,
+    # some left out; some tickets with no response due): dropping the last ticket of a queue that
     # is served late within its shift lowers ``breaches`` by one and leaves
     # ``all_breaches`` as it was.
     problem = random_problem(n, m, seed=seed)
@@ -168,7 +168,10 @@ def test_leaving_out_a_late_last_ticket_lowers_breaches_but_never_all_breaches(
     problem = Problem(
         replace(t, response_due_s=response), problem.technicians, problem.now_s
     )
-    technician = rng.integers(-1, m, n).astype(np.int64)
+    # only available technicians take work (as in every policy's plan): the snapshot's
+    # horizon is their last shift end
+    able = np.flatnonzero(problem.technicians.available)
+    technician = np.where(rng.random(n) < 0.2, -1, rng.choice(np.append(able, -1), n))
     position = rng.permutation(n).astype(np.int64)
     before = plan_kpis(problem, technician, position)
     plan = drive_plan(problem, technician, position)
