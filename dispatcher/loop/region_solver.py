@@ -149,19 +149,18 @@ def plan_step(
     keep = assigned & unchanged & ~touched[np.maximum(t.current_technician, 0)]
     if not keep.any():
         return cold("nothing kept", changed)
-    if _saturated(last, problem, ticket_ids, keep):
+    if _saturated(last, problem, keep):
         return cold("saturated", changed)
     return Step(False, "", keep, changed)
 
 
-def _saturated(
-    last: RegionPlan, problem: Problem, ticket_ids: Sequence[str], keep: BoolArray
-) -> bool:
+def _saturated(last: RegionPlan, problem: Problem, keep: BoolArray) -> bool:
     """Whether keeping would leave a ticket without the place a cold solve might give
-    it (``solver.restricted`` would then refuse the plan, after a wasted solve): a
-    ticket the last plan left unassigned for such a reason is still open, or the
+    it (``solver.restricted`` would then refuse the plan, after a wasted solve): the
+    last plan left a ticket unassigned for such a reason (it may still be open outside
+    this cycle's rows: a bounded read leaves the less urgent QUEUED tickets out), or the
     re-planned tickets outnumber the places left on available technicians."""
-    if last.contested and any(tid in last.contested for tid in ticket_ids):
+    if last.contested:
         return True
     t, k = problem.tickets, problem.technicians
     held = np.bincount(t.current_technician[keep | t.pinned], minlength=k.count)

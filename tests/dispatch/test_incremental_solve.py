@@ -318,6 +318,25 @@ def test_a_worker_plan_sharing_no_ticket_with_the_region_now() -> None:
     assert_honest(problem, params, out, kept)
 
 
+def test_a_ticket_left_for_want_of_a_place_keeps_the_cycles_cold() -> None:
+    """The last plan left a ticket unassigned for want of a place; the next cycle's rows
+    leave it out (a bounded read keeps only the most urgent QUEUED tickets): still cold
+    ('saturated'), since a cold solve may bump a kept ticket for it."""
+    region, params, inc = _settled(5)
+    inc = dataclasses.replace(inc, max_changes=1000)
+    region.add(sum(k.capacity for k in region.techs))  # more tickets than places
+    _, ids, out, _ = cycle(region, params, inc, force="lease taken")
+    region.commit(out, ids, lose=0.0)
+    left = [ids[i] for i in np.flatnonzero(out.solution.technician < 0)]
+    assert left
+    for tid in left:  # outside the next read
+        del region.tickets[tid]
+    region.add(1)
+    problem, _, out, kept = cycle(region, params, inc)
+    assert (out.mode, out.reason) == ("cold", "saturated")
+    assert_honest(problem, params, out, kept)
+
+
 def test_a_kept_queue_that_now_overruns_its_shift_is_solved_cold() -> None:
     """The clock moved so far that a kept queue ends after its technician's shift:
     ``solve_keeping`` gives no plan and the cycle solves cold (no overrun committed)."""
