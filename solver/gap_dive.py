@@ -9,8 +9,9 @@ covered; the jobs left go to CP-SAT on the agents still free. When that residual
 plan the last fixed set is released, up to ``RELEASES`` times, then all of them.
 
 On Chu & Beasley type D, 20 x 100 (seed 1), from the converged multipliers this found
-6107-6112 in 9-15 s at load 8-12, where HiGHS, CP-SAT and LNS had not gone below 6124 in
-150 s (bound 6084; ``./dev bench gap_chu_beasley``).
+6105 (6107-6112 in earlier versions) in 7-14 s at load 8-15, where HiGHS, CP-SAT and LNS
+had not gone below 6124 in 150 s (bound 6084; ``./dev bench gap_chu_beasley``). It is no
+help on type C or on D 10 x 200 (HiGHS's plans are better there).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 # Sets per agent in the pool: POOL_WORK / m**2. The dive solves about one LP per agent,
-# each over the whole pool (m x the budget): so pool x LPs stays near POOL_WORK / 1.
+# each over the whole pool (m x the budget): the work, LPs x pool, stays near POOL_WORK.
 # Type D, seed 1: 4,000 per agent at 10 x 100 (6263; 2,000: 6290), 1,000 at 20 x 100.
 POOL_WORK = 400_000
 MAX_SETS = 10_000  # per agent, whatever m (memory: sets x jobs booleans)
