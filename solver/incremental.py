@@ -64,7 +64,7 @@ from solver.finalize_cache import FinalizeCache
 from solver.flow import assign_slots
 from solver.incremental_plan import plan_step
 from solver.local import places
-from solver.model import SolveStatus
+from solver.model import TICKET_ROW_FIELDS, SolveStatus
 from solver.residual import UNROUTED, ResidualFlow
 from solver.row_prices import RowPrices
 from solver.solve import cold_core
@@ -77,11 +77,6 @@ if TYPE_CHECKING:
     from solver.model import Problem, Solution, SolveParams
 
     IntArray = npt.NDArray[np.int64]
-
-_SAME_TICKET_FIELDS = (
-    "lat_deg", "lon_deg", "priority", "skill_levels", "duration_s", "created_s",
-    "response_due_s", "resolution_due_s", "window_start_s", "window_end_s", "tier", "pinned",
-)  # fmt: skip
 
 PRICING_ROUNDS = 8
 """Most pricing rounds of one incremental call before it gives up and solves cold."""
@@ -508,7 +503,7 @@ class IncrementalSolver:
             ):
                 return False
         ot, nt = old.tickets, new.tickets
-        for name in _SAME_TICKET_FIELDS:
+        for name in TICKET_ROW_FIELDS:
             if not np.array_equal(getattr(ot, name), getattr(nt, name)[:n0]):
                 return False
         if nt.pinned[n0:].any():

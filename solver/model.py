@@ -12,7 +12,7 @@ deadline is ``+inf``; a missing window start is ``-inf``.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -91,6 +91,17 @@ class Tickets:
     @property
     def count(self) -> int:
         return int(self.lat_deg.shape[0])
+
+
+TICKET_ROW_FIELDS = tuple(
+    f.name
+    for f in fields(Tickets)
+    if f.name not in ("current_technician", "excluded", "preferred")
+)
+"""The per-row :class:`Tickets` fields that say what a ticket asks for (and whether it is
+pinned), not where it is: a ticket whose fields are equal in two problems is the same ticket
+to a solve (``solver.incremental``, the live loop's incremental cycles).
+``current_technician`` is compared with a plan, the pair lists as pairs."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from solver.model import NO_TECHNICIAN
+from solver.model import NO_TECHNICIAN, TICKET_ROW_FIELDS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -45,14 +45,6 @@ COLD_EVERY = 20
 """Default of the ``solve_cold_every`` setting."""
 MAX_CHANGES = 200
 """Default of the ``solve_incremental_max_changes`` setting."""
-
-_ROW_FIELDS = (
-    "lat_deg", "lon_deg", "priority", "skill_levels", "duration_s", "created_s",
-    "response_due_s", "resolution_due_s", "window_start_s", "window_end_s", "tier",
-    "pinned",
-)  # fmt: skip
-"""The ``solver.Tickets`` fields compared row by row (``current_technician`` is compared
-with the last plan; exclusions and preferences as pairs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +197,7 @@ def _unchanged(
     rows, src = np.flatnonzero(present), old_row[present]
     ot, nt = last.problem.tickets, problem.tickets
     same = np.ones(rows.size, np.bool_)
-    for name in _ROW_FIELDS:
+    for name in TICKET_ROW_FIELDS:
         a, b = getattr(ot, name)[src], getattr(nt, name)[rows]
         eq = (a == b) | (np.isnan(a) & np.isnan(b)) if a.dtype.kind == "f" else a == b
         same &= eq.all(axis=1) if eq.ndim > 1 else eq
