@@ -499,12 +499,16 @@ class IncrementalSolver:
             return False
         for f in dataclasses.fields(old.technicians):
             if not np.array_equal(
-                getattr(old.technicians, f.name), getattr(new.technicians, f.name)
+                getattr(old.technicians, f.name),
+                getattr(new.technicians, f.name),
+                equal_nan=True,  # NaN lat/lon = no location, the same in both
             ):
                 return False
         ot, nt = old.tickets, new.tickets
         for name in TICKET_ROW_FIELDS:
-            if not np.array_equal(getattr(ot, name), getattr(nt, name)[:n0]):
+            if not np.array_equal(
+                getattr(ot, name), getattr(nt, name)[:n0], equal_nan=True
+            ):
                 return False
         if nt.pinned[n0:].any():
             return False

@@ -96,6 +96,30 @@ def _shift(p: Problem, k: int) -> Problem:
     )
 
 
+def test_places_without_a_location_stay_incremental() -> None:
+    """Remote tickets and agents (no location: NaN) are unchanged in the next call, so a
+    help desk's re-solve after a new ticket is incremental too (NaN != NaN made it cold)."""
+    base = random_problem(600, 60, 4, assigned_frac=0.1, pinned_frac=0.05, radius_km=10)
+    t, k = base.tickets, base.technicians
+    remote = np.arange(t.count) % 3 == 0
+    agent = np.arange(k.count) % 4 == 0
+    base = dataclasses.replace(
+        base,
+        tickets=dataclasses.replace(
+            t,
+            lat_deg=np.where(remote, np.nan, t.lat_deg),
+            lon_deg=np.where(remote, np.nan, t.lon_deg),
+        ),
+        technicians=dataclasses.replace(
+            k,
+            lat_deg=np.where(agent, np.nan, k.lat_deg),
+            lon_deg=np.where(agent, np.nan, k.lon_deg),
+        ),
+    )
+    extra = random_problem(2, 60, 5, radius_km=10)
+    assert len(list(re_solves(SolveParams(), base, extra, [1, 1]))) == 2
+
+
 def test_other_changes_solve_cold() -> None:
     """A moved clock or a changed technician makes the next call a cold solve."""
     p = random_problem(300, 30, 3)
