@@ -125,17 +125,17 @@ def plan_step(
     ):
         return cold("skills")
     t = problem.tickets
-    if not (~t.pinned & (t.current_technician >= 0)).any():
+    assigned = ~t.pinned & (t.current_technician >= 0)
+    if not assigned.any():
         return cold("nothing kept")
-    unchanged = _unchanged(last, problem, ticket_ids)
+    old_row = _old_rows(last, ticket_ids)
+    unchanged = _unchanged(last, problem, ticket_ids, old_row)
     changed = int(np.count_nonzero(~unchanged & ~t.pinned))
     if changed > settings.max_changes:
         return cold("changes", changed)
-    assigned = ~t.pinned & (t.current_technician >= 0)
     touched = np.zeros(problem.technicians.count, np.bool_)
     moved = ~unchanged & (t.current_technician >= 0)  # an accepted one too
     touched[t.current_technician[moved]] = True
-    old_row = _old_rows(last, ticket_ids)
     was = np.where(old_row >= 0, last.plan[np.maximum(old_row, 0)], NO_TECHNICIAN)
     touched[was[~unchanged & (was >= 0)]] = True
     keep = assigned & unchanged & ~touched[np.maximum(t.current_technician, 0)]
@@ -188,11 +188,10 @@ def _floats(obj: object, f: dataclasses.Field[object]) -> bool:
 
 
 def _unchanged(
-    last: RegionPlan, problem: Problem, ticket_ids: Sequence[str]
+    last: RegionPlan, problem: Problem, ticket_ids: Sequence[str], old_row: IntArray
 ) -> BoolArray:
-    """Per row: the same ticket as in the last problem, same fields, where the last plan
-    put it."""
-    old_row = _old_rows(last, ticket_ids)
+    """Per row: the same ticket as in the last problem (its row there: ``old_row``,
+    :func:`_old_rows`), same fields, where the last plan put it."""
     present = old_row >= 0
     rows, src = np.flatnonzero(present), old_row[present]
     ot, nt = last.problem.tickets, problem.tickets
