@@ -205,10 +205,11 @@ def position_rounds(
         trial = dataclasses.replace(
             core, arc_cost=priced, free=core.free.copy(), alive=core.alive.copy()
         )
-        res = _flow(trial, trial.alive)
+        arcs = trial.alive & worth_placing(trial)
+        res = _flow(trial, arcs)
         if res.status is not SolveStatus.OPTIMAL:
             break
-        plan, s2, d2 = repair_shifts(trial, flow_decision(trial, res, trial.alive))
+        plan, s2, d2 = repair_shifts(trial, flow_decision(trial, res, arcs))
         if s2 not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
             break
         queues = plan_queues(problem, core.late, state, plan)
@@ -218,6 +219,20 @@ def position_rounds(
         if cost < best_cost:
             best, best_cost = (plan, s2, d2), cost
     return best
+
+
+def worth_placing(core: Core) -> BoolArray:
+    """The candidate arcs some optimum of the flow may use (per arc): an arc costing more
+    than its ticket's unassigned penalty minus its technician's first free place (and any
+    arc of a technician with no free place) is in none, since sending that ticket to the
+    sink instead and freeing the place lowers the cost. Leaving the others out of the flow
+    keeps its optima and speeds it up."""
+    c, state = core.cands, core.state
+    first_place = np.rint(core.balance_scaled * state.load).astype(np.int64)
+    worth: BoolArray = (core.arc_cost + first_place[c.tech] <= core.penalty[c.tix]) & (
+        core.free[c.tech] > 0
+    )
+    return worth
 
 
 def _flow(core: Core, arcs: BoolArray | None = None) -> FlowResult:

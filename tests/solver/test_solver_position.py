@@ -11,8 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from solver import Problem, SolveParams, SolveStatus, solve
+from solver import CostWeights, Problem, SolveParams, SolveStatus, solve
+from solver.candidates import build_candidates
 from solver.constants import COST_SCALE
+from solver.core import Core, _flow, worth_placing
 from solver.cost import PAIR_TERMS, drop_penalty, terms_at
 from solver.geo import next_location, travel_time_s
 from solver.solve import tech_state
@@ -158,3 +160,40 @@ def test_position_rounds_never_drive_worse_and_keep_the_bound(
         assert sol.stats.model_gap_pct == pytest.approx(0.0, abs=1e-9)
     if not np.array_equal(sol.technician, blind.technician):
         assert sol.stats.status is not SolveStatus.OPTIMAL
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(20, 200),
+    m=st.integers(2, 30),
+    capacity=st.integers(1, 4),
+    pinned_frac=st.floats(0.0, 0.5),
+    balance=st.floats(0.0, 2_000.0),
+    unassigned=st.floats(300.0, 7_200.0),
+)
+def test_arcs_worth_placing_keep_every_flow_optimum(
+    seed: int,
+    n: int,
+    m: int,
+    capacity: int,
+    pinned_frac: float,
+    balance: float,
+    unassigned: float,
+) -> None:
+    """The position round's flow leaves out the arcs no optimum can use
+    (:func:`solver.core.worth_placing`): same optimal cost, and the flow over every
+    arc uses none of them."""
+    p = random_problem(
+        n, m, seed=seed, capacity=capacity, pinned_frac=pinned_frac, radius_km=60.0
+    )
+    weights = CostWeights(balance=balance, unassigned=unassigned)
+    params = SolveParams(weights=weights)
+    state = tech_state(p, params.weights)
+    movable = np.flatnonzero(~p.tickets.pinned)
+    core = Core.build(p, params, state, build_candidates(p, params, state, movable))
+    worth = worth_placing(core)
+    full, pruned = _flow(core), _flow(core, worth)
+    assert pruned.status is full.status is SolveStatus.OPTIMAL
+    assert pruned.cost == full.cost
+    assert not np.any(full.arc_used & ~worth)
