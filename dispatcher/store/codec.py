@@ -8,6 +8,7 @@ Stream entries hold short field names (see ``store.lua``).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -303,6 +304,32 @@ def technician_from_hash(h: Mapping[str, str], queue: Sequence[str] = ()) -> Tec
         created_at_ms=_int(h, "created"),
         updated_at_ms=_int(h, "updated") or _int(h, "created"),
     )
+
+
+class TechnicianCache:
+    """Decoded technicians by their raw hash (HGETALL's flat reply). The region feed
+    re-reads a technician on every change of its queue (each assignment, each ticket that
+    leaves it), which leaves its hash as it was: the technician is then decoded once and
+    only its queue replaced. Holds at most ``max_entries`` (cleared when full)."""
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self.max_entries = max_entries
+        self._decoded: dict[tuple[str, ...], Technician] = {}
+
+    def technician(self, flat: Sequence[Any], queue: Sequence[Any] = ()) -> Technician:
+        """``technician_from_hash(pairs_to_dict(flat), queue)``, reusing a decoding of the
+        same hash."""
+        key = tuple(flat)
+        hit = self._decoded.get(key)
+        if hit is None:
+            if len(self._decoded) >= self.max_entries:
+                self._decoded.clear()
+            hit = self._decoded[key] = technician_from_hash(pairs_to_dict(flat), queue)
+            return hit
+        ids = tuple(str(q) for q in queue)
+        if ids == hit.queue_ticket_ids:
+            return hit
+        return replace(hit, queue_ticket_ids=ids)
 
 
 # --- events -----------------------------------------------------------------------------

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from dispatcher.store import keys, lua
 from dispatcher.store.codec import (
     BodyCache,
+    TechnicianCache,
     pairs_to_dict,
-    technician_from_hash,
     ticket_from_hash,
 )
 from dispatcher.store.outcomes import ScriptReply
@@ -159,6 +159,8 @@ class RegionFeed:
         self._delta = redis.register_script(DELTA)
         # a ticket is re-read on each change of its live fields: its body decoded once
         self._bodies = BodyCache()
+        # a technician is re-read on each change of its queue: decoded once per hash
+        self._technicians = TechnicianCache()
 
     async def full(self, tenant: str, region: str, token: str) -> FullRead:
         reply: Any = await self._full(
@@ -174,7 +176,7 @@ class RegionFeed:
         techs = {}
         for h, q in zip(raw_techs, queues, strict=True):
             if h:
-                k = technician_from_hash(pairs_to_dict(h), q)
+                k = self._technicians.technician(h, q)
                 techs[k.technician_id] = k
         return FullRead(tickets, techs, str(lease), str(position))
 
@@ -208,7 +210,7 @@ class RegionFeed:
             for i, h in zip(tids, th, strict=True)
         }
         techs: dict[str, Technician | None] = {
-            str(i): technician_from_hash(pairs_to_dict(h), q) if h else None
+            str(i): self._technicians.technician(h, q) if h else None
             for i, h, q in zip(kids, kh, kq, strict=True)
         }
         return DeltaRead("", str(position), str(lease), tickets, techs)
