@@ -407,11 +407,12 @@ return {R.OK, q}
 COMMIT_ASSIGNMENTS = (
     PRELUDE
     + r"""
--- ARGV[4] lease token, ARGV[5] solve id, ARGV[6] n, then per decision:
--- ticket id, expected ticket version, technician id ('' = unassigned), expected technician
--- version, queue position, assignment JSON, unassigned reason.
+-- ARGV[4] lease token, ARGV[5] solve id, ARGV[6] JSON list of the decisions, each
+-- [ticket id, expected ticket version, technician id ('' = unassigned), expected technician
+-- version, queue position, assignment JSON, unassigned reason].
 -- Returns per decision: outcome code, ticket version after.
-local token, sid, n = ARGV[4], ARGV[5], tonumber(ARGV[6])
+local token, sid, items = ARGV[4], ARGV[5], cjson.decode(ARGV[6])
+local n = #items
 local out = {}
 local lease = redis.call('GET', P .. K.LEASE)
 if lease ~= token then
@@ -421,12 +422,10 @@ end
 local D = {}
 local cap = {}
 local seen = {}
-local j = 7
 for i = 1, n do
-  local d = {tid = ARGV[j], tver = tonumber(ARGV[j + 1]), tech = ARGV[j + 2],
-    techver = tonumber(ARGV[j + 3]), pos = ARGV[j + 4], asg = ARGV[j + 5], reason = ARGV[j + 6],
-    code = C.OK}
-  j = j + 7
+  local a = items[i]
+  local d = {tid = a[1], tver = tonumber(a[2]), tech = a[3], techver = tonumber(a[4]),
+    pos = a[5], asg = a[6], reason = a[7], code = C.OK}
   local h = redis.call('HMGET', P .. K.TICKET .. d.tid, 'status', 'version', 'tech', 'prio',
     'created', 'ureason', 'declined', 'due')
   if seen[d.tid] then d.code = C.DUPLICATE

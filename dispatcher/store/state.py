@@ -14,7 +14,7 @@ its lease token and versions (``commit_assignments``), both here; ticket operati
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dispatcher.domain import (
     Assignment,
@@ -30,6 +30,7 @@ from dispatcher.store.base import (
 )
 from dispatcher.store.codec import (
     assignment_json,
+    dumps,
     pairs_to_dict,
     technician_from_hash,
     ticket_from_hash,
@@ -190,7 +191,9 @@ class RedisStateStore(TicketStore, TechnicianStore):
         if not decisions:
             return CommitResult(())
         ks, args = self._common(tenant, region)
-        args += [lease_token, solve_id, len(decisions)]
+        # one JSON argument for all decisions: redis-py packs each argument in Python
+        # (7 per decision cost ~18 us each decision; a list of 70 took 1.3 ms to pack)
+        items: list[list[Any]] = []
         for d in decisions:
             if d.ticket_id not in expected_versions.tickets:
                 raise ValueError(f"no expected version for ticket {d.ticket_id!r}")
@@ -212,15 +215,18 @@ class RedisStateStore(TicketStore, TechnicianStore):
                         solve_id=a.solve_id or solve_id,
                     )
                 asg = assignment_json(a)
-            args += [
-                d.ticket_id,
-                expected_versions.tickets[d.ticket_id],
-                d.technician_id,
-                tech_version,
-                d.assignment.position if d.assignment else 0,
-                asg,
-                d.unassigned_reason.value if not d.technician_id else "",
-            ]
+            items.append(
+                [
+                    d.ticket_id,
+                    expected_versions.tickets[d.ticket_id],
+                    d.technician_id,
+                    tech_version,
+                    d.assignment.position if d.assignment else 0,
+                    asg,
+                    d.unassigned_reason.value if not d.technician_id else "",
+                ]
+            )
+        args += [lease_token, solve_id, dumps(items)]
         flat = await self._commit(keys=ks, args=args)
         outcomes = tuple(
             DecisionOutcome(d.ticket_id, CommitCode(flat[2 * i]), int(flat[2 * i + 1]))
