@@ -35,7 +35,7 @@ REASON_NAMES = {r.value: r.name for r in UnassignedReason}
 
 def seconds_to_ms(seconds: float) -> int:
     """Whole milliseconds of a solver time in seconds; 0 (unset) when not finite."""
-    return int(seconds * 1000) if np.isfinite(seconds) else 0
+    return int(seconds * 1000) if math.isfinite(seconds) else 0
 
 
 STATUS_CODES: dict[str, int] = {
@@ -287,31 +287,38 @@ def plan_decisions(
     ``loop.declines``) gets the reason DECLINED.
     """
     sol = output.solution
-    places = queue_places(sol, maps)
+    # the arrays as Python lists once: indexing a numpy array per row makes a numpy scalar
+    # each time (most of this loop's cost at tens of decisions per cycle); same values
+    technician, reason_code = sol.technician.tolist(), sol.reason.tolist()
+    places = queue_places(sol, maps).tolist()
+    arrival, start = sol.arrival_s.tolist(), sol.start_s.tolist()
+    finish, met = sol.finish_s.tolist(), sol.sla_met.tolist()
+    gain = output.move_gain.tolist()
+    term_values = [(name, values.tolist()) for name, values in output.terms.items()]
     decisions: list[StoreDecision] = []
     for i, row in enumerate(rows):
         if row.status == TicketStatus.ACCEPTED:
             continue
         ticket = tickets[row.ticket_id]
-        r = int(sol.technician[i])
+        r = technician[i]
         old = row.technician_id if row.status == TicketStatus.ASSIGNED else ""
         if r == NO_TECHNICIAN:
             reason = (
                 DomainReason.DECLINED
                 if row.ticket_id in stranded
-                else DomainReason(REASON_NAMES[int(sol.reason[i])])
+                else DomainReason(REASON_NAMES[reason_code[i]])
             )
             if old or ticket.unassigned_reason != reason:
                 decisions.append(StoreDecision(row.ticket_id, "", None, reason))
             continue
         new = maps.technician_ids[r]
-        pos = int(places[i])
+        pos = places[i]
         prev = ticket.assignment
         if new == old and prev is not None and prev.position == pos:
             continue  # same place in the same queue: nothing to write
         terms = tuple(
             CostTerm(name, float(values[i]))
-            for name, values in output.terms.items()
+            for name, values in term_values
             if values[i] != 0.0
         )
         decisions.append(
@@ -321,17 +328,17 @@ def plan_decisions(
                 Assignment(
                     technician_id=new,
                     position=pos,
-                    expected_arrival_ms=seconds_to_ms(float(sol.arrival_s[i])),
-                    expected_start_ms=seconds_to_ms(float(sol.start_s[i])),
-                    expected_finish_ms=seconds_to_ms(float(sol.finish_s[i])),
-                    sla_predicted_met=bool(sol.sla_met[i]),
+                    expected_arrival_ms=seconds_to_ms(arrival[i]),
+                    expected_start_ms=seconds_to_ms(start[i]),
+                    expected_finish_ms=seconds_to_ms(finish[i]),
+                    sla_predicted_met=bool(met[i]),
                     cost_terms=terms,
                     total_cost=float(sum(t.value for t in terms)),
                     solve_id=solve_id,
                     assigned_at_ms=prev.assigned_at_ms
                     if (prev and new == old)
                     else now_ms,
-                    **_move(old, new, float(output.move_gain[i]), prev),
+                    **_move(old, new, float(gain[i]), prev),
                 ),
             )
         )
