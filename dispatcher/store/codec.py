@@ -7,9 +7,10 @@ Stream entries hold short field names (see ``store.lua``).
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
@@ -33,7 +34,7 @@ from dispatcher.domain import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
 
 def dumps(value: Any) -> str:
@@ -45,9 +46,30 @@ _loads = orjson.loads
 
 
 def pairs_to_dict(flat: Sequence[Any]) -> dict[str, str]:
-    """HGETALL's flat ``[k1, v1, k2, v2, ...]`` reply (from Lua) as a dict."""
+    """HGETALL's flat ``[k1, v1, k2, v2, ...]`` reply (from Lua) as a dict (the client
+    decodes replies: names and values are already strings)."""
     it = iter(flat)
-    return {str(k): str(v) for k, v in zip(it, it, strict=True)}
+    return dict(zip(it, it, strict=True))
+
+
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+def _member_of(kind: type[_E]) -> Callable[[str], _E]:
+    """``kind(value)`` by a dict lookup (an Enum call costs ~1 us, a decode makes several);
+    a value that is no member still raises the Enum's own ValueError."""
+    members: dict[object, _E] = {m.value: m for m in kind}
+
+    def member(value: str) -> _E:
+        hit = members.get(value)
+        return hit if hit is not None else kind(value)
+
+    return member
+
+
+_ticket_status = _member_of(TicketStatus)
+_technician_status = _member_of(TechnicianStatus)
+_unassigned_reason = _member_of(UnassignedReason)
 
 
 def location_text(loc: Location | None) -> str:
@@ -233,13 +255,13 @@ def ticket_from_hash(h: Mapping[str, str], bodies: BodyCache | None = None) -> T
     return Ticket(
         **body,
         priority=int(h.get("prio") or body_prio),
-        status=TicketStatus(h["status"]),
+        status=_ticket_status(h["status"]),
         version=_int(h, "version"),
         assignment=assignment_from_json(h.get("asg", "")),
         declined_by_technician_ids=tuple(declined)
         if isinstance(declined, list)
         else (),
-        unassigned_reason=UnassignedReason(h.get("ureason", SUBMITTED_REASON)),
+        unassigned_reason=_unassigned_reason(h.get("ureason", SUBMITTED_REASON)),
         duplicate_of_ticket_id=h.get("dup", ""),
         resolution=Resolution(ResolutionCode(res["code"]), res.get("notes", ""))
         if res
@@ -286,7 +308,7 @@ def technician_from_hash(h: Mapping[str, str], queue: Sequence[str] = ()) -> Tec
     return Technician(
         technician_id=b["id"],
         region=b["region"],
-        status=TechnicianStatus(h["status"]),
+        status=_technician_status(h["status"]),
         capacity=_int(h, "cap"),
         display_name=b.get("name", ""),
         skills=tuple(SkillLevel(s, int(lv)) for s, lv in b.get("skills", ())),
