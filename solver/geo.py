@@ -91,6 +91,25 @@ def travel_time_s(
     return _time_s(distance_km(lat1, lon1, lat2, lon2), speed_kmh)
 
 
+def pair_travel_time_s(
+    start: tuple[FloatArray, FloatArray],
+    start_at: npt.NDArray[np.int64],
+    end: tuple[FloatArray, FloatArray],
+    end_at: npt.NDArray[np.int64],
+    speed_kmh: npt.ArrayLike,
+) -> FloatArray:
+    """:func:`travel_time_s` (the same values) from point ``start_at[i]`` of ``start`` to
+    point ``end_at[i]`` of ``end`` (each ``(latitudes, longitudes)`` in degrees), pair by
+    pair: each point's latitude terms are computed once, not once per pair it is in."""
+    phi1, cos1 = latitude_terms(start[0])
+    phi2, cos2 = latitude_terms(end[0])
+    return leg_time_s(
+        (phi1[start_at], cos1[start_at], np.asarray(start[1])[start_at]),
+        (phi2[end_at], cos2[end_at], np.asarray(end[1])[end_at]),
+        speed_kmh,
+    )
+
+
 def leg_time_s(
     start: tuple[FloatArray, FloatArray, npt.ArrayLike],
     end: tuple[FloatArray, FloatArray, npt.ArrayLike],

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from solver.constants import COST_SCALE
 from solver.cost import PAIR_TERMS, late_seconds, terms_at
-from solver.geo import next_location, travel_time_s
+from solver.geo import next_location, pair_travel_time_s, travel_time_s
 from solver.local import places
 from solver.sequence import Schedule, sequence_queues
 
@@ -146,13 +146,10 @@ def place_costs(
             lat[who], lon[who], t.lat_deg[r], t.lon_deg[r]
         )
         ready[who] = sch.finish_s[before & (sch.position == s)]
-    first = travel_time_s(
-        state.lat_deg[tech], state.lon_deg[tech], t.lat_deg[tix], t.lon_deg[tix],
-        k.speed_kmh[tech],
-    )  # fmt: skip
-    leg = travel_time_s(
-        lat[tech], lon[tech], t.lat_deg[tix], t.lon_deg[tix], k.speed_kmh[tech]
-    )
+    to = (t.lat_deg, t.lon_deg)
+    speed = k.speed_kmh[tech]
+    first = pair_travel_time_s((state.lat_deg, state.lon_deg), tech, to, tix, speed)
+    leg = pair_travel_time_s((lat, lon), tech, to, tix, speed)
     start = np.maximum(ready[tech] + leg, t.window_start_s[tix])
     finish = start + t.duration_s[tix]
     held = np.flatnonzero(tech_of[tix] == tech)  # already in this queue: as sequenced

@@ -18,7 +18,7 @@ import numpy as np
 
 from solver.candidates import skill_holders
 from solver.cost import in_pairs
-from solver.geo import travel_time_s
+from solver.geo import pair_travel_time_s
 from solver.model import UnassignedReason
 
 if TYPE_CHECKING:
@@ -173,9 +173,10 @@ def _fitting(
         tix, tech = np.repeat(r, kk.size), np.tile(kk, r.size)
         ok = ~in_pairs(t.excluded, tix, tech, k.count)
         if not params.allow_overtime:
-            tt = travel_time_s(
-                state.lat_deg[tech], state.lon_deg[tech], t.lat_deg[tix],
-                t.lon_deg[tix], k.speed_kmh[tech],
+            tt = pair_travel_time_s(
+                (state.lat_deg[kk], state.lon_deg[kk]), np.tile(np.arange(kk.size), r.size),
+                (t.lat_deg[r], t.lon_deg[r]), np.repeat(np.arange(r.size), kk.size),
+                k.speed_kmh[tech],
             )  # fmt: skip
             start = np.maximum(state.ready_s[tech] + tt, t.window_start_s[tix])
             ok &= start + t.duration_s[tix] <= k.shift_end_s[tech]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from solver import (
     CostWeights,
@@ -15,6 +17,7 @@ from solver import (
 )
 from solver.constants import COST_SCALE, MAX_COST, ROAD_FACTOR
 from solver.cost import evaluate_pairs, to_scaled
+from solver.geo import pair_travel_time_s
 from solver.solve import tech_state
 from tests.solver.builders import problem, technicians, tickets
 
@@ -32,6 +35,36 @@ def test_distance_and_travel_time() -> None:
     assert out.shape == (3, 4)
     assert np.allclose(out, out[0, 0])
     assert distance_km(10.0, 20.0, 10.0, 20.0) == 0.0
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_start=st.integers(1, 40),
+    n_end=st.integers(1, 40),
+    pairs=st.integers(0, 500),
+    no_location=st.floats(0.0, 0.5),
+)
+def test_pair_travel_time_equals_travel_time_bit_for_bit(
+    seed: int, n_start: int, n_end: int, pairs: int, no_location: float
+) -> None:
+    """Travel between indexed points (latitude terms once per point) is exactly the
+    per-pair travel time, points without a location (NaN) included: the solver's
+    decisions must not depend on which of the two computed it."""
+    rng = np.random.default_rng(seed)
+
+    def points(n: int) -> tuple[np.ndarray, np.ndarray]:
+        lat, lon = rng.uniform(-89.0, 89.0, n), rng.uniform(-180.0, 180.0, n)
+        lat[rng.random(n) < no_location] = np.nan
+        lon[np.isnan(lat)] = np.nan
+        return lat, lon
+
+    start, end = points(n_start), points(n_end)
+    i, j = rng.integers(0, n_start, pairs), rng.integers(0, n_end, pairs)
+    speed = rng.uniform(5.0, 120.0, pairs)
+    expected = travel_time_s(start[0][i], start[1][i], end[0][j], end[1][j], speed)
+    got = pair_travel_time_s(start, i, end, j, speed)
+    assert np.array_equal(got, expected)
 
 
 def test_scaling_rule_and_overflow_warning() -> None:
