@@ -7,6 +7,7 @@ seconds (travel, lateness, waiting), skill levels, queue places or a 0/1 flag:
   location after its pinned queue) to the ticket (:func:`solver.geo.travel_time_s`);
 - ``lateness``: ``w.lateness x PRIORITY_FACTOR[p] x (1 + w.tier x tier)`` x predicted late
   seconds = ``max(0, start - response_due) + max(0, finish - min(resolution_due, window_end))``;
+  times ``w.overdue`` for a ticket that can no longer be saved (see ``breach``);
 - ``breach``: ``w.breach x PRIORITY_FACTOR[p]`` once when the predicted late seconds are > 0
   (an SLA breach: the KPI counts breaches, not seconds), only for a ticket that can still be
   saved, i.e. would be on time if its work started now (or at its window start): for one
@@ -18,7 +19,8 @@ seconds (travel, lateness, waiting), skill levels, queue places or a 0/1 flag:
 - ``stability``: ``w.stability`` when an ASSIGNED (not pinned) ticket would move;
 - ``balance`` (per queue place, on the technician side): the ticket taking the technician's
   s-th place (0-based, pinned tickets first) costs ``w.balance x s``;
-- ``unassigned``: ``w.unassigned x PRIORITY_FACTOR[p]`` plus the lateness (and breach) the
+- ``unassigned``: ``w.unassigned x PRIORITY_FACTOR[p]`` (for a ticket that can no longer be
+  saved times ``w.overdue``, at least ``w.unassigned``) plus the lateness (and breach) the
   ticket would have if started ``DEFER_S`` from now, for a ticket left unassigned (an ASSIGNED
   ticket sent back to the queue also pays ``stability``, see :func:`drop_penalty`).
 
@@ -97,40 +99,57 @@ def clips(cost: npt.ArrayLike) -> bool:
     return bool(x.size) and bool(np.max(np.abs(x)) * COST_SCALE > MAX_COST)
 
 
+def savable(problem: Problem, rows: IntArray | None = None) -> BoolArray:
+    """Whether each ticket (of ``rows``; default all) can still be saved: on time if its
+    work started now (or at its window start, when that is later). One that cannot is
+    already breached at ``now``, whatever the plan."""
+    t = problem.tickets
+    rows = np.arange(t.count, dtype=np.int64) if rows is None else rows
+    start = np.maximum(problem.now_s, t.window_start_s[rows])
+    late = late_seconds(problem, rows, start, start + t.duration_s[rows])
+    return np.asarray(late <= 0.0)
+
+
 def lateness_weight(
     problem: Problem, weights: CostWeights, rows: IntArray | None = None
 ) -> FloatArray:
     """Weight per late second of each ticket (of ``rows``; default all):
-    ``lateness x priority factor x (1 + tier x tier)``."""
+    ``lateness x priority factor x (1 + tier x tier)``, times ``weights.overdue`` for a
+    ticket that can no longer be saved (:func:`savable`)."""
     t = problem.tickets
     priority, tier = (
         (t.priority, t.tier) if rows is None else (t.priority[rows], t.tier[rows])
     )
     pf = PRIORITY_FACTOR[np.asarray(priority, dtype=np.int64)]
-    return np.asarray(
-        weights.lateness * pf * (1.0 + weights.tier * np.asarray(tier, np.float64))
-    )
+    weight = weights.lateness * pf * (1.0 + weights.tier * np.asarray(tier, np.float64))
+    if weights.overdue != 1.0:
+        weight = np.where(savable(problem, rows), weight, weight * weights.overdue)
+    return np.asarray(weight)
 
 
 def unassigned_penalty(problem: Problem, weights: CostWeights) -> FloatArray:
-    """Penalty (weight units) of leaving each ticket unassigned: ``unassigned x priority factor``."""
+    """Penalty (weight units) of leaving each ticket unassigned: ``unassigned x priority
+    factor``; for a ticket that can no longer be saved (:func:`savable`) that times
+    ``weights.overdue``, but at least ``unassigned`` (a P4's penalty), so it is still
+    dispatched where a place would otherwise stay empty."""
     pf = PRIORITY_FACTOR[np.asarray(problem.tickets.priority, dtype=np.int64)]
-    return np.asarray(weights.unassigned * pf)
+    penalty = weights.unassigned * pf
+    if weights.overdue != 1.0:
+        late = np.maximum(penalty * weights.overdue, weights.unassigned)
+        penalty = np.where(savable(problem), penalty, late)
+    return np.asarray(penalty)
 
 
 def breach_weight(
     problem: Problem, weights: CostWeights, rows: IntArray | None = None
 ) -> FloatArray:
     """Cost of a predicted SLA breach of each ticket (of ``rows``; default all):
-    ``breach x priority factor`` for a ticket that can still be saved, 0 for one that
-    cannot (late even if its work started now, or at its window start when that is later:
-    already breached at ``now``)."""
+    ``breach x priority factor`` for a ticket that can still be saved (:func:`savable`),
+    0 for one that cannot (already breached at ``now``)."""
     t = problem.tickets
     rows = np.arange(t.count, dtype=np.int64) if rows is None else rows
-    start = np.maximum(problem.now_s, t.window_start_s[rows])
-    savable = late_seconds(problem, rows, start, start + t.duration_s[rows]) <= 0.0
     pf = PRIORITY_FACTOR[np.asarray(t.priority[rows], dtype=np.int64)]
-    return np.asarray(weights.breach * pf * savable, dtype=np.float64)
+    return np.asarray(weights.breach * pf * savable(problem, rows), dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,7 +155,7 @@ def validate_weights(w: CostWeights) -> None:
     """Every weight must be finite and >= 0 (the preference weight is a bonus, subtracted)."""
     for name in (
         "travel", "lateness", "breach", "waiting", "skill_surplus", "balance",
-        "preference", "tier", "stability", "move_min_gain", "unassigned",
+        "preference", "tier", "stability", "move_min_gain", "unassigned", "overdue",
     ):  # fmt: skip
         v = getattr(w, name)
         if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:

@@ -577,7 +577,14 @@ def policy_dict_from_pb(msg: pb.Policy, field: str = "policy") -> dict[str, Any]
     d = msg.duplicate_rule
     s = msg.solver
     return {
-        "weights": {name: getattr(msg.weights, name) for name in _WEIGHT_FIELDS},
+        "weights": {
+            **{name: getattr(msg.weights, name) for name in _WEIGHT_FIELDS},
+            **(
+                {"overdue": msg.weights.overdue}
+                if msg.weights.HasField("overdue")
+                else {}
+            ),
+        },
         "sla": sla,
         "escalations": rules,
         "duplicates": {
@@ -661,7 +668,8 @@ def policy_to_pb(
         region=region,
         version=version,
         weights=pb.CostWeights(
-            **{name: float(getattr(policy.weights, name)) for name in _WEIGHT_FIELDS}
+            **{name: float(getattr(policy.weights, name)) for name in _WEIGHT_FIELDS},
+            overdue=float(policy.weights.overdue),
         ),
         sla_targets=[
             pb.SlaTarget(

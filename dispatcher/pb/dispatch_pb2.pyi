@@ -791,7 +791,7 @@ class GetQueueStatsResponse(_message.Message):
     def __init__(self, regions: _Optional[_Iterable[_Union[RegionQueueStats, _Mapping]]] = ..., computed_at_ms: _Optional[int] = ...) -> None: ...
 
 class CostWeights(_message.Message):
-    __slots__ = ("travel", "lateness", "waiting", "skill_surplus", "balance", "preference", "tier", "stability", "unassigned", "move_min_gain", "breach")
+    __slots__ = ("travel", "lateness", "waiting", "skill_surplus", "balance", "preference", "tier", "stability", "unassigned", "move_min_gain", "breach", "overdue")
     TRAVEL_FIELD_NUMBER: _ClassVar[int]
     LATENESS_FIELD_NUMBER: _ClassVar[int]
     WAITING_FIELD_NUMBER: _ClassVar[int]
@@ -803,6 +803,7 @@ class CostWeights(_message.Message):
     UNASSIGNED_FIELD_NUMBER: _ClassVar[int]
     MOVE_MIN_GAIN_FIELD_NUMBER: _ClassVar[int]
     BREACH_FIELD_NUMBER: _ClassVar[int]
+    OVERDUE_FIELD_NUMBER: _ClassVar[int]
     travel: float
     lateness: float
     waiting: float
@@ -814,7 +815,8 @@ class CostWeights(_message.Message):
     unassigned: float
     move_min_gain: float
     breach: float
-    def __init__(self, travel: _Optional[float] = ..., lateness: _Optional[float] = ..., waiting: _Optional[float] = ..., skill_surplus: _Optional[float] = ..., balance: _Optional[float] = ..., preference: _Optional[float] = ..., tier: _Optional[float] = ..., stability: _Optional[float] = ..., unassigned: _Optional[float] = ..., move_min_gain: _Optional[float] = ..., breach: _Optional[float] = ...) -> None: ...
+    overdue: float
+    def __init__(self, travel: _Optional[float] = ..., lateness: _Optional[float] = ..., waiting: _Optional[float] = ..., skill_surplus: _Optional[float] = ..., balance: _Optional[float] = ..., preference: _Optional[float] = ..., tier: _Optional[float] = ..., stability: _Optional[float] = ..., unassigned: _Optional[float] = ..., move_min_gain: _Optional[float] = ..., breach: _Optional[float] = ..., overdue: _Optional[float] = ...) -> None: ...
 
 class SlaTarget(_message.Message):
     __slots__ = ("priority", "response_s", "resolution_s", "calendar")
