@@ -166,7 +166,7 @@ class CostWeights:
     breach count sees it (serving an overdue ticket cannot undo its breach) and as VROOM
     plans (on-time jobs first); overdue tickets still fill places left free. On the
     static snapshots 0.01 cut all breaches (served late or left out while due) 94.0 ->
-    86.7 per plan at 200x20 and 473 -> 436 at 1000x100 (VROOM 81.3 / 410); its effect in
+    86.7 per plan at 200x20 and 473 -> 436 at 1000x100 (VROOM 81.3 / 416); its effect in
     the simulator: simulations/README.md, "Overdue tickets"."""
 
     def __post_init__(self) -> None:
