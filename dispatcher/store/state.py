@@ -191,8 +191,9 @@ class RedisStateStore(TicketStore, TechnicianStore):
         if not decisions:
             return CommitResult(())
         ks, args = self._common(tenant, region)
-        # one JSON argument for all decisions: redis-py packs each argument in Python
-        # (7 per decision cost ~18 us each decision; a list of 70 took 1.3 ms to pack)
+        # one JSON argument for all decisions: redis-py encodes each argument in Python
+        # (7 per decision: 0.3-0.7 ms of the event loop per cycle of ~100 decisions; the
+        # script's cjson.decode costs Redis 0.15-0.24 ms of it back)
         items: list[list[Any]] = []
         for d in decisions:
             if d.ticket_id not in expected_versions.tickets:
