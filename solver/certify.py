@@ -11,8 +11,9 @@ technicians and assigned tickets is small), and the unassigned tickets' own pena
 pair with the required skills that is not an arc yet: first against a lower bound of the
 pair's cost (waiting since the technician is ready plus travel over the chord distance,
 which never exceeds the great-circle one, plus the lateness of that earliest start), each
-ticket against compact spatial blocks of technicians, then pair by pair in the blocks it
-may reach, and finally the few survivors exactly with :func:`solver.cost.evaluate_pairs`. The caller adds
+ticket against compact spatial blocks of technicians (with many technicians, blocks of
+alike tickets against them first), then pair by pair in the blocks it may reach, and
+finally the few survivors exactly with :func:`solver.cost.evaluate_pairs`. The caller adds
 the pairs found, re-solves, and repeats until none remains.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,6 +49,19 @@ BoolArray = npt.NDArray[np.bool_]
 
 TECH_BLOCK = 16
 """Technicians per spatial block of the pricing: (ticket, block) bounds first, pairs after."""
+
+TICKET_BLOCK = 16
+"""Tickets per block of the pricing (alike in place and potential, :func:`_ticket_blocks`):
+with ``TICKET_BLOCKS_FROM`` technician blocks or more to price against, (ticket block,
+technician block) bounds come before the (ticket, technician block) ones."""
+
+TICKET_BLOCKS_FROM = 128
+"""Fewer technician blocks than this: each ticket is bounded against each block
+directly (the ticket blocks cost more than they save)."""
+
+LEVELS = 8
+"""Classes of ticket potential (by rank) whose tickets are blocked apart: a block's
+bound uses its largest threshold, so mixing potentials would make it loose."""
 
 CHORD_ROUNDING = 1e-7
 """A chord from the dot product of unit vectors, sqrt(2 - 2 dot), carries float64 rounding
@@ -201,6 +216,68 @@ def _distances(
     return np.asarray(np.sqrt(out, out=out))
 
 
+def _paired_distances(
+    t_xyz: tuple[FloatArray, ...], tix: IntArray, centre: FloatArray
+) -> FloatArray:
+    """Euclidean distances from tickets ``tix`` to the points ``centre`` (3, len(tix)),
+    pair by pair."""
+    out = np.zeros(tix.size)
+    for c in range(3):
+        diff = t_xyz[c][tix] - centre[c]
+        diff *= diff
+        out += diff
+    return np.asarray(np.sqrt(out, out=out))
+
+
+def _ranges(lo: IntArray, hi: IntArray) -> IntArray:
+    """The integers of every range ``[lo[i], hi[i])``, range after range."""
+    size = hi - lo
+    skip = np.repeat(lo - np.cumsum(size) + size, size)
+    return np.asarray(skip + np.arange(int(size.sum())), np.int64)
+
+
+def _morton(points: FloatArray, level: FloatArray) -> IntArray:
+    """An order of unit vectors ``points`` by ``LEVELS`` classes of ``level`` (by
+    rank), then along a Z-order curve of their bounding box (10 bits per coordinate):
+    runs of consecutive points are mostly compact and alike in ``level``."""
+    if points.shape[0] == 0:
+        return np.zeros(0, np.int64)
+    rank = np.empty(level.size, np.int64)
+    rank[np.argsort(level, kind="stable")] = np.arange(level.size)
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    q = ((points - lo) * (1023.0 / np.maximum(hi - lo, 1e-12))).astype(np.int64)
+    code = np.zeros(points.shape[0], np.int64)
+    for c in range(3):
+        x = q[:, c] & 0x3FF
+        x = (x | (x << 16)) & 0x30000FF
+        x = (x | (x << 8)) & 0x300F00F
+        x = (x | (x << 4)) & 0x30C30C3
+        x = (x | (x << 2)) & 0x9249249
+        code |= x << c
+    code |= (rank * LEVELS // level.size) << 30
+    return np.asarray(np.argsort(code, kind="stable"), np.int64)
+
+
+def _ticket_blocks(
+    tvec: FloatArray, rows: IntArray, level: FloatArray
+) -> tuple[IntArray, IntArray, tuple[FloatArray, ...], FloatArray]:
+    """Ticket ``rows`` in blocks of ``TICKET_BLOCK`` consecutive rows of a Z-order
+    (:func:`_morton`): the order (into ``rows``), each block's first position, centres
+    (three coordinate arrays) and radii (infinite for a block holding a ticket without
+    location, the zero vector: 0 away from everything)."""
+    pts = tvec[rows]
+    order = _morton(pts, level)
+    pts = pts[order]
+    start = np.arange(0, rows.size, TICKET_BLOCK)
+    count = np.diff(np.append(start, rows.size))
+    centre = np.add.reduceat(pts, start, axis=0) / count[:, None]
+    spread = np.linalg.norm(pts - np.repeat(centre, count, axis=0), axis=1)
+    radius = np.maximum.reduceat(spread, start)
+    nowhere = np.maximum.reduceat(np.all(pts == 0.0, axis=1), start)
+    radius = np.where(nowhere, np.inf, radius)
+    return order, start, tuple(centre.T.copy()), radius
+
+
 def _per_block(values: FloatArray, size: int, how: str) -> FloatArray:
     """Min or max of consecutive blocks of ``size`` (the last one may be short)."""
     nb = -(-values.size // size)
@@ -241,6 +318,118 @@ def _parts(
     if low.size:
         parts.append((low, np.flatnonzero(fell < moved[0][low].max())))
     return parts, fell
+
+
+@dataclass(frozen=True, slots=True)
+class _TicketTerms:
+    """Per ticket row, what the (ticket, technician block) bounds of a pricing read."""
+
+    cut: FloatArray  # a pair passes while bound + technician potential < cut
+    pen: FloatArray  # ... and bound < pen (the unassigned arc)
+    late_w: FloatArray  # scaled cost per late second
+    resp: FloatArray  # response due
+    done_by: FloatArray  # latest start that meets the resolution due
+    vec: FloatArray  # (n, 3) unit vectors (zero: no location)
+    xyz: tuple[FloatArray, ...]  # the same, coordinate by coordinate
+    located: BoolArray
+    moved: (
+        FloatArray  # how far the potential rose since the last round (:func:`_moved`)
+    )
+    potential: (
+        FloatArray  # the ticket potentials (the blocks' level, :func:`_ticket_blocks`)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _TechBlocks:
+    """Per technician block of a pricing group, the least of each bound term."""
+
+    centre: FloatArray  # (3, blocks)
+    radius: FloatArray
+    slope: FloatArray  # scaled cost per chord unit
+    base: FloatArray  # scaled waiting until ready
+    dt: FloatArray  # base + potential
+    ready: FloatArray
+    tpc: FloatArray  # travel seconds per chord unit
+    fell: FloatArray  # least move of a potential (:func:`_parts`)
+
+
+Cells = Iterator[tuple[IntArray, FloatArray, FloatArray, IntArray, IntArray]]
+
+
+def _lower_bound(
+    b: _TechBlocks, e: IntArray, gap: FloatArray, tt: _TicketTerms, r: IntArray
+) -> FloatArray:
+    """Lower bound of the scaled cost between tickets ``r`` and technician blocks ``e``
+    at least ``gap`` apart (broadcast together): travel and waiting plus the lateness of
+    the earliest start."""
+    start = b.ready[e] + gap * b.tpc[e]
+    late = np.maximum(start - tt.resp[r], 0.0) + np.maximum(start - tt.done_by[r], 0.0)
+    return np.asarray(b.slope[e] * gap + tt.late_w[r] * late)
+
+
+def _ticket_cells(
+    tt: _TicketTerms, b: _TechBlocks, part_rows: IntArray, bsel: IntArray
+) -> Cells:
+    """Chunks of rows ``r`` with their thresholds (cut, pen) and the (position in
+    ``r``, position in ``bsel``) cells whose (ticket, technician block) bound passes:
+    each ticket against each block of ``bsel``."""
+    step = max(1, PAIR_CELLS // bsel.size)
+    for a in range(0, part_rows.size, step):
+        r = part_rows[a : a + step]
+        gap = _distances(tt.xyz, r, b.centre[:, bsel])
+        gap = np.maximum(gap - b.radius[bsel][None, :], 0.0) * tt.located[r, None]
+        lb = _lower_bound(b, bsel[None, :], gap, tt, r[:, None])
+        look = (lb + b.dt[bsel][None, :] < tt.cut[r, None]) & (
+            lb + b.base[bsel][None, :] < tt.pen[r, None]
+        )
+        look &= tt.moved[r][:, None] > b.fell[bsel][None, :]
+        ii, bb = np.nonzero(look)
+        yield r, tt.cut[r], tt.pen[r], ii, bb
+
+
+def _blocked_cells(
+    tt: _TicketTerms, b: _TechBlocks, part_rows: IntArray, bsel: IntArray
+) -> Cells:
+    """:func:`_ticket_cells`, with the tickets bounded in blocks first: a (ticket
+    block, technician block) bound (the block's loosest thresholds and lateness, the
+    least distance between the blocks) skips most (ticket, technician block) bounds."""
+    order, first, t_cen, t_rad = _ticket_blocks(
+        tt.vec, part_rows, tt.potential[part_rows]
+    )
+    rows = part_rows[order]
+    top = np.maximum.reduceat
+    blk = _TicketTerms(
+        top(tt.cut[rows], first), top(tt.pen[rows], first),
+        np.minimum.reduceat(tt.late_w[rows], first), top(tt.resp[rows], first),
+        top(tt.done_by[rows], first), tt.vec, t_cen, tt.located,
+        top(tt.moved[rows], first), tt.potential,
+    )  # fmt: skip
+    last = np.append(first[1:], rows.size)
+    step = max(1, PAIR_CELLS // (bsel.size * TICKET_BLOCK))
+    for a in range(0, first.size, step):
+        nb = np.arange(a, min(a + step, first.size))
+        gap = _distances(t_cen, nb, b.centre[:, bsel])
+        gap -= t_rad[nb][:, None] + b.radius[bsel][None, :] + CHORD_ROUNDING
+        np.maximum(gap, 0.0, out=gap)
+        lb = _lower_bound(b, bsel[None, :], gap, blk, nb[:, None])
+        look = (lb + b.dt[bsel][None, :] < blk.cut[nb, None]) & (
+            lb + b.base[bsel][None, :] < blk.pen[nb, None]
+        )
+        look &= blk.moved[nb][:, None] > b.fell[bsel][None, :]
+        bi, bb = np.nonzero(look)
+        # then each ticket of a passing block pair against that technician block
+        lo = first[a]
+        ii = _ranges(first[a + bi] - lo, last[a + bi] - lo)
+        bb = np.repeat(bb, last[a + bi] - first[a + bi])
+        r = rows[lo:]
+        p_r, e_b = r[ii], bsel[bb]
+        gap_p = _paired_distances(tt.xyz, p_r, b.centre[:, e_b])
+        gap_p = np.maximum(gap_p - b.radius[e_b], 0.0) * tt.located[p_r]
+        lb_p = _lower_bound(b, e_b, gap_p, tt, p_r)
+        keep = (lb_p + b.dt[e_b] < tt.cut[p_r]) & (lb_p + b.base[e_b] < tt.pen[p_r])
+        keep &= tt.moved[p_r] > b.fell[e_b]
+        yield r, tt.cut[r], tt.pen[r], ii[keep], bb[keep]
 
 
 def negative_pairs(
@@ -348,45 +537,34 @@ def negative_pairs(
     dt_k = base + d_tech
     kb = TECH_BLOCK
     moved = _moved(d_ticket, d_tech, since)
+    terms = _TicketTerms(
+        d_ticket + bonus + margin + slack, pen_s + bonus + margin, COST_SCALE * lw,
+        resp, due - dur, tvec, t_xyz, located_t, moved[0], d_ticket,
+    )  # fmt: skip
     for g in groups:
         if negative < 0:
             break
-        rows, elig, e_c, e_r = g.rows, g.elig, g.centre, g.radius
+        rows, elig = g.rows, g.elig
         priced += rows.size * elig.size
         # Each ticket is bounded against every block of technicians (with its own
         # threshold and lateness), then pair by pair in the blocks it may reach.
         ne = elig.size
-        e_slope = _per_block(slope[elig], kb, "min")
-        e_base = _per_block(base[elig], kb, "min")
-        e_dt = _per_block(dt_k[elig], kb, "min")
-        e_ready = _per_block(state.ready_s[elig], kb, "min")
-        e_tpc = travel_per_chord / _per_block(k.speed_kmh[elig], kb, "max")
         parts, fell = _parts(g, moved)
+        blocks = _TechBlocks(
+            g.centre, g.radius, _per_block(slope[elig], kb, "min"),
+            _per_block(base[elig], kb, "min"), _per_block(dt_k[elig], kb, "min"),
+            _per_block(state.ready_s[elig], kb, "min"),
+            travel_per_chord / _per_block(k.speed_kmh[elig], kb, "max"), fell,
+        )  # fmt: skip
         for part_rows, bsel in parts:
             if negative < 0 or part_rows.size == 0 or bsel.size == 0:
                 continue
-            step = max(1, PAIR_CELLS // bsel.size)
-            for a in range(0, part_rows.size, step):
+            cells = _blocked_cells if bsel.size >= TICKET_BLOCKS_FROM else _ticket_cells
+            chunks = cells(terms, blocks, part_rows, bsel)
+            for r, cut_t, pen_t, ii, bb in chunks:
                 if time.perf_counter() > deadline:
                     negative = -1
                     break
-                r = part_rows[a : a + step]
-                # a pair is kept while bound + d_tech < cut_t and bound < pen_t
-                cut_t = d_ticket[r] + bonus[r] + margin + slack
-                pen_t = pen_s[r] + bonus[r] + margin
-                gap = _distances(t_xyz, r, e_c[:, bsel])
-                gap = np.maximum(gap - e_r[bsel][None, :], 0.0) * located_t[r, None]
-                start = e_ready[bsel][None, :] + gap * e_tpc[bsel][None, :]
-                late = (COST_SCALE * lw[r])[:, None] * (
-                    np.maximum(start - resp[r, None], 0.0)
-                    + np.maximum(start + (dur[r] - due[r])[:, None], 0.0)
-                )
-                lb = e_slope[bsel][None, :] * gap + late
-                look = (lb + e_dt[bsel][None, :] < cut_t[:, None]) & (
-                    lb + e_base[bsel][None, :] < pen_t[:, None]
-                )
-                look &= moved[0][r][:, None] > fell[bsel][None, :]
-                ii, bb = np.nonzero(look)
                 cols = (bsel[bb][:, None] * kb + np.arange(kb)).ravel()
                 at = np.repeat(ii, kb)[cols < ne]
                 p_t, p_k = r[at], elig[cols[cols < ne]]

@@ -18,7 +18,13 @@ from hypothesis import strategies as st
 
 from solver import Problem, SolveParams, SolveStatus, solve
 from solver.candidates import Candidates, build_candidates, skill_groups
-from solver.certify import negative_pairs, potentials, pricing_groups
+from solver.certify import (
+    TECH_BLOCK,
+    TICKET_BLOCKS_FROM,
+    negative_pairs,
+    potentials,
+    pricing_groups,
+)
 from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
 from solver.core import Core, _flow
 from solver.cost import drop_penalty, evaluate_pairs, pair_keys, to_scaled
@@ -156,6 +162,48 @@ def test_pricing_finds_what_pricing_every_pair_finds(
     assert found == _every_pair_finds(p, params, core.state, groups, keys, pot, slack)
     assert priced == sum(r.size * e.size for r, e in groups)
     assert neg >= 0
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(100, 200),
+    m=st.integers(3_300, 3_800),
+    away_km=st.floats(0.0, 90.0),
+    nowhere=st.floats(0.0, 0.1),
+    slack_units=st.sampled_from([0.0, 150.0]),
+)
+def test_pricing_in_ticket_blocks_finds_what_pricing_every_pair_finds(
+    seed: int, n: int, m: int, away_km: float, nowhere: float, slack_units: float
+) -> None:
+    """Against many technicians (``TICKET_BLOCKS_FROM`` blocks or more in a skill
+    group), tickets are bounded in blocks before one by one: the pairs returned are
+    still exactly those that evaluating every pair finds, in the first round and in a
+    later one (``since``)."""
+    p = _partly_located(adversarial(seed, n, m, away_km, capacity=1), nowhere, seed)
+    params = SolveParams(allow_overtime=True, candidates_k=2)
+    core, groups, keys, pot = _first_flow(p, params)
+    assert max(-(-e.size // TECH_BLOCK) for _, e in groups) >= TICKET_BLOCKS_FROM
+    slack, pricing = slack_units * COST_SCALE, pricing_groups(core.state, groups)
+    nt, nk, nc, _, _, neg = negative_pairs(
+        p, params, core.state, pricing, keys, *pot, slack
+    )
+    found = set(zip(nt.tolist(), nk.tolist(), strict=True))
+    assert found == _every_pair_finds(p, params, core.state, groups, keys, pot, slack)
+    assert neg >= 0
+    c = core.cands
+    core.cands = Candidates(
+        np.concatenate([c.tix, nt]), np.concatenate([c.tech, nk]),
+        np.concatenate([c.cost, nc]), c.any_feasible,
+    )  # fmt: skip
+    core.arc_cost = np.concatenate([core.arc_cost, to_scaled(nc)])
+    again = _potentials(core, _flow(core))
+    keys = np.sort(pair_keys(core.cands.tix, core.cands.tech, p.technicians.count))
+    nt, nk, _, _, _, _ = negative_pairs(
+        p, params, core.state, pricing, keys, *again, slack, since=pot
+    )
+    found = set(zip(nt.tolist(), nk.tolist(), strict=True))
+    assert found == _every_pair_finds(p, params, core.state, groups, keys, again, slack)
 
 
 @settings(max_examples=25, deadline=None)
