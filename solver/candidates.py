@@ -199,6 +199,21 @@ def _extra(
     return list(_keep(rows, techs[:, None], cost, None))
 
 
+def first_of_each(keys: IntArray) -> IntArray:
+    """Index of the first occurrence of each distinct value of ``keys`` (>= 0), by
+    value: ``np.unique(keys, return_index=True)[1]``. Sorts value and position packed
+    in one int64 (a plain sort, several times faster than the stable argsort
+    ``np.unique`` runs) when they fit, else calls ``np.unique``."""
+    size = keys.size
+    if size == 0 or int(keys.max()) >= (2**62) // size:
+        return np.asarray(np.unique(keys, return_index=True)[1], np.int64)
+    packed = np.sort(keys * size + np.arange(size))
+    value = packed // size
+    new = np.ones(size, np.bool_)
+    np.not_equal(value[1:], value[:-1], out=new[1:])
+    return np.asarray(packed[new] % size, np.int64)
+
+
 def skill_patterns(req: IntArray) -> tuple[IntArray, IntArray]:
     """Distinct requirement rows (in ``np.unique(axis=0)`` order) and each row's index.
 
@@ -316,7 +331,7 @@ def build_candidates(
     tix = np.concatenate(parts[0::3]).astype(np.int64)
     tech = np.concatenate(parts[1::3]).astype(np.int64)
     cost = np.concatenate(parts[2::3]).astype(np.float64)
-    _, first = np.unique(pair_keys(tix, tech, m), return_index=True)
+    first = first_of_each(pair_keys(tix, tech, m))
     tix, tech, cost = tix[first], tech[first], cost[first]
     keep = cost < penalty[tix]
     return Candidates(tix[keep], tech[keep], cost[keep], any_feasible)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from solver import SolveParams, UnassignedReason, solve
-from solver.candidates import build_candidates
+from solver.candidates import build_candidates, first_of_each
 from solver.cost import drop_penalty, evaluate_pairs
 from solver.solve import tech_state
 from solver.synthetic import random_problem
@@ -66,3 +69,17 @@ def test_reasons_agree_with_the_data() -> None:
             assert set(np.flatnonzero(skilled)) <= set(ex.tolist())
         else:
             assert skilled.any()
+
+
+@given(
+    keys=hnp.arrays(
+        np.int64,
+        st.integers(0, 300),
+        elements=st.one_of(st.integers(0, 40), st.integers(0, 2**62)),
+    )
+)
+def test_first_of_each_is_what_unique_returns(keys: np.ndarray) -> None:
+    """The first position of each distinct key, by key, as ``np.unique`` gives it;
+    keys too large to pack with their position included (its fallback)."""
+    expected = np.unique(keys, return_index=True)[1]
+    np.testing.assert_array_equal(first_of_each(keys), expected)
