@@ -53,19 +53,30 @@ def block_order(points: FloatArray, size: int) -> IntArray:
     """
     if size < 1:
         raise ValueError(f"size: must be >= 1, got {size}")
-    order = np.arange(points.shape[0], dtype=np.int64)
-    cells = [(0, order.size)]
-    while cells:
-        lo, hi = cells.pop()
-        n = hi - lo
-        if n <= size:
-            continue
-        part = order[lo:hi]
-        pts = points[part]
-        axis = int(np.argmax(pts.max(axis=0) - pts.min(axis=0)))
-        left = size * -(-(n // 2) // size)  # a multiple of size, at least half
-        split = np.argpartition(pts[:, axis], left - 1, kind="introselect")
-        order[lo:hi] = part[split]
-        cells.append((lo, lo + left))
-        cells.append((lo + left, hi))
+    n = points.shape[0]
+    order = np.arange(n, dtype=np.int64)
+    lo = np.zeros(1 if n else 0, np.int64)  # cells: [lo, hi) of the order, in order
+    hi = np.full(lo.size, n, np.int64)
+    # Level by level, every cell of more than ``size`` points is split at once: each
+    # cell's points are sorted along its widest coordinate (one lexsort for them all).
+    while lo.size and (hi - lo).max() > size:
+        pts = points[order]
+        widest = np.argmax(
+            np.maximum.reduceat(pts, lo, axis=0) - np.minimum.reduceat(pts, lo, axis=0),
+            axis=1,
+        )
+        cell = np.repeat(np.arange(lo.size), hi - lo)
+        value = pts[np.arange(n), widest[cell]]
+        small = (hi - lo <= size)[cell]
+        value[small] = np.arange(n)[small]  # a finished cell keeps its order
+        order = order[np.lexsort((value, cell))]
+        big = hi - lo > size
+        left = size * -(-((hi - lo) // 2) // size)
+        mid = np.where(big, lo + left, hi)
+        lo, hi = (
+            np.column_stack([lo, mid]).ravel(),
+            np.column_stack([mid, hi]).ravel(),
+        )
+        keep = hi > lo
+        lo, hi = lo[keep], hi[keep]
     return order
