@@ -48,6 +48,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -405,6 +406,7 @@ async def _run_load(
             if duration <= 0:
                 continue
             w0 = time.monotonic()
+            wall0 = time.time()
             cpu_start = {k: _cpu_s(p, k != "loadgen") for k, p in pids.items()}
             solves_start = await asyncio.to_thread(_solves, metric_ports)
             cpu_main_start = {
@@ -430,6 +432,7 @@ async def _run_load(
             figures["tickets_per_solve"] = (
                 round(figures["assigned"] / solves, 2) if solves else None
             )
+            figures["wall_window"] = (wall0, wall0 + (w1 - args.drain_s - w0))
             phases[phase] = figures
         # bounded: two runs of 12 hung here (the event loop idle, nothing completing),
         # likely a cancel swallowed by a client library; the figures above are kept
@@ -607,6 +610,42 @@ def _scrape(ports: dict[str, int]) -> dict[str, dict[str, float]]:
     return out
 
 
+CYCLE_LINE = re.compile(
+    r"^(\S+ \S+) DEBUG .* solve \S+: \d+ tickets x \d+ technicians; waited ([\d.]+) ms "
+    r"for a cycle slot, read\+build ([\d.]+) ms .*?, solve ([\d.]+) ms \(solver ([\d.]+) "
+    r"ms\), commit ([\d.]+) ms, since snapshot ([\d.]+) ms"
+)
+"""The solve loop's per-cycle DEBUG line (``RegionWorker.cycle``)."""
+
+
+def _cycle_phases(logs: list[Path], window: tuple[float, float]) -> dict[str, Any]:
+    """Where a cycle's wall time went during the load phase (``--cycle-log``): percentiles
+    of the wait for a cycle slot, read+build, solve (the worker round trip; the solver's own
+    time in brackets), commit and snapshot-to-end, from the solvers' DEBUG lines."""
+    names = ("slot_wait", "read_build", "solve", "solver", "commit", "since_snapshot")
+    values: dict[str, list[float]] = {n: [] for n in names}
+    for log in logs:
+        with contextlib.suppress(OSError):
+            for line in log.read_text().splitlines():
+                m = CYCLE_LINE.match(line)
+                if not m:
+                    continue
+                at = time.mktime(time.strptime(m[1].split(",")[0], "%Y-%m-%d %H:%M:%S"))
+                if window[0] <= at <= window[1]:
+                    for name, v in zip(names, m.groups()[1:], strict=True):
+                        values[name].append(float(v))
+    return {
+        "n": len(values["solve"]),
+        **{
+            f"{name}_ms": {
+                q: round(_percentile(v, p), 1)
+                for q, p in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
+            }
+            for name, v in values.items()
+        },
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -662,6 +701,12 @@ def main() -> int:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--cycle-log",
+        action="store_true",
+        help="run the solvers at DEBUG and print where their cycles' wall time went in the "
+        "load phase (slot wait, read+build, solve, commit); the logging costs some CPU",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="10 s at the rate, 5 s baseline"
     )
     args = parser.parse_args()
@@ -689,7 +734,9 @@ def main() -> int:
                     role="solver",
                     lease_ttl_ms=None,
                     solver_workers=args.solver_workers,
-                    log_level=os.environ.get("E2E_SOLVER_LOG_LEVEL", "WARNING"),
+                    log_level="DEBUG"
+                    if args.cycle_log
+                    else os.environ.get("E2E_SOLVER_LOG_LEVEL", "WARNING"),
                 )
                 procs.append(solver)
                 pids[f"solver{i}"] = solver.proc.pid
@@ -699,6 +746,11 @@ def main() -> int:
                 _run_load(args, api.target, redis.url, pids, metric_ports)
             )
             result["service_metrics"] = _scrape(metric_ports)
+            if args.cycle_log and result.get("load"):
+                result["load"]["cycles"] = _cycle_phases(
+                    [workdir / f"solver{i}.log" for i in range(args.solvers)],
+                    result["load"]["wall_window"],
+                )
         finally:
             for served in procs:
                 served.stop()
@@ -756,6 +808,8 @@ def main() -> int:
         )
         print("inside the service (event stream ids):", result.get("server_side"))
         print("capacity audit at the end:", result.get("capacity_audit"))
+        if full.get("cycles"):
+            print("solver cycles at full rate (ms):", json.dumps(full["cycles"]))
         print("ticket lifecycle from the load generator:", result.get("lifecycle"))
         print("service metrics at the end:", json.dumps(result.get("service_metrics")))
         target = full["latency_p99_ms"] <= 250 and full["backlog_growth_ok"]

@@ -166,6 +166,8 @@ class RegionWorker:
     """Why the next solve must be cold ('' = none): this worker just took the region."""
     model_resyncs: int = 0
     """The region model's resync count at the last solve (a resync since: solve cold)."""
+    slot_wait_s: float = 0.0
+    """How long the current cycle waited for a cycle slot (other regions' cycles)."""
 
     async def run(self) -> None:
         self.reader = SnapshotReader(self.loop.redis)
@@ -203,8 +205,10 @@ class RegionWorker:
                     await asyncio.sleep(LEASE_WAIT_S)
                     continue
                 try:
+                    asked = time.monotonic()
                     async with self.loop.cycle_slots:
                         self.last_start = time.monotonic()
+                        self.slot_wait_s = self.last_start - asked
                         next_clock = await self.cycle(str(token))
                         await self._sweep_closed()
                 except asyncio.CancelledError:
@@ -365,12 +369,14 @@ class RegionWorker:
             next_clock = self.next_clock = time.time()
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
-                "solve %s: %d tickets x %d technicians; read+build %.1f ms (policy+snapshot "
-                "%.1f, duplicates %.1f, clock %.1f, views+build %.1f), solve %.1f ms "
-                "(solver %.1f ms), commit %.1f ms, since snapshot %.1f ms",
+                "solve %s: %d tickets x %d technicians; waited %.1f ms for a cycle slot, "
+                "read+build %.1f ms (policy+snapshot %.1f, duplicates %.1f, clock %.1f, "
+                "views+build %.1f), solve %.1f ms (solver %.1f ms), commit %.1f ms, since "
+                "snapshot %.1f ms",
                 self.region,
                 len(rows),
                 len(tech_views),
+                1000 * self.slot_wait_s,
                 1000 * (t_built - t_start),
                 1000 * (t_snap - t_start),
                 1000 * (t_dup - t_snap),
