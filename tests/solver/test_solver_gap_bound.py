@@ -55,6 +55,33 @@ def test_knapsacks_match_brute_force(m: int, n: int, data: st.DataObject) -> Non
         assert int(profit[i, picks[i]].sum()) == best
 
 
+def _one_knapsack(profit: Any, weight: Any, capacity: int) -> int:
+    """The best profit within ``capacity``, by the textbook DP over one agent's items."""
+    best = [0] * (capacity + 1)
+    for p, w in zip(profit.tolist(), weight.tolist(), strict=True):
+        for k in range(capacity, w - 1, -1):
+            best[k] = max(best[k], best[k - w] + p)
+    return best[capacity]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 40), st.data())
+def test_knapsacks_of_agents_with_different_capacities_match_one_at_a_time(
+    m: int, n: int, data: st.DataObject
+) -> None:
+    """All agents' DPs run at once over the largest capacity: each agent's best profit
+    is still the one within its own capacity (a one-agent DP says so), and its picks fit
+    and earn it, whatever the other agents' capacities."""
+    profit = data.draw(_ints((m, n), -30, 60))
+    weight = data.draw(_ints((m, n), 0, 25))
+    capacity = data.draw(_ints((m,), 0, 120))
+    gain, picks = knapsacks(profit, weight, capacity)
+    for i in range(m):
+        assert gain[i] == _one_knapsack(profit[i], weight[i], int(capacity[i]))
+        assert int(weight[i, picks[i]].sum()) <= capacity[i]
+        assert int(profit[i, picks[i]].sum()) == gain[i]
+
+
 @settings(max_examples=60, deadline=None)
 @given(gap_instances(), st.data())
 def test_lagrangian_values_and_bound_are_below_the_optimum(
