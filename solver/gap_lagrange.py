@@ -68,34 +68,37 @@ def knapsacks(
     """Solve one 0-1 knapsack per agent exactly: row i picks jobs maximising the summed
     ``profit[i]`` (integers; only positive ones are worth taking) within ``capacity[i]``
     (``weight`` and ``capacity`` >= 0). Returns the best profit per agent and the picks.
-    Raises :class:`Halted` when ``halt()`` is true before a job is offered.
-
-    Dynamic programming over capacities 0..max(capacity), every agent at once: one numpy
-    step per job (a step per agent and job cost ten times as much at 20 x 200)."""
+    Raises :class:`Halted` when ``halt()`` is true before an agent's knapsack."""
     m, n = profit.shape
-    capacity = np.asarray(capacity, np.int64)
-    top = int(capacity.max(initial=0))
-    rows = np.arange(m)
-    cells = np.arange(top + 1)
-    best = np.zeros((m, top + 1), np.int64)  # best[i, k]: agent i's best within k
-    take = np.zeros((n, m, top + 1), np.bool_)
-    offered = (profit > 0) & (weight <= capacity[:, None])
-    for j in np.flatnonzero(offered.any(axis=0)).tolist():
+    gain = np.zeros(m, np.int64)
+    picks = np.zeros((m, n), np.bool_)
+    for i in range(m):
         if halt is not None and halt():
             raise Halted
-        w = weight[:, j]
-        room = cells[None, :] - w[:, None]  # capacity left before taking j
-        with_j = best[rows[:, None], np.maximum(room, 0)] + profit[:, j, None]
-        better = (room >= 0) & offered[:, j, None] & (with_j > best)
-        take[j] = better
-        best = np.where(better, with_j, best)
-    picks = np.zeros((m, n), np.bool_)
-    room = capacity.copy()
-    for j in range(n - 1, -1, -1):
-        took = take[j, rows, room]
-        picks[:, j] = took
-        room -= np.where(took, weight[:, j], 0)
-    return best[rows, capacity], picks
+        gain[i] = _knapsack(profit[i], weight[i], int(capacity[i]), picks[i])
+    return gain, picks
+
+
+def _knapsack(
+    profit: IntArray, weight: IntArray, capacity: int, picks: BoolArray
+) -> int:
+    """One agent's knapsack by dynamic programming over capacities 0..capacity; sets
+    ``picks`` and returns the best profit."""
+    items = np.flatnonzero((profit > 0) & (weight <= capacity))
+    best = np.zeros(capacity + 1, np.int64)  # best[k]: best profit within capacity k
+    take = np.zeros((items.size, capacity + 1), np.bool_)
+    for t, j in enumerate(items):
+        w = int(weight[j])
+        with_j = best[: capacity + 1 - w] + profit[j]
+        better = with_j > best[w:]
+        take[t, w:] = better
+        best[w:] = np.where(better, with_j, best[w:])
+    room = capacity
+    for t in range(items.size - 1, -1, -1):
+        if take[t, room]:
+            picks[items[t]] = True
+            room -= int(weight[items[t]])
+    return int(best[capacity])
 
 
 def lagrangian_value(
