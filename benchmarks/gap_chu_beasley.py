@@ -2,10 +2,11 @@
 
 Usage::
 
-    ./dev bench gap_chu_beasley [--time-limit-s 30] [--workers N] [--seed 1]
+    ./dev bench gap_chu_beasley [--time-limit-s 30] [--workers N] [--seeds 1[,2,...]]
                                 [--no-before] [--no-baseline] [--lns] [--nodive]
 
-Solves one seeded instance (``solver.gap.chu_beasley``, minimised) per type (C, D) and size
+Solves one seeded instance (``solver.gap.chu_beasley``, minimised) per seed (``--seeds``,
+default 1; ``--seed N`` is ``--seeds N``), type (C, D) and size
 (10x100, 20x100, 10x200, 20x200 agents x jobs) under a wall-time limit, using the machine's
 cores unless ``--workers`` says otherwise, twice in the same run:
 
@@ -35,6 +36,7 @@ limit, its primal value, dual bound (floating point, HiGHS's own), time and stat
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -130,14 +132,14 @@ def _summary(res: GapResult, load: float) -> dict[str, Any]:
     }
 
 
-def _line(kind: str, m: int, n: int, name: str, r: dict[str, Any]) -> str:
+def _line(seed: int, kind: str, m: int, n: int, name: str, r: dict[str, Any]) -> str:
     gap = "-" if r["gap_pct"] is None else f"{r['gap_pct']:.3f}"
     win = {"cp-sat": "cp-sat", "lagrangian": "lagr", "cheapest": "cheap", None: "-"}[
         r["bound_source"]
     ]
     lagr = "-" if r["lagrangian_bound"] is None else str(r["lagrangian_bound"])
     return (
-        f"{kind:<4} {f'{m}x{n}':>8} {name:<6} {r['objective']:>9}"
+        f"{seed:>4} {kind:<4} {f'{m}x{n}':>8} {name:<6} {r['objective']:>9}"
         f" {'-' if r['bound'] is None else r['bound']:>9} {gap:>7}"
         f" {r['wall_s']:>7.2f} {r['status']:<9} {win:<6} {r['plan_source'] or '-':<6}"
         f" {r['local_moves']:>5}"
@@ -150,6 +152,12 @@ def main() -> None:
     parser.add_argument("--time-limit-s", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--seeds",
+        type=lambda text: [int(part) for part in text.split(",")],
+        default=None,
+        help="comma-separated generator seeds (default: --seed)",
+    )
     parser.add_argument(
         "--no-baseline", action="store_true", help="skip the HiGHS MIP baseline"
     )
@@ -165,9 +173,10 @@ def main() -> None:
     args = parser.parse_args()
     workers = args.workers or available_cores()
     print(f"uptime before: {_uptime()}")
-    print(f"limit {args.time_limit_s:g} s, {workers} CP-SAT workers, seed {args.seed}")
+    seeds = args.seeds or [args.seed]
+    print(f"limit {args.time_limit_s:g} s, {workers} CP-SAT workers, seeds {seeds}")
     print(
-        f"{'type':<4} {'m x n':>8} {'solver':<6} {'objective':>9} {'bound':>9}"
+        f"{'seed':>4} {'type':<4} {'m x n':>8} {'solver':<6} {'objective':>9} {'bound':>9}"
         f" {'gap %':>7} {'time s':>7} {'status':<9} {'win':<6} {'plan':<6} {'moves':>5}"
         f" {'lagr':>7} {'load 1m':>7}"
     )
@@ -179,38 +188,37 @@ def main() -> None:
         "nodive": not args.nodive,
     }
     rows: list[dict[str, Any]] = []
-    for kind in CHU_BEASLEY_TYPES:
-        for m, n in SIZES:
-            inst = chu_beasley(kind, m, n, np.random.default_rng(args.seed))
-            row: dict[str, Any] = {"type": kind, "m": m, "n": n, "seed": args.seed}
-            for name, full in runs:
-                if skip[name]:
-                    continue
-                res = solve_gap(
-                    inst,
-                    time_limit_s=args.time_limit_s,
-                    seed=args.seed,
-                    num_workers=workers,
-                    lagrangian=full,
-                    highs=full,
-                    local_search=full,
-                    lns=name == "lns",
-                    dive=name != "nodive",
-                )
-                load = os.getloadavg()[0]
-                row[name] = _summary(res, load)
-                print(_line(kind, m, n, name, row[name]), flush=True)
-            if not args.no_baseline:
-                base = highs(inst, args.time_limit_s)
-                row["highs"] = base
-                print(
-                    f"{kind:<4} {f'{m}x{n}':>8} {'HiGHS':<6} {base['objective'] or '-':>9}"
-                    f" {base['bound'] or 0:>9.0f} {base['gap_pct'] or 0:>7.3f}"
-                    f" {base['wall_s']:>7.2f} {base['status']:<9}"
-                    f" {'':<6} {'':<6} {'':>5} {'':>7} {os.getloadavg()[0]:>7.2f}",
-                    flush=True,
-                )
-            rows.append(row)
+    for seed, kind, (m, n) in itertools.product(seeds, CHU_BEASLEY_TYPES, SIZES):
+        inst = chu_beasley(kind, m, n, np.random.default_rng(seed))
+        row: dict[str, Any] = {"type": kind, "m": m, "n": n, "seed": seed}
+        for name, full in runs:
+            if skip[name]:
+                continue
+            res = solve_gap(
+                inst,
+                time_limit_s=args.time_limit_s,
+                seed=seed,
+                num_workers=workers,
+                lagrangian=full,
+                highs=full,
+                local_search=full,
+                lns=name == "lns",
+                dive=name != "nodive",
+            )
+            row[name] = _summary(res, os.getloadavg()[0])
+            print(_line(seed, kind, m, n, name, row[name]), flush=True)
+        if not args.no_baseline:
+            base = highs(inst, args.time_limit_s)
+            row["highs"] = base
+            print(
+                f"{seed:>4} {kind:<4} {f'{m}x{n}':>8} {'HiGHS':<6}"
+                f" {base['objective'] or '-':>9}"
+                f" {base['bound'] or 0:>9.0f} {base['gap_pct'] or 0:>7.3f}"
+                f" {base['wall_s']:>7.2f} {base['status']:<9}"
+                f" {'':<6} {'':<6} {'':>5} {'':>7} {os.getloadavg()[0]:>7.2f}",
+                flush=True,
+            )
+        rows.append(row)
     for name, _ in runs:
         done = [r[name] for r in rows if name in r]
         if done:
@@ -219,6 +227,13 @@ def main() -> None:
                 for r in done
             )
             print(f"{name}: gap <= {TARGET_GAP_PCT}%: {met} of {len(done)} instances")
+            for seed in seeds:
+                mine = [r[name] for r in rows if name in r and r["seed"] == seed]
+                met = sum(
+                    r["gap_pct"] is not None and r["gap_pct"] <= TARGET_GAP_PCT
+                    for r in mine
+                )
+                print(f"  seed {seed}: {met} of {len(mine)}")
     print(f"uptime after: {_uptime()}")
     out = Path(__file__).parent / "results" / "gap_chu_beasley.json"
     out.parent.mkdir(exist_ok=True)
