@@ -20,6 +20,7 @@ from benchmarks.gap_chu_beasley import constraint_matrices
 from solver.gap import CHU_BEASLEY_TYPES, GapInstance, chu_beasley, solve_gap
 from solver.gap_lagrange import (
     MULTIPLIER_SCALE,
+    SMOOTHING,
     knapsacks,
     lagrangian_bound,
     lagrangian_value,
@@ -69,9 +70,9 @@ def _one_knapsack(profit: Any, weight: Any, capacity: int) -> int:
 def test_knapsacks_of_agents_with_different_capacities_match_one_at_a_time(
     m: int, n: int, data: st.DataObject
 ) -> None:
-    """All agents' DPs run at once over the largest capacity: each agent's best profit
-    is still the one within its own capacity (a one-agent DP says so), and its picks fit
-    and earn it, whatever the other agents' capacities."""
+    """Beyond brute force's reach (up to 40 jobs, capacities up to 120, different per
+    agent): each agent's best profit is the one within its own capacity (a textbook
+    one-agent DP says so), and its picks fit and earn it."""
     profit = data.draw(_ints((m, n), -30, 60))
     weight = data.draw(_ints((m, n), 0, 25))
     capacity = data.draw(_ints((m,), 0, 120))
@@ -97,9 +98,21 @@ def test_lagrangian_values_and_bound_are_below_the_optimum(
     scaled_u = data.draw(_ints((n,), -100 * MULTIPLIER_SCALE, 100 * MULTIPLIER_SCALE))
     value, _ = lagrangian_value(inst.cost, inst.weight, inst.capacity, scaled_u)
     assert value <= best * MULTIPLIER_SCALE
-    lag = lagrangian_bound(inst.cost, inst.weight, inst.capacity, 5.0)
+    smoothing = data.draw(st.sampled_from([0.0, 0.5, SMOOTHING, 0.99]))
+    lag = lagrangian_bound(
+        inst.cost, inst.weight, inst.capacity, 5.0, smoothing=smoothing
+    )
     assert lag is not None
     assert lag.bound <= best
+
+
+@pytest.mark.parametrize("smoothing", [-0.1, 1.0, 1.5, float("nan")])
+def test_bad_smoothing_is_refused(smoothing: float) -> None:
+    inst = chu_beasley("D", 2, 5, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="smoothing"):
+        lagrangian_bound(
+            inst.cost, inst.weight, inst.capacity, 1.0, smoothing=smoothing
+        )
 
 
 def _cp_sat_optimum(inst: GapInstance, maximize: bool) -> int | None:
