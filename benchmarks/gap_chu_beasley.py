@@ -21,9 +21,10 @@ cores unless ``--workers`` says otherwise, twice in the same run:
 - ``nodive`` (with ``--nodive``): the same with ``dive=False`` (no LP dive over the
   pool of near-optimal job sets after the Lagrangian converges: the race before it).
 
-Prints objective, bound, gap in % (``solver.model.relative_gap_pct``), wall time, status
-and the load average after each solve; ``uptime`` before and after. The issue 14 target is
-a gap <= 0.5% within 30 s; the count that meet it is printed for each. Writes
+Prints objective, bound, gap in % (``solver.model.relative_gap_pct``), wall time, status,
+the process CPU time the solve got (all its threads: at most 2 x the limit on 2 free
+cores; far less on a loaded machine) and the load average after each solve; ``uptime``
+before and after. The issue 14 target is a gap <= 0.5% within 30 s; the count that meet it is printed for each. Writes
 ``benchmarks/results/gap_chu_beasley.json``. The machine is shared: the load average says
 how much of it the solvers had.
 
@@ -115,8 +116,9 @@ def highs(inst: GapInstance, time_limit_s: float) -> dict[str, Any]:
     }
 
 
-def _summary(res: GapResult, load: float) -> dict[str, Any]:
+def _summary(res: GapResult, load: float, cpu_s: float) -> dict[str, Any]:
     return {
+        "cpu_s": cpu_s,
         "objective": res.objective,
         "bound": res.bound,
         "gap_pct": res.gap_pct,
@@ -143,7 +145,7 @@ def _line(seed: int, kind: str, m: int, n: int, name: str, r: dict[str, Any]) ->
         f" {'-' if r['bound'] is None else r['bound']:>9} {gap:>7}"
         f" {r['wall_s']:>7.2f} {r['status']:<9} {win:<6} {r['plan_source'] or '-':<6}"
         f" {r['local_moves']:>5}"
-        f" {lagr:>7} {r['load_1m']:>7.2f}"
+        f" {lagr:>7} {r['cpu_s']:>6.1f} {r['load_1m']:>7.2f}"
     )
 
 
@@ -178,7 +180,7 @@ def main() -> None:
     print(
         f"{'seed':>4} {'type':<4} {'m x n':>8} {'solver':<6} {'objective':>9} {'bound':>9}"
         f" {'gap %':>7} {'time s':>7} {'status':<9} {'win':<6} {'plan':<6} {'moves':>5}"
-        f" {'lagr':>7} {'load 1m':>7}"
+        f" {'lagr':>7} {'cpu s':>6} {'load 1m':>7}"
     )
     runs = (("before", False), ("after", True), ("lns", True), ("nodive", True))
     skip = {
@@ -194,6 +196,7 @@ def main() -> None:
         for name, full in runs:
             if skip[name]:
                 continue
+            cpu = time.process_time()
             res = solve_gap(
                 inst,
                 time_limit_s=args.time_limit_s,
@@ -205,7 +208,7 @@ def main() -> None:
                 lns=name == "lns",
                 dive=name != "nodive",
             )
-            row[name] = _summary(res, os.getloadavg()[0])
+            row[name] = _summary(res, os.getloadavg()[0], time.process_time() - cpu)
             print(_line(seed, kind, m, n, name, row[name]), flush=True)
         if not args.no_baseline:
             base = highs(inst, args.time_limit_s)
@@ -215,7 +218,7 @@ def main() -> None:
                 f" {base['objective'] or '-':>9}"
                 f" {base['bound'] or 0:>9.0f} {base['gap_pct'] or 0:>7.3f}"
                 f" {base['wall_s']:>7.2f} {base['status']:<9}"
-                f" {'':<6} {'':<6} {'':>5} {'':>7} {os.getloadavg()[0]:>7.2f}",
+                f" {'':<6} {'':<6} {'':>5} {'':>7} {'':>6} {os.getloadavg()[0]:>7.2f}",
                 flush=True,
             )
         rows.append(row)
