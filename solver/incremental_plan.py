@@ -63,16 +63,6 @@ def plan_step(
     plan = prev.copy()
     plan[moved] = flow_tech[moved]
     live = flow.live_arcs()
-    # A move into a queue the plan has full is not made (the flow's queue held other
-    # tickets): reverted to the previous plan, until every queue fits.
-    for _ in range(moved.size + 1):
-        count = np.bincount(plan[plan >= 0], minlength=m)
-        over = count > state.free_slots
-        if not over.any():
-            break
-        into = plan[moved]
-        bad = moved[(into >= 0) & over[np.maximum(into, 0)] & (into != prev[moved])]
-        plan[bad] = prev[bad]
     cands = Candidates(  # the shift repair's candidates: costs are the scaled ones
         flow.arc_tix[live],
         flow.arc_tech[live],
@@ -84,9 +74,33 @@ def plan_step(
         np.ones(live.size, np.bool_), state.free_slots.copy(),
         late_pricing(problem, params.weights) if late is None else late,
     )  # fmt: skip
-    plan = revert_overruns(core, prev, plan, moved)
+    # Each pass reverts moves to the previous plan (whose queues fit), so it ends; a
+    # move reverted for a shift can fill its old queue past its places again.
+    for _ in range(moved.size + 1):
+        plan = revert_overfull(state, prev, plan, moved)
+        fitted = revert_overruns(core, prev, plan.copy(), moved)
+        if np.array_equal(fitted, plan):
+            break
+        plan = fitted
     plan = refill(core, plan, changed_techs(prev, plan, m))
     return PlanStep(plan, core, plan_cost(core, plan))
+
+
+def revert_overfull(
+    state: TechState, prev: IntArray, plan: IntArray, moved: IntArray
+) -> IntArray:
+    """``plan`` with the moves into a queue it fills past its places reverted to
+    ``prev`` (the flow's queue held other tickets), until every queue fits."""
+    m = state.free_slots.size
+    for _ in range(moved.size + 1):
+        count = np.bincount(plan[plan >= 0], minlength=m)
+        over = count > state.free_slots
+        if not over.any():
+            break
+        into = plan[moved]
+        bad = moved[(into >= 0) & over[np.maximum(into, 0)] & (into != prev[moved])]
+        plan[bad] = prev[bad]
+    return plan
 
 
 def revert_overruns(

@@ -223,6 +223,8 @@ def assert_churn_rule(p: Problem, params: SolveParams, sol: Solution) -> None:
 @example(746, [(1, False)], False)  # 500 x 50 was in the dense regime here
 @example(3, [(1, True), (1, True), (1, True)], False)
 @example(11, [(4, False), (2, True), (3, False)], True)
+@example(10, [(1, False), (1, False), (3, False), (4, False)], False)  # a ticket
+# moved out of a full queue went back to it for its new queue's shift, past its places
 @given(
     st.integers(0, 1000),
     st.lists(st.tuples(st.integers(1, 4), st.booleans()), min_size=1, max_size=4),
