@@ -13,13 +13,24 @@ import numpy as np
 from solver.candidates import Candidates, skill_groups
 from solver.certify import Certificate, negative_pairs, potentials, pricing_groups
 from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
-from solver.cost import clips, drop_penalty, late_pricing, pair_keys, to_scaled
+from solver.cost import (
+    below_min_gain,
+    clips,
+    drop_penalty,
+    evaluate_pairs,
+    late_pricing,
+    pair_keys,
+    to_scaled,
+)
 from solver.flow import FlowResult, assign_slots
 from solver.local import local_resolve, places
 from solver.model import NO_TECHNICIAN, SolveStatus
 from solver.polish import polish
 from solver.position import (
+    displaced,
+    held_gains,
     later_than_first,
+    move_gains,
     place_costs,
     plan_queues,
     sequenced_cost,
@@ -156,6 +167,8 @@ def run_core(
                 core.params.allow_overtime, core.deadline,
                 np.sort(pair_keys(core.cands.tix, core.cands.tech, core.problem.technicians.count)),
             )  # fmt: skip
+        if core.params.position_rounds > 0 or core.params.polish:
+            tech_of = bound_churn(core, tech_of)
         cost = model_cost(core, tech_of)
     certified = core.certificate is None or core.certificate.certified
     # Unproven over all pairs (time limit), the flow optimum is no bound.
@@ -197,13 +210,19 @@ def position_rounds(
             break
         c = core.cands
         priced = core.arc_cost.copy()
-        priced[live] = to_scaled(
-            place_costs(
-                problem, w, state, core.free, c.tix[live], c.tech[live], plan, queues
-            )
+        at_place = place_costs(
+            problem, w, state, core.free, c.tix[live], c.tech[live], plan, queues
         )
+        priced[live] = to_scaled(at_place)
+        alive = core.alive.copy()
+        if w.move_min_gain > 0:  # the moves the churn rule refuses at these places
+            gain = held_gains(
+                problem, w, state, core.free, c.tix[live], c.tech[live], at_place,
+                plan, queues, core.params.allow_overtime,
+            )  # fmt: skip
+            alive[live[below_min_gain(gain, w)]] = False
         trial = dataclasses.replace(
-            core, arc_cost=priced, free=core.free.copy(), alive=core.alive.copy()
+            core, arc_cost=priced, free=core.free.copy(), alive=alive
         )
         arcs = trial.alive & worth_placing(trial)
         res = _flow(trial, arcs)
@@ -233,6 +252,77 @@ def worth_placing(core: Core) -> BoolArray:
         core.free[c.tech] > 0
     )
     return worth
+
+
+def bound_churn(core: Core, tech_of: IntArray) -> IntArray:
+    """Send back to its holder each move of the plan that gains less than
+    ``move_min_gain`` at the places it takes (:func:`solver.position.move_gains`).
+
+    The exact core's arcs and polish's moves are screened by the gain at first place
+    (:func:`solver.cost.move_gain`), the position rounds by the gain at the last plan's
+    places; the returned plan's places can differ from both. Each round sends the move
+    with the lowest gain of each holder back to it, at the place its gain was priced at:
+    into a free place, or displacing the ticket nobody holds at the last place of its
+    full queue (:func:`solver.position.displaced`; that ticket takes the returned
+    ticket's place when it may and fits the shift there, else it waits unassigned). A
+    return whose holder's re-sequenced queue would overrun the shift is undone. A return
+    changes places: the gains are priced again, until no move is below the threshold or
+    no return is possible (each round returns one ticket at least, so at most as many
+    rounds as moves).
+    """
+    problem, state, params = core.problem, core.state, core.params
+    w, m = params.weights, problem.technicians.count
+    holder_of = problem.tickets.current_technician
+    if w.move_min_gain <= 0:
+        return tech_of
+    while True:
+        gain = move_gains(problem, w, state, tech_of, params.allow_overtime)
+        below = np.flatnonzero(below_min_gain(gain, w))
+        if below.size == 0:
+            break
+        below = below[np.lexsort((below, gain[below], holder_of[below]))]
+        first = np.r_[True, holder_of[below][1:] != holder_of[below][:-1]]
+        back = below[first]  # the lowest gain of each holder
+        trial = _send_back(core, tech_of, back)
+        if np.array_equal(trial, tech_of):
+            break
+        tech_of = trial
+    core.free = np.maximum(core.free, np.bincount(tech_of[tech_of >= 0], minlength=m))
+    return tech_of
+
+
+def _send_back(core: Core, tech_of: IntArray, back: IntArray) -> IntArray:
+    """``tech_of`` with each row of ``back`` (distinct holders) returned to its holder
+    (:func:`bound_churn`), the returns that overrun a shift undone."""
+    problem, state, params = core.problem, core.state, core.params
+    m = problem.technicians.count
+    holder = problem.tickets.current_technician[back]
+    queues = plan_queues(problem, core.late, state, tech_of, params.allow_overtime)
+    bump = displaced(problem, state.free_slots, tech_of, queues)[holder]
+    left = tech_of[back]  # where each returned ticket was
+    trial = tech_of.copy()
+    trial[back] = holder
+    out = bump >= 0
+    ev, _ = evaluate_pairs(
+        problem, params.weights, state, bump[out], left[out], params.allow_overtime
+    )
+    trial[bump[out]] = np.where(ev.qualified, left[out], NO_TECHNICIAN)
+    if params.allow_overtime:
+        return trial
+    to_left = out.copy()
+    to_left[out] = ev.qualified
+    hit = np.zeros(m, np.bool_)
+    hit[left[to_left]] = True
+    over = overrunning(core, trial, hit)
+    late = to_left & over[left]
+    trial[bump[late]] = NO_TECHNICIAN  # it does not fit there: it waits
+    hit[:] = False
+    hit[holder] = True
+    over = overrunning(core, trial, hit)
+    undo = over[holder]
+    trial[back[undo]] = tech_of[back[undo]]
+    trial[bump[undo & out]] = tech_of[bump[undo & out]]
+    return trial
 
 
 def _flow(core: Core, arcs: BoolArray | None = None) -> FlowResult:

@@ -425,8 +425,20 @@ def evaluate_pairs(
     )
     if weights.move_min_gain > 0:
         gain = move_gain(problem, weights, state, tix, tech, allow_overtime, ev)
-        ev = dataclasses.replace(ev, churn_ok=~(gain < weights.move_min_gain))
+        ev = dataclasses.replace(ev, churn_ok=~below_min_gain(gain, weights))
     return ev, (terms if with_terms else {})
+
+
+def below_min_gain(gain: FloatArray, weights: CostWeights) -> BoolArray:
+    """The bounded-churn rule: which moves gaining ``gain`` (weight units; ``nan``: not a
+    move, ``+inf``: forced) may not happen: a gain below ``weights.move_min_gain``. No
+    threshold at 0: then every move may happen, whatever its gain. The one test of the
+    rule, whichever pricing the gain comes from (:func:`move_gain` screens the exact
+    core's arcs, :func:`solver.position.move_gains` prices a plan's moves at their places)."""
+    gain = np.asarray(gain, np.float64)
+    if weights.move_min_gain <= 0:
+        return np.zeros(gain.shape, np.bool_)
+    return np.asarray(gain < weights.move_min_gain)
 
 
 def move_gain(

@@ -152,8 +152,11 @@ class CostWeights:
     stability: float = 900.0  # for moving an ASSIGNED ticket off its current technician
     move_min_gain: float = 600.0
     """Not a weight but a threshold in weight units (bounded churn): an ASSIGNED ticket
-    whose current technician can still take it moves to another only when its placement
-    there costs at least this much less (``solver.cost.move_gain``). 0 = no threshold."""
+    whose current technician can still take it back moves to another only when its
+    placement there costs at least this much less, each priced at the place the ticket
+    takes in the plan's sequenced queues (``solver.position.move_gains``; the exact core's
+    arcs are screened first by the same gain at first place, ``solver.cost.move_gain``).
+    0 = no threshold."""
     unassigned: float = (
         7200.0  # penalty for leaving a P4 ticket unassigned; scaled by priority
     )
@@ -205,7 +208,10 @@ class SolveParams:
     each re-prices the candidate arcs at the start their tickets would really get in the
     sequenced queues and re-solves; the plan with the lowest sequenced cost is kept. A
     plan from these rounds is above the certified first-in-queue optimum: status FEASIBLE
-    with that optimum as the bound. 0: the first-in-queue plan, as certified."""
+    with that optimum as the bound. 0: the first-in-queue plan, as certified.
+    Whenever the plan is priced by position (rounds > 0 or ``polish``), each move of an
+    assigned ticket in it gains ``weights.move_min_gain`` at the places it takes
+    (``solver.core.bound_churn``); with neither, at first place (the flow's arcs)."""
     polish: bool = True
     """Improve the sequenced plan by relocations and swaps between nearby queues, judged by
     the chained cost (:mod:`solver.polish`). False: the exact core's plan as it is (to

@@ -28,7 +28,14 @@ import numpy as np
 import numpy.typing as npt
 
 from solver.constants import COST_SCALE
-from solver.cost import PAIR_TERMS, late_seconds, terms_at
+from solver.cost import (
+    PAIR_TERMS,
+    below_min_gain,
+    evaluate_pairs,
+    late_pricing,
+    late_seconds,
+    terms_at,
+)
 from solver.geo import next_location, pair_travel_time_s, travel_time_s
 from solver.local import places
 from solver.sequence import Schedule, sequence_queues
@@ -42,13 +49,19 @@ IntArray = npt.NDArray[np.int64]
 
 
 def plan_queues(
-    problem: Problem, late: LatePricing, state: TechState, tech_of: IntArray
+    problem: Problem,
+    late: LatePricing,
+    state: TechState,
+    tech_of: IntArray,
+    allow_overtime: bool = True,
 ) -> tuple[IntArray, Schedule]:
-    """The assigned movable rows of ``tech_of`` and their sequenced queues (no shift check)."""
+    """The assigned movable rows of ``tech_of`` and their sequenced queues (no shift
+    check by default; ``allow_overtime`` False: ordered as :func:`solver.finalize` orders
+    them without overtime, overruns reported)."""
     rows = np.flatnonzero(tech_of >= 0)
     sch = sequence_queues(
         problem, late, rows, tech_of[rows],
-        state.lat_deg, state.lon_deg, state.ready_s, True,
+        state.lat_deg, state.lon_deg, state.ready_s, allow_overtime,
     )  # fmt: skip
     return rows, sch
 
@@ -132,10 +145,38 @@ def place_costs(
     """Cost (weight units, sum of ``PAIR_TERMS``) of pairs ``(tix, tech)`` at the place
     each ticket would take in the plan ``tech_of``'s sequenced ``queues`` (module doc);
     ``free``: places per technician for movable tickets."""
+    first, start, finish = place_times(problem, state, free, tix, tech, tech_of, queues)
+    terms = terms_at(problem, weights, tix, tech, first, start, finish)
+    return np.asarray(np.sum([terms[name] for name in PAIR_TERMS], axis=0), np.float64)
+
+
+def _places(
+    problem: Problem,
+    free: IntArray,
+    tech_of: IntArray,
+    queues: tuple[IntArray, Schedule],
+) -> IntArray:
+    """Per technician, the place a ticket joining its queue takes (module doc):
+    ``min(count, free - 1)``, 0 at least."""
+    rows, _ = queues
+    count = np.bincount(tech_of[rows], minlength=problem.technicians.count)
+    return np.maximum(np.minimum(count, free - 1), 0)
+
+
+def place_times(
+    problem: Problem,
+    state: TechState,
+    free: IntArray,
+    tix: IntArray,
+    tech: IntArray,
+    tech_of: IntArray,
+    queues: tuple[IntArray, Schedule],
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """First-in-queue travel, start and finish of pairs ``(tix, tech)`` at the place each
+    ticket would take in the plan's sequenced ``queues`` (:func:`place_costs`)."""
     t, k = problem.tickets, problem.technicians
     rows, sch = queues
-    count = np.bincount(tech_of[rows], minlength=k.count)
-    place = np.maximum(np.minimum(count, free - 1), 0)
+    place = _places(problem, free, tech_of, queues)
     ready = state.ready_s.copy()
     lat, lon = state.lat_deg.copy(), state.lon_deg.copy()
     before = sch.position < place[tech_of[rows]]  # sequenced ahead of the place
@@ -155,5 +196,121 @@ def place_costs(
     held = np.flatnonzero(tech_of[tix] == tech)  # already in this queue: as sequenced
     at = np.searchsorted(rows, tix[held])
     start[held], finish[held] = sch.start_s[at], sch.finish_s[at]
-    terms = terms_at(problem, weights, tix, tech, first, start, finish)
-    return np.asarray(np.sum([terms[name] for name in PAIR_TERMS], axis=0), np.float64)
+    return first, start, finish
+
+
+def displaced(
+    problem: Problem,
+    free: IntArray,
+    tech_of: IntArray,
+    queues: tuple[IntArray, Schedule],
+) -> IntArray:
+    """Per technician, the ticket row a ticket joining its full queue would displace (the
+    one at the place it takes, :func:`place_times`), -1 when the queue has room."""
+    rows, sch = queues
+    m = problem.technicians.count
+    count = np.bincount(tech_of[rows], minlength=m)
+    place = _places(problem, free, tech_of, queues)
+    out = np.full(m, -1, np.int64)
+    tech = tech_of[rows]
+    at = np.flatnonzero((sch.position == place[tech]) & (count[tech] >= free[tech]))
+    out[tech[at]] = rows[at]
+    return out
+
+
+def held_gains(
+    problem: Problem,
+    weights: CostWeights,
+    state: TechState,
+    free: IntArray,
+    tix: IntArray,
+    tech: IntArray,
+    cost: FloatArray,
+    tech_of: IntArray,
+    queues: tuple[IntArray, Schedule],
+    allow_overtime: bool,
+) -> FloatArray:
+    """What moving each ticket ``tix`` off its holder to ``tech`` gains (weight units), the
+    bounded-churn rule priced by position in the plan ``tech_of`` (``queues``: its
+    sequenced queues, ``free``: places per technician): the ticket's :func:`place_costs`
+    with its holder minus ``cost`` (its :func:`place_costs` with ``tech``) without the
+    stability term: the gain :func:`solver.cost.move_gain` gives at first place, taken at
+    the places of the plan.
+
+    ``+inf`` when the holder cannot take it back (the move is forced): the holder cannot
+    take it at all (unavailable, no place, skills, exclusion, shift in first place:
+    :attr:`solver.cost.PairEval.placeable`) or, for a ticket not in its holder's queue of
+    the plan, at the place it would take there the work would end after the shift (without
+    overtime), or the holder's queue is full and that place holds a ticket somebody holds
+    (only a ticket nobody holds is displaced for it, :func:`displaced`). ``nan`` when the
+    pair is not a move (a ticket nobody holds, a pinned one, or its holder)."""
+    t = problem.tickets
+    cur = t.current_technician[tix]
+    moving = np.flatnonzero((cur >= 0) & (cur != tech) & ~t.pinned[tix])
+    gain = np.full(tix.size, np.nan)
+    if moving.size == 0:
+        return gain
+    held, at = np.unique(tix[moving], return_inverse=True)
+    holder = t.current_technician[held]
+    ev, _ = evaluate_pairs(problem, weights, state, held, holder, allow_overtime)
+    first, start, finish = place_times(
+        problem, state, free, held, holder, tech_of, queues
+    )
+    terms = terms_at(problem, weights, held, holder, first, start, finish)
+    stay = np.sum([terms[name] for name in PAIR_TERMS], axis=0)
+    away = tech_of[held] != holder
+    bump = displaced(problem, free, tech_of, queues)[holder]
+    back = ev.placeable & ~(away & (bump >= 0) & (t.current_technician[bump] >= 0))
+    if not allow_overtime:
+        back &= ~away | (finish <= problem.technicians.shift_end_s[holder])
+    new_cost = cost[moving] - weights.stability
+    gain[moving] = np.where(back[at], stay[at] - new_cost, np.inf)
+    return gain
+
+
+def move_gains(
+    problem: Problem,
+    weights: CostWeights,
+    state: TechState,
+    tech_of: IntArray,
+    allow_overtime: bool,
+) -> FloatArray:
+    """Per ticket row, what its move in the plan ``tech_of`` (movable rows; NO_TECHNICIAN
+    elsewhere) gains at the places it really takes (:func:`held_gains`): its place in its
+    new technician's queue as sequenced (the solution's start and finish), against the
+    place it would take in its holder's queue of the same plan. ``nan`` for rows that do
+    not move, ``+inf`` for forced moves. The gain the churn rule holds to
+    (:func:`moves_below`) and the one the service reports with a move."""
+    t = problem.tickets
+    cur = t.current_technician
+    gain = np.full(t.count, np.nan)
+    moved = np.flatnonzero((tech_of >= 0) & (cur >= 0) & (cur != tech_of) & ~t.pinned)
+    if moved.size == 0:
+        return gain
+    queues = plan_queues(
+        problem, late_pricing(problem, weights), state, tech_of, allow_overtime
+    )
+    free = state.free_slots
+    cost = place_costs(
+        problem, weights, state, free, moved, tech_of[moved], tech_of, queues
+    )
+    gain[moved] = held_gains(
+        problem, weights, state, free, moved, tech_of[moved], cost, tech_of, queues,
+        allow_overtime,
+    )  # fmt: skip
+    return gain
+
+
+def moves_below(
+    problem: Problem,
+    weights: CostWeights,
+    state: TechState,
+    tech_of: IntArray,
+    allow_overtime: bool,
+) -> IntArray:
+    """Rows whose move in the plan ``tech_of`` gains less than the churn rule's threshold
+    at the places it takes (:func:`move_gains`, :func:`solver.cost.below_min_gain`)."""
+    if weights.move_min_gain <= 0:
+        return np.zeros(0, np.int64)
+    gain = move_gains(problem, weights, state, tech_of, allow_overtime)
+    return np.flatnonzero(below_min_gain(gain, weights))

@@ -21,8 +21,9 @@ What is exact and what is not:
   overrun returns None, the caller solves cold), pinned rows never move, and a kept row
   does not move at all (the churn rule holds trivially for it); a re-planned assigned row
   moved by the sub-solve is checked against the churn rule as the whole problem prices it
-  (:func:`solver.cost.move_gain`; the sub-solve priced it after the kept queues, from
-  another place), and a move below its gain returns None too;
+  at the places of the whole plan (:func:`solver.position.moves_below`; the sub-solve
+  priced it after the kept queues, from another place), and a move below its gain returns
+  None too;
 - the predicted times and the objective are the returned plan's at the problem's clock;
 - the choice of technician of a kept row is the one an earlier solve made at an earlier
   clock: a cold solve now might move it (only when that pays the stability cost and the
@@ -39,9 +40,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from solver.core import run_core
-from solver.cost import move_gain
 from solver.finalize import finalize
 from solver.model import Problem, SolveParams, SolveStatus, UnassignedReason
+from solver.position import moves_below
 from solver.solve import cold_core, tech_state
 
 if TYPE_CHECKING:
@@ -130,17 +131,11 @@ def _below_churn_gain(
     problem: Problem, params: SolveParams, state: TechState, plan: IntArray
 ) -> bool:
     """Whether ``plan`` moves an assigned ticket for less than the churn rule's gain, as
-    the whole problem prices it (the sub-solve priced its moves against technicians
-    whose kept queue came first: from another place, at another time)."""
-    t = problem.tickets
-    held = (t.current_technician >= 0) & ~t.pinned
-    moved = np.flatnonzero(held & (plan >= 0) & (plan != t.current_technician))
-    if moved.size == 0:
-        return False
-    gain = move_gain(
-        problem, params.weights, state, moved, plan[moved], params.allow_overtime
-    )
-    return bool(np.any(gain < params.weights.move_min_gain))
+    the whole problem prices it at the places of the whole plan
+    (:func:`solver.position.moves_below`; the sub-solve priced its moves against
+    technicians whose kept queue came first: from another place, at another time)."""
+    w = params.weights
+    return moves_below(problem, w, state, plan, params.allow_overtime).size > 0
 
 
 def _overruns(problem: Problem, sol: Solution) -> bool:

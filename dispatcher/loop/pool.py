@@ -75,7 +75,7 @@ class SolveOutput:
     ]  # term name -> (n,) values (0 when unassigned)
     move_gain: npt.NDArray[
         np.float64
-    ]  # (n,) ``solver.cost.move_gain`` of the placement
+    ]  # (n,) ``solver.position.move_gains`` of the plan (nan: not a move)
     mode: str = "cold"  # "cold" or "incremental" (``dispatcher.loop.region_solver``)
     reason: str = ""  # why a region's cycle solved cold ('' when incremental)
 
@@ -134,18 +134,17 @@ def _output(
     mode: str = "cold",
     reason: str = "",
 ) -> SolveOutput:
-    """The solution with the move gain of each assigned row."""
-    from solver.cost import move_gain
+    """The solution with the move gain of each assigned row: what its move gains at the
+    places it takes in the plan (``solver.position.move_gains``, the gain the churn rule
+    held it to)."""
+    from solver.position import move_gains
     from solver.solve import tech_state
 
-    gain = np.full(problem.tickets.count, np.nan)
-    rows = np.flatnonzero(solution.technician != NO_TECHNICIAN).astype(np.int64)
-    if rows.size:
-        state = tech_state(problem, params.weights)
-        techs = solution.technician[rows].astype(np.int64)
-        gain[rows] = move_gain(
-            problem, params.weights, state, rows, techs, params.allow_overtime
-        )
+    plan = np.where(problem.tickets.pinned, NO_TECHNICIAN, solution.technician).astype(
+        np.int64
+    )
+    state = tech_state(problem, params.weights)
+    gain = move_gains(problem, params.weights, state, plan, params.allow_overtime)
     return SolveOutput(solution, solution.row_terms, gain, mode, reason)
 
 
