@@ -12,8 +12,9 @@ from simulations.engine import Engine
 from simulations.kpi import run_kpis
 from simulations.runner import build_roster, build_stream
 from simulations.scenario import load_scenario
-from solver.cost import move_gain
+from solver.model import NO_TECHNICIAN
 from solver.policies import make_policy
+from solver.position import move_gains
 from solver.solve import tech_state
 
 if TYPE_CHECKING:
@@ -23,7 +24,8 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "simulations" / "scenarios"
 
 
 class GainRecorder:
-    """The optimizer, recording what each move it makes gains (``solver.cost.move_gain``)."""
+    """The optimizer, recording what each move it makes gains at the places it takes
+    (``solver.position.move_gains``)."""
 
     def __init__(self, params: SolveParams) -> None:
         self.inner = make_policy("optimizer", params)
@@ -32,17 +34,13 @@ class GainRecorder:
 
     def solve(self, problem: Problem, previous: Solution | None) -> Solution:
         sol = self.inner.solve(problem, previous)
-        t = problem.tickets
-        held = (t.current_technician >= 0) & ~t.pinned
-        rows = np.flatnonzero(
-            held & (sol.technician >= 0) & (sol.technician != t.current_technician)
-        )
+        plan = np.where(problem.tickets.pinned, NO_TECHNICIAN, sol.technician)
         w = self.params.weights
-        gain = move_gain(
-            problem, w, tech_state(problem, w), rows, sol.technician[rows],
+        gain = move_gains(
+            problem, w, tech_state(problem, w), plan.astype(np.int64),
             self.params.allow_overtime,
         )  # fmt: skip
-        self.gains.extend(gain.tolist())
+        self.gains.extend(gain[~np.isnan(gain)].tolist())
         return sol
 
 
