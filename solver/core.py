@@ -167,8 +167,7 @@ def run_core(
                 core.params.allow_overtime, core.deadline,
                 np.sort(pair_keys(core.cands.tix, core.cands.tech, core.problem.technicians.count)),
             )  # fmt: skip
-        if core.params.position_rounds > 0 or core.params.polish:
-            tech_of = bound_churn(core, tech_of)
+        tech_of = bound_churn(core, tech_of)
         cost = model_cost(core, tech_of)
     certified = core.certificate is None or core.certificate.certified
     # Unproven over all pairs (time limit), the flow optimum is no bound.
@@ -268,13 +267,14 @@ def bound_churn(core: Core, tech_of: IntArray) -> IntArray:
     return whose holder's re-sequenced queue would overrun the shift is undone. A return
     changes places: the gains are priced again, until no move is below the threshold or
     no return is possible (each round returns one ticket at least, so at most as many
-    rounds as moves).
+    rounds as moves). Not with ``position_rounds`` 0 and no ``polish``: that plan is the
+    first-in-queue model's (its moves pass the rule at first place, the flow's arcs).
     """
     problem, state, params = core.problem, core.state, core.params
     w, m = params.weights, problem.technicians.count
     holder_of = problem.tickets.current_technician
-    if w.move_min_gain <= 0:
-        return tech_of
+    if w.move_min_gain <= 0 or (params.position_rounds == 0 and not params.polish):
+        return tech_of  # no threshold, or the first-in-queue plan as certified
     while True:
         gain = move_gains(problem, w, state, tech_of, params.allow_overtime)
         below = np.flatnonzero(below_min_gain(gain, w))
@@ -297,8 +297,11 @@ def _send_back(core: Core, tech_of: IntArray, back: IntArray) -> IntArray:
     problem, state, params = core.problem, core.state, core.params
     m = problem.technicians.count
     holder = problem.tickets.current_technician[back]
-    queues = plan_queues(problem, core.late, state, tech_of, params.allow_overtime)
-    bump = displaced(problem, state.free_slots, tech_of, queues)[holder]
+    mine = np.zeros(m, np.bool_)
+    mine[holder] = True
+    queues_of = np.where(mine[np.maximum(tech_of, 0)], tech_of, NO_TECHNICIAN)
+    queues = plan_queues(problem, core.late, state, queues_of, params.allow_overtime)
+    bump = displaced(problem, state.free_slots, queues_of, queues)[holder]
     left = tech_of[back]  # where each returned ticket was
     trial = tech_of.copy()
     trial[back] = holder

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from solver.candidates import Candidates
-from solver.core import Core, changed_techs, model_cost, overrunning, refill
+from solver.core import (
+    Core,
+    bound_churn,
+    changed_techs,
+    model_cost,
+    overrunning,
+    refill,
+)
 from solver.cost import evaluate_pairs, late_pricing, pair_keys, to_scaled
 from solver.model import NO_TECHNICIAN
 
@@ -83,6 +90,7 @@ def plan_step(
             break
         plan = fitted
     plan = refill(core, plan, changed_techs(prev, plan, m))
+    plan = bound_churn(core, plan)  # the churn rule at the plan's places, as cold
     return PlanStep(plan, core, plan_cost(core, plan))
 
 

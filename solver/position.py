@@ -38,6 +38,7 @@ from solver.cost import (
 )
 from solver.geo import next_location, pair_travel_time_s, travel_time_s
 from solver.local import places
+from solver.model import NO_TECHNICIAN
 from solver.sequence import Schedule, sequence_queues
 
 if TYPE_CHECKING:
@@ -287,15 +288,17 @@ def move_gains(
     moved = np.flatnonzero((tech_of >= 0) & (cur >= 0) & (cur != tech_of) & ~t.pinned)
     if moved.size == 0:
         return gain
+    # only the queues of the moved tickets' technicians and holders are priced
+    involved = np.zeros(problem.technicians.count, np.bool_)
+    involved[tech_of[moved]] = involved[cur[moved]] = True
+    plan = np.where(involved[np.maximum(tech_of, 0)], tech_of, NO_TECHNICIAN)
     queues = plan_queues(
-        problem, late_pricing(problem, weights), state, tech_of, allow_overtime
+        problem, late_pricing(problem, weights), state, plan, allow_overtime
     )
     free = state.free_slots
-    cost = place_costs(
-        problem, weights, state, free, moved, tech_of[moved], tech_of, queues
-    )
+    cost = place_costs(problem, weights, state, free, moved, plan[moved], plan, queues)
     gain[moved] = held_gains(
-        problem, weights, state, free, moved, tech_of[moved], cost, tech_of, queues,
+        problem, weights, state, free, moved, plan[moved], cost, plan, queues,
         allow_overtime,
     )  # fmt: skip
     return gain
