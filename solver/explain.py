@@ -19,8 +19,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from solver.cost import PAIR_TERMS, drop_penalty, evaluate_pairs, late_pricing, terms_at
+from solver.cost import (
+    PAIR_TERMS,
+    below_min_gain,
+    drop_penalty,
+    evaluate_pairs,
+    late_pricing,
+    terms_at,
+)
 from solver.model import NO_TECHNICIAN, Problem, Solution, SolveParams, UnassignedReason
+from solver.position import held_gains, plan_queues
 from solver.sequence import sequence_queues
 from solver.solve import tech_state
 
@@ -200,6 +208,9 @@ def explain(
     ok = ev.qualified & available
     priced = np.flatnonzero(ok | (techs == chosen_tech))
     ins = insertion_prices(problem, params, state, assigned, ticket_row, priced)
+    churn_ok = ev.churn_ok & _churn_ok_at_place(
+        problem, params, state, solution, ticket_row, priced, ins, first_terms
+    )
     total = np.full(m, np.inf)
     total[priced] = ins.total
     pen = float(drop_penalty(problem, w)[ticket_row])
@@ -224,7 +235,7 @@ def explain(
         overruns = i != chosen_tech and bool(ins.overrun[at])
         total_i = float(sum(tt.values()))
         why = _why_not(
-            WhyNot(total_i, bool(at_cap[i]), viol, overruns, pinned, bool(ev.churn_ok[i])),
+            WhyNot(total_i, bool(at_cap[i]), viol, overruns, pinned, bool(churn_ok[i])),
             w.move_min_gain, chosen_total, pen,
         )  # fmt: skip
         return Option(
@@ -268,6 +279,41 @@ def explain(
     )
 
 
+def _churn_ok_at_place(
+    problem: Problem,
+    params: SolveParams,
+    state: TechState,
+    solution: Solution,
+    row: int,
+    priced: IntArray,
+    ins: Insertion,
+    first_terms: dict[str, FloatArray],
+) -> BoolArray:
+    """Per technician, whether moving ticket ``row`` into its queue passes the churn rule
+    at the place it would take there (its insertion place; the rule's first-in-queue
+    travel, :func:`solver.position.held_gains`) against its holder's place in the
+    solution's plan: the rule the solve holds its moves to (with the first-in-queue
+    screen, :attr:`solver.cost.PairEval.churn_ok`)."""
+    w = params.weights
+    ok = np.ones(problem.technicians.count, np.bool_)
+    if w.move_min_gain <= 0 or priced.size == 0:
+        return ok
+    t = problem.tickets
+    plan = np.where(t.pinned, NO_TECHNICIAN, solution.technician).astype(np.int64)
+    queues = plan_queues(
+        problem, late_pricing(problem, w), state, plan, params.allow_overtime
+    )
+    at_place = [ins.terms[name] for name in PAIR_TERMS if name != "travel"]
+    cost = np.sum(at_place, axis=0) + first_terms["travel"][priced]
+    rows = np.full(priced.size, row, np.int64)
+    gain = held_gains(
+        problem, w, state, state.free_slots, rows, priced, cost, plan, queues,
+        params.allow_overtime,
+    )  # fmt: skip
+    ok[priced] = ~below_min_gain(gain, w)
+    return ok
+
+
 @dataclass(frozen=True, slots=True)
 class WhyNot:
     """What decides why an alternative technician did not get the ticket."""
@@ -293,13 +339,11 @@ def _why_not(
         return "queue full with tickets it serves better"
     if case.overruns:
         return "its shift would overrun with the ticket in its queue"
-    if not case.churn_ok:
+    if chosen_total is not None and case.total >= chosen_total:
+        return f"dearer by {case.total - chosen_total:.1f} at its place in that queue"
+    if not case.churn_ok:  # not dearer: the churn rule is why it stays
         return f"a move there gains less than move_min_gain ({min_gain:g})"
     if chosen_total is not None:
-        if case.total >= chosen_total:
-            return (
-                f"dearer by {case.total - chosen_total:.1f} at its place in that queue"
-            )
         return (
             f"cheaper by {chosen_total - case.total:.1f} at its place in that queue as"
             " it stands: a move the last solve did not make (the queues changed since,"

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from solver import NO_TECHNICIAN, CostWeights, Problem, Solution, SolveParams, solve
 from solver.cost import below_min_gain, move_gain
+from solver.explain import explain
 from solver.position import move_gains
 from solver.restricted import solve_keeping
 from solver.solve import tech_state
@@ -166,3 +167,22 @@ def test_at_threshold_zero_every_move_may_happen_also_when_keeping() -> None:
     kept = solve_keeping(p, strict, keep)
     assert kept is None or kept.technician.tolist() == [0, 0, 0]
     assert solve(p, strict).technician.tolist() == [0, 0, 0]
+
+
+def test_explain_says_the_nearer_technician_is_a_move_below_the_threshold() -> None:
+    """Explain prices the alternative at its place (third, 10 s late): cheaper than the
+    holder by ~320, but a move gaining less than move_min_gain there, and it says so
+    (not "a move the last solve did not make")."""
+    p = third_and_late()
+    params = SolveParams(weights=weights(600.0))
+    sol = solve(p, params)
+    out = explain(p, params, sol, 0)
+    assert out.technician == 0
+    (alt,) = out.alternatives
+    assert alt.technician == 1
+    assert out.chosen is not None
+    assert alt.total < out.chosen.total
+    assert alt.why_not == "a move there gains less than move_min_gain (600)"
+    # at threshold 300 the same move would pass: the rule, not the price, decides
+    lower = SolveParams(weights=weights(300.0))
+    assert "move_min_gain" not in explain(p, lower, sol, 0).alternatives[0].why_not
