@@ -372,17 +372,29 @@ def flow_decision(
 
 
 def model_cost(core: Core, tech_of: IntArray) -> int:
-    """Scaled cost of a decision in the flow model: its arcs, places and penalties."""
-    c = core.cands
-    m = core.problem.technicians.count
+    """Scaled cost of a decision in the flow model: its arcs, places and penalties. A
+    pair of the decision that is no candidate arc (e.g. a ticket sent back to its holder
+    by :func:`bound_churn`, or a committed pair dearer than its penalty) is priced as the
+    flow would price it (:func:`solver.cost.evaluate_pairs`, overtime allowed)."""
+    problem, c = core.problem, core.cands
+    m = problem.technicians.count
     on = np.flatnonzero(tech_of >= 0)
     keys = pair_keys(c.tix, c.tech, m)
     order = np.argsort(keys, kind="stable")
-    pos = order[np.searchsorted(keys[order], pair_keys(on, tech_of[on], m))]
+    want = pair_keys(on, tech_of[on], m)
+    at = np.minimum(np.searchsorted(keys[order], want), max(keys.size - 1, 0))
+    found = keys[order[at]] == want if keys.size else np.zeros(on.size, np.bool_)
+    arcs = int(core.arc_cost[order[at[found]]].sum())
+    missing = on[~found]
+    if missing.size:
+        ev, _ = evaluate_pairs(
+            problem, core.params.weights, core.state, missing, tech_of[missing], True
+        )
+        arcs += int(to_scaled(ev.total).sum())
     count = np.bincount(tech_of[on], minlength=m)
     _, place_cost = places(count, core.state.load, core.balance_scaled)
     off = tech_of < 0  # pinned rows too: the flow prices them as unassigned
-    return int(core.arc_cost[pos].sum() + place_cost.sum() + core.penalty[off].sum())
+    return int(arcs + place_cost.sum() + core.penalty[off].sum())
 
 
 def certified_flow(core: Core) -> FlowResult:

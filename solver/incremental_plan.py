@@ -4,14 +4,13 @@
 (:class:`solver.residual.ResidualFlow`) and the plan it last returned. After the flow took
 new tickets, :func:`plan_step` puts the new tickets and those their shortest paths moved
 where the flow put them, unless that fills a queue past its places or overruns a shift,
-then refills the queues that changed (:func:`solver.core.refill`). :func:`plan_cost` prices
-the plan in the flow model (:func:`solver.core.model_cost`), to compare it with the flow's
-certified optimum.
+then refills the queues that changed (:func:`solver.core.refill`).
+:func:`solver.core.model_cost` prices the plan in the flow model, to compare it with the
+flow's certified optimum.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,7 +25,7 @@ from solver.core import (
     overrunning,
     refill,
 )
-from solver.cost import evaluate_pairs, late_pricing, pair_keys, to_scaled
+from solver.cost import late_pricing
 from solver.model import NO_TECHNICIAN
 
 if TYPE_CHECKING:
@@ -91,7 +90,7 @@ def plan_step(
         plan = fitted
     plan = refill(core, plan, changed_techs(prev, plan, m))
     plan = bound_churn(core, plan)  # the churn rule at the plan's places, as cold
-    return PlanStep(plan, core, plan_cost(core, plan))
+    return PlanStep(plan, core, model_cost(core, plan))
 
 
 def revert_overfull(
@@ -130,29 +129,3 @@ def revert_overruns(
         back = np.union1d(hit, left)
         plan[back] = prev[back]
     return plan
-
-
-def plan_cost(core: Core, plan: IntArray) -> int:
-    """Scaled cost of ``plan`` in the flow model (:func:`solver.core.model_cost`); its
-    pairs that are no arc of ``core`` (e.g. a committed pair dearer than its penalty)
-    priced as the flow would (:func:`solver.cost.evaluate_pairs`, overtime allowed)."""
-    c, m = core.cands, core.problem.technicians.count
-    on = np.flatnonzero(plan >= 0)
-    keys = np.sort(pair_keys(c.tix, c.tech, m), kind="stable")  # nearly sorted
-    want = pair_keys(on, plan[on], m)
-    at = np.minimum(np.searchsorted(keys, want), max(keys.size - 1, 0))
-    missing = on[keys[at] != want] if keys.size else on
-    if missing.size == 0:
-        return model_cost(core, plan)
-    ev, _ = evaluate_pairs(
-        core.problem, core.params.weights, core.state, missing, plan[missing], True
-    )
-    wider = dataclasses.replace(
-        core,
-        cands=Candidates(
-            np.concatenate([c.tix, missing]), np.concatenate([c.tech, plan[missing]]),
-            np.zeros(c.tix.size + missing.size), c.any_feasible,
-        ),
-        arc_cost=np.concatenate([core.arc_cost, to_scaled(ev.total)]),
-    )  # fmt: skip
-    return model_cost(wider, plan)
