@@ -40,11 +40,8 @@ UNROUTED = -2
 """``tech_of`` of a ticket with no flow yet (an excess to route)."""
 
 SINK = -1
-"""Node id of the sink; technician ``k`` is node ``-2 - k``; ticket ``t`` is node ``t``."""
-
-
-def _tech_node(k: int) -> int:
-    return -2 - k
+"""Node id of the sink; technician ``k`` is node ``-2 - k`` (and node ``v < -1`` is
+technician ``-2 - v``: the map is its own inverse); ticket ``t`` is node ``t``."""
 
 
 @dataclass(frozen=True, slots=True)
