@@ -368,6 +368,20 @@ def _lower_bound(
     return np.asarray(b.slope[e] * gap + tt.late_w[r] * late)
 
 
+def _passes(
+    b: _TechBlocks, e: IntArray, lb: FloatArray, tt: _TicketTerms, r: IntArray
+) -> BoolArray:
+    """Whether pairs of tickets ``r`` and technician blocks ``e`` (broadcast together)
+    whose cost is at least ``lb`` may have a negative reduced cost: below the ticket's
+    cut with the block's least potential, below its unassigned arc, and the potentials
+    moved enough since the last round (:func:`_parts`)."""
+    return np.asarray(
+        (lb + b.dt[e] < tt.cut[r])
+        & (lb + b.base[e] < tt.pen[r])
+        & (tt.moved[r] > b.fell[e])
+    )
+
+
 def _ticket_cells(
     tt: _TicketTerms, b: _TechBlocks, part_rows: IntArray, bsel: IntArray
 ) -> Cells:
@@ -380,11 +394,7 @@ def _ticket_cells(
         gap = _distances(tt.xyz, r, b.centre[:, bsel])
         gap = np.maximum(gap - b.radius[bsel][None, :], 0.0) * tt.located[r, None]
         lb = _lower_bound(b, bsel[None, :], gap, tt, r[:, None])
-        look = (lb + b.dt[bsel][None, :] < tt.cut[r, None]) & (
-            lb + b.base[bsel][None, :] < tt.pen[r, None]
-        )
-        look &= tt.moved[r][:, None] > b.fell[bsel][None, :]
-        ii, bb = np.nonzero(look)
+        ii, bb = np.nonzero(_passes(b, bsel[None, :], lb, tt, r[:, None]))
         yield r, tt.cut[r], tt.pen[r], ii, bb
 
 
@@ -413,11 +423,7 @@ def _blocked_cells(
         gap -= t_rad[nb][:, None] + b.radius[bsel][None, :] + CHORD_ROUNDING
         np.maximum(gap, 0.0, out=gap)
         lb = _lower_bound(b, bsel[None, :], gap, blk, nb[:, None])
-        look = (lb + b.dt[bsel][None, :] < blk.cut[nb, None]) & (
-            lb + b.base[bsel][None, :] < blk.pen[nb, None]
-        )
-        look &= blk.moved[nb][:, None] > b.fell[bsel][None, :]
-        bi, bb = np.nonzero(look)
+        bi, bb = np.nonzero(_passes(b, bsel[None, :], lb, blk, nb[:, None]))
         # then each ticket of a passing block pair against that technician block
         lo = first[a]
         ii = _ranges(first[a + bi] - lo, last[a + bi] - lo)
@@ -427,8 +433,7 @@ def _blocked_cells(
         gap_p = _paired_distances(tt.xyz, p_r, b.centre[:, e_b])
         gap_p = np.maximum(gap_p - b.radius[e_b], 0.0) * tt.located[p_r]
         lb_p = _lower_bound(b, e_b, gap_p, tt, p_r)
-        keep = (lb_p + b.dt[e_b] < tt.cut[p_r]) & (lb_p + b.base[e_b] < tt.pen[p_r])
-        keep &= tt.moved[p_r] > b.fell[e_b]
+        keep = _passes(b, e_b, lb_p, tt, p_r)
         yield r, tt.cut[r], tt.pen[r], ii[keep], bb[keep]
 
 
