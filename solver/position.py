@@ -146,9 +146,26 @@ def place_costs(
     """Cost (weight units, sum of ``PAIR_TERMS``) of pairs ``(tix, tech)`` at the place
     each ticket would take in the plan ``tech_of``'s sequenced ``queues`` (module doc);
     ``free``: places per technician for movable tickets."""
+    return _cost_and_finish(problem, weights, state, free, tix, tech, tech_of, queues)[
+        0
+    ]
+
+
+def _cost_and_finish(
+    problem: Problem,
+    weights: CostWeights,
+    state: TechState,
+    free: IntArray,
+    tix: IntArray,
+    tech: IntArray,
+    tech_of: IntArray,
+    queues: tuple[IntArray, Schedule],
+) -> tuple[FloatArray, FloatArray]:
+    """:func:`place_costs` of the pairs, and the finish of their work at that place."""
     first, start, finish = place_times(problem, state, free, tix, tech, tech_of, queues)
     terms = terms_at(problem, weights, tix, tech, first, start, finish)
-    return np.asarray(np.sum([terms[name] for name in PAIR_TERMS], axis=0), np.float64)
+    cost = np.asarray(np.sum([terms[name] for name in PAIR_TERMS], axis=0), np.float64)
+    return cost, finish
 
 
 def _places(
@@ -254,11 +271,9 @@ def held_gains(
     held, at = np.unique(tix[moving], return_inverse=True)
     holder = t.current_technician[held]
     ev, _ = evaluate_pairs(problem, weights, state, held, holder, allow_overtime)
-    first, start, finish = place_times(
-        problem, state, free, held, holder, tech_of, queues
+    stay, finish = _cost_and_finish(
+        problem, weights, state, free, held, holder, tech_of, queues
     )
-    terms = terms_at(problem, weights, held, holder, first, start, finish)
-    stay = np.sum([terms[name] for name in PAIR_TERMS], axis=0)
     away = tech_of[held] != holder
     bump = displaced(problem, free, tech_of, queues)[holder]
     back = ev.placeable & ~(away & (bump >= 0) & (t.current_technician[bump] >= 0))
