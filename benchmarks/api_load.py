@@ -26,7 +26,6 @@ import asyncio
 import gc
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.loadgen import REGIONS, closed_loop, percentile, submit_request
+from benchmarks.results import machine, write_results
 from dispatcher.backend.serve_process import start_serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -283,17 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "benchmark": "api_load",
         "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        ).stdout.strip(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
         "params": {
             "batch_size": BATCH,
             "regions": len(REGIONS),
@@ -537,11 +527,7 @@ def main(argv: list[str] | None = None) -> int:
         f"p99 {summary['unary_p99_ms_at_80pct']:.1f} ms at 80% (target < 20: "
         f"{'met' if summary['targets_met']['unary_p99_ms_at_80pct'] else 'NOT met'})"
     )
-    out_dir = ROOT / "benchmarks" / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"api_load-{results['utc'].replace(':', '')}.json"
-    path.write_text(json.dumps(results, indent=2))
-    print(f"wrote {path.relative_to(ROOT)}")
+    write_results("api_load", results)
     return 0
 
 

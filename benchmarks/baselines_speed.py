@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/baselines_speed.py [--repeat 3] [--with-loop]
+    ./dev bench baselines_speed [--repeat 3] [--with-loop]
 
 Instances (``solver.synthetic.random_problem``, capacity 3, 500 technicians):
 
@@ -14,18 +14,17 @@ Instances (``solver.synthetic.random_problem``, capacity 3, 500 technicians):
 For each: the optimizer (``solver.solve``) and each baseline (``solver.baselines``), best
 CPU and wall time of ``--repeat`` calls, and the ratio to the optimizer. ``--with-loop``
 also times the obvious ticket-by-ticket loop of the test suite (the pre-vectorisation cost
-model) once per instance. Writes ``benchmarks/results/baselines_speed.json``. The machine
+model) once per instance. Writes ``benchmarks/results/baselines_speed-<utc>.json``. The machine
 is shared: read the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 from typing import Any
 
+from benchmarks.results import write_results
 from solver import SolveParams, solve
 from solver.baselines import BASELINES, baseline_solve
 from solver.synthetic import random_problem
@@ -126,10 +125,7 @@ def main() -> None:
                 f" {f'{obj:.4g}' if obj is not None else '-':>11}",
                 flush=True,
             )
-    out = Path(__file__).parent / "results" / "baselines_speed.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(rows, indent=2))
-    print(f"wrote {out}")
+    write_results("baselines_speed", rows)
 
 
 if __name__ == "__main__":

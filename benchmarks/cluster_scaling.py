@@ -34,14 +34,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchmarks.results import machine, write_results
 from dispatcher.backend.serve_process import ServeProcess, start_serve
 from tests.cluster.serve_procs import (
     region_names,
@@ -525,11 +524,7 @@ def main() -> int:
         "benchmark": "cluster_scaling",
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "seconds": round(time.time() - started, 1),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_avg": os.getloadavg(),
-        },
+        "machine": machine(),
         "params": dict(vars(args)),
         "scaling": scaling,
         "failover": failover,
@@ -555,12 +550,7 @@ def main() -> int:
     if redis_failover:
         print(f"Redis primary failover, {redis_failover['kills']} kills: promotion p50 {redis_failover['promotion_p50_s']} s, "
               f"max {redis_failover['promotion_max_s']} s; submits OK again after <= {redis_failover['submits_ok_again_max_s']} s")  # fmt: skip
-    out_dir = ROOT / "benchmarks" / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
-    path = out_dir / f"cluster_scaling-{stamp}.json"
-    path.write_text(json.dumps(result, indent=2))
-    print(f"wrote {path}")
+    write_results("cluster_scaling", result)
     return 0
 
 

@@ -24,15 +24,15 @@ import asyncio
 import cProfile
 import json
 import os
-import platform
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.results import machine, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANT = "default"
@@ -219,17 +219,10 @@ def main() -> int:
     out = {
         "benchmark": "cycle_cpu",
         "args": vars(args),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-        "load_average": os.getloadavg(),
-        "commit": subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT
-        ).stdout.strip(),
+        "machine": machine(),
         "result": result,
     }
-    results = ROOT / "benchmarks" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    (results / f"cycle_cpu-{stamp}.json").write_text(json.dumps(out, indent=2) + "\n")
+    write_results("cycle_cpu", out)
     return 0
 
 

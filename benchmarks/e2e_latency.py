@@ -47,14 +47,14 @@ import collections
 import contextlib
 import json
 import os
-import platform
 import re
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.results import machine, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -819,23 +819,10 @@ def main() -> int:
     out = {
         "benchmark": "e2e_latency",
         "args": vars(args),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        },
-        "commit": subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT
-        ).stdout.strip(),
+        "machine": machine(),
         "result": result,
     }
-    results = ROOT / "benchmarks" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    path = (
-        results / f"e2e_latency-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
-    )
-    path.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {path.relative_to(ROOT)}")
+    write_results("e2e_latency", out)
     return 0
 
 

@@ -17,18 +17,14 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import subprocess
 import time
 
 import numpy as np
 
 from benchmarks.gap_chu_beasley import SIZES
+from benchmarks.results import uptime
 from solver.gap import CHU_BEASLEY_TYPES, chu_beasley
 from solver.gap_lagrange import SMOOTHING, LagrangianBound, lagrangian_bound
-
-
-def _uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def _run(
@@ -52,7 +48,7 @@ def main() -> None:
     parser.add_argument("--baseline-smoothing", type=float, default=0.5)
     parser.add_argument("--time-limit-s", type=float, default=120.0)
     args = parser.parse_args()
-    print(f"uptime before: {_uptime()}")
+    print(f"uptime before: {uptime()}")
     print(
         f"{'seed':>4} {'type':<4} {'m x n':>8} {'bound':>7}"
         f" {'rounds':>7} {'base':>6} {'cpu s':>7} {'base':>7} {'ratio':>6} conv"
@@ -71,7 +67,7 @@ def main() -> None:
             ),
             flush=True,
         )
-    print(f"uptime after: {_uptime()}")
+    print(f"uptime after: {uptime()}")
 
 
 if __name__ == "__main__":

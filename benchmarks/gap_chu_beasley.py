@@ -25,7 +25,7 @@ Prints objective, bound, gap in % (``solver.model.relative_gap_pct``), wall time
 the process CPU time the solve got (all its threads: at most 2 x the limit on 2 free
 cores; far less on a loaded machine) and the load average after each solve; ``uptime``
 before and after. The issue 14 target is a gap <= 0.5% within 30 s; the count that meet it is printed for each. Writes
-``benchmarks/results/gap_chu_beasley.json``. The machine is shared: the load average says
+``benchmarks/results/gap_chu_beasley-<utc>.json``. The machine is shared: the load average says
 how much of it the solvers had.
 
 Baseline in the same run (skip with ``--no-baseline``): the same instance as a 0-1 MIP in
@@ -38,17 +38,15 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
-import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
+from benchmarks.results import uptime, write_results
 from solver.gap import (
     CHU_BEASLEY_TYPES,
     GapInstance,
@@ -61,10 +59,6 @@ from solver.model import relative_gap_pct
 
 SIZES = ((10, 100), (20, 100), (10, 200), (20, 200))  # agents x jobs
 TARGET_GAP_PCT = 0.5
-
-
-def _uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def constraint_matrices(inst: GapInstance) -> tuple[coo_matrix, coo_matrix]:
@@ -174,7 +168,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     workers = args.workers or available_cores()
-    print(f"uptime before: {_uptime()}")
+    print(f"uptime before: {uptime()}")
     seeds = args.seeds or [args.seed]
     print(f"limit {args.time_limit_s:g} s, {workers} CP-SAT workers, seeds {seeds}")
     print(
@@ -237,11 +231,8 @@ def main() -> None:
                     for r in mine
                 )
                 print(f"  seed {seed}: {met} of {len(mine)}")
-    print(f"uptime after: {_uptime()}")
-    out = Path(__file__).parent / "results" / "gap_chu_beasley.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(rows, indent=2))
-    print(f"wrote {out}")
+    print(f"uptime after: {uptime()}")
+    write_results("gap_chu_beasley", rows)
 
 
 if __name__ == "__main__":

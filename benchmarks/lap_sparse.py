@@ -6,7 +6,7 @@ scipy's ``min_weight_full_bipartite_matching`` (LAPJVsp) on a CSR matrix built f
 (build included; the matching alone is printed too). Rounds alternate between the two so a
 change in the machine's load hits both. Prints best and median wall and CPU seconds, the
 ratio to scipy, how much of ours is input validation, and ``uptime`` before and after;
-writes ``benchmarks/results/lap_sparse.json``.
+writes ``benchmarks/results/lap_sparse-<utc>.json``.
 Usage: ``./dev bench lap_sparse [--repeats 7]``.
 """
 
@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import statistics
-import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +23,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
+from benchmarks.results import uptime, write_results
 from solver import SolveStatus, solve_lap_sparse
 from solver.lap import read_orlib_lap_sparse
 from solver.validate import validate_lap_arcs
@@ -42,10 +41,6 @@ INSTANCE = (
 OPTIMUM = 2239  # OR-Library assigninfo (tests/data/orlib/assignopt.txt)
 
 
-def _uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -53,7 +48,7 @@ def main() -> None:
     n, rows, cols, costs = read_orlib_lap_sparse(
         gzip.decompress(INSTANCE.read_bytes()).decode()
     )
-    before = _uptime()
+    before = uptime()
     print(f"uptime before: {before}")
     print(
         f"assignp800: {n} x {n}, {rows.size:,} arcs; {args.repeats} alternating rounds"
@@ -93,7 +88,7 @@ def main() -> None:
             objective[name] = fn()
             wall[name].append(time.perf_counter() - w0)
             cpu[name].append(time.process_time() - c0)
-    after = _uptime()
+    after = uptime()
     base = "scipy (csr build + match)"
     print(
         f"{'solver':<26} {'objective':>9} {'wall best s':>11} {'wall med s':>10}"
@@ -120,16 +115,11 @@ def main() -> None:
     reached = {v for v in objective.values() if v is not None} == {OPTIMUM}
     print(f"optimum {OPTIMUM}: {'all reached' if reached else 'MISSED'}")
     print(f"uptime after:  {after}")
-    out = Path(__file__).parent / "results" / "lap_sparse.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {"instance": "assignp800", "arcs": int(rows.size), "rows": table,
-             "uptime_before": before, "uptime_after": after},
-            indent=2,
-        )
+    write_results(
+        "lap_sparse",
+        {"instance": "assignp800", "arcs": int(rows.size), "rows": table,
+         "uptime_before": before, "uptime_after": after},
     )  # fmt: skip
-    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

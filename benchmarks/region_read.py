@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.results import machine, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANT, REGION, TOKEN = "bench", "r1", "1"
@@ -206,33 +205,16 @@ def main() -> int:
         f"{first['server_cpu_ms']:.1f})"
     )
     print("load (uptime):", os.getloadavg())
-    results = ROOT / "benchmarks" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    path = (
-        results / f"region_read-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    write_results(
+        "region_read",
+        {
+            "benchmark": "region_read",
+            "args": vars(args),
+            "machine": machine(),
+            "result": result,
+            "ratios": ratios,
+        },
     )
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
-    path.write_text(
-        json.dumps(
-            {
-                "benchmark": "region_read",
-                "args": vars(args),
-                "machine": {
-                    "python": platform.python_version(),
-                    "cpus": os.cpu_count(),
-                },
-                "commit": commit,
-                "load": os.getloadavg(),
-                "result": result,
-                "ratios": ratios,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-    print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 

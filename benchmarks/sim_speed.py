@@ -1,6 +1,6 @@
 """Simulator benchmark: a simulated city day, heap core vs SimPy core, and policy quality.
 
-Prints a table and writes JSON to ``benchmarks/results/sim_speed.json``.
+Prints a table and writes JSON to ``benchmarks/results/sim_speed-<utc>.json``.
 
 1. **Day**: one simulated day of the city scenario (~500 technicians, ~20,000 tickets) with
    the optimizer policy on the heap core. Target: <= 60 s wall.
@@ -15,10 +15,10 @@ Prints a table and writes JSON to ``benchmarks/results/sim_speed.json``.
 
 Usage::
 
-    python benchmarks/sim_speed.py --compare-seeds 0    # speed only (about 2 minutes)
-    python benchmarks/sim_speed.py --compare-seeds 2 --compare-policies optimizer,nearest
-    python benchmarks/sim_speed.py                      # all four policies x 3 seeds: long
-    python benchmarks/sim_speed.py --horizon-s 21600    # a shorter day, for a quick look
+    ./dev bench sim_speed --compare-seeds 0    # speed only (about 2 minutes)
+    ./dev bench sim_speed --compare-seeds 2 --compare-policies optimizer,nearest
+    ./dev bench sim_speed                      # all four policies x 3 seeds: long
+    ./dev bench sim_speed --horizon-s 21600    # a shorter day, for a quick look
 
 Cost (since the baselines were vectorised, ``benchmarks/baselines_speed.py``): a city day,
 under load, optimizer ~25-50 s, nearest ~10-13 s, least_loaded ~40 s, round_robin ~50 s
@@ -31,16 +31,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.results import machine, write_results
 from simulations.cli import COMPARE_METRICS, print_summary, quality_verdict
 from simulations.engine import Engine
 from simulations.kpi import run_kpis
@@ -173,7 +170,10 @@ def main() -> int:
         help="horizon of the quality comparison (default: as the day)",
     )
     ap.add_argument(
-        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "sim_speed.json"
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON file (default: benchmarks/results/)",
     )
     args = ap.parse_args()
 
@@ -184,17 +184,7 @@ def main() -> int:
         "benchmark": "sim_speed",
         "scenario": sc.name,
         "horizon_s": sc.horizon_s,
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip(),
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-        },
+        "machine": machine(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
@@ -354,9 +344,7 @@ def main() -> int:
             )
     Console().print(t)
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, default=str))
-    print(f"wrote {args.out}")
+    write_results("sim_speed", report, args.out)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/solver_scaling.py [--sizes 1k,10k,50k] [--dense-timeout-s 60] [--dense-max-gb 8]
+    ./dev bench solver_scaling [--sizes 1k,10k,50k] [--dense-timeout-s 60] [--dense-max-gb 8]
 
 For each geo-clustered instance (``solver.synthetic.random_problem``, capacity 3):
 
@@ -18,7 +18,7 @@ For each geo-clustered instance (``solver.synthetic.random_problem``, capacity 3
   time limit; skipped when the matrix would exceed ``--dense-max-gb``;
 - incremental: ``IncrementalSolver`` on the 10k x 1k instance after one new ticket.
 
-Prints a table and writes JSON to ``benchmarks/results/solver_scaling.json``. Our times
+Prints a table and writes JSON to ``benchmarks/results/solver_scaling-<utc>.json``. Our times
 are the best of several repeats (every repeat is in the JSON); dense references run once.
 Timing on a shared machine is noisy: read the ratios, measured in the same run.
 """
@@ -27,18 +27,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import multiprocessing as mp
-import os
-import platform
 import statistics
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.results import machine, write_results
 from solver import Problem, SolveParams, solve
 from solver.cost import drop_penalty, evaluate_pairs
 from solver.incremental import IncrementalSolver
@@ -253,7 +250,8 @@ def main() -> int:
     ap.add_argument(
         "--out",
         type=Path,
-        default=Path(__file__).parent / "results" / "solver_scaling.json",
+        default=None,
+        help="JSON file (default: benchmarks/results/)",
     )
     args = ap.parse_args()
     started = time.time()
@@ -287,16 +285,14 @@ def main() -> int:
         print(f"incremental 10k x 1k, one new ticket: median {inc['incremental_median_s'] * 1000:.1f} ms "
               f"(CPU {inc['incremental_median_cpu_s'] * 1000:.1f} ms; cold {inc['cold_s'] * 1000:.0f} ms); gap vs cold solve {max(inc['gap_vs_cold_pct']):.3f}% max; "
               f"old tickets moved {inc['tickets_moved']}")  # fmt: skip
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    meta = {"started_unix": started, "wall_s": time.time() - started, "commit": commit,
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                        "python": platform.python_version(), "load_avg": os.getloadavg()}}  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "started_unix": started,
+        "wall_s": time.time() - started,
+        "machine": machine(),
+    }
     out = {"meta": meta, "sizes": rows, "incremental": inc, "repeat_times_s": TIMES}
-    args.out.write_text(json.dumps(out, indent=2, default=str))
-    print(f"wrote {args.out} ({meta['wall_s']:.0f} s)")
+    write_results("solver_scaling", out, args.out)
+    print(f"({meta['wall_s']:.0f} s)")
     return 0
 
 

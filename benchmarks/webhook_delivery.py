@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.loadgen import percentile
+from benchmarks.results import uptime, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,10 +41,6 @@ def _cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def start_serve(redis_url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], Any]:
@@ -151,7 +148,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     proc, info = start_serve(redis_server.url, work)
     receiver = Receiver()
     runner = await receiver.start()
-    out: dict[str, Any] = {"uptime_start": _uptime(), "params": vars(args)}
+    out: dict[str, Any] = {"uptime_start": uptime(), "params": vars(args)}
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{info['grpc_port']}") as ch:
             await pb_grpc.WebhookServiceStub(ch).CreateWebhookSubscription(
@@ -204,7 +201,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         out["events_appended_total"] = appended
         out["events_received_total"] = len(receiver.latency_s)
     finally:
-        out["uptime_end"] = _uptime()
+        out["uptime_end"] = uptime()
         proc.terminate()
         proc.wait(timeout=20)
         await runner.cleanup()
@@ -249,14 +246,7 @@ def main() -> int:
         f"received {out['events_received_total']}"
     )
     print(f"machine load at end: {out['uptime_end']}")
-    results = ROOT / "benchmarks" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    path = (
-        results
-        / f"webhook_delivery-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
-    )
-    path.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {path}")
+    write_results("webhook_delivery", out)
     return 0
 
 
