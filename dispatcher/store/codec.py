@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import orjson
 
@@ -53,6 +53,8 @@ def pairs_to_dict(flat: Sequence[Any]) -> dict[str, str]:
 
 
 _E = TypeVar("_E", bound=enum.Enum)
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def _member_of(kind: type[_E]) -> Callable[[str], _E]:
@@ -223,6 +225,24 @@ def _body_fields(text: str) -> tuple[dict[str, Any], int]:
     }, int(b["prio"])
 
 
+class _Decoded(Generic[K, V]):
+    """Decodings by their raw text, at most ``max_entries`` (all forgotten when full: the
+    working set of a region is small and refills within a cycle)."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._by_raw: dict[K, V] = {}
+
+    def get(self, raw: K, decode: Callable[[], V]) -> V:
+        """The decoding of ``raw``: remembered, or ``decode()`` remembered."""
+        hit = self._by_raw.get(raw)
+        if hit is None:
+            if len(self._by_raw) >= self.max_entries:
+                self._by_raw.clear()
+            hit = self._by_raw[raw] = decode()
+        return hit
+
+
 class BodyCache:
     """Decoded ticket bodies by their JSON text. A ticket's body (the client-given
     fields) changes only on an update, while the solve loop re-reads the ticket on every
@@ -230,16 +250,10 @@ class BodyCache:
     Holds at most ``max_entries`` (cleared when full)."""
 
     def __init__(self, max_entries: int = 20_000) -> None:
-        self.max_entries = max_entries
-        self._fields: dict[str, tuple[dict[str, Any], int]] = {}
+        self._decoded: _Decoded[str, tuple[dict[str, Any], int]] = _Decoded(max_entries)
 
     def fields(self, text: str) -> tuple[dict[str, Any], int]:
-        hit = self._fields.get(text)
-        if hit is None:
-            if len(self._fields) >= self.max_entries:
-                self._fields.clear()
-            hit = self._fields[text] = _body_fields(text)
-        return hit
+        return self._decoded.get(text, lambda: _body_fields(text))
 
 
 def ticket_from_hash(h: Mapping[str, str], bodies: BodyCache | None = None) -> Ticket:
@@ -335,19 +349,14 @@ class TechnicianCache:
     only its queue replaced. Holds at most ``max_entries`` (cleared when full)."""
 
     def __init__(self, max_entries: int = 20_000) -> None:
-        self.max_entries = max_entries
-        self._decoded: dict[tuple[str, ...], Technician] = {}
+        self._decoded: _Decoded[tuple[str, ...], Technician] = _Decoded(max_entries)
 
     def technician(self, flat: Sequence[Any], queue: Sequence[Any] = ()) -> Technician:
         """``technician_from_hash(pairs_to_dict(flat), queue)``, reusing a decoding of the
         same hash."""
-        key = tuple(flat)
-        hit = self._decoded.get(key)
-        if hit is None:
-            if len(self._decoded) >= self.max_entries:
-                self._decoded.clear()
-            hit = self._decoded[key] = technician_from_hash(pairs_to_dict(flat), queue)
-            return hit
+        hit = self._decoded.get(
+            tuple(flat), lambda: technician_from_hash(pairs_to_dict(flat), queue)
+        )
         ids = tuple(str(q) for q in queue)
         if ids == hit.queue_ticket_ids:
             return hit
