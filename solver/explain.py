@@ -28,7 +28,7 @@ from solver.cost import (
     terms_at,
 )
 from solver.model import NO_TECHNICIAN, Problem, Solution, SolveParams, UnassignedReason
-from solver.position import held_gains, plan_queues
+from solver.position import held_gains, movable_plan, plan_queues
 from solver.sequence import sequence_queues
 from solver.solve import tech_state
 
@@ -298,8 +298,7 @@ def _churn_ok_at_place(
     ok = np.ones(problem.technicians.count, np.bool_)
     if w.move_min_gain <= 0 or priced.size == 0:
         return ok
-    t = problem.tickets
-    plan = np.where(t.pinned, NO_TECHNICIAN, solution.technician).astype(np.int64)
+    plan = movable_plan(problem, solution.technician)
     queues = plan_queues(
         problem, late_pricing(problem, w), state, plan, params.allow_overtime
     )

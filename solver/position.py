@@ -49,6 +49,12 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
+def movable_plan(problem: Problem, technician: IntArray) -> IntArray:
+    """A solution's plan as the position model reads it: each row's technician, with
+    NO_TECHNICIAN for pinned rows (their work is their queue's occupancy, not a place)."""
+    return np.where(problem.tickets.pinned, NO_TECHNICIAN, technician).astype(np.int64)
+
+
 def plan_queues(
     problem: Problem,
     late: LatePricing,

@@ -21,14 +21,13 @@ import numpy as np
 
 from dispatcher.loop.region_solver import IncrementalSettings, RegionPlan, plan_step
 from solver.build import ProblemParts
-from solver.model import NO_TECHNICIAN, Problem
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     import numpy.typing as npt
 
-    from solver.model import Solution, SolveParams
+    from solver.model import Problem, Solution, SolveParams
 
 logger = logging.getLogger(__name__)
 
@@ -137,12 +136,10 @@ def _output(
     """The solution with the move gain of each assigned row: what its move gains at the
     places it takes in the plan (``solver.position.move_gains``, the gain the churn rule
     held it to)."""
-    from solver.position import move_gains
+    from solver.position import movable_plan, move_gains
     from solver.solve import tech_state
 
-    plan = np.where(problem.tickets.pinned, NO_TECHNICIAN, solution.technician).astype(
-        np.int64
-    )
+    plan = movable_plan(problem, solution.technician)
     state = tech_state(problem, params.weights)
     gain = move_gains(problem, params.weights, state, plan, params.allow_overtime)
     return SolveOutput(solution, solution.row_terms, gain, mode, reason)
