@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from dispatcher.domain import Technician, Ticket
     from dispatcher.store.feed import RegionFeed
-    from dispatcher.store.state import CommitResult, Decision
+    from dispatcher.store.state import CommitResult, Decision, ExpectedVersions
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,8 @@ class RegionModel:
     """``queued_order`` of every QUEUED ticket, sorted: a bounded read takes a prefix."""
     _also_tickets: set[str] = field(default_factory=set)
     _also_technicians: set[str] = field(default_factory=set)
+    _own: list[tuple[str, str]] = field(default_factory=list)
+    """(first, last) event ids of commits applied here since the last read."""
     _stale: str = ""
 
     def invalidate(self, why: str) -> None:
@@ -90,14 +92,34 @@ class RegionModel:
         self._also_tickets.update(ticket_ids)
         self._also_technicians.update(technician_ids)
 
-    def committed(self, decisions: Sequence[Decision], result: CommitResult) -> None:
-        """After a commit: re-read at the next read what its same-place refreshes wrote
-        (a new queue place or cost terms with the same technician: no event)."""
-        same = {o.ticket_id for o in result.outcomes if o.code is CommitCode.UNCHANGED}
-        self.touch(
-            same,
-            {d.technician_id for d in decisions if d.ticket_id in same} - {""},
-        )
+    def committed(
+        self,
+        decisions: Sequence[Decision],
+        result: CommitResult,
+        expected: ExpectedVersions,
+    ) -> None:
+        """After a commit: apply what it wrote to the tickets this model holds at the
+        version the decisions expected (the next read does not read them again for the
+        commit's own events), re-read at the next read the tickets it wrote that it could
+        not apply, and the technicians of its same-place refreshes (a new queue place
+        with the same technician: no event)."""
+        reread: set[str] = set()
+        refreshed: set[str] = set()
+        for d, outcome in zip(decisions, result.outcomes, strict=True):
+            if not outcome.code.applied:
+                continue
+            if outcome.code is CommitCode.UNCHANGED and d.technician_id:
+                refreshed.add(d.technician_id)
+            before = self.tickets.get(d.ticket_id)
+            if before is None or before.version != expected.tickets[d.ticket_id]:
+                reread.add(d.ticket_id)
+                continue
+            after = result.ticket_after(before, d, outcome)
+            if after is not None:
+                self._put(d.ticket_id, after)
+        if result.events[0]:
+            self._own.append(result.events)
+        self.touch(reread, refreshed)
 
     def _resync_reason(self, token: str) -> str:
         if not self.position:
@@ -118,6 +140,7 @@ class RegionModel:
         lease = ""
         if not why:
             also_t, also_k = set(self._also_tickets), set(self._also_technicians)
+            own = list(self._own)
             delta = await self.feed.delta(
                 self.tenant,
                 self.region,
@@ -126,6 +149,7 @@ class RegionModel:
                 max_events=DELTA_MAX_EVENTS,
                 also_tickets=sorted(also_t),
                 also_technicians=sorted(also_k),
+                own=own,
             )
             if delta.gap:
                 why = delta.gap
@@ -139,6 +163,7 @@ class RegionModel:
                         self.technicians[kid] = tech
                 self._also_tickets -= also_t
                 self._also_technicians -= also_k
+                del self._own[: len(own)]
                 self.position, lease = delta.position, delta.lease_token
                 self.deltas += 1
         if why:
@@ -161,6 +186,7 @@ class RegionModel:
         )
         self._also_tickets.clear()
         self._also_technicians.clear()
+        self._own.clear()
         self._stale = ""
         # under another holder's lease the location marks stayed unread: no state to keep
         self.position = full.position if full.lease_token == token else ""

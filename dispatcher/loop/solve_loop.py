@@ -492,7 +492,7 @@ class RegionWorker:
             logger.warning("commit of %s refused: lease lost", self.region)
             return
         if self.model is not None:
-            self.model.committed(decisions, result)
+            self.model.committed(decisions, result, expected)
         m = lp.metrics
         done_ms = int(time.time() * 1000)
         assigned = reassigned = 0

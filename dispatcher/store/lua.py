@@ -410,14 +410,21 @@ COMMIT_ASSIGNMENTS = (
 -- ARGV[4] lease token, ARGV[5] solve id, ARGV[6] JSON list of the decisions, each
 -- [ticket id, expected ticket version, technician id ('' = unassigned), expected technician
 -- version, queue position, assignment JSON, unassigned reason].
--- Returns per decision: outcome code, ticket version after.
+-- Returns per decision: outcome code, ticket version after; then the ids of the first and
+-- the last event it appended ('' = none: its events are the stream's entries between them).
 local token, sid, items = ARGV[4], ARGV[5], cjson.decode(ARGV[6])
 local n = #items
 local out = {}
 local lease = redis.call('GET', P .. K.LEASE)
 if lease ~= token then
   for _ = 1, n do out[#out + 1] = C.LEASE; out[#out + 1] = 0 end
+  out[#out + 1] = ''; out[#out + 1] = ''
   return out
+end
+local first, last = '', ''
+local function note(id)
+  if first == '' then first = id end
+  last = id
 end
 local D = {}
 local cap = {}
@@ -499,8 +506,8 @@ local function apply(d)
       'version', nv, 'updated', NOW)
     move(d.tid, d.prio, d.created, d.due, d.st, ST.ASSIGNED)
     if d.old == '' then d.code = C.ASSIGNED else d.code = C.REASSIGNED end
-    emit({'type', EV['TICKET_' .. d.code], 'tk', d.tid, 'tc', d.tech, 'ptc', d.old,
-      'st', ST.ASSIGNED, 'v', nv, 'p', d.prio, 'asg', d.asg, 'sid', sid})
+    note(emit({'type', EV['TICKET_' .. d.code], 'tk', d.tid, 'tc', d.tech, 'ptc', d.old,
+      'st', ST.ASSIGNED, 'v', nv, 'p', d.prio, 'asg', d.asg, 'sid', sid}))
     if d.via_queue then d.code = C.REASSIGNED end
   elseif d.st == ST.ASSIGNED then
     nv = nv + 1
@@ -509,14 +516,14 @@ local function apply(d)
       'version', nv, 'updated', NOW)
     move(d.tid, d.prio, d.created, d.due, ST.ASSIGNED, ST.QUEUED)
     d.code = C.UNASSIGNED
-    emit({'type', EV.TICKET_UNASSIGNED, 'tk', d.tid, 'ptc', d.old, 'st', ST.QUEUED, 'v', nv,
-      'p', d.prio, 'ur', d.reason, 'sid', sid})
+    note(emit({'type', EV.TICKET_UNASSIGNED, 'tk', d.tid, 'ptc', d.old, 'st', ST.QUEUED, 'v', nv,
+      'p', d.prio, 'ur', d.reason, 'sid', sid}))
   elseif d.ureason ~= d.reason then
     nv = nv + 1
     redis.call('HSET', key, 'ureason', d.reason, 'version', nv, 'updated', NOW)
     d.code = C.UNASSIGNABLE
-    emit({'type', EV.TICKET_UNASSIGNABLE, 'tk', d.tid, 'st', ST.QUEUED, 'v', nv, 'p', d.prio,
-      'ur', d.reason, 'sid', sid})
+    note(emit({'type', EV.TICKET_UNASSIGNABLE, 'tk', d.tid, 'st', ST.QUEUED, 'v', nv, 'p', d.prio,
+      'ur', d.reason, 'sid', sid}))
   else
     d.code = C.UNCHANGED
   end
@@ -530,9 +537,9 @@ local function requeue(d)
   redis.call('HSET', P .. K.TICKET .. d.tid, 'status', ST.QUEUED, 'tech', '', 'asg', '',
     'version', nv, 'updated', NOW)
   move(d.tid, d.prio, d.created, d.due, ST.ASSIGNED, ST.QUEUED)
-  emit({'type', EV.TICKET_UNASSIGNED, 'tk', d.tid, 'ptc', d.old, 'st', ST.QUEUED, 'v', nv,
+  note(emit({'type', EV.TICKET_UNASSIGNED, 'tk', d.tid, 'ptc', d.old, 'st', ST.QUEUED, 'v', nv,
     'p', d.prio, 'ur', UR.CAPACITY, 'sid', sid,
-    'r', 'on its way to ' .. d.tech .. ', full until a move of this solve'})
+    'r', 'on its way to ' .. d.tech .. ', full until a move of this solve'}))
   d.tver, d.old, d.st, d.via_queue = nv, '', ST.QUEUED, true
 end
 -- Event order: replayed in stream order, the events never show a technician over capacity
@@ -575,6 +582,8 @@ for _, d in ipairs(D) do
   out[#out + 1] = d.code
   out[#out + 1] = d.tver
 end
+out[#out + 1] = first
+out[#out + 1] = last
 return out
 """
 )

@@ -25,6 +25,7 @@ from dispatcher.domain import (
     Technician,
     TechnicianStatus,
     Ticket,
+    UnassignedReason,
 )
 from dispatcher.errors import DispatchError, IllegalTransition
 from dispatcher.loop.leases import RegionRef
@@ -217,7 +218,7 @@ class ModelMachine(RedisMachine):
                 TENANT, REGION, self.token, decisions, expected
             )
         )
-        self.model.committed(decisions, result)
+        self.model.committed(decisions, result, expected)
 
     @rule()
     def sweep(self) -> None:
@@ -393,11 +394,11 @@ async def test_a_reader_without_the_lease_leaves_the_location_marks(
     assert_same_state(snap, await store.snapshot(TENANT, REGION))
 
 
-async def test_a_same_place_refresh_is_read_again(
+async def test_a_same_place_refresh_is_followed(
     redis_client: aioredis.Redis,
 ) -> None:
     """A commit that places a held ticket again with the same technician (another queue
-    place) appends no event; the model re-reads what it names."""
+    place) appends no event; the model applies it and re-reads the technician."""
     store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
     await redis_client.set(keys.lease_key(TENANT, REGION), "7")
     model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
@@ -412,13 +413,92 @@ async def test_a_same_place_refresh_is_read_again(
         result = await store.commit_assignments(
             TENANT, REGION, "7", decisions, expected
         )
-        model.committed(decisions, result)
+        model.committed(decisions, result, expected)
     snap = await model.read("7")
     assert model.resyncs == 1
     (held,) = [t for t in snap.tickets if t.ticket_id == "S0"]
     assert held.assignment is not None
     assert held.assignment.position == 2
     assert_same_state(snap, await store.snapshot(TENANT, REGION))
+
+
+def _spy_deltas(model: RegionModel) -> list[Any]:
+    """Every ``DeltaRead`` the model's feed returns from now on."""
+    seen: list[Any] = []
+    delta = model.feed.delta
+
+    async def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(await delta(*args, **kwargs))
+        return seen[-1]
+
+    model.feed.delta = spy  # type: ignore[method-assign]
+    return seen
+
+
+async def _commit(
+    store: RedisStateStore, model: RegionModel, decisions: list[Decision]
+) -> None:
+    """Commit ``decisions`` with the versions of a fresh snapshot, as the loop does."""
+    snap = await store.snapshot(TENANT, REGION)
+    expected = ExpectedVersions(
+        {t.ticket_id: t.version for t in snap.tickets},
+        {k.technician_id: k.version for k in snap.technicians},
+    )
+    result = await store.commit_assignments(TENANT, REGION, "7", decisions, expected)
+    assert all(o.applied for o in result.outcomes), result
+    model.committed(decisions, result, expected)
+
+
+async def test_own_commits_are_applied_not_read_again(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The tickets of the model's own commit (assigned, reassigned, unassigned, reason
+    changed, placed again) are applied to the model: the next delta reads none of them,
+    and the model equals a fresh snapshot. A change by anyone else after the commit is
+    still read; so is a ticket the model did not hold at the expected version."""
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
+    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
+    await store.upsert_technician(
+        TENANT, Technician("B", REGION, TechnicianStatus.AVAILABLE, 3, location=HERE)
+    )
+    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    await _seed(store, 4)
+    await model.read("7")
+    deltas = _spy_deltas(model)
+    capacity = UnassignedReason.CAPACITY
+    rounds = [
+        [
+            Decision("S0", "A", Assignment("A", 0)),
+            Decision("S1", "A", Assignment("A", 1)),
+            Decision("S2", "B", Assignment("B", 0)),
+            Decision("S3", "", None, capacity),
+        ],
+        [
+            Decision("S0", "B", Assignment("B", 1)),  # reassigned
+            Decision("S1", "A", Assignment("A", 0)),  # same technician, new place
+            Decision("S2", "", None, capacity),  # unassigned
+        ],
+    ]
+    for decisions in rounds:
+        await _commit(store, model, decisions)
+        snap = await model.read("7")
+        assert deltas[-1].tickets == {}
+        assert set(deltas[-1].technicians) == {"A", "B"}
+        assert_same_state(snap, await store.snapshot(TENANT, REGION))
+    await _commit(store, model, [Decision("S3", "A", Assignment("A", 1))])
+    await store.cancel(TENANT, "S3", "gone")  # after the commit: read again
+    snap = await model.read("7")
+    assert deltas[-1].tickets == {"S3": None}
+    assert_same_state(snap, await store.snapshot(TENANT, REGION))
+    held = await store.get_ticket(TENANT, "S1")
+    await store.update_ticket(  # the model has not read this version yet...
+        TENANT, dataclasses.replace(held, priority=1), held.version
+    )
+    await _commit(store, model, [Decision("S1", "B", Assignment("B", 2))])
+    snap = await model.read("7")  # ...so it reads the ticket its commit wrote
+    assert set(deltas[-1].tickets) == {"S1"}
+    assert_same_state(snap, await store.snapshot(TENANT, REGION))
+    assert (model.resyncs, model.deltas) == (1, 4)
 
 
 async def test_a_new_lease_token_reads_in_full(redis_client: aioredis.Redis) -> None:
