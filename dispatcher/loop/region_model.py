@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dispatcher.domain import TicketStatus
-from dispatcher.store.outcomes import CommitCode
 from dispatcher.store.state import RegionSnapshot, now_ms
 
 if TYPE_CHECKING:
@@ -99,17 +98,13 @@ class RegionModel:
         expected: ExpectedVersions,
     ) -> None:
         """After a commit: apply what it wrote to the tickets this model holds at the
-        version the decisions expected (the next read does not read them again for the
-        commit's own events), re-read at the next read the tickets it wrote that it could
-        not apply, and the technicians of its same-place refreshes (a new queue place
-        with the same technician: no event)."""
+        version the decisions expected and to the queues of the technicians it holds (the
+        next read does not read them again for the commit's own events); re-read at the
+        next read what it wrote that this cannot apply."""
         reread: set[str] = set()
-        refreshed: set[str] = set()
         for d, outcome in zip(decisions, result.outcomes, strict=True):
             if not outcome.code.applied:
                 continue
-            if outcome.code is CommitCode.UNCHANGED and d.technician_id:
-                refreshed.add(d.technician_id)
             before = self.tickets.get(d.ticket_id)
             if before is None or before.version != expected.tickets[d.ticket_id]:
                 reread.add(d.ticket_id)
@@ -117,9 +112,16 @@ class RegionModel:
             after = result.ticket_after(before, d, outcome)
             if after is not None:
                 self._put(d.ticket_id, after)
+        missing: set[str] = set()
+        for kid in result.queues:
+            tech = self.technicians.get(kid)
+            if tech is None:
+                missing.add(kid)
+            else:
+                self.technicians[kid] = result.technician_after(tech)
         if result.events[0]:
             self._own.append(result.events)
-        self.touch(reread, refreshed)
+        self.touch(reread, missing)
 
     def _resync_reason(self, token: str) -> str:
         if not self.position:

@@ -8,8 +8,8 @@ appends none but adds the technician to the region's ``LOCATED`` set, which the 
 reads and empties; and the commit's same-place refresh (a new queue place or cost terms
 with the same technician) appends none: the caller names those items itself (``also_*``).
 The delta re-reads every named item the way the snapshot reads it (``lua.REGION_READS``),
-so the model it feeds stays equal to a fresh snapshot; the reader's own commits' events do
-not name their tickets when the reader says it applied them itself (``own``).
+so the model it feeds stays equal to a fresh snapshot; the reader's own commits' events
+name nothing when the reader says it applied them itself (``own``).
 
 The delta refuses (``gap``) when it cannot tell what changed: events after the position were
 dropped by retention, the stream is older than the position (it was deleted), more than
@@ -81,7 +81,7 @@ DELTA = (
 -- KEYS[1] the region's event stream; ARGV[1] region prefix, ARGV[2] position (last event id
 -- applied), ARGV[3] lease token of the reader, ARGV[4] most events to read, ARGV[5] JSON
 -- ticket ids and ARGV[6] JSON technician ids to read as well, ARGV[7] JSON [first, last]
--- event id ranges of the reader's own commits (their tickets are not read for them).
+-- event id ranges of the reader's own commits (the items they name are not read for them).
 -- Returns {GAP, why} or {OK, new position, lease, ticket ids, their hashes ({} = not
 -- open), technician ids, their hashes ({} = removed), their queues}.
 local P, after, token, most = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
@@ -118,7 +118,10 @@ for _, e in ipairs(entries) do
     if name == 'tk' then
       if not mine then ticket(value) end
       named = true
-    elseif name == 'tc' or name == 'ptc' then tech(value); named = true end
+    elseif name == 'tc' or name == 'ptc' then
+      if not mine then tech(value) end
+      named = true
+    end
   end
   if not named then return {R.GAP, 'event ' .. e[1] .. ' names no ticket or technician'} end
 end
@@ -205,8 +208,8 @@ class RegionFeed:
         own: Iterable[tuple[str, str]] = (),
     ) -> DeltaRead:
         """What changed after ``after``. ``own``: (first, last) event ids of the reader's
-        own commits, whose tickets the reader has applied itself (``CommitResult``): their
-        events do not name those tickets (another event after ``after`` still does)."""
+        own commits, whose writes the reader has applied itself (``CommitResult``): their
+        events name no item (another event after ``after`` still does)."""
         reply: Any = await self._delta(
             keys=[keys.events_key(tenant, region)],
             args=[

@@ -411,20 +411,31 @@ COMMIT_ASSIGNMENTS = (
 -- [ticket id, expected ticket version, technician id ('' = unassigned), expected technician
 -- version, queue position, assignment JSON, unassigned reason].
 -- Returns per decision: outcome code, ticket version after; then the ids of the first and
--- the last event it appended ('' = none: its events are the stream's entries between them).
+-- the last event it appended ('' = none: its events are the stream's entries between them),
+-- and a flat list of technician id, queue (ticket ids by position) for every technician
+-- whose queue it changed, as it left it.
 local token, sid, items = ARGV[4], ARGV[5], cjson.decode(ARGV[6])
 local n = #items
 local out = {}
 local lease = redis.call('GET', P .. K.LEASE)
 if lease ~= token then
   for _ = 1, n do out[#out + 1] = C.LEASE; out[#out + 1] = 0 end
-  out[#out + 1] = ''; out[#out + 1] = ''
+  out[#out + 1] = ''; out[#out + 1] = ''; out[#out + 1] = {}
   return out
 end
 local first, last = '', ''
 local function note(id)
   if first == '' then first = id end
   last = id
+end
+local queued = {}
+local function enqueue(t, pos, id)
+  redis.call('ZADD', P .. K.TECH_QUEUE .. t, pos, id)
+  queued[t] = true
+end
+local function dequeue(t, id)
+  redis.call('ZREM', P .. K.TECH_QUEUE .. t, id)
+  queued[t] = true
 end
 local D = {}
 local cap = {}
@@ -496,12 +507,12 @@ local function apply(d)
   local nv = d.tver
   if d.tech ~= '' and d.tech == d.old then
     redis.call('HSET', key, 'asg', d.asg)
-    redis.call('ZADD', P .. K.TECH_QUEUE .. d.tech, d.pos, d.tid)
+    enqueue(d.tech, d.pos, d.tid)
     d.code = C.UNCHANGED
   elseif d.tech ~= '' then
     nv = nv + 1
-    if d.old ~= '' then redis.call('ZREM', P .. K.TECH_QUEUE .. d.old, d.tid) end
-    redis.call('ZADD', P .. K.TECH_QUEUE .. d.tech, d.pos, d.tid)
+    if d.old ~= '' then dequeue(d.old, d.tid) end
+    enqueue(d.tech, d.pos, d.tid)
     redis.call('HSET', key, 'status', ST.ASSIGNED, 'tech', d.tech, 'asg', d.asg, 'ureason', '',
       'version', nv, 'updated', NOW)
     move(d.tid, d.prio, d.created, d.due, d.st, ST.ASSIGNED)
@@ -511,7 +522,7 @@ local function apply(d)
     if d.via_queue then d.code = C.REASSIGNED end
   elseif d.st == ST.ASSIGNED then
     nv = nv + 1
-    redis.call('ZREM', P .. K.TECH_QUEUE .. d.old, d.tid)
+    dequeue(d.old, d.tid)
     redis.call('HSET', key, 'status', ST.QUEUED, 'tech', '', 'asg', '', 'ureason', d.reason,
       'version', nv, 'updated', NOW)
     move(d.tid, d.prio, d.created, d.due, ST.ASSIGNED, ST.QUEUED)
@@ -533,7 +544,7 @@ end
 -- place is free for the ring's next arrival), ASSIGNED when its target has room
 local function requeue(d)
   local nv = d.tver + 1
-  redis.call('ZREM', P .. K.TECH_QUEUE .. d.old, d.tid)
+  dequeue(d.old, d.tid)
   redis.call('HSET', P .. K.TICKET .. d.tid, 'status', ST.QUEUED, 'tech', '', 'asg', '',
     'version', nv, 'updated', NOW)
   move(d.tid, d.prio, d.created, d.due, ST.ASSIGNED, ST.QUEUED)
@@ -584,6 +595,12 @@ for _, d in ipairs(D) do
 end
 out[#out + 1] = first
 out[#out + 1] = last
+local queues = {}
+for t in pairs(queued) do
+  queues[#queues + 1] = t
+  queues[#queues + 1] = redis.call('ZRANGE', P .. K.TECH_QUEUE .. t, 0, -1)
+end
+out[#out + 1] = queues
 return out
 """
 )

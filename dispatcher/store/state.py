@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from dispatcher.domain import (
     Assignment,
@@ -98,18 +98,26 @@ class DecisionOutcome:
         return self.code.applied
 
 
-_TICKET_FIELDS = tuple(f.name for f in fields(Ticket))
-_ticket_values = attrgetter(*_TICKET_FIELDS)
-_TICKET_FIELD_INDEX = {name: i for i, name in enumerate(_TICKET_FIELDS)}
+_Item = TypeVar("_Item", Ticket, Technician)
+_LAYOUTS: dict[type[Any], tuple[attrgetter[Any], dict[str, int]]] = {}
 
 
-def _ticket_with(ticket: Ticket, **changes: Any) -> Ticket:
-    """``dataclasses.replace(ticket, **changes)`` at about half its cost (one positional
-    construction; a solve loop cycle applies one per ticket its commit wrote)."""
-    values = list(_ticket_values(ticket))
+def _with(item: _Item, **changes: Any) -> _Item:
+    """``dataclasses.replace(item, **changes)`` at about half its cost (one positional
+    construction; a solve loop cycle applies one per ticket and technician its commit
+    wrote)."""
+    kind = type(item)
+    layout = _LAYOUTS.get(kind)
+    if layout is None:
+        names = [f.name for f in fields(kind)]
+        layout = _LAYOUTS[kind] = (
+            attrgetter(*names),
+            {n: i for i, n in enumerate(names)},
+        )
+    values = list(layout[0](item))
     for name, value in changes.items():
-        values[_TICKET_FIELD_INDEX[name]] = value
-    return Ticket(*values)
+        values[layout[1][name]] = value
+    return kind(*values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +130,17 @@ class CommitResult:
     events: tuple[str, str] = ("", "")
     """Ids of the first and the last event it appended ('' = none); every entry of the
     region's stream between them is its own (one atomic script)."""
+    queues: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """The queue (ticket ids by position) of each technician whose queue it changed, as
+    it left it."""
+
+    def technician_after(self, before: Technician) -> Technician:
+        """``before`` with the queue this commit left it (itself when the commit did not
+        change its queue)."""
+        queue = self.queues.get(before.technician_id)
+        if queue is None or queue == before.queue_ticket_ids:
+            return before
+        return _with(before, queue_ticket_ids=queue)
 
     def ticket_after(
         self, before: Ticket, decision: Decision, outcome: DecisionOutcome
@@ -131,7 +150,7 @@ class CommitResult:
         now decodes, unless something else changed it since); None when it wrote nothing."""
         code = outcome.code
         if code in (CommitCode.ASSIGNED, CommitCode.REASSIGNED):
-            return _ticket_with(
+            return _with(
                 before,
                 status=TicketStatus.ASSIGNED,
                 assignment=self.placements[decision.ticket_id],
@@ -141,9 +160,9 @@ class CommitResult:
             )
         if code is CommitCode.UNCHANGED and decision.technician_id:
             # a same-place refresh: the placement only
-            return _ticket_with(before, assignment=self.placements[decision.ticket_id])
+            return _with(before, assignment=self.placements[decision.ticket_id])
         if code is CommitCode.UNASSIGNED:
-            return _ticket_with(
+            return _with(
                 before,
                 status=TicketStatus.QUEUED,
                 assignment=None,
@@ -152,7 +171,7 @@ class CommitResult:
                 updated_at_ms=self.at_ms,
             )
         if code is CommitCode.UNASSIGNABLE:
-            return _ticket_with(
+            return _with(
                 before,
                 unassigned_reason=decision.unassigned_reason,
                 version=outcome.version,
@@ -293,9 +312,15 @@ class RedisStateStore(TicketStore, TechnicianStore):
             DecisionOutcome(d.ticket_id, CommitCode(flat[2 * i]), int(flat[2 * i + 1]))
             for i, d in enumerate(decisions)
         )
-        first, last = flat[2 * len(decisions)], flat[2 * len(decisions) + 1]
+        first, last, raw = flat[2 * len(decisions) :]
+        queues = {
+            str(raw[i]): tuple(str(t) for t in raw[i + 1])
+            for i in range(0, len(raw), 2)
+        }
         lease_lost = sum(1 for o in outcomes if o.code is CommitCode.LEASE)
         self._conflict("lease", lease_lost)
         self._published(sum(1 for o in outcomes if o.code.published))
         self._conflict("version", sum(1 for o in outcomes if o.code.stale))
-        return CommitResult(outcomes, int(args[1]), placements, (str(first), str(last)))
+        return CommitResult(
+            outcomes, int(args[1]), placements, (str(first), str(last)), queues
+        )

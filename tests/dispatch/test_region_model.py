@@ -453,9 +453,10 @@ async def test_own_commits_are_applied_not_read_again(
     redis_client: aioredis.Redis,
 ) -> None:
     """The tickets of the model's own commit (assigned, reassigned, unassigned, reason
-    changed, placed again) are applied to the model: the next delta reads none of them,
-    and the model equals a fresh snapshot. A change by anyone else after the commit is
-    still read; so is a ticket the model did not hold at the expected version."""
+    changed, placed again) and the queues it changed are applied to the model: the next
+    delta reads none of them, and the model equals a fresh snapshot. A change by anyone
+    else after the commit is still read; so is a ticket the model did not hold at the
+    expected version."""
     store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
     await redis_client.set(keys.lease_key(TENANT, REGION), "7")
     await store.upsert_technician(
@@ -482,13 +483,13 @@ async def test_own_commits_are_applied_not_read_again(
     for decisions in rounds:
         await _commit(store, model, decisions)
         snap = await model.read("7")
-        assert deltas[-1].tickets == {}
-        assert set(deltas[-1].technicians) == {"A", "B"}
+        assert (deltas[-1].tickets, deltas[-1].technicians) == ({}, {})
         assert_same_state(snap, await store.snapshot(TENANT, REGION))
     await _commit(store, model, [Decision("S3", "A", Assignment("A", 1))])
     await store.cancel(TENANT, "S3", "gone")  # after the commit: read again
     snap = await model.read("7")
     assert deltas[-1].tickets == {"S3": None}
+    assert set(deltas[-1].technicians) == {"A"}  # the cancel named it
     assert_same_state(snap, await store.snapshot(TENANT, REGION))
     held = await store.get_ticket(TENANT, "S1")
     await store.update_ticket(  # the model has not read this version yet...
