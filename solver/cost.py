@@ -284,6 +284,7 @@ def terms_at(
     travel_s: FloatArray,
     start_s: FloatArray,
     finish_s: FloatArray,
+    surplus: IntArray | None = None,
 ) -> dict[str, FloatArray]:
     """The placement terms (``PAIR_TERMS``) of pairs for given travel and start/finish times.
 
@@ -295,6 +296,8 @@ def terms_at(
         Ticket and technician rows, equal-length int arrays.
     travel_s, start_s, finish_s
         Travel seconds to the ticket, predicted start and finish of its work.
+    surplus
+        The pairs' skill surplus (:func:`skill_fit`) when the caller has it.
 
     Returns
     -------
@@ -308,7 +311,8 @@ def terms_at(
     else:  # priced on the pairs' own rows (the whole problem is O(n) per call)
         pricing = late_pricing(problem, weights, tix)
         at = np.arange(tix.size)
-    _, surplus = skill_fit(problem, tix, tech)
+    if surplus is None:
+        _, surplus = skill_fit(problem, tix, tech)
     cur = t.current_technician[tix]
     moved = (cur >= 0) & (cur != tech) & ~t.pinned[tix]
     pref = in_pairs(t.preferred, tix, tech, problem.technicians.count)
@@ -402,11 +406,11 @@ def evaluate_pairs(
     )
     start = np.maximum(state.ready_s[tech] + travel, t.window_start_s[tix])
     finish = start + t.duration_s[tix]
-    skill_ok, _ = skill_fit(problem, tix, tech)
+    skill_ok, surplus = skill_fit(problem, tix, tech)
     shift_ok = (
         np.ones(tix.size, np.bool_) if allow_overtime else finish <= k.shift_end_s[tech]
     )
-    terms = terms_at(problem, weights, tix, tech, travel, start, finish)
+    terms = terms_at(problem, weights, tix, tech, travel, start, finish, surplus)
     total = (
         np.sum([terms[name] for name in PAIR_TERMS], axis=0)
         if tix.size
