@@ -276,6 +276,17 @@ def skill_fit(
     return ok, surplus
 
 
+def pair_total(terms: dict[str, FloatArray]) -> FloatArray:
+    """The placement cost of pairs (weight units): the sum of their ``PAIR_TERMS`` (of
+    ``terms``, term name -> (pairs,) array), added in ``PAIR_TERMS`` order. The one sum of
+    the placement terms; the same values as ``np.sum`` of them over axis 0, without
+    stacking them into one (terms, pairs) array first."""
+    total = np.array(terms[PAIR_TERMS[0]], np.float64)
+    for name in PAIR_TERMS[1:]:
+        total += terms[name]
+    return total
+
+
 def terms_at(
     problem: Problem,
     weights: CostWeights,
@@ -411,11 +422,7 @@ def evaluate_pairs(
         np.ones(tix.size, np.bool_) if allow_overtime else finish <= k.shift_end_s[tech]
     )
     terms = terms_at(problem, weights, tix, tech, travel, start, finish, surplus)
-    total = (
-        np.sum([terms[name] for name in PAIR_TERMS], axis=0)
-        if tix.size
-        else np.zeros(0)
-    )
+    total = pair_total(terms)
     ev = PairEval(
         travel_s=travel,
         start_s=start,

@@ -25,6 +25,7 @@ from solver.cost import (
     drop_penalty,
     evaluate_pairs,
     late_pricing,
+    pair_total,
     terms_at,
 )
 from solver.model import NO_TECHNICIAN, Problem, Solution, SolveParams, UnassignedReason
@@ -110,11 +111,7 @@ def insertion_prices(
             params.allow_overtime,
         )  # fmt: skip
         terms = terms_at(problem, w, tix, tech, sch.travel_s, sch.start_s, sch.finish_s)
-        stop = (
-            np.sum([terms[name] for name in PAIR_TERMS], axis=0)
-            if tix.size
-            else np.zeros(0)
-        )
+        stop = pair_total(terms)
         over = np.bincount(tech[sch.overrun], minlength=m) > 0
         cost = np.asarray(np.bincount(tech, stop, m), np.float64)
         return cost, terms, over, sch.position
@@ -127,7 +124,7 @@ def insertion_prices(
     held = np.bincount(base_tech, minlength=m)[techs]
     out = {name: np.asarray(terms[name][own], np.float64) for name in PAIR_TERMS}
     out["balance"] = w.balance * (state.load[techs] + held).astype(np.float64)
-    own_total = np.sum([out[name] for name in PAIR_TERMS], axis=0)
+    own_total = pair_total(out)
     out[OTHERS] = after[techs] - own_total - before[techs]
     total = np.sum(list(out.values()), axis=0)
     return Insertion(

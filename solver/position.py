@@ -29,11 +29,11 @@ import numpy.typing as npt
 
 from solver.constants import COST_SCALE
 from solver.cost import (
-    PAIR_TERMS,
     below_min_gain,
     evaluate_pairs,
     late_pricing,
     late_seconds,
+    pair_total,
     terms_at,
 )
 from solver.geo import next_location, pair_travel_time_s, travel_time_s
@@ -115,7 +115,7 @@ def queue_costs(
     terms = terms_at(
         problem, weights, rows, tech, sch.travel_s, sch.start_s, sch.finish_s
     )
-    pair = np.sum([terms[name] for name in PAIR_TERMS], axis=0) if rows.size else 0.0
+    pair = pair_total(terms)
     slot_tech, slot_cost = places(
         np.bincount(tech, minlength=m), state.load, balance_scaled
     )
@@ -170,7 +170,7 @@ def _cost_and_finish(
     """:func:`place_costs` of the pairs, and the finish of their work at that place."""
     first, start, finish = place_times(problem, state, free, tix, tech, tech_of, queues)
     terms = terms_at(problem, weights, tix, tech, first, start, finish)
-    cost = np.asarray(np.sum([terms[name] for name in PAIR_TERMS], axis=0), np.float64)
+    cost = pair_total(terms)
     return cost, finish
 
 

@@ -7,25 +7,52 @@ solver's computation with the plain one it replaced (written here as the referen
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
-from solver.cost import PAIR_TERMS, evaluate_pairs, terms_at
+from solver.cost import PAIR_TERMS, evaluate_pairs, pair_total, terms_at
 from solver.model import CostWeights, Problem
 from solver.solve import tech_state
 from solver.synthetic import random_problem
 
-regions = st.builds(
-    random_problem,
-    n_tickets=st.integers(1, 60),
-    n_technicians=st.integers(1, 12),
-    seed=st.integers(0, 2**31 - 1),
-    pinned_frac=st.sampled_from([0.0, 0.1]),
-    assigned_frac=st.sampled_from([0.0, 0.3]),
-    excluded_frac=st.sampled_from([0.0, 0.2]),
-    preferred_frac=st.sampled_from([0.0, 0.2]),
-)
+
+def _without_location(problem: Problem, seed: int, share: float) -> Problem:
+    """``problem`` with about ``share`` of its tickets and technicians without a
+    location (NaN coordinates: no travel)."""
+    rng = np.random.default_rng(seed)
+    parts = {}
+    for name in ("tickets", "technicians"):
+        side = getattr(problem, name)
+        gone = rng.random(side.count) < share
+        lat, lon = side.lat_deg.copy(), side.lon_deg.copy()
+        lat[gone] = lon[gone] = np.nan
+        parts[name] = dataclasses.replace(side, lat_deg=lat, lon_deg=lon)
+    return dataclasses.replace(problem, **parts)
+
+
+def regions(technicians: int) -> st.SearchStrategy[Problem]:
+    """Random regions of 1-60 tickets and 1-``technicians`` technicians, some without a
+    location, tight shifts or not."""
+    return st.builds(
+        _without_location,
+        st.builds(
+            random_problem,
+            n_tickets=st.integers(1, 60),
+            n_technicians=st.integers(1, technicians),
+            seed=st.integers(0, 2**31 - 1),
+            shift_h=st.sampled_from([0.5, 2.0, 8.0]),
+            pinned_frac=st.sampled_from([0.0, 0.1]),
+            assigned_frac=st.sampled_from([0.0, 0.3]),
+            excluded_frac=st.sampled_from([0.0, 0.2]),
+            preferred_frac=st.sampled_from([0.0, 0.2]),
+        ),
+        st.integers(0, 2**31 - 1),
+        st.sampled_from([0.0, 0.0, 0.3]),
+    )
 
 
 def _pairs(problem: Problem, seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -37,7 +64,7 @@ def _pairs(problem: Problem, seed: int, size: int) -> tuple[np.ndarray, np.ndarr
 
 @settings(max_examples=60, deadline=None)
 @given(
-    problem=regions,
+    problem=regions(12),
     seed=st.integers(0, 2**31 - 1),
     size=st.integers(0, 300),
     overtime=st.booleans(),
@@ -58,3 +85,21 @@ def test_evaluate_pairs_terms_are_terms_at(
         assert np.array_equal(terms[name], alone[name]), name
     summed = np.sum([alone[name] for name in PAIR_TERMS], axis=0) if size else 0.0
     assert np.array_equal(ev.total, np.broadcast_to(summed, (size,)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    terms=st.integers(0, 40).flatmap(
+        lambda size: st.fixed_dictionaries(
+            {
+                name: hnp.arrays(np.float64, size, elements=st.floats(-1e12, 1e12))
+                for name in PAIR_TERMS
+            }
+        )
+    )
+)
+def test_pair_total_is_the_sum_over_axis_0(terms: dict[str, np.ndarray]) -> None:
+    """``pair_total`` adds the terms one by one in ``PAIR_TERMS`` order: bit for bit the
+    ``np.sum`` of the stacked terms over axis 0 that it replaced."""
+    expected = np.sum([terms[name] for name in PAIR_TERMS], axis=0)
+    assert np.array_equal(pair_total(terms), expected)
