@@ -213,6 +213,21 @@ def drop_penalty(
     return np.asarray(base + weights.stability * held)
 
 
+def first_in_queue_times(
+    ready_s: FloatArray,
+    travel_s: FloatArray,
+    window_start_s: FloatArray,
+    duration_s: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Start and finish of a ticket's work when it comes right after the technician's
+    pinned queue (ready at ``ready_s``, ``travel_s`` away): on arrival, not before its
+    window opens. Arrays broadcast. Both only grow with the travel."""
+    start = np.asarray(
+        np.maximum(np.add(ready_s, travel_s), window_start_s), np.float64
+    )
+    return start, np.asarray(start + duration_s, np.float64)
+
+
 def late_seconds(
     problem: Problem, tix: IntArray, start_s: FloatArray, finish_s: FloatArray
 ) -> FloatArray:
@@ -415,8 +430,9 @@ def evaluate_pairs(
         t.lon_deg[tix],
         k.speed_kmh[tech],
     )
-    start = np.maximum(state.ready_s[tech] + travel, t.window_start_s[tix])
-    finish = start + t.duration_s[tix]
+    start, finish = first_in_queue_times(
+        state.ready_s[tech], travel, t.window_start_s[tix], t.duration_s[tix]
+    )
     skill_ok, surplus = skill_fit(problem, tix, tech)
     shift_ok = (
         np.ones(tix.size, np.bool_) if allow_overtime else finish <= k.shift_end_s[tech]

@@ -125,6 +125,62 @@ def _time_s(km: FloatArray, speed_kmh: npt.ArrayLike) -> FloatArray:
     return np.asarray(km / np.asarray(speed_kmh, dtype=np.float64) * 3600.0)
 
 
+CHORD2_SLACK = 1e-14
+"""Margin on a squared chord between unit vectors computed as ``2 - 2 a.b`` (which rounds
+to about 1e-15), so that :func:`travel_time_bounds_s` stay bounds."""
+
+BOUND_SLACK = 1e-9
+"""Relative widening of :func:`travel_time_bounds_s`, far beyond the rounding (~1e-15)
+of either those bounds or :func:`travel_time_s`."""
+
+
+def travel_time_bounds_s(
+    a: FloatArray, b: FloatArray, speed_kmh: npt.ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    """Lower and upper bounds on :func:`travel_time_s` between every point of ``a`` and
+    every point of ``b``, without trigonometry (one matrix product): to settle most pairs
+    of a test that only gets harder with more travel, and compute the travel of the
+    others.
+
+    Parameters
+    ----------
+    a, b
+        ``(p, 3)`` and ``(q, 3)`` unit vectors (:func:`unit_vectors`); the zero vector is a
+        point without location (no travel to or from it).
+    speed_kmh
+        Travel speed, > 0, broadcast to ``(p, q)``.
+
+    Returns
+    -------
+    tuple
+        ``(p, q)`` seconds each, below and above the travel time of each pair as
+        :func:`travel_time_s` computes it (both 0 where a point has no location; the
+        upper one +inf for nearly antipodal points). From the chord ``c`` between two
+        points: their great-circle angle ``2 asin(c / 2)`` is at least ``c`` and at most
+        ``c / sqrt(1 - c^2 / 4)`` (``x <= asin x <= tan asin x``); widened by
+        ``CHORD2_SLACK`` and ``BOUND_SLACK``.
+    """
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    c2 = 2.0 - 2.0 * (a @ b.T)
+    lo2 = np.maximum(c2 - CHORD2_SLACK, 0.0)
+    c2 += CHORD2_SLACK
+    np.maximum(c2, CHORD2_SLACK, out=c2)
+    den = 1.0 - 0.25 * c2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hi = np.where(den > 0.0, np.sqrt(c2 / den), np.inf)
+    per_radian = (
+        EARTH_RADIUS_KM * ROAD_FACTOR * 3600.0 / np.asarray(speed_kmh, np.float64)
+    )
+    lower = np.asarray(np.sqrt(lo2) * (per_radian * (1.0 - BOUND_SLACK)), np.float64)
+    upper = np.asarray(hi * (per_radian * (1.0 + BOUND_SLACK)), np.float64)
+    nowhere = np.broadcast_to(
+        ~np.any(a, axis=1)[:, None] | ~np.any(b, axis=1)[None, :], upper.shape
+    )
+    lower[nowhere] = upper[nowhere] = 0.0
+    return lower, upper
+
+
 def next_location(
     lat: npt.ArrayLike, lon: npt.ArrayLike, to_lat: npt.ArrayLike, to_lon: npt.ArrayLike
 ) -> tuple[FloatArray, FloatArray]:

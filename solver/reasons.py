@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from solver.candidates import skill_holders
-from solver.cost import in_pairs
-from solver.geo import pair_travel_time_s
+from solver.cost import first_in_queue_times, in_pairs
+from solver.geo import pair_travel_time_s, travel_time_bounds_s, unit_vectors
 from solver.model import UnassignedReason
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from solver.model import Problem, SolveParams
 
     IntArray = npt.NDArray[np.int64]
+    FloatArray = npt.NDArray[np.float64]
     BoolArray = npt.NDArray[np.bool_]
 
 FIT_BLOCK = 64
@@ -164,26 +165,65 @@ def _fitting(
     out = np.full(rows.size, -1, np.int64)
     slack = k.shift_end_s[techs] - state.ready_s[techs]
     techs = techs[np.argsort(-slack, kind="stable")]
+    # A block is a (rows, technicians) matrix: the points and the rows with an exclusion
+    # are found once.
+    has_ex = np.isin(rows, t.excluded[:, 0])
+    t_pts = unit_vectors(t.lat_deg[rows], t.lon_deg[rows])
+    k_pts = unit_vectors(state.lat_deg[techs], state.lon_deg[techs])
     for c in range(0, techs.size, FIT_BLOCK):
         left = np.flatnonzero(out < 0)
         if left.size == 0:
             break
-        kk = techs[c : c + FIT_BLOCK]
+        b = slice(c, c + FIT_BLOCK)
+        kk = techs[b]
         r = rows[left]
-        tix, tech = np.repeat(r, kk.size), np.tile(kk, r.size)
-        ok = ~in_pairs(t.excluded, tix, tech, k.count)
+        ok = np.ones((r.size, kk.size), np.bool_)
+        ex = np.flatnonzero(has_ex[left])
+        if ex.size:
+            ok[ex] = ~in_pairs(t.excluded, r[ex, None], kk[None, :], k.count)
         if not params.allow_overtime:
-            tt = pair_travel_time_s(
-                (state.lat_deg[kk], state.lon_deg[kk]), np.tile(np.arange(kk.size), r.size),
-                (t.lat_deg[r], t.lon_deg[r]), np.repeat(np.arange(r.size), kk.size),
-                k.speed_kmh[tech],
-            )  # fmt: skip
-            start = np.maximum(state.ready_s[tech] + tt, t.window_start_s[tix])
-            ok &= start + t.duration_s[tix] <= k.shift_end_s[tech]
-        ok = ok.reshape(r.size, kk.size)
-        n_ok = ok.sum(axis=1)
+            bounds = travel_time_bounds_s(t_pts[left], k_pts[b], k.speed_kmh[kk])
+            ok &= _within_shift(problem, state, r, kk, bounds)
+        n_ok = np.count_nonzero(ok, axis=1)
         hit = np.flatnonzero(n_ok > 0)
-        pick = r[hit] % n_ok[hit]  # the pick-th fitting technician of the block
-        col = np.argmax(np.cumsum(ok[hit], axis=1) > pick[:, None], axis=1)
+        col = r[hit] % n_ok[hit]  # the col-th fitting technician of the block: the
+        gaps = np.flatnonzero(n_ok[hit] < kk.size)  # col-th column where all fit
+        col[gaps] = np.argmax(
+            np.cumsum(ok[hit[gaps]], axis=1) > col[gaps, None], axis=1
+        )
         out[left[hit]] = kk[col]
     return out
+
+
+def _within_shift(
+    problem: Problem,
+    state: TechState,
+    r: IntArray,
+    kk: IntArray,
+    bounds: tuple[FloatArray, FloatArray],
+) -> BoolArray:
+    """(rows, technicians): whether each ticket of ``r`` would finish within the shift of
+    each technician of ``kk`` coming right after its pinned work (the rule of
+    :attr:`solver.cost.PairEval.shift_ok`). ``bounds``: lower and upper bounds on each
+    pair's travel (:func:`solver.geo.travel_time_bounds_s`). The finish only grows with
+    the travel: a pair that fits with the upper bound fits, one that does not fit with
+    the lower bound does not; the travel of the others is computed."""
+    t, k = problem.tickets, problem.technicians
+
+    def fits(i: IntArray, j: IntArray, travel: FloatArray) -> BoolArray:
+        _, finish = first_in_queue_times(
+            state.ready_s[kk[j]], travel, t.window_start_s[r[i]], t.duration_s[r[i]]
+        )
+        return np.asarray(finish <= k.shift_end_s[kk[j]])
+
+    every = np.arange(r.size)[:, None], np.arange(kk.size)[None, :]
+    ok = fits(*every, bounds[1])
+    i, j = np.nonzero(~ok & fits(*every, bounds[0]))
+    if i.size == 0:
+        return ok
+    travel = pair_travel_time_s(
+        (state.lat_deg[kk], state.lon_deg[kk]), j, (t.lat_deg[r], t.lon_deg[r]), i,
+        k.speed_kmh[kk[j]],
+    )  # fmt: skip
+    ok[i, j] = fits(i, j, travel)
+    return ok

@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from solver.cost import PAIR_TERMS, evaluate_pairs, pair_total, terms_at
-from solver.model import CostWeights, Problem
+from solver.geo import travel_time_bounds_s, travel_time_s, unit_vectors
+from solver.model import CostWeights, Problem, SolveParams
+from solver.reasons import FIT_BLOCK, _fitting
 from solver.solve import tech_state
 from solver.synthetic import random_problem
 
@@ -103,3 +105,124 @@ def test_pair_total_is_the_sum_over_axis_0(terms: dict[str, np.ndarray]) -> None
     ``np.sum`` of the stacked terms over axis 0 that it replaced."""
     expected = np.sum([terms[name] for name in PAIR_TERMS], axis=0)
     assert np.array_equal(pair_total(terms), expected)
+
+
+def _fitting_by_pairs(
+    problem: Problem, params: SolveParams, rows: np.ndarray, techs: np.ndarray
+) -> np.ndarray:
+    """The witness search of :func:`solver.reasons._fitting` with the pair rules taken
+    from ``evaluate_pairs`` (no exclusion, the shift kept), pair by pair."""
+    k, w = problem.technicians, params.weights
+    state = tech_state(problem, w)
+    out = np.full(rows.size, -1, np.int64)
+    techs = techs[
+        np.argsort(-(k.shift_end_s[techs] - state.ready_s[techs]), kind="stable")
+    ]
+    for c in range(0, techs.size, FIT_BLOCK):
+        left = np.flatnonzero(out < 0)
+        kk, r = techs[c : c + FIT_BLOCK], rows[left]
+        ev, _ = evaluate_pairs(
+            problem, w, state, np.repeat(r, kk.size), np.tile(kk, r.size),
+            params.allow_overtime,
+        )  # fmt: skip
+        ok = (~ev.excluded & ev.shift_ok).reshape(r.size, kk.size)
+        for i in np.flatnonzero(ok.any(axis=1)):
+            fitting = kk[ok[i]]
+            out[left[i]] = fitting[r[i] % fitting.size]
+    return out
+
+
+def _shifts_on_the_edge(problem: Problem, seed: int) -> Problem:
+    """``problem`` with about half of its technicians' shifts ending exactly when (or one
+    float64 step before or after) some ticket would finish first in their queue."""
+    rng = np.random.default_rng(seed)
+    k, w = problem.technicians, CostWeights()
+    tech = np.flatnonzero(rng.random(k.count) < 0.5)
+    tix = rng.integers(0, problem.tickets.count, tech.size)
+    ev, _ = evaluate_pairs(problem, w, tech_state(problem, w), tix, tech, True)
+    end = np.asarray(k.shift_end_s, np.float64).copy()
+    step = rng.integers(-1, 2, tech.size).astype(np.float64)
+    end[tech] = np.nextafter(ev.finish_s, ev.finish_s + step)
+    return dataclasses.replace(
+        problem, technicians=dataclasses.replace(k, shift_end_s=end)
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    problem=regions(150),
+    seed=st.integers(0, 2**31 - 1),
+    overtime=st.booleans(),
+    edge=st.booleans(),
+)
+def test_fitting_witness_is_the_pair_rules_witness(
+    problem: Problem, seed: int, overtime: bool, edge: bool
+) -> None:
+    """The unassigned-reason witness search (rows x technicians matrices; most pairs'
+    shift check settled by bounds on their travel, the others' travel computed) picks
+    exactly the witness the pair rules of ``evaluate_pairs`` give, pair by pair: same
+    travel, same shift check, shifts that end right at a pair's finish included
+    (technicians in blocks of ``FIT_BLOCK``: up to 150 of them, so several blocks)."""
+    if edge:
+        problem = _shifts_on_the_edge(problem, seed)
+    rng = np.random.default_rng(seed)
+    n, m = problem.tickets.count, problem.technicians.count
+    rows = np.flatnonzero(rng.random(n) < 0.7)
+    techs = np.flatnonzero(rng.random(m) < 0.8)
+    params = SolveParams(allow_overtime=overtime)
+    state = tech_state(problem, params.weights)
+    got = _fitting(problem, params, state, rows, techs)
+    assert np.array_equal(got, _fitting_by_pairs(problem, params, rows, techs))
+
+
+def _points(draw: st.DrawFn, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Latitudes and longitudes: anywhere, near or at a first point, nearly antipodal to
+    it, or without location (NaN)."""
+    lat0, lon0 = draw(st.floats(-89.9, 89.9)), draw(st.floats(-180.0, 180.0))
+    lat, lon = np.empty(count), np.empty(count)
+    for i in range(count):
+        kind = draw(st.sampled_from(["any", "near", "same", "antipode", "none"]))
+        step = draw(st.floats(-1e-3, 1e-3)) * draw(st.sampled_from([1.0, 1e-6, 1e-12]))
+        if kind == "any":
+            lat[i], lon[i] = (
+                draw(st.floats(-90.0, 90.0)),
+                draw(st.floats(-180.0, 180.0)),
+            )
+        elif kind == "antipode":
+            lat[i], lon[i] = np.clip(step - lat0, -90.0, 90.0), lon0 - 180.0 + step
+        elif kind == "none":
+            lat[i] = lon[i] = np.nan
+        else:
+            shift = step if kind == "near" else 0.0
+            lat[i], lon[i] = np.clip(lat0 + shift, -90.0, 90.0), lon0 - shift
+    return lat, lon
+
+
+@st.composite
+def point_sets(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
+    """Two sets of points and a speed per pair."""
+    p, q = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    a, b = _points(draw, p), _points(draw, q)
+    speed = draw(hnp.arrays(np.float64, (p, q), elements=st.floats(0.5, 200.0)))
+    return (*a, *b, speed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(points=point_sets())
+def test_travel_time_bounds_hold_the_travel_time(
+    points: tuple[np.ndarray, ...],
+) -> None:
+    """The chord bounds hold the travel time as ``travel_time_s`` computes it, for points
+    far apart, close, equal, nearly antipodal or without location (then both are 0)."""
+    alat, alon, blat, blon, speed = points
+    lower, upper = travel_time_bounds_s(
+        unit_vectors(alat, alon), unit_vectors(blat, blon), speed
+    )
+    travel = travel_time_s(
+        alat[:, None], alon[:, None], blat[None, :], blon[None, :], speed
+    )
+    assert np.all(lower <= travel)
+    assert np.all(travel <= upper)
+    nowhere = np.isnan(alat)[:, None] | np.isnan(blat)[None, :]
+    assert np.all(lower[nowhere] == 0.0)
+    assert np.all(upper[nowhere] == 0.0)
