@@ -61,6 +61,9 @@ PAIR_TERMS = (
     "stability",
 )
 """Terms that belong to one (ticket, technician) placement."""
+STATIC_TERMS = ("skill_surplus", "preference", "stability")
+"""The placement terms that depend neither on the place in the queue nor on the times
+(:func:`static_terms`)."""
 TERM_NAMES = (*PAIR_TERMS, "balance", "unassigned")
 """Every term of the objective, in reporting order."""
 
@@ -337,16 +340,31 @@ def terms_at(
     else:  # priced on the pairs' own rows (the whole problem is O(n) per call)
         pricing = late_pricing(problem, weights, tix)
         at = np.arange(tix.size)
+    return {
+        "travel": weights.travel * travel_s,
+        "lateness": pricing.lateness(at, late),
+        "breach": pricing.breach(at, late),
+        "waiting": weights.waiting * np.maximum(start_s - problem.now_s, 0.0),
+        **static_terms(problem, weights, tix, tech, surplus),
+    }
+
+
+def static_terms(
+    problem: Problem,
+    weights: CostWeights,
+    tix: IntArray,
+    tech: IntArray,
+    surplus: IntArray | None = None,
+) -> dict[str, FloatArray]:
+    """The placement terms of pairs that do not depend on the place or the times
+    (``STATIC_TERMS``; part of :func:`terms_at`, ``surplus`` as there)."""
+    t = problem.tickets
     if surplus is None:
         _, surplus = skill_fit(problem, tix, tech)
     cur = t.current_technician[tix]
     moved = (cur >= 0) & (cur != tech) & ~t.pinned[tix]
     pref = in_pairs(t.preferred, tix, tech, problem.technicians.count)
     return {
-        "travel": weights.travel * travel_s,
-        "lateness": pricing.lateness(at, late),
-        "breach": pricing.breach(at, late),
-        "waiting": weights.waiting * np.maximum(start_s - problem.now_s, 0.0),
         "skill_surplus": weights.skill_surplus
         * np.maximum(surplus, 0).astype(np.float64),
         "preference": np.where(pref, -weights.preference, 0.0),
