@@ -297,7 +297,7 @@ class _Plan:
             tc, oc = tech[c : c + step], orders[c : c + step]
             ov, late, travel, _, _, st, _ = simulate(
                 self.problem, self.pricing, oc, tc, s.lat_deg[tc], s.lon_deg[tc],
-                s.ready_s[tc],
+                s.ready_s[tc], False,
             )  # fmt: skip
             wait = np.maximum(st - self.problem.now_s, 0.0).sum(axis=2)
             cost = w.travel * travel + late + w.waiting * wait

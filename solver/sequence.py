@@ -59,6 +59,7 @@ def simulate(
     lat0: FloatArray,
     lon0: FloatArray,
     t0: FloatArray,
+    stops: bool = True,
 ) -> tuple[FloatArray, ...]:
     """Drive every order (T, P, q) of tickets, row t for technician ``tech[t]`` starting at
     (``lat0[t]``, ``lon0[t]``) at ``t0[t]``: the one chained evaluation of a queue order.
@@ -78,7 +79,10 @@ def simulate(
     late = np.zeros(shape)
     travel = np.zeros(shape)
     overrun = np.zeros(shape)
-    tt_all, arr_all, st_all, fin_all = (np.empty(orders.shape) for _ in range(4))
+    st_all = np.empty(orders.shape)
+    tt_all, arr_all, fin_all = (
+        np.empty(orders.shape if stops else (0, 0, 0)) for _ in range(3)
+    )
     for s in range(orders.shape[2]):
         tk = orders[:, :, s]
         to_lat, to_lon = t.lat_deg[tk], t.lon_deg[tk]
@@ -93,12 +97,9 @@ def simulate(
         )
         travel += tt
         overrun += fin > shift_end
-        tt_all[:, :, s], arr_all[:, :, s], st_all[:, :, s], fin_all[:, :, s] = (
-            tt,
-            arr,
-            st,
-            fin,
-        )
+        st_all[:, :, s] = st
+        if stops:
+            tt_all[:, :, s], arr_all[:, :, s], fin_all[:, :, s] = tt, arr, fin
         now = fin
         # the radians and cosine of a latitude are NaN exactly where it is
         cos_phi = next_location(cos_phi, lon, to_cos, to_lon)[0]
@@ -167,7 +168,7 @@ def sequence_queues(
             args = (tc, start_lat[tc], start_lon[tc], start_s[tc])
             if perms is not None:
                 best_perm = perms[
-                    _pick(*simulate(problem, pricing, bc[:, perms], *args)[:3])
+                    _pick(*simulate(problem, pricing, bc[:, perms], *args, False)[:3])
                 ]
             else:
                 best_perm = _descent(problem, pricing, bc, args)
@@ -207,7 +208,7 @@ def _descent(
             swapped[:, [s, s + 1]] = perm[:, [s + 1, s]]
             both = np.stack([perm, swapped], axis=1)  # (T, 2, q)
             orders = np.take_along_axis(base[:, None, :], both, axis=2)
-            pick = _pick(*simulate(problem, pricing, orders, *args)[:3])
+            pick = _pick(*simulate(problem, pricing, orders, *args, False)[:3])
             improved |= bool(pick.any())
             perm = both[rows, pick]
         if not improved:
