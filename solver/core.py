@@ -35,7 +35,7 @@ from solver.position import (
     plan_queues,
     sequenced_cost,
 )
-from solver.sequence import sequence_queues
+from solver.sequence import queues_overrun, sequence_queues
 from solver.warm import warm_assign
 
 if TYPE_CHECKING:
@@ -539,12 +539,10 @@ def overrunning(core: Core, tech_of: IntArray, techs: BoolArray) -> BoolArray:
     its shift."""
     state = core.state
     rows = np.flatnonzero((tech_of >= 0) & techs[np.maximum(tech_of, 0)])
-    sch = sequence_queues(
+    return queues_overrun(
         core.problem, core.late, rows, tech_of[rows],
-        state.lat_deg, state.lon_deg, state.ready_s, False,
+        state.lat_deg, state.lon_deg, state.ready_s,
     )  # fmt: skip
-    over: BoolArray = np.bincount(tech_of[rows[sch.overrun]], minlength=techs.size) > 0
-    return over
 
 
 def refill(

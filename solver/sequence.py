@@ -22,6 +22,8 @@ from solver.constants import EXACT_SEQUENCE_MAX
 from solver.geo import latitude_terms, leg_time_s, next_location
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from solver.cost import LatePricing
     from solver.model import Problem
 
@@ -65,7 +67,9 @@ def simulate(
     (``lat0[t]``, ``lon0[t]``) at ``t0[t]``: the one chained evaluation of a queue order.
 
     Returns (each (T, P), then (T, P, q)): shift overruns, lateness cost (``pricing``),
-    travel seconds; per stop travel, arrival, start and finish."""
+    travel seconds; per stop travel, arrival, start and finish. Without ``stops`` only
+    the start per stop is kept (the others are returned empty): storing them costs an
+    eighth of the drive."""
     t, k = problem.tickets, problem.technicians
     due = np.minimum(t.resolution_due_s, t.window_end_s)
     shape = orders.shape[:2]
@@ -153,38 +157,74 @@ def sequence_queues(
     out = {name: np.full(r, np.nan) for name in ("tt", "arr", "st", "fin")}
     overrun_out = np.zeros(r, np.bool_)
     order = np.lexsort((tix, tech))
-    tix_s, tech_s = tix[order], tech[order]
-    uniq, first, counts = np.unique(tech_s, return_index=True, return_counts=True)
+    for q, perms, tc, bc, sc in _queues(tix[order], tech[order]):
+        args = (tc, start_lat[tc], start_lon[tc], start_s[tc])
+        if perms is not None:
+            best_perm = perms[
+                _pick(*simulate(problem, pricing, bc[:, perms], *args, False)[:3])
+            ]
+        else:
+            best_perm = _descent(problem, pricing, bc, args)
+        ordered = np.take_along_axis(bc, best_perm, axis=1)[:, None, :]
+        _, _, _, tt, arr, st, fin = simulate(problem, pricing, ordered, *args)
+        # (T, q) original indices in sequence order
+        dest = order[sc[:, None] + best_perm]
+        pos[dest] = np.arange(q)[None, :]
+        out["tt"][dest], out["arr"][dest] = tt[:, 0], arr[:, 0]
+        out["st"][dest], out["fin"][dest] = st[:, 0], fin[:, 0]
+        overrun_out[dest] = fin[:, 0] > problem.technicians.shift_end_s[tc][:, None]
+    if allow_overtime:
+        overrun_out[:] = False
+    return Schedule(pos, out["tt"], out["arr"], out["st"], out["fin"], overrun_out)
+
+
+def queues_overrun(
+    problem: Problem,
+    pricing: LatePricing,
+    tix: IntArray,
+    tech: IntArray,
+    start_lat: FloatArray,
+    start_lon: FloatArray,
+    start_s: FloatArray,
+) -> BoolArray:
+    """Per technician row, whether its queue of ``tix`` (technicians ``tech``), sequenced
+    without overtime, overruns the shift: ``sequence_queues(..., False).overrun`` of
+    some of its tickets (arguments as there), without building the schedule. The
+    sequencing puts the fewest overruns first, so a queue of at most
+    ``EXACT_SEQUENCE_MAX`` overruns when every order of it does."""
+    over = np.zeros(start_s.size, np.bool_)
+    order = np.lexsort((tix, tech))
+    for _, perms, tc, bc, _ in _queues(tix[order], tech[order]):
+        args = (tc, start_lat[tc], start_lon[tc], start_s[tc])
+        if perms is not None:
+            ov = simulate(problem, pricing, bc[:, perms], *args, False)[0]
+            over[tc] = ov.min(axis=1) > 0
+        else:
+            best_perm = _descent(problem, pricing, bc, args)
+            ordered = np.take_along_axis(bc, best_perm, axis=1)[:, None, :]
+            over[tc] = simulate(problem, pricing, ordered, *args, False)[0][:, 0] > 0
+    return over
+
+
+def _queues(
+    tix: IntArray, tech: IntArray
+) -> Iterator[tuple[int, IntArray | None, IntArray, IntArray, IntArray]]:
+    """The queues of ``tix`` (sorted by technician ``tech``) in chunks of equal length q:
+    (q, every order of q places or None when q exceeds ``EXACT_SEQUENCE_MAX``, the
+    chunk's technicians, their tickets (T, q) in row order, where each queue starts in
+    ``tix``)."""
+    uniq, first, counts = np.unique(tech, return_index=True, return_counts=True)
     for q in np.unique(counts).tolist():
         sel = counts == q
         techs, starts = uniq[sel], first[sel]
-        base = tix_s[starts[:, None] + np.arange(q)]  # (T, q) tickets in row order
+        base = tix[starts[:, None] + np.arange(q)]  # (T, q) tickets in row order
         perms = _perms(q) if q <= EXACT_SEQUENCE_MAX else None
         step = max(
             1, _CHUNK_CELLS // (q * (perms.shape[0] if perms is not None else 2))
         )
         for c in range(0, techs.size, step):
-            tc, bc, sc = techs[c : c + step], base[c : c + step], starts[c : c + step]
-            args = (tc, start_lat[tc], start_lon[tc], start_s[tc])
-            if perms is not None:
-                best_perm = perms[
-                    _pick(*simulate(problem, pricing, bc[:, perms], *args, False)[:3])
-                ]
-            else:
-                best_perm = _descent(problem, pricing, bc, args)
-            ordered = np.take_along_axis(bc, best_perm, axis=1)[:, None, :]
-            ov, _, _, tt, arr, st, fin = simulate(problem, pricing, ordered, *args)
-            dest = order[
-                sc[:, None] + best_perm
-            ]  # (T, q) original indices in sequence order
-            pos[dest] = np.arange(q)[None, :]
-            out["tt"][dest], out["arr"][dest] = tt[:, 0], arr[:, 0]
-            out["st"][dest], out["fin"][dest] = st[:, 0], fin[:, 0]
-            overrun_out[dest] = fin[:, 0] > problem.technicians.shift_end_s[tc][:, None]
-            del ov
-    if allow_overtime:
-        overrun_out[:] = False
-    return Schedule(pos, out["tt"], out["arr"], out["st"], out["fin"], overrun_out)
+            end = c + step
+            yield q, perms, techs[c:end], base[c:end], starts[c:end]
 
 
 def _descent(

@@ -8,11 +8,56 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solver import CostWeights
+from solver.constants import EXACT_SEQUENCE_MAX
 from solver.cost import late_pricing
 from solver.polish import _distinct
-from solver.sequence import simulate
+from solver.sequence import queues_overrun, sequence_queues, simulate
 from solver.solve import tech_state
 from solver.synthetic import random_problem
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 40),
+    m=st.integers(4, 9),
+    shift_h=st.sampled_from([1.0, 3.0, 6.0]),
+    no_location=st.floats(0.0, 0.4),
+)
+def test_queues_overrun_is_the_sequencing_overrun(
+    seed: int, n: int, m: int, shift_h: float, no_location: float
+) -> None:
+    """``queues_overrun`` (the refill's check) says a queue overruns exactly when its
+    sequenced schedule (``sequence_queues`` without overtime) has an overrun, for queues
+    of every length, longer than ``EXACT_SEQUENCE_MAX`` (sequenced by descent) included,
+    tickets without a location included."""
+    p = random_problem(n, m, seed, shift_h=shift_h, radius_km=30.0)
+    rng = np.random.default_rng(seed)
+    t = p.tickets
+    gone = rng.random(n) < no_location
+    t.lat_deg[gone] = np.nan
+    t.lon_deg[gone] = np.nan
+    w = CostWeights()
+    state = tech_state(p, w)
+    pricing = late_pricing(p, w)
+    # windows and shift ends among the queues' finishes: orders wait differently, and
+    # some orders of a queue fit the shift where others do not
+    late_start = rng.uniform(0.0, 4 * 3600, n)
+    t.window_start_s[:] = np.where(rng.random(n) < 0.5, late_start, -np.inf)
+    p.technicians.shift_end_s[:] = (
+        state.ready_s + rng.uniform(0.0, 2 * shift_h, m) * 3600
+    )
+    tech = rng.integers(0, m, n)
+    if n > EXACT_SEQUENCE_MAX:  # one queue sequenced by descent
+        tech[: EXACT_SEQUENCE_MAX + 1] = 0
+    keep = rng.random(n) < 0.9
+    rows = np.flatnonzero(keep)
+    tech = tech[rows]
+    at = (state.lat_deg, state.lon_deg, state.ready_s)
+    sch = sequence_queues(p, pricing, rows, tech, *at, False)
+    expected = np.bincount(tech[sch.overrun], minlength=m) > 0
+    got = queues_overrun(p, pricing, rows, tech, *at)
+    np.testing.assert_array_equal(got, expected)
 
 
 @settings(max_examples=40, deadline=None)
