@@ -506,16 +506,16 @@ def repair_shifts(
         hit = np.unique(tech_of[bad])
         fits = np.bincount(tech_of[rows[~sch.overrun]], minlength=m)
         core.free[hit] = fits[hit]
-        was = np.full(problem.tickets.count, NO_TECHNICIAN, np.int64)
-        was[bad] = tech_of[bad]
-        core.alive &= c.tech != was[c.tix]
+        gone = np.zeros(problem.tickets.count, np.bool_)
+        gone[bad] = True
+        of_bad = np.flatnonzero(gone[c.tix])  # the overrunning tickets' arcs
+        core.alive[of_bad[c.tech[of_bad] == tech_of[c.tix[of_bad]]]] = False
         tech_of[bad] = NO_TECHNICIAN
-        a = core.alive
         before = tech_of
         tech_of, status, _ = local_resolve(
-            c.tix[a], c.tech[a], core.arc_cost[a], core.penalty, core.free,
+            c.tix, c.tech, core.arc_cost, core.penalty, core.free,
             state.load, core.balance_scaled, tech_of, bad, REPAIR_HOPS,
-            REPAIR_SEED_ARCS if bad.size > REPAIR_WIDE else None,
+            REPAIR_SEED_ARCS if bad.size > REPAIR_WIDE else None, core.alive,
         )  # fmt: skip
         scope = changed_techs(before, tech_of, m)
         if fill_scope is not None:

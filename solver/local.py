@@ -44,13 +44,15 @@ def local_resolve(
     seeds: IntArray,
     hops: int = 2,
     seed_arcs: int | None = None,
+    live: BoolArray | None = None,
 ) -> tuple[IntArray, SolveStatus, int]:
     """Re-assign the neighbourhood of ``seeds`` exactly, the rest fixed.
 
     Parameters
     ----------
     arc_tix, arc_tech, arc_cost
-        Candidate arcs (ticket row, technician row, scaled cost); only usable arcs.
+        Candidate arcs (ticket row, technician row, scaled cost); only usable arcs, or
+        those ``live`` marks.
     penalty
         Scaled unassigned penalty per ticket row.
     free, load
@@ -66,6 +68,9 @@ def local_resolve(
     seed_arcs
         When set, only each seed's this many cheapest arcs reach technicians (a smaller,
         faster neighbourhood for many seeds).
+    live
+        Per arc, whether it is usable (default all): the same as passing only those
+        arcs, without copying them.
 
     Returns
     -------
@@ -73,10 +78,11 @@ def local_resolve(
         (new technician per ticket row, status, number of tickets re-optimised).
     """
     m = free.size
+    live = np.ones(arc_tix.size, np.bool_) if live is None else live
     in_seed = np.zeros(tech_of.size, np.bool_)
     in_seed[seeds] = True
     reach = np.zeros(m, np.bool_)
-    from_seed = np.flatnonzero(in_seed[arc_tix])
+    from_seed = np.flatnonzero(in_seed[arc_tix] & live)
     if seed_arcs is not None and from_seed.size:
         order = from_seed[np.lexsort((arc_cost[from_seed], arc_tix[from_seed]))]
         first = np.r_[0, np.flatnonzero(np.diff(arc_tix[order])) + 1]
@@ -87,7 +93,7 @@ def local_resolve(
     reach[arc_tech[from_seed]] = True
     for _ in range(hops - 1):
         held = (tech_of >= 0) & reach[np.maximum(tech_of, 0)]
-        reach[arc_tech[held[arc_tix]]] = True
+        reach[arc_tech[held[arc_tix] & live]] = True
     held = (tech_of >= 0) & reach[np.maximum(tech_of, 0)]
     # Unassigned tickets join only where a place is still open. Elsewhere they could only
     # swap with a holder, which the previous optimum already found not worth it (an
@@ -95,10 +101,10 @@ def local_resolve(
     used = np.bincount(tech_of[tech_of >= 0], minlength=m)
     spare = reach & (used < free)
     into = np.zeros(tech_of.size, np.bool_)
-    into[arc_tix[spare[arc_tech] & (tech_of[arc_tix] < 0)]] = True
+    into[arc_tix[spare[arc_tech] & (tech_of < 0)[arc_tix] & live]] = True
     member = in_seed | held | into
     rows = np.flatnonzero(member)
-    sub = member[arc_tix] & reach[arc_tech]
+    sub = member[arc_tix] & reach[arc_tech] & live
     local = np.searchsorted(rows, arc_tix[sub])
     sub_free = np.where(reach, free, 0)
     slot_tech, slot_cost = places(sub_free, load, balance_scaled)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from solver import CostWeights
 from solver.constants import EXACT_SEQUENCE_MAX
 from solver.cost import late_pricing
+from solver.local import local_resolve
 from solver.polish import _distinct
 from solver.sequence import queues_overrun, sequence_queues, simulate
 from solver.solve import tech_state
@@ -84,6 +85,38 @@ def test_drive_without_stops_gives_the_same_totals_and_starts(
     lean = simulate(p, pricing, orders, *args, False)
     for k in (0, 1, 2, 5):  # overruns, lateness, travel, start per stop
         np.testing.assert_array_equal(lean[k], full[k])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 40),
+    m=st.integers(1, 8),
+    hops=st.integers(1, 2),
+    seed_arcs=st.sampled_from([None, 1, 2]),
+    dead=st.floats(0.0, 0.6),
+)
+def test_local_resolve_with_live_arcs_is_the_resolve_of_those_arcs(
+    seed: int, n: int, m: int, hops: int, seed_arcs: int | None, dead: float
+) -> None:
+    """The shift repair hands ``local_resolve`` every arc and the mask of the live ones:
+    the same result as handing it the live arcs alone (the old copies)."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(0, 4 * n * m + 1))
+    tix = np.sort(rng.integers(0, n, k))
+    tech = rng.integers(0, m, k)
+    cost = rng.integers(0, 5_000, k)
+    penalty = rng.integers(1_000, 8_000, n)
+    free = rng.integers(0, 4, m)
+    load = rng.integers(0, 2, m)
+    tech_of = np.where(rng.random(n) < 0.5, rng.integers(0, m, n), -1)
+    seeds = np.flatnonzero(rng.random(n) < 0.3)
+    live = rng.random(k) >= dead
+    common = (penalty, free, load, 300.0, tech_of, seeds, hops, seed_arcs)
+    got = local_resolve(tix, tech, cost, *common, live)
+    expected = local_resolve(tix[live], tech[live], cost[live], *common)
+    np.testing.assert_array_equal(got[0], expected[0])
+    assert got[1:] == expected[1:]
 
 
 @settings(max_examples=60, deadline=None)
