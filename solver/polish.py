@@ -325,14 +325,22 @@ class _Plan:
     def may_hold(self, tix: IntArray, tech: IntArray) -> BoolArray:
         """Whether each technician may hold the ticket (:func:`_allowed`) by a pair a
         move may create (``arcs``, :func:`_among`)."""
-        p, w, s, m = self.problem, self.weights, self.state, self.qlen.size
+        m = self.qlen.size
         return self.holds.get(
             pair_keys(tix, tech, m),
-            lambda at: (
-                _allowed(p, w, s, tix[at], tech[at], self.allow_overtime)[0]
-                & _among(self.arcs, tix[at], tech[at], m)
-            ),
+            lambda at: self._holds(tix[at], tech[at]),
         )
+
+    def _holds(self, tix: IntArray, tech: IntArray) -> BoolArray:
+        """:meth:`may_hold` without the memo: the rules evaluated on the pairs among
+        ``arcs`` only (about half of them)."""
+        out = _among(self.arcs, tix, tech, self.qlen.size)
+        on = np.flatnonzero(out)
+        out[on] = _allowed(
+            self.problem, self.weights, self.state, tix[on], tech[on],
+            self.allow_overtime,
+        )[0]  # fmt: skip
+        return out
 
     def _edited(self, tech: IntArray, drop: IntArray, add: IntArray) -> FloatArray:
         """:meth:`edited` without the memo."""
@@ -444,9 +452,10 @@ def move_pairs(
     near = _neighbours(problem, state, movable, usable)
     pi, pb = np.repeat(movable, near.shape[1]), near.reshape(-1)
     m = problem.technicians.count
+    among = np.flatnonzero(_among(arcs, pi, pb, m))  # the rules only where they matter
+    pi, pb = pi[among], pb[among]
     rules = _allowed(problem, weights, state, pi, pb, allow_overtime)
-    ok = rules[0] & _among(arcs, pi, pb, m)
-    return pi[ok], pb[ok], rules[1][ok]
+    return pi[rules[0]], pb[rules[0]], rules[1][rules[0]]
 
 
 def polish(

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from solver import CostWeights
 from solver.constants import EXACT_SEQUENCE_MAX
-from solver.cost import late_pricing
+from solver.cost import late_pricing, pair_keys
 from solver.local import local_resolve
-from solver.polish import _distinct
+from solver.polish import _allowed, _among, _distinct, _neighbours, _Plan, move_pairs
 from solver.sequence import queues_overrun, sequence_queues, simulate
 from solver.solve import tech_state
 from solver.synthetic import random_problem
@@ -130,3 +130,46 @@ def test_polish_memo_keys_distinct_as_numpy_unique(keys: list[int], dup: int) ->
     np.testing.assert_array_equal(uniq, expected)
     np.testing.assert_array_equal(back, inverse.reshape(-1))
     np.testing.assert_array_equal(a[first], uniq)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    share=st.floats(0.0, 1.0),
+    min_gain=st.sampled_from([0.0, 600.0]),
+    overtime=st.booleans(),
+)
+def test_polish_pair_rules_only_among_arcs(
+    seed: int, share: float, min_gain: float, overtime: bool
+) -> None:
+    """Polish evaluates the pair rules (skills, exclusions, shift, churn) only on the
+    pairs among the candidate arcs: its move pairs and its may-hold answers are those of
+    the rules on every pair, and-ed with being an arc."""
+    p = random_problem(60, 8, seed, assigned_frac=0.4, shift_h=3.0, radius_km=10.0)
+    rng = np.random.default_rng(seed)
+    m = p.technicians.count
+    w = CostWeights(move_min_gain=min_gain)
+    state = tech_state(p, w)
+    every = pair_keys(np.repeat(np.arange(60), m), np.tile(np.arange(m), 60), m)
+    arcs = np.sort(every[rng.random(every.size) < share])
+    plan = np.where(rng.random(60) < 0.5, rng.integers(0, m, 60), -1)
+    plan[p.tickets.pinned] = -1
+    got = move_pairs(p, w, state, plan, overtime, arcs, True)
+    movable = np.flatnonzero(~p.tickets.pinned)
+    usable = np.flatnonzero(state.free_slots > 0)
+    if got is None:
+        assert movable.size == 0 or usable.size == 0
+        return
+    near = _neighbours(p, state, movable, usable)
+    pi, pb = np.repeat(movable, near.shape[1]), near.reshape(-1)
+    rules = _allowed(p, w, state, pi, pb, overtime)
+    ok = rules[0] & _among(arcs, pi, pb, m)
+    for a, b in zip(got, (pi[ok], pb[ok], rules[1][ok]), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    kept = _Plan(p, w, late_pricing(p, w), state, plan, overtime, arcs)
+    tix, tech = rng.integers(0, 60, 200), rng.integers(0, m, 200)
+    expected = _allowed(p, w, state, tix, tech, overtime)[0] & _among(
+        arcs, tix, tech, m
+    )
+    np.testing.assert_array_equal(kept.may_hold(tix, tech), expected)
