@@ -33,6 +33,11 @@ BoolArray = npt.NDArray[np.bool_]
 
 _CHUNK_CELLS = 400_000  # technicians x permutations x queue length simulated at once
 
+_STOPS_KEPT_PERMS = 6
+"""Queues with at most this many orders (3 places) keep every order's stops in the one
+drive of all orders; longer ones drive their chosen order again (cheaper than keeping
+the stops of 24+ orders)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
@@ -159,14 +164,22 @@ def sequence_queues(
     order = np.lexsort((tix, tech))
     for q, perms, tc, bc, sc in _queues(tix[order], tech[order]):
         args = (tc, start_lat[tc], start_lon[tc], start_s[tc])
-        if perms is not None:
-            best_perm = perms[
-                _pick(*simulate(problem, pricing, bc[:, perms], *args, False)[:3])
-            ]
+        if perms is not None and perms.shape[0] <= _STOPS_KEPT_PERMS:
+            # one drive: the chosen order's stops as driven among the others
+            drive = simulate(problem, pricing, bc[:, perms], *args)
+            pick = _pick(*drive[:3])
+            best_perm = perms[pick]
+            chosen = np.arange(pick.size), pick
+            tt, arr, st, fin = (x[chosen][:, None] for x in drive[3:])
         else:
-            best_perm = _descent(problem, pricing, bc, args)
-        ordered = np.take_along_axis(bc, best_perm, axis=1)[:, None, :]
-        _, _, _, tt, arr, st, fin = simulate(problem, pricing, ordered, *args)
+            if perms is not None:
+                best_perm = perms[
+                    _pick(*simulate(problem, pricing, bc[:, perms], *args, False)[:3])
+                ]
+            else:
+                best_perm = _descent(problem, pricing, bc, args)
+            ordered = np.take_along_axis(bc, best_perm, axis=1)[:, None, :]
+            _, _, _, tt, arr, st, fin = simulate(problem, pricing, ordered, *args)
         # (T, q) original indices in sequence order
         dest = order[sc[:, None] + best_perm]
         pos[dest] = np.arange(q)[None, :]

@@ -173,3 +173,46 @@ def test_polish_pair_rules_only_among_arcs(
         arcs, tix, tech, m
     )
     np.testing.assert_array_equal(kept.may_hold(tix, tech), expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 40),
+    m=st.integers(3, 9),
+    overtime=st.booleans(),
+)
+def test_sequenced_stops_are_a_drive_of_the_chosen_order(
+    seed: int, n: int, m: int, overtime: bool
+) -> None:
+    """Short queues take their stops from the one drive of all their orders: each
+    queue's schedule (travel, arrival, start, finish, overrun) is bit for bit a drive of
+    its chosen order alone, queues longer than EXACT_SEQUENCE_MAX included."""
+    p = random_problem(n, m, seed, shift_h=2.0, radius_km=30.0)
+    rng = np.random.default_rng(seed)
+    t = p.tickets
+    t.window_start_s[:] = np.where(
+        rng.random(n) < 0.4, rng.uniform(0.0, 3 * 3600, n), -np.inf
+    )
+    w = CostWeights()
+    state = tech_state(p, w)
+    pricing = late_pricing(p, w)
+    tech = rng.integers(0, m, n)
+    if n > EXACT_SEQUENCE_MAX:
+        tech[: EXACT_SEQUENCE_MAX + 1] = 0
+    rows = np.arange(n)
+    at = (state.lat_deg, state.lon_deg, state.ready_s)
+    sch = sequence_queues(p, pricing, rows, tech, *at, overtime)
+    for k in np.unique(tech):
+        mine = np.flatnonzero(tech == k)
+        by_place = mine[np.argsort(sch.position[mine])]
+        one = np.array([k])
+        drive = simulate(
+            p, pricing, rows[by_place][None, None, :], one, *(x[one] for x in at)
+        )
+        np.testing.assert_array_equal(sch.position[by_place], np.arange(mine.size))
+        times = (sch.travel_s, sch.arrival_s, sch.start_s, sch.finish_s)
+        for got, want in zip(times, drive[3:], strict=True):
+            np.testing.assert_array_equal(got[by_place], want[0, 0])
+        over = drive[6][0, 0] > p.technicians.shift_end_s[k]
+        np.testing.assert_array_equal(sch.overrun[by_place], over & (not overtime))
