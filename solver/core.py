@@ -545,6 +545,19 @@ def overrunning(core: Core, tech_of: IntArray, techs: BoolArray) -> BoolArray:
     )  # fmt: skip
 
 
+def best_first(group: IntArray, gain: IntArray) -> IntArray:
+    """The order of items by ``group``, then ``gain`` highest first, ties in item order:
+    ``np.lexsort((-gain, group))`` as one stable sort of a combined int64 key (half the
+    time of lexsort's sort per key) when that key fits, else that lexsort."""
+    if gain.size == 0:
+        return np.zeros(0, np.int64)
+    low, high = int(gain.min()), int(gain.max())
+    span = high - low + 1
+    if span * (int(group.max()) + 1) >= 2**62 or int(group.min()) < 0:
+        return np.asarray(np.lexsort((-gain, group)), np.int64)
+    return np.asarray(np.argsort(group * span + (high - gain), kind="stable"), np.int64)
+
+
 def refill(
     core: Core,
     tech_of: IntArray,
@@ -587,7 +600,7 @@ def refill(
             # A technician's arcs all pay the same place cost in a round, so they rank
             # by their base gain (ties by arc) in every round: sorted once, by
             # technician, best first.
-            keep = keep[np.lexsort((keep, -base_gain[keep], a_tech[keep]))]
+            keep = keep[best_first(a_tech[keep], base_gain[keep])]
             sort = False
         arc, a_tix, a_tech, base_gain, gain = (
             x[keep] for x in (arc, a_tix, a_tech, base_gain, gain)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from solver import CostWeights
 from solver.constants import EXACT_SEQUENCE_MAX
+from solver.core import best_first
 from solver.cost import late_pricing, pair_keys
 from solver.local import local_resolve
 from solver.polish import _allowed, _among, _distinct, _neighbours, _Plan, move_pairs
@@ -216,3 +217,21 @@ def test_sequenced_stops_are_a_drive_of_the_chosen_order(
             np.testing.assert_array_equal(got[by_place], want[0, 0])
         over = drive[6][0, 0] > p.technicians.shift_end_s[k]
         np.testing.assert_array_equal(sch.overrun[by_place], over & (not overtime))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 50), st.integers(-(2**40), 2**40)), max_size=200),
+    st.integers(0, 3),
+)
+def test_refill_best_first_is_the_lexsort(
+    items: list[tuple[int, int]], wide: int
+) -> None:
+    """The refill's one sort of its offers (technician, then gain highest first, ties in
+    arc order) equals the lexsort it replaces, with gains too wide for the combined key
+    (the lexsort then) included."""
+    group = np.asarray([g for g, _ in items], np.int64).reshape(-1)
+    gain = np.asarray([v for _, v in items], np.int64).reshape(-1)
+    gain = gain * (1 + (wide == 3) * 2**21)  # spans beyond int64 with 50 groups
+    expected = np.lexsort((np.arange(gain.size), -gain, group))
+    np.testing.assert_array_equal(best_first(group, gain), expected)
