@@ -9,7 +9,8 @@ region instead (a **resync**) when
 - it has no state yet, or holds it under another lease token (a lease acquired or taken
   over: a new holder never trusts what it may have missed),
 - the delta cannot be told (a gap: events trimmed past the position, a deleted stream,
-  more than ``DELTA_MAX_EVENTS`` pending, an event naming nothing), or a cycle failed
+  more than ``DELTA_MAX_EVENTS`` pending, an event naming nothing, an event of a commit
+  it applied itself missing: a failover lost it), or a cycle failed
   after a write whose effect the model may not know (``invalidate``),
 - ``resync_s`` passed since the last one (the ``region_model_resync_s`` setting).
 
@@ -120,7 +121,18 @@ class RegionModel:
             else:
                 self.technicians[kid] = result.technician_after(tech)
         if result.events[0]:
+            # the next delta checks that these events (so the whole commit) are still
+            # in the store: a failover may lose an acknowledged commit
             self._own.append(result.events)
+        else:
+            # no event tells whether this commit survives a failover: read what it
+            # wrote again (a same-place refresh)
+            reread.update(
+                d.ticket_id
+                for d, o in zip(decisions, result.outcomes, strict=True)
+                if o.code.applied
+            )
+            missing.update(result.queues)
         self.touch(reread, missing)
 
     def _resync_reason(self, token: str) -> str:

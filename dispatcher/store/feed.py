@@ -13,7 +13,9 @@ name nothing when the reader says it applied them itself (``own``).
 
 The delta refuses (``gap``) when it cannot tell what changed: events after the position were
 dropped by retention, the stream is older than the position (it was deleted), more than
-``max_events`` events are pending, or an event names no item. The caller then reads in full.
+``max_events`` events are pending, an event names no item, or an event of the reader's
+own commits is not in the stream (a failover lost the acknowledged commit the reader
+applied). The caller then reads in full.
 """
 
 from __future__ import annotations
@@ -103,6 +105,15 @@ local function tech(id)
   if id and id ~= '' and not seen_k[id] then seen_k[id] = true; techids[#techids + 1] = id end
 end
 local own = cjson.decode(ARGV[7])
+for _, r in ipairs(own) do
+  -- the reader applied the commit as acknowledged: a failover may have lost it since (one
+  -- atomic script: its first and last events tell whether all of it is here)
+  for _, id in ipairs(r) do
+    if #redis.call('XRANGE', KEYS[1], id, id) == 0 then
+      return {R.GAP, 'own commit event ' .. id .. ' is not in the stream (lost)'}
+    end
+  end
+end
 local function is_own(id)
   for _, r in ipairs(own) do
     if not older(id, r[1]) and not older(r[2], id) then return true end

@@ -47,6 +47,7 @@ from dispatcher.store.state import (
     RegionSnapshot,
 )
 from solver.policy import Policy
+from tests import redis_control
 from tests.dispatch.conftest import eventually
 from tests.service.machine import REDIS_URL, RedisMachine, run_machine
 
@@ -500,6 +501,32 @@ async def test_own_commits_are_applied_not_read_again(
     assert set(deltas[-1].tickets) == {"S1"}
     assert_same_state(snap, await store.snapshot(TENANT, REGION))
     assert (model.resyncs, model.deltas) == (1, 4)
+
+
+@pytest.mark.parametrize("case", ["alone", "then another writer", "same place"])
+async def test_a_lost_own_commit_is_not_kept(
+    redis_client: aioredis.Redis, case: str
+) -> None:
+    """A failover loses the model's own commit after the model applied it (with nothing
+    written since; with another writer's events after it; a same-place refresh, which
+    appends no event): the next read equals the store, which never had the commit."""
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
+    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
+    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    await _seed(store, 2)
+    await _commit(store, model, [Decision("S1", "A", Assignment("A", 0))])
+    await model.read("7")
+    before = await redis_control.dataset(redis_client)
+    place = 2 if case == "same place" else 1
+    tid = "S1" if case == "same place" else "S0"
+    await _commit(store, model, [Decision(tid, "A", Assignment("A", place))])
+    await redis_control.lose_writes_since(redis_client, before)
+    if case == "then another writer":
+        await store.submit(
+            TENANT, [SubmitTicket(Ticket("U", REGION, 2, 600, location=HERE))]
+        )
+    snap = await model.read("7")
+    assert_same_state(snap, await store.snapshot(TENANT, REGION))
 
 
 async def test_a_new_lease_token_reads_in_full(redis_client: aioredis.Redis) -> None:
