@@ -8,11 +8,10 @@ keeps the region's last plan between cycles and solves incrementally when it can
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import logging
-import multiprocessing
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dispatcher.loop.region_solver import IncrementalSettings, RegionPlan, plan_step
+from dispatcher.loop.worker_process import WorkerProcess
 from solver.build import ProblemParts
 
 if TYPE_CHECKING:
@@ -167,41 +167,36 @@ class SolverPool:
 
     Workers start with ``spawn`` (a forked copy of a process running grpc and an event
     loop is unsafe) and import the solver up front so the first solve is not slow. Each
-    is a one-process executor, so that a region's cycles can go to the same process
-    (``solve_region``).
+    is a ``WorkerProcess`` (``dispatcher.loop.worker_process``: the event loop writes its
+    jobs and reads its answers itself), so that a region's cycles can go to the same
+    process (``solve_region``).
     """
 
     workers: int = field(default_factory=lambda: max(1, min(2, os.cpu_count() or 1)))
-    _pools: list[concurrent.futures.ProcessPoolExecutor] = field(default_factory=list)
+    _pools: list[WorkerProcess] = field(default_factory=list)
     _busy: list[int] = field(default_factory=list)
     _home: dict[str, int] = field(default_factory=dict)
-    _started: list[concurrent.futures.Future[None]] = field(default_factory=list)
 
     def start(self) -> None:
+        """Spawn the workers now (they import the solver and OR-Tools before their first
+        job), so the first solves do not pay for that."""
         if self._pools:
             return
         for name, value in WORKER_ENVIRONMENT.items():
             os.environ.setdefault(name, value)
-        context = multiprocessing.get_context("spawn")
         for _ in range(self.workers):
-            pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=context,
-                initializer=_warm_up,
-                initargs=(os.getpid(),),
-            )
-            # Spawn the worker now (the executor starts it lazily otherwise), so the
-            # first solves do not pay for process start and the OR-Tools import.
-            self._started.append(pool.submit(_noop))
-            self._pools.append(pool)
+            worker = WorkerProcess(_warm_up, (os.getpid(),))
+            worker.start()
+            self._pools.append(worker)
         self._busy = [0] * self.workers
 
     def wait_ready(self) -> None:
-        """Start the workers and block until each ran its start-up task, which it takes
-        only after importing the solver (1.4 s on a quiet 2-core machine, 17-21 s in a
-        process starved at load ~12): the first solve then does not wait for that."""
+        """Start the workers and block until each has imported the solver (1.4 s on a
+        quiet 2-core machine, 17-21 s in a process starved at load ~12): the first solve
+        then does not wait for that. Before any solve only."""
         self.start()
-        concurrent.futures.wait(self._started)
+        for worker in self._pools:
+            worker.call(_noop)
 
     async def solve(
         self, problem: Problem | ProblemParts, params: SolveParams
@@ -233,24 +228,31 @@ class SolverPool:
         )  # fmt: skip
 
     async def _run(self, index: int, job: Any, *args: Any) -> SolveOutput:
-        loop = asyncio.get_running_loop()
         self._busy[index] += 1
         try:
-            out: SolveOutput = await loop.run_in_executor(
-                self._pools[index], job, *args
-            )
+            out: SolveOutput = await self._pools[index].run(job, *args)
         finally:
             self._busy[index] -= 1
         return out
 
     def submit(self, fn: Any, *args: Any) -> concurrent.futures.Future[Any]:
-        """Run ``fn(*args)`` in the first worker (tests: what a worker sees)."""
+        """Run ``fn(*args)`` in the first worker from a thread of its own (tests: what a
+        worker sees; not while solves are in flight)."""
         self.start()
-        return self._pools[0].submit(fn, *args)
+        done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def call() -> None:
+            try:
+                done.set_result(self._pools[0].call(fn, *args))
+            except Exception as exc:
+                done.set_exception(exc)
+
+        threading.Thread(target=call, daemon=True).start()
+        return done
 
     def shutdown(self) -> None:
+        """Let each worker finish its job, then end it (jobs still waiting are dropped)."""
         pools, self._pools = self._pools, []
         for pool in pools:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.close()
         self._home.clear()
-        self._started.clear()
