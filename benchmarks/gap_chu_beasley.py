@@ -4,6 +4,7 @@ Usage::
 
     ./dev bench gap_chu_beasley [--time-limit-s 30] [--workers N] [--seeds 1[,2,...]]
                                 [--no-before] [--no-baseline] [--lns] [--nodive]
+                                [--noyield]
 
 Solves one seeded instance (``solver.gap.chu_beasley``, minimised) per seed (``--seeds``,
 default 1; ``--seed N`` is ``--seeds N``), type (C, D) and size
@@ -19,7 +20,10 @@ cores unless ``--workers`` says otherwise, twice in the same run:
 - ``lns`` (with ``--lns``): the same with ``lns=True`` (large-neighbourhood search on the
   Lagrangian's thread once it has converged), an option not on by default;
 - ``nodive`` (with ``--nodive``): the same with ``dive=False`` (no LP dive over the
-  pool of near-optimal job sets after the Lagrangian converges: the race before it).
+  pool of near-optimal job sets after the Lagrangian converges: the race before it);
+- ``noyield`` (with ``--noyield``): the same with ``yield_cp_sat=False`` (CP-SAT keeps
+  searching to the end even where it yields to the converged Lagrangian bound; the
+  ``yield`` column says when it did, ``-``: it did not).
 
 Prints objective, bound, gap in % (``solver.model.relative_gap_pct``), wall time, status,
 the process CPU time the solve got (all its threads: at most 2 x the limit on 2 free
@@ -124,6 +128,7 @@ def _summary(res: GapResult, load: float, cpu_s: float) -> dict[str, Any]:
         "cp_sat_bound": res.cp_sat_bound,
         "lagrangian_bound": res.lagrangian_bound,
         "workers": res.num_workers,
+        "cp_sat_yielded_s": res.cp_sat_yielded_s,
         "load_1m": load,
     }
 
@@ -134,12 +139,14 @@ def _line(seed: int, kind: str, m: int, n: int, name: str, r: dict[str, Any]) ->
         r["bound_source"]
     ]
     lagr = "-" if r["lagrangian_bound"] is None else str(r["lagrangian_bound"])
+    yielded = r.get("cp_sat_yielded_s")
+    yield_s = "-" if yielded is None else f"{yielded:.1f}"
     return (
         f"{seed:>4} {kind:<4} {f'{m}x{n}':>8} {name:<6} {r['objective']:>9}"
         f" {'-' if r['bound'] is None else r['bound']:>9} {gap:>7}"
         f" {r['wall_s']:>7.2f} {r['status']:<9} {win:<6} {r['plan_source'] or '-':<6}"
         f" {r['local_moves']:>5}"
-        f" {lagr:>7} {r['cpu_s']:>6.1f} {r['load_1m']:>7.2f}"
+        f" {lagr:>7} {yield_s:>5} {r['cpu_s']:>6.1f} {r['load_1m']:>7.2f}"
     )
 
 
@@ -166,6 +173,11 @@ def main() -> None:
     parser.add_argument(
         "--nodive", action="store_true", help="also run the race with dive=False"
     )
+    parser.add_argument(
+        "--noyield",
+        action="store_true",
+        help="also run the race with yield_cp_sat=False",
+    )
     args = parser.parse_args()
     workers = args.workers or available_cores()
     print(f"uptime before: {uptime()}")
@@ -174,14 +186,21 @@ def main() -> None:
     print(
         f"{'seed':>4} {'type':<4} {'m x n':>8} {'solver':<6} {'objective':>9} {'bound':>9}"
         f" {'gap %':>7} {'time s':>7} {'status':<9} {'win':<6} {'plan':<6} {'moves':>5}"
-        f" {'lagr':>7} {'cpu s':>6} {'load 1m':>7}"
+        f" {'lagr':>7} {'yield':>5} {'cpu s':>6} {'load 1m':>7}"
     )
-    runs = (("before", False), ("after", True), ("lns", True), ("nodive", True))
+    runs = (
+        ("before", False),
+        ("after", True),
+        ("lns", True),
+        ("nodive", True),
+        ("noyield", True),
+    )
     skip = {
         "before": args.no_before,
         "after": False,
         "lns": not args.lns,
         "nodive": not args.nodive,
+        "noyield": not args.noyield,
     }
     rows: list[dict[str, Any]] = []
     for seed, kind, (m, n) in itertools.product(seeds, CHU_BEASLEY_TYPES, SIZES):
@@ -201,6 +220,7 @@ def main() -> None:
                 local_search=full,
                 lns=name == "lns",
                 dive=name != "nodive",
+                yield_cp_sat=name != "noyield",
             )
             row[name] = _summary(res, os.getloadavg()[0], time.process_time() - cpu)
             print(_line(seed, kind, m, n, name, row[name]), flush=True)
@@ -212,7 +232,8 @@ def main() -> None:
                 f" {base['objective'] or '-':>9}"
                 f" {base['bound'] or 0:>9.0f} {base['gap_pct'] or 0:>7.3f}"
                 f" {base['wall_s']:>7.2f} {base['status']:<9}"
-                f" {'':<6} {'':<6} {'':>5} {'':>7} {'':>6} {os.getloadavg()[0]:>7.2f}",
+                f" {'':<6} {'':<6} {'':>5} {'':>7} {'':>5} {'':>6}"
+                f" {os.getloadavg()[0]:>7.2f}",
                 flush=True,
             )
         rows.append(row)

@@ -15,10 +15,21 @@ through the min-cost-flow core instead (:func:`solver.lap.solve_lap`).
   above CP-SAT's on some type D instances), which stops when it converges; its thread
   then dives (:mod:`solver.gap_dive`: an LP dive over each agent's near-optimal job sets
   at the converged multipliers, :mod:`solver.gap_pool`) when at least ``DIVE_SHARE`` of
-  the limit is left, for one plan; with ``lns=True`` (off by default: not shown to help,
-  see the flag) it then runs large-neighbourhood search (:mod:`solver.gap_lns`) from the
-  best plan so far until the end, its sub-problems pruned by the multipliers and by
-  Lagrangian variable fixing (:mod:`solver.gap_fixing`) against that plan's cost.
+  the limit is left, for a plan whose residual (the jobs the dive left) CP-SAT then
+  keeps improving until the end, each better plan told to the race; with ``lns=True``
+  (off by default: not shown to help, see the flag) it then runs large-neighbourhood
+  search (:mod:`solver.gap_lns`) from the best plan so far until the end (when the dive
+  ended early), its sub-problems pruned by the multipliers and by Lagrangian variable
+  fixing (:mod:`solver.gap_fixing`) against that plan's cost.
+
+CP-SAT (:mod:`solver.gap_cpsat`) *yields* (``yield_cp_sat``) once the Lagrangian bound
+has converged above CP-SAT's bound so far and CP-SAT, after its first CPU seconds, is
+still far from closing its own gap (Chu & Beasley type D): it stops, its plan so far
+stays in the race, and its core goes to the dive and HiGHS, who find the better plans
+there. Where it is closing in (type C: it proves optimality), it keeps searching.
+
+HiGHS runs until its plan is optimal or the limit: MathOpt's HiGHS ignores the
+``SolveInterrupter`` (OR-Tools 9.15), so the race waits for it even after a proof.
 
 As soon as a plan attains a proven bound (or CP-SAT proves optimality) all stop. Each
 plan is then improved by local search (:mod:`solver.gap_local`: shift and swap moves, in
@@ -38,13 +49,14 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from ortools.sat.python import cp_model
 from ortools.util.python.solve_interrupter import SolveInterrupter
 
+from solver.gap_cpsat import CpSatRacer
 from solver.gap_dive import dive_plan
 from solver.gap_fixing import allowed_pairs
 from solver.gap_highs import highs_plan
@@ -61,6 +73,7 @@ IntArray = npt.NDArray[np.int64]
 
 POLISH_SHARE = 0.02  # of time_limit_s kept for solver.gap_local on the plans at the end
 DIVE_SHARE = 0.25  # of time_limit_s that must be left for the dive to start
+YIELD_POLL_S = 0.25  # how often the race asks CP-SAT whether it yields
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +112,8 @@ class GapResult:
     )
     plan_source: str | None = None  # "cp-sat", "highs", "dive" or "lns": its finder
     local_moves: int = 0  # shift/swap moves solver.gap_local made on that plan
-
-
-_CP_STATUS = {
-    cp_model.OPTIMAL: SolveStatus.OPTIMAL,
-    cp_model.FEASIBLE: SolveStatus.FEASIBLE,
-    cp_model.INFEASIBLE: SolveStatus.INFEASIBLE,
-    cp_model.UNKNOWN: SolveStatus.TIMEOUT,
-}
+    cp_sat_yielded_s: float | None = None  # when CP-SAT stopped for the converged
+    # Lagrangian bound (seconds from the start); None: it kept searching (solve_gap)
 
 
 def available_cores() -> int:
@@ -126,6 +133,7 @@ def solve_gap(
     local_search: bool = True,
     lns: bool = False,
     dive: bool = True,
+    yield_cp_sat: bool = True,
 ) -> GapResult:
     """Solve a GAP: CP-SAT (one Boolean per agent-job pair) and HiGHS race for the plan,
     CP-SAT and a Lagrangian relaxation for the bound (see the module docstring).
@@ -150,6 +158,9 @@ def solve_gap(
         a plan from the converged multipliers (only with ``lagrangian``). All False is
         CP-SAT alone, all workers (the solver before they came): with
         ``num_workers=1`` and a fixed seed, deterministic.
+    yield_cp_sat
+        Let CP-SAT yield (see the module docstring; only with ``lagrangian``): the
+        others then run to the limit; ``GapResult.cp_sat_yielded_s`` says when.
 
     Returns
     -------
@@ -172,7 +183,16 @@ def solve_gap(
     cost = sign * instance.cost
     race = highs and m > 0 and n > 0
     cp_workers = max(1, workers - 1) if race else workers
-    race_state = _Race(_CpSat(instance, maximize, cp_workers, seed))
+    race_state = _Race(
+        CpSatRacer(
+            instance.cost,
+            instance.weight,
+            instance.capacity,
+            maximize,
+            cp_workers,
+            seed,
+        )
+    )
     interrupter = SolveInterrupter()
     lag: list[LagrangianBound | None] = [None]
     highs_agent: list[IntArray | None] = [None]
@@ -195,21 +215,24 @@ def solve_gap(
             stop=race_state.done,
             on_bound=race_state.bound_found,
         )
+        converged = _converged(lag[0])
+        if converged is not None:
+            race_state.converged_bound = converged.bound  # for _watch_cp_sat
         if (
             dive
-            and lag[0] is not None
-            and lag[0].converged
+            and converged is not None
             and left_s() >= DIVE_SHARE * time_limit_s
             and not race_state.done.is_set()
         ):
-            interrupter.interrupt()  # HiGHS hands in its plan: the dive takes its core
             plan = dive_plan(
                 cost,
                 instance.weight,
                 instance.capacity,
-                lag[0].scaled_u,
+                converged.scaled_u,
                 deadline=race_end,
                 seed=seed,
+                on_plan=partial(_tell_if_fits, race_state, instance, cost),
+                stop=race_state.done,
             )
             if plan is not None and _fits(instance, plan):
                 dive_agent[0] = plan
@@ -248,6 +271,7 @@ def solve_gap(
         for run, wanted in (
             (run_lagrangian, lagrangian and m > 0 and n > 0),
             (run_highs, race),
+            (partial(_watch_cp_sat, race_state, t0), yield_cp_sat and lagrangian),
         )
         if wanted
     ]
@@ -255,13 +279,10 @@ def solve_gap(
         thread.start()
     try:
         cp_status, cp_agent, cp_bound = race_state.cp.solve(
-            race_state, left_s(), share_plans=lns
+            race_state.plan_found, left_s(), share_plans=lns
         )
     finally:
-        race_state.done.set()
-        interrupter.interrupt()
-        for thread in threads:
-            thread.join()
+        _end_race(race_state, threads, interrupter)
     if failures:
         raise failures[0]
     return _combine(
@@ -283,7 +304,43 @@ def solve_gap(
         t0,
         time_limit_s,
         local_search,
+        race_state.cp.yielded_s,
     )
+
+
+def _watch_cp_sat(race: _Race, t0: float) -> None:
+    """Until the race ends, ask CP-SAT every ``YIELD_POLL_S`` whether it yields to the
+    converged Lagrangian bound (:meth:`solver.gap_cpsat.CpSatRacer.yield_below`)."""
+    while not race.done.wait(YIELD_POLL_S) and not race.cp.ended:
+        bound = race.converged_bound
+        if bound is not None and race.cp.yield_below(bound, t0):
+            return
+
+
+def _tell_if_fits(
+    race: _Race, instance: GapInstance, cost: IntArray, plan: IntArray
+) -> None:
+    """Tell ``race`` a plan (its minimised ``cost``) when it fits."""
+    if _fits(instance, plan):
+        race.plan_found(int(cost[plan, np.arange(plan.size)].sum()), plan)
+
+
+def _converged(lag: LagrangianBound | None) -> LagrangianBound | None:
+    return lag if lag is not None and lag.converged else None
+
+
+def _end_race(
+    race: _Race, threads: list[threading.Thread], interrupter: SolveInterrupter
+) -> None:
+    """Once CP-SAT has returned: when it yielded, the others run on to the race's end
+    (they keep to it); then ``done`` stops whoever still runs, and all are joined."""
+    if race.cp.yielded_s is not None:
+        for thread in threads:
+            thread.join()
+    race.done.set()
+    interrupter.interrupt()
+    for thread in threads:
+        thread.join()
 
 
 class _Race:
@@ -291,8 +348,9 @@ class _Race:
     Lagrangian bound so far. A plan that attains the bound is optimal: CP-SAT stops,
     and ``done`` then tells the others."""
 
-    def __init__(self, cp: _CpSat) -> None:
+    def __init__(self, cp: CpSatRacer) -> None:
         self.cp = cp
+        self.converged_bound: int | None = None  # the Lagrangian's, once converged
         self.done = threading.Event()
         self._lock = threading.Lock()
         self._plan: int | None = None
@@ -324,101 +382,7 @@ class _Race:
             plan, bound = self._plan, self._bound
         if plan is not None and bound is not None and plan <= bound:
             self.cp.stop()
-
-
-class _CpSat:
-    """The CP-SAT model and solver; ``stop`` may be called from another thread."""
-
-    def __init__(
-        self,
-        instance: GapInstance,
-        maximize: bool,
-        workers: int,
-        seed: int,
-    ) -> None:
-        m, n = instance.cost.shape
-        model = cp_model.CpModel()
-        x = [[model.new_bool_var(f"x{i}_{j}") for j in range(n)] for i in range(m)]
-        for j in range(n):
-            model.add_exactly_one(x[i][j] for i in range(m))
-        w = instance.weight.tolist()
-        c = instance.cost.tolist()
-        for i in range(m):
-            model.add(
-                cp_model.LinearExpr.weighted_sum(x[i], w[i])
-                <= int(instance.capacity[i])
-            )
-        total = cp_model.LinearExpr.weighted_sum(
-            [v for row in x for v in row], [v for row in c for v in row]
-        )
-        if maximize:
-            model.maximize(total)
-        else:
-            model.minimize(total)
-        solver = cp_model.CpSolver()
-        solver.parameters.random_seed = seed
-        solver.parameters.num_workers = workers
-        self._model, self._solver, self._x = model, solver, x
-        self._sign = -1 if maximize else 1
-        self._stopped = threading.Event()
-
-    def stop(self) -> None:
-        """Ask the search to stop (thread-safe); a no-op once it has ended."""
-        self._stopped.set()
-        self._solver.stop_search()
-
-    def solve(
-        self, race: _Race, time_limit_s: float, *, share_plans: bool = False
-    ) -> tuple[SolveStatus, IntArray | None, int | None]:
-        """Status, plan (None without one) and CP-SAT's bound in the minimised sense
-        (``sign x`` the objective's) after at most ``time_limit_s``; each plan found is
-        told to ``race`` (its cost, and with ``share_plans`` the plan)."""
-        if self._stopped.is_set():
-            return SolveStatus.TIMEOUT, None, None
-        self._solver.parameters.max_time_in_seconds = time_limit_s
-        callback = _TellRace(self._sign, race, self._x if share_plans else None)
-        cp_status = self._solver.solve(self._model, callback)
-        if cp_status == cp_model.MODEL_INVALID:
-            reason = self._solver.solution_info().splitlines()[0]
-            raise ValueError(
-                f"cost / weight / capacity: CP-SAT rejects the model: {reason}"
-            )
-        status = _CP_STATUS[cp_status]
-        if status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
-            return status, None, None
-        x = self._x
-        agent = np.array(
-            [
-                next(i for i in range(len(x)) if self._solver.boolean_value(x[i][j]))
-                for j in range(len(x[0]) if x else 0)
-            ],
-            np.int64,
-        )
-        return status, agent, self._sign * _integer_bound(self._model, self._solver)
-
-
-class _TellRace(cp_model.CpSolverSolutionCallback):
-    """Tells the race the cost of each plan CP-SAT finds (it may then stop CP-SAT), and
-    the plan itself when given the variables ``x`` (reading them costs a Python call
-    per pair: only for ``lns``)."""
-
-    def __init__(
-        self, sign: int, race: _Race, x: list[list[cp_model.IntVar]] | None
-    ) -> None:
-        super().__init__()
-        self._sign, self._race, self._x = sign, race, x
-
-    def on_solution_callback(self) -> None:
-        cost = self._sign * round(self.objective_value)
-        if self._x is None:
-            self._race.plan_found(cost)
-            return
-        agent = np.zeros(len(self._x[0]) if self._x else 0, np.int64)
-        for i, row in enumerate(self._x):
-            for j, var in enumerate(row):
-                if self.boolean_value(var):
-                    agent[j] = i
-        self._race.plan_found(cost, agent)
+            self.done.set()
 
 
 def _search_around(
@@ -476,6 +440,7 @@ def _combine(
     t0: float,
     time_limit_s: float,
     local_search: bool,
+    cp_yielded_s: float | None,
 ) -> GapResult:
     """The cheaper plan, the tighter proven bound (both in the minimised sense inside,
     reported in the instance's own sense) and the status they prove."""
@@ -550,18 +515,8 @@ def _combine(
         bound_source,
         plan_source,
         moves,
+        cp_yielded_s,
     )
-
-
-def _integer_bound(model: cp_model.CpModel, solver: cp_model.CpSolver) -> int:
-    """CP-SAT's proven bound, exact: ``best_objective_bound`` is a float that can land a
-    rounding error on the wrong side of an integer optimum (0.9999999999999998 for 1), so
-    this reads the integer ``inner_objective_lower_bound`` and maps it back through the
-    objective's scaling (-1 when maximising) and offset (0 here: integer costs)."""
-    objective = model.proto.objective
-    scaling = objective.scaling_factor or 1.0
-    inner = solver.response_proto.inner_objective_lower_bound
-    return round(scaling * (inner + objective.offset))
 
 
 CHU_BEASLEY_TYPES = ("C", "D")

@@ -138,6 +138,29 @@ def test_time_limit_gives_feasible_with_bound_and_gap() -> None:
     _assert_plan(inst, res, maximize=False)
 
 
+@pytest.mark.parametrize("yield_cp_sat", [True, False])
+def test_cp_sat_yields_to_a_converged_lagrangian_bound_above_its_own(
+    yield_cp_sat: bool,
+) -> None:
+    """Type D 5 x 40 (seed 2): the Lagrangian bound converges in well under a CPU
+    second, above any bound CP-SAT proves in the limit (2562 against 2552-2555), and
+    CP-SAT's own plans stay >= 1% above its bound. With ``yield_cp_sat`` CP-SAT stops
+    once it has had its share of the CPU (``cp_sat_yielded_s`` says when, and its
+    bound stays below the Lagrangian one, which is reported); without it, it never
+    does. Either way the plan is checked and the bound and gap consistent."""
+    inst = chu_beasley("D", 5, 40, np.random.default_rng(2))
+    res = solve_gap(inst, time_limit_s=6.0, seed=2, yield_cp_sat=yield_cp_sat)
+    _assert_plan(inst, res, maximize=False)
+    assert res.lagrangian_bound is not None
+    if not yield_cp_sat:
+        assert res.cp_sat_yielded_s is None
+        return
+    assert res.cp_sat_yielded_s is not None
+    assert 0 < res.cp_sat_yielded_s < 6.0
+    assert res.cp_sat_bound is None or res.cp_sat_bound < res.lagrangian_bound
+    assert res.bound == max(res.lagrangian_bound, res.cp_sat_bound or 0)
+
+
 @pytest.mark.parametrize(
     ("m", "n", "value"), [(4, 2, 2**60 - 1), (3, 1, 2**61 - 1), (8, 2, 2**59)]
 )
