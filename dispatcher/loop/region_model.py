@@ -10,7 +10,8 @@ region instead (a **resync**) when
   over: a new holder never trusts what it may have missed),
 - the delta cannot be told (a gap: events trimmed past the position, a deleted stream,
   more than ``DELTA_MAX_EVENTS`` pending, an event naming nothing, an event of a commit
-  it applied itself missing: a failover lost it), or a cycle failed
+  it applied itself missing, the mark its last read left missing: a failover lost what
+  it wrote or read), or a cycle failed
   after a write whose effect the model may not know (``invalidate``),
 - ``resync_s`` passed since the last one (the ``region_model_resync_s`` setting).
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -81,6 +83,8 @@ class RegionModel:
     _own: list[tuple[str, str]] = field(default_factory=list)
     """(first, last) event ids of commits applied here since the last read."""
     _stale: str = ""
+    _mark: str = ""
+    """The mark the last read left in the store (``feed.delta``'s ``marks``)."""
 
     def invalidate(self, why: str) -> None:
         """Resync at the next read (the model may have missed a change)."""
@@ -155,6 +159,7 @@ class RegionModel:
         if not why:
             also_t, also_k = set(self._also_tickets), set(self._also_technicians)
             own = list(self._own)
+            mark = secrets.token_hex(8)
             delta = await self.feed.delta(
                 self.tenant,
                 self.region,
@@ -164,6 +169,7 @@ class RegionModel:
                 also_tickets=sorted(also_t),
                 also_technicians=sorted(also_k),
                 own=own,
+                marks=(self._mark, mark),
             )
             if delta.gap:
                 why = delta.gap
@@ -179,6 +185,7 @@ class RegionModel:
                 self._also_technicians -= also_k
                 del self._own[: len(own)]
                 self.position, lease = delta.position, delta.lease_token
+                self._mark = mark
                 self.deltas += 1
         if why:
             lease = await self._resync(token, why)
@@ -188,7 +195,8 @@ class RegionModel:
         """Read the region in full; returns the lease value read with it."""
         log = logger.debug if why in ("periodic", "first read") else logger.info
         log("region model %s/%s: full read (%s)", self.tenant, self.region, why)
-        full = await self.feed.full(self.tenant, self.region, token)
+        mark = secrets.token_hex(8)
+        full = await self.feed.full(self.tenant, self.region, token, mark)
         self.tickets, self.technicians = full.tickets, full.technicians
         self._held = {
             i: t for i, t in self.tickets.items() if t.status is not TicketStatus.QUEUED
@@ -204,6 +212,7 @@ class RegionModel:
         self._stale = ""
         # under another holder's lease the location marks stayed unread: no state to keep
         self.position = full.position if full.lease_token == token else ""
+        self._mark = mark
         self.token, self.synced_at = token, time.monotonic()
         self.resyncs += 1
         self.last_resync = why

@@ -13,9 +13,11 @@ name nothing when the reader says it applied them itself (``own``).
 
 The delta refuses (``gap``) when it cannot tell what changed: events after the position were
 dropped by retention, the stream is older than the position (it was deleted), more than
-``max_events`` events are pending, an event names no item, or an event of the reader's
-own commits is not in the stream (a failover lost the acknowledged commit the reader
-applied). The caller then reads in full.
+``max_events`` events are pending, an event names no item, an event of the reader's own
+commits is not in the stream (a failover lost the acknowledged commit the reader applied),
+or the mark its last read left (``MODEL_READ``, written by the lease holder's reads) is
+not: a failover lost that read's writes, so maybe what it read (a change with or without
+an event). The caller then reads in full.
 """
 
 from __future__ import annotations
@@ -64,13 +66,17 @@ FULL = (
     + _STREAM_IDS
     + r"""
 -- KEYS[1] the region's event stream; ARGV[1] region prefix, ARGV[2] lease token of the
--- reader. Returns {ticket hashes, technician hashes, queues, lease, newest event id}; empties
--- LOCATED when the token holds the lease (this read has every location).
+-- reader, ARGV[3] the mark of this read. Returns {ticket hashes, technician hashes, queues,
+-- lease, newest event id}; when the token holds the lease, empties LOCATED (this read has
+-- every location) and leaves the mark in MODEL_READ.
 local P, token = ARGV[1], ARGV[2]
 local _, tickets = open_tickets(P)
 local _, techs, queues = technicians(P)
 local lease = redis.call('GET', P .. K.LEASE) or ''
-if token ~= '' and lease == token then redis.call('DEL', P .. K.LOCATED) end
+if token ~= '' and lease == token then
+  redis.call('DEL', P .. K.LOCATED)
+  redis.call('SET', P .. K.MODEL_READ, ARGV[3])
+end
 return {tickets, techs, queues, lease, newest(KEYS[1])}
 """
 )
@@ -83,10 +89,18 @@ DELTA = (
 -- KEYS[1] the region's event stream; ARGV[1] region prefix, ARGV[2] position (last event id
 -- applied), ARGV[3] lease token of the reader, ARGV[4] most events to read, ARGV[5] JSON
 -- ticket ids and ARGV[6] JSON technician ids to read as well, ARGV[7] JSON [first, last]
--- event id ranges of the reader's own commits (the items they name are not read for them).
+-- event id ranges of the reader's own commits (the items they name are not read for them),
+-- ARGV[8] the mark of the reader's last read, ARGV[9] the mark of this one.
 -- Returns {GAP, why} or {OK, new position, lease, ticket ids, their hashes ({} = not
 -- open), technician ids, their hashes ({} = removed), their queues}.
 local P, after, token, most = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local lease = redis.call('GET', P .. K.LEASE) or ''
+local holder = token ~= '' and lease == token
+-- the last read's writes are gone: a failover lost them, and maybe what that read saw (a
+-- replica applies the writes in order: one it has not got, it has none of the later)
+if holder and redis.call('GET', P .. K.MODEL_READ) ~= ARGV[8] then
+  return {R.GAP, 'the mark of the last read is not in the store (lost)'}
+end
 local trimmed = redis.call('GET', P .. K.EVENTS_TRIMMED)
 if trimmed and older(after, trimmed) then return {R.GAP, 'events after ' .. after .. ' were trimmed'} end
 local entries = redis.call('XRANGE', KEYS[1], '(' .. after, '+', 'COUNT', most + 1)
@@ -138,10 +152,10 @@ for _, e in ipairs(entries) do
 end
 for _, id in ipairs(cjson.decode(ARGV[5])) do ticket(id) end
 for _, id in ipairs(cjson.decode(ARGV[6])) do tech(id) end
-local lease = redis.call('GET', P .. K.LEASE) or ''
-if token ~= '' and lease == token then
+if holder then
   for _, id in ipairs(redis.call('SMEMBERS', P .. K.LOCATED)) do tech(id) end
   redis.call('DEL', P .. K.LOCATED)
+  redis.call('SET', P .. K.MODEL_READ, ARGV[9])
 end
 local th = {}
 for i, id in ipairs(tids) do th[i] = open_ticket(P, id) end
@@ -188,10 +202,12 @@ class RegionFeed:
         # a technician is re-read on each change of its queue: decoded once per hash
         self._technicians = TechnicianCache()
 
-    async def full(self, tenant: str, region: str, token: str) -> FullRead:
+    async def full(self, tenant: str, region: str, token: str, mark: str) -> FullRead:
+        """Everything; ``mark`` is left in the store when ``token`` holds the lease (the
+        next ``delta`` expects it)."""
         reply: Any = await self._full(
             keys=[keys.events_key(tenant, region)],
-            args=[keys.region_prefix(tenant, region), token],
+            args=[keys.region_prefix(tenant, region), token, mark],
         )
         raw_tickets, raw_techs, queues, lease, position = reply
         tickets = {}
@@ -217,10 +233,13 @@ class RegionFeed:
         also_tickets: Iterable[str] = (),
         also_technicians: Iterable[str] = (),
         own: Iterable[tuple[str, str]] = (),
+        marks: tuple[str, str],
     ) -> DeltaRead:
         """What changed after ``after``. ``own``: (first, last) event ids of the reader's
         own commits, whose writes the reader has applied itself (``CommitResult``): their
-        events name no item (another event after ``after`` still does)."""
+        events name no item (another event after ``after`` still does). ``marks``: the
+        mark the reader's last read left, and this read's (a gap when the store no longer
+        has the last one: a failover lost that read's writes)."""
         reply: Any = await self._delta(
             keys=[keys.events_key(tenant, region)],
             args=[
@@ -231,6 +250,7 @@ class RegionFeed:
                 json.dumps(list(also_tickets)),
                 json.dumps(list(also_technicians)),
                 json.dumps([list(r) for r in own]),
+                *marks,
             ],
         )
         if reply[0] != ScriptReply.OK:

@@ -85,6 +85,10 @@ finished."""
 LOCATED = "located"
 """Set of technician ids whose location a ping changed (pings append no event) since the
 region's lease holder last read it (``dispatcher.store.feed``)."""
+MODEL_READ = "model_read"
+"""String: a random mark the region's lease holder writes with each read of its region
+model; the next read finds it there unless a failover lost that read's writes, and with
+them maybe what it read (``dispatcher.store.feed``)."""
 
 REGION_SUFFIXES = {
     "TICKET": TICKET,
@@ -104,6 +108,7 @@ REGION_SUFFIXES = {
     "SLA_MARKS": SLA_MARKS,
     "MOVING": MOVING,
     "LOCATED": LOCATED,
+    "MODEL_READ": MODEL_READ,
 }
 """Every region key suffix by name: the Lua scripts get them as the table ``K``
 (``dispatcher.store.lua.NAMES``), so ``P .. K.TICKET .. id`` there is ``ticket_key`` here."""
@@ -124,6 +129,11 @@ def technician_queue_key(tenant: str, region: str, technician_id: str) -> str:
 def located_key(tenant: str, region: str) -> str:
     """Technicians whose location changed since the region feed last read (``LOCATED``)."""
     return region_prefix(tenant, region) + LOCATED
+
+
+def model_read_key(tenant: str, region: str) -> str:
+    """The mark of the lease holder's last region model read (``MODEL_READ``)."""
+    return region_prefix(tenant, region) + MODEL_READ
 
 
 def request_key(tenant: str, region: str, request_id: str) -> str:

@@ -126,6 +126,7 @@ class ModelMachine(RedisMachine):
         )
         self.reader = SnapshotReader(self.redis)
         self.gaps = 0
+        self.saved: redis_control.Dataset | None = None
 
     def attempt(self, coro: Any) -> Any:
         try:
@@ -275,6 +276,20 @@ class ModelMachine(RedisMachine):
         self.token = str(self.tokens)
         self.run(self.redis.set(keys.lease_key(TENANT, REGION), self.token))
 
+    @rule()
+    def checkpoint(self) -> None:
+        """What a replica holds now (``fail_over`` goes back to it)."""
+        self.saved = self.run(redis_control.dataset(self.redis))
+
+    @rule()
+    def fail_over(self) -> None:
+        """A failover to a replica that got nothing after the last ``checkpoint``: every
+        write since is lost, the model's own commits and what it read included. The
+        holder keeps its lease (renewed on the new primary)."""
+        if self.saved is not None:
+            self.run(redis_control.lose_writes_since(self.redis, self.saved))
+            self.run(self.redis.set(keys.lease_key(TENANT, REGION), self.token))
+
     @rule(bound=st.integers(0, 5))
     def read(self, bound: int) -> None:
         """The model read now (a delta, or a full read on a gap) equals a fresh snapshot,
@@ -294,10 +309,12 @@ class ModelMachine(RedisMachine):
 
     @invariant()
     def deltas_after_the_first_read(self) -> None:
-        """Resyncs happen only for a reason: first read, a new token or a trim gap."""
-        assert self.model.last_resync in ("", "first read", "new lease token") or (
-            "trimmed" in self.model.last_resync
-        ), self.model.last_resync
+        """Resyncs happen only for a reason: first read, a new token, a trim gap or a
+        failover's loss (of writes it read or made; of the stream's newest events)."""
+        why = self.model.last_resync
+        assert why in ("", "first read", "new lease token") or any(
+            cause in why for cause in ("trimmed", "(lost)", "older")
+        ), why
 
 
 def test_the_model_equals_a_fresh_snapshot_after_random_changes(
@@ -305,7 +322,7 @@ def test_the_model_equals_a_fresh_snapshot_after_random_changes(
 ) -> None:
     """Random programs of submits, updates, every transition, commits (with same-place
     refreshes), technician upserts, availability, pings, removals, retention sweeps,
-    lease moves and reads: every model read equals the store's snapshot and the bounded
+    lease moves, failovers that lose the last writes and reads: every model read equals the store's snapshot and the bounded
     one the bounded snapshot (the same problem)."""
     run_machine(ModelMachine, examples=50, steps=40)
 
@@ -522,6 +539,33 @@ async def test_a_lost_own_commit_is_not_kept(
     await _commit(store, model, [Decision(tid, "A", Assignment("A", place))])
     await redis_control.lose_writes_since(redis_client, before)
     if case == "then another writer":
+        await store.submit(
+            TENANT, [SubmitTicket(Ticket("U", REGION, 2, 600, location=HERE))]
+        )
+    snap = await model.read("7")
+    assert_same_state(snap, await store.snapshot(TENANT, REGION))
+
+
+@pytest.mark.parametrize("case", ["ping", "event then another writer"])
+async def test_a_lost_change_the_model_read_is_not_kept(
+    redis_client: aioredis.Redis, case: str
+) -> None:
+    """The model reads another writer's change (a ping, which appends no event; a cancel,
+    with another writer's event after the loss), then a failover loses that change: the
+    next read equals the store, which no longer has it."""
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
+    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
+    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    await _seed(store, 2)
+    await model.read("7")
+    before = await redis_control.dataset(redis_client)
+    if case == "ping":
+        await store.report_locations(TENANT, [("A", Location(42.0, -71.0), NOW_MS)])
+    else:
+        await store.cancel(TENANT, "S0", "gone")
+    await model.read("7")
+    await redis_control.lose_writes_since(redis_client, before)
+    if case == "event then another writer":
         await store.submit(
             TENANT, [SubmitTicket(Ticket("U", REGION, 2, 600, location=HERE))]
         )

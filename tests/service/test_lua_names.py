@@ -43,7 +43,8 @@ async def test_keys_built_in_lua_equal_the_python_keys(
         local P, id = ARGV[1], ARGV[2]
         return {P .. K.TICKET .. id, P .. K.TECH .. id, P .. K.TECH_QUEUE .. id,
           P .. K.REQUEST .. id, P .. K.EVENTS, P .. K.EVENTS_TRIMMED, P .. K.LEASE,
-          P .. K.LEASE_OWNER, P .. K.LEASE_SEQ, P .. K.SLA_MARKS, P .. K.MOVING, P .. K.LOCATED}
+          P .. K.LEASE_OWNER, P .. K.LEASE_SEQ, P .. K.SLA_MARKS, P .. K.MOVING, P .. K.LOCATED,
+          P .. K.MODEL_READ}
         """,
         keys.region_prefix(T, R),
         "X-1",
@@ -61,6 +62,7 @@ async def test_keys_built_in_lua_equal_the_python_keys(
         keys.sla_marks_key(T, R),
         keys.moving_key(T, R),
         keys.located_key(T, R),
+        keys.model_read_key(T, R),
     ]
 
 
