@@ -25,12 +25,12 @@ from solver.constants import (
     SKILL_PATTERN_MAX,
     TECH_SIDE_KEEP,
 )
-from solver.cost import drop_penalty, evaluate_pairs, pair_keys
+from solver.cost import drop_penalty, evaluate_pairs, late_pricing, pair_keys
 from solver.geo import unit_vectors
 from solver.spatial import nearest
 
 if TYPE_CHECKING:
-    from solver.cost import TechState
+    from solver.cost import LatePricing, TechState
     from solver.model import Problem, SolveParams
 
 FloatArray = npt.NDArray[np.float64]
@@ -70,12 +70,15 @@ def _eval(
     state: TechState,
     rows: IntArray,
     techs: IntArray,
+    late: LatePricing,
 ) -> tuple[FloatArray, IntArray]:
-    """Costs of a (g, c) technician matrix for ticket ``rows``; inf where infeasible."""
+    """Costs of a (g, c) technician matrix for ticket ``rows``; inf where infeasible.
+    ``late``: the problem's :func:`solver.cost.late_pricing`."""
     flat_t = np.broadcast_to(rows[:, None], techs.shape).ravel()
     ev, _ = evaluate_pairs(
-        problem, params.weights, state, flat_t, techs.ravel(), params.allow_overtime
-    )
+        problem, params.weights, state, flat_t, techs.ravel(), params.allow_overtime,
+        late=late,
+    )  # fmt: skip
     cost = np.where(ev.feasible, ev.total, np.inf).reshape(techs.shape)
     return cost, np.isfinite(cost).sum(axis=1)
 
@@ -87,6 +90,7 @@ def _dense(
     rows: IntArray,
     elig: IntArray,
     k: int | None,
+    late: LatePricing,
 ) -> tuple[list[AnyArray], IntArray]:
     parts: list[AnyArray] = []
     nfeas = np.zeros(rows.size, np.int64)
@@ -94,7 +98,7 @@ def _dense(
     for c in range(0, rows.size, step):
         r = rows[c : c + step]
         techs = np.broadcast_to(elig[None, :], (r.size, elig.size))
-        cost, nf = _eval(problem, params, state, r, techs)
+        cost, nf = _eval(problem, params, state, r, techs, late)
         nfeas[c : c + step] = nf
         parts.extend(_keep(r, techs, cost, k))
     return parts, nfeas
@@ -107,13 +111,14 @@ def _group(
     rows: IntArray,
     elig: IntArray,
     penalty: FloatArray,
+    late: LatePricing,
 ) -> tuple[list[AnyArray], IntArray]:
     """Candidates of one skill group: (list of tix/tech/cost arrays, feasible count per row)."""
     k = params.candidates_k
     kq = min(elig.size, int(k * CANDIDATE_OVERSAMPLE))
     if params.all_pairs or elig.size <= kq:
         return _dense(
-            problem, params, state, rows, elig, None if params.all_pairs else k
+            problem, params, state, rows, elig, None if params.all_pairs else k, late
         )
     t = problem.tickets
     techs = elig[
@@ -123,7 +128,7 @@ def _group(
             kq,
         )
     ]
-    cost, nfeas = _eval(problem, params, state, rows, techs)
+    cost, nfeas = _eval(problem, params, state, rows, techs, late)
     # Too few feasible among the nearest, or none cheaper than leaving the ticket
     # unassigned (a farther, idle technician may be): evaluate the whole group, so a
     # ticket that can be served always gets an arc.
@@ -132,7 +137,7 @@ def _group(
     good = ~short
     parts = list(_keep(rows[good], techs[good], cost[good], k))
     if short.any():
-        more, nf = _dense(problem, params, state, rows[short], elig, k)
+        more, nf = _dense(problem, params, state, rows[short], elig, k, late)
         parts.extend(more)
         nfeas[short] = nf
     return parts, nfeas
@@ -145,6 +150,7 @@ def _tech_side(
     rows: IntArray,
     elig: IntArray,
     penalty: FloatArray,
+    late: LatePricing,
 ) -> list[AnyArray]:
     """Reverse candidates: per technician, of its k nearest tickets (per skill group), the
     ``TECH_SIDE_KEEP x k`` with the lowest cost relative to their unassigned penalty.
@@ -167,8 +173,9 @@ def _tech_side(
     ]  # (e, kq)
     flat_k = np.broadcast_to(elig[:, None], tix.shape).ravel()
     ev, _ = evaluate_pairs(
-        problem, params.weights, state, tix.ravel(), flat_k, params.allow_overtime
-    )
+        problem, params.weights, state, tix.ravel(), flat_k, params.allow_overtime,
+        late=late,
+    )  # fmt: skip
     rel = ev.total - penalty[tix.ravel()]
     rel = np.where(ev.feasible, rel, np.inf).reshape(tix.shape)
     cost = ev.total.reshape(tix.shape)
@@ -183,7 +190,11 @@ def _tech_side(
 
 
 def _extra(
-    problem: Problem, params: SolveParams, state: TechState, movable: BoolArray
+    problem: Problem,
+    params: SolveParams,
+    state: TechState,
+    movable: BoolArray,
+    late: LatePricing,
 ) -> list[AnyArray]:
     """Current and preferred technicians of movable tickets, when feasible."""
     t = problem.tickets
@@ -195,7 +206,7 @@ def _extra(
     techs = np.concatenate([t.current_technician[cur_rows], pref[:, 1]]).astype(
         np.int64
     )
-    cost, _ = _eval(problem, params, state, rows, techs[:, None])
+    cost, _ = _eval(problem, params, state, rows, techs[:, None], late)
     return list(_keep(rows, techs[:, None], cost, None))
 
 
@@ -307,10 +318,11 @@ def build_candidates(
     usable = np.flatnonzero(state.free_slots > 0)
     if penalty is None:
         penalty = drop_penalty(problem, params.weights)
+    late = late_pricing(problem, params.weights)  # once, not per evaluated pair
     parts: list[AnyArray] = []
     if movable.size and usable.size:
         if movable.size * usable.size <= DENSE_PAIRS_MAX:
-            got, nfeas = _dense(problem, params, state, movable, usable, None)
+            got, nfeas = _dense(problem, params, state, movable, usable, None, late)
             parts.extend(got)
             any_feasible[movable] = nfeas > 0
             groups = []
@@ -318,13 +330,15 @@ def build_candidates(
             groups = skill_groups(problem, state, movable)
         for rows, elig in groups:
             if rows.size and elig.size:
-                got, nfeas = _group(problem, params, state, rows, elig, penalty)
+                got, nfeas = _group(problem, params, state, rows, elig, penalty, late)
                 parts.extend(got)
-                parts.extend(_tech_side(problem, params, state, rows, elig, penalty))
+                parts.extend(
+                    _tech_side(problem, params, state, rows, elig, penalty, late)
+                )
                 any_feasible[rows] = nfeas > 0
         mov_mask = np.zeros(n, np.bool_)
         mov_mask[movable] = True
-        parts.extend(_extra(problem, params, state, mov_mask))
+        parts.extend(_extra(problem, params, state, mov_mask, late))
     if not parts:
         e = np.zeros(0, np.int64)
         return Candidates(e, e, np.zeros(0), any_feasible)

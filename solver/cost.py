@@ -314,6 +314,7 @@ def terms_at(
     start_s: FloatArray,
     finish_s: FloatArray,
     surplus: IntArray | None = None,
+    late: LatePricing | None = None,
 ) -> dict[str, FloatArray]:
     """The placement terms (``PAIR_TERMS``) of pairs for given travel and start/finish times.
 
@@ -327,6 +328,8 @@ def terms_at(
         Travel seconds to the ticket, predicted start and finish of its work.
     surplus
         The pairs' skill surplus (:func:`skill_fit`) when the caller has it.
+    late
+        The problem's :func:`late_pricing` (every row) when the caller has it.
 
     Returns
     -------
@@ -334,16 +337,18 @@ def terms_at(
         Term name -> float64 array (weight units), one value per pair.
     """
     t = problem.tickets
-    late = late_seconds(problem, tix, start_s, finish_s)
-    if tix.size > t.count:  # more pairs than tickets: price every ticket once
+    late_s = late_seconds(problem, tix, start_s, finish_s)
+    if late is not None:
+        pricing, at = late, tix
+    elif tix.size > t.count:  # more pairs than tickets: price every ticket once
         pricing, at = late_pricing(problem, weights), tix
     else:  # priced on the pairs' own rows (the whole problem is O(n) per call)
         pricing = late_pricing(problem, weights, tix)
         at = np.arange(tix.size)
     return {
         "travel": weights.travel * travel_s,
-        "lateness": pricing.lateness(at, late),
-        "breach": pricing.breach(at, late),
+        "lateness": pricing.lateness(at, late_s),
+        "breach": pricing.breach(at, late_s),
         "waiting": weights.waiting * np.maximum(start_s - problem.now_s, 0.0),
         **static_terms(problem, weights, tix, tech, surplus),
     }
@@ -421,6 +426,7 @@ def evaluate_pairs(
     tech: IntArray,
     allow_overtime: bool,
     with_terms: bool = False,
+    late: LatePricing | None = None,
 ) -> tuple[PairEval, dict[str, FloatArray]]:
     """Evaluate pairs as if each ticket came right after the technician's pinned queue.
 
@@ -434,6 +440,8 @@ def evaluate_pairs(
         When False, work that would finish after the shift end is infeasible.
     with_terms
         Also return the per-term breakdown (else an empty dict).
+    late
+        The problem's :func:`late_pricing` (every row) when the caller has it.
 
     Returns
     -------
@@ -455,7 +463,7 @@ def evaluate_pairs(
     shift_ok = (
         np.ones(tix.size, np.bool_) if allow_overtime else finish <= k.shift_end_s[tech]
     )
-    terms = terms_at(problem, weights, tix, tech, travel, start, finish, surplus)
+    terms = terms_at(problem, weights, tix, tech, travel, start, finish, surplus, late)
     total = pair_total(terms)
     ev = PairEval(
         travel_s=travel,
@@ -469,7 +477,7 @@ def evaluate_pairs(
         churn_ok=np.ones(tix.size, np.bool_),
     )
     if weights.move_min_gain > 0:
-        gain = move_gain(problem, weights, state, tix, tech, allow_overtime, ev)
+        gain = move_gain(problem, weights, state, tix, tech, allow_overtime, ev, late)
         ev = dataclasses.replace(ev, churn_ok=~below_min_gain(gain, weights))
     return ev, (terms if with_terms else {})
 
@@ -494,6 +502,7 @@ def move_gain(
     tech: IntArray,
     allow_overtime: bool,
     ev: PairEval | None = None,
+    late: LatePricing | None = None,
 ) -> FloatArray:
     """What moving each ticket to ``tech`` gains, in weight units (the bounded-churn rule).
 
@@ -503,7 +512,9 @@ def move_gain(
     when the current technician can no longer take it (unavailable, full, skills,
     exclusion, shift): the move is forced. ``nan`` when the pair is not a move (a ticket
     nobody holds, a pinned one, or its current technician). A move with a gain below
-    ``weights.move_min_gain`` is infeasible (:attr:`PairEval.churn_ok`).
+    ``weights.move_min_gain`` is infeasible (:attr:`PairEval.churn_ok`). ``ev``: these
+    pairs' evaluation, ``late``: the problem's :func:`late_pricing`, when the caller has
+    them.
     """
     t = problem.tickets
     tix = np.asarray(tix, np.int64)
@@ -514,12 +525,15 @@ def move_gain(
     if moving.size == 0:
         return gain
     if ev is None:
-        ev, _ = evaluate_pairs(problem, weights, state, tix, tech, allow_overtime)
+        ev, _ = evaluate_pairs(
+            problem, weights, state, tix, tech, allow_overtime, late=late
+        )
     # A ticket's cost with its current technician once per ticket, not once per pair.
     held, at = np.unique(tix[moving], return_inverse=True)
     stay, _ = evaluate_pairs(
-        problem, weights, state, held, t.current_technician[held], allow_overtime
-    )
+        problem, weights, state, held, t.current_technician[held], allow_overtime,
+        late=late,
+    )  # fmt: skip
     new_cost = ev.total[moving] - weights.stability
     gain[moving] = np.where(stay.placeable[at], stay.total[at] - new_cost, np.inf)
     return gain

@@ -151,7 +151,9 @@ def place_pinned(
     rows.position[pinned] = ps.position
     rows.arrival_s[pinned], rows.start_s[pinned] = ps.arrival_s, ps.start_s
     rows.finish_s[pinned] = ps.finish_s
-    pt = terms_at(problem, weights, pinned, tech, ps.travel_s, ps.start_s, ps.finish_s)
+    pt = terms_at(
+        problem, weights, pinned, tech, ps.travel_s, ps.start_s, ps.finish_s, late=lw
+    )
     for name in PAIR_TERMS:
         rows.driven[name][pinned] = pt[name]
 
@@ -175,8 +177,12 @@ def place_movable(
     rows.position[mov] = ms.position + state.load[tech]
     rows.arrival_s[mov], rows.start_s[mov] = ms.arrival_s, ms.start_s
     rows.finish_s[mov] = ms.finish_s
-    _, first = evaluate_pairs(problem, w, state, mov, tech, True, with_terms=True)
-    driven = terms_at(problem, w, mov, tech, ms.travel_s, ms.start_s, ms.finish_s)
+    _, first = evaluate_pairs(
+        problem, w, state, mov, tech, True, with_terms=True, late=lw
+    )
+    driven = terms_at(
+        problem, w, mov, tech, ms.travel_s, ms.start_s, ms.finish_s, late=lw
+    )
     for name in PAIR_TERMS:
         rows.driven[name][mov] = driven[name]
         rows.first[name][mov] = first[name]

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from solver.cost import PAIR_TERMS, evaluate_pairs, pair_total, terms_at
+from solver.cost import PAIR_TERMS, evaluate_pairs, late_pricing, pair_total, terms_at
 from solver.geo import travel_time_bounds_s, travel_time_s, unit_vectors
 from solver.model import CostWeights, Problem, SolveParams
 from solver.reasons import FIT_BLOCK, _fitting
@@ -77,7 +77,8 @@ def test_evaluate_pairs_terms_are_terms_at(
 ) -> None:
     """``evaluate_pairs`` hands its skill surplus to ``terms_at``: its terms are exactly
     those ``terms_at`` computes on its own from the same travel and times, and its total
-    is their sum over axis 0."""
+    is their sum over axis 0. Given the problem's late pricing (every row, priced once)
+    both price the pairs exactly as when they price the pairs' rows themselves."""
     w = CostWeights(move_min_gain=min_gain)
     state = tech_state(problem, w)
     tix, tech = _pairs(problem, seed, size)
@@ -87,6 +88,20 @@ def test_evaluate_pairs_terms_are_terms_at(
         assert np.array_equal(terms[name], alone[name]), name
     summed = np.sum([alone[name] for name in PAIR_TERMS], axis=0) if size else 0.0
     assert np.array_equal(ev.total, np.broadcast_to(summed, (size,)))
+    # The problem's late pricing given (priced once for every row): the same pairs.
+    late = late_pricing(problem, w)
+    given, given_terms = evaluate_pairs(
+        problem, w, state, tix, tech, overtime, with_terms=True, late=late
+    )
+    for name in PAIR_TERMS:
+        assert np.array_equal(given_terms[name], terms[name]), name
+    assert np.array_equal(given.total, ev.total)
+    assert np.array_equal(given.feasible, ev.feasible)
+    again = terms_at(
+        problem, w, tix, tech, ev.travel_s, ev.start_s, ev.finish_s, late=late
+    )
+    for name in PAIR_TERMS:
+        assert np.array_equal(again[name], alone[name]), name
 
 
 @settings(max_examples=200, deadline=None)
