@@ -25,7 +25,7 @@ from solver.constants import (
     SKILL_PATTERN_MAX,
     TECH_SIDE_KEEP,
 )
-from solver.cost import drop_penalty, evaluate_pairs, late_pricing, pair_keys
+from solver.cost import Stays, drop_penalty, evaluate_pairs, late_pricing, pair_keys
 from solver.geo import unit_vectors
 from solver.spatial import nearest
 
@@ -51,6 +51,25 @@ class Candidates:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Pricing:
+    """What every evaluated pair's ticket row needs, priced once per build instead of
+    once per ``evaluate_pairs`` call: the late pricing, and with a churn threshold the
+    held tickets' cost with their current technician (:class:`solver.cost.Stays`)."""
+
+    late: LatePricing
+    stays: Stays | None
+
+    @classmethod
+    def of(cls, problem: Problem, params: SolveParams, state: TechState) -> _Pricing:
+        """The rows of ``problem``."""
+        w = params.weights
+        late = late_pricing(problem, w)
+        if w.move_min_gain <= 0:
+            return cls(late, None)
+        return cls(late, Stays.of(problem, w, state, params.allow_overtime, late))
+
+
 def _keep(
     rows: IntArray, techs: IntArray, cost: FloatArray, k: int | None
 ) -> tuple[AnyArray, ...]:
@@ -70,14 +89,14 @@ def _eval(
     state: TechState,
     rows: IntArray,
     techs: IntArray,
-    late: LatePricing,
+    pricing: _Pricing,
 ) -> tuple[FloatArray, IntArray]:
     """Costs of a (g, c) technician matrix for ticket ``rows``; inf where infeasible.
-    ``late``: the problem's :func:`solver.cost.late_pricing`."""
+    ``pricing``: the rows' prices (:class:`_Pricing`)."""
     flat_t = np.broadcast_to(rows[:, None], techs.shape).ravel()
     ev, _ = evaluate_pairs(
         problem, params.weights, state, flat_t, techs.ravel(), params.allow_overtime,
-        late=late,
+        late=pricing.late, stays=pricing.stays,
     )  # fmt: skip
     cost = np.where(ev.feasible, ev.total, np.inf).reshape(techs.shape)
     return cost, np.isfinite(cost).sum(axis=1)
@@ -90,7 +109,7 @@ def _dense(
     rows: IntArray,
     elig: IntArray,
     k: int | None,
-    late: LatePricing,
+    pricing: _Pricing,
 ) -> tuple[list[AnyArray], IntArray]:
     parts: list[AnyArray] = []
     nfeas = np.zeros(rows.size, np.int64)
@@ -98,7 +117,7 @@ def _dense(
     for c in range(0, rows.size, step):
         r = rows[c : c + step]
         techs = np.broadcast_to(elig[None, :], (r.size, elig.size))
-        cost, nf = _eval(problem, params, state, r, techs, late)
+        cost, nf = _eval(problem, params, state, r, techs, pricing)
         nfeas[c : c + step] = nf
         parts.extend(_keep(r, techs, cost, k))
     return parts, nfeas
@@ -111,15 +130,16 @@ def _group(
     rows: IntArray,
     elig: IntArray,
     penalty: FloatArray,
-    late: LatePricing,
+    pricing: _Pricing,
 ) -> tuple[list[AnyArray], IntArray]:
     """Candidates of one skill group: (list of tix/tech/cost arrays, feasible count per row)."""
     k = params.candidates_k
     kq = min(elig.size, int(k * CANDIDATE_OVERSAMPLE))
     if params.all_pairs or elig.size <= kq:
         return _dense(
-            problem, params, state, rows, elig, None if params.all_pairs else k, late
-        )
+            problem, params, state, rows, elig, None if params.all_pairs else k,
+            pricing,
+        )  # fmt: skip
     t = problem.tickets
     techs = elig[
         nearest(
@@ -128,7 +148,7 @@ def _group(
             kq,
         )
     ]
-    cost, nfeas = _eval(problem, params, state, rows, techs, late)
+    cost, nfeas = _eval(problem, params, state, rows, techs, pricing)
     # Too few feasible among the nearest, or none cheaper than leaving the ticket
     # unassigned (a farther, idle technician may be): evaluate the whole group, so a
     # ticket that can be served always gets an arc.
@@ -137,7 +157,7 @@ def _group(
     good = ~short
     parts = list(_keep(rows[good], techs[good], cost[good], k))
     if short.any():
-        more, nf = _dense(problem, params, state, rows[short], elig, k, late)
+        more, nf = _dense(problem, params, state, rows[short], elig, k, pricing)
         parts.extend(more)
         nfeas[short] = nf
     return parts, nfeas
@@ -150,7 +170,7 @@ def _tech_side(
     rows: IntArray,
     elig: IntArray,
     penalty: FloatArray,
-    late: LatePricing,
+    pricing: _Pricing,
 ) -> list[AnyArray]:
     """Reverse candidates: per technician, of its k nearest tickets (per skill group), the
     ``TECH_SIDE_KEEP x k`` with the lowest cost relative to their unassigned penalty.
@@ -174,7 +194,7 @@ def _tech_side(
     flat_k = np.broadcast_to(elig[:, None], tix.shape).ravel()
     ev, _ = evaluate_pairs(
         problem, params.weights, state, tix.ravel(), flat_k, params.allow_overtime,
-        late=late,
+        late=pricing.late, stays=pricing.stays,
     )  # fmt: skip
     rel = ev.total - penalty[tix.ravel()]
     rel = np.where(ev.feasible, rel, np.inf).reshape(tix.shape)
@@ -194,7 +214,7 @@ def _extra(
     params: SolveParams,
     state: TechState,
     movable: BoolArray,
-    late: LatePricing,
+    pricing: _Pricing,
 ) -> list[AnyArray]:
     """Current and preferred technicians of movable tickets, when feasible."""
     t = problem.tickets
@@ -206,7 +226,7 @@ def _extra(
     techs = np.concatenate([t.current_technician[cur_rows], pref[:, 1]]).astype(
         np.int64
     )
-    cost, _ = _eval(problem, params, state, rows, techs[:, None], late)
+    cost, _ = _eval(problem, params, state, rows, techs[:, None], pricing)
     return list(_keep(rows, techs[:, None], cost, None))
 
 
@@ -318,11 +338,11 @@ def build_candidates(
     usable = np.flatnonzero(state.free_slots > 0)
     if penalty is None:
         penalty = drop_penalty(problem, params.weights)
-    late = late_pricing(problem, params.weights)  # once, not per evaluated pair
+    pricing = _Pricing.of(problem, params, state)
     parts: list[AnyArray] = []
     if movable.size and usable.size:
         if movable.size * usable.size <= DENSE_PAIRS_MAX:
-            got, nfeas = _dense(problem, params, state, movable, usable, None, late)
+            got, nfeas = _dense(problem, params, state, movable, usable, None, pricing)
             parts.extend(got)
             any_feasible[movable] = nfeas > 0
             groups = []
@@ -330,15 +350,17 @@ def build_candidates(
             groups = skill_groups(problem, state, movable)
         for rows, elig in groups:
             if rows.size and elig.size:
-                got, nfeas = _group(problem, params, state, rows, elig, penalty, late)
+                got, nfeas = _group(
+                    problem, params, state, rows, elig, penalty, pricing
+                )
                 parts.extend(got)
                 parts.extend(
-                    _tech_side(problem, params, state, rows, elig, penalty, late)
+                    _tech_side(problem, params, state, rows, elig, penalty, pricing)
                 )
                 any_feasible[rows] = nfeas > 0
         mov_mask = np.zeros(n, np.bool_)
         mov_mask[movable] = True
-        parts.extend(_extra(problem, params, state, mov_mask, late))
+        parts.extend(_extra(problem, params, state, mov_mask, pricing))
     if not parts:
         e = np.zeros(0, np.int64)
         return Candidates(e, e, np.zeros(0), any_feasible)

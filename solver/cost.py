@@ -427,6 +427,7 @@ def evaluate_pairs(
     allow_overtime: bool,
     with_terms: bool = False,
     late: LatePricing | None = None,
+    stays: Stays | None = None,
 ) -> tuple[PairEval, dict[str, FloatArray]]:
     """Evaluate pairs as if each ticket came right after the technician's pinned queue.
 
@@ -442,6 +443,9 @@ def evaluate_pairs(
         Also return the per-term breakdown (else an empty dict).
     late
         The problem's :func:`late_pricing` (every row) when the caller has it.
+    stays
+        The held tickets' :class:`Stays` (same ``allow_overtime``) when the caller has
+        them (the bounded-churn rule's gains).
 
     Returns
     -------
@@ -477,7 +481,9 @@ def evaluate_pairs(
         churn_ok=np.ones(tix.size, np.bool_),
     )
     if weights.move_min_gain > 0:
-        gain = move_gain(problem, weights, state, tix, tech, allow_overtime, ev, late)
+        gain = move_gain(
+            problem, weights, state, tix, tech, allow_overtime, ev, late, stays
+        )
         ev = dataclasses.replace(ev, churn_ok=~below_min_gain(gain, weights))
     return ev, (terms if with_terms else {})
 
@@ -503,6 +509,7 @@ def move_gain(
     allow_overtime: bool,
     ev: PairEval | None = None,
     late: LatePricing | None = None,
+    stays: Stays | None = None,
 ) -> FloatArray:
     """What moving each ticket to ``tech`` gains, in weight units (the bounded-churn rule).
 
@@ -513,8 +520,8 @@ def move_gain(
     exclusion, shift): the move is forced. ``nan`` when the pair is not a move (a ticket
     nobody holds, a pinned one, or its current technician). A move with a gain below
     ``weights.move_min_gain`` is infeasible (:attr:`PairEval.churn_ok`). ``ev``: these
-    pairs' evaluation, ``late``: the problem's :func:`late_pricing`, when the caller has
-    them.
+    pairs' evaluation, ``late``: the problem's :func:`late_pricing`, ``stays``: the held
+    tickets' :class:`Stays` (same ``allow_overtime``), when the caller has them.
     """
     t = problem.tickets
     tix = np.asarray(tix, np.int64)
@@ -528,12 +535,56 @@ def move_gain(
         ev, _ = evaluate_pairs(
             problem, weights, state, tix, tech, allow_overtime, late=late
         )
-    # A ticket's cost with its current technician once per ticket, not once per pair.
-    held, at = np.unique(tix[moving], return_inverse=True)
-    stay, _ = evaluate_pairs(
-        problem, weights, state, held, t.current_technician[held], allow_overtime,
-        late=late,
-    )  # fmt: skip
+    if stays is None:  # the moving tickets' alone, each once
+        held, at = np.unique(tix[moving], return_inverse=True)
+        stay = _stay(problem, weights, state, held, allow_overtime, late)
+        placeable, total = stay.placeable[at], stay.total[at]
+    else:
+        placeable, total = stays.placeable[tix[moving]], stays.total[tix[moving]]
     new_cost = ev.total[moving] - weights.stability
-    gain[moving] = np.where(stay.placeable[at], stay.total[at] - new_cost, np.inf)
+    gain[moving] = np.where(placeable, total - new_cost, np.inf)
     return gain
+
+
+@dataclass(frozen=True, slots=True)
+class Stays:
+    """Each held (assigned, unpinned) ticket with its current technician, evaluated as
+    :func:`evaluate_pairs` does (per ticket row; False and ``nan`` for the other rows):
+    the side of :func:`move_gain` that does not depend on where the ticket would go."""
+
+    placeable: BoolArray  # (n,) the current technician could still take it
+    total: FloatArray  # (n,) its placement cost there (sum of PAIR_TERMS)
+
+    @classmethod
+    def of(
+        cls,
+        problem: Problem,
+        weights: CostWeights,
+        state: TechState,
+        allow_overtime: bool,
+        late: LatePricing | None = None,
+    ) -> Stays:
+        """Every held ticket of ``problem``."""
+        t = problem.tickets
+        rows = np.flatnonzero((t.current_technician >= 0) & ~t.pinned)
+        placeable = np.zeros(t.count, np.bool_)
+        total = np.full(t.count, np.nan)
+        ev = _stay(problem, weights, state, rows, allow_overtime, late)
+        placeable[rows], total[rows] = ev.placeable, ev.total
+        return cls(placeable, total)
+
+
+def _stay(
+    problem: Problem,
+    weights: CostWeights,
+    state: TechState,
+    held: IntArray,
+    allow_overtime: bool,
+    late: LatePricing | None,
+) -> PairEval:
+    """The held tickets ``held`` with their current technician (:func:`evaluate_pairs`)."""
+    tech = problem.tickets.current_technician[held]
+    ev, _ = evaluate_pairs(
+        problem, weights, state, held, tech, allow_overtime, late=late
+    )
+    return ev

@@ -14,7 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from solver.cost import PAIR_TERMS, evaluate_pairs, late_pricing, pair_total, terms_at
+from solver.cost import (
+    PAIR_TERMS,
+    Stays,
+    evaluate_pairs,
+    late_pricing,
+    move_gain,
+    pair_total,
+    terms_at,
+)
 from solver.geo import travel_time_bounds_s, travel_time_s, unit_vectors
 from solver.model import CostWeights, Problem, SolveParams
 from solver.reasons import FIT_BLOCK, _fitting
@@ -102,6 +110,31 @@ def test_evaluate_pairs_terms_are_terms_at(
     )
     for name in PAIR_TERMS:
         assert np.array_equal(again[name], alone[name]), name
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    problem=regions(12),
+    seed=st.integers(0, 2**31 - 1),
+    size=st.integers(0, 300),
+    overtime=st.booleans(),
+)
+def test_move_gains_from_the_stays_priced_once(
+    problem: Problem, seed: int, size: int, overtime: bool
+) -> None:
+    """The held tickets' cost with their current technician priced once for the problem
+    (``Stays``) gives the same move gains, hence the same churn check, as pricing the
+    moving tickets' stays on every call."""
+    w = CostWeights(move_min_gain=600.0)
+    state = tech_state(problem, w)
+    tix, tech = _pairs(problem, seed, size)
+    stays = Stays.of(problem, w, state, overtime, late_pricing(problem, w))
+    alone = move_gain(problem, w, state, tix, tech, overtime)
+    given_stays = move_gain(problem, w, state, tix, tech, overtime, stays=stays)
+    assert np.array_equal(alone, given_stays, equal_nan=True)
+    ev, _ = evaluate_pairs(problem, w, state, tix, tech, overtime)
+    ev2, _ = evaluate_pairs(problem, w, state, tix, tech, overtime, stays=stays)
+    assert np.array_equal(ev.churn_ok, ev2.churn_ok)
 
 
 @settings(max_examples=200, deadline=None)
