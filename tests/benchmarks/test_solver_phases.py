@@ -1,5 +1,6 @@
 """benchmarks/solver_phases prints every phase and the position rounds' split, whose parts
-add up to the position rounds' time."""
+add up to the position rounds' time; the phases but the shift repairs' total and the
+refill (counted in other columns too) add up to the solve's CPU time."""
 
 from __future__ import annotations
 
@@ -29,6 +30,14 @@ def test_phases_and_the_position_rounds_split_are_printed() -> None:
         for name, value in re.findall(r"([a-z ]+) (\d+\.\d+)", lines[1])
     }
     assert set(PHASES) <= set(phases)
+    assert phases["first"] <= phases["shift repairs"]
+    cpu = float(re.findall(r"CPU (\d+\.\d+) s", lines[0])[0])
+    apart = {
+        "shift repairs",
+        "refill",
+    }  # the first repair is in "first", the refill in both
+    parts_sum = sum(value for name, value in phases.items() if name not in apart)
+    assert parts_sum == pytest.approx(cpu, abs=0.006)
     assert lines[2].startswith("  position rounds:")
     parts = re.findall(r"(re-pricing|flow|repair|rest) (\d+\.\d+)", lines[2])
     assert [name for name, _ in parts] == ["re-pricing", "flow", "repair", "rest"]
