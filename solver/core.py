@@ -558,6 +558,28 @@ def best_first(group: IntArray, gain: IntArray) -> IntArray:
     return np.asarray(np.argsort(group * span + (high - gain), kind="stable"), np.int64)
 
 
+def _offerable(
+    core: Core,
+    tech_of: IntArray,
+    count: IntArray,
+    a_tix: IntArray,
+    a_tech: IntArray,
+    base_gain: IntArray,
+) -> tuple[BoolArray, FloatArray]:
+    """Which arcs (tickets ``a_tix``, technicians ``a_tech``, penalty minus arc cost
+    ``base_gain``) :func:`refill` can offer with ``count`` tickets per technician: the
+    ticket unassigned, the technician with room, a gain after the place cost; and the
+    scaled cost of each technician's next place."""
+    state = core.state
+    place_cost = np.rint(core.balance_scaled * (count + state.load).astype(np.float64))
+    ok = (
+        (tech_of[a_tix] < 0)
+        & (count < state.free_slots)[a_tech]
+        & (base_gain > place_cost[a_tech])
+    )
+    return ok, place_cost
+
+
 def refill(
     core: Core,
     tech_of: IntArray,
@@ -573,7 +595,7 @@ def refill(
     capacity cut left empty. Never makes the objective worse. ``scope``: only offer places
     of these technicians (default: all); ``rounds``: at most this many rounds.
     """
-    problem, state, c = core.problem, core.state, core.cands
+    problem, c = core.problem, core.cands
     m = problem.technicians.count
     # Work on the candidate arcs that could ever be offered: alive, in scope, whose
     # ticket is unassigned now (tickets only get assigned during the refill).
@@ -584,31 +606,24 @@ def refill(
     a_tix, a_tech = c.tix[idx], c.tech[idx]
     base_gain = core.penalty[a_tix] - core.arc_cost[idx]
     arc = np.arange(idx.size)  # ties between offers go to the first arc
-    offered = np.zeros(idx.size, np.bool_)
-    sort = True
+    count = np.bincount(tech_of[tech_of >= 0], minlength=m)
+    # A technician's arcs all pay the same place cost in a round, so they rank by their
+    # base gain (ties by arc) in every round: the arcs that can be offered now, sorted
+    # once, by technician, best first.
+    keep = np.flatnonzero(_offerable(core, tech_of, count, a_tix, a_tech, base_gain)[0])
+    keep = keep[best_first(a_tech[keep], base_gain[keep])]
+    arc, a_tix, a_tech, base_gain = (x[keep] for x in (arc, a_tix, a_tech, base_gain))
+    offered = np.zeros(arc.size, np.bool_)
     for _ in range(rounds):
-        count = np.bincount(tech_of[tech_of >= 0], minlength=m)
-        room = count < state.free_slots
-        place = (count + state.load).astype(np.float64)
-        gain = base_gain - np.rint(core.balance_scaled * place[a_tech])
         # An arc out of the offers (its ticket placed, its technician full, no gain at
-        # its place, offered once) never returns: each round keeps the arcs still in.
-        keep = np.flatnonzero(
-            (tech_of[a_tix] < 0) & room[a_tech] & (gain > 0) & ~offered
-        )
-        if sort:
-            # A technician's arcs all pay the same place cost in a round, so they rank
-            # by their base gain (ties by arc) in every round: sorted once, by
-            # technician, best first.
-            keep = keep[best_first(a_tech[keep], base_gain[keep])]
-            sort = False
-        arc, a_tix, a_tech, base_gain, gain = (
-            x[keep] for x in (arc, a_tix, a_tech, base_gain, gain)
-        )
-        if arc.size == 0:
+        # its place, offered once) never returns: each round masks the sorted arcs.
+        ok, place_cost = _offerable(core, tech_of, count, a_tix, a_tech, base_gain)
+        live = np.flatnonzero(ok & ~offered)
+        if live.size == 0:
             break
-        arcs = np.flatnonzero(np.r_[True, a_tech[1:] != a_tech[:-1]])  # best per tech
-        arcs = arcs[np.lexsort((arc[arcs], -gain[arcs], a_tix[arcs]))]
+        arcs = live[np.r_[True, a_tech[live][1:] != a_tech[live][:-1]]]  # best per tech
+        gain = base_gain[arcs] - place_cost[a_tech[arcs]]
+        arcs = arcs[np.lexsort((arc[arcs], -gain, a_tix[arcs]))]
         arcs = arcs[np.r_[True, a_tix[arcs][1:] != a_tix[arcs][:-1]]]  # best per ticket
         trial = tech_of.copy()
         trial[a_tix[arcs]] = a_tech[arcs]
@@ -618,8 +633,7 @@ def refill(
         good = arcs[~over[a_tech[arcs]]]
         tech_of = tech_of.copy()
         tech_of[a_tix[good]] = a_tech[good]
-        offered = np.zeros(arc.size, np.bool_)
         offered[arcs] = True
-        now = np.bincount(tech_of[tech_of >= 0], minlength=m)
-        core.free = np.maximum(core.free, now)
+        count = np.bincount(tech_of[tech_of >= 0], minlength=m)
+        core.free = np.maximum(core.free, count)
     return tech_of

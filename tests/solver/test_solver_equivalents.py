@@ -3,18 +3,20 @@ they replace give, bit for bit (the plans must not change)."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from solver import CostWeights
+from solver import CostWeights, SolveParams
 from solver.constants import EXACT_SEQUENCE_MAX
-from solver.core import best_first
+from solver.core import Core, best_first, overrunning, refill
 from solver.cost import late_pricing, pair_keys
 from solver.local import local_resolve
 from solver.polish import _allowed, _among, _distinct, _neighbours, _Plan, move_pairs
 from solver.sequence import queues_overrun, sequence_queues, simulate
-from solver.solve import tech_state
+from solver.solve import cold_core, tech_state
 from solver.synthetic import random_problem
 
 
@@ -80,7 +82,7 @@ def test_drive_without_stops_gives_the_same_totals_and_starts(
     state = tech_state(p, w)
     pricing = late_pricing(p, w)
     orders = rng.integers(0, n, (int(rng.integers(0, 30)), *shape))
-    who = rng.integers(0, m, orders.shape[0])
+    who = rng.permutation(orders.shape[0]) % m
     args = (who, state.lat_deg[who], state.lon_deg[who], state.ready_s[who])
     full = simulate(p, pricing, orders, *args)
     lean = simulate(p, pricing, orders, *args, False)
@@ -235,3 +237,86 @@ def test_refill_best_first_is_the_lexsort(
     gain = gain * (1 + (wide == 3) * 2**21)  # spans beyond int64 with 50 groups
     expected = np.lexsort((np.arange(gain.size), -gain, group))
     np.testing.assert_array_equal(best_first(group, gain), expected)
+
+
+def _refill_before(
+    core: Core, tech_of: np.ndarray, scope: np.ndarray | None, rounds: int
+) -> np.ndarray:
+    """The refill as it was (arcs compacted every round, gains of every arc): the
+    reference its masked rounds must equal."""
+    problem, state, c = core.problem, core.state, core.cands
+    m = problem.technicians.count
+    sub = core.alive & (tech_of[c.tix] < 0)
+    if scope is not None:
+        sub &= scope[c.tech]
+    idx = np.flatnonzero(sub)
+    a_tix, a_tech = c.tix[idx], c.tech[idx]
+    base_gain = core.penalty[a_tix] - core.arc_cost[idx]
+    arc = np.arange(idx.size)
+    offered = np.zeros(idx.size, np.bool_)
+    sort = True
+    for _ in range(rounds):
+        count = np.bincount(tech_of[tech_of >= 0], minlength=m)
+        room = count < state.free_slots
+        place = (count + state.load).astype(np.float64)
+        gain = base_gain - np.rint(core.balance_scaled * place[a_tech])
+        keep = np.flatnonzero(
+            (tech_of[a_tix] < 0) & room[a_tech] & (gain > 0) & ~offered
+        )
+        if sort:
+            keep = keep[np.lexsort((keep, -base_gain[keep], a_tech[keep]))]
+            sort = False
+        arc, a_tix, a_tech, base_gain, gain = (
+            x[keep] for x in (arc, a_tix, a_tech, base_gain, gain)
+        )
+        if arc.size == 0:
+            break
+        arcs = np.flatnonzero(np.r_[True, a_tech[1:] != a_tech[:-1]])
+        arcs = arcs[np.lexsort((arc[arcs], -gain[arcs], a_tix[arcs]))]
+        arcs = arcs[np.r_[True, a_tix[arcs][1:] != a_tix[arcs][:-1]]]
+        trial = tech_of.copy()
+        trial[a_tix[arcs]] = a_tech[arcs]
+        hit = np.zeros(m, np.bool_)
+        hit[a_tech[arcs]] = True
+        over = overrunning(core, trial, hit)
+        good = arcs[~over[a_tech[arcs]]]
+        tech_of = tech_of.copy()
+        tech_of[a_tix[good]] = a_tech[good]
+        offered = np.zeros(arc.size, np.bool_)
+        offered[arcs] = True
+        now = np.bincount(tech_of[tech_of >= 0], minlength=m)
+        core.free = np.maximum(core.free, now)
+    return tech_of
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 80),
+    m=st.integers(1, 10),
+    shift_h=st.sampled_from([1.0, 3.0, 8.0]),
+    rounds=st.integers(1, 10),
+    scoped=st.booleans(),
+    balance=st.sampled_from([0.0, 300.0]),
+)
+def test_refill_masked_rounds_are_the_compacting_rounds(
+    seed: int, n: int, m: int, shift_h: float, rounds: int, scoped: bool, balance: float
+) -> None:
+    """The refill's rounds on the arcs sorted once, masked round by round, place the
+    same tickets and leave the same free places as compacting the arcs every round."""
+    p = random_problem(n, m, seed, shift_h=shift_h, assigned_frac=0.3, radius_km=30.0)
+    rng = np.random.default_rng(seed)
+    params = SolveParams(weights=CostWeights(balance=balance))
+    core, _ = cold_core(p, params, 0.0)
+    c = core.cands
+    core.alive = rng.random(c.tix.size) < 0.8
+    core.free = np.minimum(core.free, rng.integers(0, 3, m))
+    tech_of = np.full(n, -1, np.int64)
+    pick = rng.random(c.tix.size) < 0.2
+    tech_of[c.tix[pick]] = c.tech[pick]  # some placed (a ticket's last pick wins)
+    scope = rng.random(m) < 0.6 if scoped else None
+    before = copy.deepcopy(core)
+    got = refill(core, tech_of, scope, rounds)
+    expected = _refill_before(before, tech_of, scope, rounds)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(core.free, before.free)
