@@ -9,9 +9,10 @@ process (its manager and its queue feeder), each waiting for the GIL while the e
 runs other regions' cycles: 6-7 ms each way per solve in ``./dev bench cycle_cpu``, where
 the solve itself took 16 ms (load 14).
 
-Jobs wait here, in order, while the worker is busy: the pipe then holds at most the job
-being read, so a write never blocks the event loop for longer than the worker takes to read
-it. A job whose caller was cancelled before it was sent is never sent. When the worker dies,
+Jobs wait here, in order, while the worker is busy, and the event loop never blocks on the
+pipe: a job larger than the pipe holds (or written while the worker still imports the
+solver) is written as the worker reads it, an answer read as it arrives. A job whose caller
+was cancelled before it was sent is never sent. When the worker dies,
 its job and those waiting fail (``WorkerDied``) and the next job starts a new worker.
 """
 
@@ -21,7 +22,9 @@ import asyncio
 import collections
 import contextlib
 import multiprocessing
+import os
 import pickle
+import struct
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -61,8 +64,35 @@ def serve(
             return
 
 
+def _frame(data: bytes) -> bytes:
+    """``data`` framed as ``multiprocessing.connection.Connection.send_bytes`` frames it
+    (the worker reads it with ``recv_bytes``)."""
+    if len(data) > 0x7FFFFFFF:
+        return struct.pack("!iQ", -1, len(data)) + data
+    return struct.pack("!i", len(data)) + data
+
+
+def _unframe(buffer: bytearray) -> bytes | None:
+    """The first whole frame of ``buffer`` (removed from it), or None while incomplete."""
+    if len(buffer) < 4:
+        return None
+    (size,) = struct.unpack_from("!i", buffer)
+    start = 4
+    if size == -1:
+        if len(buffer) < 12:
+            return None
+        (size,), start = struct.unpack_from("!Q", buffer, 4), 12
+    if len(buffer) < start + size:
+        return None
+    data = bytes(buffer[start : start + size])
+    del buffer[: start + size]
+    return data
+
+
 class WorkerProcess:
-    """One worker process, its pipe, and the jobs waiting for it (event-loop side)."""
+    """One worker process, its pipe, and the jobs waiting for it (event-loop side). The
+    event loop's reads and writes of the pipe never block: what the pipe does not take
+    now is written when it is writable, an answer is taken as it comes in."""
 
     def __init__(self, init: Callable[..., None], init_args: tuple[Any, ...]) -> None:
         self._init, self._init_args = init, init_args
@@ -72,7 +102,10 @@ class WorkerProcess:
             collections.deque()
         )
         self._running: asyncio.Future[Any] | None = None
-        self._reader_loop: asyncio.AbstractEventLoop | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The loop watching the pipe (while a job runs)."""
+        self._outbox = memoryview(b"")
+        self._inbox = bytearray()
 
     def start(self) -> None:
         """Spawn the process (it imports and initialises before it takes a job)."""
@@ -94,6 +127,7 @@ class WorkerProcess:
             raise RuntimeError("call: the worker has jobs in flight")
         self.start()
         assert self._conn is not None
+        os.set_blocking(self._conn.fileno(), True)
         self._conn.send_bytes(pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL))
         ok, value = pickle.loads(self._conn.recv_bytes())
         if not ok:
@@ -117,10 +151,20 @@ class WorkerProcess:
         """The running job's event loop is closed (a test's loop ended with it): wait for
         its answer here and drop it, so that the next job gets its own."""
         assert self._conn is not None
-        self._reader_loop = None  # registered on the closed loop, gone with it
+        self._loop = None  # registered on the closed loop, gone with it
         self._running = None
+        outbox, self._outbox = self._outbox, memoryview(b"")
+        inbox, self._inbox = self._inbox, bytearray()
         try:
-            self._conn.recv_bytes()
+            fd = self._conn.fileno()
+            os.set_blocking(fd, True)
+            while outbox:
+                outbox = outbox[os.write(fd, outbox) :]
+            while _unframe(inbox) is None:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    raise EOFError
+                inbox += chunk
         except (EOFError, OSError):
             self._discard_process()
 
@@ -133,27 +177,51 @@ class WorkerProcess:
                 self.start()
             assert self._conn is not None
             loop = future.get_loop()
-            if self._reader_loop is not loop:
-                self._remove_reader()
-                loop.add_reader(self._conn.fileno(), self._on_answer)
-                self._reader_loop = loop
+            if self._loop is not loop:
+                self._unwatch()
+                os.set_blocking(self._conn.fileno(), False)
+                loop.add_reader(self._conn.fileno(), self._on_readable)
+                self._loop = loop
             self._running = future
-            try:
-                self._conn.send_bytes(data)
-            except OSError:
-                self._died()
+            self._outbox = memoryview(_frame(data))
+            self._on_writable()
             return
-        self._remove_reader()
+        self._unwatch()
 
-    def _on_answer(self) -> None:
-        assert self._conn is not None
-        future, self._running = self._running, None
+    def _on_writable(self) -> None:
+        if self._conn is None or self._loop is None:
+            return  # the worker died meanwhile
+        fd = self._conn.fileno()
         try:
-            ok, value = pickle.loads(self._conn.recv_bytes())
-        except (EOFError, OSError):
-            self._running = future
+            while self._outbox:
+                self._outbox = self._outbox[os.write(fd, self._outbox) :]
+        except BlockingIOError:  # the rest when the worker has read some
+            self._loop.add_writer(fd, self._on_writable)
+            return
+        except OSError:
             self._died()
             return
+        self._loop.remove_writer(fd)
+
+    def _on_readable(self) -> None:
+        if self._conn is None:
+            return  # the worker died meanwhile
+        try:
+            while True:
+                chunk = os.read(self._conn.fileno(), 1 << 16)
+                if not chunk:
+                    raise EOFError
+                self._inbox += chunk
+        except BlockingIOError:
+            pass
+        except (EOFError, OSError):
+            self._died()
+            return
+        data = _unframe(self._inbox)
+        if data is None:
+            return  # the rest is on its way
+        future, self._running = self._running, None
+        ok, value = pickle.loads(data)
         if (
             future is not None
             and not future.done()
@@ -168,7 +236,7 @@ class WorkerProcess:
     def _died(self) -> None:
         """Fail the running and the waiting jobs; the next job starts a new worker."""
         process = self._process
-        self._remove_reader()
+        self._unwatch()
         self._discard_process()  # joins it: its exit code is known after
         exit_code = process.exitcode if process is not None else None
         failed = [f for _, f in self._waiting]
@@ -182,14 +250,16 @@ class WorkerProcess:
                     WorkerDied(f"solver worker process ended (exit code {exit_code})")
                 )
 
-    def _remove_reader(self) -> None:
-        loop, self._reader_loop = self._reader_loop, None
+    def _unwatch(self) -> None:
+        loop, self._loop = self._loop, None
         if loop is not None and self._conn is not None and not loop.is_closed():
             loop.remove_reader(self._conn.fileno())
+            loop.remove_writer(self._conn.fileno())
 
     def _discard_process(self) -> None:
         conn, self._conn = self._conn, None
         process, self._process = self._process, None
+        self._outbox, self._inbox = memoryview(b""), bytearray()
         if conn is not None:
             conn.close()
         if process is not None:
@@ -202,10 +272,12 @@ class WorkerProcess:
         """Let the worker finish its job, then end it (killed after ``JOIN_TIMEOUT_S``);
         the jobs still waiting are dropped. May run in another thread than the loop
         (``SolveLoop.aclose``): the loop then forgets the pipe in its own thread."""
-        loop, self._reader_loop = self._reader_loop, None
+        loop, self._loop = self._loop, None
         if loop is not None and self._conn is not None and not loop.is_closed():
+            fd = self._conn.fileno()
             with contextlib.suppress(RuntimeError):  # closed meanwhile
-                loop.call_soon_threadsafe(loop.remove_reader, self._conn.fileno())
+                loop.call_soon_threadsafe(loop.remove_reader, fd)
+                loop.call_soon_threadsafe(loop.remove_writer, fd)
         for _, future in self._waiting:
             if not future.done() and not future.get_loop().is_closed():
                 future.get_loop().call_soon_threadsafe(future.cancel)

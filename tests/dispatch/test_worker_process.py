@@ -70,3 +70,33 @@ async def test_a_dead_worker_fails_its_job_and_the_next_one_starts_anew(
         await waiting  # it was queued behind the job that killed the worker
     second = await worker.run(os.getpid)
     assert second not in (first, os.getpid())
+
+
+def _echo_size(data: bytes) -> tuple[int, bytes]:
+    return len(data), data[-8:]
+
+
+async def test_large_jobs_and_answers_do_not_block_the_loop() -> None:
+    """A job and an answer far larger than a pipe holds, written while the worker is still
+    starting (it reads nothing for 1 s): the event loop runs on meanwhile (a blocking
+    write would stall it until the worker reads)."""
+    worker = WorkerProcess(time.sleep, (1.0,))
+    big = os.urandom(8 << 20)
+    ticks: list[float] = []
+
+    async def tick() -> None:
+        while True:
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.ensure_future(tick())
+    await asyncio.sleep(0.05)  # ticking
+    try:
+        size, tail = await worker.run(_echo_size, big)
+        assert await worker.run(bytes, 5 << 20) == bytes(5 << 20)
+    finally:
+        ticker.cancel()
+        await asyncio.to_thread(worker.close)
+    assert (size, tail) == (len(big), big[-8:])
+    longest = max(b - a for a, b in zip(ticks, ticks[1:], strict=False))
+    assert longest < 0.5, longest
