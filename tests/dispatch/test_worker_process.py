@@ -5,6 +5,7 @@ its job and the next job gets a new one."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import operator
 import os
 import time
@@ -98,5 +99,5 @@ async def test_large_jobs_and_answers_do_not_block_the_loop() -> None:
         ticker.cancel()
         await asyncio.to_thread(worker.close)
     assert (size, tail) == (len(big), big[-8:])
-    longest = max(b - a for a, b in zip(ticks, ticks[1:], strict=False))
+    longest = max(b - a for a, b in itertools.pairwise(ticks))
     assert longest < 0.5, longest
