@@ -6,8 +6,8 @@ and answers each with its result or its exception. The event loop writes a job i
 reads the answer when the pipe is readable (``loop.add_reader``): no thread between them.
 A ``ProcessPoolExecutor`` passes each job and each result through two threads of this
 process (its manager and its queue feeder), each waiting for the GIL while the event loop
-runs other regions' cycles: 6-7 ms each way per solve in ``./dev bench cycle_cpu``, where
-the solve itself took 16 ms (load 14).
+runs other regions' cycles; without them the process spends 4-8% less CPU per cycle
+(``./dev bench cycle_cpu``, CHANGELOG).
 
 Jobs wait here, in order, while the worker is busy, and the event loop never blocks on the
 pipe: a job larger than the pipe holds (or written while the worker still imports the
