@@ -77,7 +77,10 @@ def highs_plan(
 ) -> IntArray | None:
     """Minimise ``sum c_ij x_ij`` as a 0-1 MIP in HiGHS until ``deadline`` (a
     ``time.perf_counter()`` value; building the model counts); the agent of each job in the best plan found, None when it found none (or stopped
-    first). The plan is HiGHS's floating-point answer, to be checked by the caller."""
+    first). The plan is HiGHS's floating-point answer, to be checked by the caller.
+    ``interrupter`` is handed to MathOpt, whose HiGHS ignores it in OR-Tools 9.15 (it
+    runs to the deadline or its optimum; ``mathopt.solve`` has no other way to stop
+    it)."""
     model, x, _ = gap_model(cost, weight, capacity, binary=True)
     left_s = max(deadline - time.perf_counter(), 0.01)
     params = mathopt.SolveParameters(
