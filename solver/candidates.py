@@ -26,11 +26,12 @@ from solver.constants import (
     TECH_SIDE_KEEP,
 )
 from solver.cost import Stays, drop_penalty, evaluate_pairs, late_pricing, pair_keys
-from solver.geo import unit_vectors
+from solver.geo import point_terms, unit_vectors
 from solver.spatial import nearest
 
 if TYPE_CHECKING:
     from solver.cost import LatePricing, TechState
+    from solver.geo import Points
     from solver.model import Problem, SolveParams
 
 FloatArray = npt.NDArray[np.float64]
@@ -53,21 +54,28 @@ class Candidates:
 
 @dataclass(frozen=True, slots=True)
 class _Pricing:
-    """What every evaluated pair's ticket row needs, priced once per build instead of
-    once per ``evaluate_pairs`` call: the late pricing, and with a churn threshold the
-    held tickets' cost with their current technician (:class:`solver.cost.Stays`)."""
+    """What every evaluated pair's ticket and technician rows need, priced once per build
+    instead of once per ``evaluate_pairs`` call: the late pricing, the points' latitude
+    terms (tickets, technicians) and with a churn threshold the held tickets' cost with
+    their current technician (:class:`solver.cost.Stays`)."""
 
     late: LatePricing
+    points: tuple[Points, Points]
     stays: Stays | None
 
     @classmethod
     def of(cls, problem: Problem, params: SolveParams, state: TechState) -> _Pricing:
         """The rows of ``problem``."""
-        w = params.weights
+        w, t = params.weights, problem.tickets
         late = late_pricing(problem, w)
+        points = (
+            point_terms(t.lat_deg, t.lon_deg),
+            point_terms(state.lat_deg, state.lon_deg),
+        )
         if w.move_min_gain <= 0:
-            return cls(late, None)
-        return cls(late, Stays.of(problem, w, state, params.allow_overtime, late))
+            return cls(late, points, None)
+        stays = Stays.of(problem, w, state, params.allow_overtime, late)
+        return cls(late, points, stays)
 
 
 def _keep(
@@ -96,7 +104,7 @@ def _eval(
     flat_t = np.broadcast_to(rows[:, None], techs.shape).ravel()
     ev, _ = evaluate_pairs(
         problem, params.weights, state, flat_t, techs.ravel(), params.allow_overtime,
-        late=pricing.late, stays=pricing.stays,
+        late=pricing.late, stays=pricing.stays, points=pricing.points,
     )  # fmt: skip
     cost = np.where(ev.feasible, ev.total, np.inf).reshape(techs.shape)
     return cost, np.isfinite(cost).sum(axis=1)
@@ -194,7 +202,7 @@ def _tech_side(
     flat_k = np.broadcast_to(elig[:, None], tix.shape).ravel()
     ev, _ = evaluate_pairs(
         problem, params.weights, state, tix.ravel(), flat_k, params.allow_overtime,
-        late=pricing.late, stays=pricing.stays,
+        late=pricing.late, stays=pricing.stays, points=pricing.points,
     )  # fmt: skip
     rel = ev.total - penalty[tix.ravel()]
     rel = np.where(ev.feasible, rel, np.inf).reshape(tix.shape)

@@ -42,9 +42,10 @@ import numpy as np
 import numpy.typing as npt
 
 from solver.constants import COST_SCALE, DEFER_S, MAX_COST, PRIORITY_FACTOR
-from solver.geo import travel_time_s
+from solver.geo import indexed_travel_time_s, travel_time_s
 
 if TYPE_CHECKING:
+    from solver.geo import Points
     from solver.model import CostWeights, Problem
 
 FloatArray = npt.NDArray[np.float64]
@@ -428,6 +429,7 @@ def evaluate_pairs(
     with_terms: bool = False,
     late: LatePricing | None = None,
     stays: Stays | None = None,
+    points: tuple[Points, Points] | None = None,
 ) -> tuple[PairEval, dict[str, FloatArray]]:
     """Evaluate pairs as if each ticket came right after the technician's pinned queue.
 
@@ -446,6 +448,9 @@ def evaluate_pairs(
     stays
         The held tickets' :class:`Stays` (same ``allow_overtime``) when the caller has
         them (the bounded-churn rule's gains).
+    points
+        The tickets' and the technicians' (at ``state``'s locations)
+        :func:`solver.geo.point_terms` when the caller has them (every row of each).
 
     Returns
     -------
@@ -453,13 +458,15 @@ def evaluate_pairs(
         (:class:`PairEval`, terms dict).
     """
     t, k = problem.tickets, problem.technicians
-    travel = travel_time_s(
-        state.lat_deg[tech],
-        state.lon_deg[tech],
-        t.lat_deg[tix],
-        t.lon_deg[tix],
-        k.speed_kmh[tech],
-    )
+    if points is None:
+        travel = travel_time_s(
+            state.lat_deg[tech], state.lon_deg[tech], t.lat_deg[tix], t.lon_deg[tix],
+            k.speed_kmh[tech],
+        )  # fmt: skip
+    else:  # the same values, each point's latitude terms computed once by the caller
+        travel = indexed_travel_time_s(
+            points[1], tech, points[0], tix, k.speed_kmh[tech]
+        )
     start, finish = first_in_queue_times(
         state.ready_s[tech], travel, t.window_start_s[tix], t.duration_s[tix]
     )

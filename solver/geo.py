@@ -16,6 +16,9 @@ import numpy.typing as npt
 from solver.constants import EARTH_RADIUS_KM, ROAD_FACTOR
 
 FloatArray = npt.NDArray[np.float64]
+Points = tuple[FloatArray, FloatArray, FloatArray]
+"""Points as :func:`leg_time_s` reads them (:func:`point_terms`): latitude in radians,
+its cosine, longitude in degrees."""
 
 
 def distance_km(
@@ -101,11 +104,30 @@ def pair_travel_time_s(
     """:func:`travel_time_s` (the same values) from point ``start_at[i]`` of ``start`` to
     point ``end_at[i]`` of ``end`` (each ``(latitudes, longitudes)`` in degrees), pair by
     pair: each point's latitude terms are computed once, not once per pair it is in."""
-    phi1, cos1 = latitude_terms(start[0])
-    phi2, cos2 = latitude_terms(end[0])
+    return indexed_travel_time_s(
+        point_terms(*start), start_at, point_terms(*end), end_at, speed_kmh
+    )
+
+
+def point_terms(lat: npt.ArrayLike, lon: npt.ArrayLike) -> Points:
+    """Points (degrees) as :func:`leg_time_s` reads them: their :func:`latitude_terms`
+    and longitude. Computed once for points that many pairs share."""
+    phi, cos_phi = latitude_terms(lat)
+    return phi, cos_phi, np.asarray(lon, np.float64)
+
+
+def indexed_travel_time_s(
+    start: Points,
+    start_at: npt.NDArray[np.int64],
+    end: Points,
+    end_at: npt.NDArray[np.int64],
+    speed_kmh: npt.ArrayLike,
+) -> FloatArray:
+    """:func:`travel_time_s` (the same values) from point ``start_at[i]`` of ``start`` to
+    point ``end_at[i]`` of ``end``, given by their :func:`point_terms`."""
     return leg_time_s(
-        (phi1[start_at], cos1[start_at], np.asarray(start[1])[start_at]),
-        (phi2[end_at], cos2[end_at], np.asarray(end[1])[end_at]),
+        (start[0][start_at], start[1][start_at], start[2][start_at]),
+        (end[0][end_at], end[1][end_at], end[2][end_at]),
         speed_kmh,
     )
 

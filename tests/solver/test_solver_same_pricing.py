@@ -23,7 +23,12 @@ from solver.cost import (
     pair_total,
     terms_at,
 )
-from solver.geo import travel_time_bounds_s, travel_time_s, unit_vectors
+from solver.geo import (
+    point_terms,
+    travel_time_bounds_s,
+    travel_time_s,
+    unit_vectors,
+)
 from solver.model import CostWeights, Problem, SolveParams
 from solver.reasons import FIT_BLOCK, _fitting
 from solver.solve import tech_state
@@ -85,8 +90,9 @@ def test_evaluate_pairs_terms_are_terms_at(
 ) -> None:
     """``evaluate_pairs`` hands its skill surplus to ``terms_at``: its terms are exactly
     those ``terms_at`` computes on its own from the same travel and times, and its total
-    is their sum over axis 0. Given the problem's late pricing (every row, priced once)
-    both price the pairs exactly as when they price the pairs' rows themselves."""
+    is their sum over axis 0. Given the problem's late pricing and points' latitude
+    terms (every row, computed once) both price the pairs exactly as when they price the
+    pairs' rows themselves."""
     w = CostWeights(move_min_gain=min_gain)
     state = tech_state(problem, w)
     tix, tech = _pairs(problem, seed, size)
@@ -96,11 +102,19 @@ def test_evaluate_pairs_terms_are_terms_at(
         assert np.array_equal(terms[name], alone[name]), name
     summed = np.sum([alone[name] for name in PAIR_TERMS], axis=0) if size else 0.0
     assert np.array_equal(ev.total, np.broadcast_to(summed, (size,)))
-    # The problem's late pricing given (priced once for every row): the same pairs.
+    # The problem's late pricing and points given (priced once for every row): the
+    # same pairs.
     late = late_pricing(problem, w)
-    given, given_terms = evaluate_pairs(
-        problem, w, state, tix, tech, overtime, with_terms=True, late=late
+    t = problem.tickets
+    points = (
+        point_terms(t.lat_deg, t.lon_deg),
+        point_terms(state.lat_deg, state.lon_deg),
     )
+    given, given_terms = evaluate_pairs(
+        problem, w, state, tix, tech, overtime, with_terms=True, late=late,
+        points=points,
+    )  # fmt: skip
+    assert np.array_equal(given.travel_s, ev.travel_s)
     for name in PAIR_TERMS:
         assert np.array_equal(given_terms[name], terms[name]), name
     assert np.array_equal(given.total, ev.total)
