@@ -243,6 +243,7 @@ class _Plan:
         self.queue = np.full((m, 1), -1, np.int64)
         self.place = np.full(n, -1, np.int64)
         self.late = np.zeros(n, np.bool_)  # breaches where it is
+        self.held = np.zeros(n)  # static terms (:func:`_static`) where it is
         self.screen = np.zeros(m)
         self.count = state.load.copy()  # places taken, pinned ones included
         self.advance(np.ones(m, np.bool_), rows, tech_of[rows], sch, self.cost)
@@ -279,6 +280,7 @@ class _Plan:
         self.late[rows] = (
             late_seconds(self.problem, rows, sch.start_s[on], sch.finish_s[on]) > 0
         )
+        self.held[rows] = _static(self.problem, self.weights, rows, tech)
         self.count[ch] = self.qlen[ch] + self.state.load[ch]
         self.cost[ch] = cost[ch]
         self.drives.forget(changed[self.drives.keys // (self._span[0] * self._span[1])])
@@ -634,18 +636,19 @@ def _screen(
     )
     queue_a = np.zeros(n)
     queue_a[both] = queues[n:] - plan.screen[a[both]]
-    # (i, B), (i, A), (j, A), (j, B): of those pairs the move has
-    need = np.concatenate([np.ones(n, np.bool_), has_a, has_j & has_a, has_j])
-    st = np.zeros(4 * n)
+    # i and j at their new technicians (of those pairs the move has); at their own,
+    # as the plan holds them
+    need = np.concatenate([np.ones(n, np.bool_), has_j & has_a])
+    st = np.zeros(2 * n)
     st[need] = _static(
-        plan.problem, plan.weights, np.concatenate([i, i, jj, jj])[need],
-        np.concatenate([b, aa, aa, b])[need],
+        plan.problem, plan.weights, np.concatenate([i, jj])[need],
+        np.concatenate([b, aa])[need],
     )  # fmt: skip
     static = (
         st[:n]
-        - np.where(has_a, st[n : 2 * n], 0.0)
-        + np.where(has_j & has_a, st[2 * n : 3 * n], 0.0)
-        - np.where(has_j, st[3 * n :], 0.0)
+        - np.where(has_a, plan.held[i], 0.0)
+        + np.where(has_j & has_a, st[n:], 0.0)
+        - np.where(has_j, plan.held[jj], 0.0)
     )
     balance = np.where(
         has_j, 0.0, w.balance * (plan.count[b] - np.where(has_a, plan.count[aa] - 1, 0))

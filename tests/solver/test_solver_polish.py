@@ -10,7 +10,15 @@ from hypothesis import strategies as st
 from solver import CostWeights, SolveParams, SolveStatus, solve
 from solver.baselines import baseline_solve
 from solver.cost import late_pricing, late_seconds, move_gain
-from solver.polish import _pass, _Plan, driven_cost, move_pairs, plan_cost, polish
+from solver.polish import (
+    _pass,
+    _Plan,
+    _static,
+    driven_cost,
+    move_pairs,
+    plan_cost,
+    polish,
+)
 from solver.position import plan_queues
 from solver.solve import tech_state
 from solver.synthetic import random_problem
@@ -237,6 +245,9 @@ def test_polish_plan_advanced_pass_by_pass_equals_a_fresh_one(
         assert (kept.queue[:, width:] == -1).all()
         np.testing.assert_array_equal(kept.place, fresh.place)
         np.testing.assert_array_equal(kept.late, fresh.late)
+        on = np.flatnonzero(plan >= 0)  # static terms where each ticket is held
+        np.testing.assert_array_equal(kept.held[on], fresh.held[on])
+        np.testing.assert_array_equal(kept.held[on], _static(p, w, on, plan[on]))
         np.testing.assert_array_equal(kept.count, fresh.count)
         np.testing.assert_array_equal(kept.cost, fresh.cost)
         np.testing.assert_array_equal(kept.screen[busy], fresh.screen[busy])
