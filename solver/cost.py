@@ -263,9 +263,11 @@ def in_pairs(
     # Few tickets have such a list: look up only the pairs of those tickets.
     listed = np.zeros(int(pairs[:, 0].max()) + 2, np.bool_)
     listed[pairs[:, 0]] = True
-    at = np.flatnonzero(listed[np.minimum(tix.ravel(), listed.size - 1)])
-    keys = np.unique(pair_keys(pairs[:, 0], pairs[:, 1], n_technicians))
-    q = pair_keys(tix.ravel()[at], tech.ravel()[at], n_technicians)
+    flat = tix.ravel()
+    at = np.flatnonzero(listed[np.minimum(flat, listed.size - 1)])
+    # sorted, not made unique: a key repeated is found at its first copy
+    keys = np.sort(pair_keys(pairs[:, 0], pairs[:, 1], n_technicians))
+    q = pair_keys(flat[at], tech.ravel()[at], n_technicians)
     pos = np.minimum(np.searchsorted(keys, q), keys.size - 1)
     out.ravel()[at] = keys[pos] == q
     return out

@@ -18,6 +18,7 @@ from solver.cost import (
     PAIR_TERMS,
     Stays,
     evaluate_pairs,
+    in_pairs,
     late_pricing,
     move_gain,
     pair_total,
@@ -288,3 +289,31 @@ def test_travel_time_bounds_hold_the_travel_time(
     nowhere = np.isnan(alat)[:, None] | np.isnan(blat)[None, :]
     assert np.all(lower[nowhere] == 0.0)
     assert np.all(upper[nowhere] == 0.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pairs=hnp.arrays(np.int64, st.tuples(st.integers(0, 30), st.just(2)),
+                     elements=st.integers(0, 9)),
+    tix=hnp.arrays(np.int64, st.integers(0, 40), elements=st.integers(0, 12)),
+    seed=st.integers(0, 2**31 - 1),
+    matrix=st.booleans(),
+)  # fmt: skip
+def test_in_pairs_is_membership(
+    pairs: np.ndarray, tix: np.ndarray, seed: int, matrix: bool
+) -> None:
+    """``in_pairs`` (sorted pair keys, repeated pairs included, looked up for the
+    tickets that have a listed pair only) says exactly which (ticket, technician) pairs
+    are listed, pairs given as arrays or as a (tickets, technicians) broadcast."""
+    listed = {(int(a), int(b)) for a, b in pairs}
+    tech = np.random.default_rng(seed).integers(0, 10, tix.size)
+    if matrix:
+        got = in_pairs(pairs, tix[:, None], tech[None, :], 10)
+        grid = [[(a, b) in listed for b in tech.tolist()] for a in tix.tolist()]
+        assert np.array_equal(got, np.array(grid, np.bool_).reshape(got.shape))
+    else:
+        got = in_pairs(pairs, tix, tech, 10)
+        flat = [
+            (a, b) in listed for a, b in zip(tix.tolist(), tech.tolist(), strict=True)
+        ]
+        assert np.array_equal(got, np.array(flat, np.bool_))
