@@ -31,6 +31,7 @@ from solver.constants import COST_SCALE
 from solver.cost import (
     below_min_gain,
     evaluate_pairs,
+    first_in_queue_times,
     late_pricing,
     late_seconds,
     pair_total,
@@ -91,8 +92,10 @@ def later_than_first(
         state.lat_deg[tech], state.lon_deg[tech], t.lat_deg[rows], t.lon_deg[rows],
         k.speed_kmh[tech],
     )  # fmt: skip
-    start = np.maximum(state.ready_s[tech] + travel, t.window_start_s[rows])
-    first = late_seconds(problem, rows, start, start + t.duration_s[rows])
+    start, finish = first_in_queue_times(
+        state.ready_s[tech], travel, t.window_start_s[rows], t.duration_s[rows]
+    )
+    first = late_seconds(problem, rows, start, finish)
     placed = late_seconds(problem, rows, sch.start_s, sch.finish_s)
     return bool(np.any(placed > first))
 
