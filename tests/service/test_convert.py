@@ -190,16 +190,16 @@ def test_policy_breach_weight_round_trips_through_pb() -> None:
     assert policy_from_dict(convert.policy_dict_from_pb(msg)) == p
 
 
-def test_policy_overdue_factor_round_trips_and_unset_means_one() -> None:
+def test_policy_overdue_factor_round_trips_and_unset_means_the_default() -> None:
     """CostWeights.overdue (field 12) has presence: set, it crosses the API edge both
-    ways; unset (an older client), the policy gets the default 1, never 0."""
-    p = replace(Policy(), weights=CostWeights(overdue=0.01))
+    ways (1 included); unset (an older client), the policy gets the default, never 0."""
+    p = replace(Policy(), weights=CostWeights(overdue=1.0))
     msg = convert.policy_to_pb(p)
-    assert msg.weights.overdue == 0.01
+    assert msg.weights.overdue == 1.0
     assert policy_from_dict(convert.policy_dict_from_pb(msg)) == p
     msg.weights.ClearField("overdue")
     weights = policy_from_dict(convert.policy_dict_from_pb(msg)).weights
-    assert weights.overdue == CostWeights().overdue == 1.0
+    assert weights.overdue == CostWeights().overdue == 0.01
 
 
 def test_proto_documents_the_breach_weight() -> None:

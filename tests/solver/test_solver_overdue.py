@@ -1,6 +1,6 @@
-"""The ``overdue`` policy option (issue 13 item 6): a ticket that can no longer be saved
-(already breached) weighs ``overdue`` times as much, so places go first to tickets that
-can still be saved, as a breach count sees it; overdue tickets still fill free places."""
+"""The ``overdue`` factor (issue 13 item 6; 0.01 by default): a ticket that can no longer be
+saved (already breached) weighs ``overdue`` times as much, so places go first to tickets
+that can still be saved, as a breach count sees it; overdue tickets still fill free places."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from solver.cost import lateness_weight, savable, unassigned_penalty
 from solver.synthetic import random_problem
 from tests.solver.builders import problem, technicians, tickets
 
-SAVE_FIRST = SolveParams(weights=CostWeights(overdue=0.01))
+AS_ANY = SolveParams(weights=CostWeights(overdue=1.0))
 
 
 def overdue_p1_and_saveable_p3(capacity: int) -> Problem:
@@ -33,18 +33,19 @@ def breaches(p: Problem, technician: np.ndarray, sla_met: np.ndarray) -> int:
     return int(((technician >= 0) & ~sla_met).sum() + left_out_due.sum())
 
 
-def test_by_default_the_one_place_goes_to_the_overdue_ticket() -> None:
-    """Its late seconds (P1: x8) outweigh the P3's unassigned penalty: the P3 that could
-    be saved is left out and breaches too."""
+def test_at_factor_one_the_one_place_goes_to_the_overdue_ticket() -> None:
+    """Weighed as any ticket (``overdue = 1``, the default before 0.01), its late seconds
+    (P1: x8) outweigh the P3's unassigned penalty: the P3 that could be saved is left out
+    and breaches too."""
     p = overdue_p1_and_saveable_p3(capacity=1)
-    sol = solve(p, SolveParams())
+    sol = solve(p, AS_ANY)
     assert sol.technician.tolist() == [0, -1]
     assert breaches(p, sol.technician, sol.sla_met) == 2
 
 
-def test_save_first_gives_the_place_to_the_ticket_that_can_still_be_saved() -> None:
+def test_by_default_the_place_goes_to_the_ticket_that_can_still_be_saved() -> None:
     p = overdue_p1_and_saveable_p3(capacity=1)
-    sol = solve(p, SAVE_FIRST)
+    sol = solve(p, SolveParams())
     assert sol.technician.tolist() == [-1, 0]
     assert bool(sol.sla_met[1])
     assert breaches(p, sol.technician, sol.sla_met) == 1
@@ -53,7 +54,7 @@ def test_save_first_gives_the_place_to_the_ticket_that_can_still_be_saved() -> N
 def test_save_first_still_serves_the_overdue_ticket_in_a_free_place() -> None:
     """Its unassigned penalty stays at least a P4's: with room for both, both are served,
     even when its late seconds weigh nothing at all (``overdue = 0``)."""
-    for factor in (0.01, 0.0):
+    for factor in (CostWeights().overdue, 0.01, 0.0):
         params = SolveParams(weights=CostWeights(overdue=factor))
         sol = solve(overdue_p1_and_saveable_p3(capacity=2), params)
         assert sol.technician.tolist() == [0, 0]
@@ -76,7 +77,7 @@ def test_only_tickets_that_cannot_be_saved_are_reweighed(
     ticket that can no longer be saved; the unassigned penalty is the default's for one
     that can, ``max(default x overdue, unassigned)`` for one that cannot."""
     p = random_problem(200, 4, seed=seed)
-    base, w = CostWeights(), CostWeights(overdue=factor)
+    base, w = CostWeights(overdue=1.0), CostWeights(overdue=factor)
     ok = savable(p)
     assert (~ok).any()  # P1s are due on creation: some are overdue
     assert ok.any()
