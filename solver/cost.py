@@ -10,8 +10,9 @@ seconds (travel, lateness, waiting), skill levels, queue places or a 0/1 flag:
   times ``w.overdue`` for a ticket that can no longer be saved (see ``breach``);
 - ``breach``: ``w.breach x PRIORITY_FACTOR[p]`` once when the predicted late seconds are > 0
   (an SLA breach: the KPI counts breaches, not seconds), only for a ticket that can still be
-  saved, i.e. would be on time if its work started now (or at its window start): for one
-  already breached every option pays the same, so it would only inflate the objective;
+  saved, i.e. would be on time if its work started as soon as the nearest available
+  technician could be there (:func:`savable`, :func:`reach_s`; or at its window start): for
+  one already breached every option pays the same, so it would only inflate the objective;
 - ``waiting``: ``w.waiting`` x seconds from ``now`` to the predicted start;
 - ``skill_surplus``: ``w.skill_surplus`` x levels held above the requirement, summed over
   the required skills;
@@ -42,7 +43,8 @@ import numpy as np
 import numpy.typing as npt
 
 from solver.constants import COST_SCALE, DEFER_S, MAX_COST, PRIORITY_FACTOR
-from solver.geo import indexed_travel_time_s, travel_time_s
+from solver.geo import indexed_travel_time_s, travel_time_s, unit_vectors
+from solver.spatial import nearest
 
 if TYPE_CHECKING:
     from solver.geo import Points
@@ -103,13 +105,47 @@ def clips(cost: npt.ArrayLike) -> bool:
     return bool(x.size) and bool(np.max(np.abs(x)) * COST_SCALE > MAX_COST)
 
 
+def reach_s(problem: Problem) -> FloatArray:
+    """Per ticket, a lower bound on the seconds before any technician can be there: the
+    travel from the nearest available technician, from where it is now, at the fastest
+    speed of the available ones (a technician that first ends other work elsewhere
+    arrives no sooner: the triangle inequality). 0 for a ticket without location, and for
+    every ticket when an available technician has none. Computed once per problem
+    (``Problem.memo``)."""
+    known = problem.memo.get("reach_s")
+    if known is not None:
+        return known
+    t, k = problem.tickets, problem.technicians
+    reach = np.zeros(t.count, np.float64)
+    on = np.flatnonzero(k.available)
+    located = np.flatnonzero(~np.isnan(t.lat_deg))
+    if on.size and located.size and not np.isnan(k.lat_deg[on]).any():
+        near = on[
+            nearest(
+                unit_vectors(k.lat_deg[on], k.lon_deg[on]),
+                unit_vectors(t.lat_deg[located], t.lon_deg[located]),
+                1,
+            )[:, 0]
+        ]
+        reach[located] = travel_time_s(
+            k.lat_deg[near],
+            k.lon_deg[near],
+            t.lat_deg[located],
+            t.lon_deg[located],
+            np.max(k.speed_kmh[on]),
+        )
+    problem.memo["reach_s"] = reach
+    return reach
+
+
 def savable(problem: Problem, rows: IntArray | None = None) -> BoolArray:
     """Whether each ticket (of ``rows``; default all) can still be saved: on time if its
-    work started now (or at its window start, when that is later). One that cannot is
+    work started now plus the least travel any technician needs to get there
+    (:func:`reach_s`), or at its window start when that is later. One that cannot is
     already breached at ``now``, whatever the plan."""
     t = problem.tickets
     rows = np.arange(t.count, dtype=np.int64) if rows is None else rows
-    start = np.maximum(problem.now_s, t.window_start_s[rows])
+    start = np.maximum(problem.now_s + reach_s(problem)[rows], t.window_start_s[rows])
     late = late_seconds(problem, rows, start, start + t.duration_s[rows])
     return np.asarray(late <= 0.0)
 

@@ -104,9 +104,12 @@ def _east(km: float) -> float:
 
 def test_breach_penalty_saves_a_ticket_lateness_seconds_let_breach() -> None:
     """Two P3 tickets X (0.3 km east) and Y (0.5 km west), technicians A (at 0) and B (4 km
-    east), one place each, both due when A could reach either. Late seconds alone favour
-    A->Y, B->X (both a little late, less travel, fewer late seconds in all); the breach
-    step makes A->X, B->Y cheaper: X is saved, one breach instead of two."""
+    east), one place each, both due when A could reach either. Late seconds alone (every
+    ticket weighed alike: ``overdue = 1``) favour A->Y, B->X (both a little late, less
+    travel, fewer late seconds in all); the breach step makes A->X, B->Y cheaper: X is
+    saved, one breach instead of two. Y, which no technician can reach in time, can no
+    longer be saved: its breach is never charged. With the default weights Y also yields
+    (``overdue``): X is saved without the breach step."""
     tix_lon = [_east(0.3), _east(-0.5)]
     tech_lon = [_east(0.0), _east(4.0)]
     speed = 30.0
@@ -119,16 +122,15 @@ def test_breach_penalty_saves_a_ticket_lateness_seconds_let_breach() -> None:
     k = technicians(2, lon_deg=tech_lon, capacity=[1, 1], speed_kmh=[speed, speed])
     p = problem(t, k)
 
-    seconds_only = solve(p, SolveParams(weights=CostWeights(breach=0.0)))
+    seconds_only = solve(p, SolveParams(weights=CostWeights(breach=0.0, overdue=1.0)))
     assert seconds_only.technician.tolist() == [1, 0]
     assert int(seconds_only.sla_met.sum()) == 0
 
-    with_breach = solve(p, SolveParams(weights=CostWeights(breach=3600.0)))
+    with_breach = solve(p, SolveParams(weights=CostWeights(breach=3600.0, overdue=1.0)))
     assert with_breach.technician.tolist() == [0, 1]
     assert with_breach.sla_met.tolist() == [True, False]
-    assert with_breach.objective_terms["breach"] == pytest.approx(
-        3600.0 * PRIORITY_FACTOR[3]
-    )
+    assert with_breach.objective_terms["breach"] == 0.0
+    assert solve(p, SolveParams()).technician.tolist() == [0, 1]
 
 
 def test_sequencing_counts_breaches_not_only_late_seconds() -> None:
@@ -142,7 +144,7 @@ def test_sequencing_counts_breaches_not_only_late_seconds() -> None:
     )
     p = problem(t, technicians(1))
 
-    seconds_only = solve(p, SolveParams(weights=CostWeights(breach=0.0)))
+    seconds_only = solve(p, SolveParams(weights=CostWeights(breach=0.0, overdue=1.0)))
     assert seconds_only.position.tolist() == [0, 1, 2]
     assert int(seconds_only.sla_met.sum()) == 1
 

@@ -78,7 +78,9 @@ def test_scaling_rule_and_overflow_warning() -> None:
 
 
 def test_pair_terms_by_hand() -> None:
-    """A ticket 1 km north, P1, due in 60 s: travel, waiting, lateness and surplus as documented."""
+    """A ticket 1 km north, P1, due in 60 s: travel, waiting, lateness and surplus as
+    documented. No technician can be there in 60 s: it can no longer be saved, so its
+    lateness weight is times ``overdue``."""
     t = tickets(
         1,
         lat_deg=[42.36 + 1 / 111.195],
@@ -99,7 +101,7 @@ def test_pair_terms_by_hand() -> None:
     assert terms["waiting"][0] == pytest.approx(w.waiting * travel, rel=1e-3)
     late = (travel - 60.0) + 0.0  # response late; no resolution due
     assert terms["lateness"][0] == pytest.approx(
-        w.lateness * 8 * (1 + w.tier * 2) * late, rel=1e-3
+        w.lateness * 8 * (1 + w.tier * 2) * w.overdue * late, rel=1e-3
     )
     assert terms["skill_surplus"][0] == pytest.approx(w.skill_surplus * 2)
     assert ev.total[0] == pytest.approx(sum(v[0] for v in terms.values()))

@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 from solver import CostWeights, Problem, SolveParams, solve
 from solver.constants import PRIORITY_FACTOR
-from solver.cost import lateness_weight, savable, unassigned_penalty
+from solver.cost import lateness_weight, reach_s, savable, unassigned_penalty
+from solver.geo import travel_time_s
 from solver.synthetic import random_problem
-from tests.solver.builders import problem, technicians, tickets
+from tests.solver.builders import BOSTON, problem, technicians, tickets
 
 AS_ANY = SolveParams(weights=CostWeights(overdue=1.0))
 
@@ -90,3 +91,47 @@ def test_only_tickets_that_cannot_be_saved_are_reweighed(
     np.testing.assert_allclose(u[~ok], np.maximum(u0[~ok] * factor, base.unassigned))
     pf = PRIORITY_FACTOR[p.tickets.priority]
     np.testing.assert_allclose(u0, base.unassigned * pf)
+
+
+def unreachable_p1_and_saveable_p3() -> Problem:
+    """One technician with one place at Boston (30 km/h). Both tickets 0.1 degree north
+    (11 km, about half an hour away). Ticket 0: P1, response due in 10 minutes: on time
+    if work started now, but no technician can be there by then. Ticket 1: P3, due in 2
+    hours: saved if served, breached if left out."""
+    t = tickets(
+        2,
+        lat_deg=[BOSTON[0] + 0.1] * 2,
+        priority=[1, 3],
+        response_due_s=[600.0, 7200.0],
+    )
+    return problem(t, technicians(1, capacity=[1]))
+
+
+def test_a_ticket_no_technician_can_reach_in_time_is_not_savable() -> None:
+    """The place goes to the P3 that can still be saved, not to the P1 nobody can reach
+    before its due time (served, it would breach anyway)."""
+    p = unreachable_p1_and_saveable_p3()
+    assert savable(p).tolist() == [False, True]
+    sol = solve(p, SolveParams())
+    assert sol.technician.tolist() == [-1, 0]
+    assert bool(sol.sla_met[1])
+    assert breaches(p, sol.technician, sol.sla_met) == 1
+
+
+def test_reach_is_the_nearest_available_technicians_travel_at_the_fastest_speed() -> (
+    None
+):
+    """Hand-computed: an unavailable technician nearer is ignored; the fastest speed of
+    the available ones is used whoever is nearest; a ticket without location is 0 away,
+    and every ticket is when an available technician has no location."""
+    t = tickets(2, lat_deg=[BOSTON[0] + 0.1, np.nan], lon_deg=[BOSTON[1], np.nan])
+    k = technicians(
+        3,
+        lat_deg=[BOSTON[0], BOSTON[0] - 0.5, BOSTON[0] + 0.1],
+        speed_kmh=[30.0, 60.0, 30.0],
+        available=[True, True, False],
+    )
+    expected = travel_time_s(BOSTON[0], BOSTON[1], BOSTON[0] + 0.1, BOSTON[1], 60.0)
+    np.testing.assert_allclose(reach_s(problem(t, k)), [float(expected), 0.0])
+    k_remote = technicians(2, lat_deg=[BOSTON[0], np.nan], lon_deg=[BOSTON[1], np.nan])
+    np.testing.assert_allclose(reach_s(problem(t, k_remote)), [0.0, 0.0])
