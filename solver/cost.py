@@ -42,7 +42,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from solver.constants import COST_SCALE, DEFER_S, MAX_COST, PRIORITY_FACTOR
+from solver.constants import (
+    COST_SCALE,
+    DEFER_S,
+    DENSE_PAIRS_MAX,
+    MAX_COST,
+    PRIORITY_FACTOR,
+)
 from solver.geo import indexed_travel_time_s, travel_time_s, unit_vectors
 from solver.spatial import nearest
 
@@ -111,7 +117,8 @@ def reach_s(problem: Problem) -> FloatArray:
     speed of the available ones (a technician that first ends other work elsewhere
     arrives no sooner: the triangle inequality). 0 for a ticket without location, and for
     every ticket when an available technician has none. Computed once per problem
-    (``Problem.memo``)."""
+    (``Problem.memo``); every pair when there are at most ``DENSE_PAIRS_MAX`` (as the
+    candidates), else through the spatial index."""
     known = problem.memo.get("reach_s")
     if known is not None:
         return known
@@ -120,20 +127,24 @@ def reach_s(problem: Problem) -> FloatArray:
     on = np.flatnonzero(k.available)
     located = np.flatnonzero(~np.isnan(t.lat_deg))
     if on.size and located.size and not np.isnan(k.lat_deg[on]).any():
-        near = on[
-            nearest(
-                unit_vectors(k.lat_deg[on], k.lon_deg[on]),
-                unit_vectors(t.lat_deg[located], t.lon_deg[located]),
-                1,
-            )[:, 0]
-        ]
-        reach[located] = travel_time_s(
-            k.lat_deg[near],
-            k.lon_deg[near],
-            t.lat_deg[located],
-            t.lon_deg[located],
-            np.max(k.speed_kmh[on]),
-        )
+        speed = np.max(k.speed_kmh[on])
+        lat, lon = t.lat_deg[located], t.lon_deg[located]
+        if on.size * located.size <= DENSE_PAIRS_MAX:
+            every = travel_time_s(
+                lat[:, None], lon[:, None], k.lat_deg[on], k.lon_deg[on], speed
+            )
+            reach[located] = every.min(axis=1)
+        else:
+            near = on[
+                nearest(
+                    unit_vectors(k.lat_deg[on], k.lon_deg[on]),
+                    unit_vectors(lat, lon),
+                    1,
+                )[:, 0]
+            ]
+            reach[located] = travel_time_s(
+                k.lat_deg[near], k.lon_deg[near], lat, lon, speed
+            )
     problem.memo["reach_s"] = reach
     return reach
 

@@ -135,3 +135,23 @@ def test_reach_is_the_nearest_available_technicians_travel_at_the_fastest_speed(
     np.testing.assert_allclose(reach_s(problem(t, k)), [float(expected), 0.0])
     k_remote = technicians(2, lat_deg=[BOSTON[0], np.nan], lon_deg=[BOSTON[1], np.nan])
     np.testing.assert_allclose(reach_s(problem(t, k_remote)), [0.0, 0.0])
+
+
+@pytest.mark.parametrize(("n", "m"), [(40, 8), (400, 100)])
+def test_reach_is_the_least_travel_over_every_available_technician(
+    n: int, m: int
+) -> None:
+    """By definition, over every (ticket, available technician) pair at the fastest speed:
+    the small problem takes every pair, the larger one (more than ``DENSE_PAIRS_MAX``
+    pairs) the spatial index; both give the same bound."""
+    p = random_problem(n, m, seed=7)
+    t, k = p.tickets, p.technicians
+    on = np.flatnonzero(k.available)
+    every = travel_time_s(
+        t.lat_deg[:, None],
+        t.lon_deg[:, None],
+        k.lat_deg[on],
+        k.lon_deg[on],
+        np.max(k.speed_kmh[on]),
+    )
+    np.testing.assert_allclose(reach_s(p), every.min(axis=1), rtol=1e-9, atol=1e-6)
