@@ -99,44 +99,56 @@ local P = ARGV[1]
 local NOW = ARGV[2]
 local MAXLEN = ARGV[3]
 
+local stream_len = nil  -- the stream's length as this script left it (nil: not read yet)
+
 local function trim()
   -- retention: once the stream is `slack` over MAXLEN, drop the oldest entries exactly and
   -- remember the last dropped id, so a reader resuming from before it gets OUT_OF_RANGE
   local key = P .. K.EVENTS
   local max = tonumber(MAXLEN)
-  local over = redis.call('XLEN', key) - max
+  if stream_len == nil then stream_len = redis.call('XLEN', key) end
+  local over = stream_len - max
   if over >= math.max(1, math.min(1000, math.floor(max / 10))) then
     local old = redis.call('XRANGE', key, '-', '+', 'COUNT', over)
     redis.call('SET', P .. K.EVENTS_TRIMMED, old[#old][1])
     redis.call('XTRIM', key, 'MAXLEN', max)
+    stream_len = max
   end
 end
 
--- append one event (fields: flat name/value list; empty values are left out); `defer`
--- leaves the retention check to one trim() call at the end of a bulk script
+-- append one event (fields: flat name/value list, compacted in place: empty values are
+-- left out); `defer` leaves the retention check to one trim() call at the end of a bulk
+-- script. Only this appends to the stream, so the length is counted, not read each time.
 local function emit(fields, defer)
-  local clean = {'at', NOW}
+  local m = 0
   for i = 1, #fields, 2 do
     local v = fields[i + 1]
     if v ~= nil and v ~= '' and v ~= false then
-      clean[#clean + 1] = fields[i]
-      clean[#clean + 1] = tostring(v)
+      fields[m + 1] = fields[i]
+      fields[m + 2] = v
+      m = m + 2
     end
   end
-  local id = redis.call('XADD', P .. K.EVENTS, '*', unpack(clean))
+  local id = redis.call('XADD', P .. K.EVENTS, '*', 'at', NOW, unpack(fields, 1, m))
+  if stream_len ~= nil then stream_len = stream_len + 1 end
   if not defer then trim() end
   return id
 end
 
--- keep the per-status/priority sets and the response-due index in step with a status change
-local function move(id, prio, created, due, old, new)
-  if old ~= nil and OPEN[old] then redis.call('ZREM', P .. K.STATUS_PRIO .. old .. ':' .. prio, id) end
-  if OPEN[new] then redis.call('ZADD', P .. K.STATUS_PRIO .. new .. ':' .. prio, created, id) end
+local function zadd_now(key, score, id) redis.call('ZADD', key, score, id) end
+local function zrem_now(key, id) redis.call('ZREM', key, id) end
+
+-- keep the per-status/priority sets and the response-due index in step with a status
+-- change (written by zadd(key, score, id) / zrem(key, id): at once unless given)
+local function move(id, prio, created, due, old, new, zadd, zrem)
+  zadd, zrem = zadd or zadd_now, zrem or zrem_now
+  if old ~= nil and OPEN[old] then zrem(P .. K.STATUS_PRIO .. old .. ':' .. prio, id) end
+  if OPEN[new] then zadd(P .. K.STATUS_PRIO .. new .. ':' .. prio, created, id) end
   local d = tonumber(due or '0') or 0
   if d > 0 and NOT_STARTED[new] then
-    redis.call('ZADD', P .. K.DUE .. prio, d, id)
+    zadd(P .. K.DUE .. prio, d, id)
   else
-    redis.call('ZREM', P .. K.DUE .. prio, id)
+    zrem(P .. K.DUE .. prio, id)
   end
 end
 """
@@ -423,29 +435,95 @@ if lease ~= token then
   out[#out + 1] = ''; out[#out + 1] = ''; out[#out + 1] = {}
   return out
 end
+local TICKET, TECH, QUEUE = P .. K.TICKET, P .. K.TECH, P .. K.TECH_QUEUE
 local first, last = '', ''
 local function note(id)
   if first == '' then first = id end
   last = id
 end
+-- queue writes go out at once (the capacity checks below count on them); each queue's
+-- length is read once and then followed through the writes' replies
 local queued = {}
+local qlen = {}
+local function queue_len(t)
+  local c = qlen[t]
+  if c == nil then
+    c = redis.call('ZCARD', QUEUE .. t)
+    qlen[t] = c
+  end
+  return c
+end
 local function enqueue(t, pos, id)
-  redis.call('ZADD', P .. K.TECH_QUEUE .. t, pos, id)
+  local added = redis.call('ZADD', QUEUE .. t, pos, id)
+  if qlen[t] ~= nil then qlen[t] = qlen[t] + added end
   queued[t] = true
 end
 local function dequeue(t, id)
-  redis.call('ZREM', P .. K.TECH_QUEUE .. t, id)
+  local removed = redis.call('ZREM', QUEUE .. t, id)
+  if qlen[t] ~= nil then qlen[t] = qlen[t] - removed end
   queued[t] = true
+end
+-- the status/priority sets and the due index are only written here (nothing below reads
+-- them): their writes are gathered, the last one per (set, ticket) kept, as applying them
+-- in order would leave it, and sent at the end, one ZREM and one ZADD per set
+local zput, zgone = {}, {}
+local function zadd(key, score, id)
+  local g = zgone[key]
+  if g then g[id] = nil end
+  local t = zput[key]
+  if not t then
+    t = {}
+    zput[key] = t
+  end
+  t[id] = score
+end
+local function zrem(key, id)
+  local t = zput[key]
+  if t then t[id] = nil end
+  local g = zgone[key]
+  if not g then
+    g = {}
+    zgone[key] = g
+  end
+  g[id] = true
+end
+local function flush_indexes()
+  local chunk = 500  -- members per call (unpack's stack)
+  for key, ids in pairs(zgone) do
+    local args = {}
+    for id in pairs(ids) do
+      args[#args + 1] = id
+      if #args == chunk then
+        redis.call('ZREM', key, unpack(args))
+        args = {}
+      end
+    end
+    if #args > 0 then redis.call('ZREM', key, unpack(args)) end
+  end
+  for key, ids in pairs(zput) do
+    local args = {}
+    for id, score in pairs(ids) do
+      args[#args + 1] = score
+      args[#args + 1] = id
+      if #args == 2 * chunk then
+        redis.call('ZADD', key, unpack(args))
+        args = {}
+      end
+    end
+    if #args > 0 then redis.call('ZADD', key, unpack(args)) end
+  end
 end
 local D = {}
 local cap = {}
 local seen = {}
+local techs = {}  -- HMGET of each technician (this script never writes one)
 for i = 1, n do
   local a = items[i]
-  local d = {tid = a[1], tver = tonumber(a[2]), tech = a[3], techver = tonumber(a[4]),
-    pos = a[5], asg = a[6], reason = a[7], code = C.OK}
-  local h = redis.call('HMGET', P .. K.TICKET .. d.tid, 'status', 'version', 'tech', 'prio',
+  local h = redis.call('HMGET', TICKET .. a[1], 'status', 'version', 'tech', 'prio',
     'created', 'ureason', 'declined', 'due')
+  local d = {tid = a[1], tver = tonumber(a[2]), tech = a[3], techver = tonumber(a[4]),
+    pos = a[5], asg = a[6], reason = a[7], code = C.OK, st = nil, old = nil, prio = nil,
+    created = nil, ureason = nil, due = nil, via_queue = nil}
   if seen[d.tid] then d.code = C.DUPLICATE
   elseif not h[1] then d.code = C.GONE
   elseif tonumber(h[2]) ~= d.tver then d.code = C.STALE_TICKET
@@ -453,7 +531,11 @@ for i = 1, n do
   else
     d.st, d.old, d.prio, d.created, d.ureason, d.due = h[1], h[3] or '', h[4], h[5], h[6] or '', h[8]
     if d.tech ~= '' then
-      local th = redis.call('HMGET', P .. K.TECH .. d.tech, 'version', 'status', 'cap')
+      local th = techs[d.tech]
+      if th == nil then
+        th = redis.call('HMGET', TECH .. d.tech, 'version', 'status', 'cap')
+        techs[d.tech] = th
+      end
       if not th[1] then d.code = C.GONE_TECHNICIAN
       elseif tonumber(th[1]) ~= d.techver then d.code = C.STALE_TECHNICIAN
       elseif d.tech ~= d.old and (th[2] == TS.ON_BREAK or th[2] == TS.OFF_SHIFT) then
@@ -475,7 +557,7 @@ end
 -- technician that would end over capacity until nobody does (each round rejects >= 1)
 local count = {}
 local function card(t)
-  if count[t] == nil then count[t] = redis.call('ZCARD', P .. K.TECH_QUEUE .. t) end
+  if count[t] == nil then count[t] = queue_len(t) end
   return count[t]
 end
 for _, d in ipairs(D) do
@@ -488,7 +570,7 @@ local changed = true
 while changed do
   changed = false
   for t, c in pairs(count) do
-    if cap[t] == nil then cap[t] = tonumber(redis.call('HGET', P .. K.TECH .. t, 'cap') or '0') end
+    if cap[t] == nil then cap[t] = tonumber(redis.call('HGET', TECH .. t, 'cap') or '0') end
     if c > cap[t] then
       for _, d in ipairs(D) do
         if d.code == C.OK and d.tech == t and d.old ~= t then
@@ -503,7 +585,7 @@ while changed do
 end
 -- apply one accepted decision: its writes and its event
 local function apply(d)
-  local key = P .. K.TICKET .. d.tid
+  local key = TICKET .. d.tid
   local nv = d.tver
   if d.tech ~= '' and d.tech == d.old then
     redis.call('HSET', key, 'asg', d.asg)
@@ -515,9 +597,10 @@ local function apply(d)
     enqueue(d.tech, d.pos, d.tid)
     redis.call('HSET', key, 'status', ST.ASSIGNED, 'tech', d.tech, 'asg', d.asg, 'ureason', '',
       'version', nv, 'updated', NOW)
-    move(d.tid, d.prio, d.created, d.due, d.st, ST.ASSIGNED)
-    if d.old == '' then d.code = C.ASSIGNED else d.code = C.REASSIGNED end
-    note(emit({'type', EV['TICKET_' .. d.code], 'tk', d.tid, 'tc', d.tech, 'ptc', d.old,
+    move(d.tid, d.prio, d.created, d.due, d.st, ST.ASSIGNED, zadd, zrem)
+    local ev = EV.TICKET_ASSIGNED
+    if d.old == '' then d.code = C.ASSIGNED else d.code, ev = C.REASSIGNED, EV.TICKET_REASSIGNED end
+    note(emit({'type', ev, 'tk', d.tid, 'tc', d.tech, 'ptc', d.old,
       'st', ST.ASSIGNED, 'v', nv, 'p', d.prio, 'asg', d.asg, 'sid', sid}))
     if d.via_queue then d.code = C.REASSIGNED end
   elseif d.st == ST.ASSIGNED then
@@ -525,7 +608,7 @@ local function apply(d)
     dequeue(d.old, d.tid)
     redis.call('HSET', key, 'status', ST.QUEUED, 'tech', '', 'asg', '', 'ureason', d.reason,
       'version', nv, 'updated', NOW)
-    move(d.tid, d.prio, d.created, d.due, ST.ASSIGNED, ST.QUEUED)
+    move(d.tid, d.prio, d.created, d.due, ST.ASSIGNED, ST.QUEUED, zadd, zrem)
     d.code = C.UNASSIGNED
     note(emit({'type', EV.TICKET_UNASSIGNED, 'tk', d.tid, 'ptc', d.old, 'st', ST.QUEUED, 'v', nv,
       'p', d.prio, 'ur', d.reason, 'sid', sid}))
@@ -545,9 +628,9 @@ end
 local function requeue(d)
   local nv = d.tver + 1
   dequeue(d.old, d.tid)
-  redis.call('HSET', P .. K.TICKET .. d.tid, 'status', ST.QUEUED, 'tech', '', 'asg', '',
+  redis.call('HSET', TICKET .. d.tid, 'status', ST.QUEUED, 'tech', '', 'asg', '',
     'version', nv, 'updated', NOW)
-  move(d.tid, d.prio, d.created, d.due, ST.ASSIGNED, ST.QUEUED)
+  move(d.tid, d.prio, d.created, d.due, ST.ASSIGNED, ST.QUEUED, zadd, zrem)
   note(emit({'type', EV.TICKET_UNASSIGNED, 'tk', d.tid, 'ptc', d.old, 'st', ST.QUEUED, 'v', nv,
     'p', d.prio, 'ur', UR.CAPACITY, 'sid', sid,
     'r', 'on its way to ' .. d.tech .. ', full until a move of this solve'}))
@@ -568,7 +651,7 @@ end
 while #pending > 0 do
   local waiting = {}
   for _, d in ipairs(pending) do
-    if redis.call('ZCARD', P .. K.TECH_QUEUE .. d.tech) < cap[d.tech] then
+    if queue_len(d.tech) < cap[d.tech] then
       apply(d)
     else
       waiting[#waiting + 1] = d
@@ -589,6 +672,7 @@ while #pending > 0 do
   end
   pending = waiting
 end
+flush_indexes()
 for _, d in ipairs(D) do
   out[#out + 1] = d.code
   out[#out + 1] = d.tver
@@ -598,7 +682,7 @@ out[#out + 1] = last
 local queues = {}
 for t in pairs(queued) do
   queues[#queues + 1] = t
-  queues[#queues + 1] = redis.call('ZRANGE', P .. K.TECH_QUEUE .. t, 0, -1)
+  queues[#queues + 1] = redis.call('ZRANGE', QUEUE .. t, 0, -1)
 end
 out[#out + 1] = queues
 return out
