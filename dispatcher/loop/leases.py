@@ -242,7 +242,12 @@ class LeaseManager:
             if len(self.held) >= share:
                 break
             if region not in self.held:
-                await self._acquire(region)
+                try:
+                    await self._acquire(region)
+                except Exception:
+                    # this region only (e.g. its Cluster node is unreachable): the others
+                    # are still tried, and this one again next round
+                    logger.warning("lease acquire of %s failed", region, exc_info=True)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until ``stop`` is set, then release every lease."""

@@ -11,7 +11,7 @@ from dispatcher.domain import Technician, TechnicianStatus
 from dispatcher.loop.leases import LeaseManager, RegionRef, fair_share
 from dispatcher.loop.solve_loop import SolveLoop
 from dispatcher.runtime.metrics import DispatchMetrics
-from dispatcher.store.keys import lease_key
+from dispatcher.store.keys import lease_counter_key, lease_key
 from dispatcher.store.policy import PolicyStore
 from dispatcher.store.state import RedisStateStore
 from solver.policy import Policy
@@ -72,6 +72,36 @@ async def test_regions_are_shared_and_taken_over(redis_client: aioredis.Redis) -
     # a wakes up: its renewals fail, it drops what it thought it held
     await a.tick()
     assert set(a.held).isdisjoint(b.held)
+
+
+async def test_a_failing_acquire_does_not_end_the_round(
+    redis_client: aioredis.Redis,
+) -> None:
+    """An acquire that fails (here: the region's token counter is not a number, so the
+    script's INCR errors, as a region on an unreachable Cluster node would) skips that
+    region; the same round still acquires every other free region."""
+    broken = {REGIONS[0], REGIONS[2]}
+    for r in broken:
+        await redis_client.hset(
+            lease_counter_key(r.tenant, r.region), "not", "a number"
+        )
+
+    async def four() -> list[RegionRef]:
+        # broken, free, broken, free: whatever region the round starts at, a free one
+        # comes after a broken one
+        return REGIONS[:4]
+
+    m = LeaseManager(
+        redis_client,
+        four,
+        ttl_ms=5000,
+        owner_id="a",
+        metrics=DispatchMetrics.throwaway(),
+    )
+    await m.tick()
+    assert set(m.held) == {REGIONS[1], REGIONS[3]}
+    await m.tick()  # and again the next round
+    assert set(m.held) == {REGIONS[1], REGIONS[3]}
 
 
 async def test_release_all_frees_regions(redis_client: aioredis.Redis) -> None:
