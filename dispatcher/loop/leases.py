@@ -222,10 +222,17 @@ class LeaseManager:
         # Renew concurrently: one slow round trip must not make the others late.
         held = list(self.held.items())
         renewed = await asyncio.gather(
-            *(self._renew(region, lease) for region, lease in held)
+            *(self._renew(region, lease) for region, lease in held),
+            return_exceptions=True,
         )
-        for (region, _), ok in zip(held, renewed, strict=True):
-            if not ok:
+        for (region, lease), ok in zip(held, renewed, strict=True):
+            if isinstance(ok, BaseException):
+                # failed, not refused (e.g. its Cluster node is unreachable): it may still
+                # be this process's, so it is kept while locally valid; the round goes on
+                logger.warning("lease renewal of %s failed", region, exc_info=ok)
+                if time.monotonic() >= lease.valid_until:
+                    self._drop(region)
+            elif not ok:
                 self._drop(region)
         known = sorted(set(await self.regions()))
         for region in [r for r in self.held if r not in known]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from typing import TYPE_CHECKING
 
 from dispatcher.domain import Technician, TechnicianStatus
@@ -102,6 +103,38 @@ async def test_a_failing_acquire_does_not_end_the_round(
     assert set(m.held) == {REGIONS[1], REGIONS[3]}
     await m.tick()  # and again the next round
     assert set(m.held) == {REGIONS[1], REGIONS[3]}
+
+
+async def test_a_failing_renewal_does_not_end_the_round(
+    redis_client: aioredis.Redis,
+) -> None:
+    """A renewal that fails (here: the region's lease key is not a string, so the renew
+    script's GET errors) keeps that lease while it is locally valid and drops it after;
+    the same round still renews the others and acquires a free region."""
+    first = REGIONS[:3]
+
+    async def listed() -> list[RegionRef]:
+        return first
+
+    m = LeaseManager(
+        redis_client,
+        listed,
+        ttl_ms=5000,
+        owner_id="a",
+        metrics=DispatchMetrics.throwaway(),
+    )
+    await m.tick()
+    assert set(m.held) == set(first)
+    failing = REGIONS[1]
+    key = lease_key(failing.tenant, failing.region)
+    await redis_client.delete(key)
+    await redis_client.hset(key, "not", "a token")
+    first.append(REGIONS[3])  # a new free region
+    await m.tick()
+    assert set(m.held) == set(REGIONS[:4])
+    m.held[failing].valid_until = time.monotonic()  # its local validity has run out
+    await m.tick()
+    assert set(m.held) == {REGIONS[0], REGIONS[2], REGIONS[3]}
 
 
 async def test_release_all_frees_regions(redis_client: aioredis.Redis) -> None:
