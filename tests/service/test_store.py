@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -28,6 +30,7 @@ from dispatcher.errors import (
     UnknownTicket,
 )
 from dispatcher.runtime.metrics import DispatchMetrics
+from dispatcher.store.outcomes import CommitCode
 from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, keys
 
 if TYPE_CHECKING:
@@ -456,3 +459,52 @@ async def test_a_batch_without_enough_replicas_is_a_replication_timeout(
         await call_script_batch(redis_client, script, [(["rt:a"], []), (["rt:b"], [])])
     assert timeouts == [1]
     assert await redis_client.mget("rt:a", "rt:b") == ["1", "1"]
+
+
+async def test_a_commit_bigger_than_one_index_write_keeps_every_index(
+    store: RedisStateStore, redis_client: redis.asyncio.Redis
+) -> None:
+    """The commit script gathers its writes to the status/priority sets and the due index
+    and sends them in calls of at most 500 tickets: a commit of more tickets of one
+    priority than that leaves each in the set of its new status, scored by its submit time,
+    and in the due index at its due time, and none in the QUEUED set."""
+    n, techs = 1234, 20
+    for k in range(techs):
+        await store.upsert_technician(T, tech(f"k{k:02d}", capacity=100))
+    now = int(time.time() * 1000)
+    await store.submit(
+        T,
+        [
+            SubmitTicket(
+                dataclasses.replace(
+                    tk(f"t{i:04d}", priority=2), response_due_ms=now + 3_600_000 + i
+                )
+            )
+            for i in range(n)
+        ],
+    )
+    token = await lease(redis_client)
+    tids = [f"t{i:04d}" for i in range(n)]
+    decisions = [
+        Decision(t, f"k{i % techs:02d}", Assignment(f"k{i % techs:02d}", i // techs))
+        for i, t in enumerate(tids)
+    ]
+    res = await store.commit_assignments(T, R, token, decisions, await versions(store))
+    assert [o.code for o in res.outcomes] == [CommitCode.ASSIGNED] * n
+    prefix = keys.region_prefix(T, R)
+    assigned = dict(
+        await redis_client.zrange(
+            prefix + keys.STATUS_PRIO + "ASSIGNED:2", 0, -1, withscores=True
+        )
+    )
+    due = dict(
+        await redis_client.zrange(prefix + keys.DUE + "2", 0, -1, withscores=True)
+    )
+    assert await redis_client.zcard(prefix + keys.STATUS_PRIO + "QUEUED:2") == 0
+    assert set(assigned) == set(due) == set(tids)
+    for t in tids:
+        created, due_ms = await redis_client.hmget(
+            keys.ticket_key(T, R, t), "created", "due"
+        )
+        assert assigned[t] == float(created)
+        assert due[t] == float(due_ms) > 0
