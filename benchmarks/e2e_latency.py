@@ -561,6 +561,7 @@ SCRAPED = (
     "dispatch_solve_duration_seconds_sum",
     "dispatch_solve_duration_seconds_count",
     "dispatch_solve_modes_total",
+    "dispatch_lease_changes_total",
 )
 
 
@@ -602,6 +603,7 @@ def _scrape(ports: dict[str, int]) -> dict[str, dict[str, float]]:
                         or sample.labels.get("status")
                         or sample.labels.get("kind")
                         or sample.labels.get("mode")
+                        or sample.labels.get("event")
                         or ""
                     )
                     key = f"{sample.name}{{{tag}}}" if tag else sample.name

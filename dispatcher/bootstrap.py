@@ -112,6 +112,7 @@ def _solve_loop(
             settings.solve_cold_every, settings.solve_incremental_max_changes
         ),
         stop=ctx.shutdown_event,
+        redis_url=settings.redis_url,
     )
     ctx.background.append(loop.run)
     ctx.cleanups.append(loop.aclose)

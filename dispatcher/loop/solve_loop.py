@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from redis.exceptions import RedisError
 
+from dispatcher.backend.cluster import is_cluster_url
 from dispatcher.domain import EventType
 from dispatcher.loop.declines import stranded_by_declines
 from dispatcher.loop.duplicate_step import DuplicateStep
@@ -68,6 +69,7 @@ from dispatcher.loop.snapshot import (
 from dispatcher.loop.widen import Widening, widen
 from dispatcher.store import keys
 from dispatcher.store.duplicates import DuplicateIndex, DuplicateLinker
+from dispatcher.store.events import watch_client
 from dispatcher.store.feed import RegionFeed
 from dispatcher.store.moves import TicketMover
 from dispatcher.store.outcomes import CommitCode
@@ -79,7 +81,7 @@ from dispatcher.store.state import ExpectedVersions, RedisStateStore
 from solver.model import UnassignedReason
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     import redis.asyncio as aioredis
 
@@ -531,6 +533,20 @@ class RegionWorker:
                 ).set(int(counts[reason.value]))
 
 
+def _renewal_client(
+    redis: aioredis.Redis, url: str | None
+) -> Callable[[], aioredis.Redis] | None:
+    """What builds the lease renewal thread's Redis client: one with its own connection
+    pool(s) and ``redis``'s durability mode (``store.events.watch_client`` makes such a
+    client); None when there can be none (a Cluster client whose URL is not known): the
+    renewals then run on the event loop."""
+    if getattr(redis, "connection_pool", None) is None and not (
+        url and is_cluster_url(url)
+    ):
+        return None
+    return lambda: watch_client(redis, url)
+
+
 class SolveLoop:
     """Leases plus one ``RegionWorker`` per held region; run it as a background task."""
 
@@ -549,6 +565,7 @@ class SolveLoop:
         incremental: IncrementalSettings | None = None,
         sweep_interval_s: float = SWEEP_INTERVAL_S,
         stop: asyncio.Event | None = None,
+        redis_url: str | None = None,
     ) -> None:
         self.redis = redis
         # set at shutdown (the app's shutdown_event): ``run`` then ends even when redis-py
@@ -589,6 +606,10 @@ class SolveLoop:
             ttl_ms=lease_ttl_ms,
             metrics=metrics,
             on_change=self._on_lease,
+            # renewals on a thread with a client of its own (from ``redis``'s pool
+            # settings, or on Redis Cluster from ``redis_url``): a busy event loop
+            # cannot make them late (docs/DESIGN.md §6)
+            renew_client=_renewal_client(redis, redis_url),
             **manager_kwargs,
         )
         self.workers: dict[RegionRef, asyncio.Task[None]] = {}
