@@ -229,7 +229,33 @@ def _load(args: argparse.Namespace) -> Scenario:
         text = first_report(report, str(sc.replay.path))
         if text is not None:
             print(f"dispatcher sim: warning: {text}", file=sys.stderr, flush=True)
+        _warn_of_skills_nobody_holds(sc)
     return sc
+
+
+def _warn_of_skills_nobody_holds(sc: Scenario) -> None:
+    """One line when replayed tickets need a skill none of the run's technicians holds
+    (a replay on a scenario's own crews): they can never be assigned."""
+    import numpy as np
+
+    from simulations.streams import build_roster, build_stream, skills_nobody_holds
+
+    rng = np.random.default_rng(sc.seed)
+    stream = build_stream(sc, rng, sc.seed)
+    missing = skills_nobody_holds(stream, build_roster(sc, stream, rng))
+    if not missing:
+        return
+    assert sc.replay is not None
+    total = sum(n for _, n in missing)
+    shown = ", ".join(f"{n} x {name!r}" for name, n in missing[:5])
+    more = ", ..." if len(missing) > 5 else ""
+    print(
+        f"dispatcher sim: warning: replay {Path(sc.replay.path).name}: {total} ticket(s) "
+        "need a skill no technician holds at the level asked, so nobody can take them "
+        f"(each a miss): {shown}{more}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _seeds(args: argparse.Namespace, sc: Scenario) -> list[int]:

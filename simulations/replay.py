@@ -72,6 +72,7 @@ from simulations.replay_report import ReplayReport, RowIssue, log_once
 from simulations.replay_rows import (
     ROW,
     LocationRule,
+    flag_unknown_labels,
     in_window,
     raw_column,
     settle_due_times,
@@ -80,6 +81,7 @@ from simulations.replay_rows import (
     settle_work_times,
     skip_bad_ids,
     skip_undated,
+    unknown_label,
     virtual_clock,
 )
 
@@ -267,6 +269,7 @@ def read_ticket_csv(
         df = df.head(options.limit)
     # _locations may skip rows: before any adjustment
     df = settle_locations(df, options.location_rule, issues, mapped="lat" in columns)
+    flag_unknown_labels(df, issues)
     df = settle_due_times(df, issues)
     df = settle_priorities(df, options.priority_rule, issues)
     df = settle_work_times(df, issues)
@@ -383,8 +386,8 @@ def _parse(raw: pl.DataFrame, options: ReplayOptions) -> pl.DataFrame:
             due.str.strptime(pl.Date, options.due_date_format, strict=False).cast(when)
             + pl.duration(days=1),
         ).alias("resolution_due_at"),
-        pl.col(raw_column("category")).fill_null("unknown").alias("category"),
-        pl.col(raw_column("skill")).fill_null("unknown").alias("skill"),
+        unknown_label("category"),
+        unknown_label("skill"),
         pl.when(lat.abs() <= 90.0).then(lat).alias("lat_deg"),
         pl.when(lon.abs() <= 180.0).then(lon).alias("lon_deg"),
     ]

@@ -91,6 +91,21 @@ def skip_bad_ids(df: pl.DataFrame, issues: list[RowIssue]) -> pl.DataFrame:
     return df.filter(~empty & ~repeat).drop("first_row")
 
 
+UNKNOWN_LABEL = "unknown"
+
+
+def unknown_label(role: str) -> pl.Expr:
+    """A skill or category: its source text, ``unknown`` where empty (``flag_unknown_labels``)."""
+    return pl.col(raw_column(role)).fill_null(UNKNOWN_LABEL).alias(role)
+
+
+def flag_unknown_labels(df: pl.DataFrame, issues: list[RowIssue]) -> None:
+    """Report the loaded rows whose empty skill or category became ``unknown``."""
+    for role in ("skill", "category"):
+        empty = pl.col(raw_column(role)).is_null()
+        flag(df, empty, role, "is empty", UNKNOWN_LABEL, issues)
+
+
 def settle_due_times(df: pl.DataFrame, issues: list[RowIssue]) -> pl.DataFrame:
     """An unparseable due time becomes none; one before the creation is clamped to it."""
     due, created = pl.col("resolution_due_at"), pl.col("created_at")

@@ -605,6 +605,16 @@ def build_roster(
     )
 
 
+def skills_nobody_holds(stream: TicketStream, roster: Roster) -> list[tuple[str, int]]:
+    """Skills some tickets need at a level no technician of the roster holds, with how many
+    tickets need each (most first, then by name): nobody can ever take those tickets."""
+    best = roster.skill_levels.max(axis=0, initial=0)
+    stranded = stream.skill_level > best[stream.skill]
+    counts = np.bincount(stream.skill[stranded], minlength=len(stream.skills))
+    held_by_none = [(stream.skills[i], int(c)) for i, c in enumerate(counts) if c]
+    return sorted(held_by_none, key=lambda sc: (-sc[1], sc[0]))
+
+
 def _arrival_span_s(sc: Scenario) -> float:
     """Seconds over which the stream's tickets arrive: the replay window (a horizon longer
     than the replay adds no work), else the horizon."""

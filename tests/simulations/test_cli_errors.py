@@ -304,3 +304,29 @@ def test_tune_replays_your_csv_from_a_seed_offset(
     runs = pl.read_csv(out / "evaluation.csv")
     assert sorted(set(runs["seed"].to_list())) == [4, 5]
     assert set(runs["arrived"].to_list()) == {3}
+
+
+def test_cli_warns_of_replayed_tickets_whose_skill_no_technician_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A replay on a scenario's own crews (here the help desk's agents) whose skills none of
+    them holds: those tickets can never be assigned; said once, with counts per skill,
+    before the runs, instead of a silent 0% utilisation."""
+    replay = _replay_file(tmp_path, GOOD_ROWS)
+    argv = ["sim", "run", "helpdesk", "--replay", str(replay), "--policy", "nearest"]
+    argv += ["--horizon-s", "86400", "--out", str(tmp_path / "o"), "--no-plots"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == (
+        "dispatcher sim: warning: replay mine.csv: 3 ticket(s) need a skill no "
+        "technician holds at the level asked, so nobody can take them (each a miss): "
+        "2 x 'elec', 1 x 'plumb'"
+    )
+
+
+def test_cli_says_nothing_of_skills_when_the_crews_hold_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    replay = _replay_file(tmp_path, GOOD_ROWS)
+    assert _sim_run(tmp_path, replay) == 0
+    assert "no technician holds" not in capsys.readouterr().err

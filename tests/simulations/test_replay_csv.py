@@ -591,3 +591,23 @@ def test_a_csv_scenario_maps_every_required_role_itself(tmp_path: Path) -> None:
         ScenarioError, match=r"^replay\.columns: missing role\(s\) skill$"
     ):
         scenario_from_dict(doc, base_dir=tmp_path)
+
+
+def test_an_empty_skill_or_category_is_reported_as_adjusted(tmp_path: Path) -> None:
+    """A row loaded with ``unknown`` for an empty skill or category had a value changed:
+    it is reported, not replayed silently under a made-up skill."""
+    rows = [_row("a"), _row("b"), _row("c"), _row("d")]
+    rows[1][4] = ""  # crew (skill)
+    rows[2][3] = ""  # kind (category)
+    replayed = read_ticket_csv(_write(tmp_path / "t.csv", rows), COLS, COLUMN)
+    got = [(i.row, i.role, i.problem, i.action) for i in replayed.report.issues]
+    assert got == [
+        (3, "skill", "is empty", "unknown"),
+        (4, "category", "is empty", "unknown"),
+    ]
+    assert replayed.report.adjusted_rows == [3, 4]
+    by_id = {r["ticket_id"]: r for r in replayed.frame.iter_rows(named=True)}
+    assert (by_id["b"]["skill"], by_id["c"]["category"]) == ("unknown", "unknown")
+    line = replayed.report.summary()
+    assert line is not None
+    assert "1 x skill is empty: unknown (row 3)" in line
