@@ -36,13 +36,13 @@ from dispatcher.domain import (
 from dispatcher.errors import InvalidArgument
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.webhooks.model import DeadLetter, Subscription
+from solver.policy import Policy, policy_to_dict
 
 if TYPE_CHECKING:
     import enum
     from collections.abc import Sequence
 
     from dispatcher.store.policy import PolicyVersion
-    from solver.policy import Policy
 
 E = TypeVar("E", bound="enum.Enum")
 
@@ -576,7 +576,7 @@ def policy_dict_from_pb(msg: pb.Policy, field: str = "policy") -> dict[str, Any]
         )
     d = msg.duplicate_rule
     s = msg.solver
-    return {
+    sections = {
         "weights": {
             **{name: getattr(msg.weights, name) for name in _WEIGHT_FIELDS},
             **(
@@ -603,6 +603,20 @@ def policy_dict_from_pb(msg: pb.Policy, field: str = "policy") -> dict[str, Any]
         "neighbours": {k: list(v.regions) for k, v in msg.neighbours.items()},
         "calendars": {k: _calendar_dict(c) for k, c in msg.calendars.items()},
     }
+    # an unset message is "unset parts = defaults" (UpdatePolicyRequest), not all zeros
+    defaults = policy_to_dict(Policy())
+    for section, pb_field in _MESSAGE_SECTIONS.items():
+        if not msg.HasField(pb_field):
+            sections[section] = defaults[section]
+    return sections
+
+
+_MESSAGE_SECTIONS = {
+    "weights": "weights",
+    "duplicates": "duplicate_rule",
+    "solver": "solver",
+}
+"""Sections of the policy's dict form sent as one .proto message each (unset: defaults)."""
 
 
 def _calendar_dict(c: pb.BusinessCalendar) -> dict[str, Any]:

@@ -299,6 +299,46 @@ async def test_valid_policy_names_are_stored(stubs: Stubs) -> None:
     assert list(stored.neighbours["north-1"].regions) == ["south.2", "east_3"]
 
 
+async def test_a_whole_policy_without_solver_weights_or_duplicates_takes_their_defaults(
+    stubs: Stubs,
+) -> None:
+    """An empty update_mask replaces everything, "unset parts = defaults" (dispatch.proto):
+    a help-desk policy giving only calendars, SLA targets and a tier rule is stored with
+    the default solver settings, weights and duplicate rule, not refused for an unset
+    ``solver.cadence_s`` (nor given all-zero weights)."""
+    defaults = await stubs.policy.GetPolicy(pb.GetPolicyRequest())
+    assert defaults.version == 0
+    desk = pb.Policy(
+        calendars={"desk": pb.BusinessCalendar(time_zone="Europe/Berlin")},
+        sla_targets=[
+            pb.SlaTarget(
+                priority=pb.PRIORITY_P3,
+                response_s=28800,
+                resolution_s=57600,
+                calendar="desk",
+            )
+        ],
+        escalation_rules=[
+            pb.EscalationRule(
+                name="to-l2",
+                condition=pb.ESCALATION_CONDITION_NOT_STARTED,
+                after_s=7200,
+                tier_skill="desk",
+                tier_level=2,
+            )
+        ],
+    )
+    stored = await stubs.policy.UpdatePolicy(pb.UpdatePolicyRequest(policy=desk))
+    assert stored.version == 1
+    assert stored.solver == defaults.solver
+    assert stored.weights == defaults.weights
+    assert stored.duplicate_rule == defaults.duplicate_rule
+    assert [t.calendar for t in stored.sla_targets if t.priority == pb.PRIORITY_P3] == [
+        "desk"
+    ]
+    assert [r.tier_skill for r in stored.escalation_rules] == ["desk"]
+
+
 # --- item 3: non-finite numbers ----------------------------------------------------------
 
 
