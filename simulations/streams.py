@@ -515,7 +515,8 @@ def build_roster(
     Auto crews (replay): a skill's need is ``hours of work per day / (shift hours x target
     utilization)`` technicians (fractional), days counted over the replay's arrival window
     (``replay_window``: not the horizon, which may run on after the last arrival), where a
-    ticket's work is its estimated duration plus ``travel_allowance_s``. Each skill gets ``floor(need)`` dedicated technicians
+    ticket's work is its estimated duration plus ``travel_allowance_s`` (none for a ticket
+    without location: nobody travels to it). Each skill gets ``floor(need)`` dedicated technicians
     (clipped to ``max_per_skill``); the fractional remainders are packed, first-fit
     decreasing in need with ties by skill name, onto shared technicians holding every skill
     packed onto them (each at most one technician's worth). So the crew total is about
@@ -553,9 +554,11 @@ def build_roster(
     a = sc.auto_crews
     if a is not None:
         days = max(_arrival_span_s(sc) / 86_400.0, 1e-9)
+        # nobody travels to a ticket without location (a help desk): no allowance
+        travel_s = np.where(np.isnan(stream.lat_deg), 0.0, a.travel_allowance_s)
         work = np.bincount(
             stream.skill,
-            weights=stream.duration_est_s + a.travel_allowance_s,
+            weights=stream.duration_est_s + travel_s,
             minlength=len(skills),
         )
         per_day_s = work / days
