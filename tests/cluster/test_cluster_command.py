@@ -43,6 +43,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 def test_sigterm_stops_every_node() -> None:
     """The command prints a seed URL of 6 nodes; SIGTERM to it alone (what a supervisor or
     `kill` sends) stops all 6 valkey-servers and it exits 0. (SIGINT took the same path

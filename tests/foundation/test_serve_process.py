@@ -230,6 +230,7 @@ def test_serve_on_embedded_redis_end_to_end(tmp_path: Path) -> None:
         assert again.terminate()[0] == 0
 
 
+@pytest.mark.slow
 def test_embedded_redis_is_restarted_after_a_crash(tmp_path: Path) -> None:
     """Killing the embedded server: it is restarted on the same port and data, health SERVING again."""
     with serve(tmp_path, "--state-dir", str(tmp_path / "state")) as proc:
@@ -252,6 +253,7 @@ def test_embedded_redis_is_restarted_after_a_crash(tmp_path: Path) -> None:
         assert proc.terminate()[0] == 0
 
 
+@pytest.mark.slow
 def test_an_embedded_redis_that_keeps_dying_is_restarted_with_backoff(
     tmp_path: Path,
 ) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pytest
 
 from simulations.engine import Engine
 from simulations.kpi import run_kpis
@@ -57,6 +58,7 @@ def _run(min_gain: float, seed: int = 2) -> tuple[GainRecorder, dict[str, float]
     return policy, run_kpis(result)
 
 
+@pytest.mark.slow
 def test_every_simulated_move_clears_the_threshold() -> None:
     """With move_min_gain = 600, no move the engine counts gains less; without it, some do
     (so the check can fail), and the threshold lowers the churn."""

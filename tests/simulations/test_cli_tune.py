@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
+@pytest.mark.slow
 def test_sim_run_writes_tables_and_plots(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -77,6 +78,7 @@ def test_sim_compare_prints_confidence_intervals(
     assert "±" in out
 
 
+@pytest.mark.slow
 def test_sim_tune_writes_a_loadable_policy(tmp_path: Path) -> None:
     """tune (journal file storage): the best policy file loads and keeps the scenario's SLA
     targets. One trial is the scenario's own weights, no worse than themselves on the
@@ -155,6 +157,7 @@ def test_run_tune_takes_a_typed_config(tmp_path: Path) -> None:
         load_run_scenario("smoke", horizon_s=-1.0)
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 def test_sim_tune_on_redis_with_two_processes(
     tmp_path: Path, redis_server: str

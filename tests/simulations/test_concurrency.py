@@ -47,6 +47,7 @@ def test_roster_has_lanes_sharing_an_agent(tmp_path: Path) -> None:
     np.testing.assert_array_equal(roster.skill_levels[0], roster.skill_levels[1])
 
 
+@pytest.mark.slow
 def test_an_agent_works_two_tickets_at_once(tmp_path: Path) -> None:
     """With concurrency 2 some agent has two tickets in work at the same time, and the
     desk resolves more than with concurrency 1 (same arrivals)."""

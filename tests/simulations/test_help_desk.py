@@ -28,6 +28,7 @@ def test_the_help_desk_scenario_has_no_locations() -> None:
         assert np.isnan(coords).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy", ["optimizer", "regret", "nearest"])
 def test_nobody_travels_at_a_help_desk(policy: str) -> None:
     """A short help desk run: work gets done, zero travel, no NaN in the KPIs."""

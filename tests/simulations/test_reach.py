@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from simtest_helpers import tiny_scenario_doc
@@ -244,6 +245,7 @@ def small_scenarios(draw: st.DrawFn) -> dict:
     )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=20,
     deadline=None,

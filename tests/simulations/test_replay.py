@@ -98,6 +98,7 @@ def test_generic_csv_with_a_column_mapping(tmp_path) -> None:  # type: ignore[no
         )
 
 
+@pytest.mark.slow
 def test_boston311_scenario_replays_one_day() -> None:
     """A bounded slice (first day) of the shipped replay scenario runs with the optimizer."""
     sc = load_scenario("boston311")

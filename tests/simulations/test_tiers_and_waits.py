@@ -296,6 +296,7 @@ def test_a_tier_skill_nobody_holds_is_refused() -> None:
         scenario_from_dict(desk_doc(escalations=[rule]))
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None)
 @given(
     seed=st.integers(0, 10_000),

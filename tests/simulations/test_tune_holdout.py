@@ -89,6 +89,7 @@ def test_tune_config_names_a_bad_field(tmp_path: Path) -> None:
         TuneConfig(scenario="smoke", out=tmp_path, trials=1, seeds=1, holdout_seeds=0)
 
 
+@pytest.mark.slow
 def test_report_shows_tuning_and_held_out_seeds_side_by_side(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -162,6 +163,7 @@ def test_report_shows_tuning_and_held_out_seeds_side_by_side(
         assert "is from an earlier run, left as it was" in printed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("signum", "code", "jobs"),
     [(signal.SIGINT, 130, "2"), (signal.SIGTERM, 143, "1")],
@@ -231,6 +233,7 @@ def test_best_trial_is_picked_among_trials_on_the_same_seeds() -> None:
     assert pick_best(study).number == 3
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
 def test_ctrl_c_while_the_workers_start_is_clean(tmp_path: Path) -> None:
     """A terminal's Ctrl-C reaches the whole process group, workers included, perhaps while
@@ -321,6 +324,7 @@ RESTLESS = {
 }  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_best_trial_over_the_churn_limit_is_not_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -109,6 +109,7 @@ def _cpu(fn: object, repeat: int = 2) -> float:
     return best
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_baselines_fast_on_a_large_backlog() -> None:
     """5,000 queued tickets x 500 technicians: CPU time of each baseline / the optimizer's.
