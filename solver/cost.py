@@ -37,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -53,12 +53,15 @@ from solver.geo import indexed_travel_time_s, travel_time_s, unit_vectors
 from solver.spatial import nearest
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from solver.geo import Points
     from solver.model import CostWeights, Problem
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+T = TypeVar("T")
 
 PAIR_TERMS = (
     "travel",
@@ -111,6 +114,27 @@ def clips(cost: npt.ArrayLike) -> bool:
     return bool(x.size) and bool(np.max(np.abs(x)) * COST_SCALE > MAX_COST)
 
 
+def memoized(problem: Problem, name: str, key: object, compute: Callable[[], T]) -> T:
+    """``compute()``, computed once per ``problem`` and ``key`` (e.g. the weights it is
+    priced under) and kept in ``Problem.memo`` under ``name`` (one value per name: another
+    key replaces it). Arrays in the value are made read-only: every caller shares them."""
+    known = problem.memo.get(name)
+    if known is not None and known[0] == key:
+        return known[1]  # type: ignore[no-any-return]
+    value = compute()
+    if isinstance(value, tuple):
+        parts: tuple[object, ...] = value
+    elif dataclasses.is_dataclass(value):
+        parts = tuple(getattr(value, f.name) for f in dataclasses.fields(value))
+    else:
+        parts = (value,)
+    for array in parts:
+        if isinstance(array, np.ndarray):
+            array.flags.writeable = False
+    problem.memo[name] = (key, value)
+    return value
+
+
 def reach_s(problem: Problem) -> FloatArray:
     """Per ticket, a lower bound on the seconds before any technician can be there: the
     travel from the nearest available technician, from where it is now, at the fastest
@@ -119,9 +143,11 @@ def reach_s(problem: Problem) -> FloatArray:
     every ticket when an available technician has none. Computed once per problem
     (``Problem.memo``); every pair when there are at most ``DENSE_PAIRS_MAX`` (as the
     candidates), else through the spatial index."""
-    known = problem.memo.get("reach_s")
-    if known is not None:
-        return known
+    return memoized(problem, "reach_s", None, lambda: _reach_s(problem))
+
+
+def _reach_s(problem: Problem) -> FloatArray:
+    """:func:`reach_s` computed."""
     t, k = problem.tickets, problem.technicians
     reach = np.zeros(t.count, np.float64)
     on = np.flatnonzero(k.available)
@@ -145,7 +171,6 @@ def reach_s(problem: Problem) -> FloatArray:
             reach[located] = travel_time_s(
                 k.lat_deg[near], k.lon_deg[near], lat, lon, speed
             )
-    problem.memo["reach_s"] = reach
     return reach
 
 
@@ -227,7 +252,24 @@ def late_pricing(
     problem: Problem, weights: CostWeights, rows: IntArray | None = None
 ) -> LatePricing:
     """The :class:`LatePricing` of ``problem``'s tickets under ``weights`` (of ``rows``,
-    aligned with them; default all)."""
+    aligned with them; default all). Every row's is computed once per problem and
+    weights (:func:`memoized`); ``rows`` are taken from it when it is known, else priced
+    alone (the same values: each row is priced by itself)."""
+    if rows is None:
+        return memoized(
+            problem, "late_pricing", weights, lambda: _late_pricing(problem, weights)
+        )
+    known = problem.memo.get("late_pricing")
+    if known is not None and known[0] == weights:
+        every: LatePricing = known[1]
+        return LatePricing(every.per_second[rows], every.per_breach[rows])
+    return _late_pricing(problem, weights, rows)
+
+
+def _late_pricing(
+    problem: Problem, weights: CostWeights, rows: IntArray | None = None
+) -> LatePricing:
+    """:func:`late_pricing` computed."""
     return LatePricing(
         lateness_weight(problem, weights, rows), breach_weight(problem, weights, rows)
     )
@@ -256,10 +298,15 @@ def drop_penalty(
     caller has it) keep overdue tickets dispatched; sending an assigned (not pinned)
     ticket back to the queue is churn like moving it.
     """
+    if deferred is None:  # the problem's own: computed once per weights
+        return memoized(
+            problem,
+            "drop_penalty",
+            weights,
+            lambda: drop_penalty(problem, weights, deferred_cost(problem, weights)),
+        )
     t = problem.tickets
     held = (t.current_technician >= 0) & ~t.pinned
-    if deferred is None:
-        deferred = deferred_cost(problem, weights)
     base = unassigned_penalty(problem, weights) + deferred
     return np.asarray(base + weights.stability * held)
 
@@ -329,19 +376,32 @@ def skill_fit(
     Skill by skill over all pairs (a few skills, many pairs): far faster than reducing
     (pairs, skills) matrices row by row.
     """
-    # one contiguous row per skill: gathers from it are fast
-    need = np.ascontiguousarray(problem.tickets.skill_levels.T, np.int64)
-    held = np.ascontiguousarray(problem.technicians.skill_levels.T, np.int64)
+    need, held = skill_rows(problem)
     ok = np.ones(np.shape(tix), np.bool_)
     surplus = np.zeros(np.shape(tix), np.int64)
     for s in range(need.shape[0]):
         req = need[s].take(tix)
         above = held[s].take(tech)
-        above -= req
+        above -= req  # no overflow: see skill_rows
         ok &= above >= 0
         above *= req > 0
         surplus += above
     return ok, surplus
+
+
+def skill_rows(problem: Problem) -> tuple[npt.NDArray[np.signedinteger], ...]:
+    """The tickets' required and the technicians' held skill levels, one contiguous row
+    per skill (gathers from it are fast), transposed once per problem; in the narrowest
+    of int16 and int32 that holds every level and every difference of two (the
+    validation bounds levels to [0, 10**6]): a third of the gathers' memory of int64."""
+    return memoized(problem, "skill_rows", None, lambda: _skill_rows(problem))
+
+
+def _skill_rows(problem: Problem) -> tuple[npt.NDArray[np.signedinteger], ...]:
+    need, held = problem.tickets.skill_levels, problem.technicians.skill_levels
+    top = max(int(need.max(initial=0)), int(held.max(initial=0)))
+    dtype = np.int16 if top < 2**14 else np.int32
+    return tuple(np.ascontiguousarray(x.T, dtype) for x in (need, held))
 
 
 def pair_total(terms: dict[str, FloatArray]) -> FloatArray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -231,11 +231,12 @@ class Problem:
     tickets: Tickets
     technicians: Technicians
     now_s: float
-    memo: dict[str, FloatArray] = field(
+    memo: dict[str, Any] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
-    """Arrays derived from the problem alone, each computed once when first needed
-    (:func:`solver.cost.reach_s`); never part of its value."""
+    """Values derived from the problem (and the weights they were priced under), each
+    computed once when first needed (:func:`solver.cost.memoized`); never part of its
+    value."""
 
     def __post_init__(self) -> None:
         """Validate shapes, dtypes, NaN, ranges and cross-references (``ValueError``).

@@ -10,10 +10,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solver import CostWeights, SolveParams
-from solver.constants import EXACT_SEQUENCE_MAX
+from solver.constants import EARTH_RADIUS_KM, EXACT_SEQUENCE_MAX, ROAD_FACTOR
 from solver.core import Core, best_first, overrunning, refill
-from solver.cost import late_pricing, pair_keys
+from solver.cost import (
+    LatePricing,
+    deferred_cost,
+    drop_penalty,
+    late_pricing,
+    pair_keys,
+    reach_s,
+    skill_fit,
+    skill_rows,
+)
+from solver.geo import next_location, travel_time_s
 from solver.local import local_resolve
+from solver.model import Problem
 from solver.polish import _allowed, _among, _distinct, _neighbours, _Plan, move_pairs
 from solver.sequence import queues_overrun, sequence_queues, simulate
 from solver.solve import cold_core, tech_state
@@ -320,3 +331,218 @@ def test_refill_masked_rounds_are_the_compacting_rounds(
     expected = _refill_before(before, tech_of, scope, rounds)
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(core.free, before.free)
+
+
+def _arrays(pricing: LatePricing) -> tuple[np.ndarray, np.ndarray]:
+    return pricing.per_second, pricing.per_breach
+
+
+def _skill_fit_before(
+    p: Problem, tix: np.ndarray, tech: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The skill fit as computed before (int64 rows per call): the reference."""
+    need = np.ascontiguousarray(p.tickets.skill_levels.T, np.int64)
+    held = np.ascontiguousarray(p.technicians.skill_levels.T, np.int64)
+    ok = np.ones(np.shape(tix), np.bool_)
+    surplus = np.zeros(np.shape(tix), np.int64)
+    for s in range(need.shape[0]):
+        req = need[s].take(tix)
+        above = held[s].take(tech)
+        above -= req
+        ok &= above >= 0
+        above *= req > 0
+        surplus += above
+    return ok, surplus
+
+
+def _fresh(p: Problem) -> Problem:
+    """The same instance with an empty memo."""
+    return Problem(p.tickets, p.technicians, p.now_s)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 60),
+    m=st.integers(1, 8),
+    overdue=st.sampled_from([1.0, 0.01, 0.5]),
+    breach=st.sampled_from([0.0, 3600.0]),
+    calls=st.lists(st.integers(0, 5), min_size=1, max_size=8),
+    levels=st.sampled_from([1, 4_000, 190_000]),
+)
+def test_prices_kept_per_problem_are_the_prices_computed(
+    seed: int,
+    n: int,
+    m: int,
+    overdue: float,
+    breach: float,
+    calls: list[int],
+    levels: int,
+) -> None:
+    """The late pricing (every row, or some rows), the drop penalty and the skill rows
+    kept in ``Problem.memo`` are, bit for bit, what a problem with an empty memo
+    computes, whatever the order of the calls and the weights switched between them; the
+    skill fit read from the narrow skill rows is the int64 one (skill levels up to the
+    validation's 10**6); the kept arrays are read-only."""
+    p = random_problem(n, m, seed, assigned_frac=0.3, shift_h=2.0)
+    p.tickets.skill_levels[:] *= levels
+    p.technicians.skill_levels[:] *= levels
+    p = _fresh(p)
+    rng = np.random.default_rng(seed)
+    both = (CostWeights(overdue=overdue, breach=breach), CostWeights())
+    for call in calls:
+        w = both[int(rng.integers(0, 2))]
+        rows = rng.integers(0, n, int(rng.integers(0, 2 * n)))
+        if call == 0:
+            got = _arrays(late_pricing(p, w))
+            want = _arrays(late_pricing(_fresh(p), w))
+        elif call == 1:
+            got = _arrays(late_pricing(p, w, rows))
+            want = _arrays(late_pricing(_fresh(p), w, rows))
+        elif call == 2:
+            got = (drop_penalty(p, w),)
+            want = (drop_penalty(_fresh(p), w, deferred_cost(_fresh(p), w)),)
+        elif call == 3:
+            got, want = (
+                skill_rows(p),
+                (p.tickets.skill_levels.T, p.technicians.skill_levels.T),
+            )
+        elif call == 4:
+            got, want = (reach_s(p),), (reach_s(_fresh(p)),)
+        else:
+            got = skill_fit(p, rows, rows % m)
+            want = _skill_fit_before(p, rows, rows % m)
+            assert got[1].dtype == np.int64
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+    for _, value in p.memo.values():
+        for array in value if isinstance(value, tuple) else (value,):
+            if isinstance(array, np.ndarray):
+                assert not array.flags.writeable
+
+
+def _travel_before(lat1, lon1, lat2, lon2, speed):  # type: ignore[no-untyped-def]
+    """The travel time as computed before the in-place steps: the reference."""
+    phi1, phi2 = (
+        np.radians(np.asarray(lat1, np.float64)),
+        np.radians(np.asarray(lat2, np.float64)),
+    )
+    half_dp = np.subtract(phi2, phi1)
+    half_dp *= 0.5
+    dl = np.radians(np.asarray(lon2, np.float64) - np.asarray(lon1, np.float64))
+    dl *= 0.5
+    h = np.asarray(
+        np.square(np.sin(half_dp)) + np.cos(phi1) * np.cos(phi2) * np.square(np.sin(dl))
+    )
+    np.clip(h, 0.0, 1.0, out=h)
+    km = np.arcsin(np.sqrt(h, out=h), out=h)
+    km *= 2.0 * EARTH_RADIUS_KM
+    km[np.isnan(km)] = 0.0
+    km = km * ROAD_FACTOR
+    return np.asarray(km / np.asarray(speed, np.float64) * 3600.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    shapes=st.sampled_from(
+        [((), (), ()), ((5,), (5,), (5,)), ((4, 1), (3,), (4, 3)), ((3,), (), (2, 3))]
+    ),
+    no_location=st.floats(0.0, 0.5),
+)
+def test_travel_in_place_is_the_travel(
+    seed: int, shapes: tuple[tuple[int, ...], ...], no_location: float
+) -> None:
+    """The travel time computed step by step in place equals, bit for bit, the one it
+    replaces: scalars, broadcast shapes, a speed wider than the points, points without
+    location, antipodes."""
+    rng = np.random.default_rng(seed)
+    a_shape, b_shape, v_shape = shapes
+
+    def points(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        lat = rng.uniform(-90.0, 90.0, shape)
+        lat = np.where(rng.random(shape) < no_location, np.nan, lat)
+        return lat, rng.uniform(-180.0, 180.0, shape)
+
+    (lat1, lon1), (lat2, lon2) = points(a_shape), points(b_shape)
+    if a_shape == b_shape and rng.random() < 0.3:  # antipodes
+        lat2, lon2 = -lat1, np.where(lon1 > 0, lon1 - 180.0, lon1 + 180.0)
+    speed = rng.uniform(5.0, 90.0, v_shape)
+    got = travel_time_s(lat1, lon1, lat2, lon2, speed)
+    want = _travel_before(lat1, lon1, lat2, lon2, speed)
+    assert np.shape(got) == np.shape(want)
+    np.testing.assert_array_equal(got, want)
+
+
+def _simulate_before(p, pricing, orders, tech, lat0, lon0, t0, stops=True):  # type: ignore[no-untyped-def]
+    """The drive as it was (every stop's terms computed per step): the reference."""
+    t, k = p.tickets, p.technicians
+    due = np.minimum(t.resolution_due_s, t.window_end_s)
+    shape = orders.shape[:2]
+    now = np.broadcast_to(t0[:, None], shape)
+    lat = np.broadcast_to(lat0[:, None], shape)
+    lon = np.broadcast_to(lon0[:, None], shape)
+    speed = k.speed_kmh[tech][:, None]
+    shift_end = k.shift_end_s[tech][:, None]
+    late, travel, overrun = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    st_all = np.empty(orders.shape)
+    tt_all, arr_all, fin_all = (
+        np.empty(orders.shape if stops else (0, 0, 0)) for _ in range(3)
+    )
+    for s in range(orders.shape[2]):
+        tk = orders[:, :, s]
+        tt = _travel_before(lat, lon, t.lat_deg[tk], t.lon_deg[tk], speed)
+        arr = now + tt
+        st_ = np.maximum(arr, t.window_start_s[tk])
+        fin = st_ + t.duration_s[tk]
+        late += pricing.cost(
+            tk,
+            np.maximum(st_ - t.response_due_s[tk], 0.0)
+            + np.maximum(fin - due[tk], 0.0),
+        )
+        travel += tt
+        overrun += fin > shift_end
+        st_all[:, :, s] = st_
+        if stops:
+            tt_all[:, :, s], arr_all[:, :, s], fin_all[:, :, s] = tt, arr, fin
+        now = fin
+        lat, lon = next_location(lat, lon, t.lat_deg[tk], t.lon_deg[tk])
+    return overrun, late, travel, tt_all, arr_all, st_all, fin_all
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 40),
+    m=st.integers(1, 6),
+    shape=st.sampled_from([(1, 1), (2, 2), (6, 3), (1, 5), (24, 4)]),
+    no_location=st.sampled_from([0.0, 0.3, 1.0]),
+    stops=st.booleans(),
+)
+def test_drive_of_kept_stops_is_the_drive(
+    seed: int,
+    n: int,
+    m: int,
+    shape: tuple[int, int],
+    no_location: float,
+    stops: bool,
+) -> None:
+    """The drive reading each ticket's terms computed once per problem (and moving the
+    technician's point as a whole) gives, bit for bit, every array of the drive it
+    replaces; tickets and technicians without location included."""
+    p = random_problem(n, m, seed, shift_h=2.0, pinned_frac=0.2)
+    rng = np.random.default_rng(seed)
+    gone = rng.random(n) < no_location
+    p.tickets.lat_deg[gone] = p.tickets.lon_deg[gone] = np.nan
+    p = Problem(p.tickets, p.technicians, p.now_s)
+    w = CostWeights(breach=3600.0)
+    state = tech_state(p, w)
+    pricing = late_pricing(p, w)
+    orders = rng.integers(0, n, (int(rng.integers(0, 30)), *shape))
+    who = rng.permutation(orders.shape[0]) % m
+    lat0 = np.where(rng.random(who.size) < no_location / 2, np.nan, state.lat_deg[who])
+    args = (who, lat0, np.where(np.isnan(lat0), np.nan, state.lon_deg[who]))
+    got = simulate(p, pricing, orders, *args, state.ready_s[who], stops)
+    want = _simulate_before(p, pricing, orders, *args, state.ready_s[who], stops)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
