@@ -56,18 +56,34 @@ def _haversine_km(
     lon2: npt.ArrayLike,
 ) -> FloatArray:
     """:func:`distance_km` from each end's :func:`latitude_terms` and longitude (degrees)."""
-    half_dp = np.subtract(phi2, phi1)
+    # each step in place where it keeps its shape: the same operations, fewer arrays
+    half_dp = np.asarray(np.subtract(phi2, phi1))
     half_dp *= 0.5
-    dl = np.radians(
-        np.asarray(lon2, dtype=np.float64) - np.asarray(lon1, dtype=np.float64)
+    np.square(np.sin(half_dp, out=half_dp), out=half_dp)
+    dl = np.asarray(
+        np.subtract(
+            np.asarray(lon2, dtype=np.float64), np.asarray(lon1, dtype=np.float64)
+        )
     )
+    np.radians(dl, out=dl)
     dl *= 0.5
-    h = np.asarray(np.square(np.sin(half_dp)) + cos1 * cos2 * np.square(np.sin(dl)))
+    np.square(np.sin(dl, out=dl), out=dl)
+    across = np.asarray(np.multiply(cos1, cos2))
+    h = np.asarray(np.add(half_dp, _inplace(np.multiply, across, dl)))
     np.clip(h, 0.0, 1.0, out=h)
     km = np.arcsin(np.sqrt(h, out=h), out=h)
     km *= 2.0 * EARTH_RADIUS_KM
-    km[np.isnan(km)] = 0.0  # NaN: no location, no distance
-    return km
+    # NaN: no location, no distance (every other distance is >= 0)
+    return np.asarray(np.fmax(km, 0.0, out=km))
+
+
+def _inplace(op: np.ufunc, a: FloatArray, b: npt.ArrayLike) -> FloatArray:
+    """``op(a, b)``, written into ``a`` (a new array of the caller's) when the result
+    has ``a``'s shape."""
+    try:  # numpy checks the shapes before it writes
+        return np.asarray(op(a, b, out=a))
+    except ValueError:  # the result is wider than ``a``
+        return np.asarray(op(a, b))
 
 
 def travel_time_s(
@@ -143,8 +159,11 @@ def leg_time_s(
 
 
 def _time_s(km: FloatArray, speed_kmh: npt.ArrayLike) -> FloatArray:
-    km = km * ROAD_FACTOR
-    return np.asarray(km / np.asarray(speed_kmh, dtype=np.float64) * 3600.0)
+    """Seconds to drive ``km`` (a new array, overwritten) at ``speed_kmh``."""
+    km *= ROAD_FACTOR
+    time = _inplace(np.divide, km, np.asarray(speed_kmh, dtype=np.float64))
+    time *= 3600.0
+    return time
 
 
 CHORD2_SLACK = 1e-14
@@ -214,6 +233,20 @@ def next_location(
     return (
         np.asarray(np.where(here, lat, to_lat), np.float64),
         np.asarray(np.where(here, lon, to_lon), np.float64),
+    )
+
+
+def next_point(at: Points, to: Points) -> Points:
+    """:func:`next_location` of points given by their :func:`point_terms` (``at``:
+    where each technician is, ``to``: the work it does next, arrays of one shape): the
+    latitude terms move with the longitude."""
+    here = np.isnan(to[0])  # the radians and cosine of a latitude are NaN where it is
+    if not here.any():
+        return to
+    return (
+        np.asarray(np.where(here, at[0], to[0]), np.float64),
+        np.asarray(np.where(here, at[1], to[1]), np.float64),
+        np.asarray(np.where(here, at[2], to[2]), np.float64),
     )
 
 

@@ -19,12 +19,14 @@ import numpy as np
 import numpy.typing as npt
 
 from solver.constants import EXACT_SEQUENCE_MAX
-from solver.geo import latitude_terms, leg_time_s, next_location
+from solver.cost import memoized
+from solver.geo import latitude_terms, leg_time_s, next_point, point_terms
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from solver.cost import LatePricing
+    from solver.geo import Points
     from solver.model import Problem
 
 FloatArray = npt.NDArray[np.float64]
@@ -51,6 +53,40 @@ class Schedule:
     overrun: BoolArray  # finishes after the technician's shift end
 
 
+@dataclass(frozen=True, slots=True)
+class Stops:
+    """What a drive reads of each ticket row (:func:`ticket_stops`): its point
+    (:func:`solver.geo.point_terms`), window start, duration, response due and the due
+    time of its finish (``min(resolution_due_s, window_end_s)``)."""
+
+    phi: FloatArray
+    cos_phi: FloatArray
+    lon: FloatArray
+    window_start_s: FloatArray
+    duration_s: FloatArray
+    response_due_s: FloatArray
+    due_s: FloatArray
+
+
+def ticket_stops(problem: Problem) -> Stops:
+    """The :class:`Stops` of ``problem``'s tickets, computed once per problem
+    (:func:`solver.cost.memoized`; as float64)."""
+    return memoized(problem, "ticket_stops", None, lambda: _ticket_stops(problem))
+
+
+def _ticket_stops(problem: Problem) -> Stops:
+    t = problem.tickets
+    phi, cos_phi, lon = point_terms(t.lat_deg, t.lon_deg)
+
+    def row(x: npt.ArrayLike) -> FloatArray:
+        return np.ascontiguousarray(x, np.float64)
+
+    return Stops(
+        row(phi), row(cos_phi), row(lon), row(t.window_start_s), row(t.duration_s),
+        row(t.response_due_s), row(np.minimum(t.resolution_due_s, t.window_end_s)),
+    )  # fmt: skip
+
+
 @cache
 def _perms(q: int) -> IntArray:
     return np.array(list(itertools.permutations(range(q))), dtype=np.int64).reshape(
@@ -75,14 +111,14 @@ def simulate(
     travel seconds; per stop travel, arrival, start and finish. Without ``stops`` only
     the start per stop is kept (the others are returned empty): storing them costs an
     eighth of the drive."""
-    t, k = problem.tickets, problem.technicians
-    due = np.minimum(t.resolution_due_s, t.window_end_s)
+    k = problem.technicians
+    stop = ticket_stops(problem)
     shape = orders.shape[:2]
     now = np.broadcast_to(t0[:, None], shape)
     # where the technician is: latitude terms and longitude, carried from stop to stop
-    # (each stop's computed once, for the legs that arrive at and leave from it)
+    # (each stop's computed once per problem, for the legs that arrive at and leave it)
     phi, cos_phi = (np.broadcast_to(x[:, None], shape) for x in latitude_terms(lat0))
-    lon = np.broadcast_to(lon0[:, None], shape)
+    at: Points = (phi, cos_phi, np.broadcast_to(lon0[:, None], shape))
     speed = k.speed_kmh[tech][:, None]
     shift_end = k.shift_end_s[tech][:, None]
     late = np.zeros(shape)
@@ -93,26 +129,24 @@ def simulate(
         np.empty(orders.shape if stops else (0, 0, 0)) for _ in range(3)
     )
     for s in range(orders.shape[2]):
-        tk = orders[:, :, s]
-        to_lat, to_lon = t.lat_deg[tk], t.lon_deg[tk]
-        to_phi, to_cos = latitude_terms(to_lat)
-        tt = leg_time_s((phi, cos_phi, lon), (to_phi, to_cos, to_lon), speed)
+        tk = np.ascontiguousarray(orders[:, :, s])
+        to: Points = (stop.phi.take(tk), stop.cos_phi.take(tk), stop.lon.take(tk))
+        tt = leg_time_s(at, to, speed)
         arr = now + tt
-        st = np.maximum(arr, t.window_start_s[tk])
-        fin = st + t.duration_s[tk]
-        late += pricing.cost(
-            tk,
-            np.maximum(st - t.response_due_s[tk], 0.0) + np.maximum(fin - due[tk], 0.0),
-        )
+        if stops:
+            tt_all[:, :, s], arr_all[:, :, s] = tt, arr
+        st = np.maximum(arr, stop.window_start_s.take(tk), out=arr)
+        fin = st + stop.duration_s.take(tk)
+        late_s = np.maximum(st - stop.response_due_s.take(tk), 0.0)
+        late_s += np.maximum(fin - stop.due_s.take(tk), 0.0)
+        late += pricing.cost(tk, late_s)
         travel += tt
         overrun += fin > shift_end
         st_all[:, :, s] = st
         if stops:
-            tt_all[:, :, s], arr_all[:, :, s], fin_all[:, :, s] = tt, arr, fin
+            fin_all[:, :, s] = fin
         now = fin
-        # the radians and cosine of a latitude are NaN exactly where it is
-        cos_phi = next_location(cos_phi, lon, to_cos, to_lon)[0]
-        phi, lon = next_location(phi, lon, to_phi, to_lon)
+        at = next_point(at, to)
     return overrun, late, travel, tt_all, arr_all, st_all, fin_all
 
 
