@@ -23,7 +23,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -196,24 +196,85 @@ def pricing_groups(
     return out
 
 
-def _chords(
-    t_xyz: tuple[FloatArray, ...],
-    k_xyz: tuple[FloatArray, ...],
-    tix: IntArray,
-    tech: IntArray,
-) -> FloatArray:
-    """Chord lengths between tickets ``tix`` and technicians ``tech`` (paired), from
-    their unit-sphere coordinates as three arrays each.
+@dataclass(frozen=True, slots=True)
+class _BlockedTechs:
+    """A pricing group's technicians as (blocks, ``TECH_BLOCK``) tables, the last block
+    padded with technicians no ticket passes (potential moved by +inf): what each pair
+    of a passing (ticket, technician block) cell reads, one contiguous row per block."""
 
-    Multiply-adds over the three coordinates (no BLAS call: threaded BLAS costs far
-    more than it saves on a loaded machine).
-    """
-    dot = t_xyz[0][tix] * k_xyz[0][tech]
-    dot += t_xyz[1][tix] * k_xyz[1][tech]
-    dot += t_xyz[2][tix] * k_xyz[2][tech]
-    dot *= -2.0
-    dot += 2.0
-    return np.asarray(np.sqrt(np.maximum(dot, 0.0, out=dot), out=dot))
+    tech: IntArray  # technician row (padding: the last one)
+    xyz: tuple[FloatArray, ...]  # unit-sphere coordinates
+    slope: FloatArray  # scaled cost per chord unit
+    dt: FloatArray  # scaled waiting until ready + potential
+    moved: FloatArray  # how far the potential moved (:func:`_moved`)
+    located: BoolArray
+
+    @classmethod
+    def of(
+        cls,
+        elig: IntArray,
+        k_xyz: tuple[FloatArray, ...],
+        slope: FloatArray,
+        dt_k: FloatArray,
+        moved_k: FloatArray,
+        located_k: BoolArray,
+    ) -> _BlockedTechs:
+        """The technicians ``elig`` (in block order) of the per-technician arrays."""
+        kb = TECH_BLOCK
+        nb = -(-elig.size // kb)
+        pad = np.full(nb * kb, elig[-1], np.int64)
+        pad[: elig.size] = elig
+        moved = moved_k[pad]
+        moved[elig.size :] = np.inf
+
+        def table(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            return x[pad].reshape(nb, kb)
+
+        return cls(
+            pad.reshape(nb, kb), tuple(table(x) for x in k_xyz), table(slope),
+            table(dt_k), moved.reshape(nb, kb), table(located_k),
+        )  # fmt: skip
+
+    def near(
+        self,
+        tt: _TicketTerms,
+        moved_t: FloatArray,
+        r: IntArray,
+        cut_t: FloatArray,
+        ii: IntArray,
+        blk: IntArray,
+        everywhere: bool,
+    ) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
+        """Of the cells (ticket ``r[ii]``, technician block ``blk``), each pair whose
+        ticket's potential rose more than its technician's and whose bound without
+        lateness passes the ticket's cut (``cut_t[ii]``): (ticket, technician, chord
+        less ``CHORD_ROUNDING``, floored at 0, index into ``r``), cell by cell, each
+        block's technicians in order. The chord is :func:`_chords`' (the same
+        operations), on one (cells, ``TECH_BLOCK``) table per step."""
+        t = r[ii]
+        dot = tt.xyz[0][t][:, None] * self.xyz[0][blk]
+        dot += tt.xyz[1][t][:, None] * self.xyz[1][blk]
+        dot += tt.xyz[2][t][:, None] * self.xyz[2][blk]
+        dot *= -2.0
+        dot += 2.0
+        chord = np.sqrt(np.maximum(dot, 0.0, out=dot), out=dot)
+        chord -= CHORD_ROUNDING
+        np.maximum(chord, 0.0, out=chord)
+        if not everywhere:  # no location: 0 away from everything
+            chord *= tt.located[t][:, None] & self.located[blk]
+        bound = chord * self.slope[blk]
+        bound += self.dt[blk]
+        passes = bound < cut_t[ii][:, None]
+        passes &= moved_t[t][:, None] > self.moved[blk]
+        cell, col = np.nonzero(passes)
+        return t[cell], self.tech[blk[cell], col], chord[cell, col], ii[cell]
+
+
+def _split(cells: Cells, most: int) -> Cells:
+    """The chunks of ``cells`` cut into pieces of at most ``most`` cells."""
+    for r, cut_t, pen_t, ii, bb in cells:
+        for a in range(0, ii.size, most):
+            yield r, cut_t, pen_t, ii[a : a + most], bb[a : a + most]
 
 
 def _distances(
@@ -430,6 +491,17 @@ def _blocked_cells(
         top(tt.moved[rows], first), tt.potential,
     )  # fmt: skip
     last = np.append(first[1:], rows.size)
+    # each ticket block as one row of TICKET_BLOCK positions in ``rows`` (a short block
+    # padded with its first, never kept) and its tickets' terms as tables of those rows
+    slot = first[:, None] + np.arange(TICKET_BLOCK)
+    real = slot < last[:, None]
+    slot = np.where(real, slot, first[:, None])
+    at_slot = rows[slot]
+    tab = _TicketTerms(
+        tt.cut[at_slot], tt.pen[at_slot], tt.late_w[at_slot], tt.resp[at_slot],
+        tt.done_by[at_slot], tt.vec, tuple(x[at_slot] for x in tt.xyz),
+        tt.located[at_slot], tt.moved[at_slot], tt.potential,
+    )  # fmt: skip
     step = max(1, PAIR_CELLS // (bsel.size * TICKET_BLOCK))
     for a in range(0, first.size, step):
         nb = np.arange(a, min(a + step, first.size))
@@ -438,17 +510,22 @@ def _blocked_cells(
         np.maximum(gap, 0.0, out=gap)
         lb = _lower_bound(b, bsel[None, :], gap, blk, nb[:, None])
         bi, bb = np.nonzero(_passes(b, bsel[None, :], lb, blk, nb[:, None]))
-        # then each ticket of a passing block pair against that technician block
+        # then each ticket of a passing block pair against that technician block: one
+        # (block pairs, TICKET_BLOCK) table, the same bounds as pair by pair
         lo = first[a]
-        ii = _ranges(first[a + bi] - lo, last[a + bi] - lo)
-        bb = np.repeat(bb, last[a + bi] - first[a + bi])
         r = rows[lo:]
-        p_r, e_b = r[ii], bsel[bb]
-        gap_p = _paired_distances(tt.xyz, p_r, b.centre[:, e_b])
-        gap_p = np.maximum(gap_p - b.radius[e_b], 0.0) * tt.located[p_r]
-        lb_p = _lower_bound(b, e_b, gap_p, tt, p_r)
-        keep = _passes(b, e_b, lb_p, tt, p_r)
-        yield r, tt.cut[r], tt.pen[r], ii[keep], bb[keep]
+        at, e_b = a + bi, bsel[bb][:, None]  # a table row, a block per pair
+        gap_p = np.zeros((at.size, TICKET_BLOCK))
+        for c in range(3):
+            diff = tab.xyz[c][at] - b.centre[c][e_b]
+            diff *= diff
+            gap_p += diff
+        np.sqrt(gap_p, out=gap_p)
+        gap_p = np.maximum(gap_p - b.radius[e_b], 0.0) * tab.located[at]
+        lb_p = _lower_bound(b, e_b, gap_p, tab, at)
+        keep = _passes(b, e_b, lb_p, tab, at) & real[at]
+        cell, col = np.nonzero(keep)
+        yield r, tt.cut[r], tt.pen[r], slot[a + bi[cell], col] - lo, bb[cell]
 
 
 def negative_pairs(
@@ -567,7 +644,6 @@ def negative_pairs(
         priced += rows.size * elig.size
         # Each ticket is bounded against every block of technicians (with its own
         # threshold and lateness), then pair by pair in the blocks it may reach.
-        ne = elig.size
         parts, fell = _parts(g, moved)
         blocks = _TechBlocks(
             g.centre, g.radius, _per_block(slope[elig], kb, "min"),
@@ -575,28 +651,21 @@ def negative_pairs(
             _per_block(state.ready_s[elig], kb, "min"),
             travel_per_chord / _per_block(k.speed_kmh[elig], kb, "max"), fell,
         )  # fmt: skip
+        techs = _BlockedTechs.of(elig, k_xyz, slope, dt_k, moved[1], located_k)
         for part_rows, bsel in parts:
             if negative < 0 or part_rows.size == 0 or bsel.size == 0:
                 continue
             cells = _blocked_cells if bsel.size >= TICKET_BLOCKS_FROM else _ticket_cells
-            chunks = cells(terms, blocks, part_rows, bsel)
+            chunks = _split(cells(terms, blocks, part_rows, bsel), PAIR_CELLS // kb)
             for r, cut_t, pen_t, ii, bb in chunks:
                 if time.perf_counter() > deadline:
                     negative = -1
                     break
-                cols = (bsel[bb][:, None] * kb + np.arange(kb)).ravel()
-                at = np.repeat(ii, kb)[cols < ne]
-                p_t, p_k = r[at], elig[cols[cols < ne]]
-                keep = moved[0][p_t] > moved[1][p_k]
-                p_t, p_k, at = p_t[keep], p_k[keep], at[keep]
-                chord = _chords(t_xyz, k_xyz, p_t, p_k) - CHORD_ROUNDING
-                np.maximum(chord, 0.0, out=chord)
-                if not everywhere:  # no location: 0 away from everything
-                    chord *= located_t[p_t] & located_k[p_k]
                 # First the bound without lateness (>= 0, it can only raise the bound),
                 # then the full bound on the pairs that pass it.
-                near = chord * slope[p_k] + dt_k[p_k] < cut_t[at]
-                p_t, p_k, chord, at = p_t[near], p_k[near], chord[near], at[near]
+                p_t, p_k, chord, at = techs.near(
+                    terms, moved[0], r, cut_t, ii, bsel[bb], everywhere
+                )
                 travel = chord * (travel_per_chord / k.speed_kmh[p_k])
                 start_p = state.ready_s[p_k] + travel
                 late_p = lw[p_t] * (

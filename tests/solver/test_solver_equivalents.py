@@ -10,6 +10,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solver import CostWeights, SolveParams
+from solver.certify import (
+    CHORD_ROUNDING,
+    PAIR_CELLS,
+    TECH_BLOCK,
+    TICKET_BLOCK,
+    _blocked_cells,
+    _BlockedTechs,
+    _distances,
+    _lower_bound,
+    _paired_distances,
+    _passes,
+    _ranges,
+    _TechBlocks,
+    _ticket_blocks,
+    _TicketTerms,
+)
 from solver.constants import EARTH_RADIUS_KM, EXACT_SEQUENCE_MAX, ROAD_FACTOR
 from solver.core import Core, best_first, overrunning, refill
 from solver.cost import (
@@ -546,3 +562,182 @@ def test_drive_of_kept_stops_is_the_drive(
     want = _simulate_before(p, pricing, orders, *args, state.ready_s[who], stops)
     for a, b in zip(got, want, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def _pricing_inputs(
+    seed: int, n: int, nk: int, no_location: float, second_round: bool
+) -> tuple[_TicketTerms, np.ndarray, np.ndarray, np.ndarray]:
+    """Random ticket terms of a pricing (thresholds around the bounds, some tickets
+    without location, potentials moved or not) and technician data."""
+    rng = np.random.default_rng(seed)
+
+    def unit(size: int) -> np.ndarray:
+        v = rng.normal(size=(size, 3))
+        v /= np.linalg.norm(v, axis=1)[:, None]
+        v[:, 2] = np.abs(v[:, 2]) * 0.2 + 0.8  # one region of the sphere
+        v /= np.linalg.norm(v, axis=1)[:, None]
+        v[rng.random(size) < no_location] = 0.0
+        return v
+
+    tvec = unit(n)
+    moved = (
+        rng.choice([-1.0, 0.0, 5.0, np.inf, np.nan], n)
+        if second_round
+        else np.full(n, np.inf)
+    )
+    tt = _TicketTerms(
+        rng.uniform(0, 4e6, n), rng.uniform(0, 4e6, n), rng.uniform(0, 10, n),
+        rng.uniform(0, 8e3, n), rng.uniform(0, 8e3, n), tvec, tuple(tvec.T.copy()),
+        np.any(tvec != 0.0, axis=1), moved, rng.uniform(0, 1e6, n),
+    )  # fmt: skip
+    kvec = unit(nk)
+    return tt, kvec, np.any(kvec != 0.0, axis=1), rng.uniform(-1.0, 6.0, nk)
+
+
+def _near_before(
+    tt,
+    moved_t,
+    k_xyz,
+    located_k,
+    slope,
+    dt_k,
+    moved_k,
+    elig,
+    r,
+    cut_t,
+    ii,
+    blk,
+    everywhere,
+):  # type: ignore[no-untyped-def]
+    """The pair stage of the pricing as it was (cells expanded pair by pair): the
+    reference."""
+    kb = TECH_BLOCK
+    cols = (blk[:, None] * kb + np.arange(kb)).ravel()
+    at = np.repeat(ii, kb)[cols < elig.size]
+    p_t, p_k = r[at], elig[cols[cols < elig.size]]
+    keep = moved_t[p_t] > moved_k[p_k]
+    p_t, p_k, at = p_t[keep], p_k[keep], at[keep]
+    dot = tt.xyz[0][p_t] * k_xyz[0][p_k]
+    dot += tt.xyz[1][p_t] * k_xyz[1][p_k]
+    dot += tt.xyz[2][p_t] * k_xyz[2][p_k]
+    dot *= -2.0
+    dot += 2.0
+    chord = np.sqrt(np.maximum(dot, 0.0, out=dot), out=dot) - CHORD_ROUNDING
+    np.maximum(chord, 0.0, out=chord)
+    if not everywhere:
+        chord *= tt.located[p_t] & located_k[p_k]
+    near = chord * slope[p_k] + dt_k[p_k] < cut_t[at]
+    return p_t[near], p_k[near], chord[near], at[near]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 80),
+    nk=st.integers(1, 70),
+    no_location=st.sampled_from([0.0, 0.2]),
+    second_round=st.booleans(),
+)
+def test_blocked_pair_bounds_are_the_pair_bounds(
+    seed: int, n: int, nk: int, no_location: float, second_round: bool
+) -> None:
+    """The pricing's pairs of passing (ticket, technician block) cells bounded on one
+    (cells, TECH_BLOCK) table give the pairs, chords and cell indices, in the same order,
+    of the cells expanded pair by pair; a short last block, moved potentials (NaN and
+    infinite included) and technicians without location included."""
+    tt, kvec, located_k, moved_k = _pricing_inputs(
+        seed, n, nk, no_location, second_round
+    )
+    rng = np.random.default_rng(seed + 1)
+    m = nk + 5
+    elig = rng.permutation(m)[:nk]
+    k_xyz = tuple(np.zeros((3, m)))
+    for c in range(3):
+        k_xyz[c][elig] = kvec[:, c]
+    loc_k = np.zeros(m, np.bool_)
+    loc_k[elig] = located_k
+    mv_k = np.zeros(m)
+    mv_k[elig] = moved_k
+    slope, dt_k = rng.uniform(1e6, 1.5e8, m), rng.uniform(-1e5, 1e6, m)
+    everywhere = bool(tt.located.all() and loc_k.all())
+    r = rng.permutation(n)[: int(rng.integers(1, n + 1))]
+    cut_t = tt.cut[r]
+    nb = -(-nk // TECH_BLOCK)
+    cells = int(rng.integers(0, 3 * r.size * nb + 1))
+    ii, blk = rng.integers(0, r.size, cells), rng.integers(0, nb, cells)
+    techs = _BlockedTechs.of(elig, k_xyz, slope, dt_k, mv_k, loc_k)
+    got = techs.near(tt, tt.moved, r, cut_t, ii, blk, everywhere)
+    want = _near_before(
+        tt, tt.moved, k_xyz, loc_k, slope, dt_k, mv_k, elig, r, cut_t, ii, blk,
+        everywhere,
+    )  # fmt: skip
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def _blocked_cells_before(tt, b, part_rows, bsel):  # type: ignore[no-untyped-def]
+    """The (ticket, technician block) cells as they were (block pairs expanded ticket by
+    ticket): the reference."""
+    order, first, t_cen, t_rad = _ticket_blocks(
+        tt.vec, part_rows, tt.potential[part_rows]
+    )
+    rows = part_rows[order]
+    top = np.maximum.reduceat
+    blk = _TicketTerms(
+        top(tt.cut[rows], first), top(tt.pen[rows], first),
+        np.minimum.reduceat(tt.late_w[rows], first), top(tt.resp[rows], first),
+        top(tt.done_by[rows], first), tt.vec, t_cen, tt.located,
+        top(tt.moved[rows], first), tt.potential,
+    )  # fmt: skip
+    last = np.append(first[1:], rows.size)
+    step = max(1, PAIR_CELLS // (bsel.size * TICKET_BLOCK))
+    for a in range(0, first.size, step):
+        nb = np.arange(a, min(a + step, first.size))
+        gap = _distances(t_cen, nb, b.centre[:, bsel])
+        gap -= t_rad[nb][:, None] + b.radius[bsel][None, :] + CHORD_ROUNDING
+        np.maximum(gap, 0.0, out=gap)
+        lb = _lower_bound(b, bsel[None, :], gap, blk, nb[:, None])
+        bi, bb = np.nonzero(_passes(b, bsel[None, :], lb, blk, nb[:, None]))
+        lo = first[a]
+        ii = _ranges(first[a + bi] - lo, last[a + bi] - lo)
+        bb = np.repeat(bb, last[a + bi] - first[a + bi])
+        r = rows[lo:]
+        p_r, e_b = r[ii], bsel[bb]
+        gap_p = _paired_distances(tt.xyz, p_r, b.centre[:, e_b])
+        gap_p = np.maximum(gap_p - b.radius[e_b], 0.0) * tt.located[p_r]
+        lb_p = _lower_bound(b, e_b, gap_p, tt, p_r)
+        keep = _passes(b, e_b, lb_p, tt, p_r)
+        yield r, tt.cut[r], tt.pen[r], ii[keep], bb[keep]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 120),
+    nb=st.integers(1, 12),
+    no_location=st.sampled_from([0.0, 0.2]),
+    second_round=st.booleans(),
+)
+def test_blocked_ticket_cells_are_the_ticket_cells(
+    seed: int, n: int, nb: int, no_location: float, second_round: bool
+) -> None:
+    """The (ticket, technician block) cells of passing (ticket block, technician block)
+    pairs bounded on one (block pairs, TICKET_BLOCK) table are, chunk by chunk and in
+    order, those bounded ticket by ticket: short ticket blocks, blocks without location
+    (infinite radius) and moved potentials included."""
+    tt, kvec, _, _ = _pricing_inputs(seed, n, nb, no_location, second_round)
+    rng = np.random.default_rng(seed + 2)
+    radius = np.where(np.any(kvec != 0.0, axis=1), rng.uniform(0, 0.01, nb), np.inf)
+    b = _TechBlocks(
+        kvec.T.copy(), radius, rng.uniform(1e6, 1.5e8, nb), rng.uniform(0, 1e5, nb),
+        rng.uniform(-1e5, 1e6, nb), rng.uniform(0, 3600, nb),
+        rng.uniform(3e5, 6e5, nb), rng.choice([-np.inf, 0.0, 3.0], nb),
+    )  # fmt: skip
+    part_rows = np.sort(rng.permutation(n)[: int(rng.integers(1, n + 1))])
+    bsel = np.sort(rng.permutation(nb)[: int(rng.integers(1, nb + 1))])
+    got = list(_blocked_cells(tt, b, part_rows, bsel))
+    want = list(_blocked_cells_before(tt, b, part_rows, bsel))
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        for a, c in zip(g, w, strict=True):
+            np.testing.assert_array_equal(a, c)
