@@ -17,8 +17,9 @@ cores unless ``--workers`` says otherwise, twice in the same run:
   then local search). ``win`` says whose bound was the tighter (``cp-sat`` / ``lagr``),
   ``plan`` who found the plan, ``moves`` how many local-search moves improved it;
   ``lagr`` is the Lagrangian bound alone;
-- ``lns`` (with ``--lns``): the same with ``lns=True`` (large-neighbourhood search on the
-  Lagrangian's thread once it has converged), an option not on by default;
+- ``lns`` (with ``--lns``): the same with ``lns=True`` (the dive ends earlier and
+  large-neighbourhood search, freeing every job of a few agents per round, runs on the
+  Lagrangian's thread to the end), an option not on by default;
 - ``nodive`` (with ``--nodive``): the same with ``dive=False`` (no LP dive over the
   pool of near-optimal job sets after the Lagrangian converges: the race before it);
 - ``noyield`` (with ``--noyield``): the same with ``yield_cp_sat=False`` (CP-SAT keeps

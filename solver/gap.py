@@ -17,10 +17,11 @@ through the min-cost-flow core instead (:func:`solver.lap.solve_lap`).
   at the converged multipliers, :mod:`solver.gap_pool`) when at least ``DIVE_SHARE`` of
   the limit is left, for a plan whose residual (the jobs the dive left) CP-SAT then
   keeps improving until the end, each better plan told to the race; with ``lns=True``
-  (off by default: not shown to help, see the flag) it then runs large-neighbourhood
-  search (:mod:`solver.gap_lns`) from the best plan so far until the end (when the dive
-  ended early), its sub-problems pruned by the multipliers and by Lagrangian variable
-  fixing (:mod:`solver.gap_fixing`) against that plan's cost.
+  (off by default: not shown to help, see the flag) the dive stops ``LNS_SHARE`` of the
+  limit before the end and large-neighbourhood search (:mod:`solver.gap_lns`, freeing
+  every job of a few agents per round) runs from the best plan so far until the end,
+  its sub-problems pruned by the multipliers and by Lagrangian variable fixing
+  (:mod:`solver.gap_fixing`) against that plan's cost.
 
 CP-SAT (:mod:`solver.gap_cpsat`) *yields* (``yield_cp_sat``) once the Lagrangian bound
 has converged above CP-SAT's bound so far and CP-SAT, after its first CPU seconds, is
@@ -73,6 +74,7 @@ IntArray = npt.NDArray[np.int64]
 
 POLISH_SHARE = 0.02  # of time_limit_s kept for solver.gap_local on the plans at the end
 DIVE_SHARE = 0.25  # of time_limit_s that must be left for the dive to start
+LNS_SHARE = 0.3  # of time_limit_s kept after the dive for LNS (with lns=True)
 YIELD_POLL_S = 0.25  # how often the race asks CP-SAT whether it yields
 
 
@@ -229,7 +231,7 @@ def solve_gap(
                 instance.weight,
                 instance.capacity,
                 converged.scaled_u,
-                deadline=race_end,
+                deadline=race_end - (LNS_SHARE * time_limit_s if lns else 0.0),
                 seed=seed,
                 on_plan=partial(_tell_if_fits, race_state, instance, cost),
                 stop=race_state.done,
@@ -415,6 +417,7 @@ def _search_around(
         allowed=allowed,
         stop=race.done,
         on_plan=race.plan_found,
+        by_agents=True,
     )
     better = int(cost[found.agent, np.arange(n)].sum()) < start
     return found.agent if better and _fits(instance, found.agent) else None

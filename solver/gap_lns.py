@@ -1,6 +1,7 @@
-"""Large-neighbourhood search for a minimised GAP plan: free a random set of jobs, keep
-every other job where it is, and re-assign the freed ones exactly (CP-SAT on the small
-sub-GAP left: all agents, their spare capacity) when that lowers the cost.
+"""Large-neighbourhood search for a minimised GAP plan: free a random set of jobs (or,
+``by_agents``, every job of a few random agents), keep every other job where it is, and
+re-assign the freed ones exactly (CP-SAT on the small sub-GAP left: all agents, their
+spare capacity) when that lowers the cost.
 
 Each round asks CP-SAT only for a strictly cheaper re-assignment; most rounds have none,
 and given Lagrangian multipliers (:mod:`solver.gap_lagrange`) a round is skipped without
@@ -36,6 +37,7 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 FIRST_SIZE = 16  # jobs freed per round at the start
+FIRST_AGENTS = 3  # agents whose jobs are freed per round at the start (by_agents)
 ROUND_LIMIT_S = 0.5  # CP-SAT's time on one sub-GAP
 
 
@@ -61,24 +63,32 @@ def lns_improve(
     allowed: BoolArray | None = None,
     stop: threading.Event | None = None,
     on_plan: Callable[[int], None] | None = None,
+    by_agents: bool = False,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> LnsResult:
     """Improve a plan that fits (``agent[j]``: job j's agent) until ``deadline`` (a
-    ``time.perf_counter()`` value) or ``stop``; returns a copy that still fits and never
+    ``clock()`` value: ``time.perf_counter`` by default, ``time.process_time`` for
+    equal-CPU comparisons) or ``stop``; returns a copy that still fits and never
     costs more. ``scaled_u``: Lagrangian multipliers x ``MULTIPLIER_SCALE`` (prune
     rounds); ``allowed``: (m, n) the pairs a cheaper plan may use (others never used);
     ``on_plan`` hears the cost of each better plan. Stops early when a round that
-    frees every job finds nothing cheaper (the plan is then optimal)."""
+    frees every job finds nothing cheaper (the plan is then optimal). ``by_agents``:
+    free every job of a few random agents (``size`` counts agents, from
+    ``FIRST_AGENTS``) instead of random jobs."""
     m, n = cost.shape
     agent = agent.copy()
     rng = np.random.default_rng(seed)
-    size = min(FIRST_SIZE, n)
+    whole = m if by_agents else n
+    size = min(FIRST_AGENTS if by_agents else FIRST_SIZE, whole)
     rounds = improvements = pruned = idle = 0
     while (
-        n > 0
-        and time.perf_counter() < deadline - 0.01
-        and not (stop is not None and stop.is_set())
+        n > 0 and clock() < deadline - 0.01 and not (stop is not None and stop.is_set())
     ):
-        jobs = np.sort(rng.choice(n, size, replace=False))
+        if by_agents:
+            chosen = rng.choice(m, size, replace=False)
+            jobs = np.flatnonzero(np.isin(agent, chosen))
+        else:
+            jobs = np.sort(rng.choice(n, size, replace=False))
         spare = _spare(weight, capacity, agent, jobs)
         now = int(cost[agent[jobs], jobs].sum())
         rounds += 1
@@ -87,7 +97,14 @@ def lns_improve(
             found, timed_out = None, False
         else:
             found, timed_out = _reassign(
-                cost, weight, spare, jobs, now, allowed, deadline, seed + rounds
+                cost,
+                weight,
+                spare,
+                jobs,
+                now,
+                allowed,
+                deadline - clock(),
+                seed + rounds,
             )
         if found is not None:
             agent[jobs] = found
@@ -96,20 +113,20 @@ def lns_improve(
                 weight,
                 capacity,
                 agent,
-                time_limit_s=min(0.05, deadline - time.perf_counter()),
+                time_limit_s=min(0.05, deadline - clock()),
             )
             improvements += 1
             idle = 0
             if on_plan is not None:
                 on_plan(int(cost[agent, np.arange(n)].sum()))
         elif timed_out:
-            size = max(size - 2, 2)
-        elif size == n:
+            size = max(size - (1 if by_agents else 2), min(2, whole))
+        elif size == whole:
             break  # every job was free and nothing is cheaper: the plan is optimal
         else:
             idle += 1
             if idle >= m:  # a round per agent with nothing found: look wider
-                size, idle = min(size + 2, n), 0
+                size, idle = min(size + (1 if by_agents else 2), whole), 0
     return LnsResult(agent, rounds, improvements, pruned)
 
 
@@ -145,7 +162,7 @@ def _reassign(
     jobs: IntArray,
     now: int,
     allowed: BoolArray | None,
-    deadline: float,
+    left_s: float,
     seed: int,
 ) -> tuple[IntArray | None, bool]:
     """An agent per job of ``jobs`` within ``spare`` costing less than ``now`` (CP-SAT),
@@ -182,9 +199,7 @@ def _reassign(
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = seed % 2**31
-    solver.parameters.max_time_in_seconds = max(
-        min(ROUND_LIMIT_S, deadline - time.perf_counter()), 0.001
-    )
+    solver.parameters.max_time_in_seconds = max(min(ROUND_LIMIT_S, left_s), 0.001)
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None, status == cp_model.UNKNOWN

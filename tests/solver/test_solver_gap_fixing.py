@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -148,13 +149,13 @@ def test_fixing_removes_pairs_when_the_plan_is_close_to_the_bound() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(plans_that_fit(max_agents=3, max_jobs=7), st.booleans())
+@given(plans_that_fit(max_agents=3, max_jobs=7), st.booleans(), st.booleans())
 def test_lns_reaches_the_optimum_of_small_instances(
-    case: tuple[GapInstance, Any], lagrangian: bool
+    case: tuple[GapInstance, Any], lagrangian: bool, by_agents: bool
 ) -> None:
-    """With fewer jobs than a round frees, LNS re-solves the whole instance: its plan
-    fits, costs no more than the start and is optimal (brute force), also when pruned
-    by multipliers and fixing; it stops early on that proof."""
+    """With fewer jobs (or agents, ``by_agents``) than a round frees, LNS re-solves the
+    whole instance: its plan fits, costs no more than the start and is optimal (brute
+    force), also when pruned by multipliers and fixing; it stops early on that proof."""
     inst, start = case
     m, n = inst.cost.shape
     jobs = np.arange(n)
@@ -174,6 +175,7 @@ def test_lns_reaches_the_optimum_of_small_instances(
         deadline=t0 + 30.0,
         scaled_u=scaled_u,
         allowed=allowed,
+        by_agents=by_agents,
     )
     assert time.perf_counter() - t0 < 20.0  # stopped on the proof, not the deadline
     load = np.bincount(res.agent, weights=inst.weight[res.agent, jobs], minlength=m)
@@ -183,10 +185,11 @@ def test_lns_reaches_the_optimum_of_small_instances(
     assert total == _brute_force(inst)
 
 
-def test_lns_improves_a_type_d_plan_and_reports_each_step() -> None:
-    """Chu & Beasley type D, 10 x 60 (seed 1), from CP-SAT's plan after 1 s: LNS lowers
-    the cost, each reported cost is a plan it held (the last one its result) and the
-    plan fits."""
+@pytest.mark.parametrize("by_agents", [False, True])
+def test_lns_improves_a_type_d_plan_and_reports_each_step(by_agents: bool) -> None:
+    """Chu & Beasley type D, 10 x 60 (seed 1), from CP-SAT's plan after 1 s: LNS (random
+    jobs or every job of a few agents freed) lowers the cost, each reported cost is a
+    plan it held (the last one its result) and the plan fits."""
     inst = chu_beasley("D", 10, 60, np.random.default_rng(1))
     m, n = inst.cost.shape
     jobs = np.arange(n)
@@ -208,6 +211,7 @@ def test_lns_improves_a_type_d_plan_and_reports_each_step() -> None:
         first.agent,
         deadline=time.perf_counter() + 5.0,
         on_plan=heard.append,
+        by_agents=by_agents,
     )
     total = int(inst.cost[res.agent, jobs].sum())
     assert res.improvements == len(heard) > 0
