@@ -361,7 +361,7 @@ class LeaseManager:
         own = asyncio.new_event_loop()
         client = self.renew_client()
         store = self._lease_store(client)
-        stalled = False
+        stalled = busy = False
         try:
             next_round = time.monotonic() + self.renew_interval_s
             while not stop.wait(max(0.0, next_round - time.monotonic())):
@@ -380,12 +380,27 @@ class LeaseManager:
                         )
                     stalled = True
                     continue
-                stalled = False
+                if lag > self.ttl_ms / 1000.0 and not busy:
+                    # renewals on the event loop would have lost every lease by now
+                    logger.warning(
+                        "event loop busy for %.1f s (more than a lease TTL): the "
+                        "renewal thread keeps the leases",
+                        lag,
+                    )
+                stalled, busy = False, lag > self.ttl_ms / 1000.0
+                started = time.monotonic()
                 try:
                     lost = own.run_until_complete(self._renew_all(store))
                 except Exception:
                     logger.warning("lease renewal round failed", exc_info=True)
                     continue
+                took = time.monotonic() - started
+                if took > self.renew_interval_s:
+                    logger.warning(
+                        "lease renewal round took %.1f s (Redis slow, or this process "
+                        "short of CPU)",
+                        took,
+                    )
                 if lost:
                     try:
                         loop.call_soon_threadsafe(self._settle, lost)
