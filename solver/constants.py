@@ -49,6 +49,11 @@ DENSE_PAIRS_MAX = 20_000
 full (every feasible arc kept, no spatial index): exact, and cheaper than building the
 per-skill indexes. The live loop's regions are mostly this small between solves."""
 
+REACH_NEIGHBOURS = 4
+"""Nearest technicians per ticket whose first-place arrival bounds the ticket's reach
+exactly in a region of more than ``DENSE_PAIRS_MAX`` pairs (``solver.cost.reach_s``); every
+farther one is bounded by the next nearest's travel at the fastest speed."""
+
 PAIR_CHUNK = 2_000_000
 """Most (ticket, technician) pairs evaluated in one vectorized block (bounds memory)."""
 

@@ -10,9 +10,10 @@ seconds (travel, lateness, waiting), skill levels, queue places or a 0/1 flag:
   times ``w.overdue`` for a ticket that can no longer be saved (see ``breach``);
 - ``breach``: ``w.breach x PRIORITY_FACTOR[p]`` once when the predicted late seconds are > 0
   (an SLA breach: the KPI counts breaches, not seconds), only for a ticket that can still be
-  saved, i.e. would be on time if its work started as soon as the nearest available
-  technician could be there (:func:`savable`, :func:`reach_s`; or at its window start): for
-  one already breached every option pays the same, so it would only inflate the objective;
+  saved, i.e. would be on time if its work started as soon as a technician that may take
+  it could be there, first in its queue (:func:`savable`, :func:`reach_s`; or at its window
+  start): for one already breached every option pays the same, so it would only inflate
+  the objective;
 - ``waiting``: ``w.waiting`` x seconds from ``now`` to the predicted start;
 - ``skill_surplus``: ``w.skill_surplus`` x levels held above the requirement, summed over
   the required skills;
@@ -48,8 +49,14 @@ from solver.constants import (
     DENSE_PAIRS_MAX,
     MAX_COST,
     PRIORITY_FACTOR,
+    REACH_NEIGHBOURS,
 )
-from solver.geo import indexed_travel_time_s, travel_time_s, unit_vectors
+from solver.geo import (
+    indexed_travel_time_s,
+    point_terms,
+    travel_time_s,
+    unit_vectors,
+)
 from solver.spatial import nearest
 
 if TYPE_CHECKING:
@@ -136,49 +143,115 @@ def memoized(problem: Problem, name: str, key: object, compute: Callable[[], T])
 
 
 def reach_s(problem: Problem) -> FloatArray:
-    """Per ticket, a lower bound on the seconds before any technician can be there: the
-    travel from the nearest available technician, from where it is now, at the fastest
-    speed of the available ones (a technician that first ends other work elsewhere
-    arrives no sooner: the triangle inequality). 0 for a ticket without location, and for
-    every ticket when an available technician has none. Computed once per problem
-    (``Problem.memo``); every pair when there are at most ``DENSE_PAIRS_MAX`` (as the
-    candidates), else through the spatial index."""
+    """Per ticket, a lower bound on the seconds from now before any technician that may
+    take it can be there: the least, over the technicians that could hold it (available,
+    a place not taken by pinned work, the skills, not excluded, the work done by the
+    shift end if started on arrival), of its time free (``max(now, free_at)``) plus the
+    travel at its own speed. Work pinned before it only adds time: the triangle
+    inequality (:func:`first_reach_s`). A pinned ticket's holder is one of them, whatever
+    its load (the ticket is in its queue). 0 when none of them could hold it: no plan of
+    these technicians serves it, and whether a later one can (a shift starting, a
+    place freed) is not known here, so only its due time against now decides.
+
+    Every such pair when there are at most ``DENSE_PAIRS_MAX``; above, the
+    ``REACH_NEIGHBOURS`` nearest technicians of each ticket exactly, and every other one
+    bounded by the travel from the next nearest at the fastest speed (as the candidates,
+    through the spatial index; a ticket none of the nearest may hold keeps that bound).
+    Computed once per problem (``Problem.memo``)."""
     return memoized(problem, "reach_s", None, lambda: _reach_s(problem))
 
 
 def _reach_s(problem: Problem) -> FloatArray:
     """:func:`reach_s` computed."""
     t, k = problem.tickets, problem.technicians
-    reach = np.zeros(t.count, np.float64)
-    on = np.flatnonzero(k.available)
-    located = np.flatnonzero(~np.isnan(t.lat_deg))
-    if on.size and located.size and not np.isnan(k.lat_deg[on]).any():
-        speed = np.max(k.speed_kmh[on])
-        lat, lon = t.lat_deg[located], t.lon_deg[located]
-        if on.size * located.size <= DENSE_PAIRS_MAX:
-            every = travel_time_s(
-                lat[:, None], lon[:, None], k.lat_deg[on], k.lon_deg[on], speed
-            )
-            reach[located] = every.min(axis=1)
+    pinned = np.flatnonzero(t.pinned)
+    load = np.bincount(t.current_technician[pinned], minlength=k.count)
+    usable = np.flatnonzero(k.available & (k.capacity > load))
+    reach = np.zeros(t.count)
+    if usable.size and t.count:
+        every = np.arange(t.count, dtype=np.int64)
+        if t.count * usable.size <= DENSE_PAIRS_MAX:
+            reach = first_reach_s(problem, every, usable).min(axis=1)
         else:
-            near = on[
-                nearest(
-                    unit_vectors(k.lat_deg[on], k.lon_deg[on]),
-                    unit_vectors(lat, lon),
-                    1,
-                )[:, 0]
-            ]
-            reach[located] = travel_time_s(
-                k.lat_deg[near], k.lon_deg[near], lat, lon, speed
-            )
+            reach = _reach_sparse(problem, usable)
+    if pinned.size:  # its holder holds it, full or not
+        holder = t.current_technician[pinned]
+        own = first_reach_s(problem, pinned, holder[:, None])[:, 0]
+        reach[pinned] = np.minimum(
+            reach[pinned], np.where(k.available[holder], own, np.inf)
+        )
+    reach[np.isinf(reach)] = 0.0  # nobody here may hold it
+    return reach
+
+
+def first_reach_s(problem: Problem, tix: IntArray, techs: IntArray) -> FloatArray:
+    """(tickets, technicians): the seconds from now before each technician of ``techs``
+    (or, per row, of ``techs[row]`` when it is 2-D) can be at each ticket of ``tix``
+    if it went there first: ``max(now, free_at)`` plus the travel at its speed, ``inf``
+    where it may not hold the ticket (skills, exclusion, work not done by the shift end
+    when started on arrival or at the window start)."""
+    t, k = problem.tickets, problem.technicians
+    tech = np.broadcast_to(techs, (tix.size, np.shape(techs)[-1])).reshape(-1)
+    at = np.repeat(np.arange(tix.size), np.shape(techs)[-1])
+    rows = tix[at]
+    ready = np.maximum(k.free_at_s[tech], problem.now_s)
+    arrive = ready + indexed_travel_time_s(
+        point_terms(k.lat_deg, k.lon_deg), tech,
+        point_terms(t.lat_deg[tix], t.lon_deg[tix]), at, k.speed_kmh[tech],
+    )  # fmt: skip
+    finish = np.maximum(arrive, t.window_start_s[rows]) + t.duration_s[rows]
+    ok = skill_fit(problem, rows, tech)[0] & ~in_pairs(t.excluded, rows, tech, k.count)
+    ok &= finish <= k.shift_end_s[tech]
+    out = np.where(ok, arrive - problem.now_s, np.inf)
+    return out.reshape(tix.size, -1)
+
+
+def _reach_sparse(problem: Problem, usable: IntArray) -> FloatArray:
+    """:func:`reach_s` above ``DENSE_PAIRS_MAX`` pairs: each located ticket's
+    ``REACH_NEIGHBOURS`` nearest located technicians of ``usable`` exactly, the others
+    bounded below by the next nearest's travel at the fastest speed; a technician without
+    location is at every ticket (no travel): bounded by its time free, as is every
+    technician for a ticket without location."""
+    t, k = problem.tickets, problem.technicians
+    now = problem.now_s
+    free = np.maximum(k.free_at_s[usable], now) - now
+    reach = np.full(t.count, float(free.min()))  # no location: no travel, at least
+    located = np.flatnonzero(~np.isnan(t.lat_deg))
+    placed = usable[~np.isnan(k.lat_deg[usable])]
+    if located.size == 0 or placed.size == 0:
+        return reach
+    unplaced = free[np.isnan(k.lat_deg[usable])]
+    rest = np.full(located.size, float(unplaced.min()) if unplaced.size else np.inf)
+    near_k = min(REACH_NEIGHBOURS + 1, placed.size)
+    near = placed[
+        nearest(
+            unit_vectors(k.lat_deg[placed], k.lon_deg[placed]),
+            unit_vectors(t.lat_deg[located], t.lon_deg[located]),
+            near_k,
+        ).reshape(located.size, near_k)
+    ]
+    exact = min(REACH_NEIGHBOURS, placed.size)
+    if near_k > exact:  # every technician beyond the nearest ones
+        far = near[:, exact]
+        speed = float(np.max(k.speed_kmh[placed]))
+        rest = np.minimum(
+            rest,
+            travel_time_s(
+                k.lat_deg[far], k.lon_deg[far], t.lat_deg[located], t.lon_deg[located],
+                speed,
+            ),
+        )  # fmt: skip
+    reach[located] = np.minimum(
+        first_reach_s(problem, located, near[:, :exact]).min(axis=1), rest
+    )
     return reach
 
 
 def savable(problem: Problem, rows: IntArray | None = None) -> BoolArray:
     """Whether each ticket (of ``rows``; default all) can still be saved: on time if its
-    work started now plus the least travel any technician needs to get there
-    (:func:`reach_s`), or at its window start when that is later. One that cannot is
-    already breached at ``now``, whatever the plan."""
+    work started as soon as a technician that may hold it could be there, first in its
+    queue (:func:`reach_s`), or at its window start when that is later. One that cannot
+    is late in every plan: no place in any queue starts it sooner."""
     t = problem.tickets
     rows = np.arange(t.count, dtype=np.int64) if rows is None else rows
     start = np.maximum(problem.now_s + reach_s(problem)[rows], t.window_start_s[rows])

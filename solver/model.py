@@ -136,8 +136,8 @@ class CostWeights:
     )
     breach: float = 0.0
     """Per predicted SLA breach of a P4 ticket, times the priority factor (P1: x8), charged
-    once when a ticket that could still be saved (on time if started as soon as the
-    nearest available technician could be there, ``solver.cost.savable``) is predicted
+    once when a ticket that could still be saved (on time if started as soon as a
+    technician that may take it could be there, ``solver.cost.savable``) is predicted
     late: the KPI counts breaches, lateness counts seconds (``solver.cost.breach_weight``).
     Default 0 (seconds only): at 3600 (one hour of travel, six minutes of the ticket's
     lateness, half the unassigned penalty) it changed no breach on the Boston replay and
@@ -163,8 +163,9 @@ class CostWeights:
     )
     overdue: float = 0.01
     """Not a weight but a factor: multiplies the lateness weight and the unassigned penalty
-    of a ticket that can no longer be saved (late even if its work started as soon as the
-    nearest available technician could be there, ``solver.cost.savable``), its unassigned penalty kept at least ``unassigned`` (a P4's).
+    of a ticket that can no longer be saved (late even if its work started as soon as a
+    technician that may take it could be there, first in its queue: ``solver.cost.savable``),
+    its unassigned penalty kept at least ``unassigned`` (a P4's).
     Default 0.01: places go first to tickets that can still be saved, as a breach count sees
     it (serving an overdue ticket cannot undo its breach) and as VROOM plans (on-time jobs
     first); overdue tickets still fill places left free, and their late seconds (at 0.01

@@ -9,10 +9,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from solver import CostWeights, Problem, SolveParams, solve
-from solver.constants import PRIORITY_FACTOR
-from solver.cost import lateness_weight, reach_s, savable, unassigned_penalty
+from solver import (
+    NO_TECHNICIAN,
+    CostWeights,
+    Problem,
+    SolveParams,
+    Technicians,
+    solve,
+)
+from solver.constants import DENSE_PAIRS_MAX, PRIORITY_FACTOR
+from solver.cost import (
+    evaluate_pairs,
+    lateness_weight,
+    reach_s,
+    savable,
+    unassigned_penalty,
+)
 from solver.geo import travel_time_s
+from solver.solve import tech_state
 from solver.synthetic import random_problem
 from tests.solver.builders import BOSTON, problem, technicians, tickets
 
@@ -118,40 +132,129 @@ def test_a_ticket_no_technician_can_reach_in_time_is_not_savable() -> None:
     assert breaches(p, sol.technician, sol.sla_met) == 1
 
 
-def test_reach_is_the_nearest_available_technicians_travel_at_the_fastest_speed() -> (
-    None
-):
-    """Hand-computed: an unavailable technician nearer is ignored; the fastest speed of
-    the available ones is used whoever is nearest; a ticket without location is 0 away,
-    and every ticket is when an available technician has no location."""
-    t = tickets(2, lat_deg=[BOSTON[0] + 0.1, np.nan], lon_deg=[BOSTON[1], np.nan])
-    k = technicians(
-        3,
-        lat_deg=[BOSTON[0], BOSTON[0] - 0.5, BOSTON[0] + 0.1],
-        speed_kmh=[30.0, 60.0, 30.0],
-        available=[True, True, False],
+def only_a_far_technician_may_take_the_p1() -> Problem:
+    """Two technicians, 30 km/h. Technician 0 stands at both tickets' address but lacks
+    their skill; technician 1 holds it, one place, 0.1 degree south (about half an hour
+    away). Ticket 0: P1, response due in 10 minutes: the nearest technician could be
+    there now, but the only one that may take it arrives 20 minutes too late. Ticket 1:
+    P3, due in 2 hours: saved if technician 1 serves it, breached if left out."""
+    t = tickets(
+        2, priority=[1, 3], response_due_s=[600.0, 7200.0], skill_levels=[[1], [1]]
     )
-    expected = travel_time_s(BOSTON[0], BOSTON[1], BOSTON[0] + 0.1, BOSTON[1], 60.0)
-    np.testing.assert_allclose(reach_s(problem(t, k)), [float(expected), 0.0])
-    k_remote = technicians(2, lat_deg=[BOSTON[0], np.nan], lon_deg=[BOSTON[1], np.nan])
-    np.testing.assert_allclose(reach_s(problem(t, k_remote)), [0.0, 0.0])
+    k = technicians(
+        2,
+        lat_deg=[BOSTON[0], BOSTON[0] - 0.1],
+        capacity=[3, 1],
+        skill_levels=[[0], [3]],
+    )
+    return problem(t, k)
+
+
+def test_a_ticket_late_at_every_first_place_it_may_take_is_not_savable() -> None:
+    """The nearest technician lacks the skill: the P1 is late at the first place of the
+    only technician that may take it, so served it breaches anyway; the place goes to
+    the P3 that can still be saved (the bound from the nearest technician, skills aside,
+    called the P1 savable and served it late: two breaches)."""
+    p = only_a_far_technician_may_take_the_p1()
+    assert savable(p).tolist() == [False, True]
+    sol = solve(p, SolveParams())
+    assert sol.technician.tolist() == [-1, 1]
+    assert bool(sol.sla_met[1])
+    assert breaches(p, sol.technician, sol.sla_met) == 1
+
+
+def test_reach_is_the_first_arrival_of_a_technician_that_may_take_the_ticket() -> None:
+    """Hand-computed: of seven technicians at the ticket's address only one free in 20
+    minutes may take it (the others lack the skill, end their shift before the work is
+    done, are excluded, off duty, or full of pinned work); one 0.1 degree south (at its
+    own 40 km/h) arrives later. Without the free one, the far one's travel. A ticket
+    without location is no travel away: the least time free of those that may take it.
+    None may take one that needs a skill nobody holds: 0 (its due time against now
+    decides; a later plan may find it someone)."""
+    here, south = BOSTON[0], BOSTON[0] - 0.1
+    t = tickets(
+        4,
+        lat_deg=[here, here, np.nan, here],
+        lon_deg=[BOSTON[1], BOSTON[1], np.nan, BOSTON[1]],
+        skill_levels=[[1, 0], [0, 0], [1, 0], [0, 1]],
+        current_technician=[NO_TECHNICIAN, 6, NO_TECHNICIAN, NO_TECHNICIAN],
+        pinned=[False, True, False, False],
+        excluded=[[0, 4]],
+    )
+
+    def techs(free_at_2: float) -> Technicians:
+        return technicians(
+            7, 2,
+            lat_deg=[here, south, here, here, here, here, here],
+            skill_levels=[[0, 0]] + [[3, 0]] * 6,
+            free_at_s=[0.0, 0.0, free_at_2, 0.0, 0.0, 0.0, 0.0],
+            shift_end_s=[8 * 3600.0, 8 * 3600.0, 8 * 3600.0, 1200.0, 8 * 3600.0, 8 * 3600.0, 8 * 3600.0],
+            speed_kmh=[30.0, 40.0, 30.0, 30.0, 30.0, 30.0, 30.0],
+            available=[True, True, True, True, True, False, True],
+            capacity=[3, 3, 3, 3, 3, 3, 1],
+        )  # fmt: skip
+
+    far = float(travel_time_s(south, BOSTON[1], here, BOSTON[1], 40.0))
+    assert far > 1200.0
+    reach = reach_s(problem(t, techs(1200.0)))
+    np.testing.assert_allclose(reach[[0, 2]], [1200.0, 0.0])
+    assert reach[3] == 0.0
+    reach = reach_s(problem(t, techs(7200.0)))
+    np.testing.assert_allclose(reach[[0, 2]], [far, 0.0])
+
+
+def first_places(p: Problem) -> np.ndarray:
+    """The definition, from the exact core's own pricing: per ticket, the least seconds
+    from now to the arrival at the first place of any technician that may take it
+    (``evaluate_pairs(...).placeable`` over every pair), 0 when none may."""
+    n, m = p.tickets.count, p.technicians.count
+    state = tech_state(p, CostWeights())
+    tix, tech = np.repeat(np.arange(n), m), np.tile(np.arange(m), n)
+    ev, _ = evaluate_pairs(p, CostWeights(move_min_gain=0.0), state, tix, tech, False)
+    arrival = state.ready_s[tech] + ev.travel_s - p.now_s
+    first = np.where(ev.placeable, arrival, np.inf).reshape(n, m).min(axis=1)
+    return np.where(np.isinf(first), 0.0, first)
 
 
 @pytest.mark.parametrize(("n", "m"), [(40, 8), (400, 100)])
-def test_reach_is_the_least_travel_over_every_available_technician(
-    n: int, m: int
-) -> None:
-    """By definition, over every (ticket, available technician) pair at the fastest speed:
-    the small problem takes every pair, the larger one (more than ``DENSE_PAIRS_MAX``
-    pairs) the spatial index; both give the same bound."""
+def test_reach_against_the_definition(n: int, m: int) -> None:
+    """Every pair in a small region: the definition exactly. Above ``DENSE_PAIRS_MAX``
+    pairs (the spatial index), for each ticket some technician may hold: never above it
+    (a ticket it calls unsavable is late at every first place) and never below the bound
+    from the nearest available technician at the fastest speed; equal for most."""
     p = random_problem(n, m, seed=7)
+    exact = first_places(p)
+    reach = reach_s(p)
+    if n * m <= DENSE_PAIRS_MAX:
+        np.testing.assert_allclose(reach, exact, rtol=1e-9, atol=1e-6)
+        return
     t, k = p.tickets, p.technicians
     on = np.flatnonzero(k.available)
-    every = travel_time_s(
-        t.lat_deg[:, None],
-        t.lon_deg[:, None],
-        k.lat_deg[on],
-        k.lon_deg[on],
+    nearest = travel_time_s(
+        t.lat_deg[:, None], t.lon_deg[:, None], k.lat_deg[on], k.lon_deg[on],
         np.max(k.speed_kmh[on]),
+    ).min(axis=1)  # fmt: skip
+    held = exact > 0
+    assert held.mean() > 0.9
+    assert (reach[held] <= exact[held] + 1e-6).all()
+    assert (reach[held] >= nearest[held] - 1e-6).all()
+    assert np.mean(np.isclose(reach[held], exact[held])) > 0.5
+
+
+def test_a_pinned_ticket_is_reached_by_its_holder_even_when_its_queue_is_full() -> None:
+    """Technician 0 holds the P1 pinned, its one place taken, at the ticket's address;
+    technician 1, the other one with the skill, is an hour away. The P1 is in technician
+    0's queue: savable by it (reach 0), not 'an hour away, already breached' (which would
+    weigh it times ``overdue`` when its own queue is ordered)."""
+    t = tickets(
+        1,
+        priority=[1],
+        response_due_s=[1800.0],
+        skill_levels=[[1]],
+        current_technician=[0],
+        pinned=[True],
     )
-    np.testing.assert_allclose(reach_s(p), every.min(axis=1), rtol=1e-9, atol=1e-6)
+    k = technicians(2, lat_deg=[BOSTON[0], BOSTON[0] - 0.25], capacity=[1, 3])
+    p = problem(t, k)
+    np.testing.assert_allclose(reach_s(p), [0.0])
+    assert savable(p).tolist() == [True]
