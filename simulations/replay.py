@@ -13,7 +13,7 @@ Any CSV
   zone the replay states (a zone on ``start`` only says which one; times are not shifted).
   Values are trimmed; an empty value is none.
 - ``resolution_due`` may be a date alone (``date_format``, by default the part of
-  ``timestamp_format`` before its first space): due at the end of that day, i.e. 00:00 of
+  ``timestamp_format`` before its first space or ISO ``T``): due at the end of that day, i.e. 00:00 of
   the next day on the same wall clock.
 - Skipped (row number and reason in the report): no or an unparseable ``created``; an empty
   or repeated ``id`` (the first row with an id is kept); an unknown location when
@@ -54,6 +54,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gzip
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -149,7 +150,10 @@ class ReplayOptions:
 
     @property
     def due_date_format(self) -> str:
-        return self.date_format or self.timestamp_format.split()[0]
+        # the date part: before the first space, or an ISO "T" before the time (%Y-%m-%dT%H:%M)
+        return (
+            self.date_format or re.split(r" |T(?=%)", self.timestamp_format.strip())[0]
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +176,15 @@ def wall_clock(value: Moment) -> dt.datetime | None:
     if not isinstance(value, dt.datetime):
         return dt.datetime(value.year, value.month, value.day)
     return value.replace(tzinfo=None)
+
+
+def _moment(value: Moment) -> dt.datetime | None:
+    """A window bound as a date-time, its zone (if it names one) kept."""
+    if isinstance(value, str):
+        return dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return dt.datetime(value.year, value.month, value.day)
+    return value
 
 
 def load_ticket_csv(
@@ -201,7 +214,7 @@ def load_ticket_csv(
         ``priority_rule="column"`` (integers 1..4).
     timestamp_format, date_format
         ``strptime`` formats of date-times and of a date-only ``resolution_due`` (default:
-        ``timestamp_format`` before its first space).
+        ``timestamp_format`` before its first space or ISO ``T``).
     priority_rule
         ``"sla_window"`` (derive from ``resolution_due - created`` as documented above) or
         ``"column"``.
@@ -235,8 +248,8 @@ def load_ticket_csv(
         timestamp_format=timestamp_format,
         date_format=date_format,
         priority_rule=priority_rule,
-        start=wall_clock(start),
-        end=wall_clock(end),
+        start=_moment(start),  # its zone kept: values written with an offset read on it
+        end=_moment(end),
         limit=limit,
         unknown_location=unknown_location,
         unknown_lat_deg=unknown_lat_deg,
@@ -295,6 +308,11 @@ def _read_roles(
     unmapped optional role: all null), and the spreadsheet row number of each record."""
     roles = [r for r in columns if r != "priority" or priority_rule == "column"]
     header = _header(path)
+    ragged = _ragged_row(
+        path
+    )  # polars pads a short row; reading some columns, a long one
+    if ragged is not None:
+        raise ReplayError(ragged)
     absent = [c for c in dict.fromkeys(columns[r] for r in roles) if c not in header]
     if absent:
         raise ReplayError(
@@ -309,7 +327,7 @@ def _read_roles(
             row_index_name=ROW,
             row_index_offset=2,
         )
-    except pl.exceptions.PolarsError as exc:
+    except (pl.exceptions.PolarsError, OSError, EOFError) as exc:  # a truncated gzip
         raise ReplayError(_unreadable(path, exc)) from exc
     text = [pl.col(columns[r]).str.strip_chars() for r in roles]
     return raw.select(
@@ -329,21 +347,22 @@ def _read_roles(
 def _header(path: str | Path) -> list[str]:
     try:
         return pl.read_csv(path, n_rows=0, infer_schema_length=0).columns
-    except pl.exceptions.PolarsError as exc:
+    except (pl.exceptions.PolarsError, OSError, EOFError) as exc:
         raise ReplayError(_unreadable(path, exc)) from exc
 
 
 def _unreadable(path: str | Path, exc: Exception) -> str:
     """One line for a file polars cannot read: the first row whose field count differs
     from the header's when that is the cause."""
-    ragged = _first_ragged_row(path)
+    ragged = _ragged_row(path)
     if ragged is not None:
-        row, got, want = ragged
-        return f"{path} row {row}: {got} fields, the header has {want}"
+        return ragged
     return f"{path}: not a readable CSV ({str(exc).splitlines()[0]})"
 
 
-def _first_ragged_row(path: str | Path) -> tuple[int, int, int] | None:
+def _ragged_row(path: str | Path) -> str | None:
+    """The first row with more or fewer fields than the header, said in one line (a blank
+    line is no row of fields); None when every row fits or the file cannot be read."""
     try:
         with _open_text(path) as f:
             rows = csv.reader(f)
@@ -351,9 +370,9 @@ def _first_ragged_row(path: str | Path) -> tuple[int, int, int] | None:
             if header is None:
                 return None
             for number, fields in enumerate(rows, start=2):
-                if len(fields) != len(header):
-                    return number, len(fields), len(header)
-    except (OSError, UnicodeDecodeError, csv.Error):
+                if fields and len(fields) != len(header):
+                    return f"{path} row {number}: {len(fields)} fields, the header has {len(header)}"
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error):
         return None
     return None
 
@@ -369,19 +388,43 @@ def _open_text(path: str | Path) -> IO[str]:
 # ------------------------------------------------------------------------------ parsing
 
 
+# chrono's directives of a UTC offset written in the value (polars then returns UTC instants)
+_OFFSET_DIRECTIVES = ("%z", "%:z", "%::z", "%:::z", "%#z")
+
+
+def replay_zone(start: dt.datetime | None) -> str:
+    """The replay's time zone as polars names a fixed offset (``-06:00``): ``start``'s
+    offset, UTC when it names none (as ``simulations.streams.origin_s`` reads it)."""
+    offset = None if start is None else start.utcoffset()
+    minutes = 0 if offset is None else round(offset.total_seconds() / 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _strptime(text: pl.Expr, fmt: str, zone: str) -> pl.Expr:
+    """Date-times on the replay's wall clock; a value written with its UTC offset (``%z``
+    in the format, e.g. ``2025-03-09T03:30:00-05:00``) is that instant on the clock of the
+    replay's zone, so a file crossing a DST change keeps true elapsed times."""
+    when = text.str.strptime(pl.Datetime("us"), fmt, strict=False)
+    if not any(d in fmt for d in _OFFSET_DIRECTIVES):
+        return when
+    return when.dt.convert_time_zone(zone).dt.replace_time_zone(None)
+
+
 def _parse(raw: pl.DataFrame, options: ReplayOptions) -> pl.DataFrame:
     """Typed columns beside the raw ones: null where a value is empty or does not parse."""
     when = pl.Datetime("us")
+    zone = replay_zone(options.start)
     due = pl.col(raw_column("resolution_due"))
     lat = pl.col(raw_column("lat")).cast(pl.Float64, strict=False)
     lon = pl.col(raw_column("lon")).cast(pl.Float64, strict=False)
     parsed = [
         pl.col(raw_column("id")).alias("ticket_id"),
-        pl.col(raw_column("created"))
-        .str.strptime(when, options.timestamp_format, strict=False)
-        .alias("created_at"),
+        _strptime(pl.col(raw_column("created")), options.timestamp_format, zone).alias(
+            "created_at"
+        ),
         pl.coalesce(
-            due.str.strptime(when, options.timestamp_format, strict=False),
+            _strptime(due, options.timestamp_format, zone),
             # a date alone: due at the end of that day (00:00 of the next)
             due.str.strptime(pl.Date, options.due_date_format, strict=False).cast(when)
             + pl.duration(days=1),

@@ -334,12 +334,15 @@ def read_replay(sc: Scenario, seed: int) -> Replayed:
     rep = sc.replay
     assert rep is not None
     start, end = replay_window(sc)
+    zone = dt.datetime.fromisoformat(
+        rep.start
+    ).tzinfo  # of values written with an offset
     options = ReplayOptions(
         timestamp_format=rep.timestamp_format,
         date_format=rep.date_format,
         priority_rule="sla_window" if rep.format == "boston311" else "column",
-        start=start,
-        end=end,
+        start=start.replace(tzinfo=zone),
+        end=end.replace(tzinfo=zone),
         unknown_location=rep.unknown_location,
         unknown_lat_deg=rep.unknown_lat_deg,
         unknown_lon_deg=rep.unknown_lon_deg,

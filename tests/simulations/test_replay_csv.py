@@ -611,3 +611,119 @@ def test_an_empty_skill_or_category_is_reported_as_adjusted(tmp_path: Path) -> N
     line = replayed.report.summary()
     assert line is not None
     assert "1 x skill is empty: unknown (row 3)" in line
+
+
+# ------------------------------------------------- files from elsewhere (outside verification)
+
+
+def test_values_written_with_their_offset_are_instants_on_the_replay_clock(
+    tmp_path: Path,
+) -> None:
+    """``%z`` in the format: each value is its instant, read on the clock of the replay's
+    zone (its start's offset, UTC when it names none), so a file crossing a DST change keeps
+    true elapsed times; a date-only due is the end of that day on that clock. Before, polars
+    returned UTC instants that could not meet the wall-clock window (a traceback)."""
+    path = _write(
+        tmp_path / "t.csv",
+        [
+            _row("a", opened="2025-03-09T01:30:00-06:00", due="2025-03-09"),
+            # 02:00 CST became 03:00 CDT: one hour after "a", not two
+            _row("b", opened="2025-03-09T03:30:00-05:00", due="2025-03-09T04:00:00Z"),
+        ],
+    )
+    fmt = "%Y-%m-%dT%H:%M:%S%z"
+    df = load_ticket_csv(
+        path,
+        COLS,
+        timestamp_format=fmt,
+        date_format="%Y-%m-%d",
+        priority_rule="column",
+        start="2025-03-09T00:00:00-06:00",
+    )
+    assert df["created_s"].to_list() == [5400.0, 9000.0]
+    assert df["created_at"].to_list() == [
+        dt.datetime(2025, 3, 9, 1, 30),
+        dt.datetime(2025, 3, 9, 2, 30),
+    ]
+    # a: end of 9 March on the -06:00 clock; b's Z value is not read by this format
+    assert df["resolution_due_s"][0] == 86_400.0
+    assert math.isnan(df["resolution_due_s"][1])
+    utc = load_ticket_csv(
+        path, COLS, timestamp_format=fmt, priority_rule="column", start="2025-03-09"
+    )
+    assert utc["created_s"].to_list() == [7.5 * 3600, 8.5 * 3600]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("short", "t.csv row 3: 8 fields, the header has 9"),
+        ("long", "t.csv row 3: 10 fields, the header has 9"),
+    ],
+)
+def test_a_ragged_row_is_named_also_when_unmapped_columns_absorb_it(
+    tmp_path: Path, extra: str, message: str
+) -> None:
+    """A file with a column nobody maps (here ``note``): polars padded a short row with
+    nulls and, reading only the mapped columns, let a long one through; both loaded."""
+    rows = [[*_row("a"), "ok"], [*_row("b"), "ok"], [*_row("c"), "ok"]]
+    rows[1] = rows[1][:-1] if extra == "short" else [*rows[1], "more"]
+    path = _write(tmp_path / "t.csv", rows, header=[*HEADER, "note"])
+    with pytest.raises(ReplayError) as err:
+        read_ticket_csv(path, COLS, COLUMN)
+    assert str(err.value).endswith(message)
+
+
+def test_a_blank_line_is_no_ragged_row(tmp_path: Path) -> None:
+    """A blank line (a trailing one, say) has no fields: reported as a row without a created
+    time, as polars reads it, not refused as ragged."""
+    path = _write(tmp_path / "t.csv", [_row("a"), _row("b")])
+    path.write_text(path.read_text() + "\n")
+    replayed = read_ticket_csv(path, COLS, COLUMN)
+    assert replayed.frame["ticket_id"].to_list() == ["a", "b"]
+    assert [(i.row, i.problem) for i in replayed.report.issues] == [(4, "is empty")]
+
+
+def test_a_truncated_gzip_is_one_error(tmp_path: Path) -> None:
+    """A download cut short: one line, not polars' OSError traceback."""
+    import gzip
+
+    plain = _write(tmp_path / "t.csv", [_row(f"k{i}") for i in range(2000)])
+    packed = gzip.compress(plain.read_bytes())
+    cut = tmp_path / "t.csv.gz"
+    cut.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(ReplayError) as err:
+        read_ticket_csv(cut, COLS, COLUMN)
+    assert "t.csv.gz" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_scenario_replay_reads_offsets_on_its_start_zone(tmp_path: Path) -> None:
+    """The same through a scenario's ``[replay]`` (what ``sim run --replay`` loads): the
+    start's offset is the clock the values are read on."""
+    doc = {
+        "simulation": {"horizon_s": 86_400.0},
+        "geography": {"center_lat_deg": 42.3, "center_lon_deg": -71.1, "radius_km": 5},
+        "technicians": {"auto": {}},
+        "replay": _scenario_replay(
+            tmp_path,
+            start="2025-03-09T00:00:00-06:00",
+            timestamp_format="%Y-%m-%dT%H:%M:%S%z",
+        ),
+    }
+    _write(
+        tmp_path / "t.csv",
+        [
+            _row("a", opened="2025-03-09T01:30:00-06:00"),
+            _row("b", opened="2025-03-09T03:30:00-05:00"),
+            _row("c", opened="2025-03-09T23:30:00-05:00"),  # 22:30 on the start's clock
+            _row("d", opened="2025-03-10T00:30:00-05:00"),  # 23:30: in the window
+            _row(
+                "e", opened="2025-03-10T01:30:00-05:00"
+            ),  # 00:30 on 10 March: after it
+        ],
+    )
+    sc = scenario_from_dict(doc, base_dir=tmp_path)
+    frame = read_replay(sc, sc.seed).frame
+    assert frame["ticket_id"].to_list() == ["a", "b", "c", "d"]
+    assert frame["created_s"].to_list() == [5400.0, 9000.0, 81_000.0, 84_600.0]
