@@ -19,8 +19,9 @@ Any CSV
   or repeated ``id`` (the first row with an id is kept); an unknown location when
   ``unknown_location = "drop"`` (the default).
 - Adjusted: an unparseable ``resolution_due`` -> none; a due time before the creation ->
-  clamped to it; with ``priority_rule = "column"`` an empty or non-integer priority -> P4,
-  one outside 1..4 -> clipped; a ``work_time`` that is not a number > 0 -> none (the
+  clamped to it; with ``priority_rule = "column"`` an empty or non-integer priority -> P4
+  (``P2``, ``2 - High``, ``2.0`` read as 2: ``PRIORITY_PATTERN``), one outside 1..4 ->
+  clipped; an empty skill or category -> ``unknown``; a ``work_time`` that is not a number > 0 -> none (the
   category's mean applies); an unknown location kept (``"keep"``: at the no-geocode
   point if one is given, else without a location, i.e. no travel) or ``"sample"``-d
   (seeded) from the known locations of the same skill, else of all tickets.
@@ -388,6 +389,10 @@ def _open_text(path: str | Path) -> IO[str]:
 # ------------------------------------------------------------------------------ parsing
 
 
+# a priority value: an integer, also as help desks and ITSM exports write it ("P2",
+# "2 - High", "2.0"); its integer is the priority (then clipped to 1..4)
+PRIORITY_PATTERN = r"^[Pp]?\s*(-?\d+)(?:\.0+)?(?:$|[\s:(-])"
+
 # chrono's directives of a UTC offset written in the value (polars then returns UTC instants)
 _OFFSET_DIRECTIVES = ("%z", "%:z", "%::z", "%:::z", "%#z")
 
@@ -437,6 +442,7 @@ def _parse(raw: pl.DataFrame, options: ReplayOptions) -> pl.DataFrame:
     if options.priority_rule == "column":
         parsed.append(
             pl.col(raw_column("priority"))
+            .str.extract(PRIORITY_PATTERN, 1)
             .cast(pl.Int64, strict=False)
             .alias("priority")
         )
@@ -459,7 +465,7 @@ _TYPED = {
     ),
     "lat": ("lat_deg", "a latitude in degrees"),
     "lon": ("lon_deg", "a longitude in degrees"),
-    "priority": ("priority", "an integer"),
+    "priority": ("priority", "an integer (e.g. 2, P2 or '2 - High')"),
     "work_time": ("work_time_s", "a work time > 0"),
 }
 

@@ -727,3 +727,22 @@ def test_a_scenario_replay_reads_offsets_on_its_start_zone(tmp_path: Path) -> No
     frame = read_replay(sc, sc.seed).frame
     assert frame["ticket_id"].to_list() == ["a", "b", "c", "d"]
     assert frame["created_s"].to_list() == [5400.0, 9000.0, 81_000.0, 84_600.0]
+
+
+def test_help_desk_priorities_are_read_as_their_integer(tmp_path: Path) -> None:
+    """ITSM exports write priorities as "1 - Critical", "P2", "3 (Moderate)" or "2.0";
+    before, a column of them was refused as "not an integer" (or each row made P4)."""
+    prios = ["1 - Critical", "P2", "3 (Moderate)", "2.0", "4 - Low", "2.5", "high"]
+    path = _write(
+        tmp_path / "t.csv",
+        [_row(f"k{i}", prio=p) for i, p in enumerate(prios)],
+    )
+    replayed = read_ticket_csv(path, COLS, COLUMN)
+    by_id = dict(
+        zip(replayed.frame["ticket_id"], replayed.frame["priority"], strict=True)
+    )
+    assert [by_id[f"k{i}"] for i in range(len(prios))] == [1, 2, 3, 2, 4, 4, 4]
+    assert [(i.row, i.problem) for i in replayed.report.issues] == [
+        (7, "is not an integer"),
+        (8, "is not an integer"),
+    ]
