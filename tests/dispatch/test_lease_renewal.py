@@ -8,8 +8,6 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-import redis
-
 from dispatcher.domain import (
     Location,
     SkillLevel,
@@ -20,6 +18,8 @@ from dispatcher.domain import (
 )
 from dispatcher.loop.leases import LeaseManager, RegionRef
 from dispatcher.loop.solve_loop import SolveLoop
+from dispatcher.runtime.context import close_redis
+from dispatcher.runtime.context import redis_client as make_redis_client
 from dispatcher.runtime.metrics import DispatchMetrics, new_registry
 from dispatcher.store.events import watch_client
 from dispatcher.store.keys import lease_key
@@ -70,7 +70,7 @@ def _ticket(tid: str, region: str) -> SubmitTicket:
 
 
 async def test_a_busy_event_loop_keeps_its_leases_and_commits(
-    redis_client: aioredis.Redis, solver_pool: SolverPool
+    redis_client: aioredis.Redis, redis_server: str, solver_pool: SolverPool
 ) -> None:
     """While tickets arrive, the solve loop's event loop runs nothing but synchronous
     stretches of 0.8 TTL (longer than the renewal interval, shorter than the TTL) for
@@ -85,7 +85,12 @@ async def test_a_busy_event_loop_keeps_its_leases_and_commits(
     for region in regions:
         for k in range(2):
             await store.upsert_technician(TENANT, _tech(f"k{k}-{region}", region))
-    loop = SolveLoop(redis_client, metrics, pool=solver_pool, lease_ttl_ms=ttl_ms)
+    # the URL as bootstrap passes it: on Redis Cluster the renewal thread's own client is
+    # built from it (without it a cluster client's renewals stay on the event loop)
+    loop = SolveLoop(
+        redis_client, metrics, pool=solver_pool, lease_ttl_ms=ttl_ms,
+        redis_url=redis_server,
+    )  # fmt: skip
     running = asyncio.create_task(loop.run())
     try:
 
@@ -152,7 +157,7 @@ async def test_a_stuck_event_loop_loses_its_leases_by_ttl(
         ttl_ms=400,
         owner_id="a",
         metrics=DispatchMetrics(registry),
-        renew_client=lambda: watch_client(redis_client),
+        renew_client=lambda: watch_client(redis_client, redis_server),
     )
     stop = asyncio.Event()
     running = asyncio.create_task(manager.run(stop))
@@ -171,16 +176,24 @@ async def test_a_stuck_event_loop_loses_its_leases_by_ttl(
         )  # the bound for a TTL of 0.4 s, and then some
         started = time.monotonic()
 
-        def watch_key() -> None:
-            plain = redis.Redis.from_url(redis_server, decode_responses=True)
+        async def poll_key() -> None:
+            # a client of its own (single node or cluster, as the URL says), on this
+            # thread's loop: the test's event loop is the stuck one
+            client = make_redis_client(redis_server)
             try:
                 while time.monotonic() < started + stuck_s:
-                    if plain.get(lease_key(region.tenant, region.region)) is None:
+                    if (
+                        await client.get(lease_key(region.tenant, region.region))
+                        is None
+                    ):
                         gone_after.append(time.monotonic() - started)
                         return
-                    time.sleep(0.02)
+                    await asyncio.sleep(0.02)
             finally:
-                plain.close()
+                await close_redis(client)
+
+        def watch_key() -> None:
+            asyncio.run(poll_key())
 
         watcher = threading.Thread(target=watch_key)
         watcher.start()
