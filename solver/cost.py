@@ -38,7 +38,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -121,13 +121,19 @@ def clips(cost: npt.ArrayLike) -> bool:
     return bool(x.size) and bool(np.max(np.abs(x)) * COST_SCALE > MAX_COST)
 
 
+def memo_of(problem: Problem, name: str, key: object) -> Any:
+    """What :func:`memoized` kept for ``problem`` under ``name`` and ``key``, or None."""
+    known = problem.memo.get(name)
+    return known[1] if known is not None and known[0] == key else None
+
+
 def memoized(problem: Problem, name: str, key: object, compute: Callable[[], T]) -> T:
     """``compute()``, computed once per ``problem`` and ``key`` (e.g. the weights it is
     priced under) and kept in ``Problem.memo`` under ``name`` (one value per name: another
     key replaces it). Arrays in the value are made read-only: every caller shares them."""
-    known = problem.memo.get(name)
-    if known is not None and known[0] == key:
-        return known[1]  # type: ignore[no-any-return]
+    known = memo_of(problem, name, key)
+    if known is not None:
+        return known  # type: ignore[no-any-return]
     value = compute()
     if isinstance(value, tuple):
         parts: tuple[object, ...] = value
@@ -332,9 +338,8 @@ def late_pricing(
         return memoized(
             problem, "late_pricing", weights, lambda: _late_pricing(problem, weights)
         )
-    known = problem.memo.get("late_pricing")
-    if known is not None and known[0] == weights:
-        every: LatePricing = known[1]
+    every: LatePricing | None = memo_of(problem, "late_pricing", weights)
+    if every is not None:
         return LatePricing(every.per_second[rows], every.per_breach[rows])
     return _late_pricing(problem, weights, rows)
 
