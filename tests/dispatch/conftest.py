@@ -14,6 +14,14 @@ import pytest
 
 from dispatcher.api.server import create_server
 from dispatcher.bootstrap import Services
+from dispatcher.domain import (
+    Location,
+    SkillLevel,
+    SubmitTicket,
+    Technician,
+    TechnicianStatus,
+    Ticket,
+)
 from dispatcher.loop.pool import SolverPool
 from dispatcher.loop.solve_loop import SolveLoop
 from dispatcher.pb import dispatch_pb2 as pb
@@ -154,3 +162,32 @@ async def eventually(check: Callable[[], Any], timeout_s: float = 10.0) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.05)
+
+
+def stored_technician(tid: str, region: str, capacity: int) -> Technician:
+    """An available 'general' technician in Boston, as the store takes it (no gRPC)."""
+    return Technician(
+        tid,
+        region,
+        TechnicianStatus.AVAILABLE,
+        capacity=capacity,
+        skills=(SkillLevel("general", 1),),
+        location=Location(42.35, -71.06),
+    )
+
+
+def submitted_ticket(tid: str, region: str, work_duration_s: int) -> SubmitTicket:
+    """A P3 ticket in Boston due in 1 h / 2 h from now, as the store takes it (no gRPC)."""
+    now_ms = int(time.time() * 1000)
+    return SubmitTicket(
+        Ticket(
+            tid,
+            region,
+            priority=3,
+            work_duration_s=work_duration_s,
+            location=Location(42.36, -71.05),
+            response_due_ms=now_ms + 3_600_000,
+            resolution_due_ms=now_ms + 7_200_000,
+        ),
+        request_id=tid,
+    )

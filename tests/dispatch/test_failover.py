@@ -16,17 +16,14 @@ from typing import IO, TYPE_CHECKING
 import pytest
 
 from dispatcher.domain import (
-    Location,
-    SkillLevel,
     SubmitTicket,
     Technician,
-    TechnicianStatus,
-    Ticket,
 )
 from dispatcher.loop.leases import LeaseManager, RegionRef
 from dispatcher.runtime.metrics import DispatchMetrics
 from dispatcher.store.keys import lease_owner_key
 from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, keys
+from tests.dispatch.conftest import stored_technician, submitted_ticket
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -42,30 +39,11 @@ START_TIMEOUT_S = 60.0
 
 
 def _tech(tid: str, region: str) -> Technician:
-    return Technician(
-        tid,
-        region,
-        TechnicianStatus.AVAILABLE,
-        capacity=4,
-        skills=(SkillLevel("general", 1),),
-        location=Location(42.35, -71.06),
-    )
+    return stored_technician(tid, region, capacity=4)
 
 
 def _ticket(tid: str, region: str) -> SubmitTicket:
-    now_ms = int(time.time() * 1000)
-    return SubmitTicket(
-        Ticket(
-            tid,
-            region,
-            priority=3,
-            work_duration_s=1800,
-            location=Location(42.36, -71.05),
-            response_due_ms=now_ms + 3_600_000,
-            resolution_due_ms=now_ms + 7_200_000,
-        ),
-        request_id=tid,
-    )
+    return submitted_ticket(tid, region, work_duration_s=1800)
 
 
 def _popen(

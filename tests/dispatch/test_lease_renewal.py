@@ -8,14 +8,6 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from dispatcher.domain import (
-    Location,
-    SkillLevel,
-    SubmitTicket,
-    Technician,
-    TechnicianStatus,
-    Ticket,
-)
 from dispatcher.loop.leases import LeaseManager, RegionRef
 from dispatcher.loop.solve_loop import SolveLoop
 from dispatcher.runtime.context import close_redis
@@ -24,11 +16,15 @@ from dispatcher.runtime.metrics import DispatchMetrics, new_registry
 from dispatcher.store.events import watch_client
 from dispatcher.store.keys import lease_key
 from dispatcher.store.state import RedisStateStore
-from tests.dispatch.conftest import eventually
+from tests.dispatch.conftest import eventually, stored_technician, submitted_ticket
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
+    from dispatcher.domain import (
+        SubmitTicket,
+        Technician,
+    )
     from dispatcher.loop.pool import SolverPool
 
 TENANT = "acme"
@@ -43,30 +39,11 @@ def _spin(seconds: float) -> None:
 
 
 def _tech(tid: str, region: str) -> Technician:
-    return Technician(
-        tid,
-        region,
-        TechnicianStatus.AVAILABLE,
-        capacity=8,
-        skills=(SkillLevel("general", 1),),
-        location=Location(42.35, -71.06),
-    )
+    return stored_technician(tid, region, capacity=8)
 
 
 def _ticket(tid: str, region: str) -> SubmitTicket:
-    now_ms = int(time.time() * 1000)
-    return SubmitTicket(
-        Ticket(
-            tid,
-            region,
-            priority=3,
-            work_duration_s=600,
-            location=Location(42.36, -71.05),
-            response_due_ms=now_ms + 3_600_000,
-            resolution_due_ms=now_ms + 7_200_000,
-        ),
-        request_id=tid,
-    )
+    return submitted_ticket(tid, region, work_duration_s=600)
 
 
 async def test_a_busy_event_loop_keeps_its_leases_and_commits(
