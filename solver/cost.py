@@ -175,8 +175,8 @@ def _reach_s(problem: Problem) -> FloatArray:
     usable = np.flatnonzero(k.available & (k.capacity > load))
     reach = np.zeros(t.count)
     if usable.size and t.count:
-        every = np.arange(t.count, dtype=np.int64)
         if t.count * usable.size <= DENSE_PAIRS_MAX:
+            every = np.arange(t.count, dtype=np.int64)
             reach = first_reach_s(problem, every, usable).min(axis=1)
         else:
             reach = _reach_sparse(problem, usable)
