@@ -209,9 +209,9 @@ def register(subparsers: Any) -> None:
 def _load(args: argparse.Namespace) -> Scenario:
     """The run's scenario; a replay is read once here, so a bad file or an empty window
     stops the command before any run and its skipped/adjusted rows are reported once."""
-    from simulations.replay_report import first_report
+    from simulations.replay_report import first_said
     from simulations.scenario import load_run_scenario
-    from simulations.streams import read_replay
+    from simulations.streams import read_replay, replay_notes
 
     horizon_s = getattr(args, "horizon_s", None)
     if horizon_s is not None and (not horizon_s > 0 or horizon_s == float("inf")):
@@ -225,10 +225,11 @@ def _load(args: argparse.Namespace) -> Scenario:
         replay_file=getattr(args, "replay", None),
     )
     if sc.replay is not None:
-        report = read_replay(sc, sc.seed).report
-        text = first_report(report, str(sc.replay.path))
-        if text is not None:
-            print(f"dispatcher sim: warning: {text}", file=sys.stderr, flush=True)
+        replayed = read_replay(sc, sc.seed)
+        for line in (replayed.report.summary(), *replay_notes(sc, replayed)):
+            text = first_said(line, str(sc.replay.path))
+            if text is not None:
+                print(f"dispatcher sim: warning: {text}", file=sys.stderr, flush=True)
         _warn_of_skills_nobody_holds(sc)
     return sc
 
@@ -448,17 +449,38 @@ def quality_verdict(summary: Any) -> dict[str, Any] | None:
     best = min(baselines, key=lambda p: br[p] if br[p] is not None else float("inf"))
     breach_ratio = br["optimizer"] / br[best] if br[best] else None
     travel_ratio = tr["optimizer"] / tr[best] if tr[best] else None
+    target = breach_target(br["optimizer"], br[best], travel_ratio)
     return {
         "best_baseline": best,
         "optimizer_breaches": br["optimizer"],
         "baseline_breaches": br[best],
         "breach_ratio": breach_ratio,
         "travel_ratio": travel_ratio,
-        "target_met": breach_ratio is not None
-        and travel_ratio is not None
-        and breach_ratio <= 0.5
-        and travel_ratio <= 1.0,
+        "target": target,
+        "target_met": target == TARGET_MET,
     }
+
+
+TARGET_MET, TARGET_NOT_MET = "met", "NOT met"
+TARGET_NO_BREACHES = (
+    "n/a (no breaches in either: the run cannot show the breach target)"
+)
+
+
+def breach_target(
+    optimizer_breaches: float | None,
+    baseline_breaches: float | None,
+    travel_ratio: float | None,
+) -> str:
+    """Issue 13's quality target (breaches <= x0.50 of the best baseline's, travel per
+    ticket <= x1.00): met, NOT met, or, with no breaches in either, not applicable (0 / 0
+    is no ratio; a run without breaches cannot tell the policies apart on them)."""
+    ob, bb = optimizer_breaches, baseline_breaches
+    if ob is None or bb is None or travel_ratio is None:
+        return TARGET_NOT_MET
+    if bb == 0:
+        return TARGET_NO_BREACHES if ob == 0 else TARGET_NOT_MET
+    return TARGET_MET if ob / bb <= 0.5 and travel_ratio <= 1.0 else TARGET_NOT_MET
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -510,14 +532,12 @@ def verdict_line(verdict: dict[str, Any]) -> str:
     breaches = (
         f"SLA breaches x{br:.2f}"
         if br is not None
-        else f"SLA breaches {_fmt(ob, 'num')} vs {_fmt(bb, 'num')} (ratio undefined)"
+        else f"SLA breaches {_fmt(ob, 'num')} vs {_fmt(bb, 'num')} (no ratio)"
     )
     travel = (
         "travel per ticket: undefined" if tr is None else f"travel per ticket x{tr:.2f}"
     )
-    target = "met" if verdict["target_met"] else "NOT met"
-    if br is None and tr is not None and not ob:
-        target = "met" if tr <= 1.0 else "NOT met"  # 0 vs 0 breaches: travel decides
+    target = breach_target(ob, bb, tr)
     return (
         f"optimizer vs best baseline ({verdict['best_baseline']}): {breaches}, {travel} "
         f"(target: breaches <= x0.50 with travel <= x1.00 -> {target})"

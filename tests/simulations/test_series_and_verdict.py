@@ -37,21 +37,40 @@ def _verdict(ob: float, bb: float, tr: float | None) -> dict[str, object]:
         "baseline_breaches": bb,
         "breach_ratio": ob / bb if bb else None,
         "travel_ratio": tr,
-        "target_met": bool(bb) and ob / bb <= 0.5 and tr is not None and tr <= 1.0,
     }
 
 
-def test_verdict_with_zero_breaches_still_gives_travel() -> None:
-    """0 vs 0 breaches: the counts and the travel ratio, not 'ratios undefined'."""
+def test_verdict_with_zero_breaches_gives_counts_and_travel_but_no_met_target() -> None:
+    """0 vs 0 breaches: the counts and the travel ratio, and the target is not applicable
+    (0 / 0 is no ratio: a run without breaches cannot show the breach target), whatever
+    the travel; breaches against a baseline with none are NOT met."""
     line = verdict_line(_verdict(0, 0, 0.9))
-    assert "SLA breaches 0 vs 0" in line
+    assert "SLA breaches 0 vs 0 (no ratio)" in line
     assert "travel per ticket x0.90" in line
-    assert line.endswith("-> met)")
+    assert line.endswith(
+        "-> n/a (no breaches in either: the run cannot show the breach target))"
+    )
+    assert "-> met" not in verdict_line(_verdict(0, 0, 0.5))
     line = verdict_line(_verdict(3, 0, 0.9))
     assert "SLA breaches 3 vs 0" in line
     assert line.endswith("-> NOT met)")
     line = verdict_line(_verdict(0, 12, 1.1))
     assert "SLA breaches x0.00, travel per ticket x1.10" in line
+    assert line.endswith("-> NOT met)")
+    assert verdict_line(_verdict(5, 12, 1.0)).endswith("-> met)")
+
+
+def test_quality_verdict_with_no_breaches_in_either_is_not_met() -> None:
+    """The verdict's ``target_met`` (what benchmarks read) is False for 0 vs 0."""
+    from simulations.cli import TARGET_NO_BREACHES, quality_verdict
+
+    summary = _summary(
+        {"optimizer": (0.0, 2.0, 20.0, 0.0), "nearest": (0.0, 3.0, 5.0, 0.0)}
+    )
+    verdict = quality_verdict(summary)
+    assert verdict is not None
+    assert verdict["target"] == TARGET_NO_BREACHES
+    assert verdict["target_met"] is False
 
 
 def test_percentage_intervals_are_clipped_to_0_100() -> None:
