@@ -20,19 +20,24 @@ Any CSV
   ``unknown_location = "drop"`` (the default).
 - Adjusted: an unparseable ``resolution_due`` -> none; a due time before the creation ->
   clamped to it; with ``priority_rule = "column"`` an empty or non-integer priority -> P4
-  (``P2``, ``2 - High``, ``2.0`` read as 2: ``PRIORITY_PATTERN``), one outside 1..4 ->
-  clipped; an empty skill or category -> ``unknown``; a ``work_time`` that is not a number > 0 -> none (the
-  category's mean applies); an unknown location kept (``"keep"``: at the no-geocode
-  point if one is given, else without a location, i.e. no travel) or ``"sample"``-d
-  (seeded) from the known locations of the same skill, else of all tickets.
-- Optional roles left unmapped (``resolution_due``, ``lat`` with ``lon``, ``work_time``):
-  no ticket has the value, and no row is reported for it (no location: no travel).
+  (``P2``, ``2 - High``, ``2.0`` read as 2: ``PRIORITY_PATTERN``), 0 or below -> P1 (the
+  most urgent, as a P0), above 4 -> P4; an empty skill or category -> ``unknown``; a
+  ``work_time`` that is not a number > 0 -> none (the category's mean applies); a
+  ``closed`` that is not a date-time or not after the creation -> none (no work time from
+  it: ``simulations.replay_work``); an unknown location kept (``"keep"``: at the
+  no-geocode point if one is given, else without a location, i.e. no travel) or
+  ``"sample"``-d (seeded) from the known locations of the same skill, else of all tickets.
+- Optional roles left unmapped (``resolution_due``, ``lat`` with ``lon``, ``work_time``,
+  ``closed``, ``source``): no ticket has the value, and no row is reported for it (no
+  location: no travel). ``source`` is carried as given (the simulator's ticket log).
+- Fields are split by ``separator`` (``","`` by default).
 - The row steps live in ``simulations.replay_rows``.
 - An unknown location: an empty coordinate, one that is not degrees in range, or the
   source's no-geocode point (``unknown_lat_deg``, ``unknown_lon_deg``; none by default).
 - A file that cannot be used at all is a :class:`ReplayError` naming the column and a row: a
-  mapped column the file lacks, a date/number column none of whose values parse (a wrong
-  format), a row with more or fewer fields than the header.
+  mapped column the file lacks (with a hint when another separator would find it), a
+  date/number column none of whose values parse (a wrong format), a row with more or fewer
+  fields than the header, a directory.
 
 Boston 311 mapping
 ------------------
@@ -65,6 +70,7 @@ import polars as pl
 from simulations.replay_columns import (
     BOSTON311_COLUMNS,
     OPTIONAL_ROLES,
+    SEPARATORS,
     WORK_TIME_UNITS_S,
     ReplayError,
     check_choices,
@@ -77,6 +83,7 @@ from simulations.replay_rows import (
     flag_unknown_labels,
     in_window,
     raw_column,
+    settle_closed_times,
     settle_due_times,
     settle_locations,
     settle_priorities,
@@ -121,6 +128,11 @@ TICKET_SCHEMA: dict[str, Any] = {
     "resolution_due_at": pl.Datetime("us"),  # null = no target in the source
     "resolution_due_s": pl.Float64,  # seconds since the replay start; NaN = none
     "work_time_s": pl.Float64,  # the source's work time; NaN = none (or no such column)
+    "closed_at": pl.Datetime(
+        "us"
+    ),  # null = none (or no such column), or not after created
+    "closed_s": pl.Float64,  # seconds since the replay start; NaN = none
+    "source": pl.String,  # where the ticket came from (phone, email, ...); null = none
     ROW: pl.Int64,  # the ticket's row in the CSV (header = row 1)
 }
 
@@ -142,6 +154,7 @@ class ReplayOptions:
     unknown_lon_deg: float | None = None
     seed: int = 0
     work_time_unit: str = "min"  # s | min | h
+    separator: str = ","  # of the file's fields: one of SEPARATORS
 
     @property
     def location_rule(self) -> LocationRule:
@@ -165,6 +178,7 @@ class Replayed:
     report: ReplayReport
     first_created: dt.datetime | None  # over the whole file (for "empty window" errors)
     last_created: dt.datetime | None
+    created: pl.Series  # every usable creation time of the file, in the window or not
 
 
 def wall_clock(value: Moment) -> dt.datetime | None:
@@ -203,6 +217,7 @@ def load_ticket_csv(
     unknown_lon_deg: float | None = None,
     seed: int = 0,
     work_time_unit: str = "min",
+    separator: str = ",",
 ) -> pl.DataFrame:
     """Read a ticket CSV (plain or .gz) through a column mapping; log skipped/adjusted rows.
 
@@ -232,6 +247,8 @@ def load_ticket_csv(
         Seed of the ``"sample"`` imputation.
     work_time_unit
         ``"s"``, ``"min"`` or ``"h"``: the unit of the ``work_time`` column, if mapped.
+    separator
+        The file's field separator: ``","`` (default), ``";"``, ``"\t"`` or ``"|"``.
 
     Returns
     -------
@@ -257,9 +274,10 @@ def load_ticket_csv(
         unknown_lon_deg=unknown_lon_deg,
         seed=seed,
         work_time_unit=work_time_unit,
+        separator=separator,
     )
     replayed = read_ticket_csv(path, columns, options)
-    log_once(replayed.report, str(Path(path).resolve()))
+    log_once(replayed.report.summary(), str(Path(path).resolve()))
     return replayed.frame
 
 
@@ -268,11 +286,15 @@ def read_ticket_csv(
 ) -> Replayed:
     """The loaded frame and the report of every row skipped or adjusted (nothing logged)."""
     check_columns(columns, options.priority_rule)
-    check_choices(options.unknown_location, options.work_time_unit)
+    check_choices(options.unknown_location, options.work_time_unit, options.separator)
+    if Path(path).is_dir():
+        raise ReplayError(f"{path}: is a directory, not a CSV file")
     name = Path(path).name
-    df = _parse(_read_roles(path, columns, options.priority_rule), options)
+    raw = _read_roles(path, columns, options.priority_rule, options.separator)
+    df = _parse(raw, options)
     _refuse_unparseable_columns(df, columns, options, name)
     first, last = df["created_at"].min(), df["created_at"].max()
+    created = df["created_at"].drop_nulls().sort()
     issues: list[RowIssue] = []
     undated = skip_undated(df, issues)
     start, end = wall_clock(options.start), wall_clock(options.end)
@@ -287,6 +309,7 @@ def read_ticket_csv(
     df = settle_due_times(df, issues)
     df = settle_priorities(df, options.priority_rule, issues)
     df = settle_work_times(df, issues)
+    df = settle_closed_times(df, issues)
     df = virtual_clock(df, start)
     report = ReplayReport(
         file=name,
@@ -296,40 +319,42 @@ def read_ticket_csv(
     frame = df.select([pl.col(k).cast(v) for k, v in TICKET_SCHEMA.items()])
     assert first is None or isinstance(first, dt.datetime)
     assert last is None or isinstance(last, dt.datetime)
-    return Replayed(frame, report, first, last)
+    return Replayed(frame, report, first, last, created)
 
 
 # ------------------------------------------------------------------------------ reading
 
 
 def _read_roles(
-    path: str | Path, columns: Mapping[str, str], priority_rule: str
+    path: str | Path, columns: Mapping[str, str], priority_rule: str, separator: str
 ) -> pl.DataFrame:
     """The mapped columns as trimmed strings (empty = null), one ``raw_ROLE`` per role (an
     unmapped optional role: all null), and the spreadsheet row number of each record."""
     roles = [r for r in columns if r != "priority" or priority_rule == "column"]
-    header = _header(path)
-    ragged = _ragged_row(
-        path
-    )  # polars pads a short row; reading some columns, a long one
-    if ragged is not None:
-        raise ReplayError(ragged)
-    absent = [c for c in dict.fromkeys(columns[r] for r in roles) if c not in header]
+    wanted = list(dict.fromkeys(columns[r] for r in roles))
+    header = _header(path, separator)
+    absent = [c for c in wanted if c not in header]
     if absent:
         raise ReplayError(
             f"{path}: column(s) {', '.join(repr(a) for a in absent)} not in the file "
-            f"(mapped in [replay.columns]; the file has {len(header)} columns)"
+            f"(mapped in [replay.columns]; the file has {len(header)} columns"
+            f"{_separator_hint(path, separator, wanted)})"
         )
+    # polars pads a short row; reading some columns, a long one
+    ragged = _ragged_row(path, separator)
+    if ragged is not None:
+        raise ReplayError(ragged)
     try:
         raw = pl.read_csv(
             path,
-            columns=list(dict.fromkeys(columns[r] for r in roles)),
+            columns=wanted,
+            separator=separator,
             infer_schema_length=0,
             row_index_name=ROW,
             row_index_offset=2,
         )
     except (pl.exceptions.PolarsError, OSError, EOFError) as exc:  # a truncated gzip
-        raise ReplayError(_unreadable(path, exc)) from exc
+        raise ReplayError(_unreadable(path, exc, separator)) from exc
     text = [pl.col(columns[r]).str.strip_chars() for r in roles]
     return raw.select(
         pl.col(ROW).cast(pl.Int64),
@@ -345,28 +370,48 @@ def _read_roles(
     )
 
 
-def _header(path: str | Path) -> list[str]:
+def _header(path: str | Path, separator: str) -> list[str]:
     try:
-        return pl.read_csv(path, n_rows=0, infer_schema_length=0).columns
+        return pl.read_csv(
+            path, n_rows=0, infer_schema_length=0, separator=separator
+        ).columns
     except (pl.exceptions.PolarsError, OSError, EOFError) as exc:
-        raise ReplayError(_unreadable(path, exc)) from exc
+        raise ReplayError(_unreadable(path, exc, separator)) from exc
 
 
-def _unreadable(path: str | Path, exc: Exception) -> str:
+def _separator_hint(path: str | Path, separator: str, wanted: list[str]) -> str:
+    """``; it looks separated by ';': set separator = ";" in [replay]`` when the header
+    split by another of ``SEPARATORS`` holds every mapped column; else nothing."""
+    try:
+        with _open_text(path) as f:
+            first = f.readline().lstrip("\ufeff").rstrip("\r\n")
+    except (OSError, EOFError, UnicodeDecodeError):
+        return ""
+    for other in SEPARATORS:
+        if other == separator:
+            continue
+        fields = [c.strip() for c in next(csv.reader([first], delimiter=other), [])]
+        if len(fields) > 1 and all(c in fields for c in wanted):
+            shown = "\\t" if other == "\t" else other
+            return f'; it looks separated by {other!r}: set separator = "{shown}" in [replay]'
+    return ""
+
+
+def _unreadable(path: str | Path, exc: Exception, separator: str) -> str:
     """One line for a file polars cannot read: the first row whose field count differs
     from the header's when that is the cause."""
-    ragged = _ragged_row(path)
+    ragged = _ragged_row(path, separator)
     if ragged is not None:
         return ragged
     return f"{path}: not a readable CSV ({str(exc).splitlines()[0]})"
 
 
-def _ragged_row(path: str | Path) -> str | None:
+def _ragged_row(path: str | Path, separator: str) -> str | None:
     """The first row with more or fewer fields than the header, said in one line (a blank
     line is no row of fields); None when every row fits or the file cannot be read."""
     try:
         with _open_text(path) as f:
-            rows = csv.reader(f)
+            rows = csv.reader(f, delimiter=separator)
             header = next(rows, None)
             if header is None:
                 return None
@@ -446,6 +491,12 @@ def _parse(raw: pl.DataFrame, options: ReplayOptions) -> pl.DataFrame:
             .cast(pl.Int64, strict=False)
             .alias("priority")
         )
+    parsed.append(
+        _strptime(pl.col(raw_column("closed")), options.timestamp_format, zone).alias(
+            "closed_at"
+        )
+    )
+    parsed.append(pl.col(raw_column("source")).alias("source"))
     amount = pl.col(raw_column("work_time")).cast(pl.Float64, strict=False)
     unit_s = WORK_TIME_UNITS_S[options.work_time_unit]
     parsed.append(
@@ -467,6 +518,7 @@ _TYPED = {
     "lon": ("lon_deg", "a longitude in degrees"),
     "priority": ("priority", "an integer (e.g. 2, P2 or '2 - High')"),
     "work_time": ("work_time_s", "a work time > 0"),
+    "closed": ("closed_at", "a date-time matching {ts!r}"),
 }
 
 

@@ -13,6 +13,10 @@ The one owner of the role list. A mapping is ``{role: source column}``, e.g. in 
     priority = "prio"          # 1..4; required with format = "csv" (boston311 derives it)
     work_time = "minutes"      # optional: work time (unit: work_time_unit); per category,
                                # its mean is the tickets' expected work time
+    closed = "resolved_at"     # optional: closing date-time; without work times, a low
+                               # quantile of closed - created per category estimates them
+    source = "channel"         # optional: where the ticket came from (phone, email, web):
+                               # carried to the simulator's ticket log
 
 Standard library only, so a scenario can be validated without reading any data.
 """
@@ -25,11 +29,19 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 REQUIRED_ROLES = ("id", "created", "category", "skill")
-OPTIONAL_ROLES = ("resolution_due", "lat", "lon", "work_time")  # unmapped: none
+# unmapped: none
+OPTIONAL_ROLES = ("resolution_due", "lat", "lon", "work_time", "closed", "source")
 ROLES = (*REQUIRED_ROLES, *OPTIONAL_ROLES, "priority")
 PRIORITY_RULES = ("sla_window", "column")
 UNKNOWN_LOCATION_CHOICES = ("drop", "keep", "sample")
 WORK_TIME_UNITS_S = {"s": 1.0, "min": 60.0, "h": 3600.0}
+# the quantile of closed - created per category taken as its work time when the file has
+# no work_time values for it: closed - created includes queueing and waiting, so its low
+# end is nearer the work itself than its mean or median (``simulations.replay_work``)
+CLOSED_QUANTILE = 0.25
+# separators a replay file may use (``separator``); the others are suggested when a file's
+# header, read with the configured one, lacks the mapped columns
+SEPARATORS = (",", ";", "\t", "|")
 
 BOSTON311_COLUMNS: dict[str, str] = {
     "id": "CASE_ENQUIRY_ID",
@@ -87,8 +99,16 @@ def mapping_gap(columns: Mapping[str, str], priority_rule: str) -> str | None:
     return None
 
 
-def check_choices(unknown_location: str, work_time_unit: str) -> None:
-    """Refuse an ``unknown_location`` or a ``work_time_unit`` outside its choices."""
+def check_choices(
+    unknown_location: str, work_time_unit: str, separator: str = ","
+) -> None:
+    """Refuse an ``unknown_location``, a ``work_time_unit`` or a ``separator`` outside its
+    choices."""
+    if separator not in SEPARATORS:
+        raise ReplayError(
+            f"separator: must be one of {', '.join(map(repr, SEPARATORS))}, "
+            f"got {separator!r}"
+        )
     if unknown_location not in UNKNOWN_LOCATION_CHOICES:
         raise ReplayError(
             f"unknown_location: must be drop, keep or sample, got {unknown_location!r}"

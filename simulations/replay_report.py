@@ -84,18 +84,23 @@ class ReplayReport:
         )
 
 
-def first_report(report: ReplayReport, source: str) -> str | None:
-    """The report's summary unless this process has had it for ``source`` already (every
-    seed of a run loads the same file); from now on it has."""
-    text = report.summary()
+def first_said(text: str | None, source: str) -> str | None:
+    """``text`` unless this process has had it for ``source`` already (every seed of a run
+    loads the same file); from now on it has."""
     if text is None or (source, text) in _reported:
         return None
     _reported.add((source, text))
     return text
 
 
-def log_once(report: ReplayReport, source: str) -> None:
-    """Log the report's summary as a warning, once per process for the same file and text."""
-    text = first_report(report, source)
+def first_report(report: ReplayReport, source: str) -> str | None:
+    """The report's summary, the first time (:func:`first_said`)."""
+    return first_said(report.summary(), source)
+
+
+def log_once(text: str | None, source: str) -> None:
+    """Log ``text`` (a report's summary, a note on the load) as a warning, once per
+    process for the same file and text."""
+    text = first_said(text, source)
     if text is not None:
         log.warning("%s", text)

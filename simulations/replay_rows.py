@@ -139,8 +139,14 @@ def settle_priorities(
         "P4",
         issues,
     )
-    flag(df, (p < 1) | (p > 4), "priority", "is outside 1..4", "clipped", issues)
+    # P0 is the most urgent level of many trackers: 0 (and below) reads as P1, the
+    # most urgent here; a file whose 0 means "no priority" should leave it empty (P4)
+    flag(df, p < 1, "priority", "is below 1", PRIORITY_BELOW_1, issues)
+    flag(df, p > 4, "priority", "is above 4", "P4", issues)
     return df.with_columns(p.fill_null(4).clip(1, 4))
+
+
+PRIORITY_BELOW_1 = "P1 (the most urgent, as a P0)"
 
 
 def settle_work_times(df: pl.DataFrame, issues: list[RowIssue]) -> pl.DataFrame:
@@ -150,6 +156,22 @@ def settle_work_times(df: pl.DataFrame, issues: list[RowIssue]) -> pl.DataFrame:
     )
     flag(df, bad, "work_time", "is not a number > 0", "category mean used", issues)
     return df.with_columns(pl.col("work_time_s").fill_null(float("nan")))
+
+
+def settle_closed_times(df: pl.DataFrame, issues: list[RowIssue]) -> pl.DataFrame:
+    """An unparseable closing time, or one not after the creation, becomes none: such a
+    row gives no work time (``simulations.replay_work``) and is otherwise loaded."""
+    closed, created = pl.col("closed_at"), pl.col("created_at")
+    bad = pl.col(raw_column("closed")).is_not_null() & closed.is_null()
+    early = closed <= created
+    flag(df, bad, "closed", "is not a date-time", NO_CLOSED_TIME, issues)
+    flag(df, early, "closed", "is not after created", NO_CLOSED_TIME, issues)
+    return df.with_columns(
+        pl.when(early).then(None).otherwise(closed).alias("closed_at")
+    )
+
+
+NO_CLOSED_TIME = "no closed time (no work time from it)"
 
 
 def _sla_window_priority() -> pl.Expr:
@@ -263,4 +285,7 @@ def virtual_clock(df: pl.DataFrame, start: dt.datetime | None) -> pl.DataFrame:
         ((pl.col("resolution_due_at") - zero).dt.total_microseconds() / 1e6)
         .fill_null(float("nan"))
         .alias("resolution_due_s"),
+        ((pl.col("closed_at") - zero).dt.total_microseconds() / 1e6)
+        .fill_null(float("nan"))
+        .alias("closed_s"),
     )

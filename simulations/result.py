@@ -63,6 +63,9 @@ def sim_result(engine: Engine, wall: float) -> SimResult:
     tickets = pl.DataFrame(
         {
             "ticket_id": s.ticket_id,
+            "source": pl.Series(
+                [None] * s.count if s.source is None else s.source, dtype=pl.String
+            ),  # the replay's source role (phone, email, ...); null: none
             "category": [s.categories[c] for c in s.category.tolist()],
             "skill": [s.skills[k] for k in s.skill.tolist()],
             "priority": s.priority,

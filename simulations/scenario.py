@@ -22,7 +22,9 @@ from typing import Any
 
 from simulations.replay_columns import (
     BOSTON311_COLUMNS,
+    CLOSED_QUANTILE,
     ROLES,
+    SEPARATORS,
     UNKNOWN_LOCATION_CHOICES,
     WORK_TIME_UNITS_S,
     mapping_gap,
@@ -116,6 +118,10 @@ class Replay:
     duration_cv: float
     skill_level: int
     work_time_unit: str = "min"  # unit of the work_time column: s | min | h
+    closed_quantile: float = (
+        CLOSED_QUANTILE  # of closed - created: a category's work time
+    )
+    separator: str = ","  # of the file's fields: , ; \t |
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +393,8 @@ def _replay(t: _Table, base: Path) -> Replay:
     path = Path(path_s) if Path(path_s).is_absolute() else (base / path_s).resolve()
     if not path.exists():
         raise ScenarioError(t.name("path"), f"file not found: {path}")
+    if path.is_dir():
+        raise ScenarioError(t.name("path"), f"is a directory, not a CSV file: {path}")
     fmt = t.string("format", "boston311", choices=("boston311", "csv"))
     columns = _replay_columns(t.sub("columns", {}), fmt)
     start = t.string("start")
@@ -420,6 +428,10 @@ def _replay(t: _Table, base: Path) -> Replay:
         work_time_unit=t.string(
             "work_time_unit", "min", choices=tuple(WORK_TIME_UNITS_S)
         ),
+        closed_quantile=t.num(
+            "closed_quantile", CLOSED_QUANTILE, minimum=0, strict=True, maximum=1
+        ),
+        separator=t.string("separator", ",", choices=SEPARATORS),
     )
     if (rep.unknown_lat_deg is None) != (rep.unknown_lon_deg is None):
         raise ScenarioError(

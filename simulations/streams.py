@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 
 from simulations.replay import (
     Replayed,
@@ -27,10 +26,13 @@ from simulations.replay import (
     wall_clock,
 )
 from simulations.replay_report import log_once
+from simulations.replay_work import category_work, expected_work_s, work_time_note
 from solver.lanes import lane_capacities
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    import polars as pl
 
     from simulations.scenario import Geography, Scenario
     from solver.policy import Policy
@@ -63,6 +65,7 @@ class TicketStream:
     categories: list[str]
     skills: list[str]
     pending: PendingDraws | None = None  # None: no ticket waits on the customer
+    source: list[str | None] | None = None  # the replay's source role; None: unmapped
 
     @property
     def count(self) -> int:
@@ -319,7 +322,8 @@ def load_replay_frame(sc: Scenario, seed: int) -> pl.DataFrame:
     rep = sc.replay
     assert rep is not None
     replayed = read_replay(sc, seed)
-    log_once(replayed.report, str(rep.path))
+    for text in (replayed.report.summary(), *replay_notes(sc, replayed)):
+        log_once(text, str(rep.path))
     return replayed.frame
 
 
@@ -348,6 +352,7 @@ def read_replay(sc: Scenario, seed: int) -> Replayed:
         unknown_lon_deg=rep.unknown_lon_deg,
         seed=seed,
         work_time_unit=rep.work_time_unit,
+        separator=rep.separator,
     )
     replayed = read_ticket_csv(rep.path, rep.columns, options)
     if replayed.frame.height == 0:
@@ -372,24 +377,41 @@ def _empty_window(
     )
 
 
-def expected_work_s(df: pl.DataFrame, fallback_s: float) -> npt.NDArray[np.float64]:
-    """Per ticket: the mean work time of its category in the data (the replay's
-    ``work_time`` column), else ``fallback_s`` (``duration_mean_s``)."""
-    means = (
-        df.lazy()
-        .select("category", pl.col("work_time_s").fill_nan(None))
-        .group_by("category")
-        .agg(pl.col("work_time_s").mean().alias("mean_s"))
+def replay_notes(sc: Scenario, replayed: Replayed) -> list[str]:
+    """What a run makes of a loaded replay beyond its rows, one line each: the expected
+    work time per category when it comes from the data (``simulations.replay_work``), and
+    the rows a horizon shorter than ``duration_days`` leaves out."""
+    rep = sc.replay
+    assert rep is not None
+    notes = [
+        work_time_note(
+            category_work(replayed.frame, rep.duration_mean_s, rep.closed_quantile),
+            rep.path.name,
+            rep.closed_quantile,
+        ),
+        _beyond_horizon_note(sc, replayed),
+    ]
+    return [n for n in notes if n is not None]
+
+
+def _beyond_horizon_note(sc: Scenario, replayed: Replayed) -> str | None:
+    """Rows created in ``[start, start + duration_days)`` but at or after the horizon."""
+    rep = sc.replay
+    assert rep is not None
+    start, cut = replay_window(sc)
+    end = start + dt.timedelta(days=rep.duration_days)
+    if cut >= end:
+        return None
+    created = replayed.created
+    beyond = created.filter((created >= cut) & (created < end)).len()
+    if not beyond:
+        return None
+    return (
+        f"replay {rep.path.name}: {beyond:,} row(s) created after the horizon "
+        f"({sc.horizon_s:.0f} s after start: {cut:%Y-%m-%d %H:%M}) and before the end of "
+        f"the replay window ({end:%Y-%m-%d %H:%M}, duration_days {rep.duration_days:g}) "
+        f"are not replayed; --horizon-s {rep.duration_days * 86_400:.0f} covers the window"
     )
-    per_ticket = (
-        df.lazy()
-        .select("category")
-        .join(means, on="category", how="left", maintain_order="left")
-        .select(pl.col("mean_s").fill_null(fallback_s))
-        .collect()
-        .to_series()
-    )
-    return per_ticket.to_numpy().astype(np.float64)
 
 
 def _replayed(sc: Scenario, rng: np.random.Generator, seed: int) -> TicketStream:
@@ -409,7 +431,8 @@ def _replayed(sc: Scenario, rng: np.random.Generator, seed: int) -> TicketStream
     response_due, resolution_due = due_times(
         sc.policy, priority, created, real_due, origin=origin_s(sc)
     )
-    est = _lognormal(rng, expected_work_s(df, rep.duration_mean_s), rep.duration_cv, n)
+    expected = expected_work_s(df, rep.duration_mean_s, rep.closed_quantile)
+    est = _lognormal(rng, expected, rep.duration_cv, n)
     return _finish(
         sc,
         rng,
@@ -426,6 +449,7 @@ def _replayed(sc: Scenario, rng: np.random.Generator, seed: int) -> TicketStream
         resolution_due=resolution_due,
         categories=categories,
         skills=skills,
+        source=df["source"].to_list() if "source" in rep.columns else None,
     )
 
 
@@ -461,6 +485,7 @@ def _finish(sc: Scenario, rng: np.random.Generator, **kw: object) -> TicketStrea
         categories=list(kw["categories"]),  # type: ignore[call-overload]
         skills=list(kw["skills"]),  # type: ignore[call-overload]
         pending=_pending_draws(sc, np.asarray(kw["category"], np.int64), rng),
+        source=kw.get("source"),  # type: ignore[arg-type]
     )
 
 

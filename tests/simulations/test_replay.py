@@ -87,7 +87,7 @@ def test_generic_csv_with_a_column_mapping(tmp_path) -> None:  # type: ignore[no
         priority_rule="column",
     )
     assert df["ticket_id"].to_list() == ["a", "b"]
-    assert df["priority"].to_list() == [4, 2]  # clipped to 1..4
+    assert df["priority"].to_list() == [4, 2]  # above 4: P4
     assert df["created_s"].to_list() == [8 * 3600.0, 8.5 * 3600.0]
     assert df["resolution_due_s"][1] == 12 * 3600.0
     with pytest.raises(ValueError, match="priority"):

@@ -22,9 +22,10 @@ from simulations.replay import (
     load_ticket_csv,
     read_ticket_csv,
 )
+from simulations.replay_work import expected_work_s
 from simulations.runner import run_once
 from simulations.scenario import ScenarioError, load_scenario, scenario_from_dict
-from simulations.streams import build_stream, expected_work_s, read_replay
+from simulations.streams import build_stream, read_replay, replay_notes
 from tests.simulations.simtest_helpers import REPLAY_COLUMNS as COLS
 
 HEADER = ["key", "opened", "due", "kind", "crew", "y", "x", "prio"]
@@ -65,7 +66,7 @@ def test_every_skipped_or_adjusted_row_is_reported_with_its_number_and_reason(
             _row("a", opened="2020-01-01 09:30:00"),  # 6 skipped: repeats row 2
             _row("d", due="2019-12-31 08:00:00"),  # 7 clamped
             _row("e", due="soon"),  # 8 no due time
-            _row("f", prio="9"),  # 9 clipped
+            _row("f", prio="9"),  # 9 P4
             _row("g", prio="two"),  # 10 P4
             _row("h", y=""),  # 11 skipped (drop is the default)
             _row("i", y="north"),  # 12 skipped
@@ -84,7 +85,7 @@ def test_every_skipped_or_adjusted_row_is_reported_with_its_number_and_reason(
         (6, "id", "row skipped"),
         (7, "resolution_due", "clamped to created"),
         (8, "resolution_due", "no due time"),
-        (9, "priority", "clipped"),
+        (9, "priority", "P4"),
         (10, "priority", "P4"),
         (11, "location", "row skipped"),
         (12, "location", "row skipped"),
@@ -411,7 +412,9 @@ def _fenced_after(text: str, marker: str) -> str:
 
 def test_the_readme_example_replays_as_documented(tmp_path: Path) -> None:
     """simulations/README.md's CSV and replay file, as written there: T-2's date-only due
-    is the end of 6 March, T-3 (no location) is skipped and said so."""
+    is the end of 6 March, T-3 (no location) is skipped, T-4's priority 0 is P1, T-5's
+    closed before created gives no work time, all said as the README shows; the work
+    times from closed - created and the sources are as the README computes them."""
     readme = (Path(__file__).parents[2] / "simulations" / "README.md").read_text()
     (tmp_path / "tickets.csv").write_text(
         _fenced_after(readme, "A complete example: `tickets.csv`")
@@ -422,14 +425,17 @@ def test_the_readme_example_replays_as_documented(tmp_path: Path) -> None:
     sc = load_scenario("boston311", replay_file=tmp_path / "tickets.toml")
     replayed = read_replay(sc, sc.seed)
     frame = replayed.frame
-    assert frame["ticket_id"].to_list() == ["T-1", "T-2"]
+    assert frame["ticket_id"].to_list() == ["T-1", "T-2", "T-4", "T-5"]
     assert frame["resolution_due_at"][1] == dt.datetime(2024, 3, 7)
-    assert frame["priority"].to_list() == [1, 2]
-    assert replayed.report.summary() == (
-        "replay tickets.csv: 1 row(s) skipped, 0 adjusted, 2 loaded of 3: "
-        "1 x location is empty: row skipped (row 4)"
+    assert frame["priority"].to_list() == [1, 2, 1, 3]
+    assert frame["source"].to_list() == ["phone", "email", "web", None]
+    expected = dict(
+        zip(frame["ticket_id"], expected_work_s(frame, 2700.0), strict=True)
     )
-    assert f"warning: {replayed.report.summary()}" in readme
+    assert expected == {"T-1": 3150.0, "T-2": 5400.0, "T-4": 3150.0, "T-5": 5400.0}
+    shown = _fenced_after(readme, "behaviour and SLA policy, and says on stderr")
+    said = [replayed.report.summary(), *replay_notes(sc, replayed)]
+    assert shown.splitlines() == [f"dispatcher sim: warning: {line}" for line in said]
 
 
 def test_work_times_from_the_data_set_each_categorys_expected_work(
