@@ -338,7 +338,7 @@ def _read_roles(
         raise ReplayError(
             f"{path}: column(s) {', '.join(repr(a) for a in absent)} not in the file "
             f"(mapped in [replay.columns]; the file has {len(header)} columns"
-            f"{_separator_hint(path, separator, wanted)})"
+            f"{_encoding_hint(path) or _separator_hint(path, separator, wanted)})"
         )
     # polars pads a short row; reading some columns, a long one
     ragged = _ragged_row(path, separator)
@@ -377,6 +377,22 @@ def _header(path: str | Path, separator: str) -> list[str]:
         ).columns
     except (pl.exceptions.PolarsError, OSError, EOFError) as exc:
         raise ReplayError(_unreadable(path, exc, separator)) from exc
+
+
+def _encoding_hint(path: str | Path) -> str:
+    """``; it looks UTF-16: save it as UTF-8`` for a file starting with a UTF-16 byte order
+    mark or NUL bytes (polars reads UTF-8 only, so no column name matches); else nothing."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+        if head[:2] == b"\x1f\x8b":
+            with gzip.open(path, "rb") as g:
+                head = g.read(512)
+    except (OSError, EOFError):
+        return ""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head:
+        return "; it looks UTF-16: save it as UTF-8"
+    return ""
 
 
 def _separator_hint(path: str | Path, separator: str, wanted: list[str]) -> str:

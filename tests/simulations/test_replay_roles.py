@@ -266,6 +266,17 @@ def test_a_semicolon_file_is_read_with_its_separator_and_hinted_without(
         )
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_utf16_file_is_named_as_such(tmp_path: Path, encoding: str) -> None:
+    """polars reads UTF-8 only: a UTF-16 file's columns are not found, and the message
+    says why (with or without a byte order mark) instead of only listing them."""
+    path = tmp_path / "u16.csv"
+    with path.open("w", newline="", encoding=encoding) as f:
+        csv.writer(f).writerows([INCIDENT_HEADER, *INCIDENT_ROWS])
+    with pytest.raises(ReplayError, match=r"; it looks UTF-16: save it as UTF-8\)$"):
+        read_ticket_csv(path, INCIDENTS, COLUMN)
+
+
 def test_a_directory_as_path_is_one_error(tmp_path: Path) -> None:
     with pytest.raises(ReplayError, match=r"is a directory, not a CSV file$"):
         read_ticket_csv(tmp_path, INCIDENTS, COLUMN)
