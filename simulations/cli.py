@@ -572,7 +572,7 @@ def _finish(args: argparse.Namespace, runs: list[Run], title: str) -> int:
                 tables["kpis"],
             )
         print(
-            f"wrote {out}/: tickets, technicians, backlog, solves, kpis, summary (.parquet + .csv)"
+            f"wrote {out}/: {', '.join(tables)} (.parquet + .csv)"
             + ("" if args.no_plots else ", *.png")
         )
     return 0

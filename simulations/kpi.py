@@ -34,6 +34,8 @@ Definitions (all over tickets that *arrived* within the horizon):
   ``escalations_clock`` (a rule's condition and time), ``escalations_declined`` (declined
   by every able technician: the next tier rule) and ``escalations_override`` (declined by
   every able technician, no tier rule: a supervisor overrides the declines).
+- **By source** (:func:`ticket_kpis_by`, a replay mapping ``source``): the ticket-side
+  KPIs above per source of the tickets (``kpis_by_source`` of ``--out``).
 - **Waits on the customer**: ``pending_tickets`` = tickets that went PENDING,
   ``pending_h`` = hours spent PENDING; off the SLA clock (their due times move later by
   the wait, as in the service), so a wait is never a breach by itself.
@@ -117,6 +119,19 @@ def ticket_kpis(tickets: pl.DataFrame) -> dict[str, Any]:
     out["pending_tickets"] = int((t["pending_s"] > 0).sum())
     out["pending_h"] = float(t["pending_s"].sum()) / 3600.0
     return out
+
+
+def ticket_kpis_by(tickets: pl.DataFrame, column: str) -> pl.DataFrame:
+    """The ticket-side KPIs (:func:`ticket_kpis`) per value of ``column`` of the ticket
+    log, e.g. a replay's ``source`` (phone, email, ...): one row each, sorted, tickets
+    without a value last (null); empty when no ticket has a value."""
+    if tickets.height == 0 or tickets[column].is_null().all():
+        return pl.DataFrame()
+    rows = [
+        {column: value, **ticket_kpis(group)}
+        for (value,), group in tickets.group_by(column, maintain_order=True)
+    ]
+    return pl.DataFrame(rows, infer_schema_length=None).sort(column, nulls_last=True)
 
 
 def breach_sources(tickets: pl.DataFrame) -> dict[str, Any]:

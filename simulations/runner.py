@@ -11,7 +11,12 @@ import numpy as np
 import polars as pl
 
 from simulations.engine import Engine
-from simulations.kpi import backlog_with_breaches, run_kpis, technician_table
+from simulations.kpi import (
+    backlog_with_breaches,
+    run_kpis,
+    technician_table,
+    ticket_kpis_by,
+)
 from simulations.policies import make_policy
 from simulations.streams import build_roster, build_stream
 
@@ -149,8 +154,9 @@ def write_outputs(
     """Write the tables as Parquet and CSV into ``out_dir``.
 
     Files: ``tickets`` (per-ticket log), ``technicians`` (with utilization), ``backlog``
-    (over time, with running SLA attainment), ``solves``, ``kpis`` (one row per run) and,
-    when given, ``summary`` (per policy, mean and CI). Each as ``.parquet`` and ``.csv``.
+    (over time, with running SLA attainment), ``solves``, ``kpis`` (one row per run),
+    ``kpis_by_source`` (the ticket KPIs per run and source, when a replay maps ``source``)
+    and, when given, ``summary`` (per policy, mean and CI). Each as ``.parquet`` and ``.csv``.
     Returns the tables by name.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -161,6 +167,11 @@ def write_outputs(
         "solves": _tagged(runs, lambda r: r.result.solves),
         "kpis": kpi_table(runs),
     }
+    # a replay mapping the source role: the ticket KPIs per source
+    by_source = {id(r): ticket_kpis_by(r.result.tickets, "source") for r in runs}
+    with_source = [r for r in runs if by_source[id(r)].height]
+    if with_source:
+        tables["kpis_by_source"] = _tagged(with_source, lambda r: by_source[id(r)])
     if summary is not None:
         tables["summary"] = summary
     for name, df in tables.items():

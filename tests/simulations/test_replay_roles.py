@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 
 from dispatcher.__main__ import main
+from simulations.kpi import ticket_kpis_by
 from simulations.replay import ReplayError, ReplayOptions, read_ticket_csv
 from simulations.replay_rows import NO_CLOSED_TIME, PRIORITY_BELOW_1
 from simulations.replay_work import (
@@ -215,6 +216,11 @@ def test_source_is_carried_to_the_ticket_log(tmp_path: Path) -> None:
     plain = run_once(smoke, "nearest", smoke.seed).result.tickets
     assert plain.schema["source"] == pl.String
     assert plain["source"].is_null().all()
+    assert ticket_kpis_by(plain, "source").height == 0  # no kpis_by_source table
+    per_source = ticket_kpis_by(run.result.tickets, "source")
+    assert per_source["source"].to_list() == ["email", "phone", "web", None]
+    assert per_source["arrived"].to_list() == [2, 4, 3, 1]
+    assert per_source["sla_breaches"].sum() == run.kpis["sla_breaches"]
 
 
 def test_a_closed_column_none_of_whose_values_parse_is_refused(tmp_path: Path) -> None:
@@ -309,6 +315,22 @@ def test_cli_says_the_work_time_estimate_and_logs_the_source(
     tickets = pl.read_csv(tmp_path / "o" / "tickets.csv")
     got = set(tickets.select("seed", "ticket_id", "source").iter_rows())
     assert got == {(s, r[0], r[6] or None) for s in (1, 2) for r in INCIDENT_ROWS}
+    by_source = pl.read_csv(tmp_path / "o" / "kpis_by_source.csv")
+    arrived = {
+        (s, src): n
+        for s, src, n in by_source.select("seed", "source", "arrived").iter_rows()
+    }
+    # phone: INC1, INC4, INC6, INC9; email: INC2, INC5; web: INC3, INC7, INC10; none: INC8
+    counts = {"phone": 4, "email": 2, "web": 3, None: 1}
+    assert arrived == {(s, src): n for s in (1, 2) for src, n in counts.items()}
+    total = pl.read_csv(tmp_path / "o" / "kpis.csv")
+    assert (
+        by_source.group_by("seed")
+        .agg(pl.col("sla_breaches").sum())
+        .sort("seed")["sla_breaches"]
+        .to_list()
+        == total.sort("seed")["sla_breaches"].to_list()
+    )
 
 
 @pytest.mark.parametrize(
