@@ -60,7 +60,7 @@ class UnassignedReason(enum.StrEnum):
     SHIFT = "SHIFT"
     CAPACITY = "CAPACITY"
     PENALTY_CHEAPER = "PENALTY_CHEAPER"
-    DECLINED = "DECLINED"  # every able technician declined; no next tier to escalate to
+    DECLINED = "DECLINED"  # every able technician declined again after its override
 
 
 SUBMITTED_STATUS = TicketStatus.QUEUED

@@ -214,8 +214,8 @@ def _unassigned_text(ticket: Ticket) -> str:
     if reason is DomainReason.DECLINED:
         who = ", ".join(ticket.declined_by_technician_ids)
         return (
-            f"declined by every able technician ({who}) and no escalation rule of the "
-            "policy moves it to a next tier"
+            f"declined by every able technician ({who}) again after a supervisor "
+            "overrode its declines (no tier anybody serves is left)"
         )
     return reason.value.lower() or "not yet solved"
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from solver.sla import tier_escalation
+from solver.declines import stranded_escalation
 
 if TYPE_CHECKING:
     from dispatcher.domain import Ticket
+    from solver.declines import SkillRoster
     from solver.policy import Policy
     from solver.sla import Escalation, SlaMarks
 
@@ -33,18 +34,26 @@ def ticket_due_times(policy: Policy, ticket: Ticket) -> tuple[float, float]:
 
 
 def declined_escalation(
-    policy: Policy, ticket: Ticket, marks: SlaMarks
+    policy: Policy,
+    ticket: Ticket,
+    marks: SlaMarks,
+    roster: SkillRoster,
+    neighbours: SkillRoster | None = None,
 ) -> Escalation | None:
-    """The escalation of a ticket every able technician declined (``solver.sla``'s
-    ``tier_escalation``: the next tier rule, fired now whatever its condition and time), or
-    None when there is no next tier."""
-    return tier_escalation(
+    """The escalation of a stored ticket every able technician declined
+    (``solver.declines.stranded_escalation``, the simulator's rule too: the next tier the
+    region's ``roster``, or a widening rule's ``neighbours``, can serve, else the supervisor
+    override once), or None when the override has fired on it already."""
+    return stranded_escalation(
         policy,
         ticket.ticket_id,
         ticket.priority,
         marks,
         {s.skill: s.level for s in ticket.required_skills},
         ticket.declined_by_technician_ids,
+        roster,
+        excluded=ticket.excluded_technician_ids,
+        neighbours=neighbours,
     )
 
 

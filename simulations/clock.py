@@ -4,14 +4,14 @@ Per ticket it holds what the clock rules change during a run -- due times (moved
 wait on the customer), priority (raised by an escalation), required skill levels (a tier
 move), the marks of the rules already fired -- and applies the service's own functions to
 them: ``Policy.resumed_due_times`` (the pause rule), ``solver.sla.escalations`` (a rule
-whose time has come), ``solver.sla.tier_escalation`` (the next tier of a ticket every able
-technician declined), ``solver.sla.tier_level`` (the requirement after a tier move) and
+whose time has come), ``solver.declines.stranded_escalation`` (what becomes of a ticket
+every able technician declined), ``solver.sla.tier_level`` (the requirement after a tier move) and
 ``solver.sla.at_risk_rows`` (the at-risk signal of a solve). The engine
 (``simulations.engine``) owns the lifecycle; this module owns none of the rules.
 
 Escalations are counted per ticket by cause: ``clock`` (a rule's condition and time),
 ``declined`` (the next tier rule, fired because every able technician declined) and
-``override`` (no tier rule: a supervisor overrides the declines).
+``override`` (no tier anybody serves: a supervisor overrides the declines, once).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from solver.declines import OVERRIDE_RULE, stranded_escalation
 from solver.sla import (
     ClockTicket,
     SlaMarks,
     at_risk_rows,
     escalations,
     next_escalation_s,
-    tier_escalation,
     tier_level,
 )
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from simulations.streams import TicketStream
+    from solver.declines import SkillRoster
     from solver.model import Problem, Solution
     from solver.policy import Policy
     from solver.sla import Escalation
@@ -129,26 +130,31 @@ class TicketClock:
             tickets = self.clock_tickets(rows, statuses)
         return done, next_escalation_s(self.policy, tickets, now_s)
 
-    def declined(self, i: int, declined_by: tuple[str, ...], now_s: float) -> bool:
-        """Every able technician declined ticket ``i``: escalate it to the next tier
-        (``solver.sla.tier_escalation``; True), else count a supervisor override (False)."""
+    def declined(
+        self, i: int, declined_by: tuple[str, ...], now_s: float, roster: SkillRoster
+    ) -> bool:
+        """Every able technician declined ticket ``i``: the service's decision
+        (``solver.declines.stranded_escalation``): the next tier ``roster`` can serve
+        (cause ``declined``), else a supervisor override (``override``). True when it was
+        escalated (its declines are to be lifted); False when the override has fired on it
+        already: it stays stranded, as in the service (reason DECLINED)."""
         required = {
             self.skills[c]: int(v)
             for c, v in enumerate(self.required[i].tolist())
             if v > 0
         }
-        e = tier_escalation(
+        e = stranded_escalation(
             self.policy,
             self.ticket_id[i],
             int(self.priority[i]),
             self.marks(i),
             required,
             declined_by,
+            roster,
         )
         if e is None:
-            self._count(i, OVERRIDE, now_s)
             return False
-        self.apply(i, e, DECLINED, now_s)
+        self.apply(i, e, OVERRIDE if e.rule is OVERRIDE_RULE else DECLINED, now_s)
         return True
 
     def apply(self, i: int, e: Escalation, cause: int, now_s: float) -> None:

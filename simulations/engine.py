@@ -13,10 +13,11 @@ Model (what each event does)
 - A technician that is idle and on shift takes the head of its queue (dispatch). With the
   scenario's decline probability it declines: the ticket goes back to QUEUED with that
   technician (every lane of it) excluded, as a decline in the service. A ticket every
-  technician able to do it has declined is escalated, never stranded: by the policy's next
-  tier rule, as in the service (its declines are lifted and only the next tier may take
-  it), or without one by a supervisor who overrides the declines (it can no longer be
-  declined). Otherwise it travels (``solver.geo.travel_time_s``, the one travel model),
+  technician able to do it has declined is escalated, never stranded, by the service's
+  decision (``solver.declines.stranded_escalation``): the policy's next tier rule whose
+  tier somebody can serve (its declines are lifted and only the next tier may take it),
+  or without one a supervisor who overrides the declines, once per ticket (declined by
+  every able technician again after that, it stays QUEUED, as the service's DECLINED). Otherwise it travels (``solver.geo.travel_time_s``, the one travel model),
   then works for the ticket's *actual* duration (the solver only knows the estimate).
 - A ticket drawn to wait on the customer goes PENDING once (``streams.PendingDraws``): as
   its technician takes it up (before work) or after a share of its work (``PAUSE``; the
@@ -76,6 +77,7 @@ from simulations.events import (
 from simulations.result import SimResult, sim_result
 from simulations.sim_problem import SimulationError, check_decisions, engine_problem
 from simulations.streams import origin_s
+from solver.declines import SkillRoster
 from solver.geo import next_location
 
 if TYPE_CHECKING:
@@ -151,8 +153,10 @@ class Engine:
         self.n_moves = np.zeros(n, np.int64)
         self.n_drops = np.zeros(n, np.int64)
         self.n_declines = np.zeros(n, np.int64)
-        self.overridden = np.zeros(n, bool)  # declines overridden: no more declines
         self.clock = TicketClock(scenario.policy, stream, origin_s(scenario))
+        self.skill_roster = SkillRoster(
+            tuple(roster.tech_id), tuple(stream.skills), roster.skill_levels
+        )
         self.pended = np.zeros(n, bool)
         self.work_left_s = stream.duration_actual_s.copy()
         self.segment_s = np.full(n, np.nan)  # start of the current spell of work
@@ -302,7 +306,7 @@ class Engine:
             k = int(self.attempts[i])
             self.attempts[i] = k + 1
             u = s.decline_u[i, min(k, s.decline_u.shape[1] - 1)]
-            if u < self.decline_p and not self.overridden[i]:
+            if u < self.decline_p:
                 self.status[i] = QUEUED
                 self.tech[i] = -1
                 self.n_declines[i] += 1

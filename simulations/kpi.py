@@ -33,7 +33,8 @@ Definitions (all over tickets that *arrived* within the horizon):
 - **Escalations** (``simulations.clock``): ``escalations`` = all of them, split by cause:
   ``escalations_clock`` (a rule's condition and time), ``escalations_declined`` (declined
   by every able technician: the next tier rule) and ``escalations_override`` (declined by
-  every able technician, no tier rule: a supervisor overrides the declines).
+  every able technician, no tier anybody serves: a supervisor overrides the declines, at
+  most once per ticket).
 - **By source** (:func:`ticket_kpis_by`, a replay mapping ``source``): the ticket-side
   KPIs above per source of the tickets (``kpis_by_source`` of ``--out``).
 - **Waits on the customer**: ``pending_tickets`` = tickets that went PENDING,

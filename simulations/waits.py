@@ -81,18 +81,19 @@ def resume(engine: Engine, i: int, _b: int) -> None:
 
 def escalate_if_stranded(engine: Engine, i: int) -> None:
     """Every technician able to do ticket ``i`` has declined it (``solver.declines``, the
-    service's rule too): escalate it rather than leave it QUEUED with nobody allowed to
-    take it. The policy's next tier rule fires, as in the service; without one a
-    supervisor overrides the declines. Either way its declines are lifted."""
+    service's rule too): escalate it as the service does (``TicketClock.declined``, i.e.
+    ``solver.declines.stranded_escalation``): the next tier somebody can serve, else a
+    supervisor override; either way its declines are lifted. A ticket declined by every
+    able technician again after its override stays QUEUED with nobody allowed to take it,
+    as in the service (reason DECLINED): one override per ticket, never a loop."""
     excluded = engine.excluded[i]
     if not declined_by_every_able(
         engine.clock.required[i], engine.r.skill_levels, excluded
     ):
         return
-    del engine.excluded[i]
     ids = tuple(dict.fromkeys(engine.r.tech_id[j] for j in excluded))
-    if not engine.clock.declined(i, ids, engine.now):
-        engine.overridden[i] = True
+    if engine.clock.declined(i, ids, engine.now, engine.skill_roster):
+        del engine.excluded[i]
 
 
 def run_clock_rules(engine: Engine) -> None:

@@ -8,14 +8,25 @@ technician off shift now may take the ticket later, so the ticket is not strande
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from solver.policy import (
+    DEFAULT_SUPERVISOR_TARGET,
+    SUPERVISOR_OVERRIDE,
+    EscalationRule,
+)
+from solver.sla import Escalation, next_tier_rule, raised
+
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Mapping
 
     import numpy.typing as npt
+
+    from solver.policy import Policy
+    from solver.sla import SlaMarks
 
 
 def able_matrix(
@@ -76,3 +87,94 @@ def _mask(m: int, rows: Collection[int]) -> npt.NDArray[np.bool_]:
     out = np.zeros(m, np.bool_)
     out[list(rows)] = True
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class SkillRoster:
+    """Who could serve a ticket: technician ``ids`` (rows of ``held``, the levels they hold
+    of each of ``skills``, the columns), whatever their shift, status or queue."""
+
+    ids: tuple[str, ...]
+    skills: tuple[str, ...]
+    held: npt.NDArray[np.int64]  # (len(ids), len(skills))
+
+    def serves(
+        self, required: Mapping[str, int], excluded: Collection[str] = ()
+    ) -> bool:
+        """Some technician not in ``excluded`` (ids) is able to do a ticket requiring
+        ``required`` (skill -> minimum level; a skill nobody on the roster holds: no)."""
+        column = {s: c for c, s in enumerate(self.skills)}
+        row = np.zeros(len(self.skills), np.int64)
+        for skill, level in required.items():
+            if level <= 0:
+                continue
+            if skill not in column:
+                return False
+            row[column[skill]] = level
+        barred = [k for k, x in enumerate(self.ids) if x in excluded]
+        return bool(able_technicians(row, self.held, barred).any())
+
+
+OVERRIDE_RULE = EscalationRule(
+    name=SUPERVISOR_OVERRIDE,
+    priority=0,
+    condition="not_assigned",
+    after_s=0.0,
+    raise_priority=0,
+    widen_to_neighbours=False,
+    notify_supervisor=True,
+    supervisor_target=DEFAULT_SUPERVISOR_TARGET,
+)
+"""The supervisor override as a rule: it notifies the default supervisor group and lifts
+the declines (as every escalation of a stranded ticket does), nothing else; it fires once
+per ticket like every rule."""
+
+
+def stranded_escalation(
+    policy: Policy,
+    ticket_id: str,
+    priority: int,
+    marks: SlaMarks,
+    required: Mapping[str, int],
+    declined_by: tuple[str, ...],
+    roster: SkillRoster,
+    *,
+    excluded: Collection[str] = (),
+    neighbours: SkillRoster | None = None,
+) -> Escalation | None:
+    """What becomes of a ticket every able technician declined: the one decision of the
+    service's solve loop and the simulator ("escalated, never stranded").
+
+    1. The policy's next tier rule (``solver.sla.next_tier_rule``) whose tier somebody can
+       serve: a technician of ``roster`` (or, for a rule that widens, of ``neighbours``)
+       not ``excluded`` holds the ticket's skills with the tier's level (``required``:
+       skill -> level before the move). A tier nobody can serve is passed over, so a tier
+       move never leaves the ticket with nobody able (reason NO_SKILL).
+    2. Without one, a supervisor override (``OVERRIDE_RULE``): the declines are lifted, so
+       the technicians who declined may take it again, and a supervisor is notified.
+    3. None when the override has fired on this ticket already (``marks``): each rule fires
+       once, so a ticket declined again by every able technician after the override stays
+       QUEUED with the reason DECLINED, its supervisor told once. At most one escalation
+       per tier rule plus one override, never a loop of offers.
+
+    The escalation fires now whatever the rule's condition and clock; ``declined_by`` (the
+    technicians who declined) goes with it and its declines are to be lifted.
+    """
+
+    def servable(rule: EscalationRule, need: Mapping[str, int]) -> bool:
+        if roster.serves(need, excluded):
+            return True
+        return bool(
+            rule.widen_to_neighbours
+            and neighbours is not None
+            and neighbours.serves(need, excluded)
+        )
+
+    rule = next_tier_rule(policy, priority, marks.escalated, required, servable)
+    if rule is None:
+        if SUPERVISOR_OVERRIDE in marks.escalated:
+            return None
+        rule = OVERRIDE_RULE
+    return Escalation(
+        ticket_id, rule, priority, raised(priority, rule), declined_by=declined_by
+    )

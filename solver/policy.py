@@ -80,6 +80,11 @@ ESCALATION_CONDITIONS = (
 DEFAULT_SUPERVISOR_TARGET = "supervisors"
 """The group a rule's supervisor notice goes to when the rule names none."""
 
+SUPERVISOR_OVERRIDE = "supervisor-override"
+"""The name a supervisor override (``solver.declines.OVERRIDE_RULE``) is recorded under,
+among a ticket's fired rules and as its TICKET_ESCALATED event's reason; reserved, no
+policy rule may take it."""
+
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _GROUP_RE = re.compile(r"^[A-Za-z0-9._:/-]{1,128}$")
 _SKILL_RE = re.compile(r"^[A-Za-z0-9._:/-]{1,64}$")
@@ -389,6 +394,11 @@ def _check_escalation(where: str, rule: EscalationRule, taken: set[str]) -> None
     """One escalation rule; ``taken``: the names of the rules before it."""
     if not isinstance(rule.name, str) or not rule.name or rule.name in taken:
         raise PolicyError(f"{where}.name", "must be non-empty and unique")
+    if rule.name == SUPERVISOR_OVERRIDE:
+        raise PolicyError(
+            f"{where}.name",
+            f"{SUPERVISOR_OVERRIDE!r} is reserved (the supervisor override)",
+        )
     if rule.priority not in (0, *PRIORITIES):
         raise PolicyError(f"{where}.priority", "must be 0 (any) or 1..4")
     if rule.condition not in ESCALATION_CONDITIONS:

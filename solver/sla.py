@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from solver.model import Solution
     from solver.policy import EscalationRule, Policy
@@ -185,37 +185,33 @@ def escalations(
 
 
 def next_tier_rule(
-    policy: Policy, priority: int, fired: frozenset[str], required: Mapping[str, int]
+    policy: Policy,
+    priority: int,
+    fired: frozenset[str],
+    required: Mapping[str, int],
+    servable: Callable[[EscalationRule, Mapping[str, int]], bool],
 ) -> EscalationRule | None:
     """The rule that moves a ticket stranded by declines to the next support tier: the
     first of the policy's rules for its priority (0 = any), not yet fired on it, whose tier
     raises its requirement (``required``: skill -> level; its ``tier_skill`` level is below
-    ``tier_level``). None: there is no next tier."""
+    ``tier_level``) and whose raised requirement ``servable(rule, requirement)`` says
+    somebody can take. None: there is no next tier anybody serves.
+
+    A ticket that does not require the tier skill at all may move too (a help desk's
+    tickets often carry only their group's skill, first line implied), but only where
+    ``servable`` finds a technician holding its skills and the tier."""
     for rule in policy.escalations:
         if rule.name in fired or (rule.priority and rule.priority != priority):
             continue
-        if rule.tier_skill and required.get(rule.tier_skill, 0) < rule.tier_level:
+        if not rule.tier_skill:
+            continue
+        held = required.get(rule.tier_skill, 0)
+        if held >= rule.tier_level:
+            continue
+        need = {**required, rule.tier_skill: tier_level(held, rule)}
+        if servable(rule, need):
             return rule
     return None
-
-
-def tier_escalation(
-    policy: Policy,
-    ticket_id: str,
-    priority: int,
-    marks: SlaMarks,
-    required: Mapping[str, int],
-    declined_by: tuple[str, ...],
-) -> Escalation | None:
-    """The escalation of a ticket every able technician declined (``declined_by``):
-    ``next_tier_rule`` fired now whatever its condition and time, or None when there is no
-    next tier (``required``: the ticket's skill -> level)."""
-    rule = next_tier_rule(policy, priority, marks.escalated, required)
-    if rule is None:
-        return None
-    return Escalation(
-        ticket_id, rule, priority, raised(priority, rule), declined_by=declined_by
-    )
 
 
 def tier_level(held: int, rule: EscalationRule) -> int:

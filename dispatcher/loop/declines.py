@@ -1,7 +1,8 @@
 """Tickets of a region that declines have stranded: QUEUED, and every technician of the
 region able to do them has declined them (the rule: ``solver.declines``, which the
-simulator applies too). The SLA step escalates them to the policy's next tier
-(``solver.sla.next_tier_rule``); without one, their unassigned reason is ``DECLINED``.
+simulator applies too), and the rosters the SLA step's decision for them reads
+(``solver.declines.stranded_escalation``: the next tier somebody can serve, else a
+supervisor override once; after the override their unassigned reason is ``DECLINED``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 
 from dispatcher.domain import TicketStatus
 from dispatcher.loop.problem import skill_levels
-from solver.declines import stranded
+from solver.declines import SkillRoster, stranded
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from dispatcher.domain import Technician, Ticket
+    from dispatcher.store.state import RedisStateStore
+    from solver.policy import Policy
 
 
 def stranded_by_declines(
@@ -58,3 +61,29 @@ def stranded_by_declines(
     barred = mask(lambda t: t.excluded_technician_ids)
     rows = np.flatnonzero(stranded(required, held, refused, barred))
     return [declined[i] for i in rows.tolist()]
+
+
+def roster_of(technicians: Sequence[Technician]) -> SkillRoster:
+    """The technicians' skill levels, whatever their status, shift or queue."""
+    vocab = sorted({s.skill for k in technicians for s in k.skills})
+    held = skill_levels(
+        [[(s.skill, s.level) for s in k.skills] for k in technicians], vocab
+    )
+    return SkillRoster(tuple(k.technician_id for k in technicians), tuple(vocab), held)
+
+
+async def neighbour_roster(
+    store: RedisStateStore, tenant: str, region: str, policy: Policy
+) -> SkillRoster | None:
+    """The technicians of ``region``'s neighbouring regions, where a tier rule that widens
+    may send a stranded ticket; None (nothing read) when no tier rule widens or the region
+    has no neighbours."""
+    neighbours = [r for r in policy.neighbours.get(region, ()) if r != region]
+    if not neighbours or not any(
+        r.tier_skill and r.widen_to_neighbours for r in policy.escalations
+    ):
+        return None
+    technicians: list[Technician] = []
+    for name in neighbours:
+        technicians += (await store.snapshot(tenant, name)).technicians
+    return roster_of(technicians)

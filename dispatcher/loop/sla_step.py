@@ -13,6 +13,7 @@ import json
 from typing import TYPE_CHECKING
 
 from dispatcher.domain import SkillLevel
+from dispatcher.loop.declines import roster_of
 from dispatcher.loop.problem import REASON_NAMES, IndexMaps, seconds_to_ms
 from dispatcher.loop.widen import Widening
 from dispatcher.sla import SlaAction, declined_escalation, ticket_due_times
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from dispatcher.store.sla import SlaRecorder
     from dispatcher.store.state import RegionSnapshot
     from solver.build import ProblemParts
+    from solver.declines import SkillRoster
     from solver.model import Solution
     from solver.policy import EscalationRule, Policy
     from solver.sla import Escalation
@@ -183,22 +185,32 @@ class SlaStep:
         policy: Policy,
         token: str,
         stranded: Sequence[Ticket],
+        neighbours: SkillRoster | None = None,
     ) -> tuple[bool, list[Widening]]:
         """Escalate, at once, the ``stranded`` tickets of ``snap``, those every able
         technician has declined (``loop.declines.stranded_by_declines``, computed once
-        per read by the caller, whose commit needs them too) to the policy's next tier
-        (``sla.declined_escalation``): the same store action and TICKET_ESCALATED event as
-        a clock escalation, which also lifts the declines. Returns (something changed, the
-        tickets to widen to a neighbouring region). A ticket without a next tier stays;
-        its solve gives it the reason DECLINED."""
-        if not stranded or not any(r.tier_skill for r in policy.escalations):
+        per read by the caller, whose commit needs them too), as
+        ``sla.declined_escalation`` decides: the policy's next tier that the region's
+        technicians (or, for a rule that widens, ``neighbours``) can serve, else a
+        supervisor override. The same store action and TICKET_ESCALATED event (and
+        SUPERVISOR_NOTIFIED) as a clock escalation, which also lifts the declines. Returns
+        (something changed, the tickets to widen to a neighbouring region). A ticket
+        whose override has fired already stays; its solve gives it the reason DECLINED."""
+        if not stranded:
             return False, []
         marks = await self.sla.marks(snap.tenant, snap.region)
+        roster = roster_of(snap.technicians)
         found = [
             e
             for t in stranded
-            if (e := declined_escalation(policy, t, marks.get(t.ticket_id, NO_MARKS)))
+            if (
+                e := declined_escalation(
+                    policy, t, marks.get(t.ticket_id, NO_MARKS), roster, neighbours
+                )
+            )
         ]
+        if not found:
+            return False, []
         by_id = {t.ticket_id: t for t in stranded}
         actions = [
             _escalation_action(e, policy, snap.region, by_id[e.ticket_id])

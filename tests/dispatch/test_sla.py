@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pytest
 
+from solver.declines import SkillRoster
 from solver.policy import EscalationRule, Policy, SlaTarget
 from solver.sla import (
     ClockTicket,
@@ -15,6 +18,9 @@ from solver.sla import (
     next_clock_deadline,
     next_tier_rule,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 def _policy() -> Policy:
@@ -129,21 +135,38 @@ def test_at_risk_rule_wakes_the_loop_when_a_queued_ticket_turns_risky() -> None:
 
 def test_next_tier_rule_is_the_first_unfired_rule_that_raises_the_tier() -> None:
     """The rule that escalates a ticket stranded by declines: the first of the policy's
-    rules for its priority (0 = any), not yet fired, whose tier is above the ticket's;
-    None when no rule moves it to a next tier."""
+    rules for its priority (0 = any), not yet fired, whose tier is above the ticket's and
+    that somebody can serve; None when no rule moves it to such a tier."""
     raise_only = EscalationRule(name="raise", priority=0)
     p2_tier = EscalationRule(name="p2", priority=2, tier_skill="desk", tier_level=3)
     tier2 = EscalationRule(name="t2", priority=0, tier_skill="desk", tier_level=2)
     tier3 = EscalationRule(name="t3", priority=0, tier_skill="desk", tier_level=3)
     p = Policy(escalations=(raise_only, p2_tier, tier2, tier3))
     none: frozenset[str] = frozenset()
-    assert next_tier_rule(p, 2, none, {"desk": 1}) is p2_tier
-    assert next_tier_rule(p, 3, none, {"desk": 1}) is tier2
-    assert next_tier_rule(p, 3, frozenset({"t2"}), {"desk": 1}) is tier3
-    assert next_tier_rule(p, 3, none, {"desk": 2}) is tier3  # already at tier 2
-    assert next_tier_rule(p, 3, none, {"net": 1}) is tier2  # desk not required yet
-    assert next_tier_rule(p, 3, none, {"desk": 3}) is None
-    assert next_tier_rule(Policy(escalations=(raise_only,)), 3, none, {}) is None
+    desk = SkillRoster(("D3",), ("desk",), np.array([[3]], np.int64))
+
+    def anyone(_rule: EscalationRule, need: Mapping[str, int]) -> bool:
+        return desk.serves(need)
+
+    assert next_tier_rule(p, 2, none, {"desk": 1}, anyone) is p2_tier
+    assert next_tier_rule(p, 3, none, {"desk": 1}, anyone) is tier2
+    assert next_tier_rule(p, 3, frozenset({"t2"}), {"desk": 1}, anyone) is tier3
+    assert next_tier_rule(p, 3, none, {"desk": 2}, anyone) is tier3  # already at tier 2
+    assert next_tier_rule(p, 3, none, {"desk": 3}, anyone) is None
+    assert (
+        next_tier_rule(Policy(escalations=(raise_only,)), 3, none, {}, anyone) is None
+    )
+    # A ticket that does not require the tier skill (e.g. only "net") may move to the
+    # tier only where a technician holds both: it was once given desk 2 whoever held it,
+    # and a "sap" ticket moved to a desk nobody with sap held was left with nobody able
+    # (NO_SKILL) right after escalating.
+    assert next_tier_rule(p, 3, none, {"net": 1}, anyone) is None
+    both = SkillRoster(("N2",), ("desk", "net"), np.array([[2, 1]], np.int64))
+    assert next_tier_rule(p, 3, none, {"net": 1}, lambda _r, n: both.serves(n)) is tier2
+    # an unservable tier is passed over for the next one somebody serves
+    assert (
+        next_tier_rule(p, 3, none, {"desk": 1}, lambda _r, n: n["desk"] >= 3) is tier3
+    )
 
 
 def test_a_rule_fires_at_the_deadline_it_announced() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -217,13 +218,10 @@ def test_decline_excludes_the_technician() -> None:
     assert (t["n_declines"] <= t["n_assignments"]).all()
 
 
-def test_a_ticket_declined_by_every_holder_of_its_skill_is_escalated_not_stranded() -> (
-    None
-):
-    """K0 alone holds skill ``a`` and declines T0 (every decline draw says decline): T0 is
-    escalated (its declines are overridden, once) and K0 must take it; before, T0 sat
-    QUEUED until the horizon with its only technician excluded. T1, declined by K0 while
-    K1 also holds its skill, stays a plain decline: K1 takes it."""
+def _declined_by_the_only_holder(t0_draws: list[float]) -> dict[str, dict[str, Any]]:
+    """K0 alone holds skill ``a`` and is offered T0 with these decline draws (0 = declines,
+    1 = accepts); T1 is declined by K0 once while K1 also holds its skill. The run's
+    ticket rows by id."""
     sc = scenario_from_dict(
         tiny_scenario_doc(
             simulation={
@@ -250,7 +248,7 @@ def test_a_ticket_declined_by_every_holder_of_its_skill_is_escalated_not_strande
         skill=np.array([0, 1], np.int64),
         skill_level=np.array([1, 1], np.int64),
         cancel_at_s=np.full(2, np.inf),
-        decline_u=np.vstack([np.zeros(8), [0.0] + [1.0] * 7]),  # T0 always, T1 once
+        decline_u=np.vstack([t0_draws, [0.0] + [1.0] * 7]),  # T1 declined once
         skills=["a", "b"],
     )
     f = np.array
@@ -265,15 +263,35 @@ def test_a_ticket_declined_by_every_holder_of_its_skill_is_escalated_not_strande
         speed_kmh=f([36.0, 36.0]),
         capacity=f([3, 3], np.int64),
     )
-    t = {
+    return {
         r["ticket_id"]: r
         for r in Engine(sc, stream, roster, StubPolicy(), travel_time_s=lambda *a: 60.0)
         .run()
         .tickets.iter_rows(named=True)
     }
+
+
+def test_a_ticket_declined_by_every_holder_of_its_skill_is_escalated_not_stranded() -> (
+    None
+):
+    """K0, the only holder of T0's skill, declines it once: T0 is escalated (a supervisor
+    overrides its declines) and K0 takes it; before, T0 sat QUEUED until the horizon with
+    its only technician excluded. T1, declined by K0 while K1 also holds its skill, stays a
+    plain decline: K1 takes it."""
+    t = _declined_by_the_only_holder([0.0] + [1.0] * 7)
     assert t["T0"]["status"] == "resolved"
     assert t["T0"]["technician"] == "K0"
     assert (t["T0"]["n_declines"], t["T0"]["n_escalations"]) == (1, 1)
     assert t["T1"]["status"] == "resolved"
     assert (t["T1"]["n_declines"], t["T1"]["n_escalations"]) == (1, 0)
     assert t["T1"]["technician"] == "K1"
+
+
+def test_a_ticket_declined_again_after_its_override_stays_queued() -> None:
+    """K0 declines T0 at every offer: one supervisor override, then, declined by every
+    able technician again, T0 stays QUEUED to the horizon (the service's reason DECLINED),
+    never a loop of overrides and offers."""
+    t = _declined_by_the_only_holder([0.0] * 8)
+    assert t["T0"]["status"] == "queued"
+    assert (t["T0"]["n_declines"], t["T0"]["n_escalations"]) == (2, 1)
+    assert t["T0"]["escalations_override"] == 1

@@ -11,16 +11,24 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from simtest_helpers import StubPolicy, tiny_scenario_doc
 
-from dispatcher.domain import SkillLevel, Ticket, TicketStatus
+from dispatcher import sla as dispatcher_sla
+from dispatcher.domain import (
+    SkillLevel,
+    Technician,
+    TechnicianStatus,
+    Ticket,
+    TicketStatus,
+)
 from dispatcher.loop import sla_step
+from dispatcher.loop.declines import roster_of as service_roster_of
 from dispatcher.loop.sla_step import tier_body
 from dispatcher.sla import declined_escalation
 from simulations import clock as clock_module
@@ -38,8 +46,12 @@ from simulations.streams import (
     build_roster,
     build_stream,
 )
-from solver.policy import EscalationRule, Policy
+from solver import declines
+from solver.policy import SUPERVISOR_OVERRIDE, EscalationRule, Policy
 from solver.sla import SlaMarks
+
+if TYPE_CHECKING:
+    from solver.declines import SkillRoster
 
 SKILLS = ["a", "desk"]
 L1, L2 = [1, 1], [1, 2]  # (a, desk) levels of a first- and a second-line agent
@@ -372,6 +384,50 @@ def test_no_ticket_is_served_below_its_tier(
 # --------------------------------------------------------------------------- one rule
 
 
+def service_ticket(clock: TicketClock, declined_by: tuple[str, ...]) -> Ticket:
+    """Row 0 of ``clock`` as the service stores it (priority, skills, due times)."""
+    return Ticket(
+        ticket_id="T0",
+        region="north",
+        priority=int(clock.priority[0]),
+        work_duration_s=600,
+        required_skills=tuple(
+            SkillLevel(s, int(v))
+            for s, v in zip(SKILLS, clock.required[0].tolist(), strict=True)
+            if v > 0
+        ),
+        status=TicketStatus.QUEUED,
+        declined_by_technician_ids=declined_by,
+        response_due_ms=int(clock.response_due_s[0] * 1000),
+        resolution_due_ms=int(clock.resolution_due_s[0] * 1000),
+    )
+
+
+def service_roster(levels: list[list[int]]) -> SkillRoster:
+    """The agents of ``roster_of(levels)`` as the service's loop reads them."""
+    techs = [
+        Technician(
+            technician_id=f"K{j + 1}",
+            region="north",
+            status=TechnicianStatus.AVAILABLE,
+            capacity=3,
+            skills=tuple(
+                SkillLevel(s, v) for s, v in zip(SKILLS, lv, strict=True) if v > 0
+            ),
+        )
+        for j, lv in enumerate(levels)
+    ]
+    return service_roster_of(techs)
+
+
+def simulator_roster(levels: list[list[int]]) -> SkillRoster:
+    """The same agents as the simulator's engine builds them."""
+    stream = stream_of([{"created": 0.0}])
+    return Engine(
+        scenario_from_dict(desk_doc()), stream, roster_of(levels), StubPolicy()
+    ).skill_roster
+
+
 def test_the_simulator_and_the_service_compute_the_same_escalation() -> None:
     """For one ticket state, the service's escalation of a ticket every able technician
     declined (``dispatcher.sla.declined_escalation`` and the tier body the store writes)
@@ -386,17 +442,7 @@ def test_the_simulator_and_the_service_compute_the_same_escalation() -> None:
     policy = Policy(escalations=rules)
     stream = stream_of([{"created": 0.0, "priority": 3}])
     clock = TicketClock(policy, stream, origin_s=0.0)
-    ticket = Ticket(
-        ticket_id="T0",
-        region="north",
-        priority=3,
-        work_duration_s=600,
-        required_skills=(SkillLevel("a", 1),),
-        status=TicketStatus.QUEUED,
-        declined_by_technician_ids=("K1", "K2"),
-        response_due_ms=int(stream.response_due_s[0] * 1000),
-        resolution_due_ms=int(stream.resolution_due_s[0] * 1000),
-    )
+    ticket = service_ticket(clock, ("K1", "K2"))
     # on the clock at 700 s: the P3 rule raises it to P2 (the tier rule waits for 2 h)
     rows, wake = clock.run_rules(np.array([0], np.int64), ["QUEUED"], 700.0)
     assert rows == [0]
@@ -404,11 +450,12 @@ def test_the_simulator_and_the_service_compute_the_same_escalation() -> None:
     assert clock.priority[0] == 2
     # declined by every able agent: the service's next tier escalation, then the simulator's
     marks = SlaMarks(escalated=frozenset({"raise-p3"}))
+    levels = [L1, L2]
     service = declined_escalation(
-        policy, dataclasses.replace(ticket, priority=2), marks
+        policy, dataclasses.replace(ticket, priority=2), marks, service_roster(levels)
     )
     assert service is not None
-    assert clock.declined(0, ("K1", "K2"), 800.0)
+    assert clock.declined(0, ("K1", "K2"), 800.0, simulator_roster(levels))
     assert clock.priority[0] == service.new_priority == 1
     body = json.loads(tier_body(ticket, service.rule))
     assert dict(body["skills"]) == {
@@ -417,6 +464,104 @@ def test_the_simulator_and_the_service_compute_the_same_escalation() -> None:
     assert clock.tier[0] == "desk:2"
     assert clock.fired[0] == {"raise-p3", "to-l2"}
     assert sla_step.escalations is clock_module.escalations  # the same function
+    # the one owner of the decision on both sides
+    assert dispatcher_sla.stranded_escalation is clock_module.stranded_escalation
+
+
+AGENT_LEVELS = st.lists(
+    st.tuples(st.integers(0, 2), st.integers(0, 3)).map(list), min_size=1, max_size=4
+)
+TIER_RULES = st.lists(
+    st.builds(
+        lambda k, prio, level, widen: EscalationRule(
+            name=f"tier-{k}",
+            priority=prio,
+            condition="not_started",
+            after_s=HOUR,
+            raise_priority=k % 2,
+            widen_to_neighbours=widen,
+            tier_skill="desk",
+            tier_level=level,
+        ),
+        st.integers(0, 99),
+        st.sampled_from([0, 1, 2, 3, 4]),
+        st.integers(1, 3),
+        st.booleans(),
+    ),
+    max_size=3,
+    unique_by=lambda r: r.name,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    levels=AGENT_LEVELS,
+    rules=TIER_RULES,
+    priority=st.integers(1, 4),
+    need=st.tuples(st.integers(1, 2), st.integers(0, 2)),
+    fired=st.sets(st.sampled_from(["tier-0", "tier-1", SUPERVISOR_OVERRIDE])),
+)
+def test_the_simulator_and_the_service_decide_alike_for_a_stranded_ticket(
+    levels: list[list[int]],
+    rules: list[EscalationRule],
+    priority: int,
+    need: tuple[int, int],
+    fired: set[str],
+) -> None:
+    """Any small roster of agents (levels of ``a`` and ``desk``), tier rules and marks, a
+    ticket requiring ``need`` that every able agent declined: the service
+    (``dispatcher.sla.declined_escalation`` on stored tickets and technicians) and the
+    simulator (``TicketClock.declined`` on its arrays) take the same decision -- the same
+    rule or none, the same priority and requirement after it -- and it never strands the
+    ticket: after an escalation somebody is able to do it, and an override comes only when
+    no tier anybody serves is left."""
+    policy = Policy(escalations=tuple(rules))
+    stream = stream_of([{"created": 0.0, "priority": priority}])
+    clock = TicketClock(policy, stream, origin_s=0.0)
+    clock.required[0] = need
+    clock.fired[0] = frozenset(fired)
+    held = np.array(levels, np.int64)
+    able = declines.able_technicians(clock.required[0], held)
+    assume(able.any())  # somebody able declined it, else there is nothing to strand
+    declined_by = tuple(f"K{j + 1}" for j in np.flatnonzero(able).tolist())
+    ticket = service_ticket(clock, declined_by)
+    marks = SlaMarks(escalated=frozenset(fired))
+    service = declined_escalation(policy, ticket, marks, service_roster(levels))
+    escalated = clock.declined(0, declined_by, 0.0, simulator_roster(levels))
+    assert escalated == (service is not None)
+    if service is None:
+        assert SUPERVISOR_OVERRIDE in fired
+        return
+    assert clock.fired[0] == frozenset(fired) | {service.rule.name}
+    assert clock.priority[0] == service.new_priority
+    body = json.loads(
+        tier_body(ticket, service.rule) if service.rule.tier_skill else "{}"
+    )
+    after = dict(
+        body.get("skills") or [(s.skill, s.level) for s in ticket.required_skills]
+    )
+    assert after == {
+        s: int(v)
+        for s, v in zip(SKILLS, clock.required[0].tolist(), strict=True)
+        if v > 0
+    }
+    # never stranded: with the declines lifted somebody able is on the roster
+    assert declines.able_technicians(clock.required[0], held).any()
+    if service.rule.name == SUPERVISOR_OVERRIDE:
+        assert clock.escalated[0].tolist() == [0, 0, 1]
+        assert clock.required[0].tolist() == list(need)
+
+
+def test_a_tier_nobody_able_holds_is_passed_over_for_the_override() -> None:
+    """T0 needs ``a`` (level 2), held only by K1, who has desk 1; K2 has desk 2 but ``a``
+    at level 1 only. K1 declines: moving T0 to desk 2 would leave nobody able, so the
+    simulator, as the service, passes the tier over and a supervisor overrides the
+    declines; K1 takes T0 (its next draw accepts)."""
+    stream = stream_of([{"created": 0.0, "level": 2, "declines": [0.0]}])
+    t0 = run(desk_doc(escalations=[TO_L2]), stream, roster_of([[2, 1], [1, 2]]))["T0"]
+    assert (t0["escalations_declined"], t0["escalations_override"]) == (0, 1)
+    assert t0["escalated_tier"] == ""
+    assert (t0["status"], t0["technician"]) == ("resolved", "K1")
 
 
 # --------------------------------------------------------------------------- shipped

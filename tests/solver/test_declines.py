@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from solver.declines import able_technicians, declined_by_every_able, stranded
+from solver.declines import (
+    OVERRIDE_RULE,
+    SkillRoster,
+    able_technicians,
+    declined_by_every_able,
+    stranded,
+    stranded_escalation,
+)
+from solver.policy import SUPERVISOR_OVERRIDE, EscalationRule, Policy
+from solver.sla import SlaMarks
 
 
 @st.composite
@@ -83,3 +93,57 @@ def test_many_tickets_at_once_is_each_ticket_alone(
     assert stranded(required, held, declined, excluded).tolist() == [
         declined_by_every_able(r, held, d, x) for r, d, x in tickets
     ]
+
+
+def test_a_roster_serves_what_an_able_technician_not_excluded_holds() -> None:
+    """``SkillRoster.serves`` is ``able_technicians`` by skill name: a skill nobody on the
+    roster holds (no column) serves nobody; level 0 is no requirement."""
+    r = SkillRoster(("A", "B"), ("sap", "desk"), np.array([[1, 0], [0, 2]], np.int64))
+    assert r.serves({"sap": 1})
+    assert not r.serves({"sap": 1}, excluded={"A"})
+    assert not r.serves({"sap": 1, "desk": 2})
+    assert not r.serves({"net": 1})
+    assert r.serves({"net": 0, "desk": 1})
+    assert not SkillRoster((), ("sap",), np.zeros((0, 1), np.int64)).serves({})
+
+
+def test_a_stranded_ticket_moves_to_a_servable_tier_else_is_overridden_once() -> None:
+    """The one decision: the next tier somebody can serve (a widening rule also counts the
+    neighbours); else the supervisor override, which fires once per ticket: after it,
+    None (the ticket stays DECLINED)."""
+    to_desk2 = EscalationRule(
+        name="desk2", priority=0, tier_skill="desk", tier_level=2,
+        widen_to_neighbours=False,
+    )  # fmt: skip
+    policy = Policy(escalations=(to_desk2,))
+    sap_only = SkillRoster(("S",), ("sap",), np.array([[1]], np.int64))
+    sap_desk = SkillRoster(("SD",), ("desk", "sap"), np.array([[2, 1]], np.int64))
+    none = SlaMarks()
+
+    def decide(roster: SkillRoster, marks: SlaMarks = none, **kw: Any) -> Any:
+        return stranded_escalation(
+            policy, "T1", 4, marks, {"sap": 1}, ("S",), roster, **kw
+        )
+
+    e = decide(sap_desk)
+    assert (e.rule, e.new_priority, e.declined_by) == (to_desk2, 3, ("S",))
+    e = decide(sap_only)  # nobody with sap holds desk 2: the tier is passed over
+    assert e.rule is OVERRIDE_RULE
+    assert (e.rule.name, e.new_priority) == (SUPERVISOR_OVERRIDE, 4)
+    assert e.rule.notify_supervisor
+    assert not e.rule.tier_skill
+    assert (
+        decide(sap_only, SlaMarks(escalated=frozenset({SUPERVISOR_OVERRIDE}))) is None
+    )
+    # a tier only an excluded technician serves is no tier
+    assert decide(sap_desk, excluded={"SD"}).rule is OVERRIDE_RULE
+    # neighbours count for a rule that widens only
+    assert decide(sap_only, neighbours=sap_desk).rule is OVERRIDE_RULE
+    widening = Policy(
+        escalations=(dataclasses.replace(to_desk2, widen_to_neighbours=True),)
+    )
+    e = stranded_escalation(
+        widening, "T1", 4, none, {"sap": 1}, ("S",), sap_only, neighbours=sap_desk
+    )
+    assert e is not None
+    assert e.rule.name == "desk2"

@@ -18,6 +18,7 @@ from solver.policy import (
     DEFAULT_SLA,
     ESCALATION_CONDITIONS,
     LEGACY_SOLVER_DEFAULTS,
+    SUPERVISOR_OVERRIDE,
     DuplicateRule,
     EscalationRule,
     Policy,
@@ -351,7 +352,9 @@ def test_tier_escalation_fields_are_checked() -> None:
         ({"tier_skill": "desk", "tier_level": 0}, "escalations[0].tier_level"),
         ({"tier_skill": "desk", "tier_level": 11}, "escalations[0].tier_level"),
         ({"tier_skill": "no spaces", "tier_level": 1}, "escalations[0].tier_skill"),
+        # the supervisor override's name is reserved: its mark must stay its own
+        ({"name": SUPERVISOR_OVERRIDE}, "escalations[0].name"),
     ):
         with pytest.raises(PolicyError) as err:
-            Policy(escalations=(EscalationRule(name="x", **kw),))  # type: ignore[arg-type]
+            Policy(escalations=(EscalationRule(**{"name": "x", **kw}),))  # type: ignore[arg-type]
         assert err.value.field == field
