@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from solver.declines import stranded_escalation
+from solver.declines import servable_tier, stranded_escalation
 
 if TYPE_CHECKING:
     from dispatcher.domain import Ticket
@@ -53,6 +53,25 @@ def declined_escalation(
         ticket.declined_by_technician_ids,
         roster,
         excluded=ticket.excluded_technician_ids,
+        neighbours=neighbours,
+    )
+
+
+def clock_escalation(
+    e: Escalation,
+    ticket: Ticket,
+    roster: SkillRoster,
+    neighbours: SkillRoster | None = None,
+) -> Escalation:
+    """A clock escalation of a stored ticket as it is applied
+    (``solver.declines.servable_tier``, the simulator's rule too): its tier move only where
+    a technician of the region's ``roster`` (or a widening rule's ``neighbours``) that
+    neither is excluded from the ticket nor declined it can serve it."""
+    return servable_tier(
+        e,
+        {s.skill: s.level for s in ticket.required_skills},
+        roster,
+        excluded=(*ticket.excluded_technician_ids, *ticket.declined_by_technician_ids),
         neighbours=neighbours,
     )
 

@@ -4,9 +4,10 @@ Per ticket it holds what the clock rules change during a run -- due times (moved
 wait on the customer), priority (raised by an escalation), required skill levels (a tier
 move), the marks of the rules already fired -- and applies the service's own functions to
 them: ``Policy.resumed_due_times`` (the pause rule), ``solver.sla.escalations`` (a rule
-whose time has come), ``solver.declines.stranded_escalation`` (what becomes of a ticket
-every able technician declined), ``solver.sla.tier_level`` (the requirement after a tier move) and
-``solver.sla.at_risk_rows`` (the at-risk signal of a solve). The engine
+whose time has come; its tier move only where somebody can serve it:
+``solver.declines.servable_tier``), ``solver.declines.stranded_escalation`` (what becomes
+of a ticket every able technician declined), ``solver.sla.tier_level`` (the requirement
+after a tier move) and ``solver.sla.at_risk_rows`` (the at-risk signal of a solve). The engine
 (``simulations.engine``) owns the lifecycle; this module owns none of the rules.
 
 Escalations are counted per ticket by cause: ``clock`` (a rule's condition and time),
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from solver.declines import OVERRIDE_RULE, stranded_escalation
+from solver.declines import OVERRIDE_RULE, servable_tier, stranded_escalation
 from solver.sla import (
     ClockTicket,
     SlaMarks,
@@ -31,6 +32,8 @@ from solver.sla import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     import numpy.typing as npt
 
     from simulations.streams import TicketStream
@@ -115,20 +118,38 @@ class TicketClock:
         ]
 
     def run_rules(
-        self, rows: npt.NDArray[np.int64], statuses: list[str], now_s: float
+        self,
+        rows: npt.NDArray[np.int64],
+        statuses: list[str],
+        now_s: float,
+        roster: SkillRoster,
+        declined: Mapping[int, Sequence[int]],
     ) -> tuple[list[int], float]:
-        """Fire the rules due now on ``rows`` (``solver.sla.escalations``); returns the
-        escalated rows and when a rule may fire next (inf: never)."""
+        """Fire the rules due now on ``rows`` (``solver.sla.escalations``), a tier move
+        only where an agent of ``roster`` who has not declined the ticket (``declined``:
+        ticket row -> roster rows) can serve it (``solver.declines.servable_tier``, the
+        service's rule); returns the escalated rows and when a rule may fire next (inf:
+        never)."""
         tickets = self.clock_tickets(rows, statuses)
         row_of = dict(zip([t.ticket_id for t in tickets], rows.tolist(), strict=True))
         done = []
         for e in escalations(self.policy, tickets, now_s):
             i = row_of[e.ticket_id]
-            self.apply(i, e, CLOCK, now_s)
+            refused = {roster.ids[j] for j in declined.get(i, ())}
+            served = servable_tier(e, self.required_of(i), roster, excluded=refused)
+            self.apply(i, served, CLOCK, now_s)
             done.append(i)
         if done:  # their marks changed
             tickets = self.clock_tickets(rows, statuses)
         return done, next_escalation_s(self.policy, tickets, now_s)
+
+    def required_of(self, i: int) -> dict[str, int]:
+        """Ticket ``i``'s requirement: skill -> level (required skills only)."""
+        return {
+            self.skills[c]: int(v)
+            for c, v in enumerate(self.required[i].tolist())
+            if v > 0
+        }
 
     def declined(
         self, i: int, declined_by: tuple[str, ...], now_s: float, roster: SkillRoster
@@ -138,17 +159,12 @@ class TicketClock:
         (cause ``declined``), else a supervisor override (``override``). True when it was
         escalated (its declines are to be lifted); False when the override has fired on it
         already: it stays stranded, as in the service (reason DECLINED)."""
-        required = {
-            self.skills[c]: int(v)
-            for c, v in enumerate(self.required[i].tolist())
-            if v > 0
-        }
         e = stranded_escalation(
             self.policy,
             self.ticket_id[i],
             int(self.priority[i]),
             self.marks(i),
-            required,
+            self.required_of(i),
             declined_by,
             roster,
         )

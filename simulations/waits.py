@@ -104,7 +104,9 @@ def run_clock_rules(engine: Engine) -> None:
     st = engine.status
     live = np.flatnonzero((st >= QUEUED) & (st <= IN_PROGRESS)).astype(np.int64)
     names = [SERVICE_STATUS[v] for v in st[live].tolist()]
-    _, wake = engine.clock.run_rules(live, names, engine.now)
+    _, wake = engine.clock.run_rules(
+        live, names, engine.now, engine.skill_roster, engine.excluded
+    )
     if math.isfinite(wake) and (wake < engine.wake_s or engine.wake_s <= engine.now):
         engine.wake_s = max(wake, engine.now)
         engine.q.push(engine.wake_s, SOLVE, SOLVE_CLOCK)

@@ -8,6 +8,7 @@ technician off shift now may take the ticket later, so the ticket is not strande
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,10 +19,10 @@ from solver.policy import (
     SUPERVISOR_OVERRIDE,
     EscalationRule,
 )
-from solver.sla import Escalation, next_tier_rule, raised
+from solver.sla import Escalation, next_tier_rule, raised, tier_level
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Callable, Collection, Mapping
 
     import numpy.typing as npt
 
@@ -161,6 +162,54 @@ def stranded_escalation(
     technicians who declined) goes with it and its declines are to be lifted.
     """
 
+    servable = _servable(roster, excluded, neighbours)
+    rule = next_tier_rule(policy, priority, marks.escalated, required, servable)
+    if rule is None:
+        if SUPERVISOR_OVERRIDE in marks.escalated:
+            return None
+        rule = OVERRIDE_RULE
+    return Escalation(
+        ticket_id, rule, priority, raised(priority, rule), declined_by=declined_by
+    )
+
+
+def servable_tier(
+    e: Escalation,
+    required: Mapping[str, int],
+    roster: SkillRoster,
+    *,
+    excluded: Collection[str] = (),
+    neighbours: SkillRoster | None = None,
+) -> Escalation:
+    """A clock escalation (``solver.sla.escalations``) as the service and the simulator
+    apply it: its tier move only where somebody can serve the raised requirement (a
+    technician of ``roster``, or of ``neighbours`` for a rule that widens, not
+    ``excluded``: barred from the ticket or having declined it, since a clock escalation
+    keeps the declines). Else the rule fires without the move (its priority raise,
+    widening and supervisor notice stay), ``passed_over`` naming the tier: moving a
+    ticket where nobody is able would strand it (reason NO_SKILL)."""
+    rule = e.rule
+    if not rule.tier_skill:
+        return e
+    need = {
+        **required,
+        rule.tier_skill: tier_level(required.get(rule.tier_skill, 0), rule),
+    }
+    if _servable(roster, excluded, neighbours)(rule, need):
+        return e
+    return dataclasses.replace(
+        e,
+        rule=dataclasses.replace(rule, tier_skill="", tier_level=0),
+        passed_over=f"{rule.tier_skill}:{rule.tier_level}",
+    )
+
+
+def _servable(
+    roster: SkillRoster, excluded: Collection[str], neighbours: SkillRoster | None
+) -> Callable[[EscalationRule, Mapping[str, int]], bool]:
+    """Whether a rule's raised requirement has a technician to serve it: one of
+    ``roster`` or, for a rule that widens, of ``neighbours``, not ``excluded``."""
+
     def servable(rule: EscalationRule, need: Mapping[str, int]) -> bool:
         if roster.serves(need, excluded):
             return True
@@ -170,11 +219,4 @@ def stranded_escalation(
             and neighbours.serves(need, excluded)
         )
 
-    rule = next_tier_rule(policy, priority, marks.escalated, required, servable)
-    if rule is None:
-        if SUPERVISOR_OVERRIDE in marks.escalated:
-            return None
-        rule = OVERRIDE_RULE
-    return Escalation(
-        ticket_id, rule, priority, raised(priority, rule), declined_by=declined_by
-    )
+    return servable

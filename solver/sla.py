@@ -90,6 +90,7 @@ class Escalation:
     old_priority: int
     new_priority: int
     declined_by: tuple[str, ...] = ()
+    passed_over: str = ""  # a tier nobody could serve, e.g. "desk:2" (servable_tier)
 
 
 UNASSIGNED_RISK_FRACTION = 0.25

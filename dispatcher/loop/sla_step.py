@@ -13,10 +13,15 @@ import json
 from typing import TYPE_CHECKING
 
 from dispatcher.domain import SkillLevel
-from dispatcher.loop.declines import roster_of
+from dispatcher.loop.declines import neighbour_roster, roster_of
 from dispatcher.loop.problem import REASON_NAMES, IndexMaps, seconds_to_ms
 from dispatcher.loop.widen import Widening
-from dispatcher.sla import SlaAction, declined_escalation, ticket_due_times
+from dispatcher.sla import (
+    SlaAction,
+    clock_escalation,
+    declined_escalation,
+    ticket_due_times,
+)
 from dispatcher.store.codec import ticket_body
 from solver.sla import (
     ClockTicket,
@@ -35,9 +40,8 @@ if TYPE_CHECKING:
     from dispatcher.runtime.metrics import DispatchMetrics
     from dispatcher.store.moves import TicketMover
     from dispatcher.store.sla import SlaRecorder
-    from dispatcher.store.state import RegionSnapshot
+    from dispatcher.store.state import RedisStateStore, RegionSnapshot
     from solver.build import ProblemParts
-    from solver.declines import SkillRoster
     from solver.model import Solution
     from solver.policy import EscalationRule, Policy
     from solver.sla import Escalation
@@ -92,11 +96,13 @@ class SlaStep:
 
     def __init__(
         self,
+        store: RedisStateStore,
         sla: SlaRecorder,
         mover: TicketMover,
         metrics: DispatchMetrics,
         events_maxlen: int,
     ) -> None:
+        self.store = store
         self.sla = sla
         self.mover = mover
         self.metrics = metrics
@@ -148,6 +154,16 @@ class SlaStep:
         found_breaches = breaches(clock, now_s)
         found_escalations = escalations(policy, clock, now_s)
         by_id = {t.ticket_id: t for t in snap.tickets}
+        if any(e.rule.tier_skill for e in found_escalations):
+            # a tier move only where somebody can serve it (the simulator's rule too)
+            roster = roster_of(snap.technicians)
+            neighbours = await neighbour_roster(
+                self.store, snap.tenant, snap.region, policy
+            )
+            found_escalations = [
+                clock_escalation(e, by_id[e.ticket_id], roster, neighbours)
+                for e in found_escalations
+            ]
         actions = [
             SlaAction(
                 "breach",
@@ -185,13 +201,12 @@ class SlaStep:
         policy: Policy,
         token: str,
         stranded: Sequence[Ticket],
-        neighbours: SkillRoster | None = None,
     ) -> tuple[bool, list[Widening]]:
         """Escalate, at once, the ``stranded`` tickets of ``snap``, those every able
         technician has declined (``loop.declines.stranded_by_declines``, computed once
         per read by the caller, whose commit needs them too), as
         ``sla.declined_escalation`` decides: the policy's next tier that the region's
-        technicians (or, for a rule that widens, ``neighbours``) can serve, else a
+        technicians (or, for a rule that widens, its neighbours') can serve, else a
         supervisor override. The same store action and TICKET_ESCALATED event (and
         SUPERVISOR_NOTIFIED) as a clock escalation, which also lifts the declines. Returns
         (something changed, the tickets to widen to a neighbouring region). A ticket
@@ -200,6 +215,9 @@ class SlaStep:
             return False, []
         marks = await self.sla.marks(snap.tenant, snap.region)
         roster = roster_of(snap.technicians)
+        neighbours = await neighbour_roster(
+            self.store, snap.tenant, snap.region, policy
+        )
         found = [
             e
             for t in stranded
@@ -335,6 +353,8 @@ def _escalation_action(
     if e.rule.tier_skill:
         details["tier"] = f"{e.rule.tier_skill}:{e.rule.tier_level}"
         details["body"] = tier_body(ticket, e.rule)
+    if e.passed_over:  # the rule's tier nobody could serve: not moved there
+        details["tier_passed_over"] = e.passed_over
     return SlaAction(
         "esc", e.ticket_id, e.rule.name, str(e.new_priority), json.dumps(details)
     )

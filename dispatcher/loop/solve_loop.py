@@ -45,7 +45,7 @@ from redis.exceptions import RedisError
 
 from dispatcher.backend.cluster import is_cluster_url
 from dispatcher.domain import EventType
-from dispatcher.loop.declines import neighbour_roster, stranded_by_declines
+from dispatcher.loop.declines import stranded_by_declines
 from dispatcher.loop.duplicate_step import DuplicateStep
 from dispatcher.loop.leases import DEFAULT_LEASE_TTL_MS, LeaseManager, RegionRef
 from dispatcher.loop.pool import SolveOutput, SolverPool
@@ -321,13 +321,8 @@ class RegionWorker:
             self.last_clock, self.next_clock = now_s, next_clock
         # declines that left nobody escalate at once, not on the clock
         read, stranded = snap, stranded_by_declines(snap.tickets, snap.technicians)
-        neighbours = (
-            await neighbour_roster(lp.store, tenant, region, policy)
-            if stranded
-            else None
-        )
         declined_changed, declined_widen = await lp.sla_step.escalate_declined(
-            snap, policy, token, stranded, neighbours
+            snap, policy, token, stranded
         )
         changed = changed or declined_changed
         widen_now += declined_widen
@@ -599,7 +594,9 @@ class SolveLoop:
         self.duplicates = DuplicateIndex(redis)
         self.linker = DuplicateLinker(redis)
         self.mover = TicketMover(redis, self.store.events_maxlen)
-        self.sla_step = SlaStep(self.sla, self.mover, metrics, self.store.events_maxlen)
+        self.sla_step = SlaStep(
+            self.store, self.sla, self.mover, metrics, self.store.events_maxlen
+        )
         self.duplicate_step = DuplicateStep(
             self.store, self.duplicates, self.linker, metrics
         )

@@ -238,3 +238,50 @@ async def test_tier_escalation_moves_the_ticket_to_second_line(dispatch: Stubs) 
     assert moved.assignment.move_reason == pb.MOVE_REASON_PREVIOUS_UNABLE
     got = await dispatch.tickets.GetTicket(pb.GetTicketRequest(ticket_id="T1"))
     assert [(s.skill, s.min_level) for s in got.required_skills] == [("desk", 2)]
+
+
+async def test_a_clock_tier_nobody_able_holds_is_passed_over(dispatch: Stubs) -> None:
+    """The same rule on a ticket needing ``sap``, held only by S1, while desk 2 is held
+    only by L2 (no sap): moving the ticket to desk 2 would leave nobody able (NO_SKILL),
+    so the rule fires without the move (the event names the tier passed over) and S1
+    keeps the ticket, which still needs only sap."""
+    rule = pb.EscalationRule(
+        name="to-second-line", condition=pb.ESCALATION_CONDITION_NOT_STARTED,
+        after_s=0.5, tier_skill="desk", tier_level=2,
+    )  # fmt: skip
+    await dispatch.policy.UpdatePolicy(
+        pb.UpdatePolicyRequest(
+            policy=pb.Policy(escalation_rules=[rule]),
+            update_mask={"paths": ["escalation_rules"]},
+        )
+    )
+    for tid, skill, level in (("S1", "sap", 1), ("L2", "desk", 2)):
+        await dispatch.technicians.UpsertTechnician(
+            pb.UpsertTechnicianRequest(
+                technician=agent(tid, skills=[pb.Skill(skill=skill, level=level)])
+            )
+        )
+    need = [pb.SkillRequirement(skill="sap", min_level=1)]
+    await dispatch.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(ticket=remote_ticket("T1", required_skills=need))
+    )
+    first = await dispatch.wait_event(is_assignment, regions=("desk",))
+    assert first.technician_id == "S1"
+    escalated = await dispatch.wait_event(
+        lambda e: e.type == pb.EVENT_TYPE_TICKET_ESCALATED, regions=("desk",)
+    )
+    assert escalated.reason == "to-second-line"
+    assert "tier" not in escalated.details
+    assert escalated.details["tier_passed_over"] == "desk:2"
+    # a solve after the escalation (it places T2) keeps T1 with S1: with the tier, S1
+    # would have lost it (PREVIOUS_UNABLE) and nobody could take it (NO_SKILL)
+    await dispatch.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(ticket=remote_ticket("T2", required_skills=need))
+    )
+    await dispatch.wait_event(
+        lambda e: is_assignment(e) and e.ticket_id == "T2", regions=("desk",)
+    )
+    got = await dispatch.tickets.GetTicket(pb.GetTicketRequest(ticket_id="T1"))
+    assert [(s.skill, s.min_level) for s in got.required_skills] == [("sap", 1)]
+    assert got.assignment.technician_id == "S1"
+    assert got.escalation_level == 1

@@ -283,6 +283,25 @@ def test_a_tier_rule_fires_at_its_time_and_only_the_next_tier_takes_the_ticket()
     assert t["T0"]["n_escalations"] == t["T2"]["n_escalations"] == 0
 
 
+def test_a_clock_tier_nobody_able_holds_is_passed_over() -> None:
+    """As above, but T1 needs ``a`` at level 2, held only by K1 (first line); K2, the
+    second line, holds ``a`` at level 1. At 1810 the rule fires without its tier move
+    (as in the service): moved to desk 2, T1 would have had nobody able to take it. K1
+    serves it after T0, at 3000."""
+    stream = stream_of(
+        [{"created": 0.0, "actual": 3000.0, "level": 2}, {"created": 10.0, "level": 2}]
+    )
+    t = run(desk_doc(escalations=[TO_L2]), stream, roster_of([[2, 1], [1, 2]]))
+    t1 = t["T1"]
+    assert (t1["escalations_clock"], t1["escalated_s"]) == (1, 1810.0)
+    assert t1["escalated_tier"] == ""
+    assert (t1["status"], t1["technician"], t1["dispatched_s"]) == (
+        "resolved",
+        "K1",
+        3000.0,
+    )
+
+
 def test_a_ticket_declined_by_every_able_agent_goes_to_the_next_tier() -> None:
     """T0 is declined by its first-line agent K1 and then by K2: every agent able to do it
     has declined. The next tier rule fires at once (whatever its clock): T0 needs desk 2,
@@ -444,7 +463,9 @@ def test_the_simulator_and_the_service_compute_the_same_escalation() -> None:
     clock = TicketClock(policy, stream, origin_s=0.0)
     ticket = service_ticket(clock, ("K1", "K2"))
     # on the clock at 700 s: the P3 rule raises it to P2 (the tier rule waits for 2 h)
-    rows, wake = clock.run_rules(np.array([0], np.int64), ["QUEUED"], 700.0)
+    rows, wake = clock.run_rules(
+        np.array([0], np.int64), ["QUEUED"], 700.0, simulator_roster([L1, L2]), {}
+    )
     assert rows == [0]
     assert wake == 7200.0
     assert clock.priority[0] == 2
@@ -549,6 +570,62 @@ def test_the_simulator_and_the_service_decide_alike_for_a_stranded_ticket(
     assert declines.able_technicians(clock.required[0], held).any()
     if service.rule.name == SUPERVISOR_OVERRIDE:
         assert clock.escalated[0].tolist() == [0, 0, 1]
+        assert clock.required[0].tolist() == list(need)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    levels=AGENT_LEVELS,
+    rules=TIER_RULES,
+    priority=st.integers(1, 4),
+    need=st.tuples(st.integers(1, 2), st.integers(0, 2)),
+    refused=st.sets(st.integers(0, 3)),
+)
+def test_the_simulator_and_the_service_move_tiers_alike_on_the_clock(
+    levels: list[list[int]],
+    rules: list[EscalationRule],
+    priority: int,
+    need: tuple[int, int],
+    refused: set[int],
+) -> None:
+    """A clock rule due now on a ticket requiring ``need`` that some agents declined: the
+    service (``solver.sla.escalations`` then ``dispatcher.sla.clock_escalation``) and the
+    simulator (``TicketClock.run_rules``) fire the same rule with the same tier move or
+    none; a move happens only where an agent who has not declined can serve the result."""
+    policy = Policy(
+        escalations=tuple(dataclasses.replace(r, after_s=0.0) for r in rules)
+    )
+    stream = stream_of([{"created": 0.0, "priority": priority}])
+    clock = TicketClock(policy, stream, origin_s=0.0)
+    clock.required[0] = need
+    declined = sorted(j for j in refused if j < len(levels))
+    ticket = service_ticket(clock, tuple(f"K{j + 1}" for j in declined))
+    due = sla_step.escalations(
+        policy, clock.clock_tickets(np.array([0]), ["QUEUED"]), 0.0
+    )
+    service = [
+        dispatcher_sla.clock_escalation(e, ticket, service_roster(levels)) for e in due
+    ]
+    rows, _ = clock.run_rules(
+        np.array([0], np.int64),
+        ["QUEUED"],
+        0.0,
+        simulator_roster(levels),
+        {0: declined},
+    )
+    assert rows == ([0] if service else [])
+    if not service:
+        return
+    (e,) = service
+    assert clock.fired[0] == {e.rule.name}
+    assert clock.priority[0] == e.new_priority
+    if e.rule.tier_skill:
+        assert clock.tier[0] == f"desk:{max(need[1], e.rule.tier_level)}"
+        held = np.array(levels, np.int64)
+        able = declines.able_technicians(clock.required[0], held, declined)
+        assert able.any()
+    else:
+        assert clock.tier[0] == ""
         assert clock.required[0].tolist() == list(need)
 
 
