@@ -31,11 +31,14 @@ def test_sla_series_ends_at_the_horizon_with_the_tables_value() -> None:
 
 
 def _verdict(ob: float, bb: float, tr: float | None) -> dict[str, object]:
+    """A verdict whose baseline travels 1 km per ticket and the optimizer ``tr``."""
     return {
         "best_baseline": "nearest",
         "optimizer_breaches": ob,
         "baseline_breaches": bb,
         "breach_ratio": ob / bb if bb else None,
+        "optimizer_travel": tr,
+        "baseline_travel": 1.0,
         "travel_ratio": tr,
     }
 
@@ -71,6 +74,35 @@ def test_quality_verdict_with_no_breaches_in_either_is_not_met() -> None:
     assert verdict is not None
     assert verdict["target"] == TARGET_NO_BREACHES
     assert verdict["target_met"] is False
+
+
+def test_a_help_desk_where_nobody_travels_can_meet_the_target() -> None:
+    """0 vs 0 km per ticket (no location anywhere) is travel no worse than the baseline's:
+    the breach ratio decides (before: travel 'undefined' made every help desk NOT met, even
+    0 vs 0 breaches); travel where the baseline has none is still NOT met."""
+    from simulations.cli import TARGET_NO_BREACHES, quality_verdict
+
+    desk = _summary(
+        {"optimizer": (4.0, 0.0, 20.0, 0.0), "regret": (10.0, 0.0, 5.0, 0.0)}
+    )
+    verdict = quality_verdict(desk)
+    assert verdict is not None
+    assert verdict["target_met"] is True
+    line = verdict_line(verdict)
+    assert "SLA breaches x0.40, travel per ticket 0 vs 0 (nobody travels)" in line
+    assert line.endswith("-> met)")
+    tie = _summary({"optimizer": (0.0, 0.0, 20.0, 0.0), "regret": (0.0, 0.0, 5.0, 0.0)})
+    verdict = quality_verdict(tie)
+    assert verdict is not None
+    assert verdict["target"] == TARGET_NO_BREACHES
+    assert verdict_line(verdict).endswith(f"-> {TARGET_NO_BREACHES})")
+    drives = _summary(
+        {"optimizer": (4.0, 0.2, 20.0, 0.0), "regret": (10.0, 0.0, 5.0, 0.0)}
+    )
+    verdict = quality_verdict(drives)
+    assert verdict is not None
+    assert verdict["target_met"] is False
+    assert "travel per ticket 0.2 vs 0 (no ratio)" in verdict_line(verdict)
 
 
 def test_percentage_intervals_are_clipped_to_0_100() -> None:
