@@ -118,11 +118,16 @@ def work_time_note(
             f"{len(group)} categor{'y' if len(group) == 1 else 'ies'} from the {how} "
             f"({rows:,} rows: {shown}{more})"
         )
-    default = [c for c in estimates if c.basis == FROM_DEFAULT]
+    default = sorted(
+        (c for c in estimates if c.basis == FROM_DEFAULT), key=lambda c: c.category
+    )
     if default:
+        shown = ", ".join(repr(c.category) for c in default[:EXAMPLES])
+        more = ", ..." if len(default) > EXAMPLES else ""
+        keep = "keeps" if len(default) == 1 else "keep"
         parts.append(
-            f"{len(default)} without either keep duration_mean_s "
-            f"{default[0].work_s:,.0f} s"
+            f"{len(default)} without either {keep} duration_mean_s "
+            f"{default[0].work_s:,.0f} s ({shown}{more})"
         )
     return f"replay {file}: expected work time per category: {'; '.join(parts)}"
 

@@ -140,7 +140,7 @@ def test_a_closed_only_log_gets_each_categorys_work_time_from_closed_minus_creat
     assert work_time_note(category_work(replayed.frame, 1800.0), "incidents.csv") == (
         "replay incidents.csv: expected work time per category: 2 categories from the "
         "25th percentile of closed - created (6 rows: 'password' 1,050 s (4 rows), "
-        "'vpn' 2,700 s (2 rows)); 1 without either keep duration_mean_s 1,800 s"
+        "'vpn' 2,700 s (2 rows)); 1 without either keeps duration_mean_s 1,800 s ('printer')"
     )
     by_id = {r["ticket_id"]: r for r in replayed.frame.iter_rows(named=True)}
     assert by_id["INC1"]["closed_s"] == 8 * 3600.0 + 600.0  # since the day's midnight
@@ -168,7 +168,7 @@ def test_work_time_wins_over_closed_per_category(tmp_path: Path) -> None:
         "replay both.csv: expected work time per category: 1 category from the mean of "
         "work_time (2 rows: 'password' 2,700 s (2 rows)); 1 category from the 25th "
         "percentile of closed - created (2 rows: 'vpn' 2,700 s (2 rows)); 1 without "
-        "either keep duration_mean_s 1,800 s"
+        "either keeps duration_mean_s 1,800 s ('printer')"
     )
 
 
@@ -200,7 +200,7 @@ def test_closed_quantile_sets_the_estimate_and_the_run_uses_it(tmp_path: Path) -
     assert notes == [
         "replay incidents.csv: expected work time per category: 2 categories from the "
         "50th percentile of closed - created (6 rows: 'password' 1,800 s (4 rows), "
-        "'vpn' 3,600 s (2 rows)); 1 without either keep duration_mean_s 900 s"
+        "'vpn' 3,600 s (2 rows)); 1 without either keeps duration_mean_s 900 s ('printer')"
     ]
 
 
@@ -309,8 +309,8 @@ def test_cli_says_the_work_time_estimate_and_logs_the_source(
         "not a date-time: no closed time (no work time from it) (row 10 'n/a')",
         "dispatcher sim: warning: replay incidents.csv: expected work time per category: "
         "2 categories from the 25th percentile of closed - created (6 rows: 'password' "
-        "1,050 s (4 rows), 'vpn' 2,700 s (2 rows)); 1 without either keep "
-        "duration_mean_s 1,800 s",
+        "1,050 s (4 rows), 'vpn' 2,700 s (2 rows)); 1 without either keeps "
+        "duration_mean_s 1,800 s ('printer')",
     ]
     tickets = pl.read_csv(tmp_path / "o" / "tickets.csv")
     got = set(tickets.select("seed", "ticket_id", "source").iter_rows())
