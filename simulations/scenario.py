@@ -263,8 +263,10 @@ class _Table:
         if not isinstance(value, str):
             raise ScenarioError(self.name(key), f"must be a string, got {value!r}")
         if choices is not None and value not in choices:
+            # a choice that is not a word (a separator: ',' or a tab) is quoted
+            shown = ", ".join(c if c.isidentifier() else repr(c) for c in choices)
             raise ScenarioError(
-                self.name(key), f"must be one of {', '.join(choices)}, got {value!r}"
+                self.name(key), f"must be one of {shown}, got {value!r}"
             )
         return value
 

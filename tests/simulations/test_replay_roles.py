@@ -337,7 +337,10 @@ def test_cli_says_the_work_time_estimate_and_logs_the_source(
     ("extra", "message"),
     [
         ({}, "it looks separated by ';': set separator = \";\" in [replay]"),
-        ({"separator": '"::"'}, "replay.separator: must be one of"),
+        (
+            {"separator": '"::"'},
+            "replay.separator: must be one of ',', ';', '\\t', '|', got '::'",
+        ),
         ({"closed_quantile": "1.5"}, "replay.closed_quantile: must be <= 1, got 1.5"),
         (
             {"closed_quantile": "0"},
