@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -78,6 +78,14 @@ def stream_and_seed_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """A parser whose usage errors (``--seeds x``, a missing ``--out``) are one line on
+    stderr with exit 2, like every other refused value, not the usage block first."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def register(subparsers: Any) -> None:
     """Add ``sim`` with ``run``, ``compare`` and ``tune`` (cheap: no heavy imports)."""
     from simulations.tune import CHURN_LIMIT  # a constant: no heavy import
@@ -88,7 +96,12 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = sim.add_subparsers(dest="sim_command", required=True, metavar="SIM_COMMAND")
+    sub = sim.add_subparsers(
+        dest="sim_command",
+        required=True,
+        metavar="SIM_COMMAND",
+        parser_class=_OneLineErrors,
+    )
 
     def common(p: argparse.ArgumentParser, seeds: int) -> None:
         p.add_argument(

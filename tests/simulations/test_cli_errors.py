@@ -89,6 +89,38 @@ def test_cli_refuses_bad_values_up_front(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["run", "smoke", "--seeds", "x", "--out", "o"],
+            "dispatcher sim run: error: argument --seeds: invalid int value: 'x'",
+        ),
+        (
+            ["compare", "smoke", "--seed-offset", "1.5"],
+            "dispatcher sim compare: error: argument --seed-offset: invalid int value",
+        ),
+        (
+            ["run", "smoke"],
+            "dispatcher sim run: error: the following arguments are required: --out",
+        ),
+        (["tune", "smoke", "--trials"], "argument --trials: expected one argument"),
+    ],
+)
+def test_cli_usage_errors_are_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A value argparse cannot read is refused like the others: exit 2, one line (not the
+    usage block first)."""
+    with pytest.raises(SystemExit) as exited:
+        main(["sim", *argv])
+    assert exited.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1, err
+    assert message in err
+
+
 def _csv(path: Path, header: str, *rows: str) -> Path:
     with gzip.open(path, "wt") as f:
         f.write(header + "\n" + "".join(r + "\n" for r in rows))
