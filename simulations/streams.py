@@ -379,8 +379,9 @@ def _empty_window(
 
 def replay_notes(sc: Scenario, replayed: Replayed) -> list[str]:
     """What a run makes of a loaded replay beyond its rows, one line each: the expected
-    work time per category when it comes from the data (``simulations.replay_work``), and
-    the rows a horizon shorter than ``duration_days`` leaves out."""
+    work time per category when it comes from the data (``simulations.replay_work``), the
+    rows a horizon shorter than ``duration_days`` leaves out, and auto crews sized over
+    days the file has no tickets for."""
     rep = sc.replay
     assert rep is not None
     notes = [
@@ -390,8 +391,44 @@ def replay_notes(sc: Scenario, replayed: Replayed) -> list[str]:
             rep.closed_quantile,
         ),
         _beyond_horizon_note(sc, replayed),
+        _sized_past_arrivals_note(sc, replayed),
     ]
     return [n for n in notes if n is not None]
+
+
+SIZING_GAP_S = 18 * 3_600.0
+"""How long before the end of the (horizon-cut) replay window the last ticket may arrive
+before auto crews are said to be sized over days without arrivals (most of a day: a
+day's own quiet night is no such day)."""
+
+
+def _sized_past_arrivals_note(sc: Scenario, replayed: Replayed) -> str | None:
+    """Auto crews are sized over the whole replay window (``_arrival_span_s``); when the
+    file's tickets stop arriving most of a day (``SIZING_GAP_S``) or more before its end (``duration_days`` longer
+    than the data), the crews are sized for fewer tickets a day than arrive: say so."""
+    rep = sc.replay
+    assert rep is not None
+    if sc.auto_crews is None:
+        return None
+    start, end = replay_window(sc)
+    created = replayed.created
+    inside = created.filter((created >= start) & (created < end))
+    if inside.is_empty():
+        return None
+    last = inside.max()
+    assert isinstance(last, dt.datetime)
+    gap_s = (end - last).total_seconds()
+    if gap_s < SIZING_GAP_S:
+        return None
+    days = (end - start).total_seconds() / 86_400.0
+    span = (last - start).total_seconds() / 86_400.0
+    return (
+        f"replay {rep.path.name}: the last ticket is created {last:%Y-%m-%d %H:%M}, "
+        f"{gap_s / 86_400.0:.1f} day(s) before the end of the replay window "
+        f"({end:%Y-%m-%d %H:%M}): auto crews are sized over the whole window "
+        f"({days:g} days), for fewer tickets a day than arrive over the file's "
+        f"{span:.1f} days; set duration_days to the file's span to size them on it"
+    )
 
 
 def _beyond_horizon_note(sc: Scenario, replayed: Replayed) -> str | None:

@@ -416,3 +416,42 @@ def test_cli_warns_of_replayed_rows_beyond_a_shorter_horizon(
     assert pl.read_csv(tmp_path / "o" / "tickets.csv").height == 4
     assert _sim_run(tmp_path, "helpdesk", replay, "--horizon-s", "86400") == 0
     assert "after the horizon" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("days", "auto"), [(3.0, True), (1.0, True), (3.0, False)])
+def test_auto_crews_sized_over_days_without_tickets_are_said(
+    tmp_path: Path, days: float, auto: bool
+) -> None:
+    """Tickets of one morning in a 3-day window: auto crews are sized over 3 days (a third
+    of the file's rate), said once; not for a 1-day window nor for the scenario's own crews."""
+    _incidents(tmp_path)
+    crews = (
+        {"auto": {}}
+        if auto
+        else {"groups": [{"name": "desk", "count": 2, "skills": {"desk": 1}}]}
+    )
+    doc = {
+        "simulation": {"horizon_s": days * 86_400.0},
+        "geography": {"center_lat_deg": 0.0, "center_lon_deg": 0.0, "radius_km": 1},
+        "technicians": crews,
+        "replay": {
+            "path": "incidents.csv",
+            "format": "csv",
+            "start": "2024-03-04T00:00:00",
+            "duration_days": days,
+            "timestamp_format": TS,
+            "duration_mean_s": 900.0,
+            "columns": INCIDENTS,
+        },
+    }
+    sc = scenario_from_dict(doc, base_dir=tmp_path)
+    notes = [n for n in replay_notes(sc, read_replay(sc, sc.seed)) if "sized" in n]
+    if days == 1.0 or not auto:
+        assert notes == []
+        return
+    assert notes == [
+        "replay incidents.csv: the last ticket is created 2024-03-04 12:00, 2.5 day(s) "
+        "before the end of the replay window (2024-03-07 00:00): auto crews are sized "
+        "over the whole window (3 days), for fewer tickets a day than arrive over the "
+        "file's 0.5 days; set duration_days to the file's span to size them on it"
+    ]
