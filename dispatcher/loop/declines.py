@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from solver.policy import Policy
 
 
+NEIGHBOUR_PAGE_SIZE = 500
+"""Technicians read per call when a neighbouring region's roster is needed."""
+
+
 def stranded_by_declines(
     tickets: Sequence[Ticket], technicians: Sequence[Technician]
 ) -> list[Ticket]:
@@ -84,6 +88,14 @@ async def neighbour_roster(
     ):
         return None
     technicians: list[Technician] = []
-    for name in neighbours:
-        technicians += (await store.snapshot(tenant, name)).technicians
+    for name in neighbours:  # their technicians only, not a whole snapshot with tickets
+        token = ""
+        while True:
+            page = await store.list_technicians(
+                tenant, name, (), NEIGHBOUR_PAGE_SIZE, token
+            )
+            technicians += page.items
+            token = page.next_page_token
+            if not token:
+                break
     return roster_of(technicians)
