@@ -33,6 +33,7 @@ from dispatcher.domain import (
     TicketStatus,
     UnassignedReason,
 )
+from dispatcher.store.outcomes import CommitCode
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -93,6 +94,8 @@ def _member_of(kind: type[_E]) -> Callable[[str], _E]:
 
 
 _ticket_status = _member_of(TicketStatus)
+commit_code = _member_of(CommitCode)
+"""A commit outcome code (``lua.COMMIT_ASSIGNMENTS``'s reply) as its ``CommitCode``."""
 _technician_status = _member_of(TechnicianStatus)
 _unassigned_reason = _member_of(UnassignedReason)
 
@@ -217,35 +220,82 @@ def _int(h: Mapping[str, str], key: str) -> int:
     return int(value) if value else 0
 
 
-def _body_fields(text: str) -> tuple[dict[str, Any], int]:
-    """The ``Ticket`` fields of a ticket body (:func:`ticket_body`) but the priority, and
-    the priority it was submitted with."""
+_BODY_FIELDS = (
+    "ticket_id",
+    "region",
+    "priority",
+    "work_duration_s",
+    "category",
+    "title",
+    "description",
+    "required_skills",
+    "location",
+    "asset_id",
+    "customer_tier",
+    "window_start_ms",
+    "window_end_ms",
+    "response_due_ms",
+    "resolution_due_ms",
+    "preferred_technician_ids",
+    "excluded_technician_ids",
+    "attributes",
+    "allow_duplicate",
+)
+"""The ``Ticket`` fields a ticket body (:func:`ticket_body`) holds, in ``Ticket``'s order."""
+_HASH_FIELDS = (
+    "status",
+    "version",
+    "assignment",
+    "declined_by_technician_ids",
+    "unassigned_reason",
+    "duplicate_of_ticket_id",
+    "resolution",
+    "cancel_reason",
+    "created_at_ms",
+    "updated_at_ms",
+    "accepted_at_ms",
+    "started_at_ms",
+    "closed_at_ms",
+    "escalation_level",
+    "pending_since_ms",
+)
+"""The ``Ticket`` fields the hash holds beside the body, in ``Ticket``'s order."""
+if tuple(f.name for f in fields(Ticket)) != _BODY_FIELDS + _HASH_FIELDS:
+    # ticket_from_hash builds a Ticket positionally (a keyword call costs ~25% more)
+    raise ImportError("dispatcher.domain.Ticket's fields changed: update store.codec")
+_PRIORITY = _BODY_FIELDS.index("priority")
+
+
+def _body_fields(text: str) -> tuple[Any, ...]:
+    """The values of a ticket body's fields (:func:`ticket_body`), in ``_BODY_FIELDS``
+    order (the priority: the one it was submitted with)."""
     b = _loads(text)
-    loc = b.get("loc")
-    win = b.get("win", (0, 0))
-    sla = b.get("sla", (0, 0))
-    return {
-        "ticket_id": b["id"],
-        "region": b["region"],
-        "work_duration_s": int(b["dur"]),
-        "category": b.get("cat", ""),
-        "title": b.get("title", ""),
-        "description": b.get("desc", ""),
-        "required_skills": tuple(
-            SkillLevel(s, int(lv)) for s, lv in b.get("skills", ())
-        ),
-        "location": Location(float(loc[0]), float(loc[1])) if loc else None,
-        "asset_id": b.get("asset", ""),
-        "customer_tier": int(b.get("tier", 0)),
-        "window_start_ms": int(win[0]),
-        "window_end_ms": int(win[1]),
-        "response_due_ms": int(sla[0]),
-        "resolution_due_ms": int(sla[1]),
-        "preferred_technician_ids": tuple(b.get("pref", ())),
-        "excluded_technician_ids": tuple(b.get("excl", ())),
-        "attributes": b.get("attrs", {}),
-        "allow_duplicate": bool(b.get("allow_dup", False)),
-    }, int(b["prio"])
+    get = b.get
+    loc = get("loc")
+    win = get("win", (0, 0))
+    sla = get("sla", (0, 0))
+    skills = get("skills")
+    return (
+        b["id"],
+        b["region"],
+        int(b["prio"]),
+        int(b["dur"]),
+        get("cat", ""),
+        get("title", ""),
+        get("desc", ""),
+        tuple(SkillLevel(s, int(lv)) for s, lv in skills) if skills else (),
+        Location(float(loc[0]), float(loc[1])) if loc else None,
+        get("asset", ""),
+        int(get("tier", 0)),
+        int(win[0]),
+        int(win[1]),
+        int(sla[0]),
+        int(sla[1]),
+        tuple(get("pref", ())),
+        tuple(get("excl", ())),
+        get("attrs", {}),
+        bool(get("allow_dup", False)),
+    )
 
 
 class _Decoded(Generic[K, V]):
@@ -256,13 +306,13 @@ class _Decoded(Generic[K, V]):
         self.max_entries = max_entries
         self._by_raw: dict[K, V] = {}
 
-    def get(self, raw: K, decode: Callable[[], V]) -> V:
-        """The decoding of ``raw``: remembered, or ``decode()`` remembered."""
+    def get(self, raw: K, decode: Callable[[K], V]) -> V:
+        """The decoding of ``raw``: remembered, or ``decode(raw)`` remembered."""
         hit = self._by_raw.get(raw)
         if hit is None:
             if len(self._by_raw) >= self.max_entries:
                 self._by_raw.clear()
-            hit = self._by_raw[raw] = decode()
+            hit = self._by_raw[raw] = decode(raw)
         return hit
 
 
@@ -273,45 +323,44 @@ class BodyCache:
     Holds at most ``max_entries`` (cleared when full)."""
 
     def __init__(self, max_entries: int = 20_000) -> None:
-        self._decoded: _Decoded[str, tuple[dict[str, Any], int]] = _Decoded(max_entries)
+        self._decoded: _Decoded[str, tuple[Any, ...]] = _Decoded(max_entries)
 
-    def fields(self, text: str) -> tuple[dict[str, Any], int]:
-        return self._decoded.get(text, lambda: _body_fields(text))
+    def fields(self, text: str) -> tuple[Any, ...]:
+        return self._decoded.get(text, _body_fields)
 
 
 def ticket_from_hash(h: Mapping[str, str], bodies: BodyCache | None = None) -> Ticket:
     """Decode a ticket hash (HGETALL) into the domain ticket (``bodies``: decoded bodies
     to reuse)."""
-    body, body_prio = (
-        _body_fields(h["body"]) if bodies is None else bodies.fields(h["body"])
-    )
-    declined_text = h.get("declined", "")
-    declined = _loads(declined_text) if declined_text else []
-    res_text = h.get("res", "")
+    get = h.get
+    body = _body_fields(h["body"]) if bodies is None else bodies.fields(h["body"])
+    prio = get("prio")
+    if prio:  # the live priority (an escalation changes it), else the body's
+        body = (*body[:_PRIORITY], int(prio), *body[_PRIORITY + 1 :])
+    declined_text = get("declined")
+    declined = _loads(declined_text) if declined_text else ()
+    res_text = get("res")
     res = _loads(res_text) if res_text else None
-    return Ticket(
-        **body,
-        priority=int(h.get("prio") or body_prio),
-        status=_ticket_status(h["status"]),
-        version=_int(h, "version"),
-        assignment=assignment_from_json(h.get("asg", "")),
-        declined_by_technician_ids=tuple(declined)
-        if isinstance(declined, list)
-        else (),
-        unassigned_reason=_unassigned_reason(h.get("ureason", SUBMITTED_REASON)),
-        duplicate_of_ticket_id=h.get("dup", ""),
-        resolution=Resolution(ResolutionCode(res["code"]), res.get("notes", ""))
-        if res
-        else None,
-        cancel_reason=h.get("creason", ""),
-        created_at_ms=_int(h, "created"),
-        updated_at_ms=_int(h, "updated") or _int(h, "created"),
-        accepted_at_ms=_int(h, "accepted"),
-        started_at_ms=_int(h, "started"),
-        closed_at_ms=_int(h, "closed"),
-        escalation_level=_int(h, "esc"),
-        pending_since_ms=_int(h, "paused"),
+    asg = get("asg")
+    created = int(get("created") or 0)
+    live: tuple[Any, ...] = (
+        _ticket_status(h["status"]),
+        int(get("version") or 0),
+        assignment_from_json(asg) if asg else None,
+        tuple(declined) if isinstance(declined, list) else (),
+        _unassigned_reason(get("ureason", SUBMITTED_REASON)),
+        get("dup", ""),
+        Resolution(ResolutionCode(res["code"]), res.get("notes", "")) if res else None,
+        get("creason", ""),
+        created,
+        int(get("updated") or 0) or created,
+        int(get("accepted") or 0),
+        int(get("started") or 0),
+        int(get("closed") or 0),
+        int(get("esc") or 0),
+        int(get("paused") or 0),
     )
+    return Ticket(*body, *live)
 
 
 # --- technicians ------------------------------------------------------------------------
@@ -378,7 +427,7 @@ class TechnicianCache:
         """``technician_from_hash(pairs_to_dict(flat), queue)``, reusing a decoding of the
         same hash."""
         hit = self._decoded.get(
-            tuple(flat), lambda: technician_from_hash(pairs_to_dict(flat), queue)
+            tuple(flat), lambda _: technician_from_hash(pairs_to_dict(flat), queue)
         )
         ids = tuple(str(q) for q in queue)
         if ids == hit.queue_ticket_ids:

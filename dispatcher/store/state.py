@@ -13,6 +13,7 @@ its lease token and versions (``commit_assignments``), both here; ticket operati
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -31,6 +32,7 @@ from dispatcher.store.base import (
 )
 from dispatcher.store.codec import (
     assignment_json,
+    commit_code,
     dumps,
     pairs_to_dict,
     technician_from_hash,
@@ -286,19 +288,22 @@ class RedisStateStore(TicketStore, TechnicianStore):
             )
         args += [lease_token, solve_id, dumps(items)]
         flat = await self._commit(keys=ks, args=args)
+        n = 2 * len(decisions)
         outcomes = tuple(
-            DecisionOutcome(d.ticket_id, CommitCode(flat[2 * i]), int(flat[2 * i + 1]))
-            for i, d in enumerate(decisions)
+            DecisionOutcome(d.ticket_id, commit_code(code), int(version))
+            for d, code, version in zip(
+                decisions, flat[0:n:2], flat[1:n:2], strict=True
+            )
         )
-        first, last, raw = flat[2 * len(decisions) :]
+        first, last, raw = flat[n:]
         queues = {
             str(raw[i]): tuple(str(t) for t in raw[i + 1])
             for i in range(0, len(raw), 2)
         }
-        lease_lost = sum(1 for o in outcomes if o.code is CommitCode.LEASE)
-        self._conflict("lease", lease_lost)
-        self._published(sum(1 for o in outcomes if o.code.published))
-        self._conflict("version", sum(1 for o in outcomes if o.code.stale))
+        counts = Counter(o.code for o in outcomes)
+        self._conflict("lease", counts[CommitCode.LEASE])
+        self._published(sum(n for c, n in counts.items() if c.published))
+        self._conflict("version", sum(n for c, n in counts.items() if c.stale))
         return CommitResult(
             outcomes, int(args[1]), placements, (str(first), str(last)), queues
         )

@@ -4,10 +4,18 @@ changes, a re-prioritised ticket and a full cache."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatcher.domain import Assignment, Location, SkillLevel, Ticket
+from dispatcher.domain import (
+    Assignment,
+    Location,
+    SkillLevel,
+    Ticket,
+    UnassignedReason,
+)
 from dispatcher.store.codec import (
     BodyCache,
     assignment_json,
@@ -62,3 +70,60 @@ def test_cached_decoding_equals_fresh_decoding(
         )
         h = _hash(t, prio, status if tech else "QUEUED", tech)
         assert ticket_from_hash(h, cache) == ticket_from_hash(h)
+
+
+_ids = st.text("abcxyz019-", min_size=1, max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.builds(
+        Ticket,
+        ticket_id=_ids,
+        region=_ids,
+        priority=st.integers(1, 4),
+        work_duration_s=st.integers(1, 10_000),
+        category=st.sampled_from(["", "hvac"]),
+        title=st.sampled_from(["", "a leak"]),
+        description=st.sampled_from(["", "no heat"]),
+        required_skills=st.lists(
+            st.builds(SkillLevel, _ids, st.integers(1, 5)), max_size=2
+        ).map(tuple),
+        location=st.none()
+        | st.builds(Location, st.floats(-80, 80), st.floats(-170, 170)),
+        asset_id=st.sampled_from(["", "a1"]),
+        customer_tier=st.integers(0, 3),
+        window_start_ms=st.integers(0, 2**41),
+        window_end_ms=st.integers(0, 2**41),
+        response_due_ms=st.integers(0, 2**41),
+        resolution_due_ms=st.integers(0, 2**41),
+        preferred_technician_ids=st.lists(_ids, max_size=2).map(tuple),
+        excluded_technician_ids=st.lists(_ids, max_size=2).map(tuple),
+        attributes=st.dictionaries(_ids, _ids, max_size=2),
+        allow_duplicate=st.booleans(),
+    ),
+    st.integers(1, 2**41),
+    st.integers(0, 5),
+)
+def test_every_body_field_decodes_into_its_own_field(
+    t: Ticket, created: int, escalation: int
+) -> None:
+    """Each client-given field comes back in its own ``Ticket`` field (the decoder builds
+    the ticket positionally), and so do the hash's live fields."""
+    h = {
+        "body": ticket_body(t),
+        "status": "QUEUED",
+        "version": "3",
+        "created": str(created),
+        "esc": str(escalation),
+    }
+    for bodies in (None, BodyCache()):
+        got = ticket_from_hash(h, bodies)
+        assert got == replace(
+            t,
+            version=3,
+            created_at_ms=created,
+            updated_at_ms=created,
+            escalation_level=escalation,
+            unassigned_reason=UnassignedReason.NOT_YET_SOLVED,
+        )
