@@ -16,7 +16,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from dispatcher.store import keys
-from dispatcher.store.lua import PRELUDE
+from dispatcher.store.lua import PRELUDE, script
 from dispatcher.store.outcomes import ScriptReply
 from dispatcher.store.state import now_ms
 
@@ -221,7 +221,7 @@ class DuplicateLinker:
     """Writes a duplicate link (or its release) on a ticket, with its event."""
 
     def __init__(self, redis: aioredis.Redis) -> None:
-        self._link = redis.register_script(PRELUDE + _LINK)
+        self._link = redis.register_script(script(PRELUDE + _LINK))
 
     async def link(
         self,

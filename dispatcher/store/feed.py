@@ -60,7 +60,7 @@ local function newest(key)
 end
 """
 
-FULL = (
+FULL = lua.script(
     lua.NAMES
     + lua.REGION_READS
     + _STREAM_IDS
@@ -81,7 +81,7 @@ return {tickets, techs, queues, lease, newest(KEYS[1])}
 """
 )
 
-DELTA = (
+DELTA = lua.script(
     lua.NAMES
     + lua.REGION_READS
     + _STREAM_IDS

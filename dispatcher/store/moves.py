@@ -30,14 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 from dispatcher.backend.cluster import is_cluster_client
 from dispatcher.store import keys
-from dispatcher.store.lua import NAMES, PRELUDE
+from dispatcher.store.lua import NAMES, PRELUDE, script
 from dispatcher.store.outcomes import ScriptReply
 from dispatcher.store.state import now_ms
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
-MOVE_OUT = (
+MOVE_OUT = script(
     PRELUDE
     + r"""
 -- ARGV[4] lease token, ARGV[5] ticket id, ARGV[6] expected version, ARGV[7] target
@@ -60,7 +60,7 @@ return {R.OK, tostring(nv)}
 """
 )
 
-MOVE_IN = (
+MOVE_IN = script(
     PRELUDE
     + r"""
 -- ARGV[4] ticket id, ARGV[5] flat field/value list of its hash (JSON array), ARGV[6] SLA
@@ -90,7 +90,7 @@ return R.OK
 """
 )
 
-MOVE_DONE = (
+MOVE_DONE = script(
     NAMES
     + r"""
 -- KEYS[1] the source region's event stream (routing), ARGV[1] its prefix, ARGV[2] id.

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from dispatcher.backend.cluster import is_cluster_client, write_script
 from dispatcher.store import keys
-from dispatcher.store.lua import NAMES
+from dispatcher.store.lua import NAMES, script
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -34,7 +34,7 @@ SWEEP_INTERVAL_S = 60.0
 # KEYS[1] the region's event stream (routes the call on a cluster; the script appends no
 # event); ARGV[1] region prefix, ARGV[2] tenant claim hash ('' on a cluster: released
 # before), ARGV[3] region name, ARGV[4..] ticket ids read from the 'closed' index
-_PURGE = (
+_PURGE = script(
     NAMES
     + r"""
 local P, claim, region = ARGV[1], ARGV[2], ARGV[3]

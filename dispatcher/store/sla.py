@@ -11,7 +11,7 @@ import json
 from typing import TYPE_CHECKING
 
 from dispatcher.store import keys
-from dispatcher.store.lua import PRELUDE
+from dispatcher.store.lua import PRELUDE, script
 from dispatcher.store.outcomes import ScriptReply
 from dispatcher.store.state import now_ms
 from solver.sla import SlaMarks
@@ -115,7 +115,7 @@ class SlaRecorder:
 
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
-        self._apply = redis.register_script(PRELUDE + _APPLY)
+        self._apply = redis.register_script(script(PRELUDE + _APPLY))
 
     async def marks(self, tenant: str, region: str) -> dict[str, SlaMarks]:
         raw = await self._redis.hgetall(keys.sla_marks_key(tenant, region))

@@ -101,6 +101,48 @@ async def test_a_name_lua_does_not_know_is_an_error_not_nil(
         await _run(redis_client, f"return {name}")
 
 
+async def test_a_script_gets_the_names_it_reads_and_only_those(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    """``lua.script`` keeps the tables and names a script reads (their values as in
+    ``NAMES``), drops the others, and a name no table has is still an error."""
+    text = lua.script(
+        lua.NAMES + "return {EV.TICKET_ASSIGNED, C.LEASE, C.LEASE, NEW.status}"
+    )
+    assert await redis_client.eval(text, 0) == [  # type: ignore[misc]
+        EventType.TICKET_ASSIGNED.value,
+        CommitCode.LEASE.value,
+        CommitCode.LEASE.value,
+        TicketStatus.QUEUED.value,
+    ]
+    assert "local ST " not in text
+    assert "TICKET_SUBMITTED" not in text
+    with pytest.raises(ResponseError, match="EV has no TICKET_TELEPORTED"):
+        await redis_client.eval(  # type: ignore[misc]
+            lua.script(lua.NAMES + "return EV.TICKET_TELEPORTED"), 0
+        )
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["return EV[ARGV[1]]", "for k in pairs(ST) do end", "local t = UR return t.NONE"],
+)
+def test_a_script_that_reads_a_table_otherwise_is_refused(code: str) -> None:
+    with pytest.raises(ValueError, match=r"other than as TABLE\.NAME"):
+        lua.script(lua.NAMES + code)
+
+
+def test_every_store_script_is_cut_to_its_names() -> None:
+    """Each script text of the store that has name tables went through ``lua.script``
+    (``PRELUDE``, imported where scripts start with it, is a part, not a script)."""
+    uncut = [
+        where
+        for where, text in _lua_sources().items()
+        if lua.NAMES in text and text is not lua.PRELUDE
+    ]
+    assert uncut == []
+
+
 def _lua_sources() -> dict[str, str]:
     """Every Lua script text of the store, by ``module.NAME``."""
     found = {}
@@ -120,10 +162,10 @@ def test_no_script_spells_a_key_suffix_or_event_type_itself() -> None:
     spelled_key = re.compile(rf"\.\.\s*'({suffixes})'|'({suffixes})'\s*\.\.")
     spelled_event = re.compile("'(" + "|".join(e.value for e in EventType) + ")'")
     for where, text in sources.items():
-        body = text.replace(lua.NAMES, "")
+        body = lua.code_of(text)
         assert not spelled_key.search(body), where
         assert not spelled_event.search(body), where
-    commit = sources["lua.COMMIT_ASSIGNMENTS"].replace(lua.NAMES, "")
+    commit = lua.code_of(sources["lua.COMMIT_ASSIGNMENTS"])
     codes = "|".join(CommitCode)
     assert not re.search(rf"(code\s*[=~]?=|out\[#out \+ 1\] =)\s*'({codes})'", commit)
 
@@ -145,7 +187,7 @@ def _spelled_names(text: str) -> set[str]:
         for v in kind
         if v
     }
-    code = re.sub(r"--[^\n]*", "", text.replace(lua.NAMES, ""))
+    code = re.sub(r"--[^\n]*", "", lua.code_of(text))
     code = re.sub(r"redis\.call\('[A-Z]+'", "redis.call(", code)
     literals = re.findall(r"'([^'\n]*)'", code)
     found = {w for lit in literals for w in re.findall(r"[A-Z][A-Z_]*", lit)} & owned
