@@ -31,6 +31,13 @@ logger = logging.getLogger(__name__)
 
 REASON_NAMES = {r.value: r.name for r in UnassignedReason}
 """Solver reason code -> the reason's name as stored and sent (``UnassignedReason``)."""
+_DOMAIN_REASONS = {
+    code: DomainReason(name)
+    for code, name in REASON_NAMES.items()
+    if name in DomainReason.__members__
+}
+"""Solver reason code -> the domain's reason, for the codes it has (an Enum call per
+unassigned row and cycle cost ~1 us)."""
 
 
 def seconds_to_ms(seconds: float) -> int:
@@ -306,7 +313,8 @@ def plan_decisions(
             reason = (
                 DomainReason.DECLINED
                 if row.ticket_id in stranded
-                else DomainReason(REASON_NAMES[reason_code[i]])
+                else _DOMAIN_REASONS.get(reason_code[i])
+                or DomainReason(REASON_NAMES[reason_code[i]])
             )
             if old or ticket.unassigned_reason != reason:
                 decisions.append(StoreDecision(row.ticket_id, "", None, reason))

@@ -128,9 +128,20 @@ for _, r in ipairs(own) do
     end
   end
 end
+-- the own ranges' bounds as numbers once (an id is read as numbers once per event)
+local bounds = {}
+for i, r in ipairs(own) do
+  local am, as = string.match(r[1], '^(%d+)-(%d+)$')
+  local bm, bs = string.match(r[2], '^(%d+)-(%d+)$')
+  bounds[i] = {tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)}
+end
 local function is_own(id)
-  for _, r in ipairs(own) do
-    if not older(id, r[1]) and not older(r[2], id) then return true end
+  local m, s = string.match(id, '^(%d+)-(%d+)$')
+  m, s = tonumber(m), tonumber(s)
+  for _, b in ipairs(bounds) do
+    if (m > b[1] or (m == b[1] and s >= b[2])) and (m < b[3] or (m == b[3] and s <= b[4])) then
+      return true
+    end
   end
   return false
 end
