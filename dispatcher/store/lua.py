@@ -296,23 +296,27 @@ TRANSITION = script(
 -- ARGV[7] expected version (0 = none), ARGV[8] reason / resolution JSON
 local id, action, actor, expected, arg = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7]), ARGV[8]
 local key = P .. K.TICKET .. id
-local h = redis.call('HMGET', key, 'status', 'version', 'tech', 'prio', 'created', 'due', 'declined')
+local h = redis.call('HMGET', key, 'status', 'version', 'tech', 'prio', 'created', 'due', 'declined',
+  'moving')
 if not h[1] then return {R.NOT_FOUND} end
 -- being moved to another region (dispatcher.store.moves): its state is frozen meanwhile
-if redis.call('HEXISTS', key, 'moving') == 1 then return {R.MOVING} end
+if h[8] then return {R.MOVING} end
 local st, ver, tech, prio, created, due = h[1], tonumber(h[2]), h[3] or '', h[4], h[5], h[6]
 if expected > 0 and ver ~= expected then return {R.ABORTED, st, tostring(ver)} end
-local allowed = {
-  accept = {[ST.ASSIGNED] = true},
-  decline = {[ST.ASSIGNED] = true, [ST.ACCEPTED] = true},
-  start = {[ST.ACCEPTED] = true},
-  complete = {[ST.IN_PROGRESS] = true},
-  cancel = OPEN,
-  pend = {[ST.QUEUED] = true, [ST.ASSIGNED] = true, [ST.ACCEPTED] = true, [ST.IN_PROGRESS] = true},
-  resume = {[ST.PENDING] = true},
-}
+-- the statuses each action starts from
+local function allowed(act)
+  if act == 'accept' then return {[ST.ASSIGNED] = true} end
+  if act == 'decline' then return {[ST.ASSIGNED] = true, [ST.ACCEPTED] = true} end
+  if act == 'start' then return {[ST.ACCEPTED] = true} end
+  if act == 'complete' then return {[ST.IN_PROGRESS] = true} end
+  if act == 'cancel' then return OPEN end
+  if act == 'pend' then
+    return {[ST.QUEUED] = true, [ST.ASSIGNED] = true, [ST.ACCEPTED] = true, [ST.IN_PROGRESS] = true}
+  end
+  if act == 'resume' then return {[ST.PENDING] = true} end
+end
 if action ~= 'cancel' and actor ~= '' and tech ~= actor then return {R.NOT_HOLDER, st, tech} end
-if not allowed[action][st] then return {R.ILLEGAL, st, tech} end
+if not allowed(action)[st] then return {R.ILLEGAL, st, tech} end
 local nv = ver + 1
 local new
 local ev = {'tk', id, 'tc', tech, 'p', prio}
