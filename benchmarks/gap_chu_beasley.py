@@ -2,12 +2,12 @@
 
 Usage::
 
-    ./dev bench gap_chu_beasley [--time-limit-s 30] [--workers N] [--seeds 1[,2,...]]
-                                [--no-before] [--no-baseline] [--lns] [--nodive]
-                                [--noyield]
+    ./dev bench gap_chu_beasley [--time-limit-s 30 | --cpu-budget-s 30] [--workers N]
+                                [--seeds 1[,2,...]] [--types C,D] [--no-before]
+                                [--no-baseline] [--lns] [--nodive] [--noyield]
 
 Solves one seeded instance (``solver.gap.chu_beasley``, minimised) per seed (``--seeds``,
-default 1; ``--seed N`` is ``--seeds N``), type (C, D) and size
+default 1; ``--seed N`` is ``--seeds N``), type (``--types``, default C and D) and size
 (10x100, 20x100, 10x200, 20x200 agents x jobs) under a wall-time limit, using the machine's
 cores unless ``--workers`` says otherwise, twice in the same run:
 
@@ -26,6 +26,14 @@ cores unless ``--workers`` says otherwise, twice in the same run:
   searching to the end even where it yields to the converged Lagrangian bound; the
   ``yield`` column says when it did, ``-``: it did not).
 
+``--cpu-budget-s S`` runs every race on the CPU clock (``solve_gap(clock="cpu")``,
+:mod:`solver.gap_clock`): S seconds of CPU time per worker, i.e. the process may use
+S x workers CPU seconds, about what S seconds of wall time give on that many free
+cores: on a loaded, shared machine it emulates the quiet one. Every race runs in a
+process of its own (spawned; also on the wall clock), so that HiGHS, left running when
+a CPU-clock race ends, dies with it. The header says which clock was used; the HiGHS
+MIP baseline is wall-clock only and is skipped with ``--cpu-budget-s``.
+
 Prints objective, bound, gap in % (``solver.model.relative_gap_pct``), wall time, status,
 the process CPU time the solve got (all its threads: at most 2 x the limit on 2 free
 cores; far less on a loaded machine) and the load average after each solve; ``uptime``
@@ -43,9 +51,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import multiprocessing
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -61,6 +70,9 @@ from solver.gap import (
     solve_gap,
 )
 from solver.model import relative_gap_pct
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 SIZES = ((10, 100), (20, 100), (10, 200), (20, 200))  # agents x jobs
 TARGET_GAP_PCT = 0.5
@@ -134,6 +146,36 @@ def _summary(res: GapResult, load: float, cpu_s: float) -> dict[str, Any]:
     }
 
 
+def _race(
+    kind: str, m: int, n: int, seed: int, knobs: dict[str, Any]
+) -> dict[str, Any]:
+    """One ``solve_gap`` on a seeded instance in a spawned process of its own: its
+    :func:`_summary` (CPU time: that process's during the solve)."""
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_race_child, args=(send, kind, m, n, seed, knobs))
+    child.start()
+    send.close()
+    try:
+        summary: dict[str, Any] = receive.recv()
+    finally:
+        child.join()
+    return summary
+
+
+def _race_child(
+    send: Connection, kind: str, m: int, n: int, seed: int, knobs: dict[str, Any]
+) -> None:
+    """:func:`_race`'s process: solve, send the summary, and exit at once (a HiGHS
+    thread left running on the CPU clock goes with it)."""
+    inst = chu_beasley(kind, m, n, np.random.default_rng(seed))
+    cpu = time.process_time()
+    res = solve_gap(inst, seed=seed, **knobs)
+    send.send(_summary(res, os.getloadavg()[0], time.process_time() - cpu))
+    send.close()
+    os._exit(0)
+
+
 def _line(seed: int, kind: str, m: int, n: int, name: str, r: dict[str, Any]) -> str:
     gap = "-" if r["gap_pct"] is None else f"{r['gap_pct']:.3f}"
     win = {"cp-sat": "cp-sat", "lagrangian": "lagr", "cheapest": "cheap", None: "-"}[
@@ -153,7 +195,14 @@ def _line(seed: int, kind: str, m: int, n: int, name: str, r: dict[str, Any]) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--time-limit-s", type=float, default=30.0)
+    limit = parser.add_mutually_exclusive_group()
+    limit.add_argument("--time-limit-s", type=float, default=None)
+    limit.add_argument(
+        "--cpu-budget-s",
+        type=float,
+        default=None,
+        help="CPU seconds per worker for each race (solve_gap clock='cpu')",
+    )
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -161,6 +210,12 @@ def main() -> None:
         type=lambda text: [int(part) for part in text.split(",")],
         default=None,
         help="comma-separated generator seeds (default: --seed)",
+    )
+    parser.add_argument(
+        "--types",
+        type=lambda text: [part for part in text.split(",") if part],
+        default=list(CHU_BEASLEY_TYPES),
+        help="comma-separated Chu & Beasley types (default C,D)",
     )
     parser.add_argument(
         "--no-baseline", action="store_true", help="skip the HiGHS MIP baseline"
@@ -181,9 +236,19 @@ def main() -> None:
     )
     args = parser.parse_args()
     workers = args.workers or available_cores()
+    clock = "wall" if args.cpu_budget_s is None else "cpu"
+    limit_s = args.cpu_budget_s or args.time_limit_s or 30.0
     print(f"uptime before: {uptime()}")
     seeds = args.seeds or [args.seed]
-    print(f"limit {args.time_limit_s:g} s, {workers} CP-SAT workers, seeds {seeds}")
+    print(
+        f"limit {limit_s:g} s on the {clock} clock"
+        + (
+            f" (process CPU time / {workers}: {limit_s * workers:g} CPU s per race)"
+            if clock == "cpu"
+            else ""
+        )
+        + f", {workers} workers, seeds {seeds}, each race in its own process"
+    )
     print(
         f"{'seed':>4} {'type':<4} {'m x n':>8} {'solver':<6} {'objective':>9} {'bound':>9}"
         f" {'gap %':>7} {'time s':>7} {'status':<9} {'win':<6} {'plan':<6} {'moves':>5}"
@@ -204,29 +269,39 @@ def main() -> None:
         "noyield": not args.noyield,
     }
     rows: list[dict[str, Any]] = []
-    for seed, kind, (m, n) in itertools.product(seeds, CHU_BEASLEY_TYPES, SIZES):
-        inst = chu_beasley(kind, m, n, np.random.default_rng(seed))
-        row: dict[str, Any] = {"type": kind, "m": m, "n": n, "seed": seed}
+    for seed, kind, (m, n) in itertools.product(seeds, args.types, SIZES):
+        row: dict[str, Any] = {
+            "type": kind,
+            "m": m,
+            "n": n,
+            "seed": seed,
+            "clock": clock,
+            "limit_s": limit_s,
+        }
         for name, full in runs:
             if skip[name]:
                 continue
-            cpu = time.process_time()
-            res = solve_gap(
-                inst,
-                time_limit_s=args.time_limit_s,
-                seed=seed,
-                num_workers=workers,
-                lagrangian=full,
-                highs=full,
-                local_search=full,
-                lns=name == "lns",
-                dive=name != "nodive",
-                yield_cp_sat=name != "noyield",
+            row[name] = _race(
+                kind,
+                m,
+                n,
+                seed,
+                {
+                    "time_limit_s": limit_s,
+                    "clock": clock,
+                    "num_workers": workers,
+                    "lagrangian": full,
+                    "highs": full,
+                    "local_search": full,
+                    "lns": name == "lns",
+                    "dive": name != "nodive",
+                    "yield_cp_sat": name != "noyield",
+                },
             )
-            row[name] = _summary(res, os.getloadavg()[0], time.process_time() - cpu)
             print(_line(seed, kind, m, n, name, row[name]), flush=True)
-        if not args.no_baseline:
-            base = highs(inst, args.time_limit_s)
+        if not args.no_baseline and clock == "wall":
+            inst = chu_beasley(kind, m, n, np.random.default_rng(seed))
+            base = highs(inst, limit_s)
             row["highs"] = base
             print(
                 f"{seed:>4} {kind:<4} {f'{m}x{n}':>8} {'HiGHS':<6}"

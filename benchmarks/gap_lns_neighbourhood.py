@@ -1,16 +1,18 @@
-"""GAP large-neighbourhood search (``solver.gap_lns``): random jobs freed per round
-against every job of a few agents (``by_agents``), at equal CPU, from the same plan.
+"""GAP large-neighbourhood search (``solver.gap_lns``): its neighbourhoods at equal CPU,
+from the same plan: random jobs freed per round (``jobs``), every job of a few random
+agents (``agents``: ``by_agents``), or of a few agents drawn by their Lagrangian slack
+(``slack``: ``by_slack``).
 
 Usage::
 
     ./dev bench gap_lns_neighbourhood [--seeds 1,2,3] [--cpu-s 6] [--start-s 10]
-                                      [--pairs 2]
+                                      [--pairs 2] [--modes agents,slack]
 
 Per seed and Chu & Beasley type D size (20x200, 20x100, 10x100), the start plan is
 ``solve_gap``'s after ``--start-s`` seconds of wall time and the multipliers the
 converged Lagrangian bound's (with the pairs Lagrangian fixing allows against the start
-plan's cost); then ``--pairs`` times, alternating, ``lns_improve`` with random jobs and
-with ``by_agents``, each until ``--cpu-s`` seconds of this process's CPU time
+plan's cost); then ``--pairs`` times, alternating, ``lns_improve`` in each of
+``--modes`` (default ``agents,slack``), each until ``--cpu-s`` seconds of this process's CPU time
 (``clock=time.process_time``; CP-SAT's per-round limit stays in wall seconds). Prints
 each one's objective and gap to the Lagrangian bound, rounds and improvements, the
 count of pairs each side won, and ``uptime`` before and after. Run with
@@ -33,7 +35,7 @@ from solver.gap_lagrange import lagrangian_bound
 from solver.gap_lns import lns_improve
 
 SIZES = ((20, 200), (20, 100), (10, 100))  # agents x jobs, type D
-MODES = ("jobs", "agents")
+MODES = ("jobs", "agents", "slack")
 
 
 def main() -> None:
@@ -46,11 +48,17 @@ def main() -> None:
     parser.add_argument("--cpu-s", type=float, default=6.0)
     parser.add_argument("--start-s", type=float, default=10.0)
     parser.add_argument("--pairs", type=int, default=2)
+    parser.add_argument(
+        "--modes",
+        type=lambda text: [part for part in text.split(",") if part in MODES],
+        default=["agents", "slack"],
+    )
     args = parser.parse_args()
+    modes = args.modes
     print(f"uptime before: {uptime()}")
     print(f"{args.cpu_s:g} CPU s per search, start plan after {args.start_s:g} s")
     rows: list[dict[str, Any]] = []
-    wins = dict.fromkeys((*MODES, "tie"), 0)
+    wins = dict.fromkeys((*modes, "tie"), 0)
     for seed, (m, n) in itertools.product(args.seeds, SIZES):
         inst = chu_beasley("D", m, n, np.random.default_rng(seed))
         start = solve_gap(inst, time_limit_s=args.start_s, seed=seed)
@@ -71,7 +79,7 @@ def main() -> None:
         line = f"D {m}x{n} seed {seed}: start {start.objective}, bound {lag.bound} |"
         for pair in range(args.pairs):
             found = {}
-            for mode in MODES:
+            for mode in modes:
                 res = lns_improve(
                     inst.cost,
                     inst.weight,
@@ -81,7 +89,8 @@ def main() -> None:
                     seed=seed + pair,
                     scaled_u=lag.scaled_u,
                     allowed=allowed,
-                    by_agents=mode == "agents",
+                    by_agents=mode != "jobs",
+                    by_slack=mode == "slack",
                     clock=time.process_time,
                 )
                 objective = int(inst.cost[res.agent, np.arange(n)].sum())
@@ -99,7 +108,7 @@ def main() -> None:
                 )
                 line += f" {mode} {objective} ({gap:.3f}%, {res.rounds} rounds)"
             best = min(found.values())
-            winners = [mode for mode in MODES if found[mode] == best]
+            winners = [mode for mode in modes if found[mode] == best]
             wins[winners[0] if len(winners) == 1 else "tie"] += 1
         print(line, flush=True)
         rows.append(row)

@@ -19,7 +19,7 @@ through the min-cost-flow core instead (:func:`solver.lap.solve_lap`).
   keeps improving until the end, each better plan told to the race; with ``lns=True``
   (off by default: not shown to help, see the flag) the dive stops ``LNS_SHARE`` of the
   limit before the end and large-neighbourhood search (:mod:`solver.gap_lns`, freeing
-  every job of a few agents per round) runs from the best plan so far until the end,
+  every job of a few agents per round, drawn by their Lagrangian slack) runs from the best plan so far until the end,
   its sub-problems pruned by the multipliers and by Lagrangian variable fixing
   (:mod:`solver.gap_fixing`) against that plan's cost.
 
@@ -30,10 +30,16 @@ stays in the race, and its core goes to the dive and HiGHS, who find the better 
 there. Where it is closing in (type C: it proves optimality), it keeps searching.
 
 HiGHS runs until its plan is optimal or the limit: MathOpt's HiGHS ignores the
-``SolveInterrupter`` (OR-Tools 9.15), so the race waits for it even after a proof.
+``SolveInterrupter`` (OR-Tools 9.15), so the race waits for it even after a proof. Its
+plans reach the race as it finds them (read from its improving-solution file).
+
+The limit is wall time, or (``clock="cpu"``, :mod:`solver.gap_clock`) the process's CPU
+time over the cores: the same budget as on a quiet machine, for benchmarks on a loaded
+one.
 
 As soon as a plan attains a proven bound (or CP-SAT proves optimality) all stop. Each
-plan is then improved by local search (:mod:`solver.gap_local`: shift and swap moves, in
+plan is then improved by local search (:mod:`solver.gap_local`: shift, swap and
+ejection moves, in
 the last ``POLISH_SHARE`` of the limit, a few ms in practice), and the cheaper one kept.
 
 HiGHS's plan is checked exactly (one agent per job, capacities kept). The bound is the
@@ -57,6 +63,7 @@ import numpy as np
 import numpy.typing as npt
 from ortools.util.python.solve_interrupter import SolveInterrupter
 
+from solver.gap_clock import WALL_CLOCK, GapClock, race_clock
 from solver.gap_cpsat import CpSatRacer
 from solver.gap_dive import dive_plan
 from solver.gap_fixing import allowed_pairs
@@ -75,7 +82,8 @@ IntArray = npt.NDArray[np.int64]
 POLISH_SHARE = 0.02  # of time_limit_s kept for solver.gap_local on the plans at the end
 DIVE_SHARE = 0.25  # of time_limit_s that must be left for the dive to start
 LNS_SHARE = 0.3  # of time_limit_s kept after the dive for LNS (with lns=True)
-YIELD_POLL_S = 0.25  # how often the race asks CP-SAT whether it yields
+YIELD_POLL_S = 0.25  # how often the race asks CP-SAT whether it yields (and, on the
+# CPU clock, looks at the clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +144,7 @@ def solve_gap(
     lns: bool = False,
     dive: bool = True,
     yield_cp_sat: bool = True,
+    clock: str = "wall",
 ) -> GapResult:
     """Solve a GAP: CP-SAT (one Boolean per agent-job pair) and HiGHS race for the plan,
     CP-SAT and a Lagrangian relaxation for the bound (see the module docstring).
@@ -163,6 +172,14 @@ def solve_gap(
     yield_cp_sat
         Let CP-SAT yield (see the module docstring; only with ``lagrangian``): the
         others then run to the limit; ``GapResult.cp_sat_yielded_s`` says when.
+    clock
+        ``"wall"`` (default): ``time_limit_s`` is wall time. ``"cpu"``: it is on
+        :func:`solver.gap_clock.cpu_clock` (this process's CPU time over
+        ``num_workers``), which emulates the limit on a quiet machine with that many
+        cores however loaded this one is; for benchmarks: HiGHS cannot be stopped, so
+        its thread is left running (to its stretched wall limit) when the race ends,
+        its plans up to then kept, and the CPU the process spends outside the race
+        counts too (run each solve in a process of its own).
 
     Returns
     -------
@@ -180,6 +197,7 @@ def solve_gap(
     workers = validate_count(
         "num_workers", available_cores() if num_workers is None else num_workers, 1
     )
+    timer = race_clock(clock, workers)
     m, n = instance.cost.shape
     sign = -1 if maximize else 1  # everything below minimises sign x cost
     cost = sign * instance.cost
@@ -203,10 +221,11 @@ def solve_gap(
     failures: list[BaseException] = []
 
     polish_s = POLISH_SHARE * time_limit_s if local_search else 0.0
-    race_end = t0 + time_limit_s - polish_s  # then local search on each plan
+    race_end = timer.now() + time_limit_s - polish_s  # then local search on each plan
 
     def left_s() -> float:
-        return max(race_end - time.perf_counter(), 0.01)
+        """Wall seconds a solver may take to stop by the race's end."""
+        return timer.wall_limit_s(race_end)
 
     def run_lagrangian() -> None:
         lag[0] = lagrangian_bound(
@@ -235,6 +254,7 @@ def solve_gap(
                 seed=seed,
                 on_plan=partial(_tell_if_fits, race_state, instance, cost),
                 stop=race_state.done,
+                clock=timer,
             )
             if plan is not None and _fits(instance, plan):
                 dive_agent[0] = plan
@@ -242,8 +262,10 @@ def solve_gap(
         start = race_state.best_plan()
         if lns and start is not None and not race_state.done.is_set():
             lns_agent[0] = _search_around(
-                instance, cost, start, race_state, race_end, seed
+                instance, cost, start, race_state, race_end, seed, timer
             )
+
+    tell_highs = partial(_tell_if_fits, race_state, instance, cost, keep=highs_agent)
 
     def run_highs() -> None:
         plan = highs_plan(
@@ -253,11 +275,12 @@ def solve_gap(
             deadline=race_end,
             seed=seed,
             interrupter=interrupter,
+            clock=timer,
+            on_plan=tell_highs,
+            stop=race_state.done,
         )
-        if plan is None or not _fits(instance, plan):
-            return
-        highs_agent[0] = plan
-        race_state.plan_found(int(cost[plan, np.arange(n)].sum()), plan)
+        if plan is not None:
+            tell_highs(plan)
 
     def guarded(run: Callable[[], None]) -> Callable[[], None]:
         def body() -> None:
@@ -268,23 +291,35 @@ def solve_gap(
 
         return body
 
-    threads = [
-        threading.Thread(target=guarded(run), daemon=True)
-        for run, wanted in (
-            (run_lagrangian, lagrangian and m > 0 and n > 0),
-            (run_highs, race),
-            (partial(_watch_cp_sat, race_state, t0), yield_cp_sat and lagrangian),
+    threads = {
+        name: threading.Thread(target=guarded(run), daemon=True)
+        for name, run, wanted in (
+            ("lagrangian", run_lagrangian, lagrangian and m > 0 and n > 0),
+            ("highs", run_highs, race),
+            (
+                "yield",
+                partial(_watch_cp_sat, race_state, t0),
+                yield_cp_sat and lagrangian,
+            ),
+            (
+                "clock",
+                partial(_watch_clock, race_state, timer, race_end),
+                timer is not WALL_CLOCK,
+            ),
         )
         if wanted
-    ]
-    for thread in threads:
+    }
+    for thread in threads.values():
         thread.start()
     try:
         cp_status, cp_agent, cp_bound = race_state.cp.solve(
-            race_state.plan_found, left_s(), share_plans=lns
+            race_state.plan_found,
+            left_s(),
+            share_plans=lns,
+            budget_s=time_limit_s,
         )
     finally:
-        _end_race(race_state, threads, interrupter)
+        _end_race(race_state, threads, interrupter, timer)
     if failures:
         raise failures[0]
     return _combine(
@@ -319,12 +354,34 @@ def _watch_cp_sat(race: _Race, t0: float) -> None:
             return
 
 
+def _watch_clock(race: _Race, timer: GapClock, end: float) -> None:
+    """Ends the race (``done``, CP-SAT stopped) once ``timer`` reaches ``end``: on the
+    CPU clock the solvers' own wall limits come later (see :mod:`solver.gap_clock`)."""
+    while not race.done.wait(YIELD_POLL_S):
+        if timer.now() >= end:
+            race.done.set()
+            race.cp.stop()
+            return
+
+
 def _tell_if_fits(
-    race: _Race, instance: GapInstance, cost: IntArray, plan: IntArray
+    race: _Race,
+    instance: GapInstance,
+    cost: IntArray,
+    plan: IntArray,
+    keep: list[IntArray | None] | None = None,
 ) -> None:
-    """Tell ``race`` a plan (its minimised ``cost``) when it fits."""
-    if _fits(instance, plan):
-        race.plan_found(int(cost[plan, np.arange(plan.size)].sum()), plan)
+    """Tell ``race`` a plan (its minimised ``cost``) when it fits; and put it in
+    ``keep[0]`` when given, unless that holds a plan as cheap."""
+    if not _fits(instance, plan):
+        return
+    value = int(cost[plan, np.arange(plan.size)].sum())
+    if keep is not None:
+        kept = keep[0]
+        if kept is not None and int(cost[kept, np.arange(plan.size)].sum()) <= value:
+            return
+        keep[0] = plan
+    race.plan_found(value, plan)
 
 
 def _converged(lag: LagrangianBound | None) -> LagrangianBound | None:
@@ -332,17 +389,25 @@ def _converged(lag: LagrangianBound | None) -> LagrangianBound | None:
 
 
 def _end_race(
-    race: _Race, threads: list[threading.Thread], interrupter: SolveInterrupter
+    race: _Race,
+    threads: dict[str, threading.Thread],
+    interrupter: SolveInterrupter,
+    timer: GapClock,
 ) -> None:
-    """Once CP-SAT has returned: when it yielded, the others run on to the race's end
-    (they keep to it); then ``done`` stops whoever still runs, and all are joined."""
+    """Once CP-SAT has returned: when it yielded, the searches run on until they end
+    (they keep to the race's end) or ``done`` (on the CPU clock: the clock's end, a
+    proof); then ``done`` stops whoever still runs, and all are joined but, off the
+    wall clock, HiGHS (see ``solve_gap``'s ``clock``)."""
     if race.cp.yielded_s is not None:
-        for thread in threads:
-            thread.join()
+        for name in ("lagrangian", "highs"):
+            thread = threads.get(name)
+            while thread is not None and thread.is_alive() and not race.done.is_set():
+                thread.join(YIELD_POLL_S)
     race.done.set()
     interrupter.interrupt()
-    for thread in threads:
-        thread.join()
+    for name, thread in threads.items():
+        if timer is WALL_CLOCK or name != "highs":
+            thread.join()
 
 
 class _Race:
@@ -394,8 +459,10 @@ def _search_around(
     race: _Race,
     deadline: float,
     seed: int,
+    timer: GapClock,
 ) -> IntArray | None:
-    """Large-neighbourhood search from ``plan`` (minimised ``cost``) until ``deadline``,
+    """Large-neighbourhood search from ``plan`` (minimised ``cost``) until ``deadline``
+    (on ``timer``),
     pruned by the race's Lagrangian multipliers when it has some (and the pairs they fix
     against the plan's cost); its plan when it found a cheaper one, else None."""
     n = plan.size
@@ -418,6 +485,8 @@ def _search_around(
         stop=race.done,
         on_plan=race.plan_found,
         by_agents=True,
+        by_slack=scaled_u is not None,
+        clock=timer.now,
     )
     better = int(cost[found.agent, np.arange(n)].sum()) < start
     return found.agent if better and _fits(instance, found.agent) else None

@@ -133,16 +133,19 @@ class CpSatRacer:
         time_limit_s: float,
         *,
         share_plans: bool = False,
+        budget_s: float | None = None,
     ) -> tuple[SolveStatus, IntArray | None, int | None]:
         """Status, plan (None without one) and CP-SAT's bound after at most
-        ``time_limit_s``; ``on_plan`` hears each plan's cost as it is found (and with
-        ``share_plans`` the plan, else None)."""
+        ``time_limit_s`` (wall); ``on_plan`` hears each plan's cost as it is found (and
+        with ``share_plans`` the plan, else None). ``budget_s``: the race's limit that
+        ``YIELD_AFTER_SHARE`` is a share of (default ``time_limit_s``; they differ on
+        a CPU clock, :mod:`solver.gap_clock`)."""
         if self._stopped.is_set():
             return SolveStatus.TIMEOUT, None, None
         self._clock = time.pthread_getcpuclockid(threading.get_ident())
         self._cpu0 = time.clock_gettime(self._clock)
         self._solver.parameters.max_time_in_seconds = time_limit_s
-        self._limit_s = time_limit_s
+        self._limit_s = time_limit_s if budget_s is None else budget_s
         callback = _TellPlans(self, on_plan, self._x if share_plans else None)
         cp_status = self._solver.solve(self._model, callback)
         with self._lock:

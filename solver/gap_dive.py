@@ -21,7 +21,6 @@ help on type C or on D 10 x 200 (HiGHS's plans are better there).
 from __future__ import annotations
 
 import threading
-import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
+from solver.gap_clock import WALL_CLOCK, GapClock
 from solver.gap_glop import GlopLp
 from solver.gap_pool import column_pool
 
@@ -59,22 +59,23 @@ def dive_plan(
     seed: int = 0,
     on_plan: Callable[[IntArray], None] | None = None,
     stop: threading.Event | None = None,
+    clock: GapClock = WALL_CLOCK,
 ) -> IntArray | None:
     """A plan that fits (job j's agent), from the dive over the pool of the multipliers
-    ``scaled_u`` (x ``MULTIPLIER_SCALE``), by ``deadline`` (a ``time.perf_counter()``
-    value); None when none was found in time. With ``on_plan``, the search goes on
+    ``scaled_u`` (x ``MULTIPLIER_SCALE``), by ``deadline`` (on ``clock``); None when
+    none was found in time. With ``on_plan``, the search goes on
     from the first plan until the deadline or ``stop`` is set, ``on_plan`` hearing each
     plan (the first included; a copy), and the best is returned."""
     m, n = cost.shape
     agent_of, sets = column_pool(
         cost, weight, capacity, scaled_u, min(POOL_WORK // max(m, 1) ** 2, MAX_SETS)
     )
-    if n == 0 or len(sets) == 0 or time.perf_counter() >= deadline:
+    if n == 0 or len(sets) == 0 or clock.now() >= deadline:
         return None
     lp = _PoolLp(agent_of, sets, (sets * cost[agent_of]).sum(axis=1), m)
     fixed: list[int] = []
-    while (left := deadline - RESIDUAL_LIMIT_S - time.perf_counter()) > 0:
-        y = lp.solve(left)
+    while deadline - RESIDUAL_LIMIT_S - clock.now() > 0:
+        y = lp.solve(clock.wall_limit_s(deadline - RESIDUAL_LIMIT_S))
         if y is None:
             break
         covered = sets[fixed].any(axis=0)
@@ -97,8 +98,9 @@ def dive_plan(
             seed,
             on_plan,
             stop,
+            clock,
         )
-        if plan is not None or time.perf_counter() >= deadline:
+        if plan is not None or clock.now() >= deadline:
             return plan
     return None
 
@@ -152,6 +154,7 @@ def _residual(
     seed: int,
     on_plan: Callable[[IntArray], None] | None = None,
     stop: threading.Event | None = None,
+    clock: GapClock = WALL_CLOCK,
 ) -> IntArray | None:
     """The fixed sets, and the jobs they leave on the free agents by CP-SAT (its best
     plan after ``RESIDUAL_WORK`` of deterministic time, or at the deadline); None when
@@ -194,8 +197,9 @@ def _residual(
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = seed % 2**31
     solver.parameters.max_deterministic_time = RESIDUAL_WORK  # same plan at any load
-    solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 0.01)
-    status = solver.solve(model)
+    solver.parameters.max_time_in_seconds = clock.wall_limit_s(deadline)
+    with _stopped_by(stop, solver, clock, deadline):
+        status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     for (i, j), var in x.items():
@@ -212,8 +216,8 @@ def _residual(
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = seed % 2**31
-    solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 0.01)
-    with _stopped_by(stop, solver):
+    solver.parameters.max_time_in_seconds = clock.wall_limit_s(deadline)
+    with _stopped_by(stop, solver, clock, deadline):
         solver.solve(model, better)
     return better.agent
 
@@ -247,17 +251,19 @@ class _TellBetter(cp_model.CpSolverSolutionCallback):
 
 @contextmanager
 def _stopped_by(
-    stop: threading.Event | None, solver: cp_model.CpSolver
+    stop: threading.Event | None,
+    solver: cp_model.CpSolver,
+    clock: GapClock,
+    deadline: float,
 ) -> Iterator[None]:
-    """While inside, a thread stops ``solver``'s search once ``stop`` is set."""
-    if stop is None:
-        yield
-        return
+    """While inside, a thread stops ``solver``'s search once ``stop`` is set or
+    ``clock`` passes ``deadline`` (its own wall limit may be later: see
+    :mod:`solver.gap_clock`)."""
     finished = threading.Event()
 
     def watch() -> None:
         while not finished.wait(STOP_POLL_S):
-            if stop.is_set():
+            if (stop is not None and stop.is_set()) or clock.now() >= deadline:
                 solver.stop_search()  # again at each poll: a no-op before solve starts
 
     watcher = threading.Thread(target=watch, daemon=True)

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
-from solver.gap_lagrange import MULTIPLIER_SCALE, lagrangian_value
+from solver.gap_lagrange import MULTIPLIER_SCALE, knapsacks, lagrangian_value
 from solver.gap_local import improve
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ def lns_improve(
     stop: threading.Event | None = None,
     on_plan: Callable[[int], None] | None = None,
     by_agents: bool = False,
+    by_slack: bool = False,
     clock: Callable[[], float] = time.perf_counter,
 ) -> LnsResult:
     """Improve a plan that fits (``agent[j]``: job j's agent) until ``deadline`` (a
@@ -74,18 +75,31 @@ def lns_improve(
     ``on_plan`` hears the cost of each better plan. Stops early when a round that
     frees every job finds nothing cheaper (the plan is then optimal). ``by_agents``:
     free every job of a few random agents (``size`` counts agents, from
-    ``FIRST_AGENTS``) instead of random jobs."""
+    ``FIRST_AGENTS``) instead of random jobs; ``by_slack`` (with ``by_agents`` and
+    ``scaled_u``): draw agent i with odds ``slack_i + mean slack`` (:func:`slacks`:
+    how far its jobs are from its best knapsack at ``scaled_u``; the plan's cost is
+    the Lagrangian bound plus their sum) instead of uniformly."""
     m, n = cost.shape
     agent = agent.copy()
     rng = np.random.default_rng(seed)
     whole = m if by_agents else n
     size = min(FIRST_AGENTS if by_agents else FIRST_SIZE, whole)
     rounds = improvements = pruned = idle = 0
+    best_gain = (
+        knapsacks(scaled_u[None, :] - MULTIPLIER_SCALE * cost, weight, capacity)[0]
+        if by_agents and by_slack and scaled_u is not None
+        else None
+    )
     while (
         n > 0 and clock() < deadline - 0.01 and not (stop is not None and stop.is_set())
     ):
         if by_agents:
-            chosen = rng.choice(m, size, replace=False)
+            odds = None
+            if best_gain is not None and scaled_u is not None:
+                slack = slacks(cost, scaled_u, agent, best_gain).astype(np.float64)
+                odds = slack + max(float(slack.mean()), 1.0)
+                odds /= odds.sum()
+            chosen = rng.choice(m, size, replace=False, p=odds)
             jobs = np.flatnonzero(np.isin(agent, chosen))
         else:
             jobs = np.sort(rng.choice(n, size, replace=False))
@@ -128,6 +142,17 @@ def lns_improve(
             if idle >= m:  # a round per agent with nothing found: look wider
                 size, idle = min(size + (1 if by_agents else 2), whole), 0
     return LnsResult(agent, rounds, improvements, pruned)
+
+
+def slacks(
+    cost: IntArray, scaled_u: IntArray, agent: IntArray, best_gain: IntArray
+) -> IntArray:
+    """Per agent, ``MULTIPLIER_SCALE x`` how far the profit of its jobs in ``agent``
+    (``sum u_j - c_ij``) falls short of ``best_gain`` (its best knapsack's, at the
+    multipliers ``scaled_u``); >= 0 for a plan that fits."""
+    m, n = cost.shape
+    profit = scaled_u - MULTIPLIER_SCALE * cost[agent, np.arange(n)]
+    return best_gain - np.bincount(agent, weights=profit, minlength=m).astype(np.int64)
 
 
 def _spare(

@@ -254,8 +254,9 @@ def plans_that_fit(
 def test_local_search_keeps_the_plan_feasible_and_ends_at_a_local_optimum(
     case: tuple[GapInstance, Any],
 ) -> None:
-    """The plan still fits, costs no more, and no single shift or swap (all tried by
-    brute force) lowers its cost further."""
+    """The plan still fits, costs no more, and no single shift, swap or ejection (job
+    j1 onto j2's agent, j2 to any other agent; all tried by brute force) lowers its
+    cost further."""
     inst, start = case
     m, n = inst.cost.shape
     jobs = np.arange(n)
@@ -280,3 +281,10 @@ def test_local_search_keeps_the_plan_feasible_and_ends_at_a_local_optimum(
         swapped = plan.copy()
         swapped[j1], swapped[j2] = plan[j2], plan[j1]
         assert not (fits(swapped) and total(swapped) < total(plan))
+    for j1, j2 in itertools.permutations(range(n), 2):
+        for i in range(m):
+            if plan[j1] == plan[j2] or i == plan[j2]:
+                continue
+            ejected = plan.copy()
+            ejected[j1], ejected[j2] = plan[j2], i
+            assert not (fits(ejected) and total(ejected) < total(plan))

@@ -24,8 +24,9 @@ from solver.gap_lagrange import (
     MULTIPLIER_SCALE,
     knapsacks,
     lagrangian_bound,
+    lagrangian_value,
 )
-from solver.gap_lns import lns_improve
+from solver.gap_lns import lns_improve, slacks
 from solver.model import SolveStatus
 from tests.solver.test_solver_gap import _brute_force, _ints, gap_instances
 from tests.solver.test_solver_gap_bound import plans_that_fit
@@ -149,13 +150,18 @@ def test_fixing_removes_pairs_when_the_plan_is_close_to_the_bound() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(plans_that_fit(max_agents=3, max_jobs=7), st.booleans(), st.booleans())
+@given(
+    plans_that_fit(max_agents=3, max_jobs=7),
+    st.booleans(),
+    st.sampled_from(["jobs", "agents", "slack"]),
+)
 def test_lns_reaches_the_optimum_of_small_instances(
-    case: tuple[GapInstance, Any], lagrangian: bool, by_agents: bool
+    case: tuple[GapInstance, Any], lagrangian: bool, mode: str
 ) -> None:
-    """With fewer jobs (or agents, ``by_agents``) than a round frees, LNS re-solves the
-    whole instance: its plan fits, costs no more than the start and is optimal (brute
-    force), also when pruned by multipliers and fixing; it stops early on that proof."""
+    """With fewer jobs (or agents, ``by_agents``, drawn uniformly or by their slack)
+    than a round frees, LNS re-solves the whole instance: its plan fits, costs no more
+    than the start and is optimal (brute force), also when pruned by multipliers and
+    fixing; it stops early on that proof."""
     inst, start = case
     m, n = inst.cost.shape
     jobs = np.arange(n)
@@ -175,7 +181,8 @@ def test_lns_reaches_the_optimum_of_small_instances(
         deadline=t0 + 30.0,
         scaled_u=scaled_u,
         allowed=allowed,
-        by_agents=by_agents,
+        by_agents=mode != "jobs",
+        by_slack=mode == "slack",
     )
     assert time.perf_counter() - t0 < 20.0  # stopped on the proof, not the deadline
     load = np.bincount(res.agent, weights=inst.weight[res.agent, jobs], minlength=m)
@@ -185,11 +192,12 @@ def test_lns_reaches_the_optimum_of_small_instances(
     assert total == _brute_force(inst)
 
 
-@pytest.mark.parametrize("by_agents", [False, True])
-def test_lns_improves_a_type_d_plan_and_reports_each_step(by_agents: bool) -> None:
+@pytest.mark.parametrize("mode", ["jobs", "agents", "slack"])
+def test_lns_improves_a_type_d_plan_and_reports_each_step(mode: str) -> None:
     """Chu & Beasley type D, 10 x 60 (seed 1), from CP-SAT's plan after 1 s: LNS (random
-    jobs or every job of a few agents freed) lowers the cost, each reported cost is a
-    plan it held (the last one its result) and the plan fits."""
+    jobs, or every job of a few agents freed, drawn uniformly or by their slack at the
+    converged multipliers) lowers the cost, each reported cost is a plan it held (the
+    last one its result) and the plan fits."""
     inst = chu_beasley("D", 10, 60, np.random.default_rng(1))
     m, n = inst.cost.shape
     jobs = np.arange(n)
@@ -203,6 +211,8 @@ def test_lns_improves_a_type_d_plan_and_reports_each_step(by_agents: bool) -> No
         lns=False,
     )
     assert first.status is SolveStatus.FEASIBLE
+    lag = lagrangian_bound(inst.cost, inst.weight, inst.capacity, 60.0)
+    assert lag is not None
     heard: list[int] = []
     res = lns_improve(
         inst.cost,
@@ -211,7 +221,9 @@ def test_lns_improves_a_type_d_plan_and_reports_each_step(by_agents: bool) -> No
         first.agent,
         deadline=time.perf_counter() + 5.0,
         on_plan=heard.append,
-        by_agents=by_agents,
+        by_agents=mode != "jobs",
+        by_slack=mode == "slack",
+        scaled_u=lag.scaled_u if mode == "slack" else None,
     )
     total = int(inst.cost[res.agent, jobs].sum())
     assert res.improvements == len(heard) > 0
@@ -219,3 +231,28 @@ def test_lns_improves_a_type_d_plan_and_reports_each_step(by_agents: bool) -> No
     assert heard[-1] == total < first.objective
     load = np.bincount(res.agent, weights=inst.weight[res.agent, jobs], minlength=m)
     assert np.all(load <= inst.capacity)
+
+
+@settings(max_examples=60, deadline=None)
+@given(plans_that_fit(), st.data())
+def test_slacks_add_up_to_the_plan_less_the_lagrangian_value(
+    case: tuple[GapInstance, Any], data: st.DataObject
+) -> None:
+    """For any multipliers, each agent's slack under a plan that fits is >= 0 and they
+    add up to the plan's cost less L(u) (both x ``MULTIPLIER_SCALE``): what LNS's
+    ``by_slack`` draws agents by."""
+    inst, plan = case
+    m, n = inst.cost.shape
+    scaled_u = np.array(
+        data.draw(st.lists(st.integers(-40_000, 40_000), min_size=n, max_size=n)),
+        np.int64,
+    )
+    value, _ = lagrangian_value(inst.cost, inst.weight, inst.capacity, scaled_u)
+    gain, _ = knapsacks(
+        scaled_u[None, :] - MULTIPLIER_SCALE * inst.cost, inst.weight, inst.capacity
+    )
+    slack = slacks(inst.cost, scaled_u, plan, gain)
+    assert slack.shape == (m,)
+    assert np.all(slack >= 0)
+    total = int(inst.cost[plan, np.arange(n)].sum())
+    assert MULTIPLIER_SCALE * total == value + int(slack.sum())
