@@ -3,13 +3,15 @@
 Usage::
 
     ./dev bench gap_chu_beasley [--time-limit-s 30 | --cpu-budget-s 30] [--workers N]
-                                [--seeds 1[,2,...]] [--types C,D] [--no-before]
+                                [--seeds 1[,2,...]] [--types C,D]
+                                [--sizes 10x100,...] [--no-before]
                                 [--no-baseline] [--lns] [--nodive] [--noyield]
 
 Solves one seeded instance (``solver.gap.chu_beasley``, minimised) per seed (``--seeds``,
 default 1; ``--seed N`` is ``--seeds N``), type (``--types``, default C and D) and size
-(10x100, 20x100, 10x200, 20x200 agents x jobs) under a wall-time limit, using the machine's
-cores unless ``--workers`` says otherwise, twice in the same run:
+(``--sizes``, default 10x100, 20x100, 10x200, 20x200 agents x jobs) under a time limit
+(wall, or CPU with ``--cpu-budget-s``: below), using the machine's cores unless
+``--workers`` says otherwise, twice in the same run:
 
 - ``before``: CP-SAT alone (``solve_gap(lagrangian=False, highs=False,
   local_search=False)``, the solver until this change), its bound CP-SAT's;
@@ -218,6 +220,14 @@ def main() -> None:
         help="comma-separated Chu & Beasley types (default C,D)",
     )
     parser.add_argument(
+        "--sizes",
+        type=lambda text: [
+            tuple(int(k) for k in part.split("x")) for part in text.split(",") if part
+        ],
+        default=list(SIZES),
+        help="comma-separated agents x jobs (default 10x100,20x100,10x200,20x200)",
+    )
+    parser.add_argument(
         "--no-baseline", action="store_true", help="skip the HiGHS MIP baseline"
     )
     parser.add_argument(
@@ -269,7 +279,7 @@ def main() -> None:
         "noyield": not args.noyield,
     }
     rows: list[dict[str, Any]] = []
-    for seed, kind, (m, n) in itertools.product(seeds, args.types, SIZES):
+    for seed, kind, (m, n) in itertools.product(seeds, args.types, args.sizes):
         row: dict[str, Any] = {
             "type": kind,
             "m": m,
