@@ -164,8 +164,10 @@ def solve_gap(
     lagrangian, highs, local_search, lns, dive
         Compute the Lagrangian bound / race HiGHS / improve the plans by local search /
         search around the best plan on the Lagrangian's thread once it has converged
-        (only with ``lagrangian``; off by default: on a loaded 2-core machine it did
-        not beat the race without it, ``./dev bench gap_chu_beasley --lns``) / dive for
+        (only with ``lagrangian``; off by default: at equal CPU, 10 CPU s per core,
+        it was worse on 4 of 12 Chu & Beasley instances, better on 2, equal on 6; it
+        takes the dive's last ``LNS_SHARE``, where the dive finds type D's best plans:
+        ``./dev bench gap_chu_beasley --cpu-budget-s 10 --lns``) / dive for
         a plan from the converged multipliers (only with ``lagrangian``). All False is
         CP-SAT alone, all workers (the solver before they came): with
         ``num_workers=1`` and a fixed seed, deterministic.

@@ -198,7 +198,7 @@ def _residual(
     solver.parameters.random_seed = seed % 2**31
     solver.parameters.max_deterministic_time = RESIDUAL_WORK  # same plan at any load
     solver.parameters.max_time_in_seconds = clock.wall_limit_s(deadline)
-    with _stopped_by(stop, solver, clock, deadline):
+    with _stopped_by(None, solver, clock, deadline):  # its first plan even on stop
         status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
