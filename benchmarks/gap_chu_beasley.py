@@ -55,6 +55,8 @@ import argparse
 import itertools
 import multiprocessing
 import os
+import shutil
+import tempfile
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -171,10 +173,12 @@ def _race_child(
     """:func:`_race`'s process: solve, send the summary, and exit at once (a HiGHS
     thread left running on the CPU clock goes with it)."""
     inst = chu_beasley(kind, m, n, np.random.default_rng(seed))
-    cpu = time.process_time()
+    tempfile.tempdir = tempfile.mkdtemp(prefix="gap-race-")  # HiGHS's files, removed
+    cpu = time.process_time()  # below even when HiGHS is still running
     res = solve_gap(inst, seed=seed, **knobs)
     send.send(_summary(res, os.getloadavg()[0], time.process_time() - cpu))
     send.close()
+    shutil.rmtree(tempfile.tempdir, ignore_errors=True)
     os._exit(0)
 
 
