@@ -41,7 +41,7 @@ from solver.spatial import block_order
 
 if TYPE_CHECKING:
     from solver.cost import TechState
-    from solver.model import Problem, SolveParams
+    from solver.model import CostWeights, Problem, SolveParams
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -71,6 +71,54 @@ would exceed the bounds' margin of 1)."""
 
 PAIR_CELLS = 2_000_000
 """Most (ticket, technician) bound cells or exact evaluations held at once (bounds memory)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PairBound:
+    """Lower bound of a (ticket, technician) pair's scaled cost from the chord between
+    them: waiting until the technician is ready (``base``) plus travel and waiting over
+    the chord at its speed (``slope`` per chord unit), plus the lateness of that earliest
+    start. The chord never exceeds the great-circle distance, and the terms left out
+    (breach step, skill surplus, stability: :func:`solver.cost.terms_at`) are >= 0, so it
+    never exceeds :func:`solver.cost.evaluate_pairs`' cost; only the preference bonus is
+    < 0 (the pricing adds it to its thresholds). Per technician and ticket row."""
+
+    base: FloatArray  # scaled waiting until ready, per technician
+    slope: FloatArray  # scaled travel and waiting per chord unit, per technician
+    travel_per_chord: float  # travel seconds per chord unit at 1 km/h
+    speed_kmh: FloatArray  # per technician
+    ready_s: FloatArray  # per technician
+    late_w: FloatArray  # lateness weight (weight units per second), per ticket
+    resp: FloatArray  # response due, per ticket
+    dur: FloatArray  # work duration, per ticket
+    due: FloatArray  # resolution due or window end, the earlier, per ticket
+
+    @classmethod
+    def of(cls, problem: Problem, weights: CostWeights, state: TechState) -> PairBound:
+        """The terms of ``problem``'s rows with the technicians in ``state``."""
+        w, k, t = weights, problem.technicians, problem.tickets
+        travel_per_chord = EARTH_RADIUS_KM * ROAD_FACTOR * 3600.0
+        return cls(
+            COST_SCALE * w.waiting * (state.ready_s - problem.now_s),
+            COST_SCALE * (w.travel + w.waiting) * EARTH_RADIUS_KM * ROAD_FACTOR
+            * 3600.0 / k.speed_kmh,
+            travel_per_chord, k.speed_kmh, state.ready_s,
+            lateness_weight(problem, w), t.response_due_s, t.duration_s,
+            np.minimum(t.resolution_due_s, t.window_end_s),
+        )  # fmt: skip
+
+    def at(self, tix: IntArray, tech: IntArray, chord: FloatArray) -> FloatArray:
+        """The bound of the pairs (``tix``, ``tech``) ``chord`` apart (unit sphere)."""
+        start = self.ready_s[tech] + chord * (
+            self.travel_per_chord / self.speed_kmh[tech]
+        )
+        late = self.late_w[tix] * (
+            np.maximum(start - self.resp[tix], 0.0)
+            + np.maximum(start + self.dur[tix] - self.due[tix], 0.0)
+        )
+        return np.asarray(
+            chord * self.slope[tech] + self.base[tech] + COST_SCALE * late
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -583,19 +631,10 @@ def negative_pairs(
     pen_w = drop_penalty(problem, w) if penalty is None else penalty
     pen_s = pen_w * COST_SCALE
     t = problem.tickets
-    # Lower bound of a pair's scaled cost: base (waiting until ready) + slope x chord, plus
-    # the lateness of the earliest possible start. It leaves out the breach step, skill
-    # surplus and stability: those terms are >= 0 (solver.cost.terms_at), so leaving them out
-    # keeps it a valid LOWER bound (only a looser one); only the preference bonus is < 0,
-    # and it is added to the thresholds below.
-    base = COST_SCALE * w.waiting * (state.ready_s - problem.now_s)
-    slope = (
-        COST_SCALE * (w.travel + w.waiting) * EARTH_RADIUS_KM * ROAD_FACTOR * 3600.0
-    ) / k.speed_kmh
-    travel_per_chord = EARTH_RADIUS_KM * ROAD_FACTOR * 3600.0
-    lw = lateness_weight(problem, w)
-    resp, dur = t.response_due_s, t.duration_s
-    due = np.minimum(t.resolution_due_s, t.window_end_s)
+    # Each pair's lower bound (PairBound); the preference bonus (< 0) is added to the
+    # thresholds below.
+    pb = PairBound.of(problem, w, state)
+    base, slope, travel_per_chord = pb.base, pb.slope, pb.travel_per_chord
     bonus = np.zeros(t.count)
     if t.preferred.shape[0]:
         bonus[t.preferred[:, 0]] = COST_SCALE * w.preference
@@ -634,8 +673,9 @@ def negative_pairs(
     kb = TECH_BLOCK
     moved = _moved(d_ticket, d_tech, since)
     terms = _TicketTerms(
-        d_ticket + bonus + margin + slack, pen_s + bonus + margin, COST_SCALE * lw,
-        resp, due - dur, tvec, t_xyz, located_t, moved[0], d_ticket,
+        d_ticket + bonus + margin + slack, pen_s + bonus + margin,
+        COST_SCALE * pb.late_w, pb.resp, pb.due - pb.dur, tvec, t_xyz, located_t,
+        moved[0], d_ticket,
     )  # fmt: skip
     for g in groups:
         if negative < 0:
@@ -666,13 +706,7 @@ def negative_pairs(
                 p_t, p_k, chord, at = techs.near(
                     terms, moved[0], r, cut_t, ii, bsel[bb], everywhere
                 )
-                travel = chord * (travel_per_chord / k.speed_kmh[p_k])
-                start_p = state.ready_s[p_k] + travel
-                late_p = lw[p_t] * (
-                    np.maximum(start_p - resp[p_t], 0.0)
-                    + np.maximum(start_p + dur[p_t] - due[p_t], 0.0)
-                )
-                lbp = chord * slope[p_k] + base[p_k] + COST_SCALE * late_p
+                lbp = pb.at(p_t, p_k, chord)
                 ok = (lbp + d_tech[p_k] < cut_t[at]) & (lbp < pen_t[at])
                 p_t, p_k = p_t[ok], p_k[ok]
                 keys = pair_keys(p_t, p_k, m)
