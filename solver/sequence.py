@@ -23,7 +23,7 @@ from solver.cost import memoized
 from solver.geo import latitude_terms, leg_time_s, next_point, point_terms
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from solver.cost import LatePricing
     from solver.geo import Points
@@ -111,27 +111,143 @@ def simulate(
     travel seconds; per stop travel, arrival, start and finish. Without ``stops`` only
     the start per stop is kept (the others are returned empty): storing them costs an
     eighth of the drive."""
-    k = problem.technicians
     stop = ticket_stops(problem)
     shape = orders.shape[:2]
-    now = np.broadcast_to(t0[:, None], shape)
     # where the technician is: latitude terms and longitude, carried from stop to stop
     # (each stop's computed once per problem, for the legs that arrive at and leave it)
     phi, cos_phi = (np.broadcast_to(x[:, None], shape) for x in latitude_terms(lat0))
-    at: Points = (phi, cos_phi, np.broadcast_to(lon0[:, None], shape))
-    speed = k.speed_kmh[tech][:, None]
-    shift_end = k.shift_end_s[tech][:, None]
+    at: list[Points] = [(phi, cos_phi, np.broadcast_to(lon0[:, None], shape))]
+    speed = problem.technicians.speed_kmh[tech][:, None]
+
+    def leg(_: int, tk: IntArray) -> FloatArray:
+        to: Points = (stop.phi.take(tk), stop.cos_phi.take(tk), stop.lon.take(tk))
+        tt = leg_time_s(at[0], to, speed)
+        at[0] = next_point(at[0], to)
+        return tt
+
+    return _drive(
+        problem, stop, pricing, orders.shape, tech, t0, stops,
+        lambda s: np.ascontiguousarray(orders[:, :, s]), leg,
+    )  # fmt: skip
+
+
+def simulate_local(
+    problem: Problem,
+    pricing: LatePricing,
+    base: IntArray,
+    pattern: IntArray,
+    tech: IntArray,
+    lat0: FloatArray,
+    lon0: FloatArray,
+    t0: FloatArray,
+    stops: bool = True,
+    legs: tuple[FloatArray, IntArray] | None = None,
+) -> tuple[FloatArray, ...]:
+    """:func:`simulate` of the orders ``orders[t, p] = base[t, pattern[p]]`` (``pattern``
+    (P, q) shared by the rows, or (T, P, q) per row): every order of row t is made of the
+    tickets ``base[t]`` (T, L), e.g. all permutations of a queue. The same arrays bit for
+    bit. Each row's legs are computed once (:func:`row_legs`: L(L+1)/2 per row instead
+    of P x q) when that is less than half (the permutations of 3 tickets or more) and
+    every ticket of ``base`` has a location, else the orders are driven as
+    :func:`simulate` drives them. ``legs``: the :func:`row_legs` of ``base`` when the
+    caller has them (every ticket of ``base`` has a location), e.g. for the many drives
+    of one queue's descent."""
+    stop = ticket_stops(problem)
+    rows, size = base.shape
+    if legs is None and (
+        pattern.shape[-2] * pattern.shape[-1] <= size * (size + 1)  # twice its legs
+        or np.isnan(stop.phi.take(base)).any()  # legs start at the last located stop
+    ):
+        if pattern.ndim == 2:
+            orders = base[:, pattern]
+        else:
+            orders = np.take_along_axis(base[:, None, :], pattern, axis=2)
+        return simulate(problem, pricing, orders, tech, lat0, lon0, t0, stops)
+    table, column = row_legs(problem, base, tech, lat0, lon0) if legs is None else legs
+    # the leg of each stop: from the order's previous ticket (its start before the first)
+    previous = np.concatenate(
+        [np.full((*pattern.shape[:-1], 1), -1, np.int64), pattern[..., :-1]], axis=-1
+    )
+    leg_at = column[previous + 1, pattern]  # (P, q) or (T, P, q) columns of ``table``
+    shared = pattern.ndim == 2
+
+    def index(s: int) -> IntArray:
+        if shared:
+            return base[:, pattern[:, s]]
+        return np.take_along_axis(base, pattern[:, :, s], axis=1)
+
+    def leg(s: int, _: IntArray) -> FloatArray:
+        if shared:
+            return table[:, leg_at[:, s]]
+        return np.take_along_axis(table, leg_at[:, :, s], axis=1)
+
+    shape3 = (rows, *pattern.shape[-2:])
+    return _drive(problem, stop, pricing, shape3, tech, t0, stops, index, leg)
+
+
+def row_legs(
+    problem: Problem,
+    base: IntArray,
+    tech: IntArray,
+    lat0: FloatArray,
+    lon0: FloatArray,
+) -> tuple[FloatArray, IntArray]:
+    """The legs each row t of tickets ``base`` (T, L) may drive for technician
+    ``tech[t]``, from its start (``lat0[t]``, ``lon0[t]``) to each of its tickets and
+    between each two of them, as :func:`simulate` drives them
+    (:func:`solver.geo.leg_time_s`): travel seconds (T, K), and the column (L + 1, L) of
+    the leg from its start (origin 0) or its ticket i (origin 1 + i) to its ticket j. A
+    leg and its reverse are equal bit for bit (the haversine of the same two ends), so
+    each pair of tickets takes one column; a ticket's leg to itself is 0, the last
+    column."""
+    stop = ticket_stops(problem)
+    rows, size = base.shape
+    a, b = np.triu_indices(size, 1)
+    column = np.full((size + 1, size), size + a.size, np.int64)
+    column[0] = np.arange(size)
+    column[a + 1, b] = column[b + 1, a] = size + np.arange(a.size)
+    here: Points = (stop.phi.take(base), stop.cos_phi.take(base), stop.lon.take(base))
+    phi0, cos0 = latitude_terms(lat0)
+    start = (phi0[:, None], cos0[:, None], np.asarray(lon0, np.float64)[:, None])
+    speed = problem.technicians.speed_kmh[tech][:, None]
+    legs = np.zeros((rows, size + a.size + 1))
+    legs[:, :size] = leg_time_s(start, here, speed)
+    if a.size:
+        legs[:, size:-1] = leg_time_s(
+            (here[0][:, a], here[1][:, a], here[2][:, a]),
+            (here[0][:, b], here[1][:, b], here[2][:, b]),
+            speed,
+        )
+    return legs, column
+
+
+def _drive(
+    problem: Problem,
+    stop: Stops,
+    pricing: LatePricing,
+    shape3: tuple[int, ...],
+    tech: IntArray,
+    t0: FloatArray,
+    stops: bool,
+    index: Callable[[int], IntArray],
+    leg: Callable[[int, IntArray], FloatArray],
+) -> tuple[FloatArray, ...]:
+    """The drive of :func:`simulate` (its returns) of orders of shape ``shape3``: at
+    stop s the orders reach the entries ``index(s)`` (T, P) of ``stop`` and ``pricing``
+    by legs of ``leg(s, index(s))`` seconds (which moves the technicians' points on)."""
+    shape = shape3[:2]
+    now = np.broadcast_to(t0[:, None], shape)
+    shift_end = problem.technicians.shift_end_s[tech][:, None]
     late = np.zeros(shape)
     travel = np.zeros(shape)
     overrun = np.zeros(shape)
-    st_all = np.empty(orders.shape)
+    st_all = np.empty(shape3)
     tt_all, arr_all, fin_all = (
-        np.empty(orders.shape if stops else (0, 0, 0)) for _ in range(3)
+        np.empty(shape3 if stops else (0, 0, 0)) for _ in range(3)
     )
-    for s in range(orders.shape[2]):
-        tk = np.ascontiguousarray(orders[:, :, s])
-        to: Points = (stop.phi.take(tk), stop.cos_phi.take(tk), stop.lon.take(tk))
-        tt = leg_time_s(at, to, speed)
+    for s in range(shape3[2]):
+        tk = index(s)
+        tt = leg(s, tk)
         arr = now + tt
         if stops:
             tt_all[:, :, s], arr_all[:, :, s] = tt, arr
@@ -146,7 +262,6 @@ def simulate(
         if stops:
             fin_all[:, :, s] = fin
         now = fin
-        at = next_point(at, to)
     return overrun, late, travel, tt_all, arr_all, st_all, fin_all
 
 
@@ -200,16 +315,15 @@ def sequence_queues(
         args = (tc, start_lat[tc], start_lon[tc], start_s[tc])
         if perms is not None and perms.shape[0] <= _STOPS_KEPT_PERMS:
             # one drive: the chosen order's stops as driven among the others
-            drive = simulate(problem, pricing, bc[:, perms], *args)
+            drive = simulate_local(problem, pricing, bc, perms, *args)
             pick = _pick(*drive[:3])
             best_perm = perms[pick]
             chosen = np.arange(pick.size), pick
             tt, arr, st, fin = (x[chosen][:, None] for x in drive[3:])
         else:
             if perms is not None:
-                best_perm = perms[
-                    _pick(*simulate(problem, pricing, bc[:, perms], *args, False)[:3])
-                ]
+                drive = simulate_local(problem, pricing, bc, perms, *args, False)
+                best_perm = perms[_pick(*drive[:3])]
             else:
                 best_perm = _descent(problem, pricing, bc, args)
             ordered = np.take_along_axis(bc, best_perm, axis=1)[:, None, :]
@@ -244,7 +358,7 @@ def queues_overrun(
     for _, perms, tc, bc, _ in _queues(tix[order], tech[order]):
         args = (tc, start_lat[tc], start_lon[tc], start_s[tc])
         if perms is not None:
-            ov = simulate(problem, pricing, bc[:, perms], *args, False)[0]
+            ov = simulate_local(problem, pricing, bc, perms, *args, False)[0]
             over[tc] = ov.min(axis=1) > 0
         else:
             best_perm = _descent(problem, pricing, bc, args)
@@ -288,14 +402,16 @@ def _descent(
     perm = np.argsort(key[base], axis=1, kind="stable").astype(np.int64)
     q = base.shape[1]
     rows = np.arange(base.shape[0])
+    located = not np.isnan(ticket_stops(problem).phi.take(base)).any()
+    legs = row_legs(problem, base, *args[:3]) if located else None  # once, every step
     for _ in range(q):
         improved = False
         for s in range(q - 1):
             swapped = perm.copy()
             swapped[:, [s, s + 1]] = perm[:, [s + 1, s]]
             both = np.stack([perm, swapped], axis=1)  # (T, 2, q)
-            orders = np.take_along_axis(base[:, None, :], both, axis=2)
-            pick = _pick(*simulate(problem, pricing, orders, *args, False)[:3])
+            drive = simulate_local(problem, pricing, base, both, *args, False, legs)
+            pick = _pick(*drive[:3])
             improved |= bool(pick.any())
             perm = both[rows, pick]
         if not improved:

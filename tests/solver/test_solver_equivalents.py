@@ -42,7 +42,14 @@ from solver.geo import next_location, travel_time_s
 from solver.local import local_resolve
 from solver.model import Problem
 from solver.polish import _allowed, _among, _distinct, _neighbours, _Plan, move_pairs
-from solver.sequence import queues_overrun, sequence_queues, simulate
+from solver.sequence import (
+    _perms,
+    queues_overrun,
+    row_legs,
+    sequence_queues,
+    simulate,
+    simulate_local,
+)
 from solver.solve import cold_core, tech_state
 from solver.synthetic import random_problem
 
@@ -560,6 +567,66 @@ def test_drive_of_kept_stops_is_the_drive(
     args = (who, lat0, np.where(np.isnan(lat0), np.nan, state.lon_deg[who]))
     got = simulate(p, pricing, orders, *args, state.ready_s[who], stops)
     want = _simulate_before(p, pricing, orders, *args, state.ready_s[who], stops)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 40),
+    m=st.integers(1, 6),
+    size=st.integers(1, 7),
+    kind=st.sampled_from(["permutations", "shared", "per row"]),
+    no_location=st.sampled_from([0.0, 0.3, 1.0]),
+    stops=st.booleans(),
+    given_legs=st.booleans(),
+)
+def test_drive_of_row_legs_is_the_drive(
+    seed: int,
+    n: int,
+    m: int,
+    size: int,
+    kind: str,
+    no_location: float,
+    stops: bool,
+    given_legs: bool,
+) -> None:
+    """Orders made of each row's own tickets (a queue's permutations, any shared or
+    per-row orders of them, tickets repeated), driven from each row's legs computed once
+    (``simulate_local``, with or without the caller's ``row_legs``), give bit for bit
+    every array of the drive of the orders themselves; tickets and technicians without
+    location included (their orders are driven as they are)."""
+    p = random_problem(n, m, seed, shift_h=2.0, pinned_frac=0.2)
+    rng = np.random.default_rng(seed)
+    gone = rng.random(n) < no_location
+    p.tickets.lat_deg[gone] = p.tickets.lon_deg[gone] = np.nan
+    p = Problem(p.tickets, p.technicians, p.now_s)
+    w = CostWeights(breach=3600.0)
+    state = tech_state(p, w)
+    pricing = late_pricing(p, w)
+    rows = int(rng.integers(0, 30))
+    base = rng.integers(0, n, (rows, size))
+    q = int(rng.integers(1, size + 1))
+    if kind == "permutations":
+        pattern = _perms(size)
+        orders = base[:, pattern]
+    elif kind == "shared":
+        pattern = rng.integers(0, size, (int(rng.integers(1, 8)), q))
+        orders = base[:, pattern]
+    else:
+        pattern = rng.integers(0, size, (rows, int(rng.integers(1, 4)), q))
+        orders = np.take_along_axis(base[:, None, :], pattern, axis=2)
+    who = rng.permutation(rows) % m
+    lat0 = np.where(rng.random(rows) < no_location / 2, np.nan, state.lat_deg[who])
+    args = (who, lat0, np.where(np.isnan(lat0), np.nan, state.lon_deg[who]))
+    legs = None
+    if given_legs and not np.isnan(p.tickets.lat_deg[base]).any():
+        legs = row_legs(p, base, *args)
+    got = simulate_local(
+        p, pricing, base, pattern, *args, state.ready_s[who], stops, legs
+    )
+    want = simulate(p, pricing, orders, *args, state.ready_s[who], stops)
     for a, b in zip(got, want, strict=True):
         np.testing.assert_array_equal(a, b)
 
