@@ -41,7 +41,15 @@ from solver.cost import (
 from solver.geo import next_location, travel_time_s
 from solver.local import local_resolve
 from solver.model import Problem
-from solver.polish import _allowed, _among, _distinct, _neighbours, _Plan, move_pairs
+from solver.polish import (
+    _allowed,
+    _among,
+    _disjoint,
+    _distinct,
+    _neighbours,
+    _Plan,
+    move_pairs,
+)
 from solver.sequence import (
     _perms,
     queues_overrun,
@@ -629,6 +637,47 @@ def test_drive_of_row_legs_is_the_drive(
     want = simulate(p, pricing, orders, *args, state.ready_s[who], stops)
     for a, b in zip(got, want, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def _disjoint_before(moves: np.ndarray) -> np.ndarray:
+    """Polish's choice of disjoint moves as it was (a loop over numpy rows): the
+    reference."""
+    order = np.lexsort((moves[:, 1], moves[:, 0]))
+    used: set[int] = set()
+    taken: set[int] = set()
+    picked = []
+    for row in moves[order]:
+        i, a, b = int(row[1]), int(row[4]), int(row[5])
+        if a in used or b in used or i in taken:
+            continue
+        used.update((a, b) if a >= 0 else (b,))
+        taken.add(i)
+        picked.append((i, int(row[2]), int(row[3])))
+    return np.asarray(picked, np.int64).reshape(-1, 3)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(0, 60), spread=st.integers(1, 8))
+def test_disjoint_moves_over_python_ints_are_the_row_loop(
+    seed: int, n: int, spread: int
+) -> None:
+    """Polish's best-first disjoint moves, read as Python ints, are those of the loop
+    over numpy rows: ties in gain and ticket, unassigned tickets (A = -1), swaps and
+    relocations (j = -1), shared technicians and tickets."""
+    rng = np.random.default_rng(seed)
+    tickets, techs = rng.integers(1, 3 * spread + 2, 2)
+    b = rng.integers(0, techs, n)
+    moves = np.column_stack(
+        [
+            -rng.integers(1, spread + 1, n).astype(np.float64),  # tied gains
+            rng.integers(0, tickets, n),
+            b,
+            np.where(rng.random(n) < 0.5, -1, rng.integers(0, tickets, n)),
+            np.where(rng.random(n) < 0.3, -1, rng.integers(0, techs, n)),
+            b,
+        ]
+    ).astype(np.float64)
+    np.testing.assert_array_equal(_disjoint(moves), _disjoint_before(moves))
 
 
 def _pricing_inputs(
