@@ -8,9 +8,11 @@ few queues. :class:`FinalizeCache` keeps the previous call's rows and computes a
 - the queues whose tickets changed (a ticket in or out, a new ticket, a new incumbent):
   their sequence, times and terms; every other queue depends on its own tickets only;
 - the unassigned tickets that changed, and those whose reason a changed set of free
-  places can move (:mod:`solver.reasons`): a PENALTY_CHEAPER ticket whose witness lost
-  its free place, a SHIFT ticket skilled for a technician that lost or gained one, a
-  CAPACITY ticket skilled for one that gained one. Any other reason stays true.
+  places or of the queues can move (:mod:`solver.reasons`): a PENALTY_CHEAPER ticket
+  whose witness lost its free place or whose witness's queue changed, a SHIFT ticket
+  skilled for a technician that lost or gained one or whose queue (with a free place)
+  changed, a CAPACITY ticket skilled for one that gained one. Any other reason stays
+  true.
 
 The pinned rows and the tickets' own fields are unchanged by those changes; the sums
 (objective, terms, model objective) are taken over all rows again, in the same order as
@@ -169,7 +171,9 @@ class FinalizeCache:
             UnassignedReason.ASSIGNED,
             -1,
         )
-        todo = self._rejudged(problem, rows, unassigned & ~changed, room0, tech, state)
+        todo = self._rejudged(
+            problem, rows, unassigned & ~changed, room0, tech, state, queues
+        )
         todo |= unassigned & changed
         rj = np.flatnonzero(todo)
         j = judge(problem, params, state, tech, rj)
@@ -185,19 +189,23 @@ class FinalizeCache:
         room0: BoolArray,
         tech: IntArray,
         state: TechState,
+        queues: BoolArray,
     ) -> BoolArray:
         """Of the ``kept`` rows (unassigned before and now, unchanged): those whose
-        reason the change of free places since ``room0`` can move."""
+        reason the change of free places since ``room0``, or of the ``queues`` (per
+        technician: its queue changed), can move."""
         room = free_places(problem, state, tech)
         lost, gained = np.flatnonzero(room0 & ~room), np.flatnonzero(~room0 & room)
+        moved = np.flatnonzero(queues & room)  # a ticket may fit there now, or not
         out = np.zeros(kept.size, np.bool_)
         r, wit = rows.judged, rows.witness
-        if lost.size:
+        if lost.size or moved.size:
             gone = np.zeros(room.size + 1, np.bool_)
             gone[lost] = True  # (index -1, no witness, is the last: False)
+            gone[moved] = True
             out |= kept & (r == _PENALTY) & gone[wit]
             shift = np.flatnonzero(kept & (r == _SHIFT))
-            out[shift[skilled_for_any(problem, shift, lost)]] = True
+            out[shift[skilled_for_any(problem, shift, np.union1d(lost, moved))]] = True
         if gained.size:
             shut = np.flatnonzero(kept & ((r == _SHIFT) | (r == _CAPACITY)))
             out[shut[skilled_for_any(problem, shut, gained)]] = True

@@ -39,6 +39,7 @@ class UnassignedReason(enum.IntEnum):
     NO_SKILL = 2  # no technician has every required skill at the required level
     EXCLUDED = 3  # every skilled technician is excluded for this ticket
     SHIFT = 4  # every eligible technician's shift ends before the work could finish
+    # (first in its queue, or with a free place: in its queue as the plan sequences it)
     CAPACITY = 5  # every eligible technician's queue is full
     PENALTY_CHEAPER = 6  # placements exist, but leaving it unassigned costs less
 

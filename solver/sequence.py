@@ -347,16 +347,22 @@ def queues_overrun(
     start_lat: FloatArray,
     start_lon: FloatArray,
     start_s: FloatArray,
+    queue_tech: IntArray | None = None,
 ) -> BoolArray:
     """Per technician row, whether its queue of ``tix`` (technicians ``tech``), sequenced
     without overtime, overruns the shift: ``sequence_queues(..., False).overrun`` of
     some of its tickets (arguments as there), without building the schedule. The
     sequencing puts the fewest overruns first, so a queue of at most
-    ``EXACT_SEQUENCE_MAX`` overruns when every order of it does."""
+    ``EXACT_SEQUENCE_MAX`` overruns when every order of it does.
+
+    ``queue_tech``: ``tech`` (and the start arrays' index) numbers queues, not
+    technicians, and this is each queue's technician row (its speed and shift end):
+    several trial queues of one technician in one call."""
     over = np.zeros(start_s.size, np.bool_)
     order = np.lexsort((tix, tech))
     for _, perms, tc, bc, _ in _queues(tix[order], tech[order]):
-        args = (tc, start_lat[tc], start_lon[tc], start_s[tc])
+        who = tc if queue_tech is None else queue_tech[tc]
+        args = (who, start_lat[tc], start_lon[tc], start_s[tc])
         if perms is not None:
             ov = simulate_local(problem, pricing, bc, perms, *args, False)[0]
             over[tc] = ov.min(axis=1) > 0

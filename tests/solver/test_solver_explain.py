@@ -223,3 +223,55 @@ def test_an_alternative_is_priced_at_its_place_in_the_sequenced_queue() -> None:
         == f"dearer by {near.total - e.chosen.total:.1f} at its place in that queue"
     )
     assert near.place in (0, 1)
+
+
+def test_shift_reason_when_the_free_place_overruns_in_its_queue() -> None:
+    """Three 50-minute tickets at the technician's place, a 2-hour shift, capacity 3:
+    each fits first in the queue, but the queue fits two. The third is unassigned for
+    its shift (the free place overruns with it as the plan sequences the queue), not
+    because leaving it was cheaper; Explain says the same of that technician."""
+    p = problem(
+        tickets(3, duration_s=[3000.0] * 3, priority=[1, 1, 4]),
+        technicians(1, shift_end_s=[7200.0]),
+    )
+    params = SolveParams()
+    sol = solve(p, params)
+    (row,) = np.flatnonzero(sol.technician == NO_TECHNICIAN)
+    assert sol.reason[row] == R.SHIFT
+    (only,) = explain(p, params, sol, int(row), alternatives=1).alternatives
+    assert not only.at_capacity
+    assert only.overruns
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    shift_h=st.floats(1.0, 8.0),
+    assigned=st.floats(0.0, 0.5),
+    away_km=st.floats(0.0, 60.0),
+)
+def test_penalty_cheaper_only_with_a_free_place_that_fits_in_its_queue(
+    seed: int, shift_h: float, assigned: float, away_km: float
+) -> None:
+    """Judged against the plan's queues: a PENALTY_CHEAPER ticket has an eligible
+    technician with a free place whose queue, sequenced with it, keeps the shift; a
+    SHIFT ticket has none (each such place overruns, as Explain prices it)."""
+    p = random_problem(
+        160, 20, seed=seed, shift_h=shift_h, assigned_frac=assigned, pinned_frac=0.1
+    )
+    k = p.technicians
+    p = replace(p, technicians=replace(k, lat_deg=k.lat_deg + away_km / 111.0))
+    params = SolveParams()
+    sol = solve(p, params)
+    m = k.count
+    for row in np.flatnonzero(sol.technician == NO_TECHNICIAN).tolist():
+        reason = R(int(sol.reason[row]))
+        if reason not in (R.PENALTY_CHEAPER, R.SHIFT):
+            continue
+        e = explain(p, params, sol, row, alternatives=m)
+        fitting = [
+            o
+            for o in e.alternatives
+            if o.feasible and not o.at_capacity and not o.overruns
+        ]
+        assert bool(fitting) == (reason is R.PENALTY_CHEAPER), (row, reason)

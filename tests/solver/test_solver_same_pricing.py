@@ -31,7 +31,7 @@ from solver.geo import (
     unit_vectors,
 )
 from solver.model import CostWeights, Problem, SolveParams
-from solver.reasons import FIT_BLOCK, _fitting
+from solver.reasons import FIT_BLOCK, _fitting, _Queues
 from solver.solve import tech_state
 from solver.synthetic import random_problem
 
@@ -225,7 +225,8 @@ def test_fitting_witness_is_the_pair_rules_witness(
     shift check settled by bounds on their travel, the others' travel computed) picks
     exactly the witness the pair rules of ``evaluate_pairs`` give, pair by pair: same
     travel, same shift check, shifts that end right at a pair's finish included
-    (technicians in blocks of ``FIT_BLOCK``: up to 150 of them, so several blocks)."""
+    (technicians in blocks of ``FIT_BLOCK``: up to 150 of them, so several blocks). No
+    plan: every queue is empty, so the check in the queue is the first-in-queue one."""
     if edge:
         problem = _shifts_on_the_edge(problem, seed)
     rng = np.random.default_rng(seed)
@@ -234,7 +235,11 @@ def test_fitting_witness_is_the_pair_rules_witness(
     techs = np.flatnonzero(rng.random(m) < 0.8)
     params = SolveParams(allow_overtime=overtime)
     state = tech_state(problem, params.weights)
-    got = _fitting(problem, params, state, rows, techs)
+    empty = np.full(n, -1, np.int64)  # no plan: every queue is empty
+    queues = (
+        None if overtime else _Queues(problem, params, state, empty, np.ones(m, bool))
+    )
+    got = _fitting(problem, state, queues, rows, techs)
     assert np.array_equal(got, _fitting_by_pairs(problem, params, rows, techs))
 
 
