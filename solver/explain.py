@@ -211,6 +211,11 @@ def explain(
     total = np.full(m, np.inf)
     total[priced] = ins.total
     pen = float(drop_penalty(problem, w)[ticket_row])
+    # each technician's price for the ticket as the solve's assignment prices it: first
+    # in its queue (right after the pinned work), at the next place's balance
+    movable = assigned[(assigned >= 0) & ~problem.tickets.pinned]
+    places = state.load + np.bincount(movable, minlength=m)
+    first_price = ev.total + w.balance * places
 
     def option(i: int, chosen_total: float | None = None) -> Option:
         at = int(np.searchsorted(priced, i))
@@ -232,7 +237,10 @@ def explain(
         overruns = i != chosen_tech and bool(ins.overrun[at])
         total_i = float(sum(tt.values()))
         why = _why_not(
-            WhyNot(total_i, bool(at_cap[i]), viol, overruns, pinned, bool(churn_ok[i])),
+            WhyNot(
+                total_i, bool(at_cap[i]), viol, overruns, pinned, bool(churn_ok[i]),
+                float(first_price[i]),
+            ),
             w.move_min_gain, chosen_total, pen,
         )  # fmt: skip
         return Option(
@@ -320,6 +328,8 @@ class WhyNot:
     overruns: bool  # its queue with the ticket would overrun the shift
     pinned: bool  # the ticket is accepted: it stays where it is
     churn_ok: bool  # a move there passes the bounded-churn rule
+    first_price: float = float("nan")  # the pair's price first in the queue (the flow's
+    # arc and place: how the solve's assignment prices a placement)
 
 
 def _why_not(
@@ -349,7 +359,15 @@ def _why_not(
         return (
             f"costs {case.total:.1f}, more than leaving it unassigned ({penalty:.1f})"
         )
+    if case.first_price >= penalty:
+        return (
+            f"costs {case.total:.1f} < penalty {penalty:.1f} at its place in that queue as"
+            f" driven, but {case.first_price:.1f} first in the queue, as the solve's"
+            " assignment prices a placement (travel from the technician's position):"
+            " above the penalty, so the solve left it"
+        )
     return (
         f"costs {case.total:.1f} < penalty {penalty:.1f} at its place in that queue as it"
-        " stands: a placement the last solve did not make (the queues changed since)"
+        " stands: a placement the solve did not make (the queues changed since it, or"
+        " it was outside the moves the solve tries)"
     )

@@ -20,7 +20,7 @@ from solver import (
     solve,
 )
 from solver.candidates import Candidates
-from solver.cost import drop_penalty
+from solver.cost import drop_penalty, evaluate_pairs
 from solver.explain import OTHERS, explain
 from solver.finalize import finalize
 from solver.solve import tech_state
@@ -275,3 +275,38 @@ def test_penalty_cheaper_only_with_a_free_place_that_fits_in_its_queue(
             if o.feasible and not o.at_capacity and not o.overruns
         ]
         assert bool(fitting) == (reason is R.PENALTY_CHEAPER), (row, reason)
+
+
+def test_why_not_of_a_free_place_cheaper_than_the_penalty_as_driven() -> None:
+    """Technicians ~55 km from the tickets, overtime allowed: for many unassigned tickets
+    a technician with a free place would cost less than the penalty at the end of its
+    queue as driven (its last stop is near), while the solve's assignment prices the
+    placement first in the queue, from the technician's position, above the penalty.
+    The alternative says that, with that price, not that the queues changed since the
+    solve (they did not: this is the solve's own plan)."""
+    p = random_problem(200, 30, seed=0, shift_h=12)
+    k = p.technicians
+    p = replace(p, technicians=replace(k, lat_deg=k.lat_deg + 0.5))
+    params = SolveParams(allow_overtime=True)
+    sol = solve(p, params)
+    state = tech_state(p, params.weights)
+    movable = sol.technician[(sol.technician >= 0) & ~p.tickets.pinned]
+    places = state.load + np.bincount(movable, minlength=k.count)
+    seen = 0
+    for row in np.flatnonzero(sol.technician == NO_TECHNICIAN).tolist():
+        e = explain(p, params, sol, row, alternatives=k.count)
+        for o in e.alternatives:
+            if not o.feasible or o.at_capacity or o.total >= e.unassigned_penalty:
+                continue
+            ev, _ = evaluate_pairs(
+                p, params.weights, state, np.array([row]), np.array([o.technician]),
+                True,
+            )  # fmt: skip
+            first = float(ev.total[0]) + params.weights.balance * places[o.technician]
+            assert (
+                "queues changed since" not in o.why_not or first < e.unassigned_penalty
+            )
+            if first >= e.unassigned_penalty:
+                assert f"but {first:.1f} first in the queue" in o.why_not
+                seen += 1
+    assert seen
