@@ -198,14 +198,12 @@ async def test_an_undefined_calendar_is_refused(dispatch: Stubs) -> None:
     assert "calendar" in (err.value.details() or "")
 
 
-async def test_tier_escalation_moves_the_ticket_to_second_line(dispatch: Stubs) -> None:
-    """A rule 0.5 s after submit raises the ticket's desk requirement to level 2: the
-    escalation event names the tier, the ticket now requires desk 2, and the next solve
-    moves it from the first-line agent to the second-line one (its holder no longer
-    qualifies: MOVE_REASON_PREVIOUS_UNABLE)."""
+async def _escalate_to_second_line_after(dispatch: Stubs, after_s: float) -> None:
+    """The policy's one rule: a ticket not started ``after_s`` after submit escalates to
+    the second line (desk level 2)."""
     rule = pb.EscalationRule(
         name="to-second-line", condition=pb.ESCALATION_CONDITION_NOT_STARTED,
-        after_s=0.5, tier_skill="desk", tier_level=2,
+        after_s=after_s, tier_skill="desk", tier_level=2,
     )  # fmt: skip
     await dispatch.policy.UpdatePolicy(
         pb.UpdatePolicyRequest(
@@ -213,6 +211,14 @@ async def test_tier_escalation_moves_the_ticket_to_second_line(dispatch: Stubs) 
             update_mask={"paths": ["escalation_rules"]},
         )
     )
+
+
+async def test_tier_escalation_moves_the_ticket_to_second_line(dispatch: Stubs) -> None:
+    """A rule 0.5 s after submit raises the ticket's desk requirement to level 2: the
+    escalation event names the tier, the ticket now requires desk 2, and the next solve
+    moves it from the first-line agent to the second-line one (its holder no longer
+    qualifies: MOVE_REASON_PREVIOUS_UNABLE)."""
+    await _escalate_to_second_line_after(dispatch, 0.5)
     for tid, level in (("L1", 1), ("L2", 2)):
         await dispatch.technicians.UpsertTechnician(
             pb.UpsertTechnicianRequest(
@@ -245,16 +251,7 @@ async def test_a_clock_tier_nobody_able_holds_is_passed_over(dispatch: Stubs) ->
     only by L2 (no sap): moving the ticket to desk 2 would leave nobody able (NO_SKILL),
     so the rule fires without the move (the event names the tier passed over) and S1
     keeps the ticket, which still needs only sap."""
-    rule = pb.EscalationRule(
-        name="to-second-line", condition=pb.ESCALATION_CONDITION_NOT_STARTED,
-        after_s=0.5, tier_skill="desk", tier_level=2,
-    )  # fmt: skip
-    await dispatch.policy.UpdatePolicy(
-        pb.UpdatePolicyRequest(
-            policy=pb.Policy(escalation_rules=[rule]),
-            update_mask={"paths": ["escalation_rules"]},
-        )
-    )
+    await _escalate_to_second_line_after(dispatch, 0.5)
     for tid, skill, level in (("S1", "sap", 1), ("L2", "desk", 2)):
         await dispatch.technicians.UpsertTechnician(
             pb.UpsertTechnicianRequest(

@@ -30,6 +30,7 @@ from solver.constants import EARTH_RADIUS_KM, EXACT_SEQUENCE_MAX, ROAD_FACTOR
 from solver.core import Core, best_first, overrunning, refill
 from solver.cost import (
     LatePricing,
+    TechState,
     deferred_cost,
     drop_penalty,
     late_pricing,
@@ -505,6 +506,21 @@ def test_travel_in_place_is_the_travel(
     np.testing.assert_array_equal(got, want)
 
 
+def _drive_inputs(
+    seed: int, n: int, m: int, no_location: float
+) -> tuple[Problem, np.random.Generator, TechState, LatePricing]:
+    """A random problem with a share ``no_location`` of its tickets without location,
+    the generator that drew them (to draw the drives from), the technicians' state and
+    the lateness pricing the drives use."""
+    p = random_problem(n, m, seed, shift_h=2.0, pinned_frac=0.2)
+    rng = np.random.default_rng(seed)
+    gone = rng.random(n) < no_location
+    p.tickets.lat_deg[gone] = p.tickets.lon_deg[gone] = np.nan
+    p = Problem(p.tickets, p.technicians, p.now_s)
+    w = CostWeights(breach=3600.0)
+    return p, rng, tech_state(p, w), late_pricing(p, w)
+
+
 def _simulate_before(p, pricing, orders, tech, lat0, lon0, t0, stops=True):  # type: ignore[no-untyped-def]
     """The drive as it was (every stop's terms computed per step): the reference."""
     t, k = p.tickets, p.technicians
@@ -561,14 +577,7 @@ def test_drive_of_kept_stops_is_the_drive(
     """The drive reading each ticket's terms computed once per problem (and moving the
     technician's point as a whole) gives, bit for bit, every array of the drive it
     replaces; tickets and technicians without location included."""
-    p = random_problem(n, m, seed, shift_h=2.0, pinned_frac=0.2)
-    rng = np.random.default_rng(seed)
-    gone = rng.random(n) < no_location
-    p.tickets.lat_deg[gone] = p.tickets.lon_deg[gone] = np.nan
-    p = Problem(p.tickets, p.technicians, p.now_s)
-    w = CostWeights(breach=3600.0)
-    state = tech_state(p, w)
-    pricing = late_pricing(p, w)
+    p, rng, state, pricing = _drive_inputs(seed, n, m, no_location)
     orders = rng.integers(0, n, (int(rng.integers(0, 30)), *shape))
     who = rng.permutation(orders.shape[0]) % m
     lat0 = np.where(rng.random(who.size) < no_location / 2, np.nan, state.lat_deg[who])
@@ -605,14 +614,7 @@ def test_drive_of_row_legs_is_the_drive(
     (``simulate_local``, with or without the caller's ``row_legs``), give bit for bit
     every array of the drive of the orders themselves; tickets and technicians without
     location included (their orders are driven as they are)."""
-    p = random_problem(n, m, seed, shift_h=2.0, pinned_frac=0.2)
-    rng = np.random.default_rng(seed)
-    gone = rng.random(n) < no_location
-    p.tickets.lat_deg[gone] = p.tickets.lon_deg[gone] = np.nan
-    p = Problem(p.tickets, p.technicians, p.now_s)
-    w = CostWeights(breach=3600.0)
-    state = tech_state(p, w)
-    pricing = late_pricing(p, w)
+    p, rng, state, pricing = _drive_inputs(seed, n, m, no_location)
     rows = int(rng.integers(0, 30))
     base = rng.integers(0, n, (rows, size))
     q = int(rng.integers(1, size + 1))
