@@ -6,6 +6,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 import polars as pl
+import pytest
 
 from simulations.plots import seeds_label, write_plots
 from simulations.runner import kpi_table, run_once, write_outputs
@@ -21,6 +22,7 @@ def test_seeds_label_names_the_seeds() -> None:
     assert seeds_label(pl.DataFrame({"seed": [9, 1, 4]})) == "seeds 1, 4, 9"
 
 
+@pytest.mark.slow  # two simulated seeds and every plot rendered: the slow step's
 def test_write_plots_from_a_two_seed_run(tmp_path: Path) -> None:
     sc = dataclasses.replace(load_scenario("smoke"), horizon_s=2 * 3600.0)
     runs = [run_once(sc, p, s) for p in ("nearest", "regret") for s in (1, 2)]

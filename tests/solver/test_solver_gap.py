@@ -130,6 +130,7 @@ def test_bound_and_gap_are_consistent(
     _assert_plan(inst, res, maximize)
 
 
+@pytest.mark.slow  # runs to its time limit: the slow step's
 def test_time_limit_gives_feasible_with_bound_and_gap() -> None:
     """A hard type D instance stopped after 5 s of CPU per core (the CPU clock: at load
     11 the wall clock's 5 s gave the race 0.9 CPU s, and once no plan): FEASIBLE (not
@@ -145,6 +146,7 @@ def test_time_limit_gives_feasible_with_bound_and_gap() -> None:
     _assert_plan(inst, res, maximize=False)
 
 
+@pytest.mark.slow  # two full races (~6 s each on a quiet machine): the slow step's
 @pytest.mark.parametrize("yield_cp_sat", [True, False])
 def test_a_race_where_cp_sat_yields_reports_the_lagrangian_bound_above_its_own(
     yield_cp_sat: bool,

@@ -181,6 +181,7 @@ def _assert_told_plans_improve(inst: GapInstance, plan: Any, told: list[Any]) ->
     assert np.array_equal(plan, told[-1])
 
 
+@pytest.mark.slow  # three dives to the end (up to ~10 s each): the slow step's
 @pytest.mark.parametrize(("m", "n", "seed"), [(8, 50, 1), (10, 60, 2), (10, 80, 3)])
 def test_dive_tells_each_better_plan_and_returns_the_last(
     m: int, n: int, seed: int

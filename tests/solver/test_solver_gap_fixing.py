@@ -192,6 +192,7 @@ def test_lns_reaches_the_optimum_of_small_instances(
     assert total == _brute_force(inst)
 
 
+@pytest.mark.slow  # three LNS runs on a type D plan (~6.5 s each): the slow step's
 @pytest.mark.parametrize("mode", ["jobs", "agents", "slack"])
 def test_lns_improves_a_type_d_plan_and_reports_each_step(mode: str) -> None:
     """Chu & Beasley type D, 10 x 60 (seed 1), from CP-SAT's plan after 1 s: LNS (random
