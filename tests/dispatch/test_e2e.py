@@ -267,12 +267,8 @@ async def test_explain_prices_an_alternative_at_its_place_in_the_queue(
     due = pb.SlaDue(
         response_due_ms=now_ms + 40 * 60_000, resolution_due_ms=now_ms + 6 * 3_600_000
     )
-    for tid in ("T1", "T2"):
-        await dispatch.tickets.SubmitTicket(
-            pb.SubmitTicketRequest(
-                ticket=ticket(tid, work_duration_s=3600, sla=due), request_id=tid
-            )
-        )
+    # both technicians first: a solve between the two upserts gave NEAR both tickets
+    # before FAR existed, and those were the two assignments the test reads (seen on a cluster)
     for tid, km in (("NEAR", 2.5), ("FAR", 10.0)):
         where = pb.Location(
             latitude_deg=site[0] + km / km_road_per_deg, longitude_deg=site[1]
@@ -280,6 +276,12 @@ async def test_explain_prices_an_alternative_at_its_place_in_the_queue(
         await dispatch.technicians.UpsertTechnician(
             pb.UpsertTechnicianRequest(
                 technician=technician(tid, location=where, travel_speed_kmh=30.0)
+            )
+        )
+    for tid in ("T1", "T2"):
+        await dispatch.tickets.SubmitTicket(
+            pb.SubmitTicketRequest(
+                ticket=ticket(tid, work_duration_s=3600, sla=due), request_id=tid
             )
         )
     events = await dispatch.wait_events(is_assignment, 2)
