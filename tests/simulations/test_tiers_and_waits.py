@@ -492,6 +492,8 @@ def test_the_simulator_and_the_service_compute_the_same_escalation() -> None:
 AGENT_LEVELS = st.lists(
     st.tuples(st.integers(0, 2), st.integers(0, 3)).map(list), min_size=1, max_size=4
 )
+# the ticket's required levels of ``a`` and ``desk``
+TICKET_NEED = st.tuples(st.integers(1, 2), st.integers(0, 2))
 TIER_RULES = st.lists(
     st.builds(
         lambda k, prio, level, widen: EscalationRule(
@@ -519,7 +521,7 @@ TIER_RULES = st.lists(
     levels=AGENT_LEVELS,
     rules=TIER_RULES,
     priority=st.integers(1, 4),
-    need=st.tuples(st.integers(1, 2), st.integers(0, 2)),
+    need=TICKET_NEED,
     fired=st.sets(st.sampled_from(["tier-0", "tier-1", SUPERVISOR_OVERRIDE])),
 )
 def test_the_simulator_and_the_service_decide_alike_for_a_stranded_ticket(
@@ -578,7 +580,7 @@ def test_the_simulator_and_the_service_decide_alike_for_a_stranded_ticket(
     levels=AGENT_LEVELS,
     rules=TIER_RULES,
     priority=st.integers(1, 4),
-    need=st.tuples(st.integers(1, 2), st.integers(0, 2)),
+    need=TICKET_NEED,
     refused=st.sets(st.integers(0, 3)),
 )
 def test_the_simulator_and_the_service_move_tiers_alike_on_the_clock(
