@@ -167,22 +167,49 @@ def reach_s(problem: Problem) -> FloatArray:
     return memoized(problem, "reach_s", None, lambda: _reach_s(problem))
 
 
-def _reach_s(problem: Problem) -> FloatArray:
-    """:func:`reach_s` computed."""
+def grow_reach_s(old: Problem, new: Problem) -> None:
+    """Keep :func:`reach_s` of ``old``'s rows for ``new`` (computing only the rows after
+    them), when ``new`` is ``old`` with unpinned tickets appended and the incumbents of
+    unpinned tickets changed (the caller's contract: the clock, the technicians, the
+    pinned rows and every other field of ``old``'s rows unchanged): a row's reach reads
+    its own fields, the technicians and the pinned rows only. Nothing when ``old`` has
+    none, ``new`` has one, or the rows are too few or too many for both to use the same
+    pairs (every pair vs the nearest technicians)."""
+    known = memo_of(old, "reach_s", None)
+    if known is None or memo_of(new, "reach_s", None) is not None:
+        return
+    usable = _reach_usable(new).size
+    n0, n = old.tickets.count, new.tickets.count
+    if (n0 * usable <= DENSE_PAIRS_MAX) != (n * usable <= DENSE_PAIRS_MAX):
+        return
+    rows = np.arange(n0, n, dtype=np.int64)
+    memoized(new, "reach_s", None, lambda: np.concatenate([known, _reach_s(new, rows)]))
+
+
+def _reach_usable(problem: Problem) -> IntArray:
+    """The technicians that may take a ticket not yet held: available, with a place not
+    taken by pinned work."""
     t, k = problem.tickets, problem.technicians
     pinned = np.flatnonzero(t.pinned)
     load = np.bincount(t.current_technician[pinned], minlength=k.count)
-    usable = np.flatnonzero(k.available & (k.capacity > load))
-    reach = np.zeros(t.count)
-    if usable.size and t.count:
+    return np.flatnonzero(k.available & (k.capacity > load))
+
+
+def _reach_s(problem: Problem, rows: IntArray | None = None) -> FloatArray:
+    """:func:`reach_s` computed (of ``rows``, aligned with them; default all)."""
+    t, k = problem.tickets, problem.technicians
+    rows = np.arange(t.count, dtype=np.int64) if rows is None else rows
+    usable = _reach_usable(problem)
+    reach = np.zeros(rows.size)
+    if usable.size and rows.size:
         if t.count * usable.size <= DENSE_PAIRS_MAX:
-            every = np.arange(t.count, dtype=np.int64)
-            reach = first_reach_s(problem, every, usable).min(axis=1)
+            reach = first_reach_s(problem, rows, usable).min(axis=1)
         else:
-            reach = _reach_sparse(problem, usable)
+            reach = _reach_sparse(problem, usable, rows)
+    pinned = np.flatnonzero(t.pinned[rows])  # positions in rows
     if pinned.size:  # its holder holds it, full or not
-        holder = t.current_technician[pinned]
-        own = first_reach_s(problem, pinned, holder[:, None])[:, 0]
+        holder = t.current_technician[rows[pinned]]
+        own = first_reach_s(problem, rows[pinned], holder[:, None])[:, 0]
         reach[pinned] = np.minimum(
             reach[pinned], np.where(k.available[holder], own, np.inf)
         )
@@ -212,17 +239,18 @@ def first_reach_s(problem: Problem, tix: IntArray, techs: IntArray) -> FloatArra
     return out.reshape(tix.size, -1)
 
 
-def _reach_sparse(problem: Problem, usable: IntArray) -> FloatArray:
+def _reach_sparse(problem: Problem, usable: IntArray, rows: IntArray) -> FloatArray:
     """:func:`reach_s` above ``DENSE_PAIRS_MAX`` pairs: each located ticket's
     ``REACH_NEIGHBOURS`` nearest located technicians of ``usable`` exactly, the others
     bounded below by the next nearest's travel at the fastest speed; a technician without
     location is at every ticket (no travel): bounded by its time free, as is every
-    technician for a ticket without location."""
+    technician for a ticket without location. Of ``rows``, aligned with them."""
     t, k = problem.tickets, problem.technicians
     now = problem.now_s
     free = np.maximum(k.free_at_s[usable], now) - now
-    reach = np.full(t.count, float(free.min()))  # no location: no travel, at least
-    located = np.flatnonzero(~np.isnan(t.lat_deg))
+    reach = np.full(rows.size, float(free.min()))  # no location: no travel, at least
+    at = np.flatnonzero(~np.isnan(t.lat_deg[rows]))  # positions in rows
+    located = rows[at]
     placed = usable[~np.isnan(k.lat_deg[usable])]
     if located.size == 0 or placed.size == 0:
         return reach
@@ -247,7 +275,7 @@ def _reach_sparse(problem: Problem, usable: IntArray) -> FloatArray:
                 speed,
             ),
         )  # fmt: skip
-    reach[located] = np.minimum(
+    reach[at] = np.minimum(
         first_reach_s(problem, located, near[:, :exact]).min(axis=1), rest
     )
     return reach

@@ -58,7 +58,14 @@ from solver.certify import (
 )
 from solver.constants import COST_SCALE
 from solver.core import CERTIFY_SLACK, Core, certified_flow, run_core
-from solver.cost import clips, drop_penalty, evaluate_pairs, pair_keys, to_scaled
+from solver.cost import (
+    clips,
+    drop_penalty,
+    evaluate_pairs,
+    grow_reach_s,
+    pair_keys,
+    to_scaled,
+)
 from solver.finalize import RunInfo
 from solver.finalize_cache import FinalizeCache
 from solver.flow import assign_slots
@@ -164,6 +171,7 @@ class IncrementalSolver:
         old = self._problem
         if old is None or not self._compatible(old, problem):
             return self._cold(problem, t0)
+        grow_reach_s(old, problem)  # only the new rows' (a pass over every row)
         if self._flow is None:
             return self._rebuild(problem, t0)
         try:

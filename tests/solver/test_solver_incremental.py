@@ -13,7 +13,14 @@ from solver import CostWeights, Problem, SolveParams, SolveStatus, solve
 from solver.candidates import build_candidates
 from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
 from solver.core import Core, certified_flow, model_cost
-from solver.cost import drop_penalty, evaluate_pairs, to_scaled
+from solver.cost import (
+    drop_penalty,
+    evaluate_pairs,
+    grow_reach_s,
+    memo_of,
+    reach_s,
+    to_scaled,
+)
 from solver.incremental import IncrementalSolver
 from solver.incremental_plan import plan_step
 from solver.local import places
@@ -269,6 +276,37 @@ def test_sparse_appends_flow_equals_cold(
             assert sol.stats.status is SolveStatus.FEASIBLE
         if committed:
             p = commit(p, sol.technician)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(0, 1000),
+    st.sampled_from([(40, 8), (498, 40), (700, 50)]),  # dense, at the limit, sparse
+    st.integers(1, 6),
+    st.booleans(),
+)
+def test_grown_reach_equals_a_fresh_one(
+    seed: int, size: tuple[int, int], count: int, committed: bool
+) -> None:
+    """The reach of the old rows kept after appended tickets and new incumbents (the
+    incremental solver's accepted changes), the new rows' computed: the same array as
+    a fresh :func:`solver.cost.reach_s` of the new problem, bit for bit, or none kept
+    (the new rows took the region across ``DENSE_PAIRS_MAX``)."""
+    n, m = size
+    p = random_problem(n, m, seed, assigned_frac=0.2, pinned_frac=0.1, radius_km=15)
+    reach_s(p)
+    q = append_tickets(p, random_problem(count, m, seed + 1, radius_km=15), count)
+    if committed:  # every unpinned old row's incumbent changes
+        rng = np.random.default_rng(seed)
+        q = commit(q, rng.integers(-1, m, q.tickets.count))
+    grow_reach_s(p, q)
+    kept = memo_of(q, "reach_s", None)
+    fresh = dataclasses.replace(q, tickets=q.tickets)  # q without its memo
+    assert fresh.memo == {}
+    if kept is None:  # only where the appended rows can cross the limit
+        assert n * m <= DENSE_PAIRS_MAX < (n + count) * m
+    else:
+        assert np.array_equal(kept, reach_s(fresh))
 
 
 def flow_model_cost(p: Problem, params: SolveParams, plan: np.ndarray) -> int:
