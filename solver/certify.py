@@ -20,9 +20,11 @@ the pairs found, re-solves, and repeats until none remains.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -70,7 +72,12 @@ rounding never lifts a bound above the cost (at 1.3e8 scaled units per chord uni
 would exceed the bounds' margin of 1)."""
 
 PAIR_CELLS = 2_000_000
-"""Most (ticket, technician) bound cells or exact evaluations held at once (bounds memory)."""
+"""Most (ticket, technician) bound cells or exact evaluations held at once (bounds memory),
+per pricing thread."""
+
+PRICING_THREADS = 2
+"""Threads pricing the skill groups of :func:`negative_pairs` side by side (numpy releases
+the GIL in its array loops; the result does not depend on it: the pairs come sorted)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -576,6 +583,18 @@ def _blocked_cells(
         yield r, tt.cut[r], tt.pen[r], slot[a + bi[cell], col] - lo, bb[cell]
 
 
+@dataclass(slots=True)
+class _Found:
+    """What pricing one group found (:func:`negative_pairs`)."""
+
+    priced: int  # pairs of the group
+    tix: list[IntArray] = field(default_factory=list)  # kept pairs, batch by batch
+    tech: list[IntArray] = field(default_factory=list)
+    cost: list[FloatArray] = field(default_factory=list)  # weight units
+    evaluated: int = 0  # pairs evaluated exactly
+    negative: int = 0  # of the kept pairs, those with a negative reduced cost
+
+
 def negative_pairs(
     problem: Problem,
     params: SolveParams,
@@ -640,26 +659,6 @@ def negative_pairs(
         bonus[t.preferred[:, 0]] = COST_SCALE * w.preference
     # A pair is worth a look when bound < min(ticket potential - tech potential, penalty).
     margin = 1.0
-    out_t: list[IntArray] = []
-    out_k: list[IntArray] = []
-    out_c: list[FloatArray] = []
-    wait_t: list[IntArray] = []  # pairs past the bounds, evaluated in large batches
-    wait_k: list[IntArray] = []
-    priced = evaluated = negative = 0
-
-    def evaluate_waiting() -> int:
-        """Evaluate the waiting pairs exactly, keep the good ones; how many are negative."""
-        a, z = np.concatenate(wait_t), np.concatenate(wait_k)
-        wait_t.clear()
-        wait_k.clear()
-        ev, _ = evaluate_pairs(problem, w, state, a, z, params.allow_overtime)
-        red = to_scaled(ev.total) + d_tech[z] - d_ticket[a]
-        good = ev.feasible & (ev.total < pen_w[a]) & (red < slack)
-        out_t.append(a[good])
-        out_k.append(z[good])
-        out_c.append(ev.total[good])
-        return int(np.count_nonzero(good & (red < 0)))
-
     tvec = np.zeros((t.count, 3))  # of the rows priced only (no other is read)
     need = np.unique(
         np.concatenate([g.rows for g in groups] or [np.zeros(0, np.int64)])
@@ -677,11 +676,27 @@ def negative_pairs(
         COST_SCALE * pb.late_w, pb.resp, pb.due - pb.dur, tvec, t_xyz, located_t,
         moved[0], d_ticket,
     )  # fmt: skip
-    for g in groups:
-        if negative < 0:
-            break
-        rows, elig = g.rows, g.elig
-        priced += rows.size * elig.size
+    stop = threading.Event()  # the deadline passed: every group stops
+
+    def evaluate(found: _Found, a: IntArray, z: IntArray) -> None:
+        """Evaluate the pairs (``a``, ``z``) exactly, keep the good ones in ``found``."""
+        ev, _ = evaluate_pairs(problem, w, state, a, z, params.allow_overtime)
+        red = to_scaled(ev.total) + d_tech[z] - d_ticket[a]
+        good = ev.feasible & (ev.total < pen_w[a]) & (red < slack)
+        found.tix.append(a[good])
+        found.tech.append(z[good])
+        found.cost.append(ev.total[good])
+        found.evaluated += a.size
+        found.negative += int(np.count_nonzero(good & (red < 0)))
+
+    def price(g: PricingGroup) -> _Found:
+        """The pairs of group ``g`` past the bounds, evaluated in large batches."""
+        if stop.is_set():
+            return _Found(0)
+        found = _Found(g.rows.size * g.elig.size)
+        elig = g.elig
+        wait_t: list[IntArray] = []
+        wait_k: list[IntArray] = []
         # Each ticket is bounded against every block of technicians (with its own
         # threshold and lateness), then pair by pair in the blocks it may reach.
         parts, fell = _parts(g, moved)
@@ -693,14 +708,14 @@ def negative_pairs(
         )  # fmt: skip
         techs = _BlockedTechs.of(elig, k_xyz, slope, dt_k, moved[1], located_k)
         for part_rows, bsel in parts:
-            if negative < 0 or part_rows.size == 0 or bsel.size == 0:
+            if part_rows.size == 0 or bsel.size == 0:
                 continue
             cells = _blocked_cells if bsel.size >= TICKET_BLOCKS_FROM else _ticket_cells
             chunks = _split(cells(terms, blocks, part_rows, bsel), PAIR_CELLS // kb)
             for r, cut_t, pen_t, ii, bb in chunks:
-                if time.perf_counter() > deadline:
-                    negative = -1
-                    break
+                if stop.is_set() or time.perf_counter() > deadline:
+                    stop.set()
+                    return found
                 # First the bound without lateness (>= 0, it can only raise the bound),
                 # then the full bound on the pairs that pass it.
                 p_t, p_k, chord, at = techs.near(
@@ -719,20 +734,32 @@ def negative_pairs(
                 wait_t.append(p_t[fresh])
                 wait_k.append(p_k[fresh])
                 if sum(x.size for x in wait_t) >= PAIR_CELLS:
-                    evaluated += sum(x.size for x in wait_t)
-                    negative += evaluate_waiting()
-    if negative >= 0 and wait_t:
-        evaluated += sum(x.size for x in wait_t)
-        negative += evaluate_waiting()
+                    evaluate(found, np.concatenate(wait_t), np.concatenate(wait_k))
+                    wait_t.clear()
+                    wait_k.clear()
+        if wait_t:
+            evaluate(found, np.concatenate(wait_t), np.concatenate(wait_k))
+        return found
+
+    if PRICING_THREADS > 1 and len(groups) > 1:
+        with ThreadPoolExecutor(PRICING_THREADS) as pool:
+            done = list(pool.map(price, groups))
+    else:
+        done = [price(g) for g in groups]
+    priced = sum(f.priced for f in done)
+    evaluated = sum(f.evaluated for f in done)
+    negative = -1 if stop.is_set() else sum(f.negative for f in done)
+    out_t = [x for f in done for x in f.tix]
     if not out_t:
         e = np.zeros(0, np.int64)
         return e, e, np.zeros(0), priced, evaluated, negative
-    found_t, found_k = np.concatenate(out_t), np.concatenate(out_k)
+    found_t = np.concatenate(out_t)
+    found_k = np.concatenate([x for f in done for x in f.tech])
     order = np.argsort(pair_keys(found_t, found_k, m))  # by pair, whatever the blocks
     return (
         found_t[order],
         found_k[order],
-        np.concatenate(out_c)[order],
+        np.concatenate([x for f in done for x in f.cost])[order],
         priced,
         evaluated,
         negative,

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from solver import Problem, SolveParams, SolveStatus, solve
+from solver import Problem, SolveParams, SolveStatus, certify, solve
 from solver.candidates import Candidates, build_candidates, skill_groups
 from solver.certify import (
     TECH_BLOCK,
@@ -253,6 +253,62 @@ def test_a_later_round_prices_what_moved_and_finds_what_every_pair_finds(
     found = set(zip(nt.tolist(), nk.tolist(), strict=True))
     assert found == _every_pair_finds(p, params, state, groups, keys, pot, slack)
     assert neg >= 0
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(200, 400),
+    m=st.integers(40, 90),
+    away_km=st.floats(0.0, 90.0),
+    k=st.integers(1, 6),
+    nowhere=st.floats(0.0, 0.2),
+    slack_units=st.sampled_from([0.0, 150.0]),
+    later=st.booleans(),
+)
+def test_pricing_groups_side_by_side_return_what_one_by_one_returns(
+    seed: int,
+    n: int,
+    m: int,
+    away_km: float,
+    k: int,
+    nowhere: float,
+    slack_units: float,
+    later: bool,
+) -> None:
+    """The skill groups priced on ``PRICING_THREADS`` threads return the same pairs, in
+    the same order, with the same costs and counts as priced one after the other, in a
+    first round and in a later one (``since``)."""
+    p = _partly_located(adversarial(seed, n, m, away_km), nowhere, seed)
+    params = SolveParams(allow_overtime=True, candidates_k=k)
+    core, groups, keys, pot = _first_flow(p, params)
+    pricing = pricing_groups(core.state, groups)
+    assert len(pricing) > 1
+    slack = slack_units * COST_SCALE
+    since = None
+    if later:  # potentials that moved: the tickets' raised, some technicians' too
+        rng = np.random.default_rng(seed)
+        since = (
+            pot[0] - rng.uniform(0.0, 3.0 * slack + 1.0, pot[0].size),
+            pot[1] + rng.uniform(-slack, slack + 1.0, pot[1].size),
+        )
+
+    def price() -> tuple:
+        return negative_pairs(
+            p, params, core.state, pricing, keys, *pot, slack, since=since
+        )
+
+    threads = certify.PRICING_THREADS
+    assert threads > 1
+    try:
+        certify.PRICING_THREADS = 1
+        alone = price()
+    finally:
+        certify.PRICING_THREADS = threads
+    side = price()
+    for one, two in zip(alone[:3], side[:3], strict=True):
+        np.testing.assert_array_equal(one, two)
+    assert alone[3:] == side[3:]
 
 
 def _partly_located(p: Problem, nowhere: float, seed: int) -> Problem:
