@@ -152,8 +152,11 @@ def event_type_from_pb(value: int, field: str) -> EventType:
     return result
 
 
+_EVENT_TYPE_TO_PB = {e: _enum_to_pb(pb.EventType, "EVENT_TYPE_", e) for e in EventType}
+
+
 def event_type_to_pb(value: EventType) -> Any:
-    return _enum_to_pb(pb.EventType, "EVENT_TYPE_", value)
+    return _EVENT_TYPE_TO_PB[value]
 
 
 def location_from_pb(msg: pb.Location) -> Location:
@@ -178,6 +181,11 @@ def resolution_to_pb(r: Resolution) -> pb.Resolution:
     )
 
 
+_MOVE_REASON_TO_PB = {
+    r: _enum_to_pb(pb.MoveReason, "MOVE_REASON_", r) for r in MoveReason
+}
+
+
 def assignment_to_pb(a: Assignment) -> pb.Assignment:
     return pb.Assignment(
         technician_id=a.technician_id,
@@ -190,7 +198,7 @@ def assignment_to_pb(a: Assignment) -> pb.Assignment:
         total_cost=a.total_cost,
         solve_id=a.solve_id,
         assigned_at_ms=a.assigned_at_ms,
-        move_reason=_enum_to_pb(pb.MoveReason, "MOVE_REASON_", a.move_reason),
+        move_reason=_MOVE_REASON_TO_PB[a.move_reason],
         move_gain=a.move_gain,
     )
 

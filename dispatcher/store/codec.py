@@ -98,6 +98,8 @@ commit_code = _member_of(CommitCode)
 """A commit outcome code (``lua.COMMIT_ASSIGNMENTS``'s reply) as its ``CommitCode``."""
 _technician_status = _member_of(TechnicianStatus)
 _unassigned_reason = _member_of(UnassignedReason)
+_event_type = _member_of(EventType)
+_move_reason = _member_of(MoveReason)
 
 
 def location_text(loc: Location | None) -> str:
@@ -206,7 +208,7 @@ def assignment_from_json(text: str) -> Assignment | None:
         total_cost=float(d.get("cost", 0.0)),
         solve_id=str(d.get("sid", "")),
         assigned_at_ms=int(d.get("at", 0)),
-        move_reason=MoveReason(d["mv"][0]) if "mv" in d else MoveReason.NONE,
+        move_reason=_move_reason(d["mv"][0]) if "mv" in d else MoveReason.NONE,
         move_gain=float(d["mv"][1]) if "mv" in d else 0.0,
     )
 
@@ -447,17 +449,17 @@ def event_from_entry(region: str, event_id: str, f: Mapping[str, str]) -> Event:
     return Event(
         event_id=event_id,
         region=region,
-        type=EventType(f["type"]),
+        type=_event_type(f["type"]),
         occurred_at_ms=int(f.get("at", "0")),
         ticket_id=f.get("tk", ""),
         technician_id=f.get("tc", ""),
         previous_technician_id=f.get("ptc", ""),
-        ticket_status=TicketStatus(st) if st else None,
+        ticket_status=_ticket_status(st) if st else None,
         ticket_version=int(f.get("v", "0")),
         technician_version=int(f.get("tv", "0")),
         priority=int(f.get("p", "0")),
         assignment=assignment_from_json(f.get("asg", "")),
-        unassigned_reason=UnassignedReason(f.get("ur", "")),
+        unassigned_reason=_unassigned_reason(f.get("ur", "")),
         reason=f.get("r", ""),
         solve_id=f.get("sid", ""),
         duplicate_of_ticket_id=f.get("dup", ""),

@@ -6,6 +6,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dispatcher.api import convert
 from dispatcher.domain import (
@@ -29,7 +31,11 @@ from dispatcher.domain import (
 )
 from dispatcher.errors import InvalidArgument
 from dispatcher.pb import dispatch_pb2 as pb
-from dispatcher.store.codec import assignment_from_json, assignment_json
+from dispatcher.store.codec import (
+    assignment_from_json,
+    assignment_json,
+    event_from_entry,
+)
 from solver.model import CostWeights
 from solver.policy import Policy, policy_from_dict
 
@@ -163,6 +169,49 @@ def test_event_round_trip() -> None:
         solve_id="s-1",
         details={"k": "v"},
     )
+    assert convert.event_from_pb(convert.event_to_pb(e)) == e
+
+
+@given(
+    kind=st.sampled_from(EventType),
+    status=st.none() | st.sampled_from(TicketStatus),
+    reason=st.sampled_from(UnassignedReason),
+    move=st.sampled_from(MoveReason),
+)
+def test_every_event_kind_and_enum_round_trips(
+    kind: EventType,
+    status: TicketStatus | None,
+    reason: UnassignedReason,
+    move: MoveReason,
+) -> None:
+    """Every event type, ticket status, unassigned reason and move reason: from its stream
+    entry (the fields as ``lua.emit`` writes them) and through the pb pair."""
+    assignment = replace(ASSIGNMENT, move_reason=move, move_gain=2.5 if move else 0.0)
+    e = Event(
+        event_id="1800000000000-3",
+        region="north",
+        type=kind,
+        occurred_at_ms=1_800_000_000_000,
+        ticket_id="T",
+        ticket_status=status,
+        ticket_version=4,
+        priority=2,
+        assignment=assignment,
+        unassigned_reason=reason,
+    )
+    entry = {
+        "at": "1800000000000",
+        "type": kind.value,
+        "tk": "T",
+        "v": "4",
+        "p": "2",
+        "asg": assignment_json(assignment),
+    }
+    if status is not None:
+        entry["st"] = status.value
+    if reason.value:
+        entry["ur"] = reason.value
+    assert event_from_entry("north", "1800000000000-3", entry) == e
     assert convert.event_from_pb(convert.event_to_pb(e)) == e
 
 
