@@ -23,9 +23,10 @@ from solver.cost import (
     to_scaled,
 )
 from solver.flow import FlowResult, assign_slots
+from solver.incumbent import held_decision
 from solver.local import local_resolve, places
 from solver.model import NO_TECHNICIAN, SolveStatus
-from solver.polish import polish
+from solver.polish import driven_cost, polish
 from solver.position import (
     displaced,
     held_gains,
@@ -125,8 +126,10 @@ def run_core(
     The flow's optimum is the bound (``core.bound_gap``: how far above it the returned
     plan is, weight units). When the shift repair moved the plan above the bound, the
     whole flow is re-solved with the repaired queue capacities and dead arcs kept, then
-    repaired again, while that lowers the cost (``POLISH_ROUNDS`` at most). The status is
-    OPTIMAL only when the returned plan attains a certified bound, else FEASIBLE.
+    repaired again, while that lowers the cost (``POLISH_ROUNDS`` at most). Last, the
+    incumbent plan (:func:`keep_incumbent`) replaces the new plan when it is cheaper as
+    driven. The status is OPTIMAL only when the returned plan attains a certified bound,
+    else FEASIBLE.
 
     Returns
     -------
@@ -138,6 +141,7 @@ def run_core(
     if res.status is not SolveStatus.OPTIMAL:
         n = core.problem.tickets.count
         return np.full(n, NO_TECHNICIAN, np.int64), res.status, np.zeros(0, np.int64)
+    start = (core.free.copy(), core.alive.copy())  # before any repair
     tech_of, status, dropped = repair_shifts(core, flow_decision(core, res))
     cost = model_cost(core, tech_of)
     for _ in range(POLISH_ROUNDS):
@@ -168,6 +172,7 @@ def run_core(
                 np.sort(pair_keys(core.cands.tix, core.cands.tech, core.problem.technicians.count)),
             )  # fmt: skip
         tech_of = bound_churn(core, tech_of)
+        tech_of, status, dropped = keep_incumbent(core, start, tech_of, status, dropped)
         cost = model_cost(core, tech_of)
     certified = core.certificate is None or core.certificate.certified
     # Unproven over all pairs (time limit), the flow optimum is no bound.
@@ -175,6 +180,47 @@ def run_core(
     if status is SolveStatus.OPTIMAL and (cost != res.cost or not certified):
         status = SolveStatus.FEASIBLE
     return tech_of, SolveStatus.OVERFLOW if core.clipped else status, dropped
+
+
+def keep_incumbent(
+    core: Core,
+    start: tuple[IntArray, BoolArray],
+    tech_of: IntArray,
+    status: SolveStatus,
+    dropped: IntArray,
+) -> tuple[IntArray, SolveStatus, IntArray]:
+    """The new plan ``tech_of`` or the incumbent plan, whichever is cheaper as driven.
+
+    The incumbent plan is the queues the problem already carries
+    (:func:`solver.incumbent.held_decision`) with what no longer fits them taken out:
+    :func:`repair_shifts` from the places and arcs the flow started with (``start``:
+    ``core.free`` and ``core.alive`` before any repair) in its last round's form (the
+    tickets that overrun their holder's shift left unassigned, reason SHIFT; no local
+    re-solve, no refill: a shift-feasible incumbent stays exactly as held, and the new
+    plan is the one that re-places tickets). It is returned, with that status and those
+    dropped rows and its places in ``core``, when its cost as driven
+    (:func:`solver.polish.driven_cost`) is below the new plan's; ties keep the new plan.
+    It moves no held ticket, so the churn rule holds for it. Runs past the deadline too:
+    one sequencing of the held queues, and a plan cut short is the likeliest to cost
+    more than keeping the queues.
+    """
+    problem, state, params = core.problem, core.state, core.params
+    held = held_decision(problem, params.weights, state, core.late)
+    if not (held >= 0).any() or np.array_equal(held, tech_of):
+        return tech_of, status, dropped
+    trial = dataclasses.replace(core, free=start[0].copy(), alive=start[1].copy())
+    kept, k_status, k_dropped = repair_shifts(trial, held, fill_rounds=0, rounds=0)
+    if k_status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+        return tech_of, status, dropped
+    if np.array_equal(kept, tech_of):
+        return tech_of, status, dropped
+    w, late, ot = params.weights, core.late, params.allow_overtime
+    if driven_cost(problem, w, late, state, kept, ot) >= driven_cost(
+        problem, w, late, state, tech_of, ot
+    ):
+        return tech_of, status, dropped
+    core.free, core.alive = trial.free, trial.alive
+    return kept, k_status, k_dropped
 
 
 def position_rounds(
@@ -464,16 +510,17 @@ def repair_shifts(
     tech_of: IntArray,
     scope: BoolArray | None = None,
     fill_rounds: int = REFILL_ROUNDS,
+    rounds: int = REPAIR_ROUNDS,
 ) -> tuple[IntArray, SolveStatus, IntArray]:
     """Remove shift overruns found by sequencing; re-place the displaced tickets locally.
 
     A technician whose sequenced queue overruns its shift keeps only as many places as
     its fitting tickets used (``core.free``); the overrunning (ticket, technician) arcs die
     (``core.alive``) and the neighbourhood of the displaced tickets is re-solved exactly
-    (:func:`local_resolve`). After ``REPAIR_ROUNDS`` the remaining overruns are left
-    unassigned (reason SHIFT) and the status is FEASIBLE. ``scope`` (per technician):
-    only these queues can have changed since they were last checked (default: all);
-    ``fill_rounds``: rounds of the final :func:`refill`.
+    (:func:`local_resolve`). After ``rounds`` (default ``REPAIR_ROUNDS``) the remaining
+    overruns are left unassigned (reason SHIFT) and the status is FEASIBLE. ``scope``
+    (per technician): only these queues can have changed since they were last checked
+    (default: all); ``fill_rounds``: rounds of the final :func:`refill`.
     """
     problem, state, c = core.problem, core.state, core.cands
     status = SolveStatus.OPTIMAL
@@ -483,7 +530,7 @@ def repair_shifts(
         return tech_of, status, none
     fill_scope = None if scope is None else scope.copy()
     scope = np.ones(m, np.bool_) if scope is None else scope.copy()
-    for rnd in range(REPAIR_ROUNDS + 1):
+    for rnd in range(rounds + 1):
         rows = np.flatnonzero((tech_of >= 0) & scope[np.maximum(tech_of, 0)])
         if not np.isfinite(problem.technicians.shift_end_s[tech_of[rows]]).any():
             # no queue here has a shift end to overrun: nothing to sequence or repair
@@ -496,7 +543,7 @@ def repair_shifts(
         if bad.size == 0:
             return refill(core, tech_of, fill_scope, fill_rounds), status, none
         tech_of = tech_of.copy()
-        if rnd == REPAIR_ROUNDS:
+        if rnd == rounds:
             tech_of[bad] = NO_TECHNICIAN
             return (
                 refill(core, tech_of, fill_scope, fill_rounds),
