@@ -642,6 +642,8 @@ def refill(
     capacity cut left empty. Never makes the objective worse. ``scope``: only offer places
     of these technicians (default: all); ``rounds``: at most this many rounds.
     """
+    if rounds == 0:
+        return tech_of
     problem, c = core.problem, core.cands
     m = problem.technicians.count
     # Work on the candidate arcs that could ever be offered: alive, in scope, whose
