@@ -64,8 +64,10 @@ class _Pricing:
     stays: Stays | None
 
     @classmethod
-    def of(cls, problem: Problem, params: SolveParams, state: TechState) -> _Pricing:
-        """The rows of ``problem``."""
+    def of(
+        cls, problem: Problem, params: SolveParams, state: TechState, rows: IntArray
+    ) -> _Pricing:
+        """For pairs of ``rows`` of ``problem`` (their stays only are evaluated)."""
         w, t = params.weights, problem.tickets
         late = late_pricing(problem, w)
         points = (
@@ -74,7 +76,7 @@ class _Pricing:
         )
         if w.move_min_gain <= 0:
             return cls(late, points, None)
-        stays = Stays.of(problem, w, state, params.allow_overtime, late)
+        stays = Stays.of(problem, w, state, params.allow_overtime, late, rows)
         return cls(late, points, stays)
 
 
@@ -346,7 +348,7 @@ def build_candidates(
     usable = np.flatnonzero(state.free_slots > 0)
     if penalty is None:
         penalty = drop_penalty(problem, params.weights)
-    pricing = _Pricing.of(problem, params, state)
+    pricing = _Pricing.of(problem, params, state, movable)
     parts: list[AnyArray] = []
     if movable.size and usable.size:
         if movable.size * usable.size <= DENSE_PAIRS_MAX:

@@ -785,10 +785,12 @@ class Stays:
         state: TechState,
         allow_overtime: bool,
         late: LatePricing | None = None,
+        rows: IntArray | None = None,
     ) -> Stays:
-        """Every held ticket of ``problem``."""
+        """Every held ticket of ``problem`` (of ``rows``: only those evaluated)."""
         t = problem.tickets
-        rows = np.flatnonzero((t.current_technician >= 0) & ~t.pinned)
+        held = (t.current_technician >= 0) & ~t.pinned
+        rows = np.flatnonzero(held) if rows is None else rows[held[rows]]
         placeable = np.zeros(t.count, np.bool_)
         total = np.full(t.count, np.nan)
         ev = _stay(problem, weights, state, rows, allow_overtime, late)

@@ -86,21 +86,27 @@ class FinalizeCache:
         tech_of: IntArray,
         dropped: IntArray,
         run: RunInfo,
+        prices: RowPrices | None = None,
     ) -> Solution:
         """The :class:`Solution` of the movable decisions ``tech_of`` (as
-        :func:`solver.finalize.finalize` gives it)."""
+        :func:`solver.finalize.finalize` gives it). ``prices``: the problem's
+        :class:`RowPrices` under ``params.weights`` when the caller has them."""
         tech = decision(problem, tech_of)
         self.fresh = not self._follows(problem, params, state)
         if not self.fresh:
             assert self._prices is not None
-            prices = self._prices = self._prices.grown(problem, params.weights)
+            if prices is None:
+                prices = self._prices.grown(problem, params.weights)
+            self._prices = prices
             try:
                 rows = self._update(problem, params, state, tech, prices)
             except BaseException:
                 self.reset()  # rows half updated in place
                 raise
         else:
-            prices = self._prices = RowPrices.of(problem, params.weights)
+            if prices is None:
+                prices = RowPrices.of(problem, params.weights)
+            self._prices = prices
             rows = self._store = fresh_rows(problem, params, state, tech, prices.late)
             self.rows_placed = int(
                 np.count_nonzero((tech >= 0) & ~problem.tickets.pinned)

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -92,6 +92,17 @@ PATHS_MAX = 32
 """Most tickets routed by shortest paths in one go; more (e.g. the first call after a
 cold solve, when the committed plan differs from the flow in many rows) and the flow is
 solved again by OR-Tools over the kept arcs, then certified over every row."""
+
+
+def _same(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:
+    """``np.array_equal(a, b, equal_nan=True)`` (NaN lat/lon = no location, the same in
+    both), first by their bytes: the same bytes are the same values (a fifth of the
+    CPU of ``array_equal``'s passes at 10k rows)."""
+    if a is b:
+        return True
+    if a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes():
+        return True
+    return bool(np.array_equal(a, b, equal_nan=True))
 
 
 class _GiveUp(Exception):
@@ -199,7 +210,9 @@ class IncrementalSolver:
         self._finalize.reset()
         run = RunInfo(status, core.cands.tix.size, phases, t0, core.certificate,
                       core.bound_gap)  # fmt: skip
-        return self._finalize.finalize(problem, params, state, tech_of, dropped, run)
+        return self._finalize.finalize(
+            problem, params, state, tech_of, dropped, run, self._prices
+        )
 
     def _keep_flow(
         self, core: Core, used: npt.NDArray[np.bool_], status: SolveStatus
@@ -324,7 +337,7 @@ class IncrementalSolver:
             phases, t0, cert, (cost - flow_cost) / COST_SCALE,
         )  # fmt: skip
         none = np.zeros(0, np.int64)
-        return self._finalize.finalize(problem, params, state, plan, none, run)
+        return self._finalize.finalize(problem, params, state, plan, none, run, prices)
 
     def _reprice_rows(
         self, problem: Problem, rows: IntArray, pen_w: npt.NDArray[np.float64]
@@ -506,17 +519,13 @@ class IncrementalSolver:
         if not 0 <= n1 - n0 <= self.max_new:
             return False
         for f in dataclasses.fields(old.technicians):
-            if not np.array_equal(
-                getattr(old.technicians, f.name),
-                getattr(new.technicians, f.name),
-                equal_nan=True,  # NaN lat/lon = no location, the same in both
+            if not _same(
+                getattr(old.technicians, f.name), getattr(new.technicians, f.name)
             ):
                 return False
         ot, nt = old.tickets, new.tickets
         for name in TICKET_ROW_FIELDS:
-            if not np.array_equal(
-                getattr(ot, name), getattr(nt, name)[:n0], equal_nan=True
-            ):
+            if not _same(getattr(ot, name), getattr(nt, name)[:n0]):
                 return False
         if nt.pinned[n0:].any():
             return False
