@@ -31,6 +31,12 @@ EXACT_SEQUENCE_MAX = 6
 """Queues of up to this many movable tickets are sequenced exactly (all permutations,
 at most 720); longer ones by earliest-due-date then a pairwise-swap descent."""
 
+QUEUE_MARGIN_S = 1.0
+"""A queue's work (durations only) may exceed the time to its shift end by this much
+before it is known to overrun the shift without sequencing it (float sums' rounding):
+the unassigned-reason judge and :func:`solver.core.overrunning` decide such queues
+without driving them."""
+
 DEFER_S = 3600.0
 """A ticket left unassigned is priced as if its work started this many seconds from now
 (or at its window start, if later): its predicted lateness then is part of the cost of

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from solver.candidates import skill_holders
-from solver.constants import EXACT_SEQUENCE_MAX
+from solver.constants import EXACT_SEQUENCE_MAX, QUEUE_MARGIN_S
 from solver.cost import first_in_queue_times, in_pairs, late_pricing
 from solver.geo import (
     pair_travel_time_s,
@@ -40,10 +40,6 @@ if TYPE_CHECKING:
 
 FIT_BLOCK = 64
 """Technicians tried at once when looking for one that could take an unassigned ticket."""
-
-QUEUE_MARGIN_S = 1.0
-"""A queue's work (durations only) may exceed the time to its shift end by this much
-before a ticket is known not to fit in it without sequencing (float sums' rounding)."""
 
 QUEUE_TRIES = 8
 """Technicians per row whose queues are sequenced with the ticket at once, when it fits

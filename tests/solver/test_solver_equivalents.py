@@ -107,6 +107,53 @@ def test_queues_overrun_is_the_sequencing_overrun(
     np.testing.assert_array_equal(got, expected)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 40),
+    m=st.integers(1, 8),
+    edge=st.sampled_from([0.0, 0.5, 1.0, 1.5, 3.0]),
+    clock=st.sampled_from([0.0, 1.7e9, 1e13]),
+)
+def test_overrunning_without_driving_the_sure_overruns_is_the_sequencing(
+    seed: int, n: int, m: int, edge: float, clock: float
+) -> None:
+    """``overrunning`` decides the queues whose work alone ends past the shift without
+    driving them: the same answer as ``queues_overrun`` driving every queue asked for,
+    shift ends at, just above and just below a queue's work (the margin's edge), queues
+    driven in their work alone (no location, no waiting), near and far clocks, empty
+    queues and queues longer than ``EXACT_SEQUENCE_MAX`` included."""
+    p = random_problem(n, m, seed, shift_h=3.0, radius_km=30.0)
+    rng = np.random.default_rng(seed)
+    t, k = p.tickets, p.technicians
+    # tickets without location and open windows: queues whose drive is their work alone
+    gone = rng.random(n) < 0.5
+    t.lat_deg[gone] = t.lon_deg[gone] = np.nan
+    t.window_start_s[rng.random(n) < 0.7] = -np.inf
+    params = SolveParams()
+    state = tech_state(p, params.weights)
+    ready = state.ready_s + clock
+    tech = rng.integers(-1, m, n)
+    if n > EXACT_SEQUENCE_MAX:  # one queue sequenced by descent
+        tech[: EXACT_SEQUENCE_MAX + 1] = 0
+    work = np.bincount(tech[tech >= 0], t.duration_s[tech >= 0], minlength=m)
+    # shift ends around each queue's work: some at it plus ``edge`` seconds, the others
+    # anywhere to three hours later (their orders' travel and waiting decide)
+    near = rng.random(m) < 0.6
+    k.shift_end_s[:] = np.where(
+        near, ready + work + edge * rng.choice([-1.0, 1.0], m),
+        ready + work + rng.uniform(-3600.0, 3 * 3600.0, m),
+    )  # fmt: skip
+    state = TechState(state.lat_deg, state.lon_deg, ready, state.load, state.free_slots)
+    core = Core.build(p, params, state, cold_core(p, params, 0.0)[0].cands)
+    techs = rng.random(m) < 0.8
+    rows = np.flatnonzero((tech >= 0) & techs[np.maximum(tech, 0)])
+    expected = queues_overrun(
+        p, core.late, rows, tech[rows], state.lat_deg, state.lon_deg, ready
+    )
+    np.testing.assert_array_equal(overrunning(core, tech, techs), expected)
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     seed=st.integers(0, 10_000),
