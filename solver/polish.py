@@ -508,6 +508,7 @@ def polish(
     tried = np.zeros(0, np.int64)  # (ticket, technician) keys of failed moves
     tech_of = tech_of.copy()
     inserted = np.zeros(tech_of.size, np.bool_)  # must stay on time
+    live = np.ones(pairs[0].size, np.bool_)  # the pairs the next pass screens
     plan: _Plan | None = None
     for _ in range(PASSES):
         if time.perf_counter() > deadline:
@@ -516,31 +517,36 @@ def polish(
             plan = _Plan(
                 problem, weights, pricing, state, tech_of, allow_overtime, arcs
             )
-        tried, go_on = _pass(plan, pairs, tech_of, tried, inserted)
-        if not go_on:
+        tried, screen_next = _pass(plan, pairs, live, tech_of, tried, inserted)
+        if screen_next is None:
             break
+        live = screen_next
     return tech_of
 
 
 def _pass(
     plan: _Plan,
     pairs: tuple[IntArray, IntArray, BoolArray],
+    live: BoolArray,
     tech_of: IntArray,
     tried: IntArray,
     inserted: BoolArray,
-) -> tuple[IntArray, bool]:
-    """One pass: screen every move, verify the best disjoint ones, apply those kept to
-    ``tech_of`` and ``inserted`` (in place) and advance ``plan`` to the new queues.
-    Returns the keys of the moves tried and failed so far and whether another pass may
-    find more."""
-    moves = _candidates(plan, pairs, tech_of, tried)
+) -> tuple[IntArray, BoolArray | None]:
+    """One pass: screen every move along the ``live`` ones of ``pairs``, verify the best
+    disjoint ones, apply those kept to ``tech_of`` and ``inserted`` (in place) and
+    advance ``plan`` to the new queues. Returns the keys of the moves tried and failed so
+    far and which pairs the next pass screens (None: it would find nothing): those of a
+    ticket with a move that screened as an improvement, or whose queue or neighbour's
+    queue changed. Any other move would screen as it did in its last screening (both its
+    queues are as they were then): no improvement."""
+    moves = _candidates(plan, tuple(x[live] for x in pairs), tech_of, tried)  # type: ignore[arg-type]
     if moves.size == 0:
-        return tried, False
+        return tried, None
     chosen = _disjoint(moves)
     kept, failed, trial = _verify(plan, tech_of, chosen, inserted)
     tried = np.concatenate([tried, failed])
     if kept.size == 0 and failed.size == 0:
-        return tried, False
+        return tried, None
     changed = np.zeros(plan.qlen.size, np.bool_)
     for i, b, j in kept.tolist():
         a = tech_of[i]
@@ -553,7 +559,12 @@ def _pass(
             tech_of[j] = a
     # the kept moves' queues are as the verification sequenced them
     plan.advance(changed, *trial)
-    return tried, True
+    i, b, _ = pairs
+    again = np.zeros(tech_of.size, np.bool_)
+    again[moves[:, 1].astype(np.int64)] = True
+    again[kept[:, 2][kept[:, 2] >= 0]] = True  # ejected ones: in no queue now
+    a = tech_of[i]  # after the moves: a ticket moved now sits in a changed queue
+    return tried, again[i] | changed[b] | ((a >= 0) & changed[np.maximum(a, 0)])
 
 
 # A move: (estimated delta, ticket i, its new technician B, ticket j of B going to i's

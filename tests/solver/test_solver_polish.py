@@ -11,6 +11,7 @@ from solver import CostWeights, SolveParams, SolveStatus, solve
 from solver.baselines import baseline_solve
 from solver.cost import late_pricing, late_seconds, move_gain
 from solver.polish import (
+    _candidates,
     _pass,
     _Plan,
     _static,
@@ -220,7 +221,8 @@ def test_polish_plan_advanced_pass_by_pass_equals_a_fresh_one(
     """Polish keeps its plan (queues, places, breaches, costs, screening costs) across
     passes, re-sequencing only the queues a pass changed and reusing the screening drives
     of the others: after every pass it equals the plan built afresh from the new
-    decision."""
+    decision; and the pairs it screens next (the ``live`` ones) find the same moves as
+    every pair would."""
     p = random_problem(
         120, 15, seed, assigned_frac=0.4, pinned_frac=0.1, radius_km=8, shift_h=4.0
     )
@@ -235,8 +237,14 @@ def test_polish_plan_advanced_pass_by_pass_equals_a_fresh_one(
     kept = _Plan(p, w, pricing, state, plan, overtime)
     tried = np.zeros(0, np.int64)
     inserted = np.zeros(plan.size, np.bool_)
+    live: np.ndarray | None = np.ones(pairs[0].size, np.bool_)
     for _ in range(4):
-        tried, go_on = _pass(kept, pairs, plan, tried, inserted)
+        assert live is not None
+        tried, live = _pass(kept, pairs, live, plan, tried, inserted)
+        if live is not None:
+            every = _candidates(kept, pairs, plan, tried)
+            screened = _candidates(kept, tuple(x[live] for x in pairs), plan, tried)  # type: ignore[arg-type]
+            assert _rows(screened) == _rows(every)
         fresh = _Plan(p, w, pricing, state, plan, overtime)
         busy = fresh.qlen > 0
         np.testing.assert_array_equal(kept.qlen, fresh.qlen)
@@ -252,8 +260,13 @@ def test_polish_plan_advanced_pass_by_pass_equals_a_fresh_one(
         np.testing.assert_array_equal(kept.cost, fresh.cost)
         np.testing.assert_array_equal(kept.screen[busy], fresh.screen[busy])
         assert (kept.screen[~busy] == 0).all()
-        if not go_on:
+        if live is None:
             break
+
+
+def _rows(moves: np.ndarray) -> list[tuple[float, ...]]:
+    """Candidate moves (:func:`solver.polish._candidates`) as sorted tuples."""
+    return sorted(map(tuple, moves.tolist()))
 
 
 def test_polish_screening_memo_keeps_edits_of_long_queues_apart() -> None:
