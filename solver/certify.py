@@ -19,6 +19,7 @@ the pairs found, re-solves, and repeats until none remains.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -432,6 +433,27 @@ def _moved(
     return d_ticket - since[0], np.where(np.isnan(moved_k), -np.inf, moved_k)
 
 
+def _narrowed(
+    g: PricingGroup, moved: tuple[FloatArray, FloatArray], kvec: FloatArray
+) -> list[PricingGroup]:
+    """Group ``g`` in the parts a later round prices (``moved``: :func:`_moved`): the
+    tickets whose potential rose against every technician of ``g``; the others only
+    against its technicians whose potential fell more than the most any of these tickets
+    moved (no other can make a pair of theirs pass, :func:`_parts`), in compact blocks of
+    their own (``kvec``: the technicians' unit vectors). In a first round every ticket's
+    potential "rose": ``g`` itself."""
+    up = moved[0][g.rows] > 0
+    if up.all():
+        return [g]
+    low = g.rows[~up]
+    fell = g.elig[moved[1][g.elig] < moved[0][low].max()]
+    parts = [dataclasses.replace(g, rows=g.rows[up])] if up.any() else []
+    if fell.size:
+        order, centre, radius = _blocks(kvec[fell], TECH_BLOCK)
+        parts.append(PricingGroup(low, fell[order], centre.T.copy(), radius))
+    return parts
+
+
 def _parts(
     g: PricingGroup, moved: tuple[FloatArray, FloatArray]
 ) -> tuple[list[tuple[IntArray, IntArray]], FloatArray]:
@@ -689,54 +711,59 @@ def negative_pairs(
         found.evaluated += a.size
         found.negative += int(np.count_nonzero(good & (red < 0)))
 
-    def price(g: PricingGroup) -> _Found:
-        """The pairs of group ``g`` past the bounds, evaluated in large batches."""
+    def price(group: PricingGroup) -> _Found:
+        """The pairs of ``group`` past the bounds, evaluated in large batches."""
         if stop.is_set():
             return _Found(0)
-        found = _Found(g.rows.size * g.elig.size)
-        elig = g.elig
+        found = _Found(group.rows.size * group.elig.size)
         wait_t: list[IntArray] = []
         wait_k: list[IntArray] = []
-        # Each ticket is bounded against every block of technicians (with its own
-        # threshold and lateness), then pair by pair in the blocks it may reach.
-        parts, fell = _parts(g, moved)
-        blocks = _TechBlocks(
-            g.centre, g.radius, _per_block(slope[elig], kb, "min"),
-            _per_block(base[elig], kb, "min"), _per_block(dt_k[elig], kb, "min"),
-            _per_block(state.ready_s[elig], kb, "min"),
-            travel_per_chord / _per_block(k.speed_kmh[elig], kb, "max"), fell,
-        )  # fmt: skip
-        techs = _BlockedTechs.of(elig, k_xyz, slope, dt_k, moved[1], located_k)
-        for part_rows, bsel in parts:
-            if part_rows.size == 0 or bsel.size == 0:
-                continue
-            cells = _blocked_cells if bsel.size >= TICKET_BLOCKS_FROM else _ticket_cells
-            chunks = _split(cells(terms, blocks, part_rows, bsel), PAIR_CELLS // kb)
-            for r, cut_t, pen_t, ii, bb in chunks:
-                if stop.is_set() or time.perf_counter() > deadline:
-                    stop.set()
-                    return found
-                # First the bound without lateness (>= 0, it can only raise the bound),
-                # then the full bound on the pairs that pass it.
-                p_t, p_k, chord, at = techs.near(
-                    terms, moved[0], r, cut_t, ii, bsel[bb], everywhere
+        for g in _narrowed(group, moved, kvec):
+            elig = g.elig
+            # Each ticket is bounded against every block of technicians (with its own
+            # threshold and lateness), then pair by pair in the blocks it may reach.
+            parts, fell = _parts(g, moved)
+            blocks = _TechBlocks(
+                g.centre, g.radius, _per_block(slope[elig], kb, "min"),
+                _per_block(base[elig], kb, "min"), _per_block(dt_k[elig], kb, "min"),
+                _per_block(state.ready_s[elig], kb, "min"),
+                travel_per_chord / _per_block(k.speed_kmh[elig], kb, "max"), fell,
+            )  # fmt: skip
+            techs = _BlockedTechs.of(elig, k_xyz, slope, dt_k, moved[1], located_k)
+            for part_rows, bsel in parts:
+                if part_rows.size == 0 or bsel.size == 0:
+                    continue
+                cells = (
+                    _blocked_cells if bsel.size >= TICKET_BLOCKS_FROM else _ticket_cells
                 )
-                lbp = pb.at(p_t, p_k, chord)
-                ok = (lbp + d_tech[p_k] < cut_t[at]) & (lbp < pen_t[at])
-                p_t, p_k = p_t[ok], p_k[ok]
-                keys = pair_keys(p_t, p_k, m)
-                pos = np.minimum(
-                    np.searchsorted(arc_keys, keys), max(arc_keys.size - 1, 0)
-                )
-                fresh = (
-                    arc_keys[pos] != keys if arc_keys.size else np.ones(keys.size, bool)
-                )
-                wait_t.append(p_t[fresh])
-                wait_k.append(p_k[fresh])
-                if sum(x.size for x in wait_t) >= PAIR_CELLS:
-                    evaluate(found, np.concatenate(wait_t), np.concatenate(wait_k))
-                    wait_t.clear()
-                    wait_k.clear()
+                chunks = _split(cells(terms, blocks, part_rows, bsel), PAIR_CELLS // kb)
+                for r, cut_t, pen_t, ii, bb in chunks:
+                    if stop.is_set() or time.perf_counter() > deadline:
+                        stop.set()
+                        return found
+                    # First the bound without lateness (>= 0, it can only raise the
+                    # bound), then the full bound on the pairs that pass it.
+                    p_t, p_k, chord, at = techs.near(
+                        terms, moved[0], r, cut_t, ii, bsel[bb], everywhere
+                    )
+                    lbp = pb.at(p_t, p_k, chord)
+                    ok = (lbp + d_tech[p_k] < cut_t[at]) & (lbp < pen_t[at])
+                    p_t, p_k = p_t[ok], p_k[ok]
+                    keys = pair_keys(p_t, p_k, m)
+                    pos = np.minimum(
+                        np.searchsorted(arc_keys, keys), max(arc_keys.size - 1, 0)
+                    )
+                    fresh = (
+                        arc_keys[pos] != keys
+                        if arc_keys.size
+                        else np.ones(keys.size, bool)
+                    )
+                    wait_t.append(p_t[fresh])
+                    wait_k.append(p_k[fresh])
+                    if sum(x.size for x in wait_t) >= PAIR_CELLS:
+                        evaluate(found, np.concatenate(wait_t), np.concatenate(wait_k))
+                        wait_t.clear()
+                        wait_k.clear()
         if wait_t:
             evaluate(found, np.concatenate(wait_t), np.concatenate(wait_k))
         return found
