@@ -187,20 +187,24 @@ _MOVE_REASON_TO_PB = {
 
 
 def assignment_to_pb(a: Assignment) -> pb.Assignment:
-    return pb.Assignment(
+    msg = pb.Assignment(
         technician_id=a.technician_id,
         position=a.position,
         expected_arrival_ms=a.expected_arrival_ms,
         expected_start_ms=a.expected_start_ms,
         expected_finish_ms=a.expected_finish_ms,
         sla_predicted_met=a.sla_predicted_met,
-        cost_terms=[pb.CostTerm(name=c.name, value=c.value) for c in a.cost_terms],
         total_cost=a.total_cost,
         solve_id=a.solve_id,
         assigned_at_ms=a.assigned_at_ms,
         move_reason=_MOVE_REASON_TO_PB[a.move_reason],
         move_gain=a.move_gain,
     )
+    # added in place: a pb.CostTerm each, then copied into the list, cost ~1/3 more
+    add = msg.cost_terms.add
+    for c in a.cost_terms:
+        add(name=c.name, value=c.value)
+    return msg
 
 
 def assignment_from_pb(msg: pb.Assignment) -> Assignment:
