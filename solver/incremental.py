@@ -333,7 +333,7 @@ class IncrementalSolver:
             "assignment": time.perf_counter() - t2,
         }
         run = RunInfo(
-            SolveStatus.OVERFLOW if clipped else status, step.core.cands.tix.size,
+            SolveStatus.OVERFLOW if clipped else status, step.arcs,
             phases, t0, cert, (cost - flow_cost) / COST_SCALE,
         )  # fmt: skip
         none = np.zeros(0, np.int64)

@@ -43,8 +43,8 @@ class PlanStep:
     """The plan of one incremental call."""
 
     plan: IntArray  # technician per movable row, else NO_TECHNICIAN
-    core: Core  # the flow's live arcs as a working set (the plan's candidates)
     cost: int  # scaled cost of ``plan`` in the flow model
+    arcs: int  # the flow's live arcs (the plan's candidates)
 
 
 def plan_step(
@@ -61,36 +61,92 @@ def plan_step(
     shift (reverted: an exact local re-solve there, first-in-queue priced like the shift
     repair's, made the driven cost 20-40% worse); then the refill on the queues that
     changed. ``late``: the problem's :func:`solver.cost.late_pricing` when the caller
-    has it."""
+    has it.
+
+    Each part reads only the flow's arcs it needs (the same arcs, in the same order, as
+    in :func:`flow_core`): the refill those of the queues that changed, the pricing
+    (:func:`solver.core.model_cost`) those of the plan's pairs."""
     n, m = problem.tickets.count, problem.technicians.count
+    late = late_pricing(problem, params.weights) if late is None else late
     prev = np.full(n, NO_TECHNICIAN, np.int64)
     prev[: previous.size] = previous
     flow_tech = np.where(flow.tech_of >= 0, flow.tech_of, NO_TECHNICIAN)
     plan = prev.copy()
     plan[moved] = flow_tech[moved]
-    live = flow.live_arcs()
-    cands = Candidates(  # the shift repair's candidates: costs are the scaled ones
-        flow.arc_tix[live],
-        flow.arc_tech[live],
-        np.zeros(live.size),
-        np.zeros(n, np.bool_),
-    )
-    core = Core(
-        problem, params, state, cands, flow.arc_cost[live], flow.penalty,
-        np.ones(live.size, np.bool_), state.free_slots.copy(),
-        late_pricing(problem, params.weights) if late is None else late,
-    )  # fmt: skip
+    live = np.flatnonzero(flow.alive)
+    queues = _core(problem, params, state, flow, live[:0], late)  # no arcs read
     # Each pass reverts moves to the previous plan (whose queues fit), so it ends; a
     # move reverted for a shift can fill its old queue past its places again.
     for _ in range(moved.size + 1):
         plan = revert_overfull(state, prev, plan, moved)
-        fitted = revert_overruns(core, prev, plan.copy(), moved)
+        fitted = revert_overruns(queues, prev, plan.copy(), moved)
         if np.array_equal(fitted, plan):
             break
         plan = fitted
-    plan = refill(core, plan, changed_techs(prev, plan, m))
+    scope = changed_techs(prev, plan, m)
+    into = live[scope[flow.arc_tech[live]]]  # refill offers only these technicians'
+    core = _core(problem, params, state, flow, _by_ticket(flow, into), late)
+    plan = refill(core, plan, scope)
     plan = bound_churn(core, plan)  # the churn rule at the plan's places, as cold
-    return PlanStep(plan, core, model_cost(core, plan))
+    priced = _core(problem, params, state, flow, _plan_arcs(flow, plan), late)
+    return PlanStep(plan, model_cost(priced, plan), live.size)
+
+
+def flow_core(
+    problem: Problem,
+    params: SolveParams,
+    state: TechState,
+    flow: ResidualFlow,
+    late: LatePricing | None = None,
+) -> Core:
+    """The flow's live arcs as a working set, ticket by ticket (each ticket's in index
+    order): the candidates of the plan step."""
+    late = late_pricing(problem, params.weights) if late is None else late
+    live = _by_ticket(flow, np.flatnonzero(flow.alive))
+    return _core(problem, params, state, flow, live, late)
+
+
+def _by_ticket(flow: ResidualFlow, arcs: IntArray) -> IntArray:
+    """``arcs`` ticket by ticket, each ticket's in index order (``arcs`` ascending)."""
+    return arcs[np.argsort(flow.arc_tix[arcs], kind="stable")]
+
+
+def _plan_arcs(flow: ResidualFlow, plan: IntArray) -> IntArray:
+    """The live arcs of ``plan``'s pairs, ticket by ticket: the flow's own arc where the
+    plan keeps the flow's technician, else found among the ticket's arcs."""
+    on = np.flatnonzero(plan >= 0)
+    own = flow.arc_of[on]
+    kept = (flow.tech_of[on] == plan[on]) & (own >= 0)
+    kept[kept] = flow.alive[own[kept]]
+    other = on[~kept]
+    found = np.zeros(0, np.int64)
+    if other.size:
+        found = np.concatenate([flow.arcs_of[t] for t in other.tolist()])
+        found = found[flow.alive[found]]
+        found = found[flow.arc_tech[found] == plan[flow.arc_tix[found]]]
+    return _by_ticket(flow, np.sort(np.concatenate([own[kept], found])))
+
+
+def _core(
+    problem: Problem,
+    params: SolveParams,
+    state: TechState,
+    flow: ResidualFlow,
+    arcs: IntArray,
+    late: LatePricing,
+) -> Core:
+    """A working set of the flow's ``arcs`` (the shift repair's candidates: costs are
+    the scaled ones)."""
+    cands = Candidates(
+        flow.arc_tix[arcs],
+        flow.arc_tech[arcs],
+        np.zeros(arcs.size),
+        np.zeros(problem.tickets.count, np.bool_),
+    )
+    return Core(
+        problem, params, state, cands, flow.arc_cost[arcs], flow.penalty,
+        np.ones(arcs.size, np.bool_), state.free_slots.copy(), late,
+    )  # fmt: skip
 
 
 def revert_overfull(

@@ -22,7 +22,7 @@ from solver.cost import (
     to_scaled,
 )
 from solver.incremental import IncrementalSolver
-from solver.incremental_plan import plan_step
+from solver.incremental_plan import flow_core, plan_step
 from solver.local import places
 from solver.position import moves_below
 from solver.solve import tech_state
@@ -342,17 +342,19 @@ def test_plan_cost_is_the_flow_model_cost(seed: int, commit_first: bool) -> None
     flow = inc._kept()
     state = tech_state(p, params.weights)
     step = plan_step(p, params, state, flow, previous, np.zeros(0, np.int64))
+    core = flow_core(p, params, state, flow)
     own = np.where(flow.tech_of >= 0, flow.tech_of, -1)
-    assert model_cost(step.core, own) == flow.cost() == inc.flow_cost
-    assert model_cost(step.core, step.plan) == flow_model_cost(p, params, step.plan)
-    assert model_cost(step.core, step.plan) >= flow.cost()
+    assert model_cost(core, own) == flow.cost() == inc.flow_cost
+    assert step.cost == model_cost(core, step.plan)
+    assert step.cost == flow_model_cost(p, params, step.plan)
+    assert step.cost >= flow.cost()
     rng = np.random.default_rng(seed)
     other = step.plan.copy()
     rows = rng.choice(np.flatnonzero(~p.tickets.pinned), 30, replace=False)
     other[rows] = rng.integers(0, p.technicians.count, rows.size)
     ev, _ = evaluate_pairs(p, params.weights, state, rows, other[rows], True)
     other[rows[~np.isfinite(ev.total)]] = -1
-    assert model_cost(step.core, other) == flow_model_cost(p, params, other)
+    assert model_cost(core, other) == flow_model_cost(p, params, other)
 
 
 @settings(max_examples=3, deadline=None)
