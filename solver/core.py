@@ -182,6 +182,13 @@ def run_core(
     return tech_of, SolveStatus.OVERFLOW if core.clipped else status, dropped
 
 
+def exact_core_only(params: SolveParams) -> bool:
+    """No position rounds and no polish: the solve returns the first-in-queue model's plan
+    as the exact core certifies it (its moves pass the churn rule at first place, the
+    flow's arcs), so neither :func:`bound_churn` nor :func:`keep_incumbent` changes it."""
+    return params.position_rounds == 0 and not params.polish
+
+
 def keep_incumbent(
     core: Core,
     start: tuple[IntArray, BoolArray],
@@ -200,11 +207,15 @@ def keep_incumbent(
     plan is the one that re-places tickets). It is returned, with that status and those
     dropped rows and its places in ``core``, when its cost as driven
     (:func:`solver.polish.driven_cost`) is below the new plan's; ties keep the new plan.
-    It moves no held ticket, so the churn rule holds for it. Runs past the deadline too:
+    It moves no held ticket, so the churn rule holds for it. Not in the exact core alone
+    (:func:`exact_core_only`: the model's certified optimum is what was asked for). Runs
+    past the deadline too:
     one sequencing of the held queues, and a plan cut short is the likeliest to cost
     more than keeping the queues.
     """
     problem, state, params = core.problem, core.state, core.params
+    if exact_core_only(params):
+        return tech_of, status, dropped
     held = held_decision(problem, params.weights, state, core.late)
     if not (held >= 0).any() or np.array_equal(held, tech_of):
         return tech_of, status, dropped
@@ -319,7 +330,7 @@ def bound_churn(core: Core, tech_of: IntArray) -> IntArray:
     problem, state, params = core.problem, core.state, core.params
     w, m = params.weights, problem.technicians.count
     holder_of = problem.tickets.current_technician
-    if w.move_min_gain <= 0 or (params.position_rounds == 0 and not params.polish):
+    if w.move_min_gain <= 0 or exact_core_only(params):
         return tech_of  # no threshold, or the first-in-queue plan as certified
     while True:
         gain = move_gains(problem, w, state, tech_of, params.allow_overtime)
