@@ -5,7 +5,7 @@ Usage::
     ./dev bench gap_chu_beasley [--time-limit-s 30 | --cpu-budget-s 30] [--workers N]
                                 [--seeds 1[,2,...]] [--types C,D]
                                 [--sizes 10x100,...] [--no-before]
-                                [--no-baseline] [--lns] [--nodive] [--noyield]
+                                [--no-baseline] [--nolns] [--nodive] [--noyield]
 
 Solves one seeded instance (``solver.gap.chu_beasley``, minimised) per seed (``--seeds``,
 default 1; ``--seed N`` is ``--seeds N``), type (``--types``, default C and D) and size
@@ -19,9 +19,9 @@ default 1; ``--seed N`` is ``--seeds N``), type (``--types``, default C and D) a
   then local search). ``win`` says whose bound was the tighter (``cp-sat`` / ``lagr``),
   ``plan`` who found the plan, ``moves`` how many local-search moves improved it;
   ``lagr`` is the Lagrangian bound alone;
-- ``lns`` (with ``--lns``): the same with ``lns=True`` (the dive ends earlier and
-  large-neighbourhood search, freeing every job of a few agents per round, runs on the
-  Lagrangian's thread to the end), an option not on by default;
+- ``nolns`` (with ``--nolns``): the same with ``lns=False`` (no large-neighbourhood
+  search from the best plan in the race's last ``LNS_SHARE``; the dive runs to the
+  end: the race before it);
 - ``nodive`` (with ``--nodive``): the same with ``dive=False`` (no LP dive over the
   pool of near-optimal job sets after the Lagrangian converges: the race before it);
 - ``noyield`` (with ``--noyield``): the same with ``yield_cp_sat=False`` (CP-SAT keeps
@@ -238,7 +238,7 @@ def main() -> None:
         "--no-before", action="store_true", help="skip CP-SAT alone (before)"
     )
     parser.add_argument(
-        "--lns", action="store_true", help="also run the race with lns=True"
+        "--nolns", action="store_true", help="also run the race with lns=False"
     )
     parser.add_argument(
         "--nodive", action="store_true", help="also run the race with dive=False"
@@ -271,14 +271,14 @@ def main() -> None:
     runs = (
         ("before", False),
         ("after", True),
-        ("lns", True),
+        ("nolns", True),
         ("nodive", True),
         ("noyield", True),
     )
     skip = {
         "before": args.no_before,
         "after": False,
-        "lns": not args.lns,
+        "nolns": not args.nolns,
         "nodive": not args.nodive,
         "noyield": not args.noyield,
     }
@@ -307,7 +307,7 @@ def main() -> None:
                     "lagrangian": full,
                     "highs": full,
                     "local_search": full,
-                    "lns": name == "lns",
+                    "lns": name != "nolns",
                     "dive": name != "nodive",
                     "yield_cp_sat": name != "noyield",
                 },

@@ -16,11 +16,11 @@ through the min-cost-flow core instead (:func:`solver.lap.solve_lap`).
   then dives (:mod:`solver.gap_dive`: an LP dive over each agent's near-optimal job sets
   at the converged multipliers, :mod:`solver.gap_pool`) when at least ``DIVE_SHARE`` of
   the limit is left, for a plan whose residual (the jobs the dive left) CP-SAT then
-  keeps improving until the end, each better plan told to the race; with ``lns=True``
-  (off by default: not shown to help, see the flag) the dive stops ``LNS_SHARE`` of the
-  limit before the end and large-neighbourhood search (:mod:`solver.gap_lns`, freeing
-  every job of a few agents per round, drawn by their Lagrangian slack) runs from the best plan so far until the end,
-  its sub-problems pruned by the multipliers and by Lagrangian variable fixing
+  keeps improving until ``LNS_SHARE`` of the limit before the end, each better plan
+  told to the race; then (``lns``, on by default) large-neighbourhood search
+  (:mod:`solver.gap_lns`, freeing every job of a few agents per round, drawn by their
+  Lagrangian slack) runs from the race's best plan so far until the end, its
+  sub-problems pruned by the multipliers and by Lagrangian variable fixing
   (:mod:`solver.gap_fixing`) against that plan's cost.
 
 CP-SAT (:mod:`solver.gap_cpsat`) *yields* (``yield_cp_sat``) once the Lagrangian bound
@@ -81,7 +81,7 @@ IntArray = npt.NDArray[np.int64]
 
 POLISH_SHARE = 0.02  # of time_limit_s kept for solver.gap_local on the plans at the end
 DIVE_SHARE = 0.25  # of time_limit_s that must be left for the dive to start
-LNS_SHARE = 0.1  # of time_limit_s kept after the dive for LNS (with lns=True)
+LNS_SHARE = 0.1  # of time_limit_s kept after the dive for LNS (lns)
 YIELD_POLL_S = 0.25  # how often the race asks CP-SAT whether it yields (and, on the
 # CPU clock, looks at the clock)
 
@@ -141,7 +141,7 @@ def solve_gap(
     lagrangian: bool = True,
     highs: bool = True,
     local_search: bool = True,
-    lns: bool = False,
+    lns: bool = True,
     dive: bool = True,
     yield_cp_sat: bool = True,
     clock: str = "wall",
@@ -163,13 +163,14 @@ def solve_gap(
         share the core).
     lagrangian, highs, local_search, lns, dive
         Compute the Lagrangian bound / race HiGHS / improve the plans by local search /
-        search around the best plan on the Lagrangian's thread once it has converged
-        (only with ``lagrangian``; off by default: at equal CPU, 10 CPU s per core,
-        with the last 30% of the limit for it, it was worse on 4 of 12 Chu & Beasley
-        instances, better on 2, equal on 6; it takes the dive's last ``LNS_SHARE``,
-        where the dive finds type D's best plans, and the dive starts only when its
-        ``DIVE_SHARE`` is left before that:
-        ``./dev bench gap_chu_beasley --cpu-budget-s 10 --lns``) / dive for
+        search around the race's best plan on the Lagrangian's thread in the last
+        ``LNS_SHARE`` of the limit (only with ``lagrangian``; it takes the dive's
+        last part, and the dive starts only when its ``DIVE_SHARE`` is left before
+        that. Equal CPU, 30 CPU s per core, load 14-24, gap % without / with it:
+        D 20 x 200 seeds 0-2 0.482 / 0.409, 0.612 / 0.466, 0.468 / 0.428; D 10 x 100
+        seeds 0-1 0.228 / 0.228, 0.224 / 0.351; C 20 x 100 seeds 0-1 equal. It runs
+        to the limit where the race without it could end early (type C);
+        ``./dev bench gap_chu_beasley --cpu-budget-s 30 --nolns``) / dive for
         a plan from the converged multipliers (only with ``lagrangian``). All False is
         CP-SAT alone, all workers (the solver before they came): with
         ``num_workers=1`` and a fixed seed, deterministic.

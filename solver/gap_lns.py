@@ -13,7 +13,8 @@ while rounds keep finding nothing and shrinks when CP-SAT runs out of time.
 On Chu & Beasley type D, 20 x 100 (seed 1), from HiGHS's 5 s plan (6166 after local
 search), 15 s of this search reached 6147 (6151 with the multipliers), load 11-15, where
 HiGHS alone was at 6198 after 15 s and 6178 after 60 s (before local search). In
-:func:`solver.gap.solve_gap` it is an option (``lns=True``), not shown to pay there.
+:func:`solver.gap.solve_gap` it runs in the race's last ``LNS_SHARE`` from the best
+plan so far (``lns``, on by default).
 """
 
 from __future__ import annotations
