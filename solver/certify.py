@@ -80,6 +80,11 @@ PRICING_THREADS = 2
 """Threads pricing the skill groups of :func:`negative_pairs` side by side (numpy releases
 the GIL in its array loops; the result does not depend on it: the pairs come sorted)."""
 
+THREADED_FROM = 4_000_000
+"""Fewest (ticket, technician) pairs of the groups for which the pricing starts its
+threads: starting them costs ~1 ms of CPU (and more wall under load), more than a small
+pricing (e.g. an incremental solve's few rows) gains from them."""
+
 
 @dataclass(frozen=True, slots=True)
 class PairBound:
@@ -768,7 +773,8 @@ def negative_pairs(
             evaluate(found, np.concatenate(wait_t), np.concatenate(wait_k))
         return found
 
-    if PRICING_THREADS > 1 and len(groups) > 1:
+    pairs = sum(g.rows.size * g.elig.size for g in groups)
+    if PRICING_THREADS > 1 and len(groups) > 1 and pairs >= THREADED_FROM:
         with ThreadPoolExecutor(PRICING_THREADS) as pool:
             done = list(pool.map(price, groups))
     else:

@@ -276,9 +276,10 @@ def test_pricing_groups_side_by_side_return_what_one_by_one_returns(
     slack_units: float,
     later: bool,
 ) -> None:
-    """The skill groups priced on ``PRICING_THREADS`` threads return the same pairs, in
-    the same order, with the same costs and counts as priced one after the other, in a
-    first round and in a later one (``since``)."""
+    """The skill groups priced on ``PRICING_THREADS`` threads (here whatever the pairs,
+    ``THREADED_FROM``) return the same pairs, in the same order, with the same costs and
+    counts as priced one after the other, in a first round and in a later one
+    (``since``)."""
     p = _partly_located(adversarial(seed, n, m, away_km), nowhere, seed)
     params = SolveParams(allow_overtime=True, candidates_k=k)
     core, groups, keys, pot = _first_flow(p, params)
@@ -298,14 +299,15 @@ def test_pricing_groups_side_by_side_return_what_one_by_one_returns(
             p, params, core.state, pricing, keys, *pot, slack, since=since
         )
 
-    threads = certify.PRICING_THREADS
+    threads, threaded_from = certify.PRICING_THREADS, certify.THREADED_FROM
     assert threads > 1
     try:
         certify.PRICING_THREADS = 1
         alone = price()
+        certify.PRICING_THREADS, certify.THREADED_FROM = threads, 0  # however small
+        side = price()
     finally:
-        certify.PRICING_THREADS = threads
-    side = price()
+        certify.PRICING_THREADS, certify.THREADED_FROM = threads, threaded_from
     for one, two in zip(alone[:3], side[:3], strict=True):
         np.testing.assert_array_equal(one, two)
     assert alone[3:] == side[3:]
