@@ -87,8 +87,12 @@ BoolArray = npt.NDArray[np.bool_]
 NEIGHBOURS = 6
 """Nearest technicians (to the ticket) a ticket may be relocated or swapped to."""
 
-PASSES = 3
-"""Most rounds of (screen every move, keep the best disjoint ones that verify)."""
+PASSES = 8
+"""Most rounds of (screen every move, keep the best disjoint ones that verify). A pass
+keeps at most one move per technician, so moves that share a queue wait for later
+passes; chained travel keeps improving to about the 8th (static snapshots 3000x300,
+seeds 0-2: travel per ticket 8.36 -> 8.12 min from 3 to 10 passes, 8.17 at 6), and the
+passes after the first screen only the moves whose queues changed."""
 
 MIN_GAIN = 1.0
 """Least decrease of the plan cost (weight units: one second of travel at the default

@@ -81,6 +81,36 @@ def test_polish_swaps_a_crossed_plan_and_lowers_its_cost() -> None:
     assert before_cost - after_cost > 0.9 * saved_s
 
 
+KM_LAT = 1.0 / 110.57  # degrees of latitude per km
+
+
+def test_polish_sends_four_tickets_off_one_queue_to_four_nearer_queues() -> None:
+    """Technician A at Boston holds four tickets, each next to one of four other
+    technicians (20 km north, east, south, west) whose queues are empty. Each relocation
+    to the ticket's own technician saves travel, but all four take from A's queue and a
+    pass keeps one move per technician: polish makes all four (the chained travel of the
+    plan is that of four short trips), not three."""
+    east = [0.0, 20.0, 0.0, -20.0]
+    north = [20.0, 0.0, -20.0, 0.0]
+    lat = [b.BOSTON[0] + n * KM_LAT for n in north]
+    lon = [b.BOSTON[1] + e * KM_LON for e in east]
+    t = b.tickets(4, lat_deg=[x + 0.5 * KM_LAT for x in lat], lon_deg=lon)
+    k = b.technicians(
+        5,
+        lat_deg=[b.BOSTON[0], *lat],
+        lon_deg=[b.BOSTON[1], *lon],
+        capacity=[4, 1, 1, 1, 1],
+        shift_end_s=[12 * 3600.0] * 5,
+    )
+    p = b.problem(t, k)
+    w = CostWeights()
+    state = tech_state(p, w)  # type: ignore[arg-type]
+    pricing = late_pricing(p, w)  # type: ignore[arg-type]
+    start = np.zeros(4, np.int64)  # all four on A
+    after = polish(p, w, pricing, state, start, False)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(after, [1, 2, 3, 4])
+
+
 def _one_place(held_by_a: bool, j_due_s: float) -> tuple[object, CostWeights]:
     """Technician A at Boston with one place, holding ticket j (P3, 5 km east, response
     due at ``j_due_s``); ticket i (P2, 5 km west, response due in 30 min, 13 min away:
