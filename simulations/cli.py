@@ -10,7 +10,7 @@ Examples::
     dispatcher sim tune city --trials 200 --storage redis://host:6379/0 --study city-1   # many machines
     dispatcher sim tune boston311 --replay my_tickets.toml --trials 40 --seed-offset 10   # your CSV
 
-``SCENARIO`` is a scenario file path or a shipped name (smoke, city, boston311).
+``SCENARIO`` is a scenario file path or the name of a shipped one (``simulations/scenarios/``).
 """
 
 from __future__ import annotations
@@ -103,12 +103,19 @@ def register(subparsers: Any) -> None:
         parser_class=_OneLineErrors,
     )
 
-    def common(p: argparse.ArgumentParser, seeds: int) -> None:
+    from simulations.scenario import shipped_scenarios
+
+    shipped = ", ".join(shipped_scenarios())
+
+    def scenario_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "scenario",
             metavar="SCENARIO",
-            help="scenario TOML path or shipped name (smoke, city, boston311)",
+            help=f"scenario TOML path or shipped name ({shipped})",
         )
+
+    def common(p: argparse.ArgumentParser, seeds: int) -> None:
+        scenario_arg(p)
         p.add_argument(
             "--seeds",
             type=int,
@@ -160,7 +167,7 @@ def register(subparsers: Any) -> None:
     tune = sub.add_parser(
         "tune", help="tune the optimizer's weights with Optuna (multi-objective)"
     )
-    tune.add_argument("scenario", metavar="SCENARIO")
+    scenario_arg(tune)
     stream_and_seed_args(tune)
     tune.add_argument(
         "--trials",

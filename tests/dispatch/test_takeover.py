@@ -72,11 +72,12 @@ async def cut_off_right_after_a_renewal(
     refuse the victim every command at once; the monotonic time of the cut."""
     key = lease_key(region.tenant, region.region)
     last = await redis_client.pttl(key)
-    while True:
-        ttl = await redis_client.pttl(key)
-        if ttl > last:
-            break
-        last = ttl
+    async with asyncio.timeout(10.0):  # a victim that stopped renewing fails, not hangs
+        while True:
+            ttl = await redis_client.pttl(key)
+            if ttl > last:
+                break
+            last = ttl
     await redis_client.execute_command("ACL", "SETUSER", USER, "off")
     await redis_client.execute_command("CLIENT", "KILL", "USER", USER)
     return time.monotonic()

@@ -121,6 +121,20 @@ def test_cli_usage_errors_are_one_line(
     assert message in err
 
 
+@pytest.mark.parametrize("command", ["run", "compare", "tune"])
+def test_help_names_every_shipped_scenario(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The SCENARIO help lists the scenario files shipped (the help desk was missing)."""
+    with pytest.raises(SystemExit) as exited:
+        main(["sim", command, "--help"])
+    assert exited.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    names = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+    assert "helpdesk" in names
+    assert f"shipped name ({', '.join(names)})" in help_text
+
+
 def _csv(path: Path, header: str, *rows: str) -> Path:
     with gzip.open(path, "wt") as f:
         f.write(header + "\n" + "".join(r + "\n" for r in rows))
