@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from solver.business_time import BusinessCalendar
@@ -111,7 +111,8 @@ def policies(draw: st.DrawFn) -> Policy:
     )
 
 
-@settings(max_examples=200, deadline=None)
+# big composite examples: their generation is timed on the wall clock (too_slow at load 20)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policies())
 def test_every_policy_survives_dict_json_and_toml(policy: Policy) -> None:
     """Names with quotes, control characters, spaces or dots included (the hand-rolled
