@@ -202,10 +202,12 @@ def keep_incumbent(
     (:func:`solver.incumbent.held_decision`) with what no longer fits them taken out:
     :func:`repair_shifts` from the places and arcs the flow started with (``start``:
     ``core.free`` and ``core.alive`` before any repair) in its last round's form (the
-    tickets that overrun their holder's shift left unassigned, reason SHIFT; no local
-    re-solve, no refill: a shift-feasible incumbent stays exactly as held, and the new
-    plan is the one that re-places tickets). It is returned, with that status and those
-    dropped rows and its places in ``core``, when its cost as driven
+    tickets that overrun their holder's shift left unassigned; no local re-solve, no
+    refill: a shift-feasible incumbent stays exactly as held, and the new plan is the
+    one that re-places tickets). It is returned, with that status and its places in
+    ``core`` and no dropped rows (the reasons of the rows it left out are judged against
+    every technician, :func:`solver.reasons.judge`: SHIFT only when no free place fits
+    them), when its cost as driven
     (:func:`solver.polish.driven_cost`) is below the new plan's; ties keep the new plan.
     It moves no held ticket, so the churn rule holds for it. Not in the exact core alone
     (:func:`exact_core_only`: the model's certified optimum is what was asked for). Runs
@@ -220,7 +222,7 @@ def keep_incumbent(
     if not (held >= 0).any() or np.array_equal(held, tech_of):
         return tech_of, status, dropped
     trial = dataclasses.replace(core, free=start[0].copy(), alive=start[1].copy())
-    kept, k_status, k_dropped = repair_shifts(trial, held, fill_rounds=0, rounds=0)
+    kept, k_status, _ = repair_shifts(trial, held, fill_rounds=0, rounds=0)
     if k_status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
         return tech_of, status, dropped
     if np.array_equal(kept, tech_of):
@@ -231,7 +233,9 @@ def keep_incumbent(
     ):
         return tech_of, status, dropped
     core.free, core.alive = trial.free, trial.alive
-    return kept, k_status, k_dropped
+    # the rows it dropped get their reason from the judge, against every technician (a
+    # free place elsewhere may fit them: not SHIFT then), not the repair's SHIFT
+    return kept, k_status, np.zeros(0, np.int64)
 
 
 def position_rounds(
