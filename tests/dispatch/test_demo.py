@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.slow  # ~11 s: a whole demo run; CI runs it in the slow step
 def test_demo_replays_the_stream_and_assigns_it(tmp_path: Path) -> None:
     """A short run submits real tickets over gRPC, the solve loop assigns them, the
     technicians resolve some, and the summary's counts are consistent."""
@@ -53,6 +54,7 @@ def test_demo_replays_the_stream_and_assigns_it(tmp_path: Path) -> None:
     assert "dispatch board: http://127.0.0.1:" in run.stdout
 
 
+@pytest.mark.slow  # ~11 s: waits for a --no-live progress line; CI runs it in the slow step
 def test_no_live_help_states_the_interval_it_prints_at() -> None:
     """`demo --help` names the --no-live progress interval, and a --no-live run prints its
     first progress line after that interval (not after 1 s, as the help once said)."""

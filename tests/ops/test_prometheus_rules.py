@@ -53,6 +53,7 @@ def test_promtool_check_rules() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow  # ~11 s: promtool over every rule test; CI runs it in the slow step
 def test_promtool_rule_unit_tests() -> None:
     """`promtool test rules` passes: burn-rate and symptom alerts fire (and stay quiet) as designed."""
     result = run_promtool("test", "rules", str(RULE_TESTS))

@@ -6,6 +6,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -186,6 +187,7 @@ def test_random_appends_equal_cold_when_every_pair_is_an_arc(
         assert sol.objective == cold.objective
 
 
+@pytest.mark.slow  # ~11 s; the default run keeps test_sparse_appends_flow_equals_cold
 @settings(max_examples=5, deadline=None)
 # the cold plan sent a ticket back to its holder by no arc, which was mispriced:
 @example(356, True)
