@@ -135,12 +135,17 @@ async def test_a_dead_solvers_regions_move_within_the_stated_bound(
                 int(await redis_client.get(lease_key(region.tenant, region.region)))
                 == token
             )
+            # stopped as serve stops it (its stop event), then cancelled: redis-py may
+            # swallow a cancel mid-command, and a lost cancel left the victim's lease loop
+            # running and this gather waiting (the 120 s hang in CI on 6da643a)
+            victim.stop.set()
             victim_task = tasks.pop()
             victim_task.cancel()
             await asyncio.gather(victim_task, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await victim_redis.aclose()
     finally:
+        survivor.stop.set()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
