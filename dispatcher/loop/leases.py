@@ -424,7 +424,7 @@ class LeaseManager:
             )
             renewer.start()
         try:
-            while not stop.is_set():
+            while not stop.is_set() and not _cancel_requested():
                 started = time.monotonic()
                 try:
                     if renewer is None:
@@ -444,6 +444,8 @@ class LeaseManager:
             # shielded: a second cancel (shutdown) must not cut a release's command off
             # mid-connect, which leaves a connection nobody closes
             await asyncio.shield(self._wind_down(renewer, renewer_stop))
+        if _cancel_requested():
+            raise asyncio.CancelledError  # the cancel a library swallowed ends us all the same
 
     async def _wind_down(
         self, renewer: threading.Thread | None, renewer_stop: threading.Event
@@ -453,3 +455,10 @@ class LeaseManager:
             renewer_stop.set()
             await asyncio.to_thread(renewer.join)
         await self.release_all()
+
+
+def _cancel_requested() -> bool:
+    """This task was cancelled, even if the cancel was swallowed on its way (redis-py may
+    swallow one that lands mid-command: the command then returns as if none came)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

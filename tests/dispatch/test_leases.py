@@ -4,6 +4,7 @@ a region's worker lives only while its lease does."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from typing import TYPE_CHECKING
@@ -173,6 +174,48 @@ async def test_solve_loop_ends_on_stop_without_a_cancel(
     async with asyncio.timeout(2.0):  # one renew interval (TTL/3) plus a release
         await running
     assert not loop.leases.held
+
+
+async def test_the_lease_loop_ends_on_a_cancel_a_library_swallowed(
+    redis_client: aioredis.Redis,
+) -> None:
+    """redis-py can swallow a cancel that lands mid-command: the call returns as if none
+    came. The lease loop must end on that cancel all the same (and release its leases),
+    not keep ticking until a stop event that whoever cancelled it never sets."""
+    in_call = asyncio.Event()
+
+    async def regions_swallowing_a_cancel() -> list[RegionRef]:
+        in_call.set()
+        with contextlib.suppress(asyncio.CancelledError):  # as the library does
+            await asyncio.sleep(0.2)
+        return REGIONS
+
+    manager = LeaseManager(
+        redis_client,
+        regions_swallowing_a_cancel,
+        ttl_ms=900,
+        owner_id="a",
+        metrics=DispatchMetrics.throwaway(),
+    )
+    stop = asyncio.Event()  # never set by the test: only its clean-up sets it
+    running = asyncio.create_task(manager.run(stop))
+
+    async def holding_and_listing_again() -> bool:
+        return len(manager.held) == len(REGIONS) and in_call.is_set()
+
+    try:
+        await eventually(lambda: asyncio.sleep(0, len(manager.held) == len(REGIONS)))
+        in_call.clear()
+        await eventually(holding_and_listing_again)
+        running.cancel()  # lands in the listing call, which swallows it
+        await asyncio.wait({running}, timeout=3.0)
+        assert running.cancelled()
+    finally:
+        stop.set()
+        await asyncio.wait({running}, timeout=5.0)
+    assert not manager.held
+    for region in REGIONS:
+        assert await redis_client.get(lease_key(region.tenant, region.region)) is None
 
 
 async def test_a_worker_whose_cancel_is_lost_ends_when_its_lease_does(
