@@ -206,7 +206,7 @@ def fresh_rows(
         problem, params, state, lw, np.flatnonzero((technician >= 0) & ~t.pinned), rows
     )
     un = np.flatnonzero(technician < 0)
-    j = judge(problem, params, state, technician, un)
+    j = judge(problem, params, state, technician, un, (rows.position, rows.finish_s))
     rows.judged[un], rows.witness[un] = j.reason, j.witness
     return rows
 

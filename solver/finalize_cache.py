@@ -182,7 +182,7 @@ class FinalizeCache:
         )
         todo |= unassigned & changed
         rj = np.flatnonzero(todo)
-        j = judge(problem, params, state, tech, rj)
+        j = judge(problem, params, state, tech, rj, (rows.position, rows.finish_s))
         rows.judged[rj], rows.witness[rj] = j.reason, j.witness
         self.rows_judged = int(rj.size)
         return rows

@@ -92,6 +92,7 @@ def judge(
     state: TechState,
     tech_of: IntArray,
     rows: IntArray,
+    schedule: tuple[IntArray, FloatArray] | None = None,
 ) -> Judgement:
     """The reasons of the unassigned, sorted ``rows`` of the plan ``tech_of``.
 
@@ -104,6 +105,10 @@ def judge(
     refill) (SHIFT); otherwise leaving it unassigned was cheaper than any place left
     (PENALTY_CHEAPER). A row's reason depends on the plan through :func:`free_places`
     and, for SHIFT and PENALTY_CHEAPER, the queues of the technicians with a free place.
+
+    ``schedule``: the plan's movable rows as :func:`solver.finalize.place_movable`
+    sequenced them (position and finish per row), when the caller has them: the queues
+    are read from it instead of sequenced again (the same sequencing, the same answer).
     """
     k = problem.technicians
     m = k.count
@@ -130,7 +135,7 @@ def judge(
     queues = (
         None
         if params.allow_overtime or not open_place.any()
-        else _Queues(problem, params, state, tech_of, room)
+        else _Queues(problem, params, state, tech_of, room, schedule)
     )
     for p in np.unique(inv[open_place]).tolist():
         who = np.flatnonzero(open_place & (inv == p))
@@ -284,8 +289,13 @@ class _Queues:
         state: TechState,
         tech_of: IntArray,
         room: BoolArray,
+        schedule: tuple[IntArray, FloatArray] | None = None,
     ) -> None:
-        """The queues of the technicians with ``room`` (a free place) in ``tech_of``."""
+        """The queues of the technicians with ``room`` (a free place) in ``tech_of``,
+        sequenced without overtime (:func:`solver.sequence.sequence_queues`), or read
+        from ``schedule`` (per row: position after the pinned work and finish, as
+        :func:`solver.finalize.place_movable` leaves them without overtime: that
+        sequencing, queue by queue)."""
         t, k = problem.tickets, problem.technicians
         self.problem, self.state = problem, state
         self.late = late_pricing(problem, params.weights)
@@ -297,17 +307,23 @@ class _Queues:
         work = np.bincount(tech_of[on], t.duration_s[on], minlength=k.count)
         self.latest = k.shift_end_s - state.ready_s - work  # latest work of one more
         # where and when each queue as sequenced ends (an empty one: at its start)
-        sch = sequence_queues(
-            problem, self.late, on, tech_of[on], state.lat_deg, state.lon_deg,
-            state.ready_s, False,
-        )  # fmt: skip
-        last = sch.position == self.count[tech_of[on]] - 1
+        if schedule is None:
+            sch = sequence_queues(
+                problem, self.late, on, tech_of[on], state.lat_deg, state.lon_deg,
+                state.ready_s, False,
+            )  # fmt: skip
+            position, finish, overrun = sch.position, sch.finish_s, sch.overrun
+        else:
+            position = schedule[0][on] - state.load[tech_of[on]]
+            finish = schedule[1][on]
+            overrun = finish > k.shift_end_s[tech_of[on]]
+        last = position == self.count[tech_of[on]] - 1
         self.end_lat, self.end_lon = state.lat_deg.copy(), state.lon_deg.copy()
         self.end_s = state.ready_s.copy()
         who = tech_of[on[last]]
         self.end_lat[who], self.end_lon[who] = t.lat_deg[on[last]], t.lon_deg[on[last]]
-        self.end_s[who] = sch.finish_s[last]
-        over = np.bincount(tech_of[on[sch.overrun]], minlength=k.count) > 0
+        self.end_s[who] = finish[last]
+        over = np.bincount(tech_of[on[overrun]], minlength=k.count) > 0
         self.short = (self.count < EXACT_SEQUENCE_MAX) & ~over
 
     def append_fits(self, r: IntArray, kk: IntArray) -> BoolArray:

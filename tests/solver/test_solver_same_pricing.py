@@ -24,6 +24,7 @@ from solver.cost import (
     pair_total,
     terms_at,
 )
+from solver.finalize import Rows, decision, place_movable
 from solver.geo import (
     point_terms,
     travel_time_bounds_s,
@@ -31,7 +32,7 @@ from solver.geo import (
     unit_vectors,
 )
 from solver.model import CostWeights, Problem, SolveParams
-from solver.reasons import FIT_BLOCK, _fitting, _Queues
+from solver.reasons import FIT_BLOCK, _fitting, _Queues, judge
 from solver.solve import tech_state
 from solver.synthetic import random_problem
 
@@ -322,3 +323,32 @@ def test_in_pairs_is_membership(
             (a, b) in listed for a, b in zip(tix.tolist(), tech.tolist(), strict=True)
         ]
         assert np.array_equal(got, np.array(flat, np.bool_))
+
+
+@settings(max_examples=80, deadline=None)
+@given(problem=regions(40), seed=st.integers(0, 2**31 - 1), edge=st.booleans())
+def test_judge_reads_the_queues_from_the_schedule(
+    problem: Problem, seed: int, edge: bool
+) -> None:
+    """The judge given the plan's schedule (as ``place_movable`` sequenced it) reads its
+    queues from it instead of sequencing them again: the same reasons and witnesses as
+    the judge that sequences them, for random plans (full queues, overrunning ones,
+    shifts that end right at a pair's finish)."""
+    if edge:
+        problem = _shifts_on_the_edge(problem, seed)
+    rng = np.random.default_rng(seed)
+    n, m = problem.tickets.count, problem.technicians.count
+    params = SolveParams()
+    state = tech_state(problem, params.weights)
+    plan = np.where(rng.random(n) < 0.6, rng.integers(0, m, n), -1)
+    tech = decision(problem, plan)
+    rows = Rows.empty(tech)
+    mov = np.flatnonzero((tech >= 0) & ~problem.tickets.pinned)
+    place_movable(
+        problem, params, state, late_pricing(problem, params.weights), mov, rows
+    )
+    un = np.flatnonzero(tech < 0)
+    got = judge(problem, params, state, tech, un, (rows.position, rows.finish_s))
+    want = judge(problem, params, state, tech, un)
+    assert np.array_equal(got.reason, want.reason)
+    assert np.array_equal(got.witness, want.witness)
