@@ -310,16 +310,22 @@ def lateness_weight(
     return np.asarray(weight)
 
 
-def unassigned_penalty(problem: Problem, weights: CostWeights) -> FloatArray:
-    """Penalty (weight units) of leaving each ticket unassigned: ``unassigned x priority
-    factor``; for a ticket that can no longer be saved (:func:`savable`) that times
-    ``weights.overdue``, but at least ``unassigned`` (a P4's penalty), so it is still
-    dispatched where a place would otherwise stay empty."""
-    pf = PRIORITY_FACTOR[np.asarray(problem.tickets.priority, dtype=np.int64)]
+def unassigned_penalty(
+    problem: Problem, weights: CostWeights, rows: IntArray | None = None
+) -> FloatArray:
+    """Penalty (weight units) of leaving each ticket (of ``rows``; default all)
+    unassigned: ``unassigned x priority factor``; for a ticket that can no longer be
+    saved (:func:`savable`) that times ``weights.overdue``, but at least ``unassigned``
+    (a P4's penalty), so it is still dispatched where a place would otherwise stay
+    empty."""
+    priority = problem.tickets.priority
+    pf = PRIORITY_FACTOR[
+        np.asarray(priority if rows is None else priority[rows], dtype=np.int64)
+    ]
     penalty = weights.unassigned * pf
     if weights.overdue != 1.0:
         late = np.maximum(penalty * weights.overdue, weights.unassigned)
-        penalty = np.where(savable(problem), penalty, late)
+        penalty = np.where(savable(problem, rows), penalty, late)
     return np.asarray(penalty)
 
 
@@ -396,13 +402,17 @@ def deferred_cost(
 
 
 def drop_penalty(
-    problem: Problem, weights: CostWeights, deferred: FloatArray | None = None
+    problem: Problem,
+    weights: CostWeights,
+    deferred: FloatArray | None = None,
+    unassigned: FloatArray | None = None,
 ) -> FloatArray:
     """Cost of the "unassigned" arc: penalty + deferred cost + stability if ASSIGNED.
 
     The deferred lateness and breach (:func:`deferred_cost`, or ``deferred`` when the
     caller has it) keep overdue tickets dispatched; sending an assigned (not pinned)
-    ticket back to the queue is churn like moving it.
+    ticket back to the queue is churn like moving it. ``unassigned``: the problem's
+    :func:`unassigned_penalty` when the caller has it (with ``deferred``).
     """
     if deferred is None:  # the problem's own: computed once per weights
         return memoized(
@@ -413,7 +423,9 @@ def drop_penalty(
         )
     t = problem.tickets
     held = (t.current_technician >= 0) & ~t.pinned
-    base = unassigned_penalty(problem, weights) + deferred
+    if unassigned is None:
+        unassigned = unassigned_penalty(problem, weights)
+    base = unassigned + deferred
     return np.asarray(base + weights.stability * held)
 
 

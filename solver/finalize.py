@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from solver.certify import Certificate
     from solver.cost import LatePricing, TechState
     from solver.model import CostWeights
+    from solver.row_prices import RowPrices
 
     IntArray = npt.NDArray[np.int64]
     FloatArray = npt.NDArray[np.float64]
@@ -212,18 +213,18 @@ def fresh_rows(
 
 
 def _shared_terms(
-    problem: Problem, w: CostWeights, tech_of: IntArray, deferred: FloatArray | None
+    problem: Problem, w: CostWeights, tech_of: IntArray, prices: RowPrices | None
 ) -> dict[str, float]:
     """The terms that do not depend on where a ticket sits in its queue: balance of the
-    places taken, unassigned penalties (``deferred``: the problem's
-    :func:`solver.cost.deferred_cost` when the caller has it) and the stability of
-    dropping a held ticket."""
+    places taken, unassigned penalties (``prices``: the problem's :class:`RowPrices`
+    when the caller has them) and the stability of dropping a held ticket."""
     t = problem.tickets
     count = np.bincount(tech_of[tech_of >= 0], minlength=problem.technicians.count)
     un = tech_of < 0
-    if deferred is None:
-        deferred = deferred_cost(problem, w)
-    base = unassigned_penalty(problem, w) + deferred
+    if prices is None:
+        base = unassigned_penalty(problem, w) + deferred_cost(problem, w)
+    else:
+        base = prices.unassigned + prices.deferred
     dropped_held = un & (t.current_technician >= 0) & ~t.pinned
     return {
         "balance": float(w.balance * np.sum(count * (count - 1) / 2)),
@@ -271,17 +272,17 @@ def solution_of(
     dropped: IntArray,
     run: RunInfo,
     reasons: IntArray | None = None,
-    deferred: FloatArray | None = None,
+    prices: RowPrices | None = None,
 ) -> Solution:
     """The :class:`Solution` of ``rows`` (copied): their sums, the SLA check, the
     reasons (``rows.judged``, SHIFT for the ``dropped`` rows; or ``reasons`` when
-    given) and the stats. ``deferred``: the problem's :func:`solver.cost.deferred_cost`
-    when the caller has it."""
+    given) and the stats. ``prices``: the problem's :class:`RowPrices` under
+    ``params.weights`` when the caller has them."""
     t = problem.tickets
     tech = rows.technician
     pinned = np.flatnonzero(t.pinned)
     mov = np.flatnonzero((tech >= 0) & ~t.pinned)
-    shared = _shared_terms(problem, params.weights, tech, deferred)
+    shared = _shared_terms(problem, params.weights, tech, prices)
     terms = _plan_terms(rows.driven, mov, rows.driven, pinned, shared)
     model = _plan_terms(rows.first, mov, rows.driven, pinned, shared)
     model_objective = float(sum(model.values()))

@@ -119,9 +119,7 @@ class FinalizeCache:
             rows,
         )
         self._room = free_places(problem, state, tech)
-        return solution_of(
-            problem, params, rows, dropped, run, deferred=prices.deferred
-        )
+        return solution_of(problem, params, rows, dropped, run, prices=prices)
 
     def _follows(self, problem: Problem, params: SolveParams, state: TechState) -> bool:
         old = self._problem

@@ -60,7 +60,6 @@ from solver.constants import COST_SCALE
 from solver.core import CERTIFY_SLACK, Core, certified_flow, run_core
 from solver.cost import (
     clips,
-    drop_penalty,
     evaluate_pairs,
     grow_reach_s,
     pair_keys,
@@ -290,7 +289,7 @@ class IncrementalSolver:
         n0, n = old.tickets.count, problem.tickets.count
         assert self._prices is not None  # the sparse regime starts with a cold solve
         prices = self._prices = self._prices.grown(problem, w)
-        pen_w = drop_penalty(problem, w, prices.deferred)
+        pen_w = prices.drop_penalty(problem, w)
         pen = to_scaled(pen_w)
         clipped = clips(pen_w)
         changed = np.flatnonzero(

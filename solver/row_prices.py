@@ -1,5 +1,6 @@
-"""Per ticket row prices that depend only on the ticket's own fields, the clock and the
-weights: kept across incremental calls and grown for appended tickets."""
+"""Per ticket row prices that depend only on the ticket's own fields, the clock, the
+weights, the technicians and the pinned rows: kept across incremental calls and grown for
+appended tickets."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from solver.cost import LatePricing, deferred_cost, late_pricing
+from solver.cost import (
+    LatePricing,
+    deferred_cost,
+    drop_penalty,
+    late_pricing,
+    memoized,
+    unassigned_penalty,
+)
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -20,16 +28,21 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class RowPrices:
-    """:func:`solver.cost.late_pricing` and :func:`solver.cost.deferred_cost` of every
-    row of a problem."""
+    """:func:`solver.cost.late_pricing`, :func:`solver.cost.deferred_cost` and
+    :func:`solver.cost.unassigned_penalty` of every row of a problem."""
 
     late: LatePricing
     deferred: FloatArray
+    unassigned: FloatArray
 
     @classmethod
     def of(cls, problem: Problem, weights: CostWeights) -> RowPrices:
         """Every row of ``problem``."""
-        return cls(late_pricing(problem, weights), deferred_cost(problem, weights))
+        return cls(
+            late_pricing(problem, weights),
+            deferred_cost(problem, weights),
+            unassigned_penalty(problem, weights),
+        )
 
     @property
     def count(self) -> int:
@@ -37,16 +50,28 @@ class RowPrices:
         return self.deferred.size
 
     def grown(self, problem: Problem, weights: CostWeights) -> RowPrices:
-        """The prices of ``problem``, whose first :attr:`count` rows, clock and weights
-        are those priced here: only the rows after them are priced."""
+        """The prices of ``problem``, whose first :attr:`count` rows, clock, weights,
+        technicians and pinned rows are those priced here: only the rows after them are
+        priced. The late pricing is also kept as ``problem``'s (every row priced by
+        itself: the values :func:`solver.cost.late_pricing` computes)."""
         new = np.arange(self.count, problem.tickets.count, dtype=np.int64)
         if new.size == 0:
-            return self
-        late = late_pricing(problem, weights, new)
-        return RowPrices(
-            LatePricing(
-                np.concatenate([self.late.per_second, late.per_second]),
-                np.concatenate([self.late.per_breach, late.per_breach]),
-            ),
-            np.concatenate([self.deferred, deferred_cost(problem, weights, new)]),
-        )
+            out = self
+        else:
+            late = late_pricing(problem, weights, new)
+            out = RowPrices(
+                LatePricing(
+                    np.concatenate([self.late.per_second, late.per_second]),
+                    np.concatenate([self.late.per_breach, late.per_breach]),
+                ),
+                np.concatenate([self.deferred, deferred_cost(problem, weights, new)]),
+                np.concatenate(
+                    [self.unassigned, unassigned_penalty(problem, weights, new)]
+                ),
+            )
+        memoized(problem, "late_pricing", weights, lambda: out.late)
+        return out
+
+    def drop_penalty(self, problem: Problem, weights: CostWeights) -> FloatArray:
+        """:func:`solver.cost.drop_penalty` of ``problem`` (these are its prices)."""
+        return drop_penalty(problem, weights, self.deferred, self.unassigned)

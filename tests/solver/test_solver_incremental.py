@@ -18,6 +18,7 @@ from solver.cost import (
     drop_penalty,
     evaluate_pairs,
     grow_reach_s,
+    late_pricing,
     memo_of,
     reach_s,
     to_scaled,
@@ -26,6 +27,7 @@ from solver.incremental import IncrementalSolver
 from solver.incremental_plan import flow_core, plan_step
 from solver.local import places
 from solver.position import moves_below
+from solver.row_prices import RowPrices
 from solver.solve import tech_state
 from solver.synthetic import random_problem
 from tests.solver.checks import assert_hard_constraints
@@ -309,6 +311,41 @@ def test_grown_reach_equals_a_fresh_one(
         assert n * m <= DENSE_PAIRS_MAX < (n + count) * m
     else:
         assert np.array_equal(kept, reach_s(fresh))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(0, 1000),
+    st.integers(0, 6),
+    st.booleans(),
+    st.sampled_from([CostWeights(), CostWeights(overdue=0.5, breach=3600.0)]),
+)
+def test_grown_row_prices_equal_fresh_ones(
+    seed: int, count: int, committed: bool, w: CostWeights
+) -> None:
+    """The row prices kept after appended tickets and new incumbents, the new rows'
+    priced (:meth:`RowPrices.grown`): the late pricing, deferred cost, unassigned
+    penalty and drop penalty of a fresh problem, bit for bit; the late pricing is also
+    the grown problem's own (``late_pricing`` reads it)."""
+    m = 8
+    p = random_problem(60, m, seed, assigned_frac=0.2, pinned_frac=0.1, shift_h=2.0)
+    prices = RowPrices.of(p, w)
+    q = append_tickets(p, random_problem(max(count, 1), m, seed + 1), count)
+    if committed:  # every unpinned old row's incumbent changes
+        rng = np.random.default_rng(seed)
+        q = commit(q, rng.integers(-1, m, q.tickets.count))
+    got = prices.grown(q, w)
+    fresh = dataclasses.replace(q, tickets=q.tickets)  # q without its memo
+    want = RowPrices.of(fresh, w)
+    for a, b in (
+        (got.late.per_second, want.late.per_second),
+        (got.late.per_breach, want.late.per_breach),
+        (got.deferred, want.deferred),
+        (got.unassigned, want.unassigned),
+        (got.drop_penalty(q, w), drop_penalty(fresh, w)),
+    ):
+        assert np.array_equal(a, b)
+    assert late_pricing(q, w) is got.late
 
 
 def flow_model_cost(p: Problem, params: SolveParams, plan: np.ndarray) -> int:
