@@ -35,7 +35,7 @@ from solver.constants import COST_SCALE, EARTH_RADIUS_KM, ROAD_FACTOR
 from solver.cost import (
     drop_penalty,
     evaluate_pairs,
-    lateness_weight,
+    late_pricing,
     pair_keys,
     to_scaled,
 )
@@ -116,7 +116,7 @@ class PairBound:
             COST_SCALE * (w.travel + w.waiting) * EARTH_RADIUS_KM * ROAD_FACTOR
             * 3600.0 / k.speed_kmh,
             travel_per_chord, k.speed_kmh, state.ready_s,
-            lateness_weight(problem, w), t.response_due_s, t.duration_s,
+            late_pricing(problem, w).per_second, t.response_due_s, t.duration_s,
             np.minimum(t.resolution_due_s, t.window_end_s),
         )  # fmt: skip
 
@@ -622,6 +622,24 @@ class _Found:
     negative: int = 0  # of the kept pairs, those with a negative reduced cost
 
 
+def _ticket_points(
+    problem: Problem, rows: IntArray
+) -> tuple[FloatArray, tuple[FloatArray, ...], BoolArray]:
+    """The tickets' unit vectors ``(n, 3)``, the same as three coordinate arrays, and
+    whether each is located (not the zero vector), filled for ``rows`` only: no other
+    row is read (theirs are the zero vector, not located)."""
+    t = problem.tickets
+    vec = np.zeros((t.count, 3))
+    at = unit_vectors(t.lat_deg[rows], t.lon_deg[rows])
+    vec[rows] = at
+    xyz = tuple(np.zeros(t.count) for _ in range(3))
+    for c in range(3):
+        xyz[c][rows] = at[:, c]
+    located = np.zeros(t.count, np.bool_)
+    located[rows] = np.any(at != 0.0, axis=1)
+    return vec, xyz, located
+
+
 def negative_pairs(
     problem: Problem,
     params: SolveParams,
@@ -686,14 +704,13 @@ def negative_pairs(
         bonus[t.preferred[:, 0]] = COST_SCALE * w.preference
     # A pair is worth a look when bound < min(ticket potential - tech potential, penalty).
     margin = 1.0
-    tvec = np.zeros((t.count, 3))  # of the rows priced only (no other is read)
     need = np.unique(
         np.concatenate([g.rows for g in groups] or [np.zeros(0, np.int64)])
     )
-    tvec[need] = unit_vectors(t.lat_deg[need], t.lon_deg[need])
+    tvec, t_xyz, located_t = _ticket_points(problem, need)
     kvec = unit_vectors(state.lat_deg, state.lon_deg)
-    t_xyz, k_xyz = tuple(tvec.T.copy()), tuple(kvec.T.copy())
-    located_t, located_k = np.any(tvec != 0.0, axis=1), np.any(kvec != 0.0, axis=1)
+    k_xyz = tuple(kvec.T.copy())
+    located_k = np.any(kvec != 0.0, axis=1)
     everywhere = bool(located_t[need].all() and located_k.all())
     dt_k = base + d_tech
     kb = TECH_BLOCK
