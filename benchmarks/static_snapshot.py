@@ -4,13 +4,15 @@ Usage::
 
     ./dev bench static_snapshot [--seeds 3] [--sizes 200x20,500x50,1000x100,3000x300]
         [--policies optimizer,regret,priority_edd,vroom] [--exploration 5]
-        [--vroom-timeout S] [--weights balance=60,breach=5000] [--quick]
+        [--vroom-timeout S] [--weights balance=60,breach=5000] [--live] [--quick]
 
 Snapshots: ``solver.synthetic.random_problem(n, m, seed)`` (n tickets x m technicians,
 geo-clustered around Boston, 4 skills at levels 1-3, 3 places per technician, shifts ending
 2.4-8 h from now, 5% off duty, P1-P4 with response due 0-24 h after creation, 2% with an
 excluded technician). The optimizer and the baselines use the default ``SolveParams`` (the
-optimizer with ``--weights`` changed, if given: other weights to try on the snapshots); VROOM
+optimizer with ``--weights`` changed, if given: other weights to try on the snapshots), the
+optimizer in batch planning (``SolveParams.batch``: a plan made once and judged once, as
+here; ``--live``: as the live loop and the simulator solve, without it); VROOM
 (``simulations.vroom_policy``) runs at ``--exploration`` (its own default 5) on one thread,
 each of its one or two solves per plan stopped after ``--vroom-timeout`` seconds if given
 (its time is then a lower bound).
@@ -73,11 +75,13 @@ class Row:
     kpis: PlanKpis
 
 
-def _policy(name: str, settings: VroomSettings, weights: CostWeights) -> object:
+def _policy(
+    name: str, settings: VroomSettings, weights: CostWeights, batch: bool
+) -> object:
     if name in VROOM_POLICIES:
         return VroomPolicy(name, SolveParams(), settings)
     if name == "optimizer":
-        return make_policy(name, SolveParams(weights=weights))
+        return make_policy(name, SolveParams(weights=weights, batch=batch))
     return make_policy(name, SolveParams())
 
 
@@ -88,20 +92,22 @@ def run_size(
     policies: list[str],
     settings: VroomSettings,
     weights: CostWeights | None = None,
+    batch: bool = True,
 ) -> list[Row]:
     """Every policy plans the ``n x m`` snapshot of each seed; evaluated by plan_kpis.
-    ``weights``: the optimizer's (default ``CostWeights()``).
+    ``weights``: the optimizer's (default ``CostWeights()``); ``batch``: the optimizer in
+    batch planning (``SolveParams.batch``).
 
     Each policy first plans a tiny snapshot untimed (imports and first-call set-up)."""
     weights = CostWeights() if weights is None else weights
     warm = random_problem(10, 2, seed=99)
     for name in policies:
-        _policy(name, settings, weights).solve(warm, None)  # type: ignore[attr-defined]
+        _policy(name, settings, weights, batch).solve(warm, None)  # type: ignore[attr-defined]
     rows = []
     for seed in seeds:
         problem = random_problem(n, m, seed=seed)
         for name in policies:
-            policy = _policy(name, settings, weights)
+            policy = _policy(name, settings, weights, batch)
             t0 = time.perf_counter()
             sol = policy.solve(problem, None)  # type: ignore[attr-defined]
             wall = time.perf_counter() - t0
@@ -239,6 +245,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the optimizer's weights changed from the defaults: NAME=VALUE,...",
     )
     ap.add_argument(
+        "--live",
+        action="store_true",
+        help="the optimizer as the live loop solves (no batch planning)",
+    )
+    ap.add_argument(
         "--quick", action="store_true", help="one tiny size, 2 seeds (tests)"
     )
     args = ap.parse_args(argv)
@@ -252,11 +263,14 @@ def main(argv: list[str] | None = None) -> int:
         f"static snapshots: pyvroom {vroom_version()}, exploration {settings.exploration_level}, "
         f"{settings.threads} thread, timeout {settings.timeout_s or 'none'}; {_load()}"
     )
+    if "optimizer" in policies:
+        mode = "live (no batch planning)" if args.live else "batch planning"
+        print(f"optimizer: {mode} (SolveParams.batch={not args.live})")
     if args.weights != CostWeights():
         print(f"optimizer weights: {args.weights}")
     verdicts = []
     for n, m in sizes:
-        rows = run_size(n, m, seeds, policies, settings, args.weights)
+        rows = run_size(n, m, seeds, policies, settings, args.weights, not args.live)
         print_table(n, m, rows, policies)
         out = vroom_line(n, rows)
         if out is not None:

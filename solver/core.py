@@ -170,6 +170,7 @@ def run_core(
                 core.problem, core.params.weights, core.late, core.state, tech_of,
                 core.params.allow_overtime, core.deadline,
                 np.sort(pair_keys(core.cands.tix, core.cands.tech, core.problem.technicians.count)),
+                inserts=core.params.batch,
             )  # fmt: skip
         tech_of = bound_churn(core, tech_of)
         tech_of, status, dropped = keep_incumbent(core, start, tech_of, status, dropped)

@@ -221,6 +221,14 @@ class SolveParams:
     """Improve the sequenced plan by relocations and swaps between nearby queues, judged by
     the chained cost (:mod:`solver.polish`). False: the exact core's plan as it is (to
     study the flow model itself; a polished plan is usually FEASIBLE, not OPTIMAL)."""
+    batch: bool = False
+    """Batch (one-shot) planning: the plan is made once and judged once (a day planned in
+    one go, a static snapshot), not re-planned a minute later. Polish then also inserts
+    unassigned tickets and replaces queued ones (``polish(inserts=True)``, an unassigned
+    ticket also outside the exact core's arcs); it only lowers the plan's cost as
+    driven. Off for the live loop and the simulator: in a rolling plan a ticket left out
+    is planned again at the next solve, and filling every place raised the simulator's
+    breaches (simulations/README.md, "Against VROOM")."""
 
     def __post_init__(self) -> None:
         validate_params(self.candidates_k, self.time_limit_s, self.position_rounds)

@@ -16,7 +16,7 @@ The file format (``schema_version = 2``) is the dict form plus three header keys
     [weights]                       # any subset of solver.CostWeights
     travel = 1.0
     [solver]                        # cadence_s, debounce_ms, time_limit_s, candidates_k,
-    candidates_k = 16               #   allow_overtime, all_pairs, seed
+    candidates_k = 16               #   allow_overtime, all_pairs, seed, batch
     [sla.P1]                        # one table per priority P1..P4
     response_s = 3600.0
     resolution_s = 14400.0
@@ -153,6 +153,13 @@ class SolverSettings:
 
     ``all_pairs`` and ``seed`` are the simulator's knobs: the live service always solves
     over ``candidates_k`` candidates with seed 0 and refuses a policy that sets them.
+
+    ``batch``: batch (one-shot) planning, for a plan made once and judged once (a day
+    planned in one go from a snapshot; ``benchmarks.static_snapshot``): polish also
+    inserts and replaces tickets (``solver.SolveParams.batch``), within
+    ``time_limit_s``. Off by default, and off for the live loop and the simulator, which
+    re-plan every few seconds: there a ticket left out is planned again at the next
+    solve, and filling every place raised breaches (simulations/README.md).
     """
 
     cadence_s: float = 5.0  # a solve at least this often per region (the clock moves)
@@ -162,6 +169,7 @@ class SolverSettings:
     allow_overtime: bool = False
     all_pairs: bool = False
     seed: int = 0
+    batch: bool = False
 
 
 DEFAULT_SLA: Mapping[int, SlaTarget] = {
@@ -295,6 +303,7 @@ class Policy:
             time_limit_s=s.time_limit_s,
             allow_overtime=s.allow_overtime,
             seed=s.seed if seed is None else seed,
+            batch=s.batch,
         )
 
 
@@ -434,6 +443,7 @@ def validate(policy: Policy) -> None:
     _integer("solver.seed", s.seed, 0)
     _flag("solver.allow_overtime", s.allow_overtime)
     _flag("solver.all_pairs", s.all_pairs)
+    _flag("solver.batch", s.batch)
     for key in ("name", "description"):
         if not isinstance(getattr(policy, key), str):
             raise PolicyError(key, "must be a string")

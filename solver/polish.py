@@ -18,9 +18,15 @@ improves them by local search:
 An inserted ticket must be **on time** at its place (checked on the re-sequenced queue):
 these moves serve tickets that can still be saved, never one more late one in a place
 another could use. The ticket ejected must **breach anyway** where it is, or have a
-lower priority than the ticket it makes room for; a ticket some technician holds
+priority no higher than the ticket it makes room for (at equal priority the cost decides:
+the nearer ticket of two on time, the ejected one paying its penalty and the lateness it
+risks if deferred, :func:`solver.cost.drop_penalty`); a ticket some technician holds
 (ASSIGNED) is never ejected: sending it back is churn no gain of the churn rule certifies.
-A later move may not make a ticket polish inserted late.
+A later move may not make a ticket polish inserted late. An unassigned ticket may be
+inserted outside the exact core's candidate arcs: the flow prices a ticket first in the
+queue, so one far from a technician but near its queue's last stop is often no arc
+(:func:`solver.core.model_cost` prices such a pair as the flow would). Inserts are on in
+batch planning only (``SolveParams.batch``).
 
 **The one evaluation** (:func:`plan_cost`, which is :func:`solver.position.queue_costs` on
 the queues as :func:`solver.sequence.sequence_queues` orders them, shift ends checked): a
@@ -247,7 +253,7 @@ class _Plan:
         self.queue = np.full((m, 1), -1, np.int64)
         self.place = np.full(n, -1, np.int64)
         self.late = np.zeros(n, np.bool_)  # breaches where it is
-        self.held = np.zeros(n)  # static terms (:func:`_static`) where it is
+        self.held = np.zeros(n)  # static terms (:func:`static_cost`) where it is
         self.screen = np.zeros(m)
         self.count = state.load.copy()  # places taken, pinned ones included
         self.advance(np.ones(m, np.bool_), rows, tech_of[rows], sch, self.cost)
@@ -284,7 +290,7 @@ class _Plan:
         self.late[rows] = (
             late_seconds(self.problem, rows, sch.start_s[on], sch.finish_s[on]) > 0
         )
-        self.held[rows] = _static(self.problem, self.weights, rows, tech)
+        self.held[rows] = static_cost(self.problem, self.weights, rows, tech)
         self.count[ch] = self.qlen[ch] + self.state.load[ch]
         self.cost[ch] = cost[ch]
         self.drives.forget(changed[self.drives.keys // (self._span[0] * self._span[1])])
@@ -383,7 +389,7 @@ def _insertions(base: IntArray, new: IntArray) -> IntArray:
     return np.asarray(np.where(slot == place, new[:, None, None], orders), np.int64)
 
 
-def _static(
+def static_cost(
     problem: Problem, weights: CostWeights, tix: IntArray, tech: IntArray
 ) -> FloatArray:
     """The placement terms of (ticket, technician) pairs that do not depend on the place,
@@ -458,7 +464,8 @@ def move_pairs(
     near = _neighbours(problem, state, movable, usable)
     pi, pb = np.repeat(movable, near.shape[1]), near.reshape(-1)
     m = problem.technicians.count
-    among = np.flatnonzero(_among(arcs, pi, pb, m))  # the rules only where they matter
+    # the rules only where they matter; an unassigned ticket may go anywhere
+    among = np.flatnonzero(_among(arcs, pi, pb, m) | (tech_of[pi] < 0))
     pi, pb = pi[among], pb[among]
     rules = _allowed(problem, weights, state, pi, pb, allow_overtime)
     return pi[rules[0]], pb[rules[0]], rules[1][rules[0]]
@@ -492,14 +499,17 @@ def polish(
         ``time.perf_counter()`` time after which no pass starts.
     arcs
         Sorted :func:`solver.cost.pair_keys` of the only (ticket, technician) pairs a
-        move may create (the exact core's candidate arcs, which it can price); default
-        any pair.
+        relocation or swap may create (the exact core's candidate arcs, which it can
+        price); default any pair. An unassigned ticket may be inserted anywhere (module
+        doc).
     inserts
-        Also insert unassigned tickets and replace queued ones (module doc). Off in
-        :func:`solver.solve`: on the static snapshots they place more tickets and cut
-        breaches, but in the city simulator (82% utilisation, 12 h, seeds 1-2) they raised
-        SLA breaches 301/294 -> 318/311 and travel per ticket 1.53 -> 1.54/1.56 km
-        (simulations/README.md); the cause is not known yet.
+        Also insert unassigned tickets and replace queued ones (module doc). On in
+        :func:`solver.solve` only with ``SolveParams.batch`` (a one-shot plan): on the
+        static snapshots they place more tickets and cut breaches, but in the city
+        simulator (82% utilisation, 12 h) they raised SLA breaches (seeds 1-2: 301/294 ->
+        318/311; held-out seed 101 with equal-priority replace: 306 -> 311): a ticket
+        left out of a rolling plan is planned again a minute later, while a filled place
+        commits a technician to a farther ticket (simulations/README.md).
 
     Returns
     -------
@@ -607,7 +617,7 @@ def _candidates(
     out = np.flatnonzero(~back)
     t = p.tickets
     ok[out] = (t.current_technician[sj[out]] < 0) & (
-        plan.late[sj[out]] | (t.priority[sj[out]] > t.priority[si[out]])
+        plan.late[sj[out]] | (t.priority[sj[out]] >= t.priority[si[out]])
     )
     out = out[ok[out]]
     ok[out] = _may_pay(plan, si[out], sb[out], sj[out])
@@ -625,7 +635,7 @@ def _may_pay(plan: _Plan, i: IntArray, b: IntArray, j: IntArray) -> BoolArray:
     """Whether unassigned ``i`` replacing ``j`` in B's queue can screen as an improvement:
     its screening queue costs are >= 0, so its delta is at least the penalties and static
     terms it changes minus B's whole screening cost now."""
-    st = _static(
+    st = static_cost(
         plan.problem, plan.weights, np.concatenate([i, j]), np.concatenate([b, b])
     )
     n = i.size
@@ -655,7 +665,7 @@ def _screen(
     # as the plan holds them
     need = np.concatenate([np.ones(n, np.bool_), has_j & has_a])
     st = np.zeros(2 * n)
-    st[need] = _static(
+    st[need] = static_cost(
         plan.problem, plan.weights, np.concatenate([i, jj])[need],
         np.concatenate([b, aa])[need],
     )  # fmt: skip

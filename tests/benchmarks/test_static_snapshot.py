@@ -37,9 +37,12 @@ def test_quick_mode_prints_every_column_policy_and_the_vroom_ratios() -> None:
     assert "all breaches" in out.split("optimizer vs vroom:")[1]
     assert "VROOM targets over every size:" in out
     assert out.count("load average") == 2
+    assert "optimizer: batch planning (SolveParams.batch=True)" in out
 
 
-def test_weights_change_the_optimizer_and_a_bad_one_is_a_one_line_error() -> None:
+def test_weights_and_live_change_the_optimizer_and_a_bad_weight_is_a_one_line_error() -> (
+    None
+):
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "benchmarks.static_snapshot", "--quick",
@@ -47,10 +50,11 @@ def test_weights_change_the_optimizer_and_a_bad_one_is_a_one_line_error() -> Non
             cwd=ROOT, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
 
-    ok = run("--weights", "balance=60,breach=5000")
+    ok = run("--weights", "balance=60,breach=5000", "--live")
     assert ok.returncode == 0, ok.stderr
     assert "balance=60.0" in ok.stdout
     assert "breach=5000.0" in ok.stdout
+    assert "optimizer: live (no batch planning) (SolveParams.batch=False)" in ok.stdout
     for bad, says in (
         ("balanse=60", "unknown weight 'balanse'"),
         ("balance=x", "balance"),

@@ -102,6 +102,7 @@ def policies(draw: st.DrawFn) -> Policy:
             allow_overtime=draw(st.booleans()),
             all_pairs=draw(st.booleans()),
             seed=draw(st.integers(0, 2**31)),
+            batch=draw(st.booleans()),
         ),
         neighbours=draw(
             st.dictionaries(names, st.lists(names, max_size=3).map(tuple), max_size=3)
@@ -187,6 +188,7 @@ neighbours = { north = ["south"] }
         ("schema_version = 2\n[solver]\ncandidates_k = 2.5", "solver.candidates_k"),
         ("schema_version = 1\n[solver]\ntime_limit_s = 0", "solver.time_limit_s"),
         ("schema_version = 2\n[solver]\nall_pairs = 1", "solver.all_pairs"),
+        ("schema_version = 2\n[solver]\nbatch = 1", "solver.batch"),
         ("schema_version = 1\n[sla.P5]\nresponse_s = 1.0", "sla.P5"),
         (
             "schema_version = 2\n[sla.P1]\nresponse_s = 100.0\nresolution_s = 50.0",
@@ -359,3 +361,12 @@ def test_tier_escalation_fields_are_checked() -> None:
         with pytest.raises(PolicyError) as err:
             Policy(escalations=(EscalationRule(**{"name": "x", **kw}),))  # type: ignore[arg-type]
         assert err.value.field == field
+
+
+def test_batch_planning_is_off_unless_the_policy_sets_it() -> None:
+    """The live loop and the simulator solve with the default policy's parameters: no
+    batch planning; a policy file's ``[solver] batch = true`` reaches the solver."""
+    assert Policy().solve_params().batch is False
+    on = policy_from_toml("schema_version = 2\n[solver]\nbatch = true\n")
+    assert on.solver.batch is True
+    assert on.solve_params().batch is True

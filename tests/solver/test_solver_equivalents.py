@@ -236,8 +236,9 @@ def test_polish_pair_rules_only_among_arcs(
     seed: int, share: float, min_gain: float, overtime: bool
 ) -> None:
     """Polish evaluates the pair rules (skills, exclusions, shift, churn) only on the
-    pairs among the candidate arcs: its move pairs and its may-hold answers are those of
-    the rules on every pair, and-ed with being an arc."""
+    pairs among the candidate arcs, or of an unassigned ticket (it may be inserted
+    anywhere): its move pairs and its may-hold answers are those of the rules on every
+    pair, and-ed with that."""
     p = random_problem(60, 8, seed, assigned_frac=0.4, shift_h=3.0, radius_km=10.0)
     rng = np.random.default_rng(seed)
     m = p.technicians.count
@@ -256,7 +257,7 @@ def test_polish_pair_rules_only_among_arcs(
     near = _neighbours(p, state, movable, usable)
     pi, pb = np.repeat(movable, near.shape[1]), near.reshape(-1)
     rules = _allowed(p, w, state, pi, pb, overtime)
-    ok = rules[0] & _among(arcs, pi, pb, m)
+    ok = rules[0] & (_among(arcs, pi, pb, m) | (plan[pi] < 0))
     for a, b in zip(got, (pi[ok], pb[ok], rules[1][ok]), strict=True):
         np.testing.assert_array_equal(a, b)
 

@@ -9,16 +9,16 @@ from hypothesis import strategies as st
 
 from solver import CostWeights, SolveParams, SolveStatus, solve
 from solver.baselines import baseline_solve
-from solver.cost import late_pricing, late_seconds, move_gain
+from solver.cost import late_pricing, late_seconds, move_gain, pair_keys
 from solver.polish import (
     _candidates,
     _pass,
     _Plan,
-    _static,
     driven_cost,
     move_pairs,
     plan_cost,
     polish,
+    static_cost,
 )
 from solver.position import plan_queues
 from solver.solve import tech_state
@@ -179,6 +179,72 @@ def test_polish_inserts_an_on_time_ticket_into_a_free_place_but_no_late_one() ->
     assert after_cost < before_cost  # type: ignore[operator]
 
 
+KM_LAT = 1.0 / 110.57  # degrees of latitude per km
+
+
+def _east_north(east_km: list[float], north_km: list[float]) -> dict[str, list[float]]:
+    """Ticket coordinates ``east_km`` / ``north_km`` from Boston."""
+    return {
+        "lat_deg": [b.BOSTON[0] + n * KM_LAT for n in north_km],
+        "lon_deg": [b.BOSTON[1] + e * KM_LON for e in east_km],
+    }
+
+
+def test_batch_solve_serves_a_ticket_its_free_place_fits_below_the_penalty() -> None:
+    """One technician at Boston with two places and a 10 h shift; a P1 at 59 km east and
+    a P4 at 60 km. Priced first in the queue the P4 costs 60 km of travel, more than its
+    penalty: the flow leaves it out (no candidate arc), and so does the live solve.
+    Driven after the P1 it is 1 km away: the batch solve serves both (polish inserts it,
+    outside the flow's arcs)."""
+    t = b.tickets(2, priority=[1, 4], **_east_north([59.0, 60.0], [0.0, 0.0]))
+    p = b.problem(t, b.technicians(1, capacity=[2], shift_end_s=[10 * 3600.0]))
+    live = solve(p, SolveParams())
+    np.testing.assert_array_equal(live.technician, [0, -1])
+    params = SolveParams(batch=True)
+    sol = solve(p, params)
+    assert_hard_constraints(p, params, sol)
+    np.testing.assert_array_equal(sol.technician, [0, 0])
+    np.testing.assert_array_equal(sol.position, [0, 1])
+    assert sol.objective < live.objective
+
+
+def test_batch_solve_takes_a_nearer_ticket_of_the_same_priority_for_an_on_time_one() -> (
+    None
+):
+    """Two places, a P1 at 50 km east and two on-time P3s: j 10 km north, i 51 km east.
+    Priced first in the queue j is the cheaper (10 km against 51), and the live solve
+    serves it; driven, i costs ~9 km less (Boston -> P1 -> i, 51 km, against Boston -> j
+    -> P1, ~61 km). The batch solve serves i and leaves j (on time, equal priority)."""
+    t = b.tickets(
+        3, priority=[1, 3, 3], **_east_north([50.0, 0.0, 51.0], [0.0, 10.0, 0.0])
+    )
+    p = b.problem(t, b.technicians(1, capacity=[2], shift_end_s=[10 * 3600.0]))
+    live = solve(p, SolveParams())
+    np.testing.assert_array_equal(live.technician, [0, 0, -1])
+    params = SolveParams(batch=True)
+    sol = solve(p, params)
+    assert_hard_constraints(p, params, sol)
+    np.testing.assert_array_equal(sol.technician, [0, -1, 0])
+    assert sol.objective < live.objective
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000), st.booleans(), st.sampled_from([0.0, 900.0]))
+def test_batch_solve_keeps_every_hard_rule(
+    seed: int, overtime: bool, min_gain: float
+) -> None:
+    """Batch planning (polish's inserts and replacements) on regions with pinned and
+    held tickets: capacity, skills, exclusions, availability, pinned tickets and shift
+    ends hold (:func:`tests.solver.checks.assert_hard_constraints`)."""
+    p = random_problem(
+        90, 10, seed, assigned_frac=0.3, pinned_frac=0.1, radius_km=10, shift_h=4.0
+    )
+    params = SolveParams(
+        weights=CostWeights(move_min_gain=min_gain), allow_overtime=overtime, batch=True
+    )
+    assert_hard_constraints(p, params, solve(p, params))
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     st.integers(0, 10_000),
@@ -186,6 +252,7 @@ def test_polish_inserts_an_on_time_ticket_into_a_free_place_but_no_late_one() ->
     st.sampled_from([0.0, 900.0]),
     st.booleans(),
     st.sampled_from(["nearest", "round_robin", "least_loaded"]),
+    st.booleans(),
     st.booleans(),
 )
 def test_polish_keeps_every_rule_and_never_costs_more(
@@ -195,12 +262,14 @@ def test_polish_keeps_every_rule_and_never_costs_more(
     overtime: bool,
     start: str,
     inserts: bool,
+    half_arcs: bool,
 ) -> None:
     """From a baseline's plan: the cost as driven (queues + unassigned penalties) never
     rises; capacity, skills, exclusions and shift ends hold; pinned tickets stay out; a
     ticket polish inserts is on time where it ends; no held ticket is ejected (sent back
     to the pool); a held ticket joins another technician only for a move_gain
-    >= move_min_gain (or when forced)."""
+    >= move_min_gain (or when forced). With ``arcs`` (every other pair), an assigned
+    ticket moves only along them (an unassigned one may be inserted anywhere)."""
     p = random_problem(
         80, 12, seed, assigned_frac=0.4, pinned_frac=0.1, radius_km=8, shift_h=4.0
     )
@@ -213,7 +282,14 @@ def test_polish_keeps_every_rule_and_never_costs_more(
     pricing = late_pricing(p, w)
     cost0 = driven_cost(p, w, pricing, state, plan, overtime)
     _, over0, _, _ = plan_cost(p, w, pricing, state, plan, overtime)
-    after = polish(p, w, pricing, state, plan, overtime, inserts=inserts)
+    arcs = None
+    if half_arcs:
+        keys = np.arange(t.count * k.count, dtype=np.int64)  # pair_keys of every pair
+        arcs = keys[(keys // k.count + keys % k.count) % 2 == 0]
+    after = polish(p, w, pricing, state, plan, overtime, arcs=arcs, inserts=inserts)
+    if arcs is not None:
+        went = np.flatnonzero((plan >= 0) & (after >= 0) & (after != plan))
+        assert np.isin(pair_keys(went, after[went], k.count), arcs).all()
     cost1 = driven_cost(p, w, pricing, state, after, overtime)
     _, over1, _, _ = plan_cost(p, w, pricing, state, after, overtime)
     assert cost1 <= cost0 + 1e-6
@@ -285,7 +361,7 @@ def test_polish_plan_advanced_pass_by_pass_equals_a_fresh_one(
         np.testing.assert_array_equal(kept.late, fresh.late)
         on = np.flatnonzero(plan >= 0)  # static terms where each ticket is held
         np.testing.assert_array_equal(kept.held[on], fresh.held[on])
-        np.testing.assert_array_equal(kept.held[on], _static(p, w, on, plan[on]))
+        np.testing.assert_array_equal(kept.held[on], static_cost(p, w, on, plan[on]))
         np.testing.assert_array_equal(kept.count, fresh.count)
         np.testing.assert_array_equal(kept.cost, fresh.cost)
         np.testing.assert_array_equal(kept.screen[busy], fresh.screen[busy])
