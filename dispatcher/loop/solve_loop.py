@@ -3,8 +3,9 @@
 docs/DESIGN.md §6. One ``SolveLoop`` runs in every process with the solver role. Its ``LeaseManager``
 decides which regions this process holds; for each it runs a ``RegionWorker`` task that
 wakes up when the region's event stream shows a change (debounced by the policy's
-``debounce_ms``), when the cadence tick comes (``cadence_s``: slack shrinks as the clock
-moves) or when an SLA clock rule is due, and then:
+``debounce_ms``; a ticket leaving, cancelled or completed, only when a ticket may wait for
+the place it frees: ``DEPARTURE_EVENT_TYPES``), when the cadence tick comes (``cadence_s``:
+slack shrinks as the clock moves) or when an SLA clock rule is due, and then:
 
 1. reads the region's policy (a change takes effect here, at the next solve) and a
    consistent snapshot with item versions: from the worker's ``RegionModel``
@@ -78,7 +79,7 @@ from dispatcher.store.retention import SWEEP_INTERVAL_S, ClosedTicketSweeper
 from dispatcher.store.sla import SlaRecorder
 from dispatcher.store.snapshot import SnapshotReader
 from dispatcher.store.state import ExpectedVersions, RedisStateStore
-from solver.model import UnassignedReason
+from solver.model import NO_TECHNICIAN, UnassignedReason
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -109,6 +110,12 @@ OWN_EVENT_TYPES = frozenset(
     }
 )
 """Events that do not call for a new solve (the loop's own output, or no effect on it)."""
+DEPARTURE_EVENT_TYPES = frozenset(
+    {EventType.TICKET_CANCELLED, EventType.TICKET_COMPLETED}
+)
+"""Events of a ticket leaving the region's open tickets: it only frees a place, which calls
+for a new solve when a ticket waits for one (``RegionWorker.waiting``); otherwise the next
+cycle (a change or the cadence tick) takes the departure in."""
 WATCH_BLOCK_MS = 1000
 LEASE_WAIT_S = 0.05
 TECH_REFRESH_S = 1.0
@@ -170,6 +177,12 @@ class RegionWorker:
     """The region model's resync count at the last solve (a resync since: solve cold)."""
     slot_wait_s: float = 0.0
     """How long the current cycle waited for a cycle slot (other regions' cycles)."""
+    waiting: bool = True
+    """A ticket may wait for a place: the last cycle left a ticket in view unassigned or
+    one out of view (a bounded read, ``limit_queued``), or a decision was not applied, or
+    failed, or none ran yet. Only then does a ticket's departure wake the solve."""
+    departed: bool = False
+    """The watch saw a departure since the current cycle took its wake."""
 
     async def run(self) -> None:
         self.reader = SnapshotReader(self.loop.redis)
@@ -198,6 +211,7 @@ class RegionWorker:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 self.wake.clear()
+                self.departed = False
                 self.woken.set()
                 token = self.loop.leases.token(self.region)
                 if token is None:
@@ -217,6 +231,7 @@ class RegionWorker:
                     raise
                 except Exception:
                     logger.exception("solve cycle of %s failed", self.region)
+                    self.waiting = True
                     if (
                         self.model is not None
                     ):  # it may have missed what the cycle wrote
@@ -265,7 +280,10 @@ class RegionWorker:
                 for event_id, fields in entries:
                     last = str(event_id)
                     kind = fields.get("type", "")
-                    if kind not in OWN_EVENT_TYPES:
+                    if kind in DEPARTURE_EVENT_TYPES:
+                        self.departed = True
+                        woke = woke or self.waiting
+                    elif kind not in OWN_EVENT_TYPES:
                         woke = True
                     if kind.startswith("TECHNICIAN_"):
                         self.techs_dirty = True
@@ -345,12 +363,15 @@ class RegionWorker:
             ]
         places = sum(k.capacity for k in tech_views if k.available)
         self.max_queued = max(MIN_QUEUED_READ, QUEUED_PER_PLACE * places)
+        in_view = len(ticket_views)
         ticket_views = limit_queued(ticket_views, tech_views)
+        out_of_view = len(ticket_views) < in_view or not self._complete()
         problem, maps, rows = build_problem_parts(
             ticket_views, tech_views, now_ms / 1000.0, self.tech_arrays
         )
         if not rows:
             self._record_empty(len(tech_views))
+            self._set_waiting(out_of_view)
             return next_clock
         t_built = time.perf_counter()
         output = await self._solve(problem, maps, policy.solve_params())
@@ -359,10 +380,15 @@ class RegionWorker:
         solve_id = f"{lp.leases.owner_id}:{region}:{self.solves}"
         if snap is not read:  # escalated or widened since: the rule on the new read
             stranded = stranded_by_declines(snap.tickets, snap.technicians)
-        await self._commit(
+        applied = await self._commit(
             snap, token, output, maps, rows, tech_views, solve_id,
             {t.ticket_id for t in stranded},
         )  # fmt: skip
+        self._set_waiting(
+            out_of_view
+            or not applied
+            or bool(np.any(output.solution.technician == NO_TECHNICIAN))
+        )
         risky = await lp.sla_step.signal_at_risk(
             snap, token, output.solution, problem, maps
         )
@@ -430,6 +456,13 @@ class RegionWorker:
         if deleted:
             lp.metrics.tickets_purged_total.inc(deleted)
 
+    def _set_waiting(self, waiting: bool) -> None:
+        """After a cycle: whether a ticket may wait for a place; a departure the watch saw
+        during the cycle (after its read) then wakes the next one."""
+        self.waiting = waiting
+        if waiting and self.departed:
+            self.wake.set()
+
     def _complete(self) -> bool:
         """The last snapshot lists every open ticket (not bounded)."""
         if self.model is not None:
@@ -474,7 +507,8 @@ class RegionWorker:
         techs: Sequence[TechnicianView],
         solve_id: str,
         stranded: set[str],
-    ) -> None:
+    ) -> bool:
+        """Commit the solution's decisions; whether every one was applied."""
         lp, sol = self.loop, output.solution
         by_id = {t.ticket_id: t for t in snap.tickets}
         decisions = plan_decisions(
@@ -482,7 +516,7 @@ class RegionWorker:
         )
         self._record_solve(sol, maps)
         if not decisions:
-            return
+            return True
         expected = ExpectedVersions(
             tickets={t.ticket_id: t.version for t in rows},
             technicians={k.technician_id: k.version for k in techs},
@@ -492,7 +526,7 @@ class RegionWorker:
         )
         if result.lease_lost:
             logger.warning("commit of %s refused: lease lost", self.region)
-            return
+            return False
         if self.model is not None:
             self.model.committed(decisions, result, expected)
         m = lp.metrics
@@ -514,6 +548,7 @@ class RegionWorker:
             m.assignments_total.labels(region=snap.region).inc(assigned)
         if reassigned:
             m.reassignments_total.labels(region=snap.region).inc(reassigned)
+        return all(outcome.code.applied for outcome in result.outcomes)
 
     def _record_solve(self, sol: Solution, maps: IndexMaps) -> None:
         m = self.loop.metrics
