@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+import operator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -131,6 +132,30 @@ class TechnicianArrays:
     views: tuple[TechnicianView, ...] = ()
     vocab: tuple[str, ...] = ()
     state: TechnicianState | None = None
+    given: tuple[TechnicianView, ...] = ()
+    """The views of the last ``ordered`` call, as given."""
+    order: tuple[list[TechnicianView], dict[str, int], frozenset[str]] = field(
+        default_factory=lambda: ([], {}, frozenset())
+    )
+    """Those views in id order, id -> index in it, and their skill names."""
+
+    def ordered(
+        self, technicians: Sequence[TechnicianView]
+    ) -> tuple[list[TechnicianView], dict[str, int], frozenset[str]]:
+        """``technicians`` in id order, each id's index in that order and the skill names
+        they have: kept while the same view objects come in the same order (the solve
+        loop's ``ViewCache`` keeps an unchanged technician's view)."""
+        if len(technicians) != len(self.given) or not all(
+            map(operator.is_, technicians, self.given)
+        ):
+            techs = sorted(technicians, key=lambda t: t.technician_id)
+            self.given = tuple(technicians)
+            self.order = (
+                techs,
+                {k.technician_id: j for j, k in enumerate(techs)},
+                frozenset(name for k in techs for name, _ in k.skills),
+            )
+        return self.order
 
     def get(
         self, techs: Sequence[TechnicianView], vocab: Sequence[str]
@@ -139,7 +164,7 @@ class TechnicianArrays:
             self.state is not None
             and tuple(vocab) == self.vocab
             and len(techs) == len(self.views)
-            and all(a is b for a, b in zip(techs, self.views, strict=True))
+            and all(map(operator.is_, techs, self.views))
         )
         if not same or self.state is None:
             self.views, self.vocab = tuple(techs), tuple(vocab)
@@ -163,13 +188,9 @@ def build_problem_parts(
     previous build, reused when no technician changed. Returns the parts, the maps and
     the ticket views in row order.
     """
-    techs = sorted(technicians, key=lambda t: t.technician_id)
+    techs, index, tech_skills = (arrays or TechnicianArrays()).ordered(technicians)
     views = sorted(tickets, key=lambda t: t.ticket_id)
-    index = {k.technician_id: j for j, k in enumerate(techs)}
-    vocab = sorted(
-        {name for k in techs for name, _ in k.skills}
-        | {name for t in views for name, _ in t.skills}
-    )
+    vocab = sorted(tech_skills.union(name for t in views for name, _ in t.skills))
     tech_state = (
         technician_state(techs, vocab) if arrays is None else arrays.get(techs, vocab)
     )

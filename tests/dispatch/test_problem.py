@@ -161,9 +161,9 @@ def test_concurrency_gives_lanes_and_work_in_progress_fills_them() -> None:
 
 
 def test_technician_arrays_are_reused_only_while_nothing_changed() -> None:
-    """A build with the previous build's technician arrays is the build without them:
-    reused for the same views, rebuilt when a technician's view or the skill vocabulary
-    changes."""
+    """A build with the previous build's technician arrays is the build without them
+    (arrays and index maps): reused for the same views (in any order), rebuilt when a
+    technician's view, the set of technicians or the skill vocabulary changes."""
     arrays = TechnicianArrays()
     techs = [_tech("A"), _tech("B", capacity=2, skills=(("hvac", 1),))]
     steps = [
@@ -171,18 +171,23 @@ def test_technician_arrays_are_reused_only_while_nothing_changed() -> None:
         ([_ticket("T1"), _ticket("T2", "ASSIGNED", "B")], techs),  # same views: reused
         ([_ticket("T1")], [techs[0], dataclasses.replace(techs[1], capacity=3)]),
         ([_ticket("T3", skills=(("plumbing", 1),))], techs),  # a new skill column
+        ([_ticket("T3", skills=(("plumbing", 1),))], techs[::-1]),  # another order
+        ([_ticket("T1")], [*techs, _tech("C", skills=(("gas", 1),))]),  # one more
+        ([_ticket("T1")], techs[:1]),  # one less
+        ([_ticket("T1")], techs[:1]),
     ]
     reused = []
     for tickets, views in steps:
         before = arrays.state
-        got, _, _ = build_problem_parts(tickets, views, NOW, arrays)
-        want, _, _ = build_problem_parts(tickets, views, NOW)
+        got, got_maps, got_rows = build_problem_parts(tickets, views, NOW, arrays)
+        want, want_maps, want_rows = build_problem_parts(tickets, views, NOW)
         reused.append(arrays.state is before)
+        assert (got_maps, got_rows) == (want_maps, want_rows)
         for name in ("tickets", "technicians"):
             a, b = getattr(got, name), getattr(want, name)
             for f in dataclasses.fields(a):
                 np.testing.assert_array_equal(getattr(a, f.name), getattr(b, f.name))
-    assert reused == [False, True, False, False]
+    assert reused == [False, True, False, False, True, False, False, True]
 
 
 def test_a_technicians_view_is_kept_until_a_field_it_reads_changes() -> None:
