@@ -34,6 +34,12 @@ Backlog: ``GetQueueStats`` every second (QUEUED tickets in all regions); "no gro
 the mean depth in the last third of the run is not above the first third by more than one
 second of arrivals, and nearly every submitted ticket got its assignment event.
 
+Where a client's latency goes: ``client_latency_legs`` (in the "inside the service" line)
+splits it by the stream ids of each ticket's SUBMITTED and ASSIGNED events into send
+(intended send time -> SUBMITTED: the load generator's lateness and the submit call), solve
+(SUBMITTED -> ASSIGNED: the solve loop) and deliver (ASSIGNED -> the client has the event:
+the API's watch and gRPC stream), p50 and p99 of each.
+
 Baseline in the same run: the same pipeline at 10% of the rate for ``--baseline-s`` seconds
 first; figures are also given as ratios to it. Prints a table and writes JSON to
 benchmarks/results/e2e_latency-<utc>.json.
@@ -110,6 +116,11 @@ class Load:
         self.rng = np.random.default_rng(args.seed)
         self.intended: dict[str, float] = {}
         self.latency: dict[str, float] = {}
+        self.arrived: dict[str, float] = {}
+        """When the client got each ticket's assignment event (``time.monotonic``)."""
+        self.wall_offset = time.time() - time.monotonic()
+        """``time.time() - time.monotonic()``: the monotonic times above on the clock of
+        the event stream ids (Redis's, the same machine's)."""
         self.phase_of: dict[str, str] = {}
         self.backlog: list[tuple[float, int]] = []
         self.submitted = 0
@@ -255,6 +266,7 @@ class Load:
         now = time.monotonic()
         if e.ticket_id in self.intended and e.ticket_id not in self.latency:
             self.latency[e.ticket_id] = now - self.intended[e.ticket_id]
+            self.arrived[e.ticket_id] = now
             due = now + self.args.work_ms / 1000.0
             self.work.append((due, e.ticket_id, e.technician_id, e.region))
             self.work_added.set()
@@ -456,7 +468,7 @@ async def _run_load(
         # likely a cancel swallowed by a client library; the figures above are kept
         try:
             async with asyncio.timeout(END_TIMEOUT_S):
-                phases["server_side"] = await _server_side(redis, load.regions)
+                phases["server_side"] = await _server_side(redis, load)
                 phases["capacity_audit"] = await _audit_capacity(redis, load.regions)
         except TimeoutError:
             phases.setdefault("server_side", {"error": "timed out"})
@@ -478,15 +490,44 @@ async def _run_load(
     return phases
 
 
-async def _server_side(redis: Any, regions: list[str]) -> dict[str, Any]:
-    """Inside the service: SUBMITTED -> ASSIGNED event time (stream ids, Redis clock)."""
+def _legs(
+    load: Load, submitted_ms: dict[str, int], assigned_ms: dict[str, int]
+) -> dict[str, float]:
+    """A client's latency in three legs, each ticket's by the stream ids of its SUBMITTED
+    and ASSIGNED events (Redis's millisecond clock): its intended send time -> SUBMITTED
+    (the load generator's lateness and the BatchSubmitTickets call up to the event),
+    SUBMITTED -> ASSIGNED (the solve loop), ASSIGNED -> the client has the event (the
+    API's watch, its gRPC stream, the client). p50 and p99 of each, in ms."""
+    send: list[float] = []
+    solve: list[float] = []
+    deliver: list[float] = []
+    for tid, at in assigned_ms.items():
+        if tid not in submitted_ms or tid not in load.arrived:
+            continue
+        intended = 1000 * (load.intended[tid] + load.wall_offset)
+        arrived = 1000 * (load.arrived[tid] + load.wall_offset)
+        send.append(submitted_ms[tid] - intended)
+        solve.append(float(at - submitted_ms[tid]))
+        deliver.append(arrived - at)
+    out: dict[str, float] = {}
+    for name, values in (("send", send), ("solve", solve), ("deliver", deliver)):
+        for q in (50, 99):
+            out[f"{name}_p{q}_ms"] = round(_percentile(values, q / 100), 1)
+    return out
+
+
+async def _server_side(redis: Any, load: Load) -> dict[str, Any]:
+    """Inside the service: SUBMITTED -> ASSIGNED event time (stream ids, Redis clock), and
+    the client's latency in legs (``_legs``)."""
     from dispatcher.store import keys
 
     submitted: dict[str, int] = {}
     assigned: dict[str, int] = {}
+    first_submitted: dict[str, int] = {}
+    first_assigned: dict[str, int] = {}
     deltas: list[float] = []
     holds: list[float] = []
-    for region in regions:
+    for region in load.regions:
         last = "-"
         while True:
             entries = await redis.xrange(
@@ -500,10 +541,10 @@ async def _server_side(redis: Any, regions: list[str]) -> dict[str, Any]:
                 ms = int(str(event_id).split("-")[0])
                 kind, tid = fields.get("type"), fields.get("tk", "")
                 if kind == "TICKET_SUBMITTED":
-                    submitted[tid] = ms
+                    submitted[tid] = first_submitted[tid] = ms
                 elif kind == "TICKET_ASSIGNED" and tid in submitted:
                     deltas.append(ms - submitted.pop(tid))
-                    assigned[tid] = ms
+                    assigned[tid] = first_assigned[tid] = ms
                 elif kind == "TICKET_CANCELLED" and tid in assigned:
                     holds.append(ms - assigned.pop(tid))
             last = str(entries[-1][0])
@@ -515,6 +556,7 @@ async def _server_side(redis: Any, regions: list[str]) -> dict[str, Any]:
         # generator (work_ms of it simulated work, the rest event delivery and the cancel)
         "assigned_to_cancelled_p50_ms": _percentile(holds, 0.5),
         "assigned_to_cancelled_p99_ms": _percentile(holds, 0.99),
+        "client_latency_legs": _legs(load, first_submitted, first_assigned),
     }
 
 
