@@ -73,8 +73,7 @@ def plan_step(
     flow_tech = np.where(flow.tech_of >= 0, flow.tech_of, NO_TECHNICIAN)
     plan = prev.copy()
     plan[moved] = flow_tech[moved]
-    live = np.flatnonzero(flow.alive)
-    queues = _core(problem, params, state, flow, live[:0], late)  # no arcs read
+    queues = _core(problem, params, state, flow, np.zeros(0, np.int64), late)  # no arcs
     # Each pass reverts moves to the previous plan (whose queues fit), so it ends; a
     # move reverted for a shift can fill its old queue past its places again.
     for _ in range(moved.size + 1):
@@ -84,12 +83,13 @@ def plan_step(
             break
         plan = fitted
     scope = changed_techs(prev, plan, m)
-    into = live[scope[flow.arc_tech[live]]]  # refill offers only these technicians'
+    # the refill offers only these technicians' arcs
+    into = np.flatnonzero(flow.alive & scope[flow.arc_tech])
     core = _core(problem, params, state, flow, _by_ticket(flow, into), late)
     plan = refill(core, plan, scope)
     plan = bound_churn(core, plan)  # the churn rule at the plan's places, as cold
     priced = _core(problem, params, state, flow, _plan_arcs(flow, plan), late)
-    return PlanStep(plan, model_cost(priced, plan), live.size)
+    return PlanStep(plan, model_cost(priced, plan), int(np.count_nonzero(flow.alive)))
 
 
 def flow_core(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -104,6 +105,8 @@ class ResidualFlow:
     raised: set[int] = field(default_factory=set)  # tickets whose potential rose
     settled: int = 0  # nodes settled by the shortest paths (work done)
     moved: set[int] = field(default_factory=set)  # tickets the paths re-routed
+    # per arc array (by name): the buffer it is the start of, with room to append
+    _room: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
 
     @classmethod
     def from_flow(
@@ -178,10 +181,10 @@ class ResidualFlow:
     def add_arcs(self, tix: IntArray, tech: IntArray, cost: IntArray) -> IntArray:
         """New arcs (no flow); returns their indices. Potentials are not checked here."""
         start = self.arc_tix.size
-        self.arc_tix = np.concatenate([self.arc_tix, tix])
-        self.arc_tech = np.concatenate([self.arc_tech, tech])
-        self.arc_cost = np.concatenate([self.arc_cost, cost])
-        self.alive = np.concatenate([self.alive, np.ones(tix.size, np.bool_)])
+        self.arc_tix = self._appended("arc_tix", tix)
+        self.arc_tech = self._appended("arc_tech", tech)
+        self.arc_cost = self._appended("arc_cost", cost)
+        self.alive = self._appended("alive", np.ones(tix.size, np.bool_))
         idx = np.arange(start, start + tix.size, dtype=np.int64)
         if tix.size == 0:
             return idx
@@ -190,6 +193,20 @@ class ResidualFlow:
         for r, part in zip(rows.tolist(), np.split(idx[order], first[1:]), strict=True):
             self.arcs_of[r] = np.concatenate([self.arcs_of[r], part])
         return idx
+
+    def _appended(self, name: str, extra: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """The arc array ``name`` with ``extra`` after it: a view of a buffer with room
+        for more (doubled when full), so that appending a few arcs copies only those.
+        Rows past the array's end are written only here, before any view shows them."""
+        now: npt.NDArray[Any] = getattr(self, name)
+        end = now.size + extra.size
+        buf = self._room.get(name)
+        if buf is None or now.base is not buf or buf.size < end:
+            buf = np.empty(max(end, 2 * now.size), now.dtype)
+            buf[: now.size] = now
+            self._room[name] = buf
+        buf[now.size : end] = extra
+        return buf[:end]
 
     def set_arcs(self, t: int, arcs: IntArray) -> None:
         """Replace ticket ``t``'s live arcs (the one carrying its flow must stay, or ``t``

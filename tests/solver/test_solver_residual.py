@@ -49,7 +49,8 @@ def test_paths_keep_the_flow_optimal(
     """Random networks, then random appended tickets and re-priced rows (a row's arcs
     replaced by others with other costs, its penalty changed): after routing, the kept
     flow costs exactly OR-Tools' optimum from scratch and every residual arc has a
-    reduced cost >= 0 (the potentials prove it)."""
+    reduced cost >= 0 (the potentials prove it). The arcs appended in place (buffers
+    with room) are every arc added, in order."""
     rng = np.random.default_rng(seed)
     free = rng.integers(0, 4, m).astype(np.int64)
     load = rng.integers(0, 3, m).astype(np.int64)
@@ -64,12 +65,15 @@ def test_paths_keep_the_flow_optimal(
         n0, tix, tech, cost, res.arc_used, penalty, free, load, balance, pot
     )
     assert flow.cost() == res.cost
+    added = [(tix, tech, cost)]
     for op in ops:
         if op == "append":
             pen = np.append(flow.penalty, rng.integers(0, 1500))
             flow.add_tickets(1, pen)
             t = flow.n - 1
-            flow.add_arcs(*_arcs(rng, np.asarray([t]), m))
+            arcs = _arcs(rng, np.asarray([t]), m)
+            flow.add_arcs(*arcs)
+            added.append(arcs)
             flow.lower_potential(t)
         else:
             t = int(rng.integers(0, flow.n))
@@ -80,11 +84,16 @@ def test_paths_keep_the_flow_optimal(
                 a_t, a_k = np.append(a_t, t), np.append(a_k, k)  # keep its technician
                 a_c = np.append(a_c, rng.integers(0, 1000))
             idx = flow.add_arcs(a_t, a_k, a_c)
+            added.append((a_t, a_k, a_c))
             flow.set_arcs(t, idx)
             own = idx[a_k == k] if k >= 0 else idx[:0]
             flow.arc_of[t] = own[0] if own.size else -1
             if not flow.fits(t):
                 flow.unroute(t)
+        for got, want in zip((flow.arc_tix, flow.arc_tech, flow.arc_cost),
+                             zip(*added, strict=True), strict=True):  # fmt: skip
+            assert np.array_equal(got, np.concatenate(want))
+        assert flow.alive.size == flow.arc_tix.size
         flow.route_all()
         assert flow.cost() == _optimum(flow)
         assert flow.min_reduced_cost() >= 0
