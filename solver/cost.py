@@ -57,7 +57,7 @@ from solver.geo import (
     travel_time_s,
     unit_vectors,
 )
-from solver.spatial import nearest
+from solver.spatial import NearestIndex
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -178,7 +178,10 @@ def grow_reach_s(old: Problem, new: Problem) -> None:
     known = memo_of(old, "reach_s", None)
     if known is None or memo_of(new, "reach_s", None) is not None:
         return
-    usable = _reach_usable(new).size
+    index = memo_of(old, "reach_index", None)
+    if index is not None:  # the same technicians and pinned rows: the same index
+        memoized(new, "reach_index", None, lambda: index)
+    usable = _reach_index(new).usable.size
     n0, n = old.tickets.count, new.tickets.count
     if (n0 * usable <= DENSE_PAIRS_MAX) != (n * usable <= DENSE_PAIRS_MAX):
         return
@@ -186,26 +189,48 @@ def grow_reach_s(old: Problem, new: Problem) -> None:
     memoized(new, "reach_s", None, lambda: np.concatenate([known, _reach_s(new, rows)]))
 
 
-def _reach_usable(problem: Problem) -> IntArray:
-    """The technicians that may take a ticket not yet held: available, with a place not
-    taken by pinned work."""
-    t, k = problem.tickets, problem.technicians
-    pinned = np.flatnonzero(t.pinned)
-    load = np.bincount(t.current_technician[pinned], minlength=k.count)
-    return np.flatnonzero(k.available & (k.capacity > load))
+@dataclass(frozen=True, slots=True)
+class _ReachIndex:
+    """What :func:`reach_s` reads of the technicians (they and the pinned rows only),
+    built once per problem (``Problem.memo``; :func:`grow_reach_s` hands it on)."""
+
+    usable: IntArray  # may take a ticket not yet held: available, a place not pinned
+    placed: IntArray  # those with a location
+    tree: NearestIndex | None  # over the placed ones' unit vectors (None: none)
+
+    @classmethod
+    def of(cls, problem: Problem) -> _ReachIndex:
+        """The index of ``problem``'s technicians."""
+        t, k = problem.tickets, problem.technicians
+        pinned = np.flatnonzero(t.pinned)
+        load = np.bincount(t.current_technician[pinned], minlength=k.count)
+        usable = np.flatnonzero(k.available & (k.capacity > load))
+        placed = usable[~np.isnan(k.lat_deg[usable])]
+        tree = (
+            NearestIndex(unit_vectors(k.lat_deg[placed], k.lon_deg[placed]))
+            if placed.size
+            else None
+        )
+        return cls(usable, placed, tree)
+
+
+def _reach_index(problem: Problem) -> _ReachIndex:
+    """``problem``'s :class:`_ReachIndex`, built once."""
+    return memoized(problem, "reach_index", None, lambda: _ReachIndex.of(problem))
 
 
 def _reach_s(problem: Problem, rows: IntArray | None = None) -> FloatArray:
     """:func:`reach_s` computed (of ``rows``, aligned with them; default all)."""
     t, k = problem.tickets, problem.technicians
     rows = np.arange(t.count, dtype=np.int64) if rows is None else rows
-    usable = _reach_usable(problem)
+    index = _reach_index(problem)
+    usable = index.usable
     reach = np.zeros(rows.size)
     if usable.size and rows.size:
         if t.count * usable.size <= DENSE_PAIRS_MAX:
             reach = first_reach_s(problem, rows, usable).min(axis=1)
         else:
-            reach = _reach_sparse(problem, usable, rows)
+            reach = _reach_sparse(problem, index, rows)
     pinned = np.flatnonzero(t.pinned[rows])  # positions in rows
     if pinned.size:  # its holder holds it, full or not
         holder = t.current_technician[rows[pinned]]
@@ -239,29 +264,28 @@ def first_reach_s(problem: Problem, tix: IntArray, techs: IntArray) -> FloatArra
     return out.reshape(tix.size, -1)
 
 
-def _reach_sparse(problem: Problem, usable: IntArray, rows: IntArray) -> FloatArray:
+def _reach_sparse(problem: Problem, index: _ReachIndex, rows: IntArray) -> FloatArray:
     """:func:`reach_s` above ``DENSE_PAIRS_MAX`` pairs: each located ticket's
-    ``REACH_NEIGHBOURS`` nearest located technicians of ``usable`` exactly, the others
-    bounded below by the next nearest's travel at the fastest speed; a technician without
-    location is at every ticket (no travel): bounded by its time free, as is every
-    technician for a ticket without location. Of ``rows``, aligned with them."""
+    ``REACH_NEIGHBOURS`` nearest located technicians of the usable ones (``index``)
+    exactly, the others bounded below by the next nearest's travel at the fastest speed;
+    a technician without location is at every ticket (no travel): bounded by its time
+    free, as is every technician for a ticket without location. Of ``rows``, aligned
+    with them."""
     t, k = problem.tickets, problem.technicians
     now = problem.now_s
+    usable, placed = index.usable, index.placed
     free = np.maximum(k.free_at_s[usable], now) - now
     reach = np.full(rows.size, float(free.min()))  # no location: no travel, at least
     at = np.flatnonzero(~np.isnan(t.lat_deg[rows]))  # positions in rows
     located = rows[at]
-    placed = usable[~np.isnan(k.lat_deg[usable])]
-    if located.size == 0 or placed.size == 0:
+    if located.size == 0 or index.tree is None:
         return reach
     unplaced = free[np.isnan(k.lat_deg[usable])]
     rest = np.full(located.size, float(unplaced.min()) if unplaced.size else np.inf)
     near_k = min(REACH_NEIGHBOURS + 1, placed.size)
     near = placed[
-        nearest(
-            unit_vectors(k.lat_deg[placed], k.lon_deg[placed]),
-            unit_vectors(t.lat_deg[located], t.lon_deg[located]),
-            near_k,
+        index.tree.nearest(
+            unit_vectors(t.lat_deg[located], t.lon_deg[located]), near_k
         ).reshape(located.size, near_k)
     ]
     exact = min(REACH_NEIGHBOURS, placed.size)
@@ -805,8 +829,9 @@ class Stays:
         rows = np.flatnonzero(held) if rows is None else rows[held[rows]]
         placeable = np.zeros(t.count, np.bool_)
         total = np.full(t.count, np.nan)
-        ev = _stay(problem, weights, state, rows, allow_overtime, late)
-        placeable[rows], total[rows] = ev.placeable, ev.total
+        if rows.size:
+            ev = _stay(problem, weights, state, rows, allow_overtime, late)
+            placeable[rows], total[rows] = ev.placeable, ev.total
         return cls(placeable, total)
 
 

@@ -31,11 +31,29 @@ def nearest(points: FloatArray, queries: FloatArray, k: int) -> IntArray:
     numpy.ndarray
         ``(q, k)`` int64. Among points at the same distance any may be returned.
     """
-    if not 1 <= k <= points.shape[0]:
-        raise ValueError(f"k: must be in [1, {points.shape[0]}], got {k}")
-    tree = KDTree(np.ascontiguousarray(points, np.float64))
-    _, idx = tree.query(np.ascontiguousarray(queries, np.float64), k=k)
-    return np.asarray(idx, np.int64).reshape(queries.shape[0], k)
+    return NearestIndex(points).nearest(queries, k)
+
+
+class NearestIndex:
+    """:func:`nearest` of one set of points, its tree built once for many queries."""
+
+    def __init__(self, points: FloatArray) -> None:
+        """``points``: ``(n, 3)`` float64 unit vectors (kept: not to be changed)."""
+        self.points = np.ascontiguousarray(points, np.float64)
+        self.size = points.shape[0]
+        self._tree = KDTree(self.points)
+
+    def __reduce__(self) -> tuple[type[NearestIndex], tuple[FloatArray]]:
+        """Copied and pickled as its points (the tree is built again): a problem's
+        memo may hold one."""
+        return NearestIndex, (self.points,)
+
+    def nearest(self, queries: FloatArray, k: int) -> IntArray:
+        """:func:`nearest` of these points (the same answer)."""
+        if not 1 <= k <= self.size:
+            raise ValueError(f"k: must be in [1, {self.size}], got {k}")
+        _, idx = self._tree.query(np.ascontiguousarray(queries, np.float64), k=k)
+        return np.asarray(idx, np.int64).reshape(queries.shape[0], k)
 
 
 def block_order(points: FloatArray, size: int) -> IntArray:

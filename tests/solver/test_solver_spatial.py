@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solver.geo import unit_vectors
-from solver.spatial import block_order, nearest
+from solver.spatial import NearestIndex, block_order, nearest
 
 
 def _points(seed: int, n: int, spread: float, nowhere: float) -> np.ndarray:
@@ -89,3 +92,17 @@ def test_blocks_are_the_cells_of_a_kd_split(
 def test_block_order_refuses_a_size_below_one() -> None:
     with pytest.raises(ValueError, match=r"^size: "):
         block_order(_points(0, 3, 0.1, 0.0), 0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10**6), st.integers(1, 60), st.integers(1, 40))
+def test_a_kept_index_answers_as_nearest(seed: int, n: int, q: int) -> None:
+    """A :class:`NearestIndex` built once (and deep-copied or pickled, as a problem's
+    memo holding one is) gives :func:`nearest`'s neighbours, query after query."""
+    rng = np.random.default_rng(seed)
+    points = unit_vectors(rng.uniform(-60, 60, n), rng.uniform(-180, 180, n))
+    index = NearestIndex(points)
+    for kept in (index, copy.deepcopy(index), pickle.loads(pickle.dumps(index))):
+        for k in {1, n, int(rng.integers(1, n + 1))}:
+            queries = unit_vectors(rng.uniform(-60, 60, q), rng.uniform(-180, 180, q))
+            assert np.array_equal(kept.nearest(queries, k), nearest(points, queries, k))
