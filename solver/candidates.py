@@ -60,18 +60,23 @@ class _Pricing:
     their current technician (:class:`solver.cost.Stays`)."""
 
     late: LatePricing
-    points: tuple[Points, Points]
+    points: tuple[Points, Points]  # the tickets': of the rows priced only (else 0)
     stays: Stays | None
 
     @classmethod
     def of(
         cls, problem: Problem, params: SolveParams, state: TechState, rows: IntArray
     ) -> _Pricing:
-        """For pairs of ``rows`` of ``problem`` (their stays only are evaluated)."""
+        """For pairs of ``rows`` of ``problem`` (their points and stays only are
+        computed: no other ticket row is read)."""
         w, t = params.weights, problem.tickets
         late = late_pricing(problem, w)
+        at = point_terms(t.lat_deg[rows], t.lon_deg[rows])
+        ticket_points = tuple(np.zeros(t.count) for _ in at)
+        for whole, part in zip(ticket_points, at, strict=True):
+            whole[rows] = part
         points = (
-            point_terms(t.lat_deg, t.lon_deg),
+            (ticket_points[0], ticket_points[1], ticket_points[2]),
             point_terms(state.lat_deg, state.lon_deg),
         )
         if w.move_min_gain <= 0:
@@ -223,16 +228,22 @@ def _extra(
     problem: Problem,
     params: SolveParams,
     state: TechState,
-    movable: BoolArray,
+    movable: IntArray,
     pricing: _Pricing,
 ) -> list[AnyArray]:
-    """Current and preferred technicians of movable tickets, when feasible."""
+    """Current and preferred technicians of the ``movable`` tickets (sorted, distinct
+    rows), when feasible."""
     t = problem.tickets
-    cur_rows = np.flatnonzero(movable & (t.current_technician >= 0))
-    pref = (
-        t.preferred[movable[t.preferred[:, 0]]] if t.preferred.shape[0] else t.preferred
-    )
+    cur_rows = movable[t.current_technician[movable] >= 0]
+    if t.preferred.shape[0]:
+        mask = np.zeros(t.count, np.bool_)
+        mask[movable] = True
+        pref = t.preferred[mask[t.preferred[:, 0]]]
+    else:
+        pref = t.preferred
     rows = np.concatenate([cur_rows, pref[:, 0]]).astype(np.int64)
+    if rows.size == 0:
+        return []
     techs = np.concatenate([t.current_technician[cur_rows], pref[:, 1]]).astype(
         np.int64
     )
@@ -368,9 +379,7 @@ def build_candidates(
                     _tech_side(problem, params, state, rows, elig, penalty, pricing)
                 )
                 any_feasible[rows] = nfeas > 0
-        mov_mask = np.zeros(n, np.bool_)
-        mov_mask[movable] = True
-        parts.extend(_extra(problem, params, state, mov_mask, pricing))
+        parts.extend(_extra(problem, params, state, np.unique(movable), pricing))
     if not parts:
         e = np.zeros(0, np.int64)
         return Candidates(e, e, np.zeros(0), any_feasible)
