@@ -236,21 +236,24 @@ def _shared_terms(
 def _plan_terms(
     movable: dict[str, FloatArray],
     mov: IntArray,
-    pinned: dict[str, FloatArray],
-    pinned_rows: IntArray,
+    pinned: dict[str, float],
     shared: dict[str, float],
 ) -> dict[str, float]:
-    """A plan's cost by term name: the ``movable`` terms of rows ``mov`` and the
-    ``pinned`` terms of ``pinned_rows`` (per row, (n,) each) plus the position-free
+    """A plan's cost by term name: the ``movable`` terms of rows ``mov`` (per row, (n,)
+    each), the ``pinned`` rows' sums (:func:`_pinned_terms`) and the position-free
     ``shared`` ones."""
     out = dict.fromkeys(TERM_NAMES, 0.0)
     for name in PAIR_TERMS:
-        out[name] = float(np.sum(movable[name][mov])) + float(
-            np.sum(pinned[name][pinned_rows])
-        )
+        out[name] = float(np.sum(movable[name][mov])) + pinned[name]
     for name, value in shared.items():
         out[name] += value
     return out
+
+
+def _pinned_terms(driven: dict[str, FloatArray], rows: IntArray) -> dict[str, float]:
+    """The placement terms of the pinned ``rows`` summed, by term name (the same in the
+    plan's cost as driven and in its model cost)."""
+    return {name: float(np.sum(driven[name][rows])) for name in PAIR_TERMS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,8 +286,9 @@ def solution_of(
     pinned = np.flatnonzero(t.pinned)
     mov = np.flatnonzero((tech >= 0) & ~t.pinned)
     shared = _shared_terms(problem, params.weights, tech, prices)
-    terms = _plan_terms(rows.driven, mov, rows.driven, pinned, shared)
-    model = _plan_terms(rows.first, mov, rows.driven, pinned, shared)
+    held = _pinned_terms(rows.driven, pinned)
+    terms = _plan_terms(rows.driven, mov, held, shared)
+    model = _plan_terms(rows.first, mov, held, shared)
     model_objective = float(sum(model.values()))
     st, fin = rows.start_s, rows.finish_s
     sla = (tech >= 0) & (st <= t.response_due_s) & (fin <= t.resolution_due_s)

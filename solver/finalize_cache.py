@@ -92,6 +92,7 @@ class FinalizeCache:
         :func:`solver.finalize.finalize` gives it). ``prices``: the problem's
         :class:`RowPrices` under ``params.weights`` when the caller has them."""
         tech = decision(problem, tech_of)
+        room = free_places(problem, state, tech)
         self.fresh = not self._follows(problem, params, state)
         if not self.fresh:
             assert self._prices is not None
@@ -99,7 +100,7 @@ class FinalizeCache:
                 prices = self._prices.grown(problem, params.weights)
             self._prices = prices
             try:
-                rows = self._update(problem, params, state, tech, prices)
+                rows = self._update(problem, params, state, tech, prices, room)
             except BaseException:
                 self.reset()  # rows half updated in place
                 raise
@@ -118,7 +119,7 @@ class FinalizeCache:
             state,
             rows,
         )
-        self._room = free_places(problem, state, tech)
+        self._room = room
         return solution_of(problem, params, rows, dropped, run, prices=prices)
 
     def _follows(self, problem: Problem, params: SolveParams, state: TechState) -> bool:
@@ -143,6 +144,7 @@ class FinalizeCache:
         state: TechState,
         tech: IntArray,
         prices: RowPrices,
+        room: BoolArray,
     ) -> Rows:
         old, prev, room0, store = self._problem, self._rows, self._room, self._store
         assert old is not None
@@ -168,16 +170,15 @@ class FinalizeCache:
         again = np.flatnonzero(movable & queues[np.maximum(tech, 0)])
         rows.clear(np.flatnonzero(changed & ~t.pinned))
         rows.clear(again)
-        place_movable(problem, params, state, prices.late, again, rows)
+        if again.size:  # (none: every queue as it was)
+            place_movable(problem, params, state, prices.late, again, rows)
         self.rows_placed = int(again.size)
         unassigned = tech < 0
         rows.judged[~unassigned], rows.witness[~unassigned] = (
             UnassignedReason.ASSIGNED,
             -1,
         )
-        todo = self._rejudged(
-            problem, rows, unassigned & ~changed, room0, tech, state, queues
-        )
+        todo = self._rejudged(problem, rows, unassigned & ~changed, room0, room, queues)
         todo |= unassigned & changed
         rj = np.flatnonzero(todo)
         j = judge(problem, params, state, tech, rj, (rows.position, rows.finish_s))
@@ -191,14 +192,12 @@ class FinalizeCache:
         rows: Rows,
         kept: BoolArray,
         room0: BoolArray,
-        tech: IntArray,
-        state: TechState,
+        room: BoolArray,
         queues: BoolArray,
     ) -> BoolArray:
         """Of the ``kept`` rows (unassigned before and now, unchanged): those whose
-        reason the change of free places since ``room0``, or of the ``queues`` (per
-        technician: its queue changed), can move."""
-        room = free_places(problem, state, tech)
+        reason the change of free places since ``room0`` (to ``room``), or of the
+        ``queues`` (per technician: its queue changed), can move."""
         lost, gained = np.flatnonzero(room0 & ~room), np.flatnonzero(~room0 & room)
         moved = np.flatnonzero(queues & room)  # a ticket may fit there now, or not
         out = np.zeros(kept.size, np.bool_)

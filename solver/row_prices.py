@@ -56,21 +56,25 @@ class RowPrices:
         itself: the values :func:`solver.cost.late_pricing` computes)."""
         new = np.arange(self.count, problem.tickets.count, dtype=np.int64)
         if new.size == 0:
-            out = self
-        else:
-            late = late_pricing(problem, weights, new)
-            out = RowPrices(
-                LatePricing(
-                    np.concatenate([self.late.per_second, late.per_second]),
-                    np.concatenate([self.late.per_breach, late.per_breach]),
-                ),
-                np.concatenate([self.deferred, deferred_cost(problem, weights, new)]),
-                np.concatenate(
-                    [self.unassigned, unassigned_penalty(problem, weights, new)]
-                ),
-            )
-        memoized(problem, "late_pricing", weights, lambda: out.late)
-        return out
+            memoized(problem, "late_pricing", weights, lambda: self.late)
+            return self
+        part = late_pricing(problem, weights, new)
+        late = memoized(
+            problem,
+            "late_pricing",
+            weights,
+            lambda: LatePricing(
+                np.concatenate([self.late.per_second, part.per_second]),
+                np.concatenate([self.late.per_breach, part.per_breach]),
+            ),
+        )
+        return RowPrices(
+            late,
+            np.concatenate([self.deferred, deferred_cost(problem, weights, new)]),
+            np.concatenate(
+                [self.unassigned, unassigned_penalty(problem, weights, new)]
+            ),
+        )
 
     def drop_penalty(self, problem: Problem, weights: CostWeights) -> FloatArray:
         """:func:`solver.cost.drop_penalty` of ``problem`` (these are its prices)."""
