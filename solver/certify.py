@@ -622,22 +622,46 @@ class _Found:
     negative: int = 0  # of the kept pairs, those with a negative reduced cost
 
 
-def _ticket_points(
-    problem: Problem, rows: IntArray
-) -> tuple[FloatArray, tuple[FloatArray, ...], BoolArray]:
-    """The tickets' unit vectors ``(n, 3)``, the same as three coordinate arrays, and
-    whether each is located (not the zero vector), filled for ``rows`` only: no other
-    row is read (theirs are the zero vector, not located)."""
+def _ticket_terms(
+    problem: Problem,
+    w: CostWeights,
+    pb: PairBound,
+    rows: IntArray,
+    d_ticket: FloatArray,
+    pen_w: FloatArray,
+    slack: float,
+    moved: FloatArray,
+) -> _TicketTerms:
+    """The :class:`_TicketTerms` of the ticket ``rows`` priced, per ticket row (the
+    other rows' are 0 and the zero vector: never read). A pair is worth a look when its
+    bound < min(ticket potential - technician potential, penalty), with a margin of 1
+    and the ticket's preference bonus (< 0) on both sides."""
     t = problem.tickets
-    vec = np.zeros((t.count, 3))
+    n, margin = t.count, 1.0
+    bonus = np.zeros(n)
+    if t.preferred.shape[0]:
+        bonus[t.preferred[:, 0]] = COST_SCALE * w.preference
+    bonus = bonus[rows]
+    vec = np.zeros((n, 3))
     at = unit_vectors(t.lat_deg[rows], t.lon_deg[rows])
     vec[rows] = at
-    xyz = tuple(np.zeros(t.count) for _ in range(3))
-    for c in range(3):
-        xyz[c][rows] = at[:, c]
-    located = np.zeros(t.count, np.bool_)
+
+    def on_rows(values: FloatArray) -> FloatArray:
+        out = np.zeros(n)
+        out[rows] = values
+        return out
+
+    located = np.zeros(n, np.bool_)
     located[rows] = np.any(at != 0.0, axis=1)
-    return vec, xyz, located
+
+    return _TicketTerms(
+        on_rows(d_ticket[rows] + bonus + margin + slack),
+        on_rows(pen_w[rows] * COST_SCALE + bonus + margin),
+        on_rows(COST_SCALE * pb.late_w[rows]), pb.resp,
+        on_rows(pb.due[rows] - pb.dur[rows]), vec,
+        tuple(on_rows(at[:, c]) for c in range(3)),
+        located, moved, d_ticket,
+    )  # fmt: skip
 
 
 def negative_pairs(
@@ -693,33 +717,21 @@ def negative_pairs(
     w = params.weights
     k, m = problem.technicians, problem.technicians.count
     pen_w = drop_penalty(problem, w) if penalty is None else penalty
-    pen_s = pen_w * COST_SCALE
-    t = problem.tickets
     # Each pair's lower bound (PairBound); the preference bonus (< 0) is added to the
-    # thresholds below.
+    # thresholds (_ticket_terms).
     pb = PairBound.of(problem, w, state)
     base, slope, travel_per_chord = pb.base, pb.slope, pb.travel_per_chord
-    bonus = np.zeros(t.count)
-    if t.preferred.shape[0]:
-        bonus[t.preferred[:, 0]] = COST_SCALE * w.preference
-    # A pair is worth a look when bound < min(ticket potential - tech potential, penalty).
-    margin = 1.0
     need = np.unique(
         np.concatenate([g.rows for g in groups] or [np.zeros(0, np.int64)])
     )
-    tvec, t_xyz, located_t = _ticket_points(problem, need)
     kvec = unit_vectors(state.lat_deg, state.lon_deg)
     k_xyz = tuple(kvec.T.copy())
     located_k = np.any(kvec != 0.0, axis=1)
-    everywhere = bool(located_t[need].all() and located_k.all())
     dt_k = base + d_tech
     kb = TECH_BLOCK
     moved = _moved(d_ticket, d_tech, since)
-    terms = _TicketTerms(
-        d_ticket + bonus + margin + slack, pen_s + bonus + margin,
-        COST_SCALE * pb.late_w, pb.resp, pb.due - pb.dur, tvec, t_xyz, located_t,
-        moved[0], d_ticket,
-    )  # fmt: skip
+    terms = _ticket_terms(problem, w, pb, need, d_ticket, pen_w, slack, moved[0])
+    everywhere = bool(terms.located[need].all() and located_k.all())
     stop = threading.Event()  # the deadline passed: every group stops
 
     def evaluate(found: _Found, a: IntArray, z: IntArray) -> None:
