@@ -127,13 +127,21 @@ def _describe(msg: Any) -> str:
 
 
 def require_service_settings(policy: Policy) -> None:
-    """Refuse the simulator-only solver knobs the live service has no setting for (it always
-    solves over ``candidates_k`` candidate pairs with seed 0) rather than drop them silently."""
+    """Refuse the simulator-only solver knobs the live service has no setting for (it
+    re-plans continuously, never in batch mode, over ``candidates_k`` candidate pairs with
+    seed 0) rather than drop them silently."""
     if policy.solver.all_pairs:
         raise PolicyError(
             "solver.all_pairs",
             "the service has no all-pairs mode (it solves over candidates_k candidate "
             "pairs); set it to false or remove it",
+        )
+    if policy.solver.batch:
+        raise PolicyError(
+            "solver.batch",
+            "the service re-plans continuously and has no batch (one-shot) mode; set it to "
+            "false or remove it (batch planning is for solver.solve and the simulator's "
+            "static snapshots)",
         )
     if policy.solver.seed != 0:
         raise PolicyError(

@@ -103,7 +103,11 @@ async def test_apply_stores_the_file_and_show_prints_it(
 
 @pytest.mark.parametrize(
     ("solver", "field"),
-    [({"all_pairs": True}, "solver.all_pairs"), ({"seed": 7}, "solver.seed")],
+    [
+        ({"all_pairs": True}, "solver.all_pairs"),
+        ({"seed": 7}, "solver.seed"),
+        ({"batch": True}, "solver.batch"),
+    ],
 )
 async def test_simulator_only_keys_are_refused(
     grpc_server: RunningServer,
