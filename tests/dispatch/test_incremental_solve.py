@@ -177,6 +177,10 @@ def assert_honest(
 # a move whose first-in-queue gain (417) is below the threshold (600) and whose gain at
 # the places the plan gives it (699) is above: the rule is the latter
 @example(62449, [("clock", 1), ("cancel", 3), ("change", 2)], False)
+# an accepted (pinned) ticket in the holder's queue: the rule reads the plan without it
+# (its work is occupancy); read with it as a place, the return looked possible and the
+# move (a forced one) priced at a gain of 593 < 600
+@example(250, [("change", 1), ("new", 3), ("accept", 2)], False)
 @given(
     seed=st.integers(0, 100_000),
     events=st.lists(

@@ -26,7 +26,7 @@ from solver.cost import (
 from solver.incremental import IncrementalSolver
 from solver.incremental_plan import flow_core, plan_step
 from solver.local import places
-from solver.position import moves_below
+from solver.position import movable_plan, moves_below
 from solver.row_prices import RowPrices
 from solver.solve import tech_state
 from solver.synthetic import random_problem
@@ -224,9 +224,12 @@ def assert_churn_rule(p: Problem, params: SolveParams, sol: Solution) -> None:
     """A held ticket moved to another technician only for a gain the churn rule allows:
     the gain at the places the plan gives it (:func:`solver.position.moves_below`, the
     gain the service reports with the move), not the first-in-queue screen the flow's
-    arcs pass (a plan's places differ from first)."""
+    arcs pass (a plan's places differ from first). The plan as the rule reads it: pinned
+    rows are their queue's occupancy, not places (:func:`solver.position.movable_plan`,
+    as the service reads a solution's gains)."""
     state = tech_state(p, params.weights)
-    below = moves_below(p, params.weights, state, sol.technician, params.allow_overtime)
+    plan = movable_plan(p, sol.technician)
+    below = moves_below(p, params.weights, state, plan, params.allow_overtime)
     assert below.size == 0, f"moves below the churn rule's gain: rows {below}"
 
 
