@@ -23,7 +23,8 @@ seconds (travel, lateness, waiting), skill levels, queue places or a 0/1 flag:
   s-th place (0-based, pinned tickets first) costs ``w.balance x s``;
 - ``unassigned``: ``w.unassigned x PRIORITY_FACTOR[p]`` (for a ticket that can no longer be
   saved times ``w.overdue``, at least ``w.unassigned``) plus the lateness (and breach) the
-  ticket would have if started ``DEFER_S`` from now, for a ticket left unassigned (an ASSIGNED
+  ticket would have if started when planned again (``Problem.replan_after_s``: ``DEFER_S``
+  from now by default), for a ticket left unassigned (an ASSIGNED
   ticket sent back to the queue also pays ``stability``, see :func:`drop_penalty`).
 
 In the exact core, start/finish are predicted as if the ticket came right after the
@@ -45,7 +46,6 @@ import numpy.typing as npt
 
 from solver.constants import (
     COST_SCALE,
-    DEFER_S,
     DENSE_PAIRS_MAX,
     MAX_COST,
     PRIORITY_FACTOR,
@@ -415,11 +415,13 @@ def deferred_cost(
     problem: Problem, weights: CostWeights, rows: IntArray | None = None
 ) -> FloatArray:
     """Lateness and breach cost of each ticket (of ``rows``; default all) if its work
-    started ``DEFER_S`` from now (weight units): the deferred part of leaving it
-    unassigned."""
+    started when the problem is planned again (``problem.replan_after_s`` from now; weight
+    units): the deferred part of leaving it unassigned. Zero for a one-shot plan (None)."""
     t = problem.tickets
     rows = np.arange(t.count, dtype=np.int64) if rows is None else rows
-    start = np.maximum(problem.now_s + DEFER_S, t.window_start_s[rows])
+    if problem.replan_after_s is None:
+        return np.zeros(rows.size, np.float64)
+    start = np.maximum(problem.now_s + problem.replan_after_s, t.window_start_s[rows])
     late = late_seconds(problem, rows, start, start + t.duration_s[rows])
     pricing = late_pricing(problem, weights, rows)
     return pricing.cost(np.arange(rows.size, dtype=np.int64), late)

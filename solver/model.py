@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from solver.constants import DEFER_S
 from solver.validate import validate_params, validate_problem, validate_weights
 
 if TYPE_CHECKING:
@@ -241,6 +242,12 @@ class Problem:
     tickets: Tickets
     technicians: Technicians
     now_s: float
+    replan_after_s: float | None = DEFER_S
+    """When a ticket this plan leaves out is planned again, in seconds from now (the live
+    loop and the simulator re-plan within minutes): leaving it out is priced with the
+    lateness it would have then (:func:`solver.cost.deferred_cost`). None: never, a
+    one-shot plan (:func:`solver.solve` with ``SolveParams.batch``); leaving a ticket out
+    then costs its unassigned penalty alone."""
     memo: dict[str, Any] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )

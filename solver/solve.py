@@ -115,6 +115,10 @@ def solve(
         raise ValueError("solve: expected (Problem, SolveParams)")
     t0 = time.perf_counter()
     problem = _with_previous(problem, previous)
+    if params.batch and problem.replan_after_s is not None:
+        problem = dataclasses.replace(
+            problem, replan_after_s=None
+        )  # one-shot: no later
     core, t1 = cold_core(problem, params, t0)
     tech_of, status, dropped = run_core(core)
     t2 = time.perf_counter()

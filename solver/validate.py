@@ -146,6 +146,13 @@ def validate_problem(p: Problem) -> None:
     """
     if not math.isfinite(p.now_s):
         raise ValueError("now_s: must be finite")
+    replan = p.replan_after_s
+    if replan is not None and not (
+        isinstance(replan, (int, float)) and math.isfinite(replan) and replan >= 0
+    ):
+        raise ValueError(
+            f"replan_after_s: must be None or finite and >= 0, got {replan!r}"
+        )
     validate_technicians(p.technicians)
     n_skills = int(p.technicians.skill_levels.shape[1])
     validate_tickets(p.tickets, p.technicians.count, n_skills)
