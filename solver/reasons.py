@@ -206,7 +206,9 @@ def _fitting(
     )
     # A block is a (rows, technicians) matrix: the points and the rows with an exclusion
     # are found once.
-    has_ex = np.isin(rows, t.excluded[:, 0])
+    listed = np.zeros(t.count, np.bool_)  # (np.isin's answer, without its sort)
+    listed[t.excluded[:, 0]] = True
+    has_ex = listed[rows]
     t_pts = unit_vectors(t.lat_deg[rows], t.lon_deg[rows])
     k_pts = unit_vectors(state.lat_deg[techs], state.lon_deg[techs])
     for c in range(0, techs.size, FIT_BLOCK):
