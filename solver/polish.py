@@ -136,22 +136,48 @@ def plan_cost(
         (cost per technician, weight units: :func:`solver.position.queue_costs`; whether
         its queue overruns the shift; the schedule; the rows it covers).
     """
+    plan, rows, sch = _sequenced(
+        problem, pricing, state, tech_of, allow_overtime, techs
+    )
+    cost = _queue_cost(problem, weights, state, plan, rows, sch)
     m = problem.technicians.count
+    over = np.bincount(plan[rows][sch.overrun], minlength=m) > 0
+    return cost, over, sch, rows
+
+
+def _sequenced(
+    problem: Problem,
+    pricing: LatePricing,
+    state: TechState,
+    tech_of: IntArray,
+    allow_overtime: bool,
+    techs: BoolArray | None = None,
+) -> tuple[IntArray, IntArray, Schedule]:
+    """The queues :func:`plan_cost` prices, sequenced: (the plan restricted to
+    ``techs``, the rows it covers, their schedule)."""
     on = tech_of >= 0
     if techs is not None:
         on &= techs[np.maximum(tech_of, 0)]
     rows = np.flatnonzero(on)
-    tech = tech_of[rows]
     sch = sequence_queues(
-        problem, pricing, rows, tech, state.lat_deg, state.lon_deg, state.ready_s,
-        allow_overtime,
+        problem, pricing, rows, tech_of[rows], state.lat_deg, state.lon_deg,
+        state.ready_s, allow_overtime,
     )  # fmt: skip
-    plan = np.where(on, tech_of, NO_TECHNICIAN)
-    cost = queue_costs(
+    return np.where(on, tech_of, NO_TECHNICIAN), rows, sch
+
+
+def _queue_cost(
+    problem: Problem,
+    weights: CostWeights,
+    state: TechState,
+    plan: IntArray,
+    rows: IntArray,
+    sch: Schedule,
+) -> FloatArray:
+    """:func:`plan_cost`'s cost per technician of the sequenced queues (:func:`_sequenced`)."""
+    return queue_costs(
         problem, weights, state, weights.balance * COST_SCALE, plan, (rows, sch)
     )
-    over = np.bincount(tech[sch.overrun], minlength=m) > 0
-    return cost, over, sch, rows
 
 
 def driven_cost(
@@ -183,6 +209,8 @@ class _Memo:
         """The value of each key: known ones from the memo, the others from
         ``compute(rows)`` (``rows``: one position in ``keys`` per distinct new key),
         then kept."""
+        if keys.size == 0:
+            return np.zeros(0, self.values.dtype)
         uniq, first, back = _distinct(keys)
         at = np.minimum(np.searchsorted(self.keys, uniq), max(self.keys.size - 1, 0))
         known = (
@@ -237,9 +265,10 @@ class _Plan:
         self.allow_overtime, self.arcs = allow_overtime, arcs
         self.penalty = drop_penalty(problem, weights)
         m = problem.technicians.count
-        self.cost, _, sch, rows = plan_cost(
-            problem, weights, pricing, state, tech_of, allow_overtime
-        )
+        first, rows, sch = _sequenced(problem, pricing, state, tech_of, allow_overtime)
+        # priced when first read (:attr:`cost`): a pass that screens no move never does
+        self._cost: FloatArray | None = None
+        self._first = (first, rows, sch)
         n = problem.tickets.count
         # screening drives already made, by :meth:`_memo_keys`; valid while the queue is
         # unchanged (:meth:`advance` forgets a changed queue's)
@@ -256,7 +285,17 @@ class _Plan:
         self.held = np.zeros(n)  # static terms (:func:`static_cost`) where it is
         self.screen = np.zeros(m)
         self.count = state.load.copy()  # places taken, pinned ones included
-        self.advance(np.ones(m, np.bool_), rows, tech_of[rows], sch, self.cost)
+        self.advance(np.ones(m, np.bool_), rows, tech_of[rows], sch, None)
+
+    @property
+    def cost(self) -> FloatArray:
+        """Cost per technician of its queue (:func:`plan_cost`)."""
+        if self._cost is None:
+            first, rows, sch = self._first
+            self._cost = _queue_cost(
+                self.problem, self.weights, self.state, first, rows, sch
+            )
+        return self._cost
 
     def advance(
         self,
@@ -264,12 +303,12 @@ class _Plan:
         rows: IntArray,
         tech: IntArray,
         sch: Schedule,
-        cost: FloatArray,
+        cost: FloatArray | None,
     ) -> None:
         """Take the new queues of the technicians ``changed`` (per technician): ``rows``
         with technicians ``tech`` sequenced as ``sch`` (rows of other technicians are
-        ignored), ``cost`` per technician (:func:`plan_cost`). Other queues, and their
-        screening drives, stay as they are."""
+        ignored), ``cost`` per technician (:func:`plan_cost`; None: the first plan's, not
+        priced yet). Other queues, and their screening drives, stay as they are."""
         m = self.qlen.size
         ch = np.flatnonzero(changed)
         old = self.queue[ch].reshape(-1)
@@ -292,7 +331,8 @@ class _Plan:
         )
         self.held[rows] = static_cost(self.problem, self.weights, rows, tech)
         self.count[ch] = self.qlen[ch] + self.state.load[ch]
-        self.cost[ch] = cost[ch]
+        if cost is not None:
+            self.cost[ch] = cost[ch]
         self.drives.forget(changed[self.drives.keys // (self._span[0] * self._span[1])])
         busy = ch[self.qlen[ch] > 0]
         self.screen[ch] = 0.0
@@ -394,6 +434,8 @@ def static_cost(
 ) -> FloatArray:
     """The placement terms of (ticket, technician) pairs that do not depend on the place,
     summed (:func:`solver.cost.static_terms`): computed afresh, cheaper than a memo."""
+    if tix.size == 0:
+        return np.zeros(0)
     terms = static_terms(problem, weights, tix, tech)
     return np.asarray(np.sum([terms[n] for n in STATIC_TERMS], axis=0))
 
