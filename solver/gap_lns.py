@@ -14,7 +14,8 @@ On Chu & Beasley type D, 20 x 100 (seed 1), from HiGHS's 5 s plan (6166 after lo
 search), 15 s of this search reached 6147 (6151 with the multipliers), load 11-15, where
 HiGHS alone was at 6198 after 15 s and 6178 after 60 s (before local search). In
 :func:`solver.gap.solve_gap` it runs in the race's last ``LNS_SHARE`` from the best
-plan so far (``lns``, on by default).
+plan so far (``lns``, on by default; going on from any cheaper plan the race hears
+of, ``adopt``), and on CP-SAT's thread once CP-SAT yields, around each fresh plan.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def lns_improve(
     scaled_u: IntArray | None = None,
     allowed: BoolArray | None = None,
     stop: threading.Event | None = None,
-    on_plan: Callable[[int], None] | None = None,
+    on_plan: Callable[[int, IntArray], None] | None = None,
+    adopt: Callable[[int], IntArray | None] | None = None,
     by_agents: bool = False,
     by_slack: bool = False,
     clock: Callable[[], float] = time.perf_counter,
@@ -94,6 +96,9 @@ def lns_improve(
     while (
         n > 0 and clock() < deadline - 0.01 and not (stop is not None and stop.is_set())
     ):
+        other = None if adopt is None else adopt(int(cost[agent, np.arange(n)].sum()))
+        if other is not None:
+            agent = other.copy()
         if by_agents:
             odds = None
             if best_gain is not None and scaled_u is not None:
@@ -133,7 +138,7 @@ def lns_improve(
             improvements += 1
             idle = 0
             if on_plan is not None:
-                on_plan(int(cost[agent, np.arange(n)].sum()))
+                on_plan(int(cost[agent, np.arange(n)].sum()), agent.copy())
         elif timed_out:
             size = max(size - (1 if by_agents else 2), min(2, whole))
         elif size == whole:

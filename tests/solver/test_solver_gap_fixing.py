@@ -6,6 +6,7 @@ feasible, never costlier, and reaches the optimum when it may free every job."""
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from typing import Any
 
@@ -27,6 +28,7 @@ from solver.gap_lagrange import (
     lagrangian_value,
 )
 from solver.gap_lns import lns_improve, slacks
+from solver.gap_local import improve
 from solver.model import SolveStatus
 from tests.solver.test_solver_gap import _brute_force, _ints, gap_instances
 from tests.solver.test_solver_gap_bound import plans_that_fit
@@ -192,6 +194,51 @@ def test_lns_reaches_the_optimum_of_small_instances(
     assert total == _brute_force(inst)
 
 
+@settings(max_examples=40, deadline=None)
+@given(plans_that_fit(max_agents=4, max_jobs=8), st.booleans())
+def test_lns_goes_on_from_a_cheaper_plan_it_adopts(
+    case: tuple[GapInstance, Any], by_agents: bool
+) -> None:
+    """``adopt`` hears the cost of the plan LNS holds; a cheaper plan it gives (here
+    local search's from the same start) is the one LNS goes on from: after one round
+    from it (``stop`` is set at once) the result fits and costs no more than it; each
+    plan ``on_plan`` hears fits and costs what it says."""
+    inst, start = case
+    m, n = inst.cost.shape
+    jobs = np.arange(n)
+    other, _ = improve(inst.cost, inst.weight, inst.capacity, start, time_limit_s=10)
+    stop = threading.Event()
+    asked: list[int] = []
+
+    def adopt(value: int) -> Any:
+        asked.append(value)
+        stop.set()  # the round under way is the last
+        return other if int(inst.cost[other, jobs].sum()) < value else None
+
+    def fits(plan: Any) -> bool:
+        load = np.bincount(plan, weights=inst.weight[plan, jobs], minlength=m)
+        return bool(np.all(load <= inst.capacity))
+
+    told: list[tuple[int, Any]] = []
+    res = lns_improve(
+        inst.cost,
+        inst.weight,
+        inst.capacity,
+        start,
+        deadline=time.perf_counter() + 30.0,
+        stop=stop,
+        adopt=adopt,
+        on_plan=lambda value, plan: told.append((value, plan)),
+        by_agents=by_agents,
+    )
+    assert asked == [int(inst.cost[start, jobs].sum())]
+    assert fits(res.agent)
+    assert int(inst.cost[res.agent, jobs].sum()) <= int(inst.cost[other, jobs].sum())
+    for value, plan in told:
+        assert fits(plan)
+        assert value == int(inst.cost[plan, jobs].sum())
+
+
 @pytest.mark.slow  # three LNS runs on a type D plan (~6.5 s each): the slow step's
 @pytest.mark.parametrize("mode", ["jobs", "agents", "slack"])
 def test_lns_improves_a_type_d_plan_and_reports_each_step(mode: str) -> None:
@@ -221,7 +268,7 @@ def test_lns_improves_a_type_d_plan_and_reports_each_step(mode: str) -> None:
         inst.capacity,
         first.agent,
         deadline=time.perf_counter() + 5.0,
-        on_plan=heard.append,
+        on_plan=lambda value, _plan: heard.append(value),
         by_agents=mode != "jobs",
         by_slack=mode == "slack",
         scaled_u=lag.scaled_u if mode == "slack" else None,
