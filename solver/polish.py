@@ -283,7 +283,6 @@ class _Plan:
         self.place = np.full(n, -1, np.int64)
         self.late = np.zeros(n, np.bool_)  # breaches where it is
         self.held = np.zeros(n)  # static terms (:func:`static_cost`) where it is
-        self.screen = np.zeros(m)
         self.count = state.load.copy()  # places taken, pinned ones included
         self.advance(np.ones(m, np.bool_), rows, tech_of[rows], sch, None)
 
@@ -334,10 +333,18 @@ class _Plan:
         if cost is not None:
             self.cost[ch] = cost[ch]
         self.drives.forget(changed[self.drives.keys // (self._span[0] * self._span[1])])
-        busy = ch[self.qlen[ch] > 0]
-        self.screen[ch] = 0.0
-        none = np.full(busy.size, -1, np.int64)
-        self.screen[busy] = self.edited(busy, none, none)
+
+    @property
+    def screen(self) -> FloatArray:
+        """Screening cost of every technician's queue as it is (0 for an empty one)."""
+        return self.screen_of(np.arange(self.qlen.size))
+
+    def screen_of(self, tech: IntArray) -> FloatArray:
+        """Screening cost of each technician's queue as it is: its edit that drops and
+        adds nothing (:meth:`edited`), driven when first asked for (with the edits
+        screened in the same pass, :func:`_screen`)."""
+        none = np.full(tech.size, -1, np.int64)
+        return self.edited(tech, none, none)
 
     def _drive(self, orders: IntArray, tech: IntArray) -> FloatArray:
         """Screening cost (T, P) of orders (T, P, q): travel, lateness, waiting; inf on an
@@ -681,7 +688,7 @@ def _may_pay(plan: _Plan, i: IntArray, b: IntArray, j: IntArray) -> BoolArray:
         plan.problem, plan.weights, np.concatenate([i, j]), np.concatenate([b, b])
     )
     n = i.size
-    least = st[:n] - st[n:] + plan.penalty[j] - plan.penalty[i] - plan.screen[b]
+    least = st[:n] - st[n:] + plan.penalty[j] - plan.penalty[i] - plan.screen_of(b)
     return np.asarray(least < -MIN_GAIN)
 
 
@@ -696,13 +703,18 @@ def _screen(
     jj, aa = np.maximum(j, 0), np.maximum(a, 0)
     drop_j = np.where(has_j, plan.place[jj], -1)
     both = np.flatnonzero(has_a)  # A's queue changes only when i leaves it
+    # the edited queues, then the queues as they are (:meth:`_Plan.screen_of`): one
+    # memo look-up, their drives made together
+    ab = np.concatenate([b, a[both]])
+    none = np.full(ab.size, -1, np.int64)
     queues = plan.edited(
-        np.concatenate([b, a[both]]),
-        np.concatenate([drop_j, plan.place[i[both]]]),
-        np.concatenate([i, j[both]]),
+        np.concatenate([ab, ab]),
+        np.concatenate([drop_j, plan.place[i[both]], none]),
+        np.concatenate([i, j[both], none]),
     )
+    now = queues[ab.size :]
     queue_a = np.zeros(n)
-    queue_a[both] = queues[n:] - plan.screen[a[both]]
+    queue_a[both] = queues[n : ab.size] - now[n:]
     # i and j at their new technicians (of those pairs the move has); at their own,
     # as the plan holds them
     need = np.concatenate([np.ones(n, np.bool_), has_j & has_a])
@@ -724,7 +736,7 @@ def _screen(
     penalty = np.where(
         has_a, 0.0, np.where(has_j, plan.penalty[jj], 0.0) - plan.penalty[i]
     )
-    delta = queues[:n] - plan.screen[b] + queue_a + static + balance + penalty
+    delta = queues[:n] - now[:n] + queue_a + static + balance + penalty
     moves = np.column_stack([delta, i, b, j, a, b])
     return moves[delta < -MIN_GAIN]
 
