@@ -406,6 +406,7 @@ class _Plan:
         out = np.zeros(tech.size)
         q0 = self.qlen[tech] - (drop >= 0)
         width = self.queue.shape[1]
+        jobs = []  # (positions in out, orders (T, places, length), technicians)
         for q in np.unique(q0).tolist():
             sel = np.flatnonzero(q0 == q)
             tk = tech[sel]
@@ -415,12 +416,16 @@ class _Plan:
             new = add[sel]
             plain = new < 0
             if q and plain.any():
-                out[sel[plain]] = self._drive(base[plain][:, None, :], tk[plain])[:, 0]
+                jobs.append((sel[plain], base[plain][:, None, :], tk[plain]))
             if not plain.all():
                 ins = ~plain
-                out[sel[ins]] = self._drive(
-                    _insertions(base[ins], new[ins]), tk[ins]
-                ).min(axis=1)
+                jobs.append((sel[ins], _insertions(base[ins], new[ins]), tk[ins]))
+        # orders of one shape driven together (a queue of one ticket as it is and a
+        # ticket inserted into an empty queue); the best place of each
+        for shape in sorted({orders.shape[1:] for _, orders, _ in jobs}):
+            group = [job for job in jobs if job[1].shape[1:] == shape]
+            at, orders, tk = (np.concatenate(x) for x in zip(*group, strict=True))
+            out[at] = self._drive(orders, tk).min(axis=1)
         return out
 
 
