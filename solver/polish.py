@@ -282,7 +282,11 @@ class _Plan:
         self.queue = np.full((m, 1), -1, np.int64)
         self.place = np.full(n, -1, np.int64)
         self.late = np.zeros(n, np.bool_)  # breaches where it is
-        self.held = np.zeros(n)  # static terms (:func:`static_cost`) where it is
+        # static terms (:func:`static_cost`) where it is, priced when first read
+        # (:meth:`statics`); its technician (-1: in no queue)
+        self._held = np.zeros(n)
+        self._priced = np.zeros(n, np.bool_)
+        self.tech_at = np.full(n, -1, np.int64)
         self.count = state.load.copy()  # places taken, pinned ones included
         self.advance(np.ones(m, np.bool_), rows, tech_of[rows], sch, None)
 
@@ -314,6 +318,7 @@ class _Plan:
         old = old[old >= 0]
         self.place[old] = -1
         self.late[old] = False
+        self.tech_at[old] = -1
         on = changed[tech]
         rows, tech, pos = rows[on], tech[on], sch.position[on]
         self.qlen[ch] = np.bincount(tech, minlength=m)[ch]
@@ -328,11 +333,34 @@ class _Plan:
         self.late[rows] = (
             late_seconds(self.problem, rows, sch.start_s[on], sch.finish_s[on]) > 0
         )
-        self.held[rows] = static_cost(self.problem, self.weights, rows, tech)
+        self.tech_at[rows] = tech
+        self._priced[rows] = False
         self.count[ch] = self.qlen[ch] + self.state.load[ch]
         if cost is not None:
             self.cost[ch] = cost[ch]
         self.drives.forget(changed[self.drives.keys // (self._span[0] * self._span[1])])
+
+    @property
+    def held(self) -> FloatArray:
+        """Per ticket row, the static terms where the plan holds it (0 for a row in no
+        queue)."""
+        return self.statics(np.zeros(0, np.int64), np.zeros(0, np.int64),
+                            np.flatnonzero(self.tech_at >= 0))[1]  # fmt: skip
+
+    def statics(
+        self, tix: IntArray, tech: IntArray, rows: IntArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """:func:`static_cost` of the pairs (``tix``, ``tech``), and :attr:`held` (per
+        row, 0 elsewhere) once the rows ``rows`` (each in a queue) are priced where they
+        are: in one call, a row priced once while it stays in its queue."""
+        todo = np.unique(rows[~self._priced[rows]])
+        st = static_cost(
+            self.problem, self.weights, np.concatenate([tix, todo]),
+            np.concatenate([tech, self.tech_at[todo]]),
+        )  # fmt: skip
+        self._held[todo] = st[tix.size :]
+        self._priced[todo] = True
+        return st[: tix.size], np.where(self.tech_at >= 0, self._held, 0.0)
 
     @property
     def screen(self) -> FloatArray:
@@ -724,15 +752,15 @@ def _screen(
     # as the plan holds them
     need = np.concatenate([np.ones(n, np.bool_), has_j & has_a])
     st = np.zeros(2 * n)
-    st[need] = static_cost(
-        plan.problem, plan.weights, np.concatenate([i, jj])[need],
-        np.concatenate([b, aa])[need],
+    st[need], held = plan.statics(
+        np.concatenate([i, jj])[need], np.concatenate([b, aa])[need],
+        np.concatenate([i[has_a], jj[has_j]]),
     )  # fmt: skip
     static = (
         st[:n]
-        - np.where(has_a, plan.held[i], 0.0)
+        - np.where(has_a, held[i], 0.0)
         + np.where(has_j & has_a, st[n:], 0.0)
-        - np.where(has_j, plan.held[jj], 0.0)
+        - np.where(has_j, held[jj], 0.0)
     )
     balance = np.where(
         has_j, 0.0, w.balance * (plan.count[b] - np.where(has_a, plan.count[aa] - 1, 0))
