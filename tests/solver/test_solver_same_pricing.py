@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -325,6 +326,7 @@ def test_in_pairs_is_membership(
         assert np.array_equal(got, np.array(flat, np.bool_))
 
 
+@pytest.mark.slow  # 80 examples, ~11-14 s: the slow step's (the default step is near 10 min)
 @settings(max_examples=80, deadline=None)
 @given(problem=regions(40), seed=st.integers(0, 2**31 - 1), edge=st.booleans())
 def test_judge_reads_the_queues_from_the_schedule(
