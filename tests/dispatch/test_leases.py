@@ -200,13 +200,16 @@ async def test_the_lease_loop_ends_on_a_cancel_a_library_swallowed(
     stop = asyncio.Event()  # never set by the test: only its clean-up sets it
     running = asyncio.create_task(manager.run(stop))
 
-    async def holding_and_listing_again() -> bool:
-        return len(manager.held) == len(REGIONS) and in_call.is_set()
+    async def holding_all() -> bool:
+        return len(manager.held) == len(REGIONS)
+
+    async def holding_all_and_listing_again() -> bool:
+        return await holding_all() and in_call.is_set()
 
     try:
-        await eventually(lambda: asyncio.sleep(0, len(manager.held) == len(REGIONS)))
+        await eventually(holding_all)
         in_call.clear()
-        await eventually(holding_and_listing_again)
+        await eventually(holding_all_and_listing_again)
         running.cancel()  # lands in the listing call, which swallows it
         await asyncio.wait({running}, timeout=3.0)
         assert running.cancelled()
