@@ -96,9 +96,9 @@ def warm(
     any_feasible[new_rows] |= fresh.any_feasible[new_rows]
     cands = Candidates(tix[cheap], tech[cheap], cost[cheap], any_feasible)
     core = Core.build(problem, params, state, cands)
-    tech_of, status, dropped = run_core(core)
+    tech_of, status = run_core(core)
     solution = finalize(
-        problem, params, core.state, core.cands, tech_of, status, dropped, {}, t0,
+        problem, params, core.state, core.cands, tech_of, status, {}, t0,
         core.alive, core.free, core.certificate, core.bound_gap,
     )  # fmt: skip
     return solution, core

@@ -417,7 +417,7 @@ class VroomPolicy:
         none = np.zeros(0, np.int64)
         cands = Candidates(none, none, np.zeros(0), np.zeros(t.count, np.bool_))
         sol = finalize(
-            problem, self.params, state, cands, tech_of, SolveStatus.FEASIBLE, none, phases, t0
+            problem, self.params, state, cands, tech_of, SolveStatus.FEASIBLE, phases, t0
         )  # fmt: skip
         pos = np.asarray(sol.position, np.int64).copy()
         mov = np.flatnonzero((tech_of >= 0) & ~t.pinned)

@@ -342,11 +342,10 @@ def baseline_solve(
         cands,
         tech_of,
         SolveStatus.FEASIBLE,
-        np.zeros(0, np.int64),
         phases,
         t0,
         reasons=greedy_reasons(
-            problem, reason_state, cands, held, np.zeros(0, np.int64), None,
+            problem, reason_state, cands, held, None,
             np.zeros(k.count, np.int64),  # every technician counts as full
         ),
     )  # fmt: skip

@@ -117,7 +117,7 @@ class Core:
 
 def run_core(
     core: Core, flow: FlowResult | None = None
-) -> tuple[IntArray, SolveStatus, IntArray]:
+) -> tuple[IntArray, SolveStatus]:
     """Exact flow over all candidate arcs, then sequencing and shift repair.
 
     ``flow``: the result of :func:`certified_flow` on ``core`` when the caller ran it
@@ -134,15 +134,16 @@ def run_core(
     Returns
     -------
     tuple
-        (technician per ticket row for the movable tickets, else NO_TECHNICIAN; status;
-        rows dropped for shift overruns after the repair rounds).
+        (technician per ticket row for the movable tickets, else NO_TECHNICIAN; status).
+        The reasons of the rows it leaves unassigned, those the shift repair dropped
+        included, are judged against every technician (:func:`solver.reasons.judge`).
     """
     res = certified_flow(core) if flow is None else flow
     if res.status is not SolveStatus.OPTIMAL:
         n = core.problem.tickets.count
-        return np.full(n, NO_TECHNICIAN, np.int64), res.status, np.zeros(0, np.int64)
+        return np.full(n, NO_TECHNICIAN, np.int64), res.status
     start = (core.free.copy(), core.alive.copy())  # before any repair
-    tech_of, status, dropped = repair_shifts(core, flow_decision(core, res))
+    tech_of, status = repair_shifts(core, flow_decision(core, res))
     cost = model_cost(core, tech_of)
     for _ in range(POLISH_ROUNDS):
         if cost == res.cost or status is not SolveStatus.OPTIMAL:
@@ -157,14 +158,14 @@ def run_core(
         )
         if again.status is not SolveStatus.OPTIMAL:
             break
-        t2, s2, d2 = repair_shifts(core, flow_decision(core, again, core.alive))
+        t2, s2 = repair_shifts(core, flow_decision(core, again, core.alive))
         c2 = model_cost(core, t2)
         if s2 is not SolveStatus.OPTIMAL or c2 >= cost:
             core.free, core.alive = saved
             break
-        tech_of, status, dropped, cost = t2, s2, d2, c2
+        tech_of, status, cost = t2, s2, c2
     if status is not SolveStatus.INFEASIBLE:
-        tech_of, status, dropped = position_rounds(core, tech_of, status, dropped)
+        tech_of, status = position_rounds(core, tech_of, status)
         if core.params.polish:
             tech_of = polish(
                 core.problem, core.params.weights, core.late, core.state, tech_of,
@@ -173,14 +174,14 @@ def run_core(
                 inserts=core.params.batch,
             )  # fmt: skip
         tech_of = bound_churn(core, tech_of)
-        tech_of, status, dropped = keep_incumbent(core, start, tech_of, status, dropped)
+        tech_of, status = keep_incumbent(core, start, tech_of, status)
         cost = model_cost(core, tech_of)
     certified = core.certificate is None or core.certificate.certified
     # Unproven over all pairs (time limit), the flow optimum is no bound.
     core.bound_gap = (cost - res.cost) / COST_SCALE if certified else None
     if status is SolveStatus.OPTIMAL and (cost != res.cost or not certified):
         status = SolveStatus.FEASIBLE
-    return tech_of, SolveStatus.OVERFLOW if core.clipped else status, dropped
+    return tech_of, SolveStatus.OVERFLOW if core.clipped else status
 
 
 def exact_core_only(params: SolveParams) -> bool:
@@ -195,8 +196,7 @@ def keep_incumbent(
     start: tuple[IntArray, BoolArray],
     tech_of: IntArray,
     status: SolveStatus,
-    dropped: IntArray,
-) -> tuple[IntArray, SolveStatus, IntArray]:
+) -> tuple[IntArray, SolveStatus]:
     """The new plan ``tech_of`` or the incumbent plan, whichever is cheaper as driven.
 
     The incumbent plan is the queues the problem already carries
@@ -206,9 +206,7 @@ def keep_incumbent(
     tickets that overrun their holder's shift left unassigned; no local re-solve, no
     refill: a shift-feasible incumbent stays exactly as held, and the new plan is the
     one that re-places tickets). It is returned, with that status and its places in
-    ``core`` and no dropped rows (the reasons of the rows it left out are judged against
-    every technician, :func:`solver.reasons.judge`: SHIFT only when no free place fits
-    them), when its cost as driven
+    ``core``, when its cost as driven
     (:func:`solver.polish.driven_cost`) is below the new plan's; ties keep the new plan.
     It moves no held ticket, so the churn rule holds for it. Not in the exact core alone
     (:func:`exact_core_only`: the model's certified optimum is what was asked for). Runs
@@ -218,30 +216,28 @@ def keep_incumbent(
     """
     problem, state, params = core.problem, core.state, core.params
     if exact_core_only(params):
-        return tech_of, status, dropped
+        return tech_of, status
     held = held_decision(problem, params.weights, state, core.late)
     if not (held >= 0).any() or np.array_equal(held, tech_of):
-        return tech_of, status, dropped
+        return tech_of, status
     trial = dataclasses.replace(core, free=start[0].copy(), alive=start[1].copy())
-    kept, k_status, _ = repair_shifts(trial, held, fill_rounds=0, rounds=0)
+    kept, k_status = repair_shifts(trial, held, fill_rounds=0, rounds=0)
     if k_status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
-        return tech_of, status, dropped
+        return tech_of, status
     if np.array_equal(kept, tech_of):
-        return tech_of, status, dropped
+        return tech_of, status
     w, late, ot = params.weights, core.late, params.allow_overtime
     if driven_cost(problem, w, late, state, kept, ot) >= driven_cost(
         problem, w, late, state, tech_of, ot
     ):
-        return tech_of, status, dropped
+        return tech_of, status
     core.free, core.alive = trial.free, trial.alive
-    # the rows it dropped get their reason from the judge, against every technician (a
-    # free place elsewhere may fit them: not SHIFT then), not the repair's SHIFT
-    return kept, k_status, np.zeros(0, np.int64)
+    return kept, k_status
 
 
 def position_rounds(
-    core: Core, tech_of: IntArray, status: SolveStatus, dropped: IntArray
-) -> tuple[IntArray, SolveStatus, IntArray]:
+    core: Core, tech_of: IntArray, status: SolveStatus
+) -> tuple[IntArray, SolveStatus]:
     """Re-price the live arcs at the places the plan's sequenced queues give them, re-solve.
 
     Only when some ticket is predicted later in its sequenced queue than first-in-queue
@@ -255,7 +251,7 @@ def position_rounds(
     over all pairs, and a plan from these rounds is above that optimum (FEASIBLE).
     """
     problem, state, w = core.problem, core.state, core.params.weights
-    best = (tech_of, status, dropped)
+    best = (tech_of, status)
     if core.params.position_rounds == 0:
         return best
     queues = plan_queues(problem, core.late, state, tech_of)
@@ -289,7 +285,7 @@ def position_rounds(
         res = _flow(trial, arcs)
         if res.status is not SolveStatus.OPTIMAL:
             break
-        plan, s2, d2 = repair_shifts(trial, flow_decision(trial, res, arcs))
+        plan, s2 = repair_shifts(trial, flow_decision(trial, res, arcs))
         if s2 not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
             break
         queues = plan_queues(problem, core.late, state, plan)
@@ -297,7 +293,7 @@ def position_rounds(
             problem, w, state, core.penalty, core.balance_scaled, plan, queues
         )
         if cost < best_cost:
-            best, best_cost = (plan, s2, d2), cost
+            best, best_cost = (plan, s2), cost
     return best
 
 
@@ -527,45 +523,42 @@ def repair_shifts(
     scope: BoolArray | None = None,
     fill_rounds: int = REFILL_ROUNDS,
     rounds: int = REPAIR_ROUNDS,
-) -> tuple[IntArray, SolveStatus, IntArray]:
+) -> tuple[IntArray, SolveStatus]:
     """Remove shift overruns found by sequencing; re-place the displaced tickets locally.
 
     A technician whose sequenced queue overruns its shift keeps only as many places as
     its fitting tickets used (``core.free``); the overrunning (ticket, technician) arcs die
     (``core.alive``) and the neighbourhood of the displaced tickets is re-solved exactly
     (:func:`local_resolve`). After ``rounds`` (default ``REPAIR_ROUNDS``) the remaining
-    overruns are left unassigned (reason SHIFT) and the status is FEASIBLE. ``scope``
+    overruns are left unassigned (their reasons are the judge's,
+    :func:`solver.reasons.judge`, as every unassigned row's) and the status is
+    FEASIBLE. ``scope``
     (per technician): only these queues can have changed since they were last checked
     (default: all); ``fill_rounds``: rounds of the final :func:`refill`.
     """
     problem, state, c = core.problem, core.state, core.cands
     status = SolveStatus.OPTIMAL
-    none = np.zeros(0, np.int64)
     m = problem.technicians.count
     if core.params.allow_overtime or m == 0:
-        return tech_of, status, none
+        return tech_of, status
     fill_scope = None if scope is None else scope.copy()
     scope = np.ones(m, np.bool_) if scope is None else scope.copy()
     for rnd in range(rounds + 1):
         rows = np.flatnonzero((tech_of >= 0) & scope[np.maximum(tech_of, 0)])
         if not np.isfinite(problem.technicians.shift_end_s[tech_of[rows]]).any():
             # no queue here has a shift end to overrun: nothing to sequence or repair
-            return refill(core, tech_of, fill_scope, fill_rounds), status, none
+            return refill(core, tech_of, fill_scope, fill_rounds), status
         sch = sequence_queues(
             problem, core.late, rows, tech_of[rows],
             state.lat_deg, state.lon_deg, state.ready_s, False,
         )  # fmt: skip
         bad = rows[sch.overrun]
         if bad.size == 0:
-            return refill(core, tech_of, fill_scope, fill_rounds), status, none
+            return refill(core, tech_of, fill_scope, fill_rounds), status
         tech_of = tech_of.copy()
         if rnd == rounds:
             tech_of[bad] = NO_TECHNICIAN
-            return (
-                refill(core, tech_of, fill_scope, fill_rounds),
-                SolveStatus.FEASIBLE,
-                bad,
-            )
+            return refill(core, tech_of, fill_scope, fill_rounds), SolveStatus.FEASIBLE
         hit = np.unique(tech_of[bad])
         fits = np.bincount(tech_of[rows[~sch.overrun]], minlength=m)
         core.free[hit] = fits[hit]
@@ -585,7 +578,7 @@ def repair_shifts(
             fill_scope |= scope
         if status is not SolveStatus.OPTIMAL:
             break
-    return tech_of, status, none
+    return tech_of, status
 
 
 def changed_techs(before: IntArray, after: IntArray, m: int) -> BoolArray:

@@ -64,7 +64,7 @@ class Rows:
     finish_s: FloatArray
     driven: dict[str, FloatArray]  # placement terms as driven (``Solution.row_terms``)
     first: dict[str, FloatArray]  # movable rows: placement terms first-in-queue
-    judged: IntArray  # reason (:func:`solver.reasons.judge`), before the dropped rows'
+    judged: IntArray  # reason (:func:`solver.reasons.judge`)
     witness: IntArray  # of a PENALTY_CHEAPER reason, else -1
 
     @classmethod
@@ -272,14 +272,12 @@ def solution_of(
     problem: Problem,
     params: SolveParams,
     rows: Rows,
-    dropped: IntArray,
     run: RunInfo,
     reasons: IntArray | None = None,
     prices: RowPrices | None = None,
 ) -> Solution:
     """The :class:`Solution` of ``rows`` (copied): their sums, the SLA check, the
-    reasons (``rows.judged``, SHIFT for the ``dropped`` rows; or ``reasons`` when
-    given) and the stats. ``prices``: the problem's :class:`RowPrices` under
+    reasons (``rows.judged``, or ``reasons`` when given) and the stats. ``prices``: the problem's :class:`RowPrices` under
     ``params.weights`` when the caller has them."""
     t = problem.tickets
     tech = rows.technician
@@ -294,7 +292,6 @@ def solution_of(
     sla = (tech >= 0) & (st <= t.response_due_s) & (fin <= t.resolution_due_s)
     if reasons is None:
         reasons = rows.judged.copy()
-        reasons[dropped[tech[dropped] < 0]] = UnassignedReason.SHIFT
     bound = None if run.bound_gap is None else model_objective - run.bound_gap
     wall = time.perf_counter() - run.t0
     stats = SolveStats(
@@ -333,7 +330,6 @@ def finalize(
     cands: Candidates,
     tech_of: IntArray,
     status: SolveStatus,
-    dropped: IntArray,
     phases_s: dict[str, float],
     t0: float,
     alive: BoolArray | None = None,
@@ -355,4 +351,4 @@ def finalize(
     """
     rows = fresh_rows(problem, params, state, decision(problem, tech_of))
     run = RunInfo(status, int(cands.tix.size), phases_s, t0, certificate, bound_gap)
-    return solution_of(problem, params, rows, dropped, run, reasons)
+    return solution_of(problem, params, rows, run, reasons)

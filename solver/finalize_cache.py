@@ -84,7 +84,6 @@ class FinalizeCache:
         params: SolveParams,
         state: TechState,
         tech_of: IntArray,
-        dropped: IntArray,
         run: RunInfo,
         prices: RowPrices | None = None,
     ) -> Solution:
@@ -120,7 +119,7 @@ class FinalizeCache:
             rows,
         )
         self._room = room
-        return solution_of(problem, params, rows, dropped, run, prices=prices)
+        return solution_of(problem, params, rows, run, prices=prices)
 
     def _follows(self, problem: Problem, params: SolveParams, state: TechState) -> bool:
         old = self._problem

@@ -30,7 +30,6 @@ def greedy_reasons(
     state: TechState,
     cands: Candidates,
     tech_of: IntArray,
-    dropped: IntArray,
     alive: BoolArray | None = None,
     free: IntArray | None = None,
 ) -> IntArray:
@@ -39,9 +38,8 @@ def greedy_reasons(
     Order of tests: no available technician; no available technician with the skills;
     all skilled ones excluded; all of those without a free place (CAPACITY); no feasible
     placement (SHIFT); every candidate technician full after the solve (CAPACITY);
-    otherwise the penalty was cheaper (PENALTY_CHEAPER). Tickets dropped by the shift
-    repair get SHIFT. ``alive`` / ``free``: arcs still usable and places per technician
-    after the shift repair (default: all arcs, ``state.free_slots``).
+    otherwise the penalty was cheaper (PENALTY_CHEAPER). ``alive`` / ``free``: arcs
+    still usable and places per technician (default: all arcs, ``state.free_slots``).
     """
     t, k = problem.tickets, problem.technicians
     n, m = t.count, k.count
@@ -87,5 +85,4 @@ def greedy_reasons(
     r[n_skill - n_ex_skill <= 0] = UnassignedReason.EXCLUDED
     r[n_skill == 0] = UnassignedReason.NO_SKILL
     reason[un] = r
-    reason[dropped[tech_of[dropped] < 0]] = UnassignedReason.SHIFT
     return reason

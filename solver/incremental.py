@@ -199,7 +199,7 @@ class IncrementalSolver:
         if self._flow is not None:  # the potentials the certificate last held at
             self._ref = (self._flow.pi_t.copy(), self._flow.pi_k.copy())
         self.flow_cost = res.cost if res.status is SolveStatus.OPTIMAL else None
-        tech_of, status, dropped = run_core(core, res)
+        tech_of, status = run_core(core, res)
         self._core, self._problem, self._state = core, problem, state
         self._prices = RowPrices.of(problem, params.weights)
         self._plan = tech_of
@@ -210,7 +210,7 @@ class IncrementalSolver:
         run = RunInfo(status, core.cands.tix.size, phases, t0, core.certificate,
                       core.bound_gap)  # fmt: skip
         return self._finalize.finalize(
-            problem, params, state, tech_of, dropped, run, self._prices
+            problem, params, state, tech_of, run, self._prices
         )
 
     def _keep_flow(
@@ -264,16 +264,14 @@ class IncrementalSolver:
         t1 = time.perf_counter()
         res = certified_flow(core)
         self.flow_cost = res.cost if res.status is SolveStatus.OPTIMAL else None
-        tech_of, status, dropped = run_core(core, res)
+        tech_of, status = run_core(core, res)
         self._problem, self._plan = problem, tech_of
         self._calls_since_cold += 1
         self.last_mode = "incremental"
         phases = {"incremental": t1 - t0, "assignment": time.perf_counter() - t1}
         run = RunInfo(status, core.cands.tix.size, phases, t0, core.certificate,
                       core.bound_gap)  # fmt: skip
-        return self._finalize.finalize(
-            problem, self.params, core.state, tech_of, dropped, run
-        )
+        return self._finalize.finalize(problem, self.params, core.state, tech_of, run)
 
     def _step(self, problem: Problem, t0: float) -> Solution | None:
         """Sparse regime: the kept flow updated by shortest paths, certified locally, and
@@ -335,8 +333,7 @@ class IncrementalSolver:
             SolveStatus.OVERFLOW if clipped else status, step.arcs,
             phases, t0, cert, (cost - flow_cost) / COST_SCALE,
         )  # fmt: skip
-        none = np.zeros(0, np.int64)
-        return self._finalize.finalize(problem, params, state, plan, none, run, prices)
+        return self._finalize.finalize(problem, params, state, plan, run, prices)
 
     def _reprice_rows(
         self, problem: Problem, rows: IntArray, pen_w: npt.NDArray[np.float64]

@@ -72,17 +72,15 @@ def unassigned_reasons(
     params: SolveParams,
     state: TechState,
     tech_of: IntArray,
-    dropped: IntArray,
 ) -> IntArray:
     """The binding reason (``UnassignedReason``) of every ticket row; ASSIGNED when assigned.
 
-    Judged against every technician (:func:`judge`). Tickets the shift repair dropped
-    (``dropped``) get SHIFT.
+    Judged against every technician (:func:`judge`), the tickets the shift repair
+    dropped too.
     """
     reason = np.full(problem.tickets.count, int(UnassignedReason.ASSIGNED), np.int64)
     un = np.flatnonzero(tech_of < 0)
     reason[un] = judge(problem, params, state, tech_of, un).reason
-    reason[dropped[tech_of[dropped] < 0]] = UnassignedReason.SHIFT
     return reason
 
 

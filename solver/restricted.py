@@ -106,7 +106,7 @@ def solve_keeping(
     # no polish: it could only move the re-planned rows here, and it did not pay for
     # itself (module doc); the periodic cold solve polishes the whole region
     core, t1 = cold_core(sub, dataclasses.replace(params, polish=False), t0)
-    tech_of, status, dropped = run_core(core)
+    tech_of, status = run_core(core)
     if status not in KEPT_STATUSES:
         return None
     plan = tech_of.copy()
@@ -117,8 +117,7 @@ def solve_keeping(
     t2 = time.perf_counter()
     phases = {"candidates": t1 - t0, "assignment": t2 - t1}
     sol = finalize(
-        problem, params, state, core.cands, plan, SolveStatus.FEASIBLE, dropped,
-        phases, t0,
+        problem, params, state, core.cands, plan, SolveStatus.FEASIBLE, phases, t0,
     )  # fmt: skip
     if not params.allow_overtime and _overruns(problem, sol):
         return None

@@ -120,11 +120,11 @@ def solve(
             problem, replan_after_s=None
         )  # one-shot: no later
     core, t1 = cold_core(problem, params, t0)
-    tech_of, status, dropped = run_core(core)
+    tech_of, status = run_core(core)
     t2 = time.perf_counter()
     phases = {"candidates": t1 - t0, "assignment": t2 - t1}
     return finalize(
-        problem, params, core.state, core.cands, tech_of, status, dropped, phases, t0,
+        problem, params, core.state, core.cands, tech_of, status, phases, t0,
         core.alive, core.free, core.certificate, core.bound_gap,
     )  # fmt: skip
 

@@ -89,7 +89,6 @@ step = st.tuples(
     st.integers(0, 3),  # tickets appended
     st.integers(0, 6),  # rows given another technician (or none)
     st.booleans(),  # the caller commits the plan
-    st.integers(0, 2),  # rows dropped by a shift repair
 )
 
 
@@ -101,9 +100,9 @@ step = st.tuples(
     st.lists(step, min_size=1, max_size=6),
 )
 def test_cached_finalize_is_a_fresh_finalize(
-    seed: int, shift_h: float, overtime: bool, steps: list[tuple[int, int, bool, int]]
+    seed: int, shift_h: float, overtime: bool, steps: list[tuple[int, int, bool]]
 ) -> None:
-    """Random appends, plan changes, commits and dropped rows: every call of the cache
+    """Random appends, plan changes and commits: every call of the cache
     gives what a fresh finalize of the same plan gives, every field."""
     rng = np.random.default_rng(seed)
 
@@ -127,17 +126,16 @@ def test_cached_finalize_is_a_fresh_finalize(
         *(np.zeros(5, np.int64) for _ in range(3)), np.zeros(0, np.bool_)
     )
     used = 0
-    for call, (new, moves, commit, drops) in enumerate([(0, 0, False, 0), *steps]):
+    for call, (new, moves, commit) in enumerate([(0, 0, False), *steps]):
         p = _appended(p, extra, used, new)
         used += new
         tech = np.concatenate([tech, rng.integers(-1, m, new)])
         rows = rng.integers(0, tech.size, moves)
         tech[rows] = rng.integers(-1, m, moves)
-        dropped = np.unique(rng.integers(0, tech.size, drops))
         status = SolveStatus.OPTIMAL if call % 2 else SolveStatus.FEASIBLE
         run = RunInfo(status, 5, {}, time.perf_counter(), None, 0.5 * call)
-        got = cache.finalize(p, params, state, tech, dropped, run)
-        want = finalize(p, params, state, cands, tech, status, dropped, {},
+        got = cache.finalize(p, params, state, tech, run)
+        want = finalize(p, params, state, cands, tech, status, {},
                         time.perf_counter(), bound_gap=0.5 * call)  # fmt: skip
         assert cache.fresh == (call == 0)
         assert_same_solution(got, want)

@@ -38,7 +38,7 @@ def _kept(problem: Problem, params: SolveParams, sol: Solution) -> Solution:
     plan = np.where(problem.tickets.pinned, -1, sol.technician)
     return finalize(
         problem, params, tech_state(problem, params.weights), no_arcs, plan,
-        SolveStatus.FEASIBLE, none, {}, time.perf_counter(),
+        SolveStatus.FEASIBLE, {}, time.perf_counter(),
     )  # fmt: skip
 
 
