@@ -75,8 +75,10 @@ class ClusterUrl:
 
 def is_cluster_client(client: object) -> bool:
     """True when ``client`` talks to a Redis Cluster (keys of two regions in two slots)."""
-    return bool(getattr(client, "is_cluster", False)) or (
-        type(client).__name__ == "RedisCluster"
+    from redis.asyncio.cluster import RedisCluster
+
+    return bool(getattr(client, "is_cluster", False)) or isinstance(
+        client, RedisCluster
     )
 
 
@@ -131,12 +133,15 @@ def parse_cluster_url(url: str) -> ClusterUrl:
 
 
 def connect_cluster(url: str, **kwargs: Any) -> RedisCluster:
-    """A ``redis.asyncio.cluster.RedisCluster`` on the seed nodes of ``url`` (not yet connected).
+    """A ``redis.asyncio.cluster.RedisCluster`` on the seed nodes of ``url`` (not yet
+    connected), with a closed state (``backend.pool.ClosingRedisCluster``).
 
     ``kwargs`` go to the client (e.g. ``decode_responses``, ``socket_timeout``); the first
     command (or ``await client.initialize()``) discovers the slots.
     """
-    from redis.asyncio.cluster import ClusterNode, RedisCluster
+    from redis.asyncio.cluster import ClusterNode
+
+    from dispatcher.backend.pool import ClosingRedisCluster
 
     parsed = parse_cluster_url(url)
     options: dict[str, Any] = {"ssl": parsed.ssl}
@@ -145,7 +150,7 @@ def connect_cluster(url: str, **kwargs: Any) -> RedisCluster:
     if parsed.password is not None:
         options["password"] = parsed.password
     options.update(kwargs)
-    return RedisCluster(
+    return ClosingRedisCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in parsed.seeds],
         **options,
     )

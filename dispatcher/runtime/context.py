@@ -30,7 +30,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from dispatcher.backend.pool import ClosingBlockingConnectionPool, ClosingConnectionPool
+from dispatcher.backend.pool import (
+    ClosingBlockingConnectionPool,
+    ClosingConnectionPool,
+    ClosingRedisCluster,
+)
 from dispatcher.runtime.settings import redact_url
 
 if TYPE_CHECKING:
@@ -148,19 +152,25 @@ async def close_redis(client: Any, timeout_s: float = CLOSE_WAIT_S) -> None:
     (``ResourceWarning``, "Event loop is closed"). A :class:`ClosingConnectionPool` is
     marked closed first, so from then on it refuses new commands and disconnects every
     connection handed back; then this waits (bounded) for the commands in flight and
-    disconnects whatever is left. Cluster clients (no single pool) are just closed.
+    disconnects whatever is left. A :class:`ClosingRedisCluster` (no single pool) is
+    gated the same way: from then on no command can initialise it again.
     """
     pool = getattr(client, "connection_pool", None)
-    if not isinstance(pool, ClosingConnectionPool):
+    if isinstance(pool, ClosingConnectionPool):
+        pool.closed = True
+        gated: ClosingConnectionPool | ClosingRedisCluster = pool
+    elif isinstance(client, ClosingRedisCluster):
+        client.close_gate()
+        gated = client
+    else:
         await client.aclose()
         return
-    pool.closed = True
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
-    while pool.in_use_count() and loop.time() < deadline:
+    while gated.in_use_count() and loop.time() < deadline:
         await asyncio.sleep(0.01)
     await client.aclose()
-    await pool.disconnect()
+    await gated.disconnect()
 
 
 def _awaiting(task: asyncio.Task[None]) -> str:

@@ -34,8 +34,8 @@ NOT_ON_CLUSTER = (
     "tests/service/test_codegen.py",  # no Redis at all
     "tests/foundation/test_embedded_redis.py",  # the embedded single server itself
     "tests/foundation/test_serve_process.py",  # `serve` without a URL: expects the embedded server
-    # the single server's pool keeping its closed state (backend.pool); a closed RedisCluster
-    # client re-initialises on its next command instead (not covered: noted in DESIGN §7)
+    # the single server's pool keeping its closed state (backend.pool); the cluster
+    # client's closed state has its own test (test_cluster_close.py)
     "tests/foundation/test_redis_close.py",
     # cuts one solver off with ACL SETUSER / CLIENT KILL on one server; a cluster would
     # need it on every node (test_multiprocess.py kills solver processes on a cluster)

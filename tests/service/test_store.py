@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from dispatcher.backend.cluster import is_cluster_client
 from dispatcher.domain import (
     Assignment,
     Location,
@@ -370,7 +371,7 @@ async def test_coalesced_unary_submits_keep_per_item_semantics(
     store: RedisStateStore, redis_client: redis.asyncio.Redis
 ) -> None:
     """Concurrent single submits share script calls yet answer one by one (incl. retries)."""
-    single_node = type(redis_client).__name__ != "RedisCluster"
+    single_node = not is_cluster_client(redis_client)
     if single_node:
         await redis_client.config_resetstat()
     items = [SubmitTicket(tk(f"C{i}"), f"rq{i}") for i in range(40)]
@@ -417,7 +418,7 @@ async def test_a_batch_over_regions_is_one_round_trip_and_survives_a_script_flus
 ) -> None:
     """Items of several regions are stored by one pipeline of script calls; after the
     server's script cache is emptied (as by a restart) the calls are loaded and run once."""
-    if type(redis_client).__name__ == "RedisCluster":
+    if is_cluster_client(redis_client):
         pytest.skip("a cluster runs the regions' calls concurrently, not in a pipeline")
     regions = ("north", "south", "east")
     items = [SubmitTicket(tk(f"M{i}", regions[i % 3]), f"m{i}") for i in range(9)]
@@ -445,7 +446,7 @@ async def test_a_batch_without_enough_replicas_is_a_replication_timeout(
         call_script_batch,
     )
 
-    if type(redis_client).__name__ == "RedisCluster":
+    if is_cluster_client(redis_client):
         pytest.skip("the cluster harness has replicas")
     timeouts: list[int] = []
     script = ReplicatedScript(
