@@ -271,7 +271,7 @@ def solve_gap(
                 stop=race_state.done,
                 clock=timer,
             )
-            if plan is not None and _fits(instance, plan):
+            if plan is not None and plan_fits(instance, plan):
                 dive_agent[0] = plan
                 race_state.plan_found(int(cost[plan, np.arange(n)].sum()), plan)
         start = race_state.best_plan()
@@ -391,7 +391,7 @@ def _tell_if_fits(
 ) -> None:
     """Tell ``race`` a plan (its minimised ``cost``) when it fits; and put it in
     ``keep[0]`` when given, unless that holds a plan as cheap."""
-    if not _fits(instance, plan):
+    if not plan_fits(instance, plan):
         return
     value = int(cost[plan, np.arange(plan.size)].sum())
     if keep is not None:
@@ -536,7 +536,7 @@ def _search_around(
         clock=timer.now,
     )
     better = int(cost[found.agent, np.arange(n)].sum()) < start
-    return found.agent if better and _fits(instance, found.agent) else None
+    return found.agent if better and plan_fits(instance, found.agent) else None
 
 
 def _polish_after_yield(
@@ -586,8 +586,9 @@ def _cheapest(cost: IntArray, *plans: IntArray | None) -> IntArray | None:
     return min(given, key=lambda plan: int(cost[plan, jobs].sum()), default=None)
 
 
-def _fits(instance: GapInstance, agent: IntArray) -> bool:
-    """Exact check of a plan: agents in range, every agent's load within capacity."""
+def plan_fits(instance: GapInstance, agent: IntArray) -> bool:
+    """Exact check of a plan (one agent per job): agents in range, every agent's load
+    within its capacity. The one check of a plan's feasibility (tests use it too)."""
     m, n = instance.cost.shape
     if agent.shape != (n,) or (n and (agent.min() < 0 or agent.max() >= m)):
         return False

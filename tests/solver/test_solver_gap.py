@@ -22,6 +22,7 @@ from solver.gap import (
     GapResult,
     available_cores,
     chu_beasley,
+    plan_fits,
     solve_gap,
 )
 from solver.gap_clock import CPU_WALL_STRETCH
@@ -58,8 +59,7 @@ def _brute_force(inst: GapInstance, maximize: bool = False) -> int | None:
     pick = max if maximize else min
     for agents in itertools.product(range(m), repeat=n):
         a = np.array(agents, np.int64)
-        load = np.bincount(a, weights=inst.weight[a, jobs], minlength=m)
-        if np.all(load <= inst.capacity):
+        if plan_fits(inst, a):
             total = int(inst.cost[a, jobs].sum())
             best = total if best is None else pick(best, total)
     return best
@@ -68,11 +68,8 @@ def _brute_force(inst: GapInstance, maximize: bool = False) -> int | None:
 def _assert_plan(inst: GapInstance, res: GapResult, maximize: bool) -> None:
     """Every job on one agent within capacity, the objective its cost, the bound on the
     right side of it and the gap its relative distance in %."""
-    m, n = inst.cost.shape
-    jobs = np.arange(n)
-    assert np.all((res.agent >= 0) & (res.agent < m))
-    load = np.bincount(res.agent, weights=inst.weight[res.agent, jobs], minlength=m)
-    assert np.all(load <= inst.capacity)
+    jobs = np.arange(inst.cost.shape[1])
+    assert plan_fits(inst, res.agent)
     assert res.objective == int(inst.cost[res.agent, jobs].sum())
     assert res.bound is not None
     assert res.gap_pct is not None
@@ -82,6 +79,23 @@ def _assert_plan(inst: GapInstance, res: GapResult, maximize: bool) -> None:
     if res.status is SolveStatus.OPTIMAL:
         assert res.bound == res.objective
         assert res.gap_pct == 0
+
+
+def test_plan_fits_checks_one_agent_per_job_and_every_load() -> None:
+    """``plan_fits``, the plan check every GAP test uses: one agent in range per job and
+    each agent's load (its jobs' weights on it) within its capacity, equality included."""
+    inst = GapInstance(
+        np.zeros((2, 3), np.int64),
+        np.array([[4, 5, 6], [1, 2, 3]], np.int64),
+        np.array([9, 3], np.int64),
+    )
+    assert plan_fits(inst, np.array([0, 0, 1]))  # loads 9 and 3: both at capacity
+    assert plan_fits(inst, np.array([1, 1, 0]))  # loads 6 and 3
+    assert not plan_fits(inst, np.array([0, 0, 0]))  # agent 0 carries 15 > 9
+    assert not plan_fits(inst, np.array([0, 1, 1]))  # agent 1 carries 5 > 3
+    assert not plan_fits(inst, np.array([0, 2, 1]))  # no agent 2
+    assert not plan_fits(inst, np.array([0, -1, 1]))
+    assert not plan_fits(inst, np.array([0, 1]))  # a job without an agent
 
 
 @settings(max_examples=60, deadline=None)

@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from benchmarks.gap_chu_beasley import constraint_matrices
-from solver.gap import CHU_BEASLEY_TYPES, GapInstance, chu_beasley, solve_gap
+from solver.gap import (
+    CHU_BEASLEY_TYPES,
+    GapInstance,
+    chu_beasley,
+    plan_fits,
+    solve_gap,
+)
 from solver.gap_lagrange import (
     MULTIPLIER_SCALE,
     SMOOTHING,
@@ -262,29 +268,25 @@ def test_local_search_keeps_the_plan_feasible_and_ends_at_a_local_optimum(
     jobs = np.arange(n)
     plan, moves = improve(inst.cost, inst.weight, inst.capacity, start, time_limit_s=10)
 
-    def fits(a: Any) -> bool:
-        load = np.bincount(a, weights=inst.weight[a, jobs], minlength=m)
-        return bool(np.all(load <= inst.capacity))
-
     def total(a: Any) -> int:
         return int(inst.cost[a, jobs].sum())
 
-    assert fits(plan)
+    assert plan_fits(inst, plan)
     assert total(plan) <= total(start)
     assert (moves == 0) == (total(plan) == total(start))
     for j in range(n):
         for i in range(m):
             moved = plan.copy()
             moved[j] = i
-            assert not (fits(moved) and total(moved) < total(plan))
+            assert not (plan_fits(inst, moved) and total(moved) < total(plan))
     for j1, j2 in itertools.combinations(range(n), 2):
         swapped = plan.copy()
         swapped[j1], swapped[j2] = plan[j2], plan[j1]
-        assert not (fits(swapped) and total(swapped) < total(plan))
+        assert not (plan_fits(inst, swapped) and total(swapped) < total(plan))
     for j1, j2 in itertools.permutations(range(n), 2):
         for i in range(m):
             if plan[j1] == plan[j2] or i == plan[j2]:
                 continue
             ejected = plan.copy()
             ejected[j1], ejected[j2] = plan[j2], i
-            assert not (fits(ejected) and total(ejected) < total(plan))
+            assert not (plan_fits(inst, ejected) and total(ejected) < total(plan))

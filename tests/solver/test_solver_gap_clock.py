@@ -11,19 +11,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from solver.gap import POLISH_SHARE, GapInstance, chu_beasley, solve_gap
+from solver.gap import POLISH_SHARE, chu_beasley, plan_fits, solve_gap
 from solver.gap_clock import cpu_clock, race_clock
 from solver.gap_highs import ImprovingPlans, highs_plan
 from solver.model import SolveStatus
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-
-def _fits(inst: GapInstance, agent: np.ndarray) -> bool:
-    m, n = inst.cost.shape
-    load = np.bincount(agent, weights=inst.weight[agent, np.arange(n)], minlength=m)
-    return bool(np.all(load <= inst.capacity))
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -44,7 +38,7 @@ def test_cpu_clock_race_spends_its_budget(workers: int) -> None:
     )
     spent = time.process_time() - cpu0
     assert res.status is SolveStatus.FEASIBLE
-    assert _fits(inst, res.agent)
+    assert plan_fits(inst, res.agent)
     assert spent >= (1 - POLISH_SHARE) * limit_s * workers
     assert spent <= limit_s * workers + 1.0  # a poll and the joins after the end
 
@@ -75,7 +69,7 @@ def test_highs_tells_each_improving_plan() -> None:
     assert plan is not None
     assert told
     costs = [int(inst.cost[p, np.arange(100)].sum()) for p in told]
-    assert all(_fits(inst, p) for p in told)
+    assert all(plan_fits(inst, p) for p in told)
     assert costs == sorted(set(costs), reverse=True)
     assert np.array_equal(told[-1], plan)
 

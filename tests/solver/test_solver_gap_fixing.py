@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from solver.gap import GapInstance, chu_beasley, solve_gap
+from solver.gap import GapInstance, chu_beasley, plan_fits, solve_gap
 from solver.gap_fixing import (
     allowed_pairs,
     forced_values,
@@ -105,8 +105,7 @@ def _plans(inst: GapInstance) -> list[tuple[int, Any]]:
     out = []
     for agents in itertools.product(range(m), repeat=n):
         a = np.array(agents, np.int64)
-        load = np.bincount(a, weights=inst.weight[a, jobs], minlength=m)
-        if np.all(load <= inst.capacity):
+        if plan_fits(inst, a):
             out.append((int(inst.cost[a, jobs].sum()), a))
     return out
 
@@ -165,7 +164,7 @@ def test_lns_reaches_the_optimum_of_small_instances(
     than the start and is optimal (brute force), also when pruned by multipliers and
     fixing; it stops early on that proof."""
     inst, start = case
-    m, n = inst.cost.shape
+    n = inst.cost.shape[1]
     jobs = np.arange(n)
     begin = int(inst.cost[start, jobs].sum())
     scaled_u = allowed = None
@@ -187,8 +186,7 @@ def test_lns_reaches_the_optimum_of_small_instances(
         by_slack=mode == "slack",
     )
     assert time.perf_counter() - t0 < 20.0  # stopped on the proof, not the deadline
-    load = np.bincount(res.agent, weights=inst.weight[res.agent, jobs], minlength=m)
-    assert np.all(load <= inst.capacity)
+    assert plan_fits(inst, res.agent)
     total = int(inst.cost[res.agent, jobs].sum())
     assert total <= begin
     assert total == _brute_force(inst)
@@ -204,8 +202,7 @@ def test_lns_goes_on_from_a_cheaper_plan_it_adopts(
     from it (``stop`` is set at once) the result fits and costs no more than it; each
     plan ``on_plan`` hears fits and costs what it says."""
     inst, start = case
-    m, n = inst.cost.shape
-    jobs = np.arange(n)
+    jobs = np.arange(inst.cost.shape[1])
     other, _ = improve(inst.cost, inst.weight, inst.capacity, start, time_limit_s=10)
     stop = threading.Event()
     asked: list[int] = []
@@ -214,10 +211,6 @@ def test_lns_goes_on_from_a_cheaper_plan_it_adopts(
         asked.append(value)
         stop.set()  # the round under way is the last
         return other if int(inst.cost[other, jobs].sum()) < value else None
-
-    def fits(plan: Any) -> bool:
-        load = np.bincount(plan, weights=inst.weight[plan, jobs], minlength=m)
-        return bool(np.all(load <= inst.capacity))
 
     told: list[tuple[int, Any]] = []
     res = lns_improve(
@@ -232,10 +225,10 @@ def test_lns_goes_on_from_a_cheaper_plan_it_adopts(
         by_agents=by_agents,
     )
     assert asked == [int(inst.cost[start, jobs].sum())]
-    assert fits(res.agent)
+    assert plan_fits(inst, res.agent)
     assert int(inst.cost[res.agent, jobs].sum()) <= int(inst.cost[other, jobs].sum())
     for value, plan in told:
-        assert fits(plan)
+        assert plan_fits(inst, plan)
         assert value == int(inst.cost[plan, jobs].sum())
 
 
@@ -247,7 +240,7 @@ def test_lns_improves_a_type_d_plan_and_reports_each_step(mode: str) -> None:
     converged multipliers) lowers the cost, each reported cost is a plan it held (the
     last one its result) and the plan fits."""
     inst = chu_beasley("D", 10, 60, np.random.default_rng(1))
-    m, n = inst.cost.shape
+    n = inst.cost.shape[1]
     jobs = np.arange(n)
     first = solve_gap(
         inst,
@@ -277,8 +270,7 @@ def test_lns_improves_a_type_d_plan_and_reports_each_step(mode: str) -> None:
     assert res.improvements == len(heard) > 0
     assert heard == sorted(heard, reverse=True)
     assert heard[-1] == total < first.objective
-    load = np.bincount(res.agent, weights=inst.weight[res.agent, jobs], minlength=m)
-    assert np.all(load <= inst.capacity)
+    assert plan_fits(inst, res.agent)
 
 
 @settings(max_examples=60, deadline=None)
