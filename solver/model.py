@@ -226,8 +226,9 @@ class SolveParams:
     """Batch (one-shot) planning: the plan is made once and judged once (a day planned in
     one go, a static snapshot), not re-planned a minute later. Polish then also inserts
     unassigned tickets and replaces queued ones (``polish(inserts=True)``, an unassigned
-    ticket also outside the exact core's arcs); it only lowers the plan's cost as
-    driven. Off for the live loop and the simulator: in a rolling plan a ticket left out
+    ticket also outside the exact core's arcs), then re-packs neighbouring queues
+    (``solver.recreate``: never missing more tickets) and polishes again; each step only
+    lowers the plan's cost as driven. Off for the live loop and the simulator: in a rolling plan a ticket left out
     is planned again at the next solve, and filling every place raised the simulator's
     breaches (simulations/README.md, "Against VROOM")."""
 
