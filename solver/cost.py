@@ -258,7 +258,9 @@ def first_reach_s(problem: Problem, tix: IntArray, techs: IntArray) -> FloatArra
         point_terms(t.lat_deg[tix], t.lon_deg[tix]), at, k.speed_kmh[tech],
     )  # fmt: skip
     finish = np.maximum(arrive, t.window_start_s[rows]) + t.duration_s[rows]
-    ok = skill_fit(problem, rows, tech)[0] & ~in_pairs(t.excluded, rows, tech, k.count)
+    ok = skill_fit(problem, rows, tech)[0] & ~pair_set(problem, "excluded").contains(
+        rows, tech
+    )
     ok &= finish <= k.shift_end_s[tech]
     out = np.where(ok, arrive - problem.now_s, np.inf)
     return out.reshape(tix.size, -1)
@@ -492,23 +494,62 @@ def in_pairs(
     pairs: IntArray, tix: IntArray, tech: IntArray, n_technicians: int
 ) -> BoolArray:
     """Whether each (tix, tech) is among the (m, 2) ``pairs`` (excluded / preferred lists)."""
-    tix, tech = np.broadcast_arrays(
-        np.asarray(tix, np.int64), np.asarray(tech, np.int64)
-    )
-    out = np.zeros(tix.shape, dtype=np.bool_)
-    if pairs.shape[0] == 0 or tix.size == 0:
+    return PairSet.of(pairs, n_technicians).contains(tix, tech)
+
+
+@dataclass(frozen=True, slots=True)
+class PairSet:
+    """A (m, 2) list of (ticket, technician) pairs (excluded / preferred), indexed for
+    :func:`in_pairs` look-ups: built once per list (:func:`pair_set`), each look-up then
+    reads only the pairs of the tickets that have any."""
+
+    listed: BoolArray  # per ticket row up to the last listed one (+1): it has a pair
+    keys: IntArray  # the pairs' :func:`pair_keys`, sorted, repeats kept
+    n_technicians: int
+
+    @classmethod
+    def of(cls, pairs: IntArray, n_technicians: int) -> PairSet:
+        """The index of ``pairs``."""
+        if pairs.shape[0] == 0:
+            return cls(np.zeros(1, np.bool_), np.zeros(0, np.int64), n_technicians)
+        listed = np.zeros(int(pairs[:, 0].max()) + 2, np.bool_)
+        listed[pairs[:, 0]] = True
+        # sorted, not made unique: a key repeated is found at its first copy
+        keys = np.sort(pair_keys(pairs[:, 0], pairs[:, 1], n_technicians))
+        return cls(listed, keys, n_technicians)
+
+    def has_pairs(self, tix: IntArray) -> BoolArray:
+        """Whether each ticket row of ``tix`` has a pair in the list."""
+        listed = self.listed
+        return np.asarray(listed[np.minimum(tix, listed.size - 1)])
+
+    def contains(self, tix: IntArray, tech: IntArray) -> BoolArray:
+        """Whether each (tix, tech) is a listed pair (:func:`in_pairs`; broadcast)."""
+        tix, tech = np.broadcast_arrays(
+            np.asarray(tix, np.int64), np.asarray(tech, np.int64)
+        )
+        out = np.zeros(tix.shape, dtype=np.bool_)
+        keys = self.keys
+        if keys.size == 0 or tix.size == 0:
+            return out
+        # Few tickets have such a list: look up only the pairs of those tickets.
+        flat = tix.ravel()
+        at = np.flatnonzero(self.has_pairs(flat))
+        q = pair_keys(flat[at], tech.ravel()[at], self.n_technicians)
+        pos = np.minimum(np.searchsorted(keys, q), keys.size - 1)
+        out.ravel()[at] = keys[pos] == q
         return out
-    # Few tickets have such a list: look up only the pairs of those tickets.
-    listed = np.zeros(int(pairs[:, 0].max()) + 2, np.bool_)
-    listed[pairs[:, 0]] = True
-    flat = tix.ravel()
-    at = np.flatnonzero(listed[np.minimum(flat, listed.size - 1)])
-    # sorted, not made unique: a key repeated is found at its first copy
-    keys = np.sort(pair_keys(pairs[:, 0], pairs[:, 1], n_technicians))
-    q = pair_keys(flat[at], tech.ravel()[at], n_technicians)
-    pos = np.minimum(np.searchsorted(keys, q), keys.size - 1)
-    out.ravel()[at] = keys[pos] == q
-    return out
+
+
+def pair_set(problem: Problem, name: str) -> PairSet:
+    """The :class:`PairSet` of ``problem.tickets.<name>`` (``"excluded"`` or
+    ``"preferred"``), built once per problem (``Problem.memo``)."""
+    return memoized(
+        problem,
+        f"pair_set_{name}",
+        None,
+        lambda: PairSet.of(getattr(problem.tickets, name), problem.technicians.count),
+    )
 
 
 def skill_fit(
@@ -569,6 +610,7 @@ def terms_at(
     finish_s: FloatArray,
     surplus: IntArray | None = None,
     late: LatePricing | None = None,
+    static: dict[str, FloatArray] | None = None,
 ) -> dict[str, FloatArray]:
     """The placement terms (``PAIR_TERMS``) of pairs for given travel and start/finish times.
 
@@ -584,6 +626,9 @@ def terms_at(
         The pairs' skill surplus (:func:`skill_fit`) when the caller has it.
     late
         The problem's :func:`late_pricing` (every row) when the caller has it.
+    static
+        The pairs' :func:`static_terms` when the caller has them (they do not depend
+        on the times).
 
     Returns
     -------
@@ -604,7 +649,11 @@ def terms_at(
         "lateness": pricing.lateness(at, late_s),
         "breach": pricing.breach(at, late_s),
         "waiting": weights.waiting * np.maximum(start_s - problem.now_s, 0.0),
-        **static_terms(problem, weights, tix, tech, surplus),
+        **(
+            static_terms(problem, weights, tix, tech, surplus)
+            if static is None
+            else static
+        ),
     }
 
 
@@ -622,7 +671,7 @@ def static_terms(
         _, surplus = skill_fit(problem, tix, tech)
     cur = t.current_technician[tix]
     moved = (cur >= 0) & (cur != tech) & ~t.pinned[tix]
-    pref = in_pairs(t.preferred, tix, tech, problem.technicians.count)
+    pref = pair_set(problem, "preferred").contains(tix, tech)
     return {
         "skill_surplus": weights.skill_surplus
         * np.maximum(surplus, 0).astype(np.float64),
@@ -710,6 +759,43 @@ def evaluate_pairs(
     tuple
         (:class:`PairEval`, terms dict).
     """
+    k = problem.technicians
+    travel, start, finish = first_in_queue(problem, state, tix, tech, points)
+    skill_ok, surplus = skill_fit(problem, tix, tech)
+    shift_ok = (
+        np.ones(tix.size, np.bool_) if allow_overtime else finish <= k.shift_end_s[tech]
+    )
+    terms = terms_at(problem, weights, tix, tech, travel, start, finish, surplus, late)
+    total = pair_total(terms)
+    ev = PairEval(
+        travel_s=travel,
+        start_s=start,
+        finish_s=finish,
+        skill_ok=np.asarray(skill_ok),
+        excluded=pair_set(problem, "excluded").contains(tix, tech),
+        shift_ok=np.asarray(shift_ok),
+        has_slot=state.free_slots[tech] > 0,
+        total=np.asarray(total, dtype=np.float64),
+        churn_ok=np.ones(tix.size, np.bool_),
+    )
+    if weights.move_min_gain > 0:
+        gain = move_gain(
+            problem, weights, state, tix, tech, allow_overtime, ev, late, stays
+        )
+        ev = dataclasses.replace(ev, churn_ok=~below_min_gain(gain, weights))
+    return ev, (terms if with_terms else {})
+
+
+def first_in_queue(
+    problem: Problem,
+    state: TechState,
+    tix: IntArray,
+    tech: IntArray,
+    points: tuple[Points, Points] | None = None,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Travel, start and finish of pairs as if each ticket came right after the
+    technician's pinned queue (``state``): the schedule :func:`evaluate_pairs` prices.
+    ``points`` as there."""
     t, k = problem.tickets, problem.technicians
     if points is None:
         travel = travel_time_s(
@@ -723,29 +809,7 @@ def evaluate_pairs(
     start, finish = first_in_queue_times(
         state.ready_s[tech], travel, t.window_start_s[tix], t.duration_s[tix]
     )
-    skill_ok, surplus = skill_fit(problem, tix, tech)
-    shift_ok = (
-        np.ones(tix.size, np.bool_) if allow_overtime else finish <= k.shift_end_s[tech]
-    )
-    terms = terms_at(problem, weights, tix, tech, travel, start, finish, surplus, late)
-    total = pair_total(terms)
-    ev = PairEval(
-        travel_s=travel,
-        start_s=start,
-        finish_s=finish,
-        skill_ok=np.asarray(skill_ok),
-        excluded=in_pairs(t.excluded, tix, tech, k.count),
-        shift_ok=np.asarray(shift_ok),
-        has_slot=state.free_slots[tech] > 0,
-        total=np.asarray(total, dtype=np.float64),
-        churn_ok=np.ones(tix.size, np.bool_),
-    )
-    if weights.move_min_gain > 0:
-        gain = move_gain(
-            problem, weights, state, tix, tech, allow_overtime, ev, late, stays
-        )
-        ev = dataclasses.replace(ev, churn_ok=~below_min_gain(gain, weights))
-    return ev, (terms if with_terms else {})
+    return travel, start, finish
 
 
 def below_min_gain(gain: FloatArray, weights: CostWeights) -> BoolArray:

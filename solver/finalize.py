@@ -19,8 +19,9 @@ from solver.cost import (
     PAIR_TERMS,
     TERM_NAMES,
     deferred_cost,
-    evaluate_pairs,
+    first_in_queue,
     late_pricing,
+    static_terms,
     terms_at,
     unassigned_penalty,
 )
@@ -178,12 +179,17 @@ def place_movable(
     rows.position[mov] = ms.position + state.load[tech]
     rows.arrival_s[mov], rows.start_s[mov] = ms.arrival_s, ms.start_s
     rows.finish_s[mov] = ms.finish_s
-    _, first = evaluate_pairs(
-        problem, w, state, mov, tech, True, with_terms=True, late=lw
-    )
+    # the model's terms (first in queue, as evaluate_pairs prices them) and the driven
+    # ones share the terms that do not depend on the times
+    static = static_terms(problem, w, mov, tech)
+    first = terms_at(
+        problem, w, mov, tech, *first_in_queue(problem, state, mov, tech), late=lw,
+        static=static,
+    )  # fmt: skip
     driven = terms_at(
-        problem, w, mov, tech, ms.travel_s, ms.start_s, ms.finish_s, late=lw
-    )
+        problem, w, mov, tech, ms.travel_s, ms.start_s, ms.finish_s, late=lw,
+        static=static,
+    )  # fmt: skip
     for name in PAIR_TERMS:
         rows.driven[name][mov] = driven[name]
         rows.first[name][mov] = first[name]

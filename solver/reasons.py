@@ -18,7 +18,7 @@ import numpy as np
 
 from solver.candidates import skill_holders
 from solver.constants import EXACT_SEQUENCE_MAX, QUEUE_MARGIN_S
-from solver.cost import first_in_queue_times, in_pairs, late_pricing
+from solver.cost import first_in_queue_times, late_pricing, pair_set
 from solver.geo import (
     pair_travel_time_s,
     travel_time_bounds_s,
@@ -204,9 +204,8 @@ def _fitting(
     )
     # A block is a (rows, technicians) matrix: the points and the rows with an exclusion
     # are found once.
-    listed = np.zeros(t.count, np.bool_)  # (np.isin's answer, without its sort)
-    listed[t.excluded[:, 0]] = True
-    has_ex = listed[rows]
+    excluded = pair_set(problem, "excluded")
+    has_ex = excluded.has_pairs(rows)
     t_pts = unit_vectors(t.lat_deg[rows], t.lon_deg[rows])
     k_pts = unit_vectors(state.lat_deg[techs], state.lon_deg[techs])
     for c in range(0, techs.size, FIT_BLOCK):
@@ -219,7 +218,7 @@ def _fitting(
         ok = np.ones((r.size, kk.size), np.bool_)
         ex = np.flatnonzero(has_ex[left])
         if ex.size:
-            ok[ex] = ~in_pairs(t.excluded, r[ex, None], kk[None, :], k.count)
+            ok[ex] = ~excluded.contains(r[ex, None], kk[None, :])
         if queues is None:
             hit, col = _pick_spread(r, ok)
             out[left[hit]] = kk[col]

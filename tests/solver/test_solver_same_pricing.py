@@ -17,12 +17,15 @@ from hypothesis.extra import numpy as hnp
 
 from solver.cost import (
     PAIR_TERMS,
+    STATIC_TERMS,
+    PairSet,
     Stays,
     evaluate_pairs,
     in_pairs,
     late_pricing,
     move_gain,
     pair_total,
+    static_terms,
     terms_at,
 )
 from solver.finalize import Rows, decision, place_movable
@@ -324,6 +327,9 @@ def test_in_pairs_is_membership(
             (a, b) in listed for a, b in zip(tix.tolist(), tech.tolist(), strict=True)
         ]
         assert np.array_equal(got, np.array(flat, np.bool_))
+    has = PairSet.of(pairs, 10).has_pairs(tix)
+    rows = {a for a, _ in listed}
+    assert np.array_equal(has, np.array([a in rows for a in tix.tolist()], np.bool_))
 
 
 @pytest.mark.slow  # 80 examples, ~11-14 s: the slow step's (the default step is near 10 min)
@@ -354,3 +360,35 @@ def test_judge_reads_the_queues_from_the_schedule(
     want = judge(problem, params, state, tech, un)
     assert np.array_equal(got.reason, want.reason)
     assert np.array_equal(got.witness, want.witness)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    problem=regions(12),
+    seed=st.integers(0, 2**31 - 1),
+    min_gain=st.sampled_from([0.0, 600.0]),
+)
+def test_placed_rows_are_priced_as_evaluate_pairs(
+    problem: Problem, seed: int, min_gain: float
+) -> None:
+    """``place_movable`` prices each placed row in the model (first in queue) exactly as
+    ``evaluate_pairs`` prices the pair, and as driven with the same terms that do not
+    depend on the times (``static_terms``), for random plans."""
+    rng = np.random.default_rng(seed)
+    n, m = problem.tickets.count, problem.technicians.count
+    params = SolveParams(weights=CostWeights(move_min_gain=min_gain))
+    w = params.weights
+    state = tech_state(problem, w)
+    tech = decision(problem, np.where(rng.random(n) < 0.7, rng.integers(0, m, n), -1))
+    rows = Rows.empty(tech)
+    mov = np.flatnonzero((tech >= 0) & ~problem.tickets.pinned)
+    late = late_pricing(problem, w)
+    place_movable(problem, params, state, late, mov, rows)
+    _, first = evaluate_pairs(
+        problem, w, state, mov, tech[mov], True, with_terms=True, late=late
+    )
+    static = static_terms(problem, w, mov, tech[mov])
+    for name in PAIR_TERMS:
+        assert np.array_equal(rows.first[name][mov], first[name]), name
+    for name in STATIC_TERMS:
+        assert np.array_equal(rows.driven[name][mov], static[name]), name
