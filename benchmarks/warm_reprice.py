@@ -99,7 +99,7 @@ def warm(
     tech_of, status = run_core(core)
     solution = finalize(
         problem, params, core.state, core.cands, tech_of, status, {}, t0,
-        core.alive, core.free, core.certificate, core.bound_gap,
+        core.certificate, core.bound_gap,
     )  # fmt: skip
     return solution, core
 

@@ -34,7 +34,7 @@ from solver.model import (
     UnassignedReason,
     relative_gap_pct,
 )
-from solver.reasons import judge, unassigned_reasons
+from solver.reasons import judge
 from solver.sequence import sequence_queues
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     FloatArray = npt.NDArray[np.float64]
     BoolArray = npt.NDArray[np.bool_]
 
-__all__ = ["Rows", "finalize", "solution_of", "unassigned_reasons"]
+__all__ = ["Rows", "finalize", "solution_of"]
 
 
 @dataclass(slots=True)
@@ -338,8 +338,6 @@ def finalize(
     status: SolveStatus,
     phases_s: dict[str, float],
     t0: float,
-    alive: BoolArray | None = None,
-    free: IntArray | None = None,
     certificate: Certificate | None = None,
     bound_gap: float | None = None,
     reasons: IntArray | None = None,
@@ -353,7 +351,7 @@ def finalize(
     the unassigned penalties. ``stats.model_objective`` prices the same plan in the exact
     core's first-in-queue model (movable tickets as if each came right after the pinned
     work), the model ``bound_gap`` (model cost above the certified optimum) is about.
-    Reasons: :func:`solver.reasons.unassigned_reasons` unless ``reasons`` are given.
+    Reasons: :func:`solver.reasons.judge`'s, unless ``reasons`` are given.
     """
     rows = fresh_rows(problem, params, state, decision(problem, tech_of))
     run = RunInfo(status, int(cands.tix.size), phases_s, t0, certificate, bound_gap)

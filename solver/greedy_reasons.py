@@ -3,7 +3,7 @@
 A baseline appends each ticket at the tail of a queue, so "an eligible technician has a
 free place" does not mean it could have taken the ticket: its arcs (``Candidates``) are
 the (ticket, technician) pairs it found capacity-bound. The optimizer's reasons, judged
-against every technician, are :func:`solver.reasons.unassigned_reasons`.
+against every technician, are :func:`solver.reasons.judge`'s.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """Why a ticket is unassigned: judged against every technician, not the candidates.
 
-:func:`unassigned_reasons` gives every row of a plan its reason; :func:`judge` judges
-some unassigned rows only and also names, for a ticket left unassigned because the
-penalty was cheaper, a technician with a free place that could have taken it (its
-*witness*). A ticket's reason depends on the plan only through which technicians have a
+:func:`judge` gives unassigned rows of a plan their reasons and also names, for a
+ticket left unassigned because the penalty was cheaper, a technician with a free place
+that could have taken it (its *witness*). A ticket's reason depends on the plan only through which technicians have a
 free place (:func:`free_places`), so :class:`solver.finalize_cache.FinalizeCache` keeps
 the reasons of unchanged rows and judges again only those a change of free places can
 move (a witness that lost its place, a technician that gained one).
@@ -65,23 +64,6 @@ def free_places(problem: Problem, state: TechState, tech_of: IntArray) -> BoolAr
     )
     room: BoolArray = count < state.free_slots
     return room
-
-
-def unassigned_reasons(
-    problem: Problem,
-    params: SolveParams,
-    state: TechState,
-    tech_of: IntArray,
-) -> IntArray:
-    """The binding reason (``UnassignedReason``) of every ticket row; ASSIGNED when assigned.
-
-    Judged against every technician (:func:`judge`), the tickets the shift repair
-    dropped too.
-    """
-    reason = np.full(problem.tickets.count, int(UnassignedReason.ASSIGNED), np.int64)
-    un = np.flatnonzero(tech_of < 0)
-    reason[un] = judge(problem, params, state, tech_of, un).reason
-    return reason
 
 
 def judge(

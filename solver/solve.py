@@ -125,7 +125,7 @@ def solve(
     phases = {"candidates": t1 - t0, "assignment": t2 - t1}
     return finalize(
         problem, params, core.state, core.cands, tech_of, status, phases, t0,
-        core.alive, core.free, core.certificate, core.bound_gap,
+        core.certificate, core.bound_gap,
     )  # fmt: skip
 
 
