@@ -10,6 +10,7 @@ start from earliest-due-date order and improve by adjacent swaps (a heuristic).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 from functools import cache
@@ -299,13 +300,51 @@ def sequence_queues(
     start_lat, start_lon, start_s
         Per technician row: where and when its sequenced queue begins.
     allow_overtime
-        When False, a shift overrun counts first in the ordering key (and is reported).
+        When False, shift overruns are reported (they count first in the ordering key
+        either way).
 
     Returns
     -------
     Schedule
-        Arrays aligned with ``tix``.
+        Arrays aligned with ``tix`` (read-only: the last call's schedule is kept in
+        ``Problem.memo`` and returned again for the same queues).
     """
+    # One solve sequences the same plan's queues in several phases (position rounds,
+    # polish, finalize): the last call's schedule is kept per problem, keyed by what it
+    # reads (the queues, their technicians' starts and the tickets' pricing; the rest is
+    # the problem's). The order does not depend on ``allow_overtime`` (overruns count
+    # first either way, ``_pick``): only the reported overruns do. No queue: nothing to
+    # keep (the kept schedule stays).
+    if tix.size == 0:
+        return _sequence_queues(
+            problem, pricing, tix, tech, start_lat, start_lon, start_s
+        )
+    starts = (start_lat, start_lon, start_s)
+    prices = (pricing.per_second, pricing.per_breach)
+    key = (
+        tix.dtype.str, tix.tobytes(), tech.dtype.str, tech.tobytes(),
+        *(np.asarray(a, np.float64)[tech].tobytes() for a in starts),
+        *(np.asarray(a, np.float64)[tix].tobytes() for a in prices),
+    )  # fmt: skip
+    sch: Schedule = memoized(
+        problem, "sequence_queues", key,
+        lambda: _sequence_queues(problem, pricing, tix, tech, *starts),
+    )  # fmt: skip
+    if allow_overtime:
+        return dataclasses.replace(sch, overrun=np.zeros(tix.size, np.bool_))
+    return sch
+
+
+def _sequence_queues(
+    problem: Problem,
+    pricing: LatePricing,
+    tix: IntArray,
+    tech: IntArray,
+    start_lat: FloatArray,
+    start_lon: FloatArray,
+    start_s: FloatArray,
+) -> Schedule:
+    """:func:`sequence_queues` computed, every overrun reported."""
     r = tix.size
     pos = np.full(r, -1, np.int64)
     out = {name: np.full(r, np.nan) for name in ("tt", "arr", "st", "fin")}
@@ -334,8 +373,6 @@ def sequence_queues(
         out["tt"][dest], out["arr"][dest] = tt[:, 0], arr[:, 0]
         out["st"][dest], out["fin"][dest] = st[:, 0], fin[:, 0]
         overrun_out[dest] = fin[:, 0] > problem.technicians.shift_end_s[tc][:, None]
-    if allow_overtime:
-        overrun_out[:] = False
     return Schedule(pos, out["tt"], out["arr"], out["st"], out["fin"], overrun_out)
 
 

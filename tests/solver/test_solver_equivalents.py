@@ -312,6 +312,64 @@ def test_sequenced_stops_are_a_drive_of_the_chosen_order(
         np.testing.assert_array_equal(sch.overrun[by_place], over & (not overtime))
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 30), m=st.integers(1, 8))
+def test_a_kept_schedule_is_the_schedule_of_the_same_queues(
+    seed: int, n: int, m: int
+) -> None:
+    """``sequence_queues`` keeps its last schedule per problem: every call of a random
+    sequence of calls on one problem (three plans, three starts, three pricings, with
+    and without overtime, in any order, repeated) returns bit for bit what the same call
+    returns on a fresh copy of the problem (nothing kept), the empty plan included."""
+    p = random_problem(n, m, seed, shift_h=2.0, radius_km=30.0)
+    rng = np.random.default_rng(seed)
+    t = p.tickets
+    t.window_start_s[:] = np.where(
+        rng.random(n) < 0.4, rng.uniform(0.0, 3 * 3600, n), -np.inf
+    )
+    # due times among the queues' starts: orders are late differently, breaches count
+    t.response_due_s[:] = p.now_s + rng.uniform(0.0, 3 * 3600, n)
+    w = CostWeights()
+    state = tech_state(p, w)
+    first = late_pricing(p, w)
+    pricings = [  # the second differs in both weights, the third in the breach one only
+        first,
+        LatePricing(rng.uniform(0.0, 2.0, n), rng.uniform(0.0, 500.0, n)),
+        LatePricing(first.per_second, rng.uniform(0.0, 1e6, n)),
+    ]
+    plans = [rng.integers(-1, m, n) for _ in range(2)] + [np.full(n, -1)]
+    if n > EXACT_SEQUENCE_MAX:  # a queue sequenced by descent
+        plans[0][: EXACT_SEQUENCE_MAX + 1] = 0
+    shifts = [0.0, 600.0, -1e-3]  # the same queues started later, or a hair earlier
+    calls = [
+        (plan, shift, priced, overtime)
+        for plan in range(3)
+        for shift in range(3)
+        for priced in range(3)
+        for overtime in (False, True)
+    ]
+    for i in rng.choice(len(calls), 40):
+        plan, shift, priced, overtime = calls[i]
+        rows = np.flatnonzero(plans[plan] >= 0)
+        args = (
+            pricings[priced], rows, plans[plan][rows],
+            state.lat_deg, state.lon_deg, state.ready_s + shifts[shift], overtime,
+        )  # fmt: skip
+        got = sequence_queues(p, *args)
+        fresh = copy.deepcopy(p)
+        fresh.memo.clear()
+        want = sequence_queues(fresh, *args)
+        for name in (
+            "position",
+            "travel_s",
+            "arrival_s",
+            "start_s",
+            "finish_s",
+            "overrun",
+        ):
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 50), st.integers(-(2**40), 2**40)), max_size=200),
