@@ -185,7 +185,7 @@ def _polished(core: Core, tech_of: IntArray) -> IntArray:
     in batch planning (``SolveParams.batch``) with its inserts, then re-packed by
     :func:`solver.recreate.recreate` and polished again (the re-packed queues open moves
     polish's first run had no way to: static snapshots 3000x300, travel per ticket 7.97 ->
-    7.83 min; CHANGELOG)."""
+    7.78 min; CHANGELOG)."""
     p, w, batch = core.problem, core.params.weights, core.params.batch
     args = (p, w, core.late, core.state)
     ot, deadline = core.params.allow_overtime, core.deadline
