@@ -311,7 +311,18 @@ def savable(problem: Problem, rows: IntArray | None = None) -> BoolArray:
     """Whether each ticket (of ``rows``; default all) can still be saved: on time if its
     work started as soon as a technician that may hold it could be there, first in its
     queue (:func:`reach_s`), or at its window start when that is later. One that cannot
-    is late in every plan: no place in any queue starts it sooner."""
+    is late in every plan: no place in any queue starts it sooner. Every row's is
+    computed once per problem (:func:`memoized`; the penalties and both lateness
+    weights read it); ``rows`` are taken from it when it is known, else computed alone
+    (the same values: each row by itself)."""
+    if rows is None:
+        return memoized(problem, "savable", None, lambda: _savable(problem))
+    every: BoolArray | None = memo_of(problem, "savable", None)
+    return every[rows] if every is not None else _savable(problem, rows)
+
+
+def _savable(problem: Problem, rows: IntArray | None = None) -> BoolArray:
+    """:func:`savable` computed."""
     t = problem.tickets
     rows = np.arange(t.count, dtype=np.int64) if rows is None else rows
     start = np.maximum(problem.now_s + reach_s(problem)[rows], t.window_start_s[rows])
@@ -420,12 +431,15 @@ def deferred_cost(
     started when the problem is planned again (``problem.replan_after_s`` from now; weight
     units): the deferred part of leaving it unassigned. Zero for a one-shot plan (None)."""
     t = problem.tickets
+    # every row's: priced by the problem's own late pricing (computed once, and read
+    # again by the solve), the same values as pricing the rows alone
+    every = rows is None
     rows = np.arange(t.count, dtype=np.int64) if rows is None else rows
     if problem.replan_after_s is None:
         return np.zeros(rows.size, np.float64)
     start = np.maximum(problem.now_s + problem.replan_after_s, t.window_start_s[rows])
     late = late_seconds(problem, rows, start, start + t.duration_s[rows])
-    pricing = late_pricing(problem, weights, rows)
+    pricing = late_pricing(problem, weights, None if every else rows)
     return pricing.cost(np.arange(rows.size, dtype=np.int64), late)
 
 

@@ -36,6 +36,7 @@ from solver.cost import (
     late_pricing,
     pair_keys,
     reach_s,
+    savable,
     skill_fit,
     skill_rows,
 )
@@ -505,7 +506,7 @@ def _fresh(p: Problem) -> Problem:
     m=st.integers(1, 8),
     overdue=st.sampled_from([1.0, 0.01, 0.5]),
     breach=st.sampled_from([0.0, 3600.0]),
-    calls=st.lists(st.integers(0, 5), min_size=1, max_size=8),
+    calls=st.lists(st.integers(0, 9), min_size=1, max_size=8),
     levels=st.sampled_from([1, 4_000, 190_000]),
 )
 def test_prices_kept_per_problem_are_the_prices_computed(
@@ -517,9 +518,11 @@ def test_prices_kept_per_problem_are_the_prices_computed(
     calls: list[int],
     levels: int,
 ) -> None:
-    """The late pricing (every row, or some rows), the drop penalty and the skill rows
-    kept in ``Problem.memo`` are, bit for bit, what a problem with an empty memo
-    computes, whatever the order of the calls and the weights switched between them; the
+    """The late pricing (every row, or some rows), the drop penalty, the skill rows and
+    whether each ticket is savable kept in ``Problem.memo``, and the deferred cost priced
+    through them, are, bit for bit, what a problem with an empty memo computes (every
+    row, or some rows), whatever the order of the calls and the weights switched between
+    them; the
     skill fit read from the narrow skill rows is the int64 one (skill levels up to the
     validation's 10**6); the kept arrays are read-only."""
     p = random_problem(n, m, seed, assigned_frac=0.3, shift_h=2.0)
@@ -547,10 +550,19 @@ def test_prices_kept_per_problem_are_the_prices_computed(
             )
         elif call == 4:
             got, want = (reach_s(p),), (reach_s(_fresh(p)),)
-        else:
+        elif call == 5:
             got = skill_fit(p, rows, rows % m)
             want = _skill_fit_before(p, rows, rows % m)
             assert got[1].dtype == np.int64
+        elif call == 6:
+            got, want = (savable(p),), (savable(_fresh(p)),)
+        elif call == 7:
+            got, want = (savable(p, rows),), (savable(_fresh(p), rows),)
+        elif call == 8:
+            got, want = (deferred_cost(p, w),), (deferred_cost(_fresh(p), w),)
+        else:
+            got = (deferred_cost(p, w, rows),)
+            want = (deferred_cost(_fresh(p), w, rows),)
         for a, b in zip(got, want, strict=True):
             np.testing.assert_array_equal(a, b)
     for _, value in p.memo.values():
