@@ -117,14 +117,18 @@ class SlaStep:
         *,
         complete: bool = True,
         marks: dict[str, SlaMarks] | None = None,
+        unfinished: list[str] | None = None,
     ) -> tuple[bool, float, list[Widening]]:
         """Breaches and escalations due now; returns (priorities changed, next due time, the
         escalated tickets to widen to a neighbouring region).
 
-        ``marks``: the region's SLA marks when the caller already read them."""
+        ``marks``, ``unfinished``: the region's SLA marks and its interrupted moves
+        (``TicketMover.unfinished``) when the caller already read them."""
         widen: list[Widening] = []
         # moves out of this region interrupted by a crash (or a lost lease) complete here
-        for ticket_id in await self.mover.unfinished(snap.tenant, snap.region):
+        if unfinished is None:
+            unfinished = await self.mover.unfinished(snap.tenant, snap.region)
+        for ticket_id in unfinished:
             await self.mover.finish(snap.tenant, snap.region, ticket_id)
         if marks is None:
             marks = await self.sla.marks(snap.tenant, snap.region)

@@ -340,15 +340,17 @@ class RegionWorker:
         t_start = time.perf_counter()
         lp, tenant, region = self.loop, self.region.tenant, self.region.region
         # One round trip's wait for the policy, the snapshot and (when the clock rules are
-        # about due) the SLA marks: they are read concurrently. Only this worker writes the
-        # region's marks, and its previous cycle is done, so they cannot move meanwhile.
+        # about due) the SLA marks and the interrupted moves: they are read concurrently.
+        # Only this worker writes the region's marks and starts its moves, and its
+        # previous cycle is done, so they cannot move meanwhile.
         clock_due = time.time() >= min(
             self.next_clock, self.last_clock + CLOCK_INTERVAL_S
         )
-        effective, snap, marks = await asyncio.gather(
+        effective, snap, marks, unfinished = await asyncio.gather(
             lp.policies.effective(tenant, region),
             self._snapshot(token, self.max_queued),
             lp.sla.marks(tenant, region) if clock_due else _nothing(),
+            lp.mover.unfinished(tenant, region) if clock_due else _nothing(),
         )
         policy = effective.policy
         self.cadence_s = policy.solver.cadence_s
@@ -371,8 +373,9 @@ class RegionWorker:
             # the others are checked when they come into view. Reading the whole backlog
             # instead stalls the loop exactly when it is overloaded.
             changed, next_clock, widen_now = await lp.sla_step.run_clock_rules(
-                snap, policy, token, now_ms, complete=complete, marks=marks
-            )
+                snap, policy, token, now_ms, complete=complete, marks=marks,
+                unfinished=unfinished,
+            )  # fmt: skip
             self.last_clock, self.next_clock = now_s, next_clock
         # declines that left nobody escalate at once, not on the clock
         read, stranded = snap, stranded_by_declines(snap.tickets, snap.technicians)
