@@ -65,7 +65,9 @@ class ClosingRedisCluster(RedisCluster):
     or a task that outlived the server) used to discover the topology again and open
     connections that were garbage-collected unclosed ("Unclosed RedisCluster client",
     "Unclosed ClusterNode"). Once :meth:`close_gate` ran, every command is refused
-    (``ConnectionError``) where it would (re)initialise: nothing opens again.
+    (``ConnectionError``) where it would (re)initialise, and a discovery still running at
+    the close (each task waiting for it too) closes what it found when it ends: nothing
+    stays open.
     """
 
     closed = False
@@ -80,7 +82,14 @@ class ClosingRedisCluster(RedisCluster):
     async def initialize(self, *args: Any, **kwargs: Any) -> RedisCluster:
         if self.closed:
             raise RedisConnectionError(CLOSED)
-        return await super().initialize(*args, **kwargs)
+        await super().initialize(*args, **kwargs)
+        if self.closed:
+            # closed while this task discovered the cluster (or waited for another task
+            # to): a first discovery gives the close no topology to close, so the one it
+            # found is closed here, and the command fails as any after the close
+            await self.aclose()
+            raise RedisConnectionError(CLOSED)
+        return self
 
     def in_use_count(self) -> int:
         """Connections of every known node handed out and not yet given back."""

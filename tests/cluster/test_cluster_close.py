@@ -61,3 +61,19 @@ async def test_a_command_in_flight_at_close_leaves_nothing_open(
     outcome = (await asyncio.gather(blocked, return_exceptions=True))[0]
     assert isinstance(outcome, RedisConnectionError)
     assert _left_open(client) == []  # type: ignore[arg-type]
+
+
+async def test_a_discovery_in_flight_at_close_leaves_nothing_open(
+    healthy_cluster: EmbeddedCluster,
+) -> None:
+    """Commands sent before the client knew the cluster: one discovers it, the others
+    wait for that discovery; the close gives up waiting for them at once (as it does when
+    a discovery outlasts its wait, a seed node slow to answer). The discovery ending after
+    the close must not leave the client open: every command fails instead."""
+    client = product_client(healthy_cluster.url)
+    commands = [asyncio.create_task(client.get(f"{{close}}:k{i}")) for i in range(5)]
+    await asyncio.sleep(0)  # the first command is discovering, the others wait for it
+    await close_redis(client, timeout_s=0)
+    outcomes = await asyncio.gather(*commands, return_exceptions=True)
+    assert all(isinstance(o, RedisConnectionError) for o in outcomes), outcomes
+    assert _left_open(client) == []  # type: ignore[arg-type]
