@@ -25,7 +25,14 @@ from solver.constants import (
     SKILL_PATTERN_MAX,
     TECH_SIDE_KEEP,
 )
-from solver.cost import Stays, drop_penalty, evaluate_pairs, late_pricing, pair_keys
+from solver.cost import (
+    Stays,
+    drop_penalty,
+    evaluate_pairs,
+    late_pricing,
+    pair_keys,
+    state_points,
+)
 from solver.geo import point_terms, unit_vectors
 from solver.spatial import nearest
 
@@ -77,7 +84,7 @@ class _Pricing:
             whole[rows] = part
         points = (
             (ticket_points[0], ticket_points[1], ticket_points[2]),
-            point_terms(state.lat_deg, state.lon_deg),
+            state_points(state),
         )
         if w.move_min_gain <= 0:
             return cls(late, points, None)

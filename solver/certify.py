@@ -37,6 +37,7 @@ from solver.cost import (
     evaluate_pairs,
     late_pricing,
     pair_keys,
+    state_vectors,
     to_scaled,
 )
 from solver.geo import unit_vectors
@@ -248,7 +249,7 @@ def pricing_groups(
 ) -> list[PricingGroup]:
     """The (ticket rows, technician rows) ``groups`` with their technicians in compact
     spatial blocks: built once per solve, priced every round."""
-    kvec = unit_vectors(state.lat_deg, state.lon_deg)
+    kvec = state_vectors(state)
     out = []
     for rows, elig in groups:
         if rows.size and elig.size:
@@ -724,7 +725,7 @@ def negative_pairs(
     need = np.unique(
         np.concatenate([g.rows for g in groups] or [np.zeros(0, np.int64)])
     )
-    kvec = unit_vectors(state.lat_deg, state.lon_deg)
+    kvec = state_vectors(state)
     k_xyz = tuple(kvec.T.copy())
     located_k = np.any(kvec != 0.0, axis=1)
     dt_k = base + d_tech

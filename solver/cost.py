@@ -197,11 +197,16 @@ class _ReachIndex:
     usable: IntArray  # may take a ticket not yet held: available, a place not pinned
     placed: IntArray  # those with a location
     tree: NearestIndex | None  # over the placed ones' unit vectors (None: none)
+    points: Points  # every technician's point_terms (its location)
+    free_s: FloatArray  # per usable one: seconds from now until it is free
+    unplaced_free_s: float  # the least free_s of the usable ones without location
+    top_speed_kmh: float  # the fastest placed one's speed (nan: none placed)
 
     @classmethod
     def of(cls, problem: Problem) -> _ReachIndex:
         """The index of ``problem``'s technicians."""
         t, k = problem.tickets, problem.technicians
+        now = problem.now_s
         pinned = np.flatnonzero(t.pinned)
         load = np.bincount(t.current_technician[pinned], minlength=k.count)
         usable = np.flatnonzero(k.available & (k.capacity > load))
@@ -211,7 +216,13 @@ class _ReachIndex:
             if placed.size
             else None
         )
-        return cls(usable, placed, tree)
+        free = np.maximum(k.free_at_s[usable], now) - now
+        unplaced = free[np.isnan(k.lat_deg[usable])]
+        return cls(
+            usable, placed, tree, point_terms(k.lat_deg, k.lon_deg), free,
+            float(unplaced.min()) if unplaced.size else np.inf,
+            float(np.max(k.speed_kmh[placed])) if placed.size else np.nan,
+        )  # fmt: skip
 
 
 def _reach_index(problem: Problem) -> _ReachIndex:
@@ -254,7 +265,7 @@ def first_reach_s(problem: Problem, tix: IntArray, techs: IntArray) -> FloatArra
     rows = tix[at]
     ready = np.maximum(k.free_at_s[tech], problem.now_s)
     arrive = ready + indexed_travel_time_s(
-        point_terms(k.lat_deg, k.lon_deg), tech,
+        _reach_index(problem).points, tech,
         point_terms(t.lat_deg[tix], t.lon_deg[tix]), at, k.speed_kmh[tech],
     )  # fmt: skip
     finish = np.maximum(arrive, t.window_start_s[rows]) + t.duration_s[rows]
@@ -274,16 +285,14 @@ def _reach_sparse(problem: Problem, index: _ReachIndex, rows: IntArray) -> Float
     free, as is every technician for a ticket without location. Of ``rows``, aligned
     with them."""
     t, k = problem.tickets, problem.technicians
-    now = problem.now_s
-    usable, placed = index.usable, index.placed
-    free = np.maximum(k.free_at_s[usable], now) - now
-    reach = np.full(rows.size, float(free.min()))  # no location: no travel, at least
+    placed = index.placed
+    # no location: no travel, at least
+    reach = np.full(rows.size, float(index.free_s.min()))
     at = np.flatnonzero(~np.isnan(t.lat_deg[rows]))  # positions in rows
     located = rows[at]
     if located.size == 0 or index.tree is None:
         return reach
-    unplaced = free[np.isnan(k.lat_deg[usable])]
-    rest = np.full(located.size, float(unplaced.min()) if unplaced.size else np.inf)
+    rest = np.full(located.size, index.unplaced_free_s)
     near_k = min(REACH_NEIGHBOURS + 1, placed.size)
     near = placed[
         index.tree.nearest(
@@ -293,7 +302,7 @@ def _reach_sparse(problem: Problem, index: _ReachIndex, rows: IntArray) -> Float
     exact = min(REACH_NEIGHBOURS, placed.size)
     if near_k > exact:  # every technician beyond the nearest ones
         far = near[:, exact]
-        speed = float(np.max(k.speed_kmh[placed]))
+        speed = index.top_speed_kmh
         rest = np.minimum(
             rest,
             travel_time_s(
@@ -703,6 +712,30 @@ class TechState:
     ready_s: FloatArray  # (m,) time the pinned queue is done (>= now)
     load: IntArray  # (m,) pinned tickets held
     free_slots: IntArray  # (m,) places left for movable tickets (0 when unavailable)
+    # what is computed once per state from its locations (:func:`state_points`,
+    # :func:`state_vectors`); a replaced state starts empty
+    memo: dict[str, Any] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+
+def state_points(state: TechState) -> Points:
+    """The :func:`solver.geo.point_terms` of the technicians' locations in ``state``,
+    computed once per state (not to be changed)."""
+    known = state.memo.get("points")
+    if known is None:
+        known = state.memo["points"] = point_terms(state.lat_deg, state.lon_deg)
+    return known  # type: ignore[no-any-return]
+
+
+def state_vectors(state: TechState) -> FloatArray:
+    """The :func:`solver.geo.unit_vectors` of the technicians' locations in ``state``
+    (one row per technician: a subset's are these rows), computed once per state (not
+    to be changed)."""
+    known = state.memo.get("vectors")
+    if known is None:
+        known = state.memo["vectors"] = unit_vectors(state.lat_deg, state.lon_deg)
+    return known  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)

@@ -215,10 +215,10 @@ def travel_time_bounds_s(
     )
     lower = np.asarray(np.sqrt(lo2) * (per_radian * (1.0 - BOUND_SLACK)), np.float64)
     upper = np.asarray(hi * (per_radian * (1.0 + BOUND_SLACK)), np.float64)
-    nowhere = np.broadcast_to(
-        ~np.any(a, axis=1)[:, None] | ~np.any(b, axis=1)[None, :], upper.shape
-    )
-    lower[nowhere] = upper[nowhere] = 0.0
+    a_nowhere, b_nowhere = ~np.any(a, axis=1), ~np.any(b, axis=1)
+    if a_nowhere.any() or b_nowhere.any():  # (most calls: every point located)
+        nowhere = np.broadcast_to(a_nowhere[:, None] | b_nowhere[None, :], upper.shape)
+        lower[nowhere] = upper[nowhere] = 0.0
     return lower, upper
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from solver.candidates import skill_holders
 from solver.constants import EXACT_SEQUENCE_MAX, QUEUE_MARGIN_S
-from solver.cost import first_in_queue_times, late_pricing, pair_set
+from solver.cost import first_in_queue_times, late_pricing, pair_set, state_vectors
 from solver.geo import (
     pair_travel_time_s,
     travel_time_bounds_s,
@@ -189,7 +189,7 @@ def _fitting(
     excluded = pair_set(problem, "excluded")
     has_ex = excluded.has_pairs(rows)
     t_pts = unit_vectors(t.lat_deg[rows], t.lon_deg[rows])
-    k_pts = unit_vectors(state.lat_deg[techs], state.lon_deg[techs])
+    k_pts = state_vectors(state)[techs]
     for c in range(0, techs.size, FIT_BLOCK):
         left = np.flatnonzero((out < 0) & (reach > c))
         if left.size == 0:
