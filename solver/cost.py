@@ -725,7 +725,7 @@ def state_points(state: TechState) -> Points:
     known = state.memo.get("points")
     if known is None:
         known = state.memo["points"] = point_terms(state.lat_deg, state.lon_deg)
-    return known  # type: ignore[no-any-return]
+    return known
 
 
 def state_vectors(state: TechState) -> FloatArray:
@@ -735,7 +735,7 @@ def state_vectors(state: TechState) -> FloatArray:
     known = state.memo.get("vectors")
     if known is None:
         known = state.memo["vectors"] = unit_vectors(state.lat_deg, state.lon_deg)
-    return known  # type: ignore[no-any-return]
+    return known
 
 
 @dataclass(frozen=True, slots=True)
