@@ -246,20 +246,21 @@ def _plan_terms(
     shared: dict[str, float],
 ) -> dict[str, float]:
     """A plan's cost by term name: the ``movable`` terms of rows ``mov`` (per row, (n,)
-    each), the ``pinned`` rows' sums (:func:`_pinned_terms`) and the position-free
+    each), the ``pinned`` rows' sums (:func:`pinned_terms`) and the position-free
     ``shared`` ones."""
     out = dict.fromkeys(TERM_NAMES, 0.0)
     for name in PAIR_TERMS:
-        out[name] = float(np.sum(movable[name][mov])) + pinned[name]
+        out[name] = float(movable[name].take(mov).sum()) + pinned[name]
     for name, value in shared.items():
         out[name] += value
     return out
 
 
-def _pinned_terms(driven: dict[str, FloatArray], rows: IntArray) -> dict[str, float]:
-    """The placement terms of the pinned ``rows`` summed, by term name (the same in the
+def pinned_terms(problem: Problem, rows: Rows) -> dict[str, float]:
+    """The placement terms of the pinned rows summed, by term name (the same in the
     plan's cost as driven and in its model cost)."""
-    return {name: float(np.sum(driven[name][rows])) for name in PAIR_TERMS}
+    pinned = np.flatnonzero(problem.tickets.pinned)
+    return {name: float(rows.driven[name].take(pinned).sum()) for name in PAIR_TERMS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,16 +282,18 @@ def solution_of(
     run: RunInfo,
     reasons: IntArray | None = None,
     prices: RowPrices | None = None,
+    held: dict[str, float] | None = None,
 ) -> Solution:
     """The :class:`Solution` of ``rows`` (copied): their sums, the SLA check, the
-    reasons (``rows.judged``, or ``reasons`` when given) and the stats. ``prices``: the problem's :class:`RowPrices` under
-    ``params.weights`` when the caller has them."""
+    reasons (``rows.judged``, or ``reasons`` when given) and the stats. ``prices``: the
+    problem's :class:`RowPrices` under ``params.weights``, ``held``: the pinned rows'
+    :func:`pinned_terms`, when the caller has them."""
     t = problem.tickets
     tech = rows.technician
-    pinned = np.flatnonzero(t.pinned)
     mov = np.flatnonzero((tech >= 0) & ~t.pinned)
     shared = _shared_terms(problem, params.weights, tech, prices)
-    held = _pinned_terms(rows.driven, pinned)
+    if held is None:
+        held = pinned_terms(problem, rows)
     terms = _plan_terms(rows.driven, mov, held, shared)
     model = _plan_terms(rows.first, mov, held, shared)
     model_objective = float(sum(model.values()))

@@ -30,6 +30,7 @@ from solver.finalize import (
     RunInfo,
     decision,
     fresh_rows,
+    pinned_terms,
     place_movable,
     solution_of,
 )
@@ -70,6 +71,7 @@ class FinalizeCache:
         )
         self._room: BoolArray | None = None
         self._prices: RowPrices | None = None
+        self._held: dict[str, float] | None = None  # the pinned rows' term sums
         self.fresh = True  # the last call computed every row
         self.rows_placed = 0  # movable rows sequenced and priced by the last call
         self.rows_judged = 0  # unassigned rows judged by the last call
@@ -108,6 +110,8 @@ class FinalizeCache:
                 prices = RowPrices.of(problem, params.weights)
             self._prices = prices
             rows = self._store = fresh_rows(problem, params, state, tech, prices.late)
+            # the pinned rows stay as placed here while the calls follow this one
+            self._held = pinned_terms(problem, rows)
             self.rows_placed = int(
                 np.count_nonzero((tech >= 0) & ~problem.tickets.pinned)
             )
@@ -119,7 +123,7 @@ class FinalizeCache:
             rows,
         )
         self._room = room
-        return solution_of(problem, params, rows, run, prices=prices)
+        return solution_of(problem, params, rows, run, prices=prices, held=self._held)
 
     def _follows(self, problem: Problem, params: SolveParams, state: TechState) -> bool:
         old = self._problem
@@ -180,7 +184,9 @@ class FinalizeCache:
         todo = self._rejudged(problem, rows, unassigned & ~changed, room0, room, queues)
         todo |= unassigned & changed
         rj = np.flatnonzero(todo)
-        j = judge(problem, params, state, tech, rj, (rows.position, rows.finish_s))
+        j = judge(
+            problem, params, state, tech, rj, (rows.position, rows.finish_s), room
+        )
         rows.judged[rj], rows.witness[rj] = j.reason, j.witness
         self.rows_judged = int(rj.size)
         return rows

@@ -73,6 +73,7 @@ def judge(
     tech_of: IntArray,
     rows: IntArray,
     schedule: tuple[IntArray, FloatArray] | None = None,
+    room: BoolArray | None = None,
 ) -> Judgement:
     """The reasons of the unassigned, sorted ``rows`` of the plan ``tech_of``.
 
@@ -89,6 +90,7 @@ def judge(
     ``schedule``: the plan's movable rows as :func:`solver.finalize.place_movable`
     sequenced them (position and finish per row), when the caller has them: the queues
     are read from it instead of sequenced again (the same sequencing, the same answer).
+    ``room``: the plan's :func:`free_places` when the caller has them.
     """
     k = problem.technicians
     m = k.count
@@ -104,7 +106,8 @@ def judge(
         r[:] = UnassignedReason.NO_TECHNICIANS
         return out
     inv, skilled = skill_holders(problem, rows)
-    room = free_places(problem, state, tech_of)
+    if room is None:
+        room = free_places(problem, state, tech_of)
     n_skill = skilled.sum(axis=1)[inv]
     n_room = (skilled & room[None, :]).sum(axis=1)[inv]
     ex_u, ex_tech = _excluded_of(problem, rows, m)
