@@ -713,9 +713,10 @@ class TechState:
     load: IntArray  # (m,) pinned tickets held
     free_slots: IntArray  # (m,) places left for movable tickets (0 when unavailable)
     # what is computed once per state from its locations (:func:`state_points`,
-    # :func:`state_vectors`); a replaced state starts empty
+    # :func:`state_vectors`, the incremental pricing's blocks); not an init field, so a
+    # state made by dataclasses.replace starts empty
     memo: dict[str, Any] = dataclasses.field(
-        default_factory=dict, compare=False, repr=False
+        default_factory=dict, init=False, compare=False, repr=False
     )
 
 

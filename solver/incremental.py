@@ -149,7 +149,6 @@ class IncrementalSolver:
         self._state: TechState | None = None
         self._prices: RowPrices | None = None  # of the last problem
         self._plan: IntArray | None = None  # the last returned decision (movable rows)
-        self._blocks: dict[bytes, PricingGroup] = {}
         self._calls_since_cold = 0
         self._finalize = FinalizeCache()  # the last solution's rows
         self.resolved = (
@@ -500,17 +499,19 @@ class IncrementalSolver:
 
     def _groups(self, problem: Problem, rows: IntArray) -> list[PricingGroup]:
         """Pricing groups of ``rows``: their skill groups, with the technicians' spatial
-        blocks built once per technician set (the technicians do not change)."""
+        blocks built once per technician set of the last cold solve's state (kept in
+        ``TechState.memo``: technicians that moved get a new state and new blocks)."""
         state = self._state
         assert state is not None
+        blocks: dict[bytes, PricingGroup] = state.memo.setdefault("pricing_blocks", {})
         out = []
         for r, elig in skill_groups(problem, state, rows):
             if r.size == 0 or elig.size == 0:
                 continue
             key = elig.tobytes()
-            g = self._blocks.get(key)
+            g = blocks.get(key)
             if g is None:
-                g = self._blocks[key] = pricing_groups(state, [(r, elig)])[0]
+                g = blocks[key] = pricing_groups(state, [(r, elig)])[0]
             out.append(dataclasses.replace(g, rows=r))
         return out
 

@@ -4,6 +4,7 @@ they replace give, bit for bit (the plans must not change)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 from hypothesis import given, settings
@@ -39,8 +40,9 @@ from solver.cost import (
     savable,
     skill_fit,
     skill_rows,
+    state_vectors,
 )
-from solver.geo import next_location, travel_time_s
+from solver.geo import next_location, travel_time_s, unit_vectors
 from solver.local import local_resolve
 from solver.model import Problem
 from solver.polish import (
@@ -977,3 +979,16 @@ def test_blocked_ticket_cells_are_the_ticket_cells(
     for g, w in zip(got, want, strict=True):
         for a, c in zip(g, w, strict=True):
             np.testing.assert_array_equal(a, c)
+
+
+def test_a_replaced_tech_state_computes_its_locations_anew() -> None:
+    """What a technician state keeps per location (``TechState.memo``) is not carried to a
+    state made from it by ``dataclasses.replace`` with other locations."""
+    p = random_problem(20, 6, 3)
+    state = tech_state(p, CostWeights())
+    before = state_vectors(state)
+    moved = dataclasses.replace(state, lat_deg=state.lat_deg[::-1].copy())
+    np.testing.assert_array_equal(
+        state_vectors(moved), unit_vectors(moved.lat_deg, moved.lon_deg)
+    )
+    assert not np.array_equal(state_vectors(moved), before)

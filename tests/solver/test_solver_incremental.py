@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from solver import CostWeights, Problem, SolveParams, SolveStatus, solve
-from solver.candidates import build_candidates
+from solver.candidates import build_candidates, skill_groups
+from solver.certify import pricing_groups
 from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
 from solver.core import Core, certified_flow, model_cost
 from solver.cost import (
@@ -444,3 +445,40 @@ def test_committed_cold_plan_keeps_the_cold_flow(seed: int) -> None:
     inc.solve(p)
     assert inc.last_mode == "incremental"
     assert inc.flow_cost == cold_flow_cost(p, params)
+
+
+def test_new_rows_are_priced_where_the_technicians_are_now() -> None:
+    """The technicians' spatial blocks kept to price new rows are those of the last cold
+    solve's technicians: after the technicians moved (a cold solve), a new row is priced
+    against where they are now, not where they were at an earlier cold solve."""
+    base = random_problem(
+        2000, 200, 1, assigned_frac=0.1, pinned_frac=0.05, radius_km=10
+    )
+    extra = random_problem(2, 200, 2, radius_km=10)
+    k = base.technicians
+    order = np.random.default_rng(0).permutation(k.count)
+    moved = dataclasses.replace(
+        base,
+        technicians=dataclasses.replace(
+            k, lat_deg=k.lat_deg[order], lon_deg=k.lon_deg[order]
+        ),
+    )
+    solver = IncrementalSolver(SolveParams())
+    for p in (base, moved):
+        solver.solve(p)
+        grown = append_tickets(p, extra, 1)
+        solver.solve(grown)
+        assert solver.last_mode == "incremental"
+    state = solver._state
+    assert state is not None
+    rows = np.array([grown.tickets.count - 1])
+    got = solver._groups(grown, rows)
+    want = pricing_groups(
+        state,
+        [(r, e) for r, e in skill_groups(grown, state, rows) if r.size and e.size],
+    )
+    assert len(got) == len(want) > 0
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g.elig, w.elig)
+        np.testing.assert_array_equal(g.centre, w.centre)
+        np.testing.assert_array_equal(g.radius, w.radius)
