@@ -7,6 +7,7 @@ import copy
 import dataclasses
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -315,6 +316,7 @@ def test_sequenced_stops_are_a_drive_of_the_chosen_order(
         np.testing.assert_array_equal(sch.overrun[by_place], over & (not overtime))
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 30), m=st.integers(1, 8))
 def test_a_kept_schedule_is_the_schedule_of_the_same_queues(

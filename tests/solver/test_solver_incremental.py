@@ -193,6 +193,7 @@ def test_no_churn_without_gain_above_stability() -> None:
     np.testing.assert_array_equal(after[: before.size][kept], before[kept])
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None)
 @example(74, [3, 3], False)  # 2.47% worse than cold before the repair state was reset
 @example(428, [1, 3], False)  # 2.23%

@@ -4,6 +4,7 @@ by the chained cost."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -235,6 +236,7 @@ def test_batch_solve_takes_a_nearer_ticket_of_the_same_priority_for_an_on_time_o
     assert sol.objective < live.objective
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(st.integers(0, 10_000), st.sampled_from([0.0, 1800.0, 7200.0]))
 def test_a_one_shot_plan_prices_a_ticket_left_out_at_its_unassigned_penalty_alone(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from solver.cost import LatePricing, TechState
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(
     st.integers(0, 10_000),
@@ -73,6 +75,7 @@ def test_recreate_keeps_every_rule_and_never_costs_more(
     assert np.all(late_seconds(p, served, sch.start_s[at], sch.finish_s[at]) <= 0)
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 10_000), st.booleans())
 def test_recreate_misses_no_more_tickets(seed: int, overtime: bool) -> None:

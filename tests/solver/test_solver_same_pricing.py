@@ -362,6 +362,7 @@ def test_judge_reads_the_queues_from_the_schedule(
     assert np.array_equal(got.witness, want.witness)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(
     problem=regions(12),
