@@ -375,23 +375,11 @@ class _Plan:
         return self.edited(tech, none, none)
 
     def _drive(self, orders: IntArray, tech: IntArray) -> FloatArray:
-        """Screening cost (T, P) of orders (T, P, q): travel, lateness, waiting; inf on an
-        overrun when overtime is not allowed."""
-        s, w = self.state, self.weights
-        out = np.empty(orders.shape[:2])
-        step = max(1, _CELLS // max(orders.shape[1] * orders.shape[2], 1))
-        for c in range(0, tech.size, step):
-            tc, oc = tech[c : c + step], orders[c : c + step]
-            ov, late, travel, _, _, st, _ = simulate(
-                self.problem, self.pricing, oc, tc, s.lat_deg[tc], s.lon_deg[tc],
-                s.ready_s[tc], False,
-            )  # fmt: skip
-            wait = np.maximum(st - self.problem.now_s, 0.0).sum(axis=2)
-            cost = w.travel * travel + late + w.waiting * wait
-            if not self.allow_overtime:
-                cost = np.where(ov > 0, np.inf, cost)
-            out[c : c + step] = cost
-        return out
+        """:func:`screen_orders` of orders (T, P, q) on technicians ``tech``."""
+        return screen_orders(
+            self.problem, self.weights, self.pricing, self.state, self.allow_overtime,
+            orders, tech,
+        )  # fmt: skip
 
     def _memo_keys(self, tech: IntArray, drop: IntArray, add: IntArray) -> IntArray:
         places, tickets = self._span
@@ -447,7 +435,7 @@ class _Plan:
                 jobs.append((sel[plain], base[plain][:, None, :], tk[plain]))
             if not plain.all():
                 ins = ~plain
-                jobs.append((sel[ins], _insertions(base[ins], new[ins]), tk[ins]))
+                jobs.append((sel[ins], insertions(base[ins], new[ins]), tk[ins]))
         # orders of one shape driven together (a queue of one ticket as it is and a
         # ticket inserted into an empty queue); the best place of each
         for shape in sorted({orders.shape[1:] for _, orders, _ in jobs}):
@@ -457,7 +445,40 @@ class _Plan:
         return out
 
 
-def _insertions(base: IntArray, new: IntArray) -> IntArray:
+def screen_orders(
+    problem: Problem,
+    weights: CostWeights,
+    pricing: LatePricing,
+    state: TechState,
+    allow_overtime: bool,
+    orders: IntArray,
+    tech: IntArray,
+    on_time: BoolArray | None = None,
+) -> FloatArray:
+    """Screening cost (T, P) of orders (T, P, q) of technicians ``tech`` (T,): travel,
+    lateness, waiting; inf on an overrun when overtime is not allowed, and when a ticket
+    marked in ``on_time`` (per ticket row) is late."""
+    out = np.empty(orders.shape[:2])
+    step = max(1, _CELLS // max(orders.shape[1] * orders.shape[2], 1))
+    duration = problem.tickets.duration_s
+    for c in range(0, tech.size, step):
+        tc, oc = tech[c : c + step], orders[c : c + step]
+        ov, late, travel, _, _, st, _ = simulate(
+            problem, pricing, oc, tc, state.lat_deg[tc], state.lon_deg[tc],
+            state.ready_s[tc], False,
+        )  # fmt: skip
+        wait = np.maximum(st - problem.now_s, 0.0).sum(axis=2)
+        cost = weights.travel * travel + late + weights.waiting * wait
+        if not allow_overtime:
+            cost = np.where(ov > 0, np.inf, cost)
+        if on_time is not None:
+            lost = on_time[oc] & (late_seconds(problem, oc, st, st + duration[oc]) > 0)
+            cost = np.where(lost.any(axis=2), np.inf, cost)
+        out[c : c + step] = cost
+    return out
+
+
+def insertions(base: IntArray, new: IntArray) -> IntArray:
     """(T, q+1, q+1): ``new`` inserted at every place of each order in ``base`` (T, q)."""
     q = base.shape[1]
     slot = np.arange(q + 1)[None, :]

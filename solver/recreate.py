@@ -66,8 +66,14 @@ import numpy.typing as npt
 
 from solver.cost import drop_penalty, late_seconds
 from solver.geo import unit_vectors
-from solver.polish import MIN_GAIN, move_pairs, plan_cost, static_cost
-from solver.sequence import simulate
+from solver.polish import (
+    MIN_GAIN,
+    insertions,
+    move_pairs,
+    plan_cost,
+    screen_orders,
+    static_cost,
+)
 from solver.spatial import nearest
 
 if TYPE_CHECKING:
@@ -90,8 +96,6 @@ HOOD = 3
 
 EXACT_PLACES = 4
 """Longest queue whose insertions are priced on every order (4! = 24)."""
-
-_CELLS = 400_000  # orders x places driven at once
 
 
 @cache
@@ -325,15 +329,15 @@ def _best_orders(
         base[grow, np.minimum(qlen[sel][grow], q - 1)] = add[sel][grow]
         # every order, or the queue's order with the ticket at each place
         orders = base[:, _orders(q)] if q <= EXACT_PLACES else _insertions(base, grow)
-        c = _drive(
+        c = screen_orders(
             problem,
             weights,
             pricing,
             state,
             allow_overtime,
-            newcomer,
             orders,
             tech[sel],
+            newcomer,
         )
         arg = np.argmin(c, axis=1)
         cost[sel] = c[np.arange(sel.size), arg]
@@ -343,44 +347,11 @@ def _best_orders(
 
 def _insertions(base: IntArray, grow: BoolArray) -> IntArray:
     """(T, q, q): where ``grow``, the last ticket of each row of ``base`` (T, q) moved to
-    every place of the others' order; else the row as it is, q times."""
+    every place of the others' order (:func:`solver.polish.insertions`); else the row as
+    it is, q times."""
     q = base.shape[1]
-    slot = np.arange(q)[None, :]
-    place = np.arange(q)[:, None]
-    src = np.where(slot < place, slot, slot - 1)
-    moved = np.where(slot == place, q - 1, np.clip(src, 0, q - 2))
-    out = base[:, moved]
-    return np.where(grow[:, None, None], out, base[:, None, :].repeat(q, axis=1))
-
-
-def _drive(
-    problem: Problem,
-    weights: CostWeights,
-    pricing: LatePricing,
-    state: TechState,
-    allow_overtime: bool,
-    newcomer: BoolArray,
-    orders: IntArray,
-    tech: IntArray,
-) -> FloatArray:
-    """Screening cost (T, P) of orders (T, P, q): travel, lateness, waiting (as
-    :mod:`solver.polish` screens its moves); inf on an overrun when overtime is not
-    allowed, and when a ``newcomer`` ticket is late."""
-    out = np.empty(orders.shape[:2])
-    step = max(1, _CELLS // max(orders.shape[1] * orders.shape[2], 1))
-    duration = problem.tickets.duration_s
-    for c in range(0, tech.size, step):
-        tc, oc = tech[c : c + step], orders[c : c + step]
-        ov, late, travel, _, _, st, _ = simulate(
-            problem, pricing, oc, tc, state.lat_deg[tc], state.lon_deg[tc],
-            state.ready_s[tc], False,
-        )  # fmt: skip
-        wait = np.maximum(st - problem.now_s, 0.0).sum(axis=2)
-        cost = weights.travel * travel + late + weights.waiting * wait
-        if not allow_overtime:
-            cost = np.where(ov > 0, np.inf, cost)
-        lost = newcomer[oc] & (late_seconds(problem, oc, st, st + duration[oc]) > 0)
-        out[c : c + step] = np.where(lost.any(axis=2), np.inf, cost)
+    out = base[:, None, :].repeat(q, axis=1)
+    out[grow] = insertions(base[grow, : q - 1], base[grow, q - 1])
     return out
 
 
