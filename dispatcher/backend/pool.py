@@ -91,6 +91,15 @@ class ClosingRedisCluster(RedisCluster):
             raise RedisConnectionError(CLOSED)
         return self
 
+    async def aclose(self) -> None:
+        """redis-py's close; once gated, the topology is forgotten and every node closed
+        on every redis-py version (5.x closes only a client whose ``_initialize`` flag is
+        clear, and the gate sets it)."""
+        await super().aclose()
+        if self.closed:
+            await self.nodes_manager.aclose()
+            await self.nodes_manager.aclose("startup_nodes")
+
     def in_use_count(self) -> int:
         """Connections of every known node handed out and not yet given back."""
         return sum(len(node._connections) - len(node._free) for node in self._nodes())

@@ -189,7 +189,8 @@ def test_lowest_allowed_versions_install_and_serve(
     dists: Dists, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """The base dependencies at exactly their lower bounds: the wheel serves, and the
-    service's own test suites (foundation, service, webhooks, dispatch) pass on them."""
+    service's own test suites (foundation, service, webhooks, dispatch, and the cluster
+    client's close) pass on them."""
     root = tmp_path_factory.mktemp("venv-lowest")
     test_tools = [
         spec
@@ -222,6 +223,7 @@ def test_lowest_allowed_versions_install_and_serve(
         env.python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
         "-o", "filterwarnings=error",
         "tests/foundation", "tests/service", "tests/webhooks", "tests/dispatch",
+        "tests/cluster/test_cluster_close.py",
         "--ignore", "tests/dispatch/test_demo.py",
         "--deselect", "tests/service/test_codegen.py::test_generated_code_is_up_to_date",
         cwd=ROOT,
