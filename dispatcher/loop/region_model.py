@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dispatcher.domain import TicketStatus
+from dispatcher.store.codec import with_changes
 from dispatcher.store.state import RegionSnapshot, now_ms
 
 if TYPE_CHECKING:
@@ -171,8 +172,13 @@ class RegionModel:
                 own=own,
                 marks=(self._mark, mark),
             )
+            unknown = [k for k in delta.queues if k not in self.technicians]
             if delta.gap:
                 why = delta.gap
+            elif unknown:
+                # a ticket's event names a technician this model never read: its hash
+                # is not here to keep
+                why = f"technician {unknown[0]!r} named by a ticket event is not in the model"
             else:
                 for tid, ticket in delta.tickets.items():
                     self._put(tid, ticket)
@@ -181,6 +187,12 @@ class RegionModel:
                         self.technicians.pop(kid, None)
                     else:
                         self.technicians[kid] = tech
+                for kid, queue in delta.queues.items():
+                    tech = self.technicians[kid]
+                    if tech.queue_ticket_ids != queue:
+                        self.technicians[kid] = with_changes(
+                            tech, queue_ticket_ids=queue
+                        )
                 self._also_tickets -= also_t
                 self._also_technicians -= also_k
                 del self._own[: len(own)]

@@ -9,12 +9,17 @@ reads and empties; and the commit's same-place refresh (a new queue place or cos
 with the same technician) appends none: the caller names those items itself (``also_*``).
 The delta re-reads every named item the way the snapshot reads it (``lua.REGION_READS``),
 so the model it feeds stays equal to a fresh snapshot; the reader's own commits' events
-name nothing when the reader says it applied them itself (``own``).
+are not read when the reader says it applied them itself (``own``: the stream is read
+between their ranges). A technician named
+only by ticket events (each carries ``tk``) is read as its queue alone: only a
+technician's own events (no ``tk``: upsert, availability, removal) and a location ping
+change its hash, so the hash the reader holds is still the store's (``DeltaRead.queues``).
 
 The delta refuses (``gap``) when it cannot tell what changed: events after the position were
 dropped by retention, the stream is older than the position (it was deleted), more than
-``max_events`` events are pending, an event names no item, an event of the reader's own
-commits is not in the stream (a failover lost the acknowledged commit the reader applied),
+``max_events`` events are pending (the reader's own commits' not counted), an event names
+no item, an event of the reader's own commits is not in the stream (a failover lost the
+acknowledged commit the reader applied),
 or the mark its last read left (``MODEL_READ``, written by the lease holder's reads) is
 not: a failover lost that read's writes, so maybe what it read (a change with or without
 an event). The caller then reads in full.
@@ -87,12 +92,17 @@ DELTA = lua.script(
     + _STREAM_IDS
     + r"""
 -- KEYS[1] the region's event stream; ARGV[1] region prefix, ARGV[2] position (last event id
--- applied), ARGV[3] lease token of the reader, ARGV[4] most events to read, ARGV[5] JSON
+-- applied), ARGV[3] lease token of the reader, ARGV[4] most events to read (those of the
+-- own ranges, which are not read, not counted), ARGV[5] JSON
 -- ticket ids and ARGV[6] JSON technician ids to read as well, ARGV[7] JSON [first, last]
--- event id ranges of the reader's own commits (the items they name are not read for them),
+-- event id ranges of the reader's own commits (their events are not read: the reader
+-- applied them),
 -- ARGV[8] the mark of the reader's last read, ARGV[9] the mark of this one.
 -- Returns {GAP, why} or {OK, new position, lease, ticket ids, their hashes ({} = not
--- open), technician ids, their hashes ({} = removed), their queues}.
+-- open), technician ids, their hashes ({} = removed), their queues, ids of technicians
+-- named only by ticket events, their queues}: a ticket's event changes no technician's
+-- hash (only a technician's own events, which name no ticket, and location pings do), so
+-- of those the queue alone is read.
 local P, after, token, most = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local lease = redis.call('GET', P .. K.LEASE) or ''
 local holder = token ~= '' and lease == token
@@ -103,21 +113,6 @@ if holder and redis.call('GET', P .. K.MODEL_READ) ~= ARGV[8] then
 end
 local trimmed = redis.call('GET', P .. K.EVENTS_TRIMMED)
 if trimmed and older(after, trimmed) then return {R.GAP, 'events after ' .. after .. ' were trimmed'} end
-local entries = redis.call('XRANGE', KEYS[1], '(' .. after, '+', 'COUNT', most + 1)
-if #entries > most then return {R.GAP, 'more than ' .. most .. ' events'} end
-local last = after
-if #entries > 0 then
-  last = entries[#entries][1]
-elseif after ~= '0-0' and older(newest(KEYS[1]), after) then
-  return {R.GAP, 'the stream is older than ' .. after}
-end
-local tids, techids, seen_t, seen_k = {}, {}, {}, {}
-local function ticket(id)
-  if id and id ~= '' and not seen_t[id] then seen_t[id] = true; tids[#tids + 1] = id end
-end
-local function tech(id)
-  if id and id ~= '' and not seen_k[id] then seen_k[id] = true; techids[#techids + 1] = id end
-end
 local own = cjson.decode(ARGV[7])
 for _, r in ipairs(own) do
   -- the reader applied the commit as acknowledged: a failover may have lost it since (one
@@ -128,38 +123,56 @@ for _, r in ipairs(own) do
     end
   end
 end
--- the own ranges' bounds as numbers once (an id is read as numbers once per event)
-local bounds = {}
-for i, r in ipairs(own) do
-  local am, as = string.match(r[1], '^(%d+)-(%d+)$')
-  local bm, bs = string.match(r[2], '^(%d+)-(%d+)$')
-  bounds[i] = {tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)}
+-- the events after the position but those of the own ranges (they name nothing for the
+-- reader, which applied them itself): the stream is read between the ranges, in order
+table.sort(own, function(a, b) return older(a[1], b[1]) end)
+local entries, last, from = {}, after, after
+local function take(to)
+  local got = redis.call('XRANGE', KEYS[1], '(' .. from, to, 'COUNT', most + 1 - #entries)
+  for _, e in ipairs(got) do entries[#entries + 1] = e end
+  if #got > 0 then last = got[#got][1] end
+  return #entries <= most
 end
-local function is_own(id)
-  local m, s = string.match(id, '^(%d+)-(%d+)$')
-  m, s = tonumber(m), tonumber(s)
-  for _, b in ipairs(bounds) do
-    if (m > b[1] or (m == b[1] and s >= b[2])) and (m < b[3] or (m == b[3] and s <= b[4])) then
-      return true
+for _, r in ipairs(own) do
+  if older(from, r[2]) then
+    if older(from, r[1]) and not take('(' .. r[1]) then
+      return {R.GAP, 'more than ' .. most .. ' events'}
     end
+    from, last = r[2], r[2]
   end
-  return false
+end
+if not take('+') then return {R.GAP, 'more than ' .. most .. ' events'} end
+if last == after and after ~= '0-0' and older(newest(KEYS[1]), after) then
+  return {R.GAP, 'the stream is older than ' .. after}
+end
+local tids, techids, seen_t, seen_k = {}, {}, {}, {}
+local qids, seen_q = {}, {}  -- technicians named by ticket events: their queues only
+local function ticket(id)
+  if id and id ~= '' and not seen_t[id] then seen_t[id] = true; tids[#tids + 1] = id end
+end
+local function tech(id)
+  if id and id ~= '' and not seen_k[id] then seen_k[id] = true; techids[#techids + 1] = id end
+end
+local function queue(id)
+  if id and id ~= '' and not seen_q[id] then seen_q[id] = true; qids[#qids + 1] = id end
 end
 for _, e in ipairs(entries) do
   local f = e[2]
-  local named = false
-  local mine = #own > 0 and is_own(e[1])
+  local tk, tc, ptc = nil, nil, nil
   for i = 1, #f, 2 do
-    local name, value = f[i], f[i + 1]
-    if name == 'tk' then
-      if not mine then ticket(value) end
-      named = true
-    elseif name == 'tc' or name == 'ptc' then
-      if not mine then tech(value) end
-      named = true
+    local name = f[i]
+    if name == 'tk' then tk = f[i + 1]
+    elseif name == 'tc' then tc = f[i + 1]
+    elseif name == 'ptc' then ptc = f[i + 1]
     end
   end
-  if not named then return {R.GAP, 'event ' .. e[1] .. ' names no ticket or technician'} end
+  if not (tk or tc or ptc) then
+    return {R.GAP, 'event ' .. e[1] .. ' names no ticket or technician'}
+  end
+  ticket(tk)
+  local named = tk and queue or tech
+  named(tc)
+  named(ptc)
 end
 for _, id in ipairs(cjson.decode(ARGV[5])) do ticket(id) end
 for _, id in ipairs(cjson.decode(ARGV[6])) do tech(id) end
@@ -175,7 +188,14 @@ for i, id in ipairs(techids) do
   kh[i] = redis.call('HGETALL', P .. K.TECH .. id)
   kq[i] = redis.call('ZRANGE', P .. K.TECH_QUEUE .. id, 0, -1)
 end
-return {R.OK, last, lease, tids, th, techids, kh, kq}
+local qonly, qq = {}, {}
+for _, id in ipairs(qids) do
+  if not seen_k[id] then
+    qonly[#qonly + 1] = id
+    qq[#qq + 1] = redis.call('ZRANGE', P .. K.TECH_QUEUE .. id, 0, -1)
+  end
+end
+return {R.OK, last, lease, tids, th, techids, kh, kq, qonly, qq}
 """
 )
 
@@ -200,6 +220,9 @@ class DeltaRead:
     lease_token: str = ""
     tickets: dict[str, Ticket | None] = field(default_factory=dict)
     technicians: dict[str, Technician | None] = field(default_factory=dict)
+    queues: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Technicians named only by ticket events: their queues now (ticket ids by
+    position); their hashes are as the reader last read them."""
 
 
 class RegionFeed:
@@ -266,7 +289,7 @@ class RegionFeed:
         )
         if reply[0] != ScriptReply.OK:
             return DeltaRead(gap=str(reply[1]))
-        _, position, lease, tids, th, kids, kh, kq = reply
+        _, position, lease, tids, th, kids, kh, kq, qids, qq = reply
         tickets: dict[str, Ticket | None] = {
             str(i): ticket_from_hash(pairs_to_dict(h), self._bodies) if h else None
             for i, h in zip(tids, th, strict=True)
@@ -275,4 +298,7 @@ class RegionFeed:
             str(i): self._technicians.technician(h, q) if h else None
             for i, h, q in zip(kids, kh, kq, strict=True)
         }
-        return DeltaRead("", str(position), str(lease), tickets, techs)
+        queues = {
+            str(i): tuple(str(t) for t in q) for i, q in zip(qids, qq, strict=True)
+        }
+        return DeltaRead("", str(position), str(lease), tickets, techs, queues)

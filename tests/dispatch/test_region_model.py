@@ -412,6 +412,67 @@ async def test_a_reader_without_the_lease_leaves_the_location_marks(
     assert_same_state(snap, await store.snapshot(TENANT, REGION))
 
 
+async def test_a_technician_named_by_ticket_events_is_read_as_its_queue(
+    redis_client: aioredis.Redis,
+) -> None:
+    """A ticket's event (a cancel) names its technician: the delta reads that technician's
+    queue alone. With a change of its hash in the same delta, by a ping (no event) or by
+    an upsert (its own event), it is read in full instead; each time the model equals a
+    fresh snapshot."""
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
+    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
+    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    await _seed(store, 3)
+    await model.read("7")
+    deltas = _spy_deltas(model)
+    await _commit(
+        store, model, [Decision(f"S{i}", "A", Assignment("A", i)) for i in range(3)]
+    )
+    await store.cancel(TENANT, "S0", "gone")
+    snap = await model.read("7")
+    assert (deltas[-1].technicians, deltas[-1].queues) == ({}, {"A": ("S1", "S2")})
+    assert_same_state(snap, await store.snapshot(TENANT, REGION))
+    moved = Location(42.0, -71.0)
+    await store.report_locations(TENANT, [("A", moved, NOW_MS)])
+    await store.cancel(TENANT, "S1", "gone")
+    snap = await model.read("7")
+    assert (set(deltas[-1].technicians), deltas[-1].queues) == ({"A"}, {})
+    assert model.technicians["A"].location == moved
+    assert_same_state(snap, await store.snapshot(TENANT, REGION))
+    await store.cancel(TENANT, "S2", "gone")
+    await store.upsert_technician(
+        TENANT, Technician("A", REGION, TechnicianStatus.AVAILABLE, 2, location=HERE)
+    )
+    snap = await model.read("7")
+    assert (set(deltas[-1].technicians), deltas[-1].queues) == ({"A"}, {})
+    assert model.technicians["A"].capacity == 2
+    assert_same_state(snap, await store.snapshot(TENANT, REGION))
+    assert (model.resyncs, model.deltas) == (1, 3)
+
+
+async def test_changes_between_own_commits_are_read(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The delta reads the stream around the ranges of the model's own commits: a change
+    by someone else before, between and after two own commits is read, the commits'
+    own events are not."""
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
+    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
+    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    await _seed(store, 5)
+    await model.read("7")
+    deltas = _spy_deltas(model)
+    await store.cancel(TENANT, "S4", "before")
+    await _commit(store, model, [Decision("S0", "A", Assignment("A", 0))])
+    await store.cancel(TENANT, "S3", "between")
+    await _commit(store, model, [Decision("S1", "A", Assignment("A", 1))])
+    await store.cancel(TENANT, "S2", "after")
+    snap = await model.read("7")
+    assert deltas[-1].tickets == {"S4": None, "S3": None, "S2": None}
+    assert_same_state(snap, await store.snapshot(TENANT, REGION))
+    assert (model.resyncs, model.deltas) == (1, 1)
+
+
 async def test_a_same_place_refresh_is_followed(
     redis_client: aioredis.Redis,
 ) -> None:
@@ -501,13 +562,18 @@ async def test_own_commits_are_applied_not_read_again(
     for decisions in rounds:
         await _commit(store, model, decisions)
         snap = await model.read("7")
-        assert (deltas[-1].tickets, deltas[-1].technicians) == ({}, {})
+        assert (deltas[-1].tickets, deltas[-1].technicians, deltas[-1].queues) == (
+            {},
+            {},
+            {},
+        )
         assert_same_state(snap, await store.snapshot(TENANT, REGION))
     await _commit(store, model, [Decision("S3", "A", Assignment("A", 1))])
     await store.cancel(TENANT, "S3", "gone")  # after the commit: read again
     snap = await model.read("7")
     assert deltas[-1].tickets == {"S3": None}
-    assert set(deltas[-1].technicians) == {"A"}  # the cancel named it
+    # the cancel named A: a ticket's event leaves a technician's hash, so its queue alone
+    assert (deltas[-1].technicians, deltas[-1].queues) == ({}, {"A": ("S1",)})
     assert_same_state(snap, await store.snapshot(TENANT, REGION))
     held = await store.get_ticket(TENANT, "S1")
     await store.update_ticket(  # the model has not read this version yet...
