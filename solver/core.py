@@ -465,7 +465,7 @@ def model_cost(core: Core, tech_of: IntArray) -> int:
     count = np.bincount(tech_of[on], minlength=m)
     _, place_cost = places(count, core.state.load, core.balance_scaled)
     off = tech_of < 0  # pinned rows too: the flow prices them as unassigned
-    return int(arcs + place_cost.sum() + core.penalty[off].sum())
+    return int(arcs + place_cost.sum() + core.penalty.compress(off).sum())
 
 
 def certified_flow(core: Core) -> FlowResult:

@@ -457,13 +457,16 @@ def drop_penalty(
     weights: CostWeights,
     deferred: FloatArray | None = None,
     unassigned: FloatArray | None = None,
+    rows: IntArray | None = None,
 ) -> FloatArray:
     """Cost of the "unassigned" arc: penalty + deferred cost + stability if ASSIGNED.
 
     The deferred lateness and breach (:func:`deferred_cost`, or ``deferred`` when the
     caller has it) keep overdue tickets dispatched; sending an assigned (not pinned)
     ticket back to the queue is churn like moving it. ``unassigned``: the problem's
-    :func:`unassigned_penalty` when the caller has it (with ``deferred``).
+    :func:`unassigned_penalty` when the caller has it (with ``deferred``). ``rows``:
+    only these rows' (aligned with them; with ``deferred``, both arrays of every row):
+    each row's is its own fields' alone.
     """
     if deferred is None:  # the problem's own: computed once per weights
         return memoized(
@@ -473,10 +476,11 @@ def drop_penalty(
             lambda: drop_penalty(problem, weights, deferred_cost(problem, weights)),
         )
     t = problem.tickets
-    held = (t.current_technician >= 0) & ~t.pinned
+    at = slice(None) if rows is None else rows
+    held = (t.current_technician[at] >= 0) & ~t.pinned[at]
     if unassigned is None:
         unassigned = unassigned_penalty(problem, weights)
-    base = unassigned + deferred
+    base = unassigned[at] + deferred[at]
     return np.asarray(base + weights.stability * held)
 
 

@@ -225,7 +225,9 @@ def _shared_terms(
     places taken, unassigned penalties (``prices``: the problem's :class:`RowPrices`
     when the caller has them) and the stability of dropping a held ticket."""
     t = problem.tickets
-    count = np.bincount(tech_of[tech_of >= 0], minlength=problem.technicians.count)
+    count = np.bincount(
+        tech_of.compress(tech_of >= 0), minlength=problem.technicians.count
+    )
     un = tech_of < 0
     if prices is None:
         base = unassigned_penalty(problem, w) + deferred_cost(problem, w)
@@ -234,8 +236,8 @@ def _shared_terms(
     dropped_held = un & (t.current_technician >= 0) & ~t.pinned
     return {
         "balance": float(w.balance * np.sum(count * (count - 1) / 2)),
-        "unassigned": float(np.sum(base[un])),
-        "stability": float(w.stability * np.sum(dropped_held)),
+        "unassigned": float(np.sum(base.compress(un))),
+        "stability": float(w.stability * np.count_nonzero(dropped_held)),
     }
 
 

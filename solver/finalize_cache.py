@@ -177,10 +177,8 @@ class FinalizeCache:
             place_movable(problem, params, state, prices.late, again, rows)
         self.rows_placed = int(again.size)
         unassigned = tech < 0
-        rows.judged[~unassigned], rows.witness[~unassigned] = (
-            UnassignedReason.ASSIGNED,
-            -1,
-        )
+        assigned = np.flatnonzero(~unassigned)
+        rows.judged[assigned], rows.witness[assigned] = UnassignedReason.ASSIGNED, -1
         todo = self._rejudged(problem, rows, unassigned & ~changed, room0, room, queues)
         todo |= unassigned & changed
         rj = np.flatnonzero(todo)

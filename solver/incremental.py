@@ -148,6 +148,8 @@ class IncrementalSolver:
         self._ref: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
         self._state: TechState | None = None
         self._prices: RowPrices | None = None  # of the last problem
+        # the last incremental call's drop penalty (None: none since the cold solve)
+        self._pen_w: npt.NDArray[np.float64] | None = None
         self._plan: IntArray | None = None  # the last returned decision (movable rows)
         self._calls_since_cold = 0
         self._finalize = FinalizeCache()  # the last solution's rows
@@ -208,6 +210,7 @@ class IncrementalSolver:
         tech_of, status = run_core(core, res)
         self._core, self._problem, self._state = core, problem, state
         self._prices = RowPrices.of(problem, params.weights)
+        self._pen_w = None
         self._plan = tech_of
         self._calls_since_cold = 0
         self.last_mode = "cold"
@@ -293,13 +296,14 @@ class IncrementalSolver:
         n0, n = old.tickets.count, problem.tickets.count
         assert self._prices is not None  # the sparse regime starts with a cold solve
         prices = self._prices = self._prices.grown(problem, w)
-        pen_w = prices.drop_penalty(problem, w)
-        pen = to_scaled(pen_w)
-        clipped = clips(pen_w)
         changed = np.flatnonzero(
             problem.tickets.current_technician[:n0] != old.tickets.current_technician
         )
-        flow.penalty[changed] = pen[changed]
+        # the last call's drop penalty, the rows with a new incumbent and the new rows'
+        # computed (elementwise: the flow keeps the other rows' scaled ones)
+        pen_w = self._pen_w = prices.drop_penalty(problem, w, self._pen_w, changed)
+        clipped = clips(pen_w)
+        flow.penalty[changed] = to_scaled(pen_w[changed])
         to_price = set(self._reprice_rows(problem, changed, pen_w).tolist())
         to_price |= self._route(problem)  # the rows whose costs changed first
         new = np.arange(n0, n, dtype=np.int64)
@@ -307,7 +311,7 @@ class IncrementalSolver:
         if new.size:
             fresh = build_candidates(problem, params, state, new, pen_w)
             clipped |= clips(fresh.cost)
-            flow.add_tickets(new.size, pen)
+            flow.add_tickets(new.size, to_scaled(pen_w[new]))
             flow.add_arcs(fresh.tix, fresh.tech, to_scaled(fresh.cost))
             for t in new.tolist():
                 flow.lower_potential(t)

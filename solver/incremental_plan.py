@@ -156,7 +156,7 @@ def revert_overfull(
     ``prev`` (the flow's queue held other tickets), until every queue fits."""
     m = state.free_slots.size
     for _ in range(moved.size + 1):
-        count = np.bincount(plan[plan >= 0], minlength=m)
+        count = np.bincount(plan.compress(plan >= 0), minlength=m)
         over = count > state.free_slots
         if not over.any():
             break

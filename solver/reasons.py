@@ -60,7 +60,8 @@ def free_places(problem: Problem, state: TechState, tech_of: IntArray) -> BoolAr
     (technician per row, pinned rows included or not: they are not counted)."""
     t = problem.tickets
     count = np.bincount(
-        tech_of[(tech_of >= 0) & ~t.pinned], minlength=problem.technicians.count
+        tech_of.compress((tech_of >= 0) & ~t.pinned),
+        minlength=problem.technicians.count,
     )
     room: BoolArray = count < state.free_slots
     return room

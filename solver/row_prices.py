@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from solver.model import CostWeights, Problem
 
     FloatArray = npt.NDArray[np.float64]
+    IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,25 @@ class RowPrices:
             ),
         )
 
-    def drop_penalty(self, problem: Problem, weights: CostWeights) -> FloatArray:
-        """:func:`solver.cost.drop_penalty` of ``problem`` (these are its prices)."""
-        return drop_penalty(problem, weights, self.deferred, self.unassigned)
+    def drop_penalty(
+        self,
+        problem: Problem,
+        weights: CostWeights,
+        kept: FloatArray | None = None,
+        changed: IntArray | None = None,
+    ) -> FloatArray:
+        """:func:`solver.cost.drop_penalty` of ``problem`` (these are its prices).
+
+        ``kept``: the drop penalty of an earlier problem priced here, whose rows are
+        ``problem``'s first ones with the same fields but for the incumbents of the
+        rows ``changed``: only those and the rows after ``kept`` are computed (a row's
+        drop penalty reads its own fields and prices alone)."""
+        if kept is None:
+            return drop_penalty(problem, weights, self.deferred, self.unassigned)
+        assert changed is not None
+        n0, n = kept.size, problem.tickets.count
+        rows = np.concatenate([changed, np.arange(n0, n, dtype=np.int64)])
+        out = np.empty(n)
+        out[:n0] = kept
+        out[rows] = drop_penalty(problem, weights, self.deferred, self.unassigned, rows)
+        return out

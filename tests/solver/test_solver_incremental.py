@@ -360,7 +360,8 @@ def test_grown_row_prices_equal_fresh_ones(
     """The row prices kept after appended tickets and new incumbents, the new rows'
     priced (:meth:`RowPrices.grown`): the late pricing, deferred cost, unassigned
     penalty and drop penalty of a fresh problem, bit for bit; the late pricing is also
-    the grown problem's own (``late_pricing`` reads it)."""
+    the grown problem's own (``late_pricing`` reads it). The old problem's drop penalty
+    kept, only the rows with a new incumbent and the new rows computed: the same."""
     m = 8
     p = random_problem(60, m, seed, assigned_frac=0.2, pinned_frac=0.1, shift_h=2.0)
     prices = RowPrices.of(p, w)
@@ -371,12 +372,17 @@ def test_grown_row_prices_equal_fresh_ones(
     got = prices.grown(q, w)
     fresh = dataclasses.replace(q, tickets=q.tickets)  # q without its memo
     want = RowPrices.of(fresh, w)
+    want_pen = drop_penalty(fresh, w)
+    changed = np.flatnonzero(
+        q.tickets.current_technician[: p.tickets.count] != p.tickets.current_technician
+    )
     for a, b in (
         (got.late.per_second, want.late.per_second),
         (got.late.per_breach, want.late.per_breach),
         (got.deferred, want.deferred),
         (got.unassigned, want.unassigned),
         (got.drop_penalty(q, w), drop_penalty(fresh, w)),
+        (got.drop_penalty(q, w, prices.drop_penalty(p, w), changed), want_pen),
     ):
         assert np.array_equal(a, b)
     assert late_pricing(q, w) is got.late

@@ -68,8 +68,7 @@ def test_paths_keep_the_flow_optimal(
     added = [(tix, tech, cost)]
     for op in ops:
         if op == "append":
-            pen = np.append(flow.penalty, rng.integers(0, 1500))
-            flow.add_tickets(1, pen)
+            flow.add_tickets(1, rng.integers(0, 1500, 1).astype(np.int64))
             t = flow.n - 1
             arcs = _arcs(rng, np.asarray([t]), m)
             flow.add_arcs(*arcs)
