@@ -31,6 +31,7 @@ from solver.cost import (
     evaluate_pairs,
     late_pricing,
     pair_keys,
+    skill_holding,
     state_points,
 )
 from solver.geo import point_terms, unit_vectors
@@ -294,16 +295,9 @@ def skill_patterns(req: IntArray) -> tuple[IntArray, IntArray]:
 def skill_holders(problem: Problem, rows: IntArray) -> tuple[IntArray, BoolArray]:
     """Which available technicians hold each requirement of ``rows``: each row's pattern
     index (:func:`skill_patterns`) and a (patterns, technicians) mask, False for the
-    unavailable ones; compared in blocks of about 4M skill levels."""
-    t, k = problem.tickets, problem.technicians
-    pats, inv = skill_patterns(t.skill_levels[rows])
-    skilled = np.zeros((pats.shape[0], k.count), np.bool_)
-    avail = np.flatnonzero(k.available)
-    held = k.skill_levels[avail]
-    step = max(1, 4_000_000 // max(avail.size * max(pats.shape[1], 1), 1))
-    for c in range(0, pats.shape[0], step):
-        block = (held[None, :, :] >= pats[c : c + step, None, :]).all(axis=2)
-        skilled[c : c + step, avail] = block
+    unavailable ones (:func:`solver.cost.skill_holding`)."""
+    pats, inv = skill_patterns(problem.tickets.skill_levels[rows])
+    skilled = skill_holding(problem, pats) & problem.technicians.available[None, :]
     return inv, skilled
 
 
@@ -319,17 +313,14 @@ def skill_groups(
     if movable.size == 0 or usable.size == 0:
         return []
     req = problem.tickets.skill_levels[movable]
-    held = problem.technicians.skill_levels[usable]
     pats, inv = skill_patterns(req)
     if pats.shape[0] > SKILL_PATTERN_MAX:
         return [(movable, usable)]
+    holds = skill_holding(problem, pats)[:, usable]
     order = np.argsort(inv, kind="stable")
     bounds = np.searchsorted(inv[order], np.arange(pats.shape[0] + 1))
     return [
-        (
-            movable[order[bounds[p] : bounds[p + 1]]],
-            usable[(held >= pats[p]).all(axis=1)],
-        )
+        (movable[order[bounds[p] : bounds[p + 1]]], usable[holds[p]])
         for p in range(pats.shape[0])
     ]
 

@@ -601,6 +601,21 @@ def skill_fit(
     return ok, surplus
 
 
+def skill_holding(problem: Problem, need: IntArray) -> BoolArray:
+    """Per requirement row of ``need`` (requirements, skills): which technicians hold
+    every level of it, (requirements, technicians). Skill by skill over the
+    technicians' transposed levels (:func:`skill_rows`), in blocks of about 4M
+    levels: reducing (technicians, skills) rows costs ten times as much."""
+    _, held = skill_rows(problem)
+    out = np.ones((need.shape[0], held.shape[1]), np.bool_)
+    step = max(1, 4_000_000 // max(held.size, 1))
+    for c in range(0, need.shape[0], step):
+        block = out[c : c + step]
+        for s in range(held.shape[0]):
+            block &= held[s][None, :] >= need[c : c + step, s, None]
+    return out
+
+
 def skill_rows(problem: Problem) -> tuple[npt.NDArray[np.signedinteger], ...]:
     """The tickets' required and the technicians' held skill levels, one contiguous row
     per skill (gathers from it are fast), transposed once per problem; in the narrowest

@@ -40,6 +40,7 @@ from solver.cost import (
     reach_s,
     savable,
     skill_fit,
+    skill_holding,
     skill_rows,
     state_vectors,
 )
@@ -496,6 +497,30 @@ def _skill_fit_before(
         above *= req > 0
         surplus += above
     return ok, surplus
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    m=st.integers(1, 12),
+    count=st.integers(0, 30),
+    levels=st.sampled_from([1, 4_000, 190_000]),
+)
+def test_skill_holding_is_every_level_held(
+    seed: int, m: int, count: int, levels: int
+) -> None:
+    """:func:`solver.cost.skill_holding` (skill by skill over the transposed levels) is
+    the (technicians, skills) reduction of "holds every required level", for random
+    requirements at or around the technicians' levels."""
+    p = random_problem(5, m, seed)
+    p.technicians.skill_levels[:] *= levels
+    p = _fresh(p)
+    rng = np.random.default_rng(seed)
+    held = p.technicians.skill_levels
+    need = held[rng.integers(0, m, count)] + rng.integers(-1, 2, (count, held.shape[1]))
+    need = np.maximum(need, 0)
+    want = (held[None, :, :] >= need[:, None, :]).all(axis=2)
+    np.testing.assert_array_equal(skill_holding(p, need), want)
 
 
 def _fresh(p: Problem) -> Problem:
