@@ -624,6 +624,26 @@ def skill_rows(problem: Problem) -> tuple[npt.NDArray[np.signedinteger], ...]:
     return memoized(problem, "skill_rows", None, lambda: _skill_rows(problem))
 
 
+def grow_skill_rows(old: Problem, new: Problem) -> None:
+    """Keep :func:`skill_rows` of ``old`` for ``new`` (transposing only the rows after
+    them), when ``new`` is ``old`` with tickets appended (the caller's contract: the
+    technicians and the skill levels of ``old``'s rows unchanged). Nothing when ``old``
+    has none, ``new`` has them, or the new rows need a wider type."""
+    known = memo_of(old, "skill_rows", None)
+    if known is None or memo_of(new, "skill_rows", None) is not None:
+        return
+    need, held = known
+    extra = new.tickets.skill_levels[old.tickets.count :]
+    if need.dtype == np.int16 and int(extra.max(initial=0)) >= 2**14:
+        return
+    memoized(
+        new,
+        "skill_rows",
+        None,
+        lambda: (np.concatenate([need, extra.T.astype(need.dtype)], axis=1), held),
+    )
+
+
 def _skill_rows(problem: Problem) -> tuple[npt.NDArray[np.signedinteger], ...]:
     need, held = problem.tickets.skill_levels, problem.technicians.skill_levels
     top = max(int(need.max(initial=0)), int(held.max(initial=0)))

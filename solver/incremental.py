@@ -62,6 +62,7 @@ from solver.cost import (
     clips,
     evaluate_pairs,
     grow_reach_s,
+    grow_skill_rows,
     pair_keys,
     to_scaled,
 )
@@ -189,6 +190,7 @@ class IncrementalSolver:
         old = self._problem
         if old is None or not self._compatible(old, problem):
             return self._cold(problem, t0)
+        grow_skill_rows(old, problem)  # only the new rows' (read by grow_reach_s)
         grow_reach_s(old, problem)  # only the new rows' (a pass over every row)
         if self._flow is None:
             return self._rebuild(problem, t0)

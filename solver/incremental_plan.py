@@ -70,9 +70,9 @@ def plan_step(
     late = late_pricing(problem, params.weights) if late is None else late
     prev = np.full(n, NO_TECHNICIAN, np.int64)
     prev[: previous.size] = previous
-    flow_tech = np.where(flow.tech_of >= 0, flow.tech_of, NO_TECHNICIAN)
+    flow_tech = flow.tech_of[moved]
     plan = prev.copy()
-    plan[moved] = flow_tech[moved]
+    plan[moved] = np.where(flow_tech >= 0, flow_tech, NO_TECHNICIAN)
     queues = _core(problem, params, state, flow, np.zeros(0, np.int64), late)  # no arcs
     # Each pass reverts moves to the previous plan (whose queues fit), so it ends; a
     # move reverted for a shift can fill its old queue past its places again.
@@ -84,7 +84,7 @@ def plan_step(
         plan = fitted
     scope = changed_techs(prev, plan, m)
     # the refill offers only these technicians' arcs
-    into = np.flatnonzero(flow.alive & scope[flow.arc_tech])
+    into = np.flatnonzero(flow.alive & scope.take(flow.arc_tech))
     core = _core(problem, params, state, flow, _by_ticket(flow, into), late)
     plan = refill(core, plan, scope)
     plan = bound_churn(core, plan)  # the churn rule at the plan's places, as cold

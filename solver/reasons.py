@@ -285,30 +285,31 @@ class _Queues:
         self.problem, self.state = problem, state
         self.late = late_pricing(problem, params.weights)
         on = np.flatnonzero((tech_of >= 0) & ~t.pinned)
-        on = on[room[tech_of[on]]]
-        self.members = on[np.argsort(tech_of[on], kind="stable")]  # by technician
-        self.count = np.bincount(tech_of[on], minlength=k.count)
+        on = on.compress(room.take(tech_of.take(on)))
+        tech = tech_of.take(on)
+        self.members = on[np.argsort(tech, kind="stable")]  # by technician
+        self.count = np.bincount(tech, minlength=k.count)
         self.first = np.cumsum(self.count) - self.count
-        work = np.bincount(tech_of[on], t.duration_s[on], minlength=k.count)
+        work = np.bincount(tech, t.duration_s[on], minlength=k.count)
         self.latest = k.shift_end_s - state.ready_s - work  # latest work of one more
         # where and when each queue as sequenced ends (an empty one: at its start)
         if schedule is None:
             sch = sequence_queues(
-                problem, self.late, on, tech_of[on], state.lat_deg, state.lon_deg,
+                problem, self.late, on, tech, state.lat_deg, state.lon_deg,
                 state.ready_s, False,
             )  # fmt: skip
             position, finish, overrun = sch.position, sch.finish_s, sch.overrun
         else:
-            position = schedule[0][on] - state.load[tech_of[on]]
+            position = schedule[0][on] - state.load[tech]
             finish = schedule[1][on]
-            overrun = finish > k.shift_end_s[tech_of[on]]
-        last = position == self.count[tech_of[on]] - 1
+            overrun = finish > k.shift_end_s[tech]
+        last = np.flatnonzero(position == self.count[tech] - 1)
         self.end_lat, self.end_lon = state.lat_deg.copy(), state.lon_deg.copy()
         self.end_s = state.ready_s.copy()
-        who = tech_of[on[last]]
-        self.end_lat[who], self.end_lon[who] = t.lat_deg[on[last]], t.lon_deg[on[last]]
+        who, ends = tech[last], on[last]
+        self.end_lat[who], self.end_lon[who] = t.lat_deg[ends], t.lon_deg[ends]
         self.end_s[who] = finish[last]
-        over = np.bincount(tech_of[on[overrun]], minlength=k.count) > 0
+        over = np.bincount(tech.compress(overrun), minlength=k.count) > 0
         self.short = (self.count < EXACT_SEQUENCE_MAX) & ~over
 
     def append_fits(self, r: IntArray, kk: IntArray) -> BoolArray:

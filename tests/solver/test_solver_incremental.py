@@ -20,9 +20,11 @@ from solver.cost import (
     drop_penalty,
     evaluate_pairs,
     grow_reach_s,
+    grow_skill_rows,
     late_pricing,
     memo_of,
     reach_s,
+    skill_rows,
     to_scaled,
 )
 from solver.incremental import IncrementalSolver, _same
@@ -345,6 +347,36 @@ def test_grown_reach_equals_a_fresh_one(
         assert n * m <= DENSE_PAIRS_MAX < (n + count) * m
     else:
         assert np.array_equal(kept, reach_s(fresh))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(0, 1000),
+    st.integers(0, 6),
+    st.sampled_from([1, 4_000, 190_000]),
+    st.sampled_from([1, 4_000, 190_000]),
+)
+def test_grown_skill_rows_equal_fresh_ones(
+    seed: int, count: int, old_levels: int, new_levels: int
+) -> None:
+    """The transposed skill rows kept after appended tickets, the new rows' added
+    (:func:`solver.cost.grow_skill_rows`): a fresh :func:`solver.cost.skill_rows` of
+    the new problem, values and type (the new rows may need a wider one: then none is
+    kept, and the fresh one is computed)."""
+    m = 8
+    p = random_problem(30, m, seed)
+    p.tickets.skill_levels[:] *= old_levels
+    p = dataclasses.replace(p, tickets=p.tickets)  # without its memo
+    skill_rows(p)
+    extra = random_problem(max(count, 1), m, seed + 1)
+    extra.tickets.skill_levels[:] *= new_levels
+    q = append_tickets(p, extra, count)
+    grow_skill_rows(p, q)
+    fresh = dataclasses.replace(q, tickets=q.tickets)  # q without its memo
+    for got, want in zip(skill_rows(q), skill_rows(fresh), strict=True):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+        assert got.flags.c_contiguous
 
 
 @settings(max_examples=25, deadline=None)
