@@ -110,6 +110,17 @@ OWN_EVENT_TYPES = frozenset(
     }
 )
 """Events that do not call for a new solve (the loop's own output, or no effect on it)."""
+
+
+def later_event_id(a: str, b: str) -> str:
+    """The later of two stream positions (``$``, before any read: the other)."""
+    if a == "$":
+        return b
+    am, _, aseq = a.partition("-")
+    bm, _, bseq = b.partition("-")
+    return b if (int(bm), int(bseq or 0)) > (int(am), int(aseq or 0)) else a
+
+
 DEPARTURE_EVENT_TYPES = frozenset(
     {EventType.TICKET_CANCELLED, EventType.TICKET_COMPLETED}
 )
@@ -184,7 +195,12 @@ class RegionWorker:
     region: RegionRef
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     woken: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set when a cycle takes the pending wake (the watch may then read on)."""
+    """Set when a cycle takes the pending wake."""
+    cycle_done: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the cycle that took the wake has ended (the watch then reads on)."""
+    read_position: str = ""
+    """The stream position the region model's read of the current cycle reached ('' =
+    none, or the cycle failed): the cycle had every event up to it."""
     checked: set[str] = field(default_factory=set)
     solves: int = 0
     reader: SnapshotReader | None = None
@@ -251,12 +267,15 @@ class RegionWorker:
                     await asyncio.sleep(wait)
                 self.wake.clear()
                 self.departed = False
+                self.read_position = ""
+                self.cycle_done.clear()
                 self.woken.set()
                 token = self.loop.leases.token(self.region)
                 if token is None:
                     # Not locally valid right now (a renewal is late): wait for it. If the
                     # lease is really lost, the lease manager cancels this worker.
                     self.wake.set()
+                    self.cycle_done.set()
                     await asyncio.sleep(LEASE_WAIT_S)
                     continue
                 try:
@@ -269,6 +288,10 @@ class RegionWorker:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    # the watch reads on from where it was: the events the failed cycle
+                    # read wake the next one as they would have
+                    self.read_position = ""
+                    self.cycle_done.set()
                     logger.exception("solve cycle of %s failed", self.region)
                     self.waiting = True
                     if (
@@ -278,6 +301,8 @@ class RegionWorker:
                     self.cold_reason = "cycle failed"
                     self.series.of(self.loop.metrics.solves_total, "error").inc()
                     await asyncio.sleep(ERROR_BACKOFF_S)
+                finally:
+                    self.cycle_done.set()
         finally:
             # redis-py 8.1 may swallow a cancel mid-command: the flag ends the watch loop
             # anyway, so it never reads (opens a connection) after Redis was closed
@@ -325,13 +350,19 @@ class RegionWorker:
                     if kind.startswith("TECHNICIAN_"):
                         self.techs_dirty = True
             if woke:
-                # One read per cycle: until a cycle takes this wake (its snapshot comes
-                # after), more events would only wake it again. Under load this turns a
-                # read per few events into one per solve; nothing is skipped, the next
-                # read starts where this one ended.
+                # One read per cycle: until the cycle that takes this wake has ended, more
+                # events would only wake the next one, which cannot start sooner. Under load
+                # this turns a read per few events into one per solve. The next read
+                # starts where this one ended, or where that cycle's region model read
+                # ended when later: the cycle had every event up to there (a departure
+                # among them is in its read), so only later ones call for another cycle,
+                # and the events the cycle read are not read twice.
                 self.woken.clear()
                 self.wake.set()
                 await self.woken.wait()
+                await self.cycle_done.wait()
+                if self.read_position:
+                    last = later_event_id(last, self.read_position)
 
     # -- one cycle ---------------------------------------------------------------------------
 
@@ -352,6 +383,8 @@ class RegionWorker:
             lp.sla.marks(tenant, region) if clock_due else _nothing(),
             lp.mover.unfinished(tenant, region) if clock_due else _nothing(),
         )
+        if self.model is not None:
+            self.read_position = self.model.position
         policy = effective.policy
         self.cadence_s = policy.solver.cadence_s
         self.debounce_s = policy.solver.debounce_ms / 1000.0
