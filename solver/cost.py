@@ -330,6 +330,17 @@ def savable(problem: Problem, rows: IntArray | None = None) -> BoolArray:
     return every[rows] if every is not None else _savable(problem, rows)
 
 
+def grow_savable(old: Problem, new: Problem) -> None:
+    """Keep :func:`savable` of ``old``'s rows for ``new`` (computing only the rows after
+    them), under :func:`grow_reach_s`'s contract: a row's reads its own fields, its
+    reach and the clock. Nothing when ``old`` has none or ``new`` has one."""
+    known = memo_of(old, "savable", None)
+    if known is None or memo_of(new, "savable", None) is not None:
+        return
+    rows = np.arange(old.tickets.count, new.tickets.count, dtype=np.int64)
+    memoized(new, "savable", None, lambda: np.concatenate([known, _savable(new, rows)]))
+
+
 def _savable(problem: Problem, rows: IntArray | None = None) -> BoolArray:
     """:func:`savable` computed."""
     t = problem.tickets

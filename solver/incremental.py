@@ -62,6 +62,7 @@ from solver.cost import (
     clips,
     evaluate_pairs,
     grow_reach_s,
+    grow_savable,
     grow_skill_rows,
     pair_keys,
     to_scaled,
@@ -192,6 +193,7 @@ class IncrementalSolver:
             return self._cold(problem, t0)
         grow_skill_rows(old, problem)  # only the new rows' (read by grow_reach_s)
         grow_reach_s(old, problem)  # only the new rows' (a pass over every row)
+        grow_savable(old, problem)  # only the new rows' (read by their prices)
         if self._flow is None:
             return self._rebuild(problem, t0)
         try:

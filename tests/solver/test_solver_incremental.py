@@ -20,10 +20,12 @@ from solver.cost import (
     drop_penalty,
     evaluate_pairs,
     grow_reach_s,
+    grow_savable,
     grow_skill_rows,
     late_pricing,
     memo_of,
     reach_s,
+    savable,
     skill_rows,
     to_scaled,
 )
@@ -331,15 +333,17 @@ def test_grown_reach_equals_a_fresh_one(
     """The reach of the old rows kept after appended tickets and new incumbents (the
     incremental solver's accepted changes), the new rows' computed: the same array as
     a fresh :func:`solver.cost.reach_s` of the new problem, bit for bit, or none kept
-    (the new rows took the region across ``DENSE_PAIRS_MAX``)."""
+    (the new rows took the region across ``DENSE_PAIRS_MAX``). The same for whether
+    each row is savable (:func:`solver.cost.savable`, read from the reach)."""
     n, m = size
     p = random_problem(n, m, seed, assigned_frac=0.2, pinned_frac=0.1, radius_km=15)
-    reach_s(p)
+    savable(p)  # and the reach it reads
     q = append_tickets(p, random_problem(count, m, seed + 1, radius_km=15), count)
     if committed:  # every unpinned old row's incumbent changes
         rng = np.random.default_rng(seed)
         q = commit(q, rng.integers(-1, m, q.tickets.count))
     grow_reach_s(p, q)
+    grow_savable(p, q)
     kept = memo_of(q, "reach_s", None)
     fresh = dataclasses.replace(q, tickets=q.tickets)  # q without its memo
     assert fresh.memo == {}
@@ -347,6 +351,7 @@ def test_grown_reach_equals_a_fresh_one(
         assert n * m <= DENSE_PAIRS_MAX < (n + count) * m
     else:
         assert np.array_equal(kept, reach_s(fresh))
+    assert np.array_equal(memo_of(q, "savable", None), savable(fresh))
 
 
 @settings(max_examples=40, deadline=None)
