@@ -727,7 +727,7 @@ def negative_pairs(
     )
     kvec = state_vectors(state)
     k_xyz = tuple(kvec.T.copy())
-    located_k = np.any(kvec != 0.0, axis=1)
+    located_k = (k_xyz[0] != 0.0) | (k_xyz[1] != 0.0) | (k_xyz[2] != 0.0)
     dt_k = base + d_tech
     kb = TECH_BLOCK
     moved = _moved(d_ticket, d_tech, since)

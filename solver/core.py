@@ -24,7 +24,7 @@ from solver.cost import (
 )
 from solver.flow import FlowResult, assign_slots
 from solver.incumbent import held_decision
-from solver.local import local_resolve, places
+from solver.local import local_resolve, places, places_total
 from solver.model import NO_TECHNICIAN, SolveStatus
 from solver.polish import driven_cost, polish
 from solver.position import (
@@ -358,7 +358,9 @@ def bound_churn(core: Core, tech_of: IntArray) -> IntArray:
         if np.array_equal(trial, tech_of):
             break
         tech_of = trial
-    core.free = np.maximum(core.free, np.bincount(tech_of[tech_of >= 0], minlength=m))
+    core.free = np.maximum(
+        core.free, np.bincount(tech_of.compress(tech_of >= 0), minlength=m)
+    )
     return tech_of
 
 
@@ -463,9 +465,9 @@ def model_cost(core: Core, tech_of: IntArray) -> int:
         )
         arcs += int(to_scaled(ev.total).sum())
     count = np.bincount(tech_of[on], minlength=m)
-    _, place_cost = places(count, core.state.load, core.balance_scaled)
+    place_cost = places_total(count, core.state.load, core.balance_scaled)
     off = tech_of < 0  # pinned rows too: the flow prices them as unassigned
-    return int(arcs + place_cost.sum() + core.penalty.compress(off).sum())
+    return int(arcs + place_cost + core.penalty.compress(off).sum())
 
 
 def certified_flow(core: Core) -> FlowResult:
@@ -612,7 +614,7 @@ def overrunning(core: Core, tech_of: IntArray, techs: BoolArray) -> BoolArray:
     are such (at 10k x 1k: 1,727 of its 2,342 trials)."""
     state, k = core.state, core.problem.technicians
     duration = core.problem.tickets.duration_s
-    rows = np.flatnonzero((tech_of >= 0) & techs[np.maximum(tech_of, 0)])
+    rows = np.flatnonzero((tech_of >= 0) & techs.take(np.maximum(tech_of, 0)))
     work = np.bincount(tech_of[rows], duration[rows], minlength=k.count)
     end = np.asarray(k.shift_end_s, np.float64)
     held = np.bincount(tech_of[rows], minlength=k.count) > 0  # (an empty one never)
@@ -688,7 +690,7 @@ def refill(
     a_tix, a_tech = c.tix[idx], c.tech[idx]
     base_gain = core.penalty[a_tix] - core.arc_cost[idx]
     arc = np.arange(idx.size)  # ties between offers go to the first arc
-    count = np.bincount(tech_of[tech_of >= 0], minlength=m)
+    count = np.bincount(tech_of.compress(tech_of >= 0), minlength=m)
     # A technician's arcs all pay the same place cost in a round, so they rank by their
     # base gain (ties by arc) in every round: the arcs that can be offered now, sorted
     # once, by technician, best first.
@@ -716,6 +718,6 @@ def refill(
         tech_of = tech_of.copy()
         tech_of[a_tix[good]] = a_tech[good]
         offered[arcs] = True
-        count = np.bincount(tech_of[tech_of >= 0], minlength=m)
+        count = np.bincount(tech_of.compress(tech_of >= 0), minlength=m)
         core.free = np.maximum(core.free, count)
     return tech_of

@@ -32,6 +32,17 @@ def places(
     return slot_tech, np.rint(balance_scaled * place).astype(np.int64)
 
 
+def places_total(used: IntArray, load: IntArray, balance_scaled: float) -> int:
+    """The summed scaled cost of each technician's first ``used`` free places, as
+    :func:`places` prices them: from a table of the costs of places 0, 1, ... summed
+    (exact integers; no array of every place)."""
+    top = load + used
+    cost = np.rint(balance_scaled * np.arange(int(top.max(initial=0)) + 1))
+    below = np.cumsum(cost.astype(np.int64))  # below[j]: places 0 .. j
+    below -= cost.astype(np.int64)  # places 0 .. j - 1
+    return int((below.take(top) - below.take(load)).sum())
+
+
 def local_resolve(
     arc_tix: IntArray,
     arc_tech: IntArray,

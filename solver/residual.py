@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from solver.local import places_total
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
@@ -158,11 +160,7 @@ class ResidualFlow:
         costs several times as much here)."""
         on = np.flatnonzero(self.arc_of >= 0)
         arcs = int(self.arc_cost.take(self.arc_of.take(on)).sum())
-        # technician k's places are the costs of places load[k] .. top[k] - 1
-        top = self.load + self.places_used
-        steps = np.rint(self.balance_scaled * np.arange(int(top.max(initial=0)) + 1))
-        below = np.cumsum(steps.astype(np.int64)) - steps.astype(np.int64)
-        places = int((below.take(top) - below.take(self.load)).sum())
+        places = places_total(self.places_used, self.load, self.balance_scaled)
         dropped = np.flatnonzero(self.tech_of == UNASSIGNED)
         return arcs + places + int(self.penalty.take(dropped).sum())
 

@@ -45,7 +45,7 @@ from solver.cost import (
     state_vectors,
 )
 from solver.geo import next_location, travel_time_s, unit_vectors
-from solver.local import local_resolve
+from solver.local import local_resolve, places, places_total
 from solver.model import Problem
 from solver.polish import (
     _allowed,
@@ -497,6 +497,24 @@ def _skill_fit_before(
         above *= req > 0
         surplus += above
     return ok, surplus
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9)), max_size=40),
+    st.sampled_from([0.0, 1.0, 0.37, 0.5, 2.5, 17.125]),
+    st.sampled_from([1.0, 30_000.0, 12_345.678]),
+)
+def test_places_total_is_the_sum_of_the_places(
+    queues: list[tuple[int, int]], balance: float, scale: float
+) -> None:
+    """:func:`solver.local.places_total` (a table of place costs summed) is the sum of
+    the places :func:`solver.local.places` prices, technician by technician (their
+    first ``used`` places after their ``load``)."""
+    used = np.asarray([u for u, _ in queues], np.int64)
+    load = np.asarray([ld for _, ld in queues], np.int64)
+    _, cost = places(used, load, balance * scale)
+    assert places_total(used, load, balance * scale) == int(cost.sum())
 
 
 @settings(max_examples=40, deadline=None)
