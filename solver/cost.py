@@ -989,8 +989,10 @@ class Stays:
     ) -> Stays:
         """Every held ticket of ``problem`` (of ``rows``: only those evaluated)."""
         t = problem.tickets
-        held = (t.current_technician >= 0) & ~t.pinned
-        rows = np.flatnonzero(held) if rows is None else rows[held[rows]]
+        if rows is None:
+            rows = np.flatnonzero((t.current_technician >= 0) & ~t.pinned)
+        else:
+            rows = rows[(t.current_technician[rows] >= 0) & ~t.pinned[rows]]
         placeable = np.zeros(t.count, np.bool_)
         total = np.full(t.count, np.nan)
         if rows.size:

@@ -483,7 +483,7 @@ class IncrementalSolver:
         assert flow is not None
         unrouted = np.flatnonzero(flow.tech_of == UNROUTED)
         if unrouted.size <= PATHS_MAX:
-            flow.route_all()
+            flow.route_all(unrouted)
             return set()
         live = np.flatnonzero(flow.alive)
         tix, tech, cost = flow.arc_tix[live], flow.arc_tech[live], flow.arc_cost[live]
@@ -541,10 +541,9 @@ class IncrementalSolver:
                 return False
         if nt.pinned[n0:].any():
             return False
-        pinned = ot.pinned
-        if not np.array_equal(
-            ot.current_technician[pinned], nt.current_technician[:n0][pinned]
-        ):
+        # a pinned row's incumbent unchanged (elementwise: no masked gathers of every row)
+        moved = ot.current_technician != nt.current_technician[:n0]
+        if np.any(moved & ot.pinned):
             return False
         for name in ("excluded", "preferred"):
             a, b = getattr(ot, name), getattr(nt, name)

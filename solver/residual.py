@@ -269,9 +269,12 @@ class ResidualFlow:
             )
         self.pi_t[t] = best
 
-    def route_all(self) -> None:
-        """Route every unrouted ticket (lowest row first)."""
-        for t in np.flatnonzero(self.tech_of == UNROUTED).tolist():
+    def route_all(self, unrouted: IntArray | None = None) -> None:
+        """Route every unrouted ticket (lowest row first; ``unrouted``: they, ascending,
+        when the caller has them). A path re-routes routed tickets only."""
+        if unrouted is None:
+            unrouted = np.flatnonzero(self.tech_of == UNROUTED)
+        for t in unrouted.tolist():
             self.route(t)
 
     def _deficit(self, v: int) -> bool:
