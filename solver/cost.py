@@ -169,7 +169,7 @@ def reach_s(problem: Problem) -> FloatArray:
 
 def grow_reach_s(old: Problem, new: Problem) -> None:
     """Keep :func:`reach_s` of ``old``'s rows for ``new`` (computing only the rows after
-    them), when ``new`` is ``old`` with unpinned tickets appended and the incumbents of
+    them), and :func:`savable` when ``old`` has it, when ``new`` is ``old`` with unpinned tickets appended and the incumbents of
     unpinned tickets changed (the caller's contract: the clock, the technicians, the
     pinned rows and every other field of ``old``'s rows unchanged): a row's reach reads
     its own fields, the technicians and the pinned rows only. Nothing when ``old`` has
@@ -187,6 +187,13 @@ def grow_reach_s(old: Problem, new: Problem) -> None:
         return
     rows = np.arange(n0, n, dtype=np.int64)
     memoized(new, "reach_s", None, lambda: np.concatenate([known, _reach_s(new, rows)]))
+    # whether a row is savable reads its own fields, its reach and the clock only: kept
+    # with the reach (not when the reach is not: the old rows' may change then)
+    saved = memo_of(old, "savable", None)
+    if saved is not None and memo_of(new, "savable", None) is None:
+        memoized(
+            new, "savable", None, lambda: np.concatenate([saved, _savable(new, rows)])
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,17 +335,6 @@ def savable(problem: Problem, rows: IntArray | None = None) -> BoolArray:
         return memoized(problem, "savable", None, lambda: _savable(problem))
     every: BoolArray | None = memo_of(problem, "savable", None)
     return every[rows] if every is not None else _savable(problem, rows)
-
-
-def grow_savable(old: Problem, new: Problem) -> None:
-    """Keep :func:`savable` of ``old``'s rows for ``new`` (computing only the rows after
-    them), under :func:`grow_reach_s`'s contract: a row's reads its own fields, its
-    reach and the clock. Nothing when ``old`` has none or ``new`` has one."""
-    known = memo_of(old, "savable", None)
-    if known is None or memo_of(new, "savable", None) is not None:
-        return
-    rows = np.arange(old.tickets.count, new.tickets.count, dtype=np.int64)
-    memoized(new, "savable", None, lambda: np.concatenate([known, _savable(new, rows)]))
 
 
 def _savable(problem: Problem, rows: IntArray | None = None) -> BoolArray:

@@ -62,7 +62,6 @@ from solver.cost import (
     clips,
     evaluate_pairs,
     grow_reach_s,
-    grow_savable,
     grow_skill_rows,
     pair_keys,
     to_scaled,
@@ -192,8 +191,7 @@ class IncrementalSolver:
         if old is None or not self._compatible(old, problem):
             return self._cold(problem, t0)
         grow_skill_rows(old, problem)  # only the new rows' (read by grow_reach_s)
-        grow_reach_s(old, problem)  # only the new rows' (a pass over every row)
-        grow_savable(old, problem)  # only the new rows' (read by their prices)
+        grow_reach_s(old, problem)  # only the new rows' (and whether they are savable)
         if self._flow is None:
             return self._rebuild(problem, t0)
         try:
