@@ -169,12 +169,13 @@ def reach_s(problem: Problem) -> FloatArray:
 
 def grow_reach_s(old: Problem, new: Problem) -> None:
     """Keep :func:`reach_s` of ``old``'s rows for ``new`` (computing only the rows after
-    them), and :func:`savable` when ``old`` has it, when ``new`` is ``old`` with unpinned tickets appended and the incumbents of
-    unpinned tickets changed (the caller's contract: the clock, the technicians, the
-    pinned rows and every other field of ``old``'s rows unchanged): a row's reach reads
-    its own fields, the technicians and the pinned rows only. Nothing when ``old`` has
-    none, ``new`` has one, or the rows are too few or too many for both to use the same
-    pairs (every pair vs the nearest technicians)."""
+    them), and :func:`savable` when ``old`` has it, when ``new`` is ``old`` with unpinned
+    tickets appended and the incumbents of unpinned tickets changed (the caller's
+    contract: the clock, the technicians, the pinned rows and every other field of
+    ``old``'s rows unchanged): a row's reach reads its own fields, the technicians and
+    the pinned rows only. Nothing when ``old`` has none, ``new`` has one, or the rows
+    are too few or too many for both to use the same pairs (every pair vs the nearest
+    technicians)."""
     known = memo_of(old, "reach_s", None)
     if known is None or memo_of(new, "reach_s", None) is not None:
         return
