@@ -11,9 +11,9 @@ Per instance (``solver.synthetic.random_problem(n, m, seed, capacity=3,
 assigned_frac=--assigned)``): a cold solve (time limit 1000 s, so that a loaded machine's
 deadline cuts no work), then a solve of the same problem with that plan as ``previous``
 (:func:`solver.solve`: its technicians become the incumbents of the tickets nobody holds,
-as a committed plan's would). Both plans are priced on the first problem as driven
-(:func:`solver.polish.driven_cost`: the sequenced queues plus the unassigned penalties),
-split into queues and unassigned penalties, and judged by the static snapshots' evaluator
+as a committed plan's would). Both plans are priced on the first problem as driven, in
+two parts (:func:`solver.polish.driven_parts`: the sequenced queues and the unassigned
+penalties), and judged by the static snapshots' evaluator
 (:func:`simulations.plan_eval.plan_kpis`: breaches, missed, travel per assigned ticket).
 
 Prints per instance the first solve's CPU seconds, both costs, the loss (how much cheaper
@@ -34,8 +34,8 @@ import numpy as np
 
 from simulations.plan_eval import PlanKpis, plan_kpis
 from solver import Problem, Solution, SolveParams, solve
-from solver.cost import drop_penalty, late_pricing
-from solver.polish import driven_cost
+from solver.cost import late_pricing
+from solver.polish import driven_parts
 from solver.solve import tech_state
 from solver.synthetic import random_problem
 
@@ -43,12 +43,13 @@ from solver.synthetic import random_problem
 def priced(problem: Problem, params: SolveParams, sol: Solution) -> tuple[float, float]:
     """A plan's cost as driven on ``problem`` (weight units) and its unassigned penalties'
     part."""
-    w, t = params.weights, problem.tickets
-    plan = np.where(t.pinned, -1, sol.technician)
-    state = tech_state(problem, w)
-    late = late_pricing(problem, w)
-    total = driven_cost(problem, w, late, state, plan, params.allow_overtime)
-    return total, float(drop_penalty(problem, w)[(plan < 0) & ~t.pinned].sum())
+    w = params.weights
+    plan = np.where(problem.tickets.pinned, -1, sol.technician)
+    queues, unassigned = driven_parts(
+        problem, w, late_pricing(problem, w), tech_state(problem, w), plan,
+        params.allow_overtime,
+    )  # fmt: skip
+    return queues + unassigned, unassigned
 
 
 def _kpis(k: PlanKpis) -> tuple[float, float, float]:

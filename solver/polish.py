@@ -188,12 +188,27 @@ def driven_cost(
     tech_of: IntArray,
     allow_overtime: bool,
 ) -> float:
-    """What polish minimises (weight units): :func:`plan_cost` summed over technicians plus
-    the unassigned penalty (:func:`solver.cost.drop_penalty`) of every movable ticket the
-    plan leaves unassigned."""
+    """What polish minimises (weight units): the sum of :func:`driven_parts`."""
+    queues, unassigned = driven_parts(
+        problem, weights, pricing, state, tech_of, allow_overtime
+    )
+    return queues + unassigned
+
+
+def driven_parts(
+    problem: Problem,
+    weights: CostWeights,
+    pricing: LatePricing,
+    state: TechState,
+    tech_of: IntArray,
+    allow_overtime: bool,
+) -> tuple[float, float]:
+    """A plan's cost as driven in its two parts (weight units): :func:`plan_cost` summed
+    over technicians, and the unassigned penalty (:func:`solver.cost.drop_penalty`) of
+    every movable ticket the plan leaves unassigned."""
     cost = plan_cost(problem, weights, pricing, state, tech_of, allow_overtime)[0]
     left = (tech_of < 0) & ~problem.tickets.pinned
-    return float(cost.sum() + drop_penalty(problem, weights)[left].sum())
+    return float(cost.sum()), float(drop_penalty(problem, weights)[left].sum())
 
 
 class _Memo:
