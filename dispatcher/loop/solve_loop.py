@@ -70,7 +70,7 @@ from dispatcher.loop.snapshot import (
 from dispatcher.loop.widen import Widening, widen
 from dispatcher.store import keys
 from dispatcher.store.duplicates import DuplicateIndex, DuplicateLinker
-from dispatcher.store.events import watch_client
+from dispatcher.store.events import event_id_key, watch_client
 from dispatcher.store.feed import RegionFeed
 from dispatcher.store.moves import TicketMover
 from dispatcher.store.outcomes import CommitCode
@@ -116,9 +116,7 @@ def later_event_id(a: str, b: str) -> str:
     """The later of two stream positions (``$``, before any read: the other)."""
     if a == "$":
         return b
-    am, _, aseq = a.partition("-")
-    bm, _, bseq = b.partition("-")
-    return b if (int(bm), int(bseq or 0)) > (int(am), int(aseq or 0)) else a
+    return b if event_id_key(b) > event_id_key(a) else a
 
 
 DEPARTURE_EVENT_TYPES = frozenset(

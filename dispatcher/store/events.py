@@ -58,7 +58,8 @@ MAX_BATCH = 1000
 REGION_REFRESH_S = 2.0
 
 
-def _id_tuple(event_id: str) -> tuple[int, int]:
+def event_id_key(event_id: str) -> tuple[int, int]:
+    """A stream entry id ('ms-seq') as numbers, ordered as the stream orders them."""
     ms, seq = event_id.split("-")
     return int(ms), int(seq)
 
@@ -126,7 +127,7 @@ def watch_client(redis: Any, url: str | None = None) -> Any:
 async def _check_retained(redis: Any, tenant: str, region: str, after: str) -> None:
     """``OutOfRange`` when events after ``after`` were dropped by retention (a gap)."""
     trimmed = await redis.get(keys.events_trimmed_key(tenant, region))
-    if trimmed and _id_tuple(after) < _id_tuple(str(trimmed)):
+    if trimmed and event_id_key(after) < event_id_key(str(trimmed)):
         raise OutOfRange(
             f"after_event_ids[{region!r}]: {after} is older than the retained events of region "
             f"{region!r} (dropped up to {trimmed}); resynchronise from current state"
@@ -328,7 +329,7 @@ def _matching_events(
             ):
                 continue
             metrics.event_stream_lag_seconds.observe(
-                max(0.0, now_s - _id_tuple(str(event_id))[0] / 1000)
+                max(0.0, now_s - event_id_key(str(event_id))[0] / 1000)
             )
             batch.append(event_from_entry(region, str(event_id), fields))
     return batch
