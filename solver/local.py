@@ -29,7 +29,14 @@ def places(
     slot_tech = np.repeat(np.arange(free.size, dtype=np.int64), free)
     first = np.cumsum(free) - free
     place = np.arange(slot_tech.size) - np.repeat(first, free) + load[slot_tech]
-    return slot_tech, np.rint(balance_scaled * place).astype(np.int64)
+    return slot_tech, place_costs(place, balance_scaled)
+
+
+def place_costs(place: IntArray, balance_scaled: float) -> IntArray:
+    """The scaled cost of each queue place ``place`` (0: a technician's first, its pinned
+    tickets counted): ``balance_scaled x place``, rounded."""
+    cost: IntArray = np.rint(balance_scaled * place).astype(np.int64)
+    return cost
 
 
 def places_total(used: IntArray, load: IntArray, balance_scaled: float) -> int:
@@ -37,9 +44,8 @@ def places_total(used: IntArray, load: IntArray, balance_scaled: float) -> int:
     :func:`places` prices them: from a table of the costs of places 0, 1, ... summed
     (exact integers; no array of every place)."""
     top = load + used
-    cost = np.rint(balance_scaled * np.arange(int(top.max(initial=0)) + 1))
-    below = np.cumsum(cost.astype(np.int64))  # below[j]: places 0 .. j
-    below -= cost.astype(np.int64)  # places 0 .. j - 1
+    cost = place_costs(np.arange(int(top.max(initial=0)) + 1), balance_scaled)
+    below = np.cumsum(cost) - cost  # below[j]: places 0 .. j - 1
     return int((below.take(top) - below.take(load)).sum())
 
 
