@@ -330,6 +330,18 @@ def test_the_model_equals_a_fresh_snapshot_after_random_changes(
 # --- deterministic cases -------------------------------------------------------------------
 
 
+async def _leased_model(
+    redis_client: aioredis.Redis, events_maxlen: int = keys.EVENTS_MAXLEN_DEFAULT
+) -> tuple[RedisStateStore, RegionModel]:
+    """A store and a region model (never resyncing on a timer) whose reader holds the
+    region's lease under token "7"."""
+    store = RedisStateStore(
+        redis_client, metrics=DispatchMetrics.throwaway(), events_maxlen=events_maxlen
+    )
+    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
+    return store, RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+
+
 async def _seed(store: RedisStateStore, n: int) -> None:
     await store.upsert_technician(
         TENANT, Technician("A", REGION, TechnicianStatus.AVAILABLE, 3, location=HERE)
@@ -348,11 +360,7 @@ async def test_a_trimmed_stream_forces_a_full_read(
 ) -> None:
     """Events after the model's position trimmed away: the next read is a full one (and
     right); without the trim the same read is a delta."""
-    store = RedisStateStore(
-        redis_client, metrics=DispatchMetrics.throwaway(), events_maxlen=MAXLEN
-    )
-    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
-    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    store, model = await _leased_model(redis_client, events_maxlen=MAXLEN)
     await _seed(store, 3)
     await model.read("7")
     await store.cancel(TENANT, "S0", "gone")
@@ -376,9 +384,7 @@ async def test_a_trimmed_stream_forces_a_full_read(
 async def test_a_deleted_stream_and_the_periodic_resync_read_in_full(
     redis_client: aioredis.Redis,
 ) -> None:
-    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
-    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
-    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    store, model = await _leased_model(redis_client)
     await _seed(store, 2)
     await model.read("7")
     await redis_client.delete(keys.events_key(TENANT, REGION))
@@ -419,9 +425,7 @@ async def test_a_technician_named_by_ticket_events_is_read_as_its_queue(
     queue alone. With a change of its hash in the same delta, by a ping (no event) or by
     an upsert (its own event), it is read in full instead; each time the model equals a
     fresh snapshot."""
-    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
-    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
-    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    store, model = await _leased_model(redis_client)
     await _seed(store, 3)
     await model.read("7")
     deltas = _spy_deltas(model)
@@ -456,9 +460,7 @@ async def test_changes_between_own_commits_are_read(
     """The delta reads the stream around the ranges of the model's own commits: a change
     by someone else before, between and after two own commits is read, the commits'
     own events are not."""
-    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
-    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
-    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    store, model = await _leased_model(redis_client)
     await _seed(store, 5)
     await model.read("7")
     deltas = _spy_deltas(model)
@@ -478,9 +480,7 @@ async def test_a_same_place_refresh_is_followed(
 ) -> None:
     """A commit that places a held ticket again with the same technician (another queue
     place) appends no event; the model applies it and re-reads the technician."""
-    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
-    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
-    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    store, model = await _leased_model(redis_client)
     await _seed(store, 2)
     for place in (0, 2):
         snap = await model.read("7")
@@ -536,12 +536,10 @@ async def test_own_commits_are_applied_not_read_again(
     delta reads none of them, and the model equals a fresh snapshot. A change by anyone
     else after the commit is still read; so is a ticket the model did not hold at the
     expected version."""
-    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
-    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
+    store, model = await _leased_model(redis_client)
     await store.upsert_technician(
         TENANT, Technician("B", REGION, TechnicianStatus.AVAILABLE, 3, location=HERE)
     )
-    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
     await _seed(store, 4)
     await model.read("7")
     deltas = _spy_deltas(model)
@@ -593,9 +591,7 @@ async def test_a_lost_own_commit_is_not_kept(
     """A failover loses the model's own commit after the model applied it (with nothing
     written since; with another writer's events after it; a same-place refresh, which
     appends no event): the next read equals the store, which never had the commit."""
-    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
-    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
-    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    store, model = await _leased_model(redis_client)
     await _seed(store, 2)
     await _commit(store, model, [Decision("S1", "A", Assignment("A", 0))])
     await model.read("7")
@@ -619,9 +615,7 @@ async def test_a_lost_change_the_model_read_is_not_kept(
     """The model reads another writer's change (a ping, which appends no event; a cancel,
     with another writer's event after the loss), then a failover loses that change: the
     next read equals the store, which no longer has it."""
-    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
-    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
-    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    store, model = await _leased_model(redis_client)
     await _seed(store, 2)
     await model.read("7")
     before = await redis_control.dataset(redis_client)
@@ -641,9 +635,7 @@ async def test_a_lost_change_the_model_read_is_not_kept(
 
 async def test_a_new_lease_token_reads_in_full(redis_client: aioredis.Redis) -> None:
     """A lease acquired again or taken over: the model does not trust its state."""
-    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
-    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
-    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    store, model = await _leased_model(redis_client)
     await _seed(store, 2)
     await model.read("7")
     await model.read("7")
@@ -759,9 +751,7 @@ async def test_a_bounded_read_keeps_the_snapshots_most_urgent(
 ) -> None:
     """Under a backlog the model keeps exactly the QUEUED tickets the bounded snapshot
     reads (priority, then submit time, then id), also after some of them leave."""
-    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
-    await redis_client.set(keys.lease_key(TENANT, REGION), "7")
-    model = RegionModel(RegionFeed(redis_client), TENANT, REGION, float("inf"))
+    store, model = await _leased_model(redis_client)
     reader = SnapshotReader(redis_client)
     await _seed(store, 0)
     for batch in range(6):
