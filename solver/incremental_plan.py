@@ -83,8 +83,12 @@ def plan_step(
             break
         plan = fitted
     scope = changed_techs(prev, plan, m)
-    # the refill offers only these technicians' arcs
-    into = np.flatnonzero(flow.alive & scope.take(flow.arc_tech))
+    # the refill offers only these technicians' arcs (none: no queue changed)
+    into = (
+        np.flatnonzero(flow.alive & scope.take(flow.arc_tech))
+        if scope.any()
+        else np.zeros(0, np.int64)
+    )
     core = _core(problem, params, state, flow, _by_ticket(flow, into), late)
     plan = refill(core, plan, scope)
     plan = bound_churn(core, plan)  # the churn rule at the plan's places, as cold
