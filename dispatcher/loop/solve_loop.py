@@ -335,6 +335,10 @@ class RegionWorker:
                 logger.warning("event watch of %s failed", self.region, exc_info=True)
                 await asyncio.sleep(ERROR_BACKOFF_S)
                 continue
+            if self.stopping:
+                # the worker ended during the read, whose cancel redis-py may have lost:
+                # no cycle will take a wake, so waiting for one would never end
+                break
             woke = False
             for _, entries in reply or ():
                 for event_id, fields in entries:

@@ -5,15 +5,34 @@ the events the cycle read are not read again. docs/DESIGN.md §6."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import contextlib
+import dataclasses
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from dispatcher.domain import SubmitTicket, Technician, TechnicianStatus, Ticket
 from dispatcher.loop.leases import RegionRef
-from dispatcher.loop.solve_loop import later_event_id
+from dispatcher.loop.solve_loop import SolveLoop, later_event_id
 from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.runtime.metrics import DispatchMetrics
 from dispatcher.store import keys
-from tests.dispatch.conftest import TENANT, Stubs, is_assignment, technician, ticket
+from dispatcher.store.policy import PolicyStore
+from dispatcher.store.state import RedisStateStore
+from solver.policy import Policy
+from tests.dispatch.conftest import (
+    TENANT,
+    Stubs,
+    eventually,
+    is_assignment,
+    technician,
+    ticket,
+)
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+    from dispatcher.loop.pool import SolverPool
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -95,3 +114,68 @@ async def test_the_watch_does_not_read_again_what_the_cycle_read(
     finally:
         del redis.xread
     assert not set(burst[1:]) & set(submits_read), submits_read
+
+
+async def test_a_watch_whose_cancel_is_lost_ends_with_its_worker(
+    redis_client: aioredis.Redis, solver_pool: SolverPool
+) -> None:
+    """redis-py can swallow a cancel that lands mid-command: the watch's read then returns
+    what arrived as if no cancel came. A change among it must not make the watch wait
+    for a cycle the ending worker never runs (it waited forever, and the worker with it:
+    a lease move left both behind, and shutdown gave up on the loop after 5 s)."""
+    region = RegionRef("acme", "r1")
+    idle = Policy(solver=dataclasses.replace(Policy().solver, cadence_s=600.0))
+    await PolicyStore(redis_client).update(region.tenant, idle, updated_by="test")
+    store = RedisStateStore(redis_client, metrics=DispatchMetrics.throwaway())
+    await store.upsert_technician(
+        region.tenant, Technician("A", region.region, TechnicianStatus.AVAILABLE, 5)
+    )
+    stream = keys.events_key(region.tenant, region.region)
+    xread = redis_client.xread
+    read_from: list[str] = []
+    losing = False
+
+    async def xread_losing_a_cancel(streams: Any, *args: Any, **kwargs: Any) -> Any:
+        if not losing:
+            return await xread(streams, *args, **kwargs)
+        read_from.append(str(streams[stream]))
+        with contextlib.suppress(asyncio.CancelledError):  # as the library does
+            await asyncio.sleep(5)
+        return await xread(streams, *args, **{**kwargs, "block": None})
+
+    async def submit(ticket_id: str) -> None:
+        await store.submit(
+            region.tenant, [SubmitTicket(Ticket(ticket_id, region.region, 3, 600))]
+        )
+
+    async def worker_started() -> bool:
+        return region in loop.region_workers
+
+    async def assigned() -> bool:
+        return (await store.get_ticket(region.tenant, "T0")).assignment is not None
+
+    async def watch_reading() -> bool:
+        return bool(read_from)
+
+    loop = SolveLoop(redis_client, DispatchMetrics.throwaway(), pool=solver_pool)
+    redis_client.xread = xread_losing_a_cancel  # type: ignore[method-assign]
+    running = asyncio.create_task(loop.run())
+    try:
+        await eventually(worker_started)
+        await submit("T0")
+        await eventually(assigned)
+        await asyncio.sleep(0.3)  # the watch has read on past T0's events
+        losing = True
+        await eventually(watch_reading)
+        assert read_from[-1] != "$"  # it reads after an event: T1 is what it returns
+        await submit("T1")  # arrives while the watch reads, as its cancel lands
+        task = loop.workers[region]
+        assert loop.leases.on_change is not None
+        loop.leases.on_change(region, None)  # the lease is lost: cancel the worker
+        await asyncio.wait({task}, timeout=3.0)
+        assert task.done()
+    finally:
+        loop.stop.set()
+        await asyncio.wait({running}, timeout=8.0)
+        del redis_client.xread
+    assert running.done()
