@@ -799,7 +799,7 @@ def negative_pairs(
                         evaluate(found, np.concatenate(wait_t), np.concatenate(wait_k))
                         wait_t.clear()
                         wait_k.clear()
-        if wait_t:
+        if any(x.size for x in wait_t):  # (no call on no pairs: ~0.3 ms of overhead)
             evaluate(found, np.concatenate(wait_t), np.concatenate(wait_k))
         return found
 

@@ -31,6 +31,7 @@ from solver.certify import (
 from solver.constants import EARTH_RADIUS_KM, EXACT_SEQUENCE_MAX, ROAD_FACTOR
 from solver.core import Core, best_first, overrunning, refill
 from solver.cost import (
+    SKILL_FIT_BLOCK,
     LatePricing,
     TechState,
     deferred_cost,
@@ -539,6 +540,38 @@ def test_skill_holding_is_every_level_held(
     need = np.maximum(need, 0)
     want = (held[None, :, :] >= need[:, None, :]).all(axis=2)
     np.testing.assert_array_equal(skill_holding(p, need), want)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    extra=st.sampled_from([-1, 0, 7, SKILL_FIT_BLOCK + 1]),
+    levels=st.sampled_from([1, 190_000]),
+    square=st.booleans(),
+)
+def test_skill_fit_in_blocks_is_the_reference(
+    seed: int, extra: int, levels: int, square: bool
+) -> None:
+    """:func:`solver.cost.skill_fit` over more pairs than one block (and a 2-D array of
+    tickets against a row of technicians) is the int64 skill-by-skill reference, pair
+    for pair."""
+    p = random_problem(30, 9, seed, assigned_frac=0.3)
+    p.tickets.skill_levels[:] *= levels
+    p.technicians.skill_levels[:] *= levels
+    p = _fresh(p)
+    rng = np.random.default_rng(seed)
+    size = SKILL_FIT_BLOCK + extra
+    tix, tech = rng.integers(0, 30, size), rng.integers(0, 9, size)
+    if square:
+        tix, tech = tix[:900].reshape(30, 30), tech[:30]
+        want = _skill_fit_before(p, tix, np.broadcast_to(tech, tix.shape))
+    else:
+        want = _skill_fit_before(p, tix, tech)
+    got = skill_fit(p, tix, tech)
+    for g, w in zip(got, want, strict=True):
+        assert g.shape == w.shape
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
 
 
 def _fresh(p: Problem) -> Problem:
