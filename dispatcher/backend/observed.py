@@ -39,6 +39,12 @@ SCRIPT_ATTRIBUTES = (
 """The store's script attributes; the label is the name without the underscore."""
 
 
+def count_error(metrics: DispatchMetrics, exc: BaseException) -> None:
+    """Count one failed Redis call, or one failed part of a call's reply (a submit group's
+    error reply), in ``dispatch_redis_errors_total{kind}``."""
+    metrics.redis_errors_total.labels(kind=redis_error_kind(exc)).inc()
+
+
 async def _observe(
     metrics: DispatchMetrics, command: str, awaitable: Awaitable[Any]
 ) -> Any:
@@ -48,7 +54,7 @@ async def _observe(
     except ReplicationTimeout:
         raise
     except (RedisError, RedisClusterException) as exc:
-        metrics.redis_errors_total.labels(kind=redis_error_kind(exc)).inc()
+        count_error(metrics, exc)
         raise
     finally:
         metrics.redis_command_duration_seconds.labels(command=command).observe(
@@ -94,7 +100,7 @@ class TimedScript:
         )
         failures = [r for r in results if isinstance(r, Exception)]
         for exc in failures:
-            self._metrics.redis_errors_total.labels(kind=redis_error_kind(exc)).inc()
+            count_error(self._metrics, exc)
         if failures and not return_exceptions:
             raise failures[0]
         return results

@@ -230,10 +230,17 @@ SUBMIT = script(
     + r"""
 -- ARGV[4] request-id TTL s; ARGV[5] tenant id->region hash ('' = the caller already claimed
 -- the ids: Redis Cluster, where that hash lives in another slot); ARGV[6] tenant region set;
--- ARGV[7] region; ARGV[8] '1' = return each created/replayed ticket's hash;
--- ARGV[9] JSON [[id, request_id, body, prio, due, digest, resolution due, learned
--- location], ...].
--- Returns per item {code, ticket id, version, status, extra}: code OK | REPLAY (extra =
+-- ARGV[7] '1' = return each created/replayed ticket's hash;
+-- ARGV[8] JSON [[region key prefix, region, items], ...]: one group per region, items
+-- [[id, request_id, body, prio, due, digest, resolution due, learned location], ...].
+-- Each group is applied as a call of its own would be (P and the stream's length are its
+-- region's; ARGV[1] and KEYS[1] name the first group's region): on Redis Cluster a call
+-- carries one group (a region's keys share one slot), on a single node every region of a
+-- batch, one script call instead of one per region.
+-- Returns per group, in order, the replies of its items, or the error that stopped that
+-- group (an error reply inside the array: the group's items before it stay written, as
+-- when a call of its own fails; the other groups are applied all the same).
+-- An item's reply is {code, ticket id, version, status, extra}: code OK | REPLAY (extra =
 -- {created, response due, resolution due, learned location} of the original submit: the
 -- retry's payload is the same (digest), so these make its answer the original one) |
 -- REPLAY_CURRENT (a
@@ -242,59 +249,71 @@ SUBMIT = script(
 -- was used with another payload digest; extra = that request's ticket id, nothing
 -- written). A reservation holds "id<TAB>digest<TAB>created<TAB>response due<TAB>resolution
 -- due<TAB>learned location", written by the same step that claims the request id.
-local ttl, claim, region, want = tonumber(ARGV[4]), ARGV[5], ARGV[7], ARGV[8] == '1'
-local items = cjson.decode(ARGV[9])
-if claim ~= '' then redis.call('SADD', ARGV[6], region) end
-local out = {}
-for n, it in ipairs(items) do
-  local id, rid, body, prio, due = it[1], it[2], it[3], tostring(it[4]), tostring(it[5])
-  local dg, rdue, lloc = it[6] or '', tostring(it[7] or 0), it[8] or ''
-  local key = P .. K.TICKET .. id
-  local rkey = P .. K.REQUEST .. rid
-  -- reserve the request id in one step; a taken one means a retry (same digest) or misuse
-  local prev, pdg, held = false, '', {}
-  local rv = id .. '\t' .. dg .. '\t' .. NOW .. '\t' .. due .. '\t' .. rdue .. '\t' .. lloc
-  if rid ~= '' and not redis.call('SET', rkey, rv, 'NX', 'EX', ttl) then
-    for f in string.gmatch(redis.call('GET', rkey) .. '\t', '([^\t]*)\t') do
-      held[#held + 1] = f
+local ttl, claim, want = tonumber(ARGV[4]), ARGV[5], ARGV[7] == '1'
+local function submit_group(region, items)
+  if claim ~= '' then redis.call('SADD', ARGV[6], region) end
+  local out = {}
+  for n, it in ipairs(items) do
+    local id, rid, body, prio, due = it[1], it[2], it[3], tostring(it[4]), tostring(it[5])
+    local dg, rdue, lloc = it[6] or '', tostring(it[7] or 0), it[8] or ''
+    local key = P .. K.TICKET .. id
+    local rkey = P .. K.REQUEST .. rid
+    -- reserve the request id in one step; a taken one means a retry (same digest) or misuse
+    local prev, pdg, held = false, '', {}
+    local rv = id .. '\t' .. dg .. '\t' .. NOW .. '\t' .. due .. '\t' .. rdue .. '\t' .. lloc
+    if rid ~= '' and not redis.call('SET', rkey, rv, 'NX', 'EX', ttl) then
+      for f in string.gmatch(redis.call('GET', rkey) .. '\t', '([^\t]*)\t') do
+        held[#held + 1] = f
+      end
+      prev, pdg = held[1], held[2] or ''
     end
-    prev, pdg = held[1], held[2] or ''
-  end
-  if prev and pdg ~= '' and dg ~= '' and pdg ~= dg then
-    out[n] = {R.MISMATCH, id, '0', '', prev}
-  elseif prev and held[5] then
-    out[n] = {R.REPLAY, prev, NEW.version, NEW.status, {held[3], held[4], held[5], held[6] or ''}}
-  elseif prev then
-    local pk = P .. K.TICKET .. prev
-    local h = redis.call('HMGET', pk, 'version', 'status')
-    out[n] = {R.REPLAY_CURRENT, prev, h[1] or '0', h[2] or '',
-      want and redis.call('HGETALL', pk) or ''}
-  else
-    -- a fresh tenant-wide claim proves the id unused; an old claim needs a look
-    local fresh = claim ~= '' and redis.call('HSETNX', claim, id, region) == 1
-    local holder = region
-    if claim ~= '' and not fresh then holder = redis.call('HGET', claim, id) end
-    if holder ~= region then
-      if rid ~= '' then redis.call('DEL', rkey) end
-      out[n] = {R.CONFLICT, id, '0', '', holder}
-    elseif not fresh and redis.call('EXISTS', key) == 1 then
-      if rid ~= '' then redis.call('DEL', rkey) end
-      local h = redis.call('HMGET', key, 'version', 'status')
-      out[n] = {R.EXISTS, id, h[1] or '0', h[2] or '', ''}
+    if prev and pdg ~= '' and dg ~= '' and pdg ~= dg then
+      out[n] = {R.MISMATCH, id, '0', '', prev}
+    elseif prev and held[5] then
+      out[n] = {R.REPLAY, prev, NEW.version, NEW.status, {held[3], held[4], held[5], held[6] or ''}}
+    elseif prev then
+      local pk = P .. K.TICKET .. prev
+      local h = redis.call('HMGET', pk, 'version', 'status')
+      out[n] = {R.REPLAY_CURRENT, prev, h[1] or '0', h[2] or '',
+        want and redis.call('HGETALL', pk) or ''}
     else
-      -- 'updated' and 'ureason' are left unset: they read as created / NEW.reason
-      redis.call('HSET', key, 'body', body, 'status', NEW.status, 'version', NEW.version,
-        'prio', prio, 'due', due, 'created', NOW)
-      redis.call('ZADD', P .. K.TICKETS_ALL, 0, id)
-      move(id, prio, NOW, due, nil, NEW.status)
-      emit({'type', EV.TICKET_SUBMITTED, 'tk', id, 'st', NEW.status, 'v', NEW.version, 'p', prio},
-        true)
-      out[n] = {R.OK, id, NEW.version, NEW.status, ''}  -- the caller knows what it just stored
+      -- a fresh tenant-wide claim proves the id unused; an old claim needs a look
+      local fresh = claim ~= '' and redis.call('HSETNX', claim, id, region) == 1
+      local holder = region
+      if claim ~= '' and not fresh then holder = redis.call('HGET', claim, id) end
+      if holder ~= region then
+        if rid ~= '' then redis.call('DEL', rkey) end
+        out[n] = {R.CONFLICT, id, '0', '', holder}
+      elseif not fresh and redis.call('EXISTS', key) == 1 then
+        if rid ~= '' then redis.call('DEL', rkey) end
+        local h = redis.call('HMGET', key, 'version', 'status')
+        out[n] = {R.EXISTS, id, h[1] or '0', h[2] or '', ''}
+      else
+        -- 'updated' and 'ureason' are left unset: they read as created / NEW.reason
+        redis.call('HSET', key, 'body', body, 'status', NEW.status, 'version', NEW.version,
+          'prio', prio, 'due', due, 'created', NOW)
+        redis.call('ZADD', P .. K.TICKETS_ALL, 0, id)
+        move(id, prio, NOW, due, nil, NEW.status)
+        emit({'type', EV.TICKET_SUBMITTED, 'tk', id, 'st', NEW.status, 'v', NEW.version,
+          'p', prio}, true)
+        out[n] = {R.OK, id, NEW.version, NEW.status, ''}  -- the caller knows what it stored
+      end
     end
+  end
+  trim()
+  return out
+end
+local replies = {}
+for g, group in ipairs(cjson.decode(ARGV[8])) do
+  P, stream_len = group[1], nil  -- the region's keys and stream (PRELUDE's emit and move)
+  local ok, reply = pcall(submit_group, group[2], group[3])
+  if ok then
+    replies[g] = reply
+  else  -- redis.call raises {err = reply}; a Lua error is a string
+    replies[g] = {err = type(reply) == 'table' and reply.err or tostring(reply)}
   end
 end
-trim()
-return out
+return replies
 """
 )
 

@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from dispatcher.backend import observed as redis_metrics
 from dispatcher.backend.cluster import call_script_batch, is_cluster_client
 from dispatcher.domain import (
     SUBMITTED_REASON,
@@ -177,10 +178,12 @@ class TicketStore(StoreBase):
     ) -> list[SubmitResult]:
         """Store validated tickets (any regions); one result per item, in order.
 
-        The items of one region go in one script call, every region's call in one round
-        trip; a call that fails (e.g. Redis out of memory) answers its own items with its
-        error, the others are answered with what they did. When every call failed, the
-        error is raised.
+        The items of one region form one group of the submit script; on a single Redis
+        node every group goes in one script call, on Redis Cluster each in its own (a
+        region's keys share one slot), every call in one round trip. A group that fails
+        (e.g. Redis out of memory, a broken key of its region) answers its own items with
+        its error, the others are answered with what they did. When every group failed,
+        the error is raised.
 
         Idempotent by request id: an item whose request id was seen returns the first
         result with ``replayed=True``. A ticket id already used (in any region of the
@@ -193,32 +196,43 @@ class TicketStore(StoreBase):
         by_region: dict[str, list[int]] = {}
         for i, item in enumerate(items):
             by_region.setdefault(item.ticket.region, []).append(i)
-        claim_key = keys.ticket_region_key(tenant)
-        regions_key = keys.regions_key(tenant)
         # once per call: the client's type check costs ~2-4 us, and was made twice per region
         cluster = self.is_cluster
-        planned: list[tuple[str, list[int], int]] = []  # per call: region, items, clock
-        calls: list[tuple[list[str], list[Any]]] = []
-        for region, all_idx in by_region.items():
-            idx = all_idx
+        groups: list[tuple[str, list[int]]] = []  # region, its items
+        for region, idx in by_region.items():
             if cluster:
                 idx = await self._claim_ids(
                     tenant, region, items, idx, results, return_tickets
                 )
-                if not idx:
-                    continue
-            ks, args = self._common(tenant, region)
+            if idx:
+                groups.append((region, idx))
+        # one call on a single node; one per region on a cluster (a call's keys, one slot)
+        calls_of = (
+            [[group] for group in groups] if cluster else [groups] if groups else []
+        )
+        planned: list[tuple[list[tuple[str, list[int]]], int]] = []  # groups, clock
+        calls: list[tuple[list[str], list[Any]]] = []
+        for call_groups in calls_of:
+            ks, args = self._common(tenant, call_groups[0][0])
             args += [
                 self.request_ttl_s,
-                "" if cluster else claim_key,
-                regions_key,
-                region,
+                "" if cluster else keys.ticket_region_key(tenant),
+                keys.regions_key(tenant),
                 "1" if return_tickets else "0",
-                _submit_payload(items, idx),
+                dumps(
+                    [
+                        [
+                            keys.region_prefix(tenant, region),
+                            region,
+                            _submit_items(items, idx),
+                        ]
+                        for region, idx in call_groups
+                    ]
+                ),
             ]
-            planned.append((region, idx, int(args[1])))
+            planned.append((call_groups, int(args[1])))
             calls.append((ks, args))
-        # every region's script call in one round trip (one pipeline; see call_script_batch)
+        # every call in one round trip (one pipeline; see call_script_batch)
         replies_by_call = (
             await call_script_batch(
                 self.redis, self._submit, calls, return_exceptions=True
@@ -226,21 +240,28 @@ class TicketStore(StoreBase):
             if calls
             else []
         )
-        failed = [r for r in replies_by_call if isinstance(r, Exception)]
-        if failed and len(failed) == len(replies_by_call):
+        # per group: region, items, clock, its replies or its error
+        answered: list[tuple[str, list[int], int, Any]] = []
+        for (call_groups, now), replies in zip(planned, replies_by_call, strict=True):
+            for n, (region, idx) in enumerate(call_groups):
+                # a failed call fails each of its groups; a failed group is an error reply
+                group = replies if isinstance(replies, Exception) else replies[n]
+                if isinstance(group, Exception) and not isinstance(replies, Exception):
+                    redis_metrics.count_error(self.metrics, group)
+                answered.append((region, idx, now, group))
+        failed = [group for *_, group in answered if isinstance(group, Exception)]
+        if failed and len(failed) == len(answered):
             raise failed[0]  # as a lone call would
-        for (region, idx, now), replies in zip(planned, replies_by_call, strict=True):
-            if isinstance(
-                replies, Exception
-            ):  # this region's script did not run through
+        for region, idx, now, group in answered:
+            if isinstance(group, Exception):  # this region's group did not run through
                 for i in idx:
-                    results[i] = SubmitResult(items[i].ticket.ticket_id, error=replies)
+                    results[i] = SubmitResult(items[i].ticket.ticket_id, error=group)
                 continue
-            for i, reply in zip(idx, replies, strict=True):
+            for i, reply in zip(idx, group, strict=True):
                 results[i] = await self._result_of(
                     tenant, region, items[i], now, reply, return_tickets
                 )
-            self._published(sum(1 for reply in replies if reply[0] == ScriptReply.OK))
+            self._published(sum(1 for reply in group if reply[0] == ScriptReply.OK))
         return [r for r in results if r is not None]
 
     async def _claim_ids(
@@ -669,27 +690,25 @@ class TicketStore(StoreBase):
         return out
 
 
-def _submit_payload(items: Sequence[SubmitTicket], idx: list[int]) -> str:
-    """The submit script's item list: [id, request id, body, priority, response due,
-    request digest, resolution due, learned location] per item."""
-    return dumps(
+def _submit_items(items: Sequence[SubmitTicket], idx: list[int]) -> list[list[Any]]:
+    """One region's items for the submit script: [id, request id, body, priority, response
+    due, request digest, resolution due, learned location] per item."""
+    return [
         [
-            [
-                items[i].ticket.ticket_id,
-                items[i].request_id,
-                ticket_body(
-                    items[i].ticket,
-                    response_due_ms=items[i].response_due_ms,
-                    resolution_due_ms=items[i].resolution_due_ms,
-                    allow_duplicate=items[i].allow_duplicate,
-                    location=items[i].location,
-                ),
-                items[i].ticket.priority,
-                items[i].response_due_ms or items[i].ticket.response_due_ms,
-                _digest(items[i]) if items[i].request_id else "",
-                items[i].resolution_due_ms or items[i].ticket.resolution_due_ms,
-                location_text(items[i].location),
-            ]
-            for i in idx
+            items[i].ticket.ticket_id,
+            items[i].request_id,
+            ticket_body(
+                items[i].ticket,
+                response_due_ms=items[i].response_due_ms,
+                resolution_due_ms=items[i].resolution_due_ms,
+                allow_duplicate=items[i].allow_duplicate,
+                location=items[i].location,
+            ),
+            items[i].ticket.priority,
+            items[i].response_due_ms or items[i].ticket.response_due_ms,
+            _digest(items[i]) if items[i].request_id else "",
+            items[i].resolution_due_ms or items[i].ticket.resolution_due_ms,
+            location_text(items[i].location),
         ]
-    )
+        for i in idx
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
@@ -18,10 +18,14 @@ from dispatcher.backend.redis_errors import REDIS_ERROR_KINDS, redis_error_kind
 from dispatcher.domain import Location, SubmitResult, SubmitTicket, Ticket
 from dispatcher.errors import UnknownTicket
 from dispatcher.pb import dispatch_pb2 as pb
+from dispatcher.runtime.metrics import DispatchMetrics, new_registry
 from dispatcher.store.state import RedisStateStore, keys
 from tests.conftest import sample_soon
 from tests.redis_control import on_every_node
 from tests.service.conftest import Stubs, ticket
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -171,3 +175,71 @@ async def test_batch_submit_answers_a_failed_region_per_item(
     with pytest.raises(grpc.aio.AioRpcError) as missing:
         await stubs.tickets.GetTicket(pb.GetTicketRequest(ticket_id="B1"))
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def _counting_store(
+    redis_client: redis.asyncio.Redis,
+) -> tuple[RedisStateStore, CollectorRegistry]:
+    registry = new_registry(process_metrics=False)
+    return RedisStateStore(redis_client, metrics=DispatchMetrics(registry)), registry
+
+
+async def test_a_region_failing_half_way_answers_its_items_and_the_rest_is_stored(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    """A batch over regions (one script call on a single node, one per region on a
+    cluster): the region whose script fails at its second item answers both its items
+    with the error (the first stays stored, as a failed call of its own leaves it: a retry
+    with its request id replays it), the regions before and after it are stored and
+    answered; the failure counts once in ``dispatch_redis_errors_total{kind="response"}``."""
+    store, registry = _counting_store(redis_client)
+    await _break_request_key(redis_client, "acme", "bad", "rb2")
+    items = [
+        SubmitTicket(_store_ticket("N1", "north"), "rn1"),
+        SubmitTicket(_store_ticket("B1", "bad"), "rb1"),
+        SubmitTicket(_store_ticket("B2", "bad"), "rb2"),
+        SubmitTicket(_store_ticket("S1", "south"), "rs1"),
+    ]
+    n1, b1, b2, s1 = await store.submit("acme", items)
+    assert n1.error is None
+    assert s1.error is None
+    for failed in (b1, b2):
+        assert isinstance(failed.error, redis.exceptions.ResponseError)
+        assert "WRONGTYPE" in str(failed.error)
+    for tid in ("N1", "S1", "B1"):
+        assert (await store.get_ticket("acme", tid)).version == 1
+    with pytest.raises(UnknownTicket):
+        await store.get_ticket("acme", "B2")
+    (retried,) = await store.submit("acme", items[1:2])
+    assert retried.replayed
+    assert retried.error is None
+    kind = {"kind": "response"}
+    assert registry.get_sample_value("dispatch_redis_errors_total", kind) == 1
+
+
+async def test_a_batch_refused_out_of_memory_raises_and_stores_nothing(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    """Out of memory every region's group is refused: the batch raises the error (as a
+    lone call would; the API answers UNAVAILABLE), nothing is stored, and each region's
+    refusal counts in ``dispatch_redis_errors_total{kind="oom"}``."""
+    store, registry = _counting_store(redis_client)
+    items = [
+        SubmitTicket(_store_ticket(f"O{i}", region), f"ro{i}")
+        for i, region in enumerate(("north", "south", "east"))
+    ]
+    await store.submit("acme", [SubmitTicket(_store_ticket("W", "west"), "rw")])
+    before = await redis_client.config_get("maxmemory*")
+    await on_every_node(redis_client, "CONFIG", "SET", "maxmemory-policy", "noeviction")
+    await on_every_node(redis_client, "CONFIG", "SET", "maxmemory", "1")
+    try:
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            await store.submit("acme", items)
+    finally:
+        for name in ("maxmemory", "maxmemory-policy"):
+            await on_every_node(redis_client, "CONFIG", "SET", name, before[name])
+    for item in items:
+        with pytest.raises(UnknownTicket):
+            await store.get_ticket("acme", item.ticket.ticket_id)
+    kind = {"kind": "oom"}
+    assert registry.get_sample_value("dispatch_redis_errors_total", kind) == 3
