@@ -26,6 +26,7 @@ from solver.polish import (
     move_pairs,
     plan_cost,
     polish,
+    route_pairs,
     static_cost,
 )
 from solver.position import plan_queues
@@ -117,6 +118,43 @@ def test_polish_sends_four_tickets_off_one_queue_to_four_nearer_queues() -> None
     start = np.zeros(4, np.int64)  # all four on A
     after = polish(p, w, pricing, state, start, False)  # type: ignore[arg-type]
     np.testing.assert_array_equal(after, [1, 2, 3, 4])
+
+
+def test_polish_moves_a_ticket_onto_a_route_passing_by_though_its_start_is_far() -> (
+    None
+):
+    """Ticket x (skill 1) lies 0.5 km past ticket y (skill 2), which technician B holds;
+    B starts 20.5 km from x, x's holder A 29.5 km on the other side. The seven technicians
+    nearest x (4.5-10.5 km) hold neither skill, so B is not among x's nearest starts, and
+    the pair (x, B) is no arc. B's route passes by x (:func:`solver.polish.route_pairs`):
+    polish moves x to B, after y, saving about 29 km of travel."""
+    east_km = {"x": 20.5, "y": 20.0, "A": 50.0, "B": 0.0}
+    t = b.tickets(
+        2,
+        lon_deg=[b.BOSTON[1] + east_km[n] * KM_LON for n in "xy"],
+        skill_levels=[[1, 0], [0, 1]],
+    )
+    decoys_km = [25.0 + d for d in range(7)]
+    k = b.technicians(
+        9,
+        n_skills=2,
+        lon_deg=[b.BOSTON[1] + e * KM_LON for e in [50.0, 0.0, *decoys_km]],
+        skill_levels=[[3, 0], [3, 3]] + [[0, 0]] * 7,
+        capacity=[1, 2] + [1] * 7,
+        shift_end_s=[12 * 3600.0] * 9,
+    )
+    p = b.problem(t, k)
+    w = CostWeights()
+    state = tech_state(p, w)  # type: ignore[arg-type]
+    pricing = late_pricing(p, w)  # type: ignore[arg-type]
+    start = np.array([0, 1], np.int64)  # x on A, y on B
+    arcs = np.sort(pair_keys(np.array([0, 1]), start, k.count))  # the plan's own pairs
+    after = polish(p, w, pricing, state, start, False, arcs=arcs)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(after, [1, 1])
+    saved_s = 29.0 * 1.3 / 30.0 * 3600.0  # 29 km of road at 30 km/h
+    before_cost = plan_cost(p, w, pricing, state, start, False)[0].sum()  # type: ignore[arg-type]
+    after_cost = plan_cost(p, w, pricing, state, after, False)[0].sum()  # type: ignore[arg-type]
+    assert before_cost - after_cost > 0.8 * saved_s
 
 
 def _one_place(held_by_a: bool, j_due_s: float) -> tuple[object, CostWeights]:
@@ -303,7 +341,8 @@ def test_polish_keeps_every_rule_and_never_costs_more(
     ticket polish inserts is on time where it ends; no held ticket is ejected (sent back
     to the pool); a held ticket joins another technician only for a move_gain
     >= move_min_gain (or when forced). With ``arcs`` (every other pair), an assigned
-    ticket moves only along them (an unassigned one may be inserted anywhere)."""
+    ticket moves only along them or the route pairs of the plan it starts from (an
+    unassigned one may be inserted anywhere)."""
     p = random_problem(
         80, 12, seed, assigned_frac=0.4, pinned_frac=0.1, radius_km=8, shift_h=4.0
     )
@@ -323,7 +362,8 @@ def test_polish_keeps_every_rule_and_never_costs_more(
     after = polish(p, w, pricing, state, plan, overtime, arcs=arcs, inserts=inserts)
     if arcs is not None:
         went = np.flatnonzero((plan >= 0) & (after >= 0) & (after != plan))
-        assert np.isin(pair_keys(went, after[went], k.count), arcs).all()
+        along = np.union1d(arcs, route_pairs(p, state, plan, np.flatnonzero(plan >= 0)))
+        assert np.isin(pair_keys(went, after[went], k.count), along).all()
     cost1 = driven_cost(p, w, pricing, state, after, overtime)
     _, over1, _, _ = plan_cost(p, w, pricing, state, after, overtime)
     assert cost1 <= cost0 + 1e-6
