@@ -256,6 +256,9 @@ class SubmitTicket:
     none). ``ticket`` stays the request as the client sent it: the store keeps its digest
     with the request-id reservation, so a reused ``request_id`` with another payload is
     refused instead of replayed."""
+    received_ms: int = 0
+    """When set, the ticket's creation time: the clock its derived due times were computed
+    from (the API's, when it received the request); 0 = the store's clock at the write."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,6 +175,7 @@ class Handlers:
                     response_due_ms=response_due,
                     resolution_due_ms=resolution_due,
                     location=at_asset,
+                    received_ms=now_ms,  # created when its due times start
                 )
             )
         if batch:

@@ -232,7 +232,8 @@ SUBMIT = script(
 -- the ids: Redis Cluster, where that hash lives in another slot); ARGV[6] tenant region set;
 -- ARGV[7] '1' = return each created/replayed ticket's hash;
 -- ARGV[8] JSON [[region key prefix, region, items], ...]: one group per region, items
--- [[id, request_id, body, prio, due, digest, resolution due, learned location], ...].
+-- [[id, request_id, body, prio, due, digest, resolution due, learned location, created
+-- (0 = NOW; else the clock the caller derived the due times from)], ...].
 -- Each group is applied as a call of its own would be (P and the stream's length are its
 -- region's; ARGV[1] and KEYS[1] name the first group's region): on Redis Cluster a call
 -- carries one group (a region's keys share one slot), on a single node every region of a
@@ -256,11 +257,12 @@ local function submit_group(region, items)
   for n, it in ipairs(items) do
     local id, rid, body, prio, due = it[1], it[2], it[3], tostring(it[4]), tostring(it[5])
     local dg, rdue, lloc = it[6] or '', tostring(it[7] or 0), it[8] or ''
+    local created = (it[9] or 0) ~= 0 and tostring(it[9]) or NOW
     local key = P .. K.TICKET .. id
     local rkey = P .. K.REQUEST .. rid
     -- reserve the request id in one step; a taken one means a retry (same digest) or misuse
     local prev, pdg, held = false, '', {}
-    local rv = id .. '\t' .. dg .. '\t' .. NOW .. '\t' .. due .. '\t' .. rdue .. '\t' .. lloc
+    local rv = id .. '\t' .. dg .. '\t' .. created .. '\t' .. due .. '\t' .. rdue .. '\t' .. lloc
     if rid ~= '' and not redis.call('SET', rkey, rv, 'NX', 'EX', ttl) then
       for f in string.gmatch(redis.call('GET', rkey) .. '\t', '([^\t]*)\t') do
         held[#held + 1] = f
@@ -291,9 +293,9 @@ local function submit_group(region, items)
       else
         -- 'updated' and 'ureason' are left unset: they read as created / NEW.reason
         redis.call('HSET', key, 'body', body, 'status', NEW.status, 'version', NEW.version,
-          'prio', prio, 'due', due, 'created', NOW)
+          'prio', prio, 'due', due, 'created', created)
         redis.call('ZADD', P .. K.TICKETS_ALL, 0, id)
-        move(id, prio, NOW, due, nil, NEW.status)
+        move(id, prio, created, due, nil, NEW.status)
         emit({'type', EV.TICKET_SUBMITTED, 'tk', id, 'st', NEW.status, 'v', NEW.version,
           'p', prio}, true)
         out[n] = {R.OK, id, NEW.version, NEW.status, ''}  -- the caller knows what it stored

@@ -306,7 +306,8 @@ class TicketStore(StoreBase):
         if code == ScriptReply.OK:
             self._cache_region(tenant, tid, region)
             # as stored, without reading it back
-            ticket = _as_created(item, now) if return_tickets else None
+            created = item.received_ms or now
+            ticket = _as_created(item, created) if return_tickets else None
             return SubmitResult(tid, int(version), st, ticket=ticket)
         if code == ScriptReply.REPLAY:
             return _replayed(item, extra, return_tickets)
@@ -692,7 +693,8 @@ class TicketStore(StoreBase):
 
 def _submit_items(items: Sequence[SubmitTicket], idx: list[int]) -> list[list[Any]]:
     """One region's items for the submit script: [id, request id, body, priority, response
-    due, request digest, resolution due, learned location] per item."""
+    due, request digest, resolution due, learned location, created (0 = the call's clock)]
+    per item."""
     return [
         [
             items[i].ticket.ticket_id,
@@ -709,6 +711,7 @@ def _submit_items(items: Sequence[SubmitTicket], idx: list[int]) -> list[list[An
             _digest(items[i]) if items[i].request_id else "",
             items[i].resolution_due_ms or items[i].ticket.resolution_due_ms,
             location_text(items[i].location),
+            items[i].received_ms,
         ]
         for i in idx
     ]

@@ -16,6 +16,7 @@ from dispatcher.domain import Assignment
 from dispatcher.pb import dispatch_pb2 as pb
 from dispatcher.runtime.metrics import DispatchMetrics
 from dispatcher.store.state import Decision, ExpectedVersions, RedisStateStore, keys
+from tests.redis_control import pause
 from tests.service.conftest import Stubs, technician, ticket
 
 if TYPE_CHECKING:
@@ -478,3 +479,33 @@ async def test_queue_stats_count_the_technicians_on_duty(stubs: Stubs) -> None:
         r.region: (r.technicians_total, r.technicians_available) for r in stats.regions
     }
     assert counts == {"north": (5, 4), "south": (2, 1), "east": (0, 0)}
+
+
+async def test_derived_due_times_count_from_the_created_time_however_long_the_submit(
+    stubs: Stubs, redis_client: redis.asyncio.Redis
+) -> None:
+    """A ticket's derived due times are the policy's targets counted from its created
+    time exactly, also when the submit takes long between deriving them and writing the
+    ticket (here Redis paused 300 ms under the policy read): created is the clock they
+    were derived from, in the answer and in the store."""
+    await stubs.policy.UpdatePolicy(
+        pb.UpdatePolicyRequest(
+            policy=pb.Policy(
+                sla_targets=[
+                    pb.SlaTarget(
+                        priority=pb.PRIORITY_P1, response_s=3600.0, resolution_s=7200.0
+                    )
+                ]
+            ),
+            update_mask=FieldMask(paths=["sla_targets"]),
+        )
+    )
+    await pause(redis_client, 300, "ALL")
+    out = await stubs.tickets.SubmitTicket(
+        pb.SubmitTicketRequest(ticket=ticket("DUE1", priority=1), request_id="due1")
+    )
+    stored = await stubs.tickets.GetTicket(pb.GetTicketRequest(ticket_id="DUE1"))
+    for t in (out.ticket, stored):
+        assert t.sla.response_due_ms - t.created_at_ms == 3_600_000
+        assert t.sla.resolution_due_ms - t.created_at_ms == 7_200_000
+    assert stored.created_at_ms == out.ticket.created_at_ms
