@@ -126,6 +126,8 @@ DEPARTURE_EVENT_TYPES = frozenset(
 for a new solve when a ticket waits for one (``RegionWorker.waiting``); otherwise the next
 cycle (a change or the cadence tick) takes the departure in."""
 WATCH_BLOCK_MS = 1000
+WATCH_COUNT = 1000
+"""Entries per read of the event watch."""
 LEASE_WAIT_S = 0.05
 TECH_REFRESH_S = 1.0
 """Technicians are re-read at least this often (location pings emit no event)."""
@@ -199,6 +201,9 @@ class RegionWorker:
     read_position: str = ""
     """The stream position the region model's read of the current cycle reached ('' =
     none, or the cycle failed): the cycle had every event up to it."""
+    own_events: tuple[str, str] = ("", "")
+    """Ids of the first and the last event the current cycle's commit appended ('' =
+    none): every entry between them is the loop's own output (one atomic script)."""
     checked: set[str] = field(default_factory=set)
     solves: int = 0
     reader: SnapshotReader | None = None
@@ -265,7 +270,7 @@ class RegionWorker:
                     await asyncio.sleep(wait)
                 self.wake.clear()
                 self.departed = False
-                self.read_position = ""
+                self.read_position, self.own_events = "", ("", "")
                 self.cycle_done.clear()
                 self.woken.set()
                 token = self.loop.leases.token(self.region)
@@ -323,12 +328,10 @@ class RegionWorker:
         """Wake the solve on every change in the region's event stream (not its own output)."""
         key = keys.events_key(self.region.tenant, self.region.region)
         last = "$"
-        redis = self.loop.redis
+        own = ("", "")  # the last cycle's own events, not to be read (_watch_read)
         while not self.stopping:
             try:
-                reply: Any = await redis.xread(
-                    {key: last}, count=1000, block=WATCH_BLOCK_MS
-                )
+                reply, own, stepped_over = await self._watch_read(key, last, own)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -351,6 +354,8 @@ class RegionWorker:
                         woke = True
                     if kind.startswith("TECHNICIAN_"):
                         self.techs_dirty = True
+            if stepped_over:
+                last = later_event_id(last, stepped_over)
             if woke:
                 # One read per cycle: until the cycle that takes this wake has ended, more
                 # events would only wake the next one, which cannot start sooner. Under load
@@ -365,6 +370,27 @@ class RegionWorker:
                 await self.cycle_done.wait()
                 if self.read_position:
                     last = later_event_id(last, self.read_position)
+                    own = self.own_events
+
+    async def _watch_read(
+        self, key: str, last: str, own: tuple[str, str]
+    ) -> tuple[Any, tuple[str, str], str]:
+        """One read of the watch after ``last``: XREAD's reply, the own events still to step
+        over, and the position after the ones stepped over ('' = none). After a cycle
+        (``own``: the first and last id of its commit's events) it reads the events between
+        the cycle's read and its commit, then goes on after the commit's own events, which
+        are not read: one atomic script appended them, no other writer's event is among
+        them."""
+        redis = self.loop.redis
+        if own[0] and last != "$" and event_id_key(last) < event_id_key(own[0]):
+            entries: Any = await redis.xrange(
+                key, f"({last}", f"({own[0]}", count=WATCH_COUNT
+            )
+            if len(entries) < WATCH_COUNT:
+                return [(key, entries)], ("", ""), own[1]
+            return [(key, entries)], own, ""  # more before the commit's: read on first
+        reply = await redis.xread({key: last}, count=WATCH_COUNT, block=WATCH_BLOCK_MS)
+        return reply, ("", ""), ""
 
     # -- one cycle ---------------------------------------------------------------------------
 
@@ -596,6 +622,7 @@ class RegionWorker:
         if result.lease_lost:
             logger.warning("commit of %s refused: lease lost", self.region)
             return False
+        self.own_events = result.events
         if self.model is not None:
             self.model.committed(decisions, result, expected)
         m = lp.metrics

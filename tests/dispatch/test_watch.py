@@ -49,12 +49,10 @@ def test_later_event_id() -> None:
     assert later_event_id("5-3", "5-3") == "5-3"
 
 
-async def test_the_watch_does_not_read_again_what_the_cycle_read(
-    dispatch: Stubs,
-) -> None:
-    """A burst arrives between the wake and the cycle's read (a long debounce): the cycle
-    reads it all, and the watch, reading on after the cycle from the model's position,
-    sees none of the burst's submits after the one that woke it (before: every one)."""
+async def _burst_during_a_debounce(dispatch: Stubs) -> tuple[list[str], list[str]]:
+    """A burst of submits arrives between a wake and its cycle's read (a long debounce):
+    the event types and the submitted tickets the watch read (by XREAD or XRANGE) from the
+    burst's first submit until its read after the cycle that assigned the burst."""
     await dispatch.policy.UpdatePolicy(
         pb.UpdatePolicyRequest(
             policy=pb.Policy(
@@ -75,22 +73,35 @@ async def test_the_watch_does_not_read_again_what_the_cycle_read(
     await dispatch.wait_event(lambda e: is_assignment(e) and e.ticket_id == "W0")
     await asyncio.sleep(DEBOUNCE_MS / 1000)  # the policy's debounce is in force
     stream = keys.events_key(TENANT, REGION.region)
+    types_read: list[str] = []
     submits_read: list[str] = []
-    entries_read: list[str] = []
+    reads_started: list[str] = []
     redis: Any = dispatch.loop.redis
-    xread = redis.xread
+    xread, xrange = redis.xread, redis.xrange
 
-    async def spy(streams: Any, *args: Any, **kwargs: Any) -> Any:
+    def seen(entries: Any) -> None:
+        types_read.extend(f.get("type", "") for _, f in entries)
+        submits_read.extend(
+            f["tk"] for _, f in entries if f.get("type") == "TICKET_SUBMITTED"
+        )
+
+    async def xread_spy(streams: Any, *args: Any, **kwargs: Any) -> Any:
+        if stream in streams:
+            reads_started.append("xread")
         reply = await xread(streams, *args, **kwargs)
         for key, entries in reply or ():
             if str(key) == stream:
-                entries_read.extend(str(i) for i, _ in entries)
-                submits_read.extend(
-                    f["tk"] for _, f in entries if f.get("type") == "TICKET_SUBMITTED"
-                )
+                seen(entries)
         return reply
 
-    redis.xread = spy
+    async def xrange_spy(key: Any, *args: Any, **kwargs: Any) -> Any:
+        reply = await xrange(key, *args, **kwargs)
+        if str(key) == stream:
+            reads_started.append("xrange")
+            seen(reply)
+        return reply
+
+    redis.xread, redis.xrange = xread_spy, xrange_spy
     try:
         burst = [f"B{i}" for i in range(8)]
         await dispatch.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=ticket("B0")))
@@ -106,14 +117,36 @@ async def test_the_watch_does_not_read_again_what_the_cycle_read(
             lambda e: is_assignment(e) and e.ticket_id in burst, len(burst)
         )
         assert {e.ticket_id for e in assigned} == set(burst)
-        # the watch reads on after the cycle (at least the assignments it wrote): wait
-        # for that read before taking the spy away
+        # the watch reads on after the cycle (the read that woke it ended before the
+        # spies came): wait for that read, and for what it returns at once, before
+        # taking the spies away
         async with asyncio.timeout(10):
-            while not entries_read:
+            while not reads_started:
                 await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)
     finally:
-        del redis.xread
-    assert not set(burst[1:]) & set(submits_read), submits_read
+        del redis.xread, redis.xrange
+    return types_read, submits_read
+
+
+async def test_the_watch_does_not_read_again_what_the_cycle_read(
+    dispatch: Stubs,
+) -> None:
+    """A burst arrives between the wake and the cycle's read (a long debounce): the cycle
+    reads it all, and the watch, reading on after the cycle from the model's position,
+    sees none of the burst's submits after the one that woke it (before: every one)."""
+    _, submits_read = await _burst_during_a_debounce(dispatch)
+    assert not {f"B{i}" for i in range(1, 8)} & set(submits_read), submits_read
+
+
+async def test_the_watch_does_not_read_the_cycles_own_commit_events(
+    dispatch: Stubs,
+) -> None:
+    """After the cycle the watch goes on past the events its commit appended (the loop's
+    own output, which never wakes it): it reads none of the burst's assignments (before:
+    its read after the cycle returned all eight TICKET_ASSIGNED events)."""
+    types_read, _ = await _burst_during_a_debounce(dispatch)
+    assert "TICKET_ASSIGNED" not in types_read, types_read
 
 
 async def test_a_watch_whose_cancel_is_lost_ends_with_its_worker(
@@ -179,3 +212,48 @@ async def test_a_watch_whose_cancel_is_lost_ends_with_its_worker(
         await asyncio.wait({running}, timeout=8.0)
         del redis_client.xread
     assert running.done()
+
+
+async def test_an_event_between_the_cycles_read_and_its_commit_wakes_the_next_cycle(
+    dispatch: Stubs,
+) -> None:
+    """A ticket submitted after the cycle's read, just before its commit, lies before the
+    commit's own events: the watch reads it (it steps over the own events only) and the
+    next cycle assigns it, long before the cadence tick."""
+    await dispatch.policy.UpdatePolicy(
+        pb.UpdatePolicyRequest(
+            policy=pb.Policy(
+                solver=pb.SolverSettings(
+                    cadence_s=120.0, debounce_ms=5, time_limit_s=2, candidates_k=16
+                )
+            ),
+            update_mask={"paths": ["solver"]},
+        )
+    )
+    await dispatch.technicians.UpsertTechnician(
+        pb.UpsertTechnicianRequest(technician=technician("A", capacity=20))
+    )
+    await dispatch.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=ticket("W0")))
+    await dispatch.wait_event(lambda e: is_assignment(e) and e.ticket_id == "W0")
+    await asyncio.sleep(0.3)  # the watch reads on past W0's cycle
+    store: Any = dispatch.loop.store
+    commit = store.commit_assignments
+    late: list[str] = []
+
+    async def submit_then_commit(*args: Any, **kwargs: Any) -> Any:
+        if not late:  # the first commit: after its cycle's read
+            late.append("L1")
+            await dispatch.tickets.SubmitTicket(
+                pb.SubmitTicketRequest(ticket=ticket("L1"))
+            )
+        return await commit(*args, **kwargs)
+
+    store.commit_assignments = submit_then_commit
+    try:
+        await dispatch.tickets.SubmitTicket(pb.SubmitTicketRequest(ticket=ticket("E1")))
+        await dispatch.wait_events(
+            lambda e: is_assignment(e) and e.ticket_id in {"E1", "L1"}, 2
+        )
+    finally:
+        del store.commit_assignments
+    assert late == ["L1"]
