@@ -560,9 +560,9 @@ class PairSet:
 
     def contains(self, tix: IntArray, tech: IntArray) -> BoolArray:
         """Whether each (tix, tech) is a listed pair (:func:`in_pairs`; broadcast)."""
-        tix, tech = np.broadcast_arrays(
-            np.asarray(tix, np.int64), np.asarray(tech, np.int64)
-        )
+        tix, tech = np.asarray(tix, np.int64), np.asarray(tech, np.int64)
+        if tix.shape != tech.shape:  # (broadcast_arrays costs ~8 us even when equal)
+            tix, tech = np.broadcast_arrays(tix, tech)
         out = np.zeros(tix.shape, dtype=np.bool_)
         keys = self.keys
         if keys.size == 0 or tix.size == 0:

@@ -116,19 +116,24 @@ def _by_ticket(flow: ResidualFlow, arcs: IntArray) -> IntArray:
 
 
 def _plan_arcs(flow: ResidualFlow, plan: IntArray) -> IntArray:
-    """The live arcs of ``plan``'s pairs, ticket by ticket: the flow's own arc where the
-    plan keeps the flow's technician, else found among the ticket's arcs."""
+    """The live arcs of ``plan``'s pairs, ticket by ticket (each ticket's in index
+    order): the flow's own arc where the plan keeps the flow's technician, else found
+    among the ticket's arcs. Ordered by one sort of (ticket, arc) keys."""
     on = np.flatnonzero(plan >= 0)
-    own = flow.arc_of[on]
-    kept = (flow.tech_of[on] == plan[on]) & (own >= 0)
+    own = flow.arc_of.take(on)
+    kept = (flow.tech_of.take(on) == plan.take(on)) & (own >= 0)
     kept[kept] = flow.alive[own[kept]]
     other = on[~kept]
-    found = np.zeros(0, np.int64)
-    if other.size:
-        found = np.concatenate([flow.arcs_of[t] for t in other.tolist()])
-        found = found[flow.alive[found]]
-        found = found[flow.arc_tech[found] == plan[flow.arc_tix[found]]]
-    return _by_ticket(flow, np.sort(np.concatenate([own[kept], found])))
+    if other.size == 0:  # one arc per ticket, the tickets ascending
+        return own
+    found = np.concatenate([flow.arcs_of[t] for t in other.tolist()])
+    found = found[flow.alive[found]]
+    found = found[flow.arc_tech[found] == plan[flow.arc_tix[found]]]
+    arcs = np.concatenate([own[kept], found])
+    size = max(flow.arc_tix.size, 1)
+    key = np.concatenate([on[kept], flow.arc_tix[found]]) * size + arcs
+    key.sort()
+    return np.asarray(key % size, np.int64)
 
 
 def _core(
