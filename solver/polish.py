@@ -245,10 +245,10 @@ class _Memo:
         values = np.empty(uniq.size, self.values.dtype)
         values[known] = self.values[at[known]]
         values[~known] = compute(first[~known])
-        merged = np.concatenate([self.keys, uniq[~known]])
-        order = np.argsort(merged, kind="stable")
-        self.keys = merged[order]
-        self.values = np.concatenate([self.values, values[~known]])[order]
+        # the new keys (sorted, none known) go in at their places: no sort of the memo
+        at = np.searchsorted(self.keys, uniq[~known])
+        self.keys = np.insert(self.keys, at, uniq[~known])
+        self.values = np.insert(self.values, at, values[~known])
         return values[back.reshape(-1)]
 
     def forget(self, stale: BoolArray) -> None:
@@ -268,6 +268,21 @@ def _distinct(keys: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     back = np.empty(keys.size, np.int64)
     back[order] = np.cumsum(new) - 1
     return ranked[new], order[new], back
+
+
+def _sorted_keys(keys: IntArray) -> IntArray:
+    """The distinct ``keys`` in order: :func:`numpy.unique`, by a sort (numpy's hashed
+    ``unique`` sorts its result too, several times slower on int64 keys)."""
+    ranked = np.sort(keys)
+    return ranked[np.r_[True, ranked[1:] != ranked[:-1]]] if ranked.size else ranked
+
+
+def _union(keys: IntArray, more: IntArray) -> IntArray:
+    """The sorted distinct ``keys`` with the sorted distinct ``more`` added:
+    :func:`numpy.union1d`, without sorting ``keys`` again (the arcs are many, ``more``
+    few)."""
+    new = more[~_in_sorted(keys, more)]
+    return np.insert(keys, np.searchsorted(keys, new), new)
 
 
 class _Plan:
@@ -590,18 +605,22 @@ def route_pairs(
     to_own = np.full(tix.size, -np.inf)
     to_own[assigned] = np.einsum("ij,ij->i", q[assigned], starts[own[assigned]])
     keep &= to_stop > to_own
-    return np.unique(pair_keys(tix[keep], tech[keep], m))
+    return _sorted_keys(pair_keys(tix[keep], tech[keep], m))
 
 
 def _among(arcs: IntArray | None, tix: IntArray, tech: IntArray, m: int) -> BoolArray:
     """Whether each pair is among the sorted pair keys ``arcs`` (all are when None)."""
     if arcs is None:
         return np.ones(tix.size, np.bool_)
-    if arcs.size == 0:
-        return np.zeros(tix.size, np.bool_)
-    keys = pair_keys(tix, tech, m)
-    pos = np.minimum(np.searchsorted(arcs, keys), arcs.size - 1)
-    return np.asarray(arcs[pos] == keys)
+    return _in_sorted(arcs, pair_keys(tix, tech, m))
+
+
+def _in_sorted(ranked: IntArray, keys: IntArray) -> BoolArray:
+    """Whether each of ``keys`` is among the sorted ``ranked``."""
+    if ranked.size == 0:
+        return np.zeros(keys.size, np.bool_)
+    pos = np.minimum(np.searchsorted(ranked, keys), ranked.size - 1)
+    return np.asarray(ranked[pos] == keys)
 
 
 def _allowed(
@@ -646,7 +665,7 @@ def move_pairs(
     if route is not None and route.size:
         ri, rb = route // m, route % m
         on = np.isin(ri, movable)
-        keys = np.unique(pair_keys(np.r_[pi, ri[on]], np.r_[pb, rb[on]], m))
+        keys = _sorted_keys(pair_keys(np.r_[pi, ri[on]], np.r_[pb, rb[on]], m))
         pi, pb = keys // m, keys % m
     # the rules only where they matter; an unassigned ticket may go anywhere
     among = np.flatnonzero(_among(arcs, pi, pb, m) | (tech_of[pi] < 0))
@@ -702,7 +721,7 @@ def polish(
     """
     route = route_pairs(problem, state, tech_of, _movable(problem, tech_of, inserts))
     if arcs is not None:
-        arcs = np.union1d(arcs, route)
+        arcs = _union(arcs, route)
     pairs = move_pairs(
         problem, weights, state, tech_of, allow_overtime, arcs, inserts, route
     )

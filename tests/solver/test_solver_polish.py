@@ -20,8 +20,11 @@ from solver.cost import (
 )
 from solver.polish import (
     _candidates,
+    _Memo,
     _pass,
     _Plan,
+    _sorted_keys,
+    _union,
     driven_cost,
     move_pairs,
     plan_cost,
@@ -471,3 +474,48 @@ def test_polish_screening_memo_keeps_edits_of_long_queues_apart() -> None:
     np.testing.assert_array_equal(
         kept.edited(tech, drop, add), kept._edited(tech, drop, add)
     )
+
+
+_KEYS = st.lists(st.integers(-50, 50), max_size=30).map(lambda x: np.array(x, np.int64))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_KEYS, st.integers(-50, 51)), max_size=8))
+def test_memo_answers_every_key_as_computed_and_computes_a_kept_key_once(
+    rounds: list[tuple[np.ndarray, int]],
+) -> None:
+    """:class:`solver.polish._Memo` over rounds of look-ups, each followed by forgetting
+    the keys below a threshold: every key's value is the one computed for it, a key still
+    kept is never computed again, and the memo holds exactly the keys asked for and not
+    forgotten, sorted."""
+    memo = _Memo(np.float64)
+    kept: set[int] = set()
+    asked: list[int] = []  # the keys computed in a round
+    for keys, below in rounds:
+        asked.clear()
+
+        def compute(at: np.ndarray, keys: np.ndarray = keys) -> np.ndarray:
+            asked.extend(keys[at].tolist())
+            return keys[at] * 0.5 + 1.0
+
+        values = memo.get(keys, compute)
+        np.testing.assert_array_equal(values, keys * 0.5 + 1.0)
+        assert sorted(asked) == sorted(set(keys.tolist()) - kept)  # each new key once
+        kept |= set(keys.tolist())
+        assert memo.keys.tolist() == sorted(kept)
+        np.testing.assert_array_equal(memo.values, memo.keys * 0.5 + 1.0)
+        memo.forget(memo.keys < below)
+        kept = {key for key in kept if key >= below}
+
+
+@settings(max_examples=200, deadline=None)
+@given(_KEYS, _KEYS)
+def test_sorted_keys_and_union_are_numpys_unique_and_union(
+    keys: np.ndarray, more: np.ndarray
+) -> None:
+    """:func:`solver.polish._sorted_keys` is :func:`numpy.unique`, and
+    :func:`solver.polish._union` of two such key sets is :func:`numpy.union1d`."""
+    np.testing.assert_array_equal(_sorted_keys(keys), np.unique(keys))
+    union = _union(_sorted_keys(keys), _sorted_keys(more))
+    np.testing.assert_array_equal(union, np.union1d(keys, more))
+    assert union.dtype == np.int64
