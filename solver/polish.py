@@ -866,13 +866,18 @@ def _screen(
     # the edited queues, then the queues as they are (:meth:`_Plan.screen_of`): one
     # memo look-up, their drives made together
     ab = np.concatenate([b, a[both]])
-    none = np.full(ab.size, -1, np.int64)
+    seen = np.zeros(plan.qlen.size, np.bool_)
+    seen[ab] = True
+    techs = np.flatnonzero(seen)  # each queue as it is once
+    none = np.full(techs.size, -1, np.int64)
     queues = plan.edited(
-        np.concatenate([ab, ab]),
+        np.concatenate([ab, techs]),
         np.concatenate([drop_j, plan.place[i[both]], none]),
         np.concatenate([i, j[both], none]),
     )
-    now = queues[ab.size :]
+    by_tech = np.zeros(seen.size)
+    by_tech[techs] = queues[ab.size :]
+    now = by_tech[ab]
     queue_a = np.zeros(n)
     queue_a[both] = queues[n : ab.size] - now[n:]
     # i and j at their new technicians (of those pairs the move has); at their own,
