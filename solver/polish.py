@@ -877,7 +877,7 @@ def _screen(
     )
     by_tech = np.zeros(seen.size)
     by_tech[techs] = queues[ab.size :]
-    now = by_tech[ab]
+    now: FloatArray = by_tech[ab]
     queue_a = np.zeros(n)
     queue_a[both] = queues[n : ab.size] - now[n:]
     # i and j at their new technicians (of those pairs the move has); at their own,
