@@ -98,6 +98,20 @@ def ticket(
     return pb.Ticket(ticket_id=ticket_id, region=region, priority=priority, **kw)
 
 
+async def slow_cadence(dispatch: Stubs) -> None:
+    """No cadence tick during a test: only a change starts a cycle."""
+    await dispatch.policy.UpdatePolicy(
+        pb.UpdatePolicyRequest(
+            policy=pb.Policy(
+                solver=pb.SolverSettings(
+                    cadence_s=120.0, debounce_ms=5, time_limit_s=2, candidates_k=16
+                )
+            ),
+            update_mask={"paths": ["solver"]},
+        )
+    )
+
+
 def is_assignment(event: Any) -> bool:
     return event.type in (
         pb.EVENT_TYPE_TICKET_ASSIGNED,

@@ -15,6 +15,7 @@ from tests.dispatch.conftest import (
     Stubs,
     eventually,
     is_assignment,
+    slow_cadence,
     technician,
     ticket,
 )
@@ -25,20 +26,6 @@ REGION = RegionRef(TENANT, "north")
 QUIET_S = 1.5
 """How long the tests watch for a cycle that must not come (a cycle starts within
 milliseconds of its wake: debounce 5 ms)."""
-
-
-async def slow_cadence(dispatch: Stubs) -> None:
-    """No cadence tick during a test: only a change starts a cycle."""
-    await dispatch.policy.UpdatePolicy(
-        pb.UpdatePolicyRequest(
-            policy=pb.Policy(
-                solver=pb.SolverSettings(
-                    cadence_s=120.0, debounce_ms=5, time_limit_s=2, candidates_k=16
-                )
-            ),
-            update_mask={"paths": ["solver"]},
-        )
-    )
 
 
 async def settled(dispatch: Stubs) -> int:

@@ -25,6 +25,7 @@ from tests.dispatch.conftest import (
     Stubs,
     eventually,
     is_assignment,
+    slow_cadence,
     technician,
     ticket,
 )
@@ -220,16 +221,7 @@ async def test_an_event_between_the_cycles_read_and_its_commit_wakes_the_next_cy
     """A ticket submitted after the cycle's read, just before its commit, lies before the
     commit's own events: the watch reads it (it steps over the own events only) and the
     next cycle assigns it, long before the cadence tick."""
-    await dispatch.policy.UpdatePolicy(
-        pb.UpdatePolicyRequest(
-            policy=pb.Policy(
-                solver=pb.SolverSettings(
-                    cadence_s=120.0, debounce_ms=5, time_limit_s=2, candidates_k=16
-                )
-            ),
-            update_mask={"paths": ["solver"]},
-        )
-    )
+    await slow_cadence(dispatch)
     await dispatch.technicians.UpsertTechnician(
         pb.UpsertTechnicianRequest(technician=technician("A", capacity=20))
     )
