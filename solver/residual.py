@@ -321,9 +321,13 @@ class ResidualFlow:
         if v == SINK:
             return self.sink_deficit > 0
         if v < 0:
-            k = -2 - v
-            return bool(self.places_used[k] > self.n_in[k])
+            return bool(self._techs_in_deficit(-2 - v))
         return False
+
+    def _techs_in_deficit(self, k: Any) -> Any:
+        """Whether technician(s) ``k`` (an index or an array) hold more places than
+        flow comes in."""
+        return self.places_used[k] > self.n_in[k]
 
     def route(self, s: int) -> None:
         """Send unrouted ticket ``s``'s unit along a shortest path to a deficit node."""
@@ -352,19 +356,32 @@ class ResidualFlow:
         self._augment(s, target, search.pred)
         self._raise(search.done, search.done[target], search.fan)
 
+    def _ticket_arcs(
+        self, v: int
+    ) -> tuple[float | None, IntArray, IntArray, FloatArray]:
+        """Ticket ``v``'s residual arcs: the reduced cost of its arc to the sink (None
+        when it is unassigned: it has none), then its arcs to technicians other than
+        the one it uses (arc ids, technicians, reduced costs)."""
+        k = int(self.tech_of[v])
+        sink = (
+            None
+            if k == UNASSIGNED
+            else float(self.penalty[v] + self.pi_s - self.pi_t[v])
+        )
+        arcs = self.arcs_of[v]
+        if k >= 0:
+            arcs = arcs[arcs != self.arc_of[v]]
+        heads = self.arc_tech[arcs]
+        return sink, arcs, heads, self.arc_cost[arcs] + self.pi_k[heads] - self.pi_t[v]
+
     def _out(self, v: int) -> list[tuple[int, float, int]]:
         """Residual arcs out of ticket or technician node ``v``: (head, reduced cost, arc)."""
         pi_t, pi_k = self.pi_t, self.pi_k
         out: list[tuple[int, float, int]] = []
         if v >= 0:
-            k = int(self.tech_of[v])
-            if k != UNASSIGNED:
-                out.append((SINK, float(self.penalty[v] + self.pi_s - pi_t[v]), -1))
-            arcs = self.arcs_of[v]
-            if k >= 0:
-                arcs = arcs[arcs != self.arc_of[v]]
-            heads = self.arc_tech[arcs]
-            red = self.arc_cost[arcs] + pi_k[heads] - pi_t[v]
+            sink, arcs, heads, red = self._ticket_arcs(v)
+            if sink is not None:
+                out.append((SINK, sink, -1))
             out += zip((-2 - heads).tolist(), red.tolist(), arcs.tolist(), strict=True)
             return out
         k = -2 - v
@@ -410,17 +427,11 @@ class ResidualFlow:
         distances, predecessors and heap entries (in the same order: the same ``seq``
         numbers) as arc by arc, with the target at the same arc. A new ticket has
         hundreds of arcs; arc by arc, one path cost ~1.5 ms."""
-        k = int(self.tech_of[v])
-        if k != UNASSIGNED:  # its arc to the sink, first (as in :meth:`_out`)
-            r = float(self.penalty[v] + self.pi_s - self.pi_t[v])
-            hit = self._reach(search, v, d, SINK, r, -1)
+        sink, arcs, heads, red = self._ticket_arcs(v)
+        if sink is not None:  # its arc to the sink, first (as in :meth:`_out`)
+            hit = self._reach(search, v, d, SINK, sink, -1)
             if hit is not None:
                 return hit
-        arcs = self.arcs_of[v]
-        if k >= 0:
-            arcs = arcs[arcs != self.arc_of[v]]
-        heads = self.arc_tech[arcs]
-        red = self.arc_cost[arcs] + self.pi_k[heads] - self.pi_t[v]
         m = self.free.size
         if np.bincount(heads, minlength=m).max(initial=0) > 1:  # one twice: arc by arc
             for w, r, a in zip((-2 - heads).tolist(), red.tolist(), arcs.tolist(),
@@ -441,7 +452,7 @@ class ResidualFlow:
                 settled[-2 - w] = True
         at = np.flatnonzero(~settled[heads] & ~(nd >= seen[heads]))  # pushed, in order
         heads, nd, arcs = heads[at], nd[at], arcs[at]
-        deficit = self.places_used[heads] > self.n_in[heads]
+        deficit = self._techs_in_deficit(heads)
         first = np.flatnonzero(deficit & (nd <= d))
         if first.size:  # the first deficit reached at d ends the search there
             i = int(first[0])
