@@ -552,12 +552,19 @@ def _neighbours(
     k = min(NEIGHBOURS + 1, usable.size)
     points = unit_vectors(state.lat_deg[usable], state.lon_deg[usable])
     queries = unit_vectors(t.lat_deg[rows], t.lon_deg[rows])
-    if rows.size * usable.size > DENSE_PAIRS_MAX:
-        return usable[nearest(points, queries, k)]
+    return usable[_nearest_points(points, queries, k)]
+
+
+def _nearest_points(points: FloatArray, queries: FloatArray, k: int) -> IntArray:
+    """(queries, k): the indices of the ``k`` unit vectors of ``points`` nearest each
+    of ``queries``, by :func:`solver.spatial.nearest`, or by brute force when there are
+    at most ``DENSE_PAIRS_MAX`` pairs (as the candidates are)."""
+    if len(queries) * len(points) > DENSE_PAIRS_MAX:
+        return nearest(points, queries, k)
     # larger: nearer (the chord orders like the distance); three multiply-adds, not a
     # BLAS product (OpenBLAS threads are slow on a loaded machine)
     closeness = sum(queries[:, d, None] * points[None, :, d] for d in range(3))
-    return usable[np.argsort(-closeness, axis=1, kind="stable")[:, :k]]
+    return np.argsort(-closeness, axis=1, kind="stable")[:, :k]
 
 
 def _movable(problem: Problem, tech_of: IntArray, inserts: bool) -> IntArray:
@@ -585,11 +592,7 @@ def route_pairs(
         return np.zeros(0, np.int64)
     points = unit_vectors(t.lat_deg[held], t.lon_deg[held])
     queries = unit_vectors(t.lat_deg[rows], t.lon_deg[rows])
-    if rows.size * held.size > DENSE_PAIRS_MAX:
-        near = nearest(points, queries, k)
-    else:  # as in :func:`_neighbours`
-        closeness = sum(queries[:, d, None] * points[None, :, d] for d in range(3))
-        near = np.argsort(-closeness, axis=1, kind="stable")[:, :k]
+    near = _nearest_points(points, queries, k)
     tix = np.repeat(rows, k)
     stop = near.reshape(-1)
     tech = tech_of[held[stop]]
