@@ -560,9 +560,7 @@ class PairSet:
 
     def contains(self, tix: IntArray, tech: IntArray) -> BoolArray:
         """Whether each (tix, tech) is a listed pair (:func:`in_pairs`; broadcast)."""
-        tix, tech = np.asarray(tix, np.int64), np.asarray(tech, np.int64)
-        if tix.shape != tech.shape:  # (broadcast_arrays costs ~8 us even when equal)
-            tix, tech = np.broadcast_arrays(tix, tech)
+        tix, tech = _pair_arrays(tix, tech)
         out = np.zeros(tix.shape, dtype=np.bool_)
         keys = self.keys
         if keys.size == 0 or tix.size == 0:
@@ -587,6 +585,15 @@ def pair_set(problem: Problem, name: str) -> PairSet:
     )
 
 
+def _pair_arrays(tix: Any, tech: Any) -> tuple[IntArray, IntArray]:
+    """Ticket and technician indices of pairs as int64 arrays of one shape (broadcast
+    only when their shapes differ: ``broadcast_arrays`` costs ~8 us even when equal)."""
+    tix, tech = np.asarray(tix, np.int64), np.asarray(tech, np.int64)
+    if tix.shape != tech.shape:
+        tix, tech = np.broadcast_arrays(tix, tech)
+    return tix, tech
+
+
 SKILL_FIT_BLOCK = 1 << 15
 """Pairs :func:`skill_fit` checks at a time (bounded temporaries; 2M pairs in blocks
 of 32k took 24 ms against 37 ms skill by skill over all of them)."""
@@ -603,9 +610,7 @@ def skill_fit(
     skills (a few numpy calls whatever the skills; skill by skill, ~7 calls per skill,
     cost ~50 us even on one pair). Reducing (pairs, skills) rows costs far more.
     """
-    tix, tech = np.asarray(tix, np.int64), np.asarray(tech, np.int64)
-    if tix.shape != tech.shape:
-        tix, tech = np.broadcast_arrays(tix, tech)
+    tix, tech = _pair_arrays(tix, tech)
     shape = tix.shape
     tix, tech = tix.ravel(), tech.ravel()
     need, held = skill_rows(problem)
