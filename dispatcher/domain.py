@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from dispatcher.frozen import quick_init
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -149,6 +151,7 @@ class CostTerm:
     value: float
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Assignment:
     """A ticket's place in a technician's queue, as decided by a solve."""
@@ -173,6 +176,7 @@ class Resolution:
     notes: str = ""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Ticket:
     """A work order. The fields after ``allow_duplicate`` are set by the service."""
@@ -220,6 +224,7 @@ class Shift:
     end_ms: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Technician:
     technician_id: str
@@ -241,6 +246,7 @@ class Technician:
     updated_at_ms: int = 0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SubmitTicket:
     """Command: submit one ticket (idempotent by ``request_id`` when set)."""
@@ -288,6 +294,7 @@ class Page(Generic[T]):
     next_page_token: str = ""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Event:
     """One entry of a region's event stream."""

@@ -15,6 +15,7 @@ import numpy as np
 
 from dispatcher.domain import Assignment, CostTerm, MoveReason, TicketStatus
 from dispatcher.domain import UnassignedReason as DomainReason
+from dispatcher.frozen import quick_init
 from dispatcher.store.state import Decision as StoreDecision
 from solver import build
 from solver.build import ProblemParts, TechnicianState, TicketState
@@ -55,6 +56,7 @@ STATUS_CODES: dict[str, int] = {
 """Ticket status -> its ``solver.build`` code; any other status is ``NOT_OPEN`` (no row)."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TicketView:
     """An open ticket as the solver needs it (times in epoch seconds)."""
@@ -80,6 +82,7 @@ class TicketView:
     held_back: bool = False  # a linked duplicate: not dispatched
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TechnicianView:
     """A technician as the solver needs it."""
