@@ -280,7 +280,7 @@ def skill_patterns(req: IntArray) -> tuple[IntArray, IntArray]:
     Rows are encoded as integers (first column most significant, so the order is the same)
     and those are made unique: far faster than ``np.unique(axis=0)``.
     """
-    if req.shape[1] == 0 or req.shape[0] == 0:
+    if req.shape[1] == 0 or req.shape[0] <= 1:  # (one row: its own pattern)
         return req[:1], np.zeros(req.shape[0], np.int64)
     base = int(req.max()) + 1
     if base ** req.shape[1] >= 2**62 or int(req.min()) < 0:

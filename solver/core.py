@@ -453,12 +453,15 @@ def model_cost(core: Core, tech_of: IntArray) -> int:
     m = problem.technicians.count
     on = np.flatnonzero(tech_of >= 0)
     keys = pair_keys(c.tix, c.tech, m)
-    order = np.argsort(keys, kind="stable")
     want = pair_keys(on, tech_of[on], m)
-    at = np.minimum(np.searchsorted(keys[order], want), max(keys.size - 1, 0))
-    found = keys[order[at]] == want if keys.size else np.zeros(on.size, np.bool_)
-    arcs = int(core.arc_cost[order[at[found]]].sum())
-    missing = on[~found]
+    if np.array_equal(keys, want):  # the arcs are the decision's pairs, in row order
+        arcs, missing = int(core.arc_cost.sum()), on[:0]
+    else:
+        order = np.argsort(keys, kind="stable")
+        at = np.minimum(np.searchsorted(keys[order], want), max(keys.size - 1, 0))
+        found = keys[order[at]] == want if keys.size else np.zeros(on.size, np.bool_)
+        arcs = int(core.arc_cost[order[at[found]]].sum())
+        missing = on[~found]
     if missing.size:
         ev, _ = evaluate_pairs(
             problem, core.params.weights, core.state, missing, tech_of[missing], True

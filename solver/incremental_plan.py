@@ -90,7 +90,8 @@ def plan_step(
         else np.zeros(0, np.int64)
     )
     core = _core(problem, params, state, flow, _by_ticket(flow, into), late)
-    plan = refill(core, plan, scope)
+    if into.size:  # (no arc to offer: the refill keeps the plan)
+        plan = refill(core, plan, scope)
     plan = bound_churn(core, plan)  # the churn rule at the plan's places, as cold
     priced = _core(problem, params, state, flow, _plan_arcs(flow, plan), late)
     return PlanStep(plan, model_cost(priced, plan), int(np.count_nonzero(flow.alive)))
@@ -186,7 +187,10 @@ def revert_overruns(
     if core.params.allow_overtime:
         return plan
     for _ in range(moved.size + 1):
-        bad = overrunning(core, plan, changed_techs(prev, plan, m))
+        changed = changed_techs(prev, plan, m)
+        if not changed.any():  # every queue as in ``prev``
+            break
+        bad = overrunning(core, plan, changed)
         if not bad.any():
             break
         hit = moved[bad[np.maximum(plan[moved], 0)] & (plan[moved] >= 0)]

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from solver import SolveParams, UnassignedReason, solve
-from solver.candidates import build_candidates, first_of_each
+from solver.candidates import build_candidates, first_of_each, skill_patterns
 from solver.cost import drop_penalty, evaluate_pairs
 from solver.solve import tech_state
 from solver.synthetic import random_problem
@@ -83,3 +83,24 @@ def test_first_of_each_is_what_unique_returns(keys: np.ndarray) -> None:
     keys too large to pack with their position included (its fallback)."""
     expected = np.unique(keys, return_index=True)[1]
     np.testing.assert_array_equal(first_of_each(keys), expected)
+
+
+@given(
+    req=hnp.arrays(
+        np.int64,
+        st.tuples(st.integers(0, 40), st.integers(0, 4)),
+        elements=st.one_of(st.integers(0, 3), st.integers(0, 2**40)),
+    )
+)
+def test_skill_patterns_are_what_unique_returns(req: np.ndarray) -> None:
+    """The distinct requirement rows in ``np.unique(axis=0)`` order and each row's
+    index among them, for any number of rows (one row alone: its own pattern) and
+    levels too large to encode (the fallback)."""
+    pats, inv = skill_patterns(req)
+    if req.shape[0] == 0 or req.shape[1] == 0:
+        assert inv.shape == (req.shape[0],)
+        assert not inv.any()
+        return
+    want, want_inv = np.unique(req, axis=0, return_inverse=True)
+    np.testing.assert_array_equal(pats, want)
+    np.testing.assert_array_equal(inv, want_inv.reshape(-1))
