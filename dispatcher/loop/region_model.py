@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dispatcher.domain import TicketStatus
-from dispatcher.store.codec import with_changes
+from dispatcher.frozen import with_changes
 from dispatcher.store.state import RegionSnapshot, now_ms
 
 if TYPE_CHECKING:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import fields
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import orjson
@@ -33,32 +32,11 @@ from dispatcher.domain import (
     TicketStatus,
     UnassignedReason,
 )
+from dispatcher.frozen import with_changes
 from dispatcher.store.outcomes import CommitCode
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
-
-
-_Item = TypeVar("_Item", Ticket, Technician)
-_LAYOUTS: dict[type[Any], tuple[attrgetter[Any], dict[str, int]]] = {}
-
-
-def with_changes(item: _Item, **changes: Any) -> _Item:
-    """``dataclasses.replace(item, **changes)`` at about half its cost (one positional
-    construction): the solve loop applies one per ticket and technician its commit wrote
-    and per technician read again with another queue (:class:`TechnicianCache`)."""
-    kind = type(item)
-    layout = _LAYOUTS.get(kind)
-    if layout is None:
-        names = [f.name for f in fields(kind)]
-        layout = _LAYOUTS[kind] = (
-            attrgetter(*names),
-            {n: i for i, n in enumerate(names)},
-        )
-    values = list(layout[0](item))
-    for name, value in changes.items():
-        values[layout[1][name]] = value
-    return kind(*values)
 
 
 def dumps(value: Any) -> str:

@@ -26,6 +26,7 @@ from dispatcher.domain import (
     TicketStatus,
     UnassignedReason,
 )
+from dispatcher.frozen import with_changes
 from dispatcher.store import keys
 from dispatcher.store.base import (
     now_ms as now_ms,  # re-exported (sla, duplicates use it)
@@ -37,7 +38,6 @@ from dispatcher.store.codec import (
     pairs_to_dict,
     technician_from_hash,
     ticket_from_hash,
-    with_changes,
 )
 from dispatcher.store.outcomes import CommitCode
 from dispatcher.store.technicians import TechnicianStore

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dispatcher import domain
-from dispatcher.frozen import quick_init
+from dispatcher.frozen import quick_init, with_changes
 from dispatcher.loop import problem
 
 QUICK = [
@@ -156,3 +156,27 @@ def test_a_class_the_quick_init_cannot_describe_is_refused() -> None:
     for cls in (Mutable, NoSlots, PostInit, KeywordOnly, NotInInit, Derived):
         with pytest.raises(TypeError, match="quick_init"):
             quick_init(cls)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(QUICK), st.data())
+def test_with_changes_is_the_dataclass_replace(cls: type, data: st.DataObject) -> None:
+    fields = dataclasses.fields(cls)
+    item = cls(*(data.draw(_ANY) for _ in fields))
+    changed = data.draw(st.lists(st.sampled_from(fields), unique=True), label="changed")
+    changes = {f.name: data.draw(_ANY) for f in changed}
+
+    after = with_changes(item, **changes)
+    assert type(after) is cls
+    assert _values(after) == _values(dataclasses.replace(item, **changes))
+    assert _values(item) == [getattr(item, f.name) for f in fields]  # itself unchanged
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(after, fields[0].name, 1)
+
+
+def test_with_changes_refuses_what_replace_refuses_and_other_classes() -> None:
+    ticket = domain.Ticket("t", "r", 1, 60)
+    with pytest.raises(TypeError, match="no field 'no_such_field'"):
+        with_changes(ticket, no_such_field=1)
+    with pytest.raises(TypeError, match="not a quick_init class"):
+        with_changes(domain.CostTerm("x", 1.0), value=2.0)
