@@ -80,7 +80,7 @@ class _Pricing:
         w, t = params.weights, problem.tickets
         late = late_pricing(problem, w)
         at = point_terms(t.lat_deg[rows], t.lon_deg[rows])
-        ticket_points = tuple(np.zeros(t.count) for _ in at)
+        ticket_points = tuple(np.zeros((len(at), t.count)))  # (one allocation)
         for whole, part in zip(ticket_points, at, strict=True):
             whole[rows] = part
         points = (

@@ -119,7 +119,8 @@ def _by_ticket(flow: ResidualFlow, arcs: IntArray) -> IntArray:
 def _plan_arcs(flow: ResidualFlow, plan: IntArray) -> IntArray:
     """The live arcs of ``plan``'s pairs, ticket by ticket (each ticket's in index
     order): the flow's own arc where the plan keeps the flow's technician, else found
-    among the ticket's arcs. Ordered by one sort of (ticket, arc) keys."""
+    among the ticket's arcs. Ordered by one sort of (ticket, arc) keys (none when each
+    ticket has one such arc: ticket order)."""
     on = np.flatnonzero(plan >= 0)
     own = flow.arc_of.take(on)
     kept = (flow.tech_of.take(on) == plan.take(on)) & (own >= 0)
@@ -130,6 +131,9 @@ def _plan_arcs(flow: ResidualFlow, plan: IntArray) -> IntArray:
     found = np.concatenate([flow.arcs_of[t] for t in other.tolist()])
     found = found[flow.alive[found]]
     found = found[flow.arc_tech[found] == plan[flow.arc_tix[found]]]
+    if np.array_equal(flow.arc_tix[found], other):  # one arc each: in their places
+        own[~kept] = found
+        return own
     arcs = np.concatenate([own[kept], found])
     size = max(flow.arc_tix.size, 1)
     key = np.concatenate([on[kept], flow.arc_tix[found]]) * size + arcs

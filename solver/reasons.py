@@ -40,6 +40,12 @@ if TYPE_CHECKING:
 FIT_BLOCK = 64
 """Technicians tried at once when looking for one that could take an unassigned ticket."""
 
+APPEND_AT_ONCE = 256
+"""Most fitting pairs of a block tried after the last stop of the queue in one go
+(:func:`_fitting`): the spread picks with the rest (one call: its overhead is worth some
+600 pairs' work). Above, the spread picks first, then the pairs of the rows they leave
+(most rows' pick fits when many are judged)."""
+
 QUEUE_TRIES = 8
 """Technicians per row whose queues are sequenced with the ticket at once, when it fits
 after the last stop of none of them (:func:`_pick_checked`)."""
@@ -162,6 +168,7 @@ def _fitting(
     queues: _Queues | None,
     rows: IntArray,
     techs: IntArray,
+    at_once: int = APPEND_AT_ONCE,
 ) -> IntArray:
     """Per ticket row, one of ``techs`` (skilled, with a free place in the plan) that can
     take it without exclusion or shift overrun, else -1: it finishes within the shift
@@ -171,7 +178,8 @@ def _fitting(
     tried first, a block at a time, and only on the rows that fit nowhere yet; within a block each row takes the (row mod
     fitting)-th fitting one, so that rows do not all lean on the same technician (a
     witness that loses its place or whose queue changes is judged again); a row whose
-    pick overruns in the queue picks again among the others."""
+    pick overruns in the queue picks again among the others. ``at_once``: most fitting
+    pairs of a block tried after the last stop in one go (the same witnesses)."""
     t, k = problem.tickets, problem.technicians
     out = np.full(rows.size, -1, np.int64)
     slack = (  # time left: to the shift end, less the work already in the queue
@@ -215,12 +223,20 @@ def _fitting(
         # as sequenced; else one of those where it fits so; else the first fitting
         # technician whose queue, sequenced with it, keeps the shift
         hit, col = _pick_spread(r, ok)
-        good = queues.append_fits(r[hit], kk[col])
+        after_last = np.zeros_like(ok)
+        i, j = np.nonzero(ok)
+        few = i.size <= at_once
+        if few:  # every fitting pair tried after the last stop at once
+            after_last[i, j] = queues.append_fits(r[i], kk[j])
+            good = after_last[hit, col]
+        else:
+            good = queues.append_fits(r[hit], kk[col])
         out[left[hit[good]]] = kk[col[good]]
         ok[hit[good]] = False
-        i, j = np.nonzero(ok)
-        after_last = np.zeros_like(ok)
-        after_last[i, j] = queues.append_fits(r[i], kk[j])
+        after_last[hit[good]] = False
+        if not few:  # the pairs of the rows the picks left
+            i, j = np.nonzero(ok)
+            after_last[i, j] = queues.append_fits(r[i], kk[j])
         hit, col = _pick_spread(r, after_last)
         out[left[hit]] = kk[col]
         ok[hit] = False

@@ -29,7 +29,7 @@ from solver.cost import (
     to_scaled,
 )
 from solver.incremental import IncrementalSolver, _same
-from solver.incremental_plan import flow_core, plan_step
+from solver.incremental_plan import _plan_arcs, flow_core, plan_step
 from solver.local import places
 from solver.position import movable_plan, moves_below
 from solver.row_prices import RowPrices
@@ -472,6 +472,49 @@ def test_plan_cost_is_the_flow_model_cost(seed: int, commit_first: bool) -> None
     ev, _ = evaluate_pairs(p, params.weights, state, rows, other[rows], True)
     other[rows[~np.isfinite(ev.total)]] = -1
     assert model_cost(core, other) == flow_model_cost(p, params, other)
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(0, 1000), st.integers(0, 3), st.booleans())
+def test_plan_arcs_are_the_live_arcs_of_the_plan_pairs(
+    seed: int, twins: int, off_arcs: bool
+) -> None:
+    """The arcs the plan step prices a plan by (``_plan_arcs``): per assigned row in
+    row order, the flow's own arc when the plan keeps the flow's technician and that
+    arc is live, else every live arc of the row to the plan's technician in index order;
+    for plans that keep, move along an arc and drop random rows (``off_arcs``: and move
+    some to any technician, mostly one without an arc), with some pairs given a second
+    arc (``twins``: none, so each row has one arc to its technician, or some)."""
+    params = SolveParams()
+    p = random_problem(600, 50, seed, assigned_frac=0.2, pinned_frac=0.1, radius_km=15)
+    inc = IncrementalSolver(params)
+    inc.solve(p)
+    assume(inc.flow_kept)
+    flow = inc._kept()
+    rng = np.random.default_rng(seed)
+    live = np.flatnonzero(flow.alive)
+    plan = np.where(flow.tech_of >= 0, flow.tech_of, -1)
+    rows = rng.choice(p.tickets.count, 40, replace=False)
+    to_arc = live[rng.integers(0, live.size, 40)]
+    plan[flow.arc_tix[to_arc[:20]]] = flow.arc_tech[to_arc[:20]]  # along an arc
+    if off_arcs:
+        plan[rows[:10]] = rng.integers(0, p.technicians.count, 10)  # mostly no arc
+    plan[rows[10:20]] = -1
+    twin = to_arc[:twins]  # a second arc of some moved rows' pairs
+    flow.add_arcs(flow.arc_tix[twin], flow.arc_tech[twin], flow.arc_cost[twin])
+    want = []
+    for t in np.flatnonzero(plan >= 0).tolist():
+        own = int(flow.arc_of[t])
+        if flow.tech_of[t] == plan[t] and own >= 0 and flow.alive[own]:
+            want.append(own)
+        else:
+            arcs = np.sort(flow.arcs_of[t])
+            want += [
+                a
+                for a in arcs.tolist()
+                if flow.alive[a] and flow.arc_tech[a] == plan[t]
+            ]
+    assert _plan_arcs(flow, plan).tolist() == want
 
 
 @settings(max_examples=3, deadline=None)

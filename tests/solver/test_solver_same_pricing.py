@@ -36,7 +36,7 @@ from solver.geo import (
     unit_vectors,
 )
 from solver.model import CostWeights, Problem, SolveParams
-from solver.reasons import FIT_BLOCK, _fitting, _Queues, judge
+from solver.reasons import FIT_BLOCK, _fitting, _Queues, free_places, judge
 from solver.solve import tech_state
 from solver.synthetic import random_problem
 
@@ -360,6 +360,31 @@ def test_judge_reads_the_queues_from_the_schedule(
     want = judge(problem, params, state, tech, un)
     assert np.array_equal(got.reason, want.reason)
     assert np.array_equal(got.witness, want.witness)
+
+
+@settings(max_examples=40, deadline=None)
+@given(problem=regions(40), seed=st.integers(0, 2**31 - 1), edge=st.booleans())
+def test_fitting_tries_pairs_after_the_last_stop_at_once_or_picks_first(
+    problem: Problem, seed: int, edge: bool
+) -> None:
+    """The witness search tries a block's fitting pairs after the last stop of the
+    queue all at once (few pairs) or the spread picks first and then the rows they leave
+    (many): the same witnesses either way, for random plans (full queues, overrunning
+    ones, shifts that end right at a pair's finish)."""
+    if edge:
+        problem = _shifts_on_the_edge(problem, seed)
+    rng = np.random.default_rng(seed)
+    n, m = problem.tickets.count, problem.technicians.count
+    params = SolveParams()
+    state = tech_state(problem, params.weights)
+    tech = decision(problem, np.where(rng.random(n) < 0.6, rng.integers(0, m, n), -1))
+    room = free_places(problem, state, tech)
+    queues = _Queues(problem, params, state, tech, room)
+    rows = np.flatnonzero(tech < 0)
+    techs = np.flatnonzero(room)
+    picks_first = _fitting(problem, state, queues, rows, techs, at_once=0)
+    at_once = _fitting(problem, state, queues, rows, techs, at_once=n * m)
+    assert np.array_equal(picks_first, at_once)
 
 
 @pytest.mark.slow
