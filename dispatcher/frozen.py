@@ -18,7 +18,9 @@ another queue.
 
 Only a class the generated ``__init__`` describes completely is accepted: a frozen,
 slotted dataclass deriving from ``object`` alone, every field in ``__init__`` and
-positional, no ``__post_init__``. Anything else raises ``TypeError`` at import.
+positional, no ``__post_init__``. Anything else raises ``TypeError`` at import. Such a
+class cannot be subclassed (``TypeError`` at the subclass's definition): its ``__init__``
+would turn an instance of the subclass into one of the class.
 """
 
 from __future__ import annotations
@@ -113,7 +115,14 @@ def quick_init(cls: _C) -> _C:
     init.__module__ = cls.__module__
     init.__annotations__ = {f.name: f.type for f in fields} | {"return": None}
     setattr(cls, "__init__", init)  # noqa: B010 - mypy refuses assigning a method
+    setattr(cls, "__init_subclass__", classmethod(_no_subclass))  # noqa: B010
     return cls
+
+
+def _no_subclass(cls: type, /, **kwargs: Any) -> None:
+    raise TypeError(
+        f"{cls.__qualname__}: a quick_init class cannot be subclassed (dispatcher.frozen)"
+    )
 
 
 def with_changes(item: _T, **changes: Any) -> _T:

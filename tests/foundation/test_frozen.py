@@ -180,3 +180,10 @@ def test_with_changes_refuses_what_replace_refuses_and_other_classes() -> None:
         with_changes(ticket, no_such_field=1)
     with pytest.raises(TypeError, match="not a quick_init class"):
         with_changes(domain.CostTerm("x", 1.0), value=2.0)
+
+
+@pytest.mark.parametrize("cls", QUICK, ids=lambda c: c.__name__)
+def test_a_quick_init_class_cannot_be_subclassed(cls: type) -> None:
+    # its __init__ would turn the subclass's instance into one of the class itself
+    with pytest.raises(TypeError, match="cannot be subclassed"):
+        type("Sub", (cls,), {"__slots__": ()})
