@@ -23,7 +23,7 @@ import dataclasses
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -133,6 +133,33 @@ class PairBound:
         return np.asarray(
             chord * self.slope[tech] + self.base[tech] + COST_SCALE * late
         )
+
+
+PairPrice = Callable[[IntArray, IntArray], tuple[FloatArray, BoolArray]]
+"""The cost (weight units) and feasibility of (ticket rows, technician rows) pairs in a
+flow that :func:`negative_pairs` certifies."""
+
+
+def later_ready(
+    state: TechState,
+    speed_kmh: FloatArray,
+    ready_at: FloatArray,
+    lat_at: FloatArray,
+    lon_at: FloatArray,
+) -> FloatArray:
+    """Per technician, a ready time for :class:`PairBound` (as ``state.ready_s``) that
+    bounds pairs whose work starts after ``ready_at`` and a leg from (``lat_at``,
+    ``lon_at``), their travel still priced from ``state``'s location (the position
+    rounds' places, :func:`solver.position.place_starts`): ``ready_at`` less the travel
+    over the chord between the two locations (plus ``CHORD_ROUNDING``), never before
+    ``state.ready_s``. By the triangle inequality a leg from there is at least the chord
+    from ``state``'s location less that chord, so such a start is never before this ready
+    time plus the bound's travel."""
+    here = state_vectors(state)
+    chord = np.linalg.norm(here - unit_vectors(lat_at, lon_at), axis=1)
+    travel_per_chord = EARTH_RADIUS_KM * ROAD_FACTOR * 3600.0
+    lead = (chord + CHORD_ROUNDING) * travel_per_chord / speed_kmh
+    return np.asarray(np.maximum(state.ready_s, ready_at - lead))
 
 
 @dataclass(frozen=True, slots=True)
@@ -680,6 +707,7 @@ def negative_pairs(
     deadline: float = math.inf,
     since: tuple[FloatArray, FloatArray] | None = None,
     penalty: FloatArray | None = None,
+    pair_price: PairPrice | None = None,
 ) -> tuple[IntArray, IntArray, FloatArray, int, int, int]:
     """Every pair of ``groups`` with a negative reduced cost that is not an arc yet.
 
@@ -709,6 +737,14 @@ def negative_pairs(
         are returned as without ``since``).
     penalty
         The problem's :func:`solver.cost.drop_penalty` when the caller has it.
+    pair_price
+        The cost (weight units) and feasibility of pairs in the flow being certified
+        (:data:`PairPrice`), when it is not their first-in-queue evaluation
+        (:func:`solver.cost.evaluate_pairs` in ``state``, the default): e.g. the
+        position rounds' costs at the places of a plan
+        (:func:`solver.core.position_rounds`). Then ``state`` is what the bounds read
+        (:class:`PairBound`): a pair's cost must never be below its first-in-queue cost
+        in ``state`` (e.g. ``ready_s`` from :func:`later_ready`).
 
     Returns
     -------
@@ -740,12 +776,16 @@ def negative_pairs(
 
     def evaluate(found: _Found, a: IntArray, z: IntArray) -> None:
         """Evaluate the pairs (``a``, ``z``) exactly, keep the good ones in ``found``."""
-        ev, _ = evaluate_pairs(problem, w, state, a, z, params.allow_overtime)
-        red = to_scaled(ev.total) + d_tech[z] - d_ticket[a]
-        good = ev.feasible & (ev.total < pen_w[a]) & (red < slack)
+        if pair_price is None:
+            ev, _ = evaluate_pairs(problem, w, state, a, z, params.allow_overtime)
+            total, feasible = ev.total, ev.feasible
+        else:
+            total, feasible = pair_price(a, z)
+        red = to_scaled(total) + d_tech[z] - d_ticket[a]
+        good = feasible & (total < pen_w[a]) & (red < slack)
         found.tix.append(a[good])
         found.tech.append(z[good])
-        found.cost.append(ev.total[good])
+        found.cost.append(total[good])
         found.evaluated += a.size
         found.negative += int(np.count_nonzero(good & (red < 0)))
 

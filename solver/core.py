@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from solver.candidates import Candidates, skill_groups
-from solver.certify import Certificate, negative_pairs, potentials, pricing_groups
+from solver.certify import (
+    Certificate,
+    PairPrice,
+    PricingGroup,
+    later_ready,
+    negative_pairs,
+    potentials,
+    pricing_groups,
+)
 from solver.constants import COST_SCALE, DENSE_PAIRS_MAX, QUEUE_MARGIN_S
 from solver.cost import (
     below_min_gain,
@@ -33,14 +41,17 @@ from solver.position import (
     later_than_first,
     move_gains,
     place_costs,
+    place_starts,
     plan_queues,
     sequenced_cost,
 )
 from solver.recreate import recreate
-from solver.sequence import queues_overrun, sequence_queues
+from solver.sequence import Schedule, queues_overrun, sequence_queues
 from solver.warm import warm_assign
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy.typing as npt
 
     from solver.cost import LatePricing, TechState
@@ -67,6 +78,9 @@ repair's local re-solve only the technicians of its ``REPAIR_SEED_ARCS`` cheapes
 CERTIFY_SLACK = 150 * COST_SCALE
 """Pricing rounds that find a negative pair also add the pairs within this reduced cost
 (2.5 minutes of travel at the default weights): most of the next round's finds."""
+
+ROUND_SLACK = CERTIFY_SLACK
+"""``CERTIFY_SLACK`` of the position rounds' certification."""
 
 POLISH_ROUNDS = 3
 """Most global re-solves (repaired capacities and dead arcs kept) after a lossy repair."""
@@ -95,6 +109,7 @@ class Core:
     clipped: bool = False  # some scaled cost was clipped: the status is OVERFLOW
     bound_gap: float | None = None  # plan cost above the flow's bound (weight units)
     deadline: float = math.inf  # perf_counter() time after which optional work stops
+    pricing: list[PricingGroup] | None = None  # what a certification prices (set by it)
 
     @classmethod
     def build(
@@ -181,20 +196,24 @@ def run_core(
 
 
 def _polished(core: Core, tech_of: IntArray) -> IntArray:
-    """The plan after :func:`solver.polish.polish` (moves along the exact core's arcs);
-    in batch planning (``SolveParams.batch``) with its inserts, then re-packed by
+    """The plan after :func:`solver.polish.polish`; in batch planning
+    (``SolveParams.batch``) with its inserts, then re-packed by
     :func:`solver.recreate.recreate` and polished again (the re-packed queues open moves
     polish's first run had no way to: static snapshots 3000x300, travel per ticket 7.97 ->
-    7.78 min; CHANGELOG)."""
+    7.78 min; CHANGELOG).
+
+    Polish moves along any pair of its neighbourhoods (``arcs`` None), not only the
+    exact core's candidate arcs: those depend on the pruning (``candidates_k``,
+    ``all_pairs``) and the plans would too. :func:`model_cost` prices a pair that is no
+    arc as the flow would."""
     p, w, batch = core.problem, core.params.weights, core.params.batch
     args = (p, w, core.late, core.state)
     ot, deadline = core.params.allow_overtime, core.deadline
-    arcs = np.sort(pair_keys(core.cands.tix, core.cands.tech, p.technicians.count))
-    tech_of = polish(*args, tech_of, ot, deadline, arcs, inserts=batch)
+    tech_of = polish(*args, tech_of, ot, deadline, inserts=batch)
     if not batch:
         return tech_of
     tech_of = recreate(*args, tech_of, ot, deadline)
-    return polish(*args, tech_of, ot, deadline, arcs, inserts=True)
+    return polish(*args, tech_of, ot, deadline, inserts=True)
 
 
 def exact_core_only(params: SolveParams) -> bool:
@@ -255,13 +274,13 @@ def position_rounds(
 
     Only when some ticket is predicted later in its sequenced queue than first-in-queue
     pricing said (:func:`solver.position.later_than_first`), ``core.params.position_rounds``
-    rounds at most (stopping at the deadline): each prices
-    every live candidate arc at the start its ticket would really get in the last plan's
-    sequenced queues (:func:`solver.position.place_costs`), solves the flow over them and
-    repairs the shift overruns. The plan with the lowest sequenced cost
-    (:func:`solver.position.sequenced_cost`) is returned, the given one unless a round
-    beats it. The certificate is untouched: it proves the first-in-queue flow optimal
-    over all pairs, and a plan from these rounds is above that optimum (FEASIBLE).
+    rounds at most (stopping at the deadline): each solves the flow of the pairs priced at
+    the places of the last plan's sequenced queues (:func:`round_flow`, certified over
+    all pairs as the first flow was) and repairs the shift overruns. The plan with the
+    lowest sequenced cost (:func:`solver.position.sequenced_cost`) is returned, the given
+    one unless a round beats it. ``core.certificate`` stays the first flow's: it proves
+    the first-in-queue flow optimal over all pairs, and a plan from these rounds is above
+    that optimum (FEASIBLE).
     """
     problem, state, w = core.problem, core.state, core.params.weights
     best = (tech_of, status)
@@ -273,32 +292,15 @@ def position_rounds(
     best_cost = sequenced_cost(
         problem, w, state, core.penalty, core.balance_scaled, tech_of, queues
     )
-    live = np.flatnonzero(core.alive)
     plan = tech_of
     for _ in range(core.params.position_rounds):
-        if time.perf_counter() > core.deadline or live.size == 0:
+        if time.perf_counter() > core.deadline or not core.alive.any():
             break
-        c = core.cands
-        priced = core.arc_cost.copy()
-        at_place = place_costs(
-            problem, w, state, core.free, c.tix[live], c.tech[live], plan, queues
-        )
-        priced[live] = to_scaled(at_place)
-        alive = core.alive.copy()
-        if w.move_min_gain > 0:  # the moves the churn rule refuses at these places
-            gain = held_gains(
-                problem, w, state, core.free, c.tix[live], c.tech[live], at_place,
-                plan, queues, core.params.allow_overtime,
-            )  # fmt: skip
-            alive[live[below_min_gain(gain, w)]] = False
-        trial = dataclasses.replace(
-            core, arc_cost=priced, free=core.free.copy(), alive=alive
-        )
-        arcs = trial.alive & worth_placing(trial)
-        res = _flow(trial, arcs)
-        if res.status is not SolveStatus.OPTIMAL:
+        solved = round_flow(core, plan, queues)
+        if solved is None:
             break
-        plan, s2 = repair_shifts(trial, flow_decision(trial, res, arcs))
+        trial, res = solved
+        plan, s2 = repair_shifts(trial, flow_decision(trial, res, _round_arcs(trial)))
         if s2 not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
             break
         queues = plan_queues(problem, core.late, state, plan)
@@ -308,6 +310,86 @@ def position_rounds(
         if cost < best_cost:
             best, best_cost = (plan, s2), cost
     return best
+
+
+def round_flow(
+    core: Core, plan: IntArray, queues: tuple[IntArray, Schedule]
+) -> tuple[Core, FlowResult] | None:
+    """One position round's flow on the plan ``plan`` (``queues``: its sequenced
+    queues): every live candidate arc priced at the start its ticket would really get
+    there (:func:`solver.position.place_costs`), the moves the churn rule refuses at
+    those places dead, solved over the arcs worth placing; then, when ``core``'s first
+    flow was certified by pricing, extended by :func:`certify` until no pair of any
+    ticket and technician priced so (:func:`_at_places`) has a negative reduced cost:
+    the round's optimum over all pairs, whatever the candidates (unproven when the
+    deadline stopped the pricing). Returns the round's working set (``core`` re-priced,
+    its own places and arcs) and its flow, or None when a flow was not optimal."""
+    problem, state, w = core.problem, core.state, core.params.weights
+    c = core.cands
+    live = np.flatnonzero(core.alive)
+    priced = core.arc_cost.copy()
+    at_place = place_costs(
+        problem, w, state, core.free, c.tix[live], c.tech[live], plan, queues
+    )
+    priced[live] = to_scaled(at_place)
+    alive = core.alive.copy()
+    if w.move_min_gain > 0:  # the moves the churn rule refuses at these places
+        gain = held_gains(
+            problem, w, state, core.free, c.tix[live], c.tech[live], at_place,
+            plan, queues, core.params.allow_overtime,
+        )  # fmt: skip
+        alive[live[below_min_gain(gain, w)]] = False
+    trial = dataclasses.replace(
+        core, arc_cost=priced, free=core.free.copy(), alive=alive
+    )
+    res = _flow(trial, _round_arcs(trial))
+    if res.status is SolveStatus.OPTIMAL and _certifiable(core):
+        res, _, _ = certify(trial, res, _round_arcs, _at_places(trial, plan, queues))
+    return (trial, res) if res.status is SolveStatus.OPTIMAL else None
+
+
+def _round_arcs(core: Core) -> BoolArray:
+    """The arcs a position round's flow is over: alive and worth placing."""
+    return core.alive & worth_placing(core)
+
+
+def _certifiable(core: Core) -> bool:
+    """Whether the position rounds certify their flows as :func:`certified_flow` did
+    the first: it certified it by pricing (``core.pricing``) and proved it."""
+    cert = core.certificate
+    return core.pricing is not None and cert is not None and cert.certified
+
+
+def _at_places(
+    core: Core, plan: IntArray, queues: tuple[IntArray, Schedule]
+) -> tuple[TechState, PairPrice]:
+    """The pricing of pairs in a position round on the plan ``plan`` (``queues``: its
+    sequenced queues, ``core.free``: the round's places), for :func:`certify`: the cost
+    at the place each ticket would take (:func:`solver.position.place_costs`), feasible
+    when the pair is a feasible arc at first place (:attr:`solver.cost.PairEval.feasible`)
+    whose move, if it is one, passes the churn rule at these places
+    (:func:`solver.position.held_gains`), as the round's arcs are; and the state its
+    bounds read: ready at the places (:func:`solver.certify.later_ready`)."""
+    problem, state, params = core.problem, core.state, core.params
+    w, ot = params.weights, params.allow_overtime
+    ready, lat, lon = place_starts(problem, state, core.free, plan, queues)
+    speed = problem.technicians.speed_kmh
+    bounds = dataclasses.replace(
+        state, ready_s=later_ready(state, speed, ready, lat, lon)
+    )
+
+    def price(tix: IntArray, tech: IntArray) -> tuple[FloatArray, BoolArray]:
+        ev, _ = evaluate_pairs(problem, w, state, tix, tech, ot)
+        cost = place_costs(problem, w, state, core.free, tix, tech, plan, queues)
+        ok = ev.feasible
+        if w.move_min_gain > 0:
+            gain = held_gains(
+                problem, w, state, core.free, tix, tech, cost, plan, queues, ot
+            )
+            ok &= ~below_min_gain(gain, w)
+        return cost, np.asarray(ok)
+
+    return bounds, price
 
 
 def worth_placing(core: Core) -> BoolArray:
@@ -401,19 +483,23 @@ def _send_back(core: Core, tech_of: IntArray, back: IntArray) -> IntArray:
     return trial
 
 
+def _flow_arcs(
+    core: Core, arcs: BoolArray | None
+) -> tuple[IntArray, IntArray, IntArray]:
+    """(tickets, technicians, scaled costs) of the candidate arcs ``arcs`` (all: None)."""
+    c = core.cands
+    if arcs is None:
+        return c.tix, c.tech, core.arc_cost
+    return c.tix[arcs], c.tech[arcs], core.arc_cost[arcs]
+
+
 def _flow(core: Core, arcs: BoolArray | None = None) -> FlowResult:
     """The flow over the candidate arcs (``arcs``: only these), places from ``core.free``."""
-    c, state = core.cands, core.state
+    state = core.state
     n, m = core.problem.tickets.count, core.problem.technicians.count
     slot_tech, slot_cost = places(core.free, state.load, core.balance_scaled)
-    if arcs is None:
-        return assign_slots(
-            n, c.tix, c.tech, core.arc_cost, core.penalty, slot_tech, slot_cost, m
-        )
-    return assign_slots(
-        n, c.tix[arcs], c.tech[arcs], core.arc_cost[arcs], core.penalty,
-        slot_tech, slot_cost, m,
-    )  # fmt: skip
+    tix, tech, cost = _flow_arcs(core, arcs)
+    return assign_slots(n, tix, tech, cost, core.penalty, slot_tech, slot_cost, m)
 
 
 def _warm_flow(
@@ -421,12 +507,7 @@ def _warm_flow(
 ) -> tuple[FlowResult, Potentials | None]:
     """:func:`_flow` solved warm from ``hint``, potentials of an earlier optimum
     (:func:`solver.warm.warm_assign`: the same optimum, and its potentials when known)."""
-    c = core.cands
-    tix, tech, cost = (
-        (c.tix, c.tech, core.arc_cost)
-        if arcs is None
-        else (c.tix[arcs], c.tech[arcs], core.arc_cost[arcs])
-    )
+    tix, tech, cost = _flow_arcs(core, arcs)
     return warm_assign(
         core.problem.tickets.count, tix, tech, cost, core.penalty, core.free,
         core.state.load, core.balance_scaled, hint,
@@ -437,8 +518,7 @@ def flow_decision(
     core: Core, res: FlowResult, arcs: BoolArray | None = None
 ) -> IntArray:
     """Technician per ticket row of a flow solved over the candidate arcs (``arcs``)."""
-    c = core.cands
-    tix, tech = (c.tix, c.tech) if arcs is None else (c.tix[arcs], c.tech[arcs])
+    tix, tech, _ = _flow_arcs(core, arcs)
     tech_of = np.full(core.problem.tickets.count, NO_TECHNICIAN, np.int64)
     tech_of[tix[res.arc_used]] = tech[res.arc_used]
     return tech_of
@@ -478,11 +558,11 @@ def certified_flow(core: Core) -> FlowResult:
 
     After each solve every pruned pair is priced against the flow's node potentials
     (:mod:`solver.certify`); pairs with a negative reduced cost join the candidate arcs
-    and the flow is solved again, until none remains. ``core.certificate`` records the
-    rounds and pairs priced. With ``all_pairs`` every pair is an arc already.
+    and the flow is solved again, until none remains (:func:`certify`).
+    ``core.certificate`` records the rounds and pairs priced. With ``all_pairs`` every
+    pair is an arc already.
     """
     problem, state = core.problem, core.state
-    n, m = problem.tickets.count, problem.technicians.count
     res = _flow(core)
     if core.params.all_pairs or res.status is not SolveStatus.OPTIMAL:
         return res
@@ -491,7 +571,42 @@ def certified_flow(core: Core) -> FlowResult:
     if movable.size * usable <= DENSE_PAIRS_MAX:  # every useful pair is an arc already
         core.certificate = Certificate(0, movable.size * usable, 0, 0, True)
         return res
-    groups = pricing_groups(state, skill_groups(problem, state, movable))
+    core.pricing = pricing_groups(state, skill_groups(problem, state, movable))
+    res, core.certificate, pot = certify(core, res)
+    if pot is not None:
+        core.hint = pot
+    return res
+
+
+def certify(
+    core: Core,
+    res: FlowResult,
+    in_flow: Callable[[Core], BoolArray] | None = None,
+    price: tuple[TechState, PairPrice] | None = None,
+) -> tuple[FlowResult, Certificate | None, Potentials | None]:
+    """Extend the optimal flow ``res`` over ``core``'s arcs until no pair has a negative
+    reduced cost against its potentials, whatever pair it is.
+
+    Each round prices every pair of ``core.pricing`` that is no arc of ``core`` against
+    the flow's node potentials (:func:`solver.certify.negative_pairs`), adds the pairs
+    it finds to ``core``'s arcs (alive, their costs scaled) and solves the flow again.
+    ``in_flow``: which of ``core``'s arcs the flow is over (default all of them). Arcs
+    of ``core`` outside the flow (e.g. dead ones) are not priced: the flow is optimal
+    over every pair but those. ``price``: the state the pricing's bounds read and the
+    pairs' pricing (``negative_pairs``' ``state`` and ``pair_price``), when the flow is
+    not the first-in-queue one (then each re-solve is cold: warm ones from the last
+    potentials took longer in the position rounds); default the first-in-queue
+    evaluation in ``core.state``, warm re-solves.
+
+    Returns
+    -------
+    tuple
+        The last flow; its :class:`solver.certify.Certificate` (None when a re-solve
+        was not optimal); the potentials that proved it (None when unproven).
+    """
+    problem, state = core.problem, core.state
+    n, m = problem.tickets.count, problem.technicians.count
+    groups = core.pricing or []
     rounds = evaluated = added = priced = 0
     pot: Potentials | None = None
     last: Potentials | None = None  # the previous round's: its pricing bounds this one
@@ -499,27 +614,28 @@ def certified_flow(core: Core) -> FlowResult:
         rounds += 1
         c = core.cands
         if pot is None:
+            tix, tech, cost = _flow_arcs(
+                core, None if in_flow is None else in_flow(core)
+            )
             pot = potentials(
-                n, c.tix, c.tech, core.arc_cost, res.arc_used, core.penalty,
-                core.free, state.load, core.balance_scaled,
+                n, tix, tech, cost, res.arc_used, core.penalty, core.free, state.load,
+                core.balance_scaled,
             )  # fmt: skip
         if pot is None:
-            core.certificate = Certificate(rounds, priced, evaluated, added, False)
-            return res
+            return res, Certificate(rounds, priced, evaluated, added, False), None
         keys = np.sort(pair_keys(c.tix, c.tech, m))
+        bounds, pair_price = (state, None) if price is None else price
         nt, nk, nc, priced, ev, neg = negative_pairs(
-            problem, core.params, state, groups, keys, *pot, CERTIFY_SLACK,
-            core.deadline, last,
+            problem, core.params, bounds, groups, keys, *pot,
+            CERTIFY_SLACK if price is None else ROUND_SLACK,
+            core.deadline, last, pair_price=pair_price,
         )  # fmt: skip
         last = pot
         evaluated += ev
         if neg < 0:  # the time limit stopped the pricing: nothing proven
-            core.certificate = Certificate(rounds, priced, evaluated, added, False)
-            return res
+            return res, Certificate(rounds, priced, evaluated, added, False), None
         if neg == 0:
-            core.certificate = Certificate(rounds, priced, evaluated, added, True)
-            core.hint = pot
-            return res
+            return res, Certificate(rounds, priced, evaluated, added, True), pot
         added += nt.size
         any_f = c.any_feasible.copy()
         any_f[nt] = True
@@ -530,9 +646,12 @@ def certified_flow(core: Core) -> FlowResult:
         core.clipped |= clips(nc)
         core.arc_cost = np.concatenate([core.arc_cost, to_scaled(nc)])
         core.alive = np.concatenate([core.alive, np.ones(nt.size, np.bool_)])
-        res, pot = _warm_flow(core, pot)
+        if price is None:
+            res, pot = _warm_flow(core, pot, None if in_flow is None else in_flow(core))
+        else:
+            res, pot = _flow(core, None if in_flow is None else in_flow(core)), None
         if res.status is not SolveStatus.OPTIMAL:
-            return res
+            return res, None, None
 
 
 def repair_shifts(

@@ -706,9 +706,10 @@ def polish(
         ``time.perf_counter()`` time after which no pass starts.
     arcs
         Sorted :func:`solver.cost.pair_keys` of the only (ticket, technician) pairs a
-        relocation or swap may create (the exact core's candidate arcs, which it can
-        price), besides the :func:`route_pairs` of the plan; default any pair. An
-        unassigned ticket may be inserted anywhere (module doc).
+        relocation or swap may create, besides the :func:`route_pairs` of the plan;
+        default any pair (what :func:`solver.solve` passes: the exact core's candidate
+        arcs depend on the pruning, and its plan would too). An unassigned ticket may
+        be inserted anywhere (module doc).
     inserts
         Also insert unassigned tickets and replace queued ones (module doc). On in
         :func:`solver.solve` only with ``SolveParams.batch`` (a one-shot plan): on the

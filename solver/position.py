@@ -190,6 +190,32 @@ def _places(
     return np.maximum(np.minimum(count, free - 1), 0)
 
 
+def place_starts(
+    problem: Problem,
+    state: TechState,
+    free: IntArray,
+    tech_of: IntArray,
+    queues: tuple[IntArray, Schedule],
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per technician, when and where a ticket joining its queue at the place it takes
+    (module doc) starts its way there: the finish and location of the sequenced ticket
+    before that place (the technician's ``state`` at place 0)."""
+    t = problem.tickets
+    rows, sch = queues
+    place = _places(problem, free, tech_of, queues)
+    ready = state.ready_s.copy()
+    lat, lon = state.lat_deg.copy(), state.lon_deg.copy()
+    before = sch.position < place[tech_of[rows]]  # sequenced ahead of the place
+    for s in range(int(place.max(initial=0))):
+        r = rows[before & (sch.position == s)]
+        who = tech_of[r]
+        lat[who], lon[who] = next_location(
+            lat[who], lon[who], t.lat_deg[r], t.lon_deg[r]
+        )
+        ready[who] = sch.finish_s[before & (sch.position == s)]
+    return ready, lat, lon
+
+
 def place_times(
     problem: Problem,
     state: TechState,
@@ -203,17 +229,7 @@ def place_times(
     ticket would take in the plan's sequenced ``queues`` (:func:`place_costs`)."""
     t, k = problem.tickets, problem.technicians
     rows, sch = queues
-    place = _places(problem, free, tech_of, queues)
-    ready = state.ready_s.copy()
-    lat, lon = state.lat_deg.copy(), state.lon_deg.copy()
-    before = sch.position < place[tech_of[rows]]  # sequenced ahead of the place
-    for s in range(int(place.max(initial=0))):
-        r = rows[before & (sch.position == s)]
-        who = tech_of[r]
-        lat[who], lon[who] = next_location(
-            lat[who], lon[who], t.lat_deg[r], t.lon_deg[r]
-        )
-        ready[who] = sch.finish_s[before & (sch.position == s)]
+    ready, lat, lon = place_starts(problem, state, free, tech_of, queues)
     to = (t.lat_deg, t.lon_deg)
     speed = k.speed_kmh[tech]
     first = pair_travel_time_s((state.lat_deg, state.lon_deg), tech, to, tix, speed)
