@@ -648,6 +648,7 @@ class _Found:
     cost: list[FloatArray] = field(default_factory=list)  # weight units
     evaluated: int = 0  # pairs evaluated exactly
     negative: int = 0  # of the kept pairs, those with a negative reduced cost
+    waiting: tuple[IntArray, IntArray] | None = None  # past the bounds, not evaluated
 
 
 def _ticket_terms(
@@ -842,8 +843,12 @@ def negative_pairs(
                         evaluate(found, np.concatenate(wait_t), np.concatenate(wait_k))
                         wait_t.clear()
                         wait_k.clear()
-        if any(x.size for x in wait_t):  # (no call on no pairs: ~0.3 ms of overhead)
+        if not any(x.size for x in wait_t):  # (no call on no pairs: ~0.3 ms)
+            return found
+        if pair_price is None:
             evaluate(found, np.concatenate(wait_t), np.concatenate(wait_k))
+        else:  # with every group's at once: one set-up of the pricing, not one a group
+            found.waiting = (np.concatenate(wait_t), np.concatenate(wait_k))
         return found
 
     pairs = sum(g.rows.size * g.elig.size for g in groups)
@@ -852,6 +857,14 @@ def negative_pairs(
             done = list(pool.map(price, groups))
     else:
         done = [price(g) for g in groups]
+    waiting = [f.waiting for f in done if f.waiting is not None]
+    if waiting:
+        done.append(_Found(0))
+        evaluate(
+            done[-1],
+            np.concatenate([t for t, _ in waiting]),
+            np.concatenate([k for _, k in waiting]),
+        )
     priced = sum(f.priced for f in done)
     evaluated = sum(f.evaluated for f in done)
     negative = -1 if stop.is_set() else sum(f.negative for f in done)
