@@ -775,13 +775,15 @@ def negative_pairs(
     everywhere = bool(terms.located[need].all() and located_k.all())
     stop = threading.Event()  # the deadline passed: every group stops
 
+    # a pricing of the caller's is set up once a pass: every group's pairs at once
+    deferred = pair_price is not None
+    exact = (
+        _first_in_queue(problem, params, state) if pair_price is None else pair_price
+    )
+
     def evaluate(found: _Found, a: IntArray, z: IntArray) -> None:
         """Evaluate the pairs (``a``, ``z``) exactly, keep the good ones in ``found``."""
-        if pair_price is None:
-            ev, _ = evaluate_pairs(problem, w, state, a, z, params.allow_overtime)
-            total, feasible = ev.total, ev.feasible
-        else:
-            total, feasible = pair_price(a, z)
+        total, feasible = exact(a, z)
         red = to_scaled(total) + d_tech[z] - d_ticket[a]
         good = feasible & (total < pen_w[a]) & (red < slack)
         found.tix.append(a[good])
@@ -845,10 +847,10 @@ def negative_pairs(
                         wait_k.clear()
         if not any(x.size for x in wait_t):  # (no call on no pairs: ~0.3 ms)
             return found
-        if pair_price is None:
-            evaluate(found, np.concatenate(wait_t), np.concatenate(wait_k))
-        else:  # with every group's at once: one set-up of the pricing, not one a group
-            found.waiting = (np.concatenate(wait_t), np.concatenate(wait_k))
+        found.waiting = (np.concatenate(wait_t), np.concatenate(wait_k))
+        if not deferred:
+            evaluate(found, *found.waiting)
+            found.waiting = None
         return found
 
     pairs = sum(g.rows.size * g.elig.size for g in groups)
@@ -865,16 +867,25 @@ def negative_pairs(
             np.concatenate([t for t, _ in waiting]),
             np.concatenate([k for _, k in waiting]),
         )
+    negative = -1 if stop.is_set() else sum(f.negative for f in done)
+    return _by_pair(done, m, negative)
+
+
+def _by_pair(
+    done: list[_Found], m: int, negative: int
+) -> tuple[IntArray, IntArray, FloatArray, int, int, int]:
+    """:func:`negative_pairs`' answer from what pricing the groups found (``done``) and
+    the count of negative pairs (-1: unfinished): the pairs in pair order, whatever the
+    blocks and threads."""
     priced = sum(f.priced for f in done)
     evaluated = sum(f.evaluated for f in done)
-    negative = -1 if stop.is_set() else sum(f.negative for f in done)
     out_t = [x for f in done for x in f.tix]
     if not out_t:
         e = np.zeros(0, np.int64)
         return e, e, np.zeros(0), priced, evaluated, negative
     found_t = np.concatenate(out_t)
     found_k = np.concatenate([x for f in done for x in f.tech])
-    order = np.argsort(pair_keys(found_t, found_k, m))  # by pair, whatever the blocks
+    order = np.argsort(pair_keys(found_t, found_k, m))
     return (
         found_t[order],
         found_k[order],
@@ -883,3 +894,18 @@ def negative_pairs(
         evaluated,
         negative,
     )
+
+
+def _first_in_queue(
+    problem: Problem, params: SolveParams, state: TechState
+) -> PairPrice:
+    """The pairs' first-in-queue cost and feasibility in ``state``
+    (:func:`solver.cost.evaluate_pairs`): :func:`negative_pairs`' default pricing."""
+
+    def price(tix: IntArray, tech: IntArray) -> tuple[FloatArray, BoolArray]:
+        ev, _ = evaluate_pairs(
+            problem, params.weights, state, tix, tech, params.allow_overtime
+        )
+        return ev.total, ev.feasible
+
+    return price
