@@ -568,6 +568,8 @@ class PairSet:
         # Few tickets have such a list: look up only the pairs of those tickets.
         flat = tix.ravel()
         at = np.flatnonzero(self.has_pairs(flat))
+        if at.size == 0:  # (e.g. a new ticket without such a list)
+            return out
         q = pair_keys(flat[at], tech.ravel()[at], self.n_technicians)
         pos = np.minimum(np.searchsorted(keys, q), keys.size - 1)
         out.ravel()[at] = keys[pos] == q
