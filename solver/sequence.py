@@ -113,11 +113,11 @@ def simulate(
     the start per stop is kept (the others are returned empty): storing them costs an
     eighth of the drive."""
     stop = ticket_stops(problem)
-    shape = orders.shape[:2]
     # where the technician is: latitude terms and longitude, carried from stop to stop
-    # (each stop's computed once per problem, for the legs that arrive at and leave it)
-    phi, cos_phi = (np.broadcast_to(x[:, None], shape) for x in latitude_terms(lat0))
-    at: list[Points] = [(phi, cos_phi, np.broadcast_to(lon0[:, None], shape))]
+    # (each stop's computed once per problem, for the legs that arrive at and leave it);
+    # the start as (T, 1) columns, which the first leg broadcasts over the P orders
+    phi, cos_phi = (x[:, None] for x in latitude_terms(lat0))
+    at: list[Points] = [(phi, cos_phi, np.asarray(lon0)[:, None])]
     speed = problem.technicians.speed_kmh[tech][:, None]
 
     def leg(_: int, tk: IntArray) -> FloatArray:
@@ -237,7 +237,7 @@ def _drive(
     stop s the orders reach the entries ``index(s)`` (T, P) of ``stop`` and ``pricing``
     by legs of ``leg(s, index(s))`` seconds (which moves the technicians' points on)."""
     shape = shape3[:2]
-    now = np.broadcast_to(t0[:, None], shape)
+    now = np.asarray(t0)[:, None]  # broadcast over the orders by the first leg
     shift_end = problem.technicians.shift_end_s[tech][:, None]
     late = np.zeros(shape)
     travel = np.zeros(shape)
