@@ -228,6 +228,10 @@ class ResidualFlow:
         idx = np.arange(start, start + tix.size, dtype=np.int64)
         if tix.size == 0:
             return idx
+        if int(tix.min()) == int(tix.max()):  # one ticket's arcs (a new ticket's)
+            one = int(tix[0])
+            self.arcs_of[one] = np.concatenate([self.arcs_of[one], idx])
+            return idx
         order = np.argsort(tix, kind="stable")
         rows, first = np.unique(tix[order], return_index=True)
         for r, part in zip(rows.tolist(), np.split(idx[order], first[1:]), strict=True):

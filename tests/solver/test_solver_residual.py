@@ -101,6 +101,24 @@ def _change(
 
 
 @settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10**6), st.integers(1, 30), st.integers(1, 6), st.integers(1, 3))
+def test_added_arcs_join_their_tickets_arcs(
+    seed: int, n0: int, m: int, tickets: int
+) -> None:
+    """Arcs added to a kept flow (of one ticket, as a new ticket's or a priced row's,
+    or of several) are appended to each ticket's arcs after the ones it had, in the
+    order given; every other ticket's arcs are unchanged."""
+    rng = np.random.default_rng(seed)
+    flow, _ = _kept_flow(rng, n0, m)
+    before = [a.tolist() for a in flow.arcs_of]
+    rows = rng.choice(n0, size=min(tickets, n0), replace=False)
+    tix, tech, cost = _arcs(rng, rows, m, most=5, repeats=True)
+    idx = flow.add_arcs(tix, tech, cost)
+    for t in range(n0):
+        assert flow.arcs_of[t].tolist() == before[t] + idx[tix == t].tolist()
+
+
+@settings(max_examples=60, deadline=None)
 @given(
     st.integers(0, 10**6),
     st.integers(1, 30),
