@@ -165,13 +165,15 @@ class FinalizeCache:
         cur0 = np.full(n, -2, np.int64)
         cur0[:n0] = old.tickets.current_technician
         changed = (tech != was) | (t.current_technician != cur0)
+        ch = np.flatnonzero(changed)  # (few: read by index, not by masks of every row)
+        was_ch, tech_ch = was.take(ch), tech.take(ch)
         # queues that gained, lost or re-priced a ticket: sequenced again whole
         queues = np.zeros(m, np.bool_)
-        queues[was[changed & (was >= 0)]] = True
-        queues[tech[changed & (tech >= 0)]] = True
+        queues[was_ch[was_ch >= 0]] = True
+        queues[tech_ch[tech_ch >= 0]] = True
         movable = (tech >= 0) & ~t.pinned
         again = np.flatnonzero(movable & queues[np.maximum(tech, 0)])
-        rows.clear(np.flatnonzero(changed & ~t.pinned))
+        rows.clear(ch[~t.pinned.take(ch)])
         rows.clear(again)
         if again.size:  # (none: every queue as it was)
             place_movable(problem, params, state, prices.late, again, rows)
@@ -180,7 +182,7 @@ class FinalizeCache:
         assigned = np.flatnonzero(~unassigned)
         rows.judged[assigned], rows.witness[assigned] = UnassignedReason.ASSIGNED, -1
         todo = self._rejudged(problem, rows, unassigned & ~changed, room0, room, queues)
-        todo |= unassigned & changed
+        todo[ch[tech_ch < 0]] = True  # unassigned now, changed
         rj = np.flatnonzero(todo)
         j = judge(
             problem, params, state, tech, rj, (rows.position, rows.finish_s), room
