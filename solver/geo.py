@@ -70,7 +70,8 @@ def _haversine_km(
     np.square(np.sin(dl, out=dl), out=dl)
     across = np.asarray(np.multiply(cos1, cos2))
     h = np.asarray(np.add(half_dp, _inplace(np.multiply, across, dl)))
-    np.clip(h, 0.0, 1.0, out=h)
+    # np.clip(h, 0.0, 1.0) without its Python wrapper (h >= +0 or NaN: the same values)
+    np.minimum(np.maximum(h, 0.0, out=h), 1.0, out=h)
     km = np.arcsin(np.sqrt(h, out=h), out=h)
     km *= 2.0 * EARTH_RADIUS_KM
     # NaN: no location, no distance (every other distance is >= 0)

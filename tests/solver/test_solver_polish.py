@@ -20,6 +20,7 @@ from solver.cost import (
 )
 from solver.polish import (
     _candidates,
+    _drive_groups,
     _Memo,
     _pass,
     _Plan,
@@ -30,6 +31,7 @@ from solver.polish import (
     plan_cost,
     polish,
     route_pairs,
+    screen_orders,
     static_cost,
 )
 from solver.position import plan_queues
@@ -519,3 +521,46 @@ def test_sorted_keys_and_union_are_numpys_unique_and_union(
     union = _union(_sorted_keys(keys), _sorted_keys(more))
     np.testing.assert_array_equal(union, np.union1d(keys, more))
     assert union.dtype == np.int64
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 10_000),
+    st.lists(
+        st.tuples(st.integers(1, 5), st.integers(1, 4), st.integers(1, 4)),
+        min_size=1,
+        max_size=6,
+    ),
+    st.booleans(),
+)
+def test_screening_drives_grouped_equal_each_job_driven_alone(
+    seed: int, shapes: list[tuple[int, int, int]], overtime: bool
+) -> None:
+    """The screening's jobs driven in :func:`solver.polish._drive_groups` (one length's
+    orders padded into one drive while it is small) give each candidate the best place
+    cost each job gives when driven alone."""
+    p = random_problem(30, 12, seed, radius_km=8, shift_h=4.0)
+    w = CostWeights()
+    state = tech_state(p, w)
+    pricing = late_pricing(p, w)
+    rng = np.random.default_rng(seed)
+    total = sum(t for t, _, _ in shapes)
+    spots = rng.permutation(total)
+    jobs, start = [], 0
+    for rows, places, q in shapes:
+        orders = rng.integers(0, p.tickets.count, (rows, places, q))
+        tk = rng.integers(0, p.technicians.count, rows)
+        jobs.append((spots[start : start + rows], orders, tk))
+        start += rows
+
+    def drive(orders: np.ndarray, tk: np.ndarray) -> np.ndarray:
+        return screen_orders(p, w, pricing, state, overtime, orders, tk).min(axis=1)
+
+    alone, grouped = np.zeros(total), np.zeros(total)
+    for at, orders, tk in jobs:
+        alone[at] = drive(orders, tk)
+    groups = _drive_groups(jobs)
+    for at, orders, tk in groups:
+        grouped[at] = drive(orders, tk)
+    np.testing.assert_array_equal(grouped, alone)
+    assert len(groups) == len({q for _, _, q in shapes})  # all small: one per length
