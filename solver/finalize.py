@@ -147,6 +147,8 @@ def place_pinned(
     each technician's location and free time."""
     k = problem.technicians
     pinned = np.flatnonzero(problem.tickets.pinned)
+    if pinned.size == 0:  # nothing to sequence or price (most live solves)
+        return
     tech = rows.technician[pinned]
     ready0 = np.maximum(np.asarray(k.free_at_s, np.float64), problem.now_s)
     ps = sequence_queues(problem, lw, pinned, tech, k.lat_deg, k.lon_deg, ready0, True)
