@@ -251,14 +251,31 @@ class _Memo:
         values[known] = self.values[at[known]]
         values[~known] = compute(first[~known])
         # the new keys (sorted, none known) go in at their places: no sort of the memo
-        at = np.searchsorted(self.keys, uniq[~known])
-        self.keys = np.insert(self.keys, at, uniq[~known])
-        self.values = np.insert(self.values, at, values[~known])
+        new = uniq[~known]
+        if new.size:
+            at = np.searchsorted(self.keys, new)
+            self.keys = _inserted(self.keys, at, new)
+            self.values = _inserted(self.values, at, values[~known])
         return values[back.reshape(-1)]
 
     def forget(self, stale: BoolArray) -> None:
         """Drop the entries ``stale`` (per key, in key order)."""
         self.keys, self.values = self.keys[~stale], self.values[~stale]
+
+
+def _inserted(
+    a: npt.NDArray[Any], at: IntArray, new: npt.NDArray[Any]
+) -> npt.NDArray[Any]:
+    """``numpy.insert(a, at, new)`` for a 1-d ``a`` and sorted ``at`` (one place each
+    new value), without its Python set-up: each new value lands at ``at`` plus the new
+    values before it."""
+    out = np.empty(a.size + new.size, a.dtype)
+    slot = at + np.arange(new.size)
+    out[slot] = new
+    rest = np.ones(out.size, np.bool_)
+    rest[slot] = False
+    out[rest] = a
+    return out
 
 
 def _distinct(keys: IntArray) -> tuple[IntArray, IntArray, IntArray]:
