@@ -93,6 +93,7 @@ def _cores(
     return sparse, full, plan, plan_queues(p, sparse.late, sparse.state, plan)
 
 
+@pytest.mark.slow  # ~9-10 s: the slow step's (the default step is near 10 min)
 @settings(max_examples=20, deadline=None)
 @given(
     seed=st.integers(0, 10_000),
@@ -130,6 +131,7 @@ def test_round_flow_is_the_all_pairs_round_optimum(
     assert a[1].cost == b[1].cost
 
 
+@pytest.mark.slow  # ~10 s: the slow step's (the default step is near 10 min)
 @settings(max_examples=20, deadline=None)
 @given(
     seed=st.integers(0, 10_000),
