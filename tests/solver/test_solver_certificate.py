@@ -21,6 +21,7 @@ from solver.candidates import Candidates, build_candidates, skill_groups
 from solver.certify import (
     TECH_BLOCK,
     TICKET_BLOCKS_FROM,
+    PairPrice,
     negative_pairs,
     potentials,
     pricing_groups,
@@ -366,20 +367,26 @@ def _every_pair_finds(
     keys: np.ndarray,
     pot: tuple[np.ndarray, np.ndarray],
     slack: float,
+    price: PairPrice | None = None,
 ) -> set[tuple[int, int]]:
     """The pairs of ``groups`` not in ``keys``, feasible, cheaper than the unassigned
-    arc, with a reduced cost below ``slack``: by evaluating every pair."""
+    arc, with a reduced cost below ``slack``: by evaluating every pair (first in queue
+    in ``state``, or by ``price``)."""
     m = p.technicians.count
     expected: set[tuple[int, int]] = set()
     pen = drop_penalty(p, params.weights)
     for rows, elig in groups:
         tix, tech = np.repeat(rows, elig.size), np.tile(elig, rows.size)
-        ev, _ = evaluate_pairs(
-            p, params.weights, state, tix, tech, params.allow_overtime
-        )
-        red = to_scaled(ev.total) + pot[1][tech] - pot[0][tix]
+        if price is None:
+            ev, _ = evaluate_pairs(
+                p, params.weights, state, tix, tech, params.allow_overtime
+            )
+            total, ok = ev.total, ev.feasible
+        else:
+            total, ok = price(tix, tech)
+        red = to_scaled(total) + pot[1][tech] - pot[0][tix]
         new = ~np.isin(pair_keys(tix, tech, m), keys)
-        good = new & ev.feasible & (ev.total < pen[tix]) & (red < slack)
+        good = new & ok & (total < pen[tix]) & (red < slack)
         expected |= set(zip(tix[good].tolist(), tech[good].tolist(), strict=True))
     return expected
 

@@ -31,12 +31,16 @@ from solver.core import (
     flow_decision,
     round_flow,
 )
-from solver.cost import drop_penalty, pair_keys, to_scaled
+from solver.cost import pair_keys
 from solver.geo import unit_vectors
 from solver.position import place_costs, plan_queues
 from solver.solve import cold_core
 from solver.synthetic import random_problem
-from tests.solver.test_solver_certificate import _partly_located, adversarial
+from tests.solver.test_solver_certificate import (
+    _every_pair_finds,
+    _partly_located,
+    adversarial,
+)
 
 CAPACITY_SHORT = [(2, 0.5), (1, 0.5), (0, 0.5), (2, 0.3), (2, 0.0)]
 """(seed, degrees north) of 857 tickets x 187 technicians, the technicians shifted north
@@ -184,15 +188,8 @@ def test_pricing_at_places_finds_what_pricing_every_pair_finds(
         p, params, bounds, groups, keys, *pot, slack, pair_price=price
     )
     assert neg >= 0
-    expected: set[tuple[int, int]] = set()
-    pen = drop_penalty(p, params.weights)
-    for g in groups:
-        a, z = np.repeat(g.rows, g.elig.size), np.tile(g.elig, g.rows.size)
-        total, ok = price(a, z)
-        red = to_scaled(total) + pot[1][z] - pot[0][a]
-        new = ~np.isin(pair_keys(a, z, m), keys)
-        good = new & ok & (total < pen[a]) & (red < slack)
-        expected |= set(zip(a[good].tolist(), z[good].tolist(), strict=True))
+    every = [(g.rows, g.elig) for g in groups]
+    expected = _every_pair_finds(p, params, bounds, every, keys, pot, slack, price)
     assert set(zip(nt.tolist(), nk.tolist(), strict=True)) == expected
 
 

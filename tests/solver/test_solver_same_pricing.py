@@ -20,6 +20,7 @@ from solver.cost import (
     STATIC_TERMS,
     PairSet,
     Stays,
+    TechState,
     evaluate_pairs,
     in_pairs,
     late_pricing,
@@ -332,6 +333,22 @@ def test_in_pairs_is_membership(
     assert np.array_equal(has, np.array([a in rows for a in tix.tolist()], np.bool_))
 
 
+def _random_plan(
+    problem: Problem, seed: int, edge: bool
+) -> tuple[Problem, SolveParams, TechState, np.ndarray]:
+    """``problem`` (with shifts that end right at a pair's finish when ``edge``), the
+    default parameters, its technicians' state and a random plan's technician per row
+    (about 60% placed, any technician: full queues and overrunning ones)."""
+    if edge:
+        problem = _shifts_on_the_edge(problem, seed)
+    rng = np.random.default_rng(seed)
+    n, m = problem.tickets.count, problem.technicians.count
+    params = SolveParams()
+    state = tech_state(problem, params.weights)
+    plan = np.where(rng.random(n) < 0.6, rng.integers(0, m, n), -1)
+    return problem, params, state, decision(problem, plan)
+
+
 @pytest.mark.slow  # 80 examples, ~11-14 s: the slow step's (the default step is near 10 min)
 @settings(max_examples=80, deadline=None)
 @given(problem=regions(40), seed=st.integers(0, 2**31 - 1), edge=st.booleans())
@@ -342,14 +359,7 @@ def test_judge_reads_the_queues_from_the_schedule(
     queues from it instead of sequencing them again: the same reasons and witnesses as
     the judge that sequences them, for random plans (full queues, overrunning ones,
     shifts that end right at a pair's finish)."""
-    if edge:
-        problem = _shifts_on_the_edge(problem, seed)
-    rng = np.random.default_rng(seed)
-    n, m = problem.tickets.count, problem.technicians.count
-    params = SolveParams()
-    state = tech_state(problem, params.weights)
-    plan = np.where(rng.random(n) < 0.6, rng.integers(0, m, n), -1)
-    tech = decision(problem, plan)
+    problem, params, state, tech = _random_plan(problem, seed, edge)
     rows = Rows.empty(tech)
     mov = np.flatnonzero((tech >= 0) & ~problem.tickets.pinned)
     place_movable(
@@ -371,13 +381,8 @@ def test_fitting_tries_pairs_after_the_last_stop_at_once_or_picks_first(
     queue all at once (few pairs) or the spread picks first and then the rows they leave
     (many): the same witnesses either way, for random plans (full queues, overrunning
     ones, shifts that end right at a pair's finish)."""
-    if edge:
-        problem = _shifts_on_the_edge(problem, seed)
-    rng = np.random.default_rng(seed)
+    problem, params, state, tech = _random_plan(problem, seed, edge)
     n, m = problem.tickets.count, problem.technicians.count
-    params = SolveParams()
-    state = tech_state(problem, params.weights)
-    tech = decision(problem, np.where(rng.random(n) < 0.6, rng.integers(0, m, n), -1))
     room = free_places(problem, state, tech)
     queues = _Queues(problem, params, state, tech, room)
     rows = np.flatnonzero(tech < 0)
