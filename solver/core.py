@@ -332,13 +332,11 @@ def round_flow(
         problem, w, state, core.free, c.tix[live], c.tech[live], plan, queues
     )
     priced[live] = to_scaled(at_place)
+    refused = _refused_at_places(
+        core, c.tix[live], c.tech[live], at_place, plan, queues
+    )
     alive = core.alive.copy()
-    if w.move_min_gain > 0:  # the moves the churn rule refuses at these places
-        gain = held_gains(
-            problem, w, state, core.free, c.tix[live], c.tech[live], at_place,
-            plan, queues, core.params.allow_overtime,
-        )  # fmt: skip
-        alive[live[below_min_gain(gain, w)]] = False
+    alive[live[refused]] = False
     trial = dataclasses.replace(
         core, arc_cost=priced, free=core.free.copy(), alive=alive
     )
@@ -381,15 +379,32 @@ def _at_places(
     def price(tix: IntArray, tech: IntArray) -> tuple[FloatArray, BoolArray]:
         ev, _ = evaluate_pairs(problem, w, state, tix, tech, ot)
         cost = place_costs(problem, w, state, core.free, tix, tech, plan, queues)
-        ok = ev.feasible
-        if w.move_min_gain > 0:
-            gain = held_gains(
-                problem, w, state, core.free, tix, tech, cost, plan, queues, ot
-            )
-            ok &= ~below_min_gain(gain, w)
+        ok = ev.feasible & ~_refused_at_places(core, tix, tech, cost, plan, queues)
         return cost, np.asarray(ok)
 
     return bounds, price
+
+
+def _refused_at_places(
+    core: Core,
+    tix: IntArray,
+    tech: IntArray,
+    at_place: FloatArray,
+    plan: IntArray,
+    queues: tuple[IntArray, Schedule],
+) -> BoolArray:
+    """Per pair (``at_place``: its cost at its place in the plan ``plan``), whether the
+    churn rule refuses it as a move at these places (:func:`solver.position.held_gains`
+    below ``weights.move_min_gain``): a position round's arcs and its certification
+    alike."""
+    w = core.params.weights
+    if w.move_min_gain <= 0:
+        return np.zeros(tix.size, np.bool_)
+    gain = held_gains(
+        core.problem, w, core.state, core.free, tix, tech, at_place, plan, queues,
+        core.params.allow_overtime,
+    )  # fmt: skip
+    return np.asarray(below_min_gain(gain, w))
 
 
 def worth_placing(core: Core) -> BoolArray:
