@@ -74,6 +74,7 @@ from solver.polish import (
     screen_orders,
     static_cost,
 )
+from solver.sequence import sequence_queues
 from solver.spatial import nearest
 
 if TYPE_CHECKING:
@@ -414,6 +415,29 @@ def _accept(
     kept = keep[trial[rows]]
     late[rows[kept]] = new_late[kept]
     return tech_of, cost, late
+
+
+def one_shot_kpis(
+    problem: Problem,
+    pricing: LatePricing,
+    state: TechState,
+    tech_of: IntArray,
+    allow_overtime: bool,
+) -> tuple[int, float]:
+    """What a one-shot plan is judged by, from its sequenced queues: the tickets it misses
+    (served late, or left out while a due passes within the plan's horizon,
+    :func:`missed_if_left_out`) and its travel per ticket served (seconds, chained stop
+    to stop; 0 when it serves none). Pinned tickets are not in ``tech_of``: the same in
+    every plan of a problem."""
+    rows = np.flatnonzero(tech_of >= 0)
+    sch = sequence_queues(
+        problem, pricing, rows, tech_of[rows], state.lat_deg, state.lon_deg,
+        state.ready_s, allow_overtime,
+    )  # fmt: skip
+    late = late_seconds(problem, rows, sch.start_s, sch.finish_s) > 0
+    left = (tech_of < 0) & ~problem.tickets.pinned
+    missed = int(late.sum()) + int(missed_if_left_out(problem)[left].sum())
+    return missed, float(sch.travel_s.sum()) / max(rows.size, 1)
 
 
 def missed_if_left_out(problem: Problem) -> BoolArray:
