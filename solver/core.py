@@ -660,6 +660,7 @@ def certify(
     rounds = evaluated = added = priced = 0
     pot: Potentials | None = None
     last: Potentials | None = None  # the previous round's: its pricing bounds this one
+    keys = np.sort(pair_keys(core.cands.tix, core.cands.tech, m))  # of every arc
     while True:
         rounds += 1
         c = core.cands
@@ -673,7 +674,6 @@ def certify(
             )  # fmt: skip
         if pot is None:
             return res, Certificate(rounds, priced, evaluated, added, False), None
-        keys = np.sort(pair_keys(c.tix, c.tech, m))
         bounds, pair_price = (state, None) if price is None else price
         nt, nk, nc, priced, ev, neg = negative_pairs(
             problem, core.params, bounds, groups, keys, *pot,
@@ -687,6 +687,7 @@ def certify(
         if neg == 0:
             return res, Certificate(rounds, priced, evaluated, added, True), pot
         added += nt.size
+        keys = _merged(keys, np.sort(pair_keys(nt, nk, m)))
         any_f = c.any_feasible.copy()
         any_f[nt] = True
         core.cands = Candidates(
@@ -702,6 +703,13 @@ def certify(
             res, pot = _flow(core, None if in_flow is None else in_flow(core)), None
         if res.status is not SolveStatus.OPTIMAL:
             return res, None, None
+
+
+def _merged(keys: IntArray, more: IntArray) -> IntArray:
+    """The sorted ``keys`` and sorted ``more`` in one sorted array: what sorting them
+    together gives, without sorting every arc's key again each pricing round (at 50k x
+    5k each sort took ~23 ms; a certification prices up to four times)."""
+    return np.insert(keys, np.searchsorted(keys, more), more)
 
 
 def repair_shifts(

@@ -27,7 +27,7 @@ from solver.certify import (
     pricing_groups,
 )
 from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
-from solver.core import Core, _flow
+from solver.core import Core, _flow, _merged
 from solver.cost import drop_penalty, evaluate_pairs, pair_keys, to_scaled
 from solver.geo import unit_vectors
 from solver.solve import tech_state
@@ -254,6 +254,19 @@ def test_a_later_round_prices_what_moved_and_finds_what_every_pair_finds(
     found = set(zip(nt.tolist(), nk.tolist(), strict=True))
     assert found == _every_pair_finds(p, params, state, groups, keys, pot, slack)
     assert neg >= 0
+
+
+@given(
+    keys=st.lists(st.integers(0, 50), max_size=40),
+    more=st.lists(st.integers(0, 50), max_size=10),
+)
+def test_merged_keys_are_the_sorted_keys_of_both(
+    keys: list[int], more: list[int]
+) -> None:
+    """The arc keys a certification keeps from round to round (the new pairs' sorted
+    keys merged in) are what sorting every arc's key again gives, repeated keys too."""
+    a, b = np.sort(np.asarray(keys, np.int64)), np.sort(np.asarray(more, np.int64))
+    assert np.array_equal(_merged(a, b), np.sort(np.concatenate([a, b])))
 
 
 @settings(max_examples=12, deadline=None)
