@@ -39,7 +39,7 @@ def test_a_batch_plan_keeps_the_shorter_plan_when_the_rounds_save_no_breach() ->
     The batch plan is the shorter one: as many misses, no more travel than the plan
     polished without the rounds (``position_rounds=0``)."""
     p = random_problem(20, 3, seed=38)
-    batch = SolveParams(batch=True)
+    batch = SolveParams(batch=True, time_limit_s=600.0)  # no deadline cuts polish
     without_rounds = dataclasses.replace(batch, position_rounds=0)
     missed, travel = _kpis(p, batch)
     missed0, travel0 = _kpis(p, without_rounds)
@@ -57,6 +57,6 @@ def test_a_batch_plan_misses_and_drives_no_more_than_without_position_rounds(
     the batch plan misses no more tickets than the plan polished without the position
     rounds and, missing as many, drives no further per ticket served."""
     p = random_problem(n, m, seed)
-    batch = SolveParams(batch=True, allow_overtime=overtime)
+    batch = SolveParams(batch=True, allow_overtime=overtime, time_limit_s=600.0)
     without_rounds = dataclasses.replace(batch, position_rounds=0)
     assert _kpis(p, batch) <= _kpis(p, without_rounds)
