@@ -41,6 +41,7 @@ from solver.cost import (
     to_scaled,
 )
 from solver.geo import unit_vectors
+from solver.ordering import stable_order
 from solver.spatial import block_order
 
 if TYPE_CHECKING:
@@ -215,7 +216,7 @@ def potentials(
     assigned = np.zeros(n, np.bool_)
     assigned[u_tix] = True
     other = np.flatnonzero(assigned[arc_tix] & ~used)
-    other = other[np.argsort(arc_tech[other], kind="stable")]  # by technician
+    other = other[stable_order(arc_tech[other])]  # by technician
     o_tix, o_cost = arc_tix[other], arc_cost[other].astype(np.float64)
     o_end = np.cumsum(np.bincount(arc_tech[other], minlength=m))
     o_start = np.r_[0, o_end[:-1]]

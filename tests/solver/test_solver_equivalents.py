@@ -48,6 +48,7 @@ from solver.cost import (
 from solver.geo import next_location, travel_time_s, unit_vectors
 from solver.local import local_resolve, places, places_total
 from solver.model import Problem
+from solver.ordering import RADIX_FROM, stable_order
 from solver.polish import (
     _allowed,
     _among,
@@ -229,6 +230,30 @@ def test_polish_memo_keys_distinct_as_numpy_unique(keys: list[int], dup: int) ->
     np.testing.assert_array_equal(uniq, expected)
     np.testing.assert_array_equal(back, inverse.reshape(-1))
     np.testing.assert_array_equal(a[first], uniq)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    size=st.sampled_from([0, 1, 7, RADIX_FROM - 1, RADIX_FROM, 3 * RADIX_FROM + 5]),
+    bits=st.sampled_from([1, 8, 16, 17, 32, 33, 47, 48, 62]),
+    repeats=st.booleans(),
+    negative=st.booleans(),
+)
+def test_stable_order_is_the_stable_argsort(
+    seed: int, size: int, bits: int, repeats: bool, negative: bool
+) -> None:
+    """The radix order of integer keys is numpy's stable argsort, equal keys in position
+    order, at every key width (one to three 16-bit passes, the comparison sort past
+    them) and with negative keys (the comparison sort)."""
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, 2**bits, size, dtype=np.int64)
+    if repeats and size:
+        keys = keys[rng.integers(0, max(size // 4, 1), size)]
+    if negative and size:
+        keys[rng.integers(0, size)] = -1 - keys[0]
+    expected = np.argsort(keys, kind="stable")
+    np.testing.assert_array_equal(stable_order(keys), expected)
 
 
 @settings(max_examples=30, deadline=None)
