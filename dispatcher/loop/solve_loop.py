@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from redis.exceptions import RedisError
 
+from dispatcher.backend.batched import batched_client
 from dispatcher.backend.cluster import is_cluster_url
 from dispatcher.domain import EventType
 from dispatcher.loop.declines import stranded_by_declines
@@ -398,8 +399,9 @@ class RegionWorker:
         """Clock rules, solve and commit once; return when the clock rules next need a look."""
         t_start = time.perf_counter()
         lp, tenant, region = self.loop, self.region.tenant, self.region.region
-        # One round trip's wait for the policy, the snapshot and (when the clock rules are
-        # about due) the SLA marks and the interrupted moves: they are read concurrently.
+        # One round trip for the policy, the snapshot and (when the clock rules are about
+        # due) the SLA marks and the interrupted moves: awaited together, they go to Redis
+        # in one pipeline (``backend.batched``; on a cluster, concurrently).
         # Only this worker writes the region's marks and starts its moves, and its
         # previous cycle is done, so they cannot move meanwhile.
         clock_due = time.time() >= min(
@@ -705,7 +707,9 @@ class SolveLoop:
         self.sweeper = ClosedTicketSweeper(redis)
         # region models read in full at least this often (0: no model, a snapshot per cycle)
         self.model_resync_s = model_resync_s
-        self.feed = RegionFeed(redis)
+        # the cycle's first reads (policy, delta, SLA marks, moves) go in one round trip
+        reads = batched_client(redis)
+        self.feed = RegionFeed(reads)
         # a region's cycles start at least this far apart (0: as soon as a change arrives)
         self.min_interval_s = min_interval_s
         # when a region's cycle may keep part of its last plan (dispatcher.loop.region_solver)
@@ -715,11 +719,11 @@ class SolveLoop:
         # closed tickets older than this are deleted (0: kept forever; dispatcher.store.retention)
         self.closed_retention_s = closed_retention_s
         self.sweep_interval_s = sweep_interval_s
-        self.policies = PolicyStore(redis)
-        self.sla = SlaRecorder(redis)
+        self.policies = PolicyStore(reads)
+        self.sla = SlaRecorder(reads)
         self.duplicates = DuplicateIndex(redis)
         self.linker = DuplicateLinker(redis)
-        self.mover = TicketMover(redis, self.store.events_maxlen)
+        self.mover = TicketMover(reads, self.store.events_maxlen)
         self.sla_step = SlaStep(
             self.store, self.sla, self.mover, metrics, self.store.events_maxlen
         )
