@@ -35,6 +35,7 @@ from solver.cost import (
     state_points,
 )
 from solver.geo import point_terms, unit_vectors
+from solver.ordering import distinct
 from solver.spatial import nearest
 
 if TYPE_CHECKING:
@@ -377,7 +378,7 @@ def build_candidates(
                     _tech_side(problem, params, state, rows, elig, penalty, pricing)
                 )
                 any_feasible[rows] = nfeas > 0
-        parts.extend(_extra(problem, params, state, np.unique(movable), pricing))
+        parts.extend(_extra(problem, params, state, distinct(movable, n), pricing))
     if not parts:
         e = np.zeros(0, np.int64)
         return Candidates(e, e, np.zeros(0), any_feasible)

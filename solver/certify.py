@@ -41,7 +41,7 @@ from solver.cost import (
     to_scaled,
 )
 from solver.geo import unit_vectors
-from solver.ordering import stable_order
+from solver.ordering import distinct, stable_order
 from solver.spatial import block_order
 
 if TYPE_CHECKING:
@@ -763,8 +763,9 @@ def negative_pairs(
     # thresholds (_ticket_terms).
     pb = PairBound.of(problem, w, state)
     base, slope, travel_per_chord = pb.base, pb.slope, pb.travel_per_chord
-    need = np.unique(
-        np.concatenate([g.rows for g in groups] or [np.zeros(0, np.int64)])
+    need = distinct(
+        np.concatenate([g.rows for g in groups] or [np.zeros(0, np.int64)]),
+        problem.tickets.count,
     )
     kvec = state_vectors(state)
     k_xyz = tuple(kvec.T.copy())

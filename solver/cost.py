@@ -57,6 +57,7 @@ from solver.geo import (
     travel_time_s,
     unit_vectors,
 )
+from solver.ordering import distinct_inverse
 from solver.spatial import NearestIndex
 
 if TYPE_CHECKING:
@@ -975,7 +976,7 @@ def move_gain(
             problem, weights, state, tix, tech, allow_overtime, late=late
         )
     if stays is None:  # the moving tickets' alone, each once
-        held, at = np.unique(tix[moving], return_inverse=True)
+        held, at = distinct_inverse(tix[moving], t.count)
         stay = _stay(problem, weights, state, held, allow_overtime, late)
         placeable, total = stay.placeable[at], stay.total[at]
     else:

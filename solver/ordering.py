@@ -42,3 +42,33 @@ def stable_order(keys: IntArray) -> IntArray:
         order = order.take(np.argsort(digit, kind="stable"))
         shift += DIGIT_BITS
     return np.asarray(order, np.int64)
+
+
+MASK_FROM = 1 / 32
+"""Fewest values, as a share of their bound, made distinct by a mask of the bound: on
+fewer, zeroing and scanning the mask costs more than numpy's unique."""
+
+
+def distinct(values: IntArray, bound: int) -> IntArray:
+    """``numpy.unique(values)`` of integers in ``[0, bound)``: by a mask of the bound
+    (linear) when they are at least ``MASK_FROM`` of it, where numpy's unique hashes,
+    then sorts (~9 ms per 50k ticket rows)."""
+    values = np.asarray(values)
+    if values.size < bound * MASK_FROM:
+        return np.asarray(np.unique(values))
+    seen = np.zeros(bound, np.bool_)
+    seen[values] = True
+    return np.flatnonzero(seen).astype(values.dtype, copy=False)
+
+
+def distinct_inverse(values: IntArray, bound: int) -> tuple[IntArray, IntArray]:
+    """``numpy.unique(values, return_inverse=True)`` of integers in ``[0, bound)``: the
+    distinct values and each value's index among them, as :func:`distinct`."""
+    values = np.asarray(values)
+    if values.size < bound * MASK_FROM:
+        uniq, inverse = np.unique(values, return_inverse=True)
+        return uniq, inverse.reshape(values.shape)
+    seen = np.zeros(bound, np.bool_)
+    seen[values] = True
+    rank = np.cumsum(seen) - 1
+    return np.flatnonzero(seen).astype(values.dtype, copy=False), rank[values]

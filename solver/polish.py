@@ -77,7 +77,7 @@ from solver.cost import (
 )
 from solver.geo import unit_vectors
 from solver.model import NO_TECHNICIAN
-from solver.ordering import stable_order
+from solver.ordering import distinct, stable_order
 from solver.position import queue_costs
 from solver.sequence import Schedule, sequence_queues, simulate
 from solver.spatial import nearest
@@ -419,7 +419,7 @@ class _Plan:
         """:func:`static_cost` of the pairs (``tix``, ``tech``), and :attr:`held` (per
         row, 0 elsewhere) once the rows ``rows`` (each in a queue) are priced where they
         are: in one call, a row priced once while it stays in its queue."""
-        todo = np.unique(rows[~self._priced[rows]])
+        todo = distinct(rows[~self._priced[rows]], self._priced.size)
         st = static_cost(
             self.problem, self.weights, np.concatenate([tix, todo]),
             np.concatenate([tech, self.tech_at[todo]]),
@@ -489,7 +489,7 @@ class _Plan:
         q0 = self.qlen[tech] - (drop >= 0)
         width = self.queue.shape[1]
         jobs = []  # (positions in out, orders (T, places, length), technicians)
-        for q in np.unique(q0).tolist():
+        for q in distinct(q0, width + 1).tolist():
             sel = np.flatnonzero(q0 == q)
             tk = tech[sel]
             idx = np.arange(width)[None, :]

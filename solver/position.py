@@ -40,6 +40,7 @@ from solver.cost import (
 from solver.geo import next_location, pair_travel_time_s, travel_time_s
 from solver.local import places
 from solver.model import NO_TECHNICIAN
+from solver.ordering import distinct_inverse
 from solver.sequence import Schedule, sequence_queues
 
 if TYPE_CHECKING:
@@ -293,7 +294,7 @@ def held_gains(
     gain = np.full(tix.size, np.nan)
     if moving.size == 0:
         return gain
-    held, at = np.unique(tix[moving], return_inverse=True)
+    held, at = distinct_inverse(tix[moving], t.count)
     holder = t.current_technician[held]
     ev, _ = evaluate_pairs(problem, weights, state, held, holder, allow_overtime)
     stay, finish = _cost_and_finish(

@@ -26,6 +26,7 @@ from solver.certify import potentials
 from solver.flow import FlowResult, assign_slots
 from solver.local import places
 from solver.model import SolveStatus
+from solver.ordering import distinct
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -75,7 +76,7 @@ def warm_assign(
     pen = penalty.astype(np.float64)
     for _ in range(WARM_ROUNDS):
         sub = np.flatnonzero(keep)
-        rows = np.unique(arc_tix[sub])
+        rows = distinct(arc_tix[sub], n_tickets)
         local = np.searchsorted(rows, arc_tix[sub])
         res = assign_slots(
             rows.size, local, arc_tech[sub], arc_cost[sub], penalty[rows],

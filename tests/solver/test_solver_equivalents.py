@@ -48,7 +48,12 @@ from solver.cost import (
 from solver.geo import next_location, travel_time_s, unit_vectors
 from solver.local import local_resolve, places, places_total
 from solver.model import Problem
-from solver.ordering import RADIX_FROM, stable_order
+from solver.ordering import (
+    RADIX_FROM,
+    distinct,
+    distinct_inverse,
+    stable_order,
+)
 from solver.polish import (
     _allowed,
     _among,
@@ -254,6 +259,30 @@ def test_stable_order_is_the_stable_argsort(
         keys[rng.integers(0, size)] = -1 - keys[0]
     expected = np.argsort(keys, kind="stable")
     np.testing.assert_array_equal(stable_order(keys), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    bound=st.integers(1, 5_000),
+    share=st.sampled_from([0.0, 0.01, 0.2, 1.0, 4.0]),
+    narrow=st.booleans(),
+)
+def test_distinct_values_are_numpy_unique(
+    seed: int, bound: int, share: float, narrow: bool
+) -> None:
+    """The distinct rows by a mask of their bound (and each row's index among them) are
+    numpy.unique's, dtypes included, from a few values (numpy's unique then) to many
+    repeats, spread over the bound or in a corner of it."""
+    rng = np.random.default_rng(seed)
+    top = max(bound // 50, 1) if narrow else bound
+    values = rng.integers(0, top, int(bound * share), dtype=np.int64)
+    uniq, inverse = np.unique(values, return_inverse=True)
+    got = distinct(values, bound)
+    got_uniq, got_inverse = distinct_inverse(values, bound)
+    for a, b in ((got, uniq), (got_uniq, uniq), (got_inverse, inverse)):
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == b.dtype
 
 
 @settings(max_examples=30, deadline=None)
