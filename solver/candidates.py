@@ -263,12 +263,14 @@ def _extra(
 def first_of_each(keys: IntArray) -> IntArray:
     """Index of the first occurrence of each distinct value of ``keys`` (>= 0), by
     value: ``np.unique(keys, return_index=True)[1]``. Sorts value and position packed
-    in one int64 (a plain sort, several times faster than the stable argsort
-    ``np.unique`` runs) when they fit, else calls ``np.unique``."""
+    in one int64 (a sort of values, several times faster than the stable argsort
+    ``np.unique`` runs; numpy's stable one, which merges runs: the candidates come
+    mostly in order, 29 ms where its default sort took 61 at 50k x 5k) when they fit,
+    else calls ``np.unique``."""
     size = keys.size
     if size == 0 or int(keys.max()) >= (2**62) // size:
         return np.asarray(np.unique(keys, return_index=True)[1], np.int64)
-    packed = np.sort(keys * size + np.arange(size))
+    packed = np.sort(keys * size + np.arange(size), kind="stable")
     value = packed // size
     new = np.ones(size, np.bool_)
     np.not_equal(value[1:], value[:-1], out=new[1:])

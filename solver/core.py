@@ -661,7 +661,10 @@ def certify(
     rounds = evaluated = added = priced = 0
     pot: Potentials | None = None
     last: Potentials | None = None  # the previous round's: its pricing bounds this one
-    keys = np.sort(pair_keys(core.cands.tix, core.cands.tech, m))  # of every arc
+    # of every arc; the candidates come in pair order, then each round's pairs in
+    # theirs: numpy's stable sort (a merge of runs) takes 1.5 ms where its default
+    # one took 76 (50k x 5k)
+    keys = np.sort(pair_keys(core.cands.tix, core.cands.tech, m), kind="stable")
     while True:
         rounds += 1
         c = core.cands
@@ -688,7 +691,7 @@ def certify(
         if neg == 0:
             return res, Certificate(rounds, priced, evaluated, added, True), pot
         added += nt.size
-        keys = _merged(keys, np.sort(pair_keys(nt, nk, m)))
+        keys = _merged(keys, np.sort(pair_keys(nt, nk, m), kind="stable"))
         any_f = c.any_feasible.copy()
         any_f[nt] = True
         core.cands = Candidates(
