@@ -1,9 +1,11 @@
 """The solver worker pool: CPU-bound solves in ``spawn`` worker processes, off the event loop.
 
-Each worker is a process of its own; a region's cycles always go to the same one (its
-home, chosen when the region is first seen: the worker with the fewest regions), which
-keeps the region's last plan between cycles and solves incrementally when it can
-(``dispatcher.loop.region_solver``).
+Each worker is a process of its own; a region's cycles go to the same one (its home,
+chosen when the region is first seen: the worker with the fewest regions), which keeps the
+region's last plan between cycles and solves incrementally when it can
+(``dispatcher.loop.region_solver``). When the home is busy and another worker idle, the
+cycle runs there instead and the region's last plan goes with it (``KeptAt``: the last
+job the event loop sent and the solution it got, from which that worker rebuilds it).
 """
 
 from __future__ import annotations
@@ -93,6 +95,31 @@ def _solve_job(problem: Problem | ProblemParts, params: SolveParams) -> SolveOut
     return _output(problem, params, solve(problem, params))
 
 
+def since_cold(last: int | None, mode: str) -> int:
+    """A region plan's cycles since the last cold one, after a cycle of ``mode`` (``last``:
+    the count of the plan it started from, None: none)."""
+    return last + 1 if last is not None and mode == "incremental" else 0
+
+
+def region_plan(
+    problem: Problem,
+    ticket_ids: Sequence[str],
+    technician_ids: Sequence[str],
+    params: SolveParams,
+    solution: Solution,
+    since: int,
+) -> RegionPlan:
+    """What a region's worker keeps of a cycle for the next one."""
+    from solver.restricted import CONTESTED
+
+    contested = np.flatnonzero(np.isin(solution.reason, CONTESTED))
+    return RegionPlan(
+        params, tuple(ticket_ids), tuple(technician_ids), problem,
+        solution.technician, since,
+        frozenset(ticket_ids[i] for i in contested.tolist()),
+    )  # fmt: skip
+
+
 def _solve_region_job(
     key: str,
     parts: Problem | ProblemParts,
@@ -101,14 +128,20 @@ def _solve_region_job(
     params: SolveParams,
     settings: IncrementalSettings,
     force: str,
+    moved: bool = False,
+    brought: KeptAt | None = None,
 ) -> SolveOutput:
-    """Runs in a region's home worker: solve the cycle cold or keeping the unchanged part
-    of the region's last plan (``dispatcher.loop.region_solver``), and keep the result."""
-    from solver.restricted import CONTESTED, solve_keeping
+    """Runs in a region's worker: solve the cycle cold or keeping the unchanged part of
+    the region's last plan (``dispatcher.loop.region_solver``), and keep the result.
+    The last plan is the one this worker kept, or when the region ``moved`` here from
+    another worker, the one ``brought`` along (None: there is none)."""
+    from solver.restricted import solve_keeping
     from solver.solve import solve
 
     problem = parts.build() if isinstance(parts, ProblemParts) else parts
     last = _REGIONS.pop(key, None)  # gone if the solve fails: the next one is cold
+    if moved:
+        last = brought.plan() if brought is not None else None
     step = plan_step(last, problem, ticket_ids, technician_ids, params, settings, force)
     solution, reason = None, step.reason
     if not step.cold:
@@ -117,12 +150,10 @@ def _solve_region_job(
     mode = "incremental" if solution is not None else "cold"
     if solution is None:
         solution = solve(problem, params)
-    since = last.since_cold + 1 if last is not None and mode == "incremental" else 0
-    contested = np.flatnonzero(np.isin(solution.reason, CONTESTED))
-    _REGIONS[key] = RegionPlan(
-        params, tuple(ticket_ids), tuple(technician_ids), problem,
-        solution.technician, since, frozenset(ticket_ids[i] for i in contested.tolist()),
-    )  # fmt: skip
+    since = since_cold(last.since_cold if last is not None else None, mode)
+    _REGIONS[key] = region_plan(
+        problem, ticket_ids, technician_ids, params, solution, since
+    )
     return _output(problem, params, solution, mode, reason)
 
 
@@ -145,12 +176,35 @@ def _output(
     return SolveOutput(solution, solution.row_terms, gain, mode, reason)
 
 
+@dataclass(frozen=True, slots=True)
+class KeptAt:
+    """Which worker keeps a region's last plan, and what that plan is made of: the
+    cycle's job and its solution, as the event loop sent and got them. When the region's
+    next cycle runs in another worker, this goes along and that worker builds the plan
+    (``plan()``)."""
+
+    worker: int
+    parts: Problem | ProblemParts
+    ticket_ids: tuple[str, ...]
+    technician_ids: tuple[str, ...]
+    params: SolveParams
+    solution: Solution
+    since_cold: int
+
+    def plan(self) -> RegionPlan:
+        parts = self.parts
+        problem = parts.build() if isinstance(parts, ProblemParts) else parts
+        return region_plan(
+            problem, self.ticket_ids, self.technician_ids, self.params,
+            self.solution, self.since_cold,
+        )  # fmt: skip
+
+
 def home_worker(home: int | None, busy: Sequence[int], homes: dict[str, int]) -> int:
     """The worker a region's cycle runs in: its home, unless that worker is busy while
-    another is idle (the region then moves there: never a cycle waiting behind another
-    region's while a worker idles; the move costs one cold cycle, the new home has no
-    plan of it, and the old home's plan of it is only ever compared by content). A region
-    seen first goes to the worker with the fewest regions."""
+    another is idle (the region then moves there, its last plan with it: never a cycle
+    waiting behind another region's while a worker idles). A region seen first goes to
+    the worker with the fewest regions."""
     if home is None:
         count = [0] * len(busy)
         for i in homes.values():
@@ -176,6 +230,9 @@ class SolverPool:
     _pools: list[WorkerProcess] = field(default_factory=list)
     _busy: list[int] = field(default_factory=list)
     _home: dict[str, int] = field(default_factory=dict)
+    _kept: dict[str, KeptAt] = field(default_factory=dict)
+    """Where each region's last plan is kept (none after a failed or cancelled cycle:
+    the next one is cold)."""
 
     def start(self) -> None:
         """Spawn the workers now (they import the solver and OR-Tools before their first
@@ -222,10 +279,18 @@ class SolverPool:
         index = self._home[key] = home_worker(
             self._home.get(key), self._busy, self._home
         )
-        return await self._run(
-            index, _solve_region_job, key, parts, tuple(ticket_ids),
-            tuple(technician_ids), params, settings, force,
+        ticket_ids, technician_ids = tuple(ticket_ids), tuple(technician_ids)
+        kept = self._kept.pop(key, None)  # stays gone if this cycle fails
+        moved = kept is None or kept.worker != index
+        output: SolveOutput = await self._run(
+            index, _solve_region_job, key, parts, ticket_ids, technician_ids, params,
+            settings, force, moved, kept if moved else None,
         )  # fmt: skip
+        self._kept[key] = KeptAt(
+            index, parts, ticket_ids, technician_ids, params, output.solution,
+            since_cold(kept.since_cold if kept is not None else None, output.mode),
+        )  # fmt: skip
+        return output
 
     async def _run(self, index: int, job: Any, *args: Any) -> SolveOutput:
         self._busy[index] += 1
@@ -256,3 +321,4 @@ class SolverPool:
         for pool in pools:
             pool.close()
         self._home.clear()
+        self._kept.clear()

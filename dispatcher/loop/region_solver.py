@@ -18,7 +18,8 @@ problem is compared with it by ticket id:
 A ticket that left (completed, cancelled) only frees a place: the queue it left is kept.
 The worker solves **cold** (``solver.solve``, the certified pipeline over every row) instead
 when the loop asks for it (lease taken over, region model resynced, a cycle failed), on
-the first cycle it sees, when the solver parameters (the policy) changed, when a
+the first cycle it sees (a region's cycle that runs off its home worker brings the
+region's last plan: ``pool.KeptAt``), when the solver parameters (the policy) changed, when a
 technician changed (any field, or the set of technicians or of skills), when more than
 ``max_changes`` rows changed, every ``cold_every`` cycles, when nothing would be kept,
 and when the kept plan is not usable (a shift overrun once the queues are sequenced
