@@ -85,13 +85,17 @@ _REGIONS: dict[str, RegionPlan] = {}
 """In a worker process: the last plan of each region whose home it is."""
 
 
-def _solve_job(problem: Problem | ProblemParts, params: SolveParams) -> SolveOutput:
+def _built(parts: Problem | ProblemParts) -> Problem:
+    """The problem a job carries: built in the worker when it came as its parts."""
+    return parts.build() if isinstance(parts, ProblemParts) else parts
+
+
+def _solve_job(parts: Problem | ProblemParts, params: SolveParams) -> SolveOutput:
     """Runs in a worker process: solve, then the move gain of each assigned row (its
     placement terms as driven are the solution's ``row_terms``)."""
     from solver.solve import solve
 
-    if isinstance(problem, ProblemParts):
-        problem = problem.build()
+    problem = _built(parts)
     return _output(problem, params, solve(problem, params))
 
 
@@ -138,7 +142,7 @@ def _solve_region_job(
     from solver.restricted import solve_keeping
     from solver.solve import solve
 
-    problem = parts.build() if isinstance(parts, ProblemParts) else parts
+    problem = _built(parts)
     last = _REGIONS.pop(key, None)  # gone if the solve fails: the next one is cold
     if moved:
         last = brought.plan() if brought is not None else None
@@ -192,10 +196,8 @@ class KeptAt:
     since_cold: int
 
     def plan(self) -> RegionPlan:
-        parts = self.parts
-        problem = parts.build() if isinstance(parts, ProblemParts) else parts
         return region_plan(
-            problem, self.ticket_ids, self.technician_ids, self.params,
+            _built(self.parts), self.ticket_ids, self.technician_ids, self.params,
             self.solution, self.since_cold,
         )  # fmt: skip
 
