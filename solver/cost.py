@@ -242,15 +242,18 @@ def _reach_index(problem: Problem) -> _ReachIndex:
 def _reach_s(problem: Problem, rows: IntArray | None = None) -> FloatArray:
     """:func:`reach_s` computed (of ``rows``, aligned with them; default all)."""
     t, k = problem.tickets, problem.technicians
+    every_row = rows is None
     rows = np.arange(t.count, dtype=np.int64) if rows is None else rows
     index = _reach_index(problem)
     usable = index.usable
     reach = np.zeros(rows.size)
     if usable.size and rows.size:
-        if t.count * usable.size <= DENSE_PAIRS_MAX:
-            reach = first_reach_s(problem, rows, usable).min(axis=1)
-        else:
+        if t.count * usable.size > DENSE_PAIRS_MAX:
             reach = _reach_sparse(problem, index, rows)
+        elif every_row:
+            reach = _dense_reach_pairs(problem, usable).min(axis=1)
+        else:
+            reach = first_reach_s(problem, rows, usable).min(axis=1)
     pinned = np.flatnonzero(t.pinned[rows])  # positions in rows
     if pinned.size:  # its holder holds it, full or not
         holder = t.current_technician[rows[pinned]]
@@ -260,6 +263,37 @@ def _reach_s(problem: Problem, rows: IntArray | None = None) -> FloatArray:
         )
     reach[np.isinf(reach)] = 0.0  # nobody here may hold it
     return reach
+
+
+def share_reach(whole: Problem, pinned_more: Problem) -> None:
+    """Let ``pinned_more`` take its :func:`reach_s` from the pairs ``whole`` prices (its
+    every row x usable technician, :func:`first_reach_s`, kept in ``whole``'s memo), when
+    ``pinned_more`` is ``whole`` with more rows pinned on their current technicians (the
+    caller's contract: every other field the same, e.g. ``solver.restricted``'s kept
+    rows): a pair's value reads the ticket, the technician and the clock only, and more
+    pinned work leaves a subset of the technicians usable. Computed once for both instead
+    of once each (the live loop's incremental cycle prices both problems)."""
+    memoized(pinned_more, "reach_pairs_from", None, lambda: whole)
+
+
+def _dense_reach_pairs(problem: Problem, usable: IntArray) -> FloatArray:
+    """:func:`first_reach_s` of every row x the ``usable`` technicians (dense), computed
+    once per problem, or taken from the problem :func:`share_reach` names (its columns
+    of these technicians: a subset of its usable ones)."""
+    whole: Problem | None = memo_of(problem, "reach_pairs_from", None)
+    if whole is not None:
+        every = _reach_index(whole).usable
+        cols = np.minimum(np.searchsorted(every, usable), max(every.size - 1, 0))
+        if (
+            every.size
+            and whole.tickets.count * every.size <= DENSE_PAIRS_MAX
+            and np.array_equal(every[cols], usable)
+        ):
+            return _dense_reach_pairs(whole, every)[:, cols]
+    rows = np.arange(problem.tickets.count, dtype=np.int64)
+    return memoized(
+        problem, "reach_pairs", None, lambda: first_reach_s(problem, rows, usable)
+    )
 
 
 def first_reach_s(problem: Problem, tix: IntArray, techs: IntArray) -> FloatArray:

@@ -25,6 +25,7 @@ from solver.cost import (
     memo_of,
     reach_s,
     savable,
+    share_reach,
     skill_rows,
     to_scaled,
 )
@@ -353,6 +354,38 @@ def test_grown_reach_equals_a_fresh_one(
     else:
         assert np.array_equal(kept, reach_s(fresh))
         assert np.array_equal(saved, savable(fresh))
+
+
+@settings(max_examples=25, deadline=None)
+@example(3, (60, 20), 1, True)  # kept rows fill technicians: fewer usable in ``sub``
+@given(
+    st.integers(0, 1000),
+    st.sampled_from([(60, 20), (498, 40), (700, 50)]),  # dense, at the limit, sparse
+    st.integers(1, 3),
+    st.booleans(),
+)
+def test_shared_reach_equals_a_fresh_one(
+    seed: int, size: tuple[int, int], capacity: int, sub_first: bool
+) -> None:
+    """The reach of a problem with more rows pinned (``solver.restricted``'s kept rows)
+    taken from the pairs of the problem it came from (:func:`solver.cost.share_reach`),
+    whichever of the two is priced first: the same arrays as fresh
+    :func:`solver.cost.reach_s` of each, bit for bit."""
+    n, m = size
+    p = random_problem(
+        n, m, seed, capacity=capacity, assigned_frac=0.5, pinned_frac=0.1,
+        radius_km=15,
+    )  # fmt: skip
+    t = p.tickets
+    keep = np.random.default_rng(seed).random(n) < 0.7
+    keep &= ~t.pinned & (t.current_technician >= 0)
+    sub = dataclasses.replace(p, tickets=dataclasses.replace(t, pinned=t.pinned | keep))
+    share_reach(p, sub)
+    got = (reach_s(sub), reach_s(p)) if sub_first else (reach_s(p), reach_s(sub))[::-1]
+    fresh = [dataclasses.replace(q, tickets=q.tickets) for q in (sub, p)]
+    assert all(q.memo == {} for q in fresh)
+    assert np.array_equal(got[0], reach_s(fresh[0]))
+    assert np.array_equal(got[1], reach_s(fresh[1]))
 
 
 @settings(max_examples=40, deadline=None)
