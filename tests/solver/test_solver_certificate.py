@@ -21,6 +21,7 @@ from solver.candidates import Candidates, build_candidates, skill_groups
 from solver.certify import (
     TECH_BLOCK,
     TICKET_BLOCKS_FROM,
+    PairBound,
     PairPrice,
     negative_pairs,
     potentials,
@@ -254,6 +255,109 @@ def test_a_later_round_prices_what_moved_and_finds_what_every_pair_finds(
     found = set(zip(nt.tolist(), nk.tolist(), strict=True))
     assert found == _every_pair_finds(p, params, state, groups, keys, pot, slack)
     assert neg >= 0
+
+
+def _held(p: Problem, seed: int, held: float, pinned: float) -> Problem:
+    """``p`` with a fraction ``held`` of its tickets held by a random technician (each
+    of those pinned with probability ``pinned``): moving one pays the stability term."""
+    rng = np.random.default_rng(seed + 2)
+    t, n = p.tickets, p.tickets.count
+    on = rng.random(n) < held
+    holder = np.where(on, rng.integers(0, p.technicians.count, n), -1)
+    return replace(
+        p,
+        tickets=replace(
+            t, current_technician=holder, pinned=on & (rng.random(n) < pinned)
+        ),
+    )
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(200, 400),
+    m=st.integers(40, 90),
+    away_km=st.floats(0.0, 90.0),
+    k=st.integers(1, 6),
+    held=st.floats(0.1, 0.9),
+    pinned=st.floats(0.0, 0.3),
+    slack_units=st.sampled_from([0.0, 150.0, 1000.0]),
+)
+def test_pricing_with_held_tickets_finds_what_pricing_every_pair_finds(
+    seed: int,
+    n: int,
+    m: int,
+    away_km: float,
+    k: int,
+    held: float,
+    pinned: float,
+    slack_units: float,
+) -> None:
+    """With held tickets (some pinned), whose moves the pair bound charges the stability
+    term, ``negative_pairs`` still returns exactly the pairs that evaluating every pair
+    finds, in the first round and in a later one (``since``)."""
+    p = _held(adversarial(seed, n, m, away_km, capacity=3), seed, held, pinned)
+    params = SolveParams(allow_overtime=True, candidates_k=k)
+    core, groups, keys, first = _first_flow(p, params)
+    state, slack = core.state, slack_units * COST_SCALE
+    pricing = pricing_groups(state, groups)
+    nt, nk, nc, _, _, neg = negative_pairs(
+        p, params, state, pricing, keys, *first, slack
+    )
+    found = set(zip(nt.tolist(), nk.tolist(), strict=True))
+    assert found == _every_pair_finds(p, params, state, groups, keys, first, slack)
+    assert neg >= 0
+    c = core.cands
+    core.cands = Candidates(
+        np.concatenate([c.tix, nt]), np.concatenate([c.tech, nk]),
+        np.concatenate([c.cost, nc]), c.any_feasible,
+    )  # fmt: skip
+    core.arc_cost = np.concatenate([core.arc_cost, to_scaled(nc)])
+    pot = _potentials(core, _flow(core))
+    keys = np.sort(pair_keys(core.cands.tix, core.cands.tech, m))
+    nt, nk, _, _, _, _ = negative_pairs(
+        p, params, state, pricing, keys, *pot, slack, since=first
+    )
+    found = set(zip(nt.tolist(), nk.tolist(), strict=True))
+    assert found == _every_pair_finds(p, params, state, groups, keys, pot, slack)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    away_km=st.floats(0.0, 90.0),
+    held=st.floats(0.1, 0.9),
+    pinned=st.floats(0.0, 0.3),
+    nowhere=st.floats(0.0, 0.2),
+)
+def test_pair_bound_is_below_the_first_in_queue_cost_of_held_tickets(
+    seed: int, away_km: float, held: float, pinned: float, nowhere: float
+) -> None:
+    """Every movable pair's first-in-queue cost (:func:`solver.cost.evaluate_pairs`) is
+    at least its :class:`solver.certify.PairBound`, less the preference bonus the
+    pricing adds to its thresholds, with held and pinned tickets: the bound charges the
+    stability term to exactly the moves of held, unpinned tickets."""
+    p = _partly_located(
+        _held(adversarial(seed, 120, 40, away_km, capacity=3), seed, held, pinned),
+        nowhere, seed,
+    )  # fmt: skip
+    params = SolveParams(allow_overtime=True)
+    w = params.weights
+    state = tech_state(p, w)
+    n, m = p.tickets.count, p.technicians.count
+    movable = np.flatnonzero(~p.tickets.pinned)
+    tix, tech = np.repeat(movable, m), np.tile(np.arange(m), movable.size)
+    ev, _ = evaluate_pairs(p, w, state, tix, tech, True)
+    t_vec = unit_vectors(p.tickets.lat_deg, p.tickets.lon_deg)
+    k_vec = unit_vectors(state.lat_deg, state.lon_deg)
+    chord = np.linalg.norm(t_vec[tix] - k_vec[tech], axis=1)
+    chord *= np.any(t_vec[tix] != 0, axis=1) & np.any(k_vec[tech] != 0, axis=1)
+    bound = PairBound.of(p, w, state).at(tix, tech, np.maximum(chord - 1e-7, 0.0))
+    bonus = np.zeros(n)
+    bonus[p.tickets.preferred[:, 0]] = w.preference
+    above = bound <= COST_SCALE * (ev.total + bonus[tix]) + 1e-6 * np.abs(bound)
+    assert np.all(above)
 
 
 @given(
