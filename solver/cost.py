@@ -54,6 +54,7 @@ from solver.constants import (
 from solver.geo import (
     indexed_travel_time_s,
     point_terms,
+    travel_time_bounds_s,
     travel_time_s,
     unit_vectors,
 )
@@ -122,6 +123,14 @@ def clips(cost: npt.ArrayLike) -> bool:
     return bool(x.size) and bool(np.max(np.abs(x)) * COST_SCALE > MAX_COST)
 
 
+REACH_BOUND_SLACK = 1e-6
+"""Relative widening of :func:`_reach_bound_s`' travel, beyond the rounding of the
+triangle through the centre (each bound is already above the travel as computed)."""
+REACH_BOUND_SLACK_S = 1e-3
+"""Seconds added to :func:`_reach_bound_s`: above the rounding of ``arrive - now`` at
+epoch-second clocks (~1e-7 s)."""
+
+
 def memo_of(problem: Problem, name: str, key: object) -> Any:
     """What :func:`memoized` kept for ``problem`` under ``name`` and ``key``, or None."""
     known = problem.memo.get(name)
@@ -169,16 +178,18 @@ def reach_s(problem: Problem) -> FloatArray:
 
 
 def grow_reach_s(old: Problem, new: Problem) -> None:
-    """Keep :func:`reach_s` of ``old``'s rows for ``new`` (computing only the rows after
-    them), and :func:`savable` when ``old`` has it, when ``new`` is ``old`` with unpinned
-    tickets appended and the incumbents of unpinned tickets changed (the caller's
-    contract: the clock, the technicians, the pinned rows and every other field of
-    ``old``'s rows unchanged): a row's reach reads its own fields, the technicians and
-    the pinned rows only. Nothing when ``old`` has none, ``new`` has one, or the rows
-    are too few or too many for both to use the same pairs (every pair vs the nearest
-    technicians)."""
+    """Keep :func:`reach_s` and :func:`savable` of ``old``'s rows for ``new`` (computing
+    only the rows after them), each when ``old`` has it and ``new`` not, when ``new`` is
+    ``old`` with unpinned tickets appended and the incumbents of unpinned tickets changed
+    (the caller's contract: the clock, the technicians, the pinned rows and every other
+    field of ``old``'s rows unchanged): a row's reach reads its own fields, the
+    technicians and the pinned rows only, whether it is savable its own fields, its
+    reach and the clock. Nothing when the rows are too few or too many for both to use
+    the same pairs (every pair vs the nearest technicians: the old rows' reach may
+    change then)."""
     known = memo_of(old, "reach_s", None)
-    if known is None or memo_of(new, "reach_s", None) is not None:
+    saved = memo_of(old, "savable", None)
+    if known is None and saved is None:
         return
     index = memo_of(old, "reach_index", None)
     if index is not None:  # the same technicians and pinned rows: the same index
@@ -188,10 +199,10 @@ def grow_reach_s(old: Problem, new: Problem) -> None:
     if (n0 * usable <= DENSE_PAIRS_MAX) != (n * usable <= DENSE_PAIRS_MAX):
         return
     rows = np.arange(n0, n, dtype=np.int64)
-    memoized(new, "reach_s", None, lambda: np.concatenate([known, _reach_s(new, rows)]))
-    # whether a row is savable reads its own fields, its reach and the clock only: kept
-    # with the reach (not when the reach is not: the old rows' may change then)
-    saved = memo_of(old, "savable", None)
+    if known is not None and memo_of(new, "reach_s", None) is None:
+        memoized(
+            new, "reach_s", None, lambda: np.concatenate([known, _reach_s(new, rows)])
+        )
     if saved is not None and memo_of(new, "savable", None) is None:
         memoized(
             new, "savable", None, lambda: np.concatenate([saved, _savable(new, rows)])
@@ -242,18 +253,15 @@ def _reach_index(problem: Problem) -> _ReachIndex:
 def _reach_s(problem: Problem, rows: IntArray | None = None) -> FloatArray:
     """:func:`reach_s` computed (of ``rows``, aligned with them; default all)."""
     t, k = problem.tickets, problem.technicians
-    every_row = rows is None
     rows = np.arange(t.count, dtype=np.int64) if rows is None else rows
     index = _reach_index(problem)
     usable = index.usable
     reach = np.zeros(rows.size)
     if usable.size and rows.size:
-        if t.count * usable.size > DENSE_PAIRS_MAX:
-            reach = _reach_sparse(problem, index, rows)
-        elif every_row:
-            reach = _dense_reach_pairs(problem, usable).min(axis=1)
-        else:
+        if t.count * usable.size <= DENSE_PAIRS_MAX:
             reach = first_reach_s(problem, rows, usable).min(axis=1)
+        else:
+            reach = _reach_sparse(problem, index, rows)
     pinned = np.flatnonzero(t.pinned[rows])  # positions in rows
     if pinned.size:  # its holder holds it, full or not
         holder = t.current_technician[rows[pinned]]
@@ -263,37 +271,6 @@ def _reach_s(problem: Problem, rows: IntArray | None = None) -> FloatArray:
         )
     reach[np.isinf(reach)] = 0.0  # nobody here may hold it
     return reach
-
-
-def share_reach(whole: Problem, pinned_more: Problem) -> None:
-    """Let ``pinned_more`` take its :func:`reach_s` from the pairs ``whole`` prices (its
-    every row x usable technician, :func:`first_reach_s`, kept in ``whole``'s memo), when
-    ``pinned_more`` is ``whole`` with more rows pinned on their current technicians (the
-    caller's contract: every other field the same, e.g. ``solver.restricted``'s kept
-    rows): a pair's value reads the ticket, the technician and the clock only, and more
-    pinned work leaves a subset of the technicians usable. Computed once for both instead
-    of once each (the live loop's incremental cycle prices both problems)."""
-    memoized(pinned_more, "reach_pairs_from", None, lambda: whole)
-
-
-def _dense_reach_pairs(problem: Problem, usable: IntArray) -> FloatArray:
-    """:func:`first_reach_s` of every row x the ``usable`` technicians (dense), computed
-    once per problem, or taken from the problem :func:`share_reach` names (its columns
-    of these technicians: a subset of its usable ones)."""
-    whole: Problem | None = memo_of(problem, "reach_pairs_from", None)
-    if whole is not None:
-        every = _reach_index(whole).usable
-        cols = np.minimum(np.searchsorted(every, usable), max(every.size - 1, 0))
-        if (
-            every.size
-            and whole.tickets.count * every.size <= DENSE_PAIRS_MAX
-            and np.array_equal(every[cols], usable)
-        ):
-            return _dense_reach_pairs(whole, every)[:, cols]
-    rows = np.arange(problem.tickets.count, dtype=np.int64)
-    return memoized(
-        problem, "reach_pairs", None, lambda: first_reach_s(problem, rows, usable)
-    )
 
 
 def first_reach_s(problem: Problem, tix: IntArray, techs: IntArray) -> FloatArray:
@@ -374,12 +351,65 @@ def savable(problem: Problem, rows: IntArray | None = None) -> BoolArray:
 
 
 def _savable(problem: Problem, rows: IntArray | None = None) -> BoolArray:
-    """:func:`savable` computed."""
+    """:func:`savable` computed: by bounds on the reach where they settle it, the exact
+    reach of the other rows only (most live-loop rows are due hours after any
+    technician could be there: their reach, every ticket x technician pair, was most of
+    this). Lateness only grows with the start, so a row late even if somebody were
+    there now (the reach is never below 0) cannot be saved, and one on time at an upper
+    bound of its reach (:func:`_reach_bound_s`) can."""
     t = problem.tickets
     rows = np.arange(t.count, dtype=np.int64) if rows is None else rows
-    start = np.maximum(problem.now_s + reach_s(problem)[rows], t.window_start_s[rows])
+    out = _on_time(problem, rows, np.zeros(rows.size))
+    unsure = np.flatnonzero(out)  # positions in rows
+    if unsure.size:
+        bound = _reach_bound_s(problem, rows[unsure])
+        unsure = unsure[~_on_time(problem, rows[unsure], bound)]
+    if unsure.size:
+        known: FloatArray | None = memo_of(problem, "reach_s", None)
+        at = rows[unsure]
+        reach = known[at] if known is not None else _reach_s(problem, at)
+        out[unsure] = _on_time(problem, at, reach)
+    return out
+
+
+def _on_time(problem: Problem, rows: IntArray, reach: FloatArray) -> BoolArray:
+    """Whether each of ``rows`` is on time if its work started ``reach`` seconds from
+    now, or at its window start when that is later."""
+    t = problem.tickets
+    start = np.maximum(problem.now_s + reach, t.window_start_s[rows])
     late = late_seconds(problem, rows, start, start + t.duration_s[rows])
     return np.asarray(late <= 0.0)
+
+
+def _reach_bound_s(problem: Problem, rows: IntArray) -> FloatArray:
+    """Above :func:`reach_s` of each of ``rows``: the longest wait of a technician that
+    may take a ticket not yet held (``_ReachIndex.usable``) until it is free, plus the
+    travel to the farthest of them at the slowest one's speed, bounded through their
+    centre (the triangle inequality: ticket -> centre -> technician), widened far beyond
+    the rounding. The reach is the least of such times over the technicians that may
+    hold the ticket (or 0), never more (the pinned holder's own only lowers it, the
+    sparse bound of the farther ones is the nearer ones' travel at the fastest speed)."""
+    index = _reach_index(problem)
+    if index.usable.size == 0:  # reach 0 everywhere: the lower bound settles every row
+        return np.zeros(rows.size)
+    wait = float(index.free_s.max())
+    placed = index.placed
+    if placed.size == 0:  # nobody travels
+        return np.full(rows.size, wait + REACH_BOUND_SLACK_S)
+    k, t = problem.technicians, problem.tickets
+    techs = unit_vectors(k.lat_deg[placed], k.lon_deg[placed])
+    centre = techs.sum(axis=0)
+    norm = float(np.linalg.norm(centre))
+    if not norm > 0.0:  # spread evenly around the globe: no bound
+        return np.full(rows.size, np.inf)
+    centre = (centre / norm)[None, :]
+    slowest = float(k.speed_kmh[placed].min())
+    spread = float(travel_time_bounds_s(centre, techs, slowest)[1].max())
+    to_centre = travel_time_bounds_s(
+        unit_vectors(t.lat_deg[rows], t.lon_deg[rows]), centre, slowest
+    )[1][:, 0]
+    travel = (to_centre + spread) * (1.0 + REACH_BOUND_SLACK)
+    return np.asarray(wait + travel + REACH_BOUND_SLACK_S)
 
 
 def lateness_weight(

@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from solver.core import run_core
-from solver.cost import share_reach
 from solver.finalize import finalize
 from solver.model import Problem, SolveParams, SolveStatus, UnassignedReason
 from solver.position import moves_below
@@ -104,7 +103,6 @@ def solve_keeping(
     keep = keep & ~t.pinned & (t.current_technician >= 0)
     held = dataclasses.replace(t, pinned=t.pinned | keep)
     sub = dataclasses.replace(problem, tickets=held)
-    share_reach(problem, sub)  # the finalize below prices ``problem`` too
     # no polish: it could only move the re-planned rows here, and it did not pay for
     # itself (module doc); the periodic cold solve polishes the whole region
     core, t1 = cold_core(sub, dataclasses.replace(params, polish=False), t0)

@@ -25,7 +25,6 @@ from solver.cost import (
     memo_of,
     reach_s,
     savable,
-    share_reach,
     skill_rows,
     to_scaled,
 )
@@ -321,24 +320,30 @@ def test_sparse_appends_flow_equals_cold(
 
 
 @settings(max_examples=25, deadline=None)
-@example(920, (498, 40), 3, False)  # savable kept across the limit (the reach not)
+@example(
+    920, (498, 40), 3, False, True
+)  # savable kept across the limit (the reach not)
 @given(
     st.integers(0, 1000),
     st.sampled_from([(40, 8), (498, 40), (700, 50)]),  # dense, at the limit, sparse
     st.integers(1, 6),
     st.booleans(),
+    st.booleans(),
 )
 def test_grown_reach_equals_a_fresh_one(
-    seed: int, size: tuple[int, int], count: int, committed: bool
+    seed: int, size: tuple[int, int], count: int, committed: bool, with_reach: bool
 ) -> None:
     """The reach of the old rows kept after appended tickets and new incumbents (the
     incremental solver's accepted changes), the new rows' computed: the same array as
     a fresh :func:`solver.cost.reach_s` of the new problem, bit for bit, or none kept
     (the new rows took the region across ``DENSE_PAIRS_MAX``). The same for whether
-    each row is savable (:func:`solver.cost.savable`, read from the reach)."""
+    each row is savable (:func:`solver.cost.savable`, which reads the reach of the rows
+    its bounds do not settle; ``with_reach``: the reach of every row was known too)."""
     n, m = size
     p = random_problem(n, m, seed, assigned_frac=0.2, pinned_frac=0.1, radius_km=15)
-    savable(p)  # and the reach it reads
+    if with_reach:
+        reach_s(p)
+    savable(p)
     q = append_tickets(p, random_problem(count, m, seed + 1, radius_km=15), count)
     if committed:  # every unpinned old row's incumbent changes
         rng = np.random.default_rng(seed)
@@ -348,44 +353,14 @@ def test_grown_reach_equals_a_fresh_one(
     saved = memo_of(q, "savable", None)
     fresh = dataclasses.replace(q, tickets=q.tickets)  # q without its memo
     assert fresh.memo == {}
-    if kept is None:  # only where the appended rows can cross the limit
+    if saved is None:  # only where the appended rows can cross the limit
         assert n * m <= DENSE_PAIRS_MAX < (n + count) * m
-        assert saved is None  # the old rows' may differ under the other pairs
+        assert kept is None  # the old rows' may differ under the other pairs
     else:
-        assert np.array_equal(kept, reach_s(fresh))
         assert np.array_equal(saved, savable(fresh))
-
-
-@settings(max_examples=25, deadline=None)
-@example(3, (60, 20), 1, True)  # kept rows fill technicians: fewer usable in ``sub``
-@given(
-    st.integers(0, 1000),
-    st.sampled_from([(60, 20), (498, 40), (700, 50)]),  # dense, at the limit, sparse
-    st.integers(1, 3),
-    st.booleans(),
-)
-def test_shared_reach_equals_a_fresh_one(
-    seed: int, size: tuple[int, int], capacity: int, sub_first: bool
-) -> None:
-    """The reach of a problem with more rows pinned (``solver.restricted``'s kept rows)
-    taken from the pairs of the problem it came from (:func:`solver.cost.share_reach`),
-    whichever of the two is priced first: the same arrays as fresh
-    :func:`solver.cost.reach_s` of each, bit for bit."""
-    n, m = size
-    p = random_problem(
-        n, m, seed, capacity=capacity, assigned_frac=0.5, pinned_frac=0.1,
-        radius_km=15,
-    )  # fmt: skip
-    t = p.tickets
-    keep = np.random.default_rng(seed).random(n) < 0.7
-    keep &= ~t.pinned & (t.current_technician >= 0)
-    sub = dataclasses.replace(p, tickets=dataclasses.replace(t, pinned=t.pinned | keep))
-    share_reach(p, sub)
-    got = (reach_s(sub), reach_s(p)) if sub_first else (reach_s(p), reach_s(sub))[::-1]
-    fresh = [dataclasses.replace(q, tickets=q.tickets) for q in (sub, p)]
-    assert all(q.memo == {} for q in fresh)
-    assert np.array_equal(got[0], reach_s(fresh[0]))
-    assert np.array_equal(got[1], reach_s(fresh[1]))
+        assert (kept is None) == (not with_reach)
+        if kept is not None:
+            assert np.array_equal(kept, reach_s(fresh))
 
 
 @settings(max_examples=40, deadline=None)

@@ -4,6 +4,8 @@ that can still be saved, as a breach count sees it; overdue tickets still fill f
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -19,7 +21,9 @@ from solver import (
 )
 from solver.constants import DENSE_PAIRS_MAX, PRIORITY_FACTOR
 from solver.cost import (
+    _reach_bound_s,
     evaluate_pairs,
+    late_seconds,
     lateness_weight,
     reach_s,
     savable,
@@ -258,3 +262,65 @@ def test_a_pinned_ticket_is_reached_by_its_holder_even_when_its_queue_is_full() 
     p = problem(t, k)
     np.testing.assert_allclose(reach_s(p), [0.0])
     assert savable(p).tolist() == [True]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    # one technician: the bound is the reach, widened; dense; sparse
+    size=st.sampled_from([(30, 1), (60, 12), (150, 100), (520, 40)]),
+    radius_km=st.sampled_from([3.0, 25.0, 400.0]),
+    slack_s=st.sampled_from([0.0, 900.0, 3600.0]),
+    busy=st.booleans(),
+    unplaced=st.booleans(),
+)
+def test_savable_is_the_reach_rule_whatever_the_bounds_settle(
+    seed: int,
+    size: tuple[int, int],
+    radius_km: float,
+    slack_s: float,
+    busy: bool,
+    unplaced: bool,
+) -> None:
+    """``savable`` settles most rows by bounds on the reach (late even if somebody were
+    there now; on time even at an upper bound of the reach) and computes the reach of
+    the others only: every row as the rule says from the exact reach (work started at
+    ``now + reach_s``, or its window start, not late), bit for bit, also of a subset of
+    rows; and the upper bound is above the reach of every row. Due times near the
+    reach (``slack_s``), busy technicians, tickets and technicians without location,
+    pinned work, shifts ending soon."""
+    n, m = size
+    rng = np.random.default_rng(seed)
+    p = random_problem(
+        n, m, seed, radius_km=radius_km, shift_h=float(rng.choice([1.0, 8.0])),
+        assigned_frac=0.3, pinned_frac=0.1, now_s=1.7e9,
+    )  # fmt: skip
+    t, k = p.tickets, p.technicians
+    lat, lon = t.lat_deg.copy(), t.lon_deg.copy()
+    klat, klon = k.lat_deg.copy(), k.lon_deg.copy()
+    if unplaced:
+        lat[rng.random(n) < 0.1] = np.nan
+        lon[np.isnan(lat)] = np.nan
+        klat[rng.random(m) < 0.1] = np.nan
+        klon[np.isnan(klat)] = np.nan
+    free = p.now_s + (rng.random(m) * 3600.0 if busy else np.full(m, -1.0))
+    # due about when somebody could first be there: the bounds settle few of these
+    due = p.now_s + rng.random(n) * 2.0 * slack_s + rng.normal(0.0, 300.0, n)
+    p = dataclasses.replace(
+        p,
+        tickets=dataclasses.replace(
+            t, lat_deg=lat, lon_deg=lon, response_due_s=np.where(
+                rng.random(n) < 0.5, due, t.response_due_s
+            ),
+        ),
+        technicians=dataclasses.replace(k, lat_deg=klat, lon_deg=klon, free_at_s=free),
+    )  # fmt: skip
+    reach = reach_s(dataclasses.replace(p, tickets=p.tickets))  # a copy: its own memo
+    rows = np.arange(n)
+    start = np.maximum(p.now_s + reach, p.tickets.window_start_s)
+    rule = late_seconds(p, rows, start, start + p.tickets.duration_s) <= 0.0
+    fresh = dataclasses.replace(p, tickets=p.tickets)
+    some = rows[rng.random(n) < 0.3]
+    assert np.array_equal(savable(fresh, some), rule[some])
+    assert np.array_equal(savable(p), rule)
+    assert (_reach_bound_s(fresh, rows) >= reach).all()
