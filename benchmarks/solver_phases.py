@@ -20,24 +20,37 @@ benchmarks.solver_phases`` from the other checkout's directory: the current dire
 comes first on ``sys.path``, before the editable install). ``--time-limit-s`` large (e.g.
 1000) keeps the solve's deadline from cutting work on a loaded machine.
 ``OMP_NUM_THREADS=1`` matches the service's solver workers (``dispatcher.loop.pool``).
+
+The last line counts the min-cost flows of the solve (every ``solver.flow.assign_slots``
+call: whole networks, warm sub-networks, the repair's local ones), their CPU and the
+largest network. ``--size 5x10k`` solves five disjoint 10k x 1k regions (seeds 1-5, 3
+degrees of longitude apart) as one problem: 50k x 5k at the 10k instance's density, where
+every phase but the flows takes 5-6x the 10k time and the flows 12-14x (7 Dec 2026: one
+whole-network flow 0.82 s against 0.37 s for the five regions' flows apart; the rounds of a
+certification are those of its slowest region, each over the whole network).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import os
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from solver import SolveParams, solve
+import numpy as np
+
+from solver import Problem, SolveParams, solve
 from solver.synthetic import random_problem
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 SIZES = {"1k": (1_000, 100), "10k": (10_000, 1_000), "50k": (50_000, 5_000)}
+TILES = 5  # ``--size 5x10k``: regions of the 10k size
+FLOW_USERS = ("solver.core", "solver.warm", "solver.local")  # call assign_slots
 CORE = ("certified_flow", "repair_shifts", "refill", "position_rounds", "polish")
 IN_POSITION_ROUNDS = ("place_costs", "_flow")  # timed (also) inside the position rounds
 SOLVE = ("cold_core", "run_core", "finalize")
@@ -69,10 +82,75 @@ def _timed(module: Any, name: str, spent: dict[str, float], open_: list[str]) ->
     setattr(module, name, wrapper)
 
 
+def _flows_timed(spent: dict[str, float]) -> None:
+    """Wrap ``assign_slots`` where the solve calls it: ``spent["flows"]`` its CPU seconds,
+    ``spent["flow_solves"]`` the calls, ``spent["flow_arcs"]`` / ``["flow_tickets"]`` /
+    ``["flow_largest"]`` the largest network's candidate arcs, tickets and CPU."""
+    inner: Callable[..., Any] = sys.modules["solver.flow"].assign_slots
+
+    def wrapper(n_tickets: int, arc_ticket: Any, *args: Any, **kwargs: Any) -> Any:
+        c0 = time.process_time()
+        try:
+            return inner(n_tickets, arc_ticket, *args, **kwargs)
+        finally:
+            used = time.process_time() - c0
+            spent["flows"] += used
+            spent["flow_solves"] += 1
+            if arc_ticket.size >= spent["flow_arcs"]:
+                spent["flow_arcs"], spent["flow_tickets"] = arc_ticket.size, n_tickets
+                spent["flow_largest"] = used
+
+    for name in FLOW_USERS:
+        sys.modules[name].assign_slots = wrapper
+
+
+def tiled(parts: list[Problem], apart_deg: float = 3.0) -> Problem:
+    """The problems ``parts`` as one, the i-th moved ``i * apart_deg`` degrees east (so
+    no pair across two parts is near): their rows in order, each part's technician
+    references (holders, excluded and preferred pairs) moved to its rows."""
+    t_off = np.cumsum([0] + [p.tickets.count for p in parts])[:-1]
+    k_off = np.cumsum([0] + [p.technicians.count for p in parts])[:-1]
+
+    def joined(objs: list[Any], shift: Callable[[str, Any, int], Any]) -> Any:
+        fields = dataclasses.fields(objs[0])
+        return type(objs[0])(**{
+            f.name: np.concatenate(
+                [shift(f.name, getattr(o, f.name), i) for i, o in enumerate(objs)]
+            )
+            for f in fields
+            if f.init
+        })  # fmt: skip
+
+    def on_rows(name: str, v: Any, i: int) -> Any:
+        if name == "lon_deg":
+            return v + apart_deg * i
+        if name == "current_technician":
+            return np.where(v >= 0, v + k_off[i], v)
+        if name in ("excluded", "preferred"):
+            return v + np.array([t_off[i], k_off[i]])
+        return v
+
+    tickets = joined([p.tickets for p in parts], on_rows)
+    technicians = joined([p.technicians for p in parts], on_rows)
+    return Problem(tickets, technicians, parts[0].now_s)
+
+
+def _problem(size: str) -> Problem:
+    """The instance of ``--size``."""
+    if size == f"{TILES}x10k":
+        n, m = SIZES["10k"]
+        return tiled([
+            random_problem(n, m, seed=s, capacity=3, assigned_frac=0.1)
+            for s in range(1, TILES + 1)
+        ])  # fmt: skip
+    n, m = SIZES[size]
+    return random_problem(n, m, seed=1, capacity=3, assigned_frac=0.1)
+
+
 def main() -> int:
     """Run the solves and print the fastest one's phases."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", choices=sorted(SIZES), default="10k")
+    ap.add_argument("--size", choices=[*sorted(SIZES), f"{TILES}x10k"], default="10k")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--time-limit-s", type=float, default=10.0)
     args = ap.parse_args()
@@ -82,8 +160,9 @@ def main() -> int:
         _timed(sys.modules["solver.core"], name, spent, open_)
     for name in SOLVE:
         _timed(sys.modules["solver.solve"], name, spent, open_)
-    n, m = SIZES[args.size]
-    problem = random_problem(n, m, seed=1, capacity=3, assigned_frac=0.1)
+    _flows_timed(spent)
+    problem = _problem(args.size)
+    n, m = problem.tickets.count, problem.technicians.count
     params = SolveParams(time_limit_s=args.time_limit_s)
     best: tuple[float, float, dict[str, float]] | None = None
     objective = 0.0
@@ -117,6 +196,11 @@ def main() -> int:
         print(f"  position rounds: re-pricing {pr['place_costs']:.3f}  flow {pr['_flow']:.3f}"
               f" ({pr['arcs']:.0f} arcs worth placing of {pr['live']:.0f} live)"
               f"  shift repair {pr['repair_shifts']:.3f}  sequencing and rest {other:.3f}")  # fmt: skip
+    f = collections.defaultdict(float, t)  # no flow at all: zeros
+    print(f"  min-cost flows: {f['flow_solves']:.0f} solves, CPU {f['flows']:.3f} s"
+          f" ({100 * f['flows'] / cpu:.0f}% of the solve), the largest"
+          f" {f['flow_arcs']:.0f} arcs x {f['flow_tickets']:.0f} tickets"
+          f" in {f['flow_largest']:.3f} s")  # fmt: skip
     return 0
 
 

@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from benchmarks.solver_phases import tiled
+from solver.synthetic import random_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 PHASES = (
@@ -45,3 +49,38 @@ def test_phases_and_the_position_rounds_split_are_printed() -> None:
     assert total == pytest.approx(phases["position rounds"], abs=0.003)
     arcs, live = re.findall(r"\((\d+) arcs worth placing of (\d+) live\)", lines[2])[0]
     assert 0 < int(arcs) <= int(live)
+    solves, flows = re.findall(
+        r"min-cost flows: (\d+) solves, CPU (\d+\.\d+) s", lines[3]
+    )[0]
+    assert int(solves) >= 2  # the certified flow, the position round's
+    assert 0.0 < float(flows) <= cpu
+
+
+def test_tiled_regions_keep_each_part_and_its_references() -> None:
+    """``--size 5x10k``'s problem: each part's rows in order, moved east by its offset,
+    its holders, excluded and preferred pairs pointing at its own rows."""
+    parts = [
+        random_problem(
+            60, 9, seed=s, assigned_frac=0.3, excluded_frac=0.3, preferred_frac=0.3
+        )
+        for s in (3, 4, 5)
+    ]
+    whole = tiled(parts, apart_deg=2.0)
+    t0 = k0 = 0
+    for i, p in enumerate(parts):
+        t, k = p.tickets, p.technicians
+        rows, techs = slice(t0, t0 + t.count), slice(k0, k0 + k.count)
+        assert np.array_equal(whole.tickets.lat_deg[rows], t.lat_deg)
+        assert np.array_equal(whole.tickets.lon_deg[rows], t.lon_deg + 2.0 * i)
+        assert np.array_equal(whole.technicians.lon_deg[techs], k.lon_deg + 2.0 * i)
+        assert np.array_equal(whole.technicians.skill_levels[techs], k.skill_levels)
+        held = whole.tickets.current_technician[rows]
+        assert np.array_equal(
+            held, np.where(t.current_technician >= 0, t.current_technician + k0, -1)
+        )
+        for name in ("excluded", "preferred"):
+            pairs = getattr(whole.tickets, name)
+            mine = (pairs[:, 0] >= t0) & (pairs[:, 0] < t0 + t.count)
+            assert np.array_equal(pairs[mine], getattr(t, name) + np.array([t0, k0]))
+        t0, k0 = t0 + t.count, k0 + k.count
+    assert (whole.tickets.count, whole.technicians.count) == (t0, k0)
