@@ -1,7 +1,12 @@
 """Per-technician queue sequencing: minimise shift overruns, then lateness cost, then travel.
 
 The lateness cost is what the objective charges for it: weighted late seconds plus the
-per-breach step (:class:`solver.cost.LatePricing`).
+per-breach step (:class:`solver.cost.LatePricing`). Without overtime a ticket that
+overruns the shift is dropped to a later shift, so among the orders with the fewest
+overruns the sequencing keeps the tickets of highest priority: the overruns' priority
+factors (``solver.constants.PRIORITY_FACTOR``, the scale of the unassigned penalty) come
+second. Counting alone, the nearer order dropped a P1 and kept a P4 as often as not; the
+next shift may start after the P1's due time, where the P4 has days.
 
 Queues of up to ``EXACT_SEQUENCE_MAX`` tickets are sequenced exactly by enumerating every
 permutation, vectorized across all technicians with the same queue length; longer queues
@@ -19,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from solver.constants import EXACT_SEQUENCE_MAX
+from solver.constants import EXACT_SEQUENCE_MAX, PRIORITY_FACTOR
 from solver.cost import memoized
 from solver.geo import latitude_terms, leg_time_s, next_point, point_terms
 
@@ -108,7 +113,8 @@ def simulate(
     """Drive every order (T, P, q) of tickets, row t for technician ``tech[t]`` starting at
     (``lat0[t]``, ``lon0[t]``) at ``t0[t]``: the one chained evaluation of a queue order.
 
-    Returns (each (T, P), then (T, P, q)): shift overruns, lateness cost (``pricing``),
+    Returns (each (T, P), then (T, P, q)): shift overruns (counted, then priority
+    factors, module docstring; 0 when none), lateness cost (``pricing``),
     travel seconds; per stop travel, arrival, start and finish. Without ``stops`` only
     the start per stop is kept (the others are returned empty): storing them costs an
     eighth of the drive."""
@@ -239,6 +245,10 @@ def _drive(
     shape = shape3[:2]
     now = np.asarray(t0)[:, None]  # broadcast over the orders by the first leg
     shift_end = problem.technicians.shift_end_s[tech][:, None]
+    # fewest overruns first, then the least priority factors: each overrun counts more
+    # than the factors of a whole queue (small integers: the sums are exact)
+    overrun_weight = PRIORITY_FACTOR.take(problem.tickets.priority)
+    per_overrun = PRIORITY_FACTOR.max() * shape3[2] + 1.0
     late = np.zeros(shape)
     travel = np.zeros(shape)
     overrun = np.zeros(shape)
@@ -258,7 +268,7 @@ def _drive(
         late_s += np.maximum(fin - stop.due_s.take(tk), 0.0)
         late += pricing.cost(tk, late_s)
         travel += tt
-        overrun += fin > shift_end
+        overrun += (fin > shift_end) * (overrun_weight.take(tk) + per_overrun)
         st_all[:, :, s] = st
         if stops:
             fin_all[:, :, s] = fin
@@ -267,8 +277,9 @@ def _drive(
 
 
 def _pick(overrun: FloatArray, late: FloatArray, travel: FloatArray) -> IntArray:
-    """Per row, the lexicographically best column: fewest overruns, least lateness cost,
-    least travel."""
+    """Per row, the lexicographically best column: fewest overruns (then least priority
+    overrunning), least lateness cost, least travel."""
+    # sums of small integers (_drive): exact, so equal overruns compare equal
     mask = overrun == overrun.min(axis=1, keepdims=True)
     lt = np.where(mask, late, np.inf)
     best = lt.min(axis=1, keepdims=True)

@@ -28,7 +28,12 @@ from solver.certify import (
     _ticket_blocks,
     _TicketTerms,
 )
-from solver.constants import EARTH_RADIUS_KM, EXACT_SEQUENCE_MAX, ROAD_FACTOR
+from solver.constants import (
+    EARTH_RADIUS_KM,
+    EXACT_SEQUENCE_MAX,
+    PRIORITY_FACTOR,
+    ROAD_FACTOR,
+)
 from solver.core import Core, best_first, overrunning, refill
 from solver.cost import (
     SKILL_FIT_BLOCK,
@@ -800,7 +805,9 @@ def _simulate_before(p, pricing, orders, tech, lat0, lon0, t0, stops=True):  # t
             + np.maximum(fin - due[tk], 0.0),
         )
         travel += tt
-        overrun += fin > shift_end
+        # an overrun: more than a whole queue's priority factors, plus its own
+        factor = PRIORITY_FACTOR[t.priority[tk]]
+        overrun += (fin > shift_end) * (factor + 8.0 * orders.shape[2] + 1.0)
         st_all[:, :, s] = st_
         if stops:
             tt_all[:, :, s], arr_all[:, :, s], fin_all[:, :, s] = tt, arr, fin
