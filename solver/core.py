@@ -645,9 +645,8 @@ def certify(
     of ``core`` outside the flow (e.g. dead ones) are not priced: the flow is optimal
     over every pair but those. ``price``: the state the pricing's bounds read and the
     pairs' pricing (``negative_pairs``' ``state`` and ``pair_price``), when the flow is
-    not the first-in-queue one (then each re-solve is cold: warm ones from the last
-    potentials took longer in the position rounds); default the first-in-queue
-    evaluation in ``core.state``, warm re-solves.
+    not the first-in-queue one; default the first-in-queue evaluation in ``core.state``.
+    Each re-solve is warm from the last potentials (:func:`_warm_flow`).
 
     Returns
     -------
@@ -701,10 +700,7 @@ def certify(
         core.clipped |= clips(nc)
         core.arc_cost = np.concatenate([core.arc_cost, to_scaled(nc)])
         core.alive = np.concatenate([core.alive, np.ones(nt.size, np.bool_)])
-        if price is None:
-            res, pot = _warm_flow(core, pot, None if in_flow is None else in_flow(core))
-        else:
-            res, pot = _flow(core, None if in_flow is None else in_flow(core)), None
+        res, pot = _warm_flow(core, pot, None if in_flow is None else in_flow(core))
         if res.status is not SolveStatus.OPTIMAL:
             return res, None, None
 
