@@ -31,6 +31,15 @@ EXACT_SEQUENCE_MAX = 6
 """Queues of up to this many movable tickets are sequenced exactly (all permutations,
 at most 720); longer ones by earliest-due-date then a pairwise-swap descent."""
 
+RISK_SHARE = 0.6
+"""Queue sequencing's tie-break before travel (``solver.sequence``): a ticket is at risk in
+an order when its start, later by this share of the estimated work before it in the
+queue, passes its response due, or its finish, later by this share of the work up to and
+including it, passes its resolution due or the shift end. Work times scatter around their
+estimates (the simulator draws cv 0.3: two spreads of one job are 0.6 of it, of several
+jobs together less), so an order that keeps a P1 on time by minutes behind nearer work
+loses it when that work runs over. Measured at 0.3 and 0.6 (simulations/README.md)."""
+
 QUEUE_MARGIN_S = 1.0
 """A queue's work (durations only) may exceed the time to its shift end by this much
 before it is known to overrun the shift without sequencing it (float sums' rounding):

@@ -570,7 +570,7 @@ def screen_orders(
     duration = problem.tickets.duration_s
     for c in range(0, tech.size, step):
         tc, oc = tech[c : c + step], orders[c : c + step]
-        ov, late, travel, _, _, st, _ = simulate(
+        ov, late, travel, _, _, st, _, _ = simulate(
             problem, pricing, oc, tc, state.lat_deg[tc], state.lon_deg[tc],
             state.ready_s[tc], False,
         )  # fmt: skip

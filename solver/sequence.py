@@ -6,7 +6,9 @@ overruns the shift is dropped to a later shift, so among the orders with the few
 overruns the sequencing keeps the tickets of highest priority: the overruns' priority
 factors (``solver.constants.PRIORITY_FACTOR``, the scale of the unassigned penalty) come
 second. Counting alone, the nearer order dropped a P1 and kept a P4 as often as not; the
-next shift may start after the P1's due time, where the P4 has days.
+next shift may start after the P1's due time, where the P4 has days. Between orders equal
+on both, the fewest at-risk priority factors come before travel
+(``solver.constants.RISK_SHARE``: on time by too little for work that runs over).
 
 Queues of up to ``EXACT_SEQUENCE_MAX`` tickets are sequenced exactly by enumerating every
 permutation, vectorized across all technicians with the same queue length; longer queues
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from solver.constants import EXACT_SEQUENCE_MAX, PRIORITY_FACTOR
+from solver.constants import EXACT_SEQUENCE_MAX, PRIORITY_FACTOR, RISK_SHARE
 from solver.cost import memoized
 from solver.geo import latitude_terms, leg_time_s, next_point, point_terms
 
@@ -113,9 +115,10 @@ def simulate(
     """Drive every order (T, P, q) of tickets, row t for technician ``tech[t]`` starting at
     (``lat0[t]``, ``lon0[t]``) at ``t0[t]``: the one chained evaluation of a queue order.
 
-    Returns (each (T, P), then (T, P, q)): shift overruns (counted, then priority
-    factors, module docstring; 0 when none), lateness cost (``pricing``),
-    travel seconds; per stop travel, arrival, start and finish. Without ``stops`` only
+    Returns (each (T, P), then (T, P, q), then (T, P)): shift overruns (counted, then
+    priority factors, module docstring; 0 when none), lateness cost (``pricing``),
+    travel seconds; per stop travel, arrival, start and finish; the at-risk tickets'
+    priority factors (``solver.constants.RISK_SHARE``). Without ``stops`` only
     the start per stop is kept (the others are returned empty): storing them costs an
     eighth of the drive."""
     stop = ticket_stops(problem)
@@ -252,6 +255,8 @@ def _drive(
     late = np.zeros(shape)
     travel = np.zeros(shape)
     overrun = np.zeros(shape)
+    risk = np.zeros(shape)
+    work = np.zeros(shape)  # estimated work before the stop, from the queue's start
     st_all = np.empty(shape3)
     tt_all, arr_all, fin_all = (
         np.empty(shape3 if stops else (0, 0, 0)) for _ in range(3)
@@ -269,21 +274,31 @@ def _drive(
         late += pricing.cost(tk, late_s)
         travel += tt
         overrun += (fin > shift_end) * (overrun_weight.take(tk) + per_overrun)
+        late_start = st + RISK_SHARE * work > stop.response_due_s.take(tk)
+        work = work + stop.duration_s.take(tk)
+        late_finish = fin + RISK_SHARE * work > np.minimum(
+            stop.due_s.take(tk), shift_end
+        )
+        risk += (late_start | late_finish) * overrun_weight.take(tk)
         st_all[:, :, s] = st
         if stops:
             fin_all[:, :, s] = fin
         now = fin
-    return overrun, late, travel, tt_all, arr_all, st_all, fin_all
+    return overrun, late, travel, tt_all, arr_all, st_all, fin_all, risk
 
 
-def _pick(overrun: FloatArray, late: FloatArray, travel: FloatArray) -> IntArray:
+def _pick(
+    overrun: FloatArray, late: FloatArray, travel: FloatArray, risk: FloatArray
+) -> IntArray:
     """Per row, the lexicographically best column: fewest overruns (then least priority
-    overrunning), least lateness cost, least travel."""
+    overrunning), least lateness cost, least priority at risk, least travel."""
     # sums of small integers (_drive): exact, so equal overruns compare equal
     mask = overrun == overrun.min(axis=1, keepdims=True)
     lt = np.where(mask, late, np.inf)
     best = lt.min(axis=1, keepdims=True)
     mask &= lt <= best + 1e-9 * np.maximum(1.0, np.abs(best))
+    rk = np.where(mask, risk, np.inf)  # sums of small integers: exact
+    mask &= rk == rk.min(axis=1, keepdims=True)
     return np.asarray(np.argmin(np.where(mask, travel, np.inf), axis=1), dtype=np.int64)
 
 
@@ -366,18 +381,18 @@ def _sequence_queues(
         if perms is not None and perms.shape[0] <= _STOPS_KEPT_PERMS:
             # one drive: the chosen order's stops as driven among the others
             drive = simulate_local(problem, pricing, bc, perms, *args)
-            pick = _pick(*drive[:3])
+            pick = _pick(drive[0], drive[1], drive[2], drive[7])
             best_perm = perms[pick]
             chosen = np.arange(pick.size), pick
-            tt, arr, st, fin = (x[chosen][:, None] for x in drive[3:])
+            tt, arr, st, fin = (x[chosen][:, None] for x in drive[3:7])
         else:
             if perms is not None:
                 drive = simulate_local(problem, pricing, bc, perms, *args, False)
-                best_perm = perms[_pick(*drive[:3])]
+                best_perm = perms[_pick(drive[0], drive[1], drive[2], drive[7])]
             else:
                 best_perm = _descent(problem, pricing, bc, args)
             ordered = np.take_along_axis(bc, best_perm, axis=1)[:, None, :]
-            _, _, _, tt, arr, st, fin = simulate(problem, pricing, ordered, *args)
+            _, _, _, tt, arr, st, fin, _ = simulate(problem, pricing, ordered, *args)
         # (T, q) original indices in sequence order
         dest = order[sc[:, None] + best_perm]
         pos[dest] = np.arange(q)[None, :]
@@ -465,7 +480,7 @@ def _descent(
             swapped[:, [s, s + 1]] = perm[:, [s + 1, s]]
             both = np.stack([perm, swapped], axis=1)  # (T, 2, q)
             drive = simulate_local(problem, pricing, base, both, *args, False, legs)
-            pick = _pick(*drive[:3])
+            pick = _pick(drive[0], drive[1], drive[2], drive[7])
             improved |= bool(pick.any())
             perm = both[rows, pick]
         if not improved:

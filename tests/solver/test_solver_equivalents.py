@@ -32,6 +32,7 @@ from solver.constants import (
     EARTH_RADIUS_KM,
     EXACT_SEQUENCE_MAX,
     PRIORITY_FACTOR,
+    RISK_SHARE,
     ROAD_FACTOR,
 )
 from solver.core import Core, best_first, overrunning, refill
@@ -193,7 +194,7 @@ def test_drive_without_stops_gives_the_same_totals_and_starts(
     args = (who, state.lat_deg[who], state.lon_deg[who], state.ready_s[who])
     full = simulate(p, pricing, orders, *args)
     lean = simulate(p, pricing, orders, *args, False)
-    for k in (0, 1, 2, 5):  # overruns, lateness, travel, start per stop
+    for k in (0, 1, 2, 5, 7):  # overruns, lateness, travel, start per stop, risk
         np.testing.assert_array_equal(lean[k], full[k])
 
 
@@ -371,7 +372,7 @@ def test_sequenced_stops_are_a_drive_of_the_chosen_order(
         )
         np.testing.assert_array_equal(sch.position[by_place], np.arange(mine.size))
         times = (sch.travel_s, sch.arrival_s, sch.start_s, sch.finish_s)
-        for got, want in zip(times, drive[3:], strict=True):
+        for got, want in zip(times, drive[3:7], strict=True):
             np.testing.assert_array_equal(got[by_place], want[0, 0])
         over = drive[6][0, 0] > p.technicians.shift_end_s[k]
         np.testing.assert_array_equal(sch.overrun[by_place], over & (not overtime))
@@ -789,6 +790,7 @@ def _simulate_before(p, pricing, orders, tech, lat0, lon0, t0, stops=True):  # t
     speed = k.speed_kmh[tech][:, None]
     shift_end = k.shift_end_s[tech][:, None]
     late, travel, overrun = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    risk, work = np.zeros(shape), np.zeros(shape)
     st_all = np.empty(orders.shape)
     tt_all, arr_all, fin_all = (
         np.empty(orders.shape if stops else (0, 0, 0)) for _ in range(3)
@@ -808,12 +810,17 @@ def _simulate_before(p, pricing, orders, tech, lat0, lon0, t0, stops=True):  # t
         # an overrun: more than a whole queue's priority factors, plus its own
         factor = PRIORITY_FACTOR[t.priority[tk]]
         overrun += (fin > shift_end) * (factor + 8.0 * orders.shape[2] + 1.0)
+        # at risk: the start or finish later by RISK_SHARE of the work before or up to it
+        at_risk = st_ + RISK_SHARE * work > t.response_due_s[tk]
+        work = work + t.duration_s[tk]
+        at_risk |= fin + RISK_SHARE * work > np.minimum(due[tk], shift_end)
+        risk += at_risk * factor
         st_all[:, :, s] = st_
         if stops:
             tt_all[:, :, s], arr_all[:, :, s], fin_all[:, :, s] = tt, arr, fin
         now = fin
         lat, lon = next_location(lat, lon, t.lat_deg[tk], t.lon_deg[tk])
-    return overrun, late, travel, tt_all, arr_all, st_all, fin_all
+    return overrun, late, travel, tt_all, arr_all, st_all, fin_all, risk
 
 
 @settings(max_examples=60, deadline=None)

@@ -1,6 +1,8 @@
 """Which tickets a shift end drops (``solver.sequence``): without overtime a ticket that
 overruns its technician's shift is left to a later shift, so among the orders with the
-fewest overruns the sequencing drops the least priority (priority factors)."""
+fewest overruns the sequencing drops the least priority (priority factors); and between
+orders equally on time, it keeps the P1 away from the shift end and its due time
+(``solver.constants.RISK_SHARE``)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 
 from simulations.plan_eval import drive_plan
 from solver import CostWeights, SolveParams, solve
-from solver.constants import PRIORITY_FACTOR
+from solver.constants import PRIORITY_FACTOR, RISK_SHARE
 from solver.cost import late_pricing
 from solver.sequence import sequence_queues
 from tests.solver.builders import BOSTON, problem, technicians, tickets
@@ -95,3 +97,33 @@ def test_the_chosen_order_drops_the_fewest_then_the_least_priority(
         position = np.empty(n, np.int64)
         position[list(order)] = np.arange(n)
         assert dropped(position) >= chosen
+
+
+def test_a_p1_on_time_by_minutes_behind_a_nearer_p4_goes_first() -> None:
+    """One technician, shift end far: a P4 at hand (60 min) and a P1 1.1 km off (60 min)
+    whose response is due a few minutes after the P4's work would end. Both orders are on
+    time as estimated; the nearer one (the P4 first) leaves the P1 less slack than
+    ``RISK_SHARE`` of the P4's hour, so the P1 goes first. By travel alone it went second,
+    and a P4 running 20 minutes over its estimate breached it."""
+    travel_s = (
+        200.0  # about 1.1 km at 30 km/h, with the road factor: a bound, not exact
+    )
+    t = tickets(
+        2,
+        priority=[4, 1],
+        duration_s=[HOUR, HOUR],
+        lat_deg=[BOSTON[0], BOSTON[0] + 0.01],
+        response_due_s=[7 * 24 * HOUR, HOUR + travel_s + 600.0],
+        resolution_due_s=[30 * 24 * HOUR, 24 * HOUR],
+    )
+    p = problem(t, technicians(1, shift_end_s=[8 * HOUR], capacity=[5]))
+    rows, tech = np.arange(2, dtype=np.int64), np.zeros(2, np.int64)
+    k = p.technicians
+    sch = sequence_queues(
+        p, late_pricing(p, CostWeights()), rows, tech,
+        k.lat_deg, k.lon_deg, k.free_at_s, allow_overtime=False,
+    )  # fmt: skip
+    assert sch.position.tolist() == [1, 0]
+    # the other order is on time as estimated, by less than RISK_SHARE of the P4's work
+    other = drive_plan(p, tech, np.array([0, 1])).start_s[1]
+    assert 0 < t.response_due_s[1] - other < RISK_SHARE * HOUR
