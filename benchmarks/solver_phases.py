@@ -11,8 +11,9 @@ certified flow, every shift repair (the first one, after the certified flow, and
 refill in them shown apart), the position rounds (their own repair included), polish, the
 rest of the exact core (what no other column counts: mostly ``bound_churn``) and
 finalize; then the
-position rounds split into re-pricing (``place_costs``), flow (with its arcs: those worth
-placing of the live ones), shift repair and the rest (sequencing, pricing the plans). The
+position rounds split into re-pricing (``place_costs``), flow (the round's first flow, with
+its arcs: those worth placing of the live ones, and its certification's warm re-solves,
+``_warm_flow``), shift repair and the rest (sequencing, pricing the plans). The
 phases are timed by wrapping those functions of ``solver.core`` / ``solver.solve`` in this
 process (nothing is changed in the solver). CPU, not wall: on a shared machine it is the
 figure that load disturbs least; compare two checkouts by alternating runs (``python -m
@@ -52,7 +53,11 @@ SIZES = {"1k": (1_000, 100), "10k": (10_000, 1_000), "50k": (50_000, 5_000)}
 TILES = 5  # ``--size 5x10k``: regions of the 10k size
 FLOW_USERS = ("solver.core", "solver.warm", "solver.local")  # call assign_slots
 CORE = ("certified_flow", "repair_shifts", "refill", "position_rounds", "polish")
-IN_POSITION_ROUNDS = ("place_costs", "_flow")  # timed (also) inside the position rounds
+IN_POSITION_ROUNDS = (
+    "place_costs",
+    "_flow",
+    "_warm_flow",
+)  # timed (also) in the rounds
 SOLVE = ("cold_core", "run_core", "finalize")
 
 
@@ -190,10 +195,9 @@ def main() -> int:
           f"  rest of core {rest:.3f}  finalize {t['finalize']:.3f}")  # fmt: skip
     pr = {key.split("/")[1]: value for key, value in t.items() if "/" in key}
     if pr:
-        other = (
-            t["position_rounds"] - pr["place_costs"] - pr["_flow"] - pr["repair_shifts"]
-        )
-        print(f"  position rounds: re-pricing {pr['place_costs']:.3f}  flow {pr['_flow']:.3f}"
+        flow = pr["_flow"] + pr.get("_warm_flow", 0.0)
+        other = t["position_rounds"] - pr["place_costs"] - flow - pr["repair_shifts"]
+        print(f"  position rounds: re-pricing {pr['place_costs']:.3f}  flow {flow:.3f}"
               f" ({pr['arcs']:.0f} arcs worth placing of {pr['live']:.0f} live)"
               f"  shift repair {pr['repair_shifts']:.3f}  sequencing and rest {other:.3f}")  # fmt: skip
     f = collections.defaultdict(float, t)  # no flow at all: zeros
