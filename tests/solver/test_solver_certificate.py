@@ -36,6 +36,7 @@ from solver.synthetic import random_problem
 from tests.solver import builders as b
 
 if TYPE_CHECKING:
+    from solver.certify import PricingGroup
     from solver.cost import TechState
     from solver.flow import FlowResult
 
@@ -193,19 +194,9 @@ def test_pricing_in_ticket_blocks_finds_what_pricing_every_pair_finds(
     found = set(zip(nt.tolist(), nk.tolist(), strict=True))
     assert found == _every_pair_finds(p, params, core.state, groups, keys, pot, slack)
     assert neg >= 0
-    c = core.cands
-    core.cands = Candidates(
-        np.concatenate([c.tix, nt]), np.concatenate([c.tech, nk]),
-        np.concatenate([c.cost, nc]), c.any_feasible,
-    )  # fmt: skip
-    core.arc_cost = np.concatenate([core.arc_cost, to_scaled(nc)])
-    again = _potentials(core, _flow(core))
-    keys = np.sort(pair_keys(core.cands.tix, core.cands.tech, p.technicians.count))
-    nt, nk, _, _, _, _ = negative_pairs(
-        p, params, core.state, pricing, keys, *again, slack, since=pot
+    _assert_next_round_finds_every_pair(
+        p, params, core, groups, pricing, (nt, nk, nc), pot, slack
     )
-    found = set(zip(nt.tolist(), nk.tolist(), strict=True))
-    assert found == _every_pair_finds(p, params, core.state, groups, keys, again, slack)
 
 
 @settings(max_examples=25, deadline=None)
@@ -241,19 +232,9 @@ def test_a_later_round_prices_what_moved_and_finds_what_every_pair_finds(
     state, slack = core.state, slack_units * COST_SCALE
     pricing = pricing_groups(state, groups)
     nt, nk, nc, _, _, _ = negative_pairs(p, params, state, pricing, keys, *first, slack)
-    c = core.cands
-    core.cands = Candidates(
-        np.concatenate([c.tix, nt]), np.concatenate([c.tech, nk]),
-        np.concatenate([c.cost, nc]), c.any_feasible,
-    )  # fmt: skip
-    core.arc_cost = np.concatenate([core.arc_cost, to_scaled(nc)])
-    pot = _potentials(core, _flow(core))
-    keys = np.sort(pair_keys(core.cands.tix, core.cands.tech, m))
-    nt, nk, _, _, _, neg = negative_pairs(
-        p, params, state, pricing, keys, *pot, slack, since=first
+    neg = _assert_next_round_finds_every_pair(
+        p, params, core, groups, pricing, (nt, nk, nc), first, slack
     )
-    found = set(zip(nt.tolist(), nk.tolist(), strict=True))
-    assert found == _every_pair_finds(p, params, state, groups, keys, pot, slack)
     assert neg >= 0
 
 
@@ -308,19 +289,9 @@ def test_pricing_with_held_tickets_finds_what_pricing_every_pair_finds(
     found = set(zip(nt.tolist(), nk.tolist(), strict=True))
     assert found == _every_pair_finds(p, params, state, groups, keys, first, slack)
     assert neg >= 0
-    c = core.cands
-    core.cands = Candidates(
-        np.concatenate([c.tix, nt]), np.concatenate([c.tech, nk]),
-        np.concatenate([c.cost, nc]), c.any_feasible,
-    )  # fmt: skip
-    core.arc_cost = np.concatenate([core.arc_cost, to_scaled(nc)])
-    pot = _potentials(core, _flow(core))
-    keys = np.sort(pair_keys(core.cands.tix, core.cands.tech, m))
-    nt, nk, _, _, _, _ = negative_pairs(
-        p, params, state, pricing, keys, *pot, slack, since=first
+    _assert_next_round_finds_every_pair(
+        p, params, core, groups, pricing, (nt, nk, nc), first, slack
     )
-    found = set(zip(nt.tolist(), nk.tolist(), strict=True))
-    assert found == _every_pair_finds(p, params, state, groups, keys, pot, slack)
 
 
 @settings(max_examples=25, deadline=None)
@@ -474,6 +445,38 @@ def _first_flow(
     c = core.cands
     keys = np.sort(pair_keys(c.tix, c.tech, p.technicians.count))
     return core, groups, keys, pot
+
+
+def _assert_next_round_finds_every_pair(
+    p: Problem,
+    params: SolveParams,
+    core: Core,
+    groups: list[tuple[np.ndarray, np.ndarray]],
+    pricing: list[PricingGroup],
+    added: tuple[np.ndarray, np.ndarray, np.ndarray],
+    first: tuple[np.ndarray, np.ndarray],
+    slack: float,
+) -> int:
+    """A later round of a certification: the pairs ``added`` (tickets, technicians,
+    costs) become arcs, the flow is solved again, and ``negative_pairs``, pricing only
+    what moved since the ``first`` potentials, returns exactly the pairs that evaluating
+    every pair against the new potentials finds. Returns that pricing's negative count
+    (``negative_pairs``)."""
+    nt, nk, nc = added
+    c = core.cands
+    core.cands = Candidates(
+        np.concatenate([c.tix, nt]), np.concatenate([c.tech, nk]),
+        np.concatenate([c.cost, nc]), c.any_feasible,
+    )  # fmt: skip
+    core.arc_cost = np.concatenate([core.arc_cost, to_scaled(nc)])
+    pot = _potentials(core, _flow(core))
+    keys = np.sort(pair_keys(core.cands.tix, core.cands.tech, p.technicians.count))
+    nt, nk, _, _, _, neg = negative_pairs(
+        p, params, core.state, pricing, keys, *pot, slack, since=first
+    )
+    found = set(zip(nt.tolist(), nk.tolist(), strict=True))
+    assert found == _every_pair_finds(p, params, core.state, groups, keys, pot, slack)
+    return neg
 
 
 def _every_pair_finds(
