@@ -287,11 +287,11 @@ def _drive(
     return overrun, late, travel, tt_all, arr_all, st_all, fin_all, risk
 
 
-def _pick(
-    overrun: FloatArray, late: FloatArray, travel: FloatArray, risk: FloatArray
-) -> IntArray:
-    """Per row, the lexicographically best column: fewest overruns (then least priority
-    overrunning), least lateness cost, least priority at risk, least travel."""
+def _pick(drive: tuple[FloatArray, ...]) -> IntArray:
+    """Per row of a drive (:func:`simulate`'s returns), the lexicographically best
+    column: fewest overruns (then least priority overrunning), least lateness cost,
+    least priority at risk, least travel."""
+    overrun, late, travel, risk = drive[0], drive[1], drive[2], drive[7]
     # sums of small integers (_drive): exact, so equal overruns compare equal
     mask = overrun == overrun.min(axis=1, keepdims=True)
     lt = np.where(mask, late, np.inf)
@@ -381,14 +381,14 @@ def _sequence_queues(
         if perms is not None and perms.shape[0] <= _STOPS_KEPT_PERMS:
             # one drive: the chosen order's stops as driven among the others
             drive = simulate_local(problem, pricing, bc, perms, *args)
-            pick = _pick(drive[0], drive[1], drive[2], drive[7])
+            pick = _pick(drive)
             best_perm = perms[pick]
             chosen = np.arange(pick.size), pick
             tt, arr, st, fin = (x[chosen][:, None] for x in drive[3:7])
         else:
             if perms is not None:
                 drive = simulate_local(problem, pricing, bc, perms, *args, False)
-                best_perm = perms[_pick(drive[0], drive[1], drive[2], drive[7])]
+                best_perm = perms[_pick(drive)]
             else:
                 best_perm = _descent(problem, pricing, bc, args)
             ordered = np.take_along_axis(bc, best_perm, axis=1)[:, None, :]
@@ -480,7 +480,7 @@ def _descent(
             swapped[:, [s, s + 1]] = perm[:, [s + 1, s]]
             both = np.stack([perm, swapped], axis=1)  # (T, 2, q)
             drive = simulate_local(problem, pricing, base, both, *args, False, legs)
-            pick = _pick(drive[0], drive[1], drive[2], drive[7])
+            pick = _pick(drive)
             improved |= bool(pick.any())
             perm = both[rows, pick]
         if not improved:
