@@ -158,11 +158,10 @@ def test_pricing_finds_what_pricing_every_pair_finds(
     params = SolveParams(allow_overtime=overtime, candidates_k=k)
     core, groups, keys, pot = _first_flow(p, params)
     slack = slack_units * COST_SCALE
-    nt, nk, _, priced, _, neg = negative_pairs(
-        p, params, core.state, pricing_groups(core.state, groups), keys, *pot, slack
+    pricing = pricing_groups(core.state, groups)
+    *_, priced, _, neg = _round_finds_every_pair(
+        p, params, core, groups, pricing, keys, pot, slack
     )
-    found = set(zip(nt.tolist(), nk.tolist(), strict=True))
-    assert found == _every_pair_finds(p, params, core.state, groups, keys, pot, slack)
     assert priced == sum(r.size * e.size for r, e in groups)
     assert neg >= 0
 
@@ -188,11 +187,9 @@ def test_pricing_in_ticket_blocks_finds_what_pricing_every_pair_finds(
     core, groups, keys, pot = _first_flow(p, params)
     assert max(-(-e.size // TECH_BLOCK) for _, e in groups) >= TICKET_BLOCKS_FROM
     slack, pricing = slack_units * COST_SCALE, pricing_groups(core.state, groups)
-    nt, nk, nc, _, _, neg = negative_pairs(
-        p, params, core.state, pricing, keys, *pot, slack
+    nt, nk, nc, _, _, neg = _round_finds_every_pair(
+        p, params, core, groups, pricing, keys, pot, slack
     )
-    found = set(zip(nt.tolist(), nk.tolist(), strict=True))
-    assert found == _every_pair_finds(p, params, core.state, groups, keys, pot, slack)
     assert neg >= 0
     _assert_next_round_finds_every_pair(
         p, params, core, groups, pricing, (nt, nk, nc), pot, slack
@@ -283,11 +280,9 @@ def test_pricing_with_held_tickets_finds_what_pricing_every_pair_finds(
     core, groups, keys, first = _first_flow(p, params)
     state, slack = core.state, slack_units * COST_SCALE
     pricing = pricing_groups(state, groups)
-    nt, nk, nc, _, _, neg = negative_pairs(
-        p, params, state, pricing, keys, *first, slack
+    nt, nk, nc, _, _, neg = _round_finds_every_pair(
+        p, params, core, groups, pricing, keys, first, slack
     )
-    found = set(zip(nt.tolist(), nk.tolist(), strict=True))
-    assert found == _every_pair_finds(p, params, state, groups, keys, first, slack)
     assert neg >= 0
     _assert_next_round_finds_every_pair(
         p, params, core, groups, pricing, (nt, nk, nc), first, slack
@@ -471,12 +466,29 @@ def _assert_next_round_finds_every_pair(
     core.arc_cost = np.concatenate([core.arc_cost, to_scaled(nc)])
     pot = _potentials(core, _flow(core))
     keys = np.sort(pair_keys(core.cands.tix, core.cands.tech, p.technicians.count))
-    nt, nk, _, _, _, neg = negative_pairs(
-        p, params, core.state, pricing, keys, *pot, slack, since=first
-    )
-    found = set(zip(nt.tolist(), nk.tolist(), strict=True))
+    return _round_finds_every_pair(
+        p, params, core, groups, pricing, keys, pot, slack, since=first
+    )[5]
+
+
+def _round_finds_every_pair(
+    p: Problem,
+    params: SolveParams,
+    core: Core,
+    groups: list[tuple[np.ndarray, np.ndarray]],
+    pricing: list[PricingGroup],
+    keys: np.ndarray,
+    pot: tuple[np.ndarray, np.ndarray],
+    slack: float,
+    since: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
+    """One pricing round (``negative_pairs`` against ``pot``, since the potentials
+    ``since`` when given), checked to return exactly the pairs that evaluating every
+    pair finds; its returns."""
+    out = negative_pairs(p, params, core.state, pricing, keys, *pot, slack, since=since)
+    found = set(zip(out[0].tolist(), out[1].tolist(), strict=True))
     assert found == _every_pair_finds(p, params, core.state, groups, keys, pot, slack)
-    return neg
+    return out
 
 
 def _every_pair_finds(
