@@ -21,7 +21,11 @@ plan, so they are late unless a later plan finds room. It is the one figure that
 policy that leaves late tickets out with one that places them late. ``all_breaches`` is the
 same count over either due: the breaches plus the unassigned tickets whose response *or*
 resolution is due before that last shift end (``missed`` looks at the response due only, so
-a ticket with a resolution due but no response due, left out, escapes it). Leaving out the
+a ticket with a resolution due but no response due, left out, escapes it).
+``weighted_all_breaches`` counts each of those at its priority factor
+(``solver.constants.PRIORITY_FACTOR``: P1 8, P2 4, P3 2, P4 1), the weight every policy
+here is given for priority (the optimizer's penalties, VROOM's job priorities): a plan
+that saves one P2 where another saves two P3s ties on it and loses on the plain count. Leaving out the
 last ticket of an available technician's queue, served late within its shift, never lowers
 ``all_breaches``: the due it misses passes before that shift ends, so it counts either way.
 """
@@ -33,6 +37,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from solver.constants import PRIORITY_FACTOR
 from solver.geo import next_location, travel_time_s
 
 if TYPE_CHECKING:
@@ -73,6 +78,7 @@ class PlanKpis:
     unassigned_any_due: (
         int  # unassigned tickets whose response or resolution is due before it
     )
+    weighted_all_breaches: float  # all_breaches, each at its priority factor
 
     @property
     def missed(self) -> int:
@@ -156,6 +162,9 @@ def plan_kpis(problem: Problem, technician: IntArray, position: IntArray) -> Pla
     t = problem.tickets
     due = t.response_due_s <= horizon
     any_due = np.minimum(t.response_due_s, t.resolution_due_s) <= horizon
+    breached = np.zeros(t.count, np.bool_)
+    breached[assigned] = late > 0
+    breached |= ~assigned & any_due
     return PlanKpis(
         tickets=problem.tickets.count,
         assigned=int(assigned.sum()),
@@ -166,4 +175,5 @@ def plan_kpis(problem: Problem, technician: IntArray, position: IntArray) -> Pla
         overruns=int(plan.overrun[assigned].sum()),
         unassigned_due=int((~assigned & due).sum()),
         unassigned_any_due=int((~assigned & any_due).sum()),
+        weighted_all_breaches=float(PRIORITY_FACTOR[t.priority[breached]].sum()),
     )

@@ -114,6 +114,7 @@ def test_the_plan_kpis_count_breaches_lateness_travel_and_overruns() -> None:
     assert k.unassigned_due == 1  # e: due before technician 0's shift ends
     assert k.missed == 3
     assert (k.unassigned_any_due, k.all_breaches) == (1, 3)
+    assert k.weighted_all_breaches == 8 + 8 + 1  # a and c are P1s, e a P4
 
 
 def test_an_unassigned_ticket_due_after_every_shift_is_not_missed() -> None:
@@ -191,6 +192,7 @@ def test_leaving_out_a_late_last_ticket_lowers_breaches_but_never_all_breaches(
         after = plan_kpis(problem, dropped, position)
         assert after.breaches == before.breaches - 1
         assert after.all_breaches == before.all_breaches
+        assert after.weighted_all_breaches == before.weighted_all_breaches
 
 
 def test_a_plan_of_the_wrong_shape_is_a_clear_error() -> None:
