@@ -469,11 +469,11 @@ class LatePricing:
 
     def lateness(self, tix: IntArray, late_s: FloatArray) -> FloatArray:
         """The ``lateness`` term of tickets ``tix`` late by ``late_s`` seconds."""
-        return np.asarray(self.per_second[tix] * late_s)
+        return np.asarray(self.per_second.take(tix) * late_s)
 
     def breach(self, tix: IntArray, late_s: FloatArray) -> FloatArray:
         """The ``breach`` term: the breach weight where ``late_s > 0``."""
-        return np.asarray(np.where(late_s > 0.0, self.per_breach[tix], 0.0))
+        return np.asarray(np.where(late_s > 0.0, self.per_breach.take(tix), 0.0))
 
     def cost(self, tix: IntArray, late_s: FloatArray) -> FloatArray:
         """Both terms together (what the queue sequencing minimises)."""

@@ -831,6 +831,7 @@ def _simulate_before(p, pricing, orders, tech, lat0, lon0, t0, stops=True):  # t
     shape=st.sampled_from([(1, 1), (2, 2), (6, 3), (1, 5), (24, 4)]),
     no_location=st.sampled_from([0.0, 0.3, 1.0]),
     stops=st.booleans(),
+    at_risk=st.booleans(),
 )
 def test_drive_of_kept_stops_is_the_drive(
     seed: int,
@@ -839,19 +840,27 @@ def test_drive_of_kept_stops_is_the_drive(
     shape: tuple[int, int],
     no_location: float,
     stops: bool,
+    at_risk: bool,
 ) -> None:
     """The drive reading each ticket's terms computed once per problem (and moving the
     technician's point as a whole) gives, bit for bit, every array of the drive it
-    replaces; tickets and technicians without location included."""
+    replaces; tickets and technicians without location included. Without ``at_risk``
+    the same arrays, the priority at risk 0."""
     p, rng, state, pricing = _drive_inputs(seed, n, m, no_location)
     orders = rng.integers(0, n, (int(rng.integers(0, 30)), *shape))
     who = rng.permutation(orders.shape[0]) % m
     lat0 = np.where(rng.random(who.size) < no_location / 2, np.nan, state.lat_deg[who])
     args = (who, lat0, np.where(np.isnan(lat0), np.nan, state.lon_deg[who]))
-    got = simulate(p, pricing, orders, *args, state.ready_s[who], stops)
+    got = simulate(p, pricing, orders, *args, state.ready_s[who], stops, at_risk)
     want = _simulate_before(p, pricing, orders, *args, state.ready_s[who], stops)
-    for a, b in zip(got, want, strict=True):
+    for a, b in zip(got, _risk_kept(want, at_risk), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def _risk_kept(drive: tuple[np.ndarray, ...], at_risk: bool) -> tuple[np.ndarray, ...]:
+    """A drive's arrays as a drive with ``at_risk`` returns them: the priority at risk
+    (the last) 0 without it."""
+    return drive if at_risk else (*drive[:-1], np.zeros_like(drive[-1]))
 
 
 @settings(max_examples=80, deadline=None)
@@ -864,6 +873,7 @@ def test_drive_of_kept_stops_is_the_drive(
     no_location=st.sampled_from([0.0, 0.3, 1.0]),
     stops=st.booleans(),
     given_legs=st.booleans(),
+    at_risk=st.booleans(),
 )
 def test_drive_of_row_legs_is_the_drive(
     seed: int,
@@ -874,12 +884,14 @@ def test_drive_of_row_legs_is_the_drive(
     no_location: float,
     stops: bool,
     given_legs: bool,
+    at_risk: bool,
 ) -> None:
     """Orders made of each row's own tickets (a queue's permutations, any shared or
     per-row orders of them, tickets repeated), driven from each row's legs computed once
     (``simulate_local``, with or without the caller's ``row_legs``), give bit for bit
     every array of the drive of the orders themselves; tickets and technicians without
-    location included (their orders are driven as they are)."""
+    location included (their orders are driven as they are); without ``at_risk`` the
+    priority at risk 0."""
     p, rng, state, pricing = _drive_inputs(seed, n, m, no_location)
     rows = int(rng.integers(0, 30))
     base = rng.integers(0, n, (rows, size))
@@ -900,10 +912,10 @@ def test_drive_of_row_legs_is_the_drive(
     if given_legs and not np.isnan(p.tickets.lat_deg[base]).any():
         legs = row_legs(p, base, *args)
     got = simulate_local(
-        p, pricing, base, pattern, *args, state.ready_s[who], stops, legs
+        p, pricing, base, pattern, *args, state.ready_s[who], stops, legs, at_risk
     )
     want = simulate(p, pricing, orders, *args, state.ready_s[who], stops)
-    for a, b in zip(got, want, strict=True):
+    for a, b in zip(got, _risk_kept(want, at_risk), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
