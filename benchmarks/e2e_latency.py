@@ -40,6 +40,11 @@ splits it by the stream ids of each ticket's SUBMITTED and ASSIGNED events into 
 (SUBMITTED -> ASSIGNED: the solve loop) and deliver (ASSIGNED -> the client has the event:
 the API's watch and gRPC stream), p50 and p99 of each.
 
+Waiting for a core: each process's seconds per second runnable but not running (the run
+queue, from Linux's schedstat; a solver with its workers, and its event loop thread alone).
+On this 2-core machine at full rate every hop of a ticket waits there, so it tells how much
+of the latency is contention for the cores rather than work.
+
 Baseline in the same run: the same pipeline at 10% of the rate for ``--baseline-s`` seconds
 first; figures are also given as ratios to it. Prints a table and writes JSON to
 benchmarks/results/e2e_latency-<utc>.json.
@@ -98,6 +103,37 @@ def _cpu_s(pid: int, descendants: bool = True) -> float:
         with contextlib.suppress(OSError):
             children += [int(c) for c in (task / "children").read_text().split()]
     return total + sum(_cpu_s(c) for c in children)
+
+
+def _sched_s(
+    pid: int, descendants: bool = True, main_thread: bool = False
+) -> tuple[float, float]:
+    """Seconds on a core and seconds runnable but waiting for one (the run queue) of a
+    process's threads and (by default) its live descendants, from Linux's
+    ``/proc/<pid>/task/<tid>/schedstat`` (ns; 0 where the kernel keeps none). On a full
+    machine each hop of a ticket (load generator, API, Redis, solve loop, solver worker
+    and back) waits there: the wait per second tells how much of the latency is waiting
+    for a core rather than work. ``main_thread``: the main thread alone (a solver
+    process's event loop), no descendant."""
+    threads = [pid]
+    if not main_thread:
+        with contextlib.suppress(OSError):
+            threads = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()]
+    on_core = waiting = 0.0
+    children: list[int] = []
+    for tid in threads:
+        task = Path(f"/proc/{pid}/task/{tid}")
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = (task / "schedstat").read_text().split()
+            on_core += int(fields[0]) / 1e9
+            waiting += int(fields[1]) / 1e9
+        if descendants and not main_thread:
+            with contextlib.suppress(OSError):
+                children += [int(c) for c in (task / "children").read_text().split()]
+    for child in children:
+        child_on, child_waiting = _sched_s(child)
+        on_core, waiting = on_core + child_on, waiting + child_waiting
+    return on_core, waiting
 
 
 # --- servers ----------------------------------------------------------------------------------
@@ -396,6 +432,16 @@ def _cpu_per_ticket(figures: dict[str, Any], seconds: float) -> dict[str, float]
     }
 
 
+def _run_queue_waits(pids: dict[str, int]) -> dict[str, float]:
+    """Run-queue seconds so far (``_sched_s``) of each process (with its descendants: a
+    solver with its workers), and of each solver's event loop thread (``<name>_loop``)."""
+    waits = {k: _sched_s(p, k != "loadgen")[1] for k, p in pids.items()}
+    for k, p in pids.items():
+        if k.startswith("solver"):
+            waits[f"{k}_loop"] = _sched_s(p, main_thread=True)[1]
+    return waits
+
+
 async def _run_load(
     args: argparse.Namespace,
     target: str,
@@ -442,6 +488,7 @@ async def _run_load(
             cpu_main_start = {
                 k: _cpu_s(p, False) for k, p in pids.items() if k.startswith("solver")
             }
+            waits_start = _run_queue_waits(pids)
             await load.submit_phase(stubs, pb, phase, rate, duration)
             await asyncio.sleep(args.drain_s)  # let the last arrivals be assigned
             w1 = time.monotonic()
@@ -457,6 +504,10 @@ async def _run_load(
                 for k, c0 in cpu_main_start.items()
             }
             figures["solver_cpu_ms_per_ticket"] = _cpu_per_ticket(figures, w1 - w0)
+            figures["run_queue_wait_s_per_s"] = {
+                k: round((v - waits_start[k]) / (w1 - w0), 3)
+                for k, v in _run_queue_waits(pids).items()
+            }
             solves = await asyncio.to_thread(_solves, metric_ports) - solves_start
             figures["solves"] = solves
             figures["tickets_per_solve"] = (
@@ -861,6 +912,10 @@ def main() -> int:
         print(f"p99 at full rate / p99 at 10% rate: {ratio:.2f}")
         print("CPU seconds per second at full rate:", full["cpu_s_per_s"])
         print("  of which solver event loops:", full["cpu_s_per_s_solver_main"])
+        print(
+            "seconds per second waiting for a core (run queue) at full rate:",
+            full["run_queue_wait_s_per_s"],
+        )
         print(
             "solver CPU per assigned ticket at full rate (ms):",
             full["solver_cpu_ms_per_ticket"],
