@@ -9,9 +9,9 @@ around Boston as in ``e2e_latency``), the solve loop's own ``RegionWorker`` with
 model and one solver worker process. Each cycle: ``--per-cycle`` tickets are submitted
 through the store (the API's script) and the tickets assigned ``--hold`` cycles ago are
 cancelled (as ``e2e_latency``'s load generator does), outside the measurement; then one
-``RegionWorker.cycle`` runs, measured: this process's CPU (every thread: the event loop, the
-pool's feeder and result threads; the solver worker process is not counted) and the Redis
-server's CPU (``INFO cpu``) during it. Cycles are paced ``--per-cycle / --rate`` seconds
+``RegionWorker.cycle`` runs, measured: this process's CPU (every thread: the event loop and
+any other), the solver worker process's (its threads' time on a core, Linux schedstat) and
+the Redis server's CPU (``INFO cpu``) during it, and their sum: the whole cycle's CPU. Cycles are paced ``--per-cycle / --rate`` seconds
 apart (the SLA clock rules run on wall time). Prints the median and mean per cycle and per
 new ticket over the cycles after the first ``--warm-up``; ``--profile`` writes a cProfile of
 the measured cycles (event loop only).
@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.results import machine, write_results
+from benchmarks.results import machine, sched_s, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANT = "default"
@@ -76,6 +76,7 @@ async def _run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     redis = redis_client(url)
     pool = SolverPool(1)
     pool.wait_ready()
+    (worker_pid,) = pool.worker_pids()
     loop = SolveLoop(redis, DispatchMetrics.throwaway(), pool=pool)
     store = loop.store
 
@@ -106,7 +107,7 @@ async def _run(args: argparse.Namespace, url: str) -> dict[str, Any]:
 
     assigned_at: list[list[str]] = []
     open_tickets: set[str] = set()
-    rows: list[tuple[float, float, float, int, float]] = []
+    rows: list[tuple[float, float, float, int, float, float]] = []
     # CPU time of the event loop thread (a wall-time profile charges it for waiting on
     # the GIL, e.g. after waking the pool's threads)
     profiler = cProfile.Profile(time.thread_time) if args.profile else None
@@ -140,12 +141,14 @@ async def _run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             _cpu_self_s(),
             time.perf_counter(),
         )
+        worker0 = sched_s(worker_pid, descendants=False)[0]
         if profiler is not None and c >= args.warm_up:
             profiler.enable()
         await worker.cycle(str(token))
         if profiler is not None:
             profiler.disable()
         wall1, cpu1 = time.perf_counter(), _cpu_self_s()
+        worker1 = sched_s(worker_pid, descendants=False)[0]
         redis1 = await _redis_cpu_s(redis)
         # which of the open tickets the commit assigned (read outside the measurement, not
         # through the model: its next read, inside the next cycle, must still see them)
@@ -167,6 +170,7 @@ async def _run(args: argparse.Namespace, url: str) -> dict[str, Any]:
                     wall1 - wall0,
                     len(now_assigned),
                     cpu1[1] - cpu0[1],
+                    worker1 - worker0,
                 )
             )
     pool.shutdown()
@@ -187,9 +191,13 @@ async def _run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "event_loop_cpu_ms_per_cycle": stats([r[0] for r in rows]),
         "of_which_system_ms_per_cycle": stats([r[4] for r in rows]),
         "redis_cpu_ms_per_cycle": stats([r[1] for r in rows]),
+        "worker_cpu_ms_per_cycle": stats([r[5] for r in rows]),
+        "cycle_cpu_ms_per_cycle": stats([r[0] + r[1] + r[5] for r in rows]),
         "wall_ms_per_cycle": stats([r[2] for r in rows]),
         "event_loop_cpu_ms_per_ticket": stats([r[0] / per for r in rows]),
         "redis_cpu_ms_per_ticket": stats([r[1] / per for r in rows]),
+        "worker_cpu_ms_per_ticket": stats([r[5] / per for r in rows]),
+        "cycle_cpu_ms_per_ticket": stats([(r[0] + r[1] + r[5]) / per for r in rows]),
     }
 
 

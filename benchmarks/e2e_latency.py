@@ -65,7 +65,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.results import machine, write_results
+from benchmarks.results import machine, sched_s, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,37 +103,6 @@ def _cpu_s(pid: int, descendants: bool = True) -> float:
         with contextlib.suppress(OSError):
             children += [int(c) for c in (task / "children").read_text().split()]
     return total + sum(_cpu_s(c) for c in children)
-
-
-def _sched_s(
-    pid: int, descendants: bool = True, main_thread: bool = False
-) -> tuple[float, float]:
-    """Seconds on a core and seconds runnable but waiting for one (the run queue) of a
-    process's threads and (by default) its live descendants, from Linux's
-    ``/proc/<pid>/task/<tid>/schedstat`` (ns; 0 where the kernel keeps none). On a full
-    machine each hop of a ticket (load generator, API, Redis, solve loop, solver worker
-    and back) waits there: the wait per second tells how much of the latency is waiting
-    for a core rather than work. ``main_thread``: the main thread alone (a solver
-    process's event loop), no descendant."""
-    threads = [pid]
-    if not main_thread:
-        with contextlib.suppress(OSError):
-            threads = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()]
-    on_core = waiting = 0.0
-    children: list[int] = []
-    for tid in threads:
-        task = Path(f"/proc/{pid}/task/{tid}")
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = (task / "schedstat").read_text().split()
-            on_core += int(fields[0]) / 1e9
-            waiting += int(fields[1]) / 1e9
-        if descendants and not main_thread:
-            with contextlib.suppress(OSError):
-                children += [int(c) for c in (task / "children").read_text().split()]
-    for child in children:
-        child_on, child_waiting = _sched_s(child)
-        on_core, waiting = on_core + child_on, waiting + child_waiting
-    return on_core, waiting
 
 
 # --- servers ----------------------------------------------------------------------------------
@@ -433,12 +402,12 @@ def _cpu_per_ticket(figures: dict[str, Any], seconds: float) -> dict[str, float]
 
 
 def _run_queue_waits(pids: dict[str, int]) -> dict[str, float]:
-    """Run-queue seconds so far (``_sched_s``) of each process (with its descendants: a
+    """Run-queue seconds so far (``results.sched_s``) of each process (with its descendants: a
     solver with its workers), and of each solver's event loop thread (``<name>_loop``)."""
-    waits = {k: _sched_s(p, k != "loadgen")[1] for k, p in pids.items()}
+    waits = {k: sched_s(p, k != "loadgen")[1] for k, p in pids.items()}
     for k, p in pids.items():
         if k.startswith("solver"):
-            waits[f"{k}_loop"] = _sched_s(p, main_thread=True)[1]
+            waits[f"{k}_loop"] = sched_s(p, main_thread=True)[1]
     return waits
 
 

@@ -3,6 +3,7 @@ with the machine and commit they were measured on (the directory is not committe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -32,6 +33,37 @@ def machine() -> dict[str, Any]:
         "load_avg": os.getloadavg(),
         "commit": commit,
     }
+
+
+def sched_s(
+    pid: int, descendants: bool = True, main_thread: bool = False
+) -> tuple[float, float]:
+    """Seconds on a core and seconds runnable but waiting for one (the run queue) of a
+    process's threads and (by default) its live descendants, from Linux's
+    ``/proc/<pid>/task/<tid>/schedstat`` (ns; 0 where the kernel keeps none). On a full
+    machine each hop of a ticket (load generator, API, Redis, solve loop, solver worker
+    and back) waits there: the wait per second tells how much of the latency is waiting
+    for a core rather than work. ``main_thread``: the main thread alone (a solver
+    process's event loop), no descendant."""
+    threads = [pid]
+    if not main_thread:
+        with contextlib.suppress(OSError):
+            threads = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()]
+    on_core = waiting = 0.0
+    children: list[int] = []
+    for tid in threads:
+        task = Path(f"/proc/{pid}/task/{tid}")
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = (task / "schedstat").read_text().split()
+            on_core += int(fields[0]) / 1e9
+            waiting += int(fields[1]) / 1e9
+        if descendants and not main_thread:
+            with contextlib.suppress(OSError):
+                children += [int(c) for c in (task / "children").read_text().split()]
+    for child in children:
+        child_on, child_waiting = sched_s(child)
+        on_core, waiting = on_core + child_on, waiting + child_waiting
+    return on_core, waiting
 
 
 def write_results(name: str, data: object, out: Path | None = None) -> Path:

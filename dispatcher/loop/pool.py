@@ -257,6 +257,10 @@ class SolverPool:
         for worker in self._pools:
             worker.call(_noop)
 
+    def worker_pids(self) -> list[int]:
+        """The process ids of the running workers (benchmarks read their CPU)."""
+        return [pid for worker in self._pools if (pid := worker.pid) is not None]
+
     async def solve(
         self, problem: Problem | ProblemParts, params: SolveParams
     ) -> SolveOutput:

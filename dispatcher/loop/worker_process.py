@@ -120,6 +120,11 @@ class WorkerProcess:
         theirs.close()
         self._conn = ours
 
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id (None: not started, or it died)."""
+        return self._process.pid if self._process is not None else None
+
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` in the worker, blocking this thread (no job may be in flight:
         start-up and tests)."""

@@ -1,5 +1,5 @@
 """``e2e_latency``'s run-queue figure: a process's seconds on a core and seconds waiting for
-one, its descendants included (``_sched_s``), read from the kernel's schedstat."""
+one, its descendants included (``benchmarks.results.sched_s``), read from the kernel's schedstat."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.e2e_latency import _sched_s
+from benchmarks.results import sched_s
 
 SPIN = """
 import os, sys, time
@@ -40,13 +40,13 @@ def test_two_busy_processes_on_one_core_wait_for_it() -> None:
         on_core = waiting = 0.0
         while time.monotonic() < deadline and on_core < 0.29:
             time.sleep(0.05)
-            on_core, waiting = _sched_s(parent.pid)
+            on_core, waiting = sched_s(parent.pid)
         assert on_core >= 0.29  # both children's CPU, through the shell
         assert waiting >= 0.08  # each waited for the core while the other ran
-        own_core, own_wait = _sched_s(parent.pid, main_thread=True)
+        own_core, own_wait = sched_s(parent.pid, main_thread=True)
         assert own_core < 0.1  # the shell alone: it only waits for its children
         assert own_wait < 0.1
-        assert _sched_s(parent.pid, descendants=False)[0] < 0.1
+        assert sched_s(parent.pid, descendants=False)[0] < 0.1
     finally:
         children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
         with contextlib.suppress(OSError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -37,6 +38,22 @@ def test_workers_run_one_openmp_thread(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_an_operator_setting_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert _worker_setting() == "3"
+
+
+@pytest.mark.slow  # ~1.2 s: the shutdown waits for the workers' imports
+def test_worker_pids_are_the_workers_own() -> None:
+    pool = SolverPool(2)
+    assert pool.worker_pids() == []  # none started yet
+    pool.start()
+    try:
+        pids = pool.worker_pids()
+        assert len(set(pids)) == 2
+        for pid in pids:  # a process this one started
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            assert int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid()
+    finally:
+        pool.shutdown()
+    assert pool.worker_pids() == []
 
 
 def test_a_region_stays_home_unless_its_worker_is_busy_and_another_idle() -> None:
