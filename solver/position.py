@@ -249,15 +249,25 @@ def displaced(
     tech_of: IntArray,
     queues: tuple[IntArray, Schedule],
 ) -> IntArray:
-    """Per technician, the ticket row a ticket joining its full queue would displace (the
-    one at the place it takes, :func:`place_times`), -1 when the queue has room."""
+    """Per technician, the ticket row a ticket joining its full queue would displace, -1
+    when the queue has room: the last in the sequenced queue of its tickets nobody holds,
+    else the one at the place the joining ticket takes (:func:`place_times`). A full queue
+    that took a new ticket can take a held one back in its stead: only a queue of held
+    tickets alone makes a move off it forced (:func:`held_gains`)."""
     rows, sch = queues
     m = problem.technicians.count
     count = np.bincount(tech_of[rows], minlength=m)
     place = _places(problem, free, tech_of, queues)
     out = np.full(m, -1, np.int64)
     tech = tech_of[rows]
-    at = np.flatnonzero((sch.position == place[tech]) & (count[tech] >= free[tech]))
+    full = count[tech] >= free[tech]
+    at = np.flatnonzero((sch.position == place[tech]) & full)
+    out[tech[at]] = rows[at]
+    t = problem.tickets
+    nobodys = full & (t.current_technician[rows] < 0) & ~t.pinned[rows]
+    last = np.full(m, -1, np.int64)
+    np.maximum.at(last, tech[nobodys], sch.position[nobodys])
+    at = np.flatnonzero(nobodys & (sch.position == last[tech]))
     out[tech[at]] = rows[at]
     return out
 
@@ -285,8 +295,8 @@ def held_gains(
     take it at all (unavailable, no place, skills, exclusion, shift in first place:
     :attr:`solver.cost.PairEval.placeable`) or, for a ticket not in its holder's queue of
     the plan, at the place it would take there the work would end after the shift (without
-    overtime), or the holder's queue is full and that place holds a ticket somebody holds
-    (only a ticket nobody holds is displaced for it, :func:`displaced`). ``nan`` when the
+    overtime), or the holder's queue is full of tickets somebody holds (only a ticket
+    nobody holds is displaced for it, :func:`displaced`). ``nan`` when the
     pair is not a move (a ticket nobody holds, a pinned one, or its holder)."""
     t = problem.tickets
     cur = t.current_technician[tix]

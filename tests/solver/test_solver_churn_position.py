@@ -186,3 +186,39 @@ def test_explain_says_the_nearer_technician_is_a_move_below_the_threshold() -> N
     # at threshold 300 the same move would pass: the rule, not the price, decides
     lower = SolveParams(weights=weights(300.0))
     assert "move_min_gain" not in explain(p, lower, sol, 0).alternatives[0].why_not
+
+
+def full_queue_with_a_new_ticket(new_ticket_holder: int) -> tuple[Problem, np.ndarray]:
+    """Technician 0 (2 places) holds tickets 0 and 1; ticket 2, due first, is held by
+    ``new_ticket_holder`` (NO_TECHNICIAN: a new ticket). The plan moves ticket 0 to
+    technician 1 and gives technician 0 tickets 2 then 1 (sequenced by due time)."""
+    k = b.technicians(2, capacity=[2, 2])
+    t = b.tickets(
+        3,
+        current_technician=[0, 0, new_ticket_holder],
+        response_due_s=[7200.0, 7200.0, 600.0],
+    )
+    return b.problem(t, k), np.array([1, 0, 0], np.int64)
+
+
+def test_a_move_off_a_full_queue_that_took_a_new_ticket_is_held_to_the_threshold() -> (
+    None
+):
+    """Technician 0 could take ticket 0 back in the new ticket's stead, so moving ticket 0
+    is a choice the threshold judges (a finite gain), not a forced move: the new ticket,
+    nobody's, is the one a return displaces, wherever it is sequenced. Before, only the
+    ticket at the last place (ticket 1, held) counted, and the move was forced (+inf)."""
+    p, plan = full_queue_with_a_new_ticket(NO_TECHNICIAN)
+    w = weights(600.0)
+    gain = move_gains(p, w, tech_state(p, w), plan, False)
+    assert np.isfinite(gain[0])
+    assert np.isnan(gain[1:]).all()
+
+
+def test_a_move_off_a_full_queue_of_held_tickets_is_forced() -> None:
+    """The same plan where ticket 2 came from technician 1 (a swap): technician 0's queue
+    holds only held tickets, so taking ticket 0 back would move another held one: forced."""
+    p, plan = full_queue_with_a_new_ticket(1)
+    w = weights(600.0)
+    gain = move_gains(p, w, tech_state(p, w), plan, False)
+    assert np.isposinf(gain[0])
