@@ -65,7 +65,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.results import machine, sched_s, write_results
+from benchmarks.results import child_pids, machine, sched_s, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,11 +98,7 @@ def _cpu_s(pid: int, descendants: bool = True) -> float:
     if not descendants:  # this process alone (its threads), not its reaped children
         return sum(int(x) for x in fields[11:13]) / ticks
     total = sum(int(x) for x in fields[11:15]) / ticks
-    children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):
-            children += [int(c) for c in (task / "children").read_text().split()]
-    return total + sum(_cpu_s(c) for c in children)
+    return total + sum(_cpu_s(c) for c in child_pids(pid))
 
 
 # --- servers ----------------------------------------------------------------------------------

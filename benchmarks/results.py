@@ -35,6 +35,15 @@ def machine() -> dict[str, Any]:
     }
 
 
+def child_pids(pid: int) -> list[int]:
+    """The live child processes of ``pid``, of any of its threads (Linux /proc)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            children += [int(c) for c in (task / "children").read_text().split()]
+    return children
+
+
 def sched_s(
     pid: int, descendants: bool = True, main_thread: bool = False
 ) -> tuple[float, float]:
@@ -50,19 +59,15 @@ def sched_s(
         with contextlib.suppress(OSError):
             threads = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()]
     on_core = waiting = 0.0
-    children: list[int] = []
     for tid in threads:
-        task = Path(f"/proc/{pid}/task/{tid}")
         with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = (task / "schedstat").read_text().split()
+            fields = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
             on_core += int(fields[0]) / 1e9
             waiting += int(fields[1]) / 1e9
-        if descendants and not main_thread:
-            with contextlib.suppress(OSError):
-                children += [int(c) for c in (task / "children").read_text().split()]
-    for child in children:
-        child_on, child_waiting = sched_s(child)
-        on_core, waiting = on_core + child_on, waiting + child_waiting
+    if descendants and not main_thread:
+        for child in child_pids(pid):
+            child_on, child_waiting = sched_s(child)
+            on_core, waiting = on_core + child_on, waiting + child_waiting
     return on_core, waiting
 
 
