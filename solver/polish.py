@@ -572,7 +572,7 @@ def screen_orders(
         tc, oc = tech[c : c + step], orders[c : c + step]
         ov, late, travel, _, _, st, _, _ = simulate(
             problem, pricing, oc, tc, state.lat_deg[tc], state.lon_deg[tc],
-            state.ready_s[tc], False, False,
+            state.ready_s[tc], False, at_risk=False,
         )  # fmt: skip
         wait = np.maximum(st - problem.now_s, 0.0).sum(axis=2)
         cost = weights.travel * travel + late + weights.waiting * wait

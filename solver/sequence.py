@@ -445,7 +445,7 @@ def queues_overrun(
         else:
             best_perm = _descent(problem, pricing, bc, args)
             ordered = np.take_along_axis(bc, best_perm, axis=1)[:, None, :]
-            ov = simulate(problem, pricing, ordered, *args, False, False)[0]
+            ov = simulate(problem, pricing, ordered, *args, False, at_risk=False)[0]
             over[tc] = ov[:, 0] > 0
     return over
 
