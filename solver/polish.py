@@ -61,11 +61,13 @@ proven bound (``SolveStats.model_gap_pct``); ``Solution.objective`` is the chain
 from __future__ import annotations
 
 import time
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from solver.compiled import SEQUENTIAL_SUM_MAX, screen_insertion_drives
 from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
 from solver.cost import (
     STATIC_TERMS,
@@ -79,7 +81,15 @@ from solver.geo import unit_vectors
 from solver.model import NO_TECHNICIAN
 from solver.ordering import distinct, stable_order
 from solver.position import queue_costs
-from solver.sequence import Schedule, sequence_queues, simulate
+from solver.sequence import (
+    Schedule,
+    leg_columns,
+    legs_to,
+    row_legs,
+    sequence_queues,
+    simulate,
+    ticket_stops,
+)
 from solver.spatial import nearest
 
 if TYPE_CHECKING:
@@ -117,6 +127,11 @@ MIN_GAIN = 1.0
 weights) for a move to be kept."""
 
 _CELLS = 400_000  # candidate orders x places x queue length driven at once
+
+SHARED_LEGS_FROM = 64
+"""Fewest insertions of one queue length screened from their bases' legs
+(:func:`screen_insertions`) rather than as orders: on fewer, the legs' set-up costs more
+than the drives it saves."""
 
 SMALL_DRIVE_CELLS = 4_096
 """Screening orders of one queue length but different numbers of places are driven
@@ -332,6 +347,7 @@ class _Plan:
         )  # fmt: skip
         self.allow_overtime, self.arcs = allow_overtime, arcs
         self.penalty = drop_penalty(problem, weights)
+        self.phi = ticket_stops(problem).phi  # NaN: no location
         m = problem.technicians.count
         first, rows, sch = _sequenced(problem, pricing, state, tech_of, allow_overtime)
         # priced when first read (:attr:`cost`): a pass that screens no move never does
@@ -449,6 +465,16 @@ class _Plan:
             orders, tech,
         )  # fmt: skip
 
+    def _insert(
+        self, base: IntArray, new: IntArray, tech: IntArray, drop: IntArray
+    ) -> FloatArray:
+        """:func:`screen_insertions` of ``new`` into the queues ``base`` of ``tech``
+        (each without its ticket at place ``drop``): one base per (technician, drop)."""
+        return screen_insertions(
+            self.problem, self.weights, self.pricing, self.state, self.allow_overtime,
+            base, new, tech, tech * (self.queue.shape[1] + 1) + drop + 1,
+        )  # fmt: skip
+
     def _memo_keys(self, tech: IntArray, drop: IntArray, add: IntArray) -> IntArray:
         places, tickets = self._span
         return np.asarray((tech * places + drop + 1) * tickets + add + 1, np.int64)
@@ -503,7 +529,17 @@ class _Plan:
                 jobs.append((sel[plain], base[plain][:, None, :], tk[plain]))
             if not plain.all():
                 ins = ~plain
-                jobs.append((sel[ins], insertions(base[ins], new[ins]), tk[ins]))
+                if 0 < q < SEQUENTIAL_SUM_MAX and ins.sum() >= SHARED_LEGS_FROM:
+                    # located rows: from their base's legs; the others as orders
+                    ins &= np.isnan(self.phi.take(base)).any(axis=1) | np.isnan(
+                        self.phi.take(np.maximum(new, 0))
+                    )
+                    on = np.flatnonzero(~plain & ~ins)
+                    out[sel[on]] = self._insert(
+                        base[on], new[on], tk[on], drop[sel[on]]
+                    ).min(axis=1)
+                if ins.any():
+                    jobs.append((sel[ins], insertions(base[ins], new[ins]), tk[ins]))
         # orders of one shape driven together (a queue of one ticket as it is and a
         # ticket inserted into an empty queue), or of one length (:func:`_drive_groups`);
         # the best place of each
@@ -570,19 +606,85 @@ def screen_orders(
     duration = problem.tickets.duration_s
     for c in range(0, tech.size, step):
         tc, oc = tech[c : c + step], orders[c : c + step]
-        ov, late, travel, _, _, st, _, _ = simulate(
+        drive = simulate(
             problem, pricing, oc, tc, state.lat_deg[tc], state.lon_deg[tc],
             state.ready_s[tc], False, at_risk=False,
         )  # fmt: skip
-        wait = np.maximum(st - problem.now_s, 0.0).sum(axis=2)
-        cost = weights.travel * travel + late + weights.waiting * wait
-        if not allow_overtime:
-            cost = np.where(ov > 0, np.inf, cost)
+        cost = _screen_cost(problem, weights, allow_overtime, drive)
         if on_time is not None:
+            st = drive[5]
             lost = on_time[oc] & (late_seconds(problem, oc, st, st + duration[oc]) > 0)
             cost = np.where(lost.any(axis=2), np.inf, cost)
         out[c : c + step] = cost
     return out
+
+
+def _screen_cost(
+    problem: Problem,
+    weights: CostWeights,
+    allow_overtime: bool,
+    drive: tuple[FloatArray, ...],
+) -> FloatArray:
+    """Screening cost (T, P) of a drive (:func:`solver.sequence.simulate`'s returns):
+    travel, lateness, waiting; inf on an overrun when overtime is not allowed."""
+    ov, late, travel, st = drive[0], drive[1], drive[2], drive[5]
+    wait = np.maximum(st - problem.now_s, 0.0).sum(axis=2)
+    cost = weights.travel * travel + late + weights.waiting * wait
+    if not allow_overtime:
+        cost = np.where(ov > 0, np.inf, cost)
+    return np.asarray(cost)
+
+
+def screen_insertions(
+    problem: Problem,
+    weights: CostWeights,
+    pricing: LatePricing,
+    state: TechState,
+    allow_overtime: bool,
+    base: IntArray,
+    new: IntArray,
+    tech: IntArray,
+    base_of: IntArray | None = None,
+) -> FloatArray:
+    """:func:`screen_orders` of ``insertions(base, new)`` (the same values bit for bit)
+    for ``base`` (T, q) of 1 <= q < ``SEQUENTIAL_SUM_MAX`` tickets, every ticket
+    located, in one compiled loop (:func:`solver.compiled.screen_insertion_drives`).
+    Of the (q + 1)^2 legs of a row's orders only the q + 1 to its new ticket are
+    computed (:func:`solver.sequence.legs_to`), the others once per distinct base
+    (:func:`solver.sequence.row_legs`). ``base_of``: an int64 key per row, equal for
+    rows of one base and technician (default: every row its own)."""
+    q = base.shape[1]
+    out = np.empty((tech.size, q + 1))
+    if tech.size == 0:
+        return out
+    if base_of is None:
+        first = back = np.arange(tech.size)
+    else:
+        _, first, back = _distinct(base_of)
+    lat, lon, ready = state.lat_deg, state.lon_deg, state.ready_s
+    tb = tech[first]
+    shared = row_legs(problem, base[first], tb, lat[tb], lon[tb])[0]
+    from_start, from_each = legs_to(problem, base, new, tech, lat[tech], lon[tech])
+    stop = ticket_stops(problem)
+    f64 = np.float64
+    screen_insertion_drives(
+        _insertion_pattern(q), leg_columns(q), shared, back, from_start, from_each,
+        np.column_stack([base, new]), np.asarray(ready[tech], f64),
+        np.asarray(problem.technicians.shift_end_s[tech], f64), stop.window_start_s,
+        stop.duration_s, stop.response_due_s, stop.due_s,
+        np.asarray(pricing.per_second, f64), np.asarray(pricing.per_breach, f64),
+        float(problem.now_s), float(weights.travel), float(weights.waiting),
+        bool(allow_overtime), out,
+    )  # fmt: skip
+    return out
+
+
+@cache
+def _insertion_pattern(q: int) -> IntArray:
+    """(q + 1, q + 1): the orders of :func:`insertions` as columns of a row of q tickets
+    with the new one appended (column q): the new one at every place."""
+    orders = insertions(np.arange(q, dtype=np.int64)[None, :], np.array([q], np.int64))
+    return np.asarray(orders[0], np.int64)
 
 
 def insertions(base: IntArray, new: IntArray) -> IntArray:

@@ -217,9 +217,7 @@ def row_legs(
     stop = ticket_stops(problem)
     rows, size = base.shape
     a, b = np.triu_indices(size, 1)
-    column = np.full((size + 1, size), size + a.size, np.int64)
-    column[0] = np.arange(size)
-    column[a + 1, b] = column[b + 1, a] = size + np.arange(a.size)
+    column = leg_columns(size)
     here: Points = (stop.phi.take(base), stop.cos_phi.take(base), stop.lon.take(base))
     phi0, cos0 = latitude_terms(lat0)
     start = (phi0[:, None], cos0[:, None], np.asarray(lon0, np.float64)[:, None])
@@ -233,6 +231,42 @@ def row_legs(
             speed,
         )
     return legs, column
+
+
+@cache
+def leg_columns(size: int) -> IntArray:
+    """The column (size + 1, size) of :func:`row_legs`' table for rows of ``size``
+    tickets: the leg from the start (origin 0) or ticket i (origin 1 + i) to ticket j;
+    the pairs of tickets in :func:`numpy.triu_indices` order after the ``size`` legs
+    from the start, then the 0 of a ticket to itself (read-only: shared)."""
+    a, b = np.triu_indices(size, 1)
+    column = np.full((size + 1, size), size + a.size, np.int64)
+    column[0] = np.arange(size)
+    column[a + 1, b] = column[b + 1, a] = size + np.arange(a.size)
+    column.setflags(write=False)
+    return column
+
+
+def legs_to(
+    problem: Problem,
+    base: IntArray,
+    new: IntArray,
+    tech: IntArray,
+    lat0: FloatArray,
+    lon0: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """The legs of row t to ticket ``new[t]``, as :func:`row_legs` drives them for the
+    row ``base[t]`` with ``new[t]`` appended, bit for bit: from its start (T,) and from
+    each of its tickets ``base[t]`` (T, q), for technician ``tech[t]`` starting at
+    (``lat0[t]``, ``lon0[t]``)."""
+    stop = ticket_stops(problem)
+    here: Points = (stop.phi.take(base), stop.cos_phi.take(base), stop.lon.take(base))
+    to: Points = (stop.phi.take(new), stop.cos_phi.take(new), stop.lon.take(new))
+    phi0, cos0 = latitude_terms(lat0)
+    speed = problem.technicians.speed_kmh[tech]
+    start = leg_time_s((phi0, cos0, np.asarray(lon0, np.float64)), to, speed)
+    column: Points = (to[0][:, None], to[1][:, None], to[2][:, None])
+    return start, leg_time_s(here, column, speed[:, None])
 
 
 def _drive(

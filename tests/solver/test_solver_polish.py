@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from solver import CostWeights, SolveParams, SolveStatus, solve
 from solver.baselines import baseline_solve
+from solver.compiled import SEQUENTIAL_SUM_MAX
 from solver.cost import (
     deferred_cost,
     late_pricing,
@@ -27,10 +28,12 @@ from solver.polish import (
     _sorted_keys,
     _union,
     driven_cost,
+    insertions,
     move_pairs,
     plan_cost,
     polish,
     route_pairs,
+    screen_insertions,
     screen_orders,
     static_cost,
 )
@@ -564,3 +567,36 @@ def test_screening_drives_grouped_equal_each_job_driven_alone(
         grouped[at] = drive(orders, tk)
     np.testing.assert_array_equal(grouped, alone)
     assert len(groups) == len({q for _, _, q in shapes})  # all small: one per length
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 10_000),
+    st.integers(1, SEQUENTIAL_SUM_MAX - 1),
+    st.integers(0, 40),
+    st.integers(1, 6),
+    st.booleans(),
+    st.booleans(),
+)
+def test_insertions_screened_from_shared_legs_are_screen_orders(
+    seed: int, q: int, rows: int, bases: int, overtime: bool, keyed: bool
+) -> None:
+    """Insertions screened in the compiled loop from their bases' legs
+    (:func:`solver.polish.screen_insertions`) cost bit for bit what
+    :func:`solver.polish.screen_orders` gives the orders themselves: rows sharing a base
+    (one technician, one base, many new tickets), tickets repeated, short shifts that
+    overrun with and without overtime."""
+    p = random_problem(30, 12, seed, radius_km=8, shift_h=4.0)
+    w = CostWeights()
+    state = tech_state(p, w)
+    pricing = late_pricing(p, w)
+    rng = np.random.default_rng(seed)
+    base_rows = rng.integers(0, p.tickets.count, (bases, q))
+    base_tech = rng.integers(0, p.technicians.count, bases)
+    of = rng.integers(0, bases, rows)
+    base, tech = base_rows[of], base_tech[of]
+    new = rng.integers(0, p.tickets.count, rows)
+    key = of.astype(np.int64) if keyed else None
+    got = screen_insertions(p, w, pricing, state, overtime, base, new, tech, key)
+    want = screen_orders(p, w, pricing, state, overtime, insertions(base, new), tech)
+    np.testing.assert_array_equal(got, want)

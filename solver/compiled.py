@@ -1,0 +1,107 @@
+"""Compiled drives (numba): what numpy computes in dozens of array passes per stop, in one
+loop.
+
+Each kernel gives bit for bit the values of the numpy code it stands for: the same IEEE
+operations in the same order (no ``fastmath``: no fused multiply-add, no reordered sums).
+Trigonometry stays in numpy (:mod:`solver.geo`; numpy's SIMD ``arcsin`` differs from the C
+library's in the last bit on this machine's CPUs): a kernel reads legs computed there.
+Each is compiled once per machine and cached on disk beside this file (``cache=True``);
+a process pays the import of numba and the load of the cached code on its first call
+(measured in the CHANGELOG).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numba
+import numpy as np
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float64]
+    IntArray = npt.NDArray[np.int64]
+
+SEQUENTIAL_SUM_MAX = 7
+"""Longest orders whose waiting the kernels sum stop after stop as numpy's
+``sum(axis=2)`` of a (T, P, q) drive does (numpy sums 8 or more terms pairwise)."""
+
+
+@numba.njit(cache=True, nogil=True)
+def screen_insertion_drives(
+    pattern: IntArray,
+    column: IntArray,
+    shared: FloatArray,
+    back: IntArray,
+    from_start: FloatArray,
+    from_each: FloatArray,
+    whole: IntArray,
+    ready: FloatArray,
+    shift_end: FloatArray,
+    window_start: FloatArray,
+    duration: FloatArray,
+    response_due: FloatArray,
+    due: FloatArray,
+    per_second: FloatArray,
+    per_breach: FloatArray,
+    now_s: float,
+    travel_weight: float,
+    waiting_weight: float,
+    overtime: bool,
+    out: FloatArray,
+) -> None:
+    """``out[t, p]``: :func:`solver.polish.screen_orders` of row t's ticket ``q`` inserted
+    at place p of its q tickets (``whole[t]``: the q, then the new one; ``pattern``: the
+    (q + 1, q + 1) orders as columns of ``whole``), at most ``SEQUENTIAL_SUM_MAX`` stops.
+
+    Legs: between two of the q, ``shared[back[t], column[i + 1, j]]`` (the
+    :func:`solver.sequence.row_legs` of row t's base, ``column[0, j]`` from the start);
+    to or from the new one, ``from_start[t]`` / ``from_each[t, i]``
+    (:func:`solver.sequence.legs_to`; a leg and its reverse are equal bit for bit). Row
+    t's technician is ready at ``ready[t]``, ends its shift at ``shift_end[t]``; the
+    tickets' times are :class:`solver.sequence.Stops` fields and their lateness prices
+    :class:`solver.cost.LatePricing`'s, by ticket row. Without ``overtime`` an order that
+    ends a stop after the shift costs inf."""
+    rows = whole.shape[0]
+    places, length = pattern.shape
+    q = length - 1
+    for t in range(rows):
+        u = back[t]
+        for p in range(places):
+            now = ready[t]
+            late = 0.0
+            travel = 0.0
+            wait = 0.0
+            overrun = False
+            prev = -1
+            for s in range(length):
+                j = pattern[p, s]
+                if j == q:
+                    leg = from_start[t] if prev < 0 else from_each[t, prev]
+                elif prev == q:
+                    leg = from_each[t, j]
+                else:
+                    leg = shared[u, column[prev + 1, j]]
+                k = whole[t, j]
+                start = _maximum(now + leg, window_start[k])
+                finish = start + duration[k]
+                late_s = _maximum(start - response_due[k], 0.0)
+                late_s += _maximum(finish - due[k], 0.0)
+                breach = per_breach[k] if late_s > 0.0 else 0.0
+                late += per_second[k] * late_s + breach
+                travel += leg
+                overrun |= finish > shift_end[t]
+                wait += _maximum(start - now_s, 0.0)
+                now = finish
+                prev = j
+            cost = travel_weight * travel + late + waiting_weight * wait
+            out[t, p] = np.inf if overrun and not overtime else cost
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _maximum(a: float, b: float) -> float:
+    """``numpy.maximum`` of two floats: NaN when either is."""
+    if a != a or b != b:
+        return np.nan
+    return a if a >= b else b
