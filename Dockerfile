@@ -37,13 +37,15 @@ RUN groupadd --system --gid 10001 dispatch \
        --create-home --shell /usr/sbin/nologin dispatch
 COPY --from=build /opt/venv /opt/venv
 # In a container the servers bind every interface (the port mapping decides who reaches
-# them); the embedded valkey-server still listens on loopback only.
+# them); the embedded valkey-server still listens on loopback only. The root filesystem may be
+# read-only (deploy/): the solver's compiled kernels (numba) cache their build in /tmp.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     DISPATCH_GRPC_HOST=0.0.0.0 \
     DISPATCH_METRICS_HOST=0.0.0.0 \
     DISPATCH_STATE_DIR=/var/lib/dispatch/state \
-    DISPATCH_LOG_FORMAT=json
+    DISPATCH_LOG_FORMAT=json \
+    NUMBA_CACHE_DIR=/tmp/numba-cache
 USER 10001:10001
 WORKDIR /var/lib/dispatch
 VOLUME ["/var/lib/dispatch"]
