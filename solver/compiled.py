@@ -51,9 +51,10 @@ def screen_insertion_drives(
     overtime: bool,
     out: FloatArray,
 ) -> None:
-    """``out[t, p]``: :func:`solver.polish.screen_orders` of row t's ticket ``q`` inserted
-    at place p of its q tickets (``whole[t]``: the q, then the new one; ``pattern``: the
-    (q + 1, q + 1) orders as columns of ``whole``), at most ``SEQUENTIAL_SUM_MAX`` stops.
+    """``out[t]``: the least over places p (``numpy.min``: NaN when any is) of
+    :func:`solver.polish.screen_orders` of row t's ticket ``q`` inserted at place p of
+    its q tickets (``whole[t]``: the q, then the new one; ``pattern``: the (q + 1, q + 1)
+    orders as columns of ``whole``), at most ``SEQUENTIAL_SUM_MAX`` stops.
 
     Legs: between two of the q, ``shared[back[t], column[i + 1, j]]`` (the
     :func:`solver.sequence.row_legs` of row t's base, ``column[0, j]`` from the start);
@@ -68,6 +69,7 @@ def screen_insertion_drives(
     q = length - 1
     for t in range(rows):
         u = back[t]
+        best = 0.0
         for p in range(places):
             now = ready[t]
             late = 0.0
@@ -96,7 +98,13 @@ def screen_insertion_drives(
                 now = finish
                 prev = j
             cost = travel_weight * travel + late + waiting_weight * wait
-            out[t, p] = np.inf if overrun and not overtime else cost
+            if overrun and not overtime:
+                cost = np.inf
+            if p == 0:
+                best = cost
+            elif best == best and (cost != cost or cost < best):
+                best = cost  # NaN stays
+        out[t] = best
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -105,3 +113,89 @@ def _maximum(a: float, b: float) -> float:
     if a != a or b != b:
         return np.nan
     return a if a >= b else b
+
+
+@numba.njit(cache=True, nogil=True)
+def table_drive(
+    base: IntArray,
+    pattern: IntArray,
+    shared: bool,
+    table: FloatArray,
+    column: IntArray,
+    ready: FloatArray,
+    shift_end: FloatArray,
+    window_start: FloatArray,
+    duration: FloatArray,
+    response_due: FloatArray,
+    due: FloatArray,
+    per_second: FloatArray,
+    per_breach: FloatArray,
+    overrun_weight: FloatArray,
+    per_overrun: float,
+    risk_share: float,
+    stops: bool,
+    at_risk: bool,
+    overrun: FloatArray,
+    late: FloatArray,
+    travel: FloatArray,
+    risk: FloatArray,
+    tt_all: FloatArray,
+    arr_all: FloatArray,
+    st_all: FloatArray,
+    fin_all: FloatArray,
+) -> None:
+    """:func:`solver.sequence.simulate_local`'s drive from each row's legs, into the
+    arrays of its returns (zeros, (T, P); the stops (T, P, q), ``tt_all``, ``arr_all``
+    and ``fin_all`` written only with ``stops``; ``risk`` only with ``at_risk``): the
+    orders ``base[t, pattern[., p]]`` (``pattern`` (1, P, q) shared by the rows when
+    ``shared``, else (T, P, q)), leg from origin o (0: the start, 1 + i: ticket i) to
+    ticket j ``table[t, column[o, j]]`` (:func:`solver.sequence.row_legs`). Row t's
+    technician is ready at ``ready[t]`` and ends its shift at ``shift_end[t]``; ticket
+    fields as :class:`solver.sequence.Stops` and :class:`solver.cost.LatePricing`, by
+    ticket row, ``overrun_weight`` its priority factor. The operations of
+    :func:`solver.sequence._drive`, stop after stop."""
+    rows = base.shape[0]
+    places, length = pattern.shape[1], pattern.shape[2]
+    for t in range(rows):
+        orders = pattern[0] if shared else pattern[t]
+        for p in range(places):
+            now = ready[t]
+            work = 0.0
+            prev = -1
+            for s in range(length):
+                j = orders[p, s]
+                k = base[t, j]
+                leg = table[t, column[prev + 1, j]]
+                arrival = now + leg
+                start = _maximum(arrival, window_start[k])
+                finish = start + duration[k]
+                late_s = _maximum(start - response_due[k], 0.0)
+                late_s += _maximum(finish - due[k], 0.0)
+                breach = per_breach[k] if late_s > 0.0 else 0.0
+                late[t, p] += per_second[k] * late_s + breach
+                travel[t, p] += leg
+                weight = overrun_weight[k]
+                if finish > shift_end[t]:
+                    overrun[t, p] += weight + per_overrun
+                if at_risk:
+                    late_start = start + risk_share * work > response_due[k]
+                    work = work + duration[k]
+                    ends = _minimum(due[k], shift_end[t])
+                    late_finish = finish + risk_share * work > ends
+                    if late_start or late_finish:
+                        risk[t, p] += weight
+                if stops:
+                    tt_all[t, p, s] = leg
+                    arr_all[t, p, s] = arrival
+                    fin_all[t, p, s] = finish
+                st_all[t, p, s] = start
+                now = finish
+                prev = j
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _minimum(a: float, b: float) -> float:
+    """``numpy.minimum`` of two floats: NaN when either is."""
+    if a != a or b != b:
+        return np.nan
+    return a if a <= b else b

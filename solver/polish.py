@@ -537,7 +537,7 @@ class _Plan:
                     on = np.flatnonzero(~plain & ~ins)
                     out[sel[on]] = self._insert(
                         base[on], new[on], tk[on], drop[sel[on]]
-                    ).min(axis=1)
+                    )
                 if ins.any():
                     jobs.append((sel[ins], insertions(base[ins], new[ins]), tk[ins]))
         # orders of one shape driven together (a queue of one ticket as it is and a
@@ -646,15 +646,15 @@ def screen_insertions(
     tech: IntArray,
     base_of: IntArray | None = None,
 ) -> FloatArray:
-    """:func:`screen_orders` of ``insertions(base, new)`` (the same values bit for bit)
-    for ``base`` (T, q) of 1 <= q < ``SEQUENTIAL_SUM_MAX`` tickets, every ticket
+    """The least over places of :func:`screen_orders` of ``insertions(base, new)`` (the
+    same values bit for bit) for ``base`` (T, q) of 1 <= q < ``SEQUENTIAL_SUM_MAX`` tickets, every ticket
     located, in one compiled loop (:func:`solver.compiled.screen_insertion_drives`).
     Of the (q + 1)^2 legs of a row's orders only the q + 1 to its new ticket are
     computed (:func:`solver.sequence.legs_to`), the others once per distinct base
     (:func:`solver.sequence.row_legs`). ``base_of``: an int64 key per row, equal for
     rows of one base and technician (default: every row its own)."""
     q = base.shape[1]
-    out = np.empty((tech.size, q + 1))
+    out = np.empty(tech.size)
     if tech.size == 0:
         return out
     if base_of is None:

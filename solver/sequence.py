@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from solver.compiled import table_drive
 from solver.constants import EXACT_SEQUENCE_MAX, PRIORITY_FACTOR, RISK_SHARE
 from solver.cost import memoized
 from solver.geo import latitude_terms, leg_time_s, next_point, point_terms
@@ -42,6 +43,10 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 _CHUNK_CELLS = 400_000  # technicians x permutations x queue length simulated at once
+
+_PER_OVERRUN = float(PRIORITY_FACTOR.max())
+"""What each overrun counts per stop of the order before the priority factors (:func:`_drive`:
+more than the factors of a whole queue)."""
 
 _STOPS_KEPT_PERMS = 6
 """Queues with at most this many orders (3 places) keep every order's stops in the one
@@ -160,43 +165,50 @@ def simulate_local(
     """:func:`simulate` of the orders ``orders[t, p] = base[t, pattern[p]]`` (``pattern``
     (P, q) shared by the rows, or (T, P, q) per row): every order of row t is made of the
     tickets ``base[t]`` (T, L), e.g. all permutations of a queue. The same arrays bit for
-    bit. Each row's legs are computed once (:func:`row_legs`: L(L+1)/2 per row instead
-    of P x q) when that is less than half (the permutations of 3 tickets or more) and
-    every ticket of ``base`` has a location, else the orders are driven as
-    :func:`simulate` drives them. ``legs``: the :func:`row_legs` of ``base`` when the
+    bit. When every ticket of ``base`` has a location, each row's legs are computed
+    once (:func:`row_legs`: L(L+1)/2 per row instead of P x q) and the orders driven
+    from them in one compiled loop (:func:`solver.compiled.table_drive`), else the
+    orders are driven as :func:`simulate` drives them. ``legs``: the :func:`row_legs` of ``base`` when the
     caller has them (every ticket of ``base`` has a location), e.g. for the many drives
     of one queue's descent."""
     stop = ticket_stops(problem)
-    rows, size = base.shape
-    if legs is None and (
-        pattern.shape[-2] * pattern.shape[-1] <= size * (size + 1)  # twice its legs
-        or np.isnan(stop.phi.take(base)).any()  # legs start at the last located stop
-    ):
+    rows = base.shape[0]
+    # legs start at the last located stop
+    if legs is None and np.isnan(stop.phi.take(base)).any():
         if pattern.ndim == 2:
             orders = base[:, pattern]
         else:
             orders = np.take_along_axis(base[:, None, :], pattern, axis=2)
         return simulate(problem, pricing, orders, tech, lat0, lon0, t0, stops, at_risk)
     table, column = row_legs(problem, base, tech, lat0, lon0) if legs is None else legs
-    # the leg of each stop: from the order's previous ticket (its start before the first)
-    previous = np.concatenate(
-        [np.full((*pattern.shape[:-1], 1), -1, np.int64), pattern[..., :-1]], axis=-1
-    )
-    leg_at = column[previous + 1, pattern]  # (P, q) or (T, P, q) columns of ``table``
-    shared = pattern.ndim == 2
-
-    def index(s: int) -> IntArray:
-        if shared:
-            return base[:, pattern[:, s]]
-        return np.take_along_axis(base, pattern[:, :, s], axis=1)
-
-    def leg(s: int, _: IntArray) -> FloatArray:
-        if shared:
-            return table[:, leg_at[:, s]]
-        return np.take_along_axis(table, leg_at[:, :, s], axis=1)
-
     shape3 = (rows, *pattern.shape[-2:])
-    return _drive(problem, stop, pricing, shape3, tech, t0, stops, index, leg, at_risk)
+    shape = shape3[:2]
+    late, travel, overrun, risk = (np.zeros(shape) for _ in range(4))
+    st_all = np.empty(shape3)
+    tt_all, arr_all, fin_all = (
+        np.empty(shape3 if stops else (0, 0, 0)) for _ in range(3)
+    )
+    table_drive(
+        np.asarray(base, np.int64), np.asarray(pattern, np.int64).reshape(-1, *shape3[1:]),
+        pattern.ndim == 2, table, column, np.asarray(t0, np.float64),
+        problem.technicians.shift_end_s[tech].astype(np.float64), stop.window_start_s,
+        stop.duration_s, stop.response_due_s, stop.due_s,
+        np.asarray(pricing.per_second, np.float64),
+        np.asarray(pricing.per_breach, np.float64), overrun_weights(problem),
+        _PER_OVERRUN * shape3[2] + 1.0, RISK_SHARE, stops, at_risk,
+        overrun, late, travel, risk, tt_all, arr_all, st_all, fin_all,
+    )  # fmt: skip
+    return overrun, late, travel, tt_all, arr_all, st_all, fin_all, risk
+
+
+def overrun_weights(problem: Problem) -> FloatArray:
+    """Per ticket row, its priority factor (``solver.constants.PRIORITY_FACTOR``): what
+    an overrun of it weighs in the sequencing's key (:func:`_drive`), computed once per
+    problem (:func:`solver.cost.memoized`)."""
+    return memoized(
+        problem, "overrun_weights", None,
+        lambda: np.ascontiguousarray(PRIORITY_FACTOR.take(problem.tickets.priority)),
+    )  # fmt: skip
 
 
 def row_legs(
@@ -216,7 +228,7 @@ def row_legs(
     column."""
     stop = ticket_stops(problem)
     rows, size = base.shape
-    a, b = np.triu_indices(size, 1)
+    a, b = _ticket_pairs(size)
     column = leg_columns(size)
     here: Points = (stop.phi.take(base), stop.cos_phi.take(base), stop.lon.take(base))
     phi0, cos0 = latitude_terms(lat0)
@@ -234,12 +246,21 @@ def row_legs(
 
 
 @cache
+def _ticket_pairs(size: int) -> tuple[IntArray, IntArray]:
+    """``numpy.triu_indices(size, 1)``, once per size (read-only: shared)."""
+    a, b = np.triu_indices(size, 1)
+    a.setflags(write=False)
+    b.setflags(write=False)
+    return a, b
+
+
+@cache
 def leg_columns(size: int) -> IntArray:
     """The column (size + 1, size) of :func:`row_legs`' table for rows of ``size``
     tickets: the leg from the start (origin 0) or ticket i (origin 1 + i) to ticket j;
     the pairs of tickets in :func:`numpy.triu_indices` order after the ``size`` legs
     from the start, then the 0 of a ticket to itself (read-only: shared)."""
-    a, b = np.triu_indices(size, 1)
+    a, b = _ticket_pairs(size)
     column = np.full((size + 1, size), size + a.size, np.int64)
     column[0] = np.arange(size)
     column[a + 1, b] = column[b + 1, a] = size + np.arange(a.size)
