@@ -20,6 +20,7 @@ import numpy as np
 if TYPE_CHECKING:
     import numpy.typing as npt
 
+    BoolArray = npt.NDArray[np.bool_]
     FloatArray = npt.NDArray[np.float64]
     IntArray = npt.NDArray[np.int64]
 
@@ -199,3 +200,39 @@ def _minimum(a: float, b: float) -> float:
     if a != a or b != b:
         return np.nan
     return a if a <= b else b
+
+
+@numba.njit(cache=True, nogil=True)
+def claim_slots(
+    slots: IntArray, taken: BoolArray, keys: IntArray, at: IntArray, fresh: BoolArray
+) -> int:
+    """Open addressing over ``slots`` (a power of two of them, ``taken`` where one holds
+    a key; linear probing): ``at[r]`` the slot of ``keys[r]``, a key in none put in a
+    free one (``fresh[r]`` True at the first row of each key put). Returns how many keys
+    were put; the caller keeps at least one slot free."""
+    mask = slots.size - 1
+    put = 0
+    for r in range(keys.size):
+        key = keys[r]
+        h = np.int64(_mixed(key) & np.uint64(mask))
+        while taken[h] and slots[h] != key:
+            h = (h + 1) & mask
+        if not taken[h]:
+            taken[h] = True
+            slots[h] = key
+            fresh[r] = True
+            put += 1
+        at[r] = h
+    return put
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mixed(key: int) -> np.uint64:
+    """The bits of ``key`` mixed (MurmurHash3's finaliser): nearby keys to far slots."""
+    x = np.uint64(key)
+    x ^= x >> np.uint64(33)
+    x *= np.uint64(0xFF51AFD7ED558CCD)
+    x ^= x >> np.uint64(33)
+    x *= np.uint64(0xC4CEB9FE1A85EC53)
+    x ^= x >> np.uint64(33)
+    return x

@@ -67,7 +67,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from solver.compiled import SEQUENTIAL_SUM_MAX, screen_insertion_drives
+from solver.compiled import (
+    SEQUENTIAL_SUM_MAX,
+    claim_slots,
+    screen_insertion_drives,
+)
 from solver.constants import COST_SCALE, DENSE_PAIRS_MAX
 from solver.cost import (
     STATIC_TERMS,
@@ -132,6 +136,9 @@ SHARED_LEGS_FROM = 64
 """Fewest insertions of one queue length screened from their bases' legs
 (:func:`screen_insertions`) rather than as orders: on fewer, the legs' set-up costs more
 than the drives it saves."""
+
+MEMO_SLOTS_MIN = 1 << 10
+"""Slots of a new :class:`_Memo` (it doubles as it fills)."""
 
 SMALL_DRIVE_CELLS = 4_096
 """Screening orders of one queue length but different numbers of places are driven
@@ -244,11 +251,27 @@ def driven_parts(
 
 
 class _Memo:
-    """Values already computed, by int64 key (sorted keys and their values)."""
+    """Values already computed, by int64 key: a hash table (open addressing,
+    :func:`solver.compiled.claim_slots`) of the keys and their values."""
 
-    def __init__(self, dtype: type) -> None:
-        self.keys = np.zeros(0, np.int64)
-        self.values: npt.NDArray[Any] = np.zeros(0, dtype)
+    def __init__(self, dtype: type, slots: int = MEMO_SLOTS_MIN) -> None:
+        """An empty memo of values of ``dtype``, ``slots`` (a power of two) at first:
+        it doubles as it fills."""
+        self._slots = np.zeros(slots, np.int64)
+        self._taken = np.zeros(slots, np.bool_)
+        self._values: npt.NDArray[Any] = np.zeros(slots, dtype)
+        self._held = 0
+        self._min = slots
+
+    @property
+    def keys(self) -> IntArray:
+        """The keys held, in slot order."""
+        return self._slots[self._taken]
+
+    @property
+    def values(self) -> npt.NDArray[Any]:
+        """Their values, in the order of :attr:`keys`."""
+        return self._values[self._taken]
 
     def get(
         self, keys: IntArray, compute: Callable[[IntArray], npt.NDArray[Any]]
@@ -257,41 +280,41 @@ class _Memo:
         ``compute(rows)`` (``rows``: one position in ``keys`` per distinct new key),
         then kept."""
         if keys.size == 0:
-            return np.zeros(0, self.values.dtype)
-        uniq, first, back = _distinct(keys)
-        at = np.minimum(np.searchsorted(self.keys, uniq), max(self.keys.size - 1, 0))
-        known = (
-            self.keys[at] == uniq if self.keys.size else np.zeros(uniq.size, np.bool_)
-        )
-        values = np.empty(uniq.size, self.values.dtype)
-        values[known] = self.values[at[known]]
-        values[~known] = compute(first[~known])
-        # the new keys (sorted, none known) go in at their places: no sort of the memo
-        new = uniq[~known]
+            return np.zeros(0, self._values.dtype)
+        keys = np.ascontiguousarray(keys, np.int64)
+        self._room(keys.size)
+        at = np.empty(keys.size, np.int64)
+        fresh = np.zeros(keys.size, np.bool_)
+        self._held += claim_slots(self._slots, self._taken, keys, at, fresh)
+        new = np.flatnonzero(fresh)
         if new.size:
-            at = np.searchsorted(self.keys, new)
-            self.keys = _inserted(self.keys, at, new)
-            self.values = _inserted(self.values, at, values[~known])
-        return values[back.reshape(-1)]
+            self._values[at[new]] = compute(new)
+        return self._values[at]
 
-    def forget(self, stale: BoolArray) -> None:
-        """Drop the entries ``stale`` (per key, in key order)."""
-        self.keys, self.values = self.keys[~stale], self.values[~stale]
+    def _room(self, more: int) -> None:
+        """At most half the slots taken once ``more`` keys are put: else the held
+        entries put again in a table for twice as many (it grows by 4 at least)."""
+        if 2 * (self._held + more) <= self._slots.size:
+            return
+        size = _slots_for(2 * (self._held + more), self._min)
+        self._rebuilt(self.keys, self.values, size)
+
+    def _rebuilt(self, keys: IntArray, values: npt.NDArray[Any], size: int) -> None:
+        """The table of ``size`` slots holding ``keys`` (distinct) and their values."""
+        self._slots = np.zeros(size, np.int64)
+        self._taken = np.zeros(size, np.bool_)
+        self._values = np.zeros(size, self._values.dtype)
+        at = np.empty(keys.size, np.int64)
+        fresh = np.zeros(keys.size, np.bool_)
+        claim_slots(self._slots, self._taken, keys, at, fresh)
+        self._values[at] = values
+        self._held = keys.size
 
 
-def _inserted(
-    a: npt.NDArray[Any], at: IntArray, new: npt.NDArray[Any]
-) -> npt.NDArray[Any]:
-    """``numpy.insert(a, at, new)`` for a 1-d ``a`` and sorted ``at`` (one place each
-    new value), without its Python set-up: each new value lands at ``at`` plus the new
-    values before it."""
-    out = np.empty(a.size + new.size, a.dtype)
-    slot = at + np.arange(new.size)
-    out[slot] = new
-    rest = np.ones(out.size, np.bool_)
-    rest[slot] = False
-    out[rest] = a
-    return out
+def _slots_for(keys: int, least: int) -> int:
+    """Slots of a :class:`_Memo` table for ``keys`` keys: the power of two at least
+    twice as many (half of them free), ``least`` at least."""
+    return max(least, 1 << max(2 * keys - 1, 0).bit_length())
 
 
 def _distinct(keys: IntArray) -> tuple[IntArray, IntArray, IntArray]:
@@ -354,14 +377,16 @@ class _Plan:
         self._cost: FloatArray | None = None
         self._first = (first, rows, sch)
         n = problem.tickets.count
-        # screening drives already made, by :meth:`_memo_keys`; valid while the queue is
-        # unchanged (:meth:`advance` forgets a changed queue's)
+        # screening drives already made, by :meth:`_memo_keys`: of one version of a queue
+        # (:meth:`advance` counts a changed queue's versions; a new one finds none)
         self.drives = _Memo(np.float64)
         self.holds = _Memo(np.bool_)  # by pair key: :meth:`may_hold`
-        # key = (technician, place dropped + 1, ticket added + 1): a queue never holds
-        # more than its free places (a move only fills a free one) or than it held
+        # key = ((version, technician), place dropped + 1, ticket added + 1): a queue
+        # never holds more than its free places (a move only fills a free one) or than
+        # it held
         longest = np.bincount(tech_of[rows], minlength=m).max(initial=0)
         self._span = (int(max(state.free_slots.max(initial=0), longest)) + 2, n + 1)
+        self.version = np.full(m, -1, np.int64)  # changes of each queue (-1: none yet)
         self.qlen = np.zeros(m, np.int64)
         self.queue = np.full((m, 1), -1, np.int64)
         self.place = np.full(n, -1, np.int64)
@@ -422,7 +447,7 @@ class _Plan:
         self.count[ch] = self.qlen[ch] + self.state.load[ch]
         if cost is not None:
             self.cost[ch] = cost[ch]
-        self.drives.forget(changed[self.drives.keys // (self._span[0] * self._span[1])])
+        self.version[ch] += 1  # its drives so far are of another queue
 
     @property
     def held(self) -> FloatArray:
@@ -477,7 +502,8 @@ class _Plan:
 
     def _memo_keys(self, tech: IntArray, drop: IntArray, add: IntArray) -> IntArray:
         places, tickets = self._span
-        return np.asarray((tech * places + drop + 1) * tickets + add + 1, np.int64)
+        queue = self.version[tech] * self.qlen.size + tech  # this version of its queue
+        return np.asarray((queue * places + drop + 1) * tickets + add + 1, np.int64)
 
     def edited(self, tech: IntArray, drop: IntArray, add: IntArray) -> FloatArray:
         """Per candidate: screening cost of ``tech``'s queue without its ticket at place
