@@ -293,10 +293,10 @@ class _Memo:
 
     def _room(self, more: int) -> None:
         """At most half the slots taken once ``more`` keys are put: else the held
-        entries put again in a table for twice as many (it grows by 4 at least)."""
+        entries put again in a table of twice as many slots (it doubles at least)."""
         if 2 * (self._held + more) <= self._slots.size:
             return
-        size = _slots_for(2 * (self._held + more), self._min)
+        size = _slots_for(self._held + more, self._min)
         self._rebuilt(self.keys, self.values, size)
 
     def _rebuilt(self, keys: IntArray, values: npt.NDArray[Any], size: int) -> None:
