@@ -376,7 +376,7 @@ def round_flow(
     trial = dataclasses.replace(
         core, arc_cost=priced, free=core.free.copy(), alive=alive
     )
-    res, pot = _sparse_flow(trial, _round_arcs(trial))
+    res, pot = _sparse_flow(trial, _round_arcs(trial), core.hint)
     if res.status is SolveStatus.OPTIMAL and _certifiable(core):
         at_places = _at_places(trial, plan, queues)
         res, _, _ = certify(trial, res, _round_arcs, at_places, pot)
@@ -555,15 +555,15 @@ def _flow(core: Core, arcs: BoolArray | None = None) -> FlowResult:
 
 
 def _sparse_flow(
-    core: Core, arcs: BoolArray | None = None
+    core: Core, arcs: BoolArray | None = None, hint: Potentials | None = None
 ) -> tuple[FlowResult, Potentials | None]:
-    """:func:`_flow` with no hint, from a sub-network of each technician's likeliest arcs
-    (:func:`solver.warm.sparse_assign`: the same optimum, and its potentials when
-    known)."""
+    """:func:`_flow` from a sub-network of each technician's likeliest arcs (by gain, or
+    by reduced cost against ``hint``: :func:`solver.warm.sparse_assign`; the same
+    optimum, and its potentials when known)."""
     tix, tech, cost = _flow_arcs(core, arcs)
     return sparse_assign(
         core.problem.tickets.count, tix, tech, cost, core.penalty, core.free,
-        core.state.load, core.balance_scaled,
+        core.state.load, core.balance_scaled, hint,
     )  # fmt: skip
 
 

@@ -139,15 +139,17 @@ def _assert_same_optimum(
     cluster=st.integers(2, 12),
     places_per_tech=st.integers(1, 4),
     spread=st.sampled_from([0.01, 0.1, 1.0]),
+    hint=st.sampled_from(["none", "random", "changed"]),
 )
 def test_sparse_solve_is_an_optimum_of_the_whole_network(
-    seed: int, cluster: int, places_per_tech: int, spread: float
+    seed: int, cluster: int, places_per_tech: int, spread: float, hint: str
 ) -> None:
     """Technicians in clusters, each ticket with an arc to every technician of its
     cluster, penalties mostly larger than the arcs' spread of costs (``spread``): a
     cluster's technicians want the same tickets first, so the first sub-network fills
     few of their places and has to grow. At least ``SPARSE_FROM`` arcs, costs of every
-    range and sign."""
+    range and sign; no hint, a random one, or the potentials of the optimum of the
+    network with its costs changed (as a position round re-prices the first flow's)."""
     rng = np.random.default_rng(seed)
     n = -(-SPARSE_FROM // cluster)
     m = cluster * int(rng.integers(5, 40))
@@ -166,8 +168,16 @@ def test_sparse_solve_is_an_optimum_of_the_whole_network(
         "load": rng.integers(0, 2, m).astype(np.int64),
     }
     cold = _cold(net)
+    given_hint = None
+    if hint == "random":
+        top = float(max(net["penalty"].max(initial=1), 1))
+        given_hint = (rng.uniform(-top, top, n), rng.uniform(-top, top, m))
+    elif hint == "changed":
+        other = {**net, "cost": net["cost"] + rng.integers(0, width + 1, tix.size)}
+        given_hint = _potentials(other, _cold(other).arc_used)
+        assert given_hint is not None
     res, pot = sparse_assign(
         net["n"], net["tix"], net["tech"], net["cost"], net["penalty"], net["free"],
-        net["load"], BALANCE,
+        net["load"], BALANCE, given_hint,
     )  # fmt: skip
     _assert_same_optimum(net, cold, res, pot)
