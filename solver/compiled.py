@@ -5,31 +5,60 @@ Each kernel gives bit for bit the values of the numpy code it stands for: the sa
 operations in the same order (no ``fastmath``: no fused multiply-add, no reordered sums).
 Trigonometry stays in numpy (:mod:`solver.geo`; numpy's SIMD ``arcsin`` differs from the C
 library's in the last bit on this machine's CPUs): a kernel reads legs computed there.
-Each is compiled once per machine and cached on disk beside this file (``cache=True``);
-a process pays the import of numba and the load of the cached code on its first call
-(measured in the CHANGELOG).
+Each is compiled once per machine and cached on disk (:func:`compiled`); a process pays
+the import of numba and the load of the cached code on its first call (measured in the
+CHANGELOG).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+import tempfile
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy.typing as npt
 
     BoolArray = npt.NDArray[np.bool_]
     FloatArray = npt.NDArray[np.float64]
     IntArray = npt.NDArray[np.int64]
 
+
+def compiled(**options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``numba.njit`` (releasing the GIL), its build cached on disk where numba finds a
+    writable place: ``NUMBA_CACHE_DIR``, beside this file (``__pycache__``) or the user's
+    cache directory. Where none is (a read-only install under a user without a home,
+    as the systemd units run: ``DynamicUser``, ``ProtectSystem=strict``), numba refuses
+    ``cache=True`` when the function is defined: then the temporary directory, and
+    without it no cache (each process compiles, ~0.7 s a kernel)."""
+
+    def wrap(function: Callable[..., Any]) -> Any:
+        try:
+            return numba.njit(cache=True, nogil=True, **options)(function)
+        except RuntimeError:  # no locator available: nowhere numba may write
+            config: Any = numba.config
+            if not config.CACHE_DIR:
+                config.CACHE_DIR = os.path.join(tempfile.gettempdir(), "numba-cache")
+                try:
+                    return numba.njit(cache=True, nogil=True, **options)(function)
+                except RuntimeError:
+                    pass
+            return numba.njit(nogil=True, **options)(function)
+
+    return wrap
+
+
 SEQUENTIAL_SUM_MAX = 7
 """Longest orders whose waiting the kernels sum stop after stop as numpy's
 ``sum(axis=2)`` of a (T, P, q) drive does (numpy sums 8 or more terms pairwise)."""
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled()
 def screen_insertion_drives(
     pattern: IntArray,
     column: IntArray,
@@ -108,7 +137,7 @@ def screen_insertion_drives(
         out[t] = best
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@compiled(inline="always")
 def _maximum(a: float, b: float) -> float:
     """``numpy.maximum`` of two floats: NaN when either is."""
     if a != a or b != b:
@@ -116,7 +145,7 @@ def _maximum(a: float, b: float) -> float:
     return a if a >= b else b
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled()
 def table_drive(
     base: IntArray,
     pattern: IntArray,
@@ -194,7 +223,7 @@ def table_drive(
                 prev = j
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@compiled(inline="always")
 def _minimum(a: float, b: float) -> float:
     """``numpy.minimum`` of two floats: NaN when either is."""
     if a != a or b != b:
@@ -202,7 +231,7 @@ def _minimum(a: float, b: float) -> float:
     return a if a <= b else b
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled()
 def claim_slots(
     slots: IntArray, taken: BoolArray, keys: IntArray, at: IntArray, fresh: BoolArray
 ) -> int:
@@ -226,7 +255,7 @@ def claim_slots(
     return put
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@compiled(inline="always")
 def _mixed(key: int) -> np.uint64:
     """The bits of ``key`` mixed (MurmurHash3's finaliser): nearby keys to far slots."""
     x = np.uint64(key)
