@@ -1,0 +1,95 @@
+"""The pricing's compiled pair screen (solver.certify._near_pairs) gives bit for bit what
+its numpy form gave (the reference below: the code it replaced), on random tables of
+ticket and technician blocks, located or not, every pair's order included."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from solver.certify import CHORD_ROUNDING, TECH_BLOCK, _BlockedTechs, _TicketTerms
+
+
+def _numpy_near(
+    techs: _BlockedTechs,
+    tt: _TicketTerms,
+    moved_t: np.ndarray,
+    r: np.ndarray,
+    cut_t: np.ndarray,
+    ii: np.ndarray,
+    blk: np.ndarray,
+    everywhere: bool,
+) -> tuple[np.ndarray, ...]:
+    t = r[ii]
+    dot = tt.xyz[0][t][:, None] * techs.xyz[0][blk]
+    dot += tt.xyz[1][t][:, None] * techs.xyz[1][blk]
+    dot += tt.xyz[2][t][:, None] * techs.xyz[2][blk]
+    dot *= -2.0
+    dot += 2.0
+    chord = np.sqrt(np.maximum(dot, 0.0, out=dot), out=dot)
+    chord -= CHORD_ROUNDING
+    np.maximum(chord, 0.0, out=chord)
+    if not everywhere:
+        chord *= tt.located[t][:, None] & techs.located[blk]
+    bound = chord * techs.slope[blk]
+    bound += techs.dt[blk]
+    passes = bound < cut_t[ii][:, None]
+    passes &= moved_t[t][:, None] > techs.moved[blk]
+    cell, col = np.nonzero(passes)
+    return t[cell], techs.tech[blk[cell], col], chord[cell, col], ii[cell]
+
+
+def _unit(rng: np.random.Generator, count: int, spread: float) -> np.ndarray:
+    """Unit vectors near one point (``spread`` radians), some exactly equal."""
+    lat = 0.7 + rng.normal(0, spread, count)
+    lon = -1.2 + rng.normal(0, spread, count)
+    lat[rng.random(count) < 0.1] = 0.7
+    lon[lat == 0.7] = -1.2
+    return np.stack(
+        [np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=1
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 300),
+    m=st.integers(1, 100),
+    spread=st.sampled_from([1e-7, 1e-4, 1e-2, 0.3]),
+    everywhere=st.booleans(),
+)
+def test_compiled_screen_is_the_numpy_screen_bit_for_bit(
+    seed: int, n: int, m: int, spread: float, everywhere: bool
+) -> None:
+    rng = np.random.default_rng(seed)
+    t_vec = _unit(rng, n, spread)
+    t_located = everywhere | (rng.random(n) < 0.8)
+    t_vec[~t_located] = 0.0
+    k_vec = _unit(rng, m, spread)
+    k_located = everywhere | (rng.random(m) < 0.8)
+    k_vec[~k_located] = 0.0
+    elig = rng.permutation(m).astype(np.int64)
+    slope = rng.uniform(1e6, 1e8, m)
+    dt = rng.uniform(-1e4, 1e5, m)
+    moved_k = np.where(rng.random(m) < 0.2, -np.inf, rng.normal(0, 100, m))
+    techs = _BlockedTechs.of(elig, tuple(k_vec.T.copy()), slope, dt, moved_k, k_located)
+    zeros = np.zeros(n)
+    tt = _TicketTerms(
+        zeros, zeros, zeros, zeros, zeros, t_vec, tuple(t_vec.T.copy()),
+        t_located, zeros, zeros,
+    )  # fmt: skip
+    moved_t = np.where(rng.random(n) < 0.5, np.inf, rng.normal(0, 100, n))
+    r = rng.permutation(n).astype(np.int64)[: max(1, n // 2)]
+    nb = techs.tech.shape[0]
+    cells = int(rng.integers(0, 4 * r.size * nb + 1))
+    ii = np.sort(rng.integers(0, r.size, cells)).astype(np.int64)
+    blk = rng.integers(0, nb, cells).astype(np.int64)
+    cut_t = rng.uniform(0, 2e6, r.size)
+    got = techs.near(tt, moved_t, r, cut_t, ii, blk, everywhere)
+    want = _numpy_near(techs, tt, moved_t, r, cut_t, ii, blk, everywhere)
+    assert techs.tech.shape[1] == TECH_BLOCK
+    for a, b in zip(got, want, strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+        assert a.tobytes() == b.tobytes()
