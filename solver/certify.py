@@ -28,10 +28,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
+from solver.compiled import compiled
 from solver.constants import COST_SCALE, EARTH_RADIUS_KM, ROAD_FACTOR
 from solver.cost import (
     drop_penalty,
@@ -354,14 +354,15 @@ class _BlockedTechs:
         operations), on one (cells, ``TECH_BLOCK``) table per step."""
         t = r[ii]
         x, k = tt.xyz, self.xyz
-        return _near_pairs(
+        pairs: tuple[IntArray, IntArray, FloatArray, IntArray] = _near_pairs(
             t, ii, blk, x[0], x[1], x[2], tt.located, moved_t, cut_t,
             k[0], k[1], k[2], self.located, self.moved, self.slope, self.dt,
             self.tech, everywhere, CHORD_ROUNDING,
         )  # fmt: skip
+        return pairs
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled()
 def _near_pairs(
     t: IntArray,
     ii: IntArray,
@@ -385,7 +386,8 @@ def _near_pairs(
 ) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
     """:meth:`_BlockedTechs.near` in one loop over its (cells, ``TECH_BLOCK``) table,
     cell by cell (its order), bit for bit: the same IEEE operations in the same order (no
-    ``fastmath``); numpy took 45 ms of a 10k x 1k solve in its temporaries."""
+    ``fastmath``); numpy took 45 ms of a 10k x 1k solve in its temporaries. Compiled and
+    cached as :mod:`solver.compiled`'s kernels (:func:`solver.compiled.compiled`)."""
     cells, width = blk.size, kx.shape[1]
     out_t = np.empty(cells * width, np.int64)
     out_k = np.empty(cells * width, np.int64)
