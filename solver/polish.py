@@ -311,6 +311,21 @@ class _Memo:
         self._held = keys.size
 
 
+def _first_and_back(keys: IntArray) -> tuple[IntArray, IntArray]:
+    """The first position of each distinct key of ``keys`` (in the order they first
+    come) and each key's index among them, by a hash table
+    (:func:`solver.compiled.claim_slots`): no sort."""
+    size = _slots_for(keys.size, 2)
+    at = np.empty(keys.size, np.int64)
+    fresh = np.zeros(keys.size, np.bool_)
+    taken = np.zeros(size, np.bool_)
+    claim_slots(np.zeros(size, np.int64), taken, keys, at, fresh)
+    first = np.flatnonzero(fresh)
+    rank = np.empty(size, np.int64)
+    rank[at[first]] = np.arange(first.size)
+    return first, rank[at]
+
+
 def _slots_for(keys: int, least: int) -> int:
     """Slots of a :class:`_Memo` table for ``keys`` keys: the power of two at least
     twice as many (half of them free), ``least`` at least."""
@@ -371,6 +386,7 @@ class _Plan:
         self.allow_overtime, self.arcs = allow_overtime, arcs
         self.penalty = drop_penalty(problem, weights)
         self.phi = ticket_stops(problem).phi  # NaN: no location
+        self.located = not np.isnan(self.phi).any()  # every ticket
         m = problem.technicians.count
         first, rows, sch = _sequenced(problem, pricing, state, tech_of, allow_overtime)
         # priced when first read (:attr:`cost`): a pass that screens no move never does
@@ -557,9 +573,12 @@ class _Plan:
                 ins = ~plain
                 if 0 < q < SEQUENTIAL_SUM_MAX and ins.sum() >= SHARED_LEGS_FROM:
                     # located rows: from their base's legs; the others as orders
-                    ins &= np.isnan(self.phi.take(base)).any(axis=1) | np.isnan(
-                        self.phi.take(np.maximum(new, 0))
-                    )
+                    if self.located:
+                        ins[:] = False
+                    else:
+                        ins &= np.isnan(self.phi.take(base)).any(axis=1) | np.isnan(
+                            self.phi.take(np.maximum(new, 0))
+                        )
                     on = np.flatnonzero(~plain & ~ins)
                     out[sel[on]] = self._insert(
                         base[on], new[on], tk[on], drop[sel[on]]
@@ -686,7 +705,7 @@ def screen_insertions(
     if base_of is None:
         first = back = np.arange(tech.size)
     else:
-        _, first, back = _distinct(base_of)
+        first, back = _first_and_back(base_of)
     lat, lon, ready = state.lat_deg, state.lon_deg, state.ready_s
     tb = tech[first]
     shared = row_legs(problem, base[first], tb, lat[tb], lon[tb])[0]
