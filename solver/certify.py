@@ -635,13 +635,79 @@ def _ticket_cells(
     ``r``, position in ``bsel``) cells whose (ticket, technician block) bound passes:
     each ticket against each block of ``bsel``."""
     step = max(1, PAIR_CELLS // bsel.size)
+    centre = b.centre[:, bsel]
+    x = tt.xyz
     for a in range(0, part_rows.size, step):
         r = part_rows[a : a + step]
-        gap = _distances(tt.xyz, r, b.centre[:, bsel])
-        gap = np.maximum(gap - b.radius[bsel][None, :], 0.0) * tt.located[r, None]
-        lb = _lower_bound(b, bsel[None, :], gap, tt, r[:, None])
-        ii, bb = np.nonzero(_passes(b, bsel[None, :], lb, tt, r[:, None]))
+        ii, bb = _cells_passing(
+            r, bsel, x[0], x[1], x[2], tt.located, tt.resp, tt.done_by, tt.late_w,
+            tt.cut, tt.pen, tt.moved, centre[0], centre[1], centre[2], b.radius,
+            b.ready, b.tpc, b.slope, b.dt, b.base, b.fell,
+        )  # fmt: skip
         yield r, tt.cut[r], tt.pen[r], ii, bb
+
+
+@compiled()
+def _cells_passing(
+    r: IntArray,
+    bsel: IntArray,
+    tx: FloatArray,
+    ty: FloatArray,
+    tz: FloatArray,
+    located: BoolArray,
+    resp: FloatArray,
+    done_by: FloatArray,
+    late_w: FloatArray,
+    cut: FloatArray,
+    pen: FloatArray,
+    moved: FloatArray,
+    cx: FloatArray,
+    cy: FloatArray,
+    cz: FloatArray,
+    radius: FloatArray,
+    ready: FloatArray,
+    tpc: FloatArray,
+    slope: FloatArray,
+    dt: FloatArray,
+    base: FloatArray,
+    fell: FloatArray,
+) -> tuple[IntArray, IntArray]:
+    """The (position in ``r``, position in ``bsel``) cells of :func:`_ticket_cells`
+    whose bound passes, in its order (ticket by ticket), bit for bit what
+    :func:`_distances`, :func:`_lower_bound` and :func:`_passes` gave on the (tickets,
+    blocks) table: the same IEEE operations in the same order (``cx``.. are the centres
+    of the blocks ``bsel``, the other technician terms per block)."""
+    rows, blocks = r.size, bsel.size
+    out_i = np.empty(rows * blocks, np.int64)
+    out_b = np.empty(rows * blocks, np.int64)
+    found = 0
+    for i in range(rows):
+        t = r[i]
+        x, y, z = tx[t], ty[t], tz[t]
+        here = located[t]
+        t_resp, t_done, t_late = resp[t], done_by[t], late_w[t]
+        t_cut, t_pen, t_moved = cut[t], pen[t], moved[t]
+        for j in range(blocks):
+            e = bsel[j]
+            d = x - cx[j]
+            out = d * d
+            d = y - cy[j]
+            d *= d
+            out += d
+            d = z - cz[j]
+            d *= d
+            out += d
+            gap = max(np.sqrt(out) - radius[e], 0.0)
+            if not here:
+                gap *= 0.0
+            start = ready[e] + gap * tpc[e]
+            late = max(start - t_resp, 0.0) + max(start - t_done, 0.0)
+            lb = slope[e] * gap + t_late * late
+            if lb + dt[e] < t_cut and lb + base[e] < t_pen and t_moved > fell[e]:
+                out_i[found] = i
+                out_b[found] = j
+                found += 1
+    return out_i[:found], out_b[:found]
 
 
 def _blocked_cells(

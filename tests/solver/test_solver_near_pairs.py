@@ -1,6 +1,7 @@
-"""The pricing's compiled pair screen (solver.certify._near_pairs) gives bit for bit what
-its numpy form gave (the reference below: the code it replaced), on random tables of
-ticket and technician blocks, located or not, every pair's order included."""
+"""The pricing's compiled screens (solver.certify._near_pairs, _cells_passing) give bit
+for bit what their numpy form gave (the references below: the code they replaced), on
+random tables of ticket and technician blocks, located or not, every pair's and cell's
+order included."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from solver.certify import CHORD_ROUNDING, TECH_BLOCK, _BlockedTechs, _TicketTerms
+from solver.certify import (
+    CHORD_ROUNDING,
+    TECH_BLOCK,
+    _BlockedTechs,
+    _distances,
+    _lower_bound,
+    _passes,
+    _TechBlocks,
+    _ticket_cells,
+    _TicketTerms,
+)
 
 
 def _numpy_near(
@@ -93,3 +104,61 @@ def test_compiled_screen_is_the_numpy_screen_bit_for_bit(
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a, b)
         assert a.tobytes() == b.tobytes()
+
+
+def _numpy_cells(
+    tt: _TicketTerms, b: _TechBlocks, r: np.ndarray, bsel: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    gap = _distances(tt.xyz, r, b.centre[:, bsel])
+    gap = np.maximum(gap - b.radius[bsel][None, :], 0.0) * tt.located[r, None]
+    lb = _lower_bound(b, bsel[None, :], gap, tt, r[:, None])
+    ii, bb = np.nonzero(_passes(b, bsel[None, :], lb, tt, r[:, None]))
+    return ii, bb
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 300),
+    blocks=st.integers(1, 60),
+    spread=st.sampled_from([1e-7, 1e-4, 1e-2, 0.3]),
+)
+def test_compiled_cells_are_the_numpy_cells_bit_for_bit(
+    seed: int, n: int, blocks: int, spread: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    t_vec = _unit(rng, n, spread)
+    located = rng.random(n) < 0.8
+    t_vec[~located] = 0.0
+    due = rng.uniform(-3600, 7200, n)
+    tt = _TicketTerms(
+        rng.uniform(0, 2e6, n),  # cut
+        rng.uniform(0, 2e6, n),  # pen
+        rng.uniform(0, 100, n),  # late_w
+        np.where(rng.random(n) < 0.2, np.inf, due),  # resp
+        due - rng.uniform(0, 3600, n),  # done_by
+        t_vec,
+        tuple(t_vec.T.copy()),
+        located,
+        np.where(rng.random(n) < 0.5, np.inf, rng.normal(0, 100, n)),  # moved
+        np.zeros(n),
+    )
+    centre = _unit(rng, blocks, spread).T.copy()
+    b = _TechBlocks(
+        centre,
+        np.where(rng.random(blocks) < 0.1, np.inf, rng.uniform(0, 1e-3, blocks)),
+        rng.uniform(1e6, 1e8, blocks),  # slope
+        rng.uniform(-1e4, 1e5, blocks),  # base
+        rng.uniform(-1e4, 1e6, blocks),  # dt
+        rng.uniform(-3600, 3600, blocks),  # ready
+        rng.uniform(1e4, 1e6, blocks),  # tpc
+        np.where(rng.random(blocks) < 0.2, -np.inf, rng.normal(0, 100, blocks)),
+    )
+    rows = rng.permutation(n).astype(np.int64)[: int(rng.integers(1, n + 1))]
+    bsel = np.sort(rng.permutation(blocks)[: int(rng.integers(1, blocks + 1))])
+    got = list(_ticket_cells(tt, b, rows, bsel.astype(np.int64)))
+    assert len(got) == 1  # one chunk at these sizes
+    r, _, _, ii, bb = got[0]
+    want = _numpy_cells(tt, b, r, bsel.astype(np.int64))
+    for a, w in zip((ii, bb), want, strict=True):
+        np.testing.assert_array_equal(a, w)
