@@ -103,7 +103,7 @@ def register(subparsers: Any) -> None:
         parser_class=_OneLineErrors,
     )
 
-    from simulations.scenario import shipped_scenarios
+    from simulations.scenario_files import shipped_scenarios
 
     shipped = ", ".join(shipped_scenarios())
 

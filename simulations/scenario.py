@@ -29,10 +29,10 @@ from simulations.replay_columns import (
     WORK_TIME_UNITS_S,
     mapping_gap,
 )
+from simulations.scenario_files import resolve_scenario_path
 from solver.lanes import MAX_CONCURRENCY
 from solver.policy import Policy, PolicyError, policy_from_document
 
-SCENARIO_DIR = Path(__file__).parent / "scenarios"
 DATA_DIR = Path(__file__).parent / "data"
 
 
@@ -656,25 +656,6 @@ def scenario_from_dict(
         debounce_s=debounce_s,
         sample_every_s=sample_every_s,
         source=source,
-    )
-
-
-def shipped_scenarios() -> list[str]:
-    """The names of the scenarios shipped in ``simulations/scenarios/``, sorted."""
-    return sorted(q.stem for q in SCENARIO_DIR.glob("*.toml"))
-
-
-def resolve_scenario_path(name_or_path: str | Path) -> Path:
-    """A path as given, or the name of a shipped scenario (:func:`shipped_scenarios`)."""
-    p = Path(name_or_path)
-    if p.exists():
-        return p
-    shipped = SCENARIO_DIR / f"{name_or_path}.toml"
-    if shipped.exists():
-        return shipped
-    known = ", ".join(shipped_scenarios())
-    raise FileNotFoundError(
-        f"no scenario file {str(name_or_path)!r} (shipped: {known})"
     )
 
 

@@ -17,17 +17,11 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from solver.policy import (
-    Policy,
-    PolicyError,
-    load_policy_file,
-    policy_from_dict,
-    policy_to_toml,
-)
-
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
+
+    from solver.policy import Policy
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 
@@ -130,6 +124,8 @@ def require_service_settings(policy: Policy) -> None:
     """Refuse the simulator-only solver knobs the live service has no setting for (it
     re-plans continuously, never in batch mode, over ``candidates_k`` candidate pairs with
     seed 0) rather than drop them silently."""
+    from solver.policy import PolicyError
+
     if policy.solver.all_pairs:
         raise PolicyError(
             "solver.all_pairs",
@@ -159,6 +155,12 @@ async def run_async(args: argparse.Namespace) -> int:
     from dispatcher.api import convert
     from dispatcher.pb import dispatch_pb2 as pb
     from dispatcher.pb import dispatch_pb2_grpc as pb_grpc
+    from solver.policy import (
+        PolicyError,
+        load_policy_file,
+        policy_from_dict,
+        policy_to_toml,
+    )
 
     request: Any = None
     if args.policy_command == "apply":

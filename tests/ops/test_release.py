@@ -94,6 +94,28 @@ print(sorted({m.partition(".")[0] for m in sys.modules} & SIM_EXTRA_MODULES))
     assert result.stdout.strip() == "[]"
 
 
+def test_cli_parser_loads_no_solver() -> None:
+    """Building the CLI's parser (what every command, `dispatcher health` among them, pays
+    before it runs: the container health check runs it every 10 s) loads neither the
+    solver nor its numeric stack: each subcommand's `register` stays cheap."""
+    probe = """
+import sys
+from dispatcher.__main__ import build_parser
+build_parser().parse_args(["health"])
+heavy = {"solver", "numba", "numpy", "scipy", "ortools", "polars"}
+print(sorted({m.partition(".")[0] for m in sys.modules} & heavy))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_lowest_constraints_are_the_declared_lower_bounds() -> None:
     """constraints/lowest.txt pins every base dependency at its `>=` bound in pyproject.toml
     (the packaging suite installs exactly these and runs the service's tests on them)."""

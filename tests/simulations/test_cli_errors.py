@@ -11,7 +11,7 @@ import pytest
 
 from dispatcher.__main__ import main
 from simulations.replay import ReplayError, load_ticket_csv
-from simulations.scenario import SCENARIO_DIR
+from simulations.scenario_files import SCENARIO_DIR
 from tests.simulations.simtest_helpers import REPLAY_COLUMNS as COLS
 
 if TYPE_CHECKING:

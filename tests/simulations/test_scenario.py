@@ -10,11 +10,11 @@ from simtest_helpers import tiny_scenario_doc
 
 from dispatcher.__main__ import main
 from simulations.scenario import (
-    SCENARIO_DIR,
     ScenarioError,
     load_scenario,
     scenario_from_dict,
 )
+from simulations.scenario_files import SCENARIO_DIR
 
 if TYPE_CHECKING:
     from pathlib import Path
