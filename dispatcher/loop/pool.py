@@ -56,12 +56,14 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 def _warm_up(parent_pid: int) -> None:
-    """Import the solver (and OR-Tools) once per worker, at pool start; exit with the parent."""
+    """Import the solver (and OR-Tools) and load its compiled kernels once per worker, at
+    pool start (``solver.compiled.warm_up``: a first cycle would pay it otherwise); exit
+    with the parent."""
     import threading
 
-    import solver.cost
-    import solver.solve  # noqa: F401
+    import solver.compiled
 
+    solver.compiled.warm_up()
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
 
 

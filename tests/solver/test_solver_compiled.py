@@ -1,4 +1,5 @@
-"""The compiled kernels (solver.compiled) where numba finds nowhere to cache them."""
+"""The compiled kernels (solver.compiled): where numba finds nowhere to cache them, and
+the warm-up that loads them all."""
 
 from __future__ import annotations
 
@@ -46,3 +47,30 @@ def test_kernels_cache_in_the_temporary_directory_where_nothing_else_is_writable
     assert done.returncode == 0, done.stderr
     assert Path(done.stdout.strip()) == tmp_path / "numba-cache"
     assert any((tmp_path / "numba-cache").rglob("*.nbi"))  # the build was cached there
+
+
+def test_warm_up_reaches_every_kernel() -> None:
+    """After ``solver.compiled.warm_up`` in a fresh process every kernel of every solver
+    module has a compiled signature (inlined helpers aside): a worker's first real solve
+    then loads none. Fails when a new kernel is out of the warm-up's reach."""
+    code = (
+        "import importlib, pkgutil\n"
+        "from numba.core.registry import CPUDispatcher\n"
+        "import solver, solver.compiled\n"
+        "solver.compiled.warm_up()\n"
+        "kernels = {}\n"
+        "for info in pkgutil.iter_modules(solver.__path__, 'solver.'):\n"
+        "    module = importlib.import_module(info.name)\n"
+        "    for name, value in vars(module).items():\n"
+        "        if isinstance(value, CPUDispatcher) and "
+        "value.targetoptions.get('inline') != 'always':\n"
+        "            kernels[value.py_func.__qualname__] = len(value.signatures)\n"
+        "assert kernels, 'no kernel found'\n"
+        "print(sorted(name for name, n in kernels.items() if n == 0))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
