@@ -146,6 +146,63 @@ class PairBound:
         holder = self.holder[tix]
         return np.asarray(bound + self.stability * ((holder >= 0) & (holder != tech)))
 
+    def passes(
+        self,
+        tix: IntArray,
+        tech: IntArray,
+        chord: FloatArray,
+        d_tech: FloatArray,
+        cut: FloatArray,
+        pen: FloatArray,
+    ) -> BoolArray:
+        """Per pair, whether its bound (:meth:`at`) plus its technician's potential
+        ``d_tech`` is below ``cut`` and the bound below ``pen`` (per pair): one compiled
+        loop (:func:`_bound_passes`), no temporaries."""
+        ok: BoolArray = _bound_passes(
+            tix, tech, chord, self.ready_s, self.speed_kmh, self.late_w, self.resp,
+            self.dur, self.due, self.slope, self.base, self.holder, d_tech, cut, pen,
+            self.travel_per_chord, self.stability, float(COST_SCALE),
+        )  # fmt: skip
+        return ok
+
+
+@compiled()
+def _bound_passes(
+    tix: IntArray,
+    tech: IntArray,
+    chord: FloatArray,
+    ready_s: FloatArray,
+    speed_kmh: FloatArray,
+    late_w: FloatArray,
+    resp: FloatArray,
+    dur: FloatArray,
+    due: FloatArray,
+    slope: FloatArray,
+    base: FloatArray,
+    holder: IntArray,
+    d_tech: FloatArray,
+    cut: FloatArray,
+    pen: FloatArray,
+    travel_per_chord: float,
+    stability: float,
+    scale: float,
+) -> BoolArray:
+    """:meth:`PairBound.at` of each pair and the two thresholds of
+    :meth:`PairBound.passes`, bit for bit (the same IEEE operations in the same order,
+    no ``fastmath``)."""
+    out = np.empty(tix.size, np.bool_)
+    for p in range(tix.size):
+        t, k, c = tix[p], tech[p], chord[p]
+        start = ready_s[k] + c * (travel_per_chord / speed_kmh[k])
+        late = late_w[t] * (
+            max(start - resp[t], 0.0) + max(start + dur[t] - due[t], 0.0)
+        )
+        bound = c * slope[k] + base[k] + scale * late
+        h = holder[t]
+        bound = bound + stability * (1.0 if (h >= 0 and h != k) else 0.0)
+        out[p] = bound + d_tech[k] < cut[p] and bound < pen[p]
+    return out
+
 
 PairPrice = Callable[[IntArray, IntArray], tuple[FloatArray, BoolArray]]
 """The cost (weight units) and feasibility of (ticket rows, technician rows) pairs in a
@@ -955,8 +1012,7 @@ def negative_pairs(
                     p_t, p_k, chord, at = techs.near(
                         terms, moved[0], r, cut_t, ii, bsel[bb], everywhere
                     )
-                    lbp = pb.at(p_t, p_k, chord)
-                    ok = (lbp + d_tech[p_k] < cut_t[at]) & (lbp < pen_t[at])
+                    ok = pb.passes(p_t, p_k, chord, d_tech, cut_t[at], pen_t[at])
                     p_t, p_k = p_t[ok], p_k[ok]
                     keys = pair_keys(p_t, p_k, m)
                     pos = np.minimum(

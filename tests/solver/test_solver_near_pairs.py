@@ -1,7 +1,7 @@
-"""The pricing's compiled screens (solver.certify._near_pairs, _cells_passing) give bit
-for bit what their numpy form gave (the references below: the code they replaced), on
-random tables of ticket and technician blocks, located or not, every pair's and cell's
-order included."""
+"""The pricing's compiled screens (solver.certify._near_pairs, _cells_passing,
+PairBound.passes) give bit for bit what their numpy form gave (the references below: the
+code they replaced), on random tables of ticket and technician blocks, located or not,
+every pair's and cell's order included."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from solver.certify import (
     CHORD_ROUNDING,
     TECH_BLOCK,
+    PairBound,
     _BlockedTechs,
     _distances,
     _lower_bound,
@@ -162,3 +163,41 @@ def test_compiled_cells_are_the_numpy_cells_bit_for_bit(
     want = _numpy_cells(tt, b, r, bsel.astype(np.int64))
     for a, w in zip((ii, bb), want, strict=True):
         np.testing.assert_array_equal(a, w)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 200),
+    m=st.integers(1, 50),
+    pairs=st.integers(0, 2000),
+)
+def test_compiled_pair_bound_passes_as_numpy(
+    seed: int, n: int, m: int, pairs: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    due = rng.uniform(-3600, 7200, n)
+    pb = PairBound(
+        rng.uniform(-1e4, 1e5, m),  # base
+        rng.uniform(1e6, 1e8, m),  # slope
+        float(rng.uniform(1e6, 1e8)),  # travel_per_chord
+        rng.uniform(10, 90, m),  # speed_kmh
+        rng.uniform(-3600, 3600, m),  # ready_s
+        rng.uniform(0, 1, n),  # late_w
+        np.where(rng.random(n) < 0.2, np.inf, due),  # resp
+        rng.uniform(0, 3600, n),  # dur
+        np.where(rng.random(n) < 0.2, np.inf, due + 1800),  # due
+        np.where(rng.random(n) < 0.5, -1, rng.integers(0, m, n)),  # holder
+        float(rng.choice([0.0, 90_000.0])),  # stability
+    )
+    tix = rng.integers(0, n, pairs).astype(np.int64)
+    tech = rng.integers(0, m, pairs).astype(np.int64)
+    chord = np.where(rng.random(pairs) < 0.1, 0.0, rng.uniform(0, 1e-3, pairs))
+    d_tech = rng.normal(0, 1e5, m)
+    lbp = pb.at(tix, tech, chord)
+    cut = lbp + d_tech[tech] + rng.normal(0, 1e4, pairs)
+    pen = lbp + rng.normal(0, 1e4, pairs)
+    cut[: pairs // 10] = (lbp + d_tech[tech])[: pairs // 10]  # ties: not below
+    want = (lbp + d_tech[tech] < cut) & (lbp < pen)
+    got = pb.passes(tix, tech, chord, d_tech, cut, pen)
+    np.testing.assert_array_equal(got, want)
