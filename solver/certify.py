@@ -797,29 +797,141 @@ def _blocked_cells(
         tt.located[at_slot], tt.moved[at_slot], tt.potential,
     )  # fmt: skip
     step = max(1, PAIR_CELLS // (bsel.size * TICKET_BLOCK))
+    c, bt = b.centre, blk
     for a in range(0, first.size, step):
-        nb = np.arange(a, min(a + step, first.size))
-        gap = _distances(t_cen, nb, b.centre[:, bsel])
-        gap -= t_rad[nb][:, None] + b.radius[bsel][None, :] + CHORD_ROUNDING
-        np.maximum(gap, 0.0, out=gap)
-        lb = _lower_bound(b, bsel[None, :], gap, blk, nb[:, None])
-        bi, bb = np.nonzero(_passes(b, bsel[None, :], lb, blk, nb[:, None]))
-        # then each ticket of a passing block pair against that technician block: one
-        # (block pairs, TICKET_BLOCK) table, the same bounds as pair by pair
         lo = first[a]
         r = rows[lo:]
-        at, e_b = a + bi, bsel[bb][:, None]  # a table row, a block per pair
-        gap_p = np.zeros((at.size, TICKET_BLOCK))
-        for c in range(3):
-            diff = tab.xyz[c][at] - b.centre[c][e_b]
-            diff *= diff
-            gap_p += diff
-        np.sqrt(gap_p, out=gap_p)
-        gap_p = np.maximum(gap_p - b.radius[e_b], 0.0) * tab.located[at]
-        lb_p = _lower_bound(b, e_b, gap_p, tab, at)
-        keep = _passes(b, e_b, lb_p, tab, at) & real[at]
-        cell, col = np.nonzero(keep)
-        yield r, tt.cut[r], tt.pen[r], slot[a + bi[cell], col] - lo, bb[cell]
+        ii, bb = _blocked_cells_passing(
+            a, min(a + step, first.size), lo, bsel, t_cen[0], t_cen[1], t_cen[2], t_rad,
+            bt.cut, bt.pen, bt.late_w, bt.resp, bt.done_by, bt.moved,
+            tab.xyz[0], tab.xyz[1], tab.xyz[2], tab.located, tab.cut, tab.pen,
+            tab.late_w, tab.resp, tab.done_by, tab.moved, real, slot,
+            c[0], c[1], c[2], b.radius, b.ready, b.tpc, b.slope, b.dt, b.base, b.fell,
+            CHORD_ROUNDING,
+        )  # fmt: skip
+        yield r, tt.cut[r], tt.pen[r], ii, bb
+
+
+def warm_up_blocked_cells() -> None:
+    """Compile (or load) :func:`_blocked_cells_passing` through :func:`_blocked_cells`
+    on two tickets and one technician block, the argument types a pricing gives it: a
+    region needs ``TICKET_BLOCKS_FROM`` blocks of technicians (2,048 in one skill group)
+    for a solve to reach it, more than :func:`solver.compiled.warm_up`'s solve has."""
+    vec = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    one = np.ones(2)
+    tt = _TicketTerms(
+        one, one, one, one, one, vec, tuple(vec.T.copy()), np.ones(2, np.bool_),
+        one, one,
+    )  # fmt: skip
+    block = np.ones(1)
+    b = _TechBlocks(
+        vec[:1].T.copy(), block, block, block, block, block, block, block
+    )  # fmt: skip
+    for _ in _blocked_cells(tt, b, np.arange(2, dtype=np.int64), np.zeros(1, np.int64)):
+        pass
+
+
+@compiled()
+def _blocked_cells_passing(
+    a: int,
+    z: int,
+    lo: int,
+    bsel: IntArray,
+    qx: FloatArray,
+    qy: FloatArray,
+    qz: FloatArray,
+    q_rad: FloatArray,
+    q_cut: FloatArray,
+    q_pen: FloatArray,
+    q_late_w: FloatArray,
+    q_resp: FloatArray,
+    q_done_by: FloatArray,
+    q_moved: FloatArray,
+    tx: FloatArray,
+    ty: FloatArray,
+    tz: FloatArray,
+    t_located: BoolArray,
+    t_cut: FloatArray,
+    t_pen: FloatArray,
+    t_late_w: FloatArray,
+    t_resp: FloatArray,
+    t_done_by: FloatArray,
+    t_moved: FloatArray,
+    real: BoolArray,
+    slot: IntArray,
+    cx: FloatArray,
+    cy: FloatArray,
+    cz: FloatArray,
+    radius: FloatArray,
+    ready: FloatArray,
+    tpc: FloatArray,
+    slope: FloatArray,
+    dt: FloatArray,
+    base: FloatArray,
+    fell: FloatArray,
+    rounding: float,
+) -> tuple[IntArray, IntArray]:
+    """Of the ticket blocks ``a .. z - 1`` of :func:`_blocked_cells` (``q_``: their
+    terms; ``t``: their tickets' terms as (blocks, ``TICKET_BLOCK``) tables), each
+    (ticket block, technician block of ``bsel``) bound, then each ticket of a passing
+    pair against that technician block: the cells (position in the rows from ``lo``,
+    position in ``bsel``) that pass, in the order and bit for bit as numpy's tables gave
+    them (the same IEEE operations in the same order, no ``fastmath``)."""
+    blocks, width = bsel.size, tx.shape[1]
+    most = (z - a) * blocks * width
+    out_i = np.empty(most, np.int64)
+    out_b = np.empty(most, np.int64)
+    found = 0
+    for q in range(a, z):
+        for j in range(blocks):
+            e = bsel[j]
+            d = qx[q] - cx[e]
+            out = d * d
+            d = qy[q] - cy[e]
+            d *= d
+            out += d
+            d = qz[q] - cz[e]
+            d *= d
+            out += d
+            gap = np.sqrt(out)
+            gap -= q_rad[q] + radius[e] + rounding
+            gap = max(gap, 0.0)
+            start = ready[e] + gap * tpc[e]
+            late = max(start - q_resp[q], 0.0) + max(start - q_done_by[q], 0.0)
+            lb = slope[e] * gap + q_late_w[q] * late
+            if not (
+                lb + dt[e] < q_cut[q]
+                and lb + base[e] < q_pen[q]
+                and q_moved[q] > fell[e]
+            ):
+                continue
+            for col in range(width):
+                d = tx[q, col] - cx[e]
+                out = d * d
+                d = ty[q, col] - cy[e]
+                d *= d
+                out += d
+                d = tz[q, col] - cz[e]
+                d *= d
+                out += d
+                gap = max(np.sqrt(out) - radius[e], 0.0)
+                if not t_located[q, col]:
+                    gap *= 0.0
+                start = ready[e] + gap * tpc[e]
+                late = max(start - t_resp[q, col], 0.0) + max(
+                    start - t_done_by[q, col], 0.0
+                )
+                lb = slope[e] * gap + t_late_w[q, col] * late
+                if (
+                    lb + dt[e] < t_cut[q, col]
+                    and lb + base[e] < t_pen[q, col]
+                    and t_moved[q, col] > fell[e]
+                    and real[q, col]
+                ):
+                    out_i[found] = slot[q, col] - lo
+                    out_b[found] = j
+                    found += 1
+    return out_i[:found], out_b[:found]
 
 
 @dataclass(slots=True)

@@ -68,6 +68,9 @@ def warm_up() -> None:
     from solver.synthetic import random_problem
 
     solve(random_problem(*WARM_UP_SIZE, seed=0), SolveParams())
+    from solver.certify import warm_up_blocked_cells  # beyond the solve's reach
+
+    warm_up_blocked_cells()
 
 
 SEQUENTIAL_SUM_MAX = 7

@@ -1,5 +1,5 @@
 """The pricing's compiled screens (solver.certify._near_pairs, _cells_passing,
-PairBound.passes) give bit for bit what their numpy form gave (the references below: the
+_blocked_cells_passing, PairBound.passes) give bit for bit what their numpy form gave (the references below: the
 code they replaced), on random tables of ticket and technician blocks, located or not,
 every pair's and cell's order included."""
 
@@ -12,12 +12,15 @@ from hypothesis import strategies as st
 from solver.certify import (
     CHORD_ROUNDING,
     TECH_BLOCK,
+    TICKET_BLOCK,
     PairBound,
+    _blocked_cells,
     _BlockedTechs,
     _distances,
     _lower_bound,
     _passes,
     _TechBlocks,
+    _ticket_blocks,
     _ticket_cells,
     _TicketTerms,
 )
@@ -201,3 +204,102 @@ def test_compiled_pair_bound_passes_as_numpy(
     want = (lbp + d_tech[tech] < cut) & (lbp < pen)
     got = pb.passes(tix, tech, chord, d_tech, cut, pen)
     np.testing.assert_array_equal(got, want)
+
+
+def _numpy_blocked_cells(
+    tt: _TicketTerms, b: _TechBlocks, part_rows: np.ndarray, bsel: np.ndarray
+) -> list[tuple[np.ndarray, ...]]:
+    """The numpy code _blocked_cells_passing replaced, chunk by chunk: (r, ii, bb)."""
+    order, first, t_cen, t_rad = _ticket_blocks(
+        tt.vec, part_rows, tt.potential[part_rows]
+    )
+    rows = part_rows[order]
+    top = np.maximum.reduceat
+    blk = _TicketTerms(
+        top(tt.cut[rows], first), top(tt.pen[rows], first),
+        np.minimum.reduceat(tt.late_w[rows], first), top(tt.resp[rows], first),
+        top(tt.done_by[rows], first), tt.vec, t_cen, tt.located,
+        top(tt.moved[rows], first), tt.potential,
+    )  # fmt: skip
+    last = np.append(first[1:], rows.size)
+    slot = first[:, None] + np.arange(TICKET_BLOCK)
+    real = slot < last[:, None]
+    slot = np.where(real, slot, first[:, None])
+    at_slot = rows[slot]
+    tab = _TicketTerms(
+        tt.cut[at_slot], tt.pen[at_slot], tt.late_w[at_slot], tt.resp[at_slot],
+        tt.done_by[at_slot], tt.vec, tuple(x[at_slot] for x in tt.xyz),
+        tt.located[at_slot], tt.moved[at_slot], tt.potential,
+    )  # fmt: skip
+    out = []
+    step = max(1, 2_000_000 // (bsel.size * TICKET_BLOCK))
+    for a in range(0, first.size, step):
+        nb = np.arange(a, min(a + step, first.size))
+        gap = _distances(t_cen, nb, b.centre[:, bsel])
+        gap -= t_rad[nb][:, None] + b.radius[bsel][None, :] + CHORD_ROUNDING
+        np.maximum(gap, 0.0, out=gap)
+        lb = _lower_bound(b, bsel[None, :], gap, blk, nb[:, None])
+        bi, bb = np.nonzero(_passes(b, bsel[None, :], lb, blk, nb[:, None]))
+        lo = first[a]
+        r = rows[lo:]
+        at, e_b = a + bi, bsel[bb][:, None]
+        gap_p = np.zeros((at.size, TICKET_BLOCK))
+        for c in range(3):
+            diff = tab.xyz[c][at] - b.centre[c][e_b]
+            diff *= diff
+            gap_p += diff
+        np.sqrt(gap_p, out=gap_p)
+        gap_p = np.maximum(gap_p - b.radius[e_b], 0.0) * tab.located[at]
+        lb_p = _lower_bound(b, e_b, gap_p, tab, at)
+        keep = _passes(b, e_b, lb_p, tab, at) & real[at]
+        cell, col = np.nonzero(keep)
+        out.append((r, slot[a + bi[cell], col] - lo, bb[cell]))
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 400),
+    blocks=st.integers(1, 200),
+    spread=st.sampled_from([1e-4, 1e-2, 0.3]),
+)
+def test_compiled_blocked_cells_are_the_numpy_cells_bit_for_bit(
+    seed: int, n: int, blocks: int, spread: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    t_vec = _unit(rng, n, spread)
+    located = rng.random(n) < 0.9
+    t_vec[~located] = 0.0
+    due = rng.uniform(-3600, 7200, n)
+    tt = _TicketTerms(
+        rng.uniform(0, 2e6, n),  # cut
+        rng.uniform(0, 2e6, n),  # pen
+        rng.uniform(0, 100, n),  # late_w
+        np.where(rng.random(n) < 0.2, np.inf, due),  # resp
+        due - rng.uniform(0, 3600, n),  # done_by
+        t_vec,
+        tuple(t_vec.T.copy()),
+        located,
+        np.where(rng.random(n) < 0.5, np.inf, rng.normal(0, 100, n)),  # moved
+        rng.normal(0, 1e5, n),  # potential
+    )
+    b = _TechBlocks(
+        _unit(rng, blocks, spread).T.copy(),
+        np.where(rng.random(blocks) < 0.05, np.inf, rng.uniform(0, 1e-3, blocks)),
+        rng.uniform(1e6, 1e8, blocks),  # slope
+        rng.uniform(-1e4, 1e5, blocks),  # base
+        rng.uniform(-1e4, 1e6, blocks),  # dt
+        rng.uniform(-3600, 3600, blocks),  # ready
+        rng.uniform(1e4, 1e6, blocks),  # tpc
+        np.where(rng.random(blocks) < 0.2, -np.inf, rng.normal(0, 100, blocks)),
+    )
+    rows = np.sort(rng.permutation(n)[: int(rng.integers(1, n + 1))]).astype(np.int64)
+    bsel = np.sort(rng.permutation(blocks)[: int(rng.integers(1, blocks + 1))])
+    bsel = bsel.astype(np.int64)
+    got = [(r, ii, bb) for r, _, _, ii, bb in _blocked_cells(tt, b, rows, bsel)]
+    want = _numpy_blocked_cells(tt, b, rows, bsel)
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        for x, y in zip(g, w, strict=True):
+            np.testing.assert_array_equal(x, y)
