@@ -183,6 +183,7 @@ def table_drive(
     overrun_weight: FloatArray,
     per_overrun: float,
     risk_share: float,
+    spill_harmless_s: float,
     stops: bool,
     at_risk: bool,
     overrun: FloatArray,
@@ -230,7 +231,12 @@ def table_drive(
                 if at_risk:
                     late_start = start + risk_share * work > response_due[k]
                     work = work + duration[k]
-                    ends = _minimum(due[k], shift_end[t])
+                    ends = due[k]
+                    if (
+                        _minimum(response_due[k], due[k])
+                        < shift_end[t] + spill_harmless_s
+                    ):
+                        ends = _minimum(due[k], shift_end[t])
                     late_finish = finish + risk_share * work > ends
                     if late_start or late_finish:
                         risk[t, p] += weight

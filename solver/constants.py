@@ -36,10 +36,18 @@ RISK_SHARE = 0.6
 """Queue sequencing's tie-break before travel (``solver.sequence``): a ticket is at risk in
 an order when its start, later by this share of the estimated work before it in the
 queue, passes its response due, or its finish, later by this share of the work up to and
-including it, passes its resolution due or the shift end. Work times scatter around their
+including it, passes its resolution due or the shift end (the shift end only for a ticket
+due within ``SPILL_HARMLESS_S`` of it). Work times scatter around their
 estimates (the simulator draws cv 0.3: two spreads of one job are 0.6 of it, of several
 jobs together less), so an order that keeps a P1 on time by minutes behind nearer work
 loses it when that work runs over. Measured at 0.3 and 0.6 (simulations/README.md)."""
+
+SPILL_HARMLESS_S = 86_400.0
+"""The shift end puts a ticket at risk in the queue sequencing (``RISK_SHARE``) only when
+its response or resolution is due less than this long after that shift end: work spilled
+past a shift end waits for a later shift, which serves a ticket due days later in time
+(one day: the next shift of a daily roster starts within it). Hedging such a ticket
+against the shift end ordered queues by priority instead of travel for nothing."""
 
 QUEUE_MARGIN_S = 1.0
 """A queue's work (durations only) may exceed the time to its shift end by this much

@@ -27,7 +27,12 @@ import numpy as np
 import numpy.typing as npt
 
 from solver.compiled import table_drive
-from solver.constants import EXACT_SEQUENCE_MAX, PRIORITY_FACTOR, RISK_SHARE
+from solver.constants import (
+    EXACT_SEQUENCE_MAX,
+    PRIORITY_FACTOR,
+    RISK_SHARE,
+    SPILL_HARMLESS_S,
+)
 from solver.cost import memoized
 from solver.geo import latitude_terms, leg_time_s, next_point, point_terms
 
@@ -195,7 +200,7 @@ def simulate_local(
         stop.duration_s, stop.response_due_s, stop.due_s,
         np.asarray(pricing.per_second, np.float64),
         np.asarray(pricing.per_breach, np.float64), overrun_weights(problem),
-        _PER_OVERRUN * shape3[2] + 1.0, RISK_SHARE, stops, at_risk,
+        _PER_OVERRUN * shape3[2] + 1.0, RISK_SHARE, SPILL_HARMLESS_S, stops, at_risk,
         overrun, late, travel, risk, tt_all, arr_all, st_all, fin_all,
     )  # fmt: skip
     return overrun, late, travel, tt_all, arr_all, st_all, fin_all, risk
@@ -342,7 +347,13 @@ def _drive(
         if at_risk:
             late_start = st + RISK_SHARE * work > response_due
             work = work + duration
-            late_finish = fin + RISK_SHARE * work > np.minimum(due, shift_end)
+            # the shift end threatens only a ticket a later shift would serve late
+            spill_end = np.where(
+                np.minimum(response_due, due) < shift_end + SPILL_HARMLESS_S,
+                shift_end,
+                np.inf,
+            )
+            late_finish = fin + RISK_SHARE * work > np.minimum(due, spill_end)
             risk += (late_start | late_finish) * weight
         st_all[:, :, s] = st
         if stops:

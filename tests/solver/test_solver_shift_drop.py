@@ -127,3 +127,33 @@ def test_a_p1_on_time_by_minutes_behind_a_nearer_p4_goes_first() -> None:
     # the other order is on time as estimated, by less than RISK_SHARE of the P4's work
     other = drive_plan(p, tech, np.array([0, 1])).start_s[1]
     assert 0 < t.response_due_s[1] - other < RISK_SHARE * HOUR
+
+
+def test_work_due_days_later_is_sequenced_by_travel_up_to_the_shift_end() -> None:
+    """One technician with 2.5 h of shift left: a P3 3 km off and a P4 0.5 km off on the
+    same road (60 min each, due in a week). Both orders end before the shift end, and in
+    both the second ticket ends within ``RISK_SHARE`` of the work of it. Spilled past the
+    shift end, either would wait for a later shift, days before its due time
+    (``solver.constants.SPILL_HARMLESS_S``), so neither is at risk and the nearer goes
+    first. Before, the shift end put the second at risk and the P3 went first to leave
+    the P4 at risk: 2.5 km more driven for no due time."""
+    t = tickets(
+        2,
+        priority=[3, 4],
+        duration_s=[HOUR, HOUR],
+        lat_deg=[BOSTON[0] + 0.027, BOSTON[0] + 0.0045],
+        response_due_s=[7 * 24 * HOUR, 7 * 24 * HOUR],
+        resolution_due_s=[30 * 24 * HOUR, 30 * 24 * HOUR],
+    )
+    p = problem(t, technicians(1, shift_end_s=[2.5 * HOUR], capacity=[5]))
+    rows, tech = np.arange(2, dtype=np.int64), np.zeros(2, np.int64)
+    k = p.technicians
+    sch = sequence_queues(
+        p, late_pricing(p, CostWeights()), rows, tech,
+        k.lat_deg, k.lon_deg, k.free_at_s, allow_overtime=False,
+    )  # fmt: skip
+    assert sch.position.tolist() == [1, 0]
+    assert not sch.overrun.any()
+    # the far ticket first also keeps the shift, and ends its second stop at risk
+    other = drive_plan(p, tech, np.array([0, 1]))
+    assert other.finish_s.max() < 2.5 * HOUR < other.finish_s[1] + RISK_SHARE * 2 * HOUR
