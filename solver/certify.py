@@ -267,8 +267,9 @@ def potentials(
     round per hop: each round relaxes only the arcs into the technicians whose distance
     fell in the round before, then the arcs of the tickets that improved (50k x 5k: every
     arc in the first round, a seventh of them by the tenth, ~1M relaxations over ~80 rounds
-    where relaxing every arc every round made ~14M). A negative cycle (the flow is not
-    optimal) keeps distances falling past ``n + m + 2`` rounds: None.
+    where relaxing every arc every round made ~14M), in one compiled loop (:func:`_lowered`).
+    A negative cycle (the flow is not optimal) keeps distances falling past ``n + m + 2``
+    rounds: None.
     """
     m = free.size
     u_tix, u_tech, u_cost = arc_tix[used], arc_tech[used], arc_cost[used]
@@ -290,28 +291,64 @@ def potentials(
     o_start = np.r_[0, o_end[:-1]]
     d_ticket = pen.copy()
     fell = np.flatnonzero(np.isfinite(d_tech))
-    for _ in range(n + m + 2):
-        if fell.size == 0:
-            # Lowest valid ticket potentials for these technician potentials: an
-            # assigned ticket's arc is tight (fewer pairs look improving).
-            d_ticket = pen.copy()
-            d_ticket[u_tix] = u_cost + d_tech[u_tech]
-            return d_ticket, d_tech
-        arcs = _ranges(o_start[fell], o_end[fell])
-        via = o_cost[arcs] + np.repeat(d_tech[fell], o_end[fell] - o_start[fell])
-        t = o_tix[arcs]
-        better = via < d_ticket[t]
-        t = t[better]
-        np.minimum.at(d_ticket, t, via[better])
-        k = holder[t]
-        via = d_ticket[t] - held_cost[t]
-        better = via < d_tech[k]
-        k = k[better]
-        np.minimum.at(d_tech, k, via[better])
-        lowered = np.zeros(m, np.bool_)
-        lowered[k] = True
-        fell = np.flatnonzero(lowered)
-    return None
+    if not _lowered(
+        d_tech, d_ticket, fell, o_start, o_end, o_tix, o_cost, holder, held_cost,
+        n + m + 2,
+    ):  # fmt: skip
+        return None
+    # Lowest valid ticket potentials for these technician potentials: an assigned
+    # ticket's arc is tight (fewer pairs look improving).
+    d_ticket = pen.copy()
+    d_ticket[u_tix] = u_cost + d_tech[u_tech]
+    return d_ticket, d_tech
+
+
+@compiled()
+def _lowered(
+    d_tech: FloatArray,
+    d_ticket: FloatArray,
+    fell: IntArray,
+    o_start: IntArray,
+    o_end: IntArray,
+    o_tix: IntArray,
+    o_cost: FloatArray,
+    holder: IntArray,
+    held_cost: FloatArray,
+    rounds: int,
+) -> bool:
+    """:func:`potentials`' label correcting, in place: from the technicians ``fell``,
+    each round relaxes the arcs (``o_start[k]:o_end[k]`` of ``o_tix``, ``o_cost``) of the
+    technicians whose distance fell, a ticket's improvement passing on to its holder at
+    once. False when distances still fall after ``rounds`` rounds (a negative cycle).
+    The distances are integers in float64, exact in any order: the same fixpoint as
+    numpy's round-by-round relaxation (which took 24 ms of a 10k x 1k solve)."""
+    m = d_tech.size
+    active = np.zeros(m, np.bool_)
+    for k in fell:
+        active[k] = True
+    later = np.zeros(m, np.bool_)
+    for _ in range(rounds):
+        moved = False
+        for k in range(m):
+            if not active[k]:
+                continue
+            dk = d_tech[k]
+            for arc in range(o_start[k], o_end[k]):
+                t = o_tix[arc]
+                via = o_cost[arc] + dk
+                if via < d_ticket[t]:
+                    d_ticket[t] = via
+                    h = holder[t]
+                    back = via - held_cost[t]
+                    if back < d_tech[h]:
+                        d_tech[h] = back
+                        later[h] = True
+                        moved = True
+        if not moved:
+            return True
+        active, later = later, active
+        later[:] = False
+    return False
 
 
 def _blocks(points: FloatArray, size: int) -> tuple[IntArray, FloatArray, FloatArray]:
