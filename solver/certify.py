@@ -2,8 +2,8 @@
 
 The exact core solves the assignment over the candidate arcs only. Its answer is optimal
 over *all* (ticket, technician) pairs exactly when no pruned pair has a negative reduced
-cost against some feasible node potentials of the optimal flow. :func:`potentials`
-computes the potentials the certificate wants from the flow: shortest distances to
+cost against some feasible node potentials of the optimal flow. OR-Tools does not expose
+its potentials, so :func:`potentials` computes them from the flow: shortest distances to
 the sink in the residual network (label correcting, vectorized; the network restricted to
 technicians and assigned tickets is small), and the unassigned tickets' own penalties.
 

@@ -11,10 +11,9 @@ rounded half-to-even to ``int64`` before it enters the exact core. 1/100 of a we
 far below any meaningful difference between two decisions."""
 
 MAX_COST = 10**10
-"""Largest scaled cost (absolute value) one arc may carry. The min-cost flow
-(:mod:`solver.flow`) sums costs in int64 (a flow's cost, its potentials: paths of a few
-arcs per node), so this keeps ``MAX_COST * nodes`` far inside int64 for regions of up to
-~10^7 nodes. Larger costs are
+"""Largest scaled cost (absolute value) one arc may carry. OR-Tools' cost-scaling
+min-cost flow multiplies costs by about the number of nodes internally, so this keeps
+``MAX_COST * nodes`` far inside int64 for regions of up to ~10^7 nodes. Larger costs are
 clipped and a :class:`solver.cost.ScalingWarning` is emitted."""
 
 EARTH_RADIUS_KM = 6371.0088

@@ -1,17 +1,10 @@
-"""The exact core: capacitated min-cost assignment over queue places (min-cost flow).
+"""The exact core: capacitated min-cost assignment over queue places (OR-Tools min-cost flow).
 
 Network: one node per ticket (supply 1), one per technician, one sink (demand = tickets).
 Arcs: ticket -> technician (capacity 1, the placement cost), ticket -> sink (capacity 1,
 the unassigned penalty), technician -> sink once per free queue place (capacity 1, that
 place's cost; place costs must not decrease so places fill in order). Arcs are fed as
 numpy arrays; no Python loop over arcs.
-
-Solved by LEMON's network simplex (``pylmcf``): on the solve's networks it takes a
-fifth to a third of the CPU of OR-Tools' cost-scaling ``SimpleMinCostFlow`` (its time grows
-with the cost range: ~17 refinements for costs up to 6e7), and as much on the whole
-10k x 1k network (7 Dec 2026, the networks of one 10k x 1k solve: 0.166 s against 0.285
-s over its 18 flows; 50k x 5k: 2.09 against 3.00 s over 23, the whole network 0.87
-against 0.65 s).
 """
 
 from __future__ import annotations
@@ -20,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from pylmcf import pylmcf_cpp
+from ortools.graph.python import min_cost_flow
 
 from solver.model import SolveStatus
 
@@ -36,6 +29,16 @@ class FlowResult:
     ]  # per candidate arc: carries the ticket's unit of flow
     status: SolveStatus
     cost: int  # optimal scaled cost (candidate arcs + places + unassigned penalties)
+
+
+_STATUS = {
+    min_cost_flow.SimpleMinCostFlow.OPTIMAL: SolveStatus.OPTIMAL,
+    min_cost_flow.SimpleMinCostFlow.FEASIBLE: SolveStatus.FEASIBLE,
+    min_cost_flow.SimpleMinCostFlow.INFEASIBLE: SolveStatus.INFEASIBLE,
+    min_cost_flow.SimpleMinCostFlow.UNBALANCED: SolveStatus.INFEASIBLE,
+    min_cost_flow.SimpleMinCostFlow.BAD_COST_RANGE: SolveStatus.OVERFLOW,
+    min_cost_flow.SimpleMinCostFlow.BAD_CAPACITY_RANGE: SolveStatus.OVERFLOW,
+}
 
 
 def assign_slots(
@@ -67,37 +70,36 @@ def assign_slots(
     Returns
     -------
     FlowResult
-        Which arcs are used; ``status`` OPTIMAL (INFEASIBLE if the solver finds no flow:
-        never with an unassigned arc per ticket).
+        Which arcs are used; ``status`` OPTIMAL unless OR-Tools reports otherwise.
     """
     if n_techs is None:
         n_techs = 1 + max(int(arc_tech.max(initial=-1)), int(slot_tech.max(initial=-1)))
+    a_tech = arc_tech.astype(np.int64) + n_tickets
+    s_tech = slot_tech.astype(np.int64) + n_tickets
     sink = n_tickets + n_techs
-    tail = np.concatenate([
-        arc_ticket, np.arange(n_tickets), slot_tech + n_tickets
-    ]).astype(np.int64)  # fmt: skip
-    head = np.concatenate([
-        arc_tech + n_tickets, np.full(n_tickets + slot_tech.size, sink)
-    ]).astype(np.int64)  # fmt: skip
-    cost = np.concatenate([arc_cost, penalty, slot_cost]).astype(np.int64)
-    supply = np.zeros(sink + 1, np.int64)
-    supply[:n_tickets] = 1
-    supply[sink] = -n_tickets
-    # The network simplex takes costs >= 0: an arc of negative cost (capacity 1) carries
-    # its unit from the start, i.e. it is turned around at the opposite cost, its tail
-    # one unit short and its head one over; its flow is 1 less the turned arc's.
-    turned = cost < 0
-    if turned.any():
-        np.subtract.at(supply, tail[turned], 1)
-        np.add.at(supply, head[turned], 1)
-        tail[turned], head[turned] = head[turned], tail[turned]
-        cost[turned] = -cost[turned]
-    try:
-        flow = pylmcf_cpp.lmcf(supply, tail, head, np.ones(cost.size, np.int64), cost)
-    except RuntimeError:  # INFEASIBLE: not with an unassigned arc per ticket
-        return FlowResult(
-            np.zeros(arc_ticket.size, np.bool_), SolveStatus.INFEASIBLE, 0
-        )
-    flow = np.where(turned, 1 - flow, flow)
-    total = int(np.dot(flow, np.where(turned, -cost, cost)))
-    return FlowResult(flow[: arc_ticket.size] > 0, SolveStatus.OPTIMAL, total)
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    ones = np.ones(arc_ticket.size, np.int64)
+    arcs = smcf.add_arcs_with_capacity_and_unit_cost(
+        arc_ticket.astype(np.int64), a_tech, ones, arc_cost
+    )
+    tix = np.arange(n_tickets, dtype=np.int64)
+    smcf.add_arcs_with_capacity_and_unit_cost(
+        tix, np.full(n_tickets, sink, np.int64), np.ones(n_tickets, np.int64), penalty
+    )
+    smcf.add_arcs_with_capacity_and_unit_cost(
+        s_tech,
+        np.full(s_tech.size, sink, np.int64),
+        np.ones(s_tech.size, np.int64),
+        slot_cost,
+    )
+    supplies = np.zeros(sink + 1, np.int64)
+    supplies[:n_tickets] = 1
+    supplies[sink] = -n_tickets
+    smcf.set_nodes_supplies(np.arange(sink + 1, dtype=np.int64), supplies)
+    status = _STATUS.get(smcf.solve(), SolveStatus.INFEASIBLE)
+    if status is not SolveStatus.OPTIMAL:
+        return FlowResult(np.zeros(arc_ticket.size, np.bool_), status, 0)
+    used = (
+        np.asarray(smcf.flows(arcs)) > 0 if arc_ticket.size else np.zeros(0, np.bool_)
+    )
+    return FlowResult(used, status, int(smcf.optimal_cost()))

@@ -91,7 +91,7 @@ PRICING_ROUNDS = 8
 PATHS_MAX = 32
 """Most tickets routed by shortest paths in one go; more (e.g. the first call after a
 cold solve, when the committed plan differs from the flow in many rows) and the flow is
-solved again by the flow solver over the kept arcs, then certified over every row."""
+solved again by OR-Tools over the kept arcs, then certified over every row."""
 
 
 def _same(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:
@@ -475,7 +475,7 @@ class IncrementalSolver:
 
     def _route(self, problem: Problem) -> set[int]:
         """Route the unrouted tickets: one shortest path each when they are few, else
-        the whole flow again by the flow solver over the kept arcs (then every movable row is
+        the whole flow again by OR-Tools over the kept arcs (then every movable row is
         returned, to be priced: all potentials changed)."""
         flow = self._flow
         assert flow is not None

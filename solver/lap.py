@@ -21,9 +21,8 @@ from solver.validate import validate_lap_arcs
 IntArray = npt.NDArray[np.int64]
 
 LAP_MAX_TOTAL = 2**62
-"""Bound on ``unassigned penalty x node count``: the flow (:mod:`solver.flow`) sums costs in
-int64 and every path must stay below its network simplex's artificial arcs (2**62); larger
-costs are a ``ValueError`` on ``costs``."""
+"""Bound on ``unassigned penalty x node count``: OR-Tools' min-cost flow multiplies costs by
+the number of nodes internally, in int64; larger costs are a ``ValueError`` on ``costs``."""
 
 
 @dataclass(frozen=True, slots=True)

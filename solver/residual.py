@@ -5,7 +5,7 @@ capacity 1), ticket -> sink (the unassigned penalty), technician -> sink once pe
 place (non-decreasing place costs). :class:`ResidualFlow` keeps an optimal flow of it
 with node potentials ``pi`` (ticket, technician, sink) such that every residual arc has
 a reduced cost ``cost + pi[head] - pi[tail] >= 0`` (:func:`solver.certify.potentials`
-gives them for a flow from :func:`solver.flow.assign_slots`).
+gives them for a flow from OR-Tools).
 
 Changes keep that invariant:
 

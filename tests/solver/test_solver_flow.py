@@ -1,8 +1,7 @@
 """The exact core's flow (solver.flow.assign_slots) against an independent reference.
 
-Random capacitated assignment networks, negative costs included (the network simplex
-takes costs >= 0: such arcs are turned around). The reference is scipy's dense
-assignment solver on the places spelled out: one column per queue place of each
+Random capacitated assignment networks, negative costs included. The reference is
+scipy's dense assignment solver on the places spelled out: one column per queue place of each
 technician (an arc's cost plus that place's), one column per ticket for leaving it
 unassigned (its penalty), every other cell forbidden. Places of one technician cost more
 the later they are, so any k of them cost at least its first k: the optimum is the
