@@ -804,12 +804,27 @@ def _cells_passing(
     return out_i[:found], out_b[:found]
 
 
-def _blocked_cells(
-    tt: _TicketTerms, b: _TechBlocks, part_rows: IntArray, bsel: IntArray
-) -> Cells:
-    """:func:`_ticket_cells`, with the tickets bounded in blocks first: a (ticket
-    block, technician block) bound (the block's loosest thresholds and lateness, the
-    least distance between the blocks) skips most (ticket, technician block) bounds."""
+@dataclass(frozen=True, slots=True)
+class _TicketBlockTables:
+    """Tickets in blocks (:func:`_ticket_blocks`) as :func:`_blocked_cells` bounds them:
+    ``rows`` (the part's ticket rows in block order), each block's ``first`` position in
+    them, ``centre`` and ``radius``; ``block``: each block's loosest terms (one row a
+    block); ``slot``: each block as one row of ``TICKET_BLOCK`` positions in ``rows`` (a
+    short block padded with its first; ``real`` False there, never kept) and ``table``
+    its tickets' terms at those positions."""
+
+    rows: IntArray
+    first: IntArray
+    centre: tuple[FloatArray, ...]
+    radius: FloatArray
+    block: _TicketTerms
+    slot: IntArray
+    real: BoolArray
+    table: _TicketTerms
+
+
+def _ticket_block_tables(tt: _TicketTerms, part_rows: IntArray) -> _TicketBlockTables:
+    """The :class:`_TicketBlockTables` of the tickets ``part_rows``."""
     order, first, t_cen, t_rad = _ticket_blocks(
         tt.vec, part_rows, tt.potential[part_rows]
     )
@@ -822,8 +837,6 @@ def _blocked_cells(
         top(tt.moved[rows], first), tt.potential,
     )  # fmt: skip
     last = np.append(first[1:], rows.size)
-    # each ticket block as one row of TICKET_BLOCK positions in ``rows`` (a short block
-    # padded with its first, never kept) and its tickets' terms as tables of those rows
     slot = first[:, None] + np.arange(TICKET_BLOCK)
     real = slot < last[:, None]
     slot = np.where(real, slot, first[:, None])
@@ -833,6 +846,18 @@ def _blocked_cells(
         tt.done_by[at_slot], tt.vec, tuple(x[at_slot] for x in tt.xyz),
         tt.located[at_slot], tt.moved[at_slot], tt.potential,
     )  # fmt: skip
+    return _TicketBlockTables(rows, first, t_cen, t_rad, blk, slot, real, tab)
+
+
+def _blocked_cells(
+    tt: _TicketTerms, b: _TechBlocks, part_rows: IntArray, bsel: IntArray
+) -> Cells:
+    """:func:`_ticket_cells`, with the tickets bounded in blocks first: a (ticket
+    block, technician block) bound (the block's loosest thresholds and lateness, the
+    least distance between the blocks) skips most (ticket, technician block) bounds."""
+    tb = _ticket_block_tables(tt, part_rows)
+    rows, first, t_cen, t_rad = tb.rows, tb.first, tb.centre, tb.radius
+    blk, tab, real, slot = tb.block, tb.table, tb.real, tb.slot
     step = max(1, PAIR_CELLS // (bsel.size * TICKET_BLOCK))
     c, bt = b.centre, blk
     for a in range(0, first.size, step):

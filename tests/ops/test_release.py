@@ -70,6 +70,19 @@ def test_health_command_exit_code_follows_the_service(
     assert "UNAVAILABLE" in gone.stderr or "DEADLINE_EXCEEDED" in gone.stderr
 
 
+def _printed_by(probe: str) -> str:
+    """What ``probe`` prints, run in a fresh interpreter (its imports are its own)."""
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 def test_service_imports_none_of_the_sim_extra() -> None:
     """The CLI, `serve`'s modules and every service module load without touching polars,
     rich, matplotlib or optuna (the [sim] extra; a service install lacks them)."""
@@ -83,15 +96,7 @@ for module in pkgutil.walk_packages(dispatcher.__path__, "dispatcher."):
         importlib.import_module(module.name)
 print(sorted({m.partition(".")[0] for m in sys.modules} & SIM_EXTRA_MODULES))
 """
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert _printed_by(probe) == "[]"
 
 
 def test_cli_parser_loads_no_solver() -> None:
@@ -105,15 +110,7 @@ build_parser().parse_args(["health"])
 heavy = {"solver", "numba", "numpy", "scipy", "ortools", "polars"}
 print(sorted({m.partition(".")[0] for m in sys.modules} & heavy))
 """
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert _printed_by(probe) == "[]"
 
 
 def test_lowest_constraints_are_the_declared_lower_bounds() -> None:

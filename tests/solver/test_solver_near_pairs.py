@@ -20,7 +20,7 @@ from solver.certify import (
     _lower_bound,
     _passes,
     _TechBlocks,
-    _ticket_blocks,
+    _ticket_block_tables,
     _ticket_cells,
     _TicketTerms,
 )
@@ -210,27 +210,9 @@ def _numpy_blocked_cells(
     tt: _TicketTerms, b: _TechBlocks, part_rows: np.ndarray, bsel: np.ndarray
 ) -> list[tuple[np.ndarray, ...]]:
     """The numpy code _blocked_cells_passing replaced, chunk by chunk: (r, ii, bb)."""
-    order, first, t_cen, t_rad = _ticket_blocks(
-        tt.vec, part_rows, tt.potential[part_rows]
-    )
-    rows = part_rows[order]
-    top = np.maximum.reduceat
-    blk = _TicketTerms(
-        top(tt.cut[rows], first), top(tt.pen[rows], first),
-        np.minimum.reduceat(tt.late_w[rows], first), top(tt.resp[rows], first),
-        top(tt.done_by[rows], first), tt.vec, t_cen, tt.located,
-        top(tt.moved[rows], first), tt.potential,
-    )  # fmt: skip
-    last = np.append(first[1:], rows.size)
-    slot = first[:, None] + np.arange(TICKET_BLOCK)
-    real = slot < last[:, None]
-    slot = np.where(real, slot, first[:, None])
-    at_slot = rows[slot]
-    tab = _TicketTerms(
-        tt.cut[at_slot], tt.pen[at_slot], tt.late_w[at_slot], tt.resp[at_slot],
-        tt.done_by[at_slot], tt.vec, tuple(x[at_slot] for x in tt.xyz),
-        tt.located[at_slot], tt.moved[at_slot], tt.potential,
-    )  # fmt: skip
+    tb = _ticket_block_tables(tt, part_rows)
+    rows, first, t_cen, t_rad = tb.rows, tb.first, tb.centre, tb.radius
+    blk, tab, real, slot = tb.block, tb.table, tb.real, tb.slot
     out = []
     step = max(1, 2_000_000 // (bsel.size * TICKET_BLOCK))
     for a in range(0, first.size, step):
