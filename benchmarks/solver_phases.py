@@ -10,10 +10,11 @@ the process CPU seconds of the fastest solve, per phase: candidates (``cold_core
 certified flow, every shift repair (the first one, after the certified flow, and the
 refill in them shown apart), the position rounds (their own repair included), polish, the
 rest of the exact core (what no other column counts: mostly ``bound_churn``) and
-finalize; then the position rounds split into re-pricing (``place_costs``), flow (the
-round's first flow, ``_sparse_flow``, with its arcs: those worth placing of the live ones,
-and its certification's warm re-solves, ``_warm_flow``), shift repair and the rest
-(sequencing, pricing the plans). The phases are timed by wrapping those functions of ``solver.core`` / ``solver.solve`` in this
+finalize; then the
+position rounds split into re-pricing (``place_costs``), flow (the round's first flow, with
+its arcs: those worth placing of the live ones, and its certification's warm re-solves,
+``_warm_flow``), shift repair and the rest (sequencing, pricing the plans). The
+phases are timed by wrapping those functions of ``solver.core`` / ``solver.solve`` in this
 process (nothing is changed in the solver). CPU, not wall: on a shared machine it is the
 figure that load disturbs least; compare two checkouts by alternating runs (``python -m
 benchmarks.solver_phases`` from the other checkout's directory: the current directory
@@ -55,7 +56,6 @@ CORE = ("certified_flow", "repair_shifts", "refill", "position_rounds", "polish"
 IN_POSITION_ROUNDS = (
     "place_costs",
     "_flow",
-    "_sparse_flow",
     "_warm_flow",
 )  # timed (also) in the rounds
 SOLVE = ("cold_core", "run_core", "finalize")
@@ -70,7 +70,7 @@ def _timed(module: Any, name: str, spent: dict[str, float], open_: list[str]) ->
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         within = "position_rounds" in open_
-        if within and name in ("_flow", "_sparse_flow"):
+        if within and name == "_flow":
             spent["position_rounds/arcs"] += float(args[1].sum())
             spent["position_rounds/live"] += float(args[0].alive.sum())
         open_.append(name)
@@ -195,7 +195,7 @@ def main() -> int:
           f"  rest of core {rest:.3f}  finalize {t['finalize']:.3f}")  # fmt: skip
     pr = {key.split("/")[1]: value for key, value in t.items() if "/" in key}
     if pr:
-        flow = sum(pr.get(f, 0.0) for f in ("_flow", "_sparse_flow", "_warm_flow"))
+        flow = pr["_flow"] + pr.get("_warm_flow", 0.0)
         other = t["position_rounds"] - pr["place_costs"] - flow - pr["repair_shifts"]
         print(f"  position rounds: re-pricing {pr['place_costs']:.3f}  flow {flow:.3f}"
               f" ({pr['arcs']:.0f} arcs worth placing of {pr['live']:.0f} live)"

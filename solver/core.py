@@ -48,7 +48,7 @@ from solver.position import (
 )
 from solver.recreate import one_shot_kpis, recreate
 from solver.sequence import Schedule, queues_overrun, sequence_queues
-from solver.warm import sparse_assign, warm_assign
+from solver.warm import warm_assign
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -376,10 +376,9 @@ def round_flow(
     trial = dataclasses.replace(
         core, arc_cost=priced, free=core.free.copy(), alive=alive
     )
-    res, pot = _sparse_flow(trial, _round_arcs(trial), core.hint)
+    res = _flow(trial, _round_arcs(trial))
     if res.status is SolveStatus.OPTIMAL and _certifiable(core):
-        at_places = _at_places(trial, plan, queues)
-        res, _, _ = certify(trial, res, _round_arcs, at_places, pot)
+        res, _, _ = certify(trial, res, _round_arcs, _at_places(trial, plan, queues))
     return (trial, res) if res.status is SolveStatus.OPTIMAL else None
 
 
@@ -554,19 +553,6 @@ def _flow(core: Core, arcs: BoolArray | None = None) -> FlowResult:
     return assign_slots(n, tix, tech, cost, core.penalty, slot_tech, slot_cost, m)
 
 
-def _sparse_flow(
-    core: Core, arcs: BoolArray | None = None, hint: Potentials | None = None
-) -> tuple[FlowResult, Potentials | None]:
-    """:func:`_flow` from a sub-network of each technician's likeliest arcs (by gain, or
-    by reduced cost against ``hint``: :func:`solver.warm.sparse_assign`; the same
-    optimum, and its potentials when known)."""
-    tix, tech, cost = _flow_arcs(core, arcs)
-    return sparse_assign(
-        core.problem.tickets.count, tix, tech, cost, core.penalty, core.free,
-        core.state.load, core.balance_scaled, hint,
-    )  # fmt: skip
-
-
 def _warm_flow(
     core: Core, hint: Potentials, arcs: BoolArray | None = None
 ) -> tuple[FlowResult, Potentials | None]:
@@ -628,7 +614,7 @@ def certified_flow(core: Core) -> FlowResult:
     pair is an arc already.
     """
     problem, state = core.problem, core.state
-    res, pot = _sparse_flow(core)
+    res = _flow(core)
     if core.params.all_pairs or res.status is not SolveStatus.OPTIMAL:
         return res
     movable = np.flatnonzero(~problem.tickets.pinned)
@@ -637,7 +623,7 @@ def certified_flow(core: Core) -> FlowResult:
         core.certificate = Certificate(0, movable.size * usable, 0, 0, True)
         return res
     core.pricing = pricing_groups(state, skill_groups(problem, state, movable))
-    res, core.certificate, pot = certify(core, res, pot=pot)
+    res, core.certificate, pot = certify(core, res)
     if pot is not None:
         core.hint = pot
     return res
@@ -648,7 +634,6 @@ def certify(
     res: FlowResult,
     in_flow: Callable[[Core], BoolArray] | None = None,
     price: tuple[TechState, PairPrice] | None = None,
-    pot: Potentials | None = None,
 ) -> tuple[FlowResult, Certificate | None, Potentials | None]:
     """Extend the optimal flow ``res`` over ``core``'s arcs until no pair has a negative
     reduced cost against its potentials, whatever pair it is.
@@ -661,9 +646,7 @@ def certify(
     over every pair but those. ``price``: the state the pricing's bounds read and the
     pairs' pricing (``negative_pairs``' ``state`` and ``pair_price``), when the flow is
     not the first-in-queue one; default the first-in-queue evaluation in ``core.state``.
-    Each re-solve is warm from the last potentials (:func:`_warm_flow`). ``pot``: the
-    potentials of ``res`` when the caller has them (:func:`solver.certify.potentials`
-    over the flow's arcs), else they are computed.
+    Each re-solve is warm from the last potentials (:func:`_warm_flow`).
 
     Returns
     -------
@@ -675,6 +658,7 @@ def certify(
     n, m = problem.tickets.count, problem.technicians.count
     groups = core.pricing or []
     rounds = evaluated = added = priced = 0
+    pot: Potentials | None = None
     last: Potentials | None = None  # the previous round's: its pricing bounds this one
     # of every arc; the candidates come in pair order, then each round's pairs in
     # theirs: numpy's stable sort (a merge of runs) takes 1.5 ms where its default
