@@ -25,7 +25,7 @@ from solver.certify import (
     _passes,
     _ranges,
     _TechBlocks,
-    _ticket_blocks,
+    _ticket_block_tables,
     _TicketTerms,
 )
 from solver.constants import (
@@ -1074,17 +1074,8 @@ def test_blocked_pair_bounds_are_the_pair_bounds(
 def _blocked_cells_before(tt, b, part_rows, bsel):  # type: ignore[no-untyped-def]
     """The (ticket, technician block) cells as they were (block pairs expanded ticket by
     ticket): the reference."""
-    order, first, t_cen, t_rad = _ticket_blocks(
-        tt.vec, part_rows, tt.potential[part_rows]
-    )
-    rows = part_rows[order]
-    top = np.maximum.reduceat
-    blk = _TicketTerms(
-        top(tt.cut[rows], first), top(tt.pen[rows], first),
-        np.minimum.reduceat(tt.late_w[rows], first), top(tt.resp[rows], first),
-        top(tt.done_by[rows], first), tt.vec, t_cen, tt.located,
-        top(tt.moved[rows], first), tt.potential,
-    )  # fmt: skip
+    tb = _ticket_block_tables(tt, part_rows)
+    rows, first, t_cen, t_rad, blk = tb.rows, tb.first, tb.centre, tb.radius, tb.block
     last = np.append(first[1:], rows.size)
     step = max(1, PAIR_CELLS // (bsel.size * TICKET_BLOCK))
     for a in range(0, first.size, step):

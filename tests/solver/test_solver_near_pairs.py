@@ -66,6 +66,36 @@ def _unit(rng: np.random.Generator, count: int, spread: float) -> np.ndarray:
     )
 
 
+def _random_ticket_terms(
+    rng: np.random.Generator,
+    n: int,
+    spread: float,
+    *,
+    located_share: float,
+    potentials: bool,
+) -> _TicketTerms:
+    """n tickets' pricing terms: about ``located_share`` of them located (``spread``:
+    how far apart, :func:`_unit`), a fifth without a response due, half with a moved
+    potential; their own potentials random with ``potentials``, else zero. Draws from
+    ``rng`` in that order, the potentials last."""
+    t_vec = _unit(rng, n, spread)
+    located = rng.random(n) < located_share
+    t_vec[~located] = 0.0
+    due = rng.uniform(-3600, 7200, n)
+    return _TicketTerms(
+        rng.uniform(0, 2e6, n),  # cut
+        rng.uniform(0, 2e6, n),  # pen
+        rng.uniform(0, 100, n),  # late_w
+        np.where(rng.random(n) < 0.2, np.inf, due),  # resp
+        due - rng.uniform(0, 3600, n),  # done_by
+        t_vec,
+        tuple(t_vec.T.copy()),
+        located,
+        np.where(rng.random(n) < 0.5, np.inf, rng.normal(0, 100, n)),  # moved
+        rng.normal(0, 1e5, n) if potentials else np.zeros(n),  # potential
+    )
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -131,22 +161,7 @@ def test_compiled_cells_are_the_numpy_cells_bit_for_bit(
     seed: int, n: int, blocks: int, spread: float
 ) -> None:
     rng = np.random.default_rng(seed)
-    t_vec = _unit(rng, n, spread)
-    located = rng.random(n) < 0.8
-    t_vec[~located] = 0.0
-    due = rng.uniform(-3600, 7200, n)
-    tt = _TicketTerms(
-        rng.uniform(0, 2e6, n),  # cut
-        rng.uniform(0, 2e6, n),  # pen
-        rng.uniform(0, 100, n),  # late_w
-        np.where(rng.random(n) < 0.2, np.inf, due),  # resp
-        due - rng.uniform(0, 3600, n),  # done_by
-        t_vec,
-        tuple(t_vec.T.copy()),
-        located,
-        np.where(rng.random(n) < 0.5, np.inf, rng.normal(0, 100, n)),  # moved
-        np.zeros(n),
-    )
+    tt = _random_ticket_terms(rng, n, spread, located_share=0.8, potentials=False)
     centre = _unit(rng, blocks, spread).T.copy()
     b = _TechBlocks(
         centre,
@@ -250,22 +265,7 @@ def test_compiled_blocked_cells_are_the_numpy_cells_bit_for_bit(
     seed: int, n: int, blocks: int, spread: float
 ) -> None:
     rng = np.random.default_rng(seed)
-    t_vec = _unit(rng, n, spread)
-    located = rng.random(n) < 0.9
-    t_vec[~located] = 0.0
-    due = rng.uniform(-3600, 7200, n)
-    tt = _TicketTerms(
-        rng.uniform(0, 2e6, n),  # cut
-        rng.uniform(0, 2e6, n),  # pen
-        rng.uniform(0, 100, n),  # late_w
-        np.where(rng.random(n) < 0.2, np.inf, due),  # resp
-        due - rng.uniform(0, 3600, n),  # done_by
-        t_vec,
-        tuple(t_vec.T.copy()),
-        located,
-        np.where(rng.random(n) < 0.5, np.inf, rng.normal(0, 100, n)),  # moved
-        rng.normal(0, 1e5, n),  # potential
-    )
+    tt = _random_ticket_terms(rng, n, spread, located_share=0.9, potentials=True)
     b = _TechBlocks(
         _unit(rng, blocks, spread).T.copy(),
         np.where(rng.random(blocks) < 0.05, np.inf, rng.uniform(0, 1e-3, blocks)),

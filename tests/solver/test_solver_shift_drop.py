@@ -13,13 +13,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulations.plan_eval import drive_plan
-from solver import CostWeights, SolveParams, solve
+from solver import CostWeights, Problem, SolveParams, solve
 from solver.constants import PRIORITY_FACTOR, RISK_SHARE
 from solver.cost import late_pricing
-from solver.sequence import sequence_queues
+from solver.sequence import Schedule, sequence_queues
 from tests.solver.builders import BOSTON, problem, technicians, tickets
 
 HOUR = 3600.0
+
+
+def _sequenced_alone(p: Problem) -> Schedule:
+    """Every ticket of ``p`` in its one technician's queue, sequenced as a solve does
+    (shift overruns dropped, no overtime)."""
+    n = p.tickets.count
+    rows, tech = np.arange(n, dtype=np.int64), np.zeros(n, np.int64)
+    k = p.technicians
+    return sequence_queues(
+        p, late_pricing(p, CostWeights()), rows, tech,
+        k.lat_deg, k.lon_deg, k.free_at_s, allow_overtime=False,
+    )  # fmt: skip
 
 
 def test_a_p1_is_kept_before_two_nearer_p4s_when_the_shift_end_takes_one() -> None:
@@ -77,12 +89,8 @@ def test_the_chosen_order_drops_the_fewest_then_the_least_priority(
         response_due_s=q["due"],
     )
     p = problem(t, technicians(1, shift_end_s=[q["shift_end"]], capacity=[n]))
-    rows, tech = np.arange(n, dtype=np.int64), np.zeros(n, np.int64)
-    k = p.technicians
-    sch = sequence_queues(
-        p, late_pricing(p, CostWeights()), rows, tech,
-        k.lat_deg, k.lon_deg, k.free_at_s, allow_overtime=False,
-    )  # fmt: skip
+    tech = np.zeros(n, np.int64)
+    sch = _sequenced_alone(p)
 
     def dropped(position: np.ndarray) -> tuple[int, float]:
         over = drive_plan(p, tech, position).finish_s > q["shift_end"]
@@ -117,12 +125,8 @@ def test_a_p1_on_time_by_minutes_behind_a_nearer_p4_goes_first() -> None:
         resolution_due_s=[30 * 24 * HOUR, 24 * HOUR],
     )
     p = problem(t, technicians(1, shift_end_s=[8 * HOUR], capacity=[5]))
-    rows, tech = np.arange(2, dtype=np.int64), np.zeros(2, np.int64)
-    k = p.technicians
-    sch = sequence_queues(
-        p, late_pricing(p, CostWeights()), rows, tech,
-        k.lat_deg, k.lon_deg, k.free_at_s, allow_overtime=False,
-    )  # fmt: skip
+    tech = np.zeros(2, np.int64)
+    sch = _sequenced_alone(p)
     assert sch.position.tolist() == [1, 0]
     # the other order is on time as estimated, by less than RISK_SHARE of the P4's work
     other = drive_plan(p, tech, np.array([0, 1])).start_s[1]
@@ -146,12 +150,8 @@ def test_work_due_days_later_is_sequenced_by_travel_up_to_the_shift_end() -> Non
         resolution_due_s=[30 * 24 * HOUR, 30 * 24 * HOUR],
     )
     p = problem(t, technicians(1, shift_end_s=[2.5 * HOUR], capacity=[5]))
-    rows, tech = np.arange(2, dtype=np.int64), np.zeros(2, np.int64)
-    k = p.technicians
-    sch = sequence_queues(
-        p, late_pricing(p, CostWeights()), rows, tech,
-        k.lat_deg, k.lon_deg, k.free_at_s, allow_overtime=False,
-    )  # fmt: skip
+    tech = np.zeros(2, np.int64)
+    sch = _sequenced_alone(p)
     assert sch.position.tolist() == [1, 0]
     assert not sch.overrun.any()
     # the far ticket first also keeps the shift, and ends its second stop at risk
